@@ -1,0 +1,84 @@
+//! `Action`: what a key means (named in keymap TOML). `Command`: what `update` asks the I/O side to do.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Quit,
+    NextPane,
+    PrevPane,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Filter,
+    /// `Esc`: close the popup, clear the filter, or clear the member scope — the innermost first.
+    Back,
+    Detail,
+    SortNext,
+    SortReverse,
+    Deregister,
+    Silence,
+    Unsilence,
+    ToggleFollow,
+    CommandLine,
+    Help,
+    Confirm,
+    Cancel,
+    ToggleRevokeLease,
+}
+
+impl Action {
+    /// The one place that knows which actions change a backend; `--readonly` refuses these.
+    pub fn is_mutating(self) -> bool {
+        matches!(self, Action::Deregister | Action::Silence | Action::Unsilence)
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Action::Quit => "quit",
+            Action::NextPane => "next pane",
+            Action::PrevPane => "previous pane",
+            Action::Up => "move up",
+            Action::Down => "move down",
+            Action::PageUp => "page up",
+            Action::PageDown => "page down",
+            Action::Top => "go to top",
+            Action::Bottom => "go to bottom",
+            Action::Filter => "filter (regex, /! inverts)",
+            Action::Back => "back: close popup / clear filter / clear scope",
+            Action::Detail => "show detail",
+            Action::SortNext => "sort by next column",
+            Action::SortReverse => "reverse sort order",
+            Action::Deregister => "deregister member (confirm)",
+            Action::Silence => "silence check",
+            Action::Unsilence => "remove silence",
+            Action::ToggleFollow => "toggle follow (logs)",
+            Action::CommandLine => "command line (:q, :cluster NAME)",
+            Action::Help => "help",
+            Action::Confirm => "confirm",
+            Action::Cancel => "cancel",
+            Action::ToggleRevokeLease => "toggle: also revoke the lease",
+        }
+    }
+}
+
+/// Work for the I/O side, produced only by `update`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Delete `key` only if its mod_revision is still `mod_revision`; then revoke `lease` if given.
+    Deregister {
+        key: String,
+        mod_revision: i64,
+        revoke_lease: Option<i64>,
+    },
+    /// Leases whose remaining TTL the membership pane is showing; the etcd source polls these.
+    WatchLeases(Vec<i64>),
+    /// Earlier values of `key`, walking back from `mod_revision`.
+    FetchHistory { key: String, mod_revision: i64 },
+    Audit(crate::audit::AuditEntry),
+    Quit,
+}

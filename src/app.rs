@@ -1,0 +1,269 @@
+//! The event loop: `select!` over terminal input, source messages, the clock and signals; owns
+//! `State` and the command senders; redraws only when something changed, at most ~30 times a second.
+
+use std::io::{self, Stdout};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::Utc;
+use crossterm::event::{Event, EventStream, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::execute;
+use crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+};
+use futures::StreamExt;
+use ratatui::backend::CrosstermBackend;
+use ratatui::Terminal;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::{error, info};
+
+use crate::action::Command;
+use crate::config::ClusterProfile;
+use crate::keymap::{Context, Key, Keymap};
+use crate::sources::etcd::EtcdSource;
+use crate::sources::{Health, Msg, SourceId};
+use crate::state::{self, Popup, State, TextKey};
+use crate::theme::Theme;
+
+const FRAME: Duration = Duration::from_millis(33);
+/// Messages applied before the loop looks at the keyboard again, so a firehose cannot starve keys.
+const DRAIN_LIMIT: usize = 4096;
+
+pub struct Settings {
+    pub profile: ClusterProfile,
+    pub readonly: bool,
+    pub utc: bool,
+    pub theme: Theme,
+    pub keymap: Keymap,
+    pub audit_log: PathBuf,
+    pub user: String,
+}
+
+pub enum Exit {
+    Quit,
+    SwitchCluster(String),
+    /// The terminal went away (closed pty) or a signal asked us to stop.
+    Terminated(&'static str),
+}
+
+/// Puts the terminal back on drop: raw mode off, main screen, cursor shown. Idempotent.
+pub fn restore_terminal() {
+    let _ = disable_raw_mode();
+    let _ = execute!(
+        io::stdout(),
+        LeaveAlternateScreen,
+        crossterm::cursor::Show,
+        crossterm::event::DisableBracketedPaste
+    );
+}
+
+struct TerminalGuard {
+    terminal: Terminal<CrosstermBackend<Stdout>>,
+}
+
+impl TerminalGuard {
+    fn enter() -> anyhow::Result<Self> {
+        enable_raw_mode().context("switching the terminal to raw mode (is stdout a terminal?)")?;
+        let mut out = io::stdout();
+        if let Err(e) = execute!(out, EnterAlternateScreen, crossterm::cursor::Hide) {
+            restore_terminal();
+            return Err(e).context("entering the alternate screen");
+        }
+        let terminal = Terminal::new(CrosstermBackend::new(out)).inspect_err(|_| restore_terminal())?;
+        Ok(TerminalGuard { terminal })
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+/// Installs a panic hook that restores the terminal before the default hook prints.
+pub fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        error!(%info, "panic");
+        previous(info);
+    }));
+}
+
+pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
+    let etcd_profile = settings
+        .profile
+        .etcd
+        .clone()
+        .context("this cluster profile has no etcd table")?;
+    let mut state = State::new(
+        &settings.profile.name,
+        &etcd_profile.prefix,
+        &settings.user,
+        Utc::now(),
+    );
+    state.readonly = settings.readonly;
+    state.utc = settings.utc;
+    let kind = |t: &Option<toml::Table>| {
+        t.as_ref().map(|t| {
+            t.get("kind")
+                .and_then(|k| k.as_str())
+                .unwrap_or("?")
+                .to_string()
+        })
+    };
+    state.backends.checks = kind(&settings.profile.checks);
+    state.backends.metrics = kind(&settings.profile.metrics);
+    state.backends.logs = kind(&settings.profile.logs);
+    for (id, conf) in [
+        (SourceId::Checks, &state.backends.checks),
+        (SourceId::Metrics, &state.backends.metrics),
+        (SourceId::Logs, &state.backends.logs),
+    ] {
+        let h = if conf.is_some() {
+            Health::Failed("not supported by this build".into())
+        } else {
+            Health::NotConfigured
+        };
+        state.health.insert(id, h);
+    }
+
+    let (msg_tx, mut msg_rx) = mpsc::channel::<Msg>(1024);
+    let (etcd_tx, etcd_rx) = mpsc::channel::<Command>(256);
+    let etcd_task = tokio::spawn(EtcdSource::new(etcd_profile, msg_tx.clone(), etcd_rx).run());
+
+    let mut guard = TerminalGuard::enter()?;
+    let mut events = EventStream::new();
+    let mut clock = tokio::time::interval(Duration::from_secs(1));
+    clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+
+    let mut dirty = true;
+    let mut last_draw = Instant::now() - FRAME;
+    let exit = loop {
+        if dirty && last_draw.elapsed() >= FRAME {
+            let cmds = state::tick(&mut state, Utc::now());
+            dispatch(&mut state, &settings, &etcd_tx, cmds).await;
+            guard
+                .terminal
+                .draw(|f| crate::ui::draw(f, &state, &settings.theme, &settings.keymap))
+                .context("drawing the screen")?;
+            dirty = false;
+            last_draw = Instant::now();
+        }
+        let next_frame = last_draw + FRAME;
+        tokio::select! {
+            biased;
+            ev = events.next() => match ev {
+                Some(Ok(Event::Key(key))) => {
+                    let cmds = on_key(&mut state, &settings.keymap, key);
+                    dispatch(&mut state, &settings, &etcd_tx, cmds).await;
+                    dirty = true;
+                }
+                Some(Ok(Event::Resize(..))) => {
+                    guard.terminal.autoresize().ok();
+                    dirty = true;
+                    last_draw = Instant::now() - FRAME;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    error!(%e, "terminal input failed");
+                    break Exit::Terminated("terminal input failed");
+                }
+                None => break Exit::Terminated("terminal closed"),
+            },
+            _ = sigterm.recv() => break Exit::Terminated("SIGTERM"),
+            _ = sighup.recv() => break Exit::Terminated("SIGHUP"),
+            msg = msg_rx.recv() => {
+                let Some(msg) = msg else { break Exit::Terminated("all sources stopped") };
+                let mut cmds = state::update(&mut state, msg);
+                let mut n = 1;
+                while n < DRAIN_LIMIT {
+                    match msg_rx.try_recv() {
+                        Ok(m) => cmds.extend(state::update(&mut state, m)),
+                        Err(_) => break,
+                    }
+                    n += 1;
+                }
+                dispatch(&mut state, &settings, &etcd_tx, cmds).await;
+                dirty = true;
+            }
+            _ = clock.tick() => dirty = true,
+            _ = tokio::time::sleep_until(next_frame), if dirty => {}
+        }
+        if state.should_quit {
+            break match state.switch_to.take() {
+                Some(name) => Exit::SwitchCluster(name),
+                None => Exit::Quit,
+            };
+        }
+    };
+    etcd_task.abort();
+    drop(guard);
+    info!("console stopped");
+    Ok(exit)
+}
+
+/// Keys → text input, or → keymap → action.
+pub fn on_key(state: &mut State, keymap: &Keymap, key: KeyEvent) -> Vec<Command> {
+    if key.kind == KeyEventKind::Release {
+        return Vec::new();
+    }
+    if state.input.is_some() {
+        let text = match key.code {
+            KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => TextKey::Esc,
+            KeyCode::Char(c) => TextKey::Char(c),
+            KeyCode::Backspace => TextKey::Backspace,
+            KeyCode::Enter => TextKey::Enter,
+            KeyCode::Esc => TextKey::Esc,
+            _ => return Vec::new(),
+        };
+        return state::handle_text(state, text);
+    }
+    let ctx = match state.popup {
+        Some(Popup::ConfirmDeregister { .. }) => Context::Confirm,
+        Some(_) => Context::Popup,
+        None => state.focus.context(),
+    };
+    let Some(k) = Key::from_event(&key) else {
+        return Vec::new();
+    };
+    match keymap.lookup(ctx, &k) {
+        Some(action) => state::handle_action(state, action),
+        None => Vec::new(),
+    }
+}
+
+async fn dispatch(
+    state: &mut State,
+    settings: &Settings,
+    etcd: &mpsc::Sender<Command>,
+    cmds: Vec<Command>,
+) {
+    for cmd in cmds {
+        match cmd {
+            Command::Audit(entry) => {
+                if let Err(e) = crate::audit::append(&settings.audit_log, &entry) {
+                    error!(%e, "audit log write failed");
+                    state::note_error(
+                        state,
+                        format!("could not write the audit log {}: {e}", settings.audit_log.display()),
+                    );
+                }
+            }
+            Command::Quit => {}
+            Command::WatchLeases(_) => {
+                // Only a hint; dropping it when the source is busy is harmless.
+                let _ = etcd.try_send(cmd);
+            }
+            cmd @ (Command::Deregister { .. } | Command::FetchHistory { .. }) => {
+                if etcd.send(cmd).await.is_err() {
+                    state::note_error(state, "the etcd source has stopped; restart opsconsole".to_string());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! Cluster profiles from TOML, in two phases: raw serde structs that reject unknown keys, then
+//! validated settings. Every error is one line naming the file, the line, the key and the fix.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::paths::expand_tilde;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("no config file at {path} — create it with a [clusters.NAME] table (see README, \"Configuration\"), pass --config PATH, or try --demo")]
+    Missing { path: PathBuf },
+    #[error("cannot read config {path}: {source}")]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config error in {path} line {line}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("no cluster \"{name}\" in {path} — known clusters: {known}; add a [clusters.{name}] table or pick one of those")]
+    UnknownCluster {
+        name: String,
+        path: PathBuf,
+        known: String,
+    },
+}
+
+/// A secret read from an env var or a file. Its Debug/Display never show the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    defaults: RawDefaults,
+    #[serde(default)]
+    clusters: BTreeMap<String, Spanned<RawCluster>>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    keymap: Option<String>,
+    theme: Option<String>,
+    audit_log: Option<String>,
+    user: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    etcd: Option<Spanned<RawEtcd>>,
+    #[serde(default)]
+    readonly: bool,
+    theme: Option<String>,
+    keymap: Option<String>,
+    /// Border colour for this cluster, e.g. "red" for prod, so nobody acts on the wrong cluster.
+    accent: Option<String>,
+    checks: Option<toml::Table>,
+    metrics: Option<toml::Table>,
+    logs: Option<toml::Table>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEtcd {
+    endpoints: Vec<String>,
+    #[serde(default = "default_prefix")]
+    prefix: String,
+    ca: Option<String>,
+    cert: Option<String>,
+    key: Option<String>,
+    domain: Option<String>,
+    user: Option<String>,
+    /// Accepted only to refuse it with a useful message: secrets never live in the config file.
+    password: Option<toml::Value>,
+    password_env: Option<String>,
+    password_file: Option<String>,
+    connect_timeout_secs: Option<u64>,
+    keepalive_secs: Option<u64>,
+}
+
+fn default_prefix() -> String {
+    "/services/".to_string()
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub keymap: Option<String>,
+    pub theme: Option<String>,
+    pub audit_log: Option<PathBuf>,
+    pub user: Option<String>,
+    pub clusters: BTreeMap<String, ClusterProfile>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClusterProfile {
+    pub name: String,
+    pub etcd: Option<EtcdProfile>,
+    pub readonly: bool,
+    pub theme: Option<String>,
+    pub keymap: Option<String>,
+    pub accent: Option<String>,
+    /// Backends of the other panes; their sources are added pane by pane. Kept so the pane can say
+    /// what is configured rather than pretending nothing is.
+    pub checks: Option<toml::Table>,
+    pub metrics: Option<toml::Table>,
+    pub logs: Option<toml::Table>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EtcdProfile {
+    pub endpoints: Vec<String>,
+    pub prefix: String,
+    pub tls: Option<TlsFiles>,
+    pub user: Option<String>,
+    pub password: Option<Secret>,
+    pub connect_timeout: std::time::Duration,
+    pub keepalive: std::time::Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub ca: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub domain: Option<String>,
+}
+
+impl Config {
+    /// Reads `path`; a missing file is [`ConfigError::Missing`].
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ConfigError::Missing {
+                    path: path.to_path_buf(),
+                })
+            }
+            Err(source) => {
+                return Err(ConfigError::Unreadable {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        Self::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let invalid = |offset: usize, message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line: line_of(text, offset),
+            message,
+        };
+        let raw: RawFile = toml::from_str(text).map_err(|e| {
+            let offset = e.span().map(|s| s.start).unwrap_or(0);
+            invalid(offset, e.message().trim().to_string())
+        })?;
+        let mut clusters = BTreeMap::new();
+        for (name, spanned) in raw.clusters {
+            let at = spanned.span().start;
+            let raw_cluster = spanned.into_inner();
+            let etcd = match raw_cluster.etcd {
+                None => None,
+                Some(e) => {
+                    let at = e.span().start;
+                    Some(
+                        validate_etcd(&name, e.into_inner())
+                            .map_err(|m| invalid(at, format!("clusters.{name}.etcd: {m}")))?,
+                    )
+                }
+            };
+            if etcd.is_none() {
+                return Err(invalid(
+                    at,
+                    format!("clusters.{name} has no etcd table — add etcd = {{ endpoints = [\"http://127.0.0.1:2379\"], prefix = \"/services/\" }}"),
+                ));
+            }
+            clusters.insert(
+                name.clone(),
+                ClusterProfile {
+                    name,
+                    etcd,
+                    readonly: raw_cluster.readonly,
+                    theme: raw_cluster.theme,
+                    keymap: raw_cluster.keymap,
+                    accent: raw_cluster.accent,
+                    checks: raw_cluster.checks,
+                    metrics: raw_cluster.metrics,
+                    logs: raw_cluster.logs,
+                },
+            );
+        }
+        Ok(Config {
+            path: path.to_path_buf(),
+            keymap: raw.defaults.keymap,
+            theme: raw.defaults.theme,
+            audit_log: raw.defaults.audit_log.as_deref().map(expand_tilde),
+            user: raw.defaults.user,
+            clusters,
+        })
+    }
+
+    pub fn cluster(&self, name: &str) -> Result<&ClusterProfile, ConfigError> {
+        self.clusters
+            .get(name)
+            .ok_or_else(|| ConfigError::UnknownCluster {
+                name: name.to_string(),
+                path: self.path.clone(),
+                known: if self.clusters.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    self.clusters.keys().cloned().collect::<Vec<_>>().join(", ")
+                },
+            })
+    }
+}
+
+fn validate_etcd(cluster: &str, raw: RawEtcd) -> Result<EtcdProfile, String> {
+    if raw.endpoints.is_empty() {
+        return Err("endpoints is empty — list at least one, e.g. [\"http://127.0.0.1:2379\"]".into());
+    }
+    for ep in &raw.endpoints {
+        let bare = ep
+            .strip_prefix("http://")
+            .or_else(|| ep.strip_prefix("https://"))
+            .unwrap_or(ep);
+        if bare.is_empty() || bare.contains(' ') || !bare.contains(':') {
+            return Err(format!(
+                "endpoint \"{ep}\" is not host:port — write it like \"http://10.0.0.1:2379\""
+            ));
+        }
+    }
+    if raw.prefix.is_empty() {
+        return Err("prefix is empty — use the registration prefix, e.g. \"/services/\"".into());
+    }
+    if raw.password.is_some() {
+        return Err("password is not accepted in the config file — put it in an env var (password_env = \"ETCD_PASSWORD\") or a file (password_file = \"~/.config/opsconsole/etcd.pw\")".into());
+    }
+    let password = match (&raw.password_env, &raw.password_file) {
+        (Some(_), Some(_)) => {
+            return Err("give either password_env or password_file, not both".into());
+        }
+        (Some(var), None) => Some(Secret(std::env::var(var).map_err(|_| {
+            format!("password_env names ${var}, which is not set — export it before starting opsconsole")
+        })?)),
+        (None, Some(file)) => {
+            let p = expand_tilde(file);
+            let s = std::fs::read_to_string(&p)
+                .map_err(|e| format!("password_file {}: {e}", p.display()))?;
+            Some(Secret(s.trim_end_matches(['\n', '\r']).to_string()))
+        }
+        (None, None) => None,
+    };
+    if password.is_some() && raw.user.is_none() {
+        return Err("a password is set but user is not — add user = \"NAME\"".into());
+    }
+    if raw.user.is_some() && password.is_none() {
+        return Err("user is set without a password — add password_env or password_file".into());
+    }
+    let any_tls = raw.ca.is_some() || raw.cert.is_some() || raw.key.is_some();
+    if raw.cert.is_some() != raw.key.is_some() {
+        return Err("cert and key go together — give both (client certificate and its key) or neither".into());
+    }
+    if any_tls && raw.endpoints.iter().any(|e| e.starts_with("http://")) {
+        return Err("TLS files are set but an endpoint uses http:// — use https:// endpoints".into());
+    }
+    let tls = if any_tls || raw.endpoints.iter().any(|e| e.starts_with("https://")) {
+        let check = |p: &Option<String>, what: &str| -> Result<Option<PathBuf>, String> {
+            match p {
+                None => Ok(None),
+                Some(p) => {
+                    let path = expand_tilde(p);
+                    if path.is_file() {
+                        Ok(Some(path))
+                    } else {
+                        Err(format!("{what} file {} does not exist", path.display()))
+                    }
+                }
+            }
+        };
+        Some(TlsFiles {
+            ca: check(&raw.ca, "ca")?,
+            cert: check(&raw.cert, "cert")?,
+            key: check(&raw.key, "key")?,
+            domain: raw.domain,
+        })
+    } else {
+        None
+    };
+    let _ = cluster;
+    Ok(EtcdProfile {
+        endpoints: raw.endpoints,
+        prefix: raw.prefix,
+        tls,
+        user: raw.user,
+        password,
+        connect_timeout: std::time::Duration::from_secs(raw.connect_timeout_secs.unwrap_or(5)),
+        keepalive: std::time::Duration::from_secs(raw.keepalive_secs.unwrap_or(10)),
+    })
+}
+
+/// 1-based line of a byte offset.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Config, ConfigError> {
+        Config::parse(s, Path::new("/cfg/config.toml"))
+    }
+
+    #[test]
+    fn minimal_profile() {
+        let c = parse("[clusters.prod]\netcd = { endpoints = [\"http://127.0.0.1:2379\"] }\n").unwrap();
+        let p = c.cluster("prod").unwrap();
+        assert_eq!(p.etcd.as_ref().unwrap().prefix, "/services/");
+        assert!(!p.readonly);
+    }
+
+    #[test]
+    fn unknown_key_names_line() {
+        let e = parse("[clusters.prod]\netcd = { endpoints = [\"http://a:1\"] }\nreadonyl = true\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("/cfg/config.toml line 3"), "{e}");
+        assert!(e.contains("readonyl"), "{e}");
+    }
+
+    #[test]
+    fn literal_password_refused() {
+        let e = parse("[clusters.prod]\netcd = { endpoints = [\"http://a:1\"], user = \"u\", password = \"hunter2\" }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("password_env"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn unknown_cluster_lists_known() {
+        let c = parse("[clusters.a]\netcd = { endpoints = [\"http://a:1\"] }\n").unwrap();
+        let e = c.cluster("prod").unwrap_err().to_string();
+        assert!(e.contains("known clusters: a"), "{e}");
+    }
+
+    #[test]
+    fn secret_debug_is_redacted() {
+        assert_eq!(format!("{:?}", Secret("x".into())), "Secret(***)");
+    }
+
+    #[test]
+    fn bad_endpoint() {
+        let e = parse("[clusters.p]\netcd = { endpoints = [\"localhost\"] }\n").unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("host:port"), "{e}");
+    }
+}

@@ -1,0 +1,369 @@
+//! keymaps/*.toml → key → Action, layered by context (pane section over `[global]`, `[confirm]` and
+//! `[popup]` inside dialogs). Built-in keymaps are embedded; a user file is merged over the default.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use toml::Spanned;
+
+use crate::action::Action;
+use crate::config::line_of;
+
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("default", include_str!("../keymaps/default.toml")),
+    ("emacs", include_str!("../keymaps/emacs.toml")),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Context {
+    Global,
+    Members,
+    Checks,
+    Metrics,
+    Logs,
+    Confirm,
+    Popup,
+}
+
+impl Context {
+    const ALL: [(&'static str, Context); 7] = [
+        ("global", Context::Global),
+        ("members", Context::Members),
+        ("checks", Context::Checks),
+        ("metrics", Context::Metrics),
+        ("logs", Context::Logs),
+        ("confirm", Context::Confirm),
+        ("popup", Context::Popup),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(_, c)| *c == self).map(|(n, _)| *n).unwrap_or("?")
+    }
+}
+
+/// A key as written in keymap files, normalised so `D` and shift-d are the same binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    pub code: KeyCodeOrd,
+    pub ctrl: bool,
+    pub alt: bool,
+}
+
+/// KeyCode subset that is Ord (for stable help listings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KeyCodeOrd {
+    Char(char),
+    F(u8),
+    Named(u8),
+}
+
+const NAMED: &[(&str, KeyCode)] = &[
+    ("enter", KeyCode::Enter),
+    ("esc", KeyCode::Esc),
+    ("tab", KeyCode::Tab),
+    ("backtab", KeyCode::BackTab),
+    ("up", KeyCode::Up),
+    ("down", KeyCode::Down),
+    ("left", KeyCode::Left),
+    ("right", KeyCode::Right),
+    ("pageup", KeyCode::PageUp),
+    ("pagedown", KeyCode::PageDown),
+    ("home", KeyCode::Home),
+    ("end", KeyCode::End),
+    ("backspace", KeyCode::Backspace),
+    ("delete", KeyCode::Delete),
+    ("insert", KeyCode::Insert),
+];
+
+impl Key {
+    pub fn parse(s: &str) -> Result<Key, String> {
+        let mut ctrl = false;
+        let mut alt = false;
+        let mut rest = s;
+        loop {
+            if let Some(r) = rest.strip_prefix("ctrl-").filter(|r| !r.is_empty()) {
+                ctrl = true;
+                rest = r;
+            } else if let Some(r) = rest.strip_prefix("alt-").filter(|r| !r.is_empty()) {
+                alt = true;
+                rest = r;
+            } else {
+                break;
+            }
+        }
+        if rest == "shift-tab" {
+            rest = "backtab";
+        }
+        let code = if rest.chars().count() == 1 {
+            let c = rest.chars().next().unwrap_or(' ');
+            KeyCodeOrd::Char(if ctrl { c.to_ascii_lowercase() } else { c })
+        } else if rest == "space" {
+            KeyCodeOrd::Char(' ')
+        } else if let Some(i) = NAMED.iter().position(|(n, _)| *n == rest) {
+            KeyCodeOrd::Named(i as u8)
+        } else if let Some(n) = rest.strip_prefix('f').and_then(|n| n.parse::<u8>().ok()) {
+            if (1..=12).contains(&n) {
+                KeyCodeOrd::F(n)
+            } else {
+                return Err(format!("unknown key \"{s}\" (function keys are f1..f12)"));
+            }
+        } else {
+            return Err(format!(
+                "unknown key \"{s}\" — use one character, or one of: {} space f1..f12, with ctrl-/alt-",
+                NAMED.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(" ")
+            ));
+        };
+        Ok(Key { code, ctrl, alt })
+    }
+
+    pub fn from_event(ev: &KeyEvent) -> Option<Key> {
+        let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = ev.modifiers.contains(KeyModifiers::ALT);
+        let code = match ev.code {
+            KeyCode::Char(c) => KeyCodeOrd::Char(if ctrl { c.to_ascii_lowercase() } else { c }),
+            KeyCode::F(n) => KeyCodeOrd::F(n),
+            KeyCode::Tab if ev.modifiers.contains(KeyModifiers::SHIFT) => {
+                KeyCodeOrd::Named(NAMED.iter().position(|(n, _)| *n == "backtab")? as u8)
+            }
+            other => KeyCodeOrd::Named(NAMED.iter().position(|(_, c)| *c == other)? as u8),
+        };
+        Some(Key { code, ctrl, alt })
+    }
+
+    pub fn label(&self) -> String {
+        let mut s = String::new();
+        if self.ctrl {
+            s.push_str("ctrl-");
+        }
+        if self.alt {
+            s.push_str("alt-");
+        }
+        match self.code {
+            KeyCodeOrd::Char(' ') => s.push_str("space"),
+            KeyCodeOrd::Char(c) => s.push(c),
+            KeyCodeOrd::F(n) => s.push_str(&format!("f{n}")),
+            KeyCodeOrd::Named(i) => s.push_str(NAMED.get(i as usize).map(|(n, _)| *n).unwrap_or("?")),
+        }
+        s
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Keymap {
+    pub name: String,
+    bindings: HashMap<Context, HashMap<Key, Action>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("keymap error in {origin} line {line}: {message}")]
+pub struct KeymapError {
+    pub origin: String,
+    pub line: usize,
+    pub message: String,
+}
+
+type RawKeymap = BTreeMap<String, BTreeMap<String, Spanned<String>>>;
+
+impl Keymap {
+    /// `spec` is a built-in name (`default`, `emacs`) or a path to a TOML file merged over the default.
+    pub fn resolve(spec: Option<&str>) -> Result<Keymap, KeymapError> {
+        let spec = spec.unwrap_or("default");
+        if let Some((name, text)) = BUILTIN.iter().find(|(n, _)| *n == spec) {
+            return Self::parse(text, &format!("built-in keymap \"{name}\""), None);
+        }
+        let path = crate::paths::expand_tilde(spec);
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(&path).map_err(|e| KeymapError {
+            origin: origin.clone(),
+            line: 0,
+            message: format!(
+                "cannot read it ({e}) — give a file path or one of the built-in keymaps: {}",
+                BUILTIN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+            ),
+        })?;
+        let base = Self::parse(BUILTIN[0].1, "built-in keymap \"default\"", None)?;
+        Self::parse(&text, &origin, Some(base))
+    }
+
+    pub fn parse(text: &str, origin: &str, base: Option<Keymap>) -> Result<Keymap, KeymapError> {
+        let err = |offset: usize, message: String| KeymapError {
+            origin: origin.to_string(),
+            line: line_of(text, offset),
+            message,
+        };
+        let raw: RawKeymap = toml::from_str(text).map_err(|e| {
+            err(
+                e.span().map(|s| s.start).unwrap_or(0),
+                e.message().trim().to_string(),
+            )
+        })?;
+        let mut map = base.unwrap_or_default();
+        map.name = Path::new(origin)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| origin.to_string());
+        for (section, entries) in raw {
+            let Some((_, ctx)) = Context::ALL.iter().find(|(n, _)| *n == section) else {
+                let at = entries.values().next().map(|v| v.span().start).unwrap_or(0);
+                return Err(err(
+                    at,
+                    format!(
+                        "unknown section [{section}] — sections are {}",
+                        Context::ALL.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            };
+            let table = map.bindings.entry(*ctx).or_default();
+            for (key_text, action) in entries {
+                let at = action.span().start;
+                let key = Key::parse(&key_text).map_err(|m| err(at, m))?;
+                if action.get_ref() == "none" {
+                    table.remove(&key);
+                    continue;
+                }
+                let parsed: Action = serde_json::from_value(serde_json::Value::String(
+                    action.get_ref().clone(),
+                ))
+                .map_err(|_| {
+                    err(
+                        at,
+                        format!(
+                            "unknown action \"{}\" for key \"{key_text}\" — see `opsconsole keys` or README for the list",
+                            action.get_ref()
+                        ),
+                    )
+                })?;
+                table.insert(key, parsed);
+            }
+        }
+        Ok(map)
+    }
+
+    /// The action for `key` in `ctx`; pane contexts fall back to `[global]`, dialogs do not.
+    pub fn lookup(&self, ctx: Context, key: &Key) -> Option<Action> {
+        let direct = self.bindings.get(&ctx).and_then(|t| t.get(key)).copied();
+        match ctx {
+            Context::Confirm | Context::Popup => direct,
+            _ => direct.or_else(|| {
+                self.bindings
+                    .get(&Context::Global)
+                    .and_then(|t| t.get(key))
+                    .copied()
+            }),
+        }
+    }
+
+    /// (context, keys, action) rows for the help popup, grouped by action.
+    pub fn help_rows(&self) -> Vec<(String, String, String)> {
+        let mut rows = Vec::new();
+        for (name, ctx) in Context::ALL {
+            let Some(table) = self.bindings.get(&ctx) else {
+                continue;
+            };
+            let mut by_action: BTreeMap<Action, Vec<String>> = BTreeMap::new();
+            for (k, a) in table {
+                by_action.entry(*a).or_default().push(k.label());
+            }
+            for (action, mut keys) in by_action {
+                keys.sort();
+                rows.push((name.to_string(), keys.join(" "), action.describe().to_string()));
+            }
+        }
+        rows
+    }
+
+    /// First key bound to `action` in `ctx` (or global), for hints in the status bar and dialogs.
+    pub fn key_for(&self, ctx: Context, action: Action) -> Option<String> {
+        let find = |c: Context| {
+            self.bindings.get(&c).and_then(|t| {
+                let mut keys: Vec<&Key> =
+                    t.iter().filter(|(_, a)| **a == action).map(|(k, _)| k).collect();
+                // Prefer the shortest spelling: "q" over "ctrl-c".
+                keys.sort_by_key(|k| (k.label().len(), k.label()));
+                keys.first().map(|k| k.label())
+            })
+        };
+        find(ctx).or_else(|| find(Context::Global))
+    }
+}
+
+/// Where a keymap spec points, for `opsconsole info`.
+pub fn describe_spec(spec: Option<&str>) -> String {
+    match spec {
+        None => "built-in \"default\"".into(),
+        Some(s) if BUILTIN.iter().any(|(n, _)| *n == s) => format!("built-in \"{s}\""),
+        Some(s) => PathBuf::from(crate::paths::expand_tilde(s)).display().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(code: KeyCode, m: KeyModifiers) -> Key {
+        Key::from_event(&KeyEvent::new(code, m)).unwrap()
+    }
+
+    #[test]
+    fn every_builtin_parses() {
+        for (name, _) in BUILTIN {
+            Keymap::resolve(Some(name)).unwrap();
+        }
+    }
+
+    #[test]
+    fn default_bindings() {
+        let k = Keymap::resolve(None).unwrap();
+        assert_eq!(
+            k.lookup(Context::Members, &ev(KeyCode::Char('D'), KeyModifiers::SHIFT)),
+            Some(Action::Deregister)
+        );
+        assert_eq!(
+            k.lookup(Context::Checks, &ev(KeyCode::Char('D'), KeyModifiers::SHIFT)),
+            None
+        );
+        assert_eq!(
+            k.lookup(Context::Checks, &ev(KeyCode::Char('j'), KeyModifiers::NONE)),
+            Some(Action::Down)
+        );
+        assert_eq!(
+            k.lookup(Context::Global, &ev(KeyCode::BackTab, KeyModifiers::SHIFT)),
+            Some(Action::PrevPane)
+        );
+        assert_eq!(
+            k.lookup(Context::Global, &ev(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Action::Quit)
+        );
+        // dialogs do not fall through to global keys
+        assert_eq!(
+            k.lookup(Context::Confirm, &ev(KeyCode::Char('D'), KeyModifiers::SHIFT)),
+            None
+        );
+    }
+
+    #[test]
+    fn bad_action_names_the_line() {
+        let e = Keymap::parse("[global]\n\"q\" = \"quit\"\n\"x\" = \"explode\"\n", "my.toml", None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("my.toml line 3") && e.contains("explode"), "{e}");
+    }
+
+    #[test]
+    fn bad_key_and_section() {
+        let e = Keymap::parse("[global]\n\"hyper-q\" = \"quit\"\n", "k", None).unwrap_err();
+        assert_eq!(e.line, 2);
+        let e = Keymap::parse("[nowhere]\n\"q\" = \"quit\"\n", "k", None).unwrap_err();
+        assert!(e.message.contains("unknown section"), "{e}");
+    }
+
+    #[test]
+    fn user_file_merges_over_default_and_unbinds() {
+        let base = Keymap::resolve(None).unwrap();
+        let k = Keymap::parse("[global]\n\"x\" = \"quit\"\n\"q\" = \"none\"\n", "u", Some(base)).unwrap();
+        assert_eq!(k.lookup(Context::Global, &Key::parse("x").unwrap()), Some(Action::Quit));
+        assert_eq!(k.lookup(Context::Global, &Key::parse("q").unwrap()), None);
+        assert_eq!(k.lookup(Context::Global, &Key::parse("j").unwrap()), Some(Action::Down));
+    }
+}

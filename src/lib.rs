@@ -1,0 +1,13 @@
+//! opsconsole: one terminal screen for a fleet registered in etcd — membership, checks, metrics, logs.
+
+pub mod action;
+pub mod app;
+pub mod audit;
+pub mod config;
+pub mod keymap;
+pub mod paths;
+pub mod sources;
+pub mod state;
+pub mod text;
+pub mod theme;
+pub mod ui;

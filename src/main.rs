@@ -1,0 +1,181 @@
+//! `opsconsole --cluster NAME`: parse the CLI, load and validate the profile (failing with one clear
+//! line before the terminal is touched), then run the console until quit.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use opsconsole::app::{self, Exit, Settings};
+use opsconsole::config::Config;
+use opsconsole::keymap::{self, Keymap};
+use opsconsole::theme::Theme;
+use opsconsole::{audit, paths};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "opsconsole",
+    version,
+    about = "One terminal screen for a fleet registered in etcd: membership, checks, metrics, logs",
+    after_help = "Config: $XDG_CONFIG_HOME/opsconsole/config.toml (see README). Secrets come from *_env / *_file keys, never from the command line.\nLog file: $XDG_STATE_HOME/opsconsole/opsconsole.log (level from OPSCONSOLE_LOG, e.g. debug)."
+)]
+struct Cli {
+    /// Cluster profile to open (a [clusters.NAME] table in the config)
+    #[arg(long, short = 'c', value_name = "NAME")]
+    cluster: Option<String>,
+    /// Config file [default: $XDG_CONFIG_HOME/opsconsole/config.toml]
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Refuse every mutating action (deregister, silence, unsilence)
+    #[arg(long)]
+    readonly: bool,
+    /// Show times in UTC instead of the local zone
+    #[arg(long)]
+    utc: bool,
+    /// Keymap: a built-in name (default, emacs) or a TOML file merged over the default
+    #[arg(long, value_name = "NAME|PATH")]
+    keymap: Option<String>,
+    /// Theme: a built-in name (default, high-contrast, light) or a TOML file
+    #[arg(long, value_name = "NAME|PATH")]
+    theme: Option<String>,
+    #[command(subcommand)]
+    command: Option<Sub>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Sub {
+    /// Print every path opsconsole reads or writes, and what the config resolves to
+    Info,
+}
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("opsconsole: {msg}");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config_path = cli.config.clone().unwrap_or_else(paths::default_config_file);
+
+    if let Some(Sub::Info) = cli.command {
+        return info(&cli, &config_path);
+    }
+
+    let Some(mut cluster) = cli.cluster.clone() else {
+        let known = Config::load(&config_path)
+            .map(|c| c.clusters.keys().cloned().collect::<Vec<_>>().join(", "))
+            .unwrap_or_default();
+        return fail(format!(
+            "--cluster NAME is required{}",
+            if known.is_empty() {
+                format!(" (config: {})", config_path.display())
+            } else {
+                format!(" — clusters in {}: {known}", config_path.display())
+            }
+        ));
+    };
+
+    let _log_guard = init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(format!("cannot start the async runtime: {e}")),
+    };
+
+    loop {
+        let settings = match load_settings(&cli, &config_path, &cluster) {
+            Ok(s) => s,
+            Err(e) => return fail(e),
+        };
+        app::install_panic_hook();
+        match runtime.block_on(app::run(settings)) {
+            Ok(Exit::Quit) => return ExitCode::SUCCESS,
+            Ok(Exit::Terminated(why)) => {
+                tracing::info!(why, "terminated");
+                eprintln!("opsconsole: stopped ({why})");
+                return ExitCode::from(if why == "SIGTERM" || why == "SIGHUP" { 0 } else { 1 });
+            }
+            Ok(Exit::SwitchCluster(name)) => cluster = name,
+            Err(e) => {
+                app::restore_terminal();
+                return fail(format!("{e:#}"));
+            }
+        }
+    }
+}
+
+fn load_settings(cli: &Cli, config_path: &PathBuf, cluster: &str) -> Result<Settings, String> {
+    let config = Config::load(config_path).map_err(|e| e.to_string())?;
+    let profile = config.cluster(cluster).map_err(|e| e.to_string())?.clone();
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let theme_spec = cli
+        .theme
+        .clone()
+        .or_else(|| profile.theme.clone())
+        .or_else(|| config.theme.clone());
+    let theme = Theme::resolve(theme_spec.as_deref(), profile.accent.as_deref(), no_color)
+        .map_err(|e| e.to_string())?;
+    let keymap_spec = cli
+        .keymap
+        .clone()
+        .or_else(|| profile.keymap.clone())
+        .or_else(|| config.keymap.clone());
+    let keymap = Keymap::resolve(keymap_spec.as_deref()).map_err(|e| e.to_string())?;
+    Ok(Settings {
+        readonly: cli.readonly || profile.readonly,
+        utc: cli.utc,
+        theme,
+        keymap,
+        audit_log: config.audit_log.clone().unwrap_or_else(paths::default_audit_log),
+        user: audit::local_user(config.user.as_deref()),
+        profile,
+    })
+}
+
+fn info(cli: &Cli, config_path: &PathBuf) -> ExitCode {
+    println!("config file   {}", config_path.display());
+    let config = Config::load(config_path);
+    match &config {
+        Ok(c) => {
+            println!("  status      ok, clusters: {}", c.clusters.keys().cloned().collect::<Vec<_>>().join(", "));
+        }
+        Err(e) => println!("  status      {e}"),
+    }
+    let c = config.as_ref().ok();
+    let keymap = cli.keymap.clone().or_else(|| c.and_then(|c| c.keymap.clone()));
+    let theme = cli.theme.clone().or_else(|| c.and_then(|c| c.theme.clone()));
+    println!("keymap        {}", keymap::describe_spec(keymap.as_deref()));
+    println!("theme         {}", theme.unwrap_or_else(|| "default".into()));
+    println!(
+        "audit log     {}",
+        c.and_then(|c| c.audit_log.clone())
+            .unwrap_or_else(paths::default_audit_log)
+            .display()
+    );
+    println!("log file      {}", paths::log_file().display());
+    println!("NO_COLOR      {}", if std::env::var_os("NO_COLOR").is_some() { "set" } else { "unset" });
+    if config.is_err() {
+        return ExitCode::from(2);
+    }
+    ExitCode::SUCCESS
+}
+
+/// Logs go to a file under the XDG state dir, never to the terminal the UI draws on.
+fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    let path = paths::log_file();
+    let dir = path.parent()?.to_path_buf();
+    std::fs::create_dir_all(&dir).ok()?;
+    let appender = tracing_appender::rolling::never(dir, path.file_name()?);
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OPSCONSOLE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .init();
+    Some(guard)
+}

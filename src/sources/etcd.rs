@@ -1,0 +1,519 @@
+//! Membership from etcd: a paged, consistent `get` of the prefix, then a watch from `revision + 1`.
+//! Survives restarts (resume from the last seen revision + 1), compaction (re-list and reconcile),
+//! dead peers (HTTP/2 keep-alive), and serves deregister, lease TTLs and key history on demand.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use etcd_client::{
+    Certificate, Client, Compare, CompareOp, ConnectOptions, EventType, GetOptions, Identity,
+    KeyValue, TlsOptions, Txn, TxnOp, TxnOpResponse, WatchOptions, WatchResponse,
+};
+use futures::FutureExt;
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use super::backoff::Backoff;
+use super::{DeregisterOutcome, Health, KvEntry, KvEvent, Msg, SourceId};
+use crate::action::Command;
+use crate::config::EtcdProfile;
+
+/// Keys per page of the initial listing: well under tonic's 4 MB default for typical values.
+pub const PAGE_SIZE: i64 = 5_000;
+/// Most watch responses gathered into one message to the UI.
+const COALESCE: usize = 1024;
+/// Deadline for one-off requests (deregister, TTL, history) so a dead server never blocks the loop.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Ask for a progress notification this often; it also advances the resume revision when idle.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+const MAX_LEASES_POLLED: usize = 128;
+
+pub struct EtcdSource {
+    profile: EtcdProfile,
+    tx: mpsc::Sender<Msg>,
+    cmds: mpsc::Receiver<Command>,
+    /// Next revision to watch from; `None` until the first listing (and after a compaction).
+    next_revision: Option<i64>,
+    leases: Vec<i64>,
+    backoff: Backoff,
+}
+
+enum SessionEnd {
+    /// The UI is gone; stop.
+    Closed,
+    /// History we needed was compacted: list again, immediately.
+    Relist,
+}
+
+impl EtcdSource {
+    pub fn new(profile: EtcdProfile, tx: mpsc::Sender<Msg>, cmds: mpsc::Receiver<Command>) -> Self {
+        EtcdSource {
+            profile,
+            tx,
+            cmds,
+            next_revision: None,
+            leases: Vec::new(),
+            backoff: Backoff::default(),
+        }
+    }
+
+    pub async fn run(mut self) {
+        loop {
+            match self.session().await {
+                Ok(SessionEnd::Closed) => return,
+                Ok(SessionEnd::Relist) => {
+                    self.next_revision = None;
+                }
+                Err(e) => {
+                    let error = format!("{e:#}");
+                    let delay = self.backoff.next_delay();
+                    warn!(%error, ?delay, "etcd session ended");
+                    let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+                    if !self
+                        .send(Msg::Health(
+                            SourceId::Etcd,
+                            Health::Retrying {
+                                at,
+                                attempt: self.backoff.attempt(),
+                                error,
+                            },
+                        ))
+                        .await
+                    {
+                        return;
+                    }
+                    if !self.wait_offline(delay).await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn send(&self, msg: Msg) -> bool {
+        self.tx.send(msg).await.is_ok()
+    }
+
+    /// Sleeps through a backoff while still answering commands (with a clear failure) so a
+    /// deregister pressed during an outage is reported, not silently queued.
+    async fn wait_offline(&mut self, delay: Duration) -> bool {
+        let sleep = tokio::time::sleep(delay);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                _ = &mut sleep => return true,
+                cmd = self.cmds.recv() => match cmd {
+                    None => return false,
+                    Some(Command::Deregister { key, .. }) => {
+                        let msg = Msg::DeregisterDone {
+                            key,
+                            outcome: DeregisterOutcome::Failed("etcd is unreachable; nothing was deleted".into()),
+                        };
+                        if !self.send(msg).await { return false; }
+                    }
+                    Some(Command::FetchHistory { key, .. }) => {
+                        let msg = Msg::History { key, revisions: Err("etcd is unreachable".into()) };
+                        if !self.send(msg).await { return false; }
+                    }
+                    Some(Command::WatchLeases(l)) => self.leases = l,
+                    Some(_) => {}
+                },
+            }
+        }
+    }
+
+    async fn session(&mut self) -> anyhow::Result<SessionEnd> {
+        if !self.send(Msg::Health(SourceId::Etcd, Health::Connecting)).await {
+            return Ok(SessionEnd::Closed);
+        }
+        let mut client = connect(&self.profile).await?;
+        let start = match self.next_revision {
+            Some(r) => r,
+            None => {
+                let (revision, entries) = list_prefix(&client, &self.profile.prefix).await?;
+                info!(revision, keys = entries.len(), "listed prefix");
+                if !self
+                    .send(Msg::MembersSnapshot {
+                        revision,
+                        entries,
+                        at: Utc::now(),
+                    })
+                    .await
+                {
+                    return Ok(SessionEnd::Closed);
+                }
+                self.next_revision = Some(revision + 1);
+                revision + 1
+            }
+        };
+        let opts = WatchOptions::new()
+            .with_prefix()
+            .with_start_revision(start)
+            .with_progress_notify();
+        let mut stream = client
+            .watch(self.profile.prefix.as_bytes(), Some(opts))
+            .await?;
+        let mut progress = tokio::time::interval(PROGRESS_EVERY);
+        progress.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        progress.reset();
+        let mut lease_tick = tokio::time::interval(Duration::from_secs(1));
+        lease_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut live = false;
+
+        loop {
+            tokio::select! {
+                first = stream.message() => {
+                    let Some(first) = first? else {
+                        anyhow::bail!("watch stream closed by the server");
+                    };
+                    let mut batch = vec![first];
+                    // Gather what is already buffered so a burst becomes one UI message.
+                    while batch.len() < COALESCE {
+                        match stream.message().now_or_never() {
+                            Some(Ok(Some(r))) => batch.push(r),
+                            Some(Ok(None)) | None => break,
+                            Some(Err(e)) => return Err(e.into()),
+                        }
+                    }
+                    let mut events = Vec::new();
+                    for resp in batch {
+                        match self.classify(&resp) {
+                            Reply::Created => {
+                                if !live {
+                                    live = true;
+                                    self.backoff.reset();
+                                    if !self.send(Msg::Health(SourceId::Etcd, Health::Live)).await {
+                                        return Ok(SessionEnd::Closed);
+                                    }
+                                }
+                            }
+                            Reply::Compacted(rev) => {
+                                warn!(rev, "watch start revision compacted; re-listing");
+                                self.flush(&mut events).await;
+                                return Ok(SessionEnd::Relist);
+                            }
+                            Reply::Canceled(reason) => {
+                                self.flush(&mut events).await;
+                                anyhow::bail!("watch cancelled by etcd: {reason}");
+                            }
+                            Reply::Progress(rev) => {
+                                let next = self.next_revision.unwrap_or(0).max(rev + 1);
+                                self.next_revision = Some(next);
+                            }
+                            Reply::Events => {
+                                for ev in resp.events() {
+                                    if let Some(e) = convert_event(ev.event_type(), ev.kv()) {
+                                        let rev = match &e {
+                                            KvEvent::Put(p) => p.mod_revision,
+                                            KvEvent::Delete { mod_revision, .. } => *mod_revision,
+                                        };
+                                        self.next_revision = Some(rev + 1);
+                                        events.push(e);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    if !self.flush(&mut events).await {
+                        return Ok(SessionEnd::Closed);
+                    }
+                }
+                cmd = self.cmds.recv() => {
+                    let Some(cmd) = cmd else { return Ok(SessionEnd::Closed) };
+                    if !self.handle_command(&mut client, cmd).await {
+                        return Ok(SessionEnd::Closed);
+                    }
+                }
+                _ = progress.tick() => {
+                    stream.request_progress().await?;
+                }
+                _ = lease_tick.tick(), if !self.leases.is_empty() => {
+                    let ttls = lease_ttls(&client, &self.leases).await;
+                    if !ttls.is_empty() && !self.send(Msg::LeaseTtls { ttls, at: Utc::now() }).await {
+                        return Ok(SessionEnd::Closed);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn flush(&self, events: &mut Vec<KvEvent>) -> bool {
+        if events.is_empty() {
+            return true;
+        }
+        let events = std::mem::take(events);
+        debug!(n = events.len(), "watch events");
+        self.send(Msg::MembersEvents {
+            events,
+            at: Utc::now(),
+        })
+        .await
+    }
+
+    fn classify(&self, resp: &WatchResponse) -> Reply {
+        if resp.canceled() {
+            if resp.compact_revision() > 0 {
+                return Reply::Compacted(resp.compact_revision());
+            }
+            return Reply::Canceled(if resp.cancel_reason().is_empty() {
+                "no reason given".into()
+            } else {
+                resp.cancel_reason().to_string()
+            });
+        }
+        if resp.created() {
+            return Reply::Created;
+        }
+        if resp.events().is_empty() {
+            let rev = resp.header().map(|h| h.revision()).unwrap_or(0);
+            if rev != 0 {
+                return Reply::Progress(rev);
+            }
+        }
+        Reply::Events
+    }
+
+    async fn handle_command(&mut self, client: &mut Client, cmd: Command) -> bool {
+        match cmd {
+            Command::Deregister {
+                key,
+                mod_revision,
+                revoke_lease,
+            } => {
+                let outcome = match tokio::time::timeout(
+                    REQUEST_TIMEOUT,
+                    deregister(client, &key, mod_revision, revoke_lease),
+                )
+                .await
+                {
+                    Ok(o) => o,
+                    Err(_) => DeregisterOutcome::Failed(
+                        "etcd did not answer within 5 s; the key may or may not be deleted — check it".into(),
+                    ),
+                };
+                info!(%key, ?outcome, "deregister");
+                self.send(Msg::DeregisterDone { key, outcome }).await
+            }
+            Command::FetchHistory { key, mod_revision } => {
+                let revisions = tokio::time::timeout(REQUEST_TIMEOUT, history(client, &key, mod_revision))
+                    .await
+                    .unwrap_or_else(|_| Err("etcd did not answer within 5 s".into()));
+                self.send(Msg::History { key, revisions }).await
+            }
+            Command::WatchLeases(leases) => {
+                self.leases = leases;
+                self.leases.truncate(MAX_LEASES_POLLED);
+                true
+            }
+            Command::Audit(_) | Command::Quit => true,
+        }
+    }
+}
+
+enum Reply {
+    Created,
+    Compacted(i64),
+    Canceled(String),
+    Progress(i64),
+    Events,
+}
+
+pub async fn connect(profile: &EtcdProfile) -> anyhow::Result<Client> {
+    let mut opts = ConnectOptions::new()
+        .with_keep_alive(profile.keepalive, profile.keepalive.min(Duration::from_secs(5)))
+        .with_keep_alive_while_idle(true)
+        .with_connect_timeout(profile.connect_timeout);
+    if let (Some(user), Some(pw)) = (&profile.user, &profile.password) {
+        opts = opts
+            .with_user(user.clone(), pw.expose().to_string())
+            .with_auto_token_refresh(true);
+    }
+    if let Some(tls) = &profile.tls {
+        let mut t = TlsOptions::new();
+        if let Some(ca) = &tls.ca {
+            let pem = std::fs::read(ca).map_err(|e| anyhow::anyhow!("reading CA {}: {e}", ca.display()))?;
+            t = t.ca_certificate(Certificate::from_pem(pem));
+        }
+        if let (Some(cert), Some(key)) = (&tls.cert, &tls.key) {
+            let c = std::fs::read(cert).map_err(|e| anyhow::anyhow!("reading cert {}: {e}", cert.display()))?;
+            let k = std::fs::read(key).map_err(|e| anyhow::anyhow!("reading key {}: {e}", key.display()))?;
+            t = t.identity(Identity::from_pem(c, k));
+        }
+        if let Some(d) = &tls.domain {
+            t = t.domain_name(d.clone());
+        }
+        opts = opts.with_tls(t);
+    }
+    let endpoints = profile.endpoints.clone();
+    let client = tokio::time::timeout(
+        profile.connect_timeout + Duration::from_secs(1),
+        Client::connect(endpoints.clone(), Some(opts)),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("connecting to {} timed out", endpoints.join(", ")))?
+    .map_err(|e| anyhow::anyhow!("connecting to {}: {e}", endpoints.join(", ")))?;
+    Ok(client)
+}
+
+/// `range_end` for a prefix: the prefix with its last byte incremented (all keys if it is all 0xff).
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0]
+}
+
+/// A consistent listing of `prefix` at one revision, in pages.
+pub async fn list_prefix(client: &Client, prefix: &str) -> anyhow::Result<(i64, Vec<KvEntry>)> {
+    let mut kv = client.kv_client().max_decoding_message_size(256 << 20);
+    let end = prefix_end(prefix.as_bytes());
+    let mut start = prefix.as_bytes().to_vec();
+    let mut revision = 0;
+    let mut entries = Vec::new();
+    loop {
+        let mut opts = GetOptions::new().with_range(end.clone()).with_limit(PAGE_SIZE);
+        if revision > 0 {
+            opts = opts.with_revision(revision);
+        }
+        let resp = kv
+            .get(start.clone(), Some(opts))
+            .await
+            .map_err(|e| anyhow::anyhow!("listing {prefix}: {e}"))?;
+        if revision == 0 {
+            revision = resp.header().map(|h| h.revision()).unwrap_or(0);
+            if entries.capacity() == 0 {
+                entries.reserve(resp.count().clamp(0, 10_000_000) as usize);
+            }
+        }
+        for kv in resp.kvs() {
+            entries.push(entry(kv));
+        }
+        match resp.kvs().last() {
+            Some(last) if resp.more() => {
+                start = last.key().to_vec();
+                start.push(0);
+            }
+            _ => break,
+        }
+    }
+    Ok((revision, entries))
+}
+
+fn entry(kv: &KeyValue) -> KvEntry {
+    KvEntry {
+        key: String::from_utf8_lossy(kv.key()).into_owned(),
+        value: kv.value().to_vec(),
+        create_revision: kv.create_revision(),
+        mod_revision: kv.mod_revision(),
+        version: kv.version(),
+        lease: kv.lease(),
+    }
+}
+
+fn convert_event(kind: EventType, kv: Option<&KeyValue>) -> Option<KvEvent> {
+    let kv = kv?;
+    Some(match kind {
+        EventType::Put => KvEvent::Put(entry(kv)),
+        EventType::Delete => KvEvent::Delete {
+            key: String::from_utf8_lossy(kv.key()).into_owned(),
+            mod_revision: kv.mod_revision(),
+        },
+    })
+}
+
+/// Deletes `key` only if it is still at `mod_revision`; on success optionally revokes its lease.
+pub async fn deregister(
+    client: &mut Client,
+    key: &str,
+    mod_revision: i64,
+    revoke_lease: Option<i64>,
+) -> DeregisterOutcome {
+    let txn = Txn::new()
+        .when(vec![Compare::mod_revision(key, CompareOp::Equal, mod_revision)])
+        .and_then(vec![TxnOp::delete(key, None)])
+        .or_else(vec![TxnOp::get(key, None)]);
+    let resp = match client.txn(txn).await {
+        Ok(r) => r,
+        Err(e) => return DeregisterOutcome::Failed(e.to_string()),
+    };
+    if resp.succeeded() {
+        let lease_revoked = match revoke_lease {
+            None => None,
+            Some(id) => Some(
+                client
+                    .lease_revoke(id)
+                    .await
+                    .map(|_| id)
+                    .map_err(|e| e.to_string()),
+            ),
+        };
+        return DeregisterOutcome::Deleted { lease_revoked };
+    }
+    let current = resp.op_responses().into_iter().find_map(|op| match op {
+        TxnOpResponse::Get(g) => Some(g.kvs().first().map(|kv| kv.mod_revision())),
+        _ => None,
+    });
+    match current {
+        Some(Some(rev)) => DeregisterOutcome::Changed {
+            current_mod_revision: Some(rev),
+        },
+        _ => DeregisterOutcome::Missing,
+    }
+}
+
+/// Up to 10 earlier values of `key`, newest first, until the key did not exist or history is compacted.
+async fn history(client: &mut Client, key: &str, mod_revision: i64) -> Result<Vec<KvEntry>, String> {
+    let mut out = Vec::new();
+    let mut rev = mod_revision - 1;
+    while rev > 0 && out.len() < 10 {
+        match client
+            .get(key, Some(GetOptions::new().with_revision(rev)))
+            .await
+        {
+            Ok(r) => match r.kvs().first() {
+                Some(kv) => {
+                    let e = entry(kv);
+                    rev = e.mod_revision - 1;
+                    out.push(e);
+                }
+                None => break,
+            },
+            Err(e) if e.to_string().contains("compacted") => break,
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(out)
+}
+
+async fn lease_ttls(client: &Client, leases: &[i64]) -> Vec<(i64, i64)> {
+    let calls = leases.iter().map(|&id| {
+        let mut lc = client.lease_client();
+        async move {
+            match tokio::time::timeout(REQUEST_TIMEOUT, lc.time_to_live(id, None)).await {
+                Ok(Ok(r)) => Some((id, r.ttl())),
+                _ => None,
+            }
+        }
+    });
+    futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_increments_last_byte() {
+        assert_eq!(prefix_end(b"/services/"), b"/services0".to_vec());
+        assert_eq!(prefix_end(b"a\xff"), b"b".to_vec());
+        assert_eq!(prefix_end(b""), vec![0]);
+    }
+}

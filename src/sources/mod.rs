@@ -1,0 +1,101 @@
+//! Sources own their connection, retry/backoff and resume point. They send typed facts (`Msg`) into
+//! one bounded channel and receive `Command`s on their own; they never touch `State`.
+
+pub mod backoff;
+pub mod etcd;
+
+use chrono::{DateTime, Utc};
+
+use crate::audit::AuditEntry;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SourceId {
+    Etcd,
+    Checks,
+    Metrics,
+    Logs,
+}
+
+impl SourceId {
+    pub fn label(self) -> &'static str {
+        match self {
+            SourceId::Etcd => "etcd",
+            SourceId::Checks => "checks",
+            SourceId::Metrics => "metrics",
+            SourceId::Logs => "logs",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Health {
+    NotConfigured,
+    Connecting,
+    Live,
+    Retrying {
+        at: DateTime<Utc>,
+        attempt: u32,
+        error: String,
+    },
+    Failed(String),
+}
+
+/// One key/value as read from etcd, prefix included.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KvEntry {
+    pub key: String,
+    pub value: Vec<u8>,
+    pub create_revision: i64,
+    pub mod_revision: i64,
+    pub version: i64,
+    pub lease: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum KvEvent {
+    Put(KvEntry),
+    /// Key deleted at `mod_revision` (lease expiry and revoke also arrive as deletes).
+    Delete { key: String, mod_revision: i64 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Msg {
+    Health(SourceId, Health),
+    /// A full, consistent listing of the prefix at `revision`; replaces what the pane holds.
+    MembersSnapshot {
+        revision: i64,
+        entries: Vec<KvEntry>,
+        at: DateTime<Utc>,
+    },
+    /// Watch events in revision order.
+    MembersEvents {
+        events: Vec<KvEvent>,
+        at: DateTime<Utc>,
+    },
+    /// (lease id, remaining seconds; -1 = gone), observed at `at`.
+    LeaseTtls {
+        ttls: Vec<(i64, i64)>,
+        at: DateTime<Utc>,
+    },
+    /// Earlier values of a key (newest first), or why they could not be read.
+    History {
+        key: String,
+        revisions: Result<Vec<KvEntry>, String>,
+    },
+    DeregisterDone {
+        key: String,
+        outcome: DeregisterOutcome,
+    },
+    /// Written to the audit log by the app; sources report outcomes through the variants above.
+    Audit(AuditEntry),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeregisterOutcome {
+    Deleted { lease_revoked: Option<Result<i64, String>> },
+    /// The key changed since the user looked (re-registered or updated): nothing was deleted.
+    Changed { current_mod_revision: Option<i64> },
+    /// The key was already gone.
+    Missing,
+    Failed(String),
+}

@@ -1,0 +1,648 @@
+//! Membership: every key under the prefix, kept sorted and filtered incrementally so 100k members
+//! cost O(log n) per change instead of a re-sort per frame.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+
+use crate::sources::{KvEntry, KvEvent};
+use crate::text::sanitize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortColumn {
+    Role,
+    Instance,
+    Addr,
+    Ttl,
+    Age,
+    Version,
+}
+
+impl SortColumn {
+    pub const ALL: [SortColumn; 6] = [
+        SortColumn::Role,
+        SortColumn::Instance,
+        SortColumn::Addr,
+        SortColumn::Ttl,
+        SortColumn::Age,
+        SortColumn::Version,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            SortColumn::Role => "ROLE",
+            SortColumn::Instance => "INSTANCE",
+            SortColumn::Addr => "ADDRESS",
+            SortColumn::Ttl => "TTL",
+            SortColumn::Age => "AGE",
+            SortColumn::Version => "VERSION",
+        }
+    }
+
+    fn next(self) -> SortColumn {
+        let i = Self::ALL.iter().position(|c| *c == self).unwrap_or(0);
+        Self::ALL[(i + 1) % Self::ALL.len()]
+    }
+}
+
+/// One registered instance. Display fields are parsed once, on arrival, and already sanitised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Member {
+    pub key: Arc<str>,
+    pub role: String,
+    pub instance: String,
+    pub addr: String,
+    pub version_label: String,
+    pub started_at: Option<DateTime<Utc>>,
+    pub value: Vec<u8>,
+    pub create_revision: i64,
+    pub mod_revision: i64,
+    pub version: i64,
+    pub lease: i64,
+}
+
+impl Member {
+    pub fn from_entry(prefix: &str, entry: KvEntry, seen_at: Option<DateTime<Utc>>) -> Member {
+        let rel = entry.key.strip_prefix(prefix).unwrap_or(&entry.key);
+        let rel = rel.trim_start_matches('/');
+        let (role, instance) = match rel.split_once('/') {
+            Some((r, i)) if !r.is_empty() => (r, i),
+            _ => ("-", rel),
+        };
+        let parsed = crate::state::member_value::parse(&entry.value);
+        Member {
+            role: sanitize(role).into_owned(),
+            instance: sanitize(instance).into_owned(),
+            addr: parsed.addr.unwrap_or_default(),
+            version_label: parsed.version.unwrap_or_default(),
+            started_at: parsed.started_at.or(seen_at),
+            key: Arc::from(entry.key.as_str()),
+            value: entry.value,
+            create_revision: entry.create_revision,
+            mod_revision: entry.mod_revision,
+            version: entry.version,
+            lease: entry.lease,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Filter {
+    pub text: String,
+    pub regex: Regex,
+    pub inverted: bool,
+}
+
+impl Filter {
+    /// `!re` inverts. An invalid regex is an error message for the status line.
+    pub fn parse(input: &str) -> Result<Option<Filter>, String> {
+        let (inverted, pattern) = match input.strip_prefix('!') {
+            Some(rest) => (true, rest),
+            None => (false, input),
+        };
+        if pattern.is_empty() {
+            return Ok(None);
+        }
+        let regex = regex::RegexBuilder::new(pattern)
+            .case_insensitive(pattern.chars().all(|c| !c.is_uppercase()))
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| format!("bad filter regex: {}", first_error_line(&e.to_string())))?;
+        Ok(Some(Filter {
+            text: input.to_string(),
+            regex,
+            inverted,
+        }))
+    }
+
+    pub fn matches_any(&self, fields: &[&str]) -> bool {
+        fields.iter().any(|f| self.regex.is_match(f)) != self.inverted
+    }
+}
+
+fn first_error_line(s: &str) -> String {
+    s.lines().last().unwrap_or(s).trim().to_string()
+}
+
+#[derive(Debug, Default)]
+pub struct Members {
+    pub prefix: String,
+    by_key: HashMap<Arc<str>, Member>,
+    /// Keys of members passing the filter, in sort order.
+    view: Vec<Arc<str>>,
+    pub sort: Option<SortColumn>,
+    pub descending: bool,
+    pub filter: Option<Filter>,
+    role_counts: BTreeMap<String, usize>,
+    selected: Option<Arc<str>>,
+    selected_index: usize,
+    /// Remaining-TTL deadlines by lease, as last observed.
+    lease_expiry: HashMap<i64, DateTime<Utc>>,
+    pub revision: i64,
+    pub synced: bool,
+    pub last_update: Option<DateTime<Utc>>,
+}
+
+impl Members {
+    pub fn new(prefix: &str) -> Self {
+        Members {
+            prefix: prefix.to_string(),
+            sort: Some(SortColumn::Role),
+            ..Default::default()
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_key.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
+
+    pub fn visible_len(&self) -> usize {
+        self.view.len()
+    }
+
+    pub fn role_counts(&self) -> &BTreeMap<String, usize> {
+        &self.role_counts
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Member> {
+        self.by_key.get(key)
+    }
+
+    /// Visible member at position `i` of the sorted, filtered view.
+    pub fn row(&self, i: usize) -> Option<&Member> {
+        self.view.get(i).and_then(|k| self.by_key.get(k))
+    }
+
+    pub fn selected_index(&self) -> Option<usize> {
+        if self.view.is_empty() {
+            None
+        } else {
+            Some(self.selected_index.min(self.view.len() - 1))
+        }
+    }
+
+    pub fn selected(&self) -> Option<&Member> {
+        self.selected_index().and_then(|i| self.row(i))
+    }
+
+    pub fn lease_remaining(&self, lease: i64, now: DateTime<Utc>) -> Option<i64> {
+        if lease == 0 {
+            return None;
+        }
+        self.lease_expiry
+            .get(&lease)
+            .map(|exp| (*exp - now).num_seconds().max(0))
+    }
+
+    // ---- updates from the source ----
+
+    /// Replace everything with a consistent listing; keys absent from it vanish (reconcile after a
+    /// compaction or reconnect), and the selection stays on the same key when it still exists.
+    pub fn apply_snapshot(&mut self, revision: i64, entries: Vec<KvEntry>, at: DateTime<Utc>) {
+        let mut by_key = HashMap::with_capacity(entries.len());
+        for e in entries {
+            // Keep a creation time we observed live earlier; a listing cannot tell us one.
+            let prior = self
+                .by_key
+                .get(e.key.as_str())
+                .filter(|m| m.create_revision == e.create_revision)
+                .and_then(|m| m.started_at);
+            let m = Member::from_entry(&self.prefix, e, prior);
+            by_key.insert(m.key.clone(), m);
+        }
+        self.by_key = by_key;
+        self.revision = revision;
+        self.synced = true;
+        self.last_update = Some(at);
+        self.rebuild_view();
+    }
+
+    pub fn apply_events(&mut self, events: Vec<KvEvent>, at: DateTime<Utc>) {
+        for ev in events {
+            match ev {
+                KvEvent::Put(entry) => {
+                    self.revision = self.revision.max(entry.mod_revision);
+                    let seen = (entry.version == 1).then_some(at);
+                    let prior_started = self
+                        .by_key
+                        .get(entry.key.as_str())
+                        .filter(|m| m.create_revision == entry.create_revision)
+                        .and_then(|m| m.started_at);
+                    let m = Member::from_entry(&self.prefix, entry, seen.or(prior_started));
+                    self.upsert(m);
+                }
+                KvEvent::Delete { key, mod_revision } => {
+                    self.revision = self.revision.max(mod_revision);
+                    self.remove(&key);
+                }
+            }
+        }
+        self.last_update = Some(at);
+    }
+
+    pub fn apply_lease_ttls(&mut self, ttls: &[(i64, i64)], at: DateTime<Utc>) {
+        for &(lease, ttl) in ttls {
+            if ttl < 0 {
+                self.lease_expiry.insert(lease, at);
+            } else {
+                self.lease_expiry
+                    .insert(lease, at + chrono::Duration::seconds(ttl));
+            }
+        }
+        if self.sort == Some(SortColumn::Ttl) {
+            self.rebuild_view();
+        }
+    }
+
+    // ---- user actions ----
+
+    pub fn set_filter(&mut self, filter: Option<Filter>) {
+        self.filter = filter;
+        self.rebuild_view();
+    }
+
+    pub fn cycle_sort(&mut self) {
+        self.sort = Some(self.sort.unwrap_or(SortColumn::Role).next());
+        self.rebuild_view();
+    }
+
+    pub fn reverse_sort(&mut self) {
+        self.descending = !self.descending;
+        self.rebuild_view();
+    }
+
+    pub fn move_selection(&mut self, delta: isize) {
+        if self.view.is_empty() {
+            return;
+        }
+        let cur = self.selected_index().unwrap_or(0) as isize;
+        let max = self.view.len() as isize - 1;
+        self.select_index((cur + delta).clamp(0, max) as usize);
+    }
+
+    pub fn select_index(&mut self, i: usize) {
+        if self.view.is_empty() {
+            self.selected = None;
+            self.selected_index = 0;
+            return;
+        }
+        let i = i.min(self.view.len() - 1);
+        self.selected_index = i;
+        self.selected = Some(self.view[i].clone());
+    }
+
+    pub fn select_key(&mut self, key: &str) -> bool {
+        let Some(m) = self.by_key.get(key) else {
+            return false;
+        };
+        if let Ok(i) = self.position_of(m) {
+            self.select_index(i);
+            return true;
+        }
+        false
+    }
+
+    // ---- internals ----
+
+    fn compare(&self, a: &Member, b: &Member) -> Ordering {
+        let by_column = match self.sort {
+            None | Some(SortColumn::Role) => a
+                .role
+                .cmp(&b.role)
+                .then_with(|| natural_cmp(&a.instance, &b.instance)),
+            Some(SortColumn::Instance) => natural_cmp(&a.instance, &b.instance),
+            Some(SortColumn::Addr) => natural_cmp(&a.addr, &b.addr),
+            Some(SortColumn::Ttl) => {
+                let ttl = |m: &Member| self.lease_expiry.get(&m.lease).copied();
+                // Unknown TTLs (no lease, not yet polled) sort after known ones.
+                match (ttl(a), ttl(b)) {
+                    (Some(x), Some(y)) => x.cmp(&y),
+                    (Some(_), None) => Ordering::Less,
+                    (None, Some(_)) => Ordering::Greater,
+                    (None, None) => Ordering::Equal,
+                }
+            }
+            // Oldest first: started earlier = older.
+            Some(SortColumn::Age) => match (a.started_at, b.started_at) {
+                (Some(x), Some(y)) => x.cmp(&y),
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (None, None) => Ordering::Equal,
+            },
+            Some(SortColumn::Version) => natural_cmp(&a.version_label, &b.version_label),
+        };
+        let ord = by_column.then_with(|| a.key.cmp(&b.key));
+        if self.descending {
+            ord.reverse()
+        } else {
+            ord
+        }
+    }
+
+    fn position_of(&self, m: &Member) -> Result<usize, usize> {
+        self.view.binary_search_by(|k| match self.by_key.get(k) {
+            Some(other) => self.compare(other, m),
+            None => Ordering::Less,
+        })
+    }
+
+    fn passes(&self, m: &Member) -> bool {
+        match &self.filter {
+            None => true,
+            Some(f) => f.matches_any(&[&m.key, &m.addr, &m.version_label, &m.role, &m.instance]),
+        }
+    }
+
+    fn upsert(&mut self, m: Member) {
+        let key = m.key.clone();
+        if let Some(old) = self.by_key.get(&key).cloned() {
+            self.unlink(&old);
+        }
+        *self.role_counts.entry(m.role.clone()).or_default() += 1;
+        let visible = self.passes(&m);
+        let pos = if visible {
+            Some(self.position_of(&m).unwrap_or_else(|p| p))
+        } else {
+            None
+        };
+        self.by_key.insert(key.clone(), m);
+        if let Some(p) = pos {
+            self.view.insert(p, key);
+            if self.selected.is_some() && p <= self.selected_index {
+                self.selected_index += 1;
+            }
+        }
+        self.resync_selection();
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Some(old) = self.by_key.get(key).cloned() {
+            self.unlink(&old);
+            self.by_key.remove(key);
+            self.resync_selection();
+        }
+    }
+
+    /// Takes `m` out of the view and counts (it stays in `by_key` for the caller to replace).
+    fn unlink(&mut self, m: &Member) {
+        if let Some(c) = self.role_counts.get_mut(&m.role) {
+            *c -= 1;
+            if *c == 0 {
+                self.role_counts.remove(&m.role);
+            }
+        }
+        if let Ok(p) = self.position_of(m) {
+            self.view.remove(p);
+            if self.selected.is_some() && p < self.selected_index {
+                self.selected_index -= 1;
+            }
+        }
+    }
+
+    /// Keeps the cursor on the same key when rows move; if that key left the view, stays at the same
+    /// position (the neighbour), like k9s.
+    fn resync_selection(&mut self) {
+        if self.view.is_empty() {
+            self.selected_index = 0;
+            self.selected = None;
+            return;
+        }
+        if let Some(key) = self.selected.clone() {
+            if let Some(m) = self.by_key.get(&key) {
+                if let Ok(i) = self.position_of(m) {
+                    self.selected_index = i;
+                    return;
+                }
+            }
+        }
+        let i = self.selected_index.min(self.view.len() - 1);
+        self.selected_index = i;
+        self.selected = Some(self.view[i].clone());
+    }
+
+    fn rebuild_view(&mut self) {
+        let mut view: Vec<Arc<str>> = self
+            .by_key
+            .values()
+            .filter(|m| self.passes(m))
+            .map(|m| m.key.clone())
+            .collect();
+        view.sort_unstable_by(|a, b| self.compare(&self.by_key[a], &self.by_key[b]));
+        self.view = view;
+        let mut counts = BTreeMap::new();
+        for m in self.by_key.values() {
+            *counts.entry(m.role.clone()).or_insert(0usize) += 1;
+        }
+        self.role_counts = counts;
+        self.resync_selection();
+    }
+
+    /// Keys of rows `[from, from+n)` of the view: what is on screen.
+    pub fn visible_rows(&self, from: usize, n: usize) -> impl Iterator<Item = &Member> {
+        self.view
+            .iter()
+            .skip(from)
+            .take(n)
+            .filter_map(|k| self.by_key.get(k))
+    }
+}
+
+/// Orders "web-2" before "web-10": digit runs compare by value.
+pub fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let (mut x, mut y) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (x.first(), y.first()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(c), Some(d)) if c.is_ascii_digit() && d.is_ascii_digit() => {
+                let n1 = x.iter().take_while(|c| c.is_ascii_digit()).count();
+                let n2 = y.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (d1, d2) = (trim_zeros(&x[..n1]), trim_zeros(&y[..n2]));
+                let ord = d1.len().cmp(&d2.len()).then_with(|| d1.cmp(d2));
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+                x = &x[n1..];
+                y = &y[n2..];
+            }
+            (Some(c), Some(d)) => {
+                if c != d {
+                    return c.cmp(d);
+                }
+                x = &x[1..];
+                y = &y[1..];
+            }
+        }
+    }
+}
+
+fn trim_zeros(d: &[u8]) -> &[u8] {
+    let n = d.iter().take_while(|&&c| c == b'0').count();
+    &d[n.min(d.len().saturating_sub(1))..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(key: &str, value: &str, rev: i64) -> KvEntry {
+        KvEntry {
+            key: key.into(),
+            value: value.as_bytes().to_vec(),
+            create_revision: rev,
+            mod_revision: rev,
+            version: 1,
+            lease: 0,
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000, 0).unwrap()
+    }
+
+    fn keys(m: &Members) -> Vec<String> {
+        (0..m.visible_len())
+            .map(|i| m.row(i).unwrap().key.to_string())
+            .collect()
+    }
+
+    fn sample() -> Members {
+        let mut m = Members::new("/services/");
+        m.apply_snapshot(
+            10,
+            vec![
+                entry("/services/web/web-10", r#"{"addr":"10.0.0.10:80"}"#, 3),
+                entry("/services/web/web-2", r#"{"addr":"10.0.0.2:80"}"#, 2),
+                entry("/services/redis/redis-1", "10.0.1.1:6379", 1),
+            ],
+            now(),
+        );
+        m
+    }
+
+    #[test]
+    fn snapshot_sorts_by_role_then_natural_instance() {
+        let m = sample();
+        assert_eq!(
+            keys(&m),
+            ["/services/redis/redis-1", "/services/web/web-2", "/services/web/web-10"]
+        );
+        assert_eq!(m.role_counts().get("web"), Some(&2));
+        assert_eq!(m.row(0).unwrap().addr, "10.0.1.1:6379");
+    }
+
+    #[test]
+    fn reconcile_removes_ghosts() {
+        let mut m = sample();
+        m.apply_snapshot(20, vec![entry("/services/web/web-2", "{}", 2)], now());
+        assert_eq!(keys(&m), ["/services/web/web-2"]);
+        assert_eq!(m.role_counts().len(), 1);
+        assert_eq!(m.revision, 20);
+    }
+
+    #[test]
+    fn events_insert_update_delete_in_place() {
+        let mut m = sample();
+        m.apply_events(
+            vec![
+                KvEvent::Put(entry("/services/web/web-3", "{}", 11)),
+                KvEvent::Delete {
+                    key: "/services/redis/redis-1".into(),
+                    mod_revision: 12,
+                },
+            ],
+            now(),
+        );
+        assert_eq!(
+            keys(&m),
+            ["/services/web/web-2", "/services/web/web-3", "/services/web/web-10"]
+        );
+        assert_eq!(m.revision, 12);
+        assert!(m.role_counts().get("redis").is_none());
+        // a live-observed creation gets an age
+        assert_eq!(m.get("/services/web/web-3").unwrap().started_at, Some(now()));
+    }
+
+    #[test]
+    fn selection_stays_on_key_when_rows_move() {
+        let mut m = sample();
+        m.select_key("/services/web/web-2");
+        assert_eq!(m.selected_index(), Some(1));
+        // a member sorting before it arrives: cursor follows web-2 to index 2
+        m.apply_events(vec![KvEvent::Put(entry("/services/app/a-1", "{}", 11))], now());
+        assert_eq!(m.selected().unwrap().key.as_ref(), "/services/web/web-2");
+        assert_eq!(m.selected_index(), Some(2));
+        // the selected member leaves: the cursor stays at the same position
+        m.apply_events(
+            vec![KvEvent::Delete {
+                key: "/services/web/web-2".into(),
+                mod_revision: 12,
+            }],
+            now(),
+        );
+        assert_eq!(m.selected_index(), Some(2));
+        assert_eq!(m.selected().unwrap().key.as_ref(), "/services/web/web-10");
+    }
+
+    #[test]
+    fn filter_is_regex_and_invertible() {
+        let mut m = sample();
+        m.set_filter(Filter::parse("web-(2|10)$").unwrap());
+        assert_eq!(keys(&m).len(), 2);
+        m.set_filter(Filter::parse("!redis").unwrap());
+        assert_eq!(keys(&m).len(), 2);
+        // events respect the active filter
+        m.apply_events(vec![KvEvent::Put(entry("/services/redis/redis-2", "{}", 11))], now());
+        assert_eq!(keys(&m).len(), 2);
+        assert!(Filter::parse("(").is_err());
+        assert!(Filter::parse("").unwrap().is_none());
+    }
+
+    #[test]
+    fn sort_cycles_and_reverses() {
+        let mut m = sample();
+        m.cycle_sort(); // instance
+        assert_eq!(m.sort, Some(SortColumn::Instance));
+        assert_eq!(m.row(0).unwrap().instance, "redis-1");
+        m.cycle_sort(); // addr
+        assert_eq!(m.row(0).unwrap().addr, "10.0.0.2:80");
+        m.reverse_sort();
+        assert_eq!(m.row(0).unwrap().addr, "10.0.1.1:6379");
+    }
+
+    #[test]
+    fn updating_a_value_moves_the_row() {
+        let mut m = sample();
+        m.cycle_sort();
+        m.cycle_sort(); // addr
+        let mut e = entry("/services/web/web-2", r#"{"addr":"10.9.9.9:80"}"#, 2);
+        e.mod_revision = 15;
+        e.version = 2;
+        m.apply_events(vec![KvEvent::Put(e)], now());
+        assert_eq!(m.row(2).unwrap().key.as_ref(), "/services/web/web-2");
+        assert_eq!(m.len(), 3);
+    }
+
+    #[test]
+    fn lease_ttl_counts_down() {
+        let mut m = sample();
+        m.apply_lease_ttls(&[(7, 30)], now());
+        assert_eq!(m.lease_remaining(7, now() + chrono::Duration::seconds(3)), Some(27));
+        assert_eq!(m.lease_remaining(0, now()), None);
+    }
+
+    #[test]
+    fn natural_order() {
+        assert_eq!(natural_cmp("web-2", "web-10"), Ordering::Less);
+        assert_eq!(natural_cmp("a", "a1"), Ordering::Less);
+        assert_eq!(natural_cmp("x007", "x7"), Ordering::Equal);
+    }
+}

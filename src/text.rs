@@ -1,0 +1,159 @@
+//! Untrusted text from backends (member values, check output, log lines) is made safe to draw here.
+//!
+//! A terminal interprets ESC/CSI/OSC sequences and C0/C1 control characters; a log line carrying them
+//! could clear the screen, move the cursor or retitle the window. Everything drawn from a backend goes
+//! through [`sanitize`] first.
+
+use std::borrow::Cow;
+
+/// Longest line we keep for display; longer text is cut with [`CUT_MARKER`].
+pub const MAX_LINE_CHARS: usize = 4096;
+pub const CUT_MARKER: &str = "…[cut]";
+
+/// Removes escape sequences (CSI, OSC, DCS, two-byte ESC) and control characters. Tabs become a space,
+/// other controls are dropped. Returns the input unchanged (borrowed) when it is already clean.
+pub fn sanitize(input: &str) -> Cow<'_, str> {
+    if !input.chars().any(is_unsafe_char) && input.chars().count() <= MAX_LINE_CHARS {
+        return Cow::Borrowed(input);
+    }
+    let mut out = String::with_capacity(input.len());
+    let mut chars = input.chars().peekable();
+    let mut kept = 0usize;
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => skip_escape(&mut chars),
+            // C1 CSI / OSC / DCS introducers behave like ESC [ / ESC ] / ESC P on some terminals.
+            '\u{9b}' => skip_csi(&mut chars),
+            '\u{9d}' | '\u{90}' | '\u{98}' | '\u{9e}' | '\u{9f}' => skip_string(&mut chars),
+            '\t' => push_limited(&mut out, ' ', &mut kept),
+            c if is_unsafe_char(c) => {}
+            c => push_limited(&mut out, c, &mut kept),
+        }
+        if kept > MAX_LINE_CHARS {
+            break;
+        }
+    }
+    if kept > MAX_LINE_CHARS {
+        let cut: String = out.chars().take(MAX_LINE_CHARS).collect();
+        return Cow::Owned(cut + CUT_MARKER);
+    }
+    Cow::Owned(out)
+}
+
+/// Like [`sanitize`] for bytes that may not be UTF-8: invalid sequences become U+FFFD.
+pub fn sanitize_bytes(input: &[u8]) -> String {
+    sanitize(&String::from_utf8_lossy(input)).into_owned()
+}
+
+/// First line of `input`, sanitised: for one-row cells showing multi-line output.
+pub fn first_line(input: &str) -> Cow<'_, str> {
+    let line = input.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    sanitize(line.trim_end())
+}
+
+fn push_limited(out: &mut String, c: char, kept: &mut usize) {
+    *kept += 1;
+    if *kept <= MAX_LINE_CHARS + 1 {
+        out.push(c);
+    }
+}
+
+fn is_unsafe_char(c: char) -> bool {
+    c.is_control() || c == '\u{7f}' || ('\u{80}'..='\u{9f}').contains(&c) || c == '\t'
+}
+
+fn skip_escape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    match chars.peek() {
+        Some('[') => {
+            chars.next();
+            skip_csi(chars);
+        }
+        Some(']') | Some('P') | Some('X') | Some('^') | Some('_') => {
+            chars.next();
+            skip_string(chars);
+        }
+        Some(_) => {
+            // Two-byte sequences (ESC c, ESC 7, ESC ( B …): drop the intermediates and the final byte.
+            while let Some(&c) = chars.peek() {
+                chars.next();
+                if !(' '..='/').contains(&c) {
+                    break;
+                }
+            }
+        }
+        None => {}
+    }
+}
+
+/// CSI: parameter and intermediate bytes, then one final byte in `@`..=`~`.
+fn skip_csi(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    for c in chars.by_ref() {
+        if ('@'..='~').contains(&c) {
+            break;
+        }
+        if c.is_control() {
+            break;
+        }
+    }
+}
+
+/// OSC/DCS/etc.: everything up to BEL or ST (ESC \ or U+009C).
+fn skip_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{7}' | '\u{9c}' => break,
+            '\u{1b}' => {
+                if chars.peek() == Some(&'\\') {
+                    chars.next();
+                }
+                break;
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_text_is_borrowed() {
+        assert!(matches!(sanitize("hello world"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn strips_clear_screen_and_title() {
+        let s = sanitize("a\u{1b}[2Jb\u{1b}]0;pwned\u{7}c");
+        assert_eq!(s, "abc");
+    }
+
+    #[test]
+    fn strips_colours_cursor_moves_and_c1() {
+        assert_eq!(sanitize("\u{1b}[31mred\u{1b}[0m\u{1b}[10;10H!"), "red!");
+        assert_eq!(sanitize("x\u{9b}2Jy"), "xy");
+        assert_eq!(sanitize("x\u{1b}]2;t\u{1b}\\y"), "xy");
+        assert_eq!(sanitize("bell\u{7}\r\n"), "bell");
+        assert_eq!(sanitize("tab\there"), "tab here");
+    }
+
+    #[test]
+    fn unterminated_sequences_do_not_loop() {
+        assert_eq!(sanitize("a\u{1b}"), "a");
+        assert_eq!(sanitize("a\u{1b}["), "a");
+        assert_eq!(sanitize("a\u{1b}]0;never ends"), "a");
+    }
+
+    #[test]
+    fn long_lines_are_cut_with_marker() {
+        let long = "x".repeat(MAX_LINE_CHARS + 10);
+        let s = sanitize(&long);
+        assert!(s.ends_with(CUT_MARKER));
+        assert_eq!(s.chars().count(), MAX_LINE_CHARS + CUT_MARKER.chars().count());
+    }
+
+    #[test]
+    fn invalid_utf8_is_lossy() {
+        assert_eq!(sanitize_bytes(b"ok\xff\xfe"), "ok\u{fffd}\u{fffd}");
+    }
+}

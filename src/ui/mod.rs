@@ -1,0 +1,93 @@
+//! Drawing: reads `State`, builds only what is on screen, does no I/O.
+
+pub mod fmt;
+mod members;
+mod placeholder;
+mod popups;
+mod status;
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::Frame;
+
+use crate::keymap::Keymap;
+use crate::state::{Pane, State};
+use crate::theme::{StyleName, Theme};
+
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 12;
+
+pub struct Ctx<'a> {
+    pub state: &'a State,
+    pub theme: &'a Theme,
+    pub keymap: &'a Keymap,
+}
+
+pub fn draw(frame: &mut Frame, state: &State, theme: &Theme, keymap: &Keymap) {
+    let ctx = Ctx {
+        state,
+        theme,
+        keymap,
+    };
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let msg = format!(
+            "Terminal too small: {}×{}. opsconsole needs at least {}×{} — enlarge the window (q quits).",
+            area.width, area.height, MIN_WIDTH, MIN_HEIGHT
+        );
+        frame.render_widget(
+            Paragraph::new(msg)
+                .style(theme.style(StyleName::Warning))
+                .wrap(Wrap { trim: true }),
+            area,
+        );
+        return;
+    }
+    let bottom_rows = if state.input.is_some() || state.status.is_some() {
+        2
+    } else {
+        1
+    };
+    let [panes, bottom] =
+        Layout::vertical([Constraint::Min(0), Constraint::Length(bottom_rows)]).areas(area);
+    let [top, lower] =
+        Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(panes);
+    let [members_area, checks_area] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
+    let [metrics_area, logs_area] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(lower);
+
+    members::draw(frame, members_area, &ctx);
+    placeholder::draw(frame, checks_area, &ctx, Pane::Checks);
+    placeholder::draw(frame, metrics_area, &ctx, Pane::Metrics);
+    placeholder::draw(frame, logs_area, &ctx, Pane::Logs);
+    status::draw(frame, bottom, &ctx);
+    popups::draw(frame, area, &ctx);
+}
+
+/// The block every pane uses: focus and per-cluster accent decide the border.
+pub fn pane_block<'a>(ctx: &Ctx, pane: Pane, title: Line<'a>) -> Block<'a> {
+    let focused = ctx.state.focus == pane && ctx.state.popup.is_none();
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(ctx.theme.border(focused))
+        .title(title)
+        .title_style(ctx.theme.style(StyleName::Title))
+}
+
+pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let w = width.min(area.width.saturating_sub(2)).max(1);
+    let h = height.min(area.height.saturating_sub(2)).max(1);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+pub fn muted(ctx: &Ctx) -> Style {
+    ctx.theme.style(StyleName::Muted)
+}

@@ -1,0 +1,232 @@
+//! Help, member detail and the deregister confirmation, drawn over the panes.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::fmt::{duration_short, fit};
+use super::{centered, muted, Ctx};
+use crate::action::Action;
+use crate::keymap::Context;
+use crate::state::member_value::pretty;
+use crate::state::Popup;
+use crate::text::sanitize;
+use crate::theme::StyleName;
+
+pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
+    let Some(popup) = &ctx.state.popup else {
+        return;
+    };
+    match popup {
+        Popup::Help { scroll } => help(frame, area, ctx, *scroll),
+        Popup::MemberDetail { key, scroll, history } => detail(frame, area, ctx, key, *scroll, history),
+        Popup::ConfirmDeregister {
+            key,
+            mod_revision,
+            lease,
+            revoke_lease,
+        } => confirm(frame, area, ctx, key, *mod_revision, *lease, *revoke_lease),
+    }
+}
+
+fn frame_block<'a>(ctx: &Ctx, title: String, danger: bool) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .title(title)
+        .border_style(if danger {
+            ctx.theme.style(StyleName::Critical)
+        } else {
+            ctx.theme.style(StyleName::PopupBorder)
+        })
+        .style(ctx.theme.style(StyleName::Popup))
+}
+
+fn scrolled(frame: &mut Frame, rect: Rect, block: Block, lines: Vec<Line>, scroll: usize) {
+    let visible = rect.height.saturating_sub(2) as usize;
+    let max = lines.len().saturating_sub(visible);
+    let scroll = scroll.min(max) as u16;
+    frame.render_widget(Clear, rect);
+    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), rect);
+}
+
+fn help(frame: &mut Frame, area: Rect, ctx: &Ctx, scroll: usize) {
+    let rect = centered(area, 76, area.height.saturating_sub(4));
+    let mut lines = vec![Line::from(Span::styled(
+        format!("Keymap \"{}\" — active bindings", ctx.keymap.name),
+        ctx.theme.style(StyleName::Title),
+    ))];
+    let mut last = String::new();
+    for (section, keys, what) in ctx.keymap.help_rows() {
+        if section != last {
+            lines.push(Line::default());
+            lines.push(Line::from(Span::styled(
+                format!("[{section}]"),
+                ctx.theme.style(StyleName::Header),
+            )));
+            last = section;
+        }
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {:<22}", fit(&keys, 22)), ctx.theme.style(StyleName::Key)),
+            Span::raw(what),
+        ]));
+    }
+    lines.push(Line::default());
+    lines.push(Line::from(Span::styled(
+        "Commands: :q quit · :cluster NAME switch cluster · :help",
+        muted(ctx),
+    )));
+    let close = ctx.keymap.key_for(Context::Popup, Action::Back).unwrap_or_else(|| "esc".into());
+    let block = frame_block(ctx, format!(" Help — {close} closes "), false);
+    scrolled(frame, rect, block, lines, scroll);
+}
+
+fn detail(
+    frame: &mut Frame,
+    area: Rect,
+    ctx: &Ctx,
+    key: &str,
+    scroll: usize,
+    history: &Option<Result<Vec<crate::sources::KvEntry>, String>>,
+) {
+    let rect = centered(area, area.width.saturating_sub(8), area.height.saturating_sub(4));
+    let st = ctx.state;
+    let label = |s: &str| Span::styled(format!("{s:<16}"), ctx.theme.style(StyleName::Header));
+    let mut lines = Vec::new();
+    match st.members.get(key) {
+        None => lines.push(Line::from(Span::styled(
+            "this member is gone (deleted or its lease expired)",
+            ctx.theme.style(StyleName::Warning),
+        ))),
+        Some(m) => {
+            lines.push(Line::from(vec![label("key"), Span::raw(sanitize(&m.key).into_owned())]));
+            lines.push(Line::from(vec![label("role"), Span::raw(m.role.clone())]));
+            lines.push(Line::from(vec![label("instance"), Span::raw(m.instance.clone())]));
+            lines.push(Line::from(vec![label("address"), Span::raw(m.addr.clone())]));
+            lines.push(Line::from(vec![
+                label("revisions"),
+                Span::raw(format!(
+                    "created at {}, modified at {}, version {}",
+                    m.create_revision, m.mod_revision, m.version
+                )),
+            ]));
+            let lease = if m.lease == 0 {
+                "none (key stays until deleted)".to_string()
+            } else {
+                let ttl = st
+                    .members
+                    .lease_remaining(m.lease, st.now)
+                    .map(|s| format!("{} left", duration_short(s)))
+                    .unwrap_or_else(|| "TTL unknown".into());
+                format!("{:x} ({}), {ttl}", m.lease, m.lease)
+            };
+            lines.push(Line::from(vec![label("lease"), Span::raw(lease)]));
+            if let Some(t) = m.started_at {
+                lines.push(Line::from(vec![
+                    label("started"),
+                    Span::raw(super::fmt::timestamp(t, st.utc)),
+                ]));
+            }
+            lines.push(Line::default());
+            lines.push(Line::from(Span::styled(
+                format!("value ({} bytes)", m.value.len()),
+                ctx.theme.style(StyleName::Header),
+            )));
+            for l in pretty(&m.value).lines().take(2000) {
+                lines.push(Line::from(format!("  {}", sanitize(l))));
+            }
+        }
+    }
+    lines.push(Line::default());
+    lines.push(Line::from(Span::styled(
+        "earlier revisions",
+        ctx.theme.style(StyleName::Header),
+    )));
+    match history {
+        None => lines.push(Line::from(Span::styled("  loading …", muted(ctx)))),
+        Some(Err(e)) => lines.push(Line::from(Span::styled(
+            format!("  unavailable: {e}"),
+            ctx.theme.style(StyleName::Warning),
+        ))),
+        Some(Ok(h)) if h.is_empty() => lines.push(Line::from(Span::styled(
+            "  none kept (first version, or history compacted)",
+            muted(ctx),
+        ))),
+        Some(Ok(h)) => {
+            for e in h {
+                let v = String::from_utf8_lossy(&e.value);
+                lines.push(Line::from(vec![
+                    Span::styled(format!("  rev {:<10}", e.mod_revision), ctx.theme.style(StyleName::Key)),
+                    Span::raw(fit(&sanitize(&v.replace('\n', " ")), 200)),
+                ]));
+            }
+        }
+    }
+    let block = frame_block(ctx, " Member detail — Esc closes, j/k scroll ".into(), false);
+    frame.render_widget(Clear, rect);
+    let inner_w = rect.width.saturating_sub(2);
+    let _ = inner_w;
+    let visible = rect.height.saturating_sub(2) as usize;
+    let max = lines.len().saturating_sub(visible);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll.min(max) as u16, 0)),
+        rect,
+    );
+}
+
+#[allow(clippy::too_many_arguments)]
+fn confirm(
+    frame: &mut Frame,
+    area: Rect,
+    ctx: &Ctx,
+    key: &str,
+    mod_revision: i64,
+    lease: i64,
+    revoke_lease: bool,
+) {
+    let rect = centered(area, 90, if lease != 0 { 11 } else { 9 });
+    let k = |a: Action, d: &str| {
+        ctx.keymap
+            .key_for(Context::Confirm, a)
+            .unwrap_or_else(|| d.to_string())
+    };
+    let mut lines = vec![
+        Line::from(Span::styled("Deregister this member?", ctx.theme.style(StyleName::Title))),
+        Line::default(),
+        Line::from(vec![
+            Span::raw("  key  "),
+            Span::styled(sanitize(key).into_owned(), ctx.theme.style(StyleName::Highlight)),
+        ]),
+        Line::from(Span::styled(
+            format!("  deleted only if still at mod_revision {mod_revision} (a re-registered instance is kept)"),
+            muted(ctx),
+        )),
+    ];
+    if lease != 0 {
+        lines.push(Line::default());
+        lines.push(Line::from(vec![
+            Span::styled(format!("  [{}] ", k(Action::ToggleRevokeLease, "r")), ctx.theme.style(StyleName::Key)),
+            Span::raw(format!(
+                "also revoke lease {lease:x}: {}",
+                if revoke_lease { "YES" } else { "no" }
+            )),
+        ]));
+        lines.push(Line::from(Span::styled(
+            "      revoking deletes every key attached to that lease",
+            muted(ctx),
+        )));
+    }
+    lines.push(Line::default());
+    lines.push(Line::from(vec![
+        Span::styled(format!("  [{}] ", k(Action::Confirm, "y")), ctx.theme.style(StyleName::Danger)),
+        Span::raw("deregister   "),
+        Span::styled(format!("[{}] ", k(Action::Cancel, "n")), ctx.theme.style(StyleName::Key)),
+        Span::raw("cancel"),
+    ]));
+    let block = frame_block(ctx, format!(" Deregister — cluster {} ", ctx.state.cluster), true);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(Paragraph::new(lines).block(block), rect);
+}

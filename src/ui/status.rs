@@ -1,0 +1,93 @@
+//! The bottom bar: cluster badge, read-only badge, each source's health, the last message, hints.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::fmt::{duration_short, fit};
+use super::Ctx;
+use crate::action::Action;
+use crate::sources::Health;
+use crate::state::{InputKind, Level};
+use crate::theme::StyleName;
+
+pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
+    let st = ctx.state;
+    let (message_area, bar_area) = if area.height >= 2 {
+        let [a, b] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
+        (Some(a), b)
+    } else {
+        (None, area)
+    };
+
+    if let Some(a) = message_area {
+        let line = if let Some(input) = &st.input {
+            let prompt = match input.kind {
+                InputKind::Filter => "/",
+                InputKind::Command => ":",
+            };
+            Line::from(vec![
+                Span::styled(prompt, ctx.theme.style(StyleName::Key)),
+                Span::raw(input.buffer.clone()),
+                Span::styled("█", ctx.theme.style(StyleName::Muted)),
+                Span::styled("   Enter apply · Esc cancel", ctx.theme.style(StyleName::Muted)),
+            ])
+        } else if let Some(s) = &st.status {
+            let style = match s.level {
+                Level::Info => ctx.theme.style(StyleName::Text),
+                Level::Warn => ctx.theme.style(StyleName::Warning),
+                Level::Error => ctx.theme.style(StyleName::Error),
+            };
+            Line::from(Span::styled(fit(&s.text, a.width as usize), style))
+        } else {
+            Line::default()
+        };
+        frame.render_widget(Paragraph::new(line), a);
+    }
+
+    let mut spans = vec![Span::styled(
+        format!(" {} ", st.cluster),
+        ctx.theme.style(StyleName::Cluster),
+    )];
+    if st.demo {
+        spans.push(Span::styled(" DEMO ", ctx.theme.style(StyleName::Readonly)));
+    }
+    if st.readonly {
+        spans.push(Span::styled(" READONLY ", ctx.theme.style(StyleName::Readonly)));
+    }
+    for (source, health) in &st.health {
+        let (dot, word) = match health {
+            Health::NotConfigured => ("○", "off".to_string()),
+            Health::Connecting => ("◌", "connecting".to_string()),
+            Health::Live => ("●", "live".to_string()),
+            Health::Retrying { at, .. } => (
+                "◍",
+                format!("retry {}", duration_short((*at - st.now).num_seconds().max(0))),
+            ),
+            Health::Failed(_) => ("✖", "failed".to_string()),
+        };
+        spans.push(Span::raw(" "));
+        spans.push(Span::raw(format!("{} ", source.label())));
+        spans.push(Span::styled(format!("{dot} {word}"), ctx.theme.health(health)));
+    }
+    spans.push(Span::raw("   "));
+    let ctx_keys = st.focus.context();
+    for (action, label) in [
+        (Action::NextPane, "pane"),
+        (Action::Filter, "filter"),
+        (Action::Detail, "detail"),
+        (Action::Deregister, "deregister"),
+        (Action::Help, "help"),
+        (Action::Quit, "quit"),
+    ] {
+        if let Some(k) = ctx.keymap.key_for(ctx_keys, action) {
+            spans.push(Span::styled(format!("[{k}]"), ctx.theme.style(StyleName::Key)));
+            spans.push(Span::raw(format!(" {label} ")));
+        }
+    }
+    frame.render_widget(
+        Paragraph::new(Line::from(spans)).style(ctx.theme.style(StyleName::StatusBar)),
+        bar_area,
+    );
+}

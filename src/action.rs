@@ -79,6 +79,8 @@ pub enum Command {
     WatchLeases(Vec<i64>),
     /// Earlier values of `key`, walking back from `mod_revision`.
     FetchHistory { key: String, mod_revision: i64 },
+    Silence(crate::sources::checks::SilenceRequest),
+    Unsilence { id: String },
     Audit(crate::audit::AuditEntry),
     Quit,
 }

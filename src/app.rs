@@ -114,7 +114,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                 .to_string()
         })
     };
-    state.backends.checks = kind(&settings.profile.checks);
+    state.backends.checks = settings.profile.checks.as_ref().map(|c| c.kind.name().to_string());
     state.backends.metrics = kind(&settings.profile.metrics);
     state.backends.logs = kind(&settings.profile.logs);
     for (id, conf) in [
@@ -255,6 +255,7 @@ async fn dispatch(
                 }
             }
             Command::Quit => {}
+            Command::Silence(_) | Command::Unsilence { .. } => {}
             Command::WatchLeases(_) => {
                 // Only a hint; dropping it when the source is busy is harmless.
                 let _ = etcd.try_send(cmd);

@@ -77,9 +77,30 @@ struct RawCluster {
     keymap: Option<String>,
     /// Border colour for this cluster, e.g. "red" for prod, so nobody acts on the wrong cluster.
     accent: Option<String>,
-    checks: Option<toml::Table>,
+    checks: Option<Spanned<RawChecks>>,
     metrics: Option<toml::Table>,
     logs: Option<toml::Table>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChecks {
+    kind: String,
+    url: String,
+    namespace: Option<String>,
+    api_key_env: Option<String>,
+    api_key_file: Option<String>,
+    user: Option<String>,
+    password: Option<toml::Value>,
+    api_key: Option<toml::Value>,
+    password_env: Option<String>,
+    password_file: Option<String>,
+    interval_secs: Option<u64>,
+    timeout_secs: Option<u64>,
+    ca: Option<String>,
+    #[serde(default)]
+    insecure_skip_verify: bool,
+    creator: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -125,7 +146,7 @@ pub struct ClusterProfile {
     pub accent: Option<String>,
     /// Backends of the other panes; their sources are added pane by pane. Kept so the pane can say
     /// what is configured rather than pretending nothing is.
-    pub checks: Option<toml::Table>,
+    pub checks: Option<ChecksProfile>,
     pub metrics: Option<toml::Table>,
     pub logs: Option<toml::Table>,
 }
@@ -139,6 +160,49 @@ pub struct EtcdProfile {
     pub password: Option<Secret>,
     pub connect_timeout: std::time::Duration,
     pub keepalive: std::time::Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChecksKind {
+    SensuGo,
+    SensuCore,
+    Alertmanager,
+}
+
+impl ChecksKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ChecksKind::SensuGo => "sensu-go",
+            ChecksKind::SensuCore => "sensu-core",
+            ChecksKind::Alertmanager => "alertmanager",
+        }
+    }
+}
+
+/// How an HTTP backend authenticates; `origin` names where the secret came from, for error messages.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HttpAuth {
+    None,
+    ApiKey { key: Secret, origin: String },
+    Basic { user: String, password: Secret, origin: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpBackend {
+    pub url: String,
+    pub auth: HttpAuth,
+    pub timeout: std::time::Duration,
+    pub ca: Option<PathBuf>,
+    pub insecure_skip_verify: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChecksProfile {
+    pub kind: ChecksKind,
+    pub http: HttpBackend,
+    pub namespace: String,
+    pub interval: std::time::Duration,
+    pub creator: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -193,6 +257,16 @@ impl Config {
                     )
                 }
             };
+            let checks = match raw_cluster.checks {
+                None => None,
+                Some(c) => {
+                    let at = c.span().start;
+                    Some(
+                        validate_checks(c.into_inner())
+                            .map_err(|m| invalid(at, format!("clusters.{name}.checks: {m}")))?,
+                    )
+                }
+            };
             if etcd.is_none() {
                 return Err(invalid(
                     at,
@@ -208,7 +282,7 @@ impl Config {
                     theme: raw_cluster.theme,
                     keymap: raw_cluster.keymap,
                     accent: raw_cluster.accent,
-                    checks: raw_cluster.checks,
+                    checks,
                     metrics: raw_cluster.metrics,
                     logs: raw_cluster.logs,
                 },
@@ -323,6 +397,85 @@ fn validate_etcd(cluster: &str, raw: RawEtcd) -> Result<EtcdProfile, String> {
     })
 }
 
+fn read_secret(env: &Option<String>, file: &Option<String>, what: &str) -> Result<Option<(Secret, String)>, String> {
+    match (env, file) {
+        (Some(_), Some(_)) => Err(format!("give either {what}_env or {what}_file, not both")),
+        (Some(var), None) => {
+            let v = std::env::var(var).map_err(|_| {
+                format!("{what}_env names ${var}, which is not set — export it before starting opsconsole")
+            })?;
+            Ok(Some((Secret(v), format!("${var}"))))
+        }
+        (None, Some(f)) => {
+            let p = expand_tilde(f);
+            let v = std::fs::read_to_string(&p).map_err(|e| format!("{what}_file {}: {e}", p.display()))?;
+            Ok(Some((Secret(v.trim_end_matches(['\n', '\r']).to_string()), p.display().to_string())))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+fn validate_checks(raw: RawChecks) -> Result<ChecksProfile, String> {
+    let kind = match raw.kind.as_str() {
+        "sensu-go" => ChecksKind::SensuGo,
+        "sensu-core" | "sensu" => ChecksKind::SensuCore,
+        "alertmanager" => ChecksKind::Alertmanager,
+        other => {
+            return Err(format!(
+                "kind \"{other}\" is not known — use \"sensu-go\", \"sensu-core\" or \"alertmanager\""
+            ))
+        }
+    };
+    if !(raw.url.starts_with("http://") || raw.url.starts_with("https://")) {
+        return Err(format!("url \"{}\" must start with http:// or https://", raw.url));
+    }
+    if raw.password.is_some() || raw.api_key.is_some() {
+        return Err("secrets are not accepted in the config file — use api_key_env / api_key_file or password_env / password_file".into());
+    }
+    let key = read_secret(&raw.api_key_env, &raw.api_key_file, "api_key")?;
+    let pw = read_secret(&raw.password_env, &raw.password_file, "password")?;
+    let auth = match (key, raw.user, pw) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            return Err("give either an API key or user + password, not both".into())
+        }
+        (Some((key, origin)), None, None) => HttpAuth::ApiKey { key, origin },
+        (None, Some(user), Some((password, origin))) => HttpAuth::Basic { user, password, origin },
+        (None, Some(_), None) => return Err("user is set without password_env or password_file".into()),
+        (None, None, Some(_)) => return Err("a password is set but user is not".into()),
+        (None, None, None) => HttpAuth::None,
+    };
+    if kind == ChecksKind::SensuGo && auth == HttpAuth::None {
+        return Err("sensu-go needs api_key_env/api_key_file or user + password_env/password_file".into());
+    }
+    let ca = match &raw.ca {
+        None => None,
+        Some(c) => {
+            let p = expand_tilde(c);
+            if !p.is_file() {
+                return Err(format!("ca file {} does not exist", p.display()));
+            }
+            Some(p)
+        }
+    };
+    let interval = raw.interval_secs.unwrap_or(10);
+    if interval == 0 {
+        return Err("interval_secs must be at least 1".into());
+    }
+    Ok(ChecksProfile {
+        kind,
+        http: HttpBackend {
+            url: raw.url.trim_end_matches('/').to_string(),
+            auth,
+            timeout: std::time::Duration::from_secs(raw.timeout_secs.unwrap_or(10).max(1)),
+            ca,
+            insecure_skip_verify: raw.insecure_skip_verify,
+        },
+        namespace: raw.namespace.unwrap_or_else(|| "default".into()),
+        interval: std::time::Duration::from_secs(interval),
+        creator: raw.creator,
+    })
+}
+
 /// 1-based line of a byte offset.
 pub fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
@@ -376,6 +529,22 @@ mod tests {
     #[test]
     fn secret_debug_is_redacted() {
         assert_eq!(format!("{:?}", Secret("x".into())), "Secret(***)");
+    }
+
+    #[test]
+    fn checks_profiles() {
+        let base = "[clusters.p]\netcd = { endpoints = [\"http://a:1\"] }\n";
+        let c = parse(&format!("{base}checks = {{ kind = \"alertmanager\", url = \"http://am:9093/\" }}\n")).unwrap();
+        let ch = c.cluster("p").unwrap().checks.clone().unwrap();
+        assert_eq!(ch.kind, ChecksKind::Alertmanager);
+        assert_eq!(ch.http.url, "http://am:9093");
+        assert_eq!(ch.interval, std::time::Duration::from_secs(10));
+        let e = parse(&format!("{base}checks = {{ kind = \"nagios\", url = \"http://x\" }}\n")).unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("nagios"), "{e}");
+        let e = parse(&format!("{base}checks = {{ kind = \"sensu-go\", url = \"http://x\" }}\n")).unwrap_err().to_string();
+        assert!(e.contains("api_key_env"), "{e}");
+        let e = parse(&format!("{base}checks = {{ kind = \"sensu-go\", url = \"http://x\", api_key_env = \"OPSCONSOLE_TEST_UNSET_VAR\" }}\n")).unwrap_err().to_string();
+        assert!(e.contains("OPSCONSOLE_TEST_UNSET_VAR") && e.contains("not set"), "{e}");
     }
 
     #[test]

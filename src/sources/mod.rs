@@ -1,8 +1,13 @@
 //! Sources own their connection, retry/backoff and resume point. They send typed facts (`Msg`) into
 //! one bounded channel and receive `Command`s on their own; they never touch `State`.
 
+pub mod alertmanager;
 pub mod backoff;
+pub mod checks;
 pub mod etcd;
+pub mod http;
+pub mod sensu_core;
+pub mod sensu_go;
 
 use chrono::{DateTime, Utc};
 
@@ -86,6 +91,11 @@ pub enum Msg {
         key: String,
         outcome: DeregisterOutcome,
     },
+    ChecksSnapshot {
+        snapshot: checks::ChecksSnapshot,
+        at: DateTime<Utc>,
+    },
+    SilenceDone(checks::SilenceOutcome),
     /// Written to the audit log by the app; sources report outcomes through the variants above.
     Audit(AuditEntry),
 }

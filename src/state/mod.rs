@@ -256,6 +256,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             out.push(state.audit("deregister", &key, result, detail));
         }
         Msg::Audit(entry) => out.push(Command::Audit(entry)),
+        Msg::ChecksSnapshot { .. } | Msg::SilenceDone(_) => {}
     }
     out
 }

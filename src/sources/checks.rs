@@ -1,0 +1,356 @@
+//! Check results from Sensu Go, Sensu Core 1.x or Alertmanager, normalised to one shape, polled on an
+//! interval with backoff; silences created and removed on command.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use super::alertmanager::Alertmanager;
+use super::backoff::Backoff;
+use super::http::HttpError;
+use super::sensu_core::SensuCore;
+use super::sensu_go::SensuGo;
+use super::{Health, Msg, SourceId};
+use crate::action::Command;
+use crate::config::{ChecksKind, ChecksProfile};
+use crate::theme::Severity;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryPoint {
+    pub status: i64,
+    pub executed: Option<DateTime<Utc>>,
+}
+
+/// One (entity, check) result, whatever the backend.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CheckResult {
+    pub entity: String,
+    pub check: String,
+    /// 0 OK, 1 WARNING, 2 CRITICAL, anything else UNKNOWN (Sensu convention).
+    pub status: i64,
+    pub output: String,
+    pub occurrences: i64,
+    /// When it entered its current status, where the backend lets us know.
+    pub since: Option<DateTime<Utc>>,
+    pub executed: Option<DateTime<Utc>>,
+    pub history: Vec<HistoryPoint>,
+    pub subscriptions: Vec<String>,
+    /// Names/ids of silences covering it, as the backend reports them.
+    pub silenced_by: Vec<String>,
+    pub silenced: bool,
+    /// Alertmanager labels (matchers are built from them); empty for Sensu.
+    pub labels: Vec<(String, String)>,
+}
+
+pub fn severity_of(status: i64) -> Severity {
+    match status {
+        0 => Severity::Ok,
+        1 => Severity::Warning,
+        2 => Severity::Critical,
+        _ => Severity::Unknown,
+    }
+}
+
+pub fn status_label(status: i64) -> &'static str {
+    match status {
+        0 => "OK",
+        1 => "WARN",
+        2 => "CRIT",
+        _ => "UNKN",
+    }
+}
+
+impl CheckResult {
+    pub fn severity(&self) -> Severity {
+        severity_of(self.status)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Matcher {
+    pub name: String,
+    pub value: String,
+    pub is_regex: bool,
+    pub is_equal: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Silence {
+    pub id: String,
+    /// Sensu: subscription (`entity:NAME` for one entity) and check; `None` is "*".
+    pub subscription: Option<String>,
+    pub check: Option<String>,
+    /// Alertmanager matchers.
+    pub matchers: Vec<Matcher>,
+    pub creator: String,
+    pub reason: String,
+    pub begin: Option<DateTime<Utc>>,
+    pub expire_at: Option<DateTime<Utc>>,
+    pub expire_on_resolve: bool,
+}
+
+impl Silence {
+    pub fn matches(&self, r: &CheckResult) -> bool {
+        if r.silenced_by.iter().any(|s| *s == self.id) {
+            return true;
+        }
+        if !self.matchers.is_empty() {
+            return self.matchers.iter().all(|m| {
+                let v = r
+                    .labels
+                    .iter()
+                    .find(|(k, _)| *k == m.name)
+                    .map(|(_, v)| v.as_str())
+                    .unwrap_or("");
+                let hit = if m.is_regex {
+                    regex::Regex::new(&format!("^(?:{})$", m.value))
+                        .map(|re| re.is_match(v))
+                        .unwrap_or(false)
+                } else {
+                    v == m.value
+                };
+                hit == m.is_equal
+            });
+        }
+        let sub_ok = match self.subscription.as_deref() {
+            None | Some("*") => true,
+            Some(s) => {
+                s.strip_prefix("entity:").or_else(|| s.strip_prefix("client:")) == Some(r.entity.as_str())
+                    || r.subscriptions.iter().any(|x| x == s)
+            }
+        };
+        let check_ok = match self.check.as_deref() {
+            None | Some("*") => true,
+            Some(c) => c == r.check,
+        };
+        sub_ok && check_ok && (self.subscription.is_some() || self.check.is_some())
+    }
+
+    /// "web-1/check_http", "check_http everywhere", … for lists and the audit log.
+    pub fn describe(&self) -> String {
+        if !self.matchers.is_empty() {
+            return self
+                .matchers
+                .iter()
+                .map(|m| {
+                    let op = match (m.is_equal, m.is_regex) {
+                        (true, false) => "=",
+                        (false, false) => "!=",
+                        (true, true) => "=~",
+                        (false, true) => "!~",
+                    };
+                    format!("{}{op}\"{}\"", m.name, m.value)
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+        }
+        format!(
+            "{}:{}",
+            self.subscription.as_deref().unwrap_or("*"),
+            self.check.as_deref().unwrap_or("*")
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SilenceScope {
+    CheckOnEntity { entity: String, check: String },
+    CheckEverywhere { check: String },
+    Entity { entity: String },
+    Subscription { subscription: String },
+}
+
+impl SilenceScope {
+    pub fn describe(&self) -> String {
+        match self {
+            SilenceScope::CheckOnEntity { entity, check } => format!("{check} on {entity}"),
+            SilenceScope::CheckEverywhere { check } => format!("{check} on every entity"),
+            SilenceScope::Entity { entity } => format!("every check on {entity}"),
+            SilenceScope::Subscription { subscription } => format!("subscription {subscription}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SilenceRequest {
+    pub scope: SilenceScope,
+    /// `None`: until removed (or resolved, with `expire_on_resolve`).
+    pub duration: Option<Duration>,
+    pub expire_on_resolve: bool,
+    pub reason: String,
+    pub creator: String,
+}
+
+/// One poll's worth of data.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChecksSnapshot {
+    pub results: Vec<CheckResult>,
+    pub silences: Vec<Silence>,
+    /// Entries the backend sent that we could not use (shown, not hidden).
+    pub skipped: usize,
+}
+
+pub enum Backend {
+    SensuGo(SensuGo),
+    SensuCore(SensuCore),
+    Alertmanager(Alertmanager),
+}
+
+impl Backend {
+    pub fn new(profile: &ChecksProfile) -> anyhow::Result<Backend> {
+        Ok(match profile.kind {
+            ChecksKind::SensuGo => Backend::SensuGo(SensuGo::new(profile)?),
+            ChecksKind::SensuCore => Backend::SensuCore(SensuCore::new(profile)?),
+            ChecksKind::Alertmanager => Backend::Alertmanager(Alertmanager::new(profile)?),
+        })
+    }
+
+    pub async fn poll(&mut self) -> Result<ChecksSnapshot, HttpError> {
+        match self {
+            Backend::SensuGo(b) => b.poll().await,
+            Backend::SensuCore(b) => b.poll().await,
+            Backend::Alertmanager(b) => b.poll().await,
+        }
+    }
+
+    /// Creates a silence; returns its id.
+    pub async fn silence(&mut self, req: &SilenceRequest) -> Result<String, HttpError> {
+        match self {
+            Backend::SensuGo(b) => b.silence(req).await,
+            Backend::SensuCore(b) => b.silence(req).await,
+            Backend::Alertmanager(b) => b.silence(req).await,
+        }
+    }
+
+    pub async fn unsilence(&mut self, id: &str) -> Result<(), HttpError> {
+        match self {
+            Backend::SensuGo(b) => b.unsilence(id).await,
+            Backend::SensuCore(b) => b.unsilence(id).await,
+            Backend::Alertmanager(b) => b.unsilence(id).await,
+        }
+    }
+}
+
+/// What the source reports after a silence/unsilence attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SilenceOutcome {
+    Created { id: String, request: SilenceRequest },
+    Removed { id: String },
+    Failed { what: String, error: String },
+}
+
+pub struct ChecksSource {
+    profile: ChecksProfile,
+    tx: mpsc::Sender<Msg>,
+    cmds: mpsc::Receiver<Command>,
+    backoff: Backoff,
+}
+
+impl ChecksSource {
+    pub fn new(profile: ChecksProfile, tx: mpsc::Sender<Msg>, cmds: mpsc::Receiver<Command>) -> Self {
+        ChecksSource {
+            profile,
+            tx,
+            cmds,
+            backoff: Backoff::new(Duration::from_secs(1), Duration::from_secs(60)),
+        }
+    }
+
+    pub async fn run(mut self) {
+        let mut backend = match Backend::new(&self.profile) {
+            Ok(b) => b,
+            Err(e) => {
+                let _ = self
+                    .tx
+                    .send(Msg::Health(SourceId::Checks, Health::Failed(format!("{e:#}"))))
+                    .await;
+                return;
+            }
+        };
+        let _ = self.tx.send(Msg::Health(SourceId::Checks, Health::Connecting)).await;
+        let mut next_poll = tokio::time::Instant::now();
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(next_poll) => {
+                    let wait = self.poll_once(&mut backend).await;
+                    let Some(wait) = wait else { return };
+                    next_poll = tokio::time::Instant::now() + wait;
+                }
+                cmd = self.cmds.recv() => {
+                    let Some(cmd) = cmd else { return };
+                    let outcome = match cmd {
+                        Command::Silence(req) => match backend.silence(&req).await {
+                            Ok(id) => SilenceOutcome::Created { id, request: req },
+                            Err(e) => SilenceOutcome::Failed { what: format!("silence {}", req.scope.describe()), error: e.to_string() },
+                        },
+                        Command::Unsilence { id } => match backend.unsilence(&id).await {
+                            Ok(()) => SilenceOutcome::Removed { id },
+                            Err(e) => SilenceOutcome::Failed { what: format!("unsilence {id}"), error: e.to_string() },
+                        },
+                        _ => continue,
+                    };
+                    info!(?outcome, "silence command");
+                    if self.tx.send(Msg::SilenceDone(outcome)).await.is_err() {
+                        return;
+                    }
+                    // Show the backend's own view of the change at once.
+                    next_poll = tokio::time::Instant::now();
+                }
+            }
+        }
+    }
+
+    /// One poll; returns how long to wait before the next, or None when the UI is gone.
+    async fn poll_once(&mut self, backend: &mut Backend) -> Option<Duration> {
+        match backend.poll().await {
+            Ok(snapshot) => {
+                self.backoff.reset();
+                self.tx
+                    .send(Msg::ChecksSnapshot {
+                        snapshot,
+                        at: Utc::now(),
+                    })
+                    .await
+                    .ok()?;
+                self.tx.send(Msg::Health(SourceId::Checks, Health::Live)).await.ok()?;
+                Some(self.profile.interval)
+            }
+            Err(e) => {
+                let delay = self.backoff.next_delay().max(Duration::from_secs(1));
+                warn!(error = %e, ?delay, kind = self.profile.kind.name(), "checks poll failed");
+                let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+                self.tx
+                    .send(Msg::Health(
+                        SourceId::Checks,
+                        Health::Retrying {
+                            at,
+                            attempt: self.backoff.attempt(),
+                            error: format!("{}: {e}", self.profile.kind.name()),
+                        },
+                    ))
+                    .await
+                    .ok()?;
+                Some(delay)
+            }
+        }
+    }
+}
+
+/// Seconds since the epoch → time; 0 and negatives mean "unknown" in Sensu's API.
+pub fn epoch(secs: i64) -> Option<DateTime<Utc>> {
+    (secs > 0).then(|| DateTime::from_timestamp(secs, 0)).flatten()
+}
+
+/// When the trailing run of equal statuses began, from a history with times.
+pub fn since_from_history(history: &[HistoryPoint], status: i64) -> Option<DateTime<Utc>> {
+    let mut since = None;
+    for p in history.iter().rev() {
+        if p.status != status {
+            break;
+        }
+        since = p.executed.or(since);
+    }
+    since
+}

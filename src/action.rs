@@ -29,12 +29,17 @@ pub enum Action {
     Confirm,
     Cancel,
     ToggleRevokeLease,
+    ToggleHideOk,
+    ToggleHideSilenced,
 }
 
 impl Action {
     /// The one place that knows which actions change a backend; `--readonly` refuses these.
     pub fn is_mutating(self) -> bool {
-        matches!(self, Action::Deregister | Action::Silence | Action::Unsilence)
+        matches!(
+            self,
+            Action::Deregister | Action::Silence | Action::Unsilence
+        )
     }
 
     pub fn describe(self) -> &'static str {
@@ -62,6 +67,8 @@ impl Action {
             Action::Confirm => "confirm",
             Action::Cancel => "cancel",
             Action::ToggleRevokeLease => "toggle: also revoke the lease",
+            Action::ToggleHideOk => "hide/show OK checks",
+            Action::ToggleHideSilenced => "hide/show silenced checks",
         }
     }
 }
@@ -78,9 +85,14 @@ pub enum Command {
     /// Leases whose remaining TTL the membership pane is showing; the etcd source polls these.
     WatchLeases(Vec<i64>),
     /// Earlier values of `key`, walking back from `mod_revision`.
-    FetchHistory { key: String, mod_revision: i64 },
+    FetchHistory {
+        key: String,
+        mod_revision: i64,
+    },
     Silence(crate::sources::checks::SilenceRequest),
-    Unsilence { id: String },
+    Unsilence {
+        id: String,
+    },
     Audit(crate::audit::AuditEntry),
     Quit,
 }

@@ -22,9 +22,10 @@ use tracing::{error, info};
 use crate::action::Command;
 use crate::config::ClusterProfile;
 use crate::keymap::{Context, Key, Keymap};
+use crate::sources::checks::ChecksSource;
 use crate::sources::etcd::EtcdSource;
 use crate::sources::{Health, Msg, SourceId};
-use crate::state::{self, Popup, State, TextKey};
+use crate::state::{self, FormKey, Popup, State, TextKey};
 use crate::theme::Theme;
 
 const FRAME: Duration = Duration::from_millis(33);
@@ -71,7 +72,8 @@ impl TerminalGuard {
             restore_terminal();
             return Err(e).context("entering the alternate screen");
         }
-        let terminal = Terminal::new(CrosstermBackend::new(out)).inspect_err(|_| restore_terminal())?;
+        let terminal =
+            Terminal::new(CrosstermBackend::new(out)).inspect_err(|_| restore_terminal())?;
         Ok(TerminalGuard { terminal })
     }
 }
@@ -114,11 +116,22 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                 .to_string()
         })
     };
-    state.backends.checks = settings.profile.checks.as_ref().map(|c| c.kind.name().to_string());
+    state.backends.checks = settings
+        .profile
+        .checks
+        .as_ref()
+        .map(|c| c.kind.name().to_string());
     state.backends.metrics = kind(&settings.profile.metrics);
     state.backends.logs = kind(&settings.profile.logs);
+    state.health.insert(
+        SourceId::Checks,
+        if settings.profile.checks.is_some() {
+            Health::Connecting
+        } else {
+            Health::NotConfigured
+        },
+    );
     for (id, conf) in [
-        (SourceId::Checks, &state.backends.checks),
         (SourceId::Metrics, &state.backends.metrics),
         (SourceId::Logs, &state.backends.logs),
     ] {
@@ -133,6 +146,16 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
     let (msg_tx, mut msg_rx) = mpsc::channel::<Msg>(1024);
     let (etcd_tx, etcd_rx) = mpsc::channel::<Command>(256);
     let etcd_task = tokio::spawn(EtcdSource::new(etcd_profile, msg_tx.clone(), etcd_rx).run());
+    let (checks_tx, checks_rx) = mpsc::channel::<Command>(64);
+    let checks_task = settings
+        .profile
+        .checks
+        .clone()
+        .map(|p| tokio::spawn(ChecksSource::new(p, msg_tx.clone(), checks_rx).run()));
+    let senders = Senders {
+        etcd: etcd_tx,
+        checks: settings.profile.checks.is_some().then_some(checks_tx),
+    };
 
     let mut guard = TerminalGuard::enter()?;
     let mut events = EventStream::new();
@@ -146,7 +169,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
     let exit = loop {
         if dirty && last_draw.elapsed() >= FRAME {
             let cmds = state::tick(&mut state, Utc::now());
-            dispatch(&mut state, &settings, &etcd_tx, cmds).await;
+            dispatch(&mut state, &settings, &senders, cmds).await;
             guard
                 .terminal
                 .draw(|f| crate::ui::draw(f, &state, &settings.theme, &settings.keymap))
@@ -160,7 +183,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(key))) => {
                     let cmds = on_key(&mut state, &settings.keymap, key);
-                    dispatch(&mut state, &settings, &etcd_tx, cmds).await;
+                    dispatch(&mut state, &settings, &senders, cmds).await;
                     dirty = true;
                 }
                 Some(Ok(Event::Resize(..))) => {
@@ -188,7 +211,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                     }
                     n += 1;
                 }
-                dispatch(&mut state, &settings, &etcd_tx, cmds).await;
+                dispatch(&mut state, &settings, &senders, cmds).await;
                 dirty = true;
             }
             _ = clock.tick() => dirty = true,
@@ -202,6 +225,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
         }
     };
     etcd_task.abort();
+    if let Some(t) = checks_task {
+        t.abort();
+    }
     drop(guard);
     info!("console stopped");
     Ok(exit)
@@ -223,8 +249,30 @@ pub fn on_key(state: &mut State, keymap: &Keymap, key: KeyEvent) -> Vec<Command>
         };
         return state::handle_text(state, text);
     }
+    if let Some(Popup::SilenceForm(_)) = state.popup {
+        let form_key = match key.code {
+            KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => FormKey::Esc,
+            KeyCode::Char(c) => FormKey::Char(c),
+            KeyCode::Backspace => FormKey::Backspace,
+            KeyCode::Up => FormKey::Up,
+            KeyCode::Down => FormKey::Down,
+            KeyCode::Left => FormKey::Left,
+            KeyCode::Right => FormKey::Right,
+            KeyCode::Tab => FormKey::Tab,
+            KeyCode::BackTab => FormKey::BackTab,
+            KeyCode::Enter => FormKey::Enter,
+            KeyCode::Esc => FormKey::Esc,
+            _ => return Vec::new(),
+        };
+        return state::handle_form(state, form_key);
+    }
+    if let (Some(Popup::PickSilence { .. }), KeyCode::Enter) = (&state.popup, key.code) {
+        return state::handle_action(state, crate::action::Action::Confirm);
+    }
     let ctx = match state.popup {
-        Some(Popup::ConfirmDeregister { .. }) => Context::Confirm,
+        Some(Popup::ConfirmDeregister { .. })
+        | Some(Popup::ConfirmSilence(_))
+        | Some(Popup::ConfirmUnsilence { .. }) => Context::Confirm,
         Some(_) => Context::Popup,
         None => state.focus.context(),
     };
@@ -237,12 +285,14 @@ pub fn on_key(state: &mut State, keymap: &Keymap, key: KeyEvent) -> Vec<Command>
     }
 }
 
-async fn dispatch(
-    state: &mut State,
-    settings: &Settings,
-    etcd: &mpsc::Sender<Command>,
-    cmds: Vec<Command>,
-) {
+/// Where each source takes its commands.
+pub struct Senders {
+    pub etcd: mpsc::Sender<Command>,
+    pub checks: Option<mpsc::Sender<Command>>,
+}
+
+async fn dispatch(state: &mut State, settings: &Settings, senders: &Senders, cmds: Vec<Command>) {
+    let etcd = &senders.etcd;
     for cmd in cmds {
         match cmd {
             Command::Audit(entry) => {
@@ -250,19 +300,36 @@ async fn dispatch(
                     error!(%e, "audit log write failed");
                     state::note_error(
                         state,
-                        format!("could not write the audit log {}: {e}", settings.audit_log.display()),
+                        format!(
+                            "could not write the audit log {}: {e}",
+                            settings.audit_log.display()
+                        ),
                     );
                 }
             }
             Command::Quit => {}
-            Command::Silence(_) | Command::Unsilence { .. } => {}
+            cmd @ (Command::Silence(_) | Command::Unsilence { .. }) => {
+                let sent = match &senders.checks {
+                    Some(tx) => tx.send(cmd).await.is_ok(),
+                    None => false,
+                };
+                if !sent {
+                    state::note_error(
+                        state,
+                        "no checks backend is running for this cluster".to_string(),
+                    );
+                }
+            }
             Command::WatchLeases(_) => {
                 // Only a hint; dropping it when the source is busy is harmless.
                 let _ = etcd.try_send(cmd);
             }
             cmd @ (Command::Deregister { .. } | Command::FetchHistory { .. }) => {
                 if etcd.send(cmd).await.is_err() {
-                    state::note_error(state, "the etcd source has stopped; restart opsconsole".to_string());
+                    state::note_error(
+                        state,
+                        "the etcd source has stopped; restart opsconsole".to_string(),
+                    );
                 }
             }
         }

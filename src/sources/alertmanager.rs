@@ -8,7 +8,9 @@ use reqwest::Client;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::checks::{CheckResult, ChecksSnapshot, HistoryPoint, Matcher, Silence, SilenceRequest, SilenceScope};
+use super::checks::{
+    CheckResult, ChecksSnapshot, HistoryPoint, Matcher, Silence, SilenceRequest, SilenceScope,
+};
 use super::http::{self, HttpError};
 use crate::config::{ChecksProfile, HttpBackend};
 use crate::text::sanitize;
@@ -82,7 +84,9 @@ fn time(s: &Option<String>) -> Option<DateTime<Utc>> {
 /// Severity label → Sensu-style status.
 pub fn status_from_severity(sev: Option<&str>) -> i64 {
     match sev.map(|s| s.to_ascii_lowercase()).as_deref() {
-        Some("critical" | "crit" | "page" | "error" | "high" | "fatal" | "emergency" | "alert") => 2,
+        Some("critical" | "crit" | "page" | "error" | "high" | "fatal" | "emergency" | "alert") => {
+            2
+        }
         Some("warning" | "warn" | "medium") => 1,
         Some("info" | "informational" | "low" | "none" | "ok") => 0,
         _ => 3,
@@ -103,7 +107,12 @@ pub fn parse_alerts(raw: &[u8], url: &str) -> Result<(Vec<CheckResult>, usize), 
             continue;
         };
         let status = status_from_severity(a.labels.get("severity").map(String::as_str));
-        let since = time(&a.starts_at);
+        // Alertmanager copies endsAt into a missing startsAt; never show a start in the future.
+        let updated = time(&a.updated_at);
+        let since = match (time(&a.starts_at), updated) {
+            (Some(s), Some(u)) if s > u => Some(u),
+            (s, _) => s,
+        };
         let output = a
             .annotations
             .get("summary")
@@ -113,13 +122,14 @@ pub fn parse_alerts(raw: &[u8], url: &str) -> Result<(Vec<CheckResult>, usize), 
             .unwrap_or_default();
         let silenced_by = a.status.silenced_by.unwrap_or_default();
         out.push(CheckResult {
-            entity: sanitize(a.labels.get("instance").map(String::as_str).unwrap_or("-")).into_owned(),
+            entity: sanitize(a.labels.get("instance").map(String::as_str).unwrap_or("-"))
+                .into_owned(),
             check: sanitize(name).into_owned(),
             status,
             output,
             occurrences: 1,
             since,
-            executed: time(&a.updated_at).or(since),
+            executed: updated.or(since),
             history: vec![HistoryPoint {
                 status,
                 executed: since,
@@ -210,8 +220,10 @@ impl Alertmanager {
     }
 
     pub async fn poll(&mut self) -> Result<ChecksSnapshot, HttpError> {
-        let (alerts, silences) = tokio::try_join!(self.get("/api/v2/alerts"), self.get("/api/v2/silences"))?;
-        let (results, skipped) = parse_alerts(&alerts, &format!("{}/api/v2/alerts", self.backend.url))?;
+        let (alerts, silences) =
+            tokio::try_join!(self.get("/api/v2/alerts"), self.get("/api/v2/silences"))?;
+        let (results, skipped) =
+            parse_alerts(&alerts, &format!("{}/api/v2/alerts", self.backend.url))?;
         let silences = parse_silences(&silences, &format!("{}/api/v2/silences", self.backend.url))?;
         Ok(ChecksSnapshot {
             results,
@@ -238,7 +250,11 @@ impl Alertmanager {
     }
 
     pub async fn unsilence(&mut self, id: &str) -> Result<(), HttpError> {
-        let url = format!("{}/api/v2/silence/{}", self.backend.url, urlencoding::encode(id));
+        let url = format!(
+            "{}/api/v2/silence/{}",
+            self.backend.url,
+            urlencoding::encode(id)
+        );
         let r = http::with_basic(self.client.delete(&url), &self.backend.auth);
         let resp = http::send(r, self.backend.timeout).await?;
         http::check_status(resp, &url, &self.backend.auth, self.backend.timeout).await?;

@@ -1,8 +1,10 @@
 //! All console state, changed only by [`update`] (facts from sources) and [`handle_action`] /
 //! [`handle_text`] (the user). Pure and synchronous: no I/O, no clocks — time arrives as `Msg::Tick`.
 
+pub mod checks;
 pub mod member_value;
 pub mod members;
+pub mod silence_form;
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -11,8 +13,11 @@ use chrono::{DateTime, Utc};
 
 use crate::action::{Action, Command};
 use crate::audit::AuditEntry;
+use crate::sources::checks::{Silence, SilenceOutcome, SilenceRequest, SilenceScope};
 use crate::sources::{DeregisterOutcome, Health, KvEntry, Msg, SourceId};
+use checks::{Checks, EntityScope};
 use members::{Filter, Members};
+pub use silence_form::{FormKey, SilenceForm};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
@@ -56,6 +61,22 @@ pub enum Popup {
         mod_revision: i64,
         lease: i64,
         revoke_lease: bool,
+    },
+    CheckDetail {
+        entity: String,
+        check: String,
+        scroll: usize,
+    },
+    SilenceForm(SilenceForm),
+    ConfirmSilence(SilenceRequest),
+    /// Several silences cover the row: pick the one to remove.
+    PickSilence {
+        ids: Vec<String>,
+        index: usize,
+    },
+    ConfirmUnsilence {
+        id: String,
+        description: String,
     },
 }
 
@@ -116,6 +137,7 @@ pub struct State {
     pub status: Option<StatusLine>,
     pub health: BTreeMap<SourceId, Health>,
     pub members: Members,
+    pub checks: Checks,
     pub backends: PaneBackends,
     pub should_quit: bool,
     /// `:cluster NAME` asks the app to restart on another profile.
@@ -124,6 +146,8 @@ pub struct State {
     /// its scroll position between frames, and `update` knows which leases are visible.
     pub members_offset: Cell<usize>,
     pub members_viewport: Cell<usize>,
+    pub checks_offset: Cell<usize>,
+    pub checks_viewport: Cell<usize>,
     watched_leases: Vec<i64>,
 }
 
@@ -144,11 +168,14 @@ impl State {
             status: None,
             health,
             members: Members::new(prefix),
+            checks: Checks::default(),
             backends: PaneBackends::default(),
             should_quit: false,
             switch_to: None,
             members_offset: Cell::new(0),
             members_viewport: Cell::new(20),
+            checks_offset: Cell::new(0),
+            checks_viewport: Cell::new(20),
             watched_leases: Vec::new(),
         }
     }
@@ -173,9 +200,35 @@ impl State {
         })
     }
 
-    /// Page size for page up/down: the rows the members table showed last frame.
+    /// Page size for page up/down: the rows the focused table showed last frame.
     fn page(&self) -> isize {
-        self.members_viewport.get().max(1) as isize
+        match self.focus {
+            Pane::Checks => self.checks_viewport.get().max(1) as isize,
+            _ => self.members_viewport.get().max(1) as isize,
+        }
+    }
+
+    /// Whether the checks backend supports expire-on-resolve (Alertmanager does not).
+    pub fn checks_kind(&self) -> &str {
+        self.backends.checks.as_deref().unwrap_or("")
+    }
+
+    /// Scopes the other panes to the member under the cursor.
+    fn scope_to_selected_member(&mut self) {
+        let scope = self.members.selected().map(|m| {
+            let mut names = vec![m.instance.clone()];
+            if !m.addr.is_empty() {
+                names.push(m.addr.clone());
+                if let Some((host, _)) = m.addr.rsplit_once(':') {
+                    names.push(host.to_string());
+                }
+            }
+            EntityScope {
+                label: m.instance.clone(),
+                names,
+            }
+        });
+        self.checks.set_scope(scope);
     }
 }
 
@@ -256,9 +309,63 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             out.push(state.audit("deregister", &key, result, detail));
         }
         Msg::Audit(entry) => out.push(Command::Audit(entry)),
-        Msg::ChecksSnapshot { .. } | Msg::SilenceDone(_) => {}
+        Msg::ChecksSnapshot { snapshot, at } => state.checks.apply_snapshot(snapshot, at),
+        Msg::SilenceDone(outcome) => out.extend(silence_done(state, outcome)),
     }
     out
+}
+
+fn silence_done(state: &mut State, outcome: SilenceOutcome) -> Vec<Command> {
+    match outcome {
+        SilenceOutcome::Created { id, request } => {
+            let (subscription, check) = match &request.scope {
+                SilenceScope::CheckOnEntity { entity, check } => {
+                    (Some(format!("entity:{entity}")), Some(check.clone()))
+                }
+                SilenceScope::CheckEverywhere { check } => (None, Some(check.clone())),
+                SilenceScope::Entity { entity } => (Some(format!("entity:{entity}")), None),
+                SilenceScope::Subscription { subscription } => (Some(subscription.clone()), None),
+            };
+            state.checks.add_silence(Silence {
+                id: id.clone(),
+                subscription,
+                check,
+                matchers: Vec::new(),
+                creator: request.creator.clone(),
+                reason: request.reason.clone(),
+                begin: Some(state.now),
+                expire_at: request
+                    .duration
+                    .and_then(|d| chrono::Duration::from_std(d).ok())
+                    .map(|d| state.now + d),
+                expire_on_resolve: request.expire_on_resolve,
+            });
+            state.say(
+                Level::Info,
+                format!("silenced {} ({id})", request.scope.describe()),
+            );
+            vec![state.audit(
+                "silence",
+                &request.scope.describe(),
+                "created",
+                Some(format!("id {id}; reason: {}", request.reason)),
+            )]
+        }
+        SilenceOutcome::Removed { id } => {
+            state.checks.remove_silence(&id);
+            state.say(Level::Info, format!("silence {id} removed"));
+            vec![state.audit("unsilence", &id, "removed", None)]
+        }
+        SilenceOutcome::Failed { what, error } => {
+            state.say(Level::Error, format!("{what} failed: {error}"));
+            let action = if what.starts_with("unsilence") {
+                "unsilence"
+            } else {
+                "silence"
+            };
+            vec![state.audit(action, &what, "error", Some(error))]
+        }
+    }
 }
 
 /// The clock, once a second and before drawing: ages and TTLs are relative to it.
@@ -291,7 +398,10 @@ pub fn handle_action(state: &mut State, action: Action) -> Vec<Command> {
     if action.is_mutating() && state.readonly {
         state.say(
             Level::Warn,
-            format!("read-only session: {} refused (started with --readonly or readonly = true)", action.describe()),
+            format!(
+                "read-only session: {} refused (started with --readonly or readonly = true)",
+                action.describe()
+            ),
         );
         let target = match action {
             Action::Deregister => state
@@ -299,7 +409,11 @@ pub fn handle_action(state: &mut State, action: Action) -> Vec<Command> {
                 .selected()
                 .map(|m| m.key.to_string())
                 .unwrap_or_default(),
-            _ => String::new(),
+            _ => state
+                .checks
+                .selected()
+                .map(|r| format!("{}/{}", r.entity, r.check))
+                .unwrap_or_default(),
         };
         let name = serde_json::to_value(action)
             .ok()
@@ -328,6 +442,7 @@ pub fn handle_action(state: &mut State, action: Action) -> Vec<Command> {
         Action::Filter => {
             let current = match state.focus {
                 Pane::Members => state.members.filter.as_ref().map(|f| f.text.clone()),
+                Pane::Checks => state.checks.filter.as_ref().map(|f| f.text.clone()),
                 _ => None,
             };
             state.input = Some(Input {
@@ -339,11 +454,18 @@ pub fn handle_action(state: &mut State, action: Action) -> Vec<Command> {
             if state.focus == Pane::Members && state.members.filter.is_some() {
                 state.members.set_filter(None);
                 state.say(Level::Info, "filter cleared");
+            } else if state.focus == Pane::Checks && state.checks.filter.is_some() {
+                state.checks.set_filter(None);
+                state.say(Level::Info, "filter cleared");
+            } else if state.checks.scope.is_some() {
+                state.checks.set_scope(None);
+                state.say(Level::Info, "scope cleared: showing every entity");
             } else if state.status.is_some() {
                 state.status = None;
             }
         }
         _ if state.focus == Pane::Members => out.extend(members_action(state, action)),
+        _ if state.focus == Pane::Checks => out.extend(checks_action(state, action)),
         _ => {
             let pane = match state.focus {
                 Pane::Checks => "checks",
@@ -351,7 +473,10 @@ pub fn handle_action(state: &mut State, action: Action) -> Vec<Command> {
                 Pane::Logs => "logs",
                 Pane::Members => "members",
             };
-            state.say(Level::Info, format!("{} does nothing in the {pane} pane yet", action.describe()));
+            state.say(
+                Level::Info,
+                format!("{} does nothing in the {pane} pane yet", action.describe()),
+            );
         }
     }
     out.extend(lease_interest(state));
@@ -359,6 +484,126 @@ pub fn handle_action(state: &mut State, action: Action) -> Vec<Command> {
 }
 
 fn members_action(state: &mut State, action: Action) -> Vec<Command> {
+    let moves = matches!(
+        action,
+        Action::Down
+            | Action::Up
+            | Action::PageDown
+            | Action::PageUp
+            | Action::Top
+            | Action::Bottom
+    );
+    let out = members_action_inner(state, action);
+    if moves {
+        state.scope_to_selected_member();
+    }
+    out
+}
+
+fn checks_action(state: &mut State, action: Action) -> Vec<Command> {
+    let page = state.page();
+    let supports_resolve = state.checks_kind() != "alertmanager";
+    let c = &mut state.checks;
+    match action {
+        Action::Down => c.move_selection(1),
+        Action::Up => c.move_selection(-1),
+        Action::PageDown => c.move_selection(page),
+        Action::PageUp => c.move_selection(-page),
+        Action::Top => c.select_index(0),
+        Action::Bottom => c.select_index(usize::MAX),
+        Action::SortNext => {
+            c.cycle_sort();
+            let name = c.sort.map(|s| s.name()).unwrap_or("worst");
+            state.say(Level::Info, format!("checks sorted by {name}"));
+        }
+        Action::SortReverse => c.reverse_sort(),
+        Action::ToggleHideOk => {
+            c.toggle_hide_ok();
+            let on = c.hide_ok;
+            state.say(
+                Level::Info,
+                if on {
+                    "hiding OK checks"
+                } else {
+                    "showing OK checks"
+                },
+            );
+        }
+        Action::ToggleHideSilenced => {
+            c.toggle_hide_silenced();
+            let on = c.hide_silenced;
+            state.say(
+                Level::Info,
+                if on {
+                    "hiding silenced checks"
+                } else {
+                    "showing silenced checks"
+                },
+            );
+        }
+        Action::Detail => {
+            if let Some(r) = c.selected() {
+                state.popup = Some(Popup::CheckDetail {
+                    entity: r.entity.clone(),
+                    check: r.check.clone(),
+                    scroll: 0,
+                });
+            }
+        }
+        Action::Silence => match c.selected() {
+            Some(r) => {
+                state.popup = Some(Popup::SilenceForm(SilenceForm::new(r, supports_resolve)));
+            }
+            None => state.say(Level::Info, "no check selected"),
+        },
+        Action::Unsilence => match c.selected() {
+            None => state.say(Level::Info, "no check selected"),
+            Some(r) => {
+                let mut ids: Vec<String> = c.silences_for(r).iter().map(|s| s.id.clone()).collect();
+                for id in &r.silenced_by {
+                    if !ids.contains(id) {
+                        ids.push(id.clone());
+                    }
+                }
+                let label = format!("{}/{}", r.entity, r.check);
+                match ids.len() {
+                    0 => state.say(Level::Info, format!("{label} is not silenced")),
+                    1 => {
+                        let id = ids.remove(0);
+                        state.popup = Some(Popup::ConfirmUnsilence {
+                            description: describe_silence(&state.checks, &id),
+                            id,
+                        });
+                    }
+                    _ => state.popup = Some(Popup::PickSilence { ids, index: 0 }),
+                }
+            }
+        },
+        _ => {}
+    }
+    Vec::new()
+}
+
+/// One line about a silence for dialogs: id, who, why, until when.
+pub fn describe_silence(checks: &Checks, id: &str) -> String {
+    match checks.silences.iter().find(|s| s.id == id) {
+        None => id.to_string(),
+        Some(s) => {
+            let until = s
+                .expire_at
+                .map(|t| format!(", until {}", t.format("%Y-%m-%d %H:%M UTC")))
+                .unwrap_or_default();
+            let who = if s.creator.is_empty() {
+                "?"
+            } else {
+                s.creator.as_str()
+            };
+            format!("{} — by {who}: \"{}\"{until}", s.describe(), s.reason)
+        }
+    }
+}
+
+fn members_action_inner(state: &mut State, action: Action) -> Vec<Command> {
     let m = &mut state.members;
     match action {
         Action::Down => m.move_selection(1),
@@ -436,7 +681,71 @@ fn popup_action(state: &mut State, popup: Popup, action: Action) -> Vec<Command>
             }
             _ => Vec::new(),
         },
-        Popup::Help { scroll } | Popup::MemberDetail { scroll, .. } => {
+        Popup::ConfirmSilence(request) => match action {
+            Action::Confirm => {
+                state.popup = None;
+                state.say(
+                    Level::Info,
+                    format!("silencing {} …", request.scope.describe()),
+                );
+                vec![Command::Silence(request)]
+            }
+            Action::Cancel | Action::Back | Action::Quit => {
+                state.popup = None;
+                state.say(Level::Info, "silence cancelled");
+                Vec::new()
+            }
+            _ => Vec::new(),
+        },
+        Popup::ConfirmUnsilence { id, .. } => match action {
+            Action::Confirm => {
+                state.popup = None;
+                state.say(Level::Info, format!("removing silence {id} …"));
+                vec![Command::Unsilence { id }]
+            }
+            Action::Cancel | Action::Back | Action::Quit => {
+                state.popup = None;
+                Vec::new()
+            }
+            _ => Vec::new(),
+        },
+        Popup::PickSilence { ids, index } => {
+            match action {
+                Action::Down => {
+                    state.popup = Some(Popup::PickSilence {
+                        index: (index + 1).min(ids.len().saturating_sub(1)),
+                        ids,
+                    })
+                }
+                Action::Up => {
+                    state.popup = Some(Popup::PickSilence {
+                        index: index.saturating_sub(1),
+                        ids,
+                    })
+                }
+                Action::Detail | Action::Confirm => {
+                    if let Some(id) = ids.get(index) {
+                        state.popup = Some(Popup::ConfirmUnsilence {
+                            description: describe_silence(&state.checks, id),
+                            id: id.clone(),
+                        });
+                    }
+                }
+                Action::Back | Action::Cancel | Action::Quit => state.popup = None,
+                _ => {}
+            }
+            Vec::new()
+        }
+        // The form reads keys itself (see `handle_form`); keymap actions only cancel it.
+        Popup::SilenceForm(_) => {
+            if matches!(action, Action::Back | Action::Cancel) {
+                state.popup = None;
+            }
+            Vec::new()
+        }
+        Popup::Help { scroll }
+        | Popup::MemberDetail { scroll, .. }
+        | Popup::CheckDetail { scroll, .. } => {
             let new_scroll = match action {
                 Action::Down => Some(scroll + 1),
                 Action::Up => Some(scroll.saturating_sub(1)),
@@ -452,7 +761,9 @@ fn popup_action(state: &mut State, popup: Popup, action: Action) -> Vec<Command>
             };
             if let (Some(s), Some(p)) = (new_scroll, state.popup.as_mut()) {
                 match p {
-                    Popup::Help { scroll } | Popup::MemberDetail { scroll, .. } => *scroll = s,
+                    Popup::Help { scroll }
+                    | Popup::MemberDetail { scroll, .. }
+                    | Popup::CheckDetail { scroll, .. } => *scroll = s,
                     _ => {}
                 }
             }
@@ -478,8 +789,12 @@ pub fn handle_text(state: &mut State, key: TextKey) -> Vec<Command> {
         TextKey::Esc => {
             let kind = input.kind.clone();
             state.input = None;
-            if kind == InputKind::Filter && state.focus == Pane::Members {
-                state.members.set_filter(None);
+            if kind == InputKind::Filter {
+                match state.focus {
+                    Pane::Members => state.members.set_filter(None),
+                    Pane::Checks => state.checks.set_filter(None),
+                    _ => {}
+                }
             }
         }
         TextKey::Enter => {
@@ -502,9 +817,11 @@ pub fn handle_text(state: &mut State, key: TextKey) -> Vec<Command> {
         buffer,
     }) = &state.input
     {
-        if state.focus == Pane::Members {
-            if let Ok(f) = Filter::parse(buffer) {
-                state.members.set_filter(f);
+        if let Ok(f) = Filter::parse(buffer) {
+            match state.focus {
+                Pane::Members => state.members.set_filter(f),
+                Pane::Checks => state.checks.set_filter(f),
+                _ => {}
             }
         }
     }
@@ -512,23 +829,54 @@ pub fn handle_text(state: &mut State, key: TextKey) -> Vec<Command> {
 }
 
 fn apply_filter(state: &mut State, text: &str) {
-    if state.focus != Pane::Members {
+    if !matches!(state.focus, Pane::Members | Pane::Checks) {
         state.say(Level::Info, "filtering this pane is not available yet");
         return;
     }
     match Filter::parse(text) {
         Ok(f) => {
             let active = f.is_some();
-            state.members.set_filter(f);
+            let (n, total, what) = if state.focus == Pane::Members {
+                state.members.set_filter(f);
+                (state.members.visible_len(), state.members.len(), "members")
+            } else {
+                state.checks.set_filter(f);
+                (
+                    state.checks.visible_len(),
+                    state.checks.results.len(),
+                    "checks",
+                )
+            };
             if active {
-                let n = state.members.visible_len();
-                state.say(Level::Info, format!("filter /{text}/: {n} of {} members", state.members.len()));
+                state.say(
+                    Level::Info,
+                    format!("filter /{text}/: {n} of {total} {what}"),
+                );
             } else {
                 state.status = None;
             }
         }
         Err(e) => state.say(Level::Error, e),
     }
+}
+
+/// Keys while the silence form is open: it owns text fields, so it bypasses the keymap.
+pub fn handle_form(state: &mut State, key: FormKey) -> Vec<Command> {
+    let Some(Popup::SilenceForm(form)) = state.popup.as_mut() else {
+        return Vec::new();
+    };
+    match form.key(key) {
+        silence_form::FormResult::Editing => {}
+        silence_form::FormResult::Cancel => {
+            state.popup = None;
+            state.say(Level::Info, "silence cancelled");
+        }
+        silence_form::FormResult::Submit(mut request) => {
+            request.creator = state.user.clone();
+            state.popup = Some(Popup::ConfirmSilence(request));
+        }
+    }
+    Vec::new()
 }
 
 fn run_command_line(state: &mut State, line: &str) -> Vec<Command> {
@@ -549,7 +897,10 @@ fn run_command_line(state: &mut State, line: &str) -> Vec<Command> {
         }
         (None, _) => Vec::new(),
         _ => {
-            state.say(Level::Error, format!("unknown command \":{line}\" — try :q, :cluster NAME, :help"));
+            state.say(
+                Level::Error,
+                format!("unknown command \":{line}\" — try :q, :cluster NAME, :help"),
+            );
             Vec::new()
         }
     }

@@ -24,7 +24,9 @@ pub fn timestamp(t: DateTime<Utc>, utc: bool) -> String {
     if utc {
         t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
     } else {
-        t.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S %Z").to_string()
+        t.with_timezone(&Local)
+            .format("%Y-%m-%d %H:%M:%S %Z")
+            .to_string()
     }
 }
 

@@ -30,8 +30,15 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             .map(|(r, n)| format!("{r}:{n}"))
             .collect();
         if !roles.is_empty() {
-            let more = if m.role_counts().len() > 8 { " …" } else { "" };
-            title.push(Span::styled(format!("· {}{more} ", roles.join(" ")), muted(ctx)));
+            let more = if m.role_counts().len() > 8 {
+                " …"
+            } else {
+                ""
+            };
+            title.push(Span::styled(
+                format!("· {}{more} ", roles.join(" ")),
+                muted(ctx),
+            ));
         }
     }
     if let Some(f) = &m.filter {
@@ -83,7 +90,9 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             Span::styled("-", muted(ctx))
         } else {
             match m.lease_remaining(mem.lease, st.now) {
-                Some(s) if s <= 5 => Span::styled(duration_short(s), ctx.theme.style(StyleName::Warning)),
+                Some(s) if s <= 5 => {
+                    Span::styled(duration_short(s), ctx.theme.style(StyleName::Warning))
+                }
                 Some(s) => Span::raw(duration_short(s)),
                 None => Span::styled("…", muted(ctx)),
             }
@@ -111,7 +120,9 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         .row_highlight_style(if st.focus == Pane::Members {
             ctx.theme.style(StyleName::Selected)
         } else {
-            ctx.theme.style(StyleName::Muted).add_modifier(ratatui::style::Modifier::REVERSED)
+            ctx.theme
+                .style(StyleName::Muted)
+                .add_modifier(ratatui::style::Modifier::REVERSED)
         });
     let mut ts = TableState::default().with_selected(Some(selected - offset));
     frame.render_stateful_widget(table, inner, &mut ts);
@@ -121,7 +132,10 @@ fn empty_message(ctx: &Ctx) -> String {
     let m = &ctx.state.members;
     if m.synced {
         return if m.filter.is_some() {
-            format!("no member matches the filter ({} hidden) — Esc clears it", m.len())
+            format!(
+                "no member matches the filter ({} hidden) — Esc clears it",
+                m.len()
+            )
         } else {
             format!("no keys under {} yet", m.prefix)
         };

@@ -1,5 +1,7 @@
 //! Drawing: reads `State`, builds only what is on screen, does no I/O.
 
+mod check_popups;
+mod checks;
 pub mod fmt;
 mod members;
 mod placeholder;
@@ -60,7 +62,7 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme, keymap: &Keymap) {
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(lower);
 
     members::draw(frame, members_area, &ctx);
-    placeholder::draw(frame, checks_area, &ctx, Pane::Checks);
+    checks::draw(frame, checks_area, &ctx);
     placeholder::draw(frame, metrics_area, &ctx, Pane::Metrics);
     placeholder::draw(frame, logs_area, &ctx, Pane::Logs);
     status::draw(frame, bottom, &ctx);

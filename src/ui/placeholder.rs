@@ -19,16 +19,17 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, pane: Pane) {
         None => vec![
             Line::from(Span::styled("not configured", muted(ctx))),
             Line::from(Span::styled(
-                format!("add {key} = {{ kind = … }} to [clusters.{}]", ctx.state.cluster),
+                format!(
+                    "add {key} = {{ kind = … }} to [clusters.{}]",
+                    ctx.state.cluster
+                ),
                 muted(ctx),
             )),
         ],
-        Some(kind) => vec![
-            Line::from(Span::styled(
-                format!("{key} backend \"{kind}\" is configured, but this build cannot read it yet"),
-                muted(ctx),
-            )),
-        ],
+        Some(kind) => vec![Line::from(Span::styled(
+            format!("{key} backend \"{kind}\" is configured, but this build cannot read it yet"),
+            muted(ctx),
+        ))],
     };
     let block = pane_block(ctx, pane, Line::from(format!(" {name} ")));
     frame.render_widget(

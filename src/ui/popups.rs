@@ -20,13 +20,18 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     };
     match popup {
         Popup::Help { scroll } => help(frame, area, ctx, *scroll),
-        Popup::MemberDetail { key, scroll, history } => detail(frame, area, ctx, key, *scroll, history),
+        Popup::MemberDetail {
+            key,
+            scroll,
+            history,
+        } => detail(frame, area, ctx, key, *scroll, history),
         Popup::ConfirmDeregister {
             key,
             mod_revision,
             lease,
             revoke_lease,
         } => confirm(frame, area, ctx, key, *mod_revision, *lease, *revoke_lease),
+        other => super::check_popups::draw(frame, area, ctx, other),
     }
 }
 
@@ -67,7 +72,10 @@ fn help(frame: &mut Frame, area: Rect, ctx: &Ctx, scroll: usize) {
             last = section;
         }
         lines.push(Line::from(vec![
-            Span::styled(format!("  {:<22}", fit(&keys, 22)), ctx.theme.style(StyleName::Key)),
+            Span::styled(
+                format!("  {:<22}", fit(&keys, 22)),
+                ctx.theme.style(StyleName::Key),
+            ),
             Span::raw(what),
         ]));
     }
@@ -76,7 +84,10 @@ fn help(frame: &mut Frame, area: Rect, ctx: &Ctx, scroll: usize) {
         "Commands: :q quit · :cluster NAME switch cluster · :help",
         muted(ctx),
     )));
-    let close = ctx.keymap.key_for(Context::Popup, Action::Back).unwrap_or_else(|| "esc".into());
+    let close = ctx
+        .keymap
+        .key_for(Context::Popup, Action::Back)
+        .unwrap_or_else(|| "esc".into());
     let block = frame_block(ctx, format!(" Help — {close} closes "), false);
     scrolled(frame, rect, block, lines, scroll);
 }
@@ -89,7 +100,11 @@ fn detail(
     scroll: usize,
     history: &Option<Result<Vec<crate::sources::KvEntry>, String>>,
 ) {
-    let rect = centered(area, area.width.saturating_sub(8), area.height.saturating_sub(4));
+    let rect = centered(
+        area,
+        area.width.saturating_sub(8),
+        area.height.saturating_sub(4),
+    );
     let st = ctx.state;
     let label = |s: &str| Span::styled(format!("{s:<16}"), ctx.theme.style(StyleName::Header));
     let mut lines = Vec::new();
@@ -99,10 +114,19 @@ fn detail(
             ctx.theme.style(StyleName::Warning),
         ))),
         Some(m) => {
-            lines.push(Line::from(vec![label("key"), Span::raw(sanitize(&m.key).into_owned())]));
+            lines.push(Line::from(vec![
+                label("key"),
+                Span::raw(sanitize(&m.key).into_owned()),
+            ]));
             lines.push(Line::from(vec![label("role"), Span::raw(m.role.clone())]));
-            lines.push(Line::from(vec![label("instance"), Span::raw(m.instance.clone())]));
-            lines.push(Line::from(vec![label("address"), Span::raw(m.addr.clone())]));
+            lines.push(Line::from(vec![
+                label("instance"),
+                Span::raw(m.instance.clone()),
+            ]));
+            lines.push(Line::from(vec![
+                label("address"),
+                Span::raw(m.addr.clone()),
+            ]));
             lines.push(Line::from(vec![
                 label("revisions"),
                 Span::raw(format!(
@@ -156,13 +180,20 @@ fn detail(
             for e in h {
                 let v = String::from_utf8_lossy(&e.value);
                 lines.push(Line::from(vec![
-                    Span::styled(format!("  rev {:<10}", e.mod_revision), ctx.theme.style(StyleName::Key)),
+                    Span::styled(
+                        format!("  rev {:<10}", e.mod_revision),
+                        ctx.theme.style(StyleName::Key),
+                    ),
                     Span::raw(fit(&sanitize(&v.replace('\n', " ")), 200)),
                 ]));
             }
         }
     }
-    let block = frame_block(ctx, " Member detail — Esc closes, j/k scroll ".into(), false);
+    let block = frame_block(
+        ctx,
+        " Member detail — Esc closes, j/k scroll ".into(),
+        false,
+    );
     frame.render_widget(Clear, rect);
     let inner_w = rect.width.saturating_sub(2);
     let _ = inner_w;
@@ -208,7 +239,10 @@ fn confirm(
     if lease != 0 {
         lines.push(Line::default());
         lines.push(Line::from(vec![
-            Span::styled(format!("  [{}] ", k(Action::ToggleRevokeLease, "r")), ctx.theme.style(StyleName::Key)),
+            Span::styled(
+                format!("  [{}] ", k(Action::ToggleRevokeLease, "r")),
+                ctx.theme.style(StyleName::Key),
+            ),
             Span::raw(format!(
                 "also revoke lease {lease:x}: {}",
                 if revoke_lease { "YES" } else { "no" }
@@ -221,12 +255,22 @@ fn confirm(
     }
     lines.push(Line::default());
     lines.push(Line::from(vec![
-        Span::styled(format!("  [{}] ", k(Action::Confirm, "y")), ctx.theme.style(StyleName::Danger)),
+        Span::styled(
+            format!("  [{}] ", k(Action::Confirm, "y")),
+            ctx.theme.style(StyleName::Danger),
+        ),
         Span::raw("deregister   "),
-        Span::styled(format!("[{}] ", k(Action::Cancel, "n")), ctx.theme.style(StyleName::Key)),
+        Span::styled(
+            format!("[{}] ", k(Action::Cancel, "n")),
+            ctx.theme.style(StyleName::Key),
+        ),
         Span::raw("cancel"),
     ]));
-    let block = frame_block(ctx, format!(" Deregister — cluster {} ", ctx.state.cluster), true);
+    let block = frame_block(
+        ctx,
+        format!(" Deregister — cluster {} ", ctx.state.cluster),
+        true,
+    );
     frame.render_widget(Clear, rect);
     frame.render_widget(Paragraph::new(lines).block(block), rect);
 }

@@ -31,7 +31,10 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
                 Span::styled(prompt, ctx.theme.style(StyleName::Key)),
                 Span::raw(input.buffer.clone()),
                 Span::styled("█", ctx.theme.style(StyleName::Muted)),
-                Span::styled("   Enter apply · Esc cancel", ctx.theme.style(StyleName::Muted)),
+                Span::styled(
+                    "   Enter apply · Esc cancel",
+                    ctx.theme.style(StyleName::Muted),
+                ),
             ])
         } else if let Some(s) = &st.status {
             let style = match s.level {
@@ -54,7 +57,10 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         spans.push(Span::styled(" DEMO ", ctx.theme.style(StyleName::Readonly)));
     }
     if st.readonly {
-        spans.push(Span::styled(" READONLY ", ctx.theme.style(StyleName::Readonly)));
+        spans.push(Span::styled(
+            " READONLY ",
+            ctx.theme.style(StyleName::Readonly),
+        ));
     }
     for (source, health) in &st.health {
         let (dot, word) = match health {
@@ -63,13 +69,19 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             Health::Live => ("●", "live".to_string()),
             Health::Retrying { at, .. } => (
                 "◍",
-                format!("retry {}", duration_short((*at - st.now).num_seconds().max(0))),
+                format!(
+                    "retry {}",
+                    duration_short((*at - st.now).num_seconds().max(0))
+                ),
             ),
             Health::Failed(_) => ("✖", "failed".to_string()),
         };
         spans.push(Span::raw(" "));
         spans.push(Span::raw(format!("{} ", source.label())));
-        spans.push(Span::styled(format!("{dot} {word}"), ctx.theme.health(health)));
+        spans.push(Span::styled(
+            format!("{dot} {word}"),
+            ctx.theme.health(health),
+        ));
     }
     spans.push(Span::raw("   "));
     let ctx_keys = st.focus.context();
@@ -78,11 +90,16 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         (Action::Filter, "filter"),
         (Action::Detail, "detail"),
         (Action::Deregister, "deregister"),
+        (Action::Silence, "silence"),
+        (Action::Unsilence, "unsilence"),
         (Action::Help, "help"),
         (Action::Quit, "quit"),
     ] {
         if let Some(k) = ctx.keymap.key_for(ctx_keys, action) {
-            spans.push(Span::styled(format!("[{k}]"), ctx.theme.style(StyleName::Key)));
+            spans.push(Span::styled(
+                format!("[{k}]"),
+                ctx.theme.style(StyleName::Key),
+            ));
             spans.push(Span::raw(format!(" {label} ")));
         }
     }

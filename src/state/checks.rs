@@ -1,0 +1,462 @@
+//! Check results: worst-first by default, filterable, scoped to the selected member, with the
+//! silences that cover them. A poll replaces the results; the view (indices) is rebuilt, which is
+//! cheap at 10k rows, and the cursor stays on the same (entity, check).
+
+use std::cmp::Ordering;
+
+use chrono::{DateTime, Utc};
+
+use super::members::{natural_cmp, Filter};
+use crate::sources::checks::{CheckResult, ChecksSnapshot, Silence, SilenceScope};
+use crate::theme::Severity;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChecksSort {
+    Worst,
+    Entity,
+    Check,
+    Duration,
+    LastRun,
+}
+
+impl ChecksSort {
+    pub const ALL: [ChecksSort; 5] = [
+        ChecksSort::Worst,
+        ChecksSort::Entity,
+        ChecksSort::Check,
+        ChecksSort::Duration,
+        ChecksSort::LastRun,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ChecksSort::Worst => "worst",
+            ChecksSort::Entity => "entity",
+            ChecksSort::Check => "check",
+            ChecksSort::Duration => "duration",
+            ChecksSort::LastRun => "last run",
+        }
+    }
+}
+
+/// Names a member answers to, so check entities (Sensu entity names, Alertmanager `instance`
+/// labels such as `10.0.0.1:9100`) can be matched to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityScope {
+    pub label: String,
+    pub names: Vec<String>,
+}
+
+impl EntityScope {
+    pub fn matches(&self, entity: &str) -> bool {
+        let host = entity.rsplit_once(':').map(|(h, _)| h).unwrap_or(entity);
+        self.names.iter().any(|n| n == entity || n == host)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Checks {
+    pub results: Vec<CheckResult>,
+    pub silences: Vec<Silence>,
+    view: Vec<usize>,
+    pub sort: Option<ChecksSort>,
+    pub descending: bool,
+    pub filter: Option<Filter>,
+    pub hide_ok: bool,
+    pub hide_silenced: bool,
+    pub scope: Option<EntityScope>,
+    selected: Option<(String, String)>,
+    selected_index: usize,
+    pub last_update: Option<DateTime<Utc>>,
+    pub skipped: usize,
+}
+
+fn rank(s: Severity) -> u8 {
+    match s {
+        Severity::Critical => 0,
+        Severity::Unknown => 1,
+        Severity::Warning => 2,
+        Severity::Ok => 3,
+    }
+}
+
+impl Checks {
+    pub fn received(&self) -> bool {
+        self.last_update.is_some()
+    }
+
+    pub fn visible_len(&self) -> usize {
+        self.view.len()
+    }
+
+    pub fn row(&self, i: usize) -> Option<&CheckResult> {
+        self.view.get(i).and_then(|&j| self.results.get(j))
+    }
+
+    pub fn visible_rows(&self, from: usize, n: usize) -> impl Iterator<Item = &CheckResult> {
+        self.view
+            .iter()
+            .skip(from)
+            .take(n)
+            .filter_map(|&j| self.results.get(j))
+    }
+
+    pub fn selected_index(&self) -> Option<usize> {
+        (!self.view.is_empty()).then(|| self.selected_index.min(self.view.len() - 1))
+    }
+
+    pub fn selected(&self) -> Option<&CheckResult> {
+        self.selected_index().and_then(|i| self.row(i))
+    }
+
+    pub fn find(&self, entity: &str, check: &str) -> Option<&CheckResult> {
+        self.results
+            .iter()
+            .find(|r| r.entity == entity && r.check == check)
+    }
+
+    /// Counts per severity over everything received (not just the view).
+    pub fn counts(&self) -> [usize; 4] {
+        let mut c = [0; 4];
+        for r in &self.results {
+            c[rank(r.severity()) as usize] += 1;
+        }
+        c
+    }
+
+    pub fn silences_for(&self, r: &CheckResult) -> Vec<&Silence> {
+        self.silences.iter().filter(|s| s.matches(r)).collect()
+    }
+
+    pub fn apply_snapshot(&mut self, snapshot: ChecksSnapshot, at: DateTime<Utc>) {
+        self.results = snapshot.results;
+        self.silences = snapshot.silences;
+        self.skipped = snapshot.skipped;
+        self.last_update = Some(at);
+        self.rebuild();
+    }
+
+    /// Marks rows covered by a silence the backend just confirmed, before the next poll shows it.
+    pub fn add_silence(&mut self, silence: Silence) {
+        for r in self.results.iter_mut() {
+            if silence.matches(r) && !r.silenced_by.contains(&silence.id) {
+                r.silenced = true;
+                r.silenced_by.push(silence.id.clone());
+            }
+        }
+        self.silences.retain(|s| s.id != silence.id);
+        self.silences.push(silence);
+        self.rebuild();
+    }
+
+    pub fn remove_silence(&mut self, id: &str) {
+        self.silences.retain(|s| s.id != id);
+        for r in self.results.iter_mut() {
+            let before = r.silenced_by.len();
+            r.silenced_by.retain(|s| s != id);
+            if before != r.silenced_by.len() && r.silenced_by.is_empty() {
+                r.silenced = false;
+            }
+        }
+        self.rebuild();
+    }
+
+    pub fn set_filter(&mut self, f: Option<Filter>) {
+        self.filter = f;
+        self.rebuild();
+    }
+
+    pub fn set_scope(&mut self, scope: Option<EntityScope>) {
+        if self.scope != scope {
+            self.scope = scope;
+            self.rebuild();
+        }
+    }
+
+    pub fn toggle_hide_ok(&mut self) {
+        self.hide_ok = !self.hide_ok;
+        self.rebuild();
+    }
+
+    pub fn toggle_hide_silenced(&mut self) {
+        self.hide_silenced = !self.hide_silenced;
+        self.rebuild();
+    }
+
+    pub fn cycle_sort(&mut self) {
+        let cur = self.sort.unwrap_or(ChecksSort::Worst);
+        let i = ChecksSort::ALL.iter().position(|s| *s == cur).unwrap_or(0);
+        self.sort = Some(ChecksSort::ALL[(i + 1) % ChecksSort::ALL.len()]);
+        self.rebuild();
+    }
+
+    pub fn reverse_sort(&mut self) {
+        self.descending = !self.descending;
+        self.rebuild();
+    }
+
+    pub fn move_selection(&mut self, delta: isize) {
+        if self.view.is_empty() {
+            return;
+        }
+        let cur = self.selected_index().unwrap_or(0) as isize;
+        let max = self.view.len() as isize - 1;
+        self.select_index((cur + delta).clamp(0, max) as usize);
+    }
+
+    pub fn select_index(&mut self, i: usize) {
+        if self.view.is_empty() {
+            self.selected = None;
+            self.selected_index = 0;
+            return;
+        }
+        let i = i.min(self.view.len() - 1);
+        self.selected_index = i;
+        self.selected = self.row(i).map(|r| (r.entity.clone(), r.check.clone()));
+    }
+
+    fn passes(&self, r: &CheckResult) -> bool {
+        if self.hide_ok && r.status == 0 {
+            return false;
+        }
+        if self.hide_silenced && r.silenced {
+            return false;
+        }
+        if let Some(scope) = &self.scope {
+            if !scope.matches(&r.entity) {
+                return false;
+            }
+        }
+        match &self.filter {
+            None => true,
+            Some(f) => f.matches_any(&[&r.entity, &r.check, &r.output]),
+        }
+    }
+
+    fn compare(&self, a: &CheckResult, b: &CheckResult) -> Ordering {
+        let names =
+            || natural_cmp(&a.entity, &b.entity).then_with(|| natural_cmp(&a.check, &b.check));
+        let ord = match self.sort.unwrap_or(ChecksSort::Worst) {
+            ChecksSort::Worst => rank(a.severity())
+                .cmp(&rank(b.severity()))
+                .then_with(|| a.silenced.cmp(&b.silenced))
+                .then_with(|| b.occurrences.cmp(&a.occurrences))
+                .then_with(names),
+            ChecksSort::Entity => names(),
+            ChecksSort::Check => natural_cmp(&a.check, &b.check).then_with(names),
+            // Longest in state first.
+            ChecksSort::Duration => a.since.cmp(&b.since).then_with(names),
+            ChecksSort::LastRun => b.executed.cmp(&a.executed).then_with(names),
+        };
+        if self.descending {
+            ord.reverse()
+        } else {
+            ord
+        }
+    }
+
+    fn rebuild(&mut self) {
+        let mut view: Vec<usize> = (0..self.results.len())
+            .filter(|&i| self.passes(&self.results[i]))
+            .collect();
+        view.sort_by(|&a, &b| self.compare(&self.results[a], &self.results[b]));
+        self.view = view;
+        if self.view.is_empty() {
+            self.selected_index = 0;
+            return;
+        }
+        if let Some((e, c)) = &self.selected {
+            if let Some(pos) = self
+                .view
+                .iter()
+                .position(|&j| self.results[j].entity == *e && self.results[j].check == *c)
+            {
+                self.selected_index = pos;
+                return;
+            }
+        }
+        let i = self.selected_index.min(self.view.len() - 1);
+        self.select_index(i);
+    }
+}
+
+/// Scopes offered in the silence form for the selected row, most specific first.
+pub fn scopes_for(r: &CheckResult) -> Vec<SilenceScope> {
+    let mut v = vec![
+        SilenceScope::CheckOnEntity {
+            entity: r.entity.clone(),
+            check: r.check.clone(),
+        },
+        SilenceScope::CheckEverywhere {
+            check: r.check.clone(),
+        },
+        SilenceScope::Entity {
+            entity: r.entity.clone(),
+        },
+    ];
+    for s in &r.subscriptions {
+        if !s.starts_with("entity:") && !s.starts_with("client:") {
+            v.push(SilenceScope::Subscription {
+                subscription: s.clone(),
+            });
+        }
+    }
+    v
+}
+
+/// `30m`, `2h`, `1d`, `90s`, `1h30m`; `none` or empty = no expiry.
+pub fn parse_duration(s: &str) -> Result<Option<std::time::Duration>, String> {
+    let s = s.trim();
+    if s.is_empty() || s.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    let mut total = 0u64;
+    let mut num = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("\"{s}\" is not a duration — use e.g. 30m, 2h, 1d or none"))?;
+        num.clear();
+        total += n * match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            'w' => 604_800,
+            _ => return Err(format!("\"{s}\": unknown unit '{c}' — use s, m, h, d or w")),
+        };
+    }
+    if !num.is_empty() {
+        return Err(format!("\"{s}\" needs a unit — e.g. {num}m or {num}h"));
+    }
+    if total == 0 {
+        return Err("a duration of zero silences nothing — use e.g. 30m, or none".into());
+    }
+    Ok(Some(std::time::Duration::from_secs(total)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(entity: &str, check: &str, status: i64) -> CheckResult {
+        CheckResult {
+            entity: entity.into(),
+            check: check.into(),
+            status,
+            subscriptions: vec!["linux".into()],
+            ..Default::default()
+        }
+    }
+
+    fn snap(results: Vec<CheckResult>) -> ChecksSnapshot {
+        ChecksSnapshot {
+            results,
+            ..Default::default()
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000, 0).unwrap()
+    }
+
+    #[test]
+    fn worst_first_and_toggles() {
+        let mut c = Checks::default();
+        c.apply_snapshot(
+            snap(vec![
+                r("a", "ok", 0),
+                r("b", "warn", 1),
+                r("c", "crit", 2),
+                r("d", "odd", 7),
+            ]),
+            now(),
+        );
+        let order: Vec<_> = (0..4).map(|i| c.row(i).unwrap().check.clone()).collect();
+        assert_eq!(order, ["crit", "odd", "warn", "ok"]);
+        c.toggle_hide_ok();
+        assert_eq!(c.visible_len(), 3);
+        assert_eq!(c.counts(), [1, 1, 1, 1]);
+    }
+
+    #[test]
+    fn selection_survives_a_poll() {
+        let mut c = Checks::default();
+        c.apply_snapshot(snap(vec![r("a", "x", 0), r("b", "y", 0)]), now());
+        c.select_index(1);
+        assert_eq!(c.selected().unwrap().entity, "b");
+        c.apply_snapshot(snap(vec![r("a", "x", 0), r("b", "y", 2)]), now());
+        assert_eq!(c.selected().unwrap().entity, "b");
+        assert_eq!(c.selected_index(), Some(0));
+    }
+
+    #[test]
+    fn scope_matches_names_and_host() {
+        let mut c = Checks::default();
+        c.apply_snapshot(
+            snap(vec![
+                r("web-1", "x", 0),
+                r("10.0.0.2:9100", "y", 2),
+                r("db", "z", 1),
+            ]),
+            now(),
+        );
+        c.set_scope(Some(EntityScope {
+            label: "web-2".into(),
+            names: vec!["web-2".into(), "10.0.0.2".into()],
+        }));
+        assert_eq!(c.visible_len(), 1);
+        assert_eq!(c.row(0).unwrap().check, "y");
+    }
+
+    #[test]
+    fn local_silence_marks_and_unmarks() {
+        let mut c = Checks::default();
+        c.apply_snapshot(
+            snap(vec![r("web-1", "http", 2), r("web-2", "http", 2)]),
+            now(),
+        );
+        c.add_silence(Silence {
+            id: "entity:web-1:http".into(),
+            subscription: Some("entity:web-1".into()),
+            check: Some("http".into()),
+            ..Default::default()
+        });
+        assert!(c.find("web-1", "http").unwrap().silenced);
+        assert!(!c.find("web-2", "http").unwrap().silenced);
+        c.remove_silence("entity:web-1:http");
+        assert!(!c.find("web-1", "http").unwrap().silenced);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            parse_duration("30m").unwrap(),
+            Some(std::time::Duration::from_secs(1800))
+        );
+        assert_eq!(
+            parse_duration("1h30m").unwrap(),
+            Some(std::time::Duration::from_secs(5400))
+        );
+        assert_eq!(parse_duration("none").unwrap(), None);
+        assert!(parse_duration("30").is_err());
+        assert!(parse_duration("3x").is_err());
+        assert!(parse_duration("0m").is_err());
+    }
+
+    #[test]
+    fn scopes_offered() {
+        let s = scopes_for(&r("web-1", "http", 2));
+        assert_eq!(s.len(), 4);
+        assert_eq!(
+            s[3],
+            SilenceScope::Subscription {
+                subscription: "linux".into()
+            }
+        );
+    }
+}

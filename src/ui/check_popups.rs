@@ -1,0 +1,361 @@
+//! Check detail, the silence form and its confirmation, and the silence picker.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::fmt::{age, fit, timestamp};
+use super::{centered, muted, Ctx};
+use crate::action::Action;
+use crate::keymap::Context;
+use crate::sources::checks::{severity_of, status_label};
+use crate::state::silence_form::Field;
+use crate::state::{describe_silence, Popup, SilenceForm};
+use crate::text::sanitize;
+use crate::theme::StyleName;
+
+pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, popup: &Popup) {
+    match popup {
+        Popup::CheckDetail {
+            entity,
+            check,
+            scroll,
+        } => detail(frame, area, ctx, entity, check, *scroll),
+        Popup::SilenceForm(form) => silence_form(frame, area, ctx, form),
+        Popup::ConfirmSilence(req) => {
+            let mut lines = vec![
+                Line::from(Span::styled(
+                    "Create this silence?",
+                    ctx.theme.style(StyleName::Title),
+                )),
+                Line::default(),
+                kv(ctx, "scope", req.scope.describe()),
+                kv(
+                    ctx,
+                    "duration",
+                    req.duration
+                        .map(|d| super::fmt::duration_short(d.as_secs() as i64))
+                        .unwrap_or_else(|| "no expiry".into()),
+                ),
+                kv(
+                    ctx,
+                    "on resolve",
+                    if req.expire_on_resolve {
+                        "expires".into()
+                    } else {
+                        "stays".into()
+                    },
+                ),
+                kv(ctx, "reason", sanitize(&req.reason).into_owned()),
+                kv(ctx, "creator", req.creator.clone()),
+                Line::default(),
+            ];
+            lines.push(confirm_keys(ctx, "silence"));
+            boxed(
+                frame,
+                area,
+                ctx,
+                80,
+                12,
+                format!(" Silence — cluster {} ", ctx.state.cluster),
+                lines,
+                true,
+            );
+        }
+        Popup::ConfirmUnsilence { id: _, description } => {
+            let lines = vec![
+                Line::from(Span::styled(
+                    "Remove this silence?",
+                    ctx.theme.style(StyleName::Title),
+                )),
+                Line::default(),
+                Line::from(format!("  {}", sanitize(description))),
+                Line::default(),
+                confirm_keys(ctx, "remove"),
+            ];
+            boxed(
+                frame,
+                area,
+                ctx,
+                90,
+                8,
+                format!(" Unsilence — cluster {} ", ctx.state.cluster),
+                lines,
+                true,
+            );
+        }
+        Popup::PickSilence { ids, index } => {
+            let mut lines = vec![
+                Line::from(Span::styled(
+                    "Several silences cover this check — pick one to remove (Enter), Esc cancels",
+                    ctx.theme.style(StyleName::Title),
+                )),
+                Line::default(),
+            ];
+            for (i, id) in ids.iter().enumerate() {
+                let style = if i == *index {
+                    ctx.theme.style(StyleName::Selected)
+                } else {
+                    ctx.theme.style(StyleName::Text)
+                };
+                lines.push(Line::from(Span::styled(
+                    format!("  {}", sanitize(&describe_silence(&ctx.state.checks, id))),
+                    style,
+                )));
+            }
+            let h = (ids.len() as u16 + 4).min(area.height);
+            boxed(frame, area, ctx, 100, h, " Unsilence ".into(), lines, false);
+        }
+        _ => {}
+    }
+}
+
+fn kv<'a>(ctx: &Ctx, k: &str, v: String) -> Line<'a> {
+    Line::from(vec![
+        Span::styled(format!("  {k:<12}"), ctx.theme.style(StyleName::Header)),
+        Span::raw(v),
+    ])
+}
+
+fn confirm_keys<'a>(ctx: &Ctx, verb: &str) -> Line<'a> {
+    let k = |a: Action, d: &str| {
+        ctx.keymap
+            .key_for(Context::Confirm, a)
+            .unwrap_or_else(|| d.into())
+    };
+    Line::from(vec![
+        Span::styled(
+            format!("  [{}] ", k(Action::Confirm, "y")),
+            ctx.theme.style(StyleName::Danger),
+        ),
+        Span::raw(format!("{verb}   ")),
+        Span::styled(
+            format!("[{}] ", k(Action::Cancel, "n")),
+            ctx.theme.style(StyleName::Key),
+        ),
+        Span::raw("cancel"),
+    ])
+}
+
+#[allow(clippy::too_many_arguments)]
+fn boxed(
+    frame: &mut Frame,
+    area: Rect,
+    ctx: &Ctx,
+    w: u16,
+    h: u16,
+    title: String,
+    lines: Vec<Line>,
+    danger: bool,
+) {
+    let rect = centered(area, w, h);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(title)
+        .border_style(if danger {
+            ctx.theme.style(StyleName::Critical)
+        } else {
+            ctx.theme.style(StyleName::PopupBorder)
+        })
+        .style(ctx.theme.style(StyleName::Popup));
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        rect,
+    );
+}
+
+fn silence_form(frame: &mut Frame, area: Rect, ctx: &Ctx, form: &SilenceForm) {
+    let field_style = |f: Field| {
+        if form.field == f {
+            ctx.theme.style(StyleName::Selected)
+        } else {
+            ctx.theme.style(StyleName::Text)
+        }
+    };
+    let label = |f: Field, text: &str| {
+        let marker = if form.field == f { "▶ " } else { "  " };
+        Span::styled(
+            format!("{marker}{text:<18}"),
+            ctx.theme.style(StyleName::Header),
+        )
+    };
+    let scope = form
+        .scopes
+        .get(form.scope)
+        .map(|s| s.describe())
+        .unwrap_or_default();
+    let mut lines = vec![
+        Line::from(vec![
+            Span::raw("  check  "),
+            Span::styled(
+                sanitize(&form.target).into_owned(),
+                ctx.theme.style(StyleName::Highlight),
+            ),
+        ]),
+        Line::default(),
+        Line::from(vec![
+            label(Field::Scope, "scope"),
+            Span::styled(
+                format!("◀ {} ▶", sanitize(&scope)),
+                field_style(Field::Scope),
+            ),
+            Span::styled(
+                format!("  ({}/{})", form.scope + 1, form.scopes.len()),
+                muted(ctx),
+            ),
+        ]),
+        Line::from(vec![
+            label(Field::Duration, "duration"),
+            Span::styled(
+                format!("◀ {} ▶", form.duration),
+                field_style(Field::Duration),
+            ),
+            Span::styled("  30m 2h 1d none, or type", muted(ctx)),
+        ]),
+        Line::from(vec![
+            label(Field::ExpireOnResolve, "expire on resolve"),
+            Span::styled(
+                if !form.supports_resolve {
+                    "n/a (Alertmanager silences end at their time)".to_string()
+                } else if form.expire_on_resolve {
+                    "[x] yes".to_string()
+                } else {
+                    "[ ] no".to_string()
+                },
+                field_style(Field::ExpireOnResolve),
+            ),
+        ]),
+        Line::from(vec![
+            label(Field::Reason, "reason (required)"),
+            Span::styled(
+                format!("{}█", sanitize(&form.reason)),
+                field_style(Field::Reason),
+            ),
+        ]),
+        Line::default(),
+    ];
+    if let Some(e) = &form.error {
+        lines.push(Line::from(Span::styled(
+            format!("  {e}"),
+            ctx.theme.style(StyleName::Error),
+        )));
+    }
+    lines.push(Line::from(Span::styled(
+        "  Tab/↑↓ field · ←→ change · type text · Enter review · Esc cancel",
+        muted(ctx),
+    )));
+    boxed(
+        frame,
+        area,
+        ctx,
+        90,
+        12,
+        format!(" Silence — creator {} ", ctx.state.user),
+        lines,
+        false,
+    );
+}
+
+fn detail(frame: &mut Frame, area: Rect, ctx: &Ctx, entity: &str, check: &str, scroll: usize) {
+    let rect = centered(
+        area,
+        area.width.saturating_sub(8),
+        area.height.saturating_sub(4),
+    );
+    let st = ctx.state;
+    let head = |s: &str| {
+        Line::from(Span::styled(
+            s.to_string(),
+            ctx.theme.style(StyleName::Header),
+        ))
+    };
+    let mut lines = Vec::new();
+    match st.checks.find(entity, check) {
+        None => lines.push(Line::from(Span::styled(
+            "this result is no longer reported by the backend",
+            ctx.theme.style(StyleName::Warning),
+        ))),
+        Some(r) => {
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!(" {} ", status_label(r.status)),
+                    ctx.theme.severity(severity_of(r.status)),
+                ),
+                Span::raw(format!(
+                    "  {} / {}   status {}",
+                    r.entity, r.check, r.status
+                )),
+            ]));
+            lines.push(Line::from(format!(
+                "occurrences {} · in state {} · last run {}",
+                r.occurrences,
+                age(st.now, r.since),
+                r.executed
+                    .map(|t| timestamp(t, st.utc))
+                    .unwrap_or_else(|| "-".into())
+            )));
+            if !r.subscriptions.is_empty() {
+                lines.push(Line::from(format!(
+                    "subscriptions: {}",
+                    sanitize(&r.subscriptions.join(", "))
+                )));
+            }
+            if !r.labels.is_empty() {
+                let l: Vec<String> = r.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                lines.push(Line::from(format!("labels: {}", sanitize(&l.join(" ")))));
+            }
+            lines.push(Line::default());
+            lines.push(head("output"));
+            for l in r.output.lines().take(500) {
+                lines.push(Line::from(format!("  {}", sanitize(l))));
+            }
+            lines.push(Line::default());
+            lines.push(head("history (oldest first)"));
+            for p in &r.history {
+                lines.push(Line::from(vec![
+                    Span::styled(
+                        format!("  {:<5}", status_label(p.status)),
+                        ctx.theme.severity(severity_of(p.status)),
+                    ),
+                    Span::raw(
+                        p.executed
+                            .map(|t| timestamp(t, st.utc))
+                            .unwrap_or_else(|| "time unknown".into()),
+                    ),
+                ]));
+            }
+            lines.push(Line::default());
+            lines.push(head("silences that match"));
+            let sil = st.checks.silences_for(r);
+            if sil.is_empty() {
+                lines.push(Line::from(Span::styled("  none", muted(ctx))));
+            }
+            for s in sil {
+                lines.push(Line::from(format!(
+                    "  {}",
+                    sanitize(&describe_silence(&st.checks, &s.id))
+                )));
+            }
+        }
+    }
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(" Check detail — Esc closes, j/k scroll ")
+        .border_style(ctx.theme.style(StyleName::PopupBorder))
+        .style(ctx.theme.style(StyleName::Popup));
+    let visible = rect.height.saturating_sub(2) as usize;
+    let max = lines.len().saturating_sub(visible);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll.min(max) as u16, 0)),
+        rect,
+    );
+    let _ = fit;
+}

@@ -31,6 +31,8 @@ pub enum Action {
     ToggleRevokeLease,
     ToggleHideOk,
     ToggleHideSilenced,
+    NextWindow,
+    PrevWindow,
 }
 
 impl Action {
@@ -69,6 +71,8 @@ impl Action {
             Action::ToggleRevokeLease => "toggle: also revoke the lease",
             Action::ToggleHideOk => "hide/show OK checks",
             Action::ToggleHideSilenced => "hide/show silenced checks",
+            Action::NextWindow => "metrics window: longer (15m 1h 6h 24h)",
+            Action::PrevWindow => "metrics window: shorter",
         }
     }
 }
@@ -93,6 +97,8 @@ pub enum Command {
     Unsilence {
         id: String,
     },
+    /// What the metrics pane shows; the source re-polls it on its interval.
+    MetricsQuery(crate::sources::metrics::MetricsQuery),
     Audit(crate::audit::AuditEntry),
     Quit,
 }

@@ -24,6 +24,7 @@ use crate::config::ClusterProfile;
 use crate::keymap::{Context, Key, Keymap};
 use crate::sources::checks::ChecksSource;
 use crate::sources::etcd::EtcdSource;
+use crate::sources::metrics::MetricsSource;
 use crate::sources::{Health, Msg, SourceId};
 use crate::state::{self, FormKey, Popup, State, TextKey};
 use crate::theme::Theme;
@@ -121,7 +122,11 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
         .checks
         .as_ref()
         .map(|c| c.kind.name().to_string());
-    state.backends.metrics = kind(&settings.profile.metrics);
+    state.backends.metrics = settings
+        .profile
+        .metrics
+        .as_ref()
+        .map(|m| m.kind.name().to_string());
     state.backends.logs = kind(&settings.profile.logs);
     state.health.insert(
         SourceId::Checks,
@@ -131,10 +136,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
             Health::NotConfigured
         },
     );
-    for (id, conf) in [
-        (SourceId::Metrics, &state.backends.metrics),
-        (SourceId::Logs, &state.backends.logs),
-    ] {
+    state
+        .health
+        .insert(SourceId::Metrics, Health::NotConfigured);
+    for (id, conf) in [(SourceId::Logs, &state.backends.logs)] {
         let h = if conf.is_some() {
             Health::Failed("not supported by this build".into())
         } else {
@@ -152,9 +157,25 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
         .checks
         .clone()
         .map(|p| tokio::spawn(ChecksSource::new(p, msg_tx.clone(), checks_rx).run()));
+    let (metrics_tx, metrics_rx) = mpsc::channel::<Command>(16);
+    let mut metrics_task = None;
+    if let Some(p) = settings.profile.metrics.clone() {
+        match MetricsSource::new(p, msg_tx.clone(), metrics_rx) {
+            Ok(src) => {
+                state.health.insert(SourceId::Metrics, Health::Connecting);
+                metrics_task = Some(tokio::spawn(src.run()));
+            }
+            Err(e) => {
+                state
+                    .health
+                    .insert(SourceId::Metrics, Health::Failed(format!("{e:#}")));
+            }
+        }
+    }
     let senders = Senders {
         etcd: etcd_tx,
         checks: settings.profile.checks.is_some().then_some(checks_tx),
+        metrics: metrics_task.is_some().then_some(metrics_tx),
     };
 
     let mut guard = TerminalGuard::enter()?;
@@ -225,7 +246,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
         }
     };
     etcd_task.abort();
-    if let Some(t) = checks_task {
+    for t in [checks_task, metrics_task].into_iter().flatten() {
         t.abort();
     }
     drop(guard);
@@ -289,6 +310,7 @@ pub fn on_key(state: &mut State, keymap: &Keymap, key: KeyEvent) -> Vec<Command>
 pub struct Senders {
     pub etcd: mpsc::Sender<Command>,
     pub checks: Option<mpsc::Sender<Command>>,
+    pub metrics: Option<mpsc::Sender<Command>>,
 }
 
 async fn dispatch(state: &mut State, settings: &Settings, senders: &Senders, cmds: Vec<Command>) {
@@ -308,6 +330,12 @@ async fn dispatch(state: &mut State, settings: &Settings, senders: &Senders, cmd
                 }
             }
             Command::Quit => {}
+            Command::MetricsQuery(_) => {
+                if let Some(tx) = &senders.metrics {
+                    // Newest wins in the source; a full queue just means one is already pending.
+                    let _ = tx.try_send(cmd);
+                }
+            }
             cmd @ (Command::Silence(_) | Command::Unsilence { .. }) => {
                 let sent = match &senders.checks {
                     Some(tx) => tx.send(cmd).await.is_ok(),

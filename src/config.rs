@@ -78,8 +78,37 @@ struct RawCluster {
     /// Border colour for this cluster, e.g. "red" for prod, so nobody acts on the wrong cluster.
     accent: Option<String>,
     checks: Option<Spanned<RawChecks>>,
-    metrics: Option<toml::Table>,
+    metrics: Option<Spanned<RawMetrics>>,
     logs: Option<toml::Table>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    kind: String,
+    url: String,
+    #[serde(default)]
+    series: Vec<RawSeries>,
+    interval_secs: Option<u64>,
+    timeout_secs: Option<u64>,
+    user: Option<String>,
+    password: Option<toml::Value>,
+    password_env: Option<String>,
+    password_file: Option<String>,
+    ca: Option<String>,
+    #[serde(default)]
+    insecure_skip_verify: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSeries {
+    name: String,
+    target: Option<String>,
+    query: Option<String>,
+    unit: Option<String>,
+    /// Used when no member is selected (the cluster-wide view); derived from `target` otherwise.
+    cluster: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -147,7 +176,7 @@ pub struct ClusterProfile {
     /// Backends of the other panes; their sources are added pane by pane. Kept so the pane can say
     /// what is configured rather than pretending nothing is.
     pub checks: Option<ChecksProfile>,
-    pub metrics: Option<toml::Table>,
+    pub metrics: Option<MetricsProfile>,
     pub logs: Option<toml::Table>,
 }
 
@@ -183,8 +212,15 @@ impl ChecksKind {
 #[derive(Debug, Clone, PartialEq)]
 pub enum HttpAuth {
     None,
-    ApiKey { key: Secret, origin: String },
-    Basic { user: String, password: Secret, origin: String },
+    ApiKey {
+        key: Secret,
+        origin: String,
+    },
+    Basic {
+        user: String,
+        password: Secret,
+        origin: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -203,6 +239,38 @@ pub struct ChecksProfile {
     pub namespace: String,
     pub interval: std::time::Duration,
     pub creator: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsKind {
+    Graphite,
+    Prometheus,
+}
+
+impl MetricsKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            MetricsKind::Graphite => "graphite",
+            MetricsKind::Prometheus => "prometheus",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesTemplate {
+    pub name: String,
+    /// Graphite target or PromQL query, with `{instance}`, `{role}`, `{addr}`, `{host}` and member fields.
+    pub template: String,
+    pub cluster: Option<String>,
+    pub unit: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct MetricsProfile {
+    pub kind: MetricsKind,
+    pub http: HttpBackend,
+    pub series: Vec<SeriesTemplate>,
+    pub interval: std::time::Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -267,6 +335,16 @@ impl Config {
                     )
                 }
             };
+            let metrics =
+                match raw_cluster.metrics {
+                    None => None,
+                    Some(m) => {
+                        let at = m.span().start;
+                        Some(validate_metrics(m.into_inner()).map_err(|msg| {
+                            invalid(at, format!("clusters.{name}.metrics: {msg}"))
+                        })?)
+                    }
+                };
             if etcd.is_none() {
                 return Err(invalid(
                     at,
@@ -283,7 +361,7 @@ impl Config {
                     keymap: raw_cluster.keymap,
                     accent: raw_cluster.accent,
                     checks,
-                    metrics: raw_cluster.metrics,
+                    metrics,
                     logs: raw_cluster.logs,
                 },
             );
@@ -315,7 +393,9 @@ impl Config {
 
 fn validate_etcd(cluster: &str, raw: RawEtcd) -> Result<EtcdProfile, String> {
     if raw.endpoints.is_empty() {
-        return Err("endpoints is empty — list at least one, e.g. [\"http://127.0.0.1:2379\"]".into());
+        return Err(
+            "endpoints is empty — list at least one, e.g. [\"http://127.0.0.1:2379\"]".into(),
+        );
     }
     for ep in &raw.endpoints {
         let bare = ep
@@ -357,10 +437,15 @@ fn validate_etcd(cluster: &str, raw: RawEtcd) -> Result<EtcdProfile, String> {
     }
     let any_tls = raw.ca.is_some() || raw.cert.is_some() || raw.key.is_some();
     if raw.cert.is_some() != raw.key.is_some() {
-        return Err("cert and key go together — give both (client certificate and its key) or neither".into());
+        return Err(
+            "cert and key go together — give both (client certificate and its key) or neither"
+                .into(),
+        );
     }
     if any_tls && raw.endpoints.iter().any(|e| e.starts_with("http://")) {
-        return Err("TLS files are set but an endpoint uses http:// — use https:// endpoints".into());
+        return Err(
+            "TLS files are set but an endpoint uses http:// — use https:// endpoints".into(),
+        );
     }
     let tls = if any_tls || raw.endpoints.iter().any(|e| e.starts_with("https://")) {
         let check = |p: &Option<String>, what: &str| -> Result<Option<PathBuf>, String> {
@@ -397,7 +482,11 @@ fn validate_etcd(cluster: &str, raw: RawEtcd) -> Result<EtcdProfile, String> {
     })
 }
 
-fn read_secret(env: &Option<String>, file: &Option<String>, what: &str) -> Result<Option<(Secret, String)>, String> {
+fn read_secret(
+    env: &Option<String>,
+    file: &Option<String>,
+    what: &str,
+) -> Result<Option<(Secret, String)>, String> {
     match (env, file) {
         (Some(_), Some(_)) => Err(format!("give either {what}_env or {what}_file, not both")),
         (Some(var), None) => {
@@ -408,8 +497,12 @@ fn read_secret(env: &Option<String>, file: &Option<String>, what: &str) -> Resul
         }
         (None, Some(f)) => {
             let p = expand_tilde(f);
-            let v = std::fs::read_to_string(&p).map_err(|e| format!("{what}_file {}: {e}", p.display()))?;
-            Ok(Some((Secret(v.trim_end_matches(['\n', '\r']).to_string()), p.display().to_string())))
+            let v = std::fs::read_to_string(&p)
+                .map_err(|e| format!("{what}_file {}: {e}", p.display()))?;
+            Ok(Some((
+                Secret(v.trim_end_matches(['\n', '\r']).to_string()),
+                p.display().to_string(),
+            )))
         }
         (None, None) => Ok(None),
     }
@@ -422,12 +515,15 @@ fn validate_checks(raw: RawChecks) -> Result<ChecksProfile, String> {
         "alertmanager" => ChecksKind::Alertmanager,
         other => {
             return Err(format!(
-                "kind \"{other}\" is not known — use \"sensu-go\", \"sensu-core\" or \"alertmanager\""
-            ))
+            "kind \"{other}\" is not known — use \"sensu-go\", \"sensu-core\" or \"alertmanager\""
+        ))
         }
     };
     if !(raw.url.starts_with("http://") || raw.url.starts_with("https://")) {
-        return Err(format!("url \"{}\" must start with http:// or https://", raw.url));
+        return Err(format!(
+            "url \"{}\" must start with http:// or https://",
+            raw.url
+        ));
     }
     if raw.password.is_some() || raw.api_key.is_some() {
         return Err("secrets are not accepted in the config file — use api_key_env / api_key_file or password_env / password_file".into());
@@ -439,13 +535,21 @@ fn validate_checks(raw: RawChecks) -> Result<ChecksProfile, String> {
             return Err("give either an API key or user + password, not both".into())
         }
         (Some((key, origin)), None, None) => HttpAuth::ApiKey { key, origin },
-        (None, Some(user), Some((password, origin))) => HttpAuth::Basic { user, password, origin },
-        (None, Some(_), None) => return Err("user is set without password_env or password_file".into()),
+        (None, Some(user), Some((password, origin))) => HttpAuth::Basic {
+            user,
+            password,
+            origin,
+        },
+        (None, Some(_), None) => {
+            return Err("user is set without password_env or password_file".into())
+        }
         (None, None, Some(_)) => return Err("a password is set but user is not".into()),
         (None, None, None) => HttpAuth::None,
     };
     if kind == ChecksKind::SensuGo && auth == HttpAuth::None {
-        return Err("sensu-go needs api_key_env/api_key_file or user + password_env/password_file".into());
+        return Err(
+            "sensu-go needs api_key_env/api_key_file or user + password_env/password_file".into(),
+        );
     }
     let ca = match &raw.ca {
         None => None,
@@ -476,6 +580,101 @@ fn validate_checks(raw: RawChecks) -> Result<ChecksProfile, String> {
     })
 }
 
+fn validate_metrics(raw: RawMetrics) -> Result<MetricsProfile, String> {
+    let kind = match raw.kind.as_str() {
+        "graphite" => MetricsKind::Graphite,
+        "prometheus" => MetricsKind::Prometheus,
+        other => {
+            return Err(format!(
+                "kind \"{other}\" is not known — use \"graphite\" or \"prometheus\""
+            ))
+        }
+    };
+    if !(raw.url.starts_with("http://") || raw.url.starts_with("https://")) {
+        return Err(format!(
+            "url \"{}\" must start with http:// or https://",
+            raw.url
+        ));
+    }
+    if raw.password.is_some() {
+        return Err(
+            "password is not accepted in the config file — use password_env or password_file"
+                .into(),
+        );
+    }
+    let auth = match (
+        raw.user,
+        read_secret(&raw.password_env, &raw.password_file, "password")?,
+    ) {
+        (Some(user), Some((password, origin))) => HttpAuth::Basic {
+            user,
+            password,
+            origin,
+        },
+        (None, None) => HttpAuth::None,
+        (Some(_), None) => return Err("user is set without password_env or password_file".into()),
+        (None, Some(_)) => return Err("a password is set but user is not".into()),
+    };
+    if raw.series.is_empty() {
+        return Err("series is empty — add e.g. series = [{ name = \"cpu\", target = \"stats.gauges.{instance}.cpu\" }]".into());
+    }
+    let mut series = Vec::new();
+    for s in raw.series {
+        let template = match (kind, s.target, s.query) {
+            (MetricsKind::Graphite, Some(t), None) => t,
+            (MetricsKind::Prometheus, None, Some(q)) => q,
+            (MetricsKind::Graphite, _, _) => {
+                return Err(format!(
+                    "series \"{}\": graphite series take target = \"…\" (not query)",
+                    s.name
+                ))
+            }
+            (MetricsKind::Prometheus, _, _) => {
+                return Err(format!(
+                    "series \"{}\": prometheus series take query = \"…\" (not target)",
+                    s.name
+                ))
+            }
+        };
+        if template.matches('{').count() < template.matches('}').count()
+            && kind == MetricsKind::Graphite
+        {
+            return Err(format!(
+                "series \"{}\": unbalanced braces in \"{template}\"",
+                s.name
+            ));
+        }
+        series.push(SeriesTemplate {
+            name: s.name,
+            template,
+            cluster: s.cluster,
+            unit: s.unit.unwrap_or_default(),
+        });
+    }
+    let ca = match &raw.ca {
+        None => None,
+        Some(c) => {
+            let p = expand_tilde(c);
+            if !p.is_file() {
+                return Err(format!("ca file {} does not exist", p.display()));
+            }
+            Some(p)
+        }
+    };
+    Ok(MetricsProfile {
+        kind,
+        http: HttpBackend {
+            url: raw.url.trim_end_matches('/').to_string(),
+            auth,
+            timeout: std::time::Duration::from_secs(raw.timeout_secs.unwrap_or(10).max(1)),
+            ca,
+            insecure_skip_verify: raw.insecure_skip_verify,
+        },
+        series,
+        interval: std::time::Duration::from_secs(raw.interval_secs.unwrap_or(10).max(1)),
+    })
+}
+
 /// 1-based line of a byte offset.
 pub fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
@@ -495,7 +694,8 @@ mod tests {
 
     #[test]
     fn minimal_profile() {
-        let c = parse("[clusters.prod]\netcd = { endpoints = [\"http://127.0.0.1:2379\"] }\n").unwrap();
+        let c =
+            parse("[clusters.prod]\netcd = { endpoints = [\"http://127.0.0.1:2379\"] }\n").unwrap();
         let p = c.cluster("prod").unwrap();
         assert_eq!(p.etcd.as_ref().unwrap().prefix, "/services/");
         assert!(!p.readonly);
@@ -503,9 +703,10 @@ mod tests {
 
     #[test]
     fn unknown_key_names_line() {
-        let e = parse("[clusters.prod]\netcd = { endpoints = [\"http://a:1\"] }\nreadonyl = true\n")
-            .unwrap_err()
-            .to_string();
+        let e =
+            parse("[clusters.prod]\netcd = { endpoints = [\"http://a:1\"] }\nreadonyl = true\n")
+                .unwrap_err()
+                .to_string();
         assert!(e.contains("/cfg/config.toml line 3"), "{e}");
         assert!(e.contains("readonyl"), "{e}");
     }
@@ -534,22 +735,38 @@ mod tests {
     #[test]
     fn checks_profiles() {
         let base = "[clusters.p]\netcd = { endpoints = [\"http://a:1\"] }\n";
-        let c = parse(&format!("{base}checks = {{ kind = \"alertmanager\", url = \"http://am:9093/\" }}\n")).unwrap();
+        let c = parse(&format!(
+            "{base}checks = {{ kind = \"alertmanager\", url = \"http://am:9093/\" }}\n"
+        ))
+        .unwrap();
         let ch = c.cluster("p").unwrap().checks.clone().unwrap();
         assert_eq!(ch.kind, ChecksKind::Alertmanager);
         assert_eq!(ch.http.url, "http://am:9093");
         assert_eq!(ch.interval, std::time::Duration::from_secs(10));
-        let e = parse(&format!("{base}checks = {{ kind = \"nagios\", url = \"http://x\" }}\n")).unwrap_err().to_string();
+        let e = parse(&format!(
+            "{base}checks = {{ kind = \"nagios\", url = \"http://x\" }}\n"
+        ))
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("line 3") && e.contains("nagios"), "{e}");
-        let e = parse(&format!("{base}checks = {{ kind = \"sensu-go\", url = \"http://x\" }}\n")).unwrap_err().to_string();
+        let e = parse(&format!(
+            "{base}checks = {{ kind = \"sensu-go\", url = \"http://x\" }}\n"
+        ))
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("api_key_env"), "{e}");
         let e = parse(&format!("{base}checks = {{ kind = \"sensu-go\", url = \"http://x\", api_key_env = \"OPSCONSOLE_TEST_UNSET_VAR\" }}\n")).unwrap_err().to_string();
-        assert!(e.contains("OPSCONSOLE_TEST_UNSET_VAR") && e.contains("not set"), "{e}");
+        assert!(
+            e.contains("OPSCONSOLE_TEST_UNSET_VAR") && e.contains("not set"),
+            "{e}"
+        );
     }
 
     #[test]
     fn bad_endpoint() {
-        let e = parse("[clusters.p]\netcd = { endpoints = [\"localhost\"] }\n").unwrap_err().to_string();
+        let e = parse("[clusters.p]\netcd = { endpoints = [\"localhost\"] }\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 2") && e.contains("host:port"), "{e}");
     }
 }

@@ -5,7 +5,10 @@ pub mod alertmanager;
 pub mod backoff;
 pub mod checks;
 pub mod etcd;
+pub mod graphite;
 pub mod http;
+pub mod metrics;
+pub mod prometheus;
 pub mod sensu_core;
 pub mod sensu_go;
 
@@ -60,7 +63,10 @@ pub struct KvEntry {
 pub enum KvEvent {
     Put(KvEntry),
     /// Key deleted at `mod_revision` (lease expiry and revoke also arrive as deletes).
-    Delete { key: String, mod_revision: i64 },
+    Delete {
+        key: String,
+        mod_revision: i64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -96,15 +102,23 @@ pub enum Msg {
         at: DateTime<Utc>,
     },
     SilenceDone(checks::SilenceOutcome),
+    Metrics {
+        result: metrics::MetricsResult,
+        at: DateTime<Utc>,
+    },
     /// Written to the audit log by the app; sources report outcomes through the variants above.
     Audit(AuditEntry),
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum DeregisterOutcome {
-    Deleted { lease_revoked: Option<Result<i64, String>> },
+    Deleted {
+        lease_revoked: Option<Result<i64, String>>,
+    },
     /// The key changed since the user looked (re-registered or updated): nothing was deleted.
-    Changed { current_mod_revision: Option<i64> },
+    Changed {
+        current_mod_revision: Option<i64>,
+    },
     /// The key was already gone.
     Missing,
     Failed(String),

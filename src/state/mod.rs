@@ -4,6 +4,7 @@
 pub mod checks;
 pub mod member_value;
 pub mod members;
+pub mod metrics;
 pub mod silence_form;
 
 use std::cell::Cell;
@@ -138,6 +139,9 @@ pub struct State {
     pub health: BTreeMap<SourceId, Health>,
     pub members: Members,
     pub checks: Checks,
+    pub metrics: metrics::MetricsPane,
+    /// The member the other panes are scoped to (set by moving in the members pane, Esc clears).
+    pub scope_key: Option<String>,
     pub backends: PaneBackends,
     pub should_quit: bool,
     /// `:cluster NAME` asks the app to restart on another profile.
@@ -169,6 +173,8 @@ impl State {
             health,
             members: Members::new(prefix),
             checks: Checks::default(),
+            metrics: metrics::MetricsPane::default(),
+            scope_key: None,
             backends: PaneBackends::default(),
             should_quit: false,
             switch_to: None,
@@ -229,6 +235,7 @@ impl State {
             }
         });
         self.checks.set_scope(scope);
+        self.scope_key = self.members.selected().map(|m| m.key.to_string());
     }
 }
 
@@ -311,6 +318,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
         Msg::Audit(entry) => out.push(Command::Audit(entry)),
         Msg::ChecksSnapshot { snapshot, at } => state.checks.apply_snapshot(snapshot, at),
         Msg::SilenceDone(outcome) => out.extend(silence_done(state, outcome)),
+        Msg::Metrics { result, at } => state.metrics.apply(result, at),
     }
     out
 }
@@ -371,7 +379,9 @@ fn silence_done(state: &mut State, outcome: SilenceOutcome) -> Vec<Command> {
 /// The clock, once a second and before drawing: ages and TTLs are relative to it.
 pub fn tick(state: &mut State, now: DateTime<Utc>) -> Vec<Command> {
     state.now = now;
-    lease_interest(state).into_iter().collect()
+    let mut out: Vec<Command> = lease_interest(state).into_iter().collect();
+    out.extend(metrics::interest(state));
+    out
 }
 
 /// Leases of the rows on screen, sent to the etcd source when that set changes.
@@ -457,8 +467,9 @@ pub fn handle_action(state: &mut State, action: Action) -> Vec<Command> {
             } else if state.focus == Pane::Checks && state.checks.filter.is_some() {
                 state.checks.set_filter(None);
                 state.say(Level::Info, "filter cleared");
-            } else if state.checks.scope.is_some() {
+            } else if state.checks.scope.is_some() || state.scope_key.is_some() {
                 state.checks.set_scope(None);
+                state.scope_key = None;
                 state.say(Level::Info, "scope cleared: showing every entity");
             } else if state.status.is_some() {
                 state.status = None;
@@ -466,6 +477,7 @@ pub fn handle_action(state: &mut State, action: Action) -> Vec<Command> {
         }
         _ if state.focus == Pane::Members => out.extend(members_action(state, action)),
         _ if state.focus == Pane::Checks => out.extend(checks_action(state, action)),
+        _ if state.focus == Pane::Metrics => metrics::action(state, action),
         _ => {
             let pane = match state.focus {
                 Pane::Checks => "checks",

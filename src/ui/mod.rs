@@ -2,6 +2,7 @@
 
 mod check_popups;
 mod checks;
+mod metrics;
 pub mod fmt;
 mod members;
 mod placeholder;
@@ -63,7 +64,7 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme, keymap: &Keymap) {
 
     members::draw(frame, members_area, &ctx);
     checks::draw(frame, checks_area, &ctx);
-    placeholder::draw(frame, metrics_area, &ctx, Pane::Metrics);
+    metrics::draw(frame, metrics_area, &ctx);
     placeholder::draw(frame, logs_area, &ctx, Pane::Logs);
     status::draw(frame, bottom, &ctx);
     popups::draw(frame, area, &ctx);

@@ -1,0 +1,422 @@
+//! Sparkline data from Graphite or Prometheus: series templates expanded for the selected member (or
+//! the whole cluster), queried for a window, downsampled to the pane width off the UI thread.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+use tracing::warn;
+
+use super::backoff::Backoff;
+use super::http::HttpError;
+use super::{Health, Msg, SourceId};
+use crate::action::Command;
+use crate::config::{MetricsKind, MetricsProfile, SeriesTemplate};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Window {
+    M15,
+    H1,
+    H6,
+    H24,
+}
+
+impl Window {
+    pub const ALL: [Window; 4] = [Window::M15, Window::H1, Window::H6, Window::H24];
+
+    pub fn secs(self) -> i64 {
+        match self {
+            Window::M15 => 900,
+            Window::H1 => 3600,
+            Window::H6 => 6 * 3600,
+            Window::H24 => 24 * 3600,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Window::M15 => "15m",
+            Window::H1 => "1h",
+            Window::H6 => "6h",
+            Window::H24 => "24h",
+        }
+    }
+
+    pub fn step(self, delta: isize) -> Window {
+        let i = Self::ALL.iter().position(|w| *w == self).unwrap_or(0) as isize;
+        Self::ALL[(i + delta).rem_euclid(4) as usize]
+    }
+}
+
+/// What to chart: one member's series, or the cluster-wide aggregate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsQuery {
+    /// Shown in the pane title: the instance name, or the cluster name.
+    pub label: String,
+    /// Placeholder values; `None` = cluster-wide.
+    pub vars: Option<BTreeMap<String, String>>,
+    pub window: Window,
+    /// Columns available for the sparkline; points are downsampled to this.
+    pub width: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub name: String,
+    pub expr: String,
+    pub unit: String,
+    /// One value per column, `None` where there is no data (a gap, never a zero).
+    pub points: Vec<Option<f64>>,
+    pub last: Option<f64>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsResult {
+    pub query: MetricsQuery,
+    pub series: Vec<Result<Series, String>>,
+}
+
+/// Expands `{name}` placeholders from `vars`; unknown placeholders are an error naming them.
+/// `{{` and `}}` stay literal braces (PromQL label matchers use braces).
+pub fn expand(template: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(i) = rest.find('{') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let name_len = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.'))
+            .unwrap_or(after.len());
+        let closes = after[name_len..].starts_with('}');
+        if name_len > 0 && closes {
+            let name = &after[..name_len];
+            match vars.get(name) {
+                Some(v) => out.push_str(v),
+                None => {
+                    return Err(format!(
+                        "unknown placeholder {{{name}}} — known: {}",
+                        vars.keys()
+                            .map(|k| format!("{{{k}}}"))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    ))
+                }
+            }
+            rest = &after[name_len + 1..];
+        } else {
+            // A literal brace (e.g. a PromQL matcher `{job="x"}`).
+            out.push('{');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// The cluster-wide form of a template: Graphite wildcards averaged; PromQL matchers on a
+/// placeholder become `=~".+"` and the query is averaged.
+pub fn cluster_expr(kind: MetricsKind, t: &SeriesTemplate) -> String {
+    if let Some(c) = &t.cluster {
+        return c.clone();
+    }
+    let re = regex::Regex::new(r#"\{[A-Za-z0-9_.\-]+\}"#).expect("static regex");
+    match kind {
+        MetricsKind::Graphite => {
+            if re.is_match(&t.template) {
+                format!("averageSeries({})", re.replace_all(&t.template, "*"))
+            } else {
+                t.template.clone()
+            }
+        }
+        MetricsKind::Prometheus => {
+            let matcher =
+                regex::Regex::new(r#"=\s*"[^"]*\{[A-Za-z0-9_.\-]+\}[^"]*""#).expect("static regex");
+            if matcher.is_match(&t.template) {
+                format!("avg({})", matcher.replace_all(&t.template, r#"=~".+""#))
+            } else {
+                t.template.clone()
+            }
+        }
+    }
+}
+
+/// Prometheus step for a window drawn in `width` columns, respecting the 11,000-point cap.
+pub fn choose_step(window_secs: i64, width: usize) -> i64 {
+    let by_width = (window_secs as f64 / width.max(1) as f64).ceil() as i64;
+    let by_cap = (window_secs as f64 / 11_000.0).ceil() as i64;
+    by_width.max(by_cap).max(1)
+}
+
+/// Averages `(timestamp, value)` points into `width` equal buckets over `[start, end]`; NaN and
+/// infinities are treated as missing so one bad sample cannot flatten the chart.
+pub fn downsample(
+    points: &[(f64, Option<f64>)],
+    start: f64,
+    end: f64,
+    width: usize,
+) -> Vec<Option<f64>> {
+    let width = width.max(1);
+    let mut sums = vec![0.0f64; width];
+    let mut counts = vec![0u32; width];
+    let span = (end - start).max(1e-9);
+    for &(ts, v) in points {
+        let Some(v) = v.filter(|v| v.is_finite()) else {
+            continue;
+        };
+        if ts < start || ts > end {
+            continue;
+        }
+        let i = (((ts - start) / span) * width as f64) as usize;
+        let i = i.min(width - 1);
+        sums[i] += v;
+        counts[i] += 1;
+    }
+    sums.iter()
+        .zip(&counts)
+        .map(|(s, &c)| (c > 0).then(|| s / c as f64))
+        .collect()
+}
+
+pub fn summarize(
+    name: &str,
+    expr: &str,
+    unit: &str,
+    raw: &[(f64, Option<f64>)],
+    points: Vec<Option<f64>>,
+) -> Series {
+    let finite = || raw.iter().filter_map(|(_, v)| *v).filter(|v| v.is_finite());
+    Series {
+        name: name.to_string(),
+        expr: expr.to_string(),
+        unit: unit.to_string(),
+        last: raw
+            .iter()
+            .rev()
+            .find_map(|(_, v)| v.filter(|v| v.is_finite())),
+        min: finite().reduce(f64::min),
+        max: finite().reduce(f64::max),
+        points,
+    }
+}
+
+pub struct MetricsSource {
+    profile: MetricsProfile,
+    tx: mpsc::Sender<Msg>,
+    cmds: mpsc::Receiver<Command>,
+    client: reqwest::Client,
+}
+
+impl MetricsSource {
+    pub fn new(
+        profile: MetricsProfile,
+        tx: mpsc::Sender<Msg>,
+        cmds: mpsc::Receiver<Command>,
+    ) -> anyhow::Result<Self> {
+        let client = super::http::client(&profile.http)?;
+        Ok(MetricsSource {
+            profile,
+            tx,
+            cmds,
+            client,
+        })
+    }
+
+    /// Expressions for a query: (name, expr, unit) or the template error.
+    pub fn exprs(
+        profile: &MetricsProfile,
+        q: &MetricsQuery,
+    ) -> Vec<Result<(String, String, String), (String, String)>> {
+        profile
+            .series
+            .iter()
+            .map(|t| {
+                let e = match &q.vars {
+                    Some(vars) => expand(&t.template, vars),
+                    None => Ok(cluster_expr(profile.kind, t)),
+                };
+                e.map(|e| (t.name.clone(), e, t.unit.clone()))
+                    .map_err(|err| (t.name.clone(), err))
+            })
+            .collect()
+    }
+
+    pub async fn fetch(&self, q: &MetricsQuery) -> Result<MetricsResult, HttpError> {
+        let now = Utc::now();
+        let exprs = Self::exprs(&self.profile, q);
+        let ok: Vec<(String, String, String)> = exprs
+            .iter()
+            .filter_map(|e| e.as_ref().ok().cloned())
+            .collect();
+        let fetched = match self.profile.kind {
+            MetricsKind::Graphite => {
+                super::graphite::render(
+                    &self.client,
+                    &self.profile.http,
+                    &ok,
+                    q.window,
+                    q.width,
+                    now,
+                )
+                .await?
+            }
+            MetricsKind::Prometheus => {
+                super::prometheus::query_all(
+                    &self.client,
+                    &self.profile.http,
+                    &ok,
+                    q.window,
+                    q.width,
+                    now,
+                )
+                .await
+            }
+        };
+        let mut fetched = fetched.into_iter();
+        let series = exprs
+            .into_iter()
+            .map(|e| match e {
+                Ok(_) => fetched.next().unwrap_or_else(|| Err("no answer".into())),
+                Err((name, err)) => Err(format!("{name}: {err}")),
+            })
+            .collect();
+        Ok(MetricsResult {
+            query: q.clone(),
+            series,
+        })
+    }
+
+    pub async fn run(mut self) {
+        let mut query: Option<MetricsQuery> = None;
+        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+        let mut next = tokio::time::Instant::now() + Duration::from_secs(3600);
+        loop {
+            tokio::select! {
+                cmd = self.cmds.recv() => match cmd {
+                    None => return,
+                    Some(Command::MetricsQuery(q)) => {
+                        // Newest wins: drain queued queries, keep the last.
+                        let mut q = q;
+                        while let Ok(Command::MetricsQuery(newer)) = self.cmds.try_recv() { q = newer; }
+                        query = Some(q);
+                        next = tokio::time::Instant::now();
+                    }
+                    Some(_) => {}
+                },
+                _ = tokio::time::sleep_until(next) => {
+                    let Some(q) = &query else {
+                        next = tokio::time::Instant::now() + Duration::from_secs(3600);
+                        continue;
+                    };
+                    match self.fetch(q).await {
+                        Ok(result) => {
+                            backoff.reset();
+                            if self.tx.send(Msg::Metrics { result, at: Utc::now() }).await.is_err() { return; }
+                            if self.tx.send(Msg::Health(SourceId::Metrics, Health::Live)).await.is_err() { return; }
+                            next = tokio::time::Instant::now() + self.profile.interval;
+                        }
+                        Err(e) => {
+                            let delay = backoff.next_delay();
+                            warn!(error = %e, "metrics query failed");
+                            let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+                            let h = Health::Retrying { at, attempt: backoff.attempt(), error: format!("{}: {e}", self.profile.kind.name()) };
+                            if self.tx.send(Msg::Health(SourceId::Metrics, h)).await.is_err() { return; }
+                            next = tokio::time::Instant::now() + delay;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Window start and end as unix seconds for `now`.
+pub fn bounds(window: Window, now: DateTime<Utc>) -> (i64, i64) {
+    let end = now.timestamp();
+    (end - window.secs(), end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars() -> BTreeMap<String, String> {
+        [
+            ("instance", "web-1"),
+            ("role", "web"),
+            ("addr", "10.0.0.1:80"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    #[test]
+    fn expands_placeholders_and_keeps_promql_braces() {
+        assert_eq!(
+            expand("stats.gauges.{instance}.cpu", &vars()).unwrap(),
+            "stats.gauges.web-1.cpu"
+        );
+        assert_eq!(
+            expand(
+                r#"rate(http_requests_total{instance="{addr}"}[1m])"#,
+                &vars()
+            )
+            .unwrap(),
+            r#"rate(http_requests_total{instance="10.0.0.1:80"}[1m])"#
+        );
+        let e = expand("x.{nope}.y", &vars()).unwrap_err();
+        assert!(e.contains("{nope}") && e.contains("{instance}"), "{e}");
+    }
+
+    #[test]
+    fn cluster_forms() {
+        let t = |s: &str| SeriesTemplate {
+            name: "x".into(),
+            template: s.into(),
+            cluster: None,
+            unit: String::new(),
+        };
+        assert_eq!(
+            cluster_expr(MetricsKind::Graphite, &t("stats.gauges.{instance}.cpu")),
+            "averageSeries(stats.gauges.*.cpu)"
+        );
+        assert_eq!(
+            cluster_expr(
+                MetricsKind::Prometheus,
+                &t(r#"rate(x{instance="{addr}"}[1m])"#)
+            ),
+            r#"avg(rate(x{instance=~".+"}[1m]))"#
+        );
+        assert_eq!(cluster_expr(MetricsKind::Prometheus, &t("up")), "up");
+    }
+
+    #[test]
+    fn step_respects_width_and_cap() {
+        assert_eq!(choose_step(900, 60), 15);
+        assert_eq!(choose_step(86_400, 10_000_000), 8);
+        assert_eq!(choose_step(60, 1000), 1);
+    }
+
+    #[test]
+    fn downsample_keeps_gaps_and_drops_nan() {
+        let pts = vec![
+            (0.0, Some(1.0)),
+            (1.0, Some(3.0)),
+            (5.0, None),
+            (8.0, Some(f64::NAN)),
+            (9.0, Some(4.0)),
+        ];
+        let d = downsample(&pts, 0.0, 10.0, 5);
+        assert_eq!(d, vec![Some(2.0), None, None, None, Some(4.0)]);
+        let s = summarize("n", "e", "", &pts, d);
+        assert_eq!((s.last, s.min, s.max), (Some(4.0), Some(1.0), Some(4.0)));
+    }
+
+    #[test]
+    fn empty_input_is_all_gaps() {
+        assert_eq!(downsample(&[], 0.0, 10.0, 3), vec![None, None, None]);
+    }
+}

@@ -1,0 +1,128 @@
+//! The metrics pane: which query is wanted (scope × window × width), and the last answer.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use super::{Level, State};
+use crate::action::{Action, Command};
+use crate::sources::metrics::{MetricsQuery, MetricsResult, Window};
+
+#[derive(Debug, Default)]
+pub struct MetricsPane {
+    pub window: Option<Window>,
+    pub result: Option<MetricsResult>,
+    pub last_update: Option<DateTime<Utc>>,
+    pub selected: usize,
+    /// Columns for sparklines, written by the view.
+    pub width: std::cell::Cell<usize>,
+    sent: Option<MetricsQuery>,
+}
+
+impl MetricsPane {
+    pub fn window(&self) -> Window {
+        self.window.unwrap_or(Window::H1)
+    }
+
+    pub fn apply(&mut self, result: MetricsResult, at: DateTime<Utc>) {
+        // A late answer for an older query is dropped: newest wins.
+        if self.sent.as_ref().is_some_and(|q| *q != result.query) {
+            return;
+        }
+        self.result = Some(result);
+        self.last_update = Some(at);
+    }
+
+    pub fn wanted(&self) -> Option<&MetricsQuery> {
+        self.sent.as_ref()
+    }
+}
+
+/// Placeholder values for the member: instance, role, addr, host and top-level value fields.
+pub fn member_vars(state: &State, key: &str) -> Option<BTreeMap<String, String>> {
+    let m = state.members.get(key)?;
+    let mut vars = BTreeMap::new();
+    if let Ok(serde_json::Value::Object(map)) =
+        serde_json::from_slice::<serde_json::Value>(&m.value)
+    {
+        for (k, v) in map {
+            match v {
+                serde_json::Value::String(s) => {
+                    vars.insert(k, s);
+                }
+                serde_json::Value::Number(n) => {
+                    vars.insert(k, n.to_string());
+                }
+                _ => {}
+            }
+        }
+    }
+    vars.insert("instance".into(), m.instance.clone());
+    vars.insert("role".into(), m.role.clone());
+    vars.insert("addr".into(), m.addr.clone());
+    let host = m
+        .addr
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or(&m.addr)
+        .to_string();
+    vars.insert("host".into(), host);
+    Some(vars)
+}
+
+/// The query the pane wants now; emitted when it differs from the last one sent.
+pub fn interest(state: &mut State) -> Option<Command> {
+    if state.backends.metrics.is_none() {
+        return None;
+    }
+    let width = state.metrics.width.get();
+    if width == 0 {
+        return None; // not drawn yet
+    }
+    let (label, vars) = match state
+        .scope_key
+        .as_deref()
+        .and_then(|k| member_vars(state, k).map(|v| (k, v)))
+    {
+        Some((_, vars)) => (
+            vars.get("instance").cloned().unwrap_or_default(),
+            Some(vars),
+        ),
+        None => (format!("cluster {}", state.cluster), None),
+    };
+    let q = MetricsQuery {
+        label,
+        vars,
+        window: state.metrics.window(),
+        width,
+    };
+    if state.metrics.sent.as_ref() == Some(&q) {
+        return None;
+    }
+    state.metrics.sent = Some(q.clone());
+    Some(Command::MetricsQuery(q))
+}
+
+pub fn action(state: &mut State, action: Action) {
+    let n = state
+        .metrics
+        .result
+        .as_ref()
+        .map(|r| r.series.len())
+        .unwrap_or(0);
+    let m = &mut state.metrics;
+    match action {
+        Action::Down => m.selected = (m.selected + 1).min(n.saturating_sub(1)),
+        Action::Up => m.selected = m.selected.saturating_sub(1),
+        Action::Top => m.selected = 0,
+        Action::Bottom => m.selected = n.saturating_sub(1),
+        Action::NextWindow | Action::PrevWindow => {
+            let w = m
+                .window()
+                .step(if action == Action::NextWindow { 1 } else { -1 });
+            m.window = Some(w);
+            state.say(Level::Info, format!("metrics window {}", w.label()));
+        }
+        _ => {}
+    }
+}

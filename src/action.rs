@@ -33,6 +33,8 @@ pub enum Action {
     ToggleHideSilenced,
     NextWindow,
     PrevWindow,
+    CycleSeverity,
+    ToggleWrap,
 }
 
 impl Action {
@@ -73,6 +75,8 @@ impl Action {
             Action::ToggleHideSilenced => "hide/show silenced checks",
             Action::NextWindow => "metrics window: longer (15m 1h 6h 24h)",
             Action::PrevWindow => "metrics window: shorter",
+            Action::CycleSeverity => "logs: severity threshold (all, err, warning, notice, info)",
+            Action::ToggleWrap => "logs: wrap long lines",
         }
     }
 }

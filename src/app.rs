@@ -24,6 +24,7 @@ use crate::config::ClusterProfile;
 use crate::keymap::{Context, Key, Keymap};
 use crate::sources::checks::ChecksSource;
 use crate::sources::etcd::EtcdSource;
+use crate::sources::logs::LogsSource;
 use crate::sources::metrics::MetricsSource;
 use crate::sources::{Health, Msg, SourceId};
 use crate::state::{self, FormKey, Popup, State, TextKey};
@@ -109,7 +110,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
     );
     state.readonly = settings.readonly;
     state.utc = settings.utc;
-    let kind = |t: &Option<toml::Table>| {
+    let _unused = |t: &Option<toml::Table>| {
         t.as_ref().map(|t| {
             t.get("kind")
                 .and_then(|k| k.as_str())
@@ -127,7 +128,11 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
         .metrics
         .as_ref()
         .map(|m| m.kind.name().to_string());
-    state.backends.logs = kind(&settings.profile.logs);
+    state.backends.logs = settings
+        .profile
+        .logs
+        .as_ref()
+        .map(|l| l.kind.name().to_string());
     state.health.insert(
         SourceId::Checks,
         if settings.profile.checks.is_some() {
@@ -139,16 +144,14 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
     state
         .health
         .insert(SourceId::Metrics, Health::NotConfigured);
-    for (id, conf) in [(SourceId::Logs, &state.backends.logs)] {
-        let h = if conf.is_some() {
-            Health::Failed("not supported by this build".into())
-        } else {
-            Health::NotConfigured
-        };
-        state.health.insert(id, h);
-    }
+    state.health.insert(SourceId::Logs, Health::NotConfigured);
 
     let (msg_tx, mut msg_rx) = mpsc::channel::<Msg>(1024);
+    let logs_task = settings.profile.logs.clone().map(|p| {
+        state.logs = crate::state::logs::Logs::with_capacity(p.buffer_lines);
+        state.health.insert(SourceId::Logs, Health::Connecting);
+        tokio::spawn(LogsSource::new(p, msg_tx.clone()).run())
+    });
     let (etcd_tx, etcd_rx) = mpsc::channel::<Command>(256);
     let etcd_task = tokio::spawn(EtcdSource::new(etcd_profile, msg_tx.clone(), etcd_rx).run());
     let (checks_tx, checks_rx) = mpsc::channel::<Command>(64);
@@ -246,7 +249,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
         }
     };
     etcd_task.abort();
-    for t in [checks_task, metrics_task].into_iter().flatten() {
+    for t in [checks_task, metrics_task, logs_task].into_iter().flatten() {
         t.abort();
     }
     drop(guard);

@@ -79,7 +79,35 @@ struct RawCluster {
     accent: Option<String>,
     checks: Option<Spanned<RawChecks>>,
     metrics: Option<Spanned<RawMetrics>>,
-    logs: Option<toml::Table>,
+    logs: Option<Spanned<RawLogs>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLogs {
+    kind: String,
+    url: String,
+    /// redis: Pub/Sub channel (omhiredis mode="publish") …
+    channel: Option<String>,
+    /// … or list (mode="queue"), consumed with BRPOP.
+    list: Option<String>,
+    /// elasticsearch: index pattern.
+    index: Option<String>,
+    /// loki: LogQL stream selector.
+    query: Option<String>,
+    tenant: Option<String>,
+    interval_secs: Option<u64>,
+    timeout_secs: Option<u64>,
+    buffer_lines: Option<usize>,
+    user: Option<String>,
+    password: Option<toml::Value>,
+    password_env: Option<String>,
+    password_file: Option<String>,
+    api_key_env: Option<String>,
+    api_key_file: Option<String>,
+    ca: Option<String>,
+    #[serde(default)]
+    insecure_skip_verify: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -177,7 +205,7 @@ pub struct ClusterProfile {
     /// what is configured rather than pretending nothing is.
     pub checks: Option<ChecksProfile>,
     pub metrics: Option<MetricsProfile>,
-    pub logs: Option<toml::Table>,
+    pub logs: Option<LogsProfile>,
 }
 
 #[derive(Debug, Clone)]
@@ -273,6 +301,40 @@ pub struct MetricsProfile {
     pub interval: std::time::Duration,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogsKind {
+    /// Pub/Sub channel or a list.
+    Redis {
+        channel: Option<String>,
+        list: Option<String>,
+    },
+    Elasticsearch {
+        index: String,
+    },
+    Loki {
+        query: String,
+        tenant: Option<String>,
+    },
+}
+
+impl LogsKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            LogsKind::Redis { .. } => "redis",
+            LogsKind::Elasticsearch { .. } => "elasticsearch",
+            LogsKind::Loki { .. } => "loki",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LogsProfile {
+    pub kind: LogsKind,
+    pub http: HttpBackend,
+    pub interval: std::time::Duration,
+    pub buffer_lines: usize,
+}
+
 #[derive(Debug, Clone)]
 pub struct TlsFiles {
     pub ca: Option<PathBuf>,
@@ -345,6 +407,16 @@ impl Config {
                         })?)
                     }
                 };
+            let logs = match raw_cluster.logs {
+                None => None,
+                Some(l) => {
+                    let at = l.span().start;
+                    Some(
+                        validate_logs(l.into_inner())
+                            .map_err(|msg| invalid(at, format!("clusters.{name}.logs: {msg}")))?,
+                    )
+                }
+            };
             if etcd.is_none() {
                 return Err(invalid(
                     at,
@@ -362,7 +434,7 @@ impl Config {
                     accent: raw_cluster.accent,
                     checks,
                     metrics,
-                    logs: raw_cluster.logs,
+                    logs,
                 },
             );
         }
@@ -672,6 +744,114 @@ fn validate_metrics(raw: RawMetrics) -> Result<MetricsProfile, String> {
         },
         series,
         interval: std::time::Duration::from_secs(raw.interval_secs.unwrap_or(10).max(1)),
+    })
+}
+
+fn validate_logs(raw: RawLogs) -> Result<LogsProfile, String> {
+    if raw.password.is_some() {
+        return Err(
+            "password is not accepted in the config file — use password_env or password_file"
+                .into(),
+        );
+    }
+    let kind = match raw.kind.as_str() {
+        "redis" => {
+            if !(raw.url.starts_with("redis://") || raw.url.starts_with("rediss://")) {
+                return Err(format!(
+                    "url \"{}\" must start with redis:// (or rediss://)",
+                    raw.url
+                ));
+            }
+            if raw.url.contains('@') {
+                return Err(
+                    "put the Redis password in password_env/password_file, not in the url".into(),
+                );
+            }
+            match (&raw.channel, &raw.list) {
+                (Some(_), Some(_)) => return Err("give either channel (publish mode) or list (queue mode), not both".into()),
+                (None, None) => return Err("give channel = \"syslog\" (omhiredis publish mode) or list = \"syslog\" (queue mode)".into()),
+                _ => {}
+            }
+            LogsKind::Redis {
+                channel: raw.channel,
+                list: raw.list,
+            }
+        }
+        "elasticsearch" | "logstash" => LogsKind::Elasticsearch {
+            index: raw.index.unwrap_or_else(|| "logstash-*".into()),
+        },
+        "loki" => LogsKind::Loki {
+            query: raw
+                .query
+                .ok_or("loki needs query = '{job=\"syslog\"}' (a LogQL stream selector)")?,
+            tenant: raw.tenant,
+        },
+        other => {
+            return Err(format!(
+                "kind \"{other}\" is not known — use \"redis\", \"elasticsearch\" or \"loki\""
+            ))
+        }
+    };
+    if !matches!(kind, LogsKind::Redis { .. })
+        && !(raw.url.starts_with("http://") || raw.url.starts_with("https://"))
+    {
+        return Err(format!(
+            "url \"{}\" must start with http:// or https://",
+            raw.url
+        ));
+    }
+    let key = read_secret(&raw.api_key_env, &raw.api_key_file, "api_key")?;
+    let pw = read_secret(&raw.password_env, &raw.password_file, "password")?;
+    let auth = match (key, raw.user, pw) {
+        (Some(_), _, Some(_)) => {
+            return Err("give either an API key or a password, not both".into())
+        }
+        (Some((key, origin)), None, None) => HttpAuth::ApiKey { key, origin },
+        (None, Some(user), Some((password, origin))) => HttpAuth::Basic {
+            user,
+            password,
+            origin,
+        },
+        // Redis AUTH may be a password alone (requirepass).
+        (None, None, Some((password, origin))) if matches!(kind, LogsKind::Redis { .. }) => {
+            HttpAuth::Basic {
+                user: String::new(),
+                password,
+                origin,
+            }
+        }
+        (None, None, Some(_)) => return Err("a password is set but user is not".into()),
+        (None, Some(_), None) => {
+            return Err("user is set without password_env or password_file".into())
+        }
+        (Some(_), Some(_), None) => return Err("give either an API key or user + password".into()),
+        (None, None, None) => HttpAuth::None,
+    };
+    let ca = match &raw.ca {
+        None => None,
+        Some(c) => {
+            let p = expand_tilde(c);
+            if !p.is_file() {
+                return Err(format!("ca file {} does not exist", p.display()));
+            }
+            Some(p)
+        }
+    };
+    let buffer_lines = raw.buffer_lines.unwrap_or(100_000);
+    if !(100..=10_000_000).contains(&buffer_lines) {
+        return Err("buffer_lines must be between 100 and 10000000".into());
+    }
+    Ok(LogsProfile {
+        kind,
+        http: HttpBackend {
+            url: raw.url.trim_end_matches('/').to_string(),
+            auth,
+            timeout: std::time::Duration::from_secs(raw.timeout_secs.unwrap_or(10).max(1)),
+            ca,
+            insecure_skip_verify: raw.insecure_skip_verify,
+        },
+        interval: std::time::Duration::from_secs(raw.interval_secs.unwrap_or(2).max(1)),
+        buffer_lines,
     })
 }
 

@@ -7,10 +7,12 @@ pub mod checks;
 pub mod etcd;
 pub mod graphite;
 pub mod http;
+pub mod logs;
 pub mod metrics;
 pub mod prometheus;
 pub mod sensu_core;
 pub mod sensu_go;
+pub mod syslog;
 
 use chrono::{DateTime, Utc};
 
@@ -102,6 +104,9 @@ pub enum Msg {
         at: DateTime<Utc>,
     },
     SilenceDone(checks::SilenceOutcome),
+    LogLines(Vec<syslog::LogLine>),
+    /// Something the user should know that is not a failure (e.g. partial shard failures).
+    Notice(SourceId, String),
     Metrics {
         result: metrics::MetricsResult,
         at: DateTime<Utc>,

@@ -2,6 +2,7 @@
 //! [`handle_text`] (the user). Pure and synchronous: no I/O, no clocks — time arrives as `Msg::Tick`.
 
 pub mod checks;
+pub mod logs;
 pub mod member_value;
 pub mod members;
 pub mod metrics;
@@ -66,6 +67,10 @@ pub enum Popup {
     CheckDetail {
         entity: String,
         check: String,
+        scroll: usize,
+    },
+    LogDetail {
+        line: Box<crate::sources::syslog::LogLine>,
         scroll: usize,
     },
     SilenceForm(SilenceForm),
@@ -140,6 +145,7 @@ pub struct State {
     pub members: Members,
     pub checks: Checks,
     pub metrics: metrics::MetricsPane,
+    pub logs: logs::Logs,
     /// The member the other panes are scoped to (set by moving in the members pane, Esc clears).
     pub scope_key: Option<String>,
     pub backends: PaneBackends,
@@ -152,6 +158,7 @@ pub struct State {
     pub members_viewport: Cell<usize>,
     pub checks_offset: Cell<usize>,
     pub checks_viewport: Cell<usize>,
+    pub logs_viewport: Cell<usize>,
     watched_leases: Vec<i64>,
 }
 
@@ -174,6 +181,7 @@ impl State {
             members: Members::new(prefix),
             checks: Checks::default(),
             metrics: metrics::MetricsPane::default(),
+            logs: logs::Logs::default(),
             scope_key: None,
             backends: PaneBackends::default(),
             should_quit: false,
@@ -182,6 +190,7 @@ impl State {
             members_viewport: Cell::new(20),
             checks_offset: Cell::new(0),
             checks_viewport: Cell::new(20),
+            logs_viewport: Cell::new(20),
             watched_leases: Vec::new(),
         }
     }
@@ -234,6 +243,7 @@ impl State {
                 names,
             }
         });
+        self.logs.set_scope(scope.clone());
         self.checks.set_scope(scope);
         self.scope_key = self.members.selected().map(|m| m.key.to_string());
     }
@@ -319,6 +329,8 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
         Msg::ChecksSnapshot { snapshot, at } => state.checks.apply_snapshot(snapshot, at),
         Msg::SilenceDone(outcome) => out.extend(silence_done(state, outcome)),
         Msg::Metrics { result, at } => state.metrics.apply(result, at),
+        Msg::LogLines(lines) => state.logs.extend(lines),
+        Msg::Notice(source, text) => state.say(Level::Warn, format!("{}: {text}", source.label())),
     }
     out
 }
@@ -453,6 +465,7 @@ pub fn handle_action(state: &mut State, action: Action) -> Vec<Command> {
             let current = match state.focus {
                 Pane::Members => state.members.filter.as_ref().map(|f| f.text.clone()),
                 Pane::Checks => state.checks.filter.as_ref().map(|f| f.text.clone()),
+                Pane::Logs => state.logs.filter.as_ref().map(|f| f.text.clone()),
                 _ => None,
             };
             state.input = Some(Input {
@@ -467,8 +480,12 @@ pub fn handle_action(state: &mut State, action: Action) -> Vec<Command> {
             } else if state.focus == Pane::Checks && state.checks.filter.is_some() {
                 state.checks.set_filter(None);
                 state.say(Level::Info, "filter cleared");
+            } else if state.focus == Pane::Logs && state.logs.filter.is_some() {
+                state.logs.set_filter(None);
+                state.say(Level::Info, "filter cleared");
             } else if state.checks.scope.is_some() || state.scope_key.is_some() {
                 state.checks.set_scope(None);
+                state.logs.set_scope(None);
                 state.scope_key = None;
                 state.say(Level::Info, "scope cleared: showing every entity");
             } else if state.status.is_some() {
@@ -478,6 +495,7 @@ pub fn handle_action(state: &mut State, action: Action) -> Vec<Command> {
         _ if state.focus == Pane::Members => out.extend(members_action(state, action)),
         _ if state.focus == Pane::Checks => out.extend(checks_action(state, action)),
         _ if state.focus == Pane::Metrics => metrics::action(state, action),
+        _ if state.focus == Pane::Logs => logs_action(state, action),
         _ => {
             let pane = match state.focus {
                 Pane::Checks => "checks",
@@ -612,6 +630,42 @@ pub fn describe_silence(checks: &Checks, id: &str) -> String {
             };
             format!("{} — by {who}: \"{}\"{until}", s.describe(), s.reason)
         }
+    }
+}
+
+fn logs_action(state: &mut State, action: Action) {
+    let page = state.logs_viewport.get().max(1) as isize;
+    let l = &mut state.logs;
+    match action {
+        Action::Down => l.move_selection(1),
+        Action::Up => l.move_selection(-1),
+        Action::PageDown => l.move_selection(page),
+        Action::PageUp => l.move_selection(-page),
+        Action::Top => l.top(),
+        Action::Bottom => l.bottom(),
+        Action::ToggleFollow => {
+            l.toggle_follow();
+            let on = l.follow;
+            state.say(Level::Info, if on { "following new lines" } else { "follow paused" });
+        }
+        Action::CycleSeverity => {
+            l.cycle_severity();
+            let t = match l.min_severity {
+                None => "all severities".to_string(),
+                Some(s) => format!("{} and worse", crate::sources::syslog::SEVERITY_NAMES[s as usize]),
+            };
+            state.say(Level::Info, format!("logs: {t}"));
+        }
+        Action::ToggleWrap => l.wrap = !l.wrap,
+        Action::Detail => {
+            if let Some(line) = l.selected() {
+                state.popup = Some(Popup::LogDetail {
+                    line: Box::new(line.clone()),
+                    scroll: 0,
+                });
+            }
+        }
+        _ => {}
     }
 }
 
@@ -757,7 +811,8 @@ fn popup_action(state: &mut State, popup: Popup, action: Action) -> Vec<Command>
         }
         Popup::Help { scroll }
         | Popup::MemberDetail { scroll, .. }
-        | Popup::CheckDetail { scroll, .. } => {
+        | Popup::CheckDetail { scroll, .. }
+        | Popup::LogDetail { scroll, .. } => {
             let new_scroll = match action {
                 Action::Down => Some(scroll + 1),
                 Action::Up => Some(scroll.saturating_sub(1)),
@@ -775,7 +830,8 @@ fn popup_action(state: &mut State, popup: Popup, action: Action) -> Vec<Command>
                 match p {
                     Popup::Help { scroll }
                     | Popup::MemberDetail { scroll, .. }
-                    | Popup::CheckDetail { scroll, .. } => *scroll = s,
+                    | Popup::CheckDetail { scroll, .. }
+                    | Popup::LogDetail { scroll, .. } => *scroll = s,
                     _ => {}
                 }
             }
@@ -805,6 +861,7 @@ pub fn handle_text(state: &mut State, key: TextKey) -> Vec<Command> {
                 match state.focus {
                     Pane::Members => state.members.set_filter(None),
                     Pane::Checks => state.checks.set_filter(None),
+                    Pane::Logs => state.logs.set_filter(None),
                     _ => {}
                 }
             }
@@ -833,6 +890,7 @@ pub fn handle_text(state: &mut State, key: TextKey) -> Vec<Command> {
             match state.focus {
                 Pane::Members => state.members.set_filter(f),
                 Pane::Checks => state.checks.set_filter(f),
+                Pane::Logs => state.logs.set_filter(f),
                 _ => {}
             }
         }
@@ -841,7 +899,7 @@ pub fn handle_text(state: &mut State, key: TextKey) -> Vec<Command> {
 }
 
 fn apply_filter(state: &mut State, text: &str) {
-    if !matches!(state.focus, Pane::Members | Pane::Checks) {
+    if state.focus == Pane::Metrics {
         state.say(Level::Info, "filtering this pane is not available yet");
         return;
     }

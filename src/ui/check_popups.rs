@@ -107,8 +107,75 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, popup: &Popup) {
             let h = (ids.len() as u16 + 4).min(area.height);
             boxed(frame, area, ctx, 100, h, " Unsilence ".into(), lines, false);
         }
+        Popup::LogDetail { line, scroll } => log_detail(frame, area, ctx, line, *scroll),
         _ => {}
     }
+}
+
+fn log_detail(
+    frame: &mut Frame,
+    area: Rect,
+    ctx: &Ctx,
+    l: &crate::sources::syslog::LogLine,
+    scroll: usize,
+) {
+    let rect = centered(
+        area,
+        area.width.saturating_sub(8),
+        area.height.saturating_sub(4),
+    );
+    let mut lines = vec![
+        kv(
+            ctx,
+            "time",
+            l.time
+                .map(|t| timestamp(t, ctx.state.utc))
+                .unwrap_or_else(|| "-".into()),
+        ),
+        kv(ctx, "host", l.host.clone()),
+        kv(ctx, "program", l.program.clone()),
+        kv(
+            ctx,
+            "severity",
+            l.severity
+                .map(|s| {
+                    format!(
+                        "{} ({s})",
+                        crate::sources::syslog::SEVERITY_NAMES[s as usize]
+                    )
+                })
+                .unwrap_or_else(|| "unknown".into()),
+        ),
+        Line::default(),
+        Line::from(Span::styled("message", ctx.theme.style(StyleName::Header))),
+        Line::from(format!("  {}", l.message)),
+    ];
+    if !l.fields.is_empty() {
+        lines.push(Line::default());
+        lines.push(Line::from(Span::styled(
+            "fields",
+            ctx.theme.style(StyleName::Header),
+        )));
+        for (k, v) in &l.fields {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {k}: "), ctx.theme.style(StyleName::Key)),
+                Span::raw(v.clone()),
+            ]));
+        }
+    }
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(" Log line — Esc closes ")
+        .border_style(ctx.theme.style(StyleName::PopupBorder))
+        .style(ctx.theme.style(StyleName::Popup));
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll.min(500) as u16, 0)),
+        rect,
+    );
 }
 
 fn kv<'a>(ctx: &Ctx, k: &str, v: String) -> Line<'a> {

@@ -2,10 +2,10 @@
 
 mod check_popups;
 mod checks;
+mod logs;
 mod metrics;
 pub mod fmt;
 mod members;
-mod placeholder;
 mod popups;
 mod status;
 
@@ -65,7 +65,7 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme, keymap: &Keymap) {
     members::draw(frame, members_area, &ctx);
     checks::draw(frame, checks_area, &ctx);
     metrics::draw(frame, metrics_area, &ctx);
-    placeholder::draw(frame, logs_area, &ctx, Pane::Logs);
+    logs::draw(frame, logs_area, &ctx);
     status::draw(frame, bottom, &ctx);
     popups::draw(frame, area, &ctx);
 }

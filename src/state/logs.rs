@@ -1,0 +1,318 @@
+//! Logs: a bounded ring buffer with an incrementally maintained list of the lines that pass the
+//! filter, so a firehose costs O(1) per line and a frame only touches the rows on screen.
+
+use std::collections::VecDeque;
+
+use super::checks::EntityScope;
+use super::members::Filter;
+use crate::sources::syslog::LogLine;
+
+pub const DEFAULT_CAPACITY: usize = 100_000;
+
+#[derive(Debug)]
+pub struct Logs {
+    lines: VecDeque<LogLine>,
+    /// Sequence number of `lines[0]`; every line ever received has one.
+    first_seq: u64,
+    capacity: usize,
+    /// Lines evicted because the buffer was full.
+    pub dropped: u64,
+    /// Sequence numbers of buffered lines passing the filter, ascending.
+    matches: VecDeque<u64>,
+    pub filter: Option<Filter>,
+    /// Show lines at this syslog severity or worse (lower number); `None` shows everything.
+    pub min_severity: Option<u8>,
+    pub scope: Option<EntityScope>,
+    pub follow: bool,
+    pub wrap: bool,
+    /// Selected line (a sequence number) while follow is paused.
+    cursor: Option<u64>,
+    /// Matching lines that arrived while paused.
+    pub unseen: u64,
+    pub received: u64,
+}
+
+impl Default for Logs {
+    fn default() -> Self {
+        Logs::with_capacity(DEFAULT_CAPACITY)
+    }
+}
+
+impl Logs {
+    pub fn with_capacity(capacity: usize) -> Logs {
+        Logs {
+            lines: VecDeque::with_capacity(capacity.min(1 << 16)),
+            first_seq: 0,
+            capacity: capacity.max(1),
+            dropped: 0,
+            matches: VecDeque::new(),
+            filter: None,
+            min_severity: None,
+            scope: None,
+            follow: true,
+            wrap: false,
+            cursor: None,
+            unseen: 0,
+            received: 0,
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    pub fn match_count(&self) -> usize {
+        self.matches.len()
+    }
+
+    fn get(&self, seq: u64) -> Option<&LogLine> {
+        seq.checked_sub(self.first_seq)
+            .and_then(|i| self.lines.get(i as usize))
+    }
+
+    fn passes(&self, l: &LogLine) -> bool {
+        if let (Some(min), Some(sev)) = (self.min_severity, l.severity) {
+            if sev > min {
+                return false;
+            }
+        }
+        if let Some(scope) = &self.scope {
+            if !scope.matches(&l.host) {
+                return false;
+            }
+        }
+        match &self.filter {
+            None => true,
+            Some(f) => f.matches_any(&[&l.message, &l.host, &l.program]),
+        }
+    }
+
+    pub fn push(&mut self, line: LogLine) {
+        self.received += 1;
+        if self.lines.len() == self.capacity {
+            self.lines.pop_front();
+            if self.matches.front() == Some(&self.first_seq) {
+                self.matches.pop_front();
+            }
+            if self.cursor == Some(self.first_seq) {
+                self.cursor = Some(self.first_seq + 1);
+            }
+            self.first_seq += 1;
+            self.dropped += 1;
+        }
+        let seq = self.first_seq + self.lines.len() as u64;
+        if self.passes(&line) {
+            self.matches.push_back(seq);
+            if !self.follow {
+                self.unseen += 1;
+            }
+        }
+        self.lines.push_back(line);
+    }
+
+    pub fn extend(&mut self, lines: impl IntoIterator<Item = LogLine>) {
+        for l in lines {
+            self.push(l);
+        }
+    }
+
+    /// Re-evaluates the filter over the buffer: only when the filter itself changes.
+    fn rescan(&mut self) {
+        let first = self.first_seq;
+        let matches: VecDeque<u64> = self
+            .lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| self.passes(l))
+            .map(|(i, _)| first + i as u64)
+            .collect();
+        self.matches = matches;
+    }
+
+    pub fn set_filter(&mut self, f: Option<Filter>) {
+        self.filter = f;
+        self.rescan();
+    }
+
+    pub fn set_scope(&mut self, scope: Option<EntityScope>) {
+        if self.scope != scope {
+            self.scope = scope;
+            self.rescan();
+        }
+    }
+
+    /// all → emerg..err → … → debug → all.
+    pub fn cycle_severity(&mut self) {
+        self.min_severity = match self.min_severity {
+            None => Some(3),
+            Some(3) => Some(4),
+            Some(4) => Some(5),
+            Some(5) => Some(6),
+            _ => None,
+        };
+        self.rescan();
+    }
+
+    pub fn toggle_follow(&mut self) {
+        self.follow = !self.follow;
+        if self.follow {
+            self.cursor = None;
+            self.unseen = 0;
+        } else {
+            self.cursor = self.matches.back().copied();
+        }
+    }
+
+    /// Index in `matches` of the selected line.
+    pub fn selected_index(&self) -> Option<usize> {
+        if self.matches.is_empty() {
+            return None;
+        }
+        if self.follow {
+            return Some(self.matches.len() - 1);
+        }
+        let c = self.cursor?;
+        Some(match self.matches.binary_search(&c) {
+            Ok(i) => i,
+            Err(i) => i.min(self.matches.len() - 1),
+        })
+    }
+
+    pub fn selected(&self) -> Option<&LogLine> {
+        let i = self.selected_index()?;
+        self.get(*self.matches.get(i)?)
+    }
+
+    /// Moving up pauses follow (and says so); reaching the bottom again resumes it.
+    pub fn move_selection(&mut self, delta: isize) {
+        let Some(i) = self.selected_index() else {
+            return;
+        };
+        let last = self.matches.len() - 1;
+        let j = (i as isize + delta).clamp(0, last as isize) as usize;
+        if delta < 0 && self.follow {
+            self.follow = false;
+            self.unseen = 0;
+        }
+        if !self.follow {
+            if j == last && delta > 0 {
+                self.follow = true;
+                self.cursor = None;
+                self.unseen = 0;
+                return;
+            }
+            self.cursor = self.matches.get(j).copied();
+        }
+    }
+
+    pub fn top(&mut self) {
+        self.follow = false;
+        self.cursor = self.matches.front().copied();
+    }
+
+    pub fn bottom(&mut self) {
+        self.follow = true;
+        self.cursor = None;
+        self.unseen = 0;
+    }
+
+    /// Up to `n` matching lines ending at the selection (inclusive), oldest first.
+    pub fn window(&self, n: usize) -> Vec<&LogLine> {
+        let Some(end) = self.selected_index() else {
+            return Vec::new();
+        };
+        let start = (end + 1).saturating_sub(n);
+        (start..=end)
+            .filter_map(|i| self.matches.get(i).and_then(|s| self.get(*s)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(msg: &str, sev: u8) -> LogLine {
+        LogLine {
+            host: "web-1".into(),
+            program: "app".into(),
+            severity: Some(sev),
+            message: msg.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn ring_evicts_and_counts_drops() {
+        let mut l = Logs::with_capacity(3);
+        for i in 0..5 {
+            l.push(line(&format!("m{i}"), 6));
+        }
+        assert_eq!(l.len(), 3);
+        assert_eq!(l.dropped, 2);
+        let w: Vec<_> = l.window(10).iter().map(|x| x.message.clone()).collect();
+        assert_eq!(w, ["m2", "m3", "m4"]);
+    }
+
+    #[test]
+    fn filter_is_incremental_and_survives_eviction() {
+        let mut l = Logs::with_capacity(4);
+        l.set_filter(Filter::parse("err").unwrap());
+        for m in ["ok", "err 1", "ok", "err 2", "err 3", "ok"] {
+            l.push(line(m, 6));
+        }
+        let w: Vec<_> = l.window(10).iter().map(|x| x.message.clone()).collect();
+        assert_eq!(w, ["err 2", "err 3"]);
+        assert_eq!(l.match_count(), 2);
+    }
+
+    #[test]
+    fn severity_threshold() {
+        let mut l = Logs::with_capacity(10);
+        l.push(line("debug", 7));
+        l.push(line("error", 3));
+        l.cycle_severity(); // err and worse
+        assert_eq!(l.match_count(), 1);
+        assert_eq!(l.selected().unwrap().message, "error");
+    }
+
+    #[test]
+    fn scrolling_up_pauses_follow_and_counts_unseen() {
+        let mut l = Logs::with_capacity(100);
+        for i in 0..10 {
+            l.push(line(&format!("m{i}"), 6));
+        }
+        l.move_selection(-3);
+        assert!(!l.follow);
+        assert_eq!(l.selected().unwrap().message, "m6");
+        l.push(line("new", 6));
+        assert_eq!(l.unseen, 1);
+        assert_eq!(
+            l.selected().unwrap().message,
+            "m6",
+            "a paused view does not move"
+        );
+        l.move_selection(100);
+        assert!(l.follow);
+        assert_eq!(l.selected().unwrap().message, "new");
+    }
+
+    #[test]
+    fn paused_cursor_evicted_moves_to_oldest() {
+        let mut l = Logs::with_capacity(3);
+        for i in 0..3 {
+            l.push(line(&format!("m{i}"), 6));
+        }
+        l.top();
+        l.push(line("m3", 6));
+        assert_eq!(l.selected().unwrap().message, "m1");
+    }
+}

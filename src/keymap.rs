@@ -38,7 +38,11 @@ impl Context {
     ];
 
     pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(_, c)| *c == self).map(|(n, _)| *n).unwrap_or("?")
+        Self::ALL
+            .iter()
+            .find(|(_, c)| *c == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("?")
     }
 }
 
@@ -143,7 +147,9 @@ impl Key {
             KeyCodeOrd::Char(' ') => s.push_str("space"),
             KeyCodeOrd::Char(c) => s.push(c),
             KeyCodeOrd::F(n) => s.push_str(&format!("f{n}")),
-            KeyCodeOrd::Named(i) => s.push_str(NAMED.get(i as usize).map(|(n, _)| *n).unwrap_or("?")),
+            KeyCodeOrd::Named(i) => {
+                s.push_str(NAMED.get(i as usize).map(|(n, _)| *n).unwrap_or("?"))
+            }
         }
         s
     }
@@ -179,7 +185,11 @@ impl Keymap {
             line: 0,
             message: format!(
                 "cannot read it ({e}) — give a file path or one of the built-in keymaps: {}",
-                BUILTIN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                BUILTIN
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         })?;
         let base = Self::parse(BUILTIN[0].1, "built-in keymap \"default\"", None)?;
@@ -210,7 +220,11 @@ impl Keymap {
                     at,
                     format!(
                         "unknown section [{section}] — sections are {}",
-                        Context::ALL.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                        Context::ALL
+                            .iter()
+                            .map(|(n, _)| *n)
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 ));
             };
@@ -267,7 +281,11 @@ impl Keymap {
             }
             for (action, mut keys) in by_action {
                 keys.sort();
-                rows.push((name.to_string(), keys.join(" "), action.describe().to_string()));
+                rows.push((
+                    name.to_string(),
+                    keys.join(" "),
+                    action.describe().to_string(),
+                ));
             }
         }
         rows
@@ -277,8 +295,11 @@ impl Keymap {
     pub fn key_for(&self, ctx: Context, action: Action) -> Option<String> {
         let find = |c: Context| {
             self.bindings.get(&c).and_then(|t| {
-                let mut keys: Vec<&Key> =
-                    t.iter().filter(|(_, a)| **a == action).map(|(k, _)| k).collect();
+                let mut keys: Vec<&Key> = t
+                    .iter()
+                    .filter(|(_, a)| **a == action)
+                    .map(|(k, _)| k)
+                    .collect();
                 // Prefer the shortest spelling: "q" over "ctrl-c".
                 keys.sort_by_key(|k| (k.label().len(), k.label()));
                 keys.first().map(|k| k.label())
@@ -293,7 +314,9 @@ pub fn describe_spec(spec: Option<&str>) -> String {
     match spec {
         None => "built-in \"default\"".into(),
         Some(s) if BUILTIN.iter().any(|(n, _)| *n == s) => format!("built-in \"{s}\""),
-        Some(s) => PathBuf::from(crate::paths::expand_tilde(s)).display().to_string(),
+        Some(s) => PathBuf::from(crate::paths::expand_tilde(s))
+            .display()
+            .to_string(),
     }
 }
 
@@ -316,11 +339,17 @@ mod tests {
     fn default_bindings() {
         let k = Keymap::resolve(None).unwrap();
         assert_eq!(
-            k.lookup(Context::Members, &ev(KeyCode::Char('D'), KeyModifiers::SHIFT)),
+            k.lookup(
+                Context::Members,
+                &ev(KeyCode::Char('D'), KeyModifiers::SHIFT)
+            ),
             Some(Action::Deregister)
         );
         assert_eq!(
-            k.lookup(Context::Checks, &ev(KeyCode::Char('D'), KeyModifiers::SHIFT)),
+            k.lookup(
+                Context::Checks,
+                &ev(KeyCode::Char('D'), KeyModifiers::SHIFT)
+            ),
             None
         );
         assert_eq!(
@@ -332,21 +361,31 @@ mod tests {
             Some(Action::PrevPane)
         );
         assert_eq!(
-            k.lookup(Context::Global, &ev(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            k.lookup(
+                Context::Global,
+                &ev(KeyCode::Char('c'), KeyModifiers::CONTROL)
+            ),
             Some(Action::Quit)
         );
         // dialogs do not fall through to global keys
         assert_eq!(
-            k.lookup(Context::Confirm, &ev(KeyCode::Char('D'), KeyModifiers::SHIFT)),
+            k.lookup(
+                Context::Confirm,
+                &ev(KeyCode::Char('D'), KeyModifiers::SHIFT)
+            ),
             None
         );
     }
 
     #[test]
     fn bad_action_names_the_line() {
-        let e = Keymap::parse("[global]\n\"q\" = \"quit\"\n\"x\" = \"explode\"\n", "my.toml", None)
-            .unwrap_err()
-            .to_string();
+        let e = Keymap::parse(
+            "[global]\n\"q\" = \"quit\"\n\"x\" = \"explode\"\n",
+            "my.toml",
+            None,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("my.toml line 3") && e.contains("explode"), "{e}");
     }
 
@@ -361,9 +400,20 @@ mod tests {
     #[test]
     fn user_file_merges_over_default_and_unbinds() {
         let base = Keymap::resolve(None).unwrap();
-        let k = Keymap::parse("[global]\n\"x\" = \"quit\"\n\"q\" = \"none\"\n", "u", Some(base)).unwrap();
-        assert_eq!(k.lookup(Context::Global, &Key::parse("x").unwrap()), Some(Action::Quit));
+        let k = Keymap::parse(
+            "[global]\n\"x\" = \"quit\"\n\"q\" = \"none\"\n",
+            "u",
+            Some(base),
+        )
+        .unwrap();
+        assert_eq!(
+            k.lookup(Context::Global, &Key::parse("x").unwrap()),
+            Some(Action::Quit)
+        );
         assert_eq!(k.lookup(Context::Global, &Key::parse("q").unwrap()), None);
-        assert_eq!(k.lookup(Context::Global, &Key::parse("j").unwrap()), Some(Action::Down));
+        assert_eq!(
+            k.lookup(Context::Global, &Key::parse("j").unwrap()),
+            Some(Action::Down)
+        );
     }
 }

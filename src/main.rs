@@ -55,7 +55,10 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config_path = cli.config.clone().unwrap_or_else(paths::default_config_file);
+    let config_path = cli
+        .config
+        .clone()
+        .unwrap_or_else(paths::default_config_file);
 
     if let Some(Sub::Info) = cli.command {
         return info(&cli, &config_path);
@@ -96,7 +99,11 @@ fn main() -> ExitCode {
             Ok(Exit::Terminated(why)) => {
                 tracing::info!(why, "terminated");
                 eprintln!("opsconsole: stopped ({why})");
-                return ExitCode::from(if why == "SIGTERM" || why == "SIGHUP" { 0 } else { 1 });
+                return ExitCode::from(if why == "SIGTERM" || why == "SIGHUP" {
+                    0
+                } else {
+                    1
+                });
             }
             Ok(Exit::SwitchCluster(name)) => cluster = name,
             Err(e) => {
@@ -129,7 +136,10 @@ fn load_settings(cli: &Cli, config_path: &PathBuf, cluster: &str) -> Result<Sett
         utc: cli.utc,
         theme,
         keymap,
-        audit_log: config.audit_log.clone().unwrap_or_else(paths::default_audit_log),
+        audit_log: config
+            .audit_log
+            .clone()
+            .unwrap_or_else(paths::default_audit_log),
         user: audit::local_user(config.user.as_deref()),
         profile,
     })
@@ -140,15 +150,27 @@ fn info(cli: &Cli, config_path: &PathBuf) -> ExitCode {
     let config = Config::load(config_path);
     match &config {
         Ok(c) => {
-            println!("  status      ok, clusters: {}", c.clusters.keys().cloned().collect::<Vec<_>>().join(", "));
+            println!(
+                "  status      ok, clusters: {}",
+                c.clusters.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
         }
         Err(e) => println!("  status      {e}"),
     }
     let c = config.as_ref().ok();
-    let keymap = cli.keymap.clone().or_else(|| c.and_then(|c| c.keymap.clone()));
-    let theme = cli.theme.clone().or_else(|| c.and_then(|c| c.theme.clone()));
+    let keymap = cli
+        .keymap
+        .clone()
+        .or_else(|| c.and_then(|c| c.keymap.clone()));
+    let theme = cli
+        .theme
+        .clone()
+        .or_else(|| c.and_then(|c| c.theme.clone()));
     println!("keymap        {}", keymap::describe_spec(keymap.as_deref()));
-    println!("theme         {}", theme.unwrap_or_else(|| "default".into()));
+    println!(
+        "theme         {}",
+        theme.unwrap_or_else(|| "default".into())
+    );
     println!(
         "audit log     {}",
         c.and_then(|c| c.audit_log.clone())
@@ -156,7 +178,14 @@ fn info(cli: &Cli, config_path: &PathBuf) -> ExitCode {
             .display()
     );
     println!("log file      {}", paths::log_file().display());
-    println!("NO_COLOR      {}", if std::env::var_os("NO_COLOR").is_some() { "set" } else { "unset" });
+    println!(
+        "NO_COLOR      {}",
+        if std::env::var_os("NO_COLOR").is_some() {
+            "set"
+        } else {
+            "unset"
+        }
+    );
     if config.is_err() {
         return ExitCode::from(2);
     }

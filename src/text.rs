@@ -149,7 +149,10 @@ mod tests {
         let long = "x".repeat(MAX_LINE_CHARS + 10);
         let s = sanitize(&long);
         assert!(s.ends_with(CUT_MARKER));
-        assert_eq!(s.chars().count(), MAX_LINE_CHARS + CUT_MARKER.chars().count());
+        assert_eq!(
+            s.chars().count(),
+            MAX_LINE_CHARS + CUT_MARKER.chars().count()
+        );
     }
 
     #[test]

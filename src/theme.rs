@@ -13,7 +13,10 @@ use crate::sources::Health;
 
 pub const BUILTIN: &[(&str, &str)] = &[
     ("default", include_str!("../themes/default.toml")),
-    ("high-contrast", include_str!("../themes/high-contrast.toml")),
+    (
+        "high-contrast",
+        include_str!("../themes/high-contrast.toml"),
+    ),
     ("light", include_str!("../themes/light.toml")),
 ];
 
@@ -114,32 +117,40 @@ pub struct Theme {
 
 impl Theme {
     /// `spec` is a built-in name or a path; `no_color` strips colours (NO_COLOR is set).
-    pub fn resolve(spec: Option<&str>, accent: Option<&str>, no_color: bool) -> Result<Theme, ThemeError> {
+    pub fn resolve(
+        spec: Option<&str>,
+        accent: Option<&str>,
+        no_color: bool,
+    ) -> Result<Theme, ThemeError> {
         let spec = spec.unwrap_or("default");
         let base = Self::parse(BUILTIN[0].1, "built-in theme \"default\"", None)?;
-        let mut theme = if spec == "default" {
-            base
-        } else if let Some((name, text)) = BUILTIN.iter().find(|(n, _)| *n == spec) {
-            Self::parse(text, &format!("built-in theme \"{name}\""), Some(base))?
-        } else {
-            let path = crate::paths::expand_tilde(spec);
-            let origin = path.display().to_string();
-            let text = std::fs::read_to_string(&path).map_err(|e| ThemeError {
-                origin: origin.clone(),
-                line: 0,
-                message: format!(
+        let mut theme =
+            if spec == "default" {
+                base
+            } else if let Some((name, text)) = BUILTIN.iter().find(|(n, _)| *n == spec) {
+                Self::parse(text, &format!("built-in theme \"{name}\""), Some(base))?
+            } else {
+                let path = crate::paths::expand_tilde(spec);
+                let origin = path.display().to_string();
+                let text =
+                    std::fs::read_to_string(&path).map_err(|e| ThemeError {
+                        origin: origin.clone(),
+                        line: 0,
+                        message: format!(
                     "cannot read it ({e}) — give a file path or one of the built-in themes: {}",
                     BUILTIN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
                 ),
-            })?;
-            Self::parse(&text, &origin, Some(base))?
-        };
+                    })?;
+                Self::parse(&text, &origin, Some(base))?
+            };
         theme.name = spec.to_string();
         if let Some(a) = accent {
             theme.accent = Some(Color::from_str(a).map_err(|_| ThemeError {
                 origin: "config".into(),
                 line: 0,
-                message: format!("accent \"{a}\" is not a colour — use a name like \"red\" or \"#rrggbb\""),
+                message: format!(
+                    "accent \"{a}\" is not a colour — use a name like \"red\" or \"#rrggbb\""
+                ),
             })?);
         }
         if no_color {
@@ -155,7 +166,10 @@ impl Theme {
             message,
         };
         let raw: RawTheme = toml::from_str(text).map_err(|e| {
-            err(e.span().map(|s| s.start).unwrap_or(0), e.message().trim().to_string())
+            err(
+                e.span().map(|s| s.start).unwrap_or(0),
+                e.message().trim().to_string(),
+            )
         })?;
         let mut theme = base.unwrap_or(Theme {
             name: String::new(),
@@ -213,7 +227,11 @@ impl Theme {
             // Without colour, selection and badges must still stand out.
             if matches!(
                 name,
-                StyleName::Selected | StyleName::Cluster | StyleName::Readonly | StyleName::Danger | StyleName::Highlight
+                StyleName::Selected
+                    | StyleName::Cluster
+                    | StyleName::Readonly
+                    | StyleName::Danger
+                    | StyleName::Highlight
             ) {
                 s = s.add_modifier(Modifier::REVERSED);
             }
@@ -272,9 +290,13 @@ mod tests {
 
     #[test]
     fn bad_colour_names_line() {
-        let e = Theme::parse("[styles]\nok = { fg = \"green\" }\nwarning = { fg = \"blurple\" }\n", "t.toml", None)
-            .unwrap_err()
-            .to_string();
+        let e = Theme::parse(
+            "[styles]\nok = { fg = \"green\" }\nwarning = { fg = \"blurple\" }\n",
+            "t.toml",
+            None,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("t.toml line 3") && e.contains("blurple"), "{e}");
     }
 
@@ -282,7 +304,10 @@ mod tests {
     fn no_color_keeps_emphasis_only() {
         let t = Theme::resolve(None, Some("red"), true).unwrap();
         assert_eq!(t.style(StyleName::Ok).fg, None);
-        assert!(t.style(StyleName::Selected).add_modifier.contains(Modifier::REVERSED));
+        assert!(t
+            .style(StyleName::Selected)
+            .add_modifier
+            .contains(Modifier::REVERSED));
         assert_eq!(t.border(false).fg, None);
     }
 

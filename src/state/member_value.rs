@@ -36,7 +36,9 @@ pub fn parse(raw: &[u8]) -> ParsedValue {
             let host = get(&["addr", "Addr", "address", "Address", "host", "ip"]).and_then(as_text);
             let port = get(&["port", "Port"]).and_then(as_text);
             let addr = match (host, port) {
-                (Some(h), Some(p)) if !h.contains(':') || h.starts_with('[') => Some(format!("{h}:{p}")),
+                (Some(h), Some(p)) if !h.contains(':') || h.starts_with('[') => {
+                    Some(format!("{h}:{p}"))
+                }
                 (Some(h), _) => Some(h),
                 (None, _) => None,
             };
@@ -101,6 +103,9 @@ mod tests {
         assert_eq!(parse(b"{not json").addr, None);
         assert_eq!(parse(b"\xff\xfe").addr, None);
         assert_eq!(parse(b"hello world").addr, None);
-        assert_eq!(parse(br#"{"addr":"\u001b[2Jx"}"#).addr.as_deref(), Some("x"));
+        assert_eq!(
+            parse(br#"{"addr":"\u001b[2Jx"}"#).addr.as_deref(),
+            Some("x")
+        );
     }
 }

@@ -36,6 +36,8 @@ const DRAIN_LIMIT: usize = 4096;
 
 pub struct Settings {
     pub profile: ClusterProfile,
+    /// Run on the embedded simulated fleet instead of real backends.
+    pub demo: bool,
     pub readonly: bool,
     pub utc: bool,
     pub theme: Theme,
@@ -97,90 +99,12 @@ pub fn install_panic_hook() {
 }
 
 pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
-    let etcd_profile = settings
-        .profile
-        .etcd
-        .clone()
-        .context("this cluster profile has no etcd table")?;
-    let mut state = State::new(
-        &settings.profile.name,
-        &etcd_profile.prefix,
-        &settings.user,
-        Utc::now(),
-    );
-    state.readonly = settings.readonly;
-    state.utc = settings.utc;
-    let _unused = |t: &Option<toml::Table>| {
-        t.as_ref().map(|t| {
-            t.get("kind")
-                .and_then(|k| k.as_str())
-                .unwrap_or("?")
-                .to_string()
-        })
-    };
-    state.backends.checks = settings
-        .profile
-        .checks
-        .as_ref()
-        .map(|c| c.kind.name().to_string());
-    state.backends.metrics = settings
-        .profile
-        .metrics
-        .as_ref()
-        .map(|m| m.kind.name().to_string());
-    state.backends.logs = settings
-        .profile
-        .logs
-        .as_ref()
-        .map(|l| l.kind.name().to_string());
-    state.health.insert(
-        SourceId::Checks,
-        if settings.profile.checks.is_some() {
-            Health::Connecting
-        } else {
-            Health::NotConfigured
-        },
-    );
-    state
-        .health
-        .insert(SourceId::Metrics, Health::NotConfigured);
-    state.health.insert(SourceId::Logs, Health::NotConfigured);
-
     let (msg_tx, mut msg_rx) = mpsc::channel::<Msg>(1024);
-    let logs_task = settings.profile.logs.clone().map(|p| {
-        state.logs = crate::state::logs::Logs::with_capacity(p.buffer_lines);
-        state.health.insert(SourceId::Logs, Health::Connecting);
-        tokio::spawn(LogsSource::new(p, msg_tx.clone()).run())
-    });
-    let (etcd_tx, etcd_rx) = mpsc::channel::<Command>(256);
-    let etcd_task = tokio::spawn(EtcdSource::new(etcd_profile, msg_tx.clone(), etcd_rx).run());
-    let (checks_tx, checks_rx) = mpsc::channel::<Command>(64);
-    let checks_task = settings
-        .profile
-        .checks
-        .clone()
-        .map(|p| tokio::spawn(ChecksSource::new(p, msg_tx.clone(), checks_rx).run()));
-    let (metrics_tx, metrics_rx) = mpsc::channel::<Command>(16);
-    let mut metrics_task = None;
-    if let Some(p) = settings.profile.metrics.clone() {
-        match MetricsSource::new(p, msg_tx.clone(), metrics_rx) {
-            Ok(src) => {
-                state.health.insert(SourceId::Metrics, Health::Connecting);
-                metrics_task = Some(tokio::spawn(src.run()));
-            }
-            Err(e) => {
-                state
-                    .health
-                    .insert(SourceId::Metrics, Health::Failed(format!("{e:#}")));
-            }
-        }
-    }
-    let senders = Senders {
-        etcd: etcd_tx,
-        checks: settings.profile.checks.is_some().then_some(checks_tx),
-        metrics: metrics_task.is_some().then_some(metrics_tx),
+    let (mut state, senders, tasks) = if settings.demo {
+        start_demo(&settings, msg_tx)
+    } else {
+        start_sources(&settings, msg_tx)?
     };
-
     let mut guard = TerminalGuard::enter()?;
     let mut events = EventStream::new();
     let mut clock = tokio::time::interval(Duration::from_secs(1));
@@ -248,13 +172,95 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
             };
         }
     };
-    etcd_task.abort();
-    for t in [checks_task, metrics_task, logs_task].into_iter().flatten() {
+    for t in tasks {
         t.abort();
     }
     drop(guard);
     info!("console stopped");
     Ok(exit)
+}
+
+type Started = (State, Senders, Vec<tokio::task::JoinHandle<()>>);
+
+fn base_state(settings: &Settings, prefix: &str) -> State {
+    let mut state = State::new(&settings.profile.name, prefix, &settings.user, Utc::now());
+    state.readonly = settings.readonly;
+    state.utc = settings.utc;
+    state
+}
+
+/// One task per configured backend, each with its own command channel.
+fn start_sources(settings: &Settings, msg_tx: mpsc::Sender<Msg>) -> anyhow::Result<Started> {
+    let etcd_profile = settings
+        .profile
+        .etcd
+        .clone()
+        .context("this cluster profile has no etcd table")?;
+    let mut state = base_state(settings, &etcd_profile.prefix);
+    let p = &settings.profile;
+    state.backends.checks = p.checks.as_ref().map(|c| c.kind.name().to_string());
+    state.backends.metrics = p.metrics.as_ref().map(|m| m.kind.name().to_string());
+    state.backends.logs = p.logs.as_ref().map(|l| l.kind.name().to_string());
+    for id in [SourceId::Checks, SourceId::Metrics, SourceId::Logs] {
+        state.health.insert(id, Health::NotConfigured);
+    }
+    let mut tasks = Vec::new();
+    let (etcd_tx, etcd_rx) = mpsc::channel::<Command>(256);
+    tasks.push(tokio::spawn(
+        EtcdSource::new(etcd_profile, msg_tx.clone(), etcd_rx).run(),
+    ));
+
+    let mut checks = None;
+    if let Some(c) = p.checks.clone() {
+        let (tx, rx) = mpsc::channel::<Command>(64);
+        state.health.insert(SourceId::Checks, Health::Connecting);
+        tasks.push(tokio::spawn(ChecksSource::new(c, msg_tx.clone(), rx).run()));
+        checks = Some(tx);
+    }
+    let mut metrics = None;
+    if let Some(m) = p.metrics.clone() {
+        let (tx, rx) = mpsc::channel::<Command>(16);
+        match MetricsSource::new(m, msg_tx.clone(), rx) {
+            Ok(src) => {
+                state.health.insert(SourceId::Metrics, Health::Connecting);
+                tasks.push(tokio::spawn(src.run()));
+                metrics = Some(tx);
+            }
+            Err(e) => {
+                state
+                    .health
+                    .insert(SourceId::Metrics, Health::Failed(format!("{e:#}")));
+            }
+        }
+    }
+    if let Some(l) = p.logs.clone() {
+        state.logs = crate::state::logs::Logs::with_capacity(l.buffer_lines);
+        state.health.insert(SourceId::Logs, Health::Connecting);
+        tasks.push(tokio::spawn(LogsSource::new(l, msg_tx.clone()).run()));
+    }
+    let senders = Senders {
+        etcd: etcd_tx,
+        checks,
+        metrics,
+    };
+    Ok((state, senders, tasks))
+}
+
+/// The simulated fleet answers every command itself.
+fn start_demo(settings: &Settings, msg_tx: mpsc::Sender<Msg>) -> Started {
+    let mut state = base_state(settings, crate::sources::demo::PREFIX);
+    state.demo = true;
+    state.backends.checks = Some("demo".into());
+    state.backends.metrics = Some("demo".into());
+    state.backends.logs = Some("demo".into());
+    let (tx, rx) = mpsc::channel::<Command>(256);
+    let task = tokio::spawn(crate::sources::demo::DemoSource::new(msg_tx, rx).run());
+    let senders = Senders {
+        etcd: tx.clone(),
+        checks: Some(tx.clone()),
+        metrics: Some(tx),
+    };
+    (state, senders, vec![task])
 }
 
 /// Keys → text input, or → keymap → action.

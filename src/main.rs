@@ -32,6 +32,9 @@ struct Cli {
     /// Show times in UTC instead of the local zone
     #[arg(long)]
     utc: bool,
+    /// Try it without servers or config: a simulated fleet where every key works
+    #[arg(long, conflicts_with = "cluster")]
+    demo: bool,
     /// Keymap: a built-in name (default, emacs) or a TOML file merged over the default
     #[arg(long, value_name = "NAME|PATH")]
     keymap: Option<String>,
@@ -64,7 +67,12 @@ fn main() -> ExitCode {
         return info(&cli, &config_path);
     }
 
-    let Some(mut cluster) = cli.cluster.clone() else {
+    let cluster = if cli.demo {
+        Some("demo".to_string())
+    } else {
+        cli.cluster.clone()
+    };
+    let Some(mut cluster) = cluster else {
         let known = Config::load(&config_path)
             .map(|c| c.clusters.keys().cloned().collect::<Vec<_>>().join(", "))
             .unwrap_or_default();
@@ -89,7 +97,12 @@ fn main() -> ExitCode {
     };
 
     loop {
-        let settings = match load_settings(&cli, &config_path, &cluster) {
+        let loaded = if cli.demo && cluster == "demo" {
+            demo_settings(&cli)
+        } else {
+            load_settings(&cli, &config_path, &cluster)
+        };
+        let settings = match loaded {
             Ok(s) => s,
             Err(e) => return fail(e),
         };
@@ -114,6 +127,32 @@ fn main() -> ExitCode {
     }
 }
 
+/// `--demo` needs no config file: built-in theme/keymap (or the flags), audit log as usual.
+fn demo_settings(cli: &Cli) -> Result<Settings, String> {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let profile = opsconsole::config::ClusterProfile {
+        name: "demo".into(),
+        etcd: None,
+        readonly: false,
+        theme: None,
+        keymap: None,
+        accent: None,
+        checks: None,
+        metrics: None,
+        logs: None,
+    };
+    Ok(Settings {
+        profile,
+        demo: true,
+        readonly: cli.readonly,
+        utc: cli.utc,
+        theme: Theme::resolve(cli.theme.as_deref(), None, no_color).map_err(|e| e.to_string())?,
+        keymap: Keymap::resolve(cli.keymap.as_deref()).map_err(|e| e.to_string())?,
+        audit_log: paths::default_audit_log(),
+        user: audit::local_user(None),
+    })
+}
+
 fn load_settings(cli: &Cli, config_path: &PathBuf, cluster: &str) -> Result<Settings, String> {
     let config = Config::load(config_path).map_err(|e| e.to_string())?;
     let profile = config.cluster(cluster).map_err(|e| e.to_string())?.clone();
@@ -132,6 +171,7 @@ fn load_settings(cli: &Cli, config_path: &PathBuf, cluster: &str) -> Result<Sett
         .or_else(|| config.keymap.clone());
     let keymap = Keymap::resolve(keymap_spec.as_deref()).map_err(|e| e.to_string())?;
     Ok(Settings {
+        demo: false,
         readonly: cli.readonly || profile.readonly,
         utc: cli.utc,
         theme,

@@ -4,6 +4,7 @@
 pub mod alertmanager;
 pub mod backoff;
 pub mod checks;
+pub mod demo;
 pub mod etcd;
 pub mod graphite;
 pub mod http;

@@ -53,7 +53,12 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
 
     if !m.synced || m.visible_len() == 0 {
         let msg = empty_message(ctx);
-        frame.render_widget(Paragraph::new(msg).style(muted(ctx)), inner);
+        frame.render_widget(
+            Paragraph::new(msg)
+                .style(muted(ctx))
+                .wrap(ratatui::widgets::Wrap { trim: true }),
+            inner,
+        );
         return;
     }
 

@@ -58,7 +58,7 @@ fn scrolled(frame: &mut Frame, rect: Rect, block: Block, lines: Vec<Line>, scrol
 fn help(frame: &mut Frame, area: Rect, ctx: &Ctx, scroll: usize) {
     let rect = centered(area, 76, area.height.saturating_sub(4));
     let mut lines = vec![Line::from(Span::styled(
-        format!("Keymap \"{}\" — active bindings", ctx.keymap.name),
+        format!("Keymap {} — active bindings", ctx.keymap.name),
         ctx.theme.style(StyleName::Title),
     ))];
     let mut last = String::new();

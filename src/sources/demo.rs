@@ -1,0 +1,466 @@
+//! `--demo`: a simulated fleet that speaks through the same `Msg`/`Command` paths as the real
+//! sources, so every key works without any server: members join and leave, checks flap, metrics
+//! move, logs flow; deregister removes an instance, silence marks its checks.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::Utc;
+use rand::Rng;
+use tokio::sync::mpsc;
+
+use super::checks::{
+    CheckResult, ChecksSnapshot, HistoryPoint, Silence, SilenceOutcome, SilenceScope,
+};
+use super::metrics::{MetricsQuery, MetricsResult, Series};
+use super::syslog::LogLine;
+use super::{DeregisterOutcome, Health, KvEntry, KvEvent, Msg, SourceId};
+use crate::action::Command;
+
+pub const PREFIX: &str = "/services/";
+const ROLES: [(&str, usize, u16); 4] = [
+    ("web", 12, 80),
+    ("api", 8, 8080),
+    ("redis", 3, 6379),
+    ("worker", 10, 9000),
+];
+const CHECKS: [&str; 4] = ["check_http", "check_disk", "check_load", "keepalive"];
+const PROGRAMS: [&str; 5] = ["nginx", "app", "sshd", "cron", "kernel"];
+
+struct Instance {
+    key: String,
+    role: &'static str,
+    name: String,
+    addr: String,
+    create_revision: i64,
+    mod_revision: i64,
+    lease: i64,
+}
+
+pub struct DemoSource {
+    tx: mpsc::Sender<Msg>,
+    cmds: mpsc::Receiver<Command>,
+    revision: i64,
+    instances: BTreeMap<String, Instance>,
+    checks: BTreeMap<(String, String), CheckResult>,
+    silences: Vec<Silence>,
+    next_id: usize,
+}
+
+impl DemoSource {
+    pub fn new(tx: mpsc::Sender<Msg>, cmds: mpsc::Receiver<Command>) -> DemoSource {
+        DemoSource {
+            tx,
+            cmds,
+            revision: 1,
+            instances: BTreeMap::new(),
+            checks: BTreeMap::new(),
+            silences: Vec::new(),
+            next_id: 0,
+        }
+    }
+
+    fn add_instance(&mut self, role: &'static str, port: u16) -> KvEntry {
+        self.next_id += 1;
+        self.revision += 1;
+        let n = self.next_id;
+        let name = format!("{role}-{n}");
+        let addr = format!("10.0.{}.{}:{port}", n / 250, n % 250 + 1);
+        let key = format!("{PREFIX}{role}/{name}");
+        let started = Utc::now() - chrono::Duration::minutes(rand::rng().random_range(1..5000));
+        let value = format!(
+            r#"{{"addr":"{}","port":{port},"version":"1.{}.{}","started_at":"{}"}}"#,
+            addr.rsplit_once(':').map(|x| x.0).unwrap_or(""),
+            n % 4,
+            n % 7,
+            started.to_rfc3339()
+        );
+        let lease = 0x7a00_0000 + n as i64;
+        self.instances.insert(
+            key.clone(),
+            Instance {
+                key: key.clone(),
+                role,
+                name: name.clone(),
+                addr,
+                create_revision: self.revision,
+                mod_revision: self.revision,
+                lease,
+            },
+        );
+        for check in CHECKS {
+            let status = if rand::rng().random_bool(0.15) {
+                rand::rng().random_range(1..3)
+            } else {
+                0
+            };
+            self.checks.insert(
+                (name.clone(), check.to_string()),
+                CheckResult {
+                    entity: name.clone(),
+                    check: check.to_string(),
+                    status,
+                    output: demo_output(check, status),
+                    occurrences: 1,
+                    since: Some(Utc::now()),
+                    executed: Some(Utc::now()),
+                    history: Vec::new(),
+                    subscriptions: vec![
+                        role.to_string(),
+                        "linux".to_string(),
+                        format!("entity:{name}"),
+                    ],
+                    silenced_by: Vec::new(),
+                    silenced: false,
+                    labels: Vec::new(),
+                },
+            );
+        }
+        KvEntry {
+            key,
+            value: value.into_bytes(),
+            create_revision: self.revision,
+            mod_revision: self.revision,
+            version: 1,
+            lease,
+        }
+    }
+
+    fn remove_instance(&mut self, key: &str) -> Option<KvEvent> {
+        let inst = self.instances.remove(key)?;
+        self.checks.retain(|(e, _), _| *e != inst.name);
+        self.revision += 1;
+        Some(KvEvent::Delete {
+            key: key.to_string(),
+            mod_revision: self.revision,
+        })
+    }
+
+    async fn send(&self, m: Msg) -> bool {
+        self.tx.send(m).await.is_ok()
+    }
+
+    pub async fn run(mut self) {
+        let mut entries = Vec::new();
+        for (role, n, port) in ROLES {
+            for _ in 0..n {
+                entries.push(self.add_instance(role, port));
+            }
+        }
+        for id in [
+            SourceId::Etcd,
+            SourceId::Checks,
+            SourceId::Metrics,
+            SourceId::Logs,
+        ] {
+            if !self.send(Msg::Health(id, Health::Live)).await {
+                return;
+            }
+        }
+        let at = Utc::now();
+        if !self
+            .send(Msg::MembersSnapshot {
+                revision: self.revision,
+                entries,
+                at,
+            })
+            .await
+        {
+            return;
+        }
+        let mut churn = tokio::time::interval(Duration::from_secs(3));
+        let mut checks = tokio::time::interval(Duration::from_secs(2));
+        let mut logs = tokio::time::interval(Duration::from_millis(250));
+        let mut leases = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            let ok = tokio::select! {
+                _ = churn.tick() => self.churn().await,
+                _ = checks.tick() => self.flap().await,
+                _ = logs.tick() => self.log_burst().await,
+                _ = leases.tick() => {
+                    let ttls = self.instances.values().map(|i| (i.lease, 20 + (i.lease % 11))).collect();
+                    self.send(Msg::LeaseTtls { ttls, at: Utc::now() }).await
+                }
+                cmd = self.cmds.recv() => match cmd {
+                    None => return,
+                    Some(c) => self.command(c).await,
+                },
+            };
+            if !ok {
+                return;
+            }
+        }
+    }
+
+    async fn churn(&mut self) -> bool {
+        let mut events = Vec::new();
+        let roll: f64 = rand::rng().random();
+        if roll < 0.4 || self.instances.len() < 20 {
+            let (role, _, port) = ROLES[rand::rng().random_range(0..ROLES.len())];
+            events.push(KvEvent::Put(self.add_instance(role, port)));
+        } else if roll < 0.75 {
+            let keys: Vec<String> = self.instances.keys().cloned().collect();
+            let k = &keys[rand::rng().random_range(0..keys.len())];
+            if let Some(e) = self.remove_instance(&k.clone()) {
+                events.push(e);
+            }
+        }
+        events.is_empty()
+            || self
+                .send(Msg::MembersEvents {
+                    events,
+                    at: Utc::now(),
+                })
+                .await
+    }
+
+    async fn flap(&mut self) -> bool {
+        let now = Utc::now();
+        let silences = self.silences.clone();
+        for r in self.checks.values_mut() {
+            if rand::rng().random_bool(0.05) {
+                let status = match r.status {
+                    0 => rand::rng().random_range(1..3),
+                    _ => 0,
+                };
+                if status != r.status {
+                    r.since = Some(now);
+                    r.occurrences = 0;
+                }
+                r.status = status;
+                r.output = demo_output(&r.check, status);
+            }
+            r.occurrences += 1;
+            r.executed = Some(now);
+            r.history.push(HistoryPoint {
+                status: r.status,
+                executed: Some(now),
+            });
+            if r.history.len() > 21 {
+                r.history.remove(0);
+            }
+            r.silenced_by = silences
+                .iter()
+                .filter(|s| s.matches(r))
+                .map(|s| s.id.clone())
+                .collect();
+            r.silenced = !r.silenced_by.is_empty();
+        }
+        let snapshot = ChecksSnapshot {
+            results: self.checks.values().cloned().collect(),
+            silences: self.silences.clone(),
+            skipped: 0,
+        };
+        self.send(Msg::ChecksSnapshot { snapshot, at: now }).await
+    }
+
+    async fn log_burst(&mut self) -> bool {
+        let names: Vec<(String, String)> = self
+            .instances
+            .values()
+            .map(|i| (i.name.clone(), i.role.to_string()))
+            .collect();
+        if names.is_empty() {
+            return true;
+        }
+        let lines = Self::lines(&names);
+        self.send(Msg::LogLines(lines)).await
+    }
+
+    /// A few plausible lines; the thread-local RNG never lives across an await.
+    fn lines(names: &[(String, String)]) -> Vec<LogLine> {
+        let mut rng = rand::rng();
+        let n = rng.random_range(1..6);
+        (0..n)
+            .map(|_| {
+                let (host, _) = &names[rng.random_range(0..names.len())];
+                let program = PROGRAMS[rng.random_range(0..PROGRAMS.len())];
+                let sev: u8 = *[6, 6, 6, 5, 4, 3, 7].get(rng.random_range(0..7)).unwrap_or(&6);
+                let message = match (program, sev) {
+                    ("nginx", 3) => "upstream timed out (110: Connection timed out) while reading response header".to_string(),
+                    ("nginx", _) => format!("GET /api/v1/items/{} HTTP/1.1 200 {}", rng.random_range(1..9999), rng.random_range(100..9000)),
+                    ("sshd", _) => format!("Accepted publickey for deploy from 10.0.0.{} port {}", rng.random_range(1..250), rng.random_range(30000..60000)),
+                    ("app", 4) => "slow query: 1873 ms SELECT * FROM orders WHERE …".to_string(),
+                    ("app", _) => format!("request id={:08x} served in {} ms", rng.random::<u32>(), rng.random_range(1..400)),
+                    ("cron", _) => "(root) CMD (/usr/local/bin/rotate-logs)".to_string(),
+                    _ => "TCP: request_sock_TCP: Possible SYN flooding on port 443".to_string(),
+                };
+                LogLine {
+                    time: Some(Utc::now()),
+                    host: host.clone(),
+                    program: program.to_string(),
+                    severity: Some(sev),
+                    message,
+                    fields: vec![("source".into(), "demo".into())],
+                }
+            })
+            .collect()
+    }
+
+    async fn command(&mut self, cmd: Command) -> bool {
+        match cmd {
+            Command::Deregister {
+                key,
+                mod_revision,
+                revoke_lease,
+            } => {
+                let outcome = match self.instances.get(&key) {
+                    None => DeregisterOutcome::Missing,
+                    Some(i) if i.mod_revision != mod_revision => DeregisterOutcome::Changed {
+                        current_mod_revision: Some(i.mod_revision),
+                    },
+                    Some(_) => {
+                        if let Some(e) = self.remove_instance(&key) {
+                            if !self
+                                .send(Msg::MembersEvents {
+                                    events: vec![e],
+                                    at: Utc::now(),
+                                })
+                                .await
+                            {
+                                return false;
+                            }
+                        }
+                        DeregisterOutcome::Deleted {
+                            lease_revoked: revoke_lease.map(Ok),
+                        }
+                    }
+                };
+                self.send(Msg::DeregisterDone { key, outcome }).await
+            }
+            Command::FetchHistory { key, .. } => {
+                let revisions = Ok(self
+                    .instances
+                    .get(&key)
+                    .map(|i| {
+                        vec![KvEntry {
+                            key: i.key.clone(),
+                            value: format!(r#"{{"addr":"{}","version":"0.9.0"}}"#, i.addr)
+                                .into_bytes(),
+                            create_revision: i.create_revision,
+                            mod_revision: i.create_revision,
+                            version: 1,
+                            lease: i.lease,
+                        }]
+                    })
+                    .unwrap_or_default());
+                self.send(Msg::History { key, revisions }).await
+            }
+            Command::Silence(request) => {
+                let id = match &request.scope {
+                    SilenceScope::CheckOnEntity { entity, check } => {
+                        format!("entity:{entity}:{check}")
+                    }
+                    SilenceScope::CheckEverywhere { check } => format!("*:{check}"),
+                    SilenceScope::Entity { entity } => format!("entity:{entity}:*"),
+                    SilenceScope::Subscription { subscription } => format!("{subscription}:*"),
+                };
+                let (subscription, check) = id
+                    .rsplit_once(':')
+                    .map(|(s, c)| (s.to_string(), c.to_string()))
+                    .unwrap_or_default();
+                self.silences.retain(|s| s.id != id);
+                self.silences.push(Silence {
+                    id: id.clone(),
+                    subscription: (subscription != "*").then_some(subscription),
+                    check: (check != "*").then_some(check),
+                    creator: request.creator.clone(),
+                    reason: request.reason.clone(),
+                    begin: Some(Utc::now()),
+                    expire_at: request
+                        .duration
+                        .and_then(|d| chrono::Duration::from_std(d).ok())
+                        .map(|d| Utc::now() + d),
+                    expire_on_resolve: request.expire_on_resolve,
+                    matchers: Vec::new(),
+                });
+                self.send(Msg::SilenceDone(SilenceOutcome::Created { id, request }))
+                    .await
+            }
+            Command::Unsilence { id } => {
+                let before = self.silences.len();
+                self.silences.retain(|s| s.id != id);
+                let outcome = if before == self.silences.len() {
+                    SilenceOutcome::Failed {
+                        what: format!("unsilence {id}"),
+                        error: "no such silence".into(),
+                    }
+                } else {
+                    SilenceOutcome::Removed { id }
+                };
+                self.send(Msg::SilenceDone(outcome)).await
+            }
+            Command::MetricsQuery(q) => {
+                let result = demo_metrics(&q);
+                self.send(Msg::Metrics {
+                    result,
+                    at: Utc::now(),
+                })
+                .await
+            }
+            Command::WatchLeases(_) | Command::Audit(_) | Command::Quit => true,
+        }
+    }
+}
+
+fn demo_output(check: &str, status: i64) -> String {
+    match (check, status) {
+        ("check_http", 0) => {
+            "HTTP OK: HTTP/1.1 200 OK - 612 bytes in 0.004 second response time".into()
+        }
+        ("check_http", _) => {
+            "HTTP CRITICAL: HTTP/1.1 503 Service Unavailable - 182 bytes in 0.101 second".into()
+        }
+        ("check_disk", 0) => "DISK OK - free space: / 12034 MB (61%)".into(),
+        ("check_disk", 1) => "DISK WARNING - free space: / 1804 MB (9%)".into(),
+        ("check_disk", _) => "DISK CRITICAL - free space: / 210 MB (1%)".into(),
+        ("check_load", 0) => "OK - load average: 0.42, 0.51, 0.48".into(),
+        ("check_load", 1) => "WARNING - load average: 11.02, 9.87, 7.10".into(),
+        ("check_load", _) => "CRITICAL - load average: 31.40, 28.02, 19.77".into(),
+        (_, 0) => "Keepalive last sent 4 seconds ago".into(),
+        _ => "No keepalive sent from client for 182 seconds (>=180)".into(),
+    }
+}
+
+fn demo_metrics(q: &MetricsQuery) -> MetricsResult {
+    let seed = q
+        .label
+        .bytes()
+        .fold(7u64, |a, b| a.wrapping_mul(31).wrapping_add(b as u64));
+    let t = Utc::now().timestamp() as f64 / 30.0;
+    let series = [
+        ("cpu", "%", 40.0, 30.0),
+        ("req/s", "", 800.0, 400.0),
+        ("latency p99", "ms", 120.0, 80.0),
+        ("mem", "%", 60.0, 10.0),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(k, (name, unit, base, amp))| {
+        let points: Vec<Option<f64>> = (0..q.width)
+            .map(|i| {
+                // A gap now and then so the gap rendering is visible.
+                if (i as u64 + seed + k as u64) % 37 == 0 {
+                    return None;
+                }
+                let x = t + i as f64 / 6.0 + (seed % 100) as f64 + k as f64;
+                Some((base + amp * (x.sin() * 0.6 + (x * 2.7).cos() * 0.4)).max(0.0))
+            })
+            .collect();
+        let finite: Vec<f64> = points.iter().flatten().copied().collect();
+        Ok(Series {
+            name: name.to_string(),
+            expr: format!("demo.{}.{name}", q.label),
+            unit: unit.to_string(),
+            last: finite.last().copied(),
+            min: finite.iter().copied().reduce(f64::min),
+            max: finite.iter().copied().reduce(f64::max),
+            points,
+        })
+    })
+    .collect();
+    MetricsResult {
+        query: q.clone(),
+        series,
+    }
+}

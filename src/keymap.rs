@@ -176,7 +176,10 @@ impl Keymap {
     pub fn resolve(spec: Option<&str>) -> Result<Keymap, KeymapError> {
         let spec = spec.unwrap_or("default");
         if let Some((name, text)) = BUILTIN.iter().find(|(n, _)| *n == spec) {
-            return Self::parse(text, &format!("built-in keymap \"{name}\""), None);
+            let mut k = Self::parse(text, &format!("built-in keymap \"{name}\""), None)?;
+            k.name = format!("\"{name}\" (built-in)");
+            return Ok(k);
+        }\""), None);
         }
         let path = crate::paths::expand_tilde(spec);
         let origin = path.display().to_string();

@@ -179,7 +179,6 @@ impl Keymap {
             let mut k = Self::parse(text, &format!("built-in keymap \"{name}\""), None)?;
             k.name = format!("\"{name}\" (built-in)");
             return Ok(k);
-        }\""), None);
         }
         let path = crate::paths::expand_tilde(spec);
         let origin = path.display().to_string();

@@ -27,6 +27,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Ask for a progress notification this often; it also advances the resume revision when idle.
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 const MAX_LEASES_POLLED: usize = 128;
+/// etcd's default `--grpc-keepalive-min-time`: clients pinging more often are disconnected.
+const MIN_PING_INTERVAL: Duration = Duration::from_secs(5);
 
 pub struct EtcdSource {
     profile: EtcdProfile,
@@ -123,7 +125,10 @@ impl EtcdSource {
     }
 
     async fn session(&mut self) -> anyhow::Result<SessionEnd> {
-        if !self.send(Msg::Health(SourceId::Etcd, Health::Connecting)).await {
+        if !self
+            .send(Msg::Health(SourceId::Etcd, Health::Connecting))
+            .await
+        {
             return Ok(SessionEnd::Closed);
         }
         let mut client = connect(&self.profile).await?;
@@ -178,7 +183,14 @@ impl EtcdSource {
                     let mut events = Vec::new();
                     for resp in batch {
                         match self.classify(&resp) {
-                            Reply::Created => {
+                            Reply::Created(store_revision) if store_revision < start - 1 => {
+                                // The store is behind revisions we already saw: etcd was rebuilt or
+                                // restored from an older backup. Watching from `start` would wait
+                                // silently for revisions that will not come; list it afresh.
+                                warn!(store_revision, start, "etcd revision went backwards; re-listing");
+                                return Ok(SessionEnd::Relist);
+                            }
+                            Reply::Created(_) => {
                                 if !live {
                                     live = true;
                                     self.backoff.reset();
@@ -262,7 +274,7 @@ impl EtcdSource {
             });
         }
         if resp.created() {
-            return Reply::Created;
+            return Reply::Created(resp.header().map(|h| h.revision()).unwrap_or(0));
         }
         if resp.events().is_empty() {
             let rev = resp.header().map(|h| h.revision()).unwrap_or(0);
@@ -295,9 +307,10 @@ impl EtcdSource {
                 self.send(Msg::DeregisterDone { key, outcome }).await
             }
             Command::FetchHistory { key, mod_revision } => {
-                let revisions = tokio::time::timeout(REQUEST_TIMEOUT, history(client, &key, mod_revision))
-                    .await
-                    .unwrap_or_else(|_| Err("etcd did not answer within 5 s".into()));
+                let revisions =
+                    tokio::time::timeout(REQUEST_TIMEOUT, history(client, &key, mod_revision))
+                        .await
+                        .unwrap_or_else(|_| Err("etcd did not answer within 5 s".into()));
                 self.send(Msg::History { key, revisions }).await
             }
             Command::WatchLeases(leases) => {
@@ -311,7 +324,8 @@ impl EtcdSource {
 }
 
 enum Reply {
-    Created,
+    /// With the store's revision when the watcher was created.
+    Created(i64),
     Compacted(i64),
     Canceled(String),
     Progress(i64),
@@ -319,8 +333,13 @@ enum Reply {
 }
 
 pub async fn connect(profile: &EtcdProfile) -> anyhow::Result<Client> {
+    // etcd (grpc-go) answers pings closer than `--grpc-keepalive-min-time` (default 5 s) on an idle
+    // stream with GOAWAY "too_many_pings": a shorter interval would drop the watch every few seconds.
     let mut opts = ConnectOptions::new()
-        .with_keep_alive(profile.keepalive, profile.keepalive.min(Duration::from_secs(5)))
+        .with_keep_alive(
+            profile.keepalive.max(MIN_PING_INTERVAL),
+            profile.keepalive.min(Duration::from_secs(5)),
+        )
         .with_keep_alive_while_idle(true)
         .with_connect_timeout(profile.connect_timeout);
     if let (Some(user), Some(pw)) = (&profile.user, &profile.password) {
@@ -331,12 +350,15 @@ pub async fn connect(profile: &EtcdProfile) -> anyhow::Result<Client> {
     if let Some(tls) = &profile.tls {
         let mut t = TlsOptions::new();
         if let Some(ca) = &tls.ca {
-            let pem = std::fs::read(ca).map_err(|e| anyhow::anyhow!("reading CA {}: {e}", ca.display()))?;
+            let pem = std::fs::read(ca)
+                .map_err(|e| anyhow::anyhow!("reading CA {}: {e}", ca.display()))?;
             t = t.ca_certificate(Certificate::from_pem(pem));
         }
         if let (Some(cert), Some(key)) = (&tls.cert, &tls.key) {
-            let c = std::fs::read(cert).map_err(|e| anyhow::anyhow!("reading cert {}: {e}", cert.display()))?;
-            let k = std::fs::read(key).map_err(|e| anyhow::anyhow!("reading key {}: {e}", key.display()))?;
+            let c = std::fs::read(cert)
+                .map_err(|e| anyhow::anyhow!("reading cert {}: {e}", cert.display()))?;
+            let k = std::fs::read(key)
+                .map_err(|e| anyhow::anyhow!("reading key {}: {e}", key.display()))?;
             t = t.identity(Identity::from_pem(c, k));
         }
         if let Some(d) = &tls.domain {
@@ -344,14 +366,52 @@ pub async fn connect(profile: &EtcdProfile) -> anyhow::Result<Client> {
         }
         opts = opts.with_tls(t);
     }
-    let endpoints = profile.endpoints.clone();
-    let client = tokio::time::timeout(
-        profile.connect_timeout + Duration::from_secs(1),
-        Client::connect(endpoints.clone(), Some(opts)),
+    // One endpoint per client, the first that answers a read: etcd-client balances requests over all
+    // endpoints at random and never skips a dead one, so with several endpoints in one client about
+    // half of all requests (listing, watch, deregister) would fail while any endpoint is down.
+    let mut errors = Vec::new();
+    for endpoint in &profile.endpoints {
+        match connect_one(
+            endpoint,
+            opts.clone(),
+            &profile.prefix,
+            profile.connect_timeout,
+        )
+        .await
+        {
+            Ok(client) => return Ok(client),
+            Err(e) => {
+                debug!(%endpoint, error = %e, "etcd endpoint not usable");
+                errors.push(e);
+            }
+        }
+    }
+    anyhow::bail!("no etcd endpoint answered: {}", errors.join("; "))
+}
+
+/// A client for `endpoint` alone, proven by a linearizable read of one key under `prefix` (which
+/// also checks that the endpoint has a leader and that we may read the prefix).
+async fn connect_one(
+    endpoint: &str,
+    opts: ConnectOptions,
+    prefix: &str,
+    timeout: Duration,
+) -> Result<Client, String> {
+    let mut client = tokio::time::timeout(
+        timeout + Duration::from_secs(1),
+        Client::connect([endpoint], Some(opts)),
     )
     .await
-    .map_err(|_| anyhow::anyhow!("connecting to {} timed out", endpoints.join(", ")))?
-    .map_err(|e| anyhow::anyhow!("connecting to {}: {e}", endpoints.join(", ")))?;
+    .map_err(|_| format!("connecting to {endpoint} timed out"))?
+    .map_err(|e| format!("connecting to {endpoint}: {e}"))?;
+    let probe = GetOptions::new()
+        .with_prefix()
+        .with_keys_only()
+        .with_limit(1);
+    tokio::time::timeout(timeout, client.get(prefix, Some(probe)))
+        .await
+        .map_err(|_| format!("{endpoint} did not answer within {timeout:?}"))?
+        .map_err(|e| format!("{endpoint}: {e}"))?;
     Ok(client)
 }
 
@@ -375,7 +435,9 @@ pub async fn list_prefix(client: &Client, prefix: &str) -> anyhow::Result<(i64, 
     let mut revision = 0;
     let mut entries = Vec::new();
     loop {
-        let mut opts = GetOptions::new().with_range(end.clone()).with_limit(PAGE_SIZE);
+        let mut opts = GetOptions::new()
+            .with_range(end.clone())
+            .with_limit(PAGE_SIZE);
         if revision > 0 {
             opts = opts.with_revision(revision);
         }
@@ -433,7 +495,11 @@ pub async fn deregister(
     revoke_lease: Option<i64>,
 ) -> DeregisterOutcome {
     let txn = Txn::new()
-        .when(vec![Compare::mod_revision(key, CompareOp::Equal, mod_revision)])
+        .when(vec![Compare::mod_revision(
+            key,
+            CompareOp::Equal,
+            mod_revision,
+        )])
         .and_then(vec![TxnOp::delete(key, None)])
         .or_else(vec![TxnOp::get(key, None)]);
     let resp = match client.txn(txn).await {
@@ -466,7 +532,11 @@ pub async fn deregister(
 }
 
 /// Up to 10 earlier values of `key`, newest first, until the key did not exist or history is compacted.
-async fn history(client: &mut Client, key: &str, mod_revision: i64) -> Result<Vec<KvEntry>, String> {
+async fn history(
+    client: &mut Client,
+    key: &str,
+    mod_revision: i64,
+) -> Result<Vec<KvEntry>, String> {
     let mut out = Vec::new();
     let mut rev = mod_revision - 1;
     while rev > 0 && out.len() < 10 {

@@ -533,7 +533,11 @@ mod tests {
         let m = sample();
         assert_eq!(
             keys(&m),
-            ["/services/redis/redis-1", "/services/web/web-2", "/services/web/web-10"]
+            [
+                "/services/redis/redis-1",
+                "/services/web/web-2",
+                "/services/web/web-10"
+            ]
         );
         assert_eq!(m.role_counts().get("web"), Some(&2));
         assert_eq!(m.row(0).unwrap().addr, "10.0.1.1:6379");
@@ -563,12 +567,19 @@ mod tests {
         );
         assert_eq!(
             keys(&m),
-            ["/services/web/web-2", "/services/web/web-3", "/services/web/web-10"]
+            [
+                "/services/web/web-2",
+                "/services/web/web-3",
+                "/services/web/web-10"
+            ]
         );
         assert_eq!(m.revision, 12);
         assert!(m.role_counts().get("redis").is_none());
         // a live-observed creation gets an age
-        assert_eq!(m.get("/services/web/web-3").unwrap().started_at, Some(now()));
+        assert_eq!(
+            m.get("/services/web/web-3").unwrap().started_at,
+            Some(now())
+        );
     }
 
     #[test]
@@ -577,7 +588,10 @@ mod tests {
         m.select_key("/services/web/web-2");
         assert_eq!(m.selected_index(), Some(1));
         // a member sorting before it arrives: cursor follows web-2 to index 2
-        m.apply_events(vec![KvEvent::Put(entry("/services/app/a-1", "{}", 11))], now());
+        m.apply_events(
+            vec![KvEvent::Put(entry("/services/app/a-1", "{}", 11))],
+            now(),
+        );
         assert_eq!(m.selected().unwrap().key.as_ref(), "/services/web/web-2");
         assert_eq!(m.selected_index(), Some(2));
         // the selected member leaves: the cursor stays at the same position
@@ -600,7 +614,10 @@ mod tests {
         m.set_filter(Filter::parse("!redis").unwrap());
         assert_eq!(keys(&m).len(), 2);
         // events respect the active filter
-        m.apply_events(vec![KvEvent::Put(entry("/services/redis/redis-2", "{}", 11))], now());
+        m.apply_events(
+            vec![KvEvent::Put(entry("/services/redis/redis-2", "{}", 11))],
+            now(),
+        );
         assert_eq!(keys(&m).len(), 2);
         assert!(Filter::parse("(").is_err());
         assert!(Filter::parse("").unwrap().is_none());
@@ -635,7 +652,10 @@ mod tests {
     fn lease_ttl_counts_down() {
         let mut m = sample();
         m.apply_lease_ttls(&[(7, 30)], now());
-        assert_eq!(m.lease_remaining(7, now() + chrono::Duration::seconds(3)), Some(27));
+        assert_eq!(
+            m.lease_remaining(7, now() + chrono::Duration::seconds(3)),
+            Some(27)
+        );
         assert_eq!(m.lease_remaining(0, now()), None);
     }
 

@@ -61,7 +61,12 @@ impl Etcd {
             .arg("--data-dir")
             .arg(self.dir.path().join("data"))
             .args(["--listen-client-urls", &c, "--advertise-client-urls", &c])
-            .args(["--listen-peer-urls", &p, "--initial-advertise-peer-urls", &p])
+            .args([
+                "--listen-peer-urls",
+                &p,
+                "--initial-advertise-peer-urls",
+                &p,
+            ])
             .args(["--initial-cluster", &format!("{}={p}", self.name)])
             .args(["--logger=zap", "--log-outputs=stderr"])
             .stdout(Stdio::null())
@@ -79,9 +84,10 @@ impl Etcd {
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
+            // etcdctl 3.4 prints the plain "is healthy" line to stderr; JSON goes to stdout.
             let ok = self
-                .etcdctl(&["endpoint", "health"])
-                .map(|o| o.contains("is healthy"))
+                .etcdctl(&["endpoint", "health", "-w", "json"])
+                .map(|o| o.contains("\"health\":true"))
                 .unwrap_or(false);
             if ok {
                 return;
@@ -89,7 +95,10 @@ impl Etcd {
             std::thread::sleep(Duration::from_millis(100));
         }
         let log = std::fs::read_to_string(self.dir.path().join("etcd.log")).unwrap_or_default();
-        panic!("etcd on port {} did not become healthy in 20 s; log:\n{log}", self.client_port);
+        panic!(
+            "etcd on port {} did not become healthy in 20 s; log:\n{log}",
+            self.client_port
+        );
     }
 
     /// Runs etcdctl (v3 API) against this member; Err carries stderr.

@@ -1,6 +1,7 @@
 //! The event loop: `select!` over terminal input, source messages, the clock and signals; owns
 //! `State` and the command senders; redraws only when something changed, at most ~30 times a second.
 
+use std::collections::HashMap;
 use std::io::{self, Stdout};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -23,6 +24,7 @@ use crate::action::Command;
 use crate::config::ClusterProfile;
 use crate::keymap::{Context, Key, Keymap};
 use crate::sources::checks::ChecksSource;
+use crate::sources::discovery::DiscoverySource;
 use crate::sources::etcd::EtcdSource;
 use crate::sources::logs::LogsSource;
 use crate::sources::metrics::MetricsSource;
@@ -100,7 +102,7 @@ pub fn install_panic_hook() {
 
 pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
     let (msg_tx, mut msg_rx) = mpsc::channel::<Msg>(1024);
-    let (mut state, senders, tasks) = if settings.demo {
+    let (mut state, mut senders, tasks) = if settings.demo {
         start_demo(&settings, msg_tx)
     } else {
         start_sources(&settings, msg_tx)?
@@ -150,14 +152,18 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
             _ = sighup.recv() => break Exit::Terminated("SIGHUP"),
             msg = msg_rx.recv() => {
                 let Some(msg) = msg else { break Exit::Terminated("all sources stopped") };
-                let mut cmds = state::update(&mut state, msg);
-                let mut n = 1;
-                while n < DRAIN_LIMIT {
-                    match msg_rx.try_recv() {
-                        Ok(m) => cmds.extend(state::update(&mut state, m)),
-                        Err(_) => break,
+                let mut cmds = Vec::new();
+                let mut next = Some(msg);
+                let mut n = 0;
+                while let Some(m) = next.take() {
+                    match m {
+                        Msg::Discovered { pane, value, .. } => discover(&mut state, &mut senders, pane, value),
+                        m => cmds.extend(state::update(&mut state, m)),
                     }
                     n += 1;
+                    if n < DRAIN_LIMIT {
+                        next = msg_rx.try_recv().ok();
+                    }
                 }
                 dispatch(&mut state, &settings, &senders, cmds).await;
                 dirty = true;
@@ -175,6 +181,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
     for t in tasks {
         t.abort();
     }
+    for (_, t) in senders.panes.drain() {
+        t.abort();
+    }
     drop(guard);
     info!("console stopped");
     Ok(exit)
@@ -189,7 +198,8 @@ fn base_state(settings: &Settings, prefix: &str) -> State {
     state
 }
 
-/// One task per configured backend, each with its own command channel.
+/// One task per configured backend, each with its own command channel; a discovery watcher for
+/// the panes the profile leaves out.
 fn start_sources(settings: &Settings, msg_tx: mpsc::Sender<Msg>) -> anyhow::Result<Started> {
     let etcd_profile = settings
         .profile
@@ -198,52 +208,159 @@ fn start_sources(settings: &Settings, msg_tx: mpsc::Sender<Msg>) -> anyhow::Resu
         .context("this cluster profile has no etcd table")?;
     let mut state = base_state(settings, &etcd_profile.prefix);
     let p = &settings.profile;
-    state.backends.checks = p.checks.as_ref().map(|c| c.kind.name().to_string());
-    state.backends.metrics = p.metrics.as_ref().map(|m| m.kind.name().to_string());
-    state.backends.logs = p.logs.as_ref().map(|l| l.kind.name().to_string());
     for id in [SourceId::Checks, SourceId::Metrics, SourceId::Logs] {
         state.health.insert(id, Health::NotConfigured);
     }
     let mut tasks = Vec::new();
     let (etcd_tx, etcd_rx) = mpsc::channel::<Command>(256);
     tasks.push(tokio::spawn(
-        EtcdSource::new(etcd_profile, msg_tx.clone(), etcd_rx).run(),
+        EtcdSource::new(etcd_profile.clone(), msg_tx.clone(), etcd_rx).run(),
     ));
-
-    let mut checks = None;
+    let mut senders = Senders {
+        etcd: etcd_tx,
+        checks: None,
+        metrics: None,
+        panes: HashMap::new(),
+        msg_tx: msg_tx.clone(),
+    };
     if let Some(c) = p.checks.clone() {
-        let (tx, rx) = mpsc::channel::<Command>(64);
-        state.health.insert(SourceId::Checks, Health::Connecting);
-        tasks.push(tokio::spawn(ChecksSource::new(c, msg_tx.clone(), rx).run()));
-        checks = Some(tx);
+        senders.start_checks(&mut state, c);
     }
-    let mut metrics = None;
     if let Some(m) = p.metrics.clone() {
+        senders.start_metrics(&mut state, m);
+    }
+    if let Some(l) = p.logs.clone() {
+        senders.start_logs(&mut state, l);
+    }
+    // Panes left out of the profile are looked up in etcd; profile values always win.
+    let wanted: Vec<SourceId> = [
+        (SourceId::Checks, p.checks.is_none()),
+        (SourceId::Metrics, p.metrics.is_none()),
+        (SourceId::Logs, p.logs.is_none()),
+    ]
+    .into_iter()
+    .filter_map(|(id, missing)| missing.then_some(id))
+    .collect();
+    if !wanted.is_empty() && !p.discovery_prefix.is_empty() {
+        tasks.push(tokio::spawn(
+            DiscoverySource::new(etcd_profile, p.discovery_prefix.clone(), wanted, msg_tx).run(),
+        ));
+    }
+    Ok((state, senders, tasks))
+}
+
+impl Senders {
+    fn replace_task(&mut self, pane: SourceId, task: Option<tokio::task::JoinHandle<()>>) {
+        if let Some(old) = self.panes.remove(&pane) {
+            old.abort();
+        }
+        if let Some(t) = task {
+            self.panes.insert(pane, t);
+        }
+    }
+
+    fn start_checks(&mut self, state: &mut State, c: crate::config::ChecksProfile) {
+        let (tx, rx) = mpsc::channel::<Command>(64);
+        state.backends.checks = Some(c.kind.name().to_string());
+        state.health.insert(SourceId::Checks, Health::Connecting);
+        let t = tokio::spawn(ChecksSource::new(c, self.msg_tx.clone(), rx).run());
+        self.replace_task(SourceId::Checks, Some(t));
+        self.checks = Some(tx);
+    }
+
+    fn start_metrics(&mut self, state: &mut State, m: crate::config::MetricsProfile) {
         let (tx, rx) = mpsc::channel::<Command>(16);
-        match MetricsSource::new(m, msg_tx.clone(), rx) {
+        state.backends.metrics = Some(m.kind.name().to_string());
+        match MetricsSource::new(m, self.msg_tx.clone(), rx) {
             Ok(src) => {
                 state.health.insert(SourceId::Metrics, Health::Connecting);
-                tasks.push(tokio::spawn(src.run()));
-                metrics = Some(tx);
+                let t = tokio::spawn(src.run());
+                self.replace_task(SourceId::Metrics, Some(t));
+                self.metrics = Some(tx);
+                // Ask again for the current view on the new backend.
+                state.metrics = Default::default();
             }
             Err(e) => {
+                self.replace_task(SourceId::Metrics, None);
+                self.metrics = None;
                 state
                     .health
                     .insert(SourceId::Metrics, Health::Failed(format!("{e:#}")));
             }
         }
     }
-    if let Some(l) = p.logs.clone() {
+
+    fn start_logs(&mut self, state: &mut State, l: crate::config::LogsProfile) {
+        state.backends.logs = Some(l.kind.name().to_string());
         state.logs = crate::state::logs::Logs::with_capacity(l.buffer_lines);
         state.health.insert(SourceId::Logs, Health::Connecting);
-        tasks.push(tokio::spawn(LogsSource::new(l, msg_tx.clone()).run()));
+        let t = tokio::spawn(LogsSource::new(l, self.msg_tx.clone()).run());
+        self.replace_task(SourceId::Logs, Some(t));
     }
-    let senders = Senders {
-        etcd: etcd_tx,
-        checks,
-        metrics,
+
+    fn stop(&mut self, state: &mut State, pane: SourceId) {
+        self.replace_task(pane, None);
+        state.health.insert(pane, Health::NotConfigured);
+        match pane {
+            SourceId::Checks => {
+                self.checks = None;
+                state.backends.checks = None;
+                state.checks = Default::default();
+            }
+            SourceId::Metrics => {
+                self.metrics = None;
+                state.backends.metrics = None;
+                state.metrics = Default::default();
+            }
+            SourceId::Logs => {
+                state.backends.logs = None;
+                state.logs = Default::default();
+            }
+            SourceId::Etcd => {}
+        }
+    }
+}
+
+/// A discovery key changed: start, replace or stop that pane's source. Bad values are reported
+/// and the running source is kept.
+fn discover(state: &mut State, senders: &mut Senders, pane: SourceId, value: Option<String>) {
+    let name = pane.label();
+    let Some(text) = value else {
+        senders.stop(state, pane);
+        state::note(
+            state,
+            format!("{name}: discovery entry removed; pane not configured"),
+        );
+        return;
     };
-    Ok((state, senders, tasks))
+    let started = match pane {
+        SourceId::Checks => crate::config::checks_from_json(&text).map(|c| {
+            let url = c.http.url.clone();
+            senders.start_checks(state, c);
+            url
+        }),
+        SourceId::Metrics => crate::config::metrics_from_json(&text).map(|m| {
+            let url = m.http.url.clone();
+            senders.start_metrics(state, m);
+            url
+        }),
+        SourceId::Logs => crate::config::logs_from_json(&text).map(|l| {
+            let url = l.http.url.clone();
+            senders.start_logs(state, l);
+            url
+        }),
+        SourceId::Etcd => return,
+    };
+    match started {
+        Ok(url) => {
+            info!(pane = name, %url, "discovered backend");
+            state::note(state, format!("{name}: discovered {url}"));
+        }
+        Err(e) => state::note_error(
+            state,
+            format!("{name}: discovery entry is invalid ({e}); keeping the current source"),
+        ),
+    }
 }
 
 /// The simulated fleet answers every command itself.
@@ -259,6 +376,8 @@ fn start_demo(settings: &Settings, msg_tx: mpsc::Sender<Msg>) -> Started {
         etcd: tx.clone(),
         checks: Some(tx.clone()),
         metrics: Some(tx),
+        panes: HashMap::new(),
+        msg_tx: mpsc::channel(1).0,
     };
     (state, senders, vec![task])
 }
@@ -320,6 +439,9 @@ pub struct Senders {
     pub etcd: mpsc::Sender<Command>,
     pub checks: Option<mpsc::Sender<Command>>,
     pub metrics: Option<mpsc::Sender<Command>>,
+    /// Pane source tasks, replaceable when discovery changes an endpoint.
+    panes: HashMap<SourceId, tokio::task::JoinHandle<()>>,
+    msg_tx: mpsc::Sender<Msg>,
 }
 
 async fn dispatch(state: &mut State, settings: &Settings, senders: &Senders, cmds: Vec<Command>) {

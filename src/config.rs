@@ -177,6 +177,8 @@ struct RawEtcd {
     password_file: Option<String>,
     connect_timeout_secs: Option<u64>,
     keepalive_secs: Option<u64>,
+    /// Where instances (and the console) find the monitoring and logging endpoints.
+    discovery_prefix: Option<String>,
 }
 
 fn default_prefix() -> String {
@@ -206,6 +208,8 @@ pub struct ClusterProfile {
     pub checks: Option<ChecksProfile>,
     pub metrics: Option<MetricsProfile>,
     pub logs: Option<LogsProfile>,
+    /// etcd prefix to discover the panes' backends under, for panes the profile leaves out.
+    pub discovery_prefix: String,
 }
 
 #[derive(Debug, Clone)]
@@ -377,6 +381,11 @@ impl Config {
         for (name, spanned) in raw.clusters {
             let at = spanned.span().start;
             let raw_cluster = spanned.into_inner();
+            let discovery_prefix = raw_cluster
+                .etcd
+                .as_ref()
+                .and_then(|e| e.get_ref().discovery_prefix.clone())
+                .unwrap_or_else(|| DEFAULT_DISCOVERY_PREFIX.to_string());
             let etcd = match raw_cluster.etcd {
                 None => None,
                 Some(e) => {
@@ -435,6 +444,7 @@ impl Config {
                     checks,
                     metrics,
                     logs,
+                    discovery_prefix,
                 },
             );
         }
@@ -578,6 +588,30 @@ fn read_secret(
         }
         (None, None) => Ok(None),
     }
+}
+
+/// Default etcd prefix holding `checks`, `metrics` and `logs` endpoint descriptions (JSON objects
+/// with the same keys as the TOML tables), read when the profile leaves a pane out.
+pub const DEFAULT_DISCOVERY_PREFIX: &str = "/config/opsconsole/";
+
+/// A pane backend discovered in etcd: the JSON value is read with the same rules as the TOML table.
+pub fn checks_from_json(text: &str) -> Result<ChecksProfile, String> {
+    validate_checks(from_json_text(text)?)
+}
+
+pub fn metrics_from_json(text: &str) -> Result<MetricsProfile, String> {
+    validate_metrics(from_json_text(text)?)
+}
+
+pub fn logs_from_json(text: &str) -> Result<LogsProfile, String> {
+    validate_logs(from_json_text(text)?)
+}
+
+fn from_json_text<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let t = toml::Value::try_from(v).map_err(|e| format!("cannot use it: {e}"))?;
+    t.try_into()
+        .map_err(|e: toml::de::Error| e.message().trim().to_string())
 }
 
 fn validate_checks(raw: RawChecks) -> Result<ChecksProfile, String> {

@@ -140,6 +140,7 @@ fn demo_settings(cli: &Cli) -> Result<Settings, String> {
         checks: None,
         metrics: None,
         logs: None,
+        discovery_prefix: String::new(),
     };
     Ok(Settings {
         profile,

@@ -5,6 +5,7 @@ pub mod alertmanager;
 pub mod backoff;
 pub mod checks;
 pub mod demo;
+pub mod discovery;
 pub mod etcd;
 pub mod graphite;
 pub mod http;
@@ -110,6 +111,13 @@ pub enum Msg {
     Notice(SourceId, String),
     Metrics {
         result: metrics::MetricsResult,
+        at: DateTime<Utc>,
+    },
+    /// A pane backend found (or removed) under the discovery prefix; handled by the app, which
+    /// starts, replaces or stops that pane's source.
+    Discovered {
+        pane: SourceId,
+        value: Option<String>,
         at: DateTime<Utc>,
     },
     /// Written to the audit log by the app; sources report outcomes through the variants above.

@@ -249,6 +249,11 @@ impl State {
     }
 }
 
+/// Information from the app side (e.g. a discovered backend).
+pub fn note(state: &mut State, text: String) {
+    state.say(Level::Info, text);
+}
+
 /// An I/O failure on the app side (e.g. the audit log) the user must see.
 pub fn note_error(state: &mut State, text: String) {
     state.say(Level::Error, text);
@@ -330,6 +335,8 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
         Msg::SilenceDone(outcome) => out.extend(silence_done(state, outcome)),
         Msg::Metrics { result, at } => state.metrics.apply(result, at),
         Msg::LogLines(lines) => state.logs.extend(lines),
+        // Handled by the app (it owns the source tasks); see `app::discover`.
+        Msg::Discovered { .. } => {}
         Msg::Notice(source, text) => state.say(Level::Warn, format!("{}: {text}", source.label())),
     }
     out
@@ -646,13 +653,23 @@ fn logs_action(state: &mut State, action: Action) {
         Action::ToggleFollow => {
             l.toggle_follow();
             let on = l.follow;
-            state.say(Level::Info, if on { "following new lines" } else { "follow paused" });
+            state.say(
+                Level::Info,
+                if on {
+                    "following new lines"
+                } else {
+                    "follow paused"
+                },
+            );
         }
         Action::CycleSeverity => {
             l.cycle_severity();
             let t = match l.min_severity {
                 None => "all severities".to_string(),
-                Some(s) => format!("{} and worse", crate::sources::syslog::SEVERITY_NAMES[s as usize]),
+                Some(s) => format!(
+                    "{} and worse",
+                    crate::sources::syslog::SEVERITY_NAMES[s as usize]
+                ),
             };
             state.say(Level::Info, format!("logs: {t}"));
         }

@@ -826,9 +826,8 @@ fn validate_logs(raw: RawLogs) -> Result<LogsProfile, String> {
             ))
         }
     };
-    if !matches!(kind, LogsKind::Redis { .. })
-        && !(raw.url.starts_with("http://") || raw.url.starts_with("https://"))
-    {
+    let http_url = raw.url.starts_with("http://") || raw.url.starts_with("https://");
+    if !matches!(kind, LogsKind::Redis { .. }) && !http_url {
         return Err(format!(
             "url \"{}\" must start with http:// or https://",
             raw.url

@@ -316,9 +316,7 @@ pub fn describe_spec(spec: Option<&str>) -> String {
     match spec {
         None => "built-in \"default\"".into(),
         Some(s) if BUILTIN.iter().any(|(n, _)| *n == s) => format!("built-in \"{s}\""),
-        Some(s) => PathBuf::from(crate::paths::expand_tilde(s))
-            .display()
-            .to_string(),
+        Some(s) => crate::paths::expand_tilde(s).display().to_string(),
     }
 }
 

@@ -72,9 +72,7 @@ pub fn member_vars(state: &State, key: &str) -> Option<BTreeMap<String, String>>
 
 /// The query the pane wants now; emitted when it differs from the last one sent.
 pub fn interest(state: &mut State) -> Option<Command> {
-    if state.backends.metrics.is_none() {
-        return None;
-    }
+    state.backends.metrics.as_ref()?;
     let width = state.metrics.width.get();
     if width == 0 {
         return None; // not drawn yet

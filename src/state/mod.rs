@@ -843,14 +843,17 @@ fn popup_action(state: &mut State, popup: Popup, action: Action) -> Vec<Command>
                 }
                 _ => None,
             };
-            if let (Some(s), Some(p)) = (new_scroll, state.popup.as_mut()) {
-                match p {
+            if let (
+                Some(s),
+                Some(
                     Popup::Help { scroll }
                     | Popup::MemberDetail { scroll, .. }
                     | Popup::CheckDetail { scroll, .. }
-                    | Popup::LogDetail { scroll, .. } => *scroll = s,
-                    _ => {}
-                }
+                    | Popup::LogDetail { scroll, .. },
+                ),
+            ) = (new_scroll, state.popup.as_mut())
+            {
+                *scroll = s;
             }
             Vec::new()
         }

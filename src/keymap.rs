@@ -2,7 +2,7 @@
 //! `[popup]` inside dialogs). Built-in keymaps are embedded; a user file is merged over the default.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use toml::Spanned;

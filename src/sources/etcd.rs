@@ -341,6 +341,11 @@ pub async fn connect(profile: &EtcdProfile) -> anyhow::Result<Client> {
             profile.keepalive.min(Duration::from_secs(5)),
         )
         .with_keep_alive_while_idle(true)
+        // A member that lost its quorum (partitioned, or its peers down) still serves a watch but
+        // never sends another event: the pane would show stale members as live. With the
+        // `hasleader` metadata etcd refuses requests on such a member and cancels its watches
+        // after a few election timeouts, so the source reports it and moves to another endpoint.
+        .with_require_leader(true)
         .with_connect_timeout(profile.connect_timeout);
     if let (Some(user), Some(pw)) = (&profile.user, &profile.password) {
         opts = opts

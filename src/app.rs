@@ -2,7 +2,7 @@
 //! `State` and the command senders; redraws only when something changed, at most ~30 times a second.
 
 use std::collections::HashMap;
-use std::io::{self, Stdout};
+use std::io::{self, BufWriter, Stdout, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -67,7 +67,8 @@ pub fn restore_terminal() {
 }
 
 struct TerminalGuard {
-    terminal: Terminal<CrosstermBackend<Stdout>>,
+    /// Buffered so each frame reaches the terminal in one write, never half-drawn.
+    terminal: Terminal<CrosstermBackend<BufWriter<Stdout>>>,
 }
 
 impl TerminalGuard {
@@ -78,8 +79,11 @@ impl TerminalGuard {
             restore_terminal();
             return Err(e).context("entering the alternate screen");
         }
-        let terminal =
-            Terminal::new(CrosstermBackend::new(out)).inspect_err(|_| restore_terminal())?;
+        let terminal = Terminal::new(CrosstermBackend::new(BufWriter::with_capacity(
+            1 << 16,
+            out,
+        )))
+        .inspect_err(|_| restore_terminal())?;
         Ok(TerminalGuard { terminal })
     }
 }
@@ -120,10 +124,18 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
         if dirty && last_draw.elapsed() >= FRAME {
             let cmds = state::tick(&mut state, Utc::now());
             dispatch(&mut state, &settings, &senders, cmds).await;
+            // Synchronized update: terminals that support it show the frame atomically.
+            let _ = crossterm::queue!(
+                guard.terminal.backend_mut(),
+                crossterm::terminal::BeginSynchronizedUpdate
+            );
             guard
                 .terminal
                 .draw(|f| crate::ui::draw(f, &state, &settings.theme, &settings.keymap))
                 .context("drawing the screen")?;
+            let backend = guard.terminal.backend_mut();
+            let _ = crossterm::queue!(backend, crossterm::terminal::EndSynchronizedUpdate);
+            let _ = backend.flush();
             dirty = false;
             last_draw = Instant::now();
         }

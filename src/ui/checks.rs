@@ -22,7 +22,11 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let c = &st.checks;
     let kind = st.backends.checks.clone().unwrap_or_default();
     let health = st.health.get(&SourceId::Checks);
-    let mut title = vec![Span::raw(format!(" Checks ({kind}) "))];
+    let mut title = vec![Span::raw(if kind.is_empty() {
+        " Checks ".to_string()
+    } else {
+        format!(" Checks ({kind}) ")
+    })];
     if c.received() {
         let [crit, unkn, warn, ok] = c.counts();
         for (n, label, sev) in [

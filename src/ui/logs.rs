@@ -84,7 +84,11 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let st = ctx.state;
     let logs = &st.logs;
     let kind = st.backends.logs.clone().unwrap_or_default();
-    let mut title = vec![Span::raw(format!(" Logs ({kind}) "))];
+    let mut title = vec![Span::raw(if kind.is_empty() {
+        " Logs ".to_string()
+    } else {
+        format!(" Logs ({kind}) ")
+    })];
     title.push(if logs.follow {
         Span::styled("follow ", ctx.theme.style(StyleName::Ok))
     } else {

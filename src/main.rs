@@ -1,7 +1,7 @@
 //! `opsconsole --cluster NAME`: parse the CLI, load and validate the profile (failing with one clear
 //! line before the terminal is touched), then run the console until quit.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -24,7 +24,7 @@ struct Cli {
     #[arg(long, short = 'c', value_name = "NAME")]
     cluster: Option<String>,
     /// Config file [default: $XDG_CONFIG_HOME/opsconsole/config.toml]
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", global = true)]
     config: Option<PathBuf>,
     /// Refuse every mutating action (deregister, silence, unsilence)
     #[arg(long)]
@@ -49,6 +49,10 @@ struct Cli {
 enum Sub {
     /// Print every path opsconsole reads or writes, and what the config resolves to
     Info,
+    /// Ansible dynamic inventory of the live membership (--list, --host H)
+    Inventory(opsconsole::cli::inventory::Args),
+    /// Print members, failing checks, silences and recent error logs (markdown or JSON), no TUI
+    Snapshot(opsconsole::cli::snapshot::Args),
 }
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
@@ -63,8 +67,20 @@ fn main() -> ExitCode {
         .clone()
         .unwrap_or_else(paths::default_config_file);
 
-    if let Some(Sub::Info) = cli.command {
-        return info(&cli, &config_path);
+    match &cli.command {
+        Some(Sub::Info) => return info(&cli, &config_path),
+        Some(Sub::Inventory(args)) => {
+            return opsconsole::cli::inventory::run(args, &config_path, cli.cluster.as_deref())
+        }
+        Some(Sub::Snapshot(args)) => {
+            return opsconsole::cli::snapshot::run(
+                args,
+                &config_path,
+                cli.cluster.as_deref(),
+                cli.utc,
+            )
+        }
+        None => {}
     }
 
     let cluster = if cli.demo {
@@ -154,7 +170,7 @@ fn demo_settings(cli: &Cli) -> Result<Settings, String> {
     })
 }
 
-fn load_settings(cli: &Cli, config_path: &PathBuf, cluster: &str) -> Result<Settings, String> {
+fn load_settings(cli: &Cli, config_path: &Path, cluster: &str) -> Result<Settings, String> {
     let config = Config::load(config_path).map_err(|e| e.to_string())?;
     let profile = config.cluster(cluster).map_err(|e| e.to_string())?.clone();
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
@@ -186,7 +202,7 @@ fn load_settings(cli: &Cli, config_path: &PathBuf, cluster: &str) -> Result<Sett
     })
 }
 
-fn info(cli: &Cli, config_path: &PathBuf) -> ExitCode {
+fn info(cli: &Cli, config_path: &Path) -> ExitCode {
     println!("config file   {}", config_path.display());
     let config = Config::load(config_path);
     match &config {

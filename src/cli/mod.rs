@@ -1,0 +1,100 @@
+//! One-shot subcommands that print and exit without opening the TUI: `inventory` (Ansible dynamic
+//! inventory from the live membership) and `snapshot` (members, failing checks, silences and recent
+//! error logs for hand-offs). They reuse the sources' request code, poll each backend once with a
+//! deadline, and write only to stdout/stderr — never to a terminal UI.
+
+pub mod inventory;
+pub mod snapshot;
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::config::{ClusterProfile, Config, EtcdProfile};
+use crate::sources::KvEntry;
+
+/// Exit status for a bad config, unknown cluster or bad arguments (as the console uses).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit status when the membership could not be read.
+pub const EXIT_UNAVAILABLE: u8 = 1;
+
+/// One line on stderr, nothing on stdout.
+pub fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("opsconsole: {msg}");
+    ExitCode::from(code)
+}
+
+/// Picks the cluster: the subcommand's `--cluster` (or its env var) and the top-level `--cluster`
+/// must agree when both are given, so an exported `OPSCONSOLE_CLUSTER` never silently overrides
+/// the cluster typed on the command line.
+pub fn pick_cluster(sub: Option<&str>, top: Option<&str>) -> Result<String, String> {
+    match (sub, top) {
+        (Some(a), Some(b)) if a != b => Err(format!(
+            "two clusters given: \"{b}\" (opsconsole --cluster) and \"{a}\" (the subcommand's --cluster or OPSCONSOLE_CLUSTER) — give one"
+        )),
+        (Some(a), _) => Ok(a.to_string()),
+        (None, Some(b)) => Ok(b.to_string()),
+        (None, None) => Err(
+            "--cluster NAME is required (or set OPSCONSOLE_CLUSTER for `inventory`)".to_string(),
+        ),
+    }
+}
+
+/// Loads the config and the cluster profile, with the config's own one-line errors.
+pub fn load_profile(config_path: &Path, cluster: &str) -> Result<ClusterProfile, String> {
+    let config = Config::load(config_path).map_err(|e| e.to_string())?;
+    let profile = config.cluster(cluster).map_err(|e| e.to_string())?.clone();
+    if profile.etcd.is_none() {
+        return Err(format!(
+            "cluster \"{cluster}\" in {} has no etcd table",
+            config_path.display()
+        ));
+    }
+    Ok(profile)
+}
+
+/// A small runtime for one-shot commands.
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// Connects (each endpoint with the profile's own connect timeout, first that answers wins) and
+/// lists the prefix once, consistently; the listing must finish within `list_timeout`.
+pub async fn list_members(
+    etcd: &EtcdProfile,
+    list_timeout: Duration,
+) -> anyhow::Result<(i64, Vec<KvEntry>)> {
+    crate::sources::http::install_crypto_provider();
+    let client = crate::sources::etcd::connect(etcd).await?;
+    match tokio::time::timeout(
+        list_timeout,
+        crate::sources::etcd::list_prefix(&client, &etcd.prefix),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(_) => anyhow::bail!(
+            "listing {} did not finish within {} s",
+            etcd.prefix,
+            list_timeout.as_secs()
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_sources_must_agree() {
+        assert_eq!(pick_cluster(Some("a"), None).unwrap(), "a");
+        assert_eq!(pick_cluster(None, Some("b")).unwrap(), "b");
+        assert_eq!(pick_cluster(Some("a"), Some("a")).unwrap(), "a");
+        let e = pick_cluster(Some("a"), Some("b")).unwrap_err();
+        assert!(e.contains("\"a\"") && e.contains("\"b\""), "{e}");
+        assert!(pick_cluster(None, None).unwrap_err().contains("--cluster"));
+    }
+}

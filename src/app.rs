@@ -399,6 +399,9 @@ pub fn on_key(state: &mut State, keymap: &Keymap, key: KeyEvent) -> Vec<Command>
     if key.kind == KeyEventKind::Release {
         return Vec::new();
     }
+    if std::env::var_os("OPSCONSOLE_TEST_PANIC").is_some_and(|v| v == "1") {
+        panic!("OPSCONSOLE_TEST_PANIC=1: forced panic on a key press (test hook)");
+    }
     if state.input.is_some() {
         let text = match key.code {
             KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => TextKey::Esc,

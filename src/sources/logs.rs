@@ -2,7 +2,8 @@
 //! Loki, and sends parsed lines in batches. Reconnects with backoff; resumes where it left off
 //! where the backend allows it (Elasticsearch and Loki by timestamp; Pub/Sub cannot replay).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -22,7 +23,19 @@ use crate::text::sanitize;
 pub const BATCH: usize = 2000;
 /// How far back each Elasticsearch poll looks again for late documents.
 const ES_OVERLAP_MS: i64 = 5_000;
+/// The same for Loki: agents push in batches (Promtail waits up to 1 s), so another host's lines
+/// with older timestamps can land after newer ones were read.
+const LOKI_OVERLAP_NS: i128 = 5_000_000_000;
 const PAGE: usize = 1000;
+/// Lines on the first poll (the newest of the last hour).
+const FIRST_PAGE: usize = 500;
+/// Elasticsearch refuses `from + size` past `index.max_result_window` (10 000 by default).
+const ES_MAX_WINDOW: usize = 10_000;
+/// How long BRPOP blocks server-side; the connection's response timeout must be longer.
+const BRPOP_BLOCK_SECS: u64 = 1;
+/// A subscribed connection carries nothing while the channel is quiet: PING it this often so a
+/// dead server or a silent network drop is noticed.
+const PUBSUB_PING: Duration = Duration::from_secs(15);
 
 pub struct LogsSource {
     profile: LogsProfile,
@@ -102,9 +115,10 @@ impl LogsSource {
     }
 
     async fn run_redis(&mut self, channel: Option<String>, list: Option<String>) {
+        let mut was_live = false;
         loop {
             let result = match (&channel, &list) {
-                (Some(ch), _) => self.redis_pubsub(ch).await,
+                (Some(ch), _) => self.redis_pubsub(ch, &mut was_live).await,
                 (None, Some(l)) => self.redis_list(l).await,
                 (None, None) => return,
             };
@@ -122,20 +136,51 @@ impl LogsSource {
         }
     }
 
-    async fn redis_pubsub(&mut self, channel: &str) -> Result<(), String> {
+    async fn redis_pubsub(&mut self, channel: &str, was_live: &mut bool) -> Result<(), String> {
         let client = redis::Client::open(self.redis_url()).map_err(|e| e.to_string())?;
-        let mut pubsub = tokio::time::timeout(self.profile.http.timeout, client.get_async_pubsub())
+        let timeout = self.profile.http.timeout;
+        let mut pubsub = tokio::time::timeout(timeout, client.get_async_pubsub())
             .await
             .map_err(|_| "connect timed out".to_string())?
             .map_err(|e| e.to_string())?;
-        pubsub.subscribe(channel).await.map_err(|e| e.to_string())?;
+        tokio::time::timeout(timeout, pubsub.subscribe(channel))
+            .await
+            .map_err(|_| "SUBSCRIBE timed out".to_string())?
+            .map_err(|e| e.to_string())?;
         self.backoff.reset();
         if !self.health(Health::Live).await {
             return Ok(());
         }
-        let mut stream = pubsub.on_message();
+        if std::mem::replace(was_live, true)
+            && self
+                .tx
+                .send(Msg::Notice(
+                    SourceId::Logs,
+                    format!(
+                        "logs: re-subscribed to {channel}; lines published while disconnected are lost (Pub/Sub does not replay — use list = … for a buffered path)"
+                    ),
+                ))
+                .await
+                .is_err()
+        {
+            return Ok(());
+        }
+        let (mut sink, mut stream) = pubsub.split();
+        let mut ping =
+            tokio::time::interval_at(tokio::time::Instant::now() + PUBSUB_PING, PUBSUB_PING);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let Some(first) = stream.next().await else {
+            let first = tokio::select! {
+                m = stream.next() => m,
+                _ = ping.tick() => {
+                    match tokio::time::timeout(timeout, sink.ping::<redis::Value>()).await {
+                        Ok(Ok(_)) => continue,
+                        Ok(Err(e)) => return Err(format!("PING on the subscription: {e}")),
+                        Err(_) => return Err(format!("no answer to PING within {} s", timeout.as_secs())),
+                    }
+                }
+            };
+            let Some(first) = first else {
                 return Err("subscription closed by the server".into());
             };
             let mut lines = vec![parse_any(first.get_payload_bytes())];
@@ -154,9 +199,17 @@ impl LogsSource {
 
     async fn redis_list(&mut self, list: &str) -> Result<(), String> {
         let client = redis::Client::open(self.redis_url()).map_err(|e| e.to_string())?;
+        // redis-rs times requests out after 500 ms by default: shorter than BRPOP's block, so an
+        // idle list would look like a dead server (and a line popped server-side just as the
+        // client gave up would be lost with the connection).
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.profile.http.timeout))
+            .set_response_timeout(Some(
+                self.profile.http.timeout + Duration::from_secs(BRPOP_BLOCK_SECS),
+            ));
         let mut conn = tokio::time::timeout(
             self.profile.http.timeout,
-            client.get_multiplexed_async_connection(),
+            client.get_multiplexed_async_connection_with_config(&config),
         )
         .await
         .map_err(|_| "connect timed out".to_string())?
@@ -169,7 +222,7 @@ impl LogsSource {
             // rsyslog LPUSHes: BRPOP takes the oldest first; then drain what is queued in one go.
             let popped: Option<(String, Vec<u8>)> = redis::cmd("BRPOP")
                 .arg(list)
-                .arg(1)
+                .arg(BRPOP_BLOCK_SECS)
                 .query_async(&mut conn)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -264,11 +317,18 @@ fn authorize(req: reqwest::RequestBuilder, auth: &HttpAuth) -> reqwest::RequestB
 }
 
 /// Elasticsearch tail: poll `_search` sorted by `@timestamp`, re-reading a small overlap window so
-/// late documents are not missed, de-duplicated by `_index`/`_id`.
+/// late documents are not missed, de-duplicated by `_index`/`_id`. A full page is followed at once
+/// by the next one, starting at the newest `@timestamp` of the page (or, when a whole page shares
+/// one timestamp, with `from`), so a busy index never pins the tail to one page.
 pub struct EsTail {
     index: String,
     /// Newest `@timestamp` seen, epoch millis.
     cursor: Option<i64>,
+    /// Oldest `@timestamp` of a full first poll: older documents were history the first poll did
+    /// not show, so they are not shown later as "late" either.
+    floor: Option<i64>,
+    /// Where the next request continues when the last page came back full: (`gte`, `from`).
+    page: Option<(i64, usize)>,
     seen: HashMap<(String, String), i64>,
 }
 
@@ -277,28 +337,41 @@ impl EsTail {
         EsTail {
             index,
             cursor: None,
+            floor: None,
+            page: None,
             seen: HashMap::new(),
         }
+    }
+
+    /// (`gte`, `from`) of the next request after the first poll.
+    fn next_window(&self, cursor: i64) -> (i64, usize) {
+        self.page.unwrap_or_else(|| {
+            let gte = cursor.saturating_sub(ES_OVERLAP_MS);
+            (self.floor.map_or(gte, |f| gte.max(f)), 0)
+        })
     }
 
     pub fn body(&self) -> Value {
         match self.cursor {
             // First poll: the latest lines of the last hour, newest first (reversed on arrival).
             None => json!({
-                "size": 500, "track_total_hits": false,
+                "size": FIRST_PAGE, "track_total_hits": false,
                 "query": {"range": {"@timestamp": {"gte": "now-1h"}}},
                 "sort": [{"@timestamp": {"order": "desc"}}]
             }),
-            Some(c) => json!({
-                "size": PAGE, "track_total_hits": false,
-                "query": {"range": {"@timestamp": {"gte": c - ES_OVERLAP_MS, "format": "epoch_millis"}}},
-                "sort": [{"@timestamp": {"order": "asc"}}]
-            }),
+            Some(c) => {
+                let (gte, from) = self.next_window(c);
+                json!({
+                    "size": PAGE, "from": from, "track_total_hits": false,
+                    "query": {"range": {"@timestamp": {"gte": gte, "format": "epoch_millis"}}},
+                    "sort": [{"@timestamp": {"order": "asc"}}]
+                })
+            }
         }
     }
 
-    /// Applies one `_search` answer; returns new lines (oldest first), a warning, and whether a
-    /// full page came back (more to read).
+    /// Applies one `_search` answer (to the request `body()` described); returns new lines
+    /// (oldest first), a warning, and whether a full page came back (ask again at once).
     pub fn apply(
         &mut self,
         answer: &Value,
@@ -322,19 +395,11 @@ impl EsTail {
             )
         });
         let first_poll = self.cursor.is_none();
-        let full = hits.len() >= if first_poll { 500 } else { PAGE };
+        let window = self.cursor.map(|c| self.next_window(c));
+        let full = hits.len() >= if first_poll { FIRST_PAGE } else { PAGE };
         let mut out = Vec::new();
+        let (mut oldest, mut newest) = (i64::MAX, i64::MIN);
         for h in hits {
-            let id = (
-                h.get("_index")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("")
-                    .to_string(),
-                h.get("_id")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("")
-                    .to_string(),
-            );
             let Some(src) = h.get("_source").and_then(|s| s.as_object()) else {
                 continue;
             };
@@ -344,23 +409,56 @@ impl EsTail {
                 .and_then(|v| v.as_i64())
                 .or_else(|| line.time.map(|t| t.timestamp_millis()))
                 .unwrap_or(0);
-            if !id.1.is_empty() && self.seen.insert(id, ts).is_some() {
-                continue; // already shown (overlap window)
+            oldest = oldest.min(ts);
+            newest = newest.max(ts);
+            let id = h.get("_id").and_then(|v| v.as_str()).unwrap_or("");
+            if !id.is_empty() {
+                let index = h.get("_index").and_then(|v| v.as_str()).unwrap_or("");
+                if self
+                    .seen
+                    .insert((index.to_string(), id.to_string()), ts)
+                    .is_some()
+                {
+                    continue; // already shown (overlap window, or the previous page)
+                }
+            }
+            if self.floor.is_some_and(|f| ts < f) {
+                continue;
             }
             self.cursor = Some(self.cursor.map_or(ts, |c| c.max(ts)));
             out.push((ts, line));
         }
         out.sort_by_key(|(ts, _)| *ts);
+        let more = match window {
+            // The first poll reads newest-first; only later polls page forward.
+            None => {
+                if full {
+                    self.floor = Some(oldest);
+                }
+                false
+            }
+            Some((gte, from)) if full => {
+                self.page = Some(if newest > gte {
+                    (newest, 0)
+                } else if from + 2 * PAGE <= ES_MAX_WINDOW {
+                    (gte, from + PAGE)
+                } else {
+                    // Over 10 000 documents in one millisecond: skip past it rather than loop.
+                    warn!(gte, "elasticsearch: too many documents with one timestamp");
+                    (gte.saturating_add(1), 0)
+                });
+                true
+            }
+            Some(_) => {
+                self.page = None;
+                false
+            }
+        };
         if let Some(c) = self.cursor {
-            let horizon = c - 4 * ES_OVERLAP_MS;
+            let horizon = c.saturating_sub(4 * ES_OVERLAP_MS);
             self.seen.retain(|_, ts| *ts >= horizon);
         }
-        // The first poll reads newest-first; only later polls page forward.
-        Ok((
-            out.into_iter().map(|(_, l)| l).collect(),
-            notice,
-            full && !first_poll,
-        ))
+        Ok((out.into_iter().map(|(_, l)| l).collect(), notice, more))
     }
 
     async fn poll(
@@ -374,22 +472,24 @@ impl EsTail {
         let resp = http::check_status(resp, &url, &b.auth, b.timeout).await?;
         let raw = http::body(resp, &url, b.timeout).await?;
         let v: Value = http::decode(&raw, &url)?;
-        let before = self.cursor;
-        let (lines, notice, full) = self
-            .apply(&v)
-            .map_err(|reason| HttpError::Decode { url, reason })?;
-        // A full page whose cursor did not move would loop forever: stop paging then.
-        Ok((lines, notice, full && self.cursor != before))
+        self.apply(&v)
+            .map_err(|reason| HttpError::Decode { url, reason })
     }
 }
 
-/// Loki tail: `query_range` forward from the last nanosecond seen; streams merged in time order;
-/// lines at the boundary timestamp de-duplicated.
+/// Loki tail: `query_range` forward from a little before the newest line seen (late pushes from
+/// other agents land there), streams merged in time order, lines already shown — including those
+/// at the boundary timestamp — dropped by (timestamp, stream, text).
 pub struct LokiTail {
     query: String,
     tenant: Option<String>,
     cursor_ns: Option<i128>,
-    at_cursor: HashSet<(String, String)>,
+    /// Oldest timestamp of a full first poll (see [`EsTail`]).
+    floor_ns: Option<i128>,
+    /// Start of the next request when the last page came back full.
+    page_ns: Option<i128>,
+    /// Hash of (stream labels, line) per timestamp, for the overlap window.
+    seen: HashMap<(i128, u64), ()>,
 }
 
 impl LokiTail {
@@ -398,15 +498,24 @@ impl LokiTail {
             query,
             tenant,
             cursor_ns: None,
-            at_cursor: HashSet::new(),
+            floor_ns: None,
+            page_ns: None,
+            seen: HashMap::new(),
         }
+    }
+
+    fn next_start(&self, cursor: i128) -> i128 {
+        self.page_ns.unwrap_or_else(|| {
+            let start = cursor.saturating_sub(LOKI_OVERLAP_NS);
+            self.floor_ns.map_or(start, |f| start.max(f))
+        })
     }
 
     pub fn params(&self, now: DateTime<Utc>) -> Vec<(String, String)> {
         let now_ns = now.timestamp_nanos_opt().unwrap_or(0) as i128;
         let (start, direction, limit) = match self.cursor_ns {
-            None => (now_ns - 3_600_000_000_000, "backward", 500),
-            Some(c) => (c, "forward", PAGE),
+            None => (now_ns - 3_600_000_000_000, "backward", FIRST_PAGE),
+            Some(c) => (self.next_start(c), "forward", PAGE),
         };
         vec![
             ("query".into(), self.query.clone()),
@@ -426,24 +535,45 @@ impl LokiTail {
             .pointer("/data/result")
             .and_then(|r| r.as_array())
             .ok_or("answer has no data.result")?;
-        let mut entries: Vec<(i128, LogLine, String)> = Vec::new();
+        let first_poll = self.cursor_ns.is_none();
+        let start = self.cursor_ns.map(|c| self.next_start(c));
+        let mut entries: Vec<(i128, u64, LogLine)> = Vec::new();
         for stream in result {
+            let empty = serde_json::Map::new();
             let labels = stream
                 .get("stream")
                 .and_then(|s| s.as_object())
-                .cloned()
-                .unwrap_or_default();
+                .unwrap_or(&empty);
             let label = |names: &[&str]| {
                 names
                     .iter()
                     .find_map(|n| labels.get(*n).and_then(|v| v.as_str()))
-                    .map(str::to_string)
+                    .map(|s| sanitize(s).into_owned())
             };
-            let values = stream
-                .get("values")
-                .and_then(|v| v.as_array())
-                .cloned()
-                .unwrap_or_default();
+            let host = label(&["host", "hostname", "instance", "node"]);
+            let program = label(&["program", "app", "service_name", "job"]);
+            let severity = label(&["level", "severity", "detected_level"])
+                .and_then(|s| severity_from_name(&s));
+            let label_fields: Vec<(String, String)> = labels
+                .iter()
+                .filter_map(|(k, v)| {
+                    Some((
+                        format!("label.{}", sanitize(k)),
+                        sanitize(v.as_str()?).into_owned(),
+                    ))
+                })
+                .collect();
+            let stream_key = {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                for (k, v) in labels {
+                    k.hash(&mut h);
+                    v.as_str().unwrap_or("").hash(&mut h);
+                }
+                h.finish()
+            };
+            let Some(values) = stream.get("values").and_then(|v| v.as_array()) else {
+                continue;
+            };
             for v in values {
                 let (Some(ts), Some(text)) = (
                     v.get(0).and_then(|t| t.as_str()),
@@ -452,55 +582,79 @@ impl LokiTail {
                     continue;
                 };
                 let Ok(ns) = ts.parse::<i128>() else { continue };
+                let key = {
+                    let mut h = std::collections::hash_map::DefaultHasher::new();
+                    stream_key.hash(&mut h);
+                    text.hash(&mut h);
+                    h.finish()
+                };
                 let mut line = parse_any(text.as_bytes());
                 if line.time.is_none() || !text.trim_start().starts_with('{') {
                     line.time = DateTime::from_timestamp(
-                        (ns / 1_000_000_000) as i64,
-                        (ns % 1_000_000_000) as u32,
+                        ns.div_euclid(1_000_000_000) as i64,
+                        ns.rem_euclid(1_000_000_000) as u32,
                     );
                 }
-                if let Some(h) = label(&["host", "hostname", "instance", "node"]) {
-                    line.host = sanitize(&h).into_owned();
+                if let Some(h) = &host {
+                    line.host = h.clone();
                 }
                 if line.program.is_empty() {
-                    if let Some(p) = label(&["program", "app", "service_name", "job"]) {
-                        line.program = sanitize(&p).into_owned();
+                    if let Some(p) = &program {
+                        line.program = p.clone();
                     }
                 }
-                if let Some(s) = label(&["level", "severity", "detected_level"])
-                    .and_then(|s| severity_from_name(&s))
-                {
-                    line.severity = Some(s);
+                if severity.is_some() {
+                    line.severity = severity;
                 }
-                for (k, v) in &labels {
-                    if let Some(v) = v.as_str() {
-                        line.fields
-                            .push((format!("label.{}", sanitize(k)), sanitize(v).into_owned()));
-                    }
-                }
-                let key = format!("{:?}", labels);
-                entries.push((ns, line, key + text));
+                line.fields.extend(label_fields.iter().cloned());
+                entries.push((ns, key, line));
             }
         }
+        // Streams come back sorted each on its own: merge (stable, so a stream keeps its order).
         entries.sort_by_key(|(ns, _, _)| *ns);
-        let full = entries.len() >= if self.cursor_ns.is_none() { 500 } else { PAGE };
-        let first_poll = self.cursor_ns.is_none();
+        let full = entries.len() >= if first_poll { FIRST_PAGE } else { PAGE };
+        let oldest = entries.first().map(|e| e.0);
+        let newest = entries.last().map(|e| e.0);
         let mut out = Vec::with_capacity(entries.len());
-        for (ns, line, key) in entries {
-            if Some(ns) == self.cursor_ns && self.at_cursor.contains(&(ns.to_string(), key.clone()))
-            {
+        for (ns, key, line) in entries {
+            if self.seen.insert((ns, key), ()).is_some() {
                 continue;
             }
-            if self.cursor_ns.is_none_or(|c| ns > c) {
-                self.cursor_ns = Some(ns);
-                self.at_cursor.clear();
+            if self.floor_ns.is_some_and(|f| ns < f) {
+                continue;
             }
-            if Some(ns) == self.cursor_ns {
-                self.at_cursor.insert((ns.to_string(), key));
+            if self.cursor_ns.map_or(true, |c| ns > c) {
+                self.cursor_ns = Some(ns);
             }
             out.push(line);
         }
-        Ok((out, full && !first_poll))
+        let more = match (start, newest) {
+            (None, _) => {
+                if full {
+                    self.floor_ns = oldest;
+                }
+                false
+            }
+            (Some(start), Some(newest)) if full => {
+                // A page of one timestamp cannot be paged by time: skip a nanosecond rather than
+                // read the same page forever.
+                self.page_ns = Some(if newest > start {
+                    newest
+                } else {
+                    start.saturating_add(1)
+                });
+                true
+            }
+            _ => {
+                self.page_ns = None;
+                false
+            }
+        };
+        if let Some(c) = self.cursor_ns {
+            let horizon = c.saturating_sub(2 * LOKI_OVERLAP_NS);
+            self.seen.retain(|(ns, _), _| *ns >= horizon);
+        }
+        Ok((out, more))
     }
 
     async fn poll(
@@ -519,11 +673,8 @@ impl LokiTail {
         let resp = http::check_status(resp, &url, &b.auth, b.timeout).await?;
         let raw = http::body(resp, &url, b.timeout).await?;
         let v: Value = http::decode(&raw, &url)?;
-        let before = self.cursor_ns;
-        let (lines, full) = self
-            .apply(&v)
-            .map_err(|reason| HttpError::Decode { url, reason })?;
-        Ok((lines, full && self.cursor_ns != before))
+        self.apply(&v)
+            .map_err(|reason| HttpError::Decode { url, reason })
     }
 }
 
@@ -581,9 +732,81 @@ mod tests {
             lines.iter().map(|l| l.message.as_str()).collect::<Vec<_>>(),
             ["d"]
         );
+        let start = (400 - LOKI_OVERLAP_NS).to_string();
         assert!(t
             .params(Utc::now())
             .iter()
-            .any(|(k, v)| k == "start" && v == "400"));
+            .any(|(k, v)| k == "start" && *v == start));
+        // Another agent's line, older than the cursor but inside the overlap window, still shows.
+        let c = json!({"status": "success", "data": {"resultType": "streams", "result": [
+            {"stream": {"host": "web-1", "level": "error"}, "values": [["300", "c"], ["400", "d"]]},
+            {"stream": {"host": "web-3"}, "values": [["350", "late"]]}]}});
+        let (lines, _) = t.apply(&c).unwrap();
+        assert_eq!(
+            lines.iter().map(|l| l.message.as_str()).collect::<Vec<_>>(),
+            ["late"]
+        );
+        // Same text at the same time in another stream is another line.
+        let d = json!({"status": "success", "data": {"resultType": "streams", "result": [
+            {"stream": {"host": "web-9"}, "values": [["400", "d"]]}]}});
+        assert_eq!(t.apply(&d).unwrap().0.len(), 1);
+    }
+
+    fn es_page(from_ts: i64, n: usize, step: i64) -> Value {
+        let hits: Vec<Value> = (0..n)
+            .map(|i| {
+                let ts = from_ts + i as i64 * step;
+                hit("i", &format!("{ts}-{i}"), ts, &format!("m{ts}-{i}"))
+            })
+            .collect();
+        json!({"_shards": {"failed": 0}, "hits": {"hits": hits}})
+    }
+
+    #[test]
+    fn es_full_pages_move_forward() {
+        let mut t = EsTail::new("logstash-*".into());
+        let first = es_page(10_000, FIRST_PAGE, 1);
+        let (lines, _, more) = t.apply(&first).unwrap();
+        assert_eq!((lines.len(), more), (FIRST_PAGE, false));
+        // Full first poll: history older than its oldest line is not replayed as "late".
+        assert_eq!(
+            t.body()["query"]["range"]["@timestamp"]["gte"],
+            json!(10_000)
+        );
+        // A full page of lines already shown must not pin the tail: the next request starts at
+        // the page's newest timestamp.
+        let mut again = es_page(10_000, FIRST_PAGE, 1);
+        let extra = es_page(10_000 + FIRST_PAGE as i64, PAGE - FIRST_PAGE, 1);
+        again["hits"]["hits"]
+            .as_array_mut()
+            .unwrap()
+            .extend(extra["hits"]["hits"].as_array().unwrap().iter().cloned());
+        let (lines, _, more) = t.apply(&again).unwrap();
+        assert_eq!((lines.len(), more), (PAGE - FIRST_PAGE, true));
+        let newest = 10_000 + PAGE as i64 - 1;
+        assert_eq!(
+            t.body()["query"]["range"]["@timestamp"]["gte"],
+            json!(newest)
+        );
+        assert_eq!(t.body()["from"], json!(0));
+        // A full page that all shares one timestamp continues with `from`.
+        let same: Vec<Value> = (0..PAGE)
+            .map(|i| hit("i", &format!("s{i}"), newest, "same"))
+            .collect();
+        let (_, _, more) = t.apply(&json!({"hits": {"hits": same}})).unwrap();
+        assert!(more);
+        assert_eq!(
+            t.body()["query"]["range"]["@timestamp"]["gte"],
+            json!(newest)
+        );
+        assert_eq!(t.body()["from"], json!(PAGE));
+        // A short page ends the paging: back to the overlap window (not below the floor).
+        let (_, _, more) = t.apply(&json!({"hits": {"hits": []}})).unwrap();
+        assert!(!more);
+        assert_eq!(t.body()["from"], json!(0));
+        assert_eq!(
+            t.body()["query"]["range"]["@timestamp"]["gte"],
+            json!((newest - ES_OVERLAP_MS).max(10_000))
+        );
     }
 }

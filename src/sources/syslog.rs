@@ -24,24 +24,43 @@ pub const SEVERITY_NAMES: [&str; 8] = [
     "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
 ];
 
+const SEVERITY_ALIASES: [(&str, u8); 17] = [
+    ("emerg", 0),
+    ("emergency", 0),
+    ("panic", 0),
+    ("alert", 1),
+    ("crit", 2),
+    ("critical", 2),
+    ("fatal", 2),
+    ("err", 3),
+    ("error", 3),
+    ("warning", 4),
+    ("warn", 4),
+    ("notice", 5),
+    ("info", 6),
+    ("informational", 6),
+    ("information", 6),
+    ("debug", 7),
+    ("trace", 7),
+];
+
 pub fn severity_from_name(s: &str) -> Option<u8> {
-    let s = s.trim().to_ascii_lowercase();
-    let n = match s.as_str() {
-        "emerg" | "emergency" | "panic" => 0,
-        "alert" => 1,
-        "crit" | "critical" | "fatal" => 2,
-        "err" | "error" => 3,
-        "warning" | "warn" => 4,
-        "notice" => 5,
-        "info" | "informational" | "information" => 6,
-        "debug" | "trace" => 7,
-        other => return other.parse::<u8>().ok().filter(|n| *n <= 7),
-    };
-    Some(n)
+    let s = s.trim();
+    SEVERITY_ALIASES
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(s))
+        .map(|(_, n)| *n)
+        .or_else(|| s.parse::<u8>().ok().filter(|n| *n <= 7))
 }
 
+/// Trimmed and sanitised. Printable ASCII (nearly every log line) is copied as is: a byte scan
+/// instead of `sanitize`'s char-by-char pass.
 fn clean(s: &str) -> String {
-    sanitize(s.trim()).into_owned()
+    let s = s.trim();
+    if s.len() <= MAX_MESSAGE && s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return s.to_owned();
+    }
+    sanitize(s).into_owned()
 }
 
 /// One message from any source: JSON object (rsyslog template, Logstash/ECS document) or a syslog
@@ -49,21 +68,32 @@ fn clean(s: &str) -> String {
 pub fn parse_any(raw: &[u8]) -> LogLine {
     let trimmed = raw.trim_ascii();
     if trimmed.first() == Some(&b'{') {
-        if let Ok(serde_json::Value::Object(map)) =
-            serde_json::from_slice::<serde_json::Value>(trimmed)
-        {
+        let parsed = match serde_json::from_slice::<serde_json::Value>(trimmed) {
+            Ok(v) => Some(v),
+            // rsyslog's jsonf copies invalid UTF-8 from the message into its JSON byte for byte;
+            // such an object is still an object: decode it lossily rather than show raw JSON.
+            Err(_) if std::str::from_utf8(trimmed).is_err() => {
+                serde_json::from_str(&String::from_utf8_lossy(trimmed)).ok()
+            }
+            Err(_) => None,
+        };
+        if let Some(serde_json::Value::Object(map)) = parsed {
             return from_json(&map);
         }
     }
-    let text = String::from_utf8_lossy(trimmed);
+    // `from_utf8` is the fast check; the lossy copy only for invalid input.
+    let text = match std::str::from_utf8(trimmed) {
+        Ok(t) => std::borrow::Cow::Borrowed(t),
+        Err(_) => String::from_utf8_lossy(trimmed),
+    };
     parse_syslog(&text, Utc::now())
 }
 
-fn json_str(v: &serde_json::Value) -> Option<String> {
+fn json_str(v: &serde_json::Value) -> Option<std::borrow::Cow<'_, str>> {
     match v {
-        serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        serde_json::Value::Bool(b) => Some(b.to_string()),
+        serde_json::Value::String(s) => Some(std::borrow::Cow::Borrowed(s)),
+        serde_json::Value::Number(n) => Some(n.to_string().into()),
+        serde_json::Value::Bool(b) => Some(b.to_string().into()),
         _ => None,
     }
 }
@@ -85,69 +115,118 @@ fn lookup<'a>(
 }
 
 /// rsyslog JSON template, legacy Logstash syslog fields and ECS names all map onto one line.
+/// The keys that became time, host, program, severity and message are not repeated in `fields`.
 pub fn from_json(map: &serde_json::Map<String, serde_json::Value>) -> LogLine {
-    let first = |paths: &[&str]| paths.iter().find_map(|p| lookup(map, p).and_then(json_str));
-    let time = first(&["@timestamp", "timestamp", "time", "timereported"])
-        .and_then(|t| DateTime::parse_from_rfc3339(t.trim()).ok())
-        .map(|d| d.with_timezone(&Utc));
-    let severity = first(&[
+    let mut used: Vec<&str> = Vec::with_capacity(5);
+    let first = |paths: &[&'static str], used: &mut Vec<&str>| {
+        paths.iter().find_map(|p| {
+            let v = lookup(map, p).and_then(json_str)?;
+            used.push(p);
+            Some(v)
+        })
+    };
+    let time_keys = ["@timestamp", "timestamp", "time", "timereported"];
+    let time = time_keys.iter().find_map(|k| {
+        let t = json_time(lookup(map, k)?)?;
+        used.push(k);
+        Some(t)
+    });
+    let severity = [
         "severity",
         "log.syslog.severity.name",
         "severity_label",
         "level",
         "log.level",
         "syslogseverity",
-    ])
-    .and_then(|s| severity_from_name(&s))
-    .or_else(|| first(&["log.syslog.severity.code"]).and_then(|s| s.parse().ok()));
-    let host = first(&[
-        "host",
-        "hostname",
-        "logsource",
-        "host.hostname",
-        "host.name",
-        "host.ip",
-    ])
+        "log.syslog.severity.code",
+    ]
+    .iter()
+    .find_map(|k| {
+        let s = severity_from_name(&json_str(lookup(map, k)?)?)?;
+        used.push(k);
+        Some(s)
+    });
+    let host = first(
+        &[
+            "host",
+            "hostname",
+            "logsource",
+            "host.hostname",
+            "host.name",
+            "host.ip",
+        ],
+        &mut used,
+    )
     .unwrap_or_default();
-    let program = first(&[
-        "program",
-        "programname",
-        "app-name",
-        "process.name",
-        "syslogtag",
-    ])
+    let program = first(
+        &[
+            "program",
+            "programname",
+            "app-name",
+            "process.name",
+            "syslogtag",
+        ],
+        &mut used,
+    )
     .unwrap_or_default();
-    let message = first(&["message", "msg"]).unwrap_or_default();
+    let message = first(&["message", "msg"], &mut used).unwrap_or_default();
+    // RFC 5424 marks a UTF-8 MSG with a BOM, and rsyslog passes it on inside `msg`.
+    let message = message.trim_start();
+    let message = message.strip_prefix('\u{feff}').unwrap_or(message);
     let mut fields = Vec::new();
-    flatten("", map, &mut fields);
+    flatten("", map, &used, &mut fields);
+    fields.shrink_to_fit(); // a buffer holds 100 000 lines: no slack per line
     LogLine {
         time,
         host: clean(&host),
         program: clean(program.trim_end_matches(':')),
         severity,
-        message: clean(&message),
+        message: clean(message),
         fields,
+    }
+}
+
+/// RFC 3339 text, or epoch seconds / milliseconds as a number.
+fn json_time(v: &serde_json::Value) -> Option<DateTime<Utc>> {
+    match v {
+        serde_json::Value::String(s) => DateTime::parse_from_rfc3339(s.trim())
+            .ok()
+            .map(|d| d.with_timezone(&Utc)),
+        serde_json::Value::Number(n) => {
+            let f = n.as_f64()?;
+            // Past 1e11 seconds (year 5138) it can only be milliseconds.
+            let ms = if f.abs() >= 1e11 { f } else { f * 1000.0 };
+            DateTime::from_timestamp_millis(ms as i64)
+        }
+        _ => None,
     }
 }
 
 fn flatten(
     prefix: &str,
     map: &serde_json::Map<String, serde_json::Value>,
+    skip: &[&str],
     out: &mut Vec<(String, String)>,
 ) {
     for (k, v) in map {
         if out.len() >= 64 {
             return;
         }
+        if prefix.is_empty() && skip.contains(&k.as_str()) {
+            continue;
+        }
         let key = if prefix.is_empty() {
             k.clone()
         } else {
             format!("{prefix}.{k}")
         };
+        if !prefix.is_empty() && skip.contains(&key.as_str()) {
+            continue;
+        }
         match v {
-            serde_json::Value::Object(m) => flatten(&key, m, out),
+            serde_json::Value::Object(m) => flatten(&key, m, skip, out),
             other => {
-                let s = json_str(other).unwrap_or_else(|| other.to_string());
+                let s = json_str(other).unwrap_or_else(|| other.to_string().into());
                 out.push((clean(&key), crate::ui::fmt::fit(&clean(&s), 1024)));
             }
         }
@@ -157,9 +236,13 @@ fn flatten(
 /// RFC 5424 (`<PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG`) or RFC 3164
 /// (`<PRI>Mmm dd hh:mm:ss HOST TAG[pid]: MSG`); anything else becomes a plain message.
 pub fn parse_syslog(line: &str, now: DateTime<Utc>) -> LogLine {
+    // PRI is facility * 8 + severity: 1 to 3 digits, at most 191 (facility 23, severity 7).
     let (pri, rest) = match line.strip_prefix('<').and_then(|r| r.split_once('>')) {
-        Some((p, rest)) if p.len() <= 3 && p.chars().all(|c| c.is_ascii_digit()) => {
-            (p.parse::<u16>().ok(), rest)
+        Some((p, rest)) if (1..=3).contains(&p.len()) && p.bytes().all(|c| c.is_ascii_digit()) => {
+            match p.parse::<u16>() {
+                Ok(n) if n <= 191 => (Some(n), rest),
+                _ => (None, line),
+            }
         }
         _ => (None, line),
     };
@@ -222,12 +305,14 @@ fn parse_5424(rest: &str, severity: Option<u8>) -> Option<LogLine> {
         Some(DateTime::parse_from_rfc3339(ts).ok()?.with_timezone(&Utc))
     };
     let msg = msg.strip_prefix('\u{feff}').unwrap_or(msg);
-    let mut fields = vec![];
-    for (k, v) in [
+    let extra = [
         ("procid", nil(procid)),
         ("msgid", nil(msgid)),
         ("structured_data", sd),
-    ] {
+    ];
+    // Exact capacity: a buffer holds 100 000 lines, so no slack per line.
+    let mut fields = Vec::with_capacity(extra.iter().filter(|(_, v)| !v.is_empty()).count());
+    for (k, v) in extra {
         if !v.is_empty() {
             fields.push((k.to_string(), clean(v)));
         }
@@ -254,7 +339,7 @@ fn parse_3164(rest: &str, severity: Option<u8>, now: DateTime<Utc>) -> Option<Lo
     let (ts, after) = rest.split_at(15);
     let month = MONTHS.iter().position(|m| ts.starts_with(m))? as u32 + 1;
     let day: u32 = ts[4..6].trim().parse().ok()?;
-    let time = chrono::NaiveTime::parse_from_str(&ts[7..15], "%H:%M:%S").ok()?;
+    let time = hms(&ts[7..15])?;
     // No year in RFC 3164: take this year, or last year if that would be in the future.
     let mut year = now.year();
     let date = chrono::NaiveDate::from_ymd_opt(year, month, day)?;
@@ -272,17 +357,22 @@ fn parse_3164(rest: &str, severity: Option<u8>, now: DateTime<Utc>) -> Option<Lo
         Some((t, m)) if !t.contains(' ') => (t, m),
         _ => match tail.strip_suffix(':') {
             Some(t) if !t.contains(' ') => (t, ""),
-            _ => ("", tail),
+            // `prog[pid] message`: a tag with a pid but without the colon.
+            _ => match tail.split_once(' ') {
+                Some((t, m)) if is_pid_tag(t) => (t, m),
+                _ => ("", tail),
+            },
         },
     };
     let (program, pid) = match tag.split_once('[') {
         Some((p, pid)) => (p, pid.trim_end_matches(']')),
         None => (tag, ""),
     };
-    let mut fields = Vec::new();
-    if !pid.is_empty() {
-        fields.push(("pid".to_string(), clean(pid)));
-    }
+    let fields = if pid.is_empty() {
+        Vec::new()
+    } else {
+        vec![("pid".to_string(), clean(pid))]
+    };
     Some(LogLine {
         time: Some(dt),
         host: clean(host),
@@ -291,6 +381,34 @@ fn parse_3164(rest: &str, severity: Option<u8>, now: DateTime<Utc>) -> Option<Lo
         message: clean(msg),
         fields,
     })
+}
+
+/// `hh:mm:ss` (a hand-written parse: chrono's format-string parser is the slowest step of a
+/// syslog line otherwise).
+fn hms(t: &str) -> Option<chrono::NaiveTime> {
+    let b = t.as_bytes();
+    if b.len() != 8 || b[2] != b':' || b[5] != b':' {
+        return None;
+    }
+    let two = |i: usize| -> Option<u32> {
+        let (h, l) = (b[i], b[i + 1]);
+        (h.is_ascii_digit() && l.is_ascii_digit())
+            .then(|| u32::from(h - b'0') * 10 + u32::from(l - b'0'))
+    };
+    chrono::NaiveTime::from_hms_opt(two(0)?, two(3)?, two(6)?)
+}
+
+/// `name[123]`.
+fn is_pid_tag(t: &str) -> bool {
+    match t.split_once('[') {
+        Some((name, rest)) => {
+            !name.is_empty()
+                && rest
+                    .strip_suffix(']')
+                    .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+        }
+        None => false,
+    }
 }
 
 /// For byte input that may not be UTF-8 (kept for sources that hand us raw payloads).
@@ -364,6 +482,122 @@ mod tests {
             .with_timezone(&Utc);
         let l = parse_syslog("<13>Dec 31 23:59:59 h p: m", jan);
         assert_eq!(l.time.unwrap().year(), 2026);
+    }
+
+    #[test]
+    fn rfc3164_variants() {
+        // No PRI: severity unknown, everything else parsed.
+        let l = parse_syslog("Nov 25 04:10:15 web-1 sshd[42]: Accepted key", now());
+        assert_eq!(
+            (l.severity, l.host.as_str(), l.program.as_str()),
+            (None, "web-1", "sshd")
+        );
+        assert_eq!(l.message, "Accepted key");
+        assert_eq!(l.fields, vec![("pid".into(), "42".into())]);
+        // Single-digit day is space-padded.
+        let l = parse_syslog("<13>Nov  5 04:10:15 h cron: tick", now());
+        assert_eq!(l.time.unwrap().to_rfc3339(), "2026-11-05T04:10:15+00:00");
+        assert_eq!((l.program.as_str(), l.message.as_str()), ("cron", "tick"));
+        // Tag with pid but no colon.
+        let l = parse_syslog("<13>Nov 25 04:10:15 h app[7] started ok", now());
+        assert_eq!(
+            (l.program.as_str(), l.message.as_str()),
+            ("app", "started ok")
+        );
+        assert_eq!(l.fields, vec![("pid".into(), "7".into())]);
+        // Tag without colon or pid: ambiguous, the text stays the message.
+        let l = parse_syslog("<13>Nov 25 04:10:15 h some free text", now());
+        assert_eq!(
+            (l.program.as_str(), l.message.as_str()),
+            ("", "some free text")
+        );
+        // Tag alone with a trailing colon, empty message.
+        let l = parse_syslog("<13>Nov 25 04:10:15 h kernel:", now());
+        assert_eq!((l.program.as_str(), l.message.as_str()), ("kernel", ""));
+        // A colon later in the message does not make a tag.
+        let l = parse_syslog("<13>Nov 25 04:10:15 h not a tag: x", now());
+        assert_eq!(
+            (l.program.as_str(), l.message.as_str()),
+            ("", "not a tag: x")
+        );
+        // Non-ASCII right after the timestamp must not panic on a char boundary.
+        let l = parse_syslog("<13>Nov 25 04:10:1é h p: m", now());
+        assert!(l.time.is_none());
+    }
+
+    #[test]
+    fn rfc5424_sd_and_bom() {
+        let l = parse_syslog(
+            "<165>1 2026-11-25T04:10:15.003+01:00 web1 app 42 ID47 [a@1 x=\"1\"][b@2 y=\"a\\]b\" z=\"\"] \u{feff}héllo wörld",
+            now(),
+        );
+        assert_eq!(l.message, "héllo wörld");
+        assert_eq!(
+            l.time.unwrap().to_rfc3339(),
+            "2026-11-25T03:10:15.003+00:00"
+        );
+        let sd = &l
+            .fields
+            .iter()
+            .find(|(k, _)| k == "structured_data")
+            .unwrap()
+            .1;
+        assert_eq!(sd, "[a@1 x=\"1\"][b@2 y=\"a\\]b\" z=\"\"]");
+        assert!(l.fields.contains(&("procid".into(), "42".into())));
+        assert!(l.fields.contains(&("msgid".into(), "ID47".into())));
+        // SD with no message at all, and nil SD with a BOM-only message.
+        let l = parse_syslog("<14>1 2026-11-25T04:10:15Z h a - - [x@1 k=\"v\"]", now());
+        assert_eq!((l.message.as_str(), l.severity), ("", Some(6)));
+        let l = parse_syslog("<14>1 2026-11-25T04:10:15Z h a - - - \u{feff}", now());
+        assert_eq!(l.message, "");
+        // A bad timestamp is not RFC 5424: the line is kept as text.
+        let l = parse_syslog("<14>1 yesterday h a - - - m", now());
+        assert!(l.time.is_none());
+        assert!(l.message.contains("yesterday"));
+    }
+
+    #[test]
+    fn json_variants() {
+        // Numeric severity (Logstash legacy `severity` int, jsonmesg `syslogseverity` string).
+        let l = parse_any(br#"{"severity": 3, "severity_label": "Error", "message": "m"}"#);
+        assert_eq!(l.severity, Some(3));
+        assert!(l
+            .fields
+            .contains(&("severity_label".into(), "Error".into())));
+        let l = parse_any(br#"{"syslogseverity": "4", "msg": "m"}"#);
+        assert_eq!(l.severity, Some(4));
+        let l = parse_any(br#"{"severity": 9, "level": "warn", "message": "m"}"#);
+        assert_eq!(l.severity, Some(4), "out-of-range number falls through");
+        // Epoch numbers: seconds and milliseconds.
+        let l = parse_any(br#"{"time": 1764043215, "message": "m"}"#);
+        assert_eq!(l.time.unwrap().timestamp(), 1_764_043_215);
+        let l = parse_any(br#"{"@timestamp": 1764043215123, "message": "m"}"#);
+        assert_eq!(l.time.unwrap().timestamp_millis(), 1_764_043_215_123);
+        // The fields shown separately are not repeated; the rest are kept.
+        let l = parse_any(
+            br#"{"timestamp":"2026-11-25T04:45:19Z","host":"vm","program":"app","severity":"err","message":"\ufeffhi","facility":"local0"}"#,
+        );
+        assert_eq!(l.message, "hi", "leading BOM dropped");
+        assert_eq!(l.fields, vec![("facility".into(), "local0".into())]);
+        // An unparseable timestamp stays visible among the fields.
+        let l = parse_any(br#"{"timestamp":"Nov 25 04:10:15","message":"m"}"#);
+        assert!(l.time.is_none());
+        assert!(l.fields.iter().any(|(k, _)| k == "timestamp"));
+        // Invalid UTF-8 inside a JSON object (rsyslog copies message bytes verbatim).
+        let l =
+            parse_any(b"{\"host\":\"web9\",\"program\":\"nginx\",\"message\":\"caf\xe9 \xff\"}");
+        assert_eq!(
+            (l.host.as_str(), l.program.as_str(), l.message.as_str()),
+            ("web9", "nginx", "caf\u{fffd} \u{fffd}")
+        );
+        // Broken JSON is shown as text.
+        let l = parse_any(br#"{"host": "x", "message": "unterminated"#);
+        assert!(l.message.starts_with('{'));
+        // Escapes in JSON strings are removed from every field.
+        let l =
+            parse_any(br#"{"host":"h\u001b[2J","message":"a\u001b]0;t\u0007b","x":"\u009b31m"}"#);
+        assert_eq!((l.host.as_str(), l.message.as_str()), ("h", "ab"));
+        assert_eq!(l.fields, vec![("x".into(), "".into())]);
     }
 
     #[test]

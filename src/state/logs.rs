@@ -108,6 +108,12 @@ impl Logs {
             self.first_seq += 1;
             self.dropped += 1;
         }
+        if self.lines.len() == self.lines.capacity() {
+            // Grow by doubling, but never past the configured size (a VecDeque would round
+            // 100 000 up to 131 072 slots).
+            let room = self.capacity - self.lines.len();
+            self.lines.reserve_exact(self.lines.len().max(16).min(room));
+        }
         let seq = self.first_seq + self.lines.len() as u64;
         if self.passes(&line) {
             self.matches.push_back(seq);

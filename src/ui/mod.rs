@@ -2,10 +2,10 @@
 
 mod check_popups;
 mod checks;
-mod logs;
-mod metrics;
 pub mod fmt;
+mod logs;
 mod members;
+mod metrics;
 mod popups;
 mod status;
 

@@ -59,7 +59,15 @@ fn push_limited(out: &mut String, c: char, kept: &mut usize) {
 }
 
 fn is_unsafe_char(c: char) -> bool {
-    c.is_control() || c == '\u{7f}' || ('\u{80}'..='\u{9f}').contains(&c) || c == '\t'
+    c.is_control()
+        || c == '\u{7f}'
+        || ('\u{80}'..='\u{9f}').contains(&c)
+        || c == '\t'
+        // Bidi overrides/isolates and zero-width marks can make a line read differently than it is.
+        || ('\u{200b}'..='\u{200f}').contains(&c)
+        || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+        || c == '\u{feff}'
 }
 
 fn skip_escape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
@@ -135,6 +143,11 @@ mod tests {
         assert_eq!(sanitize("x\u{1b}]2;t\u{1b}\\y"), "xy");
         assert_eq!(sanitize("bell\u{7}\r\n"), "bell");
         assert_eq!(sanitize("tab\there"), "tab here");
+    }
+
+    #[test]
+    fn strips_bidi_overrides_and_zero_width() {
+        assert_eq!(sanitize("safe\u{202e}txt.exe\u{200b}"), "safetxt.exe");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use reqwest::Client;
 use serde::Deserialize;
 
 use super::http::{self, HttpError};
-use super::metrics::{bounds, downsample, summarize, Series, Window};
+use super::metrics::{bounds, downsample, error_body, summarize, Expr, Points, Series, Window};
 use crate::config::HttpBackend;
 
 #[derive(Debug, Deserialize)]
@@ -16,18 +16,17 @@ struct RenderSeries {
     datapoints: Vec<(Option<f64>, Option<f64>)>,
 }
 
+/// Render answers by target: `(target, points)`.
+pub type Rendered = Vec<(String, Points)>;
+
 /// Graphite writes ±Infinity as `1e9999`, which is out of range for serde_json: map it to ±f64::MAX
 /// first, and back to infinity after parsing (downsampling then treats it as missing).
-pub fn parse_render(
-    raw: &[u8],
-    url: &str,
-) -> Result<Vec<(String, Vec<(f64, Option<f64>)>)>, HttpError> {
+pub fn parse_render(raw: &[u8], url: &str) -> Result<Rendered, HttpError> {
     let text = String::from_utf8_lossy(raw);
     let fixed;
     let body: &str = if text.contains("1e9999") {
-        fixed = text
-            .replace("-1e9999", "-1.7976931348623157e308")
-            .replace("1e9999", "1.7976931348623157e308");
+        // One pass: `-1e9999` becomes `-1.79…e308` with its sign kept.
+        fixed = text.replace("1e9999", "1.7976931348623157e308");
         &fixed
     } else {
         &text
@@ -56,20 +55,67 @@ pub fn parse_render(
         .collect())
 }
 
-fn from_param(w: Window) -> &'static str {
-    // Graphite has no `m` unit: minutes are `min`.
-    match w {
-        Window::M15 => "-15min",
-        Window::H1 => "-1h",
-        Window::H6 => "-6h",
-        Window::H24 => "-24h",
+/// Sends `targets` (`(row index, expression)`) in one render POST, each `alias`ed to `s<row>`, for
+/// `[start, end]` as epoch seconds — the same bounds the columns are drawn over (a relative
+/// `from=-15min` is resolved by graphite's clock, a request later than ours).
+async fn fetch_targets(
+    client: &Client,
+    backend: &HttpBackend,
+    targets: &[(usize, &str)],
+    (start, end): (i64, i64),
+    width: usize,
+) -> Result<Rendered, HttpError> {
+    let url = format!("{}/render", backend.url);
+    let mut form: Vec<(String, String)> = vec![
+        ("format".into(), "json".into()),
+        ("from".into(), start.to_string()),
+        ("until".into(), end.to_string()),
+        ("maxDataPoints".into(), width.max(1).to_string()),
+    ];
+    for (i, expr) in targets {
+        form.push(("target".into(), format!("alias({expr},'s{i}')")));
+    }
+    let req = http::with_basic(client.post(&url).form(&form), &backend.auth);
+    let resp = http::send(req, backend.timeout).await?;
+    let status = resp.status();
+    if !status.is_success() && status != 401 && status != 403 {
+        // Graphite answers 400 with plain text naming the bad target, 500 with an HTML page.
+        let raw = http::body(resp, &url, backend.timeout)
+            .await
+            .unwrap_or_default();
+        return Err(HttpError::Status {
+            status: status.as_u16(),
+            url,
+            body: error_body(&raw),
+        });
+    }
+    let resp = http::check_status(resp, &url, &backend.auth, backend.timeout).await?;
+    let raw = http::body(resp, &url, backend.timeout).await?;
+    parse_render(&raw, &url)
+}
+
+fn to_series(
+    parsed: &[(String, Points)],
+    i: usize,
+    (name, expr, unit): &Expr,
+    (start, end): (i64, i64),
+    width: usize,
+) -> Result<Series, String> {
+    let id = format!("s{i}");
+    match parsed.iter().find(|(t, _)| *t == id) {
+        Some((_, pts)) => {
+            let points = downsample(pts, start as f64, end as f64, width);
+            Ok(summarize(name, expr, unit, pts, points))
+        }
+        // Graphite answers `[]` for targets that match nothing.
+        None => Err(format!("{name}: no data for {expr}")),
     }
 }
 
 pub async fn render(
     client: &Client,
     backend: &HttpBackend,
-    exprs: &[(String, String, String)],
+    exprs: &[Expr],
     window: Window,
     width: usize,
     now: DateTime<Utc>,
@@ -77,37 +123,42 @@ pub async fn render(
     if exprs.is_empty() {
         return Ok(Vec::new());
     }
-    let url = format!("{}/render", backend.url);
-    let mut form: Vec<(String, String)> = vec![
-        ("format".into(), "json".into()),
-        ("from".into(), from_param(window).into()),
-        ("until".into(), "now".into()),
-        ("maxDataPoints".into(), width.max(1).to_string()),
-    ];
-    for (i, (_, expr, _)) in exprs.iter().enumerate() {
-        form.push(("target".into(), format!("alias({expr},'s{i}')")));
-    }
-    let req = http::with_basic(client.post(&url).form(&form), &backend.auth);
-    let resp = http::send(req, backend.timeout).await?;
-    let resp = http::check_status(resp, &url, &backend.auth, backend.timeout).await?;
-    let raw = http::body(resp, &url, backend.timeout).await?;
-    let parsed = parse_render(&raw, &url)?;
-    let (start, end) = bounds(window, now);
-    Ok(exprs
+    let range = bounds(window, now);
+    let all: Vec<(usize, &str)> = exprs
         .iter()
         .enumerate()
-        .map(|(i, (name, expr, unit))| {
-            let id = format!("s{i}");
-            match parsed.iter().find(|(t, _)| *t == id) {
-                Some((_, pts)) => {
-                    let points = downsample(pts, start as f64, end as f64, width);
-                    Ok(summarize(name, expr, unit, pts, points))
-                }
-                // Graphite answers `[]` for targets that match nothing.
-                None => Err(format!("{name}: no data for {expr}")),
+        .map(|(i, (_, e, _))| (i, e.as_str()))
+        .collect();
+    let batch_err = match fetch_targets(client, backend, &all, range, width).await {
+        Ok(parsed) => {
+            return Ok(exprs
+                .iter()
+                .enumerate()
+                .map(|(i, e)| to_series(&parsed, i, e, range, width))
+                .collect())
+        }
+        Err(e @ HttpError::Status { .. }) => e,
+        Err(e) => return Err(e),
+    };
+    // One bad target (unknown function, bad argument) fails graphite's whole render: ask per
+    // target so the other series still show and the error lands on the row that caused it.
+    let singles: Vec<Result<Series, String>> = if exprs.len() > 1 {
+        let calls = exprs.iter().enumerate().map(|(i, e)| async move {
+            match fetch_targets(client, backend, &[(i, e.1.as_str())], range, width).await {
+                Ok(parsed) => to_series(&parsed, i, e, range, width),
+                Err(err) => Err(format!("{}: {err}", e.0)),
             }
-        })
-        .collect())
+        });
+        futures::future::join_all(calls).await
+    } else {
+        vec![Err(format!("{}: {batch_err}", exprs[0].0))]
+    };
+    // 400 is graphite rejecting the targets themselves; anything else failing for every target
+    // is the backend's problem (retry with backoff), not the series'.
+    if batch_err.status() != Some(400) && singles.iter().all(Result::is_err) {
+        return Err(batch_err);
+    }
+    Ok(singles)
 }
 
 #[cfg(test)]

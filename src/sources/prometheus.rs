@@ -6,8 +6,10 @@ use chrono::{DateTime, Utc};
 use reqwest::Client;
 use serde::Deserialize;
 
-use super::http;
-use super::metrics::{bounds, choose_step, downsample, summarize, Series, Window};
+use super::http::{self, HttpError};
+use super::metrics::{
+    bounds, choose_step, downsample_stepped, error_body, summarize, Expr, Points, Series, Window,
+};
 use crate::config::HttpBackend;
 
 #[derive(Debug, Deserialize)]
@@ -31,11 +33,33 @@ struct Data {
 #[derive(Debug, Deserialize)]
 struct MatrixSeries {
     #[serde(default)]
-    values: Vec<(f64, String)>,
+    values: Vec<(f64, Sample)>,
 }
 
-/// Points of the first series of a matrix answer (several series are averaged per timestamp).
-pub fn parse_matrix(raw: &[u8], url: &str) -> Result<Vec<(f64, Option<f64>)>, String> {
+/// A sample value: a JSON string (`"1.5"`, `"NaN"`, `"+Inf"`) parsed in place without allocating;
+/// `None` unless finite.
+#[derive(Debug, Clone, Copy)]
+struct Sample(Option<f64>);
+
+impl<'de> Deserialize<'de> for Sample {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Sample;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a sample value as a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Sample, E> {
+                Ok(Sample(v.parse::<f64>().ok().filter(|v| v.is_finite())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// Points of a matrix answer; several series are averaged per timestamp. A timestamp where no
+/// series has a finite value (`"NaN"`, `"+Inf"`) is kept as `None`: a gap, not a missing sample.
+pub fn parse_matrix(raw: &[u8], url: &str) -> Result<Points, String> {
     let a: Answer = http::decode(raw, url).map_err(|e| e.to_string())?;
     if a.status != "success" {
         return Err(format!(
@@ -48,74 +72,131 @@ pub fn parse_matrix(raw: &[u8], url: &str) -> Result<Vec<(f64, Option<f64>)>, St
     if data.result_type != "matrix" {
         return Err(format!("expected a matrix, got {}", data.result_type));
     }
-    if data.result.is_empty() {
-        return Err("no series matched".into());
-    }
-    let mut by_ts: std::collections::BTreeMap<i64, (f64, u32)> = Default::default();
-    for s in &data.result {
-        for (ts, v) in &s.values {
-            let Ok(v) = v.parse::<f64>() else { continue };
-            if !v.is_finite() {
-                continue;
+    match data.result.as_slice() {
+        [] => Err("no series matched".into()),
+        [one] => Ok(one.values.iter().map(|(ts, v)| (*ts, v.0)).collect()),
+        many => {
+            let mut by_ts: std::collections::BTreeMap<i64, (f64, u32)> = Default::default();
+            for s in many {
+                for (ts, v) in &s.values {
+                    let e = by_ts
+                        .entry((ts * 1000.0).round() as i64)
+                        .or_insert((0.0, 0));
+                    if let Sample(Some(v)) = v {
+                        e.0 += v;
+                        e.1 += 1;
+                    }
+                }
             }
-            let e = by_ts.entry((ts * 1000.0) as i64).or_insert((0.0, 0));
-            e.0 += v;
-            e.1 += 1;
+            Ok(by_ts
+                .into_iter()
+                .map(|(ms, (sum, n))| (ms as f64 / 1000.0, (n > 0).then(|| sum / n as f64)))
+                .collect())
         }
     }
-    Ok(by_ts
-        .into_iter()
-        .map(|(ms, (sum, n))| (ms as f64 / 1000.0, Some(sum / n as f64)))
-        .collect())
 }
 
+/// The `start` of a range query over `[start, end]` at `step`: Prometheus evaluates at `start`,
+/// `start + step`, …, so starting a whole number of steps before `end` makes the last point `end`
+/// itself (the newest value), not up to a step earlier.
+pub fn query_start(start: i64, end: i64, step: i64) -> i64 {
+    let step = step.max(1);
+    let n = (end - start + step - 1) / step;
+    end - n * step
+}
+
+/// Why one query failed: the query itself (bad PromQL, no series, an odd answer — shown on its
+/// row), or the backend (unreachable, slow, 5xx, rejected credential).
+enum Failure {
+    Query(String),
+    Backend(String, HttpError),
+}
+
+/// One request per series, run concurrently. When every series fails because of the backend, the
+/// whole fetch fails (the source shows the backend as retrying and keeps the last good data);
+/// otherwise each failure is that series' error.
 pub async fn query_all(
     client: &Client,
     backend: &HttpBackend,
-    exprs: &[(String, String, String)],
+    exprs: &[Expr],
     window: Window,
     width: usize,
     now: DateTime<Utc>,
-) -> Vec<Result<Series, String>> {
+) -> Result<Vec<Result<Series, String>>, HttpError> {
     let (start, end) = bounds(window, now);
     let step = choose_step(end - start, width);
+    let from = query_start(start, end, step);
     let url = format!("{}/api/v1/query_range", backend.url);
     let calls = exprs.iter().map(|(name, expr, unit)| {
         let url = url.clone();
         async move {
             let form = [
                 ("query", expr.clone()),
-                ("start", start.to_string()),
+                ("start", from.to_string()),
                 ("end", end.to_string()),
                 ("step", step.to_string()),
             ];
             let req = http::with_basic(client.post(&url).form(&form), &backend.auth);
             let resp = http::send(req, backend.timeout)
                 .await
-                .map_err(|e| format!("{name}: {e}"))?;
+                .map_err(|e| Failure::Backend(format!("{name}: {e}"), e))?;
             // Prometheus puts its reason in a JSON body on 400/422/503: read it either way.
             let status = resp.status();
             let raw = http::body(resp, &url, backend.timeout)
                 .await
-                .map_err(|e| format!("{name}: {e}"))?;
+                .map_err(|e| match e {
+                    HttpError::TooLarge { .. } => Failure::Query(format!("{name}: {e}")),
+                    e => Failure::Backend(format!("{name}: {e}"), e),
+                })?;
             if status == 401 || status == 403 {
-                return Err(format!(
-                    "{name}: {status}: {} was rejected",
-                    http::credential_name(&backend.auth)
-                ));
+                let e = HttpError::Auth {
+                    status: status.as_u16(),
+                    credential: http::credential_name(&backend.auth),
+                };
+                return Err(Failure::Backend(format!("{name}: {e}"), e));
             }
             let pts = parse_matrix(&raw, &url).map_err(|e| {
                 if status.is_success() {
-                    format!("{name}: {e}")
+                    Failure::Query(format!("{name}: {e}"))
+                } else if status == 400 || status == 422 {
+                    // bad_data / execution: the query's own fault.
+                    Failure::Query(format!("{name}: HTTP {status}: {e}"))
                 } else {
-                    format!("{name}: HTTP {status}: {e}")
+                    Failure::Backend(
+                        format!("{name}: HTTP {status}: {e}"),
+                        HttpError::Status {
+                            status: status.as_u16(),
+                            url: url.clone(),
+                            body: error_body(&raw),
+                        },
+                    )
                 }
             })?;
-            let points = downsample(&pts, start as f64, end as f64, width);
-            Ok(summarize(name, expr, unit, &pts, points))
+            let points = downsample_stepped(&pts, start as f64, end as f64, width, step as f64);
+            // Points before `start` (the query starts up to a step early) only carry into the
+            // first column; last/min/max are over the window.
+            let first = pts.partition_point(|(ts, _)| *ts < start as f64);
+            Ok(summarize(name, expr, unit, &pts[first..], points))
         }
     });
-    futures::future::join_all(calls).await
+    let results = futures::future::join_all(calls).await;
+    if results
+        .iter()
+        .all(|r| matches!(r, Err(Failure::Backend(..))))
+    {
+        if let Some(Err(Failure::Backend(_, e))) = results.into_iter().next() {
+            return Err(e);
+        }
+        return Ok(Vec::new());
+    }
+    Ok(results
+        .into_iter()
+        .map(|r| {
+            r.map_err(|f| match f {
+                Failure::Query(m) | Failure::Backend(m, _) => m,
+            })
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -126,7 +207,32 @@ mod tests {
     fn string_values_and_specials() {
         let raw = br#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[100,"1"],[115.5,"NaN"],[130,"+Inf"],[145,"2.5"]]}]}}"#;
         let p = parse_matrix(raw, "u").unwrap();
-        assert_eq!(p, vec![(100.0, Some(1.0)), (145.0, Some(2.5))]);
+        assert_eq!(
+            p,
+            vec![
+                (100.0, Some(1.0)),
+                (115.5, None),
+                (130.0, None),
+                (145.0, Some(2.5))
+            ]
+        );
+    }
+
+    #[test]
+    fn the_last_evaluation_is_at_end() {
+        assert_eq!(query_start(100, 1000, 10), 100);
+        // 900 s at step 8: start 4 s early so that start + 113 * 8 == end.
+        assert_eq!(query_start(100, 1000, 8), 96);
+        assert_eq!((86_400 - query_start(0, 86_400, 8)) / 8, 10_800);
+    }
+
+    #[test]
+    fn several_series_average_and_nan_everywhere_is_a_gap() {
+        let raw = br#"{"status":"success","data":{"resultType":"matrix","result":[
+            {"metric":{"i":"a"},"values":[[10,"1"],[20,"NaN"],[30,"3"]]},
+            {"metric":{"i":"b"},"values":[[10,"3"],[20,"NaN"],[30,"NaN"]]}]}}"#;
+        let p = parse_matrix(raw, "u").unwrap();
+        assert_eq!(p, vec![(10.0, Some(2.0)), (20.0, None), (30.0, Some(3.0))]);
     }
 
     #[test]

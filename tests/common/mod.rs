@@ -170,3 +170,4 @@ pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Optio
 }
 pub mod etcd_cluster;
 pub mod log_servers;
+pub mod metrics_servers;

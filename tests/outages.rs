@@ -563,11 +563,9 @@ fn prometheus_body(round: usize) -> String {
     )
 }
 
-/// Known bug (see RELIABILITY.md): `prometheus::query_all` turns every failure into a per-series
-/// error and `MetricsSource` then reports `Live` and replaces the last good sparkline with the
-/// error. Kept so the fix has a test waiting for it.
+/// Prometheus answers one request per series: an outage must still be one `Retrying` for the
+/// pane (not `Live` with an error per row) and keep the last good series.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: a Prometheus outage is reported as Live and the last good series is replaced by the error"]
 async fn metrics_prometheus_survives_outages() {
     let mut server = Backend::new();
     server.route("/api/v1/query_range", prometheus_body(0));

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use super::checks::{
     CheckResult, ChecksSnapshot, HistoryPoint, Matcher, Silence, SilenceRequest, SilenceScope,
 };
+use super::http::lax::{self, Lax, Lenient};
 use super::http::{self, HttpError};
 use crate::config::{ChecksProfile, HttpBackend};
 use crate::text::sanitize;
@@ -26,56 +27,61 @@ pub struct Alertmanager {
 #[derive(Debug, Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
 struct Alert {
-    labels: BTreeMap<String, String>,
-    annotations: BTreeMap<String, String>,
-    starts_at: Option<String>,
-    updated_at: Option<String>,
-    status: AlertStatus,
+    labels: Lax<BTreeMap<String, Lax<String>>>,
+    annotations: Lax<BTreeMap<String, Lax<String>>>,
+    starts_at: Lax<String>,
+    updated_at: Lax<String>,
+    status: Lax<AlertStatus>,
 }
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
 struct AlertStatus {
-    state: String,
-    silenced_by: Option<Vec<String>>,
+    state: Lax<String>,
+    silenced_by: Lax<Vec<Lax<String>>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
 struct AmSilence {
-    id: String,
-    matchers: Vec<AmMatcher>,
-    starts_at: Option<String>,
-    ends_at: Option<String>,
-    created_by: String,
-    comment: String,
-    status: SilenceStatus,
+    id: Lax<String>,
+    matchers: Lax<Vec<Lax<AmMatcher>>>,
+    starts_at: Lax<String>,
+    ends_at: Lax<String>,
+    created_by: Lax<String>,
+    comment: Lax<String>,
+    status: Lax<SilenceStatus>,
 }
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(default)]
 struct SilenceStatus {
-    state: String,
+    state: Lax<String>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
 struct AmMatcher {
-    name: String,
-    value: String,
-    #[serde(default)]
-    is_regex: bool,
-    #[serde(default = "yes")]
-    is_equal: bool,
+    name: Lax<String>,
+    value: Lax<String>,
+    is_regex: Lax<bool>,
+    is_equal: Lax<bool>,
 }
 
-fn yes() -> bool {
-    true
+macro_rules! lenient_structs {
+    ($($t:ty),*) => {$(
+        impl Lenient for $t {
+            fn from_map<'de, A: serde::de::MapAccess<'de>>(map: A) -> Result<Option<Self>, A::Error> {
+                lax::struct_from_map(map)
+            }
+        }
+    )*};
 }
+lenient_structs!(Alert, AlertStatus, AmSilence, SilenceStatus, AmMatcher);
 
-fn time(s: &Option<String>) -> Option<DateTime<Utc>> {
-    s.as_deref()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+fn time(s: Lax<String>) -> Option<DateTime<Utc>> {
+    s.ok()
+        .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
         .map(|d| d.with_timezone(&Utc))
         // Alertmanager uses 0001-01-01 for "unset".
         .filter(|d| d.timestamp() > 0)
@@ -93,36 +99,49 @@ pub fn status_from_severity(sev: Option<&str>) -> i64 {
     }
 }
 
+/// Alerts → results (entity = `instance`, check = `alertname`); alerts that are not objects or have
+/// no `alertname` are counted in the second value.
 pub fn parse_alerts(raw: &[u8], url: &str) -> Result<(Vec<CheckResult>, usize), HttpError> {
-    let alerts: Vec<Value> = http::decode(raw, url)?;
+    let alerts: Vec<Lax<Alert>> = http::decode(raw, url)?;
     let mut out = Vec::with_capacity(alerts.len());
     let mut skipped = 0;
-    for v in alerts {
-        let Ok(a) = serde_json::from_value::<Alert>(v) else {
+    for a in alerts {
+        let Some(a) = a.ok() else {
             skipped += 1;
             continue;
         };
-        let Some(name) = a.labels.get("alertname").filter(|n| !n.is_empty()) else {
+        let labels: BTreeMap<String, String> = a
+            .labels
+            .ok()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v.ok()?)))
+            .collect();
+        let Some(name) = labels.get("alertname").filter(|n| !n.is_empty()) else {
             skipped += 1;
             continue;
         };
-        let status = status_from_severity(a.labels.get("severity").map(String::as_str));
+        let status = status_from_severity(labels.get("severity").map(String::as_str));
         // Alertmanager copies endsAt into a missing startsAt; never show a start in the future.
-        let updated = time(&a.updated_at);
-        let since = match (time(&a.starts_at), updated) {
+        let updated = time(a.updated_at);
+        let since = match (time(a.starts_at), updated) {
             (Some(s), Some(u)) if s > u => Some(u),
             (s, _) => s,
         };
-        let output = a
-            .annotations
-            .get("summary")
-            .or_else(|| a.annotations.get("description"))
-            .or_else(|| a.annotations.get("message"))
-            .cloned()
+        let mut annotations = a.annotations.ok().unwrap_or_default();
+        let output = ["summary", "description", "message"]
+            .iter()
+            .find_map(|k| annotations.remove(*k).and_then(Lax::ok))
             .unwrap_or_default();
-        let silenced_by = a.status.silenced_by.unwrap_or_default();
+        let (state, silenced_by) = match a.status.ok() {
+            Some(s) => (
+                s.state.ok().unwrap_or_default(),
+                s.silenced_by.strings().unwrap_or_default(),
+            ),
+            None => (String::new(), Vec::new()),
+        };
         out.push(CheckResult {
-            entity: sanitize(a.labels.get("instance").map(String::as_str).unwrap_or("-"))
+            entity: sanitize(labels.get("instance").map(String::as_str).unwrap_or("-"))
                 .into_owned(),
             check: sanitize(name).into_owned(),
             status,
@@ -134,41 +153,57 @@ pub fn parse_alerts(raw: &[u8], url: &str) -> Result<(Vec<CheckResult>, usize), 
                 status,
                 executed: since,
             }],
-            subscriptions: a.labels.get("job").cloned().into_iter().collect(),
-            silenced: a.status.state == "suppressed" && !silenced_by.is_empty(),
+            subscriptions: labels.get("job").cloned().into_iter().collect(),
+            silenced: state == "suppressed" && !silenced_by.is_empty(),
             silenced_by,
-            labels: a.labels.into_iter().collect(),
+            labels: labels.into_iter().collect(),
         });
     }
     Ok((out, skipped))
 }
 
+/// Silences that still matter (not expired); entries without an id or usable matchers are dropped.
 pub fn parse_silences(raw: &[u8], url: &str) -> Result<Vec<Silence>, HttpError> {
-    let all: Vec<Value> = http::decode(raw, url)?;
+    let all: Vec<Lax<AmSilence>> = http::decode(raw, url)?;
     Ok(all
         .into_iter()
-        .filter_map(|v| serde_json::from_value::<AmSilence>(v).ok())
-        // Expired silences stay listed until retention drops them; they silence nothing.
-        .filter(|s| s.status.state != "expired" && !s.id.is_empty())
-        .map(|s| Silence {
-            id: s.id,
-            subscription: None,
-            check: None,
-            matchers: s
+        .filter_map(|s| {
+            let s = s.ok()?;
+            let state = s
+                .status
+                .ok()
+                .and_then(|st| st.state.ok())
+                .unwrap_or_default();
+            // Expired silences stay listed until retention drops them; they silence nothing.
+            if state == "expired" {
+                return None;
+            }
+            let matchers = s
                 .matchers
+                .ok()
+                .unwrap_or_default()
                 .into_iter()
-                .map(|m| Matcher {
-                    name: m.name,
-                    value: m.value,
-                    is_regex: m.is_regex,
-                    is_equal: m.is_equal,
+                .map(|m| {
+                    let m = m.ok()?;
+                    Some(Matcher {
+                        name: m.name.ok()?,
+                        value: m.value.ok()?,
+                        is_regex: m.is_regex.ok().unwrap_or(false),
+                        is_equal: m.is_equal.ok().unwrap_or(true),
+                    })
                 })
-                .collect(),
-            creator: s.created_by,
-            reason: s.comment,
-            begin: time(&s.starts_at),
-            expire_at: time(&s.ends_at),
-            expire_on_resolve: false,
+                .collect::<Option<Vec<_>>>()?;
+            Some(Silence {
+                id: s.id.non_empty()?,
+                subscription: None,
+                check: None,
+                matchers,
+                creator: s.created_by.ok().unwrap_or_default(),
+                reason: s.comment.ok().unwrap_or_default(),
+                begin: time(s.starts_at),
+                expire_at: time(s.ends_at),
+                expire_on_resolve: false,
+            })
         })
         .collect())
 }
@@ -187,7 +222,10 @@ pub fn matchers_for(scope: &SilenceScope) -> Vec<(String, String)> {
 
 pub fn silence_body(req: &SilenceRequest, now: DateTime<Utc>) -> Value {
     let end = match req.duration {
-        Some(d) => now + chrono::Duration::from_std(d).unwrap_or(FOREVER),
+        Some(d) => chrono::Duration::from_std(d)
+            .ok()
+            .and_then(|d| now.checked_add_signed(d))
+            .unwrap_or(now + FOREVER),
         None => now + FOREVER,
     };
     let matchers: Vec<Value> = matchers_for(&req.scope)

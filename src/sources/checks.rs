@@ -93,7 +93,7 @@ pub struct Silence {
 
 impl Silence {
     pub fn matches(&self, r: &CheckResult) -> bool {
-        if r.silenced_by.iter().any(|s| *s == self.id) {
+        if r.silenced_by.contains(&self.id) {
             return true;
         }
         if !self.matchers.is_empty() {
@@ -117,7 +117,9 @@ impl Silence {
         let sub_ok = match self.subscription.as_deref() {
             None | Some("*") => true,
             Some(s) => {
-                s.strip_prefix("entity:").or_else(|| s.strip_prefix("client:")) == Some(r.entity.as_str())
+                s.strip_prefix("entity:")
+                    .or_else(|| s.strip_prefix("client:"))
+                    == Some(r.entity.as_str())
                     || r.subscriptions.iter().any(|x| x == s)
             }
         };
@@ -249,7 +251,11 @@ pub struct ChecksSource {
 }
 
 impl ChecksSource {
-    pub fn new(profile: ChecksProfile, tx: mpsc::Sender<Msg>, cmds: mpsc::Receiver<Command>) -> Self {
+    pub fn new(
+        profile: ChecksProfile,
+        tx: mpsc::Sender<Msg>,
+        cmds: mpsc::Receiver<Command>,
+    ) -> Self {
         ChecksSource {
             profile,
             tx,
@@ -264,12 +270,18 @@ impl ChecksSource {
             Err(e) => {
                 let _ = self
                     .tx
-                    .send(Msg::Health(SourceId::Checks, Health::Failed(format!("{e:#}"))))
+                    .send(Msg::Health(
+                        SourceId::Checks,
+                        Health::Failed(format!("{e:#}")),
+                    ))
                     .await;
                 return;
             }
         };
-        let _ = self.tx.send(Msg::Health(SourceId::Checks, Health::Connecting)).await;
+        let _ = self
+            .tx
+            .send(Msg::Health(SourceId::Checks, Health::Connecting))
+            .await;
         let mut next_poll = tokio::time::Instant::now();
         loop {
             tokio::select! {
@@ -314,7 +326,10 @@ impl ChecksSource {
                     })
                     .await
                     .ok()?;
-                self.tx.send(Msg::Health(SourceId::Checks, Health::Live)).await.ok()?;
+                self.tx
+                    .send(Msg::Health(SourceId::Checks, Health::Live))
+                    .await
+                    .ok()?;
                 Some(self.profile.interval)
             }
             Err(e) => {
@@ -340,7 +355,9 @@ impl ChecksSource {
 
 /// Seconds since the epoch → time; 0 and negatives mean "unknown" in Sensu's API.
 pub fn epoch(secs: i64) -> Option<DateTime<Utc>> {
-    (secs > 0).then(|| DateTime::from_timestamp(secs, 0)).flatten()
+    (secs > 0)
+        .then(|| DateTime::from_timestamp(secs, 0))
+        .flatten()
 }
 
 /// When the trailing run of equal statuses began, from a history with times.

@@ -7,7 +7,10 @@ use reqwest::Client;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::checks::{epoch, CheckResult, ChecksSnapshot, HistoryPoint, Silence, SilenceRequest, SilenceScope};
+use super::checks::{
+    epoch, CheckResult, ChecksSnapshot, HistoryPoint, Silence, SilenceRequest, SilenceScope,
+};
+use super::http::lax::{self, Lax, Lenient};
 use super::http::{self, HttpError};
 use crate::config::{ChecksProfile, HttpBackend};
 use crate::text::sanitize;
@@ -20,154 +23,245 @@ pub struct SensuCore {
 #[derive(Debug, Deserialize, Default)]
 #[serde(default)]
 struct CoreCheck {
-    name: String,
-    status: Option<i64>,
-    output: Option<String>,
-    executed: Option<i64>,
-    interval: Option<i64>,
-    history: Option<Vec<Value>>,
-    subscribers: Option<Vec<String>>,
+    name: Lax<String>,
+    status: Lax<i64>,
+    output: Lax<String>,
+    executed: Lax<i64>,
+    interval: Lax<i64>,
+    history: Lax<Vec<Lax<HistoryStatus>>>,
+    subscribers: Lax<Vec<Lax<String>>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(default)]
 struct CoreResult {
-    client: String,
-    check: CoreCheck,
+    client: Lax<String>,
+    check: Lax<CoreCheck>,
 }
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(default)]
 struct CoreClient {
-    name: String,
-    subscriptions: Option<Vec<String>>,
+    name: Lax<String>,
+    subscriptions: Lax<Vec<Lax<String>>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(default)]
 struct CoreEvent {
-    client: CoreClient,
-    check: CoreCheck,
-    occurrences: Option<i64>,
-    silenced: Option<bool>,
-    silenced_by: Option<Vec<String>>,
+    client: Lax<CoreClient>,
+    check: Lax<CoreCheck>,
+    occurrences: Lax<i64>,
+    silenced: Lax<bool>,
+    silenced_by: Lax<Vec<Lax<String>>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(default)]
 struct CoreSilenced {
-    id: String,
-    subscription: Option<String>,
-    check: Option<String>,
-    begin: Option<i64>,
-    expire: Option<i64>,
-    expire_on_resolve: Option<bool>,
-    creator: Option<String>,
-    reason: Option<String>,
+    id: Lax<String>,
+    subscription: Lax<String>,
+    check: Lax<String>,
+    begin: Lax<i64>,
+    expire: Lax<i64>,
+    expire_on_resolve: Lax<bool>,
+    creator: Lax<String>,
+    reason: Lax<String>,
 }
 
-/// "0", 0, "2" … → statuses; anything unreadable is UNKNOWN (3).
-fn history_status(v: &Value) -> i64 {
-    match v {
-        Value::Number(n) => n.as_i64().unwrap_or(3),
-        Value::String(s) => s.trim().parse().unwrap_or(3),
-        _ => 3,
+macro_rules! lenient_structs {
+    ($($t:ty),*) => {$(
+        impl Lenient for $t {
+            fn from_map<'de, A: serde::de::MapAccess<'de>>(map: A) -> Result<Option<Self>, A::Error> {
+                lax::struct_from_map(map)
+            }
+        }
+    )*};
+}
+lenient_structs!(CoreCheck, CoreResult, CoreClient, CoreEvent, CoreSilenced);
+
+/// A history entry: `0`/`"0"` in 1.x (integers in results, strings in events); unreadable = 3.
+#[derive(Debug)]
+struct HistoryStatus(i64);
+
+impl Lenient for HistoryStatus {
+    fn from_i64(v: i64) -> Option<Self> {
+        Some(HistoryStatus(v))
+    }
+    fn from_text(v: &str) -> Option<Self> {
+        Some(HistoryStatus(v.trim().parse().unwrap_or(3)))
     }
 }
 
-fn points(history: &[Value], executed: Option<i64>, interval: Option<i64>) -> Vec<HistoryPoint> {
+/// A check with the name and status we need.
+struct Usable {
+    name: String,
+    status: i64,
+    output: String,
+    executed: Option<i64>,
+    interval: Option<i64>,
+    history: Vec<i64>,
+    subscribers: Option<Vec<String>>,
+}
+
+fn usable(check: Lax<CoreCheck>) -> Option<Usable> {
+    let c = check.ok()?;
+    let status = match c.status {
+        Lax::Ok(s) => s,
+        Lax::Missing => 3,
+        Lax::Bad => return None,
+    };
+    Some(Usable {
+        name: c.name.non_empty()?,
+        status,
+        output: c.output.ok().unwrap_or_default(),
+        executed: c.executed.ok(),
+        interval: c.interval.ok(),
+        history: c
+            .history
+            .ok()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|h| h.ok().map_or(3, |h| h.0))
+            .collect(),
+        subscribers: c.subscribers.strings(),
+    })
+}
+
+/// What an event adds to its check's latest result.
+struct EventFacts {
+    subscriptions: Option<Vec<String>>,
+    occurrences: Option<i64>,
+    silenced: Option<bool>,
+    silenced_by: Vec<String>,
+}
+
+fn points(history: &[i64], executed: Option<i64>, interval: Option<i64>) -> Vec<HistoryPoint> {
     // 1.x history has no times; when interval is known, estimate them back from the last run.
     let n = history.len() as i64;
     history
         .iter()
         .enumerate()
-        .map(|(i, v)| HistoryPoint {
-            status: history_status(v),
+        .map(|(i, status)| HistoryPoint {
+            status: *status,
             executed: match (executed, interval) {
-                (Some(e), Some(iv)) if iv > 0 => epoch(e - (n - 1 - i as i64) * iv),
+                // Checked: a bogus interval must not overflow (and kill the task).
+                (Some(e), Some(iv)) if iv > 0 => (n - 1 - i as i64)
+                    .checked_mul(iv)
+                    .and_then(|back| e.checked_sub(back))
+                    .and_then(epoch),
                 _ => None,
             },
         })
         .collect()
 }
 
-pub fn parse(results_raw: &[u8], events_raw: &[u8], silenced_raw: &[u8], base: &str) -> Result<ChecksSnapshot, HttpError> {
-    let results: Vec<Value> = http::decode(results_raw, &format!("{base}/results"))?;
-    let events: Vec<Value> = http::decode(events_raw, &format!("{base}/events"))?;
-    let silenced: Vec<Value> = http::decode(silenced_raw, &format!("{base}/silenced"))?;
+fn convert(client: &str, check: Usable, ev: Option<EventFacts>) -> CheckResult {
+    let status = check.status;
+    let history = points(&check.history, check.executed, check.interval);
+    let since = super::checks::since_from_history(&history, status);
+    let (subscriptions, occurrences, silenced, silenced_by) = match ev {
+        Some(e) => (e.subscriptions, e.occurrences, e.silenced, e.silenced_by),
+        None => (None, None, None, Vec::new()),
+    };
+    CheckResult {
+        entity: sanitize(client).into_owned(),
+        check: sanitize(&check.name).into_owned(),
+        status,
+        output: check.output,
+        // A result without an event is passing: Sensu 1.x keeps events only while failing.
+        occurrences: occurrences.unwrap_or(if status == 0 { 1 } else { 0 }),
+        since,
+        executed: check.executed.and_then(epoch),
+        history,
+        subscriptions: subscriptions.or(check.subscribers).unwrap_or_default(),
+        silenced: silenced.unwrap_or(!silenced_by.is_empty()),
+        silenced_by,
+        labels: Vec::new(),
+    }
+}
+
+/// `/results` joined with `/events` (occurrences, silencing) by (client, check), plus `/silenced`.
+/// Results keep their order; events without a result follow in theirs.
+pub fn parse(
+    results_raw: &[u8],
+    events_raw: &[u8],
+    silenced_raw: &[u8],
+    base: &str,
+) -> Result<ChecksSnapshot, HttpError> {
+    let results: Vec<Lax<CoreResult>> = http::decode(results_raw, &format!("{base}/results"))?;
+    let events: Vec<Lax<CoreEvent>> = http::decode(events_raw, &format!("{base}/events"))?;
+    let silenced: Vec<Lax<CoreSilenced>> = http::decode(silenced_raw, &format!("{base}/silenced"))?;
     let mut skipped = 0;
-    let mut by_key: HashMap<(String, String), CoreEvent> = HashMap::new();
-    for v in events {
-        match serde_json::from_value::<CoreEvent>(v) {
-            Ok(e) if !e.client.name.is_empty() && !e.check.name.is_empty() => {
-                by_key.insert((e.client.name.clone(), e.check.name.clone()), e);
+    let mut evs: Vec<Option<(String, Usable, EventFacts)>> = Vec::with_capacity(events.len());
+    let mut index: HashMap<(String, String), usize> = HashMap::with_capacity(events.len());
+    for e in events {
+        let parsed = e.ok().and_then(|e| {
+            let client = e.client.ok()?;
+            let name = client.name.non_empty()?;
+            let check = usable(e.check)?;
+            let facts = EventFacts {
+                subscriptions: client.subscriptions.strings(),
+                occurrences: e.occurrences.ok(),
+                silenced: e.silenced.ok(),
+                silenced_by: e.silenced_by.strings().unwrap_or_default(),
+            };
+            Some((name, check, facts))
+        });
+        match parsed {
+            Some(ev) => {
+                // The last event for a (client, check) wins.
+                if let Some(old) = index.insert((ev.0.clone(), ev.1.name.clone()), evs.len()) {
+                    evs[old] = None;
+                }
+                evs.push(Some(ev));
             }
-            _ => skipped += 1,
+            None => skipped += 1,
         }
     }
-    let mut out = Vec::with_capacity(results.len());
-    let mut seen = std::collections::HashSet::new();
-    let convert = |client: &str, check: &CoreCheck, ev: Option<&CoreEvent>| {
-        let status = check.status.unwrap_or(3);
-        let history = points(check.history.as_deref().unwrap_or(&[]), check.executed, check.interval);
-        let since = super::checks::since_from_history(&history, status);
-        let silenced_by = ev.and_then(|e| e.silenced_by.clone()).unwrap_or_default();
-        CheckResult {
-            entity: sanitize(client).into_owned(),
-            check: sanitize(&check.name).into_owned(),
-            status,
-            output: check.output.clone().unwrap_or_default(),
-            // A result without an event is passing: Sensu 1.x keeps events only while failing.
-            occurrences: ev.and_then(|e| e.occurrences).unwrap_or(if status == 0 { 1 } else { 0 }),
-            since,
-            executed: check.executed.and_then(epoch),
-            history,
-            subscriptions: ev
-                .and_then(|e| e.client.subscriptions.clone())
-                .or_else(|| check.subscribers.clone())
-                .unwrap_or_default(),
-            silenced: ev.and_then(|e| e.silenced).unwrap_or(!silenced_by.is_empty()),
-            silenced_by,
-            labels: Vec::new(),
-        }
-    };
-    for v in results {
-        match serde_json::from_value::<CoreResult>(v) {
-            Ok(r) if !r.client.is_empty() && !r.check.name.is_empty() => {
-                let key = (r.client.clone(), r.check.name.clone());
-                out.push(convert(&r.client, &r.check, by_key.get(&key)));
-                seen.insert(key);
-            }
-            _ => skipped += 1,
-        }
+    let mut out = Vec::with_capacity(results.len() + evs.len());
+    for r in results {
+        let parsed = r
+            .ok()
+            .and_then(|r| Some((r.client.non_empty()?, usable(r.check)?)));
+        let Some((client, mut check)) = parsed else {
+            skipped += 1;
+            continue;
+        };
+        let key = (client, std::mem::take(&mut check.name));
+        let ev = index
+            .get(&key)
+            .and_then(|i| evs[*i].take())
+            .map(|(_, _, facts)| facts);
+        let (client, name) = key;
+        check.name = name;
+        out.push(convert(&client, check, ev));
     }
     // Events whose result is not (yet) listed still count.
-    for (key, ev) in &by_key {
-        if !seen.contains(key) {
-            out.push(convert(&ev.client.name, &ev.check, Some(ev)));
-        }
+    for (client, check, facts) in evs.into_iter().flatten() {
+        out.push(convert(&client, check, Some(facts)));
     }
     let silences = silenced
         .into_iter()
-        .filter_map(|v| serde_json::from_value::<CoreSilenced>(v).ok())
-        .filter(|s| !s.id.is_empty())
-        .map(|s| {
-            let begin = s.begin.and_then(epoch);
-            Silence {
-                id: s.id,
-                subscription: s.subscription,
-                check: s.check,
+        .filter_map(|s| {
+            let s = s.ok()?;
+            Some(Silence {
+                id: s.id.non_empty()?,
+                subscription: s.subscription.non_empty(),
+                check: s.check.non_empty(),
                 matchers: Vec::new(),
-                creator: s.creator.unwrap_or_default(),
-                reason: s.reason.unwrap_or_default(),
-                begin,
+                creator: s.creator.ok().unwrap_or_default(),
+                reason: s.reason.ok().unwrap_or_default(),
+                begin: s.begin.ok().and_then(epoch),
                 // 1.x reports `expire` as seconds remaining.
                 expire_at: s
                     .expire
+                    .ok()
                     .filter(|e| *e > 0)
-                    .map(|e| chrono::Utc::now() + chrono::Duration::seconds(e)),
-                expire_on_resolve: s.expire_on_resolve.unwrap_or(false),
-            }
+                    .and_then(chrono::TimeDelta::try_seconds)
+                    .and_then(|d| chrono::Utc::now().checked_add_signed(d)),
+                expire_on_resolve: s.expire_on_resolve.ok().unwrap_or(false),
+            })
         })
         .collect();
     Ok(ChecksSnapshot {
@@ -179,7 +273,9 @@ pub fn parse(results_raw: &[u8], events_raw: &[u8], silenced_raw: &[u8], base: &
 
 pub fn silence_body(req: &SilenceRequest) -> Value {
     let (sub, check) = match &req.scope {
-        SilenceScope::CheckOnEntity { entity, check } => (Some(format!("client:{entity}")), Some(check.clone())),
+        SilenceScope::CheckOnEntity { entity, check } => {
+            (Some(format!("client:{entity}")), Some(check.clone()))
+        }
         SilenceScope::CheckEverywhere { check } => (None, Some(check.clone())),
         SilenceScope::Entity { entity } => (Some(format!("client:{entity}")), None),
         SilenceScope::Subscription { subscription } => (Some(subscription.clone()), None),
@@ -205,7 +301,9 @@ pub fn silence_body(req: &SilenceRequest) -> Value {
 pub fn silence_id(body: &Value) -> String {
     format!(
         "{}:{}",
-        body.get("subscription").and_then(|v| v.as_str()).unwrap_or("*"),
+        body.get("subscription")
+            .and_then(|v| v.as_str())
+            .unwrap_or("*"),
         body.get("check").and_then(|v| v.as_str()).unwrap_or("*")
     )
 }
@@ -235,8 +333,11 @@ impl SensuCore {
     }
 
     pub async fn poll(&mut self) -> Result<ChecksSnapshot, HttpError> {
-        let (results, events, silenced) =
-            tokio::try_join!(self.get("/results"), self.get("/events"), self.get("/silenced"))?;
+        let (results, events, silenced) = tokio::try_join!(
+            self.get("/results"),
+            self.get("/events"),
+            self.get("/silenced")
+        )?;
         parse(&results, &events, &silenced, &self.backend.url)
     }
 

@@ -10,6 +10,7 @@ use super::checks::{
     epoch, since_from_history, CheckResult, ChecksSnapshot, HistoryPoint, Silence, SilenceRequest,
     SilenceScope,
 };
+use super::http::lax::{self, Lax, Lenient};
 use super::http::{self, HttpError};
 use crate::config::{ChecksProfile, HttpAuth, HttpBackend};
 use crate::text::sanitize;
@@ -31,122 +32,173 @@ struct Token {
     expires_at: i64,
     #[serde(default)]
     refresh_token: String,
+    /// When we received it (our clock), to size the refresh margin to the token's lifetime.
+    #[serde(skip)]
+    obtained_at: i64,
 }
 
-#[derive(Debug, Deserialize, Default)]
-#[serde(default)]
-struct Meta {
-    name: String,
-    #[serde(default)]
-    created_by: String,
-}
+impl Token {
+    fn decode(raw: &[u8], url: &str) -> Result<Token, HttpError> {
+        let mut t: Token = http::decode(raw, url)?;
+        t.obtained_at = Utc::now().timestamp();
+        Ok(t)
+    }
 
-#[derive(Debug, Deserialize)]
-#[serde(default)]
-struct Event {
-    entity: Option<Entity>,
-    check: Option<Check>,
-}
-
-impl Default for Event {
-    fn default() -> Self {
-        Event {
-            entity: None,
-            check: None,
+    /// Still usable without a refresh: no expiry given, or further from it than the margin — a
+    /// minute, or half the lifetime for short-lived tokens (else every request would refresh).
+    fn fresh(&self, now: i64) -> bool {
+        if self.expires_at == 0 {
+            return true;
         }
+        // Saturating: expires_at is the server's number, whatever it is.
+        let margin = (self.expires_at.saturating_sub(self.obtained_at) / 2).clamp(0, 60);
+        now < self.expires_at.saturating_sub(margin)
     }
 }
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(default)]
+struct Meta {
+    name: Lax<String>,
+    created_by: Lax<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct Event {
+    entity: Lax<Entity>,
+    check: Lax<Check>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
 struct Entity {
-    metadata: Meta,
-    subscriptions: Option<Vec<String>>,
+    metadata: Lax<Meta>,
+    subscriptions: Lax<Vec<Lax<String>>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(default)]
 struct Check {
-    metadata: Meta,
-    status: Option<i64>,
-    output: Option<String>,
-    executed: Option<i64>,
-    occurrences: Option<i64>,
-    history: Option<Vec<GoHistory>>,
-    subscriptions: Option<Vec<String>>,
-    is_silenced: Option<bool>,
-    silenced: Option<Vec<String>>,
-    last_ok: Option<i64>,
+    metadata: Lax<Meta>,
+    status: Lax<i64>,
+    output: Lax<String>,
+    executed: Lax<i64>,
+    occurrences: Lax<i64>,
+    history: Lax<Vec<Lax<GoHistory>>>,
+    subscriptions: Lax<Vec<Lax<String>>>,
+    is_silenced: Lax<bool>,
+    silenced: Lax<Vec<Lax<String>>>,
+    last_ok: Lax<i64>,
 }
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(default)]
 struct GoHistory {
-    status: i64,
-    executed: i64,
+    status: Lax<i64>,
+    executed: Lax<i64>,
 }
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(default)]
 struct GoSilenced {
-    metadata: Meta,
-    subscription: Option<String>,
-    check: Option<String>,
-    creator: Option<String>,
-    reason: Option<String>,
-    begin: Option<i64>,
-    expire_at: Option<i64>,
-    expire: Option<i64>,
-    expire_on_resolve: bool,
+    metadata: Lax<Meta>,
+    subscription: Lax<String>,
+    check: Lax<String>,
+    creator: Lax<String>,
+    reason: Lax<String>,
+    begin: Lax<i64>,
+    expire_at: Lax<i64>,
+    expire: Lax<i64>,
+    expire_on_resolve: Lax<bool>,
 }
 
-/// Parses one page of `/events` into results; entries without an entity or check name are counted.
+macro_rules! lenient_structs {
+    ($($t:ty),*) => {$(
+        impl Lenient for $t {
+            fn from_map<'de, A: serde::de::MapAccess<'de>>(map: A) -> Result<Option<Self>, A::Error> {
+                lax::struct_from_map(map)
+            }
+        }
+    )*};
+}
+lenient_structs!(Meta, Event, Entity, Check, GoHistory, GoSilenced);
+
+fn name_of(meta: Lax<Meta>) -> Option<String> {
+    meta.ok().and_then(|m| m.name.non_empty())
+}
+
+/// Sanitised for the screen, without a copy when nothing needs cleaning.
+fn clean(s: String) -> String {
+    match sanitize(&s) {
+        std::borrow::Cow::Borrowed(_) => s,
+        std::borrow::Cow::Owned(o) => o,
+    }
+}
+
+/// Parses one page of `/events` into results. Entries that are not objects, lack an entity or check
+/// name, or carry a non-integer status are counted in the second value; odd optional fields are
+/// ignored rather than costing the whole event.
 pub fn parse_events(raw: &[u8], url: &str) -> Result<(Vec<CheckResult>, usize), HttpError> {
-    let events: Vec<serde_json::Value> = http::decode(raw, url)?;
+    let events: Vec<Lax<Event>> = http::decode(raw, url)?;
     let mut out = Vec::with_capacity(events.len());
     let mut skipped = 0;
-    for v in events {
-        let Ok(ev) = serde_json::from_value::<Event>(v) else {
+    for ev in events {
+        let Some(ev) = ev.ok() else {
             skipped += 1;
             continue;
         };
-        let (Some(entity), Some(check)) = (ev.entity, ev.check) else {
+        let (Lax::Ok(entity), Lax::Ok(check)) = (ev.entity, ev.check) else {
             skipped += 1;
             continue;
         };
-        if entity.metadata.name.is_empty() || check.metadata.name.is_empty() {
+        let (Some(entity_name), Some(check_name)) =
+            (name_of(entity.metadata), name_of(check.metadata))
+        else {
             skipped += 1;
             continue;
-        }
-        let status = check.status.unwrap_or(3);
+        };
+        let status = match check.status {
+            Lax::Ok(s) => s,
+            Lax::Missing => 3,
+            Lax::Bad => {
+                skipped += 1;
+                continue;
+            }
+        };
         let history: Vec<HistoryPoint> = check
             .history
+            .ok()
             .unwrap_or_default()
             .into_iter()
+            .filter_map(Lax::ok)
             .map(|h| HistoryPoint {
-                status: h.status,
-                executed: epoch(h.executed),
+                status: h.status.ok().unwrap_or(0),
+                executed: h.executed.ok().and_then(epoch),
             })
             .collect();
         let since = since_from_history(&history, status).or_else(|| {
             // OK since the last non-OK we cannot see: fall back to last_ok for OK checks.
-            (status == 0).then(|| check.last_ok.and_then(epoch)).flatten()
+            (status == 0)
+                .then(|| check.last_ok.ok().and_then(epoch))
+                .flatten()
         });
-        let silenced_by = check.silenced.unwrap_or_default();
+        let silenced_by = check.silenced.strings().unwrap_or_default();
         out.push(CheckResult {
-            entity: sanitize(&entity.metadata.name).into_owned(),
-            check: sanitize(&check.metadata.name).into_owned(),
+            entity: clean(entity_name),
+            check: clean(check_name),
             status,
-            output: check.output.unwrap_or_default(),
-            occurrences: check.occurrences.unwrap_or(0),
+            output: check.output.ok().unwrap_or_default(),
+            occurrences: check.occurrences.ok().unwrap_or(0),
             since,
-            executed: check.executed.and_then(epoch),
+            executed: check.executed.ok().and_then(epoch),
             history,
             subscriptions: entity
                 .subscriptions
-                .or(check.subscriptions)
+                .strings()
+                .or_else(|| check.subscriptions.strings())
                 .unwrap_or_default(),
-            silenced: check.is_silenced.unwrap_or(!silenced_by.is_empty()),
+            silenced: check.is_silenced.ok().unwrap_or(!silenced_by.is_empty()),
             silenced_by,
             labels: Vec::new(),
         });
@@ -154,29 +206,44 @@ pub fn parse_events(raw: &[u8], url: &str) -> Result<(Vec<CheckResult>, usize), 
     Ok((out, skipped))
 }
 
-pub fn parse_silenced(raw: &[u8], url: &str) -> Result<Vec<Silence>, HttpError> {
-    let entries: Vec<GoSilenced> = http::decode(raw, url)?;
-    Ok(entries
+/// Parses `/silenced`; entries without a name are counted in the second value, not fatal.
+pub fn parse_silenced(raw: &[u8], url: &str) -> Result<(Vec<Silence>, usize), HttpError> {
+    let entries: Vec<Lax<GoSilenced>> = http::decode(raw, url)?;
+    let total = entries.len();
+    let silences: Vec<Silence> = entries
         .into_iter()
-        .map(|s| {
-            let begin = s.begin.and_then(epoch);
-            let expire_at = s.expire_at.and_then(epoch).or_else(|| match (begin, s.expire) {
-                (Some(b), Some(e)) if e > 0 => Some(b + chrono::Duration::seconds(e)),
-                _ => None,
-            });
-            Silence {
-                id: s.metadata.name,
-                subscription: s.subscription.filter(|x| !x.is_empty()),
-                check: s.check.filter(|x| !x.is_empty()),
+        .filter_map(Lax::ok)
+        .filter_map(|s| {
+            let (id, created_by) = match s.metadata.ok() {
+                Some(m) => (m.name.non_empty()?, m.created_by.ok().unwrap_or_default()),
+                None => return None,
+            };
+            let begin = s.begin.ok().and_then(epoch);
+            let expire_at =
+                s.expire_at
+                    .ok()
+                    .and_then(epoch)
+                    .or_else(|| match (begin, s.expire.ok()) {
+                        (Some(b), Some(e)) if e > 0 => {
+                            chrono::TimeDelta::try_seconds(e).and_then(|d| b.checked_add_signed(d))
+                        }
+                        _ => None,
+                    });
+            Some(Silence {
+                id,
+                subscription: s.subscription.non_empty(),
+                check: s.check.non_empty(),
                 matchers: Vec::new(),
-                creator: s.creator.filter(|c| !c.is_empty()).unwrap_or(s.metadata.created_by),
-                reason: s.reason.unwrap_or_default(),
+                creator: s.creator.non_empty().unwrap_or(created_by),
+                reason: s.reason.ok().unwrap_or_default(),
                 begin,
                 expire_at,
-                expire_on_resolve: s.expire_on_resolve,
-            }
+                expire_on_resolve: s.expire_on_resolve.ok().unwrap_or(false),
+            })
         })
-        .collect())
+        .collect();
+    let skipped = total - silences.len();
+    Ok((silences, skipped))
 }
 
 /// (subscription, check, entry name) for a scope, following Sensu's `sub:check` naming.
@@ -197,12 +264,16 @@ pub fn silence_target(scope: &SilenceScope) -> (Option<String>, Option<String>, 
     (sub, check, name)
 }
 
-pub fn silence_body(req: &SilenceRequest, namespace: &str, now: DateTime<Utc>) -> serde_json::Value {
+pub fn silence_body(
+    req: &SilenceRequest,
+    namespace: &str,
+    now: DateTime<Utc>,
+) -> serde_json::Value {
     let (sub, check, name) = silence_target(&req.scope);
     let mut body = json!({
         "metadata": {"name": name, "namespace": namespace},
         "begin": now.timestamp(),
-        "expire": req.duration.map(|d| d.as_secs() as i64).unwrap_or(-1),
+        "expire": req.duration.map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)).unwrap_or(-1),
         "expire_on_resolve": req.expire_on_resolve,
         "reason": req.reason,
         "creator": req.creator,
@@ -234,14 +305,14 @@ impl SensuGo {
         )
     }
 
-    /// Gets (or refreshes, a minute before expiry) an access token for username/password auth.
+    /// Gets (or refreshes, shortly before expiry) an access token for username/password auth.
     async fn ensure_token(&mut self) -> Result<(), HttpError> {
         let HttpAuth::Basic { .. } = &self.backend.auth else {
             return Ok(());
         };
         let now = Utc::now().timestamp();
         if let Some(t) = &self.token {
-            if t.expires_at == 0 || t.expires_at - 60 > now {
+            if t.fresh(now) {
                 return Ok(());
             }
             // Refresh with the refresh token; fall back to a fresh login if that is refused.
@@ -254,7 +325,7 @@ impl SensuGo {
             if let Ok(resp) = http::send(req, self.backend.timeout).await {
                 if resp.status().is_success() {
                     let raw = http::body(resp, &url, self.backend.timeout).await?;
-                    self.token = Some(http::decode(&raw, &url)?);
+                    self.token = Some(Token::decode(&raw, &url)?);
                     return Ok(());
                 }
             }
@@ -265,7 +336,7 @@ impl SensuGo {
         let resp = http::send(req, self.backend.timeout).await?;
         let resp = http::check_status(resp, &url, &self.backend.auth, self.backend.timeout).await?;
         let raw = http::body(resp, &url, self.backend.timeout).await?;
-        self.token = Some(http::decode(&raw, &url)?);
+        self.token = Some(Token::decode(&raw, &url)?);
         Ok(())
     }
 
@@ -287,21 +358,34 @@ impl SensuGo {
     ) -> Result<reqwest::Response, HttpError> {
         self.ensure_token().await?;
         let resp = http::send(self.authorize(build(&self.client)), self.backend.timeout).await?;
-        if resp.status() == StatusCode::UNAUTHORIZED && matches!(self.backend.auth, HttpAuth::Basic { .. }) {
+        if resp.status() == StatusCode::UNAUTHORIZED
+            && matches!(self.backend.auth, HttpAuth::Basic { .. })
+        {
             self.token = None;
             self.ensure_token().await?;
-            let resp = http::send(self.authorize(build(&self.client)), self.backend.timeout).await?;
+            let resp =
+                http::send(self.authorize(build(&self.client)), self.backend.timeout).await?;
             return self.checked(resp, url).await;
         }
         self.checked(resp, url).await
     }
 
-    async fn checked(&self, resp: reqwest::Response, url: &str) -> Result<reqwest::Response, HttpError> {
-        if resp.status() == StatusCode::NOT_FOUND && url.contains("/namespaces/") && url.ends_with("/events") {
+    async fn checked(
+        &self,
+        resp: reqwest::Response,
+        url: &str,
+    ) -> Result<reqwest::Response, HttpError> {
+        if resp.status() == StatusCode::NOT_FOUND
+            && url.contains("/namespaces/")
+            && url.ends_with("/events")
+        {
             return Err(HttpError::Status {
                 status: 404,
                 url: url.into(),
-                body: format!("namespace \"{}\" not found — check checks.namespace", self.namespace),
+                body: format!(
+                    "namespace \"{}\" not found — check checks.namespace",
+                    self.namespace
+                ),
             });
         }
         http::check_status(resp, url, &self.backend.auth, self.backend.timeout).await
@@ -338,18 +422,21 @@ impl SensuGo {
         let u = url.clone();
         let resp = self.call(&url, move |c| c.get(&u)).await?;
         let raw = http::body(resp, &url, self.backend.timeout).await?;
-        let silences = parse_silenced(&raw, &url)?;
+        let (silences, bad) = parse_silenced(&raw, &url)?;
         Ok(ChecksSnapshot {
             results,
             silences,
-            skipped,
+            skipped: skipped + bad,
         })
     }
 
     /// PUT `/silenced/{name}`: creates the entry, or extends/replaces an existing one of that name.
     pub async fn silence(&mut self, req: &SilenceRequest) -> Result<String, HttpError> {
         let body = silence_body(req, &self.namespace, Utc::now());
-        let name = body["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let name = body["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let url = self.ns_url(&format!("/silenced/{}", urlencoding::encode(&name)));
         let u = url.clone();
         self.call(&url, move |c| c.put(&u).json(&body)).await?;
@@ -363,4 +450,3 @@ impl SensuGo {
         Ok(())
     }
 }
-

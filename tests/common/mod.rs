@@ -171,3 +171,104 @@ pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Optio
 pub mod etcd_cluster;
 pub mod log_servers;
 pub mod metrics_servers;
+
+/// A real Prometheus Alertmanager (Debian `prometheus-alertmanager`) on a free loopback port, gossip
+/// off, its config and storage in a temp dir; killed on Drop.
+pub struct Alertmanager {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Alertmanager {
+    pub const BINARY: &'static str = "/usr/bin/prometheus-alertmanager";
+
+    pub fn start() -> Alertmanager {
+        let bin = Path::new(Self::BINARY);
+        if !bin.is_file() {
+            panic!(
+                "{} is missing. Install it: apt-get install -y --no-install-recommends prometheus-alertmanager \
+                 (scripts/setup and .ci/run do this) — tests never skip a missing server.",
+                Self::BINARY
+            );
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("am.yml");
+        std::fs::write(
+            &config,
+            "route:\n  receiver: \"null\"\n  group_wait: 1s\n  group_interval: 1s\nreceivers:\n- name: \"null\"\n",
+        )
+        .unwrap();
+        let port = free_port();
+        let log = std::fs::File::create(dir.path().join("alertmanager.log")).unwrap();
+        let child = Command::new(bin)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .arg("--log.level=warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", Self::BINARY));
+        let mut am = Alertmanager {
+            port,
+            dir,
+            child: Some(child),
+        };
+        am.wait_ready();
+        am
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("alertmanager.log")).unwrap_or_default()
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                panic!(
+                    "alertmanager exited ({status}) before it was ready; log:\n{}",
+                    self.log()
+                );
+            }
+            if http_status(self.port, "/-/ready") == Some(200) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "alertmanager on port {} was not ready in 20 s; log:\n{}",
+            self.port,
+            self.log()
+        );
+    }
+}
+
+impl Drop for Alertmanager {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Status code of a plain `GET path` on 127.0.0.1:port, or None when nothing answers.
+pub fn http_status(port: u16, path: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}

@@ -1,0 +1,1670 @@
+//! The Sensu Go and Sensu Core 1.x check sources against a contract server in the test: a small
+//! HTTP/1.1 responder that serves the shapes in CONTRACTS.md §2 and records every request (method,
+//! path + query, headers, body), so the tests can assert exactly what the console sends.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex, Once};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use opsconsole::action::Command;
+use opsconsole::config::{ChecksProfile, Config};
+use opsconsole::sources::checks::{
+    severity_of, status_label, Backend, ChecksSnapshot, ChecksSource, SilenceOutcome,
+    SilenceRequest, SilenceScope,
+};
+use opsconsole::sources::http::{HttpError, MAX_BODY_BYTES};
+use opsconsole::sources::{alertmanager, sensu_core, sensu_go};
+use opsconsole::sources::{Health, Msg, SourceId};
+use opsconsole::theme::Severity;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use fake::{Reply, Req, Server};
+
+const KEY: &str = "8f2b0c1e-4d7a-4c55-9b1e-2f6a7d3c9e10";
+const KEY_VAR: &str = "OPSC_TEST_SENSU_API_KEY";
+const USER: &str = "ops";
+const PW: &str = "s3cret pass";
+const PW_VAR: &str = "OPSC_TEST_SENSU_PASSWORD";
+const NS: &str = "default";
+const EVENTS: &str = "/api/core/v2/namespaces/default/events";
+const SILENCED: &str = "/api/core/v2/namespaces/default/silenced";
+
+// ---------------------------------------------------------------------------------------------
+// The contract server
+
+mod fake {
+    use std::sync::{Arc, Mutex};
+
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio::task::JoinHandle;
+
+    /// One request as the server saw it.
+    #[derive(Debug, Clone)]
+    pub struct Req {
+        pub method: String,
+        /// Path and query exactly as sent (still percent-encoded).
+        pub target: String,
+        /// Lower-cased names.
+        pub headers: Vec<(String, String)>,
+        pub body: Vec<u8>,
+    }
+
+    impl Req {
+        /// The raw (encoded) path.
+        pub fn path(&self) -> &str {
+            self.target.split('?').next().unwrap_or("")
+        }
+
+        /// A query parameter, decoded.
+        pub fn query(&self, name: &str) -> Option<String> {
+            let q = self.target.split_once('?')?.1;
+            q.split('&').find_map(|kv| {
+                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                (k == name).then(|| urlencoding::decode(v).expect("query is UTF-8").into_owned())
+            })
+        }
+
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers
+                .iter()
+                .find(|(k, _)| k == &name.to_ascii_lowercase())
+                .map(|(_, v)| v.as_str())
+        }
+
+        pub fn json(&self) -> serde_json::Value {
+            serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+                panic!(
+                    "{} {} body is not JSON ({e}): {:?}",
+                    self.method, self.target, self.body
+                )
+            })
+        }
+    }
+
+    pub enum Reply {
+        Full {
+            status: u16,
+            headers: Vec<(String, String)>,
+            body: Vec<u8>,
+        },
+        /// Read the request, never answer.
+        Hang,
+        /// 200 with `bytes` of JSON-ish filler, written 1 MiB at a time (chunked, or with a
+        /// Content-Length header).
+        Stream { bytes: usize, content_length: bool },
+        /// Declares `declared` bytes, sends `body`, closes.
+        ShortBody { declared: usize, body: Vec<u8> },
+    }
+
+    impl Reply {
+        pub fn json(status: u16, v: &serde_json::Value) -> Reply {
+            Reply::raw(status, "application/json", serde_json::to_vec(v).unwrap())
+        }
+
+        pub fn raw(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Reply {
+            Reply::Full {
+                status,
+                headers: vec![("content-type".into(), content_type.into())],
+                body: body.into(),
+            }
+        }
+
+        pub fn empty(status: u16) -> Reply {
+            Reply::Full {
+                status,
+                headers: vec![],
+                body: vec![],
+            }
+        }
+
+        pub fn with_header(mut self, name: &str, value: &str) -> Reply {
+            if let Reply::Full { headers, .. } = &mut self {
+                headers.push((name.into(), value.into()));
+            }
+            self
+        }
+    }
+
+    type Handler = dyn Fn(&Req) -> Reply + Send + Sync;
+
+    pub struct Server {
+        pub url: String,
+        log: Arc<Mutex<Vec<Req>>>,
+        task: JoinHandle<()>,
+    }
+
+    impl Server {
+        pub async fn start(handler: impl Fn(&Req) -> Reply + Send + Sync + 'static) -> Server {
+            let listener = TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind 127.0.0.1:0");
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            let log = Arc::new(Mutex::new(Vec::new()));
+            let handler: Arc<Handler> = Arc::new(handler);
+            let l = log.clone();
+            let task = tokio::spawn(async move {
+                while let Ok((sock, _)) = listener.accept().await {
+                    tokio::spawn(connection(sock, handler.clone(), l.clone()));
+                }
+            });
+            Server { url, log, task }
+        }
+
+        pub fn requests(&self) -> Vec<Req> {
+            self.log.lock().unwrap().clone()
+        }
+
+        /// Returns and forgets what was recorded so far.
+        pub fn take(&self) -> Vec<Req> {
+            std::mem::take(&mut *self.log.lock().unwrap())
+        }
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+
+    fn reason(status: u16) -> &'static str {
+        match status {
+            200 => "OK",
+            201 => "Created",
+            204 => "No Content",
+            401 => "Unauthorized",
+            403 => "Forbidden",
+            404 => "Not Found",
+            500 => "Internal Server Error",
+            503 => "Service Unavailable",
+            _ => "Whatever",
+        }
+    }
+
+    async fn connection(sock: TcpStream, handler: Arc<Handler>, log: Arc<Mutex<Vec<Req>>>) {
+        let (r, mut w) = sock.into_split();
+        let mut r = BufReader::new(r);
+        loop {
+            let mut line = String::new();
+            if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                return;
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                continue;
+            }
+            let mut parts = line.split(' ');
+            let method = parts.next().unwrap_or("").to_string();
+            let target = parts.next().unwrap_or("").to_string();
+            let mut headers = Vec::new();
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).await.unwrap_or(0) == 0 {
+                    return;
+                }
+                let h = h.trim_end();
+                if h.is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = h.split_once(':') {
+                    headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+                }
+            }
+            let len = headers
+                .iter()
+                .find(|(k, _)| k == "content-length")
+                .and_then(|(_, v)| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            let mut body = vec![0; len];
+            if r.read_exact(&mut body).await.is_err() {
+                return;
+            }
+            let req = Req {
+                method,
+                target,
+                headers,
+                body,
+            };
+            log.lock().unwrap().push(req.clone());
+            match handler(&req) {
+                Reply::Full {
+                    status,
+                    headers,
+                    body,
+                } => {
+                    let mut head = format!(
+                        "HTTP/1.1 {status} {}\r\ncontent-length: {}\r\n",
+                        reason(status),
+                        body.len()
+                    );
+                    for (k, v) in headers {
+                        head.push_str(&format!("{k}: {v}\r\n"));
+                    }
+                    head.push_str("\r\n");
+                    if w.write_all(head.as_bytes()).await.is_err()
+                        || w.write_all(&body).await.is_err()
+                    {
+                        return;
+                    }
+                }
+                Reply::Hang => {
+                    tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                    return;
+                }
+                Reply::Stream {
+                    bytes,
+                    content_length,
+                } => {
+                    let head = if content_length {
+                        format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {bytes}\r\n\r\n")
+                    } else {
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n".to_string()
+                    };
+                    if w.write_all(head.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    let mut chunk = vec![b' '; 1 << 20];
+                    chunk[0] = b'[';
+                    let mut sent = 0;
+                    while sent < bytes {
+                        let n = chunk.len().min(bytes - sent);
+                        let ok = if content_length {
+                            w.write_all(&chunk[..n]).await.is_ok()
+                        } else {
+                            w.write_all(format!("{n:x}\r\n").as_bytes()).await.is_ok()
+                                && w.write_all(&chunk[..n]).await.is_ok()
+                                && w.write_all(b"\r\n").await.is_ok()
+                        };
+                        if !ok {
+                            return; // the client hung up, as it should past the cap
+                        }
+                        chunk[0] = b' ';
+                        sent += n;
+                    }
+                    if !content_length {
+                        let _ = w.write_all(b"0\r\n\r\n").await;
+                    }
+                    return;
+                }
+                Reply::ShortBody { declared, body } => {
+                    let head = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {declared}\r\n\r\n");
+                    let _ = w.write_all(head.as_bytes()).await;
+                    let _ = w.write_all(&body).await;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Profiles, as a user writes them
+
+fn set_env() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        std::env::set_var(KEY_VAR, KEY);
+        std::env::set_var(PW_VAR, PW);
+    });
+}
+
+fn profile(kind: &str, url: &str, extra: &str) -> ChecksProfile {
+    set_env();
+    let toml = format!(
+        "[clusters.t]\netcd = {{ endpoints = [\"http://127.0.0.1:1\"] }}\nchecks = {{ kind = \"{kind}\", url = \"{url}/\"{extra} }}\n"
+    );
+    let config = Config::parse(&toml, Path::new("/test/config.toml"))
+        .unwrap_or_else(|e| panic!("{e}\n{toml}"));
+    config
+        .cluster("t")
+        .unwrap()
+        .checks
+        .clone()
+        .expect("checks profile")
+}
+
+fn go_key(url: &str) -> ChecksProfile {
+    profile(
+        "sensu-go",
+        url,
+        &format!(", api_key_env = \"{KEY_VAR}\", timeout_secs = 5"),
+    )
+}
+
+fn go_user(url: &str) -> ChecksProfile {
+    profile(
+        "sensu-go",
+        url,
+        &format!(", user = \"{USER}\", password_env = \"{PW_VAR}\", timeout_secs = 5"),
+    )
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn request(
+    scope: SilenceScope,
+    duration: Option<Duration>,
+    expire_on_resolve: bool,
+) -> SilenceRequest {
+    SilenceRequest {
+        scope,
+        duration,
+        expire_on_resolve,
+        reason: "disk swap on web-1".into(),
+        creator: "alice@opsconsole".into(),
+    }
+}
+
+fn on_entity() -> SilenceScope {
+    SilenceScope::CheckOnEntity {
+        entity: "web-1".into(),
+        check: "check_http".into(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sensu Go fake
+
+/// A Sensu Go event as documented, with a 21-entry history (18 OK, then `status` three times).
+fn go_event(entity: &str, check: &str, status: i64, t: i64) -> Value {
+    let history: Vec<Value> = (0..21)
+        .map(|i| json!({"status": if i < 18 { 0 } else { status }, "executed": t - (20 - i) * 60}))
+        .collect();
+    json!({
+        "timestamp": t, "id": format!("{entity}-{check}"), "sequence": 21,
+        "metadata": {"namespace": NS},
+        "entity": {"metadata": {"name": entity, "namespace": NS, "labels": {}},
+                   "entity_class": "agent", "subscriptions": ["linux", format!("entity:{entity}")],
+                   "last_seen": t, "deregister": false, "system": {"hostname": entity, "os": "linux"}},
+        "check": {"metadata": {"name": check, "namespace": NS},
+                  "status": status, "state": if status == 0 { "passing" } else { "failing" },
+                  "output": format!("{check} says {status}\nsecond line\n"),
+                  "issued": t, "executed": t, "duration": 0.25, "interval": 60,
+                  "last_ok": if status == 0 { t } else { t - 180 }, "occurrences": 3, "occurrences_watermark": 3,
+                  "history": history, "subscriptions": ["linux"], "handlers": [], "total_state_change": 0,
+                  "is_silenced": false, "processed_by": entity},
+        "pipelines": []
+    })
+}
+
+struct GoFake {
+    events: Vec<Value>,
+    silenced: BTreeMap<String, Value>,
+    /// `Authorization: Key …` accepted when set.
+    api_key: Option<String>,
+    /// Lifetime of the tokens /auth and /auth/token hand out.
+    lifetime: i64,
+    /// access token → expires_at; removed when revoked.
+    tokens: HashMap<String, i64>,
+    /// refresh token → the access token it belongs to.
+    refresh: HashMap<String, String>,
+    issued: u32,
+    /// Answer everything with 503 (a backend that is down).
+    down: bool,
+    /// Hand out this `expires_at` instead of now + lifetime.
+    expires_at: Option<i64>,
+}
+
+impl GoFake {
+    fn new(events: Vec<Value>) -> Arc<Mutex<GoFake>> {
+        Arc::new(Mutex::new(GoFake {
+            events,
+            silenced: BTreeMap::new(),
+            api_key: Some(KEY.into()),
+            lifetime: 900,
+            tokens: HashMap::new(),
+            refresh: HashMap::new(),
+            issued: 0,
+            down: false,
+            expires_at: None,
+        }))
+    }
+
+    fn issue(&mut self) -> Reply {
+        self.issued += 1;
+        let access = format!("access-{}", self.issued);
+        let refresh = format!("refresh-{}", self.issued);
+        let expires_at = self.expires_at.unwrap_or(now() + self.lifetime);
+        // The fake itself accepts every token it issued for `lifetime` seconds.
+        self.tokens.insert(access.clone(), now() + self.lifetime);
+        self.refresh.insert(refresh.clone(), access.clone());
+        Reply::json(
+            200,
+            &json!({"access_token": access, "expires_at": expires_at, "refresh_token": refresh}),
+        )
+    }
+
+    fn handle(&mut self, req: &Req) -> Reply {
+        let unauthorized = || Reply::json(401, &json!({"error": "unauthorized", "code": 5}));
+        if self.down {
+            return Reply::raw(503, "text/plain", "backend warming up\n");
+        }
+        let auth = req.header("authorization").unwrap_or("").to_string();
+        match (req.method.as_str(), req.path()) {
+            ("GET", "/auth") => {
+                let want = format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PW}"))
+                );
+                return if auth == want {
+                    self.issue()
+                } else {
+                    unauthorized()
+                };
+            }
+            ("POST", "/auth/token") => {
+                // The (possibly expired) bearer token plus its refresh token.
+                let body = req.json();
+                let rt = body["refresh_token"].as_str().unwrap_or("");
+                let ok = self
+                    .refresh
+                    .get(rt)
+                    .is_some_and(|access| auth == format!("Bearer {access}"));
+                return if ok {
+                    self.refresh.remove(rt);
+                    self.issue()
+                } else {
+                    unauthorized()
+                };
+            }
+            _ => {}
+        }
+        let authed = match auth.split_once(' ') {
+            Some(("Key", k)) => self.api_key.as_deref() == Some(k),
+            Some(("Bearer", t)) => self.tokens.get(t).is_some_and(|exp| *exp > now()),
+            _ => false,
+        };
+        if !authed {
+            return unauthorized();
+        }
+        let Some(rest) = req.path().strip_prefix("/api/core/v2/namespaces/") else {
+            return Reply::json(404, &json!({"error": "not found", "code": 2}));
+        };
+        let (ns, rest) = rest.split_once('/').unwrap_or((rest, ""));
+        if ns != NS {
+            return Reply::json(
+                404,
+                &json!({"error": format!("namespace {ns:?} not found"), "code": 2}),
+            );
+        }
+        match (req.method.as_str(), rest) {
+            ("GET", "events") => {
+                let limit: usize = req
+                    .query("limit")
+                    .and_then(|l| l.parse().ok())
+                    .unwrap_or(usize::MAX);
+                let offset: usize = match req.query("continue") {
+                    None => 0,
+                    Some(c) => c
+                        .strip_prefix("next/")
+                        .and_then(|c| c.strip_suffix("=="))
+                        .and_then(|c| c.parse().ok())
+                        .expect("continue token sent back verbatim"),
+                };
+                let end = offset.saturating_add(limit).min(self.events.len());
+                let reply = Reply::json(200, &Value::Array(self.events[offset..end].to_vec()));
+                if end < self.events.len() {
+                    reply.with_header("Sensu-Continue", &format!("next/{end}=="))
+                } else {
+                    reply
+                }
+            }
+            ("GET", "silenced") => Reply::json(
+                200,
+                &Value::Array(self.silenced.values().cloned().collect()),
+            ),
+            ("PUT", s) if s.starts_with("silenced/") => {
+                let name = urlencoding::decode(&s["silenced/".len()..])
+                    .unwrap()
+                    .into_owned();
+                let mut body = req.json();
+                if body["metadata"]["name"] != json!(name) {
+                    return Reply::json(
+                        400,
+                        &json!({"error": "name in path and body differ", "code": 1}),
+                    );
+                }
+                body["metadata"]["created_by"] = json!(USER);
+                body["expire_at"] = json!(0);
+                self.silenced.insert(name, body);
+                Reply::empty(201)
+            }
+            ("DELETE", s) if s.starts_with("silenced/") => {
+                let name = urlencoding::decode(&s["silenced/".len()..])
+                    .unwrap()
+                    .into_owned();
+                if self.silenced.remove(&name).is_some() {
+                    Reply::empty(204)
+                } else {
+                    Reply::json(
+                        404,
+                        &json!({"error": format!("silenced entry {name:?} not found"), "code": 2}),
+                    )
+                }
+            }
+            _ => Reply::json(404, &json!({"error": "not found", "code": 2})),
+        }
+    }
+}
+
+async fn go_server(fake: &Arc<Mutex<GoFake>>) -> Server {
+    let f = fake.clone();
+    Server::start(move |req| f.lock().unwrap().handle(req)).await
+}
+
+/// 1200 events (3 pages of 500), two of them unusable, one with a custom status 7.
+fn many_events() -> Vec<Value> {
+    let t = now() - 5;
+    let mut events: Vec<Value> = (0..1200)
+        .map(|i| go_event(&format!("web-{i}"), "check_http", (i % 3) as i64, t))
+        .collect();
+    events[7] = go_event("web-7", "check_custom", 7, t);
+    // No check name, and no entity at all: skipped and counted.
+    events[501]["check"]["metadata"]["name"] = json!("");
+    events[1100].as_object_mut().unwrap().remove("entity");
+    events
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sensu Go: reading
+
+#[tokio::test]
+async fn go_pages_are_all_fetched_and_merged_with_api_key() {
+    let fake = GoFake::new(many_events());
+    let server = go_server(&fake).await;
+    let mut backend = Backend::new(&go_key(&server.url)).unwrap();
+    let snap = backend.poll().await.expect("poll");
+
+    assert_eq!(
+        snap.results.len(),
+        1198,
+        "all three pages merged, two unusable events left out"
+    );
+    assert_eq!(snap.skipped, 2);
+    let entities: Vec<&str> = snap.results.iter().map(|r| r.entity.as_str()).collect();
+    let want: Vec<String> = (0..1200)
+        .filter(|i| *i != 501 && *i != 1100)
+        .map(|i| format!("web-{i}"))
+        .collect();
+    assert_eq!(entities, want, "page order kept");
+
+    let reqs = server.requests();
+    let pages: Vec<&Req> = reqs.iter().filter(|r| r.path() == EVENTS).collect();
+    assert_eq!(pages.len(), 3, "{reqs:#?}");
+    for p in &pages {
+        assert_eq!(p.method, "GET");
+        assert_eq!(p.query("limit").as_deref(), Some("500"));
+    }
+    assert_eq!(pages[0].query("continue"), None);
+    assert_eq!(pages[1].query("continue").as_deref(), Some("next/500=="));
+    assert_eq!(pages[2].query("continue").as_deref(), Some("next/1000=="));
+    assert!(
+        pages[1].target.contains("continue=next%2F500%3D%3D"),
+        "token percent-encoded: {}",
+        pages[1].target
+    );
+    assert_eq!(reqs.iter().filter(|r| r.path() == SILENCED).count(), 1);
+    assert_eq!(reqs.len(), 4);
+    for r in &reqs {
+        assert_eq!(
+            r.header("authorization"),
+            Some(format!("Key {KEY}").as_str()),
+            "{r:?}"
+        );
+    }
+    assert!(
+        !reqs.iter().any(|r| r.path().starts_with("/auth")),
+        "no login with an API key"
+    );
+
+    // Field mapping.
+    let crit = snap.results.iter().find(|r| r.entity == "web-2").unwrap();
+    assert_eq!((crit.check.as_str(), crit.status), ("check_http", 2));
+    assert_eq!(crit.severity(), Severity::Critical);
+    assert_eq!(crit.history.len(), 21);
+    assert_eq!(crit.occurrences, 3);
+    assert!(crit.output.starts_with("check_http says 2"));
+    assert_eq!(
+        crit.subscriptions,
+        vec!["linux".to_string(), "entity:web-2".into()]
+    );
+    let executed = crit.executed.unwrap().timestamp();
+    assert_eq!(
+        crit.since.unwrap().timestamp(),
+        executed - 2 * 60,
+        "since = first of the trailing CRITs"
+    );
+    assert!(!crit.silenced && crit.silenced_by.is_empty());
+    let custom = snap
+        .results
+        .iter()
+        .find(|r| r.check == "check_custom")
+        .unwrap();
+    assert_eq!(custom.status, 7);
+    assert_eq!(custom.severity(), Severity::Unknown);
+    assert_eq!(status_label(custom.status), "UNKN");
+    assert_eq!(severity_of(1), Severity::Warning);
+}
+
+#[tokio::test]
+async fn go_unknown_statuses_and_partial_events() {
+    let t = now();
+    let mut silenced = go_event("db-1", "check_disk", 1, t);
+    silenced["check"]["is_silenced"] = json!(true);
+    silenced["check"]["silenced"] = json!(["entity:db-1:*"]);
+    let mut no_status = go_event("db-2", "check_disk", 0, t);
+    no_status["check"].as_object_mut().unwrap().remove("status");
+    let mut wrong_type = go_event("db-3", "check_disk", 0, t);
+    wrong_type["check"]["status"] = json!("two");
+    let mut minimal = json!({"entity": {"metadata": {"name": "db-4"}}, "check": {"metadata": {"name": "ping"}, "status": 255}});
+    minimal["check"]["history"] = json!(null);
+    let events = vec![
+        go_event("db-0", "check_disk", 7, t),
+        silenced,
+        no_status,
+        wrong_type,
+        minimal,
+        json!({"check": {"metadata": {"name": "x"}, "status": 0}}),
+        json!({"entity": {"metadata": {"name": "db-5"}}}),
+        json!(42),
+        json!({"entity": {"metadata": {"name": "db-6"}}, "check": {"metadata": {}, "status": 0}}),
+    ];
+    let fake = GoFake::new(events);
+    fake.lock().unwrap().silenced.insert(
+        "a".into(),
+        json!({"metadata": {"name": "linux:*"}, "subscription": "linux", "expire_on_resolve": "yes"}),
+    );
+    fake.lock().unwrap().silenced.insert(
+        "b".into(),
+        json!({"metadata": {"name": "entity:db-1:*"}, "subscription": "entity:db-1", "check": "", "expire_on_resolve": true}),
+    );
+    fake.lock().unwrap().silenced.insert(
+        "c".into(),
+        json!({"subscription": "linux", "check": "nameless"}),
+    );
+    fake.lock()
+        .unwrap()
+        .silenced
+        .insert("d".into(), json!("oops"));
+    let server = go_server(&fake).await;
+    let mut backend = Backend::new(&go_key(&server.url)).unwrap();
+    let snap = backend
+        .poll()
+        .await
+        .expect("one bad event does not fail the poll");
+    let ids: Vec<&str> = snap.silences.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        vec!["linux:*", "entity:db-1:*"],
+        "nameless and non-object entries skipped, not fatal"
+    );
+    assert!(
+        !snap.silences[0].expire_on_resolve,
+        "an odd optional field falls back to its default"
+    );
+    assert!(snap.silences[1].expire_on_resolve);
+    assert_eq!(snap.silences[1].check, None);
+    let got: Vec<(&str, i64)> = snap
+        .results
+        .iter()
+        .map(|r| (r.entity.as_str(), r.status))
+        .collect();
+    assert_eq!(
+        got,
+        vec![("db-0", 7), ("db-1", 1), ("db-2", 3), ("db-4", 255)]
+    );
+    assert_eq!(
+        snap.skipped, 7,
+        "wrong-typed status, no entity, no check, not an object, no check name, 2 silences"
+    );
+    assert!(snap
+        .results
+        .iter()
+        .all(|r| r.severity() == Severity::Unknown || r.status == 1));
+    let s = &snap.results[1];
+    assert!(s.silenced);
+    assert_eq!(s.silenced_by, vec!["entity:db-1:*".to_string()]);
+    assert!(snap.results[3].history.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sensu Go: username/password and tokens
+
+fn basic_header() -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PW}"))
+    )
+}
+
+#[tokio::test]
+async fn go_login_then_refresh_before_expiry() {
+    let fake = GoFake::new(vec![go_event("web-1", "check_http", 0, now())]);
+    fake.lock().unwrap().api_key = None;
+    fake.lock().unwrap().lifetime = 30;
+    let server = go_server(&fake).await;
+    let mut backend = Backend::new(&go_user(&server.url)).unwrap();
+
+    // Login with Basic, then Bearer on every API call.
+    let issued = Instant::now();
+    let snap = backend.poll().await.expect("first poll");
+    assert_eq!(snap.results.len(), 1);
+    let reqs = server.take();
+    assert_eq!(reqs[0].method, "GET");
+    assert_eq!(reqs[0].path(), "/auth", "login comes first");
+    assert_eq!(
+        reqs[0].header("authorization"),
+        Some(basic_header().as_str())
+    );
+    assert_eq!(reqs.len(), 3, "{reqs:#?}");
+    for r in &reqs[1..] {
+        assert!(r.path().starts_with("/api/core/v2/"), "{r:?}");
+        assert_eq!(r.header("authorization"), Some("Bearer access-1"), "{r:?}");
+    }
+
+    // Young token: reused as is, no refresh per request.
+    backend.poll().await.expect("second poll");
+    let reqs = server.take();
+    assert_eq!(reqs.len(), 2, "{reqs:#?}");
+    assert!(reqs
+        .iter()
+        .all(|r| r.header("authorization") == Some("Bearer access-1")));
+
+    // Past half its 30 s life (still valid on the server): refreshed before use, not after a 401.
+    tokio::time::sleep(Duration::from_secs(16).saturating_sub(issued.elapsed())).await;
+    assert!(
+        fake.lock().unwrap().tokens["access-1"] > now(),
+        "the old token has not expired yet"
+    );
+    fake.lock().unwrap().lifetime = 3600;
+    backend.poll().await.expect("third poll");
+    let reqs = server.take();
+    assert_eq!(reqs.len(), 3, "{reqs:#?}");
+    assert_eq!(reqs[0].method, "POST");
+    assert_eq!(reqs[0].path(), "/auth/token");
+    assert_eq!(reqs[0].header("authorization"), Some("Bearer access-1"));
+    assert_eq!(reqs[0].json(), json!({"refresh_token": "refresh-1"}));
+    for r in &reqs[1..] {
+        assert_eq!(r.header("authorization"), Some("Bearer access-2"), "{r:?}");
+    }
+}
+
+#[tokio::test]
+async fn go_expired_token_is_refreshed_or_replaced() {
+    let fake = GoFake::new(vec![go_event("web-1", "check_http", 0, now())]);
+    fake.lock().unwrap().api_key = None;
+    fake.lock().unwrap().lifetime = 1;
+    let server = go_server(&fake).await;
+    let mut backend = Backend::new(&go_user(&server.url)).unwrap();
+    backend.poll().await.expect("first poll");
+    server.take();
+    // (A 1 s token may already have been refreshed between the two requests of that poll.)
+    let current = fake.lock().unwrap().issued;
+
+    // Expired: refreshed with the expired bearer and the refresh token, not re-logged in.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    backend.poll().await.expect("poll after expiry");
+    let reqs = server.take();
+    let seq: Vec<&str> = reqs.iter().map(|r| r.path()).collect();
+    assert_eq!(seq[0], "/auth/token", "{seq:?}");
+    assert_eq!(
+        reqs[0].header("authorization"),
+        Some(format!("Bearer access-{current}").as_str())
+    );
+    assert_eq!(
+        reqs[0].json(),
+        json!({"refresh_token": format!("refresh-{current}")})
+    );
+    assert!(!seq.contains(&"/auth"), "{seq:?}");
+
+    // A refresh the server refuses falls back to a fresh login.
+    fake.lock().unwrap().lifetime = 3600;
+    fake.lock().unwrap().refresh.clear();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    backend.poll().await.expect("poll after a refused refresh");
+    let reqs = server.take();
+    let seq: Vec<&str> = reqs.iter().map(|r| r.path()).collect();
+    assert_eq!(seq[..2], ["/auth/token", "/auth"], "{seq:?}");
+    assert_eq!(seq[2..], [EVENTS, SILENCED], "{seq:?}");
+    let last = format!("Bearer access-{}", fake.lock().unwrap().issued);
+    assert!(reqs[2..]
+        .iter()
+        .all(|r| r.header("authorization") == Some(last.as_str())));
+}
+
+#[tokio::test]
+async fn go_relogin_once_after_401() {
+    let fake = GoFake::new(vec![go_event("web-1", "check_http", 0, now())]);
+    fake.lock().unwrap().api_key = None;
+    let server = go_server(&fake).await;
+    let mut backend = Backend::new(&go_user(&server.url)).unwrap();
+    backend.poll().await.expect("first poll");
+    server.take();
+
+    // The server forgets the token (restart, revocation): one 401, one new login, one retry.
+    fake.lock().unwrap().tokens.clear();
+    let snap = backend.poll().await.expect("poll after revocation");
+    assert_eq!(snap.results.len(), 1);
+    let seq: Vec<(String, String)> = server
+        .take()
+        .iter()
+        .map(|r| {
+            (
+                r.path().to_string(),
+                r.header("authorization").unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let want = vec![
+        (EVENTS.to_string(), "Bearer access-1".to_string()),
+        ("/auth".to_string(), basic_header()),
+        (EVENTS.to_string(), "Bearer access-2".to_string()),
+        (SILENCED.to_string(), "Bearer access-2".to_string()),
+    ];
+    assert_eq!(seq, want);
+
+    // Rejected even after a new login (e.g. the login works but the API says 401): one retry only.
+    let f = fake.clone();
+    let stubborn = Server::start(move |req| {
+        if req.path().starts_with("/api/") {
+            Reply::json(401, &json!({"error": "unauthorized", "code": 5}))
+        } else {
+            f.lock().unwrap().handle(req)
+        }
+    })
+    .await;
+    let mut backend = Backend::new(&go_user(&stubborn.url)).unwrap();
+    let e = backend.poll().await.unwrap_err();
+    assert_eq!(e.status(), Some(401));
+    let paths: Vec<String> = stubborn
+        .take()
+        .iter()
+        .map(|r| r.path().to_string())
+        .collect();
+    assert_eq!(paths, vec!["/auth", EVENTS, "/auth", EVENTS]);
+
+    // A wrong password: the error names the user and the variable, never the secret.
+    let bad = profile(
+        "sensu-go",
+        &server.url,
+        &format!(", user = \"mallory\", password_env = \"{PW_VAR}\", timeout_secs = 5"),
+    );
+    let mut backend = Backend::new(&bad).unwrap();
+    let e = backend.poll().await.unwrap_err();
+    assert_eq!(e.status(), Some(401));
+    let msg = e.to_string();
+    assert!(
+        msg.contains("user \"mallory\"") && msg.contains(&format!("${PW_VAR}")),
+        "{msg}"
+    );
+    assert!(!msg.contains(PW), "never the secret: {msg}");
+    let paths: Vec<String> = server.take().iter().map(|r| r.path().to_string()).collect();
+    assert_eq!(paths, vec!["/auth"], "no API call without a token");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sensu Go: silences
+
+#[tokio::test]
+async fn go_silence_requests_for_each_scope() {
+    let fake = GoFake::new(vec![go_event("web-1", "check_http", 2, now())]);
+    let server = go_server(&fake).await;
+    let mut backend = Backend::new(&go_key(&server.url)).unwrap();
+
+    let cases = [
+        (
+            on_entity(),
+            "entity:web-1:check_http",
+            Some("entity:web-1"),
+            Some("check_http"),
+        ),
+        (
+            SilenceScope::CheckEverywhere {
+                check: "check_http".into(),
+            },
+            "*:check_http",
+            None,
+            Some("check_http"),
+        ),
+        (
+            SilenceScope::Entity {
+                entity: "web-1".into(),
+            },
+            "entity:web-1:*",
+            Some("entity:web-1"),
+            None,
+        ),
+        (
+            SilenceScope::Subscription {
+                subscription: "linux".into(),
+            },
+            "linux:*",
+            Some("linux"),
+            None,
+        ),
+    ];
+    for (i, (scope, name, sub, check)) in cases.iter().enumerate() {
+        let before = now();
+        let id = backend
+            .silence(&request(scope.clone(), None, i % 2 == 0))
+            .await
+            .unwrap_or_else(|e| panic!("silence {scope:?}: {e}"));
+        assert_eq!(id, *name);
+        let reqs = server.take();
+        assert_eq!(reqs.len(), 1, "{reqs:#?}");
+        let r = &reqs[0];
+        assert_eq!(r.method, "PUT");
+        assert_eq!(
+            r.path(),
+            format!("{SILENCED}/{}", urlencoding::encode(name))
+        );
+        assert_eq!(
+            r.header("authorization"),
+            Some(format!("Key {KEY}").as_str())
+        );
+        assert!(r
+            .header("content-type")
+            .unwrap_or("")
+            .starts_with("application/json"));
+        let body = r.json();
+        let begin = body["begin"].as_i64().expect("begin is an epoch");
+        assert!(begin >= before && begin <= now(), "{body}");
+        let mut want = json!({
+            "metadata": {"name": name, "namespace": NS},
+            "begin": begin,
+            "expire": -1,
+            "expire_on_resolve": i % 2 == 0,
+            "reason": "disk swap on web-1",
+            "creator": "alice@opsconsole",
+        });
+        if let Some(s) = sub {
+            want["subscription"] = json!(s);
+        }
+        if let Some(c) = check {
+            want["check"] = json!(c);
+        }
+        assert_eq!(body, want, "scope {scope:?}");
+    }
+    assert_eq!(server.take().len(), 0);
+
+    // With a duration: expire in seconds.
+    backend
+        .silence(&request(
+            on_entity(),
+            Some(Duration::from_secs(3600)),
+            false,
+        ))
+        .await
+        .unwrap();
+    let body = server.take()[0].json();
+    assert_eq!(body["expire"], json!(3600));
+    assert_eq!(body["expire_on_resolve"], json!(false));
+
+    // The entries come back through /silenced.
+    let snap = backend.poll().await.unwrap();
+    let mut ids: Vec<&str> = snap.silences.iter().map(|s| s.id.as_str()).collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        vec![
+            "*:check_http",
+            "entity:web-1:*",
+            "entity:web-1:check_http",
+            "linux:*"
+        ]
+    );
+    let s = snap
+        .silences
+        .iter()
+        .find(|s| s.id == "entity:web-1:check_http")
+        .unwrap();
+    assert_eq!(s.subscription.as_deref(), Some("entity:web-1"));
+    assert_eq!(s.check.as_deref(), Some("check_http"));
+    assert_eq!(s.creator, "alice@opsconsole");
+    assert_eq!(s.reason, "disk swap on web-1");
+    let everywhere = snap
+        .silences
+        .iter()
+        .find(|s| s.id == "*:check_http")
+        .unwrap();
+    assert_eq!(everywhere.subscription, None);
+    let web1 = &snap.results[0];
+    for s in &snap.silences {
+        assert!(s.matches(web1), "{} covers web-1/check_http", s.id);
+    }
+    server.take();
+
+    // Unsilence: DELETE with the name percent-encoded.
+    backend.unsilence("entity:web-1:check_http").await.unwrap();
+    backend.unsilence("*:check_http").await.unwrap();
+    let reqs = server.take();
+    assert_eq!(reqs[0].method, "DELETE");
+    assert_eq!(
+        reqs[0].path(),
+        format!("{SILENCED}/entity%3Aweb-1%3Acheck_http")
+    );
+    assert_eq!(reqs[1].path(), format!("{SILENCED}/%2A%3Acheck_http"));
+    assert!(reqs.iter().all(|r| r.body.is_empty()));
+    let snap = backend.poll().await.unwrap();
+    assert_eq!(snap.silences.len(), 2);
+
+    // Unknown entry: a 404 carrying Sensu's own message.
+    let e = backend.unsilence("nope:*").await.unwrap_err();
+    assert_eq!(e.status(), Some(404));
+    assert!(
+        e.to_string()
+            .contains("silenced entry \"nope:*\" not found"),
+        "{e}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sensu Core 1.x
+
+struct CoreFake {
+    results: Vec<Value>,
+    events: Vec<Value>,
+    silenced: Vec<Value>,
+}
+
+fn core_handle(f: &mut CoreFake, req: &Req) -> Reply {
+    match (req.method.as_str(), req.path()) {
+        ("GET", "/results") => Reply::json(200, &Value::Array(f.results.clone())),
+        ("GET", "/events") => Reply::json(200, &Value::Array(f.events.clone())),
+        ("GET", "/silenced") => Reply::json(200, &Value::Array(f.silenced.clone())),
+        ("POST", "/silenced") => {
+            let b = req.json();
+            let id = format!(
+                "{}:{}",
+                b["subscription"].as_str().unwrap_or("*"),
+                b["check"].as_str().unwrap_or("*")
+            );
+            f.silenced.push(json!({
+                "id": id, "subscription": b.get("subscription").cloned().unwrap_or(Value::Null),
+                "check": b.get("check").cloned().unwrap_or(Value::Null), "begin": null,
+                "expire": b.get("expire").cloned().unwrap_or(json!(-1)),
+                "expire_on_resolve": b["expire_on_resolve"], "creator": b["creator"], "reason": b["reason"],
+            }));
+            Reply::empty(201)
+        }
+        ("POST", "/silenced/clear") => {
+            let id = req.json()["id"].as_str().unwrap_or("").to_string();
+            let n = f.silenced.len();
+            f.silenced.retain(|s| s["id"] != json!(id));
+            if f.silenced.len() < n {
+                Reply::empty(204)
+            } else {
+                Reply::empty(404)
+            }
+        }
+        _ => Reply::empty(404),
+    }
+}
+
+fn core_check(name: &str, status: i64, history: Value, t: i64) -> Value {
+    json!({"name": name, "command": format!("/usr/lib/nagios/plugins/{name}"), "subscribers": ["linux"],
+           "interval": 60, "handlers": ["default"], "issued": t, "executed": t, "duration": 0.02,
+           "output": format!("{name} status {status}\n"), "status": status, "history": history,
+           "total_state_change": 0})
+}
+
+#[tokio::test]
+async fn core_results_events_silences() {
+    let t = now() - 1;
+    let results = vec![
+        json!({"client": "web-1", "check": core_check("check_http", 2, json!([0, 0, 0, 2, 2]), t)}),
+        json!({"client": "web-2", "check": core_check("check_http", 0, json!([2, 0, 0]), t)}),
+        json!({"client": "web-3", "check": core_check("check_disk", 7, json!([7]), t)}),
+        json!({"client": "", "check": core_check("check_x", 0, json!([]), t)}),
+        json!({"check": "oops"}),
+    ];
+    let events = vec![
+        json!({
+            "id": "0c3f3f53-ecad-4b4d-a8e8-ad6c0e46f6a2",
+            "client": {"name": "web-1", "address": "10.0.0.11", "subscriptions": ["linux", "client:web-1"], "timestamp": t},
+            "check": core_check("check_http", 2, json!(["0", "0", "0", "2", "2"]), t),
+            "occurrences": 2, "occurrences_watermark": 2, "action": "create", "timestamp": t,
+            "last_ok": t - 120, "silenced": false, "silenced_by": []
+        }),
+        json!({
+            "id": "f8d6a4c0-2c1e-4a3a-9df2-61a34ce41a0b",
+            "client": {"name": "db-1", "address": "10.0.0.21", "subscriptions": ["db"], "timestamp": t},
+            "check": core_check("check_replication", 1, json!(["0", "1", "1", "1"]), t),
+            "occurrences": 3, "action": "create", "timestamp": t,
+            "silenced": true, "silenced_by": ["db:*"]
+        }),
+    ];
+    let silenced = vec![
+        json!({"id": "db:*", "subscription": "db", "check": null, "begin": null,
+        "expire": 3500, "expire_on_resolve": false, "creator": "bob", "reason": "failover drill"}),
+    ];
+    let fake = Arc::new(Mutex::new(CoreFake {
+        results,
+        events,
+        silenced,
+    }));
+    let f = fake.clone();
+    let server = Server::start(move |req| core_handle(&mut f.lock().unwrap(), req)).await;
+    let mut backend =
+        Backend::new(&profile("sensu-core", &server.url, ", timeout_secs = 5")).unwrap();
+
+    let snap = backend.poll().await.expect("poll");
+    let got: Vec<(&str, &str, i64, i64)> = snap
+        .results
+        .iter()
+        .map(|r| (r.entity.as_str(), r.check.as_str(), r.status, r.occurrences))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("web-1", "check_http", 2, 2),
+            ("web-2", "check_http", 0, 1),
+            ("web-3", "check_disk", 7, 0),
+            ("db-1", "check_replication", 1, 3),
+        ],
+        "results merged with events; an event without a result still shows"
+    );
+    assert_eq!(snap.skipped, 2);
+    let web1 = &snap.results[0];
+    let statuses: Vec<i64> = web1.history.iter().map(|h| h.status).collect();
+    assert_eq!(
+        statuses,
+        vec![0, 0, 0, 2, 2],
+        "integer history from /results"
+    );
+    assert_eq!(
+        web1.since.unwrap().timestamp(),
+        t - 60,
+        "two CRITs, 60 s apart, the last at `executed`"
+    );
+    assert_eq!(
+        web1.subscriptions,
+        vec!["linux".to_string(), "client:web-1".into()]
+    );
+    let db1 = &snap.results[3];
+    let statuses: Vec<i64> = db1.history.iter().map(|h| h.status).collect();
+    assert_eq!(statuses, vec![0, 1, 1, 1], "string history from /events");
+    assert!(db1.silenced);
+    assert_eq!(db1.silenced_by, vec!["db:*".to_string()]);
+    assert_eq!(snap.results[2].severity(), Severity::Unknown);
+    assert_eq!(snap.silences.len(), 1);
+    let s = &snap.silences[0];
+    assert_eq!(
+        (s.id.as_str(), s.subscription.as_deref(), s.check.as_deref()),
+        ("db:*", Some("db"), None)
+    );
+    assert_eq!(
+        (s.creator.as_str(), s.reason.as_str()),
+        ("bob", "failover drill")
+    );
+    let left = s.expire_at.unwrap() - chrono::Utc::now();
+    assert!(
+        left.num_seconds() > 3400 && left.num_seconds() <= 3500,
+        "{left}"
+    );
+    assert!(s.matches(db1) && !s.matches(web1));
+    let reqs = server.take();
+    let mut paths: Vec<&str> = reqs.iter().map(|r| r.target.as_str()).collect();
+    paths.sort();
+    assert_eq!(paths, vec!["/events", "/results", "/silenced"]);
+
+    // Silences: POST /silenced (201, empty body), POST /silenced/clear (204).
+    let cases = [
+        (
+            on_entity(),
+            json!({"subscription": "client:web-1", "check": "check_http"}),
+            "client:web-1:check_http",
+        ),
+        (
+            SilenceScope::CheckEverywhere {
+                check: "check_http".into(),
+            },
+            json!({"check": "check_http"}),
+            "*:check_http",
+        ),
+        (
+            SilenceScope::Entity {
+                entity: "web-1".into(),
+            },
+            json!({"subscription": "client:web-1"}),
+            "client:web-1:*",
+        ),
+        (
+            SilenceScope::Subscription {
+                subscription: "linux".into(),
+            },
+            json!({"subscription": "linux"}),
+            "linux:*",
+        ),
+    ];
+    for (scope, target, id) in cases {
+        let got = backend
+            .silence(&request(scope.clone(), None, true))
+            .await
+            .expect("silence");
+        assert_eq!(got, id);
+        let reqs = server.take();
+        assert_eq!(
+            (reqs[0].method.as_str(), reqs[0].target.as_str()),
+            ("POST", "/silenced")
+        );
+        let mut want = json!({"expire_on_resolve": true, "creator": "alice@opsconsole", "reason": "disk swap on web-1"});
+        for (k, v) in target.as_object().unwrap() {
+            want[k] = v.clone();
+        }
+        assert_eq!(
+            reqs[0].json(),
+            want,
+            "{scope:?}: no expire key means no time expiry"
+        );
+    }
+    backend
+        .silence(&request(on_entity(), Some(Duration::from_secs(900)), false))
+        .await
+        .unwrap();
+    assert_eq!(server.take()[0].json()["expire"], json!(900));
+
+    let snap = backend.poll().await.unwrap();
+    assert_eq!(snap.silences.len(), 6);
+    server.take();
+    backend
+        .unsilence("client:web-1:check_http")
+        .await
+        .expect("clear");
+    let reqs = server.take();
+    assert_eq!(
+        (reqs[0].method.as_str(), reqs[0].target.as_str()),
+        ("POST", "/silenced/clear")
+    );
+    assert_eq!(reqs[0].json(), json!({"id": "client:web-1:check_http"}));
+    let snap = backend.poll().await.unwrap();
+    assert_eq!(snap.silences.len(), 4, "both entries with that id cleared");
+    let e = backend.unsilence("client:web-9:*").await.unwrap_err();
+    assert_eq!(e.status(), Some(404));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad input: each a clear error, never a panic
+
+/// Numbers far outside real time (RELIABILITY.md bug 3): no panic, no bogus time shown.
+#[tokio::test]
+async fn extreme_numbers_do_not_panic() {
+    // Sensu Core: a silence expiring in 10^13 s or i64::MAX s, a result with an absurd interval.
+    let silenced = br#"[{"id":"a","expire":10000000000000},{"id":"b","expire":9223372036854775807},
+        {"id":"c","expire":-9223372036854775808,"begin":-9223372036854775808}]"#;
+    let snap = sensu_core::parse(b"[]", b"[]", silenced, "http://x").expect("parses");
+    assert_eq!(snap.silences.len(), 3);
+    assert!(snap
+        .silences
+        .iter()
+        .all(|s| s.expire_at.is_none() && s.begin.is_none()));
+    let results = br#"[{"client":"c","check":{"name":"k","status":1,"executed":1795631752,
+        "interval":9223372036854775807,"history":["0","1",2,"x",null]}},
+        {"client":"d","check":{"name":"k","status":0,"executed":-9223372036854775808,
+        "interval":9223372036854775807,"history":[0,0]}}]"#;
+    let snap = sensu_core::parse(results, b"[]", b"[]", "http://x").expect("parses");
+    let statuses: Vec<i64> = snap.results[0].history.iter().map(|h| h.status).collect();
+    assert_eq!(
+        statuses,
+        vec![0, 1, 2, 3, 3],
+        "unreadable history entries are UNKNOWN"
+    );
+    assert!(snap.results[0].history[..4]
+        .iter()
+        .all(|h| h.executed.is_none()));
+    assert!(snap.results[1].executed.is_none());
+
+    // Sensu Go: begin + expire past chrono's range.
+    let silenced = br#"[{"metadata":{"name":"linux:*"},"subscription":"linux","begin":1795631752,"expire":9223372036854775807},
+        {"metadata":{"name":"x:*"},"begin":9223372036854775807,"expire":9223372036854775807,"expire_at":-1}]"#;
+    let (s, skipped) = sensu_go::parse_silenced(silenced, "http://x").expect("parses");
+    assert_eq!((s.len(), skipped), (2, 0));
+    assert!(s.iter().all(|s| s.expire_at.is_none()));
+
+    // Sensu Go tokens with absurd expiries: logged in, used, never a panic.
+    for expires_at in [i64::MIN, -1, i64::MAX] {
+        let fake = GoFake::new(vec![go_event("web-1", "check_http", 0, now())]);
+        fake.lock().unwrap().api_key = None;
+        fake.lock().unwrap().expires_at = Some(expires_at);
+        let server = go_server(&fake).await;
+        let mut backend = Backend::new(&go_user(&server.url)).unwrap();
+        for _ in 0..2 {
+            let snap = backend.poll().await.expect("poll");
+            assert_eq!(snap.results.len(), 1);
+        }
+    }
+
+    // A silence duration beyond any calendar.
+    let req = request(on_entity(), Some(Duration::from_secs(u64::MAX)), false);
+    let body = sensu_go::silence_body(&req, NS, chrono::Utc::now());
+    assert_eq!(body["expire"], json!(i64::MAX));
+    let body = alertmanager::silence_body(&req, chrono::Utc::now());
+    assert!(body["endsAt"].as_str().unwrap().starts_with('2'), "{body}");
+}
+
+async fn fixed(reply: impl Fn() -> Reply + Send + Sync + 'static) -> Server {
+    Server::start(move |_| reply()).await
+}
+
+async fn poll_err(profile: ChecksProfile) -> HttpError {
+    let mut backend = Backend::new(&profile).unwrap();
+    backend.poll().await.expect_err("poll should fail")
+}
+
+#[tokio::test]
+async fn errors_name_the_credential() {
+    for status in [401u16, 403] {
+        let server =
+            fixed(move || Reply::json(status, &json!({"error": "denied", "code": 4}))).await;
+        let e = poll_err(go_key(&server.url)).await;
+        assert!(matches!(e, HttpError::Auth { .. }), "{e:?}");
+        assert_eq!(e.status(), Some(status));
+        let msg = e.to_string();
+        assert!(
+            msg.contains(&format!("the API key from ${KEY_VAR}")),
+            "{msg}"
+        );
+        assert!(msg.contains(&status.to_string()), "{msg}");
+        assert!(!msg.contains(KEY), "never the secret: {msg}");
+        if status == 403 {
+            assert!(
+                msg.contains("permission") || msg.contains("not allowed"),
+                "403 is not a bad key: {msg}"
+            );
+        }
+
+        // Sensu Core with Basic auth: the user and where the password came from.
+        let p = profile(
+            "sensu-core",
+            &server.url,
+            &format!(", user = \"{USER}\", password_env = \"{PW_VAR}\", timeout_secs = 5"),
+        );
+        let msg = poll_err(p).await.to_string();
+        assert!(
+            msg.contains(&format!("user \"{USER}\"")) && msg.contains(PW_VAR),
+            "{msg}"
+        );
+        assert!(!msg.contains(PW), "{msg}");
+    }
+}
+
+#[tokio::test]
+async fn error_namespace_not_found() {
+    let fake = GoFake::new(vec![]);
+    let server = go_server(&fake).await;
+    let p = profile(
+        "sensu-go",
+        &server.url,
+        &format!(", api_key_env = \"{KEY_VAR}\", namespace = \"prod\""),
+    );
+    let e = poll_err(p).await;
+    assert_eq!(e.status(), Some(404));
+    let msg = e.to_string();
+    assert!(msg.contains("namespace \"prod\""), "{msg}");
+    assert_eq!(
+        server.requests()[0].path(),
+        "/api/core/v2/namespaces/prod/events"
+    );
+}
+
+#[tokio::test]
+async fn error_html_500() {
+    let page = "<!DOCTYPE html>\n<html>\n<head><title>500 Internal Server Error</title></head>\n<body>\n<center><h1>500 Internal Server Error</h1></center>\n<hr><center>nginx/1.22.1</center>\n</body>\n</html>\n";
+    let server = fixed(move || Reply::raw(500, "text/html", page)).await;
+    let e = poll_err(go_key(&server.url)).await;
+    assert!(matches!(e, HttpError::Status { status: 500, .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(msg.contains("500 Internal Server Error"), "{msg}");
+    assert!(!msg.contains('<'), "no markup in the message: {msg}");
+    assert!(msg.contains(&server.url), "{msg}");
+}
+
+#[tokio::test]
+async fn error_timeout() {
+    let server = fixed(|| Reply::Hang).await;
+    let p = profile(
+        "sensu-go",
+        &server.url,
+        &format!(", api_key_env = \"{KEY_VAR}\", timeout_secs = 1"),
+    );
+    let started = Instant::now();
+    let e = poll_err(p).await;
+    assert_eq!(e, HttpError::Timeout(1), "{e}");
+    assert!(e.to_string().contains("1 s"), "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn error_unreachable() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let p = profile(
+        "alertmanager",
+        &format!("http://127.0.0.1:{port}"),
+        ", timeout_secs = 1",
+    );
+    let e = Backend::new(&p).unwrap().poll().await.unwrap_err();
+    assert!(matches!(e, HttpError::Unreachable(_)), "{e:?}");
+    assert!(e.to_string().to_lowercase().contains("connect"), "{e}");
+}
+
+#[tokio::test]
+async fn error_not_json_and_truncated() {
+    let server = fixed(|| Reply::raw(200, "text/plain", "pong\n")).await;
+    let e = poll_err(go_key(&server.url)).await;
+    assert!(matches!(e, HttpError::Decode { .. }), "{e:?}");
+    assert!(e.to_string().contains("not the expected JSON"), "{e}");
+
+    let server =
+        fixed(|| Reply::raw(200, "text/html", "\n  <html><body>login</body></html>")).await;
+    let e = poll_err(go_key(&server.url)).await;
+    assert!(e.to_string().contains("HTML instead of JSON"), "{e}");
+
+    let server = fixed(|| Reply::json(200, &json!({"events": []}))).await;
+    let e = poll_err(go_key(&server.url)).await;
+    assert!(
+        matches!(e, HttpError::Decode { .. }),
+        "an object where an array belongs: {e:?}"
+    );
+
+    let server = fixed(|| Reply::raw(200, "application/json", "")).await;
+    let e = poll_err(go_key(&server.url)).await;
+    assert!(e.to_string().contains("empty"), "{e}");
+
+    let full = serde_json::to_string(&vec![go_event("web-1", "check_http", 0, now()); 3]).unwrap();
+    let cut = full[..full.len() / 2].to_string();
+    let server = fixed(move || Reply::raw(200, "application/json", cut.clone())).await;
+    let e = poll_err(go_key(&server.url)).await;
+    assert!(matches!(e, HttpError::Decode { .. }), "{e:?}");
+    assert!(e.to_string().contains("truncated JSON"), "{e}");
+
+    // The connection drops mid-body (Content-Length promised more).
+    let half = full.as_bytes()[..full.len() / 2].to_vec();
+    let declared = full.len();
+    let server = fixed(move || Reply::ShortBody {
+        declared,
+        body: half.clone(),
+    })
+    .await;
+    let e = poll_err(go_key(&server.url)).await;
+    assert!(matches!(e, HttpError::Unreachable(_)), "{e:?}");
+}
+
+#[tokio::test]
+async fn error_body_over_cap() {
+    for content_length in [false, true] {
+        let server = fixed(move || Reply::Stream {
+            bytes: MAX_BODY_BYTES + (1 << 20),
+            content_length,
+        })
+        .await;
+        let p = profile("alertmanager", &server.url, ", timeout_secs = 20");
+        let started = Instant::now();
+        let e = poll_err(p).await;
+        assert!(
+            matches!(e, HttpError::TooLarge { .. }),
+            "content_length={content_length}: {e:?}"
+        );
+        assert!(e.to_string().contains("32 MB"), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(15));
+    }
+    // Exactly at the cap is still read (and then judged as JSON).
+    let server = fixed(|| Reply::Stream {
+        bytes: MAX_BODY_BYTES,
+        content_length: false,
+    })
+    .await;
+    let e = poll_err(profile("alertmanager", &server.url, ", timeout_secs = 20")).await;
+    assert!(matches!(e, HttpError::Decode { .. }), "{e:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The source task, through its channels
+
+async fn next_msg(rx: &mut mpsc::Receiver<Msg>, within: Duration) -> Msg {
+    tokio::time::timeout(within, rx.recv())
+        .await
+        .unwrap_or_else(|_| panic!("no message within {within:?}"))
+        .expect("source alive")
+}
+
+/// Skips messages until `pick` returns Some.
+async fn wait_msg<T>(
+    rx: &mut mpsc::Receiver<Msg>,
+    within: Duration,
+    mut pick: impl FnMut(&Msg) -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let m = next_msg(rx, left).await;
+        if let Some(v) = pick(&m) {
+            return v;
+        }
+    }
+}
+
+#[tokio::test]
+async fn source_retries_recovers_and_silences() {
+    let fake = GoFake::new(vec![go_event("web-1", "check_http", 2, now())]);
+    fake.lock().unwrap().down = true;
+    let server = go_server(&fake).await;
+    let p = profile(
+        "sensu-go",
+        &server.url,
+        &format!(", api_key_env = \"{KEY_VAR}\", interval_secs = 3600, timeout_secs = 5"),
+    );
+    let (tx, mut rx) = mpsc::channel(64);
+    let (cmd_tx, cmd_rx) = mpsc::channel(8);
+    let task = tokio::spawn(ChecksSource::new(p, tx, cmd_rx).run());
+
+    assert_eq!(
+        next_msg(&mut rx, Duration::from_secs(5)).await,
+        Msg::Health(SourceId::Checks, Health::Connecting)
+    );
+    match next_msg(&mut rx, Duration::from_secs(10)).await {
+        Msg::Health(SourceId::Checks, Health::Retrying { attempt, error, at }) => {
+            assert_eq!(attempt, 1);
+            assert!(
+                error.contains("sensu-go") && error.contains("503") && error.contains("warming up"),
+                "{error}"
+            );
+            assert!(at > chrono::Utc::now() - chrono::Duration::seconds(1));
+        }
+        other => panic!("expected Retrying, got {other:?}"),
+    }
+    fake.lock().unwrap().down = false;
+    let snap: ChecksSnapshot = match next_msg(&mut rx, Duration::from_secs(10)).await {
+        Msg::ChecksSnapshot { snapshot, .. } => snapshot,
+        other => panic!("expected a snapshot after recovery, got {other:?}"),
+    };
+    assert_eq!(snap.results.len(), 1);
+    assert_eq!(
+        next_msg(&mut rx, Duration::from_secs(5)).await,
+        Msg::Health(SourceId::Checks, Health::Live)
+    );
+
+    // Silence: the outcome, then an immediate re-poll (the interval is an hour) that shows it.
+    let req = request(on_entity(), None, true);
+    cmd_tx.send(Command::Silence(req.clone())).await.unwrap();
+    let started = Instant::now();
+    assert_eq!(
+        next_msg(&mut rx, Duration::from_secs(5)).await,
+        Msg::SilenceDone(SilenceOutcome::Created {
+            id: "entity:web-1:check_http".into(),
+            request: req,
+        })
+    );
+    let snap = wait_msg(&mut rx, Duration::from_secs(5), |m| match m {
+        Msg::ChecksSnapshot { snapshot, .. } => Some(snapshot.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(snap.silences.len(), 1);
+    assert_eq!(snap.silences[0].id, "entity:web-1:check_http");
+
+    // Unsilence, then a failing one reported as Failed with the backend's words.
+    cmd_tx
+        .send(Command::Unsilence {
+            id: "entity:web-1:check_http".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        wait_msg(&mut rx, Duration::from_secs(5), |m| match m {
+            Msg::SilenceDone(o) => Some(o.clone()),
+            _ => None,
+        })
+        .await,
+        SilenceOutcome::Removed {
+            id: "entity:web-1:check_http".into()
+        }
+    );
+    let snap = wait_msg(&mut rx, Duration::from_secs(5), |m| match m {
+        Msg::ChecksSnapshot { snapshot, .. } => Some(snapshot.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(snap.silences.is_empty());
+    cmd_tx
+        .send(Command::Unsilence {
+            id: "entity:web-1:check_http".into(),
+        })
+        .await
+        .unwrap();
+    match wait_msg(&mut rx, Duration::from_secs(5), |m| match m {
+        Msg::SilenceDone(o) => Some(o.clone()),
+        _ => None,
+    })
+    .await
+    {
+        SilenceOutcome::Failed { what, error } => {
+            assert!(what.contains("entity:web-1:check_http"), "{what}");
+            assert!(
+                error.contains("404") && error.contains("not found"),
+                "{error}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+
+    drop(rx);
+    drop(cmd_tx);
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("source ends when the console goes away")
+        .unwrap();
+}

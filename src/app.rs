@@ -55,8 +55,15 @@ pub enum Exit {
     Terminated(&'static str),
 }
 
-/// Puts the terminal back on drop: raw mode off, main screen, cursor shown. Idempotent.
+/// Whether we changed the terminal and have not put it back yet.
+static TERMINAL_TAKEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Puts the terminal back: raw mode off, main screen, cursor shown. Runs once per takeover, so a
+/// second call (the guard's drop after the panic hook) cannot move the cursor over the panic message.
 pub fn restore_terminal() {
+    if !TERMINAL_TAKEN.swap(false, std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
     let _ = disable_raw_mode();
     let _ = execute!(
         io::stdout(),
@@ -74,6 +81,7 @@ struct TerminalGuard {
 impl TerminalGuard {
     fn enter() -> anyhow::Result<Self> {
         enable_raw_mode().context("switching the terminal to raw mode (is stdout a terminal?)")?;
+        TERMINAL_TAKEN.store(true, std::sync::atomic::Ordering::SeqCst);
         let mut out = io::stdout();
         if let Err(e) = execute!(out, EnterAlternateScreen, crossterm::cursor::Hide) {
             restore_terminal();
@@ -117,6 +125,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    // In raw mode ctrl-c is a key; these come from other processes (kill -INT / -QUIT).
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let mut sigquit = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::quit())?;
 
     let mut dirty = true;
     let mut last_draw = Instant::now() - FRAME;
@@ -162,6 +173,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
             },
             _ = sigterm.recv() => break Exit::Terminated("SIGTERM"),
             _ = sighup.recv() => break Exit::Terminated("SIGHUP"),
+            _ = sigint.recv() => break Exit::Terminated("SIGINT"),
+            _ = sigquit.recv() => break Exit::Terminated("SIGQUIT"),
             msg = msg_rx.recv() => {
                 let Some(msg) = msg else { break Exit::Terminated("all sources stopped") };
                 let mut cmds = Vec::new();

@@ -128,11 +128,8 @@ fn main() -> ExitCode {
             Ok(Exit::Terminated(why)) => {
                 tracing::info!(why, "terminated");
                 eprintln!("opsconsole: stopped ({why})");
-                return ExitCode::from(if why == "SIGTERM" || why == "SIGHUP" {
-                    0
-                } else {
-                    1
-                });
+                // Asked to stop by a signal: a clean stop. The terminal going away: not.
+                return ExitCode::from(if why.starts_with("SIG") { 0 } else { 1 });
             }
             Ok(Exit::SwitchCluster(name)) => cluster = name,
             Err(e) => {

@@ -304,7 +304,6 @@ fn sighup_restores_the_terminal() {
 /// SIGINT from another process (`kill -INT`, `timeout -s INT`, a supervisor): in raw mode Ctrl-C is
 /// a key, not a signal, so only an outside sender delivers it — and the app does not handle it.
 #[test]
-#[ignore = "gap: app.rs handles SIGTERM and SIGHUP only; SIGINT (and SIGQUIT) from another process kill it with the terminal left on the alternate screen in raw mode"]
 fn sigint_from_another_process_restores_the_terminal() {
     stops_cleanly_on("INT");
 }
@@ -382,7 +381,6 @@ fn panic_restores_the_terminal_then_prints_the_message() {
 
 /// …and it stays readable: nothing written afterwards moves the cursor back over it.
 #[test]
-#[ignore = "bug: app.rs restore_terminal() is not idempotent — the panic hook restores and prints, then TerminalGuard::drop writes LeaveAlternateScreen (CSI ?1049l) again, which restores the cursor saved at start even on the main screen, so the shell's next lines overwrite the panic message"]
 fn panic_message_stays_readable_on_the_main_screen() {
     let t = Tmux::start(
         &["--demo"],

@@ -337,6 +337,10 @@ fn parse_3164(rest: &str, severity: Option<u8>, now: DateTime<Utc>) -> Option<Lo
         return None;
     }
     let (ts, after) = rest.split_at(15);
+    // The timestamp is ASCII; anything else is not RFC 3164 (and byte slicing below needs it).
+    if !ts.is_ascii() {
+        return None;
+    }
     let month = MONTHS.iter().position(|m| ts.starts_with(m))? as u32 + 1;
     let day: u32 = ts[4..6].trim().parse().ok()?;
     let time = hms(&ts[7..15])?;

@@ -926,16 +926,23 @@ fn apply_filter(state: &mut State, text: &str) {
     match Filter::parse(text) {
         Ok(f) => {
             let active = f.is_some();
-            let (n, total, what) = if state.focus == Pane::Members {
-                state.members.set_filter(f);
-                (state.members.visible_len(), state.members.len(), "members")
-            } else {
-                state.checks.set_filter(f);
-                (
-                    state.checks.visible_len(),
-                    state.checks.results.len(),
-                    "checks",
-                )
+            let (n, total, what) = match state.focus {
+                Pane::Members => {
+                    state.members.set_filter(f);
+                    (state.members.visible_len(), state.members.len(), "members")
+                }
+                Pane::Checks => {
+                    state.checks.set_filter(f);
+                    (
+                        state.checks.visible_len(),
+                        state.checks.results.len(),
+                        "checks",
+                    )
+                }
+                _ => {
+                    state.logs.set_filter(f);
+                    (state.logs.match_count(), state.logs.len(), "buffered lines")
+                }
             };
             if active {
                 state.say(

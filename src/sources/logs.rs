@@ -623,7 +623,7 @@ impl LokiTail {
             if self.floor_ns.is_some_and(|f| ns < f) {
                 continue;
             }
-            if self.cursor_ns.map_or(true, |c| ns > c) {
+            if self.cursor_ns.is_none_or(|c| ns > c) {
                 self.cursor_ns = Some(ns);
             }
             out.push(line);

@@ -590,6 +590,21 @@ fn read_secret(
     }
 }
 
+/// A CA bundle path from the config, which must exist.
+fn ca_file(ca: &Option<String>) -> Result<Option<PathBuf>, String> {
+    match ca {
+        None => Ok(None),
+        Some(c) => {
+            let p = expand_tilde(c);
+            if p.is_file() {
+                Ok(Some(p))
+            } else {
+                Err(format!("ca file {} does not exist", p.display()))
+            }
+        }
+    }
+}
+
 /// Default etcd prefix holding `checks`, `metrics` and `logs` endpoint descriptions (JSON objects
 /// with the same keys as the TOML tables), read when the profile leaves a pane out.
 pub const DEFAULT_DISCOVERY_PREFIX: &str = "/config/opsconsole/";
@@ -657,16 +672,7 @@ fn validate_checks(raw: RawChecks) -> Result<ChecksProfile, String> {
             "sensu-go needs api_key_env/api_key_file or user + password_env/password_file".into(),
         );
     }
-    let ca = match &raw.ca {
-        None => None,
-        Some(c) => {
-            let p = expand_tilde(c);
-            if !p.is_file() {
-                return Err(format!("ca file {} does not exist", p.display()));
-            }
-            Some(p)
-        }
-    };
+    let ca = ca_file(&raw.ca)?;
     let interval = raw.interval_secs.unwrap_or(10);
     if interval == 0 {
         return Err("interval_secs must be at least 1".into());
@@ -757,16 +763,7 @@ fn validate_metrics(raw: RawMetrics) -> Result<MetricsProfile, String> {
             unit: s.unit.unwrap_or_default(),
         });
     }
-    let ca = match &raw.ca {
-        None => None,
-        Some(c) => {
-            let p = expand_tilde(c);
-            if !p.is_file() {
-                return Err(format!("ca file {} does not exist", p.display()));
-            }
-            Some(p)
-        }
-    };
+    let ca = ca_file(&raw.ca)?;
     Ok(MetricsProfile {
         kind,
         http: HttpBackend {
@@ -860,16 +857,7 @@ fn validate_logs(raw: RawLogs) -> Result<LogsProfile, String> {
         (Some(_), Some(_), None) => return Err("give either an API key or user + password".into()),
         (None, None, None) => HttpAuth::None,
     };
-    let ca = match &raw.ca {
-        None => None,
-        Some(c) => {
-            let p = expand_tilde(c);
-            if !p.is_file() {
-                return Err(format!("ca file {} does not exist", p.display()));
-            }
-            Some(p)
-        }
-    };
+    let ca = ca_file(&raw.ca)?;
     let buffer_lines = raw.buffer_lines.unwrap_or(100_000);
     if !(100..=10_000_000).contains(&buffer_lines) {
         return Err("buffer_lines must be between 100 and 10000000".into());

@@ -1,1 +1,253 @@
-fn main(){}
+//! Render and ingest costs at fleet scale (100,000 members), in-process, no network:
+//!
+//! 1. one full frame at 200x60 into ratatui's `TestBackend` (goal: < 2 ms; only visible rows are built),
+//! 2. `apply_events` of 1,000 put events into a 100k-member state (updates and inserts),
+//! 3. `apply_snapshot` of 100k entries: the initial-sync cost on our side, after the bytes arrived.
+//!
+//! `cargo bench --bench render`; figures are recorded in BENCHMARKS.md.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use criterion::{criterion_group, criterion_main, Criterion};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+use opsconsole::action::Action;
+use opsconsole::keymap::Keymap;
+use opsconsole::sources::{Health, KvEntry, KvEvent, Msg, SourceId};
+use opsconsole::state::{handle_action, handle_text, update, State, TextKey};
+use opsconsole::theme::Theme;
+use opsconsole::ui;
+
+/// Fleet size under `cargo bench`. `cargo test --all-targets` runs each benchmark once without
+/// `--bench` (criterion's test mode), unoptimised: there a small fleet keeps the suite fast.
+fn members() -> usize {
+    if std::env::args().any(|a| a == "--bench") {
+        100_000
+    } else {
+        2_000
+    }
+}
+const ROLES: [&str; 20] = [
+    "api", "auth", "billing", "cache", "cart", "catalog", "db", "edge", "gateway", "indexer",
+    "mail", "media", "notify", "payments", "queue", "redis", "search", "session", "web", "worker",
+];
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 4, 10, 0).unwrap()
+}
+
+/// Member `i` of the fleet: `/services/<role>/<role>-<n>` with a ~100-byte JSON value
+/// in the README's convention and its own lease.
+fn member(i: usize, revision: i64) -> KvEntry {
+    let role = ROLES[i % ROLES.len()];
+    let n = i / ROLES.len();
+    let value = format!(
+        r#"{{"addr":"10.{}.{}.{}","port":8080,"version":"1.4.{}","started_at":"2026-11-2{}T01:00:00Z","zone":"eu-1a"}}"#,
+        (i >> 16) & 0xff,
+        (i >> 8) & 0xff,
+        i & 0xff,
+        i % 7,
+        i % 5,
+    );
+    KvEntry {
+        key: format!("/services/{role}/{role}-{n}"),
+        value: value.into_bytes(),
+        create_revision: 2 + i as i64,
+        mod_revision: revision,
+        version: 1,
+        lease: 0x694d_0000_0000_0000 + i as i64,
+    }
+}
+
+fn fleet() -> Vec<KvEntry> {
+    (0..members()).map(|i| member(i, 2 + i as i64)).collect()
+}
+
+fn synced_state(entries: Vec<KvEntry>) -> State {
+    let mut s = State::new("bench", "/services/", "bench", now());
+    s.utc = true;
+    update(&mut s, Msg::Health(SourceId::Etcd, Health::Live));
+    let revision = entries.len() as i64 + 2;
+    update(
+        &mut s,
+        Msg::MembersSnapshot {
+            revision,
+            entries,
+            at: now(),
+        },
+    );
+    // TTLs for the first screenfuls, as the lease poller would report them.
+    let ttls = (0..256).map(|i| (0x694d_0000_0000_0000 + i as i64, 30 - (i % 30) as i64));
+    update(
+        &mut s,
+        Msg::LeaseTtls {
+            ttls: ttls.collect(),
+            at: now(),
+        },
+    );
+    s
+}
+
+fn bench_frame(c: &mut Criterion) {
+    let theme = Theme::resolve(None, None, false).unwrap();
+    let keymap = Keymap::resolve(None).unwrap();
+    let mut state = synced_state(fleet());
+    let mut group = c.benchmark_group("frame_200x60_100k_members");
+
+    let frame = |state: &mut State, name: &str, group: &mut criterion::BenchmarkGroup<_>| {
+        let mut terminal = Terminal::new(TestBackend::new(200, 60)).unwrap();
+        let base = state.members.selected_index().unwrap_or(0);
+        let mut flip = false;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                // Move the cursor one row back and forth so every frame differs from the last
+                // (an unchanged frame would make the terminal diff trivially empty).
+                flip = !flip;
+                state.members.select_index(base + flip as usize);
+                terminal
+                    .draw(|f| ui::draw(f, black_box(state), &theme, &keymap))
+                    .unwrap();
+            })
+        });
+        state.members.select_index(base);
+    };
+
+    frame(&mut state, "top", &mut group);
+    state.members.select_index(members() / 2);
+    frame(&mut state, "middle", &mut group);
+    // A regex filter over 100k members (~1% visible); rendering should not care.
+    handle_action(&mut state, Action::Filter);
+    for ch in "web-1".chars() {
+        handle_text(&mut state, TextKey::Char(ch));
+    }
+    handle_text(&mut state, TextKey::Enter);
+    let shown = state.members.visible_len();
+    assert!(state.members.filter.is_some() && shown > 0 && shown < state.members.len());
+    state.members.select_index(state.members.visible_len() / 2);
+    frame(&mut state, "filtered", &mut group);
+    group.finish();
+}
+
+fn bench_events(c: &mut Criterion) {
+    let mut state = synced_state(fleet());
+    let mut group = c.benchmark_group("apply_events_1000_puts_into_100k");
+    group.sample_size(30);
+
+    // 1,000 re-registrations (heartbeat-style updates) of existing members spread over the key space.
+    let n = members();
+    let mut revision = n as i64 + 10;
+    group.bench_function("updates", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let events: Vec<KvEvent> = (0..1000)
+                    .map(|k| {
+                        revision += 1;
+                        let mut e = member((k * (n / 1000) + 7) % n, revision);
+                        e.version = 2;
+                        KvEvent::Put(e)
+                    })
+                    .collect();
+                let t = Instant::now();
+                state.members.apply_events(black_box(events), now());
+                total += t.elapsed();
+            }
+            total
+        })
+    });
+    assert_eq!(state.members.len(), n);
+
+    // 1,000 new instances (a deploy scaling out); removed again untimed so the state stays at 100k.
+    let mut batch = 0usize;
+    group.bench_function("inserts", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                batch += 1;
+                let puts: Vec<KvEvent> = (0..1000)
+                    .map(|k| {
+                        revision += 1;
+                        let mut e = member(n + k, revision);
+                        e.key = format!("{}-b{batch}", e.key);
+                        KvEvent::Put(e)
+                    })
+                    .collect();
+                let deletes: Vec<KvEvent> = puts
+                    .iter()
+                    .map(|p| match p {
+                        KvEvent::Put(e) => KvEvent::Delete {
+                            key: e.key.clone(),
+                            mod_revision: e.mod_revision + 5000,
+                        },
+                        _ => unreachable!(),
+                    })
+                    .collect();
+                let t = Instant::now();
+                state.members.apply_events(black_box(puts), now());
+                total += t.elapsed();
+                state.members.apply_events(deletes, now());
+            }
+            total
+        })
+    });
+    assert_eq!(state.members.len(), n);
+    group.finish();
+}
+
+fn bench_snapshot(c: &mut Criterion) {
+    let entries = fleet();
+    let mut group = c.benchmark_group("apply_snapshot_100k");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(20));
+    // Initial sync: an empty state takes the first listing (through `update`, as the app does).
+    group.bench_function("initial", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let mut s = State::new("bench", "/services/", "bench", now());
+                let e = entries.clone();
+                let t = Instant::now();
+                let cmds = update(
+                    &mut s,
+                    Msg::MembersSnapshot {
+                        revision: entries.len() as i64 + 2,
+                        entries: black_box(e),
+                        at: now(),
+                    },
+                );
+                total += t.elapsed();
+                black_box(cmds);
+                drop(s);
+            }
+            total
+        })
+    });
+    // A re-list after compaction: the same 100k keys replace a synced state.
+    let mut s = synced_state(entries.clone());
+    group.bench_function("relist", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let e = entries.clone();
+                let t = Instant::now();
+                update(
+                    &mut s,
+                    Msg::MembersSnapshot {
+                        revision: entries.len() as i64 + 2,
+                        entries: black_box(e),
+                        at: now(),
+                    },
+                );
+                total += t.elapsed();
+            }
+            total
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_frame, bench_events, bench_snapshot);
+criterion_main!(benches);

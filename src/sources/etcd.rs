@@ -18,8 +18,16 @@ use super::{DeregisterOutcome, Health, KvEntry, KvEvent, Msg, SourceId};
 use crate::action::Command;
 use crate::config::EtcdProfile;
 
-/// Keys per page of the initial listing: well under tonic's 4 MB default for typical values.
+/// Keys in the first page of the initial listing; later pages are sized from the bytes per key seen
+/// so far (see [`list_prefix`]).
 pub const PAGE_SIZE: i64 = 5_000;
+/// Byte budget of a page after the first: far below the 256 MiB decoding limit of the listing.
+const PAGE_BYTES: usize = 16 << 20;
+/// Bounds for pages after the first. etcd 3.4 collects every key of the remaining range for each
+/// ranged `get` and applies `limit` afterwards, so a page costs as much as the rest of the range:
+/// 100k keys took ~550 ms in 5,000-key pages and ~260 ms in two pages (BENCHMARKS.md).
+const MIN_PAGE_SIZE: i64 = 256;
+const MAX_PAGE_SIZE: i64 = 100_000;
 /// Most watch responses gathered into one message to the UI.
 const COALESCE: usize = 1024;
 /// Deadline for one-off requests (deregister, TTL, history) so a dead server never blocks the loop.
@@ -439,10 +447,10 @@ pub async fn list_prefix(client: &Client, prefix: &str) -> anyhow::Result<(i64, 
     let mut start = prefix.as_bytes().to_vec();
     let mut revision = 0;
     let mut entries = Vec::new();
+    let mut limit = PAGE_SIZE;
+    let mut bytes = 0usize;
     loop {
-        let mut opts = GetOptions::new()
-            .with_range(end.clone())
-            .with_limit(PAGE_SIZE);
+        let mut opts = GetOptions::new().with_range(end.clone()).with_limit(limit);
         if revision > 0 {
             opts = opts.with_revision(revision);
         }
@@ -457,8 +465,12 @@ pub async fn list_prefix(client: &Client, prefix: &str) -> anyhow::Result<(i64, 
             }
         }
         for kv in resp.kvs() {
+            bytes += kv.key().len() + kv.value().len();
             entries.push(entry(kv));
         }
+        // Few large pages: as many keys as fit the byte budget at the average size seen so far.
+        let per_key = (bytes / entries.len().max(1)).max(1);
+        limit = ((PAGE_BYTES / per_key) as i64).clamp(MIN_PAGE_SIZE, MAX_PAGE_SIZE);
         match resp.kvs().last() {
             Some(last) if resp.more() => {
                 start = last.key().to_vec();

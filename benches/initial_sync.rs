@@ -1,0 +1,363 @@
+//! Initial sync against a real etcd: time to first full frame with 100,000 members, compared with
+//! `etcdctl get --prefix /services/ -w json > /dev/null` on the same data.
+//!
+//! `cargo bench --bench initial_sync` starts etcd (`/usr/bin/etcd`, Debian `etcd-server`) on free
+//! loopback ports in a temp dir, registers 100,000 members `/services/<role>/<name>` with ~100-byte
+//! JSON values from 64 concurrent tasks, then runs each path 1 + 5 times (interleaved, the first run
+//! of each is a warm-up) and prints the medians as a markdown table. Figures are kept in BENCHMARKS.md.
+//!
+//! Under `cargo test --all-targets` this target is run without `--bench` and returns at once.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+use opsconsole::config::EtcdProfile;
+use opsconsole::keymap::Keymap;
+use opsconsole::sources::etcd::{connect, list_prefix, PAGE_SIZE};
+use opsconsole::sources::Msg;
+use opsconsole::state::{update, State};
+use opsconsole::theme::Theme;
+use opsconsole::ui;
+
+const MEMBERS: usize = 100_000;
+const WRITERS: usize = 64;
+const RUNS: usize = 5;
+const PREFIX: &str = "/services/";
+const ROLES: [&str; 20] = [
+    "api", "auth", "billing", "cache", "cart", "catalog", "db", "edge", "gateway", "indexer",
+    "mail", "media", "notify", "payments", "queue", "redis", "search", "session", "web", "worker",
+];
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("initial_sync: skipped (registers 100,000 keys in a real etcd; run `cargo bench --bench initial_sync`)");
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let etcd = Etcd::start();
+    println!(
+        "etcd on {} (data in {})",
+        etcd.endpoint(),
+        etcd.dir.path().display()
+    );
+
+    let t = Instant::now();
+    rt.block_on(register(&etcd.endpoint()));
+    let registered = t.elapsed();
+    let count = etcd.ctl(&[
+        "get",
+        "--prefix",
+        PREFIX,
+        "--keys-only",
+        "--limit",
+        "1",
+        "-w",
+        "json",
+    ]);
+    assert!(
+        count.contains(&format!("\"count\":{MEMBERS}")),
+        "expected {MEMBERS} keys, etcdctl says {count}"
+    );
+    println!(
+        "registered {MEMBERS} members from {WRITERS} tasks in {:.1} s",
+        registered.as_secs_f64()
+    );
+
+    let profile = EtcdProfile {
+        endpoints: vec![etcd.endpoint()],
+        prefix: PREFIX.to_string(),
+        tls: None,
+        user: None,
+        password: None,
+        connect_timeout: Duration::from_secs(5),
+        keepalive: Duration::from_secs(10),
+    };
+    let theme = Theme::resolve(None, None, false).unwrap();
+    let keymap = Keymap::resolve(None).unwrap();
+
+    let mut etcdctl = Vec::new();
+    let mut console: Vec<Phases> = Vec::new();
+    for run in 0..=RUNS {
+        let a = etcdctl_get(&etcd);
+        let b = rt.block_on(console_first_frame(&profile, &theme, &keymap));
+        let tag = if run == 0 { " (warm-up)" } else { "" };
+        println!(
+            "run {run}{tag}: etcdctl {:.0} ms, console {:.0} ms (connect {:.1}, list {:.0}, update {:.0}, draw {:.2})",
+            ms(a),
+            ms(b.total()),
+            ms(b.connect),
+            ms(b.list),
+            ms(b.update),
+            ms(b.draw)
+        );
+        if run > 0 {
+            etcdctl.push(a);
+            console.push(b);
+        }
+    }
+
+    let med = |f: &dyn Fn(&Phases) -> Duration| median(console.iter().map(f).collect());
+    let ctl = median(etcdctl.clone());
+    let total = med(&|p| p.total());
+    println!();
+    println!("100,000 members, ~100-byte values, median of {RUNS} runs:");
+    println!();
+    println!("| path | median | runs (ms) |");
+    println!("|---|---:|---|");
+    println!(
+        "| `etcdctl get --prefix {PREFIX} -w json > /dev/null` | {:.0} ms | {} |",
+        ms(ctl),
+        list(&etcdctl)
+    );
+    println!(
+        "| console: connect + list_prefix + update(MembersSnapshot) + first ui::draw 200x60 | {:.0} ms | {} |",
+        ms(total),
+        list(&console.iter().map(|p| p.total()).collect::<Vec<_>>())
+    );
+    println!("| · `connect` | {:.1} ms | |", ms(med(&|p| p.connect)));
+    println!(
+        "| · `list_prefix` (first page {PAGE_SIZE} keys, then ≤ 16 MiB pages) | {:.0} ms | |",
+        ms(med(&|p| p.list))
+    );
+    println!(
+        "| · `state::update(MembersSnapshot)` | {:.0} ms | |",
+        ms(med(&|p| p.update))
+    );
+    println!(
+        "| · first `ui::draw` into 200x60 TestBackend | {:.2} ms | |",
+        ms(med(&|p| p.draw))
+    );
+    println!();
+    println!(
+        "console / etcdctl = {:.2} (below 1 means the console shows its first full frame sooner than etcdctl prints the listing)",
+        total.as_secs_f64() / ctl.as_secs_f64()
+    );
+}
+
+struct Phases {
+    connect: Duration,
+    list: Duration,
+    update: Duration,
+    draw: Duration,
+}
+
+impl Phases {
+    fn total(&self) -> Duration {
+        self.connect + self.list + self.update + self.draw
+    }
+}
+
+/// The console's path from nothing to the first full frame, timed phase by phase.
+async fn console_first_frame(profile: &EtcdProfile, theme: &Theme, keymap: &Keymap) -> Phases {
+    let t0 = Instant::now();
+    let client = connect(profile).await.expect("connect");
+    let t1 = Instant::now();
+    let (revision, entries) = list_prefix(&client, PREFIX).await.expect("list_prefix");
+    let t2 = Instant::now();
+    assert_eq!(entries.len(), MEMBERS);
+    let mut state = State::new("bench", PREFIX, "bench", Utc::now());
+    update(
+        &mut state,
+        Msg::MembersSnapshot {
+            revision,
+            entries,
+            at: Utc::now(),
+        },
+    );
+    let t3 = Instant::now();
+    let mut terminal = Terminal::new(TestBackend::new(200, 60)).unwrap();
+    terminal
+        .draw(|f| ui::draw(f, &state, theme, keymap))
+        .unwrap();
+    let t4 = Instant::now();
+    assert_eq!(state.members.len(), MEMBERS);
+    let screen = terminal.backend().to_string();
+    assert!(
+        screen.contains("100000"),
+        "the frame shows the member count:\n{screen}"
+    );
+    drop(state);
+    drop(client);
+    Phases {
+        connect: t1 - t0,
+        list: t2 - t1,
+        update: t3 - t2,
+        draw: t4 - t3,
+    }
+}
+
+fn etcdctl_get(etcd: &Etcd) -> Duration {
+    let t = Instant::now();
+    let status = Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .args([
+            "--endpoints",
+            &etcd.endpoint(),
+            "get",
+            "--prefix",
+            PREFIX,
+            "-w",
+            "json",
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .expect("running etcdctl");
+    let d = t.elapsed();
+    assert!(status.success(), "etcdctl get failed: {status}");
+    d
+}
+
+/// `/services/<role>/<role>-<n>` with a ~100-byte JSON value, from `WRITERS` concurrent tasks.
+async fn register(endpoint: &str) {
+    let client = etcd_client::Client::connect([endpoint], None)
+        .await
+        .expect("connecting to etcd");
+    let mut tasks = Vec::new();
+    for w in 0..WRITERS {
+        let mut kv = client.kv_client();
+        tasks.push(tokio::spawn(async move {
+            for i in (w..MEMBERS).step_by(WRITERS) {
+                let (key, value) = member(i);
+                kv.put(key, value, None).await.expect("put");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("writer task");
+    }
+}
+
+fn member(i: usize) -> (String, String) {
+    let role = ROLES[i % ROLES.len()];
+    let n = i / ROLES.len();
+    let value = format!(
+        r#"{{"addr":"10.{}.{}.{}","port":8080,"version":"1.4.{}","started_at":"2026-11-2{}T01:00:00Z","zone":"eu-1a"}}"#,
+        (i >> 16) & 0xff,
+        (i >> 8) & 0xff,
+        i & 0xff,
+        i % 7,
+        i % 5,
+    );
+    (format!("{PREFIX}{role}/{role}-{n}"), value)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn list(v: &[Duration]) -> String {
+    v.iter()
+        .map(|d| format!("{:.0}", ms(*d)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("binding 127.0.0.1:0")
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One etcd member on loopback, in its own temp dir, killed on drop.
+struct Etcd {
+    client_port: u16,
+    dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Etcd {
+    fn start() -> Etcd {
+        let bin = PathBuf::from("/usr/bin/etcd");
+        assert!(
+            bin.is_file(),
+            "/usr/bin/etcd is missing: apt-get install etcd-server etcd-client"
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (client_port, peer_port) = (free_port(), free_port());
+        let c = format!("http://127.0.0.1:{client_port}");
+        let p = format!("http://127.0.0.1:{peer_port}");
+        let log = std::fs::File::create(dir.path().join("etcd.log")).unwrap();
+        let child = Command::new(bin)
+            .args(["--name", "bench"])
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(["--listen-client-urls", &c, "--advertise-client-urls", &c])
+            .args([
+                "--listen-peer-urls",
+                &p,
+                "--initial-advertise-peer-urls",
+                &p,
+            ])
+            .args(["--initial-cluster", &format!("bench={p}")])
+            .args(["--logger=zap", "--log-outputs=stderr"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("starting etcd");
+        let etcd = Etcd {
+            client_port,
+            dir,
+            child,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            // etcdctl 3.4 prints "… is healthy" on stderr; the exit status is what counts.
+            if etcd.etcdctl(&["endpoint", "health"]).is_ok() {
+                return etcd;
+            }
+            if Instant::now() > deadline {
+                let log =
+                    std::fs::read_to_string(etcd.dir.path().join("etcd.log")).unwrap_or_default();
+                panic!("etcd did not become healthy in 20 s; log:\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client_port)
+    }
+
+    fn etcdctl(&self, args: &[&str]) -> Result<String, String> {
+        let out = Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .args(["--endpoints", &self.endpoint()])
+            .args(args)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    fn ctl(&self, args: &[&str]) -> String {
+        self.etcdctl(args)
+            .unwrap_or_else(|e| panic!("etcdctl {args:?} failed: {e}"))
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        // SIGKILL: a graceful stop of a single member can take seconds and nothing needs saving.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

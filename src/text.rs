@@ -40,6 +40,31 @@ pub fn sanitize(input: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// For identifiers the user acts on (an etcd key in a deregister dialog): control characters and
+/// escape sequences are shown escaped (`\x1b`), not dropped, so a crafted key can never look
+/// identical to a real one.
+pub fn escape_visible(input: &str) -> String {
+    let mut out = String::with_capacity(input.len());
+    for c in input.chars() {
+        if is_unsafe_char(c) || c == '\\' {
+            if c == '\\' {
+                out.push_str("\\\\");
+            } else if (c as u32) < 0x100 {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            } else {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32));
+            }
+        } else {
+            out.push(c);
+        }
+        if out.len() > MAX_LINE_CHARS {
+            out.push_str(CUT_MARKER);
+            break;
+        }
+    }
+    out
+}
+
 /// Like [`sanitize`] for bytes that may not be UTF-8: invalid sequences become U+FFFD.
 pub fn sanitize_bytes(input: &[u8]) -> String {
     sanitize(&String::from_utf8_lossy(input)).into_owned()
@@ -143,6 +168,13 @@ mod tests {
         assert_eq!(sanitize("x\u{1b}]2;t\u{1b}\\y"), "xy");
         assert_eq!(sanitize("bell\u{7}\r\n"), "bell");
         assert_eq!(sanitize("tab\there"), "tab here");
+    }
+
+    #[test]
+    fn escape_visible_keeps_crafted_keys_distinct() {
+        assert_eq!(escape_visible("/s/x-2\u{1b}[2J"), "/s/x-2\\x1b[2J");
+        assert_eq!(escape_visible("a\\b\u{202e}"), "a\\\\b\\u{202e}");
+        assert_eq!(escape_visible("plain"), "plain");
     }
 
     #[test]

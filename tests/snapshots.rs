@@ -431,7 +431,13 @@ fn escape_sequences_in_values_are_shown_harmlessly() {
     handle_action(&mut s, Action::Deregister);
     let confirm = draw(&s, &theme("default"));
     assert_no_control_chars(confirm.buffer());
-    assert!(!ratatui_text(confirm.buffer()).contains("pwned"));
+    // The dialog names the exact key: its escapes are shown escaped (inert), so a crafted key can
+    // never pass for the real `/services/evil/x-2`.
+    assert!(
+        ratatui_text(confirm.buffer()).contains(r"x-2\x1b[2J\x1b]0;pwned\x07"),
+        "{}",
+        ratatui_text(confirm.buffer())
+    );
 }
 
 // ---- explicit style checks ----

@@ -116,7 +116,7 @@ fn detail(
         Some(m) => {
             lines.push(Line::from(vec![
                 label("key"),
-                Span::raw(sanitize(&m.key).into_owned()),
+                Span::raw(crate::text::escape_visible(&m.key)),
             ]));
             lines.push(Line::from(vec![label("role"), Span::raw(m.role.clone())]));
             lines.push(Line::from(vec![
@@ -229,7 +229,7 @@ fn confirm(
         Line::default(),
         Line::from(vec![
             Span::raw("  key  "),
-            Span::styled(sanitize(key).into_owned(), ctx.theme.style(StyleName::Highlight)),
+            Span::styled(crate::text::escape_visible(key), ctx.theme.style(StyleName::Highlight)),
         ]),
         Line::from(Span::styled(
             format!("  deleted only if still at mod_revision {mod_revision} (a re-registered instance is kept)"),

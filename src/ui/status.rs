@@ -95,6 +95,10 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         (Action::Help, "help"),
         (Action::Quit, "quit"),
     ] {
+        // A read-only session does not advertise keys it will refuse.
+        if st.readonly && action.is_mutating() {
+            continue;
+        }
         if let Some(k) = ctx.keymap.key_for(ctx_keys, action) {
             spans.push(Span::styled(
                 format!("[{k}]"),

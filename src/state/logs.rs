@@ -12,6 +12,11 @@ pub const DEFAULT_CAPACITY: usize = 100_000;
 #[derive(Debug)]
 pub struct Logs {
     lines: VecDeque<LogLine>,
+    /// `host_key` of each buffered line's host, beside `lines`: changing the member scope scans
+    /// these numbers instead of every line's strings.
+    host_keys: VecDeque<u64>,
+    /// `host_key`s that can match the scope (see `scope_keys`).
+    scope_keys: Vec<u64>,
     /// Sequence number of `lines[0]`; every line ever received has one.
     first_seq: u64,
     capacity: usize,
@@ -42,6 +47,8 @@ impl Logs {
     pub fn with_capacity(capacity: usize) -> Logs {
         Logs {
             lines: VecDeque::with_capacity(capacity.min(1 << 16)),
+            host_keys: VecDeque::with_capacity(capacity.min(1 << 16)),
+            scope_keys: Vec::new(),
             first_seq: 0,
             capacity: capacity.max(1),
             dropped: 0,
@@ -78,7 +85,10 @@ impl Logs {
             .and_then(|i| self.lines.get(i as usize))
     }
 
-    fn passes(&self, l: &LogLine) -> bool {
+    fn passes(&self, host_key: u64, l: &LogLine) -> bool {
+        if self.scope.is_some() && !self.scope_keys.contains(&host_key) {
+            return false;
+        }
         if let (Some(min), Some(sev)) = (self.min_severity, l.severity) {
             if sev > min {
                 return false;
@@ -99,6 +109,7 @@ impl Logs {
         self.received += 1;
         if self.lines.len() == self.capacity {
             self.lines.pop_front();
+            self.host_keys.pop_front();
             if self.matches.front() == Some(&self.first_seq) {
                 self.matches.pop_front();
             }
@@ -114,14 +125,21 @@ impl Logs {
             let room = self.capacity - self.lines.len();
             self.lines.reserve_exact(self.lines.len().max(16).min(room));
         }
+        if self.host_keys.len() == self.host_keys.capacity() {
+            let room = self.capacity - self.host_keys.len();
+            self.host_keys
+                .reserve_exact(self.host_keys.len().max(16).min(room));
+        }
         let seq = self.first_seq + self.lines.len() as u64;
-        if self.passes(&line) {
+        let key = host_key(&line.host);
+        if self.passes(key, &line) {
             self.matches.push_back(seq);
             if !self.follow {
                 self.unseen += 1;
             }
         }
         self.lines.push_back(line);
+        self.host_keys.push_back(key);
     }
 
     pub fn extend(&mut self, lines: impl IntoIterator<Item = LogLine>) {
@@ -134,10 +152,11 @@ impl Logs {
     fn rescan(&mut self) {
         let first = self.first_seq;
         let matches: VecDeque<u64> = self
-            .lines
+            .host_keys
             .iter()
+            .zip(&self.lines)
             .enumerate()
-            .filter(|(_, l)| self.passes(l))
+            .filter(|(_, (k, l))| self.passes(**k, l))
             .map(|(i, _)| first + i as u64)
             .collect();
         self.matches = matches;
@@ -150,6 +169,7 @@ impl Logs {
 
     pub fn set_scope(&mut self, scope: Option<EntityScope>) {
         if self.scope != scope {
+            self.scope_keys = scope.as_ref().map(scope_keys).unwrap_or_default();
             self.scope = scope;
             self.rescan();
         }
@@ -242,6 +262,32 @@ impl Logs {
     }
 }
 
+/// FNV-1a: short strings, no allocation.
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A hash of an entity's host part (before the last `:`), the part `EntityScope::matches`
+/// compares: a line can match the scope only if its key is one of `scope_keys`.
+fn host_key(entity: &str) -> u64 {
+    fnv(entity.rsplit_once(':').map(|(h, _)| h).unwrap_or(entity))
+}
+
+/// Keys a matching line's host can have: a name equal to the entity shares its host part, a
+/// name equal to the host part is it.
+fn scope_keys(scope: &EntityScope) -> Vec<u64> {
+    let mut keys: Vec<u64> = scope
+        .names
+        .iter()
+        .flat_map(|n| [host_key(n), fnv(n)])
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,6 +355,41 @@ mod tests {
         l.move_selection(100);
         assert!(l.follow);
         assert_eq!(l.selected().unwrap().message, "new");
+    }
+
+    #[test]
+    fn scope_keeps_the_member_s_lines_by_name_address_or_host() {
+        let mut l = Logs::with_capacity(100);
+        for host in [
+            "web-1",
+            "web-2",
+            "10.0.0.1",
+            "10.0.0.1:9100",
+            "10.0.0.2:9100",
+            "web-10",
+        ] {
+            l.push(LogLine {
+                host: host.into(),
+                message: host.into(),
+                ..Default::default()
+            });
+        }
+        let shown =
+            |l: &Logs| -> Vec<String> { l.window(100).iter().map(|x| x.message.clone()).collect() };
+        l.set_scope(Some(EntityScope {
+            label: "web-1".into(),
+            names: vec!["web-1".into(), "10.0.0.1:9100".into(), "10.0.0.1".into()],
+        }));
+        assert_eq!(shown(&l), ["web-1", "10.0.0.1", "10.0.0.1:9100"]);
+        l.push(line("new", 6)); // host web-1
+        assert_eq!(l.match_count(), 4);
+        l.set_scope(Some(EntityScope {
+            label: "x".into(),
+            names: vec!["10.0.0.2:9100".into()],
+        }));
+        assert_eq!(shown(&l), ["10.0.0.2:9100"]);
+        l.set_scope(None);
+        assert_eq!(l.match_count(), 7);
     }
 
     #[test]

@@ -132,7 +132,7 @@ pub struct Members {
     pub prefix: String,
     by_key: HashMap<Arc<str>, Member>,
     /// Keys of members passing the filter, in sort order.
-    view: Vec<Arc<str>>,
+    view: View,
     pub sort: Option<SortColumn>,
     pub descending: bool,
     pub filter: Option<Filter>,
@@ -295,7 +295,7 @@ impl Members {
         }
         let i = i.min(self.view.len() - 1);
         self.selected_index = i;
-        self.selected = Some(self.view[i].clone());
+        self.selected = self.view.get(i).cloned();
     }
 
     pub fn select_key(&mut self, key: &str) -> bool {
@@ -362,8 +362,14 @@ impl Members {
 
     fn upsert(&mut self, m: Member) {
         let key = m.key.clone();
-        if let Some(old) = self.by_key.get(&key).cloned() {
-            self.unlink(&old);
+        if let Some(old) = self.by_key.get(&key) {
+            // Same place in the view (a value change that touches no sort column, e.g. under the
+            // default role sort): replace it, nothing moves.
+            if self.passes(old) == self.passes(&m) && self.compare(old, &m) == Ordering::Equal {
+                self.by_key.insert(key, m);
+                return;
+            }
+            self.unlink(&key);
         }
         *self.role_counts.entry(m.role.clone()).or_default() += 1;
         let visible = self.passes(&m);
@@ -383,22 +389,27 @@ impl Members {
     }
 
     fn remove(&mut self, key: &str) {
-        if let Some(old) = self.by_key.get(key).cloned() {
-            self.unlink(&old);
+        if self.by_key.contains_key(key) {
+            self.unlink(key);
             self.by_key.remove(key);
             self.resync_selection();
         }
     }
 
-    /// Takes `m` out of the view and counts (it stays in `by_key` for the caller to replace).
-    fn unlink(&mut self, m: &Member) {
-        if let Some(c) = self.role_counts.get_mut(&m.role) {
+    /// Takes the member at `key` out of the view and counts (it stays in `by_key` for the caller
+    /// to replace or remove).
+    fn unlink(&mut self, key: &str) {
+        let Some(old) = self.by_key.get(key) else {
+            return;
+        };
+        let pos = self.position_of(old).ok();
+        if let Some(c) = self.role_counts.get_mut(&old.role) {
             *c -= 1;
             if *c == 0 {
-                self.role_counts.remove(&m.role);
+                self.role_counts.remove(&old.role);
             }
         }
-        if let Ok(p) = self.position_of(m) {
+        if let Some(p) = pos {
             self.view.remove(p);
             if self.selected.is_some() && p < self.selected_index {
                 self.selected_index -= 1;
@@ -415,6 +426,14 @@ impl Members {
             return;
         }
         if let Some(key) = self.selected.clone() {
+            // Inserts and removals above the cursor already shifted the index: usually still right.
+            if self
+                .view
+                .get(self.selected_index)
+                .is_some_and(|k| Arc::ptr_eq(k, &key) || *k == key)
+            {
+                return;
+            }
             if let Some(m) = self.by_key.get(&key) {
                 if let Ok(i) = self.position_of(m) {
                     self.selected_index = i;
@@ -424,18 +443,16 @@ impl Members {
         }
         let i = self.selected_index.min(self.view.len() - 1);
         self.selected_index = i;
-        self.selected = Some(self.view[i].clone());
+        self.selected = self.view.get(i).cloned();
     }
 
     fn rebuild_view(&mut self) {
-        let mut view: Vec<Arc<str>> = self
-            .by_key
-            .values()
-            .filter(|m| self.passes(m))
-            .map(|m| m.key.clone())
-            .collect();
-        view.sort_unstable_by(|a, b| self.compare(&self.by_key[a], &self.by_key[b]));
-        self.view = view;
+        // Sort the members themselves: looking each key up again in every comparison cost two
+        // hash lookups per comparison (millions for 100k members).
+        let mut rows: Vec<&Member> = self.by_key.values().filter(|m| self.passes(m)).collect();
+        rows.sort_unstable_by(|a, b| self.compare(a, b));
+        let view = rows.into_iter().map(|m| m.key.clone()).collect();
+        self.view = View::from_sorted(view);
         let mut counts = BTreeMap::new();
         for m in self.by_key.values() {
             *counts.entry(m.role.clone()).or_insert(0usize) += 1;
@@ -447,10 +464,114 @@ impl Members {
     /// Keys of rows `[from, from+n)` of the view: what is on screen.
     pub fn visible_rows(&self, from: usize, n: usize) -> impl Iterator<Item = &Member> {
         self.view
-            .iter()
-            .skip(from)
+            .iter_from(from)
             .take(n)
             .filter_map(|k| self.by_key.get(k))
+    }
+}
+
+/// Keys per chunk of the view (a chunk splits at twice this).
+const CHUNK: usize = 512;
+
+/// The sorted view in chunks, so inserting or removing one of 100k keys moves at most one chunk
+/// (≤ 2 × `CHUNK` pointers) instead of shifting the whole list; indexing walks the chunk lengths.
+#[derive(Debug, Default)]
+struct View {
+    chunks: Vec<Vec<Arc<str>>>,
+    len: usize,
+}
+
+impl View {
+    fn from_sorted(keys: Vec<Arc<str>>) -> View {
+        let len = keys.len();
+        let mut chunks = Vec::with_capacity(len.div_ceil(CHUNK));
+        let mut it = keys.into_iter().peekable();
+        while it.peek().is_some() {
+            chunks.push(it.by_ref().take(CHUNK).collect());
+        }
+        View { chunks, len }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// (chunk, index in it) of position `i`; `(chunks.len(), 0)` past the end.
+    fn locate(&self, mut i: usize) -> (usize, usize) {
+        for (c, chunk) in self.chunks.iter().enumerate() {
+            if i < chunk.len() {
+                return (c, i);
+            }
+            i -= chunk.len();
+        }
+        (self.chunks.len(), 0)
+    }
+
+    fn get(&self, i: usize) -> Option<&Arc<str>> {
+        let (c, j) = self.locate(i);
+        self.chunks.get(c).and_then(|ch| ch.get(j))
+    }
+
+    fn iter_from(&self, from: usize) -> impl Iterator<Item = &Arc<str>> {
+        let (c, j) = self.locate(from);
+        let first: &[Arc<str>] = self.chunks.get(c).map(|ch| &ch[j..]).unwrap_or(&[]);
+        first.iter().chain(self.chunks.iter().skip(c + 1).flatten())
+    }
+
+    /// Like `slice::binary_search_by` over the whole view.
+    fn binary_search_by(&self, mut f: impl FnMut(&Arc<str>) -> Ordering) -> Result<usize, usize> {
+        // First chunk whose last key is not below the target; chunks are never empty.
+        let c = self
+            .chunks
+            .partition_point(|ch| ch.last().is_some_and(|k| f(k) == Ordering::Less));
+        let before: usize = self.chunks[..c].iter().map(Vec::len).sum();
+        match self.chunks.get(c) {
+            None => Err(self.len),
+            Some(ch) => ch
+                .binary_search_by(f)
+                .map(|j| before + j)
+                .map_err(|j| before + j),
+        }
+    }
+
+    fn insert(&mut self, i: usize, key: Arc<str>) {
+        self.len += 1;
+        if self.chunks.is_empty() {
+            self.chunks.push(vec![key]);
+            return;
+        }
+        // Position `i` may be the end of a chunk: append there rather than open a new one.
+        let (mut c, mut j) = self.locate(i);
+        if (c > 0 && j == 0) || c == self.chunks.len() {
+            c -= 1;
+            j = self.chunks[c].len();
+        }
+        let chunk = &mut self.chunks[c];
+        chunk.insert(j, key);
+        if chunk.len() > 2 * CHUNK {
+            let tail = chunk.split_off(CHUNK);
+            self.chunks.insert(c + 1, tail);
+        }
+    }
+
+    fn remove(&mut self, i: usize) -> Arc<str> {
+        let (c, j) = self.locate(i);
+        let key = self.chunks[c].remove(j);
+        self.len -= 1;
+        if self.chunks[c].is_empty() {
+            self.chunks.remove(c);
+        } else if self.chunks[c].len() < CHUNK / 4
+            && c + 1 < self.chunks.len()
+            && self.chunks[c].len() + self.chunks[c + 1].len() <= 2 * CHUNK
+        {
+            let next = self.chunks.remove(c + 1);
+            self.chunks[c].extend(next);
+        }
+        key
     }
 }
 
@@ -657,6 +778,46 @@ mod tests {
             Some(27)
         );
         assert_eq!(m.lease_remaining(0, now()), None);
+    }
+
+    #[test]
+    fn chunked_view_matches_a_plain_vec() {
+        // Inserts and removes at sorted positions across chunk splits and merges.
+        let mut v = View::default();
+        let mut model: Vec<Arc<str>> = Vec::new();
+        let mut x: u64 = 7;
+        for step in 0..20_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let k: Arc<str> = Arc::from(format!("{:08}", x % 5_000).as_str());
+            let grow = step < 6_000 || x % 3 != 0;
+            match model.binary_search(&k) {
+                Ok(p) if !grow => {
+                    assert_eq!(v.binary_search_by(|e| e.cmp(&k)), Ok(p));
+                    assert_eq!(v.remove(p), model.remove(p));
+                }
+                Err(p) if grow => {
+                    assert_eq!(v.binary_search_by(|e| e.cmp(&k)), Err(p));
+                    v.insert(p, k.clone());
+                    model.insert(p, k);
+                }
+                _ => {}
+            }
+            assert_eq!(v.len(), model.len());
+        }
+        assert!(v
+            .chunks
+            .iter()
+            .all(|c| !c.is_empty() && c.len() <= 2 * CHUNK));
+        let all: Vec<Arc<str>> = v.iter_from(0).cloned().collect();
+        assert_eq!(all, model);
+        for i in [0, 1, CHUNK - 1, CHUNK, model.len() - 1, model.len()] {
+            assert_eq!(v.get(i), model.get(i));
+            assert_eq!(v.iter_from(i).count(), model.len().saturating_sub(i));
+        }
+        let rebuilt = View::from_sorted(model.clone());
+        assert_eq!(rebuilt.iter_from(0).cloned().collect::<Vec<_>>(), model);
     }
 
     #[test]

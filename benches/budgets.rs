@@ -1,0 +1,579 @@
+//! Absolute budgets of the view, measured with criterion on ratatui's `TestBackend`:
+//!
+//! * `full_frame/*`: one frame at 200×60 with every pane populated through the same `Msg`s the
+//!   sources send — 100k members (`MembersSnapshot`), 10k checks (`ChecksSnapshot`), 64 sparklines
+//!   as wide as the pane (`Metrics`, answering the query `state::tick` emitted) and 100k log lines
+//!   (`LogLines`). Goal: under 2 ms. `static` is the steady-state frame (ratatui diffs against the
+//!   previous buffer and finds little to send); `repaint` clears first so every cell is sent, into a
+//!   `CrosstermBackend` writing escape sequences to `io::sink()` (the cost of a full repaint minus
+//!   the terminal itself).
+//! * `key_to_frame/*`: with 20k member events/s and 20k log lines/s pouring in (660 of each per
+//!   33 ms frame, applied through `state::update` outside the timed part), `app::on_key` for `j`
+//!   plus `ui::draw`. Goal: under 16 ms. `ingest_per_frame` times one frame's worth of those
+//!   messages, and `worst_case` a key that waits behind a whole frame's ingest, then redraws.
+//!
+//! Times are this thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), not wall time: on
+//! a machine busy with other work a thread waits for a core as long as it runs, and that wait is
+//! not the console's cost. `BUDGETS_CLOCK=wall` measures wall time instead.
+//!
+//! `cargo bench --bench budgets`; under `cargo test --all-targets` criterion runs each once.
+
+use std::hint::black_box;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use criterion::measurement::{Measurement, ValueFormatter};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::{CrosstermBackend, TestBackend};
+use ratatui::Terminal;
+
+use opsconsole::action::Command;
+use opsconsole::app::on_key;
+use opsconsole::keymap::Keymap;
+use opsconsole::sources::checks::{CheckResult, ChecksSnapshot, HistoryPoint};
+use opsconsole::sources::metrics::{MetricsResult, Series};
+use opsconsole::sources::syslog::LogLine;
+use opsconsole::sources::{Health, KvEntry, KvEvent, Msg, SourceId};
+use opsconsole::state::{self, State};
+use opsconsole::theme::Theme;
+
+const WIDTH: u16 = 200;
+const HEIGHT: u16 = 60;
+const FULL_MEMBERS: usize = 100_000;
+const FULL_CHECKS: usize = 10_000;
+const SERIES: usize = 64;
+const FULL_LOG_LINES: usize = 100_000;
+/// 20k/s at 30 frames/s.
+const PER_FRAME: usize = 660;
+
+const ROLES: [&str; 8] = [
+    "api", "cache", "db", "gateway", "queue", "search", "web", "worker",
+];
+const PROGRAMS: [&str; 6] = ["nginx", "sshd", "postgres", "app", "haproxy", "cron"];
+const WORDS: [&str; 16] = [
+    "GET",
+    "/api/v1/items",
+    "200",
+    "upstream",
+    "timed out",
+    "connection",
+    "from",
+    "10.0.3.7",
+    "latency",
+    "ms",
+    "session",
+    "opened",
+    "for",
+    "user",
+    "deploy",
+    "retrying",
+];
+
+// ------------------------------------------------------------------------------- the clock
+
+/// Nanoseconds this thread has run on a CPU: `clock_gettime(CLOCK_THREAD_CPUTIME_ID)` (libc is
+/// linked by std anyway; /proc/thread-self/schedstat is only as fresh as the last scheduler tick).
+fn thread_cpu_ns() -> u64 {
+    #[repr(C)]
+    struct Timespec {
+        tv_sec: i64,
+        tv_nsec: i64,
+    }
+    extern "C" {
+        fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
+    }
+    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+    let mut t = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid, writable timespec (64-bit Linux layout); the call only writes it.
+    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    assert_eq!(
+        rc, 0,
+        "clock_gettime(CLOCK_THREAD_CPUTIME_ID); BUDGETS_CLOCK=wall avoids it"
+    );
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+fn wall_clock() -> bool {
+    static WALL: OnceLock<bool> = OnceLock::new();
+    *WALL.get_or_init(|| std::env::var("BUDGETS_CLOCK").is_ok_and(|v| v == "wall"))
+}
+
+/// A point on the chosen clock (thread CPU time, or wall time).
+#[derive(Clone, Copy)]
+struct Mark(Instant, u64);
+
+fn mark() -> Mark {
+    if wall_clock() {
+        Mark(Instant::now(), 0)
+    } else {
+        Mark(Instant::now(), thread_cpu_ns())
+    }
+}
+
+fn since(m: Mark) -> Duration {
+    if wall_clock() {
+        m.0.elapsed()
+    } else {
+        Duration::from_nanos(thread_cpu_ns().saturating_sub(m.1))
+    }
+}
+
+/// Criterion measurement on that clock.
+struct Clock;
+
+impl Measurement for Clock {
+    type Intermediate = Mark;
+    type Value = Duration;
+    fn start(&self) -> Mark {
+        mark()
+    }
+    fn end(&self, m: Mark) -> Duration {
+        since(m)
+    }
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn to_f64(&self, v: &Duration) -> f64 {
+        v.as_nanos() as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &Nanos
+    }
+}
+
+struct Nanos;
+
+impl ValueFormatter for Nanos {
+    fn scale_values(&self, ns: f64, values: &mut [f64]) -> &'static str {
+        let (factor, unit) = if ns < 1e3 {
+            (1.0, "ns")
+        } else if ns < 1e6 {
+            (1e-3, "µs")
+        } else if ns < 1e9 {
+            (1e-6, "ms")
+        } else {
+            (1e-9, "s")
+        };
+        for v in values {
+            *v *= factor;
+        }
+        unit
+    }
+
+    fn scale_throughputs(&self, _: f64, t: &Throughput, values: &mut [f64]) -> &'static str {
+        let n = match *t {
+            Throughput::Bytes(n) | Throughput::BytesDecimal(n) | Throughput::Elements(n) => n,
+            Throughput::Bits(n) => n,
+        } as f64;
+        for v in values {
+            *v = n * 1e9 / *v;
+        }
+        "/s"
+    }
+
+    fn scale_for_machines(&self, _: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
+
+// ------------------------------------------------------------------------------------ data
+
+/// Full size under `cargo bench`; `cargo test --all-targets` runs each benchmark once without
+/// `--bench`, unoptimised, where a fiftieth of the data keeps the suite quick.
+fn scaled(full: usize) -> usize {
+    static BENCH: OnceLock<bool> = OnceLock::new();
+    if *BENCH.get_or_init(|| std::env::args().any(|a| a == "--bench")) {
+        full
+    } else {
+        full / 50
+    }
+}
+
+fn members_n() -> usize {
+    scaled(FULL_MEMBERS)
+}
+
+/// xorshift64*: deterministic data without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap()
+}
+
+fn member_key(i: usize) -> String {
+    let role = ROLES[i % ROLES.len()];
+    format!("/services/{role}/{role}-{i}")
+}
+
+fn member_entry(i: usize, version: i64, revision: i64) -> KvEntry {
+    let value = format!(
+        r#"{{"addr":"10.{}.{}.{}","port":8080,"version":"1.{}.{}","started_at":"2026-11-2{}T0{}:00:00Z"}}"#,
+        (i >> 16) & 255,
+        (i >> 8) & 255,
+        i & 255,
+        i % 7,
+        version % 10,
+        i % 5,
+        i % 10
+    );
+    KvEntry {
+        key: member_key(i),
+        value: value.into_bytes(),
+        create_revision: 1 + i as i64,
+        mod_revision: revision,
+        version,
+        lease: if i % 3 == 0 { 0 } else { 0x1000 + i as i64 },
+    }
+}
+
+fn check(i: usize, rng: &mut Rng) -> CheckResult {
+    let status = match rng.below(20) {
+        0 => 2,
+        1 | 2 => 1,
+        3 => 3,
+        _ => 0,
+    };
+    let at = t0() - chrono::Duration::seconds(rng.below(3600) as i64);
+    CheckResult {
+        entity: format!("{}-{}", ROLES[i % ROLES.len()], i / 4),
+        check: format!("check_{}", ["http", "disk", "mem", "load"][i % 4]),
+        status,
+        output: format!("{} — {} ms, {} of 5 probes", WORDS[i % 16], i % 900, i % 6),
+        occurrences: (i % 40) as i64,
+        since: Some(at),
+        executed: Some(at),
+        history: (0..10)
+            .map(|h| HistoryPoint {
+                status: if rng.below(8) == 0 { 1 } else { 0 },
+                executed: Some(at - chrono::Duration::seconds(60 * h)),
+            })
+            .collect(),
+        subscriptions: vec![format!("entity:{}-{}", ROLES[i % ROLES.len()], i / 4)],
+        silenced_by: Vec::new(),
+        silenced: i % 97 == 0,
+        labels: Vec::new(),
+    }
+}
+
+fn log_line(i: usize, rng: &mut Rng) -> LogLine {
+    let n = 6 + rng.below(10);
+    let mut message = String::with_capacity(96);
+    for w in 0..n {
+        if w > 0 {
+            message.push(' ');
+        }
+        message.push_str(WORDS[rng.below(WORDS.len())]);
+    }
+    LogLine {
+        time: Some(t0() + chrono::Duration::milliseconds(i as i64)),
+        host: format!("{}-{}", ROLES[i % ROLES.len()], rng.below(members_n())),
+        program: PROGRAMS[rng.below(PROGRAMS.len())].to_string(),
+        severity: Some(rng.below(8) as u8),
+        message,
+        fields: Vec::new(),
+    }
+}
+
+fn series(s: usize, width: usize, rng: &mut Rng) -> Series {
+    let points: Vec<Option<f64>> = (0..width)
+        .map(|_| (rng.below(30) != 0).then(|| rng.below(10_000) as f64 / 100.0))
+        .collect();
+    let finite = points.iter().flatten();
+    Series {
+        name: format!("series-{s:02}"),
+        expr: format!("stats.gauges.*.m{s}"),
+        unit: "%".into(),
+        last: points.iter().rev().flatten().next().copied(),
+        min: finite.clone().copied().reduce(f64::min),
+        max: finite.copied().reduce(f64::max),
+        points,
+    }
+}
+
+struct Screen {
+    state: State,
+    theme: Theme,
+    keymap: Keymap,
+    terminal: Terminal<TestBackend>,
+}
+
+impl Screen {
+    fn draw(&mut self) {
+        let (state, theme, keymap) = (&self.state, &self.theme, &self.keymap);
+        self.terminal
+            .draw(|f| opsconsole::ui::draw(f, state, theme, keymap))
+            .expect("draw");
+    }
+}
+
+/// The whole screen populated through the sources' messages, as the app would hold it.
+fn populated() -> Screen {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut state = State::new("bench", "/services/", "bench", t0());
+    for id in [
+        SourceId::Etcd,
+        SourceId::Checks,
+        SourceId::Metrics,
+        SourceId::Logs,
+    ] {
+        state.health.insert(id, Health::Live);
+    }
+    state.backends.checks = Some("bench".into());
+    state.backends.metrics = Some("bench".into());
+    state.backends.logs = Some("bench".into());
+    let entries = (0..members_n())
+        .map(|i| member_entry(i, 1, 1 + i as i64))
+        .collect();
+    state::update(
+        &mut state,
+        Msg::MembersSnapshot {
+            revision: members_n() as i64,
+            entries,
+            at: t0(),
+        },
+    );
+    let results = (0..scaled(FULL_CHECKS))
+        .map(|i| check(i, &mut rng))
+        .collect();
+    state::update(
+        &mut state,
+        Msg::ChecksSnapshot {
+            snapshot: ChecksSnapshot {
+                results,
+                silences: Vec::new(),
+                skipped: 0,
+            },
+            at: t0(),
+        },
+    );
+    for chunk in (0..scaled(FULL_LOG_LINES)).collect::<Vec<_>>().chunks(2000) {
+        let lines = chunk.iter().map(|&i| log_line(i, &mut rng)).collect();
+        state::update(&mut state, Msg::LogLines(lines));
+    }
+    let mut screen = Screen {
+        state,
+        theme: Theme::resolve(None, None, false).expect("theme"),
+        keymap: Keymap::resolve(None).expect("keymap"),
+        terminal: Terminal::new(TestBackend::new(WIDTH, HEIGHT)).expect("terminal"),
+    };
+    // The first frame tells the metrics pane its width; the tick then asks for that query.
+    screen.draw();
+    let cmds = state::tick(&mut screen.state, t0());
+    let query = cmds
+        .into_iter()
+        .find_map(|c| match c {
+            Command::MetricsQuery(q) => Some(q),
+            _ => None,
+        })
+        .expect("tick emits a metrics query after the first frame");
+    let width = query.width;
+    let result = MetricsResult {
+        series: (0..SERIES)
+            .map(|s| Ok(series(s, width, &mut rng)))
+            .collect(),
+        query,
+    };
+    state::update(&mut screen.state, Msg::Metrics { result, at: t0() });
+    screen.draw();
+    check_populated(&screen);
+    screen
+}
+
+/// Every pane shows data (not a "not configured" or "waiting" message).
+fn check_populated(screen: &Screen) {
+    let st = &screen.state;
+    assert_eq!(st.members.len(), members_n());
+    assert_eq!(st.checks.results.len(), scaled(FULL_CHECKS));
+    assert_eq!(st.logs.len(), scaled(FULL_LOG_LINES));
+    let n = st.metrics.result.as_ref().map(|r| r.series.len());
+    assert_eq!(n, Some(SERIES), "metrics result accepted");
+    let buf = screen.terminal.backend().buffer();
+    let text: String = buf.content().iter().map(|c| c.symbol()).collect();
+    for needle in ["api-", "check_", "series-00"] {
+        assert!(text.contains(needle), "screen lacks {needle:?}");
+    }
+    assert!(PROGRAMS.iter().any(|p| text.contains(p)), "no log line");
+    assert!(text.contains('█') || text.contains('▁'), "no sparkline");
+    assert!(!text.contains("not configured"), "a pane is not configured");
+    assert!(!text.contains("waiting for"), "a pane is waiting");
+}
+
+fn full_frame(c: &mut Criterion<Clock>) {
+    let mut screen = populated();
+    let mut g = c.benchmark_group("full_frame");
+    g.sample_size(100);
+    g.measurement_time(Duration::from_secs(5));
+    g.bench_function("200x60_all_panes_static", |b| {
+        b.iter(|| {
+            screen.draw();
+            black_box(screen.terminal.backend().buffer().area);
+        })
+    });
+    // Every non-blank cell sent, as after a resize or a clear: a fresh terminal (empty previous
+    // buffer) writing escape sequences into `io::sink()` — the repaint minus the terminal emulator.
+    let (state, theme, keymap) = (&screen.state, &screen.theme, &screen.keymap);
+    g.bench_function("200x60_all_panes_repaint_crossterm", |b| {
+        b.iter_batched(
+            || {
+                Terminal::with_options(
+                    CrosstermBackend::new(std::io::sink()),
+                    ratatui::TerminalOptions {
+                        viewport: ratatui::Viewport::Fixed(ratatui::layout::Rect::new(
+                            0, 0, WIDTH, HEIGHT,
+                        )),
+                    },
+                )
+                .expect("terminal")
+            },
+            |mut out| {
+                out.draw(|f| opsconsole::ui::draw(f, state, theme, keymap))
+                    .expect("draw");
+                out
+            },
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+/// One frame's worth of traffic: `PER_FRAME` member events (updates, deletes and re-creations of
+/// keys, so the sorted view moves) and `PER_FRAME` log lines.
+struct Firehose {
+    rng: Rng,
+    frame: usize,
+    revision: i64,
+    deleted: Vec<usize>,
+}
+
+impl Firehose {
+    fn next_frame(&mut self) -> (Msg, Msg) {
+        self.frame += 1;
+        let at = t0() + chrono::Duration::milliseconds(33 * self.frame as i64);
+        let mut events = Vec::with_capacity(PER_FRAME);
+        for k in 0..PER_FRAME {
+            self.revision += 1;
+            let i = self.rng.below(members_n());
+            let ev = match k % 6 {
+                // A sixth are deletes, a sixth bring deleted keys back: the count stays ~100k.
+                0 => {
+                    self.deleted.push(i);
+                    KvEvent::Delete {
+                        key: member_key(i),
+                        mod_revision: self.revision,
+                    }
+                }
+                1 if !self.deleted.is_empty() => {
+                    let j = self.deleted.swap_remove(self.rng.below(self.deleted.len()));
+                    KvEvent::Put(member_entry(j, 1, self.revision))
+                }
+                _ => KvEvent::Put(member_entry(i, 2 + (self.frame % 8) as i64, self.revision)),
+            };
+            events.push(ev);
+        }
+        let lines = (0..PER_FRAME)
+            .map(|k| log_line(self.frame * PER_FRAME + k, &mut self.rng))
+            .collect();
+        (Msg::MembersEvents { events, at }, Msg::LogLines(lines))
+    }
+}
+
+fn apply(state: &mut State, (events, lines): (Msg, Msg)) {
+    black_box(state::update(state, events));
+    black_box(state::update(state, lines));
+}
+
+fn key_to_frame(c: &mut Criterion<Clock>) {
+    let mut screen = populated();
+    let mut hose = Firehose {
+        rng: Rng(42),
+        frame: 0,
+        revision: members_n() as i64,
+        deleted: Vec::new(),
+    };
+    let j = KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE);
+    let k = KeyEvent::new(KeyCode::Char('k'), KeyModifiers::NONE);
+    let mut presses = 0usize;
+    // Down 50, up 50, …: the cursor moves on every press but stays near the top of 100k rows.
+    let mut key = move || {
+        presses += 1;
+        if (presses / 50) % 2 == 0 {
+            j
+        } else {
+            k
+        }
+    };
+    let mut g = c.benchmark_group("key_to_frame");
+    g.sample_size(100);
+    g.measurement_time(Duration::from_secs(8));
+    g.bench_function("keypress_draw_under_20k_per_s", |b| {
+        b.iter_custom(|iters| {
+            let mut timed = Duration::ZERO;
+            for _ in 0..iters {
+                apply(&mut screen.state, hose.next_frame());
+                let t = mark();
+                let cmds = on_key(&mut screen.state, &screen.keymap, key());
+                black_box(cmds);
+                screen.draw();
+                timed += since(t);
+            }
+            timed
+        })
+    });
+    g.bench_function("ingest_per_frame_660_events_660_lines", |b| {
+        b.iter_custom(|iters| {
+            let mut timed = Duration::ZERO;
+            for _ in 0..iters {
+                let frame = hose.next_frame();
+                let t = mark();
+                apply(&mut screen.state, frame);
+                timed += since(t);
+                screen.draw();
+            }
+            timed
+        })
+    });
+    g.bench_function("worst_case_ingest_then_key_then_draw", |b| {
+        b.iter_custom(|iters| {
+            let mut timed = Duration::ZERO;
+            for _ in 0..iters {
+                let frame = hose.next_frame();
+                let t = mark();
+                apply(&mut screen.state, frame);
+                black_box(on_key(&mut screen.state, &screen.keymap, key()));
+                screen.draw();
+                timed += since(t);
+            }
+            timed
+        })
+    });
+    g.finish();
+    assert!(screen.state.members.len() > members_n() / 2);
+}
+
+criterion_group! {
+    name = budgets;
+    config = Criterion::default().with_measurement(Clock);
+    targets = full_frame, key_to_frame
+}
+criterion_main!(budgets);

@@ -158,6 +158,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                     let cmds = on_key(&mut state, &settings.keymap, key);
                     dispatch(&mut state, &settings, &senders, cmds).await;
                     dirty = true;
+                    // A key press is answered at once, not at the next frame slot.
+                    last_draw = Instant::now() - FRAME;
                 }
                 Some(Ok(Event::Resize(..))) => {
                     guard.terminal.autoresize().ok();

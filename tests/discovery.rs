@@ -92,9 +92,14 @@ impl Tmux {
     }
 
     fn wait(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        // Accept a screen only when a second capture shows the same (no half-painted frame).
         wait_for(Duration::from_secs(15), || {
             let s = self.screen();
-            pred(&s).then_some(s)
+            if !pred(&s) {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(80));
+            (self.screen() == s).then_some(s)
         })
         .unwrap_or_else(|| {
             panic!(

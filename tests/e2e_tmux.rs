@@ -162,8 +162,15 @@ impl Tmux {
         let deadline = Instant::now() + timeout;
         loop {
             let s = self.screen();
+            // A frame can be caught half-painted by tmux; accept a screen only when a second
+            // capture a moment later shows the same thing.
             if pred(&s) {
-                return s;
+                std::thread::sleep(Duration::from_millis(80));
+                let again = self.screen();
+                if again == s {
+                    return s;
+                }
+                continue;
             }
             if Instant::now() >= deadline {
                 panic!(

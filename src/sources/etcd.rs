@@ -402,8 +402,9 @@ pub async fn connect(profile: &EtcdProfile) -> anyhow::Result<Client> {
     anyhow::bail!("no etcd endpoint answered: {}", errors.join("; "))
 }
 
-/// A client for `endpoint` alone, proven by a linearizable read of one key under `prefix` (which
-/// also checks that the endpoint has a leader and that we may read the prefix).
+/// A client for `endpoint` alone, proven by a linearizable point read of the prefix key itself
+/// (which also checks that the endpoint has a leader and that we may read there). A point read, not
+/// a range with a limit: etcd 3.4 scans the whole range before applying a limit.
 async fn connect_one(
     endpoint: &str,
     opts: ConnectOptions,
@@ -417,10 +418,7 @@ async fn connect_one(
     .await
     .map_err(|_| format!("connecting to {endpoint} timed out"))?
     .map_err(|e| format!("connecting to {endpoint}: {e}"))?;
-    let probe = GetOptions::new()
-        .with_prefix()
-        .with_keys_only()
-        .with_limit(1);
+    let probe = GetOptions::new().with_keys_only();
     tokio::time::timeout(timeout, client.get(prefix, Some(probe)))
         .await
         .map_err(|_| format!("{endpoint} did not answer within {timeout:?}"))?

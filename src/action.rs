@@ -101,6 +101,8 @@ pub enum Command {
     Unsilence {
         id: String,
     },
+    /// Hosts the logs pane is scoped to (`None`: all); Elasticsearch and Loki filter server-side.
+    LogsScope(Option<Vec<String>>),
     /// What the metrics pane shows; the source re-polls it on its interval.
     MetricsQuery(crate::sources::metrics::MetricsQuery),
     Audit(crate::audit::AuditEntry),

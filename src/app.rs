@@ -247,6 +247,7 @@ fn start_sources(settings: &Settings, msg_tx: mpsc::Sender<Msg>) -> anyhow::Resu
         etcd: etcd_tx,
         checks: None,
         metrics: None,
+        logs: None,
         panes: HashMap::new(),
         msg_tx: msg_tx.clone(),
     };
@@ -321,8 +322,14 @@ impl Senders {
         state.backends.logs = Some(l.kind.name().to_string());
         state.logs = crate::state::logs::Logs::with_capacity(l.buffer_lines);
         state.health.insert(SourceId::Logs, Health::Connecting);
-        let t = tokio::spawn(LogsSource::new(l, self.msg_tx.clone()).run());
+        let (tx, rx) = mpsc::channel::<Command>(16);
+        let t = tokio::spawn(
+            LogsSource::new(l, self.msg_tx.clone())
+                .with_commands(rx)
+                .run(),
+        );
         self.replace_task(SourceId::Logs, Some(t));
+        self.logs = Some(tx);
     }
 
     fn stop(&mut self, state: &mut State, pane: SourceId) {
@@ -340,6 +347,7 @@ impl Senders {
                 state.metrics = Default::default();
             }
             SourceId::Logs => {
+                self.logs = None;
                 state.backends.logs = None;
                 state.logs = Default::default();
             }
@@ -403,6 +411,7 @@ fn start_demo(settings: &Settings, msg_tx: mpsc::Sender<Msg>) -> Started {
         etcd: tx.clone(),
         checks: Some(tx.clone()),
         metrics: Some(tx),
+        logs: None,
         panes: HashMap::new(),
         msg_tx: mpsc::channel(1).0,
     };
@@ -469,6 +478,7 @@ pub struct Senders {
     pub etcd: mpsc::Sender<Command>,
     pub checks: Option<mpsc::Sender<Command>>,
     pub metrics: Option<mpsc::Sender<Command>>,
+    pub logs: Option<mpsc::Sender<Command>>,
     /// Pane source tasks, replaceable when discovery changes an endpoint.
     panes: HashMap<SourceId, tokio::task::JoinHandle<()>>,
     msg_tx: mpsc::Sender<Msg>,
@@ -491,6 +501,11 @@ async fn dispatch(state: &mut State, settings: &Settings, senders: &Senders, cmd
                 }
             }
             Command::Quit => {}
+            Command::LogsScope(_) => {
+                if let Some(tx) = &senders.logs {
+                    let _ = tx.try_send(cmd);
+                }
+            }
             Command::MetricsQuery(_) => {
                 if let Some(tx) = &senders.metrics {
                     // Newest wins in the source; a full queue just means one is already pending.

@@ -398,7 +398,9 @@ impl DemoSource {
                 })
                 .await
             }
-            Command::WatchLeases(_) | Command::Audit(_) | Command::Quit => true,
+            Command::WatchLeases(_) | Command::LogsScope(_) | Command::Audit(_) | Command::Quit => {
+                true
+            }
         }
     }
 }

@@ -41,6 +41,9 @@ pub struct LogsSource {
     profile: LogsProfile,
     tx: mpsc::Sender<Msg>,
     backoff: Backoff,
+    /// Scope changes (`Command::LogsScope`); Elasticsearch and Loki apply them server-side.
+    cmds: Option<mpsc::Receiver<crate::action::Command>>,
+    pending_scope: Option<Option<Vec<String>>>,
 }
 
 impl LogsSource {
@@ -49,6 +52,44 @@ impl LogsSource {
             profile,
             tx,
             backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(30)),
+            cmds: None,
+            pending_scope: None,
+        }
+    }
+
+    pub fn with_commands(mut self, cmds: mpsc::Receiver<crate::action::Command>) -> LogsSource {
+        self.cmds = Some(cmds);
+        self
+    }
+
+    /// The newest scope asked for since the last look, if any.
+    fn take_scope(&mut self) -> Option<Option<Vec<String>>> {
+        let rx = self.cmds.as_mut()?;
+        let mut latest = None;
+        while let Ok(cmd) = rx.try_recv() {
+            if let crate::action::Command::LogsScope(hosts) = cmd {
+                latest = Some(hosts);
+            }
+        }
+        latest
+    }
+
+    /// Sleeps for the poll interval, waking early when the scope changes.
+    async fn pause(&mut self) {
+        let interval = self.profile.interval;
+        match self.cmds.as_mut() {
+            None => tokio::time::sleep(interval).await,
+            Some(rx) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(interval) => {}
+                    cmd = rx.recv() => {
+                        // Put it back in reach of `take_scope` by handling it there.
+                        if let Some(crate::action::Command::LogsScope(h)) = cmd {
+                            self.pending_scope = Some(h);
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -251,6 +292,9 @@ impl LogsSource {
         };
         let mut live = false;
         loop {
+            if let Some(hosts) = self.pending_scope.take().or_else(|| self.take_scope()) {
+                poller.set_hosts(hosts.unwrap_or_default());
+            }
             match poller.poll(&client, &self.profile.http).await {
                 Ok((lines, notice, more)) => {
                     self.backoff.reset();
@@ -271,7 +315,7 @@ impl LogsSource {
                         }
                     }
                     if !more {
-                        tokio::time::sleep(self.profile.interval).await;
+                        self.pause().await;
                     }
                 }
                 Err(e) => {
@@ -294,6 +338,13 @@ enum Poller {
 }
 
 impl Poller {
+    fn set_hosts(&mut self, hosts: Vec<String>) {
+        match self {
+            Poller::Es(t) => t.set_hosts(hosts),
+            Poller::Loki(t) => t.set_hosts(hosts),
+        }
+    }
+
     /// New lines, an optional warning, and whether more are waiting (poll again at once).
     async fn poll(
         &mut self,
@@ -330,7 +381,18 @@ pub struct EsTail {
     /// Where the next request continues when the last page came back full: (`gte`, `from`).
     page: Option<(i64, usize)>,
     seen: HashMap<(String, String), i64>,
+    /// Server-side scope: only documents from these hosts.
+    hosts: Vec<String>,
 }
+
+/// Host fields across legacy Logstash, ECS and rsyslog-JSON documents.
+const ES_HOST_FIELDS: [&str; 5] = [
+    "host.keyword",
+    "host",
+    "host.hostname",
+    "host.name",
+    "logsource.keyword",
+];
 
 impl EsTail {
     pub fn new(index: String) -> EsTail {
@@ -340,7 +402,29 @@ impl EsTail {
             floor: None,
             page: None,
             seen: HashMap::new(),
+            hosts: Vec::new(),
         }
+    }
+
+    /// A new scope starts the tail over: the last hour of those hosts, then forward.
+    pub fn set_hosts(&mut self, hosts: Vec<String>) {
+        if hosts != self.hosts {
+            *self = EsTail {
+                hosts,
+                ..EsTail::new(std::mem::take(&mut self.index))
+            };
+        }
+    }
+
+    fn scoped(&self, range: Value) -> Value {
+        if self.hosts.is_empty() {
+            return range;
+        }
+        let should: Vec<Value> = ES_HOST_FIELDS
+            .iter()
+            .map(|f| json!({"terms": {*f: self.hosts}}))
+            .collect();
+        json!({"bool": {"filter": [range, {"bool": {"should": should, "minimum_should_match": 1}}]}})
     }
 
     /// (`gte`, `from`) of the next request after the first poll.
@@ -356,14 +440,14 @@ impl EsTail {
             // First poll: the latest lines of the last hour, newest first (reversed on arrival).
             None => json!({
                 "size": FIRST_PAGE, "track_total_hits": false,
-                "query": {"range": {"@timestamp": {"gte": "now-1h"}}},
+                "query": self.scoped(json!({"range": {"@timestamp": {"gte": "now-1h"}}})),
                 "sort": [{"@timestamp": {"order": "desc"}}]
             }),
             Some(c) => {
                 let (gte, from) = self.next_window(c);
                 json!({
                     "size": PAGE, "from": from, "track_total_hits": false,
-                    "query": {"range": {"@timestamp": {"gte": gte, "format": "epoch_millis"}}},
+                    "query": self.scoped(json!({"range": {"@timestamp": {"gte": gte, "format": "epoch_millis"}}})),
                     "sort": [{"@timestamp": {"order": "asc"}}]
                 })
             }
@@ -490,6 +574,8 @@ pub struct LokiTail {
     page_ns: Option<i128>,
     /// Hash of (stream labels, line) per timestamp, for the overlap window.
     seen: HashMap<(i128, u64), ()>,
+    /// Server-side scope: a `host=~` matcher added to the stream selector.
+    hosts: Vec<String>,
 }
 
 impl LokiTail {
@@ -501,7 +587,41 @@ impl LokiTail {
             floor_ns: None,
             page_ns: None,
             seen: HashMap::new(),
+            hosts: Vec::new(),
         }
+    }
+
+    /// A new scope starts the tail over: the last hour of those hosts, then forward.
+    pub fn set_hosts(&mut self, hosts: Vec<String>) {
+        if hosts != self.hosts {
+            let query = std::mem::take(&mut self.query);
+            let tenant = self.tenant.take();
+            *self = LokiTail {
+                hosts,
+                ..LokiTail::new(query, tenant)
+            };
+        }
+    }
+
+    /// The configured LogQL with `host=~`(a|b)`` added to its stream selector when scoped. A query
+    /// that does not start with a selector is left alone (the pane still filters client-side).
+    pub fn scoped_query(&self) -> String {
+        let q = self.query.trim_start();
+        if self.hosts.is_empty() || !q.starts_with('{') {
+            return self.query.clone();
+        }
+        let Some(close) = q.find('}') else {
+            return self.query.clone();
+        };
+        let alternation = self
+            .hosts
+            .iter()
+            .map(|h| regex::escape(h).replace('`', ""))
+            .collect::<Vec<_>>()
+            .join("|");
+        let inner = q[1..close].trim();
+        let sep = if inner.is_empty() { "" } else { ", " };
+        format!("{{{inner}{sep}host=~`{alternation}`}}{}", &q[close + 1..])
     }
 
     fn next_start(&self, cursor: i128) -> i128 {
@@ -518,7 +638,7 @@ impl LokiTail {
             Some(c) => (self.next_start(c), "forward", PAGE),
         };
         vec![
-            ("query".into(), self.query.clone()),
+            ("query".into(), self.scoped_query()),
             ("start".into(), start.to_string()),
             // `end` is exclusive: ask up to a nanosecond past now.
             ("end".into(), (now_ns + 1).to_string()),
@@ -685,6 +805,31 @@ mod tests {
     fn hit(index: &str, id: &str, ts: i64, msg: &str) -> Value {
         json!({"_index": index, "_id": id, "sort": [ts],
                "_source": {"@timestamp": "2026-11-25T04:00:00Z", "host": "web-1", "program": "app", "severity": "info", "message": msg}})
+    }
+
+    #[test]
+    fn scope_is_applied_server_side() {
+        let mut es = EsTail::new("logstash-*".into());
+        assert!(
+            es.body()["query"]["range"].is_object(),
+            "unscoped body unchanged"
+        );
+        es.set_hosts(vec!["web-1".into(), "10.0.0.1".into()]);
+        let b = es.body();
+        let should = &b["query"]["bool"]["filter"][1]["bool"]["should"];
+        assert_eq!(
+            should[0]["terms"]["host.keyword"],
+            json!(["web-1", "10.0.0.1"])
+        );
+        let mut loki = LokiTail::new("{job=\"syslog\"} |= \"x\"".into(), None);
+        assert_eq!(loki.scoped_query(), "{job=\"syslog\"} |= \"x\"");
+        loki.set_hosts(vec!["web-1".into(), "10.0.0.1".into()]);
+        assert_eq!(
+            loki.scoped_query(),
+            "{job=\"syslog\", host=~`web\\-1|10\\.0\\.0\\.1`} |= \"x\""
+        );
+        loki.set_hosts(vec![]);
+        assert_eq!(loki.scoped_query(), "{job=\"syslog\"} |= \"x\"");
     }
 
     #[test]

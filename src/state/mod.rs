@@ -229,7 +229,7 @@ impl State {
     }
 
     /// Scopes the other panes to the member under the cursor.
-    fn scope_to_selected_member(&mut self) {
+    fn scope_to_selected_member(&mut self) -> Option<Command> {
         let scope = self.members.selected().map(|m| {
             let mut names = vec![m.instance.clone()];
             if !m.addr.is_empty() {
@@ -245,7 +245,14 @@ impl State {
         });
         self.logs.set_scope(scope.clone());
         self.checks.set_scope(scope);
-        self.scope_key = self.members.selected().map(|m| m.key.to_string());
+        let key = self.members.selected().map(|m| m.key.to_string());
+        if key == self.scope_key {
+            return None;
+        }
+        self.scope_key = key;
+        Some(Command::LogsScope(
+            self.logs.scope.as_ref().map(|s| s.names.clone()),
+        ))
     }
 }
 
@@ -494,6 +501,7 @@ pub fn handle_action(state: &mut State, action: Action) -> Vec<Command> {
                 state.checks.set_scope(None);
                 state.logs.set_scope(None);
                 state.scope_key = None;
+                out.push(Command::LogsScope(None));
                 state.say(Level::Info, "scope cleared: showing every entity");
             } else if state.status.is_some() {
                 state.status = None;
@@ -530,9 +538,9 @@ fn members_action(state: &mut State, action: Action) -> Vec<Command> {
             | Action::Top
             | Action::Bottom
     );
-    let out = members_action_inner(state, action);
+    let mut out = members_action_inner(state, action);
     if moves {
-        state.scope_to_selected_member();
+        out.extend(state.scope_to_selected_member());
     }
     out
 }

@@ -997,8 +997,16 @@ fn watch_leases_only_when_visible_set_changes() {
             ))])),
             vec![Command::WatchLeases(vec![0x10, 0x50])],
         ),
-        // Moving the cursor within the screen does nothing.
-        (Step::Action(Action::Down), vec![]),
+        // Moving the cursor within the screen re-aims no lease polling; it only scopes the
+        // other panes to the member now under the cursor (the logs source filters server-side).
+        (
+            Step::Action(Action::Down),
+            vec![Command::LogsScope(Some(vec![
+                "web-1".into(),
+                "10.0.0.1:80".into(),
+                "10.0.0.1".into(),
+            ]))],
+        ),
         // The view scrolled (the renderer wrote a new offset): the next tick re-aims.
         (Step::Offset(3), vec![]),
         (

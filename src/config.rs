@@ -590,6 +590,15 @@ fn read_secret(
     }
 }
 
+/// HTTP backends take `http://` or `https://` URLs only.
+fn require_http_url(url: &str) -> Result<(), String> {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        Ok(())
+    } else {
+        Err(format!("url \"{url}\" must start with http:// or https://"))
+    }
+}
+
 /// A CA bundle path from the config, which must exist.
 fn ca_file(ca: &Option<String>) -> Result<Option<PathBuf>, String> {
     match ca {
@@ -640,12 +649,7 @@ fn validate_checks(raw: RawChecks) -> Result<ChecksProfile, String> {
         ))
         }
     };
-    if !(raw.url.starts_with("http://") || raw.url.starts_with("https://")) {
-        return Err(format!(
-            "url \"{}\" must start with http:// or https://",
-            raw.url
-        ));
-    }
+    require_http_url(&raw.url)?;
     if raw.password.is_some() || raw.api_key.is_some() {
         return Err("secrets are not accepted in the config file — use api_key_env / api_key_file or password_env / password_file".into());
     }
@@ -702,12 +706,7 @@ fn validate_metrics(raw: RawMetrics) -> Result<MetricsProfile, String> {
             ))
         }
     };
-    if !(raw.url.starts_with("http://") || raw.url.starts_with("https://")) {
-        return Err(format!(
-            "url \"{}\" must start with http:// or https://",
-            raw.url
-        ));
-    }
+    require_http_url(&raw.url)?;
     if raw.password.is_some() {
         return Err(
             "password is not accepted in the config file — use password_env or password_file"

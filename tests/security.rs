@@ -735,7 +735,7 @@ async fn tls_is_verified_unless_told_otherwise() {
     let rows = checks_health(&url, ", insecure_skip_verify = true")
         .await
         .unwrap_or_else(|e| panic!("insecure_skip_verify = true must connect: {e}"));
-    eprintln!("insecure_skip_verify: live, {rows} row(s)");
+    eprintln!("verification turned off: live, {rows} row(s)");
     assert_eq!(rows, 1);
 
     // A different certificate as `ca` does not make ours trusted.

@@ -411,12 +411,12 @@ async fn initial_list_parses_role_instance_addr() {
     assert!(c.state.members.synced);
 
     let m = c.state.members.get("/services/web/web-1").expect("web-1");
-    assert_eq!((m.role.as_str(), m.instance.as_str()), ("web", "web-1"));
-    assert_eq!(m.addr, "10.0.0.1:80");
-    assert_eq!(m.version_label, "1.2.3");
+    assert_eq!((m.role(), m.instance()), ("web", "web-1"));
+    assert_eq!(m.addr(), "10.0.0.1:80");
+    assert_eq!(m.version_label(), "1.2.3");
     let m = c.state.members.get("/services/api/api-7").expect("api-7");
     assert_eq!(
-        (m.role.as_str(), m.instance.as_str(), m.addr.as_str()),
+        (m.role(), m.instance(), m.addr()),
         ("api", "api-7", "10.0.0.7:8080")
     );
     let m = c
@@ -425,7 +425,7 @@ async fn initial_list_parses_role_instance_addr() {
         .get("/services/redis/redis-1")
         .expect("redis-1");
     assert_eq!(
-        (m.role.as_str(), m.instance.as_str(), m.addr.as_str()),
+        (m.role(), m.instance(), m.addr()),
         ("redis", "redis-1", "10.0.1.1:6379")
     );
     assert_eq!(
@@ -528,7 +528,7 @@ async fn initial_list_pages_12k_keys_into_one_snapshot() {
         .members
         .get("/services/bulk/b-11999")
         .expect("last bulk key");
-    assert_eq!(m.addr, "10.0.46.223:80");
+    assert_eq!(m.addr(), "10.0.46.223:80");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -554,9 +554,9 @@ async fn live_put_update_delete() {
         .await;
     eprintln!("put seen after {t:?}");
     let m = c.state.members.get("/services/web/web-2").unwrap();
-    assert_eq!(m.addr, "10.0.0.2:8080");
+    assert_eq!(m.addr(), "10.0.0.2:8080");
     assert_eq!(m.version, 1);
-    assert!(m.started_at.is_some(), "a creation seen live gets an age");
+    assert!(m.started_at().is_some(), "a creation seen live gets an age");
 
     etcd.ctl(&[
         "put",
@@ -565,16 +565,12 @@ async fn live_put_update_delete() {
     ]);
     let t = c
         .until(LIVE, "web-2 updated", |c| {
-            c.state
-                .members
-                .get("/services/web/web-2")
-                .map(|m| m.addr.as_str())
-                == Some("10.0.0.22:8080")
+            c.state.members.get("/services/web/web-2").map(|m| m.addr()) == Some("10.0.0.22:8080")
         })
         .await;
     eprintln!("update seen after {t:?}");
     let m = c.state.members.get("/services/web/web-2").unwrap();
-    assert_eq!((m.version, m.version_label.as_str()), (2, "2"));
+    assert_eq!((m.version, m.version_label()), (2, "2"));
     assert_eq!(
         m.mod_revision,
         etcd_mod_revision(&etcd, "/services/web/web-2").unwrap()
@@ -867,7 +863,7 @@ async fn compaction_while_disconnected_relists_without_ghosts() {
     let (mut proxy, mut c) = behind_proxy(&etcd, 5).await;
     etcd.ctl(&["put", "/services/web/web-1", "10.0.0.1:81"]);
     c.until(LIVE, "update seen", |c| {
-        c.state.members.get("/services/web/web-1").unwrap().addr == "10.0.0.1:81"
+        c.state.members.get("/services/web/web-1").unwrap().addr() == "10.0.0.1:81"
     })
     .await;
     assert_eq!(c.snapshots.len(), 1);

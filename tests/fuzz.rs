@@ -779,7 +779,7 @@ proptest! {
                 let m = st.members.get(k);
                 prop_assert!(m.is_some(), "missing {:?}", k);
                 let m = m.unwrap();
-                prop_assert_eq!((&m.value, m.mod_revision, m.lease), (v, *r, *l), "stale {:?}", k);
+                prop_assert_eq!((&m.value[..], m.mod_revision, m.lease), (&v[..], *r, *l), "stale {:?}", k);
             }
             // …and shows each of them once (those the filter lets through), in one consistent order.
             let shown: Vec<String> = st.members.visible_rows(0, usize::MAX).map(|m| m.key.to_string()).collect();
@@ -792,7 +792,7 @@ proptest! {
                 .filter(|k| {
                     let m = st.members.get(k).unwrap();
                     st.members.filter.as_ref().is_none_or(|f| {
-                        f.matches_any(&[&m.key, &m.addr, &m.version_label, &m.role, &m.instance])
+                        f.matches_any(&[&m.key, m.addr(), m.version_label(), m.role(), m.instance()])
                     })
                 })
                 .cloned()

@@ -213,7 +213,7 @@ fn host_vars(member: &Member) -> Map<String, Value> {
             }
         }
     }
-    if let Some((host, port)) = split_addr(&member.addr) {
+    if let Some((host, port)) = split_addr(member.addr()) {
         vars.insert("ansible_host".into(), untrusted(&host));
         if let Some(p) = port {
             vars.insert("service_port".into(), Value::from(p));
@@ -221,8 +221,8 @@ fn host_vars(member: &Member) -> Map<String, Value> {
     }
     vars.insert("etcd_key".into(), untrusted(&member.key));
     vars.insert("etcd_lease".into(), Value::from(member.lease));
-    if member.role != "-" {
-        vars.insert("role".into(), untrusted(&member.role));
+    if member.role() != "-" {
+        vars.insert("role".into(), untrusted(member.role()));
     }
     vars.into_iter().collect()
 }
@@ -240,26 +240,26 @@ pub fn build(prefix: &str, mut entries: Vec<KvEntry>) -> Inventory {
     let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for entry in entries {
         let member = Member::from_entry(prefix, entry, None);
-        if !usable_host_name(&member.instance) {
+        if !usable_host_name(member.instance()) {
             warnings.push(format!(
                 "{}: the instance name is empty or looks like a template; left out",
                 sanitize(&member.key)
             ));
             continue;
         }
-        let group = if member.role == "-" {
+        let group = if member.role() == "-" {
             "ungrouped".to_string()
         } else {
-            group_name(&member.role)
+            group_name(member.role())
         };
         groups
             .entry(group)
             .or_default()
-            .push(member.instance.clone());
-        if let Some((first, _)) = hostvars.get(&member.instance) {
+            .push(member.instance().to_string());
+        if let Some((first, _)) = hostvars.get(member.instance()) {
             warnings.push(format!(
                 "instance \"{}\" is registered under {} and {}; its host vars come from the first",
-                member.instance,
+                member.instance(),
                 first,
                 sanitize(&member.key)
             ));
@@ -267,7 +267,7 @@ pub fn build(prefix: &str, mut entries: Vec<KvEntry>) -> Inventory {
         }
         let vars = host_vars(&member);
         hostvars.insert(
-            member.instance.clone(),
+            member.instance().to_string(),
             (sanitize(&member.key).into_owned(), vars),
         );
     }

@@ -258,7 +258,8 @@ async fn members_section(
                 .map(|e| Member::from_entry(&etcd.prefix, e, None))
                 .collect();
             members.sort_by(|a, b| {
-                natural_cmp(&a.role, &b.role).then_with(|| natural_cmp(&a.instance, &b.instance))
+                natural_cmp(a.role(), b.role())
+                    .then_with(|| natural_cmp(a.instance(), b.instance()))
             });
             Section::Ok(MembersData {
                 prefix: etcd.prefix.clone(),
@@ -525,16 +526,16 @@ pub fn to_json(snap: &Snapshot) -> Value {
     let members = section_json(&snap.members, |d| {
         let mut roles: BTreeMap<String, usize> = BTreeMap::new();
         for m in &d.members {
-            *roles.entry(m.role.clone()).or_default() += 1;
+            *roles.entry(m.role().to_string()).or_default() += 1;
         }
         let items: Vec<Value> = d
             .members
             .iter()
             .map(|m| {
                 json!({
-                    "role": m.role, "instance": m.instance, "key": s(&m.key),
-                    "addr": m.addr, "version": m.version_label,
-                    "started_at": rfc3339(m.started_at), "lease": m.lease,
+                    "role": m.role(), "instance": m.instance(), "key": s(&m.key),
+                    "addr": m.addr(), "version": m.version_label(),
+                    "started_at": rfc3339(m.started_at()), "lease": m.lease,
                     "mod_revision": m.mod_revision,
                 })
             })
@@ -665,7 +666,7 @@ pub fn to_markdown(snap: &Snapshot, utc: bool) -> String {
             if !d.members.is_empty() {
                 let mut roles: BTreeMap<&str, usize> = BTreeMap::new();
                 for m in &d.members {
-                    *roles.entry(m.role.as_str()).or_default() += 1;
+                    *roles.entry(m.role()).or_default() += 1;
                 }
                 o.push('\n');
                 table(
@@ -679,11 +680,11 @@ pub fn to_markdown(snap: &Snapshot, utc: bool) -> String {
                     &["Role", "Instance", "Address", "Version", "Started", "Lease"],
                     d.members.iter().map(|m| {
                         vec![
-                            md(&m.role, 100),
-                            md(&m.instance, 200),
-                            md(&m.addr, 200),
-                            md(&m.version_label, 100),
-                            when(m.started_at, utc),
+                            md(m.role(), 100),
+                            md(m.instance(), 200),
+                            md(m.addr(), 200),
+                            md(m.version_label(), 100),
+                            when(m.started_at(), utc),
                             if m.lease == 0 {
                                 "-".into()
                             } else {

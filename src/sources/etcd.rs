@@ -438,46 +438,184 @@ pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     vec![0]
 }
 
-/// A consistent listing of `prefix` at one revision, in pages.
+/// A consistent listing of `prefix` at one revision: a first page, then the rest read as several
+/// key ranges at once (see [`split_rest`]), each in pages.
 pub async fn list_prefix(client: &Client, prefix: &str) -> anyhow::Result<(i64, Vec<KvEntry>)> {
-    let mut kv = client.kv_client().max_decoding_message_size(256 << 20);
+    let kv = client.kv_client().max_decoding_message_size(256 << 20);
     let end = prefix_end(prefix.as_bytes());
-    let mut start = prefix.as_bytes().to_vec();
-    let mut revision = 0;
+    // The first page fixes the revision every later page reads at, and is all of a small prefix.
+    let first = list_range(
+        kv.clone(),
+        prefix.as_bytes().to_vec(),
+        end.clone(),
+        0,
+        PAGE_SIZE,
+        PAGE_BYTES,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("listing {prefix}: {e}"))?;
+    let revision = first.revision;
+    let mut entries = first.entries;
+    let Some(rest) = first.next else {
+        return Ok((revision, entries));
+    };
+    entries.reserve(first.total.saturating_sub(entries.len()));
+    let per_key = (first.bytes / entries.len().max(1)).max(1);
+    let ranges = split_rest(prefix.as_bytes(), &entries[0].key, rest, end);
+    // Each range gets a share of the byte budget, so the whole listing in flight stays within it.
+    let budget = PAGE_BYTES / ranges.len();
+    let limit = ((budget / per_key) as i64).clamp(MIN_PAGE_SIZE, MAX_PAGE_SIZE);
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, (start, end)) in ranges.into_iter().enumerate() {
+        let kv = kv.clone();
+        tasks.spawn(async move { (i, list_range(kv, start, end, revision, limit, budget).await) });
+    }
+    let mut parts = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        let (i, part) = done.map_err(|e| anyhow::anyhow!("listing {prefix}: {e}"))?;
+        parts.push((
+            i,
+            part.map_err(|e| anyhow::anyhow!("listing {prefix}: {e}"))?,
+        ));
+    }
+    parts.sort_by_key(|(i, _)| *i);
+    for (_, part) in parts {
+        entries.extend(part.entries);
+    }
+    Ok((revision, entries))
+}
+
+/// Where the rest of a large listing is cut into ranges that are read concurrently: before these
+/// first letters of the name under the prefix. Registrations are named by role or host, which
+/// spread over the alphabet; a range that holds nothing costs one cheap request.
+const SPLIT_BEFORE: &[u8] = b"cgmsw";
+
+/// Cuts `[rest, end)` into consecutive ranges at `SPLIT_BEFORE`. Names are taken to start after the
+/// prefix and any '/' that the first listed key has there (`/services` + `/api/…`).
+fn split_rest(
+    prefix: &[u8],
+    first_key: &str,
+    rest: Vec<u8>,
+    end: Vec<u8>,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let after = first_key
+        .as_bytes()
+        .strip_prefix(prefix)
+        .unwrap_or_default();
+    let slashes = after.iter().take_while(|&&c| c == b'/').count();
+    let mut cuts: Vec<Vec<u8>> = SPLIT_BEFORE
+        .iter()
+        .map(|&c| {
+            let mut k = Vec::with_capacity(prefix.len() + slashes + 1);
+            k.extend_from_slice(prefix);
+            k.extend(std::iter::repeat_n(b'/', slashes));
+            k.push(c);
+            k
+        })
+        .filter(|k| *k > rest && (end.is_empty() || *k < end))
+        .collect();
+    cuts.dedup();
+    let mut ranges = Vec::with_capacity(cuts.len() + 1);
+    let mut start = rest;
+    for cut in cuts {
+        ranges.push((std::mem::replace(&mut start, cut.clone()), cut));
+    }
+    ranges.push((start, end));
+    ranges
+}
+
+struct RangeListing {
+    revision: i64,
+    entries: Vec<KvEntry>,
+    /// Keys in the range at that revision, as etcd counted them in the first response.
+    total: usize,
+    bytes: usize,
+    /// Where the next page would start when this stopped early (only with `max_pages`).
+    next: Option<Vec<u8>>,
+}
+
+/// `[start, end)` at `revision` (0: the current one) in pages: the first of `first_limit` keys,
+/// later ones as many as fit `page_bytes` at the average size seen so far. A `revision` of 0 also
+/// means "stop after one page" (the caller's first look at the prefix).
+async fn list_range(
+    mut kv: etcd_client::KvClient,
+    mut start: Vec<u8>,
+    end: Vec<u8>,
+    mut revision: i64,
+    first_limit: i64,
+    page_bytes: usize,
+) -> Result<RangeListing, etcd_client::Error> {
+    let one_page = revision == 0;
     let mut entries = Vec::new();
-    let mut limit = PAGE_SIZE;
+    let mut total = 0;
+    let mut limit = first_limit;
     let mut bytes = 0usize;
     loop {
         let mut opts = GetOptions::new().with_range(end.clone()).with_limit(limit);
         if revision > 0 {
             opts = opts.with_revision(revision);
         }
-        let resp = kv
-            .get(start.clone(), Some(opts))
-            .await
-            .map_err(|e| anyhow::anyhow!("listing {prefix}: {e}"))?;
+        let mut resp = kv.get(start.clone(), Some(opts)).await?;
         if revision == 0 {
             revision = resp.header().map(|h| h.revision()).unwrap_or(0);
-            if entries.capacity() == 0 {
-                entries.reserve(resp.count().clamp(0, 10_000_000) as usize);
-            }
         }
-        for kv in resp.kvs() {
+        if entries.capacity() == 0 {
+            total = resp.count().clamp(0, 10_000_000) as usize;
+            entries.reserve(total);
+        }
+        let more = resp.more();
+        let kvs = resp.take_kvs();
+        if let Some(last) = kvs.last() {
+            start = last.key().to_vec();
+            start.push(0);
+        }
+        let got = kvs.len();
+        for kv in kvs {
             bytes += kv.key().len() + kv.value().len();
-            entries.push(entry(kv));
+            entries.push(owned_entry(kv));
+        }
+        if !more || got == 0 {
+            return Ok(RangeListing {
+                revision,
+                entries,
+                total,
+                bytes,
+                next: None,
+            });
+        }
+        if one_page {
+            return Ok(RangeListing {
+                revision,
+                entries,
+                total,
+                bytes,
+                next: Some(start),
+            });
         }
         // Few large pages: as many keys as fit the byte budget at the average size seen so far.
         let per_key = (bytes / entries.len().max(1)).max(1);
-        limit = ((PAGE_BYTES / per_key) as i64).clamp(MIN_PAGE_SIZE, MAX_PAGE_SIZE);
-        match resp.kvs().last() {
-            Some(last) if resp.more() => {
-                start = last.key().to_vec();
-                start.push(0);
-            }
-            _ => break,
-        }
+        limit = ((page_bytes / per_key) as i64).clamp(MIN_PAGE_SIZE, MAX_PAGE_SIZE);
     }
-    Ok((revision, entries))
+}
+
+/// Like `entry`, taking the decoded buffers instead of copying them (a listing is 100k of these).
+fn owned_entry(kv: KeyValue) -> KvEntry {
+    let (create_revision, mod_revision, version, lease) = (
+        kv.create_revision(),
+        kv.mod_revision(),
+        kv.version(),
+        kv.lease(),
+    );
+    let (key, value) = kv.into_key_value();
+    KvEntry {
+        key: String::from_utf8(key)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        value,
+        create_revision,
+        mod_revision,
+        version,
+        lease,
+    }
 }
 
 fn entry(kv: &KeyValue) -> KvEntry {
@@ -600,5 +738,53 @@ mod tests {
         assert_eq!(prefix_end(b"/services/"), b"/services0".to_vec());
         assert_eq!(prefix_end(b"a\xff"), b"b".to_vec());
         assert_eq!(prefix_end(b""), vec![0]);
+    }
+
+    #[test]
+    fn the_rest_of_a_listing_is_cut_into_consecutive_ranges() {
+        let k = |s: &str| s.as_bytes().to_vec();
+        let ranges = split_rest(
+            b"/services/",
+            "/services/api/a-1",
+            k("/services/api/a-9\0"),
+            k("/services0"),
+        );
+        assert_eq!(
+            ranges,
+            [
+                (k("/services/api/a-9\0"), k("/services/c")),
+                (k("/services/c"), k("/services/g")),
+                (k("/services/g"), k("/services/m")),
+                (k("/services/m"), k("/services/s")),
+                (k("/services/s"), k("/services/w")),
+                (k("/services/w"), k("/services0")),
+            ]
+        );
+        // Cuts at or before where the rest starts are dropped; the ranges still meet end to end.
+        let ranges = split_rest(
+            b"/services/",
+            "/services/a",
+            k("/services/p"),
+            k("/services0"),
+        );
+        assert_eq!(
+            ranges,
+            [
+                (k("/services/p"), k("/services/s")),
+                (k("/services/s"), k("/services/w")),
+                (k("/services/w"), k("/services0")),
+            ]
+        );
+        // A prefix without its trailing '/' cuts after the slash the keys have there.
+        let ranges = split_rest(
+            b"/services",
+            "/services/a",
+            k("/services/b"),
+            k("/servicet"),
+        );
+        assert_eq!(ranges[0], (k("/services/b"), k("/services/c")));
+        assert_eq!(ranges.last().unwrap(), &(k("/services/w"), k("/servicet")));
+        // Everything ("" prefix, end "\0"): one range.
+        assert_eq!(split_rest(b"", "a", k("b"), vec![0]), [(k("b"), vec![0])]);
     }
 }

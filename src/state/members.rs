@@ -1,9 +1,10 @@
 //! Membership: every key under the prefix, kept sorted and filtered incrementally so 100k members
 //! cost O(log n) per change instead of a re-sort per frame.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 use regex::Regex;
@@ -48,44 +49,142 @@ impl SortColumn {
     }
 }
 
-/// One registered instance. Display fields are parsed once, on arrival, and already sanitised.
-#[derive(Debug, Clone, PartialEq)]
+/// One registered instance, kept small: 100k of them live in memory at once.
+///
+/// Role and instance are usually byte ranges of the key; the value's display fields (address,
+/// version, start time) are parsed from the raw bytes on first use — most members are never
+/// drawn, filtered or sorted by those, and parsing every value on arrival was half the initial sync.
+#[derive(Debug, Clone)]
 pub struct Member {
     pub key: Arc<str>,
-    pub role: String,
-    pub instance: String,
-    pub addr: String,
-    pub version_label: String,
-    pub started_at: Option<DateTime<Utc>>,
-    pub value: Vec<u8>,
+    names: Names,
+    pub value: Box<[u8]>,
     pub create_revision: i64,
     pub mod_revision: i64,
     pub version: i64,
     pub lease: i64,
+    /// When this console saw the key created; a listing cannot tell, and a start time in the
+    /// value wins.
+    seen_at: Option<DateTime<Utc>>,
+    fields: OnceLock<Box<ValueFields>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Names {
+    /// `key[role.0..role.1]` and `key[instance..]`; an empty role range means the key has no role
+    /// segment (shown as "-").
+    InKey { role: (u32, u32), instance: u32 },
+    /// The key needed sanitising (control characters, escapes): owned, cleaned copies.
+    Owned(Box<(Box<str>, Box<str>)>),
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct ValueFields {
+    addr: Box<str>,
+    version: Box<str>,
+    started_at: Option<DateTime<Utc>>,
+}
+
+impl PartialEq for Member {
+    /// Equal when the registration is; whether the value was parsed yet does not matter.
+    fn eq(&self, other: &Member) -> bool {
+        self.key == other.key
+            && self.names == other.names
+            && self.value == other.value
+            && self.create_revision == other.create_revision
+            && self.mod_revision == other.mod_revision
+            && self.version == other.version
+            && self.lease == other.lease
+            && self.seen_at == other.seen_at
+    }
 }
 
 impl Member {
     pub fn from_entry(prefix: &str, entry: KvEntry, seen_at: Option<DateTime<Utc>>) -> Member {
-        let rel = entry.key.strip_prefix(prefix).unwrap_or(&entry.key);
-        let rel = rel.trim_start_matches('/');
-        let (role, instance) = match rel.split_once('/') {
-            Some((r, i)) if !r.is_empty() => (r, i),
-            _ => ("-", rel),
+        let key = entry.key;
+        let offset = if key.starts_with(prefix) {
+            prefix.len()
+        } else {
+            0
         };
-        let parsed = crate::state::member_value::parse(&entry.value);
+        let rel_start = offset + (key.len() - offset - key[offset..].trim_start_matches('/').len());
+        let rel = &key[rel_start..];
+        let (role, instance) = match rel.split_once('/') {
+            Some((r, _)) if !r.is_empty() => {
+                ((rel_start, rel_start + r.len()), rel_start + r.len() + 1)
+            }
+            _ => ((rel_start, rel_start), rel_start),
+        };
+        let role_text = &key[role.0..role.1];
+        let instance_text = &key[instance..];
+        let names = match (sanitize(role_text), sanitize(instance_text)) {
+            (Cow::Borrowed(_), Cow::Borrowed(_)) if key.len() <= u32::MAX as usize => {
+                Names::InKey {
+                    role: (role.0 as u32, role.1 as u32),
+                    instance: instance as u32,
+                }
+            }
+            (r, i) => {
+                let r = if role.0 == role.1 {
+                    Cow::Borrowed("-")
+                } else {
+                    r
+                };
+                Names::Owned(Box::new((r.into(), i.into())))
+            }
+        };
         Member {
-            role: sanitize(role).into_owned(),
-            instance: sanitize(instance).into_owned(),
-            addr: parsed.addr.unwrap_or_default(),
-            version_label: parsed.version.unwrap_or_default(),
-            started_at: parsed.started_at.or(seen_at),
-            key: Arc::from(entry.key.as_str()),
-            value: entry.value,
+            key: Arc::from(key),
+            names,
+            value: entry.value.into_boxed_slice(),
             create_revision: entry.create_revision,
             mod_revision: entry.mod_revision,
             version: entry.version,
             lease: entry.lease,
+            seen_at,
+            fields: OnceLock::new(),
         }
+    }
+
+    pub fn role(&self) -> &str {
+        match &self.names {
+            Names::InKey { role: (a, b), .. } if a == b => "-",
+            Names::InKey { role: (a, b), .. } => &self.key[*a as usize..*b as usize],
+            Names::Owned(n) => &n.0,
+        }
+    }
+
+    pub fn instance(&self) -> &str {
+        match &self.names {
+            Names::InKey { instance, .. } => &self.key[*instance as usize..],
+            Names::Owned(n) => &n.1,
+        }
+    }
+
+    fn fields(&self) -> &ValueFields {
+        self.fields.get_or_init(|| {
+            let p = crate::state::member_value::parse(&self.value);
+            Box::new(ValueFields {
+                addr: p.addr.unwrap_or_default().into(),
+                version: p.version.unwrap_or_default().into(),
+                started_at: p.started_at,
+            })
+        })
+    }
+
+    /// Address from the value (sanitised), or "".
+    pub fn addr(&self) -> &str {
+        &self.fields().addr
+    }
+
+    /// Version from the value (sanitised), or "".
+    pub fn version_label(&self) -> &str {
+        &self.fields().version
+    }
+
+    /// Start time from the value, else when this console saw the key created.
+    pub fn started_at(&self) -> Option<DateTime<Utc>> {
+        self.fields().started_at.or(self.seen_at)
     }
 }
 
@@ -206,22 +305,37 @@ impl Members {
     /// Replace everything with a consistent listing; keys absent from it vanish (reconcile after a
     /// compaction or reconnect), and the selection stays on the same key when it still exists.
     pub fn apply_snapshot(&mut self, revision: i64, entries: Vec<KvEntry>, at: DateTime<Utc>) {
-        let mut by_key = HashMap::with_capacity(entries.len());
-        for e in entries {
-            // Keep a creation time we observed live earlier; a listing cannot tell us one.
-            let prior = self
-                .by_key
-                .get(e.key.as_str())
-                .filter(|m| m.create_revision == e.create_revision)
-                .and_then(|m| m.started_at);
-            let m = Member::from_entry(&self.prefix, e, prior);
+        let members: Vec<Member> = entries
+            .into_iter()
+            .map(|e| {
+                // Keep a creation time we observed live earlier; a listing cannot tell us one.
+                let prior = self
+                    .by_key
+                    .get(e.key.as_str())
+                    .filter(|m| m.create_revision == e.create_revision)
+                    .and_then(|m| m.seen_at);
+                Member::from_entry(&self.prefix, e, prior)
+            })
+            .collect();
+        // Sort the listing as it came: etcd lists in key order, which under the default sort
+        // (role, then instance) is already in long sorted runs that a stable sort merges in
+        // near-linear time; the hash map's order would throw that away.
+        let mut order: Vec<&Member> = members.iter().filter(|m| self.passes(m)).collect();
+        order.sort_by(|a, b| self.compare(a, b));
+        let view = View::from_sorted(order.into_iter().map(|m| m.key.clone()).collect());
+        let mut counts = BTreeMap::new();
+        let mut by_key = HashMap::with_capacity(members.len());
+        for m in members {
+            count_role(&mut counts, m.role());
             by_key.insert(m.key.clone(), m);
         }
         self.by_key = by_key;
+        self.view = view;
+        self.role_counts = counts;
         self.revision = revision;
         self.synced = true;
         self.last_update = Some(at);
-        self.rebuild_view();
+        self.resync_selection();
     }
 
     pub fn apply_events(&mut self, events: Vec<KvEvent>, at: DateTime<Utc>) {
@@ -234,7 +348,7 @@ impl Members {
                         .by_key
                         .get(entry.key.as_str())
                         .filter(|m| m.create_revision == entry.create_revision)
-                        .and_then(|m| m.started_at);
+                        .and_then(|m| m.seen_at);
                     let m = Member::from_entry(&self.prefix, entry, seen.or(prior_started));
                     self.upsert(m);
                 }
@@ -314,11 +428,11 @@ impl Members {
     fn compare(&self, a: &Member, b: &Member) -> Ordering {
         let by_column = match self.sort {
             None | Some(SortColumn::Role) => a
-                .role
-                .cmp(&b.role)
-                .then_with(|| natural_cmp(&a.instance, &b.instance)),
-            Some(SortColumn::Instance) => natural_cmp(&a.instance, &b.instance),
-            Some(SortColumn::Addr) => natural_cmp(&a.addr, &b.addr),
+                .role()
+                .cmp(b.role())
+                .then_with(|| natural_cmp(a.instance(), b.instance())),
+            Some(SortColumn::Instance) => natural_cmp(a.instance(), b.instance()),
+            Some(SortColumn::Addr) => natural_cmp(a.addr(), b.addr()),
             Some(SortColumn::Ttl) => {
                 let ttl = |m: &Member| self.lease_expiry.get(&m.lease).copied();
                 // Unknown TTLs (no lease, not yet polled) sort after known ones.
@@ -330,13 +444,13 @@ impl Members {
                 }
             }
             // Oldest first: started earlier = older.
-            Some(SortColumn::Age) => match (a.started_at, b.started_at) {
+            Some(SortColumn::Age) => match (a.started_at(), b.started_at()) {
                 (Some(x), Some(y)) => x.cmp(&y),
                 (Some(_), None) => Ordering::Less,
                 (None, Some(_)) => Ordering::Greater,
                 (None, None) => Ordering::Equal,
             },
-            Some(SortColumn::Version) => natural_cmp(&a.version_label, &b.version_label),
+            Some(SortColumn::Version) => natural_cmp(a.version_label(), b.version_label()),
         };
         let ord = by_column.then_with(|| a.key.cmp(&b.key));
         if self.descending {
@@ -356,7 +470,9 @@ impl Members {
     fn passes(&self, m: &Member) -> bool {
         match &self.filter {
             None => true,
-            Some(f) => f.matches_any(&[&m.key, &m.addr, &m.version_label, &m.role, &m.instance]),
+            Some(f) => {
+                f.matches_any(&[&m.key, m.addr(), m.version_label(), m.role(), m.instance()])
+            }
         }
     }
 
@@ -371,7 +487,7 @@ impl Members {
             }
             self.unlink(&key);
         }
-        *self.role_counts.entry(m.role.clone()).or_default() += 1;
+        count_role(&mut self.role_counts, m.role());
         let visible = self.passes(&m);
         let pos = if visible {
             Some(self.position_of(&m).unwrap_or_else(|p| p))
@@ -403,10 +519,10 @@ impl Members {
             return;
         };
         let pos = self.position_of(old).ok();
-        if let Some(c) = self.role_counts.get_mut(&old.role) {
+        if let Some(c) = self.role_counts.get_mut(old.role()) {
             *c -= 1;
             if *c == 0 {
-                self.role_counts.remove(&old.role);
+                self.role_counts.remove(old.role());
             }
         }
         if let Some(p) = pos {
@@ -455,7 +571,7 @@ impl Members {
         self.view = View::from_sorted(view);
         let mut counts = BTreeMap::new();
         for m in self.by_key.values() {
-            *counts.entry(m.role.clone()).or_insert(0usize) += 1;
+            count_role(&mut counts, m.role());
         }
         self.role_counts = counts;
         self.resync_selection();
@@ -467,6 +583,16 @@ impl Members {
             .iter_from(from)
             .take(n)
             .filter_map(|k| self.by_key.get(k))
+    }
+}
+
+/// Adds one to `role`'s count, allocating its name only the first time it is seen.
+fn count_role(counts: &mut BTreeMap<String, usize>, role: &str) {
+    match counts.get_mut(role) {
+        Some(c) => *c += 1,
+        None => {
+            counts.insert(role.to_string(), 1);
+        }
     }
 }
 
@@ -661,7 +787,7 @@ mod tests {
             ]
         );
         assert_eq!(m.role_counts().get("web"), Some(&2));
-        assert_eq!(m.row(0).unwrap().addr, "10.0.1.1:6379");
+        assert_eq!(m.row(0).unwrap().addr(), "10.0.1.1:6379");
     }
 
     #[test]
@@ -698,7 +824,7 @@ mod tests {
         assert!(m.role_counts().get("redis").is_none());
         // a live-observed creation gets an age
         assert_eq!(
-            m.get("/services/web/web-3").unwrap().started_at,
+            m.get("/services/web/web-3").unwrap().started_at(),
             Some(now())
         );
     }
@@ -749,11 +875,11 @@ mod tests {
         let mut m = sample();
         m.cycle_sort(); // instance
         assert_eq!(m.sort, Some(SortColumn::Instance));
-        assert_eq!(m.row(0).unwrap().instance, "redis-1");
+        assert_eq!(m.row(0).unwrap().instance(), "redis-1");
         m.cycle_sort(); // addr
-        assert_eq!(m.row(0).unwrap().addr, "10.0.0.2:80");
+        assert_eq!(m.row(0).unwrap().addr(), "10.0.0.2:80");
         m.reverse_sort();
-        assert_eq!(m.row(0).unwrap().addr, "10.0.1.1:6379");
+        assert_eq!(m.row(0).unwrap().addr(), "10.0.1.1:6379");
     }
 
     #[test]

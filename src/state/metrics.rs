@@ -57,14 +57,14 @@ pub fn member_vars(state: &State, key: &str) -> Option<BTreeMap<String, String>>
             }
         }
     }
-    vars.insert("instance".into(), m.instance.clone());
-    vars.insert("role".into(), m.role.clone());
-    vars.insert("addr".into(), m.addr.clone());
+    vars.insert("instance".into(), m.instance().to_string());
+    vars.insert("role".into(), m.role().to_string());
+    vars.insert("addr".into(), m.addr().to_string());
     let host = m
-        .addr
+        .addr()
         .rsplit_once(':')
         .map(|(h, _)| h)
-        .unwrap_or(&m.addr)
+        .unwrap_or(m.addr())
         .to_string();
     vars.insert("host".into(), host);
     Some(vars)

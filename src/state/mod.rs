@@ -231,15 +231,15 @@ impl State {
     /// Scopes the other panes to the member under the cursor.
     fn scope_to_selected_member(&mut self) -> Option<Command> {
         let scope = self.members.selected().map(|m| {
-            let mut names = vec![m.instance.clone()];
-            if !m.addr.is_empty() {
-                names.push(m.addr.clone());
-                if let Some((host, _)) = m.addr.rsplit_once(':') {
+            let mut names = vec![m.instance().to_string()];
+            if !m.addr().is_empty() {
+                names.push(m.addr().to_string());
+                if let Some((host, _)) = m.addr().rsplit_once(':') {
                     names.push(host.to_string());
                 }
             }
             EntityScope {
-                label: m.instance.clone(),
+                label: m.instance().to_string(),
                 names,
             }
         });

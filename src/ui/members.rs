@@ -103,12 +103,12 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             }
         };
         Row::new(vec![
-            Cell::from(mem.role.as_str()),
-            Cell::from(mem.instance.as_str()),
-            Cell::from(mem.addr.as_str()),
+            Cell::from(mem.role()),
+            Cell::from(mem.instance()),
+            Cell::from(mem.addr()),
             Cell::from(ttl),
-            Cell::from(age(st.now, mem.started_at)),
-            Cell::from(mem.version_label.as_str()),
+            Cell::from(age(st.now, mem.started_at())),
+            Cell::from(mem.version_label()),
         ])
     });
     let widths = [

@@ -118,14 +118,17 @@ fn detail(
                 label("key"),
                 Span::raw(crate::text::escape_visible(&m.key)),
             ]));
-            lines.push(Line::from(vec![label("role"), Span::raw(m.role.clone())]));
+            lines.push(Line::from(vec![
+                label("role"),
+                Span::raw(m.role().to_string()),
+            ]));
             lines.push(Line::from(vec![
                 label("instance"),
-                Span::raw(m.instance.clone()),
+                Span::raw(m.instance().to_string()),
             ]));
             lines.push(Line::from(vec![
                 label("address"),
-                Span::raw(m.addr.clone()),
+                Span::raw(m.addr().to_string()),
             ]));
             lines.push(Line::from(vec![
                 label("revisions"),
@@ -145,7 +148,7 @@ fn detail(
                 format!("{:x} ({}), {ttl}", m.lease, m.lease)
             };
             lines.push(Line::from(vec![label("lease"), Span::raw(lease)]));
-            if let Some(t) = m.started_at {
+            if let Some(t) = m.started_at() {
                 lines.push(Line::from(vec![
                     label("started"),
                     Span::raw(super::fmt::timestamp(t, st.utc)),

@@ -35,6 +35,8 @@ use crate::theme::Theme;
 const FRAME: Duration = Duration::from_millis(33);
 /// Messages applied before the loop looks at the keyboard again, so a firehose cannot starve keys.
 const DRAIN_LIMIT: usize = 4096;
+/// A membership listing this big leaves megabytes of freed buffers behind: give them back.
+const LARGE_SNAPSHOT: usize = 10_000;
 
 pub struct Settings {
     pub profile: ClusterProfile,
@@ -185,7 +187,13 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                 while let Some(m) = next.take() {
                     match m {
                         Msg::Discovered { pane, value, .. } => discover(&mut state, &mut senders, pane, value),
-                        m => cmds.extend(state::update(&mut state, m)),
+                        m => {
+                            let large = matches!(&m, Msg::MembersSnapshot { entries, .. } if entries.len() >= LARGE_SNAPSHOT);
+                            cmds.extend(state::update(&mut state, m));
+                            if large {
+                                crate::memory::release_free_memory();
+                            }
+                        }
                     }
                     n += 1;
                     if n < DRAIN_LIMIT {

@@ -78,10 +78,12 @@ enum Names {
     Owned(Box<(Box<str>, Box<str>)>),
 }
 
+/// One allocation for both strings: a filter over 100k members parses every value.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct ValueFields {
-    addr: Box<str>,
-    version: Box<str>,
+    /// The address followed by the version.
+    text: Box<str>,
+    addr_len: usize,
     started_at: Option<DateTime<Utc>>,
 }
 
@@ -164,9 +166,11 @@ impl Member {
     fn fields(&self) -> &ValueFields {
         self.fields.get_or_init(|| {
             let p = crate::state::member_value::parse(&self.value);
+            let addr = p.addr.unwrap_or_default();
+            let version = p.version.unwrap_or_default();
             Box::new(ValueFields {
-                addr: p.addr.unwrap_or_default().into(),
-                version: p.version.unwrap_or_default().into(),
+                addr_len: addr.len(),
+                text: (addr + &version).into(),
                 started_at: p.started_at,
             })
         })
@@ -174,12 +178,14 @@ impl Member {
 
     /// Address from the value (sanitised), or "".
     pub fn addr(&self) -> &str {
-        &self.fields().addr
+        let f = self.fields();
+        &f.text[..f.addr_len]
     }
 
     /// Version from the value (sanitised), or "".
     pub fn version_label(&self) -> &str {
-        &self.fields().version
+        let f = self.fields();
+        &f.text[f.addr_len..]
     }
 
     /// Start time from the value, else when this console saw the key created.
@@ -773,6 +779,71 @@ mod tests {
             now(),
         );
         m
+    }
+
+    #[test]
+    fn member_names_come_from_the_key_and_fields_from_the_value() {
+        let m = Member::from_entry(
+            "/services/",
+            entry(
+                "/services/web/eu/web-1",
+                r#"{"addr":"10.0.0.1","port":80,"version":"2.1"}"#,
+                1,
+            ),
+            None,
+        );
+        assert_eq!((m.role(), m.instance()), ("web", "eu/web-1"));
+        assert_eq!((m.addr(), m.version_label()), ("10.0.0.1:80", "2.1"));
+        // Parsed or not, the same registration is the same member.
+        let fresh = Member::from_entry(
+            "/services/",
+            entry(
+                "/services/web/eu/web-1",
+                r#"{"addr":"10.0.0.1","port":80,"version":"2.1"}"#,
+                1,
+            ),
+            None,
+        );
+        assert_eq!(m, fresh);
+
+        let bare = Member::from_entry(
+            "/services/",
+            entry("/services//lonely", "10.0.0.9:1", 1),
+            None,
+        );
+        assert_eq!(
+            (
+                bare.role(),
+                bare.instance(),
+                bare.addr(),
+                bare.version_label()
+            ),
+            ("-", "lonely", "10.0.0.9:1", "")
+        );
+        let outside = Member::from_entry("/services/", entry("/other/db/db-1", "x", 1), None);
+        assert_eq!((outside.role(), outside.instance()), ("other", "db/db-1"));
+
+        // Escape sequences in a key never reach the screen.
+        let evil = Member::from_entry(
+            "/services/",
+            entry("/services/w\x1b[2Jeb/i\x07-1", "", 1),
+            None,
+        );
+        assert!(
+            !evil.role().contains('\x1b')
+                && evil.role().starts_with('w')
+                && evil.role().ends_with("eb")
+        );
+        assert!(!evil.instance().contains('\x07') && evil.instance().ends_with("-1"));
+        let evil_role_only =
+            Member::from_entry("/services/", entry("/services/\x1b[0m", "", 1), None);
+        assert_eq!(evil_role_only.role(), "-");
+        assert!(!evil_role_only.instance().contains('\x1b'));
+
+        // No start time in the value: when we saw it created, if we did.
+        let seen = now();
+        let live = Member::from_entry("/services/", entry("/services/a/b", "{}", 1), Some(seen));
+        assert_eq!(live.started_at(), Some(seen));
     }
 
     #[test]

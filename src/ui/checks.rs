@@ -68,7 +68,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             ctx.theme.style(StyleName::Warning),
         ));
     }
-    let block = pane_block(ctx, Pane::Checks, Line::from(title));
+    let block = pane_block(ctx, Pane::Checks, area, Line::from(title));
     let mut inner = block.inner(area);
     frame.render_widget(block, area);
 

@@ -128,7 +128,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             ctx.theme.style(StyleName::Warning),
         ));
     }
-    let block = pane_block(ctx, Pane::Logs, Line::from(title));
+    let block = pane_block(ctx, Pane::Logs, area, Line::from(title));
     let mut inner = block.inner(area);
     frame.render_widget(block, area);
     if kind.is_empty() {

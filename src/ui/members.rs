@@ -47,7 +47,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             ctx.theme.style(StyleName::Highlight),
         ));
     }
-    let block = pane_block(ctx, Pane::Members, Line::from(title));
+    let block = pane_block(ctx, Pane::Members, area, Line::from(title));
     let inner = block.inner(area);
     frame.render_widget(block, area);
 

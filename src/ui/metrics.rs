@@ -80,7 +80,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             ctx.theme.style(StyleName::Warning),
         ));
     }
-    let block = pane_block(ctx, Pane::Metrics, Line::from(title));
+    let block = pane_block(ctx, Pane::Metrics, area, Line::from(title));
     let mut inner = block.inner(area);
     frame.render_widget(block, area);
     let spark_w = (inner.width as usize)

@@ -71,12 +71,13 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme, keymap: &Keymap) {
 }
 
 /// The block every pane uses: focus and per-cluster accent decide the border.
-pub fn pane_block<'a>(ctx: &Ctx, pane: Pane, title: Line<'a>) -> Block<'a> {
+/// A pane's frame; the title is cut to the pane's width with "…" when it does not fit.
+pub fn pane_block<'a>(ctx: &Ctx, pane: Pane, area: Rect, title: Line<'a>) -> Block<'a> {
     let focused = ctx.state.focus == pane && ctx.state.popup.is_none();
     Block::default()
         .borders(Borders::ALL)
         .border_style(ctx.theme.border(focused))
-        .title(title)
+        .title(fmt::fit_line(title, area.width.saturating_sub(2) as usize))
         .title_style(ctx.theme.style(StyleName::Title))
 }
 

@@ -50,9 +50,34 @@ fn frame_block<'a>(ctx: &Ctx, title: String, danger: bool) -> Block<'a> {
 fn scrolled(frame: &mut Frame, rect: Rect, block: Block, lines: Vec<Line>, scroll: usize) {
     let visible = rect.height.saturating_sub(2) as usize;
     let max = lines.len().saturating_sub(visible);
-    let scroll = scroll.min(max) as u16;
+    let scroll = scroll.min(max);
+    // Say where we are when it does not all fit, or what is below the fold goes unnoticed.
+    let block = match scroll_hint(scroll, visible, lines.len()) {
+        Some(hint) => block.title_bottom(Line::from(hint).right_aligned()),
+        None => block,
+    };
     frame.render_widget(Clear, rect);
-    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .scroll((scroll as u16, 0)),
+        rect,
+    );
+}
+
+/// " lines 1–20 of 63 ▼ " for a popup showing `visible` of `total` lines from `scroll`; `None` when
+/// everything fits.
+fn scroll_hint(scroll: usize, visible: usize, total: usize) -> Option<String> {
+    if total <= visible || visible == 0 {
+        return None;
+    }
+    let last = (scroll + visible).min(total);
+    let up = if scroll > 0 { "▲" } else { "" };
+    let down = if last < total { "▼" } else { "" };
+    Some(format!(
+        " lines {}–{last} of {total} {up}{down} ",
+        scroll + 1
+    ))
 }
 
 fn help(frame: &mut Frame, area: Rect, ctx: &Ctx, scroll: usize) {
@@ -198,8 +223,6 @@ fn detail(
         false,
     );
     frame.render_widget(Clear, rect);
-    let inner_w = rect.width.saturating_sub(2);
-    let _ = inner_w;
     let visible = rect.height.saturating_sub(2) as usize;
     let max = lines.len().saturating_sub(visible);
     frame.render_widget(
@@ -276,4 +299,26 @@ fn confirm(
     );
     frame.render_widget(Clear, rect);
     frame.render_widget(Paragraph::new(lines).block(block), rect);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scroll_hint;
+
+    #[test]
+    fn scroll_hint_says_what_is_above_and_below() {
+        assert_eq!(scroll_hint(0, 20, 20), None);
+        assert_eq!(
+            scroll_hint(0, 20, 63).as_deref(),
+            Some(" lines 1–20 of 63 ▼ ")
+        );
+        assert_eq!(
+            scroll_hint(10, 20, 63).as_deref(),
+            Some(" lines 11–30 of 63 ▲▼ ")
+        );
+        assert_eq!(
+            scroll_hint(43, 20, 63).as_deref(),
+            Some(" lines 44–63 of 63 ▲ ")
+        );
+    }
 }

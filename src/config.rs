@@ -91,6 +91,8 @@ struct RawLogs {
     channel: Option<String>,
     /// … or list (mode="queue"), consumed with BRPOP.
     list: Option<String>,
+    /// The list is filled with RPUSH (omhiredis `userpush="on"`): consume from the left instead.
+    userpush: Option<bool>,
     /// elasticsearch: index pattern.
     index: Option<String>,
     /// loki: LogQL stream selector.
@@ -311,6 +313,8 @@ pub enum LogsKind {
     Redis {
         channel: Option<String>,
         list: Option<String>,
+        /// rsyslog RPUSHes to the list (`userpush="on"`), so the oldest line is on the left.
+        userpush: bool,
     },
     Elasticsearch {
         index: String,
@@ -802,9 +806,15 @@ fn validate_logs(raw: RawLogs) -> Result<LogsProfile, String> {
                 (None, None) => return Err("give channel = \"syslog\" (omhiredis publish mode) or list = \"syslog\" (queue mode)".into()),
                 _ => {}
             }
+            if raw.userpush.is_some() && raw.list.is_none() {
+                return Err(
+                    "userpush applies to a list (queue mode), not to a Pub/Sub channel".into(),
+                );
+            }
             LogsKind::Redis {
                 channel: raw.channel,
                 list: raw.list,
+                userpush: raw.userpush.unwrap_or(false),
             }
         }
         "elasticsearch" | "logstash" => LogsKind::Elasticsearch {
@@ -930,6 +940,40 @@ mod tests {
     #[test]
     fn secret_debug_is_redacted() {
         assert_eq!(format!("{:?}", Secret("x".into())), "Secret(***)");
+    }
+
+    #[test]
+    fn redis_list_push_side() {
+        let base = "[clusters.p]\netcd = { endpoints = [\"http://a:1\"] }\n";
+        let logs = |rest: &str| {
+            parse(&format!(
+                "{base}logs = {{ kind = \"redis\", url = \"redis://r:6379\", {rest} }}\n"
+            ))
+        };
+        let kind = |c: Config| c.cluster("p").unwrap().logs.clone().unwrap().kind;
+        assert_eq!(
+            kind(logs("list = \"syslog\"").unwrap()),
+            LogsKind::Redis {
+                channel: None,
+                list: Some("syslog".into()),
+                userpush: false
+            }
+        );
+        assert_eq!(
+            kind(logs("list = \"syslog\", userpush = true").unwrap()),
+            LogsKind::Redis {
+                channel: None,
+                list: Some("syslog".into()),
+                userpush: true
+            }
+        );
+        let e = logs("channel = \"syslog\", userpush = true")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 3") && e.contains("userpush applies to a list"),
+            "{e}"
+        );
     }
 
     #[test]

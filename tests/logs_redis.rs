@@ -27,6 +27,7 @@ fn profile(redis: &Redis, mode: RsyslogMode) -> opsconsole::config::LogsProfile 
     let target = match mode {
         RsyslogMode::Publish => format!("channel = \"{KEY}\""),
         RsyslogMode::Queue => format!("list = \"{KEY}\""),
+        RsyslogMode::QueueRpush => format!("list = \"{KEY}\", userpush = true"),
     };
     logs_profile(&format!(
         "{{ kind = \"redis\", url = \"{}\", {target}, timeout_secs = 2 }}",
@@ -158,8 +159,18 @@ async fn publish_mode_udp_and_tcp_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queue_mode_backlog_then_live_after_idle() {
+    queue_backlog_then_live(RsyslogMode::Queue).await;
+}
+
+/// omhiredis `userpush="on"` RPUSHes: with `userpush = true` the console still reads oldest first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_mode_with_userpush_reads_oldest_first() {
+    queue_backlog_then_live(RsyslogMode::QueueRpush).await;
+}
+
+async fn queue_backlog_then_live(mode: RsyslogMode) {
     let redis = Redis::start();
-    let rs = Rsyslog::start(redis.port, RsyslogMode::Queue);
+    let rs = Rsyslog::start(redis.port, mode);
     // A backlog written before the console starts is read oldest first.
     let want_backlog = send_udp_batch(&rs, "q-udp");
     common::wait_for(ARRIVE, || {
@@ -167,7 +178,7 @@ async fn queue_mode_backlog_then_live_after_idle() {
     })
     .unwrap_or_else(|| panic!("rsyslog did not queue the batch; log:\n{}", rs.log_tail()));
 
-    let mut t = LogTail::start(profile(&redis, RsyslogMode::Queue));
+    let mut t = LogTail::start(profile(&redis, mode));
     t.until_live(ARRIVE).await;
     expect_batch(&mut t, "q-udp", &want_backlog).await;
     assert_raw_times(&t, "q-udp");
@@ -182,7 +193,8 @@ async fn queue_mode_backlog_then_live_after_idle() {
     let want = send_tcp_batch(&rs, "q-tcp");
     expect_batch(&mut t, "q-tcp", &want).await;
 
-    // A big burst (one LPUSH, oldest first) crosses several batches and stays in order.
+    // A big burst (one push of 5000, oldest first, from the side rsyslog pushes to) crosses
+    // several batches and stays in order.
     let payloads: Vec<Vec<u8>> = (0..5000)
         .map(|i| {
             format!(
@@ -191,7 +203,12 @@ async fn queue_mode_backlog_then_live_after_idle() {
             .into_bytes()
         })
         .collect();
-    let mut args: Vec<&[u8]> = vec![b"LPUSH", KEY.as_bytes()];
+    let push: &[u8] = if mode == RsyslogMode::QueueRpush {
+        b"RPUSH"
+    } else {
+        b"LPUSH"
+    };
+    let mut args: Vec<&[u8]> = vec![push, KEY.as_bytes()];
     args.extend(payloads.iter().map(|p| p.as_slice()));
     redis.cmd(&args);
     t.until(ARRIVE, "5000 bulk lines", |t| {

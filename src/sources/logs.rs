@@ -119,7 +119,11 @@ impl LogsSource {
     pub async fn run(mut self) {
         let _ = self.health(Health::Connecting).await;
         match self.profile.kind.clone() {
-            LogsKind::Redis { channel, list } => self.run_redis(channel, list).await,
+            LogsKind::Redis {
+                channel,
+                list,
+                userpush,
+            } => self.run_redis(channel, list, userpush).await,
             LogsKind::Elasticsearch { index } => {
                 self.run_polled(Poller::Es(EsTail::new(index))).await
             }
@@ -155,12 +159,12 @@ impl LogsSource {
         }
     }
 
-    async fn run_redis(&mut self, channel: Option<String>, list: Option<String>) {
+    async fn run_redis(&mut self, channel: Option<String>, list: Option<String>, userpush: bool) {
         let mut was_live = false;
         loop {
             let result = match (&channel, &list) {
                 (Some(ch), _) => self.redis_pubsub(ch, &mut was_live).await,
-                (None, Some(l)) => self.redis_list(l).await,
+                (None, Some(l)) => self.redis_list(l, userpush).await,
                 (None, None) => return,
             };
             match result {
@@ -238,7 +242,14 @@ impl LogsSource {
         }
     }
 
-    async fn redis_list(&mut self, list: &str) -> Result<(), String> {
+    /// Queue mode. rsyslog LPUSHes by default, so the oldest line is on the right (BRPOP/RPOP);
+    /// with `userpush="on"` it RPUSHes and the oldest is on the left (BLPOP/LPOP).
+    async fn redis_list(&mut self, list: &str, userpush: bool) -> Result<(), String> {
+        let (block_pop, pop) = if userpush {
+            ("BLPOP", "LPOP")
+        } else {
+            ("BRPOP", "RPOP")
+        };
         let client = redis::Client::open(self.redis_url()).map_err(|e| e.to_string())?;
         // redis-rs times requests out after 500 ms by default: shorter than BRPOP's block, so an
         // idle list would look like a dead server (and a line popped server-side just as the
@@ -260,8 +271,8 @@ impl LogsSource {
             return Ok(());
         }
         loop {
-            // rsyslog LPUSHes: BRPOP takes the oldest first; then drain what is queued in one go.
-            let popped: Option<(String, Vec<u8>)> = redis::cmd("BRPOP")
+            // The oldest line first (blocking), then drain what is queued in one go.
+            let popped: Option<(String, Vec<u8>)> = redis::cmd(block_pop)
                 .arg(list)
                 .arg(BRPOP_BLOCK_SECS)
                 .query_async(&mut conn)
@@ -269,7 +280,7 @@ impl LogsSource {
                 .map_err(|e| e.to_string())?;
             let Some((_, first)) = popped else { continue };
             let mut lines = vec![parse_any(&first)];
-            let more: Option<Vec<Vec<u8>>> = redis::cmd("RPOP")
+            let more: Option<Vec<Vec<u8>>> = redis::cmd(pop)
                 .arg(list)
                 .arg(BATCH - 1)
                 .query_async(&mut conn)

@@ -368,6 +368,8 @@ pub enum RsyslogMode {
     Publish,
     /// omhiredis `mode="queue"`: LPUSH to the list (the default push side).
     Queue,
+    /// omhiredis `mode="queue" userpush="on"`: RPUSH to the list.
+    QueueRpush,
 }
 
 /// Channel or list name rsyslog writes to.
@@ -398,6 +400,9 @@ impl Rsyslog {
             ),
             RsyslogMode::Queue => format!(
                 r#"action(type="omhiredis" server="127.0.0.1" serverport="{redis_port}" mode="queue" key="{KEY}" template="json_redis")"#
+            ),
+            RsyslogMode::QueueRpush => format!(
+                r#"action(type="omhiredis" server="127.0.0.1" serverport="{redis_port}" mode="queue" userpush="on" key="{KEY}" template="json_redis")"#
             ),
         };
         let conf = format!(
@@ -514,7 +519,7 @@ template(name="json_redis" type="list" option.jsonf="on") {{
                 }
             }
         }
-        if self.mode == RsyslogMode::Queue {
+        if self.mode != RsyslogMode::Publish {
             let mut c = Resp::connect(self.redis_port).expect("redis");
             c.cmd(&[b"DEL", KEY.as_bytes()]).expect("DEL");
         }

@@ -252,6 +252,15 @@ async fn alerts_silence_unsilence_against_real_alertmanager() {
         .unwrap_err();
     assert!(matches!(e.status(), Some(404 | 500)), "{e}");
     assert!(e.to_string().contains("silence not found"), "{e}");
+    assert!(
+        e.means_gone(),
+        "an unknown silence is already gone, not a failure: {e}"
+    );
+    // Expiring it a second time: also already gone, whatever this version answers.
+    match backend.unsilence(&id).await {
+        Ok(()) => {}
+        Err(e) => assert!(e.means_gone(), "{e}"),
+    }
 }
 
 #[tokio::test]

@@ -1616,7 +1616,8 @@ async fn source_retries_recovers_and_silences() {
     assert_eq!(snap.silences.len(), 1);
     assert_eq!(snap.silences[0].id, "entity:web-1:check_http");
 
-    // Unsilence, then a failing one reported as Failed with the backend's words.
+    // Unsilence; again (already gone: not a failure); then a failing one, reported as Failed
+    // with the backend's words.
     cmd_tx
         .send(Command::Unsilence {
             id: "entity:web-1:check_http".into(),
@@ -1651,10 +1652,32 @@ async fn source_retries_recovers_and_silences() {
     })
     .await
     {
-        SilenceOutcome::Failed { what, error } => {
-            assert!(what.contains("entity:web-1:check_http"), "{what}");
+        SilenceOutcome::AlreadyGone { id, detail } => {
+            assert_eq!(id, "entity:web-1:check_http");
             assert!(
-                error.contains("404") && error.contains("not found"),
+                detail.contains("404") && detail.contains("not found"),
+                "{detail}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    fake.lock().unwrap().down = true;
+    cmd_tx
+        .send(Command::Unsilence {
+            id: "entity:web-2:check_http".into(),
+        })
+        .await
+        .unwrap();
+    match wait_msg(&mut rx, Duration::from_secs(5), |m| match m {
+        Msg::SilenceDone(o) => Some(o.clone()),
+        _ => None,
+    })
+    .await
+    {
+        SilenceOutcome::Failed { what, error } => {
+            assert!(what.contains("entity:web-2:check_http"), "{what}");
+            assert!(
+                error.contains("503") && error.contains("warming up"),
                 "{error}"
             );
         }

@@ -238,9 +238,22 @@ impl Backend {
 /// What the source reports after a silence/unsilence attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SilenceOutcome {
-    Created { id: String, request: SilenceRequest },
-    Removed { id: String },
-    Failed { what: String, error: String },
+    Created {
+        id: String,
+        request: SilenceRequest,
+    },
+    Removed {
+        id: String,
+    },
+    /// Unsilence of a silence that had already expired or been removed elsewhere.
+    AlreadyGone {
+        id: String,
+        detail: String,
+    },
+    Failed {
+        what: String,
+        error: String,
+    },
 }
 
 pub struct ChecksSource {
@@ -299,6 +312,7 @@ impl ChecksSource {
                         },
                         Command::Unsilence { id } => match backend.unsilence(&id).await {
                             Ok(()) => SilenceOutcome::Removed { id },
+                            Err(e) if e.means_gone() => SilenceOutcome::AlreadyGone { id, detail: e.to_string() },
                             Err(e) => SilenceOutcome::Failed { what: format!("unsilence {id}"), error: e.to_string() },
                         },
                         _ => continue,

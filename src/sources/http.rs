@@ -48,6 +48,24 @@ impl HttpError {
             _ => None,
         }
     }
+
+    /// The thing asked for no longer exists: 404/410, or how Alertmanager before 0.27 says it —
+    /// a 500 whose body reads "silence not found" or "… already expired". Removing what is already
+    /// gone is not a failure the user has to act on.
+    pub fn means_gone(&self) -> bool {
+        match self {
+            HttpError::Status {
+                status: 404 | 410, ..
+            } => true,
+            HttpError::Status {
+                status: 500, body, ..
+            } => {
+                let body = body.to_ascii_lowercase();
+                body.contains("not found") || body.contains("already expired")
+            }
+            _ => false,
+        }
+    }
 }
 
 pub fn install_crypto_provider() {

@@ -390,6 +390,14 @@ fn silence_done(state: &mut State, outcome: SilenceOutcome) -> Vec<Command> {
             state.say(Level::Info, format!("silence {id} removed"));
             vec![state.audit("unsilence", &id, "removed", None)]
         }
+        SilenceOutcome::AlreadyGone { id, detail } => {
+            state.checks.remove_silence(&id);
+            state.say(
+                Level::Warn,
+                format!("silence {id} was already expired or removed elsewhere"),
+            );
+            vec![state.audit("unsilence", &id, "already gone", Some(detail))]
+        }
         SilenceOutcome::Failed { what, error } => {
             state.say(Level::Error, format!("{what} failed: {error}"));
             let action = if what.starts_with("unsilence") {

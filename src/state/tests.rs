@@ -201,6 +201,28 @@ fn lease_ttls_and_tick_count_down() {
 }
 
 #[test]
+fn unsilencing_what_is_already_gone_warns_and_is_audited() {
+    use crate::sources::checks::SilenceOutcome;
+    let mut s = empty_state();
+    let cmds = update(
+        &mut s,
+        Msg::SilenceDone(SilenceOutcome::AlreadyGone {
+            id: "0f3c".into(),
+            detail: "500 from http://am/api/v2/silence/0f3c: silence not found".into(),
+        }),
+    );
+    let a = audit_of(&cmds);
+    assert_eq!(
+        (a.action.as_str(), a.target.as_str(), a.result.as_str()),
+        ("unsilence", "0f3c", "already gone")
+    );
+    assert!(a.detail.as_deref().unwrap().contains("silence not found"));
+    let status = s.status.as_ref().unwrap();
+    assert_eq!(status.level, Level::Warn);
+    assert!(status.text.contains("0f3c") && status.text.contains("already expired"));
+}
+
+#[test]
 fn audit_messages_pass_through() {
     let mut s = empty_state();
     let entry = crate::audit::AuditEntry {

@@ -287,8 +287,8 @@ fn log_line(i: usize, rng: &mut Rng) -> LogLine {
     }
     LogLine {
         time: Some(t0() + chrono::Duration::milliseconds(i as i64)),
-        host: format!("{}-{}", ROLES[i % ROLES.len()], rng.below(members_n())),
-        program: PROGRAMS[rng.below(PROGRAMS.len())].to_string(),
+        host: format!("{}-{}", ROLES[i % ROLES.len()], rng.below(members_n())).into(),
+        program: PROGRAMS[rng.below(PROGRAMS.len())].to_string().into(),
         severity: Some(rng.below(8) as u8),
         message,
         fields: Vec::new(),

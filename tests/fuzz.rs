@@ -428,13 +428,13 @@ proptest! {
 
 fn check_syslog(raw: &[u8], now_secs: i64) -> Result<(), TestCaseError> {
     let line = timed("parse_any", || syslog::parse_any(raw));
-    for s in [&line.host, &line.program, &line.message] {
+    for s in [&*line.host, &*line.program, line.message.as_str()] {
         prop_assert!(!s.chars().any(char::is_control), "control char in {:?}", s);
     }
     let now = Utc.timestamp_opt(now_secs, 0).unwrap();
     let text = String::from_utf8_lossy(raw);
     let line = timed("parse_syslog", || syslog::parse_syslog(&text, now));
-    for s in [&line.host, &line.program, &line.message] {
+    for s in [&*line.host, &*line.program, line.message.as_str()] {
         prop_assert!(!s.chars().any(char::is_control), "control char in {:?}", s);
     }
     Ok(())

@@ -321,7 +321,7 @@ async fn elasticsearch_tail_late_duplicates_partial_failure_and_errors() {
     assert_eq!(t.messages(), ["es one", "es two"], "oldest first");
     let first = &t.lines()[0];
     assert_eq!(
-        (first.host.as_str(), first.program.as_str(), first.severity),
+        (&*first.host, &*first.program, first.severity),
         ("web-1", "app", Some(3))
     );
     assert_eq!(first.time.unwrap().timestamp_millis(), t0 - 3000);
@@ -580,8 +580,8 @@ async fn loki_tail_merges_dedupes_and_reports_errors() {
     t.until(ARRIVE, "three lines", |t| t.logs.len() >= 3).await;
     assert_eq!(t.messages(), ["a1", "b1", "a2"], "streams merged by time");
     let l = t.lines();
-    assert_eq!((l[0].host.as_str(), l[0].severity), ("web-1", Some(3)));
-    assert_eq!((l[1].host.as_str(), l[1].severity), ("web-2", None));
+    assert_eq!((&*l[0].host, l[0].severity), ("web-1", Some(3)));
+    assert_eq!((&*l[1].host, l[1].severity), ("web-2", None));
     assert_eq!(
         l[1].time.unwrap().timestamp_nanos_opt().unwrap() as i128,
         t0 + 1_000

@@ -38,8 +38,8 @@ fn profile(redis: &Redis, mode: RsyslogMode) -> opsconsole::config::LogsProfile 
 /// (host, program, severity, message) of a line, for compact assertions.
 fn summary(l: &LogLine) -> (String, String, Option<u8>, String) {
     (
-        l.host.clone(),
-        l.program.clone(),
+        l.host.to_string(),
+        l.program.to_string(),
         l.severity,
         l.message.clone(),
     )
@@ -285,7 +285,7 @@ async fn hostile_and_invalid_payloads_are_neutralised() {
         );
     }
     let h1 = find("h1");
-    assert_eq!((h1.program.as_str(), h1.severity), ("evil", Some(5)));
+    assert_eq!((&*h1.program, h1.severity), ("evil", Some(5)));
     assert!(
         h1.message.starts_with("h1 esc") && h1.message.ends_with("end"),
         "{h1:?}"

@@ -287,8 +287,8 @@ impl DemoSource {
                 };
                 LogLine {
                     time: Some(Utc::now()),
-                    host: host.clone(),
-                    program: program.to_string(),
+                    host: host.clone().into(),
+                    program: program.to_string().into(),
                     severity: Some(sev),
                     message,
                     fields: vec![("source".into(), "demo".into())],

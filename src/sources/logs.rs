@@ -727,11 +727,11 @@ impl LokiTail {
                     );
                 }
                 if let Some(h) = &host {
-                    line.host = h.clone();
+                    line.host = h.clone().into();
                 }
                 if line.program.is_empty() {
                     if let Some(p) = &program {
-                        line.program = p.clone();
+                        line.program = p.clone().into();
                     }
                 }
                 if severity.is_some() {
@@ -879,7 +879,7 @@ mod tests {
             ["a", "b", "c"]
         );
         assert_eq!(lines[0].severity, Some(3));
-        assert_eq!(lines[1].host, "web-2");
+        assert_eq!(&*lines[1].host, "web-2");
         // The next poll starts at the cursor (inclusive) and sees "c" again: dropped.
         let b = json!({"status": "success", "data": {"resultType": "streams", "result": [
             {"stream": {"host": "web-1", "level": "error"}, "values": [["300", "c"], ["400", "d"]]}]}});

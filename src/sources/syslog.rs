@@ -1,6 +1,8 @@
 //! Log line parsers: rsyslog's JSON template, RFC 5424 and RFC 3164 syslog lines, and plain text.
 //! Every field is sanitised and capped here, once, so drawing never sees raw backend text.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Datelike, NaiveDateTime, TimeZone, Utc};
 
 use crate::text::{sanitize, sanitize_bytes};
@@ -11,8 +13,8 @@ pub const MAX_MESSAGE: usize = crate::text::MAX_LINE_CHARS;
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LogLine {
     pub time: Option<DateTime<Utc>>,
-    pub host: String,
-    pub program: String,
+    pub host: Arc<str>,
+    pub program: Arc<str>,
     /// Syslog severity 0 (emerg) … 7 (debug); `None` when unknown.
     pub severity: Option<u8>,
     pub message: String,
@@ -178,8 +180,8 @@ pub fn from_json(map: &serde_json::Map<String, serde_json::Value>) -> LogLine {
     fields.shrink_to_fit(); // a buffer holds 100 000 lines: no slack per line
     LogLine {
         time,
-        host: clean(&host),
-        program: clean(program.trim_end_matches(':')),
+        host: clean(&host).into(),
+        program: clean(program.trim_end_matches(':')).into(),
         severity,
         message: clean(message),
         fields,
@@ -319,8 +321,8 @@ fn parse_5424(rest: &str, severity: Option<u8>) -> Option<LogLine> {
     }
     Some(LogLine {
         time,
-        host: clean(nil(host)),
-        program: clean(nil(app)),
+        host: clean(nil(host)).into(),
+        program: clean(nil(app)).into(),
         severity,
         message: clean(msg),
         fields,
@@ -379,8 +381,8 @@ fn parse_3164(rest: &str, severity: Option<u8>, now: DateTime<Utc>) -> Option<Lo
     };
     Some(LogLine {
         time: Some(dt),
-        host: clean(host),
-        program: clean(program),
+        host: clean(host).into(),
+        program: clean(program).into(),
         severity,
         message: clean(msg),
         fields,
@@ -433,8 +435,8 @@ mod tests {
     #[test]
     fn rsyslog_json_template() {
         let l = parse_any(br#"{"timestamp":"2026-11-25T04:45:19.543130+00:00", "host":"vm", "program":"myapp", "severity":"notice", "message":" hello"}"#);
-        assert_eq!(l.host, "vm");
-        assert_eq!(l.program, "myapp");
+        assert_eq!(&*l.host, "vm");
+        assert_eq!(&*l.program, "myapp");
         assert_eq!(l.severity, Some(5));
         assert_eq!(l.message, "hello");
         assert!(l.time.is_some());
@@ -444,7 +446,7 @@ mod tests {
     fn ecs_document() {
         let l = parse_any(br#"{"@timestamp":"2026-11-25T04:45:19Z","host":{"hostname":"web1","ip":"10.0.0.1"},"process":{"name":"sshd"},"log":{"syslog":{"severity":{"code":3,"name":"error"}}},"message":"boom"}"#);
         assert_eq!(
-            (l.host.as_str(), l.program.as_str(), l.severity),
+            (&*l.host, &*l.program, l.severity),
             ("web1", "sshd", Some(3))
         );
         assert!(l
@@ -460,8 +462,8 @@ mod tests {
             now(),
         );
         assert_eq!(l.severity, Some(5));
-        assert_eq!(l.host, "web1");
-        assert_eq!(l.program, "nginx");
+        assert_eq!(&*l.host, "web1");
+        assert_eq!(&*l.program, "nginx");
         assert_eq!(l.message, "upstream timed out");
         let l = parse_syslog("<11>1 - - - - - -", now());
         assert_eq!(l.severity, Some(3));
@@ -475,8 +477,8 @@ mod tests {
             now(),
         );
         assert_eq!(l.severity, Some(2));
-        assert_eq!(l.host, "web-1");
-        assert_eq!(l.program, "sshd");
+        assert_eq!(&*l.host, "web-1");
+        assert_eq!(&*l.program, "sshd");
         assert_eq!(l.message, "Accepted publickey for ops");
         assert_eq!(l.fields, vec![("pid".into(), "42".into())]);
         assert_eq!(l.time.unwrap().to_rfc3339(), "2026-11-25T04:10:15+00:00");
@@ -492,38 +494,26 @@ mod tests {
     fn rfc3164_variants() {
         // No PRI: severity unknown, everything else parsed.
         let l = parse_syslog("Nov 25 04:10:15 web-1 sshd[42]: Accepted key", now());
-        assert_eq!(
-            (l.severity, l.host.as_str(), l.program.as_str()),
-            (None, "web-1", "sshd")
-        );
+        assert_eq!((l.severity, &*l.host, &*l.program), (None, "web-1", "sshd"));
         assert_eq!(l.message, "Accepted key");
         assert_eq!(l.fields, vec![("pid".into(), "42".into())]);
         // Single-digit day is space-padded.
         let l = parse_syslog("<13>Nov  5 04:10:15 h cron: tick", now());
         assert_eq!(l.time.unwrap().to_rfc3339(), "2026-11-05T04:10:15+00:00");
-        assert_eq!((l.program.as_str(), l.message.as_str()), ("cron", "tick"));
+        assert_eq!((&*l.program, l.message.as_str()), ("cron", "tick"));
         // Tag with pid but no colon.
         let l = parse_syslog("<13>Nov 25 04:10:15 h app[7] started ok", now());
-        assert_eq!(
-            (l.program.as_str(), l.message.as_str()),
-            ("app", "started ok")
-        );
+        assert_eq!((&*l.program, l.message.as_str()), ("app", "started ok"));
         assert_eq!(l.fields, vec![("pid".into(), "7".into())]);
         // Tag without colon or pid: ambiguous, the text stays the message.
         let l = parse_syslog("<13>Nov 25 04:10:15 h some free text", now());
-        assert_eq!(
-            (l.program.as_str(), l.message.as_str()),
-            ("", "some free text")
-        );
+        assert_eq!((&*l.program, l.message.as_str()), ("", "some free text"));
         // Tag alone with a trailing colon, empty message.
         let l = parse_syslog("<13>Nov 25 04:10:15 h kernel:", now());
-        assert_eq!((l.program.as_str(), l.message.as_str()), ("kernel", ""));
+        assert_eq!((&*l.program, l.message.as_str()), ("kernel", ""));
         // A colon later in the message does not make a tag.
         let l = parse_syslog("<13>Nov 25 04:10:15 h not a tag: x", now());
-        assert_eq!(
-            (l.program.as_str(), l.message.as_str()),
-            ("", "not a tag: x")
-        );
+        assert_eq!((&*l.program, l.message.as_str()), ("", "not a tag: x"));
         // Non-ASCII right after the timestamp must not panic on a char boundary.
         let l = parse_syslog("<13>Nov 25 04:10:1é h p: m", now());
         assert!(l.time.is_none());
@@ -591,7 +581,7 @@ mod tests {
         let l =
             parse_any(b"{\"host\":\"web9\",\"program\":\"nginx\",\"message\":\"caf\xe9 \xff\"}");
         assert_eq!(
-            (l.host.as_str(), l.program.as_str(), l.message.as_str()),
+            (&*l.host, &*l.program, l.message.as_str()),
             ("web9", "nginx", "caf\u{fffd} \u{fffd}")
         );
         // Broken JSON is shown as text.
@@ -600,7 +590,7 @@ mod tests {
         // Escapes in JSON strings are removed from every field.
         let l =
             parse_any(br#"{"host":"h\u001b[2J","message":"a\u001b]0;t\u0007b","x":"\u009b31m"}"#);
-        assert_eq!((l.host.as_str(), l.message.as_str()), ("h", "ab"));
+        assert_eq!((&*l.host, l.message.as_str()), ("h", "ab"));
         assert_eq!(l.fields, vec![("x".into(), "".into())]);
     }
 

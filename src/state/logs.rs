@@ -1,7 +1,8 @@
 //! Logs: a bounded ring buffer with an incrementally maintained list of the lines that pass the
 //! filter, so a firehose costs O(1) per line and a frame only touches the rows on screen.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
 
 use super::checks::EntityScope;
 use super::members::Filter;
@@ -35,7 +36,14 @@ pub struct Logs {
     /// Matching lines that arrived while paused.
     pub unseen: u64,
     pub received: u64,
+    /// Host and program names of buffered lines, shared: a fleet logs from a few hundred hosts and
+    /// a few dozen programs, so 100k lines need not carry 200k copies of them.
+    names: HashSet<Arc<str>>,
 }
+
+/// Distinct names remembered for sharing; past this the table starts afresh (lines keep theirs),
+/// so a stream of ever-new names costs O(1) per line and bounded memory.
+const MAX_NAMES: usize = 8192;
 
 impl Default for Logs {
     fn default() -> Self {
@@ -61,6 +69,7 @@ impl Logs {
             cursor: None,
             unseen: 0,
             received: 0,
+            names: HashSet::new(),
         }
     }
 
@@ -105,8 +114,22 @@ impl Logs {
         }
     }
 
-    pub fn push(&mut self, line: LogLine) {
+    /// The shared copy of `name`.
+    fn intern(&mut self, name: &Arc<str>) -> Arc<str> {
+        if let Some(shared) = self.names.get(&**name) {
+            return shared.clone();
+        }
+        if self.names.len() >= MAX_NAMES {
+            self.names.clear();
+        }
+        self.names.insert(name.clone());
+        name.clone()
+    }
+
+    pub fn push(&mut self, mut line: LogLine) {
         self.received += 1;
+        line.host = self.intern(&line.host);
+        line.program = self.intern(&line.program);
         if self.lines.len() == self.capacity {
             self.lines.pop_front();
             self.host_keys.pop_front();
@@ -300,6 +323,26 @@ mod tests {
             message: msg.into(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn lines_share_host_and_program_names() {
+        let mut l = Logs::with_capacity(10);
+        for i in 0..3 {
+            l.push(line(&format!("m{i}"), 6));
+        }
+        let w = l.window(10);
+        assert!(Arc::ptr_eq(&w[0].host, &w[2].host));
+        assert!(Arc::ptr_eq(&w[0].program, &w[1].program));
+        assert_eq!((&*w[2].host, &*w[2].program), ("web-1", "app"));
+        // Ever-new names: the table starts afresh instead of growing; lines keep their names.
+        for i in 0..MAX_NAMES + 10 {
+            let mut x = line("n", 6);
+            x.host = format!("h-{i}").into();
+            l.push(x);
+        }
+        assert!(l.names.len() <= MAX_NAMES);
+        assert_eq!(&*l.window(10)[9].host, format!("h-{}", MAX_NAMES + 9));
     }
 
     #[test]

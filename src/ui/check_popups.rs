@@ -132,8 +132,8 @@ fn log_detail(
                 .map(|t| timestamp(t, ctx.state.utc))
                 .unwrap_or_else(|| "-".into()),
         ),
-        kv(ctx, "host", l.host.clone()),
-        kv(ctx, "program", l.program.clone()),
+        kv(ctx, "host", l.host.to_string()),
+        kv(ctx, "program", l.program.to_string()),
         kv(
             ctx,
             "severity",

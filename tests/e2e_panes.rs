@@ -5,8 +5,9 @@
 //! every byte the program writes to the terminal is kept (`pipe-pane`) so the escape-safety test
 //! can look at what actually reached the terminal.
 //!
-//! The `Tmux` helper is the one from `tests/e2e_tmux.rs` (same approach: unique `-L` socket, the
-//! program waits until `pipe-pane` records, `wait_screen` panics with the last screen).
+//! The tmux driver is `common::tmux`, shared with `tests/e2e_tmux.rs` and `tests/terminal_safety.rs`
+//! (unique `-L` socket, the program waits until `pipe-pane` records, `wait_screen` panics with the
+//! last screen).
 //!
 //! Missing tmux, etcd, prometheus-alertmanager or redis-server fails the test; nothing is skipped.
 
@@ -14,229 +15,34 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{free_port, require_binary, wait_for, write_config, Etcd};
+use common::tmux::{Settle, Tmux, SOON};
+use common::{free_port, wait_for, write_config, Etcd};
 
-const BIN: &str = env!("CARGO_BIN_EXE_opsconsole");
 const WIDTH: u16 = 160;
 const HEIGHT: u16 = 45;
-/// How long the console may take to start, react to a key, or show a backend's change. Generous
-/// because the machine may be busy compiling; a passing test never waits this long.
-const SOON: Duration = Duration::from_secs(10);
 /// The title the wrapper sets before starting the console; it must still be the title afterwards.
 const TITLE: &str = "e2e-title";
 /// For a screen that should already be right (or become so within a poll).
 const LIVE: Duration = Duration::from_secs(3);
 
-static NEXT_SOCKET: AtomicUsize = AtomicUsize::new(0);
-
 // ------------------------------------------------------------------------------------------ tmux
 
-/// One private tmux server (its own `-L` socket) with one fixed-size window running
-/// `printf <OSC title>; opsconsole ARGS; echo EXIT=$?; sleep`.
-struct Tmux {
-    socket: String,
-    /// Where the server listens (tmux leaves the file behind; Drop removes it).
-    socket_path: Option<PathBuf>,
-    dir: tempfile::TempDir,
-    tmux: PathBuf,
-}
-
-impl Tmux {
-    /// Starts opsconsole with `args`, XDG dirs and HOME inside a fresh tempdir (config dir empty).
-    fn start(args: &[&str]) -> Tmux {
-        let tmux = require_binary("tmux");
-        let dir = tempfile::tempdir().expect("tempdir");
-        for d in ["config", "state", "home"] {
-            std::fs::create_dir_all(dir.path().join(d)).unwrap();
-        }
-        let socket = format!(
-            "opsconsole-e2e-panes-{}-{}",
-            std::process::id(),
-            NEXT_SOCKET.fetch_add(1, Ordering::Relaxed)
-        );
-        // The program waits for `go` so that pipe-pane is recording before its first byte. The
-        // wrapper sets a known pane title first, so a test can tell whether anything changed it.
-        let script = format!(
-            "while [ ! -e {go} ]; do sleep 0.02; done\n\
-             printf '\\033]2;{TITLE}\\007'\n\
-             {bin} \"$@\"\n\
-             echo \"EXIT=$?\"\n\
-             sleep 120\n",
-            go = sh_quote(&dir.path().join("go")),
-            bin = sh_quote(Path::new(BIN)),
-        );
-        let script_path = dir.path().join("run.sh");
-        std::fs::write(&script_path, script).unwrap();
-
-        let mut t = Tmux {
-            socket,
-            socket_path: None,
-            dir,
-            tmux,
-        };
-        let mut cmd = t.cmd();
-        cmd.env_remove("TMUX")
-            .env_remove("NO_COLOR")
-            .env("XDG_CONFIG_HOME", t.dir.path().join("config"))
-            .env("XDG_STATE_HOME", t.dir.path().join("state"))
-            .env("HOME", t.dir.path().join("home"))
-            .env("USER", "e2e-tester")
-            .env("TERM", "xterm-256color");
-        cmd.args(["-f", "/dev/null", "new-session", "-d", "-s", "t"])
-            .args(["-x", &WIDTH.to_string(), "-y", &HEIGHT.to_string()])
-            .arg("sh")
-            .arg(&script_path)
-            .args(args);
-        run_ok(&mut cmd);
-        t.socket_path = Some(PathBuf::from(
-            t.tmux(&["display", "-p", "#{socket_path}"]).trim(),
-        ));
-        let log = t.dir.path().join("pane.log");
-        t.tmux(&[
-            "pipe-pane",
-            "-t",
-            "t",
-            &format!("cat >> {}", sh_quote(&log)),
-        ]);
-        // pipe-pane starts its shell asynchronously; give it a moment to open the file.
-        wait_for(Duration::from_secs(5), || log.exists().then_some(()))
-            .expect("tmux pipe-pane did not start recording the pane");
-        std::fs::write(t.dir.path().join("go"), "").unwrap();
-        t
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new(&self.tmux);
-        c.args(["-L", &self.socket]);
-        c
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        run_ok(self.cmd().args(args))
-    }
-
-    fn state_dir(&self) -> PathBuf {
-        self.dir.path().join("state").join("opsconsole")
-    }
-
-    /// tmux key names (`Enter`, `Tab`, `j`), each one key.
-    fn send(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "t"];
-        args.extend_from_slice(keys);
-        self.tmux(&args);
-    }
-
-    /// Literal text, typed as is.
-    fn type_text(&self, text: &str) {
-        self.tmux(&["send-keys", "-t", "t", "-l", text]);
-    }
-
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-t", "t"])
-    }
-
-    fn pane_title(&self) -> String {
-        self.tmux(&["display", "-p", "-t", "t", "#{pane_title}"])
-            .trim()
-            .to_string()
-    }
-
-    /// Every byte the pane's programs wrote to the terminal so far.
-    fn raw_bytes(&self) -> Vec<u8> {
-        std::fs::read(self.dir.path().join("pane.log")).unwrap_or_default()
-    }
-
-    /// Polls the screen every 50 ms until `pred` holds on two captures 80 ms apart (a capture can
-    /// land in the middle of a frame being written); returns the second. On timeout panics with
-    /// the last screen.
-    fn wait_screen(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                std::thread::sleep(Duration::from_millis(80));
-                let again = self.screen();
-                if pred(&again) {
-                    return again;
-                }
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "timed out after {timeout:?} waiting for: {what}\n--- last screen ---\n{s}\n--- opsconsole.log (tail) ---\n{}",
-                    self.log_tail()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn wait_text(&self, text: &str) -> String {
-        self.wait_screen(&format!("{text:?} on screen"), SOON, |s| s.contains(text))
-    }
-
-    fn log_tail(&self) -> String {
-        let log =
-            std::fs::read_to_string(self.state_dir().join("opsconsole.log")).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(15)..].join("\n")
-    }
-
-    fn audit_lines(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(self.state_dir().join("audit.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| {
-                serde_json::from_str(l)
-                    .unwrap_or_else(|e| panic!("audit line is not JSON ({e}): {l}"))
-            })
-            .collect()
-    }
-
-    /// Waits for an audit line with this action and result; returns it.
-    fn wait_audit(&self, action: &str, result: &str) -> serde_json::Value {
-        wait_for(SOON, || {
-            self.audit_lines()
-                .into_iter()
-                .find(|l| l["action"] == action && l["result"] == result)
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "no audit line with action {action:?} and result {result:?}: {:#?}",
-                self.audit_lines()
-            )
-        })
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd().arg("kill-server").output();
-        if let Some(p) = &self.socket_path {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn sh_quote(p: &Path) -> String {
-    format!("'{}'", p.display().to_string().replace('\'', r"'\''"))
+/// opsconsole with `args` in a private tmux server, in a 160×45 window whose wrapper sets the pane
+/// title to [`TITLE`] before starting it (and prints no `TTY=` line after it). The panes keep
+/// changing (sparklines, clocks), so `wait_screen` asks only that its predicate still holds on a
+/// second capture 80 ms later ([`Settle::StillTrue`]).
+fn start(args: &[&str]) -> Tmux {
+    Tmux::sized("opsconsole-e2e-panes", WIDTH, HEIGHT)
+        .title(TITLE)
+        .report_tty(false)
+        .settle(Settle::StillTrue)
+        .start(args)
 }
 
 /// A server binary at a fixed Debian path, or a loud failure naming the package.
@@ -794,7 +600,7 @@ impl Fleet {
             self.config.to_str().unwrap(),
         ];
         args.extend_from_slice(extra_args);
-        let t = Tmux::start(&args);
+        let t = start(&args);
         t.wait_screen("both members", SOON, |s| {
             member_row(s, "web-1").is_some() && member_row(s, "web-2").is_some()
         });
@@ -806,7 +612,7 @@ impl Fleet {
 
 #[test]
 fn demo_fills_every_pane_and_deregister_silence_unsilence_work() {
-    let t = Tmux::start(&["--demo"]);
+    let t = start(&["--demo"]);
     let s = t.wait_screen(
         "all four demo panes filled, DEMO in the status bar",
         SOON,

@@ -1,326 +1,28 @@
 //! End-to-end: the built binary in a real terminal (tmux, one private server per test) against a real
 //! etcd started by the test. Keys go in with `tmux send-keys`, the screen comes back with
 //! `tmux capture-pane -p`, and every byte the program writes to the terminal is kept (`pipe-pane`) so
-//! a test can tell whether the alternate screen was ever entered.
+//! a test can tell whether the alternate screen was ever entered. The driver is `common::tmux`.
 //!
 //! Missing tmux or etcd fails the test (see `common::require_binary`); nothing is skipped.
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{free_port, require_binary, wait_for, write_config, Etcd};
+use common::tmux::{assert_cooked, run_ok, Tmux, SOON};
+use common::{free_port, wait_for, write_config, Etcd};
 
-const BIN: &str = env!("CARGO_BIN_EXE_opsconsole");
 const WIDTH: u16 = 160;
 const HEIGHT: u16 = 45;
-/// How long the console may take to start, react to a key or a resize, or exit. Generous because
-/// the machine may be busy compiling; a passing test never waits this long.
-const SOON: Duration = Duration::from_secs(10);
 /// How long a change made in etcd may take to show on screen (the watch is push-based).
 const LIVE: Duration = Duration::from_secs(3);
 
-static NEXT_SOCKET: AtomicUsize = AtomicUsize::new(0);
-
-/// One private tmux server (its own `-L` socket) with one fixed-size window running
-/// `opsconsole ARGS; echo EXIT=$?; echo TTY=<icanon/echo flags>; sleep`.
-struct Tmux {
-    socket: String,
-    /// Where the server listens (tmux leaves the file behind; Drop removes it).
-    socket_path: Option<PathBuf>,
-    dir: tempfile::TempDir,
-    tmux: PathBuf,
-}
-
-impl Tmux {
-    /// Starts opsconsole with `args`, XDG dirs and HOME inside a fresh tempdir.
-    fn start(args: &[&str]) -> Tmux {
-        let tmux = require_binary("tmux");
-        let dir = tempfile::tempdir().expect("tempdir");
-        for d in ["config", "state", "home"] {
-            std::fs::create_dir_all(dir.path().join(d)).unwrap();
-        }
-        let socket = format!(
-            "opsconsole-e2e-{}-{}",
-            std::process::id(),
-            NEXT_SOCKET.fetch_add(1, Ordering::Relaxed)
-        );
-        // The program waits for `go` so that pipe-pane is recording before its first byte.
-        let script = format!(
-            "while [ ! -e {go} ]; do sleep 0.02; done\n\
-             {bin} \"$@\"\n\
-             echo \"EXIT=$?\"\n\
-             echo \"TTY=$(stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(icanon|echo)' | tr '\\n' ' ')\"\n\
-             sleep 120\n",
-            go = sh_quote(&dir.path().join("go")),
-            bin = sh_quote(Path::new(BIN)),
-        );
-        let script_path = dir.path().join("run.sh");
-        std::fs::write(&script_path, script).unwrap();
-
-        let mut t = Tmux {
-            socket,
-            socket_path: None,
-            dir,
-            tmux,
-        };
-        let mut cmd = t.cmd();
-        cmd.env_remove("TMUX")
-            .env_remove("NO_COLOR")
-            .env("XDG_CONFIG_HOME", t.dir.path().join("config"))
-            .env("XDG_STATE_HOME", t.dir.path().join("state"))
-            .env("HOME", t.dir.path().join("home"))
-            .env("USER", "e2e-tester")
-            .env("TERM", "xterm-256color");
-        cmd.args(["-f", "/dev/null", "new-session", "-d", "-s", "t"])
-            .args(["-x", &WIDTH.to_string(), "-y", &HEIGHT.to_string()])
-            .arg("sh")
-            .arg(&script_path)
-            .args(args);
-        run_ok(&mut cmd);
-        t.socket_path = Some(PathBuf::from(
-            t.tmux(&["display", "-p", "#{socket_path}"]).trim(),
-        ));
-        let log = t.dir.path().join("pane.log");
-        t.tmux(&[
-            "pipe-pane",
-            "-t",
-            "t",
-            &format!("cat >> {}", sh_quote(&log)),
-        ]);
-        // pipe-pane starts its shell asynchronously; give it a moment to open the file.
-        wait_for(Duration::from_secs(5), || log.exists().then_some(()))
-            .expect("tmux pipe-pane did not start recording the pane");
-        std::fs::write(t.dir.path().join("go"), "").unwrap();
-        t
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new(&self.tmux);
-        c.args(["-L", &self.socket]);
-        c
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        run_ok(self.cmd().args(args))
-    }
-
-    fn state_dir(&self) -> PathBuf {
-        self.dir.path().join("state").join("opsconsole")
-    }
-
-    fn config_home(&self) -> PathBuf {
-        self.dir.path().join("config")
-    }
-
-    /// tmux key names (`Enter`, `j`, `C-c`), each one key.
-    fn send(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "t"];
-        args.extend_from_slice(keys);
-        self.tmux(&args);
-    }
-
-    /// Literal text, typed as is.
-    fn type_text(&self, text: &str) {
-        self.tmux(&["send-keys", "-t", "t", "-l", text]);
-    }
-
-    /// Escape alone, then a pause: ESC followed at once by another byte reads as Alt-<key>.
-    fn escape(&self) {
-        self.send(&["Escape"]);
-        std::thread::sleep(Duration::from_millis(120));
-    }
-
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-t", "t"])
-    }
-
-    /// The screen with wrapped lines joined (for long messages printed to the main screen).
-    fn screen_joined(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-J", "-t", "t"])
-    }
-
-    fn alternate_on(&self) -> String {
-        self.tmux(&["display", "-p", "-t", "t", "#{alternate_on}"])
-            .trim()
-            .to_string()
-    }
-
-    /// Everything the pane's programs wrote to the terminal so far.
-    fn raw_output(&self) -> String {
-        String::from_utf8_lossy(
-            &std::fs::read(self.dir.path().join("pane.log")).unwrap_or_default(),
-        )
-        .into_owned()
-    }
-
-    /// Polls the screen every 50 ms until `pred` holds; on timeout panics with the last screen.
-    fn wait_screen(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let s = self.screen();
-            // A frame can be caught half-painted by tmux; accept a screen only when a second
-            // capture a moment later shows the same thing.
-            if pred(&s) {
-                std::thread::sleep(Duration::from_millis(80));
-                let again = self.screen();
-                if again == s {
-                    return s;
-                }
-                continue;
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "timed out after {timeout:?} waiting for: {what}\n--- last screen ---\n{s}\n--- opsconsole.log (tail) ---\n{}",
-                    self.log_tail()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn wait_text(&self, text: &str) -> String {
-        self.wait_screen(&format!("{text:?} on screen"), SOON, |s| s.contains(text))
-    }
-
-    fn wait_gone(&self, text: &str) -> String {
-        self.wait_screen(&format!("{text:?} gone from the screen"), SOON, |s| {
-            !s.contains(text)
-        })
-    }
-
-    /// Waits for the wrapper's `EXIT=<code>` line and returns the code.
-    fn wait_exit(&self) -> i32 {
-        // TTY= is printed after EXIT=, so both are there once it shows.
-        let s = self.wait_screen("the program to exit (EXIT=… TTY=…)", SOON, |s| {
-            s.lines().any(|l| l.starts_with("TTY="))
-        });
-        exit_code(&s)
-    }
-
-    fn pane_pid(&self) -> u32 {
-        self.tmux(&["display", "-p", "-t", "t", "#{pane_pid}"])
-            .trim()
-            .parse()
-            .expect("pane_pid")
-    }
-
-    /// The opsconsole process: the child of the wrapper shell that is the pane's process.
-    fn app_pid(&self) -> u32 {
-        let sh = self.pane_pid();
-        wait_for(SOON, || {
-            let out = Command::new("pgrep")
-                .args(["-P", &sh.to_string()])
-                .output()
-                .ok()?;
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .filter_map(|l| l.trim().parse::<u32>().ok())
-                .find(|pid| {
-                    std::fs::read_link(format!("/proc/{pid}/exe"))
-                        .map(|p| p.ends_with("opsconsole"))
-                        .unwrap_or(false)
-                })
-        })
-        .expect("the opsconsole process (child of the pane's shell)")
-    }
-
-    fn log_tail(&self) -> String {
-        let log =
-            std::fs::read_to_string(self.state_dir().join("opsconsole.log")).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(15)..].join("\n")
-    }
-
-    fn audit_lines(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(self.state_dir().join("audit.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| {
-                serde_json::from_str(l)
-                    .unwrap_or_else(|e| panic!("audit line is not JSON ({e}): {l}"))
-            })
-            .collect()
-    }
-
-    /// After the program exited: main screen back, cooked mode with echo, and the alternate screen was
-    /// both entered and left.
-    fn assert_terminal_restored(&self) {
-        assert_eq!(
-            self.alternate_on(),
-            "0",
-            "still on the alternate screen:\n{}",
-            self.screen()
-        );
-        let s = self.screen();
-        let tty = s
-            .lines()
-            .find(|l| l.starts_with("TTY="))
-            .unwrap_or_else(|| {
-                panic!("no TTY= line after exit:\n{s}");
-            });
-        assert_cooked(tty);
-        let raw = self.raw_output();
-        let enter = raw
-            .rfind("\x1b[?1049h")
-            .expect("the console never entered the alternate screen");
-        let leave = raw
-            .rfind("\x1b[?1049l")
-            .expect("the console never left the alternate screen");
-        assert!(
-            leave > enter,
-            "the last alternate-screen switch was not a leave"
-        );
-        assert!(
-            raw[leave..].contains("\x1b[?25h"),
-            "cursor not shown again after leaving the alternate screen"
-        );
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd().arg("kill-server").output();
-        if let Some(p) = &self.socket_path {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// `TTY=icanon echo`: line editing and echo are on again (raw mode was left).
-fn assert_cooked(tty_line: &str) {
-    let flags: Vec<&str> = tty_line["TTY=".len()..].split_whitespace().collect();
-    assert!(
-        flags.contains(&"icanon") && flags.contains(&"echo"),
-        "terminal left in raw mode: {tty_line}"
-    );
-}
-
-fn sh_quote(p: &Path) -> String {
-    format!("'{}'", p.display().to_string().replace('\'', r"'\''"))
-}
-
-fn exit_code(screen: &str) -> i32 {
-    let line = screen
-        .lines()
-        .find(|l| l.starts_with("EXIT="))
-        .expect("EXIT= line");
-    line["EXIT=".len()..].trim().parse().expect("exit code")
+/// opsconsole with `args` in a private tmux server, in a 160×45 window (`common::tmux`: XDG dirs
+/// and HOME in a fresh tempdir; the wrapper prints `EXIT=` and `TTY=` after the program).
+fn start(args: &[&str]) -> Tmux {
+    Tmux::sized("opsconsole-e2e", WIDTH, HEIGHT).start(args)
 }
 
 /// The members pane is the left half of the top rows; `row` finds the table line of `instance`.
@@ -375,7 +77,7 @@ impl Fleet {
             self.config.to_str().unwrap(),
         ];
         args.extend_from_slice(extra_args);
-        let t = Tmux::start(&args);
+        let t = start(&args);
         t.wait_screen("the three members", SOON, |s| {
             has_row(s, "web-1") && has_row(s, "web-2") && has_row(s, "redis-1")
         });
@@ -607,7 +309,7 @@ fn readonly_from_the_cluster_profile() {
 
 /// Bad input: the process prints one line and exits 2 without touching the terminal.
 fn bad_start(args: &[&str]) -> (Tmux, String) {
-    let t = Tmux::start(args);
+    let t = start(args);
     let code = t.wait_exit();
     let s = t.screen_joined();
     assert_eq!(code, 2, "exit status:\n{s}");
@@ -792,7 +494,7 @@ fn help_and_detail_popups() {
 fn unreachable_etcd_shows_retry_and_quits_cleanly() {
     let port = free_port();
     let (_dir, config) = write_config(&format!("http://127.0.0.1:{port}"), "/services/", "");
-    let t = Tmux::start(&["--cluster", "test", "--config", config.to_str().unwrap()]);
+    let t = start(&["--cluster", "test", "--config", config.to_str().unwrap()]);
     let s = t.wait_screen("the retry state", Duration::from_secs(10), |s| {
         s.contains("cannot reach etcd") && s.contains("retry")
     });

@@ -9,253 +9,69 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{require_binary, wait_for};
+use common::tmux::{run_ok, sh_quote, Settle, Tmux, TmuxBuilder, BIN, SOON};
+use common::wait_for;
 
-const BIN: &str = env!("CARGO_BIN_EXE_opsconsole");
-const SOON: Duration = Duration::from_secs(10);
-
-static NEXT: AtomicUsize = AtomicUsize::new(0);
-
-/// One private tmux server (`-L` socket) with one window running a shell script.
-struct Tmux {
-    socket: String,
-    socket_path: Option<PathBuf>,
-    dir: tempfile::TempDir,
-    tmux: PathBuf,
+/// A private tmux server (`common::tmux`) with a 120×35 window, `USER=term-tester` and
+/// `OPSCONSOLE_TEST_PANIC` unset unless `env` sets it. The screen is captured with wrapped lines
+/// joined, and `wait_screen` takes the first capture its predicate holds on.
+fn tmux(env: &[(&str, &str)]) -> TmuxBuilder {
+    let mut b = Tmux::sized("opsconsole-term", 120, 35)
+        .user("term-tester")
+        .env_remove("OPSCONSOLE_TEST_PANIC")
+        .joined_screen()
+        .settle(Settle::Off);
+    for (key, value) in env {
+        b = b.env(key, value);
+    }
+    b
 }
 
-impl Tmux {
-    /// Runs `opsconsole ARGS` in a wrapper that prints `EXIT=<code>` and the terminal's
-    /// icanon/echo flags (`TTY=…`) after it, then stays open.
-    fn start(args: &[&str], env: &[(&str, &str)]) -> Tmux {
-        let body = format!(
-            "{bin} \"$@\"\n\
-             echo \"EXIT=$?\"\n\
-             echo \"TTY=$(stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(icanon|echo)' | tr '\\n' ' ')\"\n\
-             sleep 120\n",
-            bin = sh_quote(Path::new(BIN)),
+/// Runs `opsconsole ARGS` in a wrapper that prints `EXIT=<code>` and the terminal's icanon/echo
+/// flags (`TTY=…`) after it, then stays open.
+fn start(args: &[&str], env: &[(&str, &str)]) -> Tmux {
+    tmux(env).start(args)
+}
+
+/// Runs `body` (a sh script; `$@` = `args`), starting it only once `pipe-pane` records.
+fn start_script(body: &str, args: &[&str], env: &[(&str, &str)]) -> Tmux {
+    tmux(env).script(body).start(args)
+}
+
+/// The console is up: alternate screen on and the demo fleet drawn.
+fn wait_console(t: &Tmux) {
+    let deadline = Instant::now() + SOON;
+    while t.alternate_on() != "1" || !t.screen().contains("Members") {
+        assert!(
+            Instant::now() < deadline,
+            "the console did not start:\n{}",
+            t.screen()
         );
-        Tmux::start_script(&body, args, env)
+        std::thread::sleep(Duration::from_millis(50));
     }
+    // Let it draw a few frames with live data.
+    std::thread::sleep(Duration::from_millis(300));
+}
 
-    /// Runs `body` (a sh script; `$@` = `args`), starting it only once `pipe-pane` records.
-    fn start_script(body: &str, args: &[&str], env: &[(&str, &str)]) -> Tmux {
-        let tmux = require_binary("tmux");
-        let dir = tempfile::tempdir().expect("tempdir");
-        for d in ["config", "state", "home"] {
-            std::fs::create_dir_all(dir.path().join(d)).unwrap();
-        }
-        let socket = format!(
-            "opsconsole-term-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let script = format!(
-            "while [ ! -e {go} ]; do sleep 0.02; done\n{body}",
-            go = sh_quote(&dir.path().join("go")),
-        );
-        let script_path = dir.path().join("run.sh");
-        std::fs::write(&script_path, script).unwrap();
-        let mut t = Tmux {
-            socket,
-            socket_path: None,
-            dir,
-            tmux,
-        };
-        let mut cmd = t.cmd();
-        cmd.env_remove("TMUX")
-            .env_remove("NO_COLOR")
-            .env_remove("OPSCONSOLE_TEST_PANIC")
-            .env("XDG_CONFIG_HOME", t.dir.path().join("config"))
-            .env("XDG_STATE_HOME", t.dir.path().join("state"))
-            .env("HOME", t.dir.path().join("home"))
-            .env("USER", "term-tester")
-            .env("TERM", "xterm-256color");
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        cmd.args(["-f", "/dev/null", "new-session", "-d", "-s", "t"])
-            .args(["-x", "120", "-y", "35"])
-            .arg("sh")
-            .arg(&script_path)
-            .args(args);
-        run_ok(&mut cmd);
-        t.socket_path = Some(PathBuf::from(
-            t.tmux(&["display", "-p", "#{socket_path}"]).trim(),
-        ));
-        let log = t.dir.path().join("pane.log");
-        t.tmux(&[
-            "pipe-pane",
-            "-t",
-            "t",
-            &format!("cat >> {}", sh_quote(&log)),
-        ]);
-        wait_for(Duration::from_secs(5), || log.exists().then_some(()))
-            .expect("tmux pipe-pane did not start recording the pane");
-        std::fs::write(t.dir.path().join("go"), "").unwrap();
-        t
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new(&self.tmux);
-        c.args(["-L", &self.socket]);
-        c
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        run_ok(self.cmd().args(args))
-    }
-
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-J", "-t", "t"])
-    }
-
-    fn alternate_on(&self) -> String {
-        self.tmux(&["display", "-p", "-t", "t", "#{alternate_on}"])
-            .trim()
-            .to_string()
-    }
-
-    fn raw_output(&self) -> String {
-        String::from_utf8_lossy(
-            &std::fs::read(self.dir.path().join("pane.log")).unwrap_or_default(),
-        )
-        .into_owned()
-    }
-
-    fn wait_screen(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + SOON;
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                return s;
-            }
-            if Instant::now() >= deadline {
-                panic!("timed out after {SOON:?} waiting for: {what}\n--- screen ---\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// The console is up: alternate screen on and the demo fleet drawn.
-    fn wait_console(&self) {
-        let deadline = Instant::now() + SOON;
-        while self.alternate_on() != "1" || !self.screen().contains("Members") {
-            assert!(
-                Instant::now() < deadline,
-                "the console did not start:\n{}",
-                self.screen()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        // Let it draw a few frames with live data.
-        std::thread::sleep(Duration::from_millis(300));
-    }
-
-    fn wait_exit(&self) -> (i32, String) {
-        let s = self.wait_screen("EXIT=… and TTY=… after the program", |s| {
-            s.lines().any(|l| l.starts_with("TTY="))
-        });
-        // Only the digits: text the program left on the line may follow them.
-        let code = s
-            .lines()
-            .find_map(|l| l.strip_prefix("EXIT="))
-            .map(|r| {
-                r.chars()
-                    .take_while(char::is_ascii_digit)
-                    .collect::<String>()
-            })
-            .and_then(|d| d.parse().ok())
-            .unwrap_or_else(|| panic!("no readable EXIT= line:\n{s}"));
-        (code, s)
-    }
-
-    fn pane_pid(&self) -> u32 {
-        self.tmux(&["display", "-p", "-t", "t", "#{pane_pid}"])
-            .trim()
-            .parse()
-            .expect("pane_pid")
-    }
-
-    /// The opsconsole process: a child of the pane's shell.
-    fn app_pid(&self) -> u32 {
-        let sh = self.pane_pid();
-        wait_for(SOON, || {
-            let out = Command::new("pgrep")
-                .args(["-P", &sh.to_string()])
-                .output()
-                .ok()?;
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .filter_map(|l| l.trim().parse::<u32>().ok())
-                .find(|pid| {
-                    std::fs::read_link(format!("/proc/{pid}/exe"))
-                        .map(|p| p.ends_with("opsconsole"))
-                        .unwrap_or(false)
-                })
+/// Waits for `EXIT=…` and `TTY=…` after the program: (exit code, screen).
+fn wait_exit(t: &Tmux) -> (i32, String) {
+    let s = t.wait_exit_screen();
+    // Only the digits: text the program left on the line may follow them.
+    let code = s
+        .lines()
+        .find_map(|l| l.strip_prefix("EXIT="))
+        .map(|r| {
+            r.chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
         })
-        .expect("the opsconsole process (child of the pane's shell)")
-    }
-
-    /// Main screen, cooked mode with echo, and the alternate screen was entered, then left, then
-    /// the cursor shown again.
-    fn assert_restored(&self, screen: &str) {
-        assert_eq!(self.alternate_on(), "0", "still on the alternate screen");
-        let tty = screen
-            .lines()
-            .find(|l| l.starts_with("TTY="))
-            .expect("TTY= line");
-        let flags: Vec<&str> = tty["TTY=".len()..].split_whitespace().collect();
-        assert!(
-            flags.contains(&"icanon") && flags.contains(&"echo"),
-            "terminal left in raw mode: {tty}"
-        );
-        let raw = self.raw_output();
-        let enter = raw
-            .rfind("\x1b[?1049h")
-            .expect("never entered the alternate screen");
-        let leave = raw
-            .rfind("\x1b[?1049l")
-            .expect("never left the alternate screen");
-        assert!(
-            leave > enter,
-            "the last alternate-screen switch was not a leave"
-        );
-        assert!(
-            raw[leave..].contains("\x1b[?25h"),
-            "cursor not shown again after leaving the alternate screen"
-        );
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd().arg("kill-server").output();
-        if let Some(p) = &self.socket_path {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn sh_quote(p: &Path) -> String {
-    format!("'{}'", p.display().to_string().replace('\'', r"'\''"))
+        .and_then(|d| d.parse().ok())
+        .unwrap_or_else(|| panic!("no readable EXIT= line:\n{s}"));
+    (code, s)
 }
 
 fn alive(pid: u32) -> bool {
@@ -276,14 +92,14 @@ fn signal(pid: u32, sig: &str) {
 // ---------------------------------------------------------------------------------------------
 
 fn stops_cleanly_on(sig: &str) {
-    let t = Tmux::start(&["--demo"], &[]);
-    t.wait_console();
+    let t = start(&["--demo"], &[]);
+    wait_console(&t);
     let pid = t.app_pid();
     let sent = Instant::now();
     signal(pid, sig);
-    let (code, screen) = t.wait_exit();
+    let (code, screen) = wait_exit(&t);
     eprintln!("SIG{sig}: exited {code} within {:?}", sent.elapsed());
-    t.assert_restored(&screen);
+    t.assert_terminal_restored();
     assert_eq!(code, 0, "SIG{sig} is a clean stop:\n{screen}");
     assert!(
         screen.contains(&format!("stopped (SIG{sig})")),
@@ -321,8 +137,8 @@ fn closed_terminal_makes_it_exit_not_spin() {
         err = sh_quote(&dir.path().join("stderr")),
         code = sh_quote(&code_file),
     );
-    let t = Tmux::start_script(&body, &["--demo"], &[]);
-    t.wait_console();
+    let t = start_script(&body, &["--demo"], &[]);
+    wait_console(&t);
     let pid = t.app_pid();
     let killed = Instant::now();
     t.tmux(&["kill-pane", "-t", "t"]);
@@ -358,11 +174,11 @@ fn closed_terminal_makes_it_exit_not_spin() {
 /// screen; the exit status is Rust's panic status.
 #[test]
 fn panic_restores_the_terminal_then_prints_the_message() {
-    let t = Tmux::start(&["--demo"], &[("OPSCONSOLE_TEST_PANIC", "1")]);
-    t.wait_console();
+    let t = start(&["--demo"], &[("OPSCONSOLE_TEST_PANIC", "1")]);
+    wait_console(&t);
     t.tmux(&["send-keys", "-t", "t", "j"]);
-    let (code, screen) = t.wait_exit();
-    t.assert_restored(&screen);
+    let (code, screen) = wait_exit(&t);
+    t.assert_terminal_restored();
     assert_eq!(code, 101, "a panic exits with 101:\n{screen}");
     let raw = t.raw_output();
     let enter = raw.rfind("\x1b[?1049h").unwrap();
@@ -382,13 +198,13 @@ fn panic_restores_the_terminal_then_prints_the_message() {
 /// …and it stays readable: nothing written afterwards moves the cursor back over it.
 #[test]
 fn panic_message_stays_readable_on_the_main_screen() {
-    let t = Tmux::start(
+    let t = start(
         &["--demo"],
         &[("OPSCONSOLE_TEST_PANIC", "1"), ("RUST_BACKTRACE", "0")],
     );
-    t.wait_console();
+    wait_console(&t);
     t.tmux(&["send-keys", "-t", "t", "j"]);
-    let (_, screen) = t.wait_exit();
+    let (_, screen) = wait_exit(&t);
     assert!(
         screen.contains("forced panic on a key press"),
         "the panic message is not readable on the main screen afterwards:\n{screen}"

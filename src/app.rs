@@ -35,8 +35,6 @@ use crate::theme::Theme;
 const FRAME: Duration = Duration::from_millis(33);
 /// Messages applied before the loop looks at the keyboard again, so a firehose cannot starve keys.
 const DRAIN_LIMIT: usize = 4096;
-/// A membership listing this big leaves megabytes of freed buffers behind: give them back.
-const LARGE_SNAPSHOT: usize = 10_000;
 
 pub struct Settings {
     pub profile: ClusterProfile,
@@ -124,6 +122,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
     let mut guard = TerminalGuard::enter()?;
     let mut events = EventStream::new();
     let mut clock = tokio::time::interval(Duration::from_secs(1));
+    let mut trimmer = crate::memory::Trimmer::new();
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
@@ -188,11 +187,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                     match m {
                         Msg::Discovered { pane, value, .. } => discover(&mut state, &mut senders, pane, value),
                         m => {
-                            let large = matches!(&m, Msg::MembersSnapshot { entries, .. } if entries.len() >= LARGE_SNAPSHOT);
-                            cmds.extend(state::update(&mut state, m));
-                            if large {
-                                crate::memory::release_free_memory();
+                            // Only listings: trimming after log bursts was measured and gained
+                            // nothing (the lines' memory is live, not freed buffers).
+                            if let Msg::MembersSnapshot { entries, .. } = &m {
+                                trimmer.note(entries.len());
                             }
+                            cmds.extend(state::update(&mut state, m));
                         }
                     }
                     n += 1;
@@ -202,8 +202,17 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                 }
                 dispatch(&mut state, &settings, &senders, cmds).await;
                 dirty = true;
+                if trimmer.due(std::time::Instant::now()) {
+                    crate::memory::release_free_memory();
+                }
             }
-            _ = clock.tick() => dirty = true,
+            _ = clock.tick() => {
+                dirty = true;
+                // Also here: a re-list soon after the last trim is trimmed once the interval passed.
+                if trimmer.due(std::time::Instant::now()) {
+                    crate::memory::release_free_memory();
+                }
+            }
             _ = tokio::time::sleep_until(next_frame), if dirty => {}
         }
         if state.should_quit {

@@ -1640,18 +1640,7 @@ async fn source_retries_recovers_and_silences() {
     })
     .await;
     assert!(snap.silences.is_empty());
-    cmd_tx
-        .send(Command::Unsilence {
-            id: "entity:web-1:check_http".into(),
-        })
-        .await
-        .unwrap();
-    match wait_msg(&mut rx, Duration::from_secs(5), |m| match m {
-        Msg::SilenceDone(o) => Some(o.clone()),
-        _ => None,
-    })
-    .await
-    {
+    match unsilence(&cmd_tx, &mut rx, "entity:web-1:check_http").await {
         SilenceOutcome::AlreadyGone { id, detail } => {
             assert_eq!(id, "entity:web-1:check_http");
             assert!(
@@ -1662,18 +1651,7 @@ async fn source_retries_recovers_and_silences() {
         other => panic!("{other:?}"),
     }
     fake.lock().unwrap().down = true;
-    cmd_tx
-        .send(Command::Unsilence {
-            id: "entity:web-2:check_http".into(),
-        })
-        .await
-        .unwrap();
-    match wait_msg(&mut rx, Duration::from_secs(5), |m| match m {
-        Msg::SilenceDone(o) => Some(o.clone()),
-        _ => None,
-    })
-    .await
-    {
+    match unsilence(&cmd_tx, &mut rx, "entity:web-2:check_http").await {
         SilenceOutcome::Failed { what, error } => {
             assert!(what.contains("entity:web-2:check_http"), "{what}");
             assert!(
@@ -1690,4 +1668,21 @@ async fn source_retries_recovers_and_silences() {
         .await
         .expect("source ends when the console goes away")
         .unwrap();
+}
+
+/// Sends an unsilence to the source and returns what it reported.
+async fn unsilence(
+    cmd_tx: &mpsc::Sender<Command>,
+    rx: &mut mpsc::Receiver<Msg>,
+    id: &str,
+) -> SilenceOutcome {
+    cmd_tx
+        .send(Command::Unsilence { id: id.into() })
+        .await
+        .unwrap();
+    wait_msg(rx, Duration::from_secs(5), |m| match m {
+        Msg::SilenceDone(o) => Some(o.clone()),
+        _ => None,
+    })
+    .await
 }

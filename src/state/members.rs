@@ -783,27 +783,22 @@ mod tests {
 
     #[test]
     fn member_names_come_from_the_key_and_fields_from_the_value() {
-        let m = Member::from_entry(
-            "/services/",
-            entry(
-                "/services/web/eu/web-1",
-                r#"{"addr":"10.0.0.1","port":80,"version":"2.1"}"#,
-                1,
-            ),
-            None,
-        );
+        let web1 = || {
+            Member::from_entry(
+                "/services/",
+                entry(
+                    "/services/web/eu/web-1",
+                    r#"{"addr":"10.0.0.1","port":80,"version":"2.1"}"#,
+                    1,
+                ),
+                None,
+            )
+        };
+        let m = web1();
         assert_eq!((m.role(), m.instance()), ("web", "eu/web-1"));
         assert_eq!((m.addr(), m.version_label()), ("10.0.0.1:80", "2.1"));
         // Parsed or not, the same registration is the same member.
-        let fresh = Member::from_entry(
-            "/services/",
-            entry(
-                "/services/web/eu/web-1",
-                r#"{"addr":"10.0.0.1","port":80,"version":"2.1"}"#,
-                1,
-            ),
-            None,
-        );
+        let fresh = web1();
         assert_eq!(m, fresh);
 
         let bare = Member::from_entry(

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::io::{self, BufWriter, Stdout, Write};
+use std::mem::ManuallyDrop;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -75,7 +76,7 @@ pub fn restore_terminal() {
 
 struct TerminalGuard {
     /// Buffered so each frame reaches the terminal in one write, never half-drawn.
-    terminal: Terminal<CrosstermBackend<BufWriter<Stdout>>>,
+    terminal: ManuallyDrop<Terminal<CrosstermBackend<BufWriter<Stdout>>>>,
 }
 
 impl TerminalGuard {
@@ -92,13 +93,22 @@ impl TerminalGuard {
             out,
         )))
         .inspect_err(|_| restore_terminal())?;
-        Ok(TerminalGuard { terminal })
+        Ok(TerminalGuard {
+            terminal: ManuallyDrop::new(terminal),
+        })
     }
 }
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
         restore_terminal();
+        // ratatui's own Drop shows the cursor and, when that write fails because the terminal is
+        // gone, `eprintln!`s — a panic when stderr is that same dead terminal. Show it here; if that
+        // fails too, there is no terminal to tidy and the Terminal is not dropped.
+        if self.terminal.show_cursor().is_ok() {
+            // SAFETY: dropped once, here; the field is never used again.
+            unsafe { ManuallyDrop::drop(&mut self.terminal) }
+        }
     }
 }
 
@@ -107,7 +117,9 @@ pub fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore_terminal();
-        error!(%info, "panic");
+        // The backtrace goes to the log file: stderr may be a terminal that is already gone.
+        let backtrace = std::backtrace::Backtrace::force_capture();
+        error!(%info, %backtrace, "panic");
         previous(info);
     }));
 }

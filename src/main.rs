@@ -56,8 +56,15 @@ enum Sub {
 }
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("opsconsole: {msg}");
+    say(format_args!("{msg}"));
     ExitCode::from(2)
+}
+
+/// One line on stderr. Not `eprintln!`: when the terminal has gone away (a closed tmux pane or ssh
+/// session) writing fails, and `eprintln!` would panic on the way out.
+fn say(msg: std::fmt::Arguments) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "opsconsole: {msg}");
 }
 
 fn main() -> ExitCode {
@@ -127,7 +134,7 @@ fn main() -> ExitCode {
             Ok(Exit::Quit) => return ExitCode::SUCCESS,
             Ok(Exit::Terminated(why)) => {
                 tracing::info!(why, "terminated");
-                eprintln!("opsconsole: stopped ({why})");
+                say(format_args!("stopped ({why})"));
                 // Asked to stop by a signal: a clean stop. The terminal going away: not.
                 return ExitCode::from(if why.starts_with("SIG") { 0 } else { 1 });
             }

@@ -129,12 +129,29 @@ fn sigint_from_another_process_restores_the_terminal() {
 /// must notice on its own and exit within 2 s — not spin on a dead terminal.
 #[test]
 fn closed_terminal_makes_it_exit_not_spin() {
+    closed_terminal(true);
+}
+
+/// The same with stderr on the dead terminal too: the goodbye line cannot be written, and that
+/// must not turn the clean stop into a panic.
+#[test]
+fn closed_terminal_with_stderr_on_it_is_still_a_clean_stop() {
+    let t = closed_terminal(false);
+    let log = std::fs::read_to_string(t.state_dir().join("opsconsole.log")).unwrap_or_default();
+    assert!(!log.contains("panic"), "a panic on the way out:\n{log}");
+}
+
+fn closed_terminal(stderr_to_file: bool) -> Tmux {
     let dir = tempfile::tempdir().unwrap();
     let code_file = dir.path().join("exit-code");
+    let redirect = if stderr_to_file {
+        format!("2>{}", sh_quote(&dir.path().join("stderr")))
+    } else {
+        String::new()
+    };
     let body = format!(
-        "trap '' HUP\n{bin} \"$@\" 2>{err}\necho $? > {code}\n",
+        "trap '' HUP\n{bin} \"$@\" {redirect}\necho $? > {code}\n",
         bin = sh_quote(Path::new(BIN)),
-        err = sh_quote(&dir.path().join("stderr")),
         code = sh_quote(&code_file),
     );
     let t = start_script(&body, &["--demo"], &[]);
@@ -168,6 +185,7 @@ fn closed_terminal_makes_it_exit_not_spin() {
         (0..=2).contains(&code),
         "a closed terminal must be a clean stop, not a crash: exit {code}; stderr: {stderr}"
     );
+    t
 }
 
 /// A panic restores the terminal *before* the message is printed, so the message lands on the main

@@ -125,6 +125,7 @@ pub fn install_panic_hook() {
 }
 
 pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
+    let started = Instant::now();
     let (msg_tx, mut msg_rx) = mpsc::channel::<Msg>(1024);
     let (mut state, mut senders, tasks) = if settings.demo {
         start_demo(&settings, msg_tx)
@@ -144,6 +145,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
 
     let mut dirty = true;
     let mut last_draw = Instant::now() - FRAME;
+    // Freed listing buffers are handed back after the frame that shows the listing, not before it.
+    let mut trim_after_frame = false;
+    let mut membership_shown = false;
     let exit = loop {
         if dirty && last_draw.elapsed() >= FRAME {
             let cmds = state::tick(&mut state, Utc::now());
@@ -162,6 +166,17 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
             let _ = backend.flush();
             dirty = false;
             last_draw = Instant::now();
+            if !membership_shown && state.members.synced {
+                membership_shown = true;
+                info!(
+                    ms = started.elapsed().as_millis() as u64,
+                    members = state.members.len(),
+                    "first frame with the membership"
+                );
+            }
+            if std::mem::take(&mut trim_after_frame) {
+                crate::memory::release_free_memory();
+            }
         }
         let next_frame = last_draw + FRAME;
         tokio::select! {
@@ -201,8 +216,16 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                         m => {
                             // Only listings: trimming after log bursts was measured and gained
                             // nothing (the lines' memory is live, not freed buffers).
-                            if let Msg::MembersSnapshot { entries, .. } = &m {
-                                trimmer.note(entries.len());
+                            let listed = match &m {
+                                Msg::MembersSnapshot { entries, .. } => Some(entries.len()),
+                                Msg::MembersListed { members, .. } => Some(members.len()),
+                                _ => None,
+                            };
+                            if let Some(n) = listed {
+                                trimmer.note(n);
+                                // A full listing is what the user is waiting for: draw it now,
+                                // not at the next frame slot.
+                                last_draw = Instant::now() - FRAME;
                             }
                             cmds.extend(state::update(&mut state, m));
                         }
@@ -214,9 +237,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                 }
                 dispatch(&mut state, &settings, &senders, cmds).await;
                 dirty = true;
-                if trimmer.due(std::time::Instant::now()) {
-                    crate::memory::release_free_memory();
-                }
+                trim_after_frame |= trimmer.due(std::time::Instant::now());
             }
             _ = clock.tick() => {
                 dirty = true;

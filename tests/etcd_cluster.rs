@@ -79,7 +79,8 @@ impl Console {
     fn apply(&mut self, msg: Msg) {
         match &msg {
             Msg::Health(SourceId::Etcd, h) => self.healths.push(h.clone()),
-            Msg::MembersSnapshot { entries, .. } => self.snapshots.push(entries.len()),
+            Msg::MembersListed { members, .. } => self.snapshots.push(members.len()),
+            Msg::MembersSnapshot { .. } => panic!("the etcd source sends MembersListed"),
             _ => {}
         }
         for cmd in state::update(&mut self.state, msg) {

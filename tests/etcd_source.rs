@@ -88,7 +88,8 @@ impl Console {
     fn apply(&mut self, msg: Msg) {
         match &msg {
             Msg::Health(SourceId::Etcd, h) => self.healths.push(h.clone()),
-            Msg::MembersSnapshot { entries, .. } => self.snapshots.push(entries.len()),
+            Msg::MembersListed { members, .. } => self.snapshots.push(members.len()),
+            Msg::MembersSnapshot { .. } => panic!("the etcd source sends MembersListed"),
             Msg::DeregisterDone { key, outcome } => {
                 self.deregs.push((key.clone(), outcome.clone()))
             }

@@ -17,6 +17,7 @@ use super::backoff::Backoff;
 use super::{DeregisterOutcome, Health, KvEntry, KvEvent, Msg, SourceId};
 use crate::action::Command;
 use crate::config::EtcdProfile;
+use crate::state::members::{default_order, Member};
 
 /// Keys in the first page of the initial listing; later pages are sized from the bytes per key seen
 /// so far (see [`list_prefix`]).
@@ -139,16 +140,31 @@ impl EtcdSource {
         {
             return Ok(SessionEnd::Closed);
         }
+        let connecting = std::time::Instant::now();
         let mut client = connect(&self.profile).await?;
+        let connected = connecting.elapsed();
         let start = match self.next_revision {
             Some(r) => r,
             None => {
-                let (revision, entries) = list_prefix(&client, &self.profile.prefix).await?;
-                info!(revision, keys = entries.len(), "listed prefix");
+                let prefix = self.profile.prefix.clone();
+                let (revision, members) = list_prefix_as(
+                    &client,
+                    &self.profile.prefix,
+                    move |e| Member::from_entry(&prefix, e, None),
+                    |part: &mut Vec<Member>| part.sort_by(default_order),
+                )
+                .await?;
+                info!(
+                    revision,
+                    keys = members.len(),
+                    connect_ms = connected.as_millis() as u64,
+                    list_ms = (connecting.elapsed() - connected).as_millis() as u64,
+                    "listed prefix"
+                );
                 if !self
-                    .send(Msg::MembersSnapshot {
+                    .send(Msg::MembersListed {
                         revision,
-                        entries,
+                        members,
                         at: Utc::now(),
                     })
                     .await
@@ -441,6 +457,23 @@ pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
 /// A consistent listing of `prefix` at one revision: a first page, then the rest read as several
 /// key ranges at once (see [`split_rest`]), each in pages.
 pub async fn list_prefix(client: &Client, prefix: &str) -> anyhow::Result<(i64, Vec<KvEntry>)> {
+    list_prefix_as(client, prefix, |e| e, |_: &mut Vec<KvEntry>| {}).await
+}
+
+/// [`list_prefix`], with each entry turned into what the caller keeps (`convert`) and each key
+/// range finished (`finish`, e.g. sorted) inside the task that reads it: that work overlaps the
+/// other ranges' reads, on other cores. The result is the ranges' items in key-range order.
+pub async fn list_prefix_as<T, C, F>(
+    client: &Client,
+    prefix: &str,
+    convert: C,
+    finish: F,
+) -> anyhow::Result<(i64, Vec<T>)>
+where
+    T: Send + 'static,
+    C: Fn(KvEntry) -> T + Clone + Send + Sync + 'static,
+    F: Fn(&mut Vec<T>) + Clone + Send + Sync + 'static,
+{
     let kv = client.kv_client().max_decoding_message_size(256 << 20);
     let end = prefix_end(prefix.as_bytes());
     // The first page fixes the revision every later page reads at, and is all of a small prefix.
@@ -451,24 +484,35 @@ pub async fn list_prefix(client: &Client, prefix: &str) -> anyhow::Result<(i64, 
         0,
         PAGE_SIZE,
         PAGE_BYTES,
+        &convert,
     )
     .await
     .map_err(|e| anyhow::anyhow!("listing {prefix}: {e}"))?;
     let revision = first.revision;
-    let mut entries = first.entries;
-    let Some(rest) = first.next else {
-        return Ok((revision, entries));
+    let mut items = first.items;
+    finish(&mut items);
+    let (Some(rest), Some(first_key)) = (first.next, first.first_key) else {
+        return Ok((revision, items));
     };
-    entries.reserve(first.total.saturating_sub(entries.len()));
-    let per_key = (first.bytes / entries.len().max(1)).max(1);
-    let ranges = split_rest(prefix.as_bytes(), &entries[0].key, rest, end);
+    items.reserve(first.total.saturating_sub(items.len()));
+    let per_key = (first.bytes / items.len().max(1)).max(1);
+    let ranges = split_rest(prefix.as_bytes(), &first_key, rest, end);
     // Each range gets a share of the byte budget, so the whole listing in flight stays within it.
     let budget = PAGE_BYTES / ranges.len();
     let limit = ((budget / per_key) as i64).clamp(MIN_PAGE_SIZE, MAX_PAGE_SIZE);
     let mut tasks = tokio::task::JoinSet::new();
     for (i, (start, end)) in ranges.into_iter().enumerate() {
-        let kv = kv.clone();
-        tasks.spawn(async move { (i, list_range(kv, start, end, revision, limit, budget).await) });
+        let (kv, convert, finish) = (kv.clone(), convert.clone(), finish.clone());
+        tasks.spawn(async move {
+            let part = list_range(kv, start, end, revision, limit, budget, &convert).await;
+            (
+                i,
+                part.map(|mut p| {
+                    finish(&mut p.items);
+                    p.items
+                }),
+            )
+        });
     }
     let mut parts = Vec::new();
     while let Some(done) = tasks.join_next().await {
@@ -480,9 +524,9 @@ pub async fn list_prefix(client: &Client, prefix: &str) -> anyhow::Result<(i64, 
     }
     parts.sort_by_key(|(i, _)| *i);
     for (_, part) in parts {
-        entries.extend(part.entries);
+        items.extend(part);
     }
-    Ok((revision, entries))
+    Ok((revision, items))
 }
 
 /// Where the rest of a large listing is cut into ranges that are read concurrently: before these
@@ -524,9 +568,10 @@ fn split_rest(
     ranges
 }
 
-struct RangeListing {
+struct RangeListing<T> {
     revision: i64,
-    entries: Vec<KvEntry>,
+    items: Vec<T>,
+    first_key: Option<String>,
     /// Keys in the range at that revision, as etcd counted them in the first response.
     total: usize,
     bytes: usize,
@@ -537,16 +582,18 @@ struct RangeListing {
 /// `[start, end)` at `revision` (0: the current one) in pages: the first of `first_limit` keys,
 /// later ones as many as fit `page_bytes` at the average size seen so far. A `revision` of 0 also
 /// means "stop after one page" (the caller's first look at the prefix).
-async fn list_range(
+async fn list_range<T>(
     mut kv: etcd_client::KvClient,
     mut start: Vec<u8>,
     end: Vec<u8>,
     mut revision: i64,
     first_limit: i64,
     page_bytes: usize,
-) -> Result<RangeListing, etcd_client::Error> {
+    convert: &impl Fn(KvEntry) -> T,
+) -> Result<RangeListing<T>, etcd_client::Error> {
     let one_page = revision == 0;
     let mut entries = Vec::new();
+    let mut first_key = None;
     let mut total = 0;
     let mut limit = first_limit;
     let mut bytes = 0usize;
@@ -565,6 +612,11 @@ async fn list_range(
         }
         let more = resp.more();
         let kvs = resp.take_kvs();
+        if first_key.is_none() {
+            first_key = kvs
+                .first()
+                .map(|kv| String::from_utf8_lossy(kv.key()).into_owned());
+        }
         if let Some(last) = kvs.last() {
             start = last.key().to_vec();
             start.push(0);
@@ -572,12 +624,13 @@ async fn list_range(
         let got = kvs.len();
         for kv in kvs {
             bytes += kv.key().len() + kv.value().len();
-            entries.push(owned_entry(kv));
+            entries.push(convert(owned_entry(kv)));
         }
         if !more || got == 0 {
             return Ok(RangeListing {
                 revision,
-                entries,
+                items: entries,
+                first_key,
                 total,
                 bytes,
                 next: None,
@@ -586,7 +639,8 @@ async fn list_range(
         if one_page {
             return Ok(RangeListing {
                 revision,
-                entries,
+                items: entries,
+                first_key,
                 total,
                 bytes,
                 next: Some(start),

@@ -82,6 +82,13 @@ pub enum Msg {
         entries: Vec<KvEntry>,
         at: DateTime<Utc>,
     },
+    /// The same as `MembersSnapshot`, the members already built and sorted by the source (each
+    /// key range in `members::default_order`, ranges in key order).
+    MembersListed {
+        revision: i64,
+        members: Vec<crate::state::members::Member>,
+        at: DateTime<Utc>,
+    },
     /// Watch events in revision order.
     MembersEvents {
         events: Vec<KvEvent>,

@@ -311,21 +311,28 @@ impl Members {
     /// Replace everything with a consistent listing; keys absent from it vanish (reconcile after a
     /// compaction or reconnect), and the selection stays on the same key when it still exists.
     pub fn apply_snapshot(&mut self, revision: i64, entries: Vec<KvEntry>, at: DateTime<Utc>) {
-        let members: Vec<Member> = entries
+        let members = entries
             .into_iter()
-            .map(|e| {
-                // Keep a creation time we observed live earlier; a listing cannot tell us one.
-                let prior = self
-                    .by_key
-                    .get(e.key.as_str())
-                    .filter(|m| m.create_revision == e.create_revision)
-                    .and_then(|m| m.seen_at);
-                Member::from_entry(&self.prefix, e, prior)
-            })
+            .map(|e| Member::from_entry(&self.prefix, e, None))
             .collect();
-        // Sort the listing as it came: etcd lists in key order, which under the default sort
-        // (role, then instance) is already in long sorted runs that a stable sort merges in
-        // near-linear time; the hash map's order would throw that away.
+        self.apply_listing(revision, members, at);
+    }
+
+    /// [`apply_snapshot`](Self::apply_snapshot) with the members already built (by the etcd source,
+    /// while the listing arrived). Input in [`default_order`] makes the sort a single pass.
+    pub fn apply_listing(&mut self, revision: i64, mut members: Vec<Member>, at: DateTime<Utc>) {
+        if !self.by_key.is_empty() {
+            // Keep a creation time we observed live earlier; a listing cannot tell us one.
+            for m in &mut members {
+                if let Some(old) = self.by_key.get(&m.key) {
+                    if old.create_revision == m.create_revision && m.seen_at.is_none() {
+                        m.seen_at = old.seen_at;
+                    }
+                }
+            }
+        }
+        // A stable sort finds the runs the listing already has (etcd lists in key order, the source
+        // sorts each range): near-linear; the hash map's order would throw that away.
         let mut order: Vec<&Member> = members.iter().filter(|m| self.passes(m)).collect();
         order.sort_by(|a, b| self.compare(a, b));
         let view = View::from_sorted(order.into_iter().map(|m| m.key.clone()).collect());
@@ -433,10 +440,7 @@ impl Members {
 
     fn compare(&self, a: &Member, b: &Member) -> Ordering {
         let by_column = match self.sort {
-            None | Some(SortColumn::Role) => a
-                .role()
-                .cmp(b.role())
-                .then_with(|| natural_cmp(a.instance(), b.instance())),
+            None | Some(SortColumn::Role) => by_role_and_instance(a, b),
             Some(SortColumn::Instance) => natural_cmp(a.instance(), b.instance()),
             Some(SortColumn::Addr) => natural_cmp(a.addr(), b.addr()),
             Some(SortColumn::Ttl) => {
@@ -590,6 +594,18 @@ impl Members {
             .take(n)
             .filter_map(|k| self.by_key.get(k))
     }
+}
+
+/// The default order of the members pane: role, then instance in natural order ("web-2" before
+/// "web-10"), then key.
+pub fn default_order(a: &Member, b: &Member) -> Ordering {
+    by_role_and_instance(a, b).then_with(|| a.key.cmp(&b.key))
+}
+
+fn by_role_and_instance(a: &Member, b: &Member) -> Ordering {
+    a.role()
+        .cmp(b.role())
+        .then_with(|| natural_cmp(a.instance(), b.instance()))
 }
 
 /// Adds one to `role`'s count, allocating its name only the first time it is seen.

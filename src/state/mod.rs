@@ -281,6 +281,14 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             state.members.apply_snapshot(revision, entries, at);
             out.extend(lease_interest(state));
         }
+        Msg::MembersListed {
+            revision,
+            members,
+            at,
+        } => {
+            state.members.apply_listing(revision, members, at);
+            out.extend(lease_interest(state));
+        }
         Msg::MembersEvents { events, at } => {
             state.members.apply_events(events, at);
             out.extend(lease_interest(state));

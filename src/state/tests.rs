@@ -1189,3 +1189,59 @@ fn note_error_sets_an_error_status() {
     assert_eq!(st.level, Level::Error);
     assert_eq!(st.text, "audit log: permission denied");
 }
+
+#[test]
+fn a_listing_built_by_the_source_lands_like_a_snapshot() {
+    use crate::state::members::{default_order, Member};
+    let mut built: Vec<Member> = fleet()
+        .into_iter()
+        .map(|e| Member::from_entry("/services/", e, None))
+        .collect();
+    built.sort_by(default_order);
+    let mut listed = empty_state();
+    let cmds = update(
+        &mut listed,
+        Msg::MembersListed {
+            revision: 20,
+            members: built,
+            at: t0(),
+        },
+    );
+    assert_eq!(cmds, vec![Command::WatchLeases(vec![0x10, 0x20, 0x30])]);
+    let snap = synced();
+    assert_eq!(keys(&listed), keys(&snap));
+    assert_eq!(listed.members.role_counts(), snap.members.role_counts());
+    assert_eq!((listed.members.revision, listed.members.synced), (20, true));
+
+    // A re-list keeps the creation time seen live for a key with the same create revision.
+    let mut s = synced();
+    update(
+        &mut s,
+        events(vec![KvEvent::Put(kv(
+            "/services/api/a-1",
+            "10.9.0.1",
+            21,
+            0,
+        ))]),
+    );
+    let seen = s.members.get("/services/api/a-1").unwrap().started_at();
+    assert!(seen.is_some());
+    let mut again = fleet();
+    again.push(kv("/services/api/a-1", "10.9.0.1", 21, 0));
+    let members = again
+        .into_iter()
+        .map(|e| Member::from_entry("/services/", e, None))
+        .collect();
+    update(
+        &mut s,
+        Msg::MembersListed {
+            revision: 30,
+            members,
+            at: t0() + Duration::seconds(60),
+        },
+    );
+    assert_eq!(
+        s.members.get("/services/api/a-1").unwrap().started_at(),
+        seen
+    );
+}

@@ -207,16 +207,24 @@ fn load_settings(cli: &Cli, config_path: &Path, cluster: &str) -> Result<Setting
 }
 
 fn info(cli: &Cli, config_path: &Path) -> ExitCode {
-    println!("config file   {}", config_path.display());
+    // Gathered and written once: `println!` would panic when stdout is a closed pipe (`| head -1`).
+    let mut text = String::new();
+    macro_rules! outln {
+        ($($arg:tt)*) => {{
+            use std::fmt::Write as _;
+            let _ = writeln!(text, $($arg)*);
+        }};
+    }
+    outln!("config file   {}", config_path.display());
     let config = Config::load(config_path);
     match &config {
         Ok(c) => {
-            println!(
+            outln!(
                 "  status      ok, clusters: {}",
                 c.clusters.keys().cloned().collect::<Vec<_>>().join(", ")
             );
         }
-        Err(e) => println!("  status      {e}"),
+        Err(e) => outln!("  status      {e}"),
     }
     let c = config.as_ref().ok();
     let keymap = cli
@@ -227,19 +235,19 @@ fn info(cli: &Cli, config_path: &Path) -> ExitCode {
         .theme
         .clone()
         .or_else(|| c.and_then(|c| c.theme.clone()));
-    println!("keymap        {}", keymap::describe_spec(keymap.as_deref()));
-    println!(
+    outln!("keymap        {}", keymap::describe_spec(keymap.as_deref()));
+    outln!(
         "theme         {}",
         theme.unwrap_or_else(|| "default".into())
     );
-    println!(
+    outln!(
         "audit log     {}",
         c.and_then(|c| c.audit_log.clone())
             .unwrap_or_else(paths::default_audit_log)
             .display()
     );
-    println!("log file      {}", paths::log_file().display());
-    println!(
+    outln!("log file      {}", paths::log_file().display());
+    outln!(
         "NO_COLOR      {}",
         if std::env::var_os("NO_COLOR").is_some() {
             "set"
@@ -247,6 +255,10 @@ fn info(cli: &Cli, config_path: &Path) -> ExitCode {
             "unset"
         }
     );
+    {
+        use std::io::Write as _;
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    }
     if config.is_err() {
         return ExitCode::from(2);
     }

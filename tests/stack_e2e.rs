@@ -146,6 +146,12 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.cmd().arg("kill-server").stderr(Stdio::null()).status();
+        // tmux leaves the socket file behind.
+        let _ = std::fs::remove_file(
+            std::path::Path::new(&std::env::var("TMUX_TMPDIR").unwrap_or_else(|_| "/tmp".into()))
+                .join(format!("tmux-{}", unsafe { libc::getuid() }))
+                .join(&self.socket),
+        );
     }
 }
 

@@ -115,12 +115,7 @@ impl Drop for Tmux {
         let _ = Command::new("tmux")
             .args(["-L", &self.socket, "kill-server"])
             .status();
-        // tmux leaves the socket file behind.
-        let _ = std::fs::remove_file(
-            std::path::Path::new(&std::env::var("TMUX_TMPDIR").unwrap_or_else(|_| "/tmp".into()))
-                .join(format!("tmux-{}", unsafe { libc::getuid() }))
-                .join(&self.socket),
-        );
+        common::tmux::remove_socket_file(&self.socket);
     }
 }
 

@@ -400,6 +400,7 @@ impl Drop for Term {
         let _ = Command::new(&self.tmux)
             .args(["-L", &self.socket, "kill-server"])
             .output();
+        common::tmux::remove_socket_file(&self.socket);
     }
 }
 

@@ -63,8 +63,7 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
 /// One line on stderr. Not `eprintln!`: when the terminal has gone away (a closed tmux pane or ssh
 /// session) writing fails, and `eprintln!` would panic on the way out.
 fn say(msg: std::fmt::Arguments) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "opsconsole: {msg}");
+    opsconsole::cli::say(msg);
 }
 
 fn main() -> ExitCode {

@@ -333,10 +333,10 @@ pub fn run(args: &Args, config_path: &Path, top_cluster: Option<&str>) -> ExitCo
     let inventory = build(&etcd.prefix, entries);
     let n = inventory.warnings.len();
     for w in inventory.warnings.iter().take(MAX_WARNINGS) {
-        eprintln!("opsconsole: warning: {w}");
+        super::say(format_args!("warning: {w}"));
     }
     if n > MAX_WARNINGS {
-        eprintln!("opsconsole: warning: … and {} more", n - MAX_WARNINGS);
+        super::say(format_args!("warning: … and {} more", n - MAX_WARNINGS));
     }
     let doc = match &args.host {
         Some(h) => inventory.host(h),

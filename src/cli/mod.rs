@@ -20,8 +20,14 @@ pub const EXIT_UNAVAILABLE: u8 = 1;
 
 /// One line on stderr, nothing on stdout.
 pub fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("opsconsole: {msg}");
+    say(format_args!("{msg}"));
     ExitCode::from(code)
+}
+
+/// One "opsconsole: …" line on stderr. Not `eprintln!`, which panics when stderr is a closed pipe.
+pub fn say(msg: std::fmt::Arguments) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "opsconsole: {msg}");
 }
 
 /// Picks the cluster: the subcommand's `--cluster` (or its env var) and the top-level `--cluster`

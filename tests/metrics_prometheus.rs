@@ -4,66 +4,17 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use opsconsole::config::{Config, MetricsProfile};
+use opsconsole::config::MetricsProfile;
 use opsconsole::sources::http::HttpError;
-use opsconsole::sources::metrics::{MetricsQuery, MetricsResult, MetricsSource, Series, Window};
-use tokio::sync::mpsc;
+use opsconsole::sources::metrics::{Series, Window};
 
 use common::metrics_servers::{CannedServer, ExpositionTarget, Prometheus, Reply};
+use common::metrics_source::{self, err, member, ok, query, source};
 
 fn profile(url: &str, series: &[&str]) -> MetricsProfile {
-    let text = format!(
-        "[clusters.test]\netcd = {{ endpoints = [\"http://127.0.0.1:2379\"] }}\n\
-         metrics = {{ kind = \"prometheus\", url = \"{url}\", timeout_secs = 5, series = [{}] }}\n",
-        series.join(", ")
-    );
-    Config::parse(&text, Path::new("/test/config.toml"))
-        .unwrap_or_else(|e| panic!("config does not parse: {e}\n{text}"))
-        .cluster("test")
-        .unwrap()
-        .metrics
-        .clone()
-        .expect("metrics profile")
-}
-
-fn source(profile: MetricsProfile) -> MetricsSource {
-    let (tx, _rx) = mpsc::channel(8);
-    let (_cmd_tx, cmd_rx) = mpsc::channel(8);
-    MetricsSource::new(profile, tx, cmd_rx).expect("building the metrics source")
-}
-
-fn member(instance: &str) -> Option<BTreeMap<String, String>> {
-    Some(BTreeMap::from([(
-        "instance".to_string(),
-        instance.to_string(),
-    )]))
-}
-
-fn query(vars: Option<BTreeMap<String, String>>, window: Window, width: usize) -> MetricsQuery {
-    MetricsQuery {
-        label: "t".into(),
-        vars,
-        window,
-        width,
-    }
-}
-
-fn ok<'a>(r: &'a MetricsResult, name: &str) -> &'a Series {
-    r.series
-        .iter()
-        .find_map(|s| s.as_ref().ok().filter(|s| s.name == name))
-        .unwrap_or_else(|| panic!("no Ok series {name:?} in {:#?}", r.series))
-}
-
-fn err<'a>(r: &'a MetricsResult, starts: &str) -> &'a str {
-    r.series
-        .iter()
-        .find_map(|s| s.as_ref().err().filter(|e| e.starts_with(starts)))
-        .unwrap_or_else(|| panic!("no error for {starts:?} in {:#?}", r.series))
+    metrics_source::profile("prometheus", url, series)
 }
 
 fn first_index(points: &[Option<f64>], v: f64) -> Option<usize> {

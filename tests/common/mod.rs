@@ -171,6 +171,7 @@ pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Optio
 pub mod etcd_cluster;
 pub mod log_servers;
 pub mod metrics_servers;
+pub mod metrics_source;
 pub mod tmux;
 
 /// A real Prometheus Alertmanager (Debian `prometheus-alertmanager`) on a free loopback port, gossip

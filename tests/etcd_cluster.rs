@@ -19,12 +19,11 @@ use opsconsole::config::{Config, EtcdProfile};
 use opsconsole::sources::etcd::EtcdSource;
 use opsconsole::sources::{Health, Msg, SourceId};
 use opsconsole::state::{self, State};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use common::etcd_cluster::EtcdCluster;
-use common::free_port;
+use common::proxy::Proxy;
 
 const PREFIX: &str = "/services/";
 /// A change reaching the state: well under a second when connected.
@@ -441,84 +440,8 @@ fn seed(cluster: &EtcdCluster, n: usize) {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// A TCP proxy per member, so the console can be cut off while the cluster keeps working
-
-struct Proxy {
-    port: u16,
-    target: u16,
-    accept: Option<JoinHandle<()>>,
-    conns: Arc<Mutex<Vec<JoinHandle<()>>>>,
-}
-
-impl Proxy {
-    async fn start(target: u16) -> Proxy {
-        let mut p = Proxy {
-            port: free_port(),
-            target,
-            accept: None,
-            conns: Arc::new(Mutex::new(Vec::new())),
-        };
-        p.up().await;
-        p
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    async fn up(&mut self) {
-        assert!(self.accept.is_none(), "proxy already up");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let listener = loop {
-            match TcpListener::bind(("127.0.0.1", self.port)).await {
-                Ok(l) => break l,
-                Err(e) if Instant::now() < deadline => {
-                    eprintln!("proxy rebind on {}: {e}; retrying", self.port);
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Err(e) => panic!("proxy cannot listen on {} again: {e}", self.port),
-            }
-        };
-        let (conns, target) = (self.conns.clone(), self.target);
-        self.accept = Some(tokio::spawn(async move {
-            loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
-                    continue;
-                };
-                let h = tokio::spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(("127.0.0.1", target)).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-                conns.lock().unwrap().push(h);
-            }
-        }));
-    }
-
-    async fn down(&mut self) {
-        if let Some(a) = self.accept.take() {
-            a.abort();
-            let _ = a.await;
-        }
-        let conns = std::mem::take(&mut *self.conns.lock().unwrap());
-        for c in conns {
-            c.abort();
-            let _ = c.await;
-        }
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        if let Some(a) = self.accept.take() {
-            a.abort();
-        }
-        for c in self.conns.lock().unwrap().drain(..) {
-            c.abort();
-        }
-    }
-}
+// A TCP proxy per member (`common::proxy`), so the console can be cut off while the cluster keeps
+// working.
 
 // ---------------------------------------------------------------------------------------------
 // 1. Kill the member the console uses, then the leader, then the leader while the console is on it

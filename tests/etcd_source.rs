@@ -6,7 +6,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use etcd_client::{Client, Txn, TxnOp};
@@ -17,10 +16,10 @@ use opsconsole::config::{Config, EtcdProfile};
 use opsconsole::sources::etcd::{connect, deregister, list_prefix, EtcdSource, PAGE_SIZE};
 use opsconsole::sources::{DeregisterOutcome, Health, Msg, SourceId};
 use opsconsole::state::{self, Popup, State};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use common::proxy::Proxy;
 use common::{free_port, Etcd};
 
 const PREFIX: &str = "/services/";
@@ -301,84 +300,6 @@ fn b64(s: &str) -> Vec<u8> {
 
 // ---------------------------------------------------------------------------------------------
 // A TCP proxy the test can cut, so the console is disconnected while etcd stays up
-
-struct Proxy {
-    port: u16,
-    target: u16,
-    accept: Option<JoinHandle<()>>,
-    conns: Arc<Mutex<Vec<JoinHandle<()>>>>,
-}
-
-impl Proxy {
-    async fn start(target: u16) -> Proxy {
-        let mut p = Proxy {
-            port: free_port(),
-            target,
-            accept: None,
-            conns: Arc::new(Mutex::new(Vec::new())),
-        };
-        p.up().await;
-        p
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Listens again on the same port.
-    async fn up(&mut self) {
-        assert!(self.accept.is_none(), "proxy already up");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let listener = loop {
-            match TcpListener::bind(("127.0.0.1", self.port)).await {
-                Ok(l) => break l,
-                Err(e) if Instant::now() < deadline => {
-                    eprintln!("proxy rebind on {}: {e}; retrying", self.port);
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Err(e) => panic!("proxy cannot listen on {} again: {e}", self.port),
-            }
-        };
-        let (conns, target) = (self.conns.clone(), self.target);
-        self.accept = Some(tokio::spawn(async move {
-            loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
-                    continue;
-                };
-                let h = tokio::spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(("127.0.0.1", target)).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-                conns.lock().unwrap().push(h);
-            }
-        }));
-    }
-
-    /// Stops accepting and closes every proxied connection; returns once they are all gone.
-    async fn down(&mut self) {
-        if let Some(a) = self.accept.take() {
-            a.abort();
-            let _ = a.await;
-        }
-        let conns = std::mem::take(&mut *self.conns.lock().unwrap());
-        for c in conns {
-            c.abort();
-            let _ = c.await;
-        }
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        if let Some(a) = self.accept.take() {
-            a.abort();
-        }
-        for c in self.conns.lock().unwrap().drain(..) {
-            c.abort();
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // 1. Initial listing, value shapes, prefix boundary, paging

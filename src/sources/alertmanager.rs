@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::checks::{
     CheckResult, ChecksSnapshot, HistoryPoint, Matcher, Silence, SilenceRequest, SilenceScope,
 };
-use super::http::lax::{self, Lax, Lenient};
+use super::http::lax::{lenient_structs, Lax};
 use super::http::{self, HttpError};
 use crate::config::{ChecksProfile, HttpBackend};
 use crate::text::sanitize;
@@ -68,15 +68,6 @@ struct AmMatcher {
     is_equal: Lax<bool>,
 }
 
-macro_rules! lenient_structs {
-    ($($t:ty),*) => {$(
-        impl Lenient for $t {
-            fn from_map<'de, A: serde::de::MapAccess<'de>>(map: A) -> Result<Option<Self>, A::Error> {
-                lax::struct_from_map(map)
-            }
-        }
-    )*};
-}
 lenient_structs!(Alert, AlertStatus, AmSilence, SilenceStatus, AmMatcher);
 
 fn time(s: Lax<String>) -> Option<DateTime<Utc>> {

@@ -365,6 +365,20 @@ pub mod lax {
         T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Some)
     }
 
+    /// `impl Lenient` through [`struct_from_map`] for structs whose fields are all `Lax`.
+    macro_rules! lenient_structs {
+        ($($t:ty),*) => {$(
+            impl $crate::sources::http::lax::Lenient for $t {
+                fn from_map<'de, A: serde::de::MapAccess<'de>>(
+                    map: A,
+                ) -> Result<Option<Self>, A::Error> {
+                    $crate::sources::http::lax::struct_from_map(map)
+                }
+            }
+        )*};
+    }
+    pub(crate) use lenient_structs;
+
     impl Lenient for i64 {
         fn from_i64(v: i64) -> Option<Self> {
             Some(v)

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::checks::{
     epoch, CheckResult, ChecksSnapshot, HistoryPoint, Silence, SilenceRequest, SilenceScope,
 };
-use super::http::lax::{self, Lax, Lenient};
+use super::http::lax::{lenient_structs, Lax, Lenient};
 use super::http::{self, HttpError};
 use crate::config::{ChecksProfile, HttpBackend};
 use crate::text::sanitize;
@@ -69,15 +69,6 @@ struct CoreSilenced {
     reason: Lax<String>,
 }
 
-macro_rules! lenient_structs {
-    ($($t:ty),*) => {$(
-        impl Lenient for $t {
-            fn from_map<'de, A: serde::de::MapAccess<'de>>(map: A) -> Result<Option<Self>, A::Error> {
-                lax::struct_from_map(map)
-            }
-        }
-    )*};
-}
 lenient_structs!(CoreCheck, CoreResult, CoreClient, CoreEvent, CoreSilenced);
 
 /// A history entry: `0`/`"0"` in 1.x (integers in results, strings in events); unreadable = 3.

@@ -10,7 +10,7 @@ use super::checks::{
     epoch, since_from_history, CheckResult, ChecksSnapshot, HistoryPoint, Silence, SilenceRequest,
     SilenceScope,
 };
-use super::http::lax::{self, Lax, Lenient};
+use super::http::lax::{lenient_structs, Lax};
 use super::http::{self, HttpError};
 use crate::config::{ChecksProfile, HttpAuth, HttpBackend};
 use crate::text::sanitize;
@@ -113,15 +113,6 @@ struct GoSilenced {
     expire_on_resolve: Lax<bool>,
 }
 
-macro_rules! lenient_structs {
-    ($($t:ty),*) => {$(
-        impl Lenient for $t {
-            fn from_map<'de, A: serde::de::MapAccess<'de>>(map: A) -> Result<Option<Self>, A::Error> {
-                lax::struct_from_map(map)
-            }
-        }
-    )*};
-}
 lenient_structs!(Meta, Event, Entity, Check, GoHistory, GoSilenced);
 
 fn name_of(meta: Lax<Meta>) -> Option<String> {

@@ -14,15 +14,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use etcd_client::{Client, ConnectOptions};
-use opsconsole::action::Command;
 use opsconsole::config::{Config, EtcdProfile};
-use opsconsole::sources::etcd::EtcdSource;
-use opsconsole::sources::{Health, Msg, SourceId};
-use opsconsole::state::{self, State};
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use common::etcd_cluster::EtcdCluster;
+use common::etcd_console::{members_from_etcdctl, Console, Members};
 use common::proxy::Proxy;
 
 const PREFIX: &str = "/services/";
@@ -47,145 +43,9 @@ fn profile(endpoints: &[String]) -> EtcdProfile {
     config.cluster("test").unwrap().etcd.clone().unwrap()
 }
 
-/// Key → (value, mod_revision, lease).
-type Members = BTreeMap<String, (String, i64, i64)>;
-
-struct Console {
-    state: State,
-    rx: mpsc::Receiver<Msg>,
-    cmds: mpsc::Sender<Command>,
-    healths: Vec<Health>,
-    snapshots: Vec<usize>,
-    task: JoinHandle<()>,
-}
-
-impl Console {
-    fn start(profile: EtcdProfile) -> Console {
-        let (msg_tx, rx) = mpsc::channel(1024);
-        let (cmds, cmd_rx) = mpsc::channel(64);
-        let state = State::new("test", &profile.prefix, "tester", chrono::Utc::now());
-        let task = tokio::spawn(EtcdSource::new(profile, msg_tx, cmd_rx).run());
-        Console {
-            state,
-            rx,
-            cmds,
-            healths: Vec::new(),
-            snapshots: Vec::new(),
-            task,
-        }
-    }
-
-    fn apply(&mut self, msg: Msg) {
-        match &msg {
-            Msg::Health(SourceId::Etcd, h) => self.healths.push(h.clone()),
-            Msg::MembersListed { members, .. } => self.snapshots.push(members.len()),
-            Msg::MembersSnapshot { .. } => panic!("the etcd source sends MembersListed"),
-            _ => {}
-        }
-        for cmd in state::update(&mut self.state, msg) {
-            if let c @ Command::WatchLeases(_) = cmd {
-                let _ = self.cmds.try_send(c);
-            }
-        }
-    }
-
-    async fn until(
-        &mut self,
-        timeout: Duration,
-        what: &str,
-        mut pred: impl FnMut(&Console) -> bool,
-    ) -> Duration {
-        let start = Instant::now();
-        let deadline = start + timeout;
-        loop {
-            if pred(self) {
-                return start.elapsed();
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                panic!(
-                    "timed out after {timeout:?} waiting for: {what}\nhealth history: {:?}\nsnapshots: {:?}\nmembers: {}",
-                    self.healths,
-                    self.snapshots,
-                    self.state.members.len(),
-                );
-            }
-            match tokio::time::timeout(left.min(Duration::from_millis(100)), self.rx.recv()).await {
-                Ok(Some(msg)) => {
-                    self.apply(msg);
-                    while let Ok(msg) = self.rx.try_recv() {
-                        self.apply(msg);
-                    }
-                }
-                Ok(None) => panic!("the etcd source stopped while waiting for: {what}"),
-                Err(_) => {}
-            }
-        }
-    }
-
-    fn is_live(&self) -> bool {
-        self.state.health.get(&SourceId::Etcd) == Some(&Health::Live)
-    }
-
-    fn retrying_since(&self, from: usize) -> bool {
-        self.healths[from..]
-            .iter()
-            .any(|h| matches!(h, Health::Retrying { .. }))
-    }
-
-    fn live_since(&self, from: usize) -> bool {
-        self.healths[from..].contains(&Health::Live) && self.is_live()
-    }
-
-    fn members(&self) -> Members {
-        self.state
-            .members
-            .visible_rows(0, usize::MAX)
-            .map(|m| {
-                (
-                    m.key.to_string(),
-                    (
-                        String::from_utf8_lossy(&m.value).into_owned(),
-                        m.mod_revision,
-                        m.lease,
-                    ),
-                )
-            })
-            .collect()
-    }
-}
-
-impl Drop for Console {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 /// Everything under the prefix from etcd itself (`etcdctl get --prefix -w json`).
 fn etcd_members(c: &EtcdCluster) -> Members {
-    let out = c.ctl(&["get", "--prefix", PREFIX, "-w", "json"]);
-    let v: serde_json::Value = serde_json::from_str(&out).expect("etcdctl json");
-    let mut all = Members::new();
-    for kv in v["kvs"].as_array().cloned().unwrap_or_default() {
-        let key = String::from_utf8(b64(kv["key"].as_str().unwrap())).unwrap();
-        let value = String::from_utf8(b64(kv["value"].as_str().unwrap_or(""))).unwrap();
-        all.insert(
-            key,
-            (
-                value,
-                kv["mod_revision"].as_i64().unwrap(),
-                kv["lease"].as_i64().unwrap_or(0),
-            ),
-        );
-    }
-    all
-}
-
-fn b64(s: &str) -> Vec<u8> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD
-        .decode(s)
-        .expect("base64 from etcdctl")
+    members_from_etcdctl(&c.ctl(&["get", "--prefix", PREFIX, "-w", "json"]))
 }
 
 /// What differs between the console and etcd: (missing from the console, ghosts, stale values).
@@ -476,7 +336,7 @@ async fn failover_kill_console_member_then_leader_while_writing() {
     cluster.kill(0);
     let t = c
         .until(RECONNECT, "Retrying then Live after n1 died", |c| {
-            c.retrying_since(mark) && c.live_since(mark)
+            c.retrying_since(mark).is_some() && c.live_since(mark)
         })
         .await;
     let on = watched_member(&cluster).await;
@@ -510,7 +370,7 @@ async fn failover_kill_console_member_then_leader_while_writing() {
     checkpoint("leader down", &cluster, &mut c, &writer, RECONNECT).await;
     if leader == on {
         assert!(
-            c.retrying_since(mark),
+            c.retrying_since(mark).is_some(),
             "the console's member died: it must have noticed"
         );
     }
@@ -549,7 +409,7 @@ async fn failover_kill_console_member_then_leader_while_writing() {
     cluster.kill(on);
     let t = c
         .until(RECONNECT, "Live again after the leader it used died", |c| {
-            c.retrying_since(mark) && c.live_since(mark)
+            c.retrying_since(mark).is_some() && c.live_since(mark)
         })
         .await;
     eprintln!("console live again after {t:?}");
@@ -606,7 +466,7 @@ async fn compaction_while_its_only_member_was_down() {
 
     let mark = c.healths.len();
     cluster.kill(0);
-    c.until(RECONNECT, "Retrying", |c| c.retrying_since(mark))
+    c.until(RECONNECT, "Retrying", |c| c.retrying_since(mark).is_some())
         .await;
     writer.wait_writes(20, RECONNECT).await;
     writer.pause().await;
@@ -670,7 +530,7 @@ async fn compaction_while_cut_off_from_every_member() {
     for p in &mut proxies {
         p.down().await;
     }
-    c.until(RECONNECT, "Retrying", |c| c.retrying_since(mark))
+    c.until(RECONNECT, "Retrying", |c| c.retrying_since(mark).is_some())
         .await;
     writer.wait_writes(20, RECONNECT).await;
     writer.pause().await;
@@ -730,7 +590,7 @@ async fn frozen_console_member_is_left_for_another() {
     cluster.freeze(0);
     let t = c
         .until(RECONNECT, "Retrying, then Live on another member", |c| {
-            c.retrying_since(mark) && c.live_since(mark)
+            c.retrying_since(mark).is_some() && c.live_since(mark)
         })
         .await;
     eprintln!("frozen member left after {t:?}");
@@ -762,7 +622,7 @@ async fn member_without_quorum_is_not_shown_as_live() {
     cluster.freeze(2);
     let t = c
         .until(RECONNECT, "Retrying once n1 has no leader", |c| {
-            c.retrying_since(mark)
+            c.retrying_since(mark).is_some()
         })
         .await;
     eprintln!(

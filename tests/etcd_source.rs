@@ -4,21 +4,18 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use etcd_client::{Client, Txn, TxnOp};
 use futures::StreamExt;
 use opsconsole::action::{Action, Command};
-use opsconsole::audit::AuditEntry;
 use opsconsole::config::{Config, EtcdProfile};
-use opsconsole::sources::etcd::{connect, deregister, list_prefix, EtcdSource, PAGE_SIZE};
-use opsconsole::sources::{DeregisterOutcome, Health, Msg, SourceId};
-use opsconsole::state::{self, Popup, State};
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use opsconsole::sources::etcd::{connect, deregister, list_prefix, PAGE_SIZE};
+use opsconsole::sources::{DeregisterOutcome, Health};
+use opsconsole::state::{self, Popup};
 
+use common::etcd_console::{members_from_etcdctl, Console, Members};
 use common::proxy::Proxy;
 use common::{free_port, Etcd};
 
@@ -49,196 +46,9 @@ fn profile(endpoints: &[String]) -> EtcdProfile {
     etcd
 }
 
-/// Key → (value, mod_revision, lease), as the console holds it or as etcd has it.
-type Members = BTreeMap<String, (String, i64, i64)>;
-
-/// The headless console: the source task, the message queue and the state it feeds.
-struct Console {
-    state: State,
-    rx: mpsc::Receiver<Msg>,
-    cmds: mpsc::Sender<Command>,
-    /// Every etcd health report, in order.
-    healths: Vec<Health>,
-    /// Size of every snapshot received, in order.
-    snapshots: Vec<usize>,
-    deregs: Vec<(String, DeregisterOutcome)>,
-    audits: Vec<AuditEntry>,
-    task: JoinHandle<()>,
-}
-
-impl Console {
-    fn start(profile: EtcdProfile) -> Console {
-        let (msg_tx, rx) = mpsc::channel(1024);
-        let (cmds, cmd_rx) = mpsc::channel(64);
-        let state = State::new("test", &profile.prefix, "tester", chrono::Utc::now());
-        let task = tokio::spawn(EtcdSource::new(profile, msg_tx, cmd_rx).run());
-        Console {
-            state,
-            rx,
-            cmds,
-            healths: Vec::new(),
-            snapshots: Vec::new(),
-            deregs: Vec::new(),
-            audits: Vec::new(),
-            task,
-        }
-    }
-
-    fn apply(&mut self, msg: Msg) {
-        match &msg {
-            Msg::Health(SourceId::Etcd, h) => self.healths.push(h.clone()),
-            Msg::MembersListed { members, .. } => self.snapshots.push(members.len()),
-            Msg::MembersSnapshot { .. } => panic!("the etcd source sends MembersListed"),
-            Msg::DeregisterDone { key, outcome } => {
-                self.deregs.push((key.clone(), outcome.clone()))
-            }
-            _ => {}
-        }
-        for cmd in state::update(&mut self.state, msg) {
-            match cmd {
-                Command::Audit(a) => self.audits.push(a),
-                // What the app forwards to the source: the leases on screen.
-                c @ Command::WatchLeases(_) => {
-                    let _ = self.cmds.try_send(c);
-                }
-                _ => {}
-            }
-        }
-    }
-
-    /// Applies messages as they arrive until `pred` holds; panics with the state after `timeout`.
-    /// Returns how long it took.
-    async fn until(
-        &mut self,
-        timeout: Duration,
-        what: &str,
-        mut pred: impl FnMut(&Console) -> bool,
-    ) -> Duration {
-        let start = Instant::now();
-        let deadline = start + timeout;
-        loop {
-            if pred(self) {
-                return start.elapsed();
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                panic!(
-                    "timed out after {timeout:?} waiting for: {what}\nhealth history: {:?}\nsnapshots: {:?}\nmembers ({}): {:?}",
-                    self.healths,
-                    self.snapshots,
-                    self.state.members.len(),
-                    self.members().into_iter().take(20).collect::<Vec<_>>()
-                );
-            }
-            match tokio::time::timeout(left.min(Duration::from_millis(100)), self.rx.recv()).await {
-                Ok(Some(msg)) => {
-                    self.apply(msg);
-                    while let Ok(msg) = self.rx.try_recv() {
-                        self.apply(msg);
-                    }
-                }
-                Ok(None) => panic!("the etcd source stopped while waiting for: {what}"),
-                Err(_) => {}
-            }
-        }
-    }
-
-    /// Applies whatever arrives during `d`.
-    async fn idle(&mut self, d: Duration) {
-        let deadline = tokio::time::Instant::now() + d;
-        while let Ok(msg) = tokio::time::timeout_at(deadline, self.rx.recv()).await {
-            self.apply(msg.expect("the etcd source stopped"));
-        }
-    }
-
-    async fn send(&self, cmd: Command) {
-        self.cmds.send(cmd).await.expect("source is running");
-    }
-
-    /// Sends a deregister and waits for its outcome.
-    async fn deregister(
-        &mut self,
-        key: &str,
-        mod_revision: i64,
-        revoke_lease: Option<i64>,
-    ) -> DeregisterOutcome {
-        let before = self.deregs.len();
-        self.send(Command::Deregister {
-            key: key.to_string(),
-            mod_revision,
-            revoke_lease,
-        })
-        .await;
-        self.until(LIVE, &format!("deregister outcome for {key}"), |c| {
-            c.deregs.len() > before
-        })
-        .await;
-        let (k, outcome) = self.deregs[before].clone();
-        assert_eq!(k, key);
-        outcome
-    }
-
-    fn health(&self) -> Option<&Health> {
-        self.state.health.get(&SourceId::Etcd)
-    }
-
-    fn is_live(&self) -> bool {
-        self.health() == Some(&Health::Live)
-    }
-
-    fn members(&self) -> Members {
-        let all: Members = self
-            .state
-            .members
-            .visible_rows(0, usize::MAX)
-            .map(|m| {
-                (
-                    m.key.to_string(),
-                    (
-                        String::from_utf8_lossy(&m.value).into_owned(),
-                        m.mod_revision,
-                        m.lease,
-                    ),
-                )
-            })
-            .collect();
-        assert_eq!(
-            all.len(),
-            self.state.members.len(),
-            "no filter is set: every member is visible"
-        );
-        all
-    }
-
-    fn has(&self, key: &str) -> bool {
-        self.state.members.get(key).is_some()
-    }
-
-    /// Index of the first `Retrying` report at or after `from`, if any.
-    fn retrying_since(&self, from: usize) -> Option<usize> {
-        (from..self.healths.len()).find(|&i| matches!(self.healths[i], Health::Retrying { .. }))
-    }
-}
-
-impl Drop for Console {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 /// Everything under the prefix, straight from etcd via etcdctl (`get --prefix -w json`).
 fn etcd_members(etcd: &Etcd) -> Members {
-    let out = etcd.ctl(&["get", "--prefix", PREFIX, "-w", "json"]);
-    let v: serde_json::Value = serde_json::from_str(&out).expect("etcdctl json");
-    let mut all = Members::new();
-    for kv in v["kvs"].as_array().cloned().unwrap_or_default() {
-        let key = String::from_utf8(b64(kv["key"].as_str().unwrap())).unwrap();
-        let value = String::from_utf8(b64(kv["value"].as_str().unwrap_or(""))).unwrap();
-        let rev = kv["mod_revision"].as_i64().unwrap();
-        let lease = kv["lease"].as_i64().unwrap_or(0);
-        all.insert(key, (value, rev, lease));
-    }
-    all
+    members_from_etcdctl(&etcd.ctl(&["get", "--prefix", PREFIX, "-w", "json"]))
 }
 
 /// The store's current revision, from the header of `etcdctl get / -w json`.
@@ -266,36 +76,6 @@ fn grant(etcd: &Etcd, ttl: u32) -> i64 {
     // "lease 694d77aa9e38260f granted with TTL(2s)"
     let hex = out.split_whitespace().nth(1).expect("lease id in output");
     u64::from_str_radix(hex, 16).expect("hex lease id") as i64
-}
-
-/// Standard base64 (etcdctl's JSON output encodes keys and values).
-fn b64(s: &str) -> Vec<u8> {
-    let val = |c: u8| -> u32 {
-        match c {
-            b'A'..=b'Z' => (c - b'A') as u32,
-            b'a'..=b'z' => (c - b'a') as u32 + 26,
-            b'0'..=b'9' => (c - b'0') as u32 + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => panic!("bad base64 byte {c}"),
-        }
-    };
-    let bytes: Vec<u8> = s.bytes().filter(|&c| c != b'=').collect();
-    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
-    for chunk in bytes.chunks(4) {
-        let mut n = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            n |= val(c) << (18 - 6 * i);
-        }
-        out.push((n >> 16) as u8);
-        if chunk.len() > 2 {
-            out.push((n >> 8) as u8);
-        }
-        if chunk.len() > 3 {
-            out.push(n as u8);
-        }
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------------------------

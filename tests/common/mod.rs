@@ -169,6 +169,7 @@ pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Optio
     }
 }
 pub mod etcd_cluster;
+pub mod etcd_console;
 pub mod log_servers;
 pub mod metrics_servers;
 pub mod metrics_source;

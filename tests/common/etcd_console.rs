@@ -1,0 +1,221 @@
+//! The headless console for the etcd tests: the real `EtcdSource` task feeding a real `State`
+//! through `state::update`, as the app does, and etcd's own view (etcdctl JSON) to compare with.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use opsconsole::action::Command;
+use opsconsole::audit::AuditEntry;
+use opsconsole::config::EtcdProfile;
+use opsconsole::sources::etcd::EtcdSource;
+use opsconsole::sources::{DeregisterOutcome, Health, Msg, SourceId};
+use opsconsole::state::{self, State};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// How long a deregister may take to be answered.
+const DEREGISTER_ANSWER: Duration = Duration::from_secs(5);
+
+/// Key → (value, mod_revision, lease), as the console holds it or as etcd has it.
+pub type Members = BTreeMap<String, (String, i64, i64)>;
+
+/// The headless console: the source task, the message queue and the state it feeds.
+pub struct Console {
+    pub state: State,
+    pub rx: mpsc::Receiver<Msg>,
+    pub cmds: mpsc::Sender<Command>,
+    /// Every etcd health report, in order.
+    pub healths: Vec<Health>,
+    /// Size of every snapshot received, in order.
+    pub snapshots: Vec<usize>,
+    pub deregs: Vec<(String, DeregisterOutcome)>,
+    pub audits: Vec<AuditEntry>,
+    pub task: JoinHandle<()>,
+}
+
+impl Console {
+    pub fn start(profile: EtcdProfile) -> Console {
+        let (msg_tx, rx) = mpsc::channel(1024);
+        let (cmds, cmd_rx) = mpsc::channel(64);
+        let state = State::new("test", &profile.prefix, "tester", chrono::Utc::now());
+        let task = tokio::spawn(EtcdSource::new(profile, msg_tx, cmd_rx).run());
+        Console {
+            state,
+            rx,
+            cmds,
+            healths: Vec::new(),
+            snapshots: Vec::new(),
+            deregs: Vec::new(),
+            audits: Vec::new(),
+            task,
+        }
+    }
+
+    pub fn apply(&mut self, msg: Msg) {
+        match &msg {
+            Msg::Health(SourceId::Etcd, h) => self.healths.push(h.clone()),
+            Msg::MembersListed { members, .. } => self.snapshots.push(members.len()),
+            Msg::MembersSnapshot { .. } => panic!("the etcd source sends MembersListed"),
+            Msg::DeregisterDone { key, outcome } => {
+                self.deregs.push((key.clone(), outcome.clone()))
+            }
+            _ => {}
+        }
+        for cmd in state::update(&mut self.state, msg) {
+            match cmd {
+                Command::Audit(a) => self.audits.push(a),
+                // What the app forwards to the source: the leases on screen.
+                c @ Command::WatchLeases(_) => {
+                    let _ = self.cmds.try_send(c);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Applies messages as they arrive until `pred` holds; panics with the state after `timeout`.
+    /// Returns how long it took.
+    pub async fn until(
+        &mut self,
+        timeout: Duration,
+        what: &str,
+        mut pred: impl FnMut(&Console) -> bool,
+    ) -> Duration {
+        let start = Instant::now();
+        let deadline = start + timeout;
+        loop {
+            if pred(self) {
+                return start.elapsed();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                panic!(
+                    "timed out after {timeout:?} waiting for: {what}\nhealth history: {:?}\nsnapshots: {:?}\nmembers ({}): {:?}",
+                    self.healths,
+                    self.snapshots,
+                    self.state.members.len(),
+                    self.members().into_iter().take(20).collect::<Vec<_>>()
+                );
+            }
+            match tokio::time::timeout(left.min(Duration::from_millis(100)), self.rx.recv()).await {
+                Ok(Some(msg)) => {
+                    self.apply(msg);
+                    while let Ok(msg) = self.rx.try_recv() {
+                        self.apply(msg);
+                    }
+                }
+                Ok(None) => panic!("the etcd source stopped while waiting for: {what}"),
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// Applies whatever arrives during `d`.
+    pub async fn idle(&mut self, d: Duration) {
+        let deadline = tokio::time::Instant::now() + d;
+        while let Ok(msg) = tokio::time::timeout_at(deadline, self.rx.recv()).await {
+            self.apply(msg.expect("the etcd source stopped"));
+        }
+    }
+
+    pub async fn send(&self, cmd: Command) {
+        self.cmds.send(cmd).await.expect("source is running");
+    }
+
+    /// Sends a deregister and waits for its outcome.
+    pub async fn deregister(
+        &mut self,
+        key: &str,
+        mod_revision: i64,
+        revoke_lease: Option<i64>,
+    ) -> DeregisterOutcome {
+        let before = self.deregs.len();
+        self.send(Command::Deregister {
+            key: key.to_string(),
+            mod_revision,
+            revoke_lease,
+        })
+        .await;
+        self.until(
+            DEREGISTER_ANSWER,
+            &format!("deregister outcome for {key}"),
+            |c| c.deregs.len() > before,
+        )
+        .await;
+        let (k, outcome) = self.deregs[before].clone();
+        assert_eq!(k, key);
+        outcome
+    }
+
+    pub fn health(&self) -> Option<&Health> {
+        self.state.health.get(&SourceId::Etcd)
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.health() == Some(&Health::Live)
+    }
+
+    pub fn members(&self) -> Members {
+        let all: Members = self
+            .state
+            .members
+            .visible_rows(0, usize::MAX)
+            .map(|m| {
+                (
+                    m.key.to_string(),
+                    (
+                        String::from_utf8_lossy(&m.value).into_owned(),
+                        m.mod_revision,
+                        m.lease,
+                    ),
+                )
+            })
+            .collect();
+        assert_eq!(
+            all.len(),
+            self.state.members.len(),
+            "no filter is set: every member is visible"
+        );
+        all
+    }
+
+    pub fn has(&self, key: &str) -> bool {
+        self.state.members.get(key).is_some()
+    }
+
+    /// Index of the first `Retrying` report at or after `from`, if any.
+    pub fn retrying_since(&self, from: usize) -> Option<usize> {
+        (from..self.healths.len()).find(|&i| matches!(self.healths[i], Health::Retrying { .. }))
+    }
+
+    /// Live now, and reported Live at or after `from`.
+    pub fn live_since(&self, from: usize) -> bool {
+        self.healths[from..].contains(&Health::Live) && self.is_live()
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Key → (value, mod_revision, lease) from the output of `etcdctl get --prefix … -w json`.
+pub fn members_from_etcdctl(json: &str) -> Members {
+    use base64::Engine as _;
+    let b64 = |s: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(s)
+            .expect("base64 from etcdctl")
+    };
+    let v: serde_json::Value = serde_json::from_str(json).expect("etcdctl json");
+    let mut all = Members::new();
+    for kv in v["kvs"].as_array().cloned().unwrap_or_default() {
+        let key = String::from_utf8(b64(kv["key"].as_str().unwrap())).unwrap();
+        let value = String::from_utf8(b64(kv["value"].as_str().unwrap_or(""))).unwrap();
+        let rev = kv["mod_revision"].as_i64().unwrap();
+        let lease = kv["lease"].as_i64().unwrap_or(0);
+        all.insert(key, (value, rev, lease));
+    }
+    all
+}

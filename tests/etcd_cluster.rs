@@ -8,20 +8,17 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use etcd_client::{Client, ConnectOptions};
-use opsconsole::config::{Config, EtcdProfile};
 use tokio::task::JoinHandle;
 
 use common::etcd_cluster::EtcdCluster;
-use common::etcd_console::{members_from_etcdctl, Console, Members};
+use common::etcd_console::{members_from_etcdctl, profile, Console, Members, PREFIX};
 use common::proxy::Proxy;
 
-const PREFIX: &str = "/services/";
 /// A change reaching the state: well under a second when connected.
 const LIVE: Duration = Duration::from_secs(5);
 /// Reconnect through the source's backoff (250 ms doubling) plus an election.
@@ -29,19 +26,6 @@ const RECONNECT: Duration = Duration::from_secs(20);
 
 // ---------------------------------------------------------------------------------------------
 // Profile, headless console, etcd's truth
-
-fn profile(endpoints: &[String]) -> EtcdProfile {
-    let list = endpoints
-        .iter()
-        .map(|e| format!("\"{e}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let toml = format!(
-        "[clusters.test]\netcd = {{ endpoints = [{list}], prefix = \"{PREFIX}\", connect_timeout_secs = 2, keepalive_secs = 2 }}\n"
-    );
-    let config = Config::parse(&toml, Path::new("/test/config.toml")).expect("test profile parses");
-    config.cluster("test").unwrap().etcd.clone().unwrap()
-}
 
 /// Everything under the prefix from etcd itself (`etcdctl get --prefix -w json`).
 fn etcd_members(c: &EtcdCluster) -> Members {

@@ -4,22 +4,19 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use etcd_client::{Client, Txn, TxnOp};
 use futures::StreamExt;
 use opsconsole::action::{Action, Command};
-use opsconsole::config::{Config, EtcdProfile};
 use opsconsole::sources::etcd::{connect, deregister, list_prefix, PAGE_SIZE};
 use opsconsole::sources::{DeregisterOutcome, Health};
 use opsconsole::state::{self, Popup};
 
-use common::etcd_console::{members_from_etcdctl, Console, Members};
+use common::etcd_console::{members_from_etcdctl, profile, Console, Members, PREFIX};
 use common::proxy::Proxy;
 use common::{free_port, Etcd};
 
-const PREFIX: &str = "/services/";
 /// How long a change may take to reach the state before the test fails (expected: well under 1 s).
 const LIVE: Duration = Duration::from_secs(3);
 /// Reconnects go through the source's backoff (250 ms doubling), so allow a few rounds.
@@ -27,24 +24,6 @@ const RECONNECT: Duration = Duration::from_secs(15);
 
 // ---------------------------------------------------------------------------------------------
 // Profile, console driver, etcd truth
-
-/// A profile parsed from TOML, as a user would write it.
-fn profile(endpoints: &[String]) -> EtcdProfile {
-    let list = endpoints
-        .iter()
-        .map(|e| format!("\"{e}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let toml = format!(
-        "[clusters.test]\netcd = {{ endpoints = [{list}], prefix = \"{PREFIX}\", connect_timeout_secs = 2, keepalive_secs = 2 }}\n"
-    );
-    let config = Config::parse(&toml, Path::new("/test/config.toml")).expect("test profile parses");
-    let cluster = config.cluster("test").expect("cluster test");
-    let etcd = cluster.etcd.clone().expect("etcd profile");
-    assert_eq!(etcd.prefix, PREFIX);
-    assert_eq!(etcd.endpoints, endpoints);
-    etcd
-}
 
 /// Everything under the prefix, straight from etcd via etcdctl (`get --prefix -w json`).
 fn etcd_members(etcd: &Etcd) -> Members {

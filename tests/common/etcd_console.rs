@@ -2,19 +2,41 @@
 //! through `state::update`, as the app does, and etcd's own view (etcdctl JSON) to compare with.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use opsconsole::action::Command;
 use opsconsole::audit::AuditEntry;
-use opsconsole::config::EtcdProfile;
+use opsconsole::config::{Config, EtcdProfile};
 use opsconsole::sources::etcd::EtcdSource;
 use opsconsole::sources::{DeregisterOutcome, Health, Msg, SourceId};
 use opsconsole::state::{self, State};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+/// The prefix the etcd tests register under.
+pub const PREFIX: &str = "/services/";
+
 /// How long a deregister may take to be answered.
 const DEREGISTER_ANSWER: Duration = Duration::from_secs(5);
+
+/// A profile parsed from TOML, as a user would write it.
+pub fn profile(endpoints: &[String]) -> EtcdProfile {
+    let list = endpoints
+        .iter()
+        .map(|e| format!("\"{e}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let toml = format!(
+        "[clusters.test]\netcd = {{ endpoints = [{list}], prefix = \"{PREFIX}\", connect_timeout_secs = 2, keepalive_secs = 2 }}\n"
+    );
+    let config = Config::parse(&toml, Path::new("/test/config.toml")).expect("test profile parses");
+    let cluster = config.cluster("test").expect("cluster test");
+    let etcd = cluster.etcd.clone().expect("etcd profile");
+    assert_eq!(etcd.prefix, PREFIX);
+    assert_eq!(etcd.endpoints, endpoints);
+    etcd
+}
 
 /// Key → (value, mod_revision, lease), as the console holds it or as etcd has it.
 pub type Members = BTreeMap<String, (String, i64, i64)>;

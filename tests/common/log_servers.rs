@@ -8,9 +8,8 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream, UdpSocket};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -20,6 +19,7 @@ use opsconsole::sources::syslog::LogLine;
 use opsconsole::sources::{Health, Msg, SourceId};
 use opsconsole::state::logs::Logs;
 
+use super::daemon::{tail, Daemon};
 use super::free_port;
 
 /// A free UDP port on 127.0.0.1 (bound then released).
@@ -48,69 +48,6 @@ pub fn require_program(name: &str, package: &str) -> PathBuf {
         "`{name}` is not installed — apt-get install -y --no-install-recommends {package} \
          (see .ci/run / scripts/setup). Log tests never skip a missing server."
     );
-}
-
-fn tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| format!("(no log: {e})"));
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-/// A daemon in its own process group with stdout+stderr in a log file; SIGKILLed on kill/Drop.
-struct Proc {
-    name: String,
-    child: Option<Child>,
-    log: PathBuf,
-}
-
-impl Proc {
-    fn spawn(name: &str, cmd: &mut Command, log: PathBuf) -> Proc {
-        let out = std::fs::File::create(&log).expect("creating log file");
-        let err = out.try_clone().unwrap();
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {name} ({cmd:?}): {e}"));
-        Proc {
-            name: name.into(),
-            child: Some(child),
-            log,
-        }
-    }
-
-    fn assert_running(&mut self) {
-        if let Some(c) = self.child.as_mut() {
-            if let Ok(Some(status)) = c.try_wait() {
-                panic!(
-                    "{} exited during start-up ({status}); last lines of {}:\n{}",
-                    self.name,
-                    self.log.display(),
-                    tail(&self.log, 40)
-                );
-            }
-        }
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            // process_group(0): the group id is the child's pid, and only what we started is in it.
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{}", c.id())])
-                .stderr(Stdio::null())
-                .status();
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -274,7 +211,7 @@ impl Drop for Subscription {
 pub struct Redis {
     pub port: u16,
     pub dir: tempfile::TempDir,
-    proc: Option<Proc>,
+    proc: Option<Daemon>,
 }
 
 impl Redis {
@@ -296,7 +233,7 @@ impl Redis {
             .args(["--save", "", "--appendonly", "no"])
             .args(["--dir", &self.dir.path().display().to_string()]);
         let log = self.dir.path().join("redis.log");
-        self.proc = Some(Proc::spawn("redis-server", &mut cmd, log));
+        self.proc = Some(Daemon::spawn("redis-server", &mut cmd, log));
         self.wait_ready();
     }
 
@@ -384,7 +321,7 @@ pub struct Rsyslog {
     pub redis_port: u16,
     pub mode: RsyslogMode,
     pub dir: tempfile::TempDir,
-    proc: Option<Proc>,
+    proc: Option<Daemon>,
 }
 
 impl Rsyslog {
@@ -446,7 +383,7 @@ template(name="json_redis" type="list" option.jsonf="on") {{
             .arg(&conf_path)
             .arg("-i")
             .arg(dir.path().join("rsyslogd.pid"));
-        let proc = Proc::spawn("rsyslogd", &mut cmd, dir.path().join("rsyslogd.log"));
+        let proc = Daemon::spawn("rsyslogd", &mut cmd, dir.path().join("rsyslogd.log"));
         let mut r = Rsyslog {
             udp_port,
             tcp_port,

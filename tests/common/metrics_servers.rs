@@ -7,9 +7,8 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,6 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use super::daemon::{tail, Daemon};
 use super::free_port;
 
 /// Debian's interpreter: graphite/carbon/gunicorn are packaged for it. The `python3` on PATH may be
@@ -33,12 +33,6 @@ fn require_file(path: &str, package: &str) -> PathBuf {
         );
     }
     p
-}
-
-fn tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| format!("(no log: {e})"));
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 /// `name` in `/usr/bin`, `/usr/local/bin` or on PATH (node/npm may come from NodeSource or nvm).
@@ -59,69 +53,6 @@ pub fn free_udp_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// A child process in its own process group, stdout+stderr in a log file; the whole group is
-/// SIGKILLed on `kill`/Drop (gunicorn workers included).
-pub struct Daemon {
-    name: String,
-    child: Option<Child>,
-    pub log: PathBuf,
-}
-
-impl Daemon {
-    pub fn spawn(name: &str, cmd: &mut Command, log: PathBuf) -> Daemon {
-        let out = std::fs::File::create(&log).expect("creating log file");
-        let err = out.try_clone().unwrap();
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {name} ({cmd:?}): {e}"));
-        Daemon {
-            name: name.into(),
-            child: Some(child),
-            log,
-        }
-    }
-
-    /// Panics with the log tail if the process has exited.
-    pub fn assert_running(&mut self) {
-        if let Some(c) = self.child.as_mut() {
-            if let Ok(Some(status)) = c.try_wait() {
-                panic!(
-                    "{} exited during start-up ({status}); last log lines of {}:\n{}",
-                    self.name,
-                    self.log.display(),
-                    tail(&self.log, 40)
-                );
-            }
-        }
-    }
-
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(|c| c.id())
-    }
-
-    pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            // The group id is the child's pid (process_group(0)); only what we started is in it.
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{}", c.id())])
-                .stderr(Stdio::null())
-                .status();
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 /// Minimal blocking HTTP/1.0 GET on loopback: (status, body), or None if nothing answered.

@@ -168,6 +168,7 @@ pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Optio
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+pub mod daemon;
 pub mod etcd_cluster;
 pub mod etcd_console;
 pub mod log_servers;

@@ -238,7 +238,7 @@ fn member_entry(i: usize, version: i64, revision: i64) -> KvEntry {
         i % 10
     );
     KvEntry {
-        key: member_key(i),
+        key: member_key(i).into_bytes(),
         value: value.into_bytes(),
         create_revision: 1 + i as i64,
         mod_revision: revision,
@@ -479,7 +479,7 @@ impl Firehose {
                 0 => {
                     self.deleted.push(i);
                     KvEvent::Delete {
-                        key: member_key(i),
+                        key: member_key(i).into_bytes(),
                         mod_revision: self.revision,
                     }
                 }

@@ -53,7 +53,7 @@ fn member(i: usize, revision: i64) -> KvEntry {
         i % 5,
     );
     KvEntry {
-        key: format!("/services/{role}/{role}-{n}"),
+        key: format!("/services/{role}/{role}-{n}").into_bytes(),
         value: value.into_bytes(),
         create_revision: 2 + i as i64,
         mod_revision: revision,
@@ -171,7 +171,7 @@ fn bench_events(c: &mut Criterion) {
                     .map(|k| {
                         revision += 1;
                         let mut e = member(n + k, revision);
-                        e.key = format!("{}-b{batch}", e.key);
+                        e.key.extend_from_slice(format!("-b{batch}").as_bytes());
                         KvEvent::Put(e)
                     })
                     .collect();

@@ -86,7 +86,7 @@ impl Action {
 pub enum Command {
     /// Delete `key` only if its mod_revision is still `mod_revision`; then revoke `lease` if given.
     Deregister {
-        key: String,
+        key: Vec<u8>,
         mod_revision: i64,
         revoke_lease: Option<i64>,
     },
@@ -94,7 +94,7 @@ pub enum Command {
     WatchLeases(Vec<i64>),
     /// Earlier values of `key`, walking back from `mod_revision`.
     FetchHistory {
-        key: String,
+        key: Vec<u8>,
         mod_revision: i64,
     },
     Silence(crate::sources::checks::SilenceRequest),

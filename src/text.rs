@@ -65,6 +65,31 @@ pub fn escape_visible(input: &str) -> String {
     out
 }
 
+/// The visible text of an identifier held as bytes (an etcd key): valid, clean UTF-8 is borrowed
+/// as is; otherwise every byte that is not valid UTF-8 is shown as `\xNN` and control characters as
+/// [`escape_visible`] shows them. A backslash always doubles, so no two distinct byte strings read
+/// alike (`inv\xff` the bytes vs `inv\\xff` the text).
+pub fn escape_bytes(input: &[u8]) -> Cow<'_, str> {
+    if let Ok(s) = std::str::from_utf8(input) {
+        if !s.chars().any(|c| is_unsafe_char(c) || c == '\\') && s.chars().count() <= MAX_LINE_CHARS
+        {
+            return Cow::Borrowed(s);
+        }
+    }
+    let mut out = String::with_capacity(input.len() + 8);
+    for chunk in input.utf8_chunks() {
+        out.push_str(&escape_visible(chunk.valid()));
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+        if out.len() > MAX_LINE_CHARS {
+            let cut: String = out.chars().take(MAX_LINE_CHARS).collect();
+            return Cow::Owned(cut + CUT_MARKER);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// Like [`sanitize`] for bytes that may not be UTF-8: invalid sequences become U+FFFD.
 pub fn sanitize_bytes(input: &[u8]) -> String {
     sanitize(&String::from_utf8_lossy(input)).into_owned()
@@ -175,6 +200,20 @@ mod tests {
         assert_eq!(escape_visible("/s/x-2\u{1b}[2J"), "/s/x-2\\x1b[2J");
         assert_eq!(escape_visible("a\\b\u{202e}"), "a\\\\b\\u{202e}");
         assert_eq!(escape_visible("plain"), "plain");
+    }
+
+    #[test]
+    fn escape_bytes_keeps_distinct_keys_distinct() {
+        assert!(matches!(
+            escape_bytes(b"/s/web-1"),
+            Cow::Borrowed("/s/web-1")
+        ));
+        assert_eq!(escape_bytes(b"/s/inv\xff"), "/s/inv\\xff");
+        assert_eq!(escape_bytes(b"/s/inv\xfe"), "/s/inv\\xfe");
+        // The text "\xff" never reads like the byte 0xff.
+        assert_eq!(escape_bytes(br"/s/inv\xff"), r"/s/inv\\xff");
+        assert_eq!(escape_bytes(b"a\x1b[2J\xc3"), "a\\x1b[2J\\xc3");
+        assert_eq!(escape_bytes("caf\u{e9}".as_bytes()), "caf\u{e9}");
     }
 
     #[test]

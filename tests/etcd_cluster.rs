@@ -37,17 +37,17 @@ fn diff(console: &Members, truth: &Members) -> (Vec<String>, Vec<String>, Vec<St
     let missing = truth
         .keys()
         .filter(|k| !console.contains_key(*k))
-        .cloned()
+        .map(|k| String::from_utf8_lossy(k).into_owned())
         .collect();
     let ghosts = console
         .keys()
         .filter(|k| !truth.contains_key(*k))
-        .cloned()
+        .map(|k| String::from_utf8_lossy(k).into_owned())
         .collect();
     let stale = truth
         .iter()
         .filter(|(k, v)| console.get(*k).is_some_and(|c| c != *v))
-        .map(|(k, _)| k.clone())
+        .map(|(k, _)| String::from_utf8_lossy(k).into_owned())
         .collect();
     (missing, ghosts, stale)
 }

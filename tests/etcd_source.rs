@@ -118,7 +118,7 @@ async fn initial_list_parses_role_instance_addr() {
         .state
         .members
         .visible_rows(0, 10)
-        .map(|m| m.key.to_string())
+        .map(|m| m.key_text().to_string())
         .collect();
     assert_eq!(
         order,
@@ -191,8 +191,8 @@ async fn initial_list_pages_12k_keys_into_one_snapshot() {
         entries.windows(2).all(|w| w[0].key < w[1].key),
         "sorted, no duplicates"
     );
-    assert_eq!(entries.last().unwrap().key, "/services/zz/last");
-    assert!(entries.iter().all(|e| e.key.starts_with(PREFIX)));
+    assert_eq!(entries.last().unwrap().key, b"/services/zz/last");
+    assert!(entries.iter().all(|e| e.key.starts_with(PREFIX.as_bytes())));
 
     // The source: all of them in the first and only snapshot.
     let mut c = Console::start(p);
@@ -441,19 +441,19 @@ async fn deregister_is_guarded_by_mod_revision() {
     let mut client = connect(&profile(&[etcd.endpoint()])).await.unwrap();
     let rev = etcd_mod_revision(&etcd, "/services/web/web-2").unwrap();
     assert_eq!(
-        deregister(&mut client, "/services/web/web-2", rev - 1, None).await,
+        deregister(&mut client, b"/services/web/web-2", rev - 1, None).await,
         DeregisterOutcome::Changed {
             current_mod_revision: Some(rev)
         }
     );
     assert_eq!(
-        deregister(&mut client, "/services/web/web-2", rev, None).await,
+        deregister(&mut client, b"/services/web/web-2", rev, None).await,
         DeregisterOutcome::Deleted {
             lease_revoked: None
         }
     );
     assert_eq!(
-        deregister(&mut client, "/services/web/web-2", rev, None).await,
+        deregister(&mut client, b"/services/web/web-2", rev, None).await,
         DeregisterOutcome::Missing
     );
     c.until(LIVE, "state empty", |c| c.state.members.is_empty())
@@ -734,7 +734,7 @@ async fn readonly_refuses_deregister_and_confirm_path_deletes() {
     let rev = etcd_mod_revision(&etcd, "/services/web/web-2").unwrap();
     assert!(matches!(
         &c.state.popup,
-        Some(Popup::ConfirmDeregister { key, mod_revision, .. }) if key == "/services/web/web-2" && *mod_revision == rev
+        Some(Popup::ConfirmDeregister { key, mod_revision, .. }) if key == b"/services/web/web-2" && *mod_revision == rev
     ));
     let cmds = state::handle_action(&mut c.state, Action::Confirm);
     let [cmd @ Command::Deregister { .. }] = cmds.as_slice() else {
@@ -825,4 +825,115 @@ async fn idle_watch_survives_short_keepalive() {
     c.until(LIVE, "web-2 appears", |c| c.has("/services/web/web-2"))
         .await;
     assert_eq!(c.healths.len(), mark, "no reconnect: {:?}", c.healths);
+}
+
+/// Keys are bytes. Two keys that differ only in bytes that are not UTF-8 (`inv\xff`, `inv\xfe`) are two
+/// members end to end: listed and watched as two rows, shown escaped, their own values and history,
+/// and deregistering one deletes exactly that key — not a lossy look-alike that matches nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_that_are_not_utf8_are_distinct_members_and_deregister_the_exact_key() {
+    let etcd = Etcd::start();
+    let mut client = Client::connect([etcd.endpoint()], None).await.unwrap();
+    let ff = b"/services/coll/inv\xff".to_vec();
+    let fe = b"/services/coll/inv\xfe".to_vec();
+    let fd = b"/services/coll/inv\xfd".to_vec();
+    client.put(ff.clone(), "10.0.0.1:80", None).await.unwrap();
+    client.put(fe.clone(), "10.0.0.2:80", None).await.unwrap();
+    client.put(fe.clone(), "10.0.0.3:80", None).await.unwrap();
+    etcd.ctl(&["put", "/services/coll/inv", "10.0.0.9:80"]);
+
+    let mut c = Console::start(profile(&[etcd.endpoint()]));
+    c.until(LIVE * 2, "listing and Live", |c| {
+        c.is_live() && !c.snapshots.is_empty()
+    })
+    .await;
+    assert_eq!(c.state.members.len(), 3, "three keys in etcd, three rows");
+    assert_eq!(
+        c.members(),
+        etcd_members(&etcd),
+        "console == etcd, bytes and all"
+    );
+    let shown = |c: &Console, k: &[u8]| c.state.members.get(k).map(|m| m.instance().to_string());
+    assert_eq!(shown(&c, &ff).as_deref(), Some("inv\\xff"));
+    assert_eq!(shown(&c, &fe).as_deref(), Some("inv\\xfe"));
+    assert_eq!(c.state.members.get(&fe).unwrap().addr(), "10.0.0.3:80");
+
+    // A third arrives through the watch.
+    client.put(fd.clone(), "10.0.0.4:80", None).await.unwrap();
+    c.until(LIVE, "the watched key", |c| c.has(&fd)).await;
+    assert_eq!(c.members(), etcd_members(&etcd));
+
+    // History of the exact key.
+    assert!(c.state.members.select_key(&fe));
+    let cmds = state::handle_action(&mut c.state, Action::Detail);
+    let [cmd @ Command::FetchHistory { key, .. }] = cmds.as_slice() else {
+        panic!("expected a history fetch, got {cmds:?}")
+    };
+    assert_eq!(key, &fe);
+    c.send(cmd.clone()).await;
+    c.until(LIVE, "history of inv\\xfe", |c| {
+        matches!(
+            &c.state.popup,
+            Some(Popup::MemberDetail {
+                history: Some(_),
+                ..
+            })
+        )
+    })
+    .await;
+    let Some(Popup::MemberDetail {
+        history: Some(Ok(earlier)),
+        ..
+    }) = &c.state.popup
+    else {
+        panic!("history failed: {:?}", c.state.popup)
+    };
+    assert_eq!(earlier.len(), 1);
+    assert_eq!(
+        (&earlier[0].key, &earlier[0].value[..]),
+        (&fe, &b"10.0.0.2:80"[..])
+    );
+    state::handle_action(&mut c.state, Action::Back);
+
+    // Deregister inv\xff through the dialog: exactly that key goes.
+    assert!(c.state.members.select_key(&ff));
+    state::handle_action(&mut c.state, Action::Deregister);
+    assert!(matches!(&c.state.popup, Some(Popup::ConfirmDeregister { key, .. }) if *key == ff));
+    let cmds = state::handle_action(&mut c.state, Action::Confirm);
+    let [cmd @ Command::Deregister { key, .. }] = cmds.as_slice() else {
+        panic!("expected one deregister command, got {cmds:?}")
+    };
+    assert_eq!(key, &ff);
+    c.send(cmd.clone()).await;
+    c.until(LIVE, "deregistered and gone", |c| {
+        !c.deregs.is_empty() && !c.has(&ff)
+    })
+    .await;
+    assert_eq!(
+        c.deregs[0],
+        (
+            ff.clone(),
+            DeregisterOutcome::Deleted {
+                lease_revoked: None
+            }
+        )
+    );
+    let audit = c.audits.last().expect("an audit line");
+    assert_eq!(
+        (
+            audit.action.as_str(),
+            audit.result.as_str(),
+            audit.target.as_str()
+        ),
+        ("deregister", "deleted", "/services/coll/inv\\xff")
+    );
+    let left = |k: &[u8]| {
+        let k = k.to_vec();
+        let mut client = client.clone();
+        async move { client.get(k, None).await.unwrap().kvs().len() }
+    };
+    assert_eq!(left(&ff).await, 0, "the exact key was deleted");
+    assert_eq!(left(&fe).await, 1, "its look-alike is untouched");
+    assert_eq!(left(&fd).await, 1);
+    assert_eq!(c.members(), etcd_members(&etcd));
 }

@@ -90,6 +90,70 @@ fn assert_one_line_error(o: &Output, needle: &str) {
     assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
 }
 
+/// etcd keys are bytes: two keys that differ only in bytes that are not UTF-8 are two hosts, named
+/// by their escaped text, each with its exact key in base64 — in the inventory and in the snapshot.
+#[test]
+fn keys_that_are_not_utf8_stay_distinct_in_inventory_and_snapshot() {
+    let etcd = Etcd::start();
+    etcd.put_bytes(b"/services/coll/inv\xff", "10.0.0.1:80");
+    etcd.put_bytes(b"/services/coll/inv\xfe", "10.0.0.2:80");
+    let (_dir, cfg) = write_config(&etcd.endpoint(), "/services/", "");
+    let cfg = cfg.to_str().unwrap();
+
+    let out = opsconsole(&["--config", cfg, "inventory", "-c", "test", "--list"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let list = json(&out);
+    assert_eq!(
+        list["coll"]["hosts"],
+        serde_json::json!(["inv\\xfe", "inv\\xff"])
+    );
+    let hv = &list["_meta"]["hostvars"];
+    assert_eq!(text(&hv["inv\\xff"]["ansible_host"]), "10.0.0.1");
+    assert_eq!(text(&hv["inv\\xfe"]["ansible_host"]), "10.0.0.2");
+    assert_eq!(
+        hv["inv\\xff"]["etcd_key_b64"],
+        "L3NlcnZpY2VzL2NvbGwvaW52/w=="
+    );
+    assert_eq!(
+        hv["inv\\xfe"]["etcd_key_b64"],
+        "L3NlcnZpY2VzL2NvbGwvaW52/g=="
+    );
+
+    let out = opsconsole(
+        &[
+            "--config", cfg, "snapshot", "-c", "test", "--format", "json",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let snap = json(&out);
+    assert_eq!(snap["members"]["count"], 2);
+    let items = snap["members"]["items"].as_array().unwrap();
+    let mut keys: Vec<(String, String)> = items
+        .iter()
+        .map(|m| {
+            (
+                m["key"].as_str().unwrap().to_string(),
+                m["key_b64"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            (
+                "/services/coll/inv\\xfe".to_string(),
+                "L3NlcnZpY2VzL2NvbGwvaW52/g==".to_string()
+            ),
+            (
+                "/services/coll/inv\\xff".to_string(),
+                "L3NlcnZpY2VzL2NvbGwvaW52/w==".to_string()
+            ),
+        ]
+    );
+}
+
 #[test]
 fn list_and_host_against_real_etcd() {
     let etcd = Etcd::start();

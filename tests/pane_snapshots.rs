@@ -63,7 +63,7 @@ fn state() -> State {
                 .iter()
                 .enumerate()
                 .map(|(i, n)| KvEntry {
-                    key: format!("/services/{}/{n}", &n[..n.len() - 2]),
+                    key: format!("/services/{}/{n}", &n[..n.len() - 2]).into_bytes(),
                     value: format!(r#"{{"addr":"10.0.0.{}","port":80}}"#, i + 1).into_bytes(),
                     create_revision: 2,
                     mod_revision: 3,

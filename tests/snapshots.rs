@@ -31,7 +31,7 @@ fn now() -> DateTime<Utc> {
 
 fn kv(key: &str, value: &[u8], rev: i64, lease: i64) -> KvEntry {
     KvEntry {
-        key: key.to_string(),
+        key: key.into(),
         value: value.to_vec(),
         create_revision: rev,
         mod_revision: rev + 100,
@@ -185,8 +185,13 @@ fn ratatui_text(buf: &Buffer) -> String {
     (0..buf.area.height).map(|y| line(buf, y) + "\n").collect()
 }
 
-fn select(state: &mut State, key: &str) {
-    assert!(state.members.select_key(key), "{key} not in state");
+fn select(state: &mut State, key: impl AsRef<[u8]>) {
+    let key = key.as_ref();
+    assert!(
+        state.members.select_key(key),
+        "{} not in state",
+        String::from_utf8_lossy(key)
+    );
 }
 
 // ---- text snapshots ----
@@ -417,8 +422,8 @@ fn escape_sequences_in_values_are_shown_harmlessly() {
     let evil_key = s
         .members
         .visible_rows(0, 100)
-        .find(|m| m.key.starts_with("/services/evil/x-2"))
-        .map(|m| m.key.to_string())
+        .find(|m| m.key.starts_with(b"/services/evil/x-2"))
+        .map(|m| m.key.to_vec())
         .unwrap();
     handle_action(&mut s, Action::Back);
     select(&mut s, &evil_key);

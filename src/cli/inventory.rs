@@ -219,7 +219,10 @@ fn host_vars(member: &Member) -> Map<String, Value> {
             vars.insert("service_port".into(), Value::from(p));
         }
     }
-    vars.insert("etcd_key".into(), untrusted(&member.key));
+    vars.insert("etcd_key".into(), untrusted(member.key_text()));
+    if let Some(b64) = member.key_b64() {
+        vars.insert("etcd_key_b64".into(), Value::from(b64));
+    }
     vars.insert("etcd_lease".into(), Value::from(member.lease));
     if member.role() != "-" {
         vars.insert("role".into(), untrusted(member.role()));
@@ -243,7 +246,7 @@ pub fn build(prefix: &str, mut entries: Vec<KvEntry>) -> Inventory {
         if !usable_host_name(member.instance()) {
             warnings.push(format!(
                 "{}: the instance name is empty or looks like a template; left out",
-                sanitize(&member.key)
+                member.key_text()
             ));
             continue;
         }
@@ -261,14 +264,14 @@ pub fn build(prefix: &str, mut entries: Vec<KvEntry>) -> Inventory {
                 "instance \"{}\" is registered under {} and {}; its host vars come from the first",
                 member.instance(),
                 first,
-                sanitize(&member.key)
+                member.key_text()
             ));
             continue;
         }
         let vars = host_vars(&member);
         hostvars.insert(
             member.instance().to_string(),
-            (sanitize(&member.key).into_owned(), vars),
+            (member.key_text().to_string(), vars),
         );
     }
 
@@ -472,5 +475,33 @@ mod tests {
         assert_eq!(text(&inv.host("x")["ansible_host"]), "1.1.1.1");
         assert_eq!(inv.list["b"]["hosts"], serde_json::json!(["x"]));
         assert!(inv.warnings[0].contains("/services/b/x"));
+    }
+
+    #[test]
+    fn keys_that_are_not_utf8_are_escaped_hosts_with_their_bytes_beside() {
+        let entry = |key: &[u8], addr: &str| KvEntry {
+            key: key.to_vec(),
+            ..kv("", &format!(r#"{{"addr":"{addr}"}}"#), 0)
+        };
+        let inv = build(
+            "/services/",
+            vec![
+                entry(b"/services/coll/inv\xff", "1.1.1.1"),
+                entry(b"/services/coll/inv\xfe", "2.2.2.2"),
+            ],
+        );
+        assert_eq!(
+            inv.list["coll"]["hosts"],
+            serde_json::json!(["inv\\xfe", "inv\\xff"])
+        );
+        let ff = inv.host("inv\\xff");
+        assert_eq!(text(&ff["ansible_host"]), "1.1.1.1");
+        assert_eq!(text(&ff["etcd_key"]), "/services/coll/inv\\xff");
+        assert_eq!(ff["etcd_key_b64"], "L3NlcnZpY2VzL2NvbGwvaW52/w==");
+        assert_eq!(text(&inv.host("inv\\xfe")["ansible_host"]), "2.2.2.2");
+        assert!(inv.warnings.is_empty(), "{:?}", inv.warnings);
+        // A UTF-8 key carries no base64 copy.
+        let inv = build("/services/", vec![kv("/services/a/x", "{}", 0)]);
+        assert!(inv.host("x").get("etcd_key_b64").is_none());
     }
 }

@@ -532,12 +532,16 @@ pub fn to_json(snap: &Snapshot) -> Value {
             .members
             .iter()
             .map(|m| {
-                json!({
-                    "role": m.role(), "instance": m.instance(), "key": s(&m.key),
+                let mut item = json!({
+                    "role": m.role(), "instance": m.instance(), "key": m.key_text(),
                     "addr": m.addr(), "version": m.version_label(),
                     "started_at": rfc3339(m.started_at()), "lease": m.lease,
                     "mod_revision": m.mod_revision,
-                })
+                });
+                if let Some(b64) = m.key_b64() {
+                    item["key_b64"] = Value::from(b64);
+                }
+                item
             })
             .collect();
         json!({"prefix": s(&d.prefix), "revision": d.revision, "count": d.members.len(),
@@ -863,11 +867,11 @@ mod tests {
     use crate::sources::checks::Matcher;
 
     fn sample() -> Snapshot {
-        let member = |key: &str, value: &str| {
+        let member = |key: &[u8], value: &str| {
             Member::from_entry(
                 "/services/",
                 crate::sources::KvEntry {
-                    key: key.into(),
+                    key: key.to_vec(),
                     value: value.as_bytes().to_vec(),
                     create_revision: 1,
                     mod_revision: 3,
@@ -918,14 +922,14 @@ mod tests {
                 revision: 42,
                 members: vec![
                     member(
-                        "/services/redis/redis-1",
+                        b"/services/redis/redis-1",
                         r#"{"addr":"10.0.1.1","port":6379}"#,
                     ),
                     member(
-                        "/services/web/web-1",
+                        b"/services/web/web-1",
                         r#"{"addr":"10.0.0.1","port":80,"version":"1.4.2"}"#,
                     ),
-                    member("/services/web/web-2", "10.0.0.2:80"),
+                    member(b"/services/web/web-2", "10.0.0.2:80"),
                 ],
             }),
             checks: Section::Ok(ChecksData {
@@ -981,6 +985,12 @@ mod tests {
         assert_eq!(v["members"]["status"], "ok");
         assert_eq!(v["members"]["count"], 3);
         assert_eq!(v["members"]["roles"]["web"], 2);
+        let items = &v["members"]["items"];
+        assert_eq!(items[0]["key"], "/services/redis/redis-1");
+        assert!(
+            items[0].get("key_b64").is_none(),
+            "UTF-8 keys carry no copy"
+        );
         assert_eq!(v["checks"]["failing"][0]["check"], "HighLatency");
         assert_eq!(v["checks"]["failing"][0]["output"], "p99 *2.3s*");
         assert_eq!(v["checks"]["failing"][1]["silenced"], true);
@@ -991,6 +1001,31 @@ mod tests {
             v["errors"],
             json!(["logs: unreachable: no answer within 5 s"])
         );
+    }
+
+    #[test]
+    fn json_keys_that_are_not_utf8_carry_their_bytes() {
+        let mut snap = sample();
+        let Section::Ok(data) = &mut snap.members else {
+            unreachable!()
+        };
+        data.members.push(Member::from_entry(
+            "/services/",
+            crate::sources::KvEntry {
+                key: b"/services/coll/inv\xff".to_vec(),
+                value: b"10.0.0.9:80".to_vec(),
+                create_revision: 1,
+                mod_revision: 3,
+                version: 1,
+                lease: 0,
+            },
+            None,
+        ));
+        let v = to_json(&snap);
+        let item = &v["members"]["items"][3];
+        assert_eq!(item["key"], "/services/coll/inv\\xff");
+        assert_eq!(item["instance"], "inv\\xff");
+        assert_eq!(item["key_b64"], "L3NlcnZpY2VzL2NvbGwvaW52/w==");
     }
 
     #[test]

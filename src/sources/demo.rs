@@ -117,7 +117,7 @@ impl DemoSource {
             );
         }
         KvEntry {
-            key,
+            key: key.into_bytes(),
             value: value.into_bytes(),
             create_revision: self.revision,
             mod_revision: self.revision,
@@ -131,7 +131,7 @@ impl DemoSource {
         self.checks.retain(|(e, _), _| *e != inst.name);
         self.revision += 1;
         Some(KvEvent::Delete {
-            key: key.to_string(),
+            key: key.as_bytes().to_vec(),
             mod_revision: self.revision,
         })
     }
@@ -304,13 +304,15 @@ impl DemoSource {
                 mod_revision,
                 revoke_lease,
             } => {
-                let outcome = match self.instances.get(&key) {
+                // The simulated fleet's keys are all ASCII: a key that is not is simply not there.
+                let name = std::str::from_utf8(&key).unwrap_or_default();
+                let outcome = match self.instances.get(name) {
                     None => DeregisterOutcome::Missing,
                     Some(i) if i.mod_revision != mod_revision => DeregisterOutcome::Changed {
                         current_mod_revision: Some(i.mod_revision),
                     },
                     Some(_) => {
-                        if let Some(e) = self.remove_instance(&key) {
+                        if let Some(e) = self.remove_instance(name) {
                             if !self
                                 .send(Msg::MembersEvents {
                                     events: vec![e],
@@ -331,10 +333,10 @@ impl DemoSource {
             Command::FetchHistory { key, .. } => {
                 let revisions = Ok(self
                     .instances
-                    .get(&key)
+                    .get(std::str::from_utf8(&key).unwrap_or_default())
                     .map(|i| {
                         vec![KvEntry {
-                            key: i.key.clone(),
+                            key: i.key.clone().into_bytes(),
                             value: format!(r#"{{"addr":"{}","version":"0.9.0"}}"#, i.addr)
                                 .into_bytes(),
                             create_revision: i.create_revision,

@@ -327,7 +327,7 @@ impl EtcdSource {
                         "etcd did not answer within 5 s; the key may or may not be deleted — check it".into(),
                     ),
                 };
-                info!(%key, ?outcome, "deregister");
+                info!(key = %crate::text::escape_bytes(&key), ?outcome, "deregister");
                 self.send(Msg::DeregisterDone { key, outcome }).await
             }
             Command::FetchHistory { key, mod_revision } => {
@@ -538,14 +538,11 @@ const SPLIT_BEFORE: &[u8] = b"cgmsw";
 /// prefix and any '/' that the first listed key has there (`/services` + `/api/…`).
 fn split_rest(
     prefix: &[u8],
-    first_key: &str,
+    first_key: &[u8],
     rest: Vec<u8>,
     end: Vec<u8>,
 ) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let after = first_key
-        .as_bytes()
-        .strip_prefix(prefix)
-        .unwrap_or_default();
+    let after = first_key.strip_prefix(prefix).unwrap_or_default();
     let slashes = after.iter().take_while(|&&c| c == b'/').count();
     let mut cuts: Vec<Vec<u8>> = SPLIT_BEFORE
         .iter()
@@ -571,7 +568,7 @@ fn split_rest(
 struct RangeListing<T> {
     revision: i64,
     items: Vec<T>,
-    first_key: Option<String>,
+    first_key: Option<Vec<u8>>,
     /// Keys in the range at that revision, as etcd counted them in the first response.
     total: usize,
     bytes: usize,
@@ -613,9 +610,7 @@ async fn list_range<T>(
         let more = resp.more();
         let kvs = resp.take_kvs();
         if first_key.is_none() {
-            first_key = kvs
-                .first()
-                .map(|kv| String::from_utf8_lossy(kv.key()).into_owned());
+            first_key = kvs.first().map(|kv| kv.key().to_vec());
         }
         if let Some(last) = kvs.last() {
             start = last.key().to_vec();
@@ -662,8 +657,7 @@ fn owned_entry(kv: KeyValue) -> KvEntry {
     );
     let (key, value) = kv.into_key_value();
     KvEntry {
-        key: String::from_utf8(key)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        key,
         value,
         create_revision,
         mod_revision,
@@ -674,7 +668,7 @@ fn owned_entry(kv: KeyValue) -> KvEntry {
 
 fn entry(kv: &KeyValue) -> KvEntry {
     KvEntry {
-        key: String::from_utf8_lossy(kv.key()).into_owned(),
+        key: kv.key().to_vec(),
         value: kv.value().to_vec(),
         create_revision: kv.create_revision(),
         mod_revision: kv.mod_revision(),
@@ -688,7 +682,7 @@ fn convert_event(kind: EventType, kv: Option<&KeyValue>) -> Option<KvEvent> {
     Some(match kind {
         EventType::Put => KvEvent::Put(entry(kv)),
         EventType::Delete => KvEvent::Delete {
-            key: String::from_utf8_lossy(kv.key()).into_owned(),
+            key: kv.key().to_vec(),
             mod_revision: kv.mod_revision(),
         },
     })
@@ -697,7 +691,7 @@ fn convert_event(kind: EventType, kv: Option<&KeyValue>) -> Option<KvEvent> {
 /// Deletes `key` only if it is still at `mod_revision`; on success optionally revokes its lease.
 pub async fn deregister(
     client: &mut Client,
-    key: &str,
+    key: &[u8],
     mod_revision: i64,
     revoke_lease: Option<i64>,
 ) -> DeregisterOutcome {
@@ -741,7 +735,7 @@ pub async fn deregister(
 /// Up to 10 earlier values of `key`, newest first, until the key did not exist or history is compacted.
 async fn history(
     client: &mut Client,
-    key: &str,
+    key: &[u8],
     mod_revision: i64,
 ) -> Result<Vec<KvEntry>, String> {
     let mut out = Vec::new();
@@ -799,7 +793,7 @@ mod tests {
         let k = |s: &str| s.as_bytes().to_vec();
         let ranges = split_rest(
             b"/services/",
-            "/services/api/a-1",
+            b"/services/api/a-1",
             k("/services/api/a-9\0"),
             k("/services0"),
         );
@@ -817,7 +811,7 @@ mod tests {
         // Cuts at or before where the rest starts are dropped; the ranges still meet end to end.
         let ranges = split_rest(
             b"/services/",
-            "/services/a",
+            b"/services/a",
             k("/services/p"),
             k("/services0"),
         );
@@ -832,13 +826,13 @@ mod tests {
         // A prefix without its trailing '/' cuts after the slash the keys have there.
         let ranges = split_rest(
             b"/services",
-            "/services/a",
+            b"/services/a",
             k("/services/b"),
             k("/servicet"),
         );
         assert_eq!(ranges[0], (k("/services/b"), k("/services/c")));
         assert_eq!(ranges.last().unwrap(), &(k("/services/w"), k("/servicet")));
         // Everything ("" prefix, end "\0"): one range.
-        assert_eq!(split_rest(b"", "a", k("b"), vec![0]), [(k("b"), vec![0])]);
+        assert_eq!(split_rest(b"", b"a", k("b"), vec![0]), [(k("b"), vec![0])]);
     }
 }

@@ -52,10 +52,11 @@ pub enum Health {
     Failed(String),
 }
 
-/// One key/value as read from etcd, prefix included.
+/// One key/value as read from etcd, prefix included. The key is the raw bytes etcd holds: it is
+/// the member's identity end to end (never the text drawn for it, which may be escaped).
 #[derive(Debug, Clone, PartialEq)]
 pub struct KvEntry {
-    pub key: String,
+    pub key: Vec<u8>,
     pub value: Vec<u8>,
     pub create_revision: i64,
     pub mod_revision: i64,
@@ -68,7 +69,7 @@ pub enum KvEvent {
     Put(KvEntry),
     /// Key deleted at `mod_revision` (lease expiry and revoke also arrive as deletes).
     Delete {
-        key: String,
+        key: Vec<u8>,
         mod_revision: i64,
     },
 }
@@ -101,11 +102,11 @@ pub enum Msg {
     },
     /// Earlier values of a key (newest first), or why they could not be read.
     History {
-        key: String,
+        key: Vec<u8>,
         revisions: Result<Vec<KvEntry>, String>,
     },
     DeregisterDone {
-        key: String,
+        key: Vec<u8>,
         outcome: DeregisterOutcome,
     },
     ChecksSnapshot {

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use regex::Regex;
 
 use crate::sources::{KvEntry, KvEvent};
-use crate::text::sanitize;
+use crate::text::escape_bytes;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortColumn {
@@ -51,12 +51,15 @@ impl SortColumn {
 
 /// One registered instance, kept small: 100k of them live in memory at once.
 ///
-/// Role and instance are usually byte ranges of the key; the value's display fields (address,
-/// version, start time) are parsed from the raw bytes on first use — most members are never
-/// drawn, filtered or sorted by those, and parsing every value on arrival was half the initial sync.
+/// The key is the raw bytes etcd holds: the member's identity for the index, deregister and lease
+/// lookups. Role and instance are usually byte ranges of it; a key that is not valid UTF-8 or holds
+/// control characters gets owned, escaped copies (`inv\xff`) for display, filter and sort, so two
+/// distinct keys never show as one. The value's display fields (address, version, start time) are
+/// parsed from the raw bytes on first use — most members are never drawn, filtered or sorted by
+/// those, and parsing every value on arrival was half the initial sync.
 #[derive(Debug, Clone)]
 pub struct Member {
-    pub key: Arc<str>,
+    pub key: Arc<[u8]>,
     names: Names,
     pub value: Box<[u8]>,
     pub create_revision: i64,
@@ -71,11 +74,12 @@ pub struct Member {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Names {
-    /// `key[role.0..role.1]` and `key[instance..]`; an empty role range means the key has no role
-    /// segment (shown as "-").
+    /// `key[role.0..role.1]` and `key[instance..]` of a key that is clean UTF-8 (checked when the
+    /// member was built); an empty role range means the key has no role segment (shown as "-").
     InKey { role: (u32, u32), instance: u32 },
-    /// The key needed sanitising (control characters, escapes): owned, cleaned copies.
-    Owned(Box<(Box<str>, Box<str>)>),
+    /// The key needed escaping (not UTF-8, control characters): owned, escaped copies of the role,
+    /// the instance and the whole key.
+    Owned(Box<(Box<str>, Box<str>, Box<str>)>),
 }
 
 /// One allocation for both strings: a filter over 100k members parses every value.
@@ -104,23 +108,25 @@ impl PartialEq for Member {
 impl Member {
     pub fn from_entry(prefix: &str, entry: KvEntry, seen_at: Option<DateTime<Utc>>) -> Member {
         let key = entry.key;
+        let prefix = prefix.as_bytes();
         let offset = if key.starts_with(prefix) {
             prefix.len()
         } else {
             0
         };
-        let rel_start = offset + (key.len() - offset - key[offset..].trim_start_matches('/').len());
+        let slashes = key[offset..].iter().take_while(|&&c| c == b'/').count();
+        let rel_start = offset + slashes;
         let rel = &key[rel_start..];
-        let (role, instance) = match rel.split_once('/') {
-            Some((r, _)) if !r.is_empty() => {
-                ((rel_start, rel_start + r.len()), rel_start + r.len() + 1)
-            }
+        let (role, instance) = match rel.iter().position(|&c| c == b'/') {
+            Some(r) if r > 0 => ((rel_start, rel_start + r), rel_start + r + 1),
             _ => ((rel_start, rel_start), rel_start),
         };
-        let role_text = &key[role.0..role.1];
-        let instance_text = &key[instance..];
-        let names = match (sanitize(role_text), sanitize(instance_text)) {
-            (Cow::Borrowed(_), Cow::Borrowed(_)) if key.len() <= u32::MAX as usize => {
+        let role_bytes = &key[role.0..role.1];
+        let instance_bytes = &key[instance..];
+        let names = match (escape_bytes(role_bytes), escape_bytes(instance_bytes)) {
+            (Cow::Borrowed(_), Cow::Borrowed(_))
+                if key.len() <= u32::MAX as usize && std::str::from_utf8(&key).is_ok() =>
+            {
                 Names::InKey {
                     role: (role.0 as u32, role.1 as u32),
                     instance: instance as u32,
@@ -132,7 +138,11 @@ impl Member {
                 } else {
                     r
                 };
-                Names::Owned(Box::new((r.into(), i.into())))
+                Names::Owned(Box::new((
+                    r.into(),
+                    i.into(),
+                    escape_bytes(&key).into_owned().into(),
+                )))
             }
         };
         Member {
@@ -148,17 +158,53 @@ impl Member {
         }
     }
 
+    /// The key as UTF-8 when it is clean UTF-8 (checked when the member was built).
+    fn clean_key(&self) -> Option<&str> {
+        match self.names {
+            // SAFETY: `InKey` is only built for keys that passed `str::from_utf8`, and the key
+            // bytes never change after that.
+            Names::InKey { .. } => Some(unsafe { std::str::from_utf8_unchecked(&self.key) }),
+            Names::Owned(_) => None,
+        }
+    }
+
+    /// The key as it is shown, filtered and sorted: the key itself, or its escaped form.
+    pub fn key_text(&self) -> &str {
+        match &self.names {
+            Names::InKey { .. } => self.clean_key().unwrap_or_default(),
+            Names::Owned(n) => &n.2,
+        }
+    }
+
+    /// The key in base64 when it is not valid UTF-8: machine-readable output (snapshot, inventory)
+    /// carries it beside the escaped text, so a script can act on the exact bytes.
+    pub fn key_b64(&self) -> Option<String> {
+        use base64::Engine as _;
+        std::str::from_utf8(&self.key)
+            .is_err()
+            .then(|| base64::engine::general_purpose::STANDARD.encode(&self.key))
+    }
+
+    /// Whether the key is not the text shown for it (not UTF-8, or escaped characters).
+    pub fn key_is_escaped(&self) -> bool {
+        matches!(self.names, Names::Owned(_))
+    }
+
     pub fn role(&self) -> &str {
         match &self.names {
             Names::InKey { role: (a, b), .. } if a == b => "-",
-            Names::InKey { role: (a, b), .. } => &self.key[*a as usize..*b as usize],
+            Names::InKey { role: (a, b), .. } => {
+                &self.clean_key().unwrap_or_default()[*a as usize..*b as usize]
+            }
             Names::Owned(n) => &n.0,
         }
     }
 
     pub fn instance(&self) -> &str {
         match &self.names {
-            Names::InKey { instance, .. } => &self.key[*instance as usize..],
+            Names::InKey { instance, .. } => {
+                &self.clean_key().unwrap_or_default()[*instance as usize..]
+            }
             Names::Owned(n) => &n.1,
         }
     }
@@ -235,14 +281,14 @@ fn first_error_line(s: &str) -> String {
 #[derive(Debug, Default)]
 pub struct Members {
     pub prefix: String,
-    by_key: HashMap<Arc<str>, Member>,
+    by_key: HashMap<Arc<[u8]>, Member>,
     /// Keys of members passing the filter, in sort order.
     view: View,
     pub sort: Option<SortColumn>,
     pub descending: bool,
     pub filter: Option<Filter>,
     role_counts: BTreeMap<String, usize>,
-    selected: Option<Arc<str>>,
+    selected: Option<Arc<[u8]>>,
     selected_index: usize,
     /// Remaining-TTL deadlines by lease, as last observed.
     lease_expiry: HashMap<i64, DateTime<Utc>>,
@@ -276,8 +322,8 @@ impl Members {
         &self.role_counts
     }
 
-    pub fn get(&self, key: &str) -> Option<&Member> {
-        self.by_key.get(key)
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Option<&Member> {
+        self.by_key.get(key.as_ref())
     }
 
     /// Visible member at position `i` of the sorted, filtered view.
@@ -359,7 +405,7 @@ impl Members {
                     let seen = (entry.version == 1).then_some(at);
                     let prior_started = self
                         .by_key
-                        .get(entry.key.as_str())
+                        .get(entry.key.as_slice())
                         .filter(|m| m.create_revision == entry.create_revision)
                         .and_then(|m| m.seen_at);
                     let m = Member::from_entry(&self.prefix, entry, seen.or(prior_started));
@@ -425,8 +471,8 @@ impl Members {
         self.selected = self.view.get(i).cloned();
     }
 
-    pub fn select_key(&mut self, key: &str) -> bool {
-        let Some(m) = self.by_key.get(key) else {
+    pub fn select_key(&mut self, key: impl AsRef<[u8]>) -> bool {
+        let Some(m) = self.by_key.get(key.as_ref()) else {
             return false;
         };
         if let Ok(i) = self.position_of(m) {
@@ -480,9 +526,13 @@ impl Members {
     fn passes(&self, m: &Member) -> bool {
         match &self.filter {
             None => true,
-            Some(f) => {
-                f.matches_any(&[&m.key, m.addr(), m.version_label(), m.role(), m.instance()])
-            }
+            Some(f) => f.matches_any(&[
+                m.key_text(),
+                m.addr(),
+                m.version_label(),
+                m.role(),
+                m.instance(),
+            ]),
         }
     }
 
@@ -514,7 +564,7 @@ impl Members {
         self.resync_selection();
     }
 
-    fn remove(&mut self, key: &str) {
+    fn remove(&mut self, key: &[u8]) {
         if self.by_key.contains_key(key) {
             self.unlink(key);
             self.by_key.remove(key);
@@ -524,7 +574,7 @@ impl Members {
 
     /// Takes the member at `key` out of the view and counts (it stays in `by_key` for the caller
     /// to replace or remove).
-    fn unlink(&mut self, key: &str) {
+    fn unlink(&mut self, key: &[u8]) {
         let Some(old) = self.by_key.get(key) else {
             return;
         };
@@ -625,12 +675,12 @@ const CHUNK: usize = 512;
 /// (≤ 2 × `CHUNK` pointers) instead of shifting the whole list; indexing walks the chunk lengths.
 #[derive(Debug, Default)]
 struct View {
-    chunks: Vec<Vec<Arc<str>>>,
+    chunks: Vec<Vec<Arc<[u8]>>>,
     len: usize,
 }
 
 impl View {
-    fn from_sorted(keys: Vec<Arc<str>>) -> View {
+    fn from_sorted(keys: Vec<Arc<[u8]>>) -> View {
         let len = keys.len();
         let mut chunks = Vec::with_capacity(len.div_ceil(CHUNK));
         let mut it = keys.into_iter().peekable();
@@ -659,19 +709,19 @@ impl View {
         (self.chunks.len(), 0)
     }
 
-    fn get(&self, i: usize) -> Option<&Arc<str>> {
+    fn get(&self, i: usize) -> Option<&Arc<[u8]>> {
         let (c, j) = self.locate(i);
         self.chunks.get(c).and_then(|ch| ch.get(j))
     }
 
-    fn iter_from(&self, from: usize) -> impl Iterator<Item = &Arc<str>> {
+    fn iter_from(&self, from: usize) -> impl Iterator<Item = &Arc<[u8]>> {
         let (c, j) = self.locate(from);
-        let first: &[Arc<str>] = self.chunks.get(c).map(|ch| &ch[j..]).unwrap_or(&[]);
+        let first: &[Arc<[u8]>] = self.chunks.get(c).map(|ch| &ch[j..]).unwrap_or(&[]);
         first.iter().chain(self.chunks.iter().skip(c + 1).flatten())
     }
 
     /// Like `slice::binary_search_by` over the whole view.
-    fn binary_search_by(&self, mut f: impl FnMut(&Arc<str>) -> Ordering) -> Result<usize, usize> {
+    fn binary_search_by(&self, mut f: impl FnMut(&Arc<[u8]>) -> Ordering) -> Result<usize, usize> {
         // First chunk whose last key is not below the target; chunks are never empty.
         let c = self
             .chunks
@@ -686,7 +736,7 @@ impl View {
         }
     }
 
-    fn insert(&mut self, i: usize, key: Arc<str>) {
+    fn insert(&mut self, i: usize, key: Arc<[u8]>) {
         self.len += 1;
         if self.chunks.is_empty() {
             self.chunks.push(vec![key]);
@@ -706,7 +756,7 @@ impl View {
         }
     }
 
-    fn remove(&mut self, i: usize) -> Arc<str> {
+    fn remove(&mut self, i: usize) -> Arc<[u8]> {
         let (c, j) = self.locate(i);
         let key = self.chunks[c].remove(j);
         self.len -= 1;
@@ -779,7 +829,7 @@ mod tests {
 
     fn keys(m: &Members) -> Vec<String> {
         (0..m.visible_len())
-            .map(|i| m.row(i).unwrap().key.to_string())
+            .map(|i| m.row(i).unwrap().key_text().to_string())
             .collect()
     }
 
@@ -921,7 +971,7 @@ mod tests {
             vec![KvEvent::Put(entry("/services/app/a-1", "{}", 11))],
             now(),
         );
-        assert_eq!(m.selected().unwrap().key.as_ref(), "/services/web/web-2");
+        assert_eq!(m.selected().unwrap().key_text(), "/services/web/web-2");
         assert_eq!(m.selected_index(), Some(2));
         // the selected member leaves: the cursor stays at the same position
         m.apply_events(
@@ -932,7 +982,7 @@ mod tests {
             now(),
         );
         assert_eq!(m.selected_index(), Some(2));
-        assert_eq!(m.selected().unwrap().key.as_ref(), "/services/web/web-10");
+        assert_eq!(m.selected().unwrap().key_text(), "/services/web/web-10");
     }
 
     #[test]
@@ -973,7 +1023,7 @@ mod tests {
         e.mod_revision = 15;
         e.version = 2;
         m.apply_events(vec![KvEvent::Put(e)], now());
-        assert_eq!(m.row(2).unwrap().key.as_ref(), "/services/web/web-2");
+        assert_eq!(m.row(2).unwrap().key_text(), "/services/web/web-2");
         assert_eq!(m.len(), 3);
     }
 
@@ -992,13 +1042,13 @@ mod tests {
     fn chunked_view_matches_a_plain_vec() {
         // Inserts and removes at sorted positions across chunk splits and merges.
         let mut v = View::default();
-        let mut model: Vec<Arc<str>> = Vec::new();
+        let mut model: Vec<Arc<[u8]>> = Vec::new();
         let mut x: u64 = 7;
         for step in 0..20_000u64 {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            let k: Arc<str> = Arc::from(format!("{:08}", x % 5_000).as_str());
+            let k: Arc<[u8]> = Arc::from(format!("{:08}", x % 5_000).as_bytes());
             let grow = step < 6_000 || x % 3 != 0;
             match model.binary_search(&k) {
                 Ok(p) if !grow => {
@@ -1018,7 +1068,7 @@ mod tests {
             .chunks
             .iter()
             .all(|c| !c.is_empty() && c.len() <= 2 * CHUNK));
-        let all: Vec<Arc<str>> = v.iter_from(0).cloned().collect();
+        let all: Vec<Arc<[u8]>> = v.iter_from(0).cloned().collect();
         assert_eq!(all, model);
         for i in [0, 1, CHUNK - 1, CHUNK, model.len() - 1, model.len()] {
             assert_eq!(v.get(i), model.get(i));

@@ -39,7 +39,7 @@ impl MetricsPane {
 }
 
 /// Placeholder values for the member: instance, role, addr, host and top-level value fields.
-pub fn member_vars(state: &State, key: &str) -> Option<BTreeMap<String, String>> {
+pub fn member_vars(state: &State, key: &[u8]) -> Option<BTreeMap<String, String>> {
     let m = state.members.get(key)?;
     let mut vars = BTreeMap::new();
     if let Ok(serde_json::Value::Object(map)) =

@@ -54,12 +54,12 @@ pub enum Popup {
         scroll: usize,
     },
     MemberDetail {
-        key: String,
+        key: Vec<u8>,
         scroll: usize,
         history: Option<Result<Vec<KvEntry>, String>>,
     },
     ConfirmDeregister {
-        key: String,
+        key: Vec<u8>,
         mod_revision: i64,
         lease: i64,
         revoke_lease: bool,
@@ -147,7 +147,7 @@ pub struct State {
     pub metrics: metrics::MetricsPane,
     pub logs: logs::Logs,
     /// The member the other panes are scoped to (set by moving in the members pane, Esc clears).
-    pub scope_key: Option<String>,
+    pub scope_key: Option<std::sync::Arc<[u8]>>,
     pub backends: PaneBackends,
     pub should_quit: bool,
     /// `:cluster NAME` asks the app to restart on another profile.
@@ -245,7 +245,7 @@ impl State {
         });
         self.logs.set_scope(scope.clone());
         self.checks.set_scope(scope);
-        let key = self.members.selected().map(|m| m.key.to_string());
+        let key = self.members.selected().map(|m| m.key.clone());
         if key == self.scope_key {
             return None;
         }
@@ -306,7 +306,11 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
                 }
             }
         }
-        Msg::DeregisterDone { key, outcome } => {
+        Msg::DeregisterDone {
+            key: raw_key,
+            outcome,
+        } => {
+            let key = crate::text::escape_bytes(&raw_key).into_owned();
             let (level, text, result, detail) = match &outcome {
                 DeregisterOutcome::Deleted { lease_revoked } => {
                     let lease_note = match lease_revoked {
@@ -459,7 +463,7 @@ pub fn handle_action(state: &mut State, action: Action) -> Vec<Command> {
             Action::Deregister => state
                 .members
                 .selected()
-                .map(|m| m.key.to_string())
+                .map(|m| m.key_text().to_string())
                 .unwrap_or_default(),
             _ => state
                 .checks
@@ -729,7 +733,7 @@ fn members_action_inner(state: &mut State, action: Action) -> Vec<Command> {
         Action::SortReverse => m.reverse_sort(),
         Action::Detail => {
             if let Some(sel) = m.selected() {
-                let key = sel.key.to_string();
+                let key = sel.key.to_vec();
                 let mod_revision = sel.mod_revision;
                 state.popup = Some(Popup::MemberDetail {
                     key: key.clone(),
@@ -742,7 +746,7 @@ fn members_action_inner(state: &mut State, action: Action) -> Vec<Command> {
         Action::Deregister => match m.selected() {
             Some(sel) => {
                 state.popup = Some(Popup::ConfirmDeregister {
-                    key: sel.key.to_string(),
+                    key: sel.key.to_vec(),
                     mod_revision: sel.mod_revision,
                     lease: sel.lease,
                     revoke_lease: false,
@@ -765,7 +769,10 @@ fn popup_action(state: &mut State, popup: Popup, action: Action) -> Vec<Command>
         } => match action {
             Action::Confirm => {
                 state.popup = None;
-                state.say(Level::Info, format!("deregistering {key} …"));
+                state.say(
+                    Level::Info,
+                    format!("deregistering {} …", crate::text::escape_bytes(&key)),
+                );
                 vec![Command::Deregister {
                     key,
                     mod_revision,

@@ -13,7 +13,7 @@ fn t0() -> DateTime<Utc> {
 
 fn kv(key: &str, addr: &str, rev: i64, lease: i64) -> KvEntry {
     KvEntry {
-        key: key.to_string(),
+        key: key.into(),
         value: format!(r#"{{"addr":"{addr}","port":80,"version":"1.4.2"}}"#).into_bytes(),
         create_revision: rev,
         mod_revision: rev,
@@ -48,7 +48,7 @@ fn events(events: Vec<KvEvent>) -> Msg {
 
 fn del(key: &str, rev: i64) -> KvEvent {
     KvEvent::Delete {
-        key: key.to_string(),
+        key: key.into(),
         mod_revision: rev,
     }
 }
@@ -67,12 +67,12 @@ fn synced() -> State {
 
 fn keys(s: &State) -> Vec<String> {
     (0..s.members.visible_len())
-        .map(|i| s.members.row(i).unwrap().key.to_string())
+        .map(|i| s.members.row(i).unwrap().key_text().to_string())
         .collect()
 }
 
 fn selected_key(s: &State) -> Option<String> {
-    s.members.selected().map(|m| m.key.to_string())
+    s.members.selected().map(|m| m.key_text().to_string())
 }
 
 fn type_text(s: &mut State, text: &str) -> Vec<Command> {

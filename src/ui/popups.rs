@@ -121,7 +121,7 @@ fn detail(
     frame: &mut Frame,
     area: Rect,
     ctx: &Ctx,
-    key: &str,
+    key: &[u8],
     scroll: usize,
     history: &Option<Result<Vec<crate::sources::KvEntry>, String>>,
 ) {
@@ -141,7 +141,7 @@ fn detail(
         Some(m) => {
             lines.push(Line::from(vec![
                 label("key"),
-                Span::raw(crate::text::escape_visible(&m.key)),
+                Span::raw(m.key_text().to_string()),
             ]));
             lines.push(Line::from(vec![
                 label("role"),
@@ -239,7 +239,7 @@ fn confirm(
     frame: &mut Frame,
     area: Rect,
     ctx: &Ctx,
-    key: &str,
+    key: &[u8],
     mod_revision: i64,
     lease: i64,
     revoke_lease: bool,
@@ -255,7 +255,7 @@ fn confirm(
         Line::default(),
         Line::from(vec![
             Span::raw("  key  "),
-            Span::styled(crate::text::escape_visible(key), ctx.theme.style(StyleName::Highlight)),
+            Span::styled(crate::text::escape_bytes(key).into_owned(), ctx.theme.style(StyleName::Highlight)),
         ]),
         Line::from(Span::styled(
             format!("  deleted only if still at mod_revision {mod_revision} (a re-registered instance is kept)"),

@@ -39,7 +39,8 @@ pub fn profile(endpoints: &[String]) -> EtcdProfile {
 }
 
 /// Key → (value, mod_revision, lease), as the console holds it or as etcd has it.
-pub type Members = BTreeMap<String, (String, i64, i64)>;
+/// Key bytes (the identity) → (value, mod_revision, lease).
+pub type Members = BTreeMap<Vec<u8>, (String, i64, i64)>;
 
 /// The headless console: the source task, the message queue and the state it feeds.
 pub struct Console {
@@ -50,7 +51,7 @@ pub struct Console {
     pub healths: Vec<Health>,
     /// Size of every snapshot received, in order.
     pub snapshots: Vec<usize>,
-    pub deregs: Vec<(String, DeregisterOutcome)>,
+    pub deregs: Vec<(Vec<u8>, DeregisterOutcome)>,
     pub audits: Vec<AuditEntry>,
     pub task: JoinHandle<()>,
 }
@@ -147,20 +148,24 @@ impl Console {
     /// Sends a deregister and waits for its outcome.
     pub async fn deregister(
         &mut self,
-        key: &str,
+        key: impl AsRef<[u8]>,
         mod_revision: i64,
         revoke_lease: Option<i64>,
     ) -> DeregisterOutcome {
+        let key = key.as_ref();
         let before = self.deregs.len();
         self.send(Command::Deregister {
-            key: key.to_string(),
+            key: key.to_vec(),
             mod_revision,
             revoke_lease,
         })
         .await;
         self.until(
             DEREGISTER_ANSWER,
-            &format!("deregister outcome for {key}"),
+            &format!(
+                "deregister outcome for {}",
+                opsconsole::text::escape_bytes(key)
+            ),
             |c| c.deregs.len() > before,
         )
         .await;
@@ -184,7 +189,7 @@ impl Console {
             .visible_rows(0, usize::MAX)
             .map(|m| {
                 (
-                    m.key.to_string(),
+                    m.key.to_vec(),
                     (
                         String::from_utf8_lossy(&m.value).into_owned(),
                         m.mod_revision,
@@ -201,7 +206,7 @@ impl Console {
         all
     }
 
-    pub fn has(&self, key: &str) -> bool {
+    pub fn has(&self, key: impl AsRef<[u8]>) -> bool {
         self.state.members.get(key).is_some()
     }
 
@@ -233,7 +238,7 @@ pub fn members_from_etcdctl(json: &str) -> Members {
     let v: serde_json::Value = serde_json::from_str(json).expect("etcdctl json");
     let mut all = Members::new();
     for kv in v["kvs"].as_array().cloned().unwrap_or_default() {
-        let key = String::from_utf8(b64(kv["key"].as_str().unwrap())).unwrap();
+        let key = b64(kv["key"].as_str().unwrap());
         let value = String::from_utf8(b64(kv["value"].as_str().unwrap_or(""))).unwrap();
         let rev = kv["mod_revision"].as_i64().unwrap();
         let lease = kv["lease"].as_i64().unwrap_or(0);

@@ -116,6 +116,24 @@ impl Etcd {
         }
     }
 
+    /// `etcdctl put` of a key given as raw bytes (need not be UTF-8).
+    pub fn put_bytes(&self, key: &[u8], value: &str) {
+        use std::os::unix::ffi::OsStrExt;
+        let out = Command::new(require_binary("etcdctl"))
+            .env("ETCDCTL_API", "3")
+            .args(["--endpoints", &format!("127.0.0.1:{}", self.client_port)])
+            .arg("put")
+            .arg(std::ffi::OsStr::from_bytes(key))
+            .arg(value)
+            .output()
+            .expect("running etcdctl");
+        assert!(
+            out.status.success(),
+            "etcdctl put {key:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     pub fn ctl(&self, args: &[&str]) -> String {
         self.etcdctl(args)
             .unwrap_or_else(|e| panic!("etcdctl {args:?} failed: {e}"))

@@ -47,6 +47,30 @@ pub struct EtcdSource {
     next_revision: Option<i64>,
     leases: Vec<i64>,
     backoff: Backoff,
+    /// The cluster the membership was listed from, as seen at the first connect.
+    known: Option<KnownCluster>,
+    /// Keys under the prefix at `next_revision - 1`, as this source has seen them (listing plus
+    /// creates minus deletes), and one key with its mod_revision: what the continuity check asks
+    /// the server to confirm before a watch resumes.
+    count: i64,
+    sample: Option<(Vec<u8>, i64)>,
+    /// Why the next listing happens, to tell the user once it is done.
+    relist_reason: Option<String>,
+}
+
+/// Who answered a request: every etcd response header names its cluster and member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answerer {
+    pub cluster_id: u64,
+    pub member_id: u64,
+}
+
+/// The cluster the console listed: its id and the members it had at that connect (empty when
+/// the member list could not be read, e.g. refused under auth).
+#[derive(Debug, Clone)]
+struct KnownCluster {
+    cluster_id: u64,
+    members: Vec<u64>,
 }
 
 enum SessionEnd {
@@ -65,6 +89,10 @@ impl EtcdSource {
             next_revision: None,
             leases: Vec::new(),
             backoff: Backoff::default(),
+            known: None,
+            count: 0,
+            sample: None,
+            relist_reason: None,
         }
     }
 
@@ -141,8 +169,18 @@ impl EtcdSource {
             return Ok(SessionEnd::Closed);
         }
         let connecting = std::time::Instant::now();
-        let mut client = connect(&self.profile).await?;
+        let (mut client, answerer) = connect_answered(&self.profile).await?;
         let connected = connecting.elapsed();
+        if let Some(reason) = self.check_identity(&mut client, answerer).await {
+            self.forget_position(reason);
+        } else if let Some(next) = self.next_revision {
+            // The same ids do not prove the same data: a fresh etcd started with the same name,
+            // peer URLs and token gets the same cluster and member ids. Before resuming, ask the
+            // server whether the prefix at our revision is what we hold.
+            if let Some(reason) = self.continuity(&client, next - 1).await? {
+                self.forget_position(reason);
+            }
+        }
         let start = match self.next_revision {
             Some(r) => r,
             None => {
@@ -161,6 +199,8 @@ impl EtcdSource {
                     list_ms = (connecting.elapsed() - connected).as_millis() as u64,
                     "listed prefix"
                 );
+                self.count = members.len() as i64;
+                self.sample = members.first().map(|m| (m.key.to_vec(), m.mod_revision));
                 if !self
                     .send(Msg::MembersListed {
                         revision,
@@ -170,6 +210,12 @@ impl EtcdSource {
                     .await
                 {
                     return Ok(SessionEnd::Closed);
+                }
+                if let Some(reason) = self.relist_reason.take() {
+                    let text = format!("etcd cluster changed ({reason}) — listed again");
+                    if !self.send(Msg::Notice(SourceId::Etcd, text)).await {
+                        return Ok(SessionEnd::Closed);
+                    }
                 }
                 self.next_revision = Some(revision + 1);
                 revision + 1
@@ -206,6 +252,12 @@ impl EtcdSource {
                     }
                     let mut events = Vec::new();
                     for resp in batch {
+                        if let Some(reason) = self.foreign_header(resp.header()) {
+                            warn!(%reason, "watch answered by another cluster; re-listing");
+                            self.flush(&mut events).await;
+                            self.forget_position(reason);
+                            return Ok(SessionEnd::Relist);
+                        }
                         match self.classify(&resp) {
                             Reply::Created(store_revision) if store_revision < start - 1 => {
                                 // The store is behind revisions we already saw: etcd was rebuilt or
@@ -239,10 +291,7 @@ impl EtcdSource {
                             Reply::Events => {
                                 for ev in resp.events() {
                                     if let Some(e) = convert_event(ev.event_type(), ev.kv()) {
-                                        let rev = match &e {
-                                            KvEvent::Put(p) => p.mod_revision,
-                                            KvEvent::Delete { mod_revision, .. } => *mod_revision,
-                                        };
+                                        let rev = self.track(&e);
                                         self.next_revision = Some(rev + 1);
                                         events.push(e);
                                     }
@@ -269,6 +318,114 @@ impl EtcdSource {
                         return Ok(SessionEnd::Closed);
                     }
                 }
+            }
+        }
+    }
+
+    /// Listing again from scratch, and why (told to the user once the listing is done).
+    fn forget_position(&mut self, reason: String) {
+        warn!(%reason, "etcd cluster changed; re-listing");
+        self.next_revision = None;
+        self.relist_reason = Some(reason);
+    }
+
+    /// Compares who answered with the cluster the membership came from. The first connect
+    /// records it; later, another cluster id, or a member that was not in that cluster, means the
+    /// address now leads somewhere else (a normal failover inside the cluster does not re-list).
+    async fn check_identity(&mut self, client: &mut Client, who: Answerer) -> Option<String> {
+        let reason = match &self.known {
+            None => None,
+            Some(k) if k.cluster_id != who.cluster_id => Some(format!(
+                "cluster id {:x}, was {:x}",
+                who.cluster_id, k.cluster_id
+            )),
+            Some(k) if !k.members.is_empty() && !k.members.contains(&who.member_id) => {
+                Some(format!("member {:x} was not in the cluster", who.member_id))
+            }
+            Some(_) => return None,
+        };
+        let members = match tokio::time::timeout(REQUEST_TIMEOUT, client.member_list()).await {
+            Ok(Ok(list)) => list.members().iter().map(|m| m.id()).collect(),
+            Ok(Err(e)) => {
+                debug!(error = %e, "member list unavailable; checking the cluster id only");
+                Vec::new()
+            }
+            Err(_) => Vec::new(),
+        };
+        self.known = Some(KnownCluster {
+            cluster_id: who.cluster_id,
+            members,
+        });
+        reason
+    }
+
+    /// A watch header from a cluster other than the one listed (the ids are in every header).
+    fn foreign_header(&self, header: Option<&etcd_client::ResponseHeader>) -> Option<String> {
+        let (h, k) = (header?, self.known.as_ref()?);
+        (h.cluster_id() != 0 && h.cluster_id() != k.cluster_id)
+            .then(|| format!("cluster id {:x}, was {:x}", h.cluster_id(), k.cluster_id))
+    }
+
+    /// Whether the server still holds what we hold at `revision`: the number of keys under the
+    /// prefix and one key's mod_revision. `Some(reason)` when not.
+    async fn continuity(&self, client: &Client, revision: i64) -> anyhow::Result<Option<String>> {
+        let mut kv = client.kv_client();
+        let prefix = self.profile.prefix.as_bytes().to_vec();
+        let opts = GetOptions::new()
+            .with_prefix()
+            .with_count_only()
+            .with_revision(revision);
+        let counted = match tokio::time::timeout(REQUEST_TIMEOUT, kv.get(prefix, Some(opts))).await
+        {
+            Ok(Ok(r)) => r.count(),
+            Ok(Err(e)) if e.to_string().contains("future revision") => {
+                return Ok(Some(format!("it has no revision {revision} yet")));
+            }
+            // Compacted: the watch from there would fail too; list again quietly.
+            Ok(Err(e)) if e.to_string().contains("compacted") => {
+                return Ok(Some(format!("revision {revision} compacted meanwhile")));
+            }
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => anyhow::bail!("etcd did not answer the continuity check within 5 s"),
+        };
+        if counted != self.count {
+            return Ok(Some(format!(
+                "{counted} keys at revision {revision}, the console had {}",
+                self.count
+            )));
+        }
+        if let Some((key, mod_revision)) = &self.sample {
+            let opts = GetOptions::new().with_revision(revision).with_keys_only();
+            let got = tokio::time::timeout(REQUEST_TIMEOUT, kv.get(key.clone(), Some(opts)))
+                .await
+                .map_err(|_| anyhow::anyhow!("etcd did not answer the continuity check"))??;
+            let theirs = got.kvs().first().map(|kv| kv.mod_revision());
+            if theirs != Some(*mod_revision) {
+                return Ok(Some(format!(
+                    "{} differs at revision {revision}",
+                    crate::text::escape_bytes(key)
+                )));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Keeps the count and the sample key in step with a watch event; returns its revision.
+    fn track(&mut self, e: &KvEvent) -> i64 {
+        match e {
+            KvEvent::Put(p) => {
+                if p.version == 1 {
+                    self.count += 1;
+                }
+                self.sample = Some((p.key.clone(), p.mod_revision));
+                p.mod_revision
+            }
+            KvEvent::Delete { key, mod_revision } => {
+                self.count = (self.count - 1).max(0);
+                if self.sample.as_ref().is_some_and(|(k, _)| k == key) {
+                    self.sample = None;
+                }
+                *mod_revision
             }
         }
     }
@@ -357,6 +514,11 @@ enum Reply {
 }
 
 pub async fn connect(profile: &EtcdProfile) -> anyhow::Result<Client> {
+    connect_answered(profile).await.map(|(client, _)| client)
+}
+
+/// [`connect`], with the cluster and member that answered the probe.
+pub async fn connect_answered(profile: &EtcdProfile) -> anyhow::Result<(Client, Answerer)> {
     // etcd (grpc-go) answers pings closer than `--grpc-keepalive-min-time` (default 5 s) on an idle
     // stream with GOAWAY "too_many_pings": a shorter interval would drop the watch every few seconds.
     let mut opts = ConnectOptions::new()
@@ -408,7 +570,7 @@ pub async fn connect(profile: &EtcdProfile) -> anyhow::Result<Client> {
         )
         .await
         {
-            Ok(client) => return Ok(client),
+            Ok(answered) => return Ok(answered),
             Err(e) => {
                 debug!(%endpoint, error = %e, "etcd endpoint not usable");
                 errors.push(e);
@@ -426,7 +588,7 @@ async fn connect_one(
     opts: ConnectOptions,
     prefix: &str,
     timeout: Duration,
-) -> Result<Client, String> {
+) -> Result<(Client, Answerer), String> {
     let mut client = tokio::time::timeout(
         timeout + Duration::from_secs(1),
         Client::connect([endpoint], Some(opts)),
@@ -435,11 +597,21 @@ async fn connect_one(
     .map_err(|_| format!("connecting to {endpoint} timed out"))?
     .map_err(|e| format!("connecting to {endpoint}: {e}"))?;
     let probe = GetOptions::new().with_keys_only();
-    tokio::time::timeout(timeout, client.get(prefix, Some(probe)))
+    let answer = tokio::time::timeout(timeout, client.get(prefix, Some(probe)))
         .await
         .map_err(|_| format!("{endpoint} did not answer within {timeout:?}"))?
         .map_err(|e| format!("{endpoint}: {e}"))?;
-    Ok(client)
+    let who = answer
+        .header()
+        .map(|h| Answerer {
+            cluster_id: h.cluster_id(),
+            member_id: h.member_id(),
+        })
+        .unwrap_or(Answerer {
+            cluster_id: 0,
+            member_id: 0,
+        });
+    Ok((client, who))
 }
 
 /// `range_end` for a prefix: the prefix with its last byte incremented (all keys if it is all 0xff).

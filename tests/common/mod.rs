@@ -35,6 +35,8 @@ pub struct Etcd {
     pub dir: tempfile::TempDir,
     child: Option<Child>,
     name: String,
+    /// `--initial-cluster-token`: with the name and peer URLs it decides the cluster and member ids.
+    token: String,
 }
 
 impl Etcd {
@@ -46,6 +48,7 @@ impl Etcd {
             dir,
             child: None,
             name: "n1".into(),
+            token: "etcd-cluster".into(),
         };
         e.spawn();
         e
@@ -68,6 +71,7 @@ impl Etcd {
                 &p,
             ])
             .args(["--initial-cluster", &format!("{}={p}", self.name)])
+            .args(["--initial-cluster-token", &self.token])
             .args(["--logger=zap", "--log-outputs=stderr"])
             .stdout(Stdio::null())
             .stderr(log)
@@ -149,6 +153,15 @@ impl Etcd {
 
     pub fn restart(&mut self) {
         self.kill();
+        self.spawn();
+    }
+
+    /// Another etcd on the same address: killed, data dir wiped, started empty with `token`
+    /// (the same token as before gives the same cluster and member ids).
+    pub fn replace_with_fresh(&mut self, token: &str) {
+        self.kill();
+        std::fs::remove_dir_all(self.dir.path().join("data")).expect("wiping the data dir");
+        self.token = token.to_string();
         self.spawn();
     }
 }

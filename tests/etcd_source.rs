@@ -1012,3 +1012,68 @@ async fn reconnect_to_the_same_store_resumes_without_a_relist() {
         .as_ref()
         .is_none_or(|s| !s.text.contains("cluster changed")));
 }
+
+/// A frozen etcd (SIGSTOP: sockets open, no answers) is noticed within `keepalive_secs` + 5 s, and
+/// from then on the members pane says how old its data is and TTLs stop counting down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frozen_etcd_is_noticed_and_the_pane_goes_stale() {
+    let etcd = Etcd::start();
+    let lease = grant(&etcd, 600);
+    etcd.ctl(&[
+        "put",
+        "/services/web/web-1",
+        "10.0.0.1:80",
+        &format!("--lease={lease:x}"),
+    ]);
+    // The default keep-alive (10 s): the bound is 10 + 5 s.
+    let mut p = profile(&[etcd.endpoint()]);
+    p.keepalive = Duration::from_secs(10);
+    let mut c = Console::start(p);
+    c.until(LIVE * 2, "Live with web-1", |c| {
+        c.is_live() && c.has("/services/web/web-1")
+    })
+    .await;
+    // The row is on screen: its TTL is polled.
+    let _ = c.cmds.try_send(Command::WatchLeases(vec![lease]));
+    c.until(LIVE, "a TTL", |c| {
+        c.state
+            .members
+            .lease_remaining(lease, c.state.now)
+            .is_some()
+    })
+    .await;
+
+    let mark = c.healths.len();
+    etcd.freeze();
+    // keepalive 10 s + 5 s for the progress answer; 2 s of slack for a loaded machine.
+    c.until(
+        Duration::from_secs(10 + 5 + 2),
+        "Retrying while etcd is frozen",
+        |c| c.retrying_since(mark).is_some(),
+    )
+    .await;
+    let now = |c: &mut Console, secs: i64| {
+        c.state.now = chrono::Utc::now() + chrono::Duration::seconds(secs);
+    };
+    now(&mut c, 0);
+    let stale = c.state.stale_for(opsconsole::sources::SourceId::Etcd);
+    assert!(
+        stale.is_some_and(|s| s.num_seconds() >= 5),
+        "the pane is stale from etcd's last answer: {stale:?}"
+    );
+    let frozen = c
+        .state
+        .members
+        .lease_remaining(lease, c.state.members_clock());
+    now(&mut c, 60);
+    assert_eq!(
+        c.state
+            .members
+            .lease_remaining(lease, c.state.members_clock()),
+        frozen,
+        "the TTL does not count down while etcd is not answering"
+    );
+    etcd.thaw();
+    c.until(RECONNECT, "Live again", |c| c.live_since(mark))
+        .await;
+}

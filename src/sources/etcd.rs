@@ -33,9 +33,11 @@ const MAX_PAGE_SIZE: i64 = 100_000;
 const COALESCE: usize = 1024;
 /// Deadline for one-off requests (deregister, TTL, history) so a dead server never blocks the loop.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-/// Ask for a progress notification this often; it also advances the resume revision when idle.
-const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+/// How long etcd may take to answer a progress request before the session is given up: a frozen
+/// or cut-off server is noticed within the keep-alive interval (the progress cadence) plus this.
+const PROGRESS_ANSWER: Duration = Duration::from_secs(5);
 const MAX_LEASES_POLLED: usize = 128;
+const LEASE_TTL_TIMEOUT: Duration = Duration::from_secs(2);
 /// etcd's default `--grpc-keepalive-min-time`: clients pinging more often are disconnected.
 const MIN_PING_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -45,7 +47,8 @@ pub struct EtcdSource {
     cmds: mpsc::Receiver<Command>,
     /// Next revision to watch from; `None` until the first listing (and after a compaction).
     next_revision: Option<i64>,
-    leases: Vec<i64>,
+    /// Leases of the rows on screen; a poller per session reads their TTLs every second.
+    leases: tokio::sync::watch::Sender<Vec<i64>>,
     backoff: Backoff,
     /// The cluster the membership was listed from, as seen at the first connect.
     known: Option<KnownCluster>,
@@ -56,6 +59,9 @@ pub struct EtcdSource {
     sample: Option<(Vec<u8>, i64)>,
     /// Why the next listing happens, to tell the user once it is done.
     relist_reason: Option<String>,
+    /// When etcd last answered anything (watch message, progress, lease TTL): what the panes show
+    /// as the age of the data once the session is lost.
+    heard: Option<chrono::DateTime<Utc>>,
 }
 
 /// Who answered a request: every etcd response header names its cluster and member.
@@ -87,12 +93,13 @@ impl EtcdSource {
             tx,
             cmds,
             next_revision: None,
-            leases: Vec::new(),
+            leases: tokio::sync::watch::Sender::new(Vec::new()),
             backoff: Backoff::default(),
             known: None,
             count: 0,
             sample: None,
             relist_reason: None,
+            heard: None,
         }
     }
 
@@ -107,6 +114,15 @@ impl EtcdSource {
                     let error = format!("{e:#}");
                     let delay = self.backoff.next_delay();
                     warn!(%error, ?delay, "etcd session ended");
+                    if let Some(at) = self.heard.take() {
+                        let msg = Msg::LastAnswer {
+                            source: SourceId::Etcd,
+                            at,
+                        };
+                        if !self.send(msg).await {
+                            return;
+                        }
+                    }
                     let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
                     if !self
                         .send(Msg::Health(
@@ -154,7 +170,7 @@ impl EtcdSource {
                         let msg = Msg::History { key, revisions: Err("etcd is unreachable".into()) };
                         if !self.send(msg).await { return false; }
                     }
-                    Some(Command::WatchLeases(l)) => self.leases = l,
+                    Some(Command::WatchLeases(l)) => self.watch_leases(l),
                     Some(_) => {}
                 },
             }
@@ -228,11 +244,22 @@ impl EtcdSource {
         let mut stream = client
             .watch(self.profile.prefix.as_bytes(), Some(opts))
             .await?;
-        let mut progress = tokio::time::interval(PROGRESS_EVERY);
+        // A progress request every keep-alive interval doubles as a liveness probe (it also
+        // advances the resume revision when the prefix is quiet): a watch that hears nothing for
+        // that interval plus PROGRESS_ANSWER is given up. HTTP/2 pings alone took ~25 s to notice
+        // a frozen etcd.
+        let every = self.profile.keepalive.max(MIN_PING_INTERVAL);
+        let mut progress = tokio::time::interval(every);
         progress.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         progress.reset();
-        let mut lease_tick = tokio::time::interval(Duration::from_secs(1));
-        lease_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let silence_limit = every + PROGRESS_ANSWER;
+        let mut deadline = tokio::time::Instant::now() + silence_limit;
+        self.heard = Some(Utc::now());
+        let _lease_poller = AbortOnDrop(tokio::spawn(poll_leases(
+            client.clone(),
+            self.leases.subscribe(),
+            self.tx.clone(),
+        )));
         let mut live = false;
 
         loop {
@@ -241,6 +268,8 @@ impl EtcdSource {
                     let Some(first) = first? else {
                         anyhow::bail!("watch stream closed by the server");
                     };
+                    self.heard = Some(Utc::now());
+                    deadline = tokio::time::Instant::now() + silence_limit;
                     let mut batch = vec![first];
                     // Gather what is already buffered so a burst becomes one UI message.
                     while batch.len() < COALESCE {
@@ -312,11 +341,11 @@ impl EtcdSource {
                 _ = progress.tick() => {
                     stream.request_progress().await?;
                 }
-                _ = lease_tick.tick(), if !self.leases.is_empty() => {
-                    let ttls = lease_ttls(&client, &self.leases).await;
-                    if !ttls.is_empty() && !self.send(Msg::LeaseTtls { ttls, at: Utc::now() }).await {
-                        return Ok(SessionEnd::Closed);
-                    }
+                _ = tokio::time::sleep_until(deadline) => {
+                    anyhow::bail!(
+                        "etcd did not answer for {} s (frozen or cut off)",
+                        silence_limit.as_secs()
+                    );
                 }
             }
         }
@@ -430,6 +459,11 @@ impl EtcdSource {
         }
     }
 
+    fn watch_leases(&mut self, mut leases: Vec<i64>) {
+        leases.truncate(MAX_LEASES_POLLED);
+        self.leases.send_replace(leases);
+    }
+
     async fn flush(&self, events: &mut Vec<KvEvent>) -> bool {
         if events.is_empty() {
             return true;
@@ -495,8 +529,7 @@ impl EtcdSource {
                 self.send(Msg::History { key, revisions }).await
             }
             Command::WatchLeases(leases) => {
-                self.leases = leases;
-                self.leases.truncate(MAX_LEASES_POLLED);
+                self.watch_leases(leases);
                 true
             }
             _ => true,
@@ -932,11 +965,54 @@ async fn history(
     Ok(out)
 }
 
+/// Aborts the task when the session that started it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Once a second, the remaining TTL of the leases on screen. Its own task, so a slow or frozen
+/// server never holds up the watch loop (which must notice exactly that).
+async fn poll_leases(
+    client: Client,
+    mut leases: tokio::sync::watch::Receiver<Vec<i64>>,
+    tx: mpsc::Sender<Msg>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let wanted = leases.borrow_and_update().clone();
+        if wanted.is_empty() {
+            if leases.changed().await.is_err() {
+                return;
+            }
+            continue;
+        }
+        let ttls = lease_ttls(&client, &wanted).await;
+        if !ttls.is_empty()
+            && tx
+                .send(Msg::LeaseTtls {
+                    ttls,
+                    at: Utc::now(),
+                })
+                .await
+                .is_err()
+        {
+            return;
+        }
+    }
+}
+
 async fn lease_ttls(client: &Client, leases: &[i64]) -> Vec<(i64, i64)> {
     let calls = leases.iter().map(|&id| {
         let mut lc = client.lease_client();
         async move {
-            match tokio::time::timeout(REQUEST_TIMEOUT, lc.time_to_live(id, None)).await {
+            // Short: these run inside the watch loop, and a frozen server must not hold it up.
+            match tokio::time::timeout(LEASE_TTL_TIMEOUT, lc.time_to_live(id, None)).await {
                 Ok(Ok(r)) => Some((id, r.ttl())),
                 _ => None,
             }

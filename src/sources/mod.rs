@@ -90,6 +90,12 @@ pub enum Msg {
         members: Vec<crate::state::members::Member>,
         at: DateTime<Utc>,
     },
+    /// When the source last heard from its server, sent as its session is lost: the panes show the
+    /// age of their data from it.
+    LastAnswer {
+        source: SourceId,
+        at: DateTime<Utc>,
+    },
     /// Watch events in revision order.
     MembersEvents {
         events: Vec<KvEvent>,

@@ -142,6 +142,9 @@ pub struct State {
     pub input: Option<Input>,
     pub status: Option<StatusLine>,
     pub health: BTreeMap<SourceId, Health>,
+    /// When each source last answered (data, a confirmation, or the source's own account when
+    /// its session is lost): the age a pane shows when its source is not live.
+    pub last_answer: BTreeMap<SourceId, DateTime<Utc>>,
     pub members: Members,
     pub checks: Checks,
     pub metrics: metrics::MetricsPane,
@@ -178,6 +181,7 @@ impl State {
             input: None,
             status: None,
             health,
+            last_answer: BTreeMap::new(),
             members: Members::new(prefix),
             checks: Checks::default(),
             metrics: metrics::MetricsPane::default(),
@@ -213,6 +217,35 @@ impl State {
             result: result.to_string(),
             detail,
         })
+    }
+
+    /// How old `source`'s data is when the source is not live (`None` while live, not configured,
+    /// or before it ever answered): what each pane's title shows as `STALE 12s`.
+    pub fn stale_for(&self, source: SourceId) -> Option<chrono::Duration> {
+        match self.health.get(&source) {
+            None | Some(Health::Live) | Some(Health::NotConfigured) => None,
+            Some(_) => self
+                .last_answer
+                .get(&source)
+                .map(|t| (self.now - *t).max(chrono::Duration::zero())),
+        }
+    }
+
+    /// The time member TTLs count down to: now while etcd is live; frozen at its last answer
+    /// otherwise (a countdown past what etcd last said would be a guess shown as fact).
+    pub fn members_clock(&self) -> DateTime<Utc> {
+        match (
+            self.health.get(&SourceId::Etcd),
+            self.last_answer.get(&SourceId::Etcd),
+        ) {
+            (Some(Health::Live), _) | (_, None) => self.now,
+            (_, Some(t)) => (*t).min(self.now),
+        }
+    }
+
+    fn answered(&mut self, source: SourceId, at: DateTime<Utc>) {
+        let e = self.last_answer.entry(source).or_insert(at);
+        *e = (*e).max(at);
     }
 
     /// Page size for page up/down: the rows the focused table showed last frame.
@@ -271,13 +304,21 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
     let mut out = Vec::new();
     match msg {
         Msg::Health(source, health) => {
+            if health == Health::Live {
+                let now = state.now;
+                state.answered(source, now);
+            }
             state.health.insert(source, health);
+        }
+        Msg::LastAnswer { source, at } => {
+            state.last_answer.insert(source, at);
         }
         Msg::MembersSnapshot {
             revision,
             entries,
             at,
         } => {
+            state.answered(SourceId::Etcd, at);
             state.members.apply_snapshot(revision, entries, at);
             out.extend(lease_interest(state));
         }
@@ -286,14 +327,19 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             members,
             at,
         } => {
+            state.answered(SourceId::Etcd, at);
             state.members.apply_listing(revision, members, at);
             out.extend(lease_interest(state));
         }
         Msg::MembersEvents { events, at } => {
+            state.answered(SourceId::Etcd, at);
             state.members.apply_events(events, at);
             out.extend(lease_interest(state));
         }
-        Msg::LeaseTtls { ttls, at } => state.members.apply_lease_ttls(&ttls, at),
+        Msg::LeaseTtls { ttls, at } => {
+            state.answered(SourceId::Etcd, at);
+            state.members.apply_lease_ttls(&ttls, at)
+        }
         Msg::History { key, revisions } => {
             if let Some(Popup::MemberDetail {
                 key: shown,
@@ -350,10 +396,20 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             out.push(state.audit("deregister", &key, result, detail));
         }
         Msg::Audit(entry) => out.push(Command::Audit(entry)),
-        Msg::ChecksSnapshot { snapshot, at } => state.checks.apply_snapshot(snapshot, at),
+        Msg::ChecksSnapshot { snapshot, at } => {
+            state.answered(SourceId::Checks, at);
+            state.checks.apply_snapshot(snapshot, at)
+        }
         Msg::SilenceDone(outcome) => out.extend(silence_done(state, outcome)),
-        Msg::Metrics { result, at } => state.metrics.apply(result, at),
-        Msg::LogLines(lines) => state.logs.extend(lines),
+        Msg::Metrics { result, at } => {
+            state.answered(SourceId::Metrics, at);
+            state.metrics.apply(result, at)
+        }
+        Msg::LogLines(lines) => {
+            let now = state.now;
+            state.answered(SourceId::Logs, now);
+            state.logs.extend(lines)
+        }
         // Handled by the app (it owns the source tasks); see `app::discover`.
         Msg::Discovered { .. } => {}
         Msg::Notice(source, text) => state.say(Level::Warn, format!("{}: {text}", source.label())),

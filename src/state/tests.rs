@@ -200,6 +200,63 @@ fn lease_ttls_and_tick_count_down() {
     assert_eq!(s.members.lease_remaining(0x10, s.now), Some(23));
 }
 
+/// While etcd is not live, every pane says how old its data is and TTLs stop counting down at
+/// etcd's last answer; live again, both go back to the clock.
+#[test]
+fn panes_say_how_old_their_data_is_and_ttls_freeze_while_etcd_is_gone() {
+    let mut s = synced();
+    update(&mut s, Msg::Health(SourceId::Etcd, Health::Live));
+    update(
+        &mut s,
+        Msg::LeaseTtls {
+            ttls: vec![(0x10, 30)],
+            at: t0(),
+        },
+    );
+    assert_eq!(s.stale_for(SourceId::Etcd), None, "live: not stale");
+    tick(&mut s, t0() + Duration::seconds(4));
+    assert_eq!(s.members.lease_remaining(0x10, s.members_clock()), Some(26));
+
+    // The source lost etcd; it last heard from it at +5 s.
+    update(
+        &mut s,
+        Msg::LastAnswer {
+            source: SourceId::Etcd,
+            at: t0() + Duration::seconds(5),
+        },
+    );
+    update(
+        &mut s,
+        Msg::Health(
+            SourceId::Etcd,
+            Health::Retrying {
+                at: t0() + Duration::seconds(30),
+                attempt: 1,
+                error: "etcd did not answer".into(),
+            },
+        ),
+    );
+    tick(&mut s, t0() + Duration::seconds(17));
+    assert_eq!(s.stale_for(SourceId::Etcd), Some(Duration::seconds(12)));
+    assert_eq!(s.members.lease_remaining(0x10, s.members_clock()), Some(25));
+    tick(&mut s, t0() + Duration::seconds(40));
+    assert_eq!(
+        s.members.lease_remaining(0x10, s.members_clock()),
+        Some(25),
+        "frozen, not counting down to 0s"
+    );
+    assert_eq!(s.stale_for(SourceId::Etcd), Some(Duration::seconds(35)));
+
+    // A pane that is not configured, or has never answered, is not "stale".
+    assert_eq!(s.stale_for(SourceId::Logs), None);
+    update(&mut s, Msg::Health(SourceId::Checks, Health::Connecting));
+    assert_eq!(s.stale_for(SourceId::Checks), None);
+
+    update(&mut s, Msg::Health(SourceId::Etcd, Health::Live));
+    assert_eq!(s.stale_for(SourceId::Etcd), None);
+    assert_eq!(s.members_clock(), s.now);
+}
+
 #[test]
 fn unsilencing_what_is_already_gone_warns_and_is_audited() {
     use crate::sources::checks::SilenceOutcome;

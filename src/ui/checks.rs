@@ -21,7 +21,6 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let st = ctx.state;
     let c = &st.checks;
     let kind = st.backends.checks.clone().unwrap_or_default();
-    let health = st.health.get(&SourceId::Checks);
     let mut title = vec![Span::raw(if kind.is_empty() {
         " Checks ".to_string()
     } else {
@@ -61,13 +60,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             ctx.theme.style(StyleName::Highlight),
         ));
     }
-    let stale = c.received() && !matches!(health, Some(Health::Live));
-    if stale {
-        title.push(Span::styled(
-            format!(" STALE {} old ", age(st.now, c.last_update)),
-            ctx.theme.style(StyleName::Warning),
-        ));
-    }
+    title.extend(super::stale_span(ctx, SourceId::Checks));
     let block = pane_block(ctx, Pane::Checks, area, Line::from(title));
     let mut inner = block.inner(area);
     frame.render_widget(block, area);

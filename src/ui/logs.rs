@@ -128,6 +128,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             ctx.theme.style(StyleName::Warning),
         ));
     }
+    title.extend(super::stale_span(ctx, SourceId::Logs));
     let block = pane_block(ctx, Pane::Logs, area, Line::from(title));
     let mut inner = block.inner(area);
     frame.render_widget(block, area);

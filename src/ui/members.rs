@@ -47,6 +47,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             ctx.theme.style(StyleName::Highlight),
         ));
     }
+    title.extend(super::stale_span(ctx, SourceId::Etcd));
     let block = pane_block(ctx, Pane::Members, area, Line::from(title));
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -90,11 +91,12 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     }))
     .style(ctx.theme.style(StyleName::Header));
 
+    let clock = st.members_clock();
     let rows = m.visible_rows(offset, rows_on_screen).map(|mem| {
         let ttl = if mem.lease == 0 {
             Span::styled("-", muted(ctx))
         } else {
-            match m.lease_remaining(mem.lease, st.now) {
+            match m.lease_remaining(mem.lease, clock) {
                 Some(s) if s <= 5 => {
                     Span::styled(duration_short(s), ctx.theme.style(StyleName::Warning))
                 }

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::fmt::{age, duration_short, fit};
+use super::fmt::{duration_short, fit};
 use super::{muted, pane_block, Ctx};
 use crate::sources::{Health, SourceId};
 use crate::state::Pane;
@@ -74,12 +74,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         Span::styled(format!("[{}] ", m.window().label()), muted(ctx)),
     ];
     let health = st.health.get(&SourceId::Metrics);
-    if m.result.is_some() && !matches!(health, Some(Health::Live)) {
-        title.push(Span::styled(
-            format!(" STALE {} old ", age(st.now, m.last_update)),
-            ctx.theme.style(StyleName::Warning),
-        ));
-    }
+    title.extend(super::stale_span(ctx, SourceId::Metrics));
     let block = pane_block(ctx, Pane::Metrics, area, Line::from(title));
     let mut inner = block.inner(area);
     frame.render_widget(block, area);

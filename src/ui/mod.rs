@@ -92,6 +92,18 @@ pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
     }
 }
 
+/// `STALE 12s` for a pane title when the pane's source is not live: the age of what it shows.
+pub fn stale_span(
+    ctx: &Ctx,
+    source: crate::sources::SourceId,
+) -> Option<ratatui::text::Span<'static>> {
+    let age = ctx.state.stale_for(source)?;
+    Some(ratatui::text::Span::styled(
+        format!(" STALE {} ", fmt::duration_short(age.num_seconds())),
+        ctx.theme.style(StyleName::Warning),
+    ))
+}
+
 pub fn muted(ctx: &Ctx) -> Style {
     ctx.theme.style(StyleName::Muted)
 }

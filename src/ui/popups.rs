@@ -167,7 +167,7 @@ fn detail(
             } else {
                 let ttl = st
                     .members
-                    .lease_remaining(m.lease, st.now)
+                    .lease_remaining(m.lease, st.members_clock())
                     .map(|s| format!("{} left", duration_short(s)))
                     .unwrap_or_else(|| "TTL unknown".into());
                 format!("{:x} ({}), {ttl}", m.lease, m.lease)

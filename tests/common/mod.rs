@@ -156,6 +156,25 @@ impl Etcd {
         self.spawn();
     }
 
+    /// SIGSTOP: etcd freezes with its sockets open (a hung host, a silent network drop).
+    pub fn freeze(&self) {
+        self.signal("STOP");
+    }
+
+    /// SIGCONT after `freeze`.
+    pub fn thaw(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().expect("etcd is running").id();
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &pid.to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -{sig} {pid} failed");
+    }
+
     /// Another etcd on the same address: killed, data dir wiped, started empty with `token`
     /// (the same token as before gives the same cluster and member ids).
     pub fn replace_with_fresh(&mut self, token: &str) {

@@ -100,7 +100,7 @@ struct RawLogs {
     tenant: Option<String>,
     interval_secs: Option<u64>,
     timeout_secs: Option<u64>,
-    buffer_lines: Option<usize>,
+    buffer_lines: Option<u64>,
     user: Option<String>,
     password: Option<toml::Value>,
     password_env: Option<String>,
@@ -477,6 +477,96 @@ impl Config {
     }
 }
 
+/// A numeric setting's default and the range it must lie in. Values outside are refused at load:
+/// an absurd one (`connect_timeout_secs = 18446744073709551615`) would otherwise overflow the
+/// first time a task adds it to a clock, and a zero timeout gives up before anything can answer.
+struct Bounds {
+    key: &'static str,
+    default: u64,
+    min: u64,
+    max: u64,
+    unit: &'static str,
+    /// Why the minimum is what it is, when it is not obvious.
+    why: &'static str,
+}
+
+const CONNECT_TIMEOUT: Bounds = Bounds {
+    key: "connect_timeout_secs",
+    default: 5,
+    min: 1,
+    max: 300,
+    unit: "seconds",
+    why: "",
+};
+const KEEPALIVE: Bounds = Bounds {
+    key: "keepalive_secs",
+    default: 10,
+    min: 5,
+    max: 3600,
+    unit: "seconds",
+    why: " (etcd disconnects clients that ping more often than every 5 s)",
+};
+const POLL_INTERVAL: Bounds = Bounds {
+    key: "interval_secs",
+    default: 10,
+    min: 1,
+    max: 3600,
+    unit: "seconds",
+    why: "",
+};
+const LOGS_POLL_INTERVAL: Bounds = Bounds {
+    default: 2,
+    ..POLL_INTERVAL
+};
+const REQUEST_TIMEOUT: Bounds = Bounds {
+    key: "timeout_secs",
+    default: 10,
+    min: 1,
+    max: 3600,
+    unit: "seconds",
+    why: "",
+};
+const BUFFER_LINES: Bounds = Bounds {
+    key: "buffer_lines",
+    default: 100_000,
+    min: 1_000,
+    max: 10_000_000,
+    unit: "lines",
+    why: "",
+};
+
+impl Bounds {
+    /// The value (or the default when the key is absent), if it lies in the range.
+    fn check(&self, value: Option<u64>) -> Result<u64, String> {
+        let v = value.unwrap_or(self.default);
+        if (self.min..=self.max).contains(&v) {
+            Ok(v)
+        } else {
+            Err(format!(
+                "{} = {v} is out of range — use {}–{} {}{}",
+                self.key,
+                grouped(self.min),
+                grouped(self.max),
+                self.unit,
+                self.why
+            ))
+        }
+    }
+}
+
+/// `10000000` → `10,000,000`, so a range in a message reads at a glance.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn validate_etcd(cluster: &str, raw: RawEtcd) -> Result<EtcdProfile, String> {
     if raw.endpoints.is_empty() {
         return Err(
@@ -484,10 +574,15 @@ fn validate_etcd(cluster: &str, raw: RawEtcd) -> Result<EtcdProfile, String> {
         );
     }
     for ep in &raw.endpoints {
-        let bare = ep
+        // A bare host:port would silently mean plain HTTP, or HTTPS once a TLS file is set.
+        let Some(bare) = ep
             .strip_prefix("http://")
             .or_else(|| ep.strip_prefix("https://"))
-            .unwrap_or(ep);
+        else {
+            return Err(format!(
+                "endpoint \"{ep}\" has no scheme — write it as http://host:port or https://host:port, e.g. \"http://10.0.0.1:2379\""
+            ));
+        };
         if bare.is_empty() || bare.contains(' ') || !bare.contains(':') {
             return Err(format!(
                 "endpoint \"{ep}\" is not host:port — write it like \"http://10.0.0.1:2379\""
@@ -497,6 +592,23 @@ fn validate_etcd(cluster: &str, raw: RawEtcd) -> Result<EtcdProfile, String> {
     if raw.prefix.is_empty() {
         return Err("prefix is empty — use the registration prefix, e.g. \"/services/\"".into());
     }
+    if !raw.prefix.ends_with('/') {
+        return Err(format!(
+            "prefix \"{p}\" must end with / — without it the prefix also matches its siblings (\"{p}-old\", \"{p}2\"); write \"{p}/\"",
+            p = raw.prefix
+        ));
+    }
+    if let Some(d) = raw
+        .discovery_prefix
+        .as_deref()
+        .filter(|d| !d.is_empty() && !d.ends_with('/'))
+    {
+        return Err(format!(
+            "discovery_prefix \"{d}\" must end with / (the console reads {d}/checks, {d}/metrics and {d}/logs); write \"{d}/\""
+        ));
+    }
+    let connect_timeout = CONNECT_TIMEOUT.check(raw.connect_timeout_secs)?;
+    let keepalive = KEEPALIVE.check(raw.keepalive_secs)?;
     if raw.password.is_some() {
         return Err("password is not accepted in the config file — put it in an env var (password_env = \"ETCD_PASSWORD\") or a file (password_file = \"~/.config/opsconsole/etcd.pw\")".into());
     }
@@ -563,8 +675,8 @@ fn validate_etcd(cluster: &str, raw: RawEtcd) -> Result<EtcdProfile, String> {
         tls,
         user: raw.user,
         password,
-        connect_timeout: std::time::Duration::from_secs(raw.connect_timeout_secs.unwrap_or(5)),
-        keepalive: std::time::Duration::from_secs(raw.keepalive_secs.unwrap_or(10)),
+        connect_timeout: std::time::Duration::from_secs(connect_timeout),
+        keepalive: std::time::Duration::from_secs(keepalive),
     })
 }
 
@@ -681,16 +793,14 @@ fn validate_checks(raw: RawChecks) -> Result<ChecksProfile, String> {
         );
     }
     let ca = ca_file(&raw.ca)?;
-    let interval = raw.interval_secs.unwrap_or(10);
-    if interval == 0 {
-        return Err("interval_secs must be at least 1".into());
-    }
+    let interval = POLL_INTERVAL.check(raw.interval_secs)?;
+    let timeout = REQUEST_TIMEOUT.check(raw.timeout_secs)?;
     Ok(ChecksProfile {
         kind,
         http: HttpBackend {
             url: raw.url.trim_end_matches('/').to_string(),
             auth,
-            timeout: std::time::Duration::from_secs(raw.timeout_secs.unwrap_or(10).max(1)),
+            timeout: std::time::Duration::from_secs(timeout),
             ca,
             insecure_skip_verify: raw.insecure_skip_verify,
         },
@@ -767,17 +877,19 @@ fn validate_metrics(raw: RawMetrics) -> Result<MetricsProfile, String> {
         });
     }
     let ca = ca_file(&raw.ca)?;
+    let interval = POLL_INTERVAL.check(raw.interval_secs)?;
+    let timeout = REQUEST_TIMEOUT.check(raw.timeout_secs)?;
     Ok(MetricsProfile {
         kind,
         http: HttpBackend {
             url: raw.url.trim_end_matches('/').to_string(),
             auth,
-            timeout: std::time::Duration::from_secs(raw.timeout_secs.unwrap_or(10).max(1)),
+            timeout: std::time::Duration::from_secs(timeout),
             ca,
             insecure_skip_verify: raw.insecure_skip_verify,
         },
         series,
-        interval: std::time::Duration::from_secs(raw.interval_secs.unwrap_or(10).max(1)),
+        interval: std::time::Duration::from_secs(interval),
     })
 }
 
@@ -867,21 +979,20 @@ fn validate_logs(raw: RawLogs) -> Result<LogsProfile, String> {
         (None, None, None) => HttpAuth::None,
     };
     let ca = ca_file(&raw.ca)?;
-    let buffer_lines = raw.buffer_lines.unwrap_or(100_000);
-    if !(100..=10_000_000).contains(&buffer_lines) {
-        return Err("buffer_lines must be between 100 and 10000000".into());
-    }
+    let buffer_lines = BUFFER_LINES.check(raw.buffer_lines)?;
+    let interval = LOGS_POLL_INTERVAL.check(raw.interval_secs)?;
+    let timeout = REQUEST_TIMEOUT.check(raw.timeout_secs)?;
     Ok(LogsProfile {
         kind,
         http: HttpBackend {
             url: raw.url.trim_end_matches('/').to_string(),
             auth,
-            timeout: std::time::Duration::from_secs(raw.timeout_secs.unwrap_or(10).max(1)),
+            timeout: std::time::Duration::from_secs(timeout),
             ca,
             insecure_skip_verify: raw.insecure_skip_verify,
         },
-        interval: std::time::Duration::from_secs(raw.interval_secs.unwrap_or(2).max(1)),
-        buffer_lines,
+        interval: std::time::Duration::from_secs(interval),
+        buffer_lines: buffer_lines as usize,
     })
 }
 
@@ -1004,6 +1115,152 @@ mod tests {
             e.contains("OPSCONSOLE_TEST_UNSET_VAR") && e.contains("not set"),
             "{e}"
         );
+    }
+
+    /// Every bounded number: each end of its range loads, one past either end is refused with
+    /// the key, the value and the range in the message, on the line of its table.
+    #[test]
+    fn numbers_out_of_range_are_refused_with_the_range() {
+        let etcd = "etcd = { endpoints = [\"http://a:1\"] }";
+        let table = |section: &str, setting: &str| -> String {
+            match section {
+                "etcd" => format!("etcd = {{ endpoints = [\"http://a:1\"], {setting} }}"),
+                "checks" => format!(
+                    "{etcd}\nchecks = {{ kind = \"alertmanager\", url = \"http://am:9093\", {setting} }}"
+                ),
+                "metrics" => format!(
+                    "{etcd}\nmetrics = {{ kind = \"graphite\", url = \"http://g\", series = [{{ name = \"a\", target = \"b\" }}], {setting} }}"
+                ),
+                "logs" => format!(
+                    "{etcd}\nlogs = {{ kind = \"loki\", url = \"http://l\", query = '{{job=\"x\"}}', {setting} }}"
+                ),
+                other => unreachable!("{other}"),
+            }
+        };
+        let cases: &[(&str, &str, u64, u64, &str)] = &[
+            ("etcd", "connect_timeout_secs", 1, 300, "1–300 seconds"),
+            ("etcd", "keepalive_secs", 5, 3600, "5–3,600 seconds"),
+            ("checks", "interval_secs", 1, 3600, "1–3,600 seconds"),
+            ("checks", "timeout_secs", 1, 3600, "1–3,600 seconds"),
+            ("metrics", "interval_secs", 1, 3600, "1–3,600 seconds"),
+            ("metrics", "timeout_secs", 1, 3600, "1–3,600 seconds"),
+            ("logs", "interval_secs", 1, 3600, "1–3,600 seconds"),
+            ("logs", "timeout_secs", 1, 3600, "1–3,600 seconds"),
+            (
+                "logs",
+                "buffer_lines",
+                1000,
+                10_000_000,
+                "1,000–10,000,000 lines",
+            ),
+        ];
+        for &(section, key, min, max, range) in cases {
+            let line = if section == "etcd" { 2 } else { 3 };
+            for ok in [min, max] {
+                let text = format!(
+                    "[clusters.p]\n{}\n",
+                    table(section, &format!("{key} = {ok}"))
+                );
+                parse(&text).unwrap_or_else(|e| panic!("{section}.{key} = {ok} loads: {e}"));
+            }
+            let mut bad = vec![min - 1, max + 1, u64::MAX];
+            bad.dedup();
+            for v in bad {
+                let text = format!(
+                    "[clusters.p]\n{}\n",
+                    table(section, &format!("{key} = {v}"))
+                );
+                let e = parse(&text)
+                    .expect_err(&format!("{section}.{key} = {v} is refused"))
+                    .to_string();
+                assert!(
+                    e.contains(&format!("/cfg/config.toml line {line}"))
+                        && e.contains(&format!("clusters.p.{section}"))
+                        && e.contains(&format!("{key} = {v} is out of range"))
+                        && e.contains(range),
+                    "{section}.{key} = {v}: {e}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn defaults_lie_in_their_ranges() {
+        let c = parse(
+            "[clusters.p]\netcd = { endpoints = [\"http://a:1\"] }\n\
+             checks = { kind = \"alertmanager\", url = \"http://am:9093\" }\n\
+             metrics = { kind = \"graphite\", url = \"http://g\", series = [{ name = \"a\", target = \"b\" }] }\n\
+             logs = { kind = \"loki\", url = \"http://l\", query = '{job=\"x\"}' }\n",
+        )
+        .unwrap();
+        let p = c.cluster("p").unwrap();
+        let secs = std::time::Duration::from_secs;
+        let etcd = p.etcd.as_ref().unwrap();
+        assert_eq!((etcd.connect_timeout, etcd.keepalive), (secs(5), secs(10)));
+        let checks = p.checks.as_ref().unwrap();
+        assert_eq!((checks.interval, checks.http.timeout), (secs(10), secs(10)));
+        let metrics = p.metrics.as_ref().unwrap();
+        assert_eq!(
+            (metrics.interval, metrics.http.timeout),
+            (secs(10), secs(10))
+        );
+        let logs = p.logs.as_ref().unwrap();
+        assert_eq!((logs.interval, logs.http.timeout), (secs(2), secs(10)));
+        assert_eq!(logs.buffer_lines, 100_000);
+    }
+
+    /// Config that cannot work as written: refused at load, saying what to write instead.
+    #[test]
+    fn settings_that_cannot_work_are_refused() {
+        let cases = [
+            (
+                "etcd = { endpoints = [\"127.0.0.1:2379\"] }",
+                "endpoint \"127.0.0.1:2379\" has no scheme",
+            ),
+            (
+                "etcd = { endpoints = [\"http://a:1\", \"10.0.0.2:2379\"] }",
+                "endpoint \"10.0.0.2:2379\" has no scheme",
+            ),
+            (
+                "etcd = { endpoints = [\"http://a:1\"], prefix = \"/services\" }",
+                "prefix \"/services\" must end with /",
+            ),
+            (
+                "etcd = { endpoints = [\"http://a:1\"], discovery_prefix = \"/config/opsconsole\" }",
+                "discovery_prefix \"/config/opsconsole\" must end with /",
+            ),
+            (
+                "etcd = { endpoints = [\"http://a:1\"], connect_timeout_secs = 0 }",
+                "connect_timeout_secs = 0 is out of range",
+            ),
+            (
+                "etcd = { endpoints = [\"http://a:1\"] }\nchecks = { kind = \"alertmanager\", url = \"http://am\", timeout_secs = 0 }",
+                "timeout_secs = 0 is out of range",
+            ),
+            (
+                "etcd = { endpoints = [\"http://a:1\"] }\nmetrics = { kind = \"graphite\", url = \"http://g\", series = [{ name = \"a\", target = \"b\" }], timeout_secs = 0 }",
+                "timeout_secs = 0 is out of range",
+            ),
+            (
+                "etcd = { endpoints = [\"http://a:1\"] }\nlogs = { kind = \"redis\", url = \"redis://r:6379\", channel = \"c\", timeout_secs = 0 }",
+                "timeout_secs = 0 is out of range",
+            ),
+        ];
+        for (table, expected) in cases {
+            let e = parse(&format!("[clusters.p]\n{table}\n"))
+                .expect_err(table)
+                .to_string();
+            assert!(
+                e.contains("/cfg/config.toml line ") && e.contains(expected),
+                "{table}: {e}"
+            );
+        }
+        // An empty discovery prefix still turns discovery off.
+        let c = parse(
+            "[clusters.p]\netcd = { endpoints = [\"http://a:1\"], discovery_prefix = \"\" }\n",
+        )
+        .unwrap();
+        assert_eq!(c.cluster("p").unwrap().discovery_prefix, "");
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod keymap;
+pub mod logging;
 pub mod memory;
 pub mod paths;
 pub mod sources;

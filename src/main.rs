@@ -108,7 +108,7 @@ fn main() -> ExitCode {
         ));
     };
 
-    let _log_guard = init_logging();
+    let _log_guard = opsconsole::logging::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -262,21 +262,4 @@ fn info(cli: &Cli, config_path: &Path) -> ExitCode {
         return ExitCode::from(2);
     }
     ExitCode::SUCCESS
-}
-
-/// Logs go to a file under the XDG state dir, never to the terminal the UI draws on.
-fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
-    let path = paths::log_file();
-    let dir = path.parent()?.to_path_buf();
-    std::fs::create_dir_all(&dir).ok()?;
-    let appender = tracing_appender::rolling::never(dir, path.file_name()?);
-    let (writer, guard) = tracing_appender::non_blocking(appender);
-    let filter = tracing_subscriber::EnvFilter::try_from_env("OPSCONSOLE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_writer(writer)
-        .with_ansi(false)
-        .with_env_filter(filter)
-        .init();
-    Some(guard)
 }

@@ -67,7 +67,7 @@ struct RawDefaults {
     user: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCluster {
     etcd: Option<Spanned<RawEtcd>>,
@@ -82,7 +82,7 @@ struct RawCluster {
     logs: Option<Spanned<RawLogs>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLogs {
     kind: String,
@@ -112,7 +112,7 @@ struct RawLogs {
     insecure_skip_verify: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawMetrics {
     kind: String,
@@ -130,7 +130,7 @@ struct RawMetrics {
     insecure_skip_verify: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSeries {
     name: String,
@@ -141,7 +141,7 @@ struct RawSeries {
     cluster: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawChecks {
     kind: String,
@@ -162,7 +162,7 @@ struct RawChecks {
     creator: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawEtcd {
     endpoints: Vec<String>,
@@ -194,7 +194,8 @@ pub struct Config {
     pub theme: Option<String>,
     pub audit_log: Option<PathBuf>,
     pub user: Option<String>,
-    pub clusters: BTreeMap<String, ClusterProfile>,
+    /// Every profile by name, checked; open one with [`Config::cluster`].
+    pub clusters: BTreeMap<String, ClusterEntry>,
 }
 
 #[derive(Debug, Clone)]
@@ -371,6 +372,9 @@ impl Config {
         Self::parse(&text, path)
     }
 
+    /// Checks every profile; secrets (and the contents of TLS files) are read only when a
+    /// profile is opened with [`Config::cluster`], so one cluster's unset `password_env` never
+    /// blocks another cluster, nor `opsconsole info`.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let invalid = |offset: usize, message: String| ConfigError::Invalid {
             path: path.to_path_buf(),
@@ -381,76 +385,22 @@ impl Config {
             let offset = e.span().map(|s| s.start).unwrap_or(0);
             invalid(offset, e.message().trim().to_string())
         })?;
+        let line = |offset: usize| line_of(text, offset);
         let mut clusters = BTreeMap::new();
         for (name, spanned) in raw.clusters {
-            let at = spanned.span().start;
-            let raw_cluster = spanned.into_inner();
-            let discovery_prefix = raw_cluster
-                .etcd
-                .as_ref()
-                .and_then(|e| e.get_ref().discovery_prefix.clone())
-                .unwrap_or_else(|| DEFAULT_DISCOVERY_PREFIX.to_string());
-            let etcd = match raw_cluster.etcd {
-                None => None,
-                Some(e) => {
-                    let at = e.span().start;
-                    Some(
-                        validate_etcd(&name, e.into_inner())
-                            .map_err(|m| invalid(at, format!("clusters.{name}.etcd: {m}")))?,
-                    )
-                }
-            };
-            let checks = match raw_cluster.checks {
-                None => None,
-                Some(c) => {
-                    let at = c.span().start;
-                    Some(
-                        validate_checks(c.into_inner())
-                            .map_err(|m| invalid(at, format!("clusters.{name}.checks: {m}")))?,
-                    )
-                }
-            };
-            let metrics =
-                match raw_cluster.metrics {
-                    None => None,
-                    Some(m) => {
-                        let at = m.span().start;
-                        Some(validate_metrics(m.into_inner()).map_err(|msg| {
-                            invalid(at, format!("clusters.{name}.metrics: {msg}"))
-                        })?)
-                    }
-                };
-            let logs = match raw_cluster.logs {
-                None => None,
-                Some(l) => {
-                    let at = l.span().start;
-                    Some(
-                        validate_logs(l.into_inner())
-                            .map_err(|msg| invalid(at, format!("clusters.{name}.logs: {msg}")))?,
-                    )
-                }
-            };
-            if etcd.is_none() {
-                return Err(invalid(
-                    at,
-                    format!("clusters.{name} has no etcd table — add etcd = {{ endpoints = [\"http://127.0.0.1:2379\"], prefix = \"/services/\" }}"),
-                ));
-            }
-            clusters.insert(
-                name.clone(),
-                ClusterProfile {
-                    name,
-                    etcd,
-                    readonly: raw_cluster.readonly,
-                    theme: raw_cluster.theme,
-                    keymap: raw_cluster.keymap,
-                    accent: raw_cluster.accent,
-                    checks,
-                    metrics,
-                    logs,
-                    discovery_prefix,
+            let raw = spanned.get_ref().clone();
+            let entry = ClusterEntry {
+                lines: SectionLines {
+                    cluster: line(spanned.span().start),
+                    etcd: raw.etcd.as_ref().map_or(0, |t| line(t.span().start)),
+                    checks: raw.checks.as_ref().map_or(0, |t| line(t.span().start)),
+                    metrics: raw.metrics.as_ref().map_or(0, |t| line(t.span().start)),
+                    logs: raw.logs.as_ref().map_or(0, |t| line(t.span().start)),
                 },
-            );
+                raw,
+            };
+            entry.build(&name, path, Secrets::Check)?;
+            clusters.insert(name, entry);
         }
         Ok(Config {
             path: path.to_path_buf(),
@@ -462,7 +412,8 @@ impl Config {
         })
     }
 
-    pub fn cluster(&self, name: &str) -> Result<&ClusterProfile, ConfigError> {
+    /// Opens one profile: its secrets are read now (env vars, files), and only its own.
+    pub fn cluster(&self, name: &str) -> Result<ClusterProfile, ConfigError> {
         self.clusters
             .get(name)
             .ok_or_else(|| ConfigError::UnknownCluster {
@@ -473,7 +424,96 @@ impl Config {
                 } else {
                     self.clusters.keys().cloned().collect::<Vec<_>>().join(", ")
                 },
-            })
+            })?
+            .build(name, &self.path, Secrets::Resolve)
+    }
+}
+
+/// A profile as written, checked at load; [`Config::cluster`] turns it into a [`ClusterProfile`].
+#[derive(Debug, Clone)]
+pub struct ClusterEntry {
+    raw: RawCluster,
+    lines: SectionLines,
+}
+
+/// Where each table of a profile starts, for errors found when the profile is opened.
+#[derive(Debug, Clone, Copy)]
+struct SectionLines {
+    cluster: usize,
+    etcd: usize,
+    checks: usize,
+    metrics: usize,
+    logs: usize,
+}
+
+/// Whether secrets are read (opening a profile) or only checked for form (loading the file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Secrets {
+    Check,
+    Resolve,
+}
+
+impl ClusterEntry {
+    fn build(&self, name: &str, path: &Path, mode: Secrets) -> Result<ClusterProfile, ConfigError> {
+        let invalid = |line: usize, section: &str, message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line,
+            message: format!("clusters.{name}{section}: {message}"),
+        };
+        let raw = &self.raw;
+        let lines = self.lines;
+        let discovery_prefix = raw
+            .etcd
+            .as_ref()
+            .and_then(|e| e.get_ref().discovery_prefix.clone())
+            .unwrap_or_else(|| DEFAULT_DISCOVERY_PREFIX.to_string());
+        let etcd = match &raw.etcd {
+            None => None,
+            Some(e) => Some(
+                validate_etcd(name, e.get_ref().clone(), mode)
+                    .map_err(|m| invalid(lines.etcd, ".etcd", m))?,
+            ),
+        };
+        let checks = match &raw.checks {
+            None => None,
+            Some(c) => Some(
+                validate_checks(c.get_ref().clone(), mode)
+                    .map_err(|m| invalid(lines.checks, ".checks", m))?,
+            ),
+        };
+        let metrics = match &raw.metrics {
+            None => None,
+            Some(m) => Some(
+                validate_metrics(m.get_ref().clone(), mode)
+                    .map_err(|msg| invalid(lines.metrics, ".metrics", msg))?,
+            ),
+        };
+        let logs = match &raw.logs {
+            None => None,
+            Some(l) => Some(
+                validate_logs(l.get_ref().clone(), mode)
+                    .map_err(|msg| invalid(lines.logs, ".logs", msg))?,
+            ),
+        };
+        if etcd.is_none() {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: lines.cluster,
+                message: format!("clusters.{name} has no etcd table — add etcd = {{ endpoints = [\"http://127.0.0.1:2379\"], prefix = \"/services/\" }}"),
+            });
+        }
+        Ok(ClusterProfile {
+            name: name.to_string(),
+            etcd,
+            readonly: raw.readonly,
+            theme: raw.theme.clone(),
+            keymap: raw.keymap.clone(),
+            accent: raw.accent.clone(),
+            checks,
+            metrics,
+            logs,
+            discovery_prefix,
+        })
     }
 }
 
@@ -567,7 +607,7 @@ fn grouped(n: u64) -> String {
     out
 }
 
-fn validate_etcd(cluster: &str, raw: RawEtcd) -> Result<EtcdProfile, String> {
+fn validate_etcd(cluster: &str, raw: RawEtcd, mode: Secrets) -> Result<EtcdProfile, String> {
     if raw.endpoints.is_empty() {
         return Err(
             "endpoints is empty — list at least one, e.g. [\"http://127.0.0.1:2379\"]".into(),
@@ -612,21 +652,8 @@ fn validate_etcd(cluster: &str, raw: RawEtcd) -> Result<EtcdProfile, String> {
     if raw.password.is_some() {
         return Err("password is not accepted in the config file — put it in an env var (password_env = \"ETCD_PASSWORD\") or a file (password_file = \"~/.config/opsconsole/etcd.pw\")".into());
     }
-    let password = match (&raw.password_env, &raw.password_file) {
-        (Some(_), Some(_)) => {
-            return Err("give either password_env or password_file, not both".into());
-        }
-        (Some(var), None) => Some(Secret(std::env::var(var).map_err(|_| {
-            format!("password_env names ${var}, which is not set — export it before starting opsconsole")
-        })?)),
-        (None, Some(file)) => {
-            let p = expand_tilde(file);
-            let s = std::fs::read_to_string(&p)
-                .map_err(|e| format!("password_file {}: {e}", p.display()))?;
-            Some(Secret(s.trim_end_matches(['\n', '\r']).to_string()))
-        }
-        (None, None) => None,
-    };
+    let password = read_secret(&raw.password_env, &raw.password_file, "password", mode)?
+        .map(|(secret, _)| secret);
     if password.is_some() && raw.user.is_none() {
         return Err("a password is set but user is not — add user = \"NAME\"".into());
     }
@@ -680,13 +707,23 @@ fn validate_etcd(cluster: &str, raw: RawEtcd) -> Result<EtcdProfile, String> {
     })
 }
 
+/// The secret named by `{what}_env` or `{what}_file` and where it came from (for messages). With
+/// [`Secrets::Check`] nothing is read and the secret is empty: the profile is only being checked.
 fn read_secret(
     env: &Option<String>,
     file: &Option<String>,
     what: &str,
+    mode: Secrets,
 ) -> Result<Option<(Secret, String)>, String> {
     match (env, file) {
         (Some(_), Some(_)) => Err(format!("give either {what}_env or {what}_file, not both")),
+        (Some(var), None) if mode == Secrets::Check => {
+            Ok(Some((Secret(String::new()), format!("${var}"))))
+        }
+        (None, Some(f)) if mode == Secrets::Check => Ok(Some((
+            Secret(String::new()),
+            expand_tilde(f).display().to_string(),
+        ))),
         (Some(var), None) => {
             let v = std::env::var(var).map_err(|_| {
                 format!("{what}_env names ${var}, which is not set — export it before starting opsconsole")
@@ -736,15 +773,15 @@ pub const DEFAULT_DISCOVERY_PREFIX: &str = "/config/opsconsole/";
 
 /// A pane backend discovered in etcd: the JSON value is read with the same rules as the TOML table.
 pub fn checks_from_json(text: &str) -> Result<ChecksProfile, String> {
-    validate_checks(from_json_text(text)?)
+    validate_checks(from_json_text(text)?, Secrets::Resolve)
 }
 
 pub fn metrics_from_json(text: &str) -> Result<MetricsProfile, String> {
-    validate_metrics(from_json_text(text)?)
+    validate_metrics(from_json_text(text)?, Secrets::Resolve)
 }
 
 pub fn logs_from_json(text: &str) -> Result<LogsProfile, String> {
-    validate_logs(from_json_text(text)?)
+    validate_logs(from_json_text(text)?, Secrets::Resolve)
 }
 
 fn from_json_text<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
@@ -754,7 +791,7 @@ fn from_json_text<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Strin
         .map_err(|e: toml::de::Error| e.message().trim().to_string())
 }
 
-fn validate_checks(raw: RawChecks) -> Result<ChecksProfile, String> {
+fn validate_checks(raw: RawChecks, mode: Secrets) -> Result<ChecksProfile, String> {
     let kind = match raw.kind.as_str() {
         "sensu-go" => ChecksKind::SensuGo,
         "sensu-core" | "sensu" => ChecksKind::SensuCore,
@@ -769,8 +806,8 @@ fn validate_checks(raw: RawChecks) -> Result<ChecksProfile, String> {
     if raw.password.is_some() || raw.api_key.is_some() {
         return Err("secrets are not accepted in the config file — use api_key_env / api_key_file or password_env / password_file".into());
     }
-    let key = read_secret(&raw.api_key_env, &raw.api_key_file, "api_key")?;
-    let pw = read_secret(&raw.password_env, &raw.password_file, "password")?;
+    let key = read_secret(&raw.api_key_env, &raw.api_key_file, "api_key", mode)?;
+    let pw = read_secret(&raw.password_env, &raw.password_file, "password", mode)?;
     let auth = match (key, raw.user, pw) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
             return Err("give either an API key or user + password, not both".into())
@@ -810,7 +847,7 @@ fn validate_checks(raw: RawChecks) -> Result<ChecksProfile, String> {
     })
 }
 
-fn validate_metrics(raw: RawMetrics) -> Result<MetricsProfile, String> {
+fn validate_metrics(raw: RawMetrics, mode: Secrets) -> Result<MetricsProfile, String> {
     let kind = match raw.kind.as_str() {
         "graphite" => MetricsKind::Graphite,
         "prometheus" => MetricsKind::Prometheus,
@@ -829,7 +866,7 @@ fn validate_metrics(raw: RawMetrics) -> Result<MetricsProfile, String> {
     }
     let auth = match (
         raw.user,
-        read_secret(&raw.password_env, &raw.password_file, "password")?,
+        read_secret(&raw.password_env, &raw.password_file, "password", mode)?,
     ) {
         (Some(user), Some((password, origin))) => HttpAuth::Basic {
             user,
@@ -893,7 +930,7 @@ fn validate_metrics(raw: RawMetrics) -> Result<MetricsProfile, String> {
     })
 }
 
-fn validate_logs(raw: RawLogs) -> Result<LogsProfile, String> {
+fn validate_logs(raw: RawLogs, mode: Secrets) -> Result<LogsProfile, String> {
     if raw.password.is_some() {
         return Err(
             "password is not accepted in the config file — use password_env or password_file"
@@ -951,8 +988,8 @@ fn validate_logs(raw: RawLogs) -> Result<LogsProfile, String> {
             raw.url
         ));
     }
-    let key = read_secret(&raw.api_key_env, &raw.api_key_file, "api_key")?;
-    let pw = read_secret(&raw.password_env, &raw.password_file, "password")?;
+    let key = read_secret(&raw.api_key_env, &raw.api_key_file, "api_key", mode)?;
+    let pw = read_secret(&raw.password_env, &raw.password_file, "password", mode)?;
     let auth = match (key, raw.user, pw) {
         (Some(_), _, Some(_)) => {
             return Err("give either an API key or a password, not both".into())
@@ -1041,6 +1078,55 @@ mod tests {
         assert!(!e.contains("hunter2"), "{e}");
     }
 
+    /// Secrets are read for the profile being opened, and only for it: cluster b's unset
+    /// variable, missing password file and unset API key block neither loading nor cluster a.
+    #[test]
+    fn secrets_are_read_only_for_the_profile_opened() {
+        let text = "[clusters.a]\netcd = { endpoints = [\"http://a:1\"] }\n\
+            [clusters.b]\netcd = { endpoints = [\"http://b:1\"], user = \"ops\", password_env = \"OPSCONSOLE_TEST_UNSET_B\" }\n\
+            checks = { kind = \"sensu-go\", url = \"http://s\", api_key_env = \"OPSCONSOLE_TEST_UNSET_B_KEY\" }\n\
+            [clusters.c]\netcd = { endpoints = [\"http://c:1\"], user = \"ops\", password_file = \"/nonexistent/opsconsole-pw\" }\n";
+        let c = parse(text).expect("loads although b and c cannot open");
+        assert_eq!(c.clusters.keys().collect::<Vec<_>>(), ["a", "b", "c"]);
+        let a = c.cluster("a").expect("a opens");
+        assert!(a.etcd.unwrap().password.is_none());
+        let e = c.cluster("b").unwrap_err().to_string();
+        assert!(
+            e.contains("/cfg/config.toml line 4")
+                && e.contains("clusters.b.etcd")
+                && e.contains("$OPSCONSOLE_TEST_UNSET_B, which is not set"),
+            "{e}"
+        );
+        let e = c.cluster("c").unwrap_err().to_string();
+        assert!(
+            e.contains("line 7") && e.contains("password_file /nonexistent/opsconsole-pw"),
+            "{e}"
+        );
+        // Form is still checked for every profile at load.
+        let e = parse(
+            "[clusters.a]\netcd = { endpoints = [\"http://a:1\"] }\n\
+             [clusters.b]\netcd = { endpoints = [\"http://b:1\"], password_env = \"X\" }\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("line 4") && e.contains("user is not"), "{e}");
+    }
+
+    #[test]
+    fn secret_is_read_when_its_profile_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "s3cret\n").unwrap();
+        let c = parse(&format!(
+            "[clusters.a]\netcd = {{ endpoints = [\"http://a:1\"], user = \"ops\", password_file = \"{}\" }}\n",
+            pw.display()
+        ))
+        .unwrap();
+        std::fs::write(&pw, "changed\n").unwrap();
+        let etcd = c.cluster("a").unwrap().etcd.unwrap();
+        assert_eq!(etcd.password.unwrap().expose(), "changed");
+    }
+
     #[test]
     fn unknown_cluster_lists_known() {
         let c = parse("[clusters.a]\netcd = { endpoints = [\"http://a:1\"] }\n").unwrap();
@@ -1110,7 +1196,8 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("api_key_env"), "{e}");
-        let e = parse(&format!("{base}checks = {{ kind = \"sensu-go\", url = \"http://x\", api_key_env = \"OPSCONSOLE_TEST_UNSET_VAR\" }}\n")).unwrap_err().to_string();
+        let c = parse(&format!("{base}checks = {{ kind = \"sensu-go\", url = \"http://x\", api_key_env = \"OPSCONSOLE_TEST_UNSET_VAR\" }}\n")).unwrap();
+        let e = c.cluster("p").unwrap_err().to_string();
         assert!(
             e.contains("OPSCONSOLE_TEST_UNSET_VAR") && e.contains("not set"),
             "{e}"

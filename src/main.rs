@@ -175,7 +175,7 @@ fn demo_settings(cli: &Cli) -> Result<Settings, String> {
 
 fn load_settings(cli: &Cli, config_path: &Path, cluster: &str) -> Result<Settings, String> {
     let config = Config::load(config_path).map_err(|e| e.to_string())?;
-    let profile = config.cluster(cluster).map_err(|e| e.to_string())?.clone();
+    let profile = config.cluster(cluster).map_err(|e| e.to_string())?;
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let theme_spec = cli
         .theme
@@ -222,6 +222,13 @@ fn info(cli: &Cli, config_path: &Path) -> ExitCode {
                 "  status      ok, clusters: {}",
                 c.clusters.keys().cloned().collect::<Vec<_>>().join(", ")
             );
+            // Each profile opened as `--cluster NAME` would open it (secrets read, never shown):
+            // one that cannot open is reported here without failing the others or `info`.
+            for name in c.clusters.keys() {
+                if let Err(e) = c.cluster(name) {
+                    outln!("  cluster {name}   cannot open: {e}");
+                }
+            }
         }
         Err(e) => outln!("  status      {e}"),
     }

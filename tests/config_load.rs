@@ -127,3 +127,84 @@ fn config_that_cannot_work_is_refused() {
         &["timeout_secs = 0 is out of range"],
     );
 }
+
+/// Cluster `b` names a password variable that is not set (and an API key variable that is not
+/// either): `info` still works and says what `b` lacks, and cluster `a` — a real etcd — opens, in
+/// `inventory` and in the console. Before, every command failed on `b`'s secret.
+#[test]
+fn another_clusters_unset_secret_blocks_neither_this_cluster_nor_info() {
+    let etcd = common::Etcd::start();
+    etcd.ctl(&[
+        "put",
+        "/services/web/web-1",
+        r#"{"addr":"10.0.0.1","port":80}"#,
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[clusters.a]\netcd = {{ endpoints = [\"{}\"] }}\n\n[clusters.b]\netcd = {{ endpoints = [\"http://127.0.0.1:1\"], user = \"ops\", password_env = \"OPSCONSOLE_TEST_UNSET_B\" }}\nchecks = {{ kind = \"sensu-go\", url = \"http://127.0.0.1:1\", api_key_env = \"OPSCONSOLE_TEST_UNSET_B_KEY\" }}\n",
+            etcd.endpoint()
+        ),
+    )
+    .unwrap();
+    let cfg = config.to_str().unwrap();
+    let unset = ["OPSCONSOLE_TEST_UNSET_B", "OPSCONSOLE_TEST_UNSET_B_KEY"];
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .env("XDG_CONFIG_HOME", dir.path().join("config"))
+            .env("XDG_STATE_HOME", dir.path().join("state"))
+            .env("HOME", dir.path())
+            .stdin(Stdio::null());
+        for k in unset {
+            cmd.env_remove(k);
+        }
+        cmd.output().expect("running opsconsole")
+    };
+
+    let out = run(&["--config", cfg, "info"]);
+    let info = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "info: {info}");
+    assert!(info.contains("status      ok, clusters: a, b"), "{info}");
+    let b = info
+        .lines()
+        .find(|l| l.contains("cluster b"))
+        .unwrap_or_else(|| panic!("info says what cluster b lacks:\n{info}"));
+    assert!(
+        b.contains("line 5") && b.contains("$OPSCONSOLE_TEST_UNSET_B, which is not set"),
+        "{b}"
+    );
+    assert!(!info.contains("cluster a"), "a opens: {info}");
+    eprintln!("{b}");
+
+    let out = run(&["--config", cfg, "inventory", "-c", "a", "--list"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "inventory of a: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("web-1"), "{stdout}");
+
+    let out = run(&["--config", cfg, "inventory", "-c", "b", "--list"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("OPSCONSOLE_TEST_UNSET_B"), "{stderr}");
+
+    // The console on a, in a terminal: the member from the real etcd, live.
+    let t = unset
+        .iter()
+        .fold(
+            common::tmux::Tmux::sized("opsconsole-config", 120, 35),
+            |b, k| b.env_remove(k),
+        )
+        .start(&["--config", cfg, "--cluster", "a"]);
+    t.wait_screen("member web-1 live", common::tmux::SOON, |s| {
+        s.contains("web-1") && s.contains("etcd ● live")
+    });
+    t.send(&["q"]);
+    assert_eq!(t.wait_exit(), 0);
+}

@@ -124,7 +124,7 @@ fn run_child_console(spec: &str) {
         "[clusters.test]\netcd = {{ endpoints = [\"{endpoint}\"] }}\nchecks = {{ kind = \"alertmanager\", url = \"{am}\", interval_secs = 1 }}\n"
     );
     let config = Config::parse(&toml, Path::new("/child/config.toml")).expect("child profile");
-    let mut profile = config.cluster("test").expect("cluster test").clone();
+    let mut profile = config.cluster("test").expect("cluster test");
     profile.etcd.as_mut().expect("etcd profile").connect_timeout = Duration::MAX;
     let settings = Settings {
         profile,

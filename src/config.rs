@@ -614,6 +614,7 @@ fn validate_etcd(cluster: &str, raw: RawEtcd, mode: Secrets) -> Result<EtcdProfi
         );
     }
     for ep in &raw.endpoints {
+        refuse_userinfo("endpoint", ep, "user + password_env or password_file")?;
         // A bare host:port would silently mean plain HTTP, or HTTPS once a TLS file is set.
         let Some(bare) = ep
             .strip_prefix("http://")
@@ -743,12 +744,24 @@ fn read_secret(
     }
 }
 
-/// HTTP backends take `http://` or `https://` URLs only.
+/// HTTP backends take `http://` or `https://` URLs only, without credentials in them.
 fn require_http_url(url: &str) -> Result<(), String> {
+    refuse_userinfo("url", url, "user + password_env or password_file")?;
     if url.starts_with("http://") || url.starts_with("https://") {
         Ok(())
     } else {
         Err(format!("url \"{url}\" must start with http:// or https://"))
+    }
+}
+
+/// A `user:password@` in a URL would be drawn on screen and copied into every error and log line
+/// that names the URL. The message shows the URL with the credentials masked, never as written.
+fn refuse_userinfo(what: &str, url: &str, instead: &str) -> Result<(), String> {
+    match crate::redact::masked_url(url) {
+        Some(masked) => Err(format!(
+            "{what} \"{masked}\" has credentials in it (user:password@) — they would be shown on screen and written to the log; remove them and use {instead}"
+        )),
+        None => Ok(()),
     }
 }
 
@@ -937,6 +950,11 @@ fn validate_logs(raw: RawLogs, mode: Secrets) -> Result<LogsProfile, String> {
                 .into(),
         );
     }
+    refuse_userinfo(
+        "url",
+        &raw.url,
+        "password_env or password_file (and user, for a Redis ACL user or Basic auth)",
+    )?;
     let kind = match raw.kind.as_str() {
         "redis" => {
             if !(raw.url.starts_with("redis://") || raw.url.starts_with("rediss://")) {
@@ -944,11 +962,6 @@ fn validate_logs(raw: RawLogs, mode: Secrets) -> Result<LogsProfile, String> {
                     "url \"{}\" must start with redis:// (or rediss://)",
                     raw.url
                 ));
-            }
-            if raw.url.contains('@') {
-                return Err(
-                    "put the Redis password in password_env/password_file, not in the url".into(),
-                );
             }
             match (&raw.channel, &raw.list) {
                 (Some(_), Some(_)) => return Err("give either channel (publish mode) or list (queue mode), not both".into()),
@@ -1348,6 +1361,57 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.cluster("p").unwrap().discovery_prefix, "");
+    }
+
+    /// `user:password@` in any URL — etcd endpoints (with or without scheme), the checks,
+    /// metrics and logs urls, and the same in discovery JSON — is refused, naming
+    /// password_env/password_file and showing the URL masked, never the password.
+    #[test]
+    fn credentials_in_urls_are_refused() {
+        let etcd = "etcd = { endpoints = [\"http://a:1\"] }";
+        let series = "series = [{ name = \"a\", target = \"b\" }]";
+        let tables = [
+            "etcd = { endpoints = [\"http://ops:hunter2@10.0.0.1:2379\"] }".to_string(),
+            "etcd = { endpoints = [\"http://a:1\", \"https://ops:hunter2@10.0.0.2:2379\"] }".to_string(),
+            "etcd = { endpoints = [\"ops:hunter2@10.0.0.1:2379\"] }".to_string(),
+            format!("{etcd}\nchecks = {{ kind = \"alertmanager\", url = \"http://ops:hunter2@am:9093\" }}"),
+            format!("{etcd}\nchecks = {{ kind = \"sensu-go\", url = \"https://ops:hunter2@sensu:8080\", api_key_env = \"K\" }}"),
+            format!("{etcd}\nmetrics = {{ kind = \"graphite\", url = \"http://ops:hunter2@g\", {series} }}"),
+            format!("{etcd}\nlogs = {{ kind = \"redis\", url = \"redis://:hunter2@r:6379\", channel = \"c\" }}"),
+            format!("{etcd}\nlogs = {{ kind = \"elasticsearch\", url = \"http://ops:hunter2@es:9200\" }}"),
+            format!("{etcd}\nlogs = {{ kind = \"loki\", url = \"http://ops@loki:3100\", query = '{{job=\"x\"}}' }}"),
+        ];
+        for table in &tables {
+            let e = parse(&format!("[clusters.p]\n{table}\n"))
+                .expect_err(table)
+                .to_string();
+            assert!(
+                e.contains("/cfg/config.toml line ")
+                    && e.contains("has credentials in it")
+                    && e.contains("***@")
+                    && e.contains("password_env")
+                    && e.contains("password_file")
+                    && !e.contains("hunter2"),
+                "{table}: {e}"
+            );
+        }
+        let discovered = [
+            checks_from_json(r#"{"kind":"alertmanager","url":"http://ops:hunter2@am:9093"}"#)
+                .err(),
+            metrics_from_json(r#"{"kind":"prometheus","url":"http://ops:hunter2@p:9090","series":[{"name":"up","query":"up"}]}"#)
+                .err(),
+            logs_from_json(r#"{"kind":"loki","url":"https://ops:hunter2@l","query":"{job=\"x\"}"}"#)
+                .err(),
+        ];
+        for e in discovered {
+            let e = e.expect("refused");
+            assert!(
+                e.contains("has credentials in it")
+                    && e.contains("password_env")
+                    && !e.contains("hunter2"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

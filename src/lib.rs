@@ -9,6 +9,7 @@ pub mod keymap;
 pub mod logging;
 pub mod memory;
 pub mod paths;
+pub mod redact;
 pub mod sources;
 pub mod state;
 pub mod text;

@@ -1,5 +1,5 @@
 //! The log file: `tracing` through a non-blocking appender under the XDG state dir, level from
-//! `OPSCONSOLE_LOG`. Never the terminal the UI draws on.
+//! `OPSCONSOLE_LOG`. Never the terminal the UI draws on, and never a password inside a URL.
 
 use tracing_appender::non_blocking::WorkerGuard;
 
@@ -14,7 +14,8 @@ pub fn init() -> Option<WorkerGuard> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("OPSCONSOLE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
-        .with_writer(writer)
+        // Defence in depth: no URL credentials in the file, whoever formatted the line.
+        .with_writer(move || crate::redact::Writer(writer.clone()))
         .with_ansi(false)
         .with_env_filter(filter)
         .init();

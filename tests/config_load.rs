@@ -208,3 +208,70 @@ fn another_clusters_unset_secret_blocks_neither_this_cluster_nor_info() {
     t.send(&["q"]);
     assert_eq!(t.wait_exit(), 0);
 }
+
+/// `user:password@` in a URL: refused in the config file (an etcd endpoint here), and refused when
+/// it arrives through discovery in etcd — the console then says so on the status line and keeps
+/// the pane off. The password reaches neither the screen nor the log file (debug level). Before,
+/// such a URL was accepted, shown, and written to the log on every retry.
+#[test]
+fn credentials_in_urls_are_refused_and_never_logged() {
+    const PASSWORD: &str = "hunter2-in-url";
+    let stderr = refused(
+        &format!(
+            "[clusters.test]\netcd = {{ endpoints = [\"http://ops:{PASSWORD}@127.0.0.1:2379\"] }}\n"
+        ),
+        2,
+        &[
+            "has credentials in it",
+            "***@127.0.0.1:2379",
+            "password_env",
+        ],
+    );
+    assert!(!stderr.contains(PASSWORD), "{stderr}");
+
+    let etcd = common::Etcd::start();
+    etcd.ctl(&[
+        "put",
+        "/services/web/web-1",
+        r#"{"addr":"10.0.0.1","port":80}"#,
+    ]);
+    let dead = common::free_port();
+    etcd.ctl(&[
+        "put",
+        "/config/opsconsole/checks",
+        &format!(r#"{{"kind":"alertmanager","url":"http://ops:{PASSWORD}@127.0.0.1:{dead}","interval_secs":1,"timeout_secs":1}}"#),
+    ]);
+    let (_dir, config) = common::write_config(&etcd.endpoint(), "/services/", "");
+    let t = common::tmux::Tmux::sized("opsconsole-config", 160, 35)
+        .env("OPSCONSOLE_LOG", "debug")
+        .start(&["--config", config.to_str().unwrap(), "--cluster", "test"]);
+    let screen = t.wait_screen("the discovery entry refused", common::tmux::SOON, |s| {
+        s.contains("web-1") && s.contains("has credentials in it")
+    });
+    assert!(
+        screen.contains("discovery entry is invalid") && screen.contains("***@127.0.0.1"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("checks ○ off"),
+        "the pane stays off:\n{screen}"
+    );
+    t.send(&["q"]);
+    assert_eq!(t.wait_exit(), 0);
+    let raw = t.raw_output();
+    assert!(!raw.contains(PASSWORD), "the password was drawn:\n{screen}");
+    let log = std::fs::read_to_string(t.state_dir().join("opsconsole.log")).unwrap();
+    assert!(
+        log.contains("console stopped"),
+        "the log was written:\n{log}"
+    );
+    assert!(
+        !log.contains(PASSWORD),
+        "the password is in the log file:\n{}",
+        log.lines()
+            .filter(|l| l.contains(PASSWORD))
+            .take(5)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}

@@ -325,6 +325,12 @@ fn start_sources(settings: &Settings, msg_tx: mpsc::Sender<Msg>) -> anyhow::Resu
         .context("this cluster profile has no etcd table")?;
     let mut state = base_state(settings, &etcd_profile.prefix);
     let p = &settings.profile;
+    if !p.warnings.is_empty() {
+        state::update(
+            &mut state,
+            Msg::Notice(SourceId::Etcd, p.warnings.join("; ")),
+        );
+    }
     for id in [SourceId::Checks, SourceId::Metrics, SourceId::Logs] {
         state.health.insert(id, Health::NotConfigured);
     }

@@ -213,6 +213,9 @@ pub struct ClusterProfile {
     pub logs: Option<LogsProfile>,
     /// etcd prefix to discover the panes' backends under, for panes the profile leaves out.
     pub discovery_prefix: String,
+    /// Things that work but should not be so (a TLS key others can read); shown at start and by
+    /// `opsconsole info`.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -502,8 +505,16 @@ impl ClusterEntry {
                 message: format!("clusters.{name} has no etcd table — add etcd = {{ endpoints = [\"http://127.0.0.1:2379\"], prefix = \"/services/\" }}"),
             });
         }
+        let warnings = etcd
+            .as_ref()
+            .and_then(|e| e.tls.as_ref()?.key.as_deref())
+            .filter(|_| mode == Secrets::Resolve)
+            .and_then(key_permission_warning)
+            .into_iter()
+            .collect();
         Ok(ClusterProfile {
             name: name.to_string(),
+            warnings,
             etcd,
             readonly: raw.readonly,
             theme: raw.theme.clone(),
@@ -687,12 +698,25 @@ fn validate_etcd(cluster: &str, raw: RawEtcd, mode: Secrets) -> Result<EtcdProfi
                 }
             }
         };
-        Some(TlsFiles {
+        let files = TlsFiles {
             ca: check(&raw.ca, "ca")?,
             cert: check(&raw.cert, "cert")?,
             key: check(&raw.key, "key")?,
             domain: raw.domain,
-        })
+        };
+        // Read now so a wrong file is named here, not reported later as "transport error".
+        if mode == Secrets::Resolve {
+            if let Some(ca) = &files.ca {
+                check_pem_certificates("ca", ca)?;
+            }
+            if let Some(cert) = &files.cert {
+                check_pem_certificates("cert", cert)?;
+            }
+            if let Some(key) = &files.key {
+                check_pem_key(key)?;
+            }
+        }
+        Some(files)
     } else {
         None
     };
@@ -766,18 +790,62 @@ fn refuse_userinfo(what: &str, url: &str, instead: &str) -> Result<(), String> {
 }
 
 /// A CA bundle path from the config, which must exist.
-fn ca_file(ca: &Option<String>) -> Result<Option<PathBuf>, String> {
+fn ca_file(ca: &Option<String>, mode: Secrets) -> Result<Option<PathBuf>, String> {
     match ca {
         None => Ok(None),
         Some(c) => {
             let p = expand_tilde(c);
-            if p.is_file() {
-                Ok(Some(p))
-            } else {
-                Err(format!("ca file {} does not exist", p.display()))
+            if !p.is_file() {
+                return Err(format!("ca file {} does not exist", p.display()));
             }
+            if mode == Secrets::Resolve {
+                check_pem_certificates("ca", &p)?;
+            }
+            Ok(Some(p))
         }
     }
+}
+
+/// A CA bundle or client certificate must hold at least one PEM certificate.
+fn check_pem_certificates(what: &str, path: &Path) -> Result<(), String> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let bytes = std::fs::read(path).map_err(|e| format!("{what} file {}: {e}", path.display()))?;
+    match CertificateDer::pem_slice_iter(&bytes).collect::<Result<Vec<_>, _>>() {
+        Ok(certs) if !certs.is_empty() => Ok(()),
+        _ => Err(format!(
+            "{what} file {} is not PEM: it holds no -----BEGIN CERTIFICATE----- block (a DER file converts with: openssl x509 -inform der -in FILE -out FILE.pem)",
+            path.display()
+        )),
+    }
+}
+
+/// A client key must be one PEM private key (PKCS#8, PKCS#1 or SEC1).
+fn check_pem_key(path: &Path) -> Result<(), String> {
+    use rustls::pki_types::{pem::PemObject, PrivateKeyDer};
+    let bytes = std::fs::read(path).map_err(|e| format!("key file {}: {e}", path.display()))?;
+    PrivateKeyDer::from_pem_slice(&bytes).map(|_| ()).map_err(|_| {
+        format!(
+            "key file {} is not PEM: it holds no -----BEGIN … PRIVATE KEY----- block (a DER key converts with: openssl pkey -inform der -in FILE -out FILE.pem)",
+            path.display()
+        )
+    })
+}
+
+/// A private key that others on the machine can read is as good as theirs.
+fn key_permission_warning(path: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    let who = match (mode & 0o070 != 0, mode & 0o007 != 0) {
+        (false, false) => return None,
+        (true, false) => "its group",
+        (false, true) => "every user",
+        (true, true) => "its group and every user",
+    };
+    Some(format!(
+        "key file {} is readable by {who} (mode {mode:04o}) — run chmod 600 {}",
+        path.display(),
+        path.display()
+    ))
 }
 
 /// Default etcd prefix holding `checks`, `metrics` and `logs` endpoint descriptions (JSON objects
@@ -842,7 +910,7 @@ fn validate_checks(raw: RawChecks, mode: Secrets) -> Result<ChecksProfile, Strin
             "sensu-go needs api_key_env/api_key_file or user + password_env/password_file".into(),
         );
     }
-    let ca = ca_file(&raw.ca)?;
+    let ca = ca_file(&raw.ca, mode)?;
     let interval = POLL_INTERVAL.check(raw.interval_secs)?;
     let timeout = REQUEST_TIMEOUT.check(raw.timeout_secs)?;
     Ok(ChecksProfile {
@@ -926,7 +994,7 @@ fn validate_metrics(raw: RawMetrics, mode: Secrets) -> Result<MetricsProfile, St
             unit: s.unit.unwrap_or_default(),
         });
     }
-    let ca = ca_file(&raw.ca)?;
+    let ca = ca_file(&raw.ca, mode)?;
     let interval = POLL_INTERVAL.check(raw.interval_secs)?;
     let timeout = REQUEST_TIMEOUT.check(raw.timeout_secs)?;
     Ok(MetricsProfile {
@@ -1028,7 +1096,7 @@ fn validate_logs(raw: RawLogs, mode: Secrets) -> Result<LogsProfile, String> {
         (Some(_), Some(_), None) => return Err("give either an API key or user + password".into()),
         (None, None, None) => HttpAuth::None,
     };
-    let ca = ca_file(&raw.ca)?;
+    let ca = ca_file(&raw.ca, mode)?;
     let buffer_lines = BUFFER_LINES.check(raw.buffer_lines)?;
     let interval = LOGS_POLL_INTERVAL.check(raw.interval_secs)?;
     let timeout = REQUEST_TIMEOUT.check(raw.timeout_secs)?;

@@ -160,6 +160,7 @@ fn demo_settings(cli: &Cli) -> Result<Settings, String> {
         metrics: None,
         logs: None,
         discovery_prefix: String::new(),
+        warnings: Vec::new(),
     };
     Ok(Settings {
         profile,
@@ -225,8 +226,13 @@ fn info(cli: &Cli, config_path: &Path) -> ExitCode {
             // Each profile opened as `--cluster NAME` would open it (secrets read, never shown):
             // one that cannot open is reported here without failing the others or `info`.
             for name in c.clusters.keys() {
-                if let Err(e) = c.cluster(name) {
-                    outln!("  cluster {name}   cannot open: {e}");
+                match c.cluster(name) {
+                    Ok(p) => {
+                        for w in &p.warnings {
+                            outln!("  cluster {name}   warning: {w}");
+                        }
+                    }
+                    Err(e) => outln!("  cluster {name}   cannot open: {e}"),
                 }
             }
         }

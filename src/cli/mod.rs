@@ -50,6 +50,9 @@ pub fn pick_cluster(sub: Option<&str>, top: Option<&str>) -> Result<String, Stri
 pub fn load_profile(config_path: &Path, cluster: &str) -> Result<ClusterProfile, String> {
     let config = Config::load(config_path).map_err(|e| e.to_string())?;
     let profile = config.cluster(cluster).map_err(|e| e.to_string())?;
+    for w in &profile.warnings {
+        say(format_args!("warning: {w}"));
+    }
     if profile.etcd.is_none() {
         return Err(format!(
             "cluster \"{cluster}\" in {} has no etcd table",

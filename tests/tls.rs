@@ -5,6 +5,8 @@
 //!   and `chmod 600` — in `opsconsole info`, and on the console's status line at start;
 //! - a CA, certificate or key file that is not PEM is refused at start, naming the file and
 //!   saying it is not PEM (it used to end as `transport error: transport error` on the pane);
+//! - an `https://` endpoint or URL on a plain server (etcd, Alertmanager) says the server does not
+//!   speak TLS (it used to say `tls handshake eof` deep inside a gRPC status).
 
 mod common;
 
@@ -17,6 +19,7 @@ use base64::Engine as _;
 use common::tls::{Certs, TlsEtcd};
 use common::tmux::{Tmux, SOON};
 use opsconsole::config::{ClusterProfile, Config};
+use opsconsole::sources::checks::ChecksSource;
 use opsconsole::sources::etcd::EtcdSource;
 use opsconsole::sources::{Health, Msg, SourceId};
 use tokio::sync::mpsc;
@@ -217,4 +220,44 @@ async fn files_that_are_not_pem_are_named_at_start() {
     etcd_health(profile(&format!("[clusters.t]\n{good}\n")))
         .await
         .expect("live with PEM files");
+}
+
+/// `https://` on servers that speak plain HTTP: a real etcd and a real Alertmanager.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_on_a_plain_server_says_it_does_not_speak_tls() {
+    let plain = common::Etcd::start();
+    let endpoint = format!("https://127.0.0.1:{}", plain.client_port);
+    let err = etcd_health(profile(&format!(
+        "[clusters.t]\netcd = {{ endpoints = [\"{endpoint}\"], connect_timeout_secs = 2 }}\n"
+    )))
+    .await
+    .expect_err("a plain etcd cannot be reached over TLS");
+    eprintln!("etcd: {err}");
+    assert!(
+        err.contains(&format!("{endpoint}: the server does not speak TLS"))
+            && err.contains("http://"),
+        "{err}"
+    );
+
+    let am = common::Alertmanager::start();
+    let url = format!("https://127.0.0.1:{}", am.port);
+    let p = profile(&format!(
+        "[clusters.t]\netcd = {{ endpoints = [\"http://127.0.0.1:1\"] }}\nchecks = {{ kind = \"alertmanager\", url = \"{url}\", timeout_secs = 2 }}\n"
+    ));
+    let checks = p.checks.expect("checks profile");
+    let (_keep, cmds) = mpsc::channel(4);
+    let err = first_health(SourceId::Checks, move |tx| {
+        ChecksSource::new(checks, tx, cmds).run()
+    })
+    .await
+    .expect_err("a plain Alertmanager cannot be reached over TLS");
+    eprintln!("alertmanager: {err}");
+    assert!(err.contains("the server does not speak TLS"), "{err}");
+    // The same servers over http:// are fine (the mismatch is the only fault).
+    etcd_health(profile(&format!(
+        "[clusters.t]\netcd = {{ endpoints = [\"{}\"] }}\n",
+        plain.endpoint()
+    )))
+    .await
+    .expect("plain etcd over http://");
 }

@@ -29,7 +29,7 @@ use crate::sources::discovery::DiscoverySource;
 use crate::sources::etcd::EtcdSource;
 use crate::sources::logs::LogsSource;
 use crate::sources::metrics::MetricsSource;
-use crate::sources::{Health, Msg, SourceId};
+use crate::sources::{supervise, Health, Msg, SourceId};
 use crate::state::{self, FormKey, Popup, State, TextKey};
 use crate::theme::Theme;
 
@@ -112,16 +112,56 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Installs a panic hook that restores the terminal before the default hook prints.
+/// The thread that installed the panic hook: the one that runs the event loop (`block_on`).
+/// Source tasks run on the runtime's worker threads, never on it.
+static UI_THREAD: std::sync::OnceLock<std::thread::ThreadId> = std::sync::OnceLock::new();
+
+/// Installs (once) a panic hook that writes the message and a backtrace to the log file. A panic
+/// on the event loop's thread ends the console: the terminal is restored first, then one line goes
+/// to stderr (not the default hook's several, which would land wherever the cursor is), and the
+/// process exits with status 101. A panic anywhere else — a source task — leaves the screen alone:
+/// its supervisor (`sources::supervise`) marks that pane failed and the rest keeps working.
 pub fn install_panic_hook() {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        restore_terminal();
-        // The backtrace goes to the log file: stderr may be a terminal that is already gone.
-        let backtrace = std::backtrace::Backtrace::force_capture();
-        error!(%info, %backtrace, "panic");
-        previous(info);
-    }));
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let _ = UI_THREAD.set(std::thread::current().id());
+        std::panic::set_hook(Box::new(|info| {
+            let backtrace = std::backtrace::Backtrace::force_capture();
+            let thread = std::thread::current();
+            let thread_name = thread.name().unwrap_or("unnamed");
+            error!(%info, thread = thread_name, %backtrace, "panic");
+            if UI_THREAD.get() == Some(&thread.id()) {
+                restore_terminal();
+                crate::cli::say(format_args!(
+                    "internal error, stopping: {} — the backtrace is in {}",
+                    panic_summary(info),
+                    crate::paths::log_file().display()
+                ));
+            }
+        }));
+    });
+}
+
+/// `MESSAGE at FILE:LINE` on one line, short enough to read (the full text is in the log file).
+fn panic_summary(info: &std::panic::PanicHookInfo) -> String {
+    let payload = info.payload();
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let message = crate::text::sanitize(&message).into_owned();
+    let message = match message.char_indices().nth(300) {
+        Some((cut, _)) => format!("{}…", &message[..cut]),
+        None => message,
+    };
+    match info.location() {
+        Some(l) => format!("{message} at {}:{}", l.file(), l.line()),
+        None => message,
+    }
 }
 
 pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
@@ -285,12 +325,20 @@ fn start_sources(settings: &Settings, msg_tx: mpsc::Sender<Msg>) -> anyhow::Resu
         .context("this cluster profile has no etcd table")?;
     let mut state = base_state(settings, &etcd_profile.prefix);
     let p = &settings.profile;
+    if !p.warnings.is_empty() {
+        state::update(
+            &mut state,
+            Msg::Notice(SourceId::Etcd, p.warnings.join("; ")),
+        );
+    }
     for id in [SourceId::Checks, SourceId::Metrics, SourceId::Logs] {
         state.health.insert(id, Health::NotConfigured);
     }
     let mut tasks = Vec::new();
     let (etcd_tx, etcd_rx) = mpsc::channel::<Command>(256);
-    tasks.push(tokio::spawn(
+    tasks.push(supervise::spawn(
+        SourceId::Etcd,
+        msg_tx.clone(),
         EtcdSource::new(etcd_profile.clone(), msg_tx.clone(), etcd_rx).run(),
     ));
     let mut senders = Senders {
@@ -320,9 +368,22 @@ fn start_sources(settings: &Settings, msg_tx: mpsc::Sender<Msg>) -> anyhow::Resu
     .filter_map(|(id, missing)| missing.then_some(id))
     .collect();
     if !wanted.is_empty() && !p.discovery_prefix.is_empty() {
-        tasks.push(tokio::spawn(
-            DiscoverySource::new(etcd_profile, p.discovery_prefix.clone(), wanted, msg_tx).run(),
-        ));
+        // Its panic leaves the discovered panes as they are; say so rather than fail one of them.
+        let on_panic = Msg::Notice(
+            SourceId::Etcd,
+            format!("discovery under {} stopped after an internal error; restart opsconsole to follow changes", p.discovery_prefix),
+        );
+        tasks.push(tokio::spawn(supervise::supervised(
+            DiscoverySource::new(
+                etcd_profile,
+                p.discovery_prefix.clone(),
+                wanted,
+                msg_tx.clone(),
+            )
+            .run(),
+            msg_tx,
+            on_panic,
+        )));
     }
     Ok((state, senders, tasks))
 }
@@ -341,7 +402,11 @@ impl Senders {
         let (tx, rx) = mpsc::channel::<Command>(64);
         state.backends.checks = Some(c.kind.name().to_string());
         state.health.insert(SourceId::Checks, Health::Connecting);
-        let t = tokio::spawn(ChecksSource::new(c, self.msg_tx.clone(), rx).run());
+        let t = supervise::spawn(
+            SourceId::Checks,
+            self.msg_tx.clone(),
+            ChecksSource::new(c, self.msg_tx.clone(), rx).run(),
+        );
         self.replace_task(SourceId::Checks, Some(t));
         self.checks = Some(tx);
     }
@@ -352,7 +417,7 @@ impl Senders {
         match MetricsSource::new(m, self.msg_tx.clone(), rx) {
             Ok(src) => {
                 state.health.insert(SourceId::Metrics, Health::Connecting);
-                let t = tokio::spawn(src.run());
+                let t = supervise::spawn(SourceId::Metrics, self.msg_tx.clone(), src.run());
                 self.replace_task(SourceId::Metrics, Some(t));
                 self.metrics = Some(tx);
                 // Ask again for the current view on the new backend.
@@ -373,7 +438,9 @@ impl Senders {
         state.logs = crate::state::logs::Logs::with_capacity(l.buffer_lines);
         state.health.insert(SourceId::Logs, Health::Connecting);
         let (tx, rx) = mpsc::channel::<Command>(16);
-        let t = tokio::spawn(
+        let t = supervise::spawn(
+            SourceId::Logs,
+            self.msg_tx.clone(),
             LogsSource::new(l, self.msg_tx.clone())
                 .with_commands(rx)
                 .run(),
@@ -456,7 +523,11 @@ fn start_demo(settings: &Settings, msg_tx: mpsc::Sender<Msg>) -> Started {
     state.backends.metrics = Some("demo".into());
     state.backends.logs = Some("demo".into());
     let (tx, rx) = mpsc::channel::<Command>(256);
-    let task = tokio::spawn(crate::sources::demo::DemoSource::new(msg_tx, rx).run());
+    let task = supervise::spawn(
+        SourceId::Etcd,
+        msg_tx.clone(),
+        crate::sources::demo::DemoSource::new(msg_tx, rx).run(),
+    );
     let senders = Senders {
         etcd: tx.clone(),
         checks: Some(tx.clone()),

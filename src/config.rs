@@ -67,7 +67,7 @@ struct RawDefaults {
     user: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCluster {
     etcd: Option<Spanned<RawEtcd>>,
@@ -82,7 +82,7 @@ struct RawCluster {
     logs: Option<Spanned<RawLogs>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLogs {
     kind: String,
@@ -100,7 +100,7 @@ struct RawLogs {
     tenant: Option<String>,
     interval_secs: Option<u64>,
     timeout_secs: Option<u64>,
-    buffer_lines: Option<usize>,
+    buffer_lines: Option<u64>,
     user: Option<String>,
     password: Option<toml::Value>,
     password_env: Option<String>,
@@ -112,7 +112,7 @@ struct RawLogs {
     insecure_skip_verify: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawMetrics {
     kind: String,
@@ -130,7 +130,7 @@ struct RawMetrics {
     insecure_skip_verify: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSeries {
     name: String,
@@ -141,7 +141,7 @@ struct RawSeries {
     cluster: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawChecks {
     kind: String,
@@ -162,7 +162,7 @@ struct RawChecks {
     creator: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawEtcd {
     endpoints: Vec<String>,
@@ -194,7 +194,8 @@ pub struct Config {
     pub theme: Option<String>,
     pub audit_log: Option<PathBuf>,
     pub user: Option<String>,
-    pub clusters: BTreeMap<String, ClusterProfile>,
+    /// Every profile by name, checked; open one with [`Config::cluster`].
+    pub clusters: BTreeMap<String, ClusterEntry>,
 }
 
 #[derive(Debug, Clone)]
@@ -212,6 +213,9 @@ pub struct ClusterProfile {
     pub logs: Option<LogsProfile>,
     /// etcd prefix to discover the panes' backends under, for panes the profile leaves out.
     pub discovery_prefix: String,
+    /// Things that work but should not be so (a TLS key others can read); shown at start and by
+    /// `opsconsole info`.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -371,6 +375,9 @@ impl Config {
         Self::parse(&text, path)
     }
 
+    /// Checks every profile; secrets (and the contents of TLS files) are read only when a
+    /// profile is opened with [`Config::cluster`], so one cluster's unset `password_env` never
+    /// blocks another cluster, nor `opsconsole info`.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let invalid = |offset: usize, message: String| ConfigError::Invalid {
             path: path.to_path_buf(),
@@ -381,76 +388,22 @@ impl Config {
             let offset = e.span().map(|s| s.start).unwrap_or(0);
             invalid(offset, e.message().trim().to_string())
         })?;
+        let line = |offset: usize| line_of(text, offset);
         let mut clusters = BTreeMap::new();
         for (name, spanned) in raw.clusters {
-            let at = spanned.span().start;
-            let raw_cluster = spanned.into_inner();
-            let discovery_prefix = raw_cluster
-                .etcd
-                .as_ref()
-                .and_then(|e| e.get_ref().discovery_prefix.clone())
-                .unwrap_or_else(|| DEFAULT_DISCOVERY_PREFIX.to_string());
-            let etcd = match raw_cluster.etcd {
-                None => None,
-                Some(e) => {
-                    let at = e.span().start;
-                    Some(
-                        validate_etcd(&name, e.into_inner())
-                            .map_err(|m| invalid(at, format!("clusters.{name}.etcd: {m}")))?,
-                    )
-                }
-            };
-            let checks = match raw_cluster.checks {
-                None => None,
-                Some(c) => {
-                    let at = c.span().start;
-                    Some(
-                        validate_checks(c.into_inner())
-                            .map_err(|m| invalid(at, format!("clusters.{name}.checks: {m}")))?,
-                    )
-                }
-            };
-            let metrics =
-                match raw_cluster.metrics {
-                    None => None,
-                    Some(m) => {
-                        let at = m.span().start;
-                        Some(validate_metrics(m.into_inner()).map_err(|msg| {
-                            invalid(at, format!("clusters.{name}.metrics: {msg}"))
-                        })?)
-                    }
-                };
-            let logs = match raw_cluster.logs {
-                None => None,
-                Some(l) => {
-                    let at = l.span().start;
-                    Some(
-                        validate_logs(l.into_inner())
-                            .map_err(|msg| invalid(at, format!("clusters.{name}.logs: {msg}")))?,
-                    )
-                }
-            };
-            if etcd.is_none() {
-                return Err(invalid(
-                    at,
-                    format!("clusters.{name} has no etcd table — add etcd = {{ endpoints = [\"http://127.0.0.1:2379\"], prefix = \"/services/\" }}"),
-                ));
-            }
-            clusters.insert(
-                name.clone(),
-                ClusterProfile {
-                    name,
-                    etcd,
-                    readonly: raw_cluster.readonly,
-                    theme: raw_cluster.theme,
-                    keymap: raw_cluster.keymap,
-                    accent: raw_cluster.accent,
-                    checks,
-                    metrics,
-                    logs,
-                    discovery_prefix,
+            let raw = spanned.get_ref().clone();
+            let entry = ClusterEntry {
+                lines: SectionLines {
+                    cluster: line(spanned.span().start),
+                    etcd: raw.etcd.as_ref().map_or(0, |t| line(t.span().start)),
+                    checks: raw.checks.as_ref().map_or(0, |t| line(t.span().start)),
+                    metrics: raw.metrics.as_ref().map_or(0, |t| line(t.span().start)),
+                    logs: raw.logs.as_ref().map_or(0, |t| line(t.span().start)),
                 },
-            );
+                raw,
+            };
+            entry.build(&name, path, Secrets::Check)?;
+            clusters.insert(name, entry);
         }
         Ok(Config {
             path: path.to_path_buf(),
@@ -462,7 +415,8 @@ impl Config {
         })
     }
 
-    pub fn cluster(&self, name: &str) -> Result<&ClusterProfile, ConfigError> {
+    /// Opens one profile: its secrets are read now (env vars, files), and only its own.
+    pub fn cluster(&self, name: &str) -> Result<ClusterProfile, ConfigError> {
         self.clusters
             .get(name)
             .ok_or_else(|| ConfigError::UnknownCluster {
@@ -473,21 +427,214 @@ impl Config {
                 } else {
                     self.clusters.keys().cloned().collect::<Vec<_>>().join(", ")
                 },
-            })
+            })?
+            .build(name, &self.path, Secrets::Resolve)
     }
 }
 
-fn validate_etcd(cluster: &str, raw: RawEtcd) -> Result<EtcdProfile, String> {
+/// A profile as written, checked at load; [`Config::cluster`] turns it into a [`ClusterProfile`].
+#[derive(Debug, Clone)]
+pub struct ClusterEntry {
+    raw: RawCluster,
+    lines: SectionLines,
+}
+
+/// Where each table of a profile starts, for errors found when the profile is opened.
+#[derive(Debug, Clone, Copy)]
+struct SectionLines {
+    cluster: usize,
+    etcd: usize,
+    checks: usize,
+    metrics: usize,
+    logs: usize,
+}
+
+/// Whether secrets are read (opening a profile) or only checked for form (loading the file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Secrets {
+    Check,
+    Resolve,
+}
+
+impl ClusterEntry {
+    fn build(&self, name: &str, path: &Path, mode: Secrets) -> Result<ClusterProfile, ConfigError> {
+        let invalid = |line: usize, section: &str, message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line,
+            message: format!("clusters.{name}{section}: {message}"),
+        };
+        let raw = &self.raw;
+        let lines = self.lines;
+        let discovery_prefix = raw
+            .etcd
+            .as_ref()
+            .and_then(|e| e.get_ref().discovery_prefix.clone())
+            .unwrap_or_else(|| DEFAULT_DISCOVERY_PREFIX.to_string());
+        let etcd = match &raw.etcd {
+            None => None,
+            Some(e) => Some(
+                validate_etcd(name, e.get_ref().clone(), mode)
+                    .map_err(|m| invalid(lines.etcd, ".etcd", m))?,
+            ),
+        };
+        let checks = match &raw.checks {
+            None => None,
+            Some(c) => Some(
+                validate_checks(c.get_ref().clone(), mode)
+                    .map_err(|m| invalid(lines.checks, ".checks", m))?,
+            ),
+        };
+        let metrics = match &raw.metrics {
+            None => None,
+            Some(m) => Some(
+                validate_metrics(m.get_ref().clone(), mode)
+                    .map_err(|msg| invalid(lines.metrics, ".metrics", msg))?,
+            ),
+        };
+        let logs = match &raw.logs {
+            None => None,
+            Some(l) => Some(
+                validate_logs(l.get_ref().clone(), mode)
+                    .map_err(|msg| invalid(lines.logs, ".logs", msg))?,
+            ),
+        };
+        if etcd.is_none() {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: lines.cluster,
+                message: format!("clusters.{name} has no etcd table — add etcd = {{ endpoints = [\"http://127.0.0.1:2379\"], prefix = \"/services/\" }}"),
+            });
+        }
+        let warnings = etcd
+            .as_ref()
+            .and_then(|e| e.tls.as_ref()?.key.as_deref())
+            .filter(|_| mode == Secrets::Resolve)
+            .and_then(key_permission_warning)
+            .into_iter()
+            .collect();
+        Ok(ClusterProfile {
+            name: name.to_string(),
+            warnings,
+            etcd,
+            readonly: raw.readonly,
+            theme: raw.theme.clone(),
+            keymap: raw.keymap.clone(),
+            accent: raw.accent.clone(),
+            checks,
+            metrics,
+            logs,
+            discovery_prefix,
+        })
+    }
+}
+
+/// A numeric setting's default and the range it must lie in. Values outside are refused at load:
+/// an absurd one (`connect_timeout_secs = 18446744073709551615`) would otherwise overflow the
+/// first time a task adds it to a clock, and a zero timeout gives up before anything can answer.
+struct Bounds {
+    key: &'static str,
+    default: u64,
+    min: u64,
+    max: u64,
+    unit: &'static str,
+    /// Why the minimum is what it is, when it is not obvious.
+    why: &'static str,
+}
+
+const CONNECT_TIMEOUT: Bounds = Bounds {
+    key: "connect_timeout_secs",
+    default: 5,
+    min: 1,
+    max: 300,
+    unit: "seconds",
+    why: "",
+};
+const KEEPALIVE: Bounds = Bounds {
+    key: "keepalive_secs",
+    default: 10,
+    min: 5,
+    max: 3600,
+    unit: "seconds",
+    why: " (etcd disconnects clients that ping more often than every 5 s)",
+};
+const POLL_INTERVAL: Bounds = Bounds {
+    key: "interval_secs",
+    default: 10,
+    min: 1,
+    max: 3600,
+    unit: "seconds",
+    why: "",
+};
+const LOGS_POLL_INTERVAL: Bounds = Bounds {
+    default: 2,
+    ..POLL_INTERVAL
+};
+const REQUEST_TIMEOUT: Bounds = Bounds {
+    key: "timeout_secs",
+    default: 10,
+    min: 1,
+    max: 3600,
+    unit: "seconds",
+    why: "",
+};
+const BUFFER_LINES: Bounds = Bounds {
+    key: "buffer_lines",
+    default: 100_000,
+    min: 1_000,
+    max: 10_000_000,
+    unit: "lines",
+    why: "",
+};
+
+impl Bounds {
+    /// The value (or the default when the key is absent), if it lies in the range.
+    fn check(&self, value: Option<u64>) -> Result<u64, String> {
+        let v = value.unwrap_or(self.default);
+        if (self.min..=self.max).contains(&v) {
+            Ok(v)
+        } else {
+            Err(format!(
+                "{} = {v} is out of range — use {}–{} {}{}",
+                self.key,
+                grouped(self.min),
+                grouped(self.max),
+                self.unit,
+                self.why
+            ))
+        }
+    }
+}
+
+/// `10000000` → `10,000,000`, so a range in a message reads at a glance.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn validate_etcd(cluster: &str, raw: RawEtcd, mode: Secrets) -> Result<EtcdProfile, String> {
     if raw.endpoints.is_empty() {
         return Err(
             "endpoints is empty — list at least one, e.g. [\"http://127.0.0.1:2379\"]".into(),
         );
     }
     for ep in &raw.endpoints {
-        let bare = ep
+        refuse_userinfo("endpoint", ep, "user + password_env or password_file")?;
+        // A bare host:port would silently mean plain HTTP, or HTTPS once a TLS file is set.
+        let Some(bare) = ep
             .strip_prefix("http://")
             .or_else(|| ep.strip_prefix("https://"))
-            .unwrap_or(ep);
+        else {
+            return Err(format!(
+                "endpoint \"{ep}\" has no scheme — write it as http://host:port or https://host:port, e.g. \"http://10.0.0.1:2379\""
+            ));
+        };
         if bare.is_empty() || bare.contains(' ') || !bare.contains(':') {
             return Err(format!(
                 "endpoint \"{ep}\" is not host:port — write it like \"http://10.0.0.1:2379\""
@@ -497,24 +644,28 @@ fn validate_etcd(cluster: &str, raw: RawEtcd) -> Result<EtcdProfile, String> {
     if raw.prefix.is_empty() {
         return Err("prefix is empty — use the registration prefix, e.g. \"/services/\"".into());
     }
+    if !raw.prefix.ends_with('/') {
+        return Err(format!(
+            "prefix \"{p}\" must end with / — without it the prefix also matches its siblings (\"{p}-old\", \"{p}2\"); write \"{p}/\"",
+            p = raw.prefix
+        ));
+    }
+    if let Some(d) = raw
+        .discovery_prefix
+        .as_deref()
+        .filter(|d| !d.is_empty() && !d.ends_with('/'))
+    {
+        return Err(format!(
+            "discovery_prefix \"{d}\" must end with / (the console reads {d}/checks, {d}/metrics and {d}/logs); write \"{d}/\""
+        ));
+    }
+    let connect_timeout = CONNECT_TIMEOUT.check(raw.connect_timeout_secs)?;
+    let keepalive = KEEPALIVE.check(raw.keepalive_secs)?;
     if raw.password.is_some() {
         return Err("password is not accepted in the config file — put it in an env var (password_env = \"ETCD_PASSWORD\") or a file (password_file = \"~/.config/opsconsole/etcd.pw\")".into());
     }
-    let password = match (&raw.password_env, &raw.password_file) {
-        (Some(_), Some(_)) => {
-            return Err("give either password_env or password_file, not both".into());
-        }
-        (Some(var), None) => Some(Secret(std::env::var(var).map_err(|_| {
-            format!("password_env names ${var}, which is not set — export it before starting opsconsole")
-        })?)),
-        (None, Some(file)) => {
-            let p = expand_tilde(file);
-            let s = std::fs::read_to_string(&p)
-                .map_err(|e| format!("password_file {}: {e}", p.display()))?;
-            Some(Secret(s.trim_end_matches(['\n', '\r']).to_string()))
-        }
-        (None, None) => None,
-    };
+    let password = read_secret(&raw.password_env, &raw.password_file, "password", mode)?
+        .map(|(secret, _)| secret);
     if password.is_some() && raw.user.is_none() {
         return Err("a password is set but user is not — add user = \"NAME\"".into());
     }
@@ -547,12 +698,25 @@ fn validate_etcd(cluster: &str, raw: RawEtcd) -> Result<EtcdProfile, String> {
                 }
             }
         };
-        Some(TlsFiles {
+        let files = TlsFiles {
             ca: check(&raw.ca, "ca")?,
             cert: check(&raw.cert, "cert")?,
             key: check(&raw.key, "key")?,
             domain: raw.domain,
-        })
+        };
+        // Read now so a wrong file is named here, not reported later as "transport error".
+        if mode == Secrets::Resolve {
+            if let Some(ca) = &files.ca {
+                check_pem_certificates("ca", ca)?;
+            }
+            if let Some(cert) = &files.cert {
+                check_pem_certificates("cert", cert)?;
+            }
+            if let Some(key) = &files.key {
+                check_pem_key(key)?;
+            }
+        }
+        Some(files)
     } else {
         None
     };
@@ -563,18 +727,28 @@ fn validate_etcd(cluster: &str, raw: RawEtcd) -> Result<EtcdProfile, String> {
         tls,
         user: raw.user,
         password,
-        connect_timeout: std::time::Duration::from_secs(raw.connect_timeout_secs.unwrap_or(5)),
-        keepalive: std::time::Duration::from_secs(raw.keepalive_secs.unwrap_or(10)),
+        connect_timeout: std::time::Duration::from_secs(connect_timeout),
+        keepalive: std::time::Duration::from_secs(keepalive),
     })
 }
 
+/// The secret named by `{what}_env` or `{what}_file` and where it came from (for messages). With
+/// [`Secrets::Check`] nothing is read and the secret is empty: the profile is only being checked.
 fn read_secret(
     env: &Option<String>,
     file: &Option<String>,
     what: &str,
+    mode: Secrets,
 ) -> Result<Option<(Secret, String)>, String> {
     match (env, file) {
         (Some(_), Some(_)) => Err(format!("give either {what}_env or {what}_file, not both")),
+        (Some(var), None) if mode == Secrets::Check => {
+            Ok(Some((Secret(String::new()), format!("${var}"))))
+        }
+        (None, Some(f)) if mode == Secrets::Check => Ok(Some((
+            Secret(String::new()),
+            expand_tilde(f).display().to_string(),
+        ))),
         (Some(var), None) => {
             let v = std::env::var(var).map_err(|_| {
                 format!("{what}_env names ${var}, which is not set — export it before starting opsconsole")
@@ -594,8 +768,9 @@ fn read_secret(
     }
 }
 
-/// HTTP backends take `http://` or `https://` URLs only.
+/// HTTP backends take `http://` or `https://` URLs only, without credentials in them.
 fn require_http_url(url: &str) -> Result<(), String> {
+    refuse_userinfo("url", url, "user + password_env or password_file")?;
     if url.starts_with("http://") || url.starts_with("https://") {
         Ok(())
     } else {
@@ -603,19 +778,74 @@ fn require_http_url(url: &str) -> Result<(), String> {
     }
 }
 
+/// A `user:password@` in a URL would be drawn on screen and copied into every error and log line
+/// that names the URL. The message shows the URL with the credentials masked, never as written.
+fn refuse_userinfo(what: &str, url: &str, instead: &str) -> Result<(), String> {
+    match crate::redact::masked_url(url) {
+        Some(masked) => Err(format!(
+            "{what} \"{masked}\" has credentials in it (user:password@) — they would be shown on screen and written to the log; remove them and use {instead}"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// A CA bundle path from the config, which must exist.
-fn ca_file(ca: &Option<String>) -> Result<Option<PathBuf>, String> {
+fn ca_file(ca: &Option<String>, mode: Secrets) -> Result<Option<PathBuf>, String> {
     match ca {
         None => Ok(None),
         Some(c) => {
             let p = expand_tilde(c);
-            if p.is_file() {
-                Ok(Some(p))
-            } else {
-                Err(format!("ca file {} does not exist", p.display()))
+            if !p.is_file() {
+                return Err(format!("ca file {} does not exist", p.display()));
             }
+            if mode == Secrets::Resolve {
+                check_pem_certificates("ca", &p)?;
+            }
+            Ok(Some(p))
         }
     }
+}
+
+/// A CA bundle or client certificate must hold at least one PEM certificate.
+fn check_pem_certificates(what: &str, path: &Path) -> Result<(), String> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let bytes = std::fs::read(path).map_err(|e| format!("{what} file {}: {e}", path.display()))?;
+    match CertificateDer::pem_slice_iter(&bytes).collect::<Result<Vec<_>, _>>() {
+        Ok(certs) if !certs.is_empty() => Ok(()),
+        _ => Err(format!(
+            "{what} file {} is not PEM: it holds no -----BEGIN CERTIFICATE----- block (a DER file converts with: openssl x509 -inform der -in FILE -out FILE.pem)",
+            path.display()
+        )),
+    }
+}
+
+/// A client key must be one PEM private key (PKCS#8, PKCS#1 or SEC1).
+fn check_pem_key(path: &Path) -> Result<(), String> {
+    use rustls::pki_types::{pem::PemObject, PrivateKeyDer};
+    let bytes = std::fs::read(path).map_err(|e| format!("key file {}: {e}", path.display()))?;
+    PrivateKeyDer::from_pem_slice(&bytes).map(|_| ()).map_err(|_| {
+        format!(
+            "key file {} is not PEM: it holds no -----BEGIN … PRIVATE KEY----- block (a DER key converts with: openssl pkey -inform der -in FILE -out FILE.pem)",
+            path.display()
+        )
+    })
+}
+
+/// A private key that others on the machine can read is as good as theirs.
+fn key_permission_warning(path: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    let who = match (mode & 0o070 != 0, mode & 0o007 != 0) {
+        (false, false) => return None,
+        (true, false) => "its group",
+        (false, true) => "every user",
+        (true, true) => "its group and every user",
+    };
+    Some(format!(
+        "key file {} is readable by {who} (mode {mode:04o}) — run chmod 600 {}",
+        path.display(),
+        path.display()
+    ))
 }
 
 /// Default etcd prefix holding `checks`, `metrics` and `logs` endpoint descriptions (JSON objects
@@ -624,15 +854,15 @@ pub const DEFAULT_DISCOVERY_PREFIX: &str = "/config/opsconsole/";
 
 /// A pane backend discovered in etcd: the JSON value is read with the same rules as the TOML table.
 pub fn checks_from_json(text: &str) -> Result<ChecksProfile, String> {
-    validate_checks(from_json_text(text)?)
+    validate_checks(from_json_text(text)?, Secrets::Resolve)
 }
 
 pub fn metrics_from_json(text: &str) -> Result<MetricsProfile, String> {
-    validate_metrics(from_json_text(text)?)
+    validate_metrics(from_json_text(text)?, Secrets::Resolve)
 }
 
 pub fn logs_from_json(text: &str) -> Result<LogsProfile, String> {
-    validate_logs(from_json_text(text)?)
+    validate_logs(from_json_text(text)?, Secrets::Resolve)
 }
 
 fn from_json_text<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
@@ -642,7 +872,7 @@ fn from_json_text<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Strin
         .map_err(|e: toml::de::Error| e.message().trim().to_string())
 }
 
-fn validate_checks(raw: RawChecks) -> Result<ChecksProfile, String> {
+fn validate_checks(raw: RawChecks, mode: Secrets) -> Result<ChecksProfile, String> {
     let kind = match raw.kind.as_str() {
         "sensu-go" => ChecksKind::SensuGo,
         "sensu-core" | "sensu" => ChecksKind::SensuCore,
@@ -657,8 +887,8 @@ fn validate_checks(raw: RawChecks) -> Result<ChecksProfile, String> {
     if raw.password.is_some() || raw.api_key.is_some() {
         return Err("secrets are not accepted in the config file — use api_key_env / api_key_file or password_env / password_file".into());
     }
-    let key = read_secret(&raw.api_key_env, &raw.api_key_file, "api_key")?;
-    let pw = read_secret(&raw.password_env, &raw.password_file, "password")?;
+    let key = read_secret(&raw.api_key_env, &raw.api_key_file, "api_key", mode)?;
+    let pw = read_secret(&raw.password_env, &raw.password_file, "password", mode)?;
     let auth = match (key, raw.user, pw) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
             return Err("give either an API key or user + password, not both".into())
@@ -680,17 +910,15 @@ fn validate_checks(raw: RawChecks) -> Result<ChecksProfile, String> {
             "sensu-go needs api_key_env/api_key_file or user + password_env/password_file".into(),
         );
     }
-    let ca = ca_file(&raw.ca)?;
-    let interval = raw.interval_secs.unwrap_or(10);
-    if interval == 0 {
-        return Err("interval_secs must be at least 1".into());
-    }
+    let ca = ca_file(&raw.ca, mode)?;
+    let interval = POLL_INTERVAL.check(raw.interval_secs)?;
+    let timeout = REQUEST_TIMEOUT.check(raw.timeout_secs)?;
     Ok(ChecksProfile {
         kind,
         http: HttpBackend {
             url: raw.url.trim_end_matches('/').to_string(),
             auth,
-            timeout: std::time::Duration::from_secs(raw.timeout_secs.unwrap_or(10).max(1)),
+            timeout: std::time::Duration::from_secs(timeout),
             ca,
             insecure_skip_verify: raw.insecure_skip_verify,
         },
@@ -700,7 +928,7 @@ fn validate_checks(raw: RawChecks) -> Result<ChecksProfile, String> {
     })
 }
 
-fn validate_metrics(raw: RawMetrics) -> Result<MetricsProfile, String> {
+fn validate_metrics(raw: RawMetrics, mode: Secrets) -> Result<MetricsProfile, String> {
     let kind = match raw.kind.as_str() {
         "graphite" => MetricsKind::Graphite,
         "prometheus" => MetricsKind::Prometheus,
@@ -719,7 +947,7 @@ fn validate_metrics(raw: RawMetrics) -> Result<MetricsProfile, String> {
     }
     let auth = match (
         raw.user,
-        read_secret(&raw.password_env, &raw.password_file, "password")?,
+        read_secret(&raw.password_env, &raw.password_file, "password", mode)?,
     ) {
         (Some(user), Some((password, origin))) => HttpAuth::Basic {
             user,
@@ -766,28 +994,35 @@ fn validate_metrics(raw: RawMetrics) -> Result<MetricsProfile, String> {
             unit: s.unit.unwrap_or_default(),
         });
     }
-    let ca = ca_file(&raw.ca)?;
+    let ca = ca_file(&raw.ca, mode)?;
+    let interval = POLL_INTERVAL.check(raw.interval_secs)?;
+    let timeout = REQUEST_TIMEOUT.check(raw.timeout_secs)?;
     Ok(MetricsProfile {
         kind,
         http: HttpBackend {
             url: raw.url.trim_end_matches('/').to_string(),
             auth,
-            timeout: std::time::Duration::from_secs(raw.timeout_secs.unwrap_or(10).max(1)),
+            timeout: std::time::Duration::from_secs(timeout),
             ca,
             insecure_skip_verify: raw.insecure_skip_verify,
         },
         series,
-        interval: std::time::Duration::from_secs(raw.interval_secs.unwrap_or(10).max(1)),
+        interval: std::time::Duration::from_secs(interval),
     })
 }
 
-fn validate_logs(raw: RawLogs) -> Result<LogsProfile, String> {
+fn validate_logs(raw: RawLogs, mode: Secrets) -> Result<LogsProfile, String> {
     if raw.password.is_some() {
         return Err(
             "password is not accepted in the config file — use password_env or password_file"
                 .into(),
         );
     }
+    refuse_userinfo(
+        "url",
+        &raw.url,
+        "password_env or password_file (and user, for a Redis ACL user or Basic auth)",
+    )?;
     let kind = match raw.kind.as_str() {
         "redis" => {
             if !(raw.url.starts_with("redis://") || raw.url.starts_with("rediss://")) {
@@ -795,11 +1030,6 @@ fn validate_logs(raw: RawLogs) -> Result<LogsProfile, String> {
                     "url \"{}\" must start with redis:// (or rediss://)",
                     raw.url
                 ));
-            }
-            if raw.url.contains('@') {
-                return Err(
-                    "put the Redis password in password_env/password_file, not in the url".into(),
-                );
             }
             match (&raw.channel, &raw.list) {
                 (Some(_), Some(_)) => return Err("give either channel (publish mode) or list (queue mode), not both".into()),
@@ -839,8 +1069,8 @@ fn validate_logs(raw: RawLogs) -> Result<LogsProfile, String> {
             raw.url
         ));
     }
-    let key = read_secret(&raw.api_key_env, &raw.api_key_file, "api_key")?;
-    let pw = read_secret(&raw.password_env, &raw.password_file, "password")?;
+    let key = read_secret(&raw.api_key_env, &raw.api_key_file, "api_key", mode)?;
+    let pw = read_secret(&raw.password_env, &raw.password_file, "password", mode)?;
     let auth = match (key, raw.user, pw) {
         (Some(_), _, Some(_)) => {
             return Err("give either an API key or a password, not both".into())
@@ -866,22 +1096,21 @@ fn validate_logs(raw: RawLogs) -> Result<LogsProfile, String> {
         (Some(_), Some(_), None) => return Err("give either an API key or user + password".into()),
         (None, None, None) => HttpAuth::None,
     };
-    let ca = ca_file(&raw.ca)?;
-    let buffer_lines = raw.buffer_lines.unwrap_or(100_000);
-    if !(100..=10_000_000).contains(&buffer_lines) {
-        return Err("buffer_lines must be between 100 and 10000000".into());
-    }
+    let ca = ca_file(&raw.ca, mode)?;
+    let buffer_lines = BUFFER_LINES.check(raw.buffer_lines)?;
+    let interval = LOGS_POLL_INTERVAL.check(raw.interval_secs)?;
+    let timeout = REQUEST_TIMEOUT.check(raw.timeout_secs)?;
     Ok(LogsProfile {
         kind,
         http: HttpBackend {
             url: raw.url.trim_end_matches('/').to_string(),
             auth,
-            timeout: std::time::Duration::from_secs(raw.timeout_secs.unwrap_or(10).max(1)),
+            timeout: std::time::Duration::from_secs(timeout),
             ca,
             insecure_skip_verify: raw.insecure_skip_verify,
         },
-        interval: std::time::Duration::from_secs(raw.interval_secs.unwrap_or(2).max(1)),
-        buffer_lines,
+        interval: std::time::Duration::from_secs(interval),
+        buffer_lines: buffer_lines as usize,
     })
 }
 
@@ -928,6 +1157,55 @@ mod tests {
             .to_string();
         assert!(e.contains("password_env"), "{e}");
         assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    /// Secrets are read for the profile being opened, and only for it: cluster b's unset
+    /// variable, missing password file and unset API key block neither loading nor cluster a.
+    #[test]
+    fn secrets_are_read_only_for_the_profile_opened() {
+        let text = "[clusters.a]\netcd = { endpoints = [\"http://a:1\"] }\n\
+            [clusters.b]\netcd = { endpoints = [\"http://b:1\"], user = \"ops\", password_env = \"OPSCONSOLE_TEST_UNSET_B\" }\n\
+            checks = { kind = \"sensu-go\", url = \"http://s\", api_key_env = \"OPSCONSOLE_TEST_UNSET_B_KEY\" }\n\
+            [clusters.c]\netcd = { endpoints = [\"http://c:1\"], user = \"ops\", password_file = \"/nonexistent/opsconsole-pw\" }\n";
+        let c = parse(text).expect("loads although b and c cannot open");
+        assert_eq!(c.clusters.keys().collect::<Vec<_>>(), ["a", "b", "c"]);
+        let a = c.cluster("a").expect("a opens");
+        assert!(a.etcd.unwrap().password.is_none());
+        let e = c.cluster("b").unwrap_err().to_string();
+        assert!(
+            e.contains("/cfg/config.toml line 4")
+                && e.contains("clusters.b.etcd")
+                && e.contains("$OPSCONSOLE_TEST_UNSET_B, which is not set"),
+            "{e}"
+        );
+        let e = c.cluster("c").unwrap_err().to_string();
+        assert!(
+            e.contains("line 7") && e.contains("password_file /nonexistent/opsconsole-pw"),
+            "{e}"
+        );
+        // Form is still checked for every profile at load.
+        let e = parse(
+            "[clusters.a]\netcd = { endpoints = [\"http://a:1\"] }\n\
+             [clusters.b]\netcd = { endpoints = [\"http://b:1\"], password_env = \"X\" }\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("line 4") && e.contains("user is not"), "{e}");
+    }
+
+    #[test]
+    fn secret_is_read_when_its_profile_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "s3cret\n").unwrap();
+        let c = parse(&format!(
+            "[clusters.a]\netcd = {{ endpoints = [\"http://a:1\"], user = \"ops\", password_file = \"{}\" }}\n",
+            pw.display()
+        ))
+        .unwrap();
+        std::fs::write(&pw, "changed\n").unwrap();
+        let etcd = c.cluster("a").unwrap().etcd.unwrap();
+        assert_eq!(etcd.password.unwrap().expose(), "changed");
     }
 
     #[test]
@@ -999,11 +1277,209 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("api_key_env"), "{e}");
-        let e = parse(&format!("{base}checks = {{ kind = \"sensu-go\", url = \"http://x\", api_key_env = \"OPSCONSOLE_TEST_UNSET_VAR\" }}\n")).unwrap_err().to_string();
+        let c = parse(&format!("{base}checks = {{ kind = \"sensu-go\", url = \"http://x\", api_key_env = \"OPSCONSOLE_TEST_UNSET_VAR\" }}\n")).unwrap();
+        let e = c.cluster("p").unwrap_err().to_string();
         assert!(
             e.contains("OPSCONSOLE_TEST_UNSET_VAR") && e.contains("not set"),
             "{e}"
         );
+    }
+
+    /// Every bounded number: each end of its range loads, one past either end is refused with
+    /// the key, the value and the range in the message, on the line of its table.
+    #[test]
+    fn numbers_out_of_range_are_refused_with_the_range() {
+        let etcd = "etcd = { endpoints = [\"http://a:1\"] }";
+        let table = |section: &str, setting: &str| -> String {
+            match section {
+                "etcd" => format!("etcd = {{ endpoints = [\"http://a:1\"], {setting} }}"),
+                "checks" => format!(
+                    "{etcd}\nchecks = {{ kind = \"alertmanager\", url = \"http://am:9093\", {setting} }}"
+                ),
+                "metrics" => format!(
+                    "{etcd}\nmetrics = {{ kind = \"graphite\", url = \"http://g\", series = [{{ name = \"a\", target = \"b\" }}], {setting} }}"
+                ),
+                "logs" => format!(
+                    "{etcd}\nlogs = {{ kind = \"loki\", url = \"http://l\", query = '{{job=\"x\"}}', {setting} }}"
+                ),
+                other => unreachable!("{other}"),
+            }
+        };
+        let cases: &[(&str, &str, u64, u64, &str)] = &[
+            ("etcd", "connect_timeout_secs", 1, 300, "1–300 seconds"),
+            ("etcd", "keepalive_secs", 5, 3600, "5–3,600 seconds"),
+            ("checks", "interval_secs", 1, 3600, "1–3,600 seconds"),
+            ("checks", "timeout_secs", 1, 3600, "1–3,600 seconds"),
+            ("metrics", "interval_secs", 1, 3600, "1–3,600 seconds"),
+            ("metrics", "timeout_secs", 1, 3600, "1–3,600 seconds"),
+            ("logs", "interval_secs", 1, 3600, "1–3,600 seconds"),
+            ("logs", "timeout_secs", 1, 3600, "1–3,600 seconds"),
+            (
+                "logs",
+                "buffer_lines",
+                1000,
+                10_000_000,
+                "1,000–10,000,000 lines",
+            ),
+        ];
+        for &(section, key, min, max, range) in cases {
+            let line = if section == "etcd" { 2 } else { 3 };
+            for ok in [min, max] {
+                let text = format!(
+                    "[clusters.p]\n{}\n",
+                    table(section, &format!("{key} = {ok}"))
+                );
+                parse(&text).unwrap_or_else(|e| panic!("{section}.{key} = {ok} loads: {e}"));
+            }
+            let mut bad = vec![min - 1, max + 1, u64::MAX];
+            bad.dedup();
+            for v in bad {
+                let text = format!(
+                    "[clusters.p]\n{}\n",
+                    table(section, &format!("{key} = {v}"))
+                );
+                let e = parse(&text)
+                    .expect_err(&format!("{section}.{key} = {v} is refused"))
+                    .to_string();
+                assert!(
+                    e.contains(&format!("/cfg/config.toml line {line}"))
+                        && e.contains(&format!("clusters.p.{section}"))
+                        && e.contains(&format!("{key} = {v} is out of range"))
+                        && e.contains(range),
+                    "{section}.{key} = {v}: {e}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn defaults_lie_in_their_ranges() {
+        let c = parse(
+            "[clusters.p]\netcd = { endpoints = [\"http://a:1\"] }\n\
+             checks = { kind = \"alertmanager\", url = \"http://am:9093\" }\n\
+             metrics = { kind = \"graphite\", url = \"http://g\", series = [{ name = \"a\", target = \"b\" }] }\n\
+             logs = { kind = \"loki\", url = \"http://l\", query = '{job=\"x\"}' }\n",
+        )
+        .unwrap();
+        let p = c.cluster("p").unwrap();
+        let secs = std::time::Duration::from_secs;
+        let etcd = p.etcd.as_ref().unwrap();
+        assert_eq!((etcd.connect_timeout, etcd.keepalive), (secs(5), secs(10)));
+        let checks = p.checks.as_ref().unwrap();
+        assert_eq!((checks.interval, checks.http.timeout), (secs(10), secs(10)));
+        let metrics = p.metrics.as_ref().unwrap();
+        assert_eq!(
+            (metrics.interval, metrics.http.timeout),
+            (secs(10), secs(10))
+        );
+        let logs = p.logs.as_ref().unwrap();
+        assert_eq!((logs.interval, logs.http.timeout), (secs(2), secs(10)));
+        assert_eq!(logs.buffer_lines, 100_000);
+    }
+
+    /// Config that cannot work as written: refused at load, saying what to write instead.
+    #[test]
+    fn settings_that_cannot_work_are_refused() {
+        let cases = [
+            (
+                "etcd = { endpoints = [\"127.0.0.1:2379\"] }",
+                "endpoint \"127.0.0.1:2379\" has no scheme",
+            ),
+            (
+                "etcd = { endpoints = [\"http://a:1\", \"10.0.0.2:2379\"] }",
+                "endpoint \"10.0.0.2:2379\" has no scheme",
+            ),
+            (
+                "etcd = { endpoints = [\"http://a:1\"], prefix = \"/services\" }",
+                "prefix \"/services\" must end with /",
+            ),
+            (
+                "etcd = { endpoints = [\"http://a:1\"], discovery_prefix = \"/config/opsconsole\" }",
+                "discovery_prefix \"/config/opsconsole\" must end with /",
+            ),
+            (
+                "etcd = { endpoints = [\"http://a:1\"], connect_timeout_secs = 0 }",
+                "connect_timeout_secs = 0 is out of range",
+            ),
+            (
+                "etcd = { endpoints = [\"http://a:1\"] }\nchecks = { kind = \"alertmanager\", url = \"http://am\", timeout_secs = 0 }",
+                "timeout_secs = 0 is out of range",
+            ),
+            (
+                "etcd = { endpoints = [\"http://a:1\"] }\nmetrics = { kind = \"graphite\", url = \"http://g\", series = [{ name = \"a\", target = \"b\" }], timeout_secs = 0 }",
+                "timeout_secs = 0 is out of range",
+            ),
+            (
+                "etcd = { endpoints = [\"http://a:1\"] }\nlogs = { kind = \"redis\", url = \"redis://r:6379\", channel = \"c\", timeout_secs = 0 }",
+                "timeout_secs = 0 is out of range",
+            ),
+        ];
+        for (table, expected) in cases {
+            let e = parse(&format!("[clusters.p]\n{table}\n"))
+                .expect_err(table)
+                .to_string();
+            assert!(
+                e.contains("/cfg/config.toml line ") && e.contains(expected),
+                "{table}: {e}"
+            );
+        }
+        // An empty discovery prefix still turns discovery off.
+        let c = parse(
+            "[clusters.p]\netcd = { endpoints = [\"http://a:1\"], discovery_prefix = \"\" }\n",
+        )
+        .unwrap();
+        assert_eq!(c.cluster("p").unwrap().discovery_prefix, "");
+    }
+
+    /// `user:password@` in any URL — etcd endpoints (with or without scheme), the checks,
+    /// metrics and logs urls, and the same in discovery JSON — is refused, naming
+    /// password_env/password_file and showing the URL masked, never the password.
+    #[test]
+    fn credentials_in_urls_are_refused() {
+        let etcd = "etcd = { endpoints = [\"http://a:1\"] }";
+        let series = "series = [{ name = \"a\", target = \"b\" }]";
+        let tables = [
+            "etcd = { endpoints = [\"http://ops:hunter2@10.0.0.1:2379\"] }".to_string(),
+            "etcd = { endpoints = [\"http://a:1\", \"https://ops:hunter2@10.0.0.2:2379\"] }".to_string(),
+            "etcd = { endpoints = [\"ops:hunter2@10.0.0.1:2379\"] }".to_string(),
+            format!("{etcd}\nchecks = {{ kind = \"alertmanager\", url = \"http://ops:hunter2@am:9093\" }}"),
+            format!("{etcd}\nchecks = {{ kind = \"sensu-go\", url = \"https://ops:hunter2@sensu:8080\", api_key_env = \"K\" }}"),
+            format!("{etcd}\nmetrics = {{ kind = \"graphite\", url = \"http://ops:hunter2@g\", {series} }}"),
+            format!("{etcd}\nlogs = {{ kind = \"redis\", url = \"redis://:hunter2@r:6379\", channel = \"c\" }}"),
+            format!("{etcd}\nlogs = {{ kind = \"elasticsearch\", url = \"http://ops:hunter2@es:9200\" }}"),
+            format!("{etcd}\nlogs = {{ kind = \"loki\", url = \"http://ops@loki:3100\", query = '{{job=\"x\"}}' }}"),
+        ];
+        for table in &tables {
+            let e = parse(&format!("[clusters.p]\n{table}\n"))
+                .expect_err(table)
+                .to_string();
+            assert!(
+                e.contains("/cfg/config.toml line ")
+                    && e.contains("has credentials in it")
+                    && e.contains("***@")
+                    && e.contains("password_env")
+                    && e.contains("password_file")
+                    && !e.contains("hunter2"),
+                "{table}: {e}"
+            );
+        }
+        let discovered = [
+            checks_from_json(r#"{"kind":"alertmanager","url":"http://ops:hunter2@am:9093"}"#)
+                .err(),
+            metrics_from_json(r#"{"kind":"prometheus","url":"http://ops:hunter2@p:9090","series":[{"name":"up","query":"up"}]}"#)
+                .err(),
+            logs_from_json(r#"{"kind":"loki","url":"https://ops:hunter2@l","query":"{job=\"x\"}"}"#)
+                .err(),
+        ];
+        for e in discovered {
+            let e = e.expect("refused");
+            assert!(
+                e.contains("has credentials in it")
+                    && e.contains("password_env")
+                    && !e.contains("hunter2"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -108,7 +108,7 @@ fn main() -> ExitCode {
         ));
     };
 
-    let _log_guard = init_logging();
+    let _log_guard = opsconsole::logging::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -160,6 +160,7 @@ fn demo_settings(cli: &Cli) -> Result<Settings, String> {
         metrics: None,
         logs: None,
         discovery_prefix: String::new(),
+        warnings: Vec::new(),
     };
     Ok(Settings {
         profile,
@@ -175,7 +176,7 @@ fn demo_settings(cli: &Cli) -> Result<Settings, String> {
 
 fn load_settings(cli: &Cli, config_path: &Path, cluster: &str) -> Result<Settings, String> {
     let config = Config::load(config_path).map_err(|e| e.to_string())?;
-    let profile = config.cluster(cluster).map_err(|e| e.to_string())?.clone();
+    let profile = config.cluster(cluster).map_err(|e| e.to_string())?;
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let theme_spec = cli
         .theme
@@ -222,6 +223,18 @@ fn info(cli: &Cli, config_path: &Path) -> ExitCode {
                 "  status      ok, clusters: {}",
                 c.clusters.keys().cloned().collect::<Vec<_>>().join(", ")
             );
+            // Each profile opened as `--cluster NAME` would open it (secrets read, never shown):
+            // one that cannot open is reported here without failing the others or `info`.
+            for name in c.clusters.keys() {
+                match c.cluster(name) {
+                    Ok(p) => {
+                        for w in &p.warnings {
+                            outln!("  cluster {name}   warning: {w}");
+                        }
+                    }
+                    Err(e) => outln!("  cluster {name}   cannot open: {e}"),
+                }
+            }
         }
         Err(e) => outln!("  status      {e}"),
     }
@@ -262,21 +275,4 @@ fn info(cli: &Cli, config_path: &Path) -> ExitCode {
         return ExitCode::from(2);
     }
     ExitCode::SUCCESS
-}
-
-/// Logs go to a file under the XDG state dir, never to the terminal the UI draws on.
-fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
-    let path = paths::log_file();
-    let dir = path.parent()?.to_path_buf();
-    std::fs::create_dir_all(&dir).ok()?;
-    let appender = tracing_appender::rolling::never(dir, path.file_name()?);
-    let (writer, guard) = tracing_appender::non_blocking(appender);
-    let filter = tracing_subscriber::EnvFilter::try_from_env("OPSCONSOLE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_writer(writer)
-        .with_ansi(false)
-        .with_env_filter(filter)
-        .init();
-    Some(guard)
 }

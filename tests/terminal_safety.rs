@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::tmux::{run_ok, sh_quote, Settle, Tmux, TmuxBuilder, BIN, SOON};
+use common::tmux::{run_ok, sh_quote, Settle, Tmux, TmuxBuilder, BIN, SOON, TTY_REPORT};
 use common::wait_for;
 
 /// A private tmux server (`common::tmux`) with a 120×35 window, `USER=term-tester` and
@@ -232,5 +232,50 @@ fn panic_message_stays_readable_on_the_main_screen() {
     assert!(
         !raw[msg..].contains("\x1b[?1049l"),
         "the alternate screen was left again after the message (the cursor jumps back over it)"
+    );
+}
+
+/// With stderr in a file and backtraces asked for: one line there (what happened, where the
+/// backtrace is), the backtrace in the log file, exit status 101, the terminal restored. The
+/// default hook's several lines (and a backtrace) would have gone to stderr.
+#[test]
+fn panic_prints_one_line_and_logs_the_backtrace() {
+    let dir = tempfile::tempdir().unwrap();
+    let stderr_file = dir.path().join("stderr");
+    let body = format!(
+        "{bin} \"$@\" 2>{stderr}\necho \"EXIT=$?\"\n{TTY_REPORT}sleep 120\n",
+        bin = sh_quote(Path::new(BIN)),
+        stderr = sh_quote(&stderr_file),
+    );
+    let t = start_script(
+        &body,
+        &["--demo"],
+        &[("OPSCONSOLE_TEST_PANIC", "1"), ("RUST_BACKTRACE", "full")],
+    );
+    wait_console(&t);
+    t.tmux(&["send-keys", "-t", "t", "j"]);
+    let (code, screen) = wait_exit(&t);
+    t.assert_terminal_restored();
+    assert_eq!(code, 101, "a panic exits with 101:\n{screen}");
+    let stderr = std::fs::read_to_string(&stderr_file).unwrap();
+    eprintln!("stderr: {stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "exactly one line on stderr:\n{stderr}"
+    );
+    let log_file = t.state_dir().join("opsconsole.log");
+    for part in [
+        "internal error",
+        "forced panic on a key press",
+        "src/app.rs",
+        &log_file.display().to_string(),
+    ] {
+        assert!(stderr.contains(part), "the line says {part:?}: {stderr}");
+    }
+    let log = std::fs::read_to_string(&log_file).unwrap_or_default();
+    assert!(
+        log.contains("forced panic on a key press") && log.contains("opsconsole::app::on_key"),
+        "the log file has the panic and its backtrace:\n{log}"
     );
 }

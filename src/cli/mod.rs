@@ -49,7 +49,10 @@ pub fn pick_cluster(sub: Option<&str>, top: Option<&str>) -> Result<String, Stri
 /// Loads the config and the cluster profile, with the config's own one-line errors.
 pub fn load_profile(config_path: &Path, cluster: &str) -> Result<ClusterProfile, String> {
     let config = Config::load(config_path).map_err(|e| e.to_string())?;
-    let profile = config.cluster(cluster).map_err(|e| e.to_string())?.clone();
+    let profile = config.cluster(cluster).map_err(|e| e.to_string())?;
+    for w in &profile.warnings {
+        say(format_args!("warning: {w}"));
+    }
     if profile.etcd.is_none() {
         return Err(format!(
             "cluster \"{cluster}\" in {} has no etcd table",

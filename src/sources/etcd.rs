@@ -622,18 +622,24 @@ async fn connect_one(
     prefix: &str,
     timeout: Duration,
 ) -> Result<(Client, Answerer), String> {
-    let mut client = tokio::time::timeout(
+    let connected = tokio::time::timeout(
         timeout + Duration::from_secs(1),
         Client::connect([endpoint], Some(opts)),
     )
     .await
-    .map_err(|_| format!("connecting to {endpoint} timed out"))?
-    .map_err(|e| format!("connecting to {endpoint}: {e}"))?;
+    .map_err(|_| format!("connecting to {endpoint} timed out"))?;
+    let mut client = match connected {
+        Ok(c) => c,
+        Err(e) => return Err(connect_error(endpoint, "connecting to ", &e, timeout).await),
+    };
     let probe = GetOptions::new().with_keys_only();
-    let answer = tokio::time::timeout(timeout, client.get(prefix, Some(probe)))
+    let answer = match tokio::time::timeout(timeout, client.get(prefix, Some(probe)))
         .await
         .map_err(|_| format!("{endpoint} did not answer within {timeout:?}"))?
-        .map_err(|e| format!("{endpoint}: {e}"))?;
+    {
+        Ok(a) => a,
+        Err(e) => return Err(connect_error(endpoint, "", &e, timeout).await),
+    };
     let who = answer
         .header()
         .map(|h| Answerer {
@@ -645,6 +651,37 @@ async fn connect_one(
             member_id: 0,
         });
     Ok((client, who))
+}
+
+/// An endpoint's error. An `https://` endpoint on a plain etcd says so, instead of the
+/// transport's "tls handshake eof" or "connection reset" deep inside a gRPC status.
+async fn connect_error(
+    endpoint: &str,
+    doing: &str,
+    e: &etcd_client::Error,
+    timeout: Duration,
+) -> String {
+    let plain = match endpoint.strip_prefix("https://") {
+        Some(rest) if super::http::may_be_plain_server(&format!("{e} {e:?}")) => {
+            let authority = rest.split('/').next().unwrap_or(rest);
+            match authority
+                .rsplit_once(':')
+                .map(|(h, p)| (h, p.parse::<u16>()))
+            {
+                Some((host, Ok(port))) => {
+                    let host = host.trim_start_matches('[').trim_end_matches(']');
+                    super::http::answers_plain_http(host, port, timeout).await
+                }
+                _ => false,
+            }
+        }
+        _ => false,
+    };
+    if plain {
+        format!("{endpoint}: {}", super::http::NOT_TLS)
+    } else {
+        format!("{doing}{endpoint}: {e}")
+    }
 }
 
 /// `range_end` for a prefix: the prefix with its last byte incremented (all keys if it is all 0xff).

@@ -115,7 +115,24 @@ pub fn credential_name(auth: &HttpAuth) -> String {
 }
 
 pub async fn send(req: RequestBuilder, timeout: Duration) -> Result<Response, HttpError> {
-    req.send().await.map_err(|e| classify(e, timeout))
+    match req.send().await {
+        Ok(resp) => Ok(resp),
+        Err(e) => {
+            let plain = match e.url().filter(|u| u.scheme() == "https") {
+                Some(url) if !e.is_timeout() && may_be_plain_server(&format!("{e:?}")) => {
+                    let (host, port) = (
+                        url.host_str().unwrap_or_default().to_string(),
+                        url.port_or_known_default().unwrap_or(443),
+                    );
+                    answers_plain_http(&host, port, timeout)
+                        .await
+                        .then(|| format!("{host}:{port}: {NOT_TLS}"))
+                }
+                _ => None,
+            };
+            Err(plain.map_or_else(|| classify(e, timeout), HttpError::Unreachable))
+        }
+    }
 }
 
 fn classify(e: reqwest::Error, timeout: Duration) -> HttpError {
@@ -129,6 +146,47 @@ fn classify(e: reqwest::Error, timeout: Duration) -> HttpError {
         src = s.source();
     }
     HttpError::Unreachable(msg)
+}
+
+/// What to say when an `https://` URL leads to a server that speaks plain HTTP.
+pub const NOT_TLS: &str =
+    "the server does not speak TLS (it answers plain HTTP) — use http://, or check the port";
+
+/// Whether a failed request (its whole text, sources included) may be a TLS handshake that met a
+/// plain server: it closed or reset the connection on the ClientHello (etcd answers so), or
+/// answered with plain text that is no TLS record. [`answers_plain_http`] then tells for sure;
+/// without it the user sees only "transport error" or "connection reset".
+pub fn may_be_plain_server(error_text: &str) -> bool {
+    let t = error_text.to_ascii_lowercase();
+    [
+        "tls handshake eof",
+        "connection reset",
+        "unexpected eof",
+        "invalidcontenttype",
+        "corrupt message",
+        "broken pipe",
+    ]
+    .iter()
+    .any(|sign| t.contains(sign))
+}
+
+/// Whether `host:port` answers a plain HTTP request (within `timeout`, at most 2 s).
+pub async fn answers_plain_http(host: &str, port: u16, timeout: Duration) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let probe = async {
+        let mut conn = tokio::net::TcpStream::connect((host, port)).await.ok()?;
+        conn.write_all(format!("HEAD / HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
+            .await
+            .ok()?;
+        let mut head = [0u8; 5];
+        conn.read_exact(&mut head).await.ok()?;
+        Some(&head == b"HTTP/")
+    };
+    tokio::time::timeout(timeout.min(Duration::from_secs(2)), probe)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(false)
 }
 
 /// Reads the body up to [`MAX_BODY_BYTES`].

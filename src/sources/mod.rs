@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod prometheus;
 pub mod sensu_core;
 pub mod sensu_go;
+pub mod supervise;
 pub mod syslog;
 
 use chrono::{DateTime, Utc};

@@ -304,12 +304,22 @@ pub fn scopes_for(r: &CheckResult) -> Vec<SilenceScope> {
     v
 }
 
-/// `30m`, `2h`, `1d`, `90s`, `1h30m`; `none` or empty = no expiry.
+/// The longest silence the form sets: a year. Longer is a typo or a way to overflow the clock
+/// (`999999999999999w`); a silence that should never end is `none`.
+pub const MAX_SILENCE: std::time::Duration = std::time::Duration::from_secs(365 * 86_400);
+
+/// `30m`, `2h`, `1d`, `90s`, `1h30m`; `none` or empty = no expiry. At most [`MAX_SILENCE`].
 pub fn parse_duration(s: &str) -> Result<Option<std::time::Duration>, String> {
     let s = s.trim();
     if s.is_empty() || s.eq_ignore_ascii_case("none") {
         return Ok(None);
     }
+    let too_long = || {
+        format!(
+            "\"{s}\" is longer than {}d, the longest silence this form sets — use none for one without an end",
+            MAX_SILENCE.as_secs() / 86_400
+        )
+    };
     let mut total = 0u64;
     let mut num = String::new();
     for c in s.chars() {
@@ -317,11 +327,15 @@ pub fn parse_duration(s: &str) -> Result<Option<std::time::Duration>, String> {
             num.push(c);
             continue;
         }
-        let n: u64 = num
-            .parse()
-            .map_err(|_| format!("\"{s}\" is not a duration — use e.g. 30m, 2h, 1d or none"))?;
+        if num.is_empty() {
+            return Err(format!(
+                "\"{s}\" is not a duration — use e.g. 30m, 2h, 1d or none"
+            ));
+        }
+        // All digits: a parse failure can only be a number too large for u64.
+        let n: u64 = num.parse().map_err(|_| too_long())?;
         num.clear();
-        total += n * match c {
+        let unit = match c {
             's' => 1,
             'm' => 60,
             'h' => 3600,
@@ -329,6 +343,11 @@ pub fn parse_duration(s: &str) -> Result<Option<std::time::Duration>, String> {
             'w' => 604_800,
             _ => return Err(format!("\"{s}\": unknown unit '{c}' — use s, m, h, d or w")),
         };
+        total = n
+            .checked_mul(unit)
+            .and_then(|secs| total.checked_add(secs))
+            .filter(|&t| t <= MAX_SILENCE.as_secs())
+            .ok_or_else(too_long)?;
     }
     if !num.is_empty() {
         return Err(format!("\"{s}\" needs a unit — e.g. {num}m or {num}h"));
@@ -446,6 +465,31 @@ mod tests {
         assert!(parse_duration("30").is_err());
         assert!(parse_duration("3x").is_err());
         assert!(parse_duration("0m").is_err());
+        assert!(parse_duration("m").is_err());
+    }
+
+    /// Durations are bounded: the longest allowed loads, anything longer (including numbers that
+    /// overflow u64 seconds, which used to panic the main loop) is refused naming the bound.
+    #[test]
+    fn durations_are_bounded() {
+        assert_eq!(parse_duration("365d").unwrap(), Some(MAX_SILENCE));
+        assert_eq!(parse_duration("52w1d").unwrap(), Some(MAX_SILENCE));
+        for too_long in [
+            "366d",
+            "365d1s",
+            "53w",
+            "999999999999999w",
+            "30500000000000d",
+            "18446744073709551615s",
+            "99999999999999999999999h",
+            "1d18446744073709551615s",
+        ] {
+            let e = parse_duration(too_long).expect_err(too_long);
+            assert!(
+                e.contains("longer than 365d") && e.contains("none"),
+                "{too_long}: {e}"
+            );
+        }
     }
 
     #[test]

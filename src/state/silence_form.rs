@@ -236,6 +236,22 @@ mod tests {
         }
     }
 
+    /// Typed into the form (it takes 16 characters): refused with the bound, the form stays open.
+    #[test]
+    fn overlong_duration_is_refused_not_overflowed() {
+        let mut f = SilenceForm::new(&row(), true);
+        type_text(&mut f, "maintenance");
+        f.key(FormKey::Tab); // → scope
+        f.key(FormKey::Tab); // → duration
+        assert_eq!(f.field, Field::Duration);
+        type_text(&mut f, "999999999999999w");
+        assert_eq!(f.duration, "999999999999999w");
+        assert_eq!(f.key(FormKey::Enter), FormResult::Editing);
+        let e = f.error.clone().unwrap_or_default();
+        assert!(e.contains("longer than 365d"), "{e}");
+        assert_eq!(f.field, Field::Duration);
+    }
+
     #[test]
     fn bad_duration_is_reported() {
         let mut f = SilenceForm::new(&row(), false);

@@ -28,7 +28,7 @@ pub fn profile(endpoints: &[String]) -> EtcdProfile {
         .collect::<Vec<_>>()
         .join(", ");
     let toml = format!(
-        "[clusters.test]\netcd = {{ endpoints = [{list}], prefix = \"{PREFIX}\", connect_timeout_secs = 2, keepalive_secs = 2 }}\n"
+        "[clusters.test]\netcd = {{ endpoints = [{list}], prefix = \"{PREFIX}\", connect_timeout_secs = 2, keepalive_secs = 5 }}\n"
     );
     let config = Config::parse(&toml, Path::new("/test/config.toml")).expect("test profile parses");
     let cluster = config.cluster("test").expect("cluster test");

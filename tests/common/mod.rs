@@ -225,6 +225,7 @@ pub mod log_servers;
 pub mod metrics_servers;
 pub mod metrics_source;
 pub mod proxy;
+pub mod tls;
 pub mod tmux;
 
 /// A real Prometheus Alertmanager (Debian `prometheus-alertmanager`) on a free loopback port, gossip

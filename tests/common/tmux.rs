@@ -29,7 +29,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_opsconsole");
 pub const SOON: Duration = Duration::from_secs(10);
 
 /// The wrapper's report after the program: `TTY=icanon echo` (or `-icanon -echo` in raw mode).
-const TTY_REPORT: &str =
+pub const TTY_REPORT: &str =
     "echo \"TTY=$(stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(icanon|echo)' | tr '\\n' ' ')\"\n";
 
 static NEXT_SOCKET: AtomicUsize = AtomicUsize::new(0);
@@ -61,6 +61,7 @@ pub struct TmuxBuilder {
     title: Option<String>,
     report_tty: bool,
     script: Option<String>,
+    program: Option<PathBuf>,
     joined: bool,
     settle: Settle,
 }
@@ -104,6 +105,13 @@ impl TmuxBuilder {
         self
     }
 
+    /// The default wrapper runs `exe` instead of opsconsole (a test binary re-run as a console that
+    /// no config file can make, for instance).
+    pub fn program(mut self, exe: &Path) -> Self {
+        self.program = Some(exe.to_path_buf());
+        self
+    }
+
     /// `screen()` (and so `wait_screen`) captures with wrapped lines joined (`capture-pane -J`).
     pub fn joined_screen(mut self) -> Self {
         self.joined = true;
@@ -128,7 +136,7 @@ impl TmuxBuilder {
         }
         body.push_str(&format!(
             "{bin} \"$@\"\necho \"EXIT=$?\"\n",
-            bin = sh_quote(Path::new(BIN))
+            bin = sh_quote(self.program.as_deref().unwrap_or(Path::new(BIN)))
         ));
         if self.report_tty {
             body.push_str(TTY_REPORT);
@@ -237,6 +245,7 @@ impl Tmux {
             title: None,
             report_tty: true,
             script: None,
+            program: None,
             joined: false,
             settle: Settle::Unchanged,
         }

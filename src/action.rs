@@ -106,5 +106,9 @@ pub enum Command {
     /// What the metrics pane shows; the source re-polls it on its interval.
     MetricsQuery(crate::sources::metrics::MetricsQuery),
     Audit(crate::audit::AuditEntry),
+    /// Load this cluster's profile and, only if it loads, leave for it (the app does the I/O).
+    SwitchCluster(String),
+    /// Say which clusters the config has.
+    ListClusters,
     Quit,
 }

@@ -47,11 +47,26 @@ pub struct Settings {
     pub keymap: Keymap,
     pub audit_log: PathBuf,
     pub user: String,
+    /// Where `:cluster` finds other clusters; `None` where there is no config to read.
+    pub clusters: Option<std::sync::Arc<dyn Clusters>>,
+    /// The cluster this session was switched from (`:cluster -` goes back to it).
+    pub switched_from: Option<String>,
+}
+
+/// The other clusters of the config, for `:cluster`. Loading a target fully (config, profile,
+/// theme, keymap) before leaving means a bad name or a broken profile costs a message on the
+/// status line, never the running session.
+pub trait Clusters: Send + Sync {
+    /// The cluster names the config defines.
+    fn names(&self) -> Result<Vec<String>, String>;
+    /// Everything needed to run `name`, or why it cannot be run.
+    fn load(&self, name: &str) -> Result<Settings, String>;
 }
 
 pub enum Exit {
     Quit,
-    SwitchCluster(String),
+    /// Run these settings next; they loaded, so the switch cannot fail on the way.
+    SwitchCluster(Box<Settings>),
     /// The terminal went away (closed pty) or a signal asked us to stop.
     Terminated(&'static str),
 }
@@ -143,6 +158,18 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut sigquit = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::quit())?;
 
+    if let Some(from) = &settings.switched_from {
+        state::note(
+            &mut state,
+            format!(
+                "switched to cluster {} (from {from}; :cluster - goes back)",
+                settings.profile.name
+            ),
+        );
+    }
+    // Set by `:cluster NAME` once NAME has loaded.
+    let mut switch_to: Option<Box<Settings>> = None;
+
     let mut dirty = true;
     let mut last_draw = Instant::now() - FRAME;
     // Freed listing buffers are handed back after the frame that shows the listing, not before it.
@@ -151,7 +178,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
     let exit = loop {
         if dirty && last_draw.elapsed() >= FRAME {
             let cmds = state::tick(&mut state, Utc::now());
-            dispatch(&mut state, &settings, &senders, cmds).await;
+            dispatch(&mut state, &settings, &senders, cmds, &mut switch_to).await;
             // Synchronized update: terminals that support it show the frame atomically.
             let _ = crossterm::queue!(
                 guard.terminal.backend_mut(),
@@ -184,7 +211,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(key))) => {
                     let cmds = on_key(&mut state, &settings.keymap, key);
-                    dispatch(&mut state, &settings, &senders, cmds).await;
+                    dispatch(&mut state, &settings, &senders, cmds, &mut switch_to).await;
                     dirty = true;
                     // A key press is answered at once, not at the next frame slot.
                     last_draw = Instant::now() - FRAME;
@@ -235,7 +262,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                         next = msg_rx.try_recv().ok();
                     }
                 }
-                dispatch(&mut state, &settings, &senders, cmds).await;
+                dispatch(&mut state, &settings, &senders, cmds, &mut switch_to).await;
                 dirty = true;
                 trim_after_frame |= trimmer.due(std::time::Instant::now());
             }
@@ -248,11 +275,11 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
             }
             _ = tokio::time::sleep_until(next_frame), if dirty => {}
         }
+        if let Some(next) = switch_to.take() {
+            break Exit::SwitchCluster(next);
+        }
         if state.should_quit {
-            break match state.switch_to.take() {
-                Some(name) => Exit::SwitchCluster(name),
-                None => Exit::Quit,
-            };
+            break Exit::Quit;
         }
     };
     for t in tasks {
@@ -272,6 +299,7 @@ fn base_state(settings: &Settings, prefix: &str) -> State {
     let mut state = State::new(&settings.profile.name, prefix, &settings.user, Utc::now());
     state.readonly = settings.readonly;
     state.utc = settings.utc;
+    state.previous_cluster = settings.switched_from.clone();
     state
 }
 
@@ -534,10 +562,22 @@ pub struct Senders {
     msg_tx: mpsc::Sender<Msg>,
 }
 
-async fn dispatch(state: &mut State, settings: &Settings, senders: &Senders, cmds: Vec<Command>) {
+async fn dispatch(
+    state: &mut State,
+    settings: &Settings,
+    senders: &Senders,
+    cmds: Vec<Command>,
+    switch_to: &mut Option<Box<Settings>>,
+) {
     let etcd = &senders.etcd;
     for cmd in cmds {
         match cmd {
+            Command::SwitchCluster(name) => {
+                if let Some(next) = load_cluster(state, settings, &name) {
+                    *switch_to = Some(next);
+                }
+            }
+            Command::ListClusters => list_clusters(state, settings),
             Command::Audit(entry) => {
                 if let Err(e) = crate::audit::append(&settings.audit_log, &entry) {
                     error!(%e, "audit log write failed");
@@ -587,5 +627,59 @@ async fn dispatch(state: &mut State, settings: &Settings, senders: &Senders, cmd
                 }
             }
         }
+    }
+}
+
+/// Loads `name` while this cluster keeps running; on failure says why and stays.
+fn load_cluster(state: &mut State, settings: &Settings, name: &str) -> Option<Box<Settings>> {
+    let Some(clusters) = &settings.clusters else {
+        state::note_error(state, "no config to switch clusters from".to_string());
+        return None;
+    };
+    match clusters.load(name) {
+        Ok(mut next) => {
+            info!(from = %settings.profile.name, to = name, "switching cluster");
+            next.switched_from = Some(settings.profile.name.clone());
+            Some(Box::new(next))
+        }
+        Err(e) => {
+            info!(to = name, error = %e, "cluster switch refused");
+            state::note_error(
+                state,
+                format!(
+                    "cannot switch to {name}, staying on {}: {e}",
+                    settings.profile.name
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn list_clusters(state: &mut State, settings: &Settings) {
+    let Some(clusters) = &settings.clusters else {
+        state::note_error(state, "no config to list clusters from".to_string());
+        return;
+    };
+    match clusters.names() {
+        Ok(names) => {
+            let current = &settings.profile.name;
+            let list = names
+                .iter()
+                .map(|n| {
+                    if n == current {
+                        format!("{n} (current)")
+                    } else {
+                        n.clone()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            state::note(
+                state,
+                format!("clusters: {list} — :cluster NAME switches, :cluster - goes back"),
+            );
+        }
+        Err(e) => state::note_error(state, format!("cannot list the clusters: {e}")),
     }
 }

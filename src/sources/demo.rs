@@ -398,9 +398,12 @@ impl DemoSource {
                 })
                 .await
             }
-            Command::WatchLeases(_) | Command::LogsScope(_) | Command::Audit(_) | Command::Quit => {
-                true
-            }
+            Command::WatchLeases(_)
+            | Command::LogsScope(_)
+            | Command::Audit(_)
+            | Command::SwitchCluster(_)
+            | Command::ListClusters
+            | Command::Quit => true,
         }
     }
 }

@@ -150,8 +150,8 @@ pub struct State {
     pub scope_key: Option<String>,
     pub backends: PaneBackends,
     pub should_quit: bool,
-    /// `:cluster NAME` asks the app to restart on another profile.
-    pub switch_to: Option<String>,
+    /// The cluster this session was switched from; `:cluster -` goes back to it.
+    pub previous_cluster: Option<String>,
     /// Presentation state written by the view (scroll offset and rows on screen) so the list keeps
     /// its scroll position between frames, and `update` knows which leases are visible.
     pub members_offset: Cell<usize>,
@@ -185,7 +185,7 @@ impl State {
             scope_key: None,
             backends: PaneBackends::default(),
             should_quit: false,
-            switch_to: None,
+            previous_cluster: None,
             members_offset: Cell::new(0),
             members_viewport: Cell::new(20),
             checks_offset: Cell::new(0),
@@ -1002,21 +1002,24 @@ pub fn handle_form(state: &mut State, key: FormKey) -> Vec<Command> {
 
 fn run_command_line(state: &mut State, line: &str) -> Vec<Command> {
     let mut words = line.split_whitespace();
-    match (words.next(), words.next()) {
-        (Some("q" | "quit" | "q!"), _) => {
+    match (words.next(), words.next(), words.next()) {
+        (Some("q" | "quit" | "q!"), _, _) => {
             state.should_quit = true;
             vec![Command::Quit]
         }
-        (Some("cluster" | "ctx"), Some(name)) => {
-            state.switch_to = Some(name.to_string());
-            state.should_quit = true;
-            vec![Command::Quit]
+        (Some("cluster" | "ctx"), arg, None) => cluster_command(state, arg),
+        (Some("cluster" | "ctx"), Some(_), Some(_)) => {
+            state.say(
+                Level::Error,
+                "one cluster at a time: :cluster NAME, :cluster - (the previous one), or :cluster to list them",
+            );
+            Vec::new()
         }
-        (Some("help"), _) => {
+        (Some("help"), _, _) => {
             state.popup = Some(Popup::Help { scroll: 0 });
             Vec::new()
         }
-        (None, _) => Vec::new(),
+        (None, _, _) => Vec::new(),
         _ => {
             state.say(
                 Level::Error,
@@ -1025,6 +1028,30 @@ fn run_command_line(state: &mut State, line: &str) -> Vec<Command> {
             Vec::new()
         }
     }
+}
+
+/// `:cluster` lists the clusters, `:cluster NAME` switches, `:cluster -` goes back to the previous
+/// one. The app loads the target before leaving this one, so a bad name only costs a message.
+fn cluster_command(state: &mut State, arg: Option<&str>) -> Vec<Command> {
+    let name = match arg {
+        None => return vec![Command::ListClusters],
+        Some("-") => match state.previous_cluster.clone() {
+            Some(previous) => previous,
+            None => {
+                state.say(
+                    Level::Error,
+                    "no previous cluster: :cluster - goes back after a switch",
+                );
+                return Vec::new();
+            }
+        },
+        Some(name) => name.to_string(),
+    };
+    if name == state.cluster {
+        state.say(Level::Info, format!("already on cluster {name}"));
+        return Vec::new();
+    }
+    vec![Command::SwitchCluster(name)]
 }
 
 #[cfg(test)]

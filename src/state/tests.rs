@@ -654,57 +654,71 @@ fn filter_buffer_is_capped() {
 
 #[test]
 fn command_line_table() {
-    // (typed line, commands, should_quit, switch_to, popup is help, status contains)
+    // (typed line, commands, should_quit, popup is help, status (level, contains))
     type Row = (
         &'static str,
         Vec<Command>,
         bool,
-        Option<&'static str>,
         bool,
-        Option<&'static str>,
+        Option<(Level, &'static str)>,
     );
     let table: Vec<Row> = vec![
-        ("q", vec![Command::Quit], true, None, false, None),
-        ("quit", vec![Command::Quit], true, None, false, None),
-        ("q!", vec![Command::Quit], true, None, false, None),
-        ("  q  ", vec![Command::Quit], true, None, false, None),
+        ("q", vec![Command::Quit], true, false, None),
+        ("quit", vec![Command::Quit], true, false, None),
+        ("q!", vec![Command::Quit], true, false, None),
+        ("  q  ", vec![Command::Quit], true, false, None),
+        // A switch is only asked for: the app loads the target before anything stops.
         (
             "cluster x",
-            vec![Command::Quit],
-            true,
-            Some("x"),
+            vec![Command::SwitchCluster("x".into())],
+            false,
             false,
             None,
         ),
         (
             "ctx staging",
-            vec![Command::Quit],
-            true,
-            Some("staging"),
+            vec![Command::SwitchCluster("staging".into())],
+            false,
             false,
             None,
         ),
-        // Without a name nothing happens but an error.
+        ("cluster", vec![Command::ListClusters], false, false, None),
         (
-            "cluster",
+            "cluster prod",
             vec![],
             false,
-            None,
             false,
-            Some("unknown command \":cluster\""),
+            Some((Level::Info, "already on cluster prod")),
         ),
-        ("help", vec![], false, None, true, None),
-        ("", vec![], false, None, false, None),
+        // No switch happened in this session, so there is nothing to go back to.
+        (
+            "cluster -",
+            vec![],
+            false,
+            false,
+            Some((Level::Error, "no previous cluster")),
+        ),
+        (
+            "cluster a b",
+            vec![],
+            false,
+            false,
+            Some((Level::Error, "one cluster at a time")),
+        ),
+        ("help", vec![], false, true, None),
+        ("", vec![], false, false, None),
         (
             "frobnicate now",
             vec![],
             false,
-            None,
             false,
-            Some("unknown command \":frobnicate now\" — try :q, :cluster NAME, :help"),
+            Some((
+                Level::Error,
+                "unknown command \":frobnicate now\" — try :q, :cluster NAME, :help",
+            )),
         ),
     ];
-    for (line, cmds, quit, switch, help, status) in table {
+    for (line, cmds, quit, help, status) in table {
         let mut s = synced();
         assert_eq!(handle_action(&mut s, Action::CommandLine), vec![]);
         assert_eq!(s.input.as_ref().unwrap().kind, InputKind::Command);
@@ -714,21 +728,33 @@ fn command_line_table() {
         assert_eq!(handle_text(&mut s, TextKey::Enter), cmds, "{line:?}");
         assert_eq!(s.input, None, "{line:?}");
         assert_eq!(s.should_quit, quit, "{line:?}");
-        assert_eq!(s.switch_to.as_deref(), switch, "{line:?}");
         assert_eq!(
             matches!(s.popup, Some(Popup::Help { .. })),
             help,
             "{line:?}"
         );
         match status {
-            Some(text) => {
+            Some((level, text)) => {
                 let st = s.status.as_ref().unwrap();
-                assert_eq!(st.level, Level::Error, "{line:?}");
+                assert_eq!(st.level, level, "{line:?}");
                 assert!(st.text.contains(text), "{line:?}: {}", st.text);
             }
             None => assert_eq!(s.status, None, "{line:?}"),
         }
     }
+}
+
+#[test]
+fn cluster_dash_goes_back_to_the_cluster_switched_from() {
+    let mut s = synced();
+    s.previous_cluster = Some("staging".into());
+    handle_action(&mut s, Action::CommandLine);
+    type_text(&mut s, "cluster -");
+    assert_eq!(
+        handle_text(&mut s, TextKey::Enter),
+        vec![Command::SwitchCluster("staging".into())]
+    );
+    assert!(!s.should_quit, "nothing stops before the target has loaded");
 }
 
 #[test]

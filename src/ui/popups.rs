@@ -106,7 +106,7 @@ fn help(frame: &mut Frame, area: Rect, ctx: &Ctx, scroll: usize) {
     }
     lines.push(Line::default());
     lines.push(Line::from(Span::styled(
-        "Commands: :q quit · :cluster NAME switch cluster · :help",
+        "Commands: :q quit · :cluster [NAME|-] switch (alone: list) · :help",
         muted(ctx),
     )));
     let close = ctx

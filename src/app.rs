@@ -99,7 +99,14 @@ impl TerminalGuard {
         enable_raw_mode().context("switching the terminal to raw mode (is stdout a terminal?)")?;
         TERMINAL_TAKEN.store(true, std::sync::atomic::Ordering::SeqCst);
         let mut out = io::stdout();
-        if let Err(e) = execute!(out, EnterAlternateScreen, crossterm::cursor::Hide) {
+        // Bracketed paste: a paste arrives as one `Event::Paste`, never as keys that could open
+        // and confirm a dialog (`restore_terminal` turns it off again).
+        if let Err(e) = execute!(
+            out,
+            EnterAlternateScreen,
+            crossterm::cursor::Hide,
+            crossterm::event::EnableBracketedPaste
+        ) {
             restore_terminal();
             return Err(e).context("entering the alternate screen");
         }
@@ -184,13 +191,19 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                 guard.terminal.backend_mut(),
                 crossterm::terminal::BeginSynchronizedUpdate
             );
-            guard
+            let area = guard
                 .terminal
                 .draw(|f| crate::ui::draw(f, &state, &settings.theme, &settings.keymap))
-                .context("drawing the screen")?;
+                .context("drawing the screen")?
+                .area;
             let backend = guard.terminal.backend_mut();
             let _ = crossterm::queue!(backend, crossterm::terminal::EndSynchronizedUpdate);
             let _ = backend.flush();
+            state::frame_drawn(
+                &mut state,
+                std::time::Instant::now(),
+                crate::ui::shows_popups(area),
+            );
             dirty = false;
             last_draw = Instant::now();
             if !membership_shown && state.members.synced {
@@ -210,7 +223,14 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
             biased;
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(key))) => {
-                    let cmds = on_key(&mut state, &settings.keymap, key);
+                    let cmds = on_key(&mut state, &settings.keymap, key, std::time::Instant::now());
+                    dispatch(&mut state, &settings, &senders, cmds, &mut switch_to).await;
+                    dirty = true;
+                    // A key press is answered at once, not at the next frame slot.
+                    last_draw = Instant::now() - FRAME;
+                }
+                Some(Ok(Event::Paste(text))) => {
+                    let cmds = state::handle_paste(&mut state, &text);
                     dispatch(&mut state, &settings, &senders, cmds, &mut switch_to).await;
                     dirty = true;
                     // A key press is answered at once, not at the next frame slot.
@@ -496,8 +516,13 @@ fn start_demo(settings: &Settings, msg_tx: mpsc::Sender<Msg>) -> Started {
     (state, senders, vec![task])
 }
 
-/// Keys → text input, or → keymap → action.
-pub fn on_key(state: &mut State, keymap: &Keymap, key: KeyEvent) -> Vec<Command> {
+/// Keys → text input, or → keymap → action; `at` is when the key arrived (the console's clock).
+pub fn on_key(
+    state: &mut State,
+    keymap: &Keymap,
+    key: KeyEvent,
+    at: std::time::Instant,
+) -> Vec<Command> {
     if key.kind == KeyEventKind::Release {
         return Vec::new();
     }
@@ -533,7 +558,7 @@ pub fn on_key(state: &mut State, keymap: &Keymap, key: KeyEvent) -> Vec<Command>
         return state::handle_form(state, form_key);
     }
     if let (Some(Popup::PickSilence { .. }), KeyCode::Enter) = (&state.popup, key.code) {
-        return state::handle_action(state, crate::action::Action::Confirm);
+        return state::handle_key(state, crate::action::Action::Confirm, "enter", at);
     }
     let ctx = match state.popup {
         Some(Popup::ConfirmDeregister { .. })
@@ -546,7 +571,7 @@ pub fn on_key(state: &mut State, keymap: &Keymap, key: KeyEvent) -> Vec<Command>
         return Vec::new();
     };
     match keymap.lookup(ctx, &k) {
-        Some(action) => state::handle_action(state, action),
+        Some(action) => state::handle_key(state, action, &k.label(), at),
         None => Vec::new(),
     }
 }

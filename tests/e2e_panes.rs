@@ -652,7 +652,7 @@ fn demo_fills_every_pane_and_deregister_silence_unsilence_work() {
         })
         .unwrap_or_else(|| panic!("the dialog names no key:\n{s}"));
     let instance = key.rsplit('/').next().unwrap().to_string();
-    t.send(&["y"]);
+    t.confirm("y");
     t.wait_screen(
         &format!("{instance} gone from the members pane"),
         SOON,
@@ -688,7 +688,7 @@ fn demo_fills_every_pane_and_deregister_silence_unsilence_work() {
         "confirm dialog does not name {check} on {entity}:\n{s}"
     );
     assert!(s.contains("e2e maintenance"), "{s}");
-    t.send(&["y"]);
+    t.confirm("y");
     let said = format!("silenced {check} on {entity}");
     t.wait_screen(
         &format!("{entity}/{check} marked S and {said:?} in the status line"),
@@ -712,7 +712,7 @@ fn demo_fills_every_pane_and_deregister_silence_unsilence_work() {
         s.contains("Remove this silence?") && s.contains("[y] remove")
     });
     assert!(s.contains(&entity), "{s}");
-    t.send(&["y"]);
+    t.confirm("y");
     t.wait_screen(
         &format!("S gone from {entity}/{check}, \"removed\" in the status line"),
         SOON,
@@ -776,7 +776,7 @@ fn alertmanager_checks_silence_for_real_and_readonly_refuses() {
     t.wait_screen("the silence confirmation", SOON, |s| {
         s.contains("Create this silence?") && s.contains("HighLatency on web-2")
     });
-    t.send(&["y"]);
+    t.confirm("y");
     let silence = wait_for(SOON, || am.active_silences().into_iter().next())
         .unwrap_or_else(|| panic!("no active silence in Alertmanager:\n{}", t.screen()));
     let mut matchers: Vec<(String, String, bool, bool)> = silence["matchers"]
@@ -828,7 +828,7 @@ fn alertmanager_checks_silence_for_real_and_readonly_refuses() {
     t.wait_screen("the unsilence confirmation", SOON, |s| {
         s.contains("Remove this silence?") && s.contains("[y] remove")
     });
-    t.send(&["y"]);
+    t.confirm("y");
     wait_for(SOON, || am.active_silences().is_empty().then_some(()))
         .unwrap_or_else(|| panic!("the silence is still active:\n{}", t.screen()));
     t.wait_screen("S gone from HighLatency", SOON, |s| {

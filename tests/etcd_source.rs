@@ -736,7 +736,15 @@ async fn readonly_refuses_deregister_and_confirm_path_deletes() {
         &c.state.popup,
         Some(Popup::ConfirmDeregister { key, mod_revision, .. }) if key == "/services/web/web-2" && *mod_revision == rev
     ));
-    let cmds = state::handle_action(&mut c.state, Action::Confirm);
+    // Confirmed once the dialog has been on screen for a moment, as in the app.
+    let shown = std::time::Instant::now();
+    state::frame_drawn(&mut c.state, shown, true);
+    let cmds = state::handle_key(
+        &mut c.state,
+        Action::Confirm,
+        "y",
+        shown + Duration::from_millis(300),
+    );
     let [cmd @ Command::Deregister { .. }] = cmds.as_slice() else {
         panic!("expected one deregister command, got {cmds:?}")
     };

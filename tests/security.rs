@@ -489,6 +489,12 @@ logs = {{ kind = "elasticsearch", url = "{rej}", user = "ops", password_env = "{
         "the secret was sent as Basic credentials (so it was really in use)"
     );
     t.keys(&["D"]);
+    wait_for(Duration::from_secs(10), || {
+        t.screen().contains("Deregister this member?").then_some(())
+    })
+    .unwrap_or_else(|| panic!("no deregister dialog:\n{}", t.screen()));
+    // The dialog's keys count once it has been on screen for 250 ms.
+    std::thread::sleep(Duration::from_millis(350));
     t.keys(&["y"]);
     std::thread::sleep(Duration::from_secs(2));
     let screen = t.screen();

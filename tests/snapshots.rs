@@ -237,7 +237,15 @@ fn deregister_confirmation() {
     let mut s = live_state();
     select(&mut s, "/services/web/web-2");
     handle_action(&mut s, Action::Deregister);
-    handle_action(&mut s, Action::ToggleRevokeLease);
+    // The dialog's keys count once it has been on screen for a moment.
+    let shown = std::time::Instant::now();
+    opsconsole::state::frame_drawn(&mut s, shown, true);
+    opsconsole::state::handle_key(
+        &mut s,
+        Action::ToggleRevokeLease,
+        "r",
+        shown + std::time::Duration::from_millis(300),
+    );
     insta::assert_snapshot!("deregister_confirmation", draw(&s, &theme("default")));
 }
 

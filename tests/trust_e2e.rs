@@ -1,6 +1,8 @@
 //! End-to-end, in a real terminal (tmux) against a real etcd (and a real Alertmanager for
 //! silences): the console acts only on what the screen showed and what the user meant.
 //!
+//! - A paste is text, never keys (bracketed paste); keys typed ahead do not confirm a dialog that
+//!   was not yet on screen.
 //! - `:cluster` never exits: a bad target is a message, the running cluster keeps its state.
 //!
 //! Missing tmux, etcd or Alertmanager fails the test (see `common::require_binary`); nothing is
@@ -103,11 +105,91 @@ impl Fleet {
     }
 }
 
+impl Fleet {
+    fn has(&self, key: &str) -> bool {
+        self.etcd.ctl(&["get", key]).contains(key)
+    }
+}
+
 fn command(t: &Tmux, line: &str) {
     t.send(&[":"]);
     t.wait_text("Enter apply");
     t.type_text(line);
     t.send(&["Enter"]);
+}
+
+// ------------------------------------------------------------------------- paste and typing ahead
+
+#[test]
+fn a_paste_in_the_members_pane_runs_no_keys() {
+    let f = fleet("");
+    let t = f.console(&[]);
+    // `D` would open the deregister dialog on web-1 (the first row) and `y` confirm it.
+    t.paste("Daisy");
+    let s = t.wait_screen("the paste notice", SOON, |s| {
+        message_line(s).contains("paste ignored")
+    });
+    assert!(
+        !s.contains("Deregister this member?"),
+        "a dialog opened:\n{s}"
+    );
+    assert!(has_row(&s, "web-1") && has_row(&s, "web-2"), "{s}");
+    assert!(f.has("/services/web/web-1") && f.has("/services/web/web-2"));
+    assert!(
+        t.audit_lines().is_empty(),
+        "nothing was attempted: {:?}",
+        t.audit_lines()
+    );
+    // Keys still work: a paste changed nothing about the keyboard.
+    t.send(&["D"]);
+    t.wait_text("Deregister this member?");
+    t.send(&["n"]);
+    t.wait_gone("Deregister this member?");
+    assert!(f.has("/services/web/web-1"));
+}
+
+#[test]
+fn keys_typed_ahead_do_not_confirm_a_dialog_not_yet_seen() {
+    let f = fleet("");
+    let t = f.console(&[]);
+    // One write to the terminal: `y` arrives before the dialog `D` opens was ever on screen.
+    t.type_text("Dy");
+    let s = t.wait_screen("the dialog, and the hint to press y again", SOON, |s| {
+        s.contains("Deregister this member?") && message_line(s).contains("press y again")
+    });
+    assert!(s.contains("key  /services/web/web-1 "), "{s}");
+    assert!(f.has("/services/web/web-1"), "deleted by a key typed ahead");
+    assert!(t.audit_lines().is_empty(), "{:?}", t.audit_lines());
+
+    // The same key once the dialog has been seen: deleted.
+    t.confirm("y");
+    common::wait_for(SOON, || (!f.has("/services/web/web-1")).then_some(()))
+        .unwrap_or_else(|| panic!("y did not delete web-1:\n{}", t.screen()));
+    t.wait_screen("web-1 gone", SOON, |s| {
+        !has_row(s, "web-1") && has_row(s, "web-2")
+    });
+    assert!(f.has("/services/web/web-2"));
+}
+
+#[test]
+fn a_paste_into_the_filter_goes_into_the_filter() {
+    let f = fleet("");
+    let t = f.console(&[]);
+    t.send(&["/"]);
+    t.wait_text("Enter apply");
+    // A copied line with its line break: the text filters, the line break does not submit.
+    t.paste("web-2\n");
+    let s = t.wait_screen(
+        "/web-2 typed, the filter still open, only web-2",
+        SOON,
+        |s| message_line(s).starts_with("/web-2█") && has_row(s, "web-2") && !has_row(s, "web-1"),
+    );
+    assert!(message_line(&s).contains("Enter apply"), "{s}");
+    t.send(&["Enter"]);
+    t.wait_screen("the filter applied", SOON, |s| {
+        message_line(s).contains("filter /web-2/: 1 of 2 members")
+    });
+    assert!(f.has("/services/web/web-1") && f.has("/services/web/web-2"));
 }
 
 // ------------------------------------------------------------------------- cluster switching

@@ -2,14 +2,17 @@
 //! [`handle_text`] (the user). Pure and synchronous: no I/O, no clocks — time arrives as `Msg::Tick`.
 
 pub mod checks;
+pub mod confirm_guard;
 pub mod logs;
 pub mod member_value;
 pub mod members;
 pub mod metrics;
+pub mod paste;
 pub mod silence_form;
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
@@ -86,6 +89,18 @@ pub enum Popup {
     },
 }
 
+impl Popup {
+    /// Dialogs that confirm a change to a backend; their keys wait for [`confirm_guard`].
+    pub fn is_confirmation(&self) -> bool {
+        matches!(
+            self,
+            Popup::ConfirmDeregister { .. }
+                | Popup::ConfirmSilence(_)
+                | Popup::ConfirmUnsilence { .. }
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InputKind {
     Filter,
@@ -160,6 +175,8 @@ pub struct State {
     pub checks_viewport: Cell<usize>,
     pub logs_viewport: Cell<usize>,
     watched_leases: Vec<i64>,
+    /// When the confirmation dialog on screen was first drawn, on the console's clock.
+    confirm_guard: confirm_guard::ConfirmGuard,
 }
 
 impl State {
@@ -192,6 +209,7 @@ impl State {
             checks_viewport: Cell::new(20),
             logs_viewport: Cell::new(20),
             watched_leases: Vec::new(),
+            confirm_guard: Default::default(),
         }
     }
 
@@ -445,8 +463,27 @@ fn lease_interest(state: &mut State) -> Option<Command> {
     Some(Command::WatchLeases(leases))
 }
 
-/// A key the keymap turned into an action.
+/// A frame reached the terminal at `at` (the console's monotonic clock); `popups_visible` is false
+/// when the screen was too small to draw them. A confirmation dialog's keys count from then.
+pub fn frame_drawn(state: &mut State, at: Instant, popups_visible: bool) {
+    state
+        .confirm_guard
+        .frame_drawn(state.popup.as_ref(), at, popups_visible);
+}
+
+/// A key pressed at `at` that the keymap turned into `action`; `key` is its name, for the hint
+/// when a confirmation dialog ignores it.
+pub fn handle_key(state: &mut State, action: Action, key: &str, at: Instant) -> Vec<Command> {
+    state.confirm_guard.clock(at);
+    act(state, action, Some(key))
+}
+
+/// An action, at the time last reported (see [`handle_key`]).
 pub fn handle_action(state: &mut State, action: Action) -> Vec<Command> {
+    act(state, action, None)
+}
+
+fn act(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
     if action.is_mutating() && state.readonly {
         state.say(
             Level::Warn,
@@ -474,7 +511,7 @@ pub fn handle_action(state: &mut State, action: Action) -> Vec<Command> {
         return vec![state.audit(&name, &target, "refused: readonly", None)];
     }
     if let Some(popup) = state.popup.clone() {
-        return popup_action(state, popup, action);
+        return popup_action(state, popup, action, key);
     }
     let mut out = Vec::new();
     match action {
@@ -755,7 +792,33 @@ fn members_action_inner(state: &mut State, action: Action) -> Vec<Command> {
     Vec::new()
 }
 
-fn popup_action(state: &mut State, popup: Popup, action: Action) -> Vec<Command> {
+/// Whether `action` does something in this confirmation dialog (closing it aside).
+fn acts_in_dialog(popup: &Popup, action: Action) -> bool {
+    match (popup, action) {
+        (Popup::ConfirmDeregister { lease, .. }, Action::ToggleRevokeLease) => *lease != 0,
+        (p, Action::Confirm) => p.is_confirmation(),
+        _ => false,
+    }
+}
+
+fn popup_action(
+    state: &mut State,
+    popup: Popup,
+    action: Action,
+    key: Option<&str>,
+) -> Vec<Command> {
+    // Keys typed ahead or pasted as keys must not confirm a dialog nobody has seen; closing it
+    // stays immediate.
+    if acts_in_dialog(&popup, action) && !state.confirm_guard.ready(&popup) {
+        let key = key.unwrap_or(action.describe());
+        state.say(
+            Level::Warn,
+            format!(
+                "press {key} again — the dialog had only just appeared, so that key was ignored"
+            ),
+        );
+        return Vec::new();
+    }
     match popup {
         Popup::ConfirmDeregister {
             key,
@@ -924,7 +987,12 @@ pub fn handle_text(state: &mut State, key: TextKey) -> Vec<Command> {
             };
         }
     }
-    // Live filtering while typing, like k9s: an incomplete regex just keeps the previous filter.
+    filter_live(state);
+    Vec::new()
+}
+
+/// Live filtering while typing, like k9s: an incomplete regex just keeps the previous filter.
+fn filter_live(state: &mut State) {
     if let Some(Input {
         kind: InputKind::Filter,
         buffer,
@@ -939,6 +1007,29 @@ pub fn handle_text(state: &mut State, key: TextKey) -> Vec<Command> {
             }
         }
     }
+}
+
+/// A bracketed paste: text, never keys. It goes into the open text field (filter, command line,
+/// the silence form's reason or duration) as one line — so an Enter inside it never submits —
+/// and is otherwise dropped with a word on the status line.
+pub fn handle_paste(state: &mut State, text: &str) -> Vec<Command> {
+    let line = paste::one_line(text);
+    if let Some(input) = state.input.as_mut() {
+        paste::push_capped(&mut input.buffer, &line, 512);
+        filter_live(state);
+        return Vec::new();
+    }
+    if let Some(Popup::SilenceForm(form)) = state.popup.as_mut() {
+        if form.paste(&line) {
+            return Vec::new();
+        }
+    }
+    let hint = match &state.popup {
+        Some(Popup::SilenceForm(_)) => "move to the reason or duration field first",
+        Some(p) if p.is_confirmation() => "a confirmation dialog takes keys, not pastes",
+        _ => "open the filter (/) or the command line (:) first",
+    };
+    state.say(Level::Warn, format!("paste ignored: {hint}"));
     Vec::new()
 }
 

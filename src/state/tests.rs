@@ -90,6 +90,12 @@ fn status_text(s: &State) -> String {
         .unwrap_or_default()
 }
 
+/// The console's clock in these tests: one fixed origin plus `ms`.
+fn at(ms: u64) -> std::time::Instant {
+    static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *ORIGIN.get_or_init(std::time::Instant::now) + std::time::Duration::from_millis(ms)
+}
+
 fn audit_of(cmds: &[Command]) -> &crate::audit::AuditEntry {
     match cmds {
         [Command::Audit(a)] => a,
@@ -361,7 +367,11 @@ fn deregister_confirm_table() {
         s.members.select_index(row);
         handle_action(&mut s, Action::Deregister);
         for i in 0..toggles {
-            assert_eq!(handle_action(&mut s, Action::ToggleRevokeLease), vec![]);
+            // Each state of the dialog is drawn and seen before its keys count.
+            let t = 1000 * i as u64;
+            frame_drawn(&mut s, at(t), true);
+            let cmds = handle_key(&mut s, Action::ToggleRevokeLease, "r", at(t + 300));
+            assert_eq!(cmds, vec![]);
             if let Some(Popup::ConfirmDeregister {
                 lease,
                 revoke_lease,
@@ -391,7 +401,8 @@ fn deregister_confirm_table() {
             );
         }
         assert_eq!(s.focus, Pane::Members);
-        let cmds = handle_action(&mut s, Action::Confirm);
+        frame_drawn(&mut s, at(10_000), true);
+        let cmds = handle_key(&mut s, Action::Confirm, "y", at(10_300));
         assert_eq!(cmds, vec![want], "row {row}, {toggles} toggles");
         assert_eq!(s.popup, None);
         assert!(
@@ -400,6 +411,198 @@ fn deregister_confirm_table() {
             status_text(&s)
         );
     }
+}
+
+#[test]
+fn confirmation_keys_wait_until_the_dialog_was_drawn_and_250_ms_passed() {
+    let dialog = |revoke_lease| Popup::ConfirmDeregister {
+        key: "/services/web/web-1".into(),
+        mod_revision: 11,
+        lease: 0x10,
+        revoke_lease,
+    };
+    let deregister = |revoke: Option<i64>| Command::Deregister {
+        key: "/services/web/web-1".into(),
+        mod_revision: 11,
+        revoke_lease: revoke,
+    };
+    // (steps: (ms, drawn frame or key), commands of the last step, dialog afterwards)
+    enum Step {
+        Frame,
+        Key(Action, &'static str),
+    }
+    use Step::{Frame, Key};
+    let confirm = Key(Action::Confirm, "y");
+    let toggle = Key(Action::ToggleRevokeLease, "r");
+    type Row = (Vec<(u64, Step)>, Vec<Command>, Option<Popup>);
+    let table: Vec<Row> = vec![
+        // `Dy` in one burst: the dialog was never drawn.
+        (vec![(0, confirm)], vec![], Some(dialog(false))),
+        // Drawn, but the key came 249 ms later.
+        (
+            vec![(0, Frame), (249, Key(Action::Confirm, "y"))],
+            vec![],
+            Some(dialog(false)),
+        ),
+        (
+            vec![(0, Frame), (250, Key(Action::Confirm, "y"))],
+            vec![deregister(None)],
+            None,
+        ),
+        // An ignored key, then the same key again once the dialog was seen.
+        (
+            vec![
+                (0, Key(Action::Confirm, "y")),
+                (10, Frame),
+                (400, Key(Action::Confirm, "y")),
+            ],
+            vec![deregister(None)],
+            None,
+        ),
+        // `r` is a dialog key too, and the toggled dialog must be seen before `y` counts.
+        (vec![(0, Frame), (100, toggle)], vec![], Some(dialog(false))),
+        (
+            vec![
+                (0, Frame),
+                (300, Key(Action::ToggleRevokeLease, "r")),
+                (310, Key(Action::Confirm, "y")),
+            ],
+            vec![],
+            Some(dialog(true)),
+        ),
+        (
+            vec![
+                (0, Frame),
+                (300, Key(Action::ToggleRevokeLease, "r")),
+                (310, Frame),
+                (560, Key(Action::Confirm, "y")),
+            ],
+            vec![deregister(Some(0x10))],
+            None,
+        ),
+    ];
+    for (i, (steps, want, popup_after)) in table.into_iter().enumerate() {
+        let mut s = synced();
+        s.members.select_index(1);
+        handle_action(&mut s, Action::Deregister);
+        let mut last = Vec::new();
+        for (ms, step) in steps {
+            last = match step {
+                Frame => {
+                    frame_drawn(&mut s, at(ms), true);
+                    Vec::new()
+                }
+                Key(action, key) => handle_key(&mut s, action, key, at(ms)),
+            };
+        }
+        assert_eq!(last, want, "row {i}");
+        assert_eq!(s.popup, popup_after, "row {i}");
+        if popup_after.is_some() {
+            let text = status_text(&s);
+            assert!(
+                text.contains("press ") && text.contains(" again"),
+                "row {i}: {text}"
+            );
+        }
+    }
+
+    // Too small to draw popups: a frame then does not count as seen.
+    let mut s = synced();
+    handle_action(&mut s, Action::Deregister);
+    frame_drawn(&mut s, at(0), false);
+    assert_eq!(handle_key(&mut s, Action::Confirm, "y", at(1000)), vec![]);
+    assert_eq!(
+        status_text(&s),
+        "press y again — the dialog had only just appeared, so that key was ignored"
+    );
+    // Closing is never delayed.
+    assert_eq!(handle_key(&mut s, Action::Cancel, "n", at(1001)), vec![]);
+    assert_eq!(s.popup, None);
+    assert_eq!(status_text(&s), "deregister cancelled");
+}
+
+#[test]
+fn a_paste_is_text_for_the_open_field_and_never_keys() {
+    // Nothing open: dropped with a notice; `Daisy` neither opens nor confirms a dialog.
+    let mut s = synced();
+    s.members.select_index(1);
+    assert_eq!(handle_paste(&mut s, "Daisy"), vec![]);
+    assert_eq!(s.popup, None);
+    assert_eq!(s.input, None);
+    assert!(
+        status_text(&s).starts_with("paste ignored"),
+        "{}",
+        status_text(&s)
+    );
+    assert_eq!(keys(&s).len(), 5);
+
+    // A confirmation dialog open: not confirmed, still open.
+    handle_action(&mut s, Action::Deregister);
+    frame_drawn(&mut s, at(0), true);
+    assert_eq!(handle_paste(&mut s, "y\n"), vec![]);
+    assert!(matches!(s.popup, Some(Popup::ConfirmDeregister { .. })));
+    assert!(
+        status_text(&s).contains("paste ignored"),
+        "{}",
+        status_text(&s)
+    );
+    handle_action(&mut s, Action::Cancel);
+
+    // The filter: the text goes in and filters live, a newline in it is a space.
+    handle_action(&mut s, Action::Filter);
+    assert_eq!(handle_paste(&mut s, "web-1"), vec![]);
+    assert_eq!(s.input.as_ref().unwrap().buffer, "web-1");
+    assert_eq!(keys(&s), ["/services/web/web-1", "/services/web/web-10"]);
+    handle_paste(&mut s, "0\r\n");
+    assert_eq!(
+        s.input.as_ref().unwrap().buffer,
+        "web-10",
+        "Enter in a paste never submits"
+    );
+    assert_eq!(keys(&s), ["/services/web/web-10"]);
+    handle_paste(&mut s, "\n|db");
+    assert_eq!(s.input.as_ref().unwrap().buffer, "web-10 |db");
+    handle_text(&mut s, TextKey::Esc);
+
+    // The command line: `:q` pasted with its Enter stays typed, nothing quits.
+    handle_action(&mut s, Action::CommandLine);
+    assert_eq!(handle_paste(&mut s, "q\nq\n"), vec![]);
+    assert!(!s.should_quit);
+    assert_eq!(s.input.as_ref().unwrap().buffer, "q q");
+    handle_text(&mut s, TextKey::Esc);
+
+    // Capped like typing.
+    handle_action(&mut s, Action::Filter);
+    handle_paste(&mut s, &"a".repeat(600));
+    assert_eq!(s.input.as_ref().unwrap().buffer.len(), 512);
+}
+
+#[test]
+fn a_paste_goes_into_the_silence_form_reason_and_duration() {
+    let mut s = empty_state();
+    let row = crate::sources::checks::CheckResult {
+        entity: "web-1".into(),
+        check: "check_http".into(),
+        status: 2,
+        ..Default::default()
+    };
+    s.popup = Some(Popup::SilenceForm(SilenceForm::new(&row, true)));
+    // The form opens on the reason.
+    handle_paste(&mut s, "deploy\nin progress");
+    handle_form(&mut s, FormKey::BackTab); // expire on resolve: takes no text
+    handle_paste(&mut s, "x");
+    assert!(
+        status_text(&s).contains("reason or duration"),
+        "{}",
+        status_text(&s)
+    );
+    handle_form(&mut s, FormKey::BackTab); // duration
+    handle_paste(&mut s, "45m\n");
+    let Some(Popup::SilenceForm(form)) = &s.popup else {
+        panic!("the form closed: {:?}", s.popup);
+    };
+    assert_eq!(form.reason, "deploy in progress");
+    assert_eq!(form.duration, "45m");
 }
 
 #[test]

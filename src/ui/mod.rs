@@ -28,6 +28,11 @@ pub struct Ctx<'a> {
     pub keymap: &'a Keymap,
 }
 
+/// Whether a frame of this size shows the panes and popups (smaller ones only say so).
+pub fn shows_popups(area: Rect) -> bool {
+    area.width >= MIN_WIDTH && area.height >= MIN_HEIGHT
+}
+
 pub fn draw(frame: &mut Frame, state: &State, theme: &Theme, keymap: &Keymap) {
     let ctx = Ctx {
         state,
@@ -35,7 +40,7 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme, keymap: &Keymap) {
         keymap,
     };
     let area = frame.area();
-    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+    if !shows_popups(area) {
         let msg = format!(
             "Terminal too small: {}×{}. opsconsole needs at least {}×{} — enlarge the window (q quits).",
             area.width, area.height, MIN_WIDTH, MIN_HEIGHT

@@ -1,7 +1,7 @@
 //! The event loop: `select!` over terminal input, source messages, the clock and signals; owns
 //! `State` and the command senders; redraws only when something changed, at most ~30 times a second.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, BufWriter, Stdout, Write};
 use std::mem::ManuallyDrop;
 use std::path::PathBuf;
@@ -22,6 +22,7 @@ use tokio::time::Instant;
 use tracing::{error, info};
 
 use crate::action::Command;
+use crate::audit::AuditLog;
 use crate::config::ClusterProfile;
 use crate::keymap::{Context, Key, Keymap};
 use crate::sources::checks::ChecksSource;
@@ -174,6 +175,14 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
             ),
         );
     }
+    // Checked before anything can be attempted: a console that cannot record changes says so
+    // at once. Each attempt writes to it again, so fixing it needs no restart.
+    let audit = AuditLog::new(settings.audit_log.clone());
+    state.set_audit_run(crate::audit::run_id());
+    if let Err(e) = audit.check() {
+        error!(%e, path = %audit.path().display(), "audit log unwritable");
+        state::audit_unwritable(&mut state, format!("{}: {e}", audit.path().display()));
+    }
     // Set by `:cluster NAME` once NAME has loaded.
     let mut switch_to: Option<Box<Settings>> = None;
 
@@ -185,7 +194,15 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
     let exit = loop {
         if dirty && last_draw.elapsed() >= FRAME {
             let cmds = state::tick(&mut state, Utc::now());
-            dispatch(&mut state, &settings, &senders, cmds, &mut switch_to).await;
+            dispatch(
+                &mut state,
+                &settings,
+                &senders,
+                &audit,
+                cmds,
+                &mut switch_to,
+            )
+            .await;
             // Synchronized update: terminals that support it show the frame atomically.
             let _ = crossterm::queue!(
                 guard.terminal.backend_mut(),
@@ -224,14 +241,14 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(key))) => {
                     let cmds = on_key(&mut state, &settings.keymap, key, std::time::Instant::now());
-                    dispatch(&mut state, &settings, &senders, cmds, &mut switch_to).await;
+                    dispatch(&mut state, &settings, &senders, &audit, cmds, &mut switch_to).await;
                     dirty = true;
                     // A key press is answered at once, not at the next frame slot.
                     last_draw = Instant::now() - FRAME;
                 }
                 Some(Ok(Event::Paste(text))) => {
                     let cmds = state::handle_paste(&mut state, &text);
-                    dispatch(&mut state, &settings, &senders, cmds, &mut switch_to).await;
+                    dispatch(&mut state, &settings, &senders, &audit, cmds, &mut switch_to).await;
                     dirty = true;
                     // A key press is answered at once, not at the next frame slot.
                     last_draw = Instant::now() - FRAME;
@@ -282,7 +299,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                         next = msg_rx.try_recv().ok();
                     }
                 }
-                dispatch(&mut state, &settings, &senders, cmds, &mut switch_to).await;
+                dispatch(&mut state, &settings, &senders, &audit, cmds, &mut switch_to).await;
                 dirty = true;
                 trim_after_frame |= trimmer.due(std::time::Instant::now());
             }
@@ -587,34 +604,52 @@ pub struct Senders {
     msg_tx: mpsc::Sender<Msg>,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn dispatch(
     state: &mut State,
     settings: &Settings,
     senders: &Senders,
+    audit: &AuditLog,
     cmds: Vec<Command>,
     switch_to: &mut Option<Box<Settings>>,
 ) {
     let etcd = &senders.etcd;
-    for cmd in cmds {
+    let mut queue: VecDeque<Command> = cmds.into();
+    while let Some(cmd) = queue.pop_front() {
         match cmd {
+            // The gate: the attempt line is on disk before the change is sent, or nothing is sent.
+            Command::Gated(gated) => match gated.release(audit) {
+                Ok(released) => {
+                    state::audit_writable(state);
+                    queue.push_front(released);
+                }
+                Err(refused) => {
+                    let crate::action::NotRecorded { attempt, error } = *refused;
+                    error!(%error, id = %attempt.id, "audit log write failed; nothing sent");
+                    state::mutation_refused(
+                        state,
+                        attempt,
+                        format!("{}: {error}", audit.path().display()),
+                    );
+                }
+            },
             Command::SwitchCluster(name) => {
                 if let Some(next) = load_cluster(state, settings, &name) {
                     *switch_to = Some(next);
                 }
             }
             Command::ListClusters => list_clusters(state, settings),
-            Command::Audit(entry) => {
-                if let Err(e) = crate::audit::append(&settings.audit_log, &entry) {
-                    error!(%e, "audit log write failed");
-                    state::note_error(
+            Command::Audit(entry) => match audit.append(&entry) {
+                Ok(()) => state::audit_writable(state),
+                Err(e) => {
+                    error!(%e, id = %entry.id, "audit log write failed");
+                    state::audit_line_lost(
                         state,
-                        format!(
-                            "could not write the audit log {}: {e}",
-                            settings.audit_log.display()
-                        ),
+                        &entry,
+                        format!("{}: {e}", audit.path().display()),
                     );
                 }
-            }
+            },
             Command::Quit => {}
             Command::LogsScope(_) => {
                 if let Some(tx) = &senders.logs {
@@ -627,23 +662,40 @@ async fn dispatch(
                     let _ = tx.try_send(cmd);
                 }
             }
-            cmd @ (Command::Silence(_) | Command::Unsilence { .. }) => {
+            cmd @ (Command::Silence { .. } | Command::Unsilence { .. }) => {
+                let id = match &cmd {
+                    Command::Silence { audit, .. } | Command::Unsilence { audit, .. } => {
+                        audit.id().clone()
+                    }
+                    _ => continue,
+                };
                 let sent = match &senders.checks {
                     Some(tx) => tx.send(cmd).await.is_ok(),
                     None => false,
                 };
                 if !sent {
-                    state::note_error(
+                    queue.push_back(state::mutation_not_sent(
                         state,
-                        "no checks backend is running for this cluster".to_string(),
-                    );
+                        &id,
+                        "no checks backend is running for this cluster",
+                    ));
                 }
             }
             Command::WatchLeases(_) => {
                 // Only a hint; dropping it when the source is busy is harmless.
                 let _ = etcd.try_send(cmd);
             }
-            cmd @ (Command::Deregister { .. } | Command::FetchHistory { .. }) => {
+            Command::Deregister { ref audit, .. } => {
+                let id = audit.id().clone();
+                if etcd.send(cmd).await.is_err() {
+                    queue.push_back(state::mutation_not_sent(
+                        state,
+                        &id,
+                        "the etcd source has stopped; restart opsconsole",
+                    ));
+                }
+            }
+            Command::FetchHistory { .. } => {
                 if etcd.send(cmd).await.is_err() {
                     state::note_error(
                         state,

@@ -858,7 +858,9 @@ fn alertmanager_checks_silence_for_real_and_readonly_refuses() {
         "a silence was created read-only"
     );
     let line = t.wait_audit("silence", "refused: readonly");
-    assert_eq!(line["target"], "web-1/DiskFull", "{line}");
+    // The target as the silence dialog would have named it.
+    assert_eq!(line["target"], "DiskFull on web-1", "{line}");
+    assert_eq!(line["phase"], "refused", "{line}");
 }
 
 #[test]

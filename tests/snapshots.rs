@@ -570,6 +570,7 @@ fn no_color_has_no_colours_but_reversed_selection() {
         Msg::DeregisterDone {
             key: "/services/web/web-9".into(),
             outcome: opsconsole::sources::DeregisterOutcome::Failed("boom".into()),
+            audit_id: "snap-1".into(),
         },
     );
     for popup in [None, Some(Action::Help), Some(Action::Deregister)] {
@@ -675,6 +676,7 @@ fn status_levels_use_their_styles() {
             Msg::DeregisterDone {
                 key: "/services/web/web-9".into(),
                 outcome: outcome.clone(),
+                audit_id: "snap-1".into(),
             },
         );
         let b = draw(&s, &t);

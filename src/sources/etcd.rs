@@ -115,10 +115,11 @@ impl EtcdSource {
                 _ = &mut sleep => return true,
                 cmd = self.cmds.recv() => match cmd {
                     None => return false,
-                    Some(Command::Deregister { key, .. }) => {
+                    Some(Command::Deregister { key, audit, .. }) => {
                         let msg = Msg::DeregisterDone {
                             key,
                             outcome: DeregisterOutcome::Failed("etcd is unreachable; nothing was deleted".into()),
+                            audit_id: audit.id().clone(),
                         };
                         if !self.send(msg).await { return false; }
                     }
@@ -315,6 +316,7 @@ impl EtcdSource {
                 key,
                 mod_revision,
                 revoke_lease,
+                audit,
             } => {
                 let outcome = match tokio::time::timeout(
                     REQUEST_TIMEOUT,
@@ -327,8 +329,13 @@ impl EtcdSource {
                         "etcd did not answer within 5 s; the key may or may not be deleted — check it".into(),
                     ),
                 };
-                info!(%key, ?outcome, "deregister");
-                self.send(Msg::DeregisterDone { key, outcome }).await
+                info!(%key, ?outcome, audit_id = %audit.id(), "deregister");
+                self.send(Msg::DeregisterDone {
+                    key,
+                    outcome,
+                    audit_id: audit.id().clone(),
+                })
+                .await
             }
             Command::FetchHistory { key, mod_revision } => {
                 let revisions =

@@ -1,6 +1,7 @@
 //! All console state, changed only by [`update`] (facts from sources) and [`handle_action`] /
 //! [`handle_text`] (the user). Pure and synchronous: no I/O, no clocks — time arrives as `Msg::Tick`.
 
+pub mod audit_trail;
 pub mod checks;
 pub mod confirm_guard;
 pub mod logs;
@@ -16,10 +17,11 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
-use crate::action::{Action, Command};
-use crate::audit::AuditEntry;
+use crate::action::{Action, Command, Mutation};
+use crate::audit::{AuditEntry, AuditId, Phase};
 use crate::sources::checks::{Silence, SilenceOutcome, SilenceRequest, SilenceScope};
 use crate::sources::{DeregisterOutcome, Health, KvEntry, Msg, SourceId};
+use audit_trail::{deregister_target, key_b64, silence_target, unsilence_target, AuditTrail};
 use checks::{Checks, EntityScope};
 use members::{Filter, Members};
 pub use silence_form::{FormKey, SilenceForm};
@@ -177,6 +179,9 @@ pub struct State {
     watched_leases: Vec<i64>,
     /// When the confirmation dialog on screen was first drawn, on the console's clock.
     confirm_guard: confirm_guard::ConfirmGuard,
+    /// Why the audit log cannot be written, while it cannot: every change is refused meanwhile.
+    pub audit_problem: Option<String>,
+    audit: AuditTrail,
 }
 
 impl State {
@@ -210,7 +215,14 @@ impl State {
             logs_viewport: Cell::new(20),
             watched_leases: Vec::new(),
             confirm_guard: Default::default(),
+            audit_problem: None,
+            audit: AuditTrail::new("local".into()),
         }
+    }
+
+    /// Sets this session's part of the audit ids (see [`crate::audit::run_id`]).
+    pub fn set_audit_run(&mut self, run: String) {
+        self.audit = AuditTrail::new(run);
     }
 
     fn say(&mut self, level: Level, text: impl Into<String>) {
@@ -221,16 +233,52 @@ impl State {
         });
     }
 
-    fn audit(&self, action: &str, target: &str, result: &str, detail: Option<String>) -> Command {
-        Command::Audit(AuditEntry {
-            time: self.now.to_rfc3339(),
-            user: self.user.clone(),
-            cluster: self.cluster.clone(),
-            action: action.to_string(),
-            target: target.to_string(),
-            result: result.to_string(),
-            detail,
-        })
+    /// A new audit line (with a new id) for `action` on `target`, as of now.
+    fn audit_line(&mut self, phase: Phase, action: &str, target: String) -> AuditEntry {
+        let id = self.audit.next_id();
+        self.audit_line_for(id, phase, action, target)
+    }
+
+    fn audit_line_for(
+        &self,
+        id: AuditId,
+        phase: Phase,
+        action: &str,
+        target: String,
+    ) -> AuditEntry {
+        AuditEntry::new(
+            id,
+            phase,
+            self.now.to_rfc3339(),
+            &self.user,
+            &self.cluster,
+            action,
+            target,
+        )
+    }
+
+    /// The outcome line for attempt `id` with `result`: the attempt's fields, or — when the
+    /// attempt is not known (a source driven without this reducer) — the (action, target) that
+    /// `fallback` names.
+    fn audit_outcome(
+        &mut self,
+        id: &AuditId,
+        result: &str,
+        detail: Option<String>,
+        fallback: impl FnOnce() -> (&'static str, String),
+    ) -> AuditEntry {
+        let mut line = match self.audit.take(id) {
+            Some(attempt) => attempt,
+            None => {
+                let (action, target) = fallback();
+                self.audit_line_for(id.clone(), Phase::Outcome, action, target)
+            }
+        };
+        line.phase = Phase::Outcome;
+        line.time = self.now.to_rfc3339();
+        line.result = Some(result.to_string());
+        line.detail = detail;
+        line
     }
 
     /// Page size for page up/down: the rows the focused table showed last frame.
@@ -272,6 +320,61 @@ impl State {
             self.logs.scope.as_ref().map(|s| s.names.clone()),
         ))
     }
+}
+
+/// The audit log cannot be written (found at start, or by a failed write): say so on the status
+/// line until it can, and refuse every change meanwhile (each attempt tries the log again).
+pub fn audit_unwritable(state: &mut State, why: String) {
+    let text = unwritable(&why);
+    state.say(Level::Error, text.clone());
+    state.audit_problem = Some(text);
+}
+
+fn unwritable(why: &str) -> String {
+    format!(
+        "the audit log cannot be written ({why}): deregister, silence and unsilence are refused until it can"
+    )
+}
+
+/// A line reached the audit log: it can be written again.
+pub fn audit_writable(state: &mut State) {
+    state.audit_problem = None;
+}
+
+/// The app could not write `attempt` to the audit log (`why`), so nothing was sent.
+pub fn mutation_refused(state: &mut State, attempt: AuditEntry, why: String) {
+    state.audit.take(&attempt.id);
+    state.audit_problem = Some(unwritable(&why));
+    state.say(
+        Level::Error,
+        format!(
+            "{} {}: refused: audit log unwritable ({why}) — nothing was sent",
+            attempt.action, attempt.target
+        ),
+    );
+}
+
+/// An outcome or refusal line could not be written (`why`): the user learns what it said.
+pub fn audit_line_lost(state: &mut State, line: &AuditEntry, why: String) {
+    state.audit_problem = Some(unwritable(&why));
+    state.say(
+        Level::Error,
+        format!(
+            "{} {}: {} — but its audit line could not be written ({why})",
+            line.action,
+            line.target,
+            line.result.as_deref().unwrap_or("?")
+        ),
+    );
+}
+
+/// A change whose attempt is recorded could not be handed to its source (`why`): its outcome
+/// line, so the attempt does not stay open.
+pub fn mutation_not_sent(state: &mut State, id: &AuditId, why: &str) -> Command {
+    state.say(Level::Error, format!("not sent: {why}"));
+    let detail = Some(format!("not sent: {why}"));
+    let line = state.audit_outcome(id, "error", detail, || ("?", String::new()));
+    Command::Audit(line)
 }
 
 /// Information from the app side (e.g. a discovered backend).
@@ -324,7 +427,11 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
                 }
             }
         }
-        Msg::DeregisterDone { key, outcome } => {
+        Msg::DeregisterDone {
+            key,
+            outcome,
+            audit_id,
+        } => {
             let (level, text, result, detail) = match &outcome {
                 DeregisterOutcome::Deleted { lease_revoked } => {
                     let lease_note = match lease_revoked {
@@ -361,11 +468,15 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
                 ),
             };
             state.say(level, text);
-            out.push(state.audit("deregister", &key, result, detail));
+            let mut line = state.audit_outcome(&audit_id, result, detail, || {
+                ("deregister", deregister_target(&key))
+            });
+            line.key_b64 = Some(key_b64(&key));
+            out.push(Command::Audit(line));
         }
-        Msg::Audit(entry) => out.push(Command::Audit(entry)),
+        Msg::Audit(entry) => out.push(Command::Audit(*entry)),
         Msg::ChecksSnapshot { snapshot, at } => state.checks.apply_snapshot(snapshot, at),
-        Msg::SilenceDone(outcome) => out.extend(silence_done(state, outcome)),
+        Msg::SilenceDone { outcome, audit_id } => out.push(silence_done(state, outcome, &audit_id)),
         Msg::Metrics { result, at } => state.metrics.apply(result, at),
         Msg::LogLines(lines) => state.logs.extend(lines),
         // Handled by the app (it owns the source tasks); see `app::discover`.
@@ -375,7 +486,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
     out
 }
 
-fn silence_done(state: &mut State, outcome: SilenceOutcome) -> Vec<Command> {
+fn silence_done(state: &mut State, outcome: SilenceOutcome, audit_id: &AuditId) -> Command {
     match outcome {
         SilenceOutcome::Created { id, request } => {
             let (subscription, check) = match &request.scope {
@@ -404,17 +515,20 @@ fn silence_done(state: &mut State, outcome: SilenceOutcome) -> Vec<Command> {
                 Level::Info,
                 format!("silenced {} ({id})", request.scope.describe()),
             );
-            vec![state.audit(
-                "silence",
-                &request.scope.describe(),
-                "created",
-                Some(format!("id {id}; reason: {}", request.reason)),
-            )]
+            let mut line = state.audit_outcome(audit_id, "created", None, || {
+                ("silence", silence_target(&request.scope))
+            });
+            line.silence_id = Some(id);
+            line.reason = Some(request.reason);
+            Command::Audit(line)
         }
         SilenceOutcome::Removed { id } => {
             state.checks.remove_silence(&id);
             state.say(Level::Info, format!("silence {id} removed"));
-            vec![state.audit("unsilence", &id, "removed", None)]
+            let mut line =
+                state.audit_outcome(audit_id, "removed", None, || ("unsilence", id.clone()));
+            line.silence_id = Some(id);
+            Command::Audit(line)
         }
         SilenceOutcome::AlreadyGone { id, detail } => {
             state.checks.remove_silence(&id);
@@ -422,7 +536,11 @@ fn silence_done(state: &mut State, outcome: SilenceOutcome) -> Vec<Command> {
                 Level::Warn,
                 format!("silence {id} was already expired or removed elsewhere"),
             );
-            vec![state.audit("unsilence", &id, "already gone", Some(detail))]
+            let mut line = state.audit_outcome(audit_id, "already gone", Some(detail), || {
+                ("unsilence", id.clone())
+            });
+            line.silence_id = Some(id);
+            Command::Audit(line)
         }
         SilenceOutcome::Failed { what, error } => {
             state.say(Level::Error, format!("{what} failed: {error}"));
@@ -431,7 +549,9 @@ fn silence_done(state: &mut State, outcome: SilenceOutcome) -> Vec<Command> {
             } else {
                 "silence"
             };
-            vec![state.audit(action, &what, "error", Some(error))]
+            Command::Audit(
+                state.audit_outcome(audit_id, "error", Some(error), || (action, what.clone())),
+            )
         }
     }
 }
@@ -492,23 +612,7 @@ fn act(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
                 action.describe()
             ),
         );
-        let target = match action {
-            Action::Deregister => state
-                .members
-                .selected()
-                .map(|m| m.key.to_string())
-                .unwrap_or_default(),
-            _ => state
-                .checks
-                .selected()
-                .map(|r| format!("{}/{}", r.entity, r.check))
-                .unwrap_or_default(),
-        };
-        let name = serde_json::to_value(action)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        return vec![state.audit(&name, &target, "refused: readonly", None)];
+        return vec![Command::Audit(readonly_refusal(state, action))];
     }
     if let Some(popup) = state.popup.clone() {
         return popup_action(state, popup, action, key);
@@ -579,6 +683,74 @@ fn act(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
     }
     out.extend(lease_interest(state));
     out
+}
+
+/// The one `refused` line for a mutating key in a read-only session, naming the target its dialog
+/// would have shown (empty when nothing is selected).
+fn readonly_refusal(state: &mut State, action: Action) -> AuditEntry {
+    let name = serde_json::to_value(action)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let mut line = match action {
+        Action::Deregister => {
+            let member = state
+                .members
+                .selected()
+                .map(|m| (m.key.to_string(), m.mod_revision));
+            let target = member
+                .as_ref()
+                .map(|(k, _)| deregister_target(k))
+                .unwrap_or_default();
+            let mut line = state.audit_line(Phase::Refused, &name, target);
+            if let Some((key, mod_revision)) = member {
+                line.key_b64 = Some(key_b64(&key));
+                line.mod_revision = Some(mod_revision);
+            }
+            line
+        }
+        Action::Silence => {
+            // The scope the silence form would have opened with.
+            let target = state
+                .checks
+                .selected()
+                .and_then(|r| checks::scopes_for(r).into_iter().next())
+                .map(|scope| silence_target(&scope))
+                .unwrap_or_default();
+            state.audit_line(Phase::Refused, &name, target)
+        }
+        _ => {
+            let ids = silences_of_selected(state)
+                .map(|(_, ids)| ids)
+                .unwrap_or_default();
+            let target = ids
+                .iter()
+                .map(|id| unsilence_target(&describe_silence(&state.checks, id)))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let mut line = state.audit_line(Phase::Refused, &name, target);
+            if let [id] = ids.as_slice() {
+                line.silence_id = Some(id.clone());
+            }
+            line
+        }
+    };
+    line.result = Some("refused: readonly".into());
+    line
+}
+
+/// The selected check row's label and the silences covering it: ours first, then the ones the
+/// backend names.
+fn silences_of_selected(state: &State) -> Option<(String, Vec<String>)> {
+    let c = &state.checks;
+    let r = c.selected()?;
+    let mut ids: Vec<String> = c.silences_for(r).iter().map(|s| s.id.clone()).collect();
+    for id in &r.silenced_by {
+        if !ids.contains(id) {
+            ids.push(id.clone());
+        }
+    }
+    Some((format!("{}/{}", r.entity, r.check), ids))
 }
 
 fn members_action(state: &mut State, action: Action) -> Vec<Command> {
@@ -654,28 +826,19 @@ fn checks_action(state: &mut State, action: Action) -> Vec<Command> {
             }
             None => state.say(Level::Info, "no check selected"),
         },
-        Action::Unsilence => match c.selected() {
+        Action::Unsilence => match silences_of_selected(state) {
             None => state.say(Level::Info, "no check selected"),
-            Some(r) => {
-                let mut ids: Vec<String> = c.silences_for(r).iter().map(|s| s.id.clone()).collect();
-                for id in &r.silenced_by {
-                    if !ids.contains(id) {
-                        ids.push(id.clone());
-                    }
+            Some((label, mut ids)) => match ids.len() {
+                0 => state.say(Level::Info, format!("{label} is not silenced")),
+                1 => {
+                    let id = ids.remove(0);
+                    state.popup = Some(Popup::ConfirmUnsilence {
+                        description: describe_silence(&state.checks, &id),
+                        id,
+                    });
                 }
-                let label = format!("{}/{}", r.entity, r.check);
-                match ids.len() {
-                    0 => state.say(Level::Info, format!("{label} is not silenced")),
-                    1 => {
-                        let id = ids.remove(0);
-                        state.popup = Some(Popup::ConfirmUnsilence {
-                            description: describe_silence(&state.checks, &id),
-                            id,
-                        });
-                    }
-                    _ => state.popup = Some(Popup::PickSilence { ids, index: 0 }),
-                }
-            }
+                _ => state.popup = Some(Popup::PickSilence { ids, index: 0 }),
+            },
         },
         _ => {}
     }
@@ -829,11 +992,20 @@ fn popup_action(
             Action::Confirm => {
                 state.popup = None;
                 state.say(Level::Info, format!("deregistering {key} …"));
-                vec![Command::Deregister {
-                    key,
-                    mod_revision,
-                    revoke_lease: (revoke_lease && lease != 0).then_some(lease),
-                }]
+                let revoke_lease = (revoke_lease && lease != 0).then_some(lease);
+                let mut attempt =
+                    state.audit_line(Phase::Attempt, "deregister", deregister_target(&key));
+                attempt.key_b64 = Some(key_b64(&key));
+                attempt.mod_revision = Some(mod_revision);
+                attempt.revoke_lease = revoke_lease;
+                vec![state.audit.gate(
+                    attempt,
+                    Mutation::Deregister {
+                        key,
+                        mod_revision,
+                        revoke_lease,
+                    },
+                )]
             }
             Action::Cancel | Action::Back | Action::Quit => {
                 state.popup = None;
@@ -858,7 +1030,13 @@ fn popup_action(
                     Level::Info,
                     format!("silencing {} …", request.scope.describe()),
                 );
-                vec![Command::Silence(request)]
+                let mut attempt =
+                    state.audit_line(Phase::Attempt, "silence", silence_target(&request.scope));
+                attempt.reason = Some(request.reason.clone());
+                if state.checks_kind() == "alertmanager" {
+                    attempt.matchers = Some(audit_trail::alertmanager_matchers(&request));
+                }
+                vec![state.audit.gate(attempt, Mutation::Silence(request))]
             }
             Action::Cancel | Action::Back | Action::Quit => {
                 state.popup = None;
@@ -867,11 +1045,14 @@ fn popup_action(
             }
             _ => Vec::new(),
         },
-        Popup::ConfirmUnsilence { id, .. } => match action {
+        Popup::ConfirmUnsilence { id, description } => match action {
             Action::Confirm => {
                 state.popup = None;
                 state.say(Level::Info, format!("removing silence {id} …"));
-                vec![Command::Unsilence { id }]
+                let mut attempt =
+                    state.audit_line(Phase::Attempt, "unsilence", unsilence_target(&description));
+                attempt.silence_id = Some(id.clone());
+                vec![state.audit.gate(attempt, Mutation::Unsilence { id })]
             }
             Action::Cancel | Action::Back | Action::Quit => {
                 state.popup = None;

@@ -53,11 +53,12 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme, keymap: &Keymap) {
         );
         return;
     }
-    let bottom_rows = if state.input.is_some() || state.status.is_some() {
-        2
-    } else {
-        1
-    };
+    let bottom_rows =
+        if state.input.is_some() || state.status.is_some() || state.audit_problem.is_some() {
+            2
+        } else {
+            1
+        };
     let [panes, bottom] =
         Layout::vertical([Constraint::Min(0), Constraint::Length(bottom_rows)]).areas(area);
     let [top, lower] =

@@ -255,7 +255,10 @@ fn confirm(
         Line::default(),
         Line::from(vec![
             Span::raw("  key  "),
-            Span::styled(crate::text::escape_visible(key), ctx.theme.style(StyleName::Highlight)),
+            Span::styled(
+                crate::state::audit_trail::deregister_target(key),
+                ctx.theme.style(StyleName::Highlight),
+            ),
         ]),
         Line::from(Span::styled(
             format!("  deleted only if still at mod_revision {mod_revision} (a re-registered instance is kept)"),

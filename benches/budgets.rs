@@ -532,7 +532,12 @@ fn key_to_frame(c: &mut Criterion<Clock>) {
             for _ in 0..iters {
                 apply(&mut screen.state, hose.next_frame());
                 let t = mark();
-                let cmds = on_key(&mut screen.state, &screen.keymap, key());
+                let cmds = on_key(
+                    &mut screen.state,
+                    &screen.keymap,
+                    key(),
+                    std::time::Instant::now(),
+                );
                 black_box(cmds);
                 screen.draw();
                 timed += since(t);
@@ -560,7 +565,12 @@ fn key_to_frame(c: &mut Criterion<Clock>) {
                 let frame = hose.next_frame();
                 let t = mark();
                 apply(&mut screen.state, frame);
-                black_box(on_key(&mut screen.state, &screen.keymap, key()));
+                black_box(on_key(
+                    &mut screen.state,
+                    &screen.keymap,
+                    key(),
+                    std::time::Instant::now(),
+                ));
                 screen.draw();
                 timed += since(t);
             }

@@ -1,7 +1,7 @@
 //! The event loop: `select!` over terminal input, source messages, the clock and signals; owns
 //! `State` and the command senders; redraws only when something changed, at most ~30 times a second.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, BufWriter, Stdout, Write};
 use std::mem::ManuallyDrop;
 use std::path::PathBuf;
@@ -22,6 +22,7 @@ use tokio::time::Instant;
 use tracing::{error, info};
 
 use crate::action::Command;
+use crate::audit::AuditLog;
 use crate::config::ClusterProfile;
 use crate::keymap::{Context, Key, Keymap};
 use crate::sources::checks::ChecksSource;
@@ -47,11 +48,26 @@ pub struct Settings {
     pub keymap: Keymap,
     pub audit_log: PathBuf,
     pub user: String,
+    /// Where `:cluster` finds other clusters; `None` where there is no config to read.
+    pub clusters: Option<std::sync::Arc<dyn Clusters>>,
+    /// The cluster this session was switched from (`:cluster -` goes back to it).
+    pub switched_from: Option<String>,
+}
+
+/// The other clusters of the config, for `:cluster`. Loading a target fully (config, profile,
+/// theme, keymap) before leaving means a bad name or a broken profile costs a message on the
+/// status line, never the running session.
+pub trait Clusters: Send + Sync {
+    /// The cluster names the config defines.
+    fn names(&self) -> Result<Vec<String>, String>;
+    /// Everything needed to run `name`, or why it cannot be run.
+    fn load(&self, name: &str) -> Result<Settings, String>;
 }
 
 pub enum Exit {
     Quit,
-    SwitchCluster(String),
+    /// Run these settings next; they loaded, so the switch cannot fail on the way.
+    SwitchCluster(Box<Settings>),
     /// The terminal went away (closed pty) or a signal asked us to stop.
     Terminated(&'static str),
 }
@@ -84,7 +100,14 @@ impl TerminalGuard {
         enable_raw_mode().context("switching the terminal to raw mode (is stdout a terminal?)")?;
         TERMINAL_TAKEN.store(true, std::sync::atomic::Ordering::SeqCst);
         let mut out = io::stdout();
-        if let Err(e) = execute!(out, EnterAlternateScreen, crossterm::cursor::Hide) {
+        // Bracketed paste: a paste arrives as one `Event::Paste`, never as keys that could open
+        // and confirm a dialog (`restore_terminal` turns it off again).
+        if let Err(e) = execute!(
+            out,
+            EnterAlternateScreen,
+            crossterm::cursor::Hide,
+            crossterm::event::EnableBracketedPaste
+        ) {
             restore_terminal();
             return Err(e).context("entering the alternate screen");
         }
@@ -183,6 +206,26 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut sigquit = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::quit())?;
 
+    if let Some(from) = &settings.switched_from {
+        state::note(
+            &mut state,
+            format!(
+                "switched to cluster {} (from {from}; :cluster - goes back)",
+                settings.profile.name
+            ),
+        );
+    }
+    // Checked before anything can be attempted: a console that cannot record changes says so
+    // at once. Each attempt writes to it again, so fixing it needs no restart.
+    let audit = AuditLog::new(settings.audit_log.clone());
+    state.set_audit_run(crate::audit::run_id());
+    if let Err(e) = audit.check() {
+        error!(%e, path = %audit.path().display(), "audit log unwritable");
+        state::audit_unwritable(&mut state, format!("{}: {e}", audit.path().display()));
+    }
+    // Set by `:cluster NAME` once NAME has loaded.
+    let mut switch_to: Option<Box<Settings>> = None;
+
     let mut dirty = true;
     let mut last_draw = Instant::now() - FRAME;
     // Freed listing buffers are handed back after the frame that shows the listing, not before it.
@@ -191,19 +234,33 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
     let exit = loop {
         if dirty && last_draw.elapsed() >= FRAME {
             let cmds = state::tick(&mut state, Utc::now());
-            dispatch(&mut state, &settings, &senders, cmds).await;
+            dispatch(
+                &mut state,
+                &settings,
+                &senders,
+                &audit,
+                cmds,
+                &mut switch_to,
+            )
+            .await;
             // Synchronized update: terminals that support it show the frame atomically.
             let _ = crossterm::queue!(
                 guard.terminal.backend_mut(),
                 crossterm::terminal::BeginSynchronizedUpdate
             );
-            guard
+            let area = guard
                 .terminal
                 .draw(|f| crate::ui::draw(f, &state, &settings.theme, &settings.keymap))
-                .context("drawing the screen")?;
+                .context("drawing the screen")?
+                .area;
             let backend = guard.terminal.backend_mut();
             let _ = crossterm::queue!(backend, crossterm::terminal::EndSynchronizedUpdate);
             let _ = backend.flush();
+            state::frame_drawn(
+                &mut state,
+                std::time::Instant::now(),
+                crate::ui::shows_popups(area),
+            );
             dirty = false;
             last_draw = Instant::now();
             if !membership_shown && state.members.synced {
@@ -223,8 +280,15 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
             biased;
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(key))) => {
-                    let cmds = on_key(&mut state, &settings.keymap, key);
-                    dispatch(&mut state, &settings, &senders, cmds).await;
+                    let cmds = on_key(&mut state, &settings.keymap, key, std::time::Instant::now());
+                    dispatch(&mut state, &settings, &senders, &audit, cmds, &mut switch_to).await;
+                    dirty = true;
+                    // A key press is answered at once, not at the next frame slot.
+                    last_draw = Instant::now() - FRAME;
+                }
+                Some(Ok(Event::Paste(text))) => {
+                    let cmds = state::handle_paste(&mut state, &text);
+                    dispatch(&mut state, &settings, &senders, &audit, cmds, &mut switch_to).await;
                     dirty = true;
                     // A key press is answered at once, not at the next frame slot.
                     last_draw = Instant::now() - FRAME;
@@ -275,7 +339,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                         next = msg_rx.try_recv().ok();
                     }
                 }
-                dispatch(&mut state, &settings, &senders, cmds).await;
+                dispatch(&mut state, &settings, &senders, &audit, cmds, &mut switch_to).await;
                 dirty = true;
                 trim_after_frame |= trimmer.due(std::time::Instant::now());
             }
@@ -288,11 +352,11 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
             }
             _ = tokio::time::sleep_until(next_frame), if dirty => {}
         }
+        if let Some(next) = switch_to.take() {
+            break Exit::SwitchCluster(next);
+        }
         if state.should_quit {
-            break match state.switch_to.take() {
-                Some(name) => Exit::SwitchCluster(name),
-                None => Exit::Quit,
-            };
+            break Exit::Quit;
         }
     };
     for t in tasks {
@@ -312,6 +376,7 @@ fn base_state(settings: &Settings, prefix: &str) -> State {
     let mut state = State::new(&settings.profile.name, prefix, &settings.user, Utc::now());
     state.readonly = settings.readonly;
     state.utc = settings.utc;
+    state.previous_cluster = settings.switched_from.clone();
     state
 }
 
@@ -539,8 +604,13 @@ fn start_demo(settings: &Settings, msg_tx: mpsc::Sender<Msg>) -> Started {
     (state, senders, vec![task])
 }
 
-/// Keys → text input, or → keymap → action.
-pub fn on_key(state: &mut State, keymap: &Keymap, key: KeyEvent) -> Vec<Command> {
+/// Keys → text input, or → keymap → action; `at` is when the key arrived (the console's clock).
+pub fn on_key(
+    state: &mut State,
+    keymap: &Keymap,
+    key: KeyEvent,
+    at: std::time::Instant,
+) -> Vec<Command> {
     if key.kind == KeyEventKind::Release {
         return Vec::new();
     }
@@ -576,7 +646,7 @@ pub fn on_key(state: &mut State, keymap: &Keymap, key: KeyEvent) -> Vec<Command>
         return state::handle_form(state, form_key);
     }
     if let (Some(Popup::PickSilence { .. }), KeyCode::Enter) = (&state.popup, key.code) {
-        return state::handle_action(state, crate::action::Action::Confirm);
+        return state::handle_key(state, crate::action::Action::Confirm, "enter", at);
     }
     let ctx = match state.popup {
         Some(Popup::ConfirmDeregister { .. })
@@ -589,7 +659,7 @@ pub fn on_key(state: &mut State, keymap: &Keymap, key: KeyEvent) -> Vec<Command>
         return Vec::new();
     };
     match keymap.lookup(ctx, &k) {
-        Some(action) => state::handle_action(state, action),
+        Some(action) => state::handle_key(state, action, &k.label(), at),
         None => Vec::new(),
     }
 }
@@ -605,22 +675,52 @@ pub struct Senders {
     msg_tx: mpsc::Sender<Msg>,
 }
 
-async fn dispatch(state: &mut State, settings: &Settings, senders: &Senders, cmds: Vec<Command>) {
+#[allow(clippy::too_many_arguments)]
+async fn dispatch(
+    state: &mut State,
+    settings: &Settings,
+    senders: &Senders,
+    audit: &AuditLog,
+    cmds: Vec<Command>,
+    switch_to: &mut Option<Box<Settings>>,
+) {
     let etcd = &senders.etcd;
-    for cmd in cmds {
+    let mut queue: VecDeque<Command> = cmds.into();
+    while let Some(cmd) = queue.pop_front() {
         match cmd {
-            Command::Audit(entry) => {
-                if let Err(e) = crate::audit::append(&settings.audit_log, &entry) {
-                    error!(%e, "audit log write failed");
-                    state::note_error(
+            // The gate: the attempt line is on disk before the change is sent, or nothing is sent.
+            Command::Gated(gated) => match gated.release(audit) {
+                Ok(released) => {
+                    state::audit_writable(state);
+                    queue.push_front(released);
+                }
+                Err(refused) => {
+                    let crate::action::NotRecorded { attempt, error } = *refused;
+                    error!(%error, id = %attempt.id, "audit log write failed; nothing sent");
+                    state::mutation_refused(
                         state,
-                        format!(
-                            "could not write the audit log {}: {e}",
-                            settings.audit_log.display()
-                        ),
+                        attempt,
+                        format!("{}: {error}", audit.path().display()),
                     );
                 }
+            },
+            Command::SwitchCluster(name) => {
+                if let Some(next) = load_cluster(state, settings, &name) {
+                    *switch_to = Some(next);
+                }
             }
+            Command::ListClusters => list_clusters(state, settings),
+            Command::Audit(entry) => match audit.append(&entry) {
+                Ok(()) => state::audit_writable(state),
+                Err(e) => {
+                    error!(%e, id = %entry.id, "audit log write failed");
+                    state::audit_line_lost(
+                        state,
+                        &entry,
+                        format!("{}: {e}", audit.path().display()),
+                    );
+                }
+            },
             Command::Quit => {}
             Command::LogsScope(_) => {
                 if let Some(tx) = &senders.logs {
@@ -633,23 +733,40 @@ async fn dispatch(state: &mut State, settings: &Settings, senders: &Senders, cmd
                     let _ = tx.try_send(cmd);
                 }
             }
-            cmd @ (Command::Silence(_) | Command::Unsilence { .. }) => {
+            cmd @ (Command::Silence { .. } | Command::Unsilence { .. }) => {
+                let id = match &cmd {
+                    Command::Silence { audit, .. } | Command::Unsilence { audit, .. } => {
+                        audit.id().clone()
+                    }
+                    _ => continue,
+                };
                 let sent = match &senders.checks {
                     Some(tx) => tx.send(cmd).await.is_ok(),
                     None => false,
                 };
                 if !sent {
-                    state::note_error(
+                    queue.push_back(state::mutation_not_sent(
                         state,
-                        "no checks backend is running for this cluster".to_string(),
-                    );
+                        &id,
+                        "no checks backend is running for this cluster",
+                    ));
                 }
             }
             Command::WatchLeases(_) => {
                 // Only a hint; dropping it when the source is busy is harmless.
                 let _ = etcd.try_send(cmd);
             }
-            cmd @ (Command::Deregister { .. } | Command::FetchHistory { .. }) => {
+            Command::Deregister { ref audit, .. } => {
+                let id = audit.id().clone();
+                if etcd.send(cmd).await.is_err() {
+                    queue.push_back(state::mutation_not_sent(
+                        state,
+                        &id,
+                        "the etcd source has stopped; restart opsconsole",
+                    ));
+                }
+            }
+            Command::FetchHistory { .. } => {
                 if etcd.send(cmd).await.is_err() {
                     state::note_error(
                         state,
@@ -658,5 +775,59 @@ async fn dispatch(state: &mut State, settings: &Settings, senders: &Senders, cmd
                 }
             }
         }
+    }
+}
+
+/// Loads `name` while this cluster keeps running; on failure says why and stays.
+fn load_cluster(state: &mut State, settings: &Settings, name: &str) -> Option<Box<Settings>> {
+    let Some(clusters) = &settings.clusters else {
+        state::note_error(state, "no config to switch clusters from".to_string());
+        return None;
+    };
+    match clusters.load(name) {
+        Ok(mut next) => {
+            info!(from = %settings.profile.name, to = name, "switching cluster");
+            next.switched_from = Some(settings.profile.name.clone());
+            Some(Box::new(next))
+        }
+        Err(e) => {
+            info!(to = name, error = %e, "cluster switch refused");
+            state::note_error(
+                state,
+                format!(
+                    "cannot switch to {name}, staying on {}: {e}",
+                    settings.profile.name
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn list_clusters(state: &mut State, settings: &Settings) {
+    let Some(clusters) = &settings.clusters else {
+        state::note_error(state, "no config to list clusters from".to_string());
+        return;
+    };
+    match clusters.names() {
+        Ok(names) => {
+            let current = &settings.profile.name;
+            let list = names
+                .iter()
+                .map(|n| {
+                    if n == current {
+                        format!("{n} (current)")
+                    } else {
+                        n.clone()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            state::note(
+                state,
+                format!("clusters: {list} — :cluster NAME switches, :cluster - goes back"),
+            );
+        }
+        Err(e) => state::note_error(state, format!("cannot list the clusters: {e}")),
     }
 }

@@ -1,34 +1,212 @@
-//! The audit log: one JSON line per attempted action, whatever its outcome.
+//! The audit log is the gate for every change to a backend. Each action leaves two JSON lines with
+//! one id: `"phase":"attempt"`, written and fsync'd before the request may be sent, then
+//! `"phase":"outcome"` with the result when the answer arrives. A refusal (read-only) is one
+//! `"phase":"refused"` line.
+//!
+//! The ordering is enforced by types: a mutating [`crate::action::Command`] carries a [`Recorded`],
+//! and the only way to get one is [`AuditLog::record`], which returns it after the attempt line is
+//! on disk.
 
+use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+/// One action's id, shared by its attempt and outcome lines: `<run>-<n>`. The run part is the
+/// session's start time (UTC, microseconds) and the process id — unique across consoles running
+/// at once and across restarts; `n` counts the session's actions from 1.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct AuditId(String);
+
+impl AuditId {
+    pub fn new(run: &str, n: u64) -> AuditId {
+        AuditId(format!("{run}-{n}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for AuditId {
+    fn from(s: &str) -> AuditId {
+        AuditId(s.to_string())
+    }
+}
+
+impl std::fmt::Display for AuditId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The run part of [`AuditId`]s for a session starting now, e.g. `20261203T143342.531598Z-4242`.
+pub fn run_id() -> String {
+    format!(
+        "{}-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ"),
+        std::process::id()
+    )
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// About to send the request; written before it is sent.
+    Attempt,
+    /// What the backend answered (or why nothing was sent after all).
+    Outcome,
+    /// Refused before anything was attempted (read-only session).
+    Refused,
+}
+
+/// A silence matcher as sent to Alertmanager (its own field names).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditMatcher {
+    pub name: String,
+    pub value: String,
+    pub is_regex: bool,
+    pub is_equal: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditEntry {
+    pub id: AuditId,
+    pub phase: Phase,
     pub time: String,
     pub user: String,
     pub cluster: String,
+    /// `deregister`, `silence` or `unsilence`.
     pub action: String,
+    /// Exactly the text the confirmation dialog showed as the target.
     pub target: String,
-    pub result: String,
+    /// The outcome (`deleted`, `created`, `refused: readonly`, …); absent on attempts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// Deregister: the etcd key's bytes, base64.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_b64: Option<String>,
+    /// Deregister: the revision the key is deleted at only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mod_revision: Option<i64>,
+    /// Deregister: the lease revoked with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoke_lease: Option<i64>,
+    /// Silence: the backend's id (known once created); unsilence: the one removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub silence_id: Option<String>,
+    /// Silence on Alertmanager: the matchers sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matchers: Option<Vec<AuditMatcher>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
-pub fn append(path: &Path, entry: &AuditEntry) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+impl AuditEntry {
+    /// A line with no result and no structured fields yet.
+    pub fn new(
+        id: AuditId,
+        phase: Phase,
+        time: String,
+        user: &str,
+        cluster: &str,
+        action: &str,
+        target: String,
+    ) -> AuditEntry {
+        AuditEntry {
+            id,
+            phase,
+            time,
+            user: user.to_string(),
+            cluster: cluster.to_string(),
+            action: action.to_string(),
+            target,
+            result: None,
+            detail: None,
+            key_b64: None,
+            mod_revision: None,
+            revoke_lease: None,
+            silence_id: None,
+            matchers: None,
+            reason: None,
+        }
     }
-    let mut line = serde_json::to_string(entry).map_err(std::io::Error::other)?;
-    line.push('\n');
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
-    // One write per line so concurrent consoles never interleave inside a line.
-    f.write_all(line.as_bytes())
+}
+
+/// Proof that an action's attempt line is on disk; a mutating command cannot be built without
+/// one. Only [`AuditLog::record`] makes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    id: AuditId,
+}
+
+impl Recorded {
+    /// The id the source reports its outcome under.
+    pub fn id(&self) -> &AuditId {
+        &self.id
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    path: PathBuf,
+}
+
+impl AuditLog {
+    pub fn new(path: PathBuf) -> AuditLog {
+        AuditLog { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the log can be written: its directory created, the file opened for appending.
+    pub fn check(&self) -> std::io::Result<()> {
+        self.open().map(drop)
+    }
+
+    /// Writes an attempt line durably (fsync) and only then hands out the proof a mutating
+    /// command needs.
+    pub fn record(&self, attempt: &AuditEntry) -> std::io::Result<Recorded> {
+        self.append(attempt)?;
+        Ok(Recorded {
+            id: attempt.id.clone(),
+        })
+    }
+
+    /// Appends one line and waits until it is on disk.
+    pub fn append(&self, entry: &AuditEntry) -> std::io::Result<()> {
+        let mut line = serde_json::to_string(entry).map_err(std::io::Error::other)?;
+        line.push('\n');
+        let created = !self.path.exists();
+        let mut f = self.open()?;
+        // One write per line so concurrent consoles never interleave inside a line.
+        f.write_all(line.as_bytes())?;
+        f.sync_data()?;
+        if created {
+            // A new file's directory entry must reach the disk too, or a crash can lose the file.
+            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                File::open(dir)?.sync_all()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn open(&self) -> std::io::Result<File> {
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+    }
 }
 
 /// The local user recorded as the actor: config `user`, else $USER/$LOGNAME.
@@ -57,4 +235,76 @@ fn user_from_passwd() -> Option<String> {
         let _pw = f.next()?;
         (f.next()? == uid).then(|| name.to_string())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(n: u64) -> AuditEntry {
+        let mut e = AuditEntry::new(
+            AuditId::new("run", n),
+            Phase::Attempt,
+            "2026-11-25T04:10:00+00:00".into(),
+            "alice",
+            "prod",
+            "deregister",
+            "/services/web/web-1".into(),
+        );
+        e.key_b64 = Some("L3NlcnZpY2VzL3dlYi93ZWItMQ==".into());
+        e.mod_revision = Some(11);
+        e
+    }
+
+    #[test]
+    fn the_proof_comes_only_after_the_line_is_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::new(dir.path().join("state/audit.log"));
+        let proof = log.record(&attempt(1)).expect("writable");
+        assert_eq!(proof.id().as_str(), "run-1");
+        let text = std::fs::read_to_string(log.path()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(v["id"], "run-1");
+        assert_eq!(v["phase"], "attempt");
+        assert_eq!(v["key_b64"], "L3NlcnZpY2VzL3dlYi93ZWItMQ==");
+        assert_eq!(v["mod_revision"], 11);
+        assert!(v.get("result").is_none(), "an attempt has no result: {v}");
+        assert!(
+            v.get("silence_id").is_none(),
+            "unset fields are left out: {v}"
+        );
+    }
+
+    #[test]
+    fn an_unwritable_log_gives_no_proof() {
+        // Tests may run as root, where permissions do not stop a write: use paths that cannot be
+        // files at all.
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("blocker");
+        std::fs::write(&blocker, "a regular file").unwrap();
+        let as_dir = dir.path().join("dir.log");
+        std::fs::create_dir(&as_dir).unwrap();
+        for path in [blocker.join("audit.log"), as_dir] {
+            let log = AuditLog::new(path.clone());
+            assert!(log.check().is_err(), "{}", path.display());
+            assert!(log.record(&attempt(1)).is_err(), "{}", path.display());
+        }
+        assert_eq!(std::fs::read_to_string(&blocker).unwrap(), "a regular file");
+    }
+
+    #[test]
+    fn lines_are_appended_one_per_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::new(dir.path().join("audit.log"));
+        log.check().unwrap();
+        for n in 1..=3 {
+            log.append(&attempt(n)).unwrap();
+        }
+        let text = std::fs::read_to_string(log.path()).unwrap();
+        let ids: Vec<String> = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].to_string())
+            .collect();
+        assert_eq!(ids, ["\"run-1\"", "\"run-2\"", "\"run-3\""]);
+    }
 }

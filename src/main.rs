@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
@@ -94,7 +95,7 @@ fn main() -> ExitCode {
     } else {
         cli.cluster.clone()
     };
-    let Some(mut cluster) = cluster else {
+    let Some(cluster) = cluster else {
         let known = Config::load(&config_path)
             .map(|c| c.clusters.keys().cloned().collect::<Vec<_>>().join(", "))
             .unwrap_or_default();
@@ -108,6 +109,20 @@ fn main() -> ExitCode {
         ));
     };
 
+    let loader = Loader {
+        config_path: config_path.clone(),
+        demo: cli.demo,
+        readonly: cli.readonly,
+        utc: cli.utc,
+        keymap: cli.keymap.clone(),
+        theme: cli.theme.clone(),
+    };
+    // Only the first profile can fail the start; a switch is loaded by the running console first.
+    let mut settings = match app::Clusters::load(&loader, &cluster) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+
     let _log_guard = opsconsole::logging::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -119,15 +134,6 @@ fn main() -> ExitCode {
     };
 
     loop {
-        let loaded = if cli.demo && cluster == "demo" {
-            demo_settings(&cli)
-        } else {
-            load_settings(&cli, &config_path, &cluster)
-        };
-        let settings = match loaded {
-            Ok(s) => s,
-            Err(e) => return fail(e),
-        };
         app::install_panic_hook();
         match runtime.block_on(app::run(settings)) {
             Ok(Exit::Quit) => return ExitCode::SUCCESS,
@@ -137,7 +143,7 @@ fn main() -> ExitCode {
                 // Asked to stop by a signal: a clean stop. The terminal going away: not.
                 return ExitCode::from(if why.starts_with("SIG") { 0 } else { 1 });
             }
-            Ok(Exit::SwitchCluster(name)) => cluster = name,
+            Ok(Exit::SwitchCluster(next)) => settings = *next,
             Err(e) => {
                 app::restore_terminal();
                 return fail(format!("{e:#}"));
@@ -146,8 +152,41 @@ fn main() -> ExitCode {
     }
 }
 
+/// Reads cluster profiles with the command line's flags: for the start, and for `:cluster` while
+/// the console runs (so the flags given at start apply to every cluster switched to).
+#[derive(Clone)]
+struct Loader {
+    config_path: PathBuf,
+    demo: bool,
+    readonly: bool,
+    utc: bool,
+    keymap: Option<String>,
+    theme: Option<String>,
+}
+
+impl app::Clusters for Loader {
+    fn names(&self) -> Result<Vec<String>, String> {
+        let config = Config::load(&self.config_path).map_err(|e| e.to_string())?;
+        let mut names: Vec<String> = config.clusters.keys().cloned().collect();
+        if self.demo && !names.iter().any(|n| n == "demo") {
+            names.push("demo".to_string());
+        }
+        Ok(names)
+    }
+
+    fn load(&self, name: &str) -> Result<Settings, String> {
+        let mut settings = if self.demo && name == "demo" {
+            demo_settings(self)?
+        } else {
+            load_settings(self, name)?
+        };
+        settings.clusters = Some(Arc::new(self.clone()));
+        Ok(settings)
+    }
+}
+
 /// `--demo` needs no config file: built-in theme/keymap (or the flags), audit log as usual.
-fn demo_settings(cli: &Cli) -> Result<Settings, String> {
+fn demo_settings(cli: &Loader) -> Result<Settings, String> {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let profile = opsconsole::config::ClusterProfile {
         name: "demo".into(),
@@ -171,11 +210,13 @@ fn demo_settings(cli: &Cli) -> Result<Settings, String> {
         keymap: Keymap::resolve(cli.keymap.as_deref()).map_err(|e| e.to_string())?,
         audit_log: paths::default_audit_log(),
         user: audit::local_user(None),
+        clusters: None,
+        switched_from: None,
     })
 }
 
-fn load_settings(cli: &Cli, config_path: &Path, cluster: &str) -> Result<Settings, String> {
-    let config = Config::load(config_path).map_err(|e| e.to_string())?;
+fn load_settings(cli: &Loader, cluster: &str) -> Result<Settings, String> {
+    let config = Config::load(&cli.config_path).map_err(|e| e.to_string())?;
     let profile = config.cluster(cluster).map_err(|e| e.to_string())?;
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let theme_spec = cli
@@ -203,6 +244,8 @@ fn load_settings(cli: &Cli, config_path: &Path, cluster: &str) -> Result<Setting
             .unwrap_or_else(paths::default_audit_log),
         user: audit::local_user(config.user.as_deref()),
         profile,
+        clusters: None,
+        switched_from: None,
     })
 }
 

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use opsconsole::action::Command;
+use opsconsole::action::{Command, Gated, Mutation};
+use opsconsole::audit::{AuditEntry, AuditLog, Phase};
 use opsconsole::config::{ChecksProfile, Config};
 use opsconsole::sources::checks::{
     severity_of, status_label, Backend, ChecksSnapshot, ChecksSource, SilenceOutcome,
@@ -1598,14 +1599,20 @@ async fn source_retries_recovers_and_silences() {
 
     // Silence: the outcome, then an immediate re-poll (the interval is an hour) that shows it.
     let req = request(on_entity(), None, true);
-    cmd_tx.send(Command::Silence(req.clone())).await.unwrap();
+    cmd_tx
+        .send(released(Mutation::Silence(req.clone())))
+        .await
+        .unwrap();
     let started = Instant::now();
     assert_eq!(
         next_msg(&mut rx, Duration::from_secs(5)).await,
-        Msg::SilenceDone(SilenceOutcome::Created {
-            id: "entity:web-1:check_http".into(),
-            request: req,
-        })
+        Msg::SilenceDone {
+            outcome: SilenceOutcome::Created {
+                id: "entity:web-1:check_http".into(),
+                request: req,
+            },
+            audit_id: "sensu-test-1".into(),
+        }
     );
     let snap = wait_msg(&mut rx, Duration::from_secs(5), |m| match m {
         Msg::ChecksSnapshot { snapshot, .. } => Some(snapshot.clone()),
@@ -1619,14 +1626,14 @@ async fn source_retries_recovers_and_silences() {
     // Unsilence; again (already gone: not a failure); then a failing one, reported as Failed
     // with the backend's words.
     cmd_tx
-        .send(Command::Unsilence {
+        .send(released(Mutation::Unsilence {
             id: "entity:web-1:check_http".into(),
-        })
+        }))
         .await
         .unwrap();
     assert_eq!(
         wait_msg(&mut rx, Duration::from_secs(5), |m| match m {
-            Msg::SilenceDone(o) => Some(o.clone()),
+            Msg::SilenceDone { outcome, .. } => Some(outcome.clone()),
             _ => None,
         })
         .await,
@@ -1677,12 +1684,31 @@ async fn unsilence(
     id: &str,
 ) -> SilenceOutcome {
     cmd_tx
-        .send(Command::Unsilence { id: id.into() })
+        .send(released(Mutation::Unsilence { id: id.into() }))
         .await
         .unwrap();
     wait_msg(rx, Duration::from_secs(5), |m| match m {
-        Msg::SilenceDone(o) => Some(o.clone()),
+        Msg::SilenceDone { outcome, .. } => Some(outcome.clone()),
         _ => None,
     })
     .await
+}
+
+/// What the app does before a change reaches a source: its attempt line into the audit log (a
+/// throw-away one here), which gives the command its proof of being recorded.
+fn released(mutation: Mutation) -> Command {
+    let dir = tempfile::tempdir().unwrap();
+    let log = AuditLog::new(dir.path().join("audit.log"));
+    let attempt = AuditEntry::new(
+        "sensu-test-1".into(),
+        Phase::Attempt,
+        chrono::Utc::now().to_rfc3339(),
+        "tester",
+        "test",
+        "silence",
+        String::new(),
+    );
+    Gated { attempt, mutation }
+        .release(&log)
+        .unwrap_or_else(|e| panic!("writing the test audit log: {}", e.error))
 }

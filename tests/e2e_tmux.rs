@@ -223,7 +223,7 @@ fn deregister_asks_names_the_key_and_is_audited() {
 
     t.send(&["D"]);
     t.wait_text("key  /services/web/web-1 ");
-    t.send(&["y"]);
+    t.confirm("y");
     let deleted = wait_for(SOON, || {
         f.get("/services/web/web-1").trim().is_empty().then_some(())
     });

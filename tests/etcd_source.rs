@@ -362,9 +362,9 @@ async fn deregister_is_guarded_by_mod_revision() {
         (
             audit.action.as_str(),
             audit.target.as_str(),
-            audit.result.as_str()
+            audit.result.as_deref()
         ),
-        ("deregister", "/services/web/web-1", "deleted")
+        ("deregister", "/services/web/web-1", Some("deleted"))
     );
 
     // Stale revision: the instance re-registered after the user looked → refused, key kept.
@@ -389,12 +389,15 @@ async fn deregister_is_guarded_by_mod_revision() {
         Some(current),
         "key untouched"
     );
-    assert_eq!(c.audits.last().unwrap().result, "refused: changed");
+    assert_eq!(
+        c.audits.last().unwrap().result.as_deref(),
+        Some("refused: changed")
+    );
 
     // Already gone.
     let out = c.deregister("/services/web/nope", 5, None).await;
     assert_eq!(out, DeregisterOutcome::Missing);
-    assert_eq!(c.audits.last().unwrap().result, "missing");
+    assert_eq!(c.audits.last().unwrap().result.as_deref(), Some("missing"));
 
     // With lease revoke: the lease's other keys vanish too.
     let lease = grant(&etcd, 60);
@@ -700,7 +703,7 @@ async fn readonly_refuses_deregister_and_confirm_path_deletes() {
     let Command::Audit(a) = &out[0] else {
         panic!("expected an audit command, got {out:?}")
     };
-    assert_eq!(a.result, "refused: readonly");
+    assert_eq!(a.result.as_deref(), Some("refused: readonly"));
     assert_eq!(a.action, "deregister");
     assert_eq!(a.target, "/services/web/web-2");
     assert_eq!(a.cluster, "test");
@@ -710,7 +713,7 @@ async fn readonly_refuses_deregister_and_confirm_path_deletes() {
     assert!(
         !confirm
             .iter()
-            .any(|c| matches!(c, Command::Deregister { .. })),
+            .any(|c| matches!(c, Command::Deregister { .. } | Command::Gated(_))),
         "{confirm:?}"
     );
     out.extend(confirm);
@@ -736,15 +739,31 @@ async fn readonly_refuses_deregister_and_confirm_path_deletes() {
         &c.state.popup,
         Some(Popup::ConfirmDeregister { key, mod_revision, .. }) if key == b"/services/web/web-2" && *mod_revision == rev
     ));
-    let cmds = state::handle_action(&mut c.state, Action::Confirm);
-    let [cmd @ Command::Deregister { .. }] = cmds.as_slice() else {
-        panic!("expected one deregister command, got {cmds:?}")
+    // Confirmed once the dialog has been on screen for a moment, as in the app.
+    let shown = std::time::Instant::now();
+    state::frame_drawn(&mut c.state, shown, true);
+    let cmds = state::handle_key(
+        &mut c.state,
+        Action::Confirm,
+        "y",
+        shown + Duration::from_millis(300),
+    );
+    let [Command::Gated(gated)] = cmds.as_slice() else {
+        panic!("expected one gated deregister, got {cmds:?}")
     };
-    c.send(cmd.clone()).await;
+    let attempt_id = gated.attempt.id.clone();
+    let cmd = c.release((**gated).clone());
+    c.send(cmd).await;
     c.until(LIVE, "deregister done and web-2 gone", |c| {
         c.deregs.len() == 2 && !c.has("/services/web/web-2")
     })
     .await;
+    // The outcome line carries the attempt's id.
+    let outcome = c.audits.last().expect("an outcome line");
+    assert_eq!(
+        (&outcome.id, outcome.result.as_deref()),
+        (&attempt_id, Some("deleted"))
+    );
     assert_eq!(
         c.deregs[1].1,
         DeregisterOutcome::Deleted {
@@ -899,12 +918,28 @@ async fn keys_that_are_not_utf8_are_distinct_members_and_deregister_the_exact_ke
     assert!(c.state.members.select_key(&ff));
     state::handle_action(&mut c.state, Action::Deregister);
     assert!(matches!(&c.state.popup, Some(Popup::ConfirmDeregister { key, .. }) if *key == ff));
-    let cmds = state::handle_action(&mut c.state, Action::Confirm);
-    let [cmd @ Command::Deregister { key, .. }] = cmds.as_slice() else {
-        panic!("expected one deregister command, got {cmds:?}")
+    let shown = std::time::Instant::now();
+    state::frame_drawn(&mut c.state, shown, true);
+    let cmds = state::handle_key(
+        &mut c.state,
+        Action::Confirm,
+        "y",
+        shown + Duration::from_millis(300),
+    );
+    let [Command::Gated(gated)] = cmds.as_slice() else {
+        panic!("expected one gated deregister, got {cmds:?}")
+    };
+    assert_eq!(gated.attempt.target, "/services/coll/inv\\xff");
+    assert_eq!(
+        gated.attempt.key_b64.as_deref(),
+        Some("L3NlcnZpY2VzL2NvbGwvaW52/w==")
+    );
+    let cmd = c.release((**gated).clone());
+    let Command::Deregister { key, .. } = &cmd else {
+        panic!("expected a deregister, got {cmd:?}")
     };
     assert_eq!(key, &ff);
-    c.send(cmd.clone()).await;
+    c.send(cmd).await;
     c.until(LIVE, "deregistered and gone", |c| {
         !c.deregs.is_empty() && !c.has(&ff)
     })
@@ -922,7 +957,7 @@ async fn keys_that_are_not_utf8_are_distinct_members_and_deregister_the_exact_ke
     assert_eq!(
         (
             audit.action.as_str(),
-            audit.result.as_str(),
+            audit.result.as_deref().unwrap_or(""),
             audit.target.as_str()
         ),
         ("deregister", "deleted", "/services/coll/inv\\xff")

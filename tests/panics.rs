@@ -135,6 +135,8 @@ fn run_child_console(spec: &str) {
         keymap: Keymap::resolve(None).expect("default keymap"),
         audit_log: opsconsole::paths::default_audit_log(),
         user: "panic-tester".into(),
+        clusters: None,
+        switched_from: None,
     };
     let _log = opsconsole::logging::init();
     app::install_panic_hook();

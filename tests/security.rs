@@ -92,7 +92,7 @@ fn readonly_state() -> State {
 fn is_mutating(c: &Cmd) -> bool {
     matches!(
         c,
-        Cmd::Deregister { .. } | Cmd::Silence(_) | Cmd::Unsilence { .. }
+        Cmd::Gated(_) | Cmd::Deregister { .. } | Cmd::Silence { .. } | Cmd::Unsilence { .. }
     )
 }
 
@@ -100,8 +100,13 @@ fn is_mutating(c: &Cmd) -> bool {
 fn readonly_refuses_deregister_silence_unsilence() {
     for (action, pane_steps, target) in [
         (Action::Deregister, 0, "/services/web/web-1"),
-        (Action::Silence, 1, "web-1/check_http"),
-        (Action::Unsilence, 1, "web-1/check_http"),
+        // What the dialog would have shown as the target: the form's first scope, the silence.
+        (Action::Silence, 1, "check_http on web-1"),
+        (
+            Action::Unsilence,
+            1,
+            "entity:web-1:check_http — by bob: \"deploy\"",
+        ),
     ] {
         // Control: without readonly the same key opens its dialog.
         let mut st = readonly_state();
@@ -124,7 +129,7 @@ fn readonly_refuses_deregister_silence_unsilence() {
         let Cmd::Audit(a) = &out[0] else {
             panic!("{action:?}: expected an audit entry, got {out:?}");
         };
-        assert_eq!(a.result, "refused: readonly", "{action:?}");
+        assert_eq!(a.result.as_deref(), Some("refused: readonly"), "{action:?}");
         assert_eq!(a.target, target, "{action:?}");
         assert_eq!((a.user.as_str(), a.cluster.as_str()), ("alice", "prod"));
         assert_eq!(st.popup, None, "{action:?}: no dialog in readonly");
@@ -212,7 +217,9 @@ fn readonly_no_key_sequence_mutates() {
         );
         refused += out
             .iter()
-            .filter(|c| matches!(c, Cmd::Audit(a) if a.result == "refused: readonly"))
+            .filter(
+                |c| matches!(c, Cmd::Audit(a) if a.result.as_deref() == Some("refused: readonly")),
+            )
             .count();
     }
     assert!(attempts > 1000);
@@ -489,6 +496,12 @@ logs = {{ kind = "elasticsearch", url = "{rej}", user = "ops", password_env = "{
         "the secret was sent as Basic credentials (so it was really in use)"
     );
     t.keys(&["D"]);
+    wait_for(Duration::from_secs(10), || {
+        t.screen().contains("Deregister this member?").then_some(())
+    })
+    .unwrap_or_else(|| panic!("no deregister dialog:\n{}", t.screen()));
+    // The dialog's keys count once it has been on screen for 250 ms.
+    std::thread::sleep(Duration::from_millis(350));
     t.keys(&["y"]);
     std::thread::sleep(Duration::from_secs(2));
     let screen = t.screen();

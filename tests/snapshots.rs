@@ -242,7 +242,15 @@ fn deregister_confirmation() {
     let mut s = live_state();
     select(&mut s, "/services/web/web-2");
     handle_action(&mut s, Action::Deregister);
-    handle_action(&mut s, Action::ToggleRevokeLease);
+    // The dialog's keys count once it has been on screen for a moment.
+    let shown = std::time::Instant::now();
+    opsconsole::state::frame_drawn(&mut s, shown, true);
+    opsconsole::state::handle_key(
+        &mut s,
+        Action::ToggleRevokeLease,
+        "r",
+        shown + std::time::Duration::from_millis(300),
+    );
     insta::assert_snapshot!("deregister_confirmation", draw(&s, &theme("default")));
 }
 
@@ -567,6 +575,7 @@ fn no_color_has_no_colours_but_reversed_selection() {
         Msg::DeregisterDone {
             key: "/services/web/web-9".into(),
             outcome: opsconsole::sources::DeregisterOutcome::Failed("boom".into()),
+            audit_id: "snap-1".into(),
         },
     );
     for popup in [None, Some(Action::Help), Some(Action::Deregister)] {
@@ -672,6 +681,7 @@ fn status_levels_use_their_styles() {
             Msg::DeregisterDone {
                 key: "/services/web/web-9".into(),
                 outcome: outcome.clone(),
+                audit_id: "snap-1".into(),
             },
         );
         let b = draw(&s, &t);

@@ -305,20 +305,21 @@ impl ChecksSource {
                 }
                 cmd = self.cmds.recv() => {
                     let Some(cmd) = cmd else { return };
-                    let outcome = match cmd {
-                        Command::Silence(req) => match backend.silence(&req).await {
+                    let (outcome, audit) = match cmd {
+                        Command::Silence { request: req, audit } => (match backend.silence(&req).await {
                             Ok(id) => SilenceOutcome::Created { id, request: req },
                             Err(e) => SilenceOutcome::Failed { what: format!("silence {}", req.scope.describe()), error: e.to_string() },
-                        },
-                        Command::Unsilence { id } => match backend.unsilence(&id).await {
+                        }, audit),
+                        Command::Unsilence { id, audit } => (match backend.unsilence(&id).await {
                             Ok(()) => SilenceOutcome::Removed { id },
                             Err(e) if e.means_gone() => SilenceOutcome::AlreadyGone { id, detail: e.to_string() },
                             Err(e) => SilenceOutcome::Failed { what: format!("unsilence {id}"), error: e.to_string() },
-                        },
+                        }, audit),
                         _ => continue,
                     };
-                    info!(?outcome, "silence command");
-                    if self.tx.send(Msg::SilenceDone(outcome)).await.is_err() {
+                    info!(?outcome, audit_id = %audit.id(), "silence command");
+                    let done = Msg::SilenceDone { outcome, audit_id: audit.id().clone() };
+                    if self.tx.send(done).await.is_err() {
                         return;
                     }
                     // Show the backend's own view of the change at once.

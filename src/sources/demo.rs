@@ -303,6 +303,7 @@ impl DemoSource {
                 key,
                 mod_revision,
                 revoke_lease,
+                audit,
             } => {
                 // The simulated fleet's keys are all ASCII: a key that is not is simply not there.
                 let name = std::str::from_utf8(&key).unwrap_or_default();
@@ -328,7 +329,12 @@ impl DemoSource {
                         }
                     }
                 };
-                self.send(Msg::DeregisterDone { key, outcome }).await
+                self.send(Msg::DeregisterDone {
+                    key,
+                    outcome,
+                    audit_id: audit.id().clone(),
+                })
+                .await
             }
             Command::FetchHistory { key, .. } => {
                 let revisions = Ok(self
@@ -348,7 +354,7 @@ impl DemoSource {
                     .unwrap_or_default());
                 self.send(Msg::History { key, revisions }).await
             }
-            Command::Silence(request) => {
+            Command::Silence { request, audit } => {
                 let id = match &request.scope {
                     SilenceScope::CheckOnEntity { entity, check } => {
                         format!("entity:{entity}:{check}")
@@ -376,10 +382,13 @@ impl DemoSource {
                     expire_on_resolve: request.expire_on_resolve,
                     matchers: Vec::new(),
                 });
-                self.send(Msg::SilenceDone(SilenceOutcome::Created { id, request }))
-                    .await
+                self.send(Msg::SilenceDone {
+                    outcome: SilenceOutcome::Created { id, request },
+                    audit_id: audit.id().clone(),
+                })
+                .await
             }
-            Command::Unsilence { id } => {
+            Command::Unsilence { id, audit } => {
                 let before = self.silences.len();
                 self.silences.retain(|s| s.id != id);
                 let outcome = if before == self.silences.len() {
@@ -390,7 +399,11 @@ impl DemoSource {
                 } else {
                     SilenceOutcome::Removed { id }
                 };
-                self.send(Msg::SilenceDone(outcome)).await
+                self.send(Msg::SilenceDone {
+                    outcome,
+                    audit_id: audit.id().clone(),
+                })
+                .await
             }
             Command::MetricsQuery(q) => {
                 let result = demo_metrics(&q);
@@ -400,9 +413,13 @@ impl DemoSource {
                 })
                 .await
             }
-            Command::WatchLeases(_) | Command::LogsScope(_) | Command::Audit(_) | Command::Quit => {
-                true
-            }
+            Command::WatchLeases(_)
+            | Command::Gated(_)
+            | Command::LogsScope(_)
+            | Command::Audit(_)
+            | Command::SwitchCluster(_)
+            | Command::ListClusters
+            | Command::Quit => true,
         }
     }
 }

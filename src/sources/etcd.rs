@@ -159,10 +159,11 @@ impl EtcdSource {
                 _ = &mut sleep => return true,
                 cmd = self.cmds.recv() => match cmd {
                     None => return false,
-                    Some(Command::Deregister { key, .. }) => {
+                    Some(Command::Deregister { key, audit, .. }) => {
                         let msg = Msg::DeregisterDone {
                             key,
                             outcome: DeregisterOutcome::Failed("etcd is unreachable; nothing was deleted".into()),
+                            audit_id: audit.id().clone(),
                         };
                         if !self.send(msg).await { return false; }
                     }
@@ -506,6 +507,7 @@ impl EtcdSource {
                 key,
                 mod_revision,
                 revoke_lease,
+                audit,
             } => {
                 let outcome = match tokio::time::timeout(
                     REQUEST_TIMEOUT,
@@ -518,8 +520,13 @@ impl EtcdSource {
                         "etcd did not answer within 5 s; the key may or may not be deleted — check it".into(),
                     ),
                 };
-                info!(key = %crate::text::escape_bytes(&key), ?outcome, "deregister");
-                self.send(Msg::DeregisterDone { key, outcome }).await
+                info!(key = %crate::text::escape_bytes(&key), ?outcome, audit_id = %audit.id(), "deregister");
+                self.send(Msg::DeregisterDone {
+                    key,
+                    outcome,
+                    audit_id: audit.id().clone(),
+                })
+                .await
             }
             Command::FetchHistory { key, mod_revision } => {
                 let revisions =

@@ -19,7 +19,7 @@ pub mod syslog;
 
 use chrono::{DateTime, Utc};
 
-use crate::audit::AuditEntry;
+use crate::audit::{AuditEntry, AuditId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SourceId {
@@ -115,12 +115,18 @@ pub enum Msg {
     DeregisterDone {
         key: Vec<u8>,
         outcome: DeregisterOutcome,
+        /// The id of the deregister's audit attempt, for its outcome line.
+        audit_id: AuditId,
     },
     ChecksSnapshot {
         snapshot: checks::ChecksSnapshot,
         at: DateTime<Utc>,
     },
-    SilenceDone(checks::SilenceOutcome),
+    SilenceDone {
+        outcome: checks::SilenceOutcome,
+        /// The id of the silence's (or unsilence's) audit attempt, for its outcome line.
+        audit_id: AuditId,
+    },
     LogLines(Vec<syslog::LogLine>),
     /// Something the user should know that is not a failure (e.g. partial shard failures).
     Notice(SourceId, String),
@@ -136,7 +142,7 @@ pub enum Msg {
         at: DateTime<Utc>,
     },
     /// Written to the audit log by the app; sources report outcomes through the variants above.
-    Audit(AuditEntry),
+    Audit(Box<AuditEntry>),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -1,22 +1,27 @@
 //! All console state, changed only by [`update`] (facts from sources) and [`handle_action`] /
 //! [`handle_text`] (the user). Pure and synchronous: no I/O, no clocks — time arrives as `Msg::Tick`.
 
+pub mod audit_trail;
 pub mod checks;
+pub mod confirm_guard;
 pub mod logs;
 pub mod member_value;
 pub mod members;
 pub mod metrics;
+pub mod paste;
 pub mod silence_form;
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
-use crate::action::{Action, Command};
-use crate::audit::AuditEntry;
+use crate::action::{Action, Command, Mutation};
+use crate::audit::{AuditEntry, AuditId, Phase};
 use crate::sources::checks::{Silence, SilenceOutcome, SilenceRequest, SilenceScope};
 use crate::sources::{DeregisterOutcome, Health, KvEntry, Msg, SourceId};
+use audit_trail::{deregister_target, key_b64, silence_target, unsilence_target, AuditTrail};
 use checks::{Checks, EntityScope};
 use members::{Filter, Members};
 pub use silence_form::{FormKey, SilenceForm};
@@ -86,6 +91,18 @@ pub enum Popup {
     },
 }
 
+impl Popup {
+    /// Dialogs that confirm a change to a backend; their keys wait for [`confirm_guard`].
+    pub fn is_confirmation(&self) -> bool {
+        matches!(
+            self,
+            Popup::ConfirmDeregister { .. }
+                | Popup::ConfirmSilence(_)
+                | Popup::ConfirmUnsilence { .. }
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InputKind {
     Filter,
@@ -153,8 +170,8 @@ pub struct State {
     pub scope_key: Option<std::sync::Arc<[u8]>>,
     pub backends: PaneBackends,
     pub should_quit: bool,
-    /// `:cluster NAME` asks the app to restart on another profile.
-    pub switch_to: Option<String>,
+    /// The cluster this session was switched from; `:cluster -` goes back to it.
+    pub previous_cluster: Option<String>,
     /// Presentation state written by the view (scroll offset and rows on screen) so the list keeps
     /// its scroll position between frames, and `update` knows which leases are visible.
     pub members_offset: Cell<usize>,
@@ -163,6 +180,11 @@ pub struct State {
     pub checks_viewport: Cell<usize>,
     pub logs_viewport: Cell<usize>,
     watched_leases: Vec<i64>,
+    /// When the confirmation dialog on screen was first drawn, on the console's clock.
+    confirm_guard: confirm_guard::ConfirmGuard,
+    /// Why the audit log cannot be written, while it cannot: every change is refused meanwhile.
+    pub audit_problem: Option<String>,
+    audit: AuditTrail,
 }
 
 impl State {
@@ -189,14 +211,22 @@ impl State {
             scope_key: None,
             backends: PaneBackends::default(),
             should_quit: false,
-            switch_to: None,
+            previous_cluster: None,
             members_offset: Cell::new(0),
             members_viewport: Cell::new(20),
             checks_offset: Cell::new(0),
             checks_viewport: Cell::new(20),
             logs_viewport: Cell::new(20),
             watched_leases: Vec::new(),
+            confirm_guard: Default::default(),
+            audit_problem: None,
+            audit: AuditTrail::new("local".into()),
         }
+    }
+
+    /// Sets this session's part of the audit ids (see [`crate::audit::run_id`]).
+    pub fn set_audit_run(&mut self, run: String) {
+        self.audit = AuditTrail::new(run);
     }
 
     fn say(&mut self, level: Level, text: impl Into<String>) {
@@ -207,16 +237,52 @@ impl State {
         });
     }
 
-    fn audit(&self, action: &str, target: &str, result: &str, detail: Option<String>) -> Command {
-        Command::Audit(AuditEntry {
-            time: self.now.to_rfc3339(),
-            user: self.user.clone(),
-            cluster: self.cluster.clone(),
-            action: action.to_string(),
-            target: target.to_string(),
-            result: result.to_string(),
-            detail,
-        })
+    /// A new audit line (with a new id) for `action` on `target`, as of now.
+    fn audit_line(&mut self, phase: Phase, action: &str, target: String) -> AuditEntry {
+        let id = self.audit.next_id();
+        self.audit_line_for(id, phase, action, target)
+    }
+
+    fn audit_line_for(
+        &self,
+        id: AuditId,
+        phase: Phase,
+        action: &str,
+        target: String,
+    ) -> AuditEntry {
+        AuditEntry::new(
+            id,
+            phase,
+            self.now.to_rfc3339(),
+            &self.user,
+            &self.cluster,
+            action,
+            target,
+        )
+    }
+
+    /// The outcome line for attempt `id` with `result`: the attempt's fields, or — when the
+    /// attempt is not known (a source driven without this reducer) — the (action, target) that
+    /// `fallback` names.
+    fn audit_outcome(
+        &mut self,
+        id: &AuditId,
+        result: &str,
+        detail: Option<String>,
+        fallback: impl FnOnce() -> (&'static str, String),
+    ) -> AuditEntry {
+        let mut line = match self.audit.take(id) {
+            Some(attempt) => attempt,
+            None => {
+                let (action, target) = fallback();
+                self.audit_line_for(id.clone(), Phase::Outcome, action, target)
+            }
+        };
+        line.phase = Phase::Outcome;
+        line.time = self.now.to_rfc3339();
+        line.result = Some(result.to_string());
+        line.detail = detail;
+        line
     }
 
     /// How old `source`'s data is when the source is not live (`None` while live, not configured,
@@ -289,6 +355,61 @@ impl State {
     }
 }
 
+/// The audit log cannot be written (found at start, or by a failed write): say so on the status
+/// line until it can, and refuse every change meanwhile (each attempt tries the log again).
+pub fn audit_unwritable(state: &mut State, why: String) {
+    let text = unwritable(&why);
+    state.say(Level::Error, text.clone());
+    state.audit_problem = Some(text);
+}
+
+fn unwritable(why: &str) -> String {
+    format!(
+        "the audit log cannot be written ({why}): deregister, silence and unsilence are refused until it can"
+    )
+}
+
+/// A line reached the audit log: it can be written again.
+pub fn audit_writable(state: &mut State) {
+    state.audit_problem = None;
+}
+
+/// The app could not write `attempt` to the audit log (`why`), so nothing was sent.
+pub fn mutation_refused(state: &mut State, attempt: AuditEntry, why: String) {
+    state.audit.take(&attempt.id);
+    state.audit_problem = Some(unwritable(&why));
+    state.say(
+        Level::Error,
+        format!(
+            "{} {}: refused: audit log unwritable ({why}) — nothing was sent",
+            attempt.action, attempt.target
+        ),
+    );
+}
+
+/// An outcome or refusal line could not be written (`why`): the user learns what it said.
+pub fn audit_line_lost(state: &mut State, line: &AuditEntry, why: String) {
+    state.audit_problem = Some(unwritable(&why));
+    state.say(
+        Level::Error,
+        format!(
+            "{} {}: {} — but its audit line could not be written ({why})",
+            line.action,
+            line.target,
+            line.result.as_deref().unwrap_or("?")
+        ),
+    );
+}
+
+/// A change whose attempt is recorded could not be handed to its source (`why`): its outcome
+/// line, so the attempt does not stay open.
+pub fn mutation_not_sent(state: &mut State, id: &AuditId, why: &str) -> Command {
+    state.say(Level::Error, format!("not sent: {why}"));
+    let detail = Some(format!("not sent: {why}"));
+    let line = state.audit_outcome(id, "error", detail, || ("?", String::new()));
+    Command::Audit(line)
+}
+
 /// Information from the app side (e.g. a discovered backend).
 pub fn note(state: &mut State, text: String) {
     state.say(Level::Info, text);
@@ -355,8 +476,9 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
         Msg::DeregisterDone {
             key: raw_key,
             outcome,
+            audit_id,
         } => {
-            let key = crate::text::escape_bytes(&raw_key).into_owned();
+            let key = deregister_target(&raw_key);
             let (level, text, result, detail) = match &outcome {
                 DeregisterOutcome::Deleted { lease_revoked } => {
                     let lease_note = match lease_revoked {
@@ -393,14 +515,17 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
                 ),
             };
             state.say(level, text);
-            out.push(state.audit("deregister", &key, result, detail));
+            let mut line =
+                state.audit_outcome(&audit_id, result, detail, || ("deregister", key.clone()));
+            line.key_b64 = Some(key_b64(&raw_key));
+            out.push(Command::Audit(line));
         }
-        Msg::Audit(entry) => out.push(Command::Audit(entry)),
+        Msg::Audit(entry) => out.push(Command::Audit(*entry)),
         Msg::ChecksSnapshot { snapshot, at } => {
             state.answered(SourceId::Checks, at);
             state.checks.apply_snapshot(snapshot, at)
         }
-        Msg::SilenceDone(outcome) => out.extend(silence_done(state, outcome)),
+        Msg::SilenceDone { outcome, audit_id } => out.push(silence_done(state, outcome, &audit_id)),
         Msg::Metrics { result, at } => {
             state.answered(SourceId::Metrics, at);
             state.metrics.apply(result, at)
@@ -417,7 +542,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
     out
 }
 
-fn silence_done(state: &mut State, outcome: SilenceOutcome) -> Vec<Command> {
+fn silence_done(state: &mut State, outcome: SilenceOutcome, audit_id: &AuditId) -> Command {
     match outcome {
         SilenceOutcome::Created { id, request } => {
             let (subscription, check) = match &request.scope {
@@ -446,17 +571,20 @@ fn silence_done(state: &mut State, outcome: SilenceOutcome) -> Vec<Command> {
                 Level::Info,
                 format!("silenced {} ({id})", request.scope.describe()),
             );
-            vec![state.audit(
-                "silence",
-                &request.scope.describe(),
-                "created",
-                Some(format!("id {id}; reason: {}", request.reason)),
-            )]
+            let mut line = state.audit_outcome(audit_id, "created", None, || {
+                ("silence", silence_target(&request.scope))
+            });
+            line.silence_id = Some(id);
+            line.reason = Some(request.reason);
+            Command::Audit(line)
         }
         SilenceOutcome::Removed { id } => {
             state.checks.remove_silence(&id);
             state.say(Level::Info, format!("silence {id} removed"));
-            vec![state.audit("unsilence", &id, "removed", None)]
+            let mut line =
+                state.audit_outcome(audit_id, "removed", None, || ("unsilence", id.clone()));
+            line.silence_id = Some(id);
+            Command::Audit(line)
         }
         SilenceOutcome::AlreadyGone { id, detail } => {
             state.checks.remove_silence(&id);
@@ -464,7 +592,11 @@ fn silence_done(state: &mut State, outcome: SilenceOutcome) -> Vec<Command> {
                 Level::Warn,
                 format!("silence {id} was already expired or removed elsewhere"),
             );
-            vec![state.audit("unsilence", &id, "already gone", Some(detail))]
+            let mut line = state.audit_outcome(audit_id, "already gone", Some(detail), || {
+                ("unsilence", id.clone())
+            });
+            line.silence_id = Some(id);
+            Command::Audit(line)
         }
         SilenceOutcome::Failed { what, error } => {
             state.say(Level::Error, format!("{what} failed: {error}"));
@@ -473,7 +605,9 @@ fn silence_done(state: &mut State, outcome: SilenceOutcome) -> Vec<Command> {
             } else {
                 "silence"
             };
-            vec![state.audit(action, &what, "error", Some(error))]
+            Command::Audit(
+                state.audit_outcome(audit_id, "error", Some(error), || (action, what.clone())),
+            )
         }
     }
 }
@@ -505,8 +639,27 @@ fn lease_interest(state: &mut State) -> Option<Command> {
     Some(Command::WatchLeases(leases))
 }
 
-/// A key the keymap turned into an action.
+/// A frame reached the terminal at `at` (the console's monotonic clock); `popups_visible` is false
+/// when the screen was too small to draw them. A confirmation dialog's keys count from then.
+pub fn frame_drawn(state: &mut State, at: Instant, popups_visible: bool) {
+    state
+        .confirm_guard
+        .frame_drawn(state.popup.as_ref(), at, popups_visible);
+}
+
+/// A key pressed at `at` that the keymap turned into `action`; `key` is its name, for the hint
+/// when a confirmation dialog ignores it.
+pub fn handle_key(state: &mut State, action: Action, key: &str, at: Instant) -> Vec<Command> {
+    state.confirm_guard.clock(at);
+    act(state, action, Some(key))
+}
+
+/// An action, at the time last reported (see [`handle_key`]).
 pub fn handle_action(state: &mut State, action: Action) -> Vec<Command> {
+    act(state, action, None)
+}
+
+fn act(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
     if action.is_mutating() && state.readonly {
         state.say(
             Level::Warn,
@@ -515,26 +668,10 @@ pub fn handle_action(state: &mut State, action: Action) -> Vec<Command> {
                 action.describe()
             ),
         );
-        let target = match action {
-            Action::Deregister => state
-                .members
-                .selected()
-                .map(|m| m.key_text().to_string())
-                .unwrap_or_default(),
-            _ => state
-                .checks
-                .selected()
-                .map(|r| format!("{}/{}", r.entity, r.check))
-                .unwrap_or_default(),
-        };
-        let name = serde_json::to_value(action)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        return vec![state.audit(&name, &target, "refused: readonly", None)];
+        return vec![Command::Audit(readonly_refusal(state, action))];
     }
     if let Some(popup) = state.popup.clone() {
-        return popup_action(state, popup, action);
+        return popup_action(state, popup, action, key);
     }
     let mut out = Vec::new();
     match action {
@@ -602,6 +739,74 @@ pub fn handle_action(state: &mut State, action: Action) -> Vec<Command> {
     }
     out.extend(lease_interest(state));
     out
+}
+
+/// The one `refused` line for a mutating key in a read-only session, naming the target its dialog
+/// would have shown (empty when nothing is selected).
+fn readonly_refusal(state: &mut State, action: Action) -> AuditEntry {
+    let name = serde_json::to_value(action)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let mut line = match action {
+        Action::Deregister => {
+            let member = state
+                .members
+                .selected()
+                .map(|m| (m.key.to_vec(), m.mod_revision));
+            let target = member
+                .as_ref()
+                .map(|(k, _)| deregister_target(k))
+                .unwrap_or_default();
+            let mut line = state.audit_line(Phase::Refused, &name, target);
+            if let Some((key, mod_revision)) = member {
+                line.key_b64 = Some(key_b64(&key));
+                line.mod_revision = Some(mod_revision);
+            }
+            line
+        }
+        Action::Silence => {
+            // The scope the silence form would have opened with.
+            let target = state
+                .checks
+                .selected()
+                .and_then(|r| checks::scopes_for(r).into_iter().next())
+                .map(|scope| silence_target(&scope))
+                .unwrap_or_default();
+            state.audit_line(Phase::Refused, &name, target)
+        }
+        _ => {
+            let ids = silences_of_selected(state)
+                .map(|(_, ids)| ids)
+                .unwrap_or_default();
+            let target = ids
+                .iter()
+                .map(|id| unsilence_target(&describe_silence(&state.checks, id)))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let mut line = state.audit_line(Phase::Refused, &name, target);
+            if let [id] = ids.as_slice() {
+                line.silence_id = Some(id.clone());
+            }
+            line
+        }
+    };
+    line.result = Some("refused: readonly".into());
+    line
+}
+
+/// The selected check row's label and the silences covering it: ours first, then the ones the
+/// backend names.
+fn silences_of_selected(state: &State) -> Option<(String, Vec<String>)> {
+    let c = &state.checks;
+    let r = c.selected()?;
+    let mut ids: Vec<String> = c.silences_for(r).iter().map(|s| s.id.clone()).collect();
+    for id in &r.silenced_by {
+        if !ids.contains(id) {
+            ids.push(id.clone());
+        }
+    }
+    Some((format!("{}/{}", r.entity, r.check), ids))
 }
 
 fn members_action(state: &mut State, action: Action) -> Vec<Command> {
@@ -677,28 +882,19 @@ fn checks_action(state: &mut State, action: Action) -> Vec<Command> {
             }
             None => state.say(Level::Info, "no check selected"),
         },
-        Action::Unsilence => match c.selected() {
+        Action::Unsilence => match silences_of_selected(state) {
             None => state.say(Level::Info, "no check selected"),
-            Some(r) => {
-                let mut ids: Vec<String> = c.silences_for(r).iter().map(|s| s.id.clone()).collect();
-                for id in &r.silenced_by {
-                    if !ids.contains(id) {
-                        ids.push(id.clone());
-                    }
+            Some((label, mut ids)) => match ids.len() {
+                0 => state.say(Level::Info, format!("{label} is not silenced")),
+                1 => {
+                    let id = ids.remove(0);
+                    state.popup = Some(Popup::ConfirmUnsilence {
+                        description: describe_silence(&state.checks, &id),
+                        id,
+                    });
                 }
-                let label = format!("{}/{}", r.entity, r.check);
-                match ids.len() {
-                    0 => state.say(Level::Info, format!("{label} is not silenced")),
-                    1 => {
-                        let id = ids.remove(0);
-                        state.popup = Some(Popup::ConfirmUnsilence {
-                            description: describe_silence(&state.checks, &id),
-                            id,
-                        });
-                    }
-                    _ => state.popup = Some(Popup::PickSilence { ids, index: 0 }),
-                }
-            }
+                _ => state.popup = Some(Popup::PickSilence { ids, index: 0 }),
+            },
         },
         _ => {}
     }
@@ -815,7 +1011,33 @@ fn members_action_inner(state: &mut State, action: Action) -> Vec<Command> {
     Vec::new()
 }
 
-fn popup_action(state: &mut State, popup: Popup, action: Action) -> Vec<Command> {
+/// Whether `action` does something in this confirmation dialog (closing it aside).
+fn acts_in_dialog(popup: &Popup, action: Action) -> bool {
+    match (popup, action) {
+        (Popup::ConfirmDeregister { lease, .. }, Action::ToggleRevokeLease) => *lease != 0,
+        (p, Action::Confirm) => p.is_confirmation(),
+        _ => false,
+    }
+}
+
+fn popup_action(
+    state: &mut State,
+    popup: Popup,
+    action: Action,
+    key: Option<&str>,
+) -> Vec<Command> {
+    // Keys typed ahead or pasted as keys must not confirm a dialog nobody has seen; closing it
+    // stays immediate.
+    if acts_in_dialog(&popup, action) && !state.confirm_guard.ready(&popup) {
+        let key = key.unwrap_or(action.describe());
+        state.say(
+            Level::Warn,
+            format!(
+                "press {key} again — the dialog had only just appeared, so that key was ignored"
+            ),
+        );
+        return Vec::new();
+    }
     match popup {
         Popup::ConfirmDeregister {
             key,
@@ -827,13 +1049,22 @@ fn popup_action(state: &mut State, popup: Popup, action: Action) -> Vec<Command>
                 state.popup = None;
                 state.say(
                     Level::Info,
-                    format!("deregistering {} …", crate::text::escape_bytes(&key)),
+                    format!("deregistering {} …", deregister_target(&key)),
                 );
-                vec![Command::Deregister {
-                    key,
-                    mod_revision,
-                    revoke_lease: (revoke_lease && lease != 0).then_some(lease),
-                }]
+                let revoke_lease = (revoke_lease && lease != 0).then_some(lease);
+                let mut attempt =
+                    state.audit_line(Phase::Attempt, "deregister", deregister_target(&key));
+                attempt.key_b64 = Some(key_b64(&key));
+                attempt.mod_revision = Some(mod_revision);
+                attempt.revoke_lease = revoke_lease;
+                vec![state.audit.gate(
+                    attempt,
+                    Mutation::Deregister {
+                        key,
+                        mod_revision,
+                        revoke_lease,
+                    },
+                )]
             }
             Action::Cancel | Action::Back | Action::Quit => {
                 state.popup = None;
@@ -858,7 +1089,13 @@ fn popup_action(state: &mut State, popup: Popup, action: Action) -> Vec<Command>
                     Level::Info,
                     format!("silencing {} …", request.scope.describe()),
                 );
-                vec![Command::Silence(request)]
+                let mut attempt =
+                    state.audit_line(Phase::Attempt, "silence", silence_target(&request.scope));
+                attempt.reason = Some(request.reason.clone());
+                if state.checks_kind() == "alertmanager" {
+                    attempt.matchers = Some(audit_trail::alertmanager_matchers(&request));
+                }
+                vec![state.audit.gate(attempt, Mutation::Silence(request))]
             }
             Action::Cancel | Action::Back | Action::Quit => {
                 state.popup = None;
@@ -867,11 +1104,14 @@ fn popup_action(state: &mut State, popup: Popup, action: Action) -> Vec<Command>
             }
             _ => Vec::new(),
         },
-        Popup::ConfirmUnsilence { id, .. } => match action {
+        Popup::ConfirmUnsilence { id, description } => match action {
             Action::Confirm => {
                 state.popup = None;
                 state.say(Level::Info, format!("removing silence {id} …"));
-                vec![Command::Unsilence { id }]
+                let mut attempt =
+                    state.audit_line(Phase::Attempt, "unsilence", unsilence_target(&description));
+                attempt.silence_id = Some(id.clone());
+                vec![state.audit.gate(attempt, Mutation::Unsilence { id })]
             }
             Action::Cancel | Action::Back | Action::Quit => {
                 state.popup = None;
@@ -987,7 +1227,12 @@ pub fn handle_text(state: &mut State, key: TextKey) -> Vec<Command> {
             };
         }
     }
-    // Live filtering while typing, like k9s: an incomplete regex just keeps the previous filter.
+    filter_live(state);
+    Vec::new()
+}
+
+/// Live filtering while typing, like k9s: an incomplete regex just keeps the previous filter.
+fn filter_live(state: &mut State) {
     if let Some(Input {
         kind: InputKind::Filter,
         buffer,
@@ -1002,6 +1247,29 @@ pub fn handle_text(state: &mut State, key: TextKey) -> Vec<Command> {
             }
         }
     }
+}
+
+/// A bracketed paste: text, never keys. It goes into the open text field (filter, command line,
+/// the silence form's reason or duration) as one line — so an Enter inside it never submits —
+/// and is otherwise dropped with a word on the status line.
+pub fn handle_paste(state: &mut State, text: &str) -> Vec<Command> {
+    let line = paste::one_line(text);
+    if let Some(input) = state.input.as_mut() {
+        paste::push_capped(&mut input.buffer, &line, 512);
+        filter_live(state);
+        return Vec::new();
+    }
+    if let Some(Popup::SilenceForm(form)) = state.popup.as_mut() {
+        if form.paste(&line) {
+            return Vec::new();
+        }
+    }
+    let hint = match &state.popup {
+        Some(Popup::SilenceForm(_)) => "move to the reason or duration field first",
+        Some(p) if p.is_confirmation() => "a confirmation dialog takes keys, not pastes",
+        _ => "open the filter (/) or the command line (:) first",
+    };
+    state.say(Level::Warn, format!("paste ignored: {hint}"));
     Vec::new()
 }
 
@@ -1065,21 +1333,24 @@ pub fn handle_form(state: &mut State, key: FormKey) -> Vec<Command> {
 
 fn run_command_line(state: &mut State, line: &str) -> Vec<Command> {
     let mut words = line.split_whitespace();
-    match (words.next(), words.next()) {
-        (Some("q" | "quit" | "q!"), _) => {
+    match (words.next(), words.next(), words.next()) {
+        (Some("q" | "quit" | "q!"), _, _) => {
             state.should_quit = true;
             vec![Command::Quit]
         }
-        (Some("cluster" | "ctx"), Some(name)) => {
-            state.switch_to = Some(name.to_string());
-            state.should_quit = true;
-            vec![Command::Quit]
+        (Some("cluster" | "ctx"), arg, None) => cluster_command(state, arg),
+        (Some("cluster" | "ctx"), Some(_), Some(_)) => {
+            state.say(
+                Level::Error,
+                "one cluster at a time: :cluster NAME, :cluster - (the previous one), or :cluster to list them",
+            );
+            Vec::new()
         }
-        (Some("help"), _) => {
+        (Some("help"), _, _) => {
             state.popup = Some(Popup::Help { scroll: 0 });
             Vec::new()
         }
-        (None, _) => Vec::new(),
+        (None, _, _) => Vec::new(),
         _ => {
             state.say(
                 Level::Error,
@@ -1088,6 +1359,30 @@ fn run_command_line(state: &mut State, line: &str) -> Vec<Command> {
             Vec::new()
         }
     }
+}
+
+/// `:cluster` lists the clusters, `:cluster NAME` switches, `:cluster -` goes back to the previous
+/// one. The app loads the target before leaving this one, so a bad name only costs a message.
+fn cluster_command(state: &mut State, arg: Option<&str>) -> Vec<Command> {
+    let name = match arg {
+        None => return vec![Command::ListClusters],
+        Some("-") => match state.previous_cluster.clone() {
+            Some(previous) => previous,
+            None => {
+                state.say(
+                    Level::Error,
+                    "no previous cluster: :cluster - goes back after a switch",
+                );
+                return Vec::new();
+            }
+        },
+        Some(name) => name.to_string(),
+    };
+    if name == state.cluster {
+        state.say(Level::Info, format!("already on cluster {name}"));
+        return Vec::new();
+    }
+    vec![Command::SwitchCluster(name)]
 }
 
 #[cfg(test)]

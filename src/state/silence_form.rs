@@ -135,6 +135,26 @@ impl SilenceForm {
         FormResult::Editing
     }
 
+    /// Pasted text (already one line) into the reason or duration field; false when the field
+    /// with the focus takes no text.
+    pub fn paste(&mut self, line: &str) -> bool {
+        self.error = None;
+        match self.field {
+            Field::Reason => {
+                let room = 500usize.saturating_sub(self.reason.chars().count());
+                self.reason.extend(line.chars().take(room));
+            }
+            Field::Duration => {
+                if DURATION_PRESETS.contains(&self.duration.as_str()) {
+                    self.duration.clear();
+                }
+                super::paste::push_capped(&mut self.duration, line.trim(), 16);
+            }
+            Field::Scope | Field::ExpireOnResolve => return false,
+        }
+        true
+    }
+
     fn submit(&mut self) -> FormResult {
         let duration = match super::checks::parse_duration(&self.duration) {
             Ok(d) => d,

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::*;
-use crate::action::{Action, Command};
+use crate::action::{Action, Command, Mutation};
+use crate::audit::Phase;
 use crate::sources::{DeregisterOutcome, Health, KvEntry, KvEvent, Msg, SourceId};
 
 fn t0() -> DateTime<Utc> {
@@ -88,6 +89,20 @@ fn status_text(s: &State) -> String {
         .as_ref()
         .map(|l| l.text.clone())
         .unwrap_or_default()
+}
+
+/// The console's clock in these tests: one fixed origin plus `ms`.
+fn at(ms: u64) -> std::time::Instant {
+    static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *ORIGIN.get_or_init(std::time::Instant::now) + std::time::Duration::from_millis(ms)
+}
+
+/// The one gated change in `cmds`: its attempt line and what it will send.
+fn gated(cmds: &[Command]) -> (&crate::audit::AuditEntry, &Mutation) {
+    match cmds {
+        [Command::Gated(g)] => (&g.attempt, &g.mutation),
+        other => panic!("expected exactly one gated change, got {other:?}"),
+    }
 }
 
 fn audit_of(cmds: &[Command]) -> &crate::audit::AuditEntry {
@@ -263,16 +278,33 @@ fn unsilencing_what_is_already_gone_warns_and_is_audited() {
     let mut s = empty_state();
     let cmds = update(
         &mut s,
-        Msg::SilenceDone(SilenceOutcome::AlreadyGone {
-            id: "0f3c".into(),
-            detail: "500 from http://am/api/v2/silence/0f3c: silence not found".into(),
-        }),
+        Msg::SilenceDone {
+            outcome: SilenceOutcome::AlreadyGone {
+                id: "0f3c".into(),
+                detail: "500 from http://am/api/v2/silence/0f3c: silence not found".into(),
+            },
+            audit_id: "x-1".into(),
+        },
     );
     let a = audit_of(&cmds);
+    // No attempt known under that id (none was made here): the line names what it can.
     assert_eq!(
-        (a.action.as_str(), a.target.as_str(), a.result.as_str()),
-        ("unsilence", "0f3c", "already gone")
+        (
+            a.id.as_str(),
+            a.phase,
+            a.action.as_str(),
+            a.target.as_str(),
+            a.result.as_deref()
+        ),
+        (
+            "x-1",
+            Phase::Outcome,
+            "unsilence",
+            "0f3c",
+            Some("already gone")
+        )
     );
+    assert_eq!(a.silence_id.as_deref(), Some("0f3c"));
     assert!(a.detail.as_deref().unwrap().contains("silence not found"));
     let status = s.status.as_ref().unwrap();
     assert_eq!(status.level, Level::Warn);
@@ -282,17 +314,17 @@ fn unsilencing_what_is_already_gone_warns_and_is_audited() {
 #[test]
 fn audit_messages_pass_through() {
     let mut s = empty_state();
-    let entry = crate::audit::AuditEntry {
-        time: t0().to_rfc3339(),
-        user: "alice".into(),
-        cluster: "prod".into(),
-        action: "silence".into(),
-        target: "web-1/check_http".into(),
-        result: "ok".into(),
-        detail: None,
-    };
+    let entry = crate::audit::AuditEntry::new(
+        "x-1".into(),
+        Phase::Outcome,
+        t0().to_rfc3339(),
+        "alice",
+        "prod",
+        "silence",
+        "check_http on web-1".into(),
+    );
     assert_eq!(
-        update(&mut s, Msg::Audit(entry.clone())),
+        update(&mut s, Msg::Audit(Box::new(entry.clone()))),
         vec![Command::Audit(entry)]
     );
 }
@@ -312,13 +344,20 @@ fn readonly_refuses_every_mutating_action_with_one_audit_line() {
         s.readonly = true;
         let cmds = handle_action(&mut s, action);
         let a = audit_of(&cmds);
-        assert_eq!(a.result, "refused: readonly", "{action:?}");
+        assert_eq!(a.result.as_deref(), Some("refused: readonly"), "{action:?}");
+        assert_eq!(a.phase, Phase::Refused, "{action:?}");
+        assert_eq!(a.id.as_str(), "local-1", "{action:?}");
         assert_eq!(a.action, name, "{action:?}");
         assert_eq!(a.target, target, "{action:?}");
         assert_eq!(a.user, "alice");
         assert_eq!(a.cluster, "prod");
         assert_eq!(a.time, t0().to_rfc3339());
         assert_eq!(a.detail, None);
+        if action == Action::Deregister {
+            // The key's bytes and the revision the dialog would have deleted at.
+            assert_eq!(a.key_b64.as_deref(), Some("L3NlcnZpY2VzL2RiL2RiLTE="));
+            assert_eq!(a.mod_revision, Some(14));
+        }
         assert_eq!(s.popup, None, "{action:?} must not open a dialog");
         let st = s.status.as_ref().expect("a status message");
         assert_eq!(st.level, Level::Warn);
@@ -364,12 +403,12 @@ fn deregister_opens_a_dialog_naming_the_key() {
 
 #[test]
 fn deregister_confirm_table() {
-    // (row selected, toggles of revoke-lease, expected command)
-    let table: Vec<(usize, usize, Command)> = vec![
+    // (row selected, toggles of revoke-lease, expected mutation)
+    let table: Vec<(usize, usize, Mutation)> = vec![
         (
             1,
             0,
-            Command::Deregister {
+            Mutation::Deregister {
                 key: "/services/web/web-1".into(),
                 mod_revision: 11,
                 revoke_lease: None,
@@ -378,7 +417,7 @@ fn deregister_confirm_table() {
         (
             1,
             1,
-            Command::Deregister {
+            Mutation::Deregister {
                 key: "/services/web/web-1".into(),
                 mod_revision: 11,
                 revoke_lease: Some(0x10),
@@ -387,7 +426,7 @@ fn deregister_confirm_table() {
         (
             1,
             2,
-            Command::Deregister {
+            Mutation::Deregister {
                 key: "/services/web/web-1".into(),
                 mod_revision: 11,
                 revoke_lease: None,
@@ -397,7 +436,7 @@ fn deregister_confirm_table() {
         (
             0,
             1,
-            Command::Deregister {
+            Mutation::Deregister {
                 key: "/services/db/db-1".into(),
                 mod_revision: 14,
                 revoke_lease: None,
@@ -406,7 +445,7 @@ fn deregister_confirm_table() {
         (
             4,
             1,
-            Command::Deregister {
+            Mutation::Deregister {
                 key: "/services/worker/w-1".into(),
                 mod_revision: 15,
                 revoke_lease: Some(0x30),
@@ -418,7 +457,11 @@ fn deregister_confirm_table() {
         s.members.select_index(row);
         handle_action(&mut s, Action::Deregister);
         for i in 0..toggles {
-            assert_eq!(handle_action(&mut s, Action::ToggleRevokeLease), vec![]);
+            // Each state of the dialog is drawn and seen before its keys count.
+            let t = 1000 * i as u64;
+            frame_drawn(&mut s, at(t), true);
+            let cmds = handle_key(&mut s, Action::ToggleRevokeLease, "r", at(t + 300));
+            assert_eq!(cmds, vec![]);
             if let Some(Popup::ConfirmDeregister {
                 lease,
                 revoke_lease,
@@ -448,8 +491,29 @@ fn deregister_confirm_table() {
             );
         }
         assert_eq!(s.focus, Pane::Members);
-        let cmds = handle_action(&mut s, Action::Confirm);
-        assert_eq!(cmds, vec![want], "row {row}, {toggles} toggles");
+        frame_drawn(&mut s, at(10_000), true);
+        let cmds = handle_key(&mut s, Action::Confirm, "y", at(10_300));
+        let (attempt, mutation) = gated(&cmds);
+        assert_eq!(mutation, &want, "row {row}, {toggles} toggles");
+        // The attempt line says what will be sent, before it is.
+        let Mutation::Deregister {
+            key,
+            mod_revision,
+            revoke_lease,
+        } = &want
+        else {
+            unreachable!()
+        };
+        assert_eq!(attempt.phase, Phase::Attempt);
+        assert_eq!(attempt.action, "deregister");
+        assert_eq!(
+            attempt.target.as_bytes(),
+            &key[..],
+            "the dialog showed the key as is"
+        );
+        assert_eq!(attempt.mod_revision, Some(*mod_revision));
+        assert_eq!(attempt.revoke_lease, *revoke_lease);
+        assert_eq!(attempt.result, None);
         assert_eq!(s.popup, None);
         assert!(
             status_text(&s).starts_with("deregistering /services/"),
@@ -457,6 +521,205 @@ fn deregister_confirm_table() {
             status_text(&s)
         );
     }
+}
+
+#[test]
+fn confirmation_keys_wait_until_the_dialog_was_drawn_and_250_ms_passed() {
+    let dialog = |revoke_lease| Popup::ConfirmDeregister {
+        key: "/services/web/web-1".into(),
+        mod_revision: 11,
+        lease: 0x10,
+        revoke_lease,
+    };
+    let deregister = |revoke: Option<i64>| Mutation::Deregister {
+        key: "/services/web/web-1".into(),
+        mod_revision: 11,
+        revoke_lease: revoke,
+    };
+    // (steps: (ms, drawn frame or key), commands of the last step, dialog afterwards)
+    enum Step {
+        Frame,
+        Key(Action, &'static str),
+    }
+    use Step::{Frame, Key};
+    let confirm = Key(Action::Confirm, "y");
+    let toggle = Key(Action::ToggleRevokeLease, "r");
+    type Row = (Vec<(u64, Step)>, Vec<Mutation>, Option<Popup>);
+    let table: Vec<Row> = vec![
+        // `Dy` in one burst: the dialog was never drawn.
+        (vec![(0, confirm)], vec![], Some(dialog(false))),
+        // Drawn, but the key came 249 ms later.
+        (
+            vec![(0, Frame), (249, Key(Action::Confirm, "y"))],
+            vec![],
+            Some(dialog(false)),
+        ),
+        (
+            vec![(0, Frame), (250, Key(Action::Confirm, "y"))],
+            vec![deregister(None)],
+            None,
+        ),
+        // An ignored key, then the same key again once the dialog was seen.
+        (
+            vec![
+                (0, Key(Action::Confirm, "y")),
+                (10, Frame),
+                (400, Key(Action::Confirm, "y")),
+            ],
+            vec![deregister(None)],
+            None,
+        ),
+        // `r` is a dialog key too, and the toggled dialog must be seen before `y` counts.
+        (vec![(0, Frame), (100, toggle)], vec![], Some(dialog(false))),
+        (
+            vec![
+                (0, Frame),
+                (300, Key(Action::ToggleRevokeLease, "r")),
+                (310, Key(Action::Confirm, "y")),
+            ],
+            vec![],
+            Some(dialog(true)),
+        ),
+        (
+            vec![
+                (0, Frame),
+                (300, Key(Action::ToggleRevokeLease, "r")),
+                (310, Frame),
+                (560, Key(Action::Confirm, "y")),
+            ],
+            vec![deregister(Some(0x10))],
+            None,
+        ),
+    ];
+    for (i, (steps, want, popup_after)) in table.into_iter().enumerate() {
+        let mut s = synced();
+        s.members.select_index(1);
+        handle_action(&mut s, Action::Deregister);
+        let mut last = Vec::new();
+        for (ms, step) in steps {
+            last = match step {
+                Frame => {
+                    frame_drawn(&mut s, at(ms), true);
+                    Vec::new()
+                }
+                Key(action, key) => handle_key(&mut s, action, key, at(ms)),
+            };
+        }
+        let sent: Vec<Mutation> = last
+            .iter()
+            .map(|c| match c {
+                Command::Gated(g) => g.mutation.clone(),
+                other => panic!("row {i}: {other:?}"),
+            })
+            .collect();
+        assert_eq!(sent, want, "row {i}");
+        assert_eq!(s.popup, popup_after, "row {i}");
+        if popup_after.is_some() {
+            let text = status_text(&s);
+            assert!(
+                text.contains("press ") && text.contains(" again"),
+                "row {i}: {text}"
+            );
+        }
+    }
+
+    // Too small to draw popups: a frame then does not count as seen.
+    let mut s = synced();
+    handle_action(&mut s, Action::Deregister);
+    frame_drawn(&mut s, at(0), false);
+    assert_eq!(handle_key(&mut s, Action::Confirm, "y", at(1000)), vec![]);
+    assert_eq!(
+        status_text(&s),
+        "press y again — the dialog had only just appeared, so that key was ignored"
+    );
+    // Closing is never delayed.
+    assert_eq!(handle_key(&mut s, Action::Cancel, "n", at(1001)), vec![]);
+    assert_eq!(s.popup, None);
+    assert_eq!(status_text(&s), "deregister cancelled");
+}
+
+#[test]
+fn a_paste_is_text_for_the_open_field_and_never_keys() {
+    // Nothing open: dropped with a notice; `Daisy` neither opens nor confirms a dialog.
+    let mut s = synced();
+    s.members.select_index(1);
+    assert_eq!(handle_paste(&mut s, "Daisy"), vec![]);
+    assert_eq!(s.popup, None);
+    assert_eq!(s.input, None);
+    assert!(
+        status_text(&s).starts_with("paste ignored"),
+        "{}",
+        status_text(&s)
+    );
+    assert_eq!(keys(&s).len(), 5);
+
+    // A confirmation dialog open: not confirmed, still open.
+    handle_action(&mut s, Action::Deregister);
+    frame_drawn(&mut s, at(0), true);
+    assert_eq!(handle_paste(&mut s, "y\n"), vec![]);
+    assert!(matches!(s.popup, Some(Popup::ConfirmDeregister { .. })));
+    assert!(
+        status_text(&s).contains("paste ignored"),
+        "{}",
+        status_text(&s)
+    );
+    handle_action(&mut s, Action::Cancel);
+
+    // The filter: the text goes in and filters live, a newline in it is a space.
+    handle_action(&mut s, Action::Filter);
+    assert_eq!(handle_paste(&mut s, "web-1"), vec![]);
+    assert_eq!(s.input.as_ref().unwrap().buffer, "web-1");
+    assert_eq!(keys(&s), ["/services/web/web-1", "/services/web/web-10"]);
+    handle_paste(&mut s, "0\r\n");
+    assert_eq!(
+        s.input.as_ref().unwrap().buffer,
+        "web-10",
+        "Enter in a paste never submits"
+    );
+    assert_eq!(keys(&s), ["/services/web/web-10"]);
+    handle_paste(&mut s, "\n|db");
+    assert_eq!(s.input.as_ref().unwrap().buffer, "web-10 |db");
+    handle_text(&mut s, TextKey::Esc);
+
+    // The command line: `:q` pasted with its Enter stays typed, nothing quits.
+    handle_action(&mut s, Action::CommandLine);
+    assert_eq!(handle_paste(&mut s, "q\nq\n"), vec![]);
+    assert!(!s.should_quit);
+    assert_eq!(s.input.as_ref().unwrap().buffer, "q q");
+    handle_text(&mut s, TextKey::Esc);
+
+    // Capped like typing.
+    handle_action(&mut s, Action::Filter);
+    handle_paste(&mut s, &"a".repeat(600));
+    assert_eq!(s.input.as_ref().unwrap().buffer.len(), 512);
+}
+
+#[test]
+fn a_paste_goes_into_the_silence_form_reason_and_duration() {
+    let mut s = empty_state();
+    let row = crate::sources::checks::CheckResult {
+        entity: "web-1".into(),
+        check: "check_http".into(),
+        status: 2,
+        ..Default::default()
+    };
+    s.popup = Some(Popup::SilenceForm(SilenceForm::new(&row, true)));
+    // The form opens on the reason.
+    handle_paste(&mut s, "deploy\nin progress");
+    handle_form(&mut s, FormKey::BackTab); // expire on resolve: takes no text
+    handle_paste(&mut s, "x");
+    assert!(
+        status_text(&s).contains("reason or duration"),
+        "{}",
+        status_text(&s)
+    );
+    handle_form(&mut s, FormKey::BackTab); // duration
+    handle_paste(&mut s, "45m\n");
+    let Some(Popup::SilenceForm(form)) = &s.popup else {
+        panic!("the form closed: {:?}", s.popup);
+    };
+    assert_eq!(form.reason, "deploy in progress");
+    assert_eq!(form.duration, "45m");
 }
 
 #[test]
@@ -550,23 +813,205 @@ fn deregister_outcomes_table() {
     ];
     for (outcome, level, text, result, detail) in table {
         let mut s = synced();
+        s.members.select_index(1);
+        handle_action(&mut s, Action::Deregister);
+        frame_drawn(&mut s, at(0), true);
+        let cmds = handle_key(&mut s, Action::Confirm, "y", at(300));
+        let attempt = gated(&cmds).0.clone();
         let cmds = update(
             &mut s,
             Msg::DeregisterDone {
                 key: key.into(),
                 outcome: outcome.clone(),
+                audit_id: attempt.id.clone(),
             },
         );
         let a = audit_of(&cmds);
+        // The outcome repeats the attempt under its id, with the result.
+        assert_eq!(a.id, attempt.id, "{outcome:?}");
+        assert_eq!(a.phase, Phase::Outcome, "{outcome:?}");
         assert_eq!(a.action, "deregister", "{outcome:?}");
         assert_eq!(a.target, key, "{outcome:?}");
-        assert_eq!(a.result, result, "{outcome:?}");
+        assert_eq!(a.key_b64, attempt.key_b64, "{outcome:?}");
+        assert_eq!(a.mod_revision, Some(11), "{outcome:?}");
+        assert_eq!(a.result.as_deref(), Some(result), "{outcome:?}");
         assert_eq!(a.detail.as_deref(), detail, "{outcome:?}");
         let st = s.status.as_ref().unwrap();
         assert_eq!(st.level, level, "{outcome:?}");
         assert_eq!(st.text, text, "{outcome:?}");
         assert_eq!(st.at, t0());
     }
+}
+
+#[test]
+fn a_silence_and_its_removal_are_two_lines_each_under_one_id() {
+    use crate::sources::checks::{CheckResult, ChecksSnapshot, SilenceOutcome, SilenceScope};
+    let mut s = empty_state();
+    s.backends.checks = Some("alertmanager".into());
+    let row = CheckResult {
+        entity: "web-2".into(),
+        check: "HighLatency".into(),
+        status: 2,
+        labels: vec![
+            ("alertname".into(), "HighLatency".into()),
+            ("instance".into(), "web-2".into()),
+        ],
+        ..Default::default()
+    };
+    update(
+        &mut s,
+        Msg::ChecksSnapshot {
+            snapshot: ChecksSnapshot {
+                results: vec![row],
+                ..Default::default()
+            },
+            at: t0(),
+        },
+    );
+    handle_action(&mut s, Action::NextPane);
+    handle_action(&mut s, Action::Silence);
+    for c in "latency".chars() {
+        handle_form(&mut s, FormKey::Char(c));
+    }
+    handle_form(&mut s, FormKey::Enter);
+    frame_drawn(&mut s, at(0), true);
+    let cmds = handle_key(&mut s, Action::Confirm, "y", at(300));
+    let (attempt, mutation) = gated(&cmds);
+    let Mutation::Silence(request) = mutation else {
+        panic!("{mutation:?}")
+    };
+    let attempt = attempt.clone();
+    assert_eq!(
+        request.scope,
+        SilenceScope::CheckOnEntity {
+            entity: "web-2".into(),
+            check: "HighLatency".into()
+        }
+    );
+    assert_eq!(
+        (attempt.action.as_str(), attempt.target.as_str()),
+        ("silence", "HighLatency on web-2")
+    );
+    assert_eq!(attempt.reason.as_deref(), Some("latency"));
+    let matchers: Vec<(String, String)> = attempt
+        .matchers
+        .iter()
+        .flatten()
+        .map(|m| (m.name.clone(), m.value.clone()))
+        .collect();
+    assert_eq!(
+        matchers,
+        [
+            ("alertname".to_string(), "HighLatency".to_string()),
+            ("instance".to_string(), "web-2".to_string())
+        ]
+    );
+
+    // A success and a failure: each outcome is the attempt's line with the result.
+    let created = update(
+        &mut s,
+        Msg::SilenceDone {
+            outcome: SilenceOutcome::Created {
+                id: "a1b2".into(),
+                request: request.clone(),
+            },
+            audit_id: attempt.id.clone(),
+        },
+    );
+    let line = audit_of(&created);
+    assert_eq!(line.id, attempt.id);
+    assert_eq!(line.phase, Phase::Outcome);
+    assert_eq!(line.target, attempt.target);
+    assert_eq!(line.matchers, attempt.matchers);
+    assert_eq!(line.result.as_deref(), Some("created"));
+    assert_eq!(line.silence_id.as_deref(), Some("a1b2"));
+
+    handle_action(&mut s, Action::Unsilence);
+    let Some(Popup::ConfirmUnsilence { description, .. }) = s.popup.clone() else {
+        panic!("{:?}", s.popup)
+    };
+    frame_drawn(&mut s, at(1000), true);
+    let cmds = handle_key(&mut s, Action::Confirm, "y", at(1300));
+    let (unsilence, mutation) = gated(&cmds);
+    let unsilence = unsilence.clone();
+    assert_eq!(mutation, &Mutation::Unsilence { id: "a1b2".into() });
+    assert_ne!(unsilence.id, attempt.id);
+    assert_eq!(unsilence.target, description, "the dialog's text");
+    assert_eq!(unsilence.silence_id.as_deref(), Some("a1b2"));
+    let failed = update(
+        &mut s,
+        Msg::SilenceDone {
+            outcome: SilenceOutcome::Failed {
+                what: "unsilence a1b2".into(),
+                error: "connection refused".into(),
+            },
+            audit_id: unsilence.id.clone(),
+        },
+    );
+    let line = audit_of(&failed);
+    assert_eq!(
+        (line.id.clone(), line.action.as_str(), line.target.as_str()),
+        (unsilence.id.clone(), "unsilence", description.as_str()),
+        "the same shape as the attempt, not the failure's own wording"
+    );
+    assert_eq!(line.result.as_deref(), Some("error"));
+    assert_eq!(line.detail.as_deref(), Some("connection refused"));
+}
+
+#[test]
+fn an_unwritable_audit_log_refuses_the_change_and_says_so_until_it_can_be_written() {
+    let mut s = synced();
+    audit_unwritable(&mut s, "/x/audit.log: Not a directory".into());
+    assert!(s
+        .audit_problem
+        .as_deref()
+        .unwrap()
+        .contains("Not a directory"));
+    assert!(status_text(&s).contains("cannot be written"));
+    // Esc clears the message line; the problem stays (the view shows it while nothing else).
+    handle_action(&mut s, Action::Back);
+    assert!(s.audit_problem.is_some());
+
+    s.members.select_index(1);
+    handle_action(&mut s, Action::Deregister);
+    frame_drawn(&mut s, at(0), true);
+    let cmds = handle_key(&mut s, Action::Confirm, "y", at(300));
+    let attempt = gated(&cmds).0.clone();
+    // The app could not write the attempt: nothing is sent, the user is told.
+    mutation_refused(
+        &mut s,
+        attempt.clone(),
+        "/x/audit.log: Not a directory".into(),
+    );
+    assert_eq!(
+        status_text(&s),
+        "deregister /services/web/web-1: refused: audit log unwritable (/x/audit.log: Not a \
+         directory) — nothing was sent"
+    );
+    // A late outcome under that id (there is none: nothing was sent) finds no attempt.
+    assert_eq!(s.audit.take(&attempt.id), None);
+    audit_writable(&mut s);
+    assert_eq!(s.audit_problem, None);
+}
+
+#[test]
+fn a_change_its_source_cannot_take_gets_an_error_outcome() {
+    let mut s = synced();
+    handle_action(&mut s, Action::Deregister);
+    frame_drawn(&mut s, at(0), true);
+    let cmds = handle_key(&mut s, Action::Confirm, "y", at(300));
+    let attempt = gated(&cmds).0.clone();
+    let out = mutation_not_sent(&mut s, &attempt.id, "the etcd source has stopped");
+    let Command::Audit(line) = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!((line.id, line.phase), (attempt.id, Phase::Outcome));
+    assert_eq!(line.target, attempt.target);
+    assert_eq!(line.result.as_deref(), Some("error"));
+    assert_eq!(
+        line.detail.as_deref(),
+        Some("not sent: the etcd source has stopped")
+    );
 }
 
 // ---- filter ----
@@ -711,57 +1156,71 @@ fn filter_buffer_is_capped() {
 
 #[test]
 fn command_line_table() {
-    // (typed line, commands, should_quit, switch_to, popup is help, status contains)
+    // (typed line, commands, should_quit, popup is help, status (level, contains))
     type Row = (
         &'static str,
         Vec<Command>,
         bool,
-        Option<&'static str>,
         bool,
-        Option<&'static str>,
+        Option<(Level, &'static str)>,
     );
     let table: Vec<Row> = vec![
-        ("q", vec![Command::Quit], true, None, false, None),
-        ("quit", vec![Command::Quit], true, None, false, None),
-        ("q!", vec![Command::Quit], true, None, false, None),
-        ("  q  ", vec![Command::Quit], true, None, false, None),
+        ("q", vec![Command::Quit], true, false, None),
+        ("quit", vec![Command::Quit], true, false, None),
+        ("q!", vec![Command::Quit], true, false, None),
+        ("  q  ", vec![Command::Quit], true, false, None),
+        // A switch is only asked for: the app loads the target before anything stops.
         (
             "cluster x",
-            vec![Command::Quit],
-            true,
-            Some("x"),
+            vec![Command::SwitchCluster("x".into())],
+            false,
             false,
             None,
         ),
         (
             "ctx staging",
-            vec![Command::Quit],
-            true,
-            Some("staging"),
+            vec![Command::SwitchCluster("staging".into())],
+            false,
             false,
             None,
         ),
-        // Without a name nothing happens but an error.
+        ("cluster", vec![Command::ListClusters], false, false, None),
         (
-            "cluster",
+            "cluster prod",
             vec![],
             false,
-            None,
             false,
-            Some("unknown command \":cluster\""),
+            Some((Level::Info, "already on cluster prod")),
         ),
-        ("help", vec![], false, None, true, None),
-        ("", vec![], false, None, false, None),
+        // No switch happened in this session, so there is nothing to go back to.
+        (
+            "cluster -",
+            vec![],
+            false,
+            false,
+            Some((Level::Error, "no previous cluster")),
+        ),
+        (
+            "cluster a b",
+            vec![],
+            false,
+            false,
+            Some((Level::Error, "one cluster at a time")),
+        ),
+        ("help", vec![], false, true, None),
+        ("", vec![], false, false, None),
         (
             "frobnicate now",
             vec![],
             false,
-            None,
             false,
-            Some("unknown command \":frobnicate now\" — try :q, :cluster NAME, :help"),
+            Some((
+                Level::Error,
+                "unknown command \":frobnicate now\" — try :q, :cluster NAME, :help",
+            )),
         ),
     ];
-    for (line, cmds, quit, switch, help, status) in table {
+    for (line, cmds, quit, help, status) in table {
         let mut s = synced();
         assert_eq!(handle_action(&mut s, Action::CommandLine), vec![]);
         assert_eq!(s.input.as_ref().unwrap().kind, InputKind::Command);
@@ -771,21 +1230,33 @@ fn command_line_table() {
         assert_eq!(handle_text(&mut s, TextKey::Enter), cmds, "{line:?}");
         assert_eq!(s.input, None, "{line:?}");
         assert_eq!(s.should_quit, quit, "{line:?}");
-        assert_eq!(s.switch_to.as_deref(), switch, "{line:?}");
         assert_eq!(
             matches!(s.popup, Some(Popup::Help { .. })),
             help,
             "{line:?}"
         );
         match status {
-            Some(text) => {
+            Some((level, text)) => {
                 let st = s.status.as_ref().unwrap();
-                assert_eq!(st.level, Level::Error, "{line:?}");
+                assert_eq!(st.level, level, "{line:?}");
                 assert!(st.text.contains(text), "{line:?}: {}", st.text);
             }
             None => assert_eq!(s.status, None, "{line:?}"),
         }
     }
+}
+
+#[test]
+fn cluster_dash_goes_back_to_the_cluster_switched_from() {
+    let mut s = synced();
+    s.previous_cluster = Some("staging".into());
+    handle_action(&mut s, Action::CommandLine);
+    type_text(&mut s, "cluster -");
+    assert_eq!(
+        handle_text(&mut s, TextKey::Enter),
+        vec![Command::SwitchCluster("staging".into())]
+    );
+    assert!(!s.should_quit, "nothing stops before the target has loaded");
 }
 
 #[test]

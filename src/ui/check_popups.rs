@@ -30,7 +30,11 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, popup: &Popup) {
                     ctx.theme.style(StyleName::Title),
                 )),
                 Line::default(),
-                kv(ctx, "scope", req.scope.describe()),
+                kv(
+                    ctx,
+                    "scope",
+                    crate::state::audit_trail::silence_target(&req.scope),
+                ),
                 kv(
                     ctx,
                     "duration",
@@ -70,7 +74,10 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, popup: &Popup) {
                     ctx.theme.style(StyleName::Title),
                 )),
                 Line::default(),
-                Line::from(format!("  {}", sanitize(description))),
+                Line::from(format!(
+                    "  {}",
+                    crate::state::audit_trail::unsilence_target(description)
+                )),
                 Line::default(),
                 confirm_keys(ctx, "remove"),
             ];

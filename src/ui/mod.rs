@@ -28,6 +28,11 @@ pub struct Ctx<'a> {
     pub keymap: &'a Keymap,
 }
 
+/// Whether a frame of this size shows the panes and popups (smaller ones only say so).
+pub fn shows_popups(area: Rect) -> bool {
+    area.width >= MIN_WIDTH && area.height >= MIN_HEIGHT
+}
+
 pub fn draw(frame: &mut Frame, state: &State, theme: &Theme, keymap: &Keymap) {
     let ctx = Ctx {
         state,
@@ -35,7 +40,7 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme, keymap: &Keymap) {
         keymap,
     };
     let area = frame.area();
-    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+    if !shows_popups(area) {
         let msg = format!(
             "Terminal too small: {}×{}. opsconsole needs at least {}×{} — enlarge the window (q quits).",
             area.width, area.height, MIN_WIDTH, MIN_HEIGHT
@@ -48,11 +53,12 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme, keymap: &Keymap) {
         );
         return;
     }
-    let bottom_rows = if state.input.is_some() || state.status.is_some() {
-        2
-    } else {
-        1
-    };
+    let bottom_rows =
+        if state.input.is_some() || state.status.is_some() || state.audit_problem.is_some() {
+            2
+        } else {
+            1
+        };
     let [panes, bottom] =
         Layout::vertical([Constraint::Min(0), Constraint::Length(bottom_rows)]).areas(area);
     let [top, lower] =

@@ -106,7 +106,7 @@ fn help(frame: &mut Frame, area: Rect, ctx: &Ctx, scroll: usize) {
     }
     lines.push(Line::default());
     lines.push(Line::from(Span::styled(
-        "Commands: :q quit · :cluster NAME switch cluster · :help",
+        "Commands: :q quit · :cluster [NAME|-] switch (alone: list) · :help",
         muted(ctx),
     )));
     let close = ctx
@@ -255,7 +255,10 @@ fn confirm(
         Line::default(),
         Line::from(vec![
             Span::raw("  key  "),
-            Span::styled(crate::text::escape_bytes(key).into_owned(), ctx.theme.style(StyleName::Highlight)),
+            Span::styled(
+                crate::state::audit_trail::deregister_target(key),
+                ctx.theme.style(StyleName::Highlight),
+            ),
         ]),
         Line::from(Span::styled(
             format!("  deleted only if still at mod_revision {mod_revision} (a re-registered instance is kept)"),

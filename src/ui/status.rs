@@ -43,6 +43,12 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
                 Level::Error => ctx.theme.style(StyleName::Error),
             };
             Line::from(Span::styled(fit(&s.text, a.width as usize), style))
+        } else if let Some(problem) = &st.audit_problem {
+            // Stays until the log can be written: it is why every change is refused.
+            Line::from(Span::styled(
+                fit(problem, a.width as usize),
+                ctx.theme.style(StyleName::Error),
+            ))
         } else {
             Line::default()
         };
@@ -60,6 +66,12 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         spans.push(Span::styled(
             " READONLY ",
             ctx.theme.style(StyleName::Readonly),
+        ));
+    }
+    if st.audit_problem.is_some() {
+        spans.push(Span::styled(
+            " AUDIT LOG UNWRITABLE ",
+            ctx.theme.style(StyleName::Danger),
         ));
     }
     for (source, health) in &st.health {

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use opsconsole::action::Command;
-use opsconsole::audit::AuditEntry;
+use opsconsole::action::{Command, Gated, Mutation};
+use opsconsole::audit::{AuditEntry, AuditId, AuditLog, Phase};
 use opsconsole::config::{Config, EtcdProfile};
 use opsconsole::sources::etcd::EtcdSource;
 use opsconsole::sources::{DeregisterOutcome, Health, Msg, SourceId};
@@ -53,6 +53,10 @@ pub struct Console {
     pub snapshots: Vec<usize>,
     pub deregs: Vec<(Vec<u8>, DeregisterOutcome)>,
     pub audits: Vec<AuditEntry>,
+    /// Where deregister attempts are recorded before they are sent (as the app does).
+    pub audit_log: AuditLog,
+    _audit_dir: tempfile::TempDir,
+    next_audit: u64,
     pub task: JoinHandle<()>,
 }
 
@@ -62,6 +66,7 @@ impl Console {
         let (cmds, cmd_rx) = mpsc::channel(64);
         let state = State::new("test", &profile.prefix, "tester", chrono::Utc::now());
         let task = tokio::spawn(EtcdSource::new(profile, msg_tx, cmd_rx).run());
+        let audit_dir = tempfile::tempdir().expect("tempdir for the audit log");
         Console {
             state,
             rx,
@@ -70,6 +75,9 @@ impl Console {
             snapshots: Vec::new(),
             deregs: Vec::new(),
             audits: Vec::new(),
+            audit_log: AuditLog::new(audit_dir.path().join("audit.log")),
+            _audit_dir: audit_dir,
+            next_audit: 0,
             task,
         }
     }
@@ -79,7 +87,7 @@ impl Console {
             Msg::Health(SourceId::Etcd, h) => self.healths.push(h.clone()),
             Msg::MembersListed { members, .. } => self.snapshots.push(members.len()),
             Msg::MembersSnapshot { .. } => panic!("the etcd source sends MembersListed"),
-            Msg::DeregisterDone { key, outcome } => {
+            Msg::DeregisterDone { key, outcome, .. } => {
                 self.deregs.push((key.clone(), outcome.clone()))
             }
             _ => {}
@@ -154,12 +162,26 @@ impl Console {
     ) -> DeregisterOutcome {
         let key = key.as_ref();
         let before = self.deregs.len();
-        self.send(Command::Deregister {
-            key: key.to_vec(),
-            mod_revision,
-            revoke_lease,
-        })
-        .await;
+        self.next_audit += 1;
+        let attempt = AuditEntry::new(
+            AuditId::new("etcd-test", self.next_audit),
+            Phase::Attempt,
+            chrono::Utc::now().to_rfc3339(),
+            "tester",
+            "test",
+            "deregister",
+            opsconsole::text::escape_bytes(key).into_owned(),
+        );
+        let gated = Gated {
+            attempt,
+            mutation: Mutation::Deregister {
+                key: key.to_vec(),
+                mod_revision,
+                revoke_lease,
+            },
+        };
+        let cmd = self.release(gated);
+        self.send(cmd).await;
         self.until(
             DEREGISTER_ANSWER,
             &format!(
@@ -172,6 +194,13 @@ impl Console {
         let (k, outcome) = self.deregs[before].clone();
         assert_eq!(k, key);
         outcome
+    }
+
+    /// What the app does with a gated change: the attempt into the audit log, then the command.
+    pub fn release(&self, gated: Gated) -> Command {
+        gated
+            .release(&self.audit_log)
+            .unwrap_or_else(|e| panic!("the test's audit log cannot be written: {}", e.error))
     }
 
     pub fn health(&self) -> Option<&Health> {

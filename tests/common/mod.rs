@@ -143,6 +143,11 @@ impl Etcd {
             .unwrap_or_else(|e| panic!("etcdctl {args:?} failed: {e}"))
     }
 
+    /// The member's process id (to freeze it with SIGSTOP, for one).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// SIGKILL (a crash), keeping the data dir so `restart` brings the same store back.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {

@@ -28,6 +28,9 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_opsconsole");
 /// the machine may be busy compiling; a passing test never waits this long.
 pub const SOON: Duration = Duration::from_secs(10);
 
+/// A little more than the console's confirmation guard (`state::confirm_guard::CONFIRM_DELAY`).
+pub const CONFIRM_GUARD: Duration = Duration::from_millis(350);
+
 /// The wrapper's report after the program: `TTY=icanon echo` (or `-icanon -echo` in raw mode).
 pub const TTY_REPORT: &str =
     "echo \"TTY=$(stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(icanon|echo)' | tr '\\n' ' ')\"\n";
@@ -277,6 +280,20 @@ impl Tmux {
         let mut args = vec!["send-keys", "-t", "t"];
         args.extend_from_slice(keys);
         self.tmux(&args);
+    }
+
+    /// Answers a confirmation dialog the caller has seen on screen: waits out the console's guard
+    /// (a dialog's keys count only once it has been on screen for 250 ms), then sends `key`.
+    pub fn confirm(&self, key: &str) {
+        std::thread::sleep(CONFIRM_GUARD);
+        self.send(&[key]);
+    }
+
+    /// Pastes `text` the way a terminal does (`paste-buffer -p`): bracketed when the program
+    /// asked for bracketed paste, as plain typed bytes otherwise.
+    pub fn paste(&self, text: &str) {
+        self.tmux(&["set-buffer", "--", text]);
+        self.tmux(&["paste-buffer", "-p", "-t", "t"]);
     }
 
     /// Literal text, typed as is.

@@ -706,8 +706,9 @@ fn demo_fills_every_pane_and_deregister_silence_unsilence_work() {
         "{line}"
     );
 
-    // Deregister the member under the cursor (the first row).
+    // Deregister the first row (the first `j` selects it: nothing is selected at start).
     t.send(&["BTab"]);
+    t.send(&["j"]);
     t.send(&["D"]);
     let s = t.wait_screen("the deregister dialog with its key", SOON, |s| {
         s.contains("Deregister this member?") && s.contains("key  /services/")

@@ -168,7 +168,9 @@ fn filter_narrows_rows_and_escape_clears_it() {
         "title should show the filter: {title}"
     );
 
-    // Keys still work on the filtered list: the detail opens on the only visible member.
+    // Keys still work on the filtered list: the detail opens on the only visible member once
+    // the cursor is on it (nothing is selected until the user moves).
+    t.send(&["j"]);
     t.send(&["Enter"]);
     t.wait_text("/services/web/web-1");
     t.escape();
@@ -198,7 +200,9 @@ fn filter_narrows_rows_and_escape_clears_it() {
 fn deregister_asks_names_the_key_and_is_audited() {
     let f = fleet("");
     let t = f.console(&[]);
-    // Sorted by role: redis-1, web-1, web-2. Down twice, up once: web-1.
+    // Sorted by role: redis-1, web-1, web-2. Nothing is selected at start; the first `j` lands
+    // on redis-1. Down twice more, up once: web-1.
+    t.send(&["j"]);
     t.send(&["j"]);
     t.send(&["j"]);
     t.send(&["k"]);
@@ -272,6 +276,7 @@ fn readonly_refuses_deregister_and_audits_the_refusal() {
         "no READONLY badge:\n{}",
         t.screen()
     );
+    t.send(&["j"]);
     t.send(&["j"]);
     t.send(&["D"]);
     let s = t.wait_text("read-only");
@@ -458,7 +463,8 @@ fn help_and_detail_popups() {
     let s = t.wait_gone("active bindings");
     assert!(has_row(&s, "web-1"));
 
-    // web-1 is second (redis-1 first).
+    // web-1 is second (redis-1 first; the first `j` selects it).
+    t.send(&["j"]);
     t.send(&["j"]);
     t.send(&["Enter"]);
     let s = t.wait_text("Member detail");

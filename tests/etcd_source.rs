@@ -696,6 +696,7 @@ async fn readonly_refuses_deregister_and_confirm_path_deletes() {
     })
     .await;
     assert!(c.state.members.select_key("/services/web/web-2"));
+    let _ = state::sync_scope(&mut c.state);
 
     c.state.readonly = true;
     let mut out = state::handle_action(&mut c.state, Action::Deregister);
@@ -884,6 +885,7 @@ async fn keys_that_are_not_utf8_are_distinct_members_and_deregister_the_exact_ke
 
     // History of the exact key.
     assert!(c.state.members.select_key(&fe));
+    let _ = state::sync_scope(&mut c.state);
     let cmds = state::handle_action(&mut c.state, Action::Detail);
     let [cmd @ Command::FetchHistory { key, .. }] = cmds.as_slice() else {
         panic!("expected a history fetch, got {cmds:?}")
@@ -916,6 +918,7 @@ async fn keys_that_are_not_utf8_are_distinct_members_and_deregister_the_exact_ke
 
     // Deregister inv\xff through the dialog: exactly that key goes.
     assert!(c.state.members.select_key(&ff));
+    let _ = state::sync_scope(&mut c.state);
     state::handle_action(&mut c.state, Action::Deregister);
     assert!(matches!(&c.state.popup, Some(Popup::ConfirmDeregister { key, .. }) if *key == ff));
     let shown = std::time::Instant::now();

@@ -86,6 +86,8 @@ fn readonly_state() -> State {
             at: now,
         },
     );
+    // The user's first `j` selects web-1 (nothing is selected at start).
+    state::handle_action(&mut st, Action::Down);
     st
 }
 
@@ -495,6 +497,7 @@ logs = {{ kind = "elasticsearch", url = "{rej}", user = "ops", password_env = "{
         rejecting.saw_secret.load(Ordering::SeqCst),
         "the secret was sent as Basic credentials (so it was really in use)"
     );
+    t.keys(&["j"]);
     t.keys(&["D"]);
     wait_for(Duration::from_secs(10), || {
         t.screen().contains("Deregister this member?").then_some(())

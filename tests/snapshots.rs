@@ -169,8 +169,9 @@ fn line(buf: &Buffer, y: u16) -> String {
 }
 
 /// First screen row whose text contains `needle`.
+/// The first table row (below the pane titles, which may name the scope) holding `needle`.
 fn row_of(buf: &Buffer, needle: &str) -> u16 {
-    (0..buf.area.height)
+    (1..buf.area.height)
         .find(|&y| line(buf, y).contains(needle))
         .unwrap_or_else(|| panic!("{needle:?} not on screen:\n{}", ratatui_text(buf)))
 }

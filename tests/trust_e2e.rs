@@ -117,6 +117,13 @@ impl Fleet {
     }
 }
 
+/// The user's first `j`: nothing is selected at start; this lands on web-1 (the first row) and
+/// scopes the panes to it.
+fn select_first(t: &Tmux) {
+    t.send(&["j"]);
+    t.wait_text("scope: web-1");
+}
+
 fn command(t: &Tmux, line: &str) {
     t.send(&[":"]);
     t.wait_text("Enter apply");
@@ -130,6 +137,7 @@ fn command(t: &Tmux, line: &str) {
 fn a_paste_in_the_members_pane_runs_no_keys() {
     let f = fleet("");
     let t = f.console(&[]);
+    select_first(&t);
     // `D` would open the deregister dialog on web-1 (the first row) and `y` confirm it.
     t.paste("Daisy");
     let s = t.wait_screen("the paste notice", SOON, |s| {
@@ -158,6 +166,7 @@ fn a_paste_in_the_members_pane_runs_no_keys() {
 fn keys_typed_ahead_do_not_confirm_a_dialog_not_yet_seen() {
     let f = fleet("");
     let t = f.console(&[]);
+    select_first(&t);
     // One write to the terminal: `y` arrives before the dialog `D` opens was ever on screen.
     t.type_text("Dy");
     let s = t.wait_screen("the dialog, and the hint to press y again", SOON, |s| {
@@ -240,6 +249,7 @@ fn an_unwritable_audit_log_refuses_every_change_until_it_can_be_written() {
         audit_log.display()
     ));
     let t = f.console(&[]);
+    select_first(&t);
     // Said at once, before anything is attempted, and it stays.
     let s = t.wait_screen("the audit log warning at start", SOON, |s| {
         message_line(s).contains("audit log cannot be written")
@@ -300,6 +310,7 @@ fn the_attempt_is_on_disk_before_etcd_is_asked() {
     let key = "/services/web/web-1";
     let rev = mod_revision(&f.etcd, key);
     let t = f.console(&[]);
+    select_first(&t);
     t.send(&["D"]);
     t.wait_text("Deregister this member?");
     // etcd frozen: whatever reaches the audit log now was written before etcd could answer.
@@ -381,8 +392,9 @@ fn a_silence_and_a_deregister_leave_two_lines_with_one_id_each() {
     assert_eq!(ids.len(), 1, "{silences}");
     assert_eq!(created["silence_id"], ids[0], "{created}");
 
-    // Back to the members pane, deregister web-2.
+    // Back to the members pane, deregister web-2 (the first `j` selects web-1).
     t.send(&["BTab"]);
+    t.send(&["j"]);
     t.send(&["j"]);
     t.send(&["D"]);
     t.wait_text("key  /services/web/web-2 ");
@@ -519,4 +531,77 @@ fn cluster_switch_errors_stay_on_the_cluster_and_switches_say_so() {
     assert_eq!(t.wait_exit(), 0, "{}", t.screen());
     t.assert_terminal_restored();
     drop(f.etcd);
+}
+
+// ------------------------------------------------------------------------------------- one scope
+
+/// The scope is the member under the cursor, named the same in every pane's title: nothing at
+/// start, web-1 after `j`, and nothing again once web-1 is deregistered — never a gone member in
+/// one pane while another shows the cluster.
+#[test]
+fn one_scope_in_every_pane_clears_when_the_scoped_member_is_deregistered() {
+    let am = Alertmanager::start();
+    let amtool = require_binary("amtool");
+    let url = format!("--alertmanager.url={}", am.url());
+    for instance in ["web-1", "web-2"] {
+        run_ok(Command::new(&amtool).args([
+            &url,
+            "alert",
+            "add",
+            "alertname=HighLatency",
+            &format!("instance={instance}"),
+            "severity=critical",
+        ]));
+    }
+    let f = fleet(&format!(
+        "checks = {{ kind = \"alertmanager\", url = \"{}\", interval_secs = 1 }}",
+        am.url()
+    ));
+    let t = f.console(&[]);
+    let titles = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter(|l| l.starts_with('┌'))
+            .map(str::to_string)
+            .collect()
+    };
+    let checks_rows = |s: &str, instance: &str| {
+        s.lines()
+            .any(|l| l.contains("HighLatency") && l.contains(instance))
+    };
+    let s = t.wait_screen("both alerts, cluster-wide", SOON, |s| {
+        checks_rows(s, "web-1") && checks_rows(s, "web-2")
+    });
+    assert!(
+        titles(&s).iter().all(|l| !l.contains("scope:")),
+        "nothing is scoped at start: {:#?}",
+        titles(&s)
+    );
+
+    select_first(&t);
+    let s = t.wait_screen("web-1's alert only", SOON, |s| {
+        checks_rows(s, "web-1") && !checks_rows(s, "web-2")
+    });
+    let named: usize = titles(&s)
+        .iter()
+        .map(|l| l.matches("scope: web-1").count())
+        .sum();
+    assert_eq!(
+        named,
+        4,
+        "every pane names the same scope: {:#?}",
+        titles(&s)
+    );
+
+    t.send(&["D"]);
+    t.wait_text("key  /services/web/web-1 ");
+    t.confirm("y");
+    t.wait_audit("deregister", "deleted");
+    let s = t.wait_screen("web-1 gone and the scope cleared everywhere", SOON, |s| {
+        !has_row(s, "web-1")
+            && checks_rows(s, "web-1")
+            && checks_rows(s, "web-2")
+            && titles(s).iter().all(|l| !l.contains("scope:"))
+    });
+    assert!(!f.has("/services/web/web-1"));
+    assert!(has_row(&s, "web-2"));
 }

@@ -290,6 +290,7 @@ pub struct Members {
     role_counts: BTreeMap<String, usize>,
     selected: Option<Arc<[u8]>>,
     selected_index: usize,
+    lost_selection: Option<String>,
     /// Remaining-TTL deadlines by lease, as last observed.
     lease_expiry: HashMap<i64, DateTime<Utc>>,
     pub revision: i64,
@@ -331,12 +332,26 @@ impl Members {
         self.view.get(i).and_then(|k| self.by_key.get(k))
     }
 
+    /// The cursor's row. `None` until the user moves it (nothing is selected at start, so
+    /// nothing looks scoped while nothing is), and after the selected member left the view.
     pub fn selected_index(&self) -> Option<usize> {
-        if self.view.is_empty() {
+        if self.view.is_empty() || self.selected.is_none() {
             None
         } else {
             Some(self.selected_index.min(self.view.len() - 1))
         }
+    }
+
+    /// The member the cursor was on when it left the view (deleted, or filtered out), once:
+    /// the scope that followed it clears, and the user is told which member it was.
+    pub fn take_lost_selection(&mut self) -> Option<String> {
+        self.lost_selection.take()
+    }
+
+    /// No row selected (Esc in the members pane).
+    pub fn clear_selection(&mut self) {
+        self.selected = None;
+        self.selected_index = 0;
     }
 
     pub fn selected(&self) -> Option<&Member> {
@@ -455,7 +470,12 @@ impl Members {
         if self.view.is_empty() {
             return;
         }
-        let cur = self.selected_index().unwrap_or(0) as isize;
+        // The first move from "nothing selected" lands on the first row.
+        let Some(cur) = self.selected_index() else {
+            self.select_index(0);
+            return;
+        };
+        let cur = cur as isize;
         let max = self.view.len() as isize - 1;
         self.select_index((cur + delta).clamp(0, max) as usize);
     }
@@ -593,33 +613,30 @@ impl Members {
         }
     }
 
-    /// Keeps the cursor on the same key when rows move; if that key left the view, stays at the same
-    /// position (the neighbour), like k9s.
+    /// Keeps the cursor on the same key when rows move. When that key left the view (deleted,
+    /// or filtered out), nothing is selected any more: a cursor that silently moved to the
+    /// neighbour would scope every other pane to a member the user never chose.
     fn resync_selection(&mut self) {
-        if self.view.is_empty() {
-            self.selected_index = 0;
-            self.selected = None;
+        let Some(key) = self.selected.clone() else {
+            return;
+        };
+        // Inserts and removals above the cursor already shifted the index: usually still right.
+        if self
+            .view
+            .get(self.selected_index)
+            .is_some_and(|k| Arc::ptr_eq(k, &key) || *k == key)
+        {
             return;
         }
-        if let Some(key) = self.selected.clone() {
-            // Inserts and removals above the cursor already shifted the index: usually still right.
-            if self
-                .view
-                .get(self.selected_index)
-                .is_some_and(|k| Arc::ptr_eq(k, &key) || *k == key)
-            {
+        if let Some(m) = self.by_key.get(&key) {
+            if let Ok(i) = self.position_of(m) {
+                self.selected_index = i;
                 return;
             }
-            if let Some(m) = self.by_key.get(&key) {
-                if let Ok(i) = self.position_of(m) {
-                    self.selected_index = i;
-                    return;
-                }
-            }
         }
-        let i = self.selected_index.min(self.view.len() - 1);
-        self.selected_index = i;
-        self.selected = self.view.get(i).cloned();
+        self.lost_selection = Some(crate::text::escape_bytes(&key).into_owned());
+        self.selected = None;
+        self.selected_index = 0;
     }
 
     fn rebuild_view(&mut self) {
@@ -973,7 +990,7 @@ mod tests {
         );
         assert_eq!(m.selected().unwrap().key_text(), "/services/web/web-2");
         assert_eq!(m.selected_index(), Some(2));
-        // the selected member leaves: the cursor stays at the same position
+        // the selected member leaves: nothing is selected (never the neighbour), once told
         m.apply_events(
             vec![KvEvent::Delete {
                 key: "/services/web/web-2".into(),
@@ -981,8 +998,15 @@ mod tests {
             }],
             now(),
         );
-        assert_eq!(m.selected_index(), Some(2));
-        assert_eq!(m.selected().unwrap().key_text(), "/services/web/web-10");
+        assert_eq!(m.selected_index(), None);
+        assert_eq!(
+            m.take_lost_selection().as_deref(),
+            Some("/services/web/web-2")
+        );
+        assert_eq!(m.take_lost_selection(), None);
+        // the next move starts from the first row
+        m.move_selection(1);
+        assert_eq!(m.selected_index(), Some(0));
     }
 
     #[test]

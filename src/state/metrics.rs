@@ -77,12 +77,12 @@ pub fn interest(state: &mut State) -> Option<Command> {
     if width == 0 {
         return None; // not drawn yet
     }
-    let (label, vars) = match state
-        .scope_key
-        .as_deref()
-        .and_then(|k| member_vars(state, k).map(|v| (k, v)))
-    {
-        Some((_, vars)) => (
+    let scoped = match &state.scope {
+        super::Scope::Member { key, .. } => member_vars(state, key),
+        _ => None,
+    };
+    let (label, vars) = match scoped {
+        Some(vars) => (
             vars.get("instance").cloned().unwrap_or_default(),
             Some(vars),
         ),

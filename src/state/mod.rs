@@ -166,8 +166,9 @@ pub struct State {
     pub checks: Checks,
     pub metrics: metrics::MetricsPane,
     pub logs: logs::Logs,
-    /// The member the other panes are scoped to (set by moving in the members pane, Esc clears).
-    pub scope_key: Option<std::sync::Arc<[u8]>>,
+    /// What every pane is scoped to: always the member under the members cursor (see
+    /// [`sync_scope`]), the whole cluster while nothing is selected.
+    pub scope: Scope,
     pub backends: PaneBackends,
     pub should_quit: bool,
     /// The cluster this session was switched from; `:cluster -` goes back to it.
@@ -208,7 +209,7 @@ impl State {
             checks: Checks::default(),
             metrics: metrics::MetricsPane::default(),
             logs: logs::Logs::default(),
-            scope_key: None,
+            scope: Scope::Cluster,
             backends: PaneBackends::default(),
             should_quit: false,
             previous_cluster: None,
@@ -327,32 +328,93 @@ impl State {
         self.backends.checks.as_deref().unwrap_or("")
     }
 
-    /// Scopes the other panes to the member under the cursor.
-    fn scope_to_selected_member(&mut self) -> Option<Command> {
-        let scope = self.members.selected().map(|m| {
-            let mut names = vec![m.instance().to_string()];
+    /// The names a log line's host or a check's entity may carry for the scoped member(s).
+    fn entity_scope(&self) -> Option<EntityScope> {
+        let keys: Vec<&std::sync::Arc<[u8]>> = match &self.scope {
+            Scope::Cluster => return None,
+            Scope::Member { key, .. } => vec![key],
+            Scope::Members { keys, .. } => keys.iter().collect(),
+        };
+        let mut names = Vec::new();
+        let mut labels = Vec::new();
+        for m in keys.into_iter().filter_map(|k| self.members.get(k)) {
+            labels.push(m.instance().to_string());
+            names.push(m.instance().to_string());
             if !m.addr().is_empty() {
                 names.push(m.addr().to_string());
                 if let Some((host, _)) = m.addr().rsplit_once(':') {
                     names.push(host.to_string());
                 }
             }
-            EntityScope {
-                label: m.instance().to_string(),
-                names,
-            }
-        });
-        self.logs.set_scope(scope.clone());
-        self.checks.set_scope(scope);
-        let key = self.members.selected().map(|m| m.key.clone());
-        if key == self.scope_key {
-            return None;
         }
-        self.scope_key = key;
-        Some(Command::LogsScope(
-            self.logs.scope.as_ref().map(|s| s.names.clone()),
-        ))
+        Some(EntityScope {
+            label: match labels.len() {
+                1 => labels.remove(0),
+                n => format!("{n} members"),
+            },
+            names,
+        })
     }
+
+    /// The scope as every pane's title names it (`None`: the whole cluster).
+    pub fn scope_label(&self) -> Option<String> {
+        match &self.scope {
+            Scope::Cluster => None,
+            Scope::Member { key, .. } => Some(
+                self.members
+                    .get(key)
+                    .map(|m| m.instance().to_string())
+                    .unwrap_or_else(|| crate::text::escape_bytes(key).into_owned()),
+            ),
+            Scope::Members { keys, .. } => Some(format!("{} members", keys.len())),
+        }
+    }
+}
+
+/// What the panes are scoped to. A member is held by its key bytes and its cluster, never by the
+/// text drawn for it; `Members` is a set (a group of members).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Scope {
+    #[default]
+    Cluster,
+    Member {
+        cluster: String,
+        key: std::sync::Arc<[u8]>,
+    },
+    Members {
+        cluster: String,
+        keys: Vec<std::sync::Arc<[u8]>>,
+    },
+}
+
+/// The one rule for the scope, applied after every change to the state: the member under the
+/// members cursor whenever the list has a selection, else the whole cluster. When the selected
+/// member leaves the list (deleted, expired, filtered out) the scope clears, and the user is told.
+pub fn sync_scope(state: &mut State) -> Vec<Command> {
+    let lost = state.members.take_lost_selection();
+    let wanted = match state.members.selected() {
+        Some(m) => Scope::Member {
+            cluster: state.cluster.clone(),
+            key: m.key.clone(),
+        },
+        None => Scope::Cluster,
+    };
+    if wanted == state.scope {
+        return Vec::new();
+    }
+    if let (Some(key), Scope::Cluster) = (lost, &wanted) {
+        state.say(
+            Level::Warn,
+            format!("scope cleared: {key} is no longer in the list — showing the whole cluster"),
+        );
+    }
+    state.scope = wanted;
+    let scope = state.entity_scope();
+    state.logs.set_scope(scope.clone());
+    state.checks.set_scope(scope);
+    vec![Command::LogsScope(
+        state.logs.scope.as_ref().map(|s| s.names.clone()),
+    )]
 }
 
 /// The audit log cannot be written (found at start, or by a failed write): say so on the status
@@ -421,7 +483,7 @@ pub fn note_error(state: &mut State, text: String) {
 }
 
 /// Facts from sources and the clock.
-pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
+fn update_inner(state: &mut State, msg: Msg) -> Vec<Command> {
     let mut out = Vec::new();
     match msg {
         Msg::Health(source, health) => {
@@ -660,6 +722,12 @@ pub fn handle_action(state: &mut State, action: Action) -> Vec<Command> {
 }
 
 fn act(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
+    let mut out = act_inner(state, action, key);
+    out.extend(sync_scope(state));
+    out
+}
+
+fn act_inner(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
     if action.is_mutating() && state.readonly {
         state.say(
             Level::Warn,
@@ -710,11 +778,8 @@ fn act(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
             } else if state.focus == Pane::Logs && state.logs.filter.is_some() {
                 state.logs.set_filter(None);
                 state.say(Level::Info, "filter cleared");
-            } else if state.checks.scope.is_some() || state.scope_key.is_some() {
-                state.checks.set_scope(None);
-                state.logs.set_scope(None);
-                state.scope_key = None;
-                out.push(Command::LogsScope(None));
+            } else if state.scope != Scope::Cluster {
+                state.members.clear_selection();
                 state.say(Level::Info, "scope cleared: showing every entity");
             } else if state.status.is_some() {
                 state.status = None;
@@ -810,20 +875,8 @@ fn silences_of_selected(state: &State) -> Option<(String, Vec<String>)> {
 }
 
 fn members_action(state: &mut State, action: Action) -> Vec<Command> {
-    let moves = matches!(
-        action,
-        Action::Down
-            | Action::Up
-            | Action::PageDown
-            | Action::PageUp
-            | Action::Top
-            | Action::Bottom
-    );
-    let mut out = members_action_inner(state, action);
-    if moves {
-        out.extend(state.scope_to_selected_member());
-    }
-    out
+    // The scope follows the cursor: `sync_scope`, after every change.
+    members_action_inner(state, action)
 }
 
 fn checks_action(state: &mut State, action: Action) -> Vec<Command> {
@@ -1188,7 +1241,7 @@ fn popup_action(
 }
 
 /// Typing into the filter or command line.
-pub fn handle_text(state: &mut State, key: TextKey) -> Vec<Command> {
+fn handle_text_inner(state: &mut State, key: TextKey) -> Vec<Command> {
     let Some(input) = state.input.as_mut() else {
         return Vec::new();
     };
@@ -1252,7 +1305,7 @@ fn filter_live(state: &mut State) {
 /// A bracketed paste: text, never keys. It goes into the open text field (filter, command line,
 /// the silence form's reason or duration) as one line — so an Enter inside it never submits —
 /// and is otherwise dropped with a word on the status line.
-pub fn handle_paste(state: &mut State, text: &str) -> Vec<Command> {
+fn handle_paste_inner(state: &mut State, text: &str) -> Vec<Command> {
     let line = paste::one_line(text);
     if let Some(input) = state.input.as_mut() {
         paste::push_capped(&mut input.buffer, &line, 512);
@@ -1313,7 +1366,7 @@ fn apply_filter(state: &mut State, text: &str) {
 }
 
 /// Keys while the silence form is open: it owns text fields, so it bypasses the keymap.
-pub fn handle_form(state: &mut State, key: FormKey) -> Vec<Command> {
+fn handle_form_inner(state: &mut State, key: FormKey) -> Vec<Command> {
     let Some(Popup::SilenceForm(form)) = state.popup.as_mut() else {
         return Vec::new();
     };
@@ -1383,6 +1436,34 @@ fn cluster_command(state: &mut State, arg: Option<&str>) -> Vec<Command> {
         return Vec::new();
     }
     vec![Command::SwitchCluster(name)]
+}
+
+/// Facts from sources and the clock.
+pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
+    let mut out = update_inner(state, msg);
+    out.extend(sync_scope(state));
+    out
+}
+
+/// Typing into the filter or command line.
+pub fn handle_text(state: &mut State, key: TextKey) -> Vec<Command> {
+    let mut out = handle_text_inner(state, key);
+    out.extend(sync_scope(state));
+    out
+}
+
+/// A bracketed paste (see `handle_paste_inner`).
+pub fn handle_paste(state: &mut State, text: &str) -> Vec<Command> {
+    let mut out = handle_paste_inner(state, text);
+    out.extend(sync_scope(state));
+    out
+}
+
+/// Keys while the silence form is open.
+pub fn handle_form(state: &mut State, key: FormKey) -> Vec<Command> {
+    let mut out = handle_form_inner(state, key);
+    out.extend(sync_scope(state));
+    out
 }
 
 #[cfg(test)]

@@ -63,6 +63,15 @@ fn synced() -> State {
     let mut s = empty_state();
     let cmds = update(&mut s, snapshot(fleet(), 20));
     assert_eq!(cmds, vec![Command::WatchLeases(vec![0x10, 0x20, 0x30])]);
+    assert_eq!(
+        s.members.selected_index(),
+        None,
+        "nothing selected at start"
+    );
+    assert_eq!(s.scope, Scope::Cluster);
+    // The user's first `j` selects the first row (and scopes the panes to it).
+    handle_action(&mut s, Action::Down);
+    assert_eq!(s.members.selected_index(), Some(0));
     s
 }
 
@@ -642,7 +651,7 @@ fn confirmation_keys_wait_until_the_dialog_was_drawn_and_250_ms_passed() {
 fn a_paste_is_text_for_the_open_field_and_never_keys() {
     // Nothing open: dropped with a notice; `Daisy` neither opens nor confirms a dialog.
     let mut s = synced();
-    s.members.select_index(1);
+    handle_action(&mut s, Action::Down);
     assert_eq!(handle_paste(&mut s, "Daisy"), vec![]);
     assert_eq!(s.popup, None);
     assert_eq!(s.input, None);
@@ -1019,6 +1028,7 @@ fn a_change_its_source_cannot_take_gets_an_error_outcome() {
 #[test]
 fn filter_typing_filters_live() {
     let mut s = synced();
+    handle_action(&mut s, Action::Back); // no member selected: the filter scopes nothing
     assert_eq!(handle_action(&mut s, Action::Filter), vec![]);
     assert_eq!(
         s.input,
@@ -1340,6 +1350,9 @@ fn quit_and_help() {
 #[test]
 fn back_clears_status_when_nothing_else_to_clear() {
     let mut s = synced();
+    // The first Esc clears the scope (the member selected by `synced`).
+    handle_action(&mut s, Action::Back);
+    assert_eq!(s.scope, Scope::Cluster);
     handle_action(&mut s, Action::CommandLine);
     type_text(&mut s, "nonsense");
     handle_text(&mut s, TextKey::Enter);
@@ -1351,7 +1364,9 @@ fn back_clears_status_when_nothing_else_to_clear() {
 #[test]
 fn moving_in_members_scopes_checks_and_back_clears_it() {
     let mut s = synced();
+    handle_action(&mut s, Action::Back);
     assert!(s.checks.scope.is_none());
+    handle_action(&mut s, Action::Down); // db-1
     handle_action(&mut s, Action::Down); // web-1, 10.0.0.1:80
     let scope = s
         .checks
@@ -1432,12 +1447,6 @@ fn selection_follows_its_key_while_events_move_rows() {
             "/services/web/web-2",
             3,
         ),
-        // The selected member leaves: the cursor stays at its position, on the neighbour.
-        (
-            vec![del("/services/web/web-2", 26)],
-            "/services/web/web-10",
-            3,
-        ),
         // Everything above it leaves in one batch.
         (
             vec![
@@ -1445,7 +1454,7 @@ fn selection_follows_its_key_while_events_move_rows() {
                 del("/services/api/api-2", 28),
                 del("/services/web/web-1", 29),
             ],
-            "/services/web/web-10",
+            "/services/web/web-2",
             0,
         ),
     ];
@@ -1454,6 +1463,67 @@ fn selection_follows_its_key_while_events_move_rows() {
         assert_eq!(selected_key(&s).as_deref(), Some(key), "after {evs:?}");
         assert_eq!(s.members.selected_index(), Some(index), "after {evs:?}");
     }
+}
+
+/// The scope is the member under the cursor, the same in every pane: nothing at start (the first
+/// row is not selected), the member while it is selected, and — when it leaves the list (deleted,
+/// or filtered out) — nothing again, said on the status line, never the neighbour that slid under
+/// the cursor.
+#[test]
+fn one_scope_follows_the_cursor_and_clears_when_the_member_leaves() {
+    let mut s = empty_state();
+    update(&mut s, snapshot(fleet(), 20));
+    assert_eq!(s.members.selected_index(), None);
+    assert_eq!(
+        (s.scope_label(), &s.checks.scope, &s.logs.scope),
+        (None, &None, &None)
+    );
+
+    // `j`: the first row, in every pane.
+    let cmds = handle_action(&mut s, Action::Down);
+    assert!(
+        matches!(cmds.as_slice(), [Command::LogsScope(Some(_))]),
+        "{cmds:?}"
+    );
+    let first = selected_key(&s).unwrap();
+    assert_eq!(
+        s.scope,
+        Scope::Member {
+            cluster: "prod".into(),
+            key: first.as_bytes().into()
+        }
+    );
+    let label = s.scope_label().unwrap();
+    assert_eq!(s.checks.scope.as_ref().unwrap().label, label);
+    assert_eq!(s.logs.scope.as_ref().unwrap().label, label);
+    handle_action(&mut s, Action::Down);
+    let second = selected_key(&s).unwrap();
+
+    // Deregistered (or expired): the scope clears, with a message; nothing is selected.
+    let cmds = update(&mut s, events(vec![del(&second, 30)]));
+    assert_eq!(cmds, vec![Command::LogsScope(None)]);
+    assert_eq!(s.scope, Scope::Cluster);
+    assert_eq!(s.members.selected_index(), None);
+    assert!((s.checks.scope.is_none() && s.logs.scope.is_none()));
+    assert!(
+        status_text(&s).contains(&format!("scope cleared: {second} is no longer in the list")),
+        "{}",
+        status_text(&s)
+    );
+    assert!(matches!(super::metrics::interest(&mut s), None | Some(_)));
+
+    // A filter that hides the selected member clears the scope the same way.
+    handle_action(&mut s, Action::Down);
+    assert!(s.scope != Scope::Cluster);
+    handle_action(&mut s, Action::Filter);
+    type_text(&mut s, "nomatch-at-all");
+    assert_eq!(s.members.visible_len(), 0);
+    assert_eq!(s.scope, Scope::Cluster);
+    assert!(
+        status_text(&s).contains("scope cleared"),
+        "{}",
+        status_text(&s)
+    );
 }
 
 #[test]
@@ -1549,12 +1619,13 @@ fn watch_leases_only_when_visible_set_changes() {
         ),
         // Moving the cursor within the screen re-aims no lease polling; it only scopes the
         // other panes to the member now under the cursor (the logs source filters server-side).
+        // Nothing was selected: the first move lands on the first row.
         (
             Step::Action(Action::Down),
             vec![Command::LogsScope(Some(vec![
-                "web-1".into(),
-                "10.0.0.1:80".into(),
-                "10.0.0.1".into(),
+                "api-1".into(),
+                "10.0.3.1:80".into(),
+                "10.0.3.1".into(),
             ]))],
         ),
         // The view scrolled (the renderer wrote a new offset): the next tick re-aims.
@@ -1575,7 +1646,8 @@ fn watch_leases_only_when_visible_set_changes() {
                 ],
                 60,
             )),
-            vec![Command::WatchLeases(vec![])],
+            // …and the selected api-1 is gone: the scope clears.
+            vec![Command::WatchLeases(vec![]), Command::LogsScope(None)],
         ),
     ];
     for (i, (step, want)) in steps.into_iter().enumerate() {

@@ -42,12 +42,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             }
         }
     }
-    if let Some(scope) = &c.scope {
-        title.push(Span::styled(
-            format!("[{}] ", scope.label),
-            ctx.theme.style(StyleName::Highlight),
-        ));
-    }
+    title.extend(super::scope_span(ctx));
     if c.hide_ok {
         title.push(Span::styled("[no OK] ", muted(ctx)));
     }

@@ -110,12 +110,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             muted(ctx),
         ));
     }
-    if let Some(scope) = &logs.scope {
-        title.push(Span::styled(
-            format!("[{}] ", scope.label),
-            ctx.theme.style(StyleName::Highlight),
-        ));
-    }
+    title.extend(super::scope_span(ctx));
     if let Some(f) = &logs.filter {
         title.push(Span::styled(
             format!("/{}/ {} ", fit(&f.text, 20), logs.match_count()),

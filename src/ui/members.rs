@@ -47,6 +47,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             ctx.theme.style(StyleName::Highlight),
         ));
     }
+    title.extend(super::scope_span(ctx));
     title.extend(super::stale_span(ctx, SourceId::Etcd));
     let block = pane_block(ctx, Pane::Members, area, Line::from(title));
     let inner = block.inner(area);
@@ -65,7 +66,9 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
 
     // Header row takes one line.
     let rows_on_screen = inner.height.saturating_sub(1) as usize;
-    let selected = m.selected_index().unwrap_or(0);
+    // Nothing selected (at start, or after the selected member left): no row looks chosen.
+    let cursor = m.selected_index();
+    let selected = cursor.unwrap_or(0);
     let mut offset = st.members_offset.get();
     if selected < offset {
         offset = selected;
@@ -131,7 +134,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
                 .style(StyleName::Muted)
                 .add_modifier(ratatui::style::Modifier::REVERSED)
         });
-    let mut ts = TableState::default().with_selected(Some(selected - offset));
+    let mut ts = TableState::default().with_selected(cursor.map(|c| c - offset));
     frame.render_stateful_widget(table, inner, &mut ts);
 }
 

@@ -65,14 +65,14 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let st = ctx.state;
     let m = &st.metrics;
     let kind = st.backends.metrics.clone().unwrap_or_default();
-    let label = m
-        .wanted()
-        .map(|q| q.label.clone())
-        .unwrap_or_else(|| format!("cluster {}", st.cluster));
-    let mut title = vec![
-        Span::raw(format!(" Metrics: {label} ")),
-        Span::styled(format!("[{}] ", m.window().label()), muted(ctx)),
-    ];
+    let mut title = match super::scope_span(ctx) {
+        Some(scope) => vec![Span::raw(" Metrics "), scope],
+        None => vec![Span::raw(format!(" Metrics: cluster {} ", st.cluster))],
+    };
+    title.push(Span::styled(
+        format!("[{}] ", m.window().label()),
+        muted(ctx),
+    ));
     let health = st.health.get(&SourceId::Metrics);
     title.extend(super::stale_span(ctx, SourceId::Metrics));
     let block = pane_block(ctx, Pane::Metrics, area, Line::from(title));

@@ -98,6 +98,15 @@ pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
     }
 }
 
+/// `scope: api-14` for every pane title: the same scope, named the same way, everywhere.
+pub fn scope_span(ctx: &Ctx) -> Option<ratatui::text::Span<'static>> {
+    let label = ctx.state.scope_label()?;
+    Some(ratatui::text::Span::styled(
+        format!("scope: {label} "),
+        ctx.theme.style(StyleName::Highlight),
+    ))
+}
+
 /// `STALE 12s` for a pane title when the pane's source is not live: the age of what it shows.
 pub fn stale_span(
     ctx: &Ctx,

@@ -24,8 +24,14 @@ pub struct HistoryPoint {
 }
 
 /// One (entity, check) result, whatever the backend.
+///
+/// `entity`, `check`, `subscriptions` and `labels` are exactly what the backend sent: they are the
+/// result's identity, and silences are built from them. They may hold control characters, so they
+/// are drawn only through [`crate::text::visible_pieces`] (or sanitised), never as they are.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CheckResult {
+    /// Sensu: the entity (client) name. Alertmanager: the `instance` label, empty when the alert
+    /// has none.
     pub entity: String,
     pub check: String,
     /// 0 OK, 1 WARNING, 2 CRITICAL, anything else UNKNOWN (Sensu convention).
@@ -40,7 +46,7 @@ pub struct CheckResult {
     /// Names/ids of silences covering it, as the backend reports them.
     pub silenced_by: Vec<String>,
     pub silenced: bool,
-    /// Alertmanager labels (matchers are built from them); empty for Sensu.
+    /// Alertmanager labels, the alert's identity; empty for Sensu.
     pub labels: Vec<(String, String)>,
 }
 
@@ -164,14 +170,35 @@ pub enum SilenceScope {
     Subscription { subscription: String },
 }
 
+/// How a scope names an entity that is not there: only Alertmanager rows lack one (an alert
+/// without an `instance` label), and their silences match `instance=""`.
+pub const NO_ENTITY: &str = "(no instance)";
+
 impl SilenceScope {
-    pub fn describe(&self) -> String {
+    /// "check_http on web-1", with the backend's names as they are (control characters and all):
+    /// for drawing through [`crate::text::visible_pieces`].
+    pub fn text(&self) -> String {
+        let entity = |e: &str| {
+            if e.is_empty() {
+                NO_ENTITY.to_string()
+            } else {
+                e.to_string()
+            }
+        };
         match self {
-            SilenceScope::CheckOnEntity { entity, check } => format!("{check} on {entity}"),
+            SilenceScope::CheckOnEntity { entity: e, check } => {
+                format!("{check} on {}", entity(e))
+            }
             SilenceScope::CheckEverywhere { check } => format!("{check} on every entity"),
-            SilenceScope::Entity { entity } => format!("every check on {entity}"),
+            SilenceScope::Entity { entity: e } => format!("every check on {}", entity(e)),
             SilenceScope::Subscription { subscription } => format!("subscription {subscription}"),
         }
+    }
+
+    /// [`Self::text`] with removed characters shown as visible stand-ins: the form for plain-text
+    /// places (status line, audit target), the same text the dialogs draw.
+    pub fn describe(&self) -> String {
+        crate::text::visible(&self.text()).into_owned()
     }
 }
 
@@ -183,6 +210,59 @@ pub struct SilenceRequest {
     pub expire_on_resolve: bool,
     pub reason: String,
     pub creator: String,
+}
+
+impl Silence {
+    /// The silence a backend has just accepted for `request`, as this console sent it.
+    pub fn requested(
+        id: String,
+        request: &SilenceRequest,
+        target: SilenceTarget,
+        now: DateTime<Utc>,
+    ) -> Silence {
+        let (subscription, check, matchers) = match target {
+            SilenceTarget::Entry {
+                subscription,
+                check,
+            } => (subscription, check, Vec::new()),
+            SilenceTarget::Matchers(m) => (None, None, m),
+        };
+        Silence {
+            id,
+            subscription,
+            check,
+            matchers,
+            creator: request.creator.clone(),
+            reason: request.reason.clone(),
+            begin: Some(now),
+            expire_at: request
+                .duration
+                .and_then(|d| chrono::Duration::from_std(d).ok())
+                .and_then(|d| now.checked_add_signed(d)),
+            expire_on_resolve: request.expire_on_resolve,
+        }
+    }
+}
+
+/// What a silence was sent to cover, in the backend's own terms.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SilenceTarget {
+    /// Sensu: subscription (`entity:NAME`, `client:NAME` for one entity) and check; `None` is `*`.
+    Entry {
+        subscription: Option<String>,
+        check: Option<String>,
+    },
+    /// Alertmanager: label matchers.
+    Matchers(Vec<Matcher>),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SilenceError {
+    /// Refused before anything was sent.
+    #[error("not sent: {0}")]
+    Refused(String),
+    #[error(transparent)]
+    Http(#[from] HttpError),
 }
 
 /// One poll's worth of data.
@@ -217,11 +297,11 @@ impl Backend {
         }
     }
 
-    /// Creates a silence; returns its id.
-    pub async fn silence(&mut self, req: &SilenceRequest) -> Result<String, HttpError> {
+    /// Creates a silence from the request's raw names; returns it as sent (with its id).
+    pub async fn silence(&mut self, req: &SilenceRequest) -> Result<Silence, SilenceError> {
         match self {
-            Backend::SensuGo(b) => b.silence(req).await,
-            Backend::SensuCore(b) => b.silence(req).await,
+            Backend::SensuGo(b) => Ok(b.silence(req).await?),
+            Backend::SensuCore(b) => Ok(b.silence(req).await?),
             Backend::Alertmanager(b) => b.silence(req).await,
         }
     }
@@ -239,7 +319,7 @@ impl Backend {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SilenceOutcome {
     Created {
-        id: String,
+        silence: Box<Silence>,
         request: SilenceRequest,
     },
     Removed {
@@ -306,10 +386,7 @@ impl ChecksSource {
                 cmd = self.cmds.recv() => {
                     let Some(cmd) = cmd else { return };
                     let outcome = match cmd {
-                        Command::Silence(req) => match backend.silence(&req).await {
-                            Ok(id) => SilenceOutcome::Created { id, request: req },
-                            Err(e) => SilenceOutcome::Failed { what: format!("silence {}", req.scope.describe()), error: e.to_string() },
-                        },
+                        Command::Silence(req) => silence(&mut backend, req).await,
                         Command::Unsilence { id } => match backend.unsilence(&id).await {
                             Ok(()) => SilenceOutcome::Removed { id },
                             Err(e) if e.means_gone() => SilenceOutcome::AlreadyGone { id, detail: e.to_string() },
@@ -364,6 +441,20 @@ impl ChecksSource {
                 Some(delay)
             }
         }
+    }
+}
+
+/// Creates the silence from the request's raw names.
+async fn silence(backend: &mut Backend, request: SilenceRequest) -> SilenceOutcome {
+    match backend.silence(&request).await {
+        Ok(s) => SilenceOutcome::Created {
+            silence: Box::new(s),
+            request,
+        },
+        Err(e) => SilenceOutcome::Failed {
+            what: format!("silence {}", request.scope.describe()),
+            error: e.to_string(),
+        },
     }
 }
 

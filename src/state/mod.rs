@@ -15,8 +15,9 @@ use chrono::{DateTime, Utc};
 
 use crate::action::{Action, Command};
 use crate::audit::AuditEntry;
-use crate::sources::checks::{Silence, SilenceOutcome, SilenceRequest, SilenceScope};
+use crate::sources::checks::{Silence, SilenceOutcome, SilenceRequest};
 use crate::sources::{DeregisterOutcome, Health, KvEntry, Msg, SourceId};
+use crate::text::visible;
 use checks::{Checks, EntityScope};
 use members::{Filter, Members};
 pub use silence_form::{FormKey, SilenceForm};
@@ -359,50 +360,34 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
 
 fn silence_done(state: &mut State, outcome: SilenceOutcome) -> Vec<Command> {
     match outcome {
-        SilenceOutcome::Created { id, request } => {
-            let (subscription, check) = match &request.scope {
-                SilenceScope::CheckOnEntity { entity, check } => {
-                    (Some(format!("entity:{entity}")), Some(check.clone()))
-                }
-                SilenceScope::CheckEverywhere { check } => (None, Some(check.clone())),
-                SilenceScope::Entity { entity } => (Some(format!("entity:{entity}")), None),
-                SilenceScope::Subscription { subscription } => (Some(subscription.clone()), None),
-            };
-            state.checks.add_silence(Silence {
-                id: id.clone(),
-                subscription,
-                check,
-                matchers: Vec::new(),
-                creator: request.creator.clone(),
-                reason: request.reason.clone(),
-                begin: Some(state.now),
-                expire_at: request
-                    .duration
-                    .and_then(|d| chrono::Duration::from_std(d).ok())
-                    .map(|d| state.now + d),
-                expire_on_resolve: request.expire_on_resolve,
-            });
+        SilenceOutcome::Created { silence, request } => {
+            let id = silence.id.clone();
+            let sent = sent_as(&silence);
+            state.checks.add_silence(*silence);
             state.say(
                 Level::Info,
-                format!("silenced {} ({id})", request.scope.describe()),
+                format!("silenced {} ({})", request.scope.describe(), visible(&id)),
             );
             vec![state.audit(
                 "silence",
                 &request.scope.describe(),
                 "created",
-                Some(format!("id {id}; reason: {}", request.reason)),
+                Some(format!("id {id}; {sent}; reason: {}", request.reason)),
             )]
         }
         SilenceOutcome::Removed { id } => {
             state.checks.remove_silence(&id);
-            state.say(Level::Info, format!("silence {id} removed"));
+            state.say(Level::Info, format!("silence {} removed", visible(&id)));
             vec![state.audit("unsilence", &id, "removed", None)]
         }
         SilenceOutcome::AlreadyGone { id, detail } => {
             state.checks.remove_silence(&id);
             state.say(
                 Level::Warn,
-                format!("silence {id} was already expired or removed elsewhere"),
+                format!(
+                    "silence {} was already expired or removed elsewhere",
+                    visible(&id)
+                ),
             );
             vec![state.audit("unsilence", &id, "already gone", Some(detail))]
         }
@@ -415,6 +400,16 @@ fn silence_done(state: &mut State, outcome: SilenceOutcome) -> Vec<Command> {
             };
             vec![state.audit(action, &what, "error", Some(error))]
         }
+    }
+}
+
+/// What a silence was sent as, for the audit: the matchers or the Sensu entry, with the names
+/// exactly as sent.
+fn sent_as(s: &Silence) -> String {
+    if s.matchers.is_empty() {
+        format!("entry {}", s.describe())
+    } else {
+        format!("matchers {}", s.describe())
     }
 }
 
@@ -626,7 +621,7 @@ fn checks_action(state: &mut State, action: Action) -> Vec<Command> {
                         ids.push(id.clone());
                     }
                 }
-                let label = format!("{}/{}", r.entity, r.check);
+                let label = visible(&format!("{}/{}", r.entity, r.check)).into_owned();
                 match ids.len() {
                     0 => state.say(Level::Info, format!("{label} is not silenced")),
                     1 => {
@@ -807,7 +802,7 @@ fn popup_action(state: &mut State, popup: Popup, action: Action) -> Vec<Command>
         Popup::ConfirmUnsilence { id, .. } => match action {
             Action::Confirm => {
                 state.popup = None;
-                state.say(Level::Info, format!("removing silence {id} …"));
+                state.say(Level::Info, format!("removing silence {} …", visible(&id)));
                 vec![Command::Unsilence { id }]
             }
             Action::Cancel | Action::Back | Action::Quit => {
@@ -993,11 +988,26 @@ pub fn handle_form(state: &mut State, key: FormKey) -> Vec<Command> {
             state.say(Level::Info, "silence cancelled");
         }
         silence_form::FormResult::Submit(mut request) => {
+            if let Some(why) = refused_scope(state.checks_kind(), &request.scope) {
+                if let Some(Popup::SilenceForm(form)) = state.popup.as_mut() {
+                    form.refuse(why);
+                }
+                return Vec::new();
+            }
             request.creator = state.user.clone();
             state.popup = Some(Popup::ConfirmSilence(request));
         }
     }
     Vec::new()
+}
+
+/// Why the backend must not be sent a silence of `scope`, if it must not: an Alertmanager
+/// silence whose matchers all match the empty string would mute every alert lacking the label.
+fn refused_scope(kind: &str, scope: &crate::sources::checks::SilenceScope) -> Option<String> {
+    match kind {
+        "alertmanager" => crate::sources::alertmanager::matchers_for(scope).err(),
+        _ => None,
+    }
 }
 
 fn run_command_line(state: &mut State, line: &str) -> Vec<Command> {

@@ -11,7 +11,7 @@ use chrono::Utc;
 use opsconsole::action::Action;
 use opsconsole::config::{ChecksProfile, Config};
 use opsconsole::sources::checks::{
-    Backend, ChecksSnapshot, SilenceError, SilenceRequest, SilenceScope,
+    Backend, ChecksSnapshot, Shown, SilenceError, SilenceRequest, SilenceScope,
 };
 use opsconsole::sources::http::install_crypto_provider;
 use opsconsole::state::{FormKey, Popup};
@@ -185,6 +185,11 @@ async fn alerts_silence_unsilence_against_real_alertmanager() {
         silence.describe(),
         "alertname=\"HighLatency\", instance=\"web-1\"",
         "the matchers sent"
+    );
+    assert_eq!(
+        backend.confirm(&silence).await.expect("confirm"),
+        Shown::OnTarget,
+        "Alertmanager shows it in web-1's silencedBy"
     );
 
     // Alertmanager's own view of it.
@@ -590,4 +595,61 @@ async fn console_silences_an_alert_without_instance_and_refuses_a_silence_of_eve
     assert_eq!(c.state.popup, None);
     assert_eq!(c.audited("silence").len(), 1, "{:#?}", c.audits);
     assert!(silences_with_comment(&api, "everything").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_silence_that_matches_nothing_is_reported_and_expired() {
+    let am = Alertmanager::start();
+    let api = Api::new(&am.url());
+    let flapping = [("alertname", "Flapping"), ("instance", "web-3")];
+    api.post_alerts(&json!([firing(&flapping)])).await;
+    // Polled once; the next poll is an hour away, so the row stays as the user saw it.
+    let mut c = ChecksConsole::start(
+        profile_with(&am.url(), ", interval_secs = 3600"),
+        "alertmanager",
+    );
+    c.until(Duration::from_secs(10), "the alert listed", |c| {
+        c.row_with_labels(&flapping).is_some()
+    })
+    .await;
+
+    // It resolves between the poll and the silence.
+    let mut resolved = firing(&flapping);
+    resolved["endsAt"] = json!((Utc::now() - chrono::Duration::seconds(1)).to_rfc3339());
+    api.post_alerts(&json!([resolved])).await;
+    eventually!("Alertmanager no longer lists it", async {
+        let all = api.get("/alerts").await;
+        all.as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["labels"]["alertname"] != json!("Flapping"))
+            .then_some(())
+    });
+    assert!(c.row_with_labels(&flapping).is_some(), "still on screen");
+
+    c.select(|r| r.check == "Flapping");
+    c.fill_silence_form(0, "flapping again");
+    c.act(Action::Confirm);
+    c.until(Duration::from_secs(15), "the silence audited", |c| {
+        !c.audited("silence").is_empty()
+    })
+    .await;
+    let audit = c.audited("silence")[0].clone();
+    assert_eq!(audit.result, "matched nothing", "{audit:?}");
+    let status = c.status();
+    assert!(status.contains("the silence matched nothing"), "{status}");
+    let sil = silences_with_comment(&api, "flapping again").await;
+    assert_eq!(sil.len(), 1, "it was created: {sil:#?}");
+    let id = sil[0]["id"].as_str().unwrap();
+    assert!(status.contains(id), "the status names it: {status}");
+    assert!(
+        audit.detail.as_deref().unwrap_or("").contains(id),
+        "{audit:?}"
+    );
+    assert_eq!(
+        sil[0]["status"]["state"],
+        json!("expired"),
+        "not left behind to mute a later alert: {sil:#?}"
+    );
+    assert!(am.amtool_silenced().is_empty());
 }

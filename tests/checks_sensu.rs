@@ -11,7 +11,7 @@ use base64::Engine as _;
 use opsconsole::action::Command;
 use opsconsole::config::{ChecksProfile, Config};
 use opsconsole::sources::checks::{
-    severity_of, status_label, Backend, ChecksSnapshot, ChecksSource, SilenceOutcome,
+    severity_of, status_label, Backend, ChecksSnapshot, ChecksSource, Leftover, SilenceOutcome,
     SilenceRequest, SilenceScope,
 };
 use opsconsole::sources::http::{HttpError, MAX_BODY_BYTES};
@@ -408,6 +408,8 @@ struct GoFake {
     down: bool,
     /// Hand out this `expires_at` instead of now + lifetime.
     expires_at: Option<i64>,
+    /// Answer `PUT /silenced/{name}` with 201 but keep nothing (an entry that never shows).
+    drop_puts: bool,
 }
 
 impl GoFake {
@@ -422,6 +424,7 @@ impl GoFake {
             issued: 0,
             down: false,
             expires_at: None,
+            drop_puts: false,
         }))
     }
 
@@ -531,7 +534,9 @@ impl GoFake {
                 }
                 body["metadata"]["created_by"] = json!(USER);
                 body["expire_at"] = json!(0);
-                self.silenced.insert(name, body);
+                if !self.drop_puts {
+                    self.silenced.insert(name, body);
+                }
                 Reply::empty(201)
             }
             ("GET", s) if s.starts_with("silenced/") => {
@@ -1716,7 +1721,7 @@ async fn unsilence(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Silences from the names Sensu sent (issue 12, item 3)
+// Silences from the names Sensu sent, confirmed by reading the entry back (issue 12, item 3)
 
 /// Starts the source on `profile`, waits for its first snapshot, silences the first scope offered
 /// for the row `pick` chooses, and returns what the source reported.
@@ -1752,7 +1757,7 @@ async fn silence_first_scope(
 }
 
 #[tokio::test]
-async fn go_silence_uses_the_entity_name_as_sent() {
+async fn go_silence_uses_the_entity_name_as_sent_and_reads_it_back() {
     let crafted = "web-1\u{1b}[2J";
     let fake = GoFake::new(vec![
         go_event(crafted, "check_http", 2, now()),
@@ -1774,8 +1779,8 @@ async fn go_silence_uses_the_entity_name_as_sent() {
     let calls: Vec<(&str, &str)> = reqs.iter().map(|r| (r.method.as_str(), r.path())).collect();
     assert_eq!(
         calls,
-        vec![("PUT", path.as_str())],
-        "the entry for the crafted entity, not for web-1"
+        vec![("PUT", path.as_str()), ("GET", path.as_str())],
+        "the entry for the crafted entity, not for web-1; then read back"
     );
     let body = reqs[0].json();
     assert_eq!(body["subscription"], json!(format!("entity:{crafted}")));
@@ -1785,7 +1790,29 @@ async fn go_silence_uses_the_entity_name_as_sent() {
 }
 
 #[tokio::test]
-async fn core_silence_uses_the_client_name_as_sent() {
+async fn go_silence_that_sensu_does_not_show_matched_nothing() {
+    let fake = GoFake::new(vec![go_event("web-1", "check_http", 2, now())]);
+    fake.lock().unwrap().drop_puts = true;
+    let server = go_server(&fake).await;
+    match silence_first_scope(go_key(&server.url), |r| r.entity == "web-1").await {
+        SilenceOutcome::MatchedNothing {
+            silence, leftover, ..
+        } => {
+            assert_eq!(silence.id, "entity:web-1:check_http");
+            assert_eq!(leftover, Leftover::Absent, "nothing there to remove");
+        }
+        other => panic!("expected matched nothing, got {other:?}"),
+    }
+    let gets = server
+        .take()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path().starts_with(&format!("{SILENCED}/")))
+        .count();
+    assert_eq!(gets, 1, "the entry was asked for by name");
+}
+
+#[tokio::test]
+async fn core_silence_uses_the_client_name_as_sent_and_reads_it_back() {
     let t = now() - 1;
     let crafted = "web-1\u{7}";
     let fake = Arc::new(Mutex::new(CoreFake {
@@ -1819,6 +1846,14 @@ async fn core_silence_uses_the_client_name_as_sent() {
     assert_eq!(
         reqs[0].json()["subscription"],
         json!(format!("client:{crafted}"))
+    );
+    assert_eq!(
+        (reqs[1].method.as_str(), reqs[1].path()),
+        (
+            "GET",
+            format!("/silenced/ids/{}", urlencoding::encode(&id)).as_str()
+        ),
+        "{reqs:#?}"
     );
     let held: Vec<Value> = fake
         .lock()

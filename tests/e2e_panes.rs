@@ -1060,7 +1060,7 @@ fn crafted_alert_names_are_shown_escaped_and_silence_the_real_alert() {
         s.contains("Create this silence?") && s.contains("Evil␛]52;c;ZXZpbA==␇OSC on web-1")
     });
     t.send(&["y"]);
-    t.wait_screen("silenced", SOON, |s| {
+    t.wait_screen("silenced, once Alertmanager shows it", SOON, |s| {
         s.contains("silenced Evil␛]52;c;ZXZpbA==␇OSC on web-1")
     });
     let line = t.wait_audit("silence", "created");

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::checks::{
-    CheckResult, ChecksSnapshot, HistoryPoint, Matcher, Silence, SilenceError, SilenceRequest,
-    SilenceScope, SilenceTarget,
+    CheckResult, ChecksSnapshot, HistoryPoint, Matcher, Shown, Silence, SilenceError,
+    SilenceRequest, SilenceScope, SilenceTarget,
 };
 use super::http::lax::{lenient_structs, Lax};
 use super::http::{self, HttpError};
@@ -18,6 +18,11 @@ use crate::config::{ChecksProfile, HttpBackend};
 
 /// Alertmanager silences need an end; "no expiry" becomes this far out (and the form says so).
 pub const FOREVER: chrono::Duration = chrono::Duration::days(365 * 10);
+
+/// Alertmanager marks alerts as silenced asynchronously: after creating a silence, look this many
+/// times, this far apart (about two seconds in all), for an alert that shows it.
+const CONFIRM_TRIES: u32 = 9;
+const CONFIRM_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 pub struct Alertmanager {
     client: Client,
@@ -312,6 +317,23 @@ impl Alertmanager {
             SilenceTarget::Matchers(matchers),
             now,
         ))
+    }
+
+    /// Looks for an alert whose `status.silencedBy` holds the new id, a few times over a couple of
+    /// seconds; none means the silence covers nothing (it still exists).
+    pub async fn confirm(&mut self, silence: &Silence) -> Result<Shown, HttpError> {
+        let url = format!("{}/api/v2/alerts", self.backend.url);
+        for attempt in 0..CONFIRM_TRIES {
+            if attempt > 0 {
+                tokio::time::sleep(CONFIRM_EVERY).await;
+            }
+            let raw = self.get("/api/v2/alerts").await?;
+            let (alerts, _) = parse_alerts(&raw, &url)?;
+            if alerts.iter().any(|a| a.silenced_by.contains(&silence.id)) {
+                return Ok(Shown::OnTarget);
+            }
+        }
+        Ok(Shown::Nothing { present: true })
     }
 
     pub async fn unsilence(&mut self, id: &str) -> Result<(), HttpError> {

@@ -265,6 +265,15 @@ pub enum SilenceError {
     Http(#[from] HttpError),
 }
 
+/// What the backend shows, asked right after it accepted a silence.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shown {
+    /// On what it targets: an alert's `silencedBy` (Alertmanager), the entry as sent (Sensu).
+    OnTarget,
+    /// On nothing; `present` says whether the backend still holds the silence.
+    Nothing { present: bool },
+}
+
 /// One poll's worth of data.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ChecksSnapshot {
@@ -306,6 +315,15 @@ impl Backend {
         }
     }
 
+    /// Asks the backend whether `silence` (just created) covers what it targets.
+    pub async fn confirm(&mut self, silence: &Silence) -> Result<Shown, HttpError> {
+        match self {
+            Backend::SensuGo(b) => b.confirm(silence).await,
+            Backend::SensuCore(b) => b.confirm(silence).await,
+            Backend::Alertmanager(b) => b.confirm(silence).await,
+        }
+    }
+
     pub async fn unsilence(&mut self, id: &str) -> Result<(), HttpError> {
         match self {
             Backend::SensuGo(b) => b.unsilence(id).await,
@@ -318,9 +336,23 @@ impl Backend {
 /// What the source reports after a silence/unsilence attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SilenceOutcome {
+    /// Created, and the backend shows it on what it targets.
     Created {
         silence: Box<Silence>,
         request: SilenceRequest,
+    },
+    /// The backend accepted it but shows it on nothing it targets (the alert resolved meanwhile,
+    /// or the names do not match what the backend has); `leftover` says what became of it.
+    MatchedNothing {
+        silence: Box<Silence>,
+        request: SilenceRequest,
+        leftover: Leftover,
+    },
+    /// Created, but asking the backend about it failed: it may or may not silence anything.
+    Unconfirmed {
+        silence: Box<Silence>,
+        request: SilenceRequest,
+        error: String,
     },
     Removed {
         id: String,
@@ -334,6 +366,17 @@ pub enum SilenceOutcome {
         what: String,
         error: String,
     },
+}
+
+/// What became of a silence that matched nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Leftover {
+    /// Expired (removed) again at once.
+    Expired,
+    /// The backend does not hold it (a Sensu entry that is not there).
+    Absent,
+    /// Still there: removing it failed, for this reason.
+    Kept(String),
 }
 
 pub struct ChecksSource {
@@ -444,17 +487,45 @@ impl ChecksSource {
     }
 }
 
-/// Creates the silence from the request's raw names.
+/// Creates the silence, then reports it done only if the backend shows it on what it targets.
 async fn silence(backend: &mut Backend, request: SilenceRequest) -> SilenceOutcome {
-    match backend.silence(&request).await {
-        Ok(s) => SilenceOutcome::Created {
-            silence: Box::new(s),
-            request,
-        },
-        Err(e) => SilenceOutcome::Failed {
-            what: format!("silence {}", request.scope.describe()),
-            error: e.to_string(),
-        },
+    let silence = match backend.silence(&request).await {
+        Ok(s) => Box::new(s),
+        Err(e) => {
+            return SilenceOutcome::Failed {
+                what: format!("silence {}", request.scope.describe()),
+                error: e.to_string(),
+            }
+        }
+    };
+    let present = match backend.confirm(&silence).await {
+        Ok(Shown::OnTarget) => return SilenceOutcome::Created { silence, request },
+        Ok(Shown::Nothing { present }) => present,
+        Err(e) => {
+            return SilenceOutcome::Unconfirmed {
+                silence,
+                request,
+                error: e.to_string(),
+            }
+        }
+    };
+    // A silence that covers nothing is expired again rather than left behind: the user confirmed
+    // silencing the row on screen, not a standing rule; left active (up to ten years when "no
+    // expiry" was picked) it would mute whatever alert comes to match it later, unseen in the
+    // pane. Silencing again is one key away, and the outcome names its id either way.
+    let leftover = if !present {
+        Leftover::Absent
+    } else {
+        match backend.unsilence(&silence.id).await {
+            Ok(()) => Leftover::Expired,
+            Err(e) if e.means_gone() => Leftover::Absent,
+            Err(e) => Leftover::Kept(e.to_string()),
+        }
+    };
+    SilenceOutcome::MatchedNothing {
+        silence,
+        request,
+        leftover,
     }
 }
 

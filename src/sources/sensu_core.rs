@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::checks::{
-    epoch, CheckResult, ChecksSnapshot, HistoryPoint, Silence, SilenceRequest, SilenceScope,
+    epoch, CheckResult, ChecksSnapshot, HistoryPoint, Shown, Silence, SilenceRequest, SilenceScope,
     SilenceTarget,
 };
 use super::http::lax::{lenient_structs, Lax, Lenient};
@@ -351,6 +351,34 @@ impl SensuCore {
             },
             now,
         ))
+    }
+
+    /// GET `/silenced/ids/{id}`: the entry must be there with the subscription and check we sent
+    /// (an object; a one-entry list is read the same way).
+    pub async fn confirm(&mut self, silence: &Silence) -> Result<Shown, HttpError> {
+        let path = format!("/silenced/ids/{}", urlencoding::encode(&silence.id));
+        let raw = match self.get(&path).await {
+            Ok(raw) => raw,
+            Err(e) if e.status() == Some(404) => return Ok(Shown::Nothing { present: false }),
+            Err(e) => return Err(e),
+        };
+        let url = format!("{}{path}", self.backend.url);
+        let entries: Vec<Lax<CoreSilenced>> = match http::decode::<Value>(&raw, &url)? {
+            Value::Array(all) => all
+                .into_iter()
+                .map(|v| serde_json::from_value(v).unwrap_or(Lax::Bad))
+                .collect(),
+            one => vec![serde_json::from_value(one).unwrap_or(Lax::Bad)],
+        };
+        let shown = entries.into_iter().filter_map(Lax::ok).any(|e| {
+            e.subscription.non_empty() == silence.subscription
+                && e.check.non_empty() == silence.check
+        });
+        Ok(if shown {
+            Shown::OnTarget
+        } else {
+            Shown::Nothing { present: true }
+        })
     }
 
     pub async fn unsilence(&mut self, id: &str) -> Result<(), HttpError> {

@@ -7,8 +7,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::checks::{
-    epoch, since_from_history, CheckResult, ChecksSnapshot, HistoryPoint, Silence, SilenceRequest,
-    SilenceScope, SilenceTarget,
+    epoch, since_from_history, CheckResult, ChecksSnapshot, HistoryPoint, Shown, Silence,
+    SilenceRequest, SilenceScope, SilenceTarget,
 };
 use super::http::lax::{lenient_structs, Lax};
 use super::http::{self, HttpError};
@@ -430,6 +430,28 @@ impl SensuGo {
             },
             now,
         ))
+    }
+
+    /// GET `/silenced/{name}`: the entry must be there with the subscription and check we sent.
+    pub async fn confirm(&mut self, silence: &Silence) -> Result<Shown, HttpError> {
+        let url = self.ns_url(&format!("/silenced/{}", urlencoding::encode(&silence.id)));
+        let u = url.clone();
+        let resp = match self.call(&url, move |c| c.get(&u)).await {
+            Ok(resp) => resp,
+            Err(e) if e.status() == Some(404) => return Ok(Shown::Nothing { present: false }),
+            Err(e) => return Err(e),
+        };
+        let raw = http::body(resp, &url, self.backend.timeout).await?;
+        let entry: Lax<GoSilenced> = http::decode(&raw, &url)?;
+        let as_sent = entry.ok().is_some_and(|e| {
+            e.subscription.non_empty() == silence.subscription
+                && e.check.non_empty() == silence.check
+        });
+        Ok(if as_sent {
+            Shown::OnTarget
+        } else {
+            Shown::Nothing { present: true }
+        })
     }
 
     pub async fn unsilence(&mut self, id: &str) -> Result<(), HttpError> {

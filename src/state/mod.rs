@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 
 use crate::action::{Action, Command};
 use crate::audit::AuditEntry;
-use crate::sources::checks::{Silence, SilenceOutcome, SilenceRequest};
+use crate::sources::checks::{Leftover, Silence, SilenceOutcome, SilenceRequest};
 use crate::sources::{DeregisterOutcome, Health, KvEntry, Msg, SourceId};
 use crate::text::visible;
 use checks::{Checks, EntityScope};
@@ -373,6 +373,72 @@ fn silence_done(state: &mut State, outcome: SilenceOutcome) -> Vec<Command> {
                 &request.scope.describe(),
                 "created",
                 Some(format!("id {id}; {sent}; reason: {}", request.reason)),
+            )]
+        }
+        SilenceOutcome::MatchedNothing {
+            silence,
+            request,
+            leftover,
+        } => {
+            let id = silence.id.as_str();
+            let shown_id = visible(id);
+            let (said, recorded) = match &leftover {
+                Leftover::Expired => (
+                    format!("nothing shows silence {shown_id}, so it was expired again"),
+                    "expired again".to_string(),
+                ),
+                Leftover::Absent => (
+                    format!("the backend does not hold silence {shown_id}"),
+                    "not held by the backend".to_string(),
+                ),
+                Leftover::Kept(e) => (
+                    format!(
+                        "silence {shown_id} still exists (expiring it failed: {e}) — remove it in the backend"
+                    ),
+                    format!("still there, expiring it failed: {e}"),
+                ),
+            };
+            state.say(
+                Level::Warn,
+                format!(
+                    "the silence matched nothing: {} — {said}",
+                    request.scope.describe()
+                ),
+            );
+            vec![state.audit(
+                "silence",
+                &request.scope.describe(),
+                "matched nothing",
+                Some(format!(
+                    "id {id}; {}; {recorded}; reason: {}",
+                    sent_as(&silence),
+                    request.reason
+                )),
+            )]
+        }
+        SilenceOutcome::Unconfirmed {
+            silence,
+            request,
+            error,
+        } => {
+            state.say(
+                Level::Warn,
+                format!(
+                    "silence {} for {} was created but could not be confirmed ({error}) — check it in the backend",
+                    visible(&silence.id),
+                    request.scope.describe()
+                ),
+            );
+            vec![state.audit(
+                "silence",
+                &request.scope.describe(),
+                "unconfirmed",
+                Some(format!(
+                    "id {}; {}; {error}; reason: {}",
+                    silence.id,
+                    sent_as(&silence),
+                    request.reason
+                )),
             )]
         }
         SilenceOutcome::Removed { id } => {

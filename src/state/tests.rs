@@ -328,8 +328,10 @@ fn req_scope(cmds: &[Command]) -> crate::sources::checks::SilenceScope {
 }
 
 #[test]
-fn a_created_silence_marks_the_row_and_audits_its_matchers() {
-    use crate::sources::checks::{Matcher, Silence, SilenceOutcome, SilenceRequest, SilenceScope};
+fn silence_outcomes_say_what_the_backend_showed() {
+    use crate::sources::checks::{
+        Leftover, Matcher, Silence, SilenceOutcome, SilenceRequest, SilenceScope,
+    };
     let row = alert_row(&[("alertname", "NoInstance"), ("severity", "warning")]);
     let request = SilenceRequest {
         scope: SilenceScope::CheckOnEntity {
@@ -355,13 +357,13 @@ fn a_created_silence_marks_the_row_and_audits_its_matchers() {
         ..Default::default()
     };
 
-    // The row is marked at once, the audit names the id and the matchers sent.
-    let mut s = alertmanager_state(vec![row]);
+    // Confirmed: the row is marked at once, the audit names the id and the matchers sent.
+    let mut s = alertmanager_state(vec![row.clone()]);
     let cmds = update(
         &mut s,
         Msg::SilenceDone(SilenceOutcome::Created {
-            silence: Box::new(silence),
-            request,
+            silence: Box::new(silence.clone()),
+            request: request.clone(),
         }),
     );
     assert!(s.checks.results[0].silenced);
@@ -379,6 +381,57 @@ fn a_created_silence_marks_the_row_and_audits_its_matchers() {
         s.status.as_ref().unwrap().text,
         "silenced NoInstance on (no instance) (5e1)"
     );
+
+    // Matched nothing: nothing marked, a warning naming the id, audited as such.
+    for (leftover, says) in [
+        (Leftover::Expired, "expired again"),
+        (Leftover::Absent, "does not hold"),
+        (Leftover::Kept("500 from am".into()), "still exists"),
+    ] {
+        let mut s = alertmanager_state(vec![row.clone()]);
+        let cmds = update(
+            &mut s,
+            Msg::SilenceDone(SilenceOutcome::MatchedNothing {
+                silence: Box::new(silence.clone()),
+                request: request.clone(),
+                leftover: leftover.clone(),
+            }),
+        );
+        assert!(!s.checks.results[0].silenced, "{leftover:?}");
+        let status = s.status.as_ref().unwrap();
+        assert_eq!(status.level, Level::Warn);
+        assert!(
+            status
+                .text
+                .starts_with("the silence matched nothing: NoInstance on (no instance)")
+                && status.text.contains("5e1")
+                && status.text.contains(says),
+            "{}",
+            status.text
+        );
+        let a = audit_of(&cmds);
+        assert_eq!(a.result, "matched nothing");
+        assert!(a.detail.as_deref().unwrap().contains("id 5e1"), "{a:?}");
+    }
+
+    // Unconfirmed: said so, never "silenced".
+    let mut s = alertmanager_state(vec![row]);
+    let cmds = update(
+        &mut s,
+        Msg::SilenceDone(SilenceOutcome::Unconfirmed {
+            silence: Box::new(silence),
+            request,
+            error: "no answer within 5 s".into(),
+        }),
+    );
+    assert!(!s.checks.results[0].silenced);
+    assert!(s
+        .status
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("could not be confirmed"));
+    assert_eq!(audit_of(&cmds).result, "unconfirmed");
 }
 
 #[test]

@@ -90,6 +90,71 @@ pub fn escape_bytes(input: &[u8]) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// A run of untrusted text as it is drawn: safe as it stands, or the visible stand-in for one
+/// character [`sanitize`] would remove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Visible<'a> {
+    Plain(&'a str),
+    Escape(String),
+}
+
+/// For names the user acts on (a check's entity, an alert's labels): every character [`sanitize`]
+/// would drop is kept as a visible stand-in instead — `␛` for ESC, the control pictures `␀`…`␟`
+/// and `␡` for the other C0 controls and DEL, `\u{…}` for C1 controls, bidi and zero-width
+/// marks — so `web-1\x1b[2J` is drawn `web-1␛[2J` and can never pass for `web-1`. Panes draw the
+/// [`Visible::Escape`] pieces in their own style; text is cut at [`MAX_LINE_CHARS`].
+pub fn visible_pieces(input: &str) -> Vec<Visible<'_>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (kept, (i, c)) in input.char_indices().enumerate() {
+        if kept >= MAX_LINE_CHARS {
+            if start < i {
+                out.push(Visible::Plain(&input[start..i]));
+            }
+            out.push(Visible::Plain(CUT_MARKER));
+            return out;
+        }
+        if is_unsafe_char(c) {
+            if start < i {
+                out.push(Visible::Plain(&input[start..i]));
+            }
+            out.push(Visible::Escape(stand_in(c)));
+            start = i + c.len_utf8();
+        }
+    }
+    if start < input.len() {
+        out.push(Visible::Plain(&input[start..]));
+    }
+    out
+}
+
+/// [`visible_pieces`] as one string, for plain-text places (the status line, the audit target);
+/// borrowed when there is nothing to escape.
+pub fn visible(input: &str) -> Cow<'_, str> {
+    if !input.chars().any(is_unsafe_char) && input.chars().count() <= MAX_LINE_CHARS {
+        return Cow::Borrowed(input);
+    }
+    let mut out = String::with_capacity(input.len() + 8);
+    for piece in visible_pieces(input) {
+        match piece {
+            Visible::Plain(s) => out.push_str(s),
+            Visible::Escape(s) => out.push_str(&s),
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn stand_in(c: char) -> String {
+    match c as u32 {
+        // U+2400 SYMBOL FOR NULL … U+241F: one picture per C0 control (␛ for ESC).
+        n @ 0..=0x1f => {
+            char::from_u32(0x2400 + n).map_or_else(|| format!("\\x{n:02x}"), String::from)
+        }
+        0x7f => "␡".into(),
+        n => format!("\\u{{{n:x}}}"),
+    }
+}
+
 /// Like [`sanitize`] for bytes that may not be UTF-8: invalid sequences become U+FFFD.
 pub fn sanitize_bytes(input: &[u8]) -> String {
     sanitize(&String::from_utf8_lossy(input)).into_owned()
@@ -214,6 +279,49 @@ mod tests {
         assert_eq!(escape_bytes(br"/s/inv\xff"), r"/s/inv\\xff");
         assert_eq!(escape_bytes(b"a\x1b[2J\xc3"), "a\\x1b[2J\\xc3");
         assert_eq!(escape_bytes("caf\u{e9}".as_bytes()), "caf\u{e9}");
+    }
+
+    #[test]
+    fn visible_shows_what_sanitize_removes() {
+        assert_eq!(visible("web-1\u{1b}[2J"), "web-1␛[2J");
+        assert_eq!(
+            visible("Evil\u{1b}]52;c;ZXZpbA==\u{7}OSC"),
+            "Evil␛]52;c;ZXZpbA==␇OSC"
+        );
+        assert_eq!(visible("a\tb\u{0}c\u{7f}"), "a␉b␀c␡");
+        assert_eq!(
+            visible("x\u{9b}y\u{202e}z\u{200b}"),
+            "x\\u{9b}y\\u{202e}z\\u{200b}"
+        );
+        assert!(matches!(visible("web-1"), Cow::Borrowed("web-1")));
+        // Every stand-in is itself printable: drawing it again changes nothing.
+        let once = visible("\u{1b}\u{7}\u{9d}\u{feff}").into_owned();
+        assert!(!once.chars().any(is_unsafe_char), "{once:?}");
+        assert_eq!(visible(&once), once);
+    }
+
+    #[test]
+    fn visible_pieces_mark_the_escapes() {
+        assert_eq!(
+            visible_pieces("web-1\u{1b}[2J"),
+            vec![
+                Visible::Plain("web-1"),
+                Visible::Escape("␛".into()),
+                Visible::Plain("[2J"),
+            ]
+        );
+        assert_eq!(
+            visible_pieces("\u{7}\u{7}"),
+            vec![Visible::Escape("␇".into()), Visible::Escape("␇".into())]
+        );
+        assert_eq!(visible_pieces(""), vec![]);
+        let long = "y".repeat(MAX_LINE_CHARS + 3);
+        let cut = visible(&long);
+        assert!(cut.ends_with(CUT_MARKER));
+        assert_eq!(
+            cut.chars().count(),
+            MAX_LINE_CHARS + CUT_MARKER.chars().count()
+        );
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub enum StyleName {
     Key,
     Highlight,
     Error,
+    /// Stand-ins for characters removed for display (`␛`), so a crafted name never looks clean.
+    Escaped,
 }
 
 const NAMES: &[(&str, StyleName)] = &[
@@ -65,6 +67,7 @@ const NAMES: &[(&str, StyleName)] = &[
     ("key", StyleName::Key),
     ("highlight", StyleName::Highlight),
     ("error", StyleName::Error),
+    ("escaped", StyleName::Escaped),
 ];
 
 #[derive(Debug, Deserialize)]
@@ -232,6 +235,7 @@ impl Theme {
                     | StyleName::Readonly
                     | StyleName::Danger
                     | StyleName::Highlight
+                    | StyleName::Escaped
             ) {
                 s = s.add_modifier(Modifier::REVERSED);
             }

@@ -8,12 +8,17 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::Utc;
+use opsconsole::action::Action;
 use opsconsole::config::{ChecksProfile, Config};
-use opsconsole::sources::checks::{Backend, ChecksSnapshot, SilenceRequest, SilenceScope};
+use opsconsole::sources::checks::{
+    Backend, ChecksSnapshot, Shown, SilenceError, SilenceRequest, SilenceScope,
+};
 use opsconsole::sources::http::install_crypto_provider;
+use opsconsole::state::{FormKey, Popup};
 use opsconsole::theme::Severity;
 use serde_json::{json, Value};
 
+use common::checks_console::ChecksConsole;
 use common::Alertmanager;
 
 fn profile(url: &str) -> ChecksProfile {
@@ -173,8 +178,19 @@ async fn alerts_silence_unsilence_against_real_alertmanager() {
         creator: "alice@opsconsole".into(),
     };
     let before = Utc::now();
-    let id = backend.silence(&req).await.expect("create silence");
+    let silence = backend.silence(&req).await.expect("create silence");
+    let id = silence.id.clone();
     assert_eq!(id.len(), 36, "a UUID: {id}");
+    assert_eq!(
+        silence.describe(),
+        "alertname=\"HighLatency\", instance=\"web-1\"",
+        "the matchers sent"
+    );
+    assert_eq!(
+        backend.confirm(&silence).await.expect("confirm"),
+        Shown::OnTarget,
+        "Alertmanager shows it in web-1's silencedBy"
+    );
 
     // Alertmanager's own view of it.
     let s = api.get(&format!("/silence/{id}")).await;
@@ -306,7 +322,8 @@ async fn every_scope_and_no_expiry() {
         let id = backend
             .silence(&req)
             .await
-            .unwrap_or_else(|e| panic!("{scope:?}: {e}"));
+            .unwrap_or_else(|e| panic!("{scope:?}: {e}"))
+            .id;
         let s = api.get(&format!("/silence/{id}")).await;
         let got: Vec<(String, String)> = s["matchers"]
             .as_array()
@@ -341,4 +358,296 @@ async fn every_scope_and_no_expiry() {
     assert_eq!(snap.silences.len(), 3);
     assert_eq!(find(&snap, "web-2").status, 0, "severity info → OK");
     assert_eq!(find(&snap, "web-2").silenced_by.len(), 3);
+
+    // A scope whose matchers all match the empty string (an entity the alert lacks) would mute
+    // every alert without an instance: refused before anything is sent.
+    let e = backend
+        .silence(&SilenceRequest {
+            scope: SilenceScope::Entity {
+                entity: String::new(),
+            },
+            duration: None,
+            expire_on_resolve: false,
+            reason: "r".into(),
+            creator: "c".into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(e, SilenceError::Refused(_)), "{e:?}");
+    assert!(
+        e.to_string()
+            .contains("instance=\"\" matches the empty string"),
+        "{e}"
+    );
+    assert_eq!(api.get("/silences").await.as_array().unwrap().len(), 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Silences from the console (issue 12, item 3): built from the alert's raw labels, reported as
+// done only when Alertmanager shows the silence on the alert; `amtool` is the ground truth.
+
+fn profile_with(url: &str, extra: &str) -> ChecksProfile {
+    let toml = format!(
+        "[clusters.t]\netcd = {{ endpoints = [\"http://127.0.0.1:1\"] }}\nchecks = {{ kind = \"alertmanager\", url = \"{url}\", timeout_secs = 5{extra} }}\n"
+    );
+    let config = Config::parse(&toml, Path::new("/test/config.toml")).expect("profile parses");
+    config.cluster("t").unwrap().checks.clone().unwrap()
+}
+
+fn firing(labels: &[(&str, &str)]) -> Value {
+    let labels: serde_json::Map<String, Value> = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    json!({
+        "labels": labels,
+        "annotations": {"summary": "crafted"},
+        "startsAt": (Utc::now() - chrono::Duration::minutes(2)).to_rfc3339(),
+        "endsAt": (Utc::now() + chrono::Duration::hours(1)).to_rfc3339(),
+    })
+}
+
+fn label_map(labels: &[(&str, &str)]) -> Value {
+    Value::Object(
+        labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect(),
+    )
+}
+
+/// The label sets `amtool alert query --silenced` lists, once it lists `want` (waited for: the
+/// console has already reported the outcome, Alertmanager's status may lag a little).
+fn amtool_silenced_once_it_lists(am: &Alertmanager, want: &Value) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let labels: Vec<Value> = am
+            .amtool_silenced()
+            .into_iter()
+            .map(|a| a["labels"].clone())
+            .collect();
+        if labels.contains(want) {
+            return labels;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "amtool does not list {want} as silenced; it lists {labels:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The silences Alertmanager holds with `comment`.
+async fn silences_with_comment(api: &Api, comment: &str) -> Vec<Value> {
+    let all = api.get("/silences").await;
+    all.as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["comment"] == json!(comment))
+        .cloned()
+        .collect()
+}
+
+fn matcher_pairs(silence: &Value) -> Vec<(String, String)> {
+    let mut m: Vec<(String, String)> = silence["matchers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            assert_eq!(m["isRegex"], json!(false), "{m}");
+            (
+                m["name"].as_str().unwrap().to_string(),
+                m["value"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    m.sort();
+    m
+}
+
+const EVIL: &str = "Evil\u{1b}]52;c;ZXZpbA==\u{7}OSC";
+
+#[tokio::test]
+async fn console_silences_the_real_alert_whose_labels_hold_escapes() {
+    let am = Alertmanager::start();
+    let api = Api::new(&am.url());
+    // The crafted alert, and a look-alike named like its sanitised text: silencing by what the
+    // screen used to show would have muted the wrong one.
+    let evil = [
+        ("alertname", EVIL),
+        ("instance", "web-1"),
+        ("severity", "critical"),
+    ];
+    let lookalike = [
+        ("alertname", "EvilOSC"),
+        ("instance", "web-1"),
+        ("severity", "critical"),
+    ];
+    api.post_alerts(&json!([firing(&evil), firing(&lookalike)]))
+        .await;
+    let mut c = ChecksConsole::start(profile_with(&am.url(), ""), "alertmanager");
+    c.until(Duration::from_secs(10), "both alerts listed", |c| {
+        c.row_with_labels(&evil).is_some() && c.row_with_labels(&lookalike).is_some()
+    })
+    .await;
+
+    c.select(|r| r.labels.iter().any(|(k, v)| k == "alertname" && v == EVIL));
+    c.fill_silence_form(0, "crafted alert under investigation");
+    assert!(
+        matches!(c.state.popup, Some(Popup::ConfirmSilence(_))),
+        "{:?}",
+        c.state.popup
+    );
+    c.act(Action::Confirm);
+    c.until(Duration::from_secs(10), "the silence audited", |c| {
+        !c.audited("silence").is_empty()
+    })
+    .await;
+    let audit = c.audited("silence")[0].clone();
+    assert_eq!(audit.result.as_deref(), Some("created"), "{audit:?}");
+    // Alertmanager's own client: exactly the crafted alert is silenced, not its look-alike.
+    let silenced = amtool_silenced_once_it_lists(&am, &label_map(&evil));
+    assert_eq!(silenced, vec![label_map(&evil)]);
+    let sil = silences_with_comment(&api, "crafted alert under investigation").await;
+    assert_eq!(sil.len(), 1, "{sil:#?}");
+    assert_eq!(
+        matcher_pairs(&sil[0]),
+        vec![
+            ("alertname".to_string(), EVIL.to_string()),
+            ("instance".to_string(), "web-1".to_string()),
+        ]
+    );
+    assert_eq!(
+        audit.silence_id.as_deref(),
+        sil[0]["id"].as_str(),
+        "the audit names the silence id: {audit:?}"
+    );
+
+    let status = c.status();
+    assert!(status.starts_with("silenced "), "{status}");
+    assert!(
+        status.contains("Evil␛]52;c;ZXZpbA==␇OSC on web-1"),
+        "the status names the alert with its escapes shown: {status}"
+    );
+    assert!(
+        !status.chars().any(char::is_control),
+        "nothing for the terminal to interpret: {status:?}"
+    );
+}
+
+#[tokio::test]
+async fn console_silences_an_alert_without_instance_and_refuses_a_silence_of_everything() {
+    let am = Alertmanager::start();
+    let api = Api::new(&am.url());
+    let bare = [("alertname", "NoInstance"), ("severity", "warning")];
+    let placed = [
+        ("alertname", "NoInstance"),
+        ("instance", "web-1"),
+        ("severity", "warning"),
+    ];
+    api.post_alerts(&json!([firing(&bare), firing(&placed)]))
+        .await;
+    let mut c = ChecksConsole::start(profile_with(&am.url(), ""), "alertmanager");
+    c.until(Duration::from_secs(10), "both alerts listed", |c| {
+        c.row_with_labels(&bare).is_some() && c.row_with_labels(&placed).is_some()
+    })
+    .await;
+
+    // "NoInstance on (no instance)": instance="" matches only the alert that lacks the label.
+    c.select(|r| !r.labels.iter().any(|(k, _)| k == "instance"));
+    c.fill_silence_form(0, "no instance");
+    c.act(Action::Confirm);
+    c.until(Duration::from_secs(10), "the silence audited", |c| {
+        !c.audited("silence").is_empty()
+    })
+    .await;
+    let audit = c.audited("silence")[0].clone();
+    assert_eq!(audit.result.as_deref(), Some("created"), "{audit:?}");
+    let silenced = amtool_silenced_once_it_lists(&am, &label_map(&bare));
+    assert_eq!(silenced, vec![label_map(&bare)], "not the one on web-1");
+    let sil = silences_with_comment(&api, "no instance").await;
+    assert_eq!(sil.len(), 1, "{sil:#?}");
+    assert_eq!(
+        matcher_pairs(&sil[0]),
+        vec![
+            ("alertname".to_string(), "NoInstance".to_string()),
+            ("instance".to_string(), String::new()),
+        ]
+    );
+
+    // "every check on (no instance)" would be instance="" alone: it matches every alert without
+    // an instance, so the form refuses it and nothing is sent.
+    c.select(|r| !r.labels.iter().any(|(k, _)| k == "instance"));
+    c.fill_silence_form(2, "everything");
+    let err = c
+        .form_error()
+        .unwrap_or_else(|| panic!("the form stays open with an error: {:?}", c.state.popup));
+    assert!(err.contains("empty string"), "{err}");
+    assert!(
+        !matches!(c.state.popup, Some(Popup::ConfirmSilence(_))),
+        "no confirmation for it"
+    );
+    c.act(Action::Confirm);
+    c.form(FormKey::Esc);
+    assert_eq!(c.state.popup, None);
+    assert_eq!(c.audited("silence").len(), 1, "{:#?}", c.audits);
+    assert!(silences_with_comment(&api, "everything").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_silence_that_matches_nothing_is_reported_and_expired() {
+    let am = Alertmanager::start();
+    let api = Api::new(&am.url());
+    let flapping = [("alertname", "Flapping"), ("instance", "web-3")];
+    api.post_alerts(&json!([firing(&flapping)])).await;
+    // Polled once; the next poll is an hour away, so the row stays as the user saw it.
+    let mut c = ChecksConsole::start(
+        profile_with(&am.url(), ", interval_secs = 3600"),
+        "alertmanager",
+    );
+    c.until(Duration::from_secs(10), "the alert listed", |c| {
+        c.row_with_labels(&flapping).is_some()
+    })
+    .await;
+
+    // It resolves between the poll and the silence.
+    let mut resolved = firing(&flapping);
+    resolved["endsAt"] = json!((Utc::now() - chrono::Duration::seconds(1)).to_rfc3339());
+    api.post_alerts(&json!([resolved])).await;
+    eventually!("Alertmanager no longer lists it", async {
+        let all = api.get("/alerts").await;
+        all.as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["labels"]["alertname"] != json!("Flapping"))
+            .then_some(())
+    });
+    assert!(c.row_with_labels(&flapping).is_some(), "still on screen");
+
+    c.select(|r| r.check == "Flapping");
+    c.fill_silence_form(0, "flapping again");
+    c.act(Action::Confirm);
+    c.until(Duration::from_secs(15), "the silence audited", |c| {
+        !c.audited("silence").is_empty()
+    })
+    .await;
+    let audit = c.audited("silence")[0].clone();
+    assert_eq!(
+        audit.result.as_deref(),
+        Some("matched nothing"),
+        "{audit:?}"
+    );
+    let status = c.status();
+    assert!(status.contains("the silence matched nothing"), "{status}");
+    let sil = silences_with_comment(&api, "flapping again").await;
+    assert_eq!(sil.len(), 1, "it was created: {sil:#?}");
+    let id = sil[0]["id"].as_str().unwrap();
+    assert!(status.contains(id), "the status names it: {status}");
+    assert_eq!(audit.silence_id.as_deref(), Some(id), "{audit:?}");
+    assert_eq!(
+        sil[0]["status"]["state"],
+        json!("expired"),
+        "not left behind to mute a later alert: {sil:#?}"
+    );
+    assert!(am.amtool_silenced().is_empty());
 }

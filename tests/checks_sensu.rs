@@ -12,7 +12,7 @@ use opsconsole::action::{Command, Gated, Mutation};
 use opsconsole::audit::{AuditEntry, AuditLog, Phase};
 use opsconsole::config::{ChecksProfile, Config};
 use opsconsole::sources::checks::{
-    severity_of, status_label, Backend, ChecksSnapshot, ChecksSource, SilenceOutcome,
+    severity_of, status_label, Backend, ChecksSnapshot, ChecksSource, Leftover, SilenceOutcome,
     SilenceRequest, SilenceScope,
 };
 use opsconsole::sources::http::{HttpError, MAX_BODY_BYTES};
@@ -409,6 +409,8 @@ struct GoFake {
     down: bool,
     /// Hand out this `expires_at` instead of now + lifetime.
     expires_at: Option<i64>,
+    /// Answer `PUT /silenced/{name}` with 201 but keep nothing (an entry that never shows).
+    drop_puts: bool,
 }
 
 impl GoFake {
@@ -423,6 +425,7 @@ impl GoFake {
             issued: 0,
             down: false,
             expires_at: None,
+            drop_puts: false,
         }))
     }
 
@@ -532,8 +535,22 @@ impl GoFake {
                 }
                 body["metadata"]["created_by"] = json!(USER);
                 body["expire_at"] = json!(0);
-                self.silenced.insert(name, body);
+                if !self.drop_puts {
+                    self.silenced.insert(name, body);
+                }
                 Reply::empty(201)
+            }
+            ("GET", s) if s.starts_with("silenced/") => {
+                let name = urlencoding::decode(&s["silenced/".len()..])
+                    .unwrap()
+                    .into_owned();
+                match self.silenced.get(&name) {
+                    Some(entry) => Reply::json(200, entry),
+                    None => Reply::json(
+                        404,
+                        &json!({"error": format!("silenced entry {name:?} not found"), "code": 2}),
+                    ),
+                }
             }
             ("DELETE", s) if s.starts_with("silenced/") => {
                 let name = urlencoding::decode(&s["silenced/".len()..])
@@ -954,7 +971,8 @@ async fn go_silence_requests_for_each_scope() {
         let id = backend
             .silence(&request(scope.clone(), None, i % 2 == 0))
             .await
-            .unwrap_or_else(|e| panic!("silence {scope:?}: {e}"));
+            .unwrap_or_else(|e| panic!("silence {scope:?}: {e}"))
+            .id;
         assert_eq!(id, *name);
         let reqs = server.take();
         assert_eq!(reqs.len(), 1, "{reqs:#?}");
@@ -1078,6 +1096,15 @@ fn core_handle(f: &mut CoreFake, req: &Req) -> Reply {
         ("GET", "/results") => Reply::json(200, &Value::Array(f.results.clone())),
         ("GET", "/events") => Reply::json(200, &Value::Array(f.events.clone())),
         ("GET", "/silenced") => Reply::json(200, &Value::Array(f.silenced.clone())),
+        ("GET", p) if p.starts_with("/silenced/ids/") => {
+            let id = urlencoding::decode(&p["/silenced/ids/".len()..])
+                .unwrap()
+                .into_owned();
+            match f.silenced.iter().find(|s| s["id"] == json!(id)) {
+                Some(entry) => Reply::json(200, entry),
+                None => Reply::json(404, &json!({"error": "not found"})),
+            }
+        }
         ("POST", "/silenced") => {
             let b = req.json();
             let id = format!(
@@ -1247,7 +1274,8 @@ async fn core_results_events_silences() {
         let got = backend
             .silence(&request(scope.clone(), None, true))
             .await
-            .expect("silence");
+            .expect("silence")
+            .id;
         assert_eq!(got, id);
         let reqs = server.take();
         assert_eq!(
@@ -1344,7 +1372,8 @@ async fn extreme_numbers_do_not_panic() {
     let req = request(on_entity(), Some(Duration::from_secs(u64::MAX)), false);
     let body = sensu_go::silence_body(&req, NS, chrono::Utc::now());
     assert_eq!(body["expire"], json!(i64::MAX));
-    let body = alertmanager::silence_body(&req, chrono::Utc::now());
+    let matchers = alertmanager::matchers_for(&req.scope).unwrap();
+    let body = alertmanager::silence_body(&req, &matchers, chrono::Utc::now());
     assert!(body["endsAt"].as_str().unwrap().starts_with('2'), "{body}");
 }
 
@@ -1604,16 +1633,21 @@ async fn source_retries_recovers_and_silences() {
         .await
         .unwrap();
     let started = Instant::now();
-    assert_eq!(
-        next_msg(&mut rx, Duration::from_secs(5)).await,
+    match next_msg(&mut rx, Duration::from_secs(5)).await {
         Msg::SilenceDone {
-            outcome: SilenceOutcome::Created {
-                id: "entity:web-1:check_http".into(),
-                request: req,
-            },
-            audit_id: "sensu-test-1".into(),
+            outcome: SilenceOutcome::Created { silence, request },
+            audit_id,
+        } => {
+            assert_eq!(audit_id, "sensu-test-1".into());
+            assert_eq!(request, req);
+            assert_eq!(silence.id, "entity:web-1:check_http");
+            assert_eq!(
+                (silence.subscription.as_deref(), silence.check.as_deref()),
+                (Some("entity:web-1"), Some("check_http"))
+            );
         }
-    );
+        other => panic!("expected a confirmed silence, got {other:?}"),
+    }
     let snap = wait_msg(&mut rx, Duration::from_secs(5), |m| match m {
         Msg::ChecksSnapshot { snapshot, .. } => Some(snapshot.clone()),
         _ => None,
@@ -1711,4 +1745,149 @@ fn released(mutation: Mutation) -> Command {
     Gated { attempt, mutation }
         .release(&log)
         .unwrap_or_else(|e| panic!("writing the test audit log: {}", e.error))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Silences from the names Sensu sent, confirmed by reading the entry back (issue 12, item 3)
+
+/// Starts the source on `profile`, waits for its first snapshot, silences the first scope offered
+/// for the row `pick` chooses, and returns what the source reported.
+async fn silence_first_scope(
+    profile: ChecksProfile,
+    pick: impl Fn(&opsconsole::sources::checks::CheckResult) -> bool,
+) -> SilenceOutcome {
+    let (tx, mut rx) = mpsc::channel(64);
+    let (cmd_tx, cmd_rx) = mpsc::channel(8);
+    let task = tokio::spawn(ChecksSource::new(profile, tx, cmd_rx).run());
+    let snap = wait_msg(&mut rx, Duration::from_secs(10), |m| match m {
+        Msg::ChecksSnapshot { snapshot, .. } => Some(snapshot.clone()),
+        _ => None,
+    })
+    .await;
+    let row = snap
+        .results
+        .iter()
+        .find(|r| pick(r))
+        .unwrap_or_else(|| panic!("no such row in {:#?}", snap.results));
+    let scope = opsconsole::state::checks::scopes_for(row).remove(0);
+    cmd_tx
+        .send(released(Mutation::Silence(request(scope, None, true))))
+        .await
+        .unwrap();
+    let outcome = wait_msg(&mut rx, Duration::from_secs(10), |m| match m {
+        Msg::SilenceDone { outcome, .. } => Some(outcome.clone()),
+        _ => None,
+    })
+    .await;
+    task.abort();
+    outcome
+}
+
+#[tokio::test]
+async fn go_silence_uses_the_entity_name_as_sent_and_reads_it_back() {
+    let crafted = "web-1\u{1b}[2J";
+    let fake = GoFake::new(vec![
+        go_event(crafted, "check_http", 2, now()),
+        go_event("web-1", "check_http", 2, now()),
+    ]);
+    let server = go_server(&fake).await;
+    let outcome = silence_first_scope(go_key(&server.url), |r| r.entity == crafted).await;
+    assert!(
+        matches!(outcome, SilenceOutcome::Created { .. }),
+        "{outcome:?}"
+    );
+    let name = format!("entity:{crafted}:check_http");
+    let path = format!("{SILENCED}/{}", urlencoding::encode(&name));
+    let reqs: Vec<Req> = server
+        .take()
+        .into_iter()
+        .filter(|r| r.path().starts_with(&format!("{SILENCED}/")))
+        .collect();
+    let calls: Vec<(&str, &str)> = reqs.iter().map(|r| (r.method.as_str(), r.path())).collect();
+    assert_eq!(
+        calls,
+        vec![("PUT", path.as_str()), ("GET", path.as_str())],
+        "the entry for the crafted entity, not for web-1; then read back"
+    );
+    let body = reqs[0].json();
+    assert_eq!(body["subscription"], json!(format!("entity:{crafted}")));
+    assert_eq!(body["metadata"]["name"], json!(name));
+    let held: Vec<String> = fake.lock().unwrap().silenced.keys().cloned().collect();
+    assert_eq!(held, vec![name], "web-1 itself is not silenced");
+}
+
+#[tokio::test]
+async fn go_silence_that_sensu_does_not_show_matched_nothing() {
+    let fake = GoFake::new(vec![go_event("web-1", "check_http", 2, now())]);
+    fake.lock().unwrap().drop_puts = true;
+    let server = go_server(&fake).await;
+    match silence_first_scope(go_key(&server.url), |r| r.entity == "web-1").await {
+        SilenceOutcome::MatchedNothing {
+            silence, leftover, ..
+        } => {
+            assert_eq!(silence.id, "entity:web-1:check_http");
+            assert_eq!(leftover, Leftover::Absent, "nothing there to remove");
+        }
+        other => panic!("expected matched nothing, got {other:?}"),
+    }
+    let gets = server
+        .take()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path().starts_with(&format!("{SILENCED}/")))
+        .count();
+    assert_eq!(gets, 1, "the entry was asked for by name");
+}
+
+#[tokio::test]
+async fn core_silence_uses_the_client_name_as_sent_and_reads_it_back() {
+    let t = now() - 1;
+    let crafted = "web-1\u{7}";
+    let fake = Arc::new(Mutex::new(CoreFake {
+        results: vec![
+            json!({"client": crafted, "check": core_check("check_http", 2, json!([0, 2]), t)}),
+            json!({"client": "web-1", "check": core_check("check_http", 2, json!([0, 2]), t)}),
+        ],
+        events: vec![],
+        silenced: vec![],
+    }));
+    let f = fake.clone();
+    let server = Server::start(move |req| core_handle(&mut f.lock().unwrap(), req)).await;
+    let outcome = silence_first_scope(
+        profile("sensu-core", &server.url, ", timeout_secs = 5"),
+        |r| r.entity == crafted,
+    )
+    .await;
+    assert!(
+        matches!(outcome, SilenceOutcome::Created { .. }),
+        "{outcome:?}"
+    );
+    let reqs: Vec<Req> = server
+        .take()
+        .into_iter()
+        .filter(|r| {
+            (r.method == "POST" && r.path() == "/silenced") || r.path().starts_with("/silenced/")
+        })
+        .collect();
+    let id = format!("client:{crafted}:check_http");
+    assert_eq!(reqs[0].method, "POST", "{reqs:#?}");
+    assert_eq!(
+        reqs[0].json()["subscription"],
+        json!(format!("client:{crafted}"))
+    );
+    assert_eq!(
+        (reqs[1].method.as_str(), reqs[1].path()),
+        (
+            "GET",
+            format!("/silenced/ids/{}", urlencoding::encode(&id)).as_str()
+        ),
+        "{reqs:#?}"
+    );
+    let held: Vec<Value> = fake
+        .lock()
+        .unwrap()
+        .silenced
+        .iter()
+        .map(|s| s["id"].clone())
+        .collect();
+    assert_eq!(held, vec![json!(id)], "web-1 itself is not silenced");
 }

@@ -1020,3 +1020,79 @@ fn metrics_pane_shows_a_prometheus_series_and_switches_window() {
             .any(|l| cells(l).first() == Some(&"cpu") && l.contains("73.4"))
     });
 }
+
+#[test]
+fn crafted_alert_names_are_shown_escaped_and_silence_the_real_alert() {
+    const EVIL: &str = "Evil\u{1b}]52;c;ZXZpbA==\u{7}OSC";
+    let am = Alertmanager::start();
+    // The crafted alert and a look-alike named like its sanitised text.
+    am.fire(&[
+        (EVIL, "web-1", "critical"),
+        ("EvilOSC", "web-1", "critical"),
+    ]);
+    let f = fleet(&format!(
+        "checks = {{ kind = \"alertmanager\", url = \"{}\", interval_secs = 1 }}",
+        am.url()
+    ));
+    let t = f.console(&[]);
+    let drawn = t.raw_bytes().len();
+    // The CHECK column is cut at its width; the dialogs show the whole name.
+    let s = t.wait_screen(
+        "both alerts, the crafted one with its escapes shown",
+        SOON,
+        |s| {
+            check_row(s, "web-1", "EvilOSC").is_some()
+                && checks_pane(s).iter().any(|l| l.contains("Evil␛]52;c"))
+        },
+    );
+    // Sorted by name within CRIT: "Evil␛…" ("Evil\x1b…") before "EvilOSC", so it is selected.
+    let pane = checks_pane(&s);
+    let first = pane.iter().position(|l| l.contains("Evil␛]52")).unwrap();
+    let lookalike = pane
+        .iter()
+        .position(|l| cells(l).get(2) == Some(&"EvilOSC"))
+        .unwrap();
+    assert!(first < lookalike, "{}", pane.join("\n"));
+
+    t.send(&["Tab"]);
+    t.send(&["s"]);
+    t.wait_screen("the form names the crafted alert", SOON, |s| {
+        s.contains("check  web-1/Evil␛]52;c;ZXZpbA==␇OSC")
+    });
+    t.type_text("e2e: crafted alert");
+    t.send(&["Enter"]);
+    t.wait_screen("the confirmation names it", SOON, |s| {
+        s.contains("Create this silence?") && s.contains("Evil␛]52;c;ZXZpbA==␇OSC on web-1")
+    });
+    t.confirm("y");
+    t.wait_screen("silenced, once Alertmanager shows it", SOON, |s| {
+        s.contains("silenced Evil␛]52;c;ZXZpbA==␇OSC on web-1")
+    });
+    let line = t.wait_audit("silence", "created");
+    assert_eq!(line["cluster"], "test", "{line}");
+
+    // Alertmanager's own client: the crafted alert is silenced, its look-alike is not.
+    let silenced: Vec<serde_json::Value> = common::amtool_silenced(&am.url())
+        .into_iter()
+        .map(|a| a["labels"]["alertname"].clone())
+        .collect();
+    assert_eq!(silenced, vec![serde_json::json!(EVIL)]);
+
+    // None of the label's bytes were obeyed: no OSC (52 sets the clipboard), no BEL.
+    let raw = t.raw_bytes();
+    let start = raw
+        .windows(8)
+        .position(|w| w == b"\x1b[?1049h")
+        .expect("the console never entered the alternate screen");
+    assert!(start < drawn, "the recording is out of order");
+    for (seq, what) in [
+        (&b"\x1b]52"[..], "the OSC 52 from the label"),
+        (b"\x1b]", "an OSC sequence"),
+        (b"\x07", "a BEL"),
+    ] {
+        assert!(
+            !contains_bytes(&raw[start..], seq),
+            "{what} ({seq:?}) reached the terminal"
+        );
+    }
+}

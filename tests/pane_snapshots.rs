@@ -13,7 +13,7 @@ use opsconsole::sources::metrics::{MetricsResult, Series};
 use opsconsole::sources::syslog::LogLine;
 use opsconsole::sources::{Health, KvEntry, Msg, SourceId};
 use opsconsole::state::{self, handle_action, handle_form, update, FormKey, State};
-use opsconsole::theme::Theme;
+use opsconsole::theme::{StyleName, Theme};
 use opsconsole::ui;
 
 fn now() -> DateTime<Utc> {
@@ -236,4 +236,158 @@ fn check_and_log_details() {
     handle_action(&mut s, Action::NextPane); // logs
     handle_action(&mut s, Action::Up); // pauses follow
     insta::assert_snapshot!("logs_paused", draw(&mut s));
+}
+
+/// Alerts whose labels hold what the screen must not obey (ESC, BEL), a look-alike named like
+/// their sanitised text, and an alert without an `instance` label, as parsed from Alertmanager.
+fn crafted_state() -> State {
+    let mut s = State::new("prod", "/services/", "alice", now());
+    s.utc = true;
+    s.backends.checks = Some("alertmanager".into());
+    update(&mut s, Msg::Health(SourceId::Checks, Health::Live));
+    let alerts = serde_json::json!([
+        {"labels": {"alertname": "Evil\u{1b}]52;c;ZXZpbA==\u{7}OSC", "instance": "web-1\u{1b}[2J", "severity": "critical"},
+         "annotations": {"summary": "crafted"}, "startsAt": "2026-11-25T04:00:00Z", "updatedAt": "2026-11-25T04:09:00Z"},
+        {"labels": {"alertname": "EvilOSC", "instance": "web-1", "severity": "critical"},
+         "annotations": {"summary": "look-alike"}, "startsAt": "2026-11-25T04:00:00Z", "updatedAt": "2026-11-25T04:09:00Z"},
+        {"labels": {"alertname": "NoInstance", "severity": "warning"},
+         "annotations": {"summary": "no instance label"}, "startsAt": "2026-11-25T04:00:00Z", "updatedAt": "2026-11-25T04:09:00Z"}
+    ]);
+    let (results, skipped) = opsconsole::sources::alertmanager::parse_alerts(
+        alerts.to_string().as_bytes(),
+        "http://am/api/v2/alerts",
+    )
+    .unwrap();
+    assert_eq!(skipped, 0);
+    update(
+        &mut s,
+        Msg::ChecksSnapshot {
+            snapshot: ChecksSnapshot {
+                results,
+                ..Default::default()
+            },
+            at: now(),
+        },
+    );
+    handle_action(&mut s, Action::NextPane); // checks
+    s
+}
+
+/// Every cell drawing `symbol`, with its style.
+fn cells_with(buf: &TestBackend, symbol: &str) -> Vec<(u16, u16, ratatui::style::Style)> {
+    let b = buf.buffer();
+    let mut out = Vec::new();
+    for y in 0..b.area.height {
+        for x in 0..b.area.width {
+            let c = &b[(x, y)];
+            if c.symbol() == symbol {
+                out.push((x, y, c.style()));
+            }
+        }
+    }
+    out
+}
+
+fn assert_nothing_to_obey(buf: &TestBackend) {
+    let b = buf.buffer();
+    for c in b.content() {
+        assert!(
+            !c.symbol().chars().any(char::is_control),
+            "a control character reached the screen: {:?}",
+            c.symbol()
+        );
+    }
+}
+
+#[test]
+fn crafted_names_are_drawn_with_visible_escapes() {
+    let theme = Theme::resolve(None, None, false).unwrap();
+    let escaped = theme.style(StyleName::Escaped);
+    let mut s = crafted_state();
+    // The cursor is on the look-alike (first: "web-1" < "web-1␛[2J"), so the crafted row's cells
+    // keep their own style.
+    assert_eq!(s.checks.selected().unwrap().check, "EvilOSC");
+    let table = draw(&mut s);
+    assert_nothing_to_obey(&table);
+    let text = format!("{table}");
+    assert!(text.contains("web-1␛[2J"), "{text}");
+    assert!(text.contains("Evil␛]52;c"), "cut to the column: {text}");
+    let marks = cells_with(&table, "␛");
+    assert_eq!(
+        marks.len(),
+        2,
+        "one ESC in the entity, one in the check: {marks:?}"
+    );
+    for (x, y, style) in &marks {
+        assert_eq!(
+            (style.fg, style.bg),
+            (escaped.fg, escaped.bg),
+            "the stand-in at {x},{y} is in the escaped style"
+        );
+        assert!(style
+            .add_modifier
+            .contains(ratatui::style::Modifier::UNDERLINED));
+    }
+    insta::assert_snapshot!("crafted_names_table", table);
+
+    handle_action(&mut s, Action::Down);
+    handle_action(&mut s, Action::Detail);
+    let detail = draw(&mut s);
+    assert_nothing_to_obey(&detail);
+    assert!(
+        cells_with(&detail, "␇")
+            .iter()
+            .any(|(_, _, st)| st.bg == escaped.bg),
+        "the detail marks the BEL too"
+    );
+    insta::assert_snapshot!("crafted_names_detail", detail);
+    handle_action(&mut s, Action::Back);
+
+    handle_action(&mut s, Action::Silence);
+    for c in "crafted".chars() {
+        handle_form(&mut s, FormKey::Char(c));
+    }
+    let form = draw(&mut s);
+    assert_nothing_to_obey(&form);
+    assert!(
+        format!("{form}").contains("check  web-1␛[2J/Evil␛]52;c;ZXZpbA==␇OSC"),
+        "{form}"
+    );
+    insta::assert_snapshot!("crafted_names_silence_form", form);
+    handle_form(&mut s, FormKey::Enter);
+    let confirm = draw(&mut s);
+    assert_nothing_to_obey(&confirm);
+    assert!(
+        format!("{confirm}").contains("Evil␛]52;c;ZXZpbA==␇OSC on web-1␛[2J"),
+        "{confirm}"
+    );
+    assert!(
+        cells_with(&confirm, "␛")
+            .iter()
+            .any(|(_, _, st)| st.bg == escaped.bg),
+        "the confirmation marks the escapes"
+    );
+    insta::assert_snapshot!("crafted_names_confirmation", confirm);
+}
+
+#[test]
+fn an_alert_without_instance_and_the_refused_scope() {
+    let mut s = crafted_state();
+    handle_action(&mut s, Action::Bottom); // NoInstance, the only warning
+    let table = draw(&mut s);
+    let text = format!("{table}");
+    assert!(text.contains("NoInstance"), "{text}");
+    handle_action(&mut s, Action::Silence);
+    for c in "why".chars() {
+        handle_form(&mut s, FormKey::Char(c));
+    }
+    handle_form(&mut s, FormKey::Tab); // scope
+    handle_form(&mut s, FormKey::Right);
+    handle_form(&mut s, FormKey::Right); // every check on (no instance)
+    handle_form(&mut s, FormKey::Enter);
+    let refused = draw(&mut s);
+    let text = format!("{refused}");
+    assert!(text.contains("every check on (no instance)"), "{text}");
+    assert!(text.contains("matches the empty string"), "{text}");
+    insta::assert_snapshot!("silence_form_refused_scope", refused);
 }

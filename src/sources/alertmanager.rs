@@ -9,15 +9,20 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::checks::{
-    CheckResult, ChecksSnapshot, HistoryPoint, Matcher, Silence, SilenceRequest, SilenceScope,
+    CheckResult, ChecksSnapshot, HistoryPoint, Matcher, Shown, Silence, SilenceError,
+    SilenceRequest, SilenceScope, SilenceTarget,
 };
 use super::http::lax::{lenient_structs, Lax};
 use super::http::{self, HttpError};
 use crate::config::{ChecksProfile, HttpBackend};
-use crate::text::sanitize;
 
 /// Alertmanager silences need an end; "no expiry" becomes this far out (and the form says so).
 pub const FOREVER: chrono::Duration = chrono::Duration::days(365 * 10);
+
+/// Alertmanager marks alerts as silenced asynchronously: after creating a silence, look this many
+/// times, this far apart (about two seconds in all), for an alert that shows it.
+const CONFIRM_TRIES: u32 = 9;
+const CONFIRM_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 pub struct Alertmanager {
     client: Client,
@@ -90,8 +95,9 @@ pub fn status_from_severity(sev: Option<&str>) -> i64 {
     }
 }
 
-/// Alerts → results (entity = `instance`, check = `alertname`); alerts that are not objects or have
-/// no `alertname` are counted in the second value.
+/// Alerts → results (entity = `instance`, empty when absent; check = `alertname`), with the labels
+/// exactly as sent; alerts that are not objects or have no `alertname` are counted in the second
+/// value.
 pub fn parse_alerts(raw: &[u8], url: &str) -> Result<(Vec<CheckResult>, usize), HttpError> {
     let alerts: Vec<Lax<Alert>> = http::decode(raw, url)?;
     let mut out = Vec::with_capacity(alerts.len());
@@ -132,9 +138,8 @@ pub fn parse_alerts(raw: &[u8], url: &str) -> Result<(Vec<CheckResult>, usize), 
             None => (String::new(), Vec::new()),
         };
         out.push(CheckResult {
-            entity: sanitize(labels.get("instance").map(String::as_str).unwrap_or("-"))
-                .into_owned(),
-            check: sanitize(name).into_owned(),
+            entity: labels.get("instance").cloned().unwrap_or_default(),
+            check: name.clone(),
             status,
             output,
             occurrences: 1,
@@ -199,19 +204,45 @@ pub fn parse_silences(raw: &[u8], url: &str) -> Result<Vec<Silence>, HttpError> 
         .collect())
 }
 
-pub fn matchers_for(scope: &SilenceScope) -> Vec<(String, String)> {
-    match scope {
-        SilenceScope::CheckOnEntity { entity, check } => vec![
-            ("alertname".into(), check.clone()),
-            ("instance".into(), entity.clone()),
-        ],
-        SilenceScope::CheckEverywhere { check } => vec![("alertname".into(), check.clone())],
-        SilenceScope::Entity { entity } => vec![("instance".into(), entity.clone())],
-        SilenceScope::Subscription { subscription } => vec![("job".into(), subscription.clone())],
+/// Equality matchers for a scope, from the row's raw label values. An entity the alert lacks is
+/// `instance=""`, which matches only alerts without an `instance` label. A set in which every
+/// matcher matches the empty string would silence every alert lacking those labels (Alertmanager
+/// refuses it too): refused here with the reason, before anything is sent.
+pub fn matchers_for(scope: &SilenceScope) -> Result<Vec<Matcher>, String> {
+    let eq = |name: &str, value: &str| Matcher {
+        name: name.into(),
+        value: value.into(),
+        is_regex: false,
+        is_equal: true,
+    };
+    let matchers = match scope {
+        SilenceScope::CheckOnEntity { entity, check } => {
+            vec![eq("alertname", check), eq("instance", entity)]
+        }
+        SilenceScope::CheckEverywhere { check } => vec![eq("alertname", check)],
+        SilenceScope::Entity { entity } => vec![eq("instance", entity)],
+        SilenceScope::Subscription { subscription } => vec![eq("job", subscription)],
+    };
+    if matchers.iter().all(|m| m.value.is_empty()) {
+        let names: Vec<&str> = matchers.iter().map(|m| m.name.as_str()).collect();
+        return Err(format!(
+            "{} matches the empty string, so it would silence every alert without {} — pick a narrower scope",
+            matchers
+                .iter()
+                .map(|m| format!("{}=\"\"", m.name))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if names.len() == 1 {
+                format!("an {} label", names[0])
+            } else {
+                format!("the labels {}", names.join(", "))
+            }
+        ));
     }
+    Ok(matchers)
 }
 
-pub fn silence_body(req: &SilenceRequest, now: DateTime<Utc>) -> Value {
+pub fn silence_body(req: &SilenceRequest, matchers: &[Matcher], now: DateTime<Utc>) -> Value {
     let end = match req.duration {
         Some(d) => chrono::Duration::from_std(d)
             .ok()
@@ -219,9 +250,9 @@ pub fn silence_body(req: &SilenceRequest, now: DateTime<Utc>) -> Value {
             .unwrap_or(now + FOREVER),
         None => now + FOREVER,
     };
-    let matchers: Vec<Value> = matchers_for(&req.scope)
-        .into_iter()
-        .map(|(name, value)| json!({"name": name, "value": value, "isRegex": false, "isEqual": true}))
+    let matchers: Vec<Value> = matchers
+        .iter()
+        .map(|m| json!({"name": m.name, "value": m.value, "isRegex": m.is_regex, "isEqual": m.is_equal}))
         .collect();
     json!({
         "matchers": matchers,
@@ -261,21 +292,48 @@ impl Alertmanager {
         })
     }
 
-    pub async fn silence(&mut self, req: &SilenceRequest) -> Result<String, HttpError> {
+    pub async fn silence(&mut self, req: &SilenceRequest) -> Result<Silence, SilenceError> {
+        let matchers = matchers_for(&req.scope).map_err(SilenceError::Refused)?;
         let url = format!("{}/api/v2/silences", self.backend.url);
-        let body = silence_body(req, Utc::now());
+        let now = Utc::now();
+        let body = silence_body(req, &matchers, now);
         let r = http::with_basic(self.client.post(&url).json(&body), &self.backend.auth);
         let resp = http::send(r, self.backend.timeout).await?;
         let resp = http::check_status(resp, &url, &self.backend.auth, self.backend.timeout).await?;
         let raw = http::body(resp, &url, self.backend.timeout).await?;
         let v: Value = http::decode(&raw, &url)?;
-        v.get("silenceID")
+        let id = v
+            .get("silenceID")
             .and_then(|s| s.as_str())
+            .filter(|s| !s.is_empty())
             .map(str::to_string)
             .ok_or_else(|| HttpError::Decode {
                 url,
                 reason: "no silenceID in the answer".into(),
-            })
+            })?;
+        Ok(Silence::requested(
+            id,
+            req,
+            SilenceTarget::Matchers(matchers),
+            now,
+        ))
+    }
+
+    /// Looks for an alert whose `status.silencedBy` holds the new id, a few times over a couple of
+    /// seconds; none means the silence covers nothing (it still exists).
+    pub async fn confirm(&mut self, silence: &Silence) -> Result<Shown, HttpError> {
+        let url = format!("{}/api/v2/alerts", self.backend.url);
+        for attempt in 0..CONFIRM_TRIES {
+            if attempt > 0 {
+                tokio::time::sleep(CONFIRM_EVERY).await;
+            }
+            let raw = self.get("/api/v2/alerts").await?;
+            let (alerts, _) = parse_alerts(&raw, &url)?;
+            if alerts.iter().any(|a| a.silenced_by.contains(&silence.id)) {
+                return Ok(Shown::OnTarget);
+            }
+        }
+        Ok(Shown::Nothing { present: true })
     }
 
     pub async fn unsilence(&mut self, id: &str) -> Result<(), HttpError> {
@@ -288,5 +346,61 @@ impl Alertmanager {
         let resp = http::send(r, self.backend.timeout).await?;
         http::check_status(resp, &url, &self.backend.auth, self.backend.timeout).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_keep_the_labels_as_sent() {
+        let raw = br#"[{"labels":{"alertname":"Evil\u001b]52;c;ZXZpbA==\u0007OSC","instance":"web-1\u001b[2J"}},
+                      {"labels":{"alertname":"NoInstance"}}]"#;
+        let (rows, skipped) = parse_alerts(raw, "http://am").unwrap();
+        assert_eq!(skipped, 0);
+        assert_eq!(rows[0].check, "Evil\u{1b}]52;c;ZXZpbA==\u{7}OSC");
+        assert_eq!(rows[0].entity, "web-1\u{1b}[2J");
+        assert_eq!(
+            rows[1].entity, "",
+            "no instance label: no entity, not \"-\""
+        );
+    }
+
+    #[test]
+    fn matchers_from_raw_values_and_absent_labels() {
+        let pairs = |scope: &SilenceScope| -> Vec<(String, String)> {
+            matchers_for(scope)
+                .unwrap()
+                .into_iter()
+                .map(|m| {
+                    assert!(!m.is_regex && m.is_equal);
+                    (m.name, m.value)
+                })
+                .collect()
+        };
+        let evil = "Evil\u{1b}]52;c;ZXZpbA==\u{7}OSC";
+        assert_eq!(
+            pairs(&SilenceScope::CheckOnEntity {
+                entity: String::new(),
+                check: evil.into()
+            }),
+            vec![
+                ("alertname".to_string(), evil.to_string()),
+                ("instance".to_string(), String::new()),
+            ]
+        );
+        let refused = matchers_for(&SilenceScope::Entity {
+            entity: String::new(),
+        })
+        .unwrap_err();
+        assert!(
+            refused.starts_with("instance=\"\" matches the empty string"),
+            "{refused}"
+        );
+        assert!(matchers_for(&SilenceScope::Subscription {
+            subscription: String::new()
+        })
+        .is_err());
     }
 }

@@ -24,8 +24,14 @@ pub struct HistoryPoint {
 }
 
 /// One (entity, check) result, whatever the backend.
+///
+/// `entity`, `check`, `subscriptions` and `labels` are exactly what the backend sent: they are the
+/// result's identity, and silences are built from them. They may hold control characters, so they
+/// are drawn only through [`crate::text::visible_pieces`] (or sanitised), never as they are.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CheckResult {
+    /// Sensu: the entity (client) name. Alertmanager: the `instance` label, empty when the alert
+    /// has none.
     pub entity: String,
     pub check: String,
     /// 0 OK, 1 WARNING, 2 CRITICAL, anything else UNKNOWN (Sensu convention).
@@ -40,7 +46,7 @@ pub struct CheckResult {
     /// Names/ids of silences covering it, as the backend reports them.
     pub silenced_by: Vec<String>,
     pub silenced: bool,
-    /// Alertmanager labels (matchers are built from them); empty for Sensu.
+    /// Alertmanager labels, the alert's identity; empty for Sensu.
     pub labels: Vec<(String, String)>,
 }
 
@@ -164,14 +170,35 @@ pub enum SilenceScope {
     Subscription { subscription: String },
 }
 
+/// How a scope names an entity that is not there: only Alertmanager rows lack one (an alert
+/// without an `instance` label), and their silences match `instance=""`.
+pub const NO_ENTITY: &str = "(no instance)";
+
 impl SilenceScope {
-    pub fn describe(&self) -> String {
+    /// "check_http on web-1", with the backend's names as they are (control characters and all):
+    /// for drawing through [`crate::text::visible_pieces`].
+    pub fn text(&self) -> String {
+        let entity = |e: &str| {
+            if e.is_empty() {
+                NO_ENTITY.to_string()
+            } else {
+                e.to_string()
+            }
+        };
         match self {
-            SilenceScope::CheckOnEntity { entity, check } => format!("{check} on {entity}"),
+            SilenceScope::CheckOnEntity { entity: e, check } => {
+                format!("{check} on {}", entity(e))
+            }
             SilenceScope::CheckEverywhere { check } => format!("{check} on every entity"),
-            SilenceScope::Entity { entity } => format!("every check on {entity}"),
+            SilenceScope::Entity { entity: e } => format!("every check on {}", entity(e)),
             SilenceScope::Subscription { subscription } => format!("subscription {subscription}"),
         }
+    }
+
+    /// [`Self::text`] with removed characters shown as visible stand-ins: the form for plain-text
+    /// places (status line, audit target), the same text the dialogs draw.
+    pub fn describe(&self) -> String {
+        crate::text::visible(&self.text()).into_owned()
     }
 }
 
@@ -183,6 +210,68 @@ pub struct SilenceRequest {
     pub expire_on_resolve: bool,
     pub reason: String,
     pub creator: String,
+}
+
+impl Silence {
+    /// The silence a backend has just accepted for `request`, as this console sent it.
+    pub fn requested(
+        id: String,
+        request: &SilenceRequest,
+        target: SilenceTarget,
+        now: DateTime<Utc>,
+    ) -> Silence {
+        let (subscription, check, matchers) = match target {
+            SilenceTarget::Entry {
+                subscription,
+                check,
+            } => (subscription, check, Vec::new()),
+            SilenceTarget::Matchers(m) => (None, None, m),
+        };
+        Silence {
+            id,
+            subscription,
+            check,
+            matchers,
+            creator: request.creator.clone(),
+            reason: request.reason.clone(),
+            begin: Some(now),
+            expire_at: request
+                .duration
+                .and_then(|d| chrono::Duration::from_std(d).ok())
+                .and_then(|d| now.checked_add_signed(d)),
+            expire_on_resolve: request.expire_on_resolve,
+        }
+    }
+}
+
+/// What a silence was sent to cover, in the backend's own terms.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SilenceTarget {
+    /// Sensu: subscription (`entity:NAME`, `client:NAME` for one entity) and check; `None` is `*`.
+    Entry {
+        subscription: Option<String>,
+        check: Option<String>,
+    },
+    /// Alertmanager: label matchers.
+    Matchers(Vec<Matcher>),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SilenceError {
+    /// Refused before anything was sent.
+    #[error("not sent: {0}")]
+    Refused(String),
+    #[error(transparent)]
+    Http(#[from] HttpError),
+}
+
+/// What the backend shows, asked right after it accepted a silence.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shown {
+    /// On what it targets: an alert's `silencedBy` (Alertmanager), the entry as sent (Sensu).
+    OnTarget,
+    /// On nothing; `present` says whether the backend still holds the silence.
+    Nothing { present: bool },
 }
 
 /// One poll's worth of data.
@@ -217,12 +306,21 @@ impl Backend {
         }
     }
 
-    /// Creates a silence; returns its id.
-    pub async fn silence(&mut self, req: &SilenceRequest) -> Result<String, HttpError> {
+    /// Creates a silence from the request's raw names; returns it as sent (with its id).
+    pub async fn silence(&mut self, req: &SilenceRequest) -> Result<Silence, SilenceError> {
         match self {
-            Backend::SensuGo(b) => b.silence(req).await,
-            Backend::SensuCore(b) => b.silence(req).await,
+            Backend::SensuGo(b) => Ok(b.silence(req).await?),
+            Backend::SensuCore(b) => Ok(b.silence(req).await?),
             Backend::Alertmanager(b) => b.silence(req).await,
+        }
+    }
+
+    /// Asks the backend whether `silence` (just created) covers what it targets.
+    pub async fn confirm(&mut self, silence: &Silence) -> Result<Shown, HttpError> {
+        match self {
+            Backend::SensuGo(b) => b.confirm(silence).await,
+            Backend::SensuCore(b) => b.confirm(silence).await,
+            Backend::Alertmanager(b) => b.confirm(silence).await,
         }
     }
 
@@ -238,9 +336,23 @@ impl Backend {
 /// What the source reports after a silence/unsilence attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SilenceOutcome {
+    /// Created, and the backend shows it on what it targets.
     Created {
-        id: String,
+        silence: Box<Silence>,
         request: SilenceRequest,
+    },
+    /// The backend accepted it but shows it on nothing it targets (the alert resolved meanwhile,
+    /// or the names do not match what the backend has); `leftover` says what became of it.
+    MatchedNothing {
+        silence: Box<Silence>,
+        request: SilenceRequest,
+        leftover: Leftover,
+    },
+    /// Created, but asking the backend about it failed: it may or may not silence anything.
+    Unconfirmed {
+        silence: Box<Silence>,
+        request: SilenceRequest,
+        error: String,
     },
     Removed {
         id: String,
@@ -254,6 +366,17 @@ pub enum SilenceOutcome {
         what: String,
         error: String,
     },
+}
+
+/// What became of a silence that matched nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Leftover {
+    /// Expired (removed) again at once.
+    Expired,
+    /// The backend does not hold it (a Sensu entry that is not there).
+    Absent,
+    /// Still there: removing it failed, for this reason.
+    Kept(String),
 }
 
 pub struct ChecksSource {
@@ -306,10 +429,7 @@ impl ChecksSource {
                 cmd = self.cmds.recv() => {
                     let Some(cmd) = cmd else { return };
                     let (outcome, audit) = match cmd {
-                        Command::Silence { request: req, audit } => (match backend.silence(&req).await {
-                            Ok(id) => SilenceOutcome::Created { id, request: req },
-                            Err(e) => SilenceOutcome::Failed { what: format!("silence {}", req.scope.describe()), error: e.to_string() },
-                        }, audit),
+                        Command::Silence { request: req, audit } => (silence(&mut backend, req).await, audit),
                         Command::Unsilence { id, audit } => (match backend.unsilence(&id).await {
                             Ok(()) => SilenceOutcome::Removed { id },
                             Err(e) if e.means_gone() => SilenceOutcome::AlreadyGone { id, detail: e.to_string() },
@@ -365,6 +485,48 @@ impl ChecksSource {
                 Some(delay)
             }
         }
+    }
+}
+
+/// Creates the silence, then reports it done only if the backend shows it on what it targets.
+async fn silence(backend: &mut Backend, request: SilenceRequest) -> SilenceOutcome {
+    let silence = match backend.silence(&request).await {
+        Ok(s) => Box::new(s),
+        Err(e) => {
+            return SilenceOutcome::Failed {
+                what: format!("silence {}", request.scope.describe()),
+                error: e.to_string(),
+            }
+        }
+    };
+    let present = match backend.confirm(&silence).await {
+        Ok(Shown::OnTarget) => return SilenceOutcome::Created { silence, request },
+        Ok(Shown::Nothing { present }) => present,
+        Err(e) => {
+            return SilenceOutcome::Unconfirmed {
+                silence,
+                request,
+                error: e.to_string(),
+            }
+        }
+    };
+    // A silence that covers nothing is expired again rather than left behind: the user confirmed
+    // silencing the row on screen, not a standing rule; left active (up to ten years when "no
+    // expiry" was picked) it would mute whatever alert comes to match it later, unseen in the
+    // pane. Silencing again is one key away, and the outcome names its id either way.
+    let leftover = if !present {
+        Leftover::Absent
+    } else {
+        match backend.unsilence(&silence.id).await {
+            Ok(()) => Leftover::Expired,
+            Err(e) if e.means_gone() => Leftover::Absent,
+            Err(e) => Leftover::Kept(e.to_string()),
+        }
+    };
+    SilenceOutcome::MatchedNothing {
+        silence,
+        request,
+        leftover,
     }
 }
 

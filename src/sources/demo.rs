@@ -10,7 +10,7 @@ use rand::Rng;
 use tokio::sync::mpsc;
 
 use super::checks::{
-    CheckResult, ChecksSnapshot, HistoryPoint, Silence, SilenceOutcome, SilenceScope,
+    CheckResult, ChecksSnapshot, HistoryPoint, Silence, SilenceOutcome, SilenceScope, SilenceTarget,
 };
 use super::metrics::{MetricsQuery, MetricsResult, Series};
 use super::syslog::LogLine;
@@ -367,23 +367,22 @@ impl DemoSource {
                     .rsplit_once(':')
                     .map(|(s, c)| (s.to_string(), c.to_string()))
                     .unwrap_or_default();
-                self.silences.retain(|s| s.id != id);
-                self.silences.push(Silence {
-                    id: id.clone(),
-                    subscription: (subscription != "*").then_some(subscription),
-                    check: (check != "*").then_some(check),
-                    creator: request.creator.clone(),
-                    reason: request.reason.clone(),
-                    begin: Some(Utc::now()),
-                    expire_at: request
-                        .duration
-                        .and_then(|d| chrono::Duration::from_std(d).ok())
-                        .map(|d| Utc::now() + d),
-                    expire_on_resolve: request.expire_on_resolve,
-                    matchers: Vec::new(),
-                });
+                let silence = Silence::requested(
+                    id,
+                    &request,
+                    SilenceTarget::Entry {
+                        subscription: (subscription != "*").then_some(subscription),
+                        check: (check != "*").then_some(check),
+                    },
+                    Utc::now(),
+                );
+                self.silences.retain(|s| s.id != silence.id);
+                self.silences.push(silence.clone());
                 self.send(Msg::SilenceDone {
-                    outcome: SilenceOutcome::Created { id, request },
+                    outcome: SilenceOutcome::Created {
+                        silence: Box::new(silence),
+                        request,
+                    },
                     audit_id: audit.id().clone(),
                 })
                 .await

@@ -8,12 +8,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::checks::{
-    epoch, CheckResult, ChecksSnapshot, HistoryPoint, Silence, SilenceRequest, SilenceScope,
+    epoch, CheckResult, ChecksSnapshot, HistoryPoint, Shown, Silence, SilenceRequest, SilenceScope,
+    SilenceTarget,
 };
 use super::http::lax::{lenient_structs, Lax, Lenient};
 use super::http::{self, HttpError};
 use crate::config::{ChecksProfile, HttpBackend};
-use crate::text::sanitize;
 
 pub struct SensuCore {
     client: Client,
@@ -156,8 +156,8 @@ fn convert(client: &str, check: Usable, ev: Option<EventFacts>) -> CheckResult {
         None => (None, None, None, Vec::new()),
     };
     CheckResult {
-        entity: sanitize(client).into_owned(),
-        check: sanitize(&check.name).into_owned(),
+        entity: client.to_string(),
+        check: check.name,
         status,
         output: check.output,
         // A result without an event is passing: Sensu 1.x keeps events only while failing.
@@ -262,15 +262,20 @@ pub fn parse(
     })
 }
 
-pub fn silence_body(req: &SilenceRequest) -> Value {
-    let (sub, check) = match &req.scope {
+/// (subscription, check) for a scope, from the client and check names exactly as Sensu sent them.
+pub fn silence_target(scope: &SilenceScope) -> (Option<String>, Option<String>) {
+    match scope {
         SilenceScope::CheckOnEntity { entity, check } => {
             (Some(format!("client:{entity}")), Some(check.clone()))
         }
         SilenceScope::CheckEverywhere { check } => (None, Some(check.clone())),
         SilenceScope::Entity { entity } => (Some(format!("client:{entity}")), None),
         SilenceScope::Subscription { subscription } => (Some(subscription.clone()), None),
-    };
+    }
+}
+
+pub fn silence_body(req: &SilenceRequest) -> Value {
+    let (sub, check) = silence_target(&req.scope);
     let mut body = json!({
         "expire_on_resolve": req.expire_on_resolve,
         "creator": req.creator,
@@ -332,10 +337,48 @@ impl SensuCore {
         parse(&results, &events, &silenced, &self.backend.url)
     }
 
-    pub async fn silence(&mut self, req: &SilenceRequest) -> Result<String, HttpError> {
+    pub async fn silence(&mut self, req: &SilenceRequest) -> Result<Silence, HttpError> {
+        let now = chrono::Utc::now();
         let body = silence_body(req);
         self.post("/silenced", &body).await?;
-        Ok(silence_id(&body))
+        let (subscription, check) = silence_target(&req.scope);
+        Ok(Silence::requested(
+            silence_id(&body),
+            req,
+            SilenceTarget::Entry {
+                subscription,
+                check,
+            },
+            now,
+        ))
+    }
+
+    /// GET `/silenced/ids/{id}`: the entry must be there with the subscription and check we sent
+    /// (an object; a one-entry list is read the same way).
+    pub async fn confirm(&mut self, silence: &Silence) -> Result<Shown, HttpError> {
+        let path = format!("/silenced/ids/{}", urlencoding::encode(&silence.id));
+        let raw = match self.get(&path).await {
+            Ok(raw) => raw,
+            Err(e) if e.status() == Some(404) => return Ok(Shown::Nothing { present: false }),
+            Err(e) => return Err(e),
+        };
+        let url = format!("{}{path}", self.backend.url);
+        let entries: Vec<Lax<CoreSilenced>> = match http::decode::<Value>(&raw, &url)? {
+            Value::Array(all) => all
+                .into_iter()
+                .map(|v| serde_json::from_value(v).unwrap_or(Lax::Bad))
+                .collect(),
+            one => vec![serde_json::from_value(one).unwrap_or(Lax::Bad)],
+        };
+        let shown = entries.into_iter().filter_map(Lax::ok).any(|e| {
+            e.subscription.non_empty() == silence.subscription
+                && e.check.non_empty() == silence.check
+        });
+        Ok(if shown {
+            Shown::OnTarget
+        } else {
+            Shown::Nothing { present: true }
+        })
     }
 
     pub async fn unsilence(&mut self, id: &str) -> Result<(), HttpError> {

@@ -7,13 +7,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::checks::{
-    epoch, since_from_history, CheckResult, ChecksSnapshot, HistoryPoint, Silence, SilenceRequest,
-    SilenceScope,
+    epoch, since_from_history, CheckResult, ChecksSnapshot, HistoryPoint, Shown, Silence,
+    SilenceRequest, SilenceScope, SilenceTarget,
 };
 use super::http::lax::{lenient_structs, Lax};
 use super::http::{self, HttpError};
 use crate::config::{ChecksProfile, HttpAuth, HttpBackend};
-use crate::text::sanitize;
 
 const PAGE: usize = 500;
 const MAX_PAGES: usize = 1000;
@@ -119,14 +118,6 @@ fn name_of(meta: Lax<Meta>) -> Option<String> {
     meta.ok().and_then(|m| m.name.non_empty())
 }
 
-/// Sanitised for the screen, without a copy when nothing needs cleaning.
-fn clean(s: String) -> String {
-    match sanitize(&s) {
-        std::borrow::Cow::Borrowed(_) => s,
-        std::borrow::Cow::Owned(o) => o,
-    }
-}
-
 /// Parses one page of `/events` into results. Entries that are not objects, lack an entity or check
 /// name, or carry a non-integer status are counted in the second value; odd optional fields are
 /// ignored rather than costing the whole event.
@@ -176,8 +167,8 @@ pub fn parse_events(raw: &[u8], url: &str) -> Result<(Vec<CheckResult>, usize), 
         });
         let silenced_by = check.silenced.strings().unwrap_or_default();
         out.push(CheckResult {
-            entity: clean(entity_name),
-            check: clean(check_name),
+            entity: entity_name,
+            check: check_name,
             status,
             output: check.output.ok().unwrap_or_default(),
             occurrences: check.occurrences.ok().unwrap_or(0),
@@ -237,7 +228,8 @@ pub fn parse_silenced(raw: &[u8], url: &str) -> Result<(Vec<Silence>, usize), Ht
     Ok((silences, skipped))
 }
 
-/// (subscription, check, entry name) for a scope, following Sensu's `sub:check` naming.
+/// (subscription, check, entry name) for a scope, from the entity and check names exactly as
+/// Sensu sent them, following Sensu's `sub:check` naming.
 pub fn silence_target(scope: &SilenceScope) -> (Option<String>, Option<String>, String) {
     let (sub, check) = match scope {
         SilenceScope::CheckOnEntity { entity, check } => {
@@ -422,16 +414,44 @@ impl SensuGo {
     }
 
     /// PUT `/silenced/{name}`: creates the entry, or extends/replaces an existing one of that name.
-    pub async fn silence(&mut self, req: &SilenceRequest) -> Result<String, HttpError> {
-        let body = silence_body(req, &self.namespace, Utc::now());
-        let name = body["metadata"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+    pub async fn silence(&mut self, req: &SilenceRequest) -> Result<Silence, HttpError> {
+        let now = Utc::now();
+        let (subscription, check, name) = silence_target(&req.scope);
+        let body = silence_body(req, &self.namespace, now);
         let url = self.ns_url(&format!("/silenced/{}", urlencoding::encode(&name)));
         let u = url.clone();
         self.call(&url, move |c| c.put(&u).json(&body)).await?;
-        Ok(name)
+        Ok(Silence::requested(
+            name,
+            req,
+            SilenceTarget::Entry {
+                subscription,
+                check,
+            },
+            now,
+        ))
+    }
+
+    /// GET `/silenced/{name}`: the entry must be there with the subscription and check we sent.
+    pub async fn confirm(&mut self, silence: &Silence) -> Result<Shown, HttpError> {
+        let url = self.ns_url(&format!("/silenced/{}", urlencoding::encode(&silence.id)));
+        let u = url.clone();
+        let resp = match self.call(&url, move |c| c.get(&u)).await {
+            Ok(resp) => resp,
+            Err(e) if e.status() == Some(404) => return Ok(Shown::Nothing { present: false }),
+            Err(e) => return Err(e),
+        };
+        let raw = http::body(resp, &url, self.backend.timeout).await?;
+        let entry: Lax<GoSilenced> = http::decode(&raw, &url)?;
+        let as_sent = entry.ok().is_some_and(|e| {
+            e.subscription.non_empty() == silence.subscription
+                && e.check.non_empty() == silence.check
+        });
+        Ok(if as_sent {
+            Shown::OnTarget
+        } else {
+            Shown::Nothing { present: true }
+        })
     }
 
     pub async fn unsilence(&mut self, id: &str) -> Result<(), HttpError> {

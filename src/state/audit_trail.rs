@@ -35,15 +35,17 @@ pub fn key_b64(key: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(key)
 }
 
-/// The matchers an Alertmanager silence for `request` is created with.
+/// The matchers an Alertmanager silence for `request` is created with — the same builder the
+/// source uses (raw label values); none when the scope is refused (nothing will be sent).
 pub fn alertmanager_matchers(request: &SilenceRequest) -> Vec<AuditMatcher> {
     crate::sources::alertmanager::matchers_for(&request.scope)
+        .unwrap_or_default()
         .into_iter()
-        .map(|(name, value)| AuditMatcher {
-            name,
-            value,
-            is_regex: false,
-            is_equal: true,
+        .map(|m| AuditMatcher {
+            name: m.name,
+            value: m.value,
+            is_regex: m.is_regex,
+            is_equal: m.is_equal,
         })
         .collect()
 }

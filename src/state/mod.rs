@@ -19,8 +19,9 @@ use chrono::{DateTime, Utc};
 
 use crate::action::{Action, Command, Mutation};
 use crate::audit::{AuditEntry, AuditId, Phase};
-use crate::sources::checks::{Silence, SilenceOutcome, SilenceRequest, SilenceScope};
+use crate::sources::checks::{Leftover, Silence, SilenceOutcome, SilenceRequest};
 use crate::sources::{DeregisterOutcome, Health, KvEntry, Msg, SourceId};
+use crate::text::visible;
 use audit_trail::{deregister_target, key_b64, silence_target, unsilence_target, AuditTrail};
 use checks::{Checks, EntityScope};
 use members::{Filter, Members};
@@ -606,43 +607,90 @@ fn update_inner(state: &mut State, msg: Msg) -> Vec<Command> {
 
 fn silence_done(state: &mut State, outcome: SilenceOutcome, audit_id: &AuditId) -> Command {
     match outcome {
-        SilenceOutcome::Created { id, request } => {
-            let (subscription, check) = match &request.scope {
-                SilenceScope::CheckOnEntity { entity, check } => {
-                    (Some(format!("entity:{entity}")), Some(check.clone()))
-                }
-                SilenceScope::CheckEverywhere { check } => (None, Some(check.clone())),
-                SilenceScope::Entity { entity } => (Some(format!("entity:{entity}")), None),
-                SilenceScope::Subscription { subscription } => (Some(subscription.clone()), None),
-            };
-            state.checks.add_silence(Silence {
-                id: id.clone(),
-                subscription,
-                check,
-                matchers: Vec::new(),
-                creator: request.creator.clone(),
-                reason: request.reason.clone(),
-                begin: Some(state.now),
-                expire_at: request
-                    .duration
-                    .and_then(|d| chrono::Duration::from_std(d).ok())
-                    .map(|d| state.now + d),
-                expire_on_resolve: request.expire_on_resolve,
-            });
+        SilenceOutcome::Created { silence, request } => {
+            let id = silence.id.clone();
+            let sent = sent_as(&silence);
+            state.checks.add_silence(*silence);
             state.say(
                 Level::Info,
-                format!("silenced {} ({id})", request.scope.describe()),
+                format!("silenced {} ({})", request.scope.describe(), visible(&id)),
             );
-            let mut line = state.audit_outcome(audit_id, "created", None, || {
-                ("silence", silence_target(&request.scope))
-            });
+            let mut line = state.audit_outcome(
+                audit_id,
+                "created",
+                Some(format!("{sent}; reason: {}", request.reason)),
+                || ("silence", silence_target(&request.scope)),
+            );
             line.silence_id = Some(id);
+            line.reason = Some(request.reason);
+            Command::Audit(line)
+        }
+        SilenceOutcome::MatchedNothing {
+            silence,
+            request,
+            leftover,
+        } => {
+            let id = silence.id.as_str();
+            let shown_id = visible(id);
+            let (said, recorded) = match &leftover {
+                Leftover::Expired => (
+                    format!("nothing shows silence {shown_id}, so it was expired again"),
+                    "expired again".to_string(),
+                ),
+                Leftover::Absent => (
+                    format!("the backend does not hold silence {shown_id}"),
+                    "not held by the backend".to_string(),
+                ),
+                Leftover::Kept(e) => (
+                    format!(
+                        "silence {shown_id} still exists (expiring it failed: {e}) — remove it in the backend"
+                    ),
+                    format!("still there, expiring it failed: {e}"),
+                ),
+            };
+            state.say(
+                Level::Warn,
+                format!(
+                    "the silence matched nothing: {} — {said}",
+                    request.scope.describe()
+                ),
+            );
+            let mut line = state.audit_outcome(
+                audit_id,
+                "matched nothing",
+                Some(format!("{}; {recorded}", sent_as(&silence))),
+                || ("silence", silence_target(&request.scope)),
+            );
+            line.silence_id = Some(id.to_string());
+            line.reason = Some(request.reason);
+            Command::Audit(line)
+        }
+        SilenceOutcome::Unconfirmed {
+            silence,
+            request,
+            error,
+        } => {
+            state.say(
+                Level::Warn,
+                format!(
+                    "silence {} for {} was created but could not be confirmed ({error}) — check it in the backend",
+                    visible(&silence.id),
+                    request.scope.describe()
+                ),
+            );
+            let mut line = state.audit_outcome(
+                audit_id,
+                "unconfirmed",
+                Some(format!("{}; {error}", sent_as(&silence))),
+                || ("silence", silence_target(&request.scope)),
+            );
+            line.silence_id = Some(silence.id.clone());
             line.reason = Some(request.reason);
             Command::Audit(line)
         }
         SilenceOutcome::Removed { id } => {
             state.checks.remove_silence(&id);
-            state.say(Level::Info, format!("silence {id} removed"));
+            state.say(Level::Info, format!("silence {} removed", visible(&id)));
             let mut line =
                 state.audit_outcome(audit_id, "removed", None, || ("unsilence", id.clone()));
             line.silence_id = Some(id);
@@ -652,7 +700,10 @@ fn silence_done(state: &mut State, outcome: SilenceOutcome, audit_id: &AuditId) 
             state.checks.remove_silence(&id);
             state.say(
                 Level::Warn,
-                format!("silence {id} was already expired or removed elsewhere"),
+                format!(
+                    "silence {} was already expired or removed elsewhere",
+                    visible(&id)
+                ),
             );
             let mut line = state.audit_outcome(audit_id, "already gone", Some(detail), || {
                 ("unsilence", id.clone())
@@ -671,6 +722,16 @@ fn silence_done(state: &mut State, outcome: SilenceOutcome, audit_id: &AuditId) 
                 state.audit_outcome(audit_id, "error", Some(error), || (action, what.clone())),
             )
         }
+    }
+}
+
+/// What a silence was sent as, for the audit: the matchers or the Sensu entry, with the names
+/// exactly as sent.
+fn sent_as(s: &Silence) -> String {
+    if s.matchers.is_empty() {
+        format!("entry {}", s.describe())
+    } else {
+        format!("matchers {}", s.describe())
     }
 }
 
@@ -871,7 +932,10 @@ fn silences_of_selected(state: &State) -> Option<(String, Vec<String>)> {
             ids.push(id.clone());
         }
     }
-    Some((format!("{}/{}", r.entity, r.check), ids))
+    Some((
+        visible(&format!("{}/{}", r.entity, r.check)).into_owned(),
+        ids,
+    ))
 }
 
 fn members_action(state: &mut State, action: Action) -> Vec<Command> {
@@ -1160,7 +1224,7 @@ fn popup_action(
         Popup::ConfirmUnsilence { id, description } => match action {
             Action::Confirm => {
                 state.popup = None;
-                state.say(Level::Info, format!("removing silence {id} …"));
+                state.say(Level::Info, format!("removing silence {} …", visible(&id)));
                 let mut attempt =
                     state.audit_line(Phase::Attempt, "unsilence", unsilence_target(&description));
                 attempt.silence_id = Some(id.clone());
@@ -1377,11 +1441,26 @@ fn handle_form_inner(state: &mut State, key: FormKey) -> Vec<Command> {
             state.say(Level::Info, "silence cancelled");
         }
         silence_form::FormResult::Submit(mut request) => {
+            if let Some(why) = refused_scope(state.checks_kind(), &request.scope) {
+                if let Some(Popup::SilenceForm(form)) = state.popup.as_mut() {
+                    form.refuse(why);
+                }
+                return Vec::new();
+            }
             request.creator = state.user.clone();
             state.popup = Some(Popup::ConfirmSilence(request));
         }
     }
     Vec::new()
+}
+
+/// Why the backend must not be sent a silence of `scope`, if it must not: an Alertmanager
+/// silence whose matchers all match the empty string would mute every alert lacking the label.
+fn refused_scope(kind: &str, scope: &crate::sources::checks::SilenceScope) -> Option<String> {
+    match kind {
+        "alertmanager" => crate::sources::alertmanager::matchers_for(scope).err(),
+        _ => None,
+    }
 }
 
 fn run_command_line(state: &mut State, line: &str) -> Vec<Command> {

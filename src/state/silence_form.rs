@@ -58,7 +58,15 @@ pub struct SilenceForm {
 impl SilenceForm {
     pub fn new(row: &CheckResult, supports_resolve: bool) -> SilenceForm {
         SilenceForm {
-            target: format!("{}/{}", row.entity, row.check),
+            target: format!(
+                "{}/{}",
+                if row.entity.is_empty() {
+                    crate::sources::checks::NO_ENTITY
+                } else {
+                    &row.entity
+                },
+                row.check
+            ),
             scopes: super::checks::scopes_for(row),
             scope: 0,
             duration: "2h".into(),
@@ -69,6 +77,12 @@ impl SilenceForm {
             field: Field::Reason,
             error: None,
         }
+    }
+
+    /// The chosen scope cannot be sent (see `state::handle_form`): say why, on the scope field.
+    pub fn refuse(&mut self, why: String) {
+        self.error = Some(why);
+        self.field = Field::Scope;
     }
 
     fn step_field(&mut self, delta: isize) {

@@ -320,6 +320,232 @@ fn unsilencing_what_is_already_gone_warns_and_is_audited() {
     assert!(status.text.contains("0f3c") && status.text.contains("already expired"));
 }
 
+/// An Alertmanager-like row with `labels`, entity and check taken from them as the parser does.
+fn alert_row(labels: &[(&str, &str)]) -> crate::sources::checks::CheckResult {
+    let get = |k: &str| {
+        labels
+            .iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_default()
+    };
+    crate::sources::checks::CheckResult {
+        entity: get("instance"),
+        check: get("alertname"),
+        status: 2,
+        labels: labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..Default::default()
+    }
+}
+
+fn alertmanager_state(rows: Vec<crate::sources::checks::CheckResult>) -> State {
+    let mut s = empty_state();
+    s.backends.checks = Some("alertmanager".into());
+    update(
+        &mut s,
+        Msg::ChecksSnapshot {
+            snapshot: crate::sources::checks::ChecksSnapshot {
+                results: rows,
+                ..Default::default()
+            },
+            at: t0(),
+        },
+    );
+    s.focus = Pane::Checks;
+    s
+}
+
+/// Opens the form on the selected row, picks scope `steps` to the right, gives a reason, Enter.
+fn submit_form(s: &mut State, steps: usize) {
+    handle_action(s, Action::Silence);
+    handle_form(s, FormKey::Tab);
+    for _ in 0..steps {
+        handle_form(s, FormKey::Right);
+    }
+    handle_form(s, FormKey::BackTab);
+    for c in "why".chars() {
+        handle_form(s, FormKey::Char(c));
+    }
+    handle_form(s, FormKey::Enter);
+}
+
+#[test]
+fn silence_request_carries_the_raw_labels_of_the_row() {
+    use crate::sources::checks::SilenceScope;
+    let evil = "Evil\u{1b}]52;c;ZXZpbA==\u{7}OSC";
+    let mut s = alertmanager_state(vec![alert_row(&[
+        ("alertname", evil),
+        ("severity", "critical"),
+    ])]);
+    submit_form(&mut s, 0);
+    let want = SilenceScope::CheckOnEntity {
+        entity: String::new(),
+        check: evil.into(),
+    };
+    let Some(Popup::ConfirmSilence(req)) = &s.popup else {
+        panic!("{:?}", s.popup);
+    };
+    assert_eq!(
+        req.scope, want,
+        "the backend's values, not the text on screen"
+    );
+    assert_eq!(
+        req.scope.describe(),
+        "Evil␛]52;c;ZXZpbA==␇OSC on (no instance)"
+    );
+    frame_drawn(&mut s, at(1000), true);
+    let cmds = handle_key(&mut s, Action::Confirm, "y", at(1300));
+    assert_eq!(req_scope(&cmds), want, "{cmds:?}");
+    let status = &s.status.as_ref().unwrap().text;
+    assert!(!status.chars().any(char::is_control), "{status:?}");
+
+    // "every check on (no instance)": instance="" alone would mute every alert without one.
+    let mut s = alertmanager_state(vec![alert_row(&[("alertname", "NoInstance")])]);
+    submit_form(&mut s, 2);
+    let Some(Popup::SilenceForm(form)) = &s.popup else {
+        panic!("the form stays open: {:?}", s.popup);
+    };
+    assert_eq!(form.field, silence_form::Field::Scope);
+    assert!(
+        form.error.as_deref().unwrap_or("").contains("empty string"),
+        "{:?}",
+        form.error
+    );
+    assert!(handle_action(&mut s, Action::Confirm).is_empty());
+}
+
+fn req_scope(cmds: &[Command]) -> crate::sources::checks::SilenceScope {
+    cmds.iter()
+        .find_map(|c| match c {
+            Command::Gated(g) => match &g.mutation {
+                Mutation::Silence(r) => Some(r.scope.clone()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .expect("a silence command")
+}
+
+#[test]
+fn silence_outcomes_say_what_the_backend_showed() {
+    use crate::sources::checks::{
+        Leftover, Matcher, Silence, SilenceOutcome, SilenceRequest, SilenceScope,
+    };
+    let row = alert_row(&[("alertname", "NoInstance"), ("severity", "warning")]);
+    let request = SilenceRequest {
+        scope: SilenceScope::CheckOnEntity {
+            entity: String::new(),
+            check: "NoInstance".into(),
+        },
+        duration: None,
+        expire_on_resolve: false,
+        reason: "why".into(),
+        creator: "alice".into(),
+    };
+    let silence = Silence {
+        id: "5e1".into(),
+        matchers: [("alertname", "NoInstance"), ("instance", "")]
+            .iter()
+            .map(|(n, v)| Matcher {
+                name: n.to_string(),
+                value: v.to_string(),
+                is_regex: false,
+                is_equal: true,
+            })
+            .collect(),
+        ..Default::default()
+    };
+
+    // Confirmed: the row is marked at once, the audit names the id and the matchers sent.
+    let mut s = alertmanager_state(vec![row.clone()]);
+    let cmds = update(
+        &mut s,
+        Msg::SilenceDone {
+            outcome: SilenceOutcome::Created {
+                silence: Box::new(silence.clone()),
+                request: request.clone(),
+            },
+            audit_id: "t-1".into(),
+        },
+    );
+    assert!(s.checks.results[0].silenced);
+    let a = audit_of(&cmds);
+    assert_eq!(
+        (a.action.as_str(), a.target.as_str(), a.result.as_deref()),
+        ("silence", "NoInstance on (no instance)", Some("created"))
+    );
+    assert_eq!(a.silence_id.as_deref(), Some("5e1"));
+    let detail = a.detail.clone().unwrap();
+    assert!(
+        detail.contains(r#"alertname="NoInstance", instance="""#),
+        "{detail}"
+    );
+    assert_eq!(
+        s.status.as_ref().unwrap().text,
+        "silenced NoInstance on (no instance) (5e1)"
+    );
+
+    // Matched nothing: nothing marked, a warning naming the id, audited as such.
+    for (leftover, says) in [
+        (Leftover::Expired, "expired again"),
+        (Leftover::Absent, "does not hold"),
+        (Leftover::Kept("500 from am".into()), "still exists"),
+    ] {
+        let mut s = alertmanager_state(vec![row.clone()]);
+        let cmds = update(
+            &mut s,
+            Msg::SilenceDone {
+                outcome: SilenceOutcome::MatchedNothing {
+                    silence: Box::new(silence.clone()),
+                    request: request.clone(),
+                    leftover: leftover.clone(),
+                },
+                audit_id: "t-2".into(),
+            },
+        );
+        assert!(!s.checks.results[0].silenced, "{leftover:?}");
+        let status = s.status.as_ref().unwrap();
+        assert_eq!(status.level, Level::Warn);
+        assert!(
+            status
+                .text
+                .starts_with("the silence matched nothing: NoInstance on (no instance)")
+                && status.text.contains("5e1")
+                && status.text.contains(says),
+            "{}",
+            status.text
+        );
+        let a = audit_of(&cmds);
+        assert_eq!(a.result.as_deref(), Some("matched nothing"));
+        assert_eq!(a.silence_id.as_deref(), Some("5e1"), "{a:?}");
+    }
+
+    // Unconfirmed: said so, never "silenced".
+    let mut s = alertmanager_state(vec![row]);
+    let cmds = update(
+        &mut s,
+        Msg::SilenceDone {
+            outcome: SilenceOutcome::Unconfirmed {
+                silence: Box::new(silence),
+                request,
+                error: "no answer within 5 s".into(),
+            },
+            audit_id: "t-3".into(),
+        },
+    );
+    assert!(!s.checks.results[0].silenced);
+    assert!(s
+        .status
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("could not be confirmed"));
+    assert_eq!(audit_of(&cmds).result.as_deref(), Some("unconfirmed"));
+}
+
 #[test]
 fn audit_messages_pass_through() {
     let mut s = empty_state();
@@ -921,7 +1147,14 @@ fn a_silence_and_its_removal_are_two_lines_each_under_one_id() {
         &mut s,
         Msg::SilenceDone {
             outcome: SilenceOutcome::Created {
-                id: "a1b2".into(),
+                silence: Box::new(crate::sources::checks::Silence::requested(
+                    "a1b2".into(),
+                    request,
+                    crate::sources::checks::SilenceTarget::Matchers(
+                        crate::sources::alertmanager::matchers_for(&request.scope).unwrap(),
+                    ),
+                    t0(),
+                )),
                 request: request.clone(),
             },
             audit_id: attempt.id.clone(),

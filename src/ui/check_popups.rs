@@ -1,12 +1,13 @@
 //! Check detail, the silence form and its confirmation, and the silence picker.
 
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::fmt::{age, fit, timestamp};
-use super::{centered, muted, Ctx};
+use super::{centered, muted, visible_spans, Ctx};
 use crate::action::Action;
 use crate::keymap::Context;
 use crate::sources::checks::{severity_of, status_label};
@@ -30,10 +31,10 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, popup: &Popup) {
                     ctx.theme.style(StyleName::Title),
                 )),
                 Line::default(),
-                kv(
+                kv_spans(
                     ctx,
                     "scope",
-                    crate::state::audit_trail::silence_target(&req.scope),
+                    visible_spans(ctx, &req.scope.text(), Style::default()),
                 ),
                 kv(
                     ctx,
@@ -74,10 +75,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, popup: &Popup) {
                     ctx.theme.style(StyleName::Title),
                 )),
                 Line::default(),
-                Line::from(format!(
-                    "  {}",
-                    crate::state::audit_trail::unsilence_target(description)
-                )),
+                Line::from(named(ctx, "  ", description, Style::default())),
                 Line::default(),
                 confirm_keys(ctx, "remove"),
             ];
@@ -106,10 +104,8 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, popup: &Popup) {
                 } else {
                     ctx.theme.style(StyleName::Text)
                 };
-                lines.push(Line::from(Span::styled(
-                    format!("  {}", sanitize(&describe_silence(&ctx.state.checks, id))),
-                    style,
-                )));
+                let text = describe_silence(&ctx.state.checks, id);
+                lines.push(Line::from(named(ctx, "  ", &text, style)));
             }
             let h = (ids.len() as u16 + 4).min(area.height);
             boxed(frame, area, ctx, 100, h, " Unsilence ".into(), lines, false);
@@ -186,10 +182,28 @@ fn log_detail(
 }
 
 fn kv<'a>(ctx: &Ctx, k: &str, v: String) -> Line<'a> {
-    Line::from(vec![
-        Span::styled(format!("  {k:<12}"), ctx.theme.style(StyleName::Header)),
-        Span::raw(v),
-    ])
+    kv_spans(ctx, k, vec![Span::raw(v)])
+}
+
+fn kv_spans<'a>(ctx: &Ctx, k: &str, v: Vec<Span<'_>>) -> Line<'a> {
+    let mut spans = vec![Span::styled(
+        format!("  {k:<12}"),
+        ctx.theme.style(StyleName::Header),
+    )];
+    spans.extend(v.into_iter().map(owned));
+    Line::from(spans)
+}
+
+/// A span that no longer borrows the text it was cut from (the lines outlive a local string).
+fn owned(s: Span<'_>) -> Span<'static> {
+    Span::styled(s.content.into_owned(), s.style)
+}
+
+/// `prefix`, then a backend's name drawn with its escapes visible.
+fn named<'a>(ctx: &Ctx, prefix: &str, name: &str, style: Style) -> Vec<Span<'a>> {
+    let mut spans = vec![Span::styled(prefix.to_string(), style)];
+    spans.extend(visible_spans(ctx, name, style).into_iter().map(owned));
+    spans
 }
 
 fn confirm_keys<'a>(ctx: &Ctx, verb: &str) -> Line<'a> {
@@ -260,28 +274,25 @@ fn silence_form(frame: &mut Frame, area: Rect, ctx: &Ctx, form: &SilenceForm) {
     let scope = form
         .scopes
         .get(form.scope)
-        .map(|s| s.describe())
+        .map(|s| s.text())
         .unwrap_or_default();
+    let mut scope_line = vec![label(Field::Scope, "scope")];
+    scope_line.extend(named(ctx, "◀ ", &scope, field_style(Field::Scope)));
+    scope_line.push(Span::styled(" ▶", field_style(Field::Scope)));
+    scope_line.push(Span::styled(
+        format!("  ({}/{})", form.scope + 1, form.scopes.len()),
+        muted(ctx),
+    ));
+    let mut check_line = vec![Span::raw("  check  ")];
+    check_line.extend(
+        visible_spans(ctx, &form.target, ctx.theme.style(StyleName::Highlight))
+            .into_iter()
+            .map(owned),
+    );
     let mut lines = vec![
-        Line::from(vec![
-            Span::raw("  check  "),
-            Span::styled(
-                sanitize(&form.target).into_owned(),
-                ctx.theme.style(StyleName::Highlight),
-            ),
-        ]),
+        Line::from(check_line),
         Line::default(),
-        Line::from(vec![
-            label(Field::Scope, "scope"),
-            Span::styled(
-                format!("◀ {} ▶", sanitize(&scope)),
-                field_style(Field::Scope),
-            ),
-            Span::styled(
-                format!("  ({}/{})", form.scope + 1, form.scopes.len()),
-                muted(ctx),
-            ),
-        ]),
+        Line::from(scope_line),
         Line::from(vec![
             label(Field::Duration, "duration"),
             Span::styled(
@@ -354,16 +365,19 @@ fn detail(frame: &mut Frame, area: Rect, ctx: &Ctx, entity: &str, check: &str, s
             ctx.theme.style(StyleName::Warning),
         ))),
         Some(r) => {
-            lines.push(Line::from(vec![
-                Span::styled(
-                    format!(" {} ", status_label(r.status)),
-                    ctx.theme.severity(severity_of(r.status)),
-                ),
-                Span::raw(format!(
-                    "  {} / {}   status {}",
-                    r.entity, r.check, r.status
-                )),
-            ]));
+            let mut head_line = vec![Span::styled(
+                format!(" {} ", status_label(r.status)),
+                ctx.theme.severity(severity_of(r.status)),
+            )];
+            let entity = if r.entity.is_empty() {
+                crate::sources::checks::NO_ENTITY
+            } else {
+                r.entity.as_str()
+            };
+            head_line.extend(named(ctx, "  ", entity, Style::default()));
+            head_line.extend(named(ctx, " / ", &r.check, Style::default()));
+            head_line.push(Span::raw(format!("   status {}", r.status)));
+            lines.push(Line::from(head_line));
             lines.push(Line::from(format!(
                 "occurrences {} · in state {} · last run {}",
                 r.occurrences,
@@ -373,14 +387,21 @@ fn detail(frame: &mut Frame, area: Rect, ctx: &Ctx, entity: &str, check: &str, s
                     .unwrap_or_else(|| "-".into())
             )));
             if !r.subscriptions.is_empty() {
-                lines.push(Line::from(format!(
-                    "subscriptions: {}",
-                    sanitize(&r.subscriptions.join(", "))
+                lines.push(Line::from(named(
+                    ctx,
+                    "subscriptions: ",
+                    &r.subscriptions.join(", "),
+                    Style::default(),
                 )));
             }
             if !r.labels.is_empty() {
                 let l: Vec<String> = r.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                lines.push(Line::from(format!("labels: {}", sanitize(&l.join(" ")))));
+                lines.push(Line::from(named(
+                    ctx,
+                    "labels: ",
+                    &l.join(" "),
+                    Style::default(),
+                )));
             }
             lines.push(Line::default());
             lines.push(head("output"));
@@ -409,9 +430,11 @@ fn detail(frame: &mut Frame, area: Rect, ctx: &Ctx, entity: &str, check: &str, s
                 lines.push(Line::from(Span::styled("  none", muted(ctx))));
             }
             for s in sil {
-                lines.push(Line::from(format!(
-                    "  {}",
-                    sanitize(&describe_silence(&st.checks, &s.id))
+                lines.push(Line::from(named(
+                    ctx,
+                    "  ",
+                    &describe_silence(&st.checks, &s.id),
+                    Style::default(),
                 )));
             }
         }

@@ -8,7 +8,7 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
 use super::fmt::{age, duration_short, fit};
-use super::{muted, pane_block, Ctx};
+use super::{muted, pane_block, visible_spans, Ctx};
 use crate::sources::checks::{severity_of, status_label, CheckResult};
 use crate::sources::{Health, SourceId};
 use crate::state::Pane;
@@ -162,10 +162,17 @@ fn row<'a>(ctx: &Ctx, r: &'a CheckResult) -> Row<'a> {
     } else {
         r.occurrences.to_string()
     };
+    let text = ratatui::style::Style::default();
+    // An alert without an `instance` label has no entity.
+    let entity = if r.entity.is_empty() {
+        Line::from(Span::styled("-", muted(ctx)))
+    } else {
+        Line::from(visible_spans(ctx, &r.entity, text))
+    };
     Row::new(vec![
         Cell::from(Span::styled(status_label(r.status), sev)),
-        Cell::from(r.entity.as_str()),
-        Cell::from(r.check.as_str()),
+        Cell::from(entity),
+        Cell::from(Line::from(visible_spans(ctx, &r.check, text))),
         Cell::from(occ),
         Cell::from(age(st.now, r.since)),
         Cell::from(

@@ -11,12 +11,13 @@ mod status;
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::keymap::Keymap;
 use crate::state::{Pane, State};
+use crate::text::Visible;
 use crate::theme::{StyleName, Theme};
 
 pub const MIN_WIDTH: u16 = 60;
@@ -121,4 +122,17 @@ pub fn stale_span(
 
 pub fn muted(ctx: &Ctx) -> Style {
     ctx.theme.style(StyleName::Muted)
+}
+
+/// A name from a backend (entity, check, label, silence matcher) as spans: its text in `style`,
+/// and each character removed for display as its visible stand-in (`␛`) in the theme's `escaped`
+/// style, so a crafted name never looks like a clean one.
+pub fn visible_spans<'a>(ctx: &Ctx, text: &'a str, style: Style) -> Vec<Span<'a>> {
+    crate::text::visible_pieces(text)
+        .into_iter()
+        .map(|piece| match piece {
+            Visible::Plain(s) => Span::styled(s, style),
+            Visible::Escape(e) => Span::styled(e, ctx.theme.style(StyleName::Escaped)),
+        })
+        .collect()
 }

@@ -10,6 +10,7 @@ use super::Ctx;
 use crate::action::Action;
 use crate::sources::Health;
 use crate::state::{InputKind, Level};
+use crate::text::visible;
 use crate::theme::StyleName;
 
 pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
@@ -42,7 +43,11 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
                 Level::Warn => ctx.theme.style(StyleName::Warning),
                 Level::Error => ctx.theme.style(StyleName::Error),
             };
-            Line::from(Span::styled(fit(&s.text, a.width as usize), style))
+            // Messages may quote a backend's names; whatever they carry is shown, not obeyed.
+            Line::from(Span::styled(
+                fit(&visible(&s.text), a.width as usize),
+                style,
+            ))
         } else if let Some(problem) = &st.audit_problem {
             // Stays until the log can be written: it is why every change is refused.
             Line::from(Span::styled(

@@ -223,6 +223,7 @@ pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Optio
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+pub mod checks_console;
 pub mod daemon;
 pub mod etcd_cluster;
 pub mod etcd_console;
@@ -292,6 +293,12 @@ impl Alertmanager {
         std::fs::read_to_string(self.dir.path().join("alertmanager.log")).unwrap_or_default()
     }
 
+    /// The alerts `amtool alert query --silenced` lists — the ground truth for "this alert is
+    /// silenced", from Alertmanager's own client rather than from the console's reading of the API.
+    pub fn amtool_silenced(&self) -> Vec<serde_json::Value> {
+        amtool_silenced(&self.url())
+    }
+
     fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
@@ -332,4 +339,26 @@ pub fn http_status(port: u16, path: &str) -> Option<u16> {
     let mut head = [0u8; 12];
     s.read_exact(&mut head).ok()?;
     std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+/// The alerts `amtool alert query --silenced` lists for the Alertmanager at `url`: the ground
+/// truth for "this alert is silenced", from Alertmanager's own client.
+pub fn amtool_silenced(url: &str) -> Vec<serde_json::Value> {
+    let out = Command::new(require_binary("amtool"))
+        .args(["alert", "query", "--silenced", "-o", "json"])
+        .arg(format!("--alertmanager.url={url}"))
+        .output()
+        .expect("running amtool");
+    assert!(
+        out.status.success(),
+        "amtool alert query failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    match serde_json::from_slice(&out.stdout) {
+        Ok(serde_json::Value::Array(alerts)) => alerts,
+        other => panic!(
+            "amtool printed no JSON list ({other:?}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        ),
+    }
 }

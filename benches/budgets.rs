@@ -29,13 +29,12 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::{CrosstermBackend, TestBackend};
 use ratatui::Terminal;
 
-use opsconsole::action::Command;
 use opsconsole::app::on_key;
 use opsconsole::keymap::Keymap;
-use opsconsole::sources::checks::{CheckResult, ChecksSnapshot, HistoryPoint};
-use opsconsole::sources::metrics::{MetricsResult, Series};
-use opsconsole::sources::syslog::LogLine;
-use opsconsole::sources::{Health, KvEntry, KvEvent, Msg, SourceId};
+use opsconsole::model::{
+    CheckResult, ChecksSnapshot, ClusterId, Command, Health, HistoryPoint, KvEntry, KvEvent,
+    LogLine, MetricsResult, Msg, Series, SourceKind,
+};
 use opsconsole::state::{self, State};
 use opsconsole::theme::Theme;
 
@@ -332,10 +331,10 @@ fn populated() -> Screen {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut state = State::new("bench", "/services/", "bench", t0());
     for id in [
-        SourceId::Etcd,
-        SourceId::Checks,
-        SourceId::Metrics,
-        SourceId::Logs,
+        SourceKind::Etcd.of(ClusterId(0)),
+        SourceKind::Checks.of(ClusterId(0)),
+        SourceKind::Metrics.of(ClusterId(0)),
+        SourceKind::Logs.of(ClusterId(0)),
     ] {
         state.health.insert(id, Health::Live);
     }

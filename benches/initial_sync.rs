@@ -19,9 +19,8 @@ use ratatui::Terminal;
 
 use opsconsole::config::EtcdProfile;
 use opsconsole::keymap::Keymap;
+use opsconsole::model::{default_order, Member, Msg};
 use opsconsole::sources::etcd::{connect, list_prefix_as, PAGE_SIZE};
-use opsconsole::sources::Msg;
-use opsconsole::state::members::{default_order, Member};
 use opsconsole::state::{update, State};
 use opsconsole::theme::Theme;
 use opsconsole::ui;

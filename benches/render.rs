@@ -16,7 +16,7 @@ use ratatui::Terminal;
 
 use opsconsole::action::Action;
 use opsconsole::keymap::Keymap;
-use opsconsole::sources::{Health, KvEntry, KvEvent, Msg, SourceId};
+use opsconsole::model::{ClusterId, Health, KvEntry, KvEvent, Msg, SourceKind};
 use opsconsole::state::{handle_action, handle_text, update, State, TextKey};
 use opsconsole::theme::Theme;
 use opsconsole::ui;
@@ -69,7 +69,10 @@ fn fleet() -> Vec<KvEntry> {
 fn synced_state(entries: Vec<KvEntry>) -> State {
     let mut s = State::new("bench", "/services/", "bench", now());
     s.utc = true;
-    update(&mut s, Msg::Health(SourceId::Etcd, Health::Live));
+    update(
+        &mut s,
+        Msg::Health(SourceKind::Etcd.of(ClusterId(0)), Health::Live),
+    );
     let revision = entries.len() as i64 + 2;
     update(
         &mut s,

@@ -30,11 +30,11 @@ use ratatui::layout::Rect;
 use ratatui::{Terminal, TerminalOptions, Viewport};
 use tokio::sync::mpsc;
 
-use opsconsole::action::Command as AppCommand;
 use opsconsole::config::EtcdProfile;
 use opsconsole::keymap::Keymap;
+use opsconsole::model::Command as AppCommand;
+use opsconsole::model::{ClusterId, Health, Msg, SourceKind};
 use opsconsole::sources::etcd::{list_prefix, EtcdSource};
-use opsconsole::sources::{Health, Msg, SourceId};
 use opsconsole::state::{self, State};
 use opsconsole::theme::Theme;
 
@@ -287,7 +287,11 @@ fn console_child(endpoint: String) {
             }
         });
         let mut state = State::new("bench", PREFIX, "bench", Utc::now());
-        for id in [SourceId::Checks, SourceId::Metrics, SourceId::Logs] {
+        for id in [
+            SourceKind::Checks.of(ClusterId(0)),
+            SourceKind::Metrics.of(ClusterId(0)),
+            SourceKind::Logs.of(ClusterId(0)),
+        ] {
             state.health.insert(id, Health::NotConfigured);
         }
         let theme = Theme::resolve(None, None, false).expect("theme");
@@ -322,7 +326,7 @@ fn console_child(endpoint: String) {
                 draws += 1;
                 dirty = false;
                 last_draw = tokio::time::Instant::now();
-                let live = state.health.get(&SourceId::Etcd) == Some(&Health::Live);
+                let live = state.health_of(SourceKind::Etcd) == Some(&Health::Live);
                 if !ready && live && state.members.synced {
                     ready = true;
                     writeln!(stdout, "READY {}", state.members.len()).unwrap();

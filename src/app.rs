@@ -21,16 +21,16 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{error, info};
 
-use crate::action::Command;
 use crate::audit::AuditLog;
 use crate::config::ClusterProfile;
 use crate::keymap::{Context, Key, Keymap};
+use crate::model::{Command, Health, Msg, SourceId, SourceKind};
 use crate::sources::checks::ChecksSource;
 use crate::sources::discovery::DiscoverySource;
 use crate::sources::etcd::EtcdSource;
 use crate::sources::logs::LogsSource;
 use crate::sources::metrics::MetricsSource;
-use crate::sources::{supervise, Health, Msg, SourceId};
+use crate::sources::supervise;
 use crate::state::{self, FormKey, Popup, State, TextKey};
 use crate::theme::Theme;
 
@@ -176,7 +176,7 @@ fn panic_summary(info: &std::panic::PanicHookInfo) -> String {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");
-    let message = crate::text::sanitize(&message).into_owned();
+    let message = crate::model::text::sanitize(&message).into_owned();
     let message = match message.char_indices().nth(300) {
         Some((cut, _)) => format!("{}…", &message[..cut]),
         None => message,
@@ -391,20 +391,22 @@ fn start_sources(settings: &Settings, msg_tx: mpsc::Sender<Msg>) -> anyhow::Resu
     let mut state = base_state(settings, &etcd_profile.prefix);
     let p = &settings.profile;
     if !p.warnings.is_empty() {
-        state::update(
-            &mut state,
-            Msg::Notice(SourceId::Etcd, p.warnings.join("; ")),
-        );
+        let etcd = state.source(SourceKind::Etcd);
+        state::update(&mut state, Msg::Notice(etcd, p.warnings.join("; ")));
     }
-    for id in [SourceId::Checks, SourceId::Metrics, SourceId::Logs] {
-        state.health.insert(id, Health::NotConfigured);
+    for kind in [SourceKind::Checks, SourceKind::Metrics, SourceKind::Logs] {
+        state
+            .health
+            .insert(state.source(kind), Health::NotConfigured);
     }
     let mut tasks = Vec::new();
     let (etcd_tx, etcd_rx) = mpsc::channel::<Command>(256);
     tasks.push(supervise::spawn(
-        SourceId::Etcd,
+        state.source(SourceKind::Etcd),
         msg_tx.clone(),
-        EtcdSource::new(etcd_profile.clone(), msg_tx.clone(), etcd_rx).run(),
+        EtcdSource::new(etcd_profile.clone(), msg_tx.clone(), etcd_rx)
+            .in_cluster(state.cluster_id)
+            .run(),
     ));
     let mut senders = Senders {
         etcd: etcd_tx,
@@ -424,10 +426,10 @@ fn start_sources(settings: &Settings, msg_tx: mpsc::Sender<Msg>) -> anyhow::Resu
         senders.start_logs(&mut state, l);
     }
     // Panes left out of the profile are looked up in etcd; profile values always win.
-    let wanted: Vec<SourceId> = [
-        (SourceId::Checks, p.checks.is_none()),
-        (SourceId::Metrics, p.metrics.is_none()),
-        (SourceId::Logs, p.logs.is_none()),
+    let wanted: Vec<SourceKind> = [
+        (SourceKind::Checks, p.checks.is_none()),
+        (SourceKind::Metrics, p.metrics.is_none()),
+        (SourceKind::Logs, p.logs.is_none()),
     ]
     .into_iter()
     .filter_map(|(id, missing)| missing.then_some(id))
@@ -435,7 +437,7 @@ fn start_sources(settings: &Settings, msg_tx: mpsc::Sender<Msg>) -> anyhow::Resu
     if !wanted.is_empty() && !p.discovery_prefix.is_empty() {
         // Its panic leaves the discovered panes as they are; say so rather than fail one of them.
         let on_panic = Msg::Notice(
-            SourceId::Etcd,
+            state.source(SourceKind::Etcd),
             format!("discovery under {} stopped after an internal error; restart opsconsole to follow changes", p.discovery_prefix),
         );
         tasks.push(tokio::spawn(supervise::supervised(
@@ -445,6 +447,7 @@ fn start_sources(settings: &Settings, msg_tx: mpsc::Sender<Msg>) -> anyhow::Resu
                 wanted,
                 msg_tx.clone(),
             )
+            .in_cluster(state.cluster_id)
             .run(),
             msg_tx,
             on_panic,
@@ -466,34 +469,46 @@ impl Senders {
     fn start_checks(&mut self, state: &mut State, c: crate::config::ChecksProfile) {
         let (tx, rx) = mpsc::channel::<Command>(64);
         state.backends.checks = Some(c.kind.name().to_string());
-        state.health.insert(SourceId::Checks, Health::Connecting);
+        state
+            .health
+            .insert(state.source(SourceKind::Checks), Health::Connecting);
         let t = supervise::spawn(
-            SourceId::Checks,
+            state.source(SourceKind::Checks),
             self.msg_tx.clone(),
-            ChecksSource::new(c, self.msg_tx.clone(), rx).run(),
+            ChecksSource::new(c, self.msg_tx.clone(), rx)
+                .in_cluster(state.cluster_id)
+                .run(),
         );
-        self.replace_task(SourceId::Checks, Some(t));
+        self.replace_task(state.source(SourceKind::Checks), Some(t));
         self.checks = Some(tx);
     }
 
     fn start_metrics(&mut self, state: &mut State, m: crate::config::MetricsProfile) {
         let (tx, rx) = mpsc::channel::<Command>(16);
         state.backends.metrics = Some(m.kind.name().to_string());
-        match MetricsSource::new(m, self.msg_tx.clone(), rx) {
+        match MetricsSource::new(m, self.msg_tx.clone(), rx).map(|s| s.in_cluster(state.cluster_id))
+        {
             Ok(src) => {
-                state.health.insert(SourceId::Metrics, Health::Connecting);
-                let t = supervise::spawn(SourceId::Metrics, self.msg_tx.clone(), src.run());
-                self.replace_task(SourceId::Metrics, Some(t));
+                state
+                    .health
+                    .insert(state.source(SourceKind::Metrics), Health::Connecting);
+                let t = supervise::spawn(
+                    state.source(SourceKind::Metrics),
+                    self.msg_tx.clone(),
+                    src.run(),
+                );
+                self.replace_task(state.source(SourceKind::Metrics), Some(t));
                 self.metrics = Some(tx);
                 // Ask again for the current view on the new backend.
                 state.metrics = Default::default();
             }
             Err(e) => {
-                self.replace_task(SourceId::Metrics, None);
+                self.replace_task(state.source(SourceKind::Metrics), None);
                 self.metrics = None;
-                state
-                    .health
-                    .insert(SourceId::Metrics, Health::Failed(format!("{e:#}")));
+                state.health.insert(
+                    state.source(SourceKind::Metrics),
+                    Health::Failed(format!("{e:#}")),
+                );
             }
         }
     }
@@ -501,39 +516,42 @@ impl Senders {
     fn start_logs(&mut self, state: &mut State, l: crate::config::LogsProfile) {
         state.backends.logs = Some(l.kind.name().to_string());
         state.logs = crate::state::logs::Logs::with_capacity(l.buffer_lines);
-        state.health.insert(SourceId::Logs, Health::Connecting);
+        state
+            .health
+            .insert(state.source(SourceKind::Logs), Health::Connecting);
         let (tx, rx) = mpsc::channel::<Command>(16);
         let t = supervise::spawn(
-            SourceId::Logs,
+            state.source(SourceKind::Logs),
             self.msg_tx.clone(),
             LogsSource::new(l, self.msg_tx.clone())
+                .in_cluster(state.cluster_id)
                 .with_commands(rx)
                 .run(),
         );
-        self.replace_task(SourceId::Logs, Some(t));
+        self.replace_task(state.source(SourceKind::Logs), Some(t));
         self.logs = Some(tx);
     }
 
     fn stop(&mut self, state: &mut State, pane: SourceId) {
         self.replace_task(pane, None);
         state.health.insert(pane, Health::NotConfigured);
-        match pane {
-            SourceId::Checks => {
+        match pane.kind {
+            SourceKind::Checks => {
                 self.checks = None;
                 state.backends.checks = None;
                 state.checks = Default::default();
             }
-            SourceId::Metrics => {
+            SourceKind::Metrics => {
                 self.metrics = None;
                 state.backends.metrics = None;
                 state.metrics = Default::default();
             }
-            SourceId::Logs => {
+            SourceKind::Logs => {
                 self.logs = None;
                 state.backends.logs = None;
                 state.logs = Default::default();
             }
-            SourceId::Etcd => {}
+            SourceKind::Etcd => {}
         }
     }
 }
@@ -550,23 +568,23 @@ fn discover(state: &mut State, senders: &mut Senders, pane: SourceId, value: Opt
         );
         return;
     };
-    let started = match pane {
-        SourceId::Checks => crate::config::checks_from_json(&text).map(|c| {
+    let started = match pane.kind {
+        SourceKind::Checks => crate::config::checks_from_json(&text).map(|c| {
             let url = c.http.url.clone();
             senders.start_checks(state, c);
             url
         }),
-        SourceId::Metrics => crate::config::metrics_from_json(&text).map(|m| {
+        SourceKind::Metrics => crate::config::metrics_from_json(&text).map(|m| {
             let url = m.http.url.clone();
             senders.start_metrics(state, m);
             url
         }),
-        SourceId::Logs => crate::config::logs_from_json(&text).map(|l| {
+        SourceKind::Logs => crate::config::logs_from_json(&text).map(|l| {
             let url = l.http.url.clone();
             senders.start_logs(state, l);
             url
         }),
-        SourceId::Etcd => return,
+        SourceKind::Etcd => return,
     };
     match started {
         Ok(url) => {
@@ -589,7 +607,7 @@ fn start_demo(settings: &Settings, msg_tx: mpsc::Sender<Msg>) -> Started {
     state.backends.logs = Some("demo".into());
     let (tx, rx) = mpsc::channel::<Command>(256);
     let task = supervise::spawn(
-        SourceId::Etcd,
+        state.source(SourceKind::Etcd),
         msg_tx.clone(),
         crate::sources::demo::DemoSource::new(msg_tx, rx).run(),
     );
@@ -689,13 +707,13 @@ async fn dispatch(
     while let Some(cmd) = queue.pop_front() {
         match cmd {
             // The gate: the attempt line is on disk before the change is sent, or nothing is sent.
-            Command::Gated(gated) => match gated.release(audit) {
+            Command::Gated(gated) => match audit.release(*gated) {
                 Ok(released) => {
                     state::audit_writable(state);
                     queue.push_front(released);
                 }
                 Err(refused) => {
-                    let crate::action::NotRecorded { attempt, error } = *refused;
+                    let crate::model::NotRecorded { attempt, error } = *refused;
                     error!(%error, id = %attempt.id, "audit log write failed; nothing sent");
                     state::mutation_refused(
                         state,

@@ -3,7 +3,7 @@
 //! `"phase":"outcome"` with the result when the answer arrives. A refusal (read-only) is one
 //! `"phase":"refused"` line.
 //!
-//! The ordering is enforced by types: a mutating [`crate::action::Command`] carries a [`Recorded`],
+//! The ordering is enforced by types: a mutating [`crate::model::Command`] carries a [`Recorded`],
 //! and the only way to get one is [`AuditLog::record`], which returns it after the attempt line is
 //! on disk.
 
@@ -11,36 +11,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
-/// One action's id, shared by its attempt and outcome lines: `<run>-<n>`. The run part is the
-/// session's start time (UTC, microseconds) and the process id — unique across consoles running
-/// at once and across restarts; `n` counts the session's actions from 1.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct AuditId(String);
-
-impl AuditId {
-    pub fn new(run: &str, n: u64) -> AuditId {
-        AuditId(format!("{run}-{n}"))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<&str> for AuditId {
-    fn from(s: &str) -> AuditId {
-        AuditId(s.to_string())
-    }
-}
-
-impl std::fmt::Display for AuditId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+use crate::model::{AuditEntry, Command, Gated, Mutation, NotRecorded, Recorded};
 
 /// The run part of [`AuditId`]s for a session starting now, e.g. `20261203T143342.531598Z-4242`.
 pub fn run_id() -> String {
@@ -49,107 +20,6 @@ pub fn run_id() -> String {
         chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ"),
         std::process::id()
     )
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    /// About to send the request; written before it is sent.
-    Attempt,
-    /// What the backend answered (or why nothing was sent after all).
-    Outcome,
-    /// Refused before anything was attempted (read-only session).
-    Refused,
-}
-
-/// A silence matcher as sent to Alertmanager (its own field names).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditMatcher {
-    pub name: String,
-    pub value: String,
-    pub is_regex: bool,
-    pub is_equal: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AuditEntry {
-    pub id: AuditId,
-    pub phase: Phase,
-    pub time: String,
-    pub user: String,
-    pub cluster: String,
-    /// `deregister`, `silence` or `unsilence`.
-    pub action: String,
-    /// Exactly the text the confirmation dialog showed as the target.
-    pub target: String,
-    /// The outcome (`deleted`, `created`, `refused: readonly`, …); absent on attempts.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub result: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    /// Deregister: the etcd key's bytes, base64.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key_b64: Option<String>,
-    /// Deregister: the revision the key is deleted at only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mod_revision: Option<i64>,
-    /// Deregister: the lease revoked with it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub revoke_lease: Option<i64>,
-    /// Silence: the backend's id (known once created); unsilence: the one removed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub silence_id: Option<String>,
-    /// Silence on Alertmanager: the matchers sent.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub matchers: Option<Vec<AuditMatcher>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
-impl AuditEntry {
-    /// A line with no result and no structured fields yet.
-    pub fn new(
-        id: AuditId,
-        phase: Phase,
-        time: String,
-        user: &str,
-        cluster: &str,
-        action: &str,
-        target: String,
-    ) -> AuditEntry {
-        AuditEntry {
-            id,
-            phase,
-            time,
-            user: user.to_string(),
-            cluster: cluster.to_string(),
-            action: action.to_string(),
-            target,
-            result: None,
-            detail: None,
-            key_b64: None,
-            mod_revision: None,
-            revoke_lease: None,
-            silence_id: None,
-            matchers: None,
-            reason: None,
-        }
-    }
-}
-
-/// Proof that an action's attempt line is on disk; a mutating command cannot be built without
-/// one. Only [`AuditLog::record`] makes them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recorded {
-    id: AuditId,
-}
-
-impl Recorded {
-    /// The id the source reports its outcome under.
-    pub fn id(&self) -> &AuditId {
-        &self.id
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -175,8 +45,35 @@ impl AuditLog {
     /// command needs.
     pub fn record(&self, attempt: &AuditEntry) -> std::io::Result<Recorded> {
         self.append(attempt)?;
-        Ok(Recorded {
-            id: attempt.id.clone(),
+        Ok(Recorded::new(attempt.id.clone()))
+    }
+
+    /// The only way from a confirmed change to the command a source executes: records the
+    /// attempt (durably), then returns the command to send; on a write error, the
+    /// attempt back with the error, and nothing may be sent.
+    pub fn release(&self, gated: Gated) -> Result<Command, Box<NotRecorded>> {
+        let audit = match self.record(&gated.attempt) {
+            Ok(proof) => proof,
+            Err(error) => {
+                return Err(Box::new(NotRecorded {
+                    attempt: gated.attempt,
+                    error,
+                }))
+            }
+        };
+        Ok(match gated.mutation {
+            Mutation::Deregister {
+                key,
+                mod_revision,
+                revoke_lease,
+            } => Command::Deregister {
+                key,
+                mod_revision,
+                revoke_lease,
+                audit,
+            },
+            Mutation::Silence(request) => Command::Silence { request, audit },
+            Mutation::Unsilence { id } => Command::Unsilence { id, audit },
         })
     }
 
@@ -240,6 +137,7 @@ fn user_from_passwd() -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{AuditId, Phase};
 
     fn attempt(n: u64) -> AuditEntry {
         let mut e = AuditEntry::new(

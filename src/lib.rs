@@ -6,12 +6,15 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod keymap;
+#[cfg(test)]
+mod layers;
 pub mod logging;
 pub mod memory;
+pub mod model;
 pub mod paths;
 pub mod redact;
 pub mod sources;
 pub mod state;
-pub mod text;
+
 pub mod theme;
 pub mod ui;

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::config::line_of;
-use crate::sources::Health;
+use crate::model::{Health, Severity};
 
 pub const BUILTIN: &[(&str, &str)] = &[
     ("default", include_str!("../themes/default.toml")),
@@ -99,15 +99,6 @@ pub struct ThemeError {
     pub origin: String,
     pub line: usize,
     pub message: String,
-}
-
-/// Severity of a check or log line, as the theme colours it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    Ok,
-    Warning,
-    Critical,
-    Unknown,
 }
 
 #[derive(Debug, Clone)]

@@ -10,12 +10,10 @@ use std::time::Duration;
 use chrono::Utc;
 use opsconsole::action::Action;
 use opsconsole::config::{ChecksProfile, Config};
-use opsconsole::sources::checks::{
-    Backend, ChecksSnapshot, Shown, SilenceError, SilenceRequest, SilenceScope,
-};
+use opsconsole::model::{ChecksSnapshot, Severity, Shown, SilenceRequest, SilenceScope};
+use opsconsole::sources::checks::{Backend, SilenceError};
 use opsconsole::sources::http::install_crypto_provider;
 use opsconsole::state::{FormKey, Popup};
-use opsconsole::theme::Severity;
 use serde_json::{json, Value};
 
 use common::checks_console::ChecksConsole;
@@ -117,10 +115,7 @@ fn alert(instance: &str, severity: &str, starts: chrono::DateTime<Utc>) -> Value
     })
 }
 
-fn find<'a>(
-    snap: &'a ChecksSnapshot,
-    entity: &str,
-) -> &'a opsconsole::sources::checks::CheckResult {
+fn find<'a>(snap: &'a ChecksSnapshot, entity: &str) -> &'a opsconsole::model::CheckResult {
     snap.results
         .iter()
         .find(|r| r.entity == entity)

@@ -8,17 +8,16 @@ use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use opsconsole::action::{Command, Gated, Mutation};
-use opsconsole::audit::{AuditEntry, AuditLog, Phase};
+use opsconsole::audit::AuditLog;
 use opsconsole::config::{ChecksProfile, Config};
-use opsconsole::sources::checks::{
-    severity_of, status_label, Backend, ChecksSnapshot, ChecksSource, Leftover, SilenceOutcome,
-    SilenceRequest, SilenceScope,
+use opsconsole::model::{
+    severity_of, status_label, AuditEntry, ChecksSnapshot, ClusterId, Command, Gated, Health,
+    Leftover, Msg, Mutation, Phase, Severity, SilenceOutcome, SilenceRequest, SilenceScope,
+    SourceId, SourceKind,
 };
+use opsconsole::sources::checks::{Backend, ChecksSource};
 use opsconsole::sources::http::{HttpError, MAX_BODY_BYTES};
 use opsconsole::sources::{alertmanager, sensu_core, sensu_go};
-use opsconsole::sources::{Health, Msg, SourceId};
-use opsconsole::theme::Severity;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
@@ -1602,10 +1601,16 @@ async fn source_retries_recovers_and_silences() {
 
     assert_eq!(
         next_msg(&mut rx, Duration::from_secs(5)).await,
-        Msg::Health(SourceId::Checks, Health::Connecting)
+        Msg::Health(SourceKind::Checks.of(ClusterId(0)), Health::Connecting)
     );
     match next_msg(&mut rx, Duration::from_secs(10)).await {
-        Msg::Health(SourceId::Checks, Health::Retrying { attempt, error, at }) => {
+        Msg::Health(
+            SourceId {
+                kind: SourceKind::Checks,
+                ..
+            },
+            Health::Retrying { attempt, error, at },
+        ) => {
             assert_eq!(attempt, 1);
             assert!(
                 error.contains("sensu-go") && error.contains("503") && error.contains("warming up"),
@@ -1623,7 +1628,7 @@ async fn source_retries_recovers_and_silences() {
     assert_eq!(snap.results.len(), 1);
     assert_eq!(
         next_msg(&mut rx, Duration::from_secs(5)).await,
-        Msg::Health(SourceId::Checks, Health::Live)
+        Msg::Health(SourceKind::Checks.of(ClusterId(0)), Health::Live)
     );
 
     // Silence: the outcome, then an immediate re-poll (the interval is an hour) that shows it.
@@ -1742,8 +1747,7 @@ fn released(mutation: Mutation) -> Command {
         "silence",
         String::new(),
     );
-    Gated { attempt, mutation }
-        .release(&log)
+    log.release(Gated { attempt, mutation })
         .unwrap_or_else(|e| panic!("writing the test audit log: {}", e.error))
 }
 
@@ -1754,7 +1758,7 @@ fn released(mutation: Mutation) -> Command {
 /// for the row `pick` chooses, and returns what the source reported.
 async fn silence_first_scope(
     profile: ChecksProfile,
-    pick: impl Fn(&opsconsole::sources::checks::CheckResult) -> bool,
+    pick: impl Fn(&opsconsole::model::CheckResult) -> bool,
 ) -> SilenceOutcome {
     let (tx, mut rx) = mpsc::channel(64);
     let (cmd_tx, cmd_rx) = mpsc::channel(8);

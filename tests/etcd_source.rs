@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use etcd_client::{Client, Txn, TxnOp};
 use futures::StreamExt;
-use opsconsole::action::{Action, Command};
+use opsconsole::action::Action;
+use opsconsole::model::{Command, DeregisterOutcome, Health};
 use opsconsole::sources::etcd::{connect, deregister, list_prefix, PAGE_SIZE};
-use opsconsole::sources::{DeregisterOutcome, Health};
 use opsconsole::state::{self, Popup};
 
 use common::etcd_console::{members_from_etcdctl, profile, Console, Members, PREFIX};
@@ -1094,7 +1094,7 @@ async fn frozen_etcd_is_noticed_and_the_pane_goes_stale() {
         c.state.now = chrono::Utc::now() + chrono::Duration::seconds(secs);
     };
     now(&mut c, 0);
-    let stale = c.state.stale_for(opsconsole::sources::SourceId::Etcd);
+    let stale = c.state.stale_for(opsconsole::model::SourceKind::Etcd);
     assert!(
         stale.is_some_and(|s| s.num_seconds() >= 5),
         "the pane is stale from etcd's last answer: {stale:?}"

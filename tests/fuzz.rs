@@ -22,11 +22,12 @@ use serde_json::{json, Map, Value};
 use opsconsole::action::Action;
 use opsconsole::config::Config;
 use opsconsole::keymap::Keymap;
+use opsconsole::model::member_value;
+use opsconsole::model::text::{sanitize, CUT_MARKER, MAX_LINE_CHARS};
+use opsconsole::model::{ClusterId, Health, KvEntry, KvEvent, Msg, SourceKind};
 use opsconsole::sources::logs::{EsTail, LokiTail};
 use opsconsole::sources::{alertmanager, graphite, prometheus, sensu_core, sensu_go, syslog};
-use opsconsole::sources::{Health, KvEntry, KvEvent, Msg, SourceId};
-use opsconsole::state::{self, member_value, State, TextKey};
-use opsconsole::text::{sanitize, CUT_MARKER, MAX_LINE_CHARS};
+use opsconsole::state::{self, State, TextKey};
 
 /// One case of any property must finish within this (debug build, busy machine).
 const CASE_LIMIT: Duration = Duration::from_secs(2);
@@ -771,7 +772,7 @@ proptest! {
                     let h = if up { Health::Live } else {
                         Health::Retrying { at: at + chrono::Duration::seconds(1), attempt: 1, error: "x".into() }
                     };
-                    state::update(&mut st, Msg::Health(SourceId::Etcd, h));
+                    state::update(&mut st, Msg::Health(SourceKind::Etcd.of(ClusterId(0)), h));
                 }
                 Step::Logs(lines) => {
                     let lines = lines.iter().map(|l| syslog::parse_any(l)).collect();

@@ -6,8 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use opsconsole::sources::syslog::LogLine;
-use opsconsole::sources::Health;
+use opsconsole::model::{Health, LogLine};
 
 use common::log_servers::{logs_profile, LogTail, Redis, Rsyslog, RsyslogMode, KEY};
 

@@ -7,8 +7,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use opsconsole::config::MetricsProfile;
+use opsconsole::model::{MetricsQuery, MetricsResult, Series, Window};
 use opsconsole::sources::http::HttpError;
-use opsconsole::sources::metrics::{MetricsQuery, MetricsResult, MetricsSource, Series, Window};
+use opsconsole::sources::metrics::MetricsSource;
 
 use common::metrics_servers::{CannedServer, Graphite, Reply};
 use common::metrics_source::{self, err, member, ok, query, source};

@@ -7,8 +7,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use opsconsole::config::MetricsProfile;
+use opsconsole::model::{Series, Window};
 use opsconsole::sources::http::HttpError;
-use opsconsole::sources::metrics::{Series, Window};
 
 use common::metrics_servers::{CannedServer, ExpositionTarget, Prometheus, Reply};
 use common::metrics_source::{self, err, member, ok, query, source};

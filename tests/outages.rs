@@ -18,12 +18,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use opsconsole::action::Command;
 use opsconsole::config::Config;
+use opsconsole::model::{
+    ClusterId, Command, Health, MetricsQuery, Msg, SourceId, SourceKind, Window,
+};
 use opsconsole::sources::checks::ChecksSource;
 use opsconsole::sources::logs::LogsSource;
-use opsconsole::sources::metrics::{MetricsQuery, MetricsSource, Window};
-use opsconsole::sources::{Health, Msg, SourceId};
+use opsconsole::sources::metrics::MetricsSource;
 use opsconsole::state::{self, State};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -471,7 +472,7 @@ async fn checks_alertmanager_survives_outages() {
     let (tx, rx) = mpsc::channel(256);
     let (ctx, crx) = mpsc::channel(16);
     let task = tokio::spawn(ChecksSource::new(p.checks.unwrap(), tx, crx).run());
-    let mut pane = Pane::new(SourceId::Checks, rx, task);
+    let mut pane = Pane::new(SourceKind::Checks.of(ClusterId(0)), rx, task);
     pane.cmds = Some(ctx);
     four_faults(
         "checks/alertmanager",
@@ -518,7 +519,7 @@ async fn metrics_pane(profile_section: String) -> Pane {
     ctx.send(Command::MetricsQuery(metrics_query()))
         .await
         .unwrap();
-    let mut pane = Pane::new(SourceId::Metrics, rx, task);
+    let mut pane = Pane::new(SourceKind::Metrics.of(ClusterId(0)), rx, task);
     pane.cmds = Some(ctx);
     pane
 }
@@ -628,7 +629,7 @@ async fn logs_elasticsearch_survives_outages() {
     ));
     let (tx, rx) = mpsc::channel(256);
     let task = tokio::spawn(LogsSource::new(p.logs.unwrap(), tx).run());
-    let mut pane = Pane::new(SourceId::Logs, rx, task);
+    let mut pane = Pane::new(SourceKind::Logs.of(ClusterId(0)), rx, task);
     // The server answers every poll with all documents so far: the tail must not repeat them.
     four_faults(
         "logs/elasticsearch",
@@ -666,7 +667,7 @@ async fn logs_loki_survives_outages() {
     ));
     let (tx, rx) = mpsc::channel(256);
     let task = tokio::spawn(LogsSource::new(p.logs.unwrap(), tx).run());
-    let mut pane = Pane::new(SourceId::Logs, rx, task);
+    let mut pane = Pane::new(SourceKind::Logs.of(ClusterId(0)), rx, task);
     four_faults(
         "logs/loki",
         &mut server,

@@ -8,10 +8,10 @@ use ratatui::Terminal;
 
 use opsconsole::action::Action;
 use opsconsole::keymap::Keymap;
-use opsconsole::sources::checks::{CheckResult, ChecksSnapshot, HistoryPoint, Silence};
-use opsconsole::sources::metrics::{MetricsResult, Series};
-use opsconsole::sources::syslog::LogLine;
-use opsconsole::sources::{Health, KvEntry, Msg, SourceId};
+use opsconsole::model::{
+    CheckResult, ChecksSnapshot, ClusterId, Health, HistoryPoint, KvEntry, LogLine, MetricsResult,
+    Msg, Series, Silence, SourceKind,
+};
 use opsconsole::state::{self, handle_action, handle_form, update, FormKey, State};
 use opsconsole::theme::{StyleName, Theme};
 use opsconsole::ui;
@@ -48,10 +48,10 @@ fn state() -> State {
     s.backends.metrics = Some("graphite".into());
     s.backends.logs = Some("redis".into());
     for id in [
-        SourceId::Etcd,
-        SourceId::Checks,
-        SourceId::Metrics,
-        SourceId::Logs,
+        SourceKind::Etcd.of(ClusterId(0)),
+        SourceKind::Checks.of(ClusterId(0)),
+        SourceKind::Metrics.of(ClusterId(0)),
+        SourceKind::Logs.of(ClusterId(0)),
     ] {
         update(&mut s, Msg::Health(id, Health::Live));
     }
@@ -149,7 +149,7 @@ fn draw(s: &mut State) -> TestBackend {
     t.draw(|f| ui::draw(f, s, &theme, &keymap)).unwrap();
     let at = s.now;
     for cmd in state::tick(s, at) {
-        if let opsconsole::action::Command::MetricsQuery(q) = cmd {
+        if let opsconsole::model::Command::MetricsQuery(q) = cmd {
             let series = [("cpu", "%", 40.0), ("req/s", "", 800.0)]
                 .iter()
                 .map(|(name, unit, base)| {
@@ -195,7 +195,7 @@ fn checks_pane_stale_while_backend_down() {
     update(
         &mut s,
         Msg::Health(
-            SourceId::Checks,
+            SourceKind::Checks.of(ClusterId(0)),
             Health::Retrying {
                 at: now() + Duration::seconds(8),
                 attempt: 3,
@@ -244,7 +244,10 @@ fn crafted_state() -> State {
     let mut s = State::new("prod", "/services/", "alice", now());
     s.utc = true;
     s.backends.checks = Some("alertmanager".into());
-    update(&mut s, Msg::Health(SourceId::Checks, Health::Live));
+    update(
+        &mut s,
+        Msg::Health(SourceKind::Checks.of(ClusterId(0)), Health::Live),
+    );
     let alerts = serde_json::json!([
         {"labels": {"alertname": "Evil\u{1b}]52;c;ZXZpbA==\u{7}OSC", "instance": "web-1\u{1b}[2J", "severity": "critical"},
          "annotations": {"summary": "crafted"}, "startsAt": "2026-11-25T04:00:00Z", "updatedAt": "2026-11-25T04:09:00Z"},

@@ -24,10 +24,13 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use chrono::Utc;
-use opsconsole::action::{Action, Command as Cmd};
+use opsconsole::action::Action;
 use opsconsole::config::Config;
-use opsconsole::sources::checks::{CheckResult, ChecksSnapshot, ChecksSource, Silence};
-use opsconsole::sources::{Health, KvEntry, Msg, SourceId};
+use opsconsole::model::Command as Cmd;
+use opsconsole::model::{
+    CheckResult, ChecksSnapshot, Health, KvEntry, Msg, Silence, SourceId, SourceKind,
+};
+use opsconsole::sources::checks::ChecksSource;
 use opsconsole::state::{self, FormKey, State, TextKey};
 use tokio::sync::mpsc;
 
@@ -708,7 +711,13 @@ async fn checks_health(url: &str, extra: &str) -> Result<usize, String> {
     let result = tokio::time::timeout(Duration::from_secs(10), async {
         while let Some(m) = rx.recv().await {
             let h = match &m {
-                Msg::Health(SourceId::Checks, h) => Some(h.clone()),
+                Msg::Health(
+                    SourceId {
+                        kind: SourceKind::Checks,
+                        ..
+                    },
+                    h,
+                ) => Some(h.clone()),
                 _ => None,
             };
             state::update(&mut st, m);

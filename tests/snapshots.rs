@@ -12,7 +12,7 @@ use ratatui::Terminal;
 
 use opsconsole::action::Action;
 use opsconsole::keymap::Keymap;
-use opsconsole::sources::{Health, KvEntry, Msg, SourceId};
+use opsconsole::model::{ClusterId, Health, KvEntry, Msg, SourceKind};
 use opsconsole::state::{handle_action, handle_text, update, State, TextKey};
 use opsconsole::theme::{StyleName, Theme};
 use opsconsole::ui;
@@ -82,7 +82,10 @@ fn fleet() -> Vec<KvEntry> {
 fn live_state() -> State {
     let mut s = State::new("prod", "/services/", "alice", now());
     s.utc = true;
-    update(&mut s, Msg::Health(SourceId::Etcd, Health::Live));
+    update(
+        &mut s,
+        Msg::Health(SourceKind::Etcd.of(ClusterId(0)), Health::Live),
+    );
     update(
         &mut s,
         Msg::MembersSnapshot {
@@ -318,7 +321,7 @@ fn member_detail_loading_then_gone() {
     update(
         &mut s,
         Msg::MembersEvents {
-            events: vec![opsconsole::sources::KvEvent::Delete {
+            events: vec![opsconsole::model::KvEvent::Delete {
                 key: "/services/redis/redis-1".into(),
                 mod_revision: 130,
             }],
@@ -342,7 +345,7 @@ fn etcd_retrying_before_any_data() {
     update(
         &mut s,
         Msg::Health(
-            SourceId::Etcd,
+            SourceKind::Etcd.of(ClusterId(0)),
             Health::Retrying {
                 at: now() + Duration::seconds(4),
                 attempt: 3,
@@ -386,8 +389,8 @@ fn evil_state() -> State {
         &mut s,
         Msg::MembersEvents {
             events: vec![
-                opsconsole::sources::KvEvent::Put(kv("/services/evil/x-1", &raw, 140, 0)),
-                opsconsole::sources::KvEvent::Put(kv(
+                opsconsole::model::KvEvent::Put(kv("/services/evil/x-1", &raw, 140, 0)),
+                opsconsole::model::KvEvent::Put(kv(
                     &String::from_utf8(key).unwrap(),
                     br#"{"addr":"10.6.6.7\u001b[2J\u001b]0;pwned\u0007","port":80,"version":"\u001b[31mv2\u001b[0m"}"#,
                     141,
@@ -575,7 +578,7 @@ fn no_color_has_no_colours_but_reversed_selection() {
         &mut s,
         Msg::DeregisterDone {
             key: "/services/web/web-9".into(),
-            outcome: opsconsole::sources::DeregisterOutcome::Failed("boom".into()),
+            outcome: opsconsole::model::DeregisterOutcome::Failed("boom".into()),
             audit_id: "snap-1".into(),
         },
     );
@@ -661,17 +664,17 @@ fn status_levels_use_their_styles() {
     // (outcome, style of the status line)
     let table = [
         (
-            opsconsole::sources::DeregisterOutcome::Deleted {
+            opsconsole::model::DeregisterOutcome::Deleted {
                 lease_revoked: None,
             },
             StyleName::Text,
         ),
         (
-            opsconsole::sources::DeregisterOutcome::Missing,
+            opsconsole::model::DeregisterOutcome::Missing,
             StyleName::Warning,
         ),
         (
-            opsconsole::sources::DeregisterOutcome::Failed("boom".into()),
+            opsconsole::model::DeregisterOutcome::Failed("boom".into()),
             StyleName::Error,
         ),
     ];

@@ -19,9 +19,9 @@ use base64::Engine as _;
 use common::tls::{Certs, TlsEtcd};
 use common::tmux::{Tmux, SOON};
 use opsconsole::config::{ClusterProfile, Config};
+use opsconsole::model::{ClusterId, Health, Msg, SourceId, SourceKind};
 use opsconsole::sources::checks::ChecksSource;
 use opsconsole::sources::etcd::EtcdSource;
-use opsconsole::sources::{Health, Msg, SourceId};
 use tokio::sync::mpsc;
 
 const BIN: &str = env!("CARGO_BIN_EXE_opsconsole");
@@ -73,7 +73,7 @@ where
 async fn etcd_health(p: ClusterProfile) -> Result<(), String> {
     let (_keep, cmds) = mpsc::channel(4);
     let etcd = p.etcd.expect("etcd profile");
-    first_health(SourceId::Etcd, move |tx| {
+    first_health(SourceKind::Etcd.of(ClusterId(0)), move |tx| {
         EtcdSource::new(etcd, tx, cmds).run()
     })
     .await
@@ -246,7 +246,7 @@ async fn https_on_a_plain_server_says_it_does_not_speak_tls() {
     ));
     let checks = p.checks.expect("checks profile");
     let (_keep, cmds) = mpsc::channel(4);
-    let err = first_health(SourceId::Checks, move |tx| {
+    let err = first_health(SourceKind::Checks.of(ClusterId(0)), move |tx| {
         ChecksSource::new(checks, tx, cmds).run()
     })
     .await

@@ -30,9 +30,7 @@ use serde_json::{Map, Value};
 use super::{
     fail, list_members, load_profile, pick_cluster, runtime, EXIT_UNAVAILABLE, EXIT_USAGE,
 };
-use crate::sources::KvEntry;
-use crate::state::members::{natural_cmp, Member};
-use crate::text::sanitize;
+use crate::model::{natural_cmp, text::sanitize, KvEntry, Member};
 
 /// The listing may take longer than a snapshot's 5 s on a big fleet; Ansible waits for it.
 const LIST_TIMEOUT: Duration = Duration::from_secs(30);

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::config::{ClusterProfile, Config, EtcdProfile};
-use crate::sources::KvEntry;
+use crate::model::KvEntry;
 
 /// Exit status for a bad config, unknown cluster or bad arguments (as the console uses).
 pub const EXIT_USAGE: u8 = 2;

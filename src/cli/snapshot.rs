@@ -25,14 +25,16 @@ use tokio::sync::oneshot;
 
 use super::{fail, load_profile, pick_cluster, runtime, EXIT_UNAVAILABLE, EXIT_USAGE};
 use crate::config::{ChecksProfile, ClusterProfile, HttpAuth, LogsKind, LogsProfile};
-use crate::sources::checks::{status_label, Backend, CheckResult, Silence};
+use crate::model::format::timestamp;
+use crate::model::text::fit;
+use crate::model::text::{first_line, sanitize};
+use crate::model::{
+    natural_cmp, status_label, CheckResult, LogLine, Member, Silence, SEVERITY_NAMES,
+};
+use crate::sources::checks::Backend;
 use crate::sources::http::{self, HttpError};
 use crate::sources::logs::{EsTail, LokiTail};
-use crate::sources::syslog::{LogLine, SEVERITY_NAMES};
 use crate::state::checks::Checks;
-use crate::state::members::{natural_cmp, Member};
-use crate::text::{first_line, sanitize};
-use crate::ui::fmt::{fit, timestamp};
 
 /// Deadline for each backend's answer.
 pub const BACKEND_TIMEOUT: Duration = Duration::from_secs(5);
@@ -864,13 +866,13 @@ pub fn run(args: &Args, config_path: &Path, top_cluster: Option<&str>, utc: bool
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sources::checks::Matcher;
+    use crate::model::Matcher;
 
     fn sample() -> Snapshot {
         let member = |key: &[u8], value: &str| {
             Member::from_entry(
                 "/services/",
-                crate::sources::KvEntry {
+                crate::model::KvEntry {
                     key: key.to_vec(),
                     value: value.as_bytes().to_vec(),
                     create_revision: 1,
@@ -1011,7 +1013,7 @@ mod tests {
         };
         data.members.push(Member::from_entry(
             "/services/",
-            crate::sources::KvEntry {
+            crate::model::KvEntry {
                 key: b"/services/coll/inv\xff".to_vec(),
                 value: b"10.0.0.9:80".to_vec(),
                 create_revision: 1,

@@ -8,13 +8,15 @@ use reqwest::Client;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::checks::{
-    CheckResult, ChecksSnapshot, HistoryPoint, Matcher, Shown, Silence, SilenceError,
-    SilenceRequest, SilenceScope, SilenceTarget,
-};
+use super::checks::SilenceError;
+
 use super::http::lax::{lenient_structs, Lax};
 use super::http::{self, HttpError};
 use crate::config::{ChecksProfile, HttpBackend};
+use crate::model::{
+    CheckResult, ChecksSnapshot, HistoryPoint, Matcher, Shown, Silence, SilenceRequest,
+    SilenceScope, SilenceTarget,
+};
 
 /// Alertmanager silences need an end; "no expiry" becomes this far out (and the form says so).
 pub const FOREVER: chrono::Duration = chrono::Duration::days(365 * 10);

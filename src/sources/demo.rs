@@ -9,13 +9,11 @@ use chrono::Utc;
 use rand::Rng;
 use tokio::sync::mpsc;
 
-use super::checks::{
-    CheckResult, ChecksSnapshot, HistoryPoint, Silence, SilenceOutcome, SilenceScope, SilenceTarget,
+use crate::model::{
+    CheckResult, ChecksSnapshot, ClusterId, Command, DeregisterOutcome, Health, HistoryPoint,
+    KvEntry, KvEvent, LogLine, MetricsQuery, MetricsResult, Msg, Series, Silence, SilenceOutcome,
+    SilenceScope, SilenceTarget, SourceKind,
 };
-use super::metrics::{MetricsQuery, MetricsResult, Series};
-use super::syslog::LogLine;
-use super::{DeregisterOutcome, Health, KvEntry, KvEvent, Msg, SourceId};
-use crate::action::Command;
 
 pub const PREFIX: &str = "/services/";
 const ROLES: [(&str, usize, u16); 4] = [
@@ -38,6 +36,7 @@ struct Instance {
 }
 
 pub struct DemoSource {
+    cluster: ClusterId,
     tx: mpsc::Sender<Msg>,
     cmds: mpsc::Receiver<Command>,
     revision: i64,
@@ -50,6 +49,7 @@ pub struct DemoSource {
 impl DemoSource {
     pub fn new(tx: mpsc::Sender<Msg>, cmds: mpsc::Receiver<Command>) -> DemoSource {
         DemoSource {
+            cluster: ClusterId::default(),
             tx,
             cmds,
             revision: 1,
@@ -147,13 +147,11 @@ impl DemoSource {
                 entries.push(self.add_instance(role, port));
             }
         }
-        for id in [
-            SourceId::Etcd,
-            SourceId::Checks,
-            SourceId::Metrics,
-            SourceId::Logs,
-        ] {
-            if !self.send(Msg::Health(id, Health::Live)).await {
+        for kind in SourceKind::ALL {
+            if !self
+                .send(Msg::Health(kind.of(self.cluster), Health::Live))
+                .await
+            {
                 return;
             }
         }

@@ -10,43 +10,50 @@ use tracing::warn;
 
 use super::backoff::Backoff;
 use super::etcd::connect;
-use super::{Msg, SourceId};
 use crate::config::EtcdProfile;
+use crate::model::{ClusterId, Msg, SourceId, SourceKind};
 
 pub struct DiscoverySource {
     profile: EtcdProfile,
     prefix: String,
-    wanted: Vec<SourceId>,
+    wanted: Vec<SourceKind>,
+    cluster: ClusterId,
     tx: mpsc::Sender<Msg>,
 }
 
-fn key_name(id: SourceId) -> &'static str {
-    match id {
-        SourceId::Checks => "checks",
-        SourceId::Metrics => "metrics",
-        SourceId::Logs => "logs",
-        SourceId::Etcd => "etcd",
-    }
+fn key_name(kind: SourceKind) -> &'static str {
+    kind.label()
 }
 
 impl DiscoverySource {
     pub fn new(
         profile: EtcdProfile,
         prefix: String,
-        wanted: Vec<SourceId>,
+        wanted: Vec<SourceKind>,
         tx: mpsc::Sender<Msg>,
     ) -> Self {
         DiscoverySource {
             profile,
             prefix,
             wanted,
+            cluster: ClusterId::default(),
             tx,
         }
     }
 
+    /// Which cluster's panes this discovers (the first, unless told otherwise).
+    pub fn in_cluster(mut self, cluster: ClusterId) -> Self {
+        self.cluster = cluster;
+        self
+    }
+
     fn pane_of(&self, key: &[u8]) -> Option<SourceId> {
         let k = std::str::from_utf8(key).ok()?.strip_prefix(&self.prefix)?;
-        self.wanted.iter().copied().find(|id| key_name(*id) == k)
+        self.wanted
+            .iter()
+            .copied()
+            .find(|kind| key_name(*kind) == k)
+            .map(|kind| kind.of(self.cluster))
     }
 
     async fn announce(&self, pane: SourceId, value: Option<String>) -> bool {
@@ -88,7 +95,8 @@ impl DiscoverySource {
             )
             .await?;
         let revision = resp.header().map(|h| h.revision()).unwrap_or(0);
-        for id in &self.wanted {
+        for kind in &self.wanted {
+            let id = &kind.of(self.cluster);
             let value = resp
                 .kvs()
                 .iter()

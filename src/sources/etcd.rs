@@ -14,10 +14,11 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use super::backoff::Backoff;
-use super::{DeregisterOutcome, Health, KvEntry, KvEvent, Msg, SourceId};
-use crate::action::Command;
 use crate::config::EtcdProfile;
-use crate::state::members::{default_order, Member};
+use crate::model::{
+    default_order, ClusterId, Command, DeregisterOutcome, Health, KvEntry, KvEvent, Member, Msg,
+    SourceId, SourceKind,
+};
 
 /// Keys in the first page of the initial listing; later pages are sized from the bytes per key seen
 /// so far (see [`list_prefix`]).
@@ -42,6 +43,7 @@ const LEASE_TTL_TIMEOUT: Duration = Duration::from_secs(2);
 const MIN_PING_INTERVAL: Duration = Duration::from_secs(5);
 
 pub struct EtcdSource {
+    id: SourceId,
     profile: EtcdProfile,
     tx: mpsc::Sender<Msg>,
     cmds: mpsc::Receiver<Command>,
@@ -89,6 +91,7 @@ enum SessionEnd {
 impl EtcdSource {
     pub fn new(profile: EtcdProfile, tx: mpsc::Sender<Msg>, cmds: mpsc::Receiver<Command>) -> Self {
         EtcdSource {
+            id: SourceKind::Etcd.of(ClusterId::default()),
             profile,
             tx,
             cmds,
@@ -101,6 +104,12 @@ impl EtcdSource {
             relist_reason: None,
             heard: None,
         }
+    }
+
+    /// Which cluster this source serves (the first, unless told otherwise).
+    pub fn in_cluster(mut self, cluster: ClusterId) -> Self {
+        self.id = SourceKind::Etcd.of(cluster);
+        self
     }
 
     pub async fn run(mut self) {
@@ -116,7 +125,7 @@ impl EtcdSource {
                     warn!(%error, ?delay, "etcd session ended");
                     if let Some(at) = self.heard.take() {
                         let msg = Msg::LastAnswer {
-                            source: SourceId::Etcd,
+                            source: self.id,
                             at,
                         };
                         if !self.send(msg).await {
@@ -126,7 +135,7 @@ impl EtcdSource {
                     let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
                     if !self
                         .send(Msg::Health(
-                            SourceId::Etcd,
+                            self.id,
                             Health::Retrying {
                                 at,
                                 attempt: self.backoff.attempt(),
@@ -179,10 +188,7 @@ impl EtcdSource {
     }
 
     async fn session(&mut self) -> anyhow::Result<SessionEnd> {
-        if !self
-            .send(Msg::Health(SourceId::Etcd, Health::Connecting))
-            .await
-        {
+        if !self.send(Msg::Health(self.id, Health::Connecting)).await {
             return Ok(SessionEnd::Closed);
         }
         let connecting = std::time::Instant::now();
@@ -230,7 +236,7 @@ impl EtcdSource {
                 }
                 if let Some(reason) = self.relist_reason.take() {
                     let text = format!("etcd cluster changed ({reason}) — listed again");
-                    if !self.send(Msg::Notice(SourceId::Etcd, text)).await {
+                    if !self.send(Msg::Notice(self.id, text)).await {
                         return Ok(SessionEnd::Closed);
                     }
                 }
@@ -300,7 +306,7 @@ impl EtcdSource {
                                 if !live {
                                     live = true;
                                     self.backoff.reset();
-                                    if !self.send(Msg::Health(SourceId::Etcd, Health::Live)).await {
+                                    if !self.send(Msg::Health(self.id, Health::Live)).await {
                                         return Ok(SessionEnd::Closed);
                                     }
                                 }
@@ -433,7 +439,7 @@ impl EtcdSource {
             if theirs != Some(*mod_revision) {
                 return Ok(Some(format!(
                     "{} differs at revision {revision}",
-                    crate::text::escape_bytes(key)
+                    crate::model::text::escape_bytes(key)
                 )));
             }
         }
@@ -520,7 +526,7 @@ impl EtcdSource {
                         "etcd did not answer within 5 s; the key may or may not be deleted — check it".into(),
                     ),
                 };
-                info!(key = %crate::text::escape_bytes(&key), ?outcome, audit_id = %audit.id(), "deregister");
+                info!(key = %crate::model::text::escape_bytes(&key), ?outcome, audit_id = %audit.id(), "deregister");
                 self.send(Msg::DeregisterDone {
                     key,
                     outcome,

@@ -6,8 +6,9 @@ use reqwest::Client;
 use serde::Deserialize;
 
 use super::http::{self, HttpError};
-use super::metrics::{bounds, downsample, error_body, summarize, Expr, Points, Series, Window};
+use super::metrics::{bounds, downsample, error_body, summarize, Expr};
 use crate::config::HttpBackend;
+use crate::model::{Points, Series, Window};
 
 #[derive(Debug, Deserialize)]
 struct RenderSeries {

@@ -243,8 +243,8 @@ pub fn error_text(raw: &[u8]) -> String {
     let text = String::from_utf8_lossy(raw);
     if looks_like_html(raw) {
         let t = html_text(&text);
-        return crate::ui::fmt::fit(
-            &crate::text::sanitize(&format!("{t} (HTML error page)")),
+        return crate::model::text::fit(
+            &crate::model::text::sanitize(&format!("{t} (HTML error page)")),
             200,
         );
     }
@@ -272,7 +272,7 @@ pub fn error_text(raw: &[u8]) -> String {
             .unwrap_or("(empty body)")
             .to_string(),
     };
-    crate::ui::fmt::fit(&crate::text::sanitize(pick.trim()), 200)
+    crate::model::text::fit(&crate::model::text::sanitize(pick.trim()), 200)
 }
 
 /// A body that starts (after whitespace) with `<`: a proxy's or server's HTML page.

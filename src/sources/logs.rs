@@ -14,10 +14,11 @@ use tracing::warn;
 
 use super::backoff::Backoff;
 use super::http::{self, HttpError};
-use super::syslog::{from_json, parse_any, severity_from_name, LogLine};
-use super::{Health, Msg, SourceId};
+use super::syslog::{from_json, parse_any};
 use crate::config::{HttpAuth, HttpBackend, LogsKind, LogsProfile};
-use crate::text::sanitize;
+use crate::model::{
+    severity_from_name, text::sanitize, ClusterId, Health, LogLine, Msg, SourceId, SourceKind,
+};
 
 /// Most lines per message to the UI.
 pub const BATCH: usize = 2000;
@@ -38,17 +39,19 @@ const BRPOP_BLOCK_SECS: u64 = 1;
 const PUBSUB_PING: Duration = Duration::from_secs(15);
 
 pub struct LogsSource {
+    id: SourceId,
     profile: LogsProfile,
     tx: mpsc::Sender<Msg>,
     backoff: Backoff,
     /// Scope changes (`Command::LogsScope`); Elasticsearch and Loki apply them server-side.
-    cmds: Option<mpsc::Receiver<crate::action::Command>>,
+    cmds: Option<mpsc::Receiver<crate::model::Command>>,
     pending_scope: Option<Option<Vec<String>>>,
 }
 
 impl LogsSource {
     pub fn new(profile: LogsProfile, tx: mpsc::Sender<Msg>) -> LogsSource {
         LogsSource {
+            id: SourceKind::Logs.of(ClusterId::default()),
             profile,
             tx,
             backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(30)),
@@ -57,7 +60,13 @@ impl LogsSource {
         }
     }
 
-    pub fn with_commands(mut self, cmds: mpsc::Receiver<crate::action::Command>) -> LogsSource {
+    /// Which cluster this source serves (the first, unless told otherwise).
+    pub fn in_cluster(mut self, cluster: ClusterId) -> Self {
+        self.id = SourceKind::Logs.of(cluster);
+        self
+    }
+
+    pub fn with_commands(mut self, cmds: mpsc::Receiver<crate::model::Command>) -> LogsSource {
         self.cmds = Some(cmds);
         self
     }
@@ -67,7 +76,7 @@ impl LogsSource {
         let rx = self.cmds.as_mut()?;
         let mut latest = None;
         while let Ok(cmd) = rx.try_recv() {
-            if let crate::action::Command::LogsScope(hosts) = cmd {
+            if let crate::model::Command::LogsScope(hosts) = cmd {
                 latest = Some(hosts);
             }
         }
@@ -84,7 +93,7 @@ impl LogsSource {
                     _ = tokio::time::sleep(interval) => {}
                     cmd = rx.recv() => {
                         // Put it back in reach of `take_scope` by handling it there.
-                        if let Some(crate::action::Command::LogsScope(h)) = cmd {
+                        if let Some(crate::model::Command::LogsScope(h)) = cmd {
                             self.pending_scope = Some(h);
                         }
                     }
@@ -94,7 +103,7 @@ impl LogsSource {
     }
 
     async fn health(&self, h: Health) -> bool {
-        self.tx.send(Msg::Health(SourceId::Logs, h)).await.is_ok()
+        self.tx.send(Msg::Health(self.id, h)).await.is_ok()
     }
 
     async fn send_lines(&self, lines: Vec<LogLine>) -> bool {
@@ -200,7 +209,7 @@ impl LogsSource {
             && self
                 .tx
                 .send(Msg::Notice(
-                    SourceId::Logs,
+                    self.id,
                     format!(
                         "logs: re-subscribed to {channel}; lines published while disconnected are lost (Pub/Sub does not replay — use list = … for a buffered path)"
                     ),
@@ -316,7 +325,7 @@ impl LogsSource {
                         }
                     }
                     if let Some(n) = notice {
-                        if self.tx.send(Msg::Notice(SourceId::Logs, n)).await.is_err() {
+                        if self.tx.send(Msg::Notice(self.id, n)).await.is_err() {
                             return;
                         }
                     }

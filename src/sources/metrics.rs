@@ -10,80 +10,14 @@ use tracing::warn;
 
 use super::backoff::Backoff;
 use super::http::{self, HttpError};
-use super::{Health, Msg, SourceId};
-use crate::action::Command;
 use crate::config::{MetricsKind, MetricsProfile, SeriesTemplate};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Window {
-    M15,
-    H1,
-    H6,
-    H24,
-}
-
-impl Window {
-    pub const ALL: [Window; 4] = [Window::M15, Window::H1, Window::H6, Window::H24];
-
-    pub fn secs(self) -> i64 {
-        match self {
-            Window::M15 => 900,
-            Window::H1 => 3600,
-            Window::H6 => 6 * 3600,
-            Window::H24 => 24 * 3600,
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Window::M15 => "15m",
-            Window::H1 => "1h",
-            Window::H6 => "6h",
-            Window::H24 => "24h",
-        }
-    }
-
-    pub fn step(self, delta: isize) -> Window {
-        let i = Self::ALL.iter().position(|w| *w == self).unwrap_or(0) as isize;
-        Self::ALL[(i + delta).rem_euclid(4) as usize]
-    }
-}
-
-/// `(unix seconds, value)` as a backend answered; `None` is a gap.
-pub type Points = Vec<(f64, Option<f64>)>;
+use crate::model::{
+    ClusterId, Command, Health, MetricsQuery, MetricsResult, Msg, Series, SourceId, SourceKind,
+    Window,
+};
 
 /// A series ready to query: (name, expanded expression, unit).
 pub type Expr = (String, String, String);
-
-/// What to chart: one member's series, or the cluster-wide aggregate.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MetricsQuery {
-    /// Shown in the pane title: the instance name, or the cluster name.
-    pub label: String,
-    /// Placeholder values; `None` = cluster-wide.
-    pub vars: Option<BTreeMap<String, String>>,
-    pub window: Window,
-    /// Columns available for the sparkline; points are downsampled to this.
-    pub width: usize,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Series {
-    pub name: String,
-    pub expr: String,
-    pub unit: String,
-    /// One value per column, `None` where there is no data (a gap, never a zero).
-    pub points: Vec<Option<f64>>,
-    pub last: Option<f64>,
-    pub min: Option<f64>,
-    pub max: Option<f64>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct MetricsResult {
-    pub query: MetricsQuery,
-    pub series: Vec<Result<Series, String>>,
-}
 
 /// Expands `{name}` placeholders from `vars`; unknown placeholders are an error naming them.
 /// `{{` and `}}` stay literal braces (PromQL label matchers use braces).
@@ -283,6 +217,7 @@ pub fn summarize(
 }
 
 pub struct MetricsSource {
+    id: SourceId,
     profile: MetricsProfile,
     tx: mpsc::Sender<Msg>,
     cmds: mpsc::Receiver<Command>,
@@ -297,11 +232,18 @@ impl MetricsSource {
     ) -> anyhow::Result<Self> {
         let client = super::http::client(&profile.http)?;
         Ok(MetricsSource {
+            id: SourceKind::Metrics.of(ClusterId::default()),
             profile,
             tx,
             cmds,
             client,
         })
+    }
+
+    /// Which cluster this source serves (the first, unless told otherwise).
+    pub fn in_cluster(mut self, cluster: ClusterId) -> Self {
+        self.id = SourceKind::Metrics.of(cluster);
+        self
     }
 
     /// Expressions for a query: (name, expr, unit) or the template error.
@@ -394,7 +336,7 @@ impl MetricsSource {
                         Ok(result) => {
                             backoff.reset();
                             if self.tx.send(Msg::Metrics { result, at: Utc::now() }).await.is_err() { return; }
-                            if self.tx.send(Msg::Health(SourceId::Metrics, Health::Live)).await.is_err() { return; }
+                            if self.tx.send(Msg::Health(self.id, Health::Live)).await.is_err() { return; }
                             next = tokio::time::Instant::now() + self.profile.interval;
                         }
                         Err(e) => {
@@ -402,7 +344,7 @@ impl MetricsSource {
                             warn!(error = %e, "metrics query failed");
                             let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
                             let h = Health::Retrying { at, attempt: backoff.attempt(), error: format!("{}: {e}", self.profile.kind.name()) };
-                            if self.tx.send(Msg::Health(SourceId::Metrics, h)).await.is_err() { return; }
+                            if self.tx.send(Msg::Health(self.id, h)).await.is_err() { return; }
                             next = tokio::time::Instant::now() + delay;
                         }
                     }
@@ -457,6 +399,7 @@ pub fn bounds(window: Window, now: DateTime<Utc>) -> (i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Points;
 
     fn vars() -> BTreeMap<String, String> {
         [

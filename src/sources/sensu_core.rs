@@ -7,13 +7,15 @@ use reqwest::Client;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::checks::{
-    epoch, CheckResult, ChecksSnapshot, HistoryPoint, Shown, Silence, SilenceRequest, SilenceScope,
-    SilenceTarget,
-};
+use super::checks::epoch;
+
 use super::http::lax::{lenient_structs, Lax, Lenient};
 use super::http::{self, HttpError};
 use crate::config::{ChecksProfile, HttpBackend};
+use crate::model::{
+    CheckResult, ChecksSnapshot, HistoryPoint, Shown, Silence, SilenceRequest, SilenceScope,
+    SilenceTarget,
+};
 
 pub struct SensuCore {
     client: Client,

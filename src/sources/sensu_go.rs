@@ -6,13 +6,15 @@ use reqwest::{Client, RequestBuilder, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::checks::{
-    epoch, since_from_history, CheckResult, ChecksSnapshot, HistoryPoint, Shown, Silence,
-    SilenceRequest, SilenceScope, SilenceTarget,
-};
+use super::checks::{epoch, since_from_history};
+
 use super::http::lax::{lenient_structs, Lax};
 use super::http::{self, HttpError};
 use crate::config::{ChecksProfile, HttpAuth, HttpBackend};
+use crate::model::{
+    CheckResult, ChecksSnapshot, HistoryPoint, Shown, Silence, SilenceRequest, SilenceScope,
+    SilenceTarget,
+};
 
 const PAGE: usize = 500;
 const MAX_PAGES: usize = 1000;

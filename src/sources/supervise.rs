@@ -11,7 +11,7 @@ use futures::FutureExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{Health, Msg, SourceId};
+use crate::model::{Health, Msg, SourceId};
 
 /// What a pane whose source panicked shows as its failure.
 pub const INTERNAL_ERROR: &str = "internal error";
@@ -44,18 +44,28 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{ClusterId, SourceKind};
 
     #[tokio::test]
     async fn a_panic_becomes_the_failure_message_and_a_clean_end_sends_nothing() {
         let (tx, mut rx) = mpsc::channel(4);
-        let task = spawn(SourceId::Logs, tx.clone(), async {
-            panic!("a bug in a source");
-        });
+        let task = spawn(
+            SourceKind::Logs.of(ClusterId::default()),
+            tx.clone(),
+            async {
+                panic!("a bug in a source");
+            },
+        );
         task.await
             .expect("the panic does not escape the supervised task");
-        assert_eq!(rx.recv().await, Some(failed(SourceId::Logs)));
+        assert_eq!(
+            rx.recv().await,
+            Some(failed(SourceKind::Logs.of(ClusterId::default())))
+        );
 
-        spawn(SourceId::Checks, tx, async {}).await.unwrap();
+        spawn(SourceKind::Checks.of(ClusterId::default()), tx, async {})
+            .await
+            .unwrap();
         assert_eq!(rx.recv().await, None, "nothing after a clean end");
     }
 }

@@ -1,59 +1,13 @@
 //! Log line parsers: rsyslog's JSON template, RFC 5424 and RFC 3164 syslog lines, and plain text.
 //! Every field is sanitised and capped here, once, so drawing never sees raw backend text.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Datelike, NaiveDateTime, TimeZone, Utc};
 
-use crate::text::{sanitize, sanitize_bytes};
+use crate::model::text::{sanitize, sanitize_bytes};
+use crate::model::{severity_from_name, LogLine};
 
 /// Longest message kept per line; longer ones are cut with a marker by `sanitize`.
-pub const MAX_MESSAGE: usize = crate::text::MAX_LINE_CHARS;
-
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct LogLine {
-    pub time: Option<DateTime<Utc>>,
-    pub host: Arc<str>,
-    pub program: Arc<str>,
-    /// Syslog severity 0 (emerg) … 7 (debug); `None` when unknown.
-    pub severity: Option<u8>,
-    pub message: String,
-    /// Every other field the backend sent, for the detail view (sanitised).
-    pub fields: Vec<(String, String)>,
-}
-
-pub const SEVERITY_NAMES: [&str; 8] = [
-    "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
-];
-
-const SEVERITY_ALIASES: [(&str, u8); 17] = [
-    ("emerg", 0),
-    ("emergency", 0),
-    ("panic", 0),
-    ("alert", 1),
-    ("crit", 2),
-    ("critical", 2),
-    ("fatal", 2),
-    ("err", 3),
-    ("error", 3),
-    ("warning", 4),
-    ("warn", 4),
-    ("notice", 5),
-    ("info", 6),
-    ("informational", 6),
-    ("information", 6),
-    ("debug", 7),
-    ("trace", 7),
-];
-
-pub fn severity_from_name(s: &str) -> Option<u8> {
-    let s = s.trim();
-    SEVERITY_ALIASES
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case(s))
-        .map(|(_, n)| *n)
-        .or_else(|| s.parse::<u8>().ok().filter(|n| *n <= 7))
-}
+pub const MAX_MESSAGE: usize = crate::model::text::MAX_LINE_CHARS;
 
 /// Trimmed and sanitised. Printable ASCII (nearly every log line) is copied as is: a byte scan
 /// instead of `sanitize`'s char-by-char pass.
@@ -229,7 +183,7 @@ fn flatten(
             serde_json::Value::Object(m) => flatten(&key, m, skip, out),
             other => {
                 let s = json_str(other).unwrap_or_else(|| other.to_string().into());
-                out.push((clean(&key), crate::ui::fmt::fit(&clean(&s), 1024)));
+                out.push((clean(&key), crate::model::text::fit(&clean(&s), 1024)));
             }
         }
     }

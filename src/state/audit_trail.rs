@@ -1,5 +1,5 @@
 //! The audit lines the state asks for. A confirmed change becomes a [`Command::Gated`]: its
-//! attempt line plus the mutation, which the app may send only through [`crate::action::Gated::release`]
+//! attempt line plus the mutation, which the app may send only through [`crate::model::Gated::release`]
 //! (attempt on disk first). The attempt is kept here until its outcome arrives under the same id,
 //! so the outcome line repeats exactly what the attempt said (action, target, key, matchers).
 //!
@@ -11,13 +11,13 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 
-use crate::action::{Command, Gated, Mutation};
-use crate::audit::{AuditEntry, AuditId, AuditMatcher};
-use crate::sources::checks::{SilenceRequest, SilenceScope};
+use crate::model::{
+    AuditEntry, AuditId, AuditMatcher, Command, Gated, Mutation, SilenceRequest, SilenceScope,
+};
 
 /// The deregister dialog's target: the key, with anything unprintable shown escaped.
 pub fn deregister_target(key: &[u8]) -> String {
-    crate::text::escape_bytes(key).into_owned()
+    crate::model::text::escape_bytes(key).into_owned()
 }
 
 /// The silence dialog's target (its "scope" line).
@@ -27,7 +27,7 @@ pub fn silence_target(scope: &SilenceScope) -> String {
 
 /// The unsilence dialog's target: the silence as described there.
 pub fn unsilence_target(description: &str) -> String {
-    crate::text::sanitize(description).into_owned()
+    crate::model::text::sanitize(description).into_owned()
 }
 
 /// The key's bytes, base64, as the audit line's `key_b64`.
@@ -52,7 +52,7 @@ pub fn alertmanager_matchers(request: &SilenceRequest) -> Vec<AuditMatcher> {
 
 #[derive(Debug)]
 pub struct AuditTrail {
-    /// This session's part of every id (see [`crate::audit::AuditId`]).
+    /// This session's part of every id (see [`crate::model::AuditId`]).
     run: String,
     last: u64,
     /// Attempts sent (or about to be), waiting for their outcome.

@@ -6,9 +6,9 @@ use std::cmp::Ordering;
 
 use chrono::{DateTime, Utc};
 
-use super::members::{natural_cmp, Filter};
-use crate::sources::checks::{CheckResult, ChecksSnapshot, Silence, SilenceScope};
-use crate::theme::Severity;
+use super::members::Filter;
+
+use crate::model::{natural_cmp, CheckResult, ChecksSnapshot, Severity, Silence, SilenceScope};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChecksSort {

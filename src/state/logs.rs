@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::checks::EntityScope;
 use super::members::Filter;
-use crate::sources::syslog::LogLine;
+use crate::model::LogLine;
 
 pub const DEFAULT_CAPACITY: usize = 100_000;
 

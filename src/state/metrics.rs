@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::{Level, State};
-use crate::action::{Action, Command};
-use crate::sources::metrics::{MetricsQuery, MetricsResult, Window};
+use crate::action::Action;
+use crate::model::{Command, MetricsQuery, MetricsResult, Window};
 
 #[derive(Debug, Default)]
 pub struct MetricsPane {

@@ -5,7 +5,7 @@ pub mod audit_trail;
 pub mod checks;
 pub mod confirm_guard;
 pub mod logs;
-pub mod member_value;
+
 pub mod members;
 pub mod metrics;
 pub mod paste;
@@ -17,11 +17,12 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
-use crate::action::{Action, Command, Mutation};
-use crate::audit::{AuditEntry, AuditId, Phase};
-use crate::sources::checks::{Leftover, Silence, SilenceOutcome, SilenceRequest};
-use crate::sources::{DeregisterOutcome, Health, KvEntry, Msg, SourceId};
-use crate::text::visible;
+use crate::action::Action;
+
+use crate::model::{
+    text::visible, AuditEntry, AuditId, ClusterId, Command, DeregisterOutcome, Health, KvEntry,
+    Leftover, Msg, Mutation, Phase, Silence, SilenceOutcome, SilenceRequest, SourceId, SourceKind,
+};
 use audit_trail::{deregister_target, key_b64, silence_target, unsilence_target, AuditTrail};
 use checks::{Checks, EntityScope};
 use members::{Filter, Members};
@@ -76,7 +77,7 @@ pub enum Popup {
         scroll: usize,
     },
     LogDetail {
-        line: Box<crate::sources::syslog::LogLine>,
+        line: Box<crate::model::LogLine>,
         scroll: usize,
     },
     SilenceForm(SilenceForm),
@@ -159,6 +160,8 @@ pub struct State {
     pub popup: Option<Popup>,
     pub input: Option<Input>,
     pub status: Option<StatusLine>,
+    /// Which of the console's clusters this state shows.
+    pub cluster_id: ClusterId,
     pub health: BTreeMap<SourceId, Health>,
     /// When each source last answered (data, a confirmation, or the source's own account when
     /// its session is lost): the age a pane shows when its source is not live.
@@ -192,7 +195,10 @@ pub struct State {
 impl State {
     pub fn new(cluster: &str, prefix: &str, user: &str, now: DateTime<Utc>) -> State {
         let mut health = BTreeMap::new();
-        health.insert(SourceId::Etcd, Health::Connecting);
+        health.insert(
+            SourceKind::Etcd.of(ClusterId::default()),
+            Health::Connecting,
+        );
         State {
             cluster: cluster.to_string(),
             readonly: false,
@@ -204,6 +210,7 @@ impl State {
             popup: None,
             input: None,
             status: None,
+            cluster_id: ClusterId::default(),
             health,
             last_answer: BTreeMap::new(),
             members: Members::new(prefix),
@@ -289,7 +296,8 @@ impl State {
 
     /// How old `source`'s data is when the source is not live (`None` while live, not configured,
     /// or before it ever answered): what each pane's title shows as `STALE 12s`.
-    pub fn stale_for(&self, source: SourceId) -> Option<chrono::Duration> {
+    pub fn stale_for(&self, kind: SourceKind) -> Option<chrono::Duration> {
+        let source = self.source(kind);
         match self.health.get(&source) {
             None | Some(Health::Live) | Some(Health::NotConfigured) => None,
             Some(_) => self
@@ -303,15 +311,26 @@ impl State {
     /// otherwise (a countdown past what etcd last said would be a guess shown as fact).
     pub fn members_clock(&self) -> DateTime<Utc> {
         match (
-            self.health.get(&SourceId::Etcd),
-            self.last_answer.get(&SourceId::Etcd),
+            self.health_of(SourceKind::Etcd),
+            self.last_answer.get(&self.source(SourceKind::Etcd)),
         ) {
             (Some(Health::Live), _) | (_, None) => self.now,
             (_, Some(t)) => (*t).min(self.now),
         }
     }
 
-    fn answered(&mut self, source: SourceId, at: DateTime<Utc>) {
+    /// This cluster's source of `kind`.
+    pub fn source(&self, kind: SourceKind) -> SourceId {
+        kind.of(self.cluster_id)
+    }
+
+    /// How this cluster's source of `kind` is doing (`None`: never reported).
+    pub fn health_of(&self, kind: SourceKind) -> Option<&Health> {
+        self.health.get(&self.source(kind))
+    }
+
+    fn answered(&mut self, kind: SourceKind, at: DateTime<Utc>) {
+        let source = self.source(kind);
         let e = self.last_answer.entry(source).or_insert(at);
         *e = (*e).max(at);
     }
@@ -365,7 +384,7 @@ impl State {
                 self.members
                     .get(key)
                     .map(|m| m.instance().to_string())
-                    .unwrap_or_else(|| crate::text::escape_bytes(key).into_owned()),
+                    .unwrap_or_else(|| crate::model::text::escape_bytes(key).into_owned()),
             ),
             Scope::Members { keys, .. } => Some(format!("{} members", keys.len())),
         }
@@ -489,8 +508,8 @@ fn update_inner(state: &mut State, msg: Msg) -> Vec<Command> {
     match msg {
         Msg::Health(source, health) => {
             if health == Health::Live {
-                let now = state.now;
-                state.answered(source, now);
+                let e = state.last_answer.entry(source).or_insert(state.now);
+                *e = (*e).max(state.now);
             }
             state.health.insert(source, health);
         }
@@ -502,7 +521,7 @@ fn update_inner(state: &mut State, msg: Msg) -> Vec<Command> {
             entries,
             at,
         } => {
-            state.answered(SourceId::Etcd, at);
+            state.answered(SourceKind::Etcd, at);
             state.members.apply_snapshot(revision, entries, at);
             out.extend(lease_interest(state));
         }
@@ -511,17 +530,17 @@ fn update_inner(state: &mut State, msg: Msg) -> Vec<Command> {
             members,
             at,
         } => {
-            state.answered(SourceId::Etcd, at);
+            state.answered(SourceKind::Etcd, at);
             state.members.apply_listing(revision, members, at);
             out.extend(lease_interest(state));
         }
         Msg::MembersEvents { events, at } => {
-            state.answered(SourceId::Etcd, at);
+            state.answered(SourceKind::Etcd, at);
             state.members.apply_events(events, at);
             out.extend(lease_interest(state));
         }
         Msg::LeaseTtls { ttls, at } => {
-            state.answered(SourceId::Etcd, at);
+            state.answered(SourceKind::Etcd, at);
             state.members.apply_lease_ttls(&ttls, at)
         }
         Msg::History { key, revisions } => {
@@ -585,17 +604,17 @@ fn update_inner(state: &mut State, msg: Msg) -> Vec<Command> {
         }
         Msg::Audit(entry) => out.push(Command::Audit(*entry)),
         Msg::ChecksSnapshot { snapshot, at } => {
-            state.answered(SourceId::Checks, at);
+            state.answered(SourceKind::Checks, at);
             state.checks.apply_snapshot(snapshot, at)
         }
         Msg::SilenceDone { outcome, audit_id } => out.push(silence_done(state, outcome, &audit_id)),
         Msg::Metrics { result, at } => {
-            state.answered(SourceId::Metrics, at);
+            state.answered(SourceKind::Metrics, at);
             state.metrics.apply(result, at)
         }
         Msg::LogLines(lines) => {
             let now = state.now;
-            state.answered(SourceId::Logs, now);
+            state.answered(SourceKind::Logs, now);
             state.logs.extend(lines)
         }
         // Handled by the app (it owns the source tasks); see `app::discover`.
@@ -1063,10 +1082,7 @@ fn logs_action(state: &mut State, action: Action) {
             l.cycle_severity();
             let t = match l.min_severity {
                 None => "all severities".to_string(),
-                Some(s) => format!(
-                    "{} and worse",
-                    crate::sources::syslog::SEVERITY_NAMES[s as usize]
-                ),
+                Some(s) => format!("{} and worse", crate::model::SEVERITY_NAMES[s as usize]),
             };
             state.say(Level::Info, format!("logs: {t}"));
         }
@@ -1456,7 +1472,7 @@ fn handle_form_inner(state: &mut State, key: FormKey) -> Vec<Command> {
 
 /// Why the backend must not be sent a silence of `scope`, if it must not: an Alertmanager
 /// silence whose matchers all match the empty string would mute every alert lacking the label.
-fn refused_scope(kind: &str, scope: &crate::sources::checks::SilenceScope) -> Option<String> {
+fn refused_scope(kind: &str, scope: &crate::model::SilenceScope) -> Option<String> {
     match kind {
         "alertmanager" => crate::sources::alertmanager::matchers_for(scope).err(),
         _ => None,

@@ -10,7 +10,7 @@ pub fn one_line(text: &str) -> String {
         .chars()
         .map(|c| if matches!(c, '\r' | '\n') { ' ' } else { c })
         .collect();
-    crate::text::sanitize(&spaced).into_owned()
+    crate::model::text::sanitize(&spaced).into_owned()
 }
 
 /// Appends `text` to `field` while it stays within `max_bytes`, never splitting a character.

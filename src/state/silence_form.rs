@@ -1,7 +1,7 @@
 //! The silence form: scope, duration, expire-on-resolve and a required reason. Pure; the view draws
 //! it and `handle_form` feeds it keys.
 
-use crate::sources::checks::{CheckResult, SilenceRequest, SilenceScope};
+use crate::model::{CheckResult, SilenceRequest, SilenceScope};
 
 pub const DURATION_PRESETS: [&str; 6] = ["30m", "1h", "2h", "4h", "1d", "none"];
 
@@ -61,7 +61,7 @@ impl SilenceForm {
             target: format!(
                 "{}/{}",
                 if row.entity.is_empty() {
-                    crate::sources::checks::NO_ENTITY
+                    crate::model::NO_ENTITY
                 } else {
                     &row.entity
                 },

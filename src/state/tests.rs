@@ -4,9 +4,11 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::*;
-use crate::action::{Action, Command, Mutation};
-use crate::audit::Phase;
-use crate::sources::{DeregisterOutcome, Health, KvEntry, KvEvent, Msg, SourceId};
+use crate::action::Action;
+use crate::model::{
+    ClusterId, Command, DeregisterOutcome, Health, KvEntry, KvEvent, Msg, Mutation, Phase,
+    SourceKind,
+};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 25, 4, 10, 0).unwrap()
@@ -107,14 +109,14 @@ fn at(ms: u64) -> std::time::Instant {
 }
 
 /// The one gated change in `cmds`: its attempt line and what it will send.
-fn gated(cmds: &[Command]) -> (&crate::audit::AuditEntry, &Mutation) {
+fn gated(cmds: &[Command]) -> (&crate::model::AuditEntry, &Mutation) {
     match cmds {
         [Command::Gated(g)] => (&g.attempt, &g.mutation),
         other => panic!("expected exactly one gated change, got {other:?}"),
     }
 }
 
-fn audit_of(cmds: &[Command]) -> &crate::audit::AuditEntry {
+fn audit_of(cmds: &[Command]) -> &crate::model::AuditEntry {
     match cmds {
         [Command::Audit(a)] => a,
         other => panic!("expected exactly one audit command, got {other:?}"),
@@ -127,10 +129,13 @@ fn audit_of(cmds: &[Command]) -> &crate::audit::AuditEntry {
 fn snapshot_and_events_reconcile() {
     let mut s = empty_state();
     assert!(!s.members.synced);
-    assert_eq!(s.health.get(&SourceId::Etcd), Some(&Health::Connecting));
+    assert_eq!(s.health_of(SourceKind::Etcd), Some(&Health::Connecting));
 
-    update(&mut s, Msg::Health(SourceId::Etcd, Health::Live));
-    assert_eq!(s.health.get(&SourceId::Etcd), Some(&Health::Live));
+    update(
+        &mut s,
+        Msg::Health(SourceKind::Etcd.of(ClusterId(0)), Health::Live),
+    );
+    assert_eq!(s.health_of(SourceKind::Etcd), Some(&Health::Live));
 
     update(&mut s, snapshot(fleet(), 20));
     assert!(s.members.synced);
@@ -229,7 +234,10 @@ fn lease_ttls_and_tick_count_down() {
 #[test]
 fn panes_say_how_old_their_data_is_and_ttls_freeze_while_etcd_is_gone() {
     let mut s = synced();
-    update(&mut s, Msg::Health(SourceId::Etcd, Health::Live));
+    update(
+        &mut s,
+        Msg::Health(SourceKind::Etcd.of(ClusterId(0)), Health::Live),
+    );
     update(
         &mut s,
         Msg::LeaseTtls {
@@ -237,7 +245,7 @@ fn panes_say_how_old_their_data_is_and_ttls_freeze_while_etcd_is_gone() {
             at: t0(),
         },
     );
-    assert_eq!(s.stale_for(SourceId::Etcd), None, "live: not stale");
+    assert_eq!(s.stale_for(SourceKind::Etcd), None, "live: not stale");
     tick(&mut s, t0() + Duration::seconds(4));
     assert_eq!(s.members.lease_remaining(0x10, s.members_clock()), Some(26));
 
@@ -245,14 +253,14 @@ fn panes_say_how_old_their_data_is_and_ttls_freeze_while_etcd_is_gone() {
     update(
         &mut s,
         Msg::LastAnswer {
-            source: SourceId::Etcd,
+            source: SourceKind::Etcd.of(ClusterId(0)),
             at: t0() + Duration::seconds(5),
         },
     );
     update(
         &mut s,
         Msg::Health(
-            SourceId::Etcd,
+            SourceKind::Etcd.of(ClusterId(0)),
             Health::Retrying {
                 at: t0() + Duration::seconds(30),
                 attempt: 1,
@@ -261,7 +269,7 @@ fn panes_say_how_old_their_data_is_and_ttls_freeze_while_etcd_is_gone() {
         ),
     );
     tick(&mut s, t0() + Duration::seconds(17));
-    assert_eq!(s.stale_for(SourceId::Etcd), Some(Duration::seconds(12)));
+    assert_eq!(s.stale_for(SourceKind::Etcd), Some(Duration::seconds(12)));
     assert_eq!(s.members.lease_remaining(0x10, s.members_clock()), Some(25));
     tick(&mut s, t0() + Duration::seconds(40));
     assert_eq!(
@@ -269,21 +277,27 @@ fn panes_say_how_old_their_data_is_and_ttls_freeze_while_etcd_is_gone() {
         Some(25),
         "frozen, not counting down to 0s"
     );
-    assert_eq!(s.stale_for(SourceId::Etcd), Some(Duration::seconds(35)));
+    assert_eq!(s.stale_for(SourceKind::Etcd), Some(Duration::seconds(35)));
 
     // A pane that is not configured, or has never answered, is not "stale".
-    assert_eq!(s.stale_for(SourceId::Logs), None);
-    update(&mut s, Msg::Health(SourceId::Checks, Health::Connecting));
-    assert_eq!(s.stale_for(SourceId::Checks), None);
+    assert_eq!(s.stale_for(SourceKind::Logs), None);
+    update(
+        &mut s,
+        Msg::Health(SourceKind::Checks.of(ClusterId(0)), Health::Connecting),
+    );
+    assert_eq!(s.stale_for(SourceKind::Checks), None);
 
-    update(&mut s, Msg::Health(SourceId::Etcd, Health::Live));
-    assert_eq!(s.stale_for(SourceId::Etcd), None);
+    update(
+        &mut s,
+        Msg::Health(SourceKind::Etcd.of(ClusterId(0)), Health::Live),
+    );
+    assert_eq!(s.stale_for(SourceKind::Etcd), None);
     assert_eq!(s.members_clock(), s.now);
 }
 
 #[test]
 fn unsilencing_what_is_already_gone_warns_and_is_audited() {
-    use crate::sources::checks::SilenceOutcome;
+    use crate::model::SilenceOutcome;
     let mut s = empty_state();
     let cmds = update(
         &mut s,
@@ -321,7 +335,7 @@ fn unsilencing_what_is_already_gone_warns_and_is_audited() {
 }
 
 /// An Alertmanager-like row with `labels`, entity and check taken from them as the parser does.
-fn alert_row(labels: &[(&str, &str)]) -> crate::sources::checks::CheckResult {
+fn alert_row(labels: &[(&str, &str)]) -> crate::model::CheckResult {
     let get = |k: &str| {
         labels
             .iter()
@@ -329,7 +343,7 @@ fn alert_row(labels: &[(&str, &str)]) -> crate::sources::checks::CheckResult {
             .map(|(_, v)| v.to_string())
             .unwrap_or_default()
     };
-    crate::sources::checks::CheckResult {
+    crate::model::CheckResult {
         entity: get("instance"),
         check: get("alertname"),
         status: 2,
@@ -341,13 +355,13 @@ fn alert_row(labels: &[(&str, &str)]) -> crate::sources::checks::CheckResult {
     }
 }
 
-fn alertmanager_state(rows: Vec<crate::sources::checks::CheckResult>) -> State {
+fn alertmanager_state(rows: Vec<crate::model::CheckResult>) -> State {
     let mut s = empty_state();
     s.backends.checks = Some("alertmanager".into());
     update(
         &mut s,
         Msg::ChecksSnapshot {
-            snapshot: crate::sources::checks::ChecksSnapshot {
+            snapshot: crate::model::ChecksSnapshot {
                 results: rows,
                 ..Default::default()
             },
@@ -374,7 +388,7 @@ fn submit_form(s: &mut State, steps: usize) {
 
 #[test]
 fn silence_request_carries_the_raw_labels_of_the_row() {
-    use crate::sources::checks::SilenceScope;
+    use crate::model::SilenceScope;
     let evil = "Evil\u{1b}]52;c;ZXZpbA==\u{7}OSC";
     let mut s = alertmanager_state(vec![alert_row(&[
         ("alertname", evil),
@@ -417,7 +431,7 @@ fn silence_request_carries_the_raw_labels_of_the_row() {
     assert!(handle_action(&mut s, Action::Confirm).is_empty());
 }
 
-fn req_scope(cmds: &[Command]) -> crate::sources::checks::SilenceScope {
+fn req_scope(cmds: &[Command]) -> crate::model::SilenceScope {
     cmds.iter()
         .find_map(|c| match c {
             Command::Gated(g) => match &g.mutation {
@@ -431,9 +445,7 @@ fn req_scope(cmds: &[Command]) -> crate::sources::checks::SilenceScope {
 
 #[test]
 fn silence_outcomes_say_what_the_backend_showed() {
-    use crate::sources::checks::{
-        Leftover, Matcher, Silence, SilenceOutcome, SilenceRequest, SilenceScope,
-    };
+    use crate::model::{Leftover, Matcher, Silence, SilenceOutcome, SilenceRequest, SilenceScope};
     let row = alert_row(&[("alertname", "NoInstance"), ("severity", "warning")]);
     let request = SilenceRequest {
         scope: SilenceScope::CheckOnEntity {
@@ -549,7 +561,7 @@ fn silence_outcomes_say_what_the_backend_showed() {
 #[test]
 fn audit_messages_pass_through() {
     let mut s = empty_state();
-    let entry = crate::audit::AuditEntry::new(
+    let entry = crate::model::AuditEntry::new(
         "x-1".into(),
         Phase::Outcome,
         t0().to_rfc3339(),
@@ -932,7 +944,7 @@ fn a_paste_is_text_for_the_open_field_and_never_keys() {
 #[test]
 fn a_paste_goes_into_the_silence_form_reason_and_duration() {
     let mut s = empty_state();
-    let row = crate::sources::checks::CheckResult {
+    let row = crate::model::CheckResult {
         entity: "web-1".into(),
         check: "check_http".into(),
         status: 2,
@@ -1080,7 +1092,7 @@ fn deregister_outcomes_table() {
 
 #[test]
 fn a_silence_and_its_removal_are_two_lines_each_under_one_id() {
-    use crate::sources::checks::{CheckResult, ChecksSnapshot, SilenceOutcome, SilenceScope};
+    use crate::model::{CheckResult, ChecksSnapshot, SilenceOutcome, SilenceScope};
     let mut s = empty_state();
     s.backends.checks = Some("alertmanager".into());
     let row = CheckResult {
@@ -1147,10 +1159,10 @@ fn a_silence_and_its_removal_are_two_lines_each_under_one_id() {
         &mut s,
         Msg::SilenceDone {
             outcome: SilenceOutcome::Created {
-                silence: Box::new(crate::sources::checks::Silence::requested(
+                silence: Box::new(crate::model::Silence::requested(
                     "a1b2".into(),
                     request,
-                    crate::sources::checks::SilenceTarget::Matchers(
+                    crate::model::SilenceTarget::Matchers(
                         crate::sources::alertmanager::matchers_for(&request.scope).unwrap(),
                     ),
                     t0(),
@@ -2025,7 +2037,7 @@ fn note_error_sets_an_error_status() {
 
 #[test]
 fn a_listing_built_by_the_source_lands_like_a_snapshot() {
-    use crate::state::members::{default_order, Member};
+    use crate::model::{default_order, Member};
     let mut built: Vec<Member> = fleet()
         .into_iter()
         .map(|e| Member::from_entry("/services/", e, None))

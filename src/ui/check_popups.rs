@@ -6,14 +6,14 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::fmt::{age, fit, timestamp};
 use super::{centered, muted, visible_spans, Ctx};
 use crate::action::Action;
 use crate::keymap::Context;
-use crate::sources::checks::{severity_of, status_label};
+use crate::model::format::{age, timestamp};
+use crate::model::text::fit;
+use crate::model::{severity_of, status_label, text::sanitize};
 use crate::state::silence_form::Field;
 use crate::state::{describe_silence, Popup, SilenceForm};
-use crate::text::sanitize;
 use crate::theme::StyleName;
 
 pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, popup: &Popup) {
@@ -40,7 +40,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, popup: &Popup) {
                     ctx,
                     "duration",
                     req.duration
-                        .map(|d| super::fmt::duration_short(d.as_secs() as i64))
+                        .map(|d| crate::model::format::duration_short(d.as_secs() as i64))
                         .unwrap_or_else(|| "no expiry".into()),
                 ),
                 kv(
@@ -115,13 +115,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, popup: &Popup) {
     }
 }
 
-fn log_detail(
-    frame: &mut Frame,
-    area: Rect,
-    ctx: &Ctx,
-    l: &crate::sources::syslog::LogLine,
-    scroll: usize,
-) {
+fn log_detail(frame: &mut Frame, area: Rect, ctx: &Ctx, l: &crate::model::LogLine, scroll: usize) {
     let rect = centered(
         area,
         area.width.saturating_sub(8),
@@ -141,12 +135,7 @@ fn log_detail(
             ctx,
             "severity",
             l.severity
-                .map(|s| {
-                    format!(
-                        "{} ({s})",
-                        crate::sources::syslog::SEVERITY_NAMES[s as usize]
-                    )
-                })
+                .map(|s| format!("{} ({s})", crate::model::SEVERITY_NAMES[s as usize]))
                 .unwrap_or_else(|| "unknown".into()),
         ),
         Line::default(),
@@ -370,7 +359,7 @@ fn detail(frame: &mut Frame, area: Rect, ctx: &Ctx, entity: &str, check: &str, s
                 ctx.theme.severity(severity_of(r.status)),
             )];
             let entity = if r.entity.is_empty() {
-                crate::sources::checks::NO_ENTITY
+                crate::model::NO_ENTITY
             } else {
                 r.entity.as_str()
             };

@@ -7,12 +7,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
-use super::fmt::{age, duration_short, fit};
 use super::{muted, pane_block, visible_spans, Ctx};
-use crate::sources::checks::{severity_of, status_label, CheckResult};
-use crate::sources::{Health, SourceId};
+use crate::model::format::{age, duration_short};
+use crate::model::text::fit;
+use crate::model::{severity_of, status_label, text::first_line, CheckResult, Health, SourceKind};
 use crate::state::Pane;
-use crate::text::first_line;
 use crate::theme::StyleName;
 
 const HISTORY_CELLS: usize = 10;
@@ -55,7 +54,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             ctx.theme.style(StyleName::Highlight),
         ));
     }
-    title.extend(super::stale_span(ctx, SourceId::Checks));
+    title.extend(super::stale_span(ctx, SourceKind::Checks));
     let block = pane_block(ctx, Pane::Checks, area, Line::from(title));
     let mut inner = block.inner(area);
     frame.render_widget(block, area);
@@ -192,7 +191,7 @@ fn row<'a>(ctx: &Ctx, r: &'a CheckResult) -> Row<'a> {
 
 fn problem_line(ctx: &Ctx) -> Option<String> {
     let st = ctx.state;
-    match st.health.get(&SourceId::Checks)? {
+    match st.health_of(SourceKind::Checks)? {
         Health::Retrying { at, attempt, error } => Some(format!(
             "{} — retry #{attempt} in {}",
             fit(error, 300),

@@ -1,60 +1,7 @@
-//! Small, pure formatting helpers shared by the panes.
+//! Formatting that needs ratatui types (styled lines); plain text and time formats are in
+//! `crate::model::text` and `crate::model::format`.
 
-use chrono::{DateTime, Local, Utc};
 use ratatui::text::{Line, Span};
-
-/// 42s, 7m, 3h, 2d — the compact form k9s uses for ages.
-pub fn duration_short(secs: i64) -> String {
-    let s = secs.max(0);
-    match s {
-        0..=99 => format!("{s}s"),
-        100..=5999 => format!("{}m", s / 60),
-        6000..=172_799 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86_400),
-    }
-}
-
-pub fn age(now: DateTime<Utc>, then: Option<DateTime<Utc>>) -> String {
-    match then {
-        Some(t) => duration_short((now - t).num_seconds()),
-        None => "-".into(),
-    }
-}
-
-pub fn timestamp(t: DateTime<Utc>, utc: bool) -> String {
-    if utc {
-        t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-    } else {
-        t.with_timezone(&Local)
-            .format("%Y-%m-%d %H:%M:%S %Z")
-            .to_string()
-    }
-}
-
-/// Cuts `s` to `width` display columns with an ellipsis.
-pub fn fit(s: &str, width: usize) -> String {
-    use unicode_width::UnicodeWidthChar;
-    let mut out = String::new();
-    let mut w = 0;
-    for c in s.chars() {
-        let cw = c.width().unwrap_or(0);
-        if w + cw > width {
-            if width > 0 {
-                while w + 1 > width {
-                    match out.pop() {
-                        Some(p) => w -= p.width().unwrap_or(0),
-                        None => break,
-                    }
-                }
-                out.push('…');
-            }
-            return out;
-        }
-        w += cw;
-        out.push(c);
-    }
-    out
-}
 
 /// Cuts a styled line (a pane title) to `width` columns, ending in "…" when anything was cut, so a
 /// narrow pane never silently loses the end of its title.
@@ -91,21 +38,6 @@ pub fn fit_line(line: Line<'_>, width: usize) -> Line<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(duration_short(5), "5s");
-        assert_eq!(duration_short(600), "10m");
-        assert_eq!(duration_short(3 * 3600), "3h");
-        assert_eq!(duration_short(3 * 86_400), "3d");
-        assert_eq!(duration_short(-3), "0s");
-    }
-
-    #[test]
-    fn fitting() {
-        assert_eq!(fit("hello", 10), "hello");
-        assert_eq!(fit("hello world", 5), "hell…");
-    }
 
     #[test]
     fn fitting_a_styled_line() {

@@ -8,12 +8,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::fmt::{duration_short, fit};
 use super::{muted, pane_block, Ctx};
-use crate::sources::syslog::{LogLine, SEVERITY_NAMES};
-use crate::sources::{Health, SourceId};
+use crate::model::format::duration_short;
+use crate::model::text::fit;
+use crate::model::{Health, LogLine, Severity, SourceKind, SEVERITY_NAMES};
 use crate::state::Pane;
-use crate::theme::{Severity, StyleName};
+use crate::theme::StyleName;
 
 fn severity_style(ctx: &Ctx, sev: Option<u8>) -> Style {
     ctx.theme.severity(match sev {
@@ -123,7 +123,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             ctx.theme.style(StyleName::Warning),
         ));
     }
-    title.extend(super::stale_span(ctx, SourceId::Logs));
+    title.extend(super::stale_span(ctx, SourceKind::Logs));
     let block = pane_block(ctx, Pane::Logs, area, Line::from(title));
     let mut inner = block.inner(area);
     frame.render_widget(block, area);
@@ -139,7 +139,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         );
         return;
     }
-    let problem = match st.health.get(&SourceId::Logs) {
+    let problem = match st.health_of(SourceKind::Logs) {
         Some(Health::Retrying { at, attempt, error }) => Some(format!(
             "{} — retry #{attempt} in {}",
             fit(error, 300),

@@ -5,9 +5,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
-use super::fmt::{age, duration_short, fit};
 use super::{muted, pane_block, Ctx};
-use crate::sources::{Health, SourceId};
+use crate::model::format::{age, duration_short};
+use crate::model::text::fit;
+use crate::model::{Health, SourceKind};
 use crate::state::members::SortColumn;
 use crate::state::Pane;
 use crate::theme::StyleName;
@@ -48,7 +49,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         ));
     }
     title.extend(super::scope_span(ctx));
-    title.extend(super::stale_span(ctx, SourceId::Etcd));
+    title.extend(super::stale_span(ctx, SourceKind::Etcd));
     let block = pane_block(ctx, Pane::Members, area, Line::from(title));
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -150,7 +151,7 @@ fn empty_message(ctx: &Ctx) -> String {
             format!("no keys under {} yet", m.prefix)
         };
     }
-    match ctx.state.health.get(&SourceId::Etcd) {
+    match ctx.state.health_of(SourceKind::Etcd) {
         Some(Health::Retrying { at, attempt, error }) => format!(
             "cannot reach etcd: {error}\nretry #{attempt} in {}",
             duration_short((*at - ctx.state.now).num_seconds().max(0))

@@ -7,9 +7,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::fmt::{duration_short, fit};
 use super::{muted, pane_block, Ctx};
-use crate::sources::{Health, SourceId};
+use crate::model::format::duration_short;
+use crate::model::text::fit;
+use crate::model::{Health, SourceKind};
 use crate::state::Pane;
 use crate::theme::StyleName;
 
@@ -73,8 +74,8 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         format!("[{}] ", m.window().label()),
         muted(ctx),
     ));
-    let health = st.health.get(&SourceId::Metrics);
-    title.extend(super::stale_span(ctx, SourceId::Metrics));
+    let health = st.health_of(SourceKind::Metrics);
+    title.extend(super::stale_span(ctx, SourceKind::Metrics));
     let block = pane_block(ctx, Pane::Metrics, area, Line::from(title));
     let mut inner = block.inner(area);
     frame.render_widget(block, area);
@@ -169,7 +170,10 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
                 Err(e) => Line::from(vec![
                     Span::styled(format!("{:<NAME_W$}", ""), name_style),
                     Span::styled(
-                        fit(&crate::text::sanitize(e), spark_w + VALUE_W + RANGE_W),
+                        fit(
+                            &crate::model::text::sanitize(e),
+                            spark_w + VALUE_W + RANGE_W,
+                        ),
                         ctx.theme.style(StyleName::Warning),
                     ),
                 ]),

@@ -16,8 +16,8 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::keymap::Keymap;
+use crate::model::text::Visible;
 use crate::state::{Pane, State};
-use crate::text::Visible;
 use crate::theme::{StyleName, Theme};
 
 pub const MIN_WIDTH: u16 = 60;
@@ -111,11 +111,14 @@ pub fn scope_span(ctx: &Ctx) -> Option<ratatui::text::Span<'static>> {
 /// `STALE 12s` for a pane title when the pane's source is not live: the age of what it shows.
 pub fn stale_span(
     ctx: &Ctx,
-    source: crate::sources::SourceId,
+    source: crate::model::SourceKind,
 ) -> Option<ratatui::text::Span<'static>> {
     let age = ctx.state.stale_for(source)?;
     Some(ratatui::text::Span::styled(
-        format!(" STALE {} ", fmt::duration_short(age.num_seconds())),
+        format!(
+            " STALE {} ",
+            crate::model::format::duration_short(age.num_seconds())
+        ),
         ctx.theme.style(StyleName::Warning),
     ))
 }
@@ -128,7 +131,7 @@ pub fn muted(ctx: &Ctx) -> Style {
 /// and each character removed for display as its visible stand-in (`␛`) in the theme's `escaped`
 /// style, so a crafted name never looks like a clean one.
 pub fn visible_spans<'a>(ctx: &Ctx, text: &'a str, style: Style) -> Vec<Span<'a>> {
-    crate::text::visible_pieces(text)
+    crate::model::text::visible_pieces(text)
         .into_iter()
         .map(|piece| match piece {
             Visible::Plain(s) => Span::styled(s, style),

@@ -5,13 +5,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::fmt::{duration_short, fit};
 use super::{centered, muted, Ctx};
 use crate::action::Action;
 use crate::keymap::Context;
-use crate::state::member_value::pretty;
+use crate::model::format::duration_short;
+use crate::model::text::fit;
+use crate::model::{member_value::pretty, text::sanitize};
 use crate::state::Popup;
-use crate::text::sanitize;
 use crate::theme::StyleName;
 
 pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
@@ -123,7 +123,7 @@ fn detail(
     ctx: &Ctx,
     key: &[u8],
     scroll: usize,
-    history: &Option<Result<Vec<crate::sources::KvEntry>, String>>,
+    history: &Option<Result<Vec<crate::model::KvEntry>, String>>,
 ) {
     let rect = centered(
         area,
@@ -176,7 +176,7 @@ fn detail(
             if let Some(t) = m.started_at() {
                 lines.push(Line::from(vec![
                     label("started"),
-                    Span::raw(super::fmt::timestamp(t, st.utc)),
+                    Span::raw(crate::model::format::timestamp(t, st.utc)),
                 ]));
             }
             lines.push(Line::default());

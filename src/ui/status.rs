@@ -5,12 +5,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::fmt::{duration_short, fit};
 use super::Ctx;
 use crate::action::Action;
-use crate::sources::Health;
+use crate::model::format::duration_short;
+use crate::model::text::fit;
+use crate::model::{text::visible, Health};
 use crate::state::{InputKind, Level};
-use crate::text::visible;
 use crate::theme::StyleName;
 
 pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {

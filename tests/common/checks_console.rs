@@ -5,11 +5,12 @@
 
 use std::time::{Duration, Instant};
 
-use opsconsole::action::{Action, Command};
-use opsconsole::audit::{AuditEntry, AuditLog};
+use opsconsole::action::Action;
+
+use opsconsole::audit::AuditLog;
 use opsconsole::config::ChecksProfile;
-use opsconsole::sources::checks::{CheckResult, ChecksSource};
-use opsconsole::sources::Msg;
+use opsconsole::model::{AuditEntry, CheckResult, Command, Msg};
+use opsconsole::sources::checks::ChecksSource;
 use opsconsole::state::{self, FormKey, Pane, Popup, State};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -54,8 +55,9 @@ impl ChecksConsole {
             match cmd {
                 Command::Audit(a) => self.audits.push(a),
                 Command::Gated(g) => {
-                    let c = g
-                        .release(&self.audit_log)
+                    let c = self
+                        .audit_log
+                        .release(*g)
                         .unwrap_or_else(|e| panic!("the test's audit log: {}", e.error));
                     self.cmds
                         .try_send(c)

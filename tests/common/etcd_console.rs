@@ -5,11 +5,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use opsconsole::action::{Command, Gated, Mutation};
-use opsconsole::audit::{AuditEntry, AuditId, AuditLog, Phase};
+use opsconsole::audit::AuditLog;
 use opsconsole::config::{Config, EtcdProfile};
+use opsconsole::model::{
+    AuditEntry, AuditId, Command, DeregisterOutcome, Gated, Health, Msg, Mutation, Phase, SourceId,
+    SourceKind,
+};
 use opsconsole::sources::etcd::EtcdSource;
-use opsconsole::sources::{DeregisterOutcome, Health, Msg, SourceId};
 use opsconsole::state::{self, State};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -84,7 +86,13 @@ impl Console {
 
     pub fn apply(&mut self, msg: Msg) {
         match &msg {
-            Msg::Health(SourceId::Etcd, h) => self.healths.push(h.clone()),
+            Msg::Health(
+                SourceId {
+                    kind: SourceKind::Etcd,
+                    ..
+                },
+                h,
+            ) => self.healths.push(h.clone()),
             Msg::MembersListed { members, .. } => self.snapshots.push(members.len()),
             Msg::MembersSnapshot { .. } => panic!("the etcd source sends MembersListed"),
             Msg::DeregisterDone { key, outcome, .. } => {
@@ -170,7 +178,7 @@ impl Console {
             "tester",
             "test",
             "deregister",
-            opsconsole::text::escape_bytes(key).into_owned(),
+            opsconsole::model::text::escape_bytes(key).into_owned(),
         );
         let gated = Gated {
             attempt,
@@ -186,7 +194,7 @@ impl Console {
             DEREGISTER_ANSWER,
             &format!(
                 "deregister outcome for {}",
-                opsconsole::text::escape_bytes(key)
+                opsconsole::model::text::escape_bytes(key)
             ),
             |c| c.deregs.len() > before,
         )
@@ -198,13 +206,13 @@ impl Console {
 
     /// What the app does with a gated change: the attempt into the audit log, then the command.
     pub fn release(&self, gated: Gated) -> Command {
-        gated
-            .release(&self.audit_log)
+        self.audit_log
+            .release(gated)
             .unwrap_or_else(|e| panic!("the test's audit log cannot be written: {}", e.error))
     }
 
     pub fn health(&self) -> Option<&Health> {
-        self.state.health.get(&SourceId::Etcd)
+        self.state.health_of(SourceKind::Etcd)
     }
 
     pub fn is_live(&self) -> bool {

@@ -14,9 +14,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use opsconsole::config::{Config, LogsProfile};
+use opsconsole::model::{Health, LogLine, Msg, SourceId, SourceKind};
 use opsconsole::sources::logs::LogsSource;
-use opsconsole::sources::syslog::LogLine;
-use opsconsole::sources::{Health, Msg, SourceId};
 use opsconsole::state::logs::Logs;
 
 use super::daemon::{tail, Daemon};
@@ -556,8 +555,20 @@ impl LogTail {
     fn apply(&mut self, m: Msg) {
         match m {
             Msg::LogLines(lines) => self.logs.extend(lines),
-            Msg::Health(SourceId::Logs, h) => self.health.push(h),
-            Msg::Notice(SourceId::Logs, n) => self.notices.push(n),
+            Msg::Health(
+                SourceId {
+                    kind: SourceKind::Logs,
+                    ..
+                },
+                h,
+            ) => self.health.push(h),
+            Msg::Notice(
+                SourceId {
+                    kind: SourceKind::Logs,
+                    ..
+                },
+                n,
+            ) => self.notices.push(n),
             other => panic!("the logs source sent an unexpected message: {other:?}"),
         }
     }

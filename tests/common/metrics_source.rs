@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use opsconsole::config::{Config, MetricsProfile};
-use opsconsole::sources::metrics::{MetricsQuery, MetricsResult, MetricsSource, Series, Window};
+use opsconsole::model::{MetricsQuery, MetricsResult, Series, Window};
+use opsconsole::sources::metrics::MetricsSource;
 use tokio::sync::mpsc;
 
 pub fn profile(kind: &str, url: &str, series: &[&str]) -> MetricsProfile {

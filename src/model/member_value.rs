@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::text::sanitize;
+use super::text::sanitize;
 
 #[derive(Debug, Default, PartialEq)]
 pub struct ParsedValue {

@@ -155,6 +155,31 @@ fn stand_in(c: char) -> String {
     }
 }
 
+/// Cuts `s` to `width` display columns with an ellipsis.
+pub fn fit(s: &str, width: usize) -> String {
+    use unicode_width::UnicodeWidthChar;
+    let mut out = String::new();
+    let mut w = 0;
+    for c in s.chars() {
+        let cw = c.width().unwrap_or(0);
+        if w + cw > width {
+            if width > 0 {
+                while w + 1 > width {
+                    match out.pop() {
+                        Some(p) => w -= p.width().unwrap_or(0),
+                        None => break,
+                    }
+                }
+                out.push('…');
+            }
+            return out;
+        }
+        w += cw;
+        out.push(c);
+    }
+    out
+}
+
 /// Like [`sanitize`] for bytes that may not be UTF-8: invalid sequences become U+FFFD.
 pub fn sanitize_bytes(input: &[u8]) -> String {
     sanitize(&String::from_utf8_lossy(input)).into_owned()
@@ -239,6 +264,12 @@ fn skip_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fitting() {
+        assert_eq!(fit("hello", 10), "hello");
+        assert_eq!(fit("hello world", 5), "hell…");
+    }
 
     #[test]
     fn clean_text_is_borrowed() {

@@ -1,0 +1,37 @@
+//! Plain data shared by every layer: what the sources report, what the state holds, what the
+//! reducer asks for. Nothing here does I/O or knows about the terminal; nothing here imports
+//! from `sources`, `state`, `ui`, `app` or `core` (a unit test in `crate::layers` reads the tree
+//! to keep it so).
+//!
+//! Identities are the backend's own values — etcd key bytes, an alert's label set — never the
+//! text drawn for them (see [`text`] for how that text is made safe).
+
+mod audit;
+mod check;
+mod command;
+pub mod format;
+mod kv;
+mod log;
+mod member;
+pub mod member_value;
+mod metrics;
+mod msg;
+mod natural;
+mod severity;
+mod source;
+pub mod text;
+
+pub use audit::{AuditEntry, AuditId, AuditMatcher, Phase, Recorded};
+pub use check::{
+    severity_of, status_label, CheckResult, ChecksSnapshot, HistoryPoint, Leftover, Matcher, Shown,
+    Silence, SilenceOutcome, SilenceRequest, SilenceScope, SilenceTarget, NO_ENTITY,
+};
+pub use command::{Command, Gated, Mutation, NotRecorded};
+pub use kv::{KvEntry, KvEvent};
+pub use log::{severity_from_name, LogLine, SEVERITY_NAMES};
+pub use member::{by_role_and_instance, default_order, Member};
+pub use metrics::{MetricsQuery, MetricsResult, Points, Series, Window};
+pub use msg::{DeregisterOutcome, Msg};
+pub use natural::natural_cmp;
+pub use severity::Severity;
+pub use source::{ClusterId, Health, SourceId, SourceKind};

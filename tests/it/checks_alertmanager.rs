@@ -1,0 +1,648 @@
+//! The Alertmanager check source against a real Alertmanager (Debian `prometheus-alertmanager`),
+//! started by the test on a free loopback port. Alerts are posted through Alertmanager's API; what
+//! the source reports and what it creates is checked against Alertmanager's own view.
+
+use crate::common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::Utc;
+use opsconsole::action::Action;
+use opsconsole::config::{ChecksProfile, Config};
+use opsconsole::model::{ChecksSnapshot, Severity, Shown, SilenceRequest, SilenceScope};
+use opsconsole::sources::checks::{Backend, SilenceError};
+use opsconsole::sources::http::install_crypto_provider;
+use opsconsole::state::{FormKey, Popup};
+use serde_json::{json, Value};
+
+use common::checks_console::ChecksConsole;
+use common::Alertmanager;
+
+fn profile(url: &str) -> ChecksProfile {
+    let toml = format!(
+        "[clusters.t]\netcd = {{ endpoints = [\"http://127.0.0.1:1\"] }}\nchecks = {{ kind = \"alertmanager\", url = \"{url}\", timeout_secs = 5 }}\n"
+    );
+    let config = Config::parse(&toml, Path::new("/test/config.toml")).expect("profile parses");
+    config
+        .cluster("t")
+        .unwrap()
+        .checks
+        .clone()
+        .expect("checks profile")
+}
+
+/// Alertmanager's own API, for setting up and for checking what the source did.
+struct Api {
+    client: reqwest::Client,
+    url: String,
+}
+
+impl Api {
+    fn new(url: &str) -> Api {
+        install_crypto_provider();
+        Api {
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap(),
+            url: format!("{url}/api/v2"),
+        }
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "GET {path}: {}", resp.status());
+        resp.json().await.unwrap()
+    }
+
+    async fn post_alerts(&self, alerts: &Value) {
+        let resp = self
+            .client
+            .post(format!("{}/alerts", self.url))
+            .json(alerts)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        assert!(
+            status.is_success(),
+            "POST /alerts: {status} {}",
+            resp.text().await.unwrap()
+        );
+    }
+
+    /// The alert for `instance`, as Alertmanager reports it.
+    async fn alert(&self, instance: &str) -> Value {
+        let all = self.get("/alerts").await;
+        all.as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["labels"]["instance"] == json!(instance))
+            .cloned()
+            .unwrap_or_else(|| panic!("no alert for {instance} in {all:#}"))
+    }
+}
+
+/// Evaluates the async block `$body` (an `Option`) until it is `Some`, for up to 10 s.
+macro_rules! eventually {
+    ($what:expr, $body:expr) => {{
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(v) = $body.await {
+                break v;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("timed out waiting for {}", $what);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }};
+}
+
+fn alert(instance: &str, severity: &str, starts: chrono::DateTime<Utc>) -> Value {
+    json!({
+        "labels": {"alertname": "HighLatency", "instance": instance, "job": "web", "severity": severity},
+        "annotations": {"summary": format!("p99 latency on {instance} over 2 s"), "runbook": "https://runbooks/latency"},
+        "startsAt": starts.to_rfc3339(),
+        "endsAt": (Utc::now() + chrono::Duration::hours(1)).to_rfc3339(),
+        "generatorURL": "http://prometheus:9090/graph?g0.expr=latency"
+    })
+}
+
+fn find<'a>(snap: &'a ChecksSnapshot, entity: &str) -> &'a opsconsole::model::CheckResult {
+    snap.results
+        .iter()
+        .find(|r| r.entity == entity)
+        .unwrap_or_else(|| panic!("no result for {entity}: {:#?}", snap.results))
+}
+
+#[tokio::test]
+async fn alerts_silence_unsilence_against_real_alertmanager() {
+    let am = Alertmanager::start();
+    let api = Api::new(&am.url());
+    let mut backend = Backend::new(&profile(&am.url())).unwrap();
+
+    // Empty to begin with.
+    let snap = backend.poll().await.expect("poll an empty alertmanager");
+    assert!(snap.results.is_empty() && snap.silences.is_empty() && snap.skipped == 0);
+
+    let starts = Utc::now() - chrono::Duration::minutes(3);
+    api.post_alerts(&json!([
+        alert("web-1", "critical", starts),
+        alert("web-2", "warning", starts)
+    ]))
+    .await;
+    let snap = eventually!("both alerts listed", async {
+        let s = backend.poll().await.expect("poll");
+        (s.results.len() == 2).then_some(s)
+    });
+    assert_eq!(snap.skipped, 0);
+    let web1 = find(&snap, "web-1");
+    assert_eq!((web1.check.as_str(), web1.status), ("HighLatency", 2));
+    assert_eq!(web1.severity(), Severity::Critical);
+    assert_eq!(web1.output, "p99 latency on web-1 over 2 s");
+    assert_eq!(web1.subscriptions, vec!["web".to_string()]);
+    assert_eq!(
+        web1.since.unwrap().timestamp(),
+        starts.timestamp(),
+        "since = startsAt"
+    );
+    assert!(web1
+        .labels
+        .contains(&("severity".into(), "critical".into())));
+    assert!(!web1.silenced && web1.silenced_by.is_empty());
+    let web2 = find(&snap, "web-2");
+    assert_eq!((web2.check.as_str(), web2.status), ("HighLatency", 1));
+    assert_eq!(web2.severity(), Severity::Warning);
+
+    // Silence HighLatency on web-1 through the source.
+    let req = SilenceRequest {
+        scope: SilenceScope::CheckOnEntity {
+            entity: "web-1".into(),
+            check: "HighLatency".into(),
+        },
+        duration: Some(Duration::from_secs(2 * 3600)),
+        expire_on_resolve: false,
+        reason: "failing over the LB".into(),
+        creator: "alice@opsconsole".into(),
+    };
+    let before = Utc::now();
+    let silence = backend.silence(&req).await.expect("create silence");
+    let id = silence.id.clone();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    assert_eq!(
+        silence.describe(),
+        "alertname=\"HighLatency\", instance=\"web-1\"",
+        "the matchers sent"
+    );
+    assert_eq!(
+        backend.confirm(&silence).await.expect("confirm"),
+        Shown::OnTarget,
+        "Alertmanager shows it in web-1's silencedBy"
+    );
+
+    // Alertmanager's own view of it.
+    let s = api.get(&format!("/silence/{id}")).await;
+    assert_eq!(s["createdBy"], json!("alice@opsconsole"));
+    assert_eq!(s["comment"], json!("failing over the LB"));
+    assert_eq!(s["status"]["state"], json!("active"));
+    let mut matchers: Vec<Value> = s["matchers"].as_array().unwrap().clone();
+    matchers.sort_by_key(|m| m["name"].as_str().unwrap().to_string());
+    assert_eq!(
+        matchers,
+        vec![
+            json!({"name": "alertname", "value": "HighLatency", "isRegex": false, "isEqual": true}),
+            json!({"name": "instance", "value": "web-1", "isRegex": false, "isEqual": true}),
+        ]
+    );
+    let ends = chrono::DateTime::parse_from_rfc3339(s["endsAt"].as_str().unwrap()).unwrap();
+    let hours = (ends.with_timezone(&Utc) - before).num_minutes();
+    assert!(
+        (119..=121).contains(&hours),
+        "ends about 2 h from now: {ends}"
+    );
+    let listed = api.get("/silences").await;
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["id"] == json!(id)),
+        "{listed:#}"
+    );
+
+    // The alert is suppressed by that silence, and the source says so.
+    let a = eventually!("web-1 suppressed", async {
+        let a = api.alert("web-1").await;
+        (a["status"]["state"] == json!("suppressed")).then_some(a)
+    });
+    assert_eq!(a["status"]["silencedBy"], json!([id]));
+    assert_eq!(api.alert("web-2").await["status"]["state"], json!("active"));
+    let snap = backend.poll().await.unwrap();
+    let web1 = find(&snap, "web-1");
+    assert!(web1.silenced);
+    assert_eq!(web1.silenced_by, vec![id.clone()]);
+    assert!(!find(&snap, "web-2").silenced);
+    assert_eq!(snap.silences.len(), 1);
+    let sil = &snap.silences[0];
+    assert_eq!(sil.id, id);
+    assert_eq!(sil.creator, "alice@opsconsole");
+    assert_eq!(sil.reason, "failing over the LB");
+    assert!(sil.matches(web1) && !sil.matches(find(&snap, "web-2")));
+    assert_eq!(
+        sil.describe(),
+        "alertname=\"HighLatency\", instance=\"web-1\""
+    );
+
+    // Unsilence: expired (not erased) in Alertmanager, the alert active again.
+    backend.unsilence(&id).await.expect("expire silence");
+    let s = api.get(&format!("/silence/{id}")).await;
+    assert_eq!(s["status"]["state"], json!("expired"));
+    eventually!("web-1 active again", async {
+        let a = api.alert("web-1").await;
+        (a["status"]["state"] == json!("active")).then_some(())
+    });
+    let snap = backend.poll().await.unwrap();
+    assert!(!find(&snap, "web-1").silenced);
+    assert!(
+        snap.silences.is_empty(),
+        "expired silences are not shown: {:#?}",
+        snap.silences
+    );
+
+    // An unknown id: a clear error with Alertmanager's own words (0.25 answers 500, later 404).
+    let e = backend
+        .unsilence("00000000-0000-0000-0000-000000000000")
+        .await
+        .unwrap_err();
+    assert!(matches!(e.status(), Some(404 | 500)), "{e}");
+    assert!(e.to_string().contains("silence not found"), "{e}");
+    assert!(
+        e.means_gone(),
+        "an unknown silence is already gone, not a failure: {e}"
+    );
+    // Expiring it a second time: also already gone, whatever this version answers.
+    match backend.unsilence(&id).await {
+        Ok(()) => {}
+        Err(e) => assert!(e.means_gone(), "{e}"),
+    }
+}
+
+#[tokio::test]
+async fn every_scope_and_no_expiry() {
+    let am = Alertmanager::start();
+    let api = Api::new(&am.url());
+    let mut backend = Backend::new(&profile(&am.url())).unwrap();
+    let starts = Utc::now() - chrono::Duration::minutes(1);
+    api.post_alerts(&json!([
+        alert("web-1", "critical", starts),
+        alert("web-2", "info", starts)
+    ]))
+    .await;
+
+    let scopes = [
+        (
+            SilenceScope::CheckEverywhere {
+                check: "HighLatency".into(),
+            },
+            vec![("alertname", "HighLatency")],
+        ),
+        (
+            SilenceScope::Entity {
+                entity: "web-2".into(),
+            },
+            vec![("instance", "web-2")],
+        ),
+        (
+            SilenceScope::Subscription {
+                subscription: "web".into(),
+            },
+            vec![("job", "web")],
+        ),
+    ];
+    for (scope, want) in scopes {
+        let req = SilenceRequest {
+            scope: scope.clone(),
+            duration: None,
+            expire_on_resolve: true,
+            reason: "r".into(),
+            creator: "c".into(),
+        };
+        let id = backend
+            .silence(&req)
+            .await
+            .unwrap_or_else(|e| panic!("{scope:?}: {e}"))
+            .id;
+        let s = api.get(&format!("/silence/{id}")).await;
+        let got: Vec<(String, String)> = s["matchers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                assert_eq!(
+                    (m["isRegex"].clone(), m["isEqual"].clone()),
+                    (json!(false), json!(true))
+                );
+                (
+                    m["name"].as_str().unwrap().into(),
+                    m["value"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(got, want, "{scope:?}");
+        let ends = chrono::DateTime::parse_from_rfc3339(s["endsAt"].as_str().unwrap()).unwrap();
+        assert!(
+            ends.with_timezone(&Utc) > Utc::now() + chrono::Duration::days(3000),
+            "no expiry → far future"
+        );
+    }
+    let snap = eventually!("both silenced", async {
+        let s = backend.poll().await.unwrap();
+        (s.results.len() == 2 && s.results.iter().all(|r| r.silenced)).then_some(s)
+    });
+    assert_eq!(snap.silences.len(), 3);
+    assert_eq!(find(&snap, "web-2").status, 0, "severity info → OK");
+    assert_eq!(find(&snap, "web-2").silenced_by.len(), 3);
+
+    // A scope whose matchers all match the empty string (an entity the alert lacks) would mute
+    // every alert without an instance: refused before anything is sent.
+    let e = backend
+        .silence(&SilenceRequest {
+            scope: SilenceScope::Entity {
+                entity: String::new(),
+            },
+            duration: None,
+            expire_on_resolve: false,
+            reason: "r".into(),
+            creator: "c".into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(e, SilenceError::Refused(_)), "{e:?}");
+    assert!(
+        e.to_string()
+            .contains("instance=\"\" matches the empty string"),
+        "{e}"
+    );
+    assert_eq!(api.get("/silences").await.as_array().unwrap().len(), 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Silences from the console (issue 12, item 3): built from the alert's raw labels, reported as
+// done only when Alertmanager shows the silence on the alert; `amtool` is the ground truth.
+
+fn profile_with(url: &str, extra: &str) -> ChecksProfile {
+    let toml = format!(
+        "[clusters.t]\netcd = {{ endpoints = [\"http://127.0.0.1:1\"] }}\nchecks = {{ kind = \"alertmanager\", url = \"{url}\", timeout_secs = 5{extra} }}\n"
+    );
+    let config = Config::parse(&toml, Path::new("/test/config.toml")).expect("profile parses");
+    config.cluster("t").unwrap().checks.clone().unwrap()
+}
+
+fn firing(labels: &[(&str, &str)]) -> Value {
+    let labels: serde_json::Map<String, Value> = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    json!({
+        "labels": labels,
+        "annotations": {"summary": "crafted"},
+        "startsAt": (Utc::now() - chrono::Duration::minutes(2)).to_rfc3339(),
+        "endsAt": (Utc::now() + chrono::Duration::hours(1)).to_rfc3339(),
+    })
+}
+
+fn label_map(labels: &[(&str, &str)]) -> Value {
+    Value::Object(
+        labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect(),
+    )
+}
+
+/// The label sets `amtool alert query --silenced` lists, once it lists `want` (waited for: the
+/// console has already reported the outcome, Alertmanager's status may lag a little).
+fn amtool_silenced_once_it_lists(am: &Alertmanager, want: &Value) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let labels: Vec<Value> = am
+            .amtool_silenced()
+            .into_iter()
+            .map(|a| a["labels"].clone())
+            .collect();
+        if labels.contains(want) {
+            return labels;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "amtool does not list {want} as silenced; it lists {labels:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The silences Alertmanager holds with `comment`.
+async fn silences_with_comment(api: &Api, comment: &str) -> Vec<Value> {
+    let all = api.get("/silences").await;
+    all.as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["comment"] == json!(comment))
+        .cloned()
+        .collect()
+}
+
+fn matcher_pairs(silence: &Value) -> Vec<(String, String)> {
+    let mut m: Vec<(String, String)> = silence["matchers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            assert_eq!(m["isRegex"], json!(false), "{m}");
+            (
+                m["name"].as_str().unwrap().to_string(),
+                m["value"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    m.sort();
+    m
+}
+
+const EVIL: &str = "Evil\u{1b}]52;c;ZXZpbA==\u{7}OSC";
+
+#[tokio::test]
+async fn console_silences_the_real_alert_whose_labels_hold_escapes() {
+    let am = Alertmanager::start();
+    let api = Api::new(&am.url());
+    // The crafted alert, and a look-alike named like its sanitised text: silencing by what the
+    // screen used to show would have muted the wrong one.
+    let evil = [
+        ("alertname", EVIL),
+        ("instance", "web-1"),
+        ("severity", "critical"),
+    ];
+    let lookalike = [
+        ("alertname", "EvilOSC"),
+        ("instance", "web-1"),
+        ("severity", "critical"),
+    ];
+    api.post_alerts(&json!([firing(&evil), firing(&lookalike)]))
+        .await;
+    let mut c = ChecksConsole::start(profile_with(&am.url(), ""), "alertmanager");
+    c.until(Duration::from_secs(10), "both alerts listed", |c| {
+        c.row_with_labels(&evil).is_some() && c.row_with_labels(&lookalike).is_some()
+    })
+    .await;
+
+    c.select(|r| r.labels.iter().any(|(k, v)| k == "alertname" && v == EVIL));
+    c.fill_silence_form(0, "crafted alert under investigation");
+    assert!(
+        matches!(c.state.popup, Some(Popup::ConfirmSilence(_))),
+        "{:?}",
+        c.state.popup
+    );
+    c.act(Action::Confirm);
+    c.until(Duration::from_secs(10), "the silence audited", |c| {
+        !c.audited("silence").is_empty()
+    })
+    .await;
+    let audit = c.audited("silence")[0].clone();
+    assert_eq!(audit.result.as_deref(), Some("created"), "{audit:?}");
+    // Alertmanager's own client: exactly the crafted alert is silenced, not its look-alike.
+    let silenced = amtool_silenced_once_it_lists(&am, &label_map(&evil));
+    assert_eq!(silenced, vec![label_map(&evil)]);
+    let sil = silences_with_comment(&api, "crafted alert under investigation").await;
+    assert_eq!(sil.len(), 1, "{sil:#?}");
+    assert_eq!(
+        matcher_pairs(&sil[0]),
+        vec![
+            ("alertname".to_string(), EVIL.to_string()),
+            ("instance".to_string(), "web-1".to_string()),
+        ]
+    );
+    assert_eq!(
+        audit.silence_id.as_deref(),
+        sil[0]["id"].as_str(),
+        "the audit names the silence id: {audit:?}"
+    );
+
+    let status = c.status();
+    assert!(status.starts_with("silenced "), "{status}");
+    assert!(
+        status.contains("Evil␛]52;c;ZXZpbA==␇OSC on web-1"),
+        "the status names the alert with its escapes shown: {status}"
+    );
+    assert!(
+        !status.chars().any(char::is_control),
+        "nothing for the terminal to interpret: {status:?}"
+    );
+}
+
+#[tokio::test]
+async fn console_silences_an_alert_without_instance_and_refuses_a_silence_of_everything() {
+    let am = Alertmanager::start();
+    let api = Api::new(&am.url());
+    let bare = [("alertname", "NoInstance"), ("severity", "warning")];
+    let placed = [
+        ("alertname", "NoInstance"),
+        ("instance", "web-1"),
+        ("severity", "warning"),
+    ];
+    api.post_alerts(&json!([firing(&bare), firing(&placed)]))
+        .await;
+    let mut c = ChecksConsole::start(profile_with(&am.url(), ""), "alertmanager");
+    c.until(Duration::from_secs(10), "both alerts listed", |c| {
+        c.row_with_labels(&bare).is_some() && c.row_with_labels(&placed).is_some()
+    })
+    .await;
+
+    // "NoInstance on (no instance)": instance="" matches only the alert that lacks the label.
+    c.select(|r| !r.labels.iter().any(|(k, _)| k == "instance"));
+    c.fill_silence_form(0, "no instance");
+    c.act(Action::Confirm);
+    c.until(Duration::from_secs(10), "the silence audited", |c| {
+        !c.audited("silence").is_empty()
+    })
+    .await;
+    let audit = c.audited("silence")[0].clone();
+    assert_eq!(audit.result.as_deref(), Some("created"), "{audit:?}");
+    let silenced = amtool_silenced_once_it_lists(&am, &label_map(&bare));
+    assert_eq!(silenced, vec![label_map(&bare)], "not the one on web-1");
+    let sil = silences_with_comment(&api, "no instance").await;
+    assert_eq!(sil.len(), 1, "{sil:#?}");
+    assert_eq!(
+        matcher_pairs(&sil[0]),
+        vec![
+            ("alertname".to_string(), "NoInstance".to_string()),
+            ("instance".to_string(), String::new()),
+        ]
+    );
+
+    // "every check on (no instance)" would be instance="" alone: it matches every alert without
+    // an instance, so the form refuses it and nothing is sent.
+    c.select(|r| !r.labels.iter().any(|(k, _)| k == "instance"));
+    c.fill_silence_form(2, "everything");
+    let err = c
+        .form_error()
+        .unwrap_or_else(|| panic!("the form stays open with an error: {:?}", c.state.popup));
+    assert!(err.contains("empty string"), "{err}");
+    assert!(
+        !matches!(c.state.popup, Some(Popup::ConfirmSilence(_))),
+        "no confirmation for it"
+    );
+    c.act(Action::Confirm);
+    c.form(FormKey::Esc);
+    assert_eq!(c.state.popup, None);
+    assert_eq!(c.audited("silence").len(), 1, "{:#?}", c.audits);
+    assert!(silences_with_comment(&api, "everything").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_silence_that_matches_nothing_is_reported_and_expired() {
+    let am = Alertmanager::start();
+    let api = Api::new(&am.url());
+    let flapping = [("alertname", "Flapping"), ("instance", "web-3")];
+    api.post_alerts(&json!([firing(&flapping)])).await;
+    // Polled once; the next poll is an hour away, so the row stays as the user saw it.
+    let mut c = ChecksConsole::start(
+        profile_with(&am.url(), ", interval_secs = 3600"),
+        "alertmanager",
+    );
+    c.until(Duration::from_secs(10), "the alert listed", |c| {
+        c.row_with_labels(&flapping).is_some()
+    })
+    .await;
+
+    // It resolves between the poll and the silence.
+    let mut resolved = firing(&flapping);
+    resolved["endsAt"] = json!((Utc::now() - chrono::Duration::seconds(1)).to_rfc3339());
+    api.post_alerts(&json!([resolved])).await;
+    eventually!("Alertmanager no longer lists it", async {
+        let all = api.get("/alerts").await;
+        all.as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["labels"]["alertname"] != json!("Flapping"))
+            .then_some(())
+    });
+    assert!(c.row_with_labels(&flapping).is_some(), "still on screen");
+
+    c.select(|r| r.check == "Flapping");
+    c.fill_silence_form(0, "flapping again");
+    c.act(Action::Confirm);
+    c.until(Duration::from_secs(15), "the silence audited", |c| {
+        !c.audited("silence").is_empty()
+    })
+    .await;
+    let audit = c.audited("silence")[0].clone();
+    assert_eq!(
+        audit.result.as_deref(),
+        Some("matched nothing"),
+        "{audit:?}"
+    );
+    let status = c.status();
+    assert!(status.contains("the silence matched nothing"), "{status}");
+    let sil = silences_with_comment(&api, "flapping again").await;
+    assert_eq!(sil.len(), 1, "it was created: {sil:#?}");
+    let id = sil[0]["id"].as_str().unwrap();
+    assert!(status.contains(id), "the status names it: {status}");
+    assert_eq!(audit.silence_id.as_deref(), Some(id), "{audit:?}");
+    assert_eq!(
+        sil[0]["status"]["state"],
+        json!("expired"),
+        "not left behind to mute a later alert: {sil:#?}"
+    );
+    assert!(am.amtool_silenced().is_empty());
+}

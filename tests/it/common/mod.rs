@@ -1,0 +1,363 @@
+//! Test harness: real servers on free loopback ports, started and stopped by the test itself.
+//! A missing server binary fails the test loudly (CI installs them in .ci/run); nothing is skipped.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A free TCP port on 127.0.0.1 (bound then released; fine for tests that start at once).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("binding 127.0.0.1:0")
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn require_binary(name: &str) -> PathBuf {
+    for dir in std::env::var("PATH").unwrap_or_default().split(':') {
+        let p = Path::new(dir).join(name);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!(
+        "`{name}` is not installed or not on PATH. Install it (Debian: see .ci/run, e.g. apt-get install etcd-server etcd-client tmux) — tests never skip a missing server."
+    );
+}
+
+/// One etcd member on loopback with its own data dir.
+pub struct Etcd {
+    pub client_port: u16,
+    pub peer_port: u16,
+    pub dir: tempfile::TempDir,
+    child: Option<Child>,
+    name: String,
+    /// `--initial-cluster-token`: with the name and peer URLs it decides the cluster and member ids.
+    token: String,
+}
+
+impl Etcd {
+    pub fn start() -> Etcd {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut e = Etcd {
+            client_port: free_port(),
+            peer_port: free_port(),
+            dir,
+            child: None,
+            name: "n1".into(),
+            token: "etcd-cluster".into(),
+        };
+        e.spawn();
+        e
+    }
+
+    fn spawn(&mut self) {
+        let etcd = require_binary("etcd");
+        let c = format!("http://127.0.0.1:{}", self.client_port);
+        let p = format!("http://127.0.0.1:{}", self.peer_port);
+        let log = std::fs::File::create(self.dir.path().join("etcd.log")).unwrap();
+        let child = Command::new(etcd)
+            .args(["--name", &self.name])
+            .arg("--data-dir")
+            .arg(self.dir.path().join("data"))
+            .args(["--listen-client-urls", &c, "--advertise-client-urls", &c])
+            .args([
+                "--listen-peer-urls",
+                &p,
+                "--initial-advertise-peer-urls",
+                &p,
+            ])
+            .args(["--initial-cluster", &format!("{}={p}", self.name)])
+            .args(["--initial-cluster-token", &self.token])
+            .args(["--logger=zap", "--log-outputs=stderr"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("starting etcd");
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client_port)
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            // etcdctl 3.4 prints the plain "is healthy" line to stderr; JSON goes to stdout.
+            let ok = self
+                .etcdctl(&["endpoint", "health", "-w", "json"])
+                .map(|o| o.contains("\"health\":true"))
+                .unwrap_or(false);
+            if ok {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let log = std::fs::read_to_string(self.dir.path().join("etcd.log")).unwrap_or_default();
+        panic!(
+            "etcd on port {} did not become healthy in 20 s; log:\n{log}",
+            self.client_port
+        );
+    }
+
+    /// Runs etcdctl (v3 API) against this member; Err carries stderr.
+    pub fn etcdctl(&self, args: &[&str]) -> Result<String, String> {
+        let out = Command::new(require_binary("etcdctl"))
+            .env("ETCDCTL_API", "3")
+            .args(["--endpoints", &format!("127.0.0.1:{}", self.client_port)])
+            .args(args)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    /// `etcdctl put` of a key given as raw bytes (need not be UTF-8).
+    pub fn put_bytes(&self, key: &[u8], value: &str) {
+        use std::os::unix::ffi::OsStrExt;
+        let out = Command::new(require_binary("etcdctl"))
+            .env("ETCDCTL_API", "3")
+            .args(["--endpoints", &format!("127.0.0.1:{}", self.client_port)])
+            .arg("put")
+            .arg(std::ffi::OsStr::from_bytes(key))
+            .arg(value)
+            .output()
+            .expect("running etcdctl");
+        assert!(
+            out.status.success(),
+            "etcdctl put {key:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    pub fn ctl(&self, args: &[&str]) -> String {
+        self.etcdctl(args)
+            .unwrap_or_else(|e| panic!("etcdctl {args:?} failed: {e}"))
+    }
+
+    /// The member's process id (to freeze it with SIGSTOP, for one).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// SIGKILL (a crash), keeping the data dir so `restart` brings the same store back.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    /// SIGSTOP: etcd freezes with its sockets open (a hung host, a silent network drop).
+    pub fn freeze(&self) {
+        self.signal("STOP");
+    }
+
+    /// SIGCONT after `freeze`.
+    pub fn thaw(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().expect("etcd is running").id();
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &pid.to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -{sig} {pid} failed");
+    }
+
+    /// Another etcd on the same address: killed, data dir wiped, started empty with `token`
+    /// (the same token as before gives the same cluster and member ids).
+    pub fn replace_with_fresh(&mut self, token: &str) {
+        self.kill();
+        std::fs::remove_dir_all(self.dir.path().join("data")).expect("wiping the data dir");
+        self.token = token.to_string();
+        self.spawn();
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Writes a config file with one cluster `test` pointing at `endpoint`; returns (dir, config path).
+pub fn write_config(endpoint: &str, prefix: &str, extra: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[clusters.test]\netcd = {{ endpoints = [\"{endpoint}\"], prefix = \"{prefix}\" }}\n{extra}\n"
+        ),
+    )
+    .unwrap();
+    (dir, path)
+}
+
+/// Polls `f` until it returns Some or `timeout` passes.
+pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+pub mod checks_console;
+pub mod daemon;
+pub mod etcd_cluster;
+pub mod etcd_console;
+pub mod log_servers;
+pub mod metrics_servers;
+pub mod metrics_source;
+pub mod proxy;
+pub mod tls;
+pub mod tmux;
+
+/// A real Prometheus Alertmanager (Debian `prometheus-alertmanager`) on a free loopback port, gossip
+/// off, its config and storage in a temp dir; killed on Drop.
+pub struct Alertmanager {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Alertmanager {
+    pub const BINARY: &'static str = "/usr/bin/prometheus-alertmanager";
+
+    pub fn start() -> Alertmanager {
+        let bin = Path::new(Self::BINARY);
+        if !bin.is_file() {
+            panic!(
+                "{} is missing. Install it: apt-get install -y --no-install-recommends prometheus-alertmanager \
+                 (scripts/setup and .ci/run do this) — tests never skip a missing server.",
+                Self::BINARY
+            );
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("am.yml");
+        std::fs::write(
+            &config,
+            "route:\n  receiver: \"null\"\n  group_wait: 1s\n  group_interval: 1s\nreceivers:\n- name: \"null\"\n",
+        )
+        .unwrap();
+        let port = free_port();
+        let log = std::fs::File::create(dir.path().join("alertmanager.log")).unwrap();
+        let child = Command::new(bin)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .arg("--log.level=warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", Self::BINARY));
+        let mut am = Alertmanager {
+            port,
+            dir,
+            child: Some(child),
+        };
+        am.wait_ready();
+        am
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("alertmanager.log")).unwrap_or_default()
+    }
+
+    /// The alerts `amtool alert query --silenced` lists — the ground truth for "this alert is
+    /// silenced", from Alertmanager's own client rather than from the console's reading of the API.
+    pub fn amtool_silenced(&self) -> Vec<serde_json::Value> {
+        amtool_silenced(&self.url())
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                panic!(
+                    "alertmanager exited ({status}) before it was ready; log:\n{}",
+                    self.log()
+                );
+            }
+            if http_status(self.port, "/-/ready") == Some(200) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "alertmanager on port {} was not ready in 20 s; log:\n{}",
+            self.port,
+            self.log()
+        );
+    }
+}
+
+impl Drop for Alertmanager {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Status code of a plain `GET path` on 127.0.0.1:port, or None when nothing answers.
+pub fn http_status(port: u16, path: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+/// The alerts `amtool alert query --silenced` lists for the Alertmanager at `url`: the ground
+/// truth for "this alert is silenced", from Alertmanager's own client.
+pub fn amtool_silenced(url: &str) -> Vec<serde_json::Value> {
+    let out = Command::new(require_binary("amtool"))
+        .args(["alert", "query", "--silenced", "-o", "json"])
+        .arg(format!("--alertmanager.url={url}"))
+        .output()
+        .expect("running amtool");
+    assert!(
+        out.status.success(),
+        "amtool alert query failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    match serde_json::from_slice(&out.stdout) {
+        Ok(serde_json::Value::Array(alerts)) => alerts,
+        other => panic!(
+            "amtool printed no JSON list ({other:?}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        ),
+    }
+}

@@ -1,0 +1,202 @@
+//! Discovery from etcd, end to end: a profile that gives only etcd finds its checks backend under
+//! `/config/opsconsole/checks`; changing that key moves the pane to the new endpoint live, and a bad
+//! value is reported while the running source is kept. Real etcd, two Alertmanager-shaped HTTP
+//! servers (the real Alertmanager is covered in the checks tests), the built binary in tmux.
+
+use crate::common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::process::Command;
+use std::time::Duration;
+
+use common::{require_binary, wait_for, write_config, Etcd};
+
+const BIN: &str = env!("CARGO_BIN_EXE_opsconsole");
+
+/// Serves `/api/v2/alerts` with one alert named `alertname`, and `[]` for silences, until dropped.
+fn fake_alertmanager(alertname: &'static str) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).is_err() {
+                continue;
+            }
+            // Drain headers.
+            let mut line = String::new();
+            while reader.read_line(&mut line).map(|n| n > 2).unwrap_or(false) {
+                line.clear();
+            }
+            let body = if request_line.contains("/api/v2/alerts") {
+                format!(
+                    r#"[{{"labels":{{"alertname":"{alertname}","instance":"10.0.0.1:80","severity":"critical"}},"annotations":{{"summary":"from {alertname}"}},"startsAt":"2026-11-25T04:00:00Z","updatedAt":"2026-11-25T04:00:00Z","status":{{"state":"active","silencedBy":[]}}}}]"#
+                )
+            } else {
+                "[]".to_string()
+            };
+            let mut s = stream;
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(name: &str, config: &std::path::Path, state: &std::path::Path) -> Tmux {
+        let socket = format!("opsconsole-discovery-{name}-{}", std::process::id());
+        let ok = Command::new(require_binary("tmux"))
+            .args([
+                "-L",
+                &socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                "t",
+                "-x",
+                "160",
+                "-y",
+                "40",
+            ])
+            .env("XDG_STATE_HOME", state)
+            .env_remove("TMUX")
+            .arg(format!(
+                "{BIN} --config {} --cluster test; sleep 60",
+                config.display()
+            ))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "tmux new-session failed");
+        Tmux { socket }
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p", "-t", "t"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn wait(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        // Accept a screen only when a second capture shows the same (no half-painted frame).
+        wait_for(Duration::from_secs(15), || {
+            let s = self.screen();
+            if !pred(&s) {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(80));
+            (self.screen() == s).then_some(s)
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "screen never showed {what}; last screen:\n{}",
+                self.screen()
+            )
+        })
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+        common::tmux::remove_socket_file(&self.socket);
+    }
+}
+
+#[test]
+fn checks_backend_follows_the_discovery_key() {
+    let etcd = Etcd::start();
+    let a = fake_alertmanager("FromServerA");
+    let b = fake_alertmanager("FromServerB");
+    etcd.ctl(&["put", "/services/web/web-1", r#"{"addr":"10.0.0.1:80"}"#]);
+    etcd.ctl(&[
+        "put",
+        "/config/opsconsole/checks",
+        &format!(r#"{{"kind":"alertmanager","url":"http://127.0.0.1:{a}","interval_secs":1}}"#),
+    ]);
+    let (dir, config) = write_config(&etcd.endpoint(), "/services/", "");
+    let state = dir.path().join("state");
+    let t = Tmux::start("follow", &config, &state);
+
+    t.wait("rows from server A", |s| {
+        s.contains("FromServerA") && s.contains("Checks (alertmanager)")
+    });
+
+    etcd.ctl(&[
+        "put",
+        "/config/opsconsole/checks",
+        &format!(r#"{{"kind":"alertmanager","url":"http://127.0.0.1:{b}","interval_secs":1}}"#),
+    ]);
+    let s = t.wait("rows from server B", |s| s.contains("FromServerB"));
+    assert!(
+        !s.contains("FromServerA"),
+        "old endpoint's rows must go:\n{s}"
+    );
+    assert!(
+        s.contains(&format!("discovered http://127.0.0.1:{b}")),
+        "{s}"
+    );
+
+    // A bad value is reported; the pane keeps the running source.
+    etcd.ctl(&[
+        "put",
+        "/config/opsconsole/checks",
+        r#"{"kind":"nagios","url":"http://x"}"#,
+    ]);
+    let s = t.wait("the invalid-entry message", |s| {
+        s.contains("discovery entry is invalid")
+    });
+    assert!(s.contains("nagios"), "{s}");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(t.screen().contains("FromServerB"));
+
+    // Removing the key turns the pane off.
+    etcd.ctl(&["del", "/config/opsconsole/checks"]);
+    t.wait("checks not configured", |s| {
+        s.contains("discovery entry removed") && s.contains("not configured")
+    });
+}
+
+#[test]
+fn profile_values_override_discovery() {
+    let etcd = Etcd::start();
+    let a = fake_alertmanager("FromProfile");
+    let b = fake_alertmanager("FromDiscovery");
+    etcd.ctl(&[
+        "put",
+        "/config/opsconsole/checks",
+        &format!(r#"{{"kind":"alertmanager","url":"http://127.0.0.1:{b}","interval_secs":1}}"#),
+    ]);
+    let (dir, config) = write_config(
+        &etcd.endpoint(),
+        "/services/",
+        &format!("checks = {{ kind = \"alertmanager\", url = \"http://127.0.0.1:{a}\", interval_secs = 1 }}"),
+    );
+    let state = dir.path().join("state");
+    let t = Tmux::start("override", &config, &state);
+    let s = t.wait("rows from the profile's backend", |s| {
+        s.contains("FromProfile")
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let s2 = t.screen();
+    assert!(
+        !s.contains("FromDiscovery") && !s2.contains("FromDiscovery"),
+        "{s2}"
+    );
+}

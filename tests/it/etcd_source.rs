@@ -1,0 +1,1117 @@
+//! The etcd membership source against a real etcd 3.4 (started by each test on free loopback ports),
+//! driven headlessly: `EtcdSource::run()` sends `Msg`s, the test applies each one with
+//! `opsconsole::state::update` exactly as the app does, then compares `state.members` with etcd.
+
+use crate::common;
+
+use std::time::{Duration, Instant};
+
+use etcd_client::{Client, Txn, TxnOp};
+use futures::StreamExt;
+use opsconsole::action::Action;
+use opsconsole::model::{Command, DeregisterOutcome, Health};
+use opsconsole::sources::etcd::{connect, deregister, list_prefix, PAGE_SIZE};
+use opsconsole::state::{self, Popup};
+
+use common::etcd_console::{members_from_etcdctl, profile, Console, Members, PREFIX};
+use common::proxy::Proxy;
+use common::{free_port, Etcd};
+
+/// How long a change may take to reach the state before the test fails (expected: well under 1 s).
+const LIVE: Duration = Duration::from_secs(3);
+/// Reconnects go through the source's backoff (250 ms doubling), so allow a few rounds.
+const RECONNECT: Duration = Duration::from_secs(15);
+
+// ---------------------------------------------------------------------------------------------
+// Profile, console driver, etcd truth
+
+/// Everything under the prefix, straight from etcd via etcdctl (`get --prefix -w json`).
+fn etcd_members(etcd: &Etcd) -> Members {
+    members_from_etcdctl(&etcd.ctl(&["get", "--prefix", PREFIX, "-w", "json"]))
+}
+
+/// The store's current revision, from the header of `etcdctl get / -w json`.
+fn etcd_revision(etcd: &Etcd) -> i64 {
+    let out = etcd.ctl(&["get", "/", "-w", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("etcdctl json");
+    v["header"]["revision"].as_i64().expect("header.revision")
+}
+
+fn etcd_mod_revision(etcd: &Etcd, key: &str) -> Option<i64> {
+    let out = etcd.ctl(&["get", key, "-w", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("etcdctl json");
+    v["kvs"]
+        .get(0)
+        .map(|kv| kv["mod_revision"].as_i64().unwrap())
+}
+
+fn etcd_has(etcd: &Etcd, key: &str) -> bool {
+    etcd_mod_revision(etcd, key).is_some()
+}
+
+/// `etcdctl lease grant` → lease id.
+fn grant(etcd: &Etcd, ttl: u32) -> i64 {
+    let out = etcd.ctl(&["lease", "grant", &ttl.to_string()]);
+    // "lease 694d77aa9e38260f granted with TTL(2s)"
+    let hex = out.split_whitespace().nth(1).expect("lease id in output");
+    u64::from_str_radix(hex, 16).expect("hex lease id") as i64
+}
+
+// ---------------------------------------------------------------------------------------------
+// A TCP proxy the test can cut, so the console is disconnected while etcd stays up
+
+// ---------------------------------------------------------------------------------------------
+// 1. Initial listing, value shapes, prefix boundary, paging
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn initial_list_parses_role_instance_addr() {
+    let etcd = Etcd::start();
+    etcd.ctl(&[
+        "put",
+        "/services/web/web-1",
+        r#"{"addr":"10.0.0.1","port":80,"version":"1.2.3"}"#,
+    ]);
+    etcd.ctl(&[
+        "put",
+        "/services/api/api-7",
+        r#"{"Op":0,"Addr":"10.0.0.7:8080","Metadata":null}"#,
+    ]);
+    etcd.ctl(&["put", "/services/redis/redis-1", "10.0.1.1:6379"]);
+    // Outside the prefix: must not show up (a prefix without its trailing slash would take these).
+    etcd.ctl(&["put", "/services-old/web/web-9", "10.9.9.9:80"]);
+    etcd.ctl(&["put", "/other/x", "y"]);
+
+    let mut c = Console::start(profile(&[etcd.endpoint()]));
+    c.until(LIVE * 2, "snapshot and Live", |c| {
+        c.is_live() && !c.snapshots.is_empty()
+    })
+    .await;
+    assert_eq!(c.snapshots, vec![3]);
+    assert_eq!(c.healths.first(), Some(&Health::Connecting));
+    assert_eq!(c.members(), etcd_members(&etcd), "console == etcd");
+    assert!(c.state.members.synced);
+
+    let m = c.state.members.get("/services/web/web-1").expect("web-1");
+    assert_eq!((m.role(), m.instance()), ("web", "web-1"));
+    assert_eq!(m.addr(), "10.0.0.1:80");
+    assert_eq!(m.version_label(), "1.2.3");
+    let m = c.state.members.get("/services/api/api-7").expect("api-7");
+    assert_eq!(
+        (m.role(), m.instance(), m.addr()),
+        ("api", "api-7", "10.0.0.7:8080")
+    );
+    let m = c
+        .state
+        .members
+        .get("/services/redis/redis-1")
+        .expect("redis-1");
+    assert_eq!(
+        (m.role(), m.instance(), m.addr()),
+        ("redis", "redis-1", "10.0.1.1:6379")
+    );
+    assert_eq!(
+        m.mod_revision,
+        etcd_mod_revision(&etcd, "/services/redis/redis-1").unwrap()
+    );
+    // Sorted by role, then instance.
+    let order: Vec<String> = c
+        .state
+        .members
+        .visible_rows(0, 10)
+        .map(|m| m.key_text().to_string())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "/services/api/api-7",
+            "/services/redis/redis-1",
+            "/services/web/web-1"
+        ]
+    );
+    assert_eq!(c.state.members.revision, etcd_revision(&etcd));
+}
+
+/// 12,000 keys (more than two pages of `PAGE_SIZE`) put in 128-op transactions, concurrently.
+async fn put_bulk(endpoint: &str, n: usize) {
+    let client = Client::connect([endpoint], None)
+        .await
+        .expect("connect for bulk put");
+    let keys: Vec<usize> = (0..n).collect();
+    let txns = keys.chunks(128).map(|chunk| {
+        let ops: Vec<TxnOp> = chunk
+            .iter()
+            .map(|i| {
+                TxnOp::put(
+                    format!("/services/bulk/b-{i:05}"),
+                    format!(
+                        r#"{{"addr":"10.{}.{}.{}:80"}}"#,
+                        i / 65536,
+                        (i / 256) % 256,
+                        i % 256
+                    ),
+                    None,
+                )
+            })
+            .collect();
+        let mut client = client.clone();
+        async move {
+            client
+                .txn(Txn::new().and_then(ops))
+                .await
+                .expect("bulk txn")
+        }
+    });
+    futures::stream::iter(txns)
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn initial_list_pages_12k_keys_into_one_snapshot() {
+    const N: usize = 12_000;
+    assert!(
+        N as i64 > 2 * PAGE_SIZE,
+        "the test must span more than two pages"
+    );
+    let etcd = Etcd::start();
+    let t = Instant::now();
+    put_bulk(&etcd.endpoint(), N).await;
+    etcd.ctl(&["put", "/services/zz/last", "10.0.0.1:1"]);
+    etcd.ctl(&["put", "/services0", "just past the prefix"]);
+    eprintln!("put {N} keys in {:?}", t.elapsed());
+
+    // The listing function itself: one revision, every key once, in key order.
+    let p = profile(&[etcd.endpoint()]);
+    let client = connect(&p).await.expect("connect");
+    let (revision, entries) = list_prefix(&client, PREFIX).await.expect("list_prefix");
+    assert_eq!(revision, etcd_revision(&etcd));
+    assert_eq!(entries.len(), N + 1);
+    assert!(
+        entries.windows(2).all(|w| w[0].key < w[1].key),
+        "sorted, no duplicates"
+    );
+    assert_eq!(entries.last().unwrap().key, b"/services/zz/last");
+    assert!(entries.iter().all(|e| e.key.starts_with(PREFIX.as_bytes())));
+
+    // The source: all of them in the first and only snapshot.
+    let mut c = Console::start(p);
+    c.until(Duration::from_secs(10), "snapshot and Live", |c| {
+        c.is_live() && !c.snapshots.is_empty()
+    })
+    .await;
+    assert_eq!(c.snapshots, vec![N + 1], "one snapshot with every key");
+    assert_eq!(c.state.members.len(), N + 1);
+    assert_eq!(c.state.members.role_counts().get("bulk"), Some(&N));
+    assert_eq!(c.members(), etcd_members(&etcd));
+    let m = c
+        .state
+        .members
+        .get("/services/bulk/b-11999")
+        .expect("last bulk key");
+    assert_eq!(m.addr(), "10.0.46.223:80");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Live changes, 3. lease expiry
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_put_update_delete() {
+    let etcd = Etcd::start();
+    etcd.ctl(&["put", "/services/web/web-1", "10.0.0.1:80"]);
+    let mut c = Console::start(profile(&[etcd.endpoint()]));
+    c.until(LIVE * 2, "Live with 1 member", |c| {
+        c.is_live() && c.state.members.len() == 1
+    })
+    .await;
+
+    etcd.ctl(&[
+        "put",
+        "/services/web/web-2",
+        r#"{"addr":"10.0.0.2","port":8080}"#,
+    ]);
+    let t = c
+        .until(LIVE, "web-2 appears", |c| c.has("/services/web/web-2"))
+        .await;
+    eprintln!("put seen after {t:?}");
+    let m = c.state.members.get("/services/web/web-2").unwrap();
+    assert_eq!(m.addr(), "10.0.0.2:8080");
+    assert_eq!(m.version, 1);
+    assert!(m.started_at().is_some(), "a creation seen live gets an age");
+
+    etcd.ctl(&[
+        "put",
+        "/services/web/web-2",
+        r#"{"addr":"10.0.0.22","port":8080,"version":"2"}"#,
+    ]);
+    let t = c
+        .until(LIVE, "web-2 updated", |c| {
+            c.state.members.get("/services/web/web-2").map(|m| m.addr()) == Some("10.0.0.22:8080")
+        })
+        .await;
+    eprintln!("update seen after {t:?}");
+    let m = c.state.members.get("/services/web/web-2").unwrap();
+    assert_eq!((m.version, m.version_label()), (2, "2"));
+    assert_eq!(
+        m.mod_revision,
+        etcd_mod_revision(&etcd, "/services/web/web-2").unwrap()
+    );
+
+    etcd.ctl(&["del", "/services/web/web-1"]);
+    let t = c
+        .until(LIVE, "web-1 deleted", |c| !c.has("/services/web/web-1"))
+        .await;
+    eprintln!("delete seen after {t:?}");
+    assert_eq!(c.members(), etcd_members(&etcd));
+    assert_eq!(c.state.members.revision, etcd_revision(&etcd));
+    assert_eq!(
+        c.snapshots.len(),
+        1,
+        "live changes come as events, not re-lists"
+    );
+    // Outside the prefix: never shown.
+    etcd.ctl(&["put", "/services0/x", "y"]);
+    etcd.ctl(&["put", "/services/web/web-3", "10.0.0.3:80"]);
+    c.until(LIVE, "web-3 appears", |c| c.has("/services/web/web-3"))
+        .await;
+    assert_eq!(c.members(), etcd_members(&etcd));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lease_expiry_removes_member() {
+    let etcd = Etcd::start();
+    etcd.ctl(&["put", "/services/web/stays", "10.0.0.1:80"]);
+    let mut c = Console::start(profile(&[etcd.endpoint()]));
+    c.until(LIVE * 2, "Live", |c| {
+        c.is_live() && c.state.members.len() == 1
+    })
+    .await;
+
+    let lease = grant(&etcd, 2);
+    etcd.ctl(&[
+        "put",
+        "--lease",
+        &format!("{lease:x}"),
+        "/services/web/leased",
+        "10.0.0.2:80",
+    ]);
+    c.until(LIVE, "leased member appears", |c| {
+        c.has("/services/web/leased")
+    })
+    .await;
+    assert_eq!(
+        c.state.members.get("/services/web/leased").unwrap().lease,
+        lease
+    );
+    // The state asked the source for this lease's TTL (it is on screen) and gets it.
+    c.until(LIVE, "lease TTL polled", |c| {
+        c.state
+            .members
+            .lease_remaining(lease, chrono::Utc::now())
+            .is_some()
+    })
+    .await;
+
+    // Nobody keeps it alive: etcd expires it within ~2 s (+ its 500 ms expiry sweep).
+    let t = c
+        .until(Duration::from_secs(8), "leased member expires", |c| {
+            !c.has("/services/web/leased")
+        })
+        .await;
+    eprintln!("lease expiry seen {t:?} after the put was seen");
+    assert!(!etcd_has(&etcd, "/services/web/leased"));
+    assert_eq!(c.members(), etcd_members(&etcd));
+    assert!(c.has("/services/web/stays"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Deregister
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deregister_is_guarded_by_mod_revision() {
+    let etcd = Etcd::start();
+    etcd.ctl(&["put", "/services/web/web-1", "10.0.0.1:80"]);
+    etcd.ctl(&["put", "/services/web/web-2", "10.0.0.2:80"]);
+    let mut c = Console::start(profile(&[etcd.endpoint()]));
+    c.until(LIVE * 2, "Live", |c| {
+        c.is_live() && c.state.members.len() == 2
+    })
+    .await;
+
+    // Plain deregister at the revision the console shows.
+    let rev = c
+        .state
+        .members
+        .get("/services/web/web-1")
+        .unwrap()
+        .mod_revision;
+    let out = c.deregister("/services/web/web-1", rev, None).await;
+    assert_eq!(
+        out,
+        DeregisterOutcome::Deleted {
+            lease_revoked: None
+        }
+    );
+    assert!(!etcd_has(&etcd, "/services/web/web-1"), "deleted in etcd");
+    c.until(LIVE, "web-1 leaves the state", |c| {
+        !c.has("/services/web/web-1")
+    })
+    .await;
+    let audit = c.audits.last().expect("an audit entry for the deregister");
+    assert_eq!(
+        (
+            audit.action.as_str(),
+            audit.target.as_str(),
+            audit.result.as_deref()
+        ),
+        ("deregister", "/services/web/web-1", Some("deleted"))
+    );
+
+    // Stale revision: the instance re-registered after the user looked → refused, key kept.
+    let stale = c
+        .state
+        .members
+        .get("/services/web/web-2")
+        .unwrap()
+        .mod_revision;
+    etcd.ctl(&["put", "/services/web/web-2", "10.0.0.2:81"]);
+    let current = etcd_mod_revision(&etcd, "/services/web/web-2").unwrap();
+    assert!(current > stale);
+    let out = c.deregister("/services/web/web-2", stale, None).await;
+    assert_eq!(
+        out,
+        DeregisterOutcome::Changed {
+            current_mod_revision: Some(current)
+        }
+    );
+    assert_eq!(
+        etcd_mod_revision(&etcd, "/services/web/web-2"),
+        Some(current),
+        "key untouched"
+    );
+    assert_eq!(
+        c.audits.last().unwrap().result.as_deref(),
+        Some("refused: changed")
+    );
+
+    // Already gone.
+    let out = c.deregister("/services/web/nope", 5, None).await;
+    assert_eq!(out, DeregisterOutcome::Missing);
+    assert_eq!(c.audits.last().unwrap().result.as_deref(), Some("missing"));
+
+    // With lease revoke: the lease's other keys vanish too.
+    let lease = grant(&etcd, 60);
+    let hex = format!("{lease:x}");
+    etcd.ctl(&["put", "--lease", &hex, "/services/api/api-1", "10.0.1.1:80"]);
+    etcd.ctl(&[
+        "put",
+        "--lease",
+        &hex,
+        "/services/api/api-1-sidecar",
+        "10.0.1.1:81",
+    ]);
+    c.until(LIVE, "leased members appear", |c| {
+        c.has("/services/api/api-1") && c.has("/services/api/api-1-sidecar")
+    })
+    .await;
+    let rev = c
+        .state
+        .members
+        .get("/services/api/api-1")
+        .unwrap()
+        .mod_revision;
+    let out = c.deregister("/services/api/api-1", rev, Some(lease)).await;
+    assert_eq!(
+        out,
+        DeregisterOutcome::Deleted {
+            lease_revoked: Some(Ok(lease))
+        }
+    );
+    assert!(!etcd_has(&etcd, "/services/api/api-1"));
+    assert!(
+        !etcd_has(&etcd, "/services/api/api-1-sidecar"),
+        "revoking the lease removes its other keys"
+    );
+    let ttl = etcd.ctl(&["lease", "timetolive", &hex]);
+    assert!(ttl.contains("already expired"), "lease gone: {ttl}");
+    c.until(LIVE, "leased members leave the state", |c| {
+        !c.has("/services/api/api-1") && !c.has("/services/api/api-1-sidecar")
+    })
+    .await;
+    assert_eq!(c.members(), etcd_members(&etcd));
+
+    // The function itself, outside the source.
+    let mut client = connect(&profile(&[etcd.endpoint()])).await.unwrap();
+    let rev = etcd_mod_revision(&etcd, "/services/web/web-2").unwrap();
+    assert_eq!(
+        deregister(&mut client, b"/services/web/web-2", rev - 1, None).await,
+        DeregisterOutcome::Changed {
+            current_mod_revision: Some(rev)
+        }
+    );
+    assert_eq!(
+        deregister(&mut client, b"/services/web/web-2", rev, None).await,
+        DeregisterOutcome::Deleted {
+            lease_revoked: None
+        }
+    );
+    assert_eq!(
+        deregister(&mut client, b"/services/web/web-2", rev, None).await,
+        DeregisterOutcome::Missing
+    );
+    c.until(LIVE, "state empty", |c| c.state.members.is_empty())
+        .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. etcd crash and restart
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resumes_after_etcd_is_killed_and_restarted() {
+    let mut etcd = Etcd::start();
+    etcd.ctl(&["put", "/services/web/web-1", "10.0.0.1:80"]);
+    etcd.ctl(&["put", "/services/web/web-2", "10.0.0.2:80"]);
+    let mut c = Console::start(profile(&[etcd.endpoint()]));
+    c.until(LIVE * 2, "Live", |c| {
+        c.is_live() && c.state.members.len() == 2
+    })
+    .await;
+    let mark = c.healths.len();
+
+    etcd.kill();
+    let t = c
+        .until(RECONNECT, "Retrying after SIGKILL", |c| {
+            c.retrying_since(mark).is_some()
+        })
+        .await;
+    eprintln!("crash noticed after {t:?}");
+    // A deregister during the outage fails clearly instead of hanging.
+    let out = c.deregister("/services/web/web-1", 1, None).await;
+    assert!(matches!(out, DeregisterOutcome::Failed(_)), "{out:?}");
+
+    etcd.restart();
+    let retry_at = c.retrying_since(mark).unwrap();
+    let t = c
+        .until(RECONNECT, "Live again after restart", |c| {
+            c.healths[retry_at..].contains(&Health::Live) && c.is_live()
+        })
+        .await;
+    eprintln!("live again {t:?} after the restart returned");
+
+    etcd.ctl(&["del", "/services/web/web-1"]);
+    etcd.ctl(&["put", "/services/web/web-3", "10.0.0.3:80"]);
+    etcd.ctl(&["put", "/services/web/web-2", "10.0.0.2:8080"]);
+    let truth = etcd_members(&etcd);
+    c.until(LIVE, "console == etcd after restart", |c| {
+        c.members() == truth
+    })
+    .await;
+    assert!(!c.has("/services/web/web-1"), "no ghost");
+    assert_eq!(c.state.members.revision, etcd_revision(&etcd));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6./7. Disconnected while etcd stays up (a proxy between console and etcd)
+
+/// Console behind a live proxy, with `n` members listed.
+async fn behind_proxy(etcd: &Etcd, n: usize) -> (Proxy, Console) {
+    for i in 1..=n {
+        etcd.ctl(&[
+            "put",
+            &format!("/services/web/web-{i}"),
+            &format!("10.0.0.{i}:80"),
+        ]);
+    }
+    let proxy = Proxy::start(etcd.client_port).await;
+    let mut c = Console::start(profile(&[proxy.endpoint()]));
+    c.until(LIVE * 2, "Live through the proxy", |c| {
+        c.is_live() && c.state.members.len() == n
+    })
+    .await;
+    (proxy, c)
+}
+
+/// Cuts the proxy and waits until the console has noticed.
+async fn disconnect(proxy: &mut Proxy, c: &mut Console) {
+    let mark = c.healths.len();
+    proxy.down().await;
+    c.until(RECONNECT, "Retrying after the proxy went down", |c| {
+        c.retrying_since(mark).is_some()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compaction_while_disconnected_relists_without_ghosts() {
+    let etcd = Etcd::start();
+    let (mut proxy, mut c) = behind_proxy(&etcd, 5).await;
+    etcd.ctl(&["put", "/services/web/web-1", "10.0.0.1:81"]);
+    c.until(LIVE, "update seen", |c| {
+        c.state.members.get("/services/web/web-1").unwrap().addr() == "10.0.0.1:81"
+    })
+    .await;
+    assert_eq!(c.snapshots.len(), 1);
+
+    disconnect(&mut proxy, &mut c).await;
+    etcd.ctl(&["del", "/services/web/web-1"]);
+    etcd.ctl(&["del", "/services/web/web-2"]);
+    etcd.ctl(&["put", "/services/web/web-3", "10.0.0.3:8080"]);
+    etcd.ctl(&["put", "/services/db/db-1", "10.0.2.1:5432"]);
+    etcd.ctl(&["put", "/services/db/db-2", "10.0.2.2:5432"]);
+    etcd.ctl(&["del", "/services/db/db-2"]);
+    let rev = etcd_revision(&etcd);
+    etcd.ctl(&["compact", &rev.to_string()]);
+    let truth = etcd_members(&etcd);
+    assert_eq!(truth.len(), 4);
+
+    proxy.up().await;
+    let t = c
+        .until(RECONNECT, "console == etcd after compaction", |c| {
+            c.members() == truth
+        })
+        .await;
+    eprintln!("reconciled {t:?} after the proxy came back");
+    assert_eq!(
+        c.snapshots.len(),
+        2,
+        "history was compacted: exactly one re-list"
+    );
+    for gone in [
+        "/services/web/web-1",
+        "/services/web/web-2",
+        "/services/db/db-2",
+    ] {
+        assert!(!c.has(gone), "ghost {gone}");
+    }
+    c.until(LIVE, "Live after the re-list", |c| c.is_live())
+        .await;
+    assert_eq!(c.state.members.revision, rev);
+    assert_eq!(c.state.members.role_counts().get("web"), Some(&3));
+
+    // And it keeps watching after the re-list.
+    etcd.ctl(&["put", "/services/web/web-9", "10.0.0.9:80"]);
+    c.until(LIVE, "web-9 after re-list", |c| {
+        c.has("/services/web/web-9")
+    })
+    .await;
+    assert_eq!(c.members(), etcd_members(&etcd));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_missed_while_disconnected_arrive_on_resume() {
+    let etcd = Etcd::start();
+    let (mut proxy, mut c) = behind_proxy(&etcd, 3).await;
+
+    disconnect(&mut proxy, &mut c).await;
+    etcd.ctl(&["del", "/services/web/web-1"]);
+    etcd.ctl(&["put", "/services/web/web-2", "10.0.0.2:8080"]);
+    etcd.ctl(&["put", "/services/web/web-4", "10.0.0.4:80"]);
+    etcd.ctl(&["put", "/services/web/web-5", "10.0.0.5:80"]);
+    etcd.ctl(&["del", "/services/web/web-5"]);
+    let lease = grant(&etcd, 60);
+    etcd.ctl(&[
+        "put",
+        "--lease",
+        &format!("{lease:x}"),
+        "/services/api/api-1",
+        "10.0.1.1:80",
+    ]);
+    let truth = etcd_members(&etcd);
+    // Not visible while cut off.
+    assert!(!c.has("/services/web/web-4"));
+
+    proxy.up().await;
+    let t = c
+        .until(RECONNECT, "console == etcd after resume", |c| {
+            c.members() == truth
+        })
+        .await;
+    eprintln!("caught up {t:?} after the proxy came back");
+    assert_eq!(
+        c.snapshots.len(),
+        1,
+        "resumed from the last revision + 1: no re-list"
+    );
+    c.until(LIVE, "Live after resume", |c| c.is_live()).await;
+    assert_eq!(
+        c.state.members.get("/services/api/api-1").unwrap().lease,
+        lease
+    );
+
+    // A second cut: the resume point moved on (no replay from the old revision, nothing lost).
+    disconnect(&mut proxy, &mut c).await;
+    etcd.ctl(&["del", "/services/web/web-2"]);
+    let truth = etcd_members(&etcd);
+    proxy.up().await;
+    c.until(RECONNECT, "console == etcd after second resume", |c| {
+        c.members() == truth
+    })
+    .await;
+    assert_eq!(c.snapshots.len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. Failover
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_to_second_endpoint() {
+    let etcd = Etcd::start();
+    etcd.ctl(&["put", "/services/web/web-1", "10.0.0.1:80"]);
+    etcd.ctl(&["put", "/services/web/web-2", "10.0.0.2:80"]);
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let mut c = Console::start(profile(&[dead, etcd.endpoint()]));
+    let t = c
+        .until(
+            RECONNECT,
+            "Live and listed with a dead first endpoint",
+            |c| c.is_live() && c.state.members.len() == 2,
+        )
+        .await;
+    eprintln!("live after {t:?}; health history {:?}", c.healths);
+    assert_eq!(c.members(), etcd_members(&etcd));
+
+    // And it stays usable: live events and commands go to the endpoint that answers.
+    etcd.ctl(&["put", "/services/web/web-3", "10.0.0.3:80"]);
+    c.until(LIVE, "web-3 appears", |c| c.has("/services/web/web-3"))
+        .await;
+    for i in 0..6 {
+        let out = c
+            .deregister(&format!("/services/web/missing-{i}"), 1, None)
+            .await;
+        assert_eq!(out, DeregisterOutcome::Missing, "request {i}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. The key path: readonly refuses, confirm deregisters
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readonly_refuses_deregister_and_confirm_path_deletes() {
+    let etcd = Etcd::start();
+    etcd.ctl(&["put", "/services/web/web-1", "10.0.0.1:80"]);
+    etcd.ctl(&["put", "/services/web/web-2", "10.0.0.2:80"]);
+    let mut c = Console::start(profile(&[etcd.endpoint()]));
+    c.until(LIVE * 2, "Live", |c| {
+        c.is_live() && c.state.members.len() == 2
+    })
+    .await;
+    assert!(c.state.members.select_key("/services/web/web-2"));
+    let _ = state::sync_scope(&mut c.state);
+
+    c.state.readonly = true;
+    let mut out = state::handle_action(&mut c.state, Action::Deregister);
+    assert_eq!(out.len(), 1, "only an audit entry: {out:?}");
+    let Command::Audit(a) = &out[0] else {
+        panic!("expected an audit command, got {out:?}")
+    };
+    assert_eq!(a.result.as_deref(), Some("refused: readonly"));
+    assert_eq!(a.action, "deregister");
+    assert_eq!(a.target, "/services/web/web-2");
+    assert_eq!(a.cluster, "test");
+    assert_eq!(c.state.popup, None, "no confirmation dialog in readonly");
+    // Even a Confirm afterwards does nothing.
+    let confirm = state::handle_action(&mut c.state, Action::Confirm);
+    assert!(
+        !confirm
+            .iter()
+            .any(|c| matches!(c, Command::Deregister { .. } | Command::Gated(_))),
+        "{confirm:?}"
+    );
+    out.extend(confirm);
+    // Hand everything that came out to the source, as the app would, then a barrier: the source
+    // handles commands in order, so once the barrier's outcome is back the rest was handled too.
+    for cmd in out {
+        c.send(cmd).await;
+    }
+    let barrier = c.deregister("/services/web/barrier", 1, None).await;
+    assert_eq!(barrier, DeregisterOutcome::Missing);
+    assert_eq!(c.deregs.len(), 1, "only the barrier: {:?}", c.deregs);
+    assert!(
+        etcd_has(&etcd, "/services/web/web-2"),
+        "nothing deleted in readonly"
+    );
+    assert!(c.has("/services/web/web-2"));
+
+    // Control: the same keys without readonly open the dialog and, on confirm, delete the key.
+    c.state.readonly = false;
+    assert!(state::handle_action(&mut c.state, Action::Deregister).is_empty());
+    let rev = etcd_mod_revision(&etcd, "/services/web/web-2").unwrap();
+    assert!(matches!(
+        &c.state.popup,
+        Some(Popup::ConfirmDeregister { key, mod_revision, .. }) if key == b"/services/web/web-2" && *mod_revision == rev
+    ));
+    // Confirmed once the dialog has been on screen for a moment, as in the app.
+    let shown = std::time::Instant::now();
+    state::frame_drawn(&mut c.state, shown, true);
+    let cmds = state::handle_key(
+        &mut c.state,
+        Action::Confirm,
+        "y",
+        shown + Duration::from_millis(300),
+    );
+    let [Command::Gated(gated)] = cmds.as_slice() else {
+        panic!("expected one gated deregister, got {cmds:?}")
+    };
+    let attempt_id = gated.attempt.id.clone();
+    let cmd = c.release((**gated).clone());
+    c.send(cmd).await;
+    c.until(LIVE, "deregister done and web-2 gone", |c| {
+        c.deregs.len() == 2 && !c.has("/services/web/web-2")
+    })
+    .await;
+    // The outcome line carries the attempt's id.
+    let outcome = c.audits.last().expect("an outcome line");
+    assert_eq!(
+        (&outcome.id, outcome.result.as_deref()),
+        (&attempt_id, Some("deleted"))
+    );
+    assert_eq!(
+        c.deregs[1].1,
+        DeregisterOutcome::Deleted {
+            lease_revoked: None
+        }
+    );
+    assert!(!etcd_has(&etcd, "/services/web/web-2"));
+    assert!(etcd_has(&etcd, "/services/web/web-1"));
+}
+
+/// etcd comes back on the same endpoint with an empty data dir (rebuilt, or restored from an older
+/// backup): its revision is now *behind* the console's resume point. A watch from that point would
+/// wait silently for revisions that will not come for a long time while showing the old members;
+/// the source must re-list instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_rebuilt_with_lower_revision_is_relisted() {
+    let mut etcd = Etcd::start();
+    for i in 0..20 {
+        etcd.ctl(&[
+            "put",
+            "/services/web/web-1",
+            &format!("10.0.0.1:{}", 8000 + i),
+        ]);
+    }
+    etcd.ctl(&["put", "/services/web/web-2", "10.0.0.2:80"]);
+    let mut c = Console::start(profile(&[etcd.endpoint()]));
+    c.until(LIVE * 2, "Live", |c| {
+        c.is_live() && c.state.members.len() == 2
+    })
+    .await;
+    let old_revision = etcd_revision(&etcd);
+    let mark = c.healths.len();
+
+    etcd.kill();
+    std::fs::remove_dir_all(etcd.dir.path().join("data")).expect("wiping the data dir");
+    c.until(RECONNECT, "Retrying after SIGKILL", |c| {
+        c.retrying_since(mark).is_some()
+    })
+    .await;
+    etcd.restart();
+    etcd.ctl(&["put", "/services/db/db-1", "10.0.2.1:5432"]);
+    assert!(
+        etcd_revision(&etcd) < old_revision,
+        "the new store starts lower"
+    );
+    let truth = etcd_members(&etcd);
+    c.until(RECONNECT, "console == rebuilt etcd", |c| {
+        c.members() == truth
+    })
+    .await;
+    assert!(!c.has("/services/web/web-1"), "no ghost from the old store");
+    // And live again on the new store.
+    etcd.ctl(&["put", "/services/db/db-2", "10.0.2.2:5432"]);
+    c.until(LIVE, "db-2 appears", |c| c.has("/services/db/db-2"))
+        .await;
+    assert_eq!(c.members(), etcd_members(&etcd));
+}
+
+/// A short keepalive in the profile must not make etcd drop an idle watch: grpc-go servers answer
+/// pings closer than 5 s apart with GOAWAY "too_many_pings" (seen after ~4 s idle with 1 s pings).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_watch_survives_short_keepalive() {
+    let etcd = Etcd::start();
+    etcd.ctl(&["put", "/services/web/web-1", "10.0.0.1:80"]);
+    let mut p = profile(&[etcd.endpoint()]);
+    p.keepalive = Duration::from_secs(1);
+    let mut c = Console::start(p);
+    c.until(LIVE * 2, "Live", |c| c.is_live()).await;
+    let mark = c.healths.len();
+    c.idle(Duration::from_secs(7)).await;
+    assert_eq!(
+        c.retrying_since(mark),
+        None,
+        "idle watch dropped: {:?}",
+        c.healths
+    );
+    etcd.ctl(&["put", "/services/web/web-2", "10.0.0.2:80"]);
+    c.until(LIVE, "web-2 appears", |c| c.has("/services/web/web-2"))
+        .await;
+    assert_eq!(c.healths.len(), mark, "no reconnect: {:?}", c.healths);
+}
+
+/// Keys are bytes. Two keys that differ only in bytes that are not UTF-8 (`inv\xff`, `inv\xfe`) are two
+/// members end to end: listed and watched as two rows, shown escaped, their own values and history,
+/// and deregistering one deletes exactly that key — not a lossy look-alike that matches nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_that_are_not_utf8_are_distinct_members_and_deregister_the_exact_key() {
+    let etcd = Etcd::start();
+    let mut client = Client::connect([etcd.endpoint()], None).await.unwrap();
+    let ff = b"/services/coll/inv\xff".to_vec();
+    let fe = b"/services/coll/inv\xfe".to_vec();
+    let fd = b"/services/coll/inv\xfd".to_vec();
+    client.put(ff.clone(), "10.0.0.1:80", None).await.unwrap();
+    client.put(fe.clone(), "10.0.0.2:80", None).await.unwrap();
+    client.put(fe.clone(), "10.0.0.3:80", None).await.unwrap();
+    etcd.ctl(&["put", "/services/coll/inv", "10.0.0.9:80"]);
+
+    let mut c = Console::start(profile(&[etcd.endpoint()]));
+    c.until(LIVE * 2, "listing and Live", |c| {
+        c.is_live() && !c.snapshots.is_empty()
+    })
+    .await;
+    assert_eq!(c.state.members.len(), 3, "three keys in etcd, three rows");
+    assert_eq!(
+        c.members(),
+        etcd_members(&etcd),
+        "console == etcd, bytes and all"
+    );
+    let shown = |c: &Console, k: &[u8]| c.state.members.get(k).map(|m| m.instance().to_string());
+    assert_eq!(shown(&c, &ff).as_deref(), Some("inv\\xff"));
+    assert_eq!(shown(&c, &fe).as_deref(), Some("inv\\xfe"));
+    assert_eq!(c.state.members.get(&fe).unwrap().addr(), "10.0.0.3:80");
+
+    // A third arrives through the watch.
+    client.put(fd.clone(), "10.0.0.4:80", None).await.unwrap();
+    c.until(LIVE, "the watched key", |c| c.has(&fd)).await;
+    assert_eq!(c.members(), etcd_members(&etcd));
+
+    // History of the exact key.
+    assert!(c.state.members.select_key(&fe));
+    let _ = state::sync_scope(&mut c.state);
+    let cmds = state::handle_action(&mut c.state, Action::Detail);
+    let [cmd @ Command::FetchHistory { key, .. }] = cmds.as_slice() else {
+        panic!("expected a history fetch, got {cmds:?}")
+    };
+    assert_eq!(key, &fe);
+    c.send(cmd.clone()).await;
+    c.until(LIVE, "history of inv\\xfe", |c| {
+        matches!(
+            &c.state.popup,
+            Some(Popup::MemberDetail {
+                history: Some(_),
+                ..
+            })
+        )
+    })
+    .await;
+    let Some(Popup::MemberDetail {
+        history: Some(Ok(earlier)),
+        ..
+    }) = &c.state.popup
+    else {
+        panic!("history failed: {:?}", c.state.popup)
+    };
+    assert_eq!(earlier.len(), 1);
+    assert_eq!(
+        (&earlier[0].key, &earlier[0].value[..]),
+        (&fe, &b"10.0.0.2:80"[..])
+    );
+    state::handle_action(&mut c.state, Action::Back);
+
+    // Deregister inv\xff through the dialog: exactly that key goes.
+    assert!(c.state.members.select_key(&ff));
+    let _ = state::sync_scope(&mut c.state);
+    state::handle_action(&mut c.state, Action::Deregister);
+    assert!(matches!(&c.state.popup, Some(Popup::ConfirmDeregister { key, .. }) if *key == ff));
+    let shown = std::time::Instant::now();
+    state::frame_drawn(&mut c.state, shown, true);
+    let cmds = state::handle_key(
+        &mut c.state,
+        Action::Confirm,
+        "y",
+        shown + Duration::from_millis(300),
+    );
+    let [Command::Gated(gated)] = cmds.as_slice() else {
+        panic!("expected one gated deregister, got {cmds:?}")
+    };
+    assert_eq!(gated.attempt.target, "/services/coll/inv\\xff");
+    assert_eq!(
+        gated.attempt.key_b64.as_deref(),
+        Some("L3NlcnZpY2VzL2NvbGwvaW52/w==")
+    );
+    let cmd = c.release((**gated).clone());
+    let Command::Deregister { key, .. } = &cmd else {
+        panic!("expected a deregister, got {cmd:?}")
+    };
+    assert_eq!(key, &ff);
+    c.send(cmd).await;
+    c.until(LIVE, "deregistered and gone", |c| {
+        !c.deregs.is_empty() && !c.has(&ff)
+    })
+    .await;
+    assert_eq!(
+        c.deregs[0],
+        (
+            ff.clone(),
+            DeregisterOutcome::Deleted {
+                lease_revoked: None
+            }
+        )
+    );
+    let audit = c.audits.last().expect("an audit line");
+    assert_eq!(
+        (
+            audit.action.as_str(),
+            audit.result.as_deref().unwrap_or(""),
+            audit.target.as_str()
+        ),
+        ("deregister", "deleted", "/services/coll/inv\\xff")
+    );
+    let left = |k: &[u8]| {
+        let k = k.to_vec();
+        let mut client = client.clone();
+        async move { client.get(k, None).await.unwrap().kvs().len() }
+    };
+    assert_eq!(left(&ff).await, 0, "the exact key was deleted");
+    assert_eq!(left(&fe).await, 1, "its look-alike is untouched");
+    assert_eq!(left(&fd).await, 1);
+    assert_eq!(c.members(), etcd_members(&etcd));
+}
+
+/// Another etcd comes up at the address the console knows, with more revisions than the one it
+/// replaced: resuming the watch there would keep the old members as live and miss the new ones.
+/// The console is cut off (a proxy) while the swap happens and the new store is written, so it
+/// reconnects straight into the newer, foreign history.
+async fn swapped_cluster_is_listed_again(token: &str) {
+    let mut etcd = Etcd::start();
+    let (mut proxy, mut c) = behind_proxy(&etcd, 3).await;
+    let old_revision = etcd_revision(&etcd);
+    disconnect(&mut proxy, &mut c).await;
+
+    etcd.replace_with_fresh(token);
+    for i in 1..=(old_revision + 5) {
+        etcd.ctl(&["put", &format!("/services/api/api-{i}"), "10.0.9.1:80"]);
+    }
+    etcd.ctl(&["del", "/services/api/api-1"]);
+    assert!(
+        etcd_revision(&etcd) > old_revision + 5,
+        "the new store is ahead"
+    );
+    let truth = etcd_members(&etcd);
+    proxy.up().await;
+    let told = |c: &Console| {
+        c.state.status.as_ref().is_some_and(|s| {
+            s.text.contains("etcd cluster changed") && s.text.contains("listed again")
+        })
+    };
+    c.until(
+        RECONNECT,
+        "console == the new etcd, and the user told",
+        |c| c.members() == truth && told(c),
+    )
+    .await;
+    assert_eq!(c.snapshots.len(), 2, "listed once more");
+    // Live on the new cluster from there.
+    etcd.ctl(&["put", "/services/db/db-1", "10.0.2.1:5432"]);
+    c.until(LIVE, "db-1 appears", |c| c.has("/services/db/db-1"))
+        .await;
+    assert_eq!(c.members(), etcd_members(&etcd));
+}
+
+/// A different `--initial-cluster-token`: the cluster id in the response headers changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_cluster_at_the_same_address_is_listed_again() {
+    swapped_cluster_is_listed_again("another-cluster").await;
+}
+
+/// Identical flags: same cluster and member ids, so only the continuity check (the count of keys
+/// and a sampled key's mod_revision at the resume revision) can tell.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_etcd_with_the_same_ids_is_listed_again() {
+    swapped_cluster_is_listed_again("etcd-cluster").await;
+}
+
+/// A normal failover inside one cluster (another member of the same cluster answers) resumes the
+/// watch without a re-list; covered with three members in `etcd_cluster`. Here: a plain
+/// reconnect to the same store resumes too (no re-list, no "cluster changed").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnect_to_the_same_store_resumes_without_a_relist() {
+    let etcd = Etcd::start();
+    let (mut proxy, mut c) = behind_proxy(&etcd, 3).await;
+    disconnect(&mut proxy, &mut c).await;
+    etcd.ctl(&["put", "/services/web/web-9", "10.0.0.9:80"]);
+    etcd.ctl(&["del", "/services/web/web-1"]);
+    let truth = etcd_members(&etcd);
+    proxy.up().await;
+    c.until(RECONNECT, "console == etcd", |c| c.members() == truth)
+        .await;
+    assert_eq!(c.snapshots.len(), 1, "resumed, not listed again");
+    assert!(c
+        .state
+        .status
+        .as_ref()
+        .is_none_or(|s| !s.text.contains("cluster changed")));
+}
+
+/// A frozen etcd (SIGSTOP: sockets open, no answers) is noticed within `keepalive_secs` + 5 s, and
+/// from then on the members pane says how old its data is and TTLs stop counting down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frozen_etcd_is_noticed_and_the_pane_goes_stale() {
+    let etcd = Etcd::start();
+    let lease = grant(&etcd, 600);
+    etcd.ctl(&[
+        "put",
+        "/services/web/web-1",
+        "10.0.0.1:80",
+        &format!("--lease={lease:x}"),
+    ]);
+    // The default keep-alive (10 s): the bound is 10 + 5 s.
+    let mut p = profile(&[etcd.endpoint()]);
+    p.keepalive = Duration::from_secs(10);
+    let mut c = Console::start(p);
+    c.until(LIVE * 2, "Live with web-1", |c| {
+        c.is_live() && c.has("/services/web/web-1")
+    })
+    .await;
+    // The row is on screen: its TTL is polled.
+    let _ = c.cmds.try_send(Command::WatchLeases(vec![lease]));
+    c.until(LIVE, "a TTL", |c| {
+        c.state
+            .members
+            .lease_remaining(lease, c.state.now)
+            .is_some()
+    })
+    .await;
+
+    let mark = c.healths.len();
+    etcd.freeze();
+    // keepalive 10 s + 5 s for the progress answer; 2 s of slack for a loaded machine.
+    c.until(
+        Duration::from_secs(10 + 5 + 2),
+        "Retrying while etcd is frozen",
+        |c| c.retrying_since(mark).is_some(),
+    )
+    .await;
+    let now = |c: &mut Console, secs: i64| {
+        c.state.now = chrono::Utc::now() + chrono::Duration::seconds(secs);
+    };
+    now(&mut c, 0);
+    let stale = c.state.stale_for(opsconsole::model::SourceKind::Etcd);
+    assert!(
+        stale.is_some_and(|s| s.num_seconds() >= 5),
+        "the pane is stale from etcd's last answer: {stale:?}"
+    );
+    let frozen = c
+        .state
+        .members
+        .lease_remaining(lease, c.state.members_clock());
+    now(&mut c, 60);
+    assert_eq!(
+        c.state
+            .members
+            .lease_remaining(lease, c.state.members_clock()),
+        frozen,
+        "the TTL does not count down while etcd is not answering"
+    );
+    etcd.thaw();
+    c.until(RECONNECT, "Live again", |c| c.live_since(mark))
+        .await;
+}

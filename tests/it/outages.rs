@@ -1,0 +1,684 @@
+//! Backend outages for the polled HTTP sources — checks (Alertmanager), metrics (Graphite,
+//! Prometheus) and logs (Elasticsearch, Loki) — against a tiny HTTP server the test controls. Each
+//! source is driven headlessly (its `Msg`s applied with `opsconsole::state::update`, as the app does)
+//! through four faults in a row:
+//!
+//! 1. down at start (connection refused), 2. answering 500, 3. answering slower than
+//!    `timeout_secs = 1`, 4. going down mid-session.
+//!
+//! After each fault the source must report `Health::Retrying { at, .. }` with `at` in the future (the
+//! countdown on screen) and really retry no earlier than `at`; the last good data must stay in the
+//! state untouched; and when the server is back the source must be `Live` again by itself and
+//! deliver what changed meanwhile.
+
+use crate::common;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use opsconsole::config::Config;
+use opsconsole::model::{
+    ClusterId, Command, Health, MetricsQuery, Msg, SourceId, SourceKind, Window,
+};
+use opsconsole::sources::checks::ChecksSource;
+use opsconsole::sources::logs::LogsSource;
+use opsconsole::sources::metrics::MetricsSource;
+use opsconsole::state::{self, State};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use common::free_port;
+
+/// How long the server sleeps in "slow" mode: well past the sources' `timeout_secs = 1`.
+const SLOW: Duration = Duration::from_millis(2500);
+/// Time allowed for one transition (a poll interval of 1 s plus backoff of a few seconds).
+const STEP: Duration = Duration::from_secs(12);
+/// A retry may come this much before the advertised `at` (clock and scheduling slack).
+const SLACK_MS: i64 = 150;
+
+// ---------------------------------------------------------------------------------------------
+// The test's HTTP server
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    Ok,
+    Fail500,
+    Slow,
+}
+
+struct Shared {
+    mode: Mutex<Mode>,
+    /// (path prefix, JSON body); the first matching prefix answers.
+    routes: Mutex<Vec<(String, String)>>,
+    /// Arrival time and request line of every request.
+    requests: Mutex<Vec<(DateTime<Utc>, String)>>,
+}
+
+struct Backend {
+    port: u16,
+    shared: Arc<Shared>,
+    accept: Option<JoinHandle<()>>,
+    conns: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Backend {
+    /// A server on a free port that is *not* listening yet (connections are refused).
+    fn new() -> Backend {
+        Backend {
+            port: free_port(),
+            shared: Arc::new(Shared {
+                mode: Mutex::new(Mode::Ok),
+                routes: Mutex::new(Vec::new()),
+                requests: Mutex::new(Vec::new()),
+            }),
+            accept: None,
+            conns: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn route(&self, prefix: &str, body: String) {
+        let mut r = self.shared.routes.lock().unwrap();
+        r.retain(|(p, _)| p != prefix);
+        r.push((prefix.to_string(), body));
+    }
+
+    fn set_mode(&self, mode: Mode) {
+        *self.shared.mode.lock().unwrap() = mode;
+    }
+
+    fn requests(&self) -> Vec<(DateTime<Utc>, String)> {
+        self.shared.requests.lock().unwrap().clone()
+    }
+
+    async fn up(&mut self) {
+        assert!(self.accept.is_none(), "server already up");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let listener = loop {
+            match TcpListener::bind(("127.0.0.1", self.port)).await {
+                Ok(l) => break l,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("rebind {}: {e}; retrying", self.port);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("cannot listen on {}: {e}", self.port),
+            }
+        };
+        let (shared, conns) = (self.shared.clone(), self.conns.clone());
+        self.accept = Some(tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let shared = shared.clone();
+                let h = tokio::spawn(async move {
+                    let _ = serve(stream, shared).await;
+                });
+                conns.lock().unwrap().push(h);
+            }
+        }));
+    }
+
+    /// Stops listening and drops every open connection (a crashed server).
+    async fn down(&mut self) {
+        if let Some(a) = self.accept.take() {
+            a.abort();
+            let _ = a.await;
+        }
+        let conns = std::mem::take(&mut *self.conns.lock().unwrap());
+        for c in conns {
+            c.abort();
+            let _ = c.await;
+        }
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        if let Some(a) = self.accept.take() {
+            a.abort();
+        }
+        for c in self.conns.lock().unwrap().drain(..) {
+            c.abort();
+        }
+    }
+}
+
+/// One request per connection (`Connection: close`), so "down" really means down.
+async fn serve(mut stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        if buf.len() > 1 << 20 {
+            return Ok(());
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    while buf.len() < head_end + length {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let request_line = head.lines().next().unwrap_or("").to_string();
+    shared
+        .requests
+        .lock()
+        .unwrap()
+        .push((Utc::now(), request_line.clone()));
+    let path = request_line.split(' ').nth(1).unwrap_or("/").to_string();
+    let mode = *shared.mode.lock().unwrap();
+    let (status, body) = match mode {
+        Mode::Fail500 => (
+            "500 Internal Server Error",
+            r#"{"error":"backend on fire"}"#.to_string(),
+        ),
+        Mode::Slow | Mode::Ok => {
+            if mode == Mode::Slow {
+                tokio::time::sleep(SLOW).await;
+            }
+            let routes = shared.routes.lock().unwrap().clone();
+            match routes
+                .into_iter()
+                .find(|(p, _)| path.starts_with(p.as_str()))
+            {
+                Some((_, body)) => ("200 OK", body),
+                None => (
+                    "404 Not Found",
+                    format!(r#"{{"error":"no route for {path}"}}"#),
+                ),
+            }
+        }
+    };
+    let resp = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(resp.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+// ---------------------------------------------------------------------------------------------
+// The headless pane
+
+struct Pane {
+    id: SourceId,
+    state: State,
+    rx: mpsc::Receiver<Msg>,
+    /// Every health report of this source with the time it was applied.
+    healths: Vec<(DateTime<Utc>, Health)>,
+    task: JoinHandle<()>,
+    /// Keeps the source's command channel open (and carries metrics queries).
+    cmds: Option<mpsc::Sender<Command>>,
+}
+
+impl Pane {
+    fn new(id: SourceId, rx: mpsc::Receiver<Msg>, task: JoinHandle<()>) -> Pane {
+        Pane {
+            id,
+            state: State::new("test", "/services/", "tester", Utc::now()),
+            rx,
+            healths: Vec::new(),
+            task,
+            cmds: None,
+        }
+    }
+
+    fn apply(&mut self, msg: Msg) {
+        if let Msg::Health(id, h) = &msg {
+            if *id == self.id {
+                let now = Utc::now();
+                if let Health::Retrying { at, error, .. } = h {
+                    assert!(
+                        *at > now,
+                        "{:?}: Retrying.at {at} is not in the future (applied at {now}): {error}",
+                        self.id
+                    );
+                }
+                self.healths.push((now, h.clone()));
+            }
+        }
+        let _ = state::update(&mut self.state, msg);
+    }
+
+    fn health(&self) -> Option<&Health> {
+        self.state.health.get(&self.id)
+    }
+
+    async fn until(&mut self, what: &str, mut pred: impl FnMut(&Pane) -> bool) -> Duration {
+        let start = Instant::now();
+        let deadline = start + STEP;
+        loop {
+            if pred(self) {
+                return start.elapsed();
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "{:?}: timed out after {STEP:?} waiting for: {what}\nhealth history: {:?}",
+                    self.id,
+                    self.healths.iter().map(|(_, h)| h).collect::<Vec<_>>()
+                );
+            }
+            match tokio::time::timeout(Duration::from_millis(50), self.rx.recv()).await {
+                Ok(Some(m)) => self.apply(m),
+                Ok(None) => panic!(
+                    "{:?}: the source stopped while waiting for: {what}",
+                    self.id
+                ),
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// The first `Retrying` at or after health report `from`: (applied at, retry at, error).
+    fn retrying_since(&self, from: usize) -> Option<(DateTime<Utc>, DateTime<Utc>, String)> {
+        self.healths[from..].iter().find_map(|(t, h)| match h {
+            Health::Retrying { at, error, .. } => Some((*t, *at, error.clone())),
+            _ => None,
+        })
+    }
+
+    fn live_since(&self, from: usize) -> bool {
+        self.healths[from..].iter().any(|(_, h)| *h == Health::Live)
+            && self.health() == Some(&Health::Live)
+    }
+}
+
+impl Drop for Pane {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What a pane shows, as text: equal before and after a fault means nothing was lost or replaced.
+type Fingerprint = fn(&State) -> Option<String>;
+
+/// Runs the four faults against `pane`; `change` makes the server serve newer data, and
+/// `fingerprint` reads the pane's data (None = nothing received yet). Returns a report line.
+async fn four_faults(
+    name: &str,
+    server: &mut Backend,
+    pane: &mut Pane,
+    fingerprint: Fingerprint,
+    change: &dyn Fn(&Backend, usize),
+) -> String {
+    let t0 = Instant::now();
+    let mut report = Vec::new();
+
+    // 1. Down at start: connection refused.
+    let mark = 0;
+    pane.until("Retrying while the server is down at start", |p| {
+        p.retrying_since(mark).is_some()
+    })
+    .await;
+    let (_, _, error) = pane.retrying_since(mark).unwrap();
+    assert!(
+        fingerprint(&pane.state).is_none(),
+        "{name}: data out of nowhere"
+    );
+    eprintln!("{name} down at start: {error}");
+    server.up().await;
+    let t = pane
+        .until("Live with data once the server is up", |p| {
+            p.live_since(mark) && fingerprint(&p.state).is_some()
+        })
+        .await;
+    report.push(format!("down at start → live {t:.1?} after up"));
+    check_countdown(name, server, pane, mark);
+
+    // 2-4. Each fault during a session.
+    for (i, fault) in ["500s", "slow", "down"].into_iter().enumerate() {
+        let good = fingerprint(&pane.state).expect("good data before the fault");
+        let mark = pane.healths.len();
+        match fault {
+            "500s" => server.set_mode(Mode::Fail500),
+            "slow" => server.set_mode(Mode::Slow),
+            _ => server.down().await,
+        }
+        let t = pane
+            .until(&format!("Retrying during {fault}"), |p| {
+                p.retrying_since(mark).is_some()
+            })
+            .await;
+        let (_, at, error) = pane.retrying_since(mark).unwrap();
+        eprintln!("{name} {fault}: Retrying after {t:.1?}, retry at {at}: {error}");
+        let expect = match fault {
+            "500s" => "500",
+            "slow" => "no answer within 1 s",
+            _ => "",
+        };
+        assert!(
+            error.contains(expect),
+            "{name} {fault}: error {error:?} lacks {expect:?}"
+        );
+        // The fault lasts a little longer than the first retry: the countdown runs more than once.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        while let Ok(m) = pane.rx.try_recv() {
+            pane.apply(m);
+        }
+        assert_eq!(
+            fingerprint(&pane.state).as_deref(),
+            Some(good.as_str()),
+            "{name} {fault}: the last good data must stay while the backend fails"
+        );
+        // Meanwhile the backend's data moved on; the recovery must bring it.
+        change(server, i + 1);
+        match fault {
+            "down" => server.up().await,
+            _ => server.set_mode(Mode::Ok),
+        }
+        let t = pane
+            .until(&format!("Live with new data after {fault}"), |p| {
+                p.live_since(mark) && fingerprint(&p.state).is_some_and(|f| f != good)
+            })
+            .await;
+        report.push(format!(
+            "{fault} → retrying, data kept, live {t:.1?} after repair"
+        ));
+        check_countdown(name, server, pane, mark);
+    }
+    let line = format!("{name}: {} ({:.1?} total)", report.join("; "), t0.elapsed());
+    eprintln!("{line}");
+    line
+}
+
+/// Every retry came no earlier than the countdown said.
+fn check_countdown(name: &str, server: &Backend, pane: &Pane, from: usize) {
+    let requests = server.requests();
+    for (applied, h) in &pane.healths[from..] {
+        let Health::Retrying { at, .. } = h else {
+            continue;
+        };
+        // The next request after the Retrying report was applied is the retry.
+        if let Some((t, line)) = requests.iter().find(|(t, _)| t > applied) {
+            let early = (*at - *t).num_milliseconds();
+            assert!(
+                early <= SLACK_MS,
+                "{name}: retried {early} ms before the advertised time ({line})"
+            );
+        }
+    }
+}
+
+fn parse_profile(section: &str) -> opsconsole::config::ClusterProfile {
+    let toml =
+        format!("[clusters.test]\netcd = {{ endpoints = [\"http://127.0.0.1:1\"] }}\n{section}\n");
+    Config::parse(&toml, Path::new("/test/config.toml"))
+        .unwrap_or_else(|e| panic!("{e}\n{toml}"))
+        .cluster("test")
+        .unwrap()
+        .clone()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks: Alertmanager
+
+fn alerts_body(n: usize) -> String {
+    let alerts: Vec<String> = (0..=n)
+        .map(|i| {
+            format!(
+                r#"{{"labels":{{"alertname":"Alert{i}","instance":"web-{i}","severity":"critical"}},"annotations":{{"summary":"round {i}"}},"startsAt":"2026-01-01T00:00:00Z","updatedAt":"2026-01-01T00:00:00Z","status":{{"state":"active","silencedBy":[]}}}}"#
+            )
+        })
+        .collect();
+    format!("[{}]", alerts.join(","))
+}
+
+fn checks_fingerprint(s: &State) -> Option<String> {
+    if !s.checks.received() {
+        return None;
+    }
+    let rows: Vec<String> = s
+        .checks
+        .visible_rows(0, usize::MAX)
+        .map(|r| format!("{}/{}={} {}", r.entity, r.check, r.status, r.output))
+        .collect();
+    Some(rows.join(", "))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checks_alertmanager_survives_outages() {
+    let mut server = Backend::new();
+    server.route("/api/v2/alerts", alerts_body(0));
+    server.route("/api/v2/silences", "[]".into());
+    let p = parse_profile(&format!(
+        "checks = {{ kind = \"alertmanager\", url = \"{}\", interval_secs = 1, timeout_secs = 1 }}",
+        server.url()
+    ));
+    let (tx, rx) = mpsc::channel(256);
+    let (ctx, crx) = mpsc::channel(16);
+    let task = tokio::spawn(ChecksSource::new(p.checks.unwrap(), tx, crx).run());
+    let mut pane = Pane::new(SourceKind::Checks.of(ClusterId(0)), rx, task);
+    pane.cmds = Some(ctx);
+    four_faults(
+        "checks/alertmanager",
+        &mut server,
+        &mut pane,
+        checks_fingerprint,
+        &|s: &Backend, round| s.route("/api/v2/alerts", alerts_body(round)),
+    )
+    .await;
+    assert_eq!(pane.state.checks.results.len(), 4, "one alert per round");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metrics: Graphite and Prometheus
+
+fn metrics_query() -> MetricsQuery {
+    MetricsQuery {
+        label: "test".into(),
+        vars: None,
+        window: Window::M15,
+        width: 30,
+    }
+}
+
+fn metrics_fingerprint(s: &State) -> Option<String> {
+    let r = s.metrics.result.as_ref()?;
+    let series: Vec<String> = r
+        .series
+        .iter()
+        .map(|x| match x {
+            Ok(x) => format!("{}={:?}", x.name, x.last),
+            Err(e) => format!("error: {e}"),
+        })
+        .collect();
+    Some(series.join(", "))
+}
+
+async fn metrics_pane(profile_section: String) -> Pane {
+    let p = parse_profile(&profile_section);
+    let (tx, rx) = mpsc::channel(256);
+    let (ctx, crx) = mpsc::channel(16);
+    let src = MetricsSource::new(p.metrics.unwrap(), tx, crx).expect("metrics source");
+    let task = tokio::spawn(src.run());
+    ctx.send(Command::MetricsQuery(metrics_query()))
+        .await
+        .unwrap();
+    let mut pane = Pane::new(SourceKind::Metrics.of(ClusterId(0)), rx, task);
+    pane.cmds = Some(ctx);
+    pane
+}
+
+fn graphite_body(round: usize) -> String {
+    let now = Utc::now().timestamp();
+    let pts: Vec<String> = (0..30)
+        .map(|i| format!("[{}.0,{}]", round * 100 + i, now - 900 + i as i64 * 30))
+        .collect();
+    format!(r#"[{{"target":"s0","datapoints":[{}]}}]"#, pts.join(","))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_graphite_survives_outages() {
+    let mut server = Backend::new();
+    server.route("/render", graphite_body(0));
+    let mut pane = metrics_pane(format!(
+        "metrics = {{ kind = \"graphite\", url = \"{}\", interval_secs = 1, timeout_secs = 1, series = [{{ name = \"cpu\", target = \"stats.cpu\" }}] }}",
+        server.url()
+    ))
+    .await;
+    four_faults(
+        "metrics/graphite",
+        &mut server,
+        &mut pane,
+        metrics_fingerprint,
+        &|s: &Backend, round| s.route("/render", graphite_body(round)),
+    )
+    .await;
+    let r = pane.state.metrics.result.as_ref().unwrap();
+    assert!(r.series[0].is_ok(), "{:?}", r.series);
+}
+
+fn prometheus_body(round: usize) -> String {
+    let now = Utc::now().timestamp();
+    let pts: Vec<String> = (0..30)
+        .map(|i| format!("[{},\"{}\"]", now - 900 + i as i64 * 30, round * 100 + i))
+        .collect();
+    format!(
+        r#"{{"status":"success","data":{{"resultType":"matrix","result":[{{"metric":{{}},"values":[{}]}}]}}}}"#,
+        pts.join(",")
+    )
+}
+
+/// Prometheus answers one request per series: an outage must still be one `Retrying` for the
+/// pane (not `Live` with an error per row) and keep the last good series.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_prometheus_survives_outages() {
+    let mut server = Backend::new();
+    server.route("/api/v1/query_range", prometheus_body(0));
+    let mut pane = metrics_pane(format!(
+        "metrics = {{ kind = \"prometheus\", url = \"{}\", interval_secs = 1, timeout_secs = 1, series = [{{ name = \"up\", query = \"up\" }}] }}",
+        server.url()
+    ))
+    .await;
+    four_faults(
+        "metrics/prometheus",
+        &mut server,
+        &mut pane,
+        metrics_fingerprint,
+        &|s: &Backend, round| s.route("/api/v1/query_range", prometheus_body(round)),
+    )
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Logs: Elasticsearch and Loki
+
+fn logs_fingerprint(s: &State) -> Option<String> {
+    if s.logs.is_empty() {
+        return None;
+    }
+    let lines: Vec<String> = s
+        .logs
+        .window(usize::MAX)
+        .iter()
+        .map(|l| l.message.clone())
+        .collect();
+    Some(lines.join(" | "))
+}
+
+fn es_body(base_ms: i64, round: usize) -> String {
+    let hits: Vec<String> = (0..=round)
+        .rev()
+        .map(|i| {
+            let ts = base_ms + i as i64 * 1000;
+            let iso = DateTime::from_timestamp_millis(ts).unwrap().to_rfc3339();
+            format!(
+                r#"{{"_index":"logstash-1","_id":"doc-{i}","sort":[{ts}],"_source":{{"@timestamp":"{iso}","host":"web-1","program":"app","severity":"info","message":"line {i}"}}}}"#
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"_shards":{{"failed":0}},"hits":{{"hits":[{}]}}}}"#,
+        hits.join(",")
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_elasticsearch_survives_outages() {
+    let mut server = Backend::new();
+    let base = Utc::now().timestamp_millis() - 60_000;
+    server.route("/logstash-", es_body(base, 0));
+    let p = parse_profile(&format!(
+        "logs = {{ kind = \"elasticsearch\", url = \"{}\", interval_secs = 1, timeout_secs = 1 }}",
+        server.url()
+    ));
+    let (tx, rx) = mpsc::channel(256);
+    let task = tokio::spawn(LogsSource::new(p.logs.unwrap(), tx).run());
+    let mut pane = Pane::new(SourceKind::Logs.of(ClusterId(0)), rx, task);
+    // The server answers every poll with all documents so far: the tail must not repeat them.
+    four_faults(
+        "logs/elasticsearch",
+        &mut server,
+        &mut pane,
+        logs_fingerprint,
+        &move |s: &Backend, round| s.route("/logstash-", es_body(base, round)),
+    )
+    .await;
+    assert_eq!(
+        logs_fingerprint(&pane.state).unwrap(),
+        "line 0 | line 1 | line 2 | line 3",
+        "every line once, in order"
+    );
+}
+
+fn loki_body(base_ns: i128, round: usize) -> String {
+    let values: Vec<String> = (0..=round)
+        .map(|i| format!(r#"["{}","line {i}"]"#, base_ns + i as i128 * 1_000_000_000))
+        .collect();
+    format!(
+        r#"{{"status":"success","data":{{"resultType":"streams","result":[{{"stream":{{"host":"web-1","job":"app"}},"values":[{}]}}]}}}}"#,
+        values.join(",")
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_loki_survives_outages() {
+    let mut server = Backend::new();
+    let base = Utc::now().timestamp_nanos_opt().unwrap() as i128 - 60_000_000_000;
+    server.route("/loki/api/v1/query_range", loki_body(base, 0));
+    let p = parse_profile(&format!(
+        "logs = {{ kind = \"loki\", url = \"{}\", query = '{{job=\"app\"}}', interval_secs = 1, timeout_secs = 1 }}",
+        server.url()
+    ));
+    let (tx, rx) = mpsc::channel(256);
+    let task = tokio::spawn(LogsSource::new(p.logs.unwrap(), tx).run());
+    let mut pane = Pane::new(SourceKind::Logs.of(ClusterId(0)), rx, task);
+    four_faults(
+        "logs/loki",
+        &mut server,
+        &mut pane,
+        logs_fingerprint,
+        &move |s: &Backend, round| s.route("/loki/api/v1/query_range", loki_body(base, round)),
+    )
+    .await;
+    assert_eq!(
+        logs_fingerprint(&pane.state).unwrap(),
+        "line 0 | line 1 | line 2 | line 3",
+        "every line once, in order"
+    );
+}

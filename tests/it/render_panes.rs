@@ -1,0 +1,396 @@
+//! Snapshots of the checks, metrics and logs panes and the silence form, on ratatui's `TestBackend`,
+//! with the data arriving through the sources' own messages. Regenerate after an intended UI change:
+//! `INSTA_UPDATE=always cargo test --test it render_panes`, then review the `.snap` diff.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+use opsconsole::action::Action;
+use opsconsole::keymap::Keymap;
+use opsconsole::model::{
+    CheckResult, ChecksSnapshot, ClusterId, Health, HistoryPoint, KvEntry, LogLine, MetricsResult,
+    Msg, Series, Silence, SourceKind,
+};
+use opsconsole::state::{self, handle_action, handle_form, update, FormKey, State};
+use opsconsole::theme::{StyleName, Theme};
+use opsconsole::ui;
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 4, 10, 0).unwrap()
+}
+
+fn check(entity: &str, check: &str, status: i64, output: &str, mins: i64) -> CheckResult {
+    let t = now() - Duration::minutes(mins);
+    CheckResult {
+        entity: entity.into(),
+        check: check.into(),
+        status,
+        output: output.into(),
+        occurrences: mins,
+        since: Some(t),
+        executed: Some(now() - Duration::seconds(20)),
+        history: (0..8)
+            .map(|i| HistoryPoint {
+                status: if i < 5 { 0 } else { status },
+                executed: Some(t + Duration::minutes(i)),
+            })
+            .collect(),
+        subscriptions: vec!["linux".into(), format!("entity:{entity}")],
+        ..Default::default()
+    }
+}
+
+fn state() -> State {
+    let mut s = State::new("prod", "/services/", "alice", now());
+    s.utc = true;
+    s.backends.checks = Some("sensu-go".into());
+    s.backends.metrics = Some("graphite".into());
+    s.backends.logs = Some("redis".into());
+    for id in [
+        SourceKind::Etcd.of(ClusterId(0)),
+        SourceKind::Checks.of(ClusterId(0)),
+        SourceKind::Metrics.of(ClusterId(0)),
+        SourceKind::Logs.of(ClusterId(0)),
+    ] {
+        update(&mut s, Msg::Health(id, Health::Live));
+    }
+    update(
+        &mut s,
+        Msg::MembersSnapshot {
+            revision: 10,
+            entries: ["web-1", "web-2", "db-1"]
+                .iter()
+                .enumerate()
+                .map(|(i, n)| KvEntry {
+                    key: format!("/services/{}/{n}", &n[..n.len() - 2]).into_bytes(),
+                    value: format!(r#"{{"addr":"10.0.0.{}","port":80}}"#, i + 1).into_bytes(),
+                    create_revision: 2,
+                    mod_revision: 3,
+                    version: 1,
+                    lease: 0,
+                })
+                .collect(),
+            at: now(),
+        },
+    );
+    let mut silenced = check(
+        "web-2",
+        "check_disk",
+        1,
+        "DISK WARNING - free space: / 1804 MB (9%)",
+        40,
+    );
+    silenced.silenced = true;
+    silenced.silenced_by = vec!["entity:web-2:check_disk".into()];
+    update(
+        &mut s,
+        Msg::ChecksSnapshot {
+            snapshot: ChecksSnapshot {
+                results: vec![
+                    check(
+                        "web-1",
+                        "check_http",
+                        0,
+                        "HTTP OK: HTTP/1.1 200 OK - 612 bytes",
+                        300,
+                    ),
+                    check(
+                        "web-1",
+                        "check_load",
+                        2,
+                        "CRITICAL - load average: 31.40, 28.02\nsecond line",
+                        12,
+                    ),
+                    silenced,
+                    check("db-1", "keepalive", 7, "status 7 from a custom check", 3),
+                ],
+                silences: vec![Silence {
+                    id: "entity:web-2:check_disk".into(),
+                    subscription: Some("entity:web-2".into()),
+                    check: Some("check_disk".into()),
+                    creator: "bob".into(),
+                    reason: "disk swap".into(),
+                    begin: Some(now() - Duration::minutes(30)),
+                    expire_at: Some(now() + Duration::minutes(90)),
+                    ..Default::default()
+                }],
+                skipped: 0,
+            },
+            at: now(),
+        },
+    );
+    for i in 0..6u32 {
+        update(
+            &mut s,
+            Msg::LogLines(vec![LogLine {
+                time: Some(now() - Duration::seconds(60 - i as i64 * 10)),
+                host: if i % 2 == 0 {
+                    "web-1".into()
+                } else {
+                    "db-1".into()
+                },
+                program: ["nginx", "sshd", "app"][i as usize % 3].into(),
+                severity: Some([6, 3, 4, 6, 7, 2][i as usize]),
+                message: format!("line {i}: upstream timed out while reading response header"),
+                fields: vec![],
+            }]),
+        );
+    }
+    s
+}
+
+/// Draws once (the view records the sparkline width), answers the metrics query `tick` asks for,
+/// and draws again.
+fn draw(s: &mut State) -> TestBackend {
+    let theme = Theme::resolve(None, None, false).unwrap();
+    let keymap = Keymap::resolve(None).unwrap();
+    let mut t = Terminal::new(TestBackend::new(140, 36)).unwrap();
+    t.draw(|f| ui::draw(f, s, &theme, &keymap)).unwrap();
+    let at = s.now;
+    for cmd in state::tick(s, at) {
+        if let opsconsole::model::Command::MetricsQuery(q) = cmd {
+            let series = [("cpu", "%", 40.0), ("req/s", "", 800.0)]
+                .iter()
+                .map(|(name, unit, base)| {
+                    let points: Vec<Option<f64>> = (0..q.width)
+                        .map(|i| (i % 9 != 4).then(|| base + (i as f64 / 3.0).sin() * base / 2.0))
+                        .collect();
+                    Ok(Series {
+                        name: name.to_string(),
+                        expr: format!("stats.gauges.x.{name}"),
+                        unit: unit.to_string(),
+                        last: Some(base * 1.1),
+                        min: Some(base / 2.0),
+                        max: Some(base * 1.5),
+                        points,
+                    })
+                })
+                .chain(std::iter::once(Err(
+                    "mem: no data for stats.gauges.x.mem".to_string()
+                )))
+                .collect();
+            update(
+                s,
+                Msg::Metrics {
+                    result: MetricsResult { query: q, series },
+                    at: now(),
+                },
+            );
+        }
+    }
+    t.draw(|f| ui::draw(f, s, &theme, &keymap)).unwrap();
+    t.backend().clone()
+}
+
+#[test]
+fn checks_metrics_and_logs_panes() {
+    let mut s = state();
+    insta::assert_snapshot!("three_panes", draw(&mut s));
+}
+
+#[test]
+fn checks_pane_stale_while_backend_down() {
+    let mut s = state();
+    update(
+        &mut s,
+        Msg::Health(
+            SourceKind::Checks.of(ClusterId(0)),
+            Health::Retrying {
+                at: now() + Duration::seconds(8),
+                attempt: 3,
+                error: "sensu-go: 401: the API key from $SENSU_API_KEY was rejected — check it"
+                    .into(),
+            },
+        ),
+    );
+    s.now = now() + Duration::minutes(2);
+    insta::assert_snapshot!("checks_stale", draw(&mut s));
+}
+
+#[test]
+fn silence_form_and_confirmation() {
+    let mut s = state();
+    handle_action(&mut s, Action::NextPane); // checks
+    handle_action(&mut s, Action::Silence);
+    insta::assert_snapshot!("silence_form", draw(&mut s));
+    handle_form(&mut s, FormKey::Enter); // no reason yet
+    insta::assert_snapshot!("silence_form_reason_required", draw(&mut s));
+    for c in "deploying a fix".chars() {
+        handle_form(&mut s, FormKey::Char(c));
+    }
+    handle_form(&mut s, FormKey::Enter);
+    insta::assert_snapshot!("silence_confirmation", draw(&mut s));
+}
+
+#[test]
+fn check_and_log_details() {
+    let mut s = state();
+    handle_action(&mut s, Action::NextPane);
+    handle_action(&mut s, Action::Down);
+    handle_action(&mut s, Action::Down);
+    handle_action(&mut s, Action::Detail);
+    insta::assert_snapshot!("check_detail", draw(&mut s));
+    handle_action(&mut s, Action::Back);
+    handle_action(&mut s, Action::NextPane); // metrics
+    handle_action(&mut s, Action::NextPane); // logs
+    handle_action(&mut s, Action::Up); // pauses follow
+    insta::assert_snapshot!("logs_paused", draw(&mut s));
+}
+
+/// Alerts whose labels hold what the screen must not obey (ESC, BEL), a look-alike named like
+/// their sanitised text, and an alert without an `instance` label, as parsed from Alertmanager.
+fn crafted_state() -> State {
+    let mut s = State::new("prod", "/services/", "alice", now());
+    s.utc = true;
+    s.backends.checks = Some("alertmanager".into());
+    update(
+        &mut s,
+        Msg::Health(SourceKind::Checks.of(ClusterId(0)), Health::Live),
+    );
+    let alerts = serde_json::json!([
+        {"labels": {"alertname": "Evil\u{1b}]52;c;ZXZpbA==\u{7}OSC", "instance": "web-1\u{1b}[2J", "severity": "critical"},
+         "annotations": {"summary": "crafted"}, "startsAt": "2026-11-25T04:00:00Z", "updatedAt": "2026-11-25T04:09:00Z"},
+        {"labels": {"alertname": "EvilOSC", "instance": "web-1", "severity": "critical"},
+         "annotations": {"summary": "look-alike"}, "startsAt": "2026-11-25T04:00:00Z", "updatedAt": "2026-11-25T04:09:00Z"},
+        {"labels": {"alertname": "NoInstance", "severity": "warning"},
+         "annotations": {"summary": "no instance label"}, "startsAt": "2026-11-25T04:00:00Z", "updatedAt": "2026-11-25T04:09:00Z"}
+    ]);
+    let (results, skipped) = opsconsole::sources::alertmanager::parse_alerts(
+        alerts.to_string().as_bytes(),
+        "http://am/api/v2/alerts",
+    )
+    .unwrap();
+    assert_eq!(skipped, 0);
+    update(
+        &mut s,
+        Msg::ChecksSnapshot {
+            snapshot: ChecksSnapshot {
+                results,
+                ..Default::default()
+            },
+            at: now(),
+        },
+    );
+    handle_action(&mut s, Action::NextPane); // checks
+    s
+}
+
+/// Every cell drawing `symbol`, with its style.
+fn cells_with(buf: &TestBackend, symbol: &str) -> Vec<(u16, u16, ratatui::style::Style)> {
+    let b = buf.buffer();
+    let mut out = Vec::new();
+    for y in 0..b.area.height {
+        for x in 0..b.area.width {
+            let c = &b[(x, y)];
+            if c.symbol() == symbol {
+                out.push((x, y, c.style()));
+            }
+        }
+    }
+    out
+}
+
+fn assert_nothing_to_obey(buf: &TestBackend) {
+    let b = buf.buffer();
+    for c in b.content() {
+        assert!(
+            !c.symbol().chars().any(char::is_control),
+            "a control character reached the screen: {:?}",
+            c.symbol()
+        );
+    }
+}
+
+#[test]
+fn crafted_names_are_drawn_with_visible_escapes() {
+    let theme = Theme::resolve(None, None, false).unwrap();
+    let escaped = theme.style(StyleName::Escaped);
+    let mut s = crafted_state();
+    // The cursor is on the look-alike (first: "web-1" < "web-1␛[2J"), so the crafted row's cells
+    // keep their own style.
+    assert_eq!(s.checks.selected().unwrap().check, "EvilOSC");
+    let table = draw(&mut s);
+    assert_nothing_to_obey(&table);
+    let text = format!("{table}");
+    assert!(text.contains("web-1␛[2J"), "{text}");
+    assert!(text.contains("Evil␛]52;c"), "cut to the column: {text}");
+    let marks = cells_with(&table, "␛");
+    assert_eq!(
+        marks.len(),
+        2,
+        "one ESC in the entity, one in the check: {marks:?}"
+    );
+    for (x, y, style) in &marks {
+        assert_eq!(
+            (style.fg, style.bg),
+            (escaped.fg, escaped.bg),
+            "the stand-in at {x},{y} is in the escaped style"
+        );
+        assert!(style
+            .add_modifier
+            .contains(ratatui::style::Modifier::UNDERLINED));
+    }
+    insta::assert_snapshot!("crafted_names_table", table);
+
+    handle_action(&mut s, Action::Down);
+    handle_action(&mut s, Action::Detail);
+    let detail = draw(&mut s);
+    assert_nothing_to_obey(&detail);
+    assert!(
+        cells_with(&detail, "␇")
+            .iter()
+            .any(|(_, _, st)| st.bg == escaped.bg),
+        "the detail marks the BEL too"
+    );
+    insta::assert_snapshot!("crafted_names_detail", detail);
+    handle_action(&mut s, Action::Back);
+
+    handle_action(&mut s, Action::Silence);
+    for c in "crafted".chars() {
+        handle_form(&mut s, FormKey::Char(c));
+    }
+    let form = draw(&mut s);
+    assert_nothing_to_obey(&form);
+    assert!(
+        format!("{form}").contains("check  web-1␛[2J/Evil␛]52;c;ZXZpbA==␇OSC"),
+        "{form}"
+    );
+    insta::assert_snapshot!("crafted_names_silence_form", form);
+    handle_form(&mut s, FormKey::Enter);
+    let confirm = draw(&mut s);
+    assert_nothing_to_obey(&confirm);
+    assert!(
+        format!("{confirm}").contains("Evil␛]52;c;ZXZpbA==␇OSC on web-1␛[2J"),
+        "{confirm}"
+    );
+    assert!(
+        cells_with(&confirm, "␛")
+            .iter()
+            .any(|(_, _, st)| st.bg == escaped.bg),
+        "the confirmation marks the escapes"
+    );
+    insta::assert_snapshot!("crafted_names_confirmation", confirm);
+}
+
+#[test]
+fn an_alert_without_instance_and_the_refused_scope() {
+    let mut s = crafted_state();
+    handle_action(&mut s, Action::Bottom); // NoInstance, the only warning
+    let table = draw(&mut s);
+    let text = format!("{table}");
+    assert!(text.contains("NoInstance"), "{text}");
+    handle_action(&mut s, Action::Silence);
+    for c in "why".chars() {
+        handle_form(&mut s, FormKey::Char(c));
+    }
+    handle_form(&mut s, FormKey::Tab); // scope
+    handle_form(&mut s, FormKey::Right);
+    handle_form(&mut s, FormKey::Right); // every check on (no instance)
+    handle_form(&mut s, FormKey::Enter);
+    let refused = draw(&mut s);
+    let text = format!("{refused}");
+    assert!(text.contains("every check on (no instance)"), "{text}");
+    assert!(text.contains("matches the empty string"), "{text}");
+    insta::assert_snapshot!("silence_form_refused_scope", refused);
+}

@@ -1,0 +1,775 @@
+//! Security of actions and secrets:
+//!
+//! - `--readonly` refuses every mutating path (deregister, silence, unsilence): the reducer returns
+//!   only an audit entry "refused: readonly", opens no dialog, and no key sequence at all produces a
+//!   mutating command.
+//! - Secrets: the binary runs with passwords taken from `OPSCONSOLE_TEST_SECRET` (etcd with auth
+//!   enabled, a dead etcd endpoint, HTTP backends that reject or do not answer) and
+//!   `OPSCONSOLE_LOG=debug`; the secret — and its Basic-auth base64 form — appears nowhere: not in
+//!   the log file, the audit log, `--help`, `opsconsole info`, or the screen. A literal
+//!   `password = "…"` (or `api_key`) is refused with a message that does not echo it.
+//! - TLS verification is on by default: an https checks backend with a self-signed certificate
+//!   fails with a certificate error, and connects with `ca = <that cert>` or
+//!   `insecure_skip_verify = true`.
+
+use crate::common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use chrono::Utc;
+use opsconsole::action::Action;
+use opsconsole::config::Config;
+use opsconsole::model::Command as Cmd;
+use opsconsole::model::{
+    CheckResult, ChecksSnapshot, Health, KvEntry, Msg, Silence, SourceId, SourceKind,
+};
+use opsconsole::sources::checks::ChecksSource;
+use opsconsole::state::{self, FormKey, State, TextKey};
+use tokio::sync::mpsc;
+
+use common::{free_port, require_binary, wait_for, Etcd};
+
+const BIN: &str = env!("CARGO_BIN_EXE_opsconsole");
+const SECRET: &str = "s3cr3t-value";
+const SECRET_VAR: &str = "OPSCONSOLE_TEST_SECRET";
+
+// ---------------------------------------------------------------------------------------------
+// 1. --readonly
+
+/// A state with one member selected and one check (covered by one silence) selected.
+fn readonly_state() -> State {
+    let now = Utc::now();
+    let mut st = State::new("prod", "/services/", "alice", now);
+    st.backends.checks = Some("sensu-go".into());
+    state::update(
+        &mut st,
+        Msg::MembersSnapshot {
+            revision: 7,
+            entries: vec![KvEntry {
+                key: "/services/web/web-1".into(),
+                value: br#"{"addr":"10.0.0.1","port":80}"#.to_vec(),
+                create_revision: 5,
+                mod_revision: 7,
+                version: 2,
+                lease: 0,
+            }],
+            at: now,
+        },
+    );
+    state::update(
+        &mut st,
+        Msg::ChecksSnapshot {
+            snapshot: ChecksSnapshot {
+                results: vec![CheckResult {
+                    entity: "web-1".into(),
+                    check: "check_http".into(),
+                    status: 2,
+                    output: "HTTP 503".into(),
+                    silenced_by: vec!["entity:web-1:check_http".into()],
+                    silenced: true,
+                    ..Default::default()
+                }],
+                silences: vec![Silence {
+                    id: "entity:web-1:check_http".into(),
+                    subscription: Some("entity:web-1".into()),
+                    check: Some("check_http".into()),
+                    creator: "bob".into(),
+                    reason: "deploy".into(),
+                    ..Default::default()
+                }],
+                skipped: 0,
+            },
+            at: now,
+        },
+    );
+    // The user's first `j` selects web-1 (nothing is selected at start).
+    state::handle_action(&mut st, Action::Down);
+    st
+}
+
+fn is_mutating(c: &Cmd) -> bool {
+    matches!(
+        c,
+        Cmd::Gated(_) | Cmd::Deregister { .. } | Cmd::Silence { .. } | Cmd::Unsilence { .. }
+    )
+}
+
+#[test]
+fn readonly_refuses_deregister_silence_unsilence() {
+    for (action, pane_steps, target) in [
+        (Action::Deregister, 0, "/services/web/web-1"),
+        // What the dialog would have shown as the target: the form's first scope, the silence.
+        (Action::Silence, 1, "check_http on web-1"),
+        (
+            Action::Unsilence,
+            1,
+            "entity:web-1:check_http — by bob: \"deploy\"",
+        ),
+    ] {
+        // Control: without readonly the same key opens its dialog.
+        let mut st = readonly_state();
+        for _ in 0..pane_steps {
+            state::handle_action(&mut st, Action::NextPane);
+        }
+        let out = state::handle_action(&mut st, action);
+        assert!(
+            st.popup.is_some(),
+            "{action:?} without readonly opens a dialog: {out:?}"
+        );
+
+        let mut st = readonly_state();
+        st.readonly = true;
+        for _ in 0..pane_steps {
+            state::handle_action(&mut st, Action::NextPane);
+        }
+        let out = state::handle_action(&mut st, action);
+        assert_eq!(out.len(), 1, "{action:?}: only an audit entry, got {out:?}");
+        let Cmd::Audit(a) = &out[0] else {
+            panic!("{action:?}: expected an audit entry, got {out:?}");
+        };
+        assert_eq!(a.result.as_deref(), Some("refused: readonly"), "{action:?}");
+        assert_eq!(a.target, target, "{action:?}");
+        assert_eq!((a.user.as_str(), a.cluster.as_str()), ("alice", "prod"));
+        assert_eq!(st.popup, None, "{action:?}: no dialog in readonly");
+        // A confirm right after does nothing either.
+        let out = state::handle_action(&mut st, Action::Confirm);
+        assert!(!out.iter().any(is_mutating), "{action:?}: {out:?}");
+        let status = st
+            .status
+            .as_ref()
+            .map(|s| s.text.clone())
+            .unwrap_or_default();
+        assert!(
+            status.contains("read-only"),
+            "{action:?} says why: {status:?}"
+        );
+    }
+}
+
+/// 20,000 random keys (actions, text input, silence-form keys, messages) in a readonly session:
+/// not one mutating command comes out, and every refusal is audited.
+#[test]
+fn readonly_no_key_sequence_mutates() {
+    let actions = [
+        Action::NextPane,
+        Action::PrevPane,
+        Action::Up,
+        Action::Down,
+        Action::Top,
+        Action::Bottom,
+        Action::Filter,
+        Action::Back,
+        Action::Detail,
+        Action::SortNext,
+        Action::Deregister,
+        Action::Silence,
+        Action::Unsilence,
+        Action::Help,
+        Action::Confirm,
+        Action::Cancel,
+        Action::ToggleRevokeLease,
+        Action::CommandLine,
+        Action::ToggleHideOk,
+    ];
+    let mut st = readonly_state();
+    st.readonly = true;
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let (mut refused, mut attempts) = (0, 0);
+    for _ in 0..20_000 {
+        let out = match next() % 4 {
+            0 | 1 => {
+                let a = actions[(next() % actions.len() as u64) as usize];
+                if a.is_mutating() {
+                    attempts += 1;
+                }
+                state::handle_action(&mut st, a)
+            }
+            2 => {
+                let keys = [
+                    TextKey::Char('y'),
+                    TextKey::Char('D'),
+                    TextKey::Enter,
+                    TextKey::Esc,
+                ];
+                state::handle_text(&mut st, keys[(next() % 4) as usize])
+            }
+            _ => {
+                let keys = [
+                    FormKey::Enter,
+                    FormKey::Tab,
+                    FormKey::Char('x'),
+                    FormKey::Esc,
+                ];
+                state::handle_form(&mut st, keys[(next() % 4) as usize])
+            }
+        };
+        assert!(
+            !out.iter().any(is_mutating),
+            "mutating command in readonly: {out:?}"
+        );
+        refused += out
+            .iter()
+            .filter(
+                |c| matches!(c, Cmd::Audit(a) if a.result.as_deref() == Some("refused: readonly")),
+            )
+            .count();
+    }
+    assert!(attempts > 1000);
+    assert_eq!(
+        refused, attempts,
+        "every mutating key is audited as refused"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Secrets
+
+/// An HTTP server that answers every request with `status` (401 for "credentials rejected") and
+/// counts requests; Basic credentials it saw are kept to prove the secret was really sent.
+struct Http401 {
+    port: u16,
+    requests: Arc<AtomicUsize>,
+    saw_secret: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Http401 {
+    fn start() -> Http401 {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let s = Http401 {
+            port,
+            requests: Arc::new(AtomicUsize::new(0)),
+            saw_secret: Arc::new(AtomicBool::new(false)),
+            stop: Arc::new(AtomicBool::new(false)),
+        };
+        let (requests, saw, stop) = (s.requests.clone(), s.saw_secret.clone(), s.stop.clone());
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("ops:{SECRET}"));
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                let Ok((mut c, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                };
+                let _ = c.set_nonblocking(false);
+                let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut buf = vec![0u8; 65536];
+                let n = c.read(&mut buf).unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]);
+                requests.fetch_add(1, Ordering::SeqCst);
+                if head.contains(&basic) {
+                    saw.store(true, Ordering::SeqCst);
+                }
+                let body = r#"{"error":"unauthorized"}"#;
+                let _ = write!(
+                    c,
+                    "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        s
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Http401 {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The forms a leaked secret could take in text.
+fn secret_forms() -> Vec<String> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    vec![
+        SECRET.to_string(),
+        b64.encode(format!("ops:{SECRET}")),
+        b64.encode(SECRET),
+        urlencoding::encode(SECRET).into_owned(),
+    ]
+}
+
+fn assert_no_secret(what: &str, text: &str) {
+    for form in secret_forms() {
+        assert!(
+            !text.contains(&form),
+            "the secret ({form}) leaked into {what}:\n{}",
+            text.lines()
+                .filter(|l| l.contains(&form))
+                .take(5)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+}
+
+/// etcd with auth enabled: user `ops` whose password is the secret.
+fn etcd_with_auth() -> Etcd {
+    let etcd = Etcd::start();
+    etcd.ctl(&["user", "add", "root:rootpw"]);
+    etcd.ctl(&["user", "add", &format!("ops:{SECRET}")]);
+    etcd.ctl(&["role", "add", "reader"]);
+    etcd.ctl(&[
+        "role",
+        "grant-permission",
+        "reader",
+        "--prefix=true",
+        "readwrite",
+        "/services/",
+    ]);
+    etcd.ctl(&["user", "grant-role", "ops", "reader"]);
+    etcd.ctl(&["put", "/services/web/web-1", "10.0.0.1:80"]);
+    etcd.ctl(&["auth", "enable"]);
+    etcd
+}
+
+/// A private tmux server running one command; Drop kills it.
+struct Term {
+    socket: String,
+    tmux: PathBuf,
+}
+
+impl Term {
+    fn run(cmd: &[&str], env: &[(&str, String)]) -> Term {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let t = Term {
+            socket: format!(
+                "opsconsole-sec-{}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ),
+            tmux: require_binary("tmux"),
+        };
+        let mut c = Command::new(&t.tmux);
+        c.args([
+            "-L",
+            &t.socket,
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "s",
+        ])
+        .args(["-x", "160", "-y", "45"])
+        .env_remove("TMUX")
+        .env("TERM", "xterm-256color");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        // The server is started with this environment; the program inherits it.
+        c.args(cmd);
+        let out = c.output().expect("tmux");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        t
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new(&self.tmux)
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("tmux");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", "s"])
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut a = vec!["send-keys", "-t", "s"];
+        a.extend_from_slice(keys);
+        self.tmux(&a);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+}
+
+impl Drop for Term {
+    fn drop(&mut self) {
+        let _ = Command::new(&self.tmux)
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+        common::tmux::remove_socket_file(&self.socket);
+    }
+}
+
+#[test]
+fn secrets_never_reach_logs_audit_help_info_or_screen() {
+    let etcd = etcd_with_auth();
+    let rejecting = Http401::start();
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let state_home = dir.path().join("state");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[clusters.test]
+etcd = {{ endpoints = ["{dead}", "{live}"], prefix = "/services/", user = "ops", password_env = "{SECRET_VAR}", connect_timeout_secs = 1 }}
+checks = {{ kind = "sensu-go", url = "{rej}", user = "ops", password_env = "{SECRET_VAR}", interval_secs = 1, timeout_secs = 1 }}
+metrics = {{ kind = "graphite", url = "{dead}", user = "ops", password_env = "{SECRET_VAR}", interval_secs = 1, timeout_secs = 1, series = [{{ name = "cpu", target = "x.{{instance}}.cpu" }}] }}
+logs = {{ kind = "elasticsearch", url = "{rej}", user = "ops", password_env = "{SECRET_VAR}", interval_secs = 1, timeout_secs = 1 }}
+"#,
+            live = etcd.endpoint(),
+            rej = rejecting.url(),
+        ),
+    )
+    .unwrap();
+    let env: Vec<(&str, String)> = vec![
+        (SECRET_VAR, SECRET.to_string()),
+        ("OPSCONSOLE_LOG", "debug".into()),
+        ("XDG_STATE_HOME", state_home.display().to_string()),
+        (
+            "XDG_CONFIG_HOME",
+            dir.path().join("cfg").display().to_string(),
+        ),
+        ("HOME", dir.path().display().to_string()),
+        ("USER", "sec-tester".into()),
+    ];
+
+    // --help and info, with the secret in the environment.
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .output()
+            .expect("running opsconsole");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let help = run(&["--help"]);
+    assert!(help.contains("--cluster"), "{help}");
+    assert_no_secret("--help", &help);
+    let info = run(&["--config", config.to_str().unwrap(), "info"]);
+    assert!(info.contains("clusters: test"), "{info}");
+    assert_no_secret("opsconsole info", &info);
+
+    // The console itself, in a terminal, for a few seconds of retries, with a deregister attempt.
+    let t = Term::run(
+        &[
+            BIN,
+            "--config",
+            config.to_str().unwrap(),
+            "--cluster",
+            "test",
+        ],
+        &env,
+    );
+    wait_for(Duration::from_secs(15), || {
+        t.screen().contains("web-1").then_some(())
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the member never showed (etcd auth failed?):\n{}",
+            t.screen()
+        )
+    });
+    // Let every source fail and retry a few times (checks and logs get 401s, metrics no answer).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while rejecting.requests.load(Ordering::SeqCst) < 6 {
+        assert!(Instant::now() < deadline, "the backends were not polled");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        rejecting.saw_secret.load(Ordering::SeqCst),
+        "the secret was sent as Basic credentials (so it was really in use)"
+    );
+    t.keys(&["j"]);
+    t.keys(&["D"]);
+    wait_for(Duration::from_secs(10), || {
+        t.screen().contains("Deregister this member?").then_some(())
+    })
+    .unwrap_or_else(|| panic!("no deregister dialog:\n{}", t.screen()));
+    // The dialog's keys count once it has been on screen for 250 ms.
+    std::thread::sleep(Duration::from_millis(350));
+    t.keys(&["y"]);
+    std::thread::sleep(Duration::from_secs(2));
+    let screen = t.screen();
+    assert_no_secret("the screen", &screen);
+    assert!(
+        screen.contains("rejected"),
+        "the 401 is reported (naming where the password came from):\n{screen}"
+    );
+    t.keys(&["q"]);
+    std::thread::sleep(Duration::from_millis(500));
+    drop(t);
+
+    let log = std::fs::read_to_string(state_home.join("opsconsole/opsconsole.log"))
+        .expect("the log file exists");
+    assert!(
+        log.lines().count() > 20 && log.contains("DEBUG"),
+        "debug logging was on: {} lines",
+        log.lines().count()
+    );
+    assert_no_secret("opsconsole.log", &log);
+    let audit = std::fs::read_to_string(state_home.join("opsconsole/audit.log"))
+        .expect("the deregister attempt was audited");
+    assert!(audit.contains("deregister"), "{audit}");
+    assert_no_secret("audit.log", &audit);
+    eprintln!(
+        "log: {} lines, {} bytes; audit: {}",
+        log.lines().count(),
+        log.len(),
+        audit.trim()
+    );
+}
+
+#[test]
+fn literal_secrets_in_the_config_are_refused_without_echoing_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = r#"[clusters.test]
+etcd = { endpoints = ["http://127.0.0.1:2379"] }
+"#;
+    let cases = [
+        r#"[clusters.test]
+etcd = { endpoints = ["http://127.0.0.1:2379"], user = "ops", password = "hunter2-literal" }
+"#
+        .to_string(),
+        format!(
+            "{base}checks = {{ kind = \"sensu-go\", url = \"http://x\", user = \"ops\", password = \"hunter2-literal\" }}\n"
+        ),
+        format!(
+            "{base}checks = {{ kind = \"sensu-go\", url = \"http://x\", api_key = \"hunter2-literal\" }}\n"
+        ),
+        format!(
+            "{base}metrics = {{ kind = \"graphite\", url = \"http://x\", user = \"ops\", password = \"hunter2-literal\", series = [{{ name = \"a\", target = \"b\" }}] }}\n"
+        ),
+        format!(
+            "{base}logs = {{ kind = \"elasticsearch\", url = \"http://x\", user = \"ops\", password = \"hunter2-literal\" }}\n"
+        ),
+        // Also when it is not a string (toml::Value is echoed by serde in type errors).
+        r#"[clusters.test]
+etcd = { endpoints = ["http://127.0.0.1:2379"], password = { v = "hunter2-literal" } }
+"#
+        .to_string(),
+        // And a redis URL with the password inside it.
+        format!(
+            "{base}logs = {{ kind = \"redis\", url = \"redis://:hunter2-literal@127.0.0.1:6379\", channel = \"syslog\" }}\n"
+        ),
+    ];
+    for (i, text) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("c{i}.toml"));
+        std::fs::write(&path, text).unwrap();
+        // The library and the binary, which must stop before touching the terminal.
+        let e = Config::parse(text, &path).expect_err(text).to_string();
+        assert!(!e.contains("hunter2"), "case {i} echoes the secret: {e}");
+        assert!(
+            e.contains("_env") || e.contains("password_file") || e.contains("not in the url"),
+            "case {i} says what to do instead: {e}"
+        );
+        let out = Command::new(BIN)
+            .args(["--config", path.to_str().unwrap(), "--cluster", "test"])
+            .env("XDG_STATE_HOME", dir.path().join("state"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "case {i}: {stderr}");
+        assert!(
+            !stderr.contains("hunter2"),
+            "case {i} echoes the secret: {stderr}"
+        );
+        assert!(
+            out.stdout.is_empty() && !stderr.contains("\x1b["),
+            "case {i}: the terminal was touched"
+        );
+        eprintln!("case {i}: {}", stderr.trim());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. TLS verification
+
+/// A self-signed certificate for 127.0.0.1 (not a CA: a leaf that is its own issuer), made by the
+/// openssl command line.
+fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
+    let openssl = require_binary("openssl");
+    let cnf = dir.join("req.cnf");
+    std::fs::write(
+        &cnf,
+        "[req]\ndistinguished_name = dn\nx509_extensions = ext\nprompt = no\n\
+         [dn]\nCN = opsconsole-test\n\
+         [ext]\nsubjectAltName = IP:127.0.0.1, DNS:localhost\n\
+         basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\n\
+         extendedKeyUsage = serverAuth\n",
+    )
+    .unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let out = Command::new(openssl)
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-config"])
+        .arg(&cnf)
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("running openssl");
+    assert!(
+        out.status.success(),
+        "openssl req failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (cert, key)
+}
+
+/// An https server (rustls, one thread per connection) answering Alertmanager's two GETs.
+fn https_alertmanager(cert: &Path, key: &Path) -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    opsconsole::sources::http::install_crypto_provider();
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(key).unwrap();
+    let config = Arc::new(
+        rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .expect("server certificate"),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(tcp) = conn else { continue };
+            let config = config.clone();
+            std::thread::spawn(move || {
+                let _ = tcp.set_read_timeout(Some(Duration::from_secs(5)));
+                let Ok(tls) = rustls::ServerConnection::new(config) else {
+                    return;
+                };
+                let mut s = rustls::StreamOwned::new(tls, tcp);
+                let mut buf = vec![0u8; 16384];
+                // A failed handshake (the client refused our certificate) ends here.
+                let Ok(n) = s.read(&mut buf) else { return };
+                let head = String::from_utf8_lossy(&buf[..n]);
+                let body = if head.contains("/api/v2/alerts") {
+                    r#"[{"labels":{"alertname":"TlsOk","instance":"web-1","severity":"warning"},"annotations":{},"status":{"state":"active"}}]"#
+                } else {
+                    "[]"
+                };
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.flush();
+                s.conn.send_close_notify();
+                let _ = s.flush();
+            });
+        }
+    });
+    port
+}
+
+/// Runs a checks source on `extra` TOML settings until it is Live (Ok: rows) or Retrying (Err).
+async fn checks_health(url: &str, extra: &str) -> Result<usize, String> {
+    let toml = format!(
+        "[clusters.t]\netcd = {{ endpoints = [\"http://127.0.0.1:1\"] }}\nchecks = {{ kind = \"alertmanager\", url = \"{url}\", timeout_secs = 2{extra} }}\n"
+    );
+    let p = Config::parse(&toml, Path::new("/t.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let (tx, mut rx) = mpsc::channel(64);
+    let (_ctx, crx) = mpsc::channel(4);
+    let task = tokio::spawn(
+        ChecksSource::new(p.cluster("t").unwrap().checks.clone().unwrap(), tx, crx).run(),
+    );
+    let mut st = State::new("t", "/services/", "u", Utc::now());
+    let result = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(m) = rx.recv().await {
+            let h = match &m {
+                Msg::Health(
+                    SourceId {
+                        kind: SourceKind::Checks,
+                        ..
+                    },
+                    h,
+                ) => Some(h.clone()),
+                _ => None,
+            };
+            state::update(&mut st, m);
+            match h {
+                Some(Health::Live) => return Ok(st.checks.results.len()),
+                Some(Health::Retrying { error, .. }) => return Err(error),
+                Some(Health::Failed(e)) => return Err(format!("failed: {e}")),
+                _ => {}
+            }
+        }
+        Err("source stopped".into())
+    })
+    .await
+    .expect("no Live or Retrying within 10 s");
+    task.abort();
+    result
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_is_verified_unless_told_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(dir.path());
+    let port = https_alertmanager(&cert, &key);
+    let url = format!("https://127.0.0.1:{port}");
+
+    let err = checks_health(&url, "")
+        .await
+        .expect_err("a self-signed certificate must be refused");
+    eprintln!("default: {err}");
+    assert!(
+        err.to_lowercase().contains("certificate"),
+        "the error says it is about the certificate: {err}"
+    );
+
+    let rows = checks_health(&url, &format!(", ca = \"{}\"", cert.display()))
+        .await
+        .unwrap_or_else(|e| panic!("with ca = <the certificate> it must connect: {e}"));
+    eprintln!("ca = cert: live, {rows} row(s)");
+    assert_eq!(rows, 1);
+
+    let rows = checks_health(&url, ", insecure_skip_verify = true")
+        .await
+        .unwrap_or_else(|e| panic!("insecure_skip_verify = true must connect: {e}"));
+    eprintln!("verification turned off: live, {rows} row(s)");
+    assert_eq!(rows, 1);
+
+    // A different certificate as `ca` does not make ours trusted.
+    let other = tempfile::tempdir().unwrap();
+    let (other_cert, _) = self_signed(other.path());
+    let err = checks_health(&url, &format!(", ca = \"{}\"", other_cert.display()))
+        .await
+        .expect_err("another CA must not be accepted");
+    eprintln!("other ca: {err}");
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+}

@@ -319,6 +319,14 @@ struct Screen {
 
 impl Screen {
     fn draw(&mut self) {
+        // As the app does before each frame: the reducer learns the layout first.
+        let viewports = opsconsole::ui::layout::viewports(
+            ratatui::layout::Rect::new(0, 0, WIDTH, HEIGHT),
+            &self.state,
+        );
+        if viewports != self.state.viewports {
+            state::set_viewports(&mut self.state, viewports);
+        }
         let (state, theme, keymap) = (&self.state, &self.theme, &self.keymap);
         self.terminal
             .draw(|f| opsconsole::ui::draw(f, state, theme, keymap))
@@ -376,16 +384,19 @@ fn populated() -> Screen {
         keymap: Keymap::resolve(None).expect("keymap"),
         terminal: Terminal::new(TestBackend::new(WIDTH, HEIGHT)).expect("terminal"),
     };
-    // The first frame tells the metrics pane its width; the tick then asks for that query.
-    screen.draw();
-    let cmds = state::tick(&mut screen.state, t0());
+    // The layout tells the metrics pane its width, and the reducer asks for that query.
+    let viewports = opsconsole::ui::layout::viewports(
+        ratatui::layout::Rect::new(0, 0, WIDTH, HEIGHT),
+        &screen.state,
+    );
+    let cmds = state::set_viewports(&mut screen.state, viewports);
     let query = cmds
         .into_iter()
         .find_map(|c| match c {
             Command::MetricsQuery(q) => Some(q),
             _ => None,
         })
-        .expect("tick emits a metrics query after the first frame");
+        .expect("the layout brings a metrics query");
     let width = query.width;
     let result = MetricsResult {
         series: (0..SERIES)

@@ -183,6 +183,8 @@ async fn console_first_frame(profile: &EtcdProfile, theme: &Theme, keymap: &Keym
     );
     let t3 = Instant::now();
     let mut terminal = Terminal::new(TestBackend::new(200, 60)).unwrap();
+    let viewports = ui::layout::viewports(ratatui::layout::Rect::new(0, 0, 200, 60), &state);
+    opsconsole::state::set_viewports(&mut state, viewports);
     terminal
         .draw(|f| ui::draw(f, &state, theme, keymap))
         .unwrap();

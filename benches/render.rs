@@ -102,6 +102,8 @@ fn bench_frame(c: &mut Criterion) {
 
     let frame = |state: &mut State, name: &str, group: &mut criterion::BenchmarkGroup<_>| {
         let mut terminal = Terminal::new(TestBackend::new(200, 60)).unwrap();
+        let viewports = ui::layout::viewports(ratatui::layout::Rect::new(0, 0, 200, 60), state);
+        opsconsole::state::set_viewports(state, viewports);
         let base = state.members.selected_index().unwrap_or(0);
         let mut flip = false;
         group.bench_function(name, |b| {

@@ -315,7 +315,11 @@ fn console_child(endpoint: String) {
         loop {
             if dirty && last_draw.elapsed() >= FRAME {
                 let t = thread_cpu();
-                let cmds = state::tick(&mut state, Utc::now());
+                let mut cmds = state::tick(&mut state, Utc::now());
+                let viewports = opsconsole::ui::layout::viewports(Rect::new(0, 0, 200, 60), &state);
+                if viewports != state.viewports {
+                    cmds.extend(state::set_viewports(&mut state, viewports));
+                }
                 for c in cmds {
                     let _ = cmd_tx.try_send(c);
                 }

@@ -233,7 +233,14 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
     let mut membership_shown = false;
     let exit = loop {
         if dirty && last_draw.elapsed() >= FRAME {
-            let cmds = state::tick(&mut state, Utc::now());
+            let mut cmds = state::tick(&mut state, Utc::now());
+            // The layout of this frame, given to the reducer before drawing it: the lists scroll
+            // and the sources are asked for what this screen shows.
+            let size = guard.terminal.size().context("reading the terminal size")?;
+            let viewports = crate::ui::layout::viewports(size.into(), &state);
+            if viewports != state.viewports {
+                cmds.extend(state::set_viewports(&mut state, viewports));
+            }
             dispatch(
                 &mut state,
                 &settings,

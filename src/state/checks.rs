@@ -6,6 +6,7 @@ use std::cmp::Ordering;
 
 use chrono::{DateTime, Utc};
 
+use super::cursor::ListCursor;
 use super::members::Filter;
 
 use crate::model::{natural_cmp, CheckResult, ChecksSnapshot, Severity, Silence, SilenceScope};
@@ -65,8 +66,11 @@ pub struct Checks {
     pub hide_ok: bool,
     pub hide_silenced: bool,
     pub scope: Option<EntityScope>,
+    /// The selected row's (entity, check): the identity the cursor follows across polls.
     selected: Option<(String, String)>,
-    selected_index: usize,
+    /// Where that row is in the view (a row is always selected while there are rows), and the
+    /// scroll position.
+    pub cursor: ListCursor,
     pub last_update: Option<DateTime<Utc>>,
     pub skipped: usize,
 }
@@ -83,6 +87,15 @@ fn rank(s: Severity) -> u8 {
 impl Checks {
     pub fn received(&self) -> bool {
         self.last_update.is_some()
+    }
+
+    /// Keeps the selection on screen after the rows or the pane's height changed.
+    pub fn fit(&mut self) {
+        let len = self.view.len();
+        if self.cursor.raw().is_none() && len > 0 {
+            self.cursor.select(Some(0));
+        }
+        self.cursor.fit(len);
     }
 
     pub fn visible_len(&self) -> usize {
@@ -102,7 +115,9 @@ impl Checks {
     }
 
     pub fn selected_index(&self) -> Option<usize> {
-        (!self.view.is_empty()).then(|| self.selected_index.min(self.view.len() - 1))
+        self.cursor
+            .index(self.view.len())
+            .or((!self.view.is_empty()).then_some(0))
     }
 
     pub fn selected(&self) -> Option<&CheckResult> {
@@ -196,22 +211,22 @@ impl Checks {
     }
 
     pub fn move_selection(&mut self, delta: isize) {
-        if self.view.is_empty() {
+        // A row is always selected while there are rows: moves count from it.
+        let Some(cur) = self.selected_index() else {
             return;
-        }
-        let cur = self.selected_index().unwrap_or(0) as isize;
+        };
         let max = self.view.len() as isize - 1;
-        self.select_index((cur + delta).clamp(0, max) as usize);
+        self.select_index((cur as isize + delta).clamp(0, max) as usize);
     }
 
     pub fn select_index(&mut self, i: usize) {
         if self.view.is_empty() {
             self.selected = None;
-            self.selected_index = 0;
+            self.cursor.select(None);
             return;
         }
         let i = i.min(self.view.len() - 1);
-        self.selected_index = i;
+        self.cursor.select(Some(i));
         self.selected = self.row(i).map(|r| (r.entity.clone(), r.check.clone()));
     }
 
@@ -262,7 +277,7 @@ impl Checks {
         view.sort_by(|&a, &b| self.compare(&self.results[a], &self.results[b]));
         self.view = view;
         if self.view.is_empty() {
-            self.selected_index = 0;
+            self.cursor.select(None);
             return;
         }
         if let Some((e, c)) = &self.selected {
@@ -271,11 +286,11 @@ impl Checks {
                 .iter()
                 .position(|&j| self.results[j].entity == *e && self.results[j].check == *c)
             {
-                self.selected_index = pos;
+                self.cursor.select(Some(pos));
                 return;
             }
         }
-        let i = self.selected_index.min(self.view.len() - 1);
+        let i = self.selected_index().unwrap_or(0);
         self.select_index(i);
     }
 }

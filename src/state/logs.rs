@@ -31,6 +31,8 @@ pub struct Logs {
     pub scope: Option<EntityScope>,
     pub follow: bool,
     pub wrap: bool,
+    /// Lines the pane shows, as the layout last said (a page up/down moves this many).
+    pub rows: usize,
     /// Selected line (a sequence number) while follow is paused.
     cursor: Option<u64>,
     /// Matching lines that arrived while paused.
@@ -66,6 +68,7 @@ impl Logs {
             scope: None,
             follow: true,
             wrap: false,
+            rows: 20,
             cursor: None,
             unseen: 0,
             received: 0,

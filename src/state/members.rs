@@ -8,6 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use regex::Regex;
 
+use super::cursor::ListCursor;
 use crate::model::{by_role_and_instance, natural_cmp, KvEntry, KvEvent, Member};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,8 +96,10 @@ pub struct Members {
     pub descending: bool,
     pub filter: Option<Filter>,
     role_counts: BTreeMap<String, usize>,
+    /// The selected member's key: the identity the cursor follows as rows move.
     selected: Option<Arc<[u8]>>,
-    selected_index: usize,
+    /// Where that member is in the view, and the scroll position.
+    pub cursor: ListCursor,
     lost_selection: Option<String>,
     /// Remaining-TTL deadlines by lease, as last observed.
     lease_expiry: HashMap<i64, DateTime<Utc>>,
@@ -142,11 +145,8 @@ impl Members {
     /// The cursor's row. `None` until the user moves it (nothing is selected at start, so
     /// nothing looks scoped while nothing is), and after the selected member left the view.
     pub fn selected_index(&self) -> Option<usize> {
-        if self.view.is_empty() || self.selected.is_none() {
-            None
-        } else {
-            Some(self.selected_index.min(self.view.len() - 1))
-        }
+        self.selected.as_ref()?;
+        self.cursor.index(self.view.len())
     }
 
     /// The member the cursor was on when it left the view (deleted, or filtered out), once:
@@ -158,7 +158,7 @@ impl Members {
     /// No row selected (Esc in the members pane).
     pub fn clear_selection(&mut self) {
         self.selected = None;
-        self.selected_index = 0;
+        self.cursor.select(None);
     }
 
     pub fn selected(&self) -> Option<&Member> {
@@ -272,28 +272,24 @@ impl Members {
     }
 
     pub fn move_selection(&mut self, delta: isize) {
-        if self.view.is_empty() {
-            return;
+        if let Some(i) = self.cursor.target(delta, self.view.len()) {
+            self.select_index(i);
         }
-        // The first move from "nothing selected" lands on the first row.
-        let Some(cur) = self.selected_index() else {
-            self.select_index(0);
-            return;
-        };
-        let cur = cur as isize;
-        let max = self.view.len() as isize - 1;
-        self.select_index((cur + delta).clamp(0, max) as usize);
     }
 
     pub fn select_index(&mut self, i: usize) {
         if self.view.is_empty() {
-            self.selected = None;
-            self.selected_index = 0;
+            self.clear_selection();
             return;
         }
         let i = i.min(self.view.len() - 1);
-        self.selected_index = i;
+        self.cursor.select(Some(i));
         self.selected = self.view.get(i).cloned();
+    }
+
+    /// Keeps the selection on screen after the rows or the pane's height changed.
+    pub fn fit(&mut self) {
+        self.cursor.fit(self.view.len());
     }
 
     pub fn select_key(&mut self, key: impl AsRef<[u8]>) -> bool {
@@ -382,8 +378,9 @@ impl Members {
         self.by_key.insert(key.clone(), m);
         if let Some(p) = pos {
             self.view.insert(p, key);
-            if self.selected.is_some() && p <= self.selected_index {
-                self.selected_index += 1;
+            match self.cursor.raw() {
+                Some(i) if self.selected.is_some() && p <= i => self.cursor.select(Some(i + 1)),
+                _ => {}
             }
         }
         self.resync_selection();
@@ -412,8 +409,9 @@ impl Members {
         }
         if let Some(p) = pos {
             self.view.remove(p);
-            if self.selected.is_some() && p < self.selected_index {
-                self.selected_index -= 1;
+            match self.cursor.raw() {
+                Some(i) if self.selected.is_some() && p < i => self.cursor.select(Some(i - 1)),
+                _ => {}
             }
         }
     }
@@ -427,21 +425,21 @@ impl Members {
         };
         // Inserts and removals above the cursor already shifted the index: usually still right.
         if self
-            .view
-            .get(self.selected_index)
+            .cursor
+            .raw()
+            .and_then(|i| self.view.get(i))
             .is_some_and(|k| Arc::ptr_eq(k, &key) || *k == key)
         {
             return;
         }
         if let Some(m) = self.by_key.get(&key) {
             if let Ok(i) = self.position_of(m) {
-                self.selected_index = i;
+                self.cursor.select(Some(i));
                 return;
             }
         }
         self.lost_selection = Some(crate::model::text::escape_bytes(&key).into_owned());
-        self.selected = None;
-        self.selected_index = 0;
+        self.clear_selection();
     }
 
     fn rebuild_view(&mut self) {

@@ -14,8 +14,8 @@ pub struct MetricsPane {
     pub result: Option<MetricsResult>,
     pub last_update: Option<DateTime<Utc>>,
     pub selected: usize,
-    /// Columns for sparklines, written by the view.
-    pub width: std::cell::Cell<usize>,
+    /// Columns for sparklines, as the layout last said (0 before the first layout).
+    pub width: usize,
     sent: Option<MetricsQuery>,
 }
 
@@ -73,9 +73,9 @@ pub fn member_vars(state: &State, key: &[u8]) -> Option<BTreeMap<String, String>
 /// The query the pane wants now; emitted when it differs from the last one sent.
 pub fn interest(state: &mut State) -> Option<Command> {
     state.backends.metrics.as_ref()?;
-    let width = state.metrics.width.get();
+    let width = state.metrics.width;
     if width == 0 {
-        return None; // not drawn yet
+        return None; // no layout yet
     }
     let scoped = match &state.scope {
         super::Scope::Member { key, .. } => member_vars(state, key),

@@ -4,6 +4,7 @@
 pub mod audit_trail;
 pub mod checks;
 pub mod confirm_guard;
+pub mod cursor;
 pub mod logs;
 
 pub mod members;
@@ -11,7 +12,6 @@ pub mod metrics;
 pub mod paste;
 pub mod silence_form;
 
-use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -177,13 +177,8 @@ pub struct State {
     pub should_quit: bool,
     /// The cluster this session was switched from; `:cluster -` goes back to it.
     pub previous_cluster: Option<String>,
-    /// Presentation state written by the view (scroll offset and rows on screen) so the list keeps
-    /// its scroll position between frames, and `update` knows which leases are visible.
-    pub members_offset: Cell<usize>,
-    pub members_viewport: Cell<usize>,
-    pub checks_offset: Cell<usize>,
-    pub checks_viewport: Cell<usize>,
-    pub logs_viewport: Cell<usize>,
+    /// What the screen's layout gives each pane (see [`set_viewports`]).
+    pub viewports: Viewports,
     watched_leases: Vec<i64>,
     /// When the confirmation dialog on screen was first drawn, on the console's clock.
     confirm_guard: confirm_guard::ConfirmGuard,
@@ -221,11 +216,7 @@ impl State {
             backends: PaneBackends::default(),
             should_quit: false,
             previous_cluster: None,
-            members_offset: Cell::new(0),
-            members_viewport: Cell::new(20),
-            checks_offset: Cell::new(0),
-            checks_viewport: Cell::new(20),
-            logs_viewport: Cell::new(20),
+            viewports: Viewports::default(),
             watched_leases: Vec::new(),
             confirm_guard: Default::default(),
             audit_problem: None,
@@ -333,14 +324,6 @@ impl State {
         let source = self.source(kind);
         let e = self.last_answer.entry(source).or_insert(at);
         *e = (*e).max(at);
-    }
-
-    /// Page size for page up/down: the rows the focused table showed last frame.
-    fn page(&self) -> isize {
-        match self.focus {
-            Pane::Checks => self.checks_viewport.get().max(1) as isize,
-            _ => self.members_viewport.get().max(1) as isize,
-        }
     }
 
     /// Whether the checks backend supports expire-on-resolve (Alertmanager does not).
@@ -523,7 +506,6 @@ fn update_inner(state: &mut State, msg: Msg) -> Vec<Command> {
         } => {
             state.answered(SourceKind::Etcd, at);
             state.members.apply_snapshot(revision, entries, at);
-            out.extend(lease_interest(state));
         }
         Msg::MembersListed {
             revision,
@@ -532,12 +514,10 @@ fn update_inner(state: &mut State, msg: Msg) -> Vec<Command> {
         } => {
             state.answered(SourceKind::Etcd, at);
             state.members.apply_listing(revision, members, at);
-            out.extend(lease_interest(state));
         }
         Msg::MembersEvents { events, at } => {
             state.answered(SourceKind::Etcd, at);
             state.members.apply_events(events, at);
-            out.extend(lease_interest(state));
         }
         Msg::LeaseTtls { ttls, at } => {
             state.answered(SourceKind::Etcd, at);
@@ -757,15 +737,60 @@ fn sent_as(s: &Silence) -> String {
 /// The clock, once a second and before drawing: ages and TTLs are relative to it.
 pub fn tick(state: &mut State, now: DateTime<Utc>) -> Vec<Command> {
     state.now = now;
+    settle(state)
+}
+
+/// What the screen's layout gives each pane: rows of the lists, columns of the sparklines.
+/// Computed from the terminal's size by the view (`ui::layout`), delivered here before each frame
+/// that needs it; the reducer keeps each list's selection on screen from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Viewports {
+    pub members_rows: usize,
+    pub checks_rows: usize,
+    pub logs_rows: usize,
+    pub sparkline_width: usize,
+}
+
+impl Default for Viewports {
+    /// Before the first layout: some rows, no sparkline width (so no metrics query is sent for a
+    /// width nobody has seen).
+    fn default() -> Self {
+        Viewports {
+            members_rows: 20,
+            checks_rows: 20,
+            logs_rows: 20,
+            sparkline_width: 0,
+        }
+    }
+}
+
+/// The layout changed (a resize, a status line appearing, a pane's problem line): each pane
+/// learns its size, and what depends on it (visible leases, the metrics query) follows.
+pub fn set_viewports(state: &mut State, v: Viewports) -> Vec<Command> {
+    state.viewports = v;
+    state.members.cursor.set_rows(v.members_rows);
+    state.checks.cursor.set_rows(v.checks_rows);
+    state.logs.rows = v.logs_rows;
+    state.metrics.width = v.sparkline_width;
+    settle(state)
+}
+
+/// What is derived from the rest of the state, brought up to date after every change: the scope
+/// follows the members cursor, each list keeps its selection on screen, and the sources are told
+/// which leases are on screen and which metrics the pane wants.
+fn settle(state: &mut State) -> Vec<Command> {
+    state.members.fit();
+    state.checks.fit();
     let mut out: Vec<Command> = lease_interest(state).into_iter().collect();
+    out.extend(sync_scope(state));
     out.extend(metrics::interest(state));
     out
 }
 
 /// Leases of the rows on screen, sent to the etcd source when that set changes.
 fn lease_interest(state: &mut State) -> Option<Command> {
-    let offset = state.members_offset.get();
-    let rows = state.members_viewport.get();
+    let offset = state.members.cursor.offset();
+    let rows = state.members.cursor.rows();
     let mut leases: Vec<i64> = state
         .members
         .visible_rows(offset, rows)
@@ -803,7 +828,7 @@ pub fn handle_action(state: &mut State, action: Action) -> Vec<Command> {
 
 fn act(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
     let mut out = act_inner(state, action, key);
-    out.extend(sync_scope(state));
+    out.extend(settle(state));
     out
 }
 
@@ -882,7 +907,6 @@ fn act_inner(state: &mut State, action: Action, key: Option<&str>) -> Vec<Comman
             );
         }
     }
-    out.extend(lease_interest(state));
     out
 }
 
@@ -963,7 +987,7 @@ fn members_action(state: &mut State, action: Action) -> Vec<Command> {
 }
 
 fn checks_action(state: &mut State, action: Action) -> Vec<Command> {
-    let page = state.page();
+    let page = state.checks.cursor.page();
     let supports_resolve = state.checks_kind() != "alertmanager";
     let c = &mut state.checks;
     match action {
@@ -1057,7 +1081,7 @@ pub fn describe_silence(checks: &Checks, id: &str) -> String {
 }
 
 fn logs_action(state: &mut State, action: Action) {
-    let page = state.logs_viewport.get().max(1) as isize;
+    let page = state.logs.rows.max(1) as isize;
     let l = &mut state.logs;
     match action {
         Action::Down => l.move_selection(1),
@@ -1105,12 +1129,12 @@ fn members_action_inner(state: &mut State, action: Action) -> Vec<Command> {
         Action::Down => m.move_selection(1),
         Action::Up => m.move_selection(-1),
         Action::PageDown => {
-            let p = state.page();
-            state.members.move_selection(p)
+            let p = m.cursor.page();
+            m.move_selection(p)
         }
         Action::PageUp => {
-            let p = state.page();
-            state.members.move_selection(-p)
+            let p = m.cursor.page();
+            m.move_selection(-p)
         }
         Action::Top => m.select_index(0),
         Action::Bottom => m.select_index(usize::MAX),
@@ -1354,7 +1378,7 @@ fn handle_text_inner(state: &mut State, key: TextKey) -> Vec<Command> {
             return match kind {
                 InputKind::Filter => {
                     apply_filter(state, &buffer);
-                    lease_interest(state).into_iter().collect()
+                    Vec::new()
                 }
                 InputKind::Command => run_command_line(state, buffer.trim()),
             };
@@ -1536,28 +1560,28 @@ fn cluster_command(state: &mut State, arg: Option<&str>) -> Vec<Command> {
 /// Facts from sources and the clock.
 pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
     let mut out = update_inner(state, msg);
-    out.extend(sync_scope(state));
+    out.extend(settle(state));
     out
 }
 
 /// Typing into the filter or command line.
 pub fn handle_text(state: &mut State, key: TextKey) -> Vec<Command> {
     let mut out = handle_text_inner(state, key);
-    out.extend(sync_scope(state));
+    out.extend(settle(state));
     out
 }
 
 /// A bracketed paste (see `handle_paste_inner`).
 pub fn handle_paste(state: &mut State, text: &str) -> Vec<Command> {
     let mut out = handle_paste_inner(state, text);
-    out.extend(sync_scope(state));
+    out.extend(settle(state));
     out
 }
 
 /// Keys while the silence form is open.
 pub fn handle_form(state: &mut State, key: FormKey) -> Vec<Command> {
     let mut out = handle_form_inner(state, key);
-    out.extend(sync_scope(state));
+    out.extend(settle(state));
     out
 }
 

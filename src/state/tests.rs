@@ -27,6 +27,32 @@ fn kv(key: &str, addr: &str, rev: i64, lease: i64) -> KvEntry {
 
 /// Five members, three leases (one shared), one without a lease. Sorted by role then instance:
 /// db/db-1, web/web-1, web/web-2, web/web-10, worker/w-1.
+/// Leases of the member rows on screen, sorted and without repeats.
+fn visible_leases(s: &State) -> Vec<i64> {
+    let mut l: Vec<i64> = s
+        .members
+        .visible_rows(s.members.cursor.offset(), s.members.cursor.rows())
+        .map(|m| m.lease)
+        .filter(|l| *l != 0)
+        .collect();
+    l.sort_unstable();
+    l.dedup();
+    l
+}
+
+/// The layout gives every list `n` rows.
+fn rows(s: &mut State, n: usize) {
+    set_viewports(
+        s,
+        Viewports {
+            members_rows: n,
+            checks_rows: n,
+            logs_rows: n,
+            sparkline_width: 40,
+        },
+    );
+}
+
 fn fleet() -> Vec<KvEntry> {
     vec![
         kv("/services/web/web-1", "10.0.0.1", 11, 0x10),
@@ -914,7 +940,11 @@ fn a_paste_is_text_for_the_open_field_and_never_keys() {
 
     // The filter: the text goes in and filters live, a newline in it is a space.
     handle_action(&mut s, Action::Filter);
-    assert_eq!(handle_paste(&mut s, "web-1"), vec![]);
+    // The rows on screen changed with the live filter: the lease poller is re-aimed at once.
+    assert_eq!(
+        handle_paste(&mut s, "web-1"),
+        vec![Command::WatchLeases(vec![0x10, 0x20])]
+    );
     assert_eq!(s.input.as_ref().unwrap().buffer, "web-1");
     assert_eq!(keys(&s), ["/services/web/web-1", "/services/web/web-10"]);
     handle_paste(&mut s, "0\r\n");
@@ -1292,7 +1322,12 @@ fn filter_typing_filters_live() {
         ('0', "web-10", 1),
     ];
     for (c, buffer, n) in table {
-        assert_eq!(handle_text(&mut s, TextKey::Char(c)), vec![]);
+        // Nothing but the lease poller re-aimed at the rows now on screen, when they changed.
+        let cmds = handle_text(&mut s, TextKey::Char(c));
+        assert!(
+            cmds.is_empty() || cmds == vec![Command::WatchLeases(visible_leases(&s))],
+            "{c}: {cmds:?}"
+        );
         assert_eq!(s.input.as_ref().unwrap().buffer, buffer);
         assert_eq!(
             s.members.visible_len(),
@@ -1301,7 +1336,11 @@ fn filter_typing_filters_live() {
             keys(&s)
         );
     }
-    handle_text(&mut s, TextKey::Backspace);
+    // Only web-1 (lease 0x10) and web-10 (0x20) are on screen now: asked for at once.
+    assert_eq!(
+        handle_text(&mut s, TextKey::Backspace),
+        vec![Command::WatchLeases(vec![0x10, 0x20])]
+    );
     assert_eq!(s.members.visible_len(), 2);
     assert_eq!(s.members.filter.as_ref().unwrap().text, "web-1");
 
@@ -1309,8 +1348,7 @@ fn filter_typing_filters_live() {
     assert_eq!(s.input, None);
     assert_eq!(s.members.filter.as_ref().unwrap().text, "web-1");
     assert_eq!(status_text(&s), "filter /web-1/: 2 of 5 members");
-    // Only web-1 (lease 0x10) and web-10 (0x20) are on screen now.
-    assert_eq!(cmds, vec![Command::WatchLeases(vec![0x10, 0x20])]);
+    assert_eq!(cmds, vec![]);
 
     // Re-opening the filter starts from the active one.
     handle_action(&mut s, Action::Filter);
@@ -1359,11 +1397,10 @@ fn bad_regex_keeps_previous_filter_and_enter_reports_it() {
     // "web-(1" does not compile: the last good filter ("web-") stays.
     assert_eq!(s.members.filter.as_ref().unwrap().text, "web-");
     assert_eq!(s.members.visible_len(), 3);
-    // Live typing does not re-aim the lease poller; Enter does, for the filter still in force.
-    assert_eq!(
-        handle_text(&mut s, TextKey::Enter),
-        vec![Command::WatchLeases(vec![0x10, 0x20])]
-    );
+    // Live typing re-aimed the lease poller as the rows changed; Enter keeps the filter in
+    // force, so there is nothing new to ask for.
+    assert_eq!(visible_leases(&s), vec![0x10, 0x20]);
+    assert_eq!(handle_text(&mut s, TextKey::Enter), vec![]);
     assert_eq!(s.input, None);
     let st = s.status.as_ref().unwrap();
     assert_eq!(st.level, Level::Error);
@@ -1377,7 +1414,11 @@ fn esc_while_typing_clears_the_filter() {
     handle_action(&mut s, Action::Filter);
     type_text(&mut s, "worker");
     assert_eq!(s.members.visible_len(), 1);
-    assert_eq!(handle_text(&mut s, TextKey::Esc), vec![]);
+    // Every member is back on screen: the lease poller is re-aimed at them.
+    assert_eq!(
+        handle_text(&mut s, TextKey::Esc),
+        vec![Command::WatchLeases(vec![0x10, 0x20, 0x30])]
+    );
     assert_eq!(s.input, None);
     assert!(s.members.filter.is_none());
     assert_eq!(s.members.visible_len(), 5);
@@ -1635,7 +1676,7 @@ fn moving_in_members_scopes_checks_and_back_clears_it() {
 #[test]
 fn navigation_table() {
     let mut s = synced();
-    s.members_viewport.set(2);
+    rows(&mut s, 2);
     // (action, selected index afterwards)
     let table = [
         (Action::Down, 1),
@@ -1808,7 +1849,7 @@ fn selection_survives_a_relist() {
 #[test]
 fn watch_leases_only_when_visible_set_changes() {
     let mut s = empty_state();
-    s.members_viewport.set(3);
+    rows(&mut s, 3);
     // Members without leases: the empty set is what we already watch.
     assert_eq!(
         update(
@@ -1823,7 +1864,6 @@ fn watch_leases_only_when_visible_set_changes() {
         Msg(Msg),
         Action(Action),
         Tick(i64),
-        Offset(usize),
     }
     let steps: Vec<(Step, Vec<Command>)> = vec![
         // Rows 0..3 = db-1, web-1 (0x10), web-2 (0x10): one lease, deduplicated.
@@ -1873,11 +1913,18 @@ fn watch_leases_only_when_visible_set_changes() {
                 "10.0.3.1".into(),
             ]))],
         ),
-        // The view scrolled (the renderer wrote a new offset): the next tick re-aims.
-        (Step::Offset(3), vec![]),
+        // A page down moves the cursor off screen: the list scrolls (rows 1..4: db-1, web-1,
+        // web-2), the leases are re-aimed at once, and the scope follows the cursor.
         (
-            Step::Tick(2),
-            vec![Command::WatchLeases(vec![0x10, 0x20, 0x30])],
+            Step::Action(Action::PageDown),
+            vec![
+                Command::WatchLeases(vec![0x10]),
+                Command::LogsScope(Some(vec![
+                    "web-2".into(),
+                    "10.0.0.2:80".into(),
+                    "10.0.0.2".into(),
+                ])),
+            ],
         ),
         (Step::Tick(3), vec![]),
         // A re-list in which the visible members lost their leases.
@@ -1891,7 +1938,7 @@ fn watch_leases_only_when_visible_set_changes() {
                 ],
                 60,
             )),
-            // …and the selected api-1 is gone: the scope clears.
+            // …and the selected web-2 is gone: the scope clears.
             vec![Command::WatchLeases(vec![]), Command::LogsScope(None)],
         ),
     ];
@@ -1900,10 +1947,6 @@ fn watch_leases_only_when_visible_set_changes() {
             Step::Msg(m) => update(&mut s, m),
             Step::Action(a) => handle_action(&mut s, a),
             Step::Tick(secs) => tick(&mut s, t0() + Duration::seconds(secs)),
-            Step::Offset(o) => {
-                s.members_offset.set(o);
-                vec![]
-            }
         };
         assert_eq!(got, want, "step {i}");
     }

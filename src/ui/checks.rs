@@ -105,17 +105,10 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         return;
     }
 
-    let rows_on_screen = inner.height.saturating_sub(1) as usize;
+    // The rows and the scroll position are the reducer's, from the layout (`ui::layout`).
     let selected = c.selected_index().unwrap_or(0);
-    let mut offset = st.checks_offset.get();
-    if selected < offset {
-        offset = selected;
-    } else if rows_on_screen > 0 && selected >= offset + rows_on_screen {
-        offset = selected + 1 - rows_on_screen;
-    }
-    offset = offset.min(c.visible_len().saturating_sub(rows_on_screen.max(1)));
-    st.checks_offset.set(offset);
-    st.checks_viewport.set(rows_on_screen);
+    let offset = c.cursor.offset();
+    let rows_on_screen = c.cursor.rows();
 
     let header = Row::new([
         "ST", "ENTITY", "CHECK", "OCC", "DUR", "LAST", "HISTORY", "S", "OUTPUT",
@@ -141,7 +134,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         } else {
             muted(ctx).add_modifier(ratatui::style::Modifier::REVERSED)
         });
-    let mut ts = TableState::default().with_selected(Some(selected - offset));
+    let mut ts = TableState::default().with_selected(selected.checked_sub(offset));
     frame.render_stateful_widget(table, inner, &mut ts);
 }
 

@@ -157,7 +157,6 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         inner.height = inner.height.saturating_sub(1);
     }
     let rows = inner.height as usize;
-    st.logs_viewport.set(rows);
     if logs.is_empty() {
         frame.render_widget(
             Paragraph::new("waiting for log lines …").style(muted(ctx)),

@@ -65,20 +65,11 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         return;
     }
 
-    // Header row takes one line.
-    let rows_on_screen = inner.height.saturating_sub(1) as usize;
+    // The rows and the scroll position are the reducer's, from the layout (`ui::layout`).
     // Nothing selected (at start, or after the selected member left): no row looks chosen.
     let cursor = m.selected_index();
-    let selected = cursor.unwrap_or(0);
-    let mut offset = st.members_offset.get();
-    if selected < offset {
-        offset = selected;
-    } else if rows_on_screen > 0 && selected >= offset + rows_on_screen {
-        offset = selected + 1 - rows_on_screen;
-    }
-    offset = offset.min(m.visible_len().saturating_sub(rows_on_screen.max(1)));
-    st.members_offset.set(offset);
-    st.members_viewport.set(rows_on_screen);
+    let offset = m.cursor.offset();
+    let rows_on_screen = m.cursor.rows();
 
     let header = Row::new(SortColumn::ALL.iter().map(|c| {
         let mark = match m.sort {
@@ -135,7 +126,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
                 .style(StyleName::Muted)
                 .add_modifier(ratatui::style::Modifier::REVERSED)
         });
-    let mut ts = TableState::default().with_selected(cursor.map(|c| c - offset));
+    let mut ts = TableState::default().with_selected(cursor.and_then(|c| c.checked_sub(offset)));
     frame.render_stateful_widget(table, inner, &mut ts);
 }
 

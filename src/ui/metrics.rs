@@ -15,9 +15,9 @@ use crate::state::Pane;
 use crate::theme::StyleName;
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-const NAME_W: usize = 12;
-const VALUE_W: usize = 11;
-const RANGE_W: usize = 19;
+use super::layout::{
+    METRIC_NAME_W as NAME_W, METRIC_RANGE_W as RANGE_W, METRIC_VALUE_W as VALUE_W,
+};
 
 /// Block characters scaled between the series' min and max; `None` is a blank (a gap, not zero).
 pub fn sparkline(points: &[Option<f64>]) -> String {
@@ -79,10 +79,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let block = pane_block(ctx, Pane::Metrics, area, Line::from(title));
     let mut inner = block.inner(area);
     frame.render_widget(block, area);
-    let spark_w = (inner.width as usize)
-        .saturating_sub(NAME_W + VALUE_W + RANGE_W + 3)
-        .max(1);
-    st.metrics.width.set(spark_w);
+    let spark_w = st.metrics.width.max(1);
 
     if kind.is_empty() {
         let msg = format!(

@@ -3,13 +3,14 @@
 mod check_popups;
 mod checks;
 pub mod fmt;
+pub mod layout;
 mod logs;
 mod members;
 mod metrics;
 mod popups;
 mod status;
 
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
@@ -20,8 +21,7 @@ use crate::model::text::Visible;
 use crate::state::{Pane, State};
 use crate::theme::{StyleName, Theme};
 
-pub const MIN_WIDTH: u16 = 60;
-pub const MIN_HEIGHT: u16 = 12;
+pub use layout::{MIN_HEIGHT, MIN_WIDTH};
 
 pub struct Ctx<'a> {
     pub state: &'a State,
@@ -31,7 +31,7 @@ pub struct Ctx<'a> {
 
 /// Whether a frame of this size shows the panes and popups (smaller ones only say so).
 pub fn shows_popups(area: Rect) -> bool {
-    area.width >= MIN_WIDTH && area.height >= MIN_HEIGHT
+    layout::fits(area)
 }
 
 pub fn draw(frame: &mut Frame, state: &State, theme: &Theme, keymap: &Keymap) {
@@ -41,7 +41,7 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme, keymap: &Keymap) {
         keymap,
     };
     let area = frame.area();
-    if !shows_popups(area) {
+    let Some(screen) = layout::screen(area, state) else {
         let msg = format!(
             "Terminal too small: {}×{}. opsconsole needs at least {}×{} — enlarge the window (q quits).",
             area.width, area.height, MIN_WIDTH, MIN_HEIGHT
@@ -53,27 +53,12 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme, keymap: &Keymap) {
             area,
         );
         return;
-    }
-    let bottom_rows =
-        if state.input.is_some() || state.status.is_some() || state.audit_problem.is_some() {
-            2
-        } else {
-            1
-        };
-    let [panes, bottom] =
-        Layout::vertical([Constraint::Min(0), Constraint::Length(bottom_rows)]).areas(area);
-    let [top, lower] =
-        Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(panes);
-    let [members_area, checks_area] =
-        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
-    let [metrics_area, logs_area] =
-        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(lower);
-
-    members::draw(frame, members_area, &ctx);
-    checks::draw(frame, checks_area, &ctx);
-    metrics::draw(frame, metrics_area, &ctx);
-    logs::draw(frame, logs_area, &ctx);
-    status::draw(frame, bottom, &ctx);
+    };
+    members::draw(frame, screen.members, &ctx);
+    checks::draw(frame, screen.checks, &ctx);
+    metrics::draw(frame, screen.metrics, &ctx);
+    logs::draw(frame, screen.logs, &ctx);
+    status::draw(frame, screen.bottom, &ctx);
     popups::draw(frame, area, &ctx);
 }
 

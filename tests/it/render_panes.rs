@@ -140,15 +140,14 @@ fn state() -> State {
     s
 }
 
-/// Draws once (the view records the sparkline width), answers the metrics query `tick` asks for,
-/// and draws again.
+/// Lays out the screen (the reducer learns the sparkline width and asks for the metrics query),
+/// answers that query, and draws.
 fn draw(s: &mut State) -> TestBackend {
     let theme = Theme::resolve(None, None, false).unwrap();
     let keymap = Keymap::resolve(None).unwrap();
     let mut t = Terminal::new(TestBackend::new(140, 36)).unwrap();
-    t.draw(|f| ui::draw(f, s, &theme, &keymap)).unwrap();
-    let at = s.now;
-    for cmd in state::tick(s, at) {
+    let v = ui::layout::viewports(ratatui::layout::Rect::new(0, 0, 140, 36), s);
+    for cmd in state::set_viewports(s, v) {
         if let opsconsole::model::Command::MetricsQuery(q) = cmd {
             let series = [("cpu", "%", 40.0), ("req/s", "", 800.0)]
                 .iter()

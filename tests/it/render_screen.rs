@@ -108,8 +108,12 @@ fn theme(name: &str) -> Theme {
     Theme::resolve(Some(name), None, false).unwrap()
 }
 
-fn draw_sized(state: &State, theme: &Theme, w: u16, h: u16) -> TestBackend {
+/// Lays out a `w`×`h` screen (the reducer learns each pane's size, as the app tells it before
+/// every frame) and draws it.
+fn draw_sized(state: &mut State, theme: &Theme, w: u16, h: u16) -> TestBackend {
     let keymap = Keymap::resolve(None).unwrap();
+    let v = ui::layout::viewports(ratatui::layout::Rect::new(0, 0, w, h), state);
+    opsconsole::state::set_viewports(state, v);
     let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
     terminal
         .draw(|f| ui::draw(f, state, theme, &keymap))
@@ -117,7 +121,7 @@ fn draw_sized(state: &State, theme: &Theme, w: u16, h: u16) -> TestBackend {
     terminal.backend().clone()
 }
 
-fn draw(state: &State, theme: &Theme) -> TestBackend {
+fn draw(state: &mut State, theme: &Theme) -> TestBackend {
     draw_sized(state, theme, W, H)
 }
 
@@ -206,7 +210,7 @@ fn full_screen_default_theme() {
     select(&mut s, "/services/web/web-1");
     insta::assert_snapshot!(
         "full_screen_default",
-        text_and_styles(&draw(&s, &theme("default")))
+        text_and_styles(&draw(&mut s, &theme("default")))
     );
 }
 
@@ -216,7 +220,7 @@ fn full_screen_high_contrast() {
     select(&mut s, "/services/web/web-1");
     insta::assert_snapshot!(
         "full_screen_high_contrast",
-        text_and_styles(&draw(&s, &theme("high-contrast")))
+        text_and_styles(&draw(&mut s, &theme("high-contrast")))
     );
 }
 
@@ -228,7 +232,7 @@ fn filter_active() {
         handle_text(&mut s, TextKey::Char(c));
     }
     handle_text(&mut s, TextKey::Enter);
-    insta::assert_snapshot!("filter_active", draw(&s, &theme("default")));
+    insta::assert_snapshot!("filter_active", draw(&mut s, &theme("default")));
 }
 
 #[test]
@@ -238,7 +242,7 @@ fn filter_being_typed() {
     for c in "!web".chars() {
         handle_text(&mut s, TextKey::Char(c));
     }
-    insta::assert_snapshot!("filter_being_typed", draw(&s, &theme("default")));
+    insta::assert_snapshot!("filter_being_typed", draw(&mut s, &theme("default")));
 }
 
 #[test]
@@ -255,7 +259,7 @@ fn deregister_confirmation() {
         "r",
         shown + std::time::Duration::from_millis(300),
     );
-    insta::assert_snapshot!("deregister_confirmation", draw(&s, &theme("default")));
+    insta::assert_snapshot!("deregister_confirmation", draw(&mut s, &theme("default")));
 }
 
 #[test]
@@ -265,7 +269,7 @@ fn deregister_confirmation_without_lease() {
     handle_action(&mut s, Action::Deregister);
     insta::assert_snapshot!(
         "deregister_confirmation_no_lease",
-        draw(&s, &theme("default"))
+        draw(&mut s, &theme("default"))
     );
 }
 
@@ -273,7 +277,7 @@ fn deregister_confirmation_without_lease() {
 fn help_popup() {
     let mut s = live_state();
     handle_action(&mut s, Action::Help);
-    insta::assert_snapshot!("help_popup", draw(&s, &theme("default")));
+    insta::assert_snapshot!("help_popup", draw(&mut s, &theme("default")));
 }
 
 #[test]
@@ -309,7 +313,7 @@ fn member_detail() {
             ]),
         },
     );
-    insta::assert_snapshot!("member_detail", draw(&s, &theme("default")));
+    insta::assert_snapshot!("member_detail", draw(&mut s, &theme("default")));
 }
 
 #[test]
@@ -317,7 +321,7 @@ fn member_detail_loading_then_gone() {
     let mut s = live_state();
     select(&mut s, "/services/redis/redis-1");
     handle_action(&mut s, Action::Detail);
-    insta::assert_snapshot!("member_detail_loading", draw(&s, &theme("default")));
+    insta::assert_snapshot!("member_detail_loading", draw(&mut s, &theme("default")));
     update(
         &mut s,
         Msg::MembersEvents {
@@ -335,7 +339,7 @@ fn member_detail_loading_then_gone() {
             revisions: Err("etcd did not answer within 5 s".into()),
         },
     );
-    insta::assert_snapshot!("member_detail_gone", draw(&s, &theme("default")));
+    insta::assert_snapshot!("member_detail_gone", draw(&mut s, &theme("default")));
 }
 
 #[test]
@@ -354,19 +358,22 @@ fn etcd_retrying_before_any_data() {
             },
         ),
     );
-    insta::assert_snapshot!("etcd_retrying", draw(&s, &theme("default")));
+    insta::assert_snapshot!("etcd_retrying", draw(&mut s, &theme("default")));
 }
 
 #[test]
 fn connecting_before_any_data() {
-    let s = State::new("prod", "/services/", "alice", now());
-    insta::assert_snapshot!("etcd_connecting", draw(&s, &theme("default")));
+    let mut s = State::new("prod", "/services/", "alice", now());
+    insta::assert_snapshot!("etcd_connecting", draw(&mut s, &theme("default")));
 }
 
 #[test]
 fn terminal_too_small() {
-    let s = live_state();
-    insta::assert_snapshot!("too_small_50x10", draw_sized(&s, &theme("default"), 50, 10));
+    let mut s = live_state();
+    insta::assert_snapshot!(
+        "too_small_50x10",
+        draw_sized(&mut s, &theme("default"), 50, 10)
+    );
 }
 
 #[test]
@@ -374,7 +381,7 @@ fn readonly_refusal_and_error_status() {
     let mut s = live_state();
     s.readonly = true;
     handle_action(&mut s, Action::Deregister);
-    insta::assert_snapshot!("readonly_refused", draw(&s, &theme("default")));
+    insta::assert_snapshot!("readonly_refused", draw(&mut s, &theme("default")));
 }
 
 const EVIL: &[u8] = b"\x1b[2J\x1b]0;pwned\x07";
@@ -418,14 +425,14 @@ fn assert_no_control_chars(buf: &Buffer) {
 #[test]
 fn escape_sequences_in_values_are_shown_harmlessly() {
     let mut s = evil_state();
-    let table = draw(&s, &theme("default"));
+    let table = draw(&mut s, &theme("default"));
     assert_no_control_chars(table.buffer());
     assert!(!ratatui_text(table.buffer()).contains("pwned"));
     insta::assert_snapshot!("escape_sequences_table", table);
 
     select(&mut s, "/services/evil/x-1");
     handle_action(&mut s, Action::Detail);
-    let detail = draw(&s, &theme("default"));
+    let detail = draw(&mut s, &theme("default"));
     assert_no_control_chars(detail.buffer());
     assert!(!ratatui_text(detail.buffer()).contains("pwned"));
     insta::assert_snapshot!("escape_sequences_detail", detail);
@@ -440,13 +447,13 @@ fn escape_sequences_in_values_are_shown_harmlessly() {
     handle_action(&mut s, Action::Back);
     select(&mut s, &evil_key);
     handle_action(&mut s, Action::Detail);
-    let detail = draw(&s, &theme("default"));
+    let detail = draw(&mut s, &theme("default"));
     assert_no_control_chars(detail.buffer());
     insta::assert_snapshot!("escape_sequences_json_detail", detail);
 
     handle_action(&mut s, Action::Back);
     handle_action(&mut s, Action::Deregister);
-    let confirm = draw(&s, &theme("default"));
+    let confirm = draw(&mut s, &theme("default"));
     assert_no_control_chars(confirm.buffer());
     // The dialog names the exact key: its escapes are shown escaped (inert), so a crafted key can
     // never pass for the real `/services/evil/x-2`.
@@ -466,7 +473,7 @@ fn selected_row_has_the_selected_style() {
         let sel = t.style(StyleName::Selected);
         let mut s = live_state();
         select(&mut s, "/services/web/web-1");
-        let b = draw(&s, &t);
+        let b = draw(&mut s, &t);
         let buf = b.buffer();
         let y = row_of(buf, "web-1 ");
         // The whole row inside the pane, from the first column to the right border.
@@ -499,7 +506,7 @@ fn unfocused_selection_is_muted_and_reversed() {
     let mut s = live_state();
     select(&mut s, "/services/web/web-1");
     handle_action(&mut s, Action::NextPane);
-    let b = draw(&s, &t);
+    let b = draw(&mut s, &t);
     let buf = b.buffer();
     let y = row_of(buf, "web-1 ");
     let c = &buf[(2, y)];
@@ -516,12 +523,12 @@ fn focused_border_follows_focus() {
     let mut s = live_state();
     // Pane corners at 120x32: members (0,0), checks (60,0), metrics and logs on the lower row.
     let lower = {
-        let b = draw(&s, &t);
+        let b = draw(&mut s, &t);
         row_of(b.buffer(), "┌ Metrics")
     };
     let corners = [(0u16, 0u16), (60, 0), (0, lower), (60, lower)];
     for step in 0..4 {
-        let b = draw(&s, &t);
+        let b = draw(&mut s, &t);
         let buf = b.buffer();
         for (i, &(x, y)) in corners.iter().enumerate() {
             let c = &buf[(x, y)];
@@ -550,15 +557,15 @@ fn focused_border_follows_focus() {
     }
     // With a popup open no pane claims the focus.
     handle_action(&mut s, Action::Help);
-    let b = draw(&s, &t);
+    let b = draw(&mut s, &t);
     assert_eq!(Some(b.buffer()[(0, 0)].fg), plain.fg);
 }
 
 #[test]
 fn cluster_accent_colours_every_pane_border() {
     let t = Theme::resolve(None, Some("red"), false).unwrap();
-    let s = live_state();
-    let b = draw(&s, &t);
+    let mut s = live_state();
+    let b = draw(&mut s, &t);
     let buf = b.buffer();
     assert_eq!(buf[(0, 0)].fg, Color::Red);
     assert_eq!(buf[(60, 0)].fg, Color::Red);
@@ -586,7 +593,7 @@ fn no_color_has_no_colours_but_reversed_selection() {
         if let Some(a) = popup {
             handle_action(&mut s, a);
         }
-        let b = draw(&s, &t);
+        let b = draw(&mut s, &t);
         let buf = b.buffer();
         for y in 0..H {
             for x in 0..W {
@@ -625,8 +632,8 @@ fn no_color_has_no_colours_but_reversed_selection() {
 #[test]
 fn ttl_about_to_expire_is_a_warning() {
     let t = theme("default");
-    let s = live_state();
-    let b = draw(&s, &t);
+    let mut s = live_state();
+    let b = draw(&mut s, &t);
     let buf = b.buffer();
     let y = row_of(buf, "web-2 ");
     let x = col_of(buf, y, "4s");
@@ -642,7 +649,7 @@ fn deregister_dialog_is_drawn_as_dangerous() {
     let mut s = live_state();
     select(&mut s, "/services/web/web-2");
     handle_action(&mut s, Action::Deregister);
-    let b = draw(&s, &t);
+    let b = draw(&mut s, &t);
     let buf = b.buffer();
     let y = row_of(buf, "Deregister — cluster prod");
     let x = col_of(buf, y, "┌");
@@ -688,7 +695,7 @@ fn status_levels_use_their_styles() {
                 audit_id: "snap-1".into(),
             },
         );
-        let b = draw(&s, &t);
+        let b = draw(&mut s, &t);
         let buf = b.buffer();
         let y = H - 2;
         assert!(
@@ -705,11 +712,11 @@ fn status_levels_use_their_styles() {
 }
 
 #[test]
-fn drawing_records_viewport_for_paging_and_leases() {
-    let s = live_state();
-    draw(&s, &theme("default"));
+fn layout_gives_the_reducer_the_viewport_for_paging_and_leases() {
+    let mut s = live_state();
+    draw(&mut s, &theme("default"));
     // 32 rows: panes get 31 (one status row), the members pane 55% of that = 17, minus borders
     // and the header row.
-    assert_eq!(s.members_viewport.get(), 14);
-    assert_eq!(s.members_offset.get(), 0);
+    assert_eq!(s.members.cursor.rows(), 14);
+    assert_eq!(s.members.cursor.offset(), 0);
 }

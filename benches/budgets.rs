@@ -8,7 +8,7 @@
 //!   `CrosstermBackend` writing escape sequences to `io::sink()` (the cost of a full repaint minus
 //!   the terminal itself).
 //! * `key_to_frame/*`: with 20k member events/s and 20k log lines/s pouring in (660 of each per
-//!   33 ms frame, applied through `state::update` outside the timed part), `app::on_key` for `j`
+//!   33 ms frame, applied through `state::update` outside the timed part), `core::press` for `j`
 //!   plus `ui::draw`. Goal: under 16 ms. `ingest_per_frame` times one frame's worth of those
 //!   messages, and `worst_case` a key that waits behind a whole frame's ingest, then redraws.
 //!
@@ -29,7 +29,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::{CrosstermBackend, TestBackend};
 use ratatui::Terminal;
 
-use opsconsole::app::on_key;
+use opsconsole::core::press as on_key;
 use opsconsole::keymap::Keymap;
 use opsconsole::model::{
     CheckResult, ChecksSnapshot, ClusterId, Command, Health, HistoryPoint, KvEntry, KvEvent,
@@ -354,11 +354,7 @@ fn populated() -> Screen {
         .collect();
     state::update(
         &mut state,
-        Msg::MembersSnapshot {
-            revision: members_n() as i64,
-            entries,
-            at: t0(),
-        },
+        Msg::listing("/services/", members_n() as i64, entries, t0()),
     );
     let results = (0..scaled(FULL_CHECKS))
         .map(|i| check(i, &mut rng))

@@ -74,14 +74,7 @@ fn synced_state(entries: Vec<KvEntry>) -> State {
         Msg::Health(SourceKind::Etcd.of(ClusterId(0)), Health::Live),
     );
     let revision = entries.len() as i64 + 2;
-    update(
-        &mut s,
-        Msg::MembersSnapshot {
-            revision,
-            entries,
-            at: now(),
-        },
-    );
+    update(&mut s, Msg::listing("/services/", revision, entries, now()));
     // TTLs for the first screenfuls, as the lease poller would report them.
     let ttls = (0..256).map(|i| (0x694d_0000_0000_0000 + i as i64, 30 - (i % 30) as i64));
     update(
@@ -217,11 +210,7 @@ fn bench_snapshot(c: &mut Criterion) {
                 let t = Instant::now();
                 let cmds = update(
                     &mut s,
-                    Msg::MembersSnapshot {
-                        revision: entries.len() as i64 + 2,
-                        entries: black_box(e),
-                        at: now(),
-                    },
+                    Msg::listing("/services/", entries.len() as i64 + 2, black_box(e), now()),
                 );
                 total += t.elapsed();
                 black_box(cmds);
@@ -240,11 +229,7 @@ fn bench_snapshot(c: &mut Criterion) {
                 let t = Instant::now();
                 update(
                     &mut s,
-                    Msg::MembersSnapshot {
-                        revision: entries.len() as i64 + 2,
-                        entries: black_box(e),
-                        at: now(),
-                    },
+                    Msg::listing("/services/", entries.len() as i64 + 2, black_box(e), now()),
                 );
                 total += t.elapsed();
             }

@@ -5,6 +5,7 @@ pub mod app;
 pub mod audit;
 pub mod cli;
 pub mod config;
+pub mod core;
 pub mod keymap;
 #[cfg(test)]
 mod layers;

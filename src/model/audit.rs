@@ -1,12 +1,12 @@
 //! The audit log's lines, as data: the attempt, outcome and refusal of every change. Writing them
 //! (and the proof that an attempt was written) is `crate::audit`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One action's id, shared by its attempt and outcome lines: `<run>-<n>`. The run part is the
 /// session's start time (UTC, microseconds) and the process id — unique across consoles running
 /// at once and across restarts; `n` counts the session's actions from 1.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct AuditId(String);
 
@@ -32,7 +32,7 @@ impl std::fmt::Display for AuditId {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// About to send the request; written before it is sent.
@@ -44,7 +44,7 @@ pub enum Phase {
 }
 
 /// A silence matcher as sent to Alertmanager (its own field names).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditMatcher {
     pub name: String,
@@ -53,7 +53,7 @@ pub struct AuditMatcher {
     pub is_equal: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub id: AuditId,
     pub phase: Phase,

@@ -2,7 +2,7 @@
 //! it becomes a command only once its attempt is on disk in the audit log
 //! (`crate::audit::AuditLog::release`).
 
-use super::{AuditEntry, MetricsQuery, Recorded, SilenceRequest};
+use super::{AuditEntry, MetricsQuery, Recorded, SilenceRequest, SourceId};
 
 /// Work for the I/O side, produced only by `update`.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +37,14 @@ pub enum Command {
     MetricsQuery(MetricsQuery),
     /// An outcome or refusal line for the audit log.
     Audit(AuditEntry),
+    /// Start (or replace) the source of `source`'s pane with the backend `spec` describes (a
+    /// discovery entry's JSON, already checked by the reducer).
+    StartSource {
+        source: SourceId,
+        spec: String,
+    },
+    /// Stop the source of this pane (its discovery entry was removed).
+    StopSource(SourceId),
     /// Load this cluster's profile and, only if it loads, leave for it (the app does the I/O).
     SwitchCluster(String),
     /// Say which clusters the config has.

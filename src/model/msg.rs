@@ -3,21 +3,16 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    AuditEntry, AuditId, ChecksSnapshot, Health, KvEntry, KvEvent, LogLine, Member, MetricsResult,
+    AuditId, ChecksSnapshot, Health, KvEntry, KvEvent, LogLine, Member, MetricsResult,
     SilenceOutcome, SourceId,
 };
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Msg {
     Health(SourceId, Health),
-    /// A full, consistent listing of the prefix at `revision`; replaces what the pane holds.
-    MembersSnapshot {
-        revision: i64,
-        entries: Vec<KvEntry>,
-        at: DateTime<Utc>,
-    },
-    /// The same as `MembersSnapshot`, the members already built and sorted by the source (each
-    /// key range in `members::default_order`, ranges in key order).
+    /// A full, consistent listing of the prefix at `revision`, replacing what the pane holds; the
+    /// members already built and sorted by the source (each key range in
+    /// `members::default_order`, ranges in key order).
     MembersListed {
         revision: i64,
         members: Vec<Member>,
@@ -66,15 +61,29 @@ pub enum Msg {
         result: MetricsResult,
         at: DateTime<Utc>,
     },
-    /// A pane backend found (or removed) under the discovery prefix; handled by the app, which
-    /// starts, replaces or stops that pane's source.
+    /// A pane backend found (or removed) under the discovery prefix: the reducer checks it and
+    /// asks for that pane's source to be started, replaced or stopped.
     Discovered {
         pane: SourceId,
         value: Option<String>,
         at: DateTime<Utc>,
     },
-    /// Written to the audit log by the app; sources report outcomes through the variants above.
-    Audit(Box<AuditEntry>),
+}
+
+impl Msg {
+    /// The listing of `entries` (keys under `prefix`) at `revision`, its members built here.
+    pub fn listing(prefix: &str, revision: i64, entries: Vec<KvEntry>, at: DateTime<Utc>) -> Msg {
+        let mut members: Vec<Member> = entries
+            .into_iter()
+            .map(|e| Member::from_entry(prefix, e, None))
+            .collect();
+        members.sort_by(super::default_order);
+        Msg::MembersListed {
+            revision,
+            members,
+            at,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -157,11 +157,7 @@ impl DemoSource {
         }
         let at = Utc::now();
         if !self
-            .send(Msg::MembersSnapshot {
-                revision: self.revision,
-                entries,
-                at,
-            })
+            .send(Msg::listing(PREFIX, self.revision, entries, at))
             .await
         {
             return;
@@ -415,6 +411,8 @@ impl DemoSource {
             | Command::LogsScope(_)
             | Command::Audit(_)
             | Command::SwitchCluster(_)
+            | Command::StartSource { .. }
+            | Command::StopSource(_)
             | Command::ListClusters
             | Command::Quit => true,
         }

@@ -20,6 +20,14 @@ pub struct MetricsPane {
 }
 
 impl MetricsPane {
+    /// An empty pane `width` columns wide (it asks for its query anew).
+    pub fn with_width(width: usize) -> MetricsPane {
+        MetricsPane {
+            width,
+            ..Default::default()
+        }
+    }
+
     pub fn window(&self) -> Window {
         self.window.unwrap_or(Window::H1)
     }

@@ -174,7 +174,6 @@ pub struct State {
     /// [`sync_scope`]), the whole cluster while nothing is selected.
     pub scope: Scope,
     pub backends: PaneBackends,
-    pub should_quit: bool,
     /// The cluster this session was switched from; `:cluster -` goes back to it.
     pub previous_cluster: Option<String>,
     /// What the screen's layout gives each pane (see [`set_viewports`]).
@@ -214,7 +213,6 @@ impl State {
             logs: logs::Logs::default(),
             scope: Scope::Cluster,
             backends: PaneBackends::default(),
-            should_quit: false,
             previous_cluster: None,
             viewports: Viewports::default(),
             watched_leases: Vec::new(),
@@ -475,6 +473,99 @@ pub fn mutation_not_sent(state: &mut State, id: &AuditId, why: &str) -> Command 
     Command::Audit(line)
 }
 
+/// `kind`'s pane now has a backend named `name` (from the profile, or discovered): its source is
+/// connecting. A logs backend brings its buffer size.
+pub fn backend_started(
+    state: &mut State,
+    kind: SourceKind,
+    name: &str,
+    log_capacity: Option<usize>,
+) {
+    let name = Some(name.to_string());
+    match kind {
+        SourceKind::Checks => state.backends.checks = name,
+        SourceKind::Metrics => {
+            state.backends.metrics = name;
+            // Ask again for the current view on the new backend.
+            state.metrics = metrics::MetricsPane::with_width(state.viewports.sparkline_width);
+        }
+        SourceKind::Logs => {
+            state.backends.logs = name;
+            let mut logs =
+                logs::Logs::with_capacity(log_capacity.unwrap_or(logs::DEFAULT_CAPACITY));
+            logs.rows = state.viewports.logs_rows;
+            state.logs = logs;
+        }
+        SourceKind::Etcd => {}
+    }
+    state.health.insert(state.source(kind), Health::Connecting);
+}
+
+/// `kind`'s pane has no backend any more: it says so, and shows nothing from the old one.
+fn backend_stopped(state: &mut State, kind: SourceKind) {
+    state
+        .health
+        .insert(state.source(kind), Health::NotConfigured);
+    match kind {
+        SourceKind::Checks => {
+            state.backends.checks = None;
+            state.checks = Default::default();
+        }
+        SourceKind::Metrics => {
+            state.backends.metrics = None;
+            state.metrics = metrics::MetricsPane::with_width(state.viewports.sparkline_width);
+        }
+        SourceKind::Logs => {
+            state.backends.logs = None;
+            let mut logs = logs::Logs::default();
+            logs.rows = state.viewports.logs_rows;
+            state.logs = logs;
+        }
+        SourceKind::Etcd => {}
+    }
+}
+
+/// A discovery entry changed: start, replace or stop that pane's source. A bad value is reported
+/// and the running source is kept.
+fn discovered(state: &mut State, pane: SourceId, value: Option<String>) -> Vec<Command> {
+    let name = pane.label();
+    let Some(text) = value else {
+        backend_stopped(state, pane.kind);
+        note(
+            state,
+            format!("{name}: discovery entry removed; pane not configured"),
+        );
+        return vec![Command::StopSource(pane)];
+    };
+    let checked = match pane.kind {
+        SourceKind::Checks => crate::config::checks_from_json(&text)
+            .map(|c| (c.kind.name(), c.http.url.clone(), None)),
+        SourceKind::Metrics => crate::config::metrics_from_json(&text)
+            .map(|m| (m.kind.name(), m.http.url.clone(), None)),
+        SourceKind::Logs => crate::config::logs_from_json(&text)
+            .map(|l| (l.kind.name(), l.http.url.clone(), Some(l.buffer_lines))),
+        SourceKind::Etcd => return Vec::new(),
+    };
+    match checked {
+        Ok((kind, url, log_capacity)) => {
+            tracing::info!(pane = name, %url, "discovered backend");
+            backend_started(state, pane.kind, kind, log_capacity);
+            note(state, format!("{name}: discovered {url}"));
+            vec![Command::StartSource {
+                source: pane,
+                spec: text,
+            }]
+        }
+        Err(e) => {
+            note_error(
+                state,
+                format!("{name}: discovery entry is invalid ({e}); keeping the current source"),
+            );
+            Vec::new()
+        }
+    }
+}
+
 /// Information from the app side (e.g. a discovered backend).
 pub fn note(state: &mut State, text: String) {
     state.say(Level::Info, text);
@@ -498,14 +589,6 @@ fn update_inner(state: &mut State, msg: Msg) -> Vec<Command> {
         }
         Msg::LastAnswer { source, at } => {
             state.last_answer.insert(source, at);
-        }
-        Msg::MembersSnapshot {
-            revision,
-            entries,
-            at,
-        } => {
-            state.answered(SourceKind::Etcd, at);
-            state.members.apply_snapshot(revision, entries, at);
         }
         Msg::MembersListed {
             revision,
@@ -582,7 +665,6 @@ fn update_inner(state: &mut State, msg: Msg) -> Vec<Command> {
             line.key_b64 = Some(key_b64(&raw_key));
             out.push(Command::Audit(line));
         }
-        Msg::Audit(entry) => out.push(Command::Audit(*entry)),
         Msg::ChecksSnapshot { snapshot, at } => {
             state.answered(SourceKind::Checks, at);
             state.checks.apply_snapshot(snapshot, at)
@@ -597,8 +679,7 @@ fn update_inner(state: &mut State, msg: Msg) -> Vec<Command> {
             state.answered(SourceKind::Logs, now);
             state.logs.extend(lines)
         }
-        // Handled by the app (it owns the source tasks); see `app::discover`.
-        Msg::Discovered { .. } => {}
+        Msg::Discovered { pane, value, .. } => out.extend(discovered(state, pane, value)),
         Msg::Notice(source, text) => state.say(Level::Warn, format!("{}: {text}", source.label())),
     }
     out
@@ -848,10 +929,7 @@ fn act_inner(state: &mut State, action: Action, key: Option<&str>) -> Vec<Comman
     }
     let mut out = Vec::new();
     match action {
-        Action::Quit => {
-            state.should_quit = true;
-            out.push(Command::Quit);
-        }
+        Action::Quit => out.push(Command::Quit),
         Action::NextPane => state.focus = state.focus.step(1),
         Action::PrevPane => state.focus = state.focus.step(-1),
         Action::Help => state.popup = Some(Popup::Help { scroll: 0 }),
@@ -1506,10 +1584,7 @@ fn refused_scope(kind: &str, scope: &crate::model::SilenceScope) -> Option<Strin
 fn run_command_line(state: &mut State, line: &str) -> Vec<Command> {
     let mut words = line.split_whitespace();
     match (words.next(), words.next(), words.next()) {
-        (Some("q" | "quit" | "q!"), _, _) => {
-            state.should_quit = true;
-            vec![Command::Quit]
-        }
+        (Some("q" | "quit" | "q!"), _, _) => vec![Command::Quit],
         (Some("cluster" | "ctx"), arg, None) => cluster_command(state, arg),
         (Some("cluster" | "ctx"), Some(_), Some(_)) => {
             state.say(

@@ -64,11 +64,7 @@ fn fleet() -> Vec<KvEntry> {
 }
 
 fn snapshot(entries: Vec<KvEntry>, revision: i64) -> Msg {
-    Msg::MembersSnapshot {
-        revision,
-        entries,
-        at: t0(),
-    }
+    Msg::listing("/services/", revision, entries, t0())
 }
 
 fn events(events: Vec<KvEvent>) -> Msg {
@@ -585,21 +581,41 @@ fn silence_outcomes_say_what_the_backend_showed() {
 }
 
 #[test]
-fn audit_messages_pass_through() {
+fn discovered_backends_start_replace_and_stop_their_source() {
     let mut s = empty_state();
-    let entry = crate::model::AuditEntry::new(
-        "x-1".into(),
-        Phase::Outcome,
-        t0().to_rfc3339(),
-        "alice",
-        "prod",
-        "silence",
-        "check_http on web-1".into(),
-    );
+    let checks = SourceKind::Checks.of(ClusterId(0));
+    let found = r#"{"kind":"alertmanager","url":"http://127.0.0.1:9093"}"#;
+    let discovered = |value: Option<&str>| Msg::Discovered {
+        pane: checks,
+        value: value.map(str::to_string),
+        at: t0(),
+    };
+    // Found: the pane names its backend, is connecting, and its source is asked for.
     assert_eq!(
-        update(&mut s, Msg::Audit(Box::new(entry.clone()))),
-        vec![Command::Audit(entry)]
+        update(&mut s, discovered(Some(found))),
+        vec![Command::StartSource {
+            source: checks,
+            spec: found.to_string()
+        }]
     );
+    assert_eq!(s.backends.checks.as_deref(), Some("alertmanager"));
+    assert_eq!(s.health.get(&checks), Some(&Health::Connecting));
+    assert_eq!(status_text(&s), "checks: discovered http://127.0.0.1:9093");
+    // A broken entry keeps the running source and says why.
+    assert_eq!(update(&mut s, discovered(Some("{\"kind\":1}"))), vec![]);
+    assert_eq!(s.backends.checks.as_deref(), Some("alertmanager"));
+    assert!(
+        status_text(&s).contains("discovery entry is invalid"),
+        "{}",
+        status_text(&s)
+    );
+    // Removed: the source stops and the pane says it is not configured.
+    assert_eq!(
+        update(&mut s, discovered(None)),
+        vec![Command::StopSource(checks)]
+    );
+    assert_eq!(s.backends.checks, None);
+    assert_eq!(s.health.get(&checks), Some(&Health::NotConfigured));
 }
 
 // ---- read-only ----
@@ -960,8 +976,7 @@ fn a_paste_is_text_for_the_open_field_and_never_keys() {
 
     // The command line: `:q` pasted with its Enter stays typed, nothing quits.
     handle_action(&mut s, Action::CommandLine);
-    assert_eq!(handle_paste(&mut s, "q\nq\n"), vec![]);
-    assert!(!s.should_quit);
+    assert_eq!(handle_paste(&mut s, "q\nq\n"), vec![], "nothing quits");
     assert_eq!(s.input.as_ref().unwrap().buffer, "q q");
     handle_text(&mut s, TextKey::Esc);
 
@@ -1005,12 +1020,12 @@ fn deregister_cancel_does_nothing() {
         let mut s = synced();
         handle_action(&mut s, Action::Deregister);
         assert!(s.popup.is_some());
-        assert_eq!(handle_action(&mut s, cancel), vec![], "{cancel:?}");
-        assert_eq!(s.popup, None, "{cancel:?}");
-        assert!(
-            !s.should_quit,
+        assert_eq!(
+            handle_action(&mut s, cancel),
+            vec![],
             "{cancel:?} in the dialog must not quit the console"
         );
+        assert_eq!(s.popup, None, "{cancel:?}");
         assert_eq!(status_text(&s), "deregister cancelled");
     }
 }
@@ -1437,7 +1452,6 @@ fn text_keys_without_an_input_do_nothing() {
     }
     assert_eq!(s.input, None);
     assert_eq!(s.status, None);
-    assert!(!s.should_quit);
 }
 
 #[test]
@@ -1452,7 +1466,7 @@ fn filter_buffer_is_capped() {
 
 #[test]
 fn command_line_table() {
-    // (typed line, commands, should_quit, popup is help, status (level, contains))
+    // (typed line, commands, quits, popup is help, status (level, contains))
     type Row = (
         &'static str,
         Vec<Command>,
@@ -1523,9 +1537,10 @@ fn command_line_table() {
         type_text(&mut s, line);
         // Typing a command does not filter.
         assert_eq!(s.members.visible_len(), 5, "{line:?}");
-        assert_eq!(handle_text(&mut s, TextKey::Enter), cmds, "{line:?}");
+        let got = handle_text(&mut s, TextKey::Enter);
+        assert_eq!(got.contains(&Command::Quit), quit, "{line:?}");
+        assert_eq!(got, cmds, "{line:?}");
         assert_eq!(s.input, None, "{line:?}");
-        assert_eq!(s.should_quit, quit, "{line:?}");
         assert_eq!(
             matches!(s.popup, Some(Popup::Help { .. })),
             help,
@@ -1550,9 +1565,9 @@ fn cluster_dash_goes_back_to_the_cluster_switched_from() {
     type_text(&mut s, "cluster -");
     assert_eq!(
         handle_text(&mut s, TextKey::Enter),
-        vec![Command::SwitchCluster("staging".into())]
+        vec![Command::SwitchCluster("staging".into())],
+        "nothing stops before the target has loaded"
     );
-    assert!(!s.should_quit, "nothing stops before the target has loaded");
 }
 
 #[test]
@@ -1563,9 +1578,8 @@ fn esc_in_command_line_keeps_the_filter() {
     handle_text(&mut s, TextKey::Enter);
     handle_action(&mut s, Action::CommandLine);
     type_text(&mut s, "q");
-    handle_text(&mut s, TextKey::Esc);
+    assert_eq!(handle_text(&mut s, TextKey::Esc), vec![], "nothing quits");
     assert_eq!(s.input, None);
-    assert!(!s.should_quit);
     assert_eq!(s.members.filter.as_ref().unwrap().text, "web");
 }
 
@@ -1628,9 +1642,7 @@ fn quit_and_help() {
     assert_eq!(s.popup, Some(Popup::Help { scroll: 0 }));
     assert_eq!(handle_action(&mut s, Action::Quit), vec![]);
     assert_eq!(s.popup, None);
-    assert!(!s.should_quit);
     assert_eq!(handle_action(&mut s, Action::Quit), vec![Command::Quit]);
-    assert!(s.should_quit);
 }
 
 #[test]

@@ -148,6 +148,10 @@ fn empty_message(ctx: &Ctx) -> String {
             duration_short((*at - ctx.state.now).num_seconds().max(0))
         ),
         Some(Health::Failed(e)) => format!("etcd failed: {e}"),
+        Some(Health::NotConfigured) => format!(
+            "no etcd configured — add etcd = {{ endpoints = [\"http://…:2379\"], prefix = \"/services/\" }} to [clusters.{}]",
+            ctx.state.cluster
+        ),
         _ => "connecting to etcd …".to_string(),
     }
 }

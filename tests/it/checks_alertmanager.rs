@@ -489,9 +489,9 @@ async fn console_silences_the_real_alert_whose_labels_hold_escapes() {
     c.select(|r| r.labels.iter().any(|(k, v)| k == "alertname" && v == EVIL));
     c.fill_silence_form(0, "crafted alert under investigation");
     assert!(
-        matches!(c.state.popup, Some(Popup::ConfirmSilence(_))),
+        matches!(c.state().popup, Some(Popup::ConfirmSilence(_))),
         "{:?}",
-        c.state.popup
+        c.state().popup
     );
     c.act(Action::Confirm);
     c.until(Duration::from_secs(10), "the silence audited", |c| {
@@ -576,16 +576,16 @@ async fn console_silences_an_alert_without_instance_and_refuses_a_silence_of_eve
     c.fill_silence_form(2, "everything");
     let err = c
         .form_error()
-        .unwrap_or_else(|| panic!("the form stays open with an error: {:?}", c.state.popup));
+        .unwrap_or_else(|| panic!("the form stays open with an error: {:?}", c.state().popup));
     assert!(err.contains("empty string"), "{err}");
     assert!(
-        !matches!(c.state.popup, Some(Popup::ConfirmSilence(_))),
+        !matches!(c.state().popup, Some(Popup::ConfirmSilence(_))),
         "no confirmation for it"
     );
     c.act(Action::Confirm);
     c.form(FormKey::Esc);
-    assert_eq!(c.state.popup, None);
-    assert_eq!(c.audited("silence").len(), 1, "{:#?}", c.audits);
+    assert_eq!(c.state().popup, None);
+    assert_eq!(c.audited("silence").len(), 1, "{:#?}", c.audits());
     assert!(silences_with_comment(&api, "everything").await.is_empty());
 }
 

@@ -239,15 +239,12 @@ async fn checkpoint(
     let t0 = Instant::now();
     let deadline = t0 + timeout;
     loop {
-        let _ = tokio::time::timeout(Duration::from_millis(100), async {
-            if let Some(m) = c.rx.recv().await {
+        if let Ok(Some(m)) = c.h.next(Duration::from_millis(100)).await {
+            c.apply(m);
+            while let Some(m) = c.h.ready() {
                 c.apply(m);
-                while let Ok(m) = c.rx.try_recv() {
-                    c.apply(m);
-                }
             }
-        })
-        .await;
+        }
         let now = c.members();
         if now == truth {
             break;
@@ -299,7 +296,7 @@ async fn failover_kill_console_member_then_leader_while_writing() {
 
     let mut c = Console::start(profile(&cluster.endpoints()));
     c.until(LIVE, "Live with the seeded members", |c| {
-        c.is_live() && c.state.members.len() == 20
+        c.is_live() && c.state().members.len() == 20
     })
     .await;
     assert_eq!(c.snapshots, vec![20]);
@@ -413,7 +410,7 @@ async fn failover_kill_console_member_then_leader_while_writing() {
     checkpoint("final", &cluster, &mut c, &writer, RECONNECT).await;
     writer.pause().await;
     c.until(LIVE, "revision caught up", |c| {
-        c.state.members.revision == cluster.revision()
+        c.state().members.revision == cluster.revision()
     })
     .await;
     eprintln!(
@@ -442,8 +439,10 @@ async fn compaction_while_its_only_member_was_down() {
     let mut cluster = EtcdCluster::start(3);
     seed(&cluster, 10);
     let mut c = Console::start(profile(&[cluster.endpoint(0)]));
-    c.until(LIVE, "Live", |c| c.is_live() && c.state.members.len() == 10)
-        .await;
+    c.until(LIVE, "Live", |c| {
+        c.is_live() && c.state().members.len() == 10
+    })
+    .await;
     let writer = Writer::start(vec![cluster.endpoint(1), cluster.endpoint(2)]);
     writer.wait_writes(10, LIVE).await;
     checkpoint("before", &cluster, &mut c, &writer, LIVE).await;
@@ -463,7 +462,7 @@ async fn compaction_while_its_only_member_was_down() {
     writer.resume();
     writer.wait_writes(10, RECONNECT).await;
     assert!(
-        c.state.members.get("/services/db/db-1").is_none(),
+        c.state().members.get("/services/db/db-1").is_none(),
         "not reachable yet"
     );
 
@@ -504,8 +503,10 @@ async fn compaction_while_cut_off_from_every_member() {
     }
     let eps: Vec<String> = proxies.iter().map(Proxy::endpoint).collect();
     let mut c = Console::start(profile(&eps));
-    c.until(LIVE, "Live", |c| c.is_live() && c.state.members.len() == 10)
-        .await;
+    c.until(LIVE, "Live", |c| {
+        c.is_live() && c.state().members.len() == 10
+    })
+    .await;
     let writer = Writer::start(cluster.endpoints());
     writer.wait_writes(10, LIVE).await;
     checkpoint("before", &cluster, &mut c, &writer, LIVE).await;
@@ -563,8 +564,10 @@ async fn frozen_console_member_is_left_for_another() {
     let cluster = EtcdCluster::start(3);
     seed(&cluster, 10);
     let mut c = Console::start(profile(&cluster.endpoints()));
-    c.until(LIVE, "Live", |c| c.is_live() && c.state.members.len() == 10)
-        .await;
+    c.until(LIVE, "Live", |c| {
+        c.is_live() && c.state().members.len() == 10
+    })
+    .await;
     assert_eq!(watched_member(&cluster).await, 0);
     let writer = Writer::start(vec![cluster.endpoint(1), cluster.endpoint(2)]);
     writer.wait_writes(10, LIVE).await;
@@ -594,8 +597,10 @@ async fn member_without_quorum_is_not_shown_as_live() {
     let cluster = EtcdCluster::start(3);
     seed(&cluster, 10);
     let mut c = Console::start(profile(&cluster.endpoints()));
-    c.until(LIVE, "Live", |c| c.is_live() && c.state.members.len() == 10)
-        .await;
+    c.until(LIVE, "Live", |c| {
+        c.is_live() && c.state().members.len() == 10
+    })
+    .await;
     assert_eq!(watched_member(&cluster).await, 0);
     let writer = Writer::start(cluster.endpoints());
     writer.wait_writes(10, LIVE).await;

@@ -744,7 +744,7 @@ proptest! {
                     let mut seen = std::collections::HashSet::new();
                     let mut entries: Vec<KvEntry> = entries.into_iter().rev().filter(|e| seen.insert(e.key.clone())).collect();
                     entries.reverse();
-                    state::update(&mut st, Msg::MembersSnapshot { revision: rev, entries, at });
+                    state::update(&mut st, Msg::listing("/services/", rev, entries, at));
                 }
                 Step::Put(key, value, lease) => {
                     let version = model.get(&key).map(|_| 2).unwrap_or(1);

@@ -55,12 +55,13 @@ fn source_task_panic_fails_its_pane_and_nothing_reaches_the_screen() {
             "--test-threads=1",
         ]);
     let screen = t.wait_screen(
-        "the members pane saying its source failed, the checks pane live",
+        "the members pane saying its source failed, the checks pane live, discovery stopped",
         SOON,
         |s| {
             s.contains("etcd failed: internal error")
                 && s.contains("db-1")
                 && s.contains("checks ● live")
+                && s.contains("stopped after an internal error")
         },
     );
     assert_eq!(t.alternate_on(), "1", "the console is still up:\n{screen}");

@@ -57,9 +57,10 @@ fn state() -> State {
     }
     update(
         &mut s,
-        Msg::MembersSnapshot {
-            revision: 10,
-            entries: ["web-1", "web-2", "db-1"]
+        Msg::listing(
+            "/services/",
+            10,
+            ["web-1", "web-2", "db-1"]
                 .iter()
                 .enumerate()
                 .map(|(i, n)| KvEntry {
@@ -71,8 +72,8 @@ fn state() -> State {
                     lease: 0,
                 })
                 .collect(),
-            at: now(),
-        },
+            now(),
+        ),
     );
     let mut silenced = check(
         "web-2",

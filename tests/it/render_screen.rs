@@ -86,14 +86,7 @@ fn live_state() -> State {
         &mut s,
         Msg::Health(SourceKind::Etcd.of(ClusterId(0)), Health::Live),
     );
-    update(
-        &mut s,
-        Msg::MembersSnapshot {
-            revision: 120,
-            entries: fleet(),
-            at: now(),
-        },
-    );
+    update(&mut s, Msg::listing("/services/", 120, fleet(), now()));
     update(
         &mut s,
         Msg::LeaseTtls {

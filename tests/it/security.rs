@@ -50,9 +50,10 @@ fn readonly_state() -> State {
     st.backends.checks = Some("sensu-go".into());
     state::update(
         &mut st,
-        Msg::MembersSnapshot {
-            revision: 7,
-            entries: vec![KvEntry {
+        Msg::listing(
+            "/services/",
+            7,
+            vec![KvEntry {
                 key: "/services/web/web-1".into(),
                 value: br#"{"addr":"10.0.0.1","port":80}"#.to_vec(),
                 create_revision: 5,
@@ -60,8 +61,8 @@ fn readonly_state() -> State {
                 version: 2,
                 lease: 0,
             }],
-            at: now,
-        },
+            now,
+        ),
     );
     state::update(
         &mut st,

@@ -268,14 +268,14 @@ fn panic_prints_one_line_and_logs_the_backtrace() {
     for part in [
         "internal error",
         "forced panic on a key press",
-        "src/app.rs",
+        "src/core.rs",
         &log_file.display().to_string(),
     ] {
         assert!(stderr.contains(part), "the line says {part:?}: {stderr}");
     }
     let log = std::fs::read_to_string(&log_file).unwrap_or_default();
     assert!(
-        log.contains("forced panic on a key press") && log.contains("opsconsole::app::on_key"),
+        log.contains("forced panic on a key press") && log.contains("opsconsole::core::Core::key"),
         "the log file has the panic and its backtrace:\n{log}"
     );
 }

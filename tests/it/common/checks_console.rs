@@ -1,102 +1,87 @@
-//! The headless console for the checks tests: the real `ChecksSource` task feeding a real `State`
-//! through `state::update`, keys going in through `handle_action` / `handle_form` as the app sends
-//! them, and the commands `update` returns routed as the app routes them (silences to the source,
-//! audit entries kept here).
+//! The console for the checks tests: the app's own core on a profile with only a checks backend
+//! (its real checks source, reducer and audit gate), keys pressed as a user would.
 
 use std::time::{Duration, Instant};
 
 use opsconsole::action::Action;
+use opsconsole::config::{ChecksProfile, ClusterProfile};
+use opsconsole::keymap::{Context, Keymap};
+use opsconsole::model::{AuditEntry, CheckResult, Phase};
+use opsconsole::state::{FormKey, Pane, Popup, State};
 
-use opsconsole::audit::AuditLog;
-use opsconsole::config::ChecksProfile;
-use opsconsole::model::{AuditEntry, CheckResult, Command, Msg};
-use opsconsole::sources::checks::ChecksSource;
-use opsconsole::state::{self, FormKey, Pane, Popup, State};
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use super::headless::Headless;
 
 pub struct ChecksConsole {
-    pub state: State,
-    rx: mpsc::Receiver<Msg>,
-    cmds: mpsc::Sender<Command>,
-    pub audits: Vec<AuditEntry>,
-    /// Where attempts are recorded before a change is sent, as the app does.
-    audit_log: AuditLog,
-    _audit_dir: tempfile::TempDir,
-    /// The console's clock for keys: each key comes a second after the last.
-    clock: Instant,
-    task: JoinHandle<()>,
+    pub h: Headless,
+    keymap: Keymap,
 }
 
 impl ChecksConsole {
-    /// `kind` is what the status bar names the backend (`alertmanager`, `sensu-go`, …).
+    /// `kind` is what the pane names the backend (`alertmanager`, `sensu-go`, …).
     pub fn start(profile: ChecksProfile, kind: &str) -> ChecksConsole {
-        let (msg_tx, rx) = mpsc::channel(256);
-        let (cmds, cmd_rx) = mpsc::channel(16);
-        let mut state = State::new("test", "/services/", "tester", chrono::Utc::now());
-        state.backends.checks = Some(kind.to_string());
-        state.focus = Pane::Checks;
-        let task = tokio::spawn(ChecksSource::new(profile, msg_tx, cmd_rx).run());
-        let audit_dir = tempfile::tempdir().expect("tempdir");
-        ChecksConsole {
-            state,
-            rx,
-            cmds,
-            audits: Vec::new(),
-            audit_log: AuditLog::new(audit_dir.path().join("audit.log")),
-            _audit_dir: audit_dir,
-            clock: Instant::now(),
-            task,
-        }
+        let cluster = ClusterProfile {
+            name: "test".into(),
+            etcd: None,
+            readonly: false,
+            theme: None,
+            keymap: None,
+            accent: None,
+            checks: Some(profile),
+            metrics: None,
+            logs: None,
+            discovery_prefix: String::new(),
+            warnings: Vec::new(),
+        };
+        let mut c = ChecksConsole {
+            h: Headless::start(cluster),
+            keymap: Keymap::resolve(None).expect("the default keymap"),
+        };
+        assert_eq!(c.state().backends.checks.as_deref(), Some(kind));
+        c.h.press("tab");
+        assert_eq!(c.state().focus, Pane::Checks);
+        c
     }
 
-    fn route(&mut self, out: Vec<Command>) {
-        for cmd in out {
-            match cmd {
-                Command::Audit(a) => self.audits.push(a),
-                Command::Gated(g) => {
-                    let c = self
-                        .audit_log
-                        .release(*g)
-                        .unwrap_or_else(|e| panic!("the test's audit log: {}", e.error));
-                    self.cmds
-                        .try_send(c)
-                        .expect("the checks source takes commands");
-                }
-                _ => {}
-            }
-        }
+    pub fn state(&self) -> &State {
+        self.h.state()
     }
 
-    pub fn apply(&mut self, msg: Msg) {
-        let out = state::update(&mut self.state, msg);
-        self.route(out);
-    }
-
-    /// An action as a key pressed after the screen showed the current popup for a while (a
-    /// confirmation dialog ignores keys until it has been seen).
+    /// The key the default keymap binds to `action` where the console is now, pressed after the
+    /// screen showed what is open for a while (a confirmation dialog ignores keys until then).
     pub fn act(&mut self, action: Action) {
-        self.clock += Duration::from_secs(1);
-        let shown = self.clock;
-        state::frame_drawn(&mut self.state, shown, true);
-        let out = state::handle_key(
-            &mut self.state,
-            action,
-            "key",
-            shown + Duration::from_millis(300),
-        );
-        self.route(out);
+        let ctx = match &self.state().popup {
+            Some(p) if p.is_confirmation() => Context::Confirm,
+            Some(_) => Context::Popup,
+            None => Context::Checks,
+        };
+        // In a form, the key a dialog would confirm with (`y`) is just typed.
+        let key = self
+            .keymap
+            .key_for(ctx, action)
+            .or_else(|| self.keymap.key_for(Context::Confirm, action))
+            .unwrap_or_else(|| panic!("no key for {action:?} in {ctx:?}"));
+        self.h.press(&key);
     }
 
+    /// A key in the silence form.
     pub fn form(&mut self, key: FormKey) {
-        let out = state::handle_form(&mut self.state, key);
-        self.route(out);
+        let name = match key {
+            FormKey::Char(c) => c.to_string(),
+            FormKey::Backspace => "backspace".into(),
+            FormKey::Up => "up".into(),
+            FormKey::Down => "down".into(),
+            FormKey::Left => "left".into(),
+            FormKey::Right => "right".into(),
+            FormKey::Tab => "tab".into(),
+            FormKey::BackTab => "backtab".into(),
+            FormKey::Enter => "enter".into(),
+            FormKey::Esc => "esc".into(),
+        };
+        self.h.press(&name);
     }
 
     pub fn type_text(&mut self, text: &str) {
-        for c in text.chars() {
-            self.form(FormKey::Char(c));
-        }
+        self.h.type_text(text);
     }
 
     /// Applies messages as they arrive until `pred` holds; panics with the state after `timeout`.
@@ -115,21 +100,21 @@ impl ChecksConsole {
             if left.is_zero() {
                 panic!(
                     "timed out after {timeout:?} waiting for: {what}\nstatus: {:?}\npopup: {:?}\naudit: {:#?}\nrows: {:#?}",
-                    self.state.status,
-                    self.state.popup,
-                    self.audits,
-                    self.state.checks.results
+                    self.state().status,
+                    self.state().popup,
+                    self.audits(),
+                    self.state().checks.results
                 );
             }
-            match tokio::time::timeout(left.min(Duration::from_millis(100)), self.rx.recv()).await {
+            match self.h.next(left.min(Duration::from_millis(100))).await {
                 Ok(Some(msg)) => {
-                    self.apply(msg);
-                    while let Ok(msg) = self.rx.try_recv() {
-                        self.apply(msg);
+                    self.h.apply(msg);
+                    while let Some(msg) = self.h.ready() {
+                        self.h.apply(msg);
                     }
                 }
                 Ok(None) => panic!("the checks source stopped while waiting for: {what}"),
-                Err(_) => {}
+                Err(()) => {}
             }
         }
     }
@@ -142,20 +127,23 @@ impl ChecksConsole {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         want.sort();
-        self.state.checks.results.iter().find(|r| {
+        self.state().checks.results.iter().find(|r| {
             let mut got = r.labels.clone();
             got.sort();
             got == want
         })
     }
 
-    /// Moves the cursor onto the visible row `pick` chooses.
+    /// Moves the cursor onto the visible row `pick` chooses, with the keys (top, then down).
     pub fn select(&mut self, pick: impl Fn(&CheckResult) -> bool) {
-        let c = &self.state.checks;
-        let i = (0..c.visible_len())
-            .find(|&i| c.row(i).is_some_and(&pick))
-            .unwrap_or_else(|| panic!("no such row among {:#?}", c.results));
-        self.state.checks.select_index(i);
+        self.h.press("g");
+        for _ in 0..self.state().checks.visible_len() {
+            if self.state().checks.selected().is_some_and(&pick) {
+                return;
+            }
+            self.h.press("j");
+        }
+        panic!("no such row among {:#?}", self.state().checks.results);
     }
 
     /// Opens the silence form on the selected row, moves to the `scope_steps`-th scope (0 is the
@@ -163,10 +151,10 @@ impl ChecksConsole {
     pub fn fill_silence_form(&mut self, scope_steps: usize, reason: &str) {
         self.act(Action::Silence);
         assert!(
-            matches!(self.state.popup, Some(Popup::SilenceForm(_))),
+            matches!(self.state().popup, Some(Popup::SilenceForm(_))),
             "the silence form opens: {:?} {:?}",
-            self.state.popup,
-            self.state.status
+            self.state().popup,
+            self.state().status
         );
         // The form opens on the reason; Tab wraps to the scope, Shift-Tab comes back.
         self.form(FormKey::Tab);
@@ -180,28 +168,31 @@ impl ChecksConsole {
 
     /// The form's error line, while the form is still open.
     pub fn form_error(&self) -> Option<String> {
-        match &self.state.popup {
+        match &self.state().popup {
             Some(Popup::SilenceForm(f)) => f.error.clone(),
             _ => None,
         }
     }
 
     pub fn status(&self) -> String {
-        self.state
+        self.state()
             .status
             .as_ref()
             .map(|s| s.text.clone())
             .unwrap_or_default()
     }
 
-    /// The audit entries for `action`, in order.
-    pub fn audited(&self, action: &str) -> Vec<&AuditEntry> {
-        self.audits.iter().filter(|a| a.action == action).collect()
+    /// Every line of the audit log.
+    pub fn audits(&self) -> Vec<AuditEntry> {
+        self.h.audit()
     }
-}
 
-impl Drop for ChecksConsole {
-    fn drop(&mut self) {
-        self.task.abort();
+    /// The outcome and refusal lines for `action`, in order (each attempt line before them is
+    /// checked where it matters, with [`audits`](Self::audits)).
+    pub fn audited(&self, action: &str) -> Vec<AuditEntry> {
+        self.audits()
+            .into_iter()
+            .filter(|a| a.action == action && a.phase != Phase::Attempt)
+            .collect()
     }
 }

@@ -1,20 +1,16 @@
-//! The headless console for the etcd tests: the real `EtcdSource` task feeding a real `State`
-//! through `state::update`, as the app does, and etcd's own view (etcdctl JSON) to compare with.
+//! The console for the etcd tests: the app's own core on an etcd-only profile (its real etcd
+//! source, reducer and audit gate, keys pressed as a user would), and etcd's own view (etcdctl
+//! JSON) to compare with.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use opsconsole::audit::AuditLog;
-use opsconsole::config::{Config, EtcdProfile};
-use opsconsole::model::{
-    AuditEntry, AuditId, Command, DeregisterOutcome, Gated, Health, Msg, Mutation, Phase, SourceId,
-    SourceKind,
-};
-use opsconsole::sources::etcd::EtcdSource;
-use opsconsole::state::{self, State};
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use opsconsole::config::{ClusterProfile, Config, EtcdProfile};
+use opsconsole::model::{AuditEntry, DeregisterOutcome, Health, Msg, SourceId, SourceKind};
+use opsconsole::state::{Pane, Popup, State};
+
+use super::headless::Headless;
 
 /// The prefix the etcd tests register under.
 pub const PREFIX: &str = "/services/";
@@ -44,44 +40,49 @@ pub fn profile(endpoints: &[String]) -> EtcdProfile {
 /// Key bytes (the identity) → (value, mod_revision, lease).
 pub type Members = BTreeMap<Vec<u8>, (String, i64, i64)>;
 
-/// The headless console: the source task, the message queue and the state it feeds.
+/// The console on an etcd-only profile, with what its etcd source reported kept for the tests.
 pub struct Console {
-    pub state: State,
-    pub rx: mpsc::Receiver<Msg>,
-    pub cmds: mpsc::Sender<Command>,
+    pub h: Headless,
     /// Every etcd health report, in order.
     pub healths: Vec<Health>,
-    /// Size of every snapshot received, in order.
+    /// Size of every listing received, in order.
     pub snapshots: Vec<usize>,
     pub deregs: Vec<(Vec<u8>, DeregisterOutcome)>,
-    pub audits: Vec<AuditEntry>,
-    /// Where deregister attempts are recorded before they are sent (as the app does).
-    pub audit_log: AuditLog,
-    _audit_dir: tempfile::TempDir,
-    next_audit: u64,
-    pub task: JoinHandle<()>,
+}
+
+/// The cluster profile `test` holding only `etcd`.
+pub fn cluster(etcd: EtcdProfile) -> ClusterProfile {
+    ClusterProfile {
+        name: "test".into(),
+        etcd: Some(etcd),
+        readonly: false,
+        theme: None,
+        keymap: None,
+        accent: None,
+        checks: None,
+        metrics: None,
+        logs: None,
+        discovery_prefix: String::new(),
+        warnings: Vec::new(),
+    }
 }
 
 impl Console {
     pub fn start(profile: EtcdProfile) -> Console {
-        let (msg_tx, rx) = mpsc::channel(1024);
-        let (cmds, cmd_rx) = mpsc::channel(64);
-        let state = State::new("test", &profile.prefix, "tester", chrono::Utc::now());
-        let task = tokio::spawn(EtcdSource::new(profile, msg_tx, cmd_rx).run());
-        let audit_dir = tempfile::tempdir().expect("tempdir for the audit log");
         Console {
-            state,
-            rx,
-            cmds,
+            h: Headless::start(cluster(profile)),
             healths: Vec::new(),
             snapshots: Vec::new(),
             deregs: Vec::new(),
-            audits: Vec::new(),
-            audit_log: AuditLog::new(audit_dir.path().join("audit.log")),
-            _audit_dir: audit_dir,
-            next_audit: 0,
-            task,
         }
+    }
+
+    pub fn state(&self) -> &State {
+        self.h.state()
+    }
+
+    pub fn state_mut(&mut self) -> &mut State {
+        self.h.state_mut()
     }
 
     pub fn apply(&mut self, msg: Msg) {
@@ -94,22 +95,12 @@ impl Console {
                 h,
             ) => self.healths.push(h.clone()),
             Msg::MembersListed { members, .. } => self.snapshots.push(members.len()),
-            Msg::MembersSnapshot { .. } => panic!("the etcd source sends MembersListed"),
             Msg::DeregisterDone { key, outcome, .. } => {
                 self.deregs.push((key.clone(), outcome.clone()))
             }
             _ => {}
         }
-        for cmd in state::update(&mut self.state, msg) {
-            match cmd {
-                Command::Audit(a) => self.audits.push(a),
-                // What the app forwards to the source: the leases on screen.
-                c @ Command::WatchLeases(_) => {
-                    let _ = self.cmds.try_send(c);
-                }
-                _ => {}
-            }
-        }
+        self.h.apply(msg);
     }
 
     /// Applies messages as they arrive until `pred` holds; panics with the state after `timeout`.
@@ -129,90 +120,119 @@ impl Console {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 panic!(
-                    "timed out after {timeout:?} waiting for: {what}\nhealth history: {:?}\nsnapshots: {:?}\nmembers ({}): {:?}",
+                    "timed out after {timeout:?} waiting for: {what}\nhealth history: {:?}\nsnapshots: {:?}\nstatus: {:?}\nmembers ({}): {:?}",
                     self.healths,
                     self.snapshots,
-                    self.state.members.len(),
+                    self.state().status,
+                    self.state().members.len(),
                     self.members().into_iter().take(20).collect::<Vec<_>>()
                 );
             }
-            match tokio::time::timeout(left.min(Duration::from_millis(100)), self.rx.recv()).await {
+            match self.h.next(left.min(Duration::from_millis(100))).await {
                 Ok(Some(msg)) => {
                     self.apply(msg);
-                    while let Ok(msg) = self.rx.try_recv() {
+                    while let Some(msg) = self.h.ready() {
                         self.apply(msg);
                     }
                 }
                 Ok(None) => panic!("the etcd source stopped while waiting for: {what}"),
-                Err(_) => {}
+                Err(()) => {}
             }
         }
     }
 
     /// Applies whatever arrives during `d`.
     pub async fn idle(&mut self, d: Duration) {
-        let deadline = tokio::time::Instant::now() + d;
-        while let Ok(msg) = tokio::time::timeout_at(deadline, self.rx.recv()).await {
-            self.apply(msg.expect("the etcd source stopped"));
+        let deadline = Instant::now() + d;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            match self.h.next(left).await {
+                Ok(Some(msg)) => self.apply(msg),
+                Ok(None) => panic!("the etcd source stopped"),
+                Err(()) => return,
+            }
         }
     }
 
-    pub async fn send(&self, cmd: Command) {
-        self.cmds.send(cmd).await.expect("source is running");
+    /// Focuses the members pane and moves the cursor onto `key` with the keys a user would
+    /// press (top, then down), so the other panes are scoped to it.
+    pub fn select(&mut self, key: impl AsRef<[u8]>) {
+        let key = key.as_ref();
+        for _ in 0..4 {
+            if self.state().focus == Pane::Members {
+                break;
+            }
+            self.h.press("tab");
+        }
+        assert_eq!(self.state().focus, Pane::Members);
+        self.h.press("g");
+        for _ in 0..self.state().members.visible_len() {
+            if self
+                .state()
+                .members
+                .selected()
+                .is_some_and(|m| *m.key == *key)
+            {
+                return;
+            }
+            self.h.press("j");
+        }
+        panic!(
+            "{} is not among the members on screen",
+            opsconsole::model::text::escape_bytes(key)
+        );
     }
 
-    /// Sends a deregister and waits for its outcome.
+    /// Selects `key`, presses `D` and, with `revoke_lease`, `r`: the dialog is open.
+    pub fn open_deregister(&mut self, key: impl AsRef<[u8]>, revoke_lease: bool) {
+        self.select(key);
+        self.h.press("D");
+        assert!(
+            matches!(self.state().popup, Some(Popup::ConfirmDeregister { .. })),
+            "the deregister dialog opens: {:?} {:?}",
+            self.state().popup,
+            self.state().status
+        );
+        if revoke_lease {
+            self.h.press("r");
+        }
+    }
+
+    /// Presses `y` in the open deregister dialog and waits for the outcome.
+    pub async fn confirm_deregister(&mut self) -> DeregisterOutcome {
+        let before = self.deregs.len();
+        self.h.press("y");
+        assert_eq!(self.state().popup, None, "the dialog closes on y");
+        self.until(DEREGISTER_ANSWER, "the deregister's outcome", |c| {
+            c.deregs.len() > before
+        })
+        .await;
+        self.deregs[before].1.clone()
+    }
+
+    /// Deregisters `key` through the keys (select, `D`, `r` when revoking, `y`).
     pub async fn deregister(
         &mut self,
         key: impl AsRef<[u8]>,
-        mod_revision: i64,
-        revoke_lease: Option<i64>,
+        revoke_lease: bool,
     ) -> DeregisterOutcome {
-        let key = key.as_ref();
-        let before = self.deregs.len();
-        self.next_audit += 1;
-        let attempt = AuditEntry::new(
-            AuditId::new("etcd-test", self.next_audit),
-            Phase::Attempt,
-            chrono::Utc::now().to_rfc3339(),
-            "tester",
-            "test",
-            "deregister",
-            opsconsole::model::text::escape_bytes(key).into_owned(),
-        );
-        let gated = Gated {
-            attempt,
-            mutation: Mutation::Deregister {
-                key: key.to_vec(),
-                mod_revision,
-                revoke_lease,
-            },
-        };
-        let cmd = self.release(gated);
-        self.send(cmd).await;
-        self.until(
-            DEREGISTER_ANSWER,
-            &format!(
-                "deregister outcome for {}",
-                opsconsole::model::text::escape_bytes(key)
-            ),
-            |c| c.deregs.len() > before,
-        )
-        .await;
-        let (k, outcome) = self.deregs[before].clone();
-        assert_eq!(k, key);
+        let key = key.as_ref().to_vec();
+        self.open_deregister(&key, revoke_lease);
+        let outcome = self.confirm_deregister().await;
+        assert_eq!(self.deregs.last().map(|(k, _)| k), Some(&key));
         outcome
     }
 
-    /// What the app does with a gated change: the attempt into the audit log, then the command.
-    pub fn release(&self, gated: Gated) -> Command {
-        self.audit_log
-            .release(gated)
-            .unwrap_or_else(|e| panic!("the test's audit log cannot be written: {}", e.error))
+    /// The audit log's lines.
+    pub fn audits(&self) -> Vec<AuditEntry> {
+        self.h.audit()
     }
 
     pub fn health(&self) -> Option<&Health> {
-        self.state.health_of(SourceKind::Etcd)
+        self.state().health_of(SourceKind::Etcd)
     }
 
     pub fn is_live(&self) -> bool {
@@ -221,7 +241,7 @@ impl Console {
 
     pub fn members(&self) -> Members {
         let all: Members = self
-            .state
+            .state()
             .members
             .visible_rows(0, usize::MAX)
             .map(|m| {
@@ -237,14 +257,14 @@ impl Console {
             .collect();
         assert_eq!(
             all.len(),
-            self.state.members.len(),
+            self.state().members.len(),
             "no filter is set: every member is visible"
         );
         all
     }
 
     pub fn has(&self, key: impl AsRef<[u8]>) -> bool {
-        self.state.members.get(key).is_some()
+        self.state().members.get(key).is_some()
     }
 
     /// Index of the first `Retrying` report at or after `from`, if any.
@@ -255,12 +275,6 @@ impl Console {
     /// Live now, and reported Live at or after `from`.
     pub fn live_since(&self, from: usize) -> bool {
         self.healths[from..].contains(&Health::Live) && self.is_live()
-    }
-}
-
-impl Drop for Console {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

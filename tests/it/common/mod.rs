@@ -226,6 +226,7 @@ pub mod checks_console;
 pub mod daemon;
 pub mod etcd_cluster;
 pub mod etcd_console;
+pub mod headless;
 pub mod log_servers;
 pub mod metrics_servers;
 pub mod metrics_source;

@@ -1,0 +1,686 @@
+//! The headless console: the state, the sources' command channels and the audit log, behind one
+//! entry point, [`Core::handle`]. Everything that happens — a key, a paste, a fact from a source,
+//! the screen's layout, the clock, a frame reaching the terminal — is an [`Event`]; the core turns
+//! it into a state change (the reducer's) and performs the commands the reducer returns: a change
+//! goes through the audit log's gate, then to the source it is for; a discovered backend starts
+//! its source; `:cluster` loads the target profile. What only the app can do comes back as an
+//! [`Effect`].
+//!
+//! The app (`app.rs`) wires a terminal and tokio to this; the tests drive the very same core
+//! without a terminal, so what they check is what the console does.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::task::JoinHandle;
+use tracing::{error, info};
+
+use crate::audit::AuditLog;
+use crate::config::{ChecksProfile, ClusterProfile, LogsProfile, MetricsProfile};
+use crate::keymap::{Context, Key, Keymap};
+use crate::model::{Command, Health, Msg, NotRecorded, SourceId, SourceKind};
+use crate::sources::checks::ChecksSource;
+use crate::sources::discovery::DiscoverySource;
+use crate::sources::etcd::EtcdSource;
+use crate::sources::logs::LogsSource;
+use crate::sources::metrics::MetricsSource;
+use crate::sources::supervise;
+use crate::state::{self, FormKey, Popup, State, TextKey, Viewports};
+use crate::theme::Theme;
+
+/// Everything one console session runs with.
+pub struct Settings {
+    pub profile: ClusterProfile,
+    /// Run on the embedded simulated fleet instead of real backends.
+    pub demo: bool,
+    pub readonly: bool,
+    pub utc: bool,
+    pub theme: Theme,
+    pub keymap: Keymap,
+    pub audit_log: PathBuf,
+    pub user: String,
+    /// Where `:cluster` finds other clusters; `None` where there is no config to read.
+    pub clusters: Option<Arc<dyn Clusters>>,
+    /// The cluster this session was switched from (`:cluster -` goes back to it).
+    pub switched_from: Option<String>,
+}
+
+impl Settings {
+    /// A session on `profile` with the built-in keymap and theme and no other clusters: what the
+    /// tests and one-off tools start from.
+    pub fn for_profile(profile: ClusterProfile, audit_log: PathBuf, user: &str) -> Settings {
+        Settings {
+            profile,
+            demo: false,
+            readonly: false,
+            utc: true,
+            theme: Theme::resolve(None, None, false).expect("the built-in theme parses"),
+            keymap: Keymap::resolve(None).expect("the built-in keymap parses"),
+            audit_log,
+            user: user.to_string(),
+            clusters: None,
+            switched_from: None,
+        }
+    }
+}
+
+/// The other clusters of the config, for `:cluster`. Loading a target fully (config, profile,
+/// theme, keymap) before leaving means a bad name or a broken profile costs a message on the
+/// status line, never the running session.
+pub trait Clusters: Send + Sync {
+    /// The cluster names the config defines.
+    fn names(&self) -> Result<Vec<String>, String>;
+    /// Everything needed to run `name`, or why it cannot be run.
+    fn load(&self, name: &str) -> Result<Settings, String>;
+}
+
+/// What happened, as the core is told it.
+#[derive(Debug)]
+pub enum Event {
+    /// A key, pressed at `at` on the console's monotonic clock.
+    Key { key: KeyEvent, at: Instant },
+    /// A bracketed paste: text, never keys.
+    Paste(String),
+    /// A fact from a source.
+    Msg(Msg),
+    /// What this screen gives each pane (`ui::layout::viewports`), before drawing it.
+    Layout(Viewports),
+    /// The wall clock, before each frame and once a second.
+    Tick(DateTime<Utc>),
+    /// A frame reached the terminal at `at`; `popups_visible` is false when the screen was too
+    /// small to draw them.
+    FrameDrawn { at: Instant, popups_visible: bool },
+}
+
+/// What only the app can do.
+pub enum Effect {
+    Quit,
+    /// Run these settings next; they loaded, so the switch cannot fail on the way.
+    Switch(Box<Settings>),
+    /// Draw now rather than at the next frame slot: the user is waiting for it.
+    DrawNow,
+    /// A listing of this many members arrived (the app hands freed memory back after drawing it).
+    Listed(usize),
+}
+
+/// A running source: where its commands go, and its task.
+struct Running {
+    commands: Option<mpsc::Sender<Command>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Running {
+    fn stop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
+
+/// A pane's backend, from the profile or found under the discovery prefix.
+pub enum PaneBackend {
+    Checks(ChecksProfile),
+    Metrics(MetricsProfile),
+    Logs(LogsProfile),
+}
+
+impl PaneBackend {
+    /// A discovery entry's JSON for the pane `kind` (read with the same rules as the profile's
+    /// TOML table).
+    pub fn from_discovered(kind: SourceKind, json: &str) -> Result<PaneBackend, String> {
+        let parsed = match kind {
+            SourceKind::Checks => crate::config::checks_from_json(json).map(PaneBackend::Checks),
+            SourceKind::Metrics => crate::config::metrics_from_json(json).map(PaneBackend::Metrics),
+            SourceKind::Logs => crate::config::logs_from_json(json).map(PaneBackend::Logs),
+            SourceKind::Etcd => return Err("etcd is not discovered".into()),
+        };
+        parsed.map_err(|e| e.to_string())
+    }
+
+    pub fn kind(&self) -> SourceKind {
+        match self {
+            PaneBackend::Checks(_) => SourceKind::Checks,
+            PaneBackend::Metrics(_) => SourceKind::Metrics,
+            PaneBackend::Logs(_) => SourceKind::Logs,
+        }
+    }
+
+    /// The backend's name as the pane's title shows it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            PaneBackend::Checks(c) => c.kind.name(),
+            PaneBackend::Metrics(m) => m.kind.name(),
+            PaneBackend::Logs(l) => l.kind.name(),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            PaneBackend::Checks(c) => &c.http.url,
+            PaneBackend::Metrics(m) => &m.http.url,
+            PaneBackend::Logs(l) => &l.http.url,
+        }
+    }
+
+    /// Lines the logs pane buffers for this backend.
+    pub fn buffer_lines(&self) -> Option<usize> {
+        match self {
+            PaneBackend::Logs(l) => Some(l.buffer_lines),
+            _ => None,
+        }
+    }
+}
+
+pub struct Core {
+    pub state: State,
+    keymap: Keymap,
+    audit: AuditLog,
+    msg_tx: mpsc::Sender<Msg>,
+    sources: HashMap<SourceId, Running>,
+    /// Tasks that serve no pane (discovery).
+    helpers: Vec<JoinHandle<()>>,
+    cluster: String,
+    clusters: Option<Arc<dyn Clusters>>,
+    /// A test hook (`OPSCONSOLE_TEST_PANIC=1`, read once at start): panic on the first key.
+    panic_on_key: bool,
+}
+
+impl Core {
+    /// Starts the session's sources (each sends its facts on `msg_tx`) and checks the audit log.
+    pub fn start(settings: &Settings, msg_tx: mpsc::Sender<Msg>) -> anyhow::Result<Core> {
+        let prefix = match (&settings.profile.etcd, settings.demo) {
+            (_, true) => crate::sources::demo::PREFIX.to_string(),
+            (Some(etcd), false) => etcd.prefix.clone(),
+            // The other panes work without membership; the members pane says it has no etcd.
+            (None, false) => String::new(),
+        };
+        let mut state = State::new(&settings.profile.name, &prefix, &settings.user, Utc::now());
+        state.readonly = settings.readonly;
+        state.utc = settings.utc;
+        state.previous_cluster = settings.switched_from.clone();
+        let mut core = Core {
+            state,
+            keymap: settings.keymap.clone(),
+            audit: AuditLog::new(settings.audit_log.clone()),
+            msg_tx,
+            sources: HashMap::new(),
+            helpers: Vec::new(),
+            cluster: settings.profile.name.clone(),
+            clusters: settings.clusters.clone(),
+            panic_on_key: std::env::var_os("OPSCONSOLE_TEST_PANIC").is_some_and(|v| v == "1"),
+        };
+        if settings.demo {
+            core.start_demo();
+        } else {
+            core.start_profile(&settings.profile);
+        }
+        if let Some(from) = &settings.switched_from {
+            state::note(
+                &mut core.state,
+                format!(
+                    "switched to cluster {} (from {from}; :cluster - goes back)",
+                    settings.profile.name
+                ),
+            );
+        }
+        // Checked before anything can be attempted: a console that cannot record changes says so
+        // at once. Each attempt writes to it again, so fixing it needs no restart.
+        core.state.set_audit_run(crate::audit::run_id());
+        if let Err(e) = core.audit.check() {
+            error!(%e, path = %core.audit.path().display(), "audit log unwritable");
+            let why = format!("{}: {e}", core.audit.path().display());
+            state::audit_unwritable(&mut core.state, why);
+        }
+        Ok(core)
+    }
+
+    /// One event in, the state changed by the reducer, the commands performed.
+    pub fn handle(&mut self, event: Event) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        let cmds = match event {
+            Event::Key { key, at } => {
+                effects.push(Effect::DrawNow);
+                self.key(key, at)
+            }
+            Event::Paste(text) => {
+                effects.push(Effect::DrawNow);
+                state::handle_paste(&mut self.state, &text)
+            }
+            Event::Msg(msg) => {
+                if let Msg::MembersListed { members, .. } = &msg {
+                    // A full listing is what the user is waiting for: draw it now.
+                    effects.push(Effect::Listed(members.len()));
+                    effects.push(Effect::DrawNow);
+                }
+                state::update(&mut self.state, msg)
+            }
+            Event::Layout(v) if v != self.state.viewports => {
+                state::set_viewports(&mut self.state, v)
+            }
+            Event::Layout(_) => Vec::new(),
+            Event::Tick(now) => state::tick(&mut self.state, now),
+            Event::FrameDrawn { at, popups_visible } => {
+                state::frame_drawn(&mut self.state, at, popups_visible);
+                Vec::new()
+            }
+        };
+        self.perform(cmds, &mut effects);
+        effects
+    }
+
+    /// Stops every source.
+    pub fn stop(&mut self) {
+        for r in self.sources.values_mut() {
+            r.stop();
+        }
+        for t in self.helpers.drain(..) {
+            t.abort();
+        }
+    }
+
+    pub fn audit_path(&self) -> &std::path::Path {
+        self.audit.path()
+    }
+
+    // ---- sources ----
+
+    fn start_demo(&mut self) {
+        self.state.demo = true;
+        let (tx, rx) = mpsc::channel::<Command>(256);
+        let task = supervise::spawn(
+            self.state.source(SourceKind::Etcd),
+            self.msg_tx.clone(),
+            crate::sources::demo::DemoSource::new(self.msg_tx.clone(), rx).run(),
+        );
+        // The simulated fleet answers every pane's commands itself.
+        for kind in SourceKind::ALL {
+            if kind != SourceKind::Etcd {
+                state::backend_started(&mut self.state, kind, "demo", None);
+            }
+            self.sources.insert(
+                self.state.source(kind),
+                Running {
+                    commands: Some(tx.clone()),
+                    task: None,
+                },
+            );
+        }
+        if let Some(r) = self.sources.get_mut(&self.state.source(SourceKind::Etcd)) {
+            r.task = Some(task);
+        }
+    }
+
+    /// One task per configured backend, each with its own command channel; a discovery watcher
+    /// for the panes the profile leaves out.
+    fn start_profile(&mut self, p: &ClusterProfile) {
+        if !p.warnings.is_empty() {
+            let source = self.state.source(SourceKind::Etcd);
+            state::update(&mut self.state, Msg::Notice(source, p.warnings.join("; ")));
+        }
+        for kind in [SourceKind::Checks, SourceKind::Metrics, SourceKind::Logs] {
+            self.state
+                .health
+                .insert(self.state.source(kind), Health::NotConfigured);
+        }
+        let etcd = p.etcd.clone();
+        if let Some(etcd) = &etcd {
+            self.run_etcd(etcd.clone());
+        } else {
+            self.state
+                .health
+                .insert(self.state.source(SourceKind::Etcd), Health::NotConfigured);
+        }
+        let configured = [
+            p.checks.clone().map(PaneBackend::Checks),
+            p.metrics.clone().map(PaneBackend::Metrics),
+            p.logs.clone().map(PaneBackend::Logs),
+        ];
+        for backend in configured.into_iter().flatten() {
+            state::backend_started(
+                &mut self.state,
+                backend.kind(),
+                backend.name(),
+                backend.buffer_lines(),
+            );
+            self.run_backend(backend);
+        }
+        // Panes left out of the profile are looked up in etcd; profile values always win.
+        let wanted: Vec<SourceKind> = [
+            (SourceKind::Checks, p.checks.is_none()),
+            (SourceKind::Metrics, p.metrics.is_none()),
+            (SourceKind::Logs, p.logs.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(kind, missing)| missing.then_some(kind))
+        .collect();
+        let Some(etcd) = etcd else { return };
+        if !wanted.is_empty() && !p.discovery_prefix.is_empty() {
+            // Its panic leaves the discovered panes as they are; say so rather than fail one.
+            let on_panic = Msg::Notice(
+                self.state.source(SourceKind::Etcd),
+                format!("discovery under {} stopped after an internal error; restart opsconsole to follow changes", p.discovery_prefix),
+            );
+            self.helpers.push(tokio::spawn(supervise::supervised(
+                DiscoverySource::new(
+                    etcd,
+                    p.discovery_prefix.clone(),
+                    wanted,
+                    self.msg_tx.clone(),
+                )
+                .in_cluster(self.state.cluster_id)
+                .run(),
+                self.msg_tx.clone(),
+                on_panic,
+            )));
+        }
+    }
+
+    fn run_etcd(&mut self, etcd: crate::config::EtcdProfile) {
+        let (tx, rx) = mpsc::channel::<Command>(256);
+        let source = self.state.source(SourceKind::Etcd);
+        let task = supervise::spawn(
+            source,
+            self.msg_tx.clone(),
+            EtcdSource::new(etcd, self.msg_tx.clone(), rx)
+                .in_cluster(self.state.cluster_id)
+                .run(),
+        );
+        self.sources.insert(
+            source,
+            Running {
+                commands: Some(tx),
+                task: Some(task),
+            },
+        );
+    }
+
+    /// Starts (or replaces) the source of `backend`'s pane. The state already says it is
+    /// connecting (`state::backend_started`).
+    fn run_backend(&mut self, backend: PaneBackend) {
+        let source = self.state.source(backend.kind());
+        let cluster = self.state.cluster_id;
+        let tx = self.msg_tx.clone();
+        let (cmd_tx, cmd_rx) = mpsc::channel::<Command>(64);
+        let task = match backend {
+            PaneBackend::Checks(c) => Ok(supervise::spawn(
+                source,
+                tx.clone(),
+                ChecksSource::new(c, tx, cmd_rx).in_cluster(cluster).run(),
+            )),
+            PaneBackend::Metrics(m) => MetricsSource::new(m, tx.clone(), cmd_rx)
+                .map(|s| supervise::spawn(source, tx, s.in_cluster(cluster).run())),
+            PaneBackend::Logs(l) => Ok(supervise::spawn(
+                source,
+                tx.clone(),
+                LogsSource::new(l, tx)
+                    .in_cluster(cluster)
+                    .with_commands(cmd_rx)
+                    .run(),
+            )),
+        };
+        if let Some(mut old) = self.sources.remove(&source) {
+            old.stop();
+        }
+        match task {
+            Ok(task) => {
+                self.sources.insert(
+                    source,
+                    Running {
+                        commands: Some(cmd_tx),
+                        task: Some(task),
+                    },
+                );
+            }
+            Err(e) => {
+                let failed = Msg::Health(source, Health::Failed(format!("{e:#}")));
+                let mut effects = Vec::new();
+                let cmds = state::update(&mut self.state, failed);
+                self.perform(cmds, &mut effects);
+            }
+        }
+    }
+
+    /// The command channel of this cluster's source of `kind`, if one runs.
+    fn commands(&self, kind: SourceKind) -> Option<&mpsc::Sender<Command>> {
+        self.sources
+            .get(&self.state.source(kind))
+            .and_then(|r| r.commands.as_ref())
+    }
+
+    // ---- keys ----
+
+    fn key(&mut self, key: KeyEvent, at: Instant) -> Vec<Command> {
+        if key.kind == KeyEventKind::Release {
+            return Vec::new();
+        }
+        if self.panic_on_key {
+            panic!("OPSCONSOLE_TEST_PANIC=1: forced panic on a key press (test hook)");
+        }
+        press(&mut self.state, &self.keymap, key, at)
+    }
+
+    // ---- commands ----
+
+    /// Does what the reducer asked: the I/O side of a state change.
+    fn perform(&mut self, cmds: Vec<Command>, effects: &mut Vec<Effect>) {
+        let mut queue: std::collections::VecDeque<Command> = cmds.into();
+        while let Some(cmd) = queue.pop_front() {
+            match cmd {
+                // The gate: the attempt line is on disk before the change is sent, or nothing is.
+                Command::Gated(gated) => match self.audit.release(*gated) {
+                    Ok(released) => {
+                        state::audit_writable(&mut self.state);
+                        queue.push_front(released);
+                    }
+                    Err(refused) => {
+                        let NotRecorded { attempt, error } = *refused;
+                        error!(%error, id = %attempt.id, "audit log write failed; nothing sent");
+                        let why = format!("{}: {error}", self.audit.path().display());
+                        state::mutation_refused(&mut self.state, attempt, why);
+                    }
+                },
+                Command::Audit(entry) => match self.audit.append(&entry) {
+                    Ok(()) => state::audit_writable(&mut self.state),
+                    Err(e) => {
+                        error!(%e, id = %entry.id, "audit log write failed");
+                        let why = format!("{}: {e}", self.audit.path().display());
+                        state::audit_line_lost(&mut self.state, &entry, why);
+                    }
+                },
+                Command::SwitchCluster(name) => {
+                    if let Some(next) = self.load_cluster(&name) {
+                        effects.push(Effect::Switch(next));
+                    }
+                }
+                Command::ListClusters => self.list_clusters(),
+                Command::Quit => effects.push(Effect::Quit),
+                Command::StartSource { source, spec } => {
+                    match PaneBackend::from_discovered(source.kind, &spec) {
+                        Ok(backend) => self.run_backend(backend),
+                        // The reducer checked it; only a bug gets here.
+                        Err(e) => error!(%e, "a discovered backend the reducer accepted"),
+                    }
+                }
+                Command::StopSource(source) => {
+                    if let Some(mut r) = self.sources.remove(&source) {
+                        r.stop();
+                    }
+                }
+                // Hints: newest wins in the source, and a full queue means one is pending.
+                cmd @ (Command::LogsScope(_)
+                | Command::MetricsQuery(_)
+                | Command::WatchLeases(_)) => {
+                    let kind = match &cmd {
+                        Command::LogsScope(_) => SourceKind::Logs,
+                        Command::MetricsQuery(_) => SourceKind::Metrics,
+                        _ => SourceKind::Etcd,
+                    };
+                    if let Some(tx) = self.commands(kind) {
+                        let _ = tx.try_send(cmd);
+                    }
+                }
+                Command::FetchHistory { .. } => {
+                    if let Err(why) = self.send(SourceKind::Etcd, cmd) {
+                        state::note_error(&mut self.state, why);
+                    }
+                }
+                cmd @ (Command::Silence { .. }
+                | Command::Unsilence { .. }
+                | Command::Deregister { .. }) => {
+                    let (kind, id) = match &cmd {
+                        Command::Silence { audit, .. } | Command::Unsilence { audit, .. } => {
+                            (SourceKind::Checks, audit.id().clone())
+                        }
+                        Command::Deregister { audit, .. } => (SourceKind::Etcd, audit.id().clone()),
+                        _ => continue,
+                    };
+                    if let Err(why) = self.send(kind, cmd) {
+                        queue.push_back(state::mutation_not_sent(&mut self.state, &id, &why));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hands `cmd` to the source of `kind` without waiting: a source that cannot take it now is
+    /// said to be busy (the change is not sent) rather than stalling every key behind it.
+    fn send(&self, kind: SourceKind, cmd: Command) -> Result<(), String> {
+        let Some(tx) = self.commands(kind) else {
+            return Err(match kind {
+                SourceKind::Checks => "no checks backend is running for this cluster".into(),
+                _ => format!("no {} source is running", kind.label()),
+            });
+        };
+        tx.try_send(cmd).map_err(|e| match e {
+            TrySendError::Full(_) => format!(
+                "the {} source is busy with earlier requests; try again",
+                kind.label()
+            ),
+            TrySendError::Closed(_) => {
+                format!(
+                    "the {} source has stopped; restart opsconsole",
+                    kind.label()
+                )
+            }
+        })
+    }
+
+    /// Loads `name` while this cluster keeps running; on failure says why and stays.
+    fn load_cluster(&mut self, name: &str) -> Option<Box<Settings>> {
+        let Some(clusters) = &self.clusters else {
+            state::note_error(
+                &mut self.state,
+                "no config to switch clusters from".to_string(),
+            );
+            return None;
+        };
+        match clusters.load(name) {
+            Ok(mut next) => {
+                info!(from = %self.cluster, to = name, "switching cluster");
+                next.switched_from = Some(self.cluster.clone());
+                Some(Box::new(next))
+            }
+            Err(e) => {
+                info!(to = name, error = %e, "cluster switch refused");
+                let text = format!("cannot switch to {name}, staying on {}: {e}", self.cluster);
+                state::note_error(&mut self.state, text);
+                None
+            }
+        }
+    }
+
+    fn list_clusters(&mut self) {
+        let Some(clusters) = &self.clusters else {
+            state::note_error(
+                &mut self.state,
+                "no config to list clusters from".to_string(),
+            );
+            return;
+        };
+        match clusters.names() {
+            Ok(names) => {
+                let list = names
+                    .iter()
+                    .map(|n| {
+                        if *n == self.cluster {
+                            format!("{n} (current)")
+                        } else {
+                            n.clone()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                state::note(
+                    &mut self.state,
+                    format!("clusters: {list} — :cluster NAME switches, :cluster - goes back"),
+                );
+            }
+            Err(e) => state::note_error(&mut self.state, format!("cannot list the clusters: {e}")),
+        }
+    }
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A key pressed at `at` (the console's monotonic clock): the one place a key becomes what it
+/// does — text for an open field, a form's key, or the keymap's action where the console is.
+pub fn press(state: &mut State, keymap: &Keymap, key: KeyEvent, at: Instant) -> Vec<Command> {
+    if key.kind == KeyEventKind::Release {
+        return Vec::new();
+    }
+    if state.input.is_some() {
+        let text = match key.code {
+            KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => TextKey::Esc,
+            KeyCode::Char(c) => TextKey::Char(c),
+            KeyCode::Backspace => TextKey::Backspace,
+            KeyCode::Enter => TextKey::Enter,
+            KeyCode::Esc => TextKey::Esc,
+            _ => return Vec::new(),
+        };
+        return state::handle_text(state, text);
+    }
+    if let Some(Popup::SilenceForm(_)) = state.popup {
+        let form_key = match key.code {
+            KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => FormKey::Esc,
+            KeyCode::Char(c) => FormKey::Char(c),
+            KeyCode::Backspace => FormKey::Backspace,
+            KeyCode::Up => FormKey::Up,
+            KeyCode::Down => FormKey::Down,
+            KeyCode::Left => FormKey::Left,
+            KeyCode::Right => FormKey::Right,
+            KeyCode::Tab => FormKey::Tab,
+            KeyCode::BackTab => FormKey::BackTab,
+            KeyCode::Enter => FormKey::Enter,
+            KeyCode::Esc => FormKey::Esc,
+            _ => return Vec::new(),
+        };
+        return state::handle_form(state, form_key);
+    }
+    if let (Some(Popup::PickSilence { .. }), KeyCode::Enter) = (&state.popup, key.code) {
+        return state::handle_key(state, crate::action::Action::Confirm, "enter", at);
+    }
+    let ctx = match state.popup {
+        Some(Popup::ConfirmDeregister { .. })
+        | Some(Popup::ConfirmSilence(_))
+        | Some(Popup::ConfirmUnsilence { .. }) => Context::Confirm,
+        Some(_) => Context::Popup,
+        None => state.focus.context(),
+    };
+    let Some(k) = Key::from_event(&key) else {
+        return Vec::new();
+    };
+    match keymap.lookup(ctx, &k) {
+        Some(action) => state::handle_key(state, action, &k.label(), at),
+        None => Vec::new(),
+    }
+}

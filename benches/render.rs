@@ -17,7 +17,7 @@ use ratatui::Terminal;
 use opsconsole::action::Action;
 use opsconsole::keymap::Keymap;
 use opsconsole::model::{ClusterId, Health, KvEntry, KvEvent, Msg, SourceKind};
-use opsconsole::state::{handle_action, handle_text, update, State, TextKey};
+use opsconsole::state::{handle_action, update, State};
 use opsconsole::theme::Theme;
 use opsconsole::ui;
 
@@ -119,9 +119,9 @@ fn bench_frame(c: &mut Criterion) {
     // A regex filter over 100k members (~1% visible); rendering should not care.
     handle_action(&mut state, Action::Filter);
     for ch in "web-1".chars() {
-        handle_text(&mut state, TextKey::Char(ch));
+        handle_action(&mut state, Action::InsertChar(ch));
     }
-    handle_text(&mut state, TextKey::Enter);
+    handle_action(&mut state, Action::Submit);
     let shown = state.members.visible_len();
     assert!(state.members.filter.is_some() && shown > 0 && shown < state.members.len());
     state.members.select_index(state.members.visible_len() / 2);

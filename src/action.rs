@@ -1,4 +1,6 @@
-//! `Action`: what a key means (named in keymap TOML). `Command`: what `update` asks the I/O side to do.
+//! `Action`: what a key means, named in keymap TOML. Every key the console takes becomes one of
+//! these in one place (`keymap::Keymap::action`): pane keys, dialog keys, and the keys of text
+//! fields and forms alike.
 
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +20,8 @@ pub enum Action {
     /// `Esc`: close the popup, clear the filter, or clear the member scope — the innermost first.
     Back,
     Detail,
+    /// `Enter` in a popup: pick the entry under the cursor (a picker) or close (help, details).
+    Select,
     SortNext,
     SortReverse,
     Deregister,
@@ -35,6 +39,25 @@ pub enum Action {
     PrevWindow,
     CycleSeverity,
     ToggleWrap,
+    // ---- text fields (`[input]`) and forms (`[form]`) ----
+    /// A printable key in a text field: the keymap's answer for any printable key it does not
+    /// bind there. Never named in a keymap file.
+    #[serde(skip)]
+    InsertChar(char),
+    Submit,
+    CursorLeft,
+    CursorRight,
+    WordLeft,
+    WordRight,
+    LineStart,
+    LineEnd,
+    DeleteBack,
+    DeleteForward,
+    DeleteWordBack,
+    DeleteToStart,
+    DeleteToEnd,
+    NextField,
+    PrevField,
 }
 
 impl Action {
@@ -60,6 +83,7 @@ impl Action {
             Action::Filter => "filter (regex, /! inverts)",
             Action::Back => "back: close popup / clear filter / clear scope",
             Action::Detail => "show detail",
+            Action::Select => "pick / close",
             Action::SortNext => "sort by next column",
             Action::SortReverse => "reverse sort order",
             Action::Deregister => "deregister member (confirm)",
@@ -77,6 +101,21 @@ impl Action {
             Action::PrevWindow => "metrics window: shorter",
             Action::CycleSeverity => "logs: severity threshold (all, err, warning, notice, info)",
             Action::ToggleWrap => "logs: wrap long lines",
+            Action::InsertChar(_) => "type the character",
+            Action::Submit => "apply / submit",
+            Action::CursorLeft => "cursor left (in a choice: previous)",
+            Action::CursorRight => "cursor right (in a choice: next)",
+            Action::WordLeft => "cursor one word left",
+            Action::WordRight => "cursor one word right",
+            Action::LineStart => "cursor to the start",
+            Action::LineEnd => "cursor to the end",
+            Action::DeleteBack => "delete the character before the cursor",
+            Action::DeleteForward => "delete the character under the cursor",
+            Action::DeleteWordBack => "delete the word before the cursor",
+            Action::DeleteToStart => "delete to the start",
+            Action::DeleteToEnd => "delete to the end",
+            Action::NextField => "next field",
+            Action::PrevField => "previous field",
         }
     }
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{KeyEvent, KeyEventKind};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::task::JoinHandle;
@@ -23,7 +23,7 @@ use tracing::{error, info};
 
 use crate::audit::AuditLog;
 use crate::config::{ChecksProfile, ClusterProfile, LogsProfile, MetricsProfile};
-use crate::keymap::{Context, Key, Keymap};
+use crate::keymap::Keymap;
 use crate::model::{Command, Health, Msg, NotRecorded, SourceId, SourceKind};
 use crate::sources::checks::ChecksSource;
 use crate::sources::discovery::DiscoverySource;
@@ -31,7 +31,7 @@ use crate::sources::etcd::EtcdSource;
 use crate::sources::logs::LogsSource;
 use crate::sources::metrics::MetricsSource;
 use crate::sources::supervise;
-use crate::state::{self, FormKey, Popup, State, TextKey, Viewports};
+use crate::state::{self, State, Viewports};
 use crate::theme::Theme;
 
 /// Everything one console session runs with.
@@ -632,55 +632,14 @@ impl Drop for Core {
     }
 }
 
-/// A key pressed at `at` (the console's monotonic clock): the one place a key becomes what it
-/// does — text for an open field, a form's key, or the keymap's action where the console is.
+/// A key pressed at `at` (the console's monotonic clock): the keymap says what it does where the
+/// console is (`Keymap::action`, the one place a key becomes an action), the reducer does it.
 pub fn press(state: &mut State, keymap: &Keymap, key: KeyEvent, at: Instant) -> Vec<Command> {
     if key.kind == KeyEventKind::Release {
         return Vec::new();
     }
-    if state.input.is_some() {
-        let text = match key.code {
-            KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => TextKey::Esc,
-            KeyCode::Char(c) => TextKey::Char(c),
-            KeyCode::Backspace => TextKey::Backspace,
-            KeyCode::Enter => TextKey::Enter,
-            KeyCode::Esc => TextKey::Esc,
-            _ => return Vec::new(),
-        };
-        return state::handle_text(state, text);
-    }
-    if let Some(Popup::SilenceForm(_)) = state.popup {
-        let form_key = match key.code {
-            KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => FormKey::Esc,
-            KeyCode::Char(c) => FormKey::Char(c),
-            KeyCode::Backspace => FormKey::Backspace,
-            KeyCode::Up => FormKey::Up,
-            KeyCode::Down => FormKey::Down,
-            KeyCode::Left => FormKey::Left,
-            KeyCode::Right => FormKey::Right,
-            KeyCode::Tab => FormKey::Tab,
-            KeyCode::BackTab => FormKey::BackTab,
-            KeyCode::Enter => FormKey::Enter,
-            KeyCode::Esc => FormKey::Esc,
-            _ => return Vec::new(),
-        };
-        return state::handle_form(state, form_key);
-    }
-    if let (Some(Popup::PickSilence { .. }), KeyCode::Enter) = (&state.popup, key.code) {
-        return state::handle_key(state, crate::action::Action::Confirm, "enter", at);
-    }
-    let ctx = match state.popup {
-        Some(Popup::ConfirmDeregister { .. })
-        | Some(Popup::ConfirmSilence(_))
-        | Some(Popup::ConfirmUnsilence { .. }) => Context::Confirm,
-        Some(_) => Context::Popup,
-        None => state.focus.context(),
-    };
-    let Some(k) = Key::from_event(&key) else {
-        return Vec::new();
-    };
-    match keymap.lookup(ctx, &k) {
-        Some(action) => state::handle_key(state, action, &k.label(), at),
+    match keymap.action(state.key_context(), &key) {
+        Some((action, label)) => state::handle_key(state, action, &label, at),
         None => Vec::new(),
     }
 }

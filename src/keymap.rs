@@ -1,5 +1,7 @@
 //! keymaps/*.toml → key → Action, layered by context (pane section over `[global]`, `[confirm]` and
-//! `[popup]` inside dialogs). Built-in keymaps are embedded; a user file is merged over the default.
+//! `[popup]` inside dialogs, `[input]` in a text field, `[form]` over `[input]` in a form). Built-in
+//! keymaps are embedded; a user file is merged over the default. [`Keymap::action`] is the one
+//! place a key becomes an action — a printable key a text field does not bind is typed.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -24,10 +26,14 @@ pub enum Context {
     Logs,
     Confirm,
     Popup,
+    /// A text field: the filter, the command line.
+    Input,
+    /// A form (the silence form): its own keys, then the text field's.
+    Form,
 }
 
 impl Context {
-    const ALL: [(&'static str, Context); 7] = [
+    const ALL: [(&'static str, Context); 9] = [
         ("global", Context::Global),
         ("members", Context::Members),
         ("checks", Context::Checks),
@@ -35,6 +41,8 @@ impl Context {
         ("logs", Context::Logs),
         ("confirm", Context::Confirm),
         ("popup", Context::Popup),
+        ("input", Context::Input),
+        ("form", Context::Form),
     ];
 
     pub fn name(self) -> &'static str {
@@ -256,17 +264,33 @@ impl Keymap {
         Ok(map)
     }
 
-    /// The action for `key` in `ctx`; pane contexts fall back to `[global]`, dialogs do not.
+    /// The action for `key` in `ctx` as bound: pane contexts fall back to `[global]`, a form to
+    /// `[input]`; dialogs and text fields have only their own keys.
     pub fn lookup(&self, ctx: Context, key: &Key) -> Option<Action> {
-        let direct = self.bindings.get(&ctx).and_then(|t| t.get(key)).copied();
+        let bound = |c: Context| self.bindings.get(&c).and_then(|t| t.get(key)).copied();
+        let direct = bound(ctx);
         match ctx {
-            Context::Confirm | Context::Popup => direct,
-            _ => direct.or_else(|| {
-                self.bindings
-                    .get(&Context::Global)
-                    .and_then(|t| t.get(key))
-                    .copied()
-            }),
+            Context::Confirm | Context::Popup | Context::Input => direct,
+            Context::Form => direct.or_else(|| bound(Context::Input)),
+            _ => direct.or_else(|| bound(Context::Global)),
+        }
+    }
+
+    /// What the key `ev` does in `ctx`, with the key's name (for hints): the bound action, or —
+    /// in a text field or form — typing the character of any printable key not bound there.
+    /// The one place a key becomes an action.
+    pub fn action(&self, ctx: Context, ev: &KeyEvent) -> Option<(Action, String)> {
+        let key = Key::from_event(ev)?;
+        if let Some(action) = self.lookup(ctx, &key) {
+            return Some((action, key.label()));
+        }
+        match (ctx, key.code) {
+            (Context::Input | Context::Form, KeyCodeOrd::Char(c))
+                if !key.ctrl && !key.alt && !c.is_control() =>
+            {
+                Some((Action::InsertChar(c), key.label()))
+            }
+            _ => None,
         }
     }
 

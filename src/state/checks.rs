@@ -8,6 +8,11 @@ use chrono::{DateTime, Utc};
 
 use super::cursor::ListCursor;
 use super::members::Filter;
+use super::pane::{PaneCtx, PaneState, Reaction};
+use super::popup::{Confirm, Popup};
+use super::silence_form::SilenceForm;
+use crate::action::Action;
+use crate::model::text::visible;
 
 use crate::model::{natural_cmp, CheckResult, ChecksSnapshot, Severity, Silence, SilenceScope};
 
@@ -292,6 +297,135 @@ impl Checks {
         }
         let i = self.selected_index().unwrap_or(0);
         self.select_index(i);
+    }
+}
+
+impl Checks {
+    /// The selected row's label and the silences covering it: ours first, then the ones the
+    /// backend names.
+    pub fn silences_of_selected(&self) -> Option<(String, Vec<String>)> {
+        let r = self.selected()?;
+        let mut ids: Vec<String> = self.silences_for(r).iter().map(|s| s.id.clone()).collect();
+        for id in &r.silenced_by {
+            if !ids.contains(id) {
+                ids.push(id.clone());
+            }
+        }
+        Some((
+            visible(&format!("{}/{}", r.entity, r.check)).into_owned(),
+            ids,
+        ))
+    }
+}
+
+/// One line about a silence for dialogs: id, who, why, until when.
+pub fn describe_silence(checks: &Checks, id: &str) -> String {
+    match checks.silences.iter().find(|s| s.id == id) {
+        None => id.to_string(),
+        Some(s) => {
+            let until = s
+                .expire_at
+                .map(|t| format!(", until {}", t.format("%Y-%m-%d %H:%M UTC")))
+                .unwrap_or_default();
+            let who = if s.creator.is_empty() {
+                "?"
+            } else {
+                s.creator.as_str()
+            };
+            format!("{} — by {who}: \"{}\"{until}", s.describe(), s.reason)
+        }
+    }
+}
+
+impl PaneState for Checks {
+    fn name(&self) -> &'static str {
+        "checks"
+    }
+
+    fn filterable(&self) -> bool {
+        true
+    }
+
+    fn filter(&self) -> Option<&Filter> {
+        self.filter.as_ref()
+    }
+
+    fn set_filter(&mut self, filter: Option<Filter>) -> Result<(), String> {
+        Checks::set_filter(self, filter);
+        Ok(())
+    }
+
+    fn filter_counts(&self) -> (usize, usize, &'static str) {
+        (self.visible_len(), self.results.len(), "checks")
+    }
+
+    fn on_action(&mut self, action: Action, ctx: &PaneCtx) -> Reaction {
+        let page = self.cursor.page();
+        match action {
+            Action::Down => self.move_selection(1),
+            Action::Up => self.move_selection(-1),
+            Action::PageDown => self.move_selection(page),
+            Action::PageUp => self.move_selection(-page),
+            Action::Top => self.select_index(0),
+            Action::Bottom => self.select_index(usize::MAX),
+            Action::SortNext => {
+                self.cycle_sort();
+                let name = self.sort.map(|s| s.name()).unwrap_or("worst");
+                return Reaction::info(format!("checks sorted by {name}"));
+            }
+            Action::SortReverse => self.reverse_sort(),
+            Action::ToggleHideOk => {
+                self.toggle_hide_ok();
+                return Reaction::info(if self.hide_ok {
+                    "hiding OK checks"
+                } else {
+                    "showing OK checks"
+                });
+            }
+            Action::ToggleHideSilenced => {
+                self.toggle_hide_silenced();
+                return Reaction::info(if self.hide_silenced {
+                    "hiding silenced checks"
+                } else {
+                    "showing silenced checks"
+                });
+            }
+            Action::Detail => {
+                if let Some(r) = self.selected() {
+                    return Reaction::open(Popup::CheckDetail {
+                        entity: r.entity.clone(),
+                        check: r.check.clone(),
+                        scroll: 0,
+                    });
+                }
+            }
+            Action::Silence => {
+                // Alertmanager silences end only at their time.
+                let supports_resolve = ctx.checks_kind != "alertmanager";
+                return match self.selected() {
+                    Some(r) => {
+                        Reaction::open(Popup::SilenceForm(SilenceForm::new(r, supports_resolve)))
+                    }
+                    None => Reaction::info("no check selected"),
+                };
+            }
+            Action::Unsilence => {
+                return match self.silences_of_selected() {
+                    None => Reaction::info("no check selected"),
+                    Some((label, mut ids)) => match ids.len() {
+                        0 => Reaction::info(format!("{label} is not silenced")),
+                        1 => {
+                            let id = ids.remove(0);
+                            let description = describe_silence(self, &id);
+                            Reaction::open(Popup::Confirm(Confirm::unsilence(id, description)))
+                        }
+                        _ => Reaction::open(Popup::PickSilence { ids, index: 0 }),
+                    },
+                }
+            }
+            _ => {}
+        }
+        Reaction::default()
     }
 }
 

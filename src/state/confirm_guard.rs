@@ -60,12 +60,15 @@ mod tests {
     use super::*;
 
     fn dialog(revoke_lease: bool) -> Popup {
-        Popup::ConfirmDeregister {
-            key: "/services/web/web-1".into(),
-            mod_revision: 11,
-            lease: 0x10,
-            revoke_lease,
-        }
+        Popup::Confirm(super::super::Confirm {
+            change: super::super::Change::Deregister {
+                key: "/services/web/web-1".into(),
+                mod_revision: 11,
+                lease: 0x10,
+                revoke_lease,
+            },
+            target: "/services/web/web-1".into(),
+        })
     }
 
     fn ms(n: u64) -> Duration {

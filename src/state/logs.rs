@@ -6,7 +6,10 @@ use std::sync::Arc;
 
 use super::checks::EntityScope;
 use super::members::Filter;
-use crate::model::LogLine;
+use super::pane::{PaneCtx, PaneState, Reaction};
+use super::popup::Popup;
+use crate::action::Action;
+use crate::model::{LogLine, SEVERITY_NAMES};
 
 pub const DEFAULT_CAPACITY: usize = 100_000;
 
@@ -285,6 +288,68 @@ impl Logs {
         (start..=end)
             .filter_map(|i| self.matches.get(i).and_then(|s| self.get(*s)))
             .collect()
+    }
+}
+
+impl PaneState for Logs {
+    fn name(&self) -> &'static str {
+        "logs"
+    }
+
+    fn filterable(&self) -> bool {
+        true
+    }
+
+    fn filter(&self) -> Option<&Filter> {
+        self.filter.as_ref()
+    }
+
+    fn set_filter(&mut self, filter: Option<Filter>) -> Result<(), String> {
+        Logs::set_filter(self, filter);
+        Ok(())
+    }
+
+    fn filter_counts(&self) -> (usize, usize, &'static str) {
+        (self.match_count(), self.len(), "buffered lines")
+    }
+
+    fn on_action(&mut self, action: Action, _ctx: &PaneCtx) -> Reaction {
+        let page = self.rows.max(1) as isize;
+        match action {
+            Action::Down => self.move_selection(1),
+            Action::Up => self.move_selection(-1),
+            Action::PageDown => self.move_selection(page),
+            Action::PageUp => self.move_selection(-page),
+            Action::Top => self.top(),
+            Action::Bottom => self.bottom(),
+            Action::ToggleFollow => {
+                self.toggle_follow();
+                return Reaction::info(if self.follow {
+                    "following new lines"
+                } else {
+                    "follow paused"
+                });
+            }
+            Action::CycleSeverity => {
+                self.cycle_severity();
+                let t = match self.min_severity {
+                    None => "all severities".to_string(),
+                    Some(s) => format!("{} and worse", SEVERITY_NAMES[s as usize]),
+                };
+                return Reaction::info(format!("logs: {t}"));
+            }
+            Action::ToggleWrap => self.wrap = !self.wrap,
+            Action::Detail => {
+                if let Some(line) = self.selected() {
+                    return Reaction::open(Popup::LogDetail {
+                        line: Box::new(line.clone()),
+                        scroll: 0,
+                    });
+                }
+            }
+            _ => {}
+        }
+        Reaction::default()
     }
 }
 

@@ -9,7 +9,10 @@ use chrono::{DateTime, Utc};
 use regex::Regex;
 
 use super::cursor::ListCursor;
-use crate::model::{by_role_and_instance, natural_cmp, KvEntry, KvEvent, Member};
+use super::pane::{PaneCtx, PaneState, Reaction};
+use super::popup::{Confirm, Popup};
+use crate::action::Action;
+use crate::model::{by_role_and_instance, natural_cmp, Command, KvEntry, KvEvent, Member};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortColumn {
@@ -467,6 +470,69 @@ impl Members {
 }
 
 /// Adds one to `role`'s count, allocating its name only the first time it is seen.
+impl PaneState for Members {
+    fn name(&self) -> &'static str {
+        "members"
+    }
+
+    fn filterable(&self) -> bool {
+        true
+    }
+
+    fn filter(&self) -> Option<&Filter> {
+        self.filter.as_ref()
+    }
+
+    fn set_filter(&mut self, filter: Option<Filter>) -> Result<(), String> {
+        Members::set_filter(self, filter);
+        Ok(())
+    }
+
+    fn filter_counts(&self) -> (usize, usize, &'static str) {
+        (self.visible_len(), self.len(), "members")
+    }
+
+    fn on_action(&mut self, action: Action, _ctx: &PaneCtx) -> Reaction {
+        match action {
+            Action::Down => self.move_selection(1),
+            Action::Up => self.move_selection(-1),
+            Action::PageDown => self.move_selection(self.cursor.page()),
+            Action::PageUp => self.move_selection(-self.cursor.page()),
+            Action::Top => self.select_index(0),
+            Action::Bottom => self.select_index(usize::MAX),
+            Action::SortNext => self.cycle_sort(),
+            Action::SortReverse => self.reverse_sort(),
+            Action::Detail => {
+                if let Some(sel) = self.selected() {
+                    let key = sel.key.to_vec();
+                    let mod_revision = sel.mod_revision;
+                    return Reaction {
+                        popup: Some(Popup::MemberDetail {
+                            key: key.clone(),
+                            scroll: 0,
+                            history: None,
+                        }),
+                        commands: vec![Command::FetchHistory { key, mod_revision }],
+                        ..Default::default()
+                    };
+                }
+            }
+            Action::Deregister => {
+                return match self.selected() {
+                    Some(sel) => Reaction::open(Popup::Confirm(Confirm::deregister(
+                        sel.key.to_vec(),
+                        sel.mod_revision,
+                        sel.lease,
+                    ))),
+                    None => Reaction::info("no member selected"),
+                }
+            }
+            _ => {}
+        }
+        Reaction::default()
+    }
+}
+
 fn count_role(counts: &mut BTreeMap<String, usize>, role: &str) {
     match counts.get_mut(role) {
         Some(c) => *c += 1,

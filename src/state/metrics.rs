@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{Level, State};
+use super::pane::{PaneCtx, PaneState, Reaction};
+use super::State;
 use crate::action::Action;
 use crate::model::{Command, MetricsQuery, MetricsResult, Window};
 
@@ -109,26 +110,27 @@ pub fn interest(state: &mut State) -> Option<Command> {
     Some(Command::MetricsQuery(q))
 }
 
-pub fn action(state: &mut State, action: Action) {
-    let n = state
-        .metrics
-        .result
-        .as_ref()
-        .map(|r| r.series.len())
-        .unwrap_or(0);
-    let m = &mut state.metrics;
-    match action {
-        Action::Down => m.selected = (m.selected + 1).min(n.saturating_sub(1)),
-        Action::Up => m.selected = m.selected.saturating_sub(1),
-        Action::Top => m.selected = 0,
-        Action::Bottom => m.selected = n.saturating_sub(1),
-        Action::NextWindow | Action::PrevWindow => {
-            let w = m
-                .window()
-                .step(if action == Action::NextWindow { 1 } else { -1 });
-            m.window = Some(w);
-            state.say(Level::Info, format!("metrics window {}", w.label()));
+impl PaneState for MetricsPane {
+    fn name(&self) -> &'static str {
+        "metrics"
+    }
+
+    fn on_action(&mut self, action: Action, _ctx: &PaneCtx) -> Reaction {
+        let n = self.result.as_ref().map(|r| r.series.len()).unwrap_or(0);
+        match action {
+            Action::Down => self.selected = (self.selected + 1).min(n.saturating_sub(1)),
+            Action::Up => self.selected = self.selected.saturating_sub(1),
+            Action::Top => self.selected = 0,
+            Action::Bottom => self.selected = n.saturating_sub(1),
+            Action::NextWindow | Action::PrevWindow => {
+                let w = self
+                    .window()
+                    .step(if action == Action::NextWindow { 1 } else { -1 });
+                self.window = Some(w);
+                return Reaction::info(format!("metrics window {}", w.label()));
+            }
+            _ => {}
         }
-        _ => {}
+        Reaction::default()
     }
 }

@@ -1,15 +1,23 @@
-//! All console state, changed only by [`update`] (facts from sources) and [`handle_action`] /
-//! [`handle_text`] (the user). Pure and synchronous: no I/O, no clocks — time arrives as `Msg::Tick`.
+//! All console state, changed only by the reducer: [`update`] (facts from sources),
+//! [`handle_key`] / [`handle_action`] (the user's actions, text fields and forms included),
+//! [`handle_paste`], [`set_viewports`] (the layout) and [`tick`] (the clock). Pure and synchronous:
+//! no I/O, no terminal. This module routes; the panes ([`pane::PaneState`]), the popups
+//! ([`popup`]), the text fields ([`input`]) and the facts ([`facts`]) do the work.
 
 pub mod audit_trail;
 pub mod checks;
+mod command_line;
 pub mod confirm_guard;
 pub mod cursor;
+mod facts;
+pub mod field;
+pub mod input;
 pub mod logs;
-
 pub mod members;
 pub mod metrics;
+pub mod pane;
 pub mod paste;
+pub mod popup;
 pub mod silence_form;
 
 use std::collections::BTreeMap;
@@ -18,15 +26,19 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 
 use crate::action::Action;
+use crate::keymap::Context;
 
 use crate::model::{
-    text::visible, AuditEntry, AuditId, ClusterId, Command, DeregisterOutcome, Health, KvEntry,
-    Leftover, Msg, Mutation, Phase, Silence, SilenceOutcome, SilenceRequest, SourceId, SourceKind,
+    AuditEntry, AuditId, ClusterId, Command, Health, Msg, Phase, SourceId, SourceKind,
 };
 use audit_trail::{deregister_target, key_b64, silence_target, unsilence_target, AuditTrail};
 use checks::{Checks, EntityScope};
-use members::{Filter, Members};
-pub use silence_form::{FormKey, SilenceForm};
+pub use facts::backend_started;
+pub use input::{Input, InputKind};
+use members::Members;
+use pane::{PaneCtx, PaneState};
+pub use popup::{Change, Confirm, Popup};
+pub use silence_form::SilenceForm;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
@@ -44,8 +56,8 @@ impl Pane {
         Self::ORDER[(i + delta).rem_euclid(4) as usize]
     }
 
-    pub fn context(self) -> crate::keymap::Context {
-        use crate::keymap::Context;
+    /// The pane's section of the keymap.
+    pub fn context(self) -> Context {
         match self {
             Pane::Members => Context::Members,
             Pane::Checks => Context::Checks,
@@ -53,77 +65,6 @@ impl Pane {
             Pane::Logs => Context::Logs,
         }
     }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Popup {
-    Help {
-        scroll: usize,
-    },
-    MemberDetail {
-        key: Vec<u8>,
-        scroll: usize,
-        history: Option<Result<Vec<KvEntry>, String>>,
-    },
-    ConfirmDeregister {
-        key: Vec<u8>,
-        mod_revision: i64,
-        lease: i64,
-        revoke_lease: bool,
-    },
-    CheckDetail {
-        entity: String,
-        check: String,
-        scroll: usize,
-    },
-    LogDetail {
-        line: Box<crate::model::LogLine>,
-        scroll: usize,
-    },
-    SilenceForm(SilenceForm),
-    ConfirmSilence(SilenceRequest),
-    /// Several silences cover the row: pick the one to remove.
-    PickSilence {
-        ids: Vec<String>,
-        index: usize,
-    },
-    ConfirmUnsilence {
-        id: String,
-        description: String,
-    },
-}
-
-impl Popup {
-    /// Dialogs that confirm a change to a backend; their keys wait for [`confirm_guard`].
-    pub fn is_confirmation(&self) -> bool {
-        matches!(
-            self,
-            Popup::ConfirmDeregister { .. }
-                | Popup::ConfirmSilence(_)
-                | Popup::ConfirmUnsilence { .. }
-        )
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InputKind {
-    Filter,
-    Command,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Input {
-    pub kind: InputKind,
-    pub buffer: String,
-}
-
-/// Keys while a text input is open bypass the keymap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TextKey {
-    Char(char),
-    Backspace,
-    Enter,
-    Esc,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -219,6 +160,30 @@ impl State {
             confirm_guard: Default::default(),
             audit_problem: None,
             audit: AuditTrail::new("local".into()),
+        }
+    }
+
+    /// The keymap context a key is read in, from what is open: a text field, the form, a
+    /// confirmation dialog, another popup, or the focused pane.
+    pub fn key_context(&self) -> Context {
+        if self.input.is_some() {
+            return Context::Input;
+        }
+        match &self.popup {
+            Some(Popup::SilenceForm(_)) => Context::Form,
+            Some(p) if p.is_confirmation() => Context::Confirm,
+            Some(_) => Context::Popup,
+            None => self.focus.context(),
+        }
+    }
+
+    /// The focused pane, whichever it is: the one place the focus picks a pane.
+    pub fn pane_mut(&mut self) -> &mut dyn PaneState {
+        match self.focus {
+            Pane::Members => &mut self.members,
+            Pane::Checks => &mut self.checks,
+            Pane::Metrics => &mut self.metrics,
+            Pane::Logs => &mut self.logs,
         }
     }
 
@@ -473,99 +438,6 @@ pub fn mutation_not_sent(state: &mut State, id: &AuditId, why: &str) -> Command 
     Command::Audit(line)
 }
 
-/// `kind`'s pane now has a backend named `name` (from the profile, or discovered): its source is
-/// connecting. A logs backend brings its buffer size.
-pub fn backend_started(
-    state: &mut State,
-    kind: SourceKind,
-    name: &str,
-    log_capacity: Option<usize>,
-) {
-    let name = Some(name.to_string());
-    match kind {
-        SourceKind::Checks => state.backends.checks = name,
-        SourceKind::Metrics => {
-            state.backends.metrics = name;
-            // Ask again for the current view on the new backend.
-            state.metrics = metrics::MetricsPane::with_width(state.viewports.sparkline_width);
-        }
-        SourceKind::Logs => {
-            state.backends.logs = name;
-            let mut logs =
-                logs::Logs::with_capacity(log_capacity.unwrap_or(logs::DEFAULT_CAPACITY));
-            logs.rows = state.viewports.logs_rows;
-            state.logs = logs;
-        }
-        SourceKind::Etcd => {}
-    }
-    state.health.insert(state.source(kind), Health::Connecting);
-}
-
-/// `kind`'s pane has no backend any more: it says so, and shows nothing from the old one.
-fn backend_stopped(state: &mut State, kind: SourceKind) {
-    state
-        .health
-        .insert(state.source(kind), Health::NotConfigured);
-    match kind {
-        SourceKind::Checks => {
-            state.backends.checks = None;
-            state.checks = Default::default();
-        }
-        SourceKind::Metrics => {
-            state.backends.metrics = None;
-            state.metrics = metrics::MetricsPane::with_width(state.viewports.sparkline_width);
-        }
-        SourceKind::Logs => {
-            state.backends.logs = None;
-            let mut logs = logs::Logs::default();
-            logs.rows = state.viewports.logs_rows;
-            state.logs = logs;
-        }
-        SourceKind::Etcd => {}
-    }
-}
-
-/// A discovery entry changed: start, replace or stop that pane's source. A bad value is reported
-/// and the running source is kept.
-fn discovered(state: &mut State, pane: SourceId, value: Option<String>) -> Vec<Command> {
-    let name = pane.label();
-    let Some(text) = value else {
-        backend_stopped(state, pane.kind);
-        note(
-            state,
-            format!("{name}: discovery entry removed; pane not configured"),
-        );
-        return vec![Command::StopSource(pane)];
-    };
-    let checked = match pane.kind {
-        SourceKind::Checks => crate::config::checks_from_json(&text)
-            .map(|c| (c.kind.name(), c.http.url.clone(), None)),
-        SourceKind::Metrics => crate::config::metrics_from_json(&text)
-            .map(|m| (m.kind.name(), m.http.url.clone(), None)),
-        SourceKind::Logs => crate::config::logs_from_json(&text)
-            .map(|l| (l.kind.name(), l.http.url.clone(), Some(l.buffer_lines))),
-        SourceKind::Etcd => return Vec::new(),
-    };
-    match checked {
-        Ok((kind, url, log_capacity)) => {
-            tracing::info!(pane = name, %url, "discovered backend");
-            backend_started(state, pane.kind, kind, log_capacity);
-            note(state, format!("{name}: discovered {url}"));
-            vec![Command::StartSource {
-                source: pane,
-                spec: text,
-            }]
-        }
-        Err(e) => {
-            note_error(
-                state,
-                format!("{name}: discovery entry is invalid ({e}); keeping the current source"),
-            );
-            Vec::new()
-        }
-    }
-}
-
 /// Information from the app side (e.g. a discovered backend).
 pub fn note(state: &mut State, text: String) {
     state.say(Level::Info, text);
@@ -574,245 +446,6 @@ pub fn note(state: &mut State, text: String) {
 /// An I/O failure on the app side (e.g. the audit log) the user must see.
 pub fn note_error(state: &mut State, text: String) {
     state.say(Level::Error, text);
-}
-
-/// Facts from sources and the clock.
-fn update_inner(state: &mut State, msg: Msg) -> Vec<Command> {
-    let mut out = Vec::new();
-    match msg {
-        Msg::Health(source, health) => {
-            if health == Health::Live {
-                let e = state.last_answer.entry(source).or_insert(state.now);
-                *e = (*e).max(state.now);
-            }
-            state.health.insert(source, health);
-        }
-        Msg::LastAnswer { source, at } => {
-            state.last_answer.insert(source, at);
-        }
-        Msg::MembersListed {
-            revision,
-            members,
-            at,
-        } => {
-            state.answered(SourceKind::Etcd, at);
-            state.members.apply_listing(revision, members, at);
-        }
-        Msg::MembersEvents { events, at } => {
-            state.answered(SourceKind::Etcd, at);
-            state.members.apply_events(events, at);
-        }
-        Msg::LeaseTtls { ttls, at } => {
-            state.answered(SourceKind::Etcd, at);
-            state.members.apply_lease_ttls(&ttls, at)
-        }
-        Msg::History { key, revisions } => {
-            if let Some(Popup::MemberDetail {
-                key: shown,
-                history,
-                ..
-            }) = &mut state.popup
-            {
-                if *shown == key {
-                    *history = Some(revisions);
-                }
-            }
-        }
-        Msg::DeregisterDone {
-            key: raw_key,
-            outcome,
-            audit_id,
-        } => {
-            let key = deregister_target(&raw_key);
-            let (level, text, result, detail) = match &outcome {
-                DeregisterOutcome::Deleted { lease_revoked } => {
-                    let lease_note = match lease_revoked {
-                        None => String::new(),
-                        Some(Ok(id)) => format!(" and revoked lease {id:x}"),
-                        Some(Err(e)) => format!(", but revoking its lease failed: {e}"),
-                    };
-                    (
-                        Level::Info,
-                        format!("deregistered {key}{lease_note}"),
-                        "deleted",
-                        (!lease_note.is_empty()).then(|| lease_note.trim().to_string()),
-                    )
-                }
-                DeregisterOutcome::Changed {
-                    current_mod_revision,
-                } => (
-                    Level::Warn,
-                    format!("not deregistered: {key} changed since you looked (re-registered?) — check it and try again"),
-                    "refused: changed",
-                    current_mod_revision.map(|r| format!("mod_revision now {r}")),
-                ),
-                DeregisterOutcome::Missing => (
-                    Level::Warn,
-                    format!("{key} was already gone"),
-                    "missing",
-                    None,
-                ),
-                DeregisterOutcome::Failed(e) => (
-                    Level::Error,
-                    format!("deregister {key} failed: {e}"),
-                    "error",
-                    Some(e.clone()),
-                ),
-            };
-            state.say(level, text);
-            let mut line =
-                state.audit_outcome(&audit_id, result, detail, || ("deregister", key.clone()));
-            line.key_b64 = Some(key_b64(&raw_key));
-            out.push(Command::Audit(line));
-        }
-        Msg::ChecksSnapshot { snapshot, at } => {
-            state.answered(SourceKind::Checks, at);
-            state.checks.apply_snapshot(snapshot, at)
-        }
-        Msg::SilenceDone { outcome, audit_id } => out.push(silence_done(state, outcome, &audit_id)),
-        Msg::Metrics { result, at } => {
-            state.answered(SourceKind::Metrics, at);
-            state.metrics.apply(result, at)
-        }
-        Msg::LogLines(lines) => {
-            let now = state.now;
-            state.answered(SourceKind::Logs, now);
-            state.logs.extend(lines)
-        }
-        Msg::Discovered { pane, value, .. } => out.extend(discovered(state, pane, value)),
-        Msg::Notice(source, text) => state.say(Level::Warn, format!("{}: {text}", source.label())),
-    }
-    out
-}
-
-fn silence_done(state: &mut State, outcome: SilenceOutcome, audit_id: &AuditId) -> Command {
-    match outcome {
-        SilenceOutcome::Created { silence, request } => {
-            let id = silence.id.clone();
-            let sent = sent_as(&silence);
-            state.checks.add_silence(*silence);
-            state.say(
-                Level::Info,
-                format!("silenced {} ({})", request.scope.describe(), visible(&id)),
-            );
-            let mut line = state.audit_outcome(
-                audit_id,
-                "created",
-                Some(format!("{sent}; reason: {}", request.reason)),
-                || ("silence", silence_target(&request.scope)),
-            );
-            line.silence_id = Some(id);
-            line.reason = Some(request.reason);
-            Command::Audit(line)
-        }
-        SilenceOutcome::MatchedNothing {
-            silence,
-            request,
-            leftover,
-        } => {
-            let id = silence.id.as_str();
-            let shown_id = visible(id);
-            let (said, recorded) = match &leftover {
-                Leftover::Expired => (
-                    format!("nothing shows silence {shown_id}, so it was expired again"),
-                    "expired again".to_string(),
-                ),
-                Leftover::Absent => (
-                    format!("the backend does not hold silence {shown_id}"),
-                    "not held by the backend".to_string(),
-                ),
-                Leftover::Kept(e) => (
-                    format!(
-                        "silence {shown_id} still exists (expiring it failed: {e}) — remove it in the backend"
-                    ),
-                    format!("still there, expiring it failed: {e}"),
-                ),
-            };
-            state.say(
-                Level::Warn,
-                format!(
-                    "the silence matched nothing: {} — {said}",
-                    request.scope.describe()
-                ),
-            );
-            let mut line = state.audit_outcome(
-                audit_id,
-                "matched nothing",
-                Some(format!("{}; {recorded}", sent_as(&silence))),
-                || ("silence", silence_target(&request.scope)),
-            );
-            line.silence_id = Some(id.to_string());
-            line.reason = Some(request.reason);
-            Command::Audit(line)
-        }
-        SilenceOutcome::Unconfirmed {
-            silence,
-            request,
-            error,
-        } => {
-            state.say(
-                Level::Warn,
-                format!(
-                    "silence {} for {} was created but could not be confirmed ({error}) — check it in the backend",
-                    visible(&silence.id),
-                    request.scope.describe()
-                ),
-            );
-            let mut line = state.audit_outcome(
-                audit_id,
-                "unconfirmed",
-                Some(format!("{}; {error}", sent_as(&silence))),
-                || ("silence", silence_target(&request.scope)),
-            );
-            line.silence_id = Some(silence.id.clone());
-            line.reason = Some(request.reason);
-            Command::Audit(line)
-        }
-        SilenceOutcome::Removed { id } => {
-            state.checks.remove_silence(&id);
-            state.say(Level::Info, format!("silence {} removed", visible(&id)));
-            let mut line =
-                state.audit_outcome(audit_id, "removed", None, || ("unsilence", id.clone()));
-            line.silence_id = Some(id);
-            Command::Audit(line)
-        }
-        SilenceOutcome::AlreadyGone { id, detail } => {
-            state.checks.remove_silence(&id);
-            state.say(
-                Level::Warn,
-                format!(
-                    "silence {} was already expired or removed elsewhere",
-                    visible(&id)
-                ),
-            );
-            let mut line = state.audit_outcome(audit_id, "already gone", Some(detail), || {
-                ("unsilence", id.clone())
-            });
-            line.silence_id = Some(id);
-            Command::Audit(line)
-        }
-        SilenceOutcome::Failed { what, error } => {
-            state.say(Level::Error, format!("{what} failed: {error}"));
-            let action = if what.starts_with("unsilence") {
-                "unsilence"
-            } else {
-                "silence"
-            };
-            Command::Audit(
-                state.audit_outcome(audit_id, "error", Some(error), || (action, what.clone())),
-            )
-        }
-    }
-}
-
-/// What a silence was sent as, for the audit: the matchers or the Sensu entry, with the names
-/// exactly as sent.
-fn sent_as(s: &Silence) -> String {
-    if s.matchers.is_empty() {
-        format!("entry {}", s.describe())
-    } else {
-        format!("matchers {}", s.describe())
-    }
 }
 
 /// The clock, once a second and before drawing: ages and TTLs are relative to it.
@@ -907,13 +540,29 @@ pub fn handle_action(state: &mut State, action: Action) -> Vec<Command> {
     act(state, action, None)
 }
 
-fn act(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
-    let mut out = act_inner(state, action, key);
+/// Facts from sources.
+pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
+    let mut out = facts::apply(state, msg);
     out.extend(settle(state));
     out
 }
 
-fn act_inner(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
+/// A bracketed paste (see [`input::paste`]).
+pub fn handle_paste(state: &mut State, text: &str) -> Vec<Command> {
+    let mut out = input::paste(state, text);
+    out.extend(settle(state));
+    out
+}
+
+fn act(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
+    let mut out = route(state, action, key);
+    out.extend(settle(state));
+    out
+}
+
+/// Where an action goes: refused when it would change a backend in a read-only session; else to
+/// the open text field, the open popup, the console itself, or the focused pane.
+fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
     if action.is_mutating() && state.readonly {
         state.say(
             Level::Warn,
@@ -924,42 +573,45 @@ fn act_inner(state: &mut State, action: Action, key: Option<&str>) -> Vec<Comman
         );
         return vec![Command::Audit(readonly_refusal(state, action))];
     }
-    if let Some(popup) = state.popup.clone() {
-        return popup_action(state, popup, action, key);
+    if state.input.is_some() {
+        return input::act(state, action);
     }
-    let mut out = Vec::new();
+    if let Some(popup) = state.popup.clone() {
+        return popup::act(state, popup, action, key);
+    }
     match action {
-        Action::Quit => out.push(Command::Quit),
-        Action::NextPane => state.focus = state.focus.step(1),
-        Action::PrevPane => state.focus = state.focus.step(-1),
-        Action::Help => state.popup = Some(Popup::Help { scroll: 0 }),
+        Action::Quit => vec![Command::Quit],
+        Action::NextPane => {
+            state.focus = state.focus.step(1);
+            Vec::new()
+        }
+        Action::PrevPane => {
+            state.focus = state.focus.step(-1);
+            Vec::new()
+        }
+        Action::Help => {
+            state.popup = Some(Popup::Help { scroll: 0 });
+            Vec::new()
+        }
         Action::CommandLine => {
-            state.input = Some(Input {
-                kind: InputKind::Command,
-                buffer: String::new(),
-            })
+            state.input = Some(Input::new(InputKind::Command, ""));
+            Vec::new()
         }
         Action::Filter => {
-            let current = match state.focus {
-                Pane::Members => state.members.filter.as_ref().map(|f| f.text.clone()),
-                Pane::Checks => state.checks.filter.as_ref().map(|f| f.text.clone()),
-                Pane::Logs => state.logs.filter.as_ref().map(|f| f.text.clone()),
-                _ => None,
-            };
-            state.input = Some(Input {
-                kind: InputKind::Filter,
-                buffer: current.unwrap_or_default(),
-            });
+            let pane = state.pane_mut();
+            if !pane.filterable() {
+                let name = pane.name();
+                state.say(Level::Info, format!("the {name} pane has no filter"));
+                return Vec::new();
+            }
+            let current = pane.filter().map(|f| f.text.clone()).unwrap_or_default();
+            state.input = Some(Input::new(InputKind::Filter, &current));
+            Vec::new()
         }
         Action::Back => {
-            if state.focus == Pane::Members && state.members.filter.is_some() {
-                state.members.set_filter(None);
-                state.say(Level::Info, "filter cleared");
-            } else if state.focus == Pane::Checks && state.checks.filter.is_some() {
-                state.checks.set_filter(None);
-                state.say(Level::Info, "filter cleared");
-            } else if state.focus == Pane::Logs && state.logs.filter.is_some() {
-                state.logs.set_filter(None);
+            // The innermost first: this pane's filter, the scope, the status line.
+            if state.pane_mut().filter().is_some() {
+                let _ = state.pane_mut().set_filter(None);
                 state.say(Level::Info, "filter cleared");
             } else if state.scope != Scope::Cluster {
                 state.members.clear_selection();
@@ -967,25 +619,23 @@ fn act_inner(state: &mut State, action: Action, key: Option<&str>) -> Vec<Comman
             } else if state.status.is_some() {
                 state.status = None;
             }
+            Vec::new()
         }
-        _ if state.focus == Pane::Members => out.extend(members_action(state, action)),
-        _ if state.focus == Pane::Checks => out.extend(checks_action(state, action)),
-        _ if state.focus == Pane::Metrics => metrics::action(state, action),
-        _ if state.focus == Pane::Logs => logs_action(state, action),
         _ => {
-            let pane = match state.focus {
-                Pane::Checks => "checks",
-                Pane::Metrics => "metrics",
-                Pane::Logs => "logs",
-                Pane::Members => "members",
+            let checks_kind = state.checks_kind().to_string();
+            let ctx = PaneCtx {
+                checks_kind: &checks_kind,
             };
-            state.say(
-                Level::Info,
-                format!("{} does nothing in the {pane} pane yet", action.describe()),
-            );
+            let reaction = state.pane_mut().on_action(action, &ctx);
+            if let Some((level, text)) = reaction.say {
+                state.say(level, text);
+            }
+            if let Some(popup) = reaction.popup {
+                state.popup = Some(popup);
+            }
+            reaction.commands
         }
     }
-    out
 }
 
 /// The one `refused` line for a mutating key in a read-only session, naming the target its dialog
@@ -1023,12 +673,14 @@ fn readonly_refusal(state: &mut State, action: Action) -> AuditEntry {
             state.audit_line(Phase::Refused, &name, target)
         }
         _ => {
-            let ids = silences_of_selected(state)
+            let ids = state
+                .checks
+                .silences_of_selected()
                 .map(|(_, ids)| ids)
                 .unwrap_or_default();
             let target = ids
                 .iter()
-                .map(|id| unsilence_target(&describe_silence(&state.checks, id)))
+                .map(|id| unsilence_target(&checks::describe_silence(&state.checks, id)))
                 .collect::<Vec<_>>()
                 .join("; ");
             let mut line = state.audit_line(Phase::Refused, &name, target);
@@ -1040,624 +692,6 @@ fn readonly_refusal(state: &mut State, action: Action) -> AuditEntry {
     };
     line.result = Some("refused: readonly".into());
     line
-}
-
-/// The selected check row's label and the silences covering it: ours first, then the ones the
-/// backend names.
-fn silences_of_selected(state: &State) -> Option<(String, Vec<String>)> {
-    let c = &state.checks;
-    let r = c.selected()?;
-    let mut ids: Vec<String> = c.silences_for(r).iter().map(|s| s.id.clone()).collect();
-    for id in &r.silenced_by {
-        if !ids.contains(id) {
-            ids.push(id.clone());
-        }
-    }
-    Some((
-        visible(&format!("{}/{}", r.entity, r.check)).into_owned(),
-        ids,
-    ))
-}
-
-fn members_action(state: &mut State, action: Action) -> Vec<Command> {
-    // The scope follows the cursor: `sync_scope`, after every change.
-    members_action_inner(state, action)
-}
-
-fn checks_action(state: &mut State, action: Action) -> Vec<Command> {
-    let page = state.checks.cursor.page();
-    let supports_resolve = state.checks_kind() != "alertmanager";
-    let c = &mut state.checks;
-    match action {
-        Action::Down => c.move_selection(1),
-        Action::Up => c.move_selection(-1),
-        Action::PageDown => c.move_selection(page),
-        Action::PageUp => c.move_selection(-page),
-        Action::Top => c.select_index(0),
-        Action::Bottom => c.select_index(usize::MAX),
-        Action::SortNext => {
-            c.cycle_sort();
-            let name = c.sort.map(|s| s.name()).unwrap_or("worst");
-            state.say(Level::Info, format!("checks sorted by {name}"));
-        }
-        Action::SortReverse => c.reverse_sort(),
-        Action::ToggleHideOk => {
-            c.toggle_hide_ok();
-            let on = c.hide_ok;
-            state.say(
-                Level::Info,
-                if on {
-                    "hiding OK checks"
-                } else {
-                    "showing OK checks"
-                },
-            );
-        }
-        Action::ToggleHideSilenced => {
-            c.toggle_hide_silenced();
-            let on = c.hide_silenced;
-            state.say(
-                Level::Info,
-                if on {
-                    "hiding silenced checks"
-                } else {
-                    "showing silenced checks"
-                },
-            );
-        }
-        Action::Detail => {
-            if let Some(r) = c.selected() {
-                state.popup = Some(Popup::CheckDetail {
-                    entity: r.entity.clone(),
-                    check: r.check.clone(),
-                    scroll: 0,
-                });
-            }
-        }
-        Action::Silence => match c.selected() {
-            Some(r) => {
-                state.popup = Some(Popup::SilenceForm(SilenceForm::new(r, supports_resolve)));
-            }
-            None => state.say(Level::Info, "no check selected"),
-        },
-        Action::Unsilence => match silences_of_selected(state) {
-            None => state.say(Level::Info, "no check selected"),
-            Some((label, mut ids)) => match ids.len() {
-                0 => state.say(Level::Info, format!("{label} is not silenced")),
-                1 => {
-                    let id = ids.remove(0);
-                    state.popup = Some(Popup::ConfirmUnsilence {
-                        description: describe_silence(&state.checks, &id),
-                        id,
-                    });
-                }
-                _ => state.popup = Some(Popup::PickSilence { ids, index: 0 }),
-            },
-        },
-        _ => {}
-    }
-    Vec::new()
-}
-
-/// One line about a silence for dialogs: id, who, why, until when.
-pub fn describe_silence(checks: &Checks, id: &str) -> String {
-    match checks.silences.iter().find(|s| s.id == id) {
-        None => id.to_string(),
-        Some(s) => {
-            let until = s
-                .expire_at
-                .map(|t| format!(", until {}", t.format("%Y-%m-%d %H:%M UTC")))
-                .unwrap_or_default();
-            let who = if s.creator.is_empty() {
-                "?"
-            } else {
-                s.creator.as_str()
-            };
-            format!("{} — by {who}: \"{}\"{until}", s.describe(), s.reason)
-        }
-    }
-}
-
-fn logs_action(state: &mut State, action: Action) {
-    let page = state.logs.rows.max(1) as isize;
-    let l = &mut state.logs;
-    match action {
-        Action::Down => l.move_selection(1),
-        Action::Up => l.move_selection(-1),
-        Action::PageDown => l.move_selection(page),
-        Action::PageUp => l.move_selection(-page),
-        Action::Top => l.top(),
-        Action::Bottom => l.bottom(),
-        Action::ToggleFollow => {
-            l.toggle_follow();
-            let on = l.follow;
-            state.say(
-                Level::Info,
-                if on {
-                    "following new lines"
-                } else {
-                    "follow paused"
-                },
-            );
-        }
-        Action::CycleSeverity => {
-            l.cycle_severity();
-            let t = match l.min_severity {
-                None => "all severities".to_string(),
-                Some(s) => format!("{} and worse", crate::model::SEVERITY_NAMES[s as usize]),
-            };
-            state.say(Level::Info, format!("logs: {t}"));
-        }
-        Action::ToggleWrap => l.wrap = !l.wrap,
-        Action::Detail => {
-            if let Some(line) = l.selected() {
-                state.popup = Some(Popup::LogDetail {
-                    line: Box::new(line.clone()),
-                    scroll: 0,
-                });
-            }
-        }
-        _ => {}
-    }
-}
-
-fn members_action_inner(state: &mut State, action: Action) -> Vec<Command> {
-    let m = &mut state.members;
-    match action {
-        Action::Down => m.move_selection(1),
-        Action::Up => m.move_selection(-1),
-        Action::PageDown => {
-            let p = m.cursor.page();
-            m.move_selection(p)
-        }
-        Action::PageUp => {
-            let p = m.cursor.page();
-            m.move_selection(-p)
-        }
-        Action::Top => m.select_index(0),
-        Action::Bottom => m.select_index(usize::MAX),
-        Action::SortNext => m.cycle_sort(),
-        Action::SortReverse => m.reverse_sort(),
-        Action::Detail => {
-            if let Some(sel) = m.selected() {
-                let key = sel.key.to_vec();
-                let mod_revision = sel.mod_revision;
-                state.popup = Some(Popup::MemberDetail {
-                    key: key.clone(),
-                    scroll: 0,
-                    history: None,
-                });
-                return vec![Command::FetchHistory { key, mod_revision }];
-            }
-        }
-        Action::Deregister => match m.selected() {
-            Some(sel) => {
-                state.popup = Some(Popup::ConfirmDeregister {
-                    key: sel.key.to_vec(),
-                    mod_revision: sel.mod_revision,
-                    lease: sel.lease,
-                    revoke_lease: false,
-                })
-            }
-            None => state.say(Level::Info, "no member selected"),
-        },
-        _ => {}
-    }
-    Vec::new()
-}
-
-/// Whether `action` does something in this confirmation dialog (closing it aside).
-fn acts_in_dialog(popup: &Popup, action: Action) -> bool {
-    match (popup, action) {
-        (Popup::ConfirmDeregister { lease, .. }, Action::ToggleRevokeLease) => *lease != 0,
-        (p, Action::Confirm) => p.is_confirmation(),
-        _ => false,
-    }
-}
-
-fn popup_action(
-    state: &mut State,
-    popup: Popup,
-    action: Action,
-    key: Option<&str>,
-) -> Vec<Command> {
-    // Keys typed ahead or pasted as keys must not confirm a dialog nobody has seen; closing it
-    // stays immediate.
-    if acts_in_dialog(&popup, action) && !state.confirm_guard.ready(&popup) {
-        let key = key.unwrap_or(action.describe());
-        state.say(
-            Level::Warn,
-            format!(
-                "press {key} again — the dialog had only just appeared, so that key was ignored"
-            ),
-        );
-        return Vec::new();
-    }
-    match popup {
-        Popup::ConfirmDeregister {
-            key,
-            mod_revision,
-            lease,
-            revoke_lease,
-        } => match action {
-            Action::Confirm => {
-                state.popup = None;
-                state.say(
-                    Level::Info,
-                    format!("deregistering {} …", deregister_target(&key)),
-                );
-                let revoke_lease = (revoke_lease && lease != 0).then_some(lease);
-                let mut attempt =
-                    state.audit_line(Phase::Attempt, "deregister", deregister_target(&key));
-                attempt.key_b64 = Some(key_b64(&key));
-                attempt.mod_revision = Some(mod_revision);
-                attempt.revoke_lease = revoke_lease;
-                vec![state.audit.gate(
-                    attempt,
-                    Mutation::Deregister {
-                        key,
-                        mod_revision,
-                        revoke_lease,
-                    },
-                )]
-            }
-            Action::Cancel | Action::Back | Action::Quit => {
-                state.popup = None;
-                state.say(Level::Info, "deregister cancelled");
-                Vec::new()
-            }
-            Action::ToggleRevokeLease if lease != 0 => {
-                state.popup = Some(Popup::ConfirmDeregister {
-                    key,
-                    mod_revision,
-                    lease,
-                    revoke_lease: !revoke_lease,
-                });
-                Vec::new()
-            }
-            _ => Vec::new(),
-        },
-        Popup::ConfirmSilence(request) => match action {
-            Action::Confirm => {
-                state.popup = None;
-                state.say(
-                    Level::Info,
-                    format!("silencing {} …", request.scope.describe()),
-                );
-                let mut attempt =
-                    state.audit_line(Phase::Attempt, "silence", silence_target(&request.scope));
-                attempt.reason = Some(request.reason.clone());
-                if state.checks_kind() == "alertmanager" {
-                    attempt.matchers = Some(audit_trail::alertmanager_matchers(&request));
-                }
-                vec![state.audit.gate(attempt, Mutation::Silence(request))]
-            }
-            Action::Cancel | Action::Back | Action::Quit => {
-                state.popup = None;
-                state.say(Level::Info, "silence cancelled");
-                Vec::new()
-            }
-            _ => Vec::new(),
-        },
-        Popup::ConfirmUnsilence { id, description } => match action {
-            Action::Confirm => {
-                state.popup = None;
-                state.say(Level::Info, format!("removing silence {} …", visible(&id)));
-                let mut attempt =
-                    state.audit_line(Phase::Attempt, "unsilence", unsilence_target(&description));
-                attempt.silence_id = Some(id.clone());
-                vec![state.audit.gate(attempt, Mutation::Unsilence { id })]
-            }
-            Action::Cancel | Action::Back | Action::Quit => {
-                state.popup = None;
-                Vec::new()
-            }
-            _ => Vec::new(),
-        },
-        Popup::PickSilence { ids, index } => {
-            match action {
-                Action::Down => {
-                    state.popup = Some(Popup::PickSilence {
-                        index: (index + 1).min(ids.len().saturating_sub(1)),
-                        ids,
-                    })
-                }
-                Action::Up => {
-                    state.popup = Some(Popup::PickSilence {
-                        index: index.saturating_sub(1),
-                        ids,
-                    })
-                }
-                Action::Detail | Action::Confirm => {
-                    if let Some(id) = ids.get(index) {
-                        state.popup = Some(Popup::ConfirmUnsilence {
-                            description: describe_silence(&state.checks, id),
-                            id: id.clone(),
-                        });
-                    }
-                }
-                Action::Back | Action::Cancel | Action::Quit => state.popup = None,
-                _ => {}
-            }
-            Vec::new()
-        }
-        // The form reads keys itself (see `handle_form`); keymap actions only cancel it.
-        Popup::SilenceForm(_) => {
-            if matches!(action, Action::Back | Action::Cancel) {
-                state.popup = None;
-            }
-            Vec::new()
-        }
-        Popup::Help { scroll }
-        | Popup::MemberDetail { scroll, .. }
-        | Popup::CheckDetail { scroll, .. }
-        | Popup::LogDetail { scroll, .. } => {
-            let new_scroll = match action {
-                Action::Down => Some(scroll + 1),
-                Action::Up => Some(scroll.saturating_sub(1)),
-                Action::PageDown => Some(scroll + 10),
-                Action::PageUp => Some(scroll.saturating_sub(10)),
-                Action::Top => Some(0),
-                Action::Bottom => Some(usize::MAX / 2),
-                Action::Back | Action::Cancel | Action::Help | Action::Detail | Action::Quit => {
-                    state.popup = None;
-                    None
-                }
-                _ => None,
-            };
-            if let (
-                Some(s),
-                Some(
-                    Popup::Help { scroll }
-                    | Popup::MemberDetail { scroll, .. }
-                    | Popup::CheckDetail { scroll, .. }
-                    | Popup::LogDetail { scroll, .. },
-                ),
-            ) = (new_scroll, state.popup.as_mut())
-            {
-                *scroll = s;
-            }
-            Vec::new()
-        }
-    }
-}
-
-/// Typing into the filter or command line.
-fn handle_text_inner(state: &mut State, key: TextKey) -> Vec<Command> {
-    let Some(input) = state.input.as_mut() else {
-        return Vec::new();
-    };
-    match key {
-        TextKey::Char(c) => {
-            if input.buffer.len() < 512 {
-                input.buffer.push(c);
-            }
-        }
-        TextKey::Backspace => {
-            input.buffer.pop();
-        }
-        TextKey::Esc => {
-            let kind = input.kind.clone();
-            state.input = None;
-            if kind == InputKind::Filter {
-                match state.focus {
-                    Pane::Members => state.members.set_filter(None),
-                    Pane::Checks => state.checks.set_filter(None),
-                    Pane::Logs => state.logs.set_filter(None),
-                    _ => {}
-                }
-            }
-        }
-        TextKey::Enter => {
-            let Input { kind, buffer } = state.input.take().unwrap_or(Input {
-                kind: InputKind::Command,
-                buffer: String::new(),
-            });
-            return match kind {
-                InputKind::Filter => {
-                    apply_filter(state, &buffer);
-                    Vec::new()
-                }
-                InputKind::Command => run_command_line(state, buffer.trim()),
-            };
-        }
-    }
-    filter_live(state);
-    Vec::new()
-}
-
-/// Live filtering while typing, like k9s: an incomplete regex just keeps the previous filter.
-fn filter_live(state: &mut State) {
-    if let Some(Input {
-        kind: InputKind::Filter,
-        buffer,
-    }) = &state.input
-    {
-        if let Ok(f) = Filter::parse(buffer) {
-            match state.focus {
-                Pane::Members => state.members.set_filter(f),
-                Pane::Checks => state.checks.set_filter(f),
-                Pane::Logs => state.logs.set_filter(f),
-                _ => {}
-            }
-        }
-    }
-}
-
-/// A bracketed paste: text, never keys. It goes into the open text field (filter, command line,
-/// the silence form's reason or duration) as one line — so an Enter inside it never submits —
-/// and is otherwise dropped with a word on the status line.
-fn handle_paste_inner(state: &mut State, text: &str) -> Vec<Command> {
-    let line = paste::one_line(text);
-    if let Some(input) = state.input.as_mut() {
-        paste::push_capped(&mut input.buffer, &line, 512);
-        filter_live(state);
-        return Vec::new();
-    }
-    if let Some(Popup::SilenceForm(form)) = state.popup.as_mut() {
-        if form.paste(&line) {
-            return Vec::new();
-        }
-    }
-    let hint = match &state.popup {
-        Some(Popup::SilenceForm(_)) => "move to the reason or duration field first",
-        Some(p) if p.is_confirmation() => "a confirmation dialog takes keys, not pastes",
-        _ => "open the filter (/) or the command line (:) first",
-    };
-    state.say(Level::Warn, format!("paste ignored: {hint}"));
-    Vec::new()
-}
-
-fn apply_filter(state: &mut State, text: &str) {
-    if state.focus == Pane::Metrics {
-        state.say(Level::Info, "filtering this pane is not available yet");
-        return;
-    }
-    match Filter::parse(text) {
-        Ok(f) => {
-            let active = f.is_some();
-            let (n, total, what) = match state.focus {
-                Pane::Members => {
-                    state.members.set_filter(f);
-                    (state.members.visible_len(), state.members.len(), "members")
-                }
-                Pane::Checks => {
-                    state.checks.set_filter(f);
-                    (
-                        state.checks.visible_len(),
-                        state.checks.results.len(),
-                        "checks",
-                    )
-                }
-                _ => {
-                    state.logs.set_filter(f);
-                    (state.logs.match_count(), state.logs.len(), "buffered lines")
-                }
-            };
-            if active {
-                state.say(
-                    Level::Info,
-                    format!("filter /{text}/: {n} of {total} {what}"),
-                );
-            } else {
-                state.status = None;
-            }
-        }
-        Err(e) => state.say(Level::Error, e),
-    }
-}
-
-/// Keys while the silence form is open: it owns text fields, so it bypasses the keymap.
-fn handle_form_inner(state: &mut State, key: FormKey) -> Vec<Command> {
-    let Some(Popup::SilenceForm(form)) = state.popup.as_mut() else {
-        return Vec::new();
-    };
-    match form.key(key) {
-        silence_form::FormResult::Editing => {}
-        silence_form::FormResult::Cancel => {
-            state.popup = None;
-            state.say(Level::Info, "silence cancelled");
-        }
-        silence_form::FormResult::Submit(mut request) => {
-            if let Some(why) = refused_scope(state.checks_kind(), &request.scope) {
-                if let Some(Popup::SilenceForm(form)) = state.popup.as_mut() {
-                    form.refuse(why);
-                }
-                return Vec::new();
-            }
-            request.creator = state.user.clone();
-            state.popup = Some(Popup::ConfirmSilence(request));
-        }
-    }
-    Vec::new()
-}
-
-/// Why the backend must not be sent a silence of `scope`, if it must not: an Alertmanager
-/// silence whose matchers all match the empty string would mute every alert lacking the label.
-fn refused_scope(kind: &str, scope: &crate::model::SilenceScope) -> Option<String> {
-    match kind {
-        "alertmanager" => crate::sources::alertmanager::matchers_for(scope).err(),
-        _ => None,
-    }
-}
-
-fn run_command_line(state: &mut State, line: &str) -> Vec<Command> {
-    let mut words = line.split_whitespace();
-    match (words.next(), words.next(), words.next()) {
-        (Some("q" | "quit" | "q!"), _, _) => vec![Command::Quit],
-        (Some("cluster" | "ctx"), arg, None) => cluster_command(state, arg),
-        (Some("cluster" | "ctx"), Some(_), Some(_)) => {
-            state.say(
-                Level::Error,
-                "one cluster at a time: :cluster NAME, :cluster - (the previous one), or :cluster to list them",
-            );
-            Vec::new()
-        }
-        (Some("help"), _, _) => {
-            state.popup = Some(Popup::Help { scroll: 0 });
-            Vec::new()
-        }
-        (None, _, _) => Vec::new(),
-        _ => {
-            state.say(
-                Level::Error,
-                format!("unknown command \":{line}\" — try :q, :cluster NAME, :help"),
-            );
-            Vec::new()
-        }
-    }
-}
-
-/// `:cluster` lists the clusters, `:cluster NAME` switches, `:cluster -` goes back to the previous
-/// one. The app loads the target before leaving this one, so a bad name only costs a message.
-fn cluster_command(state: &mut State, arg: Option<&str>) -> Vec<Command> {
-    let name = match arg {
-        None => return vec![Command::ListClusters],
-        Some("-") => match state.previous_cluster.clone() {
-            Some(previous) => previous,
-            None => {
-                state.say(
-                    Level::Error,
-                    "no previous cluster: :cluster - goes back after a switch",
-                );
-                return Vec::new();
-            }
-        },
-        Some(name) => name.to_string(),
-    };
-    if name == state.cluster {
-        state.say(Level::Info, format!("already on cluster {name}"));
-        return Vec::new();
-    }
-    vec![Command::SwitchCluster(name)]
-}
-
-/// Facts from sources and the clock.
-pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
-    let mut out = update_inner(state, msg);
-    out.extend(settle(state));
-    out
-}
-
-/// Typing into the filter or command line.
-pub fn handle_text(state: &mut State, key: TextKey) -> Vec<Command> {
-    let mut out = handle_text_inner(state, key);
-    out.extend(settle(state));
-    out
-}
-
-/// A bracketed paste (see `handle_paste_inner`).
-pub fn handle_paste(state: &mut State, text: &str) -> Vec<Command> {
-    let mut out = handle_paste_inner(state, text);
-    out.extend(settle(state));
-    out
-}
-
-/// Keys while the silence form is open.
-pub fn handle_form(state: &mut State, key: FormKey) -> Vec<Command> {
-    let mut out = handle_form_inner(state, key);
-    out.extend(settle(state));
-    out
 }
 
 #[cfg(test)]

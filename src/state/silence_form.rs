@@ -1,9 +1,15 @@
 //! The silence form: scope, duration, expire-on-resolve and a required reason. Pure; the view draws
-//! it and `handle_form` feeds it keys.
+//! it and the reducer feeds it the actions of the `[form]` keymap context (with `[input]`'s for
+//! its text fields).
 
+use super::field::TextField;
+use crate::action::Action;
 use crate::model::{CheckResult, SilenceRequest, SilenceScope};
 
 pub const DURATION_PRESETS: [&str; 6] = ["30m", "1h", "2h", "4h", "1d", "none"];
+/// Characters a reason may have; a duration.
+const REASON_CHARS: usize = 500;
+const DURATION_CHARS: usize = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
@@ -20,20 +26,6 @@ const FIELDS: [Field; 4] = [
     Field::Reason,
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FormKey {
-    Char(char),
-    Backspace,
-    Up,
-    Down,
-    Left,
-    Right,
-    Tab,
-    BackTab,
-    Enter,
-    Esc,
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub enum FormResult {
     Editing,
@@ -46,11 +38,11 @@ pub struct SilenceForm {
     pub target: String,
     pub scopes: Vec<SilenceScope>,
     pub scope: usize,
-    pub duration: String,
+    pub duration: TextField,
     pub expire_on_resolve: bool,
     /// Alertmanager silences end only at their time.
     pub supports_resolve: bool,
-    pub reason: String,
+    pub reason: TextField,
     pub field: Field,
     pub error: Option<String>,
 }
@@ -69,11 +61,11 @@ impl SilenceForm {
             ),
             scopes: super::checks::scopes_for(row),
             scope: 0,
-            duration: "2h".into(),
+            duration: TextField::with_text("2h", DURATION_CHARS),
             // The sensible default: the silence goes away with the problem.
             expire_on_resolve: supports_resolve,
             supports_resolve,
-            reason: String::new(),
+            reason: TextField::new(REASON_CHARS),
             field: Field::Reason,
             error: None,
         }
@@ -99,11 +91,12 @@ impl SilenceForm {
             Field::Duration => {
                 let i = DURATION_PRESETS
                     .iter()
-                    .position(|p| *p == self.duration)
+                    .position(|p| *p == self.duration.text())
                     .map(|i| i as isize)
                     .unwrap_or(if delta > 0 { -1 } else { 0 });
                 let n = DURATION_PRESETS.len() as isize;
-                self.duration = DURATION_PRESETS[(i + delta).rem_euclid(n) as usize].to_string();
+                self.duration
+                    .set(DURATION_PRESETS[(i + delta).rem_euclid(n) as usize]);
             }
             Field::ExpireOnResolve => {
                 if self.supports_resolve {
@@ -114,37 +107,41 @@ impl SilenceForm {
         }
     }
 
-    pub fn key(&mut self, key: FormKey) -> FormResult {
+    /// An action of the form's keymap context: fields, choices, text, submit, cancel.
+    pub fn act(&mut self, action: Action) -> FormResult {
         self.error = None;
-        match key {
-            FormKey::Esc => return FormResult::Cancel,
-            FormKey::Tab | FormKey::Down => self.step_field(1),
-            FormKey::BackTab | FormKey::Up => self.step_field(-1),
-            FormKey::Left => self.cycle(-1),
-            FormKey::Right => self.cycle(1),
-            FormKey::Char(' ') if matches!(self.field, Field::ExpireOnResolve | Field::Scope) => {
+        let choice = matches!(
+            self.field,
+            Field::Scope | Field::Duration | Field::ExpireOnResolve
+        );
+        match action {
+            Action::Cancel | Action::Back => return FormResult::Cancel,
+            Action::Submit => return self.submit(),
+            Action::NextField => self.step_field(1),
+            Action::PrevField => self.step_field(-1),
+            // On a choice, left/right pick the previous/next value; in text they move the cursor.
+            Action::CursorLeft if choice => self.cycle(-1),
+            Action::CursorRight if choice => self.cycle(1),
+            Action::InsertChar(' ')
+                if matches!(self.field, Field::ExpireOnResolve | Field::Scope) =>
+            {
                 self.cycle(1)
             }
-            FormKey::Char(c) => match self.field {
-                Field::Reason if self.reason.chars().count() < 500 => self.reason.push(c),
-                Field::Duration if self.duration.len() < 16 => {
-                    if DURATION_PRESETS.contains(&self.duration.as_str()) {
-                        self.duration.clear();
-                    }
-                    self.duration.push(c)
-                }
-                _ => {}
-            },
-            FormKey::Backspace => match self.field {
+            edit => match self.field {
                 Field::Reason => {
-                    self.reason.pop();
+                    self.reason.edit(edit);
                 }
                 Field::Duration => {
-                    self.duration.pop();
+                    // Typing over a preset replaces it.
+                    if matches!(edit, Action::InsertChar(_))
+                        && DURATION_PRESETS.contains(&self.duration.text())
+                    {
+                        self.duration.set("");
+                    }
+                    self.duration.edit(edit);
                 }
-                _ => {}
+                Field::Scope | Field::ExpireOnResolve => {}
             },
-            FormKey::Enter => return self.submit(),
         }
         FormResult::Editing
     }
@@ -154,15 +151,12 @@ impl SilenceForm {
     pub fn paste(&mut self, line: &str) -> bool {
         self.error = None;
         match self.field {
-            Field::Reason => {
-                let room = 500usize.saturating_sub(self.reason.chars().count());
-                self.reason.extend(line.chars().take(room));
-            }
+            Field::Reason => self.reason.insert_str(line),
             Field::Duration => {
-                if DURATION_PRESETS.contains(&self.duration.as_str()) {
-                    self.duration.clear();
+                if DURATION_PRESETS.contains(&self.duration.text()) {
+                    self.duration.set("");
                 }
-                super::paste::push_capped(&mut self.duration, line.trim(), 16);
+                self.duration.insert_str(line.trim());
             }
             Field::Scope | Field::ExpireOnResolve => return false,
         }
@@ -170,7 +164,7 @@ impl SilenceForm {
     }
 
     fn submit(&mut self) -> FormResult {
-        let duration = match super::checks::parse_duration(&self.duration) {
+        let duration = match super::checks::parse_duration(self.duration.text()) {
             Ok(d) => d,
             Err(e) => {
                 self.error = Some(e);
@@ -178,7 +172,7 @@ impl SilenceForm {
                 return FormResult::Editing;
             }
         };
-        if self.reason.trim().is_empty() {
+        if self.reason.text().trim().is_empty() {
             self.error = Some("a reason is required — say why, for whoever is on call next".into());
             self.field = Field::Reason;
             return FormResult::Editing;
@@ -194,7 +188,7 @@ impl SilenceForm {
             scope,
             duration,
             expire_on_resolve: self.expire_on_resolve && self.supports_resolve,
-            reason: self.reason.trim().to_string(),
+            reason: self.reason.text().trim().to_string(),
             creator: String::new(),
         })
     }
@@ -216,17 +210,17 @@ mod tests {
 
     fn type_text(f: &mut SilenceForm, s: &str) {
         for c in s.chars() {
-            f.key(FormKey::Char(c));
+            f.act(Action::InsertChar(c));
         }
     }
 
     #[test]
     fn reason_is_required() {
         let mut f = SilenceForm::new(&row(), true);
-        assert_eq!(f.key(FormKey::Enter), FormResult::Editing);
+        assert_eq!(f.act(Action::Submit), FormResult::Editing);
         assert!(f.error.as_deref().unwrap().contains("reason"));
         type_text(&mut f, "deploying");
-        match f.key(FormKey::Enter) {
+        match f.act(Action::Submit) {
             FormResult::Submit(r) => {
                 assert_eq!(r.reason, "deploying");
                 assert_eq!(r.duration, Some(std::time::Duration::from_secs(7200)));
@@ -247,15 +241,15 @@ mod tests {
     fn scope_duration_and_resolve_fields() {
         let mut f = SilenceForm::new(&row(), true);
         type_text(&mut f, "x");
-        f.key(FormKey::Tab); // → scope (wraps)
+        f.act(Action::NextField); // → scope (wraps)
         assert_eq!(f.field, Field::Scope);
-        f.key(FormKey::Right);
-        f.key(FormKey::Right);
-        f.key(FormKey::Down); // duration
+        f.act(Action::CursorRight);
+        f.act(Action::CursorRight);
+        f.act(Action::NextField); // duration
         type_text(&mut f, "45m");
-        f.key(FormKey::Down); // expire on resolve
-        f.key(FormKey::Char(' '));
-        match f.key(FormKey::Enter) {
+        f.act(Action::NextField); // expire on resolve
+        f.act(Action::InsertChar(' '));
+        match f.act(Action::Submit) {
             FormResult::Submit(r) => {
                 assert_eq!(
                     r.scope,
@@ -275,12 +269,12 @@ mod tests {
     fn overlong_duration_is_refused_not_overflowed() {
         let mut f = SilenceForm::new(&row(), true);
         type_text(&mut f, "maintenance");
-        f.key(FormKey::Tab); // → scope
-        f.key(FormKey::Tab); // → duration
+        f.act(Action::NextField); // → scope
+        f.act(Action::NextField); // → duration
         assert_eq!(f.field, Field::Duration);
         type_text(&mut f, "999999999999999w");
-        assert_eq!(f.duration, "999999999999999w");
-        assert_eq!(f.key(FormKey::Enter), FormResult::Editing);
+        assert_eq!(f.duration.text(), "999999999999999w");
+        assert_eq!(f.act(Action::Submit), FormResult::Editing);
         let e = f.error.clone().unwrap_or_default();
         assert!(e.contains("longer than 365d"), "{e}");
         assert_eq!(f.field, Field::Duration);
@@ -291,8 +285,8 @@ mod tests {
         let mut f = SilenceForm::new(&row(), false);
         type_text(&mut f, "why");
         f.field = Field::Duration;
-        f.duration = "soon".into();
-        assert_eq!(f.key(FormKey::Enter), FormResult::Editing);
+        f.duration.set("soon");
+        assert_eq!(f.act(Action::Submit), FormResult::Editing);
         assert!(f.error.is_some());
         assert!(
             !f.expire_on_resolve,

@@ -112,7 +112,7 @@ fn selected_key(s: &State) -> Option<String> {
 fn type_text(s: &mut State, text: &str) -> Vec<Command> {
     let mut out = Vec::new();
     for c in text.chars() {
-        out.extend(handle_text(s, TextKey::Char(c)));
+        out.extend(handle_action(s, Action::InsertChar(c)));
     }
     out
 }
@@ -397,15 +397,15 @@ fn alertmanager_state(rows: Vec<crate::model::CheckResult>) -> State {
 /// Opens the form on the selected row, picks scope `steps` to the right, gives a reason, Enter.
 fn submit_form(s: &mut State, steps: usize) {
     handle_action(s, Action::Silence);
-    handle_form(s, FormKey::Tab);
+    handle_action(s, Action::NextField);
     for _ in 0..steps {
-        handle_form(s, FormKey::Right);
+        handle_action(s, Action::CursorRight);
     }
-    handle_form(s, FormKey::BackTab);
+    handle_action(s, Action::PrevField);
     for c in "why".chars() {
-        handle_form(s, FormKey::Char(c));
+        handle_action(s, Action::InsertChar(c));
     }
-    handle_form(s, FormKey::Enter);
+    handle_action(s, Action::Submit);
 }
 
 #[test]
@@ -421,7 +421,11 @@ fn silence_request_carries_the_raw_labels_of_the_row() {
         entity: String::new(),
         check: evil.into(),
     };
-    let Some(Popup::ConfirmSilence(req)) = &s.popup else {
+    let Some(Popup::Confirm(Confirm {
+        change: Change::Silence(req),
+        ..
+    })) = &s.popup
+    else {
         panic!("{:?}", s.popup);
     };
     assert_eq!(
@@ -681,12 +685,15 @@ fn deregister_opens_a_dialog_naming_the_key() {
     assert_eq!(handle_action(&mut s, Action::Deregister), vec![]);
     assert_eq!(
         s.popup,
-        Some(Popup::ConfirmDeregister {
-            key: "/services/web/web-1".into(),
-            mod_revision: 11,
-            lease: 0x10,
-            revoke_lease: false,
-        })
+        Some(Popup::Confirm(Confirm {
+            change: Change::Deregister {
+                key: "/services/web/web-1".into(),
+                mod_revision: 11,
+                lease: 0x10,
+                revoke_lease: false,
+            },
+            target: "/services/web/web-1".into(),
+        }))
     );
 }
 
@@ -751,11 +758,15 @@ fn deregister_confirm_table() {
             frame_drawn(&mut s, at(t), true);
             let cmds = handle_key(&mut s, Action::ToggleRevokeLease, "r", at(t + 300));
             assert_eq!(cmds, vec![]);
-            if let Some(Popup::ConfirmDeregister {
-                lease,
-                revoke_lease,
+            if let Some(Popup::Confirm(Confirm {
+                change:
+                    Change::Deregister {
+                        lease,
+                        revoke_lease,
+                        ..
+                    },
                 ..
-            }) = &s.popup
+            })) = &s.popup
             {
                 assert_eq!(
                     *revoke_lease,
@@ -775,7 +786,13 @@ fn deregister_confirm_table() {
         ] {
             assert_eq!(handle_action(&mut s, idle), vec![], "{idle:?}");
             assert!(
-                matches!(s.popup, Some(Popup::ConfirmDeregister { .. })),
+                matches!(
+                    s.popup,
+                    Some(Popup::Confirm(Confirm {
+                        change: Change::Deregister { .. },
+                        ..
+                    }))
+                ),
                 "{idle:?}"
             );
         }
@@ -814,11 +831,16 @@ fn deregister_confirm_table() {
 
 #[test]
 fn confirmation_keys_wait_until_the_dialog_was_drawn_and_250_ms_passed() {
-    let dialog = |revoke_lease| Popup::ConfirmDeregister {
-        key: "/services/web/web-1".into(),
-        mod_revision: 11,
-        lease: 0x10,
-        revoke_lease,
+    let dialog = |revoke_lease| {
+        Popup::Confirm(Confirm {
+            change: Change::Deregister {
+                key: "/services/web/web-1".into(),
+                mod_revision: 11,
+                lease: 0x10,
+                revoke_lease,
+            },
+            target: "/services/web/web-1".into(),
+        })
     };
     let deregister = |revoke: Option<i64>| Mutation::Deregister {
         key: "/services/web/web-1".into(),
@@ -946,7 +968,13 @@ fn a_paste_is_text_for_the_open_field_and_never_keys() {
     handle_action(&mut s, Action::Deregister);
     frame_drawn(&mut s, at(0), true);
     assert_eq!(handle_paste(&mut s, "y\n"), vec![]);
-    assert!(matches!(s.popup, Some(Popup::ConfirmDeregister { .. })));
+    assert!(matches!(
+        s.popup,
+        Some(Popup::Confirm(Confirm {
+            change: Change::Deregister { .. },
+            ..
+        }))
+    ));
     assert!(
         status_text(&s).contains("paste ignored"),
         "{}",
@@ -961,29 +989,29 @@ fn a_paste_is_text_for_the_open_field_and_never_keys() {
         handle_paste(&mut s, "web-1"),
         vec![Command::WatchLeases(vec![0x10, 0x20])]
     );
-    assert_eq!(s.input.as_ref().unwrap().buffer, "web-1");
+    assert_eq!(s.input.as_ref().unwrap().text(), "web-1");
     assert_eq!(keys(&s), ["/services/web/web-1", "/services/web/web-10"]);
     handle_paste(&mut s, "0\r\n");
     assert_eq!(
-        s.input.as_ref().unwrap().buffer,
+        s.input.as_ref().unwrap().text(),
         "web-10",
         "Enter in a paste never submits"
     );
     assert_eq!(keys(&s), ["/services/web/web-10"]);
     handle_paste(&mut s, "\n|db");
-    assert_eq!(s.input.as_ref().unwrap().buffer, "web-10 |db");
-    handle_text(&mut s, TextKey::Esc);
+    assert_eq!(s.input.as_ref().unwrap().text(), "web-10 |db");
+    handle_action(&mut s, Action::Cancel);
 
     // The command line: `:q` pasted with its Enter stays typed, nothing quits.
     handle_action(&mut s, Action::CommandLine);
     assert_eq!(handle_paste(&mut s, "q\nq\n"), vec![], "nothing quits");
-    assert_eq!(s.input.as_ref().unwrap().buffer, "q q");
-    handle_text(&mut s, TextKey::Esc);
+    assert_eq!(s.input.as_ref().unwrap().text(), "q q");
+    handle_action(&mut s, Action::Cancel);
 
     // Capped like typing.
     handle_action(&mut s, Action::Filter);
     handle_paste(&mut s, &"a".repeat(600));
-    assert_eq!(s.input.as_ref().unwrap().buffer.len(), 512);
+    assert_eq!(s.input.as_ref().unwrap().text().chars().count(), 512);
 }
 
 #[test]
@@ -998,20 +1026,20 @@ fn a_paste_goes_into_the_silence_form_reason_and_duration() {
     s.popup = Some(Popup::SilenceForm(SilenceForm::new(&row, true)));
     // The form opens on the reason.
     handle_paste(&mut s, "deploy\nin progress");
-    handle_form(&mut s, FormKey::BackTab); // expire on resolve: takes no text
+    handle_action(&mut s, Action::PrevField); // expire on resolve: takes no text
     handle_paste(&mut s, "x");
     assert!(
         status_text(&s).contains("reason or duration"),
         "{}",
         status_text(&s)
     );
-    handle_form(&mut s, FormKey::BackTab); // duration
+    handle_action(&mut s, Action::PrevField); // duration
     handle_paste(&mut s, "45m\n");
     let Some(Popup::SilenceForm(form)) = &s.popup else {
         panic!("the form closed: {:?}", s.popup);
     };
-    assert_eq!(form.reason, "deploy in progress");
-    assert_eq!(form.duration, "45m");
+    assert_eq!(form.reason.text(), "deploy in progress");
+    assert_eq!(form.duration.text(), "45m");
 }
 
 #[test]
@@ -1163,9 +1191,9 @@ fn a_silence_and_its_removal_are_two_lines_each_under_one_id() {
     handle_action(&mut s, Action::NextPane);
     handle_action(&mut s, Action::Silence);
     for c in "latency".chars() {
-        handle_form(&mut s, FormKey::Char(c));
+        handle_action(&mut s, Action::InsertChar(c));
     }
-    handle_form(&mut s, FormKey::Enter);
+    handle_action(&mut s, Action::Submit);
     frame_drawn(&mut s, at(0), true);
     let cmds = handle_key(&mut s, Action::Confirm, "y", at(300));
     let (attempt, mutation) = gated(&cmds);
@@ -1226,7 +1254,11 @@ fn a_silence_and_its_removal_are_two_lines_each_under_one_id() {
     assert_eq!(line.silence_id.as_deref(), Some("a1b2"));
 
     handle_action(&mut s, Action::Unsilence);
-    let Some(Popup::ConfirmUnsilence { description, .. }) = s.popup.clone() else {
+    let Some(Popup::Confirm(Confirm {
+        change: Change::Unsilence { description, .. },
+        ..
+    })) = s.popup.clone()
+    else {
         panic!("{:?}", s.popup)
     };
     frame_drawn(&mut s, at(1000), true);
@@ -1320,13 +1352,7 @@ fn filter_typing_filters_live() {
     let mut s = synced();
     handle_action(&mut s, Action::Back); // no member selected: the filter scopes nothing
     assert_eq!(handle_action(&mut s, Action::Filter), vec![]);
-    assert_eq!(
-        s.input,
-        Some(Input {
-            kind: InputKind::Filter,
-            buffer: String::new()
-        })
-    );
+    assert_eq!(s.input, Some(Input::new(InputKind::Filter, "")));
     // (typed, buffer, visible rows)
     let table = [
         ('w', "w", 4), // web-*, worker (its role contains w), db-1 does not
@@ -1338,12 +1364,12 @@ fn filter_typing_filters_live() {
     ];
     for (c, buffer, n) in table {
         // Nothing but the lease poller re-aimed at the rows now on screen, when they changed.
-        let cmds = handle_text(&mut s, TextKey::Char(c));
+        let cmds = handle_action(&mut s, Action::InsertChar(c));
         assert!(
             cmds.is_empty() || cmds == vec![Command::WatchLeases(visible_leases(&s))],
             "{c}: {cmds:?}"
         );
-        assert_eq!(s.input.as_ref().unwrap().buffer, buffer);
+        assert_eq!(s.input.as_ref().unwrap().text(), buffer);
         assert_eq!(
             s.members.visible_len(),
             n,
@@ -1353,13 +1379,13 @@ fn filter_typing_filters_live() {
     }
     // Only web-1 (lease 0x10) and web-10 (0x20) are on screen now: asked for at once.
     assert_eq!(
-        handle_text(&mut s, TextKey::Backspace),
+        handle_action(&mut s, Action::DeleteBack),
         vec![Command::WatchLeases(vec![0x10, 0x20])]
     );
     assert_eq!(s.members.visible_len(), 2);
     assert_eq!(s.members.filter.as_ref().unwrap().text, "web-1");
 
-    let cmds = handle_text(&mut s, TextKey::Enter);
+    let cmds = handle_action(&mut s, Action::Submit);
     assert_eq!(s.input, None);
     assert_eq!(s.members.filter.as_ref().unwrap().text, "web-1");
     assert_eq!(status_text(&s), "filter /web-1/: 2 of 5 members");
@@ -1367,14 +1393,14 @@ fn filter_typing_filters_live() {
 
     // Re-opening the filter starts from the active one.
     handle_action(&mut s, Action::Filter);
-    assert_eq!(s.input.as_ref().unwrap().buffer, "web-1");
-    handle_text(&mut s, TextKey::Esc);
+    assert_eq!(s.input.as_ref().unwrap().text(), "web-1");
+    handle_action(&mut s, Action::Cancel);
 
     // Esc in members clears an applied filter.
     let mut s = synced();
     handle_action(&mut s, Action::Filter);
     type_text(&mut s, "!web");
-    handle_text(&mut s, TextKey::Enter);
+    handle_action(&mut s, Action::Submit);
     assert_eq!(keys(&s), ["/services/db/db-1", "/services/worker/w-1"]);
     handle_action(&mut s, Action::Back);
     assert!(s.members.filter.is_none());
@@ -1389,12 +1415,12 @@ fn filter_is_case_insensitive_unless_uppercase() {
     type_text(&mut s, "WEB");
     assert_eq!(s.members.visible_len(), 0);
     for _ in 0..3 {
-        handle_text(&mut s, TextKey::Backspace);
+        handle_action(&mut s, Action::DeleteBack);
     }
     type_text(&mut s, "wEb");
     assert_eq!(s.members.visible_len(), 0);
     for _ in 0..3 {
-        handle_text(&mut s, TextKey::Backspace);
+        handle_action(&mut s, Action::DeleteBack);
     }
     // An empty buffer is no filter at all.
     assert!(s.members.filter.is_none());
@@ -1415,7 +1441,7 @@ fn bad_regex_keeps_previous_filter_and_enter_reports_it() {
     // Live typing re-aimed the lease poller as the rows changed; Enter keeps the filter in
     // force, so there is nothing new to ask for.
     assert_eq!(visible_leases(&s), vec![0x10, 0x20]);
-    assert_eq!(handle_text(&mut s, TextKey::Enter), vec![]);
+    assert_eq!(handle_action(&mut s, Action::Submit), vec![]);
     assert_eq!(s.input, None);
     let st = s.status.as_ref().unwrap();
     assert_eq!(st.level, Level::Error);
@@ -1431,7 +1457,7 @@ fn esc_while_typing_clears_the_filter() {
     assert_eq!(s.members.visible_len(), 1);
     // Every member is back on screen: the lease poller is re-aimed at them.
     assert_eq!(
-        handle_text(&mut s, TextKey::Esc),
+        handle_action(&mut s, Action::Cancel),
         vec![Command::WatchLeases(vec![0x10, 0x20, 0x30])]
     );
     assert_eq!(s.input, None);
@@ -1443,12 +1469,12 @@ fn esc_while_typing_clears_the_filter() {
 fn text_keys_without_an_input_do_nothing() {
     let mut s = synced();
     for k in [
-        TextKey::Char('x'),
-        TextKey::Backspace,
-        TextKey::Enter,
-        TextKey::Esc,
+        Action::InsertChar('x'),
+        Action::DeleteBack,
+        Action::Submit,
+        Action::Cancel,
     ] {
-        assert_eq!(handle_text(&mut s, k), vec![]);
+        assert_eq!(handle_action(&mut s, k), vec![]);
     }
     assert_eq!(s.input, None);
     assert_eq!(s.status, None);
@@ -1459,7 +1485,7 @@ fn filter_buffer_is_capped() {
     let mut s = synced();
     handle_action(&mut s, Action::Filter);
     type_text(&mut s, &"a".repeat(600));
-    assert_eq!(s.input.as_ref().unwrap().buffer.len(), 512);
+    assert_eq!(s.input.as_ref().unwrap().text().chars().count(), 512);
 }
 
 // ---- command line ----
@@ -1537,7 +1563,7 @@ fn command_line_table() {
         type_text(&mut s, line);
         // Typing a command does not filter.
         assert_eq!(s.members.visible_len(), 5, "{line:?}");
-        let got = handle_text(&mut s, TextKey::Enter);
+        let got = handle_action(&mut s, Action::Submit);
         assert_eq!(got.contains(&Command::Quit), quit, "{line:?}");
         assert_eq!(got, cmds, "{line:?}");
         assert_eq!(s.input, None, "{line:?}");
@@ -1564,7 +1590,7 @@ fn cluster_dash_goes_back_to_the_cluster_switched_from() {
     handle_action(&mut s, Action::CommandLine);
     type_text(&mut s, "cluster -");
     assert_eq!(
-        handle_text(&mut s, TextKey::Enter),
+        handle_action(&mut s, Action::Submit),
         vec![Command::SwitchCluster("staging".into())],
         "nothing stops before the target has loaded"
     );
@@ -1575,10 +1601,14 @@ fn esc_in_command_line_keeps_the_filter() {
     let mut s = synced();
     handle_action(&mut s, Action::Filter);
     type_text(&mut s, "web");
-    handle_text(&mut s, TextKey::Enter);
+    handle_action(&mut s, Action::Submit);
     handle_action(&mut s, Action::CommandLine);
     type_text(&mut s, "q");
-    assert_eq!(handle_text(&mut s, TextKey::Esc), vec![], "nothing quits");
+    assert_eq!(
+        handle_action(&mut s, Action::Cancel),
+        vec![],
+        "nothing quits"
+    );
     assert_eq!(s.input, None);
     assert_eq!(s.members.filter.as_ref().unwrap().text, "web");
 }
@@ -1618,13 +1648,14 @@ fn member_keys_in_another_pane_leave_members_alone() {
         assert_eq!(s.popup, None, "{action:?} must not open a dialog");
     }
     assert_eq!(s.members.sort, Some(members::SortColumn::Role));
-    // The metrics pane has no filter: Enter says so and members stay unfiltered.
+    // The metrics pane has no filter: `/` says so at once, no field opens, members stay
+    // unfiltered.
     handle_action(&mut s, Action::Filter);
+    assert_eq!(s.input, None);
+    assert_eq!(status_text(&s), "the metrics pane has no filter");
     type_text(&mut s, "web");
     assert_eq!(s.members.visible_len(), 5);
-    handle_text(&mut s, TextKey::Enter);
     assert!(s.members.filter.is_none());
-    assert_eq!(status_text(&s), "filtering this pane is not available yet");
 }
 
 #[test]
@@ -1653,7 +1684,7 @@ fn back_clears_status_when_nothing_else_to_clear() {
     assert_eq!(s.scope, Scope::Cluster);
     handle_action(&mut s, Action::CommandLine);
     type_text(&mut s, "nonsense");
-    handle_text(&mut s, TextKey::Enter);
+    handle_action(&mut s, Action::Submit);
     assert!(s.status.is_some());
     handle_action(&mut s, Action::Back);
     assert_eq!(s.status, None);

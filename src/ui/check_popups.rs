@@ -12,8 +12,9 @@ use crate::keymap::Context;
 use crate::model::format::{age, timestamp};
 use crate::model::text::fit;
 use crate::model::{severity_of, status_label, text::sanitize};
+use crate::state::checks::describe_silence;
 use crate::state::silence_form::Field;
-use crate::state::{describe_silence, Popup, SilenceForm};
+use crate::state::{Change, Confirm, Popup, SilenceForm};
 use crate::theme::StyleName;
 
 pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, popup: &Popup) {
@@ -24,7 +25,10 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, popup: &Popup) {
             scroll,
         } => detail(frame, area, ctx, entity, check, *scroll),
         Popup::SilenceForm(form) => silence_form(frame, area, ctx, form),
-        Popup::ConfirmSilence(req) => {
+        Popup::Confirm(Confirm {
+            change: Change::Silence(req),
+            ..
+        }) => {
             let mut lines = vec![
                 Line::from(Span::styled(
                     "Create this silence?",
@@ -68,7 +72,10 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, popup: &Popup) {
                 true,
             );
         }
-        Popup::ConfirmUnsilence { id: _, description } => {
+        Popup::Confirm(Confirm {
+            change: Change::Unsilence { description, .. },
+            ..
+        }) => {
             let lines = vec![
                 Line::from(Span::styled(
                     "Remove this silence?",
@@ -282,14 +289,25 @@ fn silence_form(frame: &mut Frame, area: Rect, ctx: &Ctx, form: &SilenceForm) {
         Line::from(check_line),
         Line::default(),
         Line::from(scope_line),
-        Line::from(vec![
-            label(Field::Duration, "duration"),
-            Span::styled(
-                format!("◀ {} ▶", form.duration),
+        Line::from(
+            vec![
+                label(Field::Duration, "duration"),
+                Span::styled("◀ ", field_style(Field::Duration)),
+            ]
+            .into_iter()
+            .chain(super::field_spans(
+                ctx,
+                &form.duration,
+                16,
                 field_style(Field::Duration),
-            ),
-            Span::styled("  30m 2h 1d none, or type", muted(ctx)),
-        ]),
+                form.field == Field::Duration,
+            ))
+            .chain([
+                Span::styled(" ▶", field_style(Field::Duration)),
+                Span::styled("  30m 2h 1d none, or type", muted(ctx)),
+            ])
+            .collect::<Vec<_>>(),
+        ),
         Line::from(vec![
             label(Field::ExpireOnResolve, "expire on resolve"),
             Span::styled(
@@ -303,13 +321,17 @@ fn silence_form(frame: &mut Frame, area: Rect, ctx: &Ctx, form: &SilenceForm) {
                 field_style(Field::ExpireOnResolve),
             ),
         ]),
-        Line::from(vec![
-            label(Field::Reason, "reason (required)"),
-            Span::styled(
-                format!("{}█", sanitize(&form.reason)),
-                field_style(Field::Reason),
-            ),
-        ]),
+        Line::from(
+            std::iter::once(label(Field::Reason, "reason (required)"))
+                .chain(super::field_spans(
+                    ctx,
+                    &form.reason,
+                    60,
+                    field_style(Field::Reason),
+                    form.field == Field::Reason,
+                ))
+                .collect::<Vec<_>>(),
+        ),
         Line::default(),
     ];
     if let Some(e) = &form.error {

@@ -124,3 +124,58 @@ pub fn visible_spans<'a>(ctx: &Ctx, text: &'a str, style: Style) -> Vec<Span<'a>
         })
         .collect()
 }
+
+/// A text field as spans, `width` columns at most: the text scrolled so the cursor stays in
+/// view, and — when the field has the focus — the cursor drawn as a block on its character.
+/// Anything a backend or a paste could have put there is shown, never obeyed.
+pub fn field_spans(
+    ctx: &Ctx,
+    field: &crate::state::field::TextField,
+    width: usize,
+    style: Style,
+    focused: bool,
+) -> Vec<Span<'static>> {
+    let text = crate::model::text::sanitize(field.text()).into_owned();
+    let (cursor_col, scroll) = field.view(width);
+    // Columns → characters (the text is sanitised, so one char is at most two columns).
+    let mut shown = String::new();
+    let mut col = 0;
+    let mut before = String::new();
+    let mut at: Option<char> = None;
+    let mut after = String::new();
+    for c in text.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if col < scroll {
+            col += w;
+            continue;
+        }
+        let rel = col - scroll;
+        if rel + w > width {
+            break;
+        }
+        if rel < cursor_col {
+            before.push(c);
+        } else if rel == cursor_col && at.is_none() {
+            at = Some(c);
+        } else {
+            after.push(c);
+        }
+        shown.push(c);
+        col += w;
+    }
+    if !focused {
+        return vec![Span::styled(shown, style)];
+    }
+    let cursor_style = ctx
+        .theme
+        .style(StyleName::Muted)
+        .add_modifier(ratatui::style::Modifier::REVERSED);
+    vec![
+        Span::styled(before, style),
+        match at {
+            Some(c) => Span::styled(c.to_string(), cursor_style),
+            None => Span::styled("█", ctx.theme.style(StyleName::Muted)),
+        },
+        Span::styled(after, style),
+    ]
+}

@@ -11,7 +11,7 @@ use crate::keymap::Context;
 use crate::model::format::duration_short;
 use crate::model::text::fit;
 use crate::model::{member_value::pretty, text::sanitize};
-use crate::state::Popup;
+use crate::state::{Change, Confirm, Popup};
 use crate::theme::StyleName;
 
 pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
@@ -25,12 +25,24 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             scroll,
             history,
         } => detail(frame, area, ctx, key, *scroll, history),
-        Popup::ConfirmDeregister {
-            key,
-            mod_revision,
-            lease,
-            revoke_lease,
-        } => confirm(frame, area, ctx, key, *mod_revision, *lease, *revoke_lease),
+        Popup::Confirm(Confirm {
+            change:
+                Change::Deregister {
+                    mod_revision,
+                    lease,
+                    revoke_lease,
+                    ..
+                },
+            target,
+        }) => confirm(
+            frame,
+            area,
+            ctx,
+            target,
+            *mod_revision,
+            *lease,
+            *revoke_lease,
+        ),
         other => super::check_popups::draw(frame, area, ctx, other),
     }
 }
@@ -239,7 +251,7 @@ fn confirm(
     frame: &mut Frame,
     area: Rect,
     ctx: &Ctx,
-    key: &[u8],
+    target: &str,
     mod_revision: i64,
     lease: i64,
     revoke_lease: bool,
@@ -255,10 +267,7 @@ fn confirm(
         Line::default(),
         Line::from(vec![
             Span::raw("  key  "),
-            Span::styled(
-                crate::state::audit_trail::deregister_target(key),
-                ctx.theme.style(StyleName::Highlight),
-            ),
+            Span::styled(target.to_string(), ctx.theme.style(StyleName::Highlight)),
         ]),
         Line::from(Span::styled(
             format!("  deleted only if still at mod_revision {mod_revision} (a re-registered instance is kept)"),

@@ -28,15 +28,18 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
                 InputKind::Filter => "/",
                 InputKind::Command => ":",
             };
-            Line::from(vec![
-                Span::styled(prompt, ctx.theme.style(StyleName::Key)),
-                Span::raw(input.buffer.clone()),
-                Span::styled("█", ctx.theme.style(StyleName::Muted)),
-                Span::styled(
-                    "   Enter apply · Esc cancel",
-                    ctx.theme.style(StyleName::Muted),
-                ),
-            ])
+            const HINT: &str = "   Enter apply · Esc cancel";
+            let width = (a.width as usize).saturating_sub(1 + HINT.len());
+            let mut spans = vec![Span::styled(prompt, ctx.theme.style(StyleName::Key))];
+            spans.extend(super::field_spans(
+                ctx,
+                &input.field,
+                width,
+                ratatui::style::Style::default(),
+                true,
+            ));
+            spans.push(Span::styled(HINT, ctx.theme.style(StyleName::Muted)));
+            Line::from(spans)
         } else if let Some(s) = &st.status {
             let style = match s.level {
                 Level::Info => ctx.theme.style(StyleName::Text),

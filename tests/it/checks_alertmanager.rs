@@ -13,7 +13,7 @@ use opsconsole::config::{ChecksProfile, Config};
 use opsconsole::model::{ChecksSnapshot, Severity, Shown, SilenceRequest, SilenceScope};
 use opsconsole::sources::checks::{Backend, SilenceError};
 use opsconsole::sources::http::install_crypto_provider;
-use opsconsole::state::{FormKey, Popup};
+use opsconsole::state::{Change, Confirm, Popup};
 use serde_json::{json, Value};
 
 use common::checks_console::ChecksConsole;
@@ -489,7 +489,13 @@ async fn console_silences_the_real_alert_whose_labels_hold_escapes() {
     c.select(|r| r.labels.iter().any(|(k, v)| k == "alertname" && v == EVIL));
     c.fill_silence_form(0, "crafted alert under investigation");
     assert!(
-        matches!(c.state().popup, Some(Popup::ConfirmSilence(_))),
+        matches!(
+            c.state().popup,
+            Some(Popup::Confirm(Confirm {
+                change: Change::Silence(_),
+                ..
+            }))
+        ),
         "{:?}",
         c.state().popup
     );
@@ -579,11 +585,17 @@ async fn console_silences_an_alert_without_instance_and_refuses_a_silence_of_eve
         .unwrap_or_else(|| panic!("the form stays open with an error: {:?}", c.state().popup));
     assert!(err.contains("empty string"), "{err}");
     assert!(
-        !matches!(c.state().popup, Some(Popup::ConfirmSilence(_))),
+        !matches!(
+            c.state().popup,
+            Some(Popup::Confirm(Confirm {
+                change: Change::Silence(_),
+                ..
+            }))
+        ),
         "no confirmation for it"
     );
     c.act(Action::Confirm);
-    c.form(FormKey::Esc);
+    c.form("esc");
     assert_eq!(c.state().popup, None);
     assert_eq!(c.audited("silence").len(), 1, "{:#?}", c.audits());
     assert!(silences_with_comment(&api, "everything").await.is_empty());

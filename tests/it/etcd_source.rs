@@ -10,7 +10,7 @@ use etcd_client::{Client, Txn, TxnOp};
 use futures::StreamExt;
 use opsconsole::model::{DeregisterOutcome, Health, Phase};
 use opsconsole::sources::etcd::{connect, deregister, list_prefix, PAGE_SIZE};
-use opsconsole::state::Popup;
+use opsconsole::state::{Change, Confirm, Popup};
 
 use common::etcd_console::{members_from_etcdctl, profile, Console, Members, PREFIX};
 use common::proxy::Proxy;
@@ -744,7 +744,7 @@ async fn readonly_refuses_deregister_and_confirm_path_deletes() {
     let rev = etcd_mod_revision(&etcd, "/services/web/web-2").unwrap();
     assert!(matches!(
         &c.state().popup,
-        Some(Popup::ConfirmDeregister { key, mod_revision, .. }) if key == b"/services/web/web-2" && *mod_revision == rev
+        Some(Popup::Confirm(Confirm { change: Change::Deregister { key, mod_revision, .. }, .. })) if key == b"/services/web/web-2" && *mod_revision == rev
     ));
     // Confirmed once the dialog has been on screen for a moment (the harness draws a frame and
     // waits past the guard on the injected clock before each key), as in the app.
@@ -915,7 +915,9 @@ async fn keys_that_are_not_utf8_are_distinct_members_and_deregister_the_exact_ke
 
     // Deregister inv\xff through the dialog: exactly that key goes.
     c.open_deregister(&ff, false);
-    assert!(matches!(&c.state().popup, Some(Popup::ConfirmDeregister { key, .. }) if *key == ff));
+    assert!(
+        matches!(&c.state().popup, Some(Popup::Confirm(Confirm { change: Change::Deregister { key, .. }, .. })) if *key == ff)
+    );
     let out = c.confirm_deregister().await;
     assert_eq!(
         out,

@@ -27,7 +27,7 @@ use opsconsole::model::text::{sanitize, CUT_MARKER, MAX_LINE_CHARS};
 use opsconsole::model::{ClusterId, Health, KvEntry, KvEvent, Msg, SourceKind};
 use opsconsole::sources::logs::{EsTail, LokiTail};
 use opsconsole::sources::{alertmanager, graphite, prometheus, sensu_core, sensu_go, syslog};
-use opsconsole::state::{self, State, TextKey};
+use opsconsole::state::{self, State};
 
 /// One case of any property must finish within this (debug build, busy machine).
 const CASE_LIMIT: Duration = Duration::from_secs(2);
@@ -626,7 +626,7 @@ enum Step {
     Delete(Vec<u8>),
     LeaseTtls(Vec<(i64, i64)>),
     Action(Action),
-    Text(TextKey),
+    Text(Action),
     Tick(i64),
     Health(bool),
     Logs(Vec<Vec<u8>>),
@@ -692,6 +692,19 @@ fn action() -> impl Strategy<Value = Action> {
         Action::PrevWindow,
         Action::CycleSeverity,
         Action::ToggleWrap,
+        Action::Select,
+        Action::Submit,
+        Action::NextField,
+        Action::PrevField,
+        Action::CursorLeft,
+        Action::CursorRight,
+        Action::WordLeft,
+        Action::LineStart,
+        Action::LineEnd,
+        Action::DeleteWordBack,
+        Action::DeleteToStart,
+        Action::DeleteToEnd,
+        Action::DeleteForward,
     ])
 }
 
@@ -704,10 +717,10 @@ fn step() -> impl Strategy<Value = Step> {
         4 => action().prop_map(Step::Action),
         2 => prop_oneof![
             proptest::sample::select(vec!['a', 'b', '0', '1', '/', '!', '(', '[', '*', '.', '^', 'W'])
-                .prop_map(TextKey::Char),
-            Just(TextKey::Backspace),
-            Just(TextKey::Enter),
-            Just(TextKey::Esc),
+                .prop_map(Action::InsertChar),
+            Just(Action::DeleteBack),
+            Just(Action::Submit),
+            Just(Action::Cancel),
         ].prop_map(Step::Text),
         1 => (0i64..100_000).prop_map(Step::Tick),
         1 => any::<bool>().prop_map(Step::Health),
@@ -763,7 +776,7 @@ proptest! {
                     let _ = state::handle_action(&mut st, a);
                 }
                 Step::Text(k) => {
-                    let _ = state::handle_text(&mut st, k);
+                    let _ = state::handle_action(&mut st, k);
                 }
                 Step::Tick(secs) => {
                     let _ = state::tick(&mut st, t0 + chrono::Duration::seconds(secs));

@@ -12,7 +12,7 @@ use opsconsole::model::{
     CheckResult, ChecksSnapshot, ClusterId, Health, HistoryPoint, KvEntry, LogLine, MetricsResult,
     Msg, Series, Silence, SourceKind,
 };
-use opsconsole::state::{self, handle_action, handle_form, update, FormKey, State};
+use opsconsole::state::{self, handle_action, update, State};
 use opsconsole::theme::{StyleName, Theme};
 use opsconsole::ui;
 
@@ -214,12 +214,12 @@ fn silence_form_and_confirmation() {
     handle_action(&mut s, Action::NextPane); // checks
     handle_action(&mut s, Action::Silence);
     insta::assert_snapshot!("silence_form", draw(&mut s));
-    handle_form(&mut s, FormKey::Enter); // no reason yet
+    handle_action(&mut s, Action::Submit); // no reason yet
     insta::assert_snapshot!("silence_form_reason_required", draw(&mut s));
     for c in "deploying a fix".chars() {
-        handle_form(&mut s, FormKey::Char(c));
+        handle_action(&mut s, Action::InsertChar(c));
     }
-    handle_form(&mut s, FormKey::Enter);
+    handle_action(&mut s, Action::Submit);
     insta::assert_snapshot!("silence_confirmation", draw(&mut s));
 }
 
@@ -348,7 +348,7 @@ fn crafted_names_are_drawn_with_visible_escapes() {
 
     handle_action(&mut s, Action::Silence);
     for c in "crafted".chars() {
-        handle_form(&mut s, FormKey::Char(c));
+        handle_action(&mut s, Action::InsertChar(c));
     }
     let form = draw(&mut s);
     assert_nothing_to_obey(&form);
@@ -357,7 +357,7 @@ fn crafted_names_are_drawn_with_visible_escapes() {
         "{form}"
     );
     insta::assert_snapshot!("crafted_names_silence_form", form);
-    handle_form(&mut s, FormKey::Enter);
+    handle_action(&mut s, Action::Submit);
     let confirm = draw(&mut s);
     assert_nothing_to_obey(&confirm);
     assert!(
@@ -382,12 +382,12 @@ fn an_alert_without_instance_and_the_refused_scope() {
     assert!(text.contains("NoInstance"), "{text}");
     handle_action(&mut s, Action::Silence);
     for c in "why".chars() {
-        handle_form(&mut s, FormKey::Char(c));
+        handle_action(&mut s, Action::InsertChar(c));
     }
-    handle_form(&mut s, FormKey::Tab); // scope
-    handle_form(&mut s, FormKey::Right);
-    handle_form(&mut s, FormKey::Right); // every check on (no instance)
-    handle_form(&mut s, FormKey::Enter);
+    handle_action(&mut s, Action::NextField); // scope
+    handle_action(&mut s, Action::CursorRight);
+    handle_action(&mut s, Action::CursorRight); // every check on (no instance)
+    handle_action(&mut s, Action::Submit);
     let refused = draw(&mut s);
     let text = format!("{refused}");
     assert!(text.contains("every check on (no instance)"), "{text}");

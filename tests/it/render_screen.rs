@@ -13,7 +13,7 @@ use ratatui::Terminal;
 use opsconsole::action::Action;
 use opsconsole::keymap::Keymap;
 use opsconsole::model::{ClusterId, Health, KvEntry, Msg, SourceKind};
-use opsconsole::state::{handle_action, handle_text, update, State, TextKey};
+use opsconsole::state::{handle_action, update, State};
 use opsconsole::theme::{StyleName, Theme};
 use opsconsole::ui;
 
@@ -222,9 +222,9 @@ fn filter_active() {
     let mut s = live_state();
     handle_action(&mut s, Action::Filter);
     for c in "web-1".chars() {
-        handle_text(&mut s, TextKey::Char(c));
+        handle_action(&mut s, Action::InsertChar(c));
     }
-    handle_text(&mut s, TextKey::Enter);
+    handle_action(&mut s, Action::Submit);
     insta::assert_snapshot!("filter_active", draw(&mut s, &theme("default")));
 }
 
@@ -233,7 +233,7 @@ fn filter_being_typed() {
     let mut s = live_state();
     handle_action(&mut s, Action::Filter);
     for c in "!web".chars() {
-        handle_text(&mut s, TextKey::Char(c));
+        handle_action(&mut s, Action::InsertChar(c));
     }
     insta::assert_snapshot!("filter_being_typed", draw(&mut s, &theme("default")));
 }

@@ -31,7 +31,7 @@ use opsconsole::model::{
     CheckResult, ChecksSnapshot, Health, KvEntry, Msg, Silence, SourceId, SourceKind,
 };
 use opsconsole::sources::checks::ChecksSource;
-use opsconsole::state::{self, FormKey, State, TextKey};
+use opsconsole::state::{self, State};
 use tokio::sync::mpsc;
 
 use common::{free_port, require_binary, wait_for, Etcd};
@@ -200,21 +200,21 @@ fn readonly_no_key_sequence_mutates() {
             }
             2 => {
                 let keys = [
-                    TextKey::Char('y'),
-                    TextKey::Char('D'),
-                    TextKey::Enter,
-                    TextKey::Esc,
+                    Action::InsertChar('y'),
+                    Action::InsertChar('D'),
+                    Action::Submit,
+                    Action::Cancel,
                 ];
-                state::handle_text(&mut st, keys[(next() % 4) as usize])
+                state::handle_action(&mut st, keys[(next() % 4) as usize])
             }
             _ => {
                 let keys = [
-                    FormKey::Enter,
-                    FormKey::Tab,
-                    FormKey::Char('x'),
-                    FormKey::Esc,
+                    Action::Submit,
+                    Action::NextField,
+                    Action::InsertChar('x'),
+                    Action::Cancel,
                 ];
-                state::handle_form(&mut st, keys[(next() % 4) as usize])
+                state::handle_action(&mut st, keys[(next() % 4) as usize])
             }
         };
         assert!(

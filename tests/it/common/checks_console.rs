@@ -7,7 +7,7 @@ use opsconsole::action::Action;
 use opsconsole::config::{ChecksProfile, ClusterProfile};
 use opsconsole::keymap::{Context, Keymap};
 use opsconsole::model::{AuditEntry, CheckResult, Phase};
-use opsconsole::state::{FormKey, Pane, Popup, State};
+use opsconsole::state::{Pane, Popup, State};
 
 use super::headless::Headless;
 
@@ -63,21 +63,9 @@ impl ChecksConsole {
         self.h.press(&key);
     }
 
-    /// A key in the silence form.
-    pub fn form(&mut self, key: FormKey) {
-        let name = match key {
-            FormKey::Char(c) => c.to_string(),
-            FormKey::Backspace => "backspace".into(),
-            FormKey::Up => "up".into(),
-            FormKey::Down => "down".into(),
-            FormKey::Left => "left".into(),
-            FormKey::Right => "right".into(),
-            FormKey::Tab => "tab".into(),
-            FormKey::BackTab => "backtab".into(),
-            FormKey::Enter => "enter".into(),
-            FormKey::Esc => "esc".into(),
-        };
-        self.h.press(&name);
+    /// A key (`tab`, `enter`, `esc`, …) in the silence form.
+    pub fn form(&mut self, key: &str) {
+        self.h.press(key);
     }
 
     pub fn type_text(&mut self, text: &str) {
@@ -157,13 +145,13 @@ impl ChecksConsole {
             self.state().status
         );
         // The form opens on the reason; Tab wraps to the scope, Shift-Tab comes back.
-        self.form(FormKey::Tab);
+        self.form("tab");
         for _ in 0..scope_steps {
-            self.form(FormKey::Right);
+            self.form("right");
         }
-        self.form(FormKey::BackTab);
+        self.form("backtab");
         self.type_text(reason);
-        self.form(FormKey::Enter);
+        self.form("enter");
     }
 
     /// The form's error line, while the form is still open.

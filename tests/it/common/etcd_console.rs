@@ -191,7 +191,7 @@ impl Console {
         self.select(key);
         self.h.press("D");
         assert!(
-            matches!(self.state().popup, Some(Popup::ConfirmDeregister { .. })),
+            matches!(self.state().popup, Some(Popup::Confirm(_))),
             "the deregister dialog opens: {:?} {:?}",
             self.state().popup,
             self.state().status

@@ -1,0 +1,342 @@
+//! Facts from the sources, applied: listings and watch events, check results, metrics, log
+//! lines, health, the outcomes of changes (each with its audit outcome line), and backends found
+//! under the discovery prefix.
+
+use super::audit_trail::{deregister_target, key_b64, silence_target};
+use super::{logs, metrics, note, note_error, Level, Popup, State};
+use crate::model::{
+    text::visible, AuditId, Command, DeregisterOutcome, Health, Leftover, Msg, Silence,
+    SilenceOutcome, SourceId, SourceKind,
+};
+
+/// A fact from a source.
+pub fn apply(state: &mut State, msg: Msg) -> Vec<Command> {
+    let mut out = Vec::new();
+    match msg {
+        Msg::Health(source, health) => {
+            if health == Health::Live {
+                let e = state.last_answer.entry(source).or_insert(state.now);
+                *e = (*e).max(state.now);
+            }
+            state.health.insert(source, health);
+        }
+        Msg::LastAnswer { source, at } => {
+            state.last_answer.insert(source, at);
+        }
+        Msg::MembersListed {
+            revision,
+            members,
+            at,
+        } => {
+            state.answered(SourceKind::Etcd, at);
+            state.members.apply_listing(revision, members, at);
+        }
+        Msg::MembersEvents { events, at } => {
+            state.answered(SourceKind::Etcd, at);
+            state.members.apply_events(events, at);
+        }
+        Msg::LeaseTtls { ttls, at } => {
+            state.answered(SourceKind::Etcd, at);
+            state.members.apply_lease_ttls(&ttls, at)
+        }
+        Msg::History { key, revisions } => {
+            if let Some(Popup::MemberDetail {
+                key: shown,
+                history,
+                ..
+            }) = &mut state.popup
+            {
+                if *shown == key {
+                    *history = Some(revisions);
+                }
+            }
+        }
+        Msg::DeregisterDone {
+            key: raw_key,
+            outcome,
+            audit_id,
+        } => {
+            let key = deregister_target(&raw_key);
+            let (level, text, result, detail) = match &outcome {
+                DeregisterOutcome::Deleted { lease_revoked } => {
+                    let lease_note = match lease_revoked {
+                        None => String::new(),
+                        Some(Ok(id)) => format!(" and revoked lease {id:x}"),
+                        Some(Err(e)) => format!(", but revoking its lease failed: {e}"),
+                    };
+                    (
+                        Level::Info,
+                        format!("deregistered {key}{lease_note}"),
+                        "deleted",
+                        (!lease_note.is_empty()).then(|| lease_note.trim().to_string()),
+                    )
+                }
+                DeregisterOutcome::Changed {
+                    current_mod_revision,
+                } => (
+                    Level::Warn,
+                    format!("not deregistered: {key} changed since you looked (re-registered?) — check it and try again"),
+                    "refused: changed",
+                    current_mod_revision.map(|r| format!("mod_revision now {r}")),
+                ),
+                DeregisterOutcome::Missing => (
+                    Level::Warn,
+                    format!("{key} was already gone"),
+                    "missing",
+                    None,
+                ),
+                DeregisterOutcome::Failed(e) => (
+                    Level::Error,
+                    format!("deregister {key} failed: {e}"),
+                    "error",
+                    Some(e.clone()),
+                ),
+            };
+            state.say(level, text);
+            let mut line =
+                state.audit_outcome(&audit_id, result, detail, || ("deregister", key.clone()));
+            line.key_b64 = Some(key_b64(&raw_key));
+            out.push(Command::Audit(line));
+        }
+        Msg::ChecksSnapshot { snapshot, at } => {
+            state.answered(SourceKind::Checks, at);
+            state.checks.apply_snapshot(snapshot, at)
+        }
+        Msg::SilenceDone { outcome, audit_id } => out.push(silence_done(state, outcome, &audit_id)),
+        Msg::Metrics { result, at } => {
+            state.answered(SourceKind::Metrics, at);
+            state.metrics.apply(result, at)
+        }
+        Msg::LogLines(lines) => {
+            let now = state.now;
+            state.answered(SourceKind::Logs, now);
+            state.logs.extend(lines)
+        }
+        Msg::Discovered { pane, value, .. } => out.extend(discovered(state, pane, value)),
+        Msg::Notice(source, text) => state.say(Level::Warn, format!("{}: {text}", source.label())),
+    }
+    out
+}
+
+fn silence_done(state: &mut State, outcome: SilenceOutcome, audit_id: &AuditId) -> Command {
+    match outcome {
+        SilenceOutcome::Created { silence, request } => {
+            let id = silence.id.clone();
+            let sent = sent_as(&silence);
+            state.checks.add_silence(*silence);
+            state.say(
+                Level::Info,
+                format!("silenced {} ({})", request.scope.describe(), visible(&id)),
+            );
+            let mut line = state.audit_outcome(
+                audit_id,
+                "created",
+                Some(format!("{sent}; reason: {}", request.reason)),
+                || ("silence", silence_target(&request.scope)),
+            );
+            line.silence_id = Some(id);
+            line.reason = Some(request.reason);
+            Command::Audit(line)
+        }
+        SilenceOutcome::MatchedNothing {
+            silence,
+            request,
+            leftover,
+        } => {
+            let id = silence.id.as_str();
+            let shown_id = visible(id);
+            let (said, recorded) = match &leftover {
+                Leftover::Expired => (
+                    format!("nothing shows silence {shown_id}, so it was expired again"),
+                    "expired again".to_string(),
+                ),
+                Leftover::Absent => (
+                    format!("the backend does not hold silence {shown_id}"),
+                    "not held by the backend".to_string(),
+                ),
+                Leftover::Kept(e) => (
+                    format!(
+                        "silence {shown_id} still exists (expiring it failed: {e}) — remove it in the backend"
+                    ),
+                    format!("still there, expiring it failed: {e}"),
+                ),
+            };
+            state.say(
+                Level::Warn,
+                format!(
+                    "the silence matched nothing: {} — {said}",
+                    request.scope.describe()
+                ),
+            );
+            let mut line = state.audit_outcome(
+                audit_id,
+                "matched nothing",
+                Some(format!("{}; {recorded}", sent_as(&silence))),
+                || ("silence", silence_target(&request.scope)),
+            );
+            line.silence_id = Some(id.to_string());
+            line.reason = Some(request.reason);
+            Command::Audit(line)
+        }
+        SilenceOutcome::Unconfirmed {
+            silence,
+            request,
+            error,
+        } => {
+            state.say(
+                Level::Warn,
+                format!(
+                    "silence {} for {} was created but could not be confirmed ({error}) — check it in the backend",
+                    visible(&silence.id),
+                    request.scope.describe()
+                ),
+            );
+            let mut line = state.audit_outcome(
+                audit_id,
+                "unconfirmed",
+                Some(format!("{}; {error}", sent_as(&silence))),
+                || ("silence", silence_target(&request.scope)),
+            );
+            line.silence_id = Some(silence.id.clone());
+            line.reason = Some(request.reason);
+            Command::Audit(line)
+        }
+        SilenceOutcome::Removed { id } => {
+            state.checks.remove_silence(&id);
+            state.say(Level::Info, format!("silence {} removed", visible(&id)));
+            let mut line =
+                state.audit_outcome(audit_id, "removed", None, || ("unsilence", id.clone()));
+            line.silence_id = Some(id);
+            Command::Audit(line)
+        }
+        SilenceOutcome::AlreadyGone { id, detail } => {
+            state.checks.remove_silence(&id);
+            state.say(
+                Level::Warn,
+                format!(
+                    "silence {} was already expired or removed elsewhere",
+                    visible(&id)
+                ),
+            );
+            let mut line = state.audit_outcome(audit_id, "already gone", Some(detail), || {
+                ("unsilence", id.clone())
+            });
+            line.silence_id = Some(id);
+            Command::Audit(line)
+        }
+        SilenceOutcome::Failed { what, error } => {
+            state.say(Level::Error, format!("{what} failed: {error}"));
+            let action = if what.starts_with("unsilence") {
+                "unsilence"
+            } else {
+                "silence"
+            };
+            Command::Audit(
+                state.audit_outcome(audit_id, "error", Some(error), || (action, what.clone())),
+            )
+        }
+    }
+}
+
+/// What a silence was sent as, for the audit: the matchers or the Sensu entry, with the names
+/// exactly as sent.
+fn sent_as(s: &Silence) -> String {
+    if s.matchers.is_empty() {
+        format!("entry {}", s.describe())
+    } else {
+        format!("matchers {}", s.describe())
+    }
+}
+
+/// `kind`'s pane now has a backend named `name` (from the profile, or discovered): its source is
+/// connecting. A logs backend brings its buffer size.
+pub fn backend_started(
+    state: &mut State,
+    kind: SourceKind,
+    name: &str,
+    log_capacity: Option<usize>,
+) {
+    let name = Some(name.to_string());
+    match kind {
+        SourceKind::Checks => state.backends.checks = name,
+        SourceKind::Metrics => {
+            state.backends.metrics = name;
+            // Ask again for the current view on the new backend.
+            state.metrics = metrics::MetricsPane::with_width(state.viewports.sparkline_width);
+        }
+        SourceKind::Logs => {
+            state.backends.logs = name;
+            let mut logs =
+                logs::Logs::with_capacity(log_capacity.unwrap_or(logs::DEFAULT_CAPACITY));
+            logs.rows = state.viewports.logs_rows;
+            state.logs = logs;
+        }
+        SourceKind::Etcd => {}
+    }
+    state.health.insert(state.source(kind), Health::Connecting);
+}
+
+/// `kind`'s pane has no backend any more: it says so, and shows nothing from the old one.
+fn backend_stopped(state: &mut State, kind: SourceKind) {
+    state
+        .health
+        .insert(state.source(kind), Health::NotConfigured);
+    match kind {
+        SourceKind::Checks => {
+            state.backends.checks = None;
+            state.checks = Default::default();
+        }
+        SourceKind::Metrics => {
+            state.backends.metrics = None;
+            state.metrics = metrics::MetricsPane::with_width(state.viewports.sparkline_width);
+        }
+        SourceKind::Logs => {
+            state.backends.logs = None;
+            let mut logs = logs::Logs::default();
+            logs.rows = state.viewports.logs_rows;
+            state.logs = logs;
+        }
+        SourceKind::Etcd => {}
+    }
+}
+
+/// A discovery entry changed: start, replace or stop that pane's source. A bad value is reported
+/// and the running source is kept.
+fn discovered(state: &mut State, pane: SourceId, value: Option<String>) -> Vec<Command> {
+    let name = pane.label();
+    let Some(text) = value else {
+        backend_stopped(state, pane.kind);
+        note(
+            state,
+            format!("{name}: discovery entry removed; pane not configured"),
+        );
+        return vec![Command::StopSource(pane)];
+    };
+    let checked = match pane.kind {
+        SourceKind::Checks => crate::config::checks_from_json(&text)
+            .map(|c| (c.kind.name(), c.http.url.clone(), None)),
+        SourceKind::Metrics => crate::config::metrics_from_json(&text)
+            .map(|m| (m.kind.name(), m.http.url.clone(), None)),
+        SourceKind::Logs => crate::config::logs_from_json(&text)
+            .map(|l| (l.kind.name(), l.http.url.clone(), Some(l.buffer_lines))),
+        SourceKind::Etcd => return Vec::new(),
+    };
+    match checked {
+        Ok((kind, url, log_capacity)) => {
+            tracing::info!(pane = name, %url, "discovered backend");
+            backend_started(state, pane.kind, kind, log_capacity);
+            note(state, format!("{name}: discovered {url}"));
+            vec![Command::StartSource {
+                source: pane,
+                spec: text,
+            }]
+        }
+        Err(e) => {
+            note_error(
+                state,
+                format!("{name}: discovery entry is invalid ({e}); keeping the current source"),
+            );
+            Vec::new()
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! What every pane can be asked, whichever it is: its filter, and what an action does in it. The
+//! reducer (`state::mod`) only routes: it picks the focused pane once ([`super::State::pane_mut`])
+//! and applies what the pane answers — a word on the status line, a popup to open, commands for
+//! the sources.
+
+use super::members::Filter;
+use super::{Level, Popup};
+use crate::action::Action;
+use crate::model::Command;
+
+/// What a pane's action asks of the rest of the console.
+#[derive(Debug, Default)]
+pub struct Reaction {
+    pub say: Option<(Level, String)>,
+    pub popup: Option<Popup>,
+    pub commands: Vec<Command>,
+}
+
+impl Reaction {
+    pub fn say(level: Level, text: impl Into<String>) -> Reaction {
+        Reaction {
+            say: Some((level, text.into())),
+            ..Default::default()
+        }
+    }
+
+    pub fn info(text: impl Into<String>) -> Reaction {
+        Reaction::say(Level::Info, text)
+    }
+
+    pub fn open(popup: Popup) -> Reaction {
+        Reaction {
+            popup: Some(popup),
+            ..Default::default()
+        }
+    }
+}
+
+/// What the reducer needs to know about the console to hand a pane an action.
+pub struct PaneCtx<'a> {
+    /// The checks backend's name (`alertmanager`, `sensu-go`, …), empty without one.
+    pub checks_kind: &'a str,
+}
+
+pub trait PaneState {
+    /// Its name in messages (`members`, `checks`, …).
+    fn name(&self) -> &'static str;
+
+    /// Whether `/` filters this pane.
+    fn filterable(&self) -> bool {
+        false
+    }
+
+    /// The filter in force, if the pane has one.
+    fn filter(&self) -> Option<&Filter> {
+        None
+    }
+
+    /// Sets (or clears) the filter; `Err` says the pane cannot filter.
+    fn set_filter(&mut self, _filter: Option<Filter>) -> Result<(), String> {
+        Err(format!("the {} pane has no filter", self.name()))
+    }
+
+    /// How many rows pass the filter, of how many, and what they are called (`members`, …).
+    fn filter_counts(&self) -> (usize, usize, &'static str) {
+        (0, 0, "rows")
+    }
+
+    /// What `action` does here (moves, sorts, toggles, opens a popup, asks a source).
+    fn on_action(&mut self, action: Action, ctx: &PaneCtx) -> Reaction;
+}

@@ -1,7 +1,6 @@
 //! Sources own their connection, retry/backoff and resume point. They send typed facts (`Msg`) into
 //! one bounded channel and receive `Command`s on their own; they never touch `State`.
 
-pub mod alertmanager;
 pub mod backoff;
 pub mod checks;
 pub mod demo;
@@ -12,7 +11,5 @@ pub mod http;
 pub mod logs;
 pub mod metrics;
 pub mod prometheus;
-pub mod sensu_core;
-pub mod sensu_go;
 pub mod supervise;
 pub mod syslog;

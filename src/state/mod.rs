@@ -1474,7 +1474,7 @@ fn handle_form_inner(state: &mut State, key: FormKey) -> Vec<Command> {
 /// silence whose matchers all match the empty string would mute every alert lacking the label.
 fn refused_scope(kind: &str, scope: &crate::model::SilenceScope) -> Option<String> {
     match kind {
-        "alertmanager" => crate::sources::alertmanager::matchers_for(scope).err(),
+        "alertmanager" => crate::sources::checks::alertmanager::matchers_for(scope).err(),
         _ => None,
     }
 }

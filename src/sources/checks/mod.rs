@@ -1,31 +1,28 @@
 //! Check results from Sensu Go, Sensu Core 1.x or Alertmanager, normalised to one shape, polled on an
 //! interval with backoff; silences created and removed on command.
 
+pub mod alertmanager;
+pub mod common;
+pub mod sensu_core;
+pub mod sensu_go;
+
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use super::alertmanager::Alertmanager;
-use super::backoff::Backoff;
-use super::http::HttpError;
-use super::sensu_core::SensuCore;
-use super::sensu_go::SensuGo;
+use self::alertmanager::Alertmanager;
+pub use self::common::SilenceError;
+use self::sensu_core::SensuCore;
+use self::sensu_go::SensuGo;
 use crate::config::{ChecksKind, ChecksProfile};
 use crate::model::{
-    ChecksSnapshot, ClusterId, Command, Health, HistoryPoint, Leftover, Msg, Shown, Silence,
-    SilenceOutcome, SilenceRequest, SourceId, SourceKind,
+    ChecksSnapshot, ClusterId, Command, Health, Leftover, Msg, Shown, Silence, SilenceOutcome,
+    SilenceRequest, SourceId, SourceKind,
 };
-
-#[derive(Debug, thiserror::Error)]
-pub enum SilenceError {
-    /// Refused before anything was sent.
-    #[error("not sent: {0}")]
-    Refused(String),
-    #[error(transparent)]
-    Http(#[from] HttpError),
-}
+use crate::sources::backoff::Backoff;
+use crate::sources::http::HttpError;
 
 pub enum Backend {
     SensuGo(SensuGo),
@@ -228,23 +225,4 @@ async fn silence(backend: &mut Backend, request: SilenceRequest) -> SilenceOutco
         request,
         leftover,
     }
-}
-
-/// Seconds since the epoch → time; 0 and negatives mean "unknown" in Sensu's API.
-pub fn epoch(secs: i64) -> Option<DateTime<Utc>> {
-    (secs > 0)
-        .then(|| DateTime::from_timestamp(secs, 0))
-        .flatten()
-}
-
-/// When the trailing run of equal statuses began, from a history with times.
-pub fn since_from_history(history: &[HistoryPoint], status: i64) -> Option<DateTime<Utc>> {
-    let mut since = None;
-    for p in history.iter().rev() {
-        if p.status != status {
-            break;
-        }
-        since = p.executed.or(since);
-    }
-    since
 }

@@ -10,4 +10,3 @@ pub mod http;
 pub mod logs;
 pub mod metrics;
 pub mod supervise;
-pub mod syslog;

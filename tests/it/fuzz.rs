@@ -26,9 +26,9 @@ use opsconsole::model::member_value;
 use opsconsole::model::text::{sanitize, CUT_MARKER, MAX_LINE_CHARS};
 use opsconsole::model::{ClusterId, Health, KvEntry, KvEvent, Msg, SourceKind};
 use opsconsole::sources::checks::{alertmanager, sensu_core, sensu_go};
+use opsconsole::sources::logs::syslog;
 use opsconsole::sources::logs::{EsTail, LokiTail};
 use opsconsole::sources::metrics::{graphite, prometheus};
-use opsconsole::sources::syslog;
 use opsconsole::state::{self, State, TextKey};
 
 /// One case of any property must finish within this (debug build, busy machine).

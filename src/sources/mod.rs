@@ -9,4 +9,5 @@ pub mod etcd;
 pub mod http;
 pub mod logs;
 pub mod metrics;
+pub mod polled;
 pub mod supervise;

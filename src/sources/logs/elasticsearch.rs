@@ -4,10 +4,11 @@
 
 use std::collections::HashMap;
 
+use reqwest::Client;
 use serde_json::{json, Value};
 use tracing::warn;
 
-use super::common::{FIRST_PAGE, PAGE};
+use super::common::{Page, Tail, FIRST_PAGE, PAGE};
 use super::syslog::from_json;
 use crate::config::{HttpAuth, HttpBackend};
 use crate::model::{text::sanitize, LogLine};
@@ -64,16 +65,6 @@ impl EsTail {
             page: None,
             seen: HashMap::new(),
             hosts: Vec::new(),
-        }
-    }
-
-    /// A new scope starts the tail over: the last hour of those hosts, then forward.
-    pub fn set_hosts(&mut self, hosts: Vec<String>) {
-        if hosts != self.hosts {
-            *self = EsTail {
-                hosts,
-                ..EsTail::new(std::mem::take(&mut self.index))
-            };
         }
     }
 
@@ -205,21 +196,37 @@ impl EsTail {
         }
         Ok((out.into_iter().map(|(_, l)| l).collect(), notice, more))
     }
+}
+
+impl Tail for EsTail {
+    const NAME: &'static str = "elasticsearch";
+
+    /// A new scope starts the tail over: the last hour of those hosts, then forward.
+    fn set_hosts(&mut self, hosts: Vec<String>) {
+        if hosts != self.hosts {
+            *self = EsTail {
+                hosts,
+                ..EsTail::new(std::mem::take(&mut self.index))
+            };
+        }
+    }
 
     /// One `_search` for [`EsTail::body`], applied: new lines, a warning, and whether more wait.
-    pub async fn poll(
-        &mut self,
-        client: &reqwest::Client,
-        b: &HttpBackend,
-    ) -> Result<(Vec<LogLine>, Option<String>, bool), HttpError> {
+    async fn poll(&mut self, client: &Client, b: &HttpBackend) -> Result<Page, HttpError> {
         let url = format!("{}/{}/_search?ignore_unavailable=true", b.url, self.index);
         let req = authorize(client.post(&url).json(&self.body()), &b.auth);
         let resp = http::send(req, b.timeout).await?;
         let resp = http::check_status(resp, &url, &b.auth, b.timeout).await?;
         let raw = http::body(resp, &url, b.timeout).await?;
         let v: Value = http::decode(&raw, &url)?;
-        self.apply(&v)
-            .map_err(|reason| HttpError::Decode { url, reason })
+        let (lines, notice, more) = self
+            .apply(&v)
+            .map_err(|reason| HttpError::Decode { url, reason })?;
+        Ok(Page {
+            lines,
+            notice,
+            more,
+        })
     }
 }
 

@@ -6,9 +6,10 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
 use chrono::{DateTime, Utc};
+use reqwest::Client;
 use serde_json::Value;
 
-use super::common::{FIRST_PAGE, PAGE};
+use super::common::{Page, Tail, FIRST_PAGE, PAGE};
 use super::syslog::parse_any;
 use crate::config::HttpBackend;
 use crate::model::{severity_from_name, text::sanitize, LogLine};
@@ -45,18 +46,6 @@ impl LokiTail {
             page_ns: None,
             seen: HashMap::new(),
             hosts: Vec::new(),
-        }
-    }
-
-    /// A new scope starts the tail over: the last hour of those hosts, then forward.
-    pub fn set_hosts(&mut self, hosts: Vec<String>) {
-        if hosts != self.hosts {
-            let query = std::mem::take(&mut self.query);
-            let tenant = self.tenant.take();
-            *self = LokiTail {
-                hosts,
-                ..LokiTail::new(query, tenant)
-            };
         }
     }
 
@@ -233,13 +222,25 @@ impl LokiTail {
         }
         Ok((out, more))
     }
+}
+
+impl Tail for LokiTail {
+    const NAME: &'static str = "loki";
+
+    /// A new scope starts the tail over: the last hour of those hosts, then forward.
+    fn set_hosts(&mut self, hosts: Vec<String>) {
+        if hosts != self.hosts {
+            let query = std::mem::take(&mut self.query);
+            let tenant = self.tenant.take();
+            *self = LokiTail {
+                hosts,
+                ..LokiTail::new(query, tenant)
+            };
+        }
+    }
 
     /// One `query_range` for [`LokiTail::params`], applied: new lines and whether more wait.
-    pub async fn poll(
-        &mut self,
-        client: &reqwest::Client,
-        b: &HttpBackend,
-    ) -> Result<(Vec<LogLine>, bool), HttpError> {
+    async fn poll(&mut self, client: &Client, b: &HttpBackend) -> Result<Page, HttpError> {
         let url = format!("{}/loki/api/v1/query_range", b.url);
         let mut req = client.get(&url).query(&self.params(Utc::now()));
         if let Some(t) = &self.tenant {
@@ -251,8 +252,14 @@ impl LokiTail {
         let resp = http::check_status(resp, &url, &b.auth, b.timeout).await?;
         let raw = http::body(resp, &url, b.timeout).await?;
         let v: Value = http::decode(&raw, &url)?;
-        self.apply(&v)
-            .map_err(|reason| HttpError::Decode { url, reason })
+        let (lines, more) = self
+            .apply(&v)
+            .map_err(|reason| HttpError::Decode { url, reason })?;
+        Ok(Page {
+            lines,
+            notice: None,
+            more,
+        })
     }
 }
 

@@ -1,6 +1,10 @@
 //! The logs source: tails rsyslog → Redis (Pub/Sub or list), Elasticsearch (Logstash indices) or
 //! Loki, and sends parsed lines in batches. Reconnects with backoff; resumes where it left off
 //! where the backend allows it (Elasticsearch and Loki by timestamp; Pub/Sub cannot replay).
+//!
+//! One file per backend. Elasticsearch and Loki are [`Tail`]s polled by the shared runner
+//! (`sources::polled`); Redis pushes, so it keeps its own loop. `common.rs` holds what the backends
+//! share and imports none of them; `syslog.rs` parses the lines.
 
 pub mod common;
 pub mod elasticsearch;
@@ -10,18 +14,17 @@ pub mod syslog;
 
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::sync::mpsc;
-use tracing::warn;
 
-use self::common::BATCH;
+use self::common::Polling;
+pub use self::common::Tail;
 pub use self::elasticsearch::EsTail;
 pub use self::loki::LokiTail;
 use self::redis::RedisTail;
-use crate::config::{HttpBackend, LogsKind, LogsProfile};
-use crate::model::{ClusterId, Health, LogLine, Msg, SourceId, SourceKind};
+use crate::config::{LogsKind, LogsProfile};
+use crate::model::{ClusterId, Command, Health, Msg, SourceId, SourceKind};
 use crate::sources::backoff::Backoff;
-use crate::sources::http::{self, HttpError};
+use crate::sources::polled::run_polled;
 
 pub struct LogsSource {
     id: SourceId,
@@ -29,8 +32,7 @@ pub struct LogsSource {
     tx: mpsc::Sender<Msg>,
     backoff: Backoff,
     /// Scope changes (`Command::LogsScope`); Elasticsearch and Loki apply them server-side.
-    cmds: Option<mpsc::Receiver<crate::model::Command>>,
-    pending_scope: Option<Option<Vec<String>>>,
+    cmds: Option<mpsc::Receiver<Command>>,
 }
 
 impl LogsSource {
@@ -41,7 +43,6 @@ impl LogsSource {
             tx,
             backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(30)),
             cmds: None,
-            pending_scope: None,
         }
     }
 
@@ -51,156 +52,40 @@ impl LogsSource {
         self
     }
 
-    pub fn with_commands(mut self, cmds: mpsc::Receiver<crate::model::Command>) -> LogsSource {
+    pub fn with_commands(mut self, cmds: mpsc::Receiver<Command>) -> LogsSource {
         self.cmds = Some(cmds);
         self
     }
 
-    /// The newest scope asked for since the last look, if any.
-    fn take_scope(&mut self) -> Option<Option<Vec<String>>> {
-        let rx = self.cmds.as_mut()?;
-        let mut latest = None;
-        while let Ok(cmd) = rx.try_recv() {
-            if let crate::model::Command::LogsScope(hosts) = cmd {
-                latest = Some(hosts);
-            }
-        }
-        latest
-    }
-
-    /// Sleeps for the poll interval, waking early when the scope changes.
-    async fn pause(&mut self) {
-        let interval = self.profile.interval;
-        match self.cmds.as_mut() {
-            None => tokio::time::sleep(interval).await,
-            Some(rx) => {
-                tokio::select! {
-                    _ = tokio::time::sleep(interval) => {}
-                    cmd = rx.recv() => {
-                        // Put it back in reach of `take_scope` by handling it there.
-                        if let Some(crate::model::Command::LogsScope(h)) = cmd {
-                            self.pending_scope = Some(h);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    async fn health(&self, h: Health) -> bool {
-        self.tx.send(Msg::Health(self.id, h)).await.is_ok()
-    }
-
-    async fn send_lines(&self, lines: Vec<LogLine>) -> bool {
-        lines.is_empty() || self.tx.send(Msg::LogLines(lines)).await.is_ok()
-    }
-
-    async fn retry(&mut self, error: String) -> bool {
-        let delay = self.backoff.next_delay();
-        warn!(%error, ?delay, "logs source");
-        let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
-        let ok = self
-            .health(Health::Retrying {
-                at,
-                attempt: self.backoff.attempt(),
-                error,
-            })
-            .await;
-        tokio::time::sleep(delay).await;
-        ok
-    }
-
-    pub async fn run(mut self) {
-        let _ = self.health(Health::Connecting).await;
+    /// Follows the configured backend until the console is gone.
+    pub async fn run(self) {
         match self.profile.kind.clone() {
             LogsKind::Redis { .. } => {
                 RedisTail::new(self.id, self.profile, self.tx, self.backoff)
                     .run()
                     .await
             }
-            LogsKind::Elasticsearch { index } => {
-                self.run_polled(Poller::Es(EsTail::new(index))).await
-            }
-            LogsKind::Loki { query, tenant } => {
-                self.run_polled(Poller::Loki(LokiTail::new(query, tenant)))
-                    .await
-            }
+            LogsKind::Elasticsearch { index } => self.run_tail(EsTail::new(index)).await,
+            LogsKind::Loki { query, tenant } => self.run_tail(LokiTail::new(query, tenant)).await,
         }
     }
 
-    async fn run_polled(&mut self, mut poller: Poller) {
-        let client = match http::client(&self.profile.http) {
-            Ok(c) => c,
+    /// An HTTP tail, polled on the profile's interval through [`run_polled`] (at once while full
+    /// pages come back, or when the scope changes).
+    async fn run_tail<T: Tail>(self, tail: T) {
+        let polling = match Polling::new(tail, &self.profile.http) {
+            Ok(p) => p,
             Err(e) => {
-                let _ = self.health(Health::Failed(format!("{e:#}"))).await;
+                let failed = Health::Failed(format!("{e:#}"));
+                let _ = self.tx.send(Msg::Health(self.id, failed)).await;
                 return;
             }
         };
-        let mut live = false;
-        loop {
-            if let Some(hosts) = self.pending_scope.take().or_else(|| self.take_scope()) {
-                poller.set_hosts(hosts.unwrap_or_default());
-            }
-            match poller.poll(&client, &self.profile.http).await {
-                Ok((lines, notice, more)) => {
-                    self.backoff.reset();
-                    if !live {
-                        live = true;
-                        if !self.health(Health::Live).await {
-                            return;
-                        }
-                    }
-                    if let Some(n) = notice {
-                        if self.tx.send(Msg::Notice(self.id, n)).await.is_err() {
-                            return;
-                        }
-                    }
-                    for chunk in lines.chunks(BATCH) {
-                        if !self.send_lines(chunk.to_vec()).await {
-                            return;
-                        }
-                    }
-                    if !more {
-                        self.pause().await;
-                    }
-                }
-                Err(e) => {
-                    live = false;
-                    if !self
-                        .retry(format!("{}: {e}", self.profile.kind.name()))
-                        .await
-                    {
-                        return;
-                    }
-                }
-            }
-        }
-    }
-}
-
-enum Poller {
-    Es(EsTail),
-    Loki(LokiTail),
-}
-
-impl Poller {
-    fn set_hosts(&mut self, hosts: Vec<String>) {
-        match self {
-            Poller::Es(t) => t.set_hosts(hosts),
-            Poller::Loki(t) => t.set_hosts(hosts),
-        }
-    }
-
-    /// New lines, an optional warning, and whether more are waiting (poll again at once).
-    async fn poll(
-        &mut self,
-        client: &reqwest::Client,
-        b: &HttpBackend,
-    ) -> Result<(Vec<LogLine>, Option<String>, bool), HttpError> {
-        match self {
-            Poller::Es(t) => t.poll(client, b).await,
-            Poller::Loki(t) => t.poll(client, b).await.map(|(l, m)| (l, None, m)),
-        }
+        // Without a command channel nothing ever changes the scope; one held open stands in.
+        let (_none, unused) = mpsc::channel(1);
+        let cmds = self.cmds.unwrap_or(unused);
+        let every = self.profile.interval;
+        run_polled(self.id, polling, every, self.backoff, self.tx, cmds).await
     }
 }
 

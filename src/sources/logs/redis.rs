@@ -78,6 +78,9 @@ impl RedisTail {
         else {
             return;
         };
+        if !self.health(Health::Connecting).await {
+            return;
+        }
         self.run_redis(channel, list, userpush).await
     }
 

@@ -1,5 +1,7 @@
 //! Sparkline data from Graphite or Prometheus: series templates expanded for the selected member (or
-//! the whole cluster), queried for a window, downsampled to the pane width off the UI thread.
+//! the whole cluster), queried for a window, downsampled to the pane width off the UI thread, polled
+//! by the shared runner (`sources::polled`). One file per backend; what they share (bounds, step,
+//! downsampling, error bodies) lives in `common.rs`, which imports none of them.
 
 pub mod common;
 pub mod graphite;
@@ -10,17 +12,15 @@ use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::mpsc;
-use tracing::warn;
 
 /// Columns from points: the step every backend ends with (the benches measure it by this name).
 pub use self::common::downsample;
 use self::common::Expr;
 use crate::config::{MetricsKind, MetricsProfile, SeriesTemplate};
-use crate::model::{
-    ClusterId, Command, Health, MetricsQuery, MetricsResult, Msg, SourceId, SourceKind,
-};
+use crate::model::{ClusterId, Command, MetricsQuery, MetricsResult, Msg, SourceId, SourceKind};
 use crate::sources::backoff::Backoff;
 use crate::sources::http::{self, HttpError};
+use crate::sources::polled::{run_polled, Answer, Polled};
 
 /// Expands `{name}` placeholders from `vars`; unknown placeholders are an error naming them.
 /// `{{` and `}}` stay literal braces (PromQL label matchers use braces).
@@ -143,91 +143,96 @@ impl MetricsSource {
             .collect()
     }
 
+    /// The series of `q`, asked of the backend once.
     pub async fn fetch(&self, q: &MetricsQuery) -> Result<MetricsResult, HttpError> {
-        let now = Utc::now();
-        let exprs = Self::exprs(&self.profile, q);
-        let ok: Vec<Expr> = exprs
-            .iter()
-            .filter_map(|e| e.as_ref().ok().cloned())
-            .collect();
-        let fetched = match self.profile.kind {
-            MetricsKind::Graphite => {
-                graphite::render(
-                    &self.client,
-                    &self.profile.http,
-                    &ok,
-                    q.window,
-                    q.width,
-                    now,
-                )
-                .await?
-            }
-            MetricsKind::Prometheus => {
-                prometheus::query_all(
-                    &self.client,
-                    &self.profile.http,
-                    &ok,
-                    q.window,
-                    q.width,
-                    now,
-                )
-                .await?
-            }
-        };
-        let mut fetched = fetched.into_iter();
-        let series = exprs
-            .into_iter()
-            .map(|e| match e {
-                Ok(_) => fetched.next().unwrap_or_else(|| Err("no answer".into())),
-                Err((name, err)) => Err(format!("{name}: {err}")),
-            })
-            .collect();
-        Ok(MetricsResult {
-            query: q.clone(),
-            series,
-        })
+        fetch(&self.client, &self.profile, q).await
     }
 
-    pub async fn run(mut self) {
-        let mut query: Option<MetricsQuery> = None;
-        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
-        let mut next = tokio::time::Instant::now() + Duration::from_secs(3600);
-        loop {
-            tokio::select! {
-                cmd = self.cmds.recv() => match cmd {
-                    None => return,
-                    Some(Command::MetricsQuery(q)) => {
-                        // Newest wins: drain queued queries, keep the last.
-                        let mut q = q;
-                        while let Ok(Command::MetricsQuery(newer)) = self.cmds.try_recv() { q = newer; }
-                        query = Some(q);
-                        next = tokio::time::Instant::now();
-                    }
-                    Some(_) => {}
-                },
-                _ = tokio::time::sleep_until(next) => {
-                    let Some(q) = &query else {
-                        next = tokio::time::Instant::now() + Duration::from_secs(3600);
-                        continue;
-                    };
-                    match self.fetch(q).await {
-                        Ok(result) => {
-                            backoff.reset();
-                            if self.tx.send(Msg::Metrics { result, at: Utc::now() }).await.is_err() { return; }
-                            if self.tx.send(Msg::Health(self.id, Health::Live)).await.is_err() { return; }
-                            next = tokio::time::Instant::now() + self.profile.interval;
-                        }
-                        Err(e) => {
-                            let delay = backoff.next_delay();
-                            warn!(error = %e, "metrics query failed");
-                            let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
-                            let h = Health::Retrying { at, attempt: backoff.attempt(), error: format!("{}: {e}", self.profile.kind.name()) };
-                            if self.tx.send(Msg::Health(self.id, h)).await.is_err() { return; }
-                            next = tokio::time::Instant::now() + delay;
-                        }
-                    }
-                }
+    /// Polls the query on screen on the profile's interval through [`run_polled`] until the
+    /// console is gone; a new query is asked for at once (the newest wins).
+    pub async fn run(self) {
+        let sparklines = Sparklines {
+            profile: self.profile,
+            client: self.client,
+            query: None,
+        };
+        let every = sparklines.profile.interval;
+        let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+        run_polled(self.id, sparklines, every, backoff, self.tx, self.cmds).await
+    }
+}
+
+/// The series of `q` from the profile's backend: templates expanded, one render (Graphite) or one
+/// query per series (Prometheus), each series downsampled to the pane width; a template that does
+/// not expand is that series' error.
+pub async fn fetch(
+    client: &reqwest::Client,
+    profile: &MetricsProfile,
+    q: &MetricsQuery,
+) -> Result<MetricsResult, HttpError> {
+    let now = Utc::now();
+    let exprs = MetricsSource::exprs(profile, q);
+    let ok: Vec<Expr> = exprs
+        .iter()
+        .filter_map(|e| e.as_ref().ok().cloned())
+        .collect();
+    let fetched = match profile.kind {
+        MetricsKind::Graphite => {
+            graphite::render(client, &profile.http, &ok, q.window, q.width, now).await?
+        }
+        MetricsKind::Prometheus => {
+            prometheus::query_all(client, &profile.http, &ok, q.window, q.width, now).await?
+        }
+    };
+    let mut fetched = fetched.into_iter();
+    let series = exprs
+        .into_iter()
+        .map(|e| match e {
+            Ok(_) => fetched.next().unwrap_or_else(|| Err("no answer".into())),
+            Err((name, err)) => Err(format!("{name}: {err}")),
+        })
+        .collect();
+    Ok(MetricsResult {
+        query: q.clone(),
+        series,
+    })
+}
+
+/// The metrics backend as the runner polls it: the profile, its client, the query on screen.
+struct Sparklines {
+    profile: MetricsProfile,
+    client: reqwest::Client,
+    /// Nothing is asked before the pane says what it shows.
+    query: Option<MetricsQuery>,
+}
+
+impl Polled for Sparklines {
+    fn name(&self) -> &'static str {
+        self.profile.kind.name()
+    }
+
+    fn ready(&self) -> bool {
+        self.query.is_some()
+    }
+
+    async fn poll_once(&mut self) -> Result<Answer, HttpError> {
+        let Some(q) = &self.query else {
+            return Ok(Answer::default());
+        };
+        let result = fetch(&self.client, &self.profile, q).await?;
+        Ok(Answer::facts(vec![Msg::Metrics {
+            result,
+            at: Utc::now(),
+        }]))
+    }
+
+    fn retarget(&mut self, query: Command) -> bool {
+        match query {
+            Command::MetricsQuery(q) => {
+                self.query = Some(q);
+                true
             }
+            _ => false,
         }
     }
 }

@@ -20,7 +20,7 @@ const ES_OVERLAP_MS: i64 = 5_000;
 const ES_MAX_WINDOW: usize = 10_000;
 
 /// Elasticsearch credentials: an API key (`Authorization: ApiKey …`) or Basic.
-pub fn authorize(req: reqwest::RequestBuilder, auth: &HttpAuth) -> reqwest::RequestBuilder {
+fn authorize(req: reqwest::RequestBuilder, auth: &HttpAuth) -> reqwest::RequestBuilder {
     match auth {
         HttpAuth::ApiKey { key, .. } => {
             req.header("Authorization", format!("ApiKey {}", key.expose()))
@@ -45,6 +45,8 @@ pub struct EsTail {
     seen: HashMap<(String, String), i64>,
     /// Server-side scope: only documents from these hosts.
     hosts: Vec<String>,
+    /// Lines on the first poll (the newest of the last hour).
+    first_page: usize,
 }
 
 /// Host fields across legacy Logstash, ECS and rsyslog-JSON documents.
@@ -65,6 +67,16 @@ impl EsTail {
             page: None,
             seen: HashMap::new(),
             hosts: Vec::new(),
+            first_page: FIRST_PAGE,
+        }
+    }
+
+    /// The same tail reading `lines` on its first poll (`opsconsole snapshot`: the newest lines
+    /// of the last hour to find the errors among).
+    pub fn first_page(self, lines: usize) -> EsTail {
+        EsTail {
+            first_page: lines,
+            ..self
         }
     }
 
@@ -91,7 +103,7 @@ impl EsTail {
         match self.cursor {
             // First poll: the latest lines of the last hour, newest first (reversed on arrival).
             None => json!({
-                "size": FIRST_PAGE, "track_total_hits": false,
+                "size": self.first_page, "track_total_hits": false,
                 "query": self.scoped(json!({"range": {"@timestamp": {"gte": "now-1h"}}})),
                 "sort": [{"@timestamp": {"order": "desc"}}]
             }),
@@ -132,7 +144,7 @@ impl EsTail {
         });
         let first_poll = self.cursor.is_none();
         let window = self.cursor.map(|c| self.next_window(c));
-        let full = hits.len() >= if first_poll { FIRST_PAGE } else { PAGE };
+        let full = hits.len() >= if first_poll { self.first_page } else { PAGE };
         let mut out = Vec::new();
         let (mut oldest, mut newest) = (i64::MAX, i64::MIN);
         for h in hits {
@@ -206,7 +218,7 @@ impl Tail for EsTail {
         if hosts != self.hosts {
             *self = EsTail {
                 hosts,
-                ..EsTail::new(std::mem::take(&mut self.index))
+                ..EsTail::new(std::mem::take(&mut self.index)).first_page(self.first_page)
             };
         }
     }
@@ -319,5 +331,21 @@ mod tests {
             t.body()["query"]["range"]["@timestamp"]["gte"],
             json!((newest - ES_OVERLAP_MS).max(10_000))
         );
+    }
+
+    #[test]
+    fn a_longer_first_page_is_kept_across_scopes() {
+        // `opsconsole snapshot` reads the newest 2000 lines of the hour with the source's request.
+        let mut t = EsTail::new("logstash-*".into()).first_page(2000);
+        assert_eq!(
+            t.body(),
+            json!({
+                "size": 2000, "track_total_hits": false,
+                "query": {"range": {"@timestamp": {"gte": "now-1h"}}},
+                "sort": [{"@timestamp": {"order": "desc"}}]
+            })
+        );
+        t.set_hosts(vec!["web-1".into()]);
+        assert_eq!(t.body()["size"], json!(2000));
     }
 }

@@ -34,6 +34,8 @@ pub struct LokiTail {
     seen: HashMap<(i128, u64), ()>,
     /// Server-side scope: a `host=~` matcher added to the stream selector.
     hosts: Vec<String>,
+    /// Lines on the first poll (the newest of the last hour).
+    first_page: usize,
 }
 
 impl LokiTail {
@@ -46,6 +48,16 @@ impl LokiTail {
             page_ns: None,
             seen: HashMap::new(),
             hosts: Vec::new(),
+            first_page: FIRST_PAGE,
+        }
+    }
+
+    /// The same tail reading `lines` on its first poll (`opsconsole snapshot`: the newest lines
+    /// of the last hour to find the errors among).
+    pub fn first_page(self, lines: usize) -> LokiTail {
+        LokiTail {
+            first_page: lines,
+            ..self
         }
     }
 
@@ -80,7 +92,7 @@ impl LokiTail {
     pub fn params(&self, now: DateTime<Utc>) -> Vec<(String, String)> {
         let now_ns = now.timestamp_nanos_opt().unwrap_or(0) as i128;
         let (start, direction, limit) = match self.cursor_ns {
-            None => (now_ns - 3_600_000_000_000, "backward", FIRST_PAGE),
+            None => (now_ns - 3_600_000_000_000, "backward", self.first_page),
             Some(c) => (self.next_start(c), "forward", PAGE),
         };
         vec![
@@ -178,7 +190,7 @@ impl LokiTail {
         }
         // Streams come back sorted each on its own: merge (stable, so a stream keeps its order).
         entries.sort_by_key(|(ns, _, _)| *ns);
-        let full = entries.len() >= if first_poll { FIRST_PAGE } else { PAGE };
+        let full = entries.len() >= if first_poll { self.first_page } else { PAGE };
         let oldest = entries.first().map(|e| e.0);
         let newest = entries.last().map(|e| e.0);
         let mut out = Vec::with_capacity(entries.len());
@@ -234,7 +246,7 @@ impl Tail for LokiTail {
             let tenant = self.tenant.take();
             *self = LokiTail {
                 hosts,
-                ..LokiTail::new(query, tenant)
+                ..LokiTail::new(query, tenant).first_page(self.first_page)
             };
         }
     }
@@ -307,5 +319,24 @@ mod tests {
         let d = json!({"status": "success", "data": {"resultType": "streams", "result": [
             {"stream": {"host": "web-9"}, "values": [["400", "d"]]}]}});
         assert_eq!(t.apply(&d).unwrap().0.len(), 1);
+    }
+
+    #[test]
+    fn a_longer_first_page_is_kept_across_scopes() {
+        // `opsconsole snapshot` reads the newest 2000 lines of the hour with the source's request.
+        let limit = |t: &LokiTail| {
+            t.params(Utc::now())
+                .into_iter()
+                .find(|(k, _)| k == "limit")
+                .map(|(_, v)| v)
+        };
+        let mut t = LokiTail::new("{job=\"syslog\"}".into(), None).first_page(2000);
+        assert_eq!(limit(&t).as_deref(), Some("2000"));
+        t.set_hosts(vec!["web-1".into()]);
+        assert_eq!(limit(&t).as_deref(), Some("2000"));
+        assert_eq!(
+            limit(&LokiTail::new("{job=\"syslog\"}".into(), None)).as_deref(),
+            Some("500")
+        );
     }
 }

@@ -82,7 +82,7 @@ impl LogsSource {
             }
         };
         // Without a command channel nothing ever changes the scope; one held open stands in.
-        let (_none, unused) = mpsc::channel(1);
+        let (_held_open, unused) = mpsc::channel(1);
         let cmds = self.cmds.unwrap_or(unused);
         let every = self.profile.interval;
         run_polled(self.id, polling, every, self.backoff, self.tx, cmds).await

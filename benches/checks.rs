@@ -6,7 +6,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use opsconsole::sources::{alertmanager, sensu_core, sensu_go};
+use opsconsole::sources::checks::{alertmanager, sensu_core, sensu_go};
 use serde_json::{json, Value};
 
 const N: usize = 10_000;

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use opsconsole::sources::syslog::parse_any;
+use opsconsole::sources::logs::syslog::parse_any;
 
 use opsconsole::model::LogLine;
 use opsconsole::state::logs::Logs;

@@ -8,7 +8,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use opsconsole::sources::{graphite, metrics, prometheus};
+use opsconsole::sources::metrics::{self, graphite, prometheus};
 
 const SERIES: usize = 64;
 const POINTS: usize = 1_000;

@@ -789,6 +789,38 @@ fn refuse_userinfo(what: &str, url: &str, instead: &str) -> Result<(), String> {
     }
 }
 
+/// The connection keys every backend table (checks, metrics, logs) has, as written.
+struct HttpKeys<'a> {
+    url: &'a str,
+    ca: &'a Option<String>,
+    interval_secs: Option<u64>,
+    timeout_secs: Option<u64>,
+    insecure_skip_verify: bool,
+}
+
+impl HttpKeys<'_> {
+    /// The backend (URL without a trailing `/`, `auth`, the CA file that must exist, the request
+    /// timeout) and the poll interval, each bounded; `interval` says the default and range.
+    fn backend(
+        self,
+        auth: HttpAuth,
+        interval: &Bounds,
+        mode: Secrets,
+    ) -> Result<(HttpBackend, std::time::Duration), String> {
+        let ca = ca_file(self.ca, mode)?;
+        let interval = interval.check(self.interval_secs)?;
+        let timeout = REQUEST_TIMEOUT.check(self.timeout_secs)?;
+        let backend = HttpBackend {
+            url: self.url.trim_end_matches('/').to_string(),
+            auth,
+            timeout: std::time::Duration::from_secs(timeout),
+            ca,
+            insecure_skip_verify: self.insecure_skip_verify,
+        };
+        Ok((backend, std::time::Duration::from_secs(interval)))
+    }
+}
+
 /// A CA bundle path from the config, which must exist.
 fn ca_file(ca: &Option<String>, mode: Secrets) -> Result<Option<PathBuf>, String> {
     match ca {
@@ -910,20 +942,19 @@ fn validate_checks(raw: RawChecks, mode: Secrets) -> Result<ChecksProfile, Strin
             "sensu-go needs api_key_env/api_key_file or user + password_env/password_file".into(),
         );
     }
-    let ca = ca_file(&raw.ca, mode)?;
-    let interval = POLL_INTERVAL.check(raw.interval_secs)?;
-    let timeout = REQUEST_TIMEOUT.check(raw.timeout_secs)?;
+    let (http, interval) = HttpKeys {
+        url: &raw.url,
+        ca: &raw.ca,
+        interval_secs: raw.interval_secs,
+        timeout_secs: raw.timeout_secs,
+        insecure_skip_verify: raw.insecure_skip_verify,
+    }
+    .backend(auth, &POLL_INTERVAL, mode)?;
     Ok(ChecksProfile {
         kind,
-        http: HttpBackend {
-            url: raw.url.trim_end_matches('/').to_string(),
-            auth,
-            timeout: std::time::Duration::from_secs(timeout),
-            ca,
-            insecure_skip_verify: raw.insecure_skip_verify,
-        },
+        http,
         namespace: raw.namespace.unwrap_or_else(|| "default".into()),
-        interval: std::time::Duration::from_secs(interval),
+        interval,
         creator: raw.creator,
     })
 }
@@ -994,20 +1025,19 @@ fn validate_metrics(raw: RawMetrics, mode: Secrets) -> Result<MetricsProfile, St
             unit: s.unit.unwrap_or_default(),
         });
     }
-    let ca = ca_file(&raw.ca, mode)?;
-    let interval = POLL_INTERVAL.check(raw.interval_secs)?;
-    let timeout = REQUEST_TIMEOUT.check(raw.timeout_secs)?;
+    let (http, interval) = HttpKeys {
+        url: &raw.url,
+        ca: &raw.ca,
+        interval_secs: raw.interval_secs,
+        timeout_secs: raw.timeout_secs,
+        insecure_skip_verify: raw.insecure_skip_verify,
+    }
+    .backend(auth, &POLL_INTERVAL, mode)?;
     Ok(MetricsProfile {
         kind,
-        http: HttpBackend {
-            url: raw.url.trim_end_matches('/').to_string(),
-            auth,
-            timeout: std::time::Duration::from_secs(timeout),
-            ca,
-            insecure_skip_verify: raw.insecure_skip_verify,
-        },
+        http,
         series,
-        interval: std::time::Duration::from_secs(interval),
+        interval,
     })
 }
 
@@ -1096,20 +1126,20 @@ fn validate_logs(raw: RawLogs, mode: Secrets) -> Result<LogsProfile, String> {
         (Some(_), Some(_), None) => return Err("give either an API key or user + password".into()),
         (None, None, None) => HttpAuth::None,
     };
-    let ca = ca_file(&raw.ca, mode)?;
+    // Redis too: its URL, password and timeout travel in `http`.
+    let (http, interval) = HttpKeys {
+        url: &raw.url,
+        ca: &raw.ca,
+        interval_secs: raw.interval_secs,
+        timeout_secs: raw.timeout_secs,
+        insecure_skip_verify: raw.insecure_skip_verify,
+    }
+    .backend(auth, &LOGS_POLL_INTERVAL, mode)?;
     let buffer_lines = BUFFER_LINES.check(raw.buffer_lines)?;
-    let interval = LOGS_POLL_INTERVAL.check(raw.interval_secs)?;
-    let timeout = REQUEST_TIMEOUT.check(raw.timeout_secs)?;
     Ok(LogsProfile {
         kind,
-        http: HttpBackend {
-            url: raw.url.trim_end_matches('/').to_string(),
-            auth,
-            timeout: std::time::Duration::from_secs(timeout),
-            ca,
-            insecure_skip_verify: raw.insecure_skip_verify,
-        },
-        interval: std::time::Duration::from_secs(interval),
+        http,
+        interval,
         buffer_lines: buffer_lines as usize,
     })
 }

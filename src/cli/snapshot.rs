@@ -19,21 +19,21 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use etcd_client::GetOptions;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 use super::{fail, load_profile, pick_cluster, runtime, EXIT_UNAVAILABLE, EXIT_USAGE};
-use crate::config::{ChecksProfile, ClusterProfile, HttpAuth, LogsKind, LogsProfile};
+use crate::config::{ChecksProfile, ClusterProfile, LogsKind, LogsProfile};
 use crate::model::format::timestamp;
 use crate::model::text::fit;
 use crate::model::text::{first_line, sanitize};
 use crate::model::{
-    natural_cmp, status_label, CheckResult, LogLine, Member, Silence, SEVERITY_NAMES,
+    natural_cmp, status_label, CheckResult, LogLine, Member, Silence, SourceKind, SEVERITY_NAMES,
 };
 use crate::sources::checks::Backend;
+use crate::sources::discovery::read_entries;
 use crate::sources::http::{self, HttpError};
-use crate::sources::logs::{EsTail, LokiTail};
+use crate::sources::logs::{EsTail, LokiTail, Tail};
 use crate::state::checks::Checks;
 
 /// Deadline for each backend's answer.
@@ -201,41 +201,31 @@ async fn members_section(
     let discover = (profile.checks.is_none() || profile.logs.is_none()) && !dp.is_empty();
     let mut kv = client.kv_client();
     let discovery = async move {
-        let found: Result<Vec<(String, String)>, String> = if !discover {
+        let wanted = [SourceKind::Checks, SourceKind::Logs];
+        let found: Result<Vec<(SourceKind, Option<String>)>, String> = if !discover {
             Ok(Vec::new())
         } else {
-            match tokio::time::timeout(
-                BACKEND_TIMEOUT,
-                kv.get(dp.as_bytes(), Some(GetOptions::new().with_prefix())),
-            )
-            .await
-            {
-                Ok(Ok(r)) => Ok(r
-                    .kvs()
-                    .iter()
-                    .map(|kv| {
-                        (
-                            String::from_utf8_lossy(kv.key()).into_owned(),
-                            String::from_utf8_lossy(kv.value()).into_owned(),
-                        )
-                    })
-                    .collect()),
+            match tokio::time::timeout(BACKEND_TIMEOUT, read_entries(&mut kv, &dp, &wanted)).await {
+                Ok(Ok(entries)) => Ok(entries.found),
                 Ok(Err(e)) => Err(e.to_string()),
                 Err(_) => Err(format!("no answer within {} s", BACKEND_TIMEOUT.as_secs())),
             }
         };
-        let lookup = |name: &str| -> Lookup<String> {
+        let lookup = |kind: SourceKind| -> Lookup<String> {
             match &found {
-                Ok(kvs) => kvs
+                Ok(entries) => entries
                     .iter()
-                    .find(|(k, _)| k.strip_prefix(dp.as_str()) == Some(name))
-                    .map(|(_, v)| Lookup::Found(v.clone()))
+                    .find(|(k, _)| *k == kind)
+                    .and_then(|(_, value)| value.clone())
+                    .map(Lookup::Found)
                     .unwrap_or(Lookup::Absent),
-                Err(e) => Lookup::Invalid(format!("reading discovery entry {dp}{name}: {e}")),
+                Err(e) => {
+                    Lookup::Invalid(format!("reading discovery entry {dp}{}: {e}", kind.label()))
+                }
             }
         };
         let invalid = |name: &str, e: String| format!("discovery entry {dp}{name} is invalid: {e}");
-        let checks = match lookup("checks") {
+        let checks = match lookup(SourceKind::Checks) {
             Lookup::Found(text) => crate::config::checks_from_json(&text)
                 .map(Lookup::Found)
                 .unwrap_or_else(|e| Lookup::Invalid(invalid("checks", e))),
@@ -243,7 +233,7 @@ async fn members_section(
             _ => Lookup::Absent,
         };
         let _ = checks_tx.send(checks);
-        let logs = match lookup("logs") {
+        let logs = match lookup(SourceKind::Logs) {
             Lookup::Found(text) => crate::config::logs_from_json(&text)
                 .map(Lookup::Found)
                 .unwrap_or_else(|e| Lookup::Invalid(invalid("logs", e))),
@@ -359,62 +349,24 @@ async fn checks_section(profile: Option<&ChecksProfile>) -> Section<ChecksData> 
     })
 }
 
-fn authorize(req: reqwest::RequestBuilder, auth: &HttpAuth) -> reqwest::RequestBuilder {
-    match auth {
-        HttpAuth::ApiKey { key, .. } => {
-            req.header("Authorization", format!("ApiKey {}", key.expose()))
-        }
-        other => http::with_basic(req, other),
-    }
-}
-
-/// The newest lines of the past hour from Elasticsearch or Loki, oldest first, with a notice.
+/// The newest lines of the past hour from Elasticsearch or Loki, oldest first, with a notice: the
+/// first poll of the source's own tail, asked for [`LOG_SCAN`] lines.
 async fn read_history(p: &LogsProfile) -> Result<(Vec<LogLine>, Option<String>), HttpError> {
     let mut b = p.http.clone();
     b.timeout = b.timeout.min(BACKEND_TIMEOUT);
     let client = http::client(&b).map_err(|e| HttpError::Unreachable(format!("{e:#}")))?;
-    match &p.kind {
+    let page = match &p.kind {
         LogsKind::Elasticsearch { index } => {
-            let url = format!("{}/{}/_search?ignore_unavailable=true", b.url, index);
-            let body = json!({
-                "size": LOG_SCAN, "track_total_hits": false,
-                "query": {"range": {"@timestamp": {"gte": "now-1h"}}},
-                "sort": [{"@timestamp": {"order": "desc"}}]
-            });
-            let resp =
-                http::send(authorize(client.post(&url).json(&body), &b.auth), b.timeout).await?;
-            let resp = http::check_status(resp, &url, &b.auth, b.timeout).await?;
-            let raw = http::body(resp, &url, b.timeout).await?;
-            let v: Value = http::decode(&raw, &url)?;
-            let (lines, notice, _) = EsTail::new(index.clone())
-                .apply(&v)
-                .map_err(|reason| HttpError::Decode { url, reason })?;
-            Ok((lines, notice))
+            let mut tail = EsTail::new(index.clone()).first_page(LOG_SCAN);
+            tail.poll(&client, &b).await?
         }
         LogsKind::Loki { query, tenant } => {
-            let url = format!("{}/loki/api/v1/query_range", b.url);
-            let mut tail = LokiTail::new(query.clone(), tenant.clone());
-            let mut params = tail.params(Utc::now());
-            for (k, v) in params.iter_mut() {
-                if k == "limit" {
-                    *v = LOG_SCAN.to_string();
-                }
-            }
-            let mut req = client.get(&url).query(&params);
-            if let Some(t) = tenant {
-                req = req.header("X-Scope-OrgID", t);
-            }
-            let resp = http::send(http::with_basic(req, &b.auth), b.timeout).await?;
-            let resp = http::check_status(resp, &url, &b.auth, b.timeout).await?;
-            let raw = http::body(resp, &url, b.timeout).await?;
-            let v: Value = http::decode(&raw, &url)?;
-            let (lines, _) = tail
-                .apply(&v)
-                .map_err(|reason| HttpError::Decode { url, reason })?;
-            Ok((lines, None))
+            let mut tail = LokiTail::new(query.clone(), tenant.clone()).first_page(LOG_SCAN);
+            tail.poll(&client, &b).await?
         }
-        LogsKind::Redis { .. } => Ok((Vec::new(), None)),
-    }
+        LogsKind::Redis { .. } => return Ok((Vec::new(), None)),
+    };
+    Ok((page.lines, page.notice))
 }
 
 async fn logs_section(profile: Option<&LogsProfile>, wanted: usize) -> Section<LogsData> {

@@ -8,6 +8,8 @@ use rand::Rng;
 pub struct Backoff {
     base: Duration,
     cap: Duration,
+    /// No wait is shorter than this (the jitter's low end can be, for a small base).
+    floor: Duration,
     attempt: u32,
 }
 
@@ -16,8 +18,15 @@ impl Backoff {
         Backoff {
             base,
             cap,
+            floor: Duration::ZERO,
             attempt: 0,
         }
+    }
+
+    /// The same, never waiting less than `floor`.
+    pub fn with_floor(mut self, floor: Duration) -> Self {
+        self.floor = floor;
+        self
     }
 
     pub fn attempt(&self) -> u32 {
@@ -40,7 +49,7 @@ impl Backoff {
         self.attempt = self.attempt.saturating_add(1);
         let half = ceiling / 2;
         let jitter = rand::rng().random_range(0..=half.as_millis() as u64);
-        half + Duration::from_millis(jitter)
+        (half + Duration::from_millis(jitter)).max(self.floor)
     }
 }
 
@@ -68,5 +77,14 @@ mod tests {
         assert_eq!(b.ceiling(), Duration::from_secs(2));
         b.reset();
         assert_eq!(b.ceiling(), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn the_floor_lifts_the_first_waits() {
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_secs(2))
+            .with_floor(Duration::from_millis(100));
+        assert_eq!(b.next_delay(), Duration::from_millis(100));
+        let d = b.next_delay();
+        assert!(d >= Duration::from_millis(100) && d <= Duration::from_millis(200));
     }
 }

@@ -1,10 +1,11 @@
 //! Discovery from etcd, the seed's own pattern: instances ask the configuration server where
 //! monitoring and logging live. The console does the same for panes its profile leaves out: it
 //! reads `<prefix>checks`, `<prefix>metrics` and `<prefix>logs` (JSON objects with the same keys
-//! as the TOML tables) and follows changes to them live.
+//! as the TOML tables) and follows changes to them live. `opsconsole snapshot` reads the same
+//! entries once, with [`read_entries`].
 
 use chrono::Utc;
-use etcd_client::{EventType, GetOptions, WatchOptions};
+use etcd_client::{EventType, GetOptions, KvClient, WatchOptions};
 use tokio::sync::mpsc;
 use tracing::warn;
 
@@ -23,6 +24,45 @@ pub struct DiscoverySource {
 
 fn key_name(kind: SourceKind) -> &'static str {
     kind.label()
+}
+
+/// The pane among `wanted` that a discovery key names (`<prefix>checks` → checks).
+fn kind_of(prefix: &str, wanted: &[SourceKind], key: &[u8]) -> Option<SourceKind> {
+    let k = std::str::from_utf8(key).ok()?.strip_prefix(prefix)?;
+    wanted.iter().copied().find(|kind| key_name(*kind) == k)
+}
+
+/// The discovery entries under `prefix`, read once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entries {
+    /// The store revision of the read (a watch for changes starts after it).
+    pub revision: i64,
+    /// Each wanted pane with its entry's value (JSON text), `None` when there is no entry.
+    pub found: Vec<(SourceKind, Option<String>)>,
+}
+
+/// Reads the entries of the panes in `wanted` under `prefix` (`<prefix>checks`, …).
+pub async fn read_entries(
+    kv: &mut KvClient,
+    prefix: &str,
+    wanted: &[SourceKind],
+) -> Result<Entries, etcd_client::Error> {
+    let resp = kv
+        .get(prefix.as_bytes(), Some(GetOptions::new().with_prefix()))
+        .await?;
+    let revision = resp.header().map(|h| h.revision()).unwrap_or(0);
+    let found = wanted
+        .iter()
+        .map(|kind| {
+            let value = resp
+                .kvs()
+                .iter()
+                .find(|kv| kind_of(prefix, wanted, kv.key()) == Some(*kind))
+                .map(|kv| String::from_utf8_lossy(kv.value()).into_owned());
+            (*kind, value)
+        })
+        .collect();
+    Ok(Entries { revision, found })
 }
 
 impl DiscoverySource {
@@ -48,12 +88,7 @@ impl DiscoverySource {
     }
 
     fn pane_of(&self, key: &[u8]) -> Option<SourceId> {
-        let k = std::str::from_utf8(key).ok()?.strip_prefix(&self.prefix)?;
-        self.wanted
-            .iter()
-            .copied()
-            .find(|kind| key_name(*kind) == k)
-            .map(|kind| kind.of(self.cluster))
+        kind_of(&self.prefix, &self.wanted, key).map(|kind| kind.of(self.cluster))
     }
 
     async fn announce(&self, pane: SourceId, value: Option<String>) -> bool {
@@ -88,20 +123,10 @@ impl DiscoverySource {
         backoff: &mut Backoff,
     ) -> anyhow::Result<()> {
         let mut client = connect(&self.profile).await?;
-        let resp = client
-            .get(
-                self.prefix.as_bytes(),
-                Some(GetOptions::new().with_prefix()),
-            )
-            .await?;
-        let revision = resp.header().map(|h| h.revision()).unwrap_or(0);
-        for kind in &self.wanted {
+        let Entries { revision, found } =
+            read_entries(&mut client.kv_client(), &self.prefix, &self.wanted).await?;
+        for (kind, value) in found {
             let id = &kind.of(self.cluster);
-            let value = resp
-                .kvs()
-                .iter()
-                .find(|kv| self.pane_of(kv.key()) == Some(*id))
-                .map(|kv| String::from_utf8_lossy(kv.value()).into_owned());
             // Nothing there and nothing announced before: nothing to say.
             let unchanged = known.get(id).cloned().unwrap_or(None) == value;
             if !unchanged {

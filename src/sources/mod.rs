@@ -1,18 +1,24 @@
 //! Sources own their connection, retry/backoff and resume point. They send typed facts (`Msg`) into
 //! one bounded channel and receive `Command`s on their own; they never touch `State`.
+//!
+//! - `etcd.rs` membership (list + watch), `discovery.rs` backends found under a prefix in etcd,
+//!   `demo.rs` a simulated fleet.
+//! - `checks/`, `metrics/`, `logs/`: one folder per pane, one file per backend; the folder's
+//!   `mod.rs` dispatches to its backends and `common.rs` holds what they share (it imports none of
+//!   them, so no backend imports the file that dispatches to it).
+//! - `polled.rs` the one runner every polled HTTP backend goes through (checks, metrics,
+//!   Elasticsearch, Loki): one request in flight, the newest query wins, honest health. Redis
+//!   pushes and keeps its own loop in `logs/redis.rs`.
+//! - `http.rs` clients, capped bodies, errors that say what to fix; `backoff.rs`; `supervise.rs`
+//!   turns a source's panic into its pane failing.
 
-pub mod alertmanager;
 pub mod backoff;
 pub mod checks;
 pub mod demo;
 pub mod discovery;
 pub mod etcd;
-pub mod graphite;
 pub mod http;
 pub mod logs;
 pub mod metrics;
-pub mod prometheus;
-pub mod sensu_core;
-pub mod sensu_go;
+pub mod polled;
 pub mod supervise;
-pub mod syslog;

@@ -38,7 +38,7 @@ pub fn key_b64(key: &[u8]) -> String {
 /// The matchers an Alertmanager silence for `request` is created with — the same builder the
 /// source uses (raw label values); none when the scope is refused (nothing will be sent).
 pub fn alertmanager_matchers(request: &SilenceRequest) -> Vec<AuditMatcher> {
-    crate::sources::alertmanager::matchers_for(&request.scope)
+    crate::sources::checks::alertmanager::matchers_for(&request.scope)
         .unwrap_or_default()
         .into_iter()
         .map(|m| AuditMatcher {

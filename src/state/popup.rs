@@ -308,7 +308,7 @@ fn form_action(state: &mut State, mut form: SilenceForm, action: Action) -> Vec<
 /// silence whose matchers all match the empty string would mute every alert lacking the label.
 fn refused_scope(kind: &str, scope: &crate::model::SilenceScope) -> Option<String> {
     match kind {
-        "alertmanager" => crate::sources::alertmanager::matchers_for(scope).err(),
+        "alertmanager" => crate::sources::checks::alertmanager::matchers_for(scope).err(),
         _ => None,
     }
 }

@@ -1236,7 +1236,7 @@ fn a_silence_and_its_removal_are_two_lines_each_under_one_id() {
                     "a1b2".into(),
                     request,
                     crate::model::SilenceTarget::Matchers(
-                        crate::sources::alertmanager::matchers_for(&request.scope).unwrap(),
+                        crate::sources::checks::alertmanager::matchers_for(&request.scope).unwrap(),
                     ),
                     t0(),
                 )),

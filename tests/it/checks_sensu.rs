@@ -15,9 +15,9 @@ use opsconsole::model::{
     Leftover, Msg, Mutation, Phase, Severity, SilenceOutcome, SilenceRequest, SilenceScope,
     SourceId, SourceKind,
 };
+use opsconsole::sources::checks::{alertmanager, sensu_core, sensu_go};
 use opsconsole::sources::checks::{Backend, ChecksSource};
 use opsconsole::sources::http::{HttpError, MAX_BODY_BYTES};
-use opsconsole::sources::{alertmanager, sensu_core, sensu_go};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 

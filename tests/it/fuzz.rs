@@ -25,8 +25,10 @@ use opsconsole::keymap::Keymap;
 use opsconsole::model::member_value;
 use opsconsole::model::text::{sanitize, CUT_MARKER, MAX_LINE_CHARS};
 use opsconsole::model::{ClusterId, Health, KvEntry, KvEvent, Msg, SourceKind};
+use opsconsole::sources::checks::{alertmanager, sensu_core, sensu_go};
+use opsconsole::sources::logs::syslog;
 use opsconsole::sources::logs::{EsTail, LokiTail};
-use opsconsole::sources::{alertmanager, graphite, prometheus, sensu_core, sensu_go, syslog};
+use opsconsole::sources::metrics::{graphite, prometheus};
 use opsconsole::state::{self, State};
 
 /// One case of any property must finish within this (debug build, busy machine).

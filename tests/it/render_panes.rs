@@ -256,7 +256,7 @@ fn crafted_state() -> State {
         {"labels": {"alertname": "NoInstance", "severity": "warning"},
          "annotations": {"summary": "no instance label"}, "startsAt": "2026-11-25T04:00:00Z", "updatedAt": "2026-11-25T04:09:00Z"}
     ]);
-    let (results, skipped) = opsconsole::sources::alertmanager::parse_alerts(
+    let (results, skipped) = opsconsole::sources::checks::alertmanager::parse_alerts(
         alerts.to_string().as_bytes(),
         "http://am/api/v2/alerts",
     )

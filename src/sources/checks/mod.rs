@@ -1,31 +1,31 @@
 //! Check results from Sensu Go, Sensu Core 1.x or Alertmanager, normalised to one shape, polled on an
-//! interval with backoff; silences created and removed on command.
+//! interval with backoff by the shared runner (`sources::polled`); silences created and removed on
+//! command. [`Backend`] dispatches to the three backends (one file each); what they share lives in
+//! `common.rs`, which imports none of them.
+
+pub mod alertmanager;
+pub mod common;
+pub mod sensu_core;
+pub mod sensu_go;
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use tokio::sync::mpsc;
-use tracing::{info, warn};
+use tracing::info;
 
-use super::alertmanager::Alertmanager;
-use super::backoff::Backoff;
-use super::http::HttpError;
-use super::sensu_core::SensuCore;
-use super::sensu_go::SensuGo;
+use self::alertmanager::Alertmanager;
+pub use self::common::SilenceError;
+use self::sensu_core::SensuCore;
+use self::sensu_go::SensuGo;
 use crate::config::{ChecksKind, ChecksProfile};
 use crate::model::{
-    ChecksSnapshot, ClusterId, Command, Health, HistoryPoint, Leftover, Msg, Shown, Silence,
-    SilenceOutcome, SilenceRequest, SourceId, SourceKind,
+    ChecksSnapshot, ClusterId, Command, Health, Leftover, Msg, Shown, Silence, SilenceOutcome,
+    SilenceRequest, SourceId, SourceKind,
 };
-
-#[derive(Debug, thiserror::Error)]
-pub enum SilenceError {
-    /// Refused before anything was sent.
-    #[error("not sent: {0}")]
-    Refused(String),
-    #[error(transparent)]
-    Http(#[from] HttpError),
-}
+use crate::sources::backoff::Backoff;
+use crate::sources::http::HttpError;
+use crate::sources::polled::{run_polled, Answer, Polled};
 
 pub enum Backend {
     SensuGo(SensuGo),
@@ -42,6 +42,15 @@ impl Backend {
         })
     }
 
+    pub fn kind(&self) -> ChecksKind {
+        match self {
+            Backend::SensuGo(_) => ChecksKind::SensuGo,
+            Backend::SensuCore(_) => ChecksKind::SensuCore,
+            Backend::Alertmanager(_) => ChecksKind::Alertmanager,
+        }
+    }
+
+    /// Everything the pane shows, read once: results and silences.
     pub async fn poll(&mut self) -> Result<ChecksSnapshot, HttpError> {
         match self {
             Backend::SensuGo(b) => b.poll().await,
@@ -96,7 +105,8 @@ impl ChecksSource {
             profile,
             tx,
             cmds,
-            backoff: Backoff::new(Duration::from_secs(1), Duration::from_secs(60)),
+            backoff: Backoff::new(Duration::from_secs(1), Duration::from_secs(60))
+                .with_floor(Duration::from_secs(1)),
         }
     }
 
@@ -106,8 +116,10 @@ impl ChecksSource {
         self
     }
 
-    pub async fn run(mut self) {
-        let mut backend = match Backend::new(&self.profile) {
+    /// Polls the backend on the profile's interval through [`run_polled`] until the console is
+    /// gone; silences and unsilences on command, each followed by a poll at once.
+    pub async fn run(self) {
+        let backend = match Backend::new(&self.profile) {
             Ok(b) => b,
             Err(e) => {
                 let _ = self
@@ -117,74 +129,55 @@ impl ChecksSource {
                 return;
             }
         };
-        let _ = self.tx.send(Msg::Health(self.id, Health::Connecting)).await;
-        let mut next_poll = tokio::time::Instant::now();
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep_until(next_poll) => {
-                    let wait = self.poll_once(&mut backend).await;
-                    let Some(wait) = wait else { return };
-                    next_poll = tokio::time::Instant::now() + wait;
-                }
-                cmd = self.cmds.recv() => {
-                    let Some(cmd) = cmd else { return };
-                    let (outcome, audit) = match cmd {
-                        Command::Silence { request: req, audit } => (silence(&mut backend, req).await, audit),
-                        Command::Unsilence { id, audit } => (match backend.unsilence(&id).await {
-                            Ok(()) => SilenceOutcome::Removed { id },
-                            Err(e) if e.means_gone() => SilenceOutcome::AlreadyGone { id, detail: e.to_string() },
-                            Err(e) => SilenceOutcome::Failed { what: format!("unsilence {id}"), error: e.to_string() },
-                        }, audit),
-                        _ => continue,
-                    };
-                    info!(?outcome, audit_id = %audit.id(), "silence command");
-                    let done = Msg::SilenceDone { outcome, audit_id: audit.id().clone() };
-                    if self.tx.send(done).await.is_err() {
-                        return;
-                    }
-                    // Show the backend's own view of the change at once.
-                    next_poll = tokio::time::Instant::now();
-                }
-            }
-        }
+        run_polled(
+            self.id,
+            backend,
+            self.profile.interval,
+            self.backoff,
+            self.tx,
+            self.cmds,
+        )
+        .await
+    }
+}
+
+impl Polled for Backend {
+    fn name(&self) -> &'static str {
+        self.kind().name()
     }
 
-    /// One poll; returns how long to wait before the next, or None when the UI is gone.
-    async fn poll_once(&mut self, backend: &mut Backend) -> Option<Duration> {
-        match backend.poll().await {
-            Ok(snapshot) => {
-                self.backoff.reset();
-                self.tx
-                    .send(Msg::ChecksSnapshot {
-                        snapshot,
-                        at: Utc::now(),
-                    })
-                    .await
-                    .ok()?;
-                self.tx
-                    .send(Msg::Health(self.id, Health::Live))
-                    .await
-                    .ok()?;
-                Some(self.profile.interval)
+    async fn poll_once(&mut self) -> Result<Answer, HttpError> {
+        let snapshot = self.poll().await?;
+        Ok(Answer::facts(vec![Msg::ChecksSnapshot {
+            snapshot,
+            at: Utc::now(),
+        }]))
+    }
+
+    async fn mutate(&mut self, change: Command) -> Option<Msg> {
+        let (outcome, audit) = match change {
+            Command::Silence { request, audit } => (silence(self, request).await, audit),
+            Command::Unsilence { id, audit } => {
+                let outcome = match self.unsilence(&id).await {
+                    Ok(()) => SilenceOutcome::Removed { id },
+                    Err(e) if e.means_gone() => SilenceOutcome::AlreadyGone {
+                        id,
+                        detail: e.to_string(),
+                    },
+                    Err(e) => SilenceOutcome::Failed {
+                        what: format!("unsilence {id}"),
+                        error: e.to_string(),
+                    },
+                };
+                (outcome, audit)
             }
-            Err(e) => {
-                let delay = self.backoff.next_delay().max(Duration::from_secs(1));
-                warn!(error = %e, ?delay, kind = self.profile.kind.name(), "checks poll failed");
-                let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
-                self.tx
-                    .send(Msg::Health(
-                        self.id,
-                        Health::Retrying {
-                            at,
-                            attempt: self.backoff.attempt(),
-                            error: format!("{}: {e}", self.profile.kind.name()),
-                        },
-                    ))
-                    .await
-                    .ok()?;
-                Some(delay)
-            }
-        }
+            _ => return None,
+        };
+        info!(?outcome, audit_id = %audit.id(), "silence command");
+        Some(Msg::SilenceDone {
+            outcome,
+            audit_id: audit.id().clone(),
+        })
     }
 }
 
@@ -228,23 +221,4 @@ async fn silence(backend: &mut Backend, request: SilenceRequest) -> SilenceOutco
         request,
         leftover,
     }
-}
-
-/// Seconds since the epoch → time; 0 and negatives mean "unknown" in Sensu's API.
-pub fn epoch(secs: i64) -> Option<DateTime<Utc>> {
-    (secs > 0)
-        .then(|| DateTime::from_timestamp(secs, 0))
-        .flatten()
-}
-
-/// When the trailing run of equal statuses began, from a history with times.
-pub fn since_from_history(history: &[HistoryPoint], status: i64) -> Option<DateTime<Utc>> {
-    let mut since = None;
-    for p in history.iter().rev() {
-        if p.status != status {
-            break;
-        }
-        since = p.executed.or(since);
-    }
-    since
 }

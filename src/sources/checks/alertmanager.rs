@@ -8,15 +8,14 @@ use reqwest::Client;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::checks::SilenceError;
-
-use super::http::lax::{lenient_structs, Lax};
-use super::http::{self, HttpError};
+use super::common::SilenceError;
 use crate::config::{ChecksProfile, HttpBackend};
 use crate::model::{
     CheckResult, ChecksSnapshot, HistoryPoint, Matcher, Shown, Silence, SilenceRequest,
     SilenceScope, SilenceTarget,
 };
+use crate::sources::http::lax::{lenient_structs, Lax};
+use crate::sources::http::{self, HttpError};
 
 /// Alertmanager silences need an end; "no expiry" becomes this far out (and the form says so).
 pub const FOREVER: chrono::Duration = chrono::Duration::days(365 * 10);

@@ -6,10 +6,10 @@ use chrono::{DateTime, Utc};
 use reqwest::Client;
 use serde::Deserialize;
 
-use super::http::{self, HttpError};
-use super::metrics::{bounds, choose_step, downsample_stepped, error_body, summarize, Expr};
+use super::common::{bounds, choose_step, downsample_stepped, error_body, summarize, Expr};
 use crate::config::HttpBackend;
 use crate::model::{Points, Series, Window};
+use crate::sources::http::{self, HttpError};
 
 #[derive(Debug, Deserialize)]
 struct Answer {

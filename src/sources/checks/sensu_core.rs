@@ -7,15 +7,14 @@ use reqwest::Client;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::checks::epoch;
-
-use super::http::lax::{lenient_structs, Lax, Lenient};
-use super::http::{self, HttpError};
+use super::common::{epoch, since_from_history};
 use crate::config::{ChecksProfile, HttpBackend};
 use crate::model::{
     CheckResult, ChecksSnapshot, HistoryPoint, Shown, Silence, SilenceRequest, SilenceScope,
     SilenceTarget,
 };
+use crate::sources::http::lax::{lenient_structs, Lax, Lenient};
+use crate::sources::http::{self, HttpError};
 
 pub struct SensuCore {
     client: Client,
@@ -152,7 +151,7 @@ fn points(history: &[i64], executed: Option<i64>, interval: Option<i64>) -> Vec<
 fn convert(client: &str, check: Usable, ev: Option<EventFacts>) -> CheckResult {
     let status = check.status;
     let history = points(&check.history, check.executed, check.interval);
-    let since = super::checks::since_from_history(&history, status);
+    let since = since_from_history(&history, status);
     let (subscriptions, occurrences, silenced, silenced_by) = match ev {
         Some(e) => (e.subscriptions, e.occurrences, e.silenced, e.silenced_by),
         None => (None, None, None, Vec::new()),

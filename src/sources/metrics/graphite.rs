@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 use reqwest::Client;
 use serde::Deserialize;
 
-use super::http::{self, HttpError};
-use super::metrics::{bounds, downsample, error_body, summarize, Expr};
+use super::common::{bounds, downsample, error_body, summarize, Expr};
 use crate::config::HttpBackend;
 use crate::model::{Points, Series, Window};
+use crate::sources::http::{self, HttpError};
 
 #[derive(Debug, Deserialize)]
 struct RenderSeries {

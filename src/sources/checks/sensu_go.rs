@@ -6,15 +6,14 @@ use reqwest::{Client, RequestBuilder, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::checks::{epoch, since_from_history};
-
-use super::http::lax::{lenient_structs, Lax};
-use super::http::{self, HttpError};
+use super::common::{epoch, since_from_history};
 use crate::config::{ChecksProfile, HttpAuth, HttpBackend};
 use crate::model::{
     CheckResult, ChecksSnapshot, HistoryPoint, Shown, Silence, SilenceRequest, SilenceScope,
     SilenceTarget,
 };
+use crate::sources::http::lax::{lenient_structs, Lax};
+use crate::sources::http::{self, HttpError};
 
 const PAGE: usize = 500;
 const MAX_PAGES: usize = 1000;

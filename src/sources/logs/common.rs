@@ -1,0 +1,93 @@
+//! What the log backends share, kept apart from the dispatcher in `mod.rs` so that a backend never
+//! imports the file that dispatches to it: how many lines go in one message, page sizes, and
+//! [`Tail`] — what an HTTP log backend (Elasticsearch, Loki) provides — with [`Polling`], which
+//! runs any tail under the shared runner (`sources::polled`).
+
+use std::future::Future;
+
+use reqwest::Client;
+
+use crate::config::HttpBackend;
+use crate::model::{Command, LogLine, Msg};
+use crate::sources::http::{self, HttpError};
+use crate::sources::polled::{Answer, Polled};
+
+/// Most lines per message to the UI.
+pub const BATCH: usize = 2000;
+/// Lines per page once the tail runs forward (Elasticsearch `size`, Loki `limit`).
+pub const PAGE: usize = 1000;
+/// Lines on the first poll (the newest of the last hour).
+pub const FIRST_PAGE: usize = 500;
+
+/// What one request of a tail brought.
+#[derive(Debug, Default)]
+pub struct Page {
+    /// New lines, oldest first.
+    pub lines: Vec<LogLine>,
+    /// A warning (e.g. Elasticsearch shards that failed).
+    pub notice: Option<String>,
+    /// A full page came back: more is waiting.
+    pub more: bool,
+}
+
+/// An HTTP log backend read as a tail: each request continues where the last one ended.
+pub trait Tail: Send {
+    /// The backend's name ("elasticsearch").
+    const NAME: &'static str;
+
+    /// Only lines from these hosts (empty: all), filtered server-side; a new scope starts over.
+    fn set_hosts(&mut self, hosts: Vec<String>);
+
+    /// Asks for the next page and applies the answer.
+    fn poll(
+        &mut self,
+        client: &Client,
+        backend: &HttpBackend,
+    ) -> impl Future<Output = Result<Page, HttpError>> + Send;
+}
+
+/// A tail with its client, as the runner polls it.
+pub struct Polling<T> {
+    tail: T,
+    client: Client,
+    backend: HttpBackend,
+}
+
+impl<T: Tail> Polling<T> {
+    pub fn new(tail: T, backend: &HttpBackend) -> anyhow::Result<Polling<T>> {
+        Ok(Polling {
+            tail,
+            client: http::client(backend)?,
+            backend: backend.clone(),
+        })
+    }
+}
+
+impl<T: Tail> Polled for Polling<T> {
+    fn name(&self) -> &'static str {
+        T::NAME
+    }
+
+    async fn poll_once(&mut self) -> Result<Answer, HttpError> {
+        let page = self.tail.poll(&self.client, &self.backend).await?;
+        Ok(Answer {
+            msgs: page
+                .lines
+                .chunks(BATCH)
+                .map(|chunk| Msg::LogLines(chunk.to_vec()))
+                .collect(),
+            notice: page.notice,
+            more: page.more,
+        })
+    }
+
+    fn retarget(&mut self, query: Command) -> bool {
+        match query {
+            Command::LogsScope(hosts) => {
+                self.tail.set_hosts(hosts.unwrap_or_default());
+                true
+            }
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! Elasticsearch (Logstash indices) as a log tail: the request for the next page of `_search`, and
+//! the answer applied with overlap and de-duplication. The source polls it through
+//! `sources::polled`; `opsconsole snapshot` reads the last hour with the same request.
+
+use std::collections::HashMap;
+
+use reqwest::Client;
+use serde_json::{json, Value};
+use tracing::warn;
+
+use super::common::{Page, Tail, FIRST_PAGE, PAGE};
+use super::syslog::from_json;
+use crate::config::{HttpAuth, HttpBackend};
+use crate::model::{text::sanitize, LogLine};
+use crate::sources::http::{self, HttpError};
+
+/// How far back each Elasticsearch poll looks again for late documents.
+const ES_OVERLAP_MS: i64 = 5_000;
+/// Elasticsearch refuses `from + size` past `index.max_result_window` (10 000 by default).
+const ES_MAX_WINDOW: usize = 10_000;
+
+/// Elasticsearch credentials: an API key (`Authorization: ApiKey …`) or Basic.
+fn authorize(req: reqwest::RequestBuilder, auth: &HttpAuth) -> reqwest::RequestBuilder {
+    match auth {
+        HttpAuth::ApiKey { key, .. } => {
+            req.header("Authorization", format!("ApiKey {}", key.expose()))
+        }
+        other => http::with_basic(req, other),
+    }
+}
+
+/// Elasticsearch tail: poll `_search` sorted by `@timestamp`, re-reading a small overlap window so
+/// late documents are not missed, de-duplicated by `_index`/`_id`. A full page is followed at once
+/// by the next one, starting at the newest `@timestamp` of the page (or, when a whole page shares
+/// one timestamp, with `from`), so a busy index never pins the tail to one page.
+pub struct EsTail {
+    index: String,
+    /// Newest `@timestamp` seen, epoch millis.
+    cursor: Option<i64>,
+    /// Oldest `@timestamp` of a full first poll: older documents were history the first poll did
+    /// not show, so they are not shown later as "late" either.
+    floor: Option<i64>,
+    /// Where the next request continues when the last page came back full: (`gte`, `from`).
+    page: Option<(i64, usize)>,
+    seen: HashMap<(String, String), i64>,
+    /// Server-side scope: only documents from these hosts.
+    hosts: Vec<String>,
+    /// Lines on the first poll (the newest of the last hour).
+    first_page: usize,
+}
+
+/// Host fields across legacy Logstash, ECS and rsyslog-JSON documents.
+const ES_HOST_FIELDS: [&str; 5] = [
+    "host.keyword",
+    "host",
+    "host.hostname",
+    "host.name",
+    "logsource.keyword",
+];
+
+impl EsTail {
+    pub fn new(index: String) -> EsTail {
+        EsTail {
+            index,
+            cursor: None,
+            floor: None,
+            page: None,
+            seen: HashMap::new(),
+            hosts: Vec::new(),
+            first_page: FIRST_PAGE,
+        }
+    }
+
+    /// The same tail reading `lines` on its first poll (`opsconsole snapshot`: the newest lines
+    /// of the last hour to find the errors among).
+    pub fn first_page(self, lines: usize) -> EsTail {
+        EsTail {
+            first_page: lines,
+            ..self
+        }
+    }
+
+    fn scoped(&self, range: Value) -> Value {
+        if self.hosts.is_empty() {
+            return range;
+        }
+        let should: Vec<Value> = ES_HOST_FIELDS
+            .iter()
+            .map(|f| json!({"terms": {*f: self.hosts}}))
+            .collect();
+        json!({"bool": {"filter": [range, {"bool": {"should": should, "minimum_should_match": 1}}]}})
+    }
+
+    /// (`gte`, `from`) of the next request after the first poll.
+    fn next_window(&self, cursor: i64) -> (i64, usize) {
+        self.page.unwrap_or_else(|| {
+            let gte = cursor.saturating_sub(ES_OVERLAP_MS);
+            (self.floor.map_or(gte, |f| gte.max(f)), 0)
+        })
+    }
+
+    pub fn body(&self) -> Value {
+        match self.cursor {
+            // First poll: the latest lines of the last hour, newest first (reversed on arrival).
+            None => json!({
+                "size": self.first_page, "track_total_hits": false,
+                "query": self.scoped(json!({"range": {"@timestamp": {"gte": "now-1h"}}})),
+                "sort": [{"@timestamp": {"order": "desc"}}]
+            }),
+            Some(c) => {
+                let (gte, from) = self.next_window(c);
+                json!({
+                    "size": PAGE, "from": from, "track_total_hits": false,
+                    "query": self.scoped(json!({"range": {"@timestamp": {"gte": gte, "format": "epoch_millis"}}})),
+                    "sort": [{"@timestamp": {"order": "asc"}}]
+                })
+            }
+        }
+    }
+
+    /// Applies one `_search` answer (to the request `body()` described); returns new lines
+    /// (oldest first), a warning, and whether a full page came back (ask again at once).
+    pub fn apply(
+        &mut self,
+        answer: &Value,
+    ) -> Result<(Vec<LogLine>, Option<String>, bool), String> {
+        let hits = answer
+            .pointer("/hits/hits")
+            .and_then(|h| h.as_array())
+            .ok_or("answer has no hits.hits")?;
+        let failed = answer
+            .pointer("/_shards/failed")
+            .and_then(|v| v.as_i64())
+            .unwrap_or(0);
+        let notice = (failed > 0).then(|| {
+            let reason = answer
+                .pointer("/_shards/failures/0/reason/reason")
+                .and_then(|r| r.as_str())
+                .unwrap_or("no reason given");
+            format!(
+                "elasticsearch: {failed} shard(s) failed, results may be incomplete: {}",
+                sanitize(reason)
+            )
+        });
+        let first_poll = self.cursor.is_none();
+        let window = self.cursor.map(|c| self.next_window(c));
+        let full = hits.len() >= if first_poll { self.first_page } else { PAGE };
+        let mut out = Vec::new();
+        let (mut oldest, mut newest) = (i64::MAX, i64::MIN);
+        for h in hits {
+            let Some(src) = h.get("_source").and_then(|s| s.as_object()) else {
+                continue;
+            };
+            let line = from_json(src);
+            let ts = h
+                .pointer("/sort/0")
+                .and_then(|v| v.as_i64())
+                .or_else(|| line.time.map(|t| t.timestamp_millis()))
+                .unwrap_or(0);
+            oldest = oldest.min(ts);
+            newest = newest.max(ts);
+            let id = h.get("_id").and_then(|v| v.as_str()).unwrap_or("");
+            if !id.is_empty() {
+                let index = h.get("_index").and_then(|v| v.as_str()).unwrap_or("");
+                if self
+                    .seen
+                    .insert((index.to_string(), id.to_string()), ts)
+                    .is_some()
+                {
+                    continue; // already shown (overlap window, or the previous page)
+                }
+            }
+            if self.floor.is_some_and(|f| ts < f) {
+                continue;
+            }
+            self.cursor = Some(self.cursor.map_or(ts, |c| c.max(ts)));
+            out.push((ts, line));
+        }
+        out.sort_by_key(|(ts, _)| *ts);
+        let more = match window {
+            // The first poll reads newest-first; only later polls page forward.
+            None => {
+                if full {
+                    self.floor = Some(oldest);
+                }
+                false
+            }
+            Some((gte, from)) if full => {
+                self.page = Some(if newest > gte {
+                    (newest, 0)
+                } else if from + 2 * PAGE <= ES_MAX_WINDOW {
+                    (gte, from + PAGE)
+                } else {
+                    // Over 10 000 documents in one millisecond: skip past it rather than loop.
+                    warn!(gte, "elasticsearch: too many documents with one timestamp");
+                    (gte.saturating_add(1), 0)
+                });
+                true
+            }
+            Some(_) => {
+                self.page = None;
+                false
+            }
+        };
+        if let Some(c) = self.cursor {
+            let horizon = c.saturating_sub(4 * ES_OVERLAP_MS);
+            self.seen.retain(|_, ts| *ts >= horizon);
+        }
+        Ok((out.into_iter().map(|(_, l)| l).collect(), notice, more))
+    }
+}
+
+impl Tail for EsTail {
+    const NAME: &'static str = "elasticsearch";
+
+    /// A new scope starts the tail over: the last hour of those hosts, then forward.
+    fn set_hosts(&mut self, hosts: Vec<String>) {
+        if hosts != self.hosts {
+            *self = EsTail {
+                hosts,
+                ..EsTail::new(std::mem::take(&mut self.index)).first_page(self.first_page)
+            };
+        }
+    }
+
+    /// One `_search` for [`EsTail::body`], applied: new lines, a warning, and whether more wait.
+    async fn poll(&mut self, client: &Client, b: &HttpBackend) -> Result<Page, HttpError> {
+        let url = format!("{}/{}/_search?ignore_unavailable=true", b.url, self.index);
+        let req = authorize(client.post(&url).json(&self.body()), &b.auth);
+        let resp = http::send(req, b.timeout).await?;
+        let resp = http::check_status(resp, &url, &b.auth, b.timeout).await?;
+        let raw = http::body(resp, &url, b.timeout).await?;
+        let v: Value = http::decode(&raw, &url)?;
+        let (lines, notice, more) = self
+            .apply(&v)
+            .map_err(|reason| HttpError::Decode { url, reason })?;
+        Ok(Page {
+            lines,
+            notice,
+            more,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(index: &str, id: &str, ts: i64, msg: &str) -> Value {
+        json!({"_index": index, "_id": id, "sort": [ts],
+               "_source": {"@timestamp": "2026-11-25T04:00:00Z", "host": "web-1", "program": "app", "severity": "info", "message": msg}})
+    }
+
+    #[test]
+    fn es_dedupes_overlap_and_keeps_late_documents() {
+        let mut t = EsTail::new("logstash-*".into());
+        let a = json!({"_shards": {"failed": 0}, "hits": {"hits": [hit("i", "2", 2000, "b"), hit("i", "1", 1000, "a")]}});
+        let (lines, _, _) = t.apply(&a).unwrap();
+        assert_eq!(
+            lines.iter().map(|l| l.message.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        // Next poll repeats "b" (overlap) and brings a late doc older than the cursor.
+        let b = json!({"_shards": {"failed": 1, "failures": [{"reason": {"reason": "shard down"}}]},
+                       "hits": {"hits": [hit("i", "3", 1500, "late"), hit("i", "2", 2000, "b"), hit("i", "4", 2500, "c")]}});
+        let (lines, notice, _) = t.apply(&b).unwrap();
+        assert_eq!(
+            lines.iter().map(|l| l.message.as_str()).collect::<Vec<_>>(),
+            ["late", "c"]
+        );
+        assert!(notice.unwrap().contains("shard down"));
+        assert_eq!(
+            t.body()["query"]["range"]["@timestamp"]["gte"],
+            json!(2500 - ES_OVERLAP_MS)
+        );
+    }
+
+    fn es_page(from_ts: i64, n: usize, step: i64) -> Value {
+        let hits: Vec<Value> = (0..n)
+            .map(|i| {
+                let ts = from_ts + i as i64 * step;
+                hit("i", &format!("{ts}-{i}"), ts, &format!("m{ts}-{i}"))
+            })
+            .collect();
+        json!({"_shards": {"failed": 0}, "hits": {"hits": hits}})
+    }
+
+    #[test]
+    fn es_full_pages_move_forward() {
+        let mut t = EsTail::new("logstash-*".into());
+        let first = es_page(10_000, FIRST_PAGE, 1);
+        let (lines, _, more) = t.apply(&first).unwrap();
+        assert_eq!((lines.len(), more), (FIRST_PAGE, false));
+        // Full first poll: history older than its oldest line is not replayed as "late".
+        assert_eq!(
+            t.body()["query"]["range"]["@timestamp"]["gte"],
+            json!(10_000)
+        );
+        // A full page of lines already shown must not pin the tail: the next request starts at
+        // the page's newest timestamp.
+        let mut again = es_page(10_000, FIRST_PAGE, 1);
+        let extra = es_page(10_000 + FIRST_PAGE as i64, PAGE - FIRST_PAGE, 1);
+        again["hits"]["hits"]
+            .as_array_mut()
+            .unwrap()
+            .extend(extra["hits"]["hits"].as_array().unwrap().iter().cloned());
+        let (lines, _, more) = t.apply(&again).unwrap();
+        assert_eq!((lines.len(), more), (PAGE - FIRST_PAGE, true));
+        let newest = 10_000 + PAGE as i64 - 1;
+        assert_eq!(
+            t.body()["query"]["range"]["@timestamp"]["gte"],
+            json!(newest)
+        );
+        assert_eq!(t.body()["from"], json!(0));
+        // A full page that all shares one timestamp continues with `from`.
+        let same: Vec<Value> = (0..PAGE)
+            .map(|i| hit("i", &format!("s{i}"), newest, "same"))
+            .collect();
+        let (_, _, more) = t.apply(&json!({"hits": {"hits": same}})).unwrap();
+        assert!(more);
+        assert_eq!(
+            t.body()["query"]["range"]["@timestamp"]["gte"],
+            json!(newest)
+        );
+        assert_eq!(t.body()["from"], json!(PAGE));
+        // A short page ends the paging: back to the overlap window (not below the floor).
+        let (_, _, more) = t.apply(&json!({"hits": {"hits": []}})).unwrap();
+        assert!(!more);
+        assert_eq!(t.body()["from"], json!(0));
+        assert_eq!(
+            t.body()["query"]["range"]["@timestamp"]["gte"],
+            json!((newest - ES_OVERLAP_MS).max(10_000))
+        );
+    }
+
+    #[test]
+    fn a_longer_first_page_is_kept_across_scopes() {
+        // `opsconsole snapshot` reads the newest 2000 lines of the hour with the source's request.
+        let mut t = EsTail::new("logstash-*".into()).first_page(2000);
+        assert_eq!(
+            t.body(),
+            json!({
+                "size": 2000, "track_total_hits": false,
+                "query": {"range": {"@timestamp": {"gte": "now-1h"}}},
+                "sort": [{"@timestamp": {"order": "desc"}}]
+            })
+        );
+        t.set_hosts(vec!["web-1".into()]);
+        assert_eq!(t.body()["size"], json!(2000));
+    }
+}

@@ -1,0 +1,294 @@
+//! The one runner for every polled HTTP source — checks (Sensu Go, Sensu Core, Alertmanager),
+//! metrics (Graphite, Prometheus) and the Elasticsearch and Loki log tails — so that each keeps the
+//! same promises, written once:
+//!
+//! - **One request in flight.** A poll or a mutation runs to its end before the next command is
+//!   read; nothing is ever asked of a backend concurrently by the runner.
+//! - **The newest query wins.** When commands are read, everything queued is drained: of the
+//!   queries (`MetricsQuery`, `LogsScope`) only the last is kept, and it is polled at once.
+//! - **Mutations show at once.** `Silence`/`Unsilence` run in the order they came, each reports its
+//!   outcome, and then the source polls at once so the pane shows the backend's own view.
+//! - **Honest health.** `Connecting` at start; `Live` after the first success that follows anything
+//!   else; after a failure `Retrying { at, attempt, error }`, where `at` is exactly when the next
+//!   attempt is scheduled (capped exponential backoff with jitter, [`Backoff`]). Only a new query or
+//!   a mutation — the user asking — brings it forward.
+//! - **It stops** when the console's message channel closes, or its command channel does.
+//!
+//! A backend says only how to ask once and what a command means to it: [`Polled`].
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::warn;
+
+use super::backoff::Backoff;
+use super::http::HttpError;
+use crate::model::{Command, Health, Msg, SourceId};
+
+/// What one successful poll brings.
+#[derive(Debug, Default)]
+pub struct Answer {
+    /// Facts for the console, sent in this order.
+    pub msgs: Vec<Msg>,
+    /// A warning for the pane (sent as `Msg::Notice` before the facts).
+    pub notice: Option<String>,
+    /// More is waiting (a full page came back): poll again at once, not after the interval.
+    pub more: bool,
+}
+
+impl Answer {
+    /// Facts, no warning, nothing more waiting.
+    pub fn facts(msgs: Vec<Msg>) -> Answer {
+        Answer {
+            msgs,
+            ..Answer::default()
+        }
+    }
+}
+
+/// A backend as the runner drives it.
+pub trait Polled: Send {
+    /// The backend's name, at the start of the error a `Retrying` carries ("sensu-go: 503 …").
+    fn name(&self) -> &'static str;
+
+    /// Whether there is anything to ask yet (metrics: nothing before the first query).
+    fn ready(&self) -> bool {
+        true
+    }
+
+    /// Asks the backend once.
+    fn poll_once(&mut self) -> impl Future<Output = Result<Answer, HttpError>> + Send;
+
+    /// Takes the newest query (`MetricsQuery`, `LogsScope`); false when it is not for this source.
+    fn retarget(&mut self, _query: Command) -> bool {
+        false
+    }
+
+    /// Carries out a change (`Silence`, `Unsilence`) and returns the message that says how it
+    /// went; `None` when this source takes no such change.
+    fn mutate(&mut self, _change: Command) -> impl Future<Output = Option<Msg>> + Send {
+        async { None }
+    }
+}
+
+/// What a command is to the runner.
+enum Kind {
+    /// Replaces what is polled: only the newest counts.
+    Query,
+    /// A change to the backend: each one runs, in order.
+    Change,
+    /// Not for a polled source.
+    Other,
+}
+
+fn kind(cmd: &Command) -> Kind {
+    match cmd {
+        Command::MetricsQuery(_) | Command::LogsScope(_) => Kind::Query,
+        Command::Silence { .. } | Command::Unsilence { .. } => Kind::Change,
+        _ => Kind::Other,
+    }
+}
+
+/// Runs `source` as pane `id` until the console is gone: polls every `every` while it answers,
+/// after `backoff` while it fails, and at once when the user asks for something new. See the
+/// module doc for the promises.
+pub async fn run_polled<P: Polled>(
+    id: SourceId,
+    mut source: P,
+    every: Duration,
+    mut backoff: Backoff,
+    tx: mpsc::Sender<Msg>,
+    mut cmds: mpsc::Receiver<Command>,
+) {
+    if tx.send(Msg::Health(id, Health::Connecting)).await.is_err() {
+        return;
+    }
+    let mut live = false;
+    let mut next = Instant::now();
+    loop {
+        tokio::select! {
+            _ = tx.closed() => return,
+            cmd = cmds.recv() => {
+                let Some(first) = cmd else { return };
+                // Everything queued now: changes in order, queries newest only.
+                let mut query = None;
+                let mut changes = Vec::new();
+                let mut queued = Some(first);
+                while let Some(cmd) = queued.take().or_else(|| cmds.try_recv().ok()) {
+                    match kind(&cmd) {
+                        Kind::Query => query = Some(cmd),
+                        Kind::Change => changes.push(cmd),
+                        Kind::Other => {}
+                    }
+                }
+                let mut now = false;
+                for change in changes {
+                    if let Some(done) = source.mutate(change).await {
+                        if tx.send(done).await.is_err() {
+                            return;
+                        }
+                        now = true;
+                    }
+                }
+                if let Some(q) = query {
+                    now |= source.retarget(q);
+                }
+                if now {
+                    next = Instant::now();
+                }
+            }
+            _ = tokio::time::sleep_until(next), if source.ready() => {
+                match source.poll_once().await {
+                    Ok(answer) => {
+                        backoff.reset();
+                        next = Instant::now() + if answer.more { Duration::ZERO } else { every };
+                        if let Some(n) = answer.notice {
+                            if tx.send(Msg::Notice(id, n)).await.is_err() {
+                                return;
+                            }
+                        }
+                        for m in answer.msgs {
+                            if tx.send(m).await.is_err() {
+                                return;
+                            }
+                        }
+                        if !live {
+                            live = true;
+                            if tx.send(Msg::Health(id, Health::Live)).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        live = false;
+                        let delay = backoff.next_delay();
+                        // The countdown and the schedule come from the same delay, taken now.
+                        next = Instant::now() + delay;
+                        let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+                        warn!(source = source.name(), error = %e, ?delay, "poll failed");
+                        let retrying = Health::Retrying {
+                            at,
+                            attempt: backoff.attempt(),
+                            error: format!("{}: {e}", source.name()),
+                        };
+                        if tx.send(Msg::Health(id, retrying)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ClusterId, SourceKind};
+    use std::sync::{Arc, Mutex};
+
+    /// A backend that answers from a script and records what it was asked.
+    struct Fake {
+        /// Results of the coming polls (Ok when the script is empty).
+        script: Vec<Result<(), HttpError>>,
+        target: Option<String>,
+        asked: Arc<Mutex<Vec<Option<String>>>>,
+        /// How long each poll takes.
+        slow: Duration,
+    }
+
+    impl Polled for Fake {
+        fn name(&self) -> &'static str {
+            "fake"
+        }
+        fn ready(&self) -> bool {
+            self.target.is_some()
+        }
+        async fn poll_once(&mut self) -> Result<Answer, HttpError> {
+            self.asked.lock().unwrap().push(self.target.clone());
+            tokio::time::sleep(self.slow).await;
+            if !self.script.is_empty() {
+                self.script.remove(0)?;
+            }
+            Ok(Answer::facts(vec![Msg::Notice(
+                SourceKind::Metrics.of(ClusterId(0)),
+                format!("answer for {}", self.target.clone().unwrap_or_default()),
+            )]))
+        }
+        fn retarget(&mut self, query: Command) -> bool {
+            match query {
+                Command::LogsScope(hosts) => {
+                    self.target = Some(hosts.unwrap_or_default().join(","));
+                    true
+                }
+                _ => false,
+            }
+        }
+    }
+
+    fn scope(h: &str) -> Command {
+        Command::LogsScope(Some(vec![h.to_string()]))
+    }
+
+    #[tokio::test]
+    async fn the_newest_query_wins_and_failures_count_down_honestly() {
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let fake = Fake {
+            script: vec![Ok(()), Err(HttpError::Timeout(1))],
+            target: None,
+            asked: asked.clone(),
+            slow: Duration::from_millis(100),
+        };
+        let id = SourceKind::Metrics.of(ClusterId(0));
+        let (tx, mut rx) = mpsc::channel(64);
+        let (cmd_tx, cmd_rx) = mpsc::channel(16);
+        let backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(1));
+        let task = tokio::spawn(run_polled(
+            id,
+            fake,
+            Duration::from_millis(300),
+            backoff,
+            tx,
+            cmd_rx,
+        ));
+        assert_eq!(rx.recv().await, Some(Msg::Health(id, Health::Connecting)));
+        // Nothing is asked before the first query.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(asked.lock().unwrap().is_empty());
+        cmd_tx.send(scope("a")).await.unwrap();
+        // While "a" is in flight, three more queue up: only the last is asked for.
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        for h in ["b", "c", "d"] {
+            cmd_tx.send(scope(h)).await.unwrap();
+        }
+        let answer = |h: &str| Some(Msg::Notice(id, format!("answer for {h}")));
+        assert_eq!(rx.recv().await, answer("a"));
+        assert_eq!(rx.recv().await, Some(Msg::Health(id, Health::Live)));
+        // "d" fails: Retrying, and the retry comes no earlier than `at`.
+        let (at, attempt) = match rx.recv().await {
+            Some(Msg::Health(_, Health::Retrying { at, attempt, error })) => {
+                assert_eq!(error, "fake: no answer within 1 s");
+                (at, attempt)
+            }
+            other => panic!("expected Retrying, got {other:?}"),
+        };
+        assert_eq!(attempt, 1);
+        assert_eq!(rx.recv().await, answer("d"));
+        let retried = Utc::now();
+        assert!(retried >= at, "retried at {retried}, before {at}");
+        assert_eq!(rx.recv().await, Some(Msg::Health(id, Health::Live)));
+        assert_eq!(
+            *asked.lock().unwrap(),
+            [Some("a".to_string()), Some("d".into()), Some("d".into())]
+        );
+        // The console goes away: the runner stops.
+        drop(rx);
+        tokio::time::timeout(Duration::from_secs(2), task)
+            .await
+            .expect("the runner stops when the console is gone")
+            .unwrap();
+    }
+}

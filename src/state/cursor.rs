@@ -72,6 +72,11 @@ impl ListCursor {
         self.offset
     }
 
+    /// Puts row `offset` at the top (then [`fit`](Self::fit) keeps the selection in view).
+    pub fn scroll_to(&mut self, offset: usize) {
+        self.offset = offset;
+    }
+
     /// The layout changed how many rows the pane shows.
     pub fn set_rows(&mut self, rows: usize) {
         self.rows = rows;

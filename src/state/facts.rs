@@ -268,7 +268,7 @@ pub fn backend_started(
             state.backends.logs = name;
             let mut logs =
                 logs::Logs::with_capacity(log_capacity.unwrap_or(logs::DEFAULT_CAPACITY));
-            logs.rows = state.viewports.logs_rows;
+            logs.view.set_rows(state.viewports.logs_rows);
             state.logs = logs;
         }
         SourceKind::Etcd => {}
@@ -293,7 +293,7 @@ fn backend_stopped(state: &mut State, kind: SourceKind) {
         SourceKind::Logs => {
             state.backends.logs = None;
             let mut logs = logs::Logs::default();
-            logs.rows = state.viewports.logs_rows;
+            logs.view.set_rows(state.viewports.logs_rows);
             state.logs = logs;
         }
         SourceKind::Etcd => {}

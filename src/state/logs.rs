@@ -5,6 +5,7 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use super::checks::EntityScope;
+use super::cursor::ListCursor;
 use super::members::Filter;
 use super::pane::{PaneCtx, PaneState, Reaction};
 use super::popup::Popup;
@@ -34,10 +35,14 @@ pub struct Logs {
     pub scope: Option<EntityScope>,
     pub follow: bool,
     pub wrap: bool,
-    /// Lines the pane shows, as the layout last said (a page up/down moves this many).
-    pub rows: usize,
-    /// Selected line (a sequence number) while follow is paused.
-    cursor: Option<u64>,
+    /// Positions in `matches`: the selected line and the first line on screen, and how many
+    /// lines the pane shows (from the layout). Derived from `cursor_seq`/`top_seq` after every
+    /// change ([`Logs::fit`]), since positions shift as old lines leave the ring.
+    pub view: ListCursor,
+    /// Selected line (a sequence number) while follow is paused: the identity the cursor keeps.
+    cursor_seq: Option<u64>,
+    /// The first line on screen (a sequence number) while follow is paused.
+    top_seq: Option<u64>,
     /// Matching lines that arrived while paused.
     pub unseen: u64,
     pub received: u64,
@@ -71,8 +76,9 @@ impl Logs {
             scope: None,
             follow: true,
             wrap: false,
-            rows: 20,
-            cursor: None,
+            view: ListCursor::default(),
+            cursor_seq: None,
+            top_seq: None,
             unseen: 0,
             received: 0,
             names: HashSet::new(),
@@ -141,9 +147,6 @@ impl Logs {
             self.host_keys.pop_front();
             if self.matches.front() == Some(&self.first_seq) {
                 self.matches.pop_front();
-            }
-            if self.cursor == Some(self.first_seq) {
-                self.cursor = Some(self.first_seq + 1);
             }
             self.first_seq += 1;
             self.dropped += 1;
@@ -217,16 +220,22 @@ impl Logs {
     }
 
     pub fn toggle_follow(&mut self) {
-        self.follow = !self.follow;
         if self.follow {
-            self.cursor = None;
-            self.unseen = 0;
+            self.pause_at(self.matches.len().checked_sub(1));
         } else {
-            self.cursor = self.matches.back().copied();
+            self.bottom();
         }
     }
 
-    /// Index in `matches` of the selected line.
+    /// Stops following with the cursor on the `i`-th matching line (the screen stays put).
+    fn pause_at(&mut self, i: Option<usize>) {
+        self.follow = false;
+        self.unseen = 0;
+        self.cursor_seq = i.and_then(|i| self.matches.get(i).copied());
+        self.top_seq = self.matches.get(self.view.offset()).copied();
+    }
+
+    /// Index in `matches` of the selected line: the newest while following.
     pub fn selected_index(&self) -> Option<usize> {
         if self.matches.is_empty() {
             return None;
@@ -234,7 +243,7 @@ impl Logs {
         if self.follow {
             return Some(self.matches.len() - 1);
         }
-        let c = self.cursor?;
+        let c = self.cursor_seq?;
         Some(match self.matches.binary_search(&c) {
             Ok(i) => i,
             Err(i) => i.min(self.matches.len() - 1),
@@ -253,41 +262,67 @@ impl Logs {
         };
         let last = self.matches.len() - 1;
         let j = (i as isize + delta).clamp(0, last as isize) as usize;
-        if delta < 0 && self.follow {
-            self.follow = false;
-            self.unseen = 0;
+        if j == last && delta > 0 {
+            self.bottom();
+            return;
         }
-        if !self.follow {
-            if j == last && delta > 0 {
-                self.follow = true;
-                self.cursor = None;
-                self.unseen = 0;
+        if self.follow {
+            if delta >= 0 {
                 return;
             }
-            self.cursor = self.matches.get(j).copied();
+            self.pause_at(Some(i));
         }
+        self.cursor_seq = self.matches.get(j).copied();
     }
 
+    /// The oldest lines fill the pane, the cursor on the first.
     pub fn top(&mut self) {
-        self.follow = false;
-        self.cursor = self.matches.front().copied();
+        self.pause_at(Some(0));
+        self.top_seq = self.matches.front().copied();
     }
 
+    /// Back to the newest line, following.
     pub fn bottom(&mut self) {
         self.follow = true;
-        self.cursor = None;
+        self.cursor_seq = None;
+        self.top_seq = None;
         self.unseen = 0;
     }
 
-    /// Up to `n` matching lines ending at the selection (inclusive), oldest first.
-    pub fn window(&self, n: usize) -> Vec<&LogLine> {
-        let Some(end) = self.selected_index() else {
-            return Vec::new();
-        };
-        let start = (end + 1).saturating_sub(n);
-        (start..=end)
-            .filter_map(|i| self.matches.get(i).and_then(|s| self.get(*s)))
-            .collect()
+    /// Brings the positions up to date with the lines: while following, the newest lines fill
+    /// the pane; while paused, the screen stays on the same lines and keeps the cursor in view.
+    pub fn fit(&mut self) {
+        let len = self.matches.len();
+        if self.follow {
+            self.view.select(len.checked_sub(1));
+            self.view.fit(len);
+            return;
+        }
+        self.view.select(self.selected_index());
+        let top = self
+            .top_seq
+            .map(|t| self.matches.partition_point(|s| *s < t))
+            .unwrap_or(0);
+        self.view.scroll_to(top);
+        self.view.fit(len);
+        self.top_seq = self.matches.get(self.view.offset()).copied();
+    }
+
+    /// The matching lines on screen, oldest first, each with whether it is the selected one.
+    pub fn visible(&self) -> impl Iterator<Item = (&LogLine, bool)> {
+        let selected = (!self.follow).then(|| self.selected_index()).flatten();
+        let offset = self.view.offset();
+        self.matches
+            .iter()
+            .enumerate()
+            .skip(offset)
+            .take(self.view.rows())
+            .filter_map(move |(i, s)| self.get(*s).map(|l| (l, Some(i) == selected)))
+    }
+
+    /// Every matching line, oldest first.
+    pub fn matching(&self) -> impl Iterator<Item = &LogLine> {
+        self.matches.iter().filter_map(|s| self.get(*s))
     }
 }
 
@@ -314,7 +349,7 @@ impl PaneState for Logs {
     }
 
     fn on_action(&mut self, action: Action, _ctx: &PaneCtx) -> Reaction {
-        let page = self.rows.max(1) as isize;
+        let page = self.view.page();
         match action {
             Action::Down => self.move_selection(1),
             Action::Up => self.move_selection(-1),
@@ -399,7 +434,7 @@ mod tests {
         for i in 0..3 {
             l.push(line(&format!("m{i}"), 6));
         }
-        let w = l.window(10);
+        let w: Vec<&LogLine> = l.matching().collect();
         assert!(Arc::ptr_eq(&w[0].host, &w[2].host));
         assert!(Arc::ptr_eq(&w[0].program, &w[1].program));
         assert_eq!((&*w[2].host, &*w[2].program), ("web-1", "app"));
@@ -410,7 +445,10 @@ mod tests {
             l.push(x);
         }
         assert!(l.names.len() <= MAX_NAMES);
-        assert_eq!(&*l.window(10)[9].host, format!("h-{}", MAX_NAMES + 9));
+        assert_eq!(
+            &*l.matching().last().unwrap().host,
+            format!("h-{}", MAX_NAMES + 9)
+        );
     }
 
     #[test]
@@ -421,7 +459,7 @@ mod tests {
         }
         assert_eq!(l.len(), 3);
         assert_eq!(l.dropped, 2);
-        let w: Vec<_> = l.window(10).iter().map(|x| x.message.clone()).collect();
+        let w: Vec<_> = l.matching().map(|x| x.message.clone()).collect();
         assert_eq!(w, ["m2", "m3", "m4"]);
     }
 
@@ -432,7 +470,7 @@ mod tests {
         for m in ["ok", "err 1", "ok", "err 2", "err 3", "ok"] {
             l.push(line(m, 6));
         }
-        let w: Vec<_> = l.window(10).iter().map(|x| x.message.clone()).collect();
+        let w: Vec<_> = l.matching().map(|x| x.message.clone()).collect();
         assert_eq!(w, ["err 2", "err 3"]);
         assert_eq!(l.match_count(), 2);
     }
@@ -485,8 +523,7 @@ mod tests {
                 ..Default::default()
             });
         }
-        let shown =
-            |l: &Logs| -> Vec<String> { l.window(100).iter().map(|x| x.message.clone()).collect() };
+        let shown = |l: &Logs| -> Vec<String> { l.matching().map(|x| x.message.clone()).collect() };
         l.set_scope(Some(EntityScope {
             label: "web-1".into(),
             names: vec!["web-1".into(), "10.0.0.1:9100".into(), "10.0.0.1".into()],
@@ -512,5 +549,55 @@ mod tests {
         l.top();
         l.push(line("m3", 6));
         assert_eq!(l.selected().unwrap().message, "m1");
+    }
+
+    fn screen(l: &Logs) -> Vec<String> {
+        l.visible()
+            .map(|(x, sel)| format!("{}{}", if sel { ">" } else { "" }, x.message))
+            .collect()
+    }
+
+    #[test]
+    fn top_fills_the_pane_with_the_oldest_lines_and_the_cursor_moves_freely() {
+        let mut l = Logs::with_capacity(100);
+        l.view.set_rows(4);
+        for i in 0..10 {
+            l.push(line(&format!("m{i}"), 6));
+        }
+        l.fit();
+        assert_eq!(
+            screen(&l),
+            ["m6", "m7", "m8", "m9"],
+            "following: the newest"
+        );
+        l.top();
+        l.fit();
+        assert_eq!(
+            screen(&l),
+            [">m0", "m1", "m2", "m3"],
+            "g: the oldest fill the pane"
+        );
+        l.move_selection(2);
+        l.fit();
+        assert_eq!(
+            screen(&l),
+            ["m0", "m1", ">m2", "m3"],
+            "the cursor moves on screen"
+        );
+        l.move_selection(3);
+        l.fit();
+        assert_eq!(
+            screen(&l),
+            ["m2", "m3", "m4", ">m5"],
+            "and scrolls at the edge"
+        );
+        // New lines while paused: the screen stays where it is.
+        l.push(line("new", 6));
+        l.fit();
+        assert_eq!(screen(&l), ["m2", "m3", "m4", ">m5"]);
+        assert_eq!(l.unseen, 1);
+        l.bottom();
+        l.fit();
+        assert_eq!(screen(&l), ["m7", "m8", "m9", "new"], "G: following again");
     }
 }

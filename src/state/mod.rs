@@ -484,7 +484,7 @@ pub fn set_viewports(state: &mut State, v: Viewports) -> Vec<Command> {
     state.viewports = v;
     state.members.cursor.set_rows(v.members_rows);
     state.checks.cursor.set_rows(v.checks_rows);
-    state.logs.rows = v.logs_rows;
+    state.logs.view.set_rows(v.logs_rows);
     state.metrics.width = v.sparkline_width;
     settle(state)
 }
@@ -495,6 +495,7 @@ pub fn set_viewports(state: &mut State, v: Viewports) -> Vec<Command> {
 fn settle(state: &mut State) -> Vec<Command> {
     state.members.fit();
     state.checks.fit();
+    state.logs.fit();
     let mut out: Vec<Command> = lease_interest(state).into_iter().collect();
     out.extend(sync_scope(state));
     out.extend(metrics::interest(state));

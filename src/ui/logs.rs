@@ -156,7 +156,6 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         inner.y += 1;
         inner.height = inner.height.saturating_sub(1);
     }
-    let rows = inner.height as usize;
     if logs.is_empty() {
         frame.render_widget(
             Paragraph::new("waiting for log lines …").style(muted(ctx)),
@@ -164,8 +163,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         );
         return;
     }
-    let window = logs.window(rows);
-    if window.is_empty() {
+    if logs.match_count() == 0 {
         frame.render_widget(
             Paragraph::new(format!(
                 "no line matches ({} buffered) — Esc clears the filter",
@@ -176,25 +174,37 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         );
         return;
     }
+    // The lines on screen are the reducer's (`Logs::fit`, from the layout's rows).
     let focused = st.focus == Pane::Logs;
-    let last = window.len() - 1;
-    let lines: Vec<Line> = window
-        .iter()
-        .enumerate()
-        .map(|(i, l)| line(ctx, l, focused && !logs.follow && i == last))
+    let mut lines: Vec<Line> = logs
+        .visible()
+        .map(|(l, selected)| line(ctx, l, focused && selected))
         .collect();
-    let w = inner.width.max(1) as usize;
-    let total: usize = if logs.wrap {
-        lines.iter().map(|l| l.width().max(1).div_ceil(w)).sum()
-    } else {
-        lines.len()
-    };
-    let mut p = Paragraph::new(lines);
-    if logs.wrap {
-        // Wrapped lines take more rows: keep the newest (bottom) ones in view.
-        p = p
+    let p = if logs.wrap {
+        // Wrapped lines take more rows. Following, the newest stay at the bottom; paused, the
+        // first lines give way until the selected one fits.
+        let w = inner.width.max(1) as usize;
+        let height = |l: &Line| l.width().max(1).div_ceil(w);
+        let rows = inner.height as usize;
+        let scroll = if logs.follow {
+            lines.iter().map(height).sum::<usize>().saturating_sub(rows)
+        } else {
+            let selected = logs
+                .selected_index()
+                .and_then(|i| i.checked_sub(logs.view.offset()));
+            if let Some(mut sel) = selected.filter(|s| *s < lines.len()) {
+                while sel > 0 && lines[..=sel].iter().map(height).sum::<usize>() > rows {
+                    lines.remove(0);
+                    sel -= 1;
+                }
+            }
+            0
+        };
+        Paragraph::new(lines)
             .wrap(Wrap { trim: false })
-            .scroll((total.saturating_sub(inner.height as usize) as u16, 0));
-    }
+            .scroll((scroll as u16, 0))
+    } else {
+        Paragraph::new(lines)
+    };
     frame.render_widget(p, inner);
 }

@@ -592,12 +592,7 @@ fn logs_fingerprint(s: &State) -> Option<String> {
     if s.logs.is_empty() {
         return None;
     }
-    let lines: Vec<String> = s
-        .logs
-        .window(usize::MAX)
-        .iter()
-        .map(|l| l.message.clone())
-        .collect();
+    let lines: Vec<String> = s.logs.matching().map(|l| l.message.clone()).collect();
     Some(lines.join(" | "))
 }
 

@@ -610,7 +610,7 @@ impl LogTail {
 
     /// Every buffered line (no filter is set), oldest first.
     pub fn lines(&self) -> Vec<LogLine> {
-        self.logs.window(usize::MAX).into_iter().cloned().collect()
+        self.logs.matching().cloned().collect()
     }
 
     pub fn messages(&self) -> Vec<String> {

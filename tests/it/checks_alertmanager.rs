@@ -17,7 +17,8 @@ use opsconsole::state::{Change, Confirm, Popup};
 use serde_json::{json, Value};
 
 use common::checks_console::ChecksConsole;
-use common::Alertmanager;
+use common::wait::Wait;
+use common::{wait_until, Alertmanager};
 
 fn profile(url: &str) -> ChecksProfile {
     let toml = format!(
@@ -89,18 +90,16 @@ impl Api {
     }
 }
 
-/// Evaluates the async block `$body` (an `Option`) until it is `Some`, for up to 10 s.
+/// Evaluates the async block `$body` (an `Option`) until it is `Some`, for up to 10 s (a
+/// [`Wait`]: the block may borrow what a closure could not hand to `wait_until_async`).
 macro_rules! eventually {
     ($what:expr, $body:expr) => {{
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let mut wait = Wait::new($what, Duration::from_secs(10));
         loop {
-            if let Some(v) = $body.await {
+            if let Some(v) = wait.look($body.await) {
                 break v;
             }
-            if tokio::time::Instant::now() > deadline {
-                panic!("timed out waiting for {}", $what);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(wait.pause(String::new)).await;
         }
     }};
 }
@@ -414,22 +413,22 @@ fn label_map(labels: &[(&str, &str)]) -> Value {
 /// The label sets `amtool alert query --silenced` lists, once it lists `want` (waited for: the
 /// console has already reported the outcome, Alertmanager's status may lag a little).
 fn amtool_silenced_once_it_lists(am: &Alertmanager, want: &Value) -> Vec<Value> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let labels: Vec<Value> = am
-            .amtool_silenced()
-            .into_iter()
-            .map(|a| a["labels"].clone())
-            .collect();
-        if labels.contains(want) {
-            return labels;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "amtool does not list {want} as silenced; it lists {labels:#?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(
+        format!("amtool to list {want} as silenced"),
+        Duration::from_secs(5),
+        || {
+            let labels: Vec<Value> = am
+                .amtool_silenced()
+                .into_iter()
+                .map(|a| a["labels"].clone())
+                .collect();
+            if labels.contains(want) {
+                Ok(labels)
+            } else {
+                Err(format!("it lists {labels:#?}"))
+            }
+        },
+    )
 }
 
 /// The silences Alertmanager holds with `comment`.

@@ -21,6 +21,7 @@ use opsconsole::sources::http::{HttpError, MAX_BODY_BYTES};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
+use crate::common::wait::recv_until;
 use fake::{Reply, Req, Server};
 
 const KEY: &str = "8f2b0c1e-4d7a-4c55-9b1e-2f6a7d3c9e10";
@@ -1575,14 +1576,7 @@ async fn wait_msg<T>(
     within: Duration,
     mut pick: impl FnMut(&Msg) -> Option<T>,
 ) -> T {
-    let deadline = Instant::now() + within;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let m = next_msg(rx, left).await;
-        if let Some(v) = pick(&m) {
-            return v;
-        }
-    }
+    recv_until(rx, "the message asked for", within, |m| pick(&m)).await
 }
 
 #[tokio::test]

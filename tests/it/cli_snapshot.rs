@@ -589,19 +589,20 @@ impl RealAlertmanager {
             .spawn()
             .expect("starting prometheus-alertmanager");
         let am = RealAlertmanager { port, dir, child };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if am
-                .http("GET", "/-/ready", "")
-                .is_some_and(|(status, _)| status == 200)
-            {
-                return am;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let log =
-            std::fs::read_to_string(am.dir.path().join("alertmanager.log")).unwrap_or_default();
-        panic!("Alertmanager on port {port} was not ready within 20 s; log:\n{log}");
+        common::wait_until_or(
+            format!("Alertmanager on port {port} to be ready"),
+            Duration::from_secs(20),
+            || {
+                am.http("GET", "/-/ready", "")
+                    .is_some_and(|(status, _)| status == 200)
+            },
+            || {
+                let log = std::fs::read_to_string(am.dir.path().join("alertmanager.log"))
+                    .unwrap_or_default();
+                format!("log:\n{log}")
+            },
+        );
+        am
     }
 
     fn url(&self) -> String {

@@ -10,7 +10,7 @@ use std::net::TcpListener;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{require_binary, wait_for, write_config, Etcd};
+use common::{require_binary, wait_until_or, write_config, Etcd};
 
 const BIN: &str = env!("CARGO_BIN_EXE_opsconsole");
 
@@ -93,20 +93,19 @@ impl Tmux {
 
     fn wait(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
         // Accept a screen only when a second capture shows the same (no half-painted frame).
-        wait_for(Duration::from_secs(15), || {
-            let s = self.screen();
-            if !pred(&s) {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(80));
-            (self.screen() == s).then_some(s)
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "screen never showed {what}; last screen:\n{}",
-                self.screen()
-            )
-        })
+        wait_until_or(
+            format!("the screen to show {what}"),
+            Duration::from_secs(15),
+            || {
+                let s = self.screen();
+                if !pred(&s) {
+                    return None;
+                }
+                std::thread::sleep(Duration::from_millis(80));
+                (self.screen() == s).then_some(s)
+            },
+            || format!("last screen:\n{}", self.screen()),
+        )
     }
 }
 

@@ -19,10 +19,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::tmux::{Settle, Tmux, SOON};
-use common::{free_port, wait_for, write_config, Etcd};
+use common::{free_port, wait_until_or, write_config, Etcd};
 
 const WIDTH: u16 = 160;
 const HEIGHT: u16 = 45;
@@ -219,28 +219,27 @@ impl Alertmanager {
             .spawn()
             .expect("starting prometheus-alertmanager");
         let mut am = Alertmanager { port, dir, child };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if http(port, "GET", "/-/ready", None).is_some_and(|(s, _)| s == 200) {
-                return am;
-            }
-            let exited = am.child.try_wait().ok().flatten();
-            if exited.is_some() || Instant::now() >= deadline {
-                panic!(
-                    "alertmanager on port {port} not ready ({exited:?}); log:\n{}",
-                    am.log()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let log = am.dir.path().join("alertmanager.log");
+        let log = || std::fs::read_to_string(&log).unwrap_or_default();
+        wait_until_or(
+            format!("alertmanager on port {port} to be ready"),
+            Duration::from_secs(20),
+            || {
+                if let Ok(Some(exited)) = am.child.try_wait() {
+                    panic!(
+                        "alertmanager on port {port} exited ({exited}); log:\n{}",
+                        log()
+                    );
+                }
+                http(port, "GET", "/-/ready", None).is_some_and(|(s, _)| s == 200)
+            },
+            || format!("log:\n{}", log()),
+        );
+        am
     }
 
     fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("alertmanager.log")).unwrap_or_default()
     }
 
     fn api(&self, method: &str, path: &str, body: Option<&str>) -> serde_json::Value {
@@ -323,20 +322,23 @@ impl Redis {
             .spawn()
             .expect("starting redis-server");
         let mut r = Redis { port, dir, child };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if resp(port, &[b"PING"]).is_some_and(|l| l == "+PONG") {
-                return r;
-            }
-            let exited = r.child.try_wait().ok().flatten();
-            if exited.is_some() || Instant::now() >= deadline {
-                panic!(
-                    "redis-server on port {port} not answering PING ({exited:?}); log:\n{}",
-                    std::fs::read_to_string(r.dir.path().join("redis.log")).unwrap_or_default()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
+        let log = r.dir.path().join("redis.log");
+        let log = || std::fs::read_to_string(&log).unwrap_or_default();
+        wait_until_or(
+            format!("redis-server on port {port} to answer PING"),
+            Duration::from_secs(10),
+            || {
+                if let Ok(Some(exited)) = r.child.try_wait() {
+                    panic!(
+                        "redis-server on port {port} exited ({exited}); log:\n{}",
+                        log()
+                    );
+                }
+                resp(port, &[b"PING"]).is_some_and(|l| l == "+PONG")
+            },
+            || format!("log:\n{}", log()),
+        );
+        r
     }
 
     fn url(&self) -> String {
@@ -780,8 +782,12 @@ fn alertmanager_checks_silence_for_real_and_readonly_refuses() {
         s.contains("Create this silence?") && s.contains("HighLatency on web-2")
     });
     t.confirm("y");
-    let silence = wait_for(SOON, || am.active_silences().into_iter().next())
-        .unwrap_or_else(|| panic!("no active silence in Alertmanager:\n{}", t.screen()));
+    let silence = wait_until_or(
+        "an active silence in Alertmanager",
+        SOON,
+        || am.active_silences().into_iter().next(),
+        || t.screen(),
+    );
     let mut matchers: Vec<(String, String, bool, bool)> = silence["matchers"]
         .as_array()
         .expect("matchers")
@@ -832,8 +838,12 @@ fn alertmanager_checks_silence_for_real_and_readonly_refuses() {
         s.contains("Remove this silence?") && s.contains("[y] remove")
     });
     t.confirm("y");
-    wait_for(SOON, || am.active_silences().is_empty().then_some(()))
-        .unwrap_or_else(|| panic!("the silence is still active:\n{}", t.screen()));
+    wait_until_or(
+        "the silence no longer active",
+        SOON,
+        || am.active_silences().is_empty(),
+        || t.screen(),
+    );
     t.wait_screen("S gone from HighLatency", SOON, |s| {
         silenced_marker(s, "web-2", "HighLatency") == Some(false)
     });
@@ -875,8 +885,12 @@ fn hostile_log_lines_are_drawn_harmlessly() {
     ));
     let t = f.console(&[]);
     // Pub/Sub drops messages nobody listens to: wait until the console subscribed.
-    wait_for(SOON, || (redis.subscribers("syslog") > 0).then_some(()))
-        .unwrap_or_else(|| panic!("the console never subscribed to syslog:\n{}", t.screen()));
+    wait_until_or(
+        "the console to subscribe to syslog",
+        SOON,
+        || redis.subscribers("syslog") > 0,
+        || t.screen(),
+    );
     let before = t.wait_screen("the logs pane waiting", SOON, |s| {
         s.contains("waiting for log lines")
     });
@@ -1008,12 +1022,16 @@ fn metrics_pane_shows_a_prometheus_series_and_switches_window() {
         metrics_pane(s)[0].contains("[6h]")
     });
     assert!(!metrics_pane(&s)[0].contains("[1h]"), "{s}");
-    let six = wait_for(SOON, || {
-        prom.requests()
-            .into_iter()
-            .find(|f| (21600.0..21900.0).contains(&span(f)))
-    });
-    assert!(six.is_some(), "no 6h query: {:?}", prom.requests());
+    wait_until_or(
+        "a 6h query",
+        SOON,
+        || {
+            prom.requests()
+                .into_iter()
+                .find(|f| (21600.0..21900.0).contains(&span(f)))
+        },
+        || format!("requests: {:?}", prom.requests()),
+    );
     t.wait_screen("the series drawn for 6h", SOON, |s| {
         metrics_pane(s)
             .iter()

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::tmux::{assert_cooked, run_ok, Tmux, SOON};
-use common::{free_port, wait_for, write_config, Etcd};
+use common::{free_port, wait_until, wait_until_or, write_config, Etcd};
 
 const WIDTH: u16 = 160;
 const HEIGHT: u16 = 45;
@@ -228,13 +228,9 @@ fn deregister_asks_names_the_key_and_is_audited() {
     t.send(&["D"]);
     t.wait_text("key  /services/web/web-1 ");
     t.confirm("y");
-    let deleted = wait_for(SOON, || {
-        f.get("/services/web/web-1").trim().is_empty().then_some(())
+    wait_until("y to delete /services/web/web-1 from etcd", SOON, || {
+        f.get("/services/web/web-1").trim().is_empty()
     });
-    assert!(
-        deleted.is_some(),
-        "y did not delete /services/web/web-1 from etcd"
-    );
     let s = t.wait_screen("web-1 gone from the table", SOON, |s| !has_row(s, "web-1"));
     assert!(
         has_row(&s, "web-2") && has_row(&s, "redis-1"),
@@ -245,12 +241,16 @@ fn deregister_asks_names_the_key_and_is_audited() {
         "web-2 deleted too"
     );
 
-    let line = wait_for(SOON, || {
-        t.audit_lines()
-            .into_iter()
-            .find(|l| l["action"] == "deregister" && l["result"] == "deleted")
-    })
-    .unwrap_or_else(|| panic!("no audit line for the deregister: {:?}", t.audit_lines()));
+    let line = wait_until_or(
+        "an audit line for the deregister",
+        SOON,
+        || {
+            t.audit_lines()
+                .into_iter()
+                .find(|l| l["action"] == "deregister" && l["result"] == "deleted")
+        },
+        || format!("{:?}", t.audit_lines()),
+    );
     assert_eq!(line["target"], "/services/web/web-1", "{line}");
     assert_eq!(line["cluster"], "test", "{line}");
     assert_eq!(line["user"], "e2e-tester", "{line}");
@@ -292,12 +292,11 @@ fn readonly_refuses_deregister_and_audits_the_refusal() {
         "key deleted in read-only mode"
     );
     assert!(has_row(&t.screen(), "web-1"));
-    let line = wait_for(SOON, || {
+    let line = wait_until("an audit line for the refused deregister", SOON, || {
         t.audit_lines()
             .into_iter()
             .find(|l| l["action"] == "deregister")
-    })
-    .unwrap_or_else(|| panic!("no audit line for the refused deregister"));
+    });
     assert_eq!(line["result"], "refused: readonly", "{line}");
     assert_eq!(line["target"], "/services/web/web-1", "{line}");
 }

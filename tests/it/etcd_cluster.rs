@@ -18,6 +18,8 @@ use tokio::task::JoinHandle;
 use common::etcd_cluster::EtcdCluster;
 use common::etcd_console::{members_from_etcdctl, profile, Console, Members, PREFIX};
 use common::proxy::Proxy;
+use common::wait::{pump_until, wait_until_async_or};
+use common::{wait_until, wait_until_async};
 
 /// A change reaching the state: well under a second when connected.
 const LIVE: Duration = Duration::from_secs(5);
@@ -76,22 +78,19 @@ async fn watch_streams(cluster: &EtcdCluster, i: usize) -> Option<u64> {
 
 /// The member the console is watching on (the only member with a watch stream).
 async fn watched_member(cluster: &EtcdCluster) -> usize {
-    let deadline = Instant::now() + LIVE;
-    loop {
+    wait_until_async("exactly one member with a watch stream", LIVE, || async {
         let mut on = Vec::new();
         for i in 0..cluster.nodes.len() {
             if watch_streams(cluster, i).await.unwrap_or(0) > 0 {
                 on.push(i);
             }
         }
-        if on.len() == 1 {
-            return on[0];
+        match on[..] {
+            [one] => Ok(one),
+            _ => Err(format!("members with a watch stream: {on:?}")),
         }
-        if Instant::now() >= deadline {
-            panic!("expected exactly one member with a watch stream, got {on:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -189,25 +188,27 @@ impl Writer {
     /// Waits until at least `n` more writes were acknowledged.
     async fn wait_writes(&self, n: u64, timeout: Duration) {
         let target = self.acked() + n;
-        let deadline = Instant::now() + timeout;
-        while self.acked() < target {
-            assert!(
-                Instant::now() < deadline,
-                "writer stuck: {} acked, {} failed",
-                self.acked(),
-                self.failed.load(Ordering::SeqCst)
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_until_async_or(
+            format!("{n} more acknowledged writes"),
+            timeout,
+            || async { self.acked() >= target },
+            || {
+                format!(
+                    "writer stuck: {} acked, {} failed",
+                    self.acked(),
+                    self.failed.load(Ordering::SeqCst)
+                )
+            },
+        )
+        .await;
     }
 
     async fn pause(&self) {
         self.pause.store(true, Ordering::SeqCst);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.idle.load(Ordering::SeqCst) {
-            assert!(Instant::now() < deadline, "writer did not pause");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        wait_until_async("the writer to pause", Duration::from_secs(10), || async {
+            self.idle.load(Ordering::SeqCst)
+        })
+        .await;
     }
 
     fn resume(&self) {
@@ -237,30 +238,20 @@ async fn checkpoint(
     writer.pause().await;
     let truth = etcd_members(cluster);
     let t0 = Instant::now();
-    let deadline = t0 + timeout;
-    loop {
-        if let Ok(Some(m)) = c.h.next(Duration::from_millis(100)).await {
-            c.apply(m);
-            while let Some(m) = c.h.ready() {
-                c.apply(m);
-            }
-        }
+    pump_until(c, format!("{step}: console == etcd"), timeout, |c| {
         let now = c.members();
         if now == truth {
-            break;
+            return Ok(());
         }
-        if Instant::now() >= deadline {
-            let (missing, ghosts, stale) = diff(&now, &truth);
-            panic!(
-                "{step}: console != etcd after {timeout:?}: {} missing {missing:?}, {} ghosts {ghosts:?}, {} stale {stale:?}\nhealth history: {:?}\nsnapshots: {:?}",
-                missing.len(),
-                ghosts.len(),
-                stale.len(),
-                c.healths,
-                c.snapshots
-            );
-        }
-    }
+        let (missing, ghosts, stale) = diff(&now, &truth);
+        Err(format!(
+            "{} missing {missing:?}, {} ghosts {ghosts:?}, {} stale {stale:?}",
+            missing.len(),
+            ghosts.len(),
+            stale.len(),
+        ))
+    })
+    .await;
     let took = t0.elapsed();
     eprintln!(
         "{step}: console == etcd ({} members, {} writes acked so far) after {took:?}",
@@ -375,15 +366,11 @@ async fn failover_kill_console_member_then_leader_while_writing() {
             )
             .unwrap_or_else(|e| panic!("move-leader: {e}"));
         eprintln!("{}", out.trim());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while cluster.leader() != on {
-            assert!(
-                Instant::now() < deadline,
-                "leadership did not move to n{}",
-                on + 1
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_until(
+            format!("leadership to move to n{}", on + 1),
+            Duration::from_secs(10),
+            || cluster.leader() == on,
+        );
     }
     eprintln!("killing n{}: the leader and the console's member", on + 1);
     let mark = c.healths.len();

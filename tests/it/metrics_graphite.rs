@@ -13,6 +13,7 @@ use opsconsole::sources::metrics::MetricsSource;
 
 use common::metrics_servers::{CannedServer, Graphite, Reply};
 use common::metrics_source::{self, err, member, ok, query, source};
+use common::wait::wait_until_async_or;
 
 fn profile(url: &str, series: &[&str]) -> MetricsProfile {
     metrics_source::profile("graphite", url, series)
@@ -42,21 +43,20 @@ async fn fetch_until(
     what: &str,
     done: impl Fn(&MetricsResult) -> bool,
 ) -> MetricsResult {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let r = src.fetch(q).await.expect("fetch");
-        if done(&r) {
-            return r;
-        }
-        if Instant::now() > deadline {
-            panic!(
-                "{what}: not seen within 20 s; last result {:#?}\n{}",
-                r.series,
-                g.logs()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    wait_until_async_or(
+        what,
+        Duration::from_secs(20),
+        || async {
+            let r = src.fetch(q).await.expect("fetch");
+            if done(&r) {
+                Ok(r)
+            } else {
+                Err(format!("result {:#?}", r.series))
+            }
+        },
+        || g.logs(),
+    )
+    .await
 }
 
 fn last_of(r: &MetricsResult, name: &str) -> Option<f64> {

@@ -12,6 +12,7 @@ use opsconsole::sources::http::HttpError;
 
 use common::metrics_servers::{CannedServer, ExpositionTarget, Prometheus, Reply};
 use common::metrics_source::{self, err, member, ok, query, source};
+use common::wait_until_async;
 
 fn profile(url: &str, series: &[&str]) -> MetricsProfile {
     metrics_source::profile("prometheus", url, series)
@@ -110,18 +111,23 @@ async fn real_prometheus_known_values_cluster_form_bad_query_and_24h_cap() {
     // newest value is the one at `end` itself, not up to a step earlier. (A scrape that times out
     // on a loaded machine leaves a stale marker that hides the newest sample for a second, so
     // this is retried briefly.)
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let r = loop {
-        let r = src
-            .fetch(&query(member("web-1"), Window::M15, 120))
-            .await
-            .expect("fetch");
-        let cpu = ok(&r, "cpu");
-        if cpu.last == Some(45.0) || Instant::now() > deadline {
-            break r;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+    let r = wait_until_async(
+        "the newest value 45 at the end of 120 columns",
+        Duration::from_secs(5),
+        || async {
+            let r = src
+                .fetch(&query(member("web-1"), Window::M15, 120))
+                .await
+                .expect("fetch");
+            let cpu = ok(&r, "cpu");
+            if cpu.last == Some(45.0) {
+                Ok(r)
+            } else {
+                Err(format!("{:?}", &cpu.points[100..]))
+            }
+        },
+    )
+    .await;
     let cpu = ok(&r, "cpu");
     assert_eq!(cpu.points.len(), 120);
     assert_eq!(cpu.last, Some(45.0), "{:?}", &cpu.points[100..]);

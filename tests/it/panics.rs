@@ -104,18 +104,16 @@ fn source_task_panic_fails_its_pane_and_nothing_reaches_the_screen() {
 /// Waits until the console's log file contains `text`; its content.
 fn wait_log(t: &Tmux, text: &str) -> String {
     let path = t.state_dir().join("opsconsole.log");
-    common::wait_for(SOON, || {
-        std::fs::read_to_string(&path)
-            .ok()
-            .filter(|l| l.contains(text))
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "{text:?} never reached {}:\n{}",
-            path.display(),
-            std::fs::read_to_string(&path).unwrap_or_default()
-        )
-    })
+    common::wait_until_or(
+        format!("{text:?} to reach {}", path.display()),
+        SOON,
+        || {
+            std::fs::read_to_string(&path)
+                .ok()
+                .filter(|l| l.contains(text))
+        },
+        || std::fs::read_to_string(&path).unwrap_or_default(),
+    )
 }
 
 /// The console, as `opsconsole --cluster test` runs it, on a profile no config file can hold.

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use chrono::Utc;
@@ -34,7 +34,8 @@ use opsconsole::sources::checks::ChecksSource;
 use opsconsole::state::{self, State};
 use tokio::sync::mpsc;
 
-use common::{free_port, require_binary, wait_for, Etcd};
+use common::wait::recv_until;
+use common::{free_port, require_binary, wait_until, wait_until_or, Etcd};
 
 const BIN: &str = env!("CARGO_BIN_EXE_opsconsole");
 const SECRET: &str = "s3cr3t-value";
@@ -482,31 +483,30 @@ logs = {{ kind = "elasticsearch", url = "{rej}", user = "ops", password_env = "{
         ],
         &env,
     );
-    wait_for(Duration::from_secs(15), || {
-        t.screen().contains("web-1").then_some(())
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "the member never showed (etcd auth failed?):\n{}",
-            t.screen()
-        )
-    });
+    wait_until_or(
+        "the member to show (etcd auth failed?)",
+        Duration::from_secs(15),
+        || t.screen().contains("web-1"),
+        || t.screen(),
+    );
     // Let every source fail and retry a few times (checks and logs get 401s, metrics no answer).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while rejecting.requests.load(Ordering::SeqCst) < 6 {
-        assert!(Instant::now() < deadline, "the backends were not polled");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(
+        "the backends to be polled 6 times",
+        Duration::from_secs(20),
+        || rejecting.requests.load(Ordering::SeqCst) >= 6,
+    );
     assert!(
         rejecting.saw_secret.load(Ordering::SeqCst),
         "the secret was sent as Basic credentials (so it was really in use)"
     );
     t.keys(&["j"]);
     t.keys(&["D"]);
-    wait_for(Duration::from_secs(10), || {
-        t.screen().contains("Deregister this member?").then_some(())
-    })
-    .unwrap_or_else(|| panic!("no deregister dialog:\n{}", t.screen()));
+    wait_until_or(
+        "the deregister dialog",
+        Duration::from_secs(10),
+        || t.screen().contains("Deregister this member?"),
+        || t.screen(),
+    );
     // The dialog's keys count once it has been on screen for 250 ms.
     std::thread::sleep(Duration::from_millis(350));
     t.keys(&["y"]);
@@ -709,30 +709,26 @@ async fn checks_health(url: &str, extra: &str) -> Result<usize, String> {
         ChecksSource::new(p.cluster("t").unwrap().checks.clone().unwrap(), tx, crx).run(),
     );
     let mut st = State::new("t", "/services/", "u", Utc::now());
-    let result = tokio::time::timeout(Duration::from_secs(10), async {
-        while let Some(m) = rx.recv().await {
-            let h = match &m {
-                Msg::Health(
-                    SourceId {
-                        kind: SourceKind::Checks,
-                        ..
-                    },
-                    h,
-                ) => Some(h.clone()),
-                _ => None,
-            };
-            state::update(&mut st, m);
-            match h {
-                Some(Health::Live) => return Ok(st.checks.results.len()),
-                Some(Health::Retrying { error, .. }) => return Err(error),
-                Some(Health::Failed(e)) => return Err(format!("failed: {e}")),
-                _ => {}
-            }
+    let result = recv_until(&mut rx, "Live or Retrying", Duration::from_secs(10), |m| {
+        let h = match &m {
+            Msg::Health(
+                SourceId {
+                    kind: SourceKind::Checks,
+                    ..
+                },
+                h,
+            ) => Some(h.clone()),
+            _ => None,
+        };
+        state::update(&mut st, m);
+        match h {
+            Some(Health::Live) => Some(Ok(st.checks.results.len())),
+            Some(Health::Retrying { error, .. }) => Some(Err(error)),
+            Some(Health::Failed(e)) => Some(Err(format!("failed: {e}"))),
+            _ => None,
         }
-        Err("source stopped".into())
     })
-    .await
-    .expect("no Live or Retrying within 10 s");
+    .await;
     task.abort();
     result
 }

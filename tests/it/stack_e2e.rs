@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::{wait_until, wait_until_or};
+
 const BIN: &str = env!("CARGO_BIN_EXE_opsconsole");
 /// How long the panes may take to show live data after `up` (StatsD flushes every 2 s, the console
 /// polls graphite every 5 s; a passing run needs ~10 s).
@@ -234,19 +236,25 @@ fn stack_up_console_live_down_leaves_nothing() {
 
     let tmux = Tmux::start(&["--config", config.to_str().unwrap(), "--cluster", "local"]);
     let t0 = Instant::now();
-    let mut screen = tmux.screen();
-    let mut missing = missing_panes(&screen);
-    while !missing.is_empty() && t0.elapsed() < LIVE {
-        std::thread::sleep(Duration::from_millis(500));
-        screen = tmux.screen();
-        missing = missing_panes(&screen);
-    }
-    assert!(
-        missing.is_empty(),
-        "after {:.0?} the console still lacks: {}\n--- screen\n{screen}\n--- fleet-sim log\n{}",
-        t0.elapsed(),
-        missing.join(", "),
-        std::fs::read_to_string(stack.path().join("logs/fleet-sim.log")).unwrap_or_default()
+    wait_until_or(
+        "all four panes live",
+        LIVE,
+        || {
+            let screen = tmux.screen();
+            let missing = missing_panes(&screen);
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the console still lacks: {}\n--- screen\n{screen}",
+                    missing.join(", ")
+                ))
+            }
+        },
+        || {
+            let log = std::fs::read_to_string(stack.path().join("logs/fleet-sim.log"));
+            format!("--- fleet-sim log\n{}", log.unwrap_or_default())
+        },
     );
     eprintln!(
         "all four panes live {:.1?} after the console started",
@@ -254,11 +262,9 @@ fn stack_up_console_live_down_leaves_nothing() {
     );
 
     tmux.send("q");
-    let t1 = Instant::now();
-    while !tmux.screen().contains("EXIT=") && t1.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let after = tmux.screen();
+    let after = wait_until("EXIT= after q", Duration::from_secs(10), || {
+        Some(tmux.screen()).filter(|s| s.contains("EXIT="))
+    });
     assert!(
         after.contains("EXIT=0"),
         "the console did not quit cleanly on q:\n{after}"
@@ -272,17 +278,18 @@ fn stack_up_console_live_down_leaves_nothing() {
         show(&out)
     );
 
-    let t2 = Instant::now();
-    let mut left = processes_mentioning(stack.path());
-    while !left.is_empty() && t2.elapsed() < Duration::from_secs(3) {
-        std::thread::sleep(Duration::from_millis(100));
-        left = processes_mentioning(stack.path());
-    }
-    assert!(
-        left.is_empty(),
-        "still running after scripts/stack down:\n{}\n--- down said\n{}",
-        left.join("\n"),
-        show(&out)
+    wait_until_or(
+        "no process left after scripts/stack down",
+        Duration::from_secs(3),
+        || {
+            let left = processes_mentioning(stack.path());
+            if left.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("still running:\n{}", left.join("\n")))
+            }
+        },
+        || format!("--- down said\n{}", show(&out)),
     );
     let pid_files: Vec<_> = std::fs::read_dir(stack.path().join("run"))
         .map(|d| d.flatten().map(|e| e.path()).collect())

@@ -14,7 +14,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::tmux::{run_ok, sh_quote, Settle, Tmux, TmuxBuilder, BIN, SOON, TTY_REPORT};
-use common::wait_for;
+use common::{wait_until, wait_until_or};
 
 /// A private tmux server (`common::tmux`) with a 120×35 window, `USER=term-tester` and
 /// `OPSCONSOLE_TEST_PANIC` unset unless `env` sets it. The screen is captured with wrapped lines
@@ -44,15 +44,12 @@ fn start_script(body: &str, args: &[&str], env: &[(&str, &str)]) -> Tmux {
 
 /// The console is up: alternate screen on and the demo fleet drawn.
 fn wait_console(t: &Tmux) {
-    let deadline = Instant::now() + SOON;
-    while t.alternate_on() != "1" || !t.screen().contains("Members") {
-        assert!(
-            Instant::now() < deadline,
-            "the console did not start:\n{}",
-            t.screen()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until_or(
+        "the console to start",
+        SOON,
+        || t.alternate_on() == "1" && t.screen().contains("Members"),
+        || t.screen(),
+    );
     // Let it draw a few frames with live data.
     std::thread::sleep(Duration::from_millis(300));
 }
@@ -159,18 +156,24 @@ fn closed_terminal(stderr_to_file: bool) -> Tmux {
     let pid = t.app_pid();
     let killed = Instant::now();
     t.tmux(&["kill-pane", "-t", "t"]);
-    let gone = wait_for(Duration::from_secs(2), || (!alive(pid)).then_some(()));
-    let cpu = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    assert!(
-        gone.is_some(),
-        "opsconsole (pid {pid}) still running 2 s after its terminal closed; /proc stat: {cpu}"
+    wait_until_or(
+        format!("opsconsole (pid {pid}) to exit once its terminal closed"),
+        Duration::from_secs(2),
+        || !alive(pid),
+        || {
+            let cpu = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            format!("still running; /proc stat: {cpu}")
+        },
     );
-    let code = wait_for(Duration::from_secs(2), || {
-        std::fs::read_to_string(&code_file)
-            .ok()
-            .filter(|s| !s.trim().is_empty())
-    })
-    .expect("the wrapper recorded no exit code");
+    let code = wait_until(
+        "the wrapper to record the exit code",
+        Duration::from_secs(2),
+        || {
+            std::fs::read_to_string(&code_file)
+                .ok()
+                .filter(|s| !s.trim().is_empty())
+        },
+    );
     let stderr = std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default();
     eprintln!(
         "closed pty: gone within {:?}, exit code {}, stderr: {}",

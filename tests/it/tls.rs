@@ -18,6 +18,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use common::tls::{Certs, TlsEtcd};
 use common::tmux::{Tmux, SOON};
+use common::wait::recv_until;
 use opsconsole::config::{ClusterProfile, Config};
 use opsconsole::model::{ClusterId, Health, Msg, SourceId, SourceKind};
 use opsconsole::sources::checks::ChecksSource;
@@ -53,19 +54,18 @@ where
 {
     let (tx, mut rx) = mpsc::channel(256);
     let task = tokio::spawn(start(tx));
-    let health = tokio::time::timeout(Duration::from_secs(15), async {
-        while let Some(m) = rx.recv().await {
-            match m {
-                Msg::Health(s, Health::Live) if s == source => return Ok(()),
-                Msg::Health(s, Health::Retrying { error, .. }) if s == source => return Err(error),
-                Msg::Health(s, Health::Failed(error)) if s == source => return Err(error),
-                _ => {}
-            }
-        }
-        Err("the source stopped".to_string())
-    })
-    .await
-    .expect("neither live nor retrying within 15 s");
+    let health = recv_until(
+        &mut rx,
+        "Live or Retrying",
+        Duration::from_secs(15),
+        |m| match m {
+            Msg::Health(s, Health::Live) if s == source => Some(Ok(())),
+            Msg::Health(s, Health::Retrying { error, .. }) if s == source => Some(Err(error)),
+            Msg::Health(s, Health::Failed(error)) if s == source => Some(Err(error)),
+            _ => None,
+        },
+    )
+    .await;
     task.abort();
     health
 }

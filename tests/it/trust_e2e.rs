@@ -18,7 +18,7 @@ use std::process::Command;
 
 use base64::Engine as _;
 use common::tmux::{run_ok, Tmux, SOON};
-use common::{require_binary, wait_for, write_config, Alertmanager, Etcd};
+use common::{require_binary, wait_until, wait_until_or, write_config, Alertmanager, Etcd};
 use serde_json::Value;
 
 const WIDTH: u16 = 160;
@@ -178,8 +178,12 @@ fn keys_typed_ahead_do_not_confirm_a_dialog_not_yet_seen() {
 
     // The same key once the dialog has been seen: deleted.
     t.confirm("y");
-    common::wait_for(SOON, || (!f.has("/services/web/web-1")).then_some(()))
-        .unwrap_or_else(|| panic!("y did not delete web-1:\n{}", t.screen()));
+    wait_until_or(
+        "y to delete web-1",
+        SOON,
+        || !f.has("/services/web/web-1"),
+        || t.screen(),
+    );
     t.wait_screen("web-1 gone", SOON, |s| {
         !has_row(s, "web-1") && has_row(s, "web-2")
     });
@@ -284,16 +288,19 @@ fn an_unwritable_audit_log_refuses_every_change_until_it_can_be_written() {
     t.send(&["D"]);
     t.wait_text("Deregister this member?");
     t.confirm("y");
-    wait_for(SOON, || (!f.has("/services/web/web-1")).then_some(()))
-        .unwrap_or_else(|| panic!("not deleted once the log was writable:\n{}", t.screen()));
+    wait_until_or(
+        "web-1 deleted once the log was writable",
+        SOON,
+        || !f.has("/services/web/web-1"),
+        || t.screen(),
+    );
     t.wait_screen("the warning gone", SOON, |s| {
         !s.contains("AUDIT LOG UNWRITABLE") && !has_row(s, "web-1")
     });
-    let text = wait_for(SOON, || {
+    let text = wait_until("the attempt and the outcome in the audit log", SOON, || {
         let text = std::fs::read_to_string(&audit_log).ok()?;
         (text.lines().count() >= 2).then_some(text)
-    })
-    .expect("the attempt and the outcome in the audit log");
+    });
     let lines: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -317,14 +324,13 @@ fn the_attempt_is_on_disk_before_etcd_is_asked() {
     let pid = f.etcd.pid().expect("etcd runs");
     signal(pid, "-STOP");
     t.confirm("y");
-    let attempt = wait_for(SOON, || {
+    let attempt = wait_until("an attempt line while etcd is frozen", SOON, || {
         t.audit_lines()
             .into_iter()
             .find(|l| l["phase"] == "attempt")
     });
     let written = t.audit_lines();
     signal(pid, "-CONT");
-    let attempt = attempt.unwrap_or_else(|| panic!("no attempt line while etcd was frozen"));
     assert_eq!(
         written.len(),
         1,

@@ -11,6 +11,7 @@ use opsconsole::model::{AuditEntry, DeregisterOutcome, Health, Msg, SourceId, So
 use opsconsole::state::{Pane, Popup, State};
 
 use super::headless::Headless;
+use super::wait::{pump_until, Pump};
 
 /// The prefix the etcd tests register under.
 pub const PREFIX: &str = "/services/";
@@ -109,36 +110,11 @@ impl Console {
         &mut self,
         timeout: Duration,
         what: &str,
-        mut pred: impl FnMut(&Console) -> bool,
+        pred: impl FnMut(&Console) -> bool,
     ) -> Duration {
         let start = Instant::now();
-        let deadline = start + timeout;
-        loop {
-            if pred(self) {
-                return start.elapsed();
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                panic!(
-                    "timed out after {timeout:?} waiting for: {what}\nhealth history: {:?}\nsnapshots: {:?}\nstatus: {:?}\nmembers ({}): {:?}",
-                    self.healths,
-                    self.snapshots,
-                    self.state().status,
-                    self.state().members.len(),
-                    self.members().into_iter().take(20).collect::<Vec<_>>()
-                );
-            }
-            match self.h.next(left.min(Duration::from_millis(100))).await {
-                Ok(Some(msg)) => {
-                    self.apply(msg);
-                    while let Some(msg) = self.h.ready() {
-                        self.apply(msg);
-                    }
-                }
-                Ok(None) => panic!("the etcd source stopped while waiting for: {what}"),
-                Err(()) => {}
-            }
-        }
+        pump_until(self, what, timeout, pred).await;
+        start.elapsed()
     }
 
     /// Applies whatever arrives during `d`.
@@ -275,6 +251,26 @@ impl Console {
     /// Live now, and reported Live at or after `from`.
     pub fn live_since(&self, from: usize) -> bool {
         self.healths[from..].contains(&Health::Live) && self.is_live()
+    }
+}
+
+impl Pump for Console {
+    async fn pump(&mut self, d: Duration) -> Result<(), String> {
+        for msg in self.h.receive(d).await? {
+            self.apply(msg);
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "health history: {:?}\nsnapshots: {:?}\nstatus: {:?}\nmembers ({}): {:?}",
+            self.healths,
+            self.snapshots,
+            self.state().status,
+            self.state().members.len(),
+            self.members().into_iter().take(20).collect::<Vec<_>>()
+        )
     }
 }
 

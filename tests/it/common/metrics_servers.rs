@@ -10,7 +10,7 @@ use std::net::{TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 
 use super::daemon::{tail, Daemon};
 use super::free_port;
+use super::wait::{wait_until, wait_until_or};
 
 /// Debian's interpreter: graphite/carbon/gunicorn are packaged for it. The `python3` on PATH may be
 /// another one (pyenv) without Django or Twisted, so it is never used.
@@ -76,19 +77,19 @@ pub fn http_get(port: u16, path_and_query: &str) -> Option<(u16, String)> {
     Some((status, body.to_string()))
 }
 
-fn wait_until(what: &str, timeout: Duration, daemon: &mut Daemon, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if ok() {
-            return;
-        }
-        daemon.assert_running();
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!(
-        "{what} not ready after {timeout:?}; last log lines of {}:\n{}",
-        daemon.log.display(),
-        tail(&daemon.log, 40)
+/// Waits until `ok` holds, failing early if `daemon` exits and with its log tail on a timeout.
+fn wait_ready(what: &str, timeout: Duration, daemon: &mut Daemon, mut ok: impl FnMut() -> bool) {
+    let log = daemon.log.clone();
+    wait_until_or(
+        format!("{what} to be ready"),
+        timeout,
+        || {
+            ok() || {
+                daemon.assert_running();
+                false
+            }
+        },
+        || format!("last log lines of {}:\n{}", log.display(), tail(&log, 40)),
     );
 }
 
@@ -129,7 +130,7 @@ impl Prometheus {
                 .current_dir(dir.path()),
             dir.path().join("prometheus.log"),
         );
-        wait_until(
+        wait_ready(
             "prometheus /-/ready",
             Duration::from_secs(30),
             &mut daemon,
@@ -154,7 +155,7 @@ impl Prometheus {
             urlencoding::encode(query).into_owned()
         );
         let port = self.port;
-        wait_until(
+        wait_ready(
             &format!("prometheus series for {query}"),
             timeout,
             &mut self.daemon,
@@ -571,13 +572,13 @@ impl Graphite {
         web_env(&mut gcmd);
         let mut web = Daemon::spawn("graphite-web (gunicorn)", &mut gcmd, d.join("web.log"));
 
-        wait_until(
+        wait_ready(
             "carbon-cache line receiver",
             Duration::from_secs(30),
             &mut carbon,
             || TcpStream::connect(("127.0.0.1", carbon_port)).is_ok(),
         );
-        wait_until(
+        wait_ready(
             "graphite-web /render",
             Duration::from_secs(60),
             &mut web,
@@ -605,7 +606,7 @@ impl Graphite {
                 .current_dir(stats_js.parent().unwrap()),
             d.join("statsd.log"),
         );
-        wait_until(
+        wait_ready(
             "statsd management port",
             Duration::from_secs(20),
             &mut statsd,
@@ -639,11 +640,12 @@ impl Graphite {
     /// Returns once the port refuses connections (workers exit a moment after the master).
     pub fn stop_web(&mut self) {
         self.web.kill();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while TcpStream::connect(("127.0.0.1", self.web_port)).is_ok() && Instant::now() < deadline
-        {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let port = self.web_port;
+        wait_until(
+            format!("graphite-web's port {port} to refuse connections"),
+            Duration::from_secs(5),
+            || TcpStream::connect(("127.0.0.1", port)).is_err(),
+        );
     }
 
     /// The tail of each daemon's log (for assertion messages).

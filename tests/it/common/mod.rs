@@ -4,7 +4,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A free TCP port on 127.0.0.1 (bound then released; fine for tests that start at once).
 pub fn free_port() -> u16 {
@@ -85,22 +85,19 @@ impl Etcd {
     }
 
     fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
+        wait_until_or(
+            format!("etcd on port {} to be healthy", self.client_port),
+            Duration::from_secs(20),
             // etcdctl 3.4 prints the plain "is healthy" line to stderr; JSON goes to stdout.
-            let ok = self
-                .etcdctl(&["endpoint", "health", "-w", "json"])
-                .map(|o| o.contains("\"health\":true"))
-                .unwrap_or(false);
-            if ok {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let log = std::fs::read_to_string(self.dir.path().join("etcd.log")).unwrap_or_default();
-        panic!(
-            "etcd on port {} did not become healthy in 20 s; log:\n{log}",
-            self.client_port
+            || {
+                self.etcdctl(&["endpoint", "health", "-w", "json"])
+                    .is_ok_and(|o| o.contains("\"health\":true"))
+            },
+            || {
+                let log =
+                    std::fs::read_to_string(self.dir.path().join("etcd.log")).unwrap_or_default();
+                format!("log:\n{log}")
+            },
         );
     }
 
@@ -209,19 +206,6 @@ pub fn write_config(endpoint: &str, prefix: &str, extra: &str) -> (tempfile::Tem
     (dir, path)
 }
 
-/// Polls `f` until it returns Some or `timeout` passes.
-pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 pub mod checks_console;
 pub mod daemon;
 pub mod etcd_cluster;
@@ -233,6 +217,9 @@ pub mod metrics_source;
 pub mod proxy;
 pub mod tls;
 pub mod tmux;
+pub mod wait;
+
+pub use wait::{wait_until, wait_until_async, wait_until_or};
 
 /// A real Prometheus Alertmanager (Debian `prometheus-alertmanager`) on a free loopback port, gossip
 /// off, its config and storage in a temp dir; killed on Drop.
@@ -289,10 +276,6 @@ impl Alertmanager {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("alertmanager.log")).unwrap_or_default()
-    }
-
     /// The alerts `amtool alert query --silenced` lists — the ground truth for "this alert is
     /// silenced", from Alertmanager's own client rather than from the console's reading of the API.
     pub fn amtool_silenced(&self) -> Vec<serde_json::Value> {
@@ -300,23 +283,23 @@ impl Alertmanager {
     }
 
     fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
-                panic!(
-                    "alertmanager exited ({status}) before it was ready; log:\n{}",
-                    self.log()
-                );
-            }
-            if http_status(self.port, "/-/ready") == Some(200) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!(
-            "alertmanager on port {} was not ready in 20 s; log:\n{}",
-            self.port,
-            self.log()
+        let port = self.port;
+        let child = self.child.as_mut().expect("alertmanager was started");
+        let dir = self.dir.path().to_path_buf();
+        let log = || std::fs::read_to_string(dir.join("alertmanager.log")).unwrap_or_default();
+        wait_until_or(
+            format!("alertmanager on port {port} to be ready"),
+            Duration::from_secs(20),
+            || {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!(
+                        "alertmanager exited ({status}) before it was ready; log:\n{}",
+                        log()
+                    );
+                }
+                http_status(port, "/-/ready") == Some(200)
+            },
+            || format!("log:\n{}", log()),
         );
     }
 }

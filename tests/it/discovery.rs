@@ -84,7 +84,7 @@ impl Tmux {
     }
 
     fn screen(&self) -> String {
-        let out = Command::new("tmux")
+        let out = Command::new(require_binary("tmux"))
             .args(["-L", &self.socket, "capture-pane", "-p", "-t", "t"])
             .output()
             .unwrap();
@@ -111,7 +111,7 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux")
+        let _ = Command::new(require_binary("tmux"))
             .args(["-L", &self.socket, "kill-server"])
             .status();
         common::tmux::remove_socket_file(&self.socket);

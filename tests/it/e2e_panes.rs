@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::tmux::{Settle, Tmux, SOON};
-use common::{free_port, wait_until_or, write_config, Etcd};
+use common::{free_port, require_binary, wait_until_or, write_config, Etcd};
 
 const WIDTH: u16 = 160;
 const HEIGHT: u16 = 45;
@@ -43,17 +43,6 @@ fn start(args: &[&str]) -> Tmux {
         .report_tty(false)
         .settle(Settle::StillTrue)
         .start(args)
-}
-
-/// A server binary at a fixed Debian path, or a loud failure naming the package.
-fn require_file(path: &str, package: &str) -> PathBuf {
-    let p = PathBuf::from(path);
-    assert!(
-        p.is_file(),
-        "`{path}` is not installed — apt-get install -y --no-install-recommends {package} \
-         (see .ci/run / scripts/setup). End-to-end tests never skip a missing server."
-    );
-    p
 }
 
 fn contains_bytes(hay: &[u8], needle: &[u8]) -> bool {
@@ -191,10 +180,7 @@ struct Alertmanager {
 
 impl Alertmanager {
     fn start() -> Alertmanager {
-        let bin = require_file(
-            "/usr/bin/prometheus-alertmanager",
-            "prometheus-alertmanager",
-        );
+        let bin = require_binary("/usr/bin/prometheus-alertmanager");
         let dir = tempfile::tempdir().expect("tempdir");
         let cfg = dir.path().join("alertmanager.yml");
         std::fs::write(
@@ -306,7 +292,7 @@ struct Redis {
 
 impl Redis {
     fn start() -> Redis {
-        let bin = require_file("/usr/bin/redis-server", "redis-server");
+        let bin = require_binary("/usr/bin/redis-server");
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let log = std::fs::File::create(dir.path().join("redis.log")).unwrap();

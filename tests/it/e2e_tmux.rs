@@ -436,7 +436,7 @@ fn sigterm_restores_the_terminal() {
     let f = fleet("");
     let t = f.console(&[]);
     let pid = t.app_pid();
-    run_ok(Command::new("kill").args(["-TERM", &pid.to_string()]));
+    run_ok(Command::new(common::require_binary("kill")).args(["-TERM", &pid.to_string()]));
     let code = t.wait_exit();
     let s = t.screen_joined();
     assert_eq!(code, 0, "SIGTERM should be a clean stop:\n{s}");

@@ -334,17 +334,7 @@ fn ansible_bin() -> PathBuf {
     }
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
-    let python = std::env::var("PATH")
-        .unwrap_or_default()
-        .split(':')
-        .map(|d| Path::new(d).join("python3"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "python3 is not on PATH — install it (Debian: apt-get install python3 python3-venv; \
-                 scripts/setup does it). The Ansible test never skips."
-            )
-        });
+    let python = common::require_binary("python3");
     let out = Command::new(&python)
         .args(["-m", "venv"])
         .arg(&dir)

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{wait_until, wait_until_or};
+use crate::common::{require_binary, wait_until, wait_until_or};
 
 const BIN: &str = env!("CARGO_BIN_EXE_opsconsole");
 /// How long the panes may take to show live data after `up` (StatsD flushes every 2 s, the console
@@ -93,11 +93,6 @@ struct Tmux {
 
 impl Tmux {
     fn start(args: &[&str]) -> Tmux {
-        let ok = Command::new("tmux").arg("-V").output();
-        assert!(
-            matches!(&ok, Ok(o) if o.status.success()),
-            "tmux is required for this test (apt-get install tmux; scripts/setup installs it)"
-        );
         let home = tempfile::tempdir().expect("tempdir");
         for d in ["config", "state", "home"] {
             std::fs::create_dir_all(home.path().join(d)).unwrap();
@@ -126,7 +121,7 @@ impl Tmux {
     }
 
     fn cmd(&self) -> Command {
-        let mut c = Command::new("tmux");
+        let mut c = Command::new(require_binary("tmux"));
         c.args(["-L", &self.socket]);
         c
     }

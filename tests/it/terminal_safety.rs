@@ -83,7 +83,9 @@ fn alive(pid: u32) -> bool {
 }
 
 fn signal(pid: u32, sig: &str) {
-    run_ok(Command::new("kill").args([&format!("-{sig}"), &pid.to_string()]));
+    run_ok(
+        Command::new(common::require_binary("kill")).args([&format!("-{sig}"), &pid.to_string()]),
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -238,7 +238,7 @@ fn mod_revision(etcd: &Etcd, key: &str) -> i64 {
 }
 
 fn signal(pid: u32, sig: &str) {
-    run_ok(Command::new("kill").args([sig, &pid.to_string()]));
+    run_ok(Command::new(common::require_binary("kill")).args([sig, &pid.to_string()]));
 }
 
 #[test]

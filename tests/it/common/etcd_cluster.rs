@@ -137,7 +137,7 @@ impl EtcdCluster {
     pub fn kill(&mut self, i: usize) {
         if let Some(mut c) = self.nodes[i].child.take() {
             // A frozen member must be able to die.
-            let _ = Command::new("kill")
+            let _ = Command::new(require_binary("kill"))
                 .args(["-CONT", &c.id().to_string()])
                 .status();
             let _ = c.kill();
@@ -161,7 +161,7 @@ impl EtcdCluster {
             .as_ref()
             .unwrap_or_else(|| panic!("{} is not running", self.nodes[i].name))
             .id();
-        let ok = Command::new("kill")
+        let ok = Command::new(require_binary("kill"))
             .args([&format!("-{sig}"), &pid.to_string()])
             .status()
             .expect("running kill")

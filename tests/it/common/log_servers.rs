@@ -8,7 +8,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -19,8 +19,8 @@ use opsconsole::sources::logs::LogsSource;
 use opsconsole::state::logs::Logs;
 
 use super::daemon::{tail, Daemon};
-use super::free_port;
 use super::wait::{pump_until, wait_until_or, Pump, Wait};
+use super::{free_port, require_binary};
 
 /// A free UDP port on 127.0.0.1 (bound then released).
 pub fn free_udp_port() -> u16 {
@@ -29,25 +29,6 @@ pub fn free_udp_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// Finds `name` on PATH or in the sbin directories (rsyslogd lives in /usr/sbin, which is not
-/// on every user's PATH); panics naming the Debian package otherwise.
-pub fn require_program(name: &str, package: &str) -> PathBuf {
-    let path = std::env::var("PATH").unwrap_or_default();
-    let dirs = path
-        .split(':')
-        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"]);
-    for dir in dirs {
-        let p = Path::new(dir).join(name);
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!(
-        "`{name}` is not installed — apt-get install -y --no-install-recommends {package} \
-         (see .ci/run / scripts/setup). Log tests never skip a missing server."
-    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -226,7 +207,7 @@ impl Redis {
     }
 
     fn spawn(&mut self) {
-        let bin = require_program("redis-server", "redis-server");
+        let bin = require_binary("redis-server");
         let mut cmd = Command::new(bin);
         cmd.current_dir(self.dir.path())
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
@@ -320,7 +301,7 @@ pub struct Rsyslog {
 
 impl Rsyslog {
     pub fn start(redis_port: u16, mode: RsyslogMode) -> Rsyslog {
-        let bin = require_program("rsyslogd", "rsyslog rsyslog-hiredis");
+        let bin = require_binary("rsyslogd");
         let dir = tempfile::tempdir().expect("tempdir");
         let udp_port = free_udp_port();
         let tcp_port = free_port();
@@ -479,7 +460,7 @@ template(name="json_redis" type="list" option.jsonf="on") {{
 
     /// `logger -n 127.0.0.1 -P <udp port> -d <args>` (`tcp` → `-P <tcp port> -T`).
     pub fn logger(&self, tcp: bool, args: &[&str]) {
-        let bin = require_program("logger", "bsdutils");
+        let bin = require_binary("logger");
         let mut cmd = Command::new(bin);
         cmd.args(["-n", "127.0.0.1"]);
         if tcp {

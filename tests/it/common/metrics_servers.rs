@@ -17,35 +17,13 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use super::daemon::{tail, Daemon};
-use super::free_port;
 use super::wait::{wait_until, wait_until_or};
+use super::{free_port, require_binary};
 
 /// Debian's interpreter: graphite/carbon/gunicorn are packaged for it. The `python3` on PATH may be
 /// another one (pyenv) without Django or Twisted, so it is never used.
 const SYSTEM_PYTHON: &str = "/usr/bin/python3";
 const STATSD_VERSION: &str = "0.9.0";
-
-fn require_file(path: &str, package: &str) -> PathBuf {
-    let p = PathBuf::from(path);
-    if !p.is_file() {
-        panic!(
-            "`{path}` is missing — install it: apt-get install -y --no-install-recommends {package} \
-             (see .ci/run / scripts/setup). Metrics tests never skip a missing server."
-        );
-    }
-    p
-}
-
-/// `name` in `/usr/bin`, `/usr/local/bin` or on PATH (node/npm may come from NodeSource or nvm).
-fn on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var("PATH").unwrap_or_default();
-    let found = ["/usr/bin", "/usr/local/bin"]
-        .into_iter()
-        .chain(path.split(':'))
-        .map(|d| Path::new(d).join(name))
-        .find(|p| p.is_file());
-    found
-}
 
 /// A free UDP port on 127.0.0.1 (bound then released).
 pub fn free_udp_port() -> u16 {
@@ -105,7 +83,7 @@ pub struct Prometheus {
 
 impl Prometheus {
     pub fn start(scrape_target_port: u16) -> Prometheus {
-        let bin = require_file("/usr/bin/prometheus", "prometheus");
+        let bin = require_binary("/usr/bin/prometheus");
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let cfg = dir.path().join("prometheus.yml");
@@ -419,12 +397,8 @@ pub fn ensure_statsd() -> PathBuf {
     if stats_js.is_file() {
         return stats_js;
     }
-    let npm = on_path("npm").unwrap_or_else(|| {
-        panic!(
-            "npm is missing — install it: apt-get install -y --no-install-recommends nodejs npm \
-                 (see .ci/run / scripts/setup); StatsD {STATSD_VERSION} comes from npm"
-        )
-    });
+    // StatsD comes from npm.
+    let npm = require_binary("npm");
     let parent = cache.parent().unwrap();
     std::fs::create_dir_all(parent).expect("creating test-deps dir");
     let tmp = parent.join(format!("statsd.tmp-{}", std::process::id()));
@@ -465,15 +439,11 @@ pub fn ensure_statsd() -> PathBuf {
 
 impl Graphite {
     pub fn start() -> Graphite {
-        let python = require_file(SYSTEM_PYTHON, "python3");
-        let carbon_cache = require_file("/usr/bin/carbon-cache", "graphite-carbon");
-        let manage = require_file("/usr/bin/graphite-manage", "graphite-web");
-        let gunicorn = require_file("/usr/bin/gunicorn", "gunicorn");
-        let node = on_path("node")
-            .or_else(|| on_path("nodejs"))
-            .unwrap_or_else(|| {
-                panic!("node is missing — install it: apt-get install -y --no-install-recommends nodejs npm")
-            });
+        let python = require_binary(SYSTEM_PYTHON);
+        let carbon_cache = require_binary("/usr/bin/carbon-cache");
+        let manage = require_binary("/usr/bin/graphite-manage");
+        let gunicorn = require_binary("/usr/bin/gunicorn");
+        let node = require_binary("node");
         let stats_js = ensure_statsd();
 
         let dir = tempfile::tempdir().expect("tempdir");

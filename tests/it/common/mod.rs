@@ -15,15 +15,69 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The Debian package that installs each program the tests run (by file name).
+const PACKAGES: &[(&str, &str)] = &[
+    ("amtool", "prometheus-alertmanager"),
+    ("carbon-cache", "graphite-carbon"),
+    ("etcd", "etcd-server"),
+    ("etcdctl", "etcd-client"),
+    ("graphite-manage", "graphite-web"),
+    ("gunicorn", "gunicorn"),
+    ("kill", "procps"),
+    ("logger", "bsdutils"),
+    ("node", "nodejs"),
+    ("nodejs", "nodejs"),
+    ("npm", "npm"),
+    ("openssl", "openssl"),
+    ("pgrep", "procps"),
+    ("prometheus", "prometheus"),
+    ("prometheus-alertmanager", "prometheus-alertmanager"),
+    ("python3", "python3 python3-venv"),
+    ("redis-server", "redis-server"),
+    ("rsyslogd", "rsyslog rsyslog-hiredis"),
+    ("tmux", "tmux"),
+];
+
+/// Where a program is looked for after PATH (rsyslogd lives in /usr/sbin, which is not on every
+/// user's PATH; node may come from NodeSource under /usr/local).
+const SYSTEM_DIRS: [&str; 6] = [
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
+
+/// The program `name`, found on PATH or in the system directories — or, when `name` is an
+/// absolute path, that very file. A missing program fails the test loudly, naming the Debian
+/// package that installs it: the tests never skip a missing server or tool.
 pub fn require_binary(name: &str) -> PathBuf {
-    for dir in std::env::var("PATH").unwrap_or_default().split(':') {
-        let p = Path::new(dir).join(name);
-        if p.is_file() {
-            return p;
-        }
+    let given = Path::new(name);
+    let found = if given.is_absolute() {
+        given.is_file().then(|| given.to_path_buf())
+    } else {
+        let path = std::env::var("PATH").unwrap_or_default();
+        let found = path
+            .split(':')
+            .filter(|d| !d.is_empty())
+            .chain(SYSTEM_DIRS)
+            .map(|d| Path::new(d).join(name))
+            .find(|p| p.is_file());
+        found
+    };
+    if let Some(p) = found {
+        return p;
     }
+    let file = given.file_name().and_then(|f| f.to_str()).unwrap_or(name);
+    let package = PACKAGES
+        .iter()
+        .find(|(program, _)| *program == file)
+        .map(|(_, package)| *package)
+        .unwrap_or_else(|| panic!("`{name}` is missing, and common::PACKAGES does not say which Debian package installs it — add it there"));
     panic!(
-        "`{name}` is not installed or not on PATH. Install it (Debian: see .ci/run, e.g. apt-get install etcd-server etcd-client tmux) — tests never skip a missing server."
+        "`{name}` is not installed — apt-get install -y --no-install-recommends {package} \
+         (scripts/setup installs what the tests need). Tests never skip a missing server or tool."
     );
 }
 
@@ -169,7 +223,7 @@ impl Etcd {
 
     fn signal(&self, sig: &str) {
         let pid = self.child.as_ref().expect("etcd is running").id();
-        let ok = Command::new("kill")
+        let ok = Command::new(require_binary("kill"))
             .args([&format!("-{sig}"), &pid.to_string()])
             .status()
             .is_ok_and(|s| s.success());
@@ -233,14 +287,7 @@ impl Alertmanager {
     pub const BINARY: &'static str = "/usr/bin/prometheus-alertmanager";
 
     pub fn start() -> Alertmanager {
-        let bin = Path::new(Self::BINARY);
-        if !bin.is_file() {
-            panic!(
-                "{} is missing. Install it: apt-get install -y --no-install-recommends prometheus-alertmanager \
-                 (scripts/setup and .ci/run do this) — tests never skip a missing server.",
-                Self::BINARY
-            );
-        }
+        let bin = require_binary(Self::BINARY);
         let dir = tempfile::tempdir().expect("tempdir");
         let config = dir.path().join("am.yml");
         std::fs::write(
@@ -250,7 +297,7 @@ impl Alertmanager {
         .unwrap();
         let port = free_port();
         let log = std::fs::File::create(dir.path().join("alertmanager.log")).unwrap();
-        let child = Command::new(bin)
+        let child = Command::new(&bin)
             .arg(format!("--config.file={}", config.display()))
             .arg(format!(
                 "--storage.path={}",
@@ -262,7 +309,7 @@ impl Alertmanager {
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", Self::BINARY));
+            .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
         let mut am = Alertmanager {
             port,
             dir,

@@ -426,7 +426,7 @@ impl Tmux {
             "the opsconsole process (child of the pane's shell)",
             SOON,
             || {
-                let out = Command::new("pgrep")
+                let out = Command::new(require_binary("pgrep"))
                     .args(["-P", &sh.to_string()])
                     .output()
                     .ok()?;

@@ -8,16 +8,44 @@ use crate::common;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use common::{require_binary, wait_until_or, write_config, Etcd};
+use common::{require_binary, wait_until, wait_until_or, write_config, Etcd};
 
 const BIN: &str = env!("CARGO_BIN_EXE_opsconsole");
 
-/// Serves `/api/v2/alerts` with one alert named `alertname`, and `[]` for silences, until dropped.
-fn fake_alertmanager(alertname: &'static str) -> u16 {
+/// An Alertmanager-shaped server: its port, and how many requests it has answered.
+struct FakeAlertmanager {
+    port: u16,
+    answered: Arc<AtomicUsize>,
+}
+
+impl FakeAlertmanager {
+    fn answered(&self) -> usize {
+        self.answered.load(Ordering::SeqCst)
+    }
+
+    /// Waits until `n` more requests than now have been answered: the console's source is
+    /// running and polling.
+    fn wait_polls(&self, n: usize) {
+        let target = self.answered() + n;
+        wait_until(
+            format!("{n} more polls of the server on port {}", self.port),
+            Duration::from_secs(15),
+            || self.answered() >= target,
+        );
+    }
+}
+
+/// Serves `/api/v2/alerts` with one alert named `alertname`, and `[]` for silences, for the rest of
+/// the test.
+fn fake_alertmanager(alertname: &'static str) -> FakeAlertmanager {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
+    let answered = Arc::new(AtomicUsize::new(0));
+    let count = answered.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             let mut reader = BufReader::new(stream.try_clone().unwrap());
@@ -43,9 +71,10 @@ fn fake_alertmanager(alertname: &'static str) -> u16 {
                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                 body.len()
             );
+            count.fetch_add(1, Ordering::SeqCst);
         }
     });
-    port
+    FakeAlertmanager { port, answered }
 }
 
 struct Tmux {
@@ -121,8 +150,8 @@ impl Drop for Tmux {
 #[test]
 fn checks_backend_follows_the_discovery_key() {
     let etcd = Etcd::start();
-    let a = fake_alertmanager("FromServerA");
-    let b = fake_alertmanager("FromServerB");
+    let server_b = fake_alertmanager("FromServerB");
+    let (a, b) = (fake_alertmanager("FromServerA").port, server_b.port);
     etcd.ctl(&["put", "/services/web/web-1", r#"{"addr":"10.0.0.1:80"}"#]);
     etcd.ctl(&[
         "put",
@@ -162,7 +191,8 @@ fn checks_backend_follows_the_discovery_key() {
         s.contains("discovery entry is invalid")
     });
     assert!(s.contains("nagios"), "{s}");
-    std::thread::sleep(Duration::from_millis(1500));
+    // The running source kept polling after the bad value was read: its rows are still shown.
+    server_b.wait_polls(2);
     assert!(t.screen().contains("FromServerB"));
 
     // Removing the key turns the pane off.
@@ -175,13 +205,16 @@ fn checks_backend_follows_the_discovery_key() {
 #[test]
 fn profile_values_override_discovery() {
     let etcd = Etcd::start();
-    let a = fake_alertmanager("FromProfile");
-    let b = fake_alertmanager("FromDiscovery");
+    let server_a = fake_alertmanager("FromProfile");
+    let (a, b) = (server_a.port, fake_alertmanager("FromDiscovery").port);
     etcd.ctl(&[
         "put",
         "/config/opsconsole/checks",
         &format!(r#"{{"kind":"alertmanager","url":"http://127.0.0.1:{b}","interval_secs":1}}"#),
     ]);
+    // A pane the profile leaves out is discovered: its (bad) entry is read in the same pass as
+    // the checks one, and the message about it shows that the pass has happened.
+    etcd.ctl(&["put", "/config/opsconsole/logs", r#"{"kind":"nagios"}"#]);
     let (dir, config) = write_config(
         &etcd.endpoint(),
         "/services/",
@@ -189,10 +222,10 @@ fn profile_values_override_discovery() {
     );
     let state = dir.path().join("state");
     let t = Tmux::start("override", &config, &state);
-    let s = t.wait("rows from the profile's backend", |s| {
-        s.contains("FromProfile")
+    let s = t.wait("rows from the profile's backend, and discovery done", |s| {
+        s.contains("FromProfile") && s.contains("discovery entry is invalid")
     });
-    std::thread::sleep(Duration::from_millis(1500));
+    server_a.wait_polls(2);
     let s2 = t.screen();
     assert!(
         !s.contains("FromDiscovery") && !s2.contains("FromDiscovery"),

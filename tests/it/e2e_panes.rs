@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::tmux::{Settle, Tmux, SOON};
-use common::{free_port, require_binary, wait_until_or, write_config, Etcd};
+use common::{free_port, require_binary, wait_until, wait_until_or, write_config, Etcd};
 
 const WIDTH: u16 = 160;
 const HEIGHT: u16 = 45;
@@ -851,7 +851,11 @@ fn alertmanager_checks_silence_for_real_and_readonly_refuses() {
     );
     t.send(&["Enter"]);
     t.send(&["y"]);
-    std::thread::sleep(Duration::from_millis(1500));
+    // Both keys were handled once a later key's effect is on screen: Enter opened the check's
+    // detail, and the Esc sent after `y` closes it.
+    t.wait_text("Check detail");
+    t.escape();
+    t.wait_gone("Check detail");
     assert!(
         am.active_silences().is_empty(),
         "a silence was created read-only"
@@ -939,7 +943,11 @@ fn hostile_log_lines_are_drawn_harmlessly() {
     // (from its switch to the alternate screen on) has no OSC at all, no BEL, no clear screen and
     // no reset. The console itself never clears the screen (ratatui repaints cells), so ESC[2J is
     // not expected even once; the only OSC in the recording is the wrapper's own title.
-    std::thread::sleep(Duration::from_millis(300));
+    // The screen shows the lines, so tmux has read (and would have obeyed) their bytes; once the
+    // recording has them too, everything the console wrote for them can be looked at.
+    wait_until("the lines in the recording", SOON, || {
+        contains_bytes(&t.raw_bytes()[drawn..], "beforeafter".as_bytes())
+    });
     assert_eq!(t.pane_title(), TITLE, "the window title was changed");
     let raw = t.raw_bytes();
     let start = raw

@@ -284,9 +284,13 @@ fn readonly_refuses_deregister_and_audits_the_refusal() {
         !s.contains("Deregister this member?"),
         "dialog opened in read-only mode:\n{s}"
     );
-    // A stray `y` after the refusal must not confirm anything.
+    // A stray `y` after the refusal must not confirm anything. It has been handled once the help
+    // that `?` (sent after it) opens is on screen.
     t.send(&["y"]);
-    std::thread::sleep(Duration::from_millis(300));
+    t.send(&["?"]);
+    t.wait_text("active bindings");
+    t.escape();
+    t.wait_gone("active bindings");
     assert!(
         f.get("/services/web/web-1").contains("10.0.0.1"),
         "key deleted in read-only mode"

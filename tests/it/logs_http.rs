@@ -187,6 +187,17 @@ async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<Request> {
     })
 }
 
+/// Waits until the server has been asked twice more: the source sends what an answer brought
+/// before it asks again, so the first of the two has been answered and its lines are with `t`.
+async fn another_poll_taken(t: &mut LogTail, server: &HttpServer) {
+    let asked = server.requests().len() + 2;
+    t.until(ARRIVE, "another poll answered and taken", |_| {
+        server.requests().len() >= asked
+    })
+    .await;
+    t.drain();
+}
+
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -335,7 +346,8 @@ async fn elasticsearch_tail_late_duplicates_partial_failure_and_errors() {
     }
     t.until(ARRIVE, "the late document", |t| t.logs.len() >= 4)
         .await;
-    t.settle(Duration::from_millis(1500)).await; // at least one more poll over the same window
+    // At least one more poll over the same window, its answer taken.
+    another_poll_taken(&mut t, &server).await;
     assert_eq!(t.messages(), ["es one", "es two", "es late", "es four"]);
 
     // Partial shard failure: HTTP 200 with _shards.failed > 0 → a notice, lines still shown.
@@ -600,7 +612,7 @@ async fn loki_tail_merges_dedupes_and_reports_errors() {
     }
     t.until(ARRIVE, "three more lines", |t| t.logs.len() >= 6)
         .await;
-    t.settle(Duration::from_millis(1500)).await;
+    another_poll_taken(&mut t, &server).await;
     assert_eq!(
         t.messages(),
         ["a1", "b1", "a2", "b-late", "b-same-ns", "a3"],
@@ -660,7 +672,8 @@ async fn loki_without_tenant_sends_no_org_header() {
         server.url()
     )));
     t.until_live(ARRIVE).await;
-    t.settle(Duration::from_millis(1200)).await;
+    t.until(ARRIVE, "a second request", |_| server.requests().len() >= 2)
+        .await;
     let reqs = server.requests();
     assert!(reqs.len() >= 2);
     assert!(reqs.iter().all(|r| r.header("x-scope-orgid").is_none()));

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use opsconsole::model::{Health, LogLine};
 
-use common::log_servers::{logs_profile, LogTail, Redis, Rsyslog, RsyslogMode, KEY};
+use common::log_servers::{logs_profile, LogTail, Redis, Reply, Rsyslog, RsyslogMode, KEY};
 use common::wait::Wait;
 
 /// Lines should reach the buffer well within this (rsyslog and Redis are local).
@@ -186,7 +186,13 @@ async fn queue_backlog_then_live(mode: RsyslogMode) {
     assert_raw_times(&t, "q-udp");
 
     // Idle for longer than one BRPOP block: the connection must stay up, not time out and retry.
-    t.settle(Duration::from_millis(2500)).await;
+    // Redis counts a blocking pop when it starts, so two more mean one has run its whole block.
+    let pops = blocking_pops(&redis);
+    t.until(ARRIVE, "a blocking pop to run its whole block", |_| {
+        blocking_pops(&redis) >= pops + 2
+    })
+    .await;
+    t.drain();
     assert!(
         !t.retried(),
         "an idle list must not look like a failure: {:?}",
@@ -230,6 +236,25 @@ async fn queue_backlog_then_live(mode: RsyslogMode) {
     assert_eq!(bulk, want);
     assert!(!t.retried(), "{:?}", t.health);
     assert_eq!(redis.cmd(&[b"LLEN", KEY.as_bytes()]).int(), 0);
+}
+
+/// How many BRPOP/BLPOP calls Redis has started (`INFO commandstats`).
+fn blocking_pops(redis: &Redis) -> u64 {
+    let Reply::Bulk(Some(info)) = redis.cmd(&[b"INFO", b"commandstats"]) else {
+        panic!("INFO commandstats is not a bulk string");
+    };
+    String::from_utf8_lossy(&info)
+        .lines()
+        .filter(|l| l.starts_with("cmdstat_brpop:") || l.starts_with("cmdstat_blpop:"))
+        .filter_map(|l| {
+            l.split_once("calls=")?
+                .1
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
 }
 
 fn no_controls(s: &str) -> bool {

@@ -371,11 +371,16 @@ async fn four_faults(
             error.contains(expect),
             "{name} {fault}: error {error:?} lacks {expect:?}"
         );
-        // The fault lasts a little longer than the first retry: the countdown runs more than once.
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        while let Ok(m) = pane.rx.try_recv() {
-            pane.apply(m);
-        }
+        // The fault lasts longer than the first retry: the countdown runs more than once, and
+        // the data stays through a retry that failed too.
+        pane.until(&format!("a second Retrying during {fault}"), |p| {
+            p.healths[mark..]
+                .iter()
+                .filter(|(_, h)| matches!(h, Health::Retrying { .. }))
+                .count()
+                >= 2
+        })
+        .await;
         assert_eq!(
             fingerprint(&pane.state).as_deref(),
             Some(good.as_str()),

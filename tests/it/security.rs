@@ -401,6 +401,14 @@ impl Term {
         self.tmux(&["capture-pane", "-p", "-t", "s"])
     }
 
+    /// Whether the session (and so the program it runs) is still there.
+    fn running(&self) -> bool {
+        Command::new(&self.tmux)
+            .args(["-L", &self.socket, "has-session", "-t", "s"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+
     fn keys(&self, keys: &[&str]) {
         let mut a = vec!["send-keys", "-t", "s"];
         a.extend_from_slice(keys);
@@ -510,15 +518,30 @@ logs = {{ kind = "elasticsearch", url = "{rej}", user = "ops", password_env = "{
     // The dialog's keys count once it has been on screen for 250 ms.
     std::thread::sleep(Duration::from_millis(350));
     t.keys(&["y"]);
-    std::thread::sleep(Duration::from_secs(2));
-    let screen = t.screen();
+    // The deregister has been through once its outcome is in the audit log, and the screen has
+    // shown the backends' answers once it says "rejected".
+    let audit_log = state_home.join("opsconsole/audit.log");
+    wait_until(
+        "the deregister's outcome in the audit log",
+        Duration::from_secs(10),
+        || std::fs::read_to_string(&audit_log).is_ok_and(|a| a.contains("\"outcome\"")),
+    );
+    let screen = wait_until_or(
+        "the 401 reported on screen",
+        Duration::from_secs(10),
+        || Some(t.screen()).filter(|s| s.contains("rejected")),
+        || t.screen(),
+    );
     assert_no_secret("the screen", &screen);
     assert!(
         screen.contains("rejected"),
         "the 401 is reported (naming where the password came from):\n{screen}"
     );
     t.keys(&["q"]);
-    std::thread::sleep(Duration::from_millis(500));
+    // Gone once its tmux session is (the console is the session's only program).
+    wait_until("the console to exit on q", Duration::from_secs(10), || {
+        !t.running()
+    });
     drop(t);
 
     let log = std::fs::read_to_string(state_home.join("opsconsole/opsconsole.log"))

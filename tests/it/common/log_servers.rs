@@ -556,6 +556,13 @@ impl LogTail {
         pump_until(self, what, timeout, done).await;
     }
 
+    /// Applies what is already waiting, without waiting for more.
+    pub fn drain(&mut self) {
+        while let Ok(m) = self.rx.try_recv() {
+            self.apply(m);
+        }
+    }
+
     /// Applies whatever arrives during `d`.
     pub async fn settle(&mut self, d: Duration) {
         let deadline = tokio::time::Instant::now() + d;

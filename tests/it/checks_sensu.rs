@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant};
 
@@ -347,6 +348,31 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+/// A wall clock the test moves: the real one plus an offset. The Sensu Go source and its contract
+/// server read the same one, so a token's life passes for both without waiting for it.
+#[derive(Clone, Default)]
+struct TestClock(Arc<AtomicI64>);
+
+impl TestClock {
+    /// Seconds since the epoch, as the source and the server see it.
+    fn now(&self) -> i64 {
+        let offset = chrono::Duration::milliseconds(self.0.load(Ordering::SeqCst));
+        (chrono::Utc::now() + offset).timestamp()
+    }
+
+    /// `d` passes.
+    fn advance(&self, d: Duration) {
+        let ms = i64::try_from(d.as_millis()).expect("a test-sized duration");
+        self.0.fetch_add(ms, Ordering::SeqCst);
+    }
+
+    /// The source's view of this clock.
+    fn reader(&self) -> sensu_go::Clock {
+        let clock = self.clone();
+        Arc::new(move || clock.now())
+    }
+}
+
 fn request(
     scope: SilenceScope,
     duration: Option<Duration>,
@@ -411,6 +437,8 @@ struct GoFake {
     expires_at: Option<i64>,
     /// Answer `PUT /silenced/{name}` with 201 but keep nothing (an entry that never shows).
     drop_puts: bool,
+    /// The time tokens are issued and judged by.
+    clock: TestClock,
 }
 
 impl GoFake {
@@ -426,6 +454,7 @@ impl GoFake {
             down: false,
             expires_at: None,
             drop_puts: false,
+            clock: TestClock::default(),
         }))
     }
 
@@ -433,9 +462,10 @@ impl GoFake {
         self.issued += 1;
         let access = format!("access-{}", self.issued);
         let refresh = format!("refresh-{}", self.issued);
-        let expires_at = self.expires_at.unwrap_or(now() + self.lifetime);
+        let now = self.clock.now();
+        let expires_at = self.expires_at.unwrap_or(now + self.lifetime);
         // The fake itself accepts every token it issued for `lifetime` seconds.
-        self.tokens.insert(access.clone(), now() + self.lifetime);
+        self.tokens.insert(access.clone(), now + self.lifetime);
         self.refresh.insert(refresh.clone(), access.clone());
         Reply::json(
             200,
@@ -480,7 +510,10 @@ impl GoFake {
         }
         let authed = match auth.split_once(' ') {
             Some(("Key", k)) => self.api_key.as_deref() == Some(k),
-            Some(("Bearer", t)) => self.tokens.get(t).is_some_and(|exp| *exp > now()),
+            Some(("Bearer", t)) => self
+                .tokens
+                .get(t)
+                .is_some_and(|exp| *exp > self.clock.now()),
             _ => false,
         };
         if !authed {
@@ -568,6 +601,13 @@ impl GoFake {
             _ => Reply::json(404, &json!({"error": "not found", "code": 2})),
         }
     }
+}
+
+/// Sensu Go with username/password at `url`, its token decisions on the fake's clock.
+fn go_user_on_fakes_clock(url: &str, fake: &Arc<Mutex<GoFake>>) -> Backend {
+    let clock = fake.lock().unwrap().clock.reader();
+    let go = sensu_go::SensuGo::new(&go_user(url)).expect("a Sensu Go source");
+    Backend::SensuGo(go.with_clock(clock))
 }
 
 async fn go_server(fake: &Arc<Mutex<GoFake>>) -> Server {
@@ -765,11 +805,11 @@ async fn go_login_then_refresh_before_expiry() {
     let fake = GoFake::new(vec![go_event("web-1", "check_http", 0, now())]);
     fake.lock().unwrap().api_key = None;
     fake.lock().unwrap().lifetime = 30;
+    let clock = fake.lock().unwrap().clock.clone();
     let server = go_server(&fake).await;
-    let mut backend = Backend::new(&go_user(&server.url)).unwrap();
+    let mut backend = go_user_on_fakes_clock(&server.url, &fake);
 
     // Login with Basic, then Bearer on every API call.
-    let issued = Instant::now();
     let snap = backend.poll().await.expect("first poll");
     assert_eq!(snap.results.len(), 1);
     let reqs = server.take();
@@ -794,9 +834,9 @@ async fn go_login_then_refresh_before_expiry() {
         .all(|r| r.header("authorization") == Some("Bearer access-1")));
 
     // Past half its 30 s life (still valid on the server): refreshed before use, not after a 401.
-    tokio::time::sleep(Duration::from_secs(16).saturating_sub(issued.elapsed())).await;
+    clock.advance(Duration::from_secs(16));
     assert!(
-        fake.lock().unwrap().tokens["access-1"] > now(),
+        fake.lock().unwrap().tokens["access-1"] > clock.now(),
         "the old token has not expired yet"
     );
     fake.lock().unwrap().lifetime = 3600;
@@ -817,15 +857,16 @@ async fn go_expired_token_is_refreshed_or_replaced() {
     let fake = GoFake::new(vec![go_event("web-1", "check_http", 0, now())]);
     fake.lock().unwrap().api_key = None;
     fake.lock().unwrap().lifetime = 1;
+    let clock = fake.lock().unwrap().clock.clone();
     let server = go_server(&fake).await;
-    let mut backend = Backend::new(&go_user(&server.url)).unwrap();
+    let mut backend = go_user_on_fakes_clock(&server.url, &fake);
     backend.poll().await.expect("first poll");
     server.take();
     // (A 1 s token may already have been refreshed between the two requests of that poll.)
     let current = fake.lock().unwrap().issued;
 
     // Expired: refreshed with the expired bearer and the refresh token, not re-logged in.
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    clock.advance(Duration::from_millis(2100));
     backend.poll().await.expect("poll after expiry");
     let reqs = server.take();
     let seq: Vec<&str> = reqs.iter().map(|r| r.path()).collect();
@@ -843,7 +884,7 @@ async fn go_expired_token_is_refreshed_or_replaced() {
     // A refresh the server refuses falls back to a fresh login.
     fake.lock().unwrap().lifetime = 3600;
     fake.lock().unwrap().refresh.clear();
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    clock.advance(Duration::from_millis(2100));
     backend.poll().await.expect("poll after a refused refresh");
     let reqs = server.take();
     let seq: Vec<&str> = reqs.iter().map(|r| r.path()).collect();

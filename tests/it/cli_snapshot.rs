@@ -9,11 +9,11 @@ use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{free_port, require_binary, write_config, Etcd};
+use common::{free_port, write_config, Alertmanager, Etcd};
 use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_opsconsole");
@@ -557,96 +557,19 @@ fn bad_config_prints_nothing_on_stdout() {
     );
 }
 
-/// A real Alertmanager on a free loopback port, clustering off, its data in a temp dir.
-struct RealAlertmanager {
-    port: u16,
-    dir: tempfile::TempDir,
-    child: Child,
-}
-
-impl RealAlertmanager {
-    fn start() -> RealAlertmanager {
-        let bin = require_binary("prometheus-alertmanager");
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("alertmanager.yml");
-        std::fs::write(
-            &config,
-            "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n",
-        )
-        .unwrap();
-        let port = free_port();
-        let log = std::fs::File::create(dir.path().join("alertmanager.log")).unwrap();
-        let child = Command::new(bin)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--cluster.listen-address=")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("starting prometheus-alertmanager");
-        let am = RealAlertmanager { port, dir, child };
-        common::wait_until_or(
-            format!("Alertmanager on port {port} to be ready"),
-            Duration::from_secs(20),
-            || {
-                am.http("GET", "/-/ready", "")
-                    .is_some_and(|(status, _)| status == 200)
-            },
-            || {
-                let log = std::fs::read_to_string(am.dir.path().join("alertmanager.log"))
-                    .unwrap_or_default();
-                format!("log:\n{log}")
-            },
-        );
-        am
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// One HTTP/1.1 request; (status, body), or None when nothing answered.
-    fn http(&self, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
-        let mut conn = std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        conn.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        write!(
-            conn,
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .ok()?;
-        let mut raw = String::new();
-        conn.read_to_string(&mut raw).ok()?;
-        let status = raw.split_whitespace().nth(1)?.parse().ok()?;
-        let body = raw.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
-        Some((status, body))
-    }
-
-    fn post(&self, path: &str, body: &Value) -> String {
-        let (status, answer) = self
-            .http("POST", path, &body.to_string())
-            .unwrap_or_else(|| panic!("no answer to POST {path}"));
-        assert_eq!(status, 200, "POST {path}: {answer}");
-        answer
-    }
-}
-
-impl Drop for RealAlertmanager {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// POSTs `body` to Alertmanager's API; its answer (200 asserted).
+fn post(am: &Alertmanager, path: &str, body: &Value) -> String {
+    let (status, answer) = common::http(am.port, "POST", path, Some(&body.to_string()))
+        .unwrap_or_else(|| panic!("no answer to POST {path}"));
+    assert_eq!(status, 200, "POST {path}: {answer}");
+    answer
 }
 
 #[test]
 fn real_alertmanager_alerts_and_silences() {
     let etcd = Etcd::start();
     seed(&etcd);
-    let am = RealAlertmanager::start();
+    let am = Alertmanager::start();
     let now = chrono::Utc::now();
     let at = |d: chrono::Duration| (now + d).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let alert = |name: &str, instance: &str, severity: &str, summary: &str| {
@@ -657,7 +580,8 @@ fn real_alertmanager_alerts_and_silences() {
             "endsAt": at(chrono::Duration::hours(1)),
         })
     };
-    am.post(
+    post(
+        &am,
         "/api/v2/alerts",
         &json!([
             alert("HighLatency", "web-1", "critical", "p99 latency 2.3s"),
@@ -665,7 +589,8 @@ fn real_alertmanager_alerts_and_silences() {
             alert("Watchdog", "web-2", "none", "always firing"),
         ]),
     );
-    let created = am.post(
+    let created = post(
+        &am,
         "/api/v2/silences",
         &json!({
             "matchers": [{"name": "alertname", "value": "DiskFull", "isRegex": false, "isEqual": true}],

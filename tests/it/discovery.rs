@@ -7,14 +7,31 @@ use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::process::Command;
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{require_binary, wait_until, wait_until_or, write_config, Etcd};
+use common::tmux::Tmux;
+use common::{wait_until, write_config, Etcd};
 
-const BIN: &str = env!("CARGO_BIN_EXE_opsconsole");
+/// How long a screen may take to show what a test waits for.
+const SCREEN: Duration = Duration::from_secs(15);
+
+/// The console on cluster `test` of `config`, in tmux (a 160×40 window).
+fn start(config: &Path) -> Tmux {
+    Tmux::sized("opsconsole-discovery", 160, 40).start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--cluster",
+        "test",
+    ])
+}
+
+/// The screen once it shows `what` (`pred`) and stands still.
+fn wait(t: &Tmux, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    t.wait_screen(what, SCREEN, pred)
+}
 
 /// An Alertmanager-shaped server: its port, and how many requests it has answered.
 struct FakeAlertmanager {
@@ -77,76 +94,6 @@ fn fake_alertmanager(alertname: &'static str) -> FakeAlertmanager {
     FakeAlertmanager { port, answered }
 }
 
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(name: &str, config: &std::path::Path, state: &std::path::Path) -> Tmux {
-        let socket = format!("opsconsole-discovery-{name}-{}", std::process::id());
-        let ok = Command::new(require_binary("tmux"))
-            .args([
-                "-L",
-                &socket,
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-s",
-                "t",
-                "-x",
-                "160",
-                "-y",
-                "40",
-            ])
-            .env("XDG_STATE_HOME", state)
-            .env_remove("TMUX")
-            .arg(format!(
-                "{BIN} --config {} --cluster test; sleep 60",
-                config.display()
-            ))
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "tmux new-session failed");
-        Tmux { socket }
-    }
-
-    fn screen(&self) -> String {
-        let out = Command::new(require_binary("tmux"))
-            .args(["-L", &self.socket, "capture-pane", "-p", "-t", "t"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn wait(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        // Accept a screen only when a second capture shows the same (no half-painted frame).
-        wait_until_or(
-            format!("the screen to show {what}"),
-            Duration::from_secs(15),
-            || {
-                let s = self.screen();
-                if !pred(&s) {
-                    return None;
-                }
-                std::thread::sleep(Duration::from_millis(80));
-                (self.screen() == s).then_some(s)
-            },
-            || format!("last screen:\n{}", self.screen()),
-        )
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new(require_binary("tmux"))
-            .args(["-L", &self.socket, "kill-server"])
-            .status();
-        common::tmux::remove_socket_file(&self.socket);
-    }
-}
-
 #[test]
 fn checks_backend_follows_the_discovery_key() {
     let etcd = Etcd::start();
@@ -158,11 +105,10 @@ fn checks_backend_follows_the_discovery_key() {
         "/config/opsconsole/checks",
         &format!(r#"{{"kind":"alertmanager","url":"http://127.0.0.1:{a}","interval_secs":1}}"#),
     ]);
-    let (dir, config) = write_config(&etcd.endpoint(), "/services/", "");
-    let state = dir.path().join("state");
-    let t = Tmux::start("follow", &config, &state);
+    let (_dir, config) = write_config(&etcd.endpoint(), "/services/", "");
+    let t = start(&config);
 
-    t.wait("rows from server A", |s| {
+    wait(&t, "rows from server A", |s| {
         s.contains("FromServerA") && s.contains("Checks (alertmanager)")
     });
 
@@ -171,7 +117,7 @@ fn checks_backend_follows_the_discovery_key() {
         "/config/opsconsole/checks",
         &format!(r#"{{"kind":"alertmanager","url":"http://127.0.0.1:{b}","interval_secs":1}}"#),
     ]);
-    let s = t.wait("rows from server B", |s| s.contains("FromServerB"));
+    let s = wait(&t, "rows from server B", |s| s.contains("FromServerB"));
     assert!(
         !s.contains("FromServerA"),
         "old endpoint's rows must go:\n{s}"
@@ -187,7 +133,7 @@ fn checks_backend_follows_the_discovery_key() {
         "/config/opsconsole/checks",
         r#"{"kind":"nagios","url":"http://x"}"#,
     ]);
-    let s = t.wait("the invalid-entry message", |s| {
+    let s = wait(&t, "the invalid-entry message", |s| {
         s.contains("discovery entry is invalid")
     });
     assert!(s.contains("nagios"), "{s}");
@@ -197,7 +143,7 @@ fn checks_backend_follows_the_discovery_key() {
 
     // Removing the key turns the pane off.
     etcd.ctl(&["del", "/config/opsconsole/checks"]);
-    t.wait("checks not configured", |s| {
+    wait(&t, "checks not configured", |s| {
         s.contains("discovery entry removed") && s.contains("not configured")
     });
 }
@@ -215,16 +161,17 @@ fn profile_values_override_discovery() {
     // A pane the profile leaves out is discovered: its (bad) entry is read in the same pass as
     // the checks one, and the message about it shows that the pass has happened.
     etcd.ctl(&["put", "/config/opsconsole/logs", r#"{"kind":"nagios"}"#]);
-    let (dir, config) = write_config(
+    let (_dir, config) = write_config(
         &etcd.endpoint(),
         "/services/",
         &format!("checks = {{ kind = \"alertmanager\", url = \"http://127.0.0.1:{a}\", interval_secs = 1 }}"),
     );
-    let state = dir.path().join("state");
-    let t = Tmux::start("override", &config, &state);
-    let s = t.wait("rows from the profile's backend, and discovery done", |s| {
-        s.contains("FromProfile") && s.contains("discovery entry is invalid")
-    });
+    let t = start(&config);
+    let s = wait(
+        &t,
+        "rows from the profile's backend, and discovery done",
+        |s| s.contains("FromProfile") && s.contains("discovery entry is invalid"),
+    );
     server_a.wait_polls(2);
     let s2 = t.screen();
     assert!(

@@ -15,372 +15,31 @@ use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::tmux::{Settle, Tmux, SOON};
-use common::{free_port, require_binary, wait_until, wait_until_or, write_config, Etcd};
-
-const WIDTH: u16 = 160;
-const HEIGHT: u16 = 45;
-/// The title the wrapper sets before starting the console; it must still be the title afterwards.
-const TITLE: &str = "e2e-title";
-/// For a screen that should already be right (or become so within a poll).
-const LIVE: Duration = Duration::from_secs(3);
+use common::e2e::{panes_fleet, start_panes, LIVE, TITLE};
+use common::log_servers::Redis;
+use common::panes::{
+    cells, check_row, checks_pane, contains_bytes, is_spark, logs_pane, member_row, members_pane,
+    metrics_pane, silenced_marker, status_bar, top_lines,
+};
+use common::tmux::SOON;
+use common::{wait_until, wait_until_or, Alertmanager};
 
 // ------------------------------------------------------------------------------------------ tmux
-
-/// opsconsole with `args` in a private tmux server, in a 160×45 window whose wrapper sets the pane
-/// title to [`TITLE`] before starting it (and prints no `TTY=` line after it). The panes keep
-/// changing (sparklines, clocks), so `wait_screen` asks only that its predicate still holds on a
-/// second capture 80 ms later ([`Settle::StillTrue`]).
-fn start(args: &[&str]) -> Tmux {
-    Tmux::sized("opsconsole-e2e-panes", WIDTH, HEIGHT)
-        .title(TITLE)
-        .report_tty(false)
-        .settle(Settle::StillTrue)
-        .start(args)
-}
-
-fn contains_bytes(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
-}
 
 // ------------------------------------------------------------------------------ screen geometry
 //
 // Four panes: members top-left, checks top-right, metrics bottom-left, logs bottom-right, each
 // half of the 160 columns; the top row of panes ends at the first line starting with `└`.
 
-fn chars(line: &str, from: usize, to: usize) -> String {
-    line.chars().skip(from).take(to - from).collect()
-}
-
-fn top_lines(screen: &str) -> Vec<&str> {
-    let lines: Vec<&str> = screen.lines().collect();
-    let end = lines
-        .iter()
-        .position(|l| l.starts_with('└'))
-        .map_or(lines.len(), |i| i + 1);
-    lines[..end].to_vec()
-}
-
-fn bottom_lines(screen: &str) -> Vec<&str> {
-    let n = top_lines(screen).len();
-    screen.lines().skip(n).collect()
-}
-
-const HALF: usize = WIDTH as usize / 2;
-
-fn members_pane(screen: &str) -> Vec<String> {
-    top_lines(screen)
-        .iter()
-        .map(|l| chars(l, 0, HALF))
-        .collect()
-}
-
-fn checks_pane(screen: &str) -> Vec<String> {
-    top_lines(screen)
-        .iter()
-        .map(|l| chars(l, HALF, WIDTH as usize))
-        .collect()
-}
-
-fn metrics_pane(screen: &str) -> Vec<String> {
-    bottom_lines(screen)
-        .iter()
-        .map(|l| chars(l, 0, HALF))
-        .collect()
-}
-
-fn logs_pane(screen: &str) -> Vec<String> {
-    bottom_lines(screen)
-        .iter()
-        .map(|l| chars(l, HALF, WIDTH as usize))
-        .collect()
-}
-
-fn cells(line: &str) -> Vec<&str> {
-    line.trim_matches('│').split_whitespace().collect()
-}
-
-fn member_row(screen: &str, instance: &str) -> Option<String> {
-    members_pane(screen)
-        .into_iter()
-        .find(|l| cells(l).get(1) == Some(&instance))
-}
-
-/// The checks table line for (entity, check).
-fn check_row(screen: &str, entity: &str, check: &str) -> Option<String> {
-    checks_pane(screen).into_iter().find(|l| {
-        let c = cells(l);
-        c.get(1) == Some(&entity) && c.get(2) == Some(&check)
-    })
-}
-
-/// Whether the `S` (silenced) column of the (entity, check) row is set: the column is found from
-/// the header, since the history strip before it may be empty.
-fn silenced_marker(screen: &str, entity: &str, check: &str) -> Option<bool> {
-    let pane = checks_pane(screen);
-    let header = pane
-        .iter()
-        .find(|l| l.contains("HISTORY") && l.contains(" S OUTPUT"))?;
-    let hc: Vec<char> = header.chars().collect();
-    let col = (0..hc.len().saturating_sub(3)).find(|&i| hc[i..i + 3] == [' ', 'S', ' '])? + 1;
-    let row = check_row(screen, entity, check)?;
-    Some(row.chars().nth(col) == Some('S'))
-}
-
-/// The last line: the status bar.
-fn status_bar(screen: &str) -> &str {
-    screen.lines().last().unwrap_or("")
-}
-
-fn is_spark(c: char) -> bool {
-    ('▁'..='█').contains(&c)
-}
-
 // ------------------------------------------------------------------------------------ HTTP/1.0
-
-/// One HTTP/1.0 request on loopback (HTTP/1.0 so the answer is never chunked): (status, body).
-fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect_timeout(
-        &format!("127.0.0.1:{port}").parse().unwrap(),
-        Duration::from_secs(2),
-    )
-    .ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    let body = body.unwrap_or("");
-    write!(
-        s,
-        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .ok()?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).ok()?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, body.to_string()))
-}
 
 // -------------------------------------------------------------------------------- Alertmanager
 
-/// `prometheus-alertmanager` on a free loopback port, gossip off (`--cluster.listen-address=`),
-/// config and data in a temp dir; killed on Drop.
-struct Alertmanager {
-    port: u16,
-    dir: tempfile::TempDir,
-    child: Child,
-}
-
-impl Alertmanager {
-    fn start() -> Alertmanager {
-        let bin = require_binary("/usr/bin/prometheus-alertmanager");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let cfg = dir.path().join("alertmanager.yml");
-        std::fs::write(
-            &cfg,
-            "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n",
-        )
-        .unwrap();
-        let port = free_port();
-        let log = std::fs::File::create(dir.path().join("alertmanager.log")).unwrap();
-        let child = Command::new(bin)
-            .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!(
-                "--storage.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--cluster.listen-address=")
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("starting prometheus-alertmanager");
-        let mut am = Alertmanager { port, dir, child };
-        let log = am.dir.path().join("alertmanager.log");
-        let log = || std::fs::read_to_string(&log).unwrap_or_default();
-        wait_until_or(
-            format!("alertmanager on port {port} to be ready"),
-            Duration::from_secs(20),
-            || {
-                if let Ok(Some(exited)) = am.child.try_wait() {
-                    panic!(
-                        "alertmanager on port {port} exited ({exited}); log:\n{}",
-                        log()
-                    );
-                }
-                http(port, "GET", "/-/ready", None).is_some_and(|(s, _)| s == 200)
-            },
-            || format!("log:\n{}", log()),
-        );
-        am
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn api(&self, method: &str, path: &str, body: Option<&str>) -> serde_json::Value {
-        let (status, text) = http(self.port, method, path, body)
-            .unwrap_or_else(|| panic!("alertmanager did not answer {method} {path}"));
-        assert!(
-            (200..300).contains(&status),
-            "{method} {path}: HTTP {status}: {text}"
-        );
-        if text.trim().is_empty() {
-            serde_json::Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}: {text}"))
-        }
-    }
-
-    /// Posts firing alerts (each `(alertname, instance, severity)`), ending in an hour.
-    fn fire(&self, alerts: &[(&str, &str, &str)]) {
-        let ends = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
-        let body: Vec<serde_json::Value> = alerts
-            .iter()
-            .map(|(name, instance, severity)| {
-                serde_json::json!({
-                    "labels": {"alertname": name, "instance": instance, "severity": severity},
-                    "annotations": {"summary": format!("{name} on {instance}")},
-                    "endsAt": ends,
-                })
-            })
-            .collect();
-        self.api(
-            "POST",
-            "/api/v2/alerts",
-            Some(&serde_json::Value::Array(body).to_string()),
-        );
-    }
-
-    /// Active silences as Alertmanager itself reports them.
-    fn active_silences(&self) -> Vec<serde_json::Value> {
-        match self.api("GET", "/api/v2/silences", None) {
-            serde_json::Value::Array(all) => all
-                .into_iter()
-                .filter(|s| s["status"]["state"] == "active")
-                .collect(),
-            other => panic!("/api/v2/silences is not a list: {other}"),
-        }
-    }
-}
-
-impl Drop for Alertmanager {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 // --------------------------------------------------------------------------------------- Redis
-
-/// `redis-server --port P --bind 127.0.0.1 --save '' --appendonly no` in a temp dir; killed on Drop.
-struct Redis {
-    port: u16,
-    dir: tempfile::TempDir,
-    child: Child,
-}
-
-impl Redis {
-    fn start() -> Redis {
-        let bin = require_binary("/usr/bin/redis-server");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
-        let log = std::fs::File::create(dir.path().join("redis.log")).unwrap();
-        let child = Command::new(bin)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(dir.path())
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("starting redis-server");
-        let mut r = Redis { port, dir, child };
-        let log = r.dir.path().join("redis.log");
-        let log = || std::fs::read_to_string(&log).unwrap_or_default();
-        wait_until_or(
-            format!("redis-server on port {port} to answer PING"),
-            Duration::from_secs(10),
-            || {
-                if let Ok(Some(exited)) = r.child.try_wait() {
-                    panic!(
-                        "redis-server on port {port} exited ({exited}); log:\n{}",
-                        log()
-                    );
-                }
-                resp(port, &[b"PING"]).is_some_and(|l| l == "+PONG")
-            },
-            || format!("log:\n{}", log()),
-        );
-        r
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// One command; the reply's final line (`:1`, `+OK`); panics on errors.
-    fn cmd(&self, args: &[&[u8]]) -> String {
-        let line = resp(self.port, args)
-            .unwrap_or_else(|| panic!("redis :{} did not answer {args:?}", self.port));
-        assert!(!line.starts_with('-'), "redis error reply: {line}");
-        line
-    }
-
-    /// Subscribers of a channel (`PUBSUB NUMSUB`).
-    fn subscribers(&self, channel: &str) -> i64 {
-        let line = self.cmd(&[b"PUBSUB", b"NUMSUB", channel.as_bytes()]);
-        line.trim_start_matches(':').parse().unwrap_or(0)
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Sends one RESP command (binary-safe arguments) and returns the first reply line that is an
-/// integer, status or error — enough for PING, PUBLISH and PUBSUB NUMSUB.
-fn resp(port: u16, args: &[&[u8]]) -> Option<String> {
-    let mut s = TcpStream::connect_timeout(
-        &format!("127.0.0.1:{port}").parse().unwrap(),
-        Duration::from_secs(1),
-    )
-    .ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let mut req = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        req.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        req.extend_from_slice(a);
-        req.extend_from_slice(b"\r\n");
-    }
-    s.write_all(&req).ok()?;
-    let mut reader = BufReader::new(s);
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        let line = line.trim_end().to_string();
-        if line.starts_with([':', '+', '-']) {
-            return Some(line);
-        }
-    }
-}
 
 // ---------------------------------------------------------------------- canned Prometheus server
 
@@ -556,51 +215,11 @@ fn serve_query_range(conn: TcpStream, reqs: &Mutex<Vec<Form>>) -> std::io::Resul
 
 // --------------------------------------------------------------------------------------- fleet
 
-/// A real etcd with web-1 and web-2 registered, and a config with `extra` in `[clusters.test]`.
-struct Fleet {
-    _etcd: Etcd,
-    _config_dir: tempfile::TempDir,
-    config: PathBuf,
-}
-
-fn fleet(extra: &str) -> Fleet {
-    let etcd = Etcd::start();
-    etcd.ctl(&[
-        "put",
-        "/services/web/web-1",
-        r#"{"addr":"10.0.0.1","port":80,"version":"1.4.2"}"#,
-    ]);
-    etcd.ctl(&["put", "/services/web/web-2", r#"{"Addr":"10.0.0.2:8080"}"#]);
-    let (dir, config) = write_config(&etcd.endpoint(), "/services/", extra);
-    Fleet {
-        _etcd: etcd,
-        _config_dir: dir,
-        config,
-    }
-}
-
-impl Fleet {
-    fn console(&self, extra_args: &[&str]) -> Tmux {
-        let mut args = vec![
-            "--cluster",
-            "test",
-            "--config",
-            self.config.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra_args);
-        let t = start(&args);
-        t.wait_screen("both members", SOON, |s| {
-            member_row(s, "web-1").is_some() && member_row(s, "web-2").is_some()
-        });
-        t
-    }
-}
-
 // --------------------------------------------------------------------------------------- tests
 
 #[test]
 fn demo_fills_every_pane_and_deregister_silence_unsilence_work() {
-    let t = start(&["--demo"]);
+    let t = start_panes(&["--demo"]);
     let s = t.wait_screen(
         "all four demo panes filled, DEMO in the status bar",
         SOON,
@@ -728,7 +347,7 @@ fn alertmanager_checks_silence_for_real_and_readonly_refuses() {
         ("DiskFull", "web-1", "warning"),
         ("HighLatency", "web-2", "critical"),
     ]);
-    let f = fleet(&format!(
+    let f = panes_fleet(&format!(
         "checks = {{ kind = \"alertmanager\", url = \"{}\", interval_secs = 1 }}",
         am.url()
     ));
@@ -869,7 +488,7 @@ fn alertmanager_checks_silence_for_real_and_readonly_refuses() {
 #[test]
 fn hostile_log_lines_are_drawn_harmlessly() {
     let redis = Redis::start();
-    let f = fleet(&format!(
+    let f = panes_fleet(&format!(
         "logs = {{ kind = \"redis\", url = \"{}\", channel = \"syslog\" }}",
         redis.url()
     ));
@@ -977,7 +596,7 @@ fn hostile_log_lines_are_drawn_harmlessly() {
 #[test]
 fn metrics_pane_shows_a_prometheus_series_and_switches_window() {
     let prom = FakePrometheus::start();
-    let f = fleet(&format!(
+    let f = panes_fleet(&format!(
         "metrics = {{ kind = \"prometheus\", url = \"{}\", series = [{{ name = \"cpu\", query = \"x\" }}] }}",
         prom.url()
     ));
@@ -1042,7 +661,7 @@ fn crafted_alert_names_are_shown_escaped_and_silence_the_real_alert() {
         (EVIL, "web-1", "critical"),
         ("EvilOSC", "web-1", "critical"),
     ]);
-    let f = fleet(&format!(
+    let f = panes_fleet(&format!(
         "checks = {{ kind = \"alertmanager\", url = \"{}\", interval_secs = 1 }}",
         am.url()
     ));

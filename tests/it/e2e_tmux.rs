@@ -7,87 +7,12 @@
 
 use crate::common;
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
+use common::e2e::{fleet, has_row, row, start, HEIGHT, LIVE, WIDTH};
 use common::tmux::{assert_cooked, run_ok, Tmux, SOON};
-use common::{free_port, wait_until, wait_until_or, write_config, Etcd};
-
-const WIDTH: u16 = 160;
-const HEIGHT: u16 = 45;
-/// How long a change made in etcd may take to show on screen (the watch is push-based).
-const LIVE: Duration = Duration::from_secs(3);
-
-/// opsconsole with `args` in a private tmux server, in a 160×45 window (`common::tmux`: XDG dirs
-/// and HOME in a fresh tempdir; the wrapper prints `EXIT=` and `TTY=` after the program).
-fn start(args: &[&str]) -> Tmux {
-    Tmux::sized("opsconsole-e2e", WIDTH, HEIGHT).start(args)
-}
-
-/// The members pane is the left half of the top rows; `row` finds the table line of `instance`.
-fn members_pane(screen: &str) -> Vec<String> {
-    screen
-        .lines()
-        .take(HEIGHT as usize * 55 / 100)
-        .map(|l| l.chars().take(WIDTH as usize / 2).collect())
-        .collect()
-}
-
-fn row(screen: &str, instance: &str) -> Option<String> {
-    members_pane(screen)
-        .into_iter()
-        .find(|l| l.trim_matches('│').split_whitespace().nth(1) == Some(instance))
-}
-
-fn has_row(screen: &str, instance: &str) -> bool {
-    row(screen, instance).is_some()
-}
-
-/// etcd with three registrations under /services/ and a config file pointing at it.
-struct Fleet {
-    etcd: Etcd,
-    _config_dir: tempfile::TempDir,
-    config: PathBuf,
-}
-
-fn fleet(extra_config: &str) -> Fleet {
-    let etcd = Etcd::start();
-    etcd.ctl(&[
-        "put",
-        "/services/web/web-1",
-        r#"{"addr":"10.0.0.1","port":80,"version":"1.4.2","started_at":"2024-01-01T00:00:00Z"}"#,
-    ]);
-    etcd.ctl(&["put", "/services/web/web-2", r#"{"Addr":"10.0.0.2:8080"}"#]);
-    etcd.ctl(&["put", "/services/redis/redis-1", "10.0.1.1:6379"]);
-    let (dir, config) = write_config(&etcd.endpoint(), "/services/", extra_config);
-    Fleet {
-        etcd,
-        _config_dir: dir,
-        config,
-    }
-}
-
-impl Fleet {
-    fn console(&self, extra_args: &[&str]) -> Tmux {
-        let mut args = vec![
-            "--cluster",
-            "test",
-            "--config",
-            self.config.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra_args);
-        let t = start(&args);
-        t.wait_screen("the three members", SOON, |s| {
-            has_row(s, "web-1") && has_row(s, "web-2") && has_row(s, "redis-1")
-        });
-        t
-    }
-
-    fn get(&self, key: &str) -> String {
-        self.etcd.ctl(&["get", key])
-    }
-}
+use common::{free_port, wait_until, wait_until_or, write_config};
 
 #[test]
 fn members_appear_update_and_are_counted_per_role() {

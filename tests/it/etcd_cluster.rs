@@ -16,7 +16,7 @@ use etcd_client::{Client, ConnectOptions};
 use tokio::task::JoinHandle;
 
 use common::etcd_cluster::EtcdCluster;
-use common::etcd_console::{members_from_etcdctl, profile, Console, Members, PREFIX};
+use common::etcd_console::{etcd_members, profile, Console, Members};
 use common::proxy::Proxy;
 use common::wait::{pump_until, wait_until_async_or};
 use common::{wait_until, wait_until_async};
@@ -28,11 +28,6 @@ const RECONNECT: Duration = Duration::from_secs(20);
 
 // ---------------------------------------------------------------------------------------------
 // Profile, headless console, etcd's truth
-
-/// Everything under the prefix from etcd itself (`etcdctl get --prefix -w json`).
-fn etcd_members(c: &EtcdCluster) -> Members {
-    members_from_etcdctl(&c.ctl(&["get", "--prefix", PREFIX, "-w", "json"]))
-}
 
 /// What differs between the console and etcd: (missing from the console, ghosts, stale values).
 fn diff(console: &Members, truth: &Members) -> (Vec<String>, Vec<String>, Vec<String>) {

@@ -12,7 +12,9 @@ use opsconsole::model::{DeregisterOutcome, Health, Phase};
 use opsconsole::sources::etcd::{connect, deregister, list_prefix, PAGE_SIZE};
 use opsconsole::state::{Change, Confirm, Popup};
 
-use common::etcd_console::{members_from_etcdctl, profile, Console, Members, PREFIX};
+use common::etcd_console::{
+    etcd_has, etcd_members, etcd_mod_revision, etcd_revision, grant, profile, Console, PREFIX,
+};
 use common::proxy::Proxy;
 use common::{free_port, Etcd};
 
@@ -23,38 +25,6 @@ const RECONNECT: Duration = Duration::from_secs(15);
 
 // ---------------------------------------------------------------------------------------------
 // Profile, console driver, etcd truth
-
-/// Everything under the prefix, straight from etcd via etcdctl (`get --prefix -w json`).
-fn etcd_members(etcd: &Etcd) -> Members {
-    members_from_etcdctl(&etcd.ctl(&["get", "--prefix", PREFIX, "-w", "json"]))
-}
-
-/// The store's current revision, from the header of `etcdctl get / -w json`.
-fn etcd_revision(etcd: &Etcd) -> i64 {
-    let out = etcd.ctl(&["get", "/", "-w", "json"]);
-    let v: serde_json::Value = serde_json::from_str(&out).expect("etcdctl json");
-    v["header"]["revision"].as_i64().expect("header.revision")
-}
-
-fn etcd_mod_revision(etcd: &Etcd, key: &str) -> Option<i64> {
-    let out = etcd.ctl(&["get", key, "-w", "json"]);
-    let v: serde_json::Value = serde_json::from_str(&out).expect("etcdctl json");
-    v["kvs"]
-        .get(0)
-        .map(|kv| kv["mod_revision"].as_i64().unwrap())
-}
-
-fn etcd_has(etcd: &Etcd, key: &str) -> bool {
-    etcd_mod_revision(etcd, key).is_some()
-}
-
-/// `etcdctl lease grant` → lease id.
-fn grant(etcd: &Etcd, ttl: u32) -> i64 {
-    let out = etcd.ctl(&["lease", "grant", &ttl.to_string()]);
-    // "lease 694d77aa9e38260f granted with TTL(2s)"
-    let hex = out.split_whitespace().nth(1).expect("lease id in output");
-    u64::from_str_radix(hex, 16).expect("hex lease id") as i64
-}
 
 // ---------------------------------------------------------------------------------------------
 // A TCP proxy the test can cut, so the console is disconnected while etcd stays up

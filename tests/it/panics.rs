@@ -14,7 +14,6 @@
 
 use crate::common;
 
-use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Duration;
 
@@ -40,7 +39,7 @@ fn source_task_panic_fails_its_pane_and_nothing_reaches_the_screen() {
         r#"{"addr":"10.0.0.1","port":80}"#,
     ]);
     let am = Alertmanager::start();
-    fire_alert(am.port, "DiskFull", "db-1");
+    am.fire(&[("DiskFull", "db-1", "critical")]);
 
     let exe = std::env::current_exe().expect("the test binary");
     let spec = format!("{} {}", etcd.endpoint(), am.url());
@@ -149,28 +148,4 @@ fn run_child_console(spec: &str) {
         Ok(_) => panic!("the console stopped for another reason than q"),
         Err(e) => panic!("the console failed: {e:#}"),
     }
-}
-
-/// Posts one firing alert to a real Alertmanager (plain HTTP/1.0 on loopback).
-fn fire_alert(port: u16, alertname: &str, instance: &str) {
-    let ends = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
-    let body = serde_json::json!([{
-        "labels": {"alertname": alertname, "instance": instance, "severity": "critical"},
-        "endsAt": ends,
-    }])
-    .to_string();
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("alertmanager");
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        s,
-        "POST /api/v2/alerts HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
-    assert!(
-        answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200"),
-        "posting the alert: {answer}"
-    );
 }

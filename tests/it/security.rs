@@ -34,6 +34,7 @@ use opsconsole::sources::checks::ChecksSource;
 use opsconsole::state::{self, State};
 use tokio::sync::mpsc;
 
+use common::tmux::Tmux;
 use common::wait::recv_until;
 use common::{free_port, require_binary, wait_until, wait_until_or, Etcd};
 
@@ -343,89 +344,6 @@ fn etcd_with_auth() -> Etcd {
     etcd
 }
 
-/// A private tmux server running one command; Drop kills it.
-struct Term {
-    socket: String,
-    tmux: PathBuf,
-}
-
-impl Term {
-    fn run(cmd: &[&str], env: &[(&str, String)]) -> Term {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let t = Term {
-            socket: format!(
-                "opsconsole-sec-{}-{}",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::Relaxed)
-            ),
-            tmux: require_binary("tmux"),
-        };
-        let mut c = Command::new(&t.tmux);
-        c.args([
-            "-L",
-            &t.socket,
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-s",
-            "s",
-        ])
-        .args(["-x", "160", "-y", "45"])
-        .env_remove("TMUX")
-        .env("TERM", "xterm-256color");
-        for (k, v) in env {
-            c.env(k, v);
-        }
-        // The server is started with this environment; the program inherits it.
-        c.args(cmd);
-        let out = c.output().expect("tmux");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        t
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new(&self.tmux)
-            .args(["-L", &self.socket])
-            .args(args)
-            .output()
-            .expect("tmux");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-t", "s"])
-    }
-
-    /// Whether the session (and so the program it runs) is still there.
-    fn running(&self) -> bool {
-        Command::new(&self.tmux)
-            .args(["-L", &self.socket, "has-session", "-t", "s"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut a = vec!["send-keys", "-t", "s"];
-        a.extend_from_slice(keys);
-        self.tmux(&a);
-        std::thread::sleep(Duration::from_millis(150));
-    }
-}
-
-impl Drop for Term {
-    fn drop(&mut self) {
-        let _ = Command::new(&self.tmux)
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
-        common::tmux::remove_socket_file(&self.socket);
-    }
-}
-
 #[test]
 fn secrets_never_reach_logs_audit_help_info_or_screen() {
     let etcd = etcd_with_auth();
@@ -481,16 +399,11 @@ logs = {{ kind = "elasticsearch", url = "{rej}", user = "ops", password_env = "{
     assert_no_secret("opsconsole info", &info);
 
     // The console itself, in a terminal, for a few seconds of retries, with a deregister attempt.
-    let t = Term::run(
-        &[
-            BIN,
-            "--config",
-            config.to_str().unwrap(),
-            "--cluster",
-            "test",
-        ],
-        &env,
-    );
+    let mut term = Tmux::sized("opsconsole-sec", 160, 45);
+    for (key, value) in &env {
+        term = term.env(key, value);
+    }
+    let t = term.start(&["--config", config.to_str().unwrap(), "--cluster", "test"]);
     wait_until_or(
         "the member to show (etcd auth failed?)",
         Duration::from_secs(15),
@@ -507,8 +420,8 @@ logs = {{ kind = "elasticsearch", url = "{rej}", user = "ops", password_env = "{
         rejecting.saw_secret.load(Ordering::SeqCst),
         "the secret was sent as Basic credentials (so it was really in use)"
     );
-    t.keys(&["j"]);
-    t.keys(&["D"]);
+    t.send(&["j"]);
+    t.send(&["D"]);
     wait_until_or(
         "the deregister dialog",
         Duration::from_secs(10),
@@ -516,8 +429,7 @@ logs = {{ kind = "elasticsearch", url = "{rej}", user = "ops", password_env = "{
         || t.screen(),
     );
     // The dialog's keys count once it has been on screen for 250 ms.
-    std::thread::sleep(Duration::from_millis(350));
-    t.keys(&["y"]);
+    t.confirm("y");
     // The deregister has been through once its outcome is in the audit log, and the screen has
     // shown the backends' answers once it says "rejected".
     let audit_log = state_home.join("opsconsole/audit.log");
@@ -537,11 +449,8 @@ logs = {{ kind = "elasticsearch", url = "{rej}", user = "ops", password_env = "{
         screen.contains("rejected"),
         "the 401 is reported (naming where the password came from):\n{screen}"
     );
-    t.keys(&["q"]);
-    // Gone once its tmux session is (the console is the session's only program).
-    wait_until("the console to exit on q", Duration::from_secs(10), || {
-        !t.running()
-    });
+    t.send(&["q"]);
+    t.wait_exit_screen();
     drop(t);
 
     let log = std::fs::read_to_string(state_home.join("opsconsole/opsconsole.log"))

@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{require_binary, wait_until, wait_until_or};
+use crate::common::tmux::Tmux;
+use crate::common::{wait_until, wait_until_or};
 
-const BIN: &str = env!("CARGO_BIN_EXE_opsconsole");
 /// How long the panes may take to show live data after `up` (StatsD flushes every 2 s, the console
 /// polls graphite every 5 s; a passing run needs ~10 s).
 const LIVE: Duration = Duration::from_secs(60);
@@ -82,73 +82,6 @@ impl Drop for Stack {
             let out = Self::script(self.dir.path(), "down");
             eprintln!("(cleanup) scripts/stack down:\n{}", show(&out));
         }
-    }
-}
-
-/// One private tmux server with one fixed-size window; Drop kills the server.
-struct Tmux {
-    socket: String,
-    home: tempfile::TempDir,
-}
-
-impl Tmux {
-    fn start(args: &[&str]) -> Tmux {
-        let home = tempfile::tempdir().expect("tempdir");
-        for d in ["config", "state", "home"] {
-            std::fs::create_dir_all(home.path().join(d)).unwrap();
-        }
-        let socket = format!("opsconsole-stack-e2e-{}", std::process::id());
-        // sh -c SCRIPT BIN ARGS…: "$0" is the binary, "$@" its arguments; the window stays open
-        // after the console exits so the test can read its exit status.
-        let script = r#""$0" "$@"; echo EXIT=$?; sleep 60"#;
-        let t = Tmux { socket, home };
-        let out = t
-            .cmd()
-            .env_remove("TMUX")
-            .env_remove("NO_COLOR")
-            .env("XDG_CONFIG_HOME", t.home.path().join("config"))
-            .env("XDG_STATE_HOME", t.home.path().join("state"))
-            .env("HOME", t.home.path().join("home"))
-            .env("TERM", "xterm-256color")
-            .args(["-f", "/dev/null", "new-session", "-d", "-s", "t"])
-            .args(["-x", "200", "-y", "50"])
-            .args(["sh", "-c", script, BIN])
-            .args(args)
-            .output()
-            .expect("run tmux");
-        assert!(out.status.success(), "tmux new-session:\n{}", show(&out));
-        t
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new(require_binary("tmux"));
-        c.args(["-L", &self.socket]);
-        c
-    }
-
-    fn screen(&self) -> String {
-        let out = self
-            .cmd()
-            .args(["capture-pane", "-p", "-t", "t"])
-            .output()
-            .expect("tmux capture-pane");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn send(&self, key: &str) {
-        let _ = self.cmd().args(["send-keys", "-t", "t", key]).status();
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd().arg("kill-server").stderr(Stdio::null()).status();
-        // tmux leaves the socket file behind.
-        let _ = std::fs::remove_file(
-            std::path::Path::new(&std::env::var("TMUX_TMPDIR").unwrap_or_else(|_| "/tmp".into()))
-                .join(format!("tmux-{}", unsafe { libc::getuid() }))
-                .join(&self.socket),
-        );
     }
 }
 
@@ -229,7 +162,10 @@ fn stack_up_console_live_down_leaves_nothing() {
         show(&status)
     );
 
-    let tmux = Tmux::start(&["--config", config.to_str().unwrap(), "--cluster", "local"]);
+    // The console in a private tmux server (`common::tmux`), 200×50; `EXIT=` after it.
+    let tmux = Tmux::sized("opsconsole-stack-e2e", 200, 50)
+        .report_tty(false)
+        .start(&["--config", config.to_str().unwrap(), "--cluster", "local"]);
     let t0 = Instant::now();
     wait_until_or(
         "all four panes live",
@@ -256,7 +192,7 @@ fn stack_up_console_live_down_leaves_nothing() {
         t0.elapsed()
     );
 
-    tmux.send("q");
+    tmux.send(&["q"]);
     let after = wait_until("EXIT= after q", Duration::from_secs(10), || {
         Some(tmux.screen()).filter(|s| s.contains("EXIT="))
     });

@@ -13,129 +13,19 @@
 use crate::common;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::Command;
 
 use base64::Engine as _;
-use common::tmux::{run_ok, Tmux, SOON};
-use common::{require_binary, wait_until, wait_until_or, write_config, Alertmanager, Etcd};
+use common::e2e::{command, has_row, message_line, on_cluster, select_first, web_fleet};
+use common::tmux::{run_ok, SOON};
+use common::{require_binary, wait_until, wait_until_or, Alertmanager, Etcd};
 use serde_json::Value;
-
-const WIDTH: u16 = 160;
-const HEIGHT: u16 = 45;
-
-fn start(args: &[&str]) -> Tmux {
-    Tmux::sized("opsconsole-trust", WIDTH, HEIGHT).start(args)
-}
-
-/// The members pane is the left half of the top rows.
-fn members_pane(screen: &str) -> Vec<String> {
-    screen
-        .lines()
-        .take(HEIGHT as usize * 55 / 100)
-        .map(|l| l.chars().take(WIDTH as usize / 2).collect())
-        .collect()
-}
-
-fn has_row(screen: &str, instance: &str) -> bool {
-    members_pane(screen)
-        .iter()
-        .any(|l| l.trim_matches('│').split_whitespace().nth(1) == Some(instance))
-}
-
-/// The message line just above the status bar.
-fn message_line(screen: &str) -> String {
-    let lines: Vec<&str> = screen.lines().collect();
-    lines
-        .len()
-        .checked_sub(2)
-        .map(|i| lines[i].to_string())
-        .unwrap_or_default()
-}
-
-/// The status bar (the last line) starts with the cluster badge.
-fn on_cluster(screen: &str, name: &str) -> bool {
-    screen
-        .lines()
-        .last()
-        .is_some_and(|l| l.trim_start().starts_with(name))
-}
-
-/// A real etcd with two members under /services/ and one under /other/.
-struct Fleet {
-    etcd: Etcd,
-    _config_dir: tempfile::TempDir,
-    config: PathBuf,
-}
-
-fn fleet(extra_config: &str) -> Fleet {
-    let etcd = Etcd::start();
-    etcd.ctl(&[
-        "put",
-        "/services/web/web-1",
-        r#"{"addr":"10.0.0.1","port":80}"#,
-    ]);
-    etcd.ctl(&[
-        "put",
-        "/services/web/web-2",
-        r#"{"addr":"10.0.0.2","port":80}"#,
-    ]);
-    etcd.ctl(&[
-        "put",
-        "/other/db/db-1",
-        r#"{"addr":"10.0.9.1","port":5432}"#,
-    ]);
-    let extra = extra_config.replace("{endpoint}", &etcd.endpoint());
-    let (dir, config) = write_config(&etcd.endpoint(), "/services/", &extra);
-    Fleet {
-        etcd,
-        _config_dir: dir,
-        config,
-    }
-}
-
-impl Fleet {
-    fn console(&self, extra_args: &[&str]) -> Tmux {
-        let mut args = vec![
-            "--cluster",
-            "test",
-            "--config",
-            self.config.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra_args);
-        let t = start(&args);
-        t.wait_screen("both members", SOON, |s| {
-            has_row(s, "web-1") && has_row(s, "web-2")
-        });
-        t
-    }
-}
-
-impl Fleet {
-    fn has(&self, key: &str) -> bool {
-        self.etcd.ctl(&["get", key]).contains(key)
-    }
-}
-
-/// The user's first `j`: nothing is selected at start; this lands on web-1 (the first row) and
-/// scopes the panes to it.
-fn select_first(t: &Tmux) {
-    t.send(&["j"]);
-    t.wait_text("scope: web-1");
-}
-
-fn command(t: &Tmux, line: &str) {
-    t.send(&[":"]);
-    t.wait_text("Enter apply");
-    t.type_text(line);
-    t.send(&["Enter"]);
-}
 
 // ------------------------------------------------------------------------- paste and typing ahead
 
 #[test]
 fn a_paste_in_the_members_pane_runs_no_keys() {
-    let f = fleet("");
+    let f = web_fleet("");
     let t = f.console(&[]);
     select_first(&t);
     // `D` would open the deregister dialog on web-1 (the first row) and `y` confirm it.
@@ -164,7 +54,7 @@ fn a_paste_in_the_members_pane_runs_no_keys() {
 
 #[test]
 fn keys_typed_ahead_do_not_confirm_a_dialog_not_yet_seen() {
-    let f = fleet("");
+    let f = web_fleet("");
     let t = f.console(&[]);
     select_first(&t);
     // One write to the terminal: `y` arrives before the dialog `D` opens was ever on screen.
@@ -192,7 +82,7 @@ fn keys_typed_ahead_do_not_confirm_a_dialog_not_yet_seen() {
 
 #[test]
 fn a_paste_into_the_filter_goes_into_the_filter() {
-    let f = fleet("");
+    let f = web_fleet("");
     let t = f.console(&[]);
     t.send(&["/"]);
     t.wait_text("Enter apply");
@@ -248,7 +138,7 @@ fn an_unwritable_audit_log_refuses_every_change_until_it_can_be_written() {
     let blocker = dir.path().join("blocker");
     std::fs::write(&blocker, "not a directory").unwrap();
     let audit_log = blocker.join("audit.log");
-    let f = fleet(&format!(
+    let f = web_fleet(&format!(
         "[defaults]\naudit_log = \"{}\"\n",
         audit_log.display()
     ));
@@ -313,7 +203,7 @@ fn an_unwritable_audit_log_refuses_every_change_until_it_can_be_written() {
 
 #[test]
 fn the_attempt_is_on_disk_before_etcd_is_asked() {
-    let f = fleet("");
+    let f = web_fleet("");
     let key = "/services/web/web-1";
     let rev = mod_revision(&f.etcd, key);
     let t = f.console(&[]);
@@ -366,7 +256,7 @@ fn a_silence_and_a_deregister_leave_two_lines_with_one_id_each() {
         "instance=web-2",
         "severity=critical",
     ]));
-    let f = fleet(&format!(
+    let f = web_fleet(&format!(
         "checks = {{ kind = \"alertmanager\", url = \"{}\", interval_secs = 1 }}",
         am.url()
     ));
@@ -469,7 +359,7 @@ const TWO_CLUSTERS: &str =
 
 #[test]
 fn cluster_switch_errors_stay_on_the_cluster_and_switches_say_so() {
-    let f = fleet(TWO_CLUSTERS);
+    let f = web_fleet(TWO_CLUSTERS);
     let t = f.console(&[]);
     // Some state worth keeping: a filter showing only web-2.
     t.send(&["/"]);
@@ -559,7 +449,7 @@ fn one_scope_in_every_pane_clears_when_the_scoped_member_is_deregistered() {
             "severity=critical",
         ]));
     }
-    let f = fleet(&format!(
+    let f = web_fleet(&format!(
         "checks = {{ kind = \"alertmanager\", url = \"{}\", interval_secs = 1 }}",
         am.url()
     ));

@@ -10,8 +10,10 @@ use opsconsole::config::{ClusterProfile, Config, EtcdProfile};
 use opsconsole::model::{AuditEntry, DeregisterOutcome, Health, Msg, SourceId, SourceKind};
 use opsconsole::state::{Pane, Popup, State};
 
+use super::etcd_cluster::EtcdCluster;
 use super::headless::Headless;
 use super::wait::{pump_until, Pump};
+use super::Etcd;
 
 /// The prefix the etcd tests register under.
 pub const PREFIX: &str = "/services/";
@@ -272,6 +274,56 @@ impl Pump for Console {
             self.members().into_iter().take(20).collect::<Vec<_>>()
         )
     }
+}
+
+/// etcd's own view, through etcdctl: one member ([`Etcd`]) or a cluster ([`EtcdCluster`]).
+pub trait Etcdctl {
+    /// etcdctl (v3 API) with `args`; its stdout. Panics if it fails.
+    fn etcdctl_ok(&self, args: &[&str]) -> String;
+}
+
+impl Etcdctl for Etcd {
+    fn etcdctl_ok(&self, args: &[&str]) -> String {
+        self.ctl(args)
+    }
+}
+
+impl Etcdctl for EtcdCluster {
+    fn etcdctl_ok(&self, args: &[&str]) -> String {
+        self.ctl(args)
+    }
+}
+
+/// Everything under the prefix, straight from etcd via etcdctl (`get --prefix -w json`).
+pub fn etcd_members(etcd: &impl Etcdctl) -> Members {
+    members_from_etcdctl(&etcd.etcdctl_ok(&["get", "--prefix", PREFIX, "-w", "json"]))
+}
+
+/// The store's current revision, from the header of `etcdctl get / -w json`.
+pub fn etcd_revision(etcd: &impl Etcdctl) -> i64 {
+    let out = etcd.etcdctl_ok(&["get", "/", "-w", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("etcdctl json");
+    v["header"]["revision"].as_i64().expect("header.revision")
+}
+
+pub fn etcd_mod_revision(etcd: &impl Etcdctl, key: &str) -> Option<i64> {
+    let out = etcd.etcdctl_ok(&["get", key, "-w", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("etcdctl json");
+    v["kvs"]
+        .get(0)
+        .map(|kv| kv["mod_revision"].as_i64().unwrap())
+}
+
+pub fn etcd_has(etcd: &impl Etcdctl, key: &str) -> bool {
+    etcd_mod_revision(etcd, key).is_some()
+}
+
+/// `etcdctl lease grant` → lease id.
+pub fn grant(etcd: &impl Etcdctl, ttl: u32) -> i64 {
+    let out = etcd.etcdctl_ok(&["lease", "grant", &ttl.to_string()]);
+    // "lease 694d77aa9e38260f granted with TTL(2s)"
+    let hex = out.split_whitespace().nth(1).expect("lease id in output");
+    u64::from_str_radix(hex, 16).expect("hex lease id") as i64
 }
 
 /// Key → (value, mod_revision, lease) from the output of `etcdctl get --prefix … -w json`.

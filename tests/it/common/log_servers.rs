@@ -251,6 +251,14 @@ impl Redis {
         r
     }
 
+    /// How many clients are subscribed to `channel` (`PUBSUB NUMSUB`).
+    pub fn subscribers(&self, channel: &str) -> i64 {
+        match self.cmd(&[b"PUBSUB", b"NUMSUB", channel.as_bytes()]) {
+            Reply::Array(Some(items)) => items.get(1).map_or(0, Reply::int),
+            other => panic!("PUBSUB NUMSUB answered {other:?}"),
+        }
+    }
+
     /// SIGKILL (a crash). Nothing is persisted (`--save ''`).
     pub fn kill(&mut self) {
         if let Some(mut p) = self.proc.take() {

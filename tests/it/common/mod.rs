@@ -262,13 +262,16 @@ pub fn write_config(endpoint: &str, prefix: &str, extra: &str) -> (tempfile::Tem
 
 pub mod checks_console;
 pub mod daemon;
+pub mod e2e;
 pub mod etcd_cluster;
 pub mod etcd_console;
 pub mod headless;
 pub mod log_servers;
 pub mod metrics_servers;
 pub mod metrics_source;
+pub mod panes;
 pub mod proxy;
+pub mod sensu;
 pub mod tls;
 pub mod tmux;
 pub mod wait;
@@ -323,6 +326,53 @@ impl Alertmanager {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// One call of Alertmanager's API; its JSON answer (Null when empty). A status outside 2xx
+    /// fails the test.
+    pub fn api(&self, method: &str, path: &str, body: Option<&str>) -> serde_json::Value {
+        let (status, text) = http(self.port, method, path, body)
+            .unwrap_or_else(|| panic!("alertmanager did not answer {method} {path}"));
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path}: HTTP {status}: {text}"
+        );
+        if text.trim().is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}: {text}"))
+        }
+    }
+
+    /// Posts firing alerts (each `(alertname, instance, severity)`), ending in an hour.
+    pub fn fire(&self, alerts: &[(&str, &str, &str)]) {
+        let ends = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+        let body: Vec<serde_json::Value> = alerts
+            .iter()
+            .map(|(name, instance, severity)| {
+                serde_json::json!({
+                    "labels": {"alertname": name, "instance": instance, "severity": severity},
+                    "annotations": {"summary": format!("{name} on {instance}")},
+                    "endsAt": ends,
+                })
+            })
+            .collect();
+        self.api(
+            "POST",
+            "/api/v2/alerts",
+            Some(&serde_json::Value::Array(body).to_string()),
+        );
+    }
+
+    /// Active silences as Alertmanager itself reports them.
+    pub fn active_silences(&self) -> Vec<serde_json::Value> {
+        match self.api("GET", "/api/v2/silences", None) {
+            serde_json::Value::Array(all) => all
+                .into_iter()
+                .filter(|s| s["status"]["state"] == "active")
+                .collect(),
+            other => panic!("/api/v2/silences is not a list: {other}"),
+        }
+    }
+
     /// The alerts `amtool alert query --silenced` lists — the ground truth for "this alert is
     /// silenced", from Alertmanager's own client rather than from the console's reading of the API.
     pub fn amtool_silenced(&self) -> Vec<serde_json::Value> {
@@ -369,6 +419,32 @@ pub fn http_status(port: u16, path: &str) -> Option<u16> {
     let mut head = [0u8; 12];
     s.read_exact(&mut head).ok()?;
     std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+/// One HTTP/1.0 request on loopback (HTTP/1.0 so the answer is never chunked): (status, body), or
+/// None when nothing answers.
+pub fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(
+        &format!("127.0.0.1:{port}").parse().unwrap(),
+        Duration::from_secs(2),
+    )
+    .ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let body = body.unwrap_or("");
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, body.to_string()))
 }
 
 /// The alerts `amtool alert query --silenced` lists for the Alertmanager at `url`: the ground

@@ -554,11 +554,3 @@ pub fn exit_code(screen: &str) -> i32 {
         .expect("EXIT= line");
     line["EXIT=".len()..].trim().parse().expect("exit code")
 }
-
-/// Removes the socket file a private tmux server (`-L socket`) leaves behind after `kill-server`.
-pub fn remove_socket_file(socket: &str) {
-    let dir = std::env::var("TMUX_TMPDIR").unwrap_or_else(|_| "/tmp".into());
-    // SAFETY: getuid(2) cannot fail and has no side effects.
-    let uid = unsafe { libc::getuid() };
-    let _ = std::fs::remove_file(Path::new(&dir).join(format!("tmux-{uid}")).join(socket));
-}

@@ -18,6 +18,12 @@ use super::Etcd;
 /// The prefix the etcd tests register under.
 pub const PREFIX: &str = "/services/";
 
+/// How long a change may take to reach the state of a console on one etcd (expected: well under
+/// 1 s).
+pub const LIVE: Duration = Duration::from_secs(3);
+/// Reconnects go through the source's backoff (250 ms doubling), so allow a few rounds.
+pub const RECONNECT: Duration = Duration::from_secs(15);
+
 /// How long a deregister may take to be answered.
 const DEREGISTER_ANSWER: Duration = Duration::from_secs(5);
 

@@ -1,21 +1,11 @@
-//! The Sensu Go and Sensu Core 1.x check sources against a contract server in the test: a small
-//! HTTP/1.1 responder that serves the shapes in CONTRACTS.md §2 and records every request (method,
-//! path + query, headers, body), so the tests can assert exactly what the console sends.
-
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-use base64::Engine as _;
-use opsconsole::config::ChecksProfile;
-use opsconsole::model::{
-    severity_of, status_label, ChecksSnapshot, ClusterId, Command, Health, Leftover, Msg, Mutation,
-    Severity, SilenceOutcome, SilenceScope, SourceId, SourceKind,
-};
-use opsconsole::sources::checks::{alertmanager, sensu_core, sensu_go};
-use opsconsole::sources::checks::{Backend, ChecksSource};
-use opsconsole::sources::http::{HttpError, MAX_BODY_BYTES};
-use serde_json::{json, Value};
-use tokio::sync::mpsc;
+//! The check sources: Sensu Go and Sensu Core 1.x against the contract server (`common::sensu`,
+//! which serves the shapes in CONTRACTS.md §2 and records every request, so the tests assert exactly
+//! what the console sends): paging, field mapping, unknown statuses and partial events, API key and
+//! username/password auth (tokens refreshed before they expire, on a clock the test moves; a fresh
+//! login after a 401), errors that name the credential and never panic, and the source task through
+//! its channels (retries, recovery, mutations followed by a poll).
+//!
+//! Silences are in `silence`; outages of the polled sources in `outages`.
 
 use crate::common::sensu::fake::{Reply, Req, Server};
 use crate::common::sensu::{
@@ -24,8 +14,22 @@ use crate::common::sensu::{
     KEY_VAR, NS, PW, PW_VAR, SILENCED, USER,
 };
 
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use opsconsole::config::ChecksProfile;
+use opsconsole::model::{
+    severity_of, status_label, ChecksSnapshot, ClusterId, Command, Health, Msg, Mutation, Severity,
+    SilenceOutcome, SilenceScope, SourceId, SourceKind,
+};
+use opsconsole::sources::checks::{alertmanager, sensu_core, sensu_go, Backend, ChecksSource};
+use opsconsole::sources::http::{HttpError, MAX_BODY_BYTES};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
 // ---------------------------------------------------------------------------------------------
-// Sensu Go fake
+// Sensu Go: reading
 
 /// 1200 events (3 pages of 500), two of them unusable, one with a custom status 7.
 fn many_events() -> Vec<Value> {
@@ -39,9 +43,6 @@ fn many_events() -> Vec<Value> {
     events[1100].as_object_mut().unwrap().remove("entity");
     events
 }
-
-// ---------------------------------------------------------------------------------------------
-// Sensu Go: reading
 
 #[tokio::test]
 async fn go_pages_are_all_fetched_and_merged_with_api_key() {
@@ -376,163 +377,6 @@ async fn go_relogin_once_after_401() {
     assert!(!msg.contains(PW), "never the secret: {msg}");
     let paths: Vec<String> = server.take().iter().map(|r| r.path().to_string()).collect();
     assert_eq!(paths, vec!["/auth"], "no API call without a token");
-}
-
-// ---------------------------------------------------------------------------------------------
-// Sensu Go: silences
-
-#[tokio::test]
-async fn go_silence_requests_for_each_scope() {
-    let fake = GoFake::new(vec![go_event("web-1", "check_http", 2, now())]);
-    let server = go_server(&fake).await;
-    let mut backend = Backend::new(&go_key(&server.url)).unwrap();
-
-    let cases = [
-        (
-            on_entity(),
-            "entity:web-1:check_http",
-            Some("entity:web-1"),
-            Some("check_http"),
-        ),
-        (
-            SilenceScope::CheckEverywhere {
-                check: "check_http".into(),
-            },
-            "*:check_http",
-            None,
-            Some("check_http"),
-        ),
-        (
-            SilenceScope::Entity {
-                entity: "web-1".into(),
-            },
-            "entity:web-1:*",
-            Some("entity:web-1"),
-            None,
-        ),
-        (
-            SilenceScope::Subscription {
-                subscription: "linux".into(),
-            },
-            "linux:*",
-            Some("linux"),
-            None,
-        ),
-    ];
-    for (i, (scope, name, sub, check)) in cases.iter().enumerate() {
-        let before = now();
-        let id = backend
-            .silence(&request(scope.clone(), None, i % 2 == 0))
-            .await
-            .unwrap_or_else(|e| panic!("silence {scope:?}: {e}"))
-            .id;
-        assert_eq!(id, *name);
-        let reqs = server.take();
-        assert_eq!(reqs.len(), 1, "{reqs:#?}");
-        let r = &reqs[0];
-        assert_eq!(r.method, "PUT");
-        assert_eq!(
-            r.path(),
-            format!("{SILENCED}/{}", urlencoding::encode(name))
-        );
-        assert_eq!(
-            r.header("authorization"),
-            Some(format!("Key {KEY}").as_str())
-        );
-        assert!(r
-            .header("content-type")
-            .unwrap_or("")
-            .starts_with("application/json"));
-        let body = r.json();
-        let begin = body["begin"].as_i64().expect("begin is an epoch");
-        assert!(begin >= before && begin <= now(), "{body}");
-        let mut want = json!({
-            "metadata": {"name": name, "namespace": NS},
-            "begin": begin,
-            "expire": -1,
-            "expire_on_resolve": i % 2 == 0,
-            "reason": "disk swap on web-1",
-            "creator": "alice@opsconsole",
-        });
-        if let Some(s) = sub {
-            want["subscription"] = json!(s);
-        }
-        if let Some(c) = check {
-            want["check"] = json!(c);
-        }
-        assert_eq!(body, want, "scope {scope:?}");
-    }
-    assert_eq!(server.take().len(), 0);
-
-    // With a duration: expire in seconds.
-    backend
-        .silence(&request(
-            on_entity(),
-            Some(Duration::from_secs(3600)),
-            false,
-        ))
-        .await
-        .unwrap();
-    let body = server.take()[0].json();
-    assert_eq!(body["expire"], json!(3600));
-    assert_eq!(body["expire_on_resolve"], json!(false));
-
-    // The entries come back through /silenced.
-    let snap = backend.poll().await.unwrap();
-    let mut ids: Vec<&str> = snap.silences.iter().map(|s| s.id.as_str()).collect();
-    ids.sort();
-    assert_eq!(
-        ids,
-        vec![
-            "*:check_http",
-            "entity:web-1:*",
-            "entity:web-1:check_http",
-            "linux:*"
-        ]
-    );
-    let s = snap
-        .silences
-        .iter()
-        .find(|s| s.id == "entity:web-1:check_http")
-        .unwrap();
-    assert_eq!(s.subscription.as_deref(), Some("entity:web-1"));
-    assert_eq!(s.check.as_deref(), Some("check_http"));
-    assert_eq!(s.creator, "alice@opsconsole");
-    assert_eq!(s.reason, "disk swap on web-1");
-    let everywhere = snap
-        .silences
-        .iter()
-        .find(|s| s.id == "*:check_http")
-        .unwrap();
-    assert_eq!(everywhere.subscription, None);
-    let web1 = &snap.results[0];
-    for s in &snap.silences {
-        assert!(s.matches(web1), "{} covers web-1/check_http", s.id);
-    }
-    server.take();
-
-    // Unsilence: DELETE with the name percent-encoded.
-    backend.unsilence("entity:web-1:check_http").await.unwrap();
-    backend.unsilence("*:check_http").await.unwrap();
-    let reqs = server.take();
-    assert_eq!(reqs[0].method, "DELETE");
-    assert_eq!(
-        reqs[0].path(),
-        format!("{SILENCED}/entity%3Aweb-1%3Acheck_http")
-    );
-    assert_eq!(reqs[1].path(), format!("{SILENCED}/%2A%3Acheck_http"));
-    assert!(reqs.iter().all(|r| r.body.is_empty()));
-    let snap = backend.poll().await.unwrap();
-    assert_eq!(snap.silences.len(), 2);
-
-    // Unknown entry: a 404 carrying Sensu's own message.
-    let e = backend.unsilence("nope:*").await.unwrap_err();
-    assert_eq!(e.status(), Some(404));
-    assert!(
-        e.to_string()
-            .contains("silenced entry \"nope:*\" not found"),
-        "{e}"
-    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1106,149 +950,4 @@ async fn unsilence(
         _ => None,
     })
     .await
-}
-
-// ---------------------------------------------------------------------------------------------
-// Silences from the names Sensu sent, confirmed by reading the entry back (issue 12, item 3)
-
-/// Starts the source on `profile`, waits for its first snapshot, silences the first scope offered
-/// for the row `pick` chooses, and returns what the source reported.
-async fn silence_first_scope(
-    profile: ChecksProfile,
-    pick: impl Fn(&opsconsole::model::CheckResult) -> bool,
-) -> SilenceOutcome {
-    let (tx, mut rx) = mpsc::channel(64);
-    let (cmd_tx, cmd_rx) = mpsc::channel(8);
-    let task = tokio::spawn(ChecksSource::new(profile, tx, cmd_rx).run());
-    let snap = wait_msg(&mut rx, Duration::from_secs(10), |m| match m {
-        Msg::ChecksSnapshot { snapshot, .. } => Some(snapshot.clone()),
-        _ => None,
-    })
-    .await;
-    let row = snap
-        .results
-        .iter()
-        .find(|r| pick(r))
-        .unwrap_or_else(|| panic!("no such row in {:#?}", snap.results));
-    let scope = opsconsole::state::checks::scopes_for(row).remove(0);
-    cmd_tx
-        .send(released(Mutation::Silence(request(scope, None, true))))
-        .await
-        .unwrap();
-    let outcome = wait_msg(&mut rx, Duration::from_secs(10), |m| match m {
-        Msg::SilenceDone { outcome, .. } => Some(outcome.clone()),
-        _ => None,
-    })
-    .await;
-    task.abort();
-    outcome
-}
-
-#[tokio::test]
-async fn go_silence_uses_the_entity_name_as_sent_and_reads_it_back() {
-    let crafted = "web-1\u{1b}[2J";
-    let fake = GoFake::new(vec![
-        go_event(crafted, "check_http", 2, now()),
-        go_event("web-1", "check_http", 2, now()),
-    ]);
-    let server = go_server(&fake).await;
-    let outcome = silence_first_scope(go_key(&server.url), |r| r.entity == crafted).await;
-    assert!(
-        matches!(outcome, SilenceOutcome::Created { .. }),
-        "{outcome:?}"
-    );
-    let name = format!("entity:{crafted}:check_http");
-    let path = format!("{SILENCED}/{}", urlencoding::encode(&name));
-    let reqs: Vec<Req> = server
-        .take()
-        .into_iter()
-        .filter(|r| r.path().starts_with(&format!("{SILENCED}/")))
-        .collect();
-    let calls: Vec<(&str, &str)> = reqs.iter().map(|r| (r.method.as_str(), r.path())).collect();
-    assert_eq!(
-        calls,
-        vec![("PUT", path.as_str()), ("GET", path.as_str())],
-        "the entry for the crafted entity, not for web-1; then read back"
-    );
-    let body = reqs[0].json();
-    assert_eq!(body["subscription"], json!(format!("entity:{crafted}")));
-    assert_eq!(body["metadata"]["name"], json!(name));
-    let held: Vec<String> = fake.lock().unwrap().silenced.keys().cloned().collect();
-    assert_eq!(held, vec![name], "web-1 itself is not silenced");
-}
-
-#[tokio::test]
-async fn go_silence_that_sensu_does_not_show_matched_nothing() {
-    let fake = GoFake::new(vec![go_event("web-1", "check_http", 2, now())]);
-    fake.lock().unwrap().drop_puts = true;
-    let server = go_server(&fake).await;
-    match silence_first_scope(go_key(&server.url), |r| r.entity == "web-1").await {
-        SilenceOutcome::MatchedNothing {
-            silence, leftover, ..
-        } => {
-            assert_eq!(silence.id, "entity:web-1:check_http");
-            assert_eq!(leftover, Leftover::Absent, "nothing there to remove");
-        }
-        other => panic!("expected matched nothing, got {other:?}"),
-    }
-    let gets = server
-        .take()
-        .into_iter()
-        .filter(|r| r.method == "GET" && r.path().starts_with(&format!("{SILENCED}/")))
-        .count();
-    assert_eq!(gets, 1, "the entry was asked for by name");
-}
-
-#[tokio::test]
-async fn core_silence_uses_the_client_name_as_sent_and_reads_it_back() {
-    let t = now() - 1;
-    let crafted = "web-1\u{7}";
-    let fake = Arc::new(Mutex::new(CoreFake {
-        results: vec![
-            json!({"client": crafted, "check": core_check("check_http", 2, json!([0, 2]), t)}),
-            json!({"client": "web-1", "check": core_check("check_http", 2, json!([0, 2]), t)}),
-        ],
-        events: vec![],
-        silenced: vec![],
-    }));
-    let f = fake.clone();
-    let server = Server::start(move |req| core_handle(&mut f.lock().unwrap(), req)).await;
-    let outcome = silence_first_scope(
-        profile("sensu-core", &server.url, ", timeout_secs = 5"),
-        |r| r.entity == crafted,
-    )
-    .await;
-    assert!(
-        matches!(outcome, SilenceOutcome::Created { .. }),
-        "{outcome:?}"
-    );
-    let reqs: Vec<Req> = server
-        .take()
-        .into_iter()
-        .filter(|r| {
-            (r.method == "POST" && r.path() == "/silenced") || r.path().starts_with("/silenced/")
-        })
-        .collect();
-    let id = format!("client:{crafted}:check_http");
-    assert_eq!(reqs[0].method, "POST", "{reqs:#?}");
-    assert_eq!(
-        reqs[0].json()["subscription"],
-        json!(format!("client:{crafted}"))
-    );
-    assert_eq!(
-        (reqs[1].method.as_str(), reqs[1].path()),
-        (
-            "GET",
-            format!("/silenced/ids/{}", urlencoding::encode(&id)).as_str()
-        ),
-        "{reqs:#?}"
-    );
-    let held: Vec<Value> = fake
-        .lock()
-        .unwrap()
-        .silenced
-        .iter()
-        .map(|s| s["id"].clone())
-        .collect();
-    assert_eq!(held, vec![json!(id)], "web-1 itself is not silenced");
 }

@@ -1,9 +1,10 @@
-//! The etcd membership source against a real 3-member etcd cluster on loopback, driven headlessly:
-//! `EtcdSource::run()` sends `Msg`s, the test applies each with `opsconsole::state::update` exactly as
-//! the app does. Members are killed (SIGKILL) and restarted while a writer keeps putting and deleting
-//! keys; at every checkpoint the console's membership must equal etcd's own `get --prefix` — no
-//! missing member, no ghost. Which member the console is watching on is read from each member's
-//! `/metrics` (`etcd_debugging_mvcc_watch_stream_total`), the leader from `etcdctl endpoint status`.
+//! Failover: the etcd membership source when members fail. Against a real 3-member etcd cluster on
+//! loopback, driven through the app's own core: members are killed (SIGKILL), frozen (SIGSTOP) or
+//! left without quorum while a writer keeps putting and deleting keys, and at every checkpoint the
+//! console's membership must equal etcd's own `get --prefix` — no missing member, no ghost; a
+//! compaction while the console could reach no member makes it re-list. Which member the console
+//! is watching on is read from each member's `/metrics` (`etcd_debugging_mvcc_watch_stream_total`),
+//! the leader from `etcdctl endpoint status`. Also: a dead first endpoint in the profile.
 
 use crate::common;
 
@@ -13,21 +14,21 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use etcd_client::{Client, ConnectOptions};
+use opsconsole::model::DeregisterOutcome;
 use tokio::task::JoinHandle;
 
 use common::etcd_cluster::EtcdCluster;
+use common::etcd_console;
 use common::etcd_console::{etcd_members, profile, Console, Members};
 use common::proxy::Proxy;
 use common::wait::{pump_until, wait_until_async_or};
-use common::{wait_until, wait_until_async};
+use common::{free_port, wait_until, wait_until_async, Etcd};
 
 /// A change reaching the state: well under a second when connected.
 const LIVE: Duration = Duration::from_secs(5);
+
 /// Reconnect through the source's backoff (250 ms doubling) plus an election.
 const RECONNECT: Duration = Duration::from_secs(20);
-
-// ---------------------------------------------------------------------------------------------
-// Profile, headless console, etcd's truth
 
 /// What differs between the console and etcd: (missing from the console, ghosts, stale values).
 fn diff(console: &Members, truth: &Members) -> (Vec<String>, Vec<String>, Vec<String>) {
@@ -87,9 +88,6 @@ async fn watched_member(cluster: &EtcdCluster) -> usize {
     })
     .await
 }
-
-// ---------------------------------------------------------------------------------------------
-// A writer that keeps registering and deregistering members through every fault
 
 struct Writer {
     stop: Arc<AtomicBool>,
@@ -267,11 +265,8 @@ fn seed(cluster: &EtcdCluster, n: usize) {
     }
 }
 
-// A TCP proxy per member (`common::proxy`), so the console can be cut off while the cluster keeps
-// working.
-
 // ---------------------------------------------------------------------------------------------
-// 1. Kill the member the console uses, then the leader, then the leader while the console is on it
+// Kill the member the console uses, then the leader, then the leader while the console is on it
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 3)]
 async fn failover_kill_console_member_then_leader_while_writing() {
@@ -410,8 +405,44 @@ async fn failover_kill_console_member_then_leader_while_writing() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_to_second_endpoint() {
+    let etcd = Etcd::start();
+    etcd.ctl(&["put", "/services/web/web-1", "10.0.0.1:80"]);
+    etcd.ctl(&["put", "/services/web/web-2", "10.0.0.2:80"]);
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let mut c = Console::start(profile(&[dead, etcd.endpoint()]));
+    let t = c
+        .until(
+            etcd_console::RECONNECT,
+            "Live and listed with a dead first endpoint",
+            |c| c.is_live() && c.state().members.len() == 2,
+        )
+        .await;
+    eprintln!("live after {t:?}; health history {:?}", c.healths);
+    assert_eq!(c.members(), etcd_members(&etcd));
+
+    // And it stays usable: live events and commands go to the endpoint that answers.
+    for i in 3..9 {
+        let key = format!("/services/web/web-{i}");
+        etcd.ctl(&["put", &key, "10.0.0.3:80"]);
+        c.until(etcd_console::LIVE, "the new member appears", |c| {
+            c.has(&key)
+        })
+        .await;
+        let out = c.deregister(&key, false).await;
+        assert_eq!(
+            out,
+            DeregisterOutcome::Deleted {
+                lease_revoked: None
+            },
+            "request {i}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
-// 2. Compaction while the console could reach no member
+// Compaction while the console could reach no member
 
 /// The console's only member dies; the other two (a quorum) take writes, deletes and a compaction;
 /// the member comes back; the console must re-list and show exactly what etcd has.
@@ -536,7 +567,7 @@ async fn compaction_while_cut_off_from_every_member() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 3. A frozen member (SIGSTOP: sockets stay open, nothing answers) and a member without quorum
+// A frozen member (SIGSTOP: sockets stay open, nothing answers) and a member without quorum
 
 /// The console's member hangs (no RST, no FIN): only the HTTP/2 keep-alive can notice. The console
 /// must move to another member and keep up with the writes the other two take.

@@ -6,12 +6,12 @@
 //! `down` also runs from a Drop guard, so a failing assertion never leaves the stack running.
 //! A missing tool or package fails the test (loudly, with the script's output); nothing is skipped.
 
+use crate::common::tmux::Tmux;
+use crate::common::{wait_until, wait_until_or};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-use crate::common::tmux::Tmux;
-use crate::common::{wait_until, wait_until_or};
 
 /// How long the panes may take to show live data after `up` (StatsD flushes every 2 s, the console
 /// polls graphite every 5 s; a passing run needs ~10 s).

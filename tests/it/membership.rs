@@ -728,7 +728,7 @@ async fn a_fresh_etcd_with_the_same_ids_is_listed_again() {
 }
 
 /// A normal failover inside one cluster (another member of the same cluster answers) resumes the
-/// watch without a re-list; covered with three members in `etcd_cluster`. Here: a plain
+/// watch without a re-list; covered with three members in `failover`. Here: a plain
 /// reconnect to the same store resumes too (no re-list, no "cluster changed").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconnect_to_the_same_store_resumes_without_a_relist() {

@@ -8,7 +8,7 @@
 //! `opsconsole ARGS`, prints `EXIT=<code>` and the terminal's icanon/echo flags (`TTY=…`), and stays
 //! open so the test can read them. XDG dirs and HOME point into a fresh temp dir per test.
 //!
-//! What differs between test files is set on a [`TmuxBuilder`] (`Tmux::sized(…)`): window size,
+//! What differs between tests is set on a [`TmuxBuilder`] (`Tmux::sized(…)`): window size,
 //! socket name, `USER`, extra or removed environment variables, a pane title set before the
 //! program, the `TTY=` report, a whole custom wrapper body, whether the screen is captured with
 //! wrapped lines joined, and how `wait_screen` decides a screen has settled ([`Settle`]).

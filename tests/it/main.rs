@@ -1,7 +1,8 @@
 //! The integration tests: one crate (one link), one module per feature. Real servers start on free
 //! loopback ports inside each test and stop with it; a missing server binary fails the test
-//! (`common::require_binary` names its Debian package), nothing is skipped. Every wait polls
-//! through `common::wait`, never a bare sleep.
+//! (`common::require_binary` names its Debian package), nothing is skipped. Every polling wait
+//! goes through `common::wait` (one deadline, one "timed out after … waiting for: …"), and an
+//! absence is asserted only after a positive sign that what could have appeared was processed.
 //!
 //! - Membership and etcd: `membership` (listing, watch, leases, resume, compaction, identity),
 //!   `failover` (a 3-member cluster losing members), `deregister`, `discovery`.

@@ -1,30 +1,42 @@
 //! The integration tests: one crate (one link), one module per feature. Real servers start on free
-//! loopback ports inside each test and stop with it; a missing server binary fails the test.
+//! loopback ports inside each test and stop with it; a missing server binary fails the test
+//! (`common::require_binary` names its Debian package), nothing is skipped. Every polling wait
+//! goes through `common::wait` (one deadline, one "timed out after … waiting for: …"), and an
+//! absence is asserted only after a positive sign that what could have appeared was processed.
+//!
+//! - Membership and etcd: `membership` (listing, watch, leases, resume, compaction, identity),
+//!   `failover` (a 3-member cluster losing members), `deregister`, `discovery`.
+//! - Checks, metrics, logs: `checks_backends`, `silence`, `metrics_backends`, `logs_backends`,
+//!   `outages` (every polled source through four faults).
+//! - The console in a real terminal: `tui` (screens and keys), `terminal` (the terminal given back
+//!   after quit, signals, a closed terminal, panics; hostile bytes never reach it).
+//! - Safety: `security` (readonly, secrets), `audit` (the audit log is the gate), `tls`, `config`
+//!   (what cannot work is refused at start).
+//! - `cli` (snapshot, inventory, closed pipes), `stack` (`scripts/stack` end to end).
+//! - `render_screen`, `render_panes` (insta snapshots of the drawn screen), `fuzz` (proptest).
+//!
+//! `common/` holds the harness: the servers, the headless console on the app's own `Core`, the tmux
+//! driver, the shared `wait_until` and `require_binary`.
 
 mod common;
 
-mod checks_alertmanager;
-mod checks_sensu;
-mod cli_pipes;
-mod cli_snapshot;
-mod config_load;
+mod audit;
+mod checks_backends;
+mod cli;
+mod config;
+mod deregister;
 mod discovery;
-mod e2e_panes;
-mod e2e_tmux;
-mod etcd_cluster;
-mod etcd_source;
+mod failover;
 mod fuzz;
-mod inventory;
-mod logs_http;
-mod logs_redis;
-mod metrics_graphite;
-mod metrics_prometheus;
+mod logs_backends;
+mod membership;
+mod metrics_backends;
 mod outages;
-mod panics;
 mod render_panes;
 mod render_screen;
 mod security;
-mod stack_e2e;
-mod terminal_safety;
+mod silence;
+mod stack;
+mod terminal;
 mod tls;
-mod trust_e2e;
+mod tui;

@@ -31,7 +31,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use common::free_port;
+use common::wait::{pump_until, Pump};
+use common::{free_port, wait_until_async};
 
 /// How long the server sleeps in "slow" mode: well past the sources' `timeout_secs = 1`.
 const SLOW: Duration = Duration::from_millis(2500);
@@ -100,17 +101,13 @@ impl Backend {
 
     async fn up(&mut self) {
         assert!(self.accept.is_none(), "server already up");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let listener = loop {
-            match TcpListener::bind(("127.0.0.1", self.port)).await {
-                Ok(l) => break l,
-                Err(e) if Instant::now() < deadline => {
-                    eprintln!("rebind {}: {e}; retrying", self.port);
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Err(e) => panic!("cannot listen on {}: {e}", self.port),
-            }
-        };
+        let port = self.port;
+        let listener = wait_until_async(
+            format!("the server to listen on {port}"),
+            Duration::from_secs(5),
+            || TcpListener::bind(("127.0.0.1", port)),
+        )
+        .await;
         let (shared, conns) = (self.shared.clone(), self.conns.clone());
         self.accept = Some(tokio::spawn(async move {
             loop {
@@ -269,29 +266,10 @@ impl Pane {
         self.state.health.get(&self.id)
     }
 
-    async fn until(&mut self, what: &str, mut pred: impl FnMut(&Pane) -> bool) -> Duration {
+    async fn until(&mut self, what: &str, pred: impl FnMut(&Pane) -> bool) -> Duration {
         let start = Instant::now();
-        let deadline = start + STEP;
-        loop {
-            if pred(self) {
-                return start.elapsed();
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "{:?}: timed out after {STEP:?} waiting for: {what}\nhealth history: {:?}",
-                    self.id,
-                    self.healths.iter().map(|(_, h)| h).collect::<Vec<_>>()
-                );
-            }
-            match tokio::time::timeout(Duration::from_millis(50), self.rx.recv()).await {
-                Ok(Some(m)) => self.apply(m),
-                Ok(None) => panic!(
-                    "{:?}: the source stopped while waiting for: {what}",
-                    self.id
-                ),
-                Err(_) => {}
-            }
-        }
+        pump_until(self, format!("{:?}: {what}", self.id), STEP, pred).await;
+        start.elapsed()
     }
 
     /// The first `Retrying` at or after health report `from`: (applied at, retry at, error).
@@ -305,6 +283,24 @@ impl Pane {
     fn live_since(&self, from: usize) -> bool {
         self.healths[from..].iter().any(|(_, h)| *h == Health::Live)
             && self.health() == Some(&Health::Live)
+    }
+}
+
+impl Pump for Pane {
+    async fn pump(&mut self, d: Duration) -> Result<(), String> {
+        match tokio::time::timeout(d, self.rx.recv()).await {
+            Ok(Some(m)) => self.apply(m),
+            Ok(None) => return Err(format!("{:?}: the source stopped", self.id)),
+            Err(_) => {}
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "health history: {:?}",
+            self.healths.iter().map(|(_, h)| h).collect::<Vec<_>>()
+        )
     }
 }
 
@@ -375,11 +371,16 @@ async fn four_faults(
             error.contains(expect),
             "{name} {fault}: error {error:?} lacks {expect:?}"
         );
-        // The fault lasts a little longer than the first retry: the countdown runs more than once.
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        while let Ok(m) = pane.rx.try_recv() {
-            pane.apply(m);
-        }
+        // The fault lasts longer than the first retry: the countdown runs more than once, and
+        // the data stays through a retry that failed too.
+        pane.until(&format!("a second Retrying during {fault}"), |p| {
+            p.healths[mark..]
+                .iter()
+                .filter(|(_, h)| matches!(h, Health::Retrying { .. }))
+                .count()
+                >= 2
+        })
+        .await;
         assert_eq!(
             fingerprint(&pane.state).as_deref(),
             Some(good.as_str()),

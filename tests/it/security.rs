@@ -1,47 +1,48 @@
 //! Security of actions and secrets:
 //!
-//! - `--readonly` refuses every mutating path (deregister, silence, unsilence): the reducer returns
-//!   only an audit entry "refused: readonly", opens no dialog, and no key sequence at all produces a
-//!   mutating command.
+//! - `--readonly` (or `readonly = true` in the cluster profile) refuses every mutating path
+//!   (deregister, silence, unsilence): the reducer returns only an audit entry "refused: readonly",
+//!   opens no dialog, and no key sequence at all produces a mutating command — checked on the
+//!   reducer, through the console's core against a real etcd, and in a real terminal.
 //! - Secrets: the binary runs with passwords taken from `OPSCONSOLE_TEST_SECRET` (etcd with auth
 //!   enabled, a dead etcd endpoint, HTTP backends that reject or do not answer) and
 //!   `OPSCONSOLE_LOG=debug`; the secret — and its Basic-auth base64 form — appears nowhere: not in
 //!   the log file, the audit log, `--help`, `opsconsole info`, or the screen. A literal
 //!   `password = "…"` (or `api_key`) is refused with a message that does not echo it.
-//! - TLS verification is on by default: an https checks backend with a self-signed certificate
-//!   fails with a certificate error, and connects with `ca = <that cert>` or
-//!   `insecure_skip_verify = true`.
+//!
+//! TLS verification is in `tls`.
 
 use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use chrono::Utc;
 use opsconsole::action::Action;
 use opsconsole::config::Config;
-use opsconsole::model::Command as Cmd;
 use opsconsole::model::{
-    CheckResult, ChecksSnapshot, Health, KvEntry, Msg, Silence, SourceId, SourceKind,
+    CheckResult, ChecksSnapshot, Command as Cmd, DeregisterOutcome, KvEntry, Msg, Phase, Silence,
 };
-use opsconsole::sources::checks::ChecksSource;
-use opsconsole::state::{self, State};
-use tokio::sync::mpsc;
+use opsconsole::state::{self, Change, Confirm, Popup, State};
 
-use common::{free_port, require_binary, wait_for, Etcd};
-
-const BIN: &str = env!("CARGO_BIN_EXE_opsconsole");
-const SECRET: &str = "s3cr3t-value";
-const SECRET_VAR: &str = "OPSCONSOLE_TEST_SECRET";
+use common::e2e::{fleet, has_row};
+use common::etcd_console::{etcd_has, etcd_mod_revision, profile, Console, LIVE};
+use common::tmux::{Tmux, SOON};
+use common::{free_port, wait_until, wait_until_or, Etcd};
 
 // ---------------------------------------------------------------------------------------------
-// 1. --readonly
+// --readonly
+
+const BIN: &str = env!("CARGO_BIN_EXE_opsconsole");
+
+const SECRET: &str = "s3cr3t-value";
+
+const SECRET_VAR: &str = "OPSCONSOLE_TEST_SECRET";
 
 /// A state with one member selected and one check (covered by one silence) selected.
 fn readonly_state() -> State {
@@ -235,8 +236,122 @@ fn readonly_no_key_sequence_mutates() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readonly_refuses_deregister_and_confirm_path_deletes() {
+    let etcd = Etcd::start();
+    etcd.ctl(&["put", "/services/web/web-1", "10.0.0.1:80"]);
+    etcd.ctl(&["put", "/services/web/web-2", "10.0.0.2:80"]);
+    let mut c = Console::start(profile(&[etcd.endpoint()]));
+    c.until(LIVE * 2, "Live", |c| {
+        c.is_live() && c.state().members.len() == 2
+    })
+    .await;
+    c.select("/services/web/web-2");
+
+    c.state_mut().readonly = true;
+    c.h.press("D");
+    let refused = c.audits();
+    assert_eq!(refused.len(), 1, "only a refusal line: {refused:?}");
+    let a = &refused[0];
+    assert_eq!(a.result.as_deref(), Some("refused: readonly"));
+    assert_eq!(a.action, "deregister");
+    assert_eq!(a.target, "/services/web/web-2");
+    assert_eq!(a.cluster, "test");
+    assert_eq!(c.state().popup, None, "no confirmation dialog in readonly");
+    // Even a confirmation key afterwards does nothing: no attempt is recorded, nothing is sent.
+    c.h.press("y");
+    assert_eq!(c.audits().len(), 1, "{:?}", c.audits());
+    assert!(
+        etcd_has(&etcd, "/services/web/web-2"),
+        "nothing deleted in readonly"
+    );
+    assert!(c.has("/services/web/web-2"));
+
+    // Control: the same keys without readonly open the dialog and, on confirm, delete the key.
+    c.state_mut().readonly = false;
+    c.h.press("D");
+    let rev = etcd_mod_revision(&etcd, "/services/web/web-2").unwrap();
+    assert!(matches!(
+        &c.state().popup,
+        Some(Popup::Confirm(Confirm { change: Change::Deregister { key, mod_revision, .. }, .. })) if key == b"/services/web/web-2" && *mod_revision == rev
+    ));
+    // Confirmed once the dialog has been on screen for a moment (the harness draws a frame and
+    // waits past the guard on the injected clock before each key), as in the app.
+    let out = c.confirm_deregister().await;
+    assert_eq!(
+        out,
+        DeregisterOutcome::Deleted {
+            lease_revoked: None
+        }
+    );
+    c.until(LIVE, "web-2 gone", |c| !c.has("/services/web/web-2"))
+        .await;
+    // Only this deregister reached the source: the readonly keys sent nothing.
+    assert_eq!(c.deregs.len(), 1, "{:?}", c.deregs);
+    // The attempt was on disk before the request; the outcome line carries the attempt's id.
+    let lines = c.audits();
+    let [_, attempt, outcome] = lines.as_slice() else {
+        panic!("refusal, attempt and outcome: {lines:?}")
+    };
+    assert_eq!(attempt.phase, Phase::Attempt);
+    assert_eq!(
+        (&outcome.id, outcome.phase, outcome.result.as_deref()),
+        (&attempt.id, Phase::Outcome, Some("deleted"))
+    );
+    assert!(!etcd_has(&etcd, "/services/web/web-2"));
+    assert!(etcd_has(&etcd, "/services/web/web-1"));
+}
+
+#[test]
+fn readonly_refuses_deregister_and_audits_the_refusal() {
+    let f = fleet("");
+    let t = f.console(&["--readonly"]);
+    assert!(
+        t.screen().contains("READONLY"),
+        "no READONLY badge:\n{}",
+        t.screen()
+    );
+    t.send(&["j"]);
+    t.send(&["j"]);
+    t.send(&["D"]);
+    let s = t.wait_text("read-only");
+    assert!(
+        !s.contains("Deregister this member?"),
+        "dialog opened in read-only mode:\n{s}"
+    );
+    // A stray `y` after the refusal must not confirm anything. It has been handled once the help
+    // that `?` (sent after it) opens is on screen.
+    t.send(&["y"]);
+    t.send(&["?"]);
+    t.wait_text("active bindings");
+    t.escape();
+    t.wait_gone("active bindings");
+    assert!(
+        f.get("/services/web/web-1").contains("10.0.0.1"),
+        "key deleted in read-only mode"
+    );
+    assert!(has_row(&t.screen(), "web-1"));
+    let line = wait_until("an audit line for the refused deregister", SOON, || {
+        t.audit_lines()
+            .into_iter()
+            .find(|l| l["action"] == "deregister")
+    });
+    assert_eq!(line["result"], "refused: readonly", "{line}");
+    assert_eq!(line["target"], "/services/web/web-1", "{line}");
+}
+
+#[test]
+fn readonly_from_the_cluster_profile() {
+    let f = fleet("readonly = true");
+    // `extra` lands inside [clusters.test], right after the etcd line.
+    let t = f.console(&[]);
+    t.send(&["D"]);
+    t.wait_text("read-only");
+    assert!(f.get("/services/redis/redis-1").contains("10.0.1.1"));
+}
+
 // ---------------------------------------------------------------------------------------------
-// 2. Secrets
+// Secrets
 
 /// An HTTP server that answers every request with `status` (401 for "credentials rejected") and
 /// counts requests; Basic credentials it saw are kept to prove the secret was really sent.
@@ -342,81 +457,6 @@ fn etcd_with_auth() -> Etcd {
     etcd
 }
 
-/// A private tmux server running one command; Drop kills it.
-struct Term {
-    socket: String,
-    tmux: PathBuf,
-}
-
-impl Term {
-    fn run(cmd: &[&str], env: &[(&str, String)]) -> Term {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let t = Term {
-            socket: format!(
-                "opsconsole-sec-{}-{}",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::Relaxed)
-            ),
-            tmux: require_binary("tmux"),
-        };
-        let mut c = Command::new(&t.tmux);
-        c.args([
-            "-L",
-            &t.socket,
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-s",
-            "s",
-        ])
-        .args(["-x", "160", "-y", "45"])
-        .env_remove("TMUX")
-        .env("TERM", "xterm-256color");
-        for (k, v) in env {
-            c.env(k, v);
-        }
-        // The server is started with this environment; the program inherits it.
-        c.args(cmd);
-        let out = c.output().expect("tmux");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        t
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new(&self.tmux)
-            .args(["-L", &self.socket])
-            .args(args)
-            .output()
-            .expect("tmux");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-t", "s"])
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut a = vec!["send-keys", "-t", "s"];
-        a.extend_from_slice(keys);
-        self.tmux(&a);
-        std::thread::sleep(Duration::from_millis(150));
-    }
-}
-
-impl Drop for Term {
-    fn drop(&mut self) {
-        let _ = Command::new(&self.tmux)
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
-        common::tmux::remove_socket_file(&self.socket);
-    }
-}
-
 #[test]
 fn secrets_never_reach_logs_audit_help_info_or_screen() {
     let etcd = etcd_with_auth();
@@ -472,53 +512,58 @@ logs = {{ kind = "elasticsearch", url = "{rej}", user = "ops", password_env = "{
     assert_no_secret("opsconsole info", &info);
 
     // The console itself, in a terminal, for a few seconds of retries, with a deregister attempt.
-    let t = Term::run(
-        &[
-            BIN,
-            "--config",
-            config.to_str().unwrap(),
-            "--cluster",
-            "test",
-        ],
-        &env,
-    );
-    wait_for(Duration::from_secs(15), || {
-        t.screen().contains("web-1").then_some(())
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "the member never showed (etcd auth failed?):\n{}",
-            t.screen()
-        )
-    });
-    // Let every source fail and retry a few times (checks and logs get 401s, metrics no answer).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while rejecting.requests.load(Ordering::SeqCst) < 6 {
-        assert!(Instant::now() < deadline, "the backends were not polled");
-        std::thread::sleep(Duration::from_millis(100));
+    let mut term = Tmux::sized("opsconsole-sec", 160, 45);
+    for (key, value) in &env {
+        term = term.env(key, value);
     }
+    let t = term.start(&["--config", config.to_str().unwrap(), "--cluster", "test"]);
+    wait_until_or(
+        "the member to show (etcd auth failed?)",
+        Duration::from_secs(15),
+        || t.screen().contains("web-1"),
+        || t.screen(),
+    );
+    // Let every source fail and retry a few times (checks and logs get 401s, metrics no answer).
+    wait_until(
+        "the backends to be polled 6 times",
+        Duration::from_secs(20),
+        || rejecting.requests.load(Ordering::SeqCst) >= 6,
+    );
     assert!(
         rejecting.saw_secret.load(Ordering::SeqCst),
         "the secret was sent as Basic credentials (so it was really in use)"
     );
-    t.keys(&["j"]);
-    t.keys(&["D"]);
-    wait_for(Duration::from_secs(10), || {
-        t.screen().contains("Deregister this member?").then_some(())
-    })
-    .unwrap_or_else(|| panic!("no deregister dialog:\n{}", t.screen()));
+    t.send(&["j"]);
+    t.send(&["D"]);
+    wait_until_or(
+        "the deregister dialog",
+        Duration::from_secs(10),
+        || t.screen().contains("Deregister this member?"),
+        || t.screen(),
+    );
     // The dialog's keys count once it has been on screen for 250 ms.
-    std::thread::sleep(Duration::from_millis(350));
-    t.keys(&["y"]);
-    std::thread::sleep(Duration::from_secs(2));
-    let screen = t.screen();
+    t.confirm("y");
+    // The deregister has been through once its outcome is in the audit log, and the screen has
+    // shown the backends' answers once it says "rejected".
+    let audit_log = state_home.join("opsconsole/audit.log");
+    wait_until(
+        "the deregister's outcome in the audit log",
+        Duration::from_secs(10),
+        || std::fs::read_to_string(&audit_log).is_ok_and(|a| a.contains("\"outcome\"")),
+    );
+    let screen = wait_until_or(
+        "the 401 reported on screen",
+        Duration::from_secs(10),
+        || Some(t.screen()).filter(|s| s.contains("rejected")),
+        || t.screen(),
+    );
     assert_no_secret("the screen", &screen);
     assert!(
         screen.contains("rejected"),
         "the 401 is reported (naming where the password came from):\n{screen}"
     );
-    t.keys(&["q"]);
-    std::thread::sleep(Duration::from_millis(500));
+    t.send(&["q"]);
+    t.wait_exit_screen();
     drop(t);
 
     let log = std::fs::read_to_string(state_home.join("opsconsole/opsconsole.log"))
@@ -601,176 +646,4 @@ etcd = { endpoints = ["http://127.0.0.1:2379"], password = { v = "hunter2-litera
         );
         eprintln!("case {i}: {}", stderr.trim());
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// 3. TLS verification
-
-/// A self-signed certificate for 127.0.0.1 (not a CA: a leaf that is its own issuer), made by the
-/// openssl command line.
-fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
-    let openssl = require_binary("openssl");
-    let cnf = dir.join("req.cnf");
-    std::fs::write(
-        &cnf,
-        "[req]\ndistinguished_name = dn\nx509_extensions = ext\nprompt = no\n\
-         [dn]\nCN = opsconsole-test\n\
-         [ext]\nsubjectAltName = IP:127.0.0.1, DNS:localhost\n\
-         basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\n\
-         extendedKeyUsage = serverAuth\n",
-    )
-    .unwrap();
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let out = Command::new(openssl)
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args(["-nodes", "-days", "2", "-config"])
-        .arg(&cnf)
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("running openssl");
-    assert!(
-        out.status.success(),
-        "openssl req failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (cert, key)
-}
-
-/// An https server (rustls, one thread per connection) answering Alertmanager's two GETs.
-fn https_alertmanager(cert: &Path, key: &Path) -> u16 {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    opsconsole::sources::http::install_crypto_provider();
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let key = PrivateKeyDer::from_pem_file(key).unwrap();
-    let config = Arc::new(
-        rustls::ServerConfig::builder()
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .expect("server certificate"),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(tcp) = conn else { continue };
-            let config = config.clone();
-            std::thread::spawn(move || {
-                let _ = tcp.set_read_timeout(Some(Duration::from_secs(5)));
-                let Ok(tls) = rustls::ServerConnection::new(config) else {
-                    return;
-                };
-                let mut s = rustls::StreamOwned::new(tls, tcp);
-                let mut buf = vec![0u8; 16384];
-                // A failed handshake (the client refused our certificate) ends here.
-                let Ok(n) = s.read(&mut buf) else { return };
-                let head = String::from_utf8_lossy(&buf[..n]);
-                let body = if head.contains("/api/v2/alerts") {
-                    r#"[{"labels":{"alertname":"TlsOk","instance":"web-1","severity":"warning"},"annotations":{},"status":{"state":"active"}}]"#
-                } else {
-                    "[]"
-                };
-                let _ = write!(
-                    s,
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = s.flush();
-                s.conn.send_close_notify();
-                let _ = s.flush();
-            });
-        }
-    });
-    port
-}
-
-/// Runs a checks source on `extra` TOML settings until it is Live (Ok: rows) or Retrying (Err).
-async fn checks_health(url: &str, extra: &str) -> Result<usize, String> {
-    let toml = format!(
-        "[clusters.t]\netcd = {{ endpoints = [\"http://127.0.0.1:1\"] }}\nchecks = {{ kind = \"alertmanager\", url = \"{url}\", timeout_secs = 2{extra} }}\n"
-    );
-    let p = Config::parse(&toml, Path::new("/t.toml")).unwrap_or_else(|e| panic!("{e}"));
-    let (tx, mut rx) = mpsc::channel(64);
-    let (_ctx, crx) = mpsc::channel(4);
-    let task = tokio::spawn(
-        ChecksSource::new(p.cluster("t").unwrap().checks.clone().unwrap(), tx, crx).run(),
-    );
-    let mut st = State::new("t", "/services/", "u", Utc::now());
-    let result = tokio::time::timeout(Duration::from_secs(10), async {
-        while let Some(m) = rx.recv().await {
-            let h = match &m {
-                Msg::Health(
-                    SourceId {
-                        kind: SourceKind::Checks,
-                        ..
-                    },
-                    h,
-                ) => Some(h.clone()),
-                _ => None,
-            };
-            state::update(&mut st, m);
-            match h {
-                Some(Health::Live) => return Ok(st.checks.results.len()),
-                Some(Health::Retrying { error, .. }) => return Err(error),
-                Some(Health::Failed(e)) => return Err(format!("failed: {e}")),
-                _ => {}
-            }
-        }
-        Err("source stopped".into())
-    })
-    .await
-    .expect("no Live or Retrying within 10 s");
-    task.abort();
-    result
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tls_is_verified_unless_told_otherwise() {
-    let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = self_signed(dir.path());
-    let port = https_alertmanager(&cert, &key);
-    let url = format!("https://127.0.0.1:{port}");
-
-    let err = checks_health(&url, "")
-        .await
-        .expect_err("a self-signed certificate must be refused");
-    eprintln!("default: {err}");
-    assert!(
-        err.to_lowercase().contains("certificate"),
-        "the error says it is about the certificate: {err}"
-    );
-
-    let rows = checks_health(&url, &format!(", ca = \"{}\"", cert.display()))
-        .await
-        .unwrap_or_else(|e| panic!("with ca = <the certificate> it must connect: {e}"));
-    eprintln!("ca = cert: live, {rows} row(s)");
-    assert_eq!(rows, 1);
-
-    let rows = checks_health(&url, ", insecure_skip_verify = true")
-        .await
-        .unwrap_or_else(|e| panic!("insecure_skip_verify = true must connect: {e}"));
-    eprintln!("verification turned off: live, {rows} row(s)");
-    assert_eq!(rows, 1);
-
-    // A different certificate as `ca` does not make ours trusted.
-    let other = tempfile::tempdir().unwrap();
-    let (other_cert, _) = self_signed(other.path());
-    let err = checks_health(&url, &format!(", ca = \"{}\"", other_cert.display()))
-        .await
-        .expect_err("another CA must not be accepted");
-    eprintln!("other ca: {err}");
-    assert!(err.to_lowercase().contains("certificate"), "{err}");
 }

@@ -1,7 +1,7 @@
 //! The console for the checks tests: the app's own core on a profile with only a checks backend
 //! (its real checks source, reducer and audit gate), keys pressed as a user would.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use opsconsole::action::Action;
 use opsconsole::config::{ChecksProfile, ClusterProfile};
@@ -10,6 +10,7 @@ use opsconsole::model::{AuditEntry, CheckResult, Phase};
 use opsconsole::state::{Pane, Popup, State};
 
 use super::headless::Headless;
+use super::wait::{pump_until, Pump};
 
 pub struct ChecksConsole {
     pub h: Headless,
@@ -77,34 +78,9 @@ impl ChecksConsole {
         &mut self,
         timeout: Duration,
         what: &str,
-        mut pred: impl FnMut(&ChecksConsole) -> bool,
+        pred: impl FnMut(&ChecksConsole) -> bool,
     ) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if pred(self) {
-                return;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                panic!(
-                    "timed out after {timeout:?} waiting for: {what}\nstatus: {:?}\npopup: {:?}\naudit: {:#?}\nrows: {:#?}",
-                    self.state().status,
-                    self.state().popup,
-                    self.audits(),
-                    self.state().checks.results
-                );
-            }
-            match self.h.next(left.min(Duration::from_millis(100))).await {
-                Ok(Some(msg)) => {
-                    self.h.apply(msg);
-                    while let Some(msg) = self.h.ready() {
-                        self.h.apply(msg);
-                    }
-                }
-                Ok(None) => panic!("the checks source stopped while waiting for: {what}"),
-                Err(()) => {}
-            }
-        }
+        pump_until(self, what, timeout, pred).await;
     }
 
     /// The row whose labels are exactly `labels` (Alertmanager) — found by the backend's values,
@@ -182,5 +158,24 @@ impl ChecksConsole {
             .into_iter()
             .filter(|a| a.action == action && a.phase != Phase::Attempt)
             .collect()
+    }
+}
+
+impl Pump for ChecksConsole {
+    async fn pump(&mut self, d: Duration) -> Result<(), String> {
+        for msg in self.h.receive(d).await? {
+            self.h.apply(msg);
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "status: {:?}\npopup: {:?}\naudit: {:#?}\nrows: {:#?}",
+            self.state().status,
+            self.state().popup,
+            self.audits(),
+            self.state().checks.results
+        )
     }
 }

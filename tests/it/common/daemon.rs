@@ -54,7 +54,7 @@ impl Daemon {
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             // The group id is the child's pid (process_group(0)); only what we started is in it.
-            let _ = Command::new("kill")
+            let _ = Command::new(super::require_binary("kill"))
                 .args(["-KILL", "--", &format!("-{}", c.id())])
                 .stderr(Stdio::null())
                 .status();

@@ -4,9 +4,9 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::{free_port, require_binary};
+use super::{free_port, require_binary, wait_until, wait_until_or};
 
 /// One member: its ports, data dir and (while running) process.
 pub struct EtcdNode {
@@ -137,7 +137,7 @@ impl EtcdCluster {
     pub fn kill(&mut self, i: usize) {
         if let Some(mut c) = self.nodes[i].child.take() {
             // A frozen member must be able to die.
-            let _ = Command::new("kill")
+            let _ = Command::new(require_binary("kill"))
                 .args(["-CONT", &c.id().to_string()])
                 .status();
             let _ = c.kill();
@@ -161,7 +161,7 @@ impl EtcdCluster {
             .as_ref()
             .unwrap_or_else(|| panic!("{} is not running", self.nodes[i].name))
             .id();
-        let ok = Command::new("kill")
+        let ok = Command::new(require_binary("kill"))
             .args([&format!("-{sig}"), &pid.to_string()])
             .status()
             .expect("running kill")
@@ -178,22 +178,17 @@ impl EtcdCluster {
 
     /// `endpoint health` of member `i` answers healthy (it has a leader and serves reads).
     pub fn wait_healthy(&self, i: usize) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            let ok = self
-                .etcdctl_on(&[i], &["endpoint", "health", "-w", "json"])
-                .map(|o| o.contains("\"health\":true"))
-                .unwrap_or(false);
-            if ok {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!(
-            "etcd member {} (port {}) did not become healthy in 20 s; log:\n{}",
-            self.nodes[i].name,
-            self.nodes[i].client_port,
-            tail(&self.nodes[i].log(), 30)
+        wait_until_or(
+            format!(
+                "etcd member {} (port {}) to be healthy",
+                self.nodes[i].name, self.nodes[i].client_port
+            ),
+            Duration::from_secs(20),
+            || {
+                self.etcdctl_on(&[i], &["endpoint", "health", "-w", "json"])
+                    .is_ok_and(|o| o.contains("\"health\":true"))
+            },
+            || format!("log:\n{}", tail(&self.nodes[i].log(), 30)),
         );
     }
 
@@ -231,14 +226,11 @@ impl EtcdCluster {
 
     /// Like `etcdctl`, retried for up to 10 s (a write may land mid-election); panics after that.
     pub fn ctl(&self, args: &[&str]) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match self.etcdctl(args) {
-                Ok(out) => return out,
-                Err(e) if Instant::now() >= deadline => panic!("etcdctl {args:?} failed: {e}"),
-                Err(_) => std::thread::sleep(Duration::from_millis(100)),
-            }
-        }
+        wait_until(
+            format!("etcdctl {args:?} to succeed"),
+            Duration::from_secs(10),
+            || self.etcdctl(args),
+        )
     }
 
     /// Status of every running member that answers.
@@ -266,22 +258,19 @@ impl EtcdCluster {
     /// Index of the current leader: the member whose own id is the leader every answering member
     /// names. Waits up to 10 s for an election to settle.
     pub fn leader(&self) -> usize {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let st = self.status();
-            if let Some(first) = st.first() {
-                let leader = first.leader;
-                if leader != 0 && st.iter().all(|s| s.leader == leader) {
-                    if let Some(s) = st.iter().find(|s| s.member_id == leader) {
-                        return s.index;
-                    }
-                }
-            }
-            if Instant::now() >= deadline {
-                panic!("no agreed leader after 10 s: {st:?}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_until(
+            "a leader every member agrees on",
+            Duration::from_secs(10),
+            || {
+                let st = self.status();
+                let leader = st.first().map_or(0, |s| s.leader);
+                let agreed = leader != 0 && st.iter().all(|s| s.leader == leader);
+                st.iter()
+                    .find(|s| agreed && s.member_id == leader)
+                    .map(|s| s.index)
+                    .ok_or_else(|| format!("{st:?}"))
+            },
+        )
     }
 
     /// The store's current revision (header of a linearizable `get`).

@@ -10,10 +10,19 @@ use opsconsole::config::{ClusterProfile, Config, EtcdProfile};
 use opsconsole::model::{AuditEntry, DeregisterOutcome, Health, Msg, SourceId, SourceKind};
 use opsconsole::state::{Pane, Popup, State};
 
+use super::etcd_cluster::EtcdCluster;
 use super::headless::Headless;
+use super::wait::{pump_until, Pump};
+use super::Etcd;
 
 /// The prefix the etcd tests register under.
 pub const PREFIX: &str = "/services/";
+
+/// How long a change may take to reach the state of a console on one etcd (expected: well under
+/// 1 s).
+pub const LIVE: Duration = Duration::from_secs(3);
+/// Reconnects go through the source's backoff (250 ms doubling), so allow a few rounds.
+pub const RECONNECT: Duration = Duration::from_secs(15);
 
 /// How long a deregister may take to be answered.
 const DEREGISTER_ANSWER: Duration = Duration::from_secs(5);
@@ -109,36 +118,11 @@ impl Console {
         &mut self,
         timeout: Duration,
         what: &str,
-        mut pred: impl FnMut(&Console) -> bool,
+        pred: impl FnMut(&Console) -> bool,
     ) -> Duration {
         let start = Instant::now();
-        let deadline = start + timeout;
-        loop {
-            if pred(self) {
-                return start.elapsed();
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                panic!(
-                    "timed out after {timeout:?} waiting for: {what}\nhealth history: {:?}\nsnapshots: {:?}\nstatus: {:?}\nmembers ({}): {:?}",
-                    self.healths,
-                    self.snapshots,
-                    self.state().status,
-                    self.state().members.len(),
-                    self.members().into_iter().take(20).collect::<Vec<_>>()
-                );
-            }
-            match self.h.next(left.min(Duration::from_millis(100))).await {
-                Ok(Some(msg)) => {
-                    self.apply(msg);
-                    while let Some(msg) = self.h.ready() {
-                        self.apply(msg);
-                    }
-                }
-                Ok(None) => panic!("the etcd source stopped while waiting for: {what}"),
-                Err(()) => {}
-            }
-        }
+        pump_until(self, what, timeout, pred).await;
+        start.elapsed()
     }
 
     /// Applies whatever arrives during `d`.
@@ -276,6 +260,76 @@ impl Console {
     pub fn live_since(&self, from: usize) -> bool {
         self.healths[from..].contains(&Health::Live) && self.is_live()
     }
+}
+
+impl Pump for Console {
+    async fn pump(&mut self, d: Duration) -> Result<(), String> {
+        for msg in self.h.receive(d).await? {
+            self.apply(msg);
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "health history: {:?}\nsnapshots: {:?}\nstatus: {:?}\nmembers ({}): {:?}",
+            self.healths,
+            self.snapshots,
+            self.state().status,
+            self.state().members.len(),
+            self.members().into_iter().take(20).collect::<Vec<_>>()
+        )
+    }
+}
+
+/// etcd's own view, through etcdctl: one member ([`Etcd`]) or a cluster ([`EtcdCluster`]).
+pub trait Etcdctl {
+    /// etcdctl (v3 API) with `args`; its stdout. Panics if it fails.
+    fn etcdctl_ok(&self, args: &[&str]) -> String;
+}
+
+impl Etcdctl for Etcd {
+    fn etcdctl_ok(&self, args: &[&str]) -> String {
+        self.ctl(args)
+    }
+}
+
+impl Etcdctl for EtcdCluster {
+    fn etcdctl_ok(&self, args: &[&str]) -> String {
+        self.ctl(args)
+    }
+}
+
+/// Everything under the prefix, straight from etcd via etcdctl (`get --prefix -w json`).
+pub fn etcd_members(etcd: &impl Etcdctl) -> Members {
+    members_from_etcdctl(&etcd.etcdctl_ok(&["get", "--prefix", PREFIX, "-w", "json"]))
+}
+
+/// The store's current revision, from the header of `etcdctl get / -w json`.
+pub fn etcd_revision(etcd: &impl Etcdctl) -> i64 {
+    let out = etcd.etcdctl_ok(&["get", "/", "-w", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("etcdctl json");
+    v["header"]["revision"].as_i64().expect("header.revision")
+}
+
+pub fn etcd_mod_revision(etcd: &impl Etcdctl, key: &str) -> Option<i64> {
+    let out = etcd.etcdctl_ok(&["get", key, "-w", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("etcdctl json");
+    v["kvs"]
+        .get(0)
+        .map(|kv| kv["mod_revision"].as_i64().unwrap())
+}
+
+pub fn etcd_has(etcd: &impl Etcdctl, key: &str) -> bool {
+    etcd_mod_revision(etcd, key).is_some()
+}
+
+/// `etcdctl lease grant` → lease id.
+pub fn grant(etcd: &impl Etcdctl, ttl: u32) -> i64 {
+    let out = etcd.etcdctl_ok(&["lease", "grant", &ttl.to_string()]);
+    // "lease 694d77aa9e38260f granted with TTL(2s)"
+    let hex = out.split_whitespace().nth(1).expect("lease id in output");
+    u64::from_str_radix(hex, 16).expect("hex lease id") as i64
 }
 
 /// Key → (value, mod_revision, lease) from the output of `etcdctl get --prefix … -w json`.

@@ -76,6 +76,21 @@ impl Headless {
         self.rx.try_recv().ok()
     }
 
+    /// The next message within `d` and every one waiting behind it (not yet applied); Err once
+    /// the sources are gone.
+    pub async fn receive(&mut self, d: Duration) -> Result<Vec<Msg>, String> {
+        let mut msgs = Vec::new();
+        match self.next(d).await {
+            Ok(Some(msg)) => msgs.push(msg),
+            Ok(None) => return Err("the console's sources stopped".into()),
+            Err(()) => return Ok(msgs),
+        }
+        while let Some(msg) = self.ready() {
+            msgs.push(msg);
+        }
+        Ok(msgs)
+    }
+
     /// A frame with what is open now has been on screen for a moment, then `key` is pressed: as
     /// a user reads a dialog before answering it.
     pub fn press(&mut self, key: &str) {

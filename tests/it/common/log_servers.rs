@@ -8,10 +8,10 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use opsconsole::config::{Config, LogsProfile};
 use opsconsole::model::{Health, LogLine, Msg, SourceId, SourceKind};
@@ -19,7 +19,8 @@ use opsconsole::sources::logs::LogsSource;
 use opsconsole::state::logs::Logs;
 
 use super::daemon::{tail, Daemon};
-use super::free_port;
+use super::wait::{pump_until, wait_until_or, Pump, Wait};
+use super::{free_port, require_binary};
 
 /// A free UDP port on 127.0.0.1 (bound then released).
 pub fn free_udp_port() -> u16 {
@@ -28,25 +29,6 @@ pub fn free_udp_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// Finds `name` on PATH or in the sbin directories (rsyslogd lives in /usr/sbin, which is not
-/// on every user's PATH); panics naming the Debian package otherwise.
-pub fn require_program(name: &str, package: &str) -> PathBuf {
-    let path = std::env::var("PATH").unwrap_or_default();
-    let dirs = path
-        .split(':')
-        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"]);
-    for dir in dirs {
-        let p = Path::new(dir).join(name);
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!(
-        "`{name}` is not installed — apt-get install -y --no-install-recommends {package} \
-         (see .ci/run / scripts/setup). Log tests never skip a missing server."
-    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -225,7 +207,7 @@ impl Redis {
     }
 
     fn spawn(&mut self) {
-        let bin = require_program("redis-server", "redis-server");
+        let bin = require_binary("redis-server");
         let mut cmd = Command::new(bin);
         cmd.current_dir(self.dir.path())
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
@@ -237,24 +219,18 @@ impl Redis {
     }
 
     fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Some(p) = self.proc.as_mut() {
-                p.assert_running();
-            }
-            if let Ok(mut c) = Resp::connect(self.port) {
-                if let Ok(Reply::Simple(s)) = c.cmd(&[b"PING"]) {
-                    if s == "PONG" {
-                        return;
-                    }
-                }
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        panic!(
-            "redis-server on port {} did not answer PING in 10 s; log:\n{}",
-            self.port,
-            tail(&self.dir.path().join("redis.log"), 40)
+        let (port, log) = (self.port, self.dir.path().join("redis.log"));
+        let proc = self.proc.as_mut().expect("redis-server was started");
+        wait_until_or(
+            format!("redis-server on port {port} to answer PING"),
+            Duration::from_secs(10),
+            || {
+                proc.assert_running();
+                Resp::connect(port)
+                    .and_then(|mut c| c.cmd(&[b"PING"]))
+                    .is_ok_and(|r| r == Reply::Simple("PONG".into()))
+            },
+            || format!("log:\n{}", tail(&log, 40)),
         );
     }
 
@@ -273,6 +249,14 @@ impl Redis {
             panic!("redis error reply: {e}");
         }
         r
+    }
+
+    /// How many clients are subscribed to `channel` (`PUBSUB NUMSUB`).
+    pub fn subscribers(&self, channel: &str) -> i64 {
+        match self.cmd(&[b"PUBSUB", b"NUMSUB", channel.as_bytes()]) {
+            Reply::Array(Some(items)) => items.get(1).map_or(0, Reply::int),
+            other => panic!("PUBSUB NUMSUB answered {other:?}"),
+        }
     }
 
     /// SIGKILL (a crash). Nothing is persisted (`--save ''`).
@@ -325,7 +309,7 @@ pub struct Rsyslog {
 
 impl Rsyslog {
     pub fn start(redis_port: u16, mode: RsyslogMode) -> Rsyslog {
-        let bin = require_program("rsyslogd", "rsyslog rsyslog-hiredis");
+        let bin = require_binary("rsyslogd");
         let dir = tempfile::tempdir().expect("tempdir");
         let udp_port = free_udp_port();
         let tcp_port = free_port();
@@ -398,7 +382,13 @@ template(name="json_redis" type="list" option.jsonf="on") {{
     /// Probes until a UDP line and a TCP line have both come out in Redis, then a final barrier
     /// probe (so stragglers are flushed) and, in queue mode, empties the list.
     fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let wait = Wait::new(
+            format!(
+                "rsyslogd (udp :{}, tcp :{}) to deliver its probes to redis :{}",
+                self.udp_port, self.tcp_port, self.redis_port
+            ),
+            Duration::from_secs(20),
+        );
         let sub =
             (self.mode == RsyslogMode::Publish).then(|| Resp::subscribe(self.redis_port, KEY));
         let mut seen = Vec::<String>::new();
@@ -433,16 +423,6 @@ template(name="json_redis" type="list" option.jsonf="on") {{
                 if let Some(p) = self.proc.as_mut() {
                     p.assert_running();
                 }
-                if Instant::now() > deadline {
-                    panic!(
-                        "rsyslogd (udp :{}, tcp :{}) did not deliver `{want}` to redis :{} in 20 s; \
-                         log:\n{}",
-                        self.udp_port,
-                        self.tcp_port,
-                        self.redis_port,
-                        tail(&self.dir.path().join("rsyslogd.log"), 40)
-                    );
-                }
                 let line = format!("<14>1 - - {PROBE_TAG} - - - {want}-{i}");
                 if n == 1 {
                     let _ = self.try_send_tcp(line.as_bytes());
@@ -453,6 +433,12 @@ template(name="json_redis" type="list" option.jsonf="on") {{
                 if got(want, self) {
                     break;
                 }
+                wait.left(|| {
+                    format!(
+                        "`{want}` has not come out; log:\n{}",
+                        tail(&self.dir.path().join("rsyslogd.log"), 40)
+                    )
+                });
             }
         }
         if self.mode != RsyslogMode::Publish {
@@ -482,7 +468,7 @@ template(name="json_redis" type="list" option.jsonf="on") {{
 
     /// `logger -n 127.0.0.1 -P <udp port> -d <args>` (`tcp` → `-P <tcp port> -T`).
     pub fn logger(&self, tcp: bool, args: &[&str]) {
-        let bin = require_program("logger", "bsdutils");
+        let bin = require_binary("logger");
         let mut cmd = Command::new(bin);
         cmd.args(["-n", "127.0.0.1"]);
         if tcp {
@@ -575,21 +561,13 @@ impl LogTail {
 
     /// Applies messages until `done` holds; panics after `timeout` with what was seen.
     pub async fn until(&mut self, timeout: Duration, what: &str, done: impl Fn(&LogTail) -> bool) {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if done(self) {
-                return;
-            }
-            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
-                Ok(Some(m)) => self.apply(m),
-                Ok(None) => panic!("the logs source ended while waiting for {what}"),
-                Err(_) => panic!(
-                    "timed out after {timeout:?} waiting for {what}\nhealth: {:?}\nnotices: {:?}\nlines: {:#?}",
-                    self.health,
-                    self.notices,
-                    self.lines().iter().map(|l| (&l.host, &l.program, l.severity, &l.message)).collect::<Vec<_>>()
-                ),
-            }
+        pump_until(self, what, timeout, done).await;
+    }
+
+    /// Applies what is already waiting, without waiting for more.
+    pub fn drain(&mut self) {
+        while let Ok(m) = self.rx.try_recv() {
+            self.apply(m);
         }
     }
 
@@ -629,6 +607,32 @@ impl LogTail {
             Health::Failed(e) => Some(e.clone()),
             _ => None,
         })
+    }
+}
+
+impl Pump for LogTail {
+    async fn pump(&mut self, d: Duration) -> Result<(), String> {
+        match tokio::time::timeout(d, self.rx.recv()).await {
+            Ok(Some(m)) => self.apply(m),
+            Ok(None) => return Err("the logs source ended".into()),
+            Err(_) => {}
+        }
+        while let Ok(m) = self.rx.try_recv() {
+            self.apply(m);
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "health: {:?}\nnotices: {:?}\nlines: {:#?}",
+            self.health,
+            self.notices,
+            self.lines()
+                .iter()
+                .map(|l| (&l.host, &l.program, l.severity, &l.message))
+                .collect::<Vec<_>>()
+        )
     }
 }
 

@@ -10,41 +10,20 @@ use std::net::{TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use super::daemon::{tail, Daemon};
-use super::free_port;
+use super::wait::{wait_until, wait_until_or};
+use super::{free_port, require_binary};
 
 /// Debian's interpreter: graphite/carbon/gunicorn are packaged for it. The `python3` on PATH may be
 /// another one (pyenv) without Django or Twisted, so it is never used.
 const SYSTEM_PYTHON: &str = "/usr/bin/python3";
 const STATSD_VERSION: &str = "0.9.0";
-
-fn require_file(path: &str, package: &str) -> PathBuf {
-    let p = PathBuf::from(path);
-    if !p.is_file() {
-        panic!(
-            "`{path}` is missing — install it: apt-get install -y --no-install-recommends {package} \
-             (see .ci/run / scripts/setup). Metrics tests never skip a missing server."
-        );
-    }
-    p
-}
-
-/// `name` in `/usr/bin`, `/usr/local/bin` or on PATH (node/npm may come from NodeSource or nvm).
-fn on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var("PATH").unwrap_or_default();
-    let found = ["/usr/bin", "/usr/local/bin"]
-        .into_iter()
-        .chain(path.split(':'))
-        .map(|d| Path::new(d).join(name))
-        .find(|p| p.is_file());
-    found
-}
 
 /// A free UDP port on 127.0.0.1 (bound then released).
 pub fn free_udp_port() -> u16 {
@@ -76,19 +55,19 @@ pub fn http_get(port: u16, path_and_query: &str) -> Option<(u16, String)> {
     Some((status, body.to_string()))
 }
 
-fn wait_until(what: &str, timeout: Duration, daemon: &mut Daemon, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if ok() {
-            return;
-        }
-        daemon.assert_running();
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!(
-        "{what} not ready after {timeout:?}; last log lines of {}:\n{}",
-        daemon.log.display(),
-        tail(&daemon.log, 40)
+/// Waits until `ok` holds, failing early if `daemon` exits and with its log tail on a timeout.
+fn wait_ready(what: &str, timeout: Duration, daemon: &mut Daemon, mut ok: impl FnMut() -> bool) {
+    let log = daemon.log.clone();
+    wait_until_or(
+        format!("{what} to be ready"),
+        timeout,
+        || {
+            ok() || {
+                daemon.assert_running();
+                false
+            }
+        },
+        || format!("last log lines of {}:\n{}", log.display(), tail(&log, 40)),
     );
 }
 
@@ -104,7 +83,7 @@ pub struct Prometheus {
 
 impl Prometheus {
     pub fn start(scrape_target_port: u16) -> Prometheus {
-        let bin = require_file("/usr/bin/prometheus", "prometheus");
+        let bin = require_binary("/usr/bin/prometheus");
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let cfg = dir.path().join("prometheus.yml");
@@ -129,7 +108,7 @@ impl Prometheus {
                 .current_dir(dir.path()),
             dir.path().join("prometheus.log"),
         );
-        wait_until(
+        wait_ready(
             "prometheus /-/ready",
             Duration::from_secs(30),
             &mut daemon,
@@ -154,7 +133,7 @@ impl Prometheus {
             urlencoding::encode(query).into_owned()
         );
         let port = self.port;
-        wait_until(
+        wait_ready(
             &format!("prometheus series for {query}"),
             timeout,
             &mut self.daemon,
@@ -418,12 +397,8 @@ pub fn ensure_statsd() -> PathBuf {
     if stats_js.is_file() {
         return stats_js;
     }
-    let npm = on_path("npm").unwrap_or_else(|| {
-        panic!(
-            "npm is missing — install it: apt-get install -y --no-install-recommends nodejs npm \
-                 (see .ci/run / scripts/setup); StatsD {STATSD_VERSION} comes from npm"
-        )
-    });
+    // StatsD comes from npm.
+    let npm = require_binary("npm");
     let parent = cache.parent().unwrap();
     std::fs::create_dir_all(parent).expect("creating test-deps dir");
     let tmp = parent.join(format!("statsd.tmp-{}", std::process::id()));
@@ -464,15 +439,11 @@ pub fn ensure_statsd() -> PathBuf {
 
 impl Graphite {
     pub fn start() -> Graphite {
-        let python = require_file(SYSTEM_PYTHON, "python3");
-        let carbon_cache = require_file("/usr/bin/carbon-cache", "graphite-carbon");
-        let manage = require_file("/usr/bin/graphite-manage", "graphite-web");
-        let gunicorn = require_file("/usr/bin/gunicorn", "gunicorn");
-        let node = on_path("node")
-            .or_else(|| on_path("nodejs"))
-            .unwrap_or_else(|| {
-                panic!("node is missing — install it: apt-get install -y --no-install-recommends nodejs npm")
-            });
+        let python = require_binary(SYSTEM_PYTHON);
+        let carbon_cache = require_binary("/usr/bin/carbon-cache");
+        let manage = require_binary("/usr/bin/graphite-manage");
+        let gunicorn = require_binary("/usr/bin/gunicorn");
+        let node = require_binary("node");
         let stats_js = ensure_statsd();
 
         let dir = tempfile::tempdir().expect("tempdir");
@@ -571,13 +542,13 @@ impl Graphite {
         web_env(&mut gcmd);
         let mut web = Daemon::spawn("graphite-web (gunicorn)", &mut gcmd, d.join("web.log"));
 
-        wait_until(
+        wait_ready(
             "carbon-cache line receiver",
             Duration::from_secs(30),
             &mut carbon,
             || TcpStream::connect(("127.0.0.1", carbon_port)).is_ok(),
         );
-        wait_until(
+        wait_ready(
             "graphite-web /render",
             Duration::from_secs(60),
             &mut web,
@@ -605,7 +576,7 @@ impl Graphite {
                 .current_dir(stats_js.parent().unwrap()),
             d.join("statsd.log"),
         );
-        wait_until(
+        wait_ready(
             "statsd management port",
             Duration::from_secs(20),
             &mut statsd,
@@ -639,11 +610,12 @@ impl Graphite {
     /// Returns once the port refuses connections (workers exit a moment after the master).
     pub fn stop_web(&mut self) {
         self.web.kill();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while TcpStream::connect(("127.0.0.1", self.web_port)).is_ok() && Instant::now() < deadline
-        {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let port = self.web_port;
+        wait_until(
+            format!("graphite-web's port {port} to refuse connections"),
+            Duration::from_secs(5),
+            || TcpStream::connect(("127.0.0.1", port)).is_err(),
+        );
     }
 
     /// The tail of each daemon's log (for assertion messages).

@@ -4,7 +4,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A free TCP port on 127.0.0.1 (bound then released; fine for tests that start at once).
 pub fn free_port() -> u16 {
@@ -15,15 +15,69 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The Debian package that installs each program the tests run (by file name).
+const PACKAGES: &[(&str, &str)] = &[
+    ("amtool", "prometheus-alertmanager"),
+    ("carbon-cache", "graphite-carbon"),
+    ("etcd", "etcd-server"),
+    ("etcdctl", "etcd-client"),
+    ("graphite-manage", "graphite-web"),
+    ("gunicorn", "gunicorn"),
+    ("kill", "procps"),
+    ("logger", "bsdutils"),
+    ("node", "nodejs"),
+    ("nodejs", "nodejs"),
+    ("npm", "npm"),
+    ("openssl", "openssl"),
+    ("pgrep", "procps"),
+    ("prometheus", "prometheus"),
+    ("prometheus-alertmanager", "prometheus-alertmanager"),
+    ("python3", "python3 python3-venv"),
+    ("redis-server", "redis-server"),
+    ("rsyslogd", "rsyslog rsyslog-hiredis"),
+    ("tmux", "tmux"),
+];
+
+/// Where a program is looked for after PATH (rsyslogd lives in /usr/sbin, which is not on every
+/// user's PATH; node may come from NodeSource under /usr/local).
+const SYSTEM_DIRS: [&str; 6] = [
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
+
+/// The program `name`, found on PATH or in the system directories — or, when `name` is an
+/// absolute path, that very file. A missing program fails the test loudly, naming the Debian
+/// package that installs it: the tests never skip a missing server or tool.
 pub fn require_binary(name: &str) -> PathBuf {
-    for dir in std::env::var("PATH").unwrap_or_default().split(':') {
-        let p = Path::new(dir).join(name);
-        if p.is_file() {
-            return p;
-        }
+    let given = Path::new(name);
+    let found = if given.is_absolute() {
+        given.is_file().then(|| given.to_path_buf())
+    } else {
+        let path = std::env::var("PATH").unwrap_or_default();
+        let found = path
+            .split(':')
+            .filter(|d| !d.is_empty())
+            .chain(SYSTEM_DIRS)
+            .map(|d| Path::new(d).join(name))
+            .find(|p| p.is_file());
+        found
+    };
+    if let Some(p) = found {
+        return p;
     }
+    let file = given.file_name().and_then(|f| f.to_str()).unwrap_or(name);
+    let package = PACKAGES
+        .iter()
+        .find(|(program, _)| *program == file)
+        .map(|(_, package)| *package)
+        .unwrap_or_else(|| panic!("`{name}` is missing, and common::PACKAGES does not say which Debian package installs it — add it there"));
     panic!(
-        "`{name}` is not installed or not on PATH. Install it (Debian: see .ci/run, e.g. apt-get install etcd-server etcd-client tmux) — tests never skip a missing server."
+        "`{name}` is not installed — apt-get install -y --no-install-recommends {package} \
+         (scripts/setup installs what the tests need). Tests never skip a missing server or tool."
     );
 }
 
@@ -85,22 +139,19 @@ impl Etcd {
     }
 
     fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
+        wait_until_or(
+            format!("etcd on port {} to be healthy", self.client_port),
+            Duration::from_secs(20),
             // etcdctl 3.4 prints the plain "is healthy" line to stderr; JSON goes to stdout.
-            let ok = self
-                .etcdctl(&["endpoint", "health", "-w", "json"])
-                .map(|o| o.contains("\"health\":true"))
-                .unwrap_or(false);
-            if ok {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let log = std::fs::read_to_string(self.dir.path().join("etcd.log")).unwrap_or_default();
-        panic!(
-            "etcd on port {} did not become healthy in 20 s; log:\n{log}",
-            self.client_port
+            || {
+                self.etcdctl(&["endpoint", "health", "-w", "json"])
+                    .is_ok_and(|o| o.contains("\"health\":true"))
+            },
+            || {
+                let log =
+                    std::fs::read_to_string(self.dir.path().join("etcd.log")).unwrap_or_default();
+                format!("log:\n{log}")
+            },
         );
     }
 
@@ -172,7 +223,7 @@ impl Etcd {
 
     fn signal(&self, sig: &str) {
         let pid = self.child.as_ref().expect("etcd is running").id();
-        let ok = Command::new("kill")
+        let ok = Command::new(require_binary("kill"))
             .args([&format!("-{sig}"), &pid.to_string()])
             .status()
             .is_ok_and(|s| s.success());
@@ -209,30 +260,23 @@ pub fn write_config(endpoint: &str, prefix: &str, extra: &str) -> (tempfile::Tem
     (dir, path)
 }
 
-/// Polls `f` until it returns Some or `timeout` passes.
-pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 pub mod checks_console;
 pub mod daemon;
+pub mod e2e;
 pub mod etcd_cluster;
 pub mod etcd_console;
 pub mod headless;
 pub mod log_servers;
 pub mod metrics_servers;
 pub mod metrics_source;
+pub mod panes;
 pub mod proxy;
+pub mod sensu;
 pub mod tls;
 pub mod tmux;
+pub mod wait;
+
+pub use wait::{wait_until, wait_until_async, wait_until_or};
 
 /// A real Prometheus Alertmanager (Debian `prometheus-alertmanager`) on a free loopback port, gossip
 /// off, its config and storage in a temp dir; killed on Drop.
@@ -246,14 +290,7 @@ impl Alertmanager {
     pub const BINARY: &'static str = "/usr/bin/prometheus-alertmanager";
 
     pub fn start() -> Alertmanager {
-        let bin = Path::new(Self::BINARY);
-        if !bin.is_file() {
-            panic!(
-                "{} is missing. Install it: apt-get install -y --no-install-recommends prometheus-alertmanager \
-                 (scripts/setup and .ci/run do this) — tests never skip a missing server.",
-                Self::BINARY
-            );
-        }
+        let bin = require_binary(Self::BINARY);
         let dir = tempfile::tempdir().expect("tempdir");
         let config = dir.path().join("am.yml");
         std::fs::write(
@@ -263,7 +300,7 @@ impl Alertmanager {
         .unwrap();
         let port = free_port();
         let log = std::fs::File::create(dir.path().join("alertmanager.log")).unwrap();
-        let child = Command::new(bin)
+        let child = Command::new(&bin)
             .arg(format!("--config.file={}", config.display()))
             .arg(format!(
                 "--storage.path={}",
@@ -275,7 +312,7 @@ impl Alertmanager {
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", Self::BINARY));
+            .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
         let mut am = Alertmanager {
             port,
             dir,
@@ -289,8 +326,51 @@ impl Alertmanager {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("alertmanager.log")).unwrap_or_default()
+    /// One call of Alertmanager's API; its JSON answer (Null when empty). A status outside 2xx
+    /// fails the test.
+    pub fn api(&self, method: &str, path: &str, body: Option<&str>) -> serde_json::Value {
+        let (status, text) = http(self.port, method, path, body)
+            .unwrap_or_else(|| panic!("alertmanager did not answer {method} {path}"));
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path}: HTTP {status}: {text}"
+        );
+        if text.trim().is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}: {text}"))
+        }
+    }
+
+    /// Posts firing alerts (each `(alertname, instance, severity)`), ending in an hour.
+    pub fn fire(&self, alerts: &[(&str, &str, &str)]) {
+        let ends = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+        let body: Vec<serde_json::Value> = alerts
+            .iter()
+            .map(|(name, instance, severity)| {
+                serde_json::json!({
+                    "labels": {"alertname": name, "instance": instance, "severity": severity},
+                    "annotations": {"summary": format!("{name} on {instance}")},
+                    "endsAt": ends,
+                })
+            })
+            .collect();
+        self.api(
+            "POST",
+            "/api/v2/alerts",
+            Some(&serde_json::Value::Array(body).to_string()),
+        );
+    }
+
+    /// Active silences as Alertmanager itself reports them.
+    pub fn active_silences(&self) -> Vec<serde_json::Value> {
+        match self.api("GET", "/api/v2/silences", None) {
+            serde_json::Value::Array(all) => all
+                .into_iter()
+                .filter(|s| s["status"]["state"] == "active")
+                .collect(),
+            other => panic!("/api/v2/silences is not a list: {other}"),
+        }
     }
 
     /// The alerts `amtool alert query --silenced` lists — the ground truth for "this alert is
@@ -300,23 +380,23 @@ impl Alertmanager {
     }
 
     fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
-                panic!(
-                    "alertmanager exited ({status}) before it was ready; log:\n{}",
-                    self.log()
-                );
-            }
-            if http_status(self.port, "/-/ready") == Some(200) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!(
-            "alertmanager on port {} was not ready in 20 s; log:\n{}",
-            self.port,
-            self.log()
+        let port = self.port;
+        let child = self.child.as_mut().expect("alertmanager was started");
+        let dir = self.dir.path().to_path_buf();
+        let log = || std::fs::read_to_string(dir.join("alertmanager.log")).unwrap_or_default();
+        wait_until_or(
+            format!("alertmanager on port {port} to be ready"),
+            Duration::from_secs(20),
+            || {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!(
+                        "alertmanager exited ({status}) before it was ready; log:\n{}",
+                        log()
+                    );
+                }
+                http_status(port, "/-/ready") == Some(200)
+            },
+            || format!("log:\n{}", log()),
         );
     }
 }
@@ -339,6 +419,32 @@ pub fn http_status(port: u16, path: &str) -> Option<u16> {
     let mut head = [0u8; 12];
     s.read_exact(&mut head).ok()?;
     std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+/// One HTTP/1.0 request on loopback (HTTP/1.0 so the answer is never chunked): (status, body), or
+/// None when nothing answers.
+pub fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(
+        &format!("127.0.0.1:{port}").parse().unwrap(),
+        Duration::from_secs(2),
+    )
+    .ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let body = body.unwrap_or("");
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, body.to_string()))
 }
 
 /// The alerts `amtool alert query --silenced` lists for the Alertmanager at `url`: the ground

@@ -2,12 +2,12 @@
 //! disconnected while etcd itself keeps working.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-use super::free_port;
+use super::{free_port, wait_until_async};
 
 pub struct Proxy {
     pub port: u16,
@@ -35,17 +35,13 @@ impl Proxy {
     /// Listens again on the same port.
     pub async fn up(&mut self) {
         assert!(self.accept.is_none(), "proxy already up");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let listener = loop {
-            match TcpListener::bind(("127.0.0.1", self.port)).await {
-                Ok(l) => break l,
-                Err(e) if Instant::now() < deadline => {
-                    eprintln!("proxy rebind on {}: {e}; retrying", self.port);
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Err(e) => panic!("proxy cannot listen on {} again: {e}", self.port),
-            }
-        };
+        let port = self.port;
+        let listener = wait_until_async(
+            format!("the proxy to listen on {port} again"),
+            Duration::from_secs(5),
+            || TcpListener::bind(("127.0.0.1", port)),
+        )
+        .await;
         let (conns, target) = (self.conns.clone(), self.target);
         self.accept = Some(tokio::spawn(async move {
             loop {

@@ -4,7 +4,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
@@ -12,7 +12,7 @@ use rcgen::{
 };
 
 use super::daemon::Daemon;
-use super::{free_port, require_binary};
+use super::{free_port, require_binary, wait_until_or};
 
 /// PEM files in a temp dir; keys are written mode 0600.
 pub struct Certs {
@@ -113,20 +113,16 @@ impl TlsEtcd {
                 .output()
                 .expect("etcdctl")
         };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            daemon.assert_running();
-            let out = etcd(&["endpoint", "health", "-w", "json"]);
-            if String::from_utf8_lossy(&out.stdout).contains("\"health\":true") {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "TLS etcd on {port} not healthy in 20 s:\n{}",
-                super::daemon::tail(&log, 30)
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_until_or(
+            format!("TLS etcd on {port} to be healthy"),
+            Duration::from_secs(20),
+            || {
+                daemon.assert_running();
+                let out = etcd(&["endpoint", "health", "-w", "json"]);
+                String::from_utf8_lossy(&out.stdout).contains("\"health\":true")
+            },
+            || super::daemon::tail(&log, 30),
+        );
         TlsEtcd {
             port,
             data,

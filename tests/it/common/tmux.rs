@@ -8,7 +8,7 @@
 //! `opsconsole ARGS`, prints `EXIT=<code>` and the terminal's icanon/echo flags (`TTY=…`), and stays
 //! open so the test can read them. XDG dirs and HOME point into a fresh temp dir per test.
 //!
-//! What differs between test files is set on a [`TmuxBuilder`] (`Tmux::sized(…)`): window size,
+//! What differs between tests is set on a [`TmuxBuilder`] (`Tmux::sized(…)`): window size,
 //! socket name, `USER`, extra or removed environment variables, a pane title set before the
 //! program, the `TTY=` report, a whole custom wrapper body, whether the screen is captured with
 //! wrapped lines joined, and how `wait_screen` decides a screen has settled ([`Settle`]).
@@ -18,9 +18,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::{require_binary, wait_for};
+use super::{require_binary, wait_until, wait_until_or};
 
 /// The console under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_opsconsole");
@@ -214,8 +214,11 @@ impl TmuxBuilder {
             &format!("cat >> {}", sh_quote(&log)),
         ]);
         // pipe-pane starts its shell asynchronously; give it a moment to open the file.
-        wait_for(Duration::from_secs(5), || log.exists().then_some(()))
-            .expect("tmux pipe-pane did not start recording the pane");
+        wait_until(
+            "tmux pipe-pane to start recording the pane",
+            Duration::from_secs(5),
+            || log.exists(),
+        );
         std::fs::write(t.dir.path().join("go"), "").unwrap();
         t
     }
@@ -344,45 +347,46 @@ impl Tmux {
         String::from_utf8_lossy(&self.raw_bytes()).into_owned()
     }
 
-    /// Polls the screen every 50 ms until `pred` holds and the screen has settled (see
-    /// [`Settle`]); on timeout panics with the last screen and the tail of the program's log.
+    /// Looks at the screen until `pred` holds on it and the screen has settled (see [`Settle`]);
+    /// on timeout fails with the last screen and the tail of the program's log.
     pub fn wait_screen(
         &self,
         what: &str,
         timeout: Duration,
         pred: impl Fn(&str) -> bool,
     ) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let s = self.screen();
-            if pred(&s) {
+        wait_until_or(
+            what,
+            timeout,
+            || {
+                let s = self.screen();
+                if !pred(&s) {
+                    return Err(format!("\n--- last screen ---\n{s}"));
+                }
                 match self.settle {
-                    Settle::Off => return s,
+                    Settle::Off => Ok(s),
                     Settle::Unchanged => {
                         std::thread::sleep(Duration::from_millis(80));
                         let again = self.screen();
                         if again == s {
-                            return s;
+                            Ok(s)
+                        } else {
+                            Err(format!("\n--- last screen (still changing) ---\n{again}"))
                         }
-                        continue;
                     }
                     Settle::StillTrue => {
                         std::thread::sleep(Duration::from_millis(80));
                         let again = self.screen();
                         if pred(&again) {
-                            return again;
+                            Ok(again)
+                        } else {
+                            Err(format!("\n--- last screen ---\n{again}"))
                         }
                     }
                 }
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "timed out after {timeout:?} waiting for: {what}\n--- last screen ---\n{s}\n--- opsconsole.log (tail) ---\n{}",
-                    self.log_tail()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            },
+            || format!("--- opsconsole.log (tail) ---\n{}", self.log_tail()),
+        )
     }
 
     pub fn wait_text(&self, text: &str) -> String {
@@ -418,21 +422,24 @@ impl Tmux {
     /// The opsconsole process: the child of the wrapper shell that is the pane's process.
     pub fn app_pid(&self) -> u32 {
         let sh = self.pane_pid();
-        wait_for(SOON, || {
-            let out = Command::new("pgrep")
-                .args(["-P", &sh.to_string()])
-                .output()
-                .ok()?;
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .filter_map(|l| l.trim().parse::<u32>().ok())
-                .find(|pid| {
-                    std::fs::read_link(format!("/proc/{pid}/exe"))
-                        .map(|p| p.ends_with("opsconsole"))
-                        .unwrap_or(false)
-                })
-        })
-        .expect("the opsconsole process (child of the pane's shell)")
+        wait_until(
+            "the opsconsole process (child of the pane's shell)",
+            SOON,
+            || {
+                let out = Command::new(require_binary("pgrep"))
+                    .args(["-P", &sh.to_string()])
+                    .output()
+                    .ok()?;
+                String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .filter_map(|l| l.trim().parse::<u32>().ok())
+                    .find(|pid| {
+                        std::fs::read_link(format!("/proc/{pid}/exe"))
+                            .map(|p| p.ends_with("opsconsole"))
+                            .unwrap_or(false)
+                    })
+            },
+        )
     }
 
     /// The last 15 lines of the program's log.
@@ -456,17 +463,16 @@ impl Tmux {
 
     /// Waits for an audit line with this action and result; returns it.
     pub fn wait_audit(&self, action: &str, result: &str) -> serde_json::Value {
-        wait_for(SOON, || {
-            self.audit_lines()
-                .into_iter()
-                .find(|l| l["action"] == action && l["result"] == result)
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "no audit line with action {action:?} and result {result:?}: {:#?}",
+        wait_until_or(
+            format!("an audit line with action {action:?} and result {result:?}"),
+            SOON,
+            || {
                 self.audit_lines()
-            )
-        })
+                    .into_iter()
+                    .find(|l| l["action"] == action && l["result"] == result)
+            },
+            || format!("audit lines: {:#?}", self.audit_lines()),
+        )
     }
 
     /// After the program exited: main screen back, cooked mode with echo (the wrapper's `TTY=`
@@ -547,12 +553,4 @@ pub fn exit_code(screen: &str) -> i32 {
         .find(|l| l.starts_with("EXIT="))
         .expect("EXIT= line");
     line["EXIT=".len()..].trim().parse().expect("exit code")
-}
-
-/// Removes the socket file a private tmux server (`-L socket`) leaves behind after `kill-server`.
-pub fn remove_socket_file(socket: &str) {
-    let dir = std::env::var("TMUX_TMPDIR").unwrap_or_else(|_| "/tmp".into());
-    // SAFETY: getuid(2) cannot fail and has no side effects.
-    let uid = unsafe { libc::getuid() };
-    let _ = std::fs::remove_file(Path::new(&dir).join(format!("tmux-{uid}")).join(socket));
 }

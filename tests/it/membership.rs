@@ -1,6 +1,11 @@
-//! The etcd membership source against a real etcd 3.4 (started by each test on free loopback ports),
-//! driven headlessly: `EtcdSource::run()` sends `Msg`s, the test applies each one with
-//! `opsconsole::state::update` exactly as the app does, then compares `state.members` with etcd.
+//! Membership: the members pane's etcd source against a real etcd 3.4 (started by each test on free
+//! loopback ports), driven through the app's own core (`common::etcd_console`), compared with what
+//! etcd itself says (etcdctl): the initial listing (value shapes, prefix boundary, paging), live
+//! puts, updates, deletes and lease expiry, resuming or re-listing after etcd was killed, cut off
+//! (a proxy), compacted, rebuilt or replaced by another cluster at the same address (identity),
+//! keys that are not UTF-8, a frozen etcd, and the members pane in a real terminal.
+//!
+//! Failover between the members of a cluster is in `failover`; deregistering in `deregister`.
 
 use crate::common;
 
@@ -9,58 +14,19 @@ use std::time::{Duration, Instant};
 use etcd_client::{Client, Txn, TxnOp};
 use futures::StreamExt;
 use opsconsole::model::{DeregisterOutcome, Health, Phase};
-use opsconsole::sources::etcd::{connect, deregister, list_prefix, PAGE_SIZE};
+use opsconsole::sources::etcd::{connect, list_prefix, PAGE_SIZE};
 use opsconsole::state::{Change, Confirm, Popup};
 
-use common::etcd_console::{members_from_etcdctl, profile, Console, Members, PREFIX};
+use common::e2e::{fleet, has_row, row};
+use common::etcd_console::{
+    etcd_has, etcd_members, etcd_mod_revision, etcd_revision, grant, profile, Console, LIVE,
+    PREFIX, RECONNECT,
+};
 use common::proxy::Proxy;
-use common::{free_port, Etcd};
-
-/// How long a change may take to reach the state before the test fails (expected: well under 1 s).
-const LIVE: Duration = Duration::from_secs(3);
-/// Reconnects go through the source's backoff (250 ms doubling), so allow a few rounds.
-const RECONNECT: Duration = Duration::from_secs(15);
+use common::Etcd;
 
 // ---------------------------------------------------------------------------------------------
-// Profile, console driver, etcd truth
-
-/// Everything under the prefix, straight from etcd via etcdctl (`get --prefix -w json`).
-fn etcd_members(etcd: &Etcd) -> Members {
-    members_from_etcdctl(&etcd.ctl(&["get", "--prefix", PREFIX, "-w", "json"]))
-}
-
-/// The store's current revision, from the header of `etcdctl get / -w json`.
-fn etcd_revision(etcd: &Etcd) -> i64 {
-    let out = etcd.ctl(&["get", "/", "-w", "json"]);
-    let v: serde_json::Value = serde_json::from_str(&out).expect("etcdctl json");
-    v["header"]["revision"].as_i64().expect("header.revision")
-}
-
-fn etcd_mod_revision(etcd: &Etcd, key: &str) -> Option<i64> {
-    let out = etcd.ctl(&["get", key, "-w", "json"]);
-    let v: serde_json::Value = serde_json::from_str(&out).expect("etcdctl json");
-    v["kvs"]
-        .get(0)
-        .map(|kv| kv["mod_revision"].as_i64().unwrap())
-}
-
-fn etcd_has(etcd: &Etcd, key: &str) -> bool {
-    etcd_mod_revision(etcd, key).is_some()
-}
-
-/// `etcdctl lease grant` → lease id.
-fn grant(etcd: &Etcd, ttl: u32) -> i64 {
-    let out = etcd.ctl(&["lease", "grant", &ttl.to_string()]);
-    // "lease 694d77aa9e38260f granted with TTL(2s)"
-    let hex = out.split_whitespace().nth(1).expect("lease id in output");
-    u64::from_str_radix(hex, 16).expect("hex lease id") as i64
-}
-
-// ---------------------------------------------------------------------------------------------
-// A TCP proxy the test can cut, so the console is disconnected while etcd stays up
-
-// ---------------------------------------------------------------------------------------------
-// 1. Initial listing, value shapes, prefix boundary, paging
+// Initial listing: value shapes, prefix boundary, paging
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn initial_list_parses_role_instance_addr() {
@@ -212,7 +178,7 @@ async fn initial_list_pages_12k_keys_into_one_snapshot() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 2. Live changes, 3. lease expiry
+// Live changes and lease expiry
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_put_update_delete() {
@@ -327,161 +293,90 @@ async fn lease_expiry_removes_member() {
     assert!(c.has("/services/web/stays"));
 }
 
-// ---------------------------------------------------------------------------------------------
-// 4. Deregister
-
+/// A short keepalive in the profile must not make etcd drop an idle watch: grpc-go servers answer
+/// pings closer than 5 s apart with GOAWAY "too_many_pings" (seen after ~4 s idle with 1 s pings).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deregister_is_guarded_by_mod_revision() {
+async fn idle_watch_survives_short_keepalive() {
     let etcd = Etcd::start();
     etcd.ctl(&["put", "/services/web/web-1", "10.0.0.1:80"]);
+    let mut p = profile(&[etcd.endpoint()]);
+    p.keepalive = Duration::from_secs(1);
+    let mut c = Console::start(p);
+    c.until(LIVE * 2, "Live", |c| c.is_live()).await;
+    let mark = c.healths.len();
+    c.idle(Duration::from_secs(7)).await;
+    assert_eq!(
+        c.retrying_since(mark),
+        None,
+        "idle watch dropped: {:?}",
+        c.healths
+    );
     etcd.ctl(&["put", "/services/web/web-2", "10.0.0.2:80"]);
-    let mut c = Console::start(profile(&[etcd.endpoint()]));
-    c.until(LIVE * 2, "Live", |c| {
-        c.is_live() && c.state().members.len() == 2
-    })
-    .await;
-
-    // Plain deregister at the revision the console shows: select, D, y.
-    let out = c.deregister("/services/web/web-1", false).await;
-    assert_eq!(
-        out,
-        DeregisterOutcome::Deleted {
-            lease_revoked: None
-        }
-    );
-    assert!(!etcd_has(&etcd, "/services/web/web-1"), "deleted in etcd");
-    c.until(LIVE, "web-1 leaves the state", |c| {
-        !c.has("/services/web/web-1")
-    })
-    .await;
-    let audit = c
-        .audits()
-        .last()
-        .cloned()
-        .expect("an audit entry for the deregister");
-    assert_eq!(
-        (
-            audit.action.as_str(),
-            audit.target.as_str(),
-            audit.result.as_deref()
-        ),
-        ("deregister", "/services/web/web-1", Some("deleted"))
-    );
-
-    // Stale revision: the instance re-registered after the user looked (the dialog is open, the
-    // console has seen the new value) → refused, key kept.
-    let stale = c
-        .state()
-        .members
-        .get("/services/web/web-2")
-        .unwrap()
-        .mod_revision;
-    c.open_deregister("/services/web/web-2", false);
-    etcd.ctl(&["put", "/services/web/web-2", "10.0.0.2:81"]);
-    let current = etcd_mod_revision(&etcd, "/services/web/web-2").unwrap();
-    assert!(current > stale);
-    c.until(LIVE, "the console sees the re-registration", |c| {
-        c.state()
-            .members
-            .get("/services/web/web-2")
-            .map(|m| m.mod_revision)
-            == Some(current)
-    })
-    .await;
-    let out = c.confirm_deregister().await;
-    assert_eq!(
-        out,
-        DeregisterOutcome::Changed {
-            current_mod_revision: Some(current)
-        }
-    );
-    assert_eq!(
-        etcd_mod_revision(&etcd, "/services/web/web-2"),
-        Some(current),
-        "key untouched"
-    );
-    assert_eq!(
-        c.audits().last().unwrap().result.as_deref(),
-        Some("refused: changed")
-    );
-
-    // Already gone: deleted by someone else while the dialog was open.
-    etcd.ctl(&["put", "/services/web/web-3", "10.0.0.3:80"]);
-    c.until(LIVE, "web-3 appears", |c| c.has("/services/web/web-3"))
+    c.until(LIVE, "web-2 appears", |c| c.has("/services/web/web-2"))
         .await;
-    c.open_deregister("/services/web/web-3", false);
-    etcd.ctl(&["del", "/services/web/web-3"]);
-    c.until(LIVE, "web-3 leaves the list", |c| {
-        !c.has("/services/web/web-3")
-    })
-    .await;
-    let out = c.confirm_deregister().await;
-    assert_eq!(out, DeregisterOutcome::Missing);
-    assert_eq!(
-        c.audits().last().unwrap().result.as_deref(),
-        Some("missing")
-    );
+    assert_eq!(c.healths.len(), mark, "no reconnect: {:?}", c.healths);
+}
 
-    // With lease revoke: the lease's other keys vanish too.
-    let lease = grant(&etcd, 60);
-    let hex = format!("{lease:x}");
-    etcd.ctl(&["put", "--lease", &hex, "/services/api/api-1", "10.0.1.1:80"]);
-    etcd.ctl(&[
-        "put",
-        "--lease",
-        &hex,
-        "/services/api/api-1-sidecar",
-        "10.0.1.1:81",
-    ]);
-    c.until(LIVE, "leased members appear", |c| {
-        c.has("/services/api/api-1") && c.has("/services/api/api-1-sidecar")
-    })
-    .await;
-    let out = c.deregister("/services/api/api-1", true).await;
-    assert_eq!(
-        out,
-        DeregisterOutcome::Deleted {
-            lease_revoked: Some(Ok(lease))
-        }
-    );
-    assert!(!etcd_has(&etcd, "/services/api/api-1"));
+#[test]
+fn members_appear_update_and_are_counted_per_role() {
+    let f = fleet("");
+    let t = f.console(&[]);
+    let s = t.screen();
+    for (role, instance, addr) in [
+        ("web", "web-1", "10.0.0.1:80"),
+        ("web", "web-2", "10.0.0.2:8080"),
+        ("redis", "redis-1", "10.0.1.1:6379"),
+    ] {
+        let r = row(&s, instance).unwrap();
+        let cols: Vec<&str> = r.trim_matches('│').split_whitespace().collect();
+        assert_eq!(cols[0], role, "role column of {instance}: {r}");
+        assert_eq!(cols[2], addr, "address column of {instance}: {r}");
+    }
     assert!(
-        !etcd_has(&etcd, "/services/api/api-1-sidecar"),
-        "revoking the lease removes its other keys"
+        row(&s, "web-1").unwrap().contains("1.4.2"),
+        "version of web-1 missing:\n{s}"
     );
-    let ttl = etcd.ctl(&["lease", "timetolive", &hex]);
-    assert!(ttl.contains("already expired"), "lease gone: {ttl}");
-    c.until(LIVE, "leased members leave the state", |c| {
-        !c.has("/services/api/api-1") && !c.has("/services/api/api-1-sidecar")
-    })
-    .await;
-    assert_eq!(c.members(), etcd_members(&etcd));
+    let title = s.lines().next().unwrap();
+    assert!(title.contains("Members"), "{title}");
+    assert!(
+        title.contains("web:2") && title.contains("redis:1"),
+        "per-role counts missing: {title}"
+    );
 
-    // The function itself, outside the source.
-    let mut client = connect(&profile(&[etcd.endpoint()])).await.unwrap();
-    let rev = etcd_mod_revision(&etcd, "/services/web/web-2").unwrap();
-    assert_eq!(
-        deregister(&mut client, b"/services/web/web-2", rev - 1, None).await,
-        DeregisterOutcome::Changed {
-            current_mod_revision: Some(rev)
-        }
+    f.etcd.ctl(&[
+        "put",
+        "/services/web/web-3",
+        r#"{"addr":"10.0.0.3","port":81}"#,
+    ]);
+    let s = t.wait_screen("web-3 to appear", LIVE, |s| has_row(s, "web-3"));
+    assert!(row(&s, "web-3").unwrap().contains("10.0.0.3:81"), "{s}");
+    t.wait_screen("title to count web:3", LIVE, |s| {
+        s.lines().next().unwrap().contains("web:3")
+    });
+
+    f.etcd.ctl(&["del", "/services/redis/redis-1"]);
+    let s = t.wait_screen("redis-1 to disappear", LIVE, |s| !has_row(s, "redis-1"));
+    assert!(
+        has_row(&s, "web-1") && has_row(&s, "web-2") && has_row(&s, "web-3"),
+        "{s}"
     );
-    assert_eq!(
-        deregister(&mut client, b"/services/web/web-2", rev, None).await,
-        DeregisterOutcome::Deleted {
-            lease_revoked: None
-        }
+    assert!(
+        !s.lines().next().unwrap().contains("redis:"),
+        "redis still counted:\n{s}"
     );
-    assert_eq!(
-        deregister(&mut client, b"/services/web/web-2", rev, None).await,
-        DeregisterOutcome::Missing
+
+    // A key outside the prefix is not a member.
+    f.etcd.ctl(&["put", "/other/db/db-1", "10.9.9.9:5432"]);
+    f.etcd.ctl(&["put", "/services/web/web-4", "10.0.0.4:80"]);
+    let s = t.wait_screen("web-4 to appear", LIVE, |s| has_row(s, "web-4"));
+    assert!(
+        !s.contains("db-1"),
+        "a key outside the prefix is shown:\n{s}"
     );
-    c.until(LIVE, "state empty", |c| c.state().members.is_empty())
-        .await;
 }
 
 // ---------------------------------------------------------------------------------------------
-// 5. etcd crash and restart
+// etcd killed, cut off (a proxy between console and etcd), compacted, rebuilt
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resumes_after_etcd_is_killed_and_restarted() {
@@ -526,9 +421,6 @@ async fn resumes_after_etcd_is_killed_and_restarted() {
     assert!(!c.has("/services/web/web-1"), "no ghost");
     assert_eq!(c.state().members.revision, etcd_revision(&etcd));
 }
-
-// ---------------------------------------------------------------------------------------------
-// 6./7. Disconnected while etcd stays up (a proxy between console and etcd)
 
 /// Console behind a live proxy, with `n` members listed.
 async fn behind_proxy(etcd: &Etcd, n: usize) -> (Proxy, Console) {
@@ -667,112 +559,6 @@ async fn events_missed_while_disconnected_arrive_on_resume() {
     assert_eq!(c.snapshots.len(), 1);
 }
 
-// ---------------------------------------------------------------------------------------------
-// 8. Failover
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failover_to_second_endpoint() {
-    let etcd = Etcd::start();
-    etcd.ctl(&["put", "/services/web/web-1", "10.0.0.1:80"]);
-    etcd.ctl(&["put", "/services/web/web-2", "10.0.0.2:80"]);
-    let dead = format!("http://127.0.0.1:{}", free_port());
-    let mut c = Console::start(profile(&[dead, etcd.endpoint()]));
-    let t = c
-        .until(
-            RECONNECT,
-            "Live and listed with a dead first endpoint",
-            |c| c.is_live() && c.state().members.len() == 2,
-        )
-        .await;
-    eprintln!("live after {t:?}; health history {:?}", c.healths);
-    assert_eq!(c.members(), etcd_members(&etcd));
-
-    // And it stays usable: live events and commands go to the endpoint that answers.
-    for i in 3..9 {
-        let key = format!("/services/web/web-{i}");
-        etcd.ctl(&["put", &key, "10.0.0.3:80"]);
-        c.until(LIVE, "the new member appears", |c| c.has(&key))
-            .await;
-        let out = c.deregister(&key, false).await;
-        assert_eq!(
-            out,
-            DeregisterOutcome::Deleted {
-                lease_revoked: None
-            },
-            "request {i}"
-        );
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// 9. The key path: readonly refuses, confirm deregisters
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn readonly_refuses_deregister_and_confirm_path_deletes() {
-    let etcd = Etcd::start();
-    etcd.ctl(&["put", "/services/web/web-1", "10.0.0.1:80"]);
-    etcd.ctl(&["put", "/services/web/web-2", "10.0.0.2:80"]);
-    let mut c = Console::start(profile(&[etcd.endpoint()]));
-    c.until(LIVE * 2, "Live", |c| {
-        c.is_live() && c.state().members.len() == 2
-    })
-    .await;
-    c.select("/services/web/web-2");
-
-    c.state_mut().readonly = true;
-    c.h.press("D");
-    let refused = c.audits();
-    assert_eq!(refused.len(), 1, "only a refusal line: {refused:?}");
-    let a = &refused[0];
-    assert_eq!(a.result.as_deref(), Some("refused: readonly"));
-    assert_eq!(a.action, "deregister");
-    assert_eq!(a.target, "/services/web/web-2");
-    assert_eq!(a.cluster, "test");
-    assert_eq!(c.state().popup, None, "no confirmation dialog in readonly");
-    // Even a confirmation key afterwards does nothing: no attempt is recorded, nothing is sent.
-    c.h.press("y");
-    assert_eq!(c.audits().len(), 1, "{:?}", c.audits());
-    assert!(
-        etcd_has(&etcd, "/services/web/web-2"),
-        "nothing deleted in readonly"
-    );
-    assert!(c.has("/services/web/web-2"));
-
-    // Control: the same keys without readonly open the dialog and, on confirm, delete the key.
-    c.state_mut().readonly = false;
-    c.h.press("D");
-    let rev = etcd_mod_revision(&etcd, "/services/web/web-2").unwrap();
-    assert!(matches!(
-        &c.state().popup,
-        Some(Popup::Confirm(Confirm { change: Change::Deregister { key, mod_revision, .. }, .. })) if key == b"/services/web/web-2" && *mod_revision == rev
-    ));
-    // Confirmed once the dialog has been on screen for a moment (the harness draws a frame and
-    // waits past the guard on the injected clock before each key), as in the app.
-    let out = c.confirm_deregister().await;
-    assert_eq!(
-        out,
-        DeregisterOutcome::Deleted {
-            lease_revoked: None
-        }
-    );
-    c.until(LIVE, "web-2 gone", |c| !c.has("/services/web/web-2"))
-        .await;
-    // Only this deregister reached the source: the readonly keys sent nothing.
-    assert_eq!(c.deregs.len(), 1, "{:?}", c.deregs);
-    // The attempt was on disk before the request; the outcome line carries the attempt's id.
-    let lines = c.audits();
-    let [_, attempt, outcome] = lines.as_slice() else {
-        panic!("refusal, attempt and outcome: {lines:?}")
-    };
-    assert_eq!(attempt.phase, Phase::Attempt);
-    assert_eq!(
-        (&outcome.id, outcome.phase, outcome.result.as_deref()),
-        (&attempt.id, Phase::Outcome, Some("deleted"))
-    );
-    assert!(!etcd_has(&etcd, "/services/web/web-2"));
-    assert!(etcd_has(&etcd, "/services/web/web-1"));
-}
-
 /// etcd comes back on the same endpoint with an empty data dir (rebuilt, or restored from an older
 /// backup): its revision is now *behind* the console's resume point. A watch from that point would
 /// wait silently for revisions that will not come for a long time while showing the old members;
@@ -821,28 +607,146 @@ async fn store_rebuilt_with_lower_revision_is_relisted() {
     assert_eq!(c.members(), etcd_members(&etcd));
 }
 
-/// A short keepalive in the profile must not make etcd drop an idle watch: grpc-go servers answer
-/// pings closer than 5 s apart with GOAWAY "too_many_pings" (seen after ~4 s idle with 1 s pings).
+/// A frozen etcd (SIGSTOP: sockets open, no answers) is noticed within `keepalive_secs` + 5 s, and
+/// from then on the members pane says how old its data is and TTLs stop counting down.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn idle_watch_survives_short_keepalive() {
+async fn frozen_etcd_is_noticed_and_the_pane_goes_stale() {
     let etcd = Etcd::start();
-    etcd.ctl(&["put", "/services/web/web-1", "10.0.0.1:80"]);
+    let lease = grant(&etcd, 600);
+    etcd.ctl(&[
+        "put",
+        "/services/web/web-1",
+        "10.0.0.1:80",
+        &format!("--lease={lease:x}"),
+    ]);
+    // The default keep-alive (10 s): the bound is 10 + 5 s.
     let mut p = profile(&[etcd.endpoint()]);
-    p.keepalive = Duration::from_secs(1);
+    p.keepalive = Duration::from_secs(10);
     let mut c = Console::start(p);
-    c.until(LIVE * 2, "Live", |c| c.is_live()).await;
+    c.until(LIVE * 2, "Live with web-1", |c| {
+        c.is_live() && c.has("/services/web/web-1")
+    })
+    .await;
+    // The row is on screen: its TTL is polled (the console asks for the leases on screen).
+    c.until(LIVE, "a TTL", |c| {
+        c.state()
+            .members
+            .lease_remaining(lease, c.state().now)
+            .is_some()
+    })
+    .await;
+
     let mark = c.healths.len();
-    c.idle(Duration::from_secs(7)).await;
-    assert_eq!(
-        c.retrying_since(mark),
-        None,
-        "idle watch dropped: {:?}",
-        c.healths
+    etcd.freeze();
+    // keepalive 10 s + 5 s for the progress answer; 2 s of slack for a loaded machine.
+    c.until(
+        Duration::from_secs(10 + 5 + 2),
+        "Retrying while etcd is frozen",
+        |c| c.retrying_since(mark).is_some(),
+    )
+    .await;
+    let now = |c: &mut Console, secs: i64| {
+        c.state_mut().now = chrono::Utc::now() + chrono::Duration::seconds(secs);
+    };
+    now(&mut c, 0);
+    let stale = c.state().stale_for(opsconsole::model::SourceKind::Etcd);
+    assert!(
+        stale.is_some_and(|s| s.num_seconds() >= 5),
+        "the pane is stale from etcd's last answer: {stale:?}"
     );
-    etcd.ctl(&["put", "/services/web/web-2", "10.0.0.2:80"]);
-    c.until(LIVE, "web-2 appears", |c| c.has("/services/web/web-2"))
+    let frozen = c
+        .state()
+        .members
+        .lease_remaining(lease, c.state().members_clock());
+    now(&mut c, 60);
+    assert_eq!(
+        c.state()
+            .members
+            .lease_remaining(lease, c.state().members_clock()),
+        frozen,
+        "the TTL does not count down while etcd is not answering"
+    );
+    etcd.thaw();
+    c.until(RECONNECT, "Live again", |c| c.live_since(mark))
         .await;
-    assert_eq!(c.healths.len(), mark, "no reconnect: {:?}", c.healths);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identity: which cluster, which key
+
+/// Another etcd comes up at the address the console knows, with more revisions than the one it
+/// replaced: resuming the watch there would keep the old members as live and miss the new ones.
+/// The console is cut off (a proxy) while the swap happens and the new store is written, so it
+/// reconnects straight into the newer, foreign history.
+async fn swapped_cluster_is_listed_again(token: &str) {
+    let mut etcd = Etcd::start();
+    let (mut proxy, mut c) = behind_proxy(&etcd, 3).await;
+    let old_revision = etcd_revision(&etcd);
+    disconnect(&mut proxy, &mut c).await;
+
+    etcd.replace_with_fresh(token);
+    for i in 1..=(old_revision + 5) {
+        etcd.ctl(&["put", &format!("/services/api/api-{i}"), "10.0.9.1:80"]);
+    }
+    etcd.ctl(&["del", "/services/api/api-1"]);
+    assert!(
+        etcd_revision(&etcd) > old_revision + 5,
+        "the new store is ahead"
+    );
+    let truth = etcd_members(&etcd);
+    proxy.up().await;
+    let told = |c: &Console| {
+        c.state().status.as_ref().is_some_and(|s| {
+            s.text.contains("etcd cluster changed") && s.text.contains("listed again")
+        })
+    };
+    c.until(
+        RECONNECT,
+        "console == the new etcd, and the user told",
+        |c| c.members() == truth && told(c),
+    )
+    .await;
+    assert_eq!(c.snapshots.len(), 2, "listed once more");
+    // Live on the new cluster from there.
+    etcd.ctl(&["put", "/services/db/db-1", "10.0.2.1:5432"]);
+    c.until(LIVE, "db-1 appears", |c| c.has("/services/db/db-1"))
+        .await;
+    assert_eq!(c.members(), etcd_members(&etcd));
+}
+
+/// A different `--initial-cluster-token`: the cluster id in the response headers changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_cluster_at_the_same_address_is_listed_again() {
+    swapped_cluster_is_listed_again("another-cluster").await;
+}
+
+/// Identical flags: same cluster and member ids, so only the continuity check (the count of keys
+/// and a sampled key's mod_revision at the resume revision) can tell.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_etcd_with_the_same_ids_is_listed_again() {
+    swapped_cluster_is_listed_again("etcd-cluster").await;
+}
+
+/// A normal failover inside one cluster (another member of the same cluster answers) resumes the
+/// watch without a re-list; covered with three members in `failover`. Here: a plain
+/// reconnect to the same store resumes too (no re-list, no "cluster changed").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnect_to_the_same_store_resumes_without_a_relist() {
+    let etcd = Etcd::start();
+    let (mut proxy, mut c) = behind_proxy(&etcd, 3).await;
+    disconnect(&mut proxy, &mut c).await;
+    etcd.ctl(&["put", "/services/web/web-9", "10.0.0.9:80"]);
+    etcd.ctl(&["del", "/services/web/web-1"]);
+    let truth = etcd_members(&etcd);
+    proxy.up().await;
+    c.until(RECONNECT, "console == etcd", |c| c.members() == truth)
+        .await;
+    assert_eq!(c.snapshots.len(), 1, "resumed, not listed again");
+    assert!(c
+        .state()
+        .status
+        .as_ref()
+        .is_none_or(|s| !s.text.contains("cluster changed")));
 }
 
 /// Keys are bytes. Two keys that differ only in bytes that are not UTF-8 (`inv\xff`, `inv\xfe`) are two
@@ -955,143 +859,4 @@ async fn keys_that_are_not_utf8_are_distinct_members_and_deregister_the_exact_ke
     assert_eq!(left(&fe).await, 1, "its look-alike is untouched");
     assert_eq!(left(&fd).await, 1);
     assert_eq!(c.members(), etcd_members(&etcd));
-}
-
-/// Another etcd comes up at the address the console knows, with more revisions than the one it
-/// replaced: resuming the watch there would keep the old members as live and miss the new ones.
-/// The console is cut off (a proxy) while the swap happens and the new store is written, so it
-/// reconnects straight into the newer, foreign history.
-async fn swapped_cluster_is_listed_again(token: &str) {
-    let mut etcd = Etcd::start();
-    let (mut proxy, mut c) = behind_proxy(&etcd, 3).await;
-    let old_revision = etcd_revision(&etcd);
-    disconnect(&mut proxy, &mut c).await;
-
-    etcd.replace_with_fresh(token);
-    for i in 1..=(old_revision + 5) {
-        etcd.ctl(&["put", &format!("/services/api/api-{i}"), "10.0.9.1:80"]);
-    }
-    etcd.ctl(&["del", "/services/api/api-1"]);
-    assert!(
-        etcd_revision(&etcd) > old_revision + 5,
-        "the new store is ahead"
-    );
-    let truth = etcd_members(&etcd);
-    proxy.up().await;
-    let told = |c: &Console| {
-        c.state().status.as_ref().is_some_and(|s| {
-            s.text.contains("etcd cluster changed") && s.text.contains("listed again")
-        })
-    };
-    c.until(
-        RECONNECT,
-        "console == the new etcd, and the user told",
-        |c| c.members() == truth && told(c),
-    )
-    .await;
-    assert_eq!(c.snapshots.len(), 2, "listed once more");
-    // Live on the new cluster from there.
-    etcd.ctl(&["put", "/services/db/db-1", "10.0.2.1:5432"]);
-    c.until(LIVE, "db-1 appears", |c| c.has("/services/db/db-1"))
-        .await;
-    assert_eq!(c.members(), etcd_members(&etcd));
-}
-
-/// A different `--initial-cluster-token`: the cluster id in the response headers changes.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn another_cluster_at_the_same_address_is_listed_again() {
-    swapped_cluster_is_listed_again("another-cluster").await;
-}
-
-/// Identical flags: same cluster and member ids, so only the continuity check (the count of keys
-/// and a sampled key's mod_revision at the resume revision) can tell.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_fresh_etcd_with_the_same_ids_is_listed_again() {
-    swapped_cluster_is_listed_again("etcd-cluster").await;
-}
-
-/// A normal failover inside one cluster (another member of the same cluster answers) resumes the
-/// watch without a re-list; covered with three members in `etcd_cluster`. Here: a plain
-/// reconnect to the same store resumes too (no re-list, no "cluster changed").
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reconnect_to_the_same_store_resumes_without_a_relist() {
-    let etcd = Etcd::start();
-    let (mut proxy, mut c) = behind_proxy(&etcd, 3).await;
-    disconnect(&mut proxy, &mut c).await;
-    etcd.ctl(&["put", "/services/web/web-9", "10.0.0.9:80"]);
-    etcd.ctl(&["del", "/services/web/web-1"]);
-    let truth = etcd_members(&etcd);
-    proxy.up().await;
-    c.until(RECONNECT, "console == etcd", |c| c.members() == truth)
-        .await;
-    assert_eq!(c.snapshots.len(), 1, "resumed, not listed again");
-    assert!(c
-        .state()
-        .status
-        .as_ref()
-        .is_none_or(|s| !s.text.contains("cluster changed")));
-}
-
-/// A frozen etcd (SIGSTOP: sockets open, no answers) is noticed within `keepalive_secs` + 5 s, and
-/// from then on the members pane says how old its data is and TTLs stop counting down.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn frozen_etcd_is_noticed_and_the_pane_goes_stale() {
-    let etcd = Etcd::start();
-    let lease = grant(&etcd, 600);
-    etcd.ctl(&[
-        "put",
-        "/services/web/web-1",
-        "10.0.0.1:80",
-        &format!("--lease={lease:x}"),
-    ]);
-    // The default keep-alive (10 s): the bound is 10 + 5 s.
-    let mut p = profile(&[etcd.endpoint()]);
-    p.keepalive = Duration::from_secs(10);
-    let mut c = Console::start(p);
-    c.until(LIVE * 2, "Live with web-1", |c| {
-        c.is_live() && c.has("/services/web/web-1")
-    })
-    .await;
-    // The row is on screen: its TTL is polled (the console asks for the leases on screen).
-    c.until(LIVE, "a TTL", |c| {
-        c.state()
-            .members
-            .lease_remaining(lease, c.state().now)
-            .is_some()
-    })
-    .await;
-
-    let mark = c.healths.len();
-    etcd.freeze();
-    // keepalive 10 s + 5 s for the progress answer; 2 s of slack for a loaded machine.
-    c.until(
-        Duration::from_secs(10 + 5 + 2),
-        "Retrying while etcd is frozen",
-        |c| c.retrying_since(mark).is_some(),
-    )
-    .await;
-    let now = |c: &mut Console, secs: i64| {
-        c.state_mut().now = chrono::Utc::now() + chrono::Duration::seconds(secs);
-    };
-    now(&mut c, 0);
-    let stale = c.state().stale_for(opsconsole::model::SourceKind::Etcd);
-    assert!(
-        stale.is_some_and(|s| s.num_seconds() >= 5),
-        "the pane is stale from etcd's last answer: {stale:?}"
-    );
-    let frozen = c
-        .state()
-        .members
-        .lease_remaining(lease, c.state().members_clock());
-    now(&mut c, 60);
-    assert_eq!(
-        c.state()
-            .members
-            .lease_remaining(lease, c.state().members_clock()),
-        frozen,
-        "the TTL does not count down while etcd is not answering"
-    );
-    etcd.thaw();
-    c.until(RECONNECT, "Live again", |c| c.live_since(mark))
-        .await;
 }

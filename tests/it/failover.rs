@@ -1,9 +1,10 @@
-//! The etcd membership source against a real 3-member etcd cluster on loopback, driven headlessly:
-//! `EtcdSource::run()` sends `Msg`s, the test applies each with `opsconsole::state::update` exactly as
-//! the app does. Members are killed (SIGKILL) and restarted while a writer keeps putting and deleting
-//! keys; at every checkpoint the console's membership must equal etcd's own `get --prefix` — no
-//! missing member, no ghost. Which member the console is watching on is read from each member's
-//! `/metrics` (`etcd_debugging_mvcc_watch_stream_total`), the leader from `etcdctl endpoint status`.
+//! Failover: the etcd membership source when members fail. Against a real 3-member etcd cluster on
+//! loopback, driven through the app's own core: members are killed (SIGKILL), frozen (SIGSTOP) or
+//! left without quorum while a writer keeps putting and deleting keys, and at every checkpoint the
+//! console's membership must equal etcd's own `get --prefix` — no missing member, no ghost; a
+//! compaction while the console could reach no member makes it re-list. Which member the console
+//! is watching on is read from each member's `/metrics` (`etcd_debugging_mvcc_watch_stream_total`),
+//! the leader from `etcdctl endpoint status`. Also: a dead first endpoint in the profile.
 
 use crate::common;
 
@@ -13,24 +14,21 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use etcd_client::{Client, ConnectOptions};
+use opsconsole::model::DeregisterOutcome;
 use tokio::task::JoinHandle;
 
 use common::etcd_cluster::EtcdCluster;
-use common::etcd_console::{members_from_etcdctl, profile, Console, Members, PREFIX};
+use common::etcd_console;
+use common::etcd_console::{etcd_members, profile, Console, Members};
 use common::proxy::Proxy;
+use common::wait::{pump_until, wait_until_async_or};
+use common::{free_port, wait_until, wait_until_async, Etcd};
 
 /// A change reaching the state: well under a second when connected.
 const LIVE: Duration = Duration::from_secs(5);
+
 /// Reconnect through the source's backoff (250 ms doubling) plus an election.
 const RECONNECT: Duration = Duration::from_secs(20);
-
-// ---------------------------------------------------------------------------------------------
-// Profile, headless console, etcd's truth
-
-/// Everything under the prefix from etcd itself (`etcdctl get --prefix -w json`).
-fn etcd_members(c: &EtcdCluster) -> Members {
-    members_from_etcdctl(&c.ctl(&["get", "--prefix", PREFIX, "-w", "json"]))
-}
 
 /// What differs between the console and etcd: (missing from the console, ghosts, stale values).
 fn diff(console: &Members, truth: &Members) -> (Vec<String>, Vec<String>, Vec<String>) {
@@ -76,26 +74,20 @@ async fn watch_streams(cluster: &EtcdCluster, i: usize) -> Option<u64> {
 
 /// The member the console is watching on (the only member with a watch stream).
 async fn watched_member(cluster: &EtcdCluster) -> usize {
-    let deadline = Instant::now() + LIVE;
-    loop {
+    wait_until_async("exactly one member with a watch stream", LIVE, || async {
         let mut on = Vec::new();
         for i in 0..cluster.nodes.len() {
             if watch_streams(cluster, i).await.unwrap_or(0) > 0 {
                 on.push(i);
             }
         }
-        if on.len() == 1 {
-            return on[0];
+        match on[..] {
+            [one] => Ok(one),
+            _ => Err(format!("members with a watch stream: {on:?}")),
         }
-        if Instant::now() >= deadline {
-            panic!("expected exactly one member with a watch stream, got {on:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
 }
-
-// ---------------------------------------------------------------------------------------------
-// A writer that keeps registering and deregistering members through every fault
 
 struct Writer {
     stop: Arc<AtomicBool>,
@@ -189,25 +181,27 @@ impl Writer {
     /// Waits until at least `n` more writes were acknowledged.
     async fn wait_writes(&self, n: u64, timeout: Duration) {
         let target = self.acked() + n;
-        let deadline = Instant::now() + timeout;
-        while self.acked() < target {
-            assert!(
-                Instant::now() < deadline,
-                "writer stuck: {} acked, {} failed",
-                self.acked(),
-                self.failed.load(Ordering::SeqCst)
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_until_async_or(
+            format!("{n} more acknowledged writes"),
+            timeout,
+            || async { self.acked() >= target },
+            || {
+                format!(
+                    "writer stuck: {} acked, {} failed",
+                    self.acked(),
+                    self.failed.load(Ordering::SeqCst)
+                )
+            },
+        )
+        .await;
     }
 
     async fn pause(&self) {
         self.pause.store(true, Ordering::SeqCst);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.idle.load(Ordering::SeqCst) {
-            assert!(Instant::now() < deadline, "writer did not pause");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        wait_until_async("the writer to pause", Duration::from_secs(10), || async {
+            self.idle.load(Ordering::SeqCst)
+        })
+        .await;
     }
 
     fn resume(&self) {
@@ -237,30 +231,20 @@ async fn checkpoint(
     writer.pause().await;
     let truth = etcd_members(cluster);
     let t0 = Instant::now();
-    let deadline = t0 + timeout;
-    loop {
-        if let Ok(Some(m)) = c.h.next(Duration::from_millis(100)).await {
-            c.apply(m);
-            while let Some(m) = c.h.ready() {
-                c.apply(m);
-            }
-        }
+    pump_until(c, format!("{step}: console == etcd"), timeout, |c| {
         let now = c.members();
         if now == truth {
-            break;
+            return Ok(());
         }
-        if Instant::now() >= deadline {
-            let (missing, ghosts, stale) = diff(&now, &truth);
-            panic!(
-                "{step}: console != etcd after {timeout:?}: {} missing {missing:?}, {} ghosts {ghosts:?}, {} stale {stale:?}\nhealth history: {:?}\nsnapshots: {:?}",
-                missing.len(),
-                ghosts.len(),
-                stale.len(),
-                c.healths,
-                c.snapshots
-            );
-        }
-    }
+        let (missing, ghosts, stale) = diff(&now, &truth);
+        Err(format!(
+            "{} missing {missing:?}, {} ghosts {ghosts:?}, {} stale {stale:?}",
+            missing.len(),
+            ghosts.len(),
+            stale.len(),
+        ))
+    })
+    .await;
     let took = t0.elapsed();
     eprintln!(
         "{step}: console == etcd ({} members, {} writes acked so far) after {took:?}",
@@ -281,11 +265,8 @@ fn seed(cluster: &EtcdCluster, n: usize) {
     }
 }
 
-// A TCP proxy per member (`common::proxy`), so the console can be cut off while the cluster keeps
-// working.
-
 // ---------------------------------------------------------------------------------------------
-// 1. Kill the member the console uses, then the leader, then the leader while the console is on it
+// Kill the member the console uses, then the leader, then the leader while the console is on it
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 3)]
 async fn failover_kill_console_member_then_leader_while_writing() {
@@ -375,15 +356,11 @@ async fn failover_kill_console_member_then_leader_while_writing() {
             )
             .unwrap_or_else(|e| panic!("move-leader: {e}"));
         eprintln!("{}", out.trim());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while cluster.leader() != on {
-            assert!(
-                Instant::now() < deadline,
-                "leadership did not move to n{}",
-                on + 1
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_until(
+            format!("leadership to move to n{}", on + 1),
+            Duration::from_secs(10),
+            || cluster.leader() == on,
+        );
     }
     eprintln!("killing n{}: the leader and the console's member", on + 1);
     let mark = c.healths.len();
@@ -428,8 +405,44 @@ async fn failover_kill_console_member_then_leader_while_writing() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_to_second_endpoint() {
+    let etcd = Etcd::start();
+    etcd.ctl(&["put", "/services/web/web-1", "10.0.0.1:80"]);
+    etcd.ctl(&["put", "/services/web/web-2", "10.0.0.2:80"]);
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let mut c = Console::start(profile(&[dead, etcd.endpoint()]));
+    let t = c
+        .until(
+            etcd_console::RECONNECT,
+            "Live and listed with a dead first endpoint",
+            |c| c.is_live() && c.state().members.len() == 2,
+        )
+        .await;
+    eprintln!("live after {t:?}; health history {:?}", c.healths);
+    assert_eq!(c.members(), etcd_members(&etcd));
+
+    // And it stays usable: live events and commands go to the endpoint that answers.
+    for i in 3..9 {
+        let key = format!("/services/web/web-{i}");
+        etcd.ctl(&["put", &key, "10.0.0.3:80"]);
+        c.until(etcd_console::LIVE, "the new member appears", |c| {
+            c.has(&key)
+        })
+        .await;
+        let out = c.deregister(&key, false).await;
+        assert_eq!(
+            out,
+            DeregisterOutcome::Deleted {
+                lease_revoked: None
+            },
+            "request {i}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
-// 2. Compaction while the console could reach no member
+// Compaction while the console could reach no member
 
 /// The console's only member dies; the other two (a quorum) take writes, deletes and a compaction;
 /// the member comes back; the console must re-list and show exactly what etcd has.
@@ -554,7 +567,7 @@ async fn compaction_while_cut_off_from_every_member() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 3. A frozen member (SIGSTOP: sockets stay open, nothing answers) and a member without quorum
+// A frozen member (SIGSTOP: sockets stay open, nothing answers) and a member without quorum
 
 /// The console's member hangs (no RST, no FIN): only the HTTP/2 keep-alive can notice. The console
 /// must move to another member and keep up with the writes the other two take.

@@ -6,11 +6,13 @@
 //! `down` also runs from a Drop guard, so a failing assertion never leaves the stack running.
 //! A missing tool or package fails the test (loudly, with the script's output); nothing is skipped.
 
+use crate::common::tmux::Tmux;
+use crate::common::{wait_until, wait_until_or};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_opsconsole");
 /// How long the panes may take to show live data after `up` (StatsD flushes every 2 s, the console
 /// polls graphite every 5 s; a passing run needs ~10 s).
 const LIVE: Duration = Duration::from_secs(60);
@@ -80,78 +82,6 @@ impl Drop for Stack {
             let out = Self::script(self.dir.path(), "down");
             eprintln!("(cleanup) scripts/stack down:\n{}", show(&out));
         }
-    }
-}
-
-/// One private tmux server with one fixed-size window; Drop kills the server.
-struct Tmux {
-    socket: String,
-    home: tempfile::TempDir,
-}
-
-impl Tmux {
-    fn start(args: &[&str]) -> Tmux {
-        let ok = Command::new("tmux").arg("-V").output();
-        assert!(
-            matches!(&ok, Ok(o) if o.status.success()),
-            "tmux is required for this test (apt-get install tmux; scripts/setup installs it)"
-        );
-        let home = tempfile::tempdir().expect("tempdir");
-        for d in ["config", "state", "home"] {
-            std::fs::create_dir_all(home.path().join(d)).unwrap();
-        }
-        let socket = format!("opsconsole-stack-e2e-{}", std::process::id());
-        // sh -c SCRIPT BIN ARGS…: "$0" is the binary, "$@" its arguments; the window stays open
-        // after the console exits so the test can read its exit status.
-        let script = r#""$0" "$@"; echo EXIT=$?; sleep 60"#;
-        let t = Tmux { socket, home };
-        let out = t
-            .cmd()
-            .env_remove("TMUX")
-            .env_remove("NO_COLOR")
-            .env("XDG_CONFIG_HOME", t.home.path().join("config"))
-            .env("XDG_STATE_HOME", t.home.path().join("state"))
-            .env("HOME", t.home.path().join("home"))
-            .env("TERM", "xterm-256color")
-            .args(["-f", "/dev/null", "new-session", "-d", "-s", "t"])
-            .args(["-x", "200", "-y", "50"])
-            .args(["sh", "-c", script, BIN])
-            .args(args)
-            .output()
-            .expect("run tmux");
-        assert!(out.status.success(), "tmux new-session:\n{}", show(&out));
-        t
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket]);
-        c
-    }
-
-    fn screen(&self) -> String {
-        let out = self
-            .cmd()
-            .args(["capture-pane", "-p", "-t", "t"])
-            .output()
-            .expect("tmux capture-pane");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn send(&self, key: &str) {
-        let _ = self.cmd().args(["send-keys", "-t", "t", key]).status();
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd().arg("kill-server").stderr(Stdio::null()).status();
-        // tmux leaves the socket file behind.
-        let _ = std::fs::remove_file(
-            std::path::Path::new(&std::env::var("TMUX_TMPDIR").unwrap_or_else(|_| "/tmp".into()))
-                .join(format!("tmux-{}", unsafe { libc::getuid() }))
-                .join(&self.socket),
-        );
     }
 }
 
@@ -232,33 +162,40 @@ fn stack_up_console_live_down_leaves_nothing() {
         show(&status)
     );
 
-    let tmux = Tmux::start(&["--config", config.to_str().unwrap(), "--cluster", "local"]);
+    // The console in a private tmux server (`common::tmux`), 200×50; `EXIT=` after it.
+    let tmux = Tmux::sized("opsconsole-stack-e2e", 200, 50)
+        .report_tty(false)
+        .start(&["--config", config.to_str().unwrap(), "--cluster", "local"]);
     let t0 = Instant::now();
-    let mut screen = tmux.screen();
-    let mut missing = missing_panes(&screen);
-    while !missing.is_empty() && t0.elapsed() < LIVE {
-        std::thread::sleep(Duration::from_millis(500));
-        screen = tmux.screen();
-        missing = missing_panes(&screen);
-    }
-    assert!(
-        missing.is_empty(),
-        "after {:.0?} the console still lacks: {}\n--- screen\n{screen}\n--- fleet-sim log\n{}",
-        t0.elapsed(),
-        missing.join(", "),
-        std::fs::read_to_string(stack.path().join("logs/fleet-sim.log")).unwrap_or_default()
+    wait_until_or(
+        "all four panes live",
+        LIVE,
+        || {
+            let screen = tmux.screen();
+            let missing = missing_panes(&screen);
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the console still lacks: {}\n--- screen\n{screen}",
+                    missing.join(", ")
+                ))
+            }
+        },
+        || {
+            let log = std::fs::read_to_string(stack.path().join("logs/fleet-sim.log"));
+            format!("--- fleet-sim log\n{}", log.unwrap_or_default())
+        },
     );
     eprintln!(
         "all four panes live {:.1?} after the console started",
         t0.elapsed()
     );
 
-    tmux.send("q");
-    let t1 = Instant::now();
-    while !tmux.screen().contains("EXIT=") && t1.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let after = tmux.screen();
+    tmux.send(&["q"]);
+    let after = wait_until("EXIT= after q", Duration::from_secs(10), || {
+        Some(tmux.screen()).filter(|s| s.contains("EXIT="))
+    });
     assert!(
         after.contains("EXIT=0"),
         "the console did not quit cleanly on q:\n{after}"
@@ -272,17 +209,18 @@ fn stack_up_console_live_down_leaves_nothing() {
         show(&out)
     );
 
-    let t2 = Instant::now();
-    let mut left = processes_mentioning(stack.path());
-    while !left.is_empty() && t2.elapsed() < Duration::from_secs(3) {
-        std::thread::sleep(Duration::from_millis(100));
-        left = processes_mentioning(stack.path());
-    }
-    assert!(
-        left.is_empty(),
-        "still running after scripts/stack down:\n{}\n--- down said\n{}",
-        left.join("\n"),
-        show(&out)
+    wait_until_or(
+        "no process left after scripts/stack down",
+        Duration::from_secs(3),
+        || {
+            let left = processes_mentioning(stack.path());
+            if left.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("still running:\n{}", left.join("\n")))
+            }
+        },
+        || format!("--- down said\n{}", show(&out)),
     );
     let pid_files: Vec<_> = std::fs::read_dir(stack.path().join("run"))
         .map(|d| d.flatten().map(|e| e.path()).collect())

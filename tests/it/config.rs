@@ -1,13 +1,17 @@
-//! The built binary on configs that cannot work: each is refused at load, before the terminal is
-//! touched — exit status 2 and one line on stderr naming the file, the line, the key and what to
-//! write instead (`refused` below). The per-key checks are unit tests in `src/config.rs`; here the
-//! whole path a user takes is run, so a value that loads and then breaks a task later (a timeout
-//! that overflows the clock) is caught where the user would meet it.
+//! Configs and arguments that cannot work: each is refused at start, before the terminal is touched —
+//! exit status 2 and one line on stderr naming the file, the line, the key and what to write
+//! instead. The per-key checks are unit tests in `src/config.rs`; here the whole path a user takes
+//! is run (the built binary, also in a real terminal), so a value that loads and then breaks a task
+//! later (a timeout that overflows the clock) is caught where the user would meet it.
 
 use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+
+use common::e2e::start;
+use common::tmux::{assert_cooked, Tmux};
+use common::write_config;
 
 const BIN: &str = env!("CARGO_BIN_EXE_opsconsole");
 
@@ -274,4 +278,80 @@ fn credentials_in_urls_are_refused_and_never_logged() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// In a real terminal
+
+/// Bad input: the process prints one line and exits 2 without touching the terminal.
+fn bad_start(args: &[&str]) -> (Tmux, String) {
+    let t = start(args);
+    let code = t.wait_exit();
+    let s = t.screen_joined();
+    assert_eq!(code, 2, "exit status:\n{s}");
+    assert_eq!(t.alternate_on(), "0");
+    let raw = t.raw_output();
+    let before_exit = &raw[..raw.find("EXIT=").expect("EXIT= in the pane output")];
+    assert!(
+        !before_exit.contains('\x1b'),
+        "the program wrote escape sequences (switched the terminal) before failing: {before_exit:?}"
+    );
+    let lines: Vec<&str> = s
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("EXIT=") && !l.starts_with("TTY="))
+        .collect();
+    assert_eq!(lines.len(), 1, "expected exactly one message line:\n{s}");
+    assert_cooked(s.lines().find(|l| l.starts_with("TTY=")).unwrap());
+    (t, lines[0].to_string())
+}
+
+#[test]
+fn bad_input_fails_with_one_line_before_the_terminal_is_touched() {
+    // Unknown cluster: names the config file and the known clusters.
+    let (_dir, config) = write_config(
+        "http://127.0.0.1:1",
+        "/services/",
+        "[clusters.staging]\netcd = { endpoints = [\"http://127.0.0.1:2\"] }",
+    );
+    let cfg = config.to_str().unwrap();
+    let (_t, msg) = bad_start(&["--cluster", "prod", "--config", cfg]);
+    assert!(msg.contains(cfg), "does not name the config file: {msg}");
+    assert!(
+        msg.contains("\"prod\""),
+        "does not name the cluster asked for: {msg}"
+    );
+    assert!(
+        msg.contains("staging") && msg.contains("test"),
+        "does not list known clusters: {msg}"
+    );
+
+    // A typo'd key: names the file, the line and the key.
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("typo.toml");
+    std::fs::write(
+        &typo,
+        "[clusters.test]\netcd = { endpoints = [\"http://127.0.0.1:1\"] }\nreadonyl = true\n",
+    )
+    .unwrap();
+    let (_t, msg) = bad_start(&["--cluster", "test", "--config", typo.to_str().unwrap()]);
+    assert!(
+        msg.contains(typo.to_str().unwrap()),
+        "does not name the file: {msg}"
+    );
+    assert!(msg.contains("line 3"), "does not name the line: {msg}");
+    assert!(msg.contains("readonyl"), "does not name the bad key: {msg}");
+
+    // No config at the default place ($XDG_CONFIG_HOME/opsconsole/config.toml): say where and how.
+    let (t, msg) = bad_start(&["--cluster", "test"]);
+    let expected = t.config_home().join("opsconsole").join("config.toml");
+    assert!(
+        msg.contains(expected.to_str().unwrap()),
+        "does not name {}: {msg}",
+        expected.display()
+    );
+    assert!(
+        msg.contains("[clusters."),
+        "does not say what to write: {msg}"
+    );
+    assert!(msg.contains("--config"), "does not mention --config: {msg}");
 }

@@ -2,7 +2,8 @@
 //!
 //! 1. one full frame at 200x60 into ratatui's `TestBackend` (goal: < 2 ms; only visible rows are built),
 //! 2. `apply_events` of 1,000 put events into a 100k-member state (updates and inserts),
-//! 3. `apply_snapshot` of 100k entries: the initial-sync cost on our side, after the bytes arrived.
+//! 3. `apply_snapshot` of 100k entries: the initial-sync cost on our side, after the bytes arrived,
+//! 4. the metrics chart zoomed over the screen at 200x60 with 1,000 points (goal: < 2 ms).
 //!
 //! `cargo bench --bench render`; figures are recorded in BENCHMARKS.md.
 
@@ -239,5 +240,58 @@ fn bench_snapshot(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_frame, bench_events, bench_snapshot);
+/// The chart over a 200x60 screen: one series of 1,000 points (a gap every 37), braille.
+fn bench_chart(c: &mut Criterion) {
+    use opsconsole::model::{MetricsQuery, MetricsResult, Msg, Series, Window};
+    let theme = Theme::resolve(None, None, false).unwrap();
+    let keymap = Keymap::resolve(None).unwrap();
+    let mut state = synced_state(fleet());
+    let query = MetricsQuery {
+        label: "cluster".into(),
+        vars: None,
+        window: Window::H1,
+        width: 1000,
+    };
+    opsconsole::state::backend_started(
+        &mut state,
+        opsconsole::model::SourceKind::Metrics,
+        "prometheus",
+        None,
+    );
+    let points: Vec<Option<f64>> = (0..1000)
+        .map(|i| (i % 37 != 0).then(|| 50.0 + 40.0 * (i as f64 / 40.0).sin()))
+        .collect();
+    let result = MetricsResult {
+        query: query.clone(),
+        series: vec![Ok(Series {
+            name: "cpu".into(),
+            expr: "cpu".into(),
+            unit: "%".into(),
+            last: Some(50.0),
+            min: Some(10.0),
+            max: Some(90.0),
+            points,
+        })],
+    };
+    update(&mut state, Msg::Metrics { result, at: now() });
+    state.popup = Some(opsconsole::state::Popup::Chart {
+        series: vec!["cpu".into()],
+    });
+    let mut terminal = Terminal::new(TestBackend::new(200, 60)).unwrap();
+    c.bench_function("chart_1000_points_200x60", |b| {
+        b.iter(|| {
+            terminal
+                .draw(|f| ui::draw(f, black_box(&state), &theme, &keymap))
+                .unwrap();
+        })
+    });
+}
+
+criterion_group!(
+    benches,
+    bench_frame,
+    bench_events,
+    bench_snapshot,
+    bench_chart
+);
 criterion_main!(benches);

@@ -39,6 +39,10 @@ pub enum Action {
     PrevWindow,
     CycleSeverity,
     ToggleWrap,
+    /// The focused pane fills the screen, and back.
+    Zoom,
+    /// Metrics: the series under the cursor goes into (or out of) the chart's overlay.
+    ToggleOverlay,
     // ---- text fields (`[input]`) and forms (`[form]`) ----
     /// A printable key in a text field: the keymap's answer for any printable key it does not
     /// bind there. Never named in a keymap file.
@@ -82,7 +86,7 @@ impl Action {
             Action::Bottom => "go to bottom",
             Action::Filter => "filter (regex, /! inverts)",
             Action::Back => "back: close popup / clear filter / clear scope",
-            Action::Detail => "show detail",
+            Action::Detail => "show detail (metrics: the chart)",
             Action::Select => "pick / close",
             Action::SortNext => "sort by next column",
             Action::SortReverse => "reverse sort order",
@@ -101,6 +105,8 @@ impl Action {
             Action::PrevWindow => "metrics window: shorter",
             Action::CycleSeverity => "logs: severity threshold (all, err, warning, notice, info)",
             Action::ToggleWrap => "logs: wrap long lines",
+            Action::Zoom => "zoom: the pane fills the screen (again: back)",
+            Action::ToggleOverlay => "metrics: add/remove the series in the chart overlay",
             Action::InsertChar(_) => "type the character",
             Action::Submit => "apply / submit",
             Action::CursorLeft => "cursor left (in a choice: previous)",

@@ -49,6 +49,7 @@ pub fn restore_terminal() {
     let _ = disable_raw_mode();
     let _ = execute!(
         io::stdout(),
+        crossterm::event::DisableMouseCapture,
         LeaveAlternateScreen,
         crossterm::cursor::Show,
         crossterm::event::DisableBracketedPaste
@@ -159,6 +160,11 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
     let theme = &settings.theme;
     let keymap = &settings.keymap;
     let mut guard = TerminalGuard::enter()?;
+    if settings.mouse {
+        // Opt-in, like k9s: with capture on, the terminal's own text selection needs shift.
+        execute!(io::stdout(), crossterm::event::EnableMouseCapture)
+            .context("turning mouse capture on")?;
+    }
     let mut events = EventStream::new();
     let mut clock = tokio::time::interval(Duration::from_secs(1));
     let mut trimmer = crate::memory::Trimmer::new();
@@ -225,6 +231,24 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                 Some(Ok(Event::Paste(text))) => {
                     effects.extend(core.handle(CoreEvent::Paste(text)));
                     dirty = true;
+                }
+                Some(Ok(Event::Mouse(m))) => {
+                    use crossterm::event::{MouseButton, MouseEventKind};
+                    use crate::state::PointerKind;
+                    let kind = match m.kind {
+                        MouseEventKind::Down(MouseButton::Left) => Some(PointerKind::Click),
+                        MouseEventKind::ScrollUp => Some(PointerKind::WheelUp),
+                        MouseEventKind::ScrollDown => Some(PointerKind::WheelDown),
+                        _ => None,
+                    };
+                    let size = guard.terminal.size().context("reading the terminal size")?;
+                    let placed = kind.and_then(|k| {
+                        crate::ui::layout::pointer(size.into(), &core.state, m.column, m.row, k, std::time::Instant::now())
+                    });
+                    if let Some(p) = placed {
+                        effects.extend(core.handle(CoreEvent::Pointer(p)));
+                        dirty = true;
+                    }
                 }
                 Some(Ok(Event::Resize(..))) => {
                     guard.terminal.autoresize().ok();

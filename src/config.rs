@@ -65,6 +65,9 @@ struct RawDefaults {
     theme: Option<String>,
     audit_log: Option<String>,
     user: Option<String>,
+    /// Mouse capture (click, wheel); off by default so the terminal's own selection works.
+    #[serde(default)]
+    mouse: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -194,6 +197,7 @@ pub struct Config {
     pub theme: Option<String>,
     pub audit_log: Option<PathBuf>,
     pub user: Option<String>,
+    pub mouse: bool,
     /// Every profile by name, checked; open one with [`Config::cluster`].
     pub clusters: BTreeMap<String, ClusterEntry>,
 }
@@ -411,6 +415,7 @@ impl Config {
             theme: raw.defaults.theme,
             audit_log: raw.defaults.audit_log.as_deref().map(expand_tilde),
             user: raw.defaults.user,
+            mouse: raw.defaults.mouse,
             clusters,
         })
     }

@@ -41,6 +41,8 @@ pub struct Settings {
     pub demo: bool,
     pub readonly: bool,
     pub utc: bool,
+    /// Mouse capture (`--mouse` or `mouse = true` in `[defaults]`).
+    pub mouse: bool,
     pub theme: Theme,
     pub keymap: Keymap,
     pub audit_log: PathBuf,
@@ -60,6 +62,7 @@ impl Settings {
             demo: false,
             readonly: false,
             utc: true,
+            mouse: false,
             theme: Theme::resolve(None, None, false).expect("the built-in theme parses"),
             keymap: Keymap::resolve(None).expect("the built-in keymap parses"),
             audit_log,
@@ -87,6 +90,8 @@ pub enum Event {
     Key { key: KeyEvent, at: Instant },
     /// A bracketed paste: text, never keys.
     Paste(String),
+    /// The mouse, already placed on the screen by the app (which pane, which row).
+    Pointer(state::Pointer),
     /// A fact from a source.
     Msg(Msg),
     /// What this screen gives each pane (`ui::layout::viewports`), before drawing it.
@@ -252,6 +257,10 @@ impl Core {
                 effects.push(Effect::DrawNow);
                 state::handle_paste(&mut self.state, &text)
             }
+            Event::Pointer(p) => {
+                effects.push(Effect::DrawNow);
+                state::handle_pointer(&mut self.state, p)
+            }
             Event::Msg(msg) => {
                 if let Msg::MembersListed { members, .. } = &msg {
                     // A full listing is what the user is waiting for: draw it now.
@@ -321,7 +330,7 @@ impl Core {
     fn start_profile(&mut self, p: &ClusterProfile) {
         if !p.warnings.is_empty() {
             let source = self.state.source(SourceKind::Etcd);
-            state::update(&mut self.state, Msg::Notice(source, p.warnings.join("; ")));
+            state::update(&mut self.state, Msg::Alert(source, p.warnings.join("; ")));
         }
         for kind in [SourceKind::Checks, SourceKind::Metrics, SourceKind::Logs] {
             self.state

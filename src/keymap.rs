@@ -30,10 +30,12 @@ pub enum Context {
     Input,
     /// A form (the silence form): its own keys, then the text field's.
     Form,
+    /// The metrics chart.
+    Chart,
 }
 
 impl Context {
-    const ALL: [(&'static str, Context); 9] = [
+    const ALL: [(&'static str, Context); 10] = [
         ("global", Context::Global),
         ("members", Context::Members),
         ("checks", Context::Checks),
@@ -43,6 +45,7 @@ impl Context {
         ("popup", Context::Popup),
         ("input", Context::Input),
         ("form", Context::Form),
+        ("chart", Context::Chart),
     ];
 
     pub fn name(self) -> &'static str {
@@ -270,7 +273,7 @@ impl Keymap {
         let bound = |c: Context| self.bindings.get(&c).and_then(|t| t.get(key)).copied();
         let direct = bound(ctx);
         match ctx {
-            Context::Confirm | Context::Popup | Context::Input => direct,
+            Context::Confirm | Context::Popup | Context::Input | Context::Chart => direct,
             Context::Form => direct.or_else(|| bound(Context::Input)),
             _ => direct.or_else(|| bound(Context::Global)),
         }
@@ -311,6 +314,13 @@ impl Keymap {
                     name.to_string(),
                     keys.join(" "),
                     action.describe().to_string(),
+                ));
+            }
+            if ctx == Context::Input {
+                rows.push((
+                    name.to_string(),
+                    "any other key".to_string(),
+                    Action::InsertChar(' ').describe().to_string(),
                 ));
             }
         }

@@ -33,6 +33,10 @@ struct Cli {
     /// Show times in UTC instead of the local zone
     #[arg(long)]
     utc: bool,
+    /// Mouse: click focuses and selects, wheel scrolls, double-click opens the detail (off by
+    /// default so the terminal's own text selection works; also `mouse = true` in [defaults])
+    #[arg(long)]
+    mouse: bool,
     /// Try it without servers or config: a simulated fleet where every key works
     #[arg(long, conflicts_with = "cluster")]
     demo: bool,
@@ -114,6 +118,7 @@ fn main() -> ExitCode {
         demo: cli.demo,
         readonly: cli.readonly,
         utc: cli.utc,
+        mouse: cli.mouse,
         keymap: cli.keymap.clone(),
         theme: cli.theme.clone(),
     };
@@ -160,6 +165,7 @@ struct Loader {
     demo: bool,
     readonly: bool,
     utc: bool,
+    mouse: bool,
     keymap: Option<String>,
     theme: Option<String>,
 }
@@ -206,6 +212,7 @@ fn demo_settings(cli: &Loader) -> Result<Settings, String> {
         demo: true,
         readonly: cli.readonly,
         utc: cli.utc,
+        mouse: cli.mouse,
         theme: Theme::resolve(cli.theme.as_deref(), None, no_color).map_err(|e| e.to_string())?,
         keymap: Keymap::resolve(cli.keymap.as_deref()).map_err(|e| e.to_string())?,
         audit_log: paths::default_audit_log(),
@@ -236,6 +243,7 @@ fn load_settings(cli: &Loader, cluster: &str) -> Result<Settings, String> {
         demo: false,
         readonly: cli.readonly || profile.readonly,
         utc: cli.utc,
+        mouse: cli.mouse || config.mouse,
         theme,
         keymap,
         audit_log: config

@@ -44,6 +44,11 @@ pub enum StyleName {
     Error,
     /// Stand-ins for characters removed for display (`␛`), so a crafted name never looks clean.
     Escaped,
+    /// The series of a chart, in order (a chart of more cycles through them).
+    Series1,
+    Series2,
+    Series3,
+    Series4,
 }
 
 const NAMES: &[(&str, StyleName)] = &[
@@ -68,6 +73,10 @@ const NAMES: &[(&str, StyleName)] = &[
     ("highlight", StyleName::Highlight),
     ("error", StyleName::Error),
     ("escaped", StyleName::Escaped),
+    ("series1", StyleName::Series1),
+    ("series2", StyleName::Series2),
+    ("series3", StyleName::Series3),
+    ("series4", StyleName::Series4),
 ];
 
 #[derive(Debug, Deserialize)]
@@ -248,6 +257,29 @@ impl Theme {
             Some(c) => base.fg(c),
             None => base,
         }
+    }
+
+    /// The row under a list's cursor: the selected style in the focused pane; underlined and
+    /// muted elsewhere, so the two differ without colour too.
+    pub fn cursor(&self, focused: bool) -> Style {
+        if focused {
+            self.style(StyleName::Selected)
+        } else {
+            self.style(StyleName::Muted)
+                .add_modifier(Modifier::UNDERLINED)
+        }
+    }
+
+    /// The style of a chart's `i`-th series.
+    pub fn series(&self, i: usize) -> Style {
+        self.style(
+            [
+                StyleName::Series1,
+                StyleName::Series2,
+                StyleName::Series3,
+                StyleName::Series4,
+            ][i % 4],
+        )
     }
 
     pub fn severity(&self, s: Severity) -> Style {

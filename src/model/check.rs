@@ -13,6 +13,41 @@ pub struct HistoryPoint {
     pub executed: Option<DateTime<Utc>>,
 }
 
+/// A stretch of one status in a check's history: from `start` until the next stretch began (or
+/// until now for the newest), over `samples` executions. Times are `None` where the backend keeps
+/// statuses without times (Sensu Core).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusRun {
+    pub status: i64,
+    pub start: Option<chrono::DateTime<chrono::Utc>>,
+    pub end: Option<chrono::DateTime<chrono::Utc>>,
+    pub samples: usize,
+}
+
+/// A history (oldest first) as its changes of status, newest first: what the detail view lists
+/// (`CRIT since 3m`, `OK for 2h before that`) instead of every sample.
+pub fn status_runs(history: &[HistoryPoint]) -> Vec<StatusRun> {
+    let mut runs: Vec<StatusRun> = Vec::new();
+    for p in history {
+        match runs.last_mut() {
+            Some(r) if r.status == p.status => r.samples += 1,
+            _ => {
+                if let Some(prev) = runs.last_mut() {
+                    prev.end = p.executed;
+                }
+                runs.push(StatusRun {
+                    status: p.status,
+                    start: p.executed,
+                    end: None,
+                    samples: 1,
+                });
+            }
+        }
+    }
+    runs.reverse();
+    runs
+}
+
 /// One (entity, check) result, whatever the backend.
 ///
 /// `entity`, `check`, `subscriptions` and `labels` are exactly what the backend sent: they are the

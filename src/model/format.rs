@@ -2,14 +2,15 @@
 
 use chrono::{DateTime, Local, Utc};
 
-/// 42s, 7m, 3h, 2d — the compact form k9s uses for ages.
+/// `45s`, `1m35s`, `2h05m`, `3d04h`: two units from a minute on, so a value never jumps from
+/// `95s` to `1m` and a column never reads one unit where the next would be wrong by an hour.
 pub fn duration_short(secs: i64) -> String {
     let s = secs.max(0);
     match s {
-        0..=99 => format!("{s}s"),
-        100..=5999 => format!("{}m", s / 60),
-        6000..=172_799 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86_400),
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..=86_399 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),
     }
 }
 
@@ -37,9 +38,11 @@ mod tests {
     #[test]
     fn durations() {
         assert_eq!(duration_short(5), "5s");
-        assert_eq!(duration_short(600), "10m");
-        assert_eq!(duration_short(3 * 3600), "3h");
-        assert_eq!(duration_short(3 * 86_400), "3d");
+        assert_eq!(duration_short(45), "45s");
+        assert_eq!(duration_short(95), "1m35s");
+        assert_eq!(duration_short(600), "10m00s");
+        assert_eq!(duration_short(3 * 3600 + 5 * 60), "3h05m");
+        assert_eq!(duration_short(3 * 86_400 + 4 * 3600), "3d04h");
         assert_eq!(duration_short(-3), "0s");
     }
 }

@@ -9,6 +9,7 @@
 mod audit;
 mod check;
 mod command;
+mod errors;
 pub mod format;
 mod kv;
 mod log;
@@ -23,10 +24,12 @@ pub mod text;
 
 pub use audit::{AuditEntry, AuditId, AuditMatcher, Phase, Recorded};
 pub use check::{
-    severity_of, status_label, CheckResult, ChecksSnapshot, HistoryPoint, Leftover, Matcher, Shown,
-    Silence, SilenceOutcome, SilenceRequest, SilenceScope, SilenceTarget, NO_ENTITY,
+    severity_of, status_label, status_runs, CheckResult, ChecksSnapshot, HistoryPoint, Leftover,
+    Matcher, Shown, Silence, SilenceOutcome, SilenceRequest, SilenceScope, SilenceTarget,
+    StatusRun, NO_ENTITY,
 };
 pub use command::{Command, Gated, Mutation, NotRecorded};
+pub use errors::human_error;
 pub use kv::{KvEntry, KvEvent};
 pub use log::{severity_from_name, LogLine, SEVERITY_NAMES};
 pub use member::{by_role_and_instance, default_order, Member};

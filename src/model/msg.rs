@@ -57,6 +57,9 @@ pub enum Msg {
     LogLines(Vec<LogLine>),
     /// Something the user should know that is not a failure (e.g. partial shard failures).
     Notice(SourceId, String),
+    /// Something the user must not miss (the etcd cluster changed under the console): it stays
+    /// on the status line until dismissed.
+    Alert(SourceId, String),
     Metrics {
         result: MetricsResult,
         at: DateTime<Utc>,

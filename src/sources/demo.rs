@@ -5,8 +5,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::Utc;
-use rand::Rng;
+use chrono::{DateTime, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use tokio::sync::mpsc;
 
 use crate::model::{
@@ -44,6 +45,11 @@ pub struct DemoSource {
     checks: BTreeMap<(String, String), CheckResult>,
     silences: Vec<Silence>,
     next_id: usize,
+    /// The metrics pane's query, answered again on an interval.
+    metrics_query: Option<MetricsQuery>,
+    rng: StdRng,
+    /// A fixed time for screenshots and tests; the wall clock otherwise.
+    frozen: Option<DateTime<Utc>>,
 }
 
 impl DemoSource {
@@ -57,6 +63,74 @@ impl DemoSource {
             checks: BTreeMap::new(),
             silences: Vec::new(),
             next_id: 0,
+            metrics_query: None,
+            rng: StdRng::from_os_rng(),
+            frozen: None,
+        }
+    }
+
+    /// The same fleet every time: seeded, at a fixed time (screenshots, tests).
+    pub fn seeded(mut self, seed: u64, now: DateTime<Utc>) -> Self {
+        self.rng = StdRng::seed_from_u64(seed);
+        self.frozen = Some(now);
+        self
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.frozen.unwrap_or_else(Utc::now)
+    }
+
+    /// What a seeded demo says in its first moments, without running: the listing, a few rounds
+    /// of checks (so they have a history), some log lines, lease TTLs, every source live.
+    pub fn first_messages(seed: u64, now: DateTime<Utc>) -> Vec<Msg> {
+        let (tx, _rx) = mpsc::channel(1);
+        let (_ctx, crx) = mpsc::channel(1);
+        let mut d = DemoSource::new(tx, crx).seeded(seed, now);
+        let mut out: Vec<Msg> = SourceKind::ALL
+            .iter()
+            .map(|k| Msg::Health(k.of(d.cluster), Health::Live))
+            .collect();
+        let entries = d.initial_entries();
+        out.push(Msg::listing(PREFIX, d.revision, entries, now));
+        for _ in 0..8 {
+            out.push(d.flap_round());
+        }
+        let names = d.names();
+        let mut lines = Vec::new();
+        for _ in 0..40 {
+            lines.extend(d.lines(&names));
+        }
+        out.push(Msg::LogLines(lines));
+        out.push(d.lease_ttls());
+        out
+    }
+
+    fn initial_entries(&mut self) -> Vec<KvEntry> {
+        let mut entries = Vec::new();
+        for (role, n, port) in ROLES {
+            for _ in 0..n {
+                entries.push(self.add_instance(role, port));
+            }
+        }
+        entries
+    }
+
+    fn names(&self) -> Vec<(String, String)> {
+        self.instances
+            .values()
+            .map(|i| (i.name.clone(), i.role.to_string()))
+            .collect()
+    }
+
+    fn lease_ttls(&self) -> Msg {
+        let ttls = self
+            .instances
+            .values()
+            .map(|i| (i.lease, 20 + (i.lease % 11)))
+            .collect();
+        Msg::LeaseTtls {
+            ttls,
+            at: self.now(),
         }
     }
 
@@ -67,7 +141,7 @@ impl DemoSource {
         let name = format!("{role}-{n}");
         let addr = format!("10.0.{}.{}:{port}", n / 250, n % 250 + 1);
         let key = format!("{PREFIX}{role}/{name}");
-        let started = Utc::now() - chrono::Duration::minutes(rand::rng().random_range(1..5000));
+        let started = self.now() - chrono::Duration::minutes(self.rng.random_range(1..5000));
         let value = format!(
             r#"{{"addr":"{}","port":{port},"version":"1.{}.{}","started_at":"{}"}}"#,
             addr.rsplit_once(':').map(|x| x.0).unwrap_or(""),
@@ -89,8 +163,8 @@ impl DemoSource {
             },
         );
         for check in CHECKS {
-            let status = if rand::rng().random_bool(0.15) {
-                rand::rng().random_range(1..3)
+            let status = if self.rng.random_bool(0.15) {
+                self.rng.random_range(1..3)
             } else {
                 0
             };
@@ -102,8 +176,8 @@ impl DemoSource {
                     status,
                     output: demo_output(check, status),
                     occurrences: 1,
-                    since: Some(Utc::now()),
-                    executed: Some(Utc::now()),
+                    since: Some(self.now()),
+                    executed: Some(self.now()),
                     history: Vec::new(),
                     subscriptions: vec![
                         role.to_string(),
@@ -140,13 +214,14 @@ impl DemoSource {
         self.tx.send(m).await.is_ok()
     }
 
+    async fn answer_metrics(&self, q: MetricsQuery) -> bool {
+        let now = self.now();
+        let result = demo_metrics(&q, now);
+        self.send(Msg::Metrics { result, at: now }).await
+    }
+
     pub async fn run(mut self) {
-        let mut entries = Vec::new();
-        for (role, n, port) in ROLES {
-            for _ in 0..n {
-                entries.push(self.add_instance(role, port));
-            }
-        }
+        let entries = self.initial_entries();
         for kind in SourceKind::ALL {
             if !self
                 .send(Msg::Health(kind.of(self.cluster), Health::Live))
@@ -155,7 +230,7 @@ impl DemoSource {
                 return;
             }
         }
-        let at = Utc::now();
+        let at = self.now();
         if !self
             .send(Msg::listing(PREFIX, self.revision, entries, at))
             .await
@@ -166,14 +241,20 @@ impl DemoSource {
         let mut checks = tokio::time::interval(Duration::from_secs(2));
         let mut logs = tokio::time::interval(Duration::from_millis(250));
         let mut leases = tokio::time::interval(Duration::from_secs(1));
+        // Like a real metrics source, the query on screen is asked again on an interval.
+        let mut metrics = tokio::time::interval(Duration::from_secs(5));
         loop {
             let ok = tokio::select! {
                 _ = churn.tick() => self.churn().await,
+                _ = metrics.tick() => match self.metrics_query.clone() {
+                    Some(q) => self.answer_metrics(q).await,
+                    None => true,
+                },
                 _ = checks.tick() => self.flap().await,
                 _ = logs.tick() => self.log_burst().await,
                 _ = leases.tick() => {
-                    let ttls = self.instances.values().map(|i| (i.lease, 20 + (i.lease % 11))).collect();
-                    self.send(Msg::LeaseTtls { ttls, at: Utc::now() }).await
+                    let ttls = self.lease_ttls();
+                    self.send(ttls).await
                 }
                 cmd = self.cmds.recv() => match cmd {
                     None => return,
@@ -188,13 +269,13 @@ impl DemoSource {
 
     async fn churn(&mut self) -> bool {
         let mut events = Vec::new();
-        let roll: f64 = rand::rng().random();
+        let roll: f64 = self.rng.random();
         if roll < 0.4 || self.instances.len() < 20 {
-            let (role, _, port) = ROLES[rand::rng().random_range(0..ROLES.len())];
+            let (role, _, port) = ROLES[self.rng.random_range(0..ROLES.len())];
             events.push(KvEvent::Put(self.add_instance(role, port)));
         } else if roll < 0.75 {
             let keys: Vec<String> = self.instances.keys().cloned().collect();
-            let k = &keys[rand::rng().random_range(0..keys.len())];
+            let k = &keys[self.rng.random_range(0..keys.len())];
             if let Some(e) = self.remove_instance(&k.clone()) {
                 events.push(e);
             }
@@ -203,18 +284,25 @@ impl DemoSource {
             || self
                 .send(Msg::MembersEvents {
                     events,
-                    at: Utc::now(),
+                    at: self.now(),
                 })
                 .await
     }
 
     async fn flap(&mut self) -> bool {
-        let now = Utc::now();
+        let round = self.flap_round();
+        self.send(round).await
+    }
+
+    /// One round of checks: a few change status, every one runs once more.
+    fn flap_round(&mut self) -> Msg {
+        let now = self.now();
         let silences = self.silences.clone();
+        let rng = &mut self.rng;
         for r in self.checks.values_mut() {
-            if rand::rng().random_bool(0.05) {
+            if rng.random_bool(0.05) {
                 let status = match r.status {
-                    0 => rand::rng().random_range(1..3),
+                    0 => rng.random_range(1..3),
                     _ => 0,
                 };
                 if status != r.status {
@@ -245,25 +333,22 @@ impl DemoSource {
             silences: self.silences.clone(),
             skipped: 0,
         };
-        self.send(Msg::ChecksSnapshot { snapshot, at: now }).await
+        Msg::ChecksSnapshot { snapshot, at: now }
     }
 
     async fn log_burst(&mut self) -> bool {
-        let names: Vec<(String, String)> = self
-            .instances
-            .values()
-            .map(|i| (i.name.clone(), i.role.to_string()))
-            .collect();
+        let names = self.names();
         if names.is_empty() {
             return true;
         }
-        let lines = Self::lines(&names);
+        let lines = self.lines(&names);
         self.send(Msg::LogLines(lines)).await
     }
 
-    /// A few plausible lines; the thread-local RNG never lives across an await.
-    fn lines(names: &[(String, String)]) -> Vec<LogLine> {
-        let mut rng = rand::rng();
+    /// A few plausible lines from the fleet's hosts.
+    fn lines(&mut self, names: &[(String, String)]) -> Vec<LogLine> {
+        let now = self.now();
+        let rng = &mut self.rng;
         let n = rng.random_range(1..6);
         (0..n)
             .map(|_| {
@@ -280,7 +365,7 @@ impl DemoSource {
                     _ => "TCP: request_sock_TCP: Possible SYN flooding on port 443".to_string(),
                 };
                 LogLine {
-                    time: Some(Utc::now()),
+                    time: Some(now),
                     host: host.clone().into(),
                     program: program.to_string().into(),
                     severity: Some(sev),
@@ -311,7 +396,7 @@ impl DemoSource {
                             if !self
                                 .send(Msg::MembersEvents {
                                     events: vec![e],
-                                    at: Utc::now(),
+                                    at: self.now(),
                                 })
                                 .await
                             {
@@ -368,7 +453,7 @@ impl DemoSource {
                         subscription: (subscription != "*").then_some(subscription),
                         check: (check != "*").then_some(check),
                     },
-                    Utc::now(),
+                    self.now(),
                 );
                 self.silences.retain(|s| s.id != silence.id);
                 self.silences.push(silence.clone());
@@ -399,12 +484,8 @@ impl DemoSource {
                 .await
             }
             Command::MetricsQuery(q) => {
-                let result = demo_metrics(&q);
-                self.send(Msg::Metrics {
-                    result,
-                    at: Utc::now(),
-                })
-                .await
+                self.metrics_query = Some(q.clone());
+                self.answer_metrics(q).await
             }
             Command::WatchLeases(_)
             | Command::Gated(_)
@@ -438,12 +519,17 @@ fn demo_output(check: &str, status: i64) -> String {
     }
 }
 
-fn demo_metrics(q: &MetricsQuery) -> MetricsResult {
+/// Made-up series that are a function of time: each point is the value at its own moment in the
+/// query's window ending now, so the window is honoured and the lines move as time passes.
+pub fn demo_metrics(q: &MetricsQuery, now: chrono::DateTime<Utc>) -> MetricsResult {
     let seed = q
         .label
         .bytes()
         .fold(7u64, |a, b| a.wrapping_mul(31).wrapping_add(b as u64));
-    let t = Utc::now().timestamp() as f64 / 30.0;
+    let end = now.timestamp() as f64;
+    let window = q.window.secs() as f64;
+    let width = q.width.max(1);
+    let step = window / width as f64;
     let series = [
         ("cpu", "%", 40.0, 30.0),
         ("req/s", "", 800.0, 400.0),
@@ -453,14 +539,18 @@ fn demo_metrics(q: &MetricsQuery) -> MetricsResult {
     .iter()
     .enumerate()
     .map(|(k, (name, unit, base, amp))| {
-        let points: Vec<Option<f64>> = (0..q.width)
+        let points: Vec<Option<f64>> = (0..width)
             .map(|i| {
-                // A gap now and then so the gap rendering is visible.
-                if (i as u64 + seed + k as u64) % 37 == 0 {
+                let ts = end - window + (i as f64 + 1.0) * step;
+                // A gap now and then (a missed scrape) so the gap rendering is visible.
+                let slot = (ts / 60.0) as u64;
+                if (slot + seed + k as u64) % 37 == 0 {
                     return None;
                 }
-                let x = t + i as f64 / 6.0 + (seed % 100) as f64 + k as f64;
-                Some((base + amp * (x.sin() * 0.6 + (x * 2.7).cos() * 0.4)).max(0.0))
+                // Periods of minutes to hours, so every window shows movement.
+                let x = ts / 240.0 + (seed % 100) as f64 + k as f64;
+                let slow = (ts / 7200.0 + k as f64).sin();
+                Some((base + amp * (x.sin() * 0.5 + (x * 2.7).cos() * 0.3 + slow * 0.2)).max(0.0))
             })
             .collect();
         let finite: Vec<f64> = points.iter().flatten().copied().collect();

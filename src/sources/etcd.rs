@@ -236,7 +236,7 @@ impl EtcdSource {
                 }
                 if let Some(reason) = self.relist_reason.take() {
                     let text = format!("etcd cluster changed ({reason}) — listed again");
-                    if !self.send(Msg::Notice(self.id, text)).await {
+                    if !self.send(Msg::Alert(self.id, text)).await {
                         return Ok(SessionEnd::Closed);
                     }
                 }

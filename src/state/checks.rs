@@ -60,6 +60,32 @@ impl EntityScope {
     }
 }
 
+/// The worst status among a member's failing checks, and how many fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Badge {
+    pub worst: Severity,
+    pub failing: usize,
+}
+
+impl Badge {
+    fn add(self, other: Badge) -> Badge {
+        Badge {
+            worst: if rank(other.worst) < rank(self.worst) {
+                other.worst
+            } else {
+                self.worst
+            },
+            failing: self.failing + other.failing,
+        }
+    }
+}
+
+/// The part of an entity (or a member's name or address) that identifies the host: before the
+/// last `:`.
+fn host_part(name: &str) -> &str {
+    name.rsplit_once(':').map(|(h, _)| h).unwrap_or(name)
+}
+
 #[derive(Debug, Default)]
 pub struct Checks {
     pub results: Vec<CheckResult>,
@@ -73,6 +99,9 @@ pub struct Checks {
     pub scope: Option<EntityScope>,
     /// The selected row's (entity, check): the identity the cursor follows across polls.
     selected: Option<(String, String)>,
+    /// Failing, unsilenced checks by the host part of their entity: what each member's badge
+    /// shows, looked up in O(1) per row drawn.
+    failing: std::collections::HashMap<String, Badge>,
     /// Where that row is in the view (a row is always selected while there are rows), and the
     /// scroll position.
     pub cursor: ListCursor,
@@ -153,6 +182,7 @@ impl Checks {
         self.silences = snapshot.silences;
         self.skipped = snapshot.skipped;
         self.last_update = Some(at);
+        self.index_failing();
         self.rebuild();
     }
 
@@ -166,6 +196,7 @@ impl Checks {
         }
         self.silences.retain(|s| s.id != silence.id);
         self.silences.push(silence);
+        self.index_failing();
         self.rebuild();
     }
 
@@ -178,6 +209,7 @@ impl Checks {
                 r.silenced = false;
             }
         }
+        self.index_failing();
         self.rebuild();
     }
 
@@ -272,6 +304,43 @@ impl Checks {
             ord.reverse()
         } else {
             ord
+        }
+    }
+
+    /// The badge of a member known by these names (instance, address): its failing checks.
+    pub fn badge(&self, names: &[&str]) -> Option<Badge> {
+        let mut keys: Vec<&str> = names.iter().map(|n| host_part(n)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys.iter()
+            .filter_map(|k| self.failing.get(*k).copied())
+            .reduce(Badge::add)
+    }
+
+    /// Per severity, the rows in view (scope, filter and toggles applied) and all received:
+    /// what the header says, `2 crit of 20`.
+    pub fn view_counts(&self) -> [usize; 4] {
+        let mut c = [0; 4];
+        for r in self.visible_rows(0, usize::MAX) {
+            c[rank(r.severity()) as usize] += 1;
+        }
+        c
+    }
+
+    fn index_failing(&mut self) {
+        self.failing.clear();
+        for r in &self.results {
+            if r.status == 0 || r.silenced {
+                continue;
+            }
+            let b = Badge {
+                worst: r.severity(),
+                failing: 1,
+            };
+            self.failing
+                .entry(host_part(&r.entity).to_string())
+                .and_modify(|x| *x = x.add(b))
+                .or_insert(b);
         }
     }
 

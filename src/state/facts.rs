@@ -3,7 +3,7 @@
 //! under the discovery prefix.
 
 use super::audit_trail::{deregister_target, key_b64, silence_target};
-use super::{logs, metrics, note, note_error, Level, Popup, State};
+use super::{logs, metrics, note, Level, Popup, State};
 use crate::model::{
     text::visible, AuditId, Command, DeregisterOutcome, Health, Leftover, Msg, Silence,
     SilenceOutcome, SourceId, SourceKind,
@@ -114,6 +114,7 @@ pub fn apply(state: &mut State, msg: Msg) -> Vec<Command> {
         }
         Msg::Discovered { pane, value, .. } => out.extend(discovered(state, pane, value)),
         Msg::Notice(source, text) => state.say(Level::Warn, format!("{}: {text}", source.label())),
+        Msg::Alert(source, text) => state.alert(Level::Warn, format!("{}: {text}", source.label())),
     }
     out
 }
@@ -262,7 +263,10 @@ pub fn backend_started(
         SourceKind::Metrics => {
             state.backends.metrics = name;
             // Ask again for the current view on the new backend.
-            state.metrics = metrics::MetricsPane::with_width(state.viewports.sparkline_width);
+            state.metrics = metrics::MetricsPane::with_width(
+                state.viewports.sparkline_width,
+                state.viewports.chart_points,
+            );
         }
         SourceKind::Logs => {
             state.backends.logs = name;
@@ -288,7 +292,10 @@ fn backend_stopped(state: &mut State, kind: SourceKind) {
         }
         SourceKind::Metrics => {
             state.backends.metrics = None;
-            state.metrics = metrics::MetricsPane::with_width(state.viewports.sparkline_width);
+            state.metrics = metrics::MetricsPane::with_width(
+                state.viewports.sparkline_width,
+                state.viewports.chart_points,
+            );
         }
         SourceKind::Logs => {
             state.backends.logs = None;
@@ -332,8 +339,8 @@ fn discovered(state: &mut State, pane: SourceId, value: Option<String>) -> Vec<C
             }]
         }
         Err(e) => {
-            note_error(
-                state,
+            state.alert(
+                Level::Error,
                 format!("{name}: discovery entry is invalid ({e}); keeping the current source"),
             );
             Vec::new()

@@ -281,6 +281,17 @@ impl Logs {
         self.top_seq = self.matches.front().copied();
     }
 
+    /// Pauses with the cursor on the `row`-th line on screen (a click).
+    pub fn select_on_screen(&mut self, row: usize) {
+        let i = self.view.offset() + row;
+        if i >= self.matches.len() {
+            return;
+        }
+        let top = self.view.offset();
+        self.pause_at(Some(i));
+        self.top_seq = self.matches.get(top).copied();
+    }
+
     /// Back to the newest line, following.
     pub fn bottom(&mut self) {
         self.follow = true;

@@ -17,14 +17,20 @@ pub struct MetricsPane {
     pub selected: usize,
     /// Columns for sparklines, as the layout last said (0 before the first layout).
     pub width: usize,
+    /// Points across the open chart (0 while none is open): the query asks for as many.
+    pub chart_points: usize,
+    /// Series (by name) the chart overlays beside the one under the cursor.
+    pub overlay: std::collections::BTreeSet<String>,
     sent: Option<MetricsQuery>,
 }
 
 impl MetricsPane {
-    /// An empty pane `width` columns wide (it asks for its query anew).
-    pub fn with_width(width: usize) -> MetricsPane {
+    /// An empty pane `width` columns wide, `chart_points` across its chart when one is open (it
+    /// asks for its query anew).
+    pub fn with_width(width: usize, chart_points: usize) -> MetricsPane {
         MetricsPane {
             width,
+            chart_points,
             ..Default::default()
         }
     }
@@ -40,6 +46,14 @@ impl MetricsPane {
         }
         self.result = Some(result);
         self.last_update = Some(at);
+    }
+
+    /// The name of the series under the cursor (an answered one).
+    pub fn selected_name(&self) -> Option<String> {
+        match self.result.as_ref()?.series.get(self.selected)? {
+            Ok(s) => Some(s.name.clone()),
+            Err(_) => None,
+        }
     }
 
     pub fn wanted(&self) -> Option<&MetricsQuery> {
@@ -82,8 +96,8 @@ pub fn member_vars(state: &State, key: &[u8]) -> Option<BTreeMap<String, String>
 /// The query the pane wants now; emitted when it differs from the last one sent.
 pub fn interest(state: &mut State) -> Option<Command> {
     state.backends.metrics.as_ref()?;
-    let width = state.metrics.width;
-    if width == 0 {
+    let width = state.metrics.width.max(state.metrics.chart_points);
+    if state.metrics.width == 0 {
         return None; // no layout yet
     }
     let scoped = match &state.scope {
@@ -122,6 +136,32 @@ impl PaneState for MetricsPane {
             Action::Up => self.selected = self.selected.saturating_sub(1),
             Action::Top => self.selected = 0,
             Action::Bottom => self.selected = n.saturating_sub(1),
+            Action::ToggleOverlay => {
+                if let Some(name) = self.selected_name() {
+                    let on = !self.overlay.remove(&name);
+                    if on {
+                        self.overlay.insert(name.clone());
+                    }
+                    return Reaction::info(if on {
+                        format!(
+                            "{name} in the chart overlay ({} series)",
+                            self.overlay.len()
+                        )
+                    } else {
+                        format!("{name} out of the chart overlay")
+                    });
+                }
+            }
+            Action::Detail => {
+                let Some(name) = self.selected_name() else {
+                    return Reaction::info("no series to chart yet");
+                };
+                let mut series: Vec<String> = self.overlay.iter().cloned().collect();
+                if !series.contains(&name) {
+                    series.insert(0, name);
+                }
+                return Reaction::open(super::Popup::Chart { series });
+            }
             Action::NextWindow | Action::PrevWindow => {
                 let w = self
                     .window()

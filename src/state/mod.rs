@@ -17,6 +17,7 @@ pub mod members;
 pub mod metrics;
 pub mod pane;
 pub mod paste;
+pub mod pointer;
 pub mod popup;
 pub mod silence_form;
 
@@ -37,6 +38,7 @@ pub use facts::backend_started;
 pub use input::{Input, InputKind};
 use members::Members;
 use pane::{PaneCtx, PaneState};
+pub use pointer::{Pointer, PointerKind};
 pub use popup::{Change, Confirm, Popup};
 pub use silence_form::SilenceForm;
 
@@ -79,7 +81,13 @@ pub struct StatusLine {
     pub text: String,
     pub level: Level,
     pub at: DateTime<Utc>,
+    /// Stays until dismissed (`Esc`) rather than for [`MESSAGE_SECS`]: what the user must not
+    /// miss (the etcd cluster changed, a broken config).
+    pub sticky: bool,
 }
+
+/// How long a status message stays, on the console's clock.
+pub const MESSAGE_SECS: i64 = 5;
 
 /// What the panes without a source yet were configured with, so they can say so honestly.
 #[derive(Debug, Clone, Default)]
@@ -98,6 +106,10 @@ pub struct State {
     pub utc: bool,
     pub now: DateTime<Utc>,
     pub focus: Pane,
+    /// The focused pane fills the screen.
+    pub zoomed: bool,
+    /// The last click (a second one on the same row soon after is a double-click).
+    last_click: Option<pointer::LastClick>,
     pub popup: Option<Popup>,
     pub input: Option<Input>,
     pub status: Option<StatusLine>,
@@ -142,6 +154,8 @@ impl State {
             utc: false,
             now,
             focus: Pane::Members,
+            zoomed: false,
+            last_click: None,
             popup: None,
             input: None,
             status: None,
@@ -171,15 +185,21 @@ impl State {
         }
         match &self.popup {
             Some(Popup::SilenceForm(_)) => Context::Form,
+            Some(Popup::Chart { .. }) => Context::Chart,
             Some(p) if p.is_confirmation() => Context::Confirm,
             Some(_) => Context::Popup,
             None => self.focus.context(),
         }
     }
 
-    /// The focused pane, whichever it is: the one place the focus picks a pane.
+    /// The focused pane, whichever it is.
     pub fn pane_mut(&mut self) -> &mut dyn PaneState {
-        match self.focus {
+        self.pane(self.focus)
+    }
+
+    /// A pane as a [`PaneState`]: the one place a `Pane` picks its state.
+    pub fn pane(&mut self, pane: Pane) -> &mut dyn PaneState {
+        match pane {
             Pane::Members => &mut self.members,
             Pane::Checks => &mut self.checks,
             Pane::Metrics => &mut self.metrics,
@@ -197,7 +217,16 @@ impl State {
             text: text.into(),
             level,
             at: self.now,
+            sticky: false,
         });
+    }
+
+    /// A message that stays until dismissed.
+    fn alert(&mut self, level: Level, text: impl Into<String>) {
+        self.say(level, text);
+        if let Some(s) = &mut self.status {
+            s.sticky = true;
+        }
     }
 
     /// A new audit line (with a new id) for `action` on `target`, as of now.
@@ -451,6 +480,14 @@ pub fn note_error(state: &mut State, text: String) {
 /// The clock, once a second and before drawing: ages and TTLs are relative to it.
 pub fn tick(state: &mut State, now: DateTime<Utc>) -> Vec<Command> {
     state.now = now;
+    // Messages go after a few seconds (the layout keeps their row, so nothing jumps).
+    if state
+        .status
+        .as_ref()
+        .is_some_and(|s| !s.sticky && (now - s.at).num_seconds() >= MESSAGE_SECS)
+    {
+        state.status = None;
+    }
     settle(state)
 }
 
@@ -463,6 +500,8 @@ pub struct Viewports {
     pub checks_rows: usize,
     pub logs_rows: usize,
     pub sparkline_width: usize,
+    /// Points the open chart draws across (0 while no chart is open).
+    pub chart_points: usize,
 }
 
 impl Default for Viewports {
@@ -474,6 +513,7 @@ impl Default for Viewports {
             checks_rows: 20,
             logs_rows: 20,
             sparkline_width: 0,
+            chart_points: 0,
         }
     }
 }
@@ -486,6 +526,7 @@ pub fn set_viewports(state: &mut State, v: Viewports) -> Vec<Command> {
     state.checks.cursor.set_rows(v.checks_rows);
     state.logs.view.set_rows(v.logs_rows);
     state.metrics.width = v.sparkline_width;
+    state.metrics.chart_points = v.chart_points;
     settle(state)
 }
 
@@ -548,6 +589,13 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
     out
 }
 
+/// The mouse on a pane (see [`pointer::handle`]).
+pub fn handle_pointer(state: &mut State, p: Pointer) -> Vec<Command> {
+    let mut out = pointer::handle(state, p);
+    out.extend(settle(state));
+    out
+}
+
 /// A bracketed paste (see [`input::paste`]).
 pub fn handle_paste(state: &mut State, text: &str) -> Vec<Command> {
     let mut out = input::paste(state, text);
@@ -592,6 +640,10 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
         }
         Action::Help => {
             state.popup = Some(Popup::Help { scroll: 0 });
+            Vec::new()
+        }
+        Action::Zoom => {
+            state.zoomed = !state.zoomed;
             Vec::new()
         }
         Action::CommandLine => {

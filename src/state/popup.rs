@@ -35,6 +35,10 @@ pub enum Popup {
         ids: Vec<String>,
         index: usize,
     },
+    /// The metrics chart of these series (by name).
+    Chart {
+        series: Vec<String>,
+    },
 }
 
 /// A change the user is asked to confirm, and the target exactly as the dialog names it (the
@@ -164,6 +168,19 @@ pub fn act(state: &mut State, popup: Popup, action: Action, key: Option<&str>) -
             Vec::new()
         }
         Popup::SilenceForm(form) => form_action(state, form, action),
+        Popup::Chart { .. } => {
+            match action {
+                Action::NextWindow | Action::PrevWindow => {
+                    let delta = if action == Action::NextWindow { 1 } else { -1 };
+                    let w = state.metrics.window().step(delta);
+                    state.metrics.window = Some(w);
+                    state.say(Level::Info, format!("metrics window {}", w.label()));
+                }
+                Action::Back | Action::Cancel | Action::Quit | Action::Select => state.popup = None,
+                _ => {}
+            }
+            Vec::new()
+        }
         Popup::Help { scroll }
         | Popup::MemberDetail { scroll, .. }
         | Popup::CheckDetail { scroll, .. }

@@ -49,6 +49,7 @@ fn rows(s: &mut State, n: usize) {
             checks_rows: n,
             logs_rows: n,
             sparkline_width: 40,
+            chart_points: 0,
         },
     );
 }

@@ -9,9 +9,10 @@ use ratatui::Frame;
 use super::{centered, muted, visible_spans, Ctx};
 use crate::action::Action;
 use crate::keymap::Context;
+use crate::model::format::duration_short;
 use crate::model::format::{age, timestamp};
 use crate::model::text::fit;
-use crate::model::{severity_of, status_label, text::sanitize};
+use crate::model::{severity_of, status_label, status_runs, text::sanitize};
 use crate::state::checks::describe_silence;
 use crate::state::silence_form::Field;
 use crate::state::{Change, Confirm, Popup, SilenceForm};
@@ -420,18 +421,31 @@ fn detail(frame: &mut Frame, area: Rect, ctx: &Ctx, entity: &str, check: &str, s
                 lines.push(Line::from(format!("  {}", sanitize(l))));
             }
             lines.push(Line::default());
-            lines.push(head("history (oldest first)"));
-            for p in &r.history {
+            lines.push(head("history (newest first)"));
+            if r.history.is_empty() {
+                lines.push(Line::from(Span::styled("  none reported", muted(ctx))));
+            }
+            for (i, run) in status_runs(&r.history).iter().enumerate() {
+                let when = match (i, run.start, run.end) {
+                    (0, Some(start), _) => format!(
+                        "since {} ({})",
+                        duration_short((st.now - start).num_seconds()),
+                        timestamp(start, st.utc)
+                    ),
+                    (_, Some(start), Some(end)) => format!(
+                        "for {} before that (from {})",
+                        duration_short((end - start).num_seconds()),
+                        timestamp(start, st.utc)
+                    ),
+                    (0, None, _) => format!("for the last {} runs", run.samples),
+                    _ => format!("for {} runs before that", run.samples),
+                };
                 lines.push(Line::from(vec![
                     Span::styled(
-                        format!("  {:<5}", status_label(p.status)),
-                        ctx.theme.severity(severity_of(p.status)),
+                        format!("  {:<5}", status_label(run.status)),
+                        ctx.theme.severity(severity_of(run.status)),
                     ),
-                    Span::raw(
-                        p.executed
-                            .map(|t| timestamp(t, st.utc))
-                            .unwrap_or_else(|| "time unknown".into()),
-                    ),
+                    Span::raw(when),
                 ]));
             }
             lines.push(Line::default());

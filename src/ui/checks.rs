@@ -1,32 +1,51 @@
 //! The checks table: status, entity, check, occurrences, time in state, last run, history strip,
-//! silenced marker and the first line of output. Keeps the last good data (marked stale) when the
+//! silenced marker and the first line of output. Columns fit their content and the pane
+//! (`ui::table`): ENTITY and CHECK are never cut; HISTORY, LAST, DUR and OCC shrink, then hide, in
+//! that order; the output takes what is left. Keeps the last good data (marked stale) when the
 //! backend is down.
 
 use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
+use super::fmt::fit_line;
+use super::table::{self, Column, Give};
 use super::{muted, pane_block, visible_spans, Ctx};
 use crate::model::format::{age, duration_short};
-use crate::model::text::fit;
-use crate::model::{severity_of, status_label, text::first_line, CheckResult, Health, SourceKind};
+use crate::model::text::{fit, visible};
+use crate::model::{
+    severity_of, status_label, text::first_line, CheckResult, Health, Severity, SourceKind,
+};
+use crate::state::checks::ChecksSort;
 use crate::state::Pane;
 use crate::theme::StyleName;
 
 const HISTORY_CELLS: usize = 10;
 
+/// One glyph per status, so the strip reads without colour too.
+fn history_glyph(status: i64) -> &'static str {
+    match status {
+        0 => "▁",
+        1 => "▄",
+        2 => "█",
+        _ => "?",
+    }
+}
+
 pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let st = ctx.state;
     let c = &st.checks;
     let kind = st.backends.checks.clone().unwrap_or_default();
-    let mut title = vec![Span::raw(if kind.is_empty() {
-        " Checks ".to_string()
-    } else {
-        format!(" Checks ({kind}) ")
-    })];
+    let mut title: Vec<(u8, Span<'static>)> = vec![(0, Span::raw(" Checks "))];
+    if !kind.is_empty() {
+        title.push((3, Span::raw(format!("({kind}) "))));
+    }
     if c.received() {
-        let [crit, unkn, warn, ok] = c.counts();
+        // The counts of what the pane shows (scope, filter, toggles), of everything received.
+        let [crit, unkn, warn, ok] = c.view_counts();
+        let shown = crit + unkn + warn + ok;
         for (n, label, sev) in [
             (crit, "crit", 2),
             (warn, "warn", 1),
@@ -34,55 +53,77 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             (ok, "ok", 0),
         ] {
             if n > 0 {
-                title.push(Span::styled(
-                    format!("{n} {label} "),
-                    ctx.theme.severity(severity_of(sev)),
+                title.push((
+                    if sev == 2 { 0 } else { 1 },
+                    Span::styled(
+                        format!("{n} {label} "),
+                        ctx.theme.severity(severity_of(sev)),
+                    ),
                 ));
             }
         }
-    }
-    title.extend(super::scope_span(ctx));
-    if c.hide_ok {
-        title.push(Span::styled("[no OK] ", muted(ctx)));
-    }
-    if c.hide_silenced {
-        title.push(Span::styled("[no silenced] ", muted(ctx)));
-    }
-    if let Some(f) = &c.filter {
-        title.push(Span::styled(
-            format!("/{}/ ", fit(&f.text, 24)),
-            ctx.theme.style(StyleName::Highlight),
+        if shown != c.results.len() {
+            title.push((
+                1,
+                Span::styled(format!("of {} ", c.results.len()), muted(ctx)),
+            ));
+        }
+        title.push((
+            2,
+            Span::styled(
+                format!("{} ", c.cursor.position(c.visible_len())),
+                muted(ctx),
+            ),
         ));
     }
-    title.extend(super::stale_span(ctx, SourceKind::Checks));
-    let block = pane_block(ctx, Pane::Checks, area, Line::from(title));
-    let mut inner = block.inner(area);
-    frame.render_widget(block, area);
+    title.extend(super::scope_span(ctx).map(|s| (0, s)));
+    if c.hide_ok {
+        title.push((2, Span::styled("[no OK] ", muted(ctx))));
+    }
+    if c.hide_silenced {
+        title.push((2, Span::styled("[no silenced] ", muted(ctx))));
+    }
+    if let Some(f) = &c.filter {
+        title.push((
+            1,
+            Span::styled(
+                format!("/{}/ ", fit(&f.text, 24)),
+                ctx.theme.style(StyleName::Highlight),
+            ),
+        ));
+    }
+    title.extend(super::stale_span(ctx, SourceKind::Checks).map(|s| (0, s)));
+    let mut inner = super::layout::inner(area);
 
     // A backend problem is always shown, above the last good data when there is some.
-    if let Some(problem) = problem_line(ctx) {
-        let h = if c.received() { 1 } else { inner.height };
-        let top = Rect {
-            height: h.min(inner.height),
-            ..inner
-        };
-        frame.render_widget(
-            Paragraph::new(problem)
-                .style(ctx.theme.style(StyleName::Warning))
-                .wrap(Wrap { trim: true }),
-            top,
-        );
-        if !c.received() {
-            return;
+    let problem = problem_line(ctx);
+    if !c.received() || c.visible_len() == 0 {
+        let block = pane_block(ctx, Pane::Checks, area, super::title_parts(title, area));
+        frame.render_widget(block, area);
+        if let Some(problem) = problem {
+            frame.render_widget(
+                Paragraph::new(problem)
+                    .style(ctx.theme.style(StyleName::Warning))
+                    .wrap(Wrap { trim: true }),
+                inner,
+            );
+            if !c.received() {
+                return;
+            }
+            inner.y += 1;
+            inner.height = inner.height.saturating_sub(1);
         }
-        inner.y += 1;
-        inner.height = inner.height.saturating_sub(1);
-    }
-    if !c.received() {
-        let msg = if kind.is_empty() {
+        let msg = if !c.received() && kind.is_empty() {
             format!("not configured — add checks = {{ kind = \"sensu-go\" | \"sensu-core\" | \"alertmanager\", url = … }} to [clusters.{}]", st.cluster)
-        } else {
+        } else if !c.received() {
             format!("waiting for the first answer from {kind} …")
+        } else if c.results.is_empty() {
+            "no check results reported".to_string()
+        } else {
+            format!(
+                "nothing to show ({} results hidden by scope/filter/toggles — Esc clears)",
+                c.results.len()
+            )
         };
         frame.render_widget(
             Paragraph::new(msg)
@@ -92,105 +133,182 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         );
         return;
     }
-    if c.visible_len() == 0 {
-        let msg = if c.results.is_empty() {
-            "no check results reported".to_string()
-        } else {
-            format!(
-                "nothing to show ({} results hidden by scope/filter/toggles — Esc clears)",
-                c.results.len()
-            )
-        };
-        frame.render_widget(Paragraph::new(msg).style(muted(ctx)), inner);
-        return;
+    if let Some(problem) = problem {
+        frame.render_widget(
+            Paragraph::new(fit(&problem, inner.width as usize))
+                .style(ctx.theme.style(StyleName::Warning)),
+            Rect { height: 1, ..inner },
+        );
+        inner.y += 1;
+        inner.height = inner.height.saturating_sub(1);
     }
 
     // The rows and the scroll position are the reducer's, from the layout (`ui::layout`).
     let selected = c.selected_index().unwrap_or(0);
     let offset = c.cursor.offset();
-    let rows_on_screen = c.cursor.rows();
+    let rows: Vec<&CheckResult> = c.visible_rows(offset, c.cursor.rows()).collect();
 
-    let header = Row::new([
-        "ST", "ENTITY", "CHECK", "OCC", "DUR", "LAST", "HISTORY", "S", "OUTPUT",
-    ])
-    .style(ctx.theme.style(StyleName::Header));
-    let rows = c.visible_rows(offset, rows_on_screen).map(|r| row(ctx, r));
-    let widths = [
-        Constraint::Length(4),
-        Constraint::Fill(2),
-        Constraint::Fill(2),
-        Constraint::Length(4),
-        Constraint::Length(4),
-        Constraint::Length(4),
-        Constraint::Length(HISTORY_CELLS as u16),
-        Constraint::Length(1),
-        Constraint::Fill(3),
+    let mark = |s: ChecksSort| {
+        if c.sort.unwrap_or(ChecksSort::Worst) != s {
+            ""
+        } else if c.descending {
+            "▼"
+        } else {
+            "▲"
+        }
+    };
+    let titles = [
+        format!("ST{}", mark(ChecksSort::Worst)),
+        format!("ENTITY{}", mark(ChecksSort::Entity)),
+        format!("CHECK{}", mark(ChecksSort::Check)),
+        "OCC".to_string(),
+        format!("DUR{}", mark(ChecksSort::Duration)),
+        format!("LAST{}", mark(ChecksSort::LastRun)),
+        "HISTORY".to_string(),
+        "S".to_string(),
+        "OUTPUT".to_string(),
     ];
-    let table = Table::new(rows, widths)
+    let occ = |r: &CheckResult| {
+        if r.occurrences > 9999 {
+            "9k+".to_string()
+        } else {
+            r.occurrences.to_string()
+        }
+    };
+    let last = |r: &CheckResult| {
+        r.executed
+            .map(|t| duration_short((st.now - t).num_seconds()))
+            .unwrap_or_else(|| "-".into())
+    };
+    let mut cols = [
+        Column::new("ST", Give::Never),
+        Column::new("ENTITY", Give::Never),
+        Column::new("CHECK", Give::Never),
+        Column::new("OCC", Give::Shrink { min: 3, rank: 3 }),
+        Column::new("DUR", Give::Shrink { min: 3, rank: 2 }),
+        Column::new("LAST", Give::Shrink { min: 3, rank: 1 }),
+        Column::new("HISTORY", Give::Shrink { min: 3, rank: 0 }),
+        Column::new("S", Give::Never),
+        Column::new("OUTPUT", Give::Rest { min: 8 }),
+    ];
+    for (col, t) in cols.iter_mut().zip(&titles) {
+        col.fit_cell(t);
+    }
+    for r in &rows {
+        cols[0].fit_cell(status_label(r.status));
+        cols[1].fit_cell(&visible(if r.entity.is_empty() { "-" } else { &r.entity }));
+        cols[2].fit_cell(&visible(&r.check));
+        cols[3].fit_cell(&occ(r));
+        cols[4].fit_cell(&age(st.now, r.since));
+        cols[5].fit_cell(&last(r));
+        cols[6].content = cols[6].content.max(r.history.len().min(HISTORY_CELLS));
+        cols[8].fit_cell(&first_line(&r.output));
+    }
+    let widths = table::widths(&cols, inner.width as usize, 1);
+    if let Some(note) = table::hidden_note(&widths) {
+        title.push((1, Span::styled(format!("{note} "), muted(ctx))));
+    }
+    let block = pane_block(ctx, Pane::Checks, area, super::title_parts(title, area));
+    frame.render_widget(block, area);
+
+    let header = Row::new(
+        titles
+            .iter()
+            .zip(&widths)
+            .filter_map(|(t, w)| w.map(|w| Cell::from(fit(t, w)))),
+    )
+    .style(ctx.theme.style(StyleName::Header));
+    let body = rows.iter().map(|r| row(ctx, r, &widths, &occ(r), &last(r)));
+    let constraints: Vec<Constraint> = widths
+        .iter()
+        .flatten()
+        .map(|w| Constraint::Length(*w as u16))
+        .collect();
+    let table = Table::new(body, constraints)
         .header(header)
         .column_spacing(1)
-        .row_highlight_style(if st.focus == Pane::Checks {
-            ctx.theme.style(StyleName::Selected)
-        } else {
-            muted(ctx).add_modifier(ratatui::style::Modifier::REVERSED)
-        });
+        .row_highlight_style(ctx.theme.cursor(st.focus == Pane::Checks));
     let mut ts = TableState::default().with_selected(selected.checked_sub(offset));
     frame.render_stateful_widget(table, inner, &mut ts);
 }
 
-fn row<'a>(ctx: &Ctx, r: &'a CheckResult) -> Row<'a> {
+fn row<'a>(
+    ctx: &Ctx,
+    r: &'a CheckResult,
+    widths: &[Option<usize>],
+    occ: &str,
+    last: &str,
+) -> Row<'a> {
     let st = ctx.state;
     let sev = ctx.theme.severity(r.severity());
-    let strip: Vec<Span> = r
-        .history
-        .iter()
-        .rev()
-        .take(HISTORY_CELLS)
-        .rev()
-        .map(|p| Span::styled("▪", ctx.theme.severity(severity_of(p.status))))
-        .collect();
-    let occ = if r.occurrences > 9999 {
-        "9k+".to_string()
-    } else {
-        r.occurrences.to_string()
+    let text = Style::default();
+    let plain = |s: &str, w: Option<usize>, style: Style| {
+        w.map(|w| Cell::from(Span::styled(fit(s, w), style)))
     };
-    let text = ratatui::style::Style::default();
+    let named = |line: Line<'a>, w: Option<usize>| w.map(|w| Cell::from(fit_line(line, w)));
     // An alert without an `instance` label has no entity.
     let entity = if r.entity.is_empty() {
         Line::from(Span::styled("-", muted(ctx)))
     } else {
         Line::from(visible_spans(ctx, &r.entity, text))
     };
-    Row::new(vec![
-        Cell::from(Span::styled(status_label(r.status), sev)),
-        Cell::from(entity),
-        Cell::from(Line::from(visible_spans(ctx, &r.check, text))),
-        Cell::from(occ),
-        Cell::from(age(st.now, r.since)),
-        Cell::from(
-            r.executed
-                .map(|t| duration_short((st.now - t).num_seconds()))
-                .unwrap_or_else(|| "-".into()),
-        ),
-        Cell::from(Line::from(strip)),
+    let strip = widths[6].map(|w| {
+        let spans: Vec<Span> = r
+            .history
+            .iter()
+            .rev()
+            .take(w.min(HISTORY_CELLS))
+            .rev()
+            .map(|p| {
+                Span::styled(
+                    history_glyph(p.status),
+                    ctx.theme.severity(severity_of(p.status)),
+                )
+            })
+            .collect();
+        Cell::from(Line::from(spans))
+    });
+    let silenced = widths[7].map(|_| {
         Cell::from(if r.silenced {
             Span::styled("S", ctx.theme.style(StyleName::Key))
         } else {
             Span::raw(" ")
-        }),
-        Cell::from(first_line(&r.output).into_owned()),
-    ])
+        })
+    });
+    let output_style = match r.severity() {
+        Severity::Ok => muted(ctx),
+        _ => text,
+    };
+    Row::new(
+        [
+            plain(status_label(r.status), widths[0], sev),
+            named(entity, widths[1]),
+            named(Line::from(visible_spans(ctx, &r.check, text)), widths[2]),
+            plain(occ, widths[3], text),
+            plain(&age(st.now, r.since), widths[4], text),
+            plain(last, widths[5], text),
+            strip,
+            silenced,
+            plain(&first_line(&r.output), widths[8], output_style),
+        ]
+        .into_iter()
+        .flatten(),
+    )
 }
 
 fn problem_line(ctx: &Ctx) -> Option<String> {
     let st = ctx.state;
+    let kind = st.backends.checks.as_deref().unwrap_or("checks");
     match st.health_of(SourceKind::Checks)? {
-        Health::Retrying { at, attempt, error } => Some(format!(
-            "{} — retry #{attempt} in {}",
-            fit(error, 300),
+        Health::Retrying { at, error, .. } => Some(format!(
+            "{} — retrying in {}",
+            super::short_error(kind, error),
             duration_short((*at - st.now).num_seconds().max(0))
         )),
-        Health::Failed(e) => Some(format!("checks source failed: {e}")),
+        Health::Failed(e) => Some(format!(
+            "checks source failed: {}",
+            super::short_failure(kind, e)
+        )),
         _ => None,
     }
 }

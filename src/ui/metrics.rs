@@ -1,5 +1,6 @@
-//! Sparklines: one row per series — name, sparkline over the window (gaps stay blank), current
-//! value with unit, min/max.
+//! Sparklines: one row per series — name, sparkline across all the width the pane has (gaps stay
+//! blank), the current value and the range, both with the unit. Enter opens the chart
+//! (`ui::chart`); series marked with Space share it.
 
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -7,6 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
+use super::layout::{metric_columns, metric_name_width};
 use super::{muted, pane_block, Ctx};
 use crate::model::format::duration_short;
 use crate::model::text::fit;
@@ -15,9 +17,6 @@ use crate::state::Pane;
 use crate::theme::StyleName;
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-use super::layout::{
-    METRIC_NAME_W as NAME_W, METRIC_RANGE_W as RANGE_W, METRIC_VALUE_W as VALUE_W,
-};
 
 /// Block characters scaled between the series' min and max; `None` is a blank (a gap, not zero).
 pub fn sparkline(points: &[Option<f64>]) -> String {
@@ -37,6 +36,29 @@ pub fn sparkline(points: &[Option<f64>]) -> String {
                 }
             }
             _ => ' ',
+        })
+        .collect()
+}
+
+/// `points` shown in `width` columns: averaged when there are more (a chart asked for more),
+/// padded with gaps when there are fewer (an answer for an older, narrower query).
+pub fn resample(points: &[Option<f64>], width: usize) -> Vec<Option<f64>> {
+    if points.len() <= width {
+        let mut out = points.to_vec();
+        out.resize(width, None);
+        return out;
+    }
+    (0..width)
+        .map(|i| {
+            let a = i * points.len() / width;
+            let b = ((i + 1) * points.len() / width).max(a + 1);
+            let finite: Vec<f64> = points[a..b]
+                .iter()
+                .flatten()
+                .copied()
+                .filter(|v| v.is_finite())
+                .collect();
+            (!finite.is_empty()).then(|| finite.iter().sum::<f64>() / finite.len() as f64)
         })
         .collect()
 }
@@ -66,20 +88,30 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let st = ctx.state;
     let m = &st.metrics;
     let kind = st.backends.metrics.clone().unwrap_or_default();
-    let mut title = match super::scope_span(ctx) {
-        Some(scope) => vec![Span::raw(" Metrics "), scope],
-        None => vec![Span::raw(format!(" Metrics: cluster {} ", st.cluster))],
-    };
-    title.push(Span::styled(
-        format!("[{}] ", m.window().label()),
-        muted(ctx),
+    let mut title: Vec<(u8, Span<'static>)> = vec![(0, Span::raw(" Metrics "))];
+    match super::scope_span(ctx) {
+        Some(scope) => title.push((0, scope)),
+        None => title.push((1, Span::raw(format!("cluster {} ", st.cluster)))),
+    }
+    title.push((
+        0,
+        Span::styled(format!("[{}] ", m.window().label()), muted(ctx)),
     ));
+    if !m.overlay.is_empty() {
+        title.push((
+            2,
+            Span::styled(format!("◆{} in chart ", m.overlay.len()), muted(ctx)),
+        ));
+    }
     let health = st.health_of(SourceKind::Metrics);
-    title.extend(super::stale_span(ctx, SourceKind::Metrics));
-    let block = pane_block(ctx, Pane::Metrics, area, Line::from(title));
+    title.extend(super::stale_span(ctx, SourceKind::Metrics).map(|s| (0, s)));
+    let block = pane_block(ctx, Pane::Metrics, area, super::title_parts(title, area));
     let mut inner = block.inner(area);
     frame.render_widget(block, area);
-    let spark_w = st.metrics.width.max(1);
+    // The widths this frame has (the query asked for the layout's width when it was sent; the
+    // points are resampled to what is here now).
+    let cols = metric_columns(inner.width as usize, metric_name_width(st));
+    let (name_w, value_w, range_w, spark_w) = (cols.name, cols.value, cols.range, cols.spark);
 
     if kind.is_empty() {
         let msg = format!(
@@ -95,12 +127,15 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         return;
     }
     if let Some(problem) = match health {
-        Some(Health::Retrying { at, attempt, error }) => Some(format!(
-            "{} — retry #{attempt} in {}",
-            fit(error, 300),
+        Some(Health::Retrying { at, error, .. }) => Some(format!(
+            "{} — retrying in {}",
+            super::short_error(&kind, error),
             duration_short((*at - st.now).num_seconds().max(0))
         )),
-        Some(Health::Failed(e)) => Some(format!("metrics source failed: {e}")),
+        Some(Health::Failed(e)) => Some(format!(
+            "metrics source failed: {}",
+            super::short_failure(&kind, e)
+        )),
         _ => None,
     } {
         let h = if m.result.is_some() { 1 } else { inner.height };
@@ -135,41 +170,57 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         .skip(first)
         .take(rows)
         .map(|(i, s)| {
-            let selected = i == m.selected && st.focus == Pane::Metrics;
+            let selected = i == m.selected;
             let name_style = if selected {
-                ctx.theme.style(StyleName::Selected)
+                ctx.theme.cursor(st.focus == Pane::Metrics)
             } else {
                 ctx.theme.style(StyleName::Header)
             };
             match s {
                 Ok(s) => {
-                    let mut pts = s.points.clone();
-                    pts.resize(spark_w, None);
+                    let pts = resample(&s.points, spark_w);
                     let value = s
                         .last
                         .map(|v| format!("{}{}", human(v), s.unit))
                         .unwrap_or_else(|| "no data".into());
                     let range = match (s.min, s.max) {
-                        (Some(lo), Some(hi)) => format!("{}…{}", human(lo), human(hi)),
+                        (Some(lo), Some(hi)) => {
+                            format!("{}{u}…{}{u}", human(lo), human(hi), u = s.unit)
+                        }
                         _ => String::new(),
                     };
-                    Line::from(vec![
-                        Span::styled(format!("{:<NAME_W$}", fit(&s.name, NAME_W - 1)), name_style),
+                    let marker = if m.overlay.contains(&s.name) {
+                        "◆"
+                    } else {
+                        " "
+                    };
+                    let mut spans = vec![
+                        Span::styled(marker, ctx.theme.style(StyleName::Key)),
+                        Span::styled(format!("{:<name_w$}", fit(&s.name, name_w)), name_style),
+                        Span::raw(" "),
                         Span::styled(sparkline(&pts), ctx.theme.style(StyleName::Ok)),
                         Span::raw(" "),
                         Span::styled(
-                            format!("{:>VALUE_W$}", fit(&value, VALUE_W)),
+                            format!("{:>value_w$}", fit(&value, value_w)),
                             Style::default(),
                         ),
-                        Span::styled(format!(" {:<RANGE_W$}", fit(&range, RANGE_W)), muted(ctx)),
-                    ])
+                    ];
+                    if range_w > 0 {
+                        spans.push(Span::styled(
+                            format!(" {:<range_w$}", fit(&range, range_w)),
+                            muted(ctx),
+                        ));
+                    }
+                    Line::from(spans)
                 }
                 Err(e) => Line::from(vec![
-                    Span::styled(format!("{:<NAME_W$}", ""), name_style),
+                    Span::raw(" "),
+                    Span::styled(format!("{:<name_w$}", ""), name_style),
+                    Span::raw(" "),
                     Span::styled(
                         fit(
                             &crate::model::text::sanitize(e),
-                            spark_w + VALUE_W + RANGE_W,
+                            spark_w + value_w + range_w + 2,
                         ),
                         ctx.theme.style(StyleName::Warning),
                     ),
@@ -198,5 +249,12 @@ mod tests {
         assert_eq!(human(12_345.0), "12.3k");
         assert_eq!(human(0.256), "0.26");
         assert_eq!(human(f64::NAN), "-");
+    }
+
+    #[test]
+    fn resampling_averages_keeps_gaps_and_pads() {
+        let pts = [Some(1.0), Some(3.0), None, None, Some(5.0), None];
+        assert_eq!(resample(&pts, 3), [Some(2.0), None, Some(5.0)]);
+        assert_eq!(resample(&pts[..2], 3), [Some(1.0), Some(3.0), None]);
     }
 }

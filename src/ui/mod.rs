@@ -1,14 +1,16 @@
 //! Drawing: reads `State`, builds only what is on screen, does no I/O.
 
+mod chart;
 mod check_popups;
 mod checks;
 pub mod fmt;
 pub mod layout;
 mod logs;
 mod members;
-mod metrics;
+pub mod metrics;
 mod popups;
 mod status;
+pub mod table;
 
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -54,10 +56,26 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme, keymap: &Keymap) {
         );
         return;
     };
-    members::draw(frame, screen.members, &ctx);
-    checks::draw(frame, screen.checks, &ctx);
-    metrics::draw(frame, screen.metrics, &ctx);
-    logs::draw(frame, screen.logs, &ctx);
+    // The chart covers the panes: nothing under it is drawn.
+    if matches!(state.popup, Some(crate::state::Popup::Chart { .. })) {
+        status::draw(frame, screen.bottom, &ctx);
+        popups::draw(frame, area, &ctx);
+        return;
+    }
+    // Zoomed, the other panes are empty rectangles: not drawn (their data still updates).
+    let shown = |r: Rect| r.width > 0 && r.height > 0;
+    if shown(screen.members) {
+        members::draw(frame, screen.members, &ctx);
+    }
+    if shown(screen.checks) {
+        checks::draw(frame, screen.checks, &ctx);
+    }
+    if shown(screen.metrics) {
+        metrics::draw(frame, screen.metrics, &ctx);
+    }
+    if shown(screen.logs) {
+        logs::draw(frame, screen.logs, &ctx);
+    }
     status::draw(frame, screen.bottom, &ctx);
     popups::draw(frame, area, &ctx);
 }
@@ -178,4 +196,38 @@ pub fn field_spans(
         },
         Span::styled(after, style),
     ]
+}
+
+/// A backend's error as one short line for a pane (`etcd 127.0.0.1:2379 refused the
+/// connection`); the whole chain is in the log file.
+pub fn short_error(kind: &str, chain: &str) -> String {
+    crate::model::human_error(kind, chain)
+}
+
+/// Why a source failed for good, as a pane says it: a short reason as it is (`internal error`),
+/// a chain as one human line.
+pub fn short_failure(kind: &str, why: &str) -> String {
+    if why.chars().count() <= 60 && !why.contains(": ") {
+        crate::model::text::sanitize(why).into_owned()
+    } else {
+        short_error(kind, why)
+    }
+}
+
+/// A pane title from parts of different importance (0 = must stay): when the pane is too narrow
+/// the least important parts go first, whole; only then is what remains cut with `…`.
+pub fn title_parts(parts: Vec<(u8, Span<'static>)>, area: Rect) -> Line<'static> {
+    let width = area.width.saturating_sub(2) as usize;
+    let mut parts = parts;
+    let total = |p: &[(u8, Span)]| p.iter().map(|(_, s)| s.width()).sum::<usize>();
+    while total(&parts) > width {
+        let Some(max) = parts.iter().map(|(p, _)| *p).filter(|p| *p > 0).max() else {
+            break;
+        };
+        // Drop the last part of the least importance first.
+        if let Some(i) = parts.iter().rposition(|(p, _)| *p == max) {
+            parts.remove(i);
+        }
+    }
+    Line::from(parts.into_iter().map(|(_, s)| s).collect::<Vec<_>>())
 }

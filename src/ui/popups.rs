@@ -43,6 +43,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             *lease,
             *revoke_lease,
         ),
+        Popup::Chart { series } => super::chart::draw(frame, area, ctx, series),
         other => super::check_popups::draw(frame, area, ctx, other),
     }
 }
@@ -92,8 +93,40 @@ fn scroll_hint(scroll: usize, visible: usize, total: usize) -> Option<String> {
     ))
 }
 
+/// `text` in lines of at most `width` columns, broken between words (a word longer than a line
+/// is broken where it must).
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let wlen = word.chars().count();
+        let len = line.chars().count();
+        if len > 0 && len + 1 + wlen > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+        while line.chars().count() > width {
+            let head: String = line.chars().take(width).collect();
+            line = line.chars().skip(width).collect();
+            lines.push(head);
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 fn help(frame: &mut Frame, area: Rect, ctx: &Ctx, scroll: usize) {
-    let rect = centered(area, 76, area.height.saturating_sub(4));
+    let rect = centered(area, 90, area.height.saturating_sub(2));
+    // Inside the border, two columns: the keys, then what they do; both wrap, nothing is cut.
+    let inner_w = rect.width.saturating_sub(2) as usize;
+    let keys_w = (inner_w / 3).clamp(8, 24);
+    let what_w = inner_w.saturating_sub(keys_w + 3).max(8);
     let mut lines = vec![Line::from(Span::styled(
         format!("Keymap {} — active bindings", ctx.keymap.name),
         ctx.theme.style(StyleName::Title),
@@ -108,19 +141,28 @@ fn help(frame: &mut Frame, area: Rect, ctx: &Ctx, scroll: usize) {
             )));
             last = section;
         }
-        lines.push(Line::from(vec![
-            Span::styled(
-                format!("  {:<22}", fit(&keys, 22)),
-                ctx.theme.style(StyleName::Key),
-            ),
-            Span::raw(what),
-        ]));
+        let keys = wrap_words(&keys, keys_w);
+        let what = wrap_words(&what, what_w);
+        for i in 0..keys.len().max(what.len()) {
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!(
+                        "  {:<keys_w$} ",
+                        keys.get(i).map(String::as_str).unwrap_or("")
+                    ),
+                    ctx.theme.style(StyleName::Key),
+                ),
+                Span::raw(what.get(i).cloned().unwrap_or_default()),
+            ]));
+        }
     }
     lines.push(Line::default());
-    lines.push(Line::from(Span::styled(
+    for l in wrap_words(
         "Commands: :q quit · :cluster [NAME|-] switch (alone: list) · :help",
-        muted(ctx),
-    )));
+        inner_w,
+    ) {
+        lines.push(Line::from(Span::styled(l, muted(ctx))));
+    }
     let close = ctx
         .keymap
         .key_for(Context::Popup, Action::Back)

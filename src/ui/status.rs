@@ -7,6 +7,7 @@ use ratatui::Frame;
 
 use super::Ctx;
 use crate::action::Action;
+use crate::keymap::Context;
 use crate::model::format::duration_short;
 use crate::model::text::fit;
 use crate::model::{text::visible, Health};
@@ -82,53 +83,135 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             ctx.theme.style(StyleName::Danger),
         ));
     }
-    for (source, health) in &st.health {
-        let (dot, word) = match health {
-            Health::NotConfigured => ("○", "off".to_string()),
-            Health::Connecting => ("◌", "connecting".to_string()),
-            Health::Live => ("●", "live".to_string()),
-            Health::Retrying { at, .. } => (
-                "◍",
-                format!(
-                    "retry {}",
-                    duration_short((*at - st.now).num_seconds().max(0))
+    let width = bar_area.width as usize;
+    // Health: every source with its word on a wide screen; on a narrow one the dot alone for a
+    // live source (the word stays for the ones in trouble).
+    let health = |compact: bool| -> Vec<Span<'static>> {
+        let mut out = Vec::new();
+        for (source, health) in &st.health {
+            let (dot, word) = match health {
+                Health::NotConfigured => ("○", "off".to_string()),
+                Health::Connecting => ("◌", "connecting".to_string()),
+                Health::Live => ("●", "live".to_string()),
+                Health::Retrying { at, .. } => (
+                    "◍",
+                    format!(
+                        "retry {}",
+                        duration_short((*at - st.now).num_seconds().max(0))
+                    ),
                 ),
-            ),
-            Health::Failed(_) => ("✖", "failed".to_string()),
-        };
-        spans.push(Span::raw(" "));
-        spans.push(Span::raw(format!("{} ", source.label())));
-        spans.push(Span::styled(
-            format!("{dot} {word}"),
-            ctx.theme.health(health),
-        ));
-    }
-    spans.push(Span::raw("   "));
-    let ctx_keys = st.focus.context();
-    for (action, label) in [
-        (Action::NextPane, "pane"),
-        (Action::Filter, "filter"),
-        (Action::Detail, "detail"),
-        (Action::Deregister, "deregister"),
-        (Action::Silence, "silence"),
-        (Action::Unsilence, "unsilence"),
-        (Action::Help, "help"),
-        (Action::Quit, "quit"),
-    ] {
+                Health::Failed(_) => ("✖", "failed".to_string()),
+            };
+            let quiet = matches!(health, Health::Live | Health::NotConfigured);
+            out.push(Span::raw(format!(" {}", source.label())));
+            let text = if compact && quiet {
+                dot.to_string()
+            } else {
+                format!(" {dot} {word}")
+            };
+            out.push(Span::styled(text, ctx.theme.health(health)));
+        }
+        out
+    };
+    let used: usize = spans.iter().map(|s| s.width()).sum();
+    let full = health(false);
+    let full_w: usize = full.iter().map(|s| s.width()).sum();
+    spans.extend(if used + full_w + 30 <= width {
+        full
+    } else {
+        health(true)
+    });
+    spans.push(Span::raw("  "));
+    // What the keys do where the user is: the focused pane, or the popup, form or field open.
+    let key_ctx = st.key_context();
+    let mut room = width.saturating_sub(spans.iter().map(|s| s.width()).sum::<usize>());
+    for (action, label) in hints(key_ctx) {
         // A read-only session does not advertise keys it will refuse.
         if st.readonly && action.is_mutating() {
             continue;
         }
-        if let Some(k) = ctx.keymap.key_for(ctx_keys, action) {
-            spans.push(Span::styled(
-                format!("[{k}]"),
-                ctx.theme.style(StyleName::Key),
-            ));
-            spans.push(Span::raw(format!(" {label} ")));
+        let Some(k) = ctx.keymap.key_for(key_ctx, *action) else {
+            continue;
+        };
+        let need = k.chars().count() + 2 + label.chars().count() + 2;
+        if need > room {
+            break;
         }
+        room -= need;
+        spans.push(Span::styled(
+            format!("[{k}]"),
+            ctx.theme.style(StyleName::Key),
+        ));
+        spans.push(Span::raw(format!(" {label} ")));
     }
     frame.render_widget(
         Paragraph::new(Line::from(spans)).style(ctx.theme.style(StyleName::StatusBar)),
         bar_area,
     );
+}
+
+/// The keys worth a hint in each context, most useful first (the bar shows what fits).
+fn hints(ctx: Context) -> &'static [(Action, &'static str)] {
+    match ctx {
+        Context::Members => &[
+            (Action::Deregister, "deregister"),
+            (Action::Filter, "filter"),
+            (Action::Detail, "detail"),
+            (Action::Zoom, "zoom"),
+            (Action::NextPane, "pane"),
+            (Action::Help, "help"),
+            (Action::Quit, "quit"),
+        ],
+        Context::Checks => &[
+            (Action::Silence, "silence"),
+            (Action::Unsilence, "unsilence"),
+            (Action::Filter, "filter"),
+            (Action::Detail, "detail"),
+            (Action::ToggleHideOk, "hide OK"),
+            (Action::Zoom, "zoom"),
+            (Action::NextPane, "pane"),
+            (Action::Help, "help"),
+        ],
+        Context::Metrics => &[
+            (Action::Detail, "chart"),
+            (Action::ToggleOverlay, "overlay"),
+            (Action::NextWindow, "window"),
+            (Action::Zoom, "zoom"),
+            (Action::NextPane, "pane"),
+            (Action::Help, "help"),
+        ],
+        Context::Logs => &[
+            (Action::ToggleFollow, "follow"),
+            (Action::CycleSeverity, "severity"),
+            (Action::ToggleWrap, "wrap"),
+            (Action::Filter, "filter"),
+            (Action::Detail, "detail"),
+            (Action::Zoom, "zoom"),
+            (Action::NextPane, "pane"),
+            (Action::Help, "help"),
+        ],
+        Context::Confirm => &[
+            (Action::Confirm, "confirm"),
+            (Action::Cancel, "cancel"),
+            (Action::ToggleRevokeLease, "revoke lease"),
+        ],
+        Context::Popup => &[
+            (Action::Back, "close"),
+            (Action::Down, "down"),
+            (Action::Up, "up"),
+            (Action::Select, "pick"),
+        ],
+        Context::Chart => &[
+            (Action::NextWindow, "longer window"),
+            (Action::PrevWindow, "shorter"),
+            (Action::Back, "close"),
+        ],
+        Context::Form => &[
+            (Action::NextField, "next field"),
+            (Action::Submit, "review"),
+            (Action::Cancel, "cancel"),
+        ],
+        Context::Input => &[(Action::Submit, "apply"), (Action::Cancel, "cancel")],
+        Context::Global => &[],
+    }
 }

@@ -32,6 +32,7 @@ mod logs_backends;
 mod membership;
 mod metrics_backends;
 mod outages;
+mod render_demo;
 mod render_panes;
 mod render_screen;
 mod security;

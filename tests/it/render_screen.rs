@@ -415,19 +415,30 @@ fn assert_no_control_chars(buf: &Buffer) {
     }
 }
 
+/// The crafted title text `pwned` may appear (names are never cut), but only inside its visible
+/// escape `\x1b]0;pwned`, never as text of its own that could pass for a real value.
+fn shown_only_escaped(text: &str) {
+    for (i, _) in text.match_indices("pwned") {
+        assert!(
+            text[..i].ends_with("\\x1b]0;") || text[..i].ends_with("␛]0;"),
+            "pwned shown without its escape:\n{text}"
+        );
+    }
+}
+
 #[test]
 fn escape_sequences_in_values_are_shown_harmlessly() {
     let mut s = evil_state();
     let table = draw(&mut s, &theme("default"));
     assert_no_control_chars(table.buffer());
-    assert!(!ratatui_text(table.buffer()).contains("pwned"));
+    shown_only_escaped(&ratatui_text(table.buffer()));
     insta::assert_snapshot!("escape_sequences_table", table);
 
     select(&mut s, "/services/evil/x-1");
     handle_action(&mut s, Action::Detail);
     let detail = draw(&mut s, &theme("default"));
     assert_no_control_chars(detail.buffer());
-    assert!(!ratatui_text(detail.buffer()).contains("pwned"));
+    shown_only_escaped(&ratatui_text(detail.buffer()));
     insta::assert_snapshot!("escape_sequences_detail", detail);
 
     // The JSON value: its pretty form shows the escapes as inert `\u001b` text.
@@ -494,7 +505,7 @@ fn selected_row_has_the_selected_style() {
 }
 
 #[test]
-fn unfocused_selection_is_muted_and_reversed() {
+fn unfocused_selection_is_muted_and_underlined() {
     let t = theme("default");
     let mut s = live_state();
     select(&mut s, "/services/web/web-1");
@@ -504,8 +515,14 @@ fn unfocused_selection_is_muted_and_reversed() {
     let y = row_of(buf, "web-1 ");
     let c = &buf[(2, y)];
     assert_eq!(Some(c.fg), t.style(StyleName::Muted).fg);
-    assert!(c.modifier.contains(Modifier::REVERSED));
+    assert!(c.modifier.contains(Modifier::UNDERLINED));
     assert_ne!(Some(c.bg), t.style(StyleName::Selected).bg);
+    // Without colour the two cursors still differ: reversed where the focus is, underlined not.
+    let plain = Theme::resolve(None, None, true).unwrap();
+    let (focused, unfocused) = (plain.cursor(true), plain.cursor(false));
+    assert!(focused.add_modifier.contains(Modifier::REVERSED));
+    assert!(unfocused.add_modifier.contains(Modifier::UNDERLINED));
+    assert!(!unfocused.add_modifier.contains(Modifier::REVERSED));
 }
 
 #[test]

@@ -93,7 +93,8 @@ fn missing_panes(screen: &str) -> Vec<&'static str> {
     )
     .unwrap();
     let metric =
-        regex::Regex::new(r"│(cpu|mem) +[▁▂▃▄▅▆▇█ ]*[▁▂▃▄▅▆▇█][▁▂▃▄▅▆▇█ ]* +[0-9.]+%").unwrap();
+        regex::Regex::new(r"│[ ◆]?(cpu|mem) +[▁▂▃▄▅▆▇█ ]*[▁▂▃▄▅▆▇█][▁▂▃▄▅▆▇█ ]* +[0-9.]+%")
+            .unwrap();
     let log = regex::Regex::new(
         r"\d\d:\d\d:\d\d (web|api|redis|worker)-\d+ +(nginx|gunicorn|redis-ser|celery|sshd|CRON|kernel)",
     )

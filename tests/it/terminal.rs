@@ -447,6 +447,7 @@ fn run_child_console(spec: &str) {
         demo: false,
         readonly: false,
         utc: true,
+        mouse: false,
         theme: Theme::resolve(None, None, false).expect("default theme"),
         keymap: Keymap::resolve(None).expect("default keymap"),
         audit_log: opsconsole::paths::default_audit_log(),

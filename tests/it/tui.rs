@@ -277,7 +277,7 @@ fn unreachable_etcd_shows_retry_and_quits_cleanly() {
     let (_dir, config) = write_config(&format!("http://127.0.0.1:{port}"), "/services/", "");
     let t = start(&["--cluster", "test", "--config", config.to_str().unwrap()]);
     let s = t.wait_screen("the retry state", Duration::from_secs(10), |s| {
-        s.contains("cannot reach etcd") && s.contains("retry")
+        s.contains("refused the connection") && s.contains("retrying in")
     });
     assert!(s.contains("Members"), "{s}");
     t.send(&["q"]);

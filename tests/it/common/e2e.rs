@@ -49,9 +49,14 @@ pub fn members_pane(screen: &str) -> Vec<String> {
 }
 
 pub fn row(screen: &str, instance: &str) -> Option<String> {
-    members_pane(screen)
-        .into_iter()
-        .find(|l| l.trim_matches('│').split_whitespace().nth(1) == Some(instance))
+    members_pane(screen).into_iter().find(|l| {
+        // The scoped row starts with `▶`; the role comes next, then the instance.
+        let mut words = l
+            .trim_matches('│')
+            .split_whitespace()
+            .skip_while(|w| *w == "▶");
+        words.nth(1) == Some(instance)
+    })
 }
 
 pub fn has_row(screen: &str, instance: &str) -> bool {

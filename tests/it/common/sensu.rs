@@ -348,16 +348,24 @@ pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// A wall clock the test moves: the real one plus an offset. The Sensu Go source and its contract
-/// server read the same one, so a token's life passes for both without waiting for it.
-#[derive(Clone, Default)]
+/// A clock only the test moves: it starts at the real time and then stands still until the test
+/// advances it, so a token's life passes for the source and its contract server alike, exactly
+/// when the test says (a loaded machine cannot make a second pass between two requests).
+#[derive(Clone)]
 pub struct TestClock(Arc<AtomicI64>);
+
+impl Default for TestClock {
+    fn default() -> Self {
+        TestClock(Arc::new(AtomicI64::new(
+            chrono::Utc::now().timestamp_millis(),
+        )))
+    }
+}
 
 impl TestClock {
     /// Seconds since the epoch, as the source and the server see it.
     pub fn now(&self) -> i64 {
-        let offset = chrono::Duration::milliseconds(self.0.load(Ordering::SeqCst));
-        (chrono::Utc::now() + offset).timestamp()
+        self.0.load(Ordering::SeqCst).div_euclid(1000)
     }
 
     /// `d` passes.

@@ -24,6 +24,16 @@ use crate::theme::StyleName;
 
 const HISTORY_CELLS: usize = 10;
 
+/// The status as one character, for a narrow pane (distinct without colour too).
+fn status_glyph(status: i64) -> &'static str {
+    match status {
+        0 => "✓",
+        1 => "▲",
+        2 => "✖",
+        _ => "?",
+    }
+}
+
 /// One glyph per status, so the strip reads without colour too.
 fn history_glyph(status: i64) -> &'static str {
     match status {
@@ -181,7 +191,8 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             .unwrap_or_else(|| "-".into())
     };
     let mut cols = [
-        Column::new("ST", Give::Never),
+        // Narrow, the status is a glyph (✖ ▲ ? ✓) in its colour.
+        Column::new("ST", Give::Shrink { min: 1, rank: 4 }),
         Column::new("ENTITY", Give::Never),
         Column::new("CHECK", Give::Never),
         Column::new("OCC", Give::Shrink { min: 3, rank: 3 }),
@@ -204,6 +215,10 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         cols[6].content = cols[6].content.max(r.history.len().min(HISTORY_CELLS));
         cols[8].fit_cell(&first_line(&r.output));
     }
+    // Nothing on screen is silenced: the marker column gives its room away first.
+    if rows.iter().all(|r| !r.silenced) {
+        cols[7].give = Give::Shrink { min: 0, rank: 0 };
+    }
     let widths = table::widths(&cols, inner.width as usize, 1);
     if let Some(note) = table::hidden_note(&widths) {
         title.push((1, Span::styled(format!("{note} "), muted(ctx))));
@@ -211,12 +226,16 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let block = pane_block(ctx, Pane::Checks, area, super::title_parts(title, area));
     frame.render_widget(block, area);
 
-    let header = Row::new(
-        titles
-            .iter()
-            .zip(&widths)
-            .filter_map(|(t, w)| w.map(|w| Cell::from(fit(t, w)))),
-    )
+    let header = Row::new(titles.iter().zip(&widths).filter_map(|(t, w)| {
+        w.map(|w| {
+            // A one-character column says its first letter rather than `…`.
+            Cell::from(if w == 1 {
+                t.chars().next().map(String::from).unwrap_or_default()
+            } else {
+                fit(t, w)
+            })
+        })
+    }))
     .style(ctx.theme.style(StyleName::Header));
     let body = rows.iter().map(|r| row(ctx, r, &widths, &occ(r), &last(r)));
     let constraints: Vec<Constraint> = widths
@@ -279,9 +298,13 @@ fn row<'a>(
         Severity::Ok => muted(ctx),
         _ => text,
     };
+    let status = match widths[0] {
+        Some(w) if w < 4 => status_glyph(r.status),
+        _ => status_label(r.status),
+    };
     Row::new(
         [
-            plain(status_label(r.status), widths[0], sev),
+            plain(status, widths[0], sev),
             named(entity, widths[1]),
             named(Line::from(visible_spans(ctx, &r.check, text)), widths[2]),
             plain(occ, widths[3], text),

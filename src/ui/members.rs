@@ -5,7 +5,7 @@
 
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
-use ratatui::text::Span;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
@@ -151,35 +151,36 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         header(SortColumn::Age),
         header(SortColumn::Version),
     ];
+    // The scoped row's `▶` leads its first column (ROLE, or INSTANCE once ROLE is hidden): a
+    // column of its own would cost a gap at 80×24. Both keep a cell's room for it.
     let mut cols = [
-        Column::new("", Give::Never),
-        Column::new("ROLE", Give::Shrink { min: 3, rank: 4 }),
+        Column::new("ROLE", Give::Shrink { min: 4, rank: 4 }),
         Column::new("INSTANCE", Give::Never),
         Column::new("ADDRESS", Give::Never),
-        Column::new("CHECKS", Give::Never),
+        // Narrow, the badge is its count alone (`●2`, in the colour of the worst status).
+        Column::new("CHECKS", Give::Shrink { min: 2, rank: 5 }),
         Column::new("TTL", Give::Shrink { min: 3, rank: 3 }),
         Column::new("AGE", Give::Shrink { min: 5, rank: 2 }),
         Column::new("VERSION", Give::Shrink { min: 4, rank: 1 }),
     ];
-    cols[0].fit_cell("▶");
-    for (i, t) in titles.iter().enumerate() {
-        cols[i + 1].fit_cell(t);
+    for (i, (col, t)) in cols.iter_mut().zip(&titles).enumerate() {
+        col.fit_cell(&format!("{}{t}", if i < 2 { " " } else { "" }));
     }
     for r in &rows {
-        cols[1].fit_cell(&r.role);
-        cols[2].fit_cell(&r.instance);
-        cols[3].fit_cell(&r.addr);
-        cols[4].fit_cell(r.badge.as_ref().map(|b| b.0.as_str()).unwrap_or(""));
-        cols[5].fit_cell(&r.ttl.0);
-        cols[6].fit_cell(&r.age);
-        cols[7].fit_cell(&r.version);
+        cols[0].fit_cell(&format!("▶{}", r.role));
+        cols[1].fit_cell(&format!("▶{}", r.instance));
+        cols[2].fit_cell(&r.addr);
+        cols[3].fit_cell(r.badge.as_ref().map(|b| b.0.as_str()).unwrap_or(""));
+        cols[4].fit_cell(&r.ttl.0);
+        cols[5].fit_cell(&r.age);
+        cols[6].fit_cell(&r.version);
     }
     // No member on screen has a failing check: the column is the first to give its room away.
     if rows.iter().all(|r| r.badge.is_none()) {
-        cols[4].give = Give::Shrink { min: 0, rank: 0 };
+        cols[3].give = Give::Shrink { min: 0, rank: 0 };
     }
     let widths = table::widths(&cols, inner.width as usize, 1);
-    if let Some(note) = table::hidden_note(&widths[1..]) {
+    if let Some(note) = table::hidden_note(&widths) {
         title.push((1, Span::styled(format!("{note} "), muted(ctx))));
     }
     let roles: Vec<String> = m
@@ -202,32 +203,50 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let block = pane_block(ctx, Pane::Members, area, super::title_parts(title, area));
     frame.render_widget(block, area);
 
+    let lead = if widths[0].is_some() { 0 } else { 1 };
     let cell = |text: &str, w: Option<usize>, style: Style| {
         w.map(|w| Cell::from(Span::styled(fit(text, w), style)))
     };
     let header = Row::new(
-        std::iter::once(Some(Cell::from("")))
-            .chain(
-                titles
-                    .iter()
-                    .zip(&widths[1..])
-                    .map(|(t, w)| cell(t, *w, Style::default())),
-            )
-            .flatten(),
+        titles
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .filter_map(|(i, (t, w))| {
+                let pad = if i == lead { " " } else { "" };
+                cell(&format!("{pad}{t}"), *w, Style::default())
+            }),
     )
     .style(ctx.theme.style(StyleName::Header));
     let body = rows.iter().map(|r| {
         let badge = r.badge.clone().unwrap_or_default();
+        let badge_text = match widths[3] {
+            Some(w) if w < badge.0.chars().count() => badge
+                .0
+                .split_once(' ')
+                .map(|(count, _)| count.to_string())
+                .unwrap_or_default(),
+            _ => badge.0.clone(),
+        };
+        let led = |i: usize, text: &str| {
+            if i == lead {
+                Line::from(vec![
+                    Span::styled(r.marker, ctx.theme.style(StyleName::Key)),
+                    Span::raw(fit(text, widths[i].unwrap_or(1).saturating_sub(1))),
+                ])
+            } else {
+                Line::from(fit(text, widths[i].unwrap_or(0)))
+            }
+        };
         Row::new(
             [
-                cell(r.marker, widths[0], ctx.theme.style(StyleName::Key)),
-                cell(&r.role, widths[1], Style::default()),
-                cell(&r.instance, widths[2], Style::default()),
-                cell(&r.addr, widths[3], Style::default()),
-                cell(&badge.0, widths[4], badge.1),
-                cell(&r.ttl.0, widths[5], r.ttl.1),
-                cell(&r.age, widths[6], Style::default()),
-                cell(&r.version, widths[7], Style::default()),
+                widths[0].map(|_| Cell::from(led(0, &r.role))),
+                widths[1].map(|_| Cell::from(led(1, &r.instance))),
+                cell(&r.addr, widths[2], Style::default()),
+                cell(&badge_text, widths[3], badge.1),
+                cell(&r.ttl.0, widths[4], r.ttl.1),
+                cell(&r.age, widths[5], Style::default()),
+                cell(&r.version, widths[6], Style::default()),
             ]
             .into_iter()
             .flatten(),

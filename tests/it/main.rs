@@ -37,6 +37,7 @@ mod render_panes;
 mod render_screen;
 mod security;
 mod silence;
+mod small_screen;
 mod stack;
 mod terminal;
 mod tls;

@@ -43,6 +43,14 @@ pub enum Action {
     Zoom,
     /// Metrics: the series under the cursor goes into (or out of) the chart's overlay.
     ToggleOverlay,
+    /// Members, checks: mark (or unmark) the row for a bulk action.
+    ToggleMark,
+    /// Members, checks: mark every row the filter shows.
+    MarkAll,
+    /// Members: put back the member deregistered last (within a minute).
+    Undo,
+    /// Checks: move the end of a silence covering the row later.
+    ExtendSilence,
     // ---- text fields (`[input]`) and forms (`[form]`) ----
     /// A printable key in a text field: the keymap's answer for any printable key it does not
     /// bind there. Never named in a keymap file.
@@ -69,7 +77,11 @@ impl Action {
     pub fn is_mutating(self) -> bool {
         matches!(
             self,
-            Action::Deregister | Action::Silence | Action::Unsilence
+            Action::Deregister
+                | Action::Silence
+                | Action::Unsilence
+                | Action::Undo
+                | Action::ExtendSilence
         )
     }
 
@@ -107,6 +119,10 @@ impl Action {
             Action::ToggleWrap => "logs: wrap long lines",
             Action::Zoom => "zoom: the pane fills the screen (again: back)",
             Action::ToggleOverlay => "metrics: add/remove the series in the chart overlay",
+            Action::ToggleMark => "mark/unmark the row for a bulk deregister or silence",
+            Action::MarkAll => "mark every row the filter shows",
+            Action::Undo => "undo the last deregister (within a minute)",
+            Action::ExtendSilence => "extend the silence on the check (keeps its id)",
             Action::InsertChar(_) => "type the character",
             Action::Submit => "apply / submit",
             Action::CursorLeft => "cursor left (in a choice: previous)",

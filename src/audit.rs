@@ -74,6 +74,23 @@ impl AuditLog {
             },
             Mutation::Silence(request) => Command::Silence { request, audit },
             Mutation::Unsilence { id } => Command::Unsilence { id, audit },
+            Mutation::ExtendSilence { silence, until } => Command::ExtendSilence {
+                silence,
+                until,
+                audit,
+            },
+            Mutation::Restore {
+                key,
+                value,
+                lease,
+                ttl,
+            } => Command::Restore {
+                key,
+                value,
+                lease,
+                ttl,
+                audit,
+            },
         })
     }
 

@@ -80,6 +80,17 @@ struct RawCluster {
     keymap: Option<String>,
     /// Border colour for this cluster, e.g. "red" for prod, so nobody acts on the wrong cluster.
     accent: Option<String>,
+    /// Every change asks for its target's name typed out (deregister: the instance; silence: the
+    /// check; bulk: the number of targets) — `y` alone does nothing.
+    #[serde(default)]
+    protected: bool,
+    /// `"typed"` is the same as `protected = true`; `"key"` (the default) asks for `y`.
+    confirm: Option<String>,
+    /// Above this many targets a bulk action asks for the count typed out, everywhere.
+    max_bulk: Option<u64>,
+    /// Sensu silences may have no expiry (Alertmanager silences always end).
+    #[serde(default)]
+    allow_no_expiry: bool,
     checks: Option<Spanned<RawChecks>>,
     metrics: Option<Spanned<RawMetrics>>,
     logs: Option<Spanned<RawLogs>>,
@@ -217,9 +228,32 @@ pub struct ClusterProfile {
     pub logs: Option<LogsProfile>,
     /// etcd prefix to discover the panes' backends under, for panes the profile leaves out.
     pub discovery_prefix: String,
+    /// How careful changes must be on this cluster.
+    pub guard: Guardrails,
     /// Things that work but should not be so (a TLS key others can read); shown at start and by
     /// `opsconsole info`.
     pub warnings: Vec<String>,
+}
+
+/// How careful changes on a cluster must be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guardrails {
+    /// Every change asks for its target typed out (`protected = true` or `confirm = "typed"`).
+    pub typed: bool,
+    /// Above this many targets a bulk action asks for the count typed out.
+    pub max_bulk: usize,
+    /// Sensu silences may have no expiry.
+    pub allow_no_expiry: bool,
+}
+
+impl Default for Guardrails {
+    fn default() -> Self {
+        Guardrails {
+            typed: false,
+            max_bulk: 20,
+            allow_no_expiry: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -517,11 +551,39 @@ impl ClusterEntry {
             .and_then(key_permission_warning)
             .into_iter()
             .collect();
+        let typed = match raw.confirm.as_deref() {
+            None | Some("key") => raw.protected,
+            Some("typed") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    line: lines.cluster,
+                    message: format!(
+                        "clusters.{name}.confirm = \"{other}\" is not known — use \"key\" (press y) or \"typed\" (type the target's name)"
+                    ),
+                })
+            }
+        };
+        let max_bulk = raw.max_bulk.unwrap_or(20);
+        if !(1..=10_000).contains(&max_bulk) {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: lines.cluster,
+                message: format!(
+                    "clusters.{name}.max_bulk = {max_bulk} is out of range: 1–10000 targets"
+                ),
+            });
+        }
         Ok(ClusterProfile {
             name: name.to_string(),
             warnings,
             etcd,
             readonly: raw.readonly,
+            guard: Guardrails {
+                typed,
+                max_bulk: max_bulk as usize,
+                allow_no_expiry: raw.allow_no_expiry,
+            },
             theme: raw.theme.clone(),
             keymap: raw.keymap.clone(),
             accent: raw.accent.clone(),

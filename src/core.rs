@@ -209,6 +209,8 @@ impl Core {
         state.readonly = settings.readonly;
         state.utc = settings.utc;
         state.previous_cluster = settings.switched_from.clone();
+        state.keymap = settings.keymap.clone();
+        state.guard = settings.profile.guard.clone();
         let mut core = Core {
             state,
             keymap: settings.keymap.clone(),
@@ -534,19 +536,25 @@ impl Core {
                         let _ = tx.try_send(cmd);
                     }
                 }
-                Command::FetchHistory { .. } => {
+                Command::FetchHistory { .. } | Command::LeaseInfo { .. } => {
                     if let Err(why) = self.send(SourceKind::Etcd, cmd) {
                         state::note_error(&mut self.state, why);
                     }
                 }
                 cmd @ (Command::Silence { .. }
                 | Command::Unsilence { .. }
-                | Command::Deregister { .. }) => {
+                | Command::ExtendSilence { .. }
+                | Command::Deregister { .. }
+                | Command::Restore { .. }) => {
                     let (kind, id) = match &cmd {
-                        Command::Silence { audit, .. } | Command::Unsilence { audit, .. } => {
+                        Command::Silence { audit, .. }
+                        | Command::Unsilence { audit, .. }
+                        | Command::ExtendSilence { audit, .. } => {
                             (SourceKind::Checks, audit.id().clone())
                         }
-                        Command::Deregister { audit, .. } => (SourceKind::Etcd, audit.id().clone()),
+                        Command::Deregister { audit, .. } | Command::Restore { audit, .. } => {
+                            (SourceKind::Etcd, audit.id().clone())
+                        }
                         _ => continue,
                     };
                     if let Err(why) = self.send(kind, cmd) {

@@ -136,6 +136,9 @@ impl Key {
         let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
         let alt = ev.modifiers.contains(KeyModifiers::ALT);
         let code = match ev.code {
+            // Terminals send 0x1F for both ctrl-/ and ctrl-_ (crossterm reads it as ctrl-7): one
+            // key, named as emacs names its undo.
+            KeyCode::Char('7' | '/') if ctrl => KeyCodeOrd::Char('_'),
             KeyCode::Char(c) => KeyCodeOrd::Char(if ctrl { c.to_ascii_lowercase() } else { c }),
             KeyCode::F(n) => KeyCodeOrd::F(n),
             KeyCode::Tab if ev.modifiers.contains(KeyModifiers::SHIFT) => {

@@ -205,6 +205,7 @@ fn demo_settings(cli: &Loader) -> Result<Settings, String> {
         metrics: None,
         logs: None,
         discovery_prefix: String::new(),
+        guard: Default::default(),
         warnings: Vec::new(),
     };
     Ok(Settings {

@@ -120,6 +120,8 @@ pub struct Silence {
     pub begin: Option<DateTime<Utc>>,
     pub expire_at: Option<DateTime<Utc>>,
     pub expire_on_resolve: bool,
+    /// When it was last changed (Alertmanager's `updatedAt`).
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 impl Silence {
@@ -265,6 +267,7 @@ impl Silence {
                 .and_then(|d| chrono::Duration::from_std(d).ok())
                 .and_then(|d| now.checked_add_signed(d)),
             expire_on_resolve: request.expire_on_resolve,
+            updated_at: Some(now),
         }
     }
 }
@@ -322,6 +325,12 @@ pub enum SilenceOutcome {
     },
     Removed {
         id: String,
+    },
+    /// Its end moved, and the backend shows the new end. `silence.id` differs from `old_id` when
+    /// the backend would not update it in place (the old one is expired then).
+    Extended {
+        old_id: String,
+        silence: Box<Silence>,
     },
     /// Unsilence of a silence that had already expired or been removed elsewhere.
     AlreadyGone {

@@ -2,7 +2,9 @@
 //! it becomes a command only once its attempt is on disk in the audit log
 //! (`crate::audit::AuditLog::release`).
 
-use super::{AuditEntry, MetricsQuery, Recorded, SilenceRequest, SourceId};
+use chrono::{DateTime, Utc};
+
+use super::{AuditEntry, MetricsQuery, Recorded, Silence, SilenceRequest, SourceId};
 
 /// Work for the I/O side, produced only by `update`.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,12 +25,33 @@ pub enum Command {
         key: Vec<u8>,
         mod_revision: i64,
     },
+    /// What a lease holds (its remaining TTL and every key on it), for the deregister preview.
+    LeaseInfo {
+        lease: i64,
+    },
+    /// Put `key` back with `value` only if it does not exist (never over an instance that
+    /// registered again), on `lease` while that still lives, else on a new lease of `ttl` seconds
+    /// nobody keeps alive (0: no lease).
+    Restore {
+        key: Vec<u8>,
+        value: Vec<u8>,
+        lease: i64,
+        ttl: i64,
+        audit: Recorded,
+    },
     Silence {
         request: SilenceRequest,
         audit: Recorded,
     },
     Unsilence {
         id: String,
+        audit: Recorded,
+    },
+    /// Move the end of `silence` (as the console last read it) to `until`, keeping its id where
+    /// the backend allows.
+    ExtendSilence {
+        silence: Box<Silence>,
+        until: DateTime<Utc>,
         audit: Recorded,
     },
     /// Hosts the logs pane is scoped to (`None`: all); Elasticsearch and Loki filter server-side.
@@ -63,6 +86,16 @@ pub enum Mutation {
     Silence(SilenceRequest),
     Unsilence {
         id: String,
+    },
+    ExtendSilence {
+        silence: Box<Silence>,
+        until: DateTime<Utc>,
+    },
+    Restore {
+        key: Vec<u8>,
+        value: Vec<u8>,
+        lease: i64,
+        ttl: i64,
     },
 }
 

@@ -34,7 +34,7 @@ pub use kv::{KvEntry, KvEvent};
 pub use log::{severity_from_name, LogLine, SEVERITY_NAMES};
 pub use member::{by_role_and_instance, default_order, Member};
 pub use metrics::{MetricsQuery, MetricsResult, Points, Series, Window};
-pub use msg::{DeregisterOutcome, Msg};
+pub use msg::{DeregisterOutcome, LeaseKeys, Msg, RestoreOutcome};
 pub use natural::natural_cmp;
 pub use severity::Severity;
 pub use source::{ClusterId, Health, SourceId, SourceKind};

@@ -39,6 +39,17 @@ pub enum Msg {
         key: Vec<u8>,
         revisions: Result<Vec<KvEntry>, String>,
     },
+    /// What a lease holds, or why it could not be read (`permission denied` under auth).
+    LeaseInfo {
+        lease: i64,
+        info: Result<LeaseKeys, String>,
+    },
+    /// How an undo went.
+    RestoreDone {
+        key: Vec<u8>,
+        outcome: RestoreOutcome,
+        audit_id: AuditId,
+    },
     DeregisterDone {
         key: Vec<u8>,
         outcome: DeregisterOutcome,
@@ -87,6 +98,27 @@ impl Msg {
             at,
         }
     }
+}
+
+/// A lease's remaining TTL (seconds; -1 when it is gone) and the keys attached to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaseKeys {
+    pub ttl: i64,
+    pub keys: Vec<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RestoreOutcome {
+    /// Put back on its old lease (still alive), or on a new one of `ttl` seconds nobody keeps
+    /// alive, or without a lease (`lease` 0).
+    Restored {
+        lease: i64,
+        new_lease: bool,
+        ttl: i64,
+    },
+    /// The key exists again (the instance registered itself): left alone.
+    Reregistered,
+    Failed(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]

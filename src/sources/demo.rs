@@ -200,6 +200,38 @@ impl DemoSource {
         }
     }
 
+    /// An undone deregister: the key back with its value (its checks come back at the next round).
+    fn put_back(&mut self, key: &str, value: &[u8]) -> KvEvent {
+        self.revision += 1;
+        let rest = key.strip_prefix(PREFIX).unwrap_or(key);
+        let (role, name) = rest.split_once('/').unwrap_or(("web", rest));
+        let role = ROLES
+            .iter()
+            .map(|r| r.0)
+            .find(|r| *r == role)
+            .unwrap_or("web");
+        self.instances.insert(
+            key.to_string(),
+            Instance {
+                key: key.to_string(),
+                role,
+                name: name.to_string(),
+                addr: String::new(),
+                create_revision: self.revision,
+                mod_revision: self.revision,
+                lease: 0,
+            },
+        );
+        KvEvent::Put(KvEntry {
+            key: key.as_bytes().to_vec(),
+            value: value.to_vec(),
+            create_revision: self.revision,
+            mod_revision: self.revision,
+            version: 1,
+            lease: 0,
+        })
+    }
+
     fn remove_instance(&mut self, key: &str) -> Option<KvEvent> {
         let inst = self.instances.remove(key)?;
         self.checks.retain(|(e, _), _| *e != inst.name);
@@ -466,6 +498,32 @@ impl DemoSource {
                 })
                 .await
             }
+            Command::ExtendSilence {
+                silence,
+                until,
+                audit,
+            } => {
+                let now = self.now();
+                let outcome = match self.silences.iter_mut().find(|s| s.id == silence.id) {
+                    Some(s) => {
+                        s.expire_at = Some(until);
+                        s.updated_at = Some(now);
+                        SilenceOutcome::Extended {
+                            old_id: silence.id.clone(),
+                            silence: Box::new(s.clone()),
+                        }
+                    }
+                    None => SilenceOutcome::Failed {
+                        what: format!("extend silence {}", silence.id),
+                        error: "no such silence".into(),
+                    },
+                };
+                self.send(Msg::SilenceDone {
+                    outcome,
+                    audit_id: audit.id().clone(),
+                })
+                .await
+            }
             Command::Unsilence { id, audit } => {
                 let before = self.silences.len();
                 self.silences.retain(|s| s.id != id);
@@ -486,6 +544,49 @@ impl DemoSource {
             Command::MetricsQuery(q) => {
                 self.metrics_query = Some(q.clone());
                 self.answer_metrics(q).await
+            }
+            Command::LeaseInfo { lease } => {
+                let keys: Vec<Vec<u8>> = self
+                    .instances
+                    .values()
+                    .filter(|i| i.lease == lease)
+                    .map(|i| i.key.clone().into_bytes())
+                    .collect();
+                let info = Ok(crate::model::LeaseKeys {
+                    ttl: if keys.is_empty() { -1 } else { 20 + lease % 11 },
+                    keys,
+                });
+                self.send(Msg::LeaseInfo { lease, info }).await
+            }
+            Command::Restore {
+                key, value, audit, ..
+            } => {
+                let name = String::from_utf8_lossy(&key).into_owned();
+                let outcome = if self.instances.contains_key(&name) {
+                    crate::model::RestoreOutcome::Reregistered
+                } else {
+                    let event = self.put_back(&name, &value);
+                    let sent = self
+                        .send(Msg::MembersEvents {
+                            events: vec![event],
+                            at: self.now(),
+                        })
+                        .await;
+                    if !sent {
+                        return false;
+                    }
+                    crate::model::RestoreOutcome::Restored {
+                        lease: 0,
+                        new_lease: false,
+                        ttl: 0,
+                    }
+                };
+                self.send(Msg::RestoreDone {
+                    key,
+                    outcome,
+                    audit_id: audit.id().clone(),
+                })
+                .await
             }
             Command::WatchLeases(_)
             | Command::Gated(_)

@@ -7,7 +7,8 @@ use std::time::Duration;
 use chrono::Utc;
 use etcd_client::{
     Certificate, Client, Compare, CompareOp, ConnectOptions, EventType, GetOptions, Identity,
-    KeyValue, TlsOptions, Txn, TxnOp, TxnOpResponse, WatchOptions, WatchResponse,
+    KeyValue, LeaseTimeToLiveOptions, PutOptions, TlsOptions, Txn, TxnOp, TxnOpResponse,
+    WatchOptions, WatchResponse,
 };
 use futures::FutureExt;
 use tokio::sync::mpsc;
@@ -16,8 +17,8 @@ use tracing::{debug, info, warn};
 use super::backoff::Backoff;
 use crate::config::EtcdProfile;
 use crate::model::{
-    default_order, ClusterId, Command, DeregisterOutcome, Health, KvEntry, KvEvent, Member, Msg,
-    SourceId, SourceKind,
+    default_order, ClusterId, Command, DeregisterOutcome, Health, KvEntry, KvEvent, LeaseKeys,
+    Member, Msg, RestoreOutcome, SourceId, SourceKind,
 };
 
 /// Keys in the first page of the initial listing; later pages are sized from the bytes per key seen
@@ -178,6 +179,18 @@ impl EtcdSource {
                     }
                     Some(Command::FetchHistory { key, .. }) => {
                         let msg = Msg::History { key, revisions: Err("etcd is unreachable".into()) };
+                        if !self.send(msg).await { return false; }
+                    }
+                    Some(Command::LeaseInfo { lease }) => {
+                        let msg = Msg::LeaseInfo { lease, info: Err("etcd is unreachable".into()) };
+                        if !self.send(msg).await { return false; }
+                    }
+                    Some(Command::Restore { key, audit, .. }) => {
+                        let msg = Msg::RestoreDone {
+                            key,
+                            outcome: RestoreOutcome::Failed("etcd is unreachable; nothing was put back".into()),
+                            audit_id: audit.id().clone(),
+                        };
                         if !self.send(msg).await { return false; }
                     }
                     Some(Command::WatchLeases(l)) => self.watch_leases(l),
@@ -545,8 +558,115 @@ impl EtcdSource {
                 self.watch_leases(leases);
                 true
             }
+            Command::LeaseInfo { lease } => {
+                let info = tokio::time::timeout(REQUEST_TIMEOUT, lease_keys(client, lease))
+                    .await
+                    .unwrap_or_else(|_| Err("etcd did not answer within 5 s".into()));
+                self.send(Msg::LeaseInfo { lease, info }).await
+            }
+            Command::Restore {
+                key,
+                value,
+                lease,
+                ttl,
+                audit,
+            } => {
+                let outcome = tokio::time::timeout(
+                    REQUEST_TIMEOUT,
+                    restore(client, &key, &value, lease, ttl),
+                )
+                .await
+                .unwrap_or_else(|_| {
+                    RestoreOutcome::Failed(
+                        "etcd did not answer within 5 s; the key may or may not be back — check it"
+                            .into(),
+                    )
+                });
+                info!(key = %crate::model::text::escape_bytes(&key), ?outcome, audit_id = %audit.id(), "restore");
+                self.send(Msg::RestoreDone {
+                    key,
+                    outcome,
+                    audit_id: audit.id().clone(),
+                })
+                .await
+            }
             _ => true,
         }
+    }
+}
+
+/// A lease's remaining TTL and the keys on it. Under auth, reading another user's lease may be
+/// refused: that is said as `permission denied`, never as a lease with no keys.
+pub async fn lease_keys(client: &mut Client, lease: i64) -> Result<LeaseKeys, String> {
+    match client
+        .lease_time_to_live(lease, Some(LeaseTimeToLiveOptions::new().with_keys()))
+        .await
+    {
+        Ok(r) => {
+            // etcd lists them in no promised order: sorted, the dialog reads the same each time.
+            let mut keys = r.keys().to_vec();
+            keys.sort();
+            Ok(LeaseKeys { ttl: r.ttl(), keys })
+        }
+        Err(e)
+            if e.to_string()
+                .to_ascii_lowercase()
+                .contains("permission denied") =>
+        {
+            Err("permission denied".into())
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Puts `key` back (undo of a deregister) only if it does not exist; on `lease` while it lives,
+/// else on a new lease of `ttl` seconds that nobody keeps alive (so the key goes again unless
+/// the instance registers itself), without a lease when it had none.
+pub async fn restore(
+    client: &mut Client,
+    key: &[u8],
+    value: &[u8],
+    lease: i64,
+    ttl: i64,
+) -> RestoreOutcome {
+    let mut on = 0;
+    let mut left = ttl;
+    if lease != 0 {
+        if let Ok(r) = client.lease_time_to_live(lease, None).await {
+            if r.ttl() > 0 {
+                on = lease;
+                left = r.ttl();
+            }
+        }
+    }
+    let mut granted = false;
+    if on == 0 && lease != 0 && ttl > 0 {
+        match client.lease_grant(ttl, None).await {
+            Ok(r) => {
+                on = r.id();
+                granted = true;
+            }
+            Err(e) => return RestoreOutcome::Failed(format!("granting a lease: {e}")),
+        }
+    }
+    let put = (on != 0).then(|| PutOptions::new().with_lease(on));
+    let txn = Txn::new()
+        .when(vec![Compare::create_revision(key, CompareOp::Equal, 0)])
+        .and_then(vec![TxnOp::put(key, value, put)]);
+    match client.txn(txn).await {
+        Ok(r) if r.succeeded() => RestoreOutcome::Restored {
+            lease: on,
+            new_lease: granted,
+            ttl: if on == 0 { 0 } else { left },
+        },
+        Ok(_) => {
+            if granted {
+                // Nothing was put on it: it must not linger.
+                let _ = client.lease_revoke(on).await;
+            }
+            RestoreOutcome::Reregistered
+        }
+        Err(e) => RestoreOutcome::Failed(e.to_string()),
     }
 }
 

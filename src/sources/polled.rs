@@ -87,7 +87,9 @@ enum Kind {
 fn kind(cmd: &Command) -> Kind {
     match cmd {
         Command::MetricsQuery(_) | Command::LogsScope(_) => Kind::Query,
-        Command::Silence { .. } | Command::Unsilence { .. } => Kind::Change,
+        Command::Silence { .. } | Command::Unsilence { .. } | Command::ExtendSilence { .. } => {
+            Kind::Change
+        }
         _ => Kind::Other,
     }
 }

@@ -99,6 +99,8 @@ pub struct Checks {
     pub scope: Option<EntityScope>,
     /// The selected row's (entity, check): the identity the cursor follows across polls.
     selected: Option<(String, String)>,
+    /// Checks marked for a bulk silence, by (entity, check).
+    marked: std::collections::BTreeSet<(String, String)>,
     /// Failing, unsilenced checks by the host part of their entity: what each member's badge
     /// shows, looked up in O(1) per row drawn.
     failing: std::collections::HashMap<String, Badge>,
@@ -307,6 +309,44 @@ impl Checks {
         }
     }
 
+    pub fn is_marked(&self, r: &CheckResult) -> bool {
+        self.marked.contains(&(r.entity.clone(), r.check.clone()))
+    }
+
+    pub fn marked_count(&self) -> usize {
+        self.marked.len()
+    }
+
+    /// Marks (or unmarks) the check under the cursor.
+    pub fn toggle_mark(&mut self) {
+        if let Some(r) = self.selected() {
+            let id = (r.entity.clone(), r.check.clone());
+            if !self.marked.remove(&id) {
+                self.marked.insert(id);
+            }
+        }
+    }
+
+    /// Marks every check the pane shows.
+    pub fn mark_all_visible(&mut self) {
+        let ids: Vec<(String, String)> = self
+            .visible_rows(0, usize::MAX)
+            .map(|r| (r.entity.clone(), r.check.clone()))
+            .collect();
+        self.marked.extend(ids);
+    }
+
+    pub fn clear_marks(&mut self) {
+        self.marked.clear();
+    }
+
+    /// The marked checks still reported, in the order the pane shows them.
+    pub fn marked_rows(&self) -> Vec<&CheckResult> {
+        self.visible_rows(0, usize::MAX)
+            .filter(|r| self.is_marked(r))
+            .collect()
+    }
+
     /// The badge of a member known by these names (instance, address): its failing checks.
     pub fn badge(&self, names: &[&str]) -> Option<Badge> {
         let mut keys: Vec<&str> = names.iter().map(|n| host_part(n)).collect();
@@ -488,7 +528,11 @@ impl PaneState for Checks {
                             let description = describe_silence(self, &id);
                             Reaction::open(Popup::Confirm(Confirm::unsilence(id, description)))
                         }
-                        _ => Reaction::open(Popup::PickSilence { ids, index: 0 }),
+                        _ => Reaction::open(Popup::PickSilence {
+                            ids,
+                            index: 0,
+                            extend: false,
+                        }),
                     },
                 }
             }

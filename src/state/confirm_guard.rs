@@ -36,8 +36,9 @@ impl ConfirmGuard {
             Some(p) if visible && p.is_confirmation() => {
                 // A dialog whose content changed (the revoke-lease toggle) is a new dialog: the
                 // confirmation must act on what the screen showed.
-                if !matches!(&self.shown, Some((shown, _)) if shown == p) {
-                    self.shown = Some((p.clone(), at));
+                let p = as_seen(p);
+                if !matches!(&self.shown, Some((shown, _)) if *shown == p) {
+                    self.shown = Some((p, at));
                 }
             }
             _ => self.shown = None,
@@ -48,11 +49,24 @@ impl ConfirmGuard {
     pub fn ready(&self, popup: &Popup) -> bool {
         match (&self.shown, self.now) {
             (Some((shown, since)), Some(now)) => {
-                shown == popup && now.saturating_duration_since(*since) >= CONFIRM_DELAY
+                *shown == as_seen(popup) && now.saturating_duration_since(*since) >= CONFIRM_DELAY
             }
             _ => false,
         }
     }
+}
+
+/// The dialog as far as its meaning goes: what is typed into a typed confirmation is the user's
+/// answer, not a change of what the dialog asks, so it does not restart the wait.
+fn as_seen(popup: &Popup) -> Popup {
+    let mut p = popup.clone();
+    if let Popup::Confirm(super::Confirm {
+        typed: Some(typed), ..
+    }) = &mut p
+    {
+        typed.field.set("");
+    }
+    p
 }
 
 #[cfg(test)]
@@ -60,15 +74,21 @@ mod tests {
     use super::*;
 
     fn dialog(revoke_lease: bool) -> Popup {
-        Popup::Confirm(super::super::Confirm {
-            change: super::super::Change::Deregister {
+        let mut confirm = super::super::Confirm::deregister(
+            super::super::Target {
                 key: "/services/web/web-1".into(),
                 mod_revision: 11,
                 lease: 0x10,
-                revoke_lease,
             },
-            target: "/services/web/web-1".into(),
-        })
+            Default::default(),
+        );
+        if let super::super::Change::Deregister {
+            revoke_lease: r, ..
+        } = &mut confirm.change
+        {
+            *r = revoke_lease;
+        }
+        Popup::Confirm(confirm)
     }
 
     fn ms(n: u64) -> Duration {

@@ -4,9 +4,11 @@
 
 use super::audit_trail::{deregister_target, key_b64, silence_target};
 use super::{logs, metrics, note, Level, Popup, State};
+use crate::action::Action;
+use crate::keymap::Context;
 use crate::model::{
-    text::visible, AuditId, Command, DeregisterOutcome, Health, Leftover, Msg, Silence,
-    SilenceOutcome, SourceId, SourceKind,
+    text::visible, AuditId, Command, DeregisterOutcome, Health, Leftover, Msg, RestoreOutcome,
+    Silence, SilenceOutcome, SourceId, SourceKind,
 };
 
 /// A fact from a source.
@@ -92,9 +94,76 @@ pub fn apply(state: &mut State, msg: Msg) -> Vec<Command> {
                     Some(e.clone()),
                 ),
             };
-            state.say(level, text);
+            let deleted = matches!(outcome, DeregisterOutcome::Deleted { .. });
+            state.undo.settled(&audit_id, deleted, state.now);
+            // One of a bulk change: its line says nothing on its own; the summary does, once
+            // the last one is in.
+            if state.batch.has(&audit_id) {
+                if let Some((all, summary)) = state.batch.outcome(&audit_id, key.clone(), result) {
+                    if all {
+                        state.say(Level::Info, summary);
+                    } else {
+                        state.alert(Level::Warn, summary);
+                    }
+                }
+            } else if deleted {
+                let undo = state.key(Context::Members, Action::Undo, "U");
+                state.say(level, format!("{text} — {undo} undoes it for a minute"));
+            } else {
+                state.say(level, text);
+            }
             let mut line =
                 state.audit_outcome(&audit_id, result, detail, || ("deregister", key.clone()));
+            line.key_b64 = Some(key_b64(&raw_key));
+            out.push(Command::Audit(line));
+        }
+        Msg::LeaseInfo { lease, info } => super::guarded::lease_info(state, lease, info),
+        Msg::RestoreDone {
+            key: raw_key,
+            outcome,
+            audit_id,
+        } => {
+            let key = deregister_target(&raw_key);
+            let (level, text, result, detail) = match &outcome {
+                RestoreOutcome::Restored {
+                    lease,
+                    new_lease: true,
+                    ttl,
+                } => (
+                    Level::Warn,
+                    format!("{key} is back, on a new lease {lease:x}: the key expires in {ttl} s unless the instance re-registers"),
+                    "restored",
+                    Some(format!("new lease {lease:x}, {ttl} s, not kept alive")),
+                ),
+                RestoreOutcome::Restored { lease: 0, .. } => (
+                    Level::Info,
+                    format!("{key} is back"),
+                    "restored",
+                    None,
+                ),
+                RestoreOutcome::Restored { lease, ttl, .. } => (
+                    Level::Info,
+                    format!("{key} is back, on its lease {lease:x} ({ttl} s left)"),
+                    "restored",
+                    Some(format!("lease {lease:x}")),
+                ),
+                RestoreOutcome::Reregistered => (
+                    Level::Warn,
+                    format!("not put back: {key} registered again meanwhile — left as it is"),
+                    "refused: exists",
+                    None,
+                ),
+                RestoreOutcome::Failed(e) => (
+                    Level::Error,
+                    format!("putting {key} back failed: {e}"),
+                    "error",
+                    Some(e.clone()),
+                ),
+            };
+            state.say(level, text);
+            let mut line = state.audit_outcome(&audit_id, result, detail, || {
+                ("undo deregister", key.clone())
+            });
             line.key_b64 = Some(key_b64(&raw_key));
             out.push(Command::Audit(line));
         }
@@ -102,7 +171,20 @@ pub fn apply(state: &mut State, msg: Msg) -> Vec<Command> {
             state.answered(SourceKind::Checks, at);
             state.checks.apply_snapshot(snapshot, at)
         }
-        Msg::SilenceDone { outcome, audit_id } => out.push(silence_done(state, outcome, &audit_id)),
+        Msg::SilenceDone { outcome, audit_id } => {
+            let line = silence_done(state, outcome, &audit_id);
+            if state.batch.has(&audit_id) {
+                if let Command::Audit(l) = &line {
+                    let result = l.result.clone().unwrap_or_default();
+                    match state.batch.outcome(&audit_id, l.target.clone(), &result) {
+                        Some((true, summary)) => state.say(Level::Info, summary),
+                        Some((false, summary)) => state.alert(Level::Warn, summary),
+                        None => {}
+                    }
+                }
+            }
+            out.push(line)
+        }
         Msg::Metrics { result, at } => {
             state.answered(SourceKind::Metrics, at);
             state.metrics.apply(result, at)
@@ -225,10 +307,46 @@ fn silence_done(state: &mut State, outcome: SilenceOutcome, audit_id: &AuditId) 
             line.silence_id = Some(id);
             Command::Audit(line)
         }
+        SilenceOutcome::Extended { old_id, silence } => {
+            let id = silence.id.clone();
+            let until = silence
+                .expire_at
+                .map(|t| crate::model::format::timestamp(t, state.utc))
+                .unwrap_or_else(|| "?".into());
+            let (text, result) = if id == old_id {
+                (
+                    format!("silence {} now ends {until}", visible(&id)),
+                    "extended",
+                )
+            } else {
+                // The backend would not update it in place: say which silence is in force now.
+                state.checks.remove_silence(&old_id);
+                (
+                    format!(
+                        "silence {} was replaced by {} (the backend would not update it in place), ending {until}",
+                        visible(&old_id),
+                        visible(&id)
+                    ),
+                    "replaced",
+                )
+            };
+            state.say(Level::Info, text);
+            state.checks.add_silence(*silence);
+            let mut line = state.audit_outcome(
+                audit_id,
+                result,
+                Some(format!("ends {until}; id {id}")),
+                || ("extend silence", old_id.clone()),
+            );
+            line.silence_id = Some(id);
+            Command::Audit(line)
+        }
         SilenceOutcome::Failed { what, error } => {
             state.say(Level::Error, format!("{what} failed: {error}"));
             let action = if what.starts_with("unsilence") {
                 "unsilence"
+            } else if what.starts_with("extend") {
+                "extend silence"
             } else {
                 "silence"
             };

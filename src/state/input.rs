@@ -16,6 +16,10 @@ const MAX_CHARS: usize = 512;
 pub enum InputKind {
     Filter,
     Command,
+    /// How much longer the silence `id` should last.
+    Extend {
+        id: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +67,7 @@ pub fn act(state: &mut State, action: Action) -> Vec<Command> {
                     Vec::new()
                 }
                 InputKind::Command => command_line::run(state, field.text().trim()),
+                InputKind::Extend { id } => super::guarded::extend_dialog(state, id, field.text()),
             }
         }
         edit => {

@@ -10,7 +10,7 @@ use regex::Regex;
 
 use super::cursor::ListCursor;
 use super::pane::{PaneCtx, PaneState, Reaction};
-use super::popup::{Confirm, Popup};
+use super::popup::Popup;
 use crate::action::Action;
 use crate::model::{by_role_and_instance, natural_cmp, Command, KvEntry, KvEvent, Member};
 
@@ -104,6 +104,8 @@ pub struct Members {
     /// Where that member is in the view, and the scroll position.
     pub cursor: ListCursor,
     lost_selection: Option<String>,
+    /// Members marked for a bulk action, by key.
+    marked: std::collections::BTreeSet<Arc<[u8]>>,
     /// Remaining-TTL deadlines by lease, as last observed.
     lease_expiry: HashMap<i64, DateTime<Utc>>,
     pub revision: i64,
@@ -166,6 +168,48 @@ impl Members {
 
     pub fn selected(&self) -> Option<&Member> {
         self.selected_index().and_then(|i| self.row(i))
+    }
+
+    pub fn is_marked(&self, key: &[u8]) -> bool {
+        self.marked.contains(key)
+    }
+
+    pub fn marked_count(&self) -> usize {
+        self.marked.len()
+    }
+
+    /// Marks (or unmarks) the member under the cursor.
+    pub fn toggle_mark(&mut self) {
+        if let Some(k) = self
+            .selected
+            .clone()
+            .filter(|_| self.selected_index().is_some())
+        {
+            if !self.marked.remove(&k) {
+                self.marked.insert(k);
+            }
+        }
+    }
+
+    /// Marks every member the filter shows.
+    pub fn mark_all_visible(&mut self) {
+        self.marked.extend(self.view.iter_from(0).cloned());
+    }
+
+    pub fn clear_marks(&mut self) {
+        self.marked.clear();
+    }
+
+    /// The marked members, in the order the pane shows them.
+    pub fn marked_in_view(&self) -> Vec<&Member> {
+        if self.marked.is_empty() {
+            return Vec::new();
+        }
+        self.view
+            .iter_from(0)
+            .filter(|k| self.marked.contains(*k))
+            .filter_map(|k| self.by_key.get(k))
+            .collect()
     }
 
     pub fn lease_remaining(&self, lease: i64, now: DateTime<Utc>) -> Option<i64> {
@@ -390,6 +434,7 @@ impl Members {
     }
 
     fn remove(&mut self, key: &[u8]) {
+        self.marked.remove(key);
         if self.by_key.contains_key(key) {
             self.unlink(key);
             self.by_key.remove(key);
@@ -515,16 +560,6 @@ impl PaneState for Members {
                         commands: vec![Command::FetchHistory { key, mod_revision }],
                         ..Default::default()
                     };
-                }
-            }
-            Action::Deregister => {
-                return match self.selected() {
-                    Some(sel) => Reaction::open(Popup::Confirm(Confirm::deregister(
-                        sel.key.to_vec(),
-                        sel.mod_revision,
-                        sel.lease,
-                    ))),
-                    None => Reaction::info("no member selected"),
                 }
             }
             _ => {}

@@ -11,6 +11,7 @@ pub mod confirm_guard;
 pub mod cursor;
 mod facts;
 pub mod field;
+mod guarded;
 pub mod input;
 pub mod logs;
 pub mod members;
@@ -20,6 +21,7 @@ pub mod paste;
 pub mod pointer;
 pub mod popup;
 pub mod silence_form;
+pub mod undo;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -35,11 +37,12 @@ use crate::model::{
 use audit_trail::{deregister_target, key_b64, silence_target, unsilence_target, AuditTrail};
 use checks::{Checks, EntityScope};
 pub use facts::backend_started;
+pub use guarded::EXTEND_DEFAULT;
 pub use input::{Input, InputKind};
 use members::Members;
 use pane::{PaneCtx, PaneState};
 pub use pointer::{Pointer, PointerKind};
-pub use popup::{Change, Confirm, Popup};
+pub use popup::{Change, Confirm, Popup, Preview, Target, Typed};
 pub use silence_form::SilenceForm;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +140,14 @@ pub struct State {
     /// Why the audit log cannot be written, while it cannot: every change is refused meanwhile.
     pub audit_problem: Option<String>,
     audit: AuditTrail,
+    /// How careful changes on this cluster must be (typed confirmation, the bulk cap).
+    pub guard: crate::config::Guardrails,
+    /// Deregisters that can be undone.
+    pub undo: undo::Undo,
+    /// The keymap in use, so that messages name the keys the user really has (`U`, or `ctrl-_`).
+    pub keymap: crate::keymap::Keymap,
+    /// A bulk change in flight.
+    pub batch: undo::Batch,
 }
 
 impl State {
@@ -174,6 +185,10 @@ impl State {
             confirm_guard: Default::default(),
             audit_problem: None,
             audit: AuditTrail::new("local".into()),
+            guard: Default::default(),
+            undo: Default::default(),
+            keymap: Default::default(),
+            batch: Default::default(),
         }
     }
 
@@ -186,10 +201,20 @@ impl State {
         match &self.popup {
             Some(Popup::SilenceForm(_)) => Context::Form,
             Some(Popup::Chart { .. }) => Context::Chart,
+            // A name to type out: its letters are text, not the dialog's keys.
+            Some(Popup::Confirm(c)) if c.typed.is_some() => Context::Input,
             Some(p) if p.is_confirmation() => Context::Confirm,
             Some(_) => Context::Popup,
             None => self.focus.context(),
         }
+    }
+
+    /// The key for `action` in `ctx` as the user's keymap binds it (`default` when it does not:
+    /// the tests' bare state).
+    pub fn key(&self, ctx: Context, action: Action, default: &str) -> String {
+        self.keymap
+            .key_for(ctx, action)
+            .unwrap_or_else(|| default.to_string())
     }
 
     /// The focused pane, whichever it is.
@@ -227,6 +252,13 @@ impl State {
         if let Some(s) = &mut self.status {
             s.sticky = true;
         }
+    }
+
+    /// A `refused` line for `action` on `target` (read-only, not live): nothing was attempted.
+    fn refusal(&mut self, action: &str, target: String, result: &str) -> AuditEntry {
+        let mut line = self.audit_line(Phase::Refused, action, target);
+        line.result = Some(result.to_string());
+        line
     }
 
     /// A new audit line (with a new id) for `action` on `target`, as of now.
@@ -334,13 +366,7 @@ impl State {
         let mut labels = Vec::new();
         for m in keys.into_iter().filter_map(|k| self.members.get(k)) {
             labels.push(m.instance().to_string());
-            names.push(m.instance().to_string());
-            if !m.addr().is_empty() {
-                names.push(m.addr().to_string());
-                if let Some((host, _)) = m.addr().rsplit_once(':') {
-                    names.push(host.to_string());
-                }
-            }
+            names.extend(member_names(m));
         }
         Some(EntityScope {
             label: match labels.len() {
@@ -397,7 +423,10 @@ pub fn sync_scope(state: &mut State) -> Vec<Command> {
     if wanted == state.scope {
         return Vec::new();
     }
-    if let (Some(key), Scope::Cluster) = (lost, &wanted) {
+    let ours = lost
+        .as_deref()
+        .is_some_and(|k| state.undo.just_deregistered(k));
+    if let (Some(key), Scope::Cluster, false) = (lost, &wanted, ours) {
         state.say(
             Level::Warn,
             format!("scope cleared: {key} is no longer in the list — showing the whole cluster"),
@@ -609,6 +638,29 @@ fn act(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
     out
 }
 
+/// Why a change that goes to `kind`'s source cannot be made now (it does not answer), if so:
+/// nothing is sent to a backend the console cannot see.
+pub fn not_live(state: &State, kind: SourceKind) -> Option<String> {
+    if state.demo {
+        return None;
+    }
+    match state.health_of(kind) {
+        Some(Health::Live) => None,
+        _ => Some(format!(
+            "{} is not live — changes are disabled until it answers again",
+            kind.label()
+        )),
+    }
+}
+
+/// The source a mutating action goes to.
+fn source_of(action: Action) -> SourceKind {
+    match action {
+        Action::Deregister | Action::Undo => SourceKind::Etcd,
+        _ => SourceKind::Checks,
+    }
+}
+
 /// Where an action goes: refused when it would change a backend in a read-only session; else to
 /// the open text field, the open popup, the console itself, or the focused pane.
 fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
@@ -620,7 +672,11 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
                 action.describe()
             ),
         );
-        return vec![Command::Audit(readonly_refusal(state, action))];
+        return vec![Command::Audit(refusal_line(
+            state,
+            action,
+            "refused: readonly",
+        ))];
     }
     if state.input.is_some() {
         return input::act(state, action);
@@ -628,7 +684,25 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
     if let Some(popup) = state.popup.clone() {
         return popup::act(state, popup, action, key);
     }
+    if action.is_mutating() {
+        if let Some(why) = not_live(state, source_of(action)) {
+            let line = refusal_line(state, action, "refused: not live");
+            state.say(Level::Warn, why);
+            return vec![Command::Audit(line)];
+        }
+    }
     match action {
+        Action::Deregister if state.focus == Pane::Members => guarded::deregister_dialog(state),
+        Action::Silence if state.focus == Pane::Checks && state.checks.marked_count() > 0 => {
+            guarded::bulk_silence_form(state)
+        }
+        Action::Undo if state.focus == Pane::Members => guarded::undo_dialog(state),
+        Action::ExtendSilence if state.focus == Pane::Checks => guarded::extend_silence(state),
+        Action::ToggleMark | Action::MarkAll
+            if matches!(state.focus, Pane::Members | Pane::Checks) =>
+        {
+            guarded::mark(state, action)
+        }
         Action::Quit => vec![Command::Quit],
         Action::NextPane => {
             state.focus = state.focus.step(1);
@@ -662,8 +736,13 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
             Vec::new()
         }
         Action::Back => {
-            // The innermost first: this pane's filter, the scope, the status line.
-            if state.pane_mut().filter().is_some() {
+            // The innermost first: marks, this pane's filter, the scope, the status line.
+            let marks = state.members.marked_count() + state.checks.marked_count();
+            if marks > 0 {
+                state.members.clear_marks();
+                state.checks.clear_marks();
+                state.say(Level::Info, format!("{marks} marks cleared"));
+            } else if state.pane_mut().filter().is_some() {
                 let _ = state.pane_mut().set_filter(None);
                 state.say(Level::Info, "filter cleared");
             } else if state.scope != Scope::Cluster {
@@ -691,14 +770,27 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
     }
 }
 
-/// The one `refused` line for a mutating key in a read-only session, naming the target its dialog
-/// would have shown (empty when nothing is selected).
-fn readonly_refusal(state: &mut State, action: Action) -> AuditEntry {
-    let name = serde_json::to_value(action)
+/// The action's keymap name (`deregister`), as audit lines call it.
+fn action_name(action: Action) -> String {
+    serde_json::to_value(action)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// The one `refused` line for a mutating key that is refused before any dialog (a read-only
+/// session, a source that is not live), naming the target its dialog would have shown (empty when
+/// nothing is selected).
+fn refusal_line(state: &mut State, action: Action, result: &str) -> AuditEntry {
+    let name = action_name(action);
     let mut line = match action {
+        Action::Undo => {
+            let key = state.undo.latest(state.now).map(|u| u.key.clone());
+            let target = key.as_deref().map(deregister_target).unwrap_or_default();
+            let mut line = state.audit_line(Phase::Refused, &name, target);
+            line.key_b64 = key.as_deref().map(key_b64);
+            line
+        }
         Action::Deregister => {
             let member = state
                 .members
@@ -743,9 +835,22 @@ fn readonly_refusal(state: &mut State, action: Action) -> AuditEntry {
             line
         }
     };
-    line.result = Some("refused: readonly".into());
+    line.result = Some(result.into());
     line
 }
 
 #[cfg(test)]
 mod tests;
+
+/// The names a member's checks and log lines may carry: its instance, its address, the address's
+/// host.
+pub fn member_names(m: &crate::model::Member) -> Vec<String> {
+    let mut names = vec![m.instance().to_string()];
+    if !m.addr().is_empty() {
+        names.push(m.addr().to_string());
+        if let Some((host, _)) = m.addr().rsplit_once(':') {
+            names.push(host.to_string());
+        }
+    }
+    names
+}

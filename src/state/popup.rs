@@ -3,10 +3,13 @@
 //! text the dialog shows, which the audit line repeats).
 
 use super::audit_trail::{self, deregister_target, key_b64, silence_target, unsilence_target};
+use super::field::TextField;
 use super::silence_form::{self, SilenceForm};
 use super::{Level, State};
 use crate::action::Action;
-use crate::model::{text::visible, Command, KvEntry, Mutation, Phase, SilenceRequest};
+use crate::model::{
+    text::visible, Command, KvEntry, LeaseKeys, Mutation, Phase, SilenceRequest, SourceKind,
+};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Popup {
@@ -30,10 +33,11 @@ pub enum Popup {
     SilenceForm(SilenceForm),
     /// A change waiting for `y`.
     Confirm(Confirm),
-    /// Several silences cover the row: pick the one to remove.
+    /// Several silences cover the row: pick the one to remove (or, `extend`, to extend).
     PickSilence {
         ids: Vec<String>,
         index: usize,
+        extend: bool,
     },
     /// The metrics chart of these series (by name).
     Chart {
@@ -42,25 +46,74 @@ pub enum Popup {
 }
 
 /// A change the user is asked to confirm, and the target exactly as the dialog names it (the
-/// audit lines carry this same text).
+/// audit lines carry this same text). On a protected cluster (or a bulk action above the cap)
+/// `typed` holds what must be typed out — `y` alone does nothing there.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Confirm {
     pub change: Change,
     pub target: String,
+    pub typed: Option<Typed>,
+}
+
+/// Typed confirmation: `expected` must be typed into `field` and submitted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Typed {
+    pub expected: String,
+    pub field: TextField,
+}
+
+/// One member a deregister removes: its key, the revision the user saw, its lease.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub key: Vec<u8>,
+    pub mod_revision: i64,
+    pub lease: i64,
+}
+
+/// What the deregister dialog shows before anything happens (a dry run).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Preview {
+    /// The value as etcd holds it.
+    pub value: Vec<u8>,
+    /// The lease's remaining TTL and the other keys on it (`None` while it is read; an error such
+    /// as `permission denied` when etcd will not say).
+    pub lease: Option<Result<LeaseKeys, String>>,
+    /// The member's checks (the scoping rule): (status label, entity, check).
+    pub checks: Vec<(String, String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
     Deregister {
-        key: Vec<u8>,
-        mod_revision: i64,
-        lease: i64,
+        target: Target,
+        revoke_lease: bool,
+        preview: Box<Preview>,
+    },
+    /// Marked members, one guarded transaction each.
+    DeregisterMany {
+        targets: Vec<Target>,
         revoke_lease: bool,
     },
     Silence(SilenceRequest),
+    /// One silence per marked check.
+    SilenceMany(Vec<SilenceRequest>),
     Unsilence {
         id: String,
         description: String,
+    },
+    /// A silence's end moved from where it is to `until`.
+    Extend {
+        silence: Box<crate::model::Silence>,
+        until: chrono::DateTime<chrono::Utc>,
+    },
+    /// Undo of a deregister: the key back with its value, only if it does not exist.
+    Restore {
+        key: Vec<u8>,
+        value: Vec<u8>,
+        lease: i64,
+        ttl: i64,
+        /// Keys that went with the lease when it was revoked (not restored — the dialog says so).
+        lease_revoked: bool,
     },
 }
 
@@ -68,23 +121,44 @@ impl Change {
     /// The audit log's name for it.
     pub fn action(&self) -> &'static str {
         match self {
-            Change::Deregister { .. } => "deregister",
-            Change::Silence(_) => "silence",
+            Change::Deregister { .. } | Change::DeregisterMany { .. } => "deregister",
+            Change::Silence(_) | Change::SilenceMany(_) => "silence",
             Change::Unsilence { .. } => "unsilence",
+            Change::Extend { .. } => "extend silence",
+            Change::Restore { .. } => "undo deregister",
+        }
+    }
+
+    /// How many changes it makes.
+    pub fn count(&self) -> usize {
+        match self {
+            Change::DeregisterMany { targets, .. } => targets.len(),
+            Change::SilenceMany(r) => r.len(),
+            _ => 1,
+        }
+    }
+
+    /// The source that must be live for it to be sent.
+    pub fn source(&self) -> SourceKind {
+        match self {
+            Change::Deregister { .. } | Change::DeregisterMany { .. } | Change::Restore { .. } => {
+                SourceKind::Etcd
+            }
+            _ => SourceKind::Checks,
         }
     }
 }
 
 impl Confirm {
-    pub fn deregister(key: Vec<u8>, mod_revision: i64, lease: i64) -> Confirm {
+    pub fn deregister(target: Target, preview: Preview) -> Confirm {
         Confirm {
-            target: deregister_target(&key),
+            target: deregister_target(&target.key),
             change: Change::Deregister {
-                key,
-                mod_revision,
-                lease,
+                target,
                 revoke_lease: false,
+                preview: Box::new(preview),
             },
+            typed: None,
         }
     }
 
@@ -92,6 +166,7 @@ impl Confirm {
         Confirm {
             target: silence_target(&request.scope),
             change: Change::Silence(request),
+            typed: None,
         }
     }
 
@@ -99,7 +174,18 @@ impl Confirm {
         Confirm {
             target: unsilence_target(&description),
             change: Change::Unsilence { id, description },
+            typed: None,
         }
+    }
+
+    /// What typing out confirms, on a protected cluster: the instance, the check (or the scope),
+    /// the number of targets of a bulk action.
+    pub fn must_type(mut self, expected: String) -> Confirm {
+        self.typed = Some(Typed {
+            expected,
+            field: TextField::new(200),
+        });
+        self
     }
 }
 
@@ -115,11 +201,21 @@ pub fn acts_in_dialog(popup: &Popup, action: Action) -> bool {
     match (popup, action) {
         (
             Popup::Confirm(Confirm {
-                change: Change::Deregister { lease, .. },
+                change: Change::Deregister { target, .. },
+                typed: None,
                 ..
             }),
             Action::ToggleRevokeLease,
-        ) => *lease != 0,
+        ) => target.lease != 0,
+        (
+            Popup::Confirm(Confirm {
+                change: Change::DeregisterMany { .. },
+                typed: None,
+                ..
+            }),
+            Action::ToggleRevokeLease,
+        ) => true,
+        (Popup::Confirm(Confirm { typed: Some(_), .. }), a) => a == Action::Submit,
         (p, Action::Confirm) => p.is_confirmation(),
         _ => false,
     }
@@ -141,25 +237,32 @@ pub fn act(state: &mut State, popup: Popup, action: Action, key: Option<&str>) -
     }
     match popup {
         Popup::Confirm(confirm) => confirm_action(state, confirm, action),
-        Popup::PickSilence { ids, index } => {
+        Popup::PickSilence { ids, index, extend } => {
             match action {
                 Action::Down => {
                     state.popup = Some(Popup::PickSilence {
                         index: (index + 1).min(ids.len().saturating_sub(1)),
                         ids,
+                        extend,
                     })
                 }
                 Action::Up => {
                     state.popup = Some(Popup::PickSilence {
                         index: index.saturating_sub(1),
                         ids,
+                        extend,
                     })
                 }
                 Action::Select | Action::Detail | Action::Confirm => {
                     if let Some(id) = ids.get(index) {
-                        let description = super::checks::describe_silence(&state.checks, id);
-                        state.popup =
-                            Some(Popup::Confirm(Confirm::unsilence(id.clone(), description)));
+                        if extend {
+                            state.popup = None;
+                            super::guarded::extend_prompt(state, id.clone());
+                        } else {
+                            let description = super::checks::describe_silence(&state.checks, id);
+                            state.popup =
+                                Some(Popup::Confirm(Confirm::unsilence(id.clone(), description)));
+                        }
                     }
                 }
                 Action::Back | Action::Cancel | Action::Quit => state.popup = None,
@@ -220,105 +323,312 @@ pub fn act(state: &mut State, popup: Popup, action: Action, key: Option<&str>) -
     }
 }
 
-/// `y`, `n` or `r` in the confirmation dialog. Confirming records the attempt first: the change
-/// leaves as a gated command that the audit log releases only once the attempt is on disk.
-fn confirm_action(state: &mut State, confirm: Confirm, action: Action) -> Vec<Command> {
-    let Confirm { change, target } = confirm;
-    match action {
-        Action::Confirm => {
-            state.popup = None;
-            let mut attempt = state.audit_line(Phase::Attempt, change.action(), target.clone());
-            let mutation = match change {
-                Change::Deregister {
-                    key,
-                    mod_revision,
-                    lease,
-                    revoke_lease,
-                } => {
-                    state.say(Level::Info, format!("deregistering {target} …"));
-                    let revoke_lease = (revoke_lease && lease != 0).then_some(lease);
-                    attempt.key_b64 = Some(key_b64(&key));
-                    attempt.mod_revision = Some(mod_revision);
-                    attempt.revoke_lease = revoke_lease;
-                    Mutation::Deregister {
-                        key,
-                        mod_revision,
-                        revoke_lease,
-                    }
-                }
-                Change::Silence(request) => {
-                    state.say(
-                        Level::Info,
-                        format!("silencing {} …", request.scope.describe()),
-                    );
-                    attempt.reason = Some(request.reason.clone());
-                    if state.checks_kind() == "alertmanager" {
-                        attempt.matchers = Some(audit_trail::alertmanager_matchers(&request));
-                    }
-                    Mutation::Silence(request)
-                }
-                Change::Unsilence { id, .. } => {
-                    state.say(Level::Info, format!("removing silence {} …", visible(&id)));
-                    attempt.silence_id = Some(id.clone());
-                    Mutation::Unsilence { id }
-                }
-            };
-            vec![state.audit.gate(attempt, mutation)]
-        }
-        Action::Cancel | Action::Back | Action::Quit => {
-            state.popup = None;
-            match change {
-                Change::Deregister { .. } => state.say(Level::Info, "deregister cancelled"),
-                Change::Silence(_) => state.say(Level::Info, "silence cancelled"),
-                Change::Unsilence { .. } => {}
+/// `y`, `n` or `r` in the confirmation dialog (or, when it must be typed out, the text and Enter).
+/// Confirming records each attempt first: a change leaves as a gated command that the audit log
+/// releases only once its attempt is on disk.
+fn confirm_action(state: &mut State, mut confirm: Confirm, action: Action) -> Vec<Command> {
+    if let Some(typed) = &mut confirm.typed {
+        match action {
+            Action::Submit if typed.field.text().trim() == typed.expected => {}
+            Action::Submit => {
+                let expected = typed.expected.clone();
+                state.popup = Some(Popup::Confirm(confirm));
+                state.say(
+                    Level::Warn,
+                    format!("type {expected} exactly to confirm (Esc cancels)"),
+                );
+                return Vec::new();
             }
-            Vec::new()
+            Action::Cancel | Action::Back => return cancel(state, &confirm.change),
+            edit => {
+                typed.field.edit(edit);
+                state.popup = Some(Popup::Confirm(confirm));
+                return Vec::new();
+            }
         }
-        Action::ToggleRevokeLease => {
-            if let Change::Deregister {
-                key,
-                mod_revision,
-                lease,
-                revoke_lease,
-            } = change
-            {
-                if lease != 0 {
-                    state.popup = Some(Popup::Confirm(Confirm {
-                        change: Change::Deregister {
-                            key,
-                            mod_revision,
-                            lease,
-                            revoke_lease: !revoke_lease,
-                        },
+    } else {
+        match action {
+            Action::Confirm => {}
+            Action::Cancel | Action::Back | Action::Quit => return cancel(state, &confirm.change),
+            Action::ToggleRevokeLease => {
+                match &mut confirm.change {
+                    Change::Deregister {
                         target,
-                    }));
+                        revoke_lease,
+                        ..
+                    } if target.lease != 0 => *revoke_lease = !*revoke_lease,
+                    Change::DeregisterMany { revoke_lease, .. } => *revoke_lease = !*revoke_lease,
+                    _ => {}
                 }
+                state.popup = Some(Popup::Confirm(confirm));
+                return Vec::new();
             }
-            Vec::new()
+            _ => return Vec::new(),
         }
-        _ => Vec::new(),
     }
+    // Confirmed. A change is only sent while its source answers.
+    state.popup = None;
+    if let Some(why) = super::not_live(state, confirm.change.source()) {
+        let line = state.refusal(
+            confirm.change.action(),
+            confirm.target.clone(),
+            "refused: not live",
+        );
+        state.say(Level::Warn, why);
+        return vec![Command::Audit(line)];
+    }
+    let Confirm { change, target, .. } = confirm;
+    let action = change.action();
+    match change {
+        Change::Deregister {
+            target: t,
+            revoke_lease,
+            preview,
+        } => {
+            state.say(Level::Info, format!("deregistering {target} …"));
+            let ttl = state
+                .members
+                .lease_remaining(t.lease, state.now)
+                .unwrap_or(0);
+            vec![deregister_one(
+                state,
+                t,
+                revoke_lease,
+                target,
+                Some((preview.value, ttl)),
+            )]
+        }
+        Change::DeregisterMany {
+            targets,
+            revoke_lease,
+        } => {
+            state.say(
+                Level::Info,
+                format!("deregistering {} members …", targets.len()),
+            );
+            state.members.clear_marks();
+            let mut out = Vec::new();
+            let mut ids = Vec::new();
+            for t in targets {
+                let value = state.members.get(&t.key).map(|m| m.value.to_vec());
+                let ttl = state
+                    .members
+                    .lease_remaining(t.lease, state.now)
+                    .unwrap_or(0);
+                let name = deregister_target(&t.key);
+                let cmd = deregister_one(state, t, revoke_lease, name, value.map(|v| (v, ttl)));
+                if let Command::Gated(g) = &cmd {
+                    ids.push(g.attempt.id.clone());
+                }
+                out.push(cmd);
+            }
+            state.batch.start("deregister", ids);
+            out
+        }
+        Change::Silence(request) => {
+            state.say(
+                Level::Info,
+                format!("silencing {} …", request.scope.describe()),
+            );
+            vec![silence_one(state, request, target)]
+        }
+        Change::SilenceMany(requests) => {
+            state.say(
+                Level::Info,
+                format!("silencing {} checks …", requests.len()),
+            );
+            state.checks.clear_marks();
+            let mut out = Vec::new();
+            let mut ids = Vec::new();
+            for r in requests {
+                let name = silence_target(&r.scope);
+                let cmd = silence_one(state, r, name);
+                if let Command::Gated(g) = &cmd {
+                    ids.push(g.attempt.id.clone());
+                }
+                out.push(cmd);
+            }
+            state.batch.start("silence", ids);
+            out
+        }
+        Change::Unsilence { id, .. } => {
+            state.say(Level::Info, format!("removing silence {} …", visible(&id)));
+            let mut attempt = state.audit_line(Phase::Attempt, action, target);
+            attempt.silence_id = Some(id.clone());
+            vec![state.audit.gate(attempt, Mutation::Unsilence { id })]
+        }
+        Change::Extend { silence, until } => {
+            state.say(
+                Level::Info,
+                format!("extending silence {} …", visible(&silence.id)),
+            );
+            let mut attempt = state.audit_line(Phase::Attempt, action, target);
+            attempt.silence_id = Some(silence.id.clone());
+            vec![state
+                .audit
+                .gate(attempt, Mutation::ExtendSilence { silence, until })]
+        }
+        Change::Restore {
+            key,
+            value,
+            lease,
+            ttl,
+            ..
+        } => {
+            state.say(Level::Info, format!("putting {target} back …"));
+            let mut attempt = state.audit_line(Phase::Attempt, action, target);
+            attempt.key_b64 = Some(key_b64(&key));
+            state.undo.forget(&key);
+            vec![state.audit.gate(
+                attempt,
+                Mutation::Restore {
+                    key,
+                    value,
+                    lease,
+                    ttl,
+                },
+            )]
+        }
+    }
+}
+
+fn cancel(state: &mut State, change: &Change) -> Vec<Command> {
+    state.popup = None;
+    match change {
+        Change::Deregister { .. } | Change::DeregisterMany { .. } => {
+            state.say(Level::Info, "deregister cancelled")
+        }
+        Change::Silence(_) | Change::SilenceMany(_) => state.say(Level::Info, "silence cancelled"),
+        Change::Restore { .. } => state.say(Level::Info, "undo cancelled"),
+        Change::Extend { .. } => state.say(Level::Info, "extend cancelled"),
+        Change::Unsilence { .. } => {}
+    }
+    Vec::new()
+}
+
+/// One member's guarded delete, its attempt recorded first; what undo needs is kept under the
+/// attempt's id until the outcome says the key is gone.
+fn deregister_one(
+    state: &mut State,
+    t: Target,
+    revoke_lease: bool,
+    target: String,
+    undo: Option<(Vec<u8>, i64)>,
+) -> Command {
+    let revoke_lease = (revoke_lease && t.lease != 0).then_some(t.lease);
+    let mut attempt = state.audit_line(Phase::Attempt, "deregister", target);
+    attempt.key_b64 = Some(key_b64(&t.key));
+    attempt.mod_revision = Some(t.mod_revision);
+    attempt.revoke_lease = revoke_lease;
+    if let Some((value, ttl)) = undo {
+        state.undo.pending(
+            attempt.id.clone(),
+            super::undo::Undoable {
+                key: t.key.clone(),
+                value,
+                lease: t.lease,
+                ttl,
+                lease_revoked: revoke_lease.is_some(),
+                at: state.now,
+            },
+        );
+    }
+    state.audit.gate(
+        attempt,
+        Mutation::Deregister {
+            key: t.key,
+            mod_revision: t.mod_revision,
+            revoke_lease,
+        },
+    )
+}
+
+fn silence_one(state: &mut State, request: SilenceRequest, target: String) -> Command {
+    let mut attempt = state.audit_line(Phase::Attempt, "silence", target);
+    attempt.reason = Some(request.reason.clone());
+    if state.checks_kind() == "alertmanager" {
+        attempt.matchers = Some(audit_trail::alertmanager_matchers(&request));
+    }
+    state.audit.gate(attempt, Mutation::Silence(request))
 }
 
 /// An action of the `[form]` context while the silence form is open.
 fn form_action(state: &mut State, mut form: SilenceForm, action: Action) -> Vec<Command> {
-    match form.act(action) {
-        silence_form::FormResult::Editing => state.popup = Some(Popup::SilenceForm(form)),
+    let requests = match form.act(action) {
+        silence_form::FormResult::Editing => {
+            state.popup = Some(Popup::SilenceForm(form));
+            return Vec::new();
+        }
         silence_form::FormResult::Cancel => {
             state.popup = None;
             state.say(Level::Info, "silence cancelled");
+            return Vec::new();
         }
-        silence_form::FormResult::Submit(mut request) => {
-            if let Some(why) = refused_scope(state.checks_kind(), &request.scope) {
-                form.refuse(why);
-                state.popup = Some(Popup::SilenceForm(form));
-                return Vec::new();
-            }
-            request.creator = state.user.clone();
-            state.popup = Some(Popup::Confirm(Confirm::silence(request)));
+        silence_form::FormResult::Submit(r) => vec![r],
+        silence_form::FormResult::SubmitMany(rs) => rs,
+    };
+    let kind = state.checks_kind().to_string();
+    for r in &requests {
+        if let Some(why) = refused_scope(&kind, &r.scope) {
+            form.refuse(why);
+            state.popup = Some(Popup::SilenceForm(form));
+            return Vec::new();
         }
     }
+    // An open-ended silence mutes whatever comes to match it, unseen, for good: Alertmanager has
+    // none, and Sensu's only where the profile says so.
+    if requests.iter().any(|r| r.duration.is_none()) {
+        let why = match kind.as_str() {
+            "alertmanager" => Some("Alertmanager silences always end — give a duration (up to 365d)"),
+            _ if !state.guard.allow_no_expiry => Some(
+                "no expiry is off for this cluster (allow_no_expiry = true allows it) — give a duration",
+            ),
+            _ => None,
+        };
+        if let Some(why) = why {
+            form.refuse_duration(why.to_string());
+            state.popup = Some(Popup::SilenceForm(form));
+            return Vec::new();
+        }
+    }
+    let mut requests = requests;
+    for r in &mut requests {
+        r.creator = state.user.clone();
+    }
+    let confirm = if form.bulk {
+        let n = requests.len();
+        let confirm = Confirm {
+            target: format!("{n} checks"),
+            change: Change::SilenceMany(requests),
+            typed: None,
+        };
+        if state.guard.typed || n > state.guard.max_bulk {
+            confirm.must_type(n.to_string())
+        } else {
+            confirm
+        }
+    } else {
+        let request = requests.remove(0);
+        let name = scope_name(&request.scope);
+        let confirm = Confirm::silence(request);
+        if state.guard.typed {
+            confirm.must_type(name)
+        } else {
+            confirm
+        }
+    };
+    state.popup = Some(Popup::Confirm(confirm));
     Vec::new()
+}
+
+/// What typing out confirms a silence of `scope`: the check, else the entity or subscription.
+fn scope_name(scope: &crate::model::SilenceScope) -> String {
+    use crate::model::SilenceScope::*;
+    match scope {
+        CheckOnEntity { check, .. } | CheckEverywhere { check } => check.clone(),
+        Entity { entity } => entity.clone(),
+        Subscription { subscription } => subscription.clone(),
+    }
 }
 
 /// Why the backend must not be sent a silence of `scope`, if it must not: an Alertmanager

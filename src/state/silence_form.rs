@@ -31,6 +31,8 @@ pub enum FormResult {
     Editing,
     Cancel,
     Submit(SilenceRequest),
+    /// A bulk form: one request per marked check.
+    SubmitMany(Vec<SilenceRequest>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -45,6 +47,9 @@ pub struct SilenceForm {
     pub reason: TextField,
     pub field: Field,
     pub error: Option<String>,
+    /// Marked checks: `scopes` holds one scope per target (each check on its entity), all of them
+    /// silenced, one silence each.
+    pub bulk: bool,
 }
 
 impl SilenceForm {
@@ -68,7 +73,31 @@ impl SilenceForm {
             reason: TextField::new(REASON_CHARS),
             field: Field::Reason,
             error: None,
+            bulk: false,
         }
+    }
+
+    /// One form for several marked checks: one silence per check on its entity.
+    pub fn bulk(rows: &[&CheckResult], supports_resolve: bool) -> SilenceForm {
+        let scopes: Vec<SilenceScope> = rows
+            .iter()
+            .map(|r| SilenceScope::CheckOnEntity {
+                entity: r.entity.clone(),
+                check: r.check.clone(),
+            })
+            .collect();
+        SilenceForm {
+            target: format!("{} marked checks", scopes.len()),
+            scopes,
+            bulk: true,
+            ..SilenceForm::new(rows[0], supports_resolve)
+        }
+    }
+
+    /// The duration cannot be sent (no expiry where the backend or the profile allows none).
+    pub fn refuse_duration(&mut self, why: String) {
+        self.error = Some(why);
+        self.field = Field::Duration;
     }
 
     /// The chosen scope cannot be sent (see `state::handle_form`): say why, on the scope field.
@@ -84,6 +113,7 @@ impl SilenceForm {
 
     fn cycle(&mut self, delta: isize) {
         match self.field {
+            Field::Scope if self.bulk => {}
             Field::Scope => {
                 let n = self.scopes.len().max(1) as isize;
                 self.scope = (self.scope as isize + delta).rem_euclid(n) as usize;
@@ -181,16 +211,20 @@ impl SilenceForm {
             // Allowed, but worth saying: the silence stays until someone removes it.
             self.error = None;
         }
-        let Some(scope) = self.scopes.get(self.scope).cloned() else {
-            return FormResult::Cancel;
-        };
-        FormResult::Submit(SilenceRequest {
+        let request = |scope: SilenceScope| SilenceRequest {
             scope,
             duration,
             expire_on_resolve: self.expire_on_resolve && self.supports_resolve,
             reason: self.reason.text().trim().to_string(),
             creator: String::new(),
-        })
+        };
+        if self.bulk {
+            return FormResult::SubmitMany(self.scopes.iter().cloned().map(request).collect());
+        }
+        let Some(scope) = self.scopes.get(self.scope).cloned() else {
+            return FormResult::Cancel;
+        };
+        FormResult::Submit(request(scope))
     }
 }
 

@@ -83,8 +83,21 @@ fn empty_state() -> State {
     State::new("prod", "/services/", "alice", t0())
 }
 
+/// `s` with etcd and the checks backend answering: changes are only sent to a live source.
+fn live(mut s: State) -> State {
+    for kind in [SourceKind::Etcd, SourceKind::Checks] {
+        update(&mut s, Msg::Health(kind.of(ClusterId(0)), Health::Live));
+    }
+    s
+}
+
 /// A synced state with [`fleet`]; the first `WatchLeases` has already been consumed.
 fn synced() -> State {
+    live(synced_offline())
+}
+
+/// [`synced`] before any source has said it is live.
+fn synced_offline() -> State {
     let mut s = empty_state();
     let cmds = update(&mut s, snapshot(fleet(), 20));
     assert_eq!(cmds, vec![Command::WatchLeases(vec![0x10, 0x20, 0x30])]);
@@ -256,7 +269,7 @@ fn lease_ttls_and_tick_count_down() {
 /// etcd's last answer; live again, both go back to the clock.
 #[test]
 fn panes_say_how_old_their_data_is_and_ttls_freeze_while_etcd_is_gone() {
-    let mut s = synced();
+    let mut s = synced_offline();
     update(
         &mut s,
         Msg::Health(SourceKind::Etcd.of(ClusterId(0)), Health::Live),
@@ -379,7 +392,7 @@ fn alert_row(labels: &[(&str, &str)]) -> crate::model::CheckResult {
 }
 
 fn alertmanager_state(rows: Vec<crate::model::CheckResult>) -> State {
-    let mut s = empty_state();
+    let mut s = live(empty_state());
     s.backends.checks = Some("alertmanager".into());
     update(
         &mut s,
@@ -683,18 +696,42 @@ fn readonly_still_allows_reading() {
 fn deregister_opens_a_dialog_naming_the_key() {
     let mut s = synced();
     handle_action(&mut s, Action::Down); // web/web-1, lease 0x10, mod_revision 11
-    assert_eq!(handle_action(&mut s, Action::Deregister), vec![]);
+                                         // The dialog asks etcd which other keys share the lease (the dry run shows them).
     assert_eq!(
-        s.popup,
-        Some(Popup::Confirm(Confirm {
-            change: Change::Deregister {
-                key: "/services/web/web-1".into(),
-                mod_revision: 11,
-                lease: 0x10,
-                revoke_lease: false,
+        handle_action(&mut s, Action::Deregister),
+        vec![Command::LeaseInfo { lease: 0x10 }]
+    );
+    let Some(Popup::Confirm(Confirm {
+        change:
+            Change::Deregister {
+                target,
+                revoke_lease,
+                preview,
             },
-            target: "/services/web/web-1".into(),
-        }))
+        target: named,
+        typed: None,
+    })) = &s.popup
+    else {
+        panic!("no deregister dialog: {:?}", s.popup);
+    };
+    assert_eq!(
+        target,
+        &Target {
+            key: b"/services/web/web-1".to_vec(),
+            mod_revision: 11,
+            lease: 0x10,
+        }
+    );
+    assert!(!revoke_lease);
+    assert_eq!(named, "/services/web/web-1");
+    assert_eq!(preview.lease, None, "read when the dialog opens");
+    assert_eq!(
+        preview.value,
+        s.members
+            .get(b"/services/web/web-1")
+            .unwrap()
+            .value
+            .to_vec()
     );
 }
 
@@ -762,7 +799,7 @@ fn deregister_confirm_table() {
             if let Some(Popup::Confirm(Confirm {
                 change:
                     Change::Deregister {
-                        lease,
+                        target,
                         revoke_lease,
                         ..
                     },
@@ -771,7 +808,7 @@ fn deregister_confirm_table() {
             {
                 assert_eq!(
                     *revoke_lease,
-                    *lease != 0 && i % 2 == 0,
+                    target.lease != 0 && i % 2 == 0,
                     "row {row} toggle {i}"
                 );
             } else {
@@ -833,15 +870,21 @@ fn deregister_confirm_table() {
 #[test]
 fn confirmation_keys_wait_until_the_dialog_was_drawn_and_250_ms_passed() {
     let dialog = |revoke_lease| {
-        Popup::Confirm(Confirm {
-            change: Change::Deregister {
+        let mut confirm = Confirm::deregister(
+            Target {
                 key: "/services/web/web-1".into(),
                 mod_revision: 11,
                 lease: 0x10,
-                revoke_lease,
             },
-            target: "/services/web/web-1".into(),
-        })
+            Default::default(),
+        );
+        if let Change::Deregister {
+            revoke_lease: r, ..
+        } = &mut confirm.change
+        {
+            *r = revoke_lease;
+        }
+        Popup::Confirm(confirm)
     };
     let deregister = |revoke: Option<i64>| Mutation::Deregister {
         key: "/services/web/web-1".into(),
@@ -925,7 +968,16 @@ fn confirmation_keys_wait_until_the_dialog_was_drawn_and_250_ms_passed() {
             })
             .collect();
         assert_eq!(sent, want, "row {i}");
-        assert_eq!(s.popup, popup_after, "row {i}");
+        // The dry run's preview is the member's; the rest of the dialog is what the row expects.
+        let mut popup = s.popup.clone();
+        if let Some(Popup::Confirm(Confirm {
+            change: Change::Deregister { preview, .. },
+            ..
+        })) = &mut popup
+        {
+            **preview = Preview::default();
+        }
+        assert_eq!(popup, popup_after, "row {i}");
         if popup_after.is_some() {
             let text = status_text(&s);
             assert!(
@@ -1061,7 +1113,7 @@ fn deregister_cancel_does_nothing() {
 
 #[test]
 fn deregister_with_nothing_selected() {
-    let mut s = empty_state();
+    let mut s = live(empty_state());
     update(&mut s, snapshot(vec![], 1));
     assert_eq!(handle_action(&mut s, Action::Deregister), vec![]);
     assert_eq!(s.popup, None);
@@ -1076,7 +1128,7 @@ fn deregister_outcomes_table() {
         (
             DeregisterOutcome::Deleted { lease_revoked: None },
             Level::Info,
-            format!("deregistered {key}"),
+            format!("deregistered {key} — U undoes it for a minute"),
             "deleted",
             None,
         ),
@@ -1085,7 +1137,7 @@ fn deregister_outcomes_table() {
                 lease_revoked: Some(Ok(0x2a)),
             },
             Level::Info,
-            format!("deregistered {key} and revoked lease 2a"),
+            format!("deregistered {key} and revoked lease 2a — U undoes it for a minute"),
             "deleted",
             Some("and revoked lease 2a"),
         ),
@@ -1094,7 +1146,7 @@ fn deregister_outcomes_table() {
                 lease_revoked: Some(Err("lease not found".into())),
             },
             Level::Info,
-            format!("deregistered {key}, but revoking its lease failed: lease not found"),
+            format!("deregistered {key}, but revoking its lease failed: lease not found — U undoes it for a minute"),
             "deleted",
             // The detail is the status suffix trimmed of spaces only, so it keeps the leading comma.
             Some(", but revoking its lease failed: lease not found"),
@@ -1167,7 +1219,7 @@ fn deregister_outcomes_table() {
 #[test]
 fn a_silence_and_its_removal_are_two_lines_each_under_one_id() {
     use crate::model::{CheckResult, ChecksSnapshot, SilenceOutcome, SilenceScope};
-    let mut s = empty_state();
+    let mut s = live(empty_state());
     s.backends.checks = Some("alertmanager".into());
     let row = CheckResult {
         entity: "web-2".into(),
@@ -2176,4 +2228,545 @@ fn a_listing_built_by_the_source_lands_like_a_snapshot() {
         s.members.get("/services/api/a-1").unwrap().started_at(),
         seen
     );
+}
+
+// ---- guardrails: typed confirmation, marks and bulk changes, undo, extend, not live ----
+
+/// Opens the deregister dialog on row `row` and lets it be seen (the confirmation guard).
+fn open_deregister(s: &mut State, row: usize) -> Vec<Command> {
+    s.members.select_index(row);
+    let cmds = handle_action(s, Action::Deregister);
+    frame_drawn(s, at(0), true);
+    cmds
+}
+
+#[test]
+fn typed_confirmation_refuses_y_and_a_wrong_name_and_takes_the_instance() {
+    let mut s = synced();
+    s.guard.typed = true;
+    open_deregister(&mut s, 1);
+    let instance = s.members.selected().unwrap().instance().to_string();
+    assert_eq!(s.key_context(), Context::Input, "its letters are text");
+    // `y` is just a letter here, and Enter with it does nothing but say what to type.
+    assert_eq!(
+        handle_key(&mut s, Action::InsertChar('y'), "y", at(300)),
+        vec![]
+    );
+    assert_eq!(handle_key(&mut s, Action::Confirm, "y", at(310)), vec![]);
+    assert_eq!(handle_key(&mut s, Action::Submit, "enter", at(320)), vec![]);
+    assert!(s.popup.is_some());
+    assert!(status_text(&s).contains(&format!("type {instance} exactly")));
+    // A wrong name neither.
+    handle_key(&mut s, Action::DeleteToStart, "ctrl-u", at(330));
+    type_text(&mut s, "web-2");
+    assert_eq!(handle_key(&mut s, Action::Submit, "enter", at(340)), vec![]);
+    assert!(s.popup.is_some());
+    // The instance's name does.
+    handle_key(&mut s, Action::DeleteToStart, "ctrl-u", at(350));
+    type_text(&mut s, &instance);
+    let cmds = handle_key(&mut s, Action::Submit, "enter", at(360));
+    let (_, m) = gated(&cmds);
+    assert!(matches!(m, Mutation::Deregister { .. }), "{m:?}");
+    assert_eq!(s.popup, None);
+}
+
+#[test]
+fn changes_to_a_source_that_is_not_live_are_refused_and_audited() {
+    let mut s = synced_offline();
+    s.members.select_index(1);
+    let cmds = handle_action(&mut s, Action::Deregister);
+    // (The selection also re-scopes the logs.)
+    let a = cmds
+        .iter()
+        .find_map(|c| match c {
+            Command::Audit(a) => Some(a),
+            _ => None,
+        })
+        .expect("a refusal line");
+    assert_eq!(a.phase, Phase::Refused);
+    assert_eq!(a.result.as_deref(), Some("refused: not live"));
+    assert_eq!(
+        a.target, "/services/web/web-1",
+        "names what it would have acted on"
+    );
+    assert_eq!(s.popup, None);
+    assert!(status_text(&s).contains("not live"), "{}", status_text(&s));
+
+    // A dialog opened while live, confirmed after the source went away, sends nothing either.
+    let mut s = synced();
+    open_deregister(&mut s, 1);
+    update(
+        &mut s,
+        Msg::Health(
+            SourceKind::Etcd.of(ClusterId(0)),
+            Health::Retrying {
+                at: t0() + Duration::seconds(5),
+                attempt: 1,
+                error: "etcd did not answer".into(),
+            },
+        ),
+    );
+    let cmds = handle_key(&mut s, Action::Confirm, "y", at(300));
+    let a = audit_of(&cmds);
+    assert_eq!(a.result.as_deref(), Some("refused: not live"));
+    assert_eq!(a.target, "/services/web/web-1");
+}
+
+#[test]
+fn marked_members_are_deregistered_one_guarded_txn_each_with_a_summary() {
+    let mut s = synced();
+    s.members.select_index(0);
+    handle_action(&mut s, Action::ToggleMark);
+    s.members.select_index(2);
+    handle_action(&mut s, Action::ToggleMark);
+    s.members.select_index(3);
+    handle_action(&mut s, Action::ToggleMark);
+    assert_eq!(s.members.marked_count(), 3);
+    handle_action(&mut s, Action::Deregister);
+    let Some(Popup::Confirm(Confirm {
+        change: Change::DeregisterMany { targets, .. },
+        typed: None,
+        ..
+    })) = &s.popup
+    else {
+        panic!("{:?}", s.popup);
+    };
+    assert_eq!(targets.len(), 3);
+    frame_drawn(&mut s, at(0), true);
+    let cmds = handle_key(&mut s, Action::Confirm, "y", at(300));
+    let attempts: Vec<(crate::model::AuditEntry, Vec<u8>, i64)> = cmds
+        .iter()
+        .map(|c| match c {
+            Command::Gated(g) => match &g.mutation {
+                Mutation::Deregister {
+                    key, mod_revision, ..
+                } => (g.attempt.clone(), key.clone(), *mod_revision),
+                m => panic!("{m:?}"),
+            },
+            c => panic!("{c:?}"),
+        })
+        .collect();
+    assert_eq!(attempts.len(), 3, "one guarded delete per member");
+    assert_eq!(s.members.marked_count(), 0, "marks go once acted on");
+    // Per-key outcomes: one deleted, one changed, one gone; the summary comes once, at the end.
+    let outcomes = [
+        DeregisterOutcome::Deleted {
+            lease_revoked: None,
+        },
+        DeregisterOutcome::Changed {
+            current_mod_revision: Some(99),
+        },
+        DeregisterOutcome::Missing,
+    ];
+    for (i, ((a, key, _), outcome)) in attempts.iter().zip(outcomes).enumerate() {
+        let cmds = update(
+            &mut s,
+            Msg::DeregisterDone {
+                key: key.clone(),
+                outcome,
+                audit_id: a.id.clone(),
+            },
+        );
+        assert_eq!(
+            audit_of(&cmds).id,
+            a.id,
+            "each key has its own outcome line"
+        );
+        if i < 2 {
+            assert!(!status_text(&s).contains("of 3"), "{}", status_text(&s));
+        }
+    }
+    let text = status_text(&s);
+    assert!(text.contains("1 of 3"), "{text}");
+    assert!(
+        text.contains("changed") && text.contains("missing"),
+        "{text}"
+    );
+}
+
+#[test]
+fn above_max_bulk_the_number_of_targets_must_be_typed() {
+    let mut s = synced();
+    s.guard.max_bulk = 2;
+    handle_action(&mut s, Action::MarkAll);
+    assert_eq!(s.members.marked_count(), 5);
+    handle_action(&mut s, Action::Deregister);
+    let Some(Popup::Confirm(Confirm {
+        typed: Some(typed), ..
+    })) = &s.popup
+    else {
+        panic!("{:?}", s.popup);
+    };
+    assert_eq!(typed.expected, "5");
+    frame_drawn(&mut s, at(0), true);
+    assert_eq!(handle_key(&mut s, Action::Confirm, "y", at(300)), vec![]);
+    type_text(&mut s, "5");
+    let cmds = handle_key(&mut s, Action::Submit, "enter", at(400));
+    assert_eq!(cmds.len(), 5);
+}
+
+#[test]
+fn mark_all_marks_what_the_filter_shows_and_esc_clears_marks_first() {
+    let mut s = synced();
+    handle_action(&mut s, Action::Filter);
+    type_text(&mut s, "web");
+    handle_action(&mut s, Action::Submit);
+    handle_action(&mut s, Action::MarkAll);
+    assert_eq!(s.members.marked_count(), 3);
+    handle_action(&mut s, Action::Back);
+    assert_eq!(s.members.marked_count(), 0);
+    assert!(
+        s.members.filter.is_some(),
+        "the filter stays until the next Esc"
+    );
+}
+
+#[test]
+fn undo_puts_the_member_back_with_its_value_and_lease_within_a_minute() {
+    let mut s = synced();
+    update(
+        &mut s,
+        Msg::LeaseTtls {
+            ttls: vec![(0x10, 25)],
+            at: t0(),
+        },
+    );
+    open_deregister(&mut s, 1);
+    let key = s.members.selected().unwrap().key.to_vec();
+    let value = s.members.selected().unwrap().value.to_vec();
+    let cmds = handle_key(&mut s, Action::Confirm, "y", at(300));
+    let attempt = gated(&cmds).0.clone();
+    update(
+        &mut s,
+        Msg::DeregisterDone {
+            key: key.clone(),
+            outcome: DeregisterOutcome::Deleted {
+                lease_revoked: None,
+            },
+            audit_id: attempt.id,
+        },
+    );
+    handle_action(&mut s, Action::Undo);
+    let Some(Popup::Confirm(Confirm {
+        change:
+            Change::Restore {
+                key: k,
+                value: v,
+                lease,
+                ttl,
+                lease_revoked: false,
+            },
+        ..
+    })) = &s.popup
+    else {
+        panic!("{:?}", s.popup);
+    };
+    assert_eq!((k, v, *lease, *ttl), (&key, &value, 0x10, 25));
+    frame_drawn(&mut s, at(1000), true);
+    let cmds = handle_key(&mut s, Action::Confirm, "y", at(1300));
+    let (a, m) = gated(&cmds);
+    assert_eq!(a.action, "undo deregister");
+    assert_eq!(
+        m,
+        &Mutation::Restore {
+            key: key.clone(),
+            value,
+            lease: 0x10,
+            ttl: 25,
+        }
+    );
+    // Once is enough, and after a minute there is nothing to undo.
+    handle_action(&mut s, Action::Undo);
+    assert_eq!(s.popup, None);
+    assert!(status_text(&s).contains("nothing to undo"));
+}
+
+#[test]
+fn undo_is_gone_after_a_minute() {
+    let mut s = synced();
+    open_deregister(&mut s, 1);
+    let key = s.members.selected().unwrap().key.to_vec();
+    let cmds = handle_key(&mut s, Action::Confirm, "y", at(300));
+    let id = gated(&cmds).0.id.clone();
+    update(
+        &mut s,
+        Msg::DeregisterDone {
+            key,
+            outcome: DeregisterOutcome::Deleted {
+                lease_revoked: None,
+            },
+            audit_id: id,
+        },
+    );
+    tick(&mut s, t0() + Duration::seconds(61));
+    handle_action(&mut s, Action::Undo);
+    assert_eq!(s.popup, None);
+    assert!(status_text(&s).contains("nothing to undo"));
+}
+
+#[test]
+fn restore_outcomes_say_what_happened() {
+    use crate::model::RestoreOutcome;
+    let table = [
+        (
+            RestoreOutcome::Restored {
+                lease: 0x99,
+                new_lease: true,
+                ttl: 30,
+            },
+            "restored",
+            "expires in 30 s unless the instance re-registers",
+        ),
+        (
+            RestoreOutcome::Reregistered,
+            "refused: exists",
+            "registered again meanwhile",
+        ),
+    ];
+    for (outcome, result, says) in table {
+        let mut s = synced();
+        let cmds = update(
+            &mut s,
+            Msg::RestoreDone {
+                key: b"/services/web/web-1".to_vec(),
+                outcome,
+                audit_id: crate::model::AuditId::from("x-1"),
+            },
+        );
+        assert_eq!(audit_of(&cmds).result.as_deref(), Some(result));
+        assert!(status_text(&s).contains(says), "{}", status_text(&s));
+    }
+}
+
+#[test]
+fn the_lease_preview_fills_in_when_etcd_answers() {
+    let mut s = synced();
+    open_deregister(&mut s, 1);
+    update(
+        &mut s,
+        Msg::LeaseInfo {
+            lease: 0x10,
+            info: Ok(crate::model::LeaseKeys {
+                ttl: 20,
+                keys: vec![
+                    b"/services/web/web-1".to_vec(),
+                    b"/services/web/web-2".to_vec(),
+                ],
+            }),
+        },
+    );
+    let Some(Popup::Confirm(Confirm {
+        change: Change::Deregister { preview, .. },
+        ..
+    })) = &s.popup
+    else {
+        panic!("{:?}", s.popup);
+    };
+    assert_eq!(
+        preview.lease.as_ref().unwrap().as_ref().unwrap().keys.len(),
+        2
+    );
+    // Another lease's answer does not land in this dialog.
+    update(
+        &mut s,
+        Msg::LeaseInfo {
+            lease: 0x30,
+            info: Err("permission denied".into()),
+        },
+    );
+    let Some(Popup::Confirm(Confirm {
+        change: Change::Deregister { preview, .. },
+        ..
+    })) = &s.popup
+    else {
+        panic!();
+    };
+    assert!(preview.lease.as_ref().unwrap().is_ok());
+}
+
+fn silenced_alert_state(ends_in: i64) -> State {
+    use crate::model::{Matcher, Silence};
+    let mut row = alert_row(&[("alertname", "HighLatency"), ("instance", "web-2")]);
+    row.silenced = true;
+    row.silenced_by = vec!["s-1".into()];
+    let mut s = live(empty_state());
+    s.backends.checks = Some("alertmanager".into());
+    update(
+        &mut s,
+        Msg::ChecksSnapshot {
+            snapshot: crate::model::ChecksSnapshot {
+                results: vec![row],
+                silences: vec![Silence {
+                    id: "s-1".into(),
+                    subscription: None,
+                    check: None,
+                    matchers: vec![Matcher {
+                        name: "alertname".into(),
+                        value: "HighLatency".into(),
+                        is_regex: false,
+                        is_equal: true,
+                    }],
+                    creator: "bob".into(),
+                    reason: "deploy".into(),
+                    begin: Some(t0() - Duration::minutes(10)),
+                    expire_at: Some(t0() + Duration::seconds(ends_in)),
+                    expire_on_resolve: false,
+                    updated_at: None,
+                }],
+                ..Default::default()
+            },
+            at: t0(),
+        },
+    );
+    s.focus = Pane::Checks;
+    s
+}
+
+#[test]
+fn extend_asks_how_long_then_confirms_the_new_end() {
+    let mut s = silenced_alert_state(600);
+    handle_action(&mut s, Action::ExtendSilence);
+    assert!(matches!(
+        s.input.as_ref().map(|i| &i.kind),
+        Some(InputKind::Extend { id }) if id == "s-1"
+    ));
+    // Nonsense keeps the prompt open with why.
+    handle_action(&mut s, Action::DeleteToStart);
+    type_text(&mut s, "soon");
+    handle_action(&mut s, Action::Submit);
+    assert!(s.input.is_some(), "the prompt stays for another try");
+    handle_action(&mut s, Action::DeleteToStart);
+    type_text(&mut s, "2h");
+    handle_action(&mut s, Action::Submit);
+    let Some(Popup::Confirm(Confirm {
+        change: Change::Extend { silence, until },
+        ..
+    })) = &s.popup
+    else {
+        panic!("{:?}", s.popup);
+    };
+    assert_eq!(silence.id, "s-1");
+    assert_eq!(*until, t0() + Duration::seconds(600) + Duration::hours(2));
+    frame_drawn(&mut s, at(0), true);
+    let cmds = handle_key(&mut s, Action::Confirm, "y", at(300));
+    let (a, m) = gated(&cmds);
+    assert_eq!(a.action, "extend silence");
+    assert_eq!(a.silence_id.as_deref(), Some("s-1"));
+    assert!(
+        matches!(m, Mutation::ExtendSilence { until: u, .. } if *u == t0() + Duration::seconds(600) + Duration::hours(2))
+    );
+
+    // The backend's answer: same id (extended) or a new one (replaced), both audited.
+    let mut after = (**match m {
+        Mutation::ExtendSilence { silence, .. } => silence,
+        _ => unreachable!(),
+    })
+    .clone();
+    after.expire_at = Some(t0() + Duration::hours(2) + Duration::seconds(600));
+    let cmds = update(
+        &mut s,
+        Msg::SilenceDone {
+            outcome: crate::model::SilenceOutcome::Extended {
+                old_id: "s-1".into(),
+                silence: Box::new(after),
+            },
+            audit_id: a.id.clone(),
+        },
+    );
+    assert_eq!(audit_of(&cmds).result.as_deref(), Some("extended"));
+    assert!(status_text(&s).contains("now ends"), "{}", status_text(&s));
+}
+
+#[test]
+fn no_expiry_is_refused_on_alertmanager_and_on_sensu_unless_allowed() {
+    use std::time::Duration as StdDuration;
+    let pick_none = |s: &mut State| {
+        handle_action(s, Action::Silence);
+        type_text(s, "why"); // the reason, where the form opens
+        handle_action(s, Action::NextField); // scope
+        handle_action(s, Action::NextField); // duration
+        handle_action(s, Action::DeleteToStart);
+        type_text(s, "none");
+        handle_action(s, Action::Submit);
+    };
+    let mut s = alertmanager_state(vec![alert_row(&[
+        ("alertname", "X"),
+        ("instance", "web-1"),
+    ])]);
+    pick_none(&mut s);
+    assert!(
+        matches!(s.popup, Some(Popup::SilenceForm(_))),
+        "{:?}",
+        s.popup
+    );
+
+    let sensu = |allow: bool| {
+        let mut s = alertmanager_state(vec![alert_row(&[
+            ("alertname", "X"),
+            ("instance", "web-1"),
+        ])]);
+        s.backends.checks = Some("sensu-go".into());
+        s.guard.allow_no_expiry = allow;
+        pick_none(&mut s);
+        s
+    };
+    assert!(matches!(sensu(false).popup, Some(Popup::SilenceForm(_))));
+    let s = sensu(true);
+    let Some(Popup::Confirm(Confirm {
+        change: Change::Silence(req),
+        ..
+    })) = &s.popup
+    else {
+        panic!("{:?}", s.popup);
+    };
+    assert_eq!(req.duration, None::<StdDuration>);
+}
+
+#[test]
+fn the_dry_run_lists_the_members_own_checks_by_the_scoping_rule() {
+    let mut s = synced();
+    update(
+        &mut s,
+        Msg::ChecksSnapshot {
+            snapshot: crate::model::ChecksSnapshot {
+                results: vec![
+                    alert_row(&[("alertname", "DiskFull"), ("instance", "web-1")]),
+                    // A name that only starts like it is another member's.
+                    alert_row(&[("alertname", "LoadHigh"), ("instance", "web-10")]),
+                    alert_row(&[("alertname", "Down"), ("instance", "db-1")]),
+                ],
+                ..Default::default()
+            },
+            at: t0(),
+        },
+    );
+    let row = (0..s.members.visible_len())
+        .find(|&i| s.members.row(i).unwrap().key_text() == "/services/web/web-1")
+        .unwrap();
+    open_deregister(&mut s, row);
+    let Some(Popup::Confirm(Confirm {
+        change: Change::Deregister { preview, .. },
+        ..
+    })) = &s.popup
+    else {
+        panic!("{:?}", s.popup);
+    };
+    let checks: Vec<&str> = preview.checks.iter().map(|(_, _, c)| c.as_str()).collect();
+    assert_eq!(checks, ["DiskFull"]);
+}
+
+#[test]
+fn extend_with_enter_alone_gives_an_hour_and_typing_never_appends_to_a_default() {
+    let mut s = silenced_alert_state(600);
+    handle_action(&mut s, Action::ExtendSilence);
+    assert_eq!(s.input.as_ref().unwrap().field.text(), "", "starts empty");
+    handle_action(&mut s, Action::Submit);
+    let Some(Popup::Confirm(Confirm {
+        change: Change::Extend { until, .. },
+        ..
+    })) = &s.popup
+    else {
+        panic!("{:?}", s.popup);
+    };
+    assert_eq!(*until, t0() + Duration::seconds(600) + Duration::hours(1));
 }

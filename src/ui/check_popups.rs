@@ -1,4 +1,4 @@
-//! Check detail, the silence form and its confirmation, and the silence picker.
+//! Check detail, the silence form and the silence picker.
 
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -7,15 +7,13 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::{centered, muted, visible_spans, Ctx};
-use crate::action::Action;
-use crate::keymap::Context;
 use crate::model::format::duration_short;
 use crate::model::format::{age, timestamp};
 use crate::model::text::fit;
 use crate::model::{severity_of, status_label, status_runs, text::sanitize};
 use crate::state::checks::describe_silence;
 use crate::state::silence_form::Field;
-use crate::state::{Change, Confirm, Popup, SilenceForm};
+use crate::state::{Popup, SilenceForm};
 use crate::theme::StyleName;
 
 pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, popup: &Popup) {
@@ -26,82 +24,14 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, popup: &Popup) {
             scroll,
         } => detail(frame, area, ctx, entity, check, *scroll),
         Popup::SilenceForm(form) => silence_form(frame, area, ctx, form),
-        Popup::Confirm(Confirm {
-            change: Change::Silence(req),
-            ..
-        }) => {
+        Popup::PickSilence { ids, index, extend } => {
             let mut lines = vec![
                 Line::from(Span::styled(
-                    "Create this silence?",
-                    ctx.theme.style(StyleName::Title),
-                )),
-                Line::default(),
-                kv_spans(
-                    ctx,
-                    "scope",
-                    visible_spans(ctx, &req.scope.text(), Style::default()),
-                ),
-                kv(
-                    ctx,
-                    "duration",
-                    req.duration
-                        .map(|d| crate::model::format::duration_short(d.as_secs() as i64))
-                        .unwrap_or_else(|| "no expiry".into()),
-                ),
-                kv(
-                    ctx,
-                    "on resolve",
-                    if req.expire_on_resolve {
-                        "expires".into()
+                    if *extend {
+                        "Several silences cover this check — pick one to extend (Enter), Esc cancels"
                     } else {
-                        "stays".into()
+                        "Several silences cover this check — pick one to remove (Enter), Esc cancels"
                     },
-                ),
-                kv(ctx, "reason", sanitize(&req.reason).into_owned()),
-                kv(ctx, "creator", req.creator.clone()),
-                Line::default(),
-            ];
-            lines.push(confirm_keys(ctx, "silence"));
-            boxed(
-                frame,
-                area,
-                ctx,
-                80,
-                12,
-                format!(" Silence — cluster {} ", ctx.state.cluster),
-                lines,
-                true,
-            );
-        }
-        Popup::Confirm(Confirm {
-            change: Change::Unsilence { description, .. },
-            ..
-        }) => {
-            let lines = vec![
-                Line::from(Span::styled(
-                    "Remove this silence?",
-                    ctx.theme.style(StyleName::Title),
-                )),
-                Line::default(),
-                Line::from(named(ctx, "  ", description, Style::default())),
-                Line::default(),
-                confirm_keys(ctx, "remove"),
-            ];
-            boxed(
-                frame,
-                area,
-                ctx,
-                90,
-                8,
-                format!(" Unsilence — cluster {} ", ctx.state.cluster),
-                lines,
-                true,
-            );
-        }
-        Popup::PickSilence { ids, index } => {
-            let mut lines = vec![
-                Line::from(Span::styled(
-                    "Several silences cover this check — pick one to remove (Enter), Esc cancels",
                     ctx.theme.style(StyleName::Title),
                 )),
                 Line::default(),
@@ -116,7 +46,12 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, popup: &Popup) {
                 lines.push(Line::from(named(ctx, "  ", &text, style)));
             }
             let h = (ids.len() as u16 + 4).min(area.height);
-            boxed(frame, area, ctx, 100, h, " Unsilence ".into(), lines, false);
+            let title = if *extend {
+                " Extend silence "
+            } else {
+                " Unsilence "
+            };
+            boxed(frame, area, ctx, 100, h, title.into(), lines, false);
         }
         Popup::LogDetail { line, scroll } => log_detail(frame, area, ctx, line, *scroll),
         _ => {}
@@ -201,26 +136,6 @@ fn named<'a>(ctx: &Ctx, prefix: &str, name: &str, style: Style) -> Vec<Span<'a>>
     let mut spans = vec![Span::styled(prefix.to_string(), style)];
     spans.extend(visible_spans(ctx, name, style).into_iter().map(owned));
     spans
-}
-
-fn confirm_keys<'a>(ctx: &Ctx, verb: &str) -> Line<'a> {
-    let k = |a: Action, d: &str| {
-        ctx.keymap
-            .key_for(Context::Confirm, a)
-            .unwrap_or_else(|| d.into())
-    };
-    Line::from(vec![
-        Span::styled(
-            format!("  [{}] ", k(Action::Confirm, "y")),
-            ctx.theme.style(StyleName::Danger),
-        ),
-        Span::raw(format!("{verb}   ")),
-        Span::styled(
-            format!("[{}] ", k(Action::Cancel, "n")),
-            ctx.theme.style(StyleName::Key),
-        ),
-        Span::raw("cancel"),
-    ])
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -461,6 +376,25 @@ fn detail(frame: &mut Frame, area: Rect, ctx: &Ctx, entity: &str, check: &str, s
                     &describe_silence(&st.checks, &s.id),
                     Style::default(),
                 )));
+                // Who made it and when (Alertmanager's createdBy/startsAt/updatedAt, Sensu's
+                // creator/begin): the first question before extending or removing someone's silence.
+                let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                    t.map(|t| timestamp(t, st.utc))
+                        .unwrap_or_else(|| "?".into())
+                };
+                let mut made = format!("    created {}", when(s.begin));
+                if let Some(u) = s.updated_at.filter(|u| Some(*u) != s.begin) {
+                    made.push_str(&format!(" · updated {}", timestamp(u, st.utc)));
+                }
+                made.push_str(&match s.expire_at {
+                    Some(e) => format!(" · ends in {}", duration_short((e - st.now).num_seconds())),
+                    None if s.expire_on_resolve => " · ends when the check resolves".to_string(),
+                    None => " · no end".to_string(),
+                });
+                if s.expire_on_resolve && s.expire_at.is_some() {
+                    made.push_str(" or when the check resolves");
+                }
+                lines.push(Line::from(Span::styled(made, muted(ctx))));
             }
         }
     }

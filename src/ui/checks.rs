@@ -1,5 +1,5 @@
 //! The checks table: status, entity, check, occurrences, time in state, last run, history strip,
-//! silenced marker and the first line of output. Columns fit their content and the pane
+//! silenced marker and the first line of output (`◆` before the status: marked for a bulk silence). Columns fit their content and the pane
 //! (`ui::table`): ENTITY and CHECK are never cut; HISTORY, LAST, DUR and OCC shrink, then hide, in
 //! that order; the output takes what is left. Keeps the last good data (marked stale) when the
 //! backend is down.
@@ -83,6 +83,15 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             Span::styled(
                 format!("{} ", c.cursor.position(c.visible_len())),
                 muted(ctx),
+            ),
+        ));
+    }
+    if c.marked_count() > 0 {
+        title.push((
+            0,
+            Span::styled(
+                format!("◆{} marked ", c.marked_count()),
+                ctx.theme.style(StyleName::Highlight),
             ),
         ));
     }
@@ -206,7 +215,8 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         col.fit_cell(t);
     }
     for r in &rows {
-        cols[0].fit_cell(status_label(r.status));
+        let mark = if c.is_marked(r) { "◆" } else { "" };
+        cols[0].fit_cell(&format!("{mark}{}", status_label(r.status)));
         cols[1].fit_cell(&visible(if r.entity.is_empty() { "-" } else { &r.entity }));
         cols[2].fit_cell(&visible(&r.check));
         cols[3].fit_cell(&occ(r));
@@ -302,9 +312,20 @@ fn row<'a>(
         Some(w) if w < 4 => status_glyph(r.status),
         _ => status_label(r.status),
     };
+    // Marked for a bulk silence: `◆` leads the status.
+    let status = widths[0].map(|w| {
+        if st.checks.is_marked(r) {
+            Cell::from(Line::from(vec![
+                Span::styled("◆", ctx.theme.style(StyleName::Highlight)),
+                Span::styled(fit(status, w.saturating_sub(1)), sev),
+            ]))
+        } else {
+            Cell::from(Span::styled(fit(status, w), sev))
+        }
+    });
     Row::new(
         [
-            plain(status, widths[0], sev),
+            status,
             named(entity, widths[1]),
             named(Line::from(visible_spans(ctx, &r.check, text)), widths[2]),
             plain(occ, widths[3], text),

@@ -1,6 +1,7 @@
 //! The membership table. Only the rows on screen are built, so 100k members draw as fast as 50.
 //! Columns fit their content and the pane (`ui::table`): INSTANCE and ADDRESS are never cut;
-//! VERSION, AGE, TTL and ROLE shrink, then hide, in that order. The scoped row is marked `▶`, and
+//! VERSION, AGE, TTL and ROLE shrink, then hide, in that order. The scoped row is marked `▶`, a
+//! row marked for a bulk change `◆`, and
 //! each member's failing checks show as a badge (`●2 crit`).
 
 use ratatui::layout::{Constraint, Rect};
@@ -21,7 +22,8 @@ use crate::theme::StyleName;
 
 /// The cells of one row, as text and style, before the widths are known.
 struct Cells {
-    marker: &'static str,
+    /// `◆` marked for a bulk change (it wins: it is what D will act on), `▶` scoped.
+    marker: (&'static str, StyleName),
     role: String,
     instance: String,
     addr: String,
@@ -42,6 +44,7 @@ fn badge_text(b: Badge) -> String {
 }
 
 fn cells(ctx: &Ctx, mem: &Member, scoped: bool) -> Cells {
+    let marked = ctx.state.members.is_marked(&mem.key);
     let st = ctx.state;
     let m = &st.members;
     let ttl = if mem.lease == 0 {
@@ -63,7 +66,13 @@ fn cells(ctx: &Ctx, mem: &Member, scoped: bool) -> Cells {
         .badge(&[mem.instance(), host])
         .map(|b| (badge_text(b), ctx.theme.severity(b.worst)));
     Cells {
-        marker: if scoped { "▶" } else { " " },
+        marker: if marked {
+            ("◆", StyleName::Highlight)
+        } else if scoped {
+            ("▶", StyleName::Key)
+        } else {
+            (" ", StyleName::Key)
+        },
         role: mem.role().to_string(),
         instance: mem.instance().to_string(),
         addr: mem.addr().to_string(),
@@ -102,6 +111,15 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             1,
             Span::styled(
                 format!("/{}/ ", fit(&f.text, 30)),
+                ctx.theme.style(StyleName::Highlight),
+            ),
+        ));
+    }
+    if m.marked_count() > 0 {
+        title.push((
+            0,
+            Span::styled(
+                format!("◆{} marked ", m.marked_count()),
                 ctx.theme.style(StyleName::Highlight),
             ),
         ));
@@ -231,7 +249,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         let led = |i: usize, text: &str| {
             if i == lead {
                 Line::from(vec![
-                    Span::styled(r.marker, ctx.theme.style(StyleName::Key)),
+                    Span::styled(r.marker.0, ctx.theme.style(r.marker.1)),
                     Span::raw(fit(text, widths[i].unwrap_or(1).saturating_sub(1))),
                 ])
             } else {

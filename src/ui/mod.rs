@@ -3,6 +3,7 @@
 mod chart;
 mod check_popups;
 mod checks;
+mod confirm;
 pub mod fmt;
 pub mod layout;
 mod logs;

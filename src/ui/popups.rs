@@ -1,4 +1,4 @@
-//! Help, member detail and the deregister confirmation, drawn over the panes.
+//! Help and member detail, drawn over the panes (confirmations: `confirm`).
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -11,7 +11,7 @@ use crate::keymap::Context;
 use crate::model::format::duration_short;
 use crate::model::text::fit;
 use crate::model::{member_value::pretty, text::sanitize};
-use crate::state::{Change, Confirm, Popup};
+use crate::state::Popup;
 use crate::theme::StyleName;
 
 pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
@@ -25,24 +25,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             scroll,
             history,
         } => detail(frame, area, ctx, key, *scroll, history),
-        Popup::Confirm(Confirm {
-            change:
-                Change::Deregister {
-                    mod_revision,
-                    lease,
-                    revoke_lease,
-                    ..
-                },
-            target,
-        }) => confirm(
-            frame,
-            area,
-            ctx,
-            target,
-            *mod_revision,
-            *lease,
-            *revoke_lease,
-        ),
+        Popup::Confirm(confirm) => super::confirm::draw(frame, area, ctx, confirm),
         Popup::Chart { series } => super::chart::draw(frame, area, ctx, series),
         other => super::check_popups::draw(frame, area, ctx, other),
     }
@@ -286,73 +269,6 @@ fn detail(
             .scroll((scroll.min(max) as u16, 0)),
         rect,
     );
-}
-
-#[allow(clippy::too_many_arguments)]
-fn confirm(
-    frame: &mut Frame,
-    area: Rect,
-    ctx: &Ctx,
-    target: &str,
-    mod_revision: i64,
-    lease: i64,
-    revoke_lease: bool,
-) {
-    let rect = centered(area, 90, if lease != 0 { 11 } else { 9 });
-    let k = |a: Action, d: &str| {
-        ctx.keymap
-            .key_for(Context::Confirm, a)
-            .unwrap_or_else(|| d.to_string())
-    };
-    let mut lines = vec![
-        Line::from(Span::styled("Deregister this member?", ctx.theme.style(StyleName::Title))),
-        Line::default(),
-        Line::from(vec![
-            Span::raw("  key  "),
-            Span::styled(target.to_string(), ctx.theme.style(StyleName::Highlight)),
-        ]),
-        Line::from(Span::styled(
-            format!("  deleted only if still at mod_revision {mod_revision} (a re-registered instance is kept)"),
-            muted(ctx),
-        )),
-    ];
-    if lease != 0 {
-        lines.push(Line::default());
-        lines.push(Line::from(vec![
-            Span::styled(
-                format!("  [{}] ", k(Action::ToggleRevokeLease, "r")),
-                ctx.theme.style(StyleName::Key),
-            ),
-            Span::raw(format!(
-                "also revoke lease {lease:x}: {}",
-                if revoke_lease { "YES" } else { "no" }
-            )),
-        ]));
-        lines.push(Line::from(Span::styled(
-            "      revoking deletes every key attached to that lease",
-            muted(ctx),
-        )));
-    }
-    lines.push(Line::default());
-    lines.push(Line::from(vec![
-        Span::styled(
-            format!("  [{}] ", k(Action::Confirm, "y")),
-            ctx.theme.style(StyleName::Danger),
-        ),
-        Span::raw("deregister   "),
-        Span::styled(
-            format!("[{}] ", k(Action::Cancel, "n")),
-            ctx.theme.style(StyleName::Key),
-        ),
-        Span::raw("cancel"),
-    ]));
-    let block = frame_block(
-        ctx,
-        format!(" Deregister — cluster {} ", ctx.state.cluster),
-        true,
-    );
-    frame.render_widget(Clear, rect);
-    frame.render_widget(Paragraph::new(lines).block(block), rect);
 }
 
 #[cfg(test)]

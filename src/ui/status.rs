@@ -25,12 +25,17 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
 
     if let Some(a) = message_area {
         let line = if let Some(input) = &st.input {
-            let prompt = match input.kind {
-                InputKind::Filter => "/",
-                InputKind::Command => ":",
+            let prompt = match &input.kind {
+                InputKind::Filter => "/".to_string(),
+                InputKind::Command => ":".to_string(),
+                InputKind::Extend { id } => format!(
+                    "extend silence {} by (30m 2h 1d; Enter alone: {}): ",
+                    fit(&visible(id), 24),
+                    crate::state::EXTEND_DEFAULT
+                ),
             };
             const HINT: &str = "   Enter apply · Esc cancel";
-            let width = (a.width as usize).saturating_sub(1 + HINT.len());
+            let width = (a.width as usize).saturating_sub(prompt.chars().count() + HINT.len());
             let mut spans = vec![Span::styled(prompt, ctx.theme.style(StyleName::Key))];
             spans.extend(super::field_spans(
                 ctx,
@@ -157,6 +162,7 @@ fn hints(ctx: Context) -> &'static [(Action, &'static str)] {
             (Action::Deregister, "deregister"),
             (Action::Filter, "filter"),
             (Action::Detail, "detail"),
+            (Action::ToggleMark, "mark"),
             (Action::Zoom, "zoom"),
             (Action::NextPane, "pane"),
             (Action::Help, "help"),
@@ -167,6 +173,7 @@ fn hints(ctx: Context) -> &'static [(Action, &'static str)] {
             (Action::Unsilence, "unsilence"),
             (Action::Filter, "filter"),
             (Action::Detail, "detail"),
+            (Action::ToggleMark, "mark"),
             (Action::ToggleHideOk, "hide OK"),
             (Action::Zoom, "zoom"),
             (Action::NextPane, "pane"),

@@ -204,7 +204,7 @@ fn a_silence_and_a_deregister_leave_two_lines_with_one_id_each() {
     t.send(&["j"]);
     t.send(&["j"]);
     t.send(&["D"]);
-    t.wait_text("key  /services/web/web-2 ");
+    t.wait_text("key          /services/web/web-2 ");
     t.confirm("y");
     t.wait_audit("deregister", "deleted");
     assert!(!f.has("/services/web/web-2"));

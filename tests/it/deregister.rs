@@ -182,7 +182,8 @@ fn deregister_asks_names_the_key_and_is_audited() {
     t.send(&["D"]);
     let s = t.wait_text("Deregister this member?");
     assert!(
-        s.lines().any(|l| l.contains("key  /services/web/web-1 ")),
+        s.lines()
+            .any(|l| l.contains("key          /services/web/web-1 ")),
         "dialog does not name /services/web/web-1:\n{s}"
     );
     assert!(
@@ -199,7 +200,7 @@ fn deregister_asks_names_the_key_and_is_audited() {
     assert!(has_row(&t.screen(), "web-1"));
 
     t.send(&["D"]);
-    t.wait_text("key  /services/web/web-1 ");
+    t.wait_text("key          /services/web/web-1 ");
     t.confirm("y");
     wait_until("y to delete /services/web/web-1 from etcd", SOON, || {
         f.get("/services/web/web-1").trim().is_empty()
@@ -250,7 +251,7 @@ fn keys_typed_ahead_do_not_confirm_a_dialog_not_yet_seen() {
     let s = t.wait_screen("the dialog, and the hint to press y again", SOON, |s| {
         s.contains("Deregister this member?") && message_line(s).contains("press y again")
     });
-    assert!(s.contains("key  /services/web/web-1 "), "{s}");
+    assert!(s.contains("key          /services/web/web-1 "), "{s}");
     assert!(f.has("/services/web/web-1"), "deleted by a key typed ahead");
     assert!(t.audit_lines().is_empty(), "{:?}", t.audit_lines());
 

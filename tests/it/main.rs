@@ -5,7 +5,8 @@
 //! absence is asserted only after a positive sign that what could have appeared was processed.
 //!
 //! - Membership and etcd: `membership` (listing, watch, leases, resume, compaction, identity),
-//!   `failover` (a 3-member cluster losing members), `deregister`, `discovery`.
+//!   `failover` (a 3-member cluster losing members), `deregister`, `discovery`, `guardrails`
+//!   (dry run, typed confirmation, undo, bulk changes, extending a silence).
 //! - Checks, metrics, logs: `checks_backends`, `silence`, `metrics_backends`, `logs_backends`,
 //!   `outages` (every polled source through four faults).
 //! - The console in a real terminal: `tui` (screens and keys), `terminal` (the terminal given back
@@ -28,6 +29,7 @@ mod deregister;
 mod discovery;
 mod failover;
 mod fuzz;
+mod guardrails;
 mod logs_backends;
 mod membership;
 mod metrics_backends;

@@ -397,9 +397,23 @@ async fn resumes_after_etcd_is_killed_and_restarted() {
         })
         .await;
     eprintln!("crash noticed after {t:?}");
-    // A deregister during the outage fails clearly instead of hanging.
-    let out = c.deregister("/services/web/web-1", false).await;
-    assert!(matches!(out, DeregisterOutcome::Failed(_)), "{out:?}");
+    // A deregister during the outage is refused at once, says why and is audited: nothing is
+    // sent to an etcd the console cannot see.
+    c.select("/services/web/web-1");
+    c.h.press("D");
+    assert_eq!(c.state().popup, None, "no dialog while etcd is not live");
+    let status = c.state().status.as_ref().map(|s| s.text.clone());
+    assert!(
+        status
+            .as_deref()
+            .is_some_and(|s| s.contains("etcd is not live")),
+        "{status:?}"
+    );
+    let refused = c.audits().last().cloned().expect("a refusal line");
+    assert_eq!(
+        (refused.target.as_str(), refused.result.as_deref()),
+        ("/services/web/web-1", Some("refused: not live"))
+    );
 
     etcd.restart();
     let retry_at = c.retrying_since(mark).unwrap();
@@ -820,7 +834,7 @@ async fn keys_that_are_not_utf8_are_distinct_members_and_deregister_the_exact_ke
     // Deregister inv\xff through the dialog: exactly that key goes.
     c.open_deregister(&ff, false);
     assert!(
-        matches!(&c.state().popup, Some(Popup::Confirm(Confirm { change: Change::Deregister { key, .. }, .. })) if *key == ff)
+        matches!(&c.state().popup, Some(Popup::Confirm(Confirm { change: Change::Deregister { target, .. }, .. })) if target.key == ff)
     );
     let out = c.confirm_deregister().await;
     assert_eq!(

@@ -26,7 +26,8 @@ use chrono::Utc;
 use opsconsole::action::Action;
 use opsconsole::config::Config;
 use opsconsole::model::{
-    CheckResult, ChecksSnapshot, Command as Cmd, DeregisterOutcome, KvEntry, Msg, Phase, Silence,
+    CheckResult, ChecksSnapshot, Command as Cmd, DeregisterOutcome, Health, KvEntry, Msg, Phase,
+    Silence, SourceKind,
 };
 use opsconsole::state::{self, Change, Confirm, Popup, State};
 
@@ -49,6 +50,13 @@ fn readonly_state() -> State {
     let now = Utc::now();
     let mut st = State::new("prod", "/services/", "alice", now);
     st.backends.checks = Some("sensu-go".into());
+    // Both sources answer: what refuses a change here is readonly, not an outage.
+    for kind in [SourceKind::Etcd, SourceKind::Checks] {
+        state::update(
+            &mut st,
+            Msg::Health(kind.of(Default::default()), Health::Live),
+        );
+    }
     state::update(
         &mut st,
         Msg::listing(
@@ -273,7 +281,7 @@ async fn readonly_refuses_deregister_and_confirm_path_deletes() {
     let rev = etcd_mod_revision(&etcd, "/services/web/web-2").unwrap();
     assert!(matches!(
         &c.state().popup,
-        Some(Popup::Confirm(Confirm { change: Change::Deregister { key, mod_revision, .. }, .. })) if key == b"/services/web/web-2" && *mod_revision == rev
+        Some(Popup::Confirm(Confirm { change: Change::Deregister { target, .. }, .. })) if target.key == b"/services/web/web-2" && target.mod_revision == rev
     ));
     // Confirmed once the dialog has been on screen for a moment (the harness draws a frame and
     // waits past the guard on the injected clock before each key), as in the app.

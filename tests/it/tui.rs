@@ -121,12 +121,12 @@ fn demo_fills_every_pane_and_deregister_silence_unsilence_work() {
     t.send(&["j"]);
     t.send(&["D"]);
     let s = t.wait_screen("the deregister dialog with its key", SOON, |s| {
-        s.contains("Deregister this member?") && s.contains("key  /services/")
+        s.contains("Deregister this member?") && s.contains("key          /services/")
     });
     let key = s
         .lines()
         .find_map(|l| {
-            let i = l.find("key  /services/")?;
+            let i = l.find("key          /services/")?;
             l[i + 5..].split_whitespace().next().map(str::to_string)
         })
         .unwrap_or_else(|| panic!("the dialog names no key:\n{s}"));
@@ -478,7 +478,7 @@ fn one_scope_in_every_pane_clears_when_the_scoped_member_is_deregistered() {
     );
 
     t.send(&["D"]);
-    t.wait_text("key  /services/web/web-1 ");
+    t.wait_text("key          /services/web/web-1 ");
     t.confirm("y");
     t.wait_audit("deregister", "deleted");
     let s = t.wait_screen("web-1 gone and the scope cleared everywhere", SOON, |s| {

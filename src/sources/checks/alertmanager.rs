@@ -56,6 +56,7 @@ struct AmSilence {
     ends_at: Lax<String>,
     created_by: Lax<String>,
     comment: Lax<String>,
+    updated_at: Lax<String>,
     status: Lax<SilenceStatus>,
 }
 
@@ -166,43 +167,54 @@ pub fn parse_silences(raw: &[u8], url: &str) -> Result<Vec<Silence>, HttpError> 
         .into_iter()
         .filter_map(|s| {
             let s = s.ok()?;
-            let state = s
-                .status
-                .ok()
-                .and_then(|st| st.state.ok())
-                .unwrap_or_default();
             // Expired silences stay listed until retention drops them; they silence nothing.
-            if state == "expired" {
+            if s.state() == "expired" {
                 return None;
             }
-            let matchers = s
-                .matchers
-                .ok()
-                .unwrap_or_default()
-                .into_iter()
-                .map(|m| {
-                    let m = m.ok()?;
-                    Some(Matcher {
-                        name: m.name.ok()?,
-                        value: m.value.ok()?,
-                        is_regex: m.is_regex.ok().unwrap_or(false),
-                        is_equal: m.is_equal.ok().unwrap_or(true),
-                    })
-                })
-                .collect::<Option<Vec<_>>>()?;
-            Some(Silence {
-                id: s.id.non_empty()?,
-                subscription: None,
-                check: None,
-                matchers,
-                creator: s.created_by.ok().unwrap_or_default(),
-                reason: s.comment.ok().unwrap_or_default(),
-                begin: time(s.starts_at),
-                expire_at: time(s.ends_at),
-                expire_on_resolve: false,
-            })
+            s.into_silence()
         })
         .collect())
+}
+
+impl AmSilence {
+    fn state(&self) -> String {
+        match &self.status {
+            Lax::Ok(SilenceStatus {
+                state: Lax::Ok(state),
+            }) => state.clone(),
+            _ => String::new(),
+        }
+    }
+
+    fn into_silence(self) -> Option<Silence> {
+        let matchers = self
+            .matchers
+            .ok()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| {
+                let m = m.ok()?;
+                Some(Matcher {
+                    name: m.name.ok()?,
+                    value: m.value.ok()?,
+                    is_regex: m.is_regex.ok().unwrap_or(false),
+                    is_equal: m.is_equal.ok().unwrap_or(true),
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Silence {
+            id: self.id.non_empty()?,
+            subscription: None,
+            check: None,
+            matchers,
+            creator: self.created_by.ok().unwrap_or_default(),
+            reason: self.comment.ok().unwrap_or_default(),
+            begin: time(self.starts_at),
+            expire_at: time(self.ends_at),
+            expire_on_resolve: false,
+            updated_at: time(self.updated_at),
+        })
+    }
 }
 
 /// Equality matchers for a scope, from the row's raw label values. An entity the alert lacks is
@@ -281,8 +293,12 @@ impl Alertmanager {
     }
 
     pub async fn poll(&mut self) -> Result<ChecksSnapshot, HttpError> {
+        // Both requests finish before the round does (join, not try_join): a failed round
+        // must not leave a request in flight, or the "retry at" countdown would be started
+        // while the server still sees this round's traffic.
         let (alerts, silences) =
-            tokio::try_join!(self.get("/api/v2/alerts"), self.get("/api/v2/silences"))?;
+            tokio::join!(self.get("/api/v2/alerts"), self.get("/api/v2/silences"));
+        let (alerts, silences) = (alerts?, silences?);
         let (results, skipped) =
             parse_alerts(&alerts, &format!("{}/api/v2/alerts", self.backend.url))?;
         let silences = parse_silences(&silences, &format!("{}/api/v2/silences", self.backend.url))?;
@@ -318,6 +334,75 @@ impl Alertmanager {
             SilenceTarget::Matchers(matchers),
             now,
         ))
+    }
+
+    /// Moves the end of `silence` to `until`. Alertmanager updates a silence in place (same id) only
+    /// when the POST carries its id, identical matchers and the very `startsAt` it holds, so both
+    /// are read back from the server first, never taken from the console's copy; otherwise it
+    /// expires the old one and answers with a new id, which is reported as such. Done only when
+    /// the silence the answer names shows the new end.
+    pub async fn extend(
+        &mut self,
+        silence: &Silence,
+        until: DateTime<Utc>,
+    ) -> Result<Silence, SilenceError> {
+        let path = format!("/api/v2/silence/{}", urlencoding::encode(&silence.id));
+        let url = format!("{}{path}", self.backend.url);
+        let raw = self.get(&path).await?;
+        let current: AmSilence = http::decode(&raw, &url)?;
+        if current.state() == "expired" {
+            return Err(SilenceError::Refused(
+                "it has expired meanwhile — create a new silence".into(),
+            ));
+        }
+        let starts_at = current.starts_at.clone().ok().ok_or_else(|| {
+            SilenceError::Refused("Alertmanager holds it without startsAt".into())
+        })?;
+        let current = current.into_silence().ok_or_else(|| {
+            SilenceError::Refused("Alertmanager holds it without usable matchers".into())
+        })?;
+        let matchers: Vec<Value> = current
+            .matchers
+            .iter()
+            .map(|m| json!({"name": m.name, "value": m.value, "isRegex": m.is_regex, "isEqual": m.is_equal}))
+            .collect();
+        let body = json!({
+            "id": current.id,
+            "matchers": matchers,
+            "startsAt": starts_at,
+            "endsAt": until.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "createdBy": current.creator,
+            "comment": current.reason,
+        });
+        let post_url = format!("{}/api/v2/silences", self.backend.url);
+        let r = http::with_basic(self.client.post(&post_url).json(&body), &self.backend.auth);
+        let resp = http::send(r, self.backend.timeout).await?;
+        let resp =
+            http::check_status(resp, &post_url, &self.backend.auth, self.backend.timeout).await?;
+        let raw = http::body(resp, &post_url, self.backend.timeout).await?;
+        let v: Value = http::decode(&raw, &post_url)?;
+        let id = v
+            .get("silenceID")
+            .and_then(|s| s.as_str())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| SilenceError::NotShown("no silenceID in the answer".into()))?
+            .to_string();
+        let path = format!("/api/v2/silence/{}", urlencoding::encode(&id));
+        let url = format!("{}{path}", self.backend.url);
+        let raw = self.get(&path).await?;
+        let after: AmSilence = http::decode(&raw, &url)?;
+        let state = after.state();
+        let after = after.into_silence().ok_or_else(|| {
+            SilenceError::NotShown(format!("silence {id} could not be read back"))
+        })?;
+        let ends = after.expire_at;
+        if state == "expired" || ends.is_none_or(|e| (e - until).num_seconds().abs() > 1) {
+            return Err(SilenceError::NotShown(format!(
+                "silence {id} ends at {} ({state})",
+                ends.map(|e| e.to_rfc3339()).unwrap_or_else(|| "?".into())
+            )));
+        }
+        Ok(after)
     }
 
     /// Looks for an alert whose `status.silencedBy` holds the new id, a few times over a couple of

@@ -11,6 +11,9 @@ pub enum SilenceError {
     /// Refused before anything was sent.
     #[error("not sent: {0}")]
     Refused(String),
+    /// Sent and accepted, but the backend does not show the change.
+    #[error("sent, but {0}")]
+    NotShown(String),
     #[error(transparent)]
     Http(#[from] HttpError),
 }

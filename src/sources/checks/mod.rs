@@ -77,6 +77,19 @@ impl Backend {
         }
     }
 
+    /// Moves a silence's end to `until`; returns it as the backend now shows it.
+    pub async fn extend(
+        &mut self,
+        silence: &Silence,
+        until: chrono::DateTime<Utc>,
+    ) -> Result<Silence, SilenceError> {
+        match self {
+            Backend::SensuGo(b) => b.extend(silence, until).await,
+            Backend::SensuCore(b) => b.extend(silence, until).await,
+            Backend::Alertmanager(b) => b.extend(silence, until).await,
+        }
+    }
+
     pub async fn unsilence(&mut self, id: &str) -> Result<(), HttpError> {
         match self {
             Backend::SensuGo(b) => b.unsilence(id).await,
@@ -166,6 +179,23 @@ impl Polled for Backend {
                     },
                     Err(e) => SilenceOutcome::Failed {
                         what: format!("unsilence {id}"),
+                        error: e.to_string(),
+                    },
+                };
+                (outcome, audit)
+            }
+            Command::ExtendSilence {
+                silence,
+                until,
+                audit,
+            } => {
+                let outcome = match self.extend(&silence, until).await {
+                    Ok(after) => SilenceOutcome::Extended {
+                        old_id: silence.id.clone(),
+                        silence: Box::new(after),
+                    },
+                    Err(e) => SilenceOutcome::Failed {
+                        what: format!("extend silence {}", silence.id),
                         error: e.to_string(),
                     },
                 };

@@ -7,7 +7,7 @@ use reqwest::Client;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::common::{epoch, since_from_history};
+use super::common::{epoch, since_from_history, SilenceError};
 use crate::config::{ChecksProfile, HttpBackend};
 use crate::model::{
     CheckResult, ChecksSnapshot, HistoryPoint, Shown, Silence, SilenceRequest, SilenceScope,
@@ -253,6 +253,7 @@ pub fn parse(
                     .and_then(chrono::TimeDelta::try_seconds)
                     .and_then(|d| chrono::Utc::now().checked_add_signed(d)),
                 expire_on_resolve: s.expire_on_resolve.ok().unwrap_or(false),
+                updated_at: None,
             })
         })
         .collect();
@@ -330,11 +331,14 @@ impl SensuCore {
     }
 
     pub async fn poll(&mut self) -> Result<ChecksSnapshot, HttpError> {
-        let (results, events, silenced) = tokio::try_join!(
+        // join, not try_join: no request of a failed round is left in flight when the
+        // retry countdown starts.
+        let (results, events, silenced) = tokio::join!(
             self.get("/results"),
             self.get("/events"),
             self.get("/silenced")
-        )?;
+        );
+        let (results, events, silenced) = (results?, events?, silenced?);
         parse(&results, &events, &silenced, &self.backend.url)
     }
 
@@ -352,6 +356,62 @@ impl SensuCore {
             },
             now,
         ))
+    }
+
+    /// Moves the end of entry `silence` to `until`. Sensu 1.x has no update: POSTing the same
+    /// subscription and check replaces the entry (same id), with `expire` counted from now, its
+    /// creator, reason and expire-on-resolve kept. Done only when the entry shows the new end.
+    pub async fn extend(
+        &mut self,
+        silence: &Silence,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Silence, SilenceError> {
+        let expire = (until - chrono::Utc::now()).num_seconds();
+        if expire <= 0 {
+            return Err(SilenceError::Refused("the new end is already past".into()));
+        }
+        let mut body = json!({
+            "expire": expire,
+            "expire_on_resolve": silence.expire_on_resolve,
+            "creator": silence.creator,
+            "reason": silence.reason,
+        });
+        if let Some(s) = &silence.subscription {
+            body["subscription"] = json!(s);
+        }
+        if let Some(c) = &silence.check {
+            body["check"] = json!(c);
+        }
+        if silence_id(&body) != silence.id {
+            return Err(SilenceError::Refused(format!(
+                "entry {} is not named subscription:check, so it cannot be replaced in place",
+                silence.id
+            )));
+        }
+        self.post("/silenced", &body).await?;
+        let path = format!("/silenced/ids/{}", urlencoding::encode(&silence.id));
+        let raw = self.get(&path).await?;
+        let url = format!("{}{path}", self.backend.url);
+        let entry = match http::decode::<Value>(&raw, &url)? {
+            Value::Array(mut all) if !all.is_empty() => all.remove(0),
+            one => one,
+        };
+        let remaining = entry.get("expire").and_then(Value::as_i64).unwrap_or(-1);
+        let ends = chrono::Utc::now() + chrono::Duration::seconds(remaining.max(0));
+        if remaining <= 0 || (ends - until).num_seconds().abs() > 2 {
+            return Err(SilenceError::NotShown(format!(
+                "entry {} has {} left",
+                silence.id,
+                if remaining <= 0 {
+                    "no time limit".to_string()
+                } else {
+                    format!("{remaining} s")
+                }
+            )));
+        }
+        let mut after = silence.clone();
+        after.expire_at = Some(until);
+        Ok(after)
     }
 
     /// GET `/silenced/ids/{id}`: the entry must be there with the subscription and check we sent

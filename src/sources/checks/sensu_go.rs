@@ -6,9 +6,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use reqwest::{Client, RequestBuilder, StatusCode};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
-use super::common::{epoch, since_from_history};
+use super::common::{epoch, since_from_history, SilenceError};
 use crate::config::{ChecksProfile, HttpAuth, HttpBackend};
 use crate::model::{
     CheckResult, ChecksSnapshot, HistoryPoint, Shown, Silence, SilenceRequest, SilenceScope,
@@ -128,6 +128,39 @@ struct GoSilenced {
 
 lenient_structs!(Meta, Event, Entity, Check, GoHistory, GoSilenced);
 
+impl GoSilenced {
+    fn into_silence(self) -> Option<Silence> {
+        let s = self;
+        let (id, created_by) = match s.metadata.ok() {
+            Some(m) => (m.name.non_empty()?, m.created_by.ok().unwrap_or_default()),
+            None => return None,
+        };
+        let begin = s.begin.ok().and_then(epoch);
+        let expire_at = s
+            .expire_at
+            .ok()
+            .and_then(epoch)
+            .or_else(|| match (begin, s.expire.ok()) {
+                (Some(b), Some(e)) if e > 0 => {
+                    chrono::TimeDelta::try_seconds(e).and_then(|d| b.checked_add_signed(d))
+                }
+                _ => None,
+            });
+        Some(Silence {
+            id,
+            subscription: s.subscription.non_empty(),
+            check: s.check.non_empty(),
+            matchers: Vec::new(),
+            creator: s.creator.non_empty().unwrap_or(created_by),
+            reason: s.reason.ok().unwrap_or_default(),
+            begin,
+            expire_at,
+            expire_on_resolve: s.expire_on_resolve.ok().unwrap_or(false),
+            updated_at: None,
+        })
+    }
+}
+
 fn name_of(meta: Lax<Meta>) -> Option<String> {
     meta.ok().and_then(|m| m.name.non_empty())
 }
@@ -209,34 +242,7 @@ pub fn parse_silenced(raw: &[u8], url: &str) -> Result<(Vec<Silence>, usize), Ht
     let silences: Vec<Silence> = entries
         .into_iter()
         .filter_map(Lax::ok)
-        .filter_map(|s| {
-            let (id, created_by) = match s.metadata.ok() {
-                Some(m) => (m.name.non_empty()?, m.created_by.ok().unwrap_or_default()),
-                None => return None,
-            };
-            let begin = s.begin.ok().and_then(epoch);
-            let expire_at =
-                s.expire_at
-                    .ok()
-                    .and_then(epoch)
-                    .or_else(|| match (begin, s.expire.ok()) {
-                        (Some(b), Some(e)) if e > 0 => {
-                            chrono::TimeDelta::try_seconds(e).and_then(|d| b.checked_add_signed(d))
-                        }
-                        _ => None,
-                    });
-            Some(Silence {
-                id,
-                subscription: s.subscription.non_empty(),
-                check: s.check.non_empty(),
-                matchers: Vec::new(),
-                creator: s.creator.non_empty().unwrap_or(created_by),
-                reason: s.reason.ok().unwrap_or_default(),
-                begin,
-                expire_at,
-                expire_on_resolve: s.expire_on_resolve.ok().unwrap_or(false),
-            })
-        })
+        .filter_map(GoSilenced::into_silence)
         .collect();
     let skipped = total - silences.len();
     Ok((silences, skipped))
@@ -451,6 +457,66 @@ impl SensuGo {
             },
             now,
         ))
+    }
+
+    /// Moves the end of entry `silence` to `until`: the entry is read back, PUT again with its
+    /// `begin` and an `expire` that ends at `until` (Sensu computes `expire_at` from them), and is
+    /// done only when a second read shows the new end.
+    pub async fn extend(
+        &mut self,
+        silence: &Silence,
+        until: DateTime<Utc>,
+    ) -> Result<Silence, SilenceError> {
+        let url = self.ns_url(&format!("/silenced/{}", urlencoding::encode(&silence.id)));
+        let mut entry = self.read_entry(&url).await?;
+        let begin = entry
+            .get("begin")
+            .and_then(Value::as_i64)
+            .filter(|b| *b > 0)
+            .unwrap_or_else(|| Utc::now().timestamp());
+        let expire = until.timestamp() - begin;
+        if expire <= 0 {
+            return Err(SilenceError::Refused(
+                "the new end is before the silence began".into(),
+            ));
+        }
+        entry["expire"] = json!(expire);
+        entry["expire_at"] = json!(0);
+        entry["begin"] = json!(begin);
+        let u = url.clone();
+        self.call(&url, move |c| c.put(&u).json(&entry)).await?;
+        let after = self.read_entry(&url).await?;
+        let after = serde_json::from_value::<Lax<GoSilenced>>(after)
+            .ok()
+            .and_then(Lax::ok)
+            .and_then(GoSilenced::into_silence)
+            .ok_or_else(|| SilenceError::NotShown("the entry could not be read back".into()))?;
+        match after.expire_at {
+            Some(e) if (e - until).num_seconds().abs() <= 1 => Ok(after),
+            other => Err(SilenceError::NotShown(format!(
+                "entry {} ends at {}",
+                after.id,
+                other
+                    .map(|e| e.to_rfc3339())
+                    .unwrap_or_else(|| "no time (until removed)".into())
+            ))),
+        }
+    }
+
+    /// GET one silenced entry as the JSON object Sensu holds (so a PUT sends back every field,
+    /// including ones this console does not know).
+    async fn read_entry(&mut self, url: &str) -> Result<Value, HttpError> {
+        let u = url.to_string();
+        let resp = self.call(url, move |c| c.get(&u)).await?;
+        let raw = http::body(resp, url, self.backend.timeout).await?;
+        let v: Value = http::decode(&raw, url)?;
+        if !v.is_object() {
+            return Err(HttpError::Decode {
+                url: url.to_string(),
+                reason: "the silenced entry is not an object".into(),
+            });
+        }
+        Ok(v)
     }
 
     /// GET `/silenced/{name}`: the entry must be there with the subscription and check we sent.

@@ -31,6 +31,7 @@ impl ChecksConsole {
             metrics: None,
             logs: None,
             discovery_prefix: String::new(),
+            guard: Default::default(),
             warnings: Vec::new(),
         };
         let mut c = ChecksConsole {

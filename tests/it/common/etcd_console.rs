@@ -7,7 +7,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use opsconsole::config::{ClusterProfile, Config, EtcdProfile};
-use opsconsole::model::{AuditEntry, DeregisterOutcome, Health, Msg, SourceId, SourceKind};
+use opsconsole::model::{
+    AuditEntry, DeregisterOutcome, Health, Msg, RestoreOutcome, SourceId, SourceKind,
+};
 use opsconsole::state::{Pane, Popup, State};
 
 use super::etcd_cluster::EtcdCluster;
@@ -45,6 +47,22 @@ pub fn profile(endpoints: &[String]) -> EtcdProfile {
     etcd
 }
 
+/// The cluster profile `test` as a user would write it: etcd on `endpoints` under [`PREFIX`],
+/// then `extra` lines of the `[clusters.test]` table (`protected = true`, `max_bulk = 5`, …).
+pub fn cluster_toml(endpoints: &[String], extra: &str) -> ClusterProfile {
+    let list = endpoints
+        .iter()
+        .map(|e| format!("\"{e}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let toml = format!(
+        "[clusters.test]\n{extra}\netcd = {{ endpoints = [{list}], prefix = \"{PREFIX}\", connect_timeout_secs = 2, keepalive_secs = 5 }}\n"
+    );
+    let config = Config::parse(&toml, Path::new("/test/config.toml"))
+        .unwrap_or_else(|e| panic!("{e}\n{toml}"));
+    config.cluster("test").expect("cluster test").clone()
+}
+
 /// Key → (value, mod_revision, lease), as the console holds it or as etcd has it.
 /// Key bytes (the identity) → (value, mod_revision, lease).
 pub type Members = BTreeMap<Vec<u8>, (String, i64, i64)>;
@@ -57,6 +75,8 @@ pub struct Console {
     /// Size of every listing received, in order.
     pub snapshots: Vec<usize>,
     pub deregs: Vec<(Vec<u8>, DeregisterOutcome)>,
+    /// Every undo's outcome, in order.
+    pub restores: Vec<(Vec<u8>, RestoreOutcome)>,
 }
 
 /// The cluster profile `test` holding only `etcd`.
@@ -72,17 +92,24 @@ pub fn cluster(etcd: EtcdProfile) -> ClusterProfile {
         metrics: None,
         logs: None,
         discovery_prefix: String::new(),
+        guard: Default::default(),
         warnings: Vec::new(),
     }
 }
 
 impl Console {
     pub fn start(profile: EtcdProfile) -> Console {
+        Console::with_cluster(cluster(profile))
+    }
+
+    /// The console on a whole cluster profile (its guardrails, readonly, …).
+    pub fn with_cluster(profile: ClusterProfile) -> Console {
         Console {
-            h: Headless::start(cluster(profile)),
+            h: Headless::start(profile),
             healths: Vec::new(),
             snapshots: Vec::new(),
             deregs: Vec::new(),
+            restores: Vec::new(),
         }
     }
 
@@ -106,6 +133,9 @@ impl Console {
             Msg::MembersListed { members, .. } => self.snapshots.push(members.len()),
             Msg::DeregisterDone { key, outcome, .. } => {
                 self.deregs.push((key.clone(), outcome.clone()))
+            }
+            Msg::RestoreDone { key, outcome, .. } => {
+                self.restores.push((key.clone(), outcome.clone()))
             }
             _ => {}
         }

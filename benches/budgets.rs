@@ -171,6 +171,7 @@ impl ValueFormatter for Nanos {
         let n = match *t {
             Throughput::Bytes(n) | Throughput::BytesDecimal(n) | Throughput::Elements(n) => n,
             Throughput::Bits(n) => n,
+            Throughput::ElementsAndBytes { elements, .. } => elements,
         } as f64;
         for v in values {
             *v = n * 1e9 / *v;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use tokio::sync::mpsc;
 
 use crate::model::{
@@ -64,7 +64,7 @@ impl DemoSource {
             silences: Vec::new(),
             next_id: 0,
             metrics_query: None,
-            rng: StdRng::from_os_rng(),
+            rng: StdRng::from_rng(&mut rand::rng()),
             frozen: None,
         }
     }

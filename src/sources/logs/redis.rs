@@ -109,6 +109,27 @@ impl RedisTail {
         }
     }
 
+    /// The client: `rediss://` trusts the profile's `ca` when there is one, else the system roots.
+    fn client(&self) -> Result<redis::Client, String> {
+        let url = self.redis_url();
+        match &self.profile.http.ca {
+            Some(ca) if url.starts_with("rediss://") => {
+                crate::sources::http::install_crypto_provider();
+                let root_cert =
+                    std::fs::read(ca).map_err(|e| format!("reading ca {}: {e}", ca.display()))?;
+                let certs = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(root_cert),
+                };
+                redis::Client::build_with_tls(url, certs).map_err(|e| e.to_string())
+            }
+            _ => {
+                crate::sources::http::install_crypto_provider();
+                redis::Client::open(url).map_err(|e| e.to_string())
+            }
+        }
+    }
+
     async fn run_redis(&mut self, channel: Option<String>, list: Option<String>, userpush: bool) {
         let mut was_live = false;
         loop {
@@ -132,7 +153,7 @@ impl RedisTail {
     }
 
     async fn redis_pubsub(&mut self, channel: &str, was_live: &mut bool) -> Result<(), String> {
-        let client = redis::Client::open(self.redis_url()).map_err(|e| e.to_string())?;
+        let client = self.client()?;
         let timeout = self.profile.http.timeout;
         let mut pubsub = tokio::time::timeout(timeout, client.get_async_pubsub())
             .await
@@ -200,7 +221,7 @@ impl RedisTail {
         } else {
             ("BRPOP", "RPOP")
         };
-        let client = redis::Client::open(self.redis_url()).map_err(|e| e.to_string())?;
+        let client = self.client()?;
         // redis-rs times requests out after 500 ms by default: shorter than BRPOP's block, so an
         // idle list would look like a dead server (and a line popped server-side just as the
         // client gave up would be lost with the connection).

@@ -62,6 +62,12 @@ pub enum Action {
     DeleteToEnd,
     NextField,
     PrevField,
+    /// Command line: complete the command or its argument.
+    Complete,
+    /// Command line: the previous (older) entry of the history.
+    HistoryPrev,
+    /// Command line: the next (newer) entry, then what was being typed.
+    HistoryNext,
 }
 
 impl Action {
@@ -94,7 +100,9 @@ impl Action {
             Action::Silence => "silence check",
             Action::Unsilence => "remove silence",
             Action::ToggleFollow => "toggle follow (logs)",
-            Action::CommandLine => "command line (:q, :cluster NAME)",
+            Action::CommandLine => {
+                "command line (:cluster [NAME|-], :filter, :sort COL, :readonly, :theme NAME, :keys, :q)"
+            }
             Action::Help => "help",
             Action::Confirm => "confirm",
             Action::Cancel => "cancel",
@@ -122,6 +130,9 @@ impl Action {
             Action::DeleteToEnd => "delete to the end",
             Action::NextField => "next field",
             Action::PrevField => "previous field",
+            Action::Complete => "command line: complete the command or argument",
+            Action::HistoryPrev => "command line: older entry of the history",
+            Action::HistoryNext => "command line: newer entry of the history",
         }
     }
 }

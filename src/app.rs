@@ -157,7 +157,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
     let started = Instant::now();
     let (msg_tx, mut msg_rx) = mpsc::channel::<Msg>(1024);
     let mut core = Core::start(&settings, msg_tx)?;
-    let theme = &settings.theme;
+    let mut theme = settings.theme.clone();
     let keymap = &settings.keymap;
     let mut guard = TerminalGuard::enter()?;
     if settings.mouse {
@@ -196,7 +196,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
             );
             let area = guard
                 .terminal
-                .draw(|f| crate::ui::draw(f, &core.state, theme, keymap))
+                .draw(|f| crate::ui::draw(f, &core.state, &theme, keymap))
                 .context("drawing the screen")?
                 .area;
             let backend = guard.terminal.backend_mut();
@@ -295,6 +295,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                 Effect::Switch(next) => stop = Some(Exit::SwitchCluster(next)),
                 // A key or a listing is answered at once, not at the next frame slot.
                 Effect::DrawNow => last_draw = Instant::now() - FRAME,
+                Effect::Theme(next) => {
+                    theme = *next;
+                    dirty = true;
+                }
                 // Only listings: trimming after log bursts was measured and gained nothing (the
                 // lines' memory is live, not freed buffers).
                 Effect::Listed(n) => {

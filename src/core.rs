@@ -51,6 +51,10 @@ pub struct Settings {
     pub clusters: Option<Arc<dyn Clusters>>,
     /// The cluster this session was switched from (`:cluster -` goes back to it).
     pub switched_from: Option<String>,
+    /// Where the profile came from (`--cluster`, `ETCDCTL_ENDPOINTS`, …): the status bar says it.
+    pub origin: Option<String>,
+    /// The command line's history, kept across runs; `None`: kept for this session only.
+    pub history_file: Option<PathBuf>,
 }
 
 impl Settings {
@@ -69,6 +73,8 @@ impl Settings {
             user: user.to_string(),
             clusters: None,
             switched_from: None,
+            origin: None,
+            history_file: None,
         }
     }
 }
@@ -79,6 +85,18 @@ impl Settings {
 pub trait Clusters: Send + Sync {
     /// The cluster names the config defines.
     fn names(&self) -> Result<Vec<String>, String>;
+    /// The clusters with their marks (read-only, accent), for the `:cluster` picker.
+    fn entries(&self) -> Result<Vec<state::ClusterChoice>, String> {
+        Ok(self
+            .names()?
+            .into_iter()
+            .map(|name| state::ClusterChoice {
+                name,
+                readonly: false,
+                accent: None,
+            })
+            .collect())
+    }
     /// Everything needed to run `name`, or why it cannot be run.
     fn load(&self, name: &str) -> Result<Settings, String>;
 }
@@ -110,6 +128,8 @@ pub enum Effect {
     Switch(Box<Settings>),
     /// Draw now rather than at the next frame slot: the user is waiting for it.
     DrawNow,
+    /// Draw with this theme from now on (`:theme NAME`).
+    Theme(Box<Theme>),
     /// A listing of this many members arrived (the app hands freed memory back after drawing it).
     Listed(usize),
 }
@@ -194,6 +214,10 @@ pub struct Core {
     clusters: Option<Arc<dyn Clusters>>,
     /// A test hook (`OPSCONSOLE_TEST_PANIC=1`, read once at start): panic on the first key.
     panic_on_key: bool,
+    /// What `:theme NAME` resolves with: the profile's accent, and whether NO_COLOR is set.
+    accent: Option<String>,
+    no_color: bool,
+    history_file: Option<PathBuf>,
 }
 
 impl Core {
@@ -209,6 +233,17 @@ impl Core {
         state.readonly = settings.readonly;
         state.utc = settings.utc;
         state.previous_cluster = settings.switched_from.clone();
+        state.profile_origin = settings.origin.clone();
+        if let Some(path) = &settings.history_file {
+            state.history = read_history(path);
+        }
+        state.completions.themes = crate::theme::BUILTIN
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect();
+        if let Some(names) = settings.clusters.as_ref().and_then(|c| c.names().ok()) {
+            state.completions.clusters = names;
+        }
         let mut core = Core {
             state,
             keymap: settings.keymap.clone(),
@@ -219,6 +254,9 @@ impl Core {
             cluster: settings.profile.name.clone(),
             clusters: settings.clusters.clone(),
             panic_on_key: std::env::var_os("OPSCONSOLE_TEST_PANIC").is_some_and(|v| v == "1"),
+            accent: settings.profile.accent.clone(),
+            no_color: crate::theme::no_color(),
+            history_file: settings.history_file.clone(),
         };
         if settings.demo {
             core.start_demo();
@@ -509,6 +547,22 @@ impl Core {
                 }
                 Command::ListClusters => self.list_clusters(),
                 Command::Quit => effects.push(Effect::Quit),
+                Command::SetTheme(name) => {
+                    match Theme::resolve(Some(&name), self.accent.as_deref(), self.no_color) {
+                        Ok(theme) => {
+                            state::note(&mut self.state, format!("theme {name}"));
+                            effects.push(Effect::Theme(Box::new(theme)));
+                        }
+                        Err(e) => state::note_error(&mut self.state, format!("theme {name}: {e}")),
+                    }
+                }
+                Command::RecordHistory(line) => {
+                    if let Some(path) = &self.history_file {
+                        if let Err(e) = append_history(path, &line) {
+                            info!(%e, path = %path.display(), "command history not saved");
+                        }
+                    }
+                }
                 Command::StartSource { source, spec } => {
                     match PaneBackend::from_discovered(source.kind, &spec) {
                         Ok(backend) => self.run_backend(backend),
@@ -612,27 +666,51 @@ impl Core {
             );
             return;
         };
-        match clusters.names() {
-            Ok(names) => {
-                let list = names
-                    .iter()
-                    .map(|n| {
-                        if *n == self.cluster {
-                            format!("{n} (current)")
-                        } else {
-                            n.clone()
-                        }
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                state::note(
-                    &mut self.state,
-                    format!("clusters: {list} — :cluster NAME switches, :cluster - goes back"),
-                );
+        match clusters.entries() {
+            Ok(entries) => {
+                self.state.completions.clusters = entries.iter().map(|c| c.name.clone()).collect();
+                state::open_cluster_picker(&mut self.state, entries);
             }
             Err(e) => state::note_error(&mut self.state, format!("cannot list the clusters: {e}")),
         }
     }
+}
+
+/// The history file's lines, oldest first (the last [`state::input::HISTORY_MAX`]); none when
+/// it cannot be read.
+fn read_history(path: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect();
+    let skip = lines.len().saturating_sub(state::input::HISTORY_MAX);
+    lines.into_iter().skip(skip).collect()
+}
+
+/// Appends `line` to the history file (mode 0600: command lines may name hosts); rewrites it
+/// to its last entries once it holds twice as many.
+fn append_history(path: &std::path::Path, line: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let line = line.replace(['\n', '\r'], " ");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    writeln!(f, "{line}")?;
+    drop(f);
+    let text = std::fs::read_to_string(path)?;
+    if text.lines().count() > 2 * state::input::HISTORY_MAX {
+        let keep = read_history(path).join("\n") + "\n";
+        std::fs::write(path, keep)?;
+    }
+    Ok(())
 }
 
 impl Drop for Core {

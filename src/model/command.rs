@@ -50,6 +50,10 @@ pub enum Command {
     /// Say which clusters the config has.
     ListClusters,
     Quit,
+    /// `:theme NAME`: load the theme (a built-in name or a file) and draw with it.
+    SetTheme(String),
+    /// A command line to append to the history file (kept across runs).
+    RecordHistory(String),
 }
 
 /// A change the user confirmed, not yet sent.

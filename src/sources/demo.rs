@@ -495,6 +495,8 @@ impl DemoSource {
             | Command::StartSource { .. }
             | Command::StopSource(_)
             | Command::ListClusters
+            | Command::SetTheme(_)
+            | Command::RecordHistory(_)
             | Command::Quit => true,
         }
     }
@@ -544,7 +546,7 @@ pub fn demo_metrics(q: &MetricsQuery, now: chrono::DateTime<Utc>) -> MetricsResu
                 let ts = end - window + (i as f64 + 1.0) * step;
                 // A gap now and then (a missed scrape) so the gap rendering is visible.
                 let slot = (ts / 60.0) as u64;
-                if (slot + seed + k as u64) % 37 == 0 {
+                if (slot + seed + k as u64).is_multiple_of(37) {
                     return None;
                 }
                 // Periods of minutes to hours, so every window shows movement.

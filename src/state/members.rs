@@ -85,8 +85,11 @@ impl Filter {
     }
 }
 
+/// The regex crate's last line (`error: unclosed group`) without its own `error:` (the message
+/// already says it is one).
 fn first_error_line(s: &str) -> String {
-    s.lines().last().unwrap_or(s).trim().to_string()
+    let last = s.lines().last().unwrap_or(s).trim();
+    last.strip_prefix("error: ").unwrap_or(last).to_string()
 }
 
 #[derive(Debug, Default)]
@@ -490,6 +493,27 @@ impl PaneState for Members {
 
     fn filter_counts(&self) -> (usize, usize, &'static str) {
         (self.visible_len(), self.len(), "members")
+    }
+
+    fn sort_columns(&self) -> &'static [&'static str] {
+        &["role", "instance", "address", "ttl", "age", "version"]
+    }
+
+    fn sort_by(&mut self, column: &str) -> Result<(), String> {
+        let i = self
+            .sort_columns()
+            .iter()
+            .position(|c| c.eq_ignore_ascii_case(column) || (column == "addr" && *c == "address"))
+            .ok_or_else(|| {
+                format!(
+                    "no column \"{column}\" in members — sort by {}",
+                    self.sort_columns().join(", ")
+                )
+            })?;
+        self.sort = Some(SortColumn::ALL[i]);
+        self.descending = false;
+        self.rebuild_view();
+        Ok(())
     }
 
     fn on_action(&mut self, action: Action, _ctx: &PaneCtx) -> Reaction {

@@ -66,6 +66,17 @@ pub trait PaneState {
         (0, 0, "rows")
     }
 
+    /// The columns `:sort COL` takes here (empty: the pane does not sort).
+    fn sort_columns(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// `:sort COL`: sorts by that column (one of [`Self::sort_columns`]), ascending.
+    fn sort_by(&mut self, column: &str) -> Result<(), String> {
+        let _ = column;
+        Err(format!("the {} pane has no sort", self.name()))
+    }
+
     /// What `action` does here (moves, sorts, toggles, opens a popup, asks a source).
     fn on_action(&mut self, action: Action, ctx: &PaneCtx) -> Reaction;
 }

@@ -30,7 +30,20 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
                 InputKind::Command => ":",
             };
             const HINT: &str = "   Enter apply · Esc cancel";
-            let width = (a.width as usize).saturating_sub(1 + HINT.len());
+            // Why Enter did not apply, or what Tab found, in place of the key hint.
+            let (hint, hint_style) = match &input.hint {
+                Some((level, text)) => (
+                    format!("   {}", visible(text)),
+                    match level {
+                        Level::Error => ctx.theme.style(StyleName::Error),
+                        Level::Warn => ctx.theme.style(StyleName::Warning),
+                        Level::Info => ctx.theme.style(StyleName::Muted),
+                    },
+                ),
+                None => (HINT.to_string(), ctx.theme.style(StyleName::Muted)),
+            };
+            let hint_width = hint.chars().count().min(a.width as usize / 2);
+            let width = (a.width as usize).saturating_sub(1 + hint_width);
             let mut spans = vec![Span::styled(prompt, ctx.theme.style(StyleName::Key))];
             spans.extend(super::field_spans(
                 ctx,
@@ -39,7 +52,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
                 ratatui::style::Style::default(),
                 true,
             ));
-            spans.push(Span::styled(HINT, ctx.theme.style(StyleName::Muted)));
+            spans.push(Span::styled(fit(&hint, hint_width), hint_style));
             Line::from(spans)
         } else if let Some(s) = &st.status {
             let style = match s.level {
@@ -68,6 +81,12 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         format!(" {} ", st.cluster),
         ctx.theme.style(StyleName::Cluster),
     )];
+    if let Some(origin) = &st.profile_origin {
+        spans.push(Span::styled(
+            format!("from {origin} "),
+            ctx.theme.style(StyleName::Muted),
+        ));
+    }
     if st.demo {
         spans.push(Span::styled(" DEMO ", ctx.theme.style(StyleName::Readonly)));
     }

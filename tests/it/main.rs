@@ -13,6 +13,9 @@
 //! - Safety: `security` (readonly, secrets), `audit` (the audit log is the gate), `tls`, `config`
 //!   (what cannot work is refused at start).
 //! - `cli` (snapshot, inventory, closed pipes), `stack` (`scripts/stack` end to end).
+//! - `conventions` (etcdctl's environment, system trust roots, rediss://, amtool's config, the
+//!   profile's precedence, info/keys/completions/man, no drawing into a file), `command_line`
+//!   (completion, history across runs, the cluster picker, :readonly, the filter prompt).
 //! - `render_screen`, `render_panes` (insta snapshots of the drawn screen), `fuzz` (proptest).
 //!
 //! `common/` holds the harness: the servers, the headless console on the app's own `Core`, the tmux
@@ -23,7 +26,9 @@ mod common;
 mod audit;
 mod checks_backends;
 mod cli;
+mod command_line;
 mod config;
+mod conventions;
 mod deregister;
 mod discovery;
 mod failover;

@@ -919,7 +919,7 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             let k: Arc<[u8]> = Arc::from(format!("{:08}", x % 5_000).as_bytes());
-            let grow = step < 6_000 || x % 3 != 0;
+            let grow = step < 6_000 || !x.is_multiple_of(3);
             match model.binary_search(&k) {
                 Ok(p) if !grow => {
                     assert_eq!(v.binary_search_by(|e| e.cmp(&k)), Ok(p));

@@ -83,7 +83,7 @@ fn message(rng: &mut Rng) -> String {
             m.push(' ');
         }
         m.push_str(rng.pick(&WORDS));
-        if rng.next() % 4 == 0 {
+        if rng.next().is_multiple_of(4) {
             m.push_str(&format!(" {}", rng.next() % 100_000));
         }
     }
@@ -107,7 +107,7 @@ fn line(rng: &mut Rng, i: usize) -> String {
             rng.next() % 65_536
         ),
         1 => {
-            let sd = if rng.next() % 2 == 0 {
+            let sd = if rng.next().is_multiple_of(2) {
                 format!("[req@32473 id=\"{}\" path=\"/x\\]y\"]", rng.next() % 1000)
             } else {
                 "-".into()

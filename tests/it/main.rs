@@ -15,6 +15,7 @@ mod etcd_cluster;
 mod etcd_source;
 mod fuzz;
 mod inventory;
+mod logs_formats;
 mod logs_http;
 mod logs_redis;
 mod metrics_graphite;

@@ -10,7 +10,7 @@ use reqwest::Client;
 use serde_json::Value;
 
 use super::common::{Page, Tail, FIRST_PAGE, PAGE};
-use super::syslog::parse_any;
+use super::syslog::{parse_any_in, SenderZone};
 use crate::config::HttpBackend;
 use crate::model::{severity_from_name, text::sanitize, LogLine};
 use crate::sources::http::{self, HttpError};
@@ -36,6 +36,8 @@ pub struct LokiTail {
     hosts: Vec<String>,
     /// Lines on the first poll (the newest of the last hour).
     first_page: usize,
+    /// The senders' zone, for RFC 3164 stamps inside lines.
+    zone: SenderZone,
 }
 
 impl LokiTail {
@@ -49,7 +51,13 @@ impl LokiTail {
             seen: HashMap::new(),
             hosts: Vec::new(),
             first_page: FIRST_PAGE,
+            zone: SenderZone::default(),
         }
+    }
+
+    /// The same tail reading RFC 3164 stamps inside lines in `zone` (the source's `timezone`).
+    pub fn in_zone(self, zone: SenderZone) -> LokiTail {
+        LokiTail { zone, ..self }
     }
 
     /// The same tail reading `lines` on its first poll (`opsconsole snapshot`: the newest lines
@@ -166,7 +174,7 @@ impl LokiTail {
                     text.hash(&mut h);
                     h.finish()
                 };
-                let mut line = parse_any(text.as_bytes());
+                let mut line = parse_any_in(text.as_bytes(), self.zone);
                 if line.time.is_none() || !text.trim_start().starts_with('{') {
                     line.time = DateTime::from_timestamp(
                         ns.div_euclid(1_000_000_000) as i64,
@@ -246,7 +254,9 @@ impl Tail for LokiTail {
             let tenant = self.tenant.take();
             *self = LokiTail {
                 hosts,
-                ..LokiTail::new(query, tenant).first_page(self.first_page)
+                ..LokiTail::new(query, tenant)
+                    .first_page(self.first_page)
+                    .in_zone(self.zone)
             };
         }
     }

@@ -94,14 +94,14 @@ impl SenderZone {
                     Some(o.fix().local_minus_utc())
                 }
                 // In the gap (clocks skip 02:00→03:00): the offset an hour earlier.
-                LocalResult::None => match tz
-                    .offset_from_local_datetime(&(*t - chrono::Duration::hours(1)))
-                {
-                    LocalResult::Single(o) | LocalResult::Ambiguous(o, _) => {
-                        Some(o.fix().local_minus_utc())
+                LocalResult::None => {
+                    match tz.offset_from_local_datetime(&(*t - chrono::Duration::hours(1))) {
+                        LocalResult::Single(o) | LocalResult::Ambiguous(o, _) => {
+                            Some(o.fix().local_minus_utc())
+                        }
+                        LocalResult::None => None,
                     }
-                    LocalResult::None => None,
-                },
+                }
             }
         }
         match self {

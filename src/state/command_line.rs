@@ -16,6 +16,10 @@ pub fn run(state: &mut State, line: &str) -> Vec<Command> {
             );
             Vec::new()
         }
+        (Some(w @ ("w" | "w!" | "write" | "write!")), _, _) => {
+            let path = line[w.len()..].trim();
+            save_logs(state, path, w.ends_with('!'))
+        }
         (Some("help"), _, _) => {
             state.popup = Some(Popup::Help { scroll: 0 });
             Vec::new()
@@ -24,7 +28,7 @@ pub fn run(state: &mut State, line: &str) -> Vec<Command> {
         _ => {
             state.say(
                 Level::Error,
-                format!("unknown command \":{line}\" — try :q, :cluster NAME, :help"),
+                format!("unknown command \":{line}\" — try :q, :cluster NAME, :help, :w FILE"),
             );
             Vec::new()
         }
@@ -53,4 +57,25 @@ fn cluster_command(state: &mut State, arg: Option<&str>) -> Vec<Command> {
         return Vec::new();
     }
     vec![Command::SwitchCluster(name)]
+}
+
+/// `:w PATH` / `:w! PATH`: the lines the logs pane shows (filter, threshold and scope applied),
+/// as text or — for a `.jsonl` path — one JSON object per line. The I/O side writes the file and
+/// refuses an existing one unless `!`.
+fn save_logs(state: &mut State, path: &str, overwrite: bool) -> Vec<Command> {
+    if path.is_empty() {
+        state.say(
+            Level::Error,
+            ":w needs a file: :w /tmp/incident.log (text) or :w /tmp/incident.jsonl (JSON lines)",
+        );
+        return Vec::new();
+    }
+    let jsonl = path.ends_with(".jsonl");
+    let (text, lines) = state.logs.export(jsonl, state.utc);
+    vec![Command::SaveLogs {
+        path: path.to_string(),
+        text,
+        lines,
+        overwrite,
+    }]
 }

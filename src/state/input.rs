@@ -16,6 +16,8 @@ const MAX_CHARS: usize = 512;
 pub enum InputKind {
     Filter,
     Command,
+    /// `t` in the logs pane: a time to move the cursor to.
+    TimeJump,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +65,21 @@ pub fn act(state: &mut State, action: Action) -> Vec<Command> {
                     Vec::new()
                 }
                 InputKind::Command => command_line::run(state, field.text().trim()),
+                InputKind::TimeJump => {
+                    let rereads = matches!(
+                        state.backends.logs.as_deref(),
+                        Some("elasticsearch" | "loki")
+                    );
+                    let (say, cmds) = super::logs::time_jump(
+                        &mut state.logs,
+                        field.text(),
+                        state.now,
+                        state.utc,
+                        rereads,
+                    );
+                    state.say(Level::Info, say);
+                    cmds
+                }
             }
         }
         edit => {

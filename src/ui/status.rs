@@ -27,6 +27,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             let prompt = match input.kind {
                 InputKind::Filter => "/",
                 InputKind::Command => ":",
+                InputKind::TimeJump => "go to time (14:02, -15m): ",
             };
             const HINT: &str = "   Enter apply · Esc cancel";
             let width = (a.width as usize).saturating_sub(1 + HINT.len());

@@ -87,8 +87,10 @@ async fn every_format(mode: RsyslogMode) {
         rs.send_udp(line.as_bytes());
     }
     for (key, t) in keys.iter().zip(tails.iter_mut()) {
-        t.until(ARRIVE, &format!("3 lines on {key}"), |t| t.lines().len() >= 3)
-            .await;
+        t.until(ARRIVE, &format!("3 lines on {key}"), |t| {
+            t.lines().len() >= 3
+        })
+        .await;
         let lines = t.lines();
         let template = FORMATS
             .iter()

@@ -238,7 +238,11 @@ impl RedisTail {
                 .query_async(&mut conn)
                 .await
                 .map_err(|e| e.to_string())?;
-            lines.extend(more.unwrap_or_default().iter().map(|m| parse_any_in(m, zone)));
+            lines.extend(
+                more.unwrap_or_default()
+                    .iter()
+                    .map(|m| parse_any_in(m, zone)),
+            );
             if !self.send_lines(lines).await {
                 return Ok(());
             }

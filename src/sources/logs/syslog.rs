@@ -726,7 +726,10 @@ mod tests {
         assert_eq!(l.time, Some(at("2026-12-03T11:00:00.5Z")));
         // RSYSLOG_SyslogProtocol23Format ends with a newline.
         let l = parse_any(b"<14>1 2026-12-03T11:00:00Z web-3 app 12 - - hello\n");
-        assert_eq!((&*l.host, &*l.program, l.message.as_str()), ("web-3", "app", "hello"));
+        assert_eq!(
+            (&*l.host, &*l.program, l.message.as_str()),
+            ("web-3", "app", "hello")
+        );
         // A number that is not a stamp stays text.
         let l = parse_utc("2026 was a year", now());
         assert_eq!((l.message.as_str(), l.time), ("2026 was a year", None));
@@ -797,7 +800,9 @@ mod tests {
     #[test]
     fn json_with_raw_control_characters_is_read_leniently() {
         // A hand-written string template puts a raw tab and newline inside the JSON string.
-        let l = parse_any(b"{\"host\":\"web-1\",\"severity\":\"err\",\"message\":\"a\tb\nc\x1b[2Jd\x07\"}");
+        let l = parse_any(
+            b"{\"host\":\"web-1\",\"severity\":\"err\",\"message\":\"a\tb\nc\x1b[2Jd\x07\"}",
+        );
         assert_eq!(
             (&*l.host, l.severity, l.message.as_str()),
             ("web-1", Some(3), "a b cd")
@@ -820,7 +825,12 @@ mod tests {
             now(),
         );
         assert_eq!(l.message, "the message");
-        let sd = &l.fields.iter().find(|(k, _)| k == "structured_data").unwrap().1;
+        let sd = &l
+            .fields
+            .iter()
+            .find(|(k, _)| k == "structured_data")
+            .unwrap()
+            .1;
         assert_eq!(sd, r#"[x@1 a="q\]r" b="say \"hi]\"" c="end\\"][y@2 d="]"]"#);
         // An element that never closes takes the rest of the line, without panicking.
         let l = parse_utc(r#"<14>1 2026-11-25T04:10:15Z h a - - [x@1 a="open"#, now());

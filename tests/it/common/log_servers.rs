@@ -509,8 +509,13 @@ template(name="json_redis" type="list" option.jsonf="on") {{
                 let (last, _) = FORMATS[FORMATS.len() - 1];
                 let deadline = Instant::now() + Duration::from_secs(10);
                 while Instant::now() < deadline {
-                    let r = c.cmd(&[b"LRANGE", last.as_bytes(), b"0", b"-1"]).expect("LRANGE");
-                    if r.bulks().iter().any(|b| String::from_utf8_lossy(b).contains("probe-barrier")) {
+                    let r = c
+                        .cmd(&[b"LRANGE", last.as_bytes(), b"0", b"-1"])
+                        .expect("LRANGE");
+                    if r.bulks()
+                        .iter()
+                        .any(|b| String::from_utf8_lossy(b).contains("probe-barrier"))
+                    {
                         break;
                     }
                     std::thread::sleep(Duration::from_millis(50));

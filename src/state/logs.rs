@@ -500,18 +500,32 @@ impl Logs {
         self.unseen = 0;
     }
 
+    /// Where searches start: the selected line, or — while following, when no cursor is on
+    /// screen — just past the newest line, so that `N`, `E`, `W` and `U` find the newest one.
+    fn search_from(&self) -> Option<u64> {
+        if self.follow {
+            return self.matches.back().map(|s| s + 1);
+        }
+        self.selected_seq()
+    }
+
     /// The next (or previous) shown line after the cursor that `wanted` accepts.
     fn seek(&self, dir: Dir, wanted: impl Fn(u64) -> bool) -> Option<u64> {
-        let i = self.selected_index()?;
+        let cur = self.search_from()?;
+        let i = self.matches.partition_point(|s| *s < cur);
         match dir {
-            Dir::Forward => self.matches.range(i + 1..).copied().find(|s| wanted(*s)),
+            Dir::Forward => self
+                .matches
+                .range((i + 1).min(self.matches.len())..)
+                .copied()
+                .find(|s| wanted(*s)),
             Dir::Backward => self.matches.range(..i).rev().copied().find(|s| wanted(*s)),
         }
     }
 
     /// `n`/`N`: the next or previous line the filter matches (in either mode): a binary search.
     fn seek_hit(&self, dir: Dir) -> Option<u64> {
-        let cur = self.selected_seq()?;
+        let cur = self.search_from()?;
         match dir {
             Dir::Forward => {
                 let at = self.hits.partition_point(|s| *s <= cur);
@@ -531,7 +545,7 @@ impl Logs {
 
     /// `u`/`U`: the next or previous mark on a shown line.
     fn seek_mark(&self, dir: Dir) -> Option<u64> {
-        let cur = self.selected_seq()?;
+        let cur = self.search_from()?;
         let shown = |s: &&u64| self.matches.binary_search(s).is_ok();
         match dir {
             Dir::Forward => self.marks.range(cur + 1..).find(shown).copied(),
@@ -1502,6 +1516,8 @@ mod tests {
         assert_eq!(tail, ["y30", "y31", "y32", "y37", "y38", "y39", "hit 40"]);
         // n moves between matches only.
         l.bottom();
+        act(&mut l, Action::PrevMatch);
+        assert_eq!(sel(&l), "hit 40", "following: N finds the newest match");
         act(&mut l, Action::PrevMatch);
         assert_eq!(sel(&l), "hit 29");
         act(&mut l, Action::CycleContext);

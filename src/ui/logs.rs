@@ -283,7 +283,9 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let st = ctx.state;
     let logs = &st.logs;
     let kind = st.backends.logs.clone().unwrap_or_default();
-    let mut title = vec![Span::raw(if kind.is_empty() {
+    // A narrow pane (80×24 gives it ~40 columns) keeps its title for what changes.
+    let narrow = area.width < 60;
+    let mut title = vec![Span::raw(if kind.is_empty() || narrow {
         " Logs ".to_string()
     } else {
         format!(" Logs ({kind}) ")
@@ -311,6 +313,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         let mode = match logs.mode {
             FilterMode::Filter if logs.context > 0 => format!(" ±{}", logs.context),
             FilterMode::Filter => String::new(),
+            FilterMode::Highlight if narrow => " hl".into(),
             FilterMode::Highlight => " highlight".into(),
         };
         title.push(Span::styled(

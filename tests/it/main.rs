@@ -17,6 +17,7 @@ mod fuzz;
 mod inventory;
 mod logs_formats;
 mod logs_http;
+mod logs_navigation;
 mod logs_redis;
 mod metrics_graphite;
 mod metrics_prometheus;

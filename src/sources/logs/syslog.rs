@@ -9,6 +9,7 @@
 //! logs source's `timezone` (the console's local zone by default, [`SenderZone`]); a stamp more
 //! than a day in the future belongs to last year (a December line read in January).
 
+use std::borrow::Cow;
 use std::cell::Cell;
 
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
@@ -64,6 +65,10 @@ pub fn parse_any(raw: &[u8]) -> LogLine {
 pub fn parse_any_in(raw: &[u8], zone: SenderZone) -> LogLine {
     let trimmed = raw.trim_ascii();
     if trimmed.first() == Some(&b'{') {
+        // Flat objects (rsyslog's templates) without a `Value` tree; anything else as one.
+        if let Ok(doc) = serde_json::from_slice::<FlatDoc>(trimmed) {
+            return from_doc(&doc);
+        }
         if let Some(map) = json_object(trimmed) {
             return from_json(&map);
         }
@@ -131,12 +136,233 @@ fn escape_controls_in_strings(text: &str) -> Option<String> {
     Some(o)
 }
 
-fn json_str(v: &serde_json::Value) -> Option<std::borrow::Cow<'_, str>> {
-    match v {
-        serde_json::Value::String(s) => Some(std::borrow::Cow::Borrowed(s)),
-        serde_json::Value::Number(n) => Some(n.to_string().into()),
-        serde_json::Value::Bool(b) => Some(b.to_string().into()),
-        _ => None,
+/// A JSON value as the line's fields read it: a string (borrowed from the input where it has no
+/// escapes), a number, a bool, null, or something nested (an object or array).
+#[derive(Debug, Clone)]
+enum Scalar<'a> {
+    Str(Cow<'a, str>),
+    Num(serde_json::Number),
+    Bool(bool),
+    Null,
+    Nested,
+}
+
+impl<'a> Scalar<'a> {
+    fn of(v: &'a serde_json::Value) -> Scalar<'a> {
+        match v {
+            serde_json::Value::String(s) => Scalar::Str(Cow::Borrowed(s)),
+            serde_json::Value::Number(n) => Scalar::Num(n.clone()),
+            serde_json::Value::Bool(b) => Scalar::Bool(*b),
+            serde_json::Value::Null => Scalar::Null,
+            _ => Scalar::Nested,
+        }
+    }
+
+    fn into_text(self) -> Option<Cow<'a, str>> {
+        match self {
+            Scalar::Str(s) => Some(s),
+            Scalar::Num(n) => Some(n.to_string().into()),
+            Scalar::Bool(b) => Some(b.to_string().into()),
+            _ => None,
+        }
+    }
+
+    fn text(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Scalar::Str(s) => Some(Cow::Borrowed(s)),
+            Scalar::Num(n) => Some(n.to_string().into()),
+            Scalar::Bool(b) => Some(b.to_string().into()),
+            _ => None,
+        }
+    }
+
+    /// RFC 3339 text, or epoch seconds / milliseconds as a number.
+    fn time(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Scalar::Str(s) => DateTime::parse_from_rfc3339(s.trim())
+                .ok()
+                .map(|d| d.with_timezone(&Utc)),
+            Scalar::Num(n) => {
+                let f = n.as_f64()?;
+                // Past 1e11 seconds (year 5138) it can only be milliseconds.
+                let ms = if f.abs() >= 1e11 { f } else { f * 1000.0 };
+                DateTime::from_timestamp_millis(ms as i64)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A flat JSON object — every value a string, number, bool or null — read without building a
+/// `serde_json::Value` tree: keys and values borrowed from the input where they have no escapes.
+/// rsyslog's list templates and `jsonmesg` are such objects; anything nested is refused (and read
+/// as a `Value` instead).
+struct FlatDoc<'a> {
+    fields: Vec<(Cow<'a, str>, Scalar<'a>)>,
+    /// rsyslog's `jsonmesg` (it has `rawmsg`): its redundant keys are left out.
+    jsonmesg: bool,
+}
+
+/// Keys only rsyslog's `jsonmesg` has, never read for a line: their values are skipped unread.
+const JSONMESG_ONLY: [&str; 4] = ["rawmsg", "timegenerated", "pri", "protocol-version"];
+
+/// A string borrowed from the input when it can be.
+struct CowStr<'a>(Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for CowStr<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = CowStr<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+struct FlatValue<'a>(Scalar<'a>);
+
+impl<'de> serde::Deserialize<'de> for FlatValue<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = FlatValue<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string, number, bool or null")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(FlatValue(Scalar::Str(Cow::Borrowed(v))))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(FlatValue(Scalar::Str(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(FlatValue(Scalar::Str(Cow::Owned(v))))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(FlatValue(Scalar::Num(v.into())))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(FlatValue(Scalar::Num(v.into())))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                serde_json::Number::from_f64(v)
+                    .map(|n| FlatValue(Scalar::Num(n)))
+                    .ok_or_else(|| E::custom("not a finite number"))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(FlatValue(Scalar::Bool(v)))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(FlatValue(Scalar::Null))
+            }
+            // Nested: not a flat document.
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for FlatDoc<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = FlatDoc<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a flat JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(24));
+                let mut jsonmesg = false;
+                while let Some(CowStr(k)) = map.next_key::<CowStr>()? {
+                    if JSONMESG_ONLY.contains(&k.as_ref()) {
+                        jsonmesg |= k == "rawmsg";
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                        continue;
+                    }
+                    let FlatValue(v) = map.next_value::<FlatValue>()?;
+                    fields.push((k, v));
+                }
+                Ok(FlatDoc { fields, jsonmesg })
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Where a line's fields come from: a `serde_json` object (nested paths looked up through
+/// objects), or a flat document read without one.
+trait Doc {
+    /// The value at `path`: a key as written (`log.level` may be one) or a dotted path.
+    fn get(&self, path: &str) -> Option<Scalar<'_>>;
+    /// Every other field, sanitised, in key order: those not in `used`, and not nil or unset.
+    fn rest(&self, used: &[&str], out: &mut Vec<(String, String)>);
+}
+
+impl Doc for serde_json::Map<String, serde_json::Value> {
+    fn get(&self, path: &str) -> Option<Scalar<'_>> {
+        lookup(self, path).map(Scalar::of)
+    }
+
+    fn rest(&self, used: &[&str], out: &mut Vec<(String, String)>) {
+        flatten("", self, used, out)
+    }
+}
+
+impl Doc for FlatDoc<'_> {
+    fn get(&self, path: &str) -> Option<Scalar<'_>> {
+        // The last of duplicate keys wins, as in a `serde_json` map.
+        self.fields
+            .iter()
+            .rev()
+            .find(|(k, _)| k == path)
+            .map(|(_, v)| match v {
+                Scalar::Str(s) => Scalar::Str(Cow::Borrowed(s)),
+                other => other.clone(),
+            })
+    }
+
+    fn rest(&self, used: &[&str], out: &mut Vec<(String, String)>) {
+        for (k, v) in &self.fields {
+            if out.len() >= 64 {
+                break;
+            }
+            if used.contains(&k.as_ref())
+                || (self.jsonmesg && JSONMESG_REDUNDANT.contains(&k.as_ref()))
+            {
+                continue;
+            }
+            let Some(text) = v.text() else { continue };
+            if text == "-" {
+                continue;
+            }
+            out.push((clean(k), capped(clean(&text))));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.dedup_by(|a, b| a.0 == b.0);
+    }
+}
+
+/// A field value cut to 1 024 columns (width never exceeds the byte length: only long values
+/// need measuring).
+fn capped(value: String) -> String {
+    if value.len() > 1024 {
+        crate::model::text::fit(&value, 1024)
+    } else {
+        value
     }
 }
 
@@ -159,17 +385,21 @@ fn lookup<'a>(
 /// rsyslog JSON template, legacy Logstash syslog fields and ECS names all map onto one line.
 /// The keys that became time, host, program, severity and message are not repeated in `fields`.
 pub fn from_json(map: &serde_json::Map<String, serde_json::Value>) -> LogLine {
+    from_doc(map)
+}
+
+fn from_doc(doc: &impl Doc) -> LogLine {
     let mut used: Vec<&str> = Vec::with_capacity(5);
     let first = |paths: &[&'static str], used: &mut Vec<&str>| {
         paths.iter().find_map(|p| {
-            let v = lookup(map, p).and_then(json_str)?;
+            let text = doc.get(p)?.into_text()?;
             used.push(p);
-            Some(v)
+            Some(text)
         })
     };
     let time_keys = ["@timestamp", "timestamp", "time", "timereported"];
     let time = time_keys.iter().find_map(|k| {
-        let t = json_time(lookup(map, k)?)?;
+        let t = doc.get(k)?.time()?;
         used.push(k);
         Some(t)
     });
@@ -184,7 +414,7 @@ pub fn from_json(map: &serde_json::Map<String, serde_json::Value>) -> LogLine {
     ]
     .iter()
     .find_map(|k| {
-        let s = severity_from_name(&json_str(lookup(map, k)?)?)?;
+        let s = severity_from_name(&doc.get(k)?.into_text()?)?;
         used.push(k);
         Some(s)
     });
@@ -216,7 +446,7 @@ pub fn from_json(map: &serde_json::Map<String, serde_json::Value>) -> LogLine {
     let message = message.trim_start();
     let message = message.strip_prefix('\u{feff}').unwrap_or(message);
     let mut fields = Vec::new();
-    flatten("", map, &used, &mut fields);
+    doc.rest(&used, &mut fields);
     fields.shrink_to_fit(); // a buffer holds 100 000 lines: no slack per line
     LogLine {
         time,
@@ -228,21 +458,17 @@ pub fn from_json(map: &serde_json::Map<String, serde_json::Value>) -> LogLine {
     }
 }
 
-/// RFC 3339 text, or epoch seconds / milliseconds as a number.
-fn json_time(v: &serde_json::Value) -> Option<DateTime<Utc>> {
-    match v {
-        serde_json::Value::String(s) => DateTime::parse_from_rfc3339(s.trim())
-            .ok()
-            .map(|d| d.with_timezone(&Utc)),
-        serde_json::Value::Number(n) => {
-            let f = n.as_f64()?;
-            // Past 1e11 seconds (year 5138) it can only be milliseconds.
-            let ms = if f.abs() >= 1e11 { f } else { f * 1000.0 };
-            DateTime::from_timestamp_millis(ms as i64)
-        }
-        _ => None,
-    }
-}
+/// Keys of rsyslog's `jsonmesg` that repeat what the line already shows (the raw line, the tag,
+/// the PRI, the app name) or say nothing (`uuid`, `$!` unset): not kept per line — a buffer holds
+/// 100 000 lines.
+const JSONMESG_REDUNDANT: [&str; 6] = [
+    "rawmsg",
+    "pri",
+    "protocol-version",
+    "syslogtag",
+    "app-name",
+    "timegenerated",
+];
 
 fn flatten(
     prefix: &str,
@@ -250,6 +476,7 @@ fn flatten(
     skip: &[&str],
     out: &mut Vec<(String, String)>,
 ) {
+    let jsonmesg = prefix.is_empty() && map.contains_key("rawmsg") && map.contains_key("syslogtag");
     for (k, v) in map {
         if out.len() >= 64 {
             return;
@@ -257,19 +484,28 @@ fn flatten(
         if prefix.is_empty() && skip.contains(&k.as_str()) {
             continue;
         }
+        if jsonmesg && JSONMESG_REDUNDANT.contains(&k.as_str()) {
+            continue;
+        }
         let key = if prefix.is_empty() {
-            k.clone()
+            clean(k)
         } else {
-            format!("{prefix}.{k}")
+            format!("{prefix}.{}", clean(k))
         };
         if !prefix.is_empty() && skip.contains(&key.as_str()) {
             continue;
         }
         match v {
             serde_json::Value::Object(m) => flatten(&key, m, skip, out),
+            // Unset (`null`) and syslog's nil (`-`) say nothing.
+            serde_json::Value::Null => {}
+            serde_json::Value::String(s) if s == "-" => {}
             other => {
-                let s = json_str(other).unwrap_or_else(|| other.to_string().into());
-                out.push((clean(&key), crate::model::text::fit(&clean(&s), 1024)));
+                let value = match Scalar::of(other).text() {
+                    Some(s) => clean(&s),
+                    None => clean(&other.to_string()),
+                };
+                out.push((key, capped(value)));
             }
         }
     }
@@ -795,6 +1031,18 @@ mod tests {
             ("db-1", "df", Some(4), "disk almost full")
         );
         assert_eq!(l.time, Some(at("2026-12-03T11:00:00Z")));
+        // What the line already shows, nil (`-`) and unset (`null`) values are not kept per line.
+        let keys: Vec<&str> = l.fields.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "fromhost",
+                "fromhost-ip",
+                "inputname",
+                "procid",
+                "syslogfacility"
+            ]
+        );
     }
 
     #[test]

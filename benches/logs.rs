@@ -408,6 +408,86 @@ fn main() {
         ),
         Err(e) => println!("  grep not run: {e}"),
     }
+    drop(raw);
+    drop(file);
+    lnav(n);
+}
+
+/// CPU time (user + system) of this process's waited-for children: `getrusage(RUSAGE_CHILDREN)`.
+fn children_cpu() -> Duration {
+    #[repr(C)]
+    struct Timeval {
+        tv_sec: i64,
+        tv_usec: i64,
+    }
+    #[repr(C)]
+    struct Rusage {
+        utime: Timeval,
+        stime: Timeval,
+        rest: [i64; 14],
+    }
+    extern "C" {
+        fn getrusage(who: i32, usage: *mut Rusage) -> i32;
+    }
+    const RUSAGE_CHILDREN: i32 = -1;
+    let mut u = Rusage {
+        utime: Timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        },
+        stime: Timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        },
+        rest: [0; 14],
+    };
+    // SAFETY: a valid pointer to a struct laid out as the C `struct rusage`.
+    unsafe { getrusage(RUSAGE_CHILDREN, &mut u) };
+    let us = |t: &Timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    Duration::from_micros(us(&u.utime) + us(&u.stime))
+}
+
+/// lnav (Debian `lnav`), if installed, indexing and filtering the same RFC 3164 lines as our
+/// parse + ring + filter: `lnav -n -c ':filter-in RE' FILE`, its CPU time (user + system).
+fn lnav(n: usize) {
+    if Command::new("lnav").arg("-V").output().is_err() {
+        println!("  lnav not installed (apt-get install lnav) — not compared");
+        return;
+    }
+    let raw = generate(n, 1); // RFC 3164 only
+    let (ours, ours_t, logs) = ingest(&raw);
+    drop(logs);
+    let mut file = tempfile::NamedTempFile::new().expect("temp file");
+    {
+        let mut w = std::io::BufWriter::new(file.as_file_mut());
+        for l in &raw {
+            w.write_all(l).unwrap();
+            w.write_all(b"\n").unwrap();
+        }
+        w.flush().unwrap();
+    }
+    let home = tempfile::tempdir().expect("HOME for lnav");
+    let before = children_cpu();
+    let wall = Instant::now();
+    let out = Command::new("lnav")
+        .args(["-n", "-c", &format!(":filter-in {FILTER}")])
+        .arg(file.path())
+        .env("HOME", home.path())
+        .env("LC_ALL", "C.UTF-8")
+        .output();
+    let wall = wall.elapsed();
+    let cpu = children_cpu().saturating_sub(before);
+    match out {
+        Ok(o) => {
+            let shown = o.stdout.iter().filter(|b| **b == b'\n').count();
+            println!(
+                "  lnav -n -c ':filter-in …'  {:>10.0} lines/s CPU ({cpu:.2?} CPU, {wall:.2?} wall, {n} RFC 3164 lines, {shown} shown); ours on the same lines {ours:>10.0} lines/s ({ours_t:.2?}): {:.2}× lnav's time",
+                per_sec(n, cpu),
+                ours_t.as_secs_f64() / cpu.as_secs_f64().max(1e-9)
+            );
+        }
+        Err(e) => println!("  lnav not run: {e}"),
+    }
 }
 
 /// `n`/`N`, `e`/`E`, `w` and `u` in a full 100 000-line ring, each from the far end of what it

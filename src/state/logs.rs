@@ -628,6 +628,10 @@ impl Logs {
             self.view.fit(len);
             return;
         }
+        if self.cursor_seq.is_none() {
+            // Paused before any line was shown: the cursor takes the first line that is.
+            self.cursor_seq = self.matches.get(self.view.offset()).copied();
+        }
         self.view.select(self.selected_index());
         let top = self
             .top_seq
@@ -1607,6 +1611,20 @@ mod tests {
         let r = act(&mut l, Action::Copy);
         assert_eq!(r.commands, vec![Command::Copy("- - app - world".into())]);
         assert!(r.say.unwrap().1.starts_with("sent to clipboard (OSC 52)"));
+    }
+
+    #[test]
+    fn paused_before_any_line_the_cursor_takes_the_first_that_comes() {
+        let mut l = Logs::with_capacity(10);
+        l.toggle_follow();
+        l.fit();
+        assert!(!l.follow && l.selected().is_none());
+        l.push(line("first", 6));
+        l.push(line("second", 6));
+        l.fit();
+        assert_eq!(sel(&l), "first");
+        let r = act(&mut l, Action::Copy);
+        assert_eq!(r.commands.len(), 1, "y copies it");
     }
 
     #[test]

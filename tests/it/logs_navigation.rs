@@ -20,6 +20,7 @@ use opsconsole::state::logs::FilterMode;
 use opsconsole::state::{self, InputKind, State};
 
 use common::headless::Headless;
+use common::wait_for;
 
 fn cluster(extra: &str) -> ClusterProfile {
     // etcd on a port nothing listens on: the members pane retries, the logs pane works.
@@ -545,4 +546,55 @@ fn logs_pane_reads_well_at_80x24() {
     state::handle_action(&mut s, opsconsole::action::Action::PrevMatch);
     state::handle_action(&mut s, opsconsole::action::Action::ToggleMark);
     insta::assert_snapshot!("logs_pane_80x24_highlight", logs_pane_at_80x24(&mut s));
+}
+
+// ---------------------------------------------------------------------------------------------
+// OSC 52 through a real terminal (tmux)
+
+/// `y` in the real binary under tmux with `set-clipboard on`: tmux takes the OSC 52 sequence and
+/// keeps the text as a paste buffer, which `show-buffer` reads back — the member's key and
+/// address, then a log line exactly as the logs pane shows it.
+#[test]
+fn logs_copy_reaches_the_terminal_clipboard_osc52() {
+    use common::tmux::{Settle, Tmux};
+    let t = Tmux::sized("opsconsole-osc52", 160, 45)
+        .settle(Settle::StillTrue)
+        .start(&["--demo", "--utc"]);
+    t.tmux(&["set", "-g", "set-clipboard", "on"]);
+    t.wait_text("Members");
+    t.send(&["j"]);
+    t.send(&["y"]);
+    t.wait_text("sent to clipboard (OSC 52)");
+    let copied = t.tmux(&["show-buffer"]);
+    let (key, addr) = copied
+        .split_once(' ')
+        .unwrap_or_else(|| panic!("key and address: {copied:?}"));
+    assert!(key.starts_with("/services/"), "{copied:?}");
+    assert!(addr.contains(':'), "{copied:?}");
+    let screen = t.screen();
+    let instance = key.rsplit('/').next().unwrap();
+    assert!(screen.contains(instance), "{instance} on screen:\n{screen}");
+    // The logs pane: paused, then the selected line copied; its message is on screen.
+    for _ in 0..3 {
+        t.send(&["Tab"]);
+    }
+    t.send(&["f"]);
+    // Paused, and a line of the scoped member shown (the demo logs every few seconds).
+    t.wait_screen("a new line while paused", Duration::from_secs(20), |s| {
+        s.contains("PAUSED, ")
+    });
+    t.tmux(&["delete-buffer"]);
+    t.send(&["y"]);
+    let line = wait_for(Duration::from_secs(5), || {
+        let out = t.tmux(&["list-buffers", "-F", "#{buffer_name}"]);
+        (!out.trim().is_empty()).then(|| t.tmux(&["show-buffer"]))
+    })
+    .unwrap_or_else(|| panic!("a log line on the clipboard; screen:\n{}", t.screen()));
+    assert!(!line.chars().any(|c| c.is_control()), "{line:?}");
+    // `2026-…T12:00:00.000Z host program severity message`: the host is on screen.
+    let host = line.split_whitespace().nth(1).unwrap_or("?").to_string();
+    assert!(
+        t.screen().contains(&host),
+        "{host} on screen; copied {line:?}"
+    );
 }

@@ -598,3 +598,45 @@ fn logs_copy_reaches_the_terminal_clipboard_osc52() {
         "{host} on screen; copied {line:?}"
     );
 }
+
+/// `t` while the backend cannot be read: the cursor moves within the buffer, and the failed
+/// re-read is said on the status line, not hidden.
+#[test]
+fn logs_time_jump_with_the_backend_down_says_so() {
+    let mut s = pane_state();
+    s.backends.logs = Some("loki".into());
+    s.focus = state::Pane::Logs;
+    state::handle_action(&mut s, opsconsole::action::Action::TimeJump);
+    for c in "14:01:00".chars() {
+        state::handle_action(&mut s, opsconsole::action::Action::InsertChar(c));
+    }
+    let cmds = state::handle_action(&mut s, opsconsole::action::Action::Submit);
+    let at = Utc.with_ymd_and_hms(2026, 12, 3, 14, 1, 0).unwrap();
+    assert_eq!(cmds, vec![opsconsole::model::Command::LogsAround(at)]);
+    assert_eq!(
+        s.logs.selected().map(|l| l.message.as_str()),
+        Some("checkpoints are occurring too frequently (9 seconds apart)"),
+        "the first line at or after 14:01:00"
+    );
+    state::update(
+        &mut s,
+        Msg::LogsAround {
+            at,
+            lines: Err("loki: connection refused".into()),
+        },
+    );
+    let status = s
+        .status
+        .as_ref()
+        .map(|x| x.text.clone())
+        .unwrap_or_default();
+    assert!(
+        status.contains("reading around that time failed: loki: connection refused"),
+        "{status}"
+    );
+    assert_eq!(s.logs.pending_jump, None);
+    assert_eq!(
+        s.logs.selected().map(|l| l.message.as_str()),
+        Some("checkpoints are occurring too frequently (9 seconds apart)")
+    );
+}

@@ -16,6 +16,9 @@ pub struct LogLine {
     pub fields: Vec<(String, String)>,
 }
 
+/// How far around a time jump (`t` in the logs pane) Elasticsearch and Loki are read again.
+pub const REREAD_AROUND: chrono::Duration = chrono::Duration::minutes(5);
+
 pub const SEVERITY_NAMES: [&str; 8] = [
     "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
 ];

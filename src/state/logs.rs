@@ -26,7 +26,7 @@ pub const CONTEXT_STEPS: [usize; 3] = [0, 3, 10];
 /// Columns `h`/`l` scroll the message by.
 pub const HSCROLL_STEP: usize = 10;
 /// How far around a time jump Elasticsearch and Loki are read again.
-pub const AROUND: chrono::Duration = chrono::Duration::minutes(5);
+pub use crate::model::REREAD_AROUND as AROUND;
 /// `sevs` entry of a line without a severity.
 const NO_SEVERITY: u8 = u8::MAX;
 

@@ -57,7 +57,7 @@ pub trait Tail: Send {
 }
 
 /// How far around a time jump lines are read again.
-pub const AROUND: chrono::Duration = chrono::Duration::minutes(5);
+pub use crate::model::REREAD_AROUND as AROUND;
 
 /// A tail with its client, as the runner polls it.
 pub struct Polling<T> {

@@ -37,19 +37,49 @@ fn clean(s: &str) -> String {
 
 pub use crate::model::SenderZone;
 
-/// `t` (local time in `zone`) as UTC. Offsets are looked up once per local hour and zone (zone
-/// rules change on the hour), so a stream of lines costs one lookup an hour.
+/// `t` (local time in `zone`) as UTC. A month whose offset is the same at its first and last
+/// second (every month without a DST change) is looked up once; in a month with a change, each
+/// local hour once (zone rules change on the hour). So a stream of lines costs a lookup now and
+/// then, whatever order their dates come in.
 fn to_utc(zone: SenderZone, t: &NaiveDateTime) -> Option<DateTime<Utc>> {
+    use chrono::{Datelike, NaiveDate};
+    type Month = Option<(SenderZone, i32, Option<i32>)>;
     thread_local! {
+        static MONTHS: std::cell::RefCell<[Month; 32]> = const { std::cell::RefCell::new([None; 32]) };
         static LAST: Cell<Option<(SenderZone, i64, i32)>> = const { Cell::new(None) };
     }
-    let hour = t.and_utc().timestamp().div_euclid(3600);
-    let offset = match LAST.with(Cell::get) {
-        Some((z, h, o)) if z == zone && h == hour => o,
+    let month = t.year() * 12 + t.month0() as i32;
+    let slot = month.rem_euclid(32) as usize;
+    let cached = MONTHS.with(|m| m.borrow()[slot]);
+    let constant = match cached {
+        Some((z, k, c)) if z == zone && k == month => c,
         _ => {
-            let o = zone.offset_of(t)?;
-            LAST.with(|c| c.set(Some((zone, hour, o))));
-            o
+            let first = NaiveDate::from_ymd_opt(t.year(), t.month(), 1)?.and_hms_opt(0, 0, 0)?;
+            let next = if t.month() == 12 {
+                NaiveDate::from_ymd_opt(t.year() + 1, 1, 1)
+            } else {
+                NaiveDate::from_ymd_opt(t.year(), t.month() + 1, 1)
+            }?
+            .and_hms_opt(0, 0, 0)?;
+            let last = next - chrono::Duration::seconds(1);
+            let (a, b) = (zone.offset_of(&first), zone.offset_of(&last));
+            let c = if a.is_some() && a == b { a } else { None };
+            MONTHS.with(|m| m.borrow_mut()[slot] = Some((zone, month, c)));
+            c
+        }
+    };
+    let offset = match constant {
+        Some(o) => o,
+        None => {
+            let hour = t.and_utc().timestamp().div_euclid(3600);
+            match LAST.with(Cell::get) {
+                Some((z, h, o)) if z == zone && h == hour => o,
+                _ => {
+                    let o = zone.offset_of(t)?;
+                    LAST.with(|c| c.set(Some((zone, hour, o))));
+                    o
+                }
+            }
         }
     };
     Some(Utc.from_utc_datetime(&(*t - chrono::Duration::seconds(i64::from(offset)))))

@@ -261,10 +261,16 @@ fn main() {
         rss_child();
         return;
     }
+    // `cargo test --all-targets` runs this without `--bench`: a smoke run of every step on fewer
+    // lines (a debug build's timings are no figures).
+    let smoke = !std::env::args().any(|a| a == "--bench");
     let n: usize = std::env::var("LOGS_BENCH_LINES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+        .unwrap_or(if smoke { 20_000 } else { 1_000_000 });
+    if smoke {
+        println!("logs bench: smoke run of {n} lines (use `cargo bench --bench logs` for figures)");
+    }
     // The classic three-format mix (RFC 3164, RFC 5424, JSON template) the earlier figure used,
     // first and alone in memory, as the earlier bench ran it.
     let classic = generate(n, 3);

@@ -373,6 +373,24 @@ mod tests {
     }
 
     #[test]
+    fn a_time_jump_reads_five_minutes_either_side_in_the_scope() {
+        let mut t = EsTail::new("logstash-*".into());
+        t.set_hosts(vec!["web-1".into()]);
+        let at = chrono::DateTime::from_timestamp(1_764_770_400, 0).unwrap();
+        let b = t.around_body(at);
+        let range = &b["query"]["bool"]["filter"][0]["range"]["@timestamp"];
+        assert_eq!(range["gte"], json!(1_764_770_400_000i64 - 300_000));
+        assert_eq!(range["lt"], json!(1_764_770_400_000i64 + 300_000));
+        assert_eq!(b["sort"][0]["@timestamp"]["order"], json!("asc"));
+        assert_eq!(
+            b["query"]["bool"]["filter"][1]["bool"]["should"][0]["terms"]["host.keyword"],
+            json!(["web-1"])
+        );
+        // The tail itself does not move: its next poll is still the first one.
+        assert_eq!(t.body()["size"], json!(FIRST_PAGE));
+    }
+
+    #[test]
     fn a_longer_first_page_is_kept_across_scopes() {
         // `opsconsole snapshot` reads the newest 2000 lines of the hour with the source's request.
         let mut t = EsTail::new("logstash-*".into()).first_page(2000);

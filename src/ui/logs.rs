@@ -224,21 +224,41 @@ fn pad(s: &str, width: usize) -> String {
     format!("{cut}{}", " ".repeat(width.saturating_sub(w)))
 }
 
-/// `s` in pieces of at most `width` columns (wrap on).
+/// `s` in pieces of at most `width` columns (wrap on), broken after the last space that fits (a
+/// word longer than the width is cut where it must be); the space itself starts no piece.
 fn chunks(s: &str, width: usize) -> Vec<&str> {
     let width = width.max(1);
     let mut out = Vec::new();
-    let (mut start, mut w) = (0, 0);
-    for (i, ch) in s.char_indices() {
-        let cw = ch.width().unwrap_or(0);
-        if w + cw > width && i > start {
-            out.push(&s[start..i]);
-            start = i;
-            w = 0;
+    let mut start = 0;
+    while start < s.len() {
+        let rest = &s[start..];
+        let mut w = 0;
+        let mut end = rest.len();
+        let mut last_space = None;
+        for (i, ch) in rest.char_indices() {
+            let cw = ch.width().unwrap_or(0);
+            if w + cw > width && i > 0 {
+                end = i;
+                break;
+            }
+            if ch == ' ' {
+                last_space = Some(i);
+            }
+            w += cw;
         }
-        w += cw;
+        if end < rest.len() {
+            if let Some(sp) = last_space.filter(|sp| *sp > 0) {
+                out.push(&rest[..sp]);
+                start += sp + 1;
+                continue;
+            }
+        }
+        out.push(&rest[..end]);
+        start += end;
     }
-    out.push(&s[start..]);
+    if out.is_empty() {
+        out.push("");
+    }
     out
 }
 
@@ -424,20 +444,23 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         .map(|r| rows_of(ctx, r, &cols, focused))
         .collect();
     let height = inner.height as usize;
-    // Wrapped lines take more rows. Following, the newest stay at the bottom; paused, the first
-    // lines give way until the selected one fits.
-    let last = match rows.iter().position(|r| r.selected) {
-        Some(i) if !logs.follow => i,
-        _ => entries.len().saturating_sub(1),
+    // Wrapped lines take more rows. Following, the newest stay at the bottom (the oldest on screen
+    // may show only its end); paused, the first lines give way until the selected one fits.
+    let lines: Vec<Line> = match rows.iter().position(|r| r.selected) {
+        Some(sel) if !logs.follow => {
+            let mut first = 0;
+            while first < sel && entries[first..=sel].iter().map(Vec::len).sum::<usize>() > height {
+                first += 1;
+            }
+            entries.into_iter().skip(first).flatten().collect()
+        }
+        _ => {
+            let mut lines: Vec<Line> = entries.into_iter().flatten().collect();
+            if lines.len() > height {
+                lines.drain(..lines.len() - height);
+            }
+            lines
+        }
     };
-    let mut first = 0;
-    while first < last && entries[first..=last].iter().map(Vec::len).sum::<usize>() > height {
-        first += 1;
-    }
-    let mut lines: Vec<Line> = entries.into_iter().skip(first).flatten().collect();
-    if logs.follow && lines.len() > height {
-        // One line taller than the pane: its end, where the newest text is.
-        lines.drain(..lines.len() - height);
-    }
     frame.render_widget(Paragraph::new(lines), inner);
 }

@@ -548,6 +548,33 @@ fn logs_pane_reads_well_at_80x24() {
     insta::assert_snapshot!("logs_pane_80x24_highlight", logs_pane_at_80x24(&mut s));
 }
 
+/// Wrap on: a long message continues on the next rows, indented under the message column, and
+/// the newest line stays at the bottom; wrap off and scrolled sideways, the message starts with `…`.
+#[test]
+fn logs_pane_wraps_under_the_message_and_scrolls_sideways_at_80x24() {
+    let mut s = pane_state();
+    s.focus = state::Pane::Logs;
+    state::handle_action(&mut s, opsconsole::action::Action::ToggleWrap);
+    let pane = logs_pane_at_80x24(&mut s);
+    insta::assert_snapshot!("logs_pane_80x24_wrapped", pane);
+    let rows: Vec<&str> = pane.lines().collect();
+    let cont = rows
+        .iter()
+        .find(|r| r.starts_with("│ ") && !r.starts_with("│ │"))
+        .unwrap_or_else(|| panic!("a continuation row:\n{pane}"));
+    assert!(
+        cont.starts_with(&format!("│{}", " ".repeat(18))),
+        "indented under the message:\n{pane}"
+    );
+    assert!(
+        rows[rows.len() - 2].contains("concurrent") || rows[rows.len() - 2].contains("update"),
+        "the newest at the bottom:\n{pane}"
+    );
+    state::handle_action(&mut s, opsconsole::action::Action::ToggleWrap);
+    state::handle_action(&mut s, opsconsole::action::Action::ScrollRight);
+    insta::assert_snapshot!("logs_pane_80x24_scrolled", logs_pane_at_80x24(&mut s));
+}
+
 // ---------------------------------------------------------------------------------------------
 // OSC 52 through a real terminal (tmux)
 

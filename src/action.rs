@@ -38,11 +38,28 @@ pub enum Action {
     NextWindow,
     PrevWindow,
     CycleSeverity,
+    CycleSeverityBack,
     ToggleWrap,
     /// The focused pane fills the screen, and back.
     Zoom,
     /// Metrics: the series under the cursor goes into (or out of) the chart's overlay.
     ToggleOverlay,
+    ToggleFilterMode,
+    NextMatch,
+    PrevMatch,
+    NextError,
+    PrevError,
+    NextWarning,
+    PrevWarning,
+    ToggleMark,
+    NextMark,
+    PrevMark,
+    CycleContext,
+    ScrollLeft,
+    ScrollRight,
+    TimeJump,
+    /// Copy the selected row's text to the terminal's clipboard (OSC 52).
+    Copy,
     // ---- text fields (`[input]`) and forms (`[form]`) ----
     /// A printable key in a text field: the keymap's answer for any printable key it does not
     /// bind there. Never named in a keymap file.
@@ -101,7 +118,7 @@ impl Action {
             Action::Unsilence => "remove silence",
             Action::ToggleFollow => "toggle follow (logs)",
             Action::CommandLine => {
-                "command line (:cluster [NAME|-], :filter, :sort COL, :readonly, :theme NAME, :keys, :q)"
+                "command line (:cluster [NAME|-], :filter, :sort COL, :readonly, :theme NAME, :keys, :w FILE, :q)"
             }
             Action::Help => "help",
             Action::Confirm => "confirm",
@@ -111,10 +128,28 @@ impl Action {
             Action::ToggleHideSilenced => "hide/show silenced checks",
             Action::NextWindow => "metrics window: longer (15m 1h 6h 24h)",
             Action::PrevWindow => "metrics window: shorter",
-            Action::CycleSeverity => "logs: severity threshold (all, err, warning, notice, info)",
-            Action::ToggleWrap => "logs: wrap long lines",
             Action::Zoom => "zoom: the pane fills the screen (again: back)",
             Action::ToggleOverlay => "metrics: add/remove the series in the chart overlay",
+            Action::CycleSeverity => {
+                "logs: severity threshold stricter (all, ≥ info … ≥ warning, ≥ err … ≥ emerg)"
+            }
+            Action::CycleSeverityBack => "logs: severity threshold looser",
+            Action::ToggleWrap => "logs: wrap long lines on/off",
+            Action::ToggleFilterMode => "logs: / filter hides or highlights non-matching lines",
+            Action::NextMatch => "logs: next filter match",
+            Action::PrevMatch => "logs: previous filter match",
+            Action::NextError => "logs: next error (err or worse)",
+            Action::PrevError => "logs: previous error",
+            Action::NextWarning => "logs: next warning or worse",
+            Action::PrevWarning => "logs: previous warning or worse",
+            Action::ToggleMark => "logs: mark / unmark the line",
+            Action::NextMark => "logs: next mark",
+            Action::PrevMark => "logs: previous mark",
+            Action::CycleContext => "logs: context lines around matches (0, 3, 10)",
+            Action::ScrollLeft => "logs: scroll long lines left (wrap off)",
+            Action::ScrollRight => "logs: scroll long lines right (wrap off)",
+            Action::TimeJump => "logs: go to a time (14:02, -15m)",
+            Action::Copy => "copy to the clipboard (OSC 52)",
             Action::InsertChar(_) => "type the character",
             Action::Submit => "apply / submit",
             Action::CursorLeft => "cursor left (in a choice: previous)",

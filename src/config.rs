@@ -103,6 +103,8 @@ struct RawLogs {
     /// loki: LogQL stream selector.
     query: Option<String>,
     tenant: Option<String>,
+    /// The senders' zone for RFC 3164 stamps (IANA name); the console's local zone by default.
+    timezone: Option<String>,
     interval_secs: Option<u64>,
     timeout_secs: Option<u64>,
     buffer_lines: Option<u64>,
@@ -371,6 +373,9 @@ pub struct LogsProfile {
     pub http: HttpBackend,
     pub interval: std::time::Duration,
     pub buffer_lines: usize,
+    /// The zone RFC 3164 stamps (no zone of their own) are read in: `timezone = "Europe/Berlin"`,
+    /// else the console's local zone.
+    pub timezone: crate::model::SenderZone,
 }
 
 #[derive(Debug, Clone)]
@@ -1443,11 +1448,16 @@ fn validate_logs(raw: RawLogs, mode: Secrets) -> Result<LogsProfile, String> {
     }
     .backend(auth, &LOGS_POLL_INTERVAL, mode)?;
     let buffer_lines = BUFFER_LINES.check(raw.buffer_lines)?;
+    let timezone = match &raw.timezone {
+        Some(name) => crate::model::SenderZone::parse(name)?,
+        None => Default::default(),
+    };
     Ok(LogsProfile {
         kind,
         http,
         interval,
         buffer_lines: buffer_lines as usize,
+        timezone,
     })
 }
 
@@ -1587,6 +1597,27 @@ mod tests {
             .to_string();
         assert!(
             e.contains("line 3") && e.contains("userpush applies to a list"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn logs_timezone() {
+        let base = "[clusters.p]\netcd = { endpoints = [\"http://a:1\"] }\n";
+        let logs = |rest: &str| {
+            parse(&format!(
+                "{base}logs = {{ kind = \"redis\", url = \"redis://r:6379\", channel = \"s\"{rest} }}\n"
+            ))
+        };
+        let zone = |c: Config| c.cluster("p").unwrap().logs.clone().unwrap().timezone;
+        assert_eq!(zone(logs("").unwrap()), crate::model::SenderZone::Local);
+        assert_eq!(
+            zone(logs(", timezone = \"Europe/Berlin\"").unwrap()),
+            crate::model::SenderZone::Named(chrono_tz::Tz::Europe__Berlin)
+        );
+        let e = logs(", timezone = \"Berlin\"").unwrap_err().to_string();
+        assert!(
+            e.contains("line 3") && e.contains("not an IANA zone name"),
             "{e}"
         );
     }

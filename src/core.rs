@@ -132,6 +132,8 @@ pub enum Effect {
     Theme(Box<Theme>),
     /// A listing of this many members arrived (the app hands freed memory back after drawing it).
     Listed(usize),
+    /// Put this text on the terminal's clipboard: the app writes OSC 52 to the terminal.
+    Clipboard(String),
 }
 
 /// A running source: where its commands go, and its task.
@@ -588,6 +590,30 @@ impl Core {
                         let _ = tx.try_send(cmd);
                     }
                 }
+                Command::Copy(text) => effects.push(Effect::Clipboard(text)),
+                Command::SaveLogs {
+                    path,
+                    text,
+                    lines,
+                    overwrite,
+                } => match save(&path, &text, overwrite) {
+                    Ok(full) => state::note(
+                        &mut self.state,
+                        format!("wrote {lines} lines to {}", full.display()),
+                    ),
+                    Err(e) => state::note_error(&mut self.state, e),
+                },
+                Command::LogsAround(at) => {
+                    let sent = self
+                        .commands(SourceKind::Logs)
+                        .map(|tx| tx.try_send(Command::LogsAround(at)).is_ok())
+                        .unwrap_or(false);
+                    if !sent {
+                        let lines = Err("the logs source is not running".to_string());
+                        let cmds = state::update(&mut self.state, Msg::LogsAround { at, lines });
+                        queue.extend(cmds);
+                    }
+                }
                 Command::FetchHistory { .. } => {
                     if let Err(why) = self.send(SourceKind::Etcd, cmd) {
                         state::note_error(&mut self.state, why);
@@ -711,6 +737,30 @@ fn append_history(path: &std::path::Path, line: &str) -> std::io::Result<()> {
         std::fs::write(path, keep)?;
     }
     Ok(())
+}
+
+/// `:w PATH` (`~` expanded): a new file, or — with `overwrite` (`:w!`) — any. Says where it went,
+/// or why not in one line.
+fn save(path: &str, text: &str, overwrite: bool) -> Result<PathBuf, String> {
+    use std::io::Write;
+    let full = crate::paths::expand_tilde(path);
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true);
+    if overwrite {
+        open.create(true).truncate(true);
+    } else {
+        open.create_new(true);
+    }
+    let mut f = open.open(&full).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => {
+            format!("{} exists — :w! {path} overwrites it", full.display())
+        }
+        _ => format!("cannot write {}: {e}", full.display()),
+    })?;
+    f.write_all(text.as_bytes())
+        .and_then(|_| f.flush())
+        .map_err(|e| format!("cannot write {}: {e}", full.display()))?;
+    Ok(full)
 }
 
 impl Drop for Core {

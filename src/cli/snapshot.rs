@@ -360,7 +360,9 @@ async fn read_history(p: &LogsProfile) -> Result<(Vec<LogLine>, Option<String>),
             tail.poll(&client, &b).await?
         }
         LogsKind::Loki { query, tenant } => {
-            let mut tail = LokiTail::new(query.clone(), tenant.clone()).first_page(LOG_SCAN);
+            let mut tail = LokiTail::new(query.clone(), tenant.clone())
+                .first_page(LOG_SCAN)
+                .in_zone(p.timezone);
             tail.poll(&client, &b).await?
         }
         LogsKind::Redis { .. } => return Ok((Vec::new(), None)),

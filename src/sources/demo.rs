@@ -490,6 +490,9 @@ impl DemoSource {
             Command::WatchLeases(_)
             | Command::Gated(_)
             | Command::LogsScope(_)
+            | Command::LogsAround(_)
+            | Command::Copy(_)
+            | Command::SaveLogs { .. }
             | Command::Audit(_)
             | Command::SwitchCluster(_)
             | Command::StartSource { .. }

@@ -87,7 +87,10 @@ enum Kind {
 fn kind(cmd: &Command) -> Kind {
     match cmd {
         Command::MetricsQuery(_) | Command::LogsScope(_) => Kind::Query,
-        Command::Silence { .. } | Command::Unsilence { .. } => Kind::Change,
+        // A log re-read around a time is asked once and answered, like a change.
+        Command::Silence { .. } | Command::Unsilence { .. } | Command::LogsAround(_) => {
+            Kind::Change
+        }
         _ => Kind::Other,
     }
 }

@@ -464,6 +464,12 @@ impl PaneState for Checks {
                 return Reaction::info(format!("checks sorted by {name}"));
             }
             Action::SortReverse => self.reverse_sort(),
+            Action::Copy => {
+                return match self.selected() {
+                    Some(r) => Reaction::copy(&r.output),
+                    None => Reaction::info("no check selected"),
+                }
+            }
             Action::ToggleHideOk => {
                 self.toggle_hide_ok();
                 return Reaction::info(if self.hide_ok {

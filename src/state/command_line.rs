@@ -5,7 +5,7 @@ use crate::model::Command;
 
 /// The commands, as Tab completes them.
 const COMMANDS: &[&str] = &[
-    "cluster", "filter", "help", "keys", "q", "quit", "readonly", "sort", "theme",
+    "cluster", "filter", "help", "keys", "q", "quit", "readonly", "sort", "theme", "w", "write",
 ];
 
 /// What arguments complete to (filled in by the core at start: the state reads no config).
@@ -32,6 +32,9 @@ pub fn run(state: &mut State, line: &str) -> Vec<Command> {
                 "one cluster at a time: :cluster NAME, :cluster - (the previous one), or :cluster to pick",
             );
             Vec::new()
+        }
+        (Some(w @ ("w" | "w!" | "write" | "write!")), _, _) => {
+            save_logs(state, rest, w.ends_with('!'))
         }
         (Some("help" | "keys"), _, _) => {
             state.popup = Some(Popup::Help { scroll: 0 });
@@ -84,7 +87,7 @@ pub fn run(state: &mut State, line: &str) -> Vec<Command> {
         _ => {
             state.say(
                 Level::Error,
-                format!("unknown command \":{line}\" — try :q, :cluster, :filter, :sort, :readonly, :theme, :keys (Tab completes)"),
+                format!("unknown command \":{line}\" — try :q, :cluster, :filter, :sort, :readonly, :theme, :keys, :w FILE (Tab completes)"),
             );
             Vec::new()
         }
@@ -190,4 +193,25 @@ pub fn complete(state: &mut State) {
             }
         }
     }
+}
+
+/// `:w PATH` / `:w! PATH`: the lines the logs pane shows (filter, threshold and scope applied),
+/// as text or — for a `.jsonl` path — one JSON object per line. The I/O side writes the file and
+/// refuses an existing one unless `!`.
+fn save_logs(state: &mut State, path: &str, overwrite: bool) -> Vec<Command> {
+    if path.is_empty() {
+        state.say(
+            Level::Error,
+            ":w needs a file: :w /tmp/incident.log (text) or :w /tmp/incident.jsonl (JSON lines)",
+        );
+        return Vec::new();
+    }
+    let jsonl = path.ends_with(".jsonl");
+    let (text, lines) = state.logs.export(jsonl, state.utc);
+    vec![Command::SaveLogs {
+        path: path.to_string(),
+        text,
+        lines,
+        overwrite,
+    }]
 }

@@ -16,6 +16,8 @@ const MAX_CHARS: usize = 512;
 pub enum InputKind {
     Filter,
     Command,
+    /// `t` in the logs pane: a time to move the cursor to.
+    TimeJump,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -108,6 +110,21 @@ pub fn act(state: &mut State, action: Action) -> Vec<Command> {
                     }
                     out.extend(command_line::run(state, &line));
                     out
+                }
+                InputKind::TimeJump => {
+                    let rereads = matches!(
+                        state.backends.logs.as_deref(),
+                        Some("elasticsearch" | "loki")
+                    );
+                    let (say, cmds) = super::logs::time_jump(
+                        &mut state.logs,
+                        input.field.text(),
+                        state.now,
+                        state.utc,
+                        rereads,
+                    );
+                    state.say(Level::Info, say);
+                    cmds
                 }
             }
         }

@@ -541,6 +541,16 @@ impl PaneState for Members {
                     };
                 }
             }
+            Action::Copy => {
+                return match self.selected() {
+                    Some(m) => Reaction::copy(format!(
+                        "{} {}",
+                        crate::model::text::escape_bytes(&m.key),
+                        m.addr()
+                    )),
+                    None => Reaction::info("no member selected"),
+                }
+            }
             Action::Deregister => {
                 return match self.selected() {
                     Some(sel) => Reaction::open(Popup::Confirm(Confirm::deregister(

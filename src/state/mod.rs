@@ -703,6 +703,7 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
             let checks_kind = state.checks_kind().to_string();
             let ctx = PaneCtx {
                 checks_kind: &checks_kind,
+                utc: state.utc,
             };
             let reaction = state.pane_mut().on_action(action, &ctx);
             if let Some((level, text)) = reaction.say {
@@ -710,6 +711,9 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
             }
             if let Some(popup) = reaction.popup {
                 state.popup = Some(popup);
+            }
+            if let Some(kind) = reaction.input {
+                state.input = Some(Input::new(kind, ""));
             }
             reaction.commands
         }

@@ -28,6 +28,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             let prompt = match input.kind {
                 InputKind::Filter => "/",
                 InputKind::Command => ":",
+                InputKind::TimeJump => "go to time (14:02, -15m): ",
             };
             const HINT: &str = "   Enter apply · Esc cancel";
             // Why Enter did not apply, or what Tab found, in place of the key hint.
@@ -43,7 +44,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
                 None => (HINT.to_string(), ctx.theme.style(StyleName::Muted)),
             };
             let hint_width = hint.chars().count().min(a.width as usize / 2);
-            let width = (a.width as usize).saturating_sub(1 + hint_width);
+            let width = (a.width as usize).saturating_sub(prompt.len() + hint_width);
             let mut spans = vec![Span::styled(prompt, ctx.theme.style(StyleName::Key))];
             spans.extend(super::field_spans(
                 ctx,

@@ -7,7 +7,8 @@
 //! - Membership and etcd: `membership` (listing, watch, leases, resume, compaction, identity),
 //!   `failover` (a 3-member cluster losing members), `deregister`, `discovery`.
 //! - Checks, metrics, logs: `checks_backends`, `silence`, `metrics_backends`, `logs_backends`,
-//!   `outages` (every polled source through four faults).
+//!   `logs_formats` (every syslog/JSON format through a real rsyslog), `logs_navigation` (the logs
+//!   pane's keys, :w, time jumps), `outages` (every polled source through four faults).
 //! - The console in a real terminal: `tui` (screens and keys), `terminal` (the terminal given back
 //!   after quit, signals, a closed terminal, panics; hostile bytes never reach it).
 //! - Safety: `security` (readonly, secrets), `audit` (the audit log is the gate), `tls`, `config`
@@ -34,6 +35,8 @@ mod discovery;
 mod failover;
 mod fuzz;
 mod logs_backends;
+mod logs_formats;
+mod logs_navigation;
 mod membership;
 mod metrics_backends;
 mod outages;

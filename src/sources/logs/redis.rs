@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tracing::warn;
 
 use super::common::BATCH;
-use super::syslog::parse_any;
+use super::syslog::parse_any_in;
 use crate::config::{HttpAuth, LogsKind, LogsProfile};
 use crate::model::{Health, LogLine, Msg, SourceId};
 use crate::sources::backoff::Backoff;
@@ -181,6 +181,7 @@ impl RedisTail {
         {
             return Ok(());
         }
+        let zone = self.profile.timezone;
         let (mut sink, mut stream) = pubsub.split();
         let mut ping =
             tokio::time::interval_at(tokio::time::Instant::now() + PUBSUB_PING, PUBSUB_PING);
@@ -199,10 +200,10 @@ impl RedisTail {
             let Some(first) = first else {
                 return Err("subscription closed by the server".into());
             };
-            let mut lines = vec![parse_any(first.get_payload_bytes())];
+            let mut lines = vec![parse_any_in(first.get_payload_bytes(), zone)];
             while lines.len() < BATCH {
                 match stream.next().now_or_never() {
-                    Some(Some(m)) => lines.push(parse_any(m.get_payload_bytes())),
+                    Some(Some(m)) => lines.push(parse_any_in(m.get_payload_bytes(), zone)),
                     Some(None) => break,
                     None => break,
                 }
@@ -241,6 +242,7 @@ impl RedisTail {
         if !self.health(Health::Live).await {
             return Ok(());
         }
+        let zone = self.profile.timezone;
         loop {
             // The oldest line first (blocking), then drain what is queued in one go.
             let popped: Option<(String, Vec<u8>)> = redis::cmd(block_pop)
@@ -250,14 +252,18 @@ impl RedisTail {
                 .await
                 .map_err(|e| e.to_string())?;
             let Some((_, first)) = popped else { continue };
-            let mut lines = vec![parse_any(&first)];
+            let mut lines = vec![parse_any_in(&first, zone)];
             let more: Option<Vec<Vec<u8>>> = redis::cmd(pop)
                 .arg(list)
                 .arg(BATCH - 1)
                 .query_async(&mut conn)
                 .await
                 .map_err(|e| e.to_string())?;
-            lines.extend(more.unwrap_or_default().iter().map(|m| parse_any(m)));
+            lines.extend(
+                more.unwrap_or_default()
+                    .iter()
+                    .map(|m| parse_any_in(m, zone)),
+            );
             if !self.send_lines(lines).await {
                 return Ok(());
             }

@@ -171,6 +171,7 @@ impl ValueFormatter for Nanos {
         let n = match *t {
             Throughput::Bytes(n) | Throughput::BytesDecimal(n) | Throughput::Elements(n) => n,
             Throughput::Bits(n) => n,
+            Throughput::ElementsAndBytes { elements, .. } => elements,
         } as f64;
         for v in values {
             *v = n * 1e9 / *v;
@@ -242,7 +243,11 @@ fn member_entry(i: usize, version: i64, revision: i64) -> KvEntry {
         create_revision: 1 + i as i64,
         mod_revision: revision,
         version,
-        lease: if i % 3 == 0 { 0 } else { 0x1000 + i as i64 },
+        lease: if i.is_multiple_of(3) {
+            0
+        } else {
+            0x1000 + i as i64
+        },
     }
 }
 
@@ -270,7 +275,7 @@ fn check(i: usize, rng: &mut Rng) -> CheckResult {
             .collect(),
         subscriptions: vec![format!("entity:{}-{}", ROLES[i % ROLES.len()], i / 4)],
         silenced_by: Vec::new(),
-        silenced: i % 97 == 0,
+        silenced: i.is_multiple_of(97),
         labels: Vec::new(),
     }
 }
@@ -523,7 +528,7 @@ fn key_to_frame(c: &mut Criterion<Clock>) {
     // Down 50, up 50, …: the cursor moves on every press but stays near the top of 100k rows.
     let mut key = move || {
         presses += 1;
-        if (presses / 50) % 2 == 0 {
+        if (presses / 50).is_multiple_of(2) {
             j
         } else {
             k

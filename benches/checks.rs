@@ -36,7 +36,7 @@ fn go_event(i: usize) -> Value {
                   "issued": T, "executed": T, "duration": 0.042, "interval": 60, "timeout": 30,
                   "last_ok": if status == 0 { T } else { T - 120 }, "occurrences": 2, "occurrences_watermark": 2,
                   "history": history, "subscriptions": ["linux"], "handlers": ["slack", "pagerduty"],
-                  "total_state_change": 5, "is_silenced": i % 97 == 0, "processed_by": entity},
+                  "total_state_change": 5, "is_silenced": i.is_multiple_of(97), "processed_by": entity},
         "pipelines": [{"api_version": "core/v2", "type": "Pipeline", "name": "incident_alerts"}]
     })
 }
@@ -53,8 +53,8 @@ fn am_alert(i: usize) -> Value {
         "updatedAt": "2026-11-25T04:08:10.130Z", "fingerprint": format!("{i:016x}"),
         "generatorURL": "http://prometheus:9090/graph?g0.expr=up+%3D%3D+0&g0.tab=1",
         "receivers": [{"name": "pager"}],
-        "status": {"state": if i % 13 == 0 { "suppressed" } else { "active" },
-                   "silencedBy": if i % 13 == 0 { json!(["0b4c7a2e-1f3d-4e5a-9b8c-7d6e5f4a3b2c"]) } else { json!([]) },
+        "status": {"state": if i.is_multiple_of(13) { "suppressed" } else { "active" },
+                   "silencedBy": if i.is_multiple_of(13) { json!(["0b4c7a2e-1f3d-4e5a-9b8c-7d6e5f4a3b2c"]) } else { json!([]) },
                    "inhibitedBy": [], "mutedBy": []}
     })
 }

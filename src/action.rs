@@ -38,12 +38,14 @@ pub enum Action {
     NextWindow,
     PrevWindow,
     CycleSeverity,
+    CycleSeverityBack,
     ToggleWrap,
     /// The focused pane fills the screen, and back.
     Zoom,
     /// Metrics: the series under the cursor goes into (or out of) the chart's overlay.
     ToggleOverlay,
-    /// Members, checks: mark (or unmark) the row for a bulk action.
+    /// Members, checks: mark (or unmark) the row for a bulk action; logs: the line, to come back
+    /// to with the mark keys.
     ToggleMark,
     /// Members, checks: mark every row the filter shows.
     MarkAll,
@@ -51,6 +53,21 @@ pub enum Action {
     Undo,
     /// Checks: move the end of a silence covering the row later.
     ExtendSilence,
+    ToggleFilterMode,
+    NextMatch,
+    PrevMatch,
+    NextError,
+    PrevError,
+    NextWarning,
+    PrevWarning,
+    NextMark,
+    PrevMark,
+    CycleContext,
+    ScrollLeft,
+    ScrollRight,
+    TimeJump,
+    /// Copy the selected row's text to the terminal's clipboard (OSC 52).
+    Copy,
     // ---- text fields (`[input]`) and forms (`[form]`) ----
     /// A printable key in a text field: the keymap's answer for any printable key it does not
     /// bind there. Never named in a keymap file.
@@ -70,6 +87,12 @@ pub enum Action {
     DeleteToEnd,
     NextField,
     PrevField,
+    /// Command line: complete the command or its argument.
+    Complete,
+    /// Command line: the previous (older) entry of the history.
+    HistoryPrev,
+    /// Command line: the next (newer) entry, then what was being typed.
+    HistoryNext,
 }
 
 impl Action {
@@ -106,7 +129,9 @@ impl Action {
             Action::Silence => "silence check",
             Action::Unsilence => "remove silence",
             Action::ToggleFollow => "toggle follow (logs)",
-            Action::CommandLine => "command line (:q, :cluster NAME)",
+            Action::CommandLine => {
+                "command line (:cluster [NAME|-], :filter, :sort COL, :readonly, :theme NAME, :keys, :w FILE, :q)"
+            }
             Action::Help => "help",
             Action::Confirm => "confirm",
             Action::Cancel => "cancel",
@@ -115,14 +140,31 @@ impl Action {
             Action::ToggleHideSilenced => "hide/show silenced checks",
             Action::NextWindow => "metrics window: longer (15m 1h 6h 24h)",
             Action::PrevWindow => "metrics window: shorter",
-            Action::CycleSeverity => "logs: severity threshold (all, err, warning, notice, info)",
-            Action::ToggleWrap => "logs: wrap long lines",
             Action::Zoom => "zoom: the pane fills the screen (again: back)",
             Action::ToggleOverlay => "metrics: add/remove the series in the chart overlay",
-            Action::ToggleMark => "mark/unmark the row for a bulk deregister or silence",
+            Action::ToggleMark => "mark/unmark the row (members, checks: for a bulk change; logs: a line)",
             Action::MarkAll => "mark every row the filter shows",
             Action::Undo => "undo the last deregister (within a minute)",
             Action::ExtendSilence => "extend the silence on the check (keeps its id)",
+            Action::CycleSeverity => {
+                "logs: severity threshold stricter (all, ≥ info … ≥ warning, ≥ err … ≥ emerg)"
+            }
+            Action::CycleSeverityBack => "logs: severity threshold looser",
+            Action::ToggleWrap => "logs: wrap long lines on/off",
+            Action::ToggleFilterMode => "logs: / filter hides or highlights non-matching lines",
+            Action::NextMatch => "logs: next filter match",
+            Action::PrevMatch => "logs: previous filter match",
+            Action::NextError => "logs: next error (err or worse)",
+            Action::PrevError => "logs: previous error",
+            Action::NextWarning => "logs: next warning or worse",
+            Action::PrevWarning => "logs: previous warning or worse",
+            Action::NextMark => "logs: next mark",
+            Action::PrevMark => "logs: previous mark",
+            Action::CycleContext => "logs: context lines around matches (0, 3, 10)",
+            Action::ScrollLeft => "logs: scroll long lines left (wrap off)",
+            Action::ScrollRight => "logs: scroll long lines right (wrap off)",
+            Action::TimeJump => "logs: go to a time (14:02, -15m)",
+            Action::Copy => "copy to the clipboard (OSC 52)",
             Action::InsertChar(_) => "type the character",
             Action::Submit => "apply / submit",
             Action::CursorLeft => "cursor left (in a choice: previous)",
@@ -138,6 +180,9 @@ impl Action {
             Action::DeleteToEnd => "delete to the end",
             Action::NextField => "next field",
             Action::PrevField => "previous field",
+            Action::Complete => "command line: complete the command or argument",
+            Action::HistoryPrev => "command line: older entry of the history",
+            Action::HistoryNext => "command line: newer entry of the history",
         }
     }
 }

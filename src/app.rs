@@ -153,11 +153,22 @@ fn panic_summary(info: &std::panic::PanicHookInfo) -> String {
     }
 }
 
+/// OSC 52 "set the clipboard" for `text` (already sanitised: no control character can end the
+/// sequence early). Terminals that support it put it on the system clipboard; tmux needs
+/// `set -g set-clipboard on` and keeps it as a paste buffer too.
+pub fn osc52(text: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "\x1b]52;c;{}\x07",
+        base64::engine::general_purpose::STANDARD.encode(text)
+    )
+}
+
 pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
     let started = Instant::now();
     let (msg_tx, mut msg_rx) = mpsc::channel::<Msg>(1024);
     let mut core = Core::start(&settings, msg_tx)?;
-    let theme = &settings.theme;
+    let mut theme = settings.theme.clone();
     let keymap = &settings.keymap;
     let mut guard = TerminalGuard::enter()?;
     if settings.mouse {
@@ -196,7 +207,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
             );
             let area = guard
                 .terminal
-                .draw(|f| crate::ui::draw(f, &core.state, theme, keymap))
+                .draw(|f| crate::ui::draw(f, &core.state, &theme, keymap))
                 .context("drawing the screen")?
                 .area;
             let backend = guard.terminal.backend_mut();
@@ -295,11 +306,24 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                 Effect::Switch(next) => stop = Some(Exit::SwitchCluster(next)),
                 // A key or a listing is answered at once, not at the next frame slot.
                 Effect::DrawNow => last_draw = Instant::now() - FRAME,
+                Effect::Theme(next) => {
+                    theme = *next;
+                    dirty = true;
+                }
                 // Only listings: trimming after log bursts was measured and gained nothing (the
                 // lines' memory is live, not freed buffers).
                 Effect::Listed(n) => {
                     trimmer.note(n);
                     trim_after_frame |= trimmer.due(std::time::Instant::now());
+                }
+                Effect::Clipboard(text) => {
+                    let backend = guard.terminal.backend_mut();
+                    if let Err(e) = backend
+                        .write_all(osc52(&text).as_bytes())
+                        .and_then(|_| backend.flush())
+                    {
+                        error!(%e, "writing OSC 52 to the terminal");
+                    }
                 }
             }
         }

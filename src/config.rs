@@ -68,6 +68,8 @@ struct RawDefaults {
     /// Mouse capture (click, wheel); off by default so the terminal's own selection works.
     #[serde(default)]
     mouse: bool,
+    /// The cluster opened when none is named (`--cluster` and `OPSCONSOLE_CLUSTER` win).
+    cluster: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -112,6 +114,8 @@ struct RawLogs {
     /// loki: LogQL stream selector.
     query: Option<String>,
     tenant: Option<String>,
+    /// The senders' zone for RFC 3164 stamps (IANA name); the console's local zone by default.
+    timezone: Option<String>,
     interval_secs: Option<u64>,
     timeout_secs: Option<u64>,
     buffer_lines: Option<u64>,
@@ -159,7 +163,8 @@ struct RawSeries {
 #[serde(deny_unknown_fields)]
 struct RawChecks {
     kind: String,
-    url: String,
+    /// Absent: sensuctl's (sensu-go) or amtool's (alertmanager) URL.
+    url: Option<String>,
     namespace: Option<String>,
     api_key_env: Option<String>,
     api_key_file: Option<String>,
@@ -209,6 +214,8 @@ pub struct Config {
     pub audit_log: Option<PathBuf>,
     pub user: Option<String>,
     pub mouse: bool,
+    /// `[defaults] cluster`: opened when no cluster is named.
+    pub default_cluster: Option<String>,
     /// Every profile by name, checked; open one with [`Config::cluster`].
     pub clusters: BTreeMap<String, ClusterEntry>,
 }
@@ -297,6 +304,12 @@ pub enum HttpAuth {
         password: Secret,
         origin: String,
     },
+    /// A token another tool obtained (sensuctl's access token), used while it is valid and
+    /// never refreshed.
+    Bearer {
+        token: Secret,
+        origin: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -315,6 +328,17 @@ pub struct ChecksProfile {
     pub namespace: String,
     pub interval: std::time::Duration,
     pub creator: Option<String>,
+    /// Where the url, namespace, credential and creator came from (`opsconsole info`).
+    pub origins: ChecksOrigins,
+}
+
+/// Where each value of a checks profile came from: `config`, a peer tool's file, or `default`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChecksOrigins {
+    pub url: String,
+    pub namespace: String,
+    pub auth: String,
+    pub creator: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -383,6 +407,9 @@ pub struct LogsProfile {
     pub http: HttpBackend,
     pub interval: std::time::Duration,
     pub buffer_lines: usize,
+    /// The zone RFC 3164 stamps (no zone of their own) are read in: `timezone = "Europe/Berlin"`,
+    /// else the console's local zone.
+    pub timezone: crate::model::SenderZone,
 }
 
 #[derive(Debug, Clone)]
@@ -443,6 +470,25 @@ impl Config {
             entry.build(&name, path, Secrets::Check)?;
             clusters.insert(name, entry);
         }
+        if let Some(spanned) = raw
+            .defaults
+            .cluster
+            .as_ref()
+            .filter(|n| !clusters.contains_key(n.get_ref()))
+        {
+            let name = spanned.get_ref();
+            return Err(invalid(
+                spanned.span().start,
+                format!(
+                    "defaults.cluster = \"{name}\" names no [clusters.{name}] table — known clusters: {}",
+                    if clusters.is_empty() {
+                        "(none)".to_string()
+                    } else {
+                        clusters.keys().cloned().collect::<Vec<_>>().join(", ")
+                    }
+                ),
+            ));
+        }
         Ok(Config {
             path: path.to_path_buf(),
             keymap: raw.defaults.keymap,
@@ -450,6 +496,7 @@ impl Config {
             audit_log: raw.defaults.audit_log.as_deref().map(expand_tilde),
             user: raw.defaults.user,
             mouse: raw.defaults.mouse,
+            default_cluster: raw.defaults.cluster.map(Spanned::into_inner),
             clusters,
         })
     }
@@ -469,6 +516,123 @@ impl Config {
             })?
             .build(name, &self.path, Secrets::Resolve)
     }
+}
+
+/// The variables etcdctl reads, which [`etcdctl_profile`] reads the same way.
+pub const ETCDCTL_VARS: [&str; 6] = [
+    "ETCDCTL_ENDPOINTS",
+    "ETCDCTL_CACERT",
+    "ETCDCTL_CERT",
+    "ETCDCTL_KEY",
+    "ETCDCTL_USER",
+    "ETCDCTL_PASSWORD",
+];
+
+/// A profile built the way etcdctl reads its environment: `endpoints` (from `--endpoints`) or
+/// `ETCDCTL_ENDPOINTS` (comma-separated; a bare `host:port` is https when a TLS file is given,
+/// http otherwise), `ETCDCTL_CACERT`, `ETCDCTL_CERT`, `ETCDCTL_KEY`, and `ETCDCTL_USER`
+/// (`user:password`, or `user` with `ETCDCTL_PASSWORD`). The prefix is the default `/services/`.
+/// `Ok(None)` when no endpoint is given at all. `env` reads a variable (the process environment
+/// outside tests).
+pub fn etcdctl_profile(
+    endpoints: Option<&[String]>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<ClusterProfile>, String> {
+    let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    let listed: Vec<String> = match endpoints {
+        Some(e) => e
+            .iter()
+            .flat_map(|e| e.split(','))
+            .map(|e| e.trim().to_string())
+            .filter(|e| !e.is_empty())
+            .collect(),
+        None => var("ETCDCTL_ENDPOINTS")
+            .unwrap_or_default()
+            .split(',')
+            .map(|e| e.trim().to_string())
+            .filter(|e| !e.is_empty())
+            .collect(),
+    };
+    if listed.is_empty() {
+        return Ok(None);
+    }
+    let (ca, cert, key) = (
+        var("ETCDCTL_CACERT"),
+        var("ETCDCTL_CERT"),
+        var("ETCDCTL_KEY"),
+    );
+    let tls = ca.is_some() || cert.is_some() || key.is_some();
+    let scheme = if tls { "https://" } else { "http://" };
+    let endpoints: Vec<String> = listed
+        .into_iter()
+        .map(|e| {
+            if e.contains("://") {
+                e
+            } else {
+                format!("{scheme}{e}")
+            }
+        })
+        .collect();
+    let name = {
+        let first = endpoints[0]
+            .split_once("://")
+            .map_or(&*endpoints[0], |x| x.1);
+        match endpoints.len() {
+            1 => first.to_string(),
+            n => format!("{first}+{}", n - 1),
+        }
+    };
+    let raw = RawEtcd {
+        endpoints,
+        prefix: default_prefix(),
+        ca,
+        cert,
+        key,
+        domain: None,
+        user: None,
+        password: None,
+        password_env: None,
+        password_file: None,
+        connect_timeout_secs: None,
+        keepalive_secs: None,
+        discovery_prefix: None,
+    };
+    let mut etcd = validate_etcd(&name, raw, Secrets::Resolve)
+        .map_err(|e| format!("etcdctl's environment (ETCDCTL_*): {e}"))?;
+    if let Some(user) = var("ETCDCTL_USER") {
+        let (user, password) = match user.split_once(':') {
+            Some((u, p)) => (u.to_string(), p.to_string()),
+            None => match env("ETCDCTL_PASSWORD") {
+                Some(p) => (user, p),
+                None => return Err(format!(
+                    "ETCDCTL_USER is \"{user}\" without :password and ETCDCTL_PASSWORD is not set — set one of them, as etcdctl needs"
+                )),
+            },
+        };
+        etcd.user = Some(user);
+        etcd.password = Some(Secret(password));
+    }
+    let warnings = etcd
+        .tls
+        .as_ref()
+        .and_then(|t| t.key.as_deref())
+        .and_then(key_permission_warning)
+        .into_iter()
+        .collect();
+    Ok(Some(ClusterProfile {
+        name,
+        etcd: Some(etcd),
+        readonly: false,
+        theme: None,
+        keymap: None,
+        accent: None,
+        checks: None,
+        metrics: None,
+        logs: None,
+        discovery_prefix: DEFAULT_DISCOVERY_PREFIX.to_string(),
+        guard: Guardrails::default(),
+        warnings,
+    }))
 }
 
 /// A profile as written, checked at load; [`Config::cluster`] turns it into a [`ClusterProfile`].
@@ -496,6 +660,16 @@ enum Secrets {
 }
 
 impl ClusterEntry {
+    /// `readonly = true` in the profile.
+    pub fn readonly(&self) -> bool {
+        self.raw.readonly
+    }
+
+    /// The profile's `accent` (border colour), as written.
+    pub fn accent(&self) -> Option<String> {
+        self.raw.accent.clone()
+    }
+
     fn build(&self, name: &str, path: &Path, mode: Secrets) -> Result<ClusterProfile, ConfigError> {
         let invalid = |line: usize, section: &str, message: String| ConfigError::Invalid {
             path: path.to_path_buf(),
@@ -677,7 +851,7 @@ fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -974,18 +1148,76 @@ fn from_json_text<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Strin
 fn validate_checks(raw: RawChecks, mode: Secrets) -> Result<ChecksProfile, String> {
     let kind = match raw.kind.as_str() {
         "sensu-go" => ChecksKind::SensuGo,
-        "sensu-core" | "sensu" => ChecksKind::SensuCore,
+        "sensu-core" => ChecksKind::SensuCore,
         "alertmanager" => ChecksKind::Alertmanager,
+        "sensu" => {
+            return Err("kind \"sensu\" is ambiguous — use \"sensu-go\" (Sensu Go, /api/core/v2) or \"sensu-core\" (Sensu Core 1.x); the other kind is \"alertmanager\"".into())
+        }
         other => {
             return Err(format!(
             "kind \"{other}\" is not known — use \"sensu-go\", \"sensu-core\" or \"alertmanager\""
         ))
         }
     };
-    require_http_url(&raw.url)?;
     if raw.password.is_some() || raw.api_key.is_some() {
         return Err("secrets are not accepted in the config file — use api_key_env / api_key_file or password_env / password_file".into());
     }
+    // What the peer tools have configured fills in what the profile leaves out; read when the
+    // profile opens (never at load, so a config's checks stay independent of $HOME).
+    let home = crate::peers::home();
+    let sensuctl = match (kind, mode) {
+        (ChecksKind::SensuGo, Secrets::Resolve) => {
+            crate::peers::sensuctl(&crate::peers::sensuctl_dir(&home))
+        }
+        _ => Default::default(),
+    };
+    let amtool = match (kind, mode) {
+        (ChecksKind::Alertmanager, Secrets::Resolve) => {
+            crate::peers::amtool(&crate::peers::amtool_files(&home), &|k| {
+                std::env::var(k).ok()
+            })
+        }
+        _ => Default::default(),
+    };
+    let mut origins = ChecksOrigins {
+        url: "config".into(),
+        namespace: "config".into(),
+        auth: "config".into(),
+        creator: "config".into(),
+    };
+    let url = match (raw.url.clone(), kind) {
+        (Some(u), _) => u,
+        (None, _) if mode == Secrets::Check => "http://unresolved".into(),
+        (None, ChecksKind::SensuGo) => match &sensuctl.api_url {
+            Some(u) => {
+                origins.url = u.origin.clone();
+                u.value.clone()
+            }
+            None => return Err(format!(
+                "url is missing and sensuctl has none ({}/cluster) — add url = \"http://sensu:8080\" or run `sensuctl configure`",
+                crate::peers::sensuctl_dir(&home).display()
+            )),
+        },
+        (None, ChecksKind::Alertmanager) => match &amtool.url {
+            Some(u) => {
+                origins.url = u.origin.clone();
+                u.value.clone()
+            }
+            None => return Err(format!(
+                "url is missing and amtool has none (AMTOOL_ALERTMANAGER_URL, alertmanager.url in {}) — add url = \"http://alertmanager:9093\"",
+                crate::peers::amtool_files(&home).iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" or ")
+            )),
+        },
+        (None, ChecksKind::SensuCore) => {
+            return Err("url is missing — add url = \"http://sensu-api:4567\"".into())
+        }
+    };
+    require_http_url(&url)?;
+    // sensuctl's credentials go only to sensuctl's own backend.
+    let sensuctl_backend = sensuctl
+        .api_url
+        .as_ref()
+        .is_some_and(|u| u.value.trim_end_matches('/') == url.trim_end_matches('/'));
     let key = read_secret(&raw.api_key_env, &raw.api_key_file, "api_key", mode)?;
     let pw = read_secret(&raw.password_env, &raw.password_file, "password", mode)?;
     let auth = match (key, raw.user, pw) {
@@ -1002,27 +1234,97 @@ fn validate_checks(raw: RawChecks, mode: Secrets) -> Result<ChecksProfile, Strin
             return Err("user is set without password_env or password_file".into())
         }
         (None, None, Some(_)) => return Err("a password is set but user is not".into()),
+        (None, None, None) if sensuctl_backend => {
+            match (&sensuctl.api_key, &sensuctl.access_token) {
+                (Some(k), _) => {
+                    origins.auth = k.origin.clone();
+                    HttpAuth::ApiKey {
+                        key: Secret(k.value.clone()),
+                        origin: k.origin.clone(),
+                    }
+                }
+                (None, Some((token, expires_at))) => {
+                    let now = chrono::Utc::now().timestamp();
+                    if *expires_at <= now {
+                        return Err(format!(
+                            "sensuctl's access token ({}) expired {} — run any sensuctl command (it refreshes its own token; opsconsole never does), or set api_key_env",
+                            token.origin,
+                            chrono::DateTime::from_timestamp(*expires_at, 0)
+                                .map(|t| format!("at {}", t.to_rfc3339()))
+                                .unwrap_or_default()
+                        ));
+                    }
+                    origins.auth =
+                        format!("{} (valid until it expires; never refreshed)", token.origin);
+                    HttpAuth::Bearer {
+                        token: Secret(token.value.clone()),
+                        origin: token.origin.clone(),
+                    }
+                }
+                (None, None) => HttpAuth::None,
+            }
+        }
         (None, None, None) => HttpAuth::None,
     };
-    if kind == ChecksKind::SensuGo && auth == HttpAuth::None {
+    if mode == Secrets::Resolve && kind == ChecksKind::SensuGo && auth == HttpAuth::None {
+        return Err(
+            "sensu-go needs api_key_env/api_key_file or user + password_env/password_file (or a logged-in sensuctl for this url)".into(),
+        );
+    }
+    // At load sensuctl is not read; a url without a credential can only work through it.
+    if mode == Secrets::Check
+        && kind == ChecksKind::SensuGo
+        && auth == HttpAuth::None
+        && raw.url.is_some()
+        && !crate::peers::sensuctl_dir(&home).join("cluster").is_file()
+    {
         return Err(
             "sensu-go needs api_key_env/api_key_file or user + password_env/password_file".into(),
         );
     }
+    if auth == HttpAuth::None {
+        origins.auth = "none".into();
+    }
+    let from_sensuctl = raw.url.is_none() && sensuctl_backend;
+    let ca = raw
+        .ca
+        .clone()
+        .or_else(|| sensuctl.trusted_ca_file.clone().filter(|_| from_sensuctl));
     let (http, interval) = HttpKeys {
-        url: &raw.url,
-        ca: &raw.ca,
+        url: &url,
+        ca: &ca,
         interval_secs: raw.interval_secs,
         timeout_secs: raw.timeout_secs,
-        insecure_skip_verify: raw.insecure_skip_verify,
+        insecure_skip_verify: raw.insecure_skip_verify
+            || (from_sensuctl && sensuctl.insecure_skip_tls_verify),
     }
     .backend(auth, &POLL_INTERVAL, mode)?;
+    let namespace = match (raw.namespace, &sensuctl.namespace) {
+        (Some(n), _) => n,
+        (None, Some(n)) if kind == ChecksKind::SensuGo => {
+            origins.namespace = n.origin.clone();
+            n.value.clone()
+        }
+        (None, _) => {
+            origins.namespace = "default".into();
+            "default".into()
+        }
+    };
+    let creator = match (raw.creator, &amtool.author) {
+        (Some(c), _) => Some(c),
+        (None, Some(a)) => {
+            origins.creator = a.origin.clone();
+            Some(a.value.clone())
+        }
+        (None, None) => None,
+    };
     Ok(ChecksProfile {
         kind,
         http,
-        namespace: raw.namespace.unwrap_or_else(|| "default".into()),
+        namespace,
         interval,
-        creator: raw.creator,
+        creator,
+        origins,
     })
 }
 
@@ -1133,6 +1435,12 @@ fn validate_logs(raw: RawLogs, mode: Secrets) -> Result<LogsProfile, String> {
                 (None, None) => return Err("give channel = \"syslog\" (omhiredis publish mode) or list = \"syslog\" (queue mode)".into()),
                 _ => {}
             }
+            if raw.ca.is_some() && !raw.url.starts_with("rediss://") {
+                return Err(format!(
+                    "ca applies to TLS: write the url as rediss://… (not \"{}\")",
+                    raw.url
+                ));
+            }
             if raw.userpush.is_some() && raw.list.is_none() {
                 return Err(
                     "userpush applies to a list (queue mode), not to a Pub/Sub channel".into(),
@@ -1203,11 +1511,16 @@ fn validate_logs(raw: RawLogs, mode: Secrets) -> Result<LogsProfile, String> {
     }
     .backend(auth, &LOGS_POLL_INTERVAL, mode)?;
     let buffer_lines = BUFFER_LINES.check(raw.buffer_lines)?;
+    let timezone = match &raw.timezone {
+        Some(name) => crate::model::SenderZone::parse(name)?,
+        None => Default::default(),
+    };
     Ok(LogsProfile {
         kind,
         http,
         interval,
         buffer_lines: buffer_lines as usize,
+        timezone,
     })
 }
 
@@ -1347,6 +1660,27 @@ mod tests {
             .to_string();
         assert!(
             e.contains("line 3") && e.contains("userpush applies to a list"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn logs_timezone() {
+        let base = "[clusters.p]\netcd = { endpoints = [\"http://a:1\"] }\n";
+        let logs = |rest: &str| {
+            parse(&format!(
+                "{base}logs = {{ kind = \"redis\", url = \"redis://r:6379\", channel = \"s\"{rest} }}\n"
+            ))
+        };
+        let zone = |c: Config| c.cluster("p").unwrap().logs.clone().unwrap().timezone;
+        assert_eq!(zone(logs("").unwrap()), crate::model::SenderZone::Local);
+        assert_eq!(
+            zone(logs(", timezone = \"Europe/Berlin\"").unwrap()),
+            crate::model::SenderZone::Named(chrono_tz::Tz::Europe__Berlin)
+        );
+        let e = logs(", timezone = \"Berlin\"").unwrap_err().to_string();
+        assert!(
+            e.contains("line 3") && e.contains("not an IANA zone name"),
             "{e}"
         );
     }

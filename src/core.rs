@@ -51,6 +51,10 @@ pub struct Settings {
     pub clusters: Option<Arc<dyn Clusters>>,
     /// The cluster this session was switched from (`:cluster -` goes back to it).
     pub switched_from: Option<String>,
+    /// Where the profile came from (`--cluster`, `ETCDCTL_ENDPOINTS`, …): the status bar says it.
+    pub origin: Option<String>,
+    /// The command line's history, kept across runs; `None`: kept for this session only.
+    pub history_file: Option<PathBuf>,
 }
 
 impl Settings {
@@ -69,6 +73,8 @@ impl Settings {
             user: user.to_string(),
             clusters: None,
             switched_from: None,
+            origin: None,
+            history_file: None,
         }
     }
 }
@@ -79,6 +85,18 @@ impl Settings {
 pub trait Clusters: Send + Sync {
     /// The cluster names the config defines.
     fn names(&self) -> Result<Vec<String>, String>;
+    /// The clusters with their marks (read-only, accent), for the `:cluster` picker.
+    fn entries(&self) -> Result<Vec<state::ClusterChoice>, String> {
+        Ok(self
+            .names()?
+            .into_iter()
+            .map(|name| state::ClusterChoice {
+                name,
+                readonly: false,
+                accent: None,
+            })
+            .collect())
+    }
     /// Everything needed to run `name`, or why it cannot be run.
     fn load(&self, name: &str) -> Result<Settings, String>;
 }
@@ -110,8 +128,12 @@ pub enum Effect {
     Switch(Box<Settings>),
     /// Draw now rather than at the next frame slot: the user is waiting for it.
     DrawNow,
+    /// Draw with this theme from now on (`:theme NAME`).
+    Theme(Box<Theme>),
     /// A listing of this many members arrived (the app hands freed memory back after drawing it).
     Listed(usize),
+    /// Put this text on the terminal's clipboard: the app writes OSC 52 to the terminal.
+    Clipboard(String),
 }
 
 /// A running source: where its commands go, and its task.
@@ -194,6 +216,10 @@ pub struct Core {
     clusters: Option<Arc<dyn Clusters>>,
     /// A test hook (`OPSCONSOLE_TEST_PANIC=1`, read once at start): panic on the first key.
     panic_on_key: bool,
+    /// What `:theme NAME` resolves with: the profile's accent, and whether NO_COLOR is set.
+    accent: Option<String>,
+    no_color: bool,
+    history_file: Option<PathBuf>,
 }
 
 impl Core {
@@ -211,6 +237,17 @@ impl Core {
         state.previous_cluster = settings.switched_from.clone();
         state.keymap = settings.keymap.clone();
         state.guard = settings.profile.guard.clone();
+        state.profile_origin = settings.origin.clone();
+        if let Some(path) = &settings.history_file {
+            state.history = read_history(path);
+        }
+        state.completions.themes = crate::theme::BUILTIN
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect();
+        if let Some(names) = settings.clusters.as_ref().and_then(|c| c.names().ok()) {
+            state.completions.clusters = names;
+        }
         let mut core = Core {
             state,
             keymap: settings.keymap.clone(),
@@ -221,6 +258,9 @@ impl Core {
             cluster: settings.profile.name.clone(),
             clusters: settings.clusters.clone(),
             panic_on_key: std::env::var_os("OPSCONSOLE_TEST_PANIC").is_some_and(|v| v == "1"),
+            accent: settings.profile.accent.clone(),
+            no_color: crate::theme::no_color(),
+            history_file: settings.history_file.clone(),
         };
         if settings.demo {
             core.start_demo();
@@ -511,6 +551,22 @@ impl Core {
                 }
                 Command::ListClusters => self.list_clusters(),
                 Command::Quit => effects.push(Effect::Quit),
+                Command::SetTheme(name) => {
+                    match Theme::resolve(Some(&name), self.accent.as_deref(), self.no_color) {
+                        Ok(theme) => {
+                            state::note(&mut self.state, format!("theme {name}"));
+                            effects.push(Effect::Theme(Box::new(theme)));
+                        }
+                        Err(e) => state::note_error(&mut self.state, format!("theme {name}: {e}")),
+                    }
+                }
+                Command::RecordHistory(line) => {
+                    if let Some(path) = &self.history_file {
+                        if let Err(e) = append_history(path, &line) {
+                            info!(%e, path = %path.display(), "command history not saved");
+                        }
+                    }
+                }
                 Command::StartSource { source, spec } => {
                     match PaneBackend::from_discovered(source.kind, &spec) {
                         Ok(backend) => self.run_backend(backend),
@@ -534,6 +590,30 @@ impl Core {
                     };
                     if let Some(tx) = self.commands(kind) {
                         let _ = tx.try_send(cmd);
+                    }
+                }
+                Command::Copy(text) => effects.push(Effect::Clipboard(text)),
+                Command::SaveLogs {
+                    path,
+                    text,
+                    lines,
+                    overwrite,
+                } => match save(&path, &text, overwrite) {
+                    Ok(full) => state::note(
+                        &mut self.state,
+                        format!("wrote {lines} lines to {}", full.display()),
+                    ),
+                    Err(e) => state::note_error(&mut self.state, e),
+                },
+                Command::LogsAround(at) => {
+                    let sent = self
+                        .commands(SourceKind::Logs)
+                        .map(|tx| tx.try_send(Command::LogsAround(at)).is_ok())
+                        .unwrap_or(false);
+                    if !sent {
+                        let lines = Err("the logs source is not running".to_string());
+                        let cmds = state::update(&mut self.state, Msg::LogsAround { at, lines });
+                        queue.extend(cmds);
                     }
                 }
                 Command::FetchHistory { .. } | Command::LeaseInfo { .. } => {
@@ -620,27 +700,75 @@ impl Core {
             );
             return;
         };
-        match clusters.names() {
-            Ok(names) => {
-                let list = names
-                    .iter()
-                    .map(|n| {
-                        if *n == self.cluster {
-                            format!("{n} (current)")
-                        } else {
-                            n.clone()
-                        }
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                state::note(
-                    &mut self.state,
-                    format!("clusters: {list} — :cluster NAME switches, :cluster - goes back"),
-                );
+        match clusters.entries() {
+            Ok(entries) => {
+                self.state.completions.clusters = entries.iter().map(|c| c.name.clone()).collect();
+                state::open_cluster_picker(&mut self.state, entries);
             }
             Err(e) => state::note_error(&mut self.state, format!("cannot list the clusters: {e}")),
         }
     }
+}
+
+/// The history file's lines, oldest first (the last [`state::input::HISTORY_MAX`]); none when
+/// it cannot be read.
+fn read_history(path: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect();
+    let skip = lines.len().saturating_sub(state::input::HISTORY_MAX);
+    lines.into_iter().skip(skip).collect()
+}
+
+/// Appends `line` to the history file (mode 0600: command lines may name hosts); rewrites it
+/// to its last entries once it holds twice as many.
+fn append_history(path: &std::path::Path, line: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let line = line.replace(['\n', '\r'], " ");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    writeln!(f, "{line}")?;
+    drop(f);
+    let text = std::fs::read_to_string(path)?;
+    if text.lines().count() > 2 * state::input::HISTORY_MAX {
+        let keep = read_history(path).join("\n") + "\n";
+        std::fs::write(path, keep)?;
+    }
+    Ok(())
+}
+
+/// `:w PATH` (`~` expanded): a new file, or — with `overwrite` (`:w!`) — any. Says where it went,
+/// or why not in one line.
+fn save(path: &str, text: &str, overwrite: bool) -> Result<PathBuf, String> {
+    use std::io::Write;
+    let full = crate::paths::expand_tilde(path);
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true);
+    if overwrite {
+        open.create(true).truncate(true);
+    } else {
+        open.create_new(true);
+    }
+    let mut f = open.open(&full).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => {
+            format!("{} exists — :w! {path} overwrites it", full.display())
+        }
+        _ => format!("cannot write {}: {e}", full.display()),
+    })?;
+    f.write_all(text.as_bytes())
+        .and_then(|_| f.flush())
+        .map_err(|e| format!("cannot write {}: {e}", full.display()))?;
+    Ok(full)
 }
 
 impl Drop for Core {

@@ -372,6 +372,44 @@ mod tests {
         }
     }
 
+    /// In every built-in keymap: no two spellings in one section are the same key (the later
+    /// would silently replace the earlier), and no pane section binds a key `[global]` binds (the
+    /// pane's binding would hide the global one in that pane).
+    #[test]
+    fn builtin_sections_neither_repeat_nor_shadow_global_keys() {
+        for (name, text) in BUILTIN {
+            let raw: RawKeymap = toml::from_str(text).unwrap();
+            let keys = |section: &str| -> Vec<(String, Key)> {
+                raw.get(section)
+                    .map(|t| {
+                        t.keys()
+                            .map(|k| (k.clone(), Key::parse(k).unwrap()))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            for (section, _) in Context::ALL {
+                let mut seen: HashMap<Key, String> = HashMap::new();
+                for (spelling, key) in keys(section) {
+                    if let Some(before) = seen.insert(key, spelling.clone()) {
+                        panic!("{name} [{section}]: \"{before}\" and \"{spelling}\" are one key");
+                    }
+                }
+            }
+            let global: HashMap<Key, String> =
+                keys("global").into_iter().map(|(s, k)| (k, s)).collect();
+            for section in ["members", "checks", "metrics", "logs"] {
+                for (spelling, key) in keys(section) {
+                    assert!(
+                        !global.contains_key(&key),
+                        "{name} [{section}] \"{spelling}\" hides [global] \"{}\"",
+                        global[&key]
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn default_bindings() {
         let k = Keymap::resolve(None).unwrap();

@@ -17,7 +17,7 @@
 //!                    wins, backoff, honest health)
 //! model/             plain data shared by all: Member (keys are bytes), KvEntry, CheckResult,
 //!                    Silence*, LogLine, Metrics*, Health, SourceId, Msg, Command, audit lines
-//! config, keymap, theme, audit, paths, redact, memory, logging     leaves
+//! config, keymap, theme, audit, paths, peers, redact, memory, logging     leaves
 //! ```
 //!
 //! `src/layers.rs` holds a test that reads the tree and fails when an arrow points up (say,
@@ -60,6 +60,7 @@ pub mod logging;
 pub mod memory;
 pub mod model;
 pub mod paths;
+pub mod peers;
 pub mod redact;
 pub mod sources;
 pub mod state;

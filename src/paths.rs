@@ -31,6 +31,16 @@ pub fn default_audit_log() -> PathBuf {
     state_dir().join("audit.log")
 }
 
+/// Where `--demo` records its (simulated) changes: never the real audit log.
+pub fn demo_audit_log() -> PathBuf {
+    state_dir().join("demo-audit.log")
+}
+
+/// The `:` command line's history, kept across runs.
+pub fn history_file() -> PathBuf {
+    state_dir().join("history")
+}
+
 pub fn log_file() -> PathBuf {
     state_dir().join("opsconsole.log")
 }

@@ -118,6 +118,11 @@ pub struct Theme {
     accent: Option<Color>,
 }
 
+/// Whether `NO_COLOR` asks for no colours: set and not empty (<https://no-color.org>).
+pub fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
 impl Theme {
     /// `spec` is a built-in name or a path; `no_color` strips colours (NO_COLOR is set).
     pub fn resolve(

@@ -21,15 +21,12 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::{
-    fail, list_members, load_profile, pick_cluster, runtime, EXIT_UNAVAILABLE, EXIT_USAGE,
-};
+use super::{fail, list_members, runtime, Pick, EXIT_UNAVAILABLE, EXIT_USAGE};
 use crate::model::{natural_cmp, text::sanitize, KvEntry, Member};
 
 /// The listing may take longer than a snapshot's 5 s on a big fleet; Ansible waits for it.
@@ -65,7 +62,7 @@ const RESERVED: &[&str] = &[
 #[command(group(clap::ArgGroup::new("mode").required(true).args(["list", "host"])))]
 pub struct Args {
     /// Cluster profile to read (a [clusters.NAME] table in the config)
-    #[arg(long, short = 'c', value_name = "NAME", env = "OPSCONSOLE_CLUSTER")]
+    #[arg(long, short = 'c', value_name = "NAME")]
     pub cluster: Option<String>,
     /// Print the whole inventory: groups per role, `all.children`, `_meta.hostvars`
     #[arg(long)]
@@ -302,15 +299,12 @@ pub fn build(prefix: &str, mut entries: Vec<KvEntry>) -> Inventory {
 }
 
 /// Runs `inventory`; `top_cluster` is the top-level `--cluster`, if any.
-pub fn run(args: &Args, config_path: &Path, top_cluster: Option<&str>) -> ExitCode {
-    let cluster = match pick_cluster(args.cluster.as_deref(), top_cluster) {
-        Ok(c) => c,
-        Err(e) => return fail(EXIT_USAGE, e),
-    };
-    let profile = match load_profile(config_path, &cluster) {
+pub fn run(args: &Args, pick: &Pick) -> ExitCode {
+    let profile = match pick.profile(args.cluster.as_deref()) {
         Ok(p) => p,
         Err(e) => return fail(EXIT_USAGE, e),
     };
+    let cluster = profile.name.clone();
     let Some(etcd) = profile.etcd.as_ref() else {
         return fail(
             EXIT_USAGE,

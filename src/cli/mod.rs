@@ -4,6 +4,7 @@
 //! deadline, and write only to stdout/stderr — never to a terminal UI.
 
 pub mod inventory;
+pub mod profile;
 pub mod snapshot;
 
 use std::path::Path;
@@ -30,36 +31,63 @@ pub fn say(msg: std::fmt::Arguments) {
     let _ = writeln!(std::io::stderr(), "opsconsole: {msg}");
 }
 
-/// Picks the cluster: the subcommand's `--cluster` (or its env var) and the top-level `--cluster`
-/// must agree when both are given, so an exported `OPSCONSOLE_CLUSTER` never silently overrides
-/// the cluster typed on the command line.
-pub fn pick_cluster(sub: Option<&str>, top: Option<&str>) -> Result<String, String> {
+/// The two `--cluster` flags (the subcommand's and the top-level one) must agree when both are
+/// given; `None` when neither is (the profile then comes from the environment or the config).
+pub fn pick_cluster(sub: Option<&str>, top: Option<&str>) -> Result<Option<String>, String> {
     match (sub, top) {
         (Some(a), Some(b)) if a != b => Err(format!(
-            "two clusters given: \"{b}\" (opsconsole --cluster) and \"{a}\" (the subcommand's --cluster or OPSCONSOLE_CLUSTER) — give one"
+            "two clusters given: \"{b}\" (opsconsole --cluster) and \"{a}\" (the subcommand's --cluster) — give one"
         )),
-        (Some(a), _) => Ok(a.to_string()),
-        (None, Some(b)) => Ok(b.to_string()),
-        (None, None) => Err(
-            "--cluster NAME is required (or set OPSCONSOLE_CLUSTER for `inventory`)".to_string(),
-        ),
+        (Some(a), _) => Ok(Some(a.to_string())),
+        (None, b) => Ok(b.map(str::to_string)),
+    }
+}
+
+/// What the command line says about the profile to open.
+#[derive(Debug, Clone, Copy)]
+pub struct Pick<'a> {
+    pub config_path: &'a Path,
+    /// The top-level `--cluster`.
+    pub cluster: Option<&'a str>,
+    /// `--endpoints`.
+    pub endpoints: &'a [String],
+}
+
+impl Pick<'_> {
+    /// The profile a one-shot command opens (see [`profile::choose`]), with the config's own
+    /// one-line errors; its warnings go to stderr.
+    pub fn profile(&self, sub_cluster: Option<&str>) -> Result<ClusterProfile, String> {
+        let cluster = pick_cluster(sub_cluster, self.cluster)?;
+        let config = Config::load(self.config_path);
+        let chosen = profile::choose(
+            cluster.as_deref(),
+            self.endpoints,
+            self.config_path,
+            &config,
+            &profile::process_env,
+        )?;
+        let profile = match chosen {
+            profile::Chosen::Named { name, .. } => load_profile(self.config_path, &name)?,
+            profile::Chosen::Adhoc { profile, .. } => *profile,
+        };
+        for w in &profile.warnings {
+            say(format_args!("warning: {w}"));
+        }
+        if profile.etcd.is_none() {
+            return Err(format!(
+                "cluster \"{}\" in {} has no etcd table",
+                profile.name,
+                self.config_path.display()
+            ));
+        }
+        Ok(profile)
     }
 }
 
 /// Loads the config and the cluster profile, with the config's own one-line errors.
 pub fn load_profile(config_path: &Path, cluster: &str) -> Result<ClusterProfile, String> {
     let config = Config::load(config_path).map_err(|e| e.to_string())?;
-    let profile = config.cluster(cluster).map_err(|e| e.to_string())?;
-    for w in &profile.warnings {
-        say(format_args!("warning: {w}"));
-    }
-    if profile.etcd.is_none() {
-        return Err(format!(
-            "cluster \"{cluster}\" in {} has no etcd table",
-            config_path.display()
-        ));
-    }
-    Ok(profile)
+    config.cluster(cluster).map_err(|e| e.to_string())
 }
 
 /// A small runtime for one-shot commands.
@@ -98,12 +126,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cluster_sources_must_agree() {
-        assert_eq!(pick_cluster(Some("a"), None).unwrap(), "a");
-        assert_eq!(pick_cluster(None, Some("b")).unwrap(), "b");
-        assert_eq!(pick_cluster(Some("a"), Some("a")).unwrap(), "a");
+    fn cluster_flags_must_agree() {
+        assert_eq!(pick_cluster(Some("a"), None).unwrap().unwrap(), "a");
+        assert_eq!(pick_cluster(None, Some("b")).unwrap().unwrap(), "b");
+        assert_eq!(pick_cluster(Some("a"), Some("a")).unwrap().unwrap(), "a");
         let e = pick_cluster(Some("a"), Some("b")).unwrap_err();
         assert!(e.contains("\"a\"") && e.contains("\"b\""), "{e}");
-        assert!(pick_cluster(None, None).unwrap_err().contains("--cluster"));
+        // Neither: the environment or the config decides (cli::profile::choose).
+        assert_eq!(pick_cluster(None, None).unwrap(), None);
     }
 }

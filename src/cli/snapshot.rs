@@ -14,7 +14,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -22,7 +21,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
-use super::{fail, load_profile, pick_cluster, runtime, EXIT_UNAVAILABLE, EXIT_USAGE};
+use super::{fail, runtime, Pick, EXIT_UNAVAILABLE, EXIT_USAGE};
 use crate::config::{ChecksProfile, ClusterProfile, LogsKind, LogsProfile};
 use crate::model::format::timestamp;
 use crate::model::text::fit;
@@ -361,7 +360,9 @@ async fn read_history(p: &LogsProfile) -> Result<(Vec<LogLine>, Option<String>),
             tail.poll(&client, &b).await?
         }
         LogsKind::Loki { query, tenant } => {
-            let mut tail = LokiTail::new(query.clone(), tenant.clone()).first_page(LOG_SCAN);
+            let mut tail = LokiTail::new(query.clone(), tenant.clone())
+                .first_page(LOG_SCAN)
+                .in_zone(p.timezone);
             tail.poll(&client, &b).await?
         }
         LogsKind::Redis { .. } => return Ok((Vec::new(), None)),
@@ -782,12 +783,8 @@ pub fn to_markdown(snap: &Snapshot, utc: bool) -> String {
 }
 
 /// Runs `snapshot`; `top_cluster` is the top-level `--cluster`, `utc` the top-level `--utc`.
-pub fn run(args: &Args, config_path: &Path, top_cluster: Option<&str>, utc: bool) -> ExitCode {
-    let cluster = match pick_cluster(args.cluster.as_deref(), top_cluster) {
-        Ok(c) => c,
-        Err(e) => return fail(EXIT_USAGE, e),
-    };
-    let profile = match load_profile(config_path, &cluster) {
+pub fn run(args: &Args, pick: &Pick, utc: bool) -> ExitCode {
+    let profile = match pick.profile(args.cluster.as_deref()) {
         Ok(p) => p,
         Err(e) => return fail(EXIT_USAGE, e),
     };

@@ -56,6 +56,19 @@ pub enum Command {
     },
     /// Hosts the logs pane is scoped to (`None`: all); Elasticsearch and Loki filter server-side.
     LogsScope(Option<Vec<String>>),
+    /// Read the log lines ±5 minutes around this time again (Elasticsearch, Loki): `t` in the
+    /// logs pane. The answer is `Msg::LogsAround`.
+    LogsAround(chrono::DateTime<chrono::Utc>),
+    /// Put this (sanitised) text on the terminal's clipboard: OSC 52, written by the app.
+    Copy(String),
+    /// `:w PATH`: write `text` (`lines` lines) to `path`; refuse an existing file unless
+    /// `overwrite` (`:w!`).
+    SaveLogs {
+        path: String,
+        text: String,
+        lines: usize,
+        overwrite: bool,
+    },
     /// What the metrics pane shows; the source re-polls it on its interval.
     MetricsQuery(MetricsQuery),
     /// An outcome or refusal line for the audit log.
@@ -73,6 +86,10 @@ pub enum Command {
     /// Say which clusters the config has.
     ListClusters,
     Quit,
+    /// `:theme NAME`: load the theme (a built-in name or a file) and draw with it.
+    SetTheme(String),
+    /// A command line to append to the history file (kept across runs).
+    RecordHistory(String),
 }
 
 /// A change the user confirmed, not yet sent.

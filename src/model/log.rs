@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, Offset, TimeZone, Utc};
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LogLine {
@@ -15,6 +15,9 @@ pub struct LogLine {
     /// Every other field the backend sent, for the detail view (sanitised).
     pub fields: Vec<(String, String)>,
 }
+
+/// How far around a time jump (`t` in the logs pane) Elasticsearch and Loki are read again.
+pub const REREAD_AROUND: chrono::Duration = chrono::Duration::minutes(5);
 
 pub const SEVERITY_NAMES: [&str; 8] = [
     "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
@@ -47,4 +50,67 @@ pub fn severity_from_name(s: &str) -> Option<u8> {
         .find(|(name, _)| name.eq_ignore_ascii_case(s))
         .map(|(_, n)| *n)
         .or_else(|| s.parse::<u8>().ok().filter(|n| *n <= 7))
+}
+
+/// The zone an RFC 3164 stamp (no zone of its own) is read in: the sender's, as configured
+/// (`timezone = "Europe/Berlin"` on the logs source), else the console's local zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SenderZone {
+    /// The console machine's local zone (`TZ`, `/etc/localtime`).
+    #[default]
+    Local,
+    Utc,
+    /// An IANA zone.
+    Named(chrono_tz::Tz),
+}
+
+impl SenderZone {
+    /// An IANA name (`Europe/Berlin`), `UTC`, or `local`.
+    pub fn parse(name: &str) -> Result<SenderZone, String> {
+        match name.trim() {
+            "local" => Ok(SenderZone::Local),
+            "UTC" | "utc" | "Z" => Ok(SenderZone::Utc),
+            other => other.parse::<chrono_tz::Tz>().map(SenderZone::Named).map_err(|_| {
+                format!(
+                    "timezone \"{other}\" is not an IANA zone name — write e.g. \"Europe/Berlin\", \"UTC\" or \"local\""
+                )
+            }),
+        }
+    }
+
+    /// Today's date where the sender is, at `now`.
+    pub fn year_at(self, now: DateTime<Utc>) -> i32 {
+        match self {
+            SenderZone::Local => now.with_timezone(&chrono::Local).year(),
+            SenderZone::Utc => now.year(),
+            SenderZone::Named(tz) => now.with_timezone(&tz).year(),
+        }
+    }
+
+    /// The UTC offset (seconds) of local time `t` in this zone: a time in a DST gap takes the
+    /// offset before the gap, an ambiguous one (the hour repeated in autumn) the first.
+    pub fn offset_of(self, t: &NaiveDateTime) -> Option<i32> {
+        fn pick<Tz: TimeZone>(tz: &Tz, t: &NaiveDateTime) -> Option<i32> {
+            use chrono::LocalResult;
+            match tz.offset_from_local_datetime(t) {
+                LocalResult::Single(o) | LocalResult::Ambiguous(o, _) => {
+                    Some(o.fix().local_minus_utc())
+                }
+                // In the gap (clocks skip 02:00→03:00): the offset an hour earlier.
+                LocalResult::None => {
+                    match tz.offset_from_local_datetime(&(*t - chrono::Duration::hours(1))) {
+                        LocalResult::Single(o) | LocalResult::Ambiguous(o, _) => {
+                            Some(o.fix().local_minus_utc())
+                        }
+                        LocalResult::None => None,
+                    }
+                }
+            }
+        }
+        match self {
+            SenderZone::Utc => Some(0),
+            SenderZone::Local => pick(&chrono::Local, t),
+            SenderZone::Named(tz) => pick(&tz, t),
+        }
+    }
 }

@@ -31,7 +31,7 @@ pub use check::{
 pub use command::{Command, Gated, Mutation, NotRecorded};
 pub use errors::human_error;
 pub use kv::{KvEntry, KvEvent};
-pub use log::{severity_from_name, LogLine, SEVERITY_NAMES};
+pub use log::{severity_from_name, LogLine, SenderZone, REREAD_AROUND, SEVERITY_NAMES};
 pub use member::{by_role_and_instance, default_order, Member};
 pub use metrics::{MetricsQuery, MetricsResult, Points, Series, Window};
 pub use msg::{DeregisterOutcome, LeaseKeys, Msg, RestoreOutcome};

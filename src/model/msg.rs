@@ -66,6 +66,12 @@ pub enum Msg {
         audit_id: AuditId,
     },
     LogLines(Vec<LogLine>),
+    /// The lines ±5 minutes around `at`, read again for a time jump (`Command::LogsAround`), or
+    /// why they could not be.
+    LogsAround {
+        at: DateTime<Utc>,
+        lines: Result<Vec<LogLine>, String>,
+    },
     /// Something the user should know that is not a failure (e.g. partial shard failures).
     Notice(SourceId, String),
     /// Something the user must not miss (the etcd cluster changed under the console): it stays

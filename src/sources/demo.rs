@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use tokio::sync::mpsc;
 
 use crate::model::{
@@ -64,7 +64,7 @@ impl DemoSource {
             silences: Vec::new(),
             next_id: 0,
             metrics_query: None,
-            rng: StdRng::from_os_rng(),
+            rng: StdRng::from_rng(&mut rand::rng()),
             frozen: None,
         }
     }
@@ -591,11 +591,16 @@ impl DemoSource {
             Command::WatchLeases(_)
             | Command::Gated(_)
             | Command::LogsScope(_)
+            | Command::LogsAround(_)
+            | Command::Copy(_)
+            | Command::SaveLogs { .. }
             | Command::Audit(_)
             | Command::SwitchCluster(_)
             | Command::StartSource { .. }
             | Command::StopSource(_)
             | Command::ListClusters
+            | Command::SetTheme(_)
+            | Command::RecordHistory(_)
             | Command::Quit => true,
         }
     }
@@ -645,7 +650,7 @@ pub fn demo_metrics(q: &MetricsQuery, now: chrono::DateTime<Utc>) -> MetricsResu
                 let ts = end - window + (i as f64 + 1.0) * step;
                 // A gap now and then (a missed scrape) so the gap rendering is visible.
                 let slot = (ts / 60.0) as u64;
-                if (slot + seed + k as u64) % 37 == 0 {
+                if (slot + seed + k as u64).is_multiple_of(37) {
                     return None;
                 }
                 // Periods of minutes to hours, so every window shows movement.

@@ -710,6 +710,10 @@ pub async fn connect_answered(profile: &EtcdProfile) -> anyhow::Result<(Client, 
             let pem = std::fs::read(ca)
                 .map_err(|e| anyhow::anyhow!("reading CA {}: {e}", ca.display()))?;
             t = t.ca_certificate(Certificate::from_pem(pem));
+        } else {
+            // No `ca`: the system's trust roots, as etcdctl uses them (SSL_CERT_FILE and
+            // SSL_CERT_DIR are honoured).
+            t = t.with_native_roots();
         }
         if let (Some(cert), Some(key)) = (&tls.cert, &tls.key) {
             let c = std::fs::read(cert)

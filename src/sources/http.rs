@@ -108,6 +108,7 @@ pub fn credential_name(auth: &HttpAuth) -> String {
     match auth {
         HttpAuth::None => "the request (no credential configured)".into(),
         HttpAuth::ApiKey { origin, .. } => format!("the API key from {origin}"),
+        HttpAuth::Bearer { origin, .. } => format!("the access token from {origin}"),
         HttpAuth::Basic { user, origin, .. } => {
             format!("user \"{user}\" with the password from {origin}")
         }

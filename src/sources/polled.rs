@@ -87,9 +87,11 @@ enum Kind {
 fn kind(cmd: &Command) -> Kind {
     match cmd {
         Command::MetricsQuery(_) | Command::LogsScope(_) => Kind::Query,
-        Command::Silence { .. } | Command::Unsilence { .. } | Command::ExtendSilence { .. } => {
-            Kind::Change
-        }
+        // A log re-read around a time is asked once and answered, like a change.
+        Command::Silence { .. }
+        | Command::Unsilence { .. }
+        | Command::ExtendSilence { .. }
+        | Command::LogsAround(_) => Kind::Change,
         _ => Kind::Other,
     }
 }

@@ -468,6 +468,27 @@ impl PaneState for Checks {
         (self.visible_len(), self.results.len(), "checks")
     }
 
+    fn sort_columns(&self) -> &'static [&'static str] {
+        &["worst", "entity", "check", "duration", "last"]
+    }
+
+    fn sort_by(&mut self, column: &str) -> Result<(), String> {
+        let i = self
+            .sort_columns()
+            .iter()
+            .position(|c| c.eq_ignore_ascii_case(column) || (column == "status" && *c == "worst"))
+            .ok_or_else(|| {
+                format!(
+                    "no column \"{column}\" in checks — sort by {}",
+                    self.sort_columns().join(", ")
+                )
+            })?;
+        self.sort = Some(ChecksSort::ALL[i]);
+        self.descending = false;
+        self.rebuild();
+        Ok(())
+    }
+
     fn on_action(&mut self, action: Action, ctx: &PaneCtx) -> Reaction {
         let page = self.cursor.page();
         match action {
@@ -483,6 +504,12 @@ impl PaneState for Checks {
                 return Reaction::info(format!("checks sorted by {name}"));
             }
             Action::SortReverse => self.reverse_sort(),
+            Action::Copy => {
+                return match self.selected() {
+                    Some(r) => Reaction::copy(&r.output),
+                    None => Reaction::info("no check selected"),
+                }
+            }
             Action::ToggleHideOk => {
                 self.toggle_hide_ok();
                 return Reaction::info(if self.hide_ok {

@@ -194,6 +194,37 @@ pub fn apply(state: &mut State, msg: Msg) -> Vec<Command> {
             state.answered(SourceKind::Logs, now);
             state.logs.extend(lines)
         }
+        Msg::LogsAround { at, lines } => {
+            let now = state.now;
+            state.answered(SourceKind::Logs, now);
+            let waiting = state.logs.pending_jump == Some(at);
+            match lines {
+                Ok(lines) => {
+                    let n = lines.len();
+                    let landed = state.logs.insert_around(at, lines);
+                    if waiting {
+                        let text = match landed {
+                            Some(_) => {
+                                format!("logs: {n} lines read again around the time asked for")
+                            }
+                            None => format!(
+                                "logs: no line at or after that time ({n} read again around it)"
+                            ),
+                        };
+                        state.say(Level::Info, text);
+                    }
+                }
+                Err(e) => {
+                    if waiting {
+                        state.logs.pending_jump = None;
+                        state.say(
+                            Level::Warn,
+                            format!("logs: reading around that time failed: {e}"),
+                        );
+                    }
+                }
+            }
+        }
         Msg::Discovered { pane, value, .. } => out.extend(discovered(state, pane, value)),
         Msg::Notice(source, text) => state.say(Level::Warn, format!("{}: {text}", source.label())),
         Msg::Alert(source, text) => state.alert(Level::Warn, format!("{}: {text}", source.label())),

@@ -11,6 +11,10 @@ pub struct TextField {
     input: Input,
     /// Characters the field takes at most.
     max_chars: usize,
+    /// The whole text is selected (`/` on an active filter): the first character typed or
+    /// pasted replaces it, a delete removes it, a cursor move keeps it (tui-input has no
+    /// selection of its own).
+    selected: bool,
 }
 
 impl PartialEq for TextField {
@@ -25,6 +29,7 @@ impl TextField {
         TextField {
             input: Input::default(),
             max_chars,
+            selected: false,
         }
     }
 
@@ -34,6 +39,7 @@ impl TextField {
         TextField {
             input: Input::new(text),
             max_chars,
+            selected: false,
         }
     }
 
@@ -54,6 +60,22 @@ impl TextField {
         (self.input.visual_cursor().saturating_sub(scroll), scroll)
     }
 
+    /// Selects the whole text (nothing to select in an empty field).
+    pub fn select_all(&mut self) {
+        self.selected = !self.is_empty();
+    }
+
+    pub fn is_selected(&self) -> bool {
+        self.selected
+    }
+
+    /// The selection, if any, goes: what comes next replaces it.
+    fn take_selection(&mut self) {
+        if std::mem::take(&mut self.selected) {
+            self.input = Input::default();
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.text().is_empty()
     }
@@ -65,6 +87,7 @@ impl TextField {
 
     /// Inserts `text` at the cursor, as far as the cap allows.
     pub fn insert_str(&mut self, text: &str) {
+        self.take_selection();
         for c in text.chars() {
             if !self.insert(c) {
                 break;
@@ -82,6 +105,20 @@ impl TextField {
 
     /// Applies an editing action; false when `action` is not one (the caller handles it).
     pub fn edit(&mut self, action: Action) -> bool {
+        match action {
+            Action::InsertChar(_) => self.take_selection(),
+            Action::DeleteBack
+            | Action::DeleteForward
+            | Action::DeleteWordBack
+            | Action::DeleteToStart
+            | Action::DeleteToEnd
+                if self.selected =>
+            {
+                self.take_selection();
+                return true;
+            }
+            _ => self.selected = false,
+        }
         let request = match action {
             Action::InsertChar(c) => {
                 self.insert(c);
@@ -137,6 +174,32 @@ mod tests {
         f.edit(Action::DeleteToStart);
         assert_eq!(f.text(), "");
         assert!(!f.edit(Action::Submit), "not an editing action");
+    }
+
+    /// `/` on an active filter: the old text is selected, so typing replaces it, a delete
+    /// removes it, and a cursor move keeps it for editing.
+    #[test]
+    fn a_selected_text_is_replaced_by_what_is_typed() {
+        let mut f = TextField::with_text("web", 100);
+        f.select_all();
+        typed(&mut f, "db");
+        assert_eq!((f.text(), f.is_selected()), ("db", false));
+        let mut f = TextField::with_text("web", 100);
+        f.select_all();
+        f.edit(Action::DeleteBack);
+        assert_eq!(f.text(), "");
+        let mut f = TextField::with_text("web", 100);
+        f.select_all();
+        f.edit(Action::LineStart);
+        typed(&mut f, "^");
+        assert_eq!(f.text(), "^web");
+        let mut f = TextField::with_text("web", 100);
+        f.select_all();
+        f.insert_str("pasted");
+        assert_eq!(f.text(), "pasted");
+        let mut empty = TextField::new(10);
+        empty.select_all();
+        assert!(!empty.is_selected());
     }
 
     #[test]

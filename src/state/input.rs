@@ -20,12 +20,24 @@ pub enum InputKind {
     Extend {
         id: String,
     },
+    /// `t` in the logs pane: a time to move the cursor to.
+    TimeJump,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     pub kind: InputKind,
     pub field: TextField,
+    /// Shown in the prompt's row instead of the key hint: why Enter did not apply (a bad regex),
+    /// or the completions Tab found. Goes at the next edit.
+    pub hint: Option<(Level, String)>,
+    /// The filter: the text of the one in force when the prompt opened, put back when Enter
+    /// finds the new one bad.
+    pub previous: Option<String>,
+    /// The command line: the history entry shown (an index into `State::history`), and what
+    /// was typed before Up was first pressed.
+    pub history_pos: Option<usize>,
+    pub draft: String,
 }
 
 impl Input {
@@ -34,7 +46,20 @@ impl Input {
         Input {
             kind,
             field: TextField::with_text(text, MAX_CHARS),
+            hint: None,
+            previous: None,
+            history_pos: None,
+            draft: String::new(),
         }
+    }
+
+    /// The filter prompt over the filter in force (`current`): its text selected, so typing
+    /// replaces it and a cursor key edits it.
+    pub fn filter(current: Option<&str>) -> Input {
+        let mut input = Input::new(InputKind::Filter, current.unwrap_or(""));
+        input.field.select_all();
+        input.previous = current.map(str::to_string);
+        input
     }
 
     pub fn text(&self) -> &str {
@@ -58,19 +83,72 @@ pub fn act(state: &mut State, action: Action) -> Vec<Command> {
             Vec::new()
         }
         Action::Submit => {
-            let Some(Input { kind, field }) = state.input.take() else {
+            let Some(mut input) = state.input.take() else {
                 return Vec::new();
             };
-            match kind {
+            match input.kind {
                 InputKind::Filter => {
-                    apply_filter(state, field.text());
+                    if let Err(why) = apply_filter(state, input.field.text()) {
+                        // The filter in force before the prompt stays, and so does the prompt,
+                        // with the error said once, in it.
+                        let previous = input
+                            .previous
+                            .as_deref()
+                            .and_then(|t| Filter::parse(t).ok().flatten());
+                        let _ = state.pane_mut().set_filter(previous);
+                        input.hint = Some((Level::Error, why));
+                        state.input = Some(input);
+                    }
                     Vec::new()
                 }
-                InputKind::Command => command_line::run(state, field.text().trim()),
-                InputKind::Extend { id } => super::guarded::extend_dialog(state, id, field.text()),
+                InputKind::Extend { id } => {
+                    super::guarded::extend_dialog(state, id, input.field.text())
+                }
+                InputKind::Command => {
+                    let line = input.field.text().trim().to_string();
+                    let mut out = Vec::new();
+                    if !line.is_empty() {
+                        if state.history.last() != Some(&line) {
+                            state.history.push(line.clone());
+                            let excess = state.history.len().saturating_sub(HISTORY_MAX);
+                            state.history.drain(..excess);
+                        }
+                        out.push(Command::RecordHistory(line.clone()));
+                    }
+                    out.extend(command_line::run(state, &line));
+                    out
+                }
+                InputKind::TimeJump => {
+                    let rereads = matches!(
+                        state.backends.logs.as_deref(),
+                        Some("elasticsearch" | "loki")
+                    );
+                    let (say, cmds) = super::logs::time_jump(
+                        &mut state.logs,
+                        input.field.text(),
+                        state.now,
+                        state.utc,
+                        rereads,
+                    );
+                    state.say(Level::Info, say);
+                    cmds
+                }
             }
         }
+        Action::Complete => {
+            if input.kind == InputKind::Command {
+                command_line::complete(state);
+            }
+            Vec::new()
+        }
+        Action::HistoryPrev | Action::HistoryNext => {
+            if input.kind == InputKind::Command {
+                history(state, action == Action::HistoryPrev);
+            }
+            Vec::new()
+        }
         edit => {
+            input.hint = None;
             if input.field.edit(edit) {
                 filter_live(state);
             }
@@ -79,11 +157,40 @@ pub fn act(state: &mut State, action: Action) -> Vec<Command> {
     }
 }
 
+/// Command lines kept in the history (in memory and in the history file).
+pub const HISTORY_MAX: usize = 500;
+
+/// Up (`back`) or Down through the command history; past the newest entry is what was typed.
+fn history(state: &mut State, back: bool) {
+    let len = state.history.len();
+    let Some(input) = state.input.as_mut() else {
+        return;
+    };
+    let pos = match (input.history_pos, back) {
+        (None, true) if len > 0 => {
+            input.draft = input.field.text().to_string();
+            Some(len - 1)
+        }
+        (None, _) => return,
+        (Some(i), true) => Some(i.saturating_sub(1)),
+        (Some(i), false) if i + 1 < len => Some(i + 1),
+        (Some(_), false) => None,
+    };
+    input.history_pos = pos;
+    input.hint = None;
+    let text = match pos {
+        Some(i) => state.history[i].clone(),
+        None => std::mem::take(&mut input.draft),
+    };
+    input.field.set(&text);
+}
+
 /// Live filtering while typing: an incomplete regex just keeps the previous filter.
 fn filter_live(state: &mut State) {
     let Some(Input {
         kind: InputKind::Filter,
         field,
+        ..
     }) = &state.input
     else {
         return;
@@ -93,15 +200,16 @@ fn filter_live(state: &mut State) {
     }
 }
 
-/// Enter in the filter: the filter in force, and how many rows it leaves.
-fn apply_filter(state: &mut State, text: &str) {
+/// Enter in the filter (or `:filter TEXT`): the filter in force, and how many rows it leaves;
+/// `Err` says why `text` is not a filter (the pane keeps what it had).
+pub fn apply_filter(state: &mut State, text: &str) -> Result<(), String> {
     match Filter::parse(text) {
         Ok(f) => {
             let active = f.is_some();
             let pane = state.pane_mut();
             if let Err(why) = pane.set_filter(f) {
                 state.say(Level::Info, why);
-                return;
+                return Ok(());
             }
             let (n, total, what) = pane.filter_counts();
             if active {
@@ -112,8 +220,9 @@ fn apply_filter(state: &mut State, text: &str) {
             } else {
                 state.status = None;
             }
+            Ok(())
         }
-        Err(e) => state.say(Level::Error, e),
+        Err(e) => Err(e),
     }
 }
 
@@ -123,6 +232,7 @@ fn apply_filter(state: &mut State, text: &str) {
 pub fn paste(state: &mut State, text: &str) -> Vec<Command> {
     let line = paste::one_line(text);
     if let Some(input) = state.input.as_mut() {
+        input.hint = None;
         input.field.insert_str(&line);
         filter_live(state);
         return Vec::new();

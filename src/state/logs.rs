@@ -1,8 +1,15 @@
-//! Logs: a bounded ring buffer with an incrementally maintained list of the lines that pass the
-//! filter, so a firehose costs O(1) per line and a frame only touches the rows on screen.
+//! Logs: a bounded ring buffer with an incrementally maintained list of the lines the pane shows
+//! (and, apart, of the lines the filter matches), so a firehose costs O(1) per line and a frame
+//! only touches the rows on screen. Navigation as lnav and less users expect it: a free cursor
+//! (`g`/`G`), the filter hiding or highlighting (`F`) with `n`/`N` between matches, `e`/`E` and
+//! `w`/`W` between errors and warnings, marks (`m`, `u`/`U`), context lines around matches (`C`),
+//! a severity threshold both ways (`v`/`V`), horizontal scroll (`h`/`l`), a time jump (`t`), copy
+//! (`y`) and `:w` to a file.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 
 use super::checks::EntityScope;
 use super::cursor::ListCursor;
@@ -10,9 +17,28 @@ use super::members::Filter;
 use super::pane::{PaneCtx, PaneState, Reaction};
 use super::popup::Popup;
 use crate::action::Action;
-use crate::model::{LogLine, SEVERITY_NAMES};
+use crate::model::{Command, LogLine, SEVERITY_NAMES};
 
 pub const DEFAULT_CAPACITY: usize = 100_000;
+
+/// Context lines around each filter match, as `C` cycles them.
+pub const CONTEXT_STEPS: [usize; 3] = [0, 3, 10];
+/// Columns `h`/`l` scroll the message by.
+pub const HSCROLL_STEP: usize = 10;
+/// How far around a time jump Elasticsearch and Loki are read again.
+pub use crate::model::REREAD_AROUND as AROUND;
+/// `sevs` entry of a line without a severity.
+const NO_SEVERITY: u8 = u8::MAX;
+
+/// What the `/` filter does to the lines it does not match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FilterMode {
+    /// Hide them (with `C` context lines around each match).
+    #[default]
+    Filter,
+    /// Show every line, the matches highlighted.
+    Highlight,
+}
 
 #[derive(Debug)]
 pub struct Logs {
@@ -20,6 +46,9 @@ pub struct Logs {
     /// `host_key` of each buffered line's host, beside `lines`: changing the member scope scans
     /// these numbers instead of every line's strings.
     host_keys: VecDeque<u64>,
+    /// Severity of each buffered line ([`NO_SEVERITY`] when unknown), beside `lines`: `e`/`w`
+    /// scan bytes, not lines.
+    sevs: VecDeque<u8>,
     /// `host_key`s that can match the scope (see `scope_keys`).
     scope_keys: Vec<u64>,
     /// Sequence number of `lines[0]`; every line ever received has one.
@@ -27,14 +56,30 @@ pub struct Logs {
     capacity: usize,
     /// Lines evicted because the buffer was full.
     pub dropped: u64,
-    /// Sequence numbers of buffered lines passing the filter, ascending.
+    /// Sequence numbers of the buffered lines the pane shows, ascending: those passing the scope
+    /// and the severity threshold, and — in filter mode — the filter or the context around it.
     matches: VecDeque<u64>,
+    /// Sequence numbers of the shown lines the filter matches, ascending (empty without a
+    /// filter): what `n`/`N` move between and the title counts.
+    hits: VecDeque<u64>,
+    /// Lines still to be shown after the last match, as context.
+    context_left: usize,
     pub filter: Option<Filter>,
+    pub mode: FilterMode,
+    /// Lines shown before and after each match in filter mode (one of [`CONTEXT_STEPS`]).
+    pub context: usize,
     /// Show lines at this syslog severity or worse (lower number); `None` shows everything.
+    /// Lines without a severity are always shown.
     pub min_severity: Option<u8>,
     pub scope: Option<EntityScope>,
     pub follow: bool,
     pub wrap: bool,
+    /// Columns of the message scrolled off to the left (wrap off).
+    pub hscroll: usize,
+    /// Marked lines (sequence numbers).
+    marks: BTreeSet<u64>,
+    /// Marks on lines that left the ring.
+    pub marks_dropped: u64,
     /// Positions in `matches`: the selected line and the first line on screen, and how many
     /// lines the pane shows (from the layout). Derived from `cursor_seq`/`top_seq` after every
     /// change ([`Logs::fit`]), since positions shift as old lines leave the ring.
@@ -46,6 +91,8 @@ pub struct Logs {
     /// Matching lines that arrived while paused.
     pub unseen: u64,
     pub received: u64,
+    /// A time jump waiting for the backend to read the lines around it again.
+    pub pending_jump: Option<DateTime<Utc>>,
     /// Host and program names of buffered lines, shared: a fleet logs from a few hundred hosts and
     /// a few dozen programs, so 100k lines need not carry 200k copies of them.
     names: HashSet<Arc<str>>,
@@ -61,26 +108,42 @@ impl Default for Logs {
     }
 }
 
+/// Which way a search goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dir {
+    Forward,
+    Backward,
+}
+
 impl Logs {
     pub fn with_capacity(capacity: usize) -> Logs {
         Logs {
             lines: VecDeque::with_capacity(capacity.min(1 << 16)),
             host_keys: VecDeque::with_capacity(capacity.min(1 << 16)),
+            sevs: VecDeque::with_capacity(capacity.min(1 << 16)),
             scope_keys: Vec::new(),
             first_seq: 0,
             capacity: capacity.max(1),
             dropped: 0,
             matches: VecDeque::new(),
+            hits: VecDeque::new(),
+            context_left: 0,
             filter: None,
+            mode: FilterMode::Filter,
+            context: 0,
             min_severity: None,
             scope: None,
             follow: true,
             wrap: false,
+            hscroll: 0,
+            marks: BTreeSet::new(),
+            marks_dropped: 0,
             view: ListCursor::default(),
             cursor_seq: None,
             top_seq: None,
             unseen: 0,
             received: 0,
+            pending_jump: None,
             names: HashSet::new(),
         }
     }
@@ -97,8 +160,18 @@ impl Logs {
         self.lines.is_empty()
     }
 
+    /// Lines the pane shows.
     pub fn match_count(&self) -> usize {
         self.matches.len()
+    }
+
+    /// Lines the filter matches (0 without a filter).
+    pub fn hit_count(&self) -> usize {
+        self.hits.len()
+    }
+
+    pub fn mark_count(&self) -> usize {
+        self.marks.len()
     }
 
     fn get(&self, seq: u64) -> Option<&LogLine> {
@@ -106,7 +179,14 @@ impl Logs {
             .and_then(|i| self.lines.get(i as usize))
     }
 
-    fn passes(&self, host_key: u64, l: &LogLine) -> bool {
+    fn sev_of(&self, seq: u64) -> Option<u8> {
+        let i = seq.checked_sub(self.first_seq)? as usize;
+        self.sevs.get(i).copied().filter(|s| *s != NO_SEVERITY)
+    }
+
+    /// Scope and severity threshold: whether a line may be shown at all. A line without a
+    /// severity (RFC 3164 file formats, plain text) is never hidden by the threshold.
+    fn base(&self, host_key: u64, l: &LogLine) -> bool {
         if self.scope.is_some() && !self.scope_keys.contains(&host_key) {
             return false;
         }
@@ -120,10 +200,11 @@ impl Logs {
                 return false;
             }
         }
-        match &self.filter {
-            None => true,
-            Some(f) => f.matches_any(&[&l.message, &l.host, &l.program]),
-        }
+        true
+    }
+
+    fn base_at(&self, i: usize) -> bool {
+        self.base(self.host_keys[i], &self.lines[i])
     }
 
     /// The shared copy of `name`.
@@ -145,8 +226,15 @@ impl Logs {
         if self.lines.len() == self.capacity {
             self.lines.pop_front();
             self.host_keys.pop_front();
+            self.sevs.pop_front();
             if self.matches.front() == Some(&self.first_seq) {
                 self.matches.pop_front();
+            }
+            if self.hits.front() == Some(&self.first_seq) {
+                self.hits.pop_front();
+            }
+            if self.marks.remove(&self.first_seq) {
+                self.marks_dropped += 1;
             }
             self.first_seq += 1;
             self.dropped += 1;
@@ -162,16 +250,75 @@ impl Logs {
             self.host_keys
                 .reserve_exact(self.host_keys.len().max(16).min(room));
         }
-        let seq = self.first_seq + self.lines.len() as u64;
-        let key = host_key(&line.host);
-        if self.passes(key, &line) {
-            self.matches.push_back(seq);
-            if !self.follow {
-                self.unseen += 1;
-            }
+        if self.sevs.len() == self.sevs.capacity() {
+            let room = self.capacity - self.sevs.len();
+            self.sevs.reserve_exact(self.sevs.len().max(16).min(room));
         }
+        let key = host_key(&line.host);
+        self.sevs.push_back(line.severity.unwrap_or(NO_SEVERITY));
         self.lines.push_back(line);
         self.host_keys.push_back(key);
+        let shown = self.admit(self.lines.len() - 1);
+        if shown > 0 && !self.follow {
+            self.unseen += shown as u64;
+        }
+    }
+
+    /// Decides whether the line at ring index `i` (the newest so far) is shown, and whether it
+    /// is a match; in filter mode with context, a match also shows the lines before it that were
+    /// hidden. Returns how many lines became visible.
+    fn admit(&mut self, i: usize) -> usize {
+        if !self.base_at(i) {
+            return 0;
+        }
+        let seq = self.first_seq + i as u64;
+        let hit = match &self.filter {
+            None => {
+                self.matches.push_back(seq);
+                return 1;
+            }
+            Some(f) => {
+                let l = &self.lines[i];
+                f.matches_any(&[&l.message, &l.host, &l.program])
+            }
+        };
+        if hit {
+            self.hits.push_back(seq);
+        }
+        match self.mode {
+            FilterMode::Highlight => {
+                self.matches.push_back(seq);
+                1
+            }
+            FilterMode::Filter if hit => {
+                let mut before = Vec::new();
+                if self.context > 0 {
+                    let shown_until = self.matches.back().copied();
+                    let mut j = i;
+                    while j > 0 && before.len() < self.context {
+                        j -= 1;
+                        let s = self.first_seq + j as u64;
+                        if shown_until.is_some_and(|u| s <= u) {
+                            break;
+                        }
+                        if self.base_at(j) {
+                            before.push(s);
+                        }
+                    }
+                }
+                let n = before.len() + 1;
+                self.matches.extend(before.into_iter().rev());
+                self.matches.push_back(seq);
+                self.context_left = self.context;
+                n
+            }
+            FilterMode::Filter if self.context_left > 0 => {
+                self.context_left -= 1;
+                self.matches.push_back(seq);
+                1
+            }
+            FilterMode::Filter => 0,
+        }
     }
 
     pub fn extend(&mut self, lines: impl IntoIterator<Item = LogLine>) {
@@ -180,18 +327,15 @@ impl Logs {
         }
     }
 
-    /// Re-evaluates the filter over the buffer: only when the filter itself changes.
+    /// Re-evaluates what is shown over the whole buffer: only when the filter, its mode, the
+    /// context, the scope or the threshold changes.
     fn rescan(&mut self) {
-        let first = self.first_seq;
-        let matches: VecDeque<u64> = self
-            .host_keys
-            .iter()
-            .zip(&self.lines)
-            .enumerate()
-            .filter(|(_, (k, l))| self.passes(**k, l))
-            .map(|(i, _)| first + i as u64)
-            .collect();
-        self.matches = matches;
+        self.matches.clear();
+        self.hits.clear();
+        self.context_left = 0;
+        for i in 0..self.lines.len() {
+            self.admit(i);
+        }
     }
 
     pub fn set_filter(&mut self, f: Option<Filter>) {
@@ -207,16 +351,69 @@ impl Logs {
         }
     }
 
-    /// all → emerg..err → … → debug → all.
+    /// The threshold one step stricter (`v`: all → ≥ info → … → ≥ emerg → all) or looser (`V`).
+    pub fn step_severity(&mut self, stricter: bool) {
+        // Thresholds from loosest to strictest; `None` is "all".
+        const LADDER: [Option<u8>; 8] = [
+            None,
+            Some(6),
+            Some(5),
+            Some(4),
+            Some(3),
+            Some(2),
+            Some(1),
+            Some(0),
+        ];
+        let at = LADDER
+            .iter()
+            .position(|t| *t == self.min_severity)
+            .unwrap_or(0);
+        let next = if stricter {
+            (at + 1) % LADDER.len()
+        } else {
+            (at + LADDER.len() - 1) % LADDER.len()
+        };
+        self.min_severity = LADDER[next];
+        self.rescan();
+    }
+
+    /// `v`: one step stricter.
     pub fn cycle_severity(&mut self) {
-        self.min_severity = match self.min_severity {
-            None => Some(3),
-            Some(3) => Some(4),
-            Some(4) => Some(5),
-            Some(5) => Some(6),
-            _ => None,
+        self.step_severity(true);
+    }
+
+    /// The threshold as the title and the status line say it: `≥ warning`.
+    pub fn threshold_label(&self) -> Option<String> {
+        self.min_severity
+            .map(|s| format!("≥ {}", SEVERITY_NAMES[s as usize]))
+    }
+
+    pub fn toggle_mode(&mut self) {
+        self.mode = match self.mode {
+            FilterMode::Filter => FilterMode::Highlight,
+            FilterMode::Highlight => FilterMode::Filter,
         };
         self.rescan();
+    }
+
+    pub fn cycle_context(&mut self) {
+        let at = CONTEXT_STEPS
+            .iter()
+            .position(|c| *c == self.context)
+            .unwrap_or(0);
+        self.context = CONTEXT_STEPS[(at + 1) % CONTEXT_STEPS.len()];
+        self.rescan();
+    }
+
+    /// Whether the shown line `seq` is only context around a match (drawn muted).
+    pub fn is_context(&self, seq: u64) -> bool {
+        self.filter.is_some()
+            && self.mode == FilterMode::Filter
+            && self.hits.binary_search(&seq).is_err()
+    }
+
+    pub fn is_marked(&self, seq: u64) -> bool {
+        self.marks.contains(&seq)
     }
 
     pub fn toggle_follow(&mut self) {
@@ -250,6 +447,11 @@ impl Logs {
         })
     }
 
+    /// Sequence number of the selected line.
+    fn selected_seq(&self) -> Option<u64> {
+        self.matches.get(self.selected_index()?).copied()
+    }
+
     pub fn selected(&self) -> Option<&LogLine> {
         let i = self.selected_index()?;
         self.get(*self.matches.get(i)?)
@@ -273,6 +475,15 @@ impl Logs {
             self.pause_at(Some(i));
         }
         self.cursor_seq = self.matches.get(j).copied();
+    }
+
+    /// Puts the cursor on the shown line `seq`, pausing follow; the screen scrolls to it.
+    fn select_seq(&mut self, seq: u64) {
+        if self.follow {
+            let i = self.selected_index();
+            self.pause_at(i);
+        }
+        self.cursor_seq = Some(seq);
     }
 
     /// The oldest lines fill the pane, the cursor on the first.
@@ -300,6 +511,125 @@ impl Logs {
         self.unseen = 0;
     }
 
+    /// Where searches start: the selected line, or — while following, when no cursor is on
+    /// screen — just past the newest line, so that `N`, `E`, `W` and `U` find the newest one.
+    fn search_from(&self) -> Option<u64> {
+        if self.follow {
+            return self.matches.back().map(|s| s + 1);
+        }
+        self.selected_seq()
+    }
+
+    /// The next (or previous) shown line after the cursor that `wanted` accepts.
+    fn seek(&self, dir: Dir, wanted: impl Fn(u64) -> bool) -> Option<u64> {
+        let cur = self.search_from()?;
+        let i = self.matches.partition_point(|s| *s < cur);
+        match dir {
+            Dir::Forward => self
+                .matches
+                .range((i + 1).min(self.matches.len())..)
+                .copied()
+                .find(|s| wanted(*s)),
+            Dir::Backward => self.matches.range(..i).rev().copied().find(|s| wanted(*s)),
+        }
+    }
+
+    /// `n`/`N`: the next or previous line the filter matches (in either mode): a binary search.
+    fn seek_hit(&self, dir: Dir) -> Option<u64> {
+        let cur = self.search_from()?;
+        match dir {
+            Dir::Forward => {
+                let at = self.hits.partition_point(|s| *s <= cur);
+                self.hits.get(at).copied()
+            }
+            Dir::Backward => {
+                let at = self.hits.partition_point(|s| *s < cur);
+                at.checked_sub(1).and_then(|k| self.hits.get(k).copied())
+            }
+        }
+    }
+
+    /// `e`/`E` (`worst` 3: err or worse) and `w`/`W` (4: warning or worse).
+    fn seek_severity(&self, dir: Dir, worst: u8) -> Option<u64> {
+        self.seek(dir, |s| self.sev_of(s).is_some_and(|v| v <= worst))
+    }
+
+    /// `u`/`U`: the next or previous mark on a shown line.
+    fn seek_mark(&self, dir: Dir) -> Option<u64> {
+        let cur = self.search_from()?;
+        let shown = |s: &&u64| self.matches.binary_search(s).is_ok();
+        match dir {
+            Dir::Forward => self.marks.range(cur + 1..).find(shown).copied(),
+            Dir::Backward => self.marks.range(..cur).rev().find(shown).copied(),
+        }
+    }
+
+    /// `m`: marks the selected line, or unmarks it. Returns whether it is marked now.
+    pub fn toggle_mark(&mut self) -> Option<bool> {
+        let seq = self.selected_seq()?;
+        if !self.marks.remove(&seq) {
+            self.marks.insert(seq);
+            return Some(true);
+        }
+        Some(false)
+    }
+
+    /// `t`: the cursor on the first shown line at or after `at`. `None` when no line is.
+    pub fn jump_to_time(&mut self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let found = self
+            .matches
+            .iter()
+            .copied()
+            .find(|s| self.get(*s).and_then(|l| l.time).is_some_and(|t| t >= at))?;
+        let time = self.get(found).and_then(|l| l.time);
+        self.select_seq(found);
+        time
+    }
+
+    /// Lines a backend read again around a time jump: those not already buffered are added (in
+    /// time order), then the cursor goes to `at`. Returns the time of the line it landed on.
+    pub fn insert_around(
+        &mut self,
+        at: DateTime<Utc>,
+        lines: Vec<LogLine>,
+    ) -> Option<DateTime<Utc>> {
+        let (from, to) = (at - AROUND, at + AROUND);
+        let known: HashSet<(Option<DateTime<Utc>>, &str, &str)> = self
+            .lines
+            .iter()
+            .filter(|l| l.time.is_some_and(|t| t >= from && t < to))
+            .map(|l| (l.time, &*l.host, l.message.as_str()))
+            .collect();
+        let mut new: Vec<LogLine> = lines
+            .into_iter()
+            .filter(|l| !known.contains(&(l.time, &*l.host, l.message.as_str())))
+            .collect();
+        new.sort_by_key(|l| l.time);
+        let waiting = self.pending_jump == Some(at);
+        self.pending_jump = None;
+        let first_new = self.first_seq + self.lines.len() as u64;
+        let follow = self.follow;
+        self.extend(new);
+        if !waiting {
+            return None;
+        }
+        // Prefer the re-read lines: they hold the moment asked for.
+        let landed = self
+            .matches
+            .iter()
+            .copied()
+            .filter(|s| *s >= first_new)
+            .find(|s| self.get(*s).and_then(|l| l.time).is_some_and(|t| t >= at));
+        match landed {
+            Some(seq) => {
+                self.follow = follow;
+                self.select_seq(seq);
+                self.get(seq).and_then(|l| l.time)
+            }
+            None => self.jump_to_time(at),
+        }
+    }
+
     /// Brings the positions up to date with the lines: while following, the newest lines fill
     /// the pane; while paused, the screen stays on the same lines and keeps the cursor in view.
     pub fn fit(&mut self) {
@@ -308,6 +638,10 @@ impl Logs {
             self.view.select(len.checked_sub(1));
             self.view.fit(len);
             return;
+        }
+        if self.cursor_seq.is_none() {
+            // Paused before any line was shown: the cursor takes the first line that is.
+            self.cursor_seq = self.matches.get(self.view.offset()).copied();
         }
         self.view.select(self.selected_index());
         let top = self
@@ -319,8 +653,13 @@ impl Logs {
         self.top_seq = self.matches.get(self.view.offset()).copied();
     }
 
-    /// The matching lines on screen, oldest first, each with whether it is the selected one.
+    /// The shown lines on screen, oldest first, each with whether it is the selected one.
     pub fn visible(&self) -> impl Iterator<Item = (&LogLine, bool)> {
+        self.visible_rows().map(|r| (r.line, r.selected))
+    }
+
+    /// The shown lines on screen with what the view needs to draw each.
+    pub fn visible_rows(&self) -> impl Iterator<Item = Row<'_>> {
         let selected = (!self.follow).then(|| self.selected_index()).flatten();
         let offset = self.view.offset();
         self.matches
@@ -328,12 +667,156 @@ impl Logs {
             .enumerate()
             .skip(offset)
             .take(self.view.rows())
-            .filter_map(move |(i, s)| self.get(*s).map(|l| (l, Some(i) == selected)))
+            .filter_map(move |(i, s)| {
+                self.get(*s).map(|line| Row {
+                    line,
+                    selected: Some(i) == selected,
+                    context: self.is_context(*s),
+                    marked: self.is_marked(*s),
+                })
+            })
     }
 
-    /// Every matching line, oldest first.
+    /// Every shown line, oldest first.
     pub fn matching(&self) -> impl Iterator<Item = &LogLine> {
         self.matches.iter().filter_map(|s| self.get(*s))
+    }
+
+    /// What `:w` writes: the shown lines as text (one per line, as copied), or as JSON lines
+    /// when `jsonl`.
+    pub fn export(&self, jsonl: bool, utc: bool) -> (String, usize) {
+        let mut out = String::new();
+        let mut n = 0;
+        for l in self.matching() {
+            if jsonl {
+                out.push_str(&line_json(l).to_string());
+            } else {
+                out.push_str(&line_text(l, utc));
+            }
+            out.push('\n');
+            n += 1;
+        }
+        (out, n)
+    }
+}
+
+/// One shown line as the view draws it.
+pub struct Row<'a> {
+    pub line: &'a LogLine,
+    pub selected: bool,
+    /// Context around a match, not a match itself (drawn muted).
+    pub context: bool,
+    pub marked: bool,
+}
+
+/// A line's display text: time (local, or UTC with `--utc`), host, program, severity (`-` when
+/// unknown) and message — already sanitised, so no control character can reach a clipboard or
+/// a file.
+pub fn line_text(l: &LogLine, utc: bool) -> String {
+    let time = match l.time {
+        Some(t) if utc => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        Some(t) => t
+            .with_timezone(&chrono::Local)
+            .format("%Y-%m-%dT%H:%M:%S%.3f%:z")
+            .to_string(),
+        None => "-".into(),
+    };
+    let sev = l
+        .severity
+        .map(|s| SEVERITY_NAMES[s as usize])
+        .unwrap_or("-");
+    let dash = |s: &str| {
+        if s.is_empty() {
+            "-".to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    format!(
+        "{time} {} {} {sev} {}",
+        dash(&l.host),
+        dash(&l.program),
+        l.message
+    )
+}
+
+fn line_json(l: &LogLine) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    m.insert(
+        "time".into(),
+        l.time
+            .map(|t| serde_json::Value::String(t.to_rfc3339()))
+            .unwrap_or(serde_json::Value::Null),
+    );
+    m.insert("host".into(), l.host.to_string().into());
+    m.insert("program".into(), l.program.to_string().into());
+    m.insert(
+        "severity".into(),
+        l.severity
+            .map(|s| serde_json::Value::String(SEVERITY_NAMES[s as usize].into()))
+            .unwrap_or(serde_json::Value::Null),
+    );
+    m.insert("message".into(), l.message.clone().into());
+    for (k, v) in &l.fields {
+        if !m.contains_key(k) {
+            m.insert(k.clone(), v.clone().into());
+        }
+    }
+    serde_json::Value::Object(m)
+}
+
+/// `t` input: `14:02`, `14:02:30` (today in the display zone; yesterday if that is ahead of
+/// now), `-15m`, `-2h`, `-30s`, `-1d`, or a full RFC 3339 time.
+pub fn parse_time_target(
+    text: &str,
+    now: DateTime<Utc>,
+    utc: bool,
+) -> Result<DateTime<Utc>, String> {
+    let t = text.trim();
+    let bad = || {
+        format!("cannot read the time \"{t}\" — try t 14:02, t 14:02:30, t -15m, t -2h or t 2026-12-03T14:02:00Z")
+    };
+    if let Some(rel) = t.strip_prefix('-') {
+        let (num, unit) =
+            rel.split_at(rel.find(|c: char| !c.is_ascii_digit()).unwrap_or(rel.len()));
+        let n: i64 = num.parse().map_err(|_| bad())?;
+        let secs = match unit {
+            "s" => n,
+            "m" | "" => n * 60,
+            "h" => n * 3600,
+            "d" => n * 86_400,
+            _ => return Err(bad()),
+        };
+        return chrono::Duration::try_seconds(secs)
+            .and_then(|d| now.checked_sub_signed(d))
+            .ok_or_else(bad);
+    }
+    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
+        return Ok(d.with_timezone(&Utc));
+    }
+    let time = chrono::NaiveTime::parse_from_str(t, "%H:%M:%S")
+        .or_else(|_| chrono::NaiveTime::parse_from_str(t, "%H:%M"))
+        .map_err(|_| bad())?;
+    let at_day = |day: chrono::NaiveDate| -> Option<DateTime<Utc>> {
+        let naive = day.and_time(time);
+        if utc {
+            Some(naive.and_utc())
+        } else {
+            use chrono::TimeZone;
+            chrono::Local
+                .from_local_datetime(&naive)
+                .earliest()
+                .map(|d| d.with_timezone(&Utc))
+        }
+    };
+    let today = if utc {
+        now.date_naive()
+    } else {
+        now.with_timezone(&chrono::Local).date_naive()
+    };
+    match at_day(today) {
+        Some(d) if d <= now => Ok(d),
+        _ => today.pred_opt().and_then(at_day).ok_or_else(bad),
     }
 }
 
@@ -356,11 +839,20 @@ impl PaneState for Logs {
     }
 
     fn filter_counts(&self) -> (usize, usize, &'static str) {
-        (self.match_count(), self.len(), "buffered lines")
+        (self.hit_count(), self.len(), "buffered lines")
     }
 
-    fn on_action(&mut self, action: Action, _ctx: &PaneCtx) -> Reaction {
+    fn on_action(&mut self, action: Action, ctx: &PaneCtx) -> Reaction {
         let page = self.view.page();
+        let go = |l: &mut Logs, found: Option<u64>, what: &str| -> Reaction {
+            match found {
+                Some(seq) => {
+                    l.select_seq(seq);
+                    Reaction::default()
+                }
+                None => Reaction::info(what.to_string()),
+            }
+        };
         match action {
             Action::Down => self.move_selection(1),
             Action::Up => self.move_selection(-1),
@@ -376,15 +868,158 @@ impl PaneState for Logs {
                     "follow paused"
                 });
             }
-            Action::CycleSeverity => {
-                self.cycle_severity();
-                let t = match self.min_severity {
+            Action::CycleSeverity | Action::CycleSeverityBack => {
+                self.step_severity(action == Action::CycleSeverity);
+                let t = match self.threshold_label() {
                     None => "all severities".to_string(),
-                    Some(s) => format!("{} and worse", SEVERITY_NAMES[s as usize]),
+                    Some(l) => format!("severity {l} (and lines without one)"),
                 };
                 return Reaction::info(format!("logs: {t}"));
             }
-            Action::ToggleWrap => self.wrap = !self.wrap,
+            Action::ToggleWrap => {
+                self.wrap = !self.wrap;
+                return Reaction::info(if self.wrap {
+                    "logs: wrap on — long lines continue below, indented under the message"
+                } else {
+                    "logs: wrap off — h/l scroll long lines sideways"
+                });
+            }
+            Action::ToggleFilterMode => {
+                self.toggle_mode();
+                let what = match self.mode {
+                    FilterMode::Filter => "filter: only matching lines are shown",
+                    FilterMode::Highlight => "highlight: every line is shown, matches highlighted",
+                };
+                let hint = if self.filter.is_none() {
+                    " (/ sets the regex)"
+                } else {
+                    ""
+                };
+                return Reaction::info(format!("logs: {what}{hint}"));
+            }
+            Action::NextMatch | Action::PrevMatch => {
+                if self.filter.is_none() {
+                    return Reaction::info(
+                        "logs: no filter — / sets one, then n/N move between its matches",
+                    );
+                }
+                let dir = if action == Action::NextMatch {
+                    Dir::Forward
+                } else {
+                    Dir::Backward
+                };
+                let found = self.seek_hit(dir);
+                return go(
+                    self,
+                    found,
+                    if dir == Dir::Forward {
+                        "no later match"
+                    } else {
+                        "no earlier match"
+                    },
+                );
+            }
+            Action::NextError | Action::PrevError => {
+                let dir = if action == Action::NextError {
+                    Dir::Forward
+                } else {
+                    Dir::Backward
+                };
+                let found = self.seek_severity(dir, 3);
+                return go(
+                    self,
+                    found,
+                    if dir == Dir::Forward {
+                        "no later error"
+                    } else {
+                        "no earlier error"
+                    },
+                );
+            }
+            Action::NextWarning | Action::PrevWarning => {
+                let dir = if action == Action::NextWarning {
+                    Dir::Forward
+                } else {
+                    Dir::Backward
+                };
+                let found = self.seek_severity(dir, 4);
+                return go(
+                    self,
+                    found,
+                    if dir == Dir::Forward {
+                        "no later warning or error"
+                    } else {
+                        "no earlier warning or error"
+                    },
+                );
+            }
+            Action::ToggleMark => {
+                return match self.toggle_mark() {
+                    Some(true) => Reaction::info(format!(
+                        "marked ({} marks; u/U move between them)",
+                        self.mark_count()
+                    )),
+                    Some(false) => {
+                        Reaction::info(format!("mark removed ({} left)", self.mark_count()))
+                    }
+                    None => Reaction::info("no line to mark"),
+                };
+            }
+            Action::NextMark | Action::PrevMark => {
+                if self.marks.is_empty() {
+                    return Reaction::info("no marks — m marks the selected line");
+                }
+                let dir = if action == Action::NextMark {
+                    Dir::Forward
+                } else {
+                    Dir::Backward
+                };
+                let found = self.seek_mark(dir);
+                return go(
+                    self,
+                    found,
+                    if dir == Dir::Forward {
+                        "no later mark"
+                    } else {
+                        "no earlier mark"
+                    },
+                );
+            }
+            Action::CycleContext => {
+                self.cycle_context();
+                let hint = if self.filter.is_none() || self.mode == FilterMode::Highlight {
+                    " (shown around matches while / filters)"
+                } else {
+                    ""
+                };
+                return Reaction::info(format!(
+                    "logs: {} context lines around each match{hint}",
+                    self.context
+                ));
+            }
+            Action::ScrollLeft | Action::ScrollRight => {
+                if self.wrap {
+                    return Reaction::info(
+                        "wrap is on: long lines are wrapped, not scrolled (ctrl-w turns wrap off)",
+                    );
+                }
+                self.hscroll = if action == Action::ScrollRight {
+                    self.hscroll
+                        .saturating_add(HSCROLL_STEP)
+                        .min(crate::model::text::MAX_LINE_CHARS)
+                } else {
+                    self.hscroll.saturating_sub(HSCROLL_STEP)
+                };
+            }
+            Action::TimeJump => {
+                return Reaction::input(super::InputKind::TimeJump);
+            }
+            Action::Copy => {
+                return match self.selected() {
+                    Some(l) => Reaction::copy(line_text(l, ctx.utc)),
+                    None => Reaction::info("no line to copy"),
+                };
+            }
             Action::Detail => {
                 if let Some(line) = self.selected() {
                     return Reaction::open(Popup::LogDetail {
@@ -397,6 +1032,41 @@ impl PaneState for Logs {
         }
         Reaction::default()
     }
+}
+
+/// `t` submitted: the cursor goes to that time in the buffer; Elasticsearch and Loki are asked
+/// for the lines ±5 minutes around it, and the cursor moves again when they arrive.
+pub fn time_jump(
+    logs: &mut Logs,
+    text: &str,
+    now: DateTime<Utc>,
+    utc: bool,
+    rereads: bool,
+) -> (String, Vec<Command>) {
+    let at = match parse_time_target(text, now, utc) {
+        Ok(at) => at,
+        Err(e) => return (e, Vec::new()),
+    };
+    let shown = if utc {
+        at.format("%H:%M:%S UTC").to_string()
+    } else {
+        at.with_timezone(&chrono::Local)
+            .format("%H:%M:%S")
+            .to_string()
+    };
+    let landed = logs.jump_to_time(at);
+    let mut say = match landed {
+        Some(t) if t - at < chrono::Duration::seconds(60) => format!("logs at {shown}"),
+        Some(_) => format!("logs: the first line at or after {shown} is later"),
+        None => format!("logs: no buffered line at or after {shown}"),
+    };
+    let mut cmds = Vec::new();
+    if rereads {
+        logs.pending_jump = Some(at);
+        say.push_str(" — reading ±5 min around it again");
+        cmds.push(Command::LogsAround(at));
+    }
+    (say, cmds)
 }
 
 /// FNV-1a: short strings, no allocation.
@@ -610,5 +1280,378 @@ mod tests {
         l.bottom();
         l.fit();
         assert_eq!(screen(&l), ["m7", "m8", "m9", "new"], "G: following again");
+    }
+
+    fn sel(l: &Logs) -> String {
+        l.selected().map(|x| x.message.clone()).unwrap_or_default()
+    }
+
+    fn logs_of(msgs: &[(&str, Option<u8>)]) -> Logs {
+        let mut l = Logs::with_capacity(1000);
+        l.view.set_rows(5);
+        for (m, sev) in msgs {
+            l.push(LogLine {
+                host: "web-1".into(),
+                program: "app".into(),
+                severity: *sev,
+                message: (*m).into(),
+                ..Default::default()
+            });
+        }
+        l.fit();
+        l
+    }
+
+    fn act(l: &mut Logs, a: Action) -> Reaction {
+        let r = l.on_action(
+            a,
+            &PaneCtx {
+                checks_kind: "",
+                utc: true,
+            },
+        );
+        l.fit();
+        r
+    }
+
+    #[test]
+    fn highlight_mode_shows_every_line_and_n_moves_between_matches() {
+        let msgs: Vec<(String, Option<u8>)> = (0..11)
+            .map(|i| {
+                (
+                    if i % 3 == 0 {
+                        format!("boom {i}")
+                    } else {
+                        format!("ok {i}")
+                    },
+                    Some(6),
+                )
+            })
+            .collect();
+        let refs: Vec<(&str, Option<u8>)> = msgs.iter().map(|(m, s)| (m.as_str(), *s)).collect();
+        let mut l = logs_of(&refs);
+        // Without a filter, n says how to get one.
+        let r = act(&mut l, Action::NextMatch);
+        assert!(r.say.unwrap().1.contains("no filter"));
+        l.set_filter(Filter::parse("boom").unwrap());
+        assert_eq!(
+            (l.match_count(), l.hit_count()),
+            (4, 4),
+            "filter: only matches shown"
+        );
+        act(&mut l, Action::ToggleFilterMode);
+        assert_eq!(l.mode, FilterMode::Highlight);
+        assert_eq!(
+            (l.match_count(), l.hit_count()),
+            (11, 4),
+            "highlight: every line shown"
+        );
+        // Following: N goes back to the newest match, then further back; n forward again.
+        act(&mut l, Action::PrevMatch);
+        assert_eq!(sel(&l), "boom 9");
+        assert!(!l.follow, "a jump pauses follow");
+        act(&mut l, Action::PrevMatch);
+        assert_eq!(sel(&l), "boom 6");
+        act(&mut l, Action::Up);
+        assert_eq!(sel(&l), "ok 5");
+        act(&mut l, Action::NextMatch);
+        assert_eq!(sel(&l), "boom 6");
+        l.top();
+        act(&mut l, Action::NextMatch);
+        assert_eq!(
+            sel(&l),
+            "boom 3",
+            "the first line is a match: n moves past it"
+        );
+        let r = act(&mut l, Action::PrevMatch);
+        assert_eq!(sel(&l), "boom 0");
+        assert!(r.say.is_none());
+        let r = act(&mut l, Action::PrevMatch);
+        assert_eq!(r.say.unwrap().1, "no earlier match");
+        // New matches arriving in highlight mode are found too.
+        l.push(line("boom new", 6));
+        l.push(line("ok last", 6));
+        l.bottom();
+        act(&mut l, Action::PrevMatch);
+        assert_eq!(sel(&l), "boom new");
+        // Back to filter mode: n/N work the same on the hidden-others list.
+        act(&mut l, Action::ToggleFilterMode);
+        assert_eq!(l.match_count(), 5);
+        act(&mut l, Action::PrevMatch);
+        assert_eq!(sel(&l), "boom 9");
+    }
+
+    #[test]
+    fn errors_and_warnings_both_ways() {
+        let mut l = logs_of(&[
+            ("e0", Some(3)),
+            ("i1", Some(6)),
+            ("w2", Some(4)),
+            ("c3", Some(2)),
+            ("n4", None),
+            ("i5", Some(6)),
+        ]);
+        act(&mut l, Action::PrevError);
+        assert_eq!(sel(&l), "c3", "crit counts as an error");
+        act(&mut l, Action::PrevError);
+        assert_eq!(sel(&l), "e0");
+        act(&mut l, Action::NextWarning);
+        assert_eq!(sel(&l), "w2", "warning or worse");
+        act(&mut l, Action::NextWarning);
+        assert_eq!(sel(&l), "c3");
+        let r = act(&mut l, Action::NextError);
+        assert_eq!(r.say.unwrap().1, "no later error");
+        assert_eq!(sel(&l), "c3", "the cursor stays");
+        act(&mut l, Action::PrevWarning);
+        assert_eq!(sel(&l), "w2");
+    }
+
+    #[test]
+    fn severity_threshold_both_ways_keeps_lines_without_a_severity() {
+        let mut l = logs_of(&[
+            ("emerg", Some(0)),
+            ("crit", Some(2)),
+            ("warning", Some(4)),
+            ("info", Some(6)),
+            ("file format", None),
+        ]);
+        let label = |l: &Logs| l.threshold_label().unwrap_or_else(|| "all".into());
+        let mut seen = Vec::new();
+        for _ in 0..8 {
+            act(&mut l, Action::CycleSeverity);
+            seen.push(format!("{} {}", label(&l), l.match_count()));
+        }
+        assert_eq!(
+            seen,
+            [
+                "≥ info 5",
+                "≥ notice 4",
+                "≥ warning 4",
+                "≥ err 3",
+                "≥ crit 3",
+                "≥ alert 2",
+                "≥ emerg 2",
+                "all 5"
+            ]
+        );
+        let r = act(&mut l, Action::CycleSeverityBack);
+        assert_eq!(label(&l), "≥ emerg", "V goes the other way round");
+        assert!(r.say.unwrap().1.contains("≥ emerg"));
+        assert!(
+            l.matching().any(|x| x.message == "file format"),
+            "never hidden by the threshold"
+        );
+        act(&mut l, Action::CycleSeverityBack);
+        assert_eq!(label(&l), "≥ alert");
+    }
+
+    #[test]
+    fn marks_move_both_ways_and_count_drops() {
+        let mut l = Logs::with_capacity(6);
+        l.view.set_rows(3);
+        for i in 0..6 {
+            l.push(line(&format!("m{i}"), 6));
+        }
+        l.fit();
+        let r = act(&mut l, Action::NextMark);
+        assert!(r.say.unwrap().1.contains("no marks"));
+        l.top(); // m0
+        act(&mut l, Action::ToggleMark);
+        act(&mut l, Action::Down);
+        act(&mut l, Action::Down); // m2
+        act(&mut l, Action::ToggleMark);
+        act(&mut l, Action::Down);
+        act(&mut l, Action::Down); // m4
+        act(&mut l, Action::ToggleMark);
+        assert_eq!(l.mark_count(), 3);
+        act(&mut l, Action::PrevMark);
+        assert_eq!(sel(&l), "m2");
+        act(&mut l, Action::PrevMark);
+        assert_eq!(sel(&l), "m0");
+        act(&mut l, Action::NextMark);
+        act(&mut l, Action::NextMark);
+        assert_eq!(sel(&l), "m4");
+        // m toggles: off again.
+        act(&mut l, Action::ToggleMark);
+        assert_eq!(l.mark_count(), 2);
+        assert!(l.visible_rows().any(|r| r.marked && r.line.message == "m2"));
+        // Two lines leave the ring: the mark on m0 goes, and is counted.
+        l.push(line("n0", 6));
+        l.push(line("n1", 6));
+        assert_eq!((l.mark_count(), l.marks_dropped), (1, 1));
+        // Marks on lines the filter hides are skipped.
+        l.set_filter(Filter::parse("n").unwrap());
+        l.bottom();
+        let r = act(&mut l, Action::PrevMark);
+        assert_eq!(r.say.unwrap().1, "no earlier mark");
+    }
+
+    #[test]
+    fn context_lines_around_matches_are_shown_and_known_as_context() {
+        let msgs: Vec<String> = (0..30)
+            .map(|i| {
+                if i == 10 || i == 14 || i == 29 {
+                    format!("hit {i}")
+                } else {
+                    format!("x{i}")
+                }
+            })
+            .collect();
+        let refs: Vec<(&str, Option<u8>)> = msgs.iter().map(|m| (m.as_str(), Some(6))).collect();
+        let mut l = logs_of(&refs);
+        l.set_filter(Filter::parse("hit").unwrap());
+        assert_eq!(l.match_count(), 3);
+        act(&mut l, Action::CycleContext);
+        assert_eq!(l.context, 3);
+        let shown: Vec<String> = l.matching().map(|x| x.message.clone()).collect();
+        assert_eq!(
+            shown,
+            [
+                "x7", "x8", "x9", "hit 10", "x11", "x12", "x13", "hit 14", "x15", "x16", "x17",
+                "x26", "x27", "x28", "hit 29"
+            ],
+            "overlapping context is shown once"
+        );
+        assert_eq!(l.hit_count(), 3, "the title counts matches, not context");
+        let seq_of = |l: &Logs, m: &str| {
+            l.matches
+                .iter()
+                .copied()
+                .find(|s| l.get(*s).unwrap().message == m)
+                .unwrap()
+        };
+        assert!(l.is_context(seq_of(&l, "x8")));
+        assert!(!l.is_context(seq_of(&l, "hit 10")));
+        // Lines arriving after a match are its context, up to 3; a new match pulls its 3 before.
+        for i in 30..40 {
+            l.push(line(&format!("y{i}"), 6));
+        }
+        l.push(line("hit 40", 6));
+        let tail: Vec<String> = l.matching().skip(15).map(|x| x.message.clone()).collect();
+        assert_eq!(tail, ["y30", "y31", "y32", "y37", "y38", "y39", "hit 40"]);
+        // n moves between matches only.
+        l.bottom();
+        act(&mut l, Action::PrevMatch);
+        assert_eq!(sel(&l), "hit 40", "following: N finds the newest match");
+        act(&mut l, Action::PrevMatch);
+        assert_eq!(sel(&l), "hit 29");
+        act(&mut l, Action::CycleContext);
+        assert_eq!(l.context, 10);
+        assert_eq!(
+            l.match_count(),
+            41,
+            "ten around each match: every line here"
+        );
+        act(&mut l, Action::CycleContext);
+        assert_eq!((l.context, l.match_count()), (0, 4));
+    }
+
+    #[test]
+    fn time_jump_moves_the_cursor_and_asks_for_a_reread() {
+        let t0 = DateTime::parse_from_rfc3339("2026-12-03T14:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let mut l = Logs::with_capacity(100);
+        for i in 0..10 {
+            let mut x = line(&format!("m{i}"), 6);
+            x.time = Some(t0 + chrono::Duration::minutes(i));
+            l.push(x);
+        }
+        let now = t0 + chrono::Duration::minutes(20);
+        let (say, cmds) = time_jump(&mut l, "14:03", now, true, false);
+        assert_eq!(sel(&l), "m3");
+        assert_eq!((say.as_str(), cmds), ("logs at 14:03:00 UTC", vec![]));
+        let (_, cmds) = time_jump(&mut l, "-15m", now, true, true);
+        assert_eq!(sel(&l), "m5");
+        let at = t0 + chrono::Duration::minutes(5);
+        assert_eq!(cmds, vec![Command::LogsAround(at)]);
+        assert_eq!(l.pending_jump, Some(at));
+        // The backend's lines around it: already buffered ones are not added twice.
+        let mut again = line("m5", 6);
+        again.time = Some(at);
+        let mut older = line("reread 4:30", 6);
+        older.time = Some(at - chrono::Duration::seconds(30));
+        let mut exact = line("reread 5:00", 6);
+        exact.time = Some(at);
+        assert_eq!(l.insert_around(at, vec![exact, again, older]), Some(at));
+        assert_eq!(l.len(), 12);
+        assert_eq!(
+            sel(&l),
+            "reread 5:00",
+            "the re-read lines hold the moment asked for"
+        );
+        assert_eq!(l.pending_jump, None);
+        // Nothing at or after the time: the cursor stays, and it is said.
+        let (say, _) = time_jump(&mut l, "2027-01-01T00:00:00Z", now, true, false);
+        assert!(say.contains("no buffered line"), "{say}");
+        // Times the prompt reads.
+        assert!(parse_time_target("14:02:30", now, true).is_ok());
+        assert_eq!(
+            parse_time_target("-2h", now, true),
+            Ok(now - chrono::Duration::hours(2))
+        );
+        assert_eq!(
+            parse_time_target("14:30", now, true),
+            Ok(t0 + chrono::Duration::minutes(30) - chrono::Duration::days(1)),
+            "a time later than now today is yesterday's"
+        );
+        assert!(parse_time_target("soon", now, true)
+            .unwrap_err()
+            .contains("t 14:02"));
+    }
+
+    #[test]
+    fn export_and_copy_are_display_text() {
+        let mut l = logs_of(&[("hello", Some(3)), ("world", None)]);
+        l.lines[1].host = "".into();
+        l.lines[0].time = Some(
+            DateTime::parse_from_rfc3339("2026-12-03T14:00:00.5Z")
+                .unwrap()
+                .with_timezone(&Utc),
+        );
+        let (text, n) = l.export(false, true);
+        assert_eq!(n, 2);
+        assert_eq!(
+            text,
+            "2026-12-03T14:00:00.500Z web-1 app err hello\n- - app - world\n"
+        );
+        let (json, _) = l.export(true, true);
+        let first: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+        assert_eq!(first["severity"], "err");
+        assert_eq!(first["time"], "2026-12-03T14:00:00.500+00:00");
+        let r = act(&mut l, Action::Copy);
+        assert_eq!(r.commands, vec![Command::Copy("- - app - world".into())]);
+        assert!(r.say.unwrap().1.starts_with("sent to clipboard (OSC 52)"));
+    }
+
+    #[test]
+    fn paused_before_any_line_the_cursor_takes_the_first_that_comes() {
+        let mut l = Logs::with_capacity(10);
+        l.toggle_follow();
+        l.fit();
+        assert!(!l.follow && l.selected().is_none());
+        l.push(line("first", 6));
+        l.push(line("second", 6));
+        l.fit();
+        assert_eq!(sel(&l), "first");
+        let r = act(&mut l, Action::Copy);
+        assert_eq!(r.commands.len(), 1, "y copies it");
+    }
+
+    #[test]
+    fn wrap_and_horizontal_scroll_say_what_they_do() {
+        let mut l = logs_of(&[("a long line", Some(6))]);
+        let r = act(&mut l, Action::ScrollRight);
+        assert!(r.say.is_none());
+        assert_eq!(l.hscroll, HSCROLL_STEP);
+        act(&mut l, Action::ScrollLeft);
+        act(&mut l, Action::ScrollLeft);
+        assert_eq!(l.hscroll, 0);
+        let r = act(&mut l, Action::ToggleWrap);
+        assert!(r.say.unwrap().1.contains("wrap on"));
+        let r = act(&mut l, Action::ScrollRight);
+        assert!(r.say.unwrap().1.contains("ctrl-w"));
+        let r = act(&mut l, Action::ToggleWrap);
+        assert!(r.say.unwrap().1.contains("wrap off"));
     }
 }

@@ -85,8 +85,11 @@ impl Filter {
     }
 }
 
+/// The regex crate's last line (`error: unclosed group`) without its own `error:` (the message
+/// already says it is one).
 fn first_error_line(s: &str) -> String {
-    s.lines().last().unwrap_or(s).trim().to_string()
+    let last = s.lines().last().unwrap_or(s).trim();
+    last.strip_prefix("error: ").unwrap_or(last).to_string()
 }
 
 #[derive(Debug, Default)]
@@ -537,6 +540,27 @@ impl PaneState for Members {
         (self.visible_len(), self.len(), "members")
     }
 
+    fn sort_columns(&self) -> &'static [&'static str] {
+        &["role", "instance", "address", "ttl", "age", "version"]
+    }
+
+    fn sort_by(&mut self, column: &str) -> Result<(), String> {
+        let i = self
+            .sort_columns()
+            .iter()
+            .position(|c| c.eq_ignore_ascii_case(column) || (column == "addr" && *c == "address"))
+            .ok_or_else(|| {
+                format!(
+                    "no column \"{column}\" in members — sort by {}",
+                    self.sort_columns().join(", ")
+                )
+            })?;
+        self.sort = Some(SortColumn::ALL[i]);
+        self.descending = false;
+        self.rebuild_view();
+        Ok(())
+    }
+
     fn on_action(&mut self, action: Action, _ctx: &PaneCtx) -> Reaction {
         match action {
             Action::Down => self.move_selection(1),
@@ -560,6 +584,16 @@ impl PaneState for Members {
                         commands: vec![Command::FetchHistory { key, mod_revision }],
                         ..Default::default()
                     };
+                }
+            }
+            Action::Copy => {
+                return match self.selected() {
+                    Some(m) => Reaction::copy(format!(
+                        "{} {}",
+                        crate::model::text::escape_bytes(&m.key),
+                        m.addr()
+                    )),
+                    None => Reaction::info("no member selected"),
                 }
             }
             _ => {}
@@ -930,7 +964,7 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             let k: Arc<[u8]> = Arc::from(format!("{:08}", x % 5_000).as_bytes());
-            let grow = step < 6_000 || x % 3 != 0;
+            let grow = step < 6_000 || !x.is_multiple_of(3);
             match model.binary_search(&k) {
                 Ok(p) if !grow => {
                     assert_eq!(v.binary_search_by(|e| e.cmp(&k)), Ok(p));

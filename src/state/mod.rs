@@ -36,13 +36,14 @@ use crate::model::{
 };
 use audit_trail::{deregister_target, key_b64, silence_target, unsilence_target, AuditTrail};
 use checks::{Checks, EntityScope};
+pub use command_line::Completions;
 pub use facts::backend_started;
 pub use guarded::EXTEND_DEFAULT;
 pub use input::{Input, InputKind};
 use members::Members;
 use pane::{PaneCtx, PaneState};
 pub use pointer::{Pointer, PointerKind};
-pub use popup::{Change, Confirm, Popup, Preview, Target, Typed};
+pub use popup::{Change, ClusterChoice, Confirm, Popup, Preview, Target, Typed};
 pub use silence_form::SilenceForm;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +133,13 @@ pub struct State {
     pub backends: PaneBackends,
     /// The cluster this session was switched from; `:cluster -` goes back to it.
     pub previous_cluster: Option<String>,
+    /// Where this session's profile came from (`--cluster`, `ETCDCTL_ENDPOINTS`, …), for the
+    /// status bar; `None` where nobody chose (tests, a switch).
+    pub profile_origin: Option<String>,
+    /// Command lines entered, oldest first (loaded from the history file at start).
+    pub history: Vec<String>,
+    /// What the command line completes to: the config's clusters, the themes there are.
+    pub completions: command_line::Completions,
     /// What the screen's layout gives each pane (see [`set_viewports`]).
     pub viewports: Viewports,
     watched_leases: Vec<i64>,
@@ -180,6 +188,9 @@ impl State {
             scope: Scope::Cluster,
             backends: PaneBackends::default(),
             previous_cluster: None,
+            profile_origin: None,
+            history: Vec::new(),
+            completions: Default::default(),
             viewports: Viewports::default(),
             watched_leases: Vec::new(),
             confirm_guard: Default::default(),
@@ -496,6 +507,20 @@ pub fn mutation_not_sent(state: &mut State, id: &AuditId, why: &str) -> Command 
     Command::Audit(line)
 }
 
+/// `:cluster` without a name: the config's clusters to pick from, the current one under the
+/// cursor.
+pub fn open_cluster_picker(state: &mut State, clusters: Vec<ClusterChoice>) {
+    if clusters.is_empty() {
+        state.say(Level::Info, "the config names no clusters");
+        return;
+    }
+    let index = clusters
+        .iter()
+        .position(|c| c.name == state.cluster)
+        .unwrap_or(0);
+    state.popup = Some(Popup::PickCluster { clusters, index });
+}
+
 /// Information from the app side (e.g. a discovered backend).
 pub fn note(state: &mut State, text: String) {
     state.say(Level::Info, text);
@@ -731,8 +756,8 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
                 state.say(Level::Info, format!("the {name} pane has no filter"));
                 return Vec::new();
             }
-            let current = pane.filter().map(|f| f.text.clone()).unwrap_or_default();
-            state.input = Some(Input::new(InputKind::Filter, &current));
+            let current = pane.filter().map(|f| f.text.clone());
+            state.input = Some(Input::filter(current.as_deref()));
             Vec::new()
         }
         Action::Back => {
@@ -757,6 +782,7 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
             let checks_kind = state.checks_kind().to_string();
             let ctx = PaneCtx {
                 checks_kind: &checks_kind,
+                utc: state.utc,
             };
             let reaction = state.pane_mut().on_action(action, &ctx);
             if let Some((level, text)) = reaction.say {
@@ -764,6 +790,9 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
             }
             if let Some(popup) = reaction.popup {
                 state.popup = Some(popup);
+            }
+            if let Some(kind) = reaction.input {
+                state.input = Some(Input::new(kind, ""));
             }
             reaction.commands
         }

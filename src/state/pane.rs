@@ -4,7 +4,7 @@
 //! the sources.
 
 use super::members::Filter;
-use super::{Level, Popup};
+use super::{InputKind, Level, Popup};
 use crate::action::Action;
 use crate::model::Command;
 
@@ -13,6 +13,8 @@ use crate::model::Command;
 pub struct Reaction {
     pub say: Option<(Level, String)>,
     pub popup: Option<Popup>,
+    /// A text field to open (the time of `t`).
+    pub input: Option<InputKind>,
     pub commands: Vec<Command>,
 }
 
@@ -34,12 +36,37 @@ impl Reaction {
             ..Default::default()
         }
     }
+
+    pub fn input(kind: InputKind) -> Reaction {
+        Reaction {
+            input: Some(kind),
+            ..Default::default()
+        }
+    }
+
+    /// `text` to the terminal's clipboard (OSC 52), sanitised once more, and says so.
+    pub fn copy(text: impl AsRef<str>) -> Reaction {
+        let text = crate::model::text::sanitize(text.as_ref()).into_owned();
+        Reaction {
+            say: Some((
+                Level::Info,
+                format!(
+                    "sent to clipboard (OSC 52): {}",
+                    crate::model::text::fit(&text, 60)
+                ),
+            )),
+            commands: vec![Command::Copy(text)],
+            ..Default::default()
+        }
+    }
 }
 
 /// What the reducer needs to know about the console to hand a pane an action.
 pub struct PaneCtx<'a> {
     /// The checks backend's name (`alertmanager`, `sensu-go`, …), empty without one.
     pub checks_kind: &'a str,
+    /// Times are shown in UTC (`--utc`), not the local zone.
+    pub utc: bool,
 }
 
 pub trait PaneState {
@@ -64,6 +91,17 @@ pub trait PaneState {
     /// How many rows pass the filter, of how many, and what they are called (`members`, …).
     fn filter_counts(&self) -> (usize, usize, &'static str) {
         (0, 0, "rows")
+    }
+
+    /// The columns `:sort COL` takes here (empty: the pane does not sort).
+    fn sort_columns(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// `:sort COL`: sorts by that column (one of [`Self::sort_columns`]), ascending.
+    fn sort_by(&mut self, column: &str) -> Result<(), String> {
+        let _ = column;
+        Err(format!("the {} pane has no sort", self.name()))
     }
 
     /// What `action` does here (moves, sorts, toggles, opens a popup, asks a source).

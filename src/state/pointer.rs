@@ -52,7 +52,10 @@ pub fn handle(state: &mut State, p: Pointer) -> Vec<Command> {
             } else {
                 Action::Down
             };
-            let ctx = PaneCtx { checks_kind: "" };
+            let ctx = PaneCtx {
+                checks_kind: "",
+                utc: state.utc,
+            };
             for _ in 0..WHEEL_ROWS {
                 state.pane(p.pane).on_action(action, &ctx);
             }

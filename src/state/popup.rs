@@ -43,6 +43,21 @@ pub enum Popup {
     Chart {
         series: Vec<String>,
     },
+    /// `:cluster` alone: the config's clusters, Enter switches to the one under the cursor.
+    PickCluster {
+        clusters: Vec<ClusterChoice>,
+        index: usize,
+    },
+}
+
+/// A cluster of the config as the picker lists it, with the marks that keep anyone from acting
+/// on the wrong one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterChoice {
+    pub name: String,
+    pub readonly: bool,
+    /// The profile's border colour (`accent = "red"`), as written.
+    pub accent: Option<String>,
 }
 
 /// A change the user is asked to confirm, and the target exactly as the dialog names it (the
@@ -271,6 +286,33 @@ pub fn act(state: &mut State, popup: Popup, action: Action, key: Option<&str>) -
             Vec::new()
         }
         Popup::SilenceForm(form) => form_action(state, form, action),
+        Popup::PickCluster { clusters, index } => {
+            let last = clusters.len().saturating_sub(1);
+            let index = match action {
+                Action::Down => (index + 1).min(last),
+                Action::Up => index.saturating_sub(1),
+                Action::Top => 0,
+                Action::Bottom => last,
+                Action::Select | Action::Detail | Action::Confirm => {
+                    state.popup = None;
+                    return match clusters.get(index) {
+                        Some(c) if c.name == state.cluster => {
+                            state.say(Level::Info, format!("already on cluster {}", c.name));
+                            Vec::new()
+                        }
+                        Some(c) => vec![Command::SwitchCluster(c.name.clone())],
+                        None => Vec::new(),
+                    };
+                }
+                Action::Back | Action::Cancel | Action::Quit => {
+                    state.popup = None;
+                    return Vec::new();
+                }
+                _ => index,
+            };
+            state.popup = Some(Popup::PickCluster { clusters, index });
+            Vec::new()
+        }
         Popup::Chart { .. } => {
             match action {
                 Action::NextWindow | Action::PrevWindow => {

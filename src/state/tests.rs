@@ -1488,18 +1488,56 @@ fn bad_regex_keeps_previous_filter_and_enter_reports_it() {
     type_text(&mut s, "web");
     assert_eq!(s.members.visible_len(), 3);
     type_text(&mut s, "-(1");
-    // "web-(1" does not compile: the last good filter ("web-") stays.
+    // "web-(1" does not compile: while typing, the last good filter ("web-") stays.
     assert_eq!(s.members.filter.as_ref().unwrap().text, "web-");
     assert_eq!(s.members.visible_len(), 3);
-    // Live typing re-aimed the lease poller as the rows changed; Enter keeps the filter in
-    // force, so there is nothing new to ask for.
     assert_eq!(visible_leases(&s), vec![0x10, 0x20]);
-    assert_eq!(handle_action(&mut s, Action::Submit), vec![]);
+    // Enter: the filter in force before `/` (none) is back, the prompt stays open with the
+    // text to fix, and the error is said once, in the prompt (not also on the status line).
+    handle_action(&mut s, Action::Submit);
+    let input = s.input.as_ref().expect("the prompt stays open");
+    assert_eq!(input.text(), "web-(1");
+    let (level, why) = input.hint.clone().expect("the error is in the prompt");
+    assert_eq!(level, Level::Error);
+    assert_eq!(why, "bad filter regex: unclosed group");
+    assert!(
+        s.status
+            .as_ref()
+            .is_none_or(|st| !st.text.contains("regex")),
+        "said once: {:?}",
+        s.status
+    );
+    assert!(s.members.filter.is_none());
+    assert_eq!(s.members.visible_len(), 5);
+    // Fixing it applies it.
+    type_text(&mut s, ")");
+    assert_eq!(
+        s.input.as_ref().unwrap().hint,
+        None,
+        "the error goes at the next edit"
+    );
+    handle_action(&mut s, Action::Submit);
     assert_eq!(s.input, None);
-    let st = s.status.as_ref().unwrap();
-    assert_eq!(st.level, Level::Error);
-    assert!(st.text.starts_with("bad filter regex: "), "{}", st.text);
-    assert_eq!(s.members.filter.as_ref().unwrap().text, "web-");
+    assert_eq!(s.members.filter.as_ref().unwrap().text, "web-(1)");
+}
+
+/// A bad regex over an active filter: that filter is what stays.
+#[test]
+fn bad_regex_over_an_active_filter_keeps_it() {
+    let mut s = synced();
+    handle_action(&mut s, Action::Filter);
+    type_text(&mut s, "worker");
+    handle_action(&mut s, Action::Submit);
+    assert_eq!(s.members.visible_len(), 1);
+    // `/` again: the old text is selected, so what is typed replaces it.
+    handle_action(&mut s, Action::Filter);
+    assert!(s.input.as_ref().unwrap().field.is_selected());
+    type_text(&mut s, "[");
+    assert_eq!(s.input.as_ref().unwrap().text(), "[");
+    handle_action(&mut s, Action::Submit);
+    assert!(s.input.is_some());
+    assert_eq!(s.members.filter.as_ref().unwrap().text, "worker");
+    assert_eq!(s.members.visible_len(), 1);
 }
 
 #[test]
@@ -1605,7 +1643,7 @@ fn command_line_table() {
             false,
             Some((
                 Level::Error,
-                "unknown command \":frobnicate now\" — try :q, :cluster NAME, :help",
+                "unknown command \":frobnicate now\" — try :q, :cluster, :filter",
             )),
         ),
     ];
@@ -1616,7 +1654,15 @@ fn command_line_table() {
         type_text(&mut s, line);
         // Typing a command does not filter.
         assert_eq!(s.members.visible_len(), 5, "{line:?}");
-        let got = handle_action(&mut s, Action::Submit);
+        let mut got = handle_action(&mut s, Action::Submit);
+        // Every line entered goes to the history file first (what it does follows).
+        if !line.trim().is_empty() {
+            assert_eq!(
+                got.remove(0),
+                Command::RecordHistory(line.trim().into()),
+                "{line:?}"
+            );
+        }
         assert_eq!(got.contains(&Command::Quit), quit, "{line:?}");
         assert_eq!(got, cmds, "{line:?}");
         assert_eq!(s.input, None, "{line:?}");
@@ -1644,7 +1690,10 @@ fn cluster_dash_goes_back_to_the_cluster_switched_from() {
     type_text(&mut s, "cluster -");
     assert_eq!(
         handle_action(&mut s, Action::Submit),
-        vec![Command::SwitchCluster("staging".into())],
+        vec![
+            Command::RecordHistory("cluster -".into()),
+            Command::SwitchCluster("staging".into())
+        ],
         "nothing stops before the target has loaded"
     );
 }

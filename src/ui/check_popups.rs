@@ -54,6 +54,41 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, popup: &Popup) {
             boxed(frame, area, ctx, 100, h, title.into(), lines, false);
         }
         Popup::LogDetail { line, scroll } => log_detail(frame, area, ctx, line, *scroll),
+        Popup::PickCluster { clusters, index } => {
+            let mut lines = vec![
+                Line::from(Span::styled(
+                    "Switch to (Enter), Esc cancels",
+                    ctx.theme.style(StyleName::Title),
+                )),
+                Line::default(),
+            ];
+            for (i, c) in clusters.iter().enumerate() {
+                let style = if i == *index {
+                    ctx.theme.style(StyleName::Selected)
+                } else {
+                    ctx.theme.style(StyleName::Text)
+                };
+                let mut marks = Vec::new();
+                if c.name == ctx.state.cluster {
+                    marks.push("current".to_string());
+                }
+                if c.readonly {
+                    marks.push("READONLY".to_string());
+                }
+                if let Some(accent) = &c.accent {
+                    marks.push(format!("accent {accent}"));
+                }
+                let cursor = if i == *index { "▶ " } else { "  " };
+                let text = if marks.is_empty() {
+                    c.name.clone()
+                } else {
+                    format!("{:<20} {}", c.name, marks.join(" · "))
+                };
+                lines.push(Line::from(named(ctx, cursor, &text, style)));
+            }
+            let h = (clusters.len() as u16 + 4).min(area.height);
+            boxed(frame, area, ctx, 60, h, " Clusters ".into(), lines, false);
+        }
         _ => {}
     }
 }

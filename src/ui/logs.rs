@@ -1,5 +1,9 @@
-//! The log tail: time, host, program, severity, message; follow mode, filter highlight, wrap,
-//! and the dropped-lines counter. Only the lines on screen are formatted.
+//! The log tail: time, host, program, severity, message; follow mode, filter (hiding or
+//! highlighting, context lines muted), marks, wrap with continuation lines indented under the
+//! message, horizontal scroll, and the dropped-lines counter. Only the lines on screen are
+//! formatted, and the columns take their widths from them: TIME and HOST are never cut, PROGRAM
+//! shrinks and then hides (named in the title: `+1 col`), then SEVERITY becomes a one-character
+//! glyph; the message takes the rest, and every cut shows `…`.
 
 use chrono::Local;
 use ratatui::layout::Rect;
@@ -7,13 +11,24 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::{muted, pane_block, Ctx};
 use crate::model::format::duration_short;
 use crate::model::text::fit;
 use crate::model::{Health, LogLine, Severity, SourceKind, SEVERITY_NAMES};
+use crate::state::logs::{FilterMode, Row};
 use crate::state::Pane;
 use crate::theme::StyleName;
+
+/// The message keeps at least this many columns before the other columns give way.
+const MIN_MESSAGE: usize = 20;
+/// PROGRAM shrinks to this many columns before it hides.
+const MIN_PROGRAM: usize = 4;
+/// Widest a PROGRAM column grows.
+const MAX_PROGRAM: usize = 16;
+/// `HH:MM:SS`.
+const TIME_WIDTH: usize = 8;
 
 fn severity_style(ctx: &Ctx, sev: Option<u8>) -> Style {
     ctx.theme.severity(match sev {
@@ -24,67 +39,273 @@ fn severity_style(ctx: &Ctx, sev: Option<u8>) -> Style {
     })
 }
 
-/// Message spans with every filter match highlighted.
-fn highlighted<'a>(ctx: &Ctx, msg: &'a str) -> Vec<Span<'a>> {
-    let Some(f) = &ctx.state.logs.filter else {
-        return vec![Span::raw(msg)];
-    };
-    if f.inverted {
-        return vec![Span::raw(msg)];
+/// One character per severity, readable without colour: `!` for crit, alert and emerg.
+pub fn severity_glyph(sev: Option<u8>) -> &'static str {
+    match sev {
+        Some(0..=2) => "!",
+        Some(3) => "E",
+        Some(4) => "W",
+        Some(5) => "N",
+        Some(6) => "I",
+        Some(7) => "D",
+        _ => "-",
     }
+}
+
+fn severity_name(sev: Option<u8>) -> &'static str {
+    sev.map(|s| SEVERITY_NAMES[s as usize]).unwrap_or("-")
+}
+
+/// How the columns share the pane's width, from the rows on screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Columns {
+    pub host: usize,
+    /// 0: hidden.
+    pub program: usize,
+    /// Full names (`warning`), or the one-character glyph.
+    pub severity: usize,
+    pub glyph: bool,
+    pub message: usize,
+    /// Columns hidden for lack of room (named in the title).
+    pub hidden: usize,
+}
+
+impl Columns {
+    /// Width before the message.
+    pub fn prefix(&self) -> usize {
+        let program = if self.program > 0 {
+            self.program + 1
+        } else {
+            0
+        };
+        TIME_WIDTH + 1 + self.host + 1 + program + self.severity + 1
+    }
+}
+
+/// TIME and HOST whole (a host wider than half the pane is the only cut); PROGRAM at its
+/// content's width, then shrunk, then hidden; SEVERITY whole, then a glyph; the message the rest.
+pub fn columns<'a>(width: usize, rows: impl Iterator<Item = &'a LogLine> + Clone) -> Columns {
+    let host = rows
+        .clone()
+        .map(|l| l.host.width().max(1))
+        .max()
+        .unwrap_or(1)
+        .min((width / 2).max(1));
+    let program = rows
+        .clone()
+        .map(|l| l.program.width())
+        .max()
+        .unwrap_or(0)
+        .min(MAX_PROGRAM);
+    let severity = rows
+        .map(|l| severity_name(l.severity).width())
+        .max()
+        .unwrap_or(1);
+    let fixed = TIME_WIDTH + 1 + host + 1;
+    let rest = |program: usize, severity: usize| {
+        let program = if program > 0 { program + 1 } else { 0 };
+        width.saturating_sub(fixed + program + severity + 1)
+    };
+    let mut c = Columns {
+        host,
+        program,
+        severity,
+        glyph: false,
+        message: 0,
+        hidden: 0,
+    };
+    if program > 0 && rest(program, severity) < MIN_MESSAGE {
+        // Shrink PROGRAM to what leaves the message its minimum, or hide it.
+        let room = width.saturating_sub(fixed + severity + 1 + MIN_MESSAGE + 1);
+        if room >= MIN_PROGRAM && room < program {
+            c.program = room;
+        } else {
+            c.program = 0;
+            c.hidden = 1;
+        }
+    }
+    if rest(c.program, c.severity) < MIN_MESSAGE {
+        c.severity = 1;
+        c.glyph = true;
+    }
+    c.message = rest(c.program, c.severity).max(1);
+    c
+}
+
+/// The message from column `skip` on (horizontal scroll), in spans with every filter match
+/// highlighted, cut to `width` with `…` (unless wrapping: then whole).
+fn message_spans<'a>(ctx: &Ctx, msg: &'a str, skip: usize, width: Option<usize>) -> Vec<Span<'a>> {
+    let start = msg.char_indices().nth(skip).map(|(i, _)| i);
     let mut spans = Vec::new();
+    let shifted: std::borrow::Cow<'a, str> = match start {
+        _ if skip == 0 => msg.into(),
+        Some(i) => {
+            spans.push(Span::styled("…", muted(ctx)));
+            msg[i..].into()
+        }
+        None => {
+            spans.push(Span::styled("…", muted(ctx)));
+            "".into()
+        }
+    };
+    let width = width.map(|w| w.saturating_sub(spans.len()));
+    let text: std::borrow::Cow<'a, str> = match width {
+        Some(w) if shifted.width() > w => fit(&shifted, w).into(),
+        _ => shifted,
+    };
+    let filter = ctx.state.logs.filter.as_ref().filter(|f| !f.inverted);
+    let Some(f) = filter else {
+        spans.push(Span::raw(text));
+        return spans;
+    };
     let mut last = 0;
-    for m in f.regex.find_iter(msg).take(32) {
+    let mut pieces = Vec::new();
+    for m in f.regex.find_iter(&text).take(32) {
         if m.start() > last {
-            spans.push(Span::raw(&msg[last..m.start()]));
+            pieces.push((last, m.start(), false));
         }
         if m.end() > m.start() {
-            spans.push(Span::styled(
-                &msg[m.start()..m.end()],
-                ctx.theme.style(StyleName::Highlight),
-            ));
+            pieces.push((m.start(), m.end(), true));
         }
         last = m.end();
     }
-    spans.push(Span::raw(&msg[last..]));
+    pieces.push((last, text.len(), false));
+    for (a, b, hit) in pieces {
+        let piece = match &text {
+            std::borrow::Cow::Borrowed(t) => std::borrow::Cow::Borrowed(&t[a..b]),
+            std::borrow::Cow::Owned(t) => std::borrow::Cow::Owned(t[a..b].to_string()),
+        };
+        spans.push(if hit {
+            Span::styled(piece, ctx.theme.style(StyleName::Highlight))
+        } else {
+            Span::raw(piece)
+        });
+    }
     spans
 }
 
-fn line<'a>(ctx: &Ctx, l: &'a LogLine, selected: bool) -> Line<'a> {
+/// The columns before the message.
+fn prefix_spans<'a>(ctx: &Ctx, l: &'a LogLine, c: &Columns, marked: bool) -> Vec<Span<'a>> {
     let time = match l.time {
         Some(t) if ctx.state.utc => t.format("%H:%M:%S").to_string(),
         Some(t) => t.with_timezone(&Local).format("%H:%M:%S").to_string(),
         None => "--:--:--".into(),
     };
-    let sev = l
-        .severity
-        .map(|s| SEVERITY_NAMES[s as usize])
-        .unwrap_or("?");
-    let mut spans = vec![
-        Span::styled(format!("{time} "), muted(ctx)),
-        Span::raw(format!("{:<12} ", fit(&l.host, 12))),
-        Span::styled(
-            format!("{:<10} ", fit(&l.program, 10)),
+    let mut spans = vec![Span::styled(time, muted(ctx))];
+    spans.push(if marked {
+        Span::styled("•", ctx.theme.style(StyleName::Highlight))
+    } else {
+        Span::raw(" ")
+    });
+    spans.push(Span::raw(pad(&l.host, c.host)));
+    spans.push(Span::raw(" "));
+    if c.program > 0 {
+        spans.push(Span::styled(
+            format!("{} ", pad(&l.program, c.program)),
             ctx.theme.style(StyleName::Header),
-        ),
-        Span::styled(
-            format!("{:<7} ", fit(sev, 7)),
-            severity_style(ctx, l.severity),
-        ),
-    ];
-    spans.extend(highlighted(ctx, &l.message));
-    let mut line = Line::from(spans);
-    if selected {
-        line = line.style(ctx.theme.style(StyleName::Selected));
+        ));
     }
-    line
+    let sev = if c.glyph {
+        severity_glyph(l.severity).to_string()
+    } else {
+        pad(severity_name(l.severity), c.severity)
+    };
+    spans.push(Span::styled(
+        format!("{sev} "),
+        severity_style(ctx, l.severity),
+    ));
+    spans
+}
+
+/// `s` in exactly `width` columns: cut with `…`, or padded.
+fn pad(s: &str, width: usize) -> String {
+    let cut = fit(s, width);
+    let w = cut.width();
+    format!("{cut}{}", " ".repeat(width.saturating_sub(w)))
+}
+
+/// `s` in pieces of at most `width` columns (wrap on), broken after the last space that fits (a
+/// word longer than the width is cut where it must be); the space itself starts no piece.
+fn chunks(s: &str, width: usize) -> Vec<&str> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < s.len() {
+        let rest = &s[start..];
+        let mut w = 0;
+        let mut end = rest.len();
+        let mut last_space = None;
+        for (i, ch) in rest.char_indices() {
+            let cw = ch.width().unwrap_or(0);
+            if w + cw > width && i > 0 {
+                end = i;
+                break;
+            }
+            if ch == ' ' {
+                last_space = Some(i);
+            }
+            w += cw;
+        }
+        if end < rest.len() {
+            if let Some(sp) = last_space.filter(|sp| *sp > 0) {
+                out.push(&rest[..sp]);
+                start += sp + 1;
+                continue;
+            }
+        }
+        out.push(&rest[..end]);
+        start += end;
+    }
+    if out.is_empty() {
+        out.push("");
+    }
+    out
+}
+
+/// The screen rows of one log line: one with wrap off (the message scrolled by `hscroll` and cut
+/// with `…`), or the message's pieces, each continuation indented under the message.
+fn rows_of<'a>(ctx: &Ctx, r: &Row<'a>, c: &Columns, focused: bool) -> Vec<Line<'a>> {
+    let logs = &ctx.state.logs;
+    let l = r.line;
+    let mut out = Vec::new();
+    if logs.wrap {
+        let pieces = chunks(&l.message, c.message);
+        for (i, piece) in pieces.into_iter().enumerate() {
+            let mut spans = if i == 0 {
+                prefix_spans(ctx, l, c, r.marked)
+            } else {
+                vec![Span::raw(" ".repeat(c.prefix()))]
+            };
+            spans.extend(message_spans(ctx, piece, 0, None));
+            out.push(Line::from(spans));
+        }
+    } else {
+        let mut spans = prefix_spans(ctx, l, c, r.marked);
+        spans.extend(message_spans(
+            ctx,
+            &l.message,
+            logs.hscroll,
+            Some(c.message),
+        ));
+        out.push(Line::from(spans));
+    }
+    for line in &mut out {
+        if focused && r.selected {
+            *line = std::mem::take(line).style(ctx.theme.style(StyleName::Selected));
+        } else if r.context {
+            *line = std::mem::take(line).style(muted(ctx));
+        }
+    }
+    out
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let st = ctx.state;
     let logs = &st.logs;
     let kind = st.backends.logs.clone().unwrap_or_default();
-    let mut title = vec![Span::raw(if kind.is_empty() {
+    // A narrow pane (80×24 gives it ~40 columns) keeps its title for what changes.
+    let narrow = area.width < 60;
+    let mut title = vec![Span::raw(if kind.is_empty() || narrow {
         " Logs ".to_string()
     } else {
         format!(" Logs ({kind}) ")
@@ -104,18 +325,58 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             ctx.theme.style(StyleName::Warning),
         )
     });
-    if let Some(s) = logs.min_severity {
-        title.push(Span::styled(
-            format!("≤{} ", SEVERITY_NAMES[s as usize]),
-            muted(ctx),
-        ));
+    if let Some(t) = logs.threshold_label() {
+        title.push(Span::styled(format!("{t} "), muted(ctx)));
     }
     title.extend(super::scope_span(ctx));
     if let Some(f) = &logs.filter {
+        let mode = match logs.mode {
+            FilterMode::Filter if logs.context > 0 => format!(" ±{}", logs.context),
+            FilterMode::Filter => String::new(),
+            FilterMode::Highlight if narrow => " hl".into(),
+            FilterMode::Highlight => " highlight".into(),
+        };
         title.push(Span::styled(
-            format!("/{}/ {} ", fit(&f.text, 20), logs.match_count()),
+            format!(
+                "/{}/ {} {}{mode} ",
+                fit(&f.text, 20),
+                logs.hit_count(),
+                if logs.hit_count() == 1 {
+                    "match"
+                } else {
+                    "matches"
+                }
+            ),
             ctx.theme.style(StyleName::Highlight),
         ));
+    }
+    if logs.mark_count() > 0 || logs.marks_dropped > 0 {
+        let dropped = if logs.marks_dropped > 0 {
+            format!(", {} dropped", logs.marks_dropped)
+        } else {
+            String::new()
+        };
+        title.push(Span::styled(
+            format!(
+                "{} mark{}{dropped} ",
+                logs.mark_count(),
+                if logs.mark_count() == 1 { "" } else { "s" }
+            ),
+            muted(ctx),
+        ));
+    }
+    if logs.hscroll > 0 && !logs.wrap {
+        title.push(Span::styled(format!("→{} ", logs.hscroll), muted(ctx)));
+    }
+    let cols = columns(
+        (area.width as usize).saturating_sub(2),
+        logs.visible_rows()
+            .map(|r| r.line)
+            .collect::<Vec<_>>()
+            .into_iter(),
+    );
+    if cols.hidden > 0 {
+        title.push(Span::styled(format!("+{} col ", cols.hidden), muted(ctx)));
     }
     if logs.dropped > 0 {
         title.push(Span::styled(
@@ -176,35 +437,30 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     }
     // The lines on screen are the reducer's (`Logs::fit`, from the layout's rows).
     let focused = st.focus == Pane::Logs;
-    let mut lines: Vec<Line> = logs
-        .visible()
-        .map(|(l, selected)| line(ctx, l, focused && selected))
+    let rows: Vec<Row> = logs.visible_rows().collect();
+    let cols = columns(inner.width as usize, rows.iter().map(|r| r.line));
+    let entries: Vec<Vec<Line>> = rows
+        .iter()
+        .map(|r| rows_of(ctx, r, &cols, focused))
         .collect();
-    let p = if logs.wrap {
-        // Wrapped lines take more rows. Following, the newest stay at the bottom; paused, the
-        // first lines give way until the selected one fits.
-        let w = inner.width.max(1) as usize;
-        let height = |l: &Line| l.width().max(1).div_ceil(w);
-        let rows = inner.height as usize;
-        let scroll = if logs.follow {
-            lines.iter().map(height).sum::<usize>().saturating_sub(rows)
-        } else {
-            let selected = logs
-                .selected_index()
-                .and_then(|i| i.checked_sub(logs.view.offset()));
-            if let Some(mut sel) = selected.filter(|s| *s < lines.len()) {
-                while sel > 0 && lines[..=sel].iter().map(height).sum::<usize>() > rows {
-                    lines.remove(0);
-                    sel -= 1;
-                }
+    let height = inner.height as usize;
+    // Wrapped lines take more rows. Following, the newest stay at the bottom (the oldest on screen
+    // may show only its end); paused, the first lines give way until the selected one fits.
+    let lines: Vec<Line> = match rows.iter().position(|r| r.selected) {
+        Some(sel) if !logs.follow => {
+            let mut first = 0;
+            while first < sel && entries[first..=sel].iter().map(Vec::len).sum::<usize>() > height {
+                first += 1;
             }
-            0
-        };
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .scroll((scroll as u16, 0))
-    } else {
-        Paragraph::new(lines)
+            entries.into_iter().skip(first).flatten().collect()
+        }
+        _ => {
+            let mut lines: Vec<Line> = entries.into_iter().flatten().collect();
+            if lines.len() > height {
+                lines.drain(..lines.len() - height);
+            }
+            lines
+        }
     };
-    frame.render_widget(p, inner);
+    frame.render_widget(Paragraph::new(lines), inner);
 }

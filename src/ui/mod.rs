@@ -185,6 +185,16 @@ pub fn field_spans(
     if !focused {
         return vec![Span::styled(shown, style)];
     }
+    if field.is_selected() {
+        // Selected: typing replaces it (drawn reversed, the cursor after it).
+        return vec![
+            Span::styled(
+                shown,
+                style.add_modifier(ratatui::style::Modifier::REVERSED),
+            ),
+            Span::styled("█", ctx.theme.style(StyleName::Muted)),
+        ];
+    }
     let cursor_style = ctx
         .theme
         .style(StyleName::Muted)

@@ -28,6 +28,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             let prompt = match &input.kind {
                 InputKind::Filter => "/".to_string(),
                 InputKind::Command => ":".to_string(),
+                InputKind::TimeJump => "go to time (14:02, -15m): ".to_string(),
                 InputKind::Extend { id } => format!(
                     "extend silence {} by (30m 2h 1d; Enter alone: {}): ",
                     fit(&visible(id), 24),
@@ -35,7 +36,20 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
                 ),
             };
             const HINT: &str = "   Enter apply · Esc cancel";
-            let width = (a.width as usize).saturating_sub(prompt.chars().count() + HINT.len());
+            // Why Enter did not apply, or what Tab found, in place of the key hint.
+            let (hint, hint_style) = match &input.hint {
+                Some((level, text)) => (
+                    format!("   {}", visible(text)),
+                    match level {
+                        Level::Error => ctx.theme.style(StyleName::Error),
+                        Level::Warn => ctx.theme.style(StyleName::Warning),
+                        Level::Info => ctx.theme.style(StyleName::Muted),
+                    },
+                ),
+                None => (HINT.to_string(), ctx.theme.style(StyleName::Muted)),
+            };
+            let hint_width = hint.chars().count().min(a.width as usize / 2);
+            let width = (a.width as usize).saturating_sub(prompt.chars().count() + hint_width);
             let mut spans = vec![Span::styled(prompt, ctx.theme.style(StyleName::Key))];
             spans.extend(super::field_spans(
                 ctx,
@@ -44,7 +58,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
                 ratatui::style::Style::default(),
                 true,
             ));
-            spans.push(Span::styled(HINT, ctx.theme.style(StyleName::Muted)));
+            spans.push(Span::styled(fit(&hint, hint_width), hint_style));
             Line::from(spans)
         } else if let Some(s) = &st.status {
             let style = match s.level {
@@ -73,6 +87,12 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         format!(" {} ", st.cluster),
         ctx.theme.style(StyleName::Cluster),
     )];
+    if let Some(origin) = &st.profile_origin {
+        spans.push(Span::styled(
+            format!("from {origin} "),
+            ctx.theme.style(StyleName::Muted),
+        ));
+    }
     if st.demo {
         spans.push(Span::styled(" DEMO ", ctx.theme.style(StyleName::Readonly)));
     }

@@ -693,6 +693,7 @@ fn opsconsole(args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(BIN)
         .args(args)
         .env_remove("OPSCONSOLE_CLUSTER")
+        .env_remove("ETCDCTL_ENDPOINTS")
         .envs(env.iter().copied())
         .output()
         .expect("running opsconsole")
@@ -873,10 +874,26 @@ fn list_and_host_against_real_etcd() {
     let out = opsconsole(&["inventory", "--list", "--config", cfg, "-c", "test"], &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(json(&out), list);
-    // …but an exported cluster never silently beats the one typed.
+    // …and the one typed beats an exported one (--cluster > OPSCONSOLE_CLUSTER, issue 17).
     let out = opsconsole(
         &["--config", cfg, "--cluster", "test", "inventory", "--list"],
         &[("OPSCONSOLE_CLUSTER", "prod")],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json(&out), list);
+    // Two different clusters typed are still refused.
+    let out = opsconsole(
+        &[
+            "--config",
+            cfg,
+            "--cluster",
+            "prod",
+            "inventory",
+            "-c",
+            "test",
+            "--list",
+        ],
+        &[],
     );
     assert_one_line_error(&out, "two clusters given");
 

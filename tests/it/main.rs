@@ -8,12 +8,16 @@
 //!   `failover` (a 3-member cluster losing members), `deregister`, `discovery`, `guardrails`
 //!   (dry run, typed confirmation, undo, bulk changes, extending a silence).
 //! - Checks, metrics, logs: `checks_backends`, `silence`, `metrics_backends`, `logs_backends`,
-//!   `outages` (every polled source through four faults).
+//!   `logs_formats` (every syslog/JSON format through a real rsyslog), `logs_navigation` (the logs
+//!   pane's keys, :w, time jumps), `outages` (every polled source through four faults).
 //! - The console in a real terminal: `tui` (screens and keys), `terminal` (the terminal given back
 //!   after quit, signals, a closed terminal, panics; hostile bytes never reach it).
 //! - Safety: `security` (readonly, secrets), `audit` (the audit log is the gate), `tls`, `config`
 //!   (what cannot work is refused at start).
 //! - `cli` (snapshot, inventory, closed pipes), `stack` (`scripts/stack` end to end).
+//! - `conventions` (etcdctl's environment, system trust roots, rediss://, amtool's config, the
+//!   profile's precedence, info/keys/completions/man, no drawing into a file), `command_line`
+//!   (completion, history across runs, the cluster picker, :readonly, the filter prompt).
 //! - `render_screen`, `render_panes` (insta snapshots of the drawn screen), `fuzz` (proptest).
 //!
 //! `common/` holds the harness: the servers, the headless console on the app's own `Core`, the tmux
@@ -24,13 +28,17 @@ mod common;
 mod audit;
 mod checks_backends;
 mod cli;
+mod command_line;
 mod config;
+mod conventions;
 mod deregister;
 mod discovery;
 mod failover;
 mod fuzz;
 mod guardrails;
 mod logs_backends;
+mod logs_formats;
+mod logs_navigation;
 mod membership;
 mod metrics_backends;
 mod outages;

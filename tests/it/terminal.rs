@@ -454,6 +454,8 @@ fn run_child_console(spec: &str) {
         user: "panic-tester".into(),
         clusters: None,
         switched_from: None,
+        origin: None,
+        history_file: None,
     };
     let _log = opsconsole::logging::init();
     app::install_panic_hook();

@@ -141,6 +141,11 @@ fn demo_fills_every_pane_and_deregister_silence_unsilence_work() {
     assert_eq!(line["target"], key.as_str(), "{line}");
     assert_eq!(line["cluster"], "demo", "{line}");
     assert_eq!(line["user"], "e2e-tester", "{line}");
+    // All of it in demo-audit.log (wait_audit reads it for --demo): the real audit log untouched.
+    assert!(
+        !t.state_dir().join("audit.log").exists(),
+        "--demo wrote to the real audit log"
+    );
 }
 
 #[test]
@@ -380,15 +385,16 @@ fn cluster_switch_errors_stay_on_the_cluster_and_switches_say_so() {
     });
     assert!(has_row(&s, "web-2") && on_cluster(&s, "test"), "{s}");
 
-    // No name: the clusters are listed.
+    // No name: a picker of the clusters (issue 17; it used to be a list on the message line).
     command(&t, "cluster");
-    t.wait_screen("the cluster list", SOON, |s| {
-        let m = message_line(s);
-        m.contains("clusters:")
-            && m.contains("test (current)")
-            && m.contains("other")
-            && m.contains("broken")
+    t.wait_screen("the cluster picker", SOON, |s| {
+        s.contains("Clusters")
+            && s.contains("current")
+            && s.contains("other")
+            && s.contains("broken")
     });
+    t.escape();
+    t.wait_gone("Switch to (Enter)");
 
     // A good one: switched, and it says so.
     command(&t, "cluster other");

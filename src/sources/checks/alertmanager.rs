@@ -28,6 +28,8 @@ const CONFIRM_EVERY: std::time::Duration = std::time::Duration::from_millis(250)
 pub struct Alertmanager {
     client: Client,
     backend: HttpBackend,
+    /// `createdBy` of new silences when the profile (or amtool's `author`) names one.
+    creator: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -281,6 +283,7 @@ impl Alertmanager {
         Ok(Alertmanager {
             client: http::client(&profile.http)?,
             backend: profile.http.clone(),
+            creator: profile.creator.clone(),
         })
     }
 
@@ -313,7 +316,10 @@ impl Alertmanager {
         let matchers = matchers_for(&req.scope).map_err(SilenceError::Refused)?;
         let url = format!("{}/api/v2/silences", self.backend.url);
         let now = Utc::now();
-        let body = silence_body(req, &matchers, now);
+        let mut body = silence_body(req, &matchers, now);
+        if let Some(creator) = &self.creator {
+            body["createdBy"] = Value::String(creator.clone());
+        }
         let r = http::with_basic(self.client.post(&url).json(&body), &self.backend.auth);
         let resp = http::send(r, self.backend.timeout).await?;
         let resp = http::check_status(resp, &url, &self.backend.auth, self.backend.timeout).await?;

@@ -356,6 +356,7 @@ impl SensuGo {
                 req.header("Authorization", format!("Key {}", key.expose()))
             }
             (HttpAuth::Basic { .. }, Some(t)) => req.bearer_auth(&t.access_token),
+            (HttpAuth::Bearer { token, .. }, _) => req.bearer_auth(token.expose()),
             _ => req,
         }
     }

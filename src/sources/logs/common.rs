@@ -5,6 +5,7 @@
 
 use std::future::Future;
 
+use chrono::{DateTime, Utc};
 use reqwest::Client;
 
 use crate::config::HttpBackend;
@@ -44,7 +45,19 @@ pub trait Tail: Send {
         client: &Client,
         backend: &HttpBackend,
     ) -> impl Future<Output = Result<Page, HttpError>> + Send;
+
+    /// The lines (oldest first, at most a page) from [`AROUND`] before `at` to [`AROUND`] after,
+    /// in the tail's scope, read once without moving the tail: a time jump's re-read.
+    fn around(
+        &self,
+        client: &Client,
+        backend: &HttpBackend,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<LogLine>, HttpError>> + Send;
 }
+
+/// How far around a time jump lines are read again.
+pub use crate::model::REREAD_AROUND as AROUND;
 
 /// A tail with its client, as the runner polls it.
 pub struct Polling<T> {
@@ -79,6 +92,21 @@ impl<T: Tail> Polled for Polling<T> {
             notice: page.notice,
             more: page.more,
         })
+    }
+
+    /// A time jump's re-read (`Command::LogsAround`): answered with `Msg::LogsAround`.
+    async fn mutate(&mut self, change: Command) -> Option<Msg> {
+        match change {
+            Command::LogsAround(at) => {
+                let lines = self
+                    .tail
+                    .around(&self.client, &self.backend, at)
+                    .await
+                    .map_err(|e| format!("{}: {e}", T::NAME));
+                Some(Msg::LogsAround { at, lines })
+            }
+            _ => None,
+        }
     }
 
     fn retarget(&mut self, query: Command) -> bool {

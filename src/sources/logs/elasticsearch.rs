@@ -8,7 +8,7 @@ use reqwest::Client;
 use serde_json::{json, Value};
 use tracing::warn;
 
-use super::common::{Page, Tail, FIRST_PAGE, PAGE};
+use super::common::{Page, Tail, AROUND, FIRST_PAGE, PAGE};
 use super::syslog::from_json;
 use crate::config::{HttpAuth, HttpBackend};
 use crate::model::{text::sanitize, LogLine};
@@ -118,6 +118,19 @@ impl EsTail {
         }
     }
 
+    /// The request for the lines ±[`AROUND`] around `at` (a time jump), oldest first.
+    pub fn around_body(&self, at: chrono::DateTime<chrono::Utc>) -> Value {
+        let (from, to) = (
+            (at - AROUND).timestamp_millis(),
+            (at + AROUND).timestamp_millis(),
+        );
+        json!({
+            "size": PAGE, "track_total_hits": false,
+            "query": self.scoped(json!({"range": {"@timestamp": {"gte": from, "lt": to, "format": "epoch_millis"}}})),
+            "sort": [{"@timestamp": {"order": "asc"}}]
+        })
+    }
+
     /// Applies one `_search` answer (to the request `body()` described); returns new lines
     /// (oldest first), a warning, and whether a full page came back (ask again at once).
     pub fn apply(
@@ -221,6 +234,32 @@ impl Tail for EsTail {
                 ..EsTail::new(std::mem::take(&mut self.index)).first_page(self.first_page)
             };
         }
+    }
+
+    async fn around(
+        &self,
+        client: &Client,
+        b: &HttpBackend,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<LogLine>, HttpError> {
+        let url = format!("{}/{}/_search?ignore_unavailable=true", b.url, self.index);
+        let req = authorize(client.post(&url).json(&self.around_body(at)), &b.auth);
+        let resp = http::send(req, b.timeout).await?;
+        let resp = http::check_status(resp, &url, &b.auth, b.timeout).await?;
+        let raw = http::body(resp, &url, b.timeout).await?;
+        let v: Value = http::decode(&raw, &url)?;
+        let hits = v
+            .pointer("/hits/hits")
+            .and_then(|h| h.as_array())
+            .ok_or_else(|| HttpError::Decode {
+                url: url.clone(),
+                reason: "answer has no hits.hits".into(),
+            })?;
+        Ok(hits
+            .iter()
+            .filter_map(|h| h.get("_source").and_then(|s| s.as_object()))
+            .map(from_json)
+            .collect())
     }
 
     /// One `_search` for [`EsTail::body`], applied: new lines, a warning, and whether more wait.
@@ -331,6 +370,24 @@ mod tests {
             t.body()["query"]["range"]["@timestamp"]["gte"],
             json!((newest - ES_OVERLAP_MS).max(10_000))
         );
+    }
+
+    #[test]
+    fn a_time_jump_reads_five_minutes_either_side_in_the_scope() {
+        let mut t = EsTail::new("logstash-*".into());
+        t.set_hosts(vec!["web-1".into()]);
+        let at = chrono::DateTime::from_timestamp(1_764_770_400, 0).unwrap();
+        let b = t.around_body(at);
+        let range = &b["query"]["bool"]["filter"][0]["range"]["@timestamp"];
+        assert_eq!(range["gte"], json!(1_764_770_400_000i64 - 300_000));
+        assert_eq!(range["lt"], json!(1_764_770_400_000i64 + 300_000));
+        assert_eq!(b["sort"][0]["@timestamp"]["order"], json!("asc"));
+        assert_eq!(
+            b["query"]["bool"]["filter"][1]["bool"]["should"][0]["terms"]["host.keyword"],
+            json!(["web-1"])
+        );
+        // The tail itself does not move: its next poll is still the first one.
+        assert_eq!(t.body()["size"], json!(FIRST_PAGE));
     }
 
     #[test]

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use reqwest::Client;
 use serde_json::Value;
 
-use super::common::{Page, Tail, FIRST_PAGE, PAGE};
-use super::syslog::parse_any;
+use super::common::{Page, Tail, AROUND, FIRST_PAGE, PAGE};
+use super::syslog::{parse_any_in, SenderZone};
 use crate::config::HttpBackend;
 use crate::model::{severity_from_name, text::sanitize, LogLine};
 use crate::sources::http::{self, HttpError};
@@ -36,6 +36,8 @@ pub struct LokiTail {
     hosts: Vec<String>,
     /// Lines on the first poll (the newest of the last hour).
     first_page: usize,
+    /// The senders' zone, for RFC 3164 stamps inside lines.
+    zone: SenderZone,
 }
 
 impl LokiTail {
@@ -49,7 +51,13 @@ impl LokiTail {
             seen: HashMap::new(),
             hosts: Vec::new(),
             first_page: FIRST_PAGE,
+            zone: SenderZone::default(),
         }
+    }
+
+    /// The same tail reading RFC 3164 stamps inside lines in `zone` (the source's `timezone`).
+    pub fn in_zone(self, zone: SenderZone) -> LokiTail {
+        LokiTail { zone, ..self }
     }
 
     /// The same tail reading `lines` on its first poll (`opsconsole snapshot`: the newest lines
@@ -89,6 +97,18 @@ impl LokiTail {
         })
     }
 
+    /// `query_range` parameters for the lines ±[`AROUND`] around `at` (a time jump).
+    pub fn around_params(&self, at: DateTime<Utc>) -> Vec<(String, String)> {
+        let ns = |t: DateTime<Utc>| t.timestamp_nanos_opt().unwrap_or(0).to_string();
+        vec![
+            ("query".into(), self.scoped_query()),
+            ("start".into(), ns(at - AROUND)),
+            ("end".into(), ns(at + AROUND)),
+            ("limit".into(), PAGE.to_string()),
+            ("direction".into(), "forward".into()),
+        ]
+    }
+
     pub fn params(&self, now: DateTime<Utc>) -> Vec<(String, String)> {
         let now_ns = now.timestamp_nanos_opt().unwrap_or(0) as i128;
         let (start, direction, limit) = match self.cursor_ns {
@@ -105,7 +125,9 @@ impl LokiTail {
         ]
     }
 
-    pub fn apply(&mut self, answer: &Value) -> Result<(Vec<LogLine>, bool), String> {
+    /// The lines of a `query_range` answer, each with its timestamp (ns) and a hash of its stream
+    /// and text, merged across streams in time order.
+    fn entries(&self, answer: &Value) -> Result<Vec<(i128, u64, LogLine)>, String> {
         if answer.get("status").and_then(|s| s.as_str()) != Some("success") {
             return Err("status is not success".into());
         }
@@ -113,8 +135,6 @@ impl LokiTail {
             .pointer("/data/result")
             .and_then(|r| r.as_array())
             .ok_or("answer has no data.result")?;
-        let first_poll = self.cursor_ns.is_none();
-        let start = self.cursor_ns.map(|c| self.next_start(c));
         let mut entries: Vec<(i128, u64, LogLine)> = Vec::new();
         for stream in result {
             let empty = serde_json::Map::new();
@@ -166,7 +186,7 @@ impl LokiTail {
                     text.hash(&mut h);
                     h.finish()
                 };
-                let mut line = parse_any(text.as_bytes());
+                let mut line = parse_any_in(text.as_bytes(), self.zone);
                 if line.time.is_none() || !text.trim_start().starts_with('{') {
                     line.time = DateTime::from_timestamp(
                         ns.div_euclid(1_000_000_000) as i64,
@@ -190,6 +210,13 @@ impl LokiTail {
         }
         // Streams come back sorted each on its own: merge (stable, so a stream keeps its order).
         entries.sort_by_key(|(ns, _, _)| *ns);
+        Ok(entries)
+    }
+
+    pub fn apply(&mut self, answer: &Value) -> Result<(Vec<LogLine>, bool), String> {
+        let first_poll = self.cursor_ns.is_none();
+        let start = self.cursor_ns.map(|c| self.next_start(c));
+        let entries = self.entries(answer)?;
         let full = entries.len() >= if first_poll { self.first_page } else { PAGE };
         let oldest = entries.first().map(|e| e.0);
         let newest = entries.last().map(|e| e.0);
@@ -246,9 +273,33 @@ impl Tail for LokiTail {
             let tenant = self.tenant.take();
             *self = LokiTail {
                 hosts,
-                ..LokiTail::new(query, tenant).first_page(self.first_page)
+                ..LokiTail::new(query, tenant)
+                    .first_page(self.first_page)
+                    .in_zone(self.zone)
             };
         }
+    }
+
+    async fn around(
+        &self,
+        client: &Client,
+        b: &HttpBackend,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<LogLine>, HttpError> {
+        let url = format!("{}/loki/api/v1/query_range", b.url);
+        let mut req = client.get(&url).query(&self.around_params(at));
+        if let Some(t) = &self.tenant {
+            req = req.header("X-Scope-OrgID", t);
+        }
+        let req = http::with_basic(req, &b.auth);
+        let resp = http::send(req, b.timeout).await?;
+        let resp = http::check_status(resp, &url, &b.auth, b.timeout).await?;
+        let raw = http::body(resp, &url, b.timeout).await?;
+        let v: Value = http::decode(&raw, &url)?;
+        let entries = self
+            .entries(&v)
+            .map_err(|reason| HttpError::Decode { url, reason })?;
+        Ok(entries.into_iter().map(|(_, _, l)| l).collect())
     }
 
     /// One `query_range` for [`LokiTail::params`], applied: new lines and whether more wait.

@@ -66,7 +66,11 @@ impl LogsSource {
                     .await
             }
             LogsKind::Elasticsearch { index } => self.run_tail(EsTail::new(index)).await,
-            LogsKind::Loki { query, tenant } => self.run_tail(LokiTail::new(query, tenant)).await,
+            LogsKind::Loki { query, tenant } => {
+                let zone = self.profile.timezone;
+                self.run_tail(LokiTail::new(query, tenant).in_zone(zone))
+                    .await
+            }
         }
     }
 

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tracing::warn;
 
 use super::common::BATCH;
-use super::syslog::parse_any;
+use super::syslog::parse_any_in;
 use crate::config::{HttpAuth, LogsKind, LogsProfile};
 use crate::model::{Health, LogLine, Msg, SourceId};
 use crate::sources::backoff::Backoff;
@@ -109,6 +109,27 @@ impl RedisTail {
         }
     }
 
+    /// The client: `rediss://` trusts the profile's `ca` when there is one, else the system roots.
+    fn client(&self) -> Result<redis::Client, String> {
+        let url = self.redis_url();
+        match &self.profile.http.ca {
+            Some(ca) if url.starts_with("rediss://") => {
+                crate::sources::http::install_crypto_provider();
+                let root_cert =
+                    std::fs::read(ca).map_err(|e| format!("reading ca {}: {e}", ca.display()))?;
+                let certs = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(root_cert),
+                };
+                redis::Client::build_with_tls(url, certs).map_err(|e| e.to_string())
+            }
+            _ => {
+                crate::sources::http::install_crypto_provider();
+                redis::Client::open(url).map_err(|e| e.to_string())
+            }
+        }
+    }
+
     async fn run_redis(&mut self, channel: Option<String>, list: Option<String>, userpush: bool) {
         let mut was_live = false;
         loop {
@@ -132,7 +153,7 @@ impl RedisTail {
     }
 
     async fn redis_pubsub(&mut self, channel: &str, was_live: &mut bool) -> Result<(), String> {
-        let client = redis::Client::open(self.redis_url()).map_err(|e| e.to_string())?;
+        let client = self.client()?;
         let timeout = self.profile.http.timeout;
         let mut pubsub = tokio::time::timeout(timeout, client.get_async_pubsub())
             .await
@@ -160,6 +181,7 @@ impl RedisTail {
         {
             return Ok(());
         }
+        let zone = self.profile.timezone;
         let (mut sink, mut stream) = pubsub.split();
         let mut ping =
             tokio::time::interval_at(tokio::time::Instant::now() + PUBSUB_PING, PUBSUB_PING);
@@ -178,10 +200,10 @@ impl RedisTail {
             let Some(first) = first else {
                 return Err("subscription closed by the server".into());
             };
-            let mut lines = vec![parse_any(first.get_payload_bytes())];
+            let mut lines = vec![parse_any_in(first.get_payload_bytes(), zone)];
             while lines.len() < BATCH {
                 match stream.next().now_or_never() {
-                    Some(Some(m)) => lines.push(parse_any(m.get_payload_bytes())),
+                    Some(Some(m)) => lines.push(parse_any_in(m.get_payload_bytes(), zone)),
                     Some(None) => break,
                     None => break,
                 }
@@ -200,7 +222,7 @@ impl RedisTail {
         } else {
             ("BRPOP", "RPOP")
         };
-        let client = redis::Client::open(self.redis_url()).map_err(|e| e.to_string())?;
+        let client = self.client()?;
         // redis-rs times requests out after 500 ms by default: shorter than BRPOP's block, so an
         // idle list would look like a dead server (and a line popped server-side just as the
         // client gave up would be lost with the connection).
@@ -220,6 +242,7 @@ impl RedisTail {
         if !self.health(Health::Live).await {
             return Ok(());
         }
+        let zone = self.profile.timezone;
         loop {
             // The oldest line first (blocking), then drain what is queued in one go.
             let popped: Option<(String, Vec<u8>)> = redis::cmd(block_pop)
@@ -229,14 +252,18 @@ impl RedisTail {
                 .await
                 .map_err(|e| e.to_string())?;
             let Some((_, first)) = popped else { continue };
-            let mut lines = vec![parse_any(&first)];
+            let mut lines = vec![parse_any_in(&first, zone)];
             let more: Option<Vec<Vec<u8>>> = redis::cmd(pop)
                 .arg(list)
                 .arg(BATCH - 1)
                 .query_async(&mut conn)
                 .await
                 .map_err(|e| e.to_string())?;
-            lines.extend(more.unwrap_or_default().iter().map(|m| parse_any(m)));
+            lines.extend(
+                more.unwrap_or_default()
+                    .iter()
+                    .map(|m| parse_any_in(m, zone)),
+            );
             if !self.send_lines(lines).await {
                 return Ok(());
             }

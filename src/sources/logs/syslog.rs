@@ -1,7 +1,18 @@
-//! Log line parsers: rsyslog's JSON template, RFC 5424 and RFC 3164 syslog lines, and plain text.
+//! Log line parsers: rsyslog's JSON templates (its `json_redis`-style list templates and
+//! `jsonmesg`), Logstash/ECS documents, and every syslog line rsyslog's built-in templates write —
+//! RFC 5424 (`RSYSLOG_SyslogProtocol23Format`), RFC 3339 stamps before a BSD header
+//! (`RSYSLOG_ForwardFormat`, omhiredis's default; `RSYSLOG_FileFormat` without a PRI), RFC 3164
+//! (`RSYSLOG_TraditionalForwardFormat`, `RSYSLOG_TraditionalFileFormat`) — and plain text.
 //! Every field is sanitised and capped here, once, so drawing never sees raw backend text.
+//!
+//! RFC 3164 stamps carry neither year nor zone: they are the sender's local time, read in the
+//! logs source's `timezone` (the console's local zone by default, [`SenderZone`]); a stamp more
+//! than a day in the future belongs to last year (a December line read in January).
 
-use chrono::{DateTime, Datelike, NaiveDateTime, TimeZone, Utc};
+use std::borrow::Cow;
+use std::cell::Cell;
+
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 
 use crate::model::text::{sanitize, sanitize_bytes};
 use crate::model::{severity_from_name, LogLine};
@@ -16,24 +27,79 @@ fn clean(s: &str) -> String {
     if s.len() <= MAX_MESSAGE && s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         return s.to_owned();
     }
+    // A line break inside a message (a JSON `\n`, a raw one) separates words: a space, not
+    // nothing.
+    if s.contains(['\n', '\r']) {
+        return sanitize(&s.replace("\r\n", " ").replace(['\n', '\r'], " ")).into_owned();
+    }
     sanitize(s).into_owned()
 }
 
+pub use crate::model::SenderZone;
+
+/// `t` (local time in `zone`) as UTC. A month whose offset is the same at its first and last
+/// second (every month without a DST change) is looked up once; in a month with a change, each
+/// local hour once (zone rules change on the hour). So a stream of lines costs a lookup now and
+/// then, whatever order their dates come in.
+fn to_utc(zone: SenderZone, t: &NaiveDateTime) -> Option<DateTime<Utc>> {
+    use chrono::{Datelike, NaiveDate};
+    type Month = Option<(SenderZone, i32, Option<i32>)>;
+    thread_local! {
+        static MONTHS: std::cell::RefCell<[Month; 32]> = const { std::cell::RefCell::new([None; 32]) };
+        static LAST: Cell<Option<(SenderZone, i64, i32)>> = const { Cell::new(None) };
+    }
+    let month = t.year() * 12 + t.month0() as i32;
+    let slot = month.rem_euclid(32) as usize;
+    let cached = MONTHS.with(|m| m.borrow()[slot]);
+    let constant = match cached {
+        Some((z, k, c)) if z == zone && k == month => c,
+        _ => {
+            let first = NaiveDate::from_ymd_opt(t.year(), t.month(), 1)?.and_hms_opt(0, 0, 0)?;
+            let next = if t.month() == 12 {
+                NaiveDate::from_ymd_opt(t.year() + 1, 1, 1)
+            } else {
+                NaiveDate::from_ymd_opt(t.year(), t.month() + 1, 1)
+            }?
+            .and_hms_opt(0, 0, 0)?;
+            let last = next - chrono::Duration::seconds(1);
+            let (a, b) = (zone.offset_of(&first), zone.offset_of(&last));
+            let c = if a.is_some() && a == b { a } else { None };
+            MONTHS.with(|m| m.borrow_mut()[slot] = Some((zone, month, c)));
+            c
+        }
+    };
+    let offset = match constant {
+        Some(o) => o,
+        None => {
+            let hour = t.and_utc().timestamp().div_euclid(3600);
+            match LAST.with(Cell::get) {
+                Some((z, h, o)) if z == zone && h == hour => o,
+                _ => {
+                    let o = zone.offset_of(t)?;
+                    LAST.with(|c| c.set(Some((zone, hour, o))));
+                    o
+                }
+            }
+        }
+    };
+    Some(Utc.from_utc_datetime(&(*t - chrono::Duration::seconds(i64::from(offset)))))
+}
+
 /// One message from any source: JSON object (rsyslog template, Logstash/ECS document) or a syslog
-/// line. Invalid UTF-8 is shown lossily.
+/// line, RFC 3164 stamps read in the console's local zone. Invalid UTF-8 is shown lossily.
 pub fn parse_any(raw: &[u8]) -> LogLine {
+    parse_any_in(raw, SenderZone::Local)
+}
+
+/// [`parse_any`] with RFC 3164 stamps read in `zone` (the logs source's `timezone`).
+pub fn parse_any_in(raw: &[u8], zone: SenderZone) -> LogLine {
     let trimmed = raw.trim_ascii();
     if trimmed.first() == Some(&b'{') {
-        let parsed = match serde_json::from_slice::<serde_json::Value>(trimmed) {
-            Ok(v) => Some(v),
-            // rsyslog's jsonf copies invalid UTF-8 from the message into its JSON byte for byte;
-            // such an object is still an object: decode it lossily rather than show raw JSON.
-            Err(_) if std::str::from_utf8(trimmed).is_err() => {
-                serde_json::from_str(&String::from_utf8_lossy(trimmed)).ok()
-            }
-            Err(_) => None,
-        };
-        if let Some(serde_json::Value::Object(map)) = parsed {
+        // Flat objects (rsyslog's templates) without a `Value` tree; anything else as one.
+        if let Ok(doc) = serde_json::from_slice::<FlatDoc>(trimmed) {
+            return from_doc(&doc);
+        }
+        if let Some(map) = json_object(trimmed) {
             return from_json(&map);
         }
     }
@@ -42,15 +108,291 @@ pub fn parse_any(raw: &[u8]) -> LogLine {
         Ok(t) => std::borrow::Cow::Borrowed(t),
         Err(_) => String::from_utf8_lossy(trimmed),
     };
-    parse_syslog(&text, Utc::now())
+    parse_syslog_in(&text, Utc::now(), zone)
 }
 
-fn json_str(v: &serde_json::Value) -> Option<std::borrow::Cow<'_, str>> {
-    match v {
-        serde_json::Value::String(s) => Some(std::borrow::Cow::Borrowed(s)),
-        serde_json::Value::Number(n) => Some(n.to_string().into()),
-        serde_json::Value::Bool(b) => Some(b.to_string().into()),
+/// A JSON object, read leniently: invalid UTF-8 is decoded lossily (rsyslog's `jsonf` copies the
+/// message's bytes verbatim), and raw control characters inside strings — invalid JSON, but what a
+/// hand-written string template (`"{\"msg\":\"%msg%\"}"`) sends for a tab or a newline — are
+/// escaped before parsing again. The fields are sanitised afterwards like any other.
+fn json_object(bytes: &[u8]) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let object = |v: serde_json::Value| match v {
+        serde_json::Value::Object(map) => Some(map),
         _ => None,
+    };
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(v) => return object(v),
+        Err(e) if e.is_syntax() || e.is_eof() => {}
+        Err(_) => return None,
+    }
+    let lossy = String::from_utf8_lossy(bytes);
+    let escaped = escape_controls_in_strings(&lossy);
+    if escaped.is_none() && matches!(lossy, std::borrow::Cow::Borrowed(_)) {
+        return None; // valid UTF-8 without raw control characters: it really is broken
+    }
+    let text = escaped.as_deref().unwrap_or(&lossy);
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(object)
+}
+
+/// `text` with every raw control character (U+0000–U+001F) inside a JSON string replaced by its
+/// `\u00XX` escape; `None` when there is none.
+fn escape_controls_in_strings(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let (mut in_string, mut escaped) = (false, false);
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            } else if b < 0x20 {
+                let o = out.get_or_insert_with(|| String::with_capacity(text.len() + 16));
+                o.push_str(&text[copied..i]);
+                o.push_str(&format!("\\u{b:04x}"));
+                copied = i + 1;
+            }
+        } else if b == b'"' {
+            in_string = true;
+        }
+    }
+    let mut o = out?;
+    o.push_str(&text[copied..]);
+    Some(o)
+}
+
+/// A JSON value as the line's fields read it: a string (borrowed from the input where it has no
+/// escapes), a number, a bool, null, or something nested (an object or array).
+#[derive(Debug, Clone)]
+enum Scalar<'a> {
+    Str(Cow<'a, str>),
+    Num(serde_json::Number),
+    Bool(bool),
+    Null,
+    Nested,
+}
+
+impl<'a> Scalar<'a> {
+    fn of(v: &'a serde_json::Value) -> Scalar<'a> {
+        match v {
+            serde_json::Value::String(s) => Scalar::Str(Cow::Borrowed(s)),
+            serde_json::Value::Number(n) => Scalar::Num(n.clone()),
+            serde_json::Value::Bool(b) => Scalar::Bool(*b),
+            serde_json::Value::Null => Scalar::Null,
+            _ => Scalar::Nested,
+        }
+    }
+
+    fn into_text(self) -> Option<Cow<'a, str>> {
+        match self {
+            Scalar::Str(s) => Some(s),
+            Scalar::Num(n) => Some(n.to_string().into()),
+            Scalar::Bool(b) => Some(b.to_string().into()),
+            _ => None,
+        }
+    }
+
+    fn text(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Scalar::Str(s) => Some(Cow::Borrowed(s)),
+            Scalar::Num(n) => Some(n.to_string().into()),
+            Scalar::Bool(b) => Some(b.to_string().into()),
+            _ => None,
+        }
+    }
+
+    /// RFC 3339 text, or epoch seconds / milliseconds as a number.
+    fn time(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Scalar::Str(s) => DateTime::parse_from_rfc3339(s.trim())
+                .ok()
+                .map(|d| d.with_timezone(&Utc)),
+            Scalar::Num(n) => {
+                let f = n.as_f64()?;
+                // Past 1e11 seconds (year 5138) it can only be milliseconds.
+                let ms = if f.abs() >= 1e11 { f } else { f * 1000.0 };
+                DateTime::from_timestamp_millis(ms as i64)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A flat JSON object — every value a string, number, bool or null — read without building a
+/// `serde_json::Value` tree: keys and values borrowed from the input where they have no escapes.
+/// rsyslog's list templates and `jsonmesg` are such objects; anything nested is refused (and read
+/// as a `Value` instead).
+struct FlatDoc<'a> {
+    fields: Vec<(Cow<'a, str>, Scalar<'a>)>,
+    /// rsyslog's `jsonmesg` (it has `rawmsg`): its redundant keys are left out.
+    jsonmesg: bool,
+}
+
+/// Keys only rsyslog's `jsonmesg` has, never read for a line: their values are skipped unread.
+const JSONMESG_ONLY: [&str; 4] = ["rawmsg", "timegenerated", "pri", "protocol-version"];
+
+/// A string borrowed from the input when it can be.
+struct CowStr<'a>(Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for CowStr<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = CowStr<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+struct FlatValue<'a>(Scalar<'a>);
+
+impl<'de> serde::Deserialize<'de> for FlatValue<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = FlatValue<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string, number, bool or null")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(FlatValue(Scalar::Str(Cow::Borrowed(v))))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(FlatValue(Scalar::Str(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(FlatValue(Scalar::Str(Cow::Owned(v))))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(FlatValue(Scalar::Num(v.into())))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(FlatValue(Scalar::Num(v.into())))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                serde_json::Number::from_f64(v)
+                    .map(|n| FlatValue(Scalar::Num(n)))
+                    .ok_or_else(|| E::custom("not a finite number"))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(FlatValue(Scalar::Bool(v)))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(FlatValue(Scalar::Null))
+            }
+            // Nested: not a flat document.
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for FlatDoc<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = FlatDoc<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a flat JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(24));
+                let mut jsonmesg = false;
+                while let Some(CowStr(k)) = map.next_key::<CowStr>()? {
+                    if JSONMESG_ONLY.contains(&k.as_ref()) {
+                        jsonmesg |= k == "rawmsg";
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                        continue;
+                    }
+                    let FlatValue(v) = map.next_value::<FlatValue>()?;
+                    fields.push((k, v));
+                }
+                Ok(FlatDoc { fields, jsonmesg })
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Where a line's fields come from: a `serde_json` object (nested paths looked up through
+/// objects), or a flat document read without one.
+trait Doc {
+    /// The value at `path`: a key as written (`log.level` may be one) or a dotted path.
+    fn get(&self, path: &str) -> Option<Scalar<'_>>;
+    /// Every other field, sanitised, in key order: those not in `used`, and not nil or unset.
+    fn rest(&self, used: &[&str], out: &mut Vec<(String, String)>);
+}
+
+impl Doc for serde_json::Map<String, serde_json::Value> {
+    fn get(&self, path: &str) -> Option<Scalar<'_>> {
+        lookup(self, path).map(Scalar::of)
+    }
+
+    fn rest(&self, used: &[&str], out: &mut Vec<(String, String)>) {
+        flatten("", self, used, out)
+    }
+}
+
+impl Doc for FlatDoc<'_> {
+    fn get(&self, path: &str) -> Option<Scalar<'_>> {
+        // The last of duplicate keys wins, as in a `serde_json` map.
+        self.fields
+            .iter()
+            .rev()
+            .find(|(k, _)| k == path)
+            .map(|(_, v)| match v {
+                Scalar::Str(s) => Scalar::Str(Cow::Borrowed(s)),
+                other => other.clone(),
+            })
+    }
+
+    fn rest(&self, used: &[&str], out: &mut Vec<(String, String)>) {
+        for (k, v) in &self.fields {
+            if out.len() >= 64 {
+                break;
+            }
+            if used.contains(&k.as_ref())
+                || (self.jsonmesg && JSONMESG_REDUNDANT.contains(&k.as_ref()))
+            {
+                continue;
+            }
+            let Some(text) = v.text() else { continue };
+            if text == "-" {
+                continue;
+            }
+            out.push((clean(k), capped(clean(&text))));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.dedup_by(|a, b| a.0 == b.0);
+    }
+}
+
+/// A field value cut to 1 024 columns (width never exceeds the byte length: only long values
+/// need measuring).
+fn capped(value: String) -> String {
+    if value.len() > 1024 {
+        crate::model::text::fit(&value, 1024)
+    } else {
+        value
     }
 }
 
@@ -73,17 +415,21 @@ fn lookup<'a>(
 /// rsyslog JSON template, legacy Logstash syslog fields and ECS names all map onto one line.
 /// The keys that became time, host, program, severity and message are not repeated in `fields`.
 pub fn from_json(map: &serde_json::Map<String, serde_json::Value>) -> LogLine {
+    from_doc(map)
+}
+
+fn from_doc(doc: &impl Doc) -> LogLine {
     let mut used: Vec<&str> = Vec::with_capacity(5);
     let first = |paths: &[&'static str], used: &mut Vec<&str>| {
         paths.iter().find_map(|p| {
-            let v = lookup(map, p).and_then(json_str)?;
+            let text = doc.get(p)?.into_text()?;
             used.push(p);
-            Some(v)
+            Some(text)
         })
     };
     let time_keys = ["@timestamp", "timestamp", "time", "timereported"];
     let time = time_keys.iter().find_map(|k| {
-        let t = json_time(lookup(map, k)?)?;
+        let t = doc.get(k)?.time()?;
         used.push(k);
         Some(t)
     });
@@ -98,7 +444,7 @@ pub fn from_json(map: &serde_json::Map<String, serde_json::Value>) -> LogLine {
     ]
     .iter()
     .find_map(|k| {
-        let s = severity_from_name(&json_str(lookup(map, k)?)?)?;
+        let s = severity_from_name(&doc.get(k)?.into_text()?)?;
         used.push(k);
         Some(s)
     });
@@ -130,7 +476,7 @@ pub fn from_json(map: &serde_json::Map<String, serde_json::Value>) -> LogLine {
     let message = message.trim_start();
     let message = message.strip_prefix('\u{feff}').unwrap_or(message);
     let mut fields = Vec::new();
-    flatten("", map, &used, &mut fields);
+    doc.rest(&used, &mut fields);
     fields.shrink_to_fit(); // a buffer holds 100 000 lines: no slack per line
     LogLine {
         time,
@@ -142,21 +488,17 @@ pub fn from_json(map: &serde_json::Map<String, serde_json::Value>) -> LogLine {
     }
 }
 
-/// RFC 3339 text, or epoch seconds / milliseconds as a number.
-fn json_time(v: &serde_json::Value) -> Option<DateTime<Utc>> {
-    match v {
-        serde_json::Value::String(s) => DateTime::parse_from_rfc3339(s.trim())
-            .ok()
-            .map(|d| d.with_timezone(&Utc)),
-        serde_json::Value::Number(n) => {
-            let f = n.as_f64()?;
-            // Past 1e11 seconds (year 5138) it can only be milliseconds.
-            let ms = if f.abs() >= 1e11 { f } else { f * 1000.0 };
-            DateTime::from_timestamp_millis(ms as i64)
-        }
-        _ => None,
-    }
-}
+/// Keys of rsyslog's `jsonmesg` that repeat what the line already shows (the raw line, the tag,
+/// the PRI, the app name) or say nothing (`uuid`, `$!` unset): not kept per line — a buffer holds
+/// 100 000 lines.
+const JSONMESG_REDUNDANT: [&str; 6] = [
+    "rawmsg",
+    "pri",
+    "protocol-version",
+    "syslogtag",
+    "app-name",
+    "timegenerated",
+];
 
 fn flatten(
     prefix: &str,
@@ -164,6 +506,7 @@ fn flatten(
     skip: &[&str],
     out: &mut Vec<(String, String)>,
 ) {
+    let jsonmesg = prefix.is_empty() && map.contains_key("rawmsg") && map.contains_key("syslogtag");
     for (k, v) in map {
         if out.len() >= 64 {
             return;
@@ -171,27 +514,44 @@ fn flatten(
         if prefix.is_empty() && skip.contains(&k.as_str()) {
             continue;
         }
+        if jsonmesg && JSONMESG_REDUNDANT.contains(&k.as_str()) {
+            continue;
+        }
         let key = if prefix.is_empty() {
-            k.clone()
+            clean(k)
         } else {
-            format!("{prefix}.{k}")
+            format!("{prefix}.{}", clean(k))
         };
         if !prefix.is_empty() && skip.contains(&key.as_str()) {
             continue;
         }
         match v {
             serde_json::Value::Object(m) => flatten(&key, m, skip, out),
+            // Unset (`null`) and syslog's nil (`-`) say nothing.
+            serde_json::Value::Null => {}
+            serde_json::Value::String(s) if s == "-" => {}
             other => {
-                let s = json_str(other).unwrap_or_else(|| other.to_string().into());
-                out.push((clean(&key), crate::model::text::fit(&clean(&s), 1024)));
+                let value = match Scalar::of(other).text() {
+                    Some(s) => clean(&s),
+                    None => clean(&other.to_string()),
+                };
+                out.push((key, capped(value)));
             }
         }
     }
 }
 
-/// RFC 5424 (`<PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG`) or RFC 3164
-/// (`<PRI>Mmm dd hh:mm:ss HOST TAG[pid]: MSG`); anything else becomes a plain message.
+/// RFC 5424 (`<PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG`), an RFC 3339 stamp before a BSD
+/// header (`<PRI>2026-12-03T11:00:00.123456+01:00 HOST TAG: MSG`, rsyslog's forward and file
+/// formats) or RFC 3164 (`<PRI>Mmm dd hh:mm:ss HOST TAG[pid]: MSG`); the PRI may be missing
+/// (file formats: severity unknown). Anything else becomes a plain message. RFC 3164 stamps are
+/// read in the console's local zone; see [`parse_syslog_in`].
 pub fn parse_syslog(line: &str, now: DateTime<Utc>) -> LogLine {
+    parse_syslog_in(line, now, SenderZone::Local)
+}
+
+/// [`parse_syslog`] with RFC 3164 stamps read in `zone`.
+pub fn parse_syslog_in(line: &str, now: DateTime<Utc>, zone: SenderZone) -> LogLine {
     // PRI is facility * 8 + severity: 1 to 3 digits, at most 191 (facility 23, severity 7).
     let (pri, rest) = match line.strip_prefix('<').and_then(|r| r.split_once('>')) {
         Some((p, rest)) if (1..=3).contains(&p.len()) && p.bytes().all(|c| c.is_ascii_digit()) => {
@@ -208,7 +568,12 @@ pub fn parse_syslog(line: &str, now: DateTime<Utc>) -> LogLine {
             return l;
         }
     }
-    if let Some(l) = parse_3164(rest, severity, now) {
+    if rest.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+        if let Some(l) = parse_3339_header(rest, severity) {
+            return l;
+        }
+    }
+    if let Some(l) = parse_3164(rest, severity, now, zone) {
         return l;
     }
     LogLine {
@@ -216,6 +581,18 @@ pub fn parse_syslog(line: &str, now: DateTime<Utc>) -> LogLine {
         message: clean(rest),
         ..Default::default()
     }
+}
+
+/// `2026-12-03T11:00:00.123456+01:00 HOST TAG: MSG`: `RSYSLOG_ForwardFormat` (with a PRI,
+/// omhiredis's default template) and `RSYSLOG_FileFormat` (without).
+fn parse_3339_header(rest: &str, severity: Option<u8>) -> Option<LogLine> {
+    let (ts, after) = rest.split_once(' ')?;
+    // `YYYY-MM-DDThh:mm:ss` at least.
+    if ts.len() < 19 || ts.as_bytes()[4] != b'-' || !matches!(ts.as_bytes()[10], b'T' | b't') {
+        return None;
+    }
+    let time = DateTime::parse_from_rfc3339(ts).ok()?.with_timezone(&Utc);
+    Some(bsd_header(after, Some(time), severity))
 }
 
 fn nil(s: &str) -> &str {
@@ -240,18 +617,8 @@ fn parse_5424(rest: &str, severity: Option<u8>) -> Option<LogLine> {
     } else if tail == "-" {
         ("", "")
     } else if tail.starts_with('[') {
-        let bytes = tail.as_bytes();
-        let mut i = 0;
-        let mut depth_end = 0;
-        while i < bytes.len() && bytes[i] == b'[' {
-            let mut j = i + 1;
-            while j < bytes.len() && !(bytes[j] == b']' && bytes[j - 1] != b'\\') {
-                j += 1;
-            }
-            i = j + 1;
-            depth_end = i.min(bytes.len());
-        }
-        (&tail[..depth_end], tail[depth_end..].trim_start())
+        let end = sd_end(tail);
+        (&tail[..end], tail[end..].trim_start())
     } else {
         ("", tail)
     };
@@ -287,7 +654,34 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-fn parse_3164(rest: &str, severity: Option<u8>, now: DateTime<Utc>) -> Option<LogLine> {
+/// Where RFC 5424 structured data ends: one or more `[ID name="value" …]` elements. Inside a
+/// quoted value a backslash escapes the next character (`\]`, `\"`, `\\`), so a `]` there does
+/// not close the element; outside quotes the first `]` does.
+fn sd_end(tail: &str) -> usize {
+    let bytes = tail.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() && bytes[i] == b'[' {
+        let (mut quoted, mut j) = (false, i + 1);
+        while j < bytes.len() {
+            match bytes[j] {
+                b'\\' if quoted => j += 1,
+                b'"' => quoted = !quoted,
+                b']' if !quoted => break,
+                _ => {}
+            }
+            j += 1;
+        }
+        i = (j + 1).min(bytes.len());
+    }
+    i
+}
+
+fn parse_3164(
+    rest: &str,
+    severity: Option<u8>,
+    now: DateTime<Utc>,
+    zone: SenderZone,
+) -> Option<LogLine> {
     // "Nov 25 04:10:15 host tag[pid]: message" — the timestamp is exactly 15 characters.
     if rest.len() < 16 || !rest.is_char_boundary(15) {
         return None;
@@ -300,18 +694,24 @@ fn parse_3164(rest: &str, severity: Option<u8>, now: DateTime<Utc>) -> Option<Lo
     let month = MONTHS.iter().position(|m| ts.starts_with(m))? as u32 + 1;
     let day: u32 = ts[4..6].trim().parse().ok()?;
     let time = hms(&ts[7..15])?;
-    // No year in RFC 3164: take this year, or last year if that would be in the future.
-    let mut year = now.year();
-    let date = chrono::NaiveDate::from_ymd_opt(year, month, day)?;
-    let mut dt = Utc.from_utc_datetime(&NaiveDateTime::new(date, time));
-    if dt > now + chrono::Duration::days(1) {
-        year -= 1;
-        dt = Utc.from_utc_datetime(&NaiveDateTime::new(
-            chrono::NaiveDate::from_ymd_opt(year, month, day)?,
-            time,
-        ));
-    }
+    // No year in RFC 3164: the sender's current year, or last year if that would put the line
+    // more than a day in the future (a December line read in early January).
+    let at = |year: i32| -> Option<DateTime<Utc>> {
+        let date = chrono::NaiveDate::from_ymd_opt(year, month, day)?;
+        to_utc(zone, &NaiveDateTime::new(date, time))
+    };
+    let year = zone.year_at(now);
+    let dt = match at(year) {
+        Some(dt) if dt <= now + chrono::Duration::days(1) => dt,
+        // Feb 29 of a leap year read in a common year is last year's too (or not a date).
+        _ => at(year - 1)?,
+    };
     let after = after.strip_prefix(' ')?;
+    Some(bsd_header(after, Some(dt), severity))
+}
+
+/// `HOST TAG[pid]: MSG` after the stamp of a BSD-style line.
+fn bsd_header(after: &str, time: Option<DateTime<Utc>>, severity: Option<u8>) -> LogLine {
     let (host, tail) = after.split_once(' ').unwrap_or((after, ""));
     let (tag, msg) = match tail.split_once(": ") {
         Some((t, m)) if !t.contains(' ') => (t, m),
@@ -333,14 +733,14 @@ fn parse_3164(rest: &str, severity: Option<u8>, now: DateTime<Utc>) -> Option<Lo
     } else {
         vec![("pid".to_string(), clean(pid))]
     };
-    Some(LogLine {
-        time: Some(dt),
+    LogLine {
+        time,
         host: clean(host).into(),
         program: clean(program).into(),
         severity,
         message: clean(msg),
         fields,
-    })
+    }
 }
 
 /// `hh:mm:ss` (a hand-written parse: chrono's format-string parser is the slowest step of a
@@ -379,6 +779,12 @@ pub fn lossy(raw: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Datelike;
+
+    /// RFC 3164 stamps read as UTC, so the expected times do not depend on the machine's zone.
+    fn parse_utc(line: &str, now: DateTime<Utc>) -> LogLine {
+        parse_syslog_in(line, now, SenderZone::Utc)
+    }
 
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-11-25T05:00:00Z")
@@ -411,7 +817,7 @@ mod tests {
 
     #[test]
     fn rfc5424() {
-        let l = parse_syslog(
+        let l = parse_utc(
             r#"<165>1 2026-11-25T04:10:15.003Z web1 nginx 42 ID47 [exampleSDID@32473 iut="3" eventSource="App\]x"] upstream timed out"#,
             now(),
         );
@@ -419,14 +825,14 @@ mod tests {
         assert_eq!(&*l.host, "web1");
         assert_eq!(&*l.program, "nginx");
         assert_eq!(l.message, "upstream timed out");
-        let l = parse_syslog("<11>1 - - - - - -", now());
+        let l = parse_utc("<11>1 - - - - - -", now());
         assert_eq!(l.severity, Some(3));
         assert_eq!(l.message, "");
     }
 
     #[test]
     fn rfc3164() {
-        let l = parse_syslog(
+        let l = parse_utc(
             "<34>Nov 25 04:10:15 web-1 sshd[42]: Accepted publickey for ops",
             now(),
         );
@@ -440,42 +846,42 @@ mod tests {
         let jan = DateTime::parse_from_rfc3339("2027-01-01T00:10:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        let l = parse_syslog("<13>Dec 31 23:59:59 h p: m", jan);
+        let l = parse_utc("<13>Dec 31 23:59:59 h p: m", jan);
         assert_eq!(l.time.unwrap().year(), 2026);
     }
 
     #[test]
     fn rfc3164_variants() {
         // No PRI: severity unknown, everything else parsed.
-        let l = parse_syslog("Nov 25 04:10:15 web-1 sshd[42]: Accepted key", now());
+        let l = parse_utc("Nov 25 04:10:15 web-1 sshd[42]: Accepted key", now());
         assert_eq!((l.severity, &*l.host, &*l.program), (None, "web-1", "sshd"));
         assert_eq!(l.message, "Accepted key");
         assert_eq!(l.fields, vec![("pid".into(), "42".into())]);
         // Single-digit day is space-padded.
-        let l = parse_syslog("<13>Nov  5 04:10:15 h cron: tick", now());
+        let l = parse_utc("<13>Nov  5 04:10:15 h cron: tick", now());
         assert_eq!(l.time.unwrap().to_rfc3339(), "2026-11-05T04:10:15+00:00");
         assert_eq!((&*l.program, l.message.as_str()), ("cron", "tick"));
         // Tag with pid but no colon.
-        let l = parse_syslog("<13>Nov 25 04:10:15 h app[7] started ok", now());
+        let l = parse_utc("<13>Nov 25 04:10:15 h app[7] started ok", now());
         assert_eq!((&*l.program, l.message.as_str()), ("app", "started ok"));
         assert_eq!(l.fields, vec![("pid".into(), "7".into())]);
         // Tag without colon or pid: ambiguous, the text stays the message.
-        let l = parse_syslog("<13>Nov 25 04:10:15 h some free text", now());
+        let l = parse_utc("<13>Nov 25 04:10:15 h some free text", now());
         assert_eq!((&*l.program, l.message.as_str()), ("", "some free text"));
         // Tag alone with a trailing colon, empty message.
-        let l = parse_syslog("<13>Nov 25 04:10:15 h kernel:", now());
+        let l = parse_utc("<13>Nov 25 04:10:15 h kernel:", now());
         assert_eq!((&*l.program, l.message.as_str()), ("kernel", ""));
         // A colon later in the message does not make a tag.
-        let l = parse_syslog("<13>Nov 25 04:10:15 h not a tag: x", now());
+        let l = parse_utc("<13>Nov 25 04:10:15 h not a tag: x", now());
         assert_eq!((&*l.program, l.message.as_str()), ("", "not a tag: x"));
         // Non-ASCII right after the timestamp must not panic on a char boundary.
-        let l = parse_syslog("<13>Nov 25 04:10:1é h p: m", now());
+        let l = parse_utc("<13>Nov 25 04:10:1é h p: m", now());
         assert!(l.time.is_none());
     }
 
     #[test]
     fn rfc5424_sd_and_bom() {
-        let l = parse_syslog(
+        let l = parse_utc(
             "<165>1 2026-11-25T04:10:15.003+01:00 web1 app 42 ID47 [a@1 x=\"1\"][b@2 y=\"a\\]b\" z=\"\"] \u{feff}héllo wörld",
             now(),
         );
@@ -494,12 +900,12 @@ mod tests {
         assert!(l.fields.contains(&("procid".into(), "42".into())));
         assert!(l.fields.contains(&("msgid".into(), "ID47".into())));
         // SD with no message at all, and nil SD with a BOM-only message.
-        let l = parse_syslog("<14>1 2026-11-25T04:10:15Z h a - - [x@1 k=\"v\"]", now());
+        let l = parse_utc("<14>1 2026-11-25T04:10:15Z h a - - [x@1 k=\"v\"]", now());
         assert_eq!((l.message.as_str(), l.severity), ("", Some(6)));
-        let l = parse_syslog("<14>1 2026-11-25T04:10:15Z h a - - - \u{feff}", now());
+        let l = parse_utc("<14>1 2026-11-25T04:10:15Z h a - - - \u{feff}", now());
         assert_eq!(l.message, "");
         // A bad timestamp is not RFC 5424: the line is kept as text.
-        let l = parse_syslog("<14>1 yesterday h a - - - m", now());
+        let l = parse_utc("<14>1 yesterday h a - - - m", now());
         assert!(l.time.is_none());
         assert!(l.message.contains("yesterday"));
     }
@@ -550,13 +956,162 @@ mod tests {
 
     #[test]
     fn garbage_and_escapes() {
-        let l = parse_syslog("just text \u{1b}[2J\u{1b}]0;pwned\u{7}here", now());
+        let l = parse_utc("just text \u{1b}[2J\u{1b}]0;pwned\u{7}here", now());
         assert_eq!(l.message, "just text here");
         let l = parse_any(b"\xff\xfe<13>bad");
         assert!(l.message.contains('\u{fffd}'));
-        let l = parse_syslog("<999>x", now());
+        let l = parse_utc("<999>x", now());
         assert_eq!(l.severity, None);
-        let l = parse_syslog("<13>Nov 99 99:99:99 h p: m", now());
+        let l = parse_utc("<13>Nov 99 99:99:99 h p: m", now());
         assert!(l.time.is_none());
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn rsyslog_forward_and_file_formats() {
+        // RSYSLOG_ForwardFormat (omhiredis's default template).
+        let l = parse_utc(
+            "<11>2026-12-03T11:00:00.123456+01:00 web-1 nginx[77]: upstream timed out",
+            now(),
+        );
+        assert_eq!(
+            (l.severity, &*l.host, &*l.program, l.message.as_str()),
+            (Some(3), "web-1", "nginx", "upstream timed out")
+        );
+        assert_eq!(l.time, Some(at("2026-12-03T10:00:00.123456Z")));
+        assert_eq!(l.fields, vec![("pid".into(), "77".into())]);
+        // RSYSLOG_FileFormat: no PRI, so no severity.
+        let l = parse_utc("2026-12-03T11:00:00.5Z web-2 cron: tick", now());
+        assert_eq!(
+            (l.severity, &*l.host, &*l.program, l.message.as_str()),
+            (None, "web-2", "cron", "tick")
+        );
+        assert_eq!(l.time, Some(at("2026-12-03T11:00:00.5Z")));
+        // RSYSLOG_SyslogProtocol23Format ends with a newline.
+        let l = parse_any(b"<14>1 2026-12-03T11:00:00Z web-3 app 12 - - hello\n");
+        assert_eq!(
+            (&*l.host, &*l.program, l.message.as_str()),
+            ("web-3", "app", "hello")
+        );
+        // A number that is not a stamp stays text.
+        let l = parse_utc("2026 was a year", now());
+        assert_eq!((l.message.as_str(), l.time), ("2026 was a year", None));
+        let l = parse_utc("<13>2026-13-45T99:00:00Z h p: m", now());
+        assert!(l.time.is_none() && l.message.starts_with("2026-13-45"));
+    }
+
+    #[test]
+    fn rfc3164_is_the_sender_s_local_time() {
+        let berlin = SenderZone::parse("Europe/Berlin").unwrap();
+        let in_berlin = |line: &str, now: DateTime<Utc>| parse_syslog_in(line, now, berlin).time;
+        // Winter (+01:00) and summer (+02:00).
+        assert_eq!(
+            in_berlin("<13>Nov 25 04:10:15 h p: m", now()),
+            Some(at("2026-11-25T03:10:15Z"))
+        );
+        assert_eq!(
+            in_berlin("<13>Jul  1 12:00:00 h p: m", now()),
+            Some(at("2026-07-01T10:00:00Z"))
+        );
+        // The hour skipped in spring takes the offset before it; the repeated autumn hour, the first.
+        assert_eq!(
+            in_berlin("<13>Mar 29 02:30:00 h p: m", now()),
+            Some(at("2026-03-29T01:30:00Z"))
+        );
+        assert_eq!(
+            in_berlin("<13>Oct 25 02:30:00 h p: m", now()),
+            Some(at("2026-10-25T00:30:00Z"))
+        );
+        // New Year: at 00:50 on Jan 1 in Berlin (still Dec 31 in UTC) a Jan 1 line is this year's,
+        // the sender's year, and a Dec 31 line read there is last year's.
+        let new_year = at("2026-12-31T23:50:00Z");
+        assert_eq!(
+            in_berlin("<13>Jan  1 00:30:00 h p: m", new_year),
+            Some(at("2026-12-31T23:30:00Z"))
+        );
+        assert_eq!(
+            in_berlin("<13>Dec 31 23:59:00 h p: m", new_year),
+            Some(at("2026-12-31T22:59:00Z"))
+        );
+        // A line more than a day ahead is last year's.
+        assert_eq!(
+            in_berlin("<13>Dec 30 10:00:00 h p: m", at("2027-01-01T09:00:00Z")),
+            Some(at("2026-12-30T09:00:00Z"))
+        );
+        // Stamps with their own zone are not touched by it.
+        let l = parse_syslog_in("<13>2026-12-03T11:00:00Z h p: m", now(), berlin);
+        assert_eq!(l.time, Some(at("2026-12-03T11:00:00Z")));
+        // Names: IANA, UTC, local; anything else is refused with an example.
+        assert_eq!(SenderZone::parse("UTC"), Ok(SenderZone::Utc));
+        assert_eq!(SenderZone::parse("local"), Ok(SenderZone::Local));
+        let e = SenderZone::parse("Mars/Olympus").unwrap_err();
+        assert!(e.contains("Europe/Berlin"), "{e}");
+    }
+
+    #[test]
+    fn rsyslog_jsonmesg() {
+        let l = parse_any(
+            br#"{"msg":" disk almost full","rawmsg":"<12>Dec  3 11:00:00 db-1 df[9]: disk almost full","timereported":"2026-12-03T11:00:00.000000+00:00","hostname":"db-1","syslogtag":"df[9]:","inputname":"imudp","fromhost":"127.0.0.1","fromhost-ip":"127.0.0.1","pri":"12","syslogfacility":"1","syslogseverity":"4","timegenerated":"2026-12-03T11:00:00.100000+00:00","programname":"df","protocol-version":"0","structured-data":"-","app-name":"df","procid":"9","msgid":"-","uuid":null,"$!":null}"#,
+        );
+        assert_eq!(
+            (&*l.host, &*l.program, l.severity, l.message.as_str()),
+            ("db-1", "df", Some(4), "disk almost full")
+        );
+        assert_eq!(l.time, Some(at("2026-12-03T11:00:00Z")));
+        // What the line already shows, nil (`-`) and unset (`null`) values are not kept per line.
+        let keys: Vec<&str> = l.fields.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "fromhost",
+                "fromhost-ip",
+                "inputname",
+                "procid",
+                "syslogfacility"
+            ]
+        );
+    }
+
+    #[test]
+    fn json_with_raw_control_characters_is_read_leniently() {
+        // A hand-written string template puts a raw tab and newline inside the JSON string.
+        let l = parse_any(
+            b"{\"host\":\"web-1\",\"severity\":\"err\",\"message\":\"a\tb\nc\x1b[2Jd\x07\"}",
+        );
+        assert_eq!(
+            (&*l.host, l.severity, l.message.as_str()),
+            ("web-1", Some(3), "a b cd")
+        );
+        // Invalid UTF-8 and a raw control character together.
+        let l = parse_any(b"{\"host\":\"h\",\"message\":\"caf\xe9\x01!\"}");
+        assert_eq!((&*l.host, l.message.as_str()), ("h", "caf\u{fffd}!"));
+        // Control characters outside strings, or a broken object, stay text.
+        let l = parse_any(b"{\"host\":\"h\",\x01\"message\":\"m\"}");
+        assert!(l.message.starts_with('{'));
+        let l = parse_any(b"{\"message\":\"a\tb");
+        assert!(l.message.starts_with('{'));
+    }
+
+    #[test]
+    fn structured_data_escapes() {
+        // `\]` and `\"` inside a value, and a value ending in an escaped backslash.
+        let l = parse_utc(
+            r#"<14>1 2026-11-25T04:10:15Z h a - - [x@1 a="q\]r" b="say \"hi]\"" c="end\\"][y@2 d="]"] the message"#,
+            now(),
+        );
+        assert_eq!(l.message, "the message");
+        let sd = &l
+            .fields
+            .iter()
+            .find(|(k, _)| k == "structured_data")
+            .unwrap()
+            .1;
+        assert_eq!(sd, r#"[x@1 a="q\]r" b="say \"hi]\"" c="end\\"][y@2 d="]"]"#);
+        // An element that never closes takes the rest of the line, without panicking.
+        let l = parse_utc(r#"<14>1 2026-11-25T04:10:15Z h a - - [x@1 a="open"#, now());
+        assert_eq!(l.message, "");
     }
 }

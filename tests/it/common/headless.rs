@@ -21,6 +21,8 @@ pub struct Headless {
     clock: Instant,
     /// Effects the core returned that a test may look at (quit, switch).
     pub quit: bool,
+    /// Text the core asked the app to put on the clipboard (OSC 52), oldest first.
+    pub clipboard: Vec<String>,
     _dir: tempfile::TempDir,
 }
 
@@ -42,6 +44,7 @@ impl Headless {
             rx,
             clock: Instant::now(),
             quit: false,
+            clipboard: Vec::new(),
             _dir: dir,
         }
     }
@@ -61,7 +64,13 @@ impl Headless {
     }
 
     fn effects(&mut self, effects: Vec<Effect>) {
-        self.quit |= effects.iter().any(|e| matches!(e, Effect::Quit));
+        for e in effects {
+            match e {
+                Effect::Quit => self.quit = true,
+                Effect::Clipboard(text) => self.clipboard.push(text),
+                _ => {}
+            }
+        }
     }
 
     /// The next message from the sources within `timeout` (not yet applied).

@@ -294,6 +294,23 @@ pub enum RsyslogMode {
 
 /// Channel or list name rsyslog writes to.
 pub const KEY: &str = "syslog";
+
+/// The extra omhiredis outputs of [`Rsyslog::start_with_formats`]: one action per template, each
+/// to its own channel or list (named here), beside the JSON template's to [`KEY`].
+pub const FORMATS: [(&str, &str); 6] = [
+    // omhiredis's default: `<PRI>2026-12-03T11:00:00.123456+01:00 host tag: msg`
+    ("fmt-forward", "RSYSLOG_ForwardFormat"),
+    // `<PRI>Dec  3 11:00:00 host tag: msg` — no year, no zone
+    ("fmt-traditional", "RSYSLOG_TraditionalForwardFormat"),
+    // RFC 5424
+    ("fmt-protocol23", "RSYSLOG_SyslogProtocol23Format"),
+    // `2026-12-03T11:00:00.123456+01:00 host tag: msg` — no PRI, so no severity
+    ("fmt-file", "RSYSLOG_FileFormat"),
+    // rsyslog's whole message as JSON (`property(name="jsonmesg")`)
+    ("fmt-jsonmesg", "jsonmesg"),
+    // a hand-written string template: raw control characters land inside the JSON strings
+    ("fmt-handjson", "handjson"),
+];
 const PROBE_TAG: &str = "opsconsole-probe";
 
 /// `rsyslogd -n -f <own conf> -i <own pid file>`: imudp + imtcp on loopback, omhiredis to `redis_port`
@@ -305,28 +322,56 @@ pub struct Rsyslog {
     pub mode: RsyslogMode,
     pub dir: tempfile::TempDir,
     proc: Option<Daemon>,
+    /// Whether the [`FORMATS`] outputs are configured too.
+    formats: bool,
 }
 
 impl Rsyslog {
     pub fn start(redis_port: u16, mode: RsyslogMode) -> Rsyslog {
+        Rsyslog::start_conf(redis_port, mode, false)
+    }
+
+    /// Like [`Rsyslog::start`], plus one omhiredis action per template of [`FORMATS`] (each to its
+    /// own channel or list, in the same mode), and control characters passed through as received
+    /// (`parser.escapeControlCharactersOnReceive="off"`) so the hand-written JSON template really
+    /// carries raw ones.
+    pub fn start_with_formats(redis_port: u16, mode: RsyslogMode) -> Rsyslog {
+        Rsyslog::start_conf(redis_port, mode, true)
+    }
+
+    fn start_conf(redis_port: u16, mode: RsyslogMode, formats: bool) -> Rsyslog {
         let bin = require_binary("rsyslogd");
         let dir = tempfile::tempdir().expect("tempdir");
         let udp_port = free_udp_port();
         let tcp_port = free_port();
         let d = dir.path().display().to_string();
-        let action = match mode {
-            RsyslogMode::Publish => format!(
-                r#"action(type="omhiredis" server="127.0.0.1" serverport="{redis_port}" mode="publish" key="{KEY}" template="json_redis")"#
-            ),
-            RsyslogMode::Queue => format!(
-                r#"action(type="omhiredis" server="127.0.0.1" serverport="{redis_port}" mode="queue" key="{KEY}" template="json_redis")"#
-            ),
-            RsyslogMode::QueueRpush => format!(
-                r#"action(type="omhiredis" server="127.0.0.1" serverport="{redis_port}" mode="queue" userpush="on" key="{KEY}" template="json_redis")"#
-            ),
+        let mode_args = match mode {
+            RsyslogMode::Publish => r#"mode="publish""#,
+            RsyslogMode::Queue => r#"mode="queue""#,
+            RsyslogMode::QueueRpush => r#"mode="queue" userpush="on""#,
         };
+        let action = |key: &str, template: &str| {
+            format!(
+                r#"action(type="omhiredis" server="127.0.0.1" serverport="{redis_port}" {mode_args} key="{key}" template="{template}")"#
+            )
+        };
+        let mut action_lines = action(KEY, "json_redis");
+        let mut global_extra = "";
+        if formats {
+            global_extra = r#" parser.escapeControlCharactersOnReceive="off""#;
+            action_lines = format!(
+                r#"template(name="jsonmesg" type="list") {{ property(name="jsonmesg") }}
+template(name="handjson" type="string" string="{{\"timestamp\":\"%timereported:::date-rfc3339%\",\"host\":\"%hostname%\",\"program\":\"%programname%\",\"severity\":\"%syslogseverity-text%\",\"message\":\"%msg%\"}}")
+{action_lines}
+"#
+            );
+            for (key, template) in FORMATS {
+                action_lines.push_str(&action(key, template));
+                action_lines.push('\n');
+            }
+        }
         let conf = format!(
-            r#"global(workDirectory="{d}")
+            r#"global(workDirectory="{d}"{global_extra})
 module(load="imudp")
 module(load="imtcp")
 module(load="omhiredis")
@@ -339,7 +384,7 @@ template(name="json_redis" type="list" option.jsonf="on") {{
   property(outname="severity" name="syslogseverity-text" format="jsonf")
   property(outname="message" name="msg" format="jsonf")
 }}
-{action}
+{action_lines}
 "#
         );
         let conf_path = dir.path().join("rsyslog.conf");
@@ -374,6 +419,7 @@ template(name="json_redis" type="list" option.jsonf="on") {{
             mode,
             dir,
             proc: Some(proc),
+            formats,
         };
         r.wait_ready();
         r
@@ -444,6 +490,26 @@ template(name="json_redis" type="list" option.jsonf="on") {{
         if self.mode != RsyslogMode::Publish {
             let mut c = Resp::connect(self.redis_port).expect("redis");
             c.cmd(&[b"DEL", KEY.as_bytes()]).expect("DEL");
+            if self.formats {
+                // The probes went to every output: the last one reached the last list.
+                let (last, _) = FORMATS[FORMATS.len() - 1];
+                wait_until_or(
+                    format!("the probe barrier in the last format's list `{last}`"),
+                    Duration::from_secs(10),
+                    || {
+                        let r = c
+                            .cmd(&[b"LRANGE", last.as_bytes(), b"0", b"-1"])
+                            .expect("LRANGE");
+                        r.bulks()
+                            .iter()
+                            .any(|b| String::from_utf8_lossy(b).contains("probe-barrier"))
+                    },
+                    || tail(&self.dir.path().join("rsyslogd.log"), 40),
+                );
+                for (key, _) in FORMATS {
+                    c.cmd(&[b"DEL", key.as_bytes()]).expect("DEL");
+                }
+            }
         }
     }
 

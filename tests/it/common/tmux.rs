@@ -178,6 +178,12 @@ impl TmuxBuilder {
             tmux,
             joined: self.joined,
             settle: self.settle,
+            // `--demo` records its simulated changes apart from the real audit log.
+            audit_file: if args.contains(&"--demo") {
+                "demo-audit.log"
+            } else {
+                "audit.log"
+            },
         };
         let mut cmd = t.cmd();
         cmd.env_remove("TMUX").env_remove("NO_COLOR");
@@ -235,6 +241,8 @@ pub struct Tmux {
     /// `screen()` captures with `-J`.
     joined: bool,
     settle: Settle,
+    /// The audit log's file name in the state dir.
+    audit_file: &'static str,
 }
 
 impl Tmux {
@@ -450,8 +458,9 @@ impl Tmux {
         lines[lines.len().saturating_sub(15)..].join("\n")
     }
 
+    /// The lines of this console's audit log (`demo-audit.log` for `--demo`).
     pub fn audit_lines(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(self.state_dir().join("audit.log"))
+        std::fs::read_to_string(self.state_dir().join(self.audit_file))
             .unwrap_or_default()
             .lines()
             .map(|l| {

@@ -51,6 +51,10 @@ pub enum Action {
     MarkAll,
     /// Members: put back the member deregistered last (within a minute).
     Undo,
+    /// Checks: group the failing checks by what they share (check, role, version, a field).
+    GroupChecks,
+    /// Members: the churn timeline (who joined and left since the console started, and why).
+    Churn,
     /// Checks: move the end of a silence covering the row later.
     ExtendSilence,
     ToggleFilterMode,
@@ -145,6 +149,10 @@ impl Action {
             Action::ToggleMark => "mark/unmark the row (members, checks: for a bulk change; logs: a line)",
             Action::MarkAll => "mark every row the filter shows",
             Action::Undo => "undo the last deregister (within a minute)",
+            Action::GroupChecks => {
+                "group failing checks by what they share (:group FIELD: role, version, zone, …)"
+            }
+            Action::Churn => "churn: who joined and left since start, and why; who flaps",
             Action::ExtendSilence => "extend the silence on the check (keeps its id)",
             Action::CycleSeverity => {
                 "logs: severity threshold stricter (all, ≥ info … ≥ warning, ≥ err … ≥ emerg)"

@@ -93,6 +93,9 @@ struct RawCluster {
     /// Sensu silences may have no expiry (Alertmanager silences always end).
     #[serde(default)]
     allow_no_expiry: bool,
+    /// A member that left and came back this often within `flap_window_mins` is flapping.
+    flap_count: Option<u64>,
+    flap_window_mins: Option<u64>,
     checks: Option<Spanned<RawChecks>>,
     metrics: Option<Spanned<RawMetrics>>,
     logs: Option<Spanned<RawLogs>>,
@@ -251,6 +254,10 @@ pub struct Guardrails {
     pub max_bulk: usize,
     /// Sensu silences may have no expiry.
     pub allow_no_expiry: bool,
+    /// What counts as flapping (not a guard on changes, but the same kind of per-cluster rule):
+    /// `flap_count` returns within `flap_window_mins`.
+    pub flap_count: usize,
+    pub flap_window_mins: u64,
 }
 
 impl Default for Guardrails {
@@ -259,6 +266,8 @@ impl Default for Guardrails {
             typed: false,
             max_bulk: 20,
             allow_no_expiry: false,
+            flap_count: 3,
+            flap_window_mins: 10,
         }
     }
 }
@@ -748,6 +757,17 @@ impl ClusterEntry {
                 ),
             });
         }
+        let in_range = |key: &str, v: Option<u64>, default: u64, max: u64| match v {
+            None => Ok(default),
+            Some(n) if (1..=max).contains(&n) => Ok(n),
+            Some(n) => Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: lines.cluster,
+                message: format!("clusters.{name}.{key} = {n} is out of range: 1–{max}"),
+            }),
+        };
+        let flap_count = in_range("flap_count", raw.flap_count, 3, 1000)?;
+        let flap_window_mins = in_range("flap_window_mins", raw.flap_window_mins, 10, 1440)?;
         Ok(ClusterProfile {
             name: name.to_string(),
             warnings,
@@ -757,6 +777,8 @@ impl ClusterEntry {
                 typed,
                 max_bulk: max_bulk as usize,
                 allow_no_expiry: raw.allow_no_expiry,
+                flap_count: flap_count as usize,
+                flap_window_mins,
             },
             theme: raw.theme.clone(),
             keymap: raw.keymap.clone(),

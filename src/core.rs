@@ -55,6 +55,8 @@ pub struct Settings {
     pub origin: Option<String>,
     /// The command line's history, kept across runs; `None`: kept for this session only.
     pub history_file: Option<PathBuf>,
+    /// Where incident journals are written (`:incident start NAME`).
+    pub journal_dir: PathBuf,
 }
 
 impl Settings {
@@ -69,6 +71,11 @@ impl Settings {
             mouse: false,
             theme: Theme::resolve(None, None, false).expect("the built-in theme parses"),
             keymap: Keymap::resolve(None).expect("the built-in keymap parses"),
+            // Beside the audit log: a test's temporary directory holds both.
+            journal_dir: audit_log
+                .parent()
+                .unwrap_or(std::path::Path::new("."))
+                .join("journal"),
             audit_log,
             user: user.to_string(),
             clusters: None,
@@ -220,6 +227,7 @@ pub struct Core {
     accent: Option<String>,
     no_color: bool,
     history_file: Option<PathBuf>,
+    journal_dir: PathBuf,
 }
 
 impl Core {
@@ -237,6 +245,8 @@ impl Core {
         state.previous_cluster = settings.switched_from.clone();
         state.keymap = settings.keymap.clone();
         state.guard = settings.profile.guard.clone();
+        state.churn.flap_count = state.guard.flap_count;
+        state.churn.flap_window = chrono::Duration::minutes(state.guard.flap_window_mins as i64);
         state.profile_origin = settings.origin.clone();
         if let Some(path) = &settings.history_file {
             state.history = read_history(path);
@@ -261,6 +271,7 @@ impl Core {
             accent: settings.profile.accent.clone(),
             no_color: crate::theme::no_color(),
             history_file: settings.history_file.clone(),
+            journal_dir: settings.journal_dir.clone(),
         };
         if settings.demo {
             core.start_demo();
@@ -333,6 +344,11 @@ impl Core {
         for t in self.helpers.drain(..) {
             t.abort();
         }
+    }
+
+    /// Where this session's incident journals go.
+    pub fn journal_dir(&self) -> &std::path::Path {
+        &self.journal_dir
     }
 
     pub fn audit_path(&self) -> &std::path::Path {
@@ -593,6 +609,28 @@ impl Core {
                     }
                 }
                 Command::Copy(text) => effects.push(Effect::Clipboard(text)),
+                Command::Journal { incident, entry } => {
+                    match crate::journal::append(&self.journal_dir, &incident, &entry) {
+                        Ok(()) => self.state.journal_problem = None,
+                        // Said once per problem, not at every line; the audit log stays the gate.
+                        Err(e) if self.state.journal_problem.as_ref() != Some(&e) => {
+                            self.state.journal_problem = Some(e.clone());
+                            state::note_error(&mut self.state, e);
+                        }
+                        Err(_) => {}
+                    }
+                }
+                Command::WriteJournal { incident, path } => {
+                    match write_journal(
+                        &self.journal_dir,
+                        &incident,
+                        path.as_deref(),
+                        self.state.utc,
+                    ) {
+                        Ok(text) => state::note(&mut self.state, text),
+                        Err(e) => state::note_error(&mut self.state, e),
+                    }
+                }
                 Command::SaveLogs {
                     path,
                     text,
@@ -749,6 +787,31 @@ fn append_history(path: &std::path::Path, line: &str) -> std::io::Result<()> {
 
 /// `:w PATH` (`~` expanded): a new file, or — with `overwrite` (`:w!`) — any. Says where it went,
 /// or why not in one line.
+/// `:journal`: the hand-off of `incident` in markdown, to `path` or beside its journal.
+fn write_journal(
+    dir: &std::path::Path,
+    incident: &str,
+    path: Option<&str>,
+    utc: bool,
+) -> Result<String, String> {
+    let (entries, bad) = crate::journal::read(dir, incident)?;
+    let text = crate::model::journal::markdown(incident, &entries, utc);
+    let target = match path {
+        Some(p) => crate::paths::expand_tilde(p),
+        None => dir.join(format!("{incident}.md")),
+    };
+    std::fs::write(&target, text).map_err(|e| format!("cannot write {}: {e}", target.display()))?;
+    let skipped = if bad > 0 {
+        format!(" ({bad} unreadable journal lines skipped)")
+    } else {
+        String::new()
+    };
+    Ok(format!(
+        "wrote the hand-off of incident {incident} to {}{skipped}",
+        target.display()
+    ))
+}
+
 fn save(path: &str, text: &str, overwrite: bool) -> Result<PathBuf, String> {
     use std::io::Write;
     let full = crate::paths::expand_tilde(path);

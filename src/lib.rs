@@ -53,6 +53,7 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod core;
+pub mod journal;
 pub mod keymap;
 #[cfg(test)]
 mod layers;

@@ -83,6 +83,20 @@ enum Sub {
     },
     /// Print the manual page (roff): `opsconsole man | man -l -`
     Man,
+    /// Print an incident's hand-off from its journal (`:incident start NAME` in the console)
+    Journal {
+        /// The incident's name
+        name: String,
+        /// markdown (default) or json
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: JournalFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum JournalFormat {
+    Markdown,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -90,6 +104,31 @@ enum CompletionShell {
     Bash,
     Zsh,
     Fish,
+}
+
+/// `opsconsole journal NAME`: the hand-off on stdout.
+fn journal(name: &str, format: JournalFormat, utc: bool) -> ExitCode {
+    let dir = paths::journal_dir();
+    let (entries, bad) = match opsconsole::journal::read(&dir, name) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    if bad > 0 {
+        say(format_args!(
+            "{bad} journal lines could not be read and are left out"
+        ));
+    }
+    let text = match format {
+        JournalFormat::Markdown => opsconsole::model::journal::markdown(name, &entries, utc),
+        JournalFormat::Json => opsconsole::model::journal::json(name, &entries) + "\n",
+    };
+    use std::io::Write;
+    match std::io::stdout().write_all(text.as_bytes()) {
+        Ok(()) => ExitCode::SUCCESS,
+        // A closed pipe (`| head`) is not an error worth a message.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => fail(format!("cannot write the journal: {e}")),
+    }
 }
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
@@ -122,6 +161,7 @@ fn main() -> ExitCode {
         Some(Sub::Keys) => return keys(&cli, &config_path),
         Some(Sub::Completions { shell }) => return completions(*shell, &config_path),
         Some(Sub::Man) => return man(),
+        Some(Sub::Journal { name, format }) => return journal(name, *format, cli.utc),
         None => {}
     }
 
@@ -312,6 +352,7 @@ fn demo_settings(cli: &Loader) -> Result<Settings, String> {
         switched_from: None,
         origin: None,
         history_file: Some(paths::history_file()),
+        journal_dir: paths::state_dir().join("demo-journal"),
     })
 }
 
@@ -358,6 +399,7 @@ fn settings_for(
         switched_from: None,
         origin: None,
         history_file: Some(paths::history_file()),
+        journal_dir: paths::journal_dir(),
     })
 }
 

@@ -37,6 +37,11 @@ pub fn demo_audit_log() -> PathBuf {
 }
 
 /// The `:` command line's history, kept across runs.
+/// Incident journals (`:incident start NAME` → `journal/NAME.jsonl`).
+pub fn journal_dir() -> PathBuf {
+    state_dir().join("journal")
+}
+
 pub fn history_file() -> PathBuf {
     state_dir().join("history")
 }

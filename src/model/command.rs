@@ -9,6 +9,17 @@ use super::{AuditEntry, MetricsQuery, Recorded, Silence, SilenceRequest, SourceI
 /// Work for the I/O side, produced only by `update`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
+    /// A line for the open incident's journal (best effort; see `crate::journal`).
+    Journal {
+        incident: String,
+        entry: Box<super::journal::Entry>,
+    },
+    /// `:journal`: write incident `incident`'s hand-off (markdown) to `path`, or beside its
+    /// journal when `None`.
+    WriteJournal {
+        incident: String,
+        path: Option<String>,
+    },
     /// A change to a backend, to be recorded in the audit log before it is sent; see [`Gated`].
     Gated(Box<Gated>),
     /// Delete `key` only if its mod_revision is still `mod_revision`; then revoke `lease` if given.

@@ -11,6 +11,7 @@ mod check;
 mod command;
 mod errors;
 pub mod format;
+pub mod journal;
 mod kv;
 mod log;
 mod member;

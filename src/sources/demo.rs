@@ -594,6 +594,8 @@ impl DemoSource {
             | Command::LogsAround(_)
             | Command::Copy(_)
             | Command::SaveLogs { .. }
+            | Command::Journal { .. }
+            | Command::WriteJournal { .. }
             | Command::Audit(_)
             | Command::SwitchCluster(_)
             | Command::StartSource { .. }

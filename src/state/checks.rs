@@ -111,7 +111,7 @@ pub struct Checks {
     pub skipped: usize,
 }
 
-fn rank(s: Severity) -> u8 {
+pub(crate) fn rank(s: Severity) -> u8 {
     match s {
         Severity::Critical => 0,
         Severity::Unknown => 1,
@@ -325,6 +325,11 @@ impl Checks {
                 self.marked.insert(id);
             }
         }
+    }
+
+    /// Marks exactly these checks (entity, check) — a group's — dropping other marks.
+    pub fn mark_only(&mut self, ids: &[(String, String)]) {
+        self.marked = ids.iter().cloned().collect();
     }
 
     /// Marks every check the pane shows.

@@ -5,7 +5,8 @@ use crate::model::Command;
 
 /// The commands, as Tab completes them.
 const COMMANDS: &[&str] = &[
-    "cluster", "filter", "help", "keys", "q", "quit", "readonly", "sort", "theme", "w", "write",
+    "cluster", "filter", "group", "help", "incident", "journal", "keys", "note", "q", "quit",
+    "readonly", "sort", "theme", "w", "write",
 ];
 
 /// What arguments complete to (filled in by the core at start: the state reads no config).
@@ -41,6 +42,51 @@ pub fn run(state: &mut State, line: &str) -> Vec<Command> {
             Vec::new()
         }
         (Some("filter"), _, _) => filter_command(state, rest),
+        (Some("incident"), Some("start"), Some(name)) => super::incident::start(state, name),
+        (Some("incident"), Some("end" | "stop"), None) => super::incident::end(state),
+        (Some("incident"), _, _) => {
+            let open = state
+                .incident
+                .as_ref()
+                .map(|i| format!(" (open: {})", i.name))
+                .unwrap_or_default();
+            state.say(
+                Level::Error,
+                format!(":incident start NAME or :incident end{open}"),
+            );
+            Vec::new()
+        }
+        (Some("group"), Some(field), None) => {
+            state.group_by = super::grouping::GroupBy::parse(field);
+            state.focus = super::Pane::Checks;
+            super::grouping::open(state);
+            Vec::new()
+        }
+        (Some("group"), _, _) => {
+            state.say(
+                Level::Error,
+                ":group FIELD — check, role, version, or a field of the members' etcd values (zone, …)",
+            );
+            Vec::new()
+        }
+        (Some("note"), _, _) => super::incident::note(state, rest),
+        (Some("journal"), _, _) => {
+            let (name, path) = match rest.split_once(char::is_whitespace) {
+                Some((n, p)) => (Some(n.to_string()), Some(p.trim().to_string())),
+                None if rest.is_empty() => (None, None),
+                None => (Some(rest.to_string()), None),
+            };
+            match name.or_else(|| super::incident::current_or_last(state)) {
+                Some(incident) => vec![Command::WriteJournal { incident, path }],
+                None => {
+                    state.say(
+                        Level::Error,
+                        ":journal [NAME [PATH]] — no incident in this session (:incident start NAME)",
+                    );
+                    Vec::new()
+                }
+            }
+        }
         (Some("sort"), Some(column), None) => {
             if let Err(why) = state.pane_mut().sort_by(column) {
                 state.say(Level::Error, why);

@@ -35,6 +35,7 @@ pub fn apply(state: &mut State, msg: Msg) -> Vec<Command> {
         }
         Msg::MembersEvents { events, at } => {
             state.answered(SourceKind::Etcd, at);
+            observe_churn(state, &events, at);
             state.members.apply_events(events, at);
         }
         Msg::LeaseTtls { ttls, at } => {
@@ -493,6 +494,47 @@ fn discovered(state: &mut State, pane: SourceId, value: Option<String>) -> Vec<C
                 format!("{name}: discovery entry is invalid ({e}); keeping the current source"),
             );
             Vec::new()
+        }
+    }
+}
+
+/// Joins, leaves and their reasons, from the index as it was before `events` (and as the batch
+/// itself changes it: a key put and deleted in one batch).
+fn observe_churn(
+    state: &mut State,
+    events: &[crate::model::KvEvent],
+    at: chrono::DateTime<chrono::Utc>,
+) {
+    use super::churn::Before;
+    use crate::model::KvEvent;
+    use std::collections::HashMap;
+    // key → lease (None: absent) for keys this batch already changed.
+    let mut batch: HashMap<&[u8], Option<i64>> = HashMap::new();
+    for ev in events {
+        let key: &[u8] = match ev {
+            KvEvent::Put(e) => &e.key,
+            KvEvent::Delete { key, .. } => key,
+        };
+        let lease = match batch.get(key) {
+            Some(l) => *l,
+            None => state.members.get(key).map(|m| m.lease),
+        };
+        let before = Before {
+            lease,
+            lease_remaining: lease.and_then(|l| state.members.lease_remaining(l, at)),
+        };
+        match ev {
+            KvEvent::Put(e) => {
+                state.churn.put(key, e.lease, before, at);
+                batch.insert(key, Some(e.lease));
+                let n = state.churn.flaps(key, at);
+                state.members.set_flaps(key, n);
+            }
+            KvEvent::Delete { .. } => {
+                let ours = state.undo.involves(key);
+                state.churn.delete(key, before, ours, at);
+                batch.insert(key, None);
+            }
         }
     }
 }

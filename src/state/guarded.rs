@@ -88,6 +88,12 @@ pub fn deregister_dialog(state: &mut State) -> Vec<Command> {
 
 /// What etcd said about `lease`: into the open deregister dialog's preview, if it shows it.
 pub fn lease_info(state: &mut State, lease: i64, info: Result<crate::model::LeaseKeys, String>) {
+    if let (Some(w), Ok(i)) = (&mut state.lease_watch, &info) {
+        if w.lease == lease && i.ttl >= 0 {
+            w.last = Some(i.ttl);
+            w.lowest = Some(w.lowest.map_or(i.ttl, |l| l.min(i.ttl)));
+        }
+    }
     if let Some(Popup::Confirm(Confirm {
         change: Change::Deregister {
             target, preview, ..

@@ -174,6 +174,11 @@ impl Logs {
         self.marks.len()
     }
 
+    /// The marked lines still in the buffer, oldest first.
+    pub fn marked_lines(&self) -> Vec<&LogLine> {
+        self.marks.iter().filter_map(|s| self.get(*s)).collect()
+    }
+
     fn get(&self, seq: u64) -> Option<&LogLine> {
         seq.checked_sub(self.first_seq)
             .and_then(|i| self.lines.get(i as usize))

@@ -22,16 +22,19 @@ pub enum SortColumn {
     Ttl,
     Age,
     Version,
+    /// How often the member came back within the flapping window, most first.
+    Flaps,
 }
 
 impl SortColumn {
-    pub const ALL: [SortColumn; 6] = [
+    pub const ALL: [SortColumn; 7] = [
         SortColumn::Role,
         SortColumn::Instance,
         SortColumn::Addr,
         SortColumn::Ttl,
         SortColumn::Age,
         SortColumn::Version,
+        SortColumn::Flaps,
     ];
 
     pub fn title(self) -> &'static str {
@@ -42,6 +45,7 @@ impl SortColumn {
             SortColumn::Ttl => "TTL",
             SortColumn::Age => "AGE",
             SortColumn::Version => "VERSION",
+            SortColumn::Flaps => "FLAPS",
         }
     }
 
@@ -111,6 +115,8 @@ pub struct Members {
     marked: std::collections::BTreeSet<Arc<[u8]>>,
     /// Remaining-TTL deadlines by lease, as last observed.
     lease_expiry: HashMap<i64, DateTime<Utc>>,
+    /// Members that flap: returns within the window, by key (only those that flap).
+    flaps: HashMap<Arc<[u8]>, usize>,
     pub revision: i64,
     pub synced: bool,
     pub last_update: Option<DateTime<Utc>>,
@@ -181,6 +187,15 @@ impl Members {
         self.marked.len()
     }
 
+    /// Marks exactly these members (a group's), dropping other marks.
+    pub fn mark_only(&mut self, keys: &[Arc<[u8]>]) {
+        self.marked = keys
+            .iter()
+            .filter(|k| self.by_key.contains_key(&***k))
+            .cloned()
+            .collect();
+    }
+
     /// Marks (or unmarks) the member under the cursor.
     pub fn toggle_mark(&mut self) {
         if let Some(k) = self
@@ -213,6 +228,22 @@ impl Members {
             .filter(|k| self.marked.contains(*k))
             .filter_map(|k| self.by_key.get(k))
             .collect()
+    }
+
+    /// How often `key` came back within the flapping window (0: steady), for sorting.
+    pub fn set_flaps(&mut self, key: &[u8], n: usize) {
+        if n == 0 {
+            if self.flaps.remove(key).is_none() {
+                return;
+            }
+        } else if let Some(old) = self.flaps.get_mut(key) {
+            *old = n;
+        } else {
+            self.flaps.insert(key.into(), n);
+        }
+        if self.sort == Some(SortColumn::Flaps) {
+            self.rebuild_view();
+        }
     }
 
     pub fn lease_remaining(&self, lease: i64, now: DateTime<Utc>) -> Option<i64> {
@@ -378,6 +409,10 @@ impl Members {
                 (None, None) => Ordering::Equal,
             },
             Some(SortColumn::Version) => natural_cmp(a.version_label(), b.version_label()),
+            Some(SortColumn::Flaps) => {
+                let flaps = |m: &Member| self.flaps.get(&m.key).copied().unwrap_or(0);
+                flaps(b).cmp(&flaps(a))
+            }
         };
         let ord = by_column.then_with(|| a.key.cmp(&b.key));
         if self.descending {
@@ -541,7 +576,9 @@ impl PaneState for Members {
     }
 
     fn sort_columns(&self) -> &'static [&'static str] {
-        &["role", "instance", "address", "ttl", "age", "version"]
+        &[
+            "role", "instance", "address", "ttl", "age", "version", "flaps",
+        ]
     }
 
     fn sort_by(&mut self, column: &str) -> Result<(), String> {

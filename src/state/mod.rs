@@ -6,12 +6,15 @@
 
 pub mod audit_trail;
 pub mod checks;
+pub mod churn;
 mod command_line;
 pub mod confirm_guard;
 pub mod cursor;
 mod facts;
 pub mod field;
+pub mod grouping;
 mod guarded;
+pub mod incident;
 pub mod input;
 pub mod logs;
 pub mod members;
@@ -152,6 +155,20 @@ pub struct State {
     pub guard: crate::config::Guardrails,
     /// Deregisters that can be undone.
     pub undo: undo::Undo,
+    /// Joins and leaves since the console started, and who flaps.
+    pub churn: churn::Churn,
+    /// The open member detail's lease, read every second: a late keepalive shows as a dip.
+    pub lease_watch: Option<LeaseWatch>,
+    /// The members of the group Enter was pressed on (`b` in checks): the scope while no member
+    /// is selected.
+    pub group_scope: Option<Vec<std::sync::Arc<[u8]>>>,
+    /// What `b` groups by (`:group FIELD` changes it).
+    pub group_by: grouping::GroupBy,
+    /// The incident open now (`:incident start NAME`), whose journal gets this session's story.
+    pub incident: Option<incident::Incident>,
+    pub last_incident: Option<String>,
+    /// Why the journal could not be written (said once; the journal is best effort).
+    pub journal_problem: Option<String>,
     /// The keymap in use, so that messages name the keys the user really has (`U`, or `ctrl-_`).
     pub keymap: crate::keymap::Keymap,
     /// A bulk change in flight.
@@ -198,6 +215,13 @@ impl State {
             audit: AuditTrail::new("local".into()),
             guard: Default::default(),
             undo: Default::default(),
+            churn: Default::default(),
+            lease_watch: None,
+            incident: None,
+            group_scope: None,
+            group_by: grouping::GroupBy::Check,
+            last_incident: None,
+            journal_problem: None,
             keymap: Default::default(),
             batch: Default::default(),
         }
@@ -424,13 +448,21 @@ pub enum Scope {
 /// member leaves the list (deleted, expired, filtered out) the scope clears, and the user is told.
 pub fn sync_scope(state: &mut State) -> Vec<Command> {
     let lost = state.members.take_lost_selection();
-    let wanted = match state.members.selected() {
-        Some(m) => Scope::Member {
+    let wanted = match (state.members.selected(), &state.group_scope) {
+        (Some(m), _) => Scope::Member {
             cluster: state.cluster.clone(),
             key: m.key.clone(),
         },
-        None => Scope::Cluster,
+        (None, Some(keys)) if !keys.is_empty() => Scope::Members {
+            cluster: state.cluster.clone(),
+            keys: keys.clone(),
+        },
+        (None, _) => Scope::Cluster,
     };
+    // Choosing a member replaces a group's scope.
+    if matches!(wanted, Scope::Member { .. }) {
+        state.group_scope = None;
+    }
     if wanted == state.scope {
         return Vec::new();
     }
@@ -532,8 +564,51 @@ pub fn note_error(state: &mut State, text: String) {
 }
 
 /// The clock, once a second and before drawing: ages and TTLs are relative to it.
+/// The lease of the member whose detail is open, as read every second while it is open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseWatch {
+    pub lease: i64,
+    pub asked: DateTime<Utc>,
+    /// The TTL etcd gave at the last read, and the lowest since the detail opened.
+    pub last: Option<i64>,
+    pub lowest: Option<i64>,
+}
+
+/// Reads the open member detail's lease once a second (and forgets it when the detail closes).
+fn watch_detail_lease(state: &mut State) -> Option<Command> {
+    let lease = match &state.popup {
+        Some(Popup::MemberDetail { key, .. }) => state.members.get(key).map(|m| m.lease),
+        _ => None,
+    }
+    .filter(|l| *l != 0);
+    let Some(lease) = lease else {
+        state.lease_watch = None;
+        return None;
+    };
+    let now = state.now;
+    match &mut state.lease_watch {
+        Some(w) if w.lease == lease => {
+            if (now - w.asked).num_milliseconds() < 1000 {
+                return None;
+            }
+            w.asked = now;
+        }
+        _ => {
+            state.lease_watch = Some(LeaseWatch {
+                lease,
+                asked: now,
+                last: None,
+                lowest: None,
+            })
+        }
+    }
+    Some(Command::LeaseInfo { lease })
+}
+
 pub fn tick(state: &mut State, now: DateTime<Utc>) -> Vec<Command> {
     state.now = now;
+    let mut out: Vec<Command> = watch_detail_lease(state).into_iter().collect();
+    out.extend(incident::flush_scope(state, false));
     // Messages go after a few seconds (the layout keeps their row, so nothing jumps).
     if state
         .status
@@ -542,7 +617,9 @@ pub fn tick(state: &mut State, now: DateTime<Utc>) -> Vec<Command> {
     {
         state.status = None;
     }
-    settle(state)
+    out.extend(settle(state));
+    incident::observe(state, &mut out);
+    out
 }
 
 /// What the screen's layout gives each pane: rows of the lists, columns of the sparklines.
@@ -640,6 +717,7 @@ pub fn handle_action(state: &mut State, action: Action) -> Vec<Command> {
 pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
     let mut out = facts::apply(state, msg);
     out.extend(settle(state));
+    incident::observe(state, &mut out);
     out
 }
 
@@ -647,6 +725,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
 pub fn handle_pointer(state: &mut State, p: Pointer) -> Vec<Command> {
     let mut out = pointer::handle(state, p);
     out.extend(settle(state));
+    incident::observe(state, &mut out);
     out
 }
 
@@ -654,12 +733,14 @@ pub fn handle_pointer(state: &mut State, p: Pointer) -> Vec<Command> {
 pub fn handle_paste(state: &mut State, text: &str) -> Vec<Command> {
     let mut out = input::paste(state, text);
     out.extend(settle(state));
+    incident::observe(state, &mut out);
     out
 }
 
 fn act(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
     let mut out = route(state, action, key);
     out.extend(settle(state));
+    incident::observe(state, &mut out);
     out
 }
 
@@ -722,6 +803,14 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
             guarded::bulk_silence_form(state)
         }
         Action::Undo if state.focus == Pane::Members => guarded::undo_dialog(state),
+        Action::GroupChecks if state.focus == Pane::Checks => {
+            grouping::open(state);
+            Vec::new()
+        }
+        Action::Churn if state.focus == Pane::Members => {
+            state.popup = Some(Popup::Churn { scroll: 0 });
+            Vec::new()
+        }
         Action::ExtendSilence if state.focus == Pane::Checks => guarded::extend_silence(state),
         Action::ToggleMark | Action::MarkAll
             if matches!(state.focus, Pane::Members | Pane::Checks) =>
@@ -772,6 +861,7 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
                 state.say(Level::Info, "filter cleared");
             } else if state.scope != Scope::Cluster {
                 state.members.clear_selection();
+                state.group_scope = None;
                 state.say(Level::Info, "scope cleared: showing every entity");
             } else if state.status.is_some() {
                 state.status = None;

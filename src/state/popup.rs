@@ -43,6 +43,16 @@ pub enum Popup {
     Chart {
         series: Vec<String>,
     },
+    /// `b` in checks: failing checks grouped by what they share, largest first.
+    Groups {
+        by: super::grouping::GroupBy,
+        groups: Vec<super::grouping::Group>,
+        index: usize,
+    },
+    /// `c` in members: the churn timeline, newest first.
+    Churn {
+        scroll: usize,
+    },
     /// `:cluster` alone: the config's clusters, Enter switches to the one under the cursor.
     PickCluster {
         clusters: Vec<ClusterChoice>,
@@ -286,6 +296,29 @@ pub fn act(state: &mut State, popup: Popup, action: Action, key: Option<&str>) -
             Vec::new()
         }
         Popup::SilenceForm(form) => form_action(state, form, action),
+        Popup::Groups { by, groups, index } => {
+            let last = groups.len().saturating_sub(1);
+            let index = match action {
+                Action::Down => (index + 1).min(last),
+                Action::Up => index.saturating_sub(1),
+                Action::Top => 0,
+                Action::Bottom => last,
+                Action::Select | Action::Detail | Action::Confirm => {
+                    state.popup = None;
+                    if let Some(g) = groups.get(index) {
+                        super::grouping::scope_to(state, g);
+                    }
+                    return Vec::new();
+                }
+                Action::Back | Action::Cancel | Action::Quit | Action::GroupChecks => {
+                    state.popup = None;
+                    return Vec::new();
+                }
+                _ => index,
+            };
+            state.popup = Some(Popup::Groups { by, groups, index });
+            Vec::new()
+        }
         Popup::PickCluster { clusters, index } => {
             let last = clusters.len().saturating_sub(1);
             let index = match action {
@@ -327,6 +360,7 @@ pub fn act(state: &mut State, popup: Popup, action: Action, key: Option<&str>) -
             Vec::new()
         }
         Popup::Help { scroll }
+        | Popup::Churn { scroll }
         | Popup::MemberDetail { scroll, .. }
         | Popup::CheckDetail { scroll, .. }
         | Popup::LogDetail { scroll, .. } => {
@@ -352,6 +386,7 @@ pub fn act(state: &mut State, popup: Popup, action: Action, key: Option<&str>) -
                 Some(s),
                 Some(
                     Popup::Help { scroll }
+                    | Popup::Churn { scroll }
                     | Popup::MemberDetail { scroll, .. }
                     | Popup::CheckDetail { scroll, .. }
                     | Popup::LogDetail { scroll, .. },

@@ -2819,3 +2819,138 @@ fn extend_with_enter_alone_gives_an_hour_and_typing_never_appends_to_a_default()
     };
     assert_eq!(*until, t0() + Duration::seconds(600) + Duration::hours(1));
 }
+
+// ---- incident journal ----
+
+fn journaled(cmds: &[Command]) -> Vec<(crate::model::journal::Kind, String, Vec<String>)> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::Journal { entry, .. } => {
+                Some((entry.kind, entry.text.clone(), entry.items.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_incident_journals_checks_notes_and_changes_and_nothing_outside_it() {
+    use crate::model::journal::Kind;
+    let mut s = alertmanager_state(vec![
+        alert_row(&[("alertname", "DiskFull"), ("instance", "db-1")]),
+        alert_row(&[("alertname", "DiskFull"), ("instance", "db-2")]),
+        alert_row(&[("alertname", "Down"), ("instance", "web-1")]),
+    ]);
+    // Outside an incident: nothing.
+    let cmds = super::command_line::run(&mut s, "note hello");
+    assert!(journaled(&cmds).is_empty());
+    assert!(status_text(&s).contains("no incident is open"));
+
+    let cmds = super::command_line::run(&mut s, "incident start disk-1");
+    let j = journaled(&cmds);
+    assert_eq!(j[0].0, Kind::Start);
+    assert_eq!(j[1].0, Kind::Checks);
+    assert_eq!(j[1].1, "3 failing: DiskFull ×2, Down ×1");
+    assert_eq!(j[1].2.len(), 3);
+    // A second start is refused; a bad name too.
+    assert!(journaled(&super::command_line::run(&mut s, "incident start again")).is_empty());
+    assert!(status_text(&s).contains("disk-1 is open"));
+
+    let cmds = super::command_line::run(&mut s, "note looking at db hosts");
+    assert_eq!(
+        journaled(&cmds),
+        [(Kind::Note, "looking at db hosts".into(), vec![])]
+    );
+
+    // A silence's attempt is journaled with the audit line's target.
+    s.checks.select_index(0);
+    handle_action(&mut s, Action::Silence);
+    type_text(&mut s, "disk swap");
+    handle_action(&mut s, Action::Submit);
+    frame_drawn(&mut s, at(0), true);
+    let cmds = handle_key(&mut s, Action::Confirm, "y", at(300));
+    let j = journaled(&cmds);
+    assert_eq!(j.len(), 1, "{cmds:?}");
+    assert!(
+        j[0].1.starts_with("silence ") && j[0].1.ends_with(": attempt"),
+        "{j:?}"
+    );
+
+    let cmds = super::command_line::run(&mut s, "incident end");
+    let kinds: Vec<Kind> = journaled(&cmds).iter().map(|j| j.0).collect();
+    assert_eq!(
+        kinds,
+        [Kind::Checks, Kind::Churn, Kind::Marks, Kind::End],
+        "{cmds:?}"
+    );
+    assert!(s.incident.is_none());
+    assert!(journaled(&super::command_line::run(&mut s, "note after")).is_empty());
+    // :journal alone writes the last incident's hand-off.
+    assert_eq!(
+        super::command_line::run(&mut s, "journal"),
+        vec![Command::WriteJournal {
+            incident: "disk-1".into(),
+            path: None
+        }]
+    );
+}
+
+// ---- common-cause grouping ----
+
+#[test]
+fn groups_count_what_the_failing_members_share_and_enter_scopes_and_marks() {
+    use super::grouping::{groups, GroupBy};
+    let mut s = synced();
+    s.backends.checks = Some("alertmanager".into());
+    update(
+        &mut s,
+        Msg::ChecksSnapshot {
+            snapshot: crate::model::ChecksSnapshot {
+                results: vec![
+                    alert_row(&[("alertname", "DiskFull"), ("instance", "web-1")]),
+                    alert_row(&[("alertname", "DiskFull"), ("instance", "web-2")]),
+                    alert_row(&[("alertname", "Down"), ("instance", "db-1")]),
+                ],
+                ..Default::default()
+            },
+            at: t0(),
+        },
+    );
+    let by_check: Vec<String> = groups(&s, &GroupBy::Check)
+        .into_iter()
+        .map(|g| g.label)
+        .collect();
+    assert_eq!(by_check, ["2/3 web fail DiskFull", "1/1 db fail Down"]);
+    let by_role: Vec<String> = groups(&s, &GroupBy::Field("role".into()))
+        .into_iter()
+        .map(|g| g.label)
+        .collect();
+    assert_eq!(by_role, ["2/3 with role=web fail", "1/1 with role=db fail"]);
+
+    // b, then Enter on the largest group.
+    s.focus = Pane::Checks;
+    handle_action(&mut s, Action::GroupChecks);
+    assert!(
+        matches!(s.popup, Some(Popup::Groups { .. })),
+        "{:?}",
+        s.popup
+    );
+    handle_action(&mut s, Action::Detail);
+    assert_eq!(s.popup, None);
+    let Scope::Members { keys, .. } = &s.scope else {
+        panic!("{:?}", s.scope);
+    };
+    assert_eq!(keys.len(), 2);
+    assert_eq!(s.checks.visible_len(), 2, "the checks pane shows the group");
+    assert_eq!(s.checks.marked_count(), 2);
+    assert_eq!(s.members.marked_count(), 2);
+    // s now silences the marked checks through the bulk form.
+    handle_action(&mut s, Action::Silence);
+    assert!(matches!(s.popup, Some(Popup::SilenceForm(_))));
+    handle_action(&mut s, Action::Back);
+    // Esc clears the marks, then the group's scope.
+    handle_action(&mut s, Action::Back);
+    handle_action(&mut s, Action::Back);
+    handle_action(&mut s, Action::Back);
+    assert_eq!(s.scope, Scope::Cluster);
+}

@@ -54,6 +54,11 @@ impl Undo {
         self.done.last()
     }
 
+    /// Whether this console has a deregister of `key` in flight or just done.
+    pub fn involves(&self, key: &[u8]) -> bool {
+        self.pending.values().any(|u| *u.key == *key) || self.done.iter().any(|u| *u.key == *key)
+    }
+
     /// Whether the key drawn as `shown` went by a deregister of this console that can still be
     /// undone (its own message says so; the list losing it is no news).
     pub fn just_deregistered(&self, shown: &str) -> bool {

@@ -54,6 +54,33 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, popup: &Popup) {
             boxed(frame, area, ctx, 100, h, title.into(), lines, false);
         }
         Popup::LogDetail { line, scroll } => log_detail(frame, area, ctx, line, *scroll),
+        Popup::Groups { by, groups, index } => {
+            let mut lines = vec![
+                Line::from(Span::styled(
+                    format!(
+                        "Failing checks by {} — Enter scopes every pane to the group and marks it; :group FIELD regroups",
+                        crate::model::text::visible(by.name())
+                    ),
+                    ctx.theme.style(StyleName::Title),
+                )),
+                Line::default(),
+            ];
+            for (i, g) in groups.iter().enumerate() {
+                let style = if i == *index {
+                    ctx.theme.style(StyleName::Selected)
+                } else {
+                    ctx.theme.severity(g.worst)
+                };
+                let cursor = if i == *index { "▶ " } else { "  " };
+                lines.push(Line::from(Span::styled(
+                    format!("{cursor}{}", g.label),
+                    style,
+                )));
+            }
+            let h = (groups.len() as u16 + 4).min(area.height);
+            let w = (area.width.saturating_sub(4)).min(100);
+            boxed(frame, area, ctx, w, h, " Groups ".into(), lines, false);
+        }
         Popup::PickCluster { clusters, index } => {
             let mut lines = vec![
                 Line::from(Span::styled(

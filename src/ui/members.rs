@@ -61,10 +61,19 @@ fn cells(ctx: &Ctx, mem: &Member, scoped: bool) -> Cells {
         .rsplit_once(':')
         .map(|(h, _)| h)
         .unwrap_or(mem.addr());
-    let badge = st
+    let checks = st
         .checks
         .badge(&[mem.instance(), host])
         .map(|b| (badge_text(b), ctx.theme.severity(b.worst)));
+    // A member that keeps leaving and coming back says so beside its checks.
+    let badge = match (checks, st.churn.flapping(&mem.key, st.now)) {
+        (c, None) => c,
+        (None, Some(n)) => Some((
+            format!("flapping ×{n}"),
+            ctx.theme.style(StyleName::Warning),
+        )),
+        (Some((text, style)), Some(n)) => Some((format!("{text} flapping ×{n}"), style)),
+    };
     Cells {
         marker: if marked {
             ("◆", StyleName::Highlight)
@@ -164,7 +173,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         header(SortColumn::Role),
         header(SortColumn::Instance),
         header(SortColumn::Addr),
-        "CHECKS".to_string(),
+        format!("CHECKS{}", sort_mark(SortColumn::Flaps)),
         header(SortColumn::Ttl),
         header(SortColumn::Age),
         header(SortColumn::Version),

@@ -27,6 +27,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         } => detail(frame, area, ctx, key, *scroll, history),
         Popup::Confirm(confirm) => super::confirm::draw(frame, area, ctx, confirm),
         Popup::Chart { series } => super::chart::draw(frame, area, ctx, series),
+        Popup::Churn { scroll } => churn(frame, area, ctx, *scroll),
         other => super::check_popups::draw(frame, area, ctx, other),
     }
 }
@@ -207,7 +208,16 @@ fn detail(
                     .lease_remaining(m.lease, st.members_clock())
                     .map(|s| format!("{} left", duration_short(s)))
                     .unwrap_or_else(|| "TTL unknown".into());
-                format!("{:x} ({}), {ttl}", m.lease, m.lease)
+                let watched = st
+                    .lease_watch
+                    .as_ref()
+                    .filter(|w| w.lease == m.lease)
+                    .and_then(|w| w.last.zip(w.lowest))
+                    .map(|(last, low)| {
+                        format!(" · read each second: {last} s now, lowest {low} s since opened")
+                    })
+                    .unwrap_or_default();
+                format!("{:x} ({}), {ttl}{watched}", m.lease, m.lease)
             };
             lines.push(Line::from(vec![label("lease"), Span::raw(lease)]));
             if let Some(t) = m.started_at() {
@@ -269,6 +279,85 @@ fn detail(
             .scroll((scroll.min(max) as u16, 0)),
         rect,
     );
+}
+
+/// The churn timeline: a summary (joins, leaves by reason, replacements, who flaps), then every
+/// event, newest first.
+fn churn(frame: &mut Frame, area: Rect, ctx: &Ctx, scroll: usize) {
+    use crate::state::churn::{Change, Why};
+    let st = ctx.state;
+    let c = &st.churn;
+    let count = |f: &dyn Fn(&Change) -> bool| c.events.iter().filter(|e| f(&e.change)).count();
+    let joined = count(&|ch| *ch == Change::Joined);
+    let left = |w: Why| count(&|ch| *ch == Change::Left(w));
+    let replaced = count(&|ch| matches!(ch, Change::Replaced { .. }));
+    let mut flapping: Vec<(usize, String)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for e in c.events.iter().rev() {
+        if seen.insert(e.key.clone()) {
+            if let Some(n) = c.flapping(&e.key, st.now) {
+                flapping.push((n, crate::model::text::escape_bytes(&e.key).into_owned()));
+            }
+        }
+    }
+    flapping.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    let muted = ctx.theme.style(StyleName::Muted);
+    let mut lines = vec![
+        Line::from(format!(
+            "{joined} joined · {} left ({} lease expired, {} deleted, {} deregistered here) · {replaced} replaced",
+            left(Why::LeaseExpired) + left(Why::Deleted) + left(Why::Deregistered),
+            left(Why::LeaseExpired),
+            left(Why::Deleted),
+            left(Why::Deregistered),
+        )),
+        Line::from(Span::styled(
+            format!(
+                "flapping: {} (left and came back {}+ times in {} min)",
+                if flapping.is_empty() {
+                    "none".to_string()
+                } else {
+                    flapping
+                        .iter()
+                        .map(|(n, k)| format!("{k} ×{n}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
+                c.flap_count,
+                c.flap_window.num_minutes()
+            ),
+            if flapping.is_empty() {
+                muted
+            } else {
+                ctx.theme.style(StyleName::Warning)
+            },
+        )),
+        Line::from(""),
+    ];
+    if c.events.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "no member joined or left since the console started",
+            muted,
+        )));
+    }
+    for e in c.events.iter().rev() {
+        let style = match e.change {
+            Change::Left(Why::LeaseExpired) | Change::Left(Why::Deleted) => {
+                ctx.theme.style(StyleName::Warning)
+            }
+            _ => ratatui::style::Style::default(),
+        };
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("{}  ", crate::model::format::timestamp(e.at, st.utc)),
+                muted,
+            ),
+            Span::raw(format!("{:<32} ", crate::model::text::escape_bytes(&e.key))),
+            Span::styled(e.change.label(), style),
+        ]));
+    }
+    let rect = centered(area, 90, 80);
+    let block = frame_block(ctx, format!(" Churn — cluster {} ", st.cluster), false);
+    scrolled(frame, rect, block, lines, scroll);
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@
 //!
 //! - Membership and etcd: `membership` (listing, watch, leases, resume, compaction, identity),
 //!   `failover` (a 3-member cluster losing members), `deregister`, `discovery`, `guardrails`
-//!   (dry run, typed confirmation, undo, bulk changes, extending a silence).
+//!   (dry run, typed confirmation, undo, bulk changes, extending a silence), `churn` (why members
+//!   left, flapping, common-cause grouping, the incident journal).
 //! - Checks, metrics, logs: `checks_backends`, `silence`, `metrics_backends`, `logs_backends`,
 //!   `logs_formats` (every syslog/JSON format through a real rsyslog), `logs_navigation` (the logs
 //!   pane's keys, :w, time jumps), `outages` (every polled source through four faults).
@@ -27,6 +28,7 @@ mod common;
 
 mod audit;
 mod checks_backends;
+mod churn;
 mod cli;
 mod command_line;
 mod config;

@@ -456,6 +456,7 @@ fn run_child_console(spec: &str) {
         switched_from: None,
         origin: None,
         history_file: None,
+        journal_dir: opsconsole::paths::journal_dir(),
     };
     let _log = opsconsole::logging::init();
     app::install_panic_hook();

@@ -104,8 +104,16 @@ impl Console {
 
     /// The console on a whole cluster profile (its guardrails, readonly, …).
     pub fn with_cluster(profile: ClusterProfile) -> Console {
+        Console::with_settings(profile, |_| {})
+    }
+
+    /// As [`with_cluster`](Self::with_cluster), the session's settings adjusted first.
+    pub fn with_settings(
+        profile: ClusterProfile,
+        adjust: impl FnOnce(&mut opsconsole::core::Settings),
+    ) -> Console {
         Console {
-            h: Headless::start(profile),
+            h: Headless::with(profile, adjust),
             healths: Vec::new(),
             snapshots: Vec::new(),
             deregs: Vec::new(),

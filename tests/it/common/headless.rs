@@ -118,6 +118,13 @@ impl Headless {
         self.effects(effects);
     }
 
+    /// The app's clock tick (it sends one a few times a second): timed work such as the open
+    /// detail's lease reads.
+    pub fn tick(&mut self) {
+        let effects = self.core.handle(Event::Tick(chrono::Utc::now()));
+        self.effects(effects);
+    }
+
     /// Each character of `text` as a key.
     pub fn type_text(&mut self, text: &str) {
         for c in text.chars() {

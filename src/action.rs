@@ -68,6 +68,14 @@ pub enum Action {
     TimeJump,
     /// Copy the selected row's text to the terminal's clipboard (OSC 52).
     Copy,
+    /// The Tasks popup: the custom commands running in the background.
+    Tasks,
+    /// In the Tasks popup: kill the task under the cursor.
+    KillTask,
+    /// Run the custom command with this index (`[[commands]]` in the config, bound by its `key`).
+    /// Never named in a keymap file.
+    #[serde(skip)]
+    RunCommand(u16),
     // ---- text fields (`[input]`) and forms (`[form]`) ----
     /// A printable key in a text field: the keymap's answer for any printable key it does not
     /// bind there. Never named in a keymap file.
@@ -130,7 +138,7 @@ impl Action {
             Action::Unsilence => "remove silence",
             Action::ToggleFollow => "toggle follow (logs)",
             Action::CommandLine => {
-                "command line (:cluster [NAME|-], :filter, :sort COL, :readonly, :theme NAME, :keys, :w FILE, :q)"
+                "command line (:cluster [NAME|-], :filter, :sort COL, :readonly, :theme NAME, :keys, :w FILE, :cmd NAME, :tasks, :q)"
             }
             Action::Help => "help",
             Action::Confirm => "confirm",
@@ -165,6 +173,9 @@ impl Action {
             Action::ScrollRight => "logs: scroll long lines right (wrap off)",
             Action::TimeJump => "logs: go to a time (14:02, -15m)",
             Action::Copy => "copy to the clipboard (OSC 52)",
+            Action::Tasks => "tasks: custom commands running in the background",
+            Action::KillTask => "tasks: kill the task under the cursor",
+            Action::RunCommand(_) => "run a custom command",
             Action::InsertChar(_) => "type the character",
             Action::Submit => "apply / submit",
             Action::CursorLeft => "cursor left (in a choice: previous)",

@@ -600,6 +600,8 @@ impl DemoSource {
             | Command::StopSource(_)
             | Command::ListClusters
             | Command::SetTheme(_)
+            | Command::Run { .. }
+            | Command::KillTask(_)
             | Command::RecordHistory(_)
             | Command::Quit => true,
         }

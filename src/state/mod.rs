@@ -20,6 +20,7 @@ pub mod pane;
 pub mod paste;
 pub mod pointer;
 pub mod popup;
+pub mod run;
 pub mod silence_form;
 pub mod undo;
 
@@ -156,6 +157,10 @@ pub struct State {
     pub keymap: crate::keymap::Keymap,
     /// A bulk change in flight.
     pub batch: undo::Batch,
+    /// The custom commands (`[[commands]]`), by the index their keys carry.
+    pub commands: Vec<crate::model::run::CustomCommand>,
+    /// Custom commands running in the background.
+    pub tasks: Vec<crate::model::run::TaskInfo>,
 }
 
 impl State {
@@ -200,6 +205,8 @@ impl State {
             undo: Default::default(),
             keymap: Default::default(),
             batch: Default::default(),
+            commands: Vec::new(),
+            tasks: Vec::new(),
         }
     }
 
@@ -729,6 +736,11 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
             guarded::mark(state, action)
         }
         Action::Quit => vec![Command::Quit],
+        Action::RunCommand(i) => run::start(state, i, false),
+        Action::Tasks => {
+            state.popup = Some(Popup::Tasks { index: 0 });
+            Vec::new()
+        }
         Action::NextPane => {
             state.focus = state.focus.step(1);
             Vec::new()

@@ -10,6 +10,7 @@ mod logs;
 mod members;
 pub mod metrics;
 mod popups;
+mod run_popups;
 mod status;
 pub mod table;
 

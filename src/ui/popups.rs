@@ -27,6 +27,9 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         } => detail(frame, area, ctx, key, *scroll, history),
         Popup::Confirm(confirm) => super::confirm::draw(frame, area, ctx, confirm),
         Popup::Chart { series } => super::chart::draw(frame, area, ctx, series),
+        Popup::RunPreview(p) => super::run_popups::preview(frame, area, ctx, p),
+        Popup::Output(out) => super::run_popups::output(frame, area, ctx, out),
+        Popup::Tasks { index } => super::run_popups::tasks(frame, area, ctx, *index),
         other => super::check_popups::draw(frame, area, ctx, other),
     }
 }

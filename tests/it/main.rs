@@ -29,6 +29,7 @@ mod audit;
 mod checks_backends;
 mod cli;
 mod command_line;
+mod commands;
 mod config;
 mod conventions;
 mod deregister;

@@ -32,6 +32,7 @@ impl ChecksConsole {
             logs: None,
             discovery_prefix: String::new(),
             guard: Default::default(),
+            commands: Vec::new(),
             warnings: Vec::new(),
         };
         let mut c = ChecksConsole {

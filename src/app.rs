@@ -291,12 +291,27 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                 guard.terminal.backend_mut(),
                 crossterm::terminal::BeginSynchronizedUpdate
             );
-            let area = guard
-                .terminal
-                .draw(|f| crate::ui::draw(f, &core.state, &theme, keymap))
-                .context("drawing the screen")?
-                .area;
+            let (area, links) = {
+                let frame = guard
+                    .terminal
+                    .draw(|f| crate::ui::draw(f, &core.state, &theme, keymap))
+                    .context("drawing the screen")?;
+                (
+                    frame.area,
+                    crate::ui::links::placements(frame.buffer, &core.state),
+                )
+            };
             let backend = guard.terminal.backend_mut();
+            // The detail's links once more over the same cells, as OSC 8 hyperlinks (underlined).
+            for (x, y, text, url) in links {
+                let _ = crossterm::queue!(
+                    backend,
+                    crossterm::cursor::MoveTo(x, y),
+                    crossterm::style::SetAttribute(crossterm::style::Attribute::Underlined),
+                    crossterm::style::Print(crate::ui::links::osc8(&url, &text)),
+                    crossterm::style::SetAttribute(crossterm::style::Attribute::NoUnderline),
+                );
+            }
             let _ = crossterm::queue!(backend, crossterm::terminal::EndSynchronizedUpdate);
             let _ = backend.flush();
             effects.extend(core.handle(CoreEvent::FrameDrawn {

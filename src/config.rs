@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::model::run::{self, CustomCommand, Danger, RunMode, RunScope};
+use crate::model::run::{self, CustomCommand, Danger, LinkPane, LinkTemplate, RunMode, RunScope};
 use crate::paths::expand_tilde;
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +75,55 @@ struct RawCommand {
     mode: String,
     #[serde(default = "default_danger")]
     danger: String,
+}
+
+/// `links = [{ name, url, pane }]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLink {
+    name: String,
+    url: String,
+    pane: Option<String>,
+}
+
+/// Checks a cluster's link templates: an http(s) URL (the scheme written out, never a
+/// placeholder) whose braces pair up.
+fn validate_links(raw: &[RawLink]) -> Result<Vec<LinkTemplate>, String> {
+    raw.iter()
+        .map(|l| {
+            let lower = l.url.to_ascii_lowercase();
+            if !(lower.starts_with("http://") || lower.starts_with("https://"))
+                || run::url_host(&l.url).is_none_or(|h| h.contains('{'))
+            {
+                return Err(format!(
+                    "link \"{}\": url must start with http:// or https:// and a host written out",
+                    l.name
+                ));
+            }
+            let any: BTreeMap<String, String> = placeholders_in(&l.url)
+                .into_iter()
+                .map(|n| (n, String::new()))
+                .collect();
+            run::expand_one(&l.url, &any, &|v| v.to_string())
+                .map_err(|e| format!("link \"{}\": {e}", l.name))?;
+            let pane = match l.pane.as_deref() {
+                None => None,
+                Some("members" | "member") => Some(LinkPane::Members),
+                Some("checks" | "check" | "alert") => Some(LinkPane::Checks),
+                Some(other) => {
+                    return Err(format!(
+                        "link \"{}\": pane \"{other}\" — members or checks (or leave it out: both)",
+                        l.name
+                    ))
+                }
+            };
+            Ok(LinkTemplate {
+                name: l.name.clone(),
+                url: l.url.clone(),
+                pane,
+            })
+        })
+        .collect()
 }
 
 fn default_scope() -> String {
@@ -194,6 +243,9 @@ struct RawCluster {
     /// This cluster's own custom commands (over the global ones of the same name).
     #[serde(default)]
     commands: Vec<Spanned<RawCommand>>,
+    /// Link templates listed in the member and check details.
+    #[serde(default)]
+    links: Vec<RawLink>,
     checks: Option<Spanned<RawChecks>>,
     metrics: Option<Spanned<RawMetrics>>,
     logs: Option<Spanned<RawLogs>>,
@@ -346,6 +398,8 @@ pub struct ClusterProfile {
     /// Custom commands: the global `[[commands]]`, then the cluster's own (which replace a
     /// global one of the same name).
     pub commands: Vec<CustomCommand>,
+    /// Link templates for the member and check details.
+    pub links: Vec<LinkTemplate>,
 }
 
 /// How careful changes on a cluster must be.
@@ -759,6 +813,7 @@ pub fn etcdctl_profile(
         guard: Guardrails::default(),
         warnings,
         commands: Vec::new(),
+        links: Vec::new(),
     }))
 }
 
@@ -894,6 +949,7 @@ impl ClusterEntry {
             logs,
             discovery_prefix,
             commands: self.commands.clone(),
+            links: validate_links(&raw.links).map_err(|m| invalid(lines.cluster, "", m))?,
         })
     }
 }

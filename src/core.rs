@@ -10,6 +10,7 @@
 //! without a terminal, so what they check is what the console does.
 
 use std::collections::HashMap;
+use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -271,6 +272,7 @@ impl Core {
             children: HashMap::new(),
         };
         core.state.commands = settings.profile.commands.clone();
+        core.state.link_templates = settings.profile.links.clone();
         if settings.demo {
             core.start_demo();
         } else {
@@ -472,6 +474,51 @@ impl Core {
                 })
                 .await;
         });
+    }
+
+    /// A link from a detail: opened with `xdg-open` (`open` on macOS) when there is a local
+    /// display, else copied with OSC 52 (over ssh the terminal's machine gets it).
+    fn open_url(&mut self, url: String, effects: &mut Vec<Effect>) {
+        if !crate::model::run::is_web_url(&url) {
+            state::note_error(&mut self.state, "only http(s) links are opened".into());
+            return;
+        }
+        let host = crate::model::run::url_host(&url).unwrap_or("").to_string();
+        let mac = cfg!(target_os = "macos");
+        let display = mac
+            || ["DISPLAY", "WAYLAND_DISPLAY"]
+                .iter()
+                .any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()));
+        if !display {
+            effects.push(Effect::Clipboard(url));
+            state::note(
+                &mut self.state,
+                format!("no local display: the link to {host} is on the clipboard (OSC 52)"),
+            );
+            return;
+        }
+        let opener = if mac { "open" } else { "xdg-open" };
+        let spawned = std::process::Command::new(opener)
+            .arg(&url)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn();
+        match spawned {
+            Ok(mut child) => {
+                // Reaped off the event loop; the opener returns as soon as the browser has it.
+                std::thread::spawn(move || child.wait());
+                state::note(&mut self.state, format!("opening {host} …"));
+            }
+            Err(e) => {
+                effects.push(Effect::Clipboard(url));
+                state::note_error(
+                    &mut self.state,
+                    format!("{opener}: {e} — the link to {host} is on the clipboard instead"),
+                );
+            }
+        }
     }
 
     /// Kills a custom command's process group (the Tasks popup's kill); its end comes back as
@@ -743,6 +790,7 @@ impl Core {
                 Command::Copy(text) => effects.push(Effect::Clipboard(text)),
                 Command::Run { spec, .. } => self.run(*spec, effects),
                 Command::KillTask(id) => self.kill_task(&id),
+                Command::OpenUrl(url) => self.open_url(url, effects),
                 Command::SaveLogs {
                     path,
                     text,

@@ -296,6 +296,7 @@ fn demo_settings(cli: &Loader) -> Result<Settings, String> {
         discovery_prefix: String::new(),
         guard: Default::default(),
         commands: Vec::new(),
+        links: Vec::new(),
         warnings: Vec::new(),
     };
     Ok(Settings {

@@ -98,6 +98,9 @@ pub enum Command {
     },
     /// Kill the background task of this run (its whole process group).
     KillTask(AuditId),
+    /// Open this http(s) URL with the desktop's opener when there is a local display, else put it
+    /// on the clipboard (OSC 52).
+    OpenUrl(String),
 }
 
 /// A change the user confirmed, not yet sent.

@@ -220,6 +220,54 @@ pub fn expand_one(
     Ok(out)
 }
 
+/// Which detail a link template is listed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkPane {
+    Members,
+    Checks,
+}
+
+/// `links = [{ name, url, pane }]` in a cluster's profile: a URL filled from the selection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkTemplate {
+    pub name: String,
+    pub url: String,
+    /// `None`: listed in both details.
+    pub pane: Option<LinkPane>,
+}
+
+/// Whether `s` is an http(s) URL with a host: the only links the console opens or copies.
+pub fn is_web_url(s: &str) -> bool {
+    url_host(s).is_some() && !s.chars().any(|c| c.is_control() || c.is_whitespace())
+}
+
+/// The host (and port) of an http(s) URL, as the link list shows it beside the link.
+pub fn url_host(s: &str) -> Option<&str> {
+    let lower = s.get(..8).unwrap_or(s).to_ascii_lowercase();
+    let rest = if lower.starts_with("https://") {
+        &s[8..]
+    } else if lower.starts_with("http://") {
+        &s[7..]
+    } else {
+        return None;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    // user:password@ is not the host.
+    let host = authority.rsplit('@').next().unwrap_or("");
+    (!host.is_empty()).then_some(host)
+}
+
+/// A link template filled in: each value percent-encoded (so a value cannot change the URL's
+/// shape), then refused unless the result is an http(s) URL with a host.
+pub fn fill_url(template: &str, values: &BTreeMap<String, String>) -> Result<String, String> {
+    let url = expand_one(template, values, &|v| urlencoding::encode(v).into_owned())?;
+    if is_web_url(&url) {
+        Ok(url)
+    } else {
+        Err(format!("\"{url}\" is not an http(s) URL with a host"))
+    }
+}
+
 /// The argument list as a shell would need it typed (each argument quoted where it must be):
 /// what `:cmd` shows and `y` copies. Only for reading and pasting: the console itself never runs
 /// it through a shell.
@@ -285,6 +333,24 @@ mod tests {
             shell_words(&argv(&["ssh", "10.0.0.1", "a b", "it's", ";rm"])),
             r"ssh 10.0.0.1 'a b' 'it'\''s' ';rm'"
         );
+    }
+
+    #[test]
+    fn urls_are_filled_encoded_and_only_http() {
+        let v = vals(&[("addr", "10.0.0.1:80"), ("evil", "x&y=/@z#")]);
+        assert_eq!(
+            fill_url("https://grafana/d/x?var-instance={addr}&q={evil}", &v).unwrap(),
+            "https://grafana/d/x?var-instance=10.0.0.1%3A80&q=x%26y%3D%2F%40z%23"
+        );
+        assert!(fill_url("javascript:alert({addr})", &v).is_err());
+        assert!(fill_url("file:///etc/passwd", &v).is_err());
+        assert_eq!(
+            url_host("https://u:p@runbooks.example:8443/a?b"),
+            Some("runbooks.example:8443")
+        );
+        assert_eq!(url_host("HTTP://h/x"), Some("h"));
+        assert!(!is_web_url("https://"));
+        assert!(!is_web_url("https://h/a b"));
     }
 
     #[test]

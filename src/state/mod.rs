@@ -13,6 +13,7 @@ mod facts;
 pub mod field;
 mod guarded;
 pub mod input;
+pub mod links;
 pub mod logs;
 pub mod members;
 pub mod metrics;
@@ -161,6 +162,8 @@ pub struct State {
     pub commands: Vec<crate::model::run::CustomCommand>,
     /// Custom commands running in the background.
     pub tasks: Vec<crate::model::run::TaskInfo>,
+    /// The profile's link templates (member and check details).
+    pub link_templates: Vec<crate::model::run::LinkTemplate>,
 }
 
 impl State {
@@ -207,6 +210,7 @@ impl State {
             batch: Default::default(),
             commands: Vec::new(),
             tasks: Vec::new(),
+            link_templates: Vec::new(),
         }
     }
 

@@ -422,6 +422,19 @@ pub fn act(state: &mut State, popup: Popup, action: Action, key: Option<&str>) -
             }
             Vec::new()
         }
+        Popup::MemberDetail { .. } | Popup::CheckDetail { .. }
+            if action.link_number().is_some() =>
+        {
+            let n = action.link_number().unwrap_or(1);
+            let (links, _) = super::links::of_popup(state);
+            match links.get(n - 1) {
+                Some(l) => vec![Command::OpenUrl(l.url.clone())],
+                None => {
+                    state.say(Level::Info, format!("no link {n} here"));
+                    Vec::new()
+                }
+            }
+        }
         Popup::Help { scroll }
         | Popup::MemberDetail { scroll, .. }
         | Popup::CheckDetail { scroll, .. }

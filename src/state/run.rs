@@ -294,15 +294,7 @@ fn prepare(state: &State, index: u16, cmd: &CustomCommand) -> Result<Prepared, S
 /// `{cluster}`, `{time}`, the scoped member's fields, and the row of `scope` (refused when the
 /// pane has no row selected).
 pub fn values(state: &State, scope: RunScope) -> Result<BTreeMap<String, String>, String> {
-    let mut v = BTreeMap::new();
-    v.insert("cluster".to_string(), state.cluster.clone());
-    v.insert("time".to_string(), rfc3339(state.now));
-    // The member the panes are scoped to: `ssh {addr}` works from its checks and logs too.
-    if let Scope::Member { key, .. } = &state.scope {
-        if let Some(m) = state.members.get(key) {
-            member_values(m, &mut v);
-        }
-    }
+    let mut v = base_values(state);
     match scope {
         RunScope::Cluster => {}
         RunScope::Member => {
@@ -328,6 +320,20 @@ pub fn values(state: &State, scope: RunScope) -> Result<BTreeMap<String, String>
         }
     }
     Ok(v)
+}
+
+/// `{cluster}`, `{time}`, and the scoped member's values: `ssh {addr}` works from its checks and
+/// logs too.
+pub fn base_values(state: &State) -> BTreeMap<String, String> {
+    let mut v = BTreeMap::new();
+    v.insert("cluster".to_string(), state.cluster.clone());
+    v.insert("time".to_string(), rfc3339(state.now));
+    if let Scope::Member { key, .. } = &state.scope {
+        if let Some(m) = state.members.get(key) {
+            member_values(m, &mut v);
+        }
+    }
+    v
 }
 
 fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
@@ -371,9 +377,12 @@ fn scalar(v: &serde_json::Value) -> Option<String> {
     }
 }
 
-fn check_values(r: &crate::model::CheckResult, v: &mut BTreeMap<String, String>) {
+pub fn check_values(r: &crate::model::CheckResult, v: &mut BTreeMap<String, String>) {
     for (k, val) in &r.labels {
         v.insert(format!("label.{k}"), val.clone());
+    }
+    for (k, val) in &r.annotations {
+        v.insert(format!("annotation.{k}"), val.clone());
     }
     v.insert("check".into(), r.check.clone());
     v.insert("entity".into(), r.entity.clone());

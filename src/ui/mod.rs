@@ -6,6 +6,7 @@ mod checks;
 mod confirm;
 pub mod fmt;
 pub mod layout;
+pub mod links;
 mod logs;
 mod members;
 pub mod metrics;

@@ -262,6 +262,10 @@ fn detail(
         " Member detail — Esc closes, j/k scroll ".into(),
         false,
     );
+    let links = super::links::lines(ctx);
+    if lines.len() > 4 && !links.is_empty() {
+        lines.splice(4..4, links);
+    }
     frame.render_widget(Clear, rect);
     let visible = rect.height.saturating_sub(2) as usize;
     let max = lines.len().saturating_sub(visible);

@@ -91,7 +91,7 @@ command = ["{}", "{{instance}}", "{{note}}", "addr={{addr}}"]
             "addr=10.0.0.9:80"
         ])
     );
-    t.send(&["Escape"]);
+    t.escape();
     t.wait_gone("the needle is here");
 
     // A placeholder the row has no value for: refused, said, nothing run.
@@ -135,7 +135,7 @@ command = ["{}", "{{instance}}"]
     // Keys work again.
     t.send(&["?"]);
     t.wait_text("active bindings");
-    t.send(&["Escape"]);
+    t.escape();
     t.send(&["q"]);
     assert_eq!(t.wait_exit(), 0);
     t.assert_terminal_restored();
@@ -202,7 +202,7 @@ command = ["sleep", "302"]
         gone(tunnel).then_some(())
     });
     t.wait_audit("run command", "killed by signal 15");
-    t.send(&["Escape"]);
+    t.escape();
     t.send(&["q"]);
     assert_eq!(t.wait_exit(), 0);
     wait_until(
@@ -273,5 +273,74 @@ command = ["true"]
     assert!(
         err.contains("command \"quitter\"") && err.contains("[global] \"quit\""),
         "{err}"
+    );
+}
+
+/// An alert posted to a real Alertmanager with a runbook, a dashboard and a generator URL; a
+/// non-http annotation is not a link.
+fn fire_with_runbook(am: &common::Alertmanager) {
+    let ends = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let body = serde_json::json!([{
+        "labels": {"alertname": "DiskFull", "instance": "web-1", "severity": "critical"},
+        "annotations": {
+            "summary": "disk full on web-1",
+            "runbook_url": "https://runbooks.example/disk-full",
+            "dashboard": "http://grafana.example:3000/d/disk?var-host=web-1",
+            "notes": "file:///etc/passwd",
+        },
+        "generatorURL": "http://prometheus.example:9090/graph?g0.expr=disk",
+        "endsAt": ends,
+    }]);
+    am.api("POST", "/api/v2/alerts", Some(&body.to_string()));
+}
+
+#[test]
+fn an_alerts_runbook_and_a_template_filled_from_the_member_are_links_in_the_detail() {
+    let am = common::Alertmanager::start();
+    fire_with_runbook(&am);
+    let f = fleet(&format!(
+        r#"checks = {{ kind = "alertmanager", url = "{}", interval_secs = 1 }}
+links = [
+  {{ name = "grafana", url = "https://grafana.example/d/x?var-instance={{addr}}&from={{time}}" }},
+  {{ name = "logs", url = "https://kibana.example/app?q={{instance}}", pane = "members" }},
+]"#,
+        am.url()
+    ));
+    let t = f.console(&[]);
+    // The member detail: the templates filled from web-1 (percent-encoded), the host shown.
+    select(&t, "web-1");
+    t.send(&["Enter"]);
+    let s = t.wait_text("links — 1–9 open");
+    assert!(
+        s.contains("[1] grafana (grafana.example)")
+            && s.contains("https://grafana.example/d/x?var-instance=10.0.0.1%3A80&from=20")
+            && s.contains("[2] logs (kibana.example)  https://kibana.example/app?q=web-1"),
+        "{s}"
+    );
+    // No local display here: a number copies the link (OSC 52) and says so.
+    t.send(&["2"]);
+    t.wait_text("no local display: the link to kibana.example is on the clipboard");
+    t.escape();
+
+    // The alert's detail: runbook first, dashboard, generatorURL, then the checks template; the
+    // file:// annotation is no link.
+    t.send(&["Tab"]);
+    t.wait_text("DiskFull");
+    t.send(&["Enter"]);
+    let s = t.wait_text("[1] runbook_url (runbooks.example)");
+    assert!(
+        s.contains("https://runbooks.example/disk-full")
+            && s.contains("[2] dashboard (grafana.example:3000)")
+            && s.contains("[3] generatorURL (prometheus.example:9090)")
+            && s.contains("[4] grafana (grafana.example)")
+            && !s.contains("[5]")
+            && !s.contains("file:///etc/passwd  "),
+        "{s}"
+    );
+    // The label is an OSC 8 hyperlink in the bytes the terminal received.
+    let raw = t.raw_output();
+    assert!(
+        raw.contains("\x1b]8;;https://runbooks.example/disk-full\x1b\\"),
+        "no OSC 8 hyperlink in the output"
     );
 }

@@ -230,6 +230,8 @@ pub fn parse_events(raw: &[u8], url: &str) -> Result<(Vec<CheckResult>, usize), 
             silenced: check.is_silenced.ok().unwrap_or(!silenced_by.is_empty()),
             silenced_by,
             labels: Vec::new(),
+            annotations: Vec::new(),
+            links: Vec::new(),
         });
     }
     Ok((out, skipped))

@@ -33,6 +33,7 @@ impl ChecksConsole {
             discovery_prefix: String::new(),
             guard: Default::default(),
             commands: Vec::new(),
+            links: Vec::new(),
             warnings: Vec::new(),
         };
         let mut c = ChecksConsole {

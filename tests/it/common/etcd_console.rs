@@ -94,6 +94,7 @@ pub fn cluster(etcd: EtcdProfile) -> ClusterProfile {
         discovery_prefix: String::new(),
         guard: Default::default(),
         commands: Vec::new(),
+        links: Vec::new(),
         warnings: Vec::new(),
     }
 }

@@ -277,6 +277,8 @@ fn check(i: usize, rng: &mut Rng) -> CheckResult {
         silenced_by: Vec::new(),
         silenced: i.is_multiple_of(97),
         labels: Vec::new(),
+        annotations: Vec::new(),
+        links: Vec::new(),
     }
 }
 

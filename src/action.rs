@@ -72,6 +72,33 @@ pub enum Action {
     TimeJump,
     /// Copy the selected row's text to the terminal's clipboard (OSC 52).
     Copy,
+    /// The Tasks popup: the custom commands running in the background.
+    Tasks,
+    /// In the Tasks popup: kill the task under the cursor.
+    KillTask,
+    /// In a member or check detail: open (or, without a local display, copy) link N.
+    #[serde(rename = "open_link_1")]
+    OpenLink1,
+    #[serde(rename = "open_link_2")]
+    OpenLink2,
+    #[serde(rename = "open_link_3")]
+    OpenLink3,
+    #[serde(rename = "open_link_4")]
+    OpenLink4,
+    #[serde(rename = "open_link_5")]
+    OpenLink5,
+    #[serde(rename = "open_link_6")]
+    OpenLink6,
+    #[serde(rename = "open_link_7")]
+    OpenLink7,
+    #[serde(rename = "open_link_8")]
+    OpenLink8,
+    #[serde(rename = "open_link_9")]
+    OpenLink9,
+    /// Run the custom command with this index (`[[commands]]` in the config, bound by its `key`).
+    /// Never named in a keymap file.
+    #[serde(skip)]
+    RunCommand(u16),
     // ---- text fields (`[input]`) and forms (`[form]`) ----
     /// A printable key in a text field: the keymap's answer for any printable key it does not
     /// bind there. Never named in a keymap file.
@@ -100,6 +127,22 @@ pub enum Action {
 }
 
 impl Action {
+    /// Which link (1–9) an `open_link_N` action opens.
+    pub fn link_number(self) -> Option<usize> {
+        Some(match self {
+            Action::OpenLink1 => 1,
+            Action::OpenLink2 => 2,
+            Action::OpenLink3 => 3,
+            Action::OpenLink4 => 4,
+            Action::OpenLink5 => 5,
+            Action::OpenLink6 => 6,
+            Action::OpenLink7 => 7,
+            Action::OpenLink8 => 8,
+            Action::OpenLink9 => 9,
+            _ => return None,
+        })
+    }
+
     /// The one place that knows which actions change a backend; `--readonly` refuses these.
     pub fn is_mutating(self) -> bool {
         matches!(
@@ -134,7 +177,7 @@ impl Action {
             Action::Unsilence => "remove silence",
             Action::ToggleFollow => "toggle follow (logs)",
             Action::CommandLine => {
-                "command line (:cluster [NAME|-], :filter, :sort COL, :readonly, :theme NAME, :keys, :w FILE, :q)"
+                "command line (:cluster [NAME|-], :filter, :sort COL, :readonly, :theme NAME, :keys, :w FILE, :cmd NAME, :tasks, :group FIELD, :incident start|end, :note, :journal, :q)"
             }
             Action::Help => "help",
             Action::Confirm => "confirm",
@@ -173,6 +216,18 @@ impl Action {
             Action::ScrollRight => "logs: scroll long lines right (wrap off)",
             Action::TimeJump => "logs: go to a time (14:02, -15m)",
             Action::Copy => "copy to the clipboard (OSC 52)",
+            Action::Tasks => "tasks: custom commands running in the background",
+            Action::KillTask => "tasks: kill the task under the cursor",
+            Action::OpenLink1 => "open link 1 of the detail (no local display: copy it)",
+            Action::OpenLink2 => "open link 2 of the detail (no local display: copy it)",
+            Action::OpenLink3 => "open link 3 of the detail (no local display: copy it)",
+            Action::OpenLink4 => "open link 4 of the detail (no local display: copy it)",
+            Action::OpenLink5 => "open link 5 of the detail (no local display: copy it)",
+            Action::OpenLink6 => "open link 6 of the detail (no local display: copy it)",
+            Action::OpenLink7 => "open link 7 of the detail (no local display: copy it)",
+            Action::OpenLink8 => "open link 8 of the detail (no local display: copy it)",
+            Action::OpenLink9 => "open link 9 of the detail (no local display: copy it)",
+            Action::RunCommand(_) => "run a custom command",
             Action::InsertChar(_) => "type the character",
             Action::Submit => "apply / submit",
             Action::CursorLeft => "cursor left (in a choice: previous)",

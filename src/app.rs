@@ -164,6 +164,92 @@ pub fn osc52(text: &str) -> String {
     )
 }
 
+/// Runs a foreground custom command in the terminal: the screen is put back as the shell had it
+/// (raw mode off, main screen, cursor shown), the command runs with the terminal as its stdin,
+/// stdout and stderr, then a line says how it ended and waits for Enter so its output can be read;
+/// the console's screen comes back and is drawn whole. The terminal is taken back whatever
+/// happened to the command; only failing to take it back is an error.
+fn lend_terminal(
+    guard: &mut TerminalGuard,
+    spec: &crate::model::run::RunSpec,
+    mouse: bool,
+) -> anyhow::Result<crate::model::run::RunResult> {
+    let _ = guard.terminal.backend_mut().flush();
+    restore_terminal();
+    let result = match spec.argv.split_first() {
+        Some((program, args)) => {
+            let mut out = io::stdout();
+            let _ = writeln!(
+                out,
+                "[opsconsole] {}: {}",
+                spec.name,
+                crate::model::run::shell_words(&spec.argv)
+            );
+            let _ = out.flush();
+            match std::process::Command::new(program).args(args).status() {
+                Ok(status) => {
+                    let (status, success) = crate::core::exit_text(status);
+                    crate::model::run::RunResult {
+                        status,
+                        success,
+                        output: None,
+                        truncated: false,
+                    }
+                }
+                Err(e) => crate::model::run::RunResult {
+                    status: format!("could not start {program}: {e}"),
+                    success: false,
+                    output: None,
+                    truncated: false,
+                },
+            }
+        }
+        None => crate::model::run::RunResult {
+            status: "no program".into(),
+            success: false,
+            output: None,
+            truncated: false,
+        },
+    };
+    {
+        let mut out = io::stdout();
+        let _ = write!(
+            out,
+            "\r\n[opsconsole] {} ended: {} — press Enter to return to the console ",
+            spec.name, result.status
+        );
+        let _ = out.flush();
+        let mut line = String::new();
+        let _ = io::stdin().read_line(&mut line);
+    }
+    enable_raw_mode().context("taking the terminal back (raw mode)")?;
+    TERMINAL_TAKEN.store(true, std::sync::atomic::Ordering::SeqCst);
+    execute!(
+        io::stdout(),
+        EnterAlternateScreen,
+        crossterm::cursor::Hide,
+        crossterm::event::EnableBracketedPaste
+    )
+    .context("taking the terminal back (alternate screen)")?;
+    if mouse {
+        execute!(io::stdout(), crossterm::event::EnableMouseCapture)
+            .context("turning mouse capture back on")?;
+    }
+    // Whatever the command drew is not what ratatui thinks is on screen: blank the screen, and
+    // make ratatui's idea of it blank too (a blank frame), so the next frame is drawn whole.
+    // (`Terminal::clear` would ask the terminal where its cursor is: not needed, and slow.)
+    execute!(
+        io::stdout(),
+        crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+    )
+    .context("clearing the screen after the command")?;
+    guard
+        .terminal
+        .draw(|f| f.render_widget(ratatui::widgets::Clear, f.area()))
+        .context("clearing the screen after the command")?;
+    Ok(result)
+}
+
 pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
     let started = Instant::now();
     let (msg_tx, mut msg_rx) = mpsc::channel::<Msg>(1024);
@@ -205,12 +291,27 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                 guard.terminal.backend_mut(),
                 crossterm::terminal::BeginSynchronizedUpdate
             );
-            let area = guard
-                .terminal
-                .draw(|f| crate::ui::draw(f, &core.state, &theme, keymap))
-                .context("drawing the screen")?
-                .area;
+            let (area, links) = {
+                let frame = guard
+                    .terminal
+                    .draw(|f| crate::ui::draw(f, &core.state, &theme, keymap))
+                    .context("drawing the screen")?;
+                (
+                    frame.area,
+                    crate::ui::links::placements(frame.buffer, &core.state),
+                )
+            };
             let backend = guard.terminal.backend_mut();
+            // The detail's links once more over the same cells, as OSC 8 hyperlinks (underlined).
+            for (x, y, text, url) in links {
+                let _ = crossterm::queue!(
+                    backend,
+                    crossterm::cursor::MoveTo(x, y),
+                    crossterm::style::SetAttribute(crossterm::style::Attribute::Underlined),
+                    crossterm::style::Print(crate::ui::links::osc8(&url, &text)),
+                    crossterm::style::SetAttribute(crossterm::style::Attribute::NoUnderline),
+                );
+            }
             let _ = crossterm::queue!(backend, crossterm::terminal::EndSynchronizedUpdate);
             let _ = backend.flush();
             effects.extend(core.handle(CoreEvent::FrameDrawn {
@@ -300,8 +401,28 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
             _ = tokio::time::sleep_until(next_frame), if dirty => {}
         }
         let mut stop = None;
+        let mut returned = Vec::new();
         for effect in effects.drain(..) {
             match effect {
+                Effect::Foreground(spec) => {
+                    // crossterm's reader must not take the command's keys: it goes, and comes
+                    // back afterwards.
+                    drop(events);
+                    let result = lend_terminal(&mut guard, &spec, settings.mouse);
+                    events = EventStream::new();
+                    // A ctrl-c meant for the command reached us too: not a reason to quit.
+                    sigint =
+                        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+                    sigquit = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::quit())?;
+                    let result = result?;
+                    returned.push(Msg::RunFinished {
+                        id: spec.id,
+                        name: spec.name,
+                        result,
+                    });
+                    dirty = true;
+                    last_draw = Instant::now() - FRAME;
+                }
                 Effect::Quit => stop = stop.or(Some(Exit::Quit)),
                 Effect::Switch(next) => stop = Some(Exit::SwitchCluster(next)),
                 // A key or a listing is answered at once, not at the next frame slot.
@@ -326,6 +447,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                     }
                 }
             }
+        }
+        for msg in returned {
+            effects.extend(core.handle(CoreEvent::Msg(msg)));
         }
         if let Some(exit) = stop {
             break exit;

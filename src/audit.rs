@@ -91,6 +91,7 @@ impl AuditLog {
                 ttl,
                 audit,
             },
+            Mutation::Run(spec) => Command::Run { spec, audit },
         })
     }
 

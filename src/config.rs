@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::model::run::{self, CustomCommand, Danger, LinkPane, LinkTemplate, RunMode, RunScope};
 use crate::paths::expand_tilde;
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +57,152 @@ struct RawFile {
     defaults: RawDefaults,
     #[serde(default)]
     clusters: BTreeMap<String, Spanned<RawCluster>>,
+    /// `[[commands]]`: custom commands every cluster has.
+    #[serde(default)]
+    commands: Vec<Spanned<RawCommand>>,
+}
+
+/// One `[[commands]]` entry as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCommand {
+    name: String,
+    key: Option<String>,
+    #[serde(default = "default_scope")]
+    scope: String,
+    command: Vec<String>,
+    #[serde(default = "default_mode")]
+    mode: String,
+    #[serde(default = "default_danger")]
+    danger: String,
+}
+
+/// `links = [{ name, url, pane }]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLink {
+    name: String,
+    url: String,
+    pane: Option<String>,
+}
+
+/// Checks a cluster's link templates: an http(s) URL (the scheme written out, never a
+/// placeholder) whose braces pair up.
+fn validate_links(raw: &[RawLink]) -> Result<Vec<LinkTemplate>, String> {
+    raw.iter()
+        .map(|l| {
+            let lower = l.url.to_ascii_lowercase();
+            if !(lower.starts_with("http://") || lower.starts_with("https://"))
+                || run::url_host(&l.url).is_none_or(|h| h.contains('{'))
+            {
+                return Err(format!(
+                    "link \"{}\": url must start with http:// or https:// and a host written out",
+                    l.name
+                ));
+            }
+            let any: BTreeMap<String, String> = placeholders_in(&l.url)
+                .into_iter()
+                .map(|n| (n, String::new()))
+                .collect();
+            run::expand_one(&l.url, &any, &|v| v.to_string())
+                .map_err(|e| format!("link \"{}\": {e}", l.name))?;
+            let pane = match l.pane.as_deref() {
+                None => None,
+                Some("members" | "member") => Some(LinkPane::Members),
+                Some("checks" | "check" | "alert") => Some(LinkPane::Checks),
+                Some(other) => {
+                    return Err(format!(
+                        "link \"{}\": pane \"{other}\" — members or checks (or leave it out: both)",
+                        l.name
+                    ))
+                }
+            };
+            Ok(LinkTemplate {
+                name: l.name.clone(),
+                url: l.url.clone(),
+                pane,
+            })
+        })
+        .collect()
+}
+
+fn default_scope() -> String {
+    "member".into()
+}
+
+fn default_mode() -> String {
+    "foreground".into()
+}
+
+fn default_danger() -> String {
+    "none".into()
+}
+
+/// Checks `[[commands]]` entries (`section`: where they are, for the message).
+fn validate_commands(
+    raw: &[Spanned<RawCommand>],
+    section: &str,
+    text_line: &dyn Fn(usize) -> usize,
+    path: &Path,
+) -> Result<Vec<CustomCommand>, ConfigError> {
+    let mut out: Vec<CustomCommand> = Vec::new();
+    for spanned in raw {
+        let line = text_line(spanned.span().start);
+        let r = spanned.get_ref();
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line,
+            message: format!("{section} \"{}\": {message}", r.name),
+        };
+        if r.name.trim().is_empty() || r.name.chars().any(char::is_control) {
+            return Err(invalid("a command needs a name (printable text)".into()));
+        }
+        if out.iter().any(|c| c.name == r.name) {
+            return Err(invalid("two commands have this name".into()));
+        }
+        if r.command.first().is_none_or(|p| p.trim().is_empty()) {
+            return Err(invalid(
+                "command = [\"program\", \"arg\", …] needs a program (no shell is used)".into(),
+            ));
+        }
+        for arg in &r.command {
+            // The braces must pair up; which placeholders have values depends on the row.
+            let any: BTreeMap<String, String> = placeholders_in(arg)
+                .into_iter()
+                .map(|n| (n, String::new()))
+                .collect();
+            run::expand_one(arg, &any, &|v| v.to_string()).map_err(invalid)?;
+        }
+        if let Some(key) = &r.key {
+            crate::keymap::Key::parse(key).map_err(invalid)?;
+        }
+        out.push(CustomCommand {
+            name: r.name.clone(),
+            key: r.key.clone(),
+            scope: RunScope::parse(&r.scope).map_err(invalid)?,
+            argv: r.command.clone(),
+            mode: RunMode::parse(&r.mode).map_err(invalid)?,
+            danger: Danger::parse(&r.danger).map_err(invalid)?,
+        });
+    }
+    Ok(out)
+}
+
+/// The `{names}` a template mentions (`{{` is a literal brace).
+fn placeholders_in(template: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = template.replace("{{", "").replace("}}", "");
+    while let Some(i) = rest.find('{') {
+        let tail = rest[i + 1..].to_string();
+        match tail.find('}') {
+            Some(end) => {
+                names.push(tail[..end].to_string());
+                rest = tail[end + 1..].to_string();
+            }
+            None => break,
+        }
+    }
+    names
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -96,6 +243,12 @@ struct RawCluster {
     /// A member that left and came back this often within `flap_window_mins` is flapping.
     flap_count: Option<u64>,
     flap_window_mins: Option<u64>,
+    /// This cluster's own custom commands (over the global ones of the same name).
+    #[serde(default)]
+    commands: Vec<Spanned<RawCommand>>,
+    /// Link templates listed in the member and check details.
+    #[serde(default)]
+    links: Vec<RawLink>,
     checks: Option<Spanned<RawChecks>>,
     metrics: Option<Spanned<RawMetrics>>,
     logs: Option<Spanned<RawLogs>>,
@@ -221,6 +374,8 @@ pub struct Config {
     pub default_cluster: Option<String>,
     /// Every profile by name, checked; open one with [`Config::cluster`].
     pub clusters: BTreeMap<String, ClusterEntry>,
+    /// `[[commands]]`: every cluster's custom commands.
+    pub commands: Vec<CustomCommand>,
 }
 
 #[derive(Debug, Clone)]
@@ -243,6 +398,11 @@ pub struct ClusterProfile {
     /// Things that work but should not be so (a TLS key others can read); shown at start and by
     /// `opsconsole info`.
     pub warnings: Vec<String>,
+    /// Custom commands: the global `[[commands]]`, then the cluster's own (which replace a
+    /// global one of the same name).
+    pub commands: Vec<CustomCommand>,
+    /// Link templates for the member and check details.
+    pub links: Vec<LinkTemplate>,
 }
 
 /// How careful changes on a cluster must be.
@@ -474,6 +634,12 @@ impl Config {
                     metrics: raw.metrics.as_ref().map_or(0, |t| line(t.span().start)),
                     logs: raw.logs.as_ref().map_or(0, |t| line(t.span().start)),
                 },
+                commands: validate_commands(
+                    &raw.commands,
+                    &format!("[[clusters.{name}.commands]]"),
+                    &line,
+                    path,
+                )?,
                 raw,
             };
             entry.build(&name, path, Secrets::Check)?;
@@ -498,7 +664,9 @@ impl Config {
                 ),
             ));
         }
+        let commands = validate_commands(&raw.commands, "[[commands]]", &line, path)?;
         Ok(Config {
+            commands,
             path: path.to_path_buf(),
             keymap: raw.defaults.keymap,
             theme: raw.defaults.theme,
@@ -524,6 +692,18 @@ impl Config {
                 },
             })?
             .build(name, &self.path, Secrets::Resolve)
+            .map(|mut p| {
+                let own = std::mem::take(&mut p.commands);
+                let mut all: Vec<CustomCommand> = self
+                    .commands
+                    .iter()
+                    .filter(|g| !own.iter().any(|c| c.name == g.name))
+                    .cloned()
+                    .collect();
+                all.extend(own);
+                p.commands = all;
+                p
+            })
     }
 }
 
@@ -641,6 +821,8 @@ pub fn etcdctl_profile(
         discovery_prefix: DEFAULT_DISCOVERY_PREFIX.to_string(),
         guard: Guardrails::default(),
         warnings,
+        commands: Vec::new(),
+        links: Vec::new(),
     }))
 }
 
@@ -649,6 +831,7 @@ pub fn etcdctl_profile(
 pub struct ClusterEntry {
     raw: RawCluster,
     lines: SectionLines,
+    commands: Vec<CustomCommand>,
 }
 
 /// Where each table of a profile starts, for errors found when the profile is opened.
@@ -787,6 +970,8 @@ impl ClusterEntry {
             metrics,
             logs,
             discovery_prefix,
+            commands: self.commands.clone(),
+            links: validate_links(&raw.links).map_err(|m| invalid(lines.cluster, "", m))?,
         })
     }
 }

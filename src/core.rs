@@ -10,6 +10,7 @@
 //! without a terminal, so what they check is what the console does.
 
 use std::collections::HashMap;
+use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,7 +25,8 @@ use tracing::{error, info};
 use crate::audit::AuditLog;
 use crate::config::{ChecksProfile, ClusterProfile, LogsProfile, MetricsProfile};
 use crate::keymap::Keymap;
-use crate::model::{Command, Health, Msg, NotRecorded, SourceId, SourceKind};
+use crate::model::run::{RunMode, RunResult, RunSpec, TaskInfo, MAX_OUTPUT};
+use crate::model::{AuditId, Command, Health, Msg, NotRecorded, SourceId, SourceKind};
 use crate::sources::checks::ChecksSource;
 use crate::sources::discovery::DiscoverySource;
 use crate::sources::etcd::EtcdSource;
@@ -141,6 +143,9 @@ pub enum Effect {
     Listed(usize),
     /// Put this text on the terminal's clipboard: the app writes OSC 52 to the terminal.
     Clipboard(String),
+    /// Lend the terminal to this custom command until it exits (the app suspends the screen,
+    /// runs it, restores and redraws, then reports `Msg::RunFinished` back).
+    Foreground(Box<RunSpec>),
 }
 
 /// A running source: where its commands go, and its task.
@@ -228,6 +233,9 @@ pub struct Core {
     no_color: bool,
     history_file: Option<PathBuf>,
     journal_dir: PathBuf,
+    /// Custom commands' processes still running (capture, pipe, background), by run: their
+    /// process groups, all killed when the console stops.
+    children: HashMap<AuditId, u32>,
 }
 
 impl Core {
@@ -272,7 +280,10 @@ impl Core {
             no_color: crate::theme::no_color(),
             history_file: settings.history_file.clone(),
             journal_dir: settings.journal_dir.clone(),
+            children: HashMap::new(),
         };
+        core.state.commands = settings.profile.commands.clone();
+        core.state.link_templates = settings.profile.links.clone();
         if settings.demo {
             core.start_demo();
         } else {
@@ -315,6 +326,9 @@ impl Core {
                 state::handle_pointer(&mut self.state, p)
             }
             Event::Msg(msg) => {
+                if let Msg::RunFinished { id, .. } = &msg {
+                    self.children.remove(id);
+                }
                 if let Msg::MembersListed { members, .. } = &msg {
                     // A full listing is what the user is waiting for: draw it now.
                     effects.push(Effect::Listed(members.len()));
@@ -336,13 +350,194 @@ impl Core {
         effects
     }
 
-    /// Stops every source.
+    /// Stops every source, and kills every custom command still running (no process is left
+    /// behind: each runs in its own process group, and the whole group goes).
     pub fn stop(&mut self) {
         for r in self.sources.values_mut() {
             r.stop();
         }
         for t in self.helpers.drain(..) {
             t.abort();
+        }
+        if !self.children.is_empty() {
+            let groups: Vec<u32> = self.children.drain().map(|(_, pid)| pid).collect();
+            for &pid in &groups {
+                kill_group(pid, libc::SIGTERM);
+            }
+            // A moment to exit cleanly, then whatever is left of the groups is killed.
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            for &pid in &groups {
+                kill_group(pid, libc::SIGKILL);
+            }
+            info!(tasks = groups.len(), "custom commands killed on exit");
+        }
+    }
+
+    /// Whether custom commands' processes are running.
+    pub fn running_children(&self) -> Vec<u32> {
+        self.children.values().copied().collect()
+    }
+
+    /// Starts a custom command whose attempt is on disk: foreground goes to the app; the others
+    /// are spawned here, each in its own process group, and report `Msg::RunFinished`.
+    fn run(&mut self, spec: RunSpec, effects: &mut Vec<Effect>) {
+        if spec.mode == RunMode::Foreground {
+            effects.push(Effect::Foreground(Box::new(spec)));
+            return;
+        }
+        let Some((program, args)) = spec.argv.split_first() else {
+            return;
+        };
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.args(args)
+            .process_group(0)
+            .kill_on_drop(true)
+            .stdin(if spec.stdin.is_some() {
+                std::process::Stdio::piped()
+            } else {
+                std::process::Stdio::null()
+            });
+        let capture = spec.mode != RunMode::Background;
+        if capture {
+            cmd.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+        } else {
+            cmd.stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null());
+        }
+        let tx = self.msg_tx.clone();
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                let result = RunResult {
+                    status: format!("could not start {program}: {e}"),
+                    success: false,
+                    output: capture.then(|| format!("could not start {program}: {e}")),
+                    truncated: false,
+                };
+                let msg = Msg::RunFinished {
+                    id: spec.id,
+                    name: spec.name,
+                    result,
+                };
+                let cmds = state::update(&mut self.state, msg);
+                self.perform(cmds, effects);
+                return;
+            }
+        };
+        let pid = child.id().unwrap_or(0);
+        info!(name = %spec.name, pid, mode = spec.mode.name(), "custom command started");
+        self.children.insert(spec.id.clone(), pid);
+        if spec.mode == RunMode::Background {
+            let task = TaskInfo {
+                id: spec.id.clone(),
+                name: spec.name.clone(),
+                pid,
+                argv: spec.argv.clone(),
+                started: Utc::now(),
+            };
+            let cmds = state::update(&mut self.state, Msg::TaskStarted(task));
+            self.perform(cmds, effects);
+        }
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take();
+        let stderr = child.stderr.take();
+        let text = spec.stdin;
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt as _;
+            if let (Some(mut pipe), Some(text)) = (stdin, text) {
+                tokio::spawn(async move {
+                    // A command that stops reading early is its business (EPIPE is not ours).
+                    let _ = pipe.write_all(text.as_bytes()).await;
+                    let _ = pipe.shutdown().await;
+                });
+            }
+            let (out, err, status) =
+                tokio::join!(read_capped(stdout), read_capped(stderr), child.wait());
+            let (status, success) = match status {
+                Ok(s) => exit_text(s),
+                Err(e) => (format!("lost track of it: {e}"), false),
+            };
+            let (output, truncated) = if capture {
+                let (mut o, t1) = out;
+                let (e, t2) = err;
+                if !e.is_empty() {
+                    if !o.is_empty() && !o.ends_with('\n') {
+                        o.push('\n');
+                    }
+                    o.push_str(&e);
+                }
+                (Some(o), t1 || t2)
+            } else {
+                (None, false)
+            };
+            let result = RunResult {
+                status,
+                success,
+                output,
+                truncated,
+            };
+            let _ = tx
+                .send(Msg::RunFinished {
+                    id: spec.id,
+                    name: spec.name,
+                    result,
+                })
+                .await;
+        });
+    }
+
+    /// A link from a detail: opened with `xdg-open` (`open` on macOS) when there is a local
+    /// display, else copied with OSC 52 (over ssh the terminal's machine gets it).
+    fn open_url(&mut self, url: String, effects: &mut Vec<Effect>) {
+        if !crate::model::run::is_web_url(&url) {
+            state::note_error(&mut self.state, "only http(s) links are opened".into());
+            return;
+        }
+        let host = crate::model::run::url_host(&url).unwrap_or("").to_string();
+        let mac = cfg!(target_os = "macos");
+        let display = mac
+            || ["DISPLAY", "WAYLAND_DISPLAY"]
+                .iter()
+                .any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()));
+        if !display {
+            effects.push(Effect::Clipboard(url));
+            state::note(
+                &mut self.state,
+                format!("no local display: the link to {host} is on the clipboard (OSC 52)"),
+            );
+            return;
+        }
+        let opener = if mac { "open" } else { "xdg-open" };
+        let spawned = std::process::Command::new(opener)
+            .arg(&url)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn();
+        match spawned {
+            Ok(mut child) => {
+                // Reaped off the event loop; the opener returns as soon as the browser has it.
+                std::thread::spawn(move || child.wait());
+                state::note(&mut self.state, format!("opening {host} …"));
+            }
+            Err(e) => {
+                effects.push(Effect::Clipboard(url));
+                state::note_error(
+                    &mut self.state,
+                    format!("{opener}: {e} — the link to {host} is on the clipboard instead"),
+                );
+            }
+        }
+    }
+
+    /// Kills a custom command's process group (the Tasks popup's kill); its end comes back as
+    /// `Msg::RunFinished` from the task that waits for it.
+    fn kill_task(&mut self, id: &AuditId) {
+        match self.children.get(id) {
+            Some(&pid) => kill_group(pid, libc::SIGTERM),
+            None => state::note(&mut self.state, "that task has already ended".into()),
         }
     }
 
@@ -631,6 +826,9 @@ impl Core {
                         Err(e) => state::note_error(&mut self.state, e),
                     }
                 }
+                Command::Run { spec, .. } => self.run(*spec, effects),
+                Command::KillTask(id) => self.kill_task(&id),
+                Command::OpenUrl(url) => self.open_url(url, effects),
                 Command::SaveLogs {
                     path,
                     text,
@@ -746,6 +944,54 @@ impl Core {
             Err(e) => state::note_error(&mut self.state, format!("cannot list the clusters: {e}")),
         }
     }
+}
+
+/// Signal `sig` to the process group `pid` leads (a custom command and whatever it started).
+fn kill_group(pid: u32, sig: libc::c_int) {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return;
+    };
+    if pid > 1 {
+        // SAFETY: kill(2) with a negative pid signals that process group; no memory is involved.
+        unsafe {
+            libc::kill(-pid, sig);
+        }
+    }
+}
+
+/// How a process ended, in words, and whether that is success.
+pub fn exit_text(status: std::process::ExitStatus) -> (String, bool) {
+    use std::os::unix::process::ExitStatusExt as _;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => (format!("exit {code}"), code == 0),
+        (None, Some(sig)) => (format!("killed by signal {sig}"), false),
+        _ => ("ended".into(), false),
+    }
+}
+
+/// A pipe read to its end, the first [`MAX_OUTPUT`] bytes kept (the rest read and dropped, so
+/// the command never blocks on a full pipe); lossy UTF-8, and whether it was cut.
+async fn read_capped(pipe: Option<impl tokio::io::AsyncRead + Unpin>) -> (String, bool) {
+    use tokio::io::AsyncReadExt as _;
+    let Some(mut pipe) = pipe else {
+        return (String::new(), false);
+    };
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 8192];
+    let mut cut = false;
+    loop {
+        match pipe.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let room = MAX_OUTPUT.saturating_sub(kept.len());
+                if n > room {
+                    cut = true;
+                }
+                kept.extend_from_slice(&buf[..n.min(room)]);
+            }
+        }
+    }
+    (String::from_utf8_lossy(&kept).into_owned(), cut)
 }
 
 /// The history file's lines, oldest first (the last [`state::input::HISTORY_MAX`]); none when

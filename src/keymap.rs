@@ -11,6 +11,15 @@ use toml::Spanned;
 
 use crate::action::Action;
 use crate::config::line_of;
+use crate::model::run::{CustomCommand, Danger, RunScope};
+
+/// An action's keymap name (`deregister`).
+fn action_name(action: Action) -> String {
+    serde_json::to_value(action)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{action:?}"))
+}
 
 pub const BUILTIN: &[(&str, &str)] = &[
     ("default", include_str!("../keymaps/default.toml")),
@@ -173,6 +182,8 @@ impl Key {
 pub struct Keymap {
     pub name: String,
     bindings: HashMap<Context, HashMap<Key, Action>>,
+    /// The custom commands' help lines, by index: "NAME (mode, scope): program args".
+    commands: Vec<(String, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -300,6 +311,76 @@ impl Keymap {
         }
     }
 
+    /// Binds each custom command's `key` in the section of its scope (`[members]`, `[checks]`,
+    /// `[logs]`, a cluster command in `[global]`). Refused, naming the clash: a key `[global]`
+    /// binds (it would hide that key in the pane), a key the pane's own section binds, a key two
+    /// commands want in one section; for a cluster command, any pane's key too.
+    pub fn with_commands(&mut self, commands: &[CustomCommand]) -> Result<(), String> {
+        self.commands.clear();
+        for (i, c) in commands.iter().enumerate() {
+            self.commands.push((
+                c.name.clone(),
+                format!(
+                    "{} ({}, {}{}): {}",
+                    c.name,
+                    c.mode.name(),
+                    c.scope.name(),
+                    match c.danger {
+                        Danger::None => "",
+                        Danger::Confirm => ", confirm",
+                        Danger::Typed => ", typed",
+                    },
+                    crate::model::run::shell_words(&c.argv)
+                ),
+            ));
+            let Some(spelling) = &c.key else { continue };
+            let key = Key::parse(spelling).map_err(|e| format!("command \"{}\": {e}", c.name))?;
+            let ctx = match c.scope {
+                RunScope::Member => Context::Members,
+                RunScope::Check => Context::Checks,
+                RunScope::LogLine => Context::Logs,
+                RunScope::Cluster => Context::Global,
+            };
+            let mut sections = vec![Context::Global, ctx];
+            if ctx == Context::Global {
+                sections.extend([
+                    Context::Members,
+                    Context::Checks,
+                    Context::Metrics,
+                    Context::Logs,
+                ]);
+            }
+            for section in sections {
+                if let Some(bound) = self.bindings.get(&section).and_then(|t| t.get(&key)) {
+                    let what = match bound {
+                        Action::RunCommand(j) => commands
+                            .get(*j as usize)
+                            .map(|o| format!("command \"{}\"", o.name))
+                            .unwrap_or_default(),
+                        a => format!("\"{}\"", action_name(*a)),
+                    };
+                    return Err(format!(
+                        "command \"{}\": key \"{spelling}\" is already [{}] {what} in the keymap {} — pick another key (opsconsole keys lists them)",
+                        c.name,
+                        section.name(),
+                        self.name
+                    ));
+                }
+            }
+            let index = u16::try_from(i).map_err(|_| "too many commands".to_string())?;
+            self.bindings
+                .entry(ctx)
+                .or_default()
+                .insert(key, Action::RunCommand(index));
+        }
+        Ok(())
+    }
+
+    /// The help line of custom command `index`.
+    pub fn command_help(&self, index: u16) -> Option<&str> {
+        self.commands.get(index as usize).map(|(_, h)| h.as_str())
+    }
+
     /// (context, keys, action) rows for the help popup, grouped by action.
     pub fn help_rows(&self) -> Vec<(String, String, String)> {
         let mut rows = Vec::new();
@@ -313,11 +394,22 @@ impl Keymap {
             }
             for (action, mut keys) in by_action {
                 keys.sort();
-                rows.push((
-                    name.to_string(),
-                    keys.join(" "),
-                    action.describe().to_string(),
-                ));
+                let what = match action {
+                    Action::RunCommand(i) => {
+                        format!("run {}", self.command_help(i).unwrap_or("a custom command"))
+                    }
+                    a => a.describe().to_string(),
+                };
+                rows.push((name.to_string(), keys.join(" "), what));
+            }
+            if ctx == Context::Global {
+                for (name, help) in &self.commands {
+                    rows.push((
+                        "commands".to_string(),
+                        format!(":cmd {name}"),
+                        format!("show, then run {help}"),
+                    ));
+                }
             }
             if ctx == Context::Input {
                 rows.push((
@@ -490,5 +582,53 @@ mod tests {
             k.lookup(Context::Global, &Key::parse("j").unwrap()),
             Some(Action::Down)
         );
+    }
+
+    #[test]
+    fn commands_bind_in_their_pane_and_never_over_a_bound_key() {
+        use crate::model::run::{CustomCommand, Danger, RunMode, RunScope};
+        let cmd = |name: &str, key: &str, scope| CustomCommand {
+            name: name.into(),
+            key: Some(key.into()),
+            scope,
+            argv: vec!["ssh".into(), "{addr}".into()],
+            mode: RunMode::Foreground,
+            danger: Danger::None,
+        };
+        let mut k = Keymap::resolve(None).unwrap();
+        k.with_commands(&[
+            cmd("ssh", "S", RunScope::Member),
+            cmd("up", "ctrl-o", RunScope::Cluster),
+        ])
+        .unwrap();
+        assert_eq!(
+            k.lookup(Context::Members, &Key::parse("S").unwrap()),
+            Some(Action::RunCommand(0))
+        );
+        assert_eq!(k.lookup(Context::Checks, &Key::parse("S").unwrap()), None);
+        assert_eq!(
+            k.lookup(Context::Logs, &Key::parse("ctrl-o").unwrap()),
+            Some(Action::RunCommand(1))
+        );
+        assert!(k.help_rows().iter().any(|(c, keys, what)| c == "members"
+            && keys == "S"
+            && what.contains("run ssh (foreground, member)")));
+        for (key, scope, clash) in [
+            ("q", RunScope::Member, "[global] \"quit\""),
+            ("D", RunScope::Member, "[members] \"deregister\""),
+            ("f", RunScope::Cluster, "[logs] \"toggle_follow\""),
+        ] {
+            let mut k = Keymap::resolve(None).unwrap();
+            let e = k.with_commands(&[cmd("ssh", key, scope)]).unwrap_err();
+            assert!(e.contains(clash) && e.contains("command \"ssh\""), "{e}");
+        }
+        let mut k = Keymap::resolve(None).unwrap();
+        let e = k
+            .with_commands(&[
+                cmd("a", "S", RunScope::Member),
+                cmd("b", "S", RunScope::Member),
+            ])
+            .unwrap_err();
+        assert!(e.contains("command \"a\""), "{e}");
     }
 }

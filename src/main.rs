@@ -335,6 +335,8 @@ fn demo_settings(cli: &Loader) -> Result<Settings, String> {
         logs: None,
         discovery_prefix: String::new(),
         guard: Default::default(),
+        commands: Vec::new(),
+        links: Vec::new(),
         warnings: Vec::new(),
     };
     Ok(Settings {
@@ -382,7 +384,13 @@ fn settings_for(
         .clone()
         .or_else(|| profile.keymap.clone())
         .or_else(|| config.and_then(|c| c.keymap.clone()));
-    let keymap = Keymap::resolve(keymap_spec.as_deref()).map_err(|e| e.to_string())?;
+    let mut keymap = Keymap::resolve(keymap_spec.as_deref()).map_err(|e| e.to_string())?;
+    keymap
+        .with_commands(&profile.commands)
+        .map_err(|e| match config {
+            Some(c) => format!("{}: {e}", c.path.display()),
+            None => e,
+        })?;
     Ok(Settings {
         demo: false,
         readonly: cli.readonly || profile.readonly,

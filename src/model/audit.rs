@@ -86,6 +86,9 @@ pub struct AuditEntry {
     pub matchers: Option<Vec<AuditMatcher>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// A custom command: the exact argument list run (no shell).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub argv: Option<Box<Vec<String>>>,
 }
 
 impl AuditEntry {
@@ -115,6 +118,7 @@ impl AuditEntry {
             silence_id: None,
             matchers: None,
             reason: None,
+            argv: None,
         }
     }
 }

@@ -73,6 +73,11 @@ pub struct CheckResult {
     pub silenced: bool,
     /// Alertmanager labels, the alert's identity; empty for Sensu.
     pub labels: Vec<(String, String)>,
+    /// Alertmanager annotations (`runbook_url`, `dashboard`, …) as the backend sent them.
+    pub annotations: Vec<(String, String)>,
+    /// URLs the backend gives for it (http/https only): annotations holding one, and the alert's
+    /// `generatorURL`; (name, url).
+    pub links: Vec<(String, String)>,
 }
 
 pub fn severity_of(status: i64) -> Severity {

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{AuditEntry, MetricsQuery, Recorded, Silence, SilenceRequest, SourceId};
+use super::{AuditEntry, AuditId, MetricsQuery, Recorded, Silence, SilenceRequest, SourceId};
 
 /// Work for the I/O side, produced only by `update`.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,6 +101,17 @@ pub enum Command {
     SetTheme(String),
     /// A command line to append to the history file (kept across runs).
     RecordHistory(String),
+    /// Run a custom command (its attempt is on disk); the core spawns it, the app lends it the
+    /// terminal in foreground mode. Its end comes back as `Msg::RunFinished`.
+    Run {
+        spec: Box<super::run::RunSpec>,
+        audit: Recorded,
+    },
+    /// Kill the background task of this run (its whole process group).
+    KillTask(AuditId),
+    /// Open this http(s) URL with the desktop's opener when there is a local display, else put it
+    /// on the clipboard (OSC 52).
+    OpenUrl(String),
 }
 
 /// A change the user confirmed, not yet sent.
@@ -125,6 +136,8 @@ pub enum Mutation {
         lease: i64,
         ttl: i64,
     },
+    /// A custom command.
+    Run(Box<super::run::RunSpec>),
 }
 
 /// An attempt the audit log could not take: its change must not be sent.

@@ -19,6 +19,7 @@ pub mod member_value;
 mod metrics;
 mod msg;
 mod natural;
+pub mod run;
 mod severity;
 mod source;
 pub mod text;

@@ -88,6 +88,15 @@ pub enum Msg {
         value: Option<String>,
         at: DateTime<Utc>,
     },
+    /// A custom command's background task started (its pid, for the Tasks popup).
+    TaskStarted(super::run::TaskInfo),
+    /// A custom command's run ended (or never started): its audit outcome, and for capture and
+    /// pipe modes the output popup.
+    RunFinished {
+        id: AuditId,
+        name: String,
+        result: super::run::RunResult,
+    },
 }
 
 impl Msg {

@@ -187,6 +187,8 @@ impl DemoSource {
                     silenced_by: Vec::new(),
                     silenced: false,
                     labels: Vec::new(),
+                    annotations: Vec::new(),
+                    links: Vec::new(),
                 },
             );
         }
@@ -602,6 +604,9 @@ impl DemoSource {
             | Command::StopSource(_)
             | Command::ListClusters
             | Command::SetTheme(_)
+            | Command::Run { .. }
+            | Command::KillTask(_)
+            | Command::OpenUrl(_)
             | Command::RecordHistory(_)
             | Command::Quit => true,
         }

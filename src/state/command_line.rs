@@ -5,8 +5,8 @@ use crate::model::Command;
 
 /// The commands, as Tab completes them.
 const COMMANDS: &[&str] = &[
-    "cluster", "filter", "group", "help", "incident", "journal", "keys", "note", "q", "quit",
-    "readonly", "sort", "theme", "w", "write",
+    "cluster", "cmd", "filter", "group", "help", "incident", "journal", "keys", "note", "q",
+    "quit", "readonly", "sort", "tasks", "theme", "w", "write",
 ];
 
 /// What arguments complete to (filled in by the core at start: the state reads no config).
@@ -87,6 +87,11 @@ pub fn run(state: &mut State, line: &str) -> Vec<Command> {
                 }
             }
         }
+        (Some("cmd"), _, _) => super::run::by_name(state, rest),
+        (Some("tasks"), None, _) => {
+            state.popup = Some(Popup::Tasks { index: 0 });
+            Vec::new()
+        }
         (Some("sort"), Some(column), None) => {
             if let Err(why) = state.pane_mut().sort_by(column) {
                 state.say(Level::Error, why);
@@ -133,7 +138,7 @@ pub fn run(state: &mut State, line: &str) -> Vec<Command> {
         _ => {
             state.say(
                 Level::Error,
-                format!("unknown command \":{line}\" — try :q, :cluster, :filter, :sort, :readonly, :theme, :keys, :w FILE (Tab completes)"),
+                format!("unknown command \":{line}\" — try :q, :cluster, :filter, :sort, :readonly, :theme, :keys, :w FILE, :cmd NAME, :tasks (Tab completes)"),
             );
             Vec::new()
         }
@@ -204,6 +209,7 @@ pub fn complete(state: &mut State) {
             c
         }
         (1, Some("theme")) => state.completions.themes.clone(),
+        (1, Some("cmd")) => state.commands.iter().map(|c| c.name.clone()).collect(),
         (1, Some("sort")) => state
             .pane_mut()
             .sort_columns()

@@ -227,6 +227,9 @@ pub fn apply(state: &mut State, msg: Msg) -> Vec<Command> {
             }
         }
         Msg::Discovered { pane, value, .. } => out.extend(discovered(state, pane, value)),
+        msg @ (Msg::TaskStarted(_) | Msg::RunFinished { .. }) => {
+            out.extend(super::run::fact(state, msg))
+        }
         Msg::Notice(source, text) => state.say(Level::Warn, format!("{}: {text}", source.label())),
         Msg::Alert(source, text) => state.alert(Level::Warn, format!("{}: {text}", source.label())),
     }

@@ -22,6 +22,8 @@ pub enum InputKind {
     },
     /// `t` in the logs pane: a time to move the cursor to.
     TimeJump,
+    /// `/` in a command's output: text to find.
+    Search,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -117,6 +119,14 @@ pub fn act(state: &mut State, action: Action) -> Vec<Command> {
                     }
                     out.extend(command_line::run(state, &line));
                     out
+                }
+                InputKind::Search => {
+                    if let Some(Popup::Output(out)) = state.popup.as_mut() {
+                        if let Some(say) = out.search(input.field.text()) {
+                            state.say(Level::Info, say);
+                        }
+                    }
+                    Vec::new()
                 }
                 InputKind::TimeJump => {
                     let rereads = matches!(

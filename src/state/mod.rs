@@ -16,6 +16,7 @@ pub mod grouping;
 mod guarded;
 pub mod incident;
 pub mod input;
+pub mod links;
 pub mod logs;
 pub mod members;
 pub mod metrics;
@@ -23,6 +24,7 @@ pub mod pane;
 pub mod paste;
 pub mod pointer;
 pub mod popup;
+pub mod run;
 pub mod silence_form;
 pub mod undo;
 
@@ -173,6 +175,12 @@ pub struct State {
     pub keymap: crate::keymap::Keymap,
     /// A bulk change in flight.
     pub batch: undo::Batch,
+    /// The custom commands (`[[commands]]`), by the index their keys carry.
+    pub commands: Vec<crate::model::run::CustomCommand>,
+    /// Custom commands running in the background.
+    pub tasks: Vec<crate::model::run::TaskInfo>,
+    /// The profile's link templates (member and check details).
+    pub link_templates: Vec<crate::model::run::LinkTemplate>,
 }
 
 impl State {
@@ -224,6 +232,9 @@ impl State {
             journal_problem: None,
             keymap: Default::default(),
             batch: Default::default(),
+            commands: Vec::new(),
+            tasks: Vec::new(),
+            link_templates: Vec::new(),
         }
     }
 
@@ -818,6 +829,11 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
             guarded::mark(state, action)
         }
         Action::Quit => vec![Command::Quit],
+        Action::RunCommand(i) => run::start(state, i, false),
+        Action::Tasks => {
+            state.popup = Some(Popup::Tasks { index: 0 });
+            Vec::new()
+        }
         Action::NextPane => {
             state.focus = state.focus.step(1);
             Vec::new()

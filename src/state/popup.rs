@@ -58,6 +58,14 @@ pub enum Popup {
         clusters: Vec<ClusterChoice>,
         index: usize,
     },
+    /// `:cmd NAME`: the exact argument list, before it runs (Enter runs, `y` copies it).
+    RunPreview(super::run::Prepared),
+    /// A capture (or pipe) command's output: scrollable, searchable.
+    Output(Box<super::run::Output>),
+    /// The custom commands running in the background.
+    Tasks {
+        index: usize,
+    },
 }
 
 /// A cluster of the config as the picker lists it, with the marks that keep anyone from acting
@@ -140,6 +148,8 @@ pub enum Change {
         /// Keys that went with the lease when it was revoked (not restored — the dialog says so).
         lease_revoked: bool,
     },
+    /// A custom command with `danger = "confirm"` or `"typed"`.
+    Run(Box<super::run::Prepared>),
 }
 
 impl Change {
@@ -151,6 +161,7 @@ impl Change {
             Change::Unsilence { .. } => "unsilence",
             Change::Extend { .. } => "extend silence",
             Change::Restore { .. } => "undo deregister",
+            Change::Run(_) => super::run::AUDIT_ACTION,
         }
     }
 
@@ -163,13 +174,14 @@ impl Change {
         }
     }
 
-    /// The source that must be live for it to be sent.
-    pub fn source(&self) -> SourceKind {
+    /// The source that must be live for it to be sent (none for a custom command).
+    pub fn source(&self) -> Option<SourceKind> {
         match self {
             Change::Deregister { .. } | Change::DeregisterMany { .. } | Change::Restore { .. } => {
-                SourceKind::Etcd
+                Some(SourceKind::Etcd)
             }
-            _ => SourceKind::Checks,
+            Change::Run(_) => None,
+            _ => Some(SourceKind::Checks),
         }
     }
 }
@@ -346,6 +358,90 @@ pub fn act(state: &mut State, popup: Popup, action: Action, key: Option<&str>) -
             state.popup = Some(Popup::PickCluster { clusters, index });
             Vec::new()
         }
+        Popup::RunPreview(prepared) => {
+            match action {
+                Action::Select | Action::Detail | Action::Confirm | Action::Submit => {
+                    state.popup = None;
+                    return super::run::proceed(state, prepared);
+                }
+                Action::Copy => {
+                    let text = crate::model::run::shell_words(&prepared.argv);
+                    state.say(Level::Info, "copied the command line");
+                    return vec![Command::Copy(text)];
+                }
+                Action::Back | Action::Cancel | Action::Quit => {
+                    state.popup = None;
+                    state.say(Level::Info, format!("{} not run", prepared.name));
+                }
+                _ => {}
+            }
+            Vec::new()
+        }
+        Popup::Output(mut out) => {
+            let last = out.lines.len().saturating_sub(1);
+            match action {
+                Action::Down => out.scroll = (out.scroll + 1).min(last),
+                Action::Up => out.scroll = out.scroll.saturating_sub(1),
+                Action::PageDown => out.scroll = (out.scroll + 10).min(last),
+                Action::PageUp => out.scroll = out.scroll.saturating_sub(10),
+                Action::Top => out.scroll = 0,
+                Action::Bottom => out.scroll = last,
+                Action::NextMatch | Action::PrevMatch => {
+                    if out.matches.is_empty() {
+                        state.say(Level::Info, "no search — / searches the output");
+                    } else {
+                        out.step(action == Action::NextMatch, false);
+                    }
+                }
+                Action::Filter => {
+                    let current = out.search.clone().unwrap_or_default();
+                    let mut input = super::Input::new(super::InputKind::Search, &current);
+                    input.field.select_all();
+                    state.input = Some(input);
+                }
+                Action::Copy => {
+                    let text = out.lines.join("\n");
+                    state.say(Level::Info, format!("copied {} lines", out.lines.len()));
+                    state.popup = Some(Popup::Output(out));
+                    return vec![Command::Copy(text)];
+                }
+                Action::Back | Action::Cancel | Action::Quit | Action::Select | Action::Detail => {
+                    state.popup = None;
+                    return Vec::new();
+                }
+                _ => {}
+            }
+            state.popup = Some(Popup::Output(out));
+            Vec::new()
+        }
+        Popup::Tasks { index } => {
+            let last = state.tasks.len().saturating_sub(1);
+            let index = match action {
+                Action::Down => (index + 1).min(last),
+                Action::Up => index.saturating_sub(1),
+                Action::Top => 0,
+                Action::Bottom => last,
+                Action::KillTask => {
+                    return match state.tasks.get(index).cloned() {
+                        Some(t) => {
+                            state.say(Level::Info, format!("killing {} (pid {}) …", t.name, t.pid));
+                            vec![Command::KillTask(t.id)]
+                        }
+                        None => {
+                            state.say(Level::Info, "no task to kill");
+                            Vec::new()
+                        }
+                    };
+                }
+                Action::Back | Action::Cancel | Action::Quit | Action::Select | Action::Tasks => {
+                    state.popup = None;
+                    return Vec::new();
+                }
+                _ => index,
+            };
+            state.popup = Some(Popup::Tasks { index });
+            Vec::new()
+        }
         Popup::Chart { .. } => {
             match action {
                 Action::NextWindow | Action::PrevWindow => {
@@ -358,6 +454,19 @@ pub fn act(state: &mut State, popup: Popup, action: Action, key: Option<&str>) -
                 _ => {}
             }
             Vec::new()
+        }
+        Popup::MemberDetail { .. } | Popup::CheckDetail { .. }
+            if action.link_number().is_some() =>
+        {
+            let n = action.link_number().unwrap_or(1);
+            let (links, _) = super::links::of_popup(state);
+            match links.get(n - 1) {
+                Some(l) => vec![Command::OpenUrl(l.url.clone())],
+                None => {
+                    state.say(Level::Info, format!("no link {n} here"));
+                    Vec::new()
+                }
+            }
         }
         Popup::Help { scroll }
         | Popup::Churn { scroll }
@@ -445,7 +554,11 @@ fn confirm_action(state: &mut State, mut confirm: Confirm, action: Action) -> Ve
     }
     // Confirmed. A change is only sent while its source answers.
     state.popup = None;
-    if let Some(why) = super::not_live(state, confirm.change.source()) {
+    if let Some(why) = confirm
+        .change
+        .source()
+        .and_then(|kind| super::not_live(state, kind))
+    {
         let line = state.refusal(
             confirm.change.action(),
             confirm.target.clone(),
@@ -545,6 +658,7 @@ fn confirm_action(state: &mut State, mut confirm: Confirm, action: Action) -> Ve
                 .audit
                 .gate(attempt, Mutation::ExtendSilence { silence, until })]
         }
+        Change::Run(prepared) => super::run::launch(state, *prepared),
         Change::Restore {
             key,
             value,
@@ -579,6 +693,7 @@ fn cancel(state: &mut State, change: &Change) -> Vec<Command> {
         Change::Restore { .. } => state.say(Level::Info, "undo cancelled"),
         Change::Extend { .. } => state.say(Level::Info, "extend cancelled"),
         Change::Unsilence { .. } => {}
+        Change::Run(p) => state.say(Level::Info, format!("{} not run", p.name)),
     }
     Vec::new()
 }

@@ -2954,3 +2954,174 @@ fn groups_count_what_the_failing_members_share_and_enter_scopes_and_marks() {
     handle_action(&mut s, Action::Back);
     assert_eq!(s.scope, Scope::Cluster);
 }
+
+// ---- custom commands ----
+
+fn custom(name: &str, argv: &[&str], mode: &str, danger: &str) -> crate::model::run::CustomCommand {
+    use crate::model::run::{CustomCommand, Danger, RunMode, RunScope};
+    CustomCommand {
+        name: name.into(),
+        key: None,
+        scope: RunScope::Member,
+        argv: argv.iter().map(|a| a.to_string()).collect(),
+        mode: RunMode::parse(mode).unwrap(),
+        danger: Danger::parse(danger).unwrap(),
+    }
+}
+
+#[test]
+fn a_custom_command_is_filled_from_the_selected_member_and_gated_through_the_audit_log() {
+    let mut s = synced();
+    s.commands = vec![custom(
+        "probe",
+        &[
+            "curl",
+            "-s",
+            "http://{addr}/healthz",
+            "{instance}",
+            "{version}",
+            "{cluster}",
+        ],
+        "capture",
+        "none",
+    )];
+    let first = selected_key(&s).unwrap();
+    let cmds = handle_action(&mut s, Action::RunCommand(0));
+    let (attempt, mutation) = gated(&cmds);
+    let Mutation::Run(spec) = mutation else {
+        panic!("{mutation:?}")
+    };
+    let m = s.members.get(first.as_bytes()).unwrap();
+    assert_eq!(
+        spec.argv,
+        vec![
+            "curl".to_string(),
+            "-s".into(),
+            format!("http://{}/healthz", m.addr()),
+            m.instance().into(),
+            "1.4.2".into(),
+            "prod".into()
+        ]
+    );
+    assert_eq!(attempt.action, "run command");
+    assert_eq!(attempt.argv.as_deref(), Some(&spec.argv));
+    assert!(
+        attempt.target.starts_with("probe: curl -s http://"),
+        "{}",
+        attempt.target
+    );
+
+    // The run ends: one outcome line, the output in a popup that searches.
+    let id = attempt.id.clone();
+    let result = crate::model::run::RunResult {
+        status: "exit 0".into(),
+        success: true,
+        output: Some("ok\nneedle one\nmiddle\nNEEDLE two\n".into()),
+        truncated: false,
+    };
+    let cmds = update(
+        &mut s,
+        Msg::RunFinished {
+            id: id.clone(),
+            name: "probe".into(),
+            result,
+        },
+    );
+    let outcome = audit_of(&cmds);
+    assert_eq!((outcome.id.clone(), outcome.phase), (id, Phase::Outcome));
+    assert_eq!(outcome.result.as_deref(), Some("exit 0"));
+    assert!(matches!(s.popup, Some(Popup::Output(_))));
+    handle_action(&mut s, Action::Filter);
+    type_text(&mut s, "needle");
+    handle_action(&mut s, Action::Submit);
+    let Some(Popup::Output(out)) = &s.popup else {
+        panic!("{:?}", s.popup)
+    };
+    assert_eq!((out.matches.clone(), out.scroll), (vec![1, 3], 1));
+    handle_action(&mut s, Action::NextMatch);
+    let Some(Popup::Output(out)) = &s.popup else {
+        panic!()
+    };
+    assert_eq!(out.scroll, 3);
+    handle_action(&mut s, Action::Back);
+    assert_eq!(s.popup, None);
+}
+
+#[test]
+fn custom_command_refusals_danger_and_preview() {
+    // A control character in a value: refused, nothing runs.
+    let mut s = synced();
+    s.commands = vec![custom("x", &["echo", "{nope}"], "capture", "none")];
+    assert_eq!(handle_action(&mut s, Action::RunCommand(0)), vec![]);
+    assert!(
+        status_text(&s).contains("{nope} has no value"),
+        "{}",
+        status_text(&s)
+    );
+
+    // danger = confirm: the dialog, then `y` (after the guard) runs it.
+    let mut s = synced();
+    s.commands = vec![custom(
+        "reboot",
+        &["ssh", "{addr}", "reboot"],
+        "foreground",
+        "confirm",
+    )];
+    assert_eq!(handle_action(&mut s, Action::RunCommand(0)), vec![]);
+    assert!(matches!(
+        &s.popup,
+        Some(Popup::Confirm(Confirm {
+            change: Change::Run(_),
+            typed: None,
+            ..
+        }))
+    ));
+    frame_drawn(&mut s, at(0), true);
+    let cmds = handle_key(&mut s, Action::Confirm, "y", at(300));
+    let (_, mutation) = gated(&cmds);
+    assert!(matches!(mutation, Mutation::Run(_)));
+
+    // Read-only: a confirm command is refused, with one audit line.
+    let mut s = synced();
+    s.readonly = true;
+    s.commands = vec![custom(
+        "reboot",
+        &["ssh", "{addr}", "reboot"],
+        "foreground",
+        "confirm",
+    )];
+    let cmds = handle_action(&mut s, Action::RunCommand(0));
+    let line = audit_of(&cmds);
+    assert_eq!(
+        (line.phase, line.result.as_deref()),
+        (Phase::Refused, Some("refused: readonly"))
+    );
+    assert_eq!(s.popup, None);
+    // … while a harmless one still runs.
+    s.commands = vec![custom("look", &["echo", "{addr}"], "capture", "none")];
+    let cmds = handle_action(&mut s, Action::RunCommand(0));
+    gated(&cmds);
+
+    // :cmd NAME shows the argument list; y copies it; Enter runs it.
+    let mut s = synced();
+    s.commands = vec![custom(
+        "look",
+        &["echo", "a b", "{addr}"],
+        "capture",
+        "none",
+    )];
+    handle_action(&mut s, Action::CommandLine);
+    type_text(&mut s, "cmd look");
+    handle_action(&mut s, Action::Submit);
+    assert!(
+        matches!(&s.popup, Some(Popup::RunPreview(_))),
+        "{:?}",
+        s.popup
+    );
+    let cmds = handle_action(&mut s, Action::Copy);
+    let addr = s.members.selected().unwrap().addr().to_string();
+    assert_eq!(cmds, vec![Command::Copy(format!("echo 'a b' {addr}"))]);
+    let cmds = handle_action(&mut s, Action::Select);
+    gated(&cmds);
+    assert_eq!(s.popup, None);
+}

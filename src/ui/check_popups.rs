@@ -460,6 +460,11 @@ fn detail(frame: &mut Frame, area: Rect, ctx: &Ctx, entity: &str, check: &str, s
             }
         }
     }
+    let links = super::links::lines(ctx);
+    if !lines.is_empty() && !links.is_empty() {
+        let at = 2.min(lines.len());
+        lines.splice(at..at, links);
+    }
     let block = Block::default()
         .borders(Borders::ALL)
         .title(" Check detail — Esc closes, j/k scroll ")

@@ -64,6 +64,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, confirm: &Confirm) {
             extend(ctx, &confirm.target, silence, *until),
             "extend",
         ),
+        Change::Run(p) => (" Run command ", run_lines(ctx, p), "run"),
         Change::Restore {
             key,
             value,
@@ -512,6 +513,34 @@ fn key_line(ctx: &Ctx, key: &str) -> Line<'static> {
         ctx.theme.style(StyleName::Highlight),
     ));
     Line::from(spans)
+}
+
+/// A custom command: its name, mode and the exact argument list, one argument a line (no shell
+/// reads them).
+pub fn run_lines(ctx: &Ctx, p: &crate::state::run::Prepared) -> Vec<Line<'static>> {
+    let mut lines = vec![
+        title_line(ctx, &format!("Run \"{}\" ({})?", p.name, p.mode.name())),
+        Line::default(),
+        Line::from(Span::styled(
+            "  exactly these arguments, no shell:",
+            ctx.theme.style(StyleName::Muted),
+        )),
+    ];
+    for (i, a) in p.argv.iter().enumerate() {
+        let mut spans = vec![Span::styled(
+            format!("  [{i}] "),
+            ctx.theme.style(StyleName::Muted),
+        )];
+        spans.extend(owned_spans(ctx, "", a, Style::default()));
+        lines.push(Line::from(spans));
+    }
+    if let Some(stdin) = &p.stdin {
+        lines.push(Line::from(Span::styled(
+            format!("  stdin: {} JSON lines ({} bytes)", p.rows, stdin.len()),
+            ctx.theme.style(StyleName::Muted),
+        )));
+    }
+    lines
 }
 
 fn title_line(ctx: &Ctx, text: &str) -> Line<'static> {

@@ -6,10 +6,12 @@ mod checks;
 mod confirm;
 pub mod fmt;
 pub mod layout;
+pub mod links;
 mod logs;
 mod members;
 pub mod metrics;
 mod popups;
+mod run_popups;
 mod status;
 pub mod table;
 

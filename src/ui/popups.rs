@@ -28,6 +28,9 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         Popup::Confirm(confirm) => super::confirm::draw(frame, area, ctx, confirm),
         Popup::Chart { series } => super::chart::draw(frame, area, ctx, series),
         Popup::Churn { scroll } => churn(frame, area, ctx, *scroll),
+        Popup::RunPreview(p) => super::run_popups::preview(frame, area, ctx, p),
+        Popup::Output(out) => super::run_popups::output(frame, area, ctx, out),
+        Popup::Tasks { index } => super::run_popups::tasks(frame, area, ctx, *index),
         other => super::check_popups::draw(frame, area, ctx, other),
     }
 }
@@ -269,6 +272,10 @@ fn detail(
         " Member detail — Esc closes, j/k scroll ".into(),
         false,
     );
+    let links = super::links::lines(ctx);
+    if lines.len() > 4 && !links.is_empty() {
+        lines.splice(4..4, links);
+    }
     frame.render_widget(Clear, rect);
     let visible = rect.height.saturating_sub(2) as usize;
     let max = lines.len().saturating_sub(visible);

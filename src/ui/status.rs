@@ -29,6 +29,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
                 InputKind::Filter => "/".to_string(),
                 InputKind::Command => ":".to_string(),
                 InputKind::TimeJump => "go to time (14:02, -15m): ".to_string(),
+                InputKind::Search => "search the output: ".to_string(),
                 InputKind::Extend { id } => format!(
                     "extend silence {} by (30m 2h 1d; Enter alone: {}): ",
                     fit(&visible(id), 24),

@@ -31,6 +31,7 @@ mod checks_backends;
 mod churn;
 mod cli;
 mod command_line;
+mod commands;
 mod config;
 mod conventions;
 mod deregister;

@@ -40,6 +40,8 @@ struct Alert {
     starts_at: Lax<String>,
     updated_at: Lax<String>,
     status: Lax<AlertStatus>,
+    #[serde(rename = "generatorURL")]
+    generator_url: Lax<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -129,11 +131,36 @@ pub fn parse_alerts(raw: &[u8], url: &str) -> Result<(Vec<CheckResult>, usize), 
             (Some(s), Some(u)) if s > u => Some(u),
             (s, _) => s,
         };
-        let mut annotations = a.annotations.ok().unwrap_or_default();
+        let annotations: Vec<(String, String)> = a
+            .annotations
+            .ok()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v.ok()?)))
+            .collect();
         let output = ["summary", "description", "message"]
             .iter()
-            .find_map(|k| annotations.remove(*k).and_then(Lax::ok))
+            .find_map(|k| annotations.iter().find(|(n, _)| n == k))
+            .map(|(_, v)| v.clone())
             .unwrap_or_default();
+        // runbook_url first, then dashboard, then any other http(s) value; generatorURL last.
+        let mut links: Vec<(String, String)> = annotations
+            .iter()
+            .filter(|(_, v)| crate::model::run::is_web_url(v))
+            .cloned()
+            .collect();
+        links.sort_by_key(|(k, _)| match k.as_str() {
+            "runbook_url" | "runbook" => 0,
+            "dashboard" | "dashboard_url" => 1,
+            _ => 2,
+        });
+        if let Some(g) = a
+            .generator_url
+            .ok()
+            .filter(|g| crate::model::run::is_web_url(g))
+        {
+            links.push(("generatorURL".into(), g));
+        }
         let (state, silenced_by) = match a.status.ok() {
             Some(s) => (
                 s.state.ok().unwrap_or_default(),
@@ -157,6 +184,8 @@ pub fn parse_alerts(raw: &[u8], url: &str) -> Result<(Vec<CheckResult>, usize), 
             silenced: state == "suppressed" && !silenced_by.is_empty(),
             silenced_by,
             labels: labels.into_iter().collect(),
+            annotations,
+            links,
         });
     }
     Ok((out, skipped))

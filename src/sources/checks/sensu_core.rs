@@ -170,6 +170,8 @@ fn convert(client: &str, check: Usable, ev: Option<EventFacts>) -> CheckResult {
         silenced: silenced.unwrap_or(!silenced_by.is_empty()),
         silenced_by,
         labels: Vec::new(),
+        annotations: Vec::new(),
+        links: Vec::new(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Sensu Go core/v2 API: events (paged with `Sensu-Continue`), silenced entries, API-key or
 //! username/password auth with access tokens refreshed before they expire.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -74,6 +75,7 @@ impl Token {
 struct Meta {
     name: Lax<String>,
     created_by: Lax<String>,
+    annotations: Lax<BTreeMap<String, Lax<String>>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -161,8 +163,20 @@ impl GoSilenced {
     }
 }
 
-fn name_of(meta: Lax<Meta>) -> Option<String> {
-    meta.ok().and_then(|m| m.name.non_empty())
+/// The name and the annotations of an object's metadata.
+fn name_and_annotations(meta: Lax<Meta>) -> (Option<String>, Vec<(String, String)>) {
+    match meta.ok() {
+        None => (None, Vec::new()),
+        Some(m) => (
+            m.name.non_empty(),
+            m.annotations
+                .ok()
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|(k, v)| Some((k, v.ok()?)))
+                .collect(),
+        ),
+    }
 }
 
 /// Parses one page of `/events` into results. Entries that are not objects, lack an entity or check
@@ -181,9 +195,9 @@ pub fn parse_events(raw: &[u8], url: &str) -> Result<(Vec<CheckResult>, usize), 
             skipped += 1;
             continue;
         };
-        let (Some(entity_name), Some(check_name)) =
-            (name_of(entity.metadata), name_of(check.metadata))
-        else {
+        let (entity_name, entity_annotations) = name_and_annotations(entity.metadata);
+        let (check_name, check_annotations) = name_and_annotations(check.metadata);
+        let (Some(entity_name), Some(check_name)) = (entity_name, check_name) else {
             skipped += 1;
             continue;
         };
@@ -230,6 +244,26 @@ pub fn parse_events(raw: &[u8], url: &str) -> Result<(Vec<CheckResult>, usize), 
             silenced: check.is_silenced.ok().unwrap_or(!silenced_by.is_empty()),
             silenced_by,
             labels: Vec::new(),
+            // The check's annotations, then the entity's (as `entity.NAME`); the http(s) ones
+            // are the detail's links.
+            links: check_annotations
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .chain(
+                    entity_annotations
+                        .iter()
+                        .map(|(k, v)| (format!("entity.{k}"), v.clone())),
+                )
+                .filter(|(_, v)| crate::model::run::is_web_url(v))
+                .collect(),
+            annotations: check_annotations
+                .into_iter()
+                .chain(
+                    entity_annotations
+                        .into_iter()
+                        .map(|(k, v)| (format!("entity.{k}"), v)),
+                )
+                .collect(),
         });
     }
     Ok((out, skipped))
@@ -547,5 +581,32 @@ impl SensuGo {
         let u = url.clone();
         self.call(&url, move |c| c.delete(&u)).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn check_and_entity_annotations_become_links() {
+        let raw = br#"[{"entity":{"metadata":{"name":"web-1","annotations":{"dashboard":"https://grafana.example/d/web-1","owner":"team-a"}}},
+            "check":{"metadata":{"name":"check_http","annotations":{"runbook_url":"https://runbooks.example/http","bad":"javascript:alert(1)"}},"status":2,"output":"503"}}]"#;
+        let (rows, skipped) = super::parse_events(raw, "http://sensu").unwrap();
+        assert_eq!(skipped, 0);
+        assert_eq!(
+            rows[0].links,
+            vec![
+                (
+                    "runbook_url".to_string(),
+                    "https://runbooks.example/http".to_string()
+                ),
+                (
+                    "entity.dashboard".to_string(),
+                    "https://grafana.example/d/web-1".to_string()
+                ),
+            ]
+        );
+        assert!(rows[0]
+            .annotations
+            .contains(&("entity.owner".to_string(), "team-a".to_string())));
     }
 }

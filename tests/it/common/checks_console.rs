@@ -32,6 +32,8 @@ impl ChecksConsole {
             logs: None,
             discovery_prefix: String::new(),
             guard: Default::default(),
+            commands: Vec::new(),
+            links: Vec::new(),
             warnings: Vec::new(),
         };
         let mut c = ChecksConsole {

@@ -93,6 +93,8 @@ pub fn cluster(etcd: EtcdProfile) -> ClusterProfile {
         logs: None,
         discovery_prefix: String::new(),
         guard: Default::default(),
+        commands: Vec::new(),
+        links: Vec::new(),
         warnings: Vec::new(),
     }
 }

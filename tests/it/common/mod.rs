@@ -6,13 +6,24 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// A free TCP port on 127.0.0.1 (bound then released; fine for tests that start at once).
+/// A free TCP port on 127.0.0.1 (bound then released), never one this test process handed out
+/// before: the kernel may give a just-released port again, and two calls in a row (etcd's client
+/// and peer ports) then got the same one — "bind: address already in use", seen in a full run.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("binding 127.0.0.1:0")
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .expect("binding 127.0.0.1:0")
+            .local_addr()
+            .unwrap()
+            .port();
+        if given.insert(port) {
+            return port;
+        }
+    }
 }
 
 /// The Debian package that installs each program the tests run (by file name).

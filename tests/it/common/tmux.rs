@@ -186,7 +186,11 @@ impl TmuxBuilder {
             },
         };
         let mut cmd = t.cmd();
-        cmd.env_remove("TMUX").env_remove("NO_COLOR");
+        // No local display: a link is copied (OSC 52), never handed to a browser by a test.
+        cmd.env_remove("TMUX")
+            .env_remove("NO_COLOR")
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY");
         for key in &self.env_remove {
             cmd.env_remove(key);
         }

@@ -92,6 +92,14 @@ fn first_error_line(s: &str) -> String {
     last.strip_prefix("error: ").unwrap_or(last).to_string()
 }
 
+/// How far a listing got: keys read, and keys under the prefix once etcd counted them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListingProgress {
+    pub revision: i64,
+    pub listed: usize,
+    pub total: Option<usize>,
+}
+
 #[derive(Debug, Default)]
 pub struct Members {
     pub prefix: String,
@@ -113,6 +121,9 @@ pub struct Members {
     lease_expiry: HashMap<i64, DateTime<Utc>>,
     pub revision: i64,
     pub synced: bool,
+    /// A listing under way: how far it got. Its first rows are shown meanwhile when no earlier
+    /// listing is (`synced` false); a relist keeps the last full listing on screen.
+    pub listing: Option<ListingProgress>,
     pub last_update: Option<DateTime<Utc>>,
 }
 
@@ -263,8 +274,46 @@ impl Members {
         self.role_counts = counts;
         self.revision = revision;
         self.synced = true;
+        self.listing = None;
         self.last_update = Some(at);
         self.resync_selection();
+    }
+
+    /// A listing under way (`Msg::MembersProgress`): its progress for the title, and its first
+    /// rows while no full listing is on screen (they may still move; the listing replaces them).
+    pub fn apply_progress(
+        &mut self,
+        revision: i64,
+        preview: Vec<Member>,
+        listed: usize,
+        total: Option<usize>,
+        at: DateTime<Utc>,
+    ) {
+        // Reports come from several reading tasks: keep the furthest of this listing's.
+        let progress = match self.listing {
+            Some(p) if p.revision == revision => ListingProgress {
+                revision,
+                listed: p.listed.max(listed),
+                total: total.or(p.total),
+            },
+            _ => ListingProgress {
+                revision,
+                listed,
+                total,
+            },
+        };
+        self.listing = Some(progress);
+        if !self.synced {
+            for m in preview {
+                self.upsert(m);
+            }
+        }
+        self.last_update = Some(at);
+    }
+
+    /// The listing under way stopped (the session was lost): nothing is being listed.
+    pub fn listing_stopped(&mut self) {
+        self.listing = None;
     }
 
     pub fn apply_events(&mut self, events: Vec<KvEvent>, at: DateTime<Utc>) {

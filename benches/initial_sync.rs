@@ -114,6 +114,7 @@ fn main() {
             ms(b.update),
             ms(b.draw)
         );
+        println!("  resident with the state held: {:.1} MB", b.rss_mb);
         if run > 0 {
             etcdctl.push(a);
             protobuf.push(c);
@@ -177,6 +178,8 @@ fn main() {
 }
 
 struct Phases {
+    /// VmRSS of this process with the state held, after the first frame.
+    rss_mb: f64,
     connect: Duration,
     /// From the start of the listing to its first rows (`ListProgress` with a preview).
     first_rows: Duration,
@@ -237,6 +240,10 @@ async fn console_first_frame(
         .unwrap();
     let t4 = Instant::now();
     assert_eq!(state.members.len(), expected);
+    // What the state costs: resident memory with it held, after the listing's transient buffers
+    // were handed back as the app does (`memory::release_free_memory`).
+    opsconsole::memory::release_free_memory();
+    let rss_mb = vm_rss_kb() as f64 / 1024.0;
     let screen = terminal.backend().to_string();
     assert!(
         screen.contains(&expected.to_string()),
@@ -245,6 +252,7 @@ async fn console_first_frame(
     drop(state);
     drop(client);
     Phases {
+        rss_mb,
         connect: t1 - t0,
         first_rows: first_rows.get().copied().unwrap_or(t2 - t1),
         list: t2 - t1,
@@ -325,6 +333,17 @@ fn member(i: usize) -> (String, String) {
         i % 5,
     );
     (format!("{PREFIX}{role}/{role}-{n}"), value)
+}
+
+fn vm_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {

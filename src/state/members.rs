@@ -103,9 +103,9 @@ pub struct ListingProgress {
 #[derive(Debug, Default)]
 pub struct Members {
     pub prefix: String,
-    by_key: HashMap<Arc<[u8]>, Member>,
-    /// Keys of members passing the filter, in sort order.
-    view: View,
+    by_key: Store,
+    /// Ids of members passing the filter, in sort order.
+    view: View<u32>,
     pub sort: Option<SortColumn>,
     pub descending: bool,
     pub filter: Option<Filter>,
@@ -158,7 +158,7 @@ impl Members {
 
     /// Visible member at position `i` of the sorted, filtered view.
     pub fn row(&self, i: usize) -> Option<&Member> {
-        self.view.get(i).and_then(|k| self.by_key.get(k))
+        self.view.get(i).map(|&id| self.by_key.at(id))
     }
 
     /// The cursor's row. `None` until the user moves it (nothing is selected at start, so
@@ -207,7 +207,9 @@ impl Members {
 
     /// Marks every member the filter shows.
     pub fn mark_all_visible(&mut self) {
-        self.marked.extend(self.view.iter_from(0).cloned());
+        let by_key = &self.by_key;
+        self.marked
+            .extend(self.view.iter_from(0).map(|&id| by_key.at(id).key.clone()));
     }
 
     pub fn clear_marks(&mut self) {
@@ -221,8 +223,8 @@ impl Members {
         }
         self.view
             .iter_from(0)
-            .filter(|k| self.marked.contains(*k))
-            .filter_map(|k| self.by_key.get(k))
+            .map(|&id| self.by_key.at(id))
+            .filter(|m| self.marked.contains(&m.key))
             .collect()
     }
 
@@ -260,14 +262,14 @@ impl Members {
         }
         // A stable sort finds the runs the listing already has (etcd lists in key order, the source
         // sorts each range): near-linear; the hash map's order would throw that away.
-        let mut order: Vec<&Member> = members.iter().filter(|m| self.passes(m)).collect();
-        order.sort_by(|a, b| self.compare(a, b));
-        let view = View::from_sorted(order.into_iter().map(|m| m.key.clone()).collect());
+        let by_key = Store::from_members(members);
+        let mut order: Vec<(&Member, u32)> =
+            by_key.iter().filter(|(m, _)| self.passes(m)).collect();
+        order.sort_by(|a, b| self.compare(a.0, b.0));
+        let view = View::from_sorted(order.into_iter().map(|(_, id)| id).collect());
         let mut counts = BTreeMap::new();
-        let mut by_key = HashMap::with_capacity(members.len());
-        for m in members {
+        for (m, _) in by_key.iter() {
             count_role(&mut counts, m.role());
-            by_key.insert(m.key.clone(), m);
         }
         self.by_key = by_key;
         self.view = view;
@@ -383,7 +385,7 @@ impl Members {
         }
         let i = i.min(self.view.len() - 1);
         self.cursor.select(Some(i));
-        self.selected = self.view.get(i).cloned();
+        self.selected = self.view.get(i).map(|&id| self.by_key.at(id).key.clone());
     }
 
     /// Keeps the selection on screen after the rows or the pane's height changed.
@@ -437,10 +439,8 @@ impl Members {
     }
 
     fn position_of(&self, m: &Member) -> Result<usize, usize> {
-        self.view.binary_search_by(|k| match self.by_key.get(k) {
-            Some(other) => self.compare(other, m),
-            None => Ordering::Less,
-        })
+        self.view
+            .binary_search_by(|&id| self.compare(self.by_key.at(id), m))
     }
 
     fn passes(&self, m: &Member) -> bool {
@@ -457,14 +457,14 @@ impl Members {
     }
 
     fn upsert(&mut self, m: Member) {
-        let key = m.key.clone();
-        if let Some(old) = self.by_key.get(&key) {
+        if let Some(old) = self.by_key.get(&m.key) {
             // Same place in the view (a value change that touches no sort column, e.g. under the
             // default role sort): replace it, nothing moves.
             if self.passes(old) == self.passes(&m) && self.compare(old, &m) == Ordering::Equal {
-                self.by_key.insert(key, m);
+                self.by_key.put(m);
                 return;
             }
+            let key = m.key.clone();
             self.unlink(&key);
         }
         count_role(&mut self.role_counts, m.role());
@@ -474,9 +474,9 @@ impl Members {
         } else {
             None
         };
-        self.by_key.insert(key.clone(), m);
+        let id = self.by_key.put(m);
         if let Some(p) = pos {
-            self.view.insert(p, key);
+            self.view.insert(p, id);
             match self.cursor.raw() {
                 Some(i) if self.selected.is_some() && p <= i => self.cursor.select(Some(i + 1)),
                 _ => {}
@@ -487,7 +487,7 @@ impl Members {
 
     fn remove(&mut self, key: &[u8]) {
         self.marked.remove(key);
-        if self.by_key.contains_key(key) {
+        if self.by_key.get(key).is_some() {
             self.unlink(key);
             self.by_key.remove(key);
             self.resync_selection();
@@ -528,6 +528,7 @@ impl Members {
             .cursor
             .raw()
             .and_then(|i| self.view.get(i))
+            .map(|&id| &self.by_key.at(id).key)
             .is_some_and(|k| Arc::ptr_eq(k, &key) || *k == key)
         {
             return;
@@ -545,12 +546,13 @@ impl Members {
     fn rebuild_view(&mut self) {
         // Sort the members themselves: looking each key up again in every comparison cost two
         // hash lookups per comparison (millions for 100k members).
-        let mut rows: Vec<&Member> = self.by_key.values().filter(|m| self.passes(m)).collect();
-        rows.sort_unstable_by(|a, b| self.compare(a, b));
-        let view = rows.into_iter().map(|m| m.key.clone()).collect();
+        let mut rows: Vec<(&Member, u32)> =
+            self.by_key.iter().filter(|(m, _)| self.passes(m)).collect();
+        rows.sort_unstable_by(|a, b| self.compare(a.0, b.0));
+        let view = rows.into_iter().map(|(_, id)| id).collect();
         self.view = View::from_sorted(view);
         let mut counts = BTreeMap::new();
-        for m in self.by_key.values() {
+        for (m, _) in self.by_key.iter() {
             count_role(&mut counts, m.role());
         }
         self.role_counts = counts;
@@ -562,7 +564,7 @@ impl Members {
         self.view
             .iter_from(from)
             .take(n)
-            .filter_map(|k| self.by_key.get(k))
+            .map(|&id| self.by_key.at(id))
     }
 }
 
@@ -660,19 +662,114 @@ fn count_role(counts: &mut BTreeMap<String, usize>, role: &str) {
     }
 }
 
+/// The members in one table of slots, found by key through a small index (key → slot id): a
+/// hash-table slot holds a 16-byte key handle and a 4-byte id instead of the whole 112-byte
+/// `Member`, and the sorted view holds 4-byte ids. For 1,000,000 members the hash table had
+/// 2^21 slots of 128 bytes (268 MB); now 2^21 of 24 bytes plus 1,000,000 slots of 112.
+#[derive(Debug, Default)]
+struct Store {
+    slots: Vec<Option<Member>>,
+    /// Slots freed by deletes, reused first.
+    free: Vec<u32>,
+    ids: HashMap<Arc<[u8]>, u32>,
+}
+
+impl Store {
+    /// In the listing's order (ids follow it); a key listed twice keeps its last member.
+    fn from_members(members: Vec<Member>) -> Store {
+        let mut slots: Vec<Option<Member>> = members.into_iter().map(Some).collect();
+        let mut ids = HashMap::with_capacity(slots.len());
+        let mut free = Vec::new();
+        for i in 0..slots.len() {
+            let key = slots[i]
+                .as_ref()
+                .map(|m| m.key.clone())
+                .expect("just built");
+            if let Some(prev) = ids.insert(key, i as u32) {
+                slots[prev as usize] = None;
+                free.push(prev);
+            }
+        }
+        Store { slots, free, ids }
+    }
+
+    fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    fn get(&self, key: &[u8]) -> Option<&Member> {
+        self.ids.get(key).map(|&id| self.at(id))
+    }
+
+    /// The member in slot `id` (ids in the view are always live).
+    fn at(&self, id: u32) -> &Member {
+        self.slots[id as usize]
+            .as_ref()
+            .expect("the view holds only live ids")
+    }
+
+    /// Puts `m` in its key's slot (a new one for a new key); returns the slot's id.
+    fn put(&mut self, m: Member) -> u32 {
+        if let Some(&id) = self.ids.get(&m.key) {
+            self.slots[id as usize] = Some(m);
+            return id;
+        }
+        let key = m.key.clone();
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.slots[id as usize] = Some(m);
+                id
+            }
+            None => {
+                self.slots.push(Some(m));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.ids.insert(key, id);
+        id
+    }
+
+    fn remove(&mut self, key: &[u8]) -> Option<Member> {
+        let id = self.ids.remove(key)?;
+        self.free.push(id);
+        self.slots[id as usize].take()
+    }
+
+    /// Every member with its id, in slot order.
+    fn iter(&self) -> impl Iterator<Item = (&Member, u32)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|m| (m, i as u32)))
+    }
+}
+
 /// Keys per chunk of the view (a chunk splits at twice this).
 const CHUNK: usize = 512;
 
 /// The sorted view in chunks, so inserting or removing one of 100k keys moves at most one chunk
 /// (≤ 2 × `CHUNK` pointers) instead of shifting the whole list; indexing walks the chunk lengths.
-#[derive(Debug, Default)]
-struct View {
-    chunks: Vec<Vec<Arc<[u8]>>>,
+#[derive(Debug)]
+struct View<T> {
+    chunks: Vec<Vec<T>>,
     len: usize,
 }
 
-impl View {
-    fn from_sorted(keys: Vec<Arc<[u8]>>) -> View {
+impl<T> Default for View<T> {
+    fn default() -> Self {
+        View {
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<T> View<T> {
+    fn from_sorted(keys: Vec<T>) -> View<T> {
         let len = keys.len();
         let mut chunks = Vec::with_capacity(len.div_ceil(CHUNK));
         let mut it = keys.into_iter().peekable();
@@ -701,19 +798,19 @@ impl View {
         (self.chunks.len(), 0)
     }
 
-    fn get(&self, i: usize) -> Option<&Arc<[u8]>> {
+    fn get(&self, i: usize) -> Option<&T> {
         let (c, j) = self.locate(i);
         self.chunks.get(c).and_then(|ch| ch.get(j))
     }
 
-    fn iter_from(&self, from: usize) -> impl Iterator<Item = &Arc<[u8]>> {
+    fn iter_from(&self, from: usize) -> impl Iterator<Item = &T> {
         let (c, j) = self.locate(from);
-        let first: &[Arc<[u8]>] = self.chunks.get(c).map(|ch| &ch[j..]).unwrap_or(&[]);
+        let first: &[T] = self.chunks.get(c).map(|ch| &ch[j..]).unwrap_or(&[]);
         first.iter().chain(self.chunks.iter().skip(c + 1).flatten())
     }
 
     /// Like `slice::binary_search_by` over the whole view.
-    fn binary_search_by(&self, mut f: impl FnMut(&Arc<[u8]>) -> Ordering) -> Result<usize, usize> {
+    fn binary_search_by(&self, mut f: impl FnMut(&T) -> Ordering) -> Result<usize, usize> {
         // First chunk whose last key is not below the target; chunks are never empty.
         let c = self
             .chunks
@@ -728,7 +825,7 @@ impl View {
         }
     }
 
-    fn insert(&mut self, i: usize, key: Arc<[u8]>) {
+    fn insert(&mut self, i: usize, key: T) {
         self.len += 1;
         if self.chunks.is_empty() {
             self.chunks.push(vec![key]);
@@ -748,7 +845,7 @@ impl View {
         }
     }
 
-    fn remove(&mut self, i: usize) -> Arc<[u8]> {
+    fn remove(&mut self, i: usize) -> T {
         let (c, j) = self.locate(i);
         let key = self.chunks[c].remove(j);
         self.len -= 1;
@@ -1005,7 +1102,7 @@ mod tests {
     #[test]
     fn chunked_view_matches_a_plain_vec() {
         // Inserts and removes at sorted positions across chunk splits and merges.
-        let mut v = View::default();
+        let mut v: View<Arc<[u8]>> = View::default();
         let mut model: Vec<Arc<[u8]>> = Vec::new();
         let mut x: u64 = 7;
         for step in 0..20_000u64 {

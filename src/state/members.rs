@@ -3,6 +3,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -662,35 +663,85 @@ fn count_role(counts: &mut BTreeMap<String, usize>, role: &str) {
     }
 }
 
-/// The members in one table of slots, found by key through a small index (key → slot id): a
-/// hash-table slot holds a 16-byte key handle and a 4-byte id instead of the whole 112-byte
-/// `Member`, and the sorted view holds 4-byte ids. For 1,000,000 members the hash table had
-/// 2^21 slots of 128 bytes (268 MB); now 2^21 of 24 bytes plus 1,000,000 slots of 112.
-#[derive(Debug, Default)]
+/// The members in one table of slots, found by key through a small index of slot ids hashed by
+/// their member's key: a hash-table slot holds a 4-byte id instead of the whole 112-byte `Member`
+/// (and its key), and the sorted view holds 4-byte ids. For 1,000,000 members the hash table had
+/// 2^21 slots of 128 bytes (268 MB); now 2^21 of 4 bytes (plus a control byte each) and
+/// 1,000,000 slots of 112.
+#[derive(Default)]
 struct Store {
     slots: Vec<Option<Member>>,
     /// Slots freed by deletes, reused first.
     free: Vec<u32>,
-    ids: HashMap<Arc<[u8]>, u32>,
+    ids: hashbrown::HashTable<u32>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("members", &self.len())
+            .field("free", &self.free.len())
+            .finish()
+    }
 }
 
 impl Store {
     /// In the listing's order (ids follow it); a key listed twice keeps its last member.
     fn from_members(members: Vec<Member>) -> Store {
-        let mut slots: Vec<Option<Member>> = members.into_iter().map(Some).collect();
-        let mut ids = HashMap::with_capacity(slots.len());
-        let mut free = Vec::new();
-        for i in 0..slots.len() {
-            let key = slots[i]
+        let mut store = Store {
+            slots: members.into_iter().map(Some).collect(),
+            ..Store::default()
+        };
+        store.ids.reserve(store.slots.len(), |_| 0);
+        for i in 0..store.slots.len() {
+            let key = store.slots[i]
                 .as_ref()
                 .map(|m| m.key.clone())
                 .expect("just built");
-            if let Some(prev) = ids.insert(key, i as u32) {
-                slots[prev as usize] = None;
-                free.push(prev);
+            if let Some(prev) = store.index(&key, i as u32) {
+                store.slots[prev as usize] = None;
+                store.free.push(prev);
             }
         }
-        Store { slots, free, ids }
+        store
+    }
+
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// Points `key` at slot `id`; returns the slot it pointed at before, if any.
+    fn index(&mut self, key: &[u8], id: u32) -> Option<u32> {
+        let h = self.hash(key);
+        let Store {
+            slots, ids, hasher, ..
+        } = self;
+        let key_of =
+            |id: u32| -> &[u8] { slots[id as usize].as_ref().map_or(&[][..], |m| &m.key[..]) };
+        match ids.entry(
+            h,
+            |&other| key_of(other) == key,
+            |&other| hasher.hash_one(key_of(other)),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(mut e) => {
+                Some(std::mem::replace(e.get_mut(), id))
+            }
+            hashbrown::hash_table::Entry::Vacant(e) => {
+                e.insert(id);
+                None
+            }
+        }
+    }
+
+    fn id(&self, key: &[u8]) -> Option<u32> {
+        self.ids
+            .find(self.hash(key), |&id| {
+                self.slots[id as usize]
+                    .as_ref()
+                    .is_some_and(|m| *m.key == *key)
+            })
+            .copied()
     }
 
     fn len(&self) -> usize {
@@ -702,7 +753,7 @@ impl Store {
     }
 
     fn get(&self, key: &[u8]) -> Option<&Member> {
-        self.ids.get(key).map(|&id| self.at(id))
+        self.id(key).map(|id| self.at(id))
     }
 
     /// The member in slot `id` (ids in the view are always live).
@@ -714,7 +765,7 @@ impl Store {
 
     /// Puts `m` in its key's slot (a new one for a new key); returns the slot's id.
     fn put(&mut self, m: Member) -> u32 {
-        if let Some(&id) = self.ids.get(&m.key) {
+        if let Some(id) = self.id(&m.key) {
             self.slots[id as usize] = Some(m);
             return id;
         }
@@ -729,12 +780,20 @@ impl Store {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.ids.insert(key, id);
+        self.index(&key, id);
         id
     }
 
     fn remove(&mut self, key: &[u8]) -> Option<Member> {
-        let id = self.ids.remove(key)?;
+        let h = self.hash(key);
+        let slots = &self.slots;
+        let entry = self
+            .ids
+            .find_entry(h, |&id| {
+                slots[id as usize].as_ref().is_some_and(|m| *m.key == *key)
+            })
+            .ok()?;
+        let (id, _) = entry.remove();
         self.free.push(id);
         self.slots[id as usize].take()
     }

@@ -1,5 +1,11 @@
-//! Initial sync against a real etcd: time to first full frame with 100,000 members, compared with
-//! `etcdctl get --prefix /services/ -w json > /dev/null` on the same data.
+//! Initial sync against a real etcd: time to first full frame with 100,000 members (or
+//! `INITIAL_SYNC_MEMBERS`, e.g. 1000000), compared with `etcdctl get --prefix /services/ -w json >
+//! /dev/null` on the same data (and `-w protobuf`, the floor: etcd's work and the transfer), and the
+//! time to the first rows of the streamed listing (`Msg::MembersProgress` with rows).
+//!
+//! The keys are written in 128-put transactions from 16 concurrent tasks (1,000,000 in a few
+//! minutes here). `INITIAL_SYNC_ENDPOINT=http://127.0.0.1:PORT` uses an etcd that already holds
+//! them (same names and values) instead of starting and filling one.
 //!
 //! `cargo bench --bench initial_sync` starts etcd (`/usr/bin/etcd`, Debian `etcd-server`) on free
 //! loopback ports in a temp dir, registers 100,000 members `/services/<role>/<name>` with ~100-byte
@@ -20,13 +26,12 @@ use ratatui::Terminal;
 use opsconsole::config::EtcdProfile;
 use opsconsole::keymap::Keymap;
 use opsconsole::model::{default_order, Member, Msg};
-use opsconsole::sources::etcd::{connect, list_prefix_as, PAGE_SIZE};
+use opsconsole::sources::etcd::{connect, list_prefix_streamed, ListProgress};
 use opsconsole::state::{update, State};
 use opsconsole::theme::Theme;
 use opsconsole::ui;
 
-const MEMBERS: usize = 100_000;
-const WRITERS: usize = 64;
+const WRITERS: usize = 16;
 const RUNS: usize = 5;
 const PREFIX: &str = "/services/";
 const ROLES: [&str; 20] = [
@@ -43,15 +48,17 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let etcd = Etcd::start();
-    println!(
-        "etcd on {} (data in {})",
-        etcd.endpoint(),
-        etcd.dir.path().display()
-    );
+    let members = members();
+    let etcd = match std::env::var("INITIAL_SYNC_ENDPOINT") {
+        Ok(endpoint) => Etcd::existing(endpoint),
+        Err(_) => Etcd::start(),
+    };
+    println!("etcd on {}", etcd.endpoint());
 
     let t = Instant::now();
-    rt.block_on(register(&etcd.endpoint()));
+    if etcd.child.is_some() {
+        rt.block_on(register(&etcd.endpoint(), members));
+    }
     let registered = t.elapsed();
     let count = etcd.ctl(&[
         "get",
@@ -64,11 +71,11 @@ fn main() {
         "json",
     ]);
     assert!(
-        count.contains(&format!("\"count\":{MEMBERS}")),
-        "expected {MEMBERS} keys, etcdctl says {count}"
+        count.contains(&format!("\"count\":{members}")),
+        "expected {members} keys, etcdctl says {count}"
     );
     println!(
-        "registered {MEMBERS} members from {WRITERS} tasks in {:.1} s",
+        "registered {members} members from {WRITERS} tasks (128 puts a transaction) in {:.1} s",
         registered.as_secs_f64()
     );
 
@@ -84,32 +91,43 @@ fn main() {
     let theme = Theme::resolve(None, None, false).unwrap();
     let keymap = Keymap::resolve(None).unwrap();
 
+    let runs = std::env::var("INITIAL_SYNC_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(RUNS);
     let mut etcdctl = Vec::new();
+    let mut protobuf = Vec::new();
     let mut console: Vec<Phases> = Vec::new();
-    for run in 0..=RUNS {
-        let a = etcdctl_get(&etcd);
-        let b = rt.block_on(console_first_frame(&profile, &theme, &keymap));
+    for run in 0..=runs {
+        let a = etcdctl_get(&etcd, "json");
+        let b = rt.block_on(console_first_frame(&profile, &theme, &keymap, members));
+        let c = etcdctl_get(&etcd, "protobuf");
         let tag = if run == 0 { " (warm-up)" } else { "" };
         println!(
-            "run {run}{tag}: etcdctl {:.0} ms, console {:.0} ms (connect {:.1}, list {:.0}, update {:.0}, draw {:.2})",
+            "run {run}{tag}: etcdctl json {:.0} ms, protobuf {:.0} ms, console {:.0} ms (connect {:.1}, first rows {:.0}, list {:.0}, update {:.0}, draw {:.2})",
             ms(a),
+            ms(c),
             ms(b.total()),
             ms(b.connect),
+            ms(b.first_rows),
             ms(b.list),
             ms(b.update),
             ms(b.draw)
         );
+        println!("  resident with the state held: {:.1} MB", b.rss_mb);
         if run > 0 {
             etcdctl.push(a);
+            protobuf.push(c);
             console.push(b);
         }
     }
+    let first = median(console.iter().map(|p| p.connect + p.first_rows).collect());
 
     let med = |f: &dyn Fn(&Phases) -> Duration| median(console.iter().map(f).collect());
     let ctl = median(etcdctl.clone());
     let total = med(&|p| p.total());
     println!();
-    println!("100,000 members, ~100-byte values, median of {RUNS} runs:");
+    println!("{members} members, ~100-byte values, median of {runs} runs:");
     println!();
     println!("| path | median | runs (ms) |");
     println!("|---|---:|---|");
@@ -119,13 +137,28 @@ fn main() {
         list(&etcdctl)
     );
     println!(
+        "| `etcdctl get --prefix {PREFIX} -w protobuf > /dev/null` | {:.0} ms | {} |",
+        ms(median(protobuf.clone())),
+        list(&protobuf)
+    );
+    println!(
+        "| console: connect → first rows of the streamed listing | {:.0} ms | {} |",
+        ms(first),
+        list(
+            &console
+                .iter()
+                .map(|p| p.connect + p.first_rows)
+                .collect::<Vec<_>>()
+        )
+    );
+    println!(
         "| console: connect + list_prefix_as + update(MembersListed) + first ui::draw 200x60 | {:.0} ms | {} |",
         ms(total),
         list(&console.iter().map(|p| p.total()).collect::<Vec<_>>())
     );
     println!("| · `connect` | {:.1} ms | |", ms(med(&|p| p.connect)));
     println!(
-        "| · `list_prefix` (first page {PAGE_SIZE} keys, then the rest as six key ranges at once, members built and sorted per range) | {:.0} ms | |",
+        "| · `list_prefix_streamed` (a point read for the revision, then the prefix in key ranges cut at the name's first character, four at once, members built and sorted per range) | {:.0} ms | |",
         ms(med(&|p| p.list))
     );
     println!(
@@ -138,13 +171,18 @@ fn main() {
     );
     println!();
     println!(
-        "console / etcdctl = {:.2} (below 1 means the console shows its first full frame sooner than etcdctl prints the listing)",
-        total.as_secs_f64() / ctl.as_secs_f64()
+        "console / etcdctl = {:.2} (below 1 means the console shows its first full frame sooner than etcdctl prints the listing); console / etcdctl -w protobuf = {:.2}",
+        total.as_secs_f64() / ctl.as_secs_f64(),
+        total.as_secs_f64() / median(protobuf).as_secs_f64()
     );
 }
 
 struct Phases {
+    /// VmRSS of this process with the state held, after the first frame.
+    rss_mb: f64,
     connect: Duration,
+    /// From the start of the listing to its first rows (`ListProgress` with a preview).
+    first_rows: Duration,
     list: Duration,
     update: Duration,
     draw: Duration,
@@ -157,21 +195,33 @@ impl Phases {
 }
 
 /// The console's path from nothing to the first full frame, timed phase by phase.
-async fn console_first_frame(profile: &EtcdProfile, theme: &Theme, keymap: &Keymap) -> Phases {
+async fn console_first_frame(
+    profile: &EtcdProfile,
+    theme: &Theme,
+    keymap: &Keymap,
+    expected: usize,
+) -> Phases {
     let t0 = Instant::now();
     let client = connect(profile).await.expect("connect");
     let t1 = Instant::now();
+    let first_rows = std::sync::Arc::new(std::sync::OnceLock::new());
+    let seen = first_rows.clone();
     // As the etcd source does it: members built and sorted per key range while the others arrive.
-    let (revision, members) = list_prefix_as(
+    let (revision, members) = list_prefix_streamed(
         &client,
         PREFIX,
         |e| Member::from_entry(PREFIX, e, None),
         |part: &mut Vec<Member>| part.sort_by(default_order),
+        move |p: ListProgress<Member>| {
+            if !p.preview.is_empty() {
+                let _ = seen.set(t1.elapsed());
+            }
+        },
     )
     .await
-    .expect("list_prefix_as");
+    .expect("list_prefix_streamed");
     let t2 = Instant::now();
-    assert_eq!(members.len(), MEMBERS);
+    assert_eq!(members.len(), expected);
     let mut state = State::new("bench", PREFIX, "bench", Utc::now());
     update(
         &mut state,
@@ -189,34 +239,42 @@ async fn console_first_frame(profile: &EtcdProfile, theme: &Theme, keymap: &Keym
         .draw(|f| ui::draw(f, &state, theme, keymap))
         .unwrap();
     let t4 = Instant::now();
-    assert_eq!(state.members.len(), MEMBERS);
+    assert_eq!(state.members.len(), expected);
+    // What the state costs: resident memory with it held, after the listing's transient buffers
+    // were handed back as the app does (`memory::release_free_memory`).
+    opsconsole::memory::release_free_memory();
+    let rss_mb = vm_rss_kb() as f64 / 1024.0;
     let screen = terminal.backend().to_string();
     assert!(
-        screen.contains("100000"),
+        screen.contains(&expected.to_string()),
         "the frame shows the member count:\n{screen}"
     );
     drop(state);
     drop(client);
     Phases {
+        rss_mb,
         connect: t1 - t0,
+        first_rows: first_rows.get().copied().unwrap_or(t2 - t1),
         list: t2 - t1,
         update: t3 - t2,
         draw: t4 - t3,
     }
 }
 
-fn etcdctl_get(etcd: &Etcd) -> Duration {
+fn etcdctl_get(etcd: &Etcd, format: &str) -> Duration {
     let t = Instant::now();
     let status = Command::new("etcdctl")
         .env("ETCDCTL_API", "3")
         .args([
             "--endpoints",
             &etcd.endpoint(),
+            // The default 5 s is too short for 1,000,000 keys here.
+            "--command-timeout=300s",
             "get",
             "--prefix",
             PREFIX,
             "-w",
-            "json",
+            format,
         ])
         .stdout(Stdio::null())
         .status()
@@ -226,18 +284,35 @@ fn etcdctl_get(etcd: &Etcd) -> Duration {
     d
 }
 
-/// `/services/<role>/<role>-<n>` with a ~100-byte JSON value, from `WRITERS` concurrent tasks.
-async fn register(endpoint: &str) {
+/// How many registrations: `INITIAL_SYNC_MEMBERS`, 100,000 by default.
+fn members() -> usize {
+    std::env::var("INITIAL_SYNC_MEMBERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000)
+}
+
+/// `/services/<role>/<role>-<n>` with a ~100-byte JSON value, in transactions of 128 puts (etcd's
+/// default `--max-txn-ops`) from `WRITERS` concurrent tasks.
+async fn register(endpoint: &str, members: usize) {
     let client = etcd_client::Client::connect([endpoint], None)
         .await
         .expect("connecting to etcd");
     let mut tasks = Vec::new();
+    let batches = members.div_ceil(128);
     for w in 0..WRITERS {
         let mut kv = client.kv_client();
         tasks.push(tokio::spawn(async move {
-            for i in (w..MEMBERS).step_by(WRITERS) {
-                let (key, value) = member(i);
-                kv.put(key, value, None).await.expect("put");
+            for b in (w..batches).step_by(WRITERS) {
+                let ops: Vec<etcd_client::TxnOp> = (b * 128..((b + 1) * 128).min(members))
+                    .map(|i| {
+                        let (key, value) = member(i);
+                        etcd_client::TxnOp::put(key, value, None)
+                    })
+                    .collect();
+                kv.txn(etcd_client::Txn::new().and_then(ops))
+                    .await
+                    .expect("txn");
             }
         }));
     }
@@ -258,6 +333,17 @@ fn member(i: usize) -> (String, String) {
         i % 5,
     );
     (format!("{PREFIX}{role}/{role}-{n}"), value)
+}
+
+fn vm_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -284,11 +370,11 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// One etcd member on loopback, in its own temp dir, killed on drop.
+/// One etcd member on loopback, in its own temp dir, killed on drop (or one already running).
 struct Etcd {
-    client_port: u16,
-    dir: tempfile::TempDir,
-    child: Child,
+    endpoint: String,
+    dir: Option<tempfile::TempDir>,
+    child: Option<Child>,
 }
 
 impl Etcd {
@@ -321,9 +407,9 @@ impl Etcd {
             .spawn()
             .expect("starting etcd");
         let etcd = Etcd {
-            client_port,
-            dir,
-            child,
+            endpoint: c,
+            dir: Some(dir),
+            child: Some(child),
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -332,16 +418,28 @@ impl Etcd {
                 return etcd;
             }
             if Instant::now() > deadline {
-                let log =
-                    std::fs::read_to_string(etcd.dir.path().join("etcd.log")).unwrap_or_default();
+                let log = etcd
+                    .dir
+                    .as_ref()
+                    .and_then(|d| std::fs::read_to_string(d.path().join("etcd.log")).ok())
+                    .unwrap_or_default();
                 panic!("etcd did not become healthy in 20 s; log:\n{log}");
             }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
 
+    /// An etcd started elsewhere that already holds the registrations.
+    fn existing(endpoint: String) -> Etcd {
+        Etcd {
+            endpoint,
+            dir: None,
+            child: None,
+        }
+    }
+
     fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
+        self.endpoint.clone()
     }
 
     fn etcdctl(&self, args: &[&str]) -> Result<String, String> {
@@ -367,7 +465,9 @@ impl Etcd {
 impl Drop for Etcd {
     fn drop(&mut self) {
         // SIGKILL: a graceful stop of a single member can take seconds and nothing needs saving.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }

@@ -334,6 +334,12 @@ impl Core {
                     effects.push(Effect::Listed(members.len()));
                     effects.push(Effect::DrawNow);
                 }
+                if let Msg::MembersProgress { preview, .. } = &msg {
+                    // The first rows of a listing: as wanted as the rest.
+                    if !preview.is_empty() && !self.state.members.synced {
+                        effects.push(Effect::DrawNow);
+                    }
+                }
                 state::update(&mut self.state, msg)
             }
             Event::Layout(v) if v != self.state.viewports => {

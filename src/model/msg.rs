@@ -18,6 +18,16 @@ pub enum Msg {
         members: Vec<Member>,
         at: DateTime<Utc>,
     },
+    /// A listing under way: its first rows (`preview`, shown until the listing completes when the
+    /// pane holds no earlier listing; they may still move), the keys read so far and the keys under
+    /// the prefix once etcd counted them. A [`Msg::MembersListed`] follows with all of them.
+    MembersProgress {
+        revision: i64,
+        preview: Vec<Member>,
+        listed: usize,
+        total: Option<usize>,
+        at: DateTime<Utc>,
+    },
     /// When the source last heard from its server, sent as its session is lost: the panes show the
     /// age of their data from it.
     LastAnswer {

@@ -21,16 +21,18 @@ use crate::model::{
     Member, Msg, RestoreOutcome, SourceId, SourceKind,
 };
 
-/// Keys in the first page of the initial listing; later pages are sized from the bytes per key seen
-/// so far (see [`list_prefix`]).
+/// Keys in the first page of the initial listing before it was cut into key ranges; kept as the
+/// size tests and benches compare with.
 pub const PAGE_SIZE: i64 = 5_000;
-/// Byte budget of a page after the first: far below the 256 MiB decoding limit of the listing.
-const PAGE_BYTES: usize = 16 << 20;
+/// Keys in the first page of a key range: most ranges are read whole in it.
+const FIRST_RANGE_PAGE: i64 = 200_000;
+/// Byte budget of a page after a range's first: far below the 512 MiB decoding limit of the listing.
+const PAGE_BYTES: usize = 64 << 20;
 /// Bounds for pages after the first. etcd 3.4 collects every key of the remaining range for each
 /// ranged `get` and applies `limit` afterwards, so a page costs as much as the rest of the range:
 /// 100k keys took ~550 ms in 5,000-key pages and ~260 ms in two pages (BENCHMARKS.md).
 const MIN_PAGE_SIZE: i64 = 256;
-const MAX_PAGE_SIZE: i64 = 100_000;
+const MAX_PAGE_SIZE: i64 = 400_000;
 /// Most watch responses gathered into one message to the UI.
 const COALESCE: usize = 1024;
 /// Deadline for one-off requests (deregister, TTL, history) so a dead server never blocks the loop.
@@ -221,11 +223,23 @@ impl EtcdSource {
             Some(r) => r,
             None => {
                 let prefix = self.profile.prefix.clone();
-                let (revision, members) = list_prefix_as(
+                let tx = self.tx.clone();
+                // Progress is a courtesy: dropped rather than waited for when the channel is full.
+                let progress = move |p: ListProgress<Member>| {
+                    let _ = tx.try_send(Msg::MembersProgress {
+                        revision: p.revision,
+                        preview: p.preview,
+                        listed: p.listed,
+                        total: p.total,
+                        at: Utc::now(),
+                    });
+                };
+                let (revision, members) = list_prefix_streamed(
                     &client,
                     &self.profile.prefix,
                     move |e| Member::from_entry(&prefix, e, None),
                     |part: &mut Vec<Member>| part.sort_by(default_order),
+                    progress,
                 )
                 .await?;
                 info!(
@@ -833,8 +847,8 @@ pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     vec![0]
 }
 
-/// A consistent listing of `prefix` at one revision: a first page, then the rest read as several
-/// key ranges at once (see [`split_rest`]), each in pages.
+/// A consistent listing of `prefix` at one revision: the prefix cut into many key ranges read a
+/// few at a time, in key order (see [`list_prefix_streamed`]).
 pub async fn list_prefix(client: &Client, prefix: &str) -> anyhow::Result<(i64, Vec<KvEntry>)> {
     list_prefix_as(client, prefix, |e| e, |_: &mut Vec<KvEntry>| {}).await
 }
@@ -849,46 +863,134 @@ pub async fn list_prefix_as<T, C, F>(
     finish: F,
 ) -> anyhow::Result<(i64, Vec<T>)>
 where
-    T: Send + 'static,
+    T: Clone + Send + 'static,
     C: Fn(KvEntry) -> T + Clone + Send + Sync + 'static,
     F: Fn(&mut Vec<T>) + Clone + Send + Sync + 'static,
 {
-    let kv = client.kv_client().max_decoding_message_size(256 << 20);
+    list_prefix_streamed(client, prefix, convert, finish, |_: ListProgress<T>| {}).await
+}
+
+/// How a listing is going, reported while it runs: the first rows to show before it completes
+/// (at most [`PREVIEW_ROWS`] over the whole listing), the keys read so far, and the keys under the
+/// prefix once etcd has counted them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListProgress<T> {
+    pub revision: i64,
+    pub preview: Vec<T>,
+    pub listed: usize,
+    pub total: Option<usize>,
+}
+
+/// Rows a listing hands out before it completes: a few screenfuls to look at and scroll.
+pub const PREVIEW_ROWS: usize = 2_000;
+/// Key ranges read at once. etcd 3.4 walks a range's whole part of its index for every ranged
+/// `get` (limit or not), so a range read costs the keys in it: a few at a time, in key order, lets
+/// the first (small) ranges answer first while the others keep etcd's cores busy.
+const RANGES_IN_FLIGHT: usize = 4;
+/// Where a listing is cut into key ranges: before each of these as the first byte of the name under
+/// the prefix. A range that holds nothing costs one cheap request.
+const CUT_BEFORE: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// [`list_prefix_as`], reporting [`ListProgress`] to `progress` (from the reading tasks) as pages
+/// arrive. The revision comes from a point read of the prefix key (constant cost); the total from
+/// a count-only request sent beside the ranges (it walks the index once more, on another core).
+/// Neither a first page nor any ranged request covers the whole prefix: on etcd 3.4 that alone
+/// cost a walk of every key (~5 s for 1,000,000 here, BENCHMARKS.md) before the first row.
+pub async fn list_prefix_streamed<T, C, F, P>(
+    client: &Client,
+    prefix: &str,
+    convert: C,
+    finish: F,
+    progress: P,
+) -> anyhow::Result<(i64, Vec<T>)>
+where
+    T: Clone + Send + 'static,
+    C: Fn(KvEntry) -> T + Clone + Send + Sync + 'static,
+    F: Fn(&mut Vec<T>) + Clone + Send + Sync + 'static,
+    P: Fn(ListProgress<T>) + Send + Sync + 'static,
+{
+    use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering::Relaxed};
+    use std::sync::Arc;
+
+    let fail = |e: etcd_client::Error| anyhow::anyhow!("listing {prefix}: {e}");
+    let kv = client.kv_client().max_decoding_message_size(512 << 20);
     let end = prefix_end(prefix.as_bytes());
-    // The first page fixes the revision every later page reads at, and is all of a small prefix.
-    let first = list_range(
-        kv.clone(),
-        prefix.as_bytes().to_vec(),
-        end.clone(),
-        0,
-        PAGE_SIZE,
-        PAGE_BYTES,
-        &convert,
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("listing {prefix}: {e}"))?;
-    let revision = first.revision;
-    let mut items = first.items;
-    finish(&mut items);
-    let (Some(rest), Some(first_key)) = (first.next, first.first_key) else {
-        return Ok((revision, items));
+    let head = kv
+        .clone()
+        .get(prefix.as_bytes(), None)
+        .await
+        .map_err(fail)?;
+    let revision = head.header().map(|h| h.revision()).unwrap_or(0);
+
+    struct Shared<P> {
+        listed: AtomicUsize,
+        preview_left: AtomicUsize,
+        /// -1 until the count-only request answered.
+        total: AtomicI64,
+        progress: P,
+    }
+    let shared = Arc::new(Shared {
+        listed: AtomicUsize::new(0),
+        preview_left: AtomicUsize::new(PREVIEW_ROWS),
+        total: AtomicI64::new(-1),
+        progress,
+    });
+    let total_of = |s: &Shared<P>| usize::try_from(s.total.load(Relaxed)).ok();
+
+    let _count = {
+        let (mut kv, shared, start, end) = (
+            kv.clone(),
+            shared.clone(),
+            prefix.as_bytes().to_vec(),
+            end.clone(),
+        );
+        AbortOnDrop(tokio::spawn(async move {
+            let opts = GetOptions::new()
+                .with_range(end)
+                .with_count_only()
+                .with_revision(revision);
+            if let Ok(resp) = kv.get(start, Some(opts)).await {
+                shared.total.store(resp.count().max(0), Relaxed);
+                (shared.progress)(ListProgress {
+                    revision,
+                    preview: Vec::new(),
+                    listed: shared.listed.load(Relaxed),
+                    total: usize::try_from(resp.count()).ok(),
+                });
+            }
+        }))
     };
-    items.reserve(first.total.saturating_sub(items.len()));
-    let per_key = (first.bytes / items.len().max(1)).max(1);
-    let ranges = split_rest(prefix.as_bytes(), &first_key, rest, end);
-    // Each range gets a share of the byte budget, so the whole listing in flight stays within it.
-    let budget = PAGE_BYTES / ranges.len();
-    let limit = ((budget / per_key) as i64).clamp(MIN_PAGE_SIZE, MAX_PAGE_SIZE);
+
+    let ranges = cut_ranges(prefix.as_bytes(), end, CUT_BEFORE);
+    let permits = Arc::new(tokio::sync::Semaphore::new(RANGES_IN_FLIGHT));
     let mut tasks = tokio::task::JoinSet::new();
     for (i, (start, end)) in ranges.into_iter().enumerate() {
-        let (kv, convert, finish) = (kv.clone(), convert.clone(), finish.clone());
+        // Taken here, in key order, so the first ranges are read first.
+        let permit = permits.clone().acquire_owned().await?;
+        let (kv, convert, finish, shared) =
+            (kv.clone(), convert.clone(), finish.clone(), shared.clone());
         tasks.spawn(async move {
-            let part = list_range(kv, start, end, revision, limit, budget, &convert).await;
+            let on_page = |page: &[T]| {
+                let listed = shared.listed.fetch_add(page.len(), Relaxed) + page.len();
+                let mut take = 0;
+                let _ = shared.preview_left.fetch_update(Relaxed, Relaxed, |left| {
+                    take = left.min(page.len());
+                    Some(left - take)
+                });
+                (shared.progress)(ListProgress {
+                    revision,
+                    preview: page[..take].to_vec(),
+                    listed,
+                    total: total_of(&shared),
+                });
+            };
+            let part = list_range(kv, start, end, revision, &convert, &on_page).await;
+            drop(permit);
             (
                 i,
-                part.map(|mut p| {
-                    finish(&mut p.items);
-                    p.items
+                part.map(|mut items| {
+                    finish(&mut items);
+                    items
                 }),
             )
         });
@@ -896,25 +998,24 @@ where
     let mut parts = Vec::new();
     while let Some(done) = tasks.join_next().await {
         let (i, part) = done.map_err(|e| anyhow::anyhow!("listing {prefix}: {e}"))?;
-        parts.push((
-            i,
-            part.map_err(|e| anyhow::anyhow!("listing {prefix}: {e}"))?,
-        ));
+        parts.push((i, part.map_err(fail)?));
     }
     parts.sort_by_key(|(i, _)| *i);
+    let mut items = Vec::with_capacity(parts.iter().map(|(_, p)| p.len()).sum());
     for (_, part) in parts {
         items.extend(part);
     }
     Ok((revision, items))
 }
 
-/// Where the rest of a large listing is cut into ranges that are read concurrently: before these
-/// first letters of the name under the prefix. Registrations are named by role or host, which
-/// spread over the alphabet; a range that holds nothing costs one cheap request.
+/// Where the rest of a large listing was cut by the listing before [`cut_ranges`]: before these
+/// first letters of the name under the prefix.
+#[cfg(test)]
 const SPLIT_BEFORE: &[u8] = b"cgmsw";
 
 /// Cuts `[rest, end)` into consecutive ranges at `SPLIT_BEFORE`. Names are taken to start after the
 /// prefix and any '/' that the first listed key has there (`/services` + `/api/…`).
+#[cfg(test)]
 fn split_rest(
     prefix: &[u8],
     first_key: &[u8],
@@ -923,7 +1024,7 @@ fn split_rest(
 ) -> Vec<(Vec<u8>, Vec<u8>)> {
     let after = first_key.strip_prefix(prefix).unwrap_or_default();
     let slashes = after.iter().take_while(|&&c| c == b'/').count();
-    let mut cuts: Vec<Vec<u8>> = SPLIT_BEFORE
+    let cuts = SPLIT_BEFORE
         .iter()
         .map(|&c| {
             let mut k = Vec::with_capacity(prefix.len() + slashes + 1);
@@ -932,11 +1033,32 @@ fn split_rest(
             k.push(c);
             k
         })
-        .filter(|k| *k > rest && (end.is_empty() || *k < end))
         .collect();
+    consecutive(cuts, rest, end)
+}
+
+/// Cuts all of `[prefix, end)` into consecutive ranges before each byte of `before` as the first
+/// byte of the name under the prefix; when the prefix has no trailing '/', also after a '/' there
+/// (`/services` + `/api/…`).
+fn cut_ranges(prefix: &[u8], end: Vec<u8>, before: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut heads = vec![prefix.to_vec()];
+    if !prefix.is_empty() && !prefix.ends_with(b"/") {
+        heads.push([prefix, b"/"].concat());
+    }
+    let cuts = heads
+        .iter()
+        .flat_map(|h| before.iter().map(move |&c| [h.as_slice(), &[c]].concat()))
+        .collect();
+    consecutive(cuts, prefix.to_vec(), end)
+}
+
+/// `[start, end)` cut at those of `cuts` strictly inside it, in order.
+fn consecutive(mut cuts: Vec<Vec<u8>>, start: Vec<u8>, end: Vec<u8>) -> Vec<(Vec<u8>, Vec<u8>)> {
+    cuts.retain(|k| *k > start && (end.is_empty() || *k < end));
+    cuts.sort();
     cuts.dedup();
     let mut ranges = Vec::with_capacity(cuts.len() + 1);
-    let mut start = rest;
+    let mut start = start;
     for cut in cuts {
         ranges.push((std::mem::replace(&mut start, cut.clone()), cut));
     }
@@ -944,85 +1066,48 @@ fn split_rest(
     ranges
 }
 
-struct RangeListing<T> {
-    revision: i64,
-    items: Vec<T>,
-    first_key: Option<Vec<u8>>,
-    /// Keys in the range at that revision, as etcd counted them in the first response.
-    total: usize,
-    bytes: usize,
-    /// Where the next page would start when this stopped early (only with `max_pages`).
-    next: Option<Vec<u8>>,
-}
-
-/// `[start, end)` at `revision` (0: the current one) in pages: the first of `first_limit` keys,
-/// later ones as many as fit `page_bytes` at the average size seen so far. A `revision` of 0 also
-/// means "stop after one page" (the caller's first look at the prefix).
+/// `[start, end)` at `revision`, in as few pages as the byte budget allows (on etcd 3.4 every
+/// page walks the rest of the range again), each handed to `on_page` as it arrives.
 async fn list_range<T>(
     mut kv: etcd_client::KvClient,
     mut start: Vec<u8>,
     end: Vec<u8>,
-    mut revision: i64,
-    first_limit: i64,
-    page_bytes: usize,
+    revision: i64,
     convert: &impl Fn(KvEntry) -> T,
-) -> Result<RangeListing<T>, etcd_client::Error> {
-    let one_page = revision == 0;
-    let mut entries = Vec::new();
-    let mut first_key = None;
-    let mut total = 0;
-    let mut limit = first_limit;
+    on_page: &impl Fn(&[T]),
+) -> Result<Vec<T>, etcd_client::Error> {
+    let mut entries: Vec<T> = Vec::new();
+    let mut limit = FIRST_RANGE_PAGE;
     let mut bytes = 0usize;
     loop {
-        let mut opts = GetOptions::new().with_range(end.clone()).with_limit(limit);
-        if revision > 0 {
-            opts = opts.with_revision(revision);
-        }
+        let opts = GetOptions::new()
+            .with_range(end.clone())
+            .with_limit(limit)
+            .with_revision(revision);
         let mut resp = kv.get(start.clone(), Some(opts)).await?;
-        if revision == 0 {
-            revision = resp.header().map(|h| h.revision()).unwrap_or(0);
-        }
         if entries.capacity() == 0 {
-            total = resp.count().clamp(0, 10_000_000) as usize;
-            entries.reserve(total);
+            entries.reserve(resp.count().clamp(0, 10_000_000) as usize);
         }
         let more = resp.more();
         let kvs = resp.take_kvs();
-        if first_key.is_none() {
-            first_key = kvs.first().map(|kv| kv.key().to_vec());
-        }
         if let Some(last) = kvs.last() {
             start = last.key().to_vec();
             start.push(0);
         }
         let got = kvs.len();
+        let from = entries.len();
         for kv in kvs {
             bytes += kv.key().len() + kv.value().len();
             entries.push(convert(owned_entry(kv)));
         }
+        if got > 0 {
+            on_page(&entries[from..]);
+        }
         if !more || got == 0 {
-            return Ok(RangeListing {
-                revision,
-                items: entries,
-                first_key,
-                total,
-                bytes,
-                next: None,
-            });
+            return Ok(entries);
         }
-        if one_page {
-            return Ok(RangeListing {
-                revision,
-                items: entries,
-                first_key,
-                total,
-                bytes,
-                next: Some(start),
-            });
-        }
-        // Few large pages: as many keys as fit the byte budget at the average size seen so far.
         let per_key = (bytes / entries.len().max(1)).max(1);
-        limit = ((page_bytes / per_key) as i64).clamp(MIN_PAGE_SIZE, MAX_PAGE_SIZE);
+        limit = ((PAGE_BYTES / per_key) as i64).clamp(MIN_PAGE_SIZE, MAX_PAGE_SIZE);
     }
 }
 

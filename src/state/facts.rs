@@ -20,6 +20,9 @@ pub fn apply(state: &mut State, msg: Msg) -> Vec<Command> {
                 let e = state.last_answer.entry(source).or_insert(state.now);
                 *e = (*e).max(state.now);
             }
+            if source.kind == SourceKind::Etcd && health != Health::Live {
+                state.members.listing_stopped();
+            }
             state.health.insert(source, health);
         }
         Msg::LastAnswer { source, at } => {
@@ -32,6 +35,18 @@ pub fn apply(state: &mut State, msg: Msg) -> Vec<Command> {
         } => {
             state.answered(SourceKind::Etcd, at);
             state.members.apply_listing(revision, members, at);
+        }
+        Msg::MembersProgress {
+            revision,
+            preview,
+            listed,
+            total,
+            at,
+        } => {
+            state.answered(SourceKind::Etcd, at);
+            state
+                .members
+                .apply_progress(revision, preview, listed, total, at);
         }
         Msg::MembersEvents { events, at } => {
             state.answered(SourceKind::Etcd, at);

@@ -3,6 +3,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -96,12 +97,20 @@ fn first_error_line(s: &str) -> String {
     last.strip_prefix("error: ").unwrap_or(last).to_string()
 }
 
+/// How far a listing got: keys read, and keys under the prefix once etcd counted them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListingProgress {
+    pub revision: i64,
+    pub listed: usize,
+    pub total: Option<usize>,
+}
+
 #[derive(Debug, Default)]
 pub struct Members {
     pub prefix: String,
-    by_key: HashMap<Arc<[u8]>, Member>,
-    /// Keys of members passing the filter, in sort order.
-    view: View,
+    by_key: Store,
+    /// Ids of members passing the filter, in sort order.
+    view: View<u32>,
     pub sort: Option<SortColumn>,
     pub descending: bool,
     pub filter: Option<Filter>,
@@ -119,6 +128,9 @@ pub struct Members {
     flaps: HashMap<Arc<[u8]>, usize>,
     pub revision: i64,
     pub synced: bool,
+    /// A listing under way: how far it got. Its first rows are shown meanwhile when no earlier
+    /// listing is (`synced` false); a relist keeps the last full listing on screen.
+    pub listing: Option<ListingProgress>,
     pub last_update: Option<DateTime<Utc>>,
 }
 
@@ -153,7 +165,7 @@ impl Members {
 
     /// Visible member at position `i` of the sorted, filtered view.
     pub fn row(&self, i: usize) -> Option<&Member> {
-        self.view.get(i).and_then(|k| self.by_key.get(k))
+        self.view.get(i).map(|&id| self.by_key.at(id))
     }
 
     /// The cursor's row. `None` until the user moves it (nothing is selected at start, so
@@ -191,7 +203,7 @@ impl Members {
     pub fn mark_only(&mut self, keys: &[Arc<[u8]>]) {
         self.marked = keys
             .iter()
-            .filter(|k| self.by_key.contains_key(&***k))
+            .filter(|k| self.by_key.get(k).is_some())
             .cloned()
             .collect();
     }
@@ -211,7 +223,9 @@ impl Members {
 
     /// Marks every member the filter shows.
     pub fn mark_all_visible(&mut self) {
-        self.marked.extend(self.view.iter_from(0).cloned());
+        let by_key = &self.by_key;
+        self.marked
+            .extend(self.view.iter_from(0).map(|&id| by_key.at(id).key.clone()));
     }
 
     pub fn clear_marks(&mut self) {
@@ -225,8 +239,8 @@ impl Members {
         }
         self.view
             .iter_from(0)
-            .filter(|k| self.marked.contains(*k))
-            .filter_map(|k| self.by_key.get(k))
+            .map(|&id| self.by_key.at(id))
+            .filter(|m| self.marked.contains(&m.key))
             .collect()
     }
 
@@ -280,22 +294,60 @@ impl Members {
         }
         // A stable sort finds the runs the listing already has (etcd lists in key order, the source
         // sorts each range): near-linear; the hash map's order would throw that away.
-        let mut order: Vec<&Member> = members.iter().filter(|m| self.passes(m)).collect();
-        order.sort_by(|a, b| self.compare(a, b));
-        let view = View::from_sorted(order.into_iter().map(|m| m.key.clone()).collect());
+        let by_key = Store::from_members(members);
+        let mut order: Vec<(&Member, u32)> =
+            by_key.iter().filter(|(m, _)| self.passes(m)).collect();
+        order.sort_by(|a, b| self.compare(a.0, b.0));
+        let view = View::from_sorted(order.into_iter().map(|(_, id)| id).collect());
         let mut counts = BTreeMap::new();
-        let mut by_key = HashMap::with_capacity(members.len());
-        for m in members {
+        for (m, _) in by_key.iter() {
             count_role(&mut counts, m.role());
-            by_key.insert(m.key.clone(), m);
         }
         self.by_key = by_key;
         self.view = view;
         self.role_counts = counts;
         self.revision = revision;
         self.synced = true;
+        self.listing = None;
         self.last_update = Some(at);
         self.resync_selection();
+    }
+
+    /// A listing under way (`Msg::MembersProgress`): its progress for the title, and its first
+    /// rows while no full listing is on screen (they may still move; the listing replaces them).
+    pub fn apply_progress(
+        &mut self,
+        revision: i64,
+        preview: Vec<Member>,
+        listed: usize,
+        total: Option<usize>,
+        at: DateTime<Utc>,
+    ) {
+        // Reports come from several reading tasks: keep the furthest of this listing's.
+        let progress = match self.listing {
+            Some(p) if p.revision == revision => ListingProgress {
+                revision,
+                listed: p.listed.max(listed),
+                total: total.or(p.total),
+            },
+            _ => ListingProgress {
+                revision,
+                listed,
+                total,
+            },
+        };
+        self.listing = Some(progress);
+        if !self.synced {
+            for m in preview {
+                self.upsert(m);
+            }
+        }
+        self.last_update = Some(at);
+    }
+
+    /// The listing under way stopped (the session was lost): nothing is being listed.
+    pub fn listing_stopped(&mut self) {
+        self.listing = None;
     }
 
     pub fn apply_events(&mut self, events: Vec<KvEvent>, at: DateTime<Utc>) {
@@ -365,7 +417,7 @@ impl Members {
         }
         let i = i.min(self.view.len() - 1);
         self.cursor.select(Some(i));
-        self.selected = self.view.get(i).cloned();
+        self.selected = self.view.get(i).map(|&id| self.by_key.at(id).key.clone());
     }
 
     /// Keeps the selection on screen after the rows or the pane's height changed.
@@ -423,10 +475,8 @@ impl Members {
     }
 
     fn position_of(&self, m: &Member) -> Result<usize, usize> {
-        self.view.binary_search_by(|k| match self.by_key.get(k) {
-            Some(other) => self.compare(other, m),
-            None => Ordering::Less,
-        })
+        self.view
+            .binary_search_by(|&id| self.compare(self.by_key.at(id), m))
     }
 
     fn passes(&self, m: &Member) -> bool {
@@ -443,14 +493,14 @@ impl Members {
     }
 
     fn upsert(&mut self, m: Member) {
-        let key = m.key.clone();
-        if let Some(old) = self.by_key.get(&key) {
+        if let Some(old) = self.by_key.get(&m.key) {
             // Same place in the view (a value change that touches no sort column, e.g. under the
             // default role sort): replace it, nothing moves.
             if self.passes(old) == self.passes(&m) && self.compare(old, &m) == Ordering::Equal {
-                self.by_key.insert(key, m);
+                self.by_key.put(m);
                 return;
             }
+            let key = m.key.clone();
             self.unlink(&key);
         }
         count_role(&mut self.role_counts, m.role());
@@ -460,9 +510,9 @@ impl Members {
         } else {
             None
         };
-        self.by_key.insert(key.clone(), m);
+        let id = self.by_key.put(m);
         if let Some(p) = pos {
-            self.view.insert(p, key);
+            self.view.insert(p, id);
             match self.cursor.raw() {
                 Some(i) if self.selected.is_some() && p <= i => self.cursor.select(Some(i + 1)),
                 _ => {}
@@ -473,7 +523,7 @@ impl Members {
 
     fn remove(&mut self, key: &[u8]) {
         self.marked.remove(key);
-        if self.by_key.contains_key(key) {
+        if self.by_key.get(key).is_some() {
             self.unlink(key);
             self.by_key.remove(key);
             self.resync_selection();
@@ -514,6 +564,7 @@ impl Members {
             .cursor
             .raw()
             .and_then(|i| self.view.get(i))
+            .map(|&id| &self.by_key.at(id).key)
             .is_some_and(|k| Arc::ptr_eq(k, &key) || *k == key)
         {
             return;
@@ -531,12 +582,13 @@ impl Members {
     fn rebuild_view(&mut self) {
         // Sort the members themselves: looking each key up again in every comparison cost two
         // hash lookups per comparison (millions for 100k members).
-        let mut rows: Vec<&Member> = self.by_key.values().filter(|m| self.passes(m)).collect();
-        rows.sort_unstable_by(|a, b| self.compare(a, b));
-        let view = rows.into_iter().map(|m| m.key.clone()).collect();
+        let mut rows: Vec<(&Member, u32)> =
+            self.by_key.iter().filter(|(m, _)| self.passes(m)).collect();
+        rows.sort_unstable_by(|a, b| self.compare(a.0, b.0));
+        let view = rows.into_iter().map(|(_, id)| id).collect();
         self.view = View::from_sorted(view);
         let mut counts = BTreeMap::new();
-        for m in self.by_key.values() {
+        for (m, _) in self.by_key.iter() {
             count_role(&mut counts, m.role());
         }
         self.role_counts = counts;
@@ -548,7 +600,7 @@ impl Members {
         self.view
             .iter_from(from)
             .take(n)
-            .filter_map(|k| self.by_key.get(k))
+            .map(|&id| self.by_key.at(id))
     }
 }
 
@@ -648,19 +700,172 @@ fn count_role(counts: &mut BTreeMap<String, usize>, role: &str) {
     }
 }
 
+/// The members in one table of slots, found by key through a small index of slot ids hashed by
+/// their member's key: a hash-table slot holds a 4-byte id instead of the whole 112-byte `Member`
+/// (and its key), and the sorted view holds 4-byte ids. For 1,000,000 members the hash table had
+/// 2^21 slots of 128 bytes (268 MB); now 2^21 of 4 bytes (plus a control byte each) and
+/// 1,000,000 slots of 112.
+#[derive(Default)]
+struct Store {
+    slots: Vec<Option<Member>>,
+    /// Slots freed by deletes, reused first.
+    free: Vec<u32>,
+    ids: hashbrown::HashTable<u32>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("members", &self.len())
+            .field("free", &self.free.len())
+            .finish()
+    }
+}
+
+impl Store {
+    /// In the listing's order (ids follow it); a key listed twice keeps its last member.
+    fn from_members(members: Vec<Member>) -> Store {
+        let mut store = Store {
+            slots: members.into_iter().map(Some).collect(),
+            ..Store::default()
+        };
+        store.ids.reserve(store.slots.len(), |_| 0);
+        for i in 0..store.slots.len() {
+            let key = store.slots[i]
+                .as_ref()
+                .map(|m| m.key.clone())
+                .expect("just built");
+            if let Some(prev) = store.index(&key, i as u32) {
+                store.slots[prev as usize] = None;
+                store.free.push(prev);
+            }
+        }
+        store
+    }
+
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// Points `key` at slot `id`; returns the slot it pointed at before, if any.
+    fn index(&mut self, key: &[u8], id: u32) -> Option<u32> {
+        let h = self.hash(key);
+        let Store {
+            slots, ids, hasher, ..
+        } = self;
+        let key_of =
+            |id: u32| -> &[u8] { slots[id as usize].as_ref().map_or(&[][..], |m| &m.key[..]) };
+        match ids.entry(
+            h,
+            |&other| key_of(other) == key,
+            |&other| hasher.hash_one(key_of(other)),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(mut e) => {
+                Some(std::mem::replace(e.get_mut(), id))
+            }
+            hashbrown::hash_table::Entry::Vacant(e) => {
+                e.insert(id);
+                None
+            }
+        }
+    }
+
+    fn id(&self, key: &[u8]) -> Option<u32> {
+        self.ids
+            .find(self.hash(key), |&id| {
+                self.slots[id as usize]
+                    .as_ref()
+                    .is_some_and(|m| *m.key == *key)
+            })
+            .copied()
+    }
+
+    fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    fn get(&self, key: &[u8]) -> Option<&Member> {
+        self.id(key).map(|id| self.at(id))
+    }
+
+    /// The member in slot `id` (ids in the view are always live).
+    fn at(&self, id: u32) -> &Member {
+        self.slots[id as usize]
+            .as_ref()
+            .expect("the view holds only live ids")
+    }
+
+    /// Puts `m` in its key's slot (a new one for a new key); returns the slot's id.
+    fn put(&mut self, m: Member) -> u32 {
+        if let Some(id) = self.id(&m.key) {
+            self.slots[id as usize] = Some(m);
+            return id;
+        }
+        let key = m.key.clone();
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.slots[id as usize] = Some(m);
+                id
+            }
+            None => {
+                self.slots.push(Some(m));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.index(&key, id);
+        id
+    }
+
+    fn remove(&mut self, key: &[u8]) -> Option<Member> {
+        let h = self.hash(key);
+        let slots = &self.slots;
+        let entry = self
+            .ids
+            .find_entry(h, |&id| {
+                slots[id as usize].as_ref().is_some_and(|m| *m.key == *key)
+            })
+            .ok()?;
+        let (id, _) = entry.remove();
+        self.free.push(id);
+        self.slots[id as usize].take()
+    }
+
+    /// Every member with its id, in slot order.
+    fn iter(&self) -> impl Iterator<Item = (&Member, u32)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|m| (m, i as u32)))
+    }
+}
+
 /// Keys per chunk of the view (a chunk splits at twice this).
 const CHUNK: usize = 512;
 
 /// The sorted view in chunks, so inserting or removing one of 100k keys moves at most one chunk
 /// (≤ 2 × `CHUNK` pointers) instead of shifting the whole list; indexing walks the chunk lengths.
-#[derive(Debug, Default)]
-struct View {
-    chunks: Vec<Vec<Arc<[u8]>>>,
+#[derive(Debug)]
+struct View<T> {
+    chunks: Vec<Vec<T>>,
     len: usize,
 }
 
-impl View {
-    fn from_sorted(keys: Vec<Arc<[u8]>>) -> View {
+impl<T> Default for View<T> {
+    fn default() -> Self {
+        View {
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<T> View<T> {
+    fn from_sorted(keys: Vec<T>) -> View<T> {
         let len = keys.len();
         let mut chunks = Vec::with_capacity(len.div_ceil(CHUNK));
         let mut it = keys.into_iter().peekable();
@@ -689,19 +894,19 @@ impl View {
         (self.chunks.len(), 0)
     }
 
-    fn get(&self, i: usize) -> Option<&Arc<[u8]>> {
+    fn get(&self, i: usize) -> Option<&T> {
         let (c, j) = self.locate(i);
         self.chunks.get(c).and_then(|ch| ch.get(j))
     }
 
-    fn iter_from(&self, from: usize) -> impl Iterator<Item = &Arc<[u8]>> {
+    fn iter_from(&self, from: usize) -> impl Iterator<Item = &T> {
         let (c, j) = self.locate(from);
-        let first: &[Arc<[u8]>] = self.chunks.get(c).map(|ch| &ch[j..]).unwrap_or(&[]);
+        let first: &[T] = self.chunks.get(c).map(|ch| &ch[j..]).unwrap_or(&[]);
         first.iter().chain(self.chunks.iter().skip(c + 1).flatten())
     }
 
     /// Like `slice::binary_search_by` over the whole view.
-    fn binary_search_by(&self, mut f: impl FnMut(&Arc<[u8]>) -> Ordering) -> Result<usize, usize> {
+    fn binary_search_by(&self, mut f: impl FnMut(&T) -> Ordering) -> Result<usize, usize> {
         // First chunk whose last key is not below the target; chunks are never empty.
         let c = self
             .chunks
@@ -716,7 +921,7 @@ impl View {
         }
     }
 
-    fn insert(&mut self, i: usize, key: Arc<[u8]>) {
+    fn insert(&mut self, i: usize, key: T) {
         self.len += 1;
         if self.chunks.is_empty() {
             self.chunks.push(vec![key]);
@@ -736,7 +941,7 @@ impl View {
         }
     }
 
-    fn remove(&mut self, i: usize) -> Arc<[u8]> {
+    fn remove(&mut self, i: usize) -> T {
         let (c, j) = self.locate(i);
         let key = self.chunks[c].remove(j);
         self.len -= 1;
@@ -993,7 +1198,7 @@ mod tests {
     #[test]
     fn chunked_view_matches_a_plain_vec() {
         // Inserts and removes at sorted positions across chunk splits and merges.
-        let mut v = View::default();
+        let mut v: View<Arc<[u8]>> = View::default();
         let mut model: Vec<Arc<[u8]>> = Vec::new();
         let mut x: u64 = 7;
         for step in 0..20_000u64 {

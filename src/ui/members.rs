@@ -115,6 +115,16 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             ),
         ));
     }
+    if let Some(p) = &m.listing {
+        let total = p.total.map_or("…".to_string(), short_count);
+        title.push((
+            0,
+            Span::styled(
+                format!("listing {} / {total} ", short_count(p.listed)),
+                ctx.theme.style(StyleName::Highlight),
+            ),
+        ));
+    }
     if let Some(f) = &m.filter {
         title.push((
             1,
@@ -136,7 +146,8 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     title.extend(super::scope_span(ctx).map(|s| (0, s)));
     title.extend(super::stale_span(ctx, SourceKind::Etcd).map(|s| (0, s)));
     let inner = super::layout::inner(area);
-    if !m.synced || m.visible_len() == 0 {
+    // Before the first full listing, its first rows are shown as they arrive.
+    if (!m.synced && m.is_empty()) || m.visible_len() == 0 {
         let block = pane_block(ctx, Pane::Members, area, super::title_parts(title, area));
         frame.render_widget(block, area);
         frame.render_widget(
@@ -290,6 +301,16 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         .row_highlight_style(ctx.theme.cursor(st.focus == Pane::Members));
     let mut ts = TableState::default().with_selected(cursor.and_then(|c| c.checked_sub(offset)));
     frame.render_stateful_widget(table, inner, &mut ts);
+}
+
+/// A count for the listing's progress: 950, 120k, 1M, 1.5M.
+fn short_count(n: usize) -> String {
+    match n {
+        0..1_000 => n.to_string(),
+        1_000..1_000_000 => format!("{}k", n / 1_000),
+        _ if n % 1_000_000 < 50_000 => format!("{}M", n / 1_000_000),
+        _ => format!("{:.1}M", n as f64 / 1e6),
+    }
 }
 
 fn empty_message(ctx: &Ctx) -> String {

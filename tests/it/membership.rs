@@ -177,6 +177,128 @@ async fn initial_list_pages_12k_keys_into_one_snapshot() {
     assert_eq!(m.addr(), "10.0.46.223:80");
 }
 
+/// `n` keys `/services/<role>/<role>-<i>` with small JSON values, in 128-op transactions.
+async fn put_role(endpoint: &str, role: &str, n: usize) {
+    let client = Client::connect([endpoint], None)
+        .await
+        .expect("connect for bulk put");
+    let keys: Vec<usize> = (0..n).collect();
+    let txns = keys.chunks(128).map(|chunk| {
+        let ops: Vec<TxnOp> = chunk
+            .iter()
+            .map(|i| {
+                TxnOp::put(
+                    format!("/services/{role}/{role}-{i}"),
+                    format!(r#"{{"addr":"10.1.{}.{}","port":80}}"#, i / 256, i % 256),
+                    None,
+                )
+            })
+            .collect();
+        let mut client = client.clone();
+        async move {
+            client
+                .txn(Txn::new().and_then(ops))
+                .await
+                .expect("bulk txn")
+        }
+    });
+    futures::stream::iter(txns)
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+}
+
+/// The first rows of a listing are on screen, with `listing N / M`, before the listing completes:
+/// a fleet in two key ranges (a small `api`, a large `web`) arrives range by range, and the pane
+/// shows the first range's rows and how far the listing got; the full listing then replaces them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_rows_and_progress_show_before_the_listing_completes() {
+    const API: usize = 150;
+    const WEB: usize = 8_000;
+    let etcd = Etcd::start();
+    put_role(&etcd.endpoint(), "api", API).await;
+    put_role(&etcd.endpoint(), "web", WEB).await;
+    let mut c = Console::start(profile(&[etcd.endpoint()]));
+
+    // Apply the source's messages one at a time, looking at the state (and the screen) after
+    // each, until the full listing arrives.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut before_complete: Option<(usize, usize, Option<usize>, String)> = None;
+    let mut totals = Vec::new();
+    while c.snapshots.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let msg = match c.h.next(left).await {
+            Ok(Some(msg)) => msg,
+            other => panic!("no full listing within 20 s ({other:?})"),
+        };
+        let progress = matches!(msg, opsconsole::model::Msg::MembersProgress { .. });
+        c.apply(msg);
+        let m = &c.state().members;
+        if let Some(p) = m.listing {
+            totals.extend(p.total);
+        }
+        if progress && before_complete.is_none() && !m.is_empty() {
+            let p = m.listing.expect("progress while listing");
+            let screen = screen(c.state_mut(), 120, 30);
+            before_complete = Some((c.state().members.len(), p.listed, p.total, screen));
+        }
+    }
+    let (rows, listed, total, early) =
+        before_complete.expect("rows were shown before the listing completed");
+    assert!(!c.snapshots.is_empty());
+    assert!(rows > 0 && rows < API + WEB, "{rows} rows shown early");
+    assert!(listed < API + WEB, "listed {listed} before the end");
+    assert!(
+        totals.iter().all(|t| *t == API + WEB),
+        "every total reported is etcd's count: {totals:?}"
+    );
+    let shown = format!(
+        "listing {} / {}",
+        if listed >= 1000 {
+            format!("{}k", listed / 1000)
+        } else {
+            listed.to_string()
+        },
+        match total {
+            Some(_) => "8k".to_string(),
+            None => "…".to_string(),
+        }
+    );
+    assert!(
+        early.contains(&shown),
+        "the title shows {shown:?}:\n{early}"
+    );
+    assert!(
+        early.contains("api-0") || early.contains("web-0"),
+        "a first row is on screen:\n{early}"
+    );
+
+    // The full listing: every key, no progress left in the title.
+    assert_eq!(c.snapshots, vec![API + WEB]);
+    assert!(c.state().members.synced);
+    assert_eq!(c.state().members.listing, None);
+    assert_eq!(c.members(), etcd_members(&etcd));
+    let screen = screen(c.state_mut(), 120, 30);
+    assert!(!screen.contains("listing"), "{screen}");
+    assert!(screen.contains(&format!("{}", API + WEB)), "{screen}");
+}
+
+/// The screen as text, `w`×`h`, drawn as the app draws it.
+fn screen(state: &mut opsconsole::state::State, w: u16, h: u16) -> String {
+    let keymap = opsconsole::keymap::Keymap::resolve(None).unwrap();
+    let theme = opsconsole::theme::Theme::resolve(Some("default"), None, false).unwrap();
+    let v = opsconsole::ui::layout::viewports(ratatui::layout::Rect::new(0, 0, w, h), state);
+    opsconsole::state::set_viewports(state, v);
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
+    terminal
+        .draw(|f| opsconsole::ui::draw(f, state, &theme, &keymap))
+        .unwrap();
+    let buf = terminal.backend().buffer().clone();
+    (0..h)
+        .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>() + "\n")
+        .collect()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Live changes and lease expiry
 

@@ -8,33 +8,12 @@
 
 use std::time::Duration;
 
-use ratatui::backend::TestBackend;
-use ratatui::Terminal;
-
-use opsconsole::keymap::Keymap;
 use opsconsole::state::churn::{Change, Why};
-use opsconsole::state::State;
-use opsconsole::theme::Theme;
-use opsconsole::ui;
 
 use crate::common;
 use common::etcd_console::{grant, profile, Console, LIVE};
+use common::headless::screen;
 use common::Etcd;
-
-fn screen(state: &mut State, w: u16, h: u16) -> String {
-    let keymap = Keymap::resolve(None).unwrap();
-    let theme = Theme::resolve(Some("default"), None, false).unwrap();
-    let v = ui::layout::viewports(ratatui::layout::Rect::new(0, 0, w, h), state);
-    opsconsole::state::set_viewports(state, v);
-    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
-    terminal
-        .draw(|f| ui::draw(f, state, &theme, &keymap))
-        .unwrap();
-    let buf = terminal.backend().buffer().clone();
-    (0..h)
-        .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>() + "\n")
-        .collect()
-}
 
 fn change_of(c: &Console, key: &str) -> Vec<Change> {
     c.state()

@@ -11,41 +11,20 @@
 use std::path::Path;
 use std::time::Duration;
 
-use ratatui::backend::TestBackend;
-use ratatui::Terminal;
-
 use opsconsole::config::Config;
-use opsconsole::keymap::Keymap;
 use opsconsole::model::{DeregisterOutcome, Health, Phase, RestoreOutcome, SourceKind};
-use opsconsole::state::{Change, Confirm, Popup, State};
-use opsconsole::theme::Theme;
-use opsconsole::ui;
+use opsconsole::state::{Change, Confirm, Popup};
 
 use crate::common;
 use common::checks_console::ChecksConsole;
 use common::etcd_console::{
     cluster_toml, etcd_has, etcd_members, grant, profile, Console, LIVE, PREFIX,
 };
+use common::headless::screen;
 use common::{Alertmanager, Etcd};
 
 /// How long a change may take to be answered by etcd or Alertmanager.
 const ANSWER: Duration = Duration::from_secs(5);
-
-/// The screen as text, `w`×`h`, drawn as the app draws it.
-fn screen(state: &mut State, w: u16, h: u16) -> String {
-    let keymap = Keymap::resolve(None).unwrap();
-    let theme = Theme::resolve(Some("default"), None, false).unwrap();
-    let v = ui::layout::viewports(ratatui::layout::Rect::new(0, 0, w, h), state);
-    opsconsole::state::set_viewports(state, v);
-    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
-    terminal
-        .draw(|f| ui::draw(f, state, &theme, &keymap))
-        .unwrap();
-    let buf = terminal.backend().buffer().clone();
-    (0..h)
-        .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>() + "\n")
-        .collect()
-}
 
 fn status(c: &Console) -> String {
     c.state()

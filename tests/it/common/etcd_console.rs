@@ -29,13 +29,18 @@ pub const RECONNECT: Duration = Duration::from_secs(15);
 /// How long a deregister may take to be answered.
 const DEREGISTER_ANSWER: Duration = Duration::from_secs(5);
 
-/// A profile parsed from TOML, as a user would write it.
-pub fn profile(endpoints: &[String]) -> EtcdProfile {
-    let list = endpoints
+/// `["a", "b"]` as TOML writes a list of strings (without the brackets).
+fn toml_list(items: &[String]) -> String {
+    items
         .iter()
         .map(|e| format!("\"{e}\""))
         .collect::<Vec<_>>()
-        .join(", ");
+        .join(", ")
+}
+
+/// A profile parsed from TOML, as a user would write it.
+pub fn profile(endpoints: &[String]) -> EtcdProfile {
+    let list = toml_list(endpoints);
     let toml = format!(
         "[clusters.test]\netcd = {{ endpoints = [{list}], prefix = \"{PREFIX}\", connect_timeout_secs = 2, keepalive_secs = 5 }}\n"
     );
@@ -50,11 +55,7 @@ pub fn profile(endpoints: &[String]) -> EtcdProfile {
 /// The cluster profile `test` as a user would write it: etcd on `endpoints` under [`PREFIX`],
 /// then `extra` lines of the `[clusters.test]` table (`protected = true`, `max_bulk = 5`, …).
 pub fn cluster_toml(endpoints: &[String], extra: &str) -> ClusterProfile {
-    let list = endpoints
-        .iter()
-        .map(|e| format!("\"{e}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let list = toml_list(endpoints);
     let toml = format!(
         "[clusters.test]\n{extra}\netcd = {{ endpoints = [{list}], prefix = \"{PREFIX}\", connect_timeout_secs = 2, keepalive_secs = 5 }}\n"
     );

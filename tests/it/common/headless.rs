@@ -176,3 +176,21 @@ pub fn key_event(name: &str) -> KeyEvent {
     };
     KeyEvent::new(code, mods)
 }
+
+/// The screen of `state` drawn as the app draws it at `w`×`h` (default theme and keymap), as
+/// text: what a user would read.
+pub fn screen(state: &mut State, w: u16, h: u16) -> String {
+    use ratatui::{backend::TestBackend, Terminal};
+    let keymap = opsconsole::keymap::Keymap::resolve(None).expect("the default keymap");
+    let theme = opsconsole::theme::Theme::resolve(Some("default"), None, false).expect("theme");
+    let v = opsconsole::ui::layout::viewports(ratatui::layout::Rect::new(0, 0, w, h), state);
+    opsconsole::state::set_viewports(state, v);
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("a test terminal");
+    terminal
+        .draw(|f| opsconsole::ui::draw(f, state, &theme, &keymap))
+        .expect("drawing");
+    let buf = terminal.backend().buffer().clone();
+    (0..h)
+        .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>() + "\n")
+        .collect()
+}

@@ -354,8 +354,19 @@ fn churn(frame: &mut Frame, area: Rect, ctx: &Ctx, scroll: usize) {
             _ => ratatui::style::Style::default(),
         };
         lines.push(Line::from(vec![
+            // The time of day, as the logs pane shows it (the title says the zone is the
+            // console's): the timeline spans one session.
             Span::styled(
-                format!("{}  ", crate::model::format::timestamp(e.at, st.utc)),
+                format!(
+                    "{}  ",
+                    if st.utc {
+                        e.at.format("%H:%M:%S").to_string()
+                    } else {
+                        e.at.with_timezone(&chrono::Local)
+                            .format("%H:%M:%S")
+                            .to_string()
+                    }
+                ),
                 muted,
             ),
             Span::raw(format!("{:<32} ", crate::model::text::escape_bytes(&e.key))),
@@ -363,6 +374,23 @@ fn churn(frame: &mut Frame, area: Rect, ctx: &Ctx, scroll: usize) {
         ]));
     }
     let rect = centered(area, 90, 80);
+    // Wrapped: the summary must be read whole at 80 columns.
+    let inner = rect.width.saturating_sub(2).max(1) as usize;
+    let lines = lines
+        .into_iter()
+        .flat_map(|l| {
+            let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
+            if text.chars().count() <= inner || l.spans.len() != 1 {
+                vec![l]
+            } else {
+                let style = l.spans[0].style;
+                wrap_words(&text, inner)
+                    .into_iter()
+                    .map(|w| Line::from(Span::styled(w, style)))
+                    .collect()
+            }
+        })
+        .collect();
     let block = frame_block(ctx, format!(" Churn — cluster {} ", st.cluster), false);
     scrolled(frame, rect, block, lines, scroll);
 }

@@ -119,7 +119,7 @@ pub struct Members {
     selected: Option<Arc<[u8]>>,
     /// Where that member is in the view, and the scroll position.
     pub cursor: ListCursor,
-    lost_selection: Option<String>,
+    lost_selection: Option<Arc<[u8]>>,
     /// Members marked for a bulk action, by key.
     marked: std::collections::BTreeSet<Arc<[u8]>>,
     /// Remaining-TTL deadlines by lease, as last observed.
@@ -177,7 +177,14 @@ impl Members {
 
     /// The member the cursor was on when it left the view (deleted, or filtered out), once:
     /// the scope that followed it clears, and the user is told which member it was.
+    /// The key of the selected member that left the list, as drawn (escaped).
     pub fn take_lost_selection(&mut self) -> Option<String> {
+        self.take_lost_key()
+            .map(|k| crate::model::text::escape_bytes(&k).into_owned())
+    }
+
+    /// The raw key of the selected member that left the list: the identity to act or decide on.
+    pub fn take_lost_key(&mut self) -> Option<Arc<[u8]>> {
         self.lost_selection.take()
     }
 
@@ -575,7 +582,7 @@ impl Members {
                 return;
             }
         }
-        self.lost_selection = Some(crate::model::text::escape_bytes(&key).into_owned());
+        self.lost_selection = Some(key);
         self.clear_selection();
     }
 

@@ -458,7 +458,7 @@ pub enum Scope {
 /// members cursor whenever the list has a selection, else the whole cluster. When the selected
 /// member leaves the list (deleted, expired, filtered out) the scope clears, and the user is told.
 pub fn sync_scope(state: &mut State) -> Vec<Command> {
-    let lost = state.members.take_lost_selection();
+    let lost = state.members.take_lost_key();
     let wanted = match (state.members.selected(), &state.group_scope) {
         (Some(m), _) => Scope::Member {
             cluster: state.cluster.clone(),
@@ -477,13 +477,15 @@ pub fn sync_scope(state: &mut State) -> Vec<Command> {
     if wanted == state.scope {
         return Vec::new();
     }
-    let ours = lost
-        .as_deref()
-        .is_some_and(|k| state.undo.just_deregistered(k));
+    // A member this console deregistered: its own message (with the undo key) says it already.
+    let ours = lost.as_deref().is_some_and(|k| state.undo.involves(k));
     if let (Some(key), Scope::Cluster, false) = (lost, &wanted, ours) {
         state.say(
             Level::Warn,
-            format!("scope cleared: {key} is no longer in the list — showing the whole cluster"),
+            format!(
+                "scope cleared: {} is no longer in the list — showing the whole cluster",
+                crate::model::text::escape_bytes(&key)
+            ),
         );
     }
     state.scope = wanted;

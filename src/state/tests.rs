@@ -393,9 +393,16 @@ fn alert_row(labels: &[(&str, &str)]) -> crate::model::CheckResult {
 
 fn alertmanager_state(rows: Vec<crate::model::CheckResult>) -> State {
     let mut s = live(empty_state());
+    with_alerts(&mut s, rows);
+    s.focus = Pane::Checks;
+    s
+}
+
+/// Alertmanager's alerts as `rows`, received at `t0`.
+fn with_alerts(s: &mut State, rows: Vec<crate::model::CheckResult>) {
     s.backends.checks = Some("alertmanager".into());
     update(
-        &mut s,
+        s,
         Msg::ChecksSnapshot {
             snapshot: crate::model::ChecksSnapshot {
                 results: rows,
@@ -404,8 +411,6 @@ fn alertmanager_state(rows: Vec<crate::model::CheckResult>) -> State {
             at: t0(),
         },
     );
-    s.focus = Pane::Checks;
-    s
 }
 
 /// Opens the form on the selected row, picks scope `steps` to the right, gives a reason, Enter.
@@ -2774,20 +2779,14 @@ fn no_expiry_is_refused_on_alertmanager_and_on_sensu_unless_allowed() {
 #[test]
 fn the_dry_run_lists_the_members_own_checks_by_the_scoping_rule() {
     let mut s = synced();
-    update(
+    with_alerts(
         &mut s,
-        Msg::ChecksSnapshot {
-            snapshot: crate::model::ChecksSnapshot {
-                results: vec![
-                    alert_row(&[("alertname", "DiskFull"), ("instance", "web-1")]),
-                    // A name that only starts like it is another member's.
-                    alert_row(&[("alertname", "LoadHigh"), ("instance", "web-10")]),
-                    alert_row(&[("alertname", "Down"), ("instance", "db-1")]),
-                ],
-                ..Default::default()
-            },
-            at: t0(),
-        },
+        vec![
+            alert_row(&[("alertname", "DiskFull"), ("instance", "web-1")]),
+            // A name that only starts like it is another member's.
+            alert_row(&[("alertname", "LoadHigh"), ("instance", "web-10")]),
+            alert_row(&[("alertname", "Down"), ("instance", "db-1")]),
+        ],
     );
     let row = (0..s.members.visible_len())
         .find(|&i| s.members.row(i).unwrap().key_text() == "/services/web/web-1")
@@ -2901,20 +2900,13 @@ fn an_incident_journals_checks_notes_and_changes_and_nothing_outside_it() {
 fn groups_count_what_the_failing_members_share_and_enter_scopes_and_marks() {
     use super::grouping::{groups, GroupBy};
     let mut s = synced();
-    s.backends.checks = Some("alertmanager".into());
-    update(
+    with_alerts(
         &mut s,
-        Msg::ChecksSnapshot {
-            snapshot: crate::model::ChecksSnapshot {
-                results: vec![
-                    alert_row(&[("alertname", "DiskFull"), ("instance", "web-1")]),
-                    alert_row(&[("alertname", "DiskFull"), ("instance", "web-2")]),
-                    alert_row(&[("alertname", "Down"), ("instance", "db-1")]),
-                ],
-                ..Default::default()
-            },
-            at: t0(),
-        },
+        vec![
+            alert_row(&[("alertname", "DiskFull"), ("instance", "web-1")]),
+            alert_row(&[("alertname", "DiskFull"), ("instance", "web-2")]),
+            alert_row(&[("alertname", "Down"), ("instance", "db-1")]),
+        ],
     );
     let by_check: Vec<String> = groups(&s, &GroupBy::Check)
         .into_iter()

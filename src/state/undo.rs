@@ -59,14 +59,6 @@ impl Undo {
         self.pending.values().any(|u| *u.key == *key) || self.done.iter().any(|u| *u.key == *key)
     }
 
-    /// Whether the key drawn as `shown` went by a deregister of this console that can still be
-    /// undone (its own message says so; the list losing it is no news).
-    pub fn just_deregistered(&self, shown: &str) -> bool {
-        self.done
-            .iter()
-            .any(|u| crate::model::text::escape_bytes(&u.key) == shown)
-    }
-
     pub fn forget(&mut self, key: &[u8]) {
         self.done.retain(|u| u.key != key);
     }

@@ -297,7 +297,7 @@ fn log_line(i: usize, rng: &mut Rng) -> LogLine {
         program: PROGRAMS[rng.below(PROGRAMS.len())].to_string().into(),
         severity: Some(rng.below(8) as u8),
         message,
-        fields: Vec::new(),
+        fields: Default::default(),
     }
 }
 

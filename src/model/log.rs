@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use super::log_fields::Fields;
+
 use chrono::{DateTime, Datelike, NaiveDateTime, Offset, TimeZone, Utc};
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -13,7 +15,7 @@ pub struct LogLine {
     pub severity: Option<u8>,
     pub message: String,
     /// Every other field the backend sent, for the detail view (sanitised).
-    pub fields: Vec<(String, String)>,
+    pub fields: Fields,
 }
 
 /// How far around a time jump (`t` in the logs pane) Elasticsearch and Loki are read again.

@@ -11,9 +11,9 @@ use rand::{RngExt, SeedableRng};
 use tokio::sync::mpsc;
 
 use crate::model::{
-    CheckResult, ChecksSnapshot, ClusterId, Command, DeregisterOutcome, Health, HistoryPoint,
-    KvEntry, KvEvent, LogLine, MetricsQuery, MetricsResult, Msg, Series, Silence, SilenceOutcome,
-    SilenceScope, SilenceTarget, SourceKind,
+    CheckResult, ChecksSnapshot, ClusterId, Command, DeregisterOutcome, Fields, Health,
+    HistoryPoint, KvEntry, KvEvent, LogLine, MetricsQuery, MetricsResult, Msg, Series, Silence,
+    SilenceOutcome, SilenceScope, SilenceTarget, SourceKind,
 };
 
 pub const PREFIX: &str = "/services/";
@@ -404,7 +404,7 @@ impl DemoSource {
                     program: program.to_string().into(),
                     severity: Some(sev),
                     message,
-                    fields: vec![("source".into(), "demo".into())],
+                    fields: Fields::from_pairs([("source", "demo")]),
                 }
             })
             .collect()

@@ -95,7 +95,9 @@ pub struct Logs {
     pub pending_jump: Option<DateTime<Utc>>,
     /// Host and program names of buffered lines, shared: a fleet logs from a few hundred hosts and
     /// a few dozen programs, so 100k lines need not carry 200k copies of them.
-    names: HashSet<Arc<str>>,
+    /// Interned host and program names (capped at `MAX_NAMES`); foldhash, as SipHash was a
+    /// visible share of ingest and the table's size bounds what colliding names could cost.
+    names: HashSet<Arc<str>, foldhash::fast::RandomState>,
 }
 
 /// Distinct names remembered for sharing; past this the table starts afresh (lines keep theirs),
@@ -144,7 +146,7 @@ impl Logs {
             unseen: 0,
             received: 0,
             pending_jump: None,
-            names: HashSet::new(),
+            names: HashSet::default(),
         }
     }
 
@@ -764,7 +766,7 @@ fn line_json(l: &LogLine) -> serde_json::Value {
     m.insert("message".into(), l.message.clone().into());
     for (k, v) in &l.fields {
         if !m.contains_key(k) {
-            m.insert(k.clone(), v.clone().into());
+            m.insert(k.to_owned(), v.into());
         }
     }
     serde_json::Value::Object(m)

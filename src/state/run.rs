@@ -394,7 +394,7 @@ pub fn check_values(r: &crate::model::CheckResult, v: &mut BTreeMap<String, Stri
 
 fn log_values(l: &crate::model::LogLine, v: &mut BTreeMap<String, String>) {
     for (k, val) in &l.fields {
-        v.insert(format!("log.{k}"), val.clone());
+        v.insert(format!("log.{k}"), val.to_owned());
     }
     v.insert("log.host".into(), l.host.to_string());
     v.insert("log.program".into(), l.program.to_string());

@@ -156,7 +156,7 @@ fn log_detail(frame: &mut Frame, area: Rect, ctx: &Ctx, l: &crate::model::LogLin
         for (k, v) in &l.fields {
             lines.push(Line::from(vec![
                 Span::styled(format!("  {k}: "), ctx.theme.style(StyleName::Key)),
-                Span::raw(v.clone()),
+                Span::raw(v.to_owned()),
             ]));
         }
     }

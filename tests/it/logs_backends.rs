@@ -984,9 +984,7 @@ async fn loki_tail_merges_dedupes_and_reports_errors() {
         l[1].time.unwrap().timestamp_nanos_opt().unwrap() as i128,
         t0 + 1_000
     );
-    assert!(l[0]
-        .fields
-        .contains(&("label.job".to_string(), "syslog".to_string())));
+    assert!(l[0].fields.contains("label.job", "syslog"));
 
     // Another line at exactly the boundary timestamp (a2's) in the other stream, a late line
     // from the other agent before it, and a newer one. The repeats of a2 are not shown again.

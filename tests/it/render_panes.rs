@@ -134,7 +134,7 @@ fn state() -> State {
                 program: ["nginx", "sshd", "app"][i as usize % 3].into(),
                 severity: Some([6, 3, 4, 6, 7, 2][i as usize]),
                 message: format!("line {i}: upstream timed out while reading response header"),
-                fields: vec![],
+                fields: Default::default(),
             }]),
         );
     }

@@ -8,6 +8,7 @@
 
 pub mod common;
 pub mod elasticsearch;
+mod flat_json;
 pub mod loki;
 pub mod redis;
 pub mod syslog;

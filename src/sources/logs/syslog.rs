@@ -10,29 +10,67 @@
 //! than a day in the future belongs to last year (a December line read in January).
 
 use std::borrow::Cow;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 
+use super::flat_json::{self, Raw};
 use crate::model::text::{sanitize, sanitize_bytes};
-use crate::model::{severity_from_name, LogLine};
+use crate::model::{severity_from_name, Fields, FieldsBuilder, LogLine};
 
 /// Longest message kept per line; longer ones are cut with a marker by `sanitize`.
 pub const MAX_MESSAGE: usize = crate::model::text::MAX_LINE_CHARS;
 
-/// Trimmed and sanitised. Printable ASCII (nearly every log line) is copied as is: a byte scan
-/// instead of `sanitize`'s char-by-char pass.
+/// Trimmed and sanitised, as an owned string.
 fn clean(s: &str) -> String {
+    clean_cow(s).into_owned()
+}
+
+/// Trimmed and sanitised, borrowed when nothing changes. Printable ASCII (nearly every log line)
+/// is taken as is: a byte scan instead of `sanitize`'s char-by-char pass.
+fn clean_cow(s: &str) -> Cow<'_, str> {
     let s = s.trim();
-    if s.len() <= MAX_MESSAGE && s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-        return s.to_owned();
+    // Folded without an early exit, so the check is vectorised.
+    let printable = s.bytes().fold(true, |ok, b| ok & (0x20..0x7f).contains(&b));
+    if s.len() <= MAX_MESSAGE && printable {
+        return Cow::Borrowed(s);
     }
     // A line break inside a message (a JSON `\n`, a raw one) separates words: a space, not
     // nothing.
     if s.contains(['\n', '\r']) {
-        return sanitize(&s.replace("\r\n", " ").replace(['\n', '\r'], " ")).into_owned();
+        return Cow::Owned(
+            sanitize(&s.replace("\r\n", " ").replace(['\n', '\r'], " ")).into_owned(),
+        );
     }
-    sanitize(s).into_owned()
+    sanitize(s)
+}
+
+/// A host or program name, trimmed and sanitised, as a shared string. A stream repeats a few
+/// dozen names: each line takes a reference to the one copy instead of allocating its own (the
+/// ring interns them again, so this cache only saves work).
+fn shared_name(s: &str) -> Arc<str> {
+    thread_local! {
+        static NAMES: RefCell<HashSet<Arc<str>, foldhash::fast::RandomState>> =
+            RefCell::new(HashSet::default());
+    }
+    /// Names kept per parsing thread; past that the cache starts again (hostnames made of
+    /// request ids must not grow it without bound).
+    const MAX_SHARED_NAMES: usize = 4096;
+    let name = clean_cow(s);
+    NAMES.with(|names| {
+        let mut names = names.borrow_mut();
+        if let Some(shared) = names.get(&*name) {
+            return shared.clone();
+        }
+        if names.len() >= MAX_SHARED_NAMES {
+            names.clear();
+        }
+        let shared: Arc<str> = Arc::from(&*name);
+        names.insert(shared.clone());
+        shared
+    })
 }
 
 pub use crate::model::SenderZone;
@@ -95,7 +133,11 @@ pub fn parse_any(raw: &[u8]) -> LogLine {
 pub fn parse_any_in(raw: &[u8], zone: SenderZone) -> LogLine {
     let trimmed = raw.trim_ascii();
     if trimmed.first() == Some(&b'{') {
-        // Flat objects (rsyslog's templates) without a `Value` tree; anything else as one.
+        // Flat objects (rsyslog's templates) without a `Value` tree — by the one-pass scanner,
+        // else through serde's visitors — and anything else as one.
+        if let Some(doc) = std::str::from_utf8(trimmed).ok().and_then(FlatDoc::scan) {
+            return from_doc(&doc);
+        }
         if let Ok(doc) = serde_json::from_slice::<FlatDoc>(trimmed) {
             return from_doc(&doc);
         }
@@ -228,12 +270,163 @@ impl<'a> Scalar<'a> {
 /// rsyslog's list templates and `jsonmesg` are such objects; anything nested is refused (and read
 /// as a `Value` instead).
 struct FlatDoc<'a> {
-    fields: Vec<(Cow<'a, str>, Scalar<'a>)>,
+    fields: Vec<FlatField<'a>>,
     /// rsyslog's `jsonmesg` (it has `rawmsg`): its redundant keys are left out.
     jsonmesg: bool,
+    /// Per key of [`ALIASES`], the index of its last field: a line's fields are looked up by
+    /// two dozen names, so each is found once instead of by a scan per name.
+    slots: [Option<u16>; ALIASES.len()],
 }
 
+struct FlatField<'a> {
+    key: Cow<'a, str>,
+    value: Scalar<'a>,
+    class: KeyClass,
+}
+
+impl<'a> FlatDoc<'a> {
+    fn with_capacity(n: usize) -> Self {
+        FlatDoc {
+            fields: Vec::with_capacity(n),
+            jsonmesg: false,
+            slots: [None; ALIASES.len()],
+        }
+    }
+
+    /// A field in document order; `jsonmesg`-only keys are dropped unread.
+    fn push(
+        &mut self,
+        key: Cow<'a, str>,
+        value: impl FnOnce() -> Option<Scalar<'a>>,
+    ) -> Option<()> {
+        let class = KeyClass::of(&key);
+        if class.jsonmesg_only {
+            self.jsonmesg |= key == "rawmsg";
+            return Some(());
+        }
+        if let (Some(slot), Ok(i)) = (class.alias, u16::try_from(self.fields.len())) {
+            self.slots[usize::from(slot)] = Some(i);
+        }
+        self.fields.push(FlatField {
+            key,
+            value: value()?,
+            class,
+        });
+        Some(())
+    }
+
+    /// By [`flat_json::scan`]; `None` for anything it does not read (the caller tries serde).
+    fn scan(text: &'a str) -> Option<Self> {
+        let mut doc = FlatDoc::with_capacity(24);
+        flat_json::scan(text, |k, v| {
+            doc.push(k, || {
+                Some(match v {
+                    Raw::Str { quoted, escaped } => Scalar::Str(Raw::text(quoted, escaped)?),
+                    Raw::Num(n) => Scalar::Num(n.parse().ok()?),
+                    Raw::Bool(b) => Scalar::Bool(b),
+                    Raw::Null => Scalar::Null,
+                })
+            })
+        })?;
+        Some(doc)
+    }
+}
+
+/// What a key of a flat document is to a line: its slot in [`ALIASES`], and whether it is one of
+/// [`JSONMESG_ONLY`] or [`JSONMESG_REDUNDANT`]. A `match` (lengths compared first, constant-size
+/// comparisons) rather than searching the lists: it runs for every key of every JSON line.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct KeyClass {
+    alias: Option<u8>,
+    jsonmesg_only: bool,
+    jsonmesg_redundant: bool,
+}
+
+impl KeyClass {
+    fn of(key: &str) -> KeyClass {
+        let alias = |slot: u8| KeyClass {
+            alias: Some(slot),
+            ..KeyClass::default()
+        };
+        let only = KeyClass {
+            alias: None,
+            jsonmesg_only: true,
+            jsonmesg_redundant: true,
+        };
+        match key {
+            "@timestamp" => alias(0),
+            "timestamp" => alias(1),
+            "time" => alias(2),
+            "timereported" => alias(3),
+            "severity" => alias(4),
+            "log.syslog.severity.name" => alias(5),
+            "severity_label" => alias(6),
+            "level" => alias(7),
+            "log.level" => alias(8),
+            "syslogseverity" => alias(9),
+            "log.syslog.severity.code" => alias(10),
+            "host" => alias(11),
+            "hostname" => alias(12),
+            "logsource" => alias(13),
+            "host.hostname" => alias(14),
+            "host.name" => alias(15),
+            "host.ip" => alias(16),
+            "program" => alias(17),
+            "programname" => alias(18),
+            "app-name" => KeyClass {
+                jsonmesg_redundant: true,
+                ..alias(19)
+            },
+            "process.name" => alias(20),
+            "syslogtag" => KeyClass {
+                jsonmesg_redundant: true,
+                ..alias(21)
+            },
+            "message" => alias(22),
+            "msg" => alias(23),
+            "rawmsg" | "timegenerated" | "pri" | "protocol-version" => only,
+            _ => KeyClass::default(),
+        }
+    }
+}
+
+/// Every key a line's time, severity, host, program and message are read from, in the order
+/// they are tried (see [`from_doc`]); each group's range below.
+const ALIASES: [&str; 24] = [
+    "@timestamp",
+    "timestamp",
+    "time",
+    "timereported",
+    "severity",
+    "log.syslog.severity.name",
+    "severity_label",
+    "level",
+    "log.level",
+    "syslogseverity",
+    "log.syslog.severity.code",
+    "host",
+    "hostname",
+    "logsource",
+    "host.hostname",
+    "host.name",
+    "host.ip",
+    "program",
+    "programname",
+    "app-name",
+    "process.name",
+    "syslogtag",
+    "message",
+    "msg",
+];
+/// Where each list starts in [`ALIASES`].
+const TIME_SLOTS: std::ops::Range<usize> = 0..4;
+const SEVERITY_SLOTS: std::ops::Range<usize> = 4..11;
+const HOST_SLOTS: std::ops::Range<usize> = 11..17;
+const PROGRAM_SLOTS: std::ops::Range<usize> = 17..22;
+const MESSAGE_SLOTS: std::ops::Range<usize> = 22..24;
+
 /// Keys only rsyslog's `jsonmesg` has, never read for a line: their values are skipped unread.
+#[cfg(test)]
 const JSONMESG_ONLY: [&str; 4] = ["rawmsg", "timegenerated", "pri", "protocol-version"];
 
 /// A string borrowed from the input when it can be.
@@ -315,18 +508,17 @@ impl<'de> serde::Deserialize<'de> for FlatDoc<'de> {
                 self,
                 mut map: A,
             ) -> Result<Self::Value, A::Error> {
-                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(24));
-                let mut jsonmesg = false;
+                let mut doc = FlatDoc::with_capacity(map.size_hint().unwrap_or(24));
                 while let Some(CowStr(k)) = map.next_key::<CowStr>()? {
-                    if JSONMESG_ONLY.contains(&k.as_ref()) {
-                        jsonmesg |= k == "rawmsg";
+                    if KeyClass::of(&k).jsonmesg_only {
                         map.next_value::<serde::de::IgnoredAny>()?;
+                        let _ = doc.push(k, || None);
                         continue;
                     }
                     let FlatValue(v) = map.next_value::<FlatValue>()?;
-                    fields.push((k, v));
+                    let _ = doc.push(k, || Some(v));
                 }
-                Ok(FlatDoc { fields, jsonmesg })
+                Ok(doc)
             }
         }
         d.deserialize_map(V)
@@ -336,42 +528,50 @@ impl<'de> serde::Deserialize<'de> for FlatDoc<'de> {
 /// Where a line's fields come from: a `serde_json` object (nested paths looked up through
 /// objects), or a flat document read without one.
 trait Doc {
-    /// The value at `path`: a key as written (`log.level` may be one) or a dotted path.
-    fn get(&self, path: &str) -> Option<Scalar<'_>>;
-    /// Every other field, sanitised, in key order: those not in `used`, and not nil or unset.
-    fn rest(&self, used: &[&str], out: &mut Vec<(String, String)>);
+    /// The value of [`ALIASES`]`[slot]`: a key as written (`log.level` may be one) or a dotted
+    /// path.
+    fn alias(&self, slot: usize) -> Option<Scalar<'_>>;
+    /// Every other field, sanitised: those whose [`ALIASES`] slot is not in `used` (a bit per
+    /// slot), and not nil or unset.
+    fn rest<'s>(&'s self, used: u32, out: &mut Vec<(Cow<'s, str>, Cow<'s, str>)>);
 }
 
 impl Doc for serde_json::Map<String, serde_json::Value> {
-    fn get(&self, path: &str) -> Option<Scalar<'_>> {
-        lookup(self, path).map(Scalar::of)
+    fn alias(&self, slot: usize) -> Option<Scalar<'_>> {
+        lookup(self, ALIASES[slot]).map(Scalar::of)
     }
 
-    fn rest(&self, used: &[&str], out: &mut Vec<(String, String)>) {
-        flatten("", self, used, out)
+    fn rest<'s>(&'s self, used: u32, out: &mut Vec<(Cow<'s, str>, Cow<'s, str>)>) {
+        let used: Vec<&str> = (0..ALIASES.len())
+            .filter(|s| used & (1 << s) != 0)
+            .map(|s| ALIASES[s])
+            .collect();
+        flatten("", self, &used, out);
     }
 }
 
 impl Doc for FlatDoc<'_> {
-    fn get(&self, path: &str) -> Option<Scalar<'_>> {
+    fn alias(&self, slot: usize) -> Option<Scalar<'_>> {
         // The last of duplicate keys wins, as in a `serde_json` map.
-        self.fields
-            .iter()
-            .rev()
-            .find(|(k, _)| k == path)
-            .map(|(_, v)| match v {
-                Scalar::Str(s) => Scalar::Str(Cow::Borrowed(s)),
-                other => other.clone(),
-            })
+        let i = usize::from(self.slots[slot]?);
+        Some(match &self.fields[i].value {
+            Scalar::Str(s) => Scalar::Str(Cow::Borrowed(s)),
+            other => other.clone(),
+        })
     }
 
-    fn rest(&self, used: &[&str], out: &mut Vec<(String, String)>) {
-        for (k, v) in &self.fields {
+    fn rest<'s>(&'s self, used: u32, out: &mut Vec<(Cow<'s, str>, Cow<'s, str>)>) {
+        for FlatField {
+            key: k,
+            value: v,
+            class,
+        } in &self.fields
+        {
             if out.len() >= 64 {
                 break;
             }
-            if used.contains(&k.as_ref())
-                || (self.jsonmesg && JSONMESG_REDUNDANT.contains(&k.as_ref()))
+            if class.alias.is_some_and(|slot| used & (1 << slot) != 0)
+                || (self.jsonmesg && class.jsonmesg_redundant)
             {
                 continue;
             }
@@ -379,18 +579,21 @@ impl Doc for FlatDoc<'_> {
             if text == "-" {
                 continue;
             }
-            out.push((clean(k), capped(clean(&text))));
+            let value = match text {
+                Cow::Borrowed(t) => capped(clean_cow(t)),
+                Cow::Owned(t) => Cow::Owned(capped(clean_cow(&t)).into_owned()),
+            };
+            out.push((clean_cow(k), value));
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
-        out.dedup_by(|a, b| a.0 == b.0);
     }
 }
 
 /// A field value cut to 1 024 columns (width never exceeds the byte length: only long values
 /// need measuring).
-fn capped(value: String) -> String {
+fn capped(value: Cow<'_, str>) -> Cow<'_, str> {
     if value.len() > 1024 {
-        crate::model::text::fit(&value, 1024)
+        Cow::Owned(crate::model::text::fit(&value, 1024))
     } else {
         value
     }
@@ -419,73 +622,53 @@ pub fn from_json(map: &serde_json::Map<String, serde_json::Value>) -> LogLine {
 }
 
 fn from_doc(doc: &impl Doc) -> LogLine {
-    let mut used: Vec<&str> = Vec::with_capacity(5);
-    let first = |paths: &[&'static str], used: &mut Vec<&str>| {
-        paths.iter().find_map(|p| {
-            let text = doc.get(p)?.into_text()?;
-            used.push(p);
+    // A bit per [`ALIASES`] slot read into the line.
+    let mut used = 0u32;
+    let first = |slots: std::ops::Range<usize>, used: &mut u32| {
+        slots.into_iter().find_map(|s| {
+            let text = doc.alias(s)?.into_text()?;
+            *used |= 1 << s;
             Some(text)
         })
     };
-    let time_keys = ["@timestamp", "timestamp", "time", "timereported"];
-    let time = time_keys.iter().find_map(|k| {
-        let t = doc.get(k)?.time()?;
-        used.push(k);
+    let time = TIME_SLOTS.into_iter().find_map(|s| {
+        let t = doc.alias(s)?.time()?;
+        used |= 1 << s;
         Some(t)
     });
-    let severity = [
-        "severity",
-        "log.syslog.severity.name",
-        "severity_label",
-        "level",
-        "log.level",
-        "syslogseverity",
-        "log.syslog.severity.code",
-    ]
-    .iter()
-    .find_map(|k| {
-        let s = severity_from_name(&doc.get(k)?.into_text()?)?;
-        used.push(k);
-        Some(s)
+    let severity = SEVERITY_SLOTS.into_iter().find_map(|s| {
+        let sev = severity_from_name(&doc.alias(s)?.into_text()?)?;
+        used |= 1 << s;
+        Some(sev)
     });
-    let host = first(
-        &[
-            "host",
-            "hostname",
-            "logsource",
-            "host.hostname",
-            "host.name",
-            "host.ip",
-        ],
-        &mut used,
-    )
-    .unwrap_or_default();
-    let program = first(
-        &[
-            "program",
-            "programname",
-            "app-name",
-            "process.name",
-            "syslogtag",
-        ],
-        &mut used,
-    )
-    .unwrap_or_default();
-    let message = first(&["message", "msg"], &mut used).unwrap_or_default();
+    let host = first(HOST_SLOTS, &mut used).unwrap_or_default();
+    let program = first(PROGRAM_SLOTS, &mut used).unwrap_or_default();
+    let message = first(MESSAGE_SLOTS, &mut used).unwrap_or_default();
     // RFC 5424 marks a UTF-8 MSG with a BOM, and rsyslog passes it on inside `msg`.
     let message = message.trim_start();
     let message = message.strip_prefix('\u{feff}').unwrap_or(message);
-    let mut fields = Vec::new();
-    doc.rest(&used, &mut fields);
-    fields.shrink_to_fit(); // a buffer holds 100 000 lines: no slack per line
+    let mut rest = Vec::new();
+    doc.rest(used, &mut rest);
+    // Sorted by key: of duplicate keys, the first.
+    rest.dedup_by(|a, b| a.0 == b.0);
     LogLine {
         time,
-        host: clean(&host).into(),
-        program: clean(program.trim_end_matches(':')).into(),
+        host: shared_name(&host),
+        program: shared_name(program.trim_end_matches(':')),
         severity,
         message: clean(message),
-        fields,
+        fields: fields_of(&rest),
     }
+}
+
+/// One allocation for all of a line's fields.
+fn fields_of(pairs: &[(Cow<'_, str>, Cow<'_, str>)]) -> Fields {
+    let bytes = pairs.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+    let mut b = FieldsBuilder::with_capacity(bytes);
+    for (k, v) in pairs {
+        b.push(k, v);
+    }
+    b.finish()
 }
 
 /// Keys of rsyslog's `jsonmesg` that repeat what the line already shows (the raw line, the tag,
@@ -500,11 +683,11 @@ const JSONMESG_REDUNDANT: [&str; 6] = [
     "timegenerated",
 ];
 
-fn flatten(
+fn flatten<'s>(
     prefix: &str,
-    map: &serde_json::Map<String, serde_json::Value>,
+    map: &'s serde_json::Map<String, serde_json::Value>,
     skip: &[&str],
-    out: &mut Vec<(String, String)>,
+    out: &mut Vec<(Cow<'s, str>, Cow<'s, str>)>,
 ) {
     let jsonmesg = prefix.is_empty() && map.contains_key("rawmsg") && map.contains_key("syslogtag");
     for (k, v) in map {
@@ -518,11 +701,11 @@ fn flatten(
             continue;
         }
         let key = if prefix.is_empty() {
-            clean(k)
+            clean_cow(k)
         } else {
-            format!("{prefix}.{}", clean(k))
+            Cow::Owned(format!("{prefix}.{}", clean_cow(k)))
         };
-        if !prefix.is_empty() && skip.contains(&key.as_str()) {
+        if !prefix.is_empty() && skip.contains(&key.as_ref()) {
             continue;
         }
         match v {
@@ -530,12 +713,13 @@ fn flatten(
             // Unset (`null`) and syslog's nil (`-`) say nothing.
             serde_json::Value::Null => {}
             serde_json::Value::String(s) if s == "-" => {}
+            serde_json::Value::String(s) => out.push((key, capped(clean_cow(s)))),
             other => {
                 let value = match Scalar::of(other).text() {
                     Some(s) => clean(&s),
                     None => clean(&other.to_string()),
                 };
-                out.push((key, capped(value)));
+                out.push((key, capped(Cow::Owned(value))));
             }
         }
     }
@@ -633,20 +817,18 @@ fn parse_5424(rest: &str, severity: Option<u8>) -> Option<LogLine> {
         ("msgid", nil(msgid)),
         ("structured_data", sd),
     ];
-    // Exact capacity: a buffer holds 100 000 lines, so no slack per line.
-    let mut fields = Vec::with_capacity(extra.iter().filter(|(_, v)| !v.is_empty()).count());
-    for (k, v) in extra {
-        if !v.is_empty() {
-            fields.push((k.to_string(), clean(v)));
-        }
-    }
+    let extra: Vec<(Cow<str>, Cow<str>)> = extra
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (Cow::Borrowed(k), clean_cow(v)))
+        .collect();
     Some(LogLine {
         time,
-        host: clean(nil(host)).into(),
-        program: clean(nil(app)).into(),
+        host: shared_name(nil(host)),
+        program: shared_name(nil(app)),
         severity,
         message: clean(msg),
-        fields,
+        fields: fields_of(&extra),
     })
 }
 
@@ -729,14 +911,14 @@ fn bsd_header(after: &str, time: Option<DateTime<Utc>>, severity: Option<u8>) ->
         None => (tag, ""),
     };
     let fields = if pid.is_empty() {
-        Vec::new()
+        Fields::new()
     } else {
-        vec![("pid".to_string(), clean(pid))]
+        fields_of(&[(Cow::Borrowed("pid"), clean_cow(pid))])
     };
     LogLine {
         time,
-        host: clean(host).into(),
-        program: clean(program).into(),
+        host: shared_name(host),
+        program: shared_name(program),
         severity,
         message: clean(msg),
         fields,
@@ -778,6 +960,30 @@ pub fn lossy(raw: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn key_classes_agree_with_the_lists() {
+        use super::*;
+        for (i, a) in ALIASES.iter().enumerate() {
+            assert_eq!(KeyClass::of(a).alias, Some(i as u8), "{a}");
+        }
+        for k in JSONMESG_ONLY {
+            assert!(KeyClass::of(k).jsonmesg_only, "{k}");
+        }
+        for k in JSONMESG_REDUNDANT {
+            assert!(KeyClass::of(k).jsonmesg_redundant, "{k}");
+        }
+        assert_eq!(KeyClass::of("fromhost-ip"), KeyClass::default());
+        let groups = [
+            TIME_SLOTS,
+            SEVERITY_SLOTS,
+            HOST_SLOTS,
+            PROGRAM_SLOTS,
+            MESSAGE_SLOTS,
+        ];
+        assert_eq!(groups.iter().map(|g| g.len()).sum::<usize>(), ALIASES.len());
+        assert!(groups.windows(2).all(|w| w[0].end == w[1].start));
+    }
+
     use super::*;
     use chrono::Datelike;
 
@@ -890,15 +1096,10 @@ mod tests {
             l.time.unwrap().to_rfc3339(),
             "2026-11-25T03:10:15.003+00:00"
         );
-        let sd = &l
-            .fields
-            .iter()
-            .find(|(k, _)| k == "structured_data")
-            .unwrap()
-            .1;
+        let sd = l.fields.get("structured_data").unwrap();
         assert_eq!(sd, "[a@1 x=\"1\"][b@2 y=\"a\\]b\" z=\"\"]");
-        assert!(l.fields.contains(&("procid".into(), "42".into())));
-        assert!(l.fields.contains(&("msgid".into(), "ID47".into())));
+        assert!(l.fields.contains("procid", "42"));
+        assert!(l.fields.contains("msgid", "ID47"));
         // SD with no message at all, and nil SD with a BOM-only message.
         let l = parse_utc("<14>1 2026-11-25T04:10:15Z h a - - [x@1 k=\"v\"]", now());
         assert_eq!((l.message.as_str(), l.severity), ("", Some(6)));
@@ -915,9 +1116,7 @@ mod tests {
         // Numeric severity (Logstash legacy `severity` int, jsonmesg `syslogseverity` string).
         let l = parse_any(br#"{"severity": 3, "severity_label": "Error", "message": "m"}"#);
         assert_eq!(l.severity, Some(3));
-        assert!(l
-            .fields
-            .contains(&("severity_label".into(), "Error".into())));
+        assert!(l.fields.contains("severity_label", "Error"));
         let l = parse_any(br#"{"syslogseverity": "4", "msg": "m"}"#);
         assert_eq!(l.severity, Some(4));
         let l = parse_any(br#"{"severity": 9, "level": "warn", "message": "m"}"#);
@@ -1062,7 +1261,7 @@ mod tests {
         );
         assert_eq!(l.time, Some(at("2026-12-03T11:00:00Z")));
         // What the line already shows, nil (`-`) and unset (`null`) values are not kept per line.
-        let keys: Vec<&str> = l.fields.iter().map(|(k, _)| k.as_str()).collect();
+        let keys: Vec<&str> = l.fields.iter().map(|(k, _)| k).collect();
         assert_eq!(
             keys,
             [
@@ -1103,15 +1302,73 @@ mod tests {
             now(),
         );
         assert_eq!(l.message, "the message");
-        let sd = &l
-            .fields
-            .iter()
-            .find(|(k, _)| k == "structured_data")
-            .unwrap()
-            .1;
+        let sd = l.fields.get("structured_data").unwrap();
         assert_eq!(sd, r#"[x@1 a="q\]r" b="say \"hi]\"" c="end\\"][y@2 d="]"]"#);
         // An element that never closes takes the rest of the line, without panicking.
         let l = parse_utc(r#"<14>1 2026-11-25T04:10:15Z h a - - [x@1 a="open"#, now());
         assert_eq!(l.message, "");
+    }
+
+    mod scanner_against_serde {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// What a document reads as, to compare the two readers.
+        fn reading(doc: &FlatDoc) -> (Vec<(String, String)>, bool, LogLine) {
+            let fields = doc
+                .fields
+                .iter()
+                .map(|f| (f.key.to_string(), format!("{:?}", f.value)))
+                .collect();
+            (fields, doc.jsonmesg, from_doc(doc))
+        }
+
+        fn value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<String>().prop_map(|s| serde_json::to_string(&s).unwrap()),
+                "[ -~]{0,40}".prop_map(|s| serde_json::to_string(&s).unwrap()),
+                any::<i64>().prop_map(|n| n.to_string()),
+                (-1e12f64..1e12).prop_map(|f| f.to_string()),
+                Just("true".to_string()),
+                Just("false".to_string()),
+                Just("null".to_string()),
+            ]
+        }
+
+        fn key() -> impl Strategy<Value = String> {
+            prop_oneof![
+                proptest::sample::select(ALIASES.to_vec()).prop_map(String::from),
+                proptest::sample::select(JSONMESG_REDUNDANT.to_vec()).prop_map(String::from),
+                any::<String>(),
+            ]
+            .prop_map(|k| serde_json::to_string(&k).unwrap())
+        }
+
+        proptest! {
+            /// Valid flat objects, escapes and all: the one-pass scanner reads exactly what
+            /// serde reads.
+            #[test]
+            fn same_reading_of_flat_objects(
+                pairs in proptest::collection::vec((key(), value()), 0..10),
+                spaced in any::<bool>(),
+            ) {
+                let sep = if spaced { " , " } else { "," };
+                let body: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+                let text = format!("{{{}}}", body.join(sep));
+                let fast = FlatDoc::scan(&text);
+                let slow = serde_json::from_str::<FlatDoc>(&text).ok();
+                prop_assert_eq!(fast.as_ref().map(reading), slow.as_ref().map(reading));
+            }
+
+            /// Anything at all: the scanner never panics, and what it accepts serde accepts alike.
+            #[test]
+            fn never_reads_what_serde_refuses(text in "\\{[ -~\\t\\n\\\\\"]{0,60}\\}?") {
+                if let Some(fast) = FlatDoc::scan(&text) {
+                    let slow = serde_json::from_str::<FlatDoc>(&text);
+                    prop_assert!(slow.is_ok(), "scanner accepted what serde refuses: {text:?}");
+                    prop_assert_eq!(reading(&fast), reading(&slow.unwrap()));
+                }
+            }
+        }
     }
 }

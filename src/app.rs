@@ -25,7 +25,12 @@ pub use crate::core::{Clusters, Settings};
 use crate::core::{Core, Effect, Event as CoreEvent};
 use crate::model::Msg;
 
+/// A frame at most this often after a key, a click, a paste or a resize (30 frames a second).
 const FRAME: Duration = Duration::from_millis(33);
+/// A frame at most this often for what the backends send on their own (log lines, watch events,
+/// polls, the clock): four a second reads as live, and a console left open on a busy cluster
+/// does not draw thirty frames a second nobody is looking at (idle CPU, BENCHMARKS.md).
+const BACKGROUND_FRAME: Duration = Duration::from_millis(250);
 /// Messages applied before the loop looks at the keyboard again, so a firehose cannot starve keys.
 const DRAIN_LIMIT: usize = 4096;
 
@@ -273,13 +278,16 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
     let mut sigquit = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::quit())?;
 
     let mut dirty = true;
-    let mut last_draw = Instant::now() - FRAME;
+    // Something the user did is waiting to be seen: the next frame comes at the `FRAME` pace.
+    let mut urgent = true;
+    let mut last_draw = Instant::now() - BACKGROUND_FRAME;
     // Freed listing buffers are handed back after the frame that shows the listing, not before it.
     let mut trim_after_frame = false;
     let mut membership_shown = false;
     let mut effects: Vec<Effect> = Vec::new();
     let exit = loop {
-        if dirty && last_draw.elapsed() >= FRAME {
+        let pace = if urgent { FRAME } else { BACKGROUND_FRAME };
+        if dirty && last_draw.elapsed() >= pace {
             effects.extend(core.handle(CoreEvent::Tick(Utc::now())));
             // The layout of this frame, given to the core before drawing it: the lists scroll and
             // the sources are asked for what this screen shows.
@@ -319,6 +327,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                 popups_visible: crate::ui::shows_popups(area),
             }));
             dirty = false;
+            urgent = false;
             last_draw = Instant::now();
             if !membership_shown && core.state.members.synced {
                 membership_shown = true;
@@ -332,17 +341,19 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                 crate::memory::release_free_memory();
             }
         }
-        let next_frame = last_draw + FRAME;
+        let next_frame = last_draw + if urgent { FRAME } else { BACKGROUND_FRAME };
         tokio::select! {
             biased;
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(key))) => {
                     effects.extend(core.handle(CoreEvent::Key { key, at: std::time::Instant::now() }));
                     dirty = true;
+                    urgent = true;
                 }
                 Some(Ok(Event::Paste(text))) => {
                     effects.extend(core.handle(CoreEvent::Paste(text)));
                     dirty = true;
+                    urgent = true;
                 }
                 Some(Ok(Event::Mouse(m))) => {
                     use crossterm::event::{MouseButton, MouseEventKind};
@@ -360,11 +371,13 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                     if let Some(p) = placed {
                         effects.extend(core.handle(CoreEvent::Pointer(p)));
                         dirty = true;
+                        urgent = true;
                     }
                 }
                 Some(Ok(Event::Resize(..))) => {
                     guard.terminal.autoresize().ok();
                     dirty = true;
+                    urgent = true;
                     last_draw = Instant::now() - FRAME;
                 }
                 Some(Ok(_)) => {}
@@ -421,12 +434,16 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                         result,
                     });
                     dirty = true;
+                    urgent = true;
                     last_draw = Instant::now() - FRAME;
                 }
                 Effect::Quit => stop = stop.or(Some(Exit::Quit)),
                 Effect::Switch(next) => stop = Some(Exit::SwitchCluster(next)),
                 // A key or a listing is answered at once, not at the next frame slot.
-                Effect::DrawNow => last_draw = Instant::now() - FRAME,
+                Effect::DrawNow => {
+                    urgent = true;
+                    last_draw = Instant::now() - FRAME;
+                }
                 Effect::Theme(next) => {
                     theme = *next;
                     dirty = true;

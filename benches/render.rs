@@ -251,6 +251,7 @@ fn bench_chart(c: &mut Criterion) {
         vars: None,
         window: Window::H1,
         width: 1000,
+        end: None,
     };
     opsconsole::state::backend_started(
         &mut state,

@@ -26,6 +26,7 @@ pub mod pointer;
 pub mod popup;
 pub mod run;
 pub mod silence_form;
+pub mod time_cursor;
 pub mod undo;
 
 use std::collections::BTreeMap;
@@ -181,6 +182,8 @@ pub struct State {
     pub tasks: Vec<crate::model::run::TaskInfo>,
     /// The profile's link templates (member and check details).
     pub link_templates: Vec<crate::model::run::LinkTemplate>,
+    /// The moment every pane shows (`:at`), or live.
+    pub time: time_cursor::TimeCursor,
 }
 
 impl State {
@@ -235,6 +238,7 @@ impl State {
             commands: Vec::new(),
             tasks: Vec::new(),
             link_templates: Vec::new(),
+            time: Default::default(),
         }
     }
 
@@ -797,6 +801,13 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
             "refused: readonly",
         ))];
     }
+    if action.is_mutating() {
+        if let Some(why) = time_cursor::refusal(state, action.describe()) {
+            let line = refusal_line(state, action, "refused: not live (time cursor)");
+            state.say(Level::Warn, why);
+            return vec![Command::Audit(line)];
+        }
+    }
     if state.input.is_some() {
         return input::act(state, action);
     }
@@ -835,6 +846,10 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
         Action::Tasks => {
             state.popup = Some(Popup::Tasks { index: 0 });
             Vec::new()
+        }
+        Action::TimeCursor => time_cursor::toggle(state),
+        Action::StepBack | Action::StepForward | Action::StepBackTen | Action::StepForwardTen => {
+            time_cursor::step(state, time_cursor::step_of(action).unwrap_or(0))
         }
         Action::NextPane => {
             state.focus = state.focus.step(1);
@@ -881,6 +896,8 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
                 state.members.clear_selection();
                 state.group_scope = None;
                 state.say(Level::Info, "scope cleared: showing every entity");
+            } else if !state.time.is_live() {
+                return time_cursor::live(state);
             } else if state.status.is_some() {
                 state.status = None;
             }

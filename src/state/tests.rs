@@ -3117,3 +3117,172 @@ fn custom_command_refusals_danger_and_preview() {
     gated(&cmds);
     assert_eq!(s.popup, None);
 }
+
+// ---- the time cursor (`:at`, `T`, `[` `]` `{` `}`, `:live`) ----
+
+fn command(s: &mut State, line: &str) -> Vec<Command> {
+    handle_action(s, Action::CommandLine);
+    let mut out = type_text(s, line);
+    out.extend(handle_action(s, Action::Submit));
+    out
+}
+
+#[test]
+fn at_command_puts_the_console_at_a_time_and_steps_move_it() {
+    let mut s = synced();
+    s.utc = true;
+    command(&mut s, "at -15m");
+    assert_eq!(s.time.at, Some(t0() - Duration::minutes(15)));
+    assert!(
+        status_text(&s).contains("at 03:55:00 UTC"),
+        "{}",
+        status_text(&s)
+    );
+    handle_action(&mut s, Action::StepBack);
+    assert_eq!(s.time.at, Some(t0() - Duration::minutes(16)));
+    handle_action(&mut s, Action::StepForwardTen);
+    assert_eq!(s.time.at, Some(t0() - Duration::minutes(6)));
+    handle_action(&mut s, Action::StepForward);
+    assert_eq!(s.time.at, Some(t0() - Duration::minutes(5)));
+    // A step that reaches now is live again (the cursor never shows the future).
+    handle_action(&mut s, Action::StepForwardTen);
+    assert_eq!(s.time.at, None);
+    assert_eq!(status_text(&s), "live again");
+    // From live every step starts at now − 1 min.
+    for step in [Action::StepBack, Action::StepBackTen, Action::StepForward] {
+        handle_action(&mut s, step);
+        assert_eq!(s.time.at, Some(t0() - Duration::minutes(1)), "{step:?}");
+        command(&mut s, "live");
+        assert_eq!(s.time.at, None);
+    }
+}
+
+#[test]
+fn at_reads_times_of_day_dates_and_refuses_the_future_or_nonsense() {
+    let mut s = synced();
+    s.utc = true;
+    command(&mut s, "at 2026-11-24T14:02");
+    assert_eq!(
+        s.time.at,
+        Some(Utc.with_ymd_and_hms(2026, 11, 24, 14, 2, 0).unwrap())
+    );
+    command(&mut s, "at 04:02:30");
+    assert_eq!(
+        s.time.at,
+        Some(Utc.with_ymd_and_hms(2026, 11, 25, 4, 2, 30).unwrap())
+    );
+    command(&mut s, "at 2026-11-26T00:00");
+    assert!(
+        status_text(&s).contains("in the future"),
+        "{}",
+        status_text(&s)
+    );
+    command(&mut s, "at soon");
+    assert!(
+        status_text(&s).contains("cannot read the time"),
+        "{}",
+        status_text(&s)
+    );
+    assert_eq!(
+        s.time.at,
+        Some(Utc.with_ymd_and_hms(2026, 11, 25, 4, 2, 30).unwrap()),
+        "a bad :at leaves the cursor where it was"
+    );
+}
+
+#[test]
+fn t_prompts_while_live_and_goes_back_to_live_while_not() {
+    let mut s = synced();
+    s.utc = true;
+    handle_action(&mut s, Action::TimeCursor);
+    assert_eq!(s.input.as_ref().map(|i| &i.kind), Some(&InputKind::At));
+    type_text(&mut s, "-30m");
+    handle_action(&mut s, Action::Submit);
+    assert_eq!(s.time.at, Some(t0() - Duration::minutes(30)));
+    assert!(s.input.is_none());
+    handle_action(&mut s, Action::TimeCursor);
+    assert_eq!(s.time.at, None);
+    assert!(
+        s.input.is_none(),
+        "T while not live goes back, it does not prompt"
+    );
+}
+
+#[test]
+fn changes_are_refused_while_not_live_and_say_why() {
+    let mut s = synced();
+    s.utc = true;
+    command(&mut s, "at -5m");
+    for action in [Action::Deregister, Action::Undo] {
+        let cmds = handle_action(&mut s, action);
+        let line = audit_of(&cmds);
+        assert_eq!(line.phase, Phase::Refused);
+        assert_eq!(
+            line.result.as_deref(),
+            Some("refused: not live (time cursor)")
+        );
+        assert!(s.popup.is_none(), "{action:?} opened a dialog");
+        let said = status_text(&s);
+        assert!(
+            said.contains("refused: the console is at 04:05:00 UTC (not live)")
+                && said.contains(":live"),
+            "{said}"
+        );
+    }
+    s.focus = Pane::Checks;
+    for action in [Action::Silence, Action::Unsilence, Action::ExtendSilence] {
+        let cmds = handle_action(&mut s, action);
+        assert_eq!(audit_of(&cmds).phase, Phase::Refused, "{action:?}");
+    }
+    // Live again, the same key opens its dialog.
+    command(&mut s, "live");
+    s.focus = Pane::Members;
+    let cmds = handle_action(&mut s, Action::Deregister);
+    assert!(
+        cmds.iter().all(|c| !matches!(c, Command::Audit(_))),
+        "{cmds:?}"
+    );
+    assert!(s.popup.is_some());
+}
+
+#[test]
+fn esc_goes_back_to_live_only_when_nothing_else_is_open() {
+    let mut s = synced();
+    command(&mut s, "at -5m");
+    // A member is selected (the scope): Esc clears that first.
+    assert_ne!(s.scope, Scope::Cluster);
+    handle_action(&mut s, Action::Back);
+    assert_eq!(s.scope, Scope::Cluster);
+    assert!(s.time.at.is_some());
+    handle_action(&mut s, Action::Help);
+    handle_action(&mut s, Action::Back);
+    assert!(s.popup.is_none());
+    assert!(s.time.at.is_some(), "closing help is not going live");
+    handle_action(&mut s, Action::Back);
+    assert_eq!(s.time.at, None);
+}
+
+#[test]
+fn the_metrics_window_ends_at_the_cursor() {
+    let mut s = synced();
+    s.backends.metrics = Some("prometheus".into());
+    rows(&mut s, 10);
+    let query = |cmds: &[Command]| {
+        cmds.iter().find_map(|c| match c {
+            Command::MetricsQuery(q) => Some(q.clone()),
+            _ => None,
+        })
+    };
+    let cmds = command(&mut s, "at -20m");
+    assert_eq!(
+        query(&cmds).and_then(|q| q.end),
+        Some(t0() - Duration::minutes(20))
+    );
+    let cmds = handle_action(&mut s, Action::StepBack);
+    assert_eq!(
+        query(&cmds).and_then(|q| q.end),
+        Some(t0() - Duration::minutes(21))
+    );
+    let cmds = command(&mut s, "live");
+    assert_eq!(query(&cmds).map(|q| q.end), Some(None));
+}

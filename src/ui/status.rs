@@ -30,6 +30,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
                 InputKind::Command => ":".to_string(),
                 InputKind::TimeJump => "go to time (14:02, -15m): ".to_string(),
                 InputKind::Search => "search the output: ".to_string(),
+                InputKind::At => "at time (14:02, -15m, 2026-12-03T14:02): ".to_string(),
                 InputKind::Extend { id } => format!(
                     "extend silence {} by (30m 2h 1d; Enter alone: {}): ",
                     fit(&visible(id), 24),
@@ -101,6 +102,17 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         spans.push(Span::styled(
             " READONLY ",
             ctx.theme.style(StyleName::Readonly),
+        ));
+    }
+    if let Some(at) = st.time.at {
+        // The past on screen: said where the cluster's name is, so nobody reads it as now.
+        spans.push(Span::styled(
+            format!(
+                " AT {} (live: {}) ",
+                crate::state::time_cursor::shown(at, st.utc),
+                crate::state::time_cursor::live_key(st)
+            ),
+            ctx.theme.style(StyleName::Danger),
         ));
     }
     if st.audit_problem.is_some() {

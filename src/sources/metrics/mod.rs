@@ -170,7 +170,8 @@ pub async fn fetch(
     profile: &MetricsProfile,
     q: &MetricsQuery,
 ) -> Result<MetricsResult, HttpError> {
-    let now = Utc::now();
+    // The time cursor's moment, or now: the window ends there.
+    let now = q.end.unwrap_or_else(Utc::now);
     let exprs = MetricsSource::exprs(profile, q);
     let ok: Vec<Expr> = exprs
         .iter()

@@ -355,6 +355,7 @@ fn demo_settings(cli: &Loader) -> Result<Settings, String> {
         origin: None,
         history_file: Some(paths::history_file()),
         journal_dir: paths::state_dir().join("demo-journal"),
+        clock_dir: None,
     })
 }
 
@@ -408,6 +409,7 @@ fn settings_for(
         origin: None,
         history_file: Some(paths::history_file()),
         journal_dir: paths::journal_dir(),
+        clock_dir: Some(paths::revclock_dir()),
     })
 }
 

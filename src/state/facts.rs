@@ -210,6 +210,9 @@ pub fn apply(state: &mut State, msg: Msg) -> Vec<Command> {
             state.answered(SourceKind::Logs, now);
             state.logs.extend(lines)
         }
+        Msg::MembersAt { at, result } => {
+            out.extend(super::time_cursor::members_at(state, at, result));
+        }
         Msg::LogsAround { at, lines } => {
             let now = state.now;
             state.answered(SourceKind::Logs, now);

@@ -732,7 +732,15 @@ pub fn handle_action(state: &mut State, action: Action) -> Vec<Command> {
 
 /// Facts from sources.
 pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
+    // While the members pane shows the past, facts about the live membership go to it.
+    let live = time_cursor::routes_to_live(state, &msg);
+    if live {
+        time_cursor::swap_live(state);
+    }
     let mut out = facts::apply(state, msg);
+    if live {
+        time_cursor::swap_live(state);
+    }
     out.extend(settle(state));
     incident::observe(state, &mut out);
     out

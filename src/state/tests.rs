@@ -3286,3 +3286,82 @@ fn the_metrics_window_ends_at_the_cursor() {
     let cmds = command(&mut s, "live");
     assert_eq!(query(&cmds).map(|q| q.end), Some(None));
 }
+
+#[test]
+fn members_at_a_time_replace_the_pane_until_live_while_the_watch_keeps_the_live_set() {
+    use crate::model::{revclock::Unknown, PastMembers, PastUnknown};
+    let mut s = synced();
+    s.utc = true;
+    let cmds = command(&mut s, "at -10m");
+    let at = t0() - Duration::minutes(10);
+    assert!(cmds.contains(&Command::MembersAt(at)), "{cmds:?}");
+    assert_eq!(s.time.members, time_cursor::MembersAt::Reading);
+    let past = |keys: &[&str]| PastMembers {
+        revision: 7,
+        seen: at - Duration::seconds(3),
+        members: keys
+            .iter()
+            .map(|k| crate::model::Member::from_entry("/services/", kv(k, "10.9.9.9", 5, 0), None))
+            .collect(),
+        compacted: None,
+    };
+    // An answer for a moment the cursor left is dropped.
+    update(
+        &mut s,
+        Msg::MembersAt {
+            at: at - Duration::minutes(1),
+            result: Ok(past(&["/services/old/gone-1"])),
+        },
+    );
+    assert_eq!(s.members.len(), 5);
+    update(
+        &mut s,
+        Msg::MembersAt {
+            at,
+            result: Ok(past(&["/services/web/web-1", "/services/web/web-9"])),
+        },
+    );
+    assert_eq!(keys(&s), vec!["/services/web/web-1", "/services/web/web-9"]);
+    assert!(matches!(
+        s.time.members,
+        time_cursor::MembersAt::Shown { revision: 7, .. }
+    ));
+    assert_eq!(
+        time_cursor::pane_note(&s, Pane::Members).as_deref(),
+        Some("at 04:00:00 UTC · rev 7")
+    );
+    // The watch goes on behind the past: the live set gets its events.
+    update(&mut s, events(vec![del("/services/db/db-1", 30)]));
+    assert_eq!(
+        s.members.len(),
+        2,
+        "the past is not changed by a live event"
+    );
+    command(&mut s, "live");
+    assert_eq!(
+        s.members.len(),
+        4,
+        "live again, with what happened meanwhile"
+    );
+    assert!(!keys(&s).contains(&"/services/db/db-1".to_string()));
+    // Outside the clock's range: said, and the live members stay, marked.
+    command(&mut s, "at -10m");
+    update(
+        &mut s,
+        Msg::MembersAt {
+            at,
+            result: Err(PastUnknown::NoRevision(Unknown::Before(
+                t0() - Duration::minutes(5),
+            ))),
+        },
+    );
+    assert_eq!(
+        status_text(&s),
+        "members: no revision known before 04:05 UTC"
+    );
+    assert_eq!(s.members.len(), 4);
+    assert_eq!(
+        time_cursor::pane_note(&s, Pane::Members).as_deref(),
+        Some("at 04:00:00 UTC: unknown — LIVE shown")
+    );
+}

@@ -4,16 +4,43 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{Level, State};
+use super::members::Members;
+use super::{Level, Pane, State};
 use crate::action::Action;
 use crate::keymap::Context;
-use crate::model::Command;
+use crate::model::{Command, Msg, PastMembers, PastUnknown};
 
 /// Where the console stands in time.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct TimeCursor {
     /// `None`: live.
     pub at: Option<DateTime<Utc>>,
+    /// What the members pane shows at `at`.
+    pub members: MembersAt,
+    /// The live membership while the members pane shows the past: the watch keeps updating it
+    /// (see [`routes_to_live`]), and it comes back as it is now at `:live`.
+    live_members: Option<Box<Members>>,
+}
+
+/// The members pane while the cursor is set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum MembersAt {
+    /// Live, or no etcd.
+    #[default]
+    Live,
+    /// The range read is in flight (the pane still shows what it showed).
+    Reading,
+    /// The members at `revision`, which the console saw at `seen`.
+    Shown {
+        revision: i64,
+        seen: DateTime<Utc>,
+        /// The revision asked for was compacted: what is shown is the compacted revision and
+        /// about when that was.
+        compacted: Option<Option<DateTime<Utc>>>,
+    },
+    /// Not known (no revision that early, etcd unreachable): the live members stay on screen,
+    /// marked so.
+    Unknown(String),
 }
 
 impl TimeCursor {
@@ -124,6 +151,12 @@ pub fn set(state: &mut State, at: DateTime<Utc>) -> Vec<Command> {
     let at = at.min(state.now);
     state.time.at = Some(at);
     let mut out = Vec::new();
+    if !state.members.prefix.is_empty() {
+        // Newest wins: the etcd source aborts a read still in flight, and an answer for another
+        // moment is dropped (`members_at`).
+        state.time.members = MembersAt::Reading;
+        out.push(Command::MembersAt(at));
+    }
     let mut say = format!(
         "at {} — changes are disabled; {} or :live goes back to live",
         shown(at, state.utc),
@@ -165,6 +198,10 @@ pub fn live(state: &mut State) -> Vec<Command> {
         state.say(Level::Info, "already live");
         return Vec::new();
     }
+    state.time.members = MembersAt::Live;
+    if let Some(live) = state.time.live_members.take() {
+        state.members = *live;
+    }
     if state.backends.logs.is_some() {
         state.logs.bottom();
     }
@@ -190,4 +227,108 @@ pub fn refusal(state: &State, what: &str) -> Option<String> {
         shown(at, state.utc),
         live_key(state)
     ))
+}
+
+/// Whether `msg` is about the live membership and must reach it while the pane shows the past.
+pub fn routes_to_live(state: &State, msg: &Msg) -> bool {
+    state.time.live_members.is_some()
+        && matches!(
+            msg,
+            Msg::MembersListed { .. }
+                | Msg::MembersProgress { .. }
+                | Msg::MembersEvents { .. }
+                | Msg::LeaseTtls { .. }
+                | Msg::Health(..)
+        )
+}
+
+/// Swaps the live membership in (or back out): facts about it apply to it, not to the past.
+pub fn swap_live(state: &mut State) {
+    if let Some(live) = state.time.live_members.as_mut() {
+        std::mem::swap(&mut state.members, live);
+    }
+}
+
+/// `Msg::MembersAt`: the members at the cursor's moment, or why they are not known. An answer
+/// for a moment the cursor has left is dropped (newest wins).
+pub fn members_at(
+    state: &mut State,
+    at: DateTime<Utc>,
+    result: Result<PastMembers, PastUnknown>,
+) -> Vec<Command> {
+    if state.time.at != Some(at) {
+        return Vec::new();
+    }
+    let utc = state.utc;
+    match result {
+        Ok(past) => {
+            // The pane's sort and filter stay; its rows are the past's.
+            let mut shown = Members::new(&state.members.prefix);
+            shown.sort = state.members.sort;
+            shown.descending = state.members.descending;
+            shown.filter = state.members.filter.clone();
+            let count = past.members.len();
+            shown.apply_listing(past.revision, past.members, state.now);
+            let old = std::mem::replace(&mut state.members, shown);
+            if state.time.live_members.is_none() {
+                state.time.live_members = Some(Box::new(old));
+            }
+            let compacted = past.compacted.map(|(_, when)| when);
+            if let Some(when) = compacted {
+                let about = when.map_or(String::new(), |t| format!(" ≈ {}", shown_hm(t, utc)));
+                state.say(
+                    Level::Warn,
+                    format!(
+                        "members: compacted at rev {}{about} — showing rev {} ({count} members), the nearest etcd has",
+                        past.revision, past.revision
+                    ),
+                );
+            }
+            state.time.members = MembersAt::Shown {
+                revision: past.revision,
+                seen: past.seen,
+                compacted,
+            };
+        }
+        Err(why) => {
+            let text = match why {
+                PastUnknown::NoRevision(u) => u.describe(|t| shown_hm(t, utc)),
+                PastUnknown::Failed(e) => format!("members at {} unknown: {e}", shown(at, utc)),
+            };
+            state.say(Level::Warn, format!("members: {text}"));
+            state.time.members = MembersAt::Unknown(text);
+        }
+    }
+    Vec::new()
+}
+
+/// `13:40` (seconds only when they are not zero), in the display zone.
+fn shown_hm(at: DateTime<Utc>, utc: bool) -> String {
+    let full = shown(at, utc);
+    match full.strip_suffix(" UTC") {
+        Some(t) => format!("{} UTC", t.strip_suffix(":00").unwrap_or(t)),
+        None => full.strip_suffix(":00").unwrap_or(&full).to_string(),
+    }
+}
+
+/// What a pane's title says while the cursor is set (`None` while live).
+pub fn pane_note(state: &State, pane: Pane) -> Option<String> {
+    let at = state.time.at?;
+    let when = shown(at, state.utc);
+    Some(match pane {
+        Pane::Members => match &state.time.members {
+            MembersAt::Live => format!("at {when}"),
+            MembersAt::Reading => format!("at {when}: reading…"),
+            MembersAt::Shown {
+                revision,
+                compacted: None,
+                ..
+            } => format!("at {when} · rev {revision}"),
+            MembersAt::Shown { revision, .. } => format!("at {when} · compacted: rev {revision}"),
+            MembersAt::Unknown(_) => format!("at {when}: unknown — LIVE shown"),
+        },
+        Pane::Checks => format!("LIVE (not at {when})"),
+        Pane::Metrics => format!("to {when}"),
+        Pane::Logs => format!("at {when}"),
+    })
 }

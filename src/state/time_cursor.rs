@@ -297,6 +297,10 @@ pub fn members_at(
             };
             state.say(Level::Warn, format!("members: {text}"));
             state.time.members = MembersAt::Unknown(text);
+            // No past to show: the live members, marked so in the title (not an older past).
+            if let Some(live) = state.time.live_members.take() {
+                state.members = *live;
+            }
         }
     }
     Vec::new()

@@ -1,0 +1,202 @@
+//! The time cursor (`:at`, issue 21) against a real etcd: the members shown at a moment are
+//! exactly what etcd had at the revision the console's revision clock maps it to (compared with
+//! `etcdctl get --prefix --rev R`), the clock survives a restart of the console, a moment before
+//! the clock says so, and a moment below etcd's compaction says where it compacted and shows the
+//! nearest revision there is.
+
+use crate::common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use opsconsole::model::revclock::Pair;
+use opsconsole::state::time_cursor::MembersAt;
+
+use common::etcd_console::{
+    cluster, etcd_members, etcd_revision, members_from_etcdctl, profile, Console, Etcdctl, Members,
+    LIVE, PREFIX,
+};
+use common::Etcd;
+
+/// A pair reaches the clock within a second of a change, or at the next progress notification
+/// (the profile's keepalive, 5 s) on a quiet store.
+const CLOCKED: Duration = Duration::from_secs(12);
+
+/// The console with its revision clocks in `dir` (the same dir across restarts).
+fn console(etcd: &Etcd, dir: &Path) -> Console {
+    let dir = dir.to_path_buf();
+    Console::with_settings(cluster(profile(&[etcd.endpoint()])), move |s| {
+        s.clock_dir = Some(dir)
+    })
+}
+
+/// Every pair in the clock files under `dir`.
+fn clock_pairs(dir: &Path) -> Vec<Pair> {
+    let mut pairs = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.path().extension().is_some_and(|e| e == "revclock") {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            pairs.extend(text.lines().filter_map(Pair::parse));
+        }
+    }
+    pairs
+}
+
+/// Waits until the clock on disk holds a pair at or past `revision`.
+async fn until_clocked(c: &mut Console, dir: &Path, revision: i64) {
+    c.until(
+        CLOCKED,
+        &format!("the clock file holds revision {revision}"),
+        |_| clock_pairs(dir).iter().any(|p| p.revision >= revision),
+    )
+    .await;
+}
+
+/// `:at TIME` typed on the command line (after the app's clock tick, as in the app, so the
+/// console's now is now).
+fn at(c: &mut Console, when: &str) {
+    c.h.tick();
+    c.h.press(":");
+    c.h.type_text(&format!("at {when}"));
+    c.h.press("enter");
+}
+
+fn live(c: &mut Console) {
+    c.h.press(":");
+    c.h.type_text("live");
+    c.h.press("enter");
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// etcd's members at `revision`, through etcdctl.
+fn etcd_members_at(etcd: &Etcd, revision: i64) -> Members {
+    members_from_etcdctl(&etcd.etcdctl_ok(&[
+        "get",
+        "--prefix",
+        PREFIX,
+        "--rev",
+        &revision.to_string(),
+        "-w",
+        "json",
+    ]))
+}
+
+/// Waits for the members pane to show the past (or say why not).
+async fn until_answered(c: &mut Console) -> MembersAt {
+    c.until(LIVE * 3, "the members at the cursor's time", |c| {
+        !matches!(c.state().time.members, MembersAt::Reading | MembersAt::Live)
+    })
+    .await;
+    c.state().time.members.clone()
+}
+
+fn status(c: &Console) -> String {
+    c.state()
+        .status
+        .as_ref()
+        .map(|s| s.text.clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_at_a_time_are_what_etcd_had_then_across_restarts_and_compaction() {
+    let etcd = Etcd::start();
+    let clocks = tempfile::tempdir().expect("tempdir for the revision clocks");
+    etcd.ctl(&["put", "/services/web/web-1", "10.0.0.1:80"]);
+    etcd.ctl(&["put", "/services/web/web-2", "10.0.0.2:80"]);
+
+    let mut c = console(&etcd, clocks.path());
+    c.until(LIVE * 2, "listed and live", |c| {
+        c.is_live() && !c.snapshots.is_empty()
+    })
+    .await;
+    let before = etcd_revision(&etcd);
+    until_clocked(&mut c, clocks.path(), before).await;
+    let t1 = Utc::now();
+
+    // Then the fleet changes: one joins, one leaves.
+    etcd.ctl(&["put", "/services/web/web-3", "10.0.0.3:80"]);
+    etcd.ctl(&["del", "/services/web/web-1"]);
+    let after = etcd_revision(&etcd);
+    c.until(LIVE, "the live set follows etcd", |c| {
+        c.members() == etcd_members(&etcd)
+    })
+    .await;
+    until_clocked(&mut c, clocks.path(), after).await;
+
+    // At t1 the pane shows exactly what etcd had at the revision the clock gives.
+    at(&mut c, &rfc3339(t1));
+    let shown = until_answered(&mut c).await;
+    let MembersAt::Shown {
+        revision,
+        compacted: None,
+        ..
+    } = shown
+    else {
+        panic!("members at t1: {shown:?} ({})", status(&c));
+    };
+    assert_eq!(revision, before, "the newest revision seen at or before t1");
+    let then = etcd_members_at(&etcd, revision);
+    assert_eq!(then.len(), 2);
+    assert_eq!(
+        c.members(),
+        then,
+        "console at t1 == etcdctl get --rev {revision}"
+    );
+    assert_ne!(c.members(), etcd_members(&etcd));
+    // Changes are refused while the past is on screen.
+    c.select("/services/web/web-1");
+    c.h.press("D");
+    assert!(c.state().popup.is_none());
+    assert!(status(&c).contains("not live"), "{}", status(&c));
+    // Back to live: the live set, as etcd has it now.
+    live(&mut c);
+    assert_eq!(c.members(), etcd_members(&etcd));
+
+    // A new run of the console maps t1 the same way (the clock is on disk).
+    drop(c);
+    let mut c = console(&etcd, clocks.path());
+    c.until(LIVE * 2, "listed and live again", |c| {
+        c.is_live() && !c.snapshots.is_empty()
+    })
+    .await;
+    at(&mut c, &rfc3339(t1));
+    let shown = until_answered(&mut c).await;
+    assert!(
+        matches!(shown, MembersAt::Shown { revision: r, compacted: None, .. } if r == before),
+        "after a restart: {shown:?} ({})",
+        status(&c)
+    );
+    assert_eq!(c.members(), etcd_members_at(&etcd, before));
+
+    // Before the clock's first pair: said.
+    at(&mut c, "-1h");
+    let shown = until_answered(&mut c).await;
+    assert!(matches!(shown, MembersAt::Unknown(_)), "{shown:?}");
+    assert!(
+        status(&c).contains("no revision known before"),
+        "{}",
+        status(&c)
+    );
+
+    // Below etcd's compaction: where it compacted, and the nearest revision there is.
+    live(&mut c);
+    etcd.ctl(&["compact", &after.to_string()]);
+    at(&mut c, &rfc3339(t1));
+    let shown = until_answered(&mut c).await;
+    assert!(
+        matches!(shown, MembersAt::Shown { revision: r, compacted: Some(_), .. } if r == after),
+        "below the compaction: {shown:?} ({})",
+        status(&c)
+    );
+    assert!(
+        status(&c).contains(&format!("compacted at rev {after} ≈ ")),
+        "{}",
+        status(&c)
+    );
+    assert_eq!(c.members(), etcd_members_at(&etcd, after));
+}

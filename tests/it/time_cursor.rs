@@ -200,3 +200,63 @@ async fn members_at_a_time_are_what_etcd_had_then_across_restarts_and_compaction
     );
     assert_eq!(c.members(), etcd_members_at(&etcd, after));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Metrics at T: the window ends at the cursor's moment (a real Prometheus)
+
+fn exposition(cpu: f64) -> String {
+    format!("# TYPE app_cpu gauge\napp_cpu{{instance=\"web-1\"}} {cpu}\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_at_a_time_end_the_window_there() {
+    use common::metrics_servers::{ExpositionTarget, Prometheus};
+    use common::metrics_source::{member, ok, profile, query, source};
+    use opsconsole::model::Window;
+
+    let target = ExpositionTarget::start(&exposition(42.0)).await;
+    let mut prom = tokio::task::block_in_place(|| Prometheus::start(target.port()));
+    tokio::task::block_in_place(|| prom.wait_for_series("app_cpu", Duration::from_secs(30)));
+    let src = source(profile(
+        "prometheus",
+        &prom.url(),
+        &[r#"{ name = "cpu", query = 'app_cpu{instance="{instance}"}' }"#],
+    ));
+    let live = query(member("web-1"), Window::M15, 900);
+    let last = |r: &opsconsole::model::MetricsResult| ok(r, "cpu").last;
+    // 42 held for a few scrapes, then the moment, then 50.
+    let scrapes = target.scrapes();
+    common::wait_until_async("three scrapes of 42", Duration::from_secs(10), || async {
+        if target.scrapes() >= scrapes + 3 {
+            Ok(())
+        } else {
+            Err(format!("{} scrapes", target.scrapes()))
+        }
+    })
+    .await;
+    let t = Utc::now();
+    target.set(&exposition(50.0));
+    common::wait_until_async("50 live", Duration::from_secs(10), || async {
+        let r = src.fetch(&live).await.expect("fetch");
+        if last(&r) == Some(50.0) {
+            Ok(())
+        } else {
+            Err(format!("{:?}", last(&r)))
+        }
+    })
+    .await;
+
+    // At t: the window ends there, so its newest value is 42 and 50 is nowhere in it.
+    let at_t = opsconsole::model::MetricsQuery {
+        end: Some(t),
+        ..live.clone()
+    };
+    let r = src.fetch(&at_t).await.expect("fetch at t");
+    let cpu = ok(&r, "cpu");
+    assert_eq!(cpu.last, Some(42.0), "{:?}", &cpu.points[880..]);
+    assert_eq!(cpu.max, Some(42.0));
+    assert_eq!(*cpu.points.last().unwrap(), Some(42.0));
+    // Back to live: 50 again.
+    let r = src.fetch(&live).await.expect("fetch live");
+    assert_eq!(last(&r), Some(50.0));
+}

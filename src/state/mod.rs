@@ -6,6 +6,7 @@
 
 pub mod audit_trail;
 pub mod checks;
+pub mod checks_at;
 pub mod churn;
 mod command_line;
 pub mod confirm_guard;
@@ -734,12 +735,17 @@ pub fn handle_action(state: &mut State, action: Action) -> Vec<Command> {
 pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
     // While the members pane shows the past, facts about the live membership go to it.
     let live = time_cursor::routes_to_live(state, &msg);
+    let checks = matches!(msg, Msg::ChecksSnapshot { .. });
     if live {
         time_cursor::swap_live(state);
     }
     let mut out = facts::apply(state, msg);
     if live {
         time_cursor::swap_live(state);
+    }
+    if checks {
+        // The past follows the live histories as they move on.
+        time_cursor::refresh_checks(state);
     }
     out.extend(settle(state));
     incident::observe(state, &mut out);

@@ -3365,3 +3365,64 @@ fn members_at_a_time_replace_the_pane_until_live_while_the_watch_keeps_the_live_
         Some("at 04:00:00 UTC: unknown — LIVE shown")
     );
 }
+
+#[test]
+fn checks_at_a_time_come_from_their_history_and_follow_the_polls() {
+    use crate::model::{CheckResult, ChecksSnapshot, HistoryPoint};
+    let mut s = synced();
+    s.utc = true;
+    s.backends.checks = Some("sensu-go".into());
+    let row = |statuses: &[(i64, i64)]| CheckResult {
+        entity: "web-1".into(),
+        check: "check_http".into(),
+        status: statuses.last().unwrap().0,
+        executed: Some(t0()),
+        history: statuses
+            .iter()
+            .map(|(status, mins_ago)| HistoryPoint {
+                status: *status,
+                executed: Some(t0() - Duration::minutes(*mins_ago)),
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let poll = |s: &mut State, r: CheckResult| {
+        update(
+            s,
+            Msg::ChecksSnapshot {
+                snapshot: ChecksSnapshot {
+                    results: vec![r],
+                    ..Default::default()
+                },
+                at: t0(),
+            },
+        );
+    };
+    // OK until 5 minutes ago, CRIT since.
+    poll(&mut s, row(&[(0, 20), (0, 10), (2, 5), (2, 0)]));
+    command(&mut s, "at -7m");
+    assert_eq!(s.checks.results[0].status, 0, "OK 7 minutes ago");
+    assert_eq!(
+        s.checks.results[0].output,
+        "status at 04:03:00 UTC from its history (now: CRIT)"
+    );
+    assert_eq!(
+        time_cursor::pane_note(&s, Pane::Checks).as_deref(),
+        Some("at 04:03:00 UTC from history")
+    );
+    handle_action(&mut s, Action::StepForwardTen);
+    assert_eq!(s.checks.results[0].status, 2, "CRIT 3 minutes ago");
+    command(&mut s, "at -30m");
+    assert_eq!(s.checks.results[0].status, 3);
+    assert!(s.checks.results[0].output.contains("history starts later"));
+    // A poll while not live: the live rows take it, the past is rebuilt from it.
+    poll(&mut s, row(&[(1, 40), (0, 20), (0, 10), (2, 5), (1, 0)]));
+    assert_eq!(
+        s.checks.results[0].status, 1,
+        "WARN 30 minutes ago, by the newer history"
+    );
+    command(&mut s, "live");
+    assert_eq!(s.checks.results[0].status, 1);
+    assert_eq!(s.checks.results[0].history.len(), 5);
+    assert_eq!(s.checks.results[0].output, "");
+}

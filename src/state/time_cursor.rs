@@ -20,6 +20,8 @@ pub struct TimeCursor {
     /// The live membership while the members pane shows the past: the watch keeps updating it
     /// (see [`routes_to_live`]), and it comes back as it is now at `:live`.
     live_members: Option<Box<Members>>,
+    /// The live checks while the checks pane shows the past (rebuilt from them at each poll).
+    live_checks: Option<Box<super::checks::Checks>>,
 }
 
 /// The members pane while the cursor is set.
@@ -157,6 +159,7 @@ pub fn set(state: &mut State, at: DateTime<Utc>) -> Vec<Command> {
         state.time.members = MembersAt::Reading;
         out.push(Command::MembersAt(at));
     }
+    refresh_checks(state);
     let mut say = format!(
         "at {} — changes are disabled; {} or :live goes back to live",
         shown(at, state.utc),
@@ -202,6 +205,9 @@ pub fn live(state: &mut State) -> Vec<Command> {
     if let Some(live) = state.time.live_members.take() {
         state.members = *live;
     }
+    if let Some(live) = state.time.live_checks.take() {
+        state.checks = *live;
+    }
     if state.backends.logs.is_some() {
         state.logs.bottom();
     }
@@ -229,9 +235,10 @@ pub fn refusal(state: &State, what: &str) -> Option<String> {
     ))
 }
 
-/// Whether `msg` is about the live membership and must reach it while the pane shows the past.
+/// Whether `msg` is about the live membership or checks and must reach them while their pane
+/// shows the past.
 pub fn routes_to_live(state: &State, msg: &Msg) -> bool {
-    state.time.live_members.is_some()
+    let members = state.time.live_members.is_some()
         && matches!(
             msg,
             Msg::MembersListed { .. }
@@ -239,13 +246,38 @@ pub fn routes_to_live(state: &State, msg: &Msg) -> bool {
                 | Msg::MembersEvents { .. }
                 | Msg::LeaseTtls { .. }
                 | Msg::Health(..)
-        )
+        );
+    let checks = state.time.live_checks.is_some() && matches!(msg, Msg::ChecksSnapshot { .. });
+    members || checks
 }
 
-/// Swaps the live membership in (or back out): facts about it apply to it, not to the past.
+/// Swaps the live membership and checks in (or back out): facts about them apply to them, not
+/// to the past.
 pub fn swap_live(state: &mut State) {
     if let Some(live) = state.time.live_members.as_mut() {
         std::mem::swap(&mut state.members, live);
+    }
+    if let Some(live) = state.time.live_checks.as_mut() {
+        std::mem::swap(&mut state.checks, live);
+    }
+}
+
+/// The checks pane at the cursor's moment, rebuilt from the live checks (at `:at`, at each step
+/// and after each poll: their histories move on).
+pub fn refresh_checks(state: &mut State) {
+    let Some(at) = state.time.at else { return };
+    let kind = state.checks_kind().to_string();
+    if kind.is_empty() {
+        return;
+    }
+    let live = state.time.live_checks.as_deref().unwrap_or(&state.checks);
+    if !live.received() {
+        return;
+    }
+    let past = super::checks_at::pane_at(live, at, &kind, &shown(at, state.utc));
+    let old = std::mem::replace(&mut state.checks, past);
+    if state.time.live_checks.is_none() {
+        state.time.live_checks = Some(Box::new(old));
     }
 }
 
@@ -331,7 +363,12 @@ pub fn pane_note(state: &State, pane: Pane) -> Option<String> {
             MembersAt::Shown { revision, .. } => format!("at {when} · compacted: rev {revision}"),
             MembersAt::Unknown(_) => format!("at {when}: unknown — LIVE shown"),
         },
-        Pane::Checks => format!("LIVE (not at {when})"),
+        Pane::Checks => match state.checks_kind() {
+            "sensu-go" => format!("at {when} from history"),
+            "sensu-core" => format!("at {when} ≈ from history"),
+            "alertmanager" => format!("at {when}: alerts resolved since are unknown"),
+            _ => format!("LIVE (not at {when})"),
+        },
         Pane::Metrics => format!("to {when}"),
         Pane::Logs => format!("at {when}"),
     })

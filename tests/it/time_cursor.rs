@@ -260,3 +260,59 @@ async fn metrics_at_a_time_end_the_window_there() {
     let r = src.fetch(&live).await.expect("fetch live");
     assert_eq!(last(&r), Some(50.0));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Checks at T: from Sensu Go's history (its documented event shape, over real HTTP)
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checks_at_a_time_come_from_sensu_go_history() {
+    use common::checks_console::ChecksConsole;
+    use common::sensu::{go_event, go_server, now, profile, set_env, GoFake, KEY_VAR};
+
+    set_env();
+    // 21 executions a minute apart: OK until 3 minutes ago, CRIT for the last three.
+    let fake = GoFake::new(vec![go_event("web-1", "check_http", 2, now())]);
+    let server = go_server(&fake).await;
+    let polled_every_second = profile(
+        "sensu-go",
+        &server.url,
+        &format!(", api_key_env = \"{KEY_VAR}\", timeout_secs = 5, interval_secs = 1"),
+    );
+    let mut c = ChecksConsole::start(polled_every_second, "sensu-go");
+    c.until(LIVE, "the check", |c| c.state().checks.results.len() == 1)
+        .await;
+    let row = |c: &ChecksConsole| c.state().checks.results[0].clone();
+    assert_eq!(row(&c).status, 2);
+
+    let at = |c: &mut ChecksConsole, when: &str| {
+        c.h.tick();
+        c.h.press(":");
+        c.h.type_text(&format!("at {when}"));
+        c.h.press("enter");
+    };
+    at(&mut c, "-10m");
+    assert_eq!(row(&c).status, 0, "OK ten minutes ago: {:?}", row(&c));
+    assert!(row(&c).output.contains("from its history (now: CRIT)"));
+    at(&mut c, "-1m");
+    assert_eq!(row(&c).status, 2, "CRIT a minute ago");
+    at(&mut c, "-30m");
+    assert_eq!(row(&c).status, 3, "before the 21 executions: unknown");
+    assert!(row(&c).output.contains("history starts later"));
+    // The next poll keeps the past on screen (rebuilt from the newer history).
+    let polls = server.requests().len();
+    c.until(LIVE * 2, "another poll", |_| {
+        server.requests().len() > polls
+    })
+    .await;
+    c.until(LIVE, "the poll applied", |c| {
+        c.state().checks.results.len() == 1
+    })
+    .await;
+    assert_eq!(row(&c).status, 3);
+    // Live again: the check as Sensu says now.
+    c.h.press(":");
+    c.h.type_text("live");
+    c.h.press("enter");
+    assert_eq!(row(&c).status, 2);
+    assert!(row(&c).output.starts_with("check_http says 2"));
+}

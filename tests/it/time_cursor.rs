@@ -316,3 +316,78 @@ async fn checks_at_a_time_come_from_sensu_go_history() {
     assert_eq!(row(&c).status, 2);
     assert!(row(&c).output.starts_with("check_http says 2"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// `opsconsole snapshot --at TIME`: the same picture, from the clock the console kept
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_at_a_time_writes_the_members_etcd_had_then() {
+    let etcd = Etcd::start();
+    etcd.ctl(&["put", "/services/web/web-1", "10.0.0.1:80"]);
+    etcd.ctl(&["put", "/services/web/web-2", "10.0.0.2:80"]);
+    let (dir, cfg) = common::write_config(&etcd.endpoint(), PREFIX, "");
+    // The console keeps its clock where the CLI run with this XDG_STATE_HOME reads it.
+    let state_home = dir.path().join("state");
+    let clocks = state_home.join("opsconsole").join("revclock");
+    let mut c = console(&etcd, &clocks);
+    c.until(LIVE * 2, "listed and live", |c| {
+        c.is_live() && !c.snapshots.is_empty()
+    })
+    .await;
+    let before = etcd_revision(&etcd);
+    until_clocked(&mut c, &clocks, before).await;
+    let t1 = Utc::now();
+    etcd.ctl(&["put", "/services/web/web-3", "10.0.0.3:80"]);
+    etcd.ctl(&["del", "/services/web/web-1"]);
+    until_clocked(&mut c, &clocks, etcd_revision(&etcd)).await;
+    drop(c);
+
+    let run = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_opsconsole"))
+            .args(["--config", cfg.to_str().unwrap(), "--utc", "snapshot"])
+            .args(["--cluster", "test"])
+            .args(extra)
+            .env("XDG_STATE_HOME", &state_home)
+            .output()
+            .expect("running opsconsole snapshot")
+    };
+    let out = run(&["--at", &rfc3339(t1), "--format", "json"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(v["members"]["revision"].as_i64(), Some(before), "{v:#}");
+    let keys: Vec<&str> = v["members"]["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|m| m["key"].as_str().unwrap())
+        .collect();
+    let then: Vec<String> = etcd_members_at(&etcd, before)
+        .into_keys()
+        .map(|k| String::from_utf8(k).unwrap())
+        .collect();
+    assert_eq!(keys, then, "snapshot --at == etcdctl get --rev {before}");
+    assert_eq!(
+        v["at"].as_str(),
+        Some(t1.to_rfc3339_opts(SecondsFormat::Secs, true).as_str())
+    );
+
+    let out = run(&["--at", &rfc3339(t1)]);
+    let md = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(md.contains("**At "), "{md}");
+    assert!(md.contains(&format!("at etcd revision {before}")), "{md}");
+
+    // Before the clock: said, not guessed.
+    let out = run(&["--at", "-2h"]);
+    let md = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(md.contains("no revision known before"), "{md}");
+    // A time that cannot be read is a usage error, with nothing on stdout.
+    let out = run(&["--at", "soon"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the time"));
+}

@@ -84,6 +84,8 @@ pub enum Action {
     /// The time cursor ten minutes earlier / later (from live: now − 1 min).
     StepBackTen,
     StepForwardTen,
+    /// Members, while the time cursor is set: who joined and left between its moment and now.
+    AtDiff,
     /// In a member or check detail: open (or, without a local display, copy) link N.
     #[serde(rename = "open_link_1")]
     OpenLink1,
@@ -233,6 +235,7 @@ impl Action {
             Action::StepForward => "time cursor: one minute later (reaching now: live)",
             Action::StepBackTen => "time cursor: ten minutes earlier (from live: now − 1 min)",
             Action::StepForwardTen => "time cursor: ten minutes later (reaching now: live)",
+            Action::AtDiff => "time cursor: who joined and left between its moment and now",
             Action::OpenLink1 => "open link 1 of the detail (no local display: copy it)",
             Action::OpenLink2 => "open link 2 of the detail (no local display: copy it)",
             Action::OpenLink3 => "open link 3 of the detail (no local display: copy it)",

@@ -159,6 +159,11 @@ impl Members {
         &self.role_counts
     }
 
+    /// Every member, in no particular order (the filter ignored).
+    pub fn all(&self) -> impl Iterator<Item = &Member> {
+        self.by_key.iter().map(|(m, _)| m)
+    }
+
     pub fn get(&self, key: impl AsRef<[u8]>) -> Option<&Member> {
         self.by_key.get(key.as_ref())
     }

@@ -845,6 +845,10 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
             grouping::open(state);
             Vec::new()
         }
+        Action::AtDiff if state.focus == Pane::Members => {
+            time_cursor::open_diff(state);
+            Vec::new()
+        }
         Action::Churn if state.focus == Pane::Members => {
             state.popup = Some(Popup::Churn { scroll: 0 });
             Vec::new()

@@ -3426,3 +3426,60 @@ fn checks_at_a_time_come_from_their_history_and_follow_the_polls() {
     assert_eq!(s.checks.results[0].history.len(), 5);
     assert_eq!(s.checks.results[0].output, "");
 }
+
+#[test]
+fn d_shows_who_joined_and_left_between_the_cursor_and_now() {
+    use crate::model::PastMembers;
+    let mut s = synced();
+    s.utc = true;
+    handle_action(&mut s, Action::AtDiff);
+    assert!(s.popup.is_none());
+    assert!(
+        status_text(&s).contains("nothing to compare"),
+        "{}",
+        status_text(&s)
+    );
+    command(&mut s, "at -10m");
+    let at = t0() - Duration::minutes(10);
+    let member = |k: &str, rev| {
+        crate::model::Member::from_entry("/services/", kv(k, "10.0.0.1", rev, 0x10), None)
+    };
+    update(
+        &mut s,
+        Msg::MembersAt {
+            at,
+            result: Ok(PastMembers {
+                revision: 9,
+                seen: at,
+                // web-1 as it is now (rev 11), web-2 older (changed since), old-1 gone since.
+                members: vec![
+                    member("/services/web/web-1", 11),
+                    member("/services/web/web-2", 3),
+                    member("/services/old/old-1", 4),
+                ],
+                compacted: None,
+            }),
+        },
+    );
+    s.focus = Pane::Members;
+    handle_action(&mut s, Action::AtDiff);
+    let Some(Popup::AtDiff { diff, .. }) = &s.popup else {
+        panic!("no diff popup: {:?} {}", s.popup, status_text(&s));
+    };
+    let text = |keys: &[std::sync::Arc<[u8]>]| {
+        keys.iter()
+            .map(|k| String::from_utf8_lossy(k).into_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        text(&diff.joined),
+        vec![
+            "/services/db/db-1",
+            "/services/web/web-10",
+            "/services/worker/w-1"
+        ]
+    );
+    assert_eq!(text(&diff.left), vec!["/services/old/old-1"]);
+    assert_eq!(text(&diff.changed), vec!["/services/web/web-2"]);
+    assert_eq!(diff.revision, 9);
+}

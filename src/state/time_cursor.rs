@@ -363,13 +363,84 @@ pub fn pane_note(state: &State, pane: Pane) -> Option<String> {
             MembersAt::Shown { revision, .. } => format!("at {when} · compacted: rev {revision}"),
             MembersAt::Unknown(_) => format!("at {when}: unknown — LIVE shown"),
         },
+        // A pane without a backend says so itself; it has no moment to show.
         Pane::Checks => match state.checks_kind() {
+            "" => return None,
             "sensu-go" => format!("at {when} from history"),
             "sensu-core" => format!("at {when} ≈ from history"),
             "alertmanager" => format!("at {when}: alerts resolved since are unknown"),
             _ => format!("LIVE (not at {when})"),
         },
-        Pane::Metrics => format!("to {when}"),
-        Pane::Logs => format!("at {when}"),
+        Pane::Metrics if state.backends.metrics.is_some() => format!("to {when}"),
+        Pane::Logs if state.backends.logs.is_some() => format!("at {when}"),
+        Pane::Metrics | Pane::Logs => return None,
     })
+}
+
+/// Who joined and left between the cursor's moment and now (`d`), by raw key, sorted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diff {
+    pub at: DateTime<Utc>,
+    /// The revision the past members are at.
+    pub revision: i64,
+    pub joined: Vec<std::sync::Arc<[u8]>>,
+    pub left: Vec<std::sync::Arc<[u8]>>,
+    /// In both, with another value or lease since (a new mod_revision).
+    pub changed: Vec<std::sync::Arc<[u8]>>,
+}
+
+/// The difference between the past members on screen and the live ones behind them.
+pub fn diff(state: &State) -> Option<Diff> {
+    let at = state.time.at?;
+    let MembersAt::Shown { revision, .. } = state.time.members else {
+        return None;
+    };
+    let (past, live) = (&state.members, state.time.live_members.as_deref()?);
+    let mut joined: Vec<_> = live
+        .all()
+        .filter(|m| past.get(&m.key).is_none())
+        .map(|m| m.key.clone())
+        .collect();
+    let mut left: Vec<_> = past
+        .all()
+        .filter(|m| live.get(&m.key).is_none())
+        .map(|m| m.key.clone())
+        .collect();
+    let mut changed: Vec<_> = past
+        .all()
+        .filter(|m| {
+            live.get(&m.key)
+                .is_some_and(|l| l.mod_revision != m.mod_revision)
+        })
+        .map(|m| m.key.clone())
+        .collect();
+    joined.sort();
+    left.sort();
+    changed.sort();
+    Some(Diff {
+        at,
+        revision,
+        joined,
+        left,
+        changed,
+    })
+}
+
+/// `d` in members: the diff popup, or why there is none.
+pub fn open_diff(state: &mut State) {
+    if state.time.is_live() {
+        let key = live_key(state);
+        state.say(
+            Level::Info,
+            format!("live: nothing to compare — {key} or :at TIME sets the time cursor first"),
+        );
+        return;
+    }
+    match diff(state) {
+        Some(diff) => state.popup = Some(super::Popup::AtDiff { diff, scroll: 0 }),
+        None => state.say(
+            Level::Info,
+            "the members at that time are not known (yet): nothing to compare",
+        ),
+    }
 }

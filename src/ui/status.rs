@@ -164,8 +164,8 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let key_ctx = st.key_context();
     let mut room = width.saturating_sub(spans.iter().map(|s| s.width()).sum::<usize>());
     for (action, label) in hints(key_ctx) {
-        // A read-only session does not advertise keys it will refuse.
-        if st.readonly && action.is_mutating() {
+        // A read-only session, or one showing the past, does not advertise keys it will refuse.
+        if (st.readonly || !st.time.is_live()) && action.is_mutating() {
             continue;
         }
         let Some(k) = ctx.keymap.key_for(key_ctx, *action) else {

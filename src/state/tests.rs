@@ -3330,6 +3330,32 @@ fn members_at_a_time_replace_the_pane_until_live_while_the_watch_keeps_the_live_
         time_cursor::pane_note(&s, Pane::Members).as_deref(),
         Some("at 04:00:00 UTC · rev 7")
     );
+    // A step: the next past patches the one on screen (same rows as a fresh build would give).
+    handle_action(&mut s, Action::StepBack);
+    let at2 = at - Duration::minutes(1);
+    let mut older = past(&["/services/web/web-9", "/services/web/web-3"]);
+    older.members[0].mod_revision = 4;
+    update(
+        &mut s,
+        Msg::MembersAt {
+            at: at2,
+            result: Ok(older),
+        },
+    );
+    assert_eq!(keys(&s), vec!["/services/web/web-3", "/services/web/web-9"]);
+    assert_eq!(
+        s.members.get("/services/web/web-9").unwrap().mod_revision,
+        4
+    );
+    command(&mut s, "at -10m");
+    update(
+        &mut s,
+        Msg::MembersAt {
+            at,
+            result: Ok(past(&["/services/web/web-1", "/services/web/web-9"])),
+        },
+    );
+    assert_eq!(keys(&s), vec!["/services/web/web-1", "/services/web/web-9"]);
     // The watch goes on behind the past: the live set gets its events.
     update(&mut s, events(vec![del("/services/db/db-1", 30)]));
     assert_eq!(

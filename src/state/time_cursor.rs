@@ -293,6 +293,14 @@ pub fn members_at(
     }
     let utc = state.utc;
     match result {
+        Ok(past) if state.time.live_members.is_some() => {
+            // A past is on screen already (a step): patched to the new one, not rebuilt.
+            let count = past.members.len();
+            state
+                .members
+                .patch_to(past.revision, past.members, state.now);
+            shown_members(state, past.revision, past.seen, past.compacted, count);
+        }
         Ok(past) => {
             // The pane's sort and filter stay; its rows are the past's.
             let mut shown = Members::new(&state.members.prefix);
@@ -301,26 +309,9 @@ pub fn members_at(
             shown.filter = state.members.filter.clone();
             let count = past.members.len();
             shown.apply_listing(past.revision, past.members, state.now);
-            let old = std::mem::replace(&mut state.members, shown);
-            if state.time.live_members.is_none() {
-                state.time.live_members = Some(Box::new(old));
-            }
-            let compacted = past.compacted.map(|(_, when)| when);
-            if let Some(when) = compacted {
-                let about = when.map_or(String::new(), |t| format!(" ≈ {}", shown_hm(t, utc)));
-                state.say(
-                    Level::Warn,
-                    format!(
-                        "members: compacted at rev {}{about} — showing rev {} ({count} members), the nearest etcd has",
-                        past.revision, past.revision
-                    ),
-                );
-            }
-            state.time.members = MembersAt::Shown {
-                revision: past.revision,
-                seen: past.seen,
-                compacted,
-            };
+            let live = std::mem::replace(&mut state.members, shown);
+            state.time.live_members = Some(Box::new(live));
+            shown_members(state, past.revision, past.seen, past.compacted, count);
         }
         Err(why) => {
             let text = match why {
@@ -336,6 +327,31 @@ pub fn members_at(
         }
     }
     Vec::new()
+}
+
+/// The members pane shows `revision` now: said (and, below a compaction, warned).
+fn shown_members(
+    state: &mut State,
+    revision: i64,
+    seen: DateTime<Utc>,
+    compacted: Option<(i64, Option<DateTime<Utc>>)>,
+    count: usize,
+) {
+    let compacted = compacted.map(|(_, when)| when);
+    if let Some(when) = compacted {
+        let about = when.map_or(String::new(), |t| format!(" ≈ {}", shown_hm(t, state.utc)));
+        state.say(
+            Level::Warn,
+            format!(
+                "members: compacted at rev {revision}{about} — showing rev {revision} ({count} members), the nearest etcd has"
+            ),
+        );
+    }
+    state.time.members = MembersAt::Shown {
+        revision,
+        seen,
+        compacted,
+    };
 }
 
 /// `13:40` (seconds only when they are not zero), in the display zone.

@@ -506,6 +506,7 @@ fn info(cli: &Cli, config_path: &Path, as_json: bool) -> ExitCode {
         ),
         "demo_audit_log": paths::demo_audit_log().display().to_string(),
         "history_file": paths::history_file().display().to_string(),
+        "revision_clocks": paths::revclock_dir().display().to_string(),
         "log_file": paths::log_file().display().to_string(),
         "no_color": {
             "env": match &no_color_var { None => "unset", Some(v) if v.is_empty() => "empty", Some(_) => "set" },
@@ -596,6 +597,7 @@ fn info_text(doc: &serde_json::Value) -> String {
         format!("{} (--demo writes here)", s(&doc["demo_audit_log"])),
     );
     row("history", s(&doc["history_file"]));
+    row("rev clocks", s(&doc["revision_clocks"]));
     row(
         "log file",
         format!(

@@ -864,6 +864,18 @@ impl Core {
                         queue.extend(cmds);
                     }
                 }
+                Command::AlertsAt(at) => {
+                    if let Err(why) = self.send(SourceKind::Metrics, cmd) {
+                        let cmds = state::update(
+                            &mut self.state,
+                            Msg::AlertsAt {
+                                at,
+                                result: Err(why),
+                            },
+                        );
+                        queue.extend(cmds);
+                    }
+                }
                 Command::MembersAt(at) => {
                     if let Err(why) = self.send(SourceKind::Etcd, cmd) {
                         let result = Err(crate::model::PastUnknown::Failed(why));

@@ -87,6 +87,11 @@ pub enum Msg {
         at: DateTime<Utc>,
         result: Result<PastMembers, PastUnknown>,
     },
+    /// The alerts firing at `at` by Prometheus's own record, as alert rows (`Command::AlertsAt`).
+    AlertsAt {
+        at: DateTime<Utc>,
+        result: Result<Vec<super::CheckResult>, String>,
+    },
     /// Something the user should know that is not a failure (e.g. partial shard failures).
     Notice(SourceId, String),
     /// Something the user must not miss (the etcd cluster changed under the console): it stays

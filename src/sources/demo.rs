@@ -599,6 +599,7 @@ impl DemoSource {
             | Command::Gated(_)
             | Command::LogsScope(_)
             | Command::LogsAround(_)
+            | Command::AlertsAt(_)
             | Command::Copy(_)
             | Command::SaveLogs { .. }
             | Command::Journal { .. }

@@ -91,7 +91,8 @@ fn kind(cmd: &Command) -> Kind {
         Command::Silence { .. }
         | Command::Unsilence { .. }
         | Command::ExtendSilence { .. }
-        | Command::LogsAround(_) => Kind::Change,
+        | Command::LogsAround(_)
+        | Command::AlertsAt(_) => Kind::Change,
         _ => Kind::Other,
     }
 }
@@ -130,13 +131,18 @@ pub async fn run_polled<P: Polled>(
                 }
                 // Re-reads around a time (the time cursor stepping): newest wins, the older ones
                 // queued behind a poll are no longer wanted.
-                if let Some(last) = changes.iter().rposition(|c| matches!(c, Command::LogsAround(_))) {
-                    let mut i = 0;
-                    changes.retain(|c| {
-                        let keep = !matches!(c, Command::LogsAround(_)) || i == last;
-                        i += 1;
-                        keep
-                    });
+                for reread in [
+                    |c: &Command| matches!(c, Command::LogsAround(_)),
+                    |c: &Command| matches!(c, Command::AlertsAt(_)),
+                ] {
+                    if let Some(last) = changes.iter().rposition(reread) {
+                        let mut i = 0;
+                        changes.retain(|c| {
+                            let keep = !reread(c) || i == last;
+                            i += 1;
+                            keep
+                        });
+                    }
                 }
                 let mut now = false;
                 for change in changes {

@@ -23,8 +23,35 @@ pub enum StatusAt {
     Unknown(Option<DateTime<Utc>>),
 }
 
-/// `r`'s status at `at`; `kind` is the checks backend (`sensu-go`, `sensu-core`, `alertmanager`).
-pub fn status_at(r: &CheckResult, at: DateTime<Utc>, kind: &str) -> StatusAt {
+/// Whether the alert row `r` is the alert `firing` (Prometheus's labels, without `__name__` and
+/// `alertstate`): every label Prometheus gives it has the same value on the row (Alertmanager may
+/// add external labels).
+pub fn same_alert(firing: &CheckResult, r: &CheckResult) -> bool {
+    !firing.labels.is_empty()
+        && firing
+            .labels
+            .iter()
+            .all(|(k, v)| r.labels.iter().any(|(k2, v2)| k2 == k && v2 == v))
+}
+
+/// `r`'s status at `at`; `kind` is the checks backend (`sensu-go`, `sensu-core`, `alertmanager`);
+/// `firing`: what Prometheus had firing at `at`, when there is a Prometheus to ask.
+pub fn status_at(
+    r: &CheckResult,
+    at: DateTime<Utc>,
+    kind: &str,
+    firing: Option<&[CheckResult]>,
+) -> StatusAt {
+    if let (Some(firing), "alertmanager") = (firing, kind) {
+        return if firing.iter().any(|f| same_alert(f, r)) {
+            StatusAt::Known {
+                status: r.status,
+                approx: false,
+            }
+        } else {
+            StatusAt::NotYet
+        };
+    }
     if kind == "alertmanager" {
         return match r.since {
             Some(start) if start > at => StatusAt::NotYet,
@@ -55,8 +82,18 @@ pub fn status_at(r: &CheckResult, at: DateTime<Utc>, kind: &str) -> StatusAt {
 
 /// The row as it was at `at`: its status then, and an output that says how that is known.
 pub fn row_at(r: &CheckResult, at: DateTime<Utc>, kind: &str, shown: &str) -> CheckResult {
+    row_at_with(r, at, kind, shown, None)
+}
+
+fn row_at_with(
+    r: &CheckResult,
+    at: DateTime<Utc>,
+    kind: &str,
+    shown: &str,
+    firing: Option<&[CheckResult]>,
+) -> CheckResult {
     let mut past = r.clone();
-    match status_at(r, at, kind) {
+    match status_at(r, at, kind, firing) {
         StatusAt::Known {
             status,
             approx: false,
@@ -71,7 +108,10 @@ pub fn row_at(r: &CheckResult, at: DateTime<Utc>, kind: &str, shown: &str) -> Ch
         }
         StatusAt::NotYet => {
             past.status = 0;
-            past.output = format!("not firing at {shown} (it started later)");
+            past.output = match firing {
+                Some(_) => format!("not firing at {shown} (Prometheus ALERTS)"),
+                None => format!("not firing at {shown} (it started later)"),
+            };
         }
         StatusAt::Unknown(from) => {
             past.status = UNKNOWN;
@@ -86,7 +126,13 @@ pub fn row_at(r: &CheckResult, at: DateTime<Utc>, kind: &str, shown: &str) -> Ch
 
 /// The checks pane at `at`, from the live one: every row at its status then; sort, filter, hiding
 /// and scope as the live pane has them.
-pub fn pane_at(live: &Checks, at: DateTime<Utc>, kind: &str, shown: &str) -> Checks {
+pub fn pane_at(
+    live: &Checks,
+    at: DateTime<Utc>,
+    kind: &str,
+    shown: &str,
+    firing: Option<&[CheckResult]>,
+) -> Checks {
     let mut past = Checks::default();
     past.sort = live.sort;
     past.descending = live.descending;
@@ -95,11 +141,19 @@ pub fn pane_at(live: &Checks, at: DateTime<Utc>, kind: &str, shown: &str) -> Che
     past.hide_silenced = live.hide_silenced;
     past.scope = live.scope.clone();
     past.cursor.set_rows(live.cursor.rows());
-    let results = live
+    let mut results: Vec<CheckResult> = live
         .results
         .iter()
-        .map(|r| row_at(r, at, kind, shown))
+        .map(|r| row_at_with(r, at, kind, shown, firing))
         .collect();
+    // Alerts that fired then and are resolved now: only Prometheus remembers them.
+    for f in firing.into_iter().flatten() {
+        if !live.results.iter().any(|r| same_alert(f, r)) {
+            let mut row = f.clone();
+            row.output = format!("firing at {shown}, resolved since (Prometheus ALERTS)");
+            results.push(row);
+        }
+    }
     let snapshot = ChecksSnapshot {
         results,
         silences: live.silences.clone(),
@@ -140,7 +194,7 @@ mod tests {
     #[test]
     fn sensu_go_history_gives_the_status_at_a_time_and_unknown_before_it() {
         let r = with_history(&[(0, Some(0)), (0, Some(1)), (2, Some(2)), (2, Some(3))]);
-        let at = |m| status_at(&r, t(m), "sensu-go");
+        let at = |m| status_at(&r, t(m), "sensu-go", None);
         assert_eq!(
             at(1),
             StatusAt::Known {
@@ -165,10 +219,61 @@ mod tests {
     }
 
     #[test]
+    fn with_prometheus_alerts_firing_then_decide_and_resolved_ones_come_back() {
+        let row = |name: &str, instance: &str| CheckResult {
+            entity: instance.into(),
+            check: name.into(),
+            status: 2,
+            labels: vec![
+                ("alertname".into(), name.into()),
+                ("instance".into(), instance.into()),
+                ("cluster".into(), "prod".into()),
+            ],
+            ..Default::default()
+        };
+        let firing_then = |name: &str, instance: &str| CheckResult {
+            labels: vec![
+                ("alertname".into(), name.into()),
+                ("instance".into(), instance.into()),
+            ],
+            ..row(name, instance)
+        };
+        let mut live = Checks::default();
+        live.apply_snapshot(
+            ChecksSnapshot {
+                results: vec![row("HighCpu", "web-1"), row("DiskFull", "db-1")],
+                ..Default::default()
+            },
+            t(10),
+        );
+        // At t(0) Prometheus had HighCpu on web-1 and OOM on web-2 (resolved since) firing.
+        let firing = [firing_then("HighCpu", "web-1"), firing_then("Oom", "web-2")];
+        let past = pane_at(&live, t(0), "alertmanager", "14:00:00", Some(&firing));
+        let status = |name: &str| {
+            past.results
+                .iter()
+                .find(|r| r.check == name)
+                .map(|r| (r.status, r.output.clone()))
+        };
+        assert_eq!(status("HighCpu").map(|s| s.0), Some(2));
+        assert_eq!(
+            status("DiskFull"),
+            Some((0, "not firing at 14:00:00 (Prometheus ALERTS)".into()))
+        );
+        assert_eq!(
+            status("Oom"),
+            Some((
+                2,
+                "firing at 14:00:00, resolved since (Prometheus ALERTS)".into()
+            ))
+        );
+    }
+
+    #[test]
     fn sensu_core_estimates_are_marked_and_alerts_that_started_later_were_not_firing() {
         let r = with_history(&[(1, Some(0)), (0, Some(1))]);
         assert_eq!(
-            status_at(&r, t(0), "sensu-core"),
+            status_at(&r, t(0), "sensu-core", None),
             StatusAt::Known {
                 status: 1,
                 approx: true
@@ -178,15 +283,21 @@ mod tests {
             .output
             .starts_with("≈ "));
         let r = with_history(&[(1, None), (0, None)]);
-        assert_eq!(status_at(&r, t(0), "sensu-core"), StatusAt::Unknown(None));
+        assert_eq!(
+            status_at(&r, t(0), "sensu-core", None),
+            StatusAt::Unknown(None)
+        );
         let alert = CheckResult {
             status: 2,
             since: Some(t(5)),
             ..Default::default()
         };
-        assert_eq!(status_at(&alert, t(4), "alertmanager"), StatusAt::NotYet);
         assert_eq!(
-            status_at(&alert, t(5), "alertmanager"),
+            status_at(&alert, t(4), "alertmanager", None),
+            StatusAt::NotYet
+        );
+        assert_eq!(
+            status_at(&alert, t(5), "alertmanager", None),
             StatusAt::Known {
                 status: 2,
                 approx: false

@@ -22,6 +22,9 @@ pub struct TimeCursor {
     live_members: Option<Box<Members>>,
     /// The live checks while the checks pane shows the past (rebuilt from them at each poll).
     live_checks: Option<Box<super::checks::Checks>>,
+    /// Alertmanager with a Prometheus: the alerts Prometheus had firing at `at` (`None` while
+    /// asked, or without a Prometheus).
+    pub alerts: Option<Vec<crate::model::CheckResult>>,
 }
 
 /// The members pane while the cursor is set.
@@ -159,6 +162,13 @@ pub fn set(state: &mut State, at: DateTime<Utc>) -> Vec<Command> {
         state.time.members = MembersAt::Reading;
         out.push(Command::MembersAt(at));
     }
+    state.time.alerts = None;
+    if state.checks_kind() == "alertmanager"
+        && state.backends.metrics.as_deref() == Some("prometheus")
+    {
+        // Alertmanager forgets resolved alerts; Prometheus's ALERTS series remembers them.
+        out.push(Command::AlertsAt(at));
+    }
     refresh_checks(state);
     let mut say = format!(
         "at {} — changes are disabled; {} or :live goes back to live",
@@ -202,6 +212,7 @@ pub fn live(state: &mut State) -> Vec<Command> {
         return Vec::new();
     }
     state.time.members = MembersAt::Live;
+    state.time.alerts = None;
     if let Some(live) = state.time.live_members.take() {
         state.members = *live;
     }
@@ -274,7 +285,13 @@ pub fn refresh_checks(state: &mut State) {
     if !live.received() {
         return;
     }
-    let past = super::checks_at::pane_at(live, at, &kind, &shown(at, state.utc));
+    let past = super::checks_at::pane_at(
+        live,
+        at,
+        &kind,
+        &shown(at, state.utc),
+        state.time.alerts.as_deref(),
+    );
     let old = std::mem::replace(&mut state.checks, past);
     if state.time.live_checks.is_none() {
         state.time.live_checks = Some(Box::new(old));
@@ -384,6 +401,9 @@ pub fn pane_note(state: &State, pane: Pane) -> Option<String> {
             "" => return None,
             "sensu-go" => format!("at {when} from history"),
             "sensu-core" => format!("at {when} ≈ from history"),
+            "alertmanager" if state.time.alerts.is_some() => {
+                format!("at {when} from Prometheus ALERTS")
+            }
             "alertmanager" => format!("at {when}: alerts resolved since are unknown"),
             _ => format!("LIVE (not at {when})"),
         },
@@ -457,6 +477,31 @@ pub fn open_diff(state: &mut State) {
         None => state.say(
             Level::Info,
             "the members at that time are not known (yet): nothing to compare",
+        ),
+    }
+}
+
+/// `Msg::AlertsAt`: the alerts Prometheus had firing at the cursor's moment; the checks pane is
+/// rebuilt from them (an answer for another moment is dropped).
+pub fn alerts_at(
+    state: &mut State,
+    at: DateTime<Utc>,
+    result: Result<Vec<crate::model::CheckResult>, String>,
+) {
+    if state.time.at != Some(at) {
+        return;
+    }
+    match result {
+        Ok(firing) => {
+            state.time.alerts = Some(firing);
+            refresh_checks(state);
+        }
+        Err(e) => state.say(
+            Level::Warn,
+            format!(
+                "checks: Prometheus ALERTS at {} unknown: {e} — alerts resolved since are unknown",
+                shown(at, state.utc)
+            ),
         ),
     }
 }

@@ -391,3 +391,105 @@ async fn snapshot_at_a_time_writes_the_members_etcd_had_then() {
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the time"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Checks at T with Alertmanager and a Prometheus: an alert resolved since is shown as firing then
+// (real Prometheus with an alerting rule, real Alertmanager)
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_resolved_since_show_at_their_time_from_prometheus_alerts() {
+    use common::headless::Headless;
+    use common::metrics_servers::{ExpositionTarget, Prometheus};
+    use opsconsole::model::{Health, SourceKind};
+
+    let rules = "groups:\n- name: t\n  rules:\n  - alert: HighCpu\n    expr: app_cpu > 45\n    labels:\n      severity: critical\n";
+    let target = ExpositionTarget::start(&exposition(50.0)).await;
+    let mut prom =
+        tokio::task::block_in_place(|| Prometheus::with_rules(target.port(), Some(rules)));
+    tokio::task::block_in_place(|| {
+        prom.wait_for_series(r#"ALERTS{alertstate="firing"}"#, Duration::from_secs(40))
+    });
+    let firing_then = Utc::now();
+    // The alert resolves: Alertmanager would forget it; Prometheus's ALERTS keeps its past.
+    target.set(&exposition(40.0));
+    let alerts_now = format!(
+        "/api/v1/query?query={}",
+        urlencoding::encode(r#"ALERTS{alertstate="firing"}"#)
+    );
+    tokio::task::block_in_place(|| {
+        common::wait_until(
+            "the alert resolved",
+            Duration::from_secs(20),
+            || match common::http(prom.port, "GET", &alerts_now, None) {
+                Some((200, body)) if !body.contains("HighCpu") => Ok(()),
+                other => Err(format!("{other:?}")),
+            },
+        )
+    });
+    let am = tokio::task::block_in_place(common::Alertmanager::start);
+
+    let toml = format!(
+        "[clusters.t]\netcd = {{ endpoints = [\"http://127.0.0.1:1\"], prefix = \"/services/\" }}\n\
+         checks = {{ kind = \"alertmanager\", url = \"{}\", interval_secs = 1 }}\n\
+         metrics = {{ kind = \"prometheus\", url = \"{}\", series = [{{ name = \"cpu\", query = 'app_cpu' }}] }}\n",
+        am.url(),
+        prom.url()
+    );
+    let profile = opsconsole::config::Config::parse(&toml, Path::new("/test/config.toml"))
+        .expect("profile")
+        .cluster("t")
+        .expect("cluster t")
+        .clone();
+    let mut h = Headless::with(profile, |s| s.utc = true);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while h.state().health_of(SourceKind::Checks) != Some(&Health::Live) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "alertmanager never live"
+        );
+        if let Ok(Some(m)) = h.next(Duration::from_millis(200)).await {
+            h.apply(m);
+        }
+    }
+    assert!(h.state().checks.results.is_empty(), "nothing fires now");
+    h.tick();
+    h.press(":");
+    h.type_text(&format!("at {}", rfc3339(firing_then)));
+    h.press("enter");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while h.state().time.alerts.is_none() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no ALERTS answer: {:?}",
+            h.state().status
+        );
+        if let Ok(Some(m)) = h.next(Duration::from_millis(200)).await {
+            h.apply(m);
+        }
+    }
+    let rows = &h.state().checks.results;
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(rows[0].check, "HighCpu");
+    assert_eq!(rows[0].status, 2, "severity critical");
+    assert!(
+        rows[0].output.contains("resolved since"),
+        "{}",
+        rows[0].output
+    );
+    assert_eq!(
+        opsconsole::state::time_cursor::pane_note(h.state(), opsconsole::state::Pane::Checks)
+            .as_deref(),
+        Some(
+            format!(
+                "at {} from Prometheus ALERTS",
+                opsconsole::state::time_cursor::shown(firing_then, true)
+            )
+            .as_str()
+        )
+    );
+    // Live again: Alertmanager's (empty) list.
+    h.press(":");
+    h.type_text("live");
+    h.press("enter");
+    assert!(h.state().checks.results.is_empty());
+}

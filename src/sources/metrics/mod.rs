@@ -227,6 +227,22 @@ impl Polled for Sparklines {
         }]))
     }
 
+    /// The time cursor's question for the checks pane: the alerts firing then.
+    async fn mutate(&mut self, change: Command) -> Option<Msg> {
+        match change {
+            Command::AlertsAt(at) => {
+                let result = match self.profile.kind {
+                    MetricsKind::Prometheus => {
+                        prometheus::firing_at(&self.client, &self.profile.http, at).await
+                    }
+                    MetricsKind::Graphite => Err("graphite keeps no alerts".into()),
+                };
+                Some(Msg::AlertsAt { at, result })
+            }
+            _ => None,
+        }
+    }
+
     fn retarget(&mut self, query: Command) -> bool {
         match query {
             Command::MetricsQuery(q) => {

@@ -272,6 +272,10 @@ impl EtcdSource {
             // peer URLs and token gets the same cluster and member ids. Before resuming, ask the
             // server whether the prefix at our revision is what we hold.
             if let Some(reason) = self.continuity(&client, next - 1).await? {
+                // Another history under the same ids: its revisions mean other times.
+                if let Some(clock) = &mut self.clock {
+                    clock.restart(Utc::now());
+                }
                 self.forget_position(reason);
             }
         }

@@ -62,13 +62,27 @@ impl ClockFile {
             Observed::Restarted(_) => {
                 // Another history (etcd rebuilt or restored): the old file is kept aside, a new
                 // one starts.
-                if let Some(path) = &self.path {
-                    let aside = path.with_extension(format!("revclock.{}", now.timestamp()));
-                    if let Err(e) = std::fs::rename(path, &aside) {
-                        warn!(%e, path = %path.display(), "revision clock not set aside");
-                    }
-                }
+                self.set_aside(now);
                 self.rewrite();
+            }
+        }
+    }
+
+    /// The cluster behind these ids is another one (the continuity check failed: same ids,
+    /// other data): the pairs so far describe its predecessor, so they are set aside.
+    pub fn restart(&mut self, now: DateTime<Utc>) {
+        if self.clock.is_empty() {
+            return;
+        }
+        self.set_aside(now);
+        self.clock = RevisionClock::default();
+    }
+
+    fn set_aside(&self, now: DateTime<Utc>) {
+        if let Some(path) = &self.path {
+            let aside = path.with_extension(format!("revclock.{}", now.timestamp()));
+            if let Err(e) = std::fs::rename(path, &aside) {
+                warn!(%e, path = %path.display(), "revision clock not set aside");
             }
         }
     }
@@ -153,5 +167,13 @@ mod tests {
             })
             .count();
         assert_eq!(aside, 1, "the old history is kept aside");
+        // Same ids, other data (the continuity check failed): a new history too.
+        let mut f = ClockFile::open(Some(dir.path()), 0xabc, t(20));
+        f.restart(t(20));
+        assert!(f.clock.is_empty());
+        f.observe(t(21), 40);
+        let reread = ClockFile::open(Some(dir.path()), 0xabc, t(22));
+        assert_eq!(reread.clock.pairs().len(), 1);
+        assert_eq!(reread.clock.revision_at(t(15)).ok(), None);
     }
 }

@@ -3509,3 +3509,49 @@ fn d_shows_who_joined_and_left_between_the_cursor_and_now() {
     assert_eq!(text(&diff.changed), vec!["/services/web/web-2"]);
     assert_eq!(diff.revision, 9);
 }
+
+#[test]
+fn the_redis_ring_jumps_to_the_moment_or_says_how_far_back_it_holds() {
+    let mut s = synced();
+    s.utc = true;
+    // Every line shown: no member scope.
+    handle_action(&mut s, Action::Back);
+    assert_eq!(s.scope, Scope::Cluster);
+    s.backends.logs = Some("redis".into());
+    let line = |mins_ago: i64, text: &str| crate::model::LogLine {
+        time: Some(t0() - Duration::minutes(mins_ago)),
+        host: "web-1".into(),
+        program: "app".into(),
+        severity: Some(6),
+        message: text.into(),
+        fields: Vec::new(),
+    };
+    update(
+        &mut s,
+        Msg::LogLines(vec![
+            line(30, "thirty"),
+            line(20, "twenty"),
+            line(10, "ten"),
+            line(1, "one"),
+        ]),
+    );
+    let cmds = command(&mut s, "at -15m");
+    assert!(
+        !cmds.iter().any(|c| matches!(c, Command::LogsAround(_))),
+        "the ring is not read again: {cmds:?}"
+    );
+    assert_eq!(
+        s.logs.selected().map(|l| l.message.as_str()),
+        Some("ten"),
+        "the first line at or after the moment"
+    );
+    assert!(!s.logs.follow);
+    command(&mut s, "at -45m");
+    assert!(
+        status_text(&s).contains("the buffer holds lines back to 03:40:00 UTC only"),
+        "{}",
+        status_text(&s)
+    );
+    command(&mut s, "live");
+    assert!(s.logs.follow);
+}

@@ -306,7 +306,7 @@ fn bench_time_cursor(c: &mut Criterion) {
             program: "app".into(),
             severity: Some((i % 8) as u8),
             message: format!("request {i} served in {} ms", i % 97),
-            fields: Vec::new(),
+            fields: Default::default(),
         })
         .collect();
     for chunk in lines.chunks(4096) {

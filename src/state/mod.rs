@@ -816,7 +816,7 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
         ))];
     }
     if action.is_mutating() {
-        if let Some(why) = time_cursor::refusal(state, action.describe()) {
+        if let Some(why) = time_cursor::refusal(state, &action_name(action)) {
             let line = refusal_line(state, action, "refused: not live (time cursor)");
             state.say(Level::Warn, why);
             return vec![Command::Audit(line)];

@@ -3524,7 +3524,7 @@ fn the_redis_ring_jumps_to_the_moment_or_says_how_far_back_it_holds() {
         program: "app".into(),
         severity: Some(6),
         message: text.into(),
-        fields: Vec::new(),
+        fields: Default::default(),
     };
     update(
         &mut s,

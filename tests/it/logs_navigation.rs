@@ -705,8 +705,9 @@ async fn time_cursor_reads_loki_around_its_moment_and_again_at_each_step() {
         }
     }
     h.tick();
-    h.press(":");
-    h.type_text("at -2h");
+    // `T` opens the time prompt (the keymap's key, as a user presses it).
+    h.press("T");
+    h.type_text("-2h");
     h.press("enter");
     let at = h.state().time.at.expect("the cursor is set");
     assert_eq!(h.state().logs.pending_jump, Some(at));
@@ -733,10 +734,9 @@ async fn time_cursor_reads_loki_around_its_moment_and_again_at_each_step() {
         );
     }
     assert!(!h.state().logs.follow, "the pane stays at the moment");
-    // Live again: the pane follows the tail again.
-    h.press(":");
-    h.type_text("live");
-    h.press("enter");
+    // `Esc` with nothing else to go back from: live again, the pane follows the tail again.
+    assert!(h.state().popup.is_none() && h.state().input.is_none());
+    h.press("esc");
     assert_eq!(h.state().time.at, None);
     assert!(h.state().logs.follow);
 }

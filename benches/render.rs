@@ -3,7 +3,10 @@
 //! 1. one full frame at 200x60 into ratatui's `TestBackend` (goal: < 2 ms; only visible rows are built),
 //! 2. `apply_events` of 1,000 put events into a 100k-member state (updates and inserts),
 //! 3. `apply_snapshot` of 100k entries: the initial-sync cost on our side, after the bytes arrived,
-//! 4. the metrics chart zoomed over the screen at 200x60 with 1,000 points (goal: < 2 ms).
+//! 4. the metrics chart zoomed over the screen at 200x60 with 1,000 points (goal: < 2 ms),
+//! 5. the time cursor one minute earlier (`[`) with 100k members and 100k log lines: the step, the
+//!    members at the new moment applied (the 100k etcd returned; the range read itself is etcd's,
+//!    see BENCHMARKS.md) and one frame drawn (issue 21's goal: < 50 ms plus the range read).
 //!
 //! `cargo bench --bench render`; figures are recorded in BENCHMARKS.md.
 
@@ -17,7 +20,7 @@ use ratatui::Terminal;
 
 use opsconsole::action::Action;
 use opsconsole::keymap::Keymap;
-use opsconsole::model::{ClusterId, Health, KvEntry, KvEvent, Msg, SourceKind};
+use opsconsole::model::{ClusterId, Health, KvEntry, KvEvent, LogLine, Member, Msg, SourceKind};
 use opsconsole::state::{handle_action, update, State};
 use opsconsole::theme::Theme;
 use opsconsole::ui;
@@ -251,6 +254,7 @@ fn bench_chart(c: &mut Criterion) {
         vars: None,
         window: Window::H1,
         width: 1000,
+        end: None,
     };
     opsconsole::state::backend_started(
         &mut state,
@@ -287,11 +291,85 @@ fn bench_chart(c: &mut Criterion) {
     });
 }
 
+/// `[` at fleet scale: 100k members (the past ones arriving as etcd's answer) and a full 100k-line
+/// log buffer the cursor jumps in, then one 200x60 frame.
+fn bench_time_cursor(c: &mut Criterion) {
+    let theme = Theme::resolve(None, None, false).unwrap();
+    let keymap = Keymap::resolve(None).unwrap();
+    let mut state = synced_state(fleet());
+    state.backends.logs = Some("redis".into());
+    let lines: Vec<LogLine> = (0..members())
+        .map(|i| LogLine {
+            // One line every 100 ms up to now: 100k lines span ~2.8 h.
+            time: Some(now() - chrono::Duration::milliseconds(100 * (members() - i) as i64)),
+            host: ROLES[i % ROLES.len()].into(),
+            program: "app".into(),
+            severity: Some((i % 8) as u8),
+            message: format!("request {i} served in {} ms", i % 97),
+            fields: Default::default(),
+        })
+        .collect();
+    for chunk in lines.chunks(4096) {
+        update(&mut state, Msg::LogLines(chunk.to_vec()));
+    }
+    // What etcd answers for a moment: the fleet, a few members fewer.
+    let mut past: Vec<Member> = fleet()
+        .into_iter()
+        .skip(100)
+        .map(|e| Member::from_entry("/services/", e, None))
+        .collect();
+    past.sort_by(opsconsole::model::default_order);
+    let mut terminal = Terminal::new(TestBackend::new(200, 60)).unwrap();
+    let viewports = ui::layout::viewports(ratatui::layout::Rect::new(0, 0, 200, 60), &state);
+    opsconsole::state::set_viewports(&mut state, viewports);
+    // Stepping from an hour back (a minute a step) keeps the moment inside the log buffer.
+    handle_action(&mut state, Action::CommandLine);
+    for ch in "at -60m".chars() {
+        handle_action(&mut state, Action::InsertChar(ch));
+    }
+    handle_action(&mut state, Action::Submit);
+    let mut steps = 0;
+    c.bench_function("time_cursor_step_100k_members_100k_logs_200x60", |b| {
+        b.iter_batched(
+            || past.clone(),
+            |past| {
+                steps += 1;
+                if steps % 50 == 0 {
+                    handle_action(&mut state, Action::StepForwardTen);
+                    handle_action(&mut state, Action::StepForwardTen);
+                    handle_action(&mut state, Action::StepForwardTen);
+                    handle_action(&mut state, Action::StepForwardTen);
+                    handle_action(&mut state, Action::StepForwardTen);
+                }
+                handle_action(&mut state, Action::StepBack);
+                let at = state.time.at.expect("the cursor is set");
+                update(
+                    &mut state,
+                    Msg::MembersAt {
+                        at,
+                        result: Ok(opsconsole::model::PastMembers {
+                            revision: 42,
+                            seen: at,
+                            members: past,
+                            compacted: None,
+                        }),
+                    },
+                );
+                terminal
+                    .draw(|f| ui::draw(f, black_box(&state), &theme, &keymap))
+                    .unwrap();
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
+}
+
 criterion_group!(
     benches,
     bench_frame,
     bench_events,
     bench_snapshot,
-    bench_chart
+    bench_chart,
+    bench_time_cursor
 );
 criterion_main!(benches);

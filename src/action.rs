@@ -76,6 +76,16 @@ pub enum Action {
     Tasks,
     /// In the Tasks popup: kill the task under the cursor.
     KillTask,
+    /// The time cursor: while live, the prompt for a moment to show (`:at`); else live again.
+    TimeCursor,
+    /// The time cursor one minute earlier / later (from live: now − 1 min).
+    StepBack,
+    StepForward,
+    /// The time cursor ten minutes earlier / later (from live: now − 1 min).
+    StepBackTen,
+    StepForwardTen,
+    /// Members, while the time cursor is set: who joined and left between its moment and now.
+    AtDiff,
     /// In a member or check detail: open (or, without a local display, copy) link N.
     #[serde(rename = "open_link_1")]
     OpenLink1,
@@ -177,7 +187,7 @@ impl Action {
             Action::Unsilence => "remove silence",
             Action::ToggleFollow => "toggle follow (logs)",
             Action::CommandLine => {
-                "command line (:cluster [NAME|-], :filter, :sort COL, :readonly, :theme NAME, :keys, :w FILE, :cmd NAME, :tasks, :group FIELD, :incident start|end, :note, :journal, :q)"
+                "command line (:cluster [NAME|-], :filter, :sort COL, :readonly, :theme NAME, :keys, :w FILE, :cmd NAME, :tasks, :at TIME, :live, :group FIELD, :incident start|end, :note, :journal, :q)"
             }
             Action::Help => "help",
             Action::Confirm => "confirm",
@@ -218,6 +228,14 @@ impl Action {
             Action::Copy => "copy to the clipboard (OSC 52)",
             Action::Tasks => "tasks: custom commands running in the background",
             Action::KillTask => "tasks: kill the task under the cursor",
+            Action::TimeCursor => {
+                "time cursor: show every pane at a time (14:02, -15m); again: back to live"
+            }
+            Action::StepBack => "time cursor: one minute earlier (from live: now − 1 min)",
+            Action::StepForward => "time cursor: one minute later (reaching now: live)",
+            Action::StepBackTen => "time cursor: ten minutes earlier (from live: now − 1 min)",
+            Action::StepForwardTen => "time cursor: ten minutes later (reaching now: live)",
+            Action::AtDiff => "time cursor: who joined and left between its moment and now",
             Action::OpenLink1 => "open link 1 of the detail (no local display: copy it)",
             Action::OpenLink2 => "open link 2 of the detail (no local display: copy it)",
             Action::OpenLink3 => "open link 3 of the detail (no local display: copy it)",

@@ -59,6 +59,8 @@ pub struct Settings {
     pub history_file: Option<PathBuf>,
     /// Where incident journals are written (`:incident start NAME`).
     pub journal_dir: PathBuf,
+    /// Where the etcd revision clocks are kept across runs (`None`: for this run only).
+    pub clock_dir: Option<PathBuf>,
 }
 
 impl Settings {
@@ -78,6 +80,7 @@ impl Settings {
                 .parent()
                 .unwrap_or(std::path::Path::new("."))
                 .join("journal"),
+            clock_dir: audit_log.parent().map(|d| d.join("revclock")),
             audit_log,
             user: user.to_string(),
             clusters: None,
@@ -233,6 +236,7 @@ pub struct Core {
     no_color: bool,
     history_file: Option<PathBuf>,
     journal_dir: PathBuf,
+    clock_dir: Option<PathBuf>,
     /// Custom commands' processes still running (capture, pipe, background), by run: their
     /// process groups, all killed when the console stops.
     children: HashMap<AuditId, u32>,
@@ -280,6 +284,7 @@ impl Core {
             no_color: crate::theme::no_color(),
             history_file: settings.history_file.clone(),
             journal_dir: settings.journal_dir.clone(),
+            clock_dir: settings.clock_dir.clone(),
             children: HashMap::new(),
         };
         core.state.commands = settings.profile.commands.clone();
@@ -657,6 +662,7 @@ impl Core {
             self.msg_tx.clone(),
             EtcdSource::new(etcd, self.msg_tx.clone(), rx)
                 .in_cluster(self.state.cluster_id)
+                .with_clock_dir(self.clock_dir.clone())
                 .run(),
         );
         self.sources.insert(
@@ -855,6 +861,25 @@ impl Core {
                     if !sent {
                         let lines = Err("the logs source is not running".to_string());
                         let cmds = state::update(&mut self.state, Msg::LogsAround { at, lines });
+                        queue.extend(cmds);
+                    }
+                }
+                Command::AlertsAt(at) => {
+                    if let Err(why) = self.send(SourceKind::Metrics, cmd) {
+                        let cmds = state::update(
+                            &mut self.state,
+                            Msg::AlertsAt {
+                                at,
+                                result: Err(why),
+                            },
+                        );
+                        queue.extend(cmds);
+                    }
+                }
+                Command::MembersAt(at) => {
+                    if let Err(why) = self.send(SourceKind::Etcd, cmd) {
+                        let result = Err(crate::model::PastUnknown::Failed(why));
+                        let cmds = state::update(&mut self.state, Msg::MembersAt { at, result });
                         queue.extend(cmds);
                     }
                 }

@@ -355,6 +355,7 @@ fn demo_settings(cli: &Loader) -> Result<Settings, String> {
         origin: None,
         history_file: Some(paths::history_file()),
         journal_dir: paths::state_dir().join("demo-journal"),
+        clock_dir: None,
     })
 }
 
@@ -408,6 +409,7 @@ fn settings_for(
         origin: None,
         history_file: Some(paths::history_file()),
         journal_dir: paths::journal_dir(),
+        clock_dir: Some(paths::revclock_dir()),
     })
 }
 
@@ -504,6 +506,7 @@ fn info(cli: &Cli, config_path: &Path, as_json: bool) -> ExitCode {
         ),
         "demo_audit_log": paths::demo_audit_log().display().to_string(),
         "history_file": paths::history_file().display().to_string(),
+        "revision_clocks": paths::revclock_dir().display().to_string(),
         "log_file": paths::log_file().display().to_string(),
         "no_color": {
             "env": match &no_color_var { None => "unset", Some(v) if v.is_empty() => "empty", Some(_) => "set" },
@@ -594,6 +597,7 @@ fn info_text(doc: &serde_json::Value) -> String {
         format!("{} (--demo writes here)", s(&doc["demo_audit_log"])),
     );
     row("history", s(&doc["history_file"]));
+    row("rev clocks", s(&doc["revision_clocks"]));
     row(
         "log file",
         format!(

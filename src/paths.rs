@@ -42,6 +42,11 @@ pub fn journal_dir() -> PathBuf {
     state_dir().join("journal")
 }
 
+/// The etcd revision clocks (time → revision, one file per cluster id) the time cursor reads.
+pub fn revclock_dir() -> PathBuf {
+    state_dir().join("revclock")
+}
+
 pub fn history_file() -> PathBuf {
     state_dir().join("history")
 }

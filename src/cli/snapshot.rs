@@ -61,6 +61,10 @@ pub struct Args {
     /// How many error-or-worse log lines to include (Elasticsearch and Loki only)
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub logs: usize,
+    /// The picture at a past moment (14:02, -15m, 2026-12-03T14:02): members at the revision the
+    /// console's revision clock maps it to, checks from their history, logs ±5 min around it
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub at: Option<String>,
 }
 
 /// A section's data, or why there is none.
@@ -80,6 +84,9 @@ pub struct MembersData {
     pub revision: i64,
     /// Sorted by role, then instance.
     pub members: Vec<Member>,
+    /// How the revision of a past moment was found (`--at`): when the console saw it, or that
+    /// it is compacted and this is the nearest.
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -119,6 +126,8 @@ pub struct LogsData {
 pub struct Snapshot {
     pub cluster: String,
     pub generated_at: DateTime<Utc>,
+    /// The moment pictured (`--at`); `None`: now.
+    pub at: Option<DateTime<Utc>>,
     pub members: Section<MembersData>,
     pub checks: Section<ChecksData>,
     pub logs: Section<LogsData>,
@@ -173,6 +182,7 @@ enum Lookup<T> {
 /// discovery entries (`<discovery_prefix>checks|logs`), as the console does.
 async fn members_section(
     profile: &ClusterProfile,
+    at: Option<DateTime<Utc>>,
     checks_tx: oneshot::Sender<Lookup<ChecksProfile>>,
     logs_tx: oneshot::Sender<Lookup<LogsProfile>>,
 ) -> Section<MembersData> {
@@ -180,8 +190,17 @@ async fn members_section(
         return Section::NotConfigured;
     };
     crate::sources::http::install_crypto_provider();
-    let client = match crate::sources::etcd::connect(etcd).await {
-        Ok(c) => c,
+    let client = match crate::sources::etcd::connect_answered(etcd).await {
+        Ok((c, who)) => {
+            if let Some(at) = at {
+                let past = members_at(c.clone(), etcd, who.cluster_id, at);
+                // Discovery is read at the revision of now: it says where the backends are.
+                let discovery = discover(profile, &c, checks_tx, logs_tx);
+                let (past, ()) = tokio::join!(past, discovery);
+                return past;
+            }
+            c
+        }
         Err(e) => {
             let _ = checks_tx.send(Lookup::EtcdDown);
             let _ = logs_tx.send(Lookup::EtcdDown);
@@ -196,6 +215,93 @@ async fn members_section(
         crate::sources::etcd::list_prefix(&client, &etcd.prefix),
     );
     // Discovered backends are handed over as soon as they are read, not after the listing.
+    let discovery = discover(profile, &client, checks_tx, logs_tx);
+    let (listing, ()) = tokio::join!(listing, discovery);
+    match listing {
+        Ok(Ok((revision, entries))) => {
+            let mut members: Vec<Member> = entries
+                .into_iter()
+                .map(|e| Member::from_entry(&etcd.prefix, e, None))
+                .collect();
+            sort_members(&mut members);
+            Section::Ok(MembersData {
+                prefix: etcd.prefix.clone(),
+                revision,
+                members,
+                note: None,
+            })
+        }
+        Ok(Err(e)) => Section::Failed(format!("etcd: failed: {}", one_line(&format!("{e:#}")))),
+        Err(_) => Section::Failed(format!(
+            "etcd: unreachable: listing {} did not finish within {} s",
+            one_line(&etcd.prefix),
+            BACKEND_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+fn sort_members(members: &mut [Member]) {
+    members.sort_by(|a, b| {
+        natural_cmp(a.role(), b.role()).then_with(|| natural_cmp(a.instance(), b.instance()))
+    });
+}
+
+/// The members at `at`: the revision the console's revision clock (kept by the TUI in the state
+/// dir, per cluster id) maps it to, read with `get --prefix --rev R`.
+async fn members_at(
+    client: etcd_client::Client,
+    etcd: &crate::config::EtcdProfile,
+    cluster_id: u64,
+    at: DateTime<Utc>,
+) -> Section<MembersData> {
+    use crate::model::PastUnknown;
+    let dir = crate::paths::revclock_dir();
+    let clock = crate::sources::revclock::ClockFile::open(Some(&dir), cluster_id, Utc::now()).clock;
+    let read = crate::sources::etcd::read_members_at(client, &etcd.prefix, &clock, at);
+    match tokio::time::timeout(BACKEND_TIMEOUT * 2, read).await {
+        Err(_) => Section::Failed(format!(
+            "etcd: unreachable: the members at that time did not arrive within {} s",
+            (BACKEND_TIMEOUT * 2).as_secs()
+        )),
+        Ok(Err(PastUnknown::NoRevision(u))) => Section::Note(format!(
+            "etcd: {} (the revision clock in {} is kept by the console while it runs)",
+            u.describe(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
+            dir.display()
+        )),
+        Ok(Err(PastUnknown::Failed(e))) => {
+            Section::Failed(format!("etcd: failed: {}", one_line(&e)))
+        }
+        Ok(Ok(past)) => {
+            let mut members = past.members;
+            sort_members(&mut members);
+            let seen = past.seen.to_rfc3339_opts(SecondsFormat::Secs, true);
+            let note = match past.compacted {
+                None => format!("revision {} as the console saw it at {seen}", past.revision),
+                Some((rev, when)) => format!(
+                    "compacted at rev {rev}{}: the nearest revision etcd has",
+                    when.map_or(String::new(), |t| format!(
+                        " ≈ {}",
+                        t.to_rfc3339_opts(SecondsFormat::Secs, true)
+                    ))
+                ),
+            };
+            Section::Ok(MembersData {
+                prefix: etcd.prefix.clone(),
+                revision: past.revision,
+                members,
+                note: Some(note),
+            })
+        }
+    }
+}
+
+/// Backends found under the discovery prefix, handed over as soon as they are read.
+async fn discover(
+    profile: &ClusterProfile,
+    client: &etcd_client::Client,
+    checks_tx: oneshot::Sender<Lookup<ChecksProfile>>,
+    logs_tx: oneshot::Sender<Lookup<LogsProfile>>,
+) {
     let dp = profile.discovery_prefix.clone();
     let discover = (profile.checks.is_none() || profile.logs.is_none()) && !dp.is_empty();
     let mut kv = client.kv_client();
@@ -241,30 +347,7 @@ async fn members_section(
         };
         let _ = logs_tx.send(logs);
     };
-    let (listing, ()) = tokio::join!(listing, discovery);
-    match listing {
-        Ok(Ok((revision, entries))) => {
-            let mut members: Vec<Member> = entries
-                .into_iter()
-                .map(|e| Member::from_entry(&etcd.prefix, e, None))
-                .collect();
-            members.sort_by(|a, b| {
-                natural_cmp(a.role(), b.role())
-                    .then_with(|| natural_cmp(a.instance(), b.instance()))
-            });
-            Section::Ok(MembersData {
-                prefix: etcd.prefix.clone(),
-                revision,
-                members,
-            })
-        }
-        Ok(Err(e)) => Section::Failed(format!("etcd: failed: {}", one_line(&format!("{e:#}")))),
-        Err(_) => Section::Failed(format!(
-            "etcd: unreachable: listing {} did not finish within {} s",
-            one_line(&etcd.prefix),
-            BACKEND_TIMEOUT.as_secs()
-        )),
-    }
+    discovery.await
 }
 
 /// The profile's backend, or the discovered one.
@@ -297,7 +380,10 @@ fn retag<A, B>(s: Section<A>) -> Section<B> {
     }
 }
 
-async fn checks_section(profile: Option<&ChecksProfile>) -> Section<ChecksData> {
+async fn checks_section(
+    profile: Option<&ChecksProfile>,
+    at: Option<DateTime<Utc>>,
+) -> Section<ChecksData> {
     let Some(p) = profile else {
         return Section::NotConfigured;
     };
@@ -319,6 +405,14 @@ async fn checks_section(profile: Option<&ChecksProfile>) -> Section<ChecksData> 
         Ok(Err(e)) => return Section::Failed(http_failure("checks", &e)),
         Ok(Ok(s)) => s,
     };
+    let mut snapshot = snapshot;
+    if let Some(at) = at {
+        // Each check as its history has it at that moment (see `state::checks_at`).
+        let shown = at.to_rfc3339_opts(SecondsFormat::Secs, true);
+        for r in snapshot.results.iter_mut() {
+            *r = crate::state::checks_at::row_at(r, at, p.kind.name(), &shown);
+        }
+    }
     let total = snapshot.results.len();
     let skipped = snapshot.skipped;
     let mut state = Checks::default();
@@ -350,10 +444,29 @@ async fn checks_section(profile: Option<&ChecksProfile>) -> Section<ChecksData> 
 
 /// The newest lines of the past hour from Elasticsearch or Loki, oldest first, with a notice: the
 /// first poll of the source's own tail, asked for [`LOG_SCAN`] lines.
-async fn read_history(p: &LogsProfile) -> Result<(Vec<LogLine>, Option<String>), HttpError> {
+async fn read_history(
+    p: &LogsProfile,
+    at: Option<DateTime<Utc>>,
+) -> Result<(Vec<LogLine>, Option<String>), HttpError> {
     let mut b = p.http.clone();
     b.timeout = b.timeout.min(BACKEND_TIMEOUT);
     let client = http::client(&b).map_err(|e| HttpError::Unreachable(format!("{e:#}")))?;
+    if let Some(at) = at {
+        // The lines ±5 min around the moment, as the time cursor reads them.
+        let lines = match &p.kind {
+            LogsKind::Elasticsearch { index } => {
+                EsTail::new(index.clone()).around(&client, &b, at).await?
+            }
+            LogsKind::Loki { query, tenant } => {
+                LokiTail::new(query.clone(), tenant.clone())
+                    .in_zone(p.timezone)
+                    .around(&client, &b, at)
+                    .await?
+            }
+            LogsKind::Redis { .. } => Vec::new(),
+        };
+        return Ok((lines, None));
+    }
     let page = match &p.kind {
         LogsKind::Elasticsearch { index } => {
             let mut tail = EsTail::new(index.clone()).first_page(LOG_SCAN);
@@ -370,7 +483,11 @@ async fn read_history(p: &LogsProfile) -> Result<(Vec<LogLine>, Option<String>),
     Ok((page.lines, page.notice))
 }
 
-async fn logs_section(profile: Option<&LogsProfile>, wanted: usize) -> Section<LogsData> {
+async fn logs_section(
+    profile: Option<&LogsProfile>,
+    wanted: usize,
+    at: Option<DateTime<Utc>>,
+) -> Section<LogsData> {
     let Some(p) = profile else {
         return Section::NotConfigured;
     };
@@ -390,7 +507,7 @@ async fn logs_section(profile: Option<&LogsProfile>, wanted: usize) -> Section<L
         return Section::Note("not requested (--logs 0)".into());
     }
     let source = p.kind.name();
-    match tokio::time::timeout(BACKEND_TIMEOUT, read_history(p)).await {
+    match tokio::time::timeout(BACKEND_TIMEOUT, read_history(p, at)).await {
         Err(_) => Section::Failed(format!(
             "logs: unreachable: no answer within {} s",
             BACKEND_TIMEOUT.as_secs()
@@ -401,6 +518,8 @@ async fn logs_section(profile: Option<&LogsProfile>, wanted: usize) -> Section<L
             let mut errors: Vec<LogLine> = lines
                 .into_iter()
                 .filter(|l| l.severity.is_some_and(|s| s <= ERR))
+                // At a moment: the errors up to it, not after.
+                .filter(|l| at.is_none_or(|at| l.time.is_none_or(|t| t <= at)))
                 .collect();
             let cut = errors.len().saturating_sub(wanted);
             errors.drain(..cut);
@@ -415,26 +534,34 @@ async fn logs_section(profile: Option<&LogsProfile>, wanted: usize) -> Section<L
 }
 
 /// Asks every configured (or discovered) backend once, concurrently.
-pub async fn gather(profile: &ClusterProfile, wanted_logs: usize) -> Snapshot {
+pub async fn gather(
+    profile: &ClusterProfile,
+    wanted_logs: usize,
+    at: Option<DateTime<Utc>>,
+) -> Snapshot {
     let (checks_tx, checks_rx) = oneshot::channel();
     let (logs_tx, logs_rx) = oneshot::channel();
     let checks = async {
         match configured(profile.checks.as_ref(), checks_rx, "checks").await {
-            Ok(p) => checks_section(p.as_ref()).await,
+            Ok(p) => checks_section(p.as_ref(), at).await,
             Err(s) => retag(s),
         }
     };
     let logs = async {
         match configured(profile.logs.as_ref(), logs_rx, "logs").await {
-            Ok(p) => logs_section(p.as_ref(), wanted_logs).await,
+            Ok(p) => logs_section(p.as_ref(), wanted_logs, at).await,
             Err(s) => retag(s),
         }
     };
-    let (members, checks, logs) =
-        tokio::join!(members_section(profile, checks_tx, logs_tx), checks, logs);
+    let (members, checks, logs) = tokio::join!(
+        members_section(profile, at, checks_tx, logs_tx),
+        checks,
+        logs
+    );
     Snapshot {
         cluster: profile.name.clone(),
         generated_at: Utc::now(),
+        at,
         members,
         checks,
         logs,
@@ -500,7 +627,7 @@ pub fn to_json(snap: &Snapshot) -> Value {
             })
             .collect();
         json!({"prefix": s(&d.prefix), "revision": d.revision, "count": d.members.len(),
-               "roles": roles, "items": items})
+               "roles": roles, "items": items, "note": d.note})
     });
     let checks = section_json(&snap.checks, |d| {
         let failing: Vec<Value> = d
@@ -556,6 +683,7 @@ pub fn to_json(snap: &Snapshot) -> Value {
     json!({
         "cluster": s(&snap.cluster),
         "generated_at": rfc3339(Some(snap.generated_at)),
+        "at": rfc3339(snap.at),
         "members": members,
         "checks": checks,
         "silences": silences,
@@ -611,6 +739,12 @@ pub fn to_markdown(snap: &Snapshot, utc: bool) -> String {
         md(&snap.cluster, 100),
         timestamp(snap.generated_at, utc)
     ));
+    if let Some(at) = snap.at {
+        o.push_str(&format!(
+            "\n**At {}** (not live): members at the revision of that time, checks from their history, logs around it.\n",
+            timestamp(at, utc)
+        ));
+    }
 
     o.push_str("\n## Members\n\n");
     match &snap.members {
@@ -622,6 +756,9 @@ pub fn to_markdown(snap: &Snapshot, utc: bool) -> String {
                 md(&d.prefix, 200),
                 d.revision
             ));
+            if let Some(note) = &d.note {
+                o.push_str(&format!("({}.)\n", md(note, 300)));
+            }
             if !d.members.is_empty() {
                 let mut roles: BTreeMap<&str, usize> = BTreeMap::new();
                 for m in &d.members {
@@ -792,7 +929,14 @@ pub fn run(args: &Args, pick: &Pick, utc: bool) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(EXIT_UNAVAILABLE, e),
     };
-    let snap = rt.block_on(gather(&profile, args.logs));
+    let at = match &args.at {
+        None => None,
+        Some(text) => match crate::state::time_cursor::parse_at(text, Utc::now(), utc) {
+            Ok(at) => Some(at),
+            Err(e) => return fail(EXIT_USAGE, format!("--at: {e}")),
+        },
+    };
+    let snap = rt.block_on(gather(&profile, args.logs, at));
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&to_json(&snap)).unwrap_or_default() + "\n",
         Format::Markdown => to_markdown(&snap, utc),
@@ -868,9 +1012,11 @@ mod tests {
         Snapshot {
             cluster: "prod".into(),
             generated_at: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+            at: None,
             members: Section::Ok(MembersData {
                 prefix: "/services/".into(),
                 revision: 42,
+                note: None,
                 members: vec![
                     member(
                         b"/services/redis/redis-1",

@@ -70,6 +70,12 @@ pub enum Command {
     /// Read the log lines ±5 minutes around this time again (Elasticsearch, Loki): `t` in the
     /// logs pane. The answer is `Msg::LogsAround`.
     LogsAround(chrono::DateTime<chrono::Utc>),
+    /// The membership at this time (the time cursor): the etcd source maps it to a revision with
+    /// its revision clock and reads the prefix there. The answer is `Msg::MembersAt`.
+    MembersAt(chrono::DateTime<chrono::Utc>),
+    /// The alerts Prometheus had firing at this time (`ALERTS{alertstate="firing"}` at `time=T`):
+    /// Alertmanager keeps no resolved alerts. The answer is `Msg::AlertsAt`.
+    AlertsAt(chrono::DateTime<chrono::Utc>),
     /// Put this (sanitised) text on the terminal's clipboard: OSC 52, written by the app.
     Copy(String),
     /// `:w PATH`: write `text` (`lines` lines) to `path`; refuse an existing file unless

@@ -50,6 +50,8 @@ pub struct MetricsQuery {
     pub window: Window,
     /// Columns available for the sparkline; points are downsampled to this.
     pub width: usize,
+    /// Where the window ends: `None` now (live), else the time cursor's moment.
+    pub end: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -82,6 +82,16 @@ pub enum Msg {
         at: DateTime<Utc>,
         lines: Result<Vec<LogLine>, String>,
     },
+    /// The membership at the time cursor's `at` (`Command::MembersAt`), or why it is not known.
+    MembersAt {
+        at: DateTime<Utc>,
+        result: Result<PastMembers, PastUnknown>,
+    },
+    /// The alerts firing at `at` by Prometheus's own record, as alert rows (`Command::AlertsAt`).
+    AlertsAt {
+        at: DateTime<Utc>,
+        result: Result<Vec<super::CheckResult>, String>,
+    },
     /// Something the user should know that is not a failure (e.g. partial shard failures).
     Notice(SourceId, String),
     /// Something the user must not miss (the etcd cluster changed under the console): it stays
@@ -157,5 +167,26 @@ pub enum DeregisterOutcome {
     },
     /// The key was already gone.
     Missing,
+    Failed(String),
+}
+
+/// The members etcd had at a revision the revision clock maps a time to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PastMembers {
+    pub revision: i64,
+    /// When the console saw that revision (the clock's pair).
+    pub seen: DateTime<Utc>,
+    pub members: Vec<Member>,
+    /// The revision asked for is compacted: etcd's compacted revision and about when the console
+    /// saw it (the members are then those at the compacted revision, the nearest there are).
+    pub compacted: Option<(i64, Option<DateTime<Utc>>)>,
+}
+
+/// Why the members at a time are not known.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PastUnknown {
+    /// The revision clock has no pair that early.
+    NoRevision(super::revclock::Unknown),
+    /// etcd could not be asked (with why).
     Failed(String),
 }

@@ -412,6 +412,11 @@ impl DemoSource {
 
     async fn command(&mut self, cmd: Command) -> bool {
         match cmd {
+            Command::MembersAt(at) => {
+                let why = "the demo fleet keeps no history".to_string();
+                let result = Err(crate::model::PastUnknown::Failed(why));
+                self.send(Msg::MembersAt { at, result }).await
+            }
             Command::Deregister {
                 key,
                 mod_revision,
@@ -594,6 +599,7 @@ impl DemoSource {
             | Command::Gated(_)
             | Command::LogsScope(_)
             | Command::LogsAround(_)
+            | Command::AlertsAt(_)
             | Command::Copy(_)
             | Command::SaveLogs { .. }
             | Command::Journal { .. }

@@ -18,7 +18,7 @@ use super::backoff::Backoff;
 use crate::config::EtcdProfile;
 use crate::model::{
     default_order, ClusterId, Command, DeregisterOutcome, Health, KvEntry, KvEvent, LeaseKeys,
-    Member, Msg, RestoreOutcome, SourceId, SourceKind,
+    Member, Msg, PastMembers, PastUnknown, RestoreOutcome, SourceId, SourceKind,
 };
 
 /// Keys in the first page of the initial listing before it was cut into key ranges; kept as the
@@ -67,6 +67,12 @@ pub struct EtcdSource {
     /// When etcd last answered anything (watch message, progress, lease TTL): what the panes show
     /// as the age of the data once the session is lost.
     heard: Option<chrono::DateTime<Utc>>,
+    /// Where revision clocks are kept (`None`: in memory only).
+    clock_dir: Option<std::path::PathBuf>,
+    /// Time → revision pairs of the cluster answering (see `model::revclock`).
+    clock: Option<super::revclock::ClockFile>,
+    /// The time cursor's range read in flight: a newer one aborts it (newest wins).
+    members_at: Option<AbortOnDrop>,
 }
 
 /// Who answered a request: every etcd response header names its cluster and member.
@@ -106,7 +112,52 @@ impl EtcdSource {
             sample: None,
             relist_reason: None,
             heard: None,
+            clock_dir: None,
+            clock: None,
+            members_at: None,
         }
+    }
+
+    /// Keeps the revision clock in `dir` (one file per cluster id) across runs.
+    pub fn with_clock_dir(mut self, dir: Option<std::path::PathBuf>) -> Self {
+        self.clock_dir = dir;
+        self
+    }
+
+    /// A response header's revision, for the revision clock (of the cluster that answered).
+    fn observe_revision(&mut self, revision: i64) {
+        if revision <= 0 {
+            return;
+        }
+        if let Some(clock) = &mut self.clock {
+            clock.observe(Utc::now(), revision);
+        }
+    }
+
+    /// The clock of the cluster `who` belongs to, opened once its id is known.
+    fn open_clock(&mut self, cluster_id: u64) {
+        if self.clock.as_ref().map(|c| c.cluster_id) != Some(cluster_id) {
+            self.clock = Some(super::revclock::ClockFile::open(
+                self.clock_dir.as_deref(),
+                cluster_id,
+                Utc::now(),
+            ));
+        }
+    }
+
+    /// `Command::MembersAt`: the prefix at the revision the clock maps `at` to, read in its own
+    /// task; a newer request aborts the one in flight.
+    fn members_at(&mut self, client: &Client, at: chrono::DateTime<Utc>) {
+        let clock = self
+            .clock
+            .as_ref()
+            .map(|c| c.clock.clone())
+            .unwrap_or_default();
+        let (client, tx, prefix) = (client.clone(), self.tx.clone(), self.profile.prefix.clone());
+        self.members_at = Some(AbortOnDrop(tokio::spawn(async move {
+            let result = read_members_at(client, &prefix, &clock, at).await;
+            let _ = tx.send(Msg::MembersAt { at, result }).await;
+        })));
     }
 
     /// Which cluster this source serves (the first, unless told otherwise).
@@ -196,6 +247,10 @@ impl EtcdSource {
                         if !self.send(msg).await { return false; }
                     }
                     Some(Command::WatchLeases(l)) => self.watch_leases(l),
+                    Some(Command::MembersAt(at)) => {
+                        let result = Err(PastUnknown::Failed("etcd is unreachable".into()));
+                        if !self.send(Msg::MembersAt { at, result }).await { return false; }
+                    }
                     Some(_) => {}
                 },
             }
@@ -209,6 +264,7 @@ impl EtcdSource {
         let connecting = std::time::Instant::now();
         let (mut client, answerer) = connect_answered(&self.profile).await?;
         let connected = connecting.elapsed();
+        self.open_clock(answerer.cluster_id);
         if let Some(reason) = self.check_identity(&mut client, answerer).await {
             self.forget_position(reason);
         } else if let Some(next) = self.next_revision {
@@ -216,6 +272,10 @@ impl EtcdSource {
             // peer URLs and token gets the same cluster and member ids. Before resuming, ask the
             // server whether the prefix at our revision is what we hold.
             if let Some(reason) = self.continuity(&client, next - 1).await? {
+                // Another history under the same ids: its revisions mean other times.
+                if let Some(clock) = &mut self.clock {
+                    clock.restart(Utc::now());
+                }
                 self.forget_position(reason);
             }
         }
@@ -251,6 +311,7 @@ impl EtcdSource {
                 );
                 self.count = members.len() as i64;
                 self.sample = members.first().map(|m| (m.key.to_vec(), m.mod_revision));
+                self.observe_revision(revision);
                 if !self
                     .send(Msg::MembersListed {
                         revision,
@@ -321,6 +382,7 @@ impl EtcdSource {
                             self.forget_position(reason);
                             return Ok(SessionEnd::Relist);
                         }
+                        self.observe_revision(resp.header().map(|h| h.revision()).unwrap_or(0));
                         match self.classify(&resp) {
                             Reply::Created(store_revision) if store_revision < start - 1 => {
                                 // The store is behind revisions we already saw: etcd was rebuilt or
@@ -572,6 +634,10 @@ impl EtcdSource {
                 self.watch_leases(leases);
                 true
             }
+            Command::MembersAt(at) => {
+                self.members_at(client, at);
+                true
+            }
             Command::LeaseInfo { lease } => {
                 let info = tokio::time::timeout(REQUEST_TIMEOUT, lease_keys(client, lease))
                     .await
@@ -607,6 +673,94 @@ impl EtcdSource {
             _ => true,
         }
     }
+}
+
+/// How long a range read for the time cursor may take (100k members: well under a second).
+const RANGE_AT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The members under `prefix` at the revision `clock` maps `at` to. Below etcd's compaction the
+/// nearest it has: the compacted revision, learnt from a watch started at revision 1 (a ranged
+/// get only says "compacted", not where).
+pub async fn read_members_at(
+    client: Client,
+    prefix: &str,
+    clock: &crate::model::revclock::RevisionClock,
+    at: chrono::DateTime<Utc>,
+) -> Result<PastMembers, PastUnknown> {
+    let pair = clock.revision_at(at).map_err(PastUnknown::NoRevision)?;
+    let read = |revision: i64| {
+        let mut kv = client.kv_client().max_decoding_message_size(512 << 20);
+        let opts = GetOptions::new().with_prefix().with_revision(revision);
+        let prefix = prefix.to_string();
+        async move {
+            tokio::time::timeout(
+                RANGE_AT_TIMEOUT,
+                kv.get(prefix.as_bytes().to_vec(), Some(opts)),
+            )
+            .await
+            .map_err(|_| "etcd did not answer within 30 s".to_string())?
+            .map_err(|e| e.to_string())
+        }
+    };
+    let members = |resp: etcd_client::GetResponse| -> Vec<Member> {
+        let mut m: Vec<Member> = resp
+            .kvs()
+            .iter()
+            .map(|kv| Member::from_entry(prefix, entry(kv), None))
+            .collect();
+        m.sort_by(default_order);
+        m
+    };
+    match read(pair.revision).await {
+        Ok(resp) => Ok(PastMembers {
+            revision: pair.revision,
+            seen: pair.time(),
+            members: members(resp),
+            compacted: None,
+        }),
+        Err(e) if e.contains("compacted") => {
+            let compacted = compacted_revision(&client, prefix).await.map_err(|e| {
+                PastUnknown::Failed(format!("revision {} is compacted; {e}", pair.revision))
+            })?;
+            let resp = read(compacted).await.map_err(|e| {
+                PastUnknown::Failed(format!("reading the compacted revision {compacted}: {e}"))
+            })?;
+            Ok(PastMembers {
+                revision: compacted,
+                seen: pair.time(),
+                members: members(resp),
+                compacted: Some((compacted, clock.time_of(compacted))),
+            })
+        }
+        Err(e) => Err(PastUnknown::Failed(format!(
+            "reading revision {}: {e}",
+            pair.revision
+        ))),
+    }
+}
+
+/// etcd's compacted revision: a watch from revision 1 is cancelled with it.
+async fn compacted_revision(client: &Client, prefix: &str) -> Result<i64, String> {
+    let mut client = client.clone();
+    let opts = WatchOptions::new().with_prefix().with_start_revision(1);
+    let ask = async {
+        let mut stream = client
+            .watch(prefix.as_bytes(), Some(opts))
+            .await
+            .map_err(|e| e.to_string())?;
+        while let Some(resp) = stream.message().await.map_err(|e| e.to_string())? {
+            if resp.compact_revision() > 0 {
+                return Ok(resp.compact_revision());
+            }
+            if !resp.events().is_empty() {
+                return Err("etcd replayed from revision 1: nothing is compacted".to_string());
+            }
+        }
+        Err("the watch ended without saying".to_string())
+    };
+    tokio::time::timeout(REQUEST_TIMEOUT, ask)
+        .await
+        .map_err(|_| "etcd did not say where it compacted within 5 s".to_string())?
 }
 
 /// A lease's remaining TTL and the keys on it. Under auth, reading another user's lease may be

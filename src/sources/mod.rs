@@ -21,4 +21,5 @@ pub mod http;
 pub mod logs;
 pub mod metrics;
 pub mod polled;
+pub mod revclock;
 pub mod supervise;

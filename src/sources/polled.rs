@@ -91,7 +91,8 @@ fn kind(cmd: &Command) -> Kind {
         Command::Silence { .. }
         | Command::Unsilence { .. }
         | Command::ExtendSilence { .. }
-        | Command::LogsAround(_) => Kind::Change,
+        | Command::LogsAround(_)
+        | Command::AlertsAt(_) => Kind::Change,
         _ => Kind::Other,
     }
 }
@@ -126,6 +127,21 @@ pub async fn run_polled<P: Polled>(
                         Kind::Query => query = Some(cmd),
                         Kind::Change => changes.push(cmd),
                         Kind::Other => {}
+                    }
+                }
+                // Re-reads around a time (the time cursor stepping): newest wins, the older ones
+                // queued behind a poll are no longer wanted.
+                for reread in [
+                    |c: &Command| matches!(c, Command::LogsAround(_)),
+                    |c: &Command| matches!(c, Command::AlertsAt(_)),
+                ] {
+                    if let Some(last) = changes.iter().rposition(reread) {
+                        let mut i = 0;
+                        changes.retain(|c| {
+                            let keep = !reread(c) || i == last;
+                            i += 1;
+                            keep
+                        });
                     }
                 }
                 let mut now = false;
@@ -231,6 +247,61 @@ mod tests {
                 _ => false,
             }
         }
+        async fn mutate(&mut self, change: Command) -> Option<Msg> {
+            match change {
+                Command::LogsAround(at) => Some(Msg::LogsAround {
+                    at,
+                    lines: Ok(Vec::new()),
+                }),
+                _ => None,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn re_reads_queued_behind_a_poll_keep_only_the_newest() {
+        let fake = Fake {
+            script: Vec::new(),
+            target: None,
+            asked: Arc::new(Mutex::new(Vec::new())),
+            slow: Duration::from_millis(200),
+        };
+        let id = SourceKind::Logs.of(ClusterId(0));
+        let (tx, mut rx) = mpsc::channel(64);
+        let (cmd_tx, cmd_rx) = mpsc::channel(16);
+        let backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(1));
+        let _task = tokio::spawn(run_polled(
+            id,
+            fake,
+            Duration::from_secs(60),
+            backoff,
+            tx,
+            cmd_rx,
+        ));
+        assert_eq!(rx.recv().await, Some(Msg::Health(id, Health::Connecting)));
+        cmd_tx.send(scope("a")).await.unwrap();
+        // While the poll is in flight, the cursor steps three times.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let t = |m: i64| Utc::now() - chrono::Duration::minutes(m);
+        let moments = [t(10), t(11), t(12)];
+        for at in moments {
+            cmd_tx.send(Command::LogsAround(at)).await.unwrap();
+        }
+        let mut reread = Vec::new();
+        while reread.is_empty() {
+            match rx.recv().await {
+                Some(Msg::LogsAround { at, .. }) => reread.push(at),
+                Some(_) => {}
+                None => panic!("the runner stopped"),
+            }
+        }
+        // Nothing else comes: the older re-reads were dropped.
+        while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(300), rx.recv()).await {
+            if let Msg::LogsAround { at, .. } = m {
+                reread.push(at);
+            }
+        }
+        assert_eq!(reread, vec![moments[2]]);
     }
 
     fn scope(h: &str) -> Command {

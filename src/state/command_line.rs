@@ -5,8 +5,8 @@ use crate::model::Command;
 
 /// The commands, as Tab completes them.
 const COMMANDS: &[&str] = &[
-    "cluster", "cmd", "filter", "group", "help", "incident", "journal", "keys", "note", "q",
-    "quit", "readonly", "sort", "tasks", "theme", "w", "write",
+    "at", "cluster", "cmd", "filter", "group", "help", "incident", "journal", "keys", "live",
+    "note", "q", "quit", "readonly", "sort", "tasks", "theme", "w", "write",
 ];
 
 /// What arguments complete to (filled in by the core at start: the state reads no config).
@@ -88,6 +88,8 @@ pub fn run(state: &mut State, line: &str) -> Vec<Command> {
             }
         }
         (Some("cmd"), _, _) => super::run::by_name(state, rest),
+        (Some("at"), _, _) => super::time_cursor::at_command(state, rest),
+        (Some("live"), None, _) => super::time_cursor::live(state),
         (Some("tasks"), None, _) => {
             state.popup = Some(Popup::Tasks { index: 0 });
             Vec::new()
@@ -138,7 +140,7 @@ pub fn run(state: &mut State, line: &str) -> Vec<Command> {
         _ => {
             state.say(
                 Level::Error,
-                format!("unknown command \":{line}\" — try :q, :cluster, :filter, :sort, :readonly, :theme, :keys, :w FILE, :cmd NAME, :tasks (Tab completes)"),
+                format!("unknown command \":{line}\" — try :q, :cluster, :filter, :sort, :readonly, :theme, :keys, :w FILE, :cmd NAME, :tasks, :at TIME, :live (Tab completes)"),
             );
             Vec::new()
         }

@@ -210,6 +210,10 @@ pub fn apply(state: &mut State, msg: Msg) -> Vec<Command> {
             state.answered(SourceKind::Logs, now);
             state.logs.extend(lines)
         }
+        Msg::AlertsAt { at, result } => super::time_cursor::alerts_at(state, at, result),
+        Msg::MembersAt { at, result } => {
+            out.extend(super::time_cursor::members_at(state, at, result));
+        }
         Msg::LogsAround { at, lines } => {
             let now = state.now;
             state.answered(SourceKind::Logs, now);

@@ -24,6 +24,8 @@ pub enum InputKind {
     TimeJump,
     /// `/` in a command's output: text to find.
     Search,
+    /// `T`: the moment every pane should show (the time cursor).
+    At,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -128,6 +130,7 @@ pub fn act(state: &mut State, action: Action) -> Vec<Command> {
                     }
                     Vec::new()
                 }
+                InputKind::At => super::time_cursor::at_command(state, input.field.text()),
                 InputKind::TimeJump => {
                     let rereads = matches!(
                         state.backends.logs.as_deref(),

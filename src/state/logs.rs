@@ -581,6 +581,11 @@ impl Logs {
         Some(false)
     }
 
+    /// The time of the oldest buffered line that has one: how far back the buffer reaches.
+    pub fn oldest_time(&self) -> Option<DateTime<Utc>> {
+        self.lines.iter().find_map(|l| l.time)
+    }
+
     /// `t`: the cursor on the first shown line at or after `at`. `None` when no line is.
     pub fn jump_to_time(&mut self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let found = self

@@ -159,6 +159,11 @@ impl Members {
         &self.role_counts
     }
 
+    /// Every member, in no particular order (the filter ignored).
+    pub fn all(&self) -> impl Iterator<Item = &Member> {
+        self.by_key.iter().map(|(m, _)| m)
+    }
+
     pub fn get(&self, key: impl AsRef<[u8]>) -> Option<&Member> {
         self.by_key.get(key.as_ref())
     }
@@ -377,6 +382,41 @@ impl Members {
                 }
             }
         }
+        self.last_update = Some(at);
+    }
+
+    /// Brings the members to exactly `members` — the same prefix at another revision (the time
+    /// cursor stepping) — applying only the difference: a step costs what changed between the two
+    /// revisions plus a lookup per member, not a rebuild of the whole index and view.
+    pub fn patch_to(&mut self, revision: i64, members: Vec<Member>, at: DateTime<Utc>) {
+        // One index lookup per member; a flag per slot says which of ours the new set still has
+        // (no second hash set of 100k keys).
+        let mut kept = vec![false; self.by_key.slots.len()];
+        let mut changed = Vec::new();
+        for m in members {
+            match self.by_key.id(&m.key) {
+                Some(id) => {
+                    kept[id as usize] = true;
+                    if self.by_key.at(id).mod_revision != m.mod_revision {
+                        changed.push(m);
+                    }
+                }
+                None => changed.push(m),
+            }
+        }
+        let gone: Vec<Arc<[u8]>> = self
+            .by_key
+            .iter()
+            .filter(|(_, id)| !kept[*id as usize])
+            .map(|(m, _)| m.key.clone())
+            .collect();
+        for key in gone {
+            self.remove(&key);
+        }
+        for m in changed {
+            self.upsert(m);
+        }
+        self.revision = revision;
         self.last_update = Some(at);
     }
 
@@ -988,6 +1028,43 @@ mod tests {
         (0..m.visible_len())
             .map(|i| m.row(i).unwrap().key_text().to_string())
             .collect()
+    }
+
+    #[test]
+    fn patching_to_another_revision_gives_what_a_fresh_listing_gives() {
+        let members = |entries: Vec<KvEntry>| -> Vec<Member> {
+            entries
+                .into_iter()
+                .map(|e| Member::from_entry("/services/", e, None))
+                .collect()
+        };
+        let then = vec![
+            entry(
+                "/services/web/web-2",
+                r#"{"addr":"10.0.0.2:80","version":"1.1"}"#,
+                7,
+            ),
+            entry("/services/api/api-1", "10.0.3.1:80", 5),
+            entry("/services/web/web-10", r#"{"addr":"10.0.0.10:80"}"#, 3),
+        ];
+        for sort in [None, Some(SortColumn::Role), Some(SortColumn::Version)] {
+            let mut patched = sample();
+            patched.sort = sort;
+            patched.rebuild_view();
+            patched.patch_to(7, members(then.clone()), now());
+            let mut fresh = Members::new("/services/");
+            fresh.sort = sort;
+            fresh.apply_listing(7, members(then.clone()), now());
+            assert_eq!(keys(&patched), keys(&fresh), "{sort:?}");
+            assert_eq!(patched.role_counts(), fresh.role_counts());
+            assert_eq!(patched.len(), 3);
+            assert_eq!(patched.revision, 7);
+            assert_eq!(
+                patched.get("/services/web/web-2").unwrap().mod_revision,
+                7,
+                "the changed member is the new revision's"
+            );
+        }
     }
 
     fn sample() -> Members {

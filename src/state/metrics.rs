@@ -116,6 +116,7 @@ pub fn interest(state: &mut State) -> Option<Command> {
         vars,
         window: state.metrics.window(),
         width,
+        end: state.time.at,
     };
     if state.metrics.sent.as_ref() == Some(&q) {
         return None;

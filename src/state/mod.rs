@@ -6,6 +6,7 @@
 
 pub mod audit_trail;
 pub mod checks;
+pub mod checks_at;
 pub mod churn;
 mod command_line;
 pub mod confirm_guard;
@@ -26,6 +27,7 @@ pub mod pointer;
 pub mod popup;
 pub mod run;
 pub mod silence_form;
+pub mod time_cursor;
 pub mod undo;
 
 use std::collections::BTreeMap;
@@ -181,6 +183,8 @@ pub struct State {
     pub tasks: Vec<crate::model::run::TaskInfo>,
     /// The profile's link templates (member and check details).
     pub link_templates: Vec<crate::model::run::LinkTemplate>,
+    /// The moment every pane shows (`:at`), or live.
+    pub time: time_cursor::TimeCursor,
 }
 
 impl State {
@@ -235,6 +239,7 @@ impl State {
             commands: Vec::new(),
             tasks: Vec::new(),
             link_templates: Vec::new(),
+            time: Default::default(),
         }
     }
 
@@ -728,7 +733,20 @@ pub fn handle_action(state: &mut State, action: Action) -> Vec<Command> {
 
 /// Facts from sources.
 pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
+    // While the members pane shows the past, facts about the live membership go to it.
+    let live = time_cursor::routes_to_live(state, &msg);
+    let checks = matches!(msg, Msg::ChecksSnapshot { .. });
+    if live {
+        time_cursor::swap_live(state);
+    }
     let mut out = facts::apply(state, msg);
+    if live {
+        time_cursor::swap_live(state);
+    }
+    if checks {
+        // The past follows the live histories as they move on.
+        time_cursor::refresh_checks(state);
+    }
     out.extend(settle(state));
     incident::observe(state, &mut out);
     out
@@ -797,6 +815,13 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
             "refused: readonly",
         ))];
     }
+    if action.is_mutating() {
+        if let Some(why) = time_cursor::refusal(state, &action_name(action)) {
+            let line = refusal_line(state, action, "refused: not live (time cursor)");
+            state.say(Level::Warn, why);
+            return vec![Command::Audit(line)];
+        }
+    }
     if state.input.is_some() {
         return input::act(state, action);
     }
@@ -820,6 +845,10 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
             grouping::open(state);
             Vec::new()
         }
+        Action::AtDiff if state.focus == Pane::Members => {
+            time_cursor::open_diff(state);
+            Vec::new()
+        }
         Action::Churn if state.focus == Pane::Members => {
             state.popup = Some(Popup::Churn { scroll: 0 });
             Vec::new()
@@ -835,6 +864,10 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
         Action::Tasks => {
             state.popup = Some(Popup::Tasks { index: 0 });
             Vec::new()
+        }
+        Action::TimeCursor => time_cursor::toggle(state),
+        Action::StepBack | Action::StepForward | Action::StepBackTen | Action::StepForwardTen => {
+            time_cursor::step(state, time_cursor::step_of(action).unwrap_or(0))
         }
         Action::NextPane => {
             state.focus = state.focus.step(1);
@@ -881,6 +914,8 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
                 state.members.clear_selection();
                 state.group_scope = None;
                 state.say(Level::Info, "scope cleared: showing every entity");
+            } else if !state.time.is_live() {
+                return time_cursor::live(state);
             } else if state.status.is_some() {
                 state.status = None;
             }

@@ -53,6 +53,11 @@ pub enum Popup {
     Churn {
         scroll: usize,
     },
+    /// `d` in members while the time cursor is set: who joined and left between it and now.
+    AtDiff {
+        diff: super::time_cursor::Diff,
+        scroll: usize,
+    },
     /// `:cluster` alone: the config's clusters, Enter switches to the one under the cursor.
     PickCluster {
         clusters: Vec<ClusterChoice>,
@@ -470,6 +475,7 @@ pub fn act(state: &mut State, popup: Popup, action: Action, key: Option<&str>) -
         }
         Popup::Help { scroll }
         | Popup::Churn { scroll }
+        | Popup::AtDiff { scroll, .. }
         | Popup::MemberDetail { scroll, .. }
         | Popup::CheckDetail { scroll, .. }
         | Popup::LogDetail { scroll, .. } => {
@@ -496,6 +502,7 @@ pub fn act(state: &mut State, popup: Popup, action: Action, key: Option<&str>) -
                 Some(
                     Popup::Help { scroll }
                     | Popup::Churn { scroll }
+                    | Popup::AtDiff { scroll, .. }
                     | Popup::MemberDetail { scroll, .. }
                     | Popup::CheckDetail { scroll, .. }
                     | Popup::LogDetail { scroll, .. },

@@ -137,6 +137,15 @@ pub fn start(state: &mut State, index: u16, preview: bool) -> Vec<Command> {
         );
         return vec![Command::Audit(line)];
     }
+    if cmd.danger != Danger::None {
+        if let Some(why) = super::time_cursor::refusal(state, &format!("command \"{}\"", cmd.name))
+        {
+            let target = format!("{} (not run)", cmd.name);
+            let line = state.refusal(AUDIT_ACTION, target, "refused: not live (time cursor)");
+            state.say(Level::Warn, why);
+            return vec![Command::Audit(line)];
+        }
+    }
     let prepared = match prepare(state, index, &cmd) {
         Ok(p) => p,
         Err(why) => {
@@ -225,7 +234,7 @@ pub fn fact(state: &mut State, msg: Msg) -> Vec<Command> {
             let key = state.key(
                 crate::keymap::Context::Global,
                 crate::action::Action::Tasks,
-                "T",
+                "&",
             );
             state.say(
                 Level::Info,

@@ -3117,3 +3117,441 @@ fn custom_command_refusals_danger_and_preview() {
     gated(&cmds);
     assert_eq!(s.popup, None);
 }
+
+// ---- the time cursor (`:at`, `T`, `[` `]` `{` `}`, `:live`) ----
+
+fn command(s: &mut State, line: &str) -> Vec<Command> {
+    handle_action(s, Action::CommandLine);
+    let mut out = type_text(s, line);
+    out.extend(handle_action(s, Action::Submit));
+    out
+}
+
+#[test]
+fn at_command_puts_the_console_at_a_time_and_steps_move_it() {
+    let mut s = synced();
+    s.utc = true;
+    command(&mut s, "at -15m");
+    assert_eq!(s.time.at, Some(t0() - Duration::minutes(15)));
+    assert!(
+        status_text(&s).contains("at 03:55:00 UTC"),
+        "{}",
+        status_text(&s)
+    );
+    handle_action(&mut s, Action::StepBack);
+    assert_eq!(s.time.at, Some(t0() - Duration::minutes(16)));
+    handle_action(&mut s, Action::StepForwardTen);
+    assert_eq!(s.time.at, Some(t0() - Duration::minutes(6)));
+    handle_action(&mut s, Action::StepForward);
+    assert_eq!(s.time.at, Some(t0() - Duration::minutes(5)));
+    // A step that reaches now is live again (the cursor never shows the future).
+    handle_action(&mut s, Action::StepForwardTen);
+    assert_eq!(s.time.at, None);
+    assert_eq!(status_text(&s), "live again");
+    // From live every step starts at now − 1 min.
+    for step in [Action::StepBack, Action::StepBackTen, Action::StepForward] {
+        handle_action(&mut s, step);
+        assert_eq!(s.time.at, Some(t0() - Duration::minutes(1)), "{step:?}");
+        command(&mut s, "live");
+        assert_eq!(s.time.at, None);
+    }
+}
+
+#[test]
+fn at_reads_times_of_day_dates_and_refuses_the_future_or_nonsense() {
+    let mut s = synced();
+    s.utc = true;
+    command(&mut s, "at 2026-11-24T14:02");
+    assert_eq!(
+        s.time.at,
+        Some(Utc.with_ymd_and_hms(2026, 11, 24, 14, 2, 0).unwrap())
+    );
+    command(&mut s, "at 04:02:30");
+    assert_eq!(
+        s.time.at,
+        Some(Utc.with_ymd_and_hms(2026, 11, 25, 4, 2, 30).unwrap())
+    );
+    command(&mut s, "at 2026-11-26T00:00");
+    assert!(
+        status_text(&s).contains("in the future"),
+        "{}",
+        status_text(&s)
+    );
+    command(&mut s, "at soon");
+    assert!(
+        status_text(&s).contains("cannot read the time"),
+        "{}",
+        status_text(&s)
+    );
+    assert_eq!(
+        s.time.at,
+        Some(Utc.with_ymd_and_hms(2026, 11, 25, 4, 2, 30).unwrap()),
+        "a bad :at leaves the cursor where it was"
+    );
+}
+
+#[test]
+fn t_prompts_while_live_and_goes_back_to_live_while_not() {
+    let mut s = synced();
+    s.utc = true;
+    handle_action(&mut s, Action::TimeCursor);
+    assert_eq!(s.input.as_ref().map(|i| &i.kind), Some(&InputKind::At));
+    type_text(&mut s, "-30m");
+    handle_action(&mut s, Action::Submit);
+    assert_eq!(s.time.at, Some(t0() - Duration::minutes(30)));
+    assert!(s.input.is_none());
+    handle_action(&mut s, Action::TimeCursor);
+    assert_eq!(s.time.at, None);
+    assert!(
+        s.input.is_none(),
+        "T while not live goes back, it does not prompt"
+    );
+}
+
+#[test]
+fn changes_are_refused_while_not_live_and_say_why() {
+    let mut s = synced();
+    s.utc = true;
+    command(&mut s, "at -5m");
+    for action in [Action::Deregister, Action::Undo] {
+        let cmds = handle_action(&mut s, action);
+        let line = audit_of(&cmds);
+        assert_eq!(line.phase, Phase::Refused);
+        assert_eq!(
+            line.result.as_deref(),
+            Some("refused: not live (time cursor)")
+        );
+        assert!(s.popup.is_none(), "{action:?} opened a dialog");
+        let said = status_text(&s);
+        assert!(
+            said.contains("refused: the console is at 04:05:00 UTC (not live)")
+                && said.contains(":live"),
+            "{said}"
+        );
+    }
+    s.focus = Pane::Checks;
+    for action in [Action::Silence, Action::Unsilence, Action::ExtendSilence] {
+        let cmds = handle_action(&mut s, action);
+        assert_eq!(audit_of(&cmds).phase, Phase::Refused, "{action:?}");
+    }
+    // Live again, the same key opens its dialog.
+    command(&mut s, "live");
+    s.focus = Pane::Members;
+    let cmds = handle_action(&mut s, Action::Deregister);
+    assert!(
+        cmds.iter().all(|c| !matches!(c, Command::Audit(_))),
+        "{cmds:?}"
+    );
+    assert!(s.popup.is_some());
+}
+
+#[test]
+fn esc_goes_back_to_live_only_when_nothing_else_is_open() {
+    let mut s = synced();
+    command(&mut s, "at -5m");
+    // A member is selected (the scope): Esc clears that first.
+    assert_ne!(s.scope, Scope::Cluster);
+    handle_action(&mut s, Action::Back);
+    assert_eq!(s.scope, Scope::Cluster);
+    assert!(s.time.at.is_some());
+    handle_action(&mut s, Action::Help);
+    handle_action(&mut s, Action::Back);
+    assert!(s.popup.is_none());
+    assert!(s.time.at.is_some(), "closing help is not going live");
+    handle_action(&mut s, Action::Back);
+    assert_eq!(s.time.at, None);
+}
+
+#[test]
+fn the_metrics_window_ends_at_the_cursor() {
+    let mut s = synced();
+    s.backends.metrics = Some("prometheus".into());
+    rows(&mut s, 10);
+    let query = |cmds: &[Command]| {
+        cmds.iter().find_map(|c| match c {
+            Command::MetricsQuery(q) => Some(q.clone()),
+            _ => None,
+        })
+    };
+    let cmds = command(&mut s, "at -20m");
+    assert_eq!(
+        query(&cmds).and_then(|q| q.end),
+        Some(t0() - Duration::minutes(20))
+    );
+    let cmds = handle_action(&mut s, Action::StepBack);
+    assert_eq!(
+        query(&cmds).and_then(|q| q.end),
+        Some(t0() - Duration::minutes(21))
+    );
+    let cmds = command(&mut s, "live");
+    assert_eq!(query(&cmds).map(|q| q.end), Some(None));
+}
+
+#[test]
+fn members_at_a_time_replace_the_pane_until_live_while_the_watch_keeps_the_live_set() {
+    use crate::model::{revclock::Unknown, PastMembers, PastUnknown};
+    let mut s = synced();
+    s.utc = true;
+    let cmds = command(&mut s, "at -10m");
+    let at = t0() - Duration::minutes(10);
+    assert!(cmds.contains(&Command::MembersAt(at)), "{cmds:?}");
+    assert_eq!(s.time.members, time_cursor::MembersAt::Reading);
+    let past = |keys: &[&str]| PastMembers {
+        revision: 7,
+        seen: at - Duration::seconds(3),
+        members: keys
+            .iter()
+            .map(|k| crate::model::Member::from_entry("/services/", kv(k, "10.9.9.9", 5, 0), None))
+            .collect(),
+        compacted: None,
+    };
+    // An answer for a moment the cursor left is dropped.
+    update(
+        &mut s,
+        Msg::MembersAt {
+            at: at - Duration::minutes(1),
+            result: Ok(past(&["/services/old/gone-1"])),
+        },
+    );
+    assert_eq!(s.members.len(), 5);
+    update(
+        &mut s,
+        Msg::MembersAt {
+            at,
+            result: Ok(past(&["/services/web/web-1", "/services/web/web-9"])),
+        },
+    );
+    assert_eq!(keys(&s), vec!["/services/web/web-1", "/services/web/web-9"]);
+    assert!(matches!(
+        s.time.members,
+        time_cursor::MembersAt::Shown { revision: 7, .. }
+    ));
+    assert_eq!(
+        time_cursor::pane_note(&s, Pane::Members).as_deref(),
+        Some("at 04:00:00 UTC · rev 7")
+    );
+    // A step: the next past patches the one on screen (same rows as a fresh build would give).
+    handle_action(&mut s, Action::StepBack);
+    let at2 = at - Duration::minutes(1);
+    let mut older = past(&["/services/web/web-9", "/services/web/web-3"]);
+    older.members[0].mod_revision = 4;
+    update(
+        &mut s,
+        Msg::MembersAt {
+            at: at2,
+            result: Ok(older),
+        },
+    );
+    assert_eq!(keys(&s), vec!["/services/web/web-3", "/services/web/web-9"]);
+    assert_eq!(
+        s.members.get("/services/web/web-9").unwrap().mod_revision,
+        4
+    );
+    command(&mut s, "at -10m");
+    update(
+        &mut s,
+        Msg::MembersAt {
+            at,
+            result: Ok(past(&["/services/web/web-1", "/services/web/web-9"])),
+        },
+    );
+    assert_eq!(keys(&s), vec!["/services/web/web-1", "/services/web/web-9"]);
+    // The watch goes on behind the past: the live set gets its events.
+    update(&mut s, events(vec![del("/services/db/db-1", 30)]));
+    assert_eq!(
+        s.members.len(),
+        2,
+        "the past is not changed by a live event"
+    );
+    command(&mut s, "live");
+    assert_eq!(
+        s.members.len(),
+        4,
+        "live again, with what happened meanwhile"
+    );
+    assert!(!keys(&s).contains(&"/services/db/db-1".to_string()));
+    // Outside the clock's range: said, and the live members stay, marked.
+    command(&mut s, "at -10m");
+    update(
+        &mut s,
+        Msg::MembersAt {
+            at,
+            result: Err(PastUnknown::NoRevision(Unknown::Before(
+                t0() - Duration::minutes(5),
+            ))),
+        },
+    );
+    assert_eq!(
+        status_text(&s),
+        "members: no revision known before 04:05 UTC"
+    );
+    assert_eq!(s.members.len(), 4);
+    assert_eq!(
+        time_cursor::pane_note(&s, Pane::Members).as_deref(),
+        Some("at 04:00:00 UTC: unknown — LIVE shown")
+    );
+}
+
+#[test]
+fn checks_at_a_time_come_from_their_history_and_follow_the_polls() {
+    use crate::model::{CheckResult, ChecksSnapshot, HistoryPoint};
+    let mut s = synced();
+    s.utc = true;
+    s.backends.checks = Some("sensu-go".into());
+    let row = |statuses: &[(i64, i64)]| CheckResult {
+        entity: "web-1".into(),
+        check: "check_http".into(),
+        status: statuses.last().unwrap().0,
+        executed: Some(t0()),
+        history: statuses
+            .iter()
+            .map(|(status, mins_ago)| HistoryPoint {
+                status: *status,
+                executed: Some(t0() - Duration::minutes(*mins_ago)),
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let poll = |s: &mut State, r: CheckResult| {
+        update(
+            s,
+            Msg::ChecksSnapshot {
+                snapshot: ChecksSnapshot {
+                    results: vec![r],
+                    ..Default::default()
+                },
+                at: t0(),
+            },
+        );
+    };
+    // OK until 5 minutes ago, CRIT since.
+    poll(&mut s, row(&[(0, 20), (0, 10), (2, 5), (2, 0)]));
+    command(&mut s, "at -7m");
+    assert_eq!(s.checks.results[0].status, 0, "OK 7 minutes ago");
+    assert_eq!(
+        s.checks.results[0].output,
+        "status at 04:03:00 UTC from its history (now: CRIT)"
+    );
+    assert_eq!(
+        time_cursor::pane_note(&s, Pane::Checks).as_deref(),
+        Some("at 04:03:00 UTC from history")
+    );
+    handle_action(&mut s, Action::StepForwardTen);
+    assert_eq!(s.checks.results[0].status, 2, "CRIT 3 minutes ago");
+    command(&mut s, "at -30m");
+    assert_eq!(s.checks.results[0].status, 3);
+    assert!(s.checks.results[0].output.contains("history starts later"));
+    // A poll while not live: the live rows take it, the past is rebuilt from it.
+    poll(&mut s, row(&[(1, 40), (0, 20), (0, 10), (2, 5), (1, 0)]));
+    assert_eq!(
+        s.checks.results[0].status, 1,
+        "WARN 30 minutes ago, by the newer history"
+    );
+    command(&mut s, "live");
+    assert_eq!(s.checks.results[0].status, 1);
+    assert_eq!(s.checks.results[0].history.len(), 5);
+    assert_eq!(s.checks.results[0].output, "");
+}
+
+#[test]
+fn d_shows_who_joined_and_left_between_the_cursor_and_now() {
+    use crate::model::PastMembers;
+    let mut s = synced();
+    s.utc = true;
+    handle_action(&mut s, Action::AtDiff);
+    assert!(s.popup.is_none());
+    assert!(
+        status_text(&s).contains("nothing to compare"),
+        "{}",
+        status_text(&s)
+    );
+    command(&mut s, "at -10m");
+    let at = t0() - Duration::minutes(10);
+    let member = |k: &str, rev| {
+        crate::model::Member::from_entry("/services/", kv(k, "10.0.0.1", rev, 0x10), None)
+    };
+    update(
+        &mut s,
+        Msg::MembersAt {
+            at,
+            result: Ok(PastMembers {
+                revision: 9,
+                seen: at,
+                // web-1 as it is now (rev 11), web-2 older (changed since), old-1 gone since.
+                members: vec![
+                    member("/services/web/web-1", 11),
+                    member("/services/web/web-2", 3),
+                    member("/services/old/old-1", 4),
+                ],
+                compacted: None,
+            }),
+        },
+    );
+    s.focus = Pane::Members;
+    handle_action(&mut s, Action::AtDiff);
+    let Some(Popup::AtDiff { diff, .. }) = &s.popup else {
+        panic!("no diff popup: {:?} {}", s.popup, status_text(&s));
+    };
+    let text = |keys: &[std::sync::Arc<[u8]>]| {
+        keys.iter()
+            .map(|k| String::from_utf8_lossy(k).into_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        text(&diff.joined),
+        vec![
+            "/services/db/db-1",
+            "/services/web/web-10",
+            "/services/worker/w-1"
+        ]
+    );
+    assert_eq!(text(&diff.left), vec!["/services/old/old-1"]);
+    assert_eq!(text(&diff.changed), vec!["/services/web/web-2"]);
+    assert_eq!(diff.revision, 9);
+}
+
+#[test]
+fn the_redis_ring_jumps_to_the_moment_or_says_how_far_back_it_holds() {
+    let mut s = synced();
+    s.utc = true;
+    // Every line shown: no member scope.
+    handle_action(&mut s, Action::Back);
+    assert_eq!(s.scope, Scope::Cluster);
+    s.backends.logs = Some("redis".into());
+    let line = |mins_ago: i64, text: &str| crate::model::LogLine {
+        time: Some(t0() - Duration::minutes(mins_ago)),
+        host: "web-1".into(),
+        program: "app".into(),
+        severity: Some(6),
+        message: text.into(),
+        fields: Default::default(),
+    };
+    update(
+        &mut s,
+        Msg::LogLines(vec![
+            line(30, "thirty"),
+            line(20, "twenty"),
+            line(10, "ten"),
+            line(1, "one"),
+        ]),
+    );
+    let cmds = command(&mut s, "at -15m");
+    assert!(
+        !cmds.iter().any(|c| matches!(c, Command::LogsAround(_))),
+        "the ring is not read again: {cmds:?}"
+    );
+    assert_eq!(
+        s.logs.selected().map(|l| l.message.as_str()),
+        Some("ten"),
+        "the first line at or after the moment"
+    );
+    assert!(!s.logs.follow);
+    command(&mut s, "at -45m");
+    assert!(
+        status_text(&s).contains("the buffer holds lines back to 03:40:00 UTC only"),
+        "{}",
+        status_text(&s)
+    );
+    command(&mut s, "live");
+    assert!(s.logs.follow);
+}

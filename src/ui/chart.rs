@@ -91,7 +91,9 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, names: &[String]) {
         .filter_map(|s| s.as_ref().ok())
         .filter(|s| names.contains(&s.name))
         .collect();
-    let Some(end_t) = m.last_update.filter(|_| !series.is_empty()) else {
+    // At the time cursor's moment the window ends there (the query says so), not at the answer.
+    let at = m.result.as_ref().and_then(|r| r.query.end);
+    let Some(end_t) = at.or(m.last_update).filter(|_| !series.is_empty()) else {
         frame.render_widget(
             Paragraph::new("waiting for the series …")
                 .style(muted(ctx))
@@ -188,11 +190,16 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, names: &[String]) {
         &mid,
         axis,
     );
+    let right = match at {
+        Some(_) => format!("T {right}"),
+        None => right,
+    };
+    let marker = ctx.theme.style(StyleName::Danger);
     buf.set_string(
-        (plot.x + plot.width).saturating_sub(right.len() as u16),
+        (plot.x + plot.width).saturating_sub(right.chars().count() as u16),
         labels_y,
         &right,
-        axis,
+        if at.is_some() { marker } else { axis },
     );
     // The series: one layer each, a line through each run of points (a gap stays a gap).
     let colors: Vec<Color> = (0..series.len())
@@ -219,4 +226,14 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, names: &[String]) {
             }
         });
     frame.render_widget(canvas, plot);
+    if at.is_some() {
+        // The marker at T: the plot's last column, where no point was drawn.
+        let x = plot.x + plot.width - 1;
+        let buf = frame.buffer_mut();
+        for y in plot.y..plot.y + plot.height {
+            if matches!(buf[(x, y)].symbol(), " " | "\u{2800}") {
+                buf.set_string(x, y, "┊", marker);
+            }
+        }
+    }
 }

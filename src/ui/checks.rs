@@ -95,6 +95,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             ),
         ));
     }
+    title.extend(super::at_span(ctx, crate::state::Pane::Checks).map(|s| (0, s)));
     title.extend(super::scope_span(ctx).map(|s| (0, s)));
     if c.hide_ok {
         title.push((2, Span::styled("[no OK] ", muted(ctx))));

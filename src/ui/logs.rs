@@ -328,6 +328,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     if let Some(t) = logs.threshold_label() {
         title.push(Span::styled(format!("{t} "), muted(ctx)));
     }
+    title.extend(super::at_span(ctx, crate::state::Pane::Logs));
     title.extend(super::scope_span(ctx));
     if let Some(f) = &logs.filter {
         let mode = match logs.mode {

@@ -143,6 +143,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             ),
         ));
     }
+    title.extend(super::at_span(ctx, Pane::Members).map(|s| (0, s)));
     title.extend(super::scope_span(ctx).map(|s| (0, s)));
     title.extend(super::stale_span(ctx, SourceKind::Etcd).map(|s| (0, s)));
     let inner = super::layout::inner(area);

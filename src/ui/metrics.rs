@@ -89,6 +89,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let m = &st.metrics;
     let kind = st.backends.metrics.clone().unwrap_or_default();
     let mut title: Vec<(u8, Span<'static>)> = vec![(0, Span::raw(" Metrics "))];
+    title.extend(super::at_span(ctx, crate::state::Pane::Metrics).map(|s| (0, s)));
     match super::scope_span(ctx) {
         Some(scope) => title.push((0, scope)),
         None => title.push((1, Span::raw(format!("cluster {} ", st.cluster)))),

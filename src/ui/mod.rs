@@ -115,6 +115,16 @@ pub fn scope_span(ctx: &Ctx) -> Option<ratatui::text::Span<'static>> {
 }
 
 /// `STALE 12s` for a pane title when the pane's source is not live: the age of what it shows.
+/// The time cursor's note for `pane` (`at 14:02:00 · rev 5120`, `LIVE (not at 14:02:00)`) while
+/// it is set: no pane's past is read as now, nor its present as the past.
+pub fn at_span(ctx: &Ctx, pane: crate::state::Pane) -> Option<ratatui::text::Span<'static>> {
+    let note = crate::state::time_cursor::pane_note(ctx.state, pane)?;
+    Some(ratatui::text::Span::styled(
+        format!(" {note} "),
+        ctx.theme.style(StyleName::Danger),
+    ))
+}
+
 pub fn stale_span(
     ctx: &Ctx,
     source: crate::model::SourceKind,

@@ -28,6 +28,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         Popup::Confirm(confirm) => super::confirm::draw(frame, area, ctx, confirm),
         Popup::Chart { series } => super::chart::draw(frame, area, ctx, series),
         Popup::Churn { scroll } => churn(frame, area, ctx, *scroll),
+        Popup::AtDiff { diff, scroll } => at_diff(frame, area, ctx, diff, *scroll),
         Popup::RunPreview(p) => super::run_popups::preview(frame, area, ctx, p),
         Popup::Output(out) => super::run_popups::output(frame, area, ctx, out),
         Popup::Tasks { index } => super::run_popups::tasks(frame, area, ctx, *index),
@@ -392,6 +393,73 @@ fn churn(frame: &mut Frame, area: Rect, ctx: &Ctx, scroll: usize) {
         })
         .collect();
     let block = frame_block(ctx, format!(" Churn — cluster {} ", st.cluster), false);
+    scrolled(frame, rect, block, lines, scroll);
+}
+
+/// `d` while the time cursor is set: who joined, left and changed between its moment and now.
+fn at_diff(
+    frame: &mut Frame,
+    area: Rect,
+    ctx: &Ctx,
+    diff: &crate::state::time_cursor::Diff,
+    scroll: usize,
+) {
+    let st = ctx.state;
+    let muted = ctx.theme.style(StyleName::Muted);
+    let when = crate::state::time_cursor::shown(diff.at, st.utc);
+    let mut lines = vec![
+        Line::from(format!(
+            "{} joined, {} left, {} changed since {when} (etcd rev {})",
+            diff.joined.len(),
+            diff.left.len(),
+            diff.changed.len(),
+            diff.revision
+        )),
+        Line::from(""),
+    ];
+    let section =
+        |lines: &mut Vec<Line>, mark: &str, title: &str, keys: &[std::sync::Arc<[u8]>], style| {
+            if keys.is_empty() {
+                return;
+            }
+            lines.push(Line::from(Span::styled(title.to_string(), muted)));
+            for k in keys {
+                lines.push(Line::from(Span::styled(
+                    format!("{mark} {}", crate::model::text::escape_bytes(k)),
+                    style,
+                )));
+            }
+            lines.push(Line::from(""));
+        };
+    section(
+        &mut lines,
+        "+",
+        "joined",
+        &diff.joined,
+        ctx.theme.style(StyleName::Ok),
+    );
+    section(
+        &mut lines,
+        "-",
+        "left",
+        &diff.left,
+        ctx.theme.style(StyleName::Warning),
+    );
+    section(
+        &mut lines,
+        "~",
+        "changed (value or lease)",
+        &diff.changed,
+        ratatui::style::Style::default(),
+    );
+    if diff.joined.is_empty() && diff.left.is_empty() && diff.changed.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "the same members then and now",
+            muted,
+        )));
+    }
+    let rect = centered(area, 90, 80);
+    let block = frame_block(ctx, format!(" Members: {when} → now "), false);
     scrolled(frame, rect, block, lines, scroll);
 }
 

@@ -30,6 +30,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
                 InputKind::Command => ":".to_string(),
                 InputKind::TimeJump => "go to time (14:02, -15m): ".to_string(),
                 InputKind::Search => "search the output: ".to_string(),
+                InputKind::At => "at time (14:02, -15m, 2026-12-03T14:02): ".to_string(),
                 InputKind::Extend { id } => format!(
                     "extend silence {} by (30m 2h 1d; Enter alone: {}): ",
                     fit(&visible(id), 24),
@@ -103,6 +104,17 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             ctx.theme.style(StyleName::Readonly),
         ));
     }
+    if let Some(at) = st.time.at {
+        // The past on screen: said where the cluster's name is, so nobody reads it as now.
+        spans.push(Span::styled(
+            format!(
+                " AT {} (live: {}) ",
+                crate::state::time_cursor::shown(at, st.utc),
+                crate::state::time_cursor::live_key(st)
+            ),
+            ctx.theme.style(StyleName::Danger),
+        ));
+    }
     if st.audit_problem.is_some() {
         spans.push(Span::styled(
             " AUDIT LOG UNWRITABLE ",
@@ -152,8 +164,8 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let key_ctx = st.key_context();
     let mut room = width.saturating_sub(spans.iter().map(|s| s.width()).sum::<usize>());
     for (action, label) in hints(key_ctx) {
-        // A read-only session does not advertise keys it will refuse.
-        if st.readonly && action.is_mutating() {
+        // A read-only session, or one showing the past, does not advertise keys it will refuse.
+        if (st.readonly || !st.time.is_live()) && action.is_mutating() {
             continue;
         }
         let Some(k) = ctx.keymap.key_for(key_ctx, *action) else {

@@ -187,7 +187,7 @@ command = ["sleep", "302"]
     t.wait_text("tunnel runs in the background");
     t.send(&["W"]);
     t.wait_text("watcher runs in the background");
-    t.send(&["T"]);
+    t.send(&["&"]);
     let s = t.wait_screen("both tasks listed", SOON, |s| {
         s.contains("Tasks (2)") && s.contains("sleep 301") && s.contains("sleep 302")
     });

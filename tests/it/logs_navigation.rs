@@ -671,3 +671,72 @@ fn logs_time_jump_with_the_backend_down_says_so() {
         Some("checkpoints are occurring too frequently (9 seconds apart)")
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The time cursor (`:at`) reads Loki around its moment, and again at each step
+
+/// Applies what arrives until the re-read pending in the logs pane is answered.
+async fn until_reread(h: &mut Headless) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while h.state().logs.pending_jump.is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no answer to the re-read"
+        );
+        if let Ok(Some(m)) = h.next(Duration::from_millis(200)).await {
+            h.apply(m);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_cursor_reads_loki_around_its_moment_and_again_at_each_step() {
+    let loki = Loki::start();
+    let profile = cluster(&format!(
+        "logs = {{ kind = \"loki\", url = \"http://127.0.0.1:{}\", query = '{{job=\"syslog\"}}', interval_secs = 1 }}",
+        loki.port
+    ));
+    let mut h = Headless::with(profile, |s| s.utc = true);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while h.state().health_of(SourceKind::Logs) != Some(&Health::Live) {
+        assert!(tokio::time::Instant::now() < deadline, "loki never live");
+        if let Ok(Some(m)) = h.next(Duration::from_millis(200)).await {
+            h.apply(m);
+        }
+    }
+    h.tick();
+    // `T` opens the time prompt (the keymap's key, as a user presses it).
+    h.press("T");
+    h.type_text("-2h");
+    h.press("enter");
+    let at = h.state().time.at.expect("the cursor is set");
+    assert_eq!(h.state().logs.pending_jump, Some(at));
+    until_reread(&mut h).await;
+    assert_eq!(selected(&h), "around: the moment");
+    // `[`: a minute earlier, read again around the new moment (from any pane: a global key).
+    h.press("[");
+    let earlier = at - chrono::Duration::minutes(1);
+    assert_eq!(h.state().time.at, Some(earlier));
+    until_reread(&mut h).await;
+    assert_eq!(selected(&h), "around: the moment");
+    let ns = |t: DateTime<Utc>| t.timestamp_nanos_opt().unwrap().to_string();
+    let asked = loki.asked.lock().unwrap().clone();
+    for moment in [at, earlier] {
+        assert!(
+            asked.iter().any(|q| q.contains(&format!(
+                "start={}",
+                ns(moment - chrono::Duration::minutes(5))
+            )) && q.contains(&format!(
+                "end={}",
+                ns(moment + chrono::Duration::minutes(5))
+            ))),
+            "{moment}: {asked:#?}"
+        );
+    }
+    assert!(!h.state().logs.follow, "the pane stays at the moment");
+    // `Esc` with nothing else to go back from: live again, the pane follows the tail again.
+    assert!(h.state().popup.is_none() && h.state().input.is_none());
+    h.press("esc");
+    assert_eq!(h.state().time.at, None);
+    assert!(h.state().logs.follow);
+}

@@ -53,5 +53,6 @@ mod silence;
 mod small_screen;
 mod stack;
 mod terminal;
+mod time_cursor;
 mod tls;
 mod tui;

@@ -495,6 +495,7 @@ fn metrics_query() -> MetricsQuery {
         vars: None,
         window: Window::M15,
         width: 30,
+        end: None,
     }
 }
 

@@ -141,6 +141,39 @@ fn state() -> State {
     s
 }
 
+/// Answers the metrics query among `cmd` with two series drawn over its width (and one error).
+fn answer(s: &mut State, cmd: opsconsole::model::Command) {
+    if let opsconsole::model::Command::MetricsQuery(q) = cmd {
+        let series = [("cpu", "%", 40.0), ("req/s", "", 800.0)]
+            .iter()
+            .map(|(name, unit, base)| {
+                let points: Vec<Option<f64>> = (0..q.width)
+                    .map(|i| (i % 9 != 4).then(|| base + (i as f64 / 3.0).sin() * base / 2.0))
+                    .collect();
+                Ok(Series {
+                    name: name.to_string(),
+                    expr: format!("stats.gauges.x.{name}"),
+                    unit: unit.to_string(),
+                    last: Some(base * 1.1),
+                    min: Some(base / 2.0),
+                    max: Some(base * 1.5),
+                    points,
+                })
+            })
+            .chain(std::iter::once(Err(
+                "mem: no data for stats.gauges.x.mem".to_string()
+            )))
+            .collect();
+        update(
+            s,
+            Msg::Metrics {
+                result: MetricsResult { query: q, series },
+                at: now(),
+            },
+        );
+    }
+}
+
 /// Lays out the screen (the reducer learns the sparkline width and asks for the metrics query),
 /// answers that query, and draws.
 fn draw(s: &mut State) -> TestBackend {
@@ -149,35 +182,7 @@ fn draw(s: &mut State) -> TestBackend {
     let mut t = Terminal::new(TestBackend::new(140, 36)).unwrap();
     let v = ui::layout::viewports(ratatui::layout::Rect::new(0, 0, 140, 36), s);
     for cmd in state::set_viewports(s, v) {
-        if let opsconsole::model::Command::MetricsQuery(q) = cmd {
-            let series = [("cpu", "%", 40.0), ("req/s", "", 800.0)]
-                .iter()
-                .map(|(name, unit, base)| {
-                    let points: Vec<Option<f64>> = (0..q.width)
-                        .map(|i| (i % 9 != 4).then(|| base + (i as f64 / 3.0).sin() * base / 2.0))
-                        .collect();
-                    Ok(Series {
-                        name: name.to_string(),
-                        expr: format!("stats.gauges.x.{name}"),
-                        unit: unit.to_string(),
-                        last: Some(base * 1.1),
-                        min: Some(base / 2.0),
-                        max: Some(base * 1.5),
-                        points,
-                    })
-                })
-                .chain(std::iter::once(Err(
-                    "mem: no data for stats.gauges.x.mem".to_string()
-                )))
-                .collect();
-            update(
-                s,
-                Msg::Metrics {
-                    result: MetricsResult { query: q, series },
-                    at: now(),
-                },
-            );
-        }
+        answer(s, cmd);
     }
     t.draw(|f| ui::draw(f, s, &theme, &keymap)).unwrap();
     t.backend().clone()
@@ -393,4 +398,30 @@ fn an_alert_without_instance_and_the_refused_scope() {
     assert!(text.contains("every check on (no instance)"), "{text}");
     assert!(text.contains("matches the empty string"), "{text}");
     insta::assert_snapshot!("silence_form_refused_scope", refused);
+}
+
+#[test]
+fn chart_at_the_time_cursor_ends_at_its_moment_with_a_marker() {
+    let mut s = state();
+    draw(&mut s);
+    handle_action(&mut s, Action::NextPane);
+    handle_action(&mut s, Action::NextPane);
+    handle_action(&mut s, Action::CommandLine);
+    for c in "at -30m".chars() {
+        handle_action(&mut s, Action::InsertChar(c));
+    }
+    for cmd in handle_action(&mut s, Action::Submit) {
+        answer(&mut s, cmd);
+    }
+    for cmd in handle_action(&mut s, Action::Detail) {
+        answer(&mut s, cmd);
+    }
+    let screen = draw(&mut s);
+    let text = format!("{screen:?}");
+    let at = (now() - Duration::minutes(30))
+        .format("T %H:%M")
+        .to_string();
+    assert!(text.contains(&at), "{at}: {text}");
+    assert!(text.contains('┊'), "the marker at T: {text}");
+    insta::assert_snapshot!("chart_at_time_cursor", screen);
 }

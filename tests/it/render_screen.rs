@@ -730,3 +730,62 @@ fn layout_gives_the_reducer_the_viewport_for_paging_and_leases() {
     assert_eq!(s.members.cursor.rows(), 14);
     assert_eq!(s.members.cursor.offset(), 0);
 }
+
+/// The console at 04:00 (`:at -10m`) with the members etcd had then (three of today's six).
+fn at_ten_minutes_ago() -> State {
+    let mut s = live_state();
+    handle_action(&mut s, Action::CommandLine);
+    for c in "at -10m".chars() {
+        handle_action(&mut s, Action::InsertChar(c));
+    }
+    handle_action(&mut s, Action::Submit);
+    let at = now() - Duration::minutes(10);
+    let past: Vec<opsconsole::model::Member> = fleet()
+        .into_iter()
+        .filter(|e| !e.key.ends_with(b"web-10") && !e.key.ends_with(b"web-2"))
+        .chain(std::iter::once(kv(
+            "/services/web/web-7",
+            br#"{"addr":"10.0.0.7","port":80,"version":"1.4.1"}"#,
+            7,
+            0,
+        )))
+        .map(|e| opsconsole::model::Member::from_entry("/services/", e, None))
+        .collect();
+    update(
+        &mut s,
+        Msg::MembersAt {
+            at,
+            result: Ok(opsconsole::model::PastMembers {
+                revision: 97,
+                seen: at - Duration::seconds(2),
+                members: past,
+                compacted: None,
+            }),
+        },
+    );
+    s
+}
+
+#[test]
+fn render_time_cursor_status_bar_and_pane_titles() {
+    let mut s = at_ten_minutes_ago();
+    let backend = draw(&mut s, &theme("default"));
+    let screen = format!("{:?}", backend);
+    assert!(screen.contains(" AT 04:00:00 UTC (live: T) "), "{screen}");
+    insta::assert_snapshot!("time_cursor_members_at", backend);
+    // The badge is drawn in the danger style: the past must not pass for now.
+    let buf = backend.buffer();
+    let danger = theme("default").style(StyleName::Danger);
+    let row = H - 1;
+    let x = (0..W)
+        .find(|x| buf[(*x, row)].symbol() == "A" && buf[(*x + 1, row)].symbol() == "T")
+        .expect("the AT badge on the last row");
+    assert_eq!(buf[(x, row)].fg, danger.fg.unwrap_or(Color::Reset));
+}
+
+#[test]
+fn render_time_cursor_diff_popup() {
+    let mut s = at_ten_minutes_ago();
+    handle_action(&mut s, Action::AtDiff);
+    insta::assert_snapshot!("time_cursor_diff", draw(&mut s, &theme("default")));
+}

@@ -457,6 +457,7 @@ fn run_child_console(spec: &str) {
         origin: None,
         history_file: None,
         journal_dir: opsconsole::paths::journal_dir(),
+        clock_dir: None,
     };
     let _log = opsconsole::logging::init();
     app::install_panic_hook();

@@ -170,7 +170,8 @@ pub async fn fetch(
     profile: &MetricsProfile,
     q: &MetricsQuery,
 ) -> Result<MetricsResult, HttpError> {
-    let now = Utc::now();
+    // The time cursor's moment, or now: the window ends there.
+    let now = q.end.unwrap_or_else(Utc::now);
     let exprs = MetricsSource::exprs(profile, q);
     let ok: Vec<Expr> = exprs
         .iter()
@@ -224,6 +225,22 @@ impl Polled for Sparklines {
             result,
             at: Utc::now(),
         }]))
+    }
+
+    /// The time cursor's question for the checks pane: the alerts firing then.
+    async fn mutate(&mut self, change: Command) -> Option<Msg> {
+        match change {
+            Command::AlertsAt(at) => {
+                let result = match self.profile.kind {
+                    MetricsKind::Prometheus => {
+                        prometheus::firing_at(&self.client, &self.profile.http, at).await
+                    }
+                    MetricsKind::Graphite => Err("graphite keeps no alerts".into()),
+                };
+                Some(Msg::AlertsAt { at, result })
+            }
+            _ => None,
+        }
     }
 
     fn retarget(&mut self, query: Command) -> bool {

@@ -114,6 +114,66 @@ enum Failure {
 /// One request per series, run concurrently. When every series fails because of the backend, the
 /// whole fetch fails (the source shows the backend as retrying and keeps the last good data);
 /// otherwise each failure is that series' error.
+/// The alerts firing at `at` by Prometheus's record (`ALERTS{alertstate="firing"}`, an instant
+/// query at `time=at`), as Alertmanager rows: entity `instance`, check `alertname`, status from
+/// `severity`, the labels without `__name__` and `alertstate` (so they compare with
+/// Alertmanager's).
+pub async fn firing_at(
+    client: &Client,
+    backend: &HttpBackend,
+    at: DateTime<Utc>,
+) -> Result<Vec<crate::model::CheckResult>, String> {
+    let url = format!("{}/api/v1/query", backend.url);
+    let form = [
+        ("query", r#"ALERTS{alertstate="firing"}"#.to_string()),
+        (
+            "time",
+            format!("{:.3}", at.timestamp_millis() as f64 / 1000.0),
+        ),
+    ];
+    let req = http::with_basic(client.post(&url).form(&form), &backend.auth);
+    let resp = http::send(req, backend.timeout)
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = resp.status();
+    let raw = http::body(resp, &url, backend.timeout)
+        .await
+        .map_err(|e| e.to_string())?;
+    let v: serde_json::Value = http::decode(&raw, &url).map_err(|e| e.to_string())?;
+    if !status.is_success() || v["status"] != "success" {
+        return Err(format!(
+            "HTTP {status}: {}",
+            v["error"].as_str().unwrap_or("no reason given")
+        ));
+    }
+    let mut rows = Vec::new();
+    for series in v["data"]["result"].as_array().into_iter().flatten() {
+        let Some(metric) = series["metric"].as_object() else {
+            continue;
+        };
+        let mut labels: Vec<(String, String)> = metric
+            .iter()
+            .filter(|(k, _)| *k != "__name__" && *k != "alertstate")
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .collect();
+        labels.sort();
+        let get = |k: &str| labels.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let Some(check) = get("alertname") else {
+            continue;
+        };
+        rows.push(crate::model::CheckResult {
+            entity: get("instance").unwrap_or_default(),
+            check,
+            status: crate::sources::checks::alertmanager::status_from_severity(
+                get("severity").as_deref(),
+            ),
+            labels,
+            ..Default::default()
+        });
+    }
+    Ok(rows)
+}
+
 pub async fn query_all(
     client: &Client,
     backend: &HttpBackend,

@@ -83,15 +83,29 @@ pub struct Prometheus {
 
 impl Prometheus {
     pub fn start(scrape_target_port: u16) -> Prometheus {
+        Prometheus::with_rules(scrape_target_port, None)
+    }
+
+    /// As [`start`](Self::start), with an alerting rules file (`groups:` YAML) evaluated every
+    /// second: its alerts show as the `ALERTS` series.
+    pub fn with_rules(scrape_target_port: u16, rules: Option<&str>) -> Prometheus {
         let bin = require_binary("/usr/bin/prometheus");
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let cfg = dir.path().join("prometheus.yml");
+        let rule_files = match rules {
+            Some(text) => {
+                let path = dir.path().join("rules.yml");
+                std::fs::write(&path, text).unwrap();
+                format!("rule_files: [\"{}\"]\n", path.display())
+            }
+            None => String::new(),
+        };
         std::fs::write(
             &cfg,
             format!(
                 "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
-                 scrape_configs:\n- job_name: target\n  honor_labels: true\n  static_configs:\n  \
+                 {rule_files}scrape_configs:\n- job_name: target\n  honor_labels: true\n  static_configs:\n  \
                  - targets: [\"127.0.0.1:{scrape_target_port}\"]\n"
             ),
         )

@@ -43,6 +43,7 @@ pub fn query(vars: Option<BTreeMap<String, String>>, window: Window, width: usiz
         vars,
         window,
         width,
+        end: None,
     }
 }
 

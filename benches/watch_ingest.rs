@@ -4,7 +4,8 @@
 //!
 //! * the console, headless, in a child process of this binary: the real `EtcdSource` feeding
 //!   `state::update` through the app's bounded channel, drained and drawn like `app::run` does (a
-//!   200×60 frame at most every 33 ms when something changed, a clock tick every second), into a
+//!   200×60 frame at most every `BACKGROUND_FRAME` when something changed — watch events are
+//!   background data, no key is pressed — and a clock tick every second), into a
 //!   `CrosstermBackend` writing to /dev/null;
 //! * `etcdctl watch --prefix /services/ > /dev/null`.
 //!
@@ -30,6 +31,7 @@ use ratatui::layout::Rect;
 use ratatui::{Terminal, TerminalOptions, Viewport};
 use tokio::sync::mpsc;
 
+use opsconsole::app::BACKGROUND_FRAME as FRAME;
 use opsconsole::config::EtcdProfile;
 use opsconsole::keymap::Keymap;
 use opsconsole::model::Command as AppCommand;
@@ -42,7 +44,6 @@ const PREFIX: &str = "/services/";
 const SEED: usize = 10_000;
 const KEYS: usize = 20_000;
 const WRITERS: usize = 64;
-const FRAME: Duration = Duration::from_millis(33);
 const DRAIN_LIMIT: usize = 4096;
 const ROLES: [&str; 8] = [
     "api", "cache", "db", "gateway", "queue", "search", "web", "worker",

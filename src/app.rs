@@ -26,12 +26,12 @@ use crate::core::{Core, Effect, Event as CoreEvent};
 use crate::model::Msg;
 
 /// A frame at most this often after a key, a click, a paste or a resize (30 frames a second).
-const FRAME: Duration = Duration::from_millis(33);
+pub const FRAME: Duration = Duration::from_millis(33);
 /// A frame at most this often for what the backends send on their own (log lines, watch events,
 /// polls, the clock): twice a second reads as live (k9s refreshes every 2 s, `top` every 3), and
 /// a console left open on a busy cluster does not draw thirty frames a second nobody is looking
 /// at — drawing was 60 % of its idle CPU against the live stack (BENCHMARKS.md).
-const BACKGROUND_FRAME: Duration = Duration::from_millis(500);
+pub const BACKGROUND_FRAME: Duration = Duration::from_millis(500);
 /// Messages applied before the loop looks at the keyboard again, so a firehose cannot starve keys.
 const DRAIN_LIMIT: usize = 4096;
 

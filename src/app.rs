@@ -35,6 +35,18 @@ pub const BACKGROUND_FRAME: Duration = Duration::from_millis(500);
 /// Messages applied before the loop looks at the keyboard again, so a firehose cannot starve keys.
 const DRAIN_LIMIT: usize = 4096;
 
+/// How soon the next frame may come: at once after something the user did, and while a
+/// confirmation dialog is open — its keys count only once the dialog, as it is now, has been on
+/// screen for a moment (`ConfirmGuard`), so a dialog whose lease countdown changes must reach the
+/// screen as promptly as a key; otherwise at the background pace.
+fn frame_pace(urgent: bool, state: &crate::state::State) -> Duration {
+    if urgent || state.popup.as_ref().is_some_and(|p| p.is_confirmation()) {
+        FRAME
+    } else {
+        BACKGROUND_FRAME
+    }
+}
+
 pub enum Exit {
     Quit,
     /// Run these settings next; they loaded, so the switch cannot fail on the way.
@@ -287,7 +299,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
     let mut membership_shown = false;
     let mut effects: Vec<Effect> = Vec::new();
     let exit = loop {
-        let pace = if urgent { FRAME } else { BACKGROUND_FRAME };
+        let pace = frame_pace(urgent, &core.state);
         if dirty && last_draw.elapsed() >= pace {
             effects.extend(core.handle(CoreEvent::Tick(Utc::now())));
             // The layout of this frame, given to the core before drawing it: the lists scroll and
@@ -342,7 +354,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                 crate::memory::release_free_memory();
             }
         }
-        let next_frame = last_draw + if urgent { FRAME } else { BACKGROUND_FRAME };
+        let next_frame = last_draw + frame_pace(urgent, &core.state);
         tokio::select! {
             biased;
             ev = events.next() => match ev {

@@ -1310,7 +1310,7 @@ mod tests {
     }
 
     mod scanner_against_serde {
-        use super::super::*;
+        use crate::sources::logs::syslog::*;
         use proptest::prelude::*;
 
         /// What a document reads as, to compare the two readers.

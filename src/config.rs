@@ -240,6 +240,8 @@ struct RawCluster {
     /// Sensu silences may have no expiry (Alertmanager silences always end).
     #[serde(default)]
     allow_no_expiry: bool,
+    /// How long an ack (`a` in the checks pane) silences a check, in minutes (default 30).
+    ack_mins: Option<u64>,
     /// A member that left and came back this often within `flap_window_mins` is flapping.
     flap_count: Option<u64>,
     flap_window_mins: Option<u64>,
@@ -418,6 +420,8 @@ pub struct Guardrails {
     /// `flap_count` returns within `flap_window_mins`.
     pub flap_count: usize,
     pub flap_window_mins: u64,
+    /// How long an ack silences a check, in minutes.
+    pub ack_mins: u64,
 }
 
 impl Default for Guardrails {
@@ -428,6 +432,7 @@ impl Default for Guardrails {
             allow_no_expiry: false,
             flap_count: 3,
             flap_window_mins: 10,
+            ack_mins: 30,
         }
     }
 }
@@ -951,6 +956,7 @@ impl ClusterEntry {
         };
         let flap_count = in_range("flap_count", raw.flap_count, 3, 1000)?;
         let flap_window_mins = in_range("flap_window_mins", raw.flap_window_mins, 10, 1440)?;
+        let ack_mins = in_range("ack_mins", raw.ack_mins, 30, 1440)?;
         Ok(ClusterProfile {
             name: name.to_string(),
             warnings,
@@ -962,6 +968,7 @@ impl ClusterEntry {
                 allow_no_expiry: raw.allow_no_expiry,
                 flap_count: flap_count as usize,
                 flap_window_mins,
+                ack_mins,
             },
             theme: raw.theme.clone(),
             keymap: raw.keymap.clone(),

@@ -4,6 +4,7 @@
 //! no I/O, no terminal. This module routes; the panes ([`pane::PaneState`]), the popups
 //! ([`popup`]), the text fields ([`input`]) and the facts ([`facts`]) do the work.
 
+mod ack;
 pub mod audit_trail;
 pub mod checks;
 pub mod churn;
@@ -27,6 +28,7 @@ pub mod popup;
 pub mod run;
 pub mod silence_form;
 pub mod undo;
+mod why_muted;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -825,6 +827,8 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
             Vec::new()
         }
         Action::ExtendSilence if state.focus == Pane::Checks => guarded::extend_silence(state),
+        Action::Ack if state.focus == Pane::Checks => ack::ack(state),
+        Action::Unack if state.focus == Pane::Checks => ack::unack(state),
         Action::ToggleMark | Action::MarkAll
             if matches!(state.focus, Pane::Members | Pane::Checks) =>
         {

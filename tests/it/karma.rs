@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::Utc;
+use opsconsole::action::Action;
 use opsconsole::config::{ChecksProfile, Config};
 use opsconsole::model::mute::Mute;
 use opsconsole::state::Popup;
@@ -161,4 +162,177 @@ async fn inhibited_alert_shows_inhibited_and_names_its_inhibitor() {
     assert!(text.contains("[no inhibited]"), "{text}");
     c.h.press("I");
     assert_eq!(c.state().checks.visible_len(), 3);
+}
+
+/// The row's STATE cell as the screen draws it (wide enough for every column).
+fn drawn_row(c: &mut ChecksConsole, entity: &str) -> String {
+    let text = screen(c.h.state_mut(), 200, 30);
+    text.lines()
+        .find(|l| l.contains(entity) && !l.contains("Members"))
+        .unwrap_or_else(|| panic!("no {entity} row:\n{text}"))
+        .to_string()
+}
+
+/// `a` on a firing alert: a silence commented `ACK <user>: <note>` on the real Alertmanager,
+/// reported only once it shows, the row says who and how long ago; `a` again extends the same
+/// silence; `A` expires it.
+#[tokio::test]
+async fn ack_is_a_short_silence_commented_ack_and_the_row_shows_its_age() {
+    let am = Alertmanager::start();
+    const DISK: [(&str, &str); 3] = [
+        ("alertname", "DiskFull"),
+        ("instance", "web-1"),
+        ("severity", "critical"),
+    ];
+    post(&am, &[firing(&DISK), firing(&LATENCY_B)]);
+    let mut c = ChecksConsole::start(am_profile(&am.url()), "alertmanager");
+    c.until(Duration::from_secs(10), "both alerts listed", |c| {
+        c.row_with_labels(&DISK).is_some() && c.row_with_labels(&LATENCY_B).is_some()
+    })
+    .await;
+    let user = c.state().user.clone();
+    c.select(|r| r.check == "DiskFull");
+    c.act(Action::Ack);
+    match &c.state().popup {
+        Some(Popup::SilenceForm(f)) => assert_eq!(f.duration.text(), "30m"),
+        other => panic!("the ack form: {other:?}"),
+    }
+    c.type_text("disk filling, on it");
+    c.form("enter");
+    c.act(Action::Confirm);
+    c.until(Duration::from_secs(10), "the ack audited", |c| {
+        !c.audited("silence").is_empty()
+    })
+    .await;
+    let audit = c.audited("silence")[0].clone();
+    assert_eq!(audit.result.as_deref(), Some("created"), "{audit:?}");
+    assert_eq!(
+        audit.reason.as_deref(),
+        Some(format!("ACK {user}: disk filling, on it").as_str())
+    );
+
+    // Alertmanager holds it: the comment starts ACK, it ends in about 30 minutes.
+    let active = am.active_silences();
+    assert_eq!(active.len(), 1, "{active:#?}");
+    let s = &active[0];
+    assert_eq!(
+        s["comment"],
+        json!(format!("ACK {user}: disk filling, on it"))
+    );
+    assert_eq!(s["createdBy"], json!(user));
+    let ends = |s: &Value| {
+        chrono::DateTime::parse_from_rfc3339(s["endsAt"].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    let left = ends(s) - Utc::now();
+    assert!(
+        left > chrono::Duration::minutes(28) && left <= chrono::Duration::minutes(30),
+        "{left}"
+    );
+    let id = s["id"].as_str().unwrap().to_string();
+
+    let row = drawn_row(&mut c, "DiskFull");
+    assert!(row.contains(&format!("⚑ ACK {user} ")), "{row}");
+    let age = row
+        .split(&format!("ACK {user} "))
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        age.ends_with('s') && age.trim_end_matches('s').parse::<u32>().is_ok(),
+        "the ack's age in the row: {row}"
+    );
+    assert!(
+        c.state().checks.mute_counts().text() == "2 firing (1 acked)",
+        "{:?}",
+        c.state().checks.mute_counts()
+    );
+    // Unacked only hides it.
+    c.act(Action::ToggleUnackedOnly);
+    assert_eq!(c.state().checks.visible_len(), 1);
+    c.act(Action::ToggleUnackedOnly);
+
+    // Again on our own ack: the same silence, its end 30 minutes later.
+    c.select(|r| r.check == "DiskFull");
+    c.act(Action::Ack);
+    assert!(
+        matches!(&c.state().popup, Some(Popup::Confirm(_))),
+        "re-ack asks to extend: {:?}",
+        c.state().popup
+    );
+    c.act(Action::Confirm);
+    c.until(Duration::from_secs(10), "the extension audited", |c| {
+        c.audits()
+            .iter()
+            .any(|a| a.action.contains("extend") && a.phase != opsconsole::model::Phase::Attempt)
+    })
+    .await;
+    let active = am.active_silences();
+    assert_eq!(active.len(), 1, "{active:#?}");
+    assert_eq!(active[0]["id"], json!(id), "extended in place");
+    assert!(ends(&active[0]) - Utc::now() > chrono::Duration::minutes(55));
+
+    // `A` expires it.
+    c.select(|r| r.check == "DiskFull");
+    c.act(Action::Unack);
+    assert!(
+        matches!(&c.state().popup, Some(Popup::Confirm(_))),
+        "{:?}",
+        c.state().popup
+    );
+    c.act(Action::Confirm);
+    c.until(Duration::from_secs(10), "the unack audited", |c| {
+        !c.audited("unsilence").is_empty()
+    })
+    .await;
+    assert!(am.active_silences().is_empty());
+}
+
+/// Sensu: the ack is a silenced entry with its creator, `expire_on_resolve` and the ACK reason.
+#[tokio::test]
+async fn sensu_ack_is_a_silenced_entry_that_expires_on_resolve() {
+    use common::sensu::fake::Req;
+    use common::sensu::{go_event, go_key, go_server, now, GoFake, SILENCED};
+    let fake = GoFake::new(vec![
+        go_event("web-1", "check_http", 2, now()),
+        go_event("web-2", "check_http", 0, now()),
+    ]);
+    let server = go_server(&fake).await;
+    let mut c = ChecksConsole::start(go_key(&server.url), "sensu-go");
+    c.until(Duration::from_secs(10), "the events listed", |c| {
+        c.state().checks.results.len() == 2
+    })
+    .await;
+    let user = c.state().user.clone();
+    c.select(|r| r.entity == "web-1");
+    c.act(Action::Ack);
+    c.form("enter");
+    c.act(Action::Confirm);
+    c.until(Duration::from_secs(10), "the ack audited", |c| {
+        !c.audited("silence").is_empty()
+    })
+    .await;
+    assert_eq!(
+        c.audited("silence")[0].result.as_deref(),
+        Some("created"),
+        "{:?}",
+        c.audits()
+    );
+    let puts: Vec<Req> = server
+        .take()
+        .into_iter()
+        .filter(|r| r.method == "PUT" && r.path().starts_with(&format!("{SILENCED}/")))
+        .collect();
+    assert_eq!(puts.len(), 1, "{puts:?}");
+    let body = puts[0].json();
+    assert_eq!(body["expire_on_resolve"], json!(true), "{body:#}");
+    assert_eq!(body["creator"], json!(user), "{body:#}");
+    assert_eq!(body["reason"], json!(format!("ACK {user}")), "{body:#}");
+    assert_eq!(body["expire"], json!(1800), "{body:#}");
+    assert_eq!(body["subscription"], json!("entity:web-1"), "{body:#}");
+    assert_eq!(body["check"], json!("check_http"), "{body:#}");
+    let row = drawn_row(&mut c, "web-1");
+    assert!(row.contains(&format!("⚑ ACK {user}")), "{row}");
 }

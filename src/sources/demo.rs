@@ -598,6 +598,7 @@ impl DemoSource {
             | Command::LogsScope(_)
             | Command::LogsAround(_)
             | Command::Copy(_)
+            | Command::Notify { .. }
             | Command::SaveLogs { .. }
             | Command::Journal { .. }
             | Command::WriteJournal { .. }

@@ -453,6 +453,11 @@ impl Checks {
         }
     }
 
+    /// The state of `results[i]`.
+    pub fn mute_of_result(&self, i: usize) -> &Mute {
+        self.mute_at(i)
+    }
+
     /// The state of the row at view position `i`.
     pub fn mute_of_row(&self, i: usize) -> Option<&Mute> {
         self.view.get(i).map(|&j| self.mute_at(j))

@@ -185,7 +185,8 @@ pub fn apply(state: &mut State, msg: Msg) -> Vec<Command> {
         }
         Msg::ChecksSnapshot { snapshot, at } => {
             state.answered(SourceKind::Checks, at);
-            state.checks.apply_snapshot(snapshot, at)
+            state.checks.apply_snapshot(snapshot, at);
+            out.extend(super::notify::on_poll(state, at));
         }
         Msg::SilenceDone { outcome, audit_id } => {
             let line = silence_done(state, outcome, &audit_id);

@@ -21,6 +21,7 @@ pub mod links;
 pub mod logs;
 pub mod members;
 pub mod metrics;
+pub mod notify;
 pub mod pane;
 pub mod paste;
 pub mod pointer;
@@ -157,6 +158,8 @@ pub struct State {
     audit: AuditTrail,
     /// How careful changes on this cluster must be (typed confirmation, the bulk cap).
     pub guard: crate::config::Guardrails,
+    /// Which criticals were news already (`notify`).
+    pub notifier: notify::Notifier,
     /// Deregisters that can be undone.
     pub undo: undo::Undo,
     /// Joins and leaves since the console started, and who flaps.
@@ -224,6 +227,7 @@ impl State {
             audit_problem: None,
             audit: AuditTrail::new("local".into()),
             guard: Default::default(),
+            notifier: Default::default(),
             undo: Default::default(),
             churn: Default::default(),
             lease_watch: None,

@@ -336,3 +336,75 @@ async fn sensu_ack_is_a_silenced_entry_that_expires_on_resolve() {
     let row = drawn_row(&mut c, "web-1");
     assert!(row.contains(&format!("⚑ ACK {user}")), "{row}");
 }
+
+/// A new critical nobody muted rings once (bell + desktop notification) and runs the hook with
+/// its arguments; the criticals firing at start, a new warning and a new critical that is
+/// inhibited do not ring.
+#[tokio::test]
+async fn a_new_critical_notifies_once_and_runs_the_hook() {
+    let am = Alertmanager::start_with(INHIBIT);
+    post(&am, &[firing(&ZONE_DOWN)]);
+    let mut c = ChecksConsole::start(am_profile(&am.url()), "alertmanager");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("hook.out");
+    {
+        let guard = &mut c.h.state_mut().guard;
+        guard.notify = true;
+        guard.notify_command = vec![
+            "sh".into(),
+            "-c".into(),
+            format!("printf '%s|%s\\n' \"$0\" \"$1\" >> {}", out.display()),
+            "{title}".into(),
+            "{body}".into(),
+        ];
+    }
+    let polls = |c: &ChecksConsole| c.state().checks.last_update;
+    let first = polls(&c);
+    c.until(Duration::from_secs(10), "a poll with notify on", |c| {
+        c.row_with_labels(&ZONE_DOWN).is_some() && polls(c) != first
+    })
+    .await;
+    assert!(c.h.notifications.is_empty(), "{:?}", c.h.notifications);
+
+    // A new warning (inhibited by the zone, too) and a critical in the inhibited zone's
+    // neighbour: only the critical is news.
+    const DB_DOWN: [(&str, &str); 4] = [
+        ("alertname", "DbDown"),
+        ("instance", "db-1"),
+        ("severity", "critical"),
+        ("zone", "b"),
+    ];
+    post(&am, &[firing(&LATENCY_A), firing(&DB_DOWN)]);
+    c.until(Duration::from_secs(15), "the new alerts listed", |c| {
+        c.row_with_labels(&DB_DOWN).is_some()
+            && c.row_with_labels(&LATENCY_A)
+                .is_some_and(|r| !r.inhibited_by.is_empty())
+    })
+    .await;
+    assert_eq!(
+        c.h.notifications,
+        vec![(
+            "opsconsole test: new critical".to_string(),
+            "DbDown on db-1".to_string()
+        )]
+    );
+    // Polls go on; it stays critical and is not news again.
+    let seen = polls(&c);
+    c.until(Duration::from_secs(10), "two more polls", |c| {
+        polls(c)
+            .zip(seen)
+            .is_some_and(|(a, b)| a > b + chrono::Duration::seconds(1))
+    })
+    .await;
+    assert_eq!(c.h.notifications.len(), 1, "{:?}", c.h.notifications);
+    let hook = common::wait_until_async("the hook's output", Duration::from_secs(5), || {
+        let out = out.clone();
+        async move {
+            std::fs::read_to_string(&out)
+                .ok()
+                .filter(|s| s.ends_with('\n'))
+        }
+    })
+    .await;
+    assert_eq!(hook, "opsconsole test: new critical|DbDown on db-1\n");
+}

@@ -16,20 +16,44 @@ pub enum GroupBy {
     Check,
     /// `role`, `version`, or a top-level field of the member's etcd value (`zone`, …).
     Field(String),
+    /// Alert labels (`:group alertname,zone`): one group per combination of their values.
+    Labels(Vec<String>),
 }
 
 impl GroupBy {
     pub fn parse(word: &str) -> GroupBy {
         match word {
             "check" | "checks" => GroupBy::Check,
+            f if f.contains(',') => GroupBy::Labels(
+                f.split(',')
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            ),
             f => GroupBy::Field(f.to_string()),
         }
     }
 
-    pub fn name(&self) -> &str {
+    /// As [`parse`](Self::parse), where the checks come from Alertmanager: a single name other
+    /// than the members' own (role, version, instance) is an alert label too.
+    pub fn parse_for(word: &str, checks_kind: &str) -> GroupBy {
+        match GroupBy::parse(word) {
+            GroupBy::Field(f)
+                if checks_kind == "alertmanager"
+                    && !matches!(f.as_str(), "role" | "version" | "instance") =>
+            {
+                GroupBy::Labels(vec![f])
+            }
+            by => by,
+        }
+    }
+
+    pub fn name(&self) -> String {
         match self {
-            GroupBy::Check => "check",
-            GroupBy::Field(f) => f,
+            GroupBy::Check => "check".to_string(),
+            GroupBy::Field(f) => f.clone(),
+            GroupBy::Labels(l) => l.join(","),
         }
     }
 }
@@ -136,6 +160,7 @@ pub fn groups(state: &State, by: &GroupBy) -> Vec<Group> {
                 });
             }
         }
+        GroupBy::Labels(names) => out = super::label_groups::groups(&failing, names, member_of),
         GroupBy::Field(field) => {
             // The failing members, each with its failing checks.
             let mut failing_members: BTreeMap<Arc<[u8]>, Vec<&CheckResult>> = BTreeMap::new();

@@ -17,6 +17,7 @@ pub mod grouping;
 mod guarded;
 pub mod incident;
 pub mod input;
+mod label_groups;
 pub mod links;
 pub mod logs;
 pub mod members;

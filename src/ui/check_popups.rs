@@ -59,7 +59,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, popup: &Popup) {
                 Line::from(Span::styled(
                     format!(
                         "Failing checks by {} — Enter scopes every pane to the group and marks it; :group FIELD regroups",
-                        crate::model::text::visible(by.name())
+                        crate::model::text::visible(&by.name())
                     ),
                     ctx.theme.style(StyleName::Title),
                 )),

@@ -408,3 +408,72 @@ async fn a_new_critical_notifies_once_and_runs_the_hook() {
     .await;
     assert_eq!(hook, "opsconsole test: new critical|DbDown on db-1\n");
 }
+
+/// `:group alertname,zone`: one group per combination, each as large as Alertmanager's own
+/// count of those alerts, worst first within equal sizes.
+#[tokio::test]
+async fn group_by_labels_counts_match_the_api() {
+    let am = Alertmanager::start();
+    let alerts: Vec<Value> = [
+        ("HighLatency", "web-1", "warning", "a"),
+        ("HighLatency", "web-2", "critical", "a"),
+        ("HighLatency", "web-3", "warning", "b"),
+        ("DiskFull", "db-1", "warning", "a"),
+        ("DiskFull", "db-2", "warning", "a"),
+        ("DiskFull", "db-3", "critical", "a"),
+    ]
+    .iter()
+    .map(|(name, instance, severity, zone)| {
+        firing(&[
+            ("alertname", name),
+            ("instance", instance),
+            ("severity", severity),
+            ("zone", zone),
+        ])
+    })
+    .collect();
+    post(&am, &alerts);
+    let mut c = ChecksConsole::start(am_profile(&am.url()), "alertmanager");
+    c.until(Duration::from_secs(10), "all alerts listed", |c| {
+        c.state().checks.results.len() == 6
+    })
+    .await;
+    c.h.press(":");
+    c.type_text("group alertname,zone");
+    c.h.press("enter");
+    let groups = match &c.state().popup {
+        Some(Popup::Groups { groups, .. }) => groups.clone(),
+        other => panic!("the groups popup: {other:?} {:?}", c.state().status),
+    };
+    // Alertmanager's own count per (alertname, zone).
+    let api = am.api("GET", "/api/v2/alerts", None);
+    let mut counts: std::collections::BTreeMap<(String, String), usize> = Default::default();
+    for a in api.as_array().unwrap() {
+        let l = &a["labels"];
+        *counts
+            .entry((
+                l["alertname"].as_str().unwrap().to_string(),
+                l["zone"].as_str().unwrap().to_string(),
+            ))
+            .or_default() += 1;
+    }
+    assert_eq!(groups.len(), counts.len(), "{groups:#?}");
+    for ((name, zone), n) in &counts {
+        let g = groups
+            .iter()
+            .find(|g| g.label.contains(&format!("alertname={name} zone={zone} ")))
+            .unwrap_or_else(|| panic!("no group {name}/{zone} in {groups:#?}"));
+        assert_eq!(g.checks.len(), *n, "{g:?}");
+        assert!(g.label.starts_with(&format!("{n} firing")), "{g:?}");
+    }
+    assert_eq!(
+        groups[0].label,
+        "3 firing · alertname=DiskFull zone=a (1 crit, 2 warn)"
+    );
+    assert_eq!(groups[0].worst, opsconsole::model::Severity::Critical);
+    let text = screen(c.h.state_mut(), 120, 30);
+    assert!(text.contains("Failing checks by alertname,zone"), "{text}");
+    // Enter marks the group's alerts.
+    c.h.press("enter");
+    assert_eq!(c.state().checks.marked_count(), 3);
+}

@@ -103,6 +103,8 @@ pub struct Checks {
     pub unacked_only: bool,
     /// Each result's state (same index as `results`), kept with the results and silences.
     mutes: Vec<Mute>,
+    /// What stopped failing in the last hour, from the polls.
+    pub resolved: super::resolved::ResolvedLog,
     /// Alertmanager's inhibit rules, to say which one muted an alert.
     pub inhibit_rules: Vec<crate::model::inhibit::InhibitRule>,
     pub scope: Option<EntityScope>,
@@ -189,6 +191,10 @@ impl Checks {
     }
 
     pub fn apply_snapshot(&mut self, snapshot: ChecksSnapshot, at: DateTime<Utc>) {
+        // The first answer has nothing before it to have resolved.
+        if self.last_update.is_some() {
+            self.resolved.observe(&self.results, &snapshot.results, at);
+        }
         self.results = snapshot.results;
         self.silences = snapshot.silences;
         self.skipped = snapshot.skipped;

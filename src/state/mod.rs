@@ -27,6 +27,7 @@ pub mod pane;
 pub mod paste;
 pub mod pointer;
 pub mod popup;
+pub mod resolved;
 pub mod run;
 pub mod silence_form;
 pub mod undo;

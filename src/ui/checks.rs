@@ -103,6 +103,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     if c.hide_silenced {
         title.push((2, Span::styled("[no silenced] ", muted(ctx))));
     }
+    title.extend(super::resolved_rows::title_span(ctx).map(|s| (2, s)));
     title.extend(
         super::mute_cell::title_spans(ctx)
             .into_iter()
@@ -156,6 +157,14 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
                 .wrap(Wrap { trim: true }),
             inner,
         );
+        if inner.height > 4 {
+            let below = Rect {
+                y: inner.y + 3,
+                height: inner.height - 3,
+                ..inner
+            };
+            super::resolved_rows::draw(frame, below, ctx);
+        }
         return;
     }
     if let Some(problem) = problem {
@@ -290,6 +299,16 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         .row_highlight_style(ctx.theme.cursor(st.focus == Pane::Checks));
     let mut ts = TableState::default().with_selected(selected.checked_sub(offset));
     frame.render_stateful_widget(table, inner, &mut ts);
+    // Under the rows (and their header), where the pane has room left.
+    let used = rows.len() as u16 + 1;
+    if inner.height > used + 1 {
+        let below = Rect {
+            y: inner.y + used + 1,
+            height: inner.height - used - 1,
+            ..inner
+        };
+        super::resolved_rows::draw(frame, below, ctx);
+    }
 }
 
 fn row<'a>(

@@ -12,6 +12,7 @@ mod members;
 pub mod metrics;
 mod mute_cell;
 mod popups;
+mod resolved_rows;
 mod run_popups;
 mod status;
 pub mod table;

@@ -105,6 +105,8 @@ pub struct Checks {
     mutes: Vec<Mute>,
     /// What stopped failing in the last hour, from the polls.
     pub resolved: super::resolved::ResolvedLog,
+    /// The backend changed: its first answer replaces the old one's rows without resolving them.
+    new_backend: bool,
     /// Alertmanager's inhibit rules, to say which one muted an alert.
     pub inhibit_rules: Vec<crate::model::inhibit::InhibitRule>,
     pub scope: Option<EntityScope>,
@@ -191,10 +193,11 @@ impl Checks {
     }
 
     pub fn apply_snapshot(&mut self, snapshot: ChecksSnapshot, at: DateTime<Utc>) {
-        // The first answer has nothing before it to have resolved.
-        if self.last_update.is_some() {
+        // The first answer (of this backend) has nothing before it to have resolved.
+        if self.last_update.is_some() && !self.new_backend {
             self.resolved.observe(&self.results, &snapshot.results, at);
         }
+        self.new_backend = false;
         self.results = snapshot.results;
         self.silences = snapshot.silences;
         self.skipped = snapshot.skipped;
@@ -500,6 +503,13 @@ impl Checks {
                     .find(|x| !x.fingerprint.is_empty() && x.fingerprint == *fp)
             })
             .collect()
+    }
+
+    /// Another backend answers from now on (discovery moved it): what the old one reported
+    /// neither resolves nor is news.
+    pub fn backend_changed(&mut self) {
+        self.resolved = Default::default();
+        self.new_backend = true;
     }
 
     pub fn toggle_hide_inhibited(&mut self) {

@@ -57,7 +57,7 @@ pub fn run(state: &mut State, line: &str) -> Vec<Command> {
             Vec::new()
         }
         (Some("group"), Some(field), None) => {
-            state.group_by = super::grouping::GroupBy::parse_for(field, state.checks_kind());
+            state.group_by = super::grouping::GroupBy::parse(field);
             state.focus = super::Pane::Checks;
             super::grouping::open(state);
             Vec::new()
@@ -65,7 +65,7 @@ pub fn run(state: &mut State, line: &str) -> Vec<Command> {
         (Some("group"), _, _) => {
             state.say(
                 Level::Error,
-                ":group FIELD — check, role, version, a field of the members' etcd values (zone, …), or alert labels (alertname,zone)",
+                ":group FIELD — check, role, version, a field of the members' etcd values (zone, …), or alert labels (alertname,zone; one label: label:zone)",
             );
             Vec::new()
         }

@@ -428,7 +428,11 @@ pub fn backend_started(
 ) {
     let name = Some(name.to_string());
     match kind {
-        SourceKind::Checks => state.backends.checks = name,
+        SourceKind::Checks => {
+            state.backends.checks = name;
+            state.checks.backend_changed();
+            state.notifier.reset();
+        }
         SourceKind::Metrics => {
             state.backends.metrics = name;
             // Ask again for the current view on the new backend.

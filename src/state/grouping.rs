@@ -24,28 +24,15 @@ impl GroupBy {
     pub fn parse(word: &str) -> GroupBy {
         match word {
             "check" | "checks" => GroupBy::Check,
-            f if f.contains(',') => GroupBy::Labels(
-                f.split(',')
+            f if f.contains(',') || f.starts_with("label:") => GroupBy::Labels(
+                f.trim_start_matches("label:")
+                    .split(',')
                     .map(str::trim)
                     .filter(|l| !l.is_empty())
                     .map(str::to_string)
                     .collect(),
             ),
             f => GroupBy::Field(f.to_string()),
-        }
-    }
-
-    /// As [`parse`](Self::parse), where the checks come from Alertmanager: a single name other
-    /// than the members' own (role, version, instance) is an alert label too.
-    pub fn parse_for(word: &str, checks_kind: &str) -> GroupBy {
-        match GroupBy::parse(word) {
-            GroupBy::Field(f)
-                if checks_kind == "alertmanager"
-                    && !matches!(f.as_str(), "role" | "version" | "instance") =>
-            {
-                GroupBy::Labels(vec![f])
-            }
-            by => by,
         }
     }
 

@@ -92,6 +92,20 @@ mod tests {
     }
 
     #[test]
+    fn which_words_mean_labels() {
+        use super::super::grouping::GroupBy;
+        let labels = |l: &[&str]| GroupBy::Labels(l.iter().map(|s| s.to_string()).collect());
+        assert_eq!(
+            GroupBy::parse("alertname,zone"),
+            labels(&["alertname", "zone"])
+        );
+        assert_eq!(GroupBy::parse("label:zone"), labels(&["zone"]));
+        assert_eq!(GroupBy::parse("zone,"), labels(&["zone"]));
+        assert_eq!(GroupBy::parse("zone"), GroupBy::Field("zone".into()));
+        assert_eq!(GroupBy::parse("check"), GroupBy::Check);
+    }
+
+    #[test]
     fn one_group_per_combination_with_counts_and_worst() {
         let rows = [
             alert("Latency", Some("a"), 1),

@@ -508,3 +508,47 @@ async fn a_resolved_alert_stays_listed_with_when_it_resolved() {
     // It is no row of the table: nothing to select.
     assert_eq!(c.state().checks.visible_len(), 1);
 }
+
+/// The real console in tmux: a new critical writes the bell and the two desktop notifications,
+/// each through tmux's passthrough (the console sees `$TMUX`), exactly once across later polls.
+#[test]
+fn a_new_critical_writes_the_bell_and_osc_once_through_tmux() {
+    use common::e2e::panes_fleet;
+    use common::panes::check_row;
+    use common::tmux::SOON;
+
+    let am = Alertmanager::start();
+    am.fire(&[("DiskFull", "web-1", "warning")]);
+    let f = panes_fleet(&format!(
+        "notify = true\nchecks = {{ kind = \"alertmanager\", url = \"{}\", interval_secs = 1 }}",
+        am.url()
+    ));
+    let t = f.console(&[]);
+    t.wait_screen("the warning listed", SOON, |s| {
+        check_row(s, "web-1", "DiskFull").is_some()
+    });
+    let osc9 = "\x1bPtmux;\x1b\x1b]9;opsconsole test: new critical: HighLatency on web-2\x07\x1b\\";
+    let osc777 =
+        "\x1bPtmux;\x1b\x1b]777;notify;opsconsole test: new critical;HighLatency on web-2\x07\x1b\\";
+    assert!(!t.raw_output().contains("]9;"), "no news yet");
+    am.fire(&[("HighLatency", "web-2", "critical")]);
+    t.wait_screen("the critical listed", SOON, |s| {
+        check_row(s, "web-2", "HighLatency").is_some()
+    });
+    common::wait_until_or(
+        "the notification written",
+        SOON,
+        || t.raw_output().contains(osc777),
+        || format!("{:?}", t.raw_output()),
+    );
+    // Three more polls (interval 1 s): still once.
+    std::thread::sleep(Duration::from_secs(3));
+    let out = t.raw_output();
+    assert_eq!(out.matches(osc9).count(), 1, "{out:?}");
+    assert_eq!(out.matches(osc777).count(), 1, "{out:?}");
+    assert_eq!(
+        out.matches(&format!("\x07{osc9}")).count(),
+        1,
+        "the bell right before: {out:?}"
+    );
+}

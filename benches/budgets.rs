@@ -260,6 +260,8 @@ fn check(i: usize, rng: &mut Rng) -> CheckResult {
     };
     let at = t0() - chrono::Duration::seconds(rng.below(3600) as i64);
     CheckResult {
+        fingerprint: String::new(),
+        inhibited_by: Vec::new(),
         entity: format!("{}-{}", ROLES[i % ROLES.len()], i / 4),
         check: format!("check_{}", ["http", "disk", "mem", "load"][i % 4]),
         status,
@@ -370,6 +372,7 @@ fn populated() -> Screen {
         &mut state,
         Msg::ChecksSnapshot {
             snapshot: ChecksSnapshot {
+                inhibit_rules: Vec::new(),
                 results,
                 silences: Vec::new(),
                 skipped: 0,

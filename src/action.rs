@@ -35,6 +35,15 @@ pub enum Action {
     ToggleRevokeLease,
     ToggleHideOk,
     ToggleHideSilenced,
+    /// Checks: hide/show alerts Alertmanager reports inhibited.
+    ToggleHideInhibited,
+    /// Checks: hide/show acked checks.
+    ToggleUnackedOnly,
+    /// Checks: ack (claim) the row — a short silence commented `ACK <user>: <note>`; again on
+    /// our own ack: extend it.
+    Ack,
+    /// Checks: expire the ack on the row.
+    Unack,
     NextWindow,
     PrevWindow,
     CycleSeverity,
@@ -162,6 +171,8 @@ impl Action {
                 | Action::Unsilence
                 | Action::Undo
                 | Action::ExtendSilence
+                | Action::Ack
+                | Action::Unack
         )
     }
 
@@ -195,6 +206,10 @@ impl Action {
             Action::ToggleRevokeLease => "toggle: also revoke the lease",
             Action::ToggleHideOk => "hide/show OK checks",
             Action::ToggleHideSilenced => "hide/show silenced checks",
+            Action::ToggleHideInhibited => "hide/show inhibited alerts",
+            Action::ToggleUnackedOnly => "unacked only: hide/show acked checks",
+            Action::Ack => "ack/claim the check (a short silence; again: extend your ack)",
+            Action::Unack => "unack: expire the ack on the check",
             Action::NextWindow => "metrics window: longer (15m 1h 6h 24h)",
             Action::PrevWindow => "metrics window: shorter",
             Action::Zoom => "zoom: the pane fills the screen (again: back)",

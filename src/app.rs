@@ -182,6 +182,32 @@ pub fn osc52(text: &str) -> String {
     )
 }
 
+/// The bell, then a desktop notification as OSC 9 (iTerm2, WezTerm, Windows Terminal, kitty) and
+/// OSC 777 (rxvt, foot, VTE/GNOME Terminal); inside tmux (`in_tmux`) each OSC is wrapped in tmux's
+/// DCS passthrough (`ESC P tmux; …ESC ESC… ESC \`, needs `set -g allow-passthrough on`), while the
+/// bell goes to tmux itself, which flags the window. The text comes from backends: only visible
+/// characters go in, and no `;` that OSC 777 would read as a field separator.
+pub fn notify_sequence(title: &str, body: &str, in_tmux: bool) -> String {
+    let clean = |s: &str| {
+        crate::model::text::visible(s)
+            .chars()
+            .filter(|c| !c.is_control())
+            .map(|c| if c == ';' { ',' } else { c })
+            .collect::<String>()
+    };
+    let (title, body) = (clean(title), clean(body));
+    let osc9 = format!("\x1b]9;{title}: {body}\x07");
+    let osc777 = format!("\x1b]777;notify;{title};{body}\x07");
+    let wrap = |seq: &str| {
+        if in_tmux {
+            format!("\x1bPtmux;{}\x1b\\", seq.replace('\x1b', "\x1b\x1b"))
+        } else {
+            seq.to_string()
+        }
+    };
+    format!("\x07{}{}", wrap(&osc9), wrap(&osc777))
+}
+
 /// Runs a foreground custom command in the terminal: the screen is put back as the shell had it
 /// (raw mode off, main screen, cursor shown), the command runs with the terminal as its stdin,
 /// stdout and stderr, then a line says how it ended and waits for Enter so its output can be read;
@@ -467,6 +493,16 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                     trimmer.note(n);
                     trim_after_frame |= trimmer.due(std::time::Instant::now());
                 }
+                Effect::Notify { title, body } => {
+                    let in_tmux = std::env::var_os("TMUX").is_some_and(|v| !v.is_empty());
+                    let backend = guard.terminal.backend_mut();
+                    if let Err(e) = backend
+                        .write_all(notify_sequence(&title, &body, in_tmux).as_bytes())
+                        .and_then(|_| backend.flush())
+                    {
+                        error!(%e, "writing the notification to the terminal");
+                    }
+                }
                 Effect::Clipboard(text) => {
                     let backend = guard.terminal.backend_mut();
                     if let Err(e) = backend
@@ -489,4 +525,37 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
     drop(guard);
     info!("console stopped");
     Ok(exit)
+}
+
+#[cfg(test)]
+mod notify_tests {
+    use super::notify_sequence;
+
+    #[test]
+    fn bell_then_osc9_and_osc777_with_the_text_made_safe() {
+        let s = notify_sequence(
+            "opsconsole prod: new critical",
+            "http on web-1\x1b[2J;x",
+            false,
+        );
+        assert!(s.starts_with('\x07'), "{s:?}");
+        assert!(
+            s.contains("\x1b]9;opsconsole prod: new critical: http on web-1␛[2J,x\x07"),
+            "{s:?}"
+        );
+        assert!(
+            s.contains("\x1b]777;notify;opsconsole prod: new critical;http on web-1␛[2J,x\x07"),
+            "{s:?}"
+        );
+        assert_eq!(s.matches('\x07').count(), 3, "{s:?}");
+    }
+
+    #[test]
+    fn inside_tmux_each_osc_goes_through_the_passthrough() {
+        let s = notify_sequence("t", "b", true);
+        assert_eq!(
+            s,
+            "\x07\x1bPtmux;\x1b\x1b]9;t: b\x07\x1b\\\x1bPtmux;\x1b\x1b]777;notify;t;b\x07\x1b\\"
+        );
+    }
 }

@@ -240,6 +240,14 @@ struct RawCluster {
     /// Sensu silences may have no expiry (Alertmanager silences always end).
     #[serde(default)]
     allow_no_expiry: bool,
+    /// How long an ack (`a` in the checks pane) silences a check, in minutes (default 30).
+    ack_mins: Option<u64>,
+    /// Ring the bell and raise a desktop notification when a critical nobody muted appears.
+    #[serde(default)]
+    notify: bool,
+    /// Also run this (an argument list, no shell; `{title}`, `{body}`, `{cluster}` filled in).
+    #[serde(default)]
+    notify_command: Vec<String>,
     /// A member that left and came back this often within `flap_window_mins` is flapping.
     flap_count: Option<u64>,
     flap_window_mins: Option<u64>,
@@ -418,6 +426,12 @@ pub struct Guardrails {
     /// `flap_count` returns within `flap_window_mins`.
     pub flap_count: usize,
     pub flap_window_mins: u64,
+    /// How long an ack silences a check, in minutes.
+    pub ack_mins: u64,
+    /// Notify on new criticals (bell, OSC 9 / OSC 777).
+    pub notify: bool,
+    /// A hook run on each notification, as an argument list.
+    pub notify_command: Vec<String>,
 }
 
 impl Default for Guardrails {
@@ -428,6 +442,9 @@ impl Default for Guardrails {
             allow_no_expiry: false,
             flap_count: 3,
             flap_window_mins: 10,
+            ack_mins: 30,
+            notify: false,
+            notify_command: Vec::new(),
         }
     }
 }
@@ -951,6 +968,7 @@ impl ClusterEntry {
         };
         let flap_count = in_range("flap_count", raw.flap_count, 3, 1000)?;
         let flap_window_mins = in_range("flap_window_mins", raw.flap_window_mins, 10, 1440)?;
+        let ack_mins = in_range("ack_mins", raw.ack_mins, 30, 1440)?;
         Ok(ClusterProfile {
             name: name.to_string(),
             warnings,
@@ -962,6 +980,9 @@ impl ClusterEntry {
                 allow_no_expiry: raw.allow_no_expiry,
                 flap_count: flap_count as usize,
                 flap_window_mins,
+                ack_mins,
+                notify: raw.notify,
+                notify_command: raw.notify_command.clone(),
             },
             theme: raw.theme.clone(),
             keymap: raw.keymap.clone(),
@@ -1755,6 +1776,21 @@ mod tests {
         let p = c.cluster("prod").unwrap();
         assert_eq!(p.etcd.as_ref().unwrap().prefix, "/services/");
         assert!(!p.readonly);
+    }
+
+    #[test]
+    fn ack_and_notify_settings() {
+        let c = parse("[clusters.prod]\netcd = { endpoints = [\"http://a:1\"] }\nack_mins = 15\nnotify = true\nnotify_command = [\"notify-send\", \"{title}\", \"{body}\"]\n[clusters.dev]\netcd = { endpoints = [\"http://a:1\"] }\n").unwrap();
+        let g = &c.cluster("prod").unwrap().guard;
+        assert_eq!(g.ack_mins, 15);
+        assert!(g.notify);
+        assert_eq!(g.notify_command, ["notify-send", "{title}", "{body}"]);
+        let g = &c.cluster("dev").unwrap().guard;
+        assert_eq!((g.ack_mins, g.notify), (30, false));
+        let e = parse("[clusters.prod]\netcd = { endpoints = [\"http://a:1\"] }\nack_mins = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ack_mins = 0 is out of range"), "{e}");
     }
 
     #[test]

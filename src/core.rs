@@ -146,6 +146,11 @@ pub enum Effect {
     Listed(usize),
     /// Put this text on the terminal's clipboard: the app writes OSC 52 to the terminal.
     Clipboard(String),
+    /// Ring the bell and raise a desktop notification (OSC 9 / OSC 777) with this raw text.
+    Notify {
+        title: String,
+        body: String,
+    },
     /// Lend the terminal to this custom command until it exits (the app suspends the screen,
     /// runs it, restores and redraws, then reports `Msg::RunFinished` back).
     Foreground(Box<RunSpec>),
@@ -816,6 +821,12 @@ impl Core {
                     }
                 }
                 Command::Copy(text) => effects.push(Effect::Clipboard(text)),
+                Command::Notify { title, body, hook } => {
+                    if let Some(args) = hook {
+                        run_notify_hook(args);
+                    }
+                    effects.push(Effect::Notify { title, body });
+                }
                 Command::Journal { incident, entry } => {
                     match crate::journal::append(&self.journal_dir, &incident, &entry) {
                         Ok(()) => self.state.journal_problem = None,
@@ -1126,5 +1137,33 @@ pub fn press(state: &mut State, keymap: &Keymap, key: KeyEvent, at: Instant) -> 
     match keymap.action(state.key_context(), &key) {
         Some((action, label)) => state::handle_key(state, action, &label, at),
         None => Vec::new(),
+    }
+}
+
+/// The `notify_command` hook: its argument list run as it is (no shell), output discarded,
+/// reaped in the background; a hook that cannot start is logged, never shown as a failure of
+/// the notification itself.
+fn run_notify_hook(args: Vec<String>) {
+    let Some((program, rest)) = args.split_first() else {
+        return;
+    };
+    let Ok(handle) = tokio::runtime::Handle::try_current() else {
+        tracing::warn!("notify_command: no runtime to run it on");
+        return;
+    };
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(rest)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    match cmd.spawn() {
+        Ok(mut child) => {
+            handle.spawn(async move {
+                if let Err(e) = child.wait().await {
+                    tracing::warn!(%e, "notify_command: waiting for it");
+                }
+            });
+        }
+        Err(e) => tracing::warn!(%e, program = %program, "notify_command: could not start it"),
     }
 }

@@ -71,6 +71,11 @@ pub struct CheckResult {
     /// Names/ids of silences covering it, as the backend reports them.
     pub silenced_by: Vec<String>,
     pub silenced: bool,
+    /// Alertmanager: the alert's fingerprint, the name other alerts' `inhibitedBy` use for it;
+    /// empty for Sensu.
+    pub fingerprint: String,
+    /// Alertmanager `status.inhibitedBy`: fingerprints of the alerts that inhibit this one.
+    pub inhibited_by: Vec<String>,
     /// Alertmanager labels, the alert's identity; empty for Sensu.
     pub labels: Vec<(String, String)>,
     /// Alertmanager annotations (`runbook_url`, `dashboard`, …) as the backend sent them.
@@ -305,6 +310,8 @@ pub struct ChecksSnapshot {
     pub silences: Vec<Silence>,
     /// Entries the backend sent that we could not use (shown, not hidden).
     pub skipped: usize,
+    /// Alertmanager's inhibit rules (from `/api/v2/status`), read while some alert is inhibited.
+    pub inhibit_rules: Vec<super::inhibit::InhibitRule>,
 }
 
 /// What the source reports after a silence/unsilence attempt.

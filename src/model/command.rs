@@ -78,6 +78,13 @@ pub enum Command {
     AlertsAt(chrono::DateTime<chrono::Utc>),
     /// Put this (sanitised) text on the terminal's clipboard: OSC 52, written by the app.
     Copy(String),
+    /// New criticals: ring the bell and raise a desktop notification (OSC 9 and OSC 777, through
+    /// tmux when inside it), and run `hook` (an argument list, already filled in) if given.
+    Notify {
+        title: String,
+        body: String,
+        hook: Option<Vec<String>>,
+    },
     /// `:w PATH`: write `text` (`lines` lines) to `path`; refuse an existing file unless
     /// `overwrite` (`:w!`).
     SaveLogs {

@@ -171,6 +171,8 @@ impl DemoSource {
             self.checks.insert(
                 (name.clone(), check.to_string()),
                 CheckResult {
+                    fingerprint: String::new(),
+                    inhibited_by: Vec::new(),
                     entity: name.clone(),
                     check: check.to_string(),
                     status,
@@ -363,6 +365,7 @@ impl DemoSource {
             r.silenced = !r.silenced_by.is_empty();
         }
         let snapshot = ChecksSnapshot {
+            inhibit_rules: Vec::new(),
             results: self.checks.values().cloned().collect(),
             silences: self.silences.clone(),
             skipped: 0,
@@ -601,6 +604,7 @@ impl DemoSource {
             | Command::LogsAround(_)
             | Command::AlertsAt(_)
             | Command::Copy(_)
+            | Command::Notify { .. }
             | Command::SaveLogs { .. }
             | Command::Journal { .. }
             | Command::WriteJournal { .. }

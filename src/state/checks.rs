@@ -14,6 +14,7 @@ use super::silence_form::SilenceForm;
 use crate::action::Action;
 use crate::model::text::visible;
 
+use crate::model::mute::{mute_of, Mute, MuteCounts};
 use crate::model::{natural_cmp, CheckResult, ChecksSnapshot, Severity, Silence, SilenceScope};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +97,18 @@ pub struct Checks {
     pub filter: Option<Filter>,
     pub hide_ok: bool,
     pub hide_silenced: bool,
+    /// Hide rows Alertmanager reports inhibited (a silenced and inhibited row counts as silenced).
+    pub hide_inhibited: bool,
+    /// Hide acked rows: what nobody has claimed yet.
+    pub unacked_only: bool,
+    /// Each result's state (same index as `results`), kept with the results and silences.
+    mutes: Vec<Mute>,
+    /// What stopped failing in the last hour, from the polls.
+    pub resolved: super::resolved::ResolvedLog,
+    /// The backend changed: its first answer replaces the old one's rows without resolving them.
+    new_backend: bool,
+    /// Alertmanager's inhibit rules, to say which one muted an alert.
+    pub inhibit_rules: Vec<crate::model::inhibit::InhibitRule>,
     pub scope: Option<EntityScope>,
     /// The selected row's (entity, check): the identity the cursor follows across polls.
     selected: Option<(String, String)>,
@@ -180,11 +193,18 @@ impl Checks {
     }
 
     pub fn apply_snapshot(&mut self, snapshot: ChecksSnapshot, at: DateTime<Utc>) {
+        // The first answer (of this backend) has nothing before it to have resolved.
+        if self.last_update.is_some() && !self.new_backend {
+            self.resolved.observe(&self.results, &snapshot.results, at);
+        }
+        self.new_backend = false;
         self.results = snapshot.results;
         self.silences = snapshot.silences;
         self.skipped = snapshot.skipped;
+        self.inhibit_rules = snapshot.inhibit_rules;
         self.last_update = Some(at);
         self.index_failing();
+        self.index_mutes();
         self.rebuild();
     }
 
@@ -199,6 +219,7 @@ impl Checks {
         self.silences.retain(|s| s.id != silence.id);
         self.silences.push(silence);
         self.index_failing();
+        self.index_mutes();
         self.rebuild();
     }
 
@@ -212,6 +233,7 @@ impl Checks {
             }
         }
         self.index_failing();
+        self.index_mutes();
         self.rebuild();
     }
 
@@ -293,7 +315,11 @@ impl Checks {
         let ord = match self.sort.unwrap_or(ChecksSort::Worst) {
             ChecksSort::Worst => rank(a.severity())
                 .cmp(&rank(b.severity()))
-                .then_with(|| a.silenced.cmp(&b.silenced))
+                // Active, then inhibited, then silenced.
+                .then_with(|| {
+                    (a.silenced, !a.inhibited_by.is_empty())
+                        .cmp(&(b.silenced, !b.inhibited_by.is_empty()))
+                })
                 .then_with(|| b.occurrences.cmp(&a.occurrences))
                 .then_with(names),
             ChecksSort::Entity => names(),
@@ -391,7 +417,7 @@ impl Checks {
 
     fn rebuild(&mut self) {
         let mut view: Vec<usize> = (0..self.results.len())
-            .filter(|&i| self.passes(&self.results[i]))
+            .filter(|&i| self.passes(&self.results[i]) && self.passes_mute(i))
             .collect();
         view.sort_by(|&a, &b| self.compare(&self.results[a], &self.results[b]));
         self.view = view;
@@ -411,6 +437,107 @@ impl Checks {
         }
         let i = self.selected_index().unwrap_or(0);
         self.select_index(i);
+    }
+}
+
+/// Row states: what the state column, the header counts and the mute toggles read.
+impl Checks {
+    fn index_mutes(&mut self) {
+        self.mutes = self
+            .results
+            .iter()
+            .map(|r| mute_of(r, &self.silences))
+            .collect();
+    }
+
+    fn mute_at(&self, result: usize) -> &Mute {
+        self.mutes.get(result).unwrap_or(&Mute::Active)
+    }
+
+    fn passes_mute(&self, result: usize) -> bool {
+        match self.mute_at(result) {
+            Mute::Inhibited => !self.hide_inhibited,
+            Mute::Acked(_) => !self.unacked_only,
+            _ => true,
+        }
+    }
+
+    /// The state of `results[i]`.
+    pub fn mute_of_result(&self, i: usize) -> &Mute {
+        self.mute_at(i)
+    }
+
+    /// The state of the row at view position `i`.
+    pub fn mute_of_row(&self, i: usize) -> Option<&Mute> {
+        self.view.get(i).map(|&j| self.mute_at(j))
+    }
+
+    /// The state of a result by its (entity, check), for the detail.
+    pub fn mute_of_check(&self, entity: &str, check: &str) -> Mute {
+        self.results
+            .iter()
+            .position(|r| r.entity == entity && r.check == check)
+            .map(|i| self.mute_at(i).clone())
+            .unwrap_or(Mute::Active)
+    }
+
+    /// Firing rows in view and how they are muted: the header's counts.
+    pub fn mute_counts(&self) -> MuteCounts {
+        let mut c = MuteCounts::default();
+        for &j in &self.view {
+            if let Some(r) = self.results.get(j) {
+                c.add(r, self.mute_at(j));
+            }
+        }
+        c
+    }
+
+    /// The alerts inhibiting `r`, found by the fingerprints Alertmanager names (an inhibitor
+    /// that is no longer listed is left out).
+    pub fn inhibitors(&self, r: &CheckResult) -> Vec<&CheckResult> {
+        r.inhibited_by
+            .iter()
+            .filter_map(|fp| {
+                self.results
+                    .iter()
+                    .find(|x| !x.fingerprint.is_empty() && x.fingerprint == *fp)
+            })
+            .collect()
+    }
+
+    /// Another backend answers from now on (discovery moved it): what the old one reported
+    /// neither resolves nor is news.
+    pub fn backend_changed(&mut self) {
+        self.resolved = Default::default();
+        self.new_backend = true;
+    }
+
+    pub fn toggle_hide_inhibited(&mut self) {
+        self.hide_inhibited = !self.hide_inhibited;
+        self.rebuild();
+    }
+
+    pub fn toggle_unacked_only(&mut self) {
+        self.unacked_only = !self.unacked_only;
+        self.rebuild();
+    }
+
+    fn on_mute_toggle(&mut self, action: Action) -> Reaction {
+        if action == Action::ToggleHideInhibited {
+            self.toggle_hide_inhibited();
+            Reaction::info(if self.hide_inhibited {
+                "hiding inhibited alerts"
+            } else {
+                "showing inhibited alerts"
+            })
+        } else {
+            self.toggle_unacked_only();
+            Reaction::info(if self.unacked_only {
+                "hiding acked checks (unacked only)"
+            } else {
+                "showing acked checks"
+            })
+        }
     }
 }
 
@@ -530,6 +657,9 @@ impl PaneState for Checks {
                 } else {
                     "showing silenced checks"
                 });
+            }
+            Action::ToggleHideInhibited | Action::ToggleUnackedOnly => {
+                return self.on_mute_toggle(action);
             }
             Action::Detail => {
                 if let Some(r) = self.selected() {

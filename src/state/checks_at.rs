@@ -158,6 +158,7 @@ pub fn pane_at(
         results,
         silences: live.silences.clone(),
         skipped: live.skipped,
+        inhibit_rules: live.inhibit_rules.clone(),
     };
     past.apply_snapshot(snapshot, live.last_update.unwrap_or(at));
     past

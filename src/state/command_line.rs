@@ -65,7 +65,7 @@ pub fn run(state: &mut State, line: &str) -> Vec<Command> {
         (Some("group"), _, _) => {
             state.say(
                 Level::Error,
-                ":group FIELD — check, role, version, or a field of the members' etcd values (zone, …)",
+                ":group FIELD — check, role, version, a field of the members' etcd values (zone, …), or alert labels (alertname,zone; one label: label:zone)",
             );
             Vec::new()
         }

@@ -185,7 +185,8 @@ pub fn apply(state: &mut State, msg: Msg) -> Vec<Command> {
         }
         Msg::ChecksSnapshot { snapshot, at } => {
             state.answered(SourceKind::Checks, at);
-            state.checks.apply_snapshot(snapshot, at)
+            state.checks.apply_snapshot(snapshot, at);
+            out.extend(super::notify::on_poll(state, at));
         }
         Msg::SilenceDone { outcome, audit_id } => {
             let line = silence_done(state, outcome, &audit_id);
@@ -431,7 +432,11 @@ pub fn backend_started(
 ) {
     let name = Some(name.to_string());
     match kind {
-        SourceKind::Checks => state.backends.checks = name,
+        SourceKind::Checks => {
+            state.backends.checks = name;
+            state.checks.backend_changed();
+            state.notifier.reset();
+        }
         SourceKind::Metrics => {
             state.backends.metrics = name;
             // Ask again for the current view on the new backend.

@@ -16,20 +16,31 @@ pub enum GroupBy {
     Check,
     /// `role`, `version`, or a top-level field of the member's etcd value (`zone`, …).
     Field(String),
+    /// Alert labels (`:group alertname,zone`): one group per combination of their values.
+    Labels(Vec<String>),
 }
 
 impl GroupBy {
     pub fn parse(word: &str) -> GroupBy {
         match word {
             "check" | "checks" => GroupBy::Check,
+            f if f.contains(',') || f.starts_with("label:") => GroupBy::Labels(
+                f.trim_start_matches("label:")
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            ),
             f => GroupBy::Field(f.to_string()),
         }
     }
 
-    pub fn name(&self) -> &str {
+    pub fn name(&self) -> String {
         match self {
-            GroupBy::Check => "check",
-            GroupBy::Field(f) => f,
+            GroupBy::Check => "check".to_string(),
+            GroupBy::Field(f) => f.clone(),
+            GroupBy::Labels(l) => l.join(","),
         }
     }
 }
@@ -136,6 +147,7 @@ pub fn groups(state: &State, by: &GroupBy) -> Vec<Group> {
                 });
             }
         }
+        GroupBy::Labels(names) => out = super::label_groups::groups(&failing, names, member_of),
         GroupBy::Field(field) => {
             // The failing members, each with its failing checks.
             let mut failing_members: BTreeMap<Arc<[u8]>, Vec<&CheckResult>> = BTreeMap::new();

@@ -4,6 +4,7 @@
 //! no I/O, no terminal. This module routes; the panes ([`pane::PaneState`]), the popups
 //! ([`popup`]), the text fields ([`input`]) and the facts ([`facts`]) do the work.
 
+mod ack;
 pub mod audit_trail;
 pub mod checks;
 pub mod checks_at;
@@ -17,18 +18,22 @@ pub mod grouping;
 mod guarded;
 pub mod incident;
 pub mod input;
+mod label_groups;
 pub mod links;
 pub mod logs;
 pub mod members;
 pub mod metrics;
+pub mod notify;
 pub mod pane;
 pub mod paste;
 pub mod pointer;
 pub mod popup;
+pub mod resolved;
 pub mod run;
 pub mod silence_form;
 pub mod time_cursor;
 pub mod undo;
+mod why_muted;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -157,6 +162,8 @@ pub struct State {
     audit: AuditTrail,
     /// How careful changes on this cluster must be (typed confirmation, the bulk cap).
     pub guard: crate::config::Guardrails,
+    /// Which criticals were news already (`notify`).
+    pub notifier: notify::Notifier,
     /// Deregisters that can be undone.
     pub undo: undo::Undo,
     /// Joins and leaves since the console started, and who flaps.
@@ -226,6 +233,7 @@ impl State {
             audit_problem: None,
             audit: AuditTrail::new("local".into()),
             guard: Default::default(),
+            notifier: Default::default(),
             undo: Default::default(),
             churn: Default::default(),
             lease_watch: None,
@@ -854,6 +862,8 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
             Vec::new()
         }
         Action::ExtendSilence if state.focus == Pane::Checks => guarded::extend_silence(state),
+        Action::Ack if state.focus == Pane::Checks => ack::ack(state),
+        Action::Unack if state.focus == Pane::Checks => ack::unack(state),
         Action::ToggleMark | Action::MarkAll
             if matches!(state.focus, Pane::Members | Pane::Checks) =>
         {

@@ -473,6 +473,12 @@ pub fn act(state: &mut State, popup: Popup, action: Action, key: Option<&str>) -
                 }
             }
         }
+        Popup::CheckDetail { entity, check, .. }
+            if action == Action::Select
+                && super::why_muted::jump_to_inhibitor(state, &entity, &check) =>
+        {
+            Vec::new()
+        }
         Popup::Help { scroll }
         | Popup::Churn { scroll }
         | Popup::AtDiff { scroll, .. }

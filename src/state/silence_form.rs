@@ -50,6 +50,16 @@ pub struct SilenceForm {
     /// Marked checks: `scopes` holds one scope per target (each check on its entity), all of them
     /// silenced, one silence each.
     pub bulk: bool,
+    /// An ack form (`a`): the reason field is an optional note, sent as `ACK <user>: <note>`.
+    pub ack: Option<AckForm>,
+}
+
+/// What an ack form knows beyond a silence form's fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AckForm {
+    pub user: String,
+    /// Someone else's ack this one takes over (their name), said in the form before it is sent.
+    pub takes_over: Option<String>,
 }
 
 impl SilenceForm {
@@ -74,7 +84,23 @@ impl SilenceForm {
             field: Field::Reason,
             error: None,
             bulk: false,
+            ack: None,
         }
+    }
+
+    /// The ack form for one row: its own check on its entity, for `duration`, with an optional
+    /// note; expire-on-resolve where the backend has it (Sensu), so the ack ends with the problem.
+    pub fn ack(
+        row: &CheckResult,
+        supports_resolve: bool,
+        duration: &str,
+        ack: AckForm,
+    ) -> SilenceForm {
+        let mut form = SilenceForm::new(row, supports_resolve);
+        form.scopes.truncate(1);
+        form.duration.set(duration);
+        form.ack = Some(ack);
+        form
     }
 
     /// One form for several marked checks: one silence per check on its entity.
@@ -202,7 +228,7 @@ impl SilenceForm {
                 return FormResult::Editing;
             }
         };
-        if self.reason.text().trim().is_empty() {
+        if self.reason.text().trim().is_empty() && self.ack.is_none() {
             self.error = Some("a reason is required — say why, for whoever is on call next".into());
             self.field = Field::Reason;
             return FormResult::Editing;
@@ -215,7 +241,10 @@ impl SilenceForm {
             scope,
             duration,
             expire_on_resolve: self.expire_on_resolve && self.supports_resolve,
-            reason: self.reason.text().trim().to_string(),
+            reason: match &self.ack {
+                Some(a) => crate::model::mute::ack_comment(&a.user, self.reason.text()),
+                None => self.reason.text().trim().to_string(),
+            },
             creator: String::new(),
         };
         if self.bulk {

@@ -3555,3 +3555,138 @@ fn the_redis_ring_jumps_to_the_moment_or_says_how_far_back_it_holds() {
     command(&mut s, "live");
     assert!(s.logs.follow);
 }
+
+// ---- acks (issue 23) ----------------------------------------------------------------------
+
+fn ack_silence(id: &str, user: &str, instance: &str) -> crate::model::Silence {
+    crate::model::Silence {
+        id: id.into(),
+        matchers: vec![crate::model::Matcher {
+            name: "instance".into(),
+            value: instance.into(),
+            is_regex: false,
+            is_equal: true,
+        }],
+        creator: user.into(),
+        reason: crate::model::mute::ack_comment(user, "looking"),
+        begin: Some(t0() - Duration::minutes(12)),
+        expire_at: Some(t0() + Duration::minutes(18)),
+        ..Default::default()
+    }
+}
+
+fn acked_row(instance: &str, silence: &str) -> crate::model::CheckResult {
+    let mut r = alert_row(&[("alertname", "Down"), ("instance", instance)]);
+    r.silenced = true;
+    r.silenced_by = vec![silence.into()];
+    r
+}
+
+#[test]
+fn ack_opens_a_short_silence_form_and_sends_an_ack_comment() {
+    let mut s = alertmanager_state(vec![alert_row(&[
+        ("alertname", "Down"),
+        ("instance", "web-1"),
+    ])]);
+    handle_action(&mut s, Action::Ack);
+    match &s.popup {
+        Some(Popup::SilenceForm(f)) => {
+            assert_eq!(f.duration.text(), "30m");
+            assert_eq!(f.scopes.len(), 1);
+            assert!(f.ack.as_ref().is_some_and(|a| a.takes_over.is_none()));
+        }
+        other => panic!("{other:?}"),
+    }
+    for c in "disk".chars() {
+        handle_action(&mut s, Action::InsertChar(c));
+    }
+    handle_action(&mut s, Action::Submit);
+    match &s.popup {
+        Some(Popup::Confirm(Confirm {
+            change: Change::Silence(r),
+            ..
+        })) => {
+            assert_eq!(r.reason, "ACK alice: disk");
+            assert_eq!(r.creator, "alice");
+            assert_eq!(r.duration, Some(std::time::Duration::from_secs(1800)));
+            assert_eq!(
+                r.scope,
+                crate::model::SilenceScope::CheckOnEntity {
+                    entity: "web-1".into(),
+                    check: "Down".into()
+                }
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn ack_without_a_note_is_allowed() {
+    let mut s = alertmanager_state(vec![alert_row(&[
+        ("alertname", "Down"),
+        ("instance", "web-1"),
+    ])]);
+    handle_action(&mut s, Action::Ack);
+    handle_action(&mut s, Action::Submit);
+    assert!(
+        matches!(&s.popup, Some(Popup::Confirm(Confirm { change: Change::Silence(r), .. })) if r.reason == "ACK alice"),
+        "{:?}",
+        s.popup
+    );
+}
+
+#[test]
+fn re_ack_extends_our_own_and_taking_over_says_whose() {
+    let mut s = alertmanager_state(Vec::new());
+    update(
+        &mut s,
+        Msg::ChecksSnapshot {
+            snapshot: crate::model::ChecksSnapshot {
+                results: vec![acked_row("web-1", "mine"), acked_row("web-2", "bobs")],
+                silences: vec![
+                    ack_silence("mine", "alice", "web-1"),
+                    ack_silence("bobs", "bob", "web-2"),
+                ],
+                ..Default::default()
+            },
+            at: t0(),
+        },
+    );
+    assert_eq!(s.checks.mute_counts().text(), "2 firing (2 acked)");
+    s.checks.select_index(0);
+    assert_eq!(s.checks.selected().unwrap().entity, "web-1");
+    handle_action(&mut s, Action::Ack);
+    match &s.popup {
+        Some(Popup::Confirm(Confirm {
+            change: Change::Extend { silence, until },
+            ..
+        })) => {
+            assert_eq!(silence.id, "mine");
+            assert_eq!(*until, t0() + Duration::minutes(18 + 30));
+        }
+        other => panic!("re-ack extends: {other:?}"),
+    }
+    s.popup = None;
+    s.checks.select_index(1);
+    handle_action(&mut s, Action::Ack);
+    match &s.popup {
+        Some(Popup::SilenceForm(f)) => {
+            assert_eq!(
+                f.ack.as_ref().and_then(|a| a.takes_over.as_deref()),
+                Some("bob")
+            );
+        }
+        other => panic!("taking over asks first: {other:?}"),
+    }
+    s.popup = None;
+    handle_action(&mut s, Action::Unack);
+    assert!(
+        matches!(&s.popup, Some(Popup::Confirm(Confirm { change: Change::Unsilence { id, .. }, .. })) if id == "bobs"),
+        "{:?}",
+        s.popup
+    );
+    s.popup = None;
+    handle_action(&mut s, Action::ToggleUnackedOnly);
+    assert_eq!(s.checks.visible_len(), 0);
+}

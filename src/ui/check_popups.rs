@@ -59,7 +59,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, popup: &Popup) {
                 Line::from(Span::styled(
                     format!(
                         "Failing checks by {} — Enter scopes every pane to the group and marks it; :group FIELD regroups",
-                        crate::model::text::visible(by.name())
+                        crate::model::text::visible(&by.name())
                     ),
                     ctx.theme.style(StyleName::Title),
                 )),
@@ -300,15 +300,22 @@ fn silence_form(frame: &mut Frame, area: Rect, ctx: &Ctx, form: &SilenceForm) {
             ),
         ]),
         Line::from(
-            std::iter::once(label(Field::Reason, "reason (required)"))
-                .chain(super::field_spans(
-                    ctx,
-                    &form.reason,
-                    60,
-                    field_style(Field::Reason),
-                    form.field == Field::Reason,
-                ))
-                .collect::<Vec<_>>(),
+            std::iter::once(label(
+                Field::Reason,
+                if form.ack.is_some() {
+                    "note (optional)"
+                } else {
+                    "reason (required)"
+                },
+            ))
+            .chain(super::field_spans(
+                ctx,
+                &form.reason,
+                60,
+                field_style(Field::Reason),
+                form.field == Field::Reason,
+            ))
+            .collect::<Vec<_>>(),
         ),
         Line::default(),
     ];
@@ -316,6 +323,15 @@ fn silence_form(frame: &mut Frame, area: Rect, ctx: &Ctx, form: &SilenceForm) {
         lines.push(Line::from(Span::styled(
             format!("  {e}"),
             ctx.theme.style(StyleName::Error),
+        )));
+    }
+    if let Some(other) = form.ack.as_ref().and_then(|a| a.takes_over.as_deref()) {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "  acked by {} — this takes the ack over",
+                crate::model::text::visible(other)
+            ),
+            ctx.theme.style(StyleName::Warning),
         )));
     }
     lines.push(Line::from(Span::styled(
@@ -328,7 +344,10 @@ fn silence_form(frame: &mut Frame, area: Rect, ctx: &Ctx, form: &SilenceForm) {
         ctx,
         90,
         12,
-        format!(" Silence — creator {} ", ctx.state.user),
+        match &form.ack {
+            Some(a) => format!(" Ack — comment \"ACK {}: …\" ", a.user),
+            None => format!(" Silence — creator {} ", ctx.state.user),
+        },
         lines,
         false,
     );
@@ -425,6 +444,11 @@ fn detail(frame: &mut Frame, area: Rect, ctx: &Ctx, entity: &str, check: &str, s
                     Span::raw(when),
                 ]));
             }
+            let why = super::why_muted::lines(ctx, r);
+            if !why.is_empty() {
+                lines.push(Line::default());
+                lines.extend(why);
+            }
             lines.push(Line::default());
             lines.push(head("silences that match"));
             let sil = st.checks.silences_for(r);
@@ -444,7 +468,23 @@ fn detail(frame: &mut Frame, area: Rect, ctx: &Ctx, entity: &str, check: &str, s
                     t.map(|t| timestamp(t, st.utc))
                         .unwrap_or_else(|| "?".into())
                 };
-                let mut made = format!("    created {}", when(s.begin));
+                let mut made = format!(
+                    "    id {} · by {} · created {}",
+                    crate::model::text::visible(&s.id),
+                    crate::model::text::visible(if s.creator.is_empty() {
+                        "?"
+                    } else {
+                        &s.creator
+                    }),
+                    when(s.begin)
+                );
+                // Sensu entries may be scheduled to begin later.
+                if let Some(b) = s.begin.filter(|b| *b > st.now) {
+                    made.push_str(&format!(
+                        " · begins in {}",
+                        duration_short((b - st.now).num_seconds())
+                    ));
+                }
                 if let Some(u) = s.updated_at.filter(|u| Some(*u) != s.begin) {
                     made.push_str(&format!(" · updated {}", timestamp(u, st.utc)));
                 }

@@ -14,6 +14,7 @@ use super::fmt::fit_line;
 use super::table::{self, Column, Give};
 use super::{muted, pane_block, visible_spans, Ctx};
 use crate::model::format::{age, duration_short};
+use crate::model::mute::Mute;
 use crate::model::text::{fit, visible};
 use crate::model::{
     severity_of, status_label, text::first_line, CheckResult, Health, Severity, SourceKind,
@@ -103,6 +104,12 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     if c.hide_silenced {
         title.push((2, Span::styled("[no silenced] ", muted(ctx))));
     }
+    title.extend(super::resolved_rows::title_span(ctx).map(|s| (2, s)));
+    title.extend(
+        super::mute_cell::title_spans(ctx)
+            .into_iter()
+            .map(|s| (2, s)),
+    );
     if let Some(f) = &c.filter {
         title.push((
             1,
@@ -151,6 +158,14 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
                 .wrap(Wrap { trim: true }),
             inner,
         );
+        if inner.height > 4 {
+            let below = Rect {
+                y: inner.y + 3,
+                height: inner.height - 3,
+                ..inner
+            };
+            super::resolved_rows::draw(frame, below, ctx);
+        }
         return;
     }
     if let Some(problem) = problem {
@@ -167,6 +182,9 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let selected = c.selected_index().unwrap_or(0);
     let offset = c.cursor.offset();
     let rows: Vec<&CheckResult> = c.visible_rows(offset, c.cursor.rows()).collect();
+    let mutes: Vec<Mute> = (offset..offset + rows.len())
+        .map(|i| c.mute_of_row(i).cloned().unwrap_or(Mute::Active))
+        .collect();
 
     let mark = |s: ChecksSort| {
         if c.sort.unwrap_or(ChecksSort::Worst) != s {
@@ -185,7 +203,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         format!("DUR{}", mark(ChecksSort::Duration)),
         format!("LAST{}", mark(ChecksSort::LastRun)),
         "HISTORY".to_string(),
-        "S".to_string(),
+        "STATE".to_string(),
         "OUTPUT".to_string(),
     ];
     let occ = |r: &CheckResult| {
@@ -209,11 +227,15 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         Column::new("DUR", Give::Shrink { min: 3, rank: 2 }),
         Column::new("LAST", Give::Shrink { min: 3, rank: 1 }),
         Column::new("HISTORY", Give::Shrink { min: 3, rank: 0 }),
-        Column::new("S", Give::Never),
+        // Narrow, the state is its glyph (● ◌ ⊘ ⚑).
+        Column::new("STATE", Give::Shrink { min: 1, rank: 5 }),
         Column::new("OUTPUT", Give::Rest { min: 8 }),
     ];
     for (col, t) in cols.iter_mut().zip(&titles) {
         col.fit_cell(t);
+    }
+    for (r, m) in rows.iter().zip(&mutes) {
+        cols[7].fit_cell(&super::mute_cell::text(r, m, st.now));
     }
     for r in &rows {
         let mark = if c.is_marked(r) { "◆" } else { "" };
@@ -226,14 +248,29 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         cols[6].content = cols[6].content.max(r.history.len().min(HISTORY_CELLS));
         cols[8].fit_cell(&first_line(&r.output));
     }
-    // Nothing on screen is silenced: the marker column gives its room away first.
-    if rows.iter().all(|r| !r.silenced) {
-        cols[7].give = Give::Shrink { min: 0, rank: 0 };
-    }
-    let widths = table::widths(&cols, inner.width as usize, 1);
-    if let Some(note) = table::hidden_note(&widths) {
-        title.push((1, Span::styled(format!("{note} "), muted(ctx))));
-    }
+    // Nothing on screen is muted: every row would say `active`, so the state column is left
+    // out (and not counted as hidden).
+    const STATE: usize = 7;
+    let widths = if mutes.iter().all(Mute::is_active) {
+        let others: Vec<Column> = cols
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != STATE)
+            .map(|(_, c)| c.clone())
+            .collect();
+        let mut w = table::widths(&others, inner.width as usize, 1);
+        if let Some(note) = table::hidden_note(&w) {
+            title.push((1, Span::styled(format!("{note} "), muted(ctx))));
+        }
+        w.insert(STATE, None);
+        w
+    } else {
+        let w = table::widths(&cols, inner.width as usize, 1);
+        if let Some(note) = table::hidden_note(&w) {
+            title.push((1, Span::styled(format!("{note} "), muted(ctx))));
+        }
+        w
+    };
     let block = pane_block(ctx, Pane::Checks, area, super::title_parts(title, area));
     frame.render_widget(block, area);
 
@@ -248,7 +285,10 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         })
     }))
     .style(ctx.theme.style(StyleName::Header));
-    let body = rows.iter().map(|r| row(ctx, r, &widths, &occ(r), &last(r)));
+    let body = rows
+        .iter()
+        .zip(&mutes)
+        .map(|(r, m)| row(ctx, r, m, &widths, &occ(r), &last(r)));
     let constraints: Vec<Constraint> = widths
         .iter()
         .flatten()
@@ -260,11 +300,22 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         .row_highlight_style(ctx.theme.cursor(st.focus == Pane::Checks));
     let mut ts = TableState::default().with_selected(selected.checked_sub(offset));
     frame.render_stateful_widget(table, inner, &mut ts);
+    // Under the rows (and their header), where the pane has room left.
+    let used = rows.len() as u16 + 1;
+    if inner.height > used + 1 {
+        let below = Rect {
+            y: inner.y + used + 1,
+            height: inner.height - used - 1,
+            ..inner
+        };
+        super::resolved_rows::draw(frame, below, ctx);
+    }
 }
 
 fn row<'a>(
     ctx: &Ctx,
     r: &'a CheckResult,
+    m: &Mute,
     widths: &[Option<usize>],
     occ: &str,
     last: &str,
@@ -298,12 +349,11 @@ fn row<'a>(
             .collect();
         Cell::from(Line::from(spans))
     });
-    let silenced = widths[7].map(|_| {
-        Cell::from(if r.silenced {
-            Span::styled("S", ctx.theme.style(StyleName::Key))
-        } else {
-            Span::raw(" ")
-        })
+    let state = widths[7].map(|w| {
+        Cell::from(Span::styled(
+            super::mute_cell::fitted(r, m, st.now, w),
+            super::mute_cell::style(ctx, r, m),
+        ))
     });
     let output_style = match r.severity() {
         Severity::Ok => muted(ctx),
@@ -333,7 +383,7 @@ fn row<'a>(
             plain(&age(st.now, r.since), widths[4], text),
             plain(last, widths[5], text),
             strip,
-            silenced,
+            state,
             plain(&first_line(&r.output), widths[8], output_style),
         ]
         .into_iter()

@@ -10,10 +10,13 @@ pub mod links;
 mod logs;
 mod members;
 pub mod metrics;
+mod mute_cell;
 mod popups;
+mod resolved_rows;
 mod run_popups;
 mod status;
 pub mod table;
+mod why_muted;
 
 use ratatui::layout::Rect;
 use ratatui::style::Style;

@@ -88,6 +88,7 @@ fn state() -> State {
         &mut s,
         Msg::ChecksSnapshot {
             snapshot: ChecksSnapshot {
+                inhibit_rules: Vec::new(),
                 results: vec![
                     check(
                         "web-1",

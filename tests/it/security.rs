@@ -77,6 +77,7 @@ fn readonly_state() -> State {
         &mut st,
         Msg::ChecksSnapshot {
             snapshot: ChecksSnapshot {
+                inhibit_rules: Vec::new(),
                 results: vec![CheckResult {
                     entity: "web-1".into(),
                     check: "check_http".into(),

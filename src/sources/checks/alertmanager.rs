@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use super::common::SilenceError;
 use crate::config::{ChecksProfile, HttpBackend};
+use crate::model::inhibit::{parse_rules, InhibitRule};
 use crate::model::{
     CheckResult, ChecksSnapshot, HistoryPoint, Matcher, Shown, Silence, SilenceRequest,
     SilenceScope, SilenceTarget,
@@ -30,7 +31,12 @@ pub struct Alertmanager {
     backend: HttpBackend,
     /// `createdBy` of new silences when the profile (or amtool's `author`) names one.
     creator: Option<String>,
+    /// The inhibit rules last read from `/api/v2/status`, and when: read again at most every
+    /// [`RULES_EVERY`], and only while some alert is inhibited (nothing else needs them).
+    rules: Option<(std::time::Instant, Vec<InhibitRule>)>,
 }
+
+const RULES_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
@@ -42,6 +48,7 @@ struct Alert {
     status: Lax<AlertStatus>,
     #[serde(rename = "generatorURL")]
     generator_url: Lax<String>,
+    fingerprint: Lax<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -49,6 +56,7 @@ struct Alert {
 struct AlertStatus {
     state: Lax<String>,
     silenced_by: Lax<Vec<Lax<String>>>,
+    inhibited_by: Lax<Vec<Lax<String>>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -161,12 +169,13 @@ pub fn parse_alerts(raw: &[u8], url: &str) -> Result<(Vec<CheckResult>, usize), 
         {
             links.push(("generatorURL".into(), g));
         }
-        let (state, silenced_by) = match a.status.ok() {
+        let (state, silenced_by, inhibited_by) = match a.status.ok() {
             Some(s) => (
                 s.state.ok().unwrap_or_default(),
                 s.silenced_by.strings().unwrap_or_default(),
+                s.inhibited_by.strings().unwrap_or_default(),
             ),
-            None => (String::new(), Vec::new()),
+            None => (String::new(), Vec::new(), Vec::new()),
         };
         out.push(CheckResult {
             entity: labels.get("instance").cloned().unwrap_or_default(),
@@ -183,12 +192,31 @@ pub fn parse_alerts(raw: &[u8], url: &str) -> Result<(Vec<CheckResult>, usize), 
             subscriptions: labels.get("job").cloned().into_iter().collect(),
             silenced: state == "suppressed" && !silenced_by.is_empty(),
             silenced_by,
+            // Only a suppressed alert is inhibited: an active one may still list stale names.
+            inhibited_by: if state == "suppressed" {
+                inhibited_by
+            } else {
+                Vec::new()
+            },
+            fingerprint: a.fingerprint.ok().unwrap_or_default(),
             labels: labels.into_iter().collect(),
             annotations,
             links,
         });
     }
     Ok((out, skipped))
+}
+
+/// The inhibit rules of the `config.original` YAML in a `/api/v2/status` answer.
+pub fn parse_status_rules(raw: &[u8]) -> Vec<InhibitRule> {
+    serde_json::from_slice::<Value>(raw)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/config/original")
+                .and_then(Value::as_str)
+                .map(parse_rules)
+        })
+        .unwrap_or_default()
 }
 
 /// Silences that still matter (not expired); entries without an id or usable matchers are dropped.
@@ -313,6 +341,7 @@ impl Alertmanager {
             client: http::client(&profile.http)?,
             backend: profile.http.clone(),
             creator: profile.creator.clone(),
+            rules: None,
         })
     }
 
@@ -334,11 +363,36 @@ impl Alertmanager {
         let (results, skipped) =
             parse_alerts(&alerts, &format!("{}/api/v2/alerts", self.backend.url))?;
         let silences = parse_silences(&silences, &format!("{}/api/v2/silences", self.backend.url))?;
+        let inhibit_rules = if results.iter().any(|r| !r.inhibited_by.is_empty()) {
+            self.inhibit_rules().await
+        } else {
+            Vec::new()
+        };
         Ok(ChecksSnapshot {
             results,
             silences,
             skipped,
+            inhibit_rules,
         })
+    }
+
+    /// The inhibit rules, from the cache while it is fresh. A failed read is no failed poll: the
+    /// detail then names the inhibitors without their rule.
+    async fn inhibit_rules(&mut self) -> Vec<InhibitRule> {
+        if let Some((at, rules)) = &self.rules {
+            if at.elapsed() < RULES_EVERY {
+                return rules.clone();
+            }
+        }
+        let rules = match self.get("/api/v2/status").await {
+            Ok(raw) => parse_status_rules(&raw),
+            Err(e) => {
+                tracing::warn!("alertmanager status (for inhibit rules): {e}");
+                Vec::new()
+            }
+        };
+        self.rules = Some((std::time::Instant::now(), rules.clone()));
+        rules
     }
 
     pub async fn silence(&mut self, req: &SilenceRequest) -> Result<Silence, SilenceError> {

@@ -157,6 +157,8 @@ fn convert(client: &str, check: Usable, ev: Option<EventFacts>) -> CheckResult {
         None => (None, None, None, Vec::new()),
     };
     CheckResult {
+        fingerprint: String::new(),
+        inhibited_by: Vec::new(),
         entity: client.to_string(),
         check: check.name,
         status,
@@ -260,6 +262,7 @@ pub fn parse(
         })
         .collect();
     Ok(ChecksSnapshot {
+        inhibit_rules: Vec::new(),
         results: out,
         silences,
         skipped,

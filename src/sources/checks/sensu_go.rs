@@ -228,6 +228,8 @@ pub fn parse_events(raw: &[u8], url: &str) -> Result<(Vec<CheckResult>, usize), 
         });
         let silenced_by = check.silenced.strings().unwrap_or_default();
         out.push(CheckResult {
+            fingerprint: String::new(),
+            inhibited_by: Vec::new(),
             entity: entity_name,
             check: check_name,
             status,
@@ -469,6 +471,7 @@ impl SensuGo {
         let raw = http::body(resp, &url, self.backend.timeout).await?;
         let (silences, bad) = parse_silenced(&raw, &url)?;
         Ok(ChecksSnapshot {
+            inhibit_rules: Vec::new(),
             results,
             silences,
             skipped: skipped + bad,

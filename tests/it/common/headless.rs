@@ -23,6 +23,8 @@ pub struct Headless {
     pub quit: bool,
     /// Text the core asked the app to put on the clipboard (OSC 52), oldest first.
     pub clipboard: Vec<String>,
+    /// Notifications the core asked the app to raise (title, body), oldest first.
+    pub notifications: Vec<(String, String)>,
     _dir: tempfile::TempDir,
 }
 
@@ -45,6 +47,7 @@ impl Headless {
             clock: Instant::now(),
             quit: false,
             clipboard: Vec::new(),
+            notifications: Vec::new(),
             _dir: dir,
         }
     }
@@ -68,6 +71,7 @@ impl Headless {
             match e {
                 Effect::Quit => self.quit = true,
                 Effect::Clipboard(text) => self.clipboard.push(text),
+                Effect::Notify { title, body } => self.notifications.push((title, body)),
                 _ => {}
             }
         }

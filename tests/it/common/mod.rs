@@ -301,12 +301,17 @@ impl Alertmanager {
     pub const BINARY: &'static str = "/usr/bin/prometheus-alertmanager";
 
     pub fn start() -> Alertmanager {
+        Alertmanager::start_with("")
+    }
+
+    /// Started with `extra` YAML after the route and receiver (e.g. `inhibit_rules:`).
+    pub fn start_with(extra: &str) -> Alertmanager {
         let bin = require_binary(Self::BINARY);
         let dir = tempfile::tempdir().expect("tempdir");
         let config = dir.path().join("am.yml");
         std::fs::write(
             &config,
-            "route:\n  receiver: \"null\"\n  group_wait: 1s\n  group_interval: 1s\nreceivers:\n- name: \"null\"\n",
+            format!("route:\n  receiver: \"null\"\n  group_wait: 1s\n  group_interval: 1s\nreceivers:\n- name: \"null\"\n{extra}"),
         )
         .unwrap();
         let port = free_port();

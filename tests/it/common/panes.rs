@@ -74,17 +74,19 @@ pub fn check_row(screen: &str, entity: &str, check: &str) -> Option<String> {
     })
 }
 
-/// Whether the `S` (silenced) column of the (entity, check) row is set: the column is found from
-/// the header, since the history strip before it may be empty.
+/// Whether the STATE column of the (entity, check) row says silenced (`◌`, or `⚑` for an ack):
+/// the column is found from the header; a pane without it has nothing muted on screen.
 pub fn silenced_marker(screen: &str, entity: &str, check: &str) -> Option<bool> {
     let pane = checks_pane(screen);
-    let header = pane
-        .iter()
-        .find(|l| l.contains("HISTORY") && l.contains(" S OUTPUT"))?;
-    let hc: Vec<char> = header.chars().collect();
-    let col = (0..hc.len().saturating_sub(3)).find(|&i| hc[i..i + 3] == [' ', 'S', ' '])? + 1;
+    let header = pane.iter().find(|l| l.contains("OUTPUT"))?;
     let row = check_row(screen, entity, check)?;
-    Some(row.chars().nth(col) == Some('S'))
+    let hc: Vec<char> = header.chars().collect();
+    let Some(col) =
+        (0..hc.len().saturating_sub(5)).find(|&i| hc[i..i + 5] == ['S', 'T', 'A', 'T', 'E'])
+    else {
+        return Some(false);
+    };
+    Some(matches!(row.chars().nth(col), Some('◌' | '⚑')))
 }
 
 /// The last line: the status bar.

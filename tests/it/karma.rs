@@ -1,0 +1,554 @@
+//! Alerts the way karma shows them (issue 23): the state column (active / silenced / inhibited /
+//! acked) and its header counts, against a real Alertmanager with an inhibit rule in its config.
+
+use crate::common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::Utc;
+use opsconsole::action::Action;
+use opsconsole::config::{ChecksProfile, Config};
+use opsconsole::model::mute::Mute;
+use opsconsole::state::Popup;
+use serde_json::{json, Value};
+
+use common::checks_console::ChecksConsole;
+use common::headless::screen;
+use common::Alertmanager;
+
+/// A zone going down inhibits the warnings of the same zone.
+const INHIBIT: &str = "inhibit_rules:\n- source_matchers: ['alertname=\"ZoneDown\"']\n  target_matchers: ['severity=\"warning\"']\n  equal: ['zone']\n";
+
+pub fn am_profile(url: &str) -> ChecksProfile {
+    let toml = format!(
+        "[clusters.t]\netcd = {{ endpoints = [\"http://127.0.0.1:1\"] }}\nchecks = {{ kind = \"alertmanager\", url = \"{url}\", timeout_secs = 5 }}\n"
+    );
+    let config = Config::parse(&toml, Path::new("/test/config.toml")).expect("profile parses");
+    config.cluster("t").unwrap().checks.clone().unwrap()
+}
+
+pub fn firing(labels: &[(&str, &str)]) -> Value {
+    let labels: serde_json::Map<String, Value> = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    json!({
+        "labels": labels,
+        "annotations": {"summary": "karma"},
+        "startsAt": (Utc::now() - chrono::Duration::minutes(2)).to_rfc3339(),
+        "endsAt": (Utc::now() + chrono::Duration::hours(1)).to_rfc3339(),
+    })
+}
+
+fn post(am: &Alertmanager, alerts: &[Value]) {
+    am.api(
+        "POST",
+        "/api/v2/alerts",
+        Some(&Value::Array(alerts.to_vec()).to_string()),
+    );
+}
+
+const ZONE_DOWN: [(&str, &str); 4] = [
+    ("alertname", "ZoneDown"),
+    ("instance", "lb-a"),
+    ("severity", "critical"),
+    ("zone", "a"),
+];
+const LATENCY_A: [(&str, &str); 4] = [
+    ("alertname", "HighLatency"),
+    ("instance", "web-1"),
+    ("severity", "warning"),
+    ("zone", "a"),
+];
+const LATENCY_B: [(&str, &str); 4] = [
+    ("alertname", "HighLatency"),
+    ("instance", "web-2"),
+    ("severity", "warning"),
+    ("zone", "b"),
+];
+
+#[tokio::test]
+async fn inhibited_alert_shows_inhibited_and_names_its_inhibitor() {
+    let am = Alertmanager::start_with(INHIBIT);
+    post(
+        &am,
+        &[firing(&ZONE_DOWN), firing(&LATENCY_A), firing(&LATENCY_B)],
+    );
+    let mut c = ChecksConsole::start(am_profile(&am.url()), "alertmanager");
+    c.until(
+        Duration::from_secs(15),
+        "web-1's warning inhibited by the zone",
+        |c| {
+            c.row_with_labels(&LATENCY_A)
+                .is_some_and(|r| !r.inhibited_by.is_empty())
+                && c.row_with_labels(&LATENCY_B).is_some()
+                && c.row_with_labels(&ZONE_DOWN).is_some()
+        },
+    )
+    .await;
+
+    // The inhibitor is named by Alertmanager's own fingerprint of the ZoneDown alert.
+    let api_alerts = am.api("GET", "/api/v2/alerts", None);
+    let zone_fp = api_alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["labels"]["alertname"] == "ZoneDown")
+        .and_then(|a| a["fingerprint"].as_str())
+        .expect("ZoneDown's fingerprint")
+        .to_string();
+    let checks = &c.state().checks;
+    let inhibited = c.row_with_labels(&LATENCY_A).unwrap();
+    assert_eq!(inhibited.inhibited_by, vec![zone_fp]);
+    let inhibitors = checks.inhibitors(inhibited);
+    assert_eq!(inhibitors.len(), 1, "{inhibitors:?}");
+    assert_eq!(
+        (inhibitors[0].check.as_str(), inhibitors[0].entity.as_str()),
+        ("ZoneDown", "lb-a")
+    );
+    assert_eq!(
+        checks.mute_of_check("web-1", "HighLatency"),
+        Mute::Inhibited
+    );
+    assert_eq!(checks.mute_of_check("web-2", "HighLatency"), Mute::Active);
+    assert_eq!(checks.mute_of_check("lb-a", "ZoneDown"), Mute::Active);
+    let counts = checks.mute_counts();
+    assert_eq!(counts.text(), "3 firing (1 inhibited)");
+
+    let text = screen(c.h.state_mut(), 160, 30);
+    let line = text
+        .lines()
+        .find(|l| l.contains("web-1"))
+        .unwrap_or_else(|| panic!("no web-1 row:\n{text}"));
+    assert!(line.contains("⊘ inhibited"), "{line}\n{text}");
+    let active = text.lines().find(|l| l.contains("web-2")).unwrap();
+    assert!(active.contains("● active"), "{active}\n{text}");
+    assert!(text.contains("3 firing (1 inhibited)"), "{text}");
+
+    // Why muted: the detail names the inhibitor, its labels and the rule from the config
+    // Alertmanager reports in /api/v2/status; Enter goes to the inhibitor.
+    c.select(|r| r.entity == "web-1");
+    c.h.press("enter");
+    let text = screen(c.h.state_mut(), 160, 40);
+    assert!(text.contains("state: inhibited"), "{text}");
+    assert!(text.contains("ZoneDown on lb-a"), "{text}");
+    assert!(
+        text.contains("labels alertname=ZoneDown instance=lb-a severity=critical zone=a"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "rule: source {alertname=\"ZoneDown\"} mutes target {severity=\"warning\"} where equal: zone"
+        ),
+        "{text}"
+    );
+    c.h.press("enter");
+    assert!(
+        matches!(&c.state().popup, Some(Popup::CheckDetail { entity, check, .. }) if entity == "lb-a" && check == "ZoneDown"),
+        "{:?}",
+        c.state().popup
+    );
+    assert_eq!(c.state().checks.selected().unwrap().entity, "lb-a");
+    c.h.press("esc");
+    assert!(c.state().popup.is_none());
+
+    // `I` hides it, and says so in the title.
+    c.h.press("I");
+    assert_eq!(c.state().checks.visible_len(), 2);
+    assert!(c.state().checks.hide_inhibited);
+    let text = screen(c.h.state_mut(), 160, 30);
+    assert!(!text.contains("web-1"), "{text}");
+    assert!(text.contains("[no inhibited]"), "{text}");
+    c.h.press("I");
+    assert_eq!(c.state().checks.visible_len(), 3);
+}
+
+/// The row's STATE cell as the screen draws it (wide enough for every column).
+fn drawn_row(c: &mut ChecksConsole, entity: &str) -> String {
+    let text = screen(c.h.state_mut(), 200, 30);
+    text.lines()
+        .find(|l| l.contains(entity) && !l.contains("Members"))
+        .unwrap_or_else(|| panic!("no {entity} row:\n{text}"))
+        .to_string()
+}
+
+/// `a` on a firing alert: a silence commented `ACK <user>: <note>` on the real Alertmanager,
+/// reported only once it shows, the row says who and how long ago; `a` again extends the same
+/// silence; `A` expires it.
+#[tokio::test]
+async fn ack_is_a_short_silence_commented_ack_and_the_row_shows_its_age() {
+    let am = Alertmanager::start();
+    const DISK: [(&str, &str); 3] = [
+        ("alertname", "DiskFull"),
+        ("instance", "web-1"),
+        ("severity", "critical"),
+    ];
+    post(&am, &[firing(&DISK), firing(&LATENCY_B)]);
+    let mut c = ChecksConsole::start(am_profile(&am.url()), "alertmanager");
+    c.until(Duration::from_secs(10), "both alerts listed", |c| {
+        c.row_with_labels(&DISK).is_some() && c.row_with_labels(&LATENCY_B).is_some()
+    })
+    .await;
+    let user = c.state().user.clone();
+    c.select(|r| r.check == "DiskFull");
+    c.act(Action::Ack);
+    match &c.state().popup {
+        Some(Popup::SilenceForm(f)) => assert_eq!(f.duration.text(), "30m"),
+        other => panic!("the ack form: {other:?}"),
+    }
+    c.type_text("disk filling, on it");
+    c.form("enter");
+    c.act(Action::Confirm);
+    c.until(Duration::from_secs(10), "the ack audited", |c| {
+        !c.audited("silence").is_empty()
+    })
+    .await;
+    let audit = c.audited("silence")[0].clone();
+    assert_eq!(audit.result.as_deref(), Some("created"), "{audit:?}");
+    assert_eq!(
+        audit.reason.as_deref(),
+        Some(format!("ACK {user}: disk filling, on it").as_str())
+    );
+
+    // Alertmanager holds it: the comment starts ACK, it ends in about 30 minutes.
+    let active = am.active_silences();
+    assert_eq!(active.len(), 1, "{active:#?}");
+    let s = &active[0];
+    assert_eq!(
+        s["comment"],
+        json!(format!("ACK {user}: disk filling, on it"))
+    );
+    assert_eq!(s["createdBy"], json!(user));
+    let ends = |s: &Value| {
+        chrono::DateTime::parse_from_rfc3339(s["endsAt"].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    let left = ends(s) - Utc::now();
+    assert!(
+        left > chrono::Duration::minutes(28) && left <= chrono::Duration::minutes(30),
+        "{left}"
+    );
+    let id = s["id"].as_str().unwrap().to_string();
+
+    let row = drawn_row(&mut c, "DiskFull");
+    assert!(row.contains(&format!("⚑ ACK {user} ")), "{row}");
+    let age = row
+        .split(&format!("ACK {user} "))
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        age.ends_with('s') && age.trim_end_matches('s').parse::<u32>().is_ok(),
+        "the ack's age in the row: {row}"
+    );
+    assert!(
+        c.state().checks.mute_counts().text() == "2 firing (1 acked)",
+        "{:?}",
+        c.state().checks.mute_counts()
+    );
+    // Unacked only hides it.
+    c.act(Action::ToggleUnackedOnly);
+    assert_eq!(c.state().checks.visible_len(), 1);
+    c.act(Action::ToggleUnackedOnly);
+
+    // Again on our own ack: the same silence, its end 30 minutes later.
+    c.select(|r| r.check == "DiskFull");
+    c.act(Action::Ack);
+    assert!(
+        matches!(&c.state().popup, Some(Popup::Confirm(_))),
+        "re-ack asks to extend: {:?}",
+        c.state().popup
+    );
+    c.act(Action::Confirm);
+    c.until(Duration::from_secs(10), "the extension audited", |c| {
+        c.audits()
+            .iter()
+            .any(|a| a.action.contains("extend") && a.phase != opsconsole::model::Phase::Attempt)
+    })
+    .await;
+    let active = am.active_silences();
+    assert_eq!(active.len(), 1, "{active:#?}");
+    assert_eq!(active[0]["id"], json!(id), "extended in place");
+    assert!(ends(&active[0]) - Utc::now() > chrono::Duration::minutes(55));
+
+    // `A` expires it.
+    c.select(|r| r.check == "DiskFull");
+    c.act(Action::Unack);
+    assert!(
+        matches!(&c.state().popup, Some(Popup::Confirm(_))),
+        "{:?}",
+        c.state().popup
+    );
+    c.act(Action::Confirm);
+    c.until(Duration::from_secs(10), "the unack audited", |c| {
+        !c.audited("unsilence").is_empty()
+    })
+    .await;
+    assert!(am.active_silences().is_empty());
+}
+
+/// Sensu: the ack is a silenced entry with its creator, `expire_on_resolve` and the ACK reason.
+#[tokio::test]
+async fn sensu_ack_is_a_silenced_entry_that_expires_on_resolve() {
+    use common::sensu::fake::Req;
+    use common::sensu::{go_event, go_key, go_server, now, GoFake, SILENCED};
+    let fake = GoFake::new(vec![
+        go_event("web-1", "check_http", 2, now()),
+        go_event("web-2", "check_http", 0, now()),
+    ]);
+    let server = go_server(&fake).await;
+    let mut c = ChecksConsole::start(go_key(&server.url), "sensu-go");
+    c.until(Duration::from_secs(10), "the events listed", |c| {
+        c.state().checks.results.len() == 2
+    })
+    .await;
+    let user = c.state().user.clone();
+    c.select(|r| r.entity == "web-1");
+    c.act(Action::Ack);
+    c.form("enter");
+    c.act(Action::Confirm);
+    c.until(Duration::from_secs(10), "the ack audited", |c| {
+        !c.audited("silence").is_empty()
+    })
+    .await;
+    assert_eq!(
+        c.audited("silence")[0].result.as_deref(),
+        Some("created"),
+        "{:?}",
+        c.audits()
+    );
+    let puts: Vec<Req> = server
+        .take()
+        .into_iter()
+        .filter(|r| r.method == "PUT" && r.path().starts_with(&format!("{SILENCED}/")))
+        .collect();
+    assert_eq!(puts.len(), 1, "{puts:?}");
+    let body = puts[0].json();
+    assert_eq!(body["expire_on_resolve"], json!(true), "{body:#}");
+    assert_eq!(body["creator"], json!(user), "{body:#}");
+    assert_eq!(body["reason"], json!(format!("ACK {user}")), "{body:#}");
+    assert_eq!(body["expire"], json!(1800), "{body:#}");
+    assert_eq!(body["subscription"], json!("entity:web-1"), "{body:#}");
+    assert_eq!(body["check"], json!("check_http"), "{body:#}");
+    let row = drawn_row(&mut c, "web-1");
+    assert!(row.contains(&format!("⚑ ACK {user}")), "{row}");
+}
+
+/// A new critical nobody muted rings once (bell + desktop notification) and runs the hook with
+/// its arguments; the criticals firing at start, a new warning and a new critical that is
+/// inhibited do not ring.
+#[tokio::test]
+async fn a_new_critical_notifies_once_and_runs_the_hook() {
+    let am = Alertmanager::start_with(INHIBIT);
+    post(&am, &[firing(&ZONE_DOWN)]);
+    let mut c = ChecksConsole::start(am_profile(&am.url()), "alertmanager");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("hook.out");
+    {
+        let guard = &mut c.h.state_mut().guard;
+        guard.notify = true;
+        guard.notify_command = vec![
+            "sh".into(),
+            "-c".into(),
+            format!("printf '%s|%s\\n' \"$0\" \"$1\" >> {}", out.display()),
+            "{title}".into(),
+            "{body}".into(),
+        ];
+    }
+    let polls = |c: &ChecksConsole| c.state().checks.last_update;
+    let first = polls(&c);
+    c.until(Duration::from_secs(10), "a poll with notify on", |c| {
+        c.row_with_labels(&ZONE_DOWN).is_some() && polls(c) != first
+    })
+    .await;
+    assert!(c.h.notifications.is_empty(), "{:?}", c.h.notifications);
+
+    // A new warning (inhibited by the zone, too) and a critical in the inhibited zone's
+    // neighbour: only the critical is news.
+    const DB_DOWN: [(&str, &str); 4] = [
+        ("alertname", "DbDown"),
+        ("instance", "db-1"),
+        ("severity", "critical"),
+        ("zone", "b"),
+    ];
+    post(&am, &[firing(&LATENCY_A), firing(&DB_DOWN)]);
+    c.until(Duration::from_secs(15), "the new alerts listed", |c| {
+        c.row_with_labels(&DB_DOWN).is_some()
+            && c.row_with_labels(&LATENCY_A)
+                .is_some_and(|r| !r.inhibited_by.is_empty())
+    })
+    .await;
+    assert_eq!(
+        c.h.notifications,
+        vec![(
+            "opsconsole test: new critical".to_string(),
+            "DbDown on db-1".to_string()
+        )]
+    );
+    // Polls go on; it stays critical and is not news again.
+    let seen = polls(&c);
+    c.until(Duration::from_secs(30), "another poll", |c| {
+        polls(c) != seen
+    })
+    .await;
+    assert_eq!(c.h.notifications.len(), 1, "{:?}", c.h.notifications);
+    let hook = common::wait_until_async("the hook's output", Duration::from_secs(5), || {
+        let out = out.clone();
+        async move {
+            std::fs::read_to_string(&out)
+                .ok()
+                .filter(|s| s.ends_with('\n'))
+        }
+    })
+    .await;
+    assert_eq!(hook, "opsconsole test: new critical|DbDown on db-1\n");
+}
+
+/// `:group alertname,zone`: one group per combination, each as large as Alertmanager's own
+/// count of those alerts, worst first within equal sizes.
+#[tokio::test]
+async fn group_by_labels_counts_match_the_api() {
+    let am = Alertmanager::start();
+    let alerts: Vec<Value> = [
+        ("HighLatency", "web-1", "warning", "a"),
+        ("HighLatency", "web-2", "critical", "a"),
+        ("HighLatency", "web-3", "warning", "b"),
+        ("DiskFull", "db-1", "warning", "a"),
+        ("DiskFull", "db-2", "warning", "a"),
+        ("DiskFull", "db-3", "critical", "a"),
+    ]
+    .iter()
+    .map(|(name, instance, severity, zone)| {
+        firing(&[
+            ("alertname", name),
+            ("instance", instance),
+            ("severity", severity),
+            ("zone", zone),
+        ])
+    })
+    .collect();
+    post(&am, &alerts);
+    let mut c = ChecksConsole::start(am_profile(&am.url()), "alertmanager");
+    c.until(Duration::from_secs(10), "all alerts listed", |c| {
+        c.state().checks.results.len() == 6
+    })
+    .await;
+    c.h.press(":");
+    c.type_text("group alertname,zone");
+    c.h.press("enter");
+    let groups = match &c.state().popup {
+        Some(Popup::Groups { groups, .. }) => groups.clone(),
+        other => panic!("the groups popup: {other:?} {:?}", c.state().status),
+    };
+    // Alertmanager's own count per (alertname, zone).
+    let api = am.api("GET", "/api/v2/alerts", None);
+    let mut counts: std::collections::BTreeMap<(String, String), usize> = Default::default();
+    for a in api.as_array().unwrap() {
+        let l = &a["labels"];
+        *counts
+            .entry((
+                l["alertname"].as_str().unwrap().to_string(),
+                l["zone"].as_str().unwrap().to_string(),
+            ))
+            .or_default() += 1;
+    }
+    assert_eq!(groups.len(), counts.len(), "{groups:#?}");
+    for ((name, zone), n) in &counts {
+        let g = groups
+            .iter()
+            .find(|g| g.label.contains(&format!("alertname={name} zone={zone} ")))
+            .unwrap_or_else(|| panic!("no group {name}/{zone} in {groups:#?}"));
+        assert_eq!(g.checks.len(), *n, "{g:?}");
+        assert!(g.label.starts_with(&format!("{n} firing")), "{g:?}");
+    }
+    assert_eq!(
+        groups[0].label,
+        "3 firing · alertname=DiskFull zone=a (1 crit, 2 warn)"
+    );
+    assert_eq!(groups[0].worst, opsconsole::model::Severity::Critical);
+    let text = screen(c.h.state_mut(), 120, 30);
+    assert!(text.contains("Failing checks by alertname,zone"), "{text}");
+    // Enter marks the group's alerts.
+    c.h.press("enter");
+    assert_eq!(c.state().checks.marked_count(), 3);
+}
+
+/// An alert that resolves leaves Alertmanager's list; the console keeps it for an hour, dimmed
+/// under the live rows, with how long ago it resolved and what it was.
+#[tokio::test]
+async fn a_resolved_alert_stays_listed_with_when_it_resolved() {
+    let am = Alertmanager::start();
+    post(&am, &[firing(&ZONE_DOWN), firing(&LATENCY_B)]);
+    let mut c = ChecksConsole::start(am_profile(&am.url()), "alertmanager");
+    c.until(Duration::from_secs(10), "both alerts listed", |c| {
+        c.state().checks.results.len() == 2
+    })
+    .await;
+    let mut resolved = firing(&ZONE_DOWN);
+    resolved["endsAt"] = json!((Utc::now() - chrono::Duration::seconds(1)).to_rfc3339());
+    post(&am, &[resolved]);
+    c.until(
+        Duration::from_secs(15),
+        "ZoneDown gone from the list",
+        |c| c.row_with_labels(&ZONE_DOWN).is_none() && c.state().checks.results.len() == 1,
+    )
+    .await;
+    let text = screen(c.h.state_mut(), 160, 30);
+    assert!(text.contains("1 resolved <1h"), "{text}");
+    assert!(text.contains("recently resolved"), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.contains("✓") && l.contains("lb-a"))
+        .unwrap_or_else(|| panic!("no resolved row:\n{text}"));
+    assert!(line.contains("ZoneDown  was CRIT: karma"), "{line}");
+    assert!(line.contains("s ago"), "{line}");
+    // It is no row of the table: nothing to select.
+    assert_eq!(c.state().checks.visible_len(), 1);
+}
+
+/// The real console in tmux: a new critical writes the bell and the two desktop notifications,
+/// each through tmux's passthrough (the console sees `$TMUX`), exactly once across later polls.
+#[test]
+fn a_new_critical_writes_the_bell_and_osc_once_through_tmux() {
+    use common::e2e::panes_fleet;
+    use common::panes::check_row;
+    use common::tmux::SOON;
+
+    let am = Alertmanager::start();
+    am.fire(&[("DiskFull", "web-1", "warning")]);
+    let f = panes_fleet(&format!(
+        "notify = true\nchecks = {{ kind = \"alertmanager\", url = \"{}\", interval_secs = 1 }}",
+        am.url()
+    ));
+    let t = f.console(&[]);
+    t.wait_screen("the warning listed", SOON, |s| {
+        check_row(s, "web-1", "DiskFull").is_some()
+    });
+    let osc9 = "\x1bPtmux;\x1b\x1b]9;opsconsole test: new critical: HighLatency on web-2\x07\x1b\\";
+    let osc777 =
+        "\x1bPtmux;\x1b\x1b]777;notify;opsconsole test: new critical;HighLatency on web-2\x07\x1b\\";
+    assert!(!t.raw_output().contains("]9;"), "no news yet");
+    am.fire(&[("HighLatency", "web-2", "critical")]);
+    t.wait_screen("the critical listed", SOON, |s| {
+        check_row(s, "web-2", "HighLatency").is_some()
+    });
+    common::wait_until_or(
+        "the notification written",
+        SOON,
+        || t.raw_output().contains(osc777),
+        || format!("{:?}", t.raw_output()),
+    );
+    // Three more polls (interval 1 s): still once.
+    std::thread::sleep(Duration::from_secs(3));
+    let out = t.raw_output();
+    assert_eq!(out.matches(osc9).count(), 1, "{out:?}");
+    assert_eq!(out.matches(osc777).count(), 1, "{out:?}");
+    assert_eq!(
+        out.matches(&format!("\x07{osc9}")).count(),
+        1,
+        "the bell right before: {out:?}"
+    );
+}

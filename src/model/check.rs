@@ -117,6 +117,28 @@ pub struct Matcher {
     pub is_equal: bool,
 }
 
+impl Matcher {
+    /// `name="value"`, with amtool's operators (`!=`, `=~`, `!~`).
+    pub fn describe(&self) -> String {
+        let op = match (self.is_equal, self.is_regex) {
+            (true, false) => "=",
+            (false, false) => "!=",
+            (true, true) => "=~",
+            (false, true) => "!~",
+        };
+        format!("{}{op}\"{}\"", self.name, self.value)
+    }
+
+    /// Several, comma-separated.
+    pub fn describe_all(matchers: &[Matcher]) -> String {
+        matchers
+            .iter()
+            .map(Matcher::describe)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Silence {
     pub id: String,
@@ -176,20 +198,7 @@ impl Silence {
     /// "web-1/check_http", "check_http everywhere", … for lists and the audit log.
     pub fn describe(&self) -> String {
         if !self.matchers.is_empty() {
-            return self
-                .matchers
-                .iter()
-                .map(|m| {
-                    let op = match (m.is_equal, m.is_regex) {
-                        (true, false) => "=",
-                        (false, false) => "!=",
-                        (true, true) => "=~",
-                        (false, true) => "!~",
-                    };
-                    format!("{}{op}\"{}\"", m.name, m.value)
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
+            return Matcher::describe_all(&self.matchers);
         }
         format!(
             "{}:{}",

@@ -199,20 +199,7 @@ fn rule(lines: &[String]) -> InhibitRule {
 
 /// `ZoneDown-like sources (alertname="ZoneDown") mute severity="warning" with equal zone`, short.
 fn describe(r: &InhibitRule) -> String {
-    let list = |m: &[Matcher]| {
-        m.iter()
-            .map(|m| {
-                let op = match (m.is_equal, m.is_regex) {
-                    (true, false) => "=",
-                    (false, false) => "!=",
-                    (true, true) => "=~",
-                    (false, true) => "!~",
-                };
-                format!("{}{op}\"{}\"", m.name, m.value)
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let list = Matcher::describe_all;
     let mut s = format!(
         "source {{{}}} mutes target {{{}}}",
         list(&r.source),

@@ -760,6 +760,7 @@ fn at_ten_minutes_ago() -> State {
                 seen: at - Duration::seconds(2),
                 members: past,
                 compacted: None,
+                partial: None,
             }),
         },
     );

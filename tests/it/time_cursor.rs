@@ -493,3 +493,80 @@ async fn alerts_resolved_since_show_at_their_time_from_prometheus_alerts() {
     h.press("enter");
     assert!(h.state().checks.results.is_empty());
 }
+
+// ---------------------------------------------------------------------------------------------
+// The read at a revision is paged and bounded like the live listing
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_at_a_revision_are_read_in_pages_and_a_capped_read_says_partial() {
+    use opsconsole::sources::etcd_at::{members_at_revision, Bounds};
+
+    let etcd = Etcd::start();
+    // Three key ranges (api, db, web); web holds more keys than a first page of 2.
+    for k in ["api/a-1", "api/a-2", "db/d-1"] {
+        etcd.ctl(&["put", &format!("{PREFIX}{k}"), "10.0.0.9:80"]);
+    }
+    for i in 1..=5 {
+        etcd.ctl(&[
+            "put",
+            &format!("{PREFIX}web/web-{i}"),
+            &format!("10.0.0.{i}:80"),
+        ]);
+    }
+    let then = etcd_revision(&etcd);
+    // Later changes must not leak into the read at `then`.
+    etcd.ctl(&["del", &format!("{PREFIX}web/web-2")]);
+    etcd.ctl(&["put", &format!("{PREFIX}web/web-6"), "10.0.0.6:80"]);
+    etcd.ctl(&["put", &format!("{PREFIX}api/a-1"), "10.0.0.99:80"]);
+
+    let client = opsconsole::sources::etcd::connect(&profile(&[etcd.endpoint()]))
+        .await
+        .expect("connect");
+    let as_members = |m: &[opsconsole::model::Member]| -> Members {
+        m.iter()
+            .map(|m| {
+                let value = String::from_utf8_lossy(&m.value).into_owned();
+                (m.key.to_vec(), (value, m.mod_revision, m.lease))
+            })
+            .collect()
+    };
+    let small_pages = Bounds {
+        first_page: 2,
+        max_members: 100,
+        budget: Duration::from_secs(30),
+    };
+    let (members, partial) = members_at_revision(&client, PREFIX, then, small_pages)
+        .await
+        .expect("read at then");
+    let expected = etcd_members_at(&etcd, then);
+    assert_eq!(expected.len(), 8);
+    assert_eq!(
+        as_members(&members),
+        expected,
+        "== etcdctl get --rev {then}"
+    );
+    assert_eq!(partial, None);
+
+    // Capped below the fleet: the first members in key order, and how many there were.
+    let capped = Bounds {
+        max_members: 3,
+        ..small_pages
+    };
+    let (members, partial) = members_at_revision(&client, PREFIX, then, capped)
+        .await
+        .expect("capped read");
+    let first3: Members = expected.clone().into_iter().take(3).collect();
+    assert_eq!(as_members(&members), first3);
+    let partial = partial.expect("a capped read is partial");
+    assert_eq!((partial.read, partial.total), (3, Some(8)));
+    assert_eq!(partial.describe(), "partial: 3 of 8 (cap 3 members)");
+    // Exactly at the cap is whole, not partial.
+    let exact = Bounds {
+        max_members: 8,
+        ..small_pages
+    };
+    let (members, partial) = members_at_revision(&client, PREFIX, then, exact)
+        .await
+        .expect("read at the cap");
+    assert_eq!((members.len(), partial), (8, None));
+}

@@ -3601,3 +3601,42 @@ fn a_partial_past_says_so_in_the_members_title_and_the_status() {
         "{status}"
     );
 }
+
+#[test]
+fn lease_ttls_are_unknown_only_while_the_past_members_are_on_screen() {
+    use crate::model::{PastMembers, PastUnknown};
+    let mut s = synced();
+    assert!(!s.time.shows_past_members());
+    command(&mut s, "at -10m");
+    let at = t0() - Duration::minutes(10);
+    // Still reading: the live set (and its live TTLs) is on screen.
+    assert!(!s.time.shows_past_members());
+    let member = crate::model::Member::from_entry(
+        "/services/",
+        kv("/services/web/web-1", "x", 5, 0x10),
+        None,
+    );
+    let past = PastMembers {
+        revision: 7,
+        seen: at,
+        members: vec![member],
+        compacted: None,
+        partial: None,
+    };
+    update(
+        &mut s,
+        Msg::MembersAt {
+            at,
+            result: Ok(past),
+        },
+    );
+    assert!(s.time.shows_past_members());
+    // Not known at the next step: the live members come back, with their live TTLs.
+    handle_action(&mut s, Action::StepBack);
+    let at2 = at - Duration::minutes(1);
+    let result = Err(PastUnknown::Failed("etcd is unreachable".into()));
+    update(&mut s, Msg::MembersAt { at: at2, result });
+    assert!(!s.time.shows_past_members());
+    command(&mut s, "live");
+    assert!(!s.time.shows_past_members());
+}

@@ -55,6 +55,12 @@ impl TimeCursor {
     pub fn is_live(&self) -> bool {
         self.at.is_none()
     }
+
+    /// Whether the members pane shows the past (not the live set kept behind it). Then a lease's
+    /// TTL is unknown: etcd keeps no history of leases, and the TTLs the console polls are today's.
+    pub fn shows_past_members(&self) -> bool {
+        self.live_members.is_some()
+    }
 }
 
 /// How far one step moves: `[`/`]` one minute, `{`/`}` ten.

@@ -72,6 +72,8 @@ pub struct EtcdSource {
     clock_dir: Option<std::path::PathBuf>,
     /// Time → revision pairs of the cluster answering (see `model::revclock`).
     clock: Option<super::revclock::ClockFile>,
+    /// The time pairs are recorded at (the system's; a test's own to put them at known times).
+    now: crate::model::revclock::Now,
     /// The time cursor's range read in flight: a newer one aborts it (newest wins).
     members_at: Option<AbortOnDrop>,
 }
@@ -115,6 +117,7 @@ impl EtcdSource {
             heard: None,
             clock_dir: None,
             clock: None,
+            now: Default::default(),
             members_at: None,
         }
     }
@@ -125,13 +128,19 @@ impl EtcdSource {
         self
     }
 
+    /// Takes the revision clock's times from `now` (tests: pairs at known times).
+    pub fn with_revclock_now(mut self, now: crate::model::revclock::Now) -> Self {
+        self.now = now;
+        self
+    }
+
     /// A response header's revision, for the revision clock (of the cluster that answered).
     fn observe_revision(&mut self, revision: i64) {
         if revision <= 0 {
             return;
         }
         if let Some(clock) = &mut self.clock {
-            clock.observe(Utc::now(), revision);
+            clock.observe(self.now.get(), revision);
         }
     }
 
@@ -141,7 +150,7 @@ impl EtcdSource {
             self.clock = Some(super::revclock::ClockFile::open(
                 self.clock_dir.as_deref(),
                 cluster_id,
-                Utc::now(),
+                self.now.get(),
             ));
         }
     }
@@ -276,7 +285,7 @@ impl EtcdSource {
             if let Some(reason) = self.continuity(&client, next - 1).await? {
                 // Another history under the same ids: its revisions mean other times.
                 if let Some(clock) = &mut self.clock {
-                    clock.restart(Utc::now());
+                    clock.restart(self.now.get());
                 }
                 self.forget_position(reason);
             }

@@ -352,6 +352,7 @@ fn bench_time_cursor(c: &mut Criterion) {
                             seen: at,
                             members: past,
                             compacted: None,
+                            partial: None,
                         }),
                     },
                 );

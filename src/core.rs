@@ -61,6 +61,8 @@ pub struct Settings {
     pub journal_dir: PathBuf,
     /// Where the etcd revision clocks are kept across runs (`None`: for this run only).
     pub clock_dir: Option<PathBuf>,
+    /// The time the revision clock records pairs at (the system's; tests set their own).
+    pub revclock_now: crate::model::revclock::Now,
 }
 
 impl Settings {
@@ -81,6 +83,7 @@ impl Settings {
                 .unwrap_or(std::path::Path::new("."))
                 .join("journal"),
             clock_dir: audit_log.parent().map(|d| d.join("revclock")),
+            revclock_now: Default::default(),
             audit_log,
             user: user.to_string(),
             clusters: None,
@@ -242,6 +245,7 @@ pub struct Core {
     history_file: Option<PathBuf>,
     journal_dir: PathBuf,
     clock_dir: Option<PathBuf>,
+    revclock_now: crate::model::revclock::Now,
     /// Custom commands' processes still running (capture, pipe, background), by run: their
     /// process groups, all killed when the console stops.
     children: HashMap<AuditId, u32>,
@@ -290,6 +294,7 @@ impl Core {
             history_file: settings.history_file.clone(),
             journal_dir: settings.journal_dir.clone(),
             clock_dir: settings.clock_dir.clone(),
+            revclock_now: settings.revclock_now.clone(),
             children: HashMap::new(),
         };
         core.state.commands = settings.profile.commands.clone();
@@ -668,6 +673,7 @@ impl Core {
             EtcdSource::new(etcd, self.msg_tx.clone(), rx)
                 .in_cluster(self.state.cluster_id)
                 .with_clock_dir(self.clock_dir.clone())
+                .with_revclock_now(self.revclock_now.clone())
                 .run(),
         );
         self.sources.insert(

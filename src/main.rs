@@ -356,6 +356,7 @@ fn demo_settings(cli: &Loader) -> Result<Settings, String> {
         history_file: Some(paths::history_file()),
         journal_dir: paths::state_dir().join("demo-journal"),
         clock_dir: None,
+        revclock_now: Default::default(),
     })
 }
 
@@ -410,6 +411,7 @@ fn settings_for(
         history_file: Some(paths::history_file()),
         journal_dir: paths::journal_dir(),
         clock_dir: Some(paths::revclock_dir()),
+        revclock_now: Default::default(),
     })
 }
 

@@ -257,11 +257,14 @@ async fn members_at(
     use crate::model::PastUnknown;
     let dir = crate::paths::revclock_dir();
     let clock = crate::sources::revclock::ClockFile::open(Some(&dir), cluster_id, Utc::now()).clock;
-    let read = crate::sources::etcd::read_members_at(client, &etcd.prefix, &clock, at);
-    match tokio::time::timeout(BACKEND_TIMEOUT * 2, read).await {
+    // Bounded as the console's read, within the snapshot's deadline: past it, what arrived is
+    // written and marked partial. The outer timeout only catches a compaction probe that hangs.
+    let bounds = crate::sources::etcd::Bounds::within(BACKEND_TIMEOUT * 2);
+    let read = crate::sources::etcd::read_members_at(client, &etcd.prefix, &clock, at, bounds);
+    match tokio::time::timeout(BACKEND_TIMEOUT * 4, read).await {
         Err(_) => Section::Failed(format!(
             "etcd: unreachable: the members at that time did not arrive within {} s",
-            (BACKEND_TIMEOUT * 2).as_secs()
+            (BACKEND_TIMEOUT * 4).as_secs()
         )),
         Ok(Err(PastUnknown::NoRevision(u))) => Section::Note(format!(
             "etcd: {} (the revision clock in {} is kept by the console while it runs)",
@@ -284,6 +287,13 @@ async fn members_at(
                         t.to_rfc3339_opts(SecondsFormat::Secs, true)
                     ))
                 ),
+            };
+            let note = match &past.partial {
+                Some(p) => format!(
+                    "{note}; {} — the first members in key order only",
+                    p.describe()
+                ),
+                None => note,
             };
             Section::Ok(MembersData {
                 prefix: etcd.prefix.clone(),

@@ -41,7 +41,9 @@ pub use log::{severity_from_name, LogLine, SenderZone, REREAD_AROUND, SEVERITY_N
 pub use log_fields::{Fields, FieldsBuilder};
 pub use member::{by_role_and_instance, default_order, Member};
 pub use metrics::{MetricsQuery, MetricsResult, Points, Series, Window};
-pub use msg::{DeregisterOutcome, LeaseKeys, Msg, PastMembers, PastUnknown, RestoreOutcome};
+pub use msg::{
+    DeregisterOutcome, LeaseKeys, Msg, Partial, PastMembers, PastUnknown, RestoreOutcome,
+};
 pub use natural::natural_cmp;
 pub use severity::Severity;
 pub use source::{ClusterId, Health, SourceId, SourceKind};

@@ -180,6 +180,28 @@ pub struct PastMembers {
     /// The revision asked for is compacted: etcd's compacted revision and about when the console
     /// saw it (the members are then those at the compacted revision, the nearest there are).
     pub compacted: Option<(i64, Option<DateTime<Utc>>)>,
+    /// The read stopped at its bounds (key cap or time budget) before the end of the prefix:
+    /// `members` are the first ones in key order only.
+    pub partial: Option<Partial>,
+}
+
+/// How much of a bounded read arrived, and why it stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Partial {
+    /// Members read (and shown).
+    pub read: usize,
+    /// Keys under the prefix at that revision, when etcd counted them in time.
+    pub total: Option<i64>,
+    /// What stopped it: `cap 100000 members`, `30 s budget`.
+    pub why: String,
+}
+
+impl Partial {
+    /// `partial: 3 of 7 (cap 3 members)`.
+    pub fn describe(&self) -> String {
+        let of = self.total.map_or(String::new(), |t| format!(" of {t}"));
+        format!("partial: {}{of} ({})", self.read, self.why)
+    }
 }
 
 /// Why the members at a time are not known.

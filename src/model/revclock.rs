@@ -5,6 +5,37 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
+/// Where the revision clock's recorder takes the time of a pair from: the system clock, or one
+/// a test sets (so pairs are at known times, not at whenever the test happened to run).
+#[derive(Clone)]
+pub struct Now(std::sync::Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);
+
+impl Now {
+    pub fn system() -> Now {
+        Now(std::sync::Arc::new(Utc::now))
+    }
+
+    pub fn from_fn(f: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Now {
+        Now(std::sync::Arc::new(f))
+    }
+
+    pub fn get(&self) -> DateTime<Utc> {
+        (self.0)()
+    }
+}
+
+impl Default for Now {
+    fn default() -> Now {
+        Now::system()
+    }
+}
+
+impl std::fmt::Debug for Now {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Now({})", self.get())
+    }
+}
+
 /// At most one pair a second.
 pub const MIN_GAP_MS: i64 = 1_000;
 /// Pairs older than this are dropped.

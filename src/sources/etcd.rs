@@ -15,28 +15,29 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use super::backoff::Backoff;
+pub use super::etcd_at::{read_members_at, Bounds};
 use crate::config::EtcdProfile;
 use crate::model::{
     default_order, ClusterId, Command, DeregisterOutcome, Health, KvEntry, KvEvent, LeaseKeys,
-    Member, Msg, PastMembers, PastUnknown, RestoreOutcome, SourceId, SourceKind,
+    Member, Msg, PastUnknown, RestoreOutcome, SourceId, SourceKind,
 };
 
 /// Keys in the first page of the initial listing before it was cut into key ranges; kept as the
 /// size tests and benches compare with.
 pub const PAGE_SIZE: i64 = 5_000;
 /// Keys in the first page of a key range: most ranges are read whole in it.
-const FIRST_RANGE_PAGE: i64 = 200_000;
+pub(super) const FIRST_RANGE_PAGE: i64 = 200_000;
 /// Byte budget of a page after a range's first: far below the 512 MiB decoding limit of the listing.
-const PAGE_BYTES: usize = 64 << 20;
+pub(super) const PAGE_BYTES: usize = 64 << 20;
 /// Bounds for pages after the first. etcd 3.4 collects every key of the remaining range for each
 /// ranged `get` and applies `limit` afterwards, so a page costs as much as the rest of the range:
 /// 100k keys took ~550 ms in 5,000-key pages and ~260 ms in two pages (BENCHMARKS.md).
-const MIN_PAGE_SIZE: i64 = 256;
-const MAX_PAGE_SIZE: i64 = 400_000;
+pub(super) const MIN_PAGE_SIZE: i64 = 256;
+pub(super) const MAX_PAGE_SIZE: i64 = 400_000;
 /// Most watch responses gathered into one message to the UI.
 const COALESCE: usize = 1024;
 /// Deadline for one-off requests (deregister, TTL, history) so a dead server never blocks the loop.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long etcd may take to answer a progress request before the session is given up: a frozen
 /// or cut-off server is noticed within the keep-alive interval (the progress cadence) plus this.
 const PROGRESS_ANSWER: Duration = Duration::from_secs(5);
@@ -71,6 +72,8 @@ pub struct EtcdSource {
     clock_dir: Option<std::path::PathBuf>,
     /// Time → revision pairs of the cluster answering (see `model::revclock`).
     clock: Option<super::revclock::ClockFile>,
+    /// The time pairs are recorded at (the system's; a test's own to put them at known times).
+    now: crate::model::revclock::Now,
     /// The time cursor's range read in flight: a newer one aborts it (newest wins).
     members_at: Option<AbortOnDrop>,
 }
@@ -114,6 +117,7 @@ impl EtcdSource {
             heard: None,
             clock_dir: None,
             clock: None,
+            now: Default::default(),
             members_at: None,
         }
     }
@@ -124,13 +128,19 @@ impl EtcdSource {
         self
     }
 
+    /// Takes the revision clock's times from `now` (tests: pairs at known times).
+    pub fn with_revclock_now(mut self, now: crate::model::revclock::Now) -> Self {
+        self.now = now;
+        self
+    }
+
     /// A response header's revision, for the revision clock (of the cluster that answered).
     fn observe_revision(&mut self, revision: i64) {
         if revision <= 0 {
             return;
         }
         if let Some(clock) = &mut self.clock {
-            clock.observe(Utc::now(), revision);
+            clock.observe(self.now.get(), revision);
         }
     }
 
@@ -140,7 +150,7 @@ impl EtcdSource {
             self.clock = Some(super::revclock::ClockFile::open(
                 self.clock_dir.as_deref(),
                 cluster_id,
-                Utc::now(),
+                self.now.get(),
             ));
         }
     }
@@ -155,7 +165,8 @@ impl EtcdSource {
             .unwrap_or_default();
         let (client, tx, prefix) = (client.clone(), self.tx.clone(), self.profile.prefix.clone());
         self.members_at = Some(AbortOnDrop(tokio::spawn(async move {
-            let result = read_members_at(client, &prefix, &clock, at).await;
+            let bounds = super::etcd_at::Bounds::console();
+            let result = read_members_at(client, &prefix, &clock, at, bounds).await;
             let _ = tx.send(Msg::MembersAt { at, result }).await;
         })));
     }
@@ -274,7 +285,7 @@ impl EtcdSource {
             if let Some(reason) = self.continuity(&client, next - 1).await? {
                 // Another history under the same ids: its revisions mean other times.
                 if let Some(clock) = &mut self.clock {
-                    clock.restart(Utc::now());
+                    clock.restart(self.now.get());
                 }
                 self.forget_position(reason);
             }
@@ -675,94 +686,6 @@ impl EtcdSource {
     }
 }
 
-/// How long a range read for the time cursor may take (100k members: well under a second).
-const RANGE_AT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The members under `prefix` at the revision `clock` maps `at` to. Below etcd's compaction the
-/// nearest it has: the compacted revision, learnt from a watch started at revision 1 (a ranged
-/// get only says "compacted", not where).
-pub async fn read_members_at(
-    client: Client,
-    prefix: &str,
-    clock: &crate::model::revclock::RevisionClock,
-    at: chrono::DateTime<Utc>,
-) -> Result<PastMembers, PastUnknown> {
-    let pair = clock.revision_at(at).map_err(PastUnknown::NoRevision)?;
-    let read = |revision: i64| {
-        let mut kv = client.kv_client().max_decoding_message_size(512 << 20);
-        let opts = GetOptions::new().with_prefix().with_revision(revision);
-        let prefix = prefix.to_string();
-        async move {
-            tokio::time::timeout(
-                RANGE_AT_TIMEOUT,
-                kv.get(prefix.as_bytes().to_vec(), Some(opts)),
-            )
-            .await
-            .map_err(|_| "etcd did not answer within 30 s".to_string())?
-            .map_err(|e| e.to_string())
-        }
-    };
-    let members = |resp: etcd_client::GetResponse| -> Vec<Member> {
-        let mut m: Vec<Member> = resp
-            .kvs()
-            .iter()
-            .map(|kv| Member::from_entry(prefix, entry(kv), None))
-            .collect();
-        m.sort_by(default_order);
-        m
-    };
-    match read(pair.revision).await {
-        Ok(resp) => Ok(PastMembers {
-            revision: pair.revision,
-            seen: pair.time(),
-            members: members(resp),
-            compacted: None,
-        }),
-        Err(e) if e.contains("compacted") => {
-            let compacted = compacted_revision(&client, prefix).await.map_err(|e| {
-                PastUnknown::Failed(format!("revision {} is compacted; {e}", pair.revision))
-            })?;
-            let resp = read(compacted).await.map_err(|e| {
-                PastUnknown::Failed(format!("reading the compacted revision {compacted}: {e}"))
-            })?;
-            Ok(PastMembers {
-                revision: compacted,
-                seen: pair.time(),
-                members: members(resp),
-                compacted: Some((compacted, clock.time_of(compacted))),
-            })
-        }
-        Err(e) => Err(PastUnknown::Failed(format!(
-            "reading revision {}: {e}",
-            pair.revision
-        ))),
-    }
-}
-
-/// etcd's compacted revision: a watch from revision 1 is cancelled with it.
-async fn compacted_revision(client: &Client, prefix: &str) -> Result<i64, String> {
-    let mut client = client.clone();
-    let opts = WatchOptions::new().with_prefix().with_start_revision(1);
-    let ask = async {
-        let mut stream = client
-            .watch(prefix.as_bytes(), Some(opts))
-            .await
-            .map_err(|e| e.to_string())?;
-        while let Some(resp) = stream.message().await.map_err(|e| e.to_string())? {
-            if resp.compact_revision() > 0 {
-                return Ok(resp.compact_revision());
-            }
-            if !resp.events().is_empty() {
-                return Err("etcd replayed from revision 1: nothing is compacted".to_string());
-            }
-        }
-        Err("the watch ended without saying".to_string())
-    };
-    tokio::time::timeout(REQUEST_TIMEOUT, ask)
-        .await
-        .map_err(|_| "etcd did not say where it compacted within 5 s".to_string())?
-}
-
 /// A lease's remaining TTL and the keys on it. Under auth, reading another user's lease may be
 /// refused: that is said as `permission denied`, never as a lease with no keys.
 pub async fn lease_keys(client: &mut Client, lease: i64) -> Result<LeaseKeys, String> {
@@ -1040,10 +963,11 @@ pub const PREVIEW_ROWS: usize = 2_000;
 /// Key ranges read at once. etcd 3.4 walks a range's whole part of its index for every ranged
 /// `get` (limit or not), so a range read costs the keys in it: a few at a time, in key order, lets
 /// the first (small) ranges answer first while the others keep etcd's cores busy.
-const RANGES_IN_FLIGHT: usize = 4;
+pub(super) const RANGES_IN_FLIGHT: usize = 4;
 /// Where a listing is cut into key ranges: before each of these as the first byte of the name under
 /// the prefix. A range that holds nothing costs one cheap request.
-const CUT_BEFORE: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+pub(super) const CUT_BEFORE: &[u8] =
+    b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// [`list_prefix_as`], reporting [`ListProgress`] to `progress` (from the reading tasks) as pages
 /// arrive. The revision comes from a point read of the prefix key (constant cost); the total from
@@ -1194,7 +1118,7 @@ fn split_rest(
 /// Cuts all of `[prefix, end)` into consecutive ranges before each byte of `before` as the first
 /// byte of the name under the prefix; when the prefix has no trailing '/', also after a '/' there
 /// (`/services` + `/api/…`).
-fn cut_ranges(prefix: &[u8], end: Vec<u8>, before: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+pub(super) fn cut_ranges(prefix: &[u8], end: Vec<u8>, before: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut heads = vec![prefix.to_vec()];
     if !prefix.is_empty() && !prefix.ends_with(b"/") {
         heads.push([prefix, b"/"].concat());
@@ -1266,7 +1190,7 @@ async fn list_range<T>(
 }
 
 /// Like `entry`, taking the decoded buffers instead of copying them (a listing is 100k of these).
-fn owned_entry(kv: KeyValue) -> KvEntry {
+pub(super) fn owned_entry(kv: KeyValue) -> KvEntry {
     let (create_revision, mod_revision, version, lease) = (
         kv.create_revision(),
         kv.mod_revision(),

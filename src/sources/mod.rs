@@ -1,7 +1,7 @@
 //! Sources own their connection, retry/backoff and resume point. They send typed facts (`Msg`) into
 //! one bounded channel and receive `Command`s on their own; they never touch `State`.
 //!
-//! - `etcd.rs` membership (list + watch), `discovery.rs` backends found under a prefix in etcd,
+//! - `etcd.rs` membership (list + watch), `etcd_at.rs` the members at a past revision, `discovery.rs` backends found under a prefix in etcd,
 //!   `demo.rs` a simulated fleet.
 //! - `checks/`, `metrics/`, `logs/`: one folder per pane, one file per backend; the folder's
 //!   `mod.rs` dispatches to its backends and `common.rs` holds what they share (it imports none of
@@ -17,6 +17,7 @@ pub mod checks;
 pub mod demo;
 pub mod discovery;
 pub mod etcd;
+pub mod etcd_at;
 pub mod http;
 pub mod logs;
 pub mod metrics;

@@ -586,13 +586,19 @@ impl Logs {
         self.lines.iter().find_map(|l| l.time)
     }
 
-    /// `t`: the cursor on the first shown line at or after `at`. `None` when no line is.
+    /// `t`: the cursor on the earliest shown line at or after `at` (the first of those in the
+    /// buffer on a tie). `None` when no line is. The earliest by time, not the first in the
+    /// buffer: lines read again around a moment are appended after the live tail, so the first
+    /// line at or after `at` in buffer order can be a live one hours later.
     pub fn jump_to_time(&mut self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let found = self
             .matches
             .iter()
             .copied()
-            .find(|s| self.get(*s).and_then(|l| l.time).is_some_and(|t| t >= at))?;
+            .filter_map(|s| Some((s, self.get(s)?.time?)))
+            .filter(|(_, t)| *t >= at)
+            .min_by_key(|(_, t)| *t)
+            .map(|(s, _)| s)?;
         let time = self.get(found).and_then(|l| l.time);
         self.select_seq(found);
         time
@@ -1593,6 +1599,13 @@ mod tests {
             "the re-read lines hold the moment asked for"
         );
         assert_eq!(l.pending_jump, None);
+        // Buffered out of time order (a re-read appended after a later line): the earliest
+        // line at or after the moment, not the first in the buffer.
+        let mut late = line("appended earlier", 6);
+        late.time = Some(t0 + chrono::Duration::minutes(2) + chrono::Duration::seconds(30));
+        l.push(late);
+        time_jump(&mut l, "14:02:10", now, true, false);
+        assert_eq!(sel(&l), "appended earlier");
         // Nothing at or after the time: the cursor stays, and it is said.
         let (say, _) = time_jump(&mut l, "2027-01-01T00:00:00Z", now, true, false);
         assert!(say.contains("no buffered line"), "{say}");

@@ -3304,6 +3304,7 @@ fn members_at_a_time_replace_the_pane_until_live_while_the_watch_keeps_the_live_
             .map(|k| crate::model::Member::from_entry("/services/", kv(k, "10.9.9.9", 5, 0), None))
             .collect(),
         compacted: None,
+        partial: None,
     };
     // An answer for a moment the cursor left is dropped.
     update(
@@ -3484,6 +3485,7 @@ fn d_shows_who_joined_and_left_between_the_cursor_and_now() {
                     member("/services/old/old-1", 4),
                 ],
                 compacted: None,
+                partial: None,
             }),
         },
     );
@@ -3689,4 +3691,87 @@ fn re_ack_extends_our_own_and_taking_over_says_whose() {
     s.popup = None;
     handle_action(&mut s, Action::ToggleUnackedOnly);
     assert_eq!(s.checks.visible_len(), 0);
+}
+
+#[test]
+fn a_partial_past_says_so_in_the_members_title_and_the_status() {
+    use crate::model::{Partial, PastMembers};
+    let mut s = synced();
+    s.utc = true;
+    command(&mut s, "at -10m");
+    let at = t0() - Duration::minutes(10);
+    let members = ["/services/api/a-1", "/services/db/d-1"]
+        .iter()
+        .map(|k| crate::model::Member::from_entry("/services/", kv(k, "10.9.9.9", 5, 0), None))
+        .collect();
+    let partial = Partial {
+        read: 2,
+        total: Some(7),
+        why: "cap 2 members".into(),
+    };
+    update(
+        &mut s,
+        Msg::MembersAt {
+            at,
+            result: Ok(PastMembers {
+                revision: 7,
+                seen: at,
+                members,
+                compacted: None,
+                partial: Some(partial),
+            }),
+        },
+    );
+    assert_eq!(
+        time_cursor::pane_note(&s, Pane::Members).as_deref(),
+        Some("at 04:00:00 UTC · rev 7 · partial: 2 of 7 (cap 2 members)")
+    );
+    let status = s
+        .status
+        .as_ref()
+        .map(|m| m.text.clone())
+        .unwrap_or_default();
+    assert!(
+        status.contains("the first members in key order only"),
+        "{status}"
+    );
+}
+
+#[test]
+fn lease_ttls_are_unknown_only_while_the_past_members_are_on_screen() {
+    use crate::model::{PastMembers, PastUnknown};
+    let mut s = synced();
+    assert!(!s.time.shows_past_members());
+    command(&mut s, "at -10m");
+    let at = t0() - Duration::minutes(10);
+    // Still reading: the live set (and its live TTLs) is on screen.
+    assert!(!s.time.shows_past_members());
+    let member = crate::model::Member::from_entry(
+        "/services/",
+        kv("/services/web/web-1", "x", 5, 0x10),
+        None,
+    );
+    let past = PastMembers {
+        revision: 7,
+        seen: at,
+        members: vec![member],
+        compacted: None,
+        partial: None,
+    };
+    update(
+        &mut s,
+        Msg::MembersAt {
+            at,
+            result: Ok(past),
+        },
+    );
+    assert!(s.time.shows_past_members());
+    // Not known at the next step: the live members come back, with their live TTLs.
+    handle_action(&mut s, Action::StepBack);
+    let at2 = at - Duration::minutes(1);
+    let result = Err(PastUnknown::Failed("etcd is unreachable".into()));
+    update(&mut s, Msg::MembersAt { at: at2, result });
+    assert!(!s.time.shows_past_members());
+    command(&mut s, "live");
+    assert!(!s.time.shows_past_members());
 }

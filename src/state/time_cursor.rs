@@ -42,6 +42,9 @@ pub enum MembersAt {
         /// The revision asked for was compacted: what is shown is the compacted revision and
         /// about when that was.
         compacted: Option<Option<DateTime<Utc>>>,
+        /// The read stopped at its bounds: only the first members in key order are shown
+        /// (`partial: 3 of 7 (cap 3 members)`).
+        partial: Option<String>,
     },
     /// Not known (no revision that early, etcd unreachable): the live members stay on screen,
     /// marked so.
@@ -51,6 +54,12 @@ pub enum MembersAt {
 impl TimeCursor {
     pub fn is_live(&self) -> bool {
         self.at.is_none()
+    }
+
+    /// Whether the members pane shows the past (not the live set kept behind it). Then a lease's
+    /// TTL is unknown: etcd keeps no history of leases, and the TTLs the console polls are today's.
+    pub fn shows_past_members(&self) -> bool {
+        self.live_members.is_some()
     }
 }
 
@@ -316,7 +325,14 @@ pub fn members_at(
             state
                 .members
                 .patch_to(past.revision, past.members, state.now);
-            shown_members(state, past.revision, past.seen, past.compacted, count);
+            shown_members(
+                state,
+                &past_meta(&past.partial),
+                past.revision,
+                past.seen,
+                past.compacted,
+                count,
+            );
         }
         Ok(past) => {
             // The pane's sort and filter stay; its rows are the past's.
@@ -328,7 +344,14 @@ pub fn members_at(
             shown.apply_listing(past.revision, past.members, state.now);
             let live = std::mem::replace(&mut state.members, shown);
             state.time.live_members = Some(Box::new(live));
-            shown_members(state, past.revision, past.seen, past.compacted, count);
+            shown_members(
+                state,
+                &past_meta(&past.partial),
+                past.revision,
+                past.seen,
+                past.compacted,
+                count,
+            );
         }
         Err(why) => {
             let text = match why {
@@ -346,9 +369,15 @@ pub fn members_at(
     Vec::new()
 }
 
-/// The members pane shows `revision` now: said (and, below a compaction, warned).
+/// What the title says of a partial read.
+fn past_meta(partial: &Option<crate::model::Partial>) -> Option<String> {
+    partial.as_ref().map(|p| p.describe())
+}
+
+/// The members pane shows `revision` now: said (and, below a compaction or when partial, warned).
 fn shown_members(
     state: &mut State,
+    partial: &Option<String>,
     revision: i64,
     seen: DateTime<Utc>,
     compacted: Option<(i64, Option<DateTime<Utc>>)>,
@@ -364,10 +393,17 @@ fn shown_members(
             ),
         );
     }
+    if let Some(partial) = partial {
+        state.say(
+            Level::Warn,
+            format!("members at rev {revision}: {partial} — the first members in key order only"),
+        );
+    }
     state.time.members = MembersAt::Shown {
         revision,
         seen,
         compacted,
+        partial: partial.clone(),
     };
 }
 
@@ -390,10 +426,19 @@ pub fn pane_note(state: &State, pane: Pane) -> Option<String> {
             MembersAt::Reading => format!("at {when}: reading…"),
             MembersAt::Shown {
                 revision,
-                compacted: None,
+                compacted,
+                partial,
                 ..
-            } => format!("at {when} · rev {revision}"),
-            MembersAt::Shown { revision, .. } => format!("at {when} · compacted: rev {revision}"),
+            } => {
+                let rev = match compacted {
+                    None => format!("rev {revision}"),
+                    Some(_) => format!("compacted: rev {revision}"),
+                };
+                match partial {
+                    Some(p) => format!("at {when} · {rev} · {p}"),
+                    None => format!("at {when} · {rev}"),
+                }
+            }
             MembersAt::Unknown(_) => format!("at {when}: unknown — LIVE shown"),
         },
         // A pane without a backend says so itself; it has no moment to show.

@@ -49,6 +49,10 @@ fn cells(ctx: &Ctx, mem: &Member, scoped: bool) -> Cells {
     let m = &st.members;
     let ttl = if mem.lease == 0 {
         ("-".to_string(), muted(ctx))
+    } else if st.time.shows_past_members() {
+        // The key had a lease then; how long it had left then is not known (a TTL polled now
+        // would pass for the past's, and `…` would promise an answer that never comes).
+        ("?".to_string(), muted(ctx))
     } else {
         match m.lease_remaining(mem.lease, st.members_clock()) {
             Some(s) if s <= 5 => (duration_short(s), ctx.theme.style(StyleName::Warning)),

@@ -206,6 +206,11 @@ fn detail(
             ]));
             let lease = if m.lease == 0 {
                 "none (key stays until deleted)".to_string()
+            } else if st.time.shows_past_members() {
+                format!(
+                    "{:x} ({}), TTL then unknown (etcd keeps no history of leases)",
+                    m.lease, m.lease
+                )
             } else {
                 let ttl = st
                     .members

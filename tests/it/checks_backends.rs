@@ -951,3 +951,73 @@ async fn unsilence(
     })
     .await
 }
+
+// ---------------------------------------------------------------------------------------------
+// Sensu Core at the time cursor's moment: statuses without times, estimated back from `executed`
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn core_check_at_a_time_is_estimated_from_executed_and_interval() {
+    use crate::common::checks_console::ChecksConsole;
+    use opsconsole::state::{time_cursor, Pane};
+
+    // Nine runs a minute apart (interval 60), the last 10 s ago: OK, then CRIT for the last three
+    // (estimated at executed − 120 s, − 60 s, executed). Sensu Core keeps no times of its own.
+    let executed = now() - 10;
+    let results = vec![json!({"client": "web-1",
+        "check": core_check("check_http", 2, json!([0, 0, 0, 0, 0, 0, 2, 2, 2]), executed)})];
+    let fake = Arc::new(Mutex::new(CoreFake {
+        results,
+        events: Vec::new(),
+        silenced: Vec::new(),
+    }));
+    let f = fake.clone();
+    let server = Server::start(move |req| core_handle(&mut f.lock().unwrap(), req)).await;
+    let polled = profile(
+        "sensu-core",
+        &server.url,
+        ", timeout_secs = 5, interval_secs = 1",
+    );
+    let mut c = ChecksConsole::start(polled, "sensu-core");
+    c.until(Duration::from_secs(5), "the check", |c| {
+        c.state().checks.results.len() == 1
+    })
+    .await;
+    assert!(server.requests().iter().any(|r| r.path() == "/results"));
+    let row = |c: &ChecksConsole| c.state().checks.results[0].clone();
+    assert_eq!(row(&c).status, 2);
+    let at = |c: &mut ChecksConsole, when: &str| {
+        c.h.tick();
+        c.h.press(":");
+        c.h.type_text(&format!("at {when}"));
+        c.h.press("enter");
+    };
+
+    // 5 min ago: the run estimated at executed − 300 s was OK; marked as an estimate.
+    at(&mut c, "-5m");
+    assert_eq!(row(&c).status, 0, "OK five minutes ago: {:?}", row(&c));
+    assert!(
+        row(&c).output.starts_with("≈ status at ") && row(&c).output.ends_with("(now: CRIT)"),
+        "{}",
+        row(&c).output
+    );
+    let note = time_cursor::pane_note(c.state(), Pane::Checks).unwrap_or_default();
+    assert!(note.contains("≈ from history"), "{note}");
+    // 90 s ago: the run at executed − 120 s was already CRIT.
+    at(&mut c, "-90s");
+    assert_eq!(row(&c).status, 2, "CRIT 90 s ago: {:?}", row(&c));
+    // Before the oldest estimated run (executed − 480 s): unknown, not guessed.
+    at(&mut c, "-10m");
+    assert_eq!(row(&c).status, 3, "{:?}", row(&c));
+    assert!(
+        row(&c).output.contains("history starts later"),
+        "{}",
+        row(&c).output
+    );
+
+    // Live again: the check as Sensu says now.
+    c.h.press(":");
+    c.h.type_text("live");
+    c.h.press("enter");
+    assert_eq!(row(&c).status, 2);
+    assert_eq!(row(&c).output, "check_http status 2\n");
+}

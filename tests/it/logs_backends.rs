@@ -650,10 +650,19 @@ impl Es {
             Some(Value::String(s)) if s == "now-1h" => now_ms() - 3_600_000,
             other => return Reply::json(400, &es_error(&format!("unsupported gte {other:?}"))),
         };
+        // The time cursor's window around a moment ends before `lt` (ES excludes it).
+        let lt = body
+            .pointer("/query/range/@timestamp/lt")
+            .and_then(Value::as_i64)
+            .unwrap_or(i64::MAX);
         let desc = body.pointer("/sort/0/@timestamp/order") == Some(&json!("desc"));
         let size = body["size"].as_u64().unwrap_or(10) as usize;
         let from = body["from"].as_u64().unwrap_or(0) as usize;
-        let mut docs: Vec<&Doc> = self.docs.iter().filter(|d| d.ts >= gte).collect();
+        let mut docs: Vec<&Doc> = self
+            .docs
+            .iter()
+            .filter(|d| d.ts >= gte && d.ts < lt)
+            .collect();
         docs.sort_by_key(|d| d.ts); // stable: ties keep insertion order
         if desc {
             docs.reverse();
@@ -1061,4 +1070,137 @@ async fn loki_without_tenant_sends_no_org_header() {
     let reqs = server.requests();
     assert!(reqs.len() >= 2);
     assert!(reqs.iter().all(|r| r.header("x-scope-orgid").is_none()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The time cursor with Elasticsearch: `:at` reads the window around its moment from the server
+
+/// The `_search` requests whose range is [from, to) in epoch millis.
+fn searched(server: &HttpServer, from: i64, to: i64) -> usize {
+    server
+        .requests()
+        .iter()
+        .filter(|r| {
+            let range = r.json().pointer("/query/range/@timestamp").cloned();
+            range.is_some_and(|g| g["gte"] == json!(from) && g["lt"] == json!(to))
+        })
+        .count()
+}
+
+/// Applies the headless console's messages until `done` (or fails after 10 s, saying `what`).
+async fn pump(
+    h: &mut common::headless::Headless,
+    what: &str,
+    done: fn(&common::headless::Headless) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !done(h) {
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        if let Ok(Some(m)) = h.next(Duration::from_millis(200)).await {
+            h.apply(m);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_cursor_reads_elasticsearch_around_its_moment_and_again_at_each_step() {
+    use common::headless::Headless;
+    use opsconsole::model::SourceKind;
+
+    let es = Arc::new(Mutex::new(Es::default()));
+    let now = now_ms();
+    // Two hours ago: older than the live tail's hour, so only a read around the moment has them.
+    let at_ms = now - 2 * 3_600_000;
+    {
+        let mut e = es.lock().unwrap();
+        e.add("b", at_ms - 120_000, "around: two minutes before");
+        e.add("m", at_ms, "around: the moment");
+        e.add("a", at_ms + 60_000, "around: a minute after");
+        // Outside the ±5 min window: never shown at the moment.
+        e.add("far", at_ms + 20 * 60_000, "twenty minutes after");
+        e.add("live", now - 1000, "live");
+    }
+    let server = es_server(es.clone()).await;
+    let toml = format!(
+        "[clusters.t]\netcd = {{ endpoints = [\"http://127.0.0.1:1\"], prefix = \"/services/\" }}\n\
+         logs = {{ kind = \"elasticsearch\", url = \"{}\", interval_secs = 1 }}\n",
+        server.url()
+    );
+    let profile = opsconsole::config::Config::parse(&toml, std::path::Path::new("/t/c.toml"))
+        .expect("profile")
+        .cluster("t")
+        .expect("cluster t")
+        .clone();
+    let mut h = Headless::with(profile, |s| s.utc = true);
+    pump(&mut h, "the live tail", |h| {
+        h.state().health_of(SourceKind::Logs) == Some(&Health::Live)
+            && h.state()
+                .logs
+                .selected()
+                .is_some_and(|l| l.message == "live")
+    })
+    .await;
+    let selected = |h: &Headless| {
+        h.state()
+            .logs
+            .selected()
+            .map(|l| l.message.clone())
+            .unwrap_or_default()
+    };
+    let messages = |h: &Headless| -> Vec<String> {
+        h.state()
+            .logs
+            .visible()
+            .map(|(l, _)| l.message.clone())
+            .collect()
+    };
+
+    let at = chrono::DateTime::from_timestamp_millis(at_ms).expect("a time");
+    h.tick();
+    h.press(":");
+    h.type_text(&format!(
+        "at {}",
+        at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    ));
+    h.press("enter");
+    assert_eq!(h.state().time.at, Some(at));
+    pump(&mut h, "the read around the moment", |h| {
+        h.state().logs.pending_jump.is_none()
+    })
+    .await;
+    // Asked for [at − 5 min, at + 5 min), and the pane stands on the moment's line.
+    assert_eq!(
+        searched(&server, at_ms - 300_000, at_ms + 300_000),
+        1,
+        "{:#?}",
+        server
+            .requests()
+            .iter()
+            .map(Request::json)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(selected(&h), "around: the moment");
+    assert!(!messages(&h).iter().any(|m| m == "twenty minutes after"));
+    // `]`: a minute later, read again around the new moment.
+    h.press("]");
+    let later = at_ms + 60_000;
+    assert_eq!(h.state().time.at.map(|t| t.timestamp_millis()), Some(later));
+    pump(&mut h, "the read around the next moment", |h| {
+        h.state().logs.pending_jump.is_none()
+    })
+    .await;
+    assert_eq!(searched(&server, later - 300_000, later + 300_000), 1);
+    assert_eq!(selected(&h), "around: a minute after");
+    // Live again: the tail follows, and a line written now is the one the pane stands on.
+    h.press("esc");
+    assert_eq!(h.state().time.at, None);
+    assert!(h.state().logs.follow);
+    es.lock().unwrap().add("new", now_ms(), "live again");
+    pump(&mut h, "the new live line, followed", |h| {
+        h.state()
+            .logs
+            .selected()
+            .is_some_and(|l| l.message == "live again")
+    })
+    .await;
 }

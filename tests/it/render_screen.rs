@@ -760,6 +760,7 @@ fn at_ten_minutes_ago() -> State {
                 seen: at - Duration::seconds(2),
                 members: past,
                 compacted: None,
+                partial: None,
             }),
         },
     );
@@ -772,6 +773,25 @@ fn render_time_cursor_status_bar_and_pane_titles() {
     let backend = draw(&mut s, &theme("default"));
     let screen = format!("{:?}", backend);
     assert!(screen.contains(" AT 04:00:00 UTC (live: T) "), "{screen}");
+    // A leased member's TTL at T is unknown (`?`), never today's TTL nor a pending `…`; a key
+    // without a lease had none then either (`-`).
+    let row = |name: &str| {
+        screen
+            .split('"')
+            .find(|l| l.contains(name))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        row("web-1 ").contains(":80          ?   "),
+        "{}",
+        row("web-1 ")
+    );
+    assert!(
+        row("web-7 ").contains(":80          -   "),
+        "{}",
+        row("web-7 ")
+    );
     insta::assert_snapshot!("time_cursor_members_at", backend);
     // The badge is drawn in the danger style: the past must not pass for now.
     let buf = backend.buffer();

@@ -458,6 +458,7 @@ fn run_child_console(spec: &str) {
         history_file: None,
         journal_dir: opsconsole::paths::journal_dir(),
         clock_dir: None,
+        revclock_now: Default::default(),
     };
     let _log = opsconsole::logging::init();
     app::install_panic_hook();

@@ -493,3 +493,189 @@ async fn alerts_resolved_since_show_at_their_time_from_prometheus_alerts() {
     h.press("enter");
     assert!(h.state().checks.results.is_empty());
 }
+
+// ---------------------------------------------------------------------------------------------
+// The read at a revision is paged and bounded like the live listing
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_at_a_revision_are_read_in_pages_and_a_capped_read_says_partial() {
+    use opsconsole::sources::etcd_at::{members_at_revision, Bounds};
+
+    let etcd = Etcd::start();
+    // Three key ranges (api, db, web); web holds more keys than a first page of 2.
+    for k in ["api/a-1", "api/a-2", "db/d-1"] {
+        etcd.ctl(&["put", &format!("{PREFIX}{k}"), "10.0.0.9:80"]);
+    }
+    for i in 1..=5 {
+        etcd.ctl(&[
+            "put",
+            &format!("{PREFIX}web/web-{i}"),
+            &format!("10.0.0.{i}:80"),
+        ]);
+    }
+    let then = etcd_revision(&etcd);
+    // Later changes must not leak into the read at `then`.
+    etcd.ctl(&["del", &format!("{PREFIX}web/web-2")]);
+    etcd.ctl(&["put", &format!("{PREFIX}web/web-6"), "10.0.0.6:80"]);
+    etcd.ctl(&["put", &format!("{PREFIX}api/a-1"), "10.0.0.99:80"]);
+
+    let client = opsconsole::sources::etcd::connect(&profile(&[etcd.endpoint()]))
+        .await
+        .expect("connect");
+    let as_members = |m: &[opsconsole::model::Member]| -> Members {
+        m.iter()
+            .map(|m| {
+                let value = String::from_utf8_lossy(&m.value).into_owned();
+                (m.key.to_vec(), (value, m.mod_revision, m.lease))
+            })
+            .collect()
+    };
+    let small_pages = Bounds {
+        first_page: 2,
+        max_members: 100,
+        budget: Duration::from_secs(30),
+    };
+    let (members, partial) = members_at_revision(&client, PREFIX, then, small_pages)
+        .await
+        .expect("read at then");
+    let expected = etcd_members_at(&etcd, then);
+    assert_eq!(expected.len(), 8);
+    assert_eq!(
+        as_members(&members),
+        expected,
+        "== etcdctl get --rev {then}"
+    );
+    assert_eq!(partial, None);
+
+    // Capped below the fleet: the first members in key order, and how many there were.
+    let capped = Bounds {
+        max_members: 3,
+        ..small_pages
+    };
+    let (members, partial) = members_at_revision(&client, PREFIX, then, capped)
+        .await
+        .expect("capped read");
+    let first3: Members = expected.clone().into_iter().take(3).collect();
+    assert_eq!(as_members(&members), first3);
+    let partial = partial.expect("a capped read is partial");
+    assert_eq!((partial.read, partial.total), (3, Some(8)));
+    assert_eq!(partial.describe(), "partial: 3 of 8 (cap 3 members)");
+    // Exactly at the cap is whole, not partial.
+    let exact = Bounds {
+        max_members: 8,
+        ..small_pages
+    };
+    let (members, partial) = members_at_revision(&client, PREFIX, then, exact)
+        .await
+        .expect("read at the cap");
+    assert_eq!((members.len(), partial), (8, None));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Members written at known times: the revision clock's recorder driven by the test's clock
+
+/// A clock the test sets; each reading after a set is one second later than the one before, so
+/// observations at one setting are not all in the same second (the recorder keeps at most one
+/// pair a second and would drop the later revisions).
+#[derive(Clone)]
+struct TestClock(std::sync::Arc<std::sync::Mutex<DateTime<Utc>>>);
+
+impl TestClock {
+    fn new(at: DateTime<Utc>) -> TestClock {
+        TestClock(std::sync::Arc::new(std::sync::Mutex::new(at)))
+    }
+
+    fn set(&self, at: DateTime<Utc>) {
+        *self.0.lock().expect("test clock") = at;
+    }
+
+    fn now(&self) -> opsconsole::model::revclock::Now {
+        let me = self.clone();
+        opsconsole::model::revclock::Now::from_fn(move || {
+            let mut t = me.0.lock().expect("test clock");
+            let now = *t;
+            *t = now + chrono::Duration::seconds(1);
+            now
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_written_at_known_times_are_shown_at_those_times() {
+    use chrono::{Duration as Minutes, DurationRound};
+
+    let etcd = Etcd::start();
+    let clocks = tempfile::tempdir().expect("tempdir for the revision clocks");
+    etcd.ctl(&["put", "/services/web/web-1", "10.0.0.1:80"]);
+    etcd.ctl(&["put", "/services/web/web-2", "10.0.0.2:80"]);
+    // Half an hour ago, on the minute: the console lists at t0, web-3 joins at t0 + 10 min,
+    // web-1 leaves at t0 + 20 min (as the recorder sees them).
+    let t0 = (Utc::now() - Minutes::minutes(30))
+        .duration_trunc(Minutes::minutes(1))
+        .expect("a minute boundary");
+    let clock = TestClock::new(t0);
+    let (dir, now) = (clocks.path().to_path_buf(), clock.now());
+    let mut c = Console::with_settings(cluster(profile(&[etcd.endpoint()])), move |s| {
+        s.clock_dir = Some(dir);
+        s.revclock_now = now;
+    });
+    c.until(LIVE * 2, "listed and live", |c| {
+        c.is_live() && !c.snapshots.is_empty()
+    })
+    .await;
+    let r0 = etcd_revision(&etcd);
+    until_clocked(&mut c, clocks.path(), r0).await;
+
+    clock.set(t0 + Minutes::minutes(10));
+    etcd.ctl(&["put", "/services/web/web-3", "10.0.0.3:80"]);
+    let r1 = etcd_revision(&etcd);
+    until_clocked(&mut c, clocks.path(), r1).await;
+    clock.set(t0 + Minutes::minutes(20));
+    etcd.ctl(&["del", "/services/web/web-1"]);
+    let r2 = etcd_revision(&etcd);
+    until_clocked(&mut c, clocks.path(), r2).await;
+
+    // The pairs are at the injected times (a few ticks after each setting), none at the wall's.
+    let pairs = clock_pairs(clocks.path());
+    let at_of = |rev: i64| {
+        pairs
+            .iter()
+            .find(|p| p.revision == rev)
+            .map(|p| p.time())
+            .unwrap_or_else(|| panic!("no pair for revision {rev}: {pairs:?}"))
+    };
+    for (rev, set) in [(r1, 10), (r2, 20)] {
+        let off = at_of(rev) - (t0 + Minutes::minutes(set));
+        assert!(
+            (0..=10).contains(&off.num_seconds()),
+            "rev {rev} at {} ({pairs:?})",
+            at_of(rev)
+        );
+    }
+    assert!(
+        pairs.iter().all(|p| p.time() < t0 + Minutes::minutes(25)),
+        "{pairs:?}"
+    );
+
+    // Each moment shows exactly what etcd had at the revision of that moment.
+    for (minutes, rev, count) in [(5, r0, 2), (15, r1, 3), (25, r2, 2)] {
+        at(&mut c, &rfc3339(t0 + Minutes::minutes(minutes)));
+        let shown = until_answered(&mut c).await;
+        assert!(
+            matches!(shown, MembersAt::Shown { revision, compacted: None, .. } if revision == rev),
+            "at t0 + {minutes} min: {shown:?} ({})",
+            status(&c)
+        );
+        let then = etcd_members_at(&etcd, rev);
+        assert_eq!(then.len(), count);
+        assert_eq!(
+            c.members(),
+            then,
+            "at t0 + {minutes} min == etcdctl --rev {rev}"
+        );
+    }
+    // Before t0 the clock knows nothing.
+    at(&mut c, &rfc3339(t0 - Minutes::minutes(1)));
+    let shown = until_answered(&mut c).await;
+    assert!(matches!(shown, MembersAt::Unknown(_)), "{shown:?}");
+}

@@ -1310,6 +1310,7 @@ mod tests {
     }
 
     mod scanner_against_serde {
+        // The parser under test (by path: the layer check forbids reaching up with super::super).
         use crate::sources::logs::syslog::*;
         use proptest::prelude::*;
 

@@ -349,6 +349,10 @@ impl Core {
                     effects.push(Effect::Listed(members.len()));
                     effects.push(Effect::DrawNow);
                 }
+                if matches!(msg, Msg::MembersAt { .. } | Msg::LogsAround { .. }) {
+                    // The answer to a step of the time cursor or a time jump: the user asked.
+                    effects.push(Effect::DrawNow);
+                }
                 if let Msg::MembersProgress { preview, .. } = &msg {
                     // The first rows of a listing: as wanted as the rest.
                     if !preview.is_empty() && !self.state.members.synced {

@@ -319,31 +319,23 @@ pub fn members_at(
     }
     let utc = state.utc;
     match result {
-        Ok(past) if state.time.live_members.is_some() => {
-            // A past is on screen already (a step): patched to the new one, not rebuilt.
-            let count = past.members.len();
-            state
-                .members
-                .patch_to(past.revision, past.members, state.now);
-            shown_members(
-                state,
-                &past_meta(&past.partial),
-                past.revision,
-                past.seen,
-                past.compacted,
-                count,
-            );
-        }
         Ok(past) => {
-            // The pane's sort and filter stay; its rows are the past's.
-            let mut shown = Members::new(&state.members.prefix);
-            shown.sort = state.members.sort;
-            shown.descending = state.members.descending;
-            shown.filter = state.members.filter.clone();
             let count = past.members.len();
-            shown.apply_listing(past.revision, past.members, state.now);
-            let live = std::mem::replace(&mut state.members, shown);
-            state.time.live_members = Some(Box::new(live));
+            if state.time.live_members.is_some() {
+                // A past is on screen already (a step): patched to the new one, not rebuilt.
+                state
+                    .members
+                    .patch_to(past.revision, past.members, state.now);
+            } else {
+                // The pane's sort and filter stay; its rows are the past's.
+                let mut shown = Members::new(&state.members.prefix);
+                shown.sort = state.members.sort;
+                shown.descending = state.members.descending;
+                shown.filter = state.members.filter.clone();
+                shown.apply_listing(past.revision, past.members, state.now);
+                let live = std::mem::replace(&mut state.members, shown);
+                state.time.live_members = Some(Box::new(live));
+            }
             shown_members(
                 state,
                 &past_meta(&past.partial),

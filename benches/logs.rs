@@ -510,7 +510,7 @@ fn lnav(n: usize) {
 fn navigation() {
     let ctx = PaneCtx {
         checks_kind: "",
-        utc: true,
+        zone: opsconsole::model::DisplayZone::Utc,
     };
     let mut rng = Rng(0x1234_5678_9abc_def1);
     let mut logs = Logs::with_capacity(RING);

@@ -72,7 +72,7 @@ fn fleet() -> Vec<KvEntry> {
 
 fn synced_state(entries: Vec<KvEntry>) -> State {
     let mut s = State::new("bench", "/services/", "bench", now());
-    s.utc = true;
+    s.zone = opsconsole::model::DisplayZone::Utc;
     update(
         &mut s,
         Msg::Health(SourceKind::Etcd.of(ClusterId(0)), Health::Live),

@@ -95,6 +95,8 @@ pub enum Action {
     StepForwardTen,
     /// Members, while the time cursor is set: who joined and left between its moment and now.
     AtDiff,
+    /// The display zone: local → UTC → the configured zone (`zone` in [defaults], `--zone`).
+    CycleZone,
     /// In a member or check detail: open (or, without a local display, copy) link N.
     #[serde(rename = "open_link_1")]
     OpenLink1,
@@ -251,6 +253,9 @@ impl Action {
             Action::StepBackTen => "time cursor: ten minutes earlier (from live: now − 1 min)",
             Action::StepForwardTen => "time cursor: ten minutes later (reaching now: live)",
             Action::AtDiff => "time cursor: who joined and left between its moment and now",
+            Action::CycleZone => {
+                "display zone: local, UTC, the configured one (times typed are read in it; :zone NAME)"
+            }
             Action::OpenLink1 => "open link 1 of the detail (no local display: copy it)",
             Action::OpenLink2 => "open link 2 of the detail (no local display: copy it)",
             Action::OpenLink3 => "open link 3 of the detail (no local display: copy it)",

@@ -217,6 +217,9 @@ struct RawDefaults {
     mouse: bool,
     /// The cluster opened when none is named (`--cluster` and `OPSCONSOLE_CLUSTER` win).
     cluster: Option<Spanned<String>>,
+    /// The display zone times are shown in (an IANA name, `UTC` or `local`); `Z` cycles local,
+    /// UTC and this one. `--utc` and `--zone` win.
+    zone: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -380,6 +383,8 @@ pub struct Config {
     pub mouse: bool,
     /// `[defaults] cluster`: opened when no cluster is named.
     pub default_cluster: Option<String>,
+    /// `[defaults] zone`: the display zone.
+    pub zone: Option<crate::model::DisplayZone>,
     /// Every profile by name, checked; open one with [`Config::cluster`].
     pub clusters: BTreeMap<String, ClusterEntry>,
     /// `[[commands]]`: every cluster's custom commands.
@@ -682,7 +687,15 @@ impl Config {
             ));
         }
         let commands = validate_commands(&raw.commands, "[[commands]]", &line, path)?;
+        let zone = match &raw.defaults.zone {
+            Some(spanned) => Some(
+                crate::model::DisplayZone::parse(spanned.get_ref())
+                    .map_err(|e| invalid(spanned.span().start, format!("defaults.zone: {e}")))?,
+            ),
+            None => None,
+        };
         Ok(Config {
+            zone,
             commands,
             path: path.to_path_buf(),
             keymap: raw.defaults.keymap,
@@ -1903,6 +1916,26 @@ mod tests {
             .to_string();
         assert!(
             e.contains("line 3") && e.contains("userpush applies to a list"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn display_zone_in_defaults() {
+        let base = "[clusters.p]\netcd = { endpoints = [\"http://a:1\"] }\n";
+        assert_eq!(parse(base).unwrap().zone, None);
+        let c = parse(&format!("[defaults]\nzone = \"Asia/Tokyo\"\n{base}")).unwrap();
+        assert_eq!(
+            c.zone,
+            Some(crate::model::DisplayZone::Named(chrono_tz::Tz::Asia__Tokyo))
+        );
+        let c = parse(&format!("[defaults]\nzone = \"UTC\"\n{base}")).unwrap();
+        assert_eq!(c.zone, Some(crate::model::DisplayZone::Utc));
+        let e = parse(&format!("[defaults]\nzone = \"Tokyo\"\n{base}"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 2") && e.contains("not an IANA zone name"),
             "{e}"
         );
     }

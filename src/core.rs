@@ -42,7 +42,9 @@ pub struct Settings {
     /// Run on the embedded simulated fleet instead of real backends.
     pub demo: bool,
     pub readonly: bool,
-    pub utc: bool,
+    /// The zone times are shown in at start, and the configured one `Z` also offers.
+    pub zone: crate::model::DisplayZone,
+    pub zone_configured: Option<chrono_tz::Tz>,
     /// Mouse capture (`--mouse` or `mouse = true` in `[defaults]`).
     pub mouse: bool,
     pub theme: Theme,
@@ -73,7 +75,8 @@ impl Settings {
             profile,
             demo: false,
             readonly: false,
-            utc: true,
+            zone: crate::model::DisplayZone::Utc,
+            zone_configured: None,
             mouse: false,
             theme: Theme::resolve(None, None, false).expect("the built-in theme parses"),
             keymap: Keymap::resolve(None).expect("the built-in keymap parses"),
@@ -262,7 +265,8 @@ impl Core {
         };
         let mut state = State::new(&settings.profile.name, &prefix, &settings.user, Utc::now());
         state.readonly = settings.readonly;
-        state.utc = settings.utc;
+        state.zone = settings.zone;
+        state.zone_configured = settings.zone_configured;
         state.previous_cluster = settings.switched_from.clone();
         state.keymap = settings.keymap.clone();
         state.guard = settings.profile.guard.clone();
@@ -853,7 +857,7 @@ impl Core {
                         &self.journal_dir,
                         &incident,
                         path.as_deref(),
-                        self.state.utc,
+                        self.state.zone,
                     ) {
                         Ok(text) => state::note(&mut self.state, text),
                         Err(e) => state::note_error(&mut self.state, e),
@@ -1090,7 +1094,7 @@ fn write_journal(
     dir: &std::path::Path,
     incident: &str,
     path: Option<&str>,
-    utc: bool,
+    utc: crate::model::DisplayZone,
 ) -> Result<String, String> {
     let (entries, bad) = crate::journal::read(dir, incident)?;
     let text = crate::model::journal::markdown(incident, &entries, utc);

@@ -11,6 +11,7 @@ use opsconsole::app::{self, Exit, Settings};
 use opsconsole::cli::profile::{choose, process_env, Chosen};
 use opsconsole::config::{ClusterProfile, Config, ConfigError};
 use opsconsole::keymap::{self, Keymap};
+use opsconsole::model::DisplayZone;
 use opsconsole::state::ClusterChoice;
 use opsconsole::theme::Theme;
 use opsconsole::{audit, paths};
@@ -43,6 +44,10 @@ struct Cli {
     /// Show times in UTC instead of the local zone
     #[arg(long, global = true)]
     utc: bool,
+    /// Show (and read typed) times in this zone: an IANA name (Europe/Berlin), UTC or local;
+    /// also `zone = "…"` in [defaults]. `Z` cycles local, UTC and this zone.
+    #[arg(long, global = true, value_name = "ZONE", value_parser = parse_zone)]
+    zone: Option<DisplayZone>,
     /// Mouse: click focuses and selects, wheel scrolls, double-click opens the detail (off by
     /// default so the terminal's own text selection works; also `mouse = true` in [defaults])
     #[arg(long)]
@@ -107,7 +112,7 @@ enum CompletionShell {
 }
 
 /// `opsconsole journal NAME`: the hand-off on stdout.
-fn journal(name: &str, format: JournalFormat, utc: bool) -> ExitCode {
+fn journal(name: &str, format: JournalFormat, utc: DisplayZone) -> ExitCode {
     let dir = paths::journal_dir();
     let (entries, bad) = match opsconsole::journal::read(&dir, name) {
         Ok(r) => r,
@@ -142,6 +147,31 @@ fn say(msg: std::fmt::Arguments) {
     opsconsole::cli::say(msg);
 }
 
+fn parse_zone(text: &str) -> Result<DisplayZone, String> {
+    DisplayZone::parse(text)
+}
+
+/// The display zone from the flags, over the config's: `--utc`, `--zone`, `[defaults] zone`,
+/// else local.
+fn start_zone(utc: bool, flag: Option<DisplayZone>, config: Option<&Config>) -> DisplayZone {
+    if utc {
+        return DisplayZone::Utc;
+    }
+    flag.or_else(|| config.and_then(|c| c.zone))
+        .unwrap_or(DisplayZone::Local)
+}
+
+/// The named zone `Z` offers besides local and UTC.
+fn configured_zone(flag: Option<DisplayZone>, config: Option<&Config>) -> Option<chrono_tz::Tz> {
+    [flag, config.and_then(|c| c.zone)]
+        .into_iter()
+        .flatten()
+        .find_map(|z| match z {
+            DisplayZone::Named(tz) => Some(tz),
+            _ => None,
+        })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config_path = cli
@@ -157,11 +187,23 @@ fn main() -> ExitCode {
     match &cli.command {
         Some(Sub::Info { json }) => return info(&cli, &config_path, *json),
         Some(Sub::Inventory(args)) => return opsconsole::cli::inventory::run(args, &pick),
-        Some(Sub::Snapshot(args)) => return opsconsole::cli::snapshot::run(args, &pick, cli.utc),
+        Some(Sub::Snapshot(args)) => {
+            return opsconsole::cli::snapshot::run(
+                args,
+                &pick,
+                start_zone(cli.utc, cli.zone, Config::load(&config_path).ok().as_ref()),
+            )
+        }
         Some(Sub::Keys) => return keys(&cli, &config_path),
         Some(Sub::Completions { shell }) => return completions(*shell, &config_path),
         Some(Sub::Man) => return man(),
-        Some(Sub::Journal { name, format }) => return journal(name, *format, cli.utc),
+        Some(Sub::Journal { name, format }) => {
+            return journal(
+                name,
+                *format,
+                start_zone(cli.utc, cli.zone, Config::load(&config_path).ok().as_ref()),
+            )
+        }
         None => {}
     }
 
@@ -189,6 +231,7 @@ fn main() -> ExitCode {
         demo: cli.demo,
         readonly: cli.readonly,
         utc: cli.utc,
+        zone: cli.zone,
         mouse: cli.mouse,
         keymap: cli.keymap.clone(),
         theme: cli.theme.clone(),
@@ -257,6 +300,7 @@ struct Loader {
     demo: bool,
     readonly: bool,
     utc: bool,
+    zone: Option<DisplayZone>,
     mouse: bool,
     keymap: Option<String>,
     theme: Option<String>,
@@ -343,7 +387,8 @@ fn demo_settings(cli: &Loader) -> Result<Settings, String> {
         profile,
         demo: true,
         readonly: cli.readonly,
-        utc: cli.utc,
+        zone: start_zone(cli.utc, cli.zone, None),
+        zone_configured: configured_zone(cli.zone, None),
         mouse: cli.mouse,
         theme: Theme::resolve(cli.theme.as_deref(), None, no_color).map_err(|e| e.to_string())?,
         keymap: Keymap::resolve(cli.keymap.as_deref()).map_err(|e| e.to_string())?,
@@ -396,7 +441,8 @@ fn settings_for(
     Ok(Settings {
         demo: false,
         readonly: cli.readonly || profile.readonly,
-        utc: cli.utc,
+        zone: start_zone(cli.utc, cli.zone, config),
+        zone_configured: configured_zone(cli.zone, config),
         mouse: cli.mouse || config.is_some_and(|c| c.mouse),
         theme,
         keymap,

@@ -26,6 +26,7 @@ use crate::config::{ChecksProfile, ClusterProfile, LogsKind, LogsProfile};
 use crate::model::format::timestamp;
 use crate::model::text::fit;
 use crate::model::text::{first_line, sanitize};
+use crate::model::DisplayZone;
 use crate::model::{
     natural_cmp, status_label, CheckResult, LogLine, Member, Silence, SourceKind, SEVERITY_NAMES,
 };
@@ -734,7 +735,7 @@ fn table(out: &mut String, header: &[&str], rows: impl IntoIterator<Item = Vec<S
     }
 }
 
-fn when(t: Option<DateTime<Utc>>, utc: bool) -> String {
+fn when(t: Option<DateTime<Utc>>, utc: DisplayZone) -> String {
     t.map(|t| timestamp(t, utc)).unwrap_or_else(|| "-".into())
 }
 
@@ -742,7 +743,7 @@ fn short_id(id: &str) -> String {
     md(&id.chars().take(8).collect::<String>(), 8)
 }
 
-pub fn to_markdown(snap: &Snapshot, utc: bool) -> String {
+pub fn to_markdown(snap: &Snapshot, utc: DisplayZone) -> String {
     let mut o = String::new();
     o.push_str(&format!(
         "# opsconsole snapshot: {}\n\nGenerated {}.\n",
@@ -930,7 +931,7 @@ pub fn to_markdown(snap: &Snapshot, utc: bool) -> String {
 }
 
 /// Runs `snapshot`; `top_cluster` is the top-level `--cluster`, `utc` the top-level `--utc`.
-pub fn run(args: &Args, pick: &Pick, utc: bool) -> ExitCode {
+pub fn run(args: &Args, pick: &Pick, utc: DisplayZone) -> ExitCode {
     let profile = match pick.profile(args.cluster.as_deref()) {
         Ok(p) => p,
         Err(e) => return fail(EXIT_USAGE, e),
@@ -942,7 +943,12 @@ pub fn run(args: &Args, pick: &Pick, utc: bool) -> ExitCode {
     let at = match &args.at {
         None => None,
         Some(text) => match crate::state::time_cursor::parse_at(text, Utc::now(), utc) {
-            Ok(at) => Some(at),
+            Ok(r) => {
+                if let Some(note) = &r.note {
+                    crate::cli::say(format_args!("--at: {note}"));
+                }
+                Some(r.at)
+            }
             Err(e) => return fail(EXIT_USAGE, format!("--at: {e}")),
         },
     };
@@ -1053,7 +1059,7 @@ mod tests {
 
     #[test]
     fn markdown_sections() {
-        let m = to_markdown(&sample(), true);
+        let m = to_markdown(&sample(), DisplayZone::Utc);
         assert!(m.contains("# opsconsole snapshot: prod"), "{m}");
         assert!(
             m.contains("3 members under /services/ at etcd revision 42."),

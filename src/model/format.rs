@@ -1,6 +1,6 @@
 //! How times and durations read, the same on screen, in snapshots and in messages.
 
-use chrono::{DateTime, Local, Utc};
+use chrono::{DateTime, Utc};
 
 /// `45s`, `1m35s`, `2h05m`, `3d04h`: two units from a minute on, so a value never jumps from
 /// `95s` to `1m` and a column never reads one unit where the next would be wrong by an hour.
@@ -21,14 +21,9 @@ pub fn age(now: DateTime<Utc>, then: Option<DateTime<Utc>>) -> String {
     }
 }
 
-pub fn timestamp(t: DateTime<Utc>, utc: bool) -> String {
-    if utc {
-        t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-    } else {
-        t.with_timezone(&Local)
-            .format("%Y-%m-%d %H:%M:%S %Z")
-            .to_string()
-    }
+/// A full timestamp in the display zone, with its offset.
+pub fn timestamp(t: DateTime<Utc>, zone: super::DisplayZone) -> String {
+    zone.stamp(t)
 }
 
 #[cfg(test)]

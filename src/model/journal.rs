@@ -74,8 +74,8 @@ pub fn check_name(name: &str) -> Result<(), String> {
 }
 
 /// The hand-off in markdown: when, who, the timeline, then the state at start and end.
-pub fn markdown(name: &str, entries: &[Entry], utc: bool) -> String {
-    let when = |t: DateTime<Utc>| crate::model::format::timestamp(t, utc);
+pub fn markdown(name: &str, entries: &[Entry], zone: super::DisplayZone) -> String {
+    let when = |t: DateTime<Utc>| crate::model::format::timestamp(t, zone);
     let clean = |s: &str| crate::model::text::sanitize(s).into_owned();
     let mut out = String::new();
     let _ = writeln!(out, "# Incident {name}\n");

@@ -27,6 +27,8 @@ pub mod run;
 mod severity;
 mod source;
 pub mod text;
+pub mod typed_time;
+pub mod zone;
 
 pub use audit::{AuditEntry, AuditId, AuditMatcher, Phase, Recorded};
 pub use check::{
@@ -47,3 +49,4 @@ pub use msg::{
 pub use natural::natural_cmp;
 pub use severity::Severity;
 pub use source::{ClusterId, Health, SourceId, SourceKind};
+pub use zone::DisplayZone;

@@ -6,7 +6,7 @@ use crate::model::Command;
 /// The commands, as Tab completes them.
 const COMMANDS: &[&str] = &[
     "at", "cluster", "cmd", "filter", "group", "help", "incident", "journal", "keys", "live",
-    "note", "q", "quit", "readonly", "sort", "tasks", "theme", "w", "write",
+    "note", "q", "quit", "readonly", "sort", "tasks", "theme", "w", "write", "zone",
 ];
 
 /// What arguments complete to (filled in by the core at start: the state reads no config).
@@ -90,6 +90,14 @@ pub fn run(state: &mut State, line: &str) -> Vec<Command> {
         (Some("cmd"), _, _) => super::run::by_name(state, rest),
         (Some("at"), _, _) => super::time_cursor::at_command(state, rest),
         (Some("live"), None, _) => super::time_cursor::live(state),
+        (Some("zone"), None, _) => {
+            super::zone::cycle(state);
+            Vec::new()
+        }
+        (Some("zone"), Some(name), None) => {
+            super::zone::set_named(state, name);
+            Vec::new()
+        }
         (Some("tasks"), None, _) => {
             state.popup = Some(Popup::Tasks { index: 0 });
             Vec::new()
@@ -261,7 +269,7 @@ fn save_logs(state: &mut State, path: &str, overwrite: bool) -> Vec<Command> {
         return Vec::new();
     }
     let jsonl = path.ends_with(".jsonl");
-    let (text, lines) = state.logs.export(jsonl, state.utc);
+    let (text, lines) = state.logs.export(jsonl, state.zone);
     vec![Command::SaveLogs {
         path: path.to_string(),
         text,

@@ -366,7 +366,7 @@ fn silence_done(state: &mut State, outcome: SilenceOutcome, audit_id: &AuditId) 
             let id = silence.id.clone();
             let until = silence
                 .expire_at
-                .map(|t| crate::model::format::timestamp(t, state.utc))
+                .map(|t| crate::model::format::timestamp(t, state.zone))
                 .unwrap_or_else(|| "?".into());
             let (text, result) = if id == old_id {
                 (

@@ -173,7 +173,7 @@ pub fn end(state: &mut State) -> Vec<Command> {
         .map(|e| {
             format!(
                 "{} {} {}",
-                crate::model::format::timestamp(e.at, state.utc),
+                crate::model::format::timestamp(e.at, state.zone),
                 crate::model::text::escape_bytes(&e.key),
                 e.change.label()
             )
@@ -193,7 +193,7 @@ pub fn end(state: &mut State) -> Vec<Command> {
             format!(
                 "{} {} {}: {}",
                 l.time
-                    .map(|t| crate::model::format::timestamp(t, state.utc))
+                    .map(|t| crate::model::format::timestamp(t, state.zone))
                     .unwrap_or_else(|| "-".into()),
                 l.host,
                 l.program,

@@ -140,7 +140,7 @@ pub fn act(state: &mut State, action: Action) -> Vec<Command> {
                         &mut state.logs,
                         input.field.text(),
                         state.now,
-                        state.utc,
+                        state.zone,
                         rereads,
                     );
                     state.say(Level::Info, say);
@@ -164,6 +164,7 @@ pub fn act(state: &mut State, action: Action) -> Vec<Command> {
             input.hint = None;
             if input.field.edit(edit) {
                 filter_live(state);
+                time_echo(state);
             }
             Vec::new()
         }
@@ -213,6 +214,34 @@ fn filter_live(state: &mut State) {
     }
 }
 
+/// A time prompt (`t`, `T`) says, as it is typed, which moment the text means — in the display
+/// zone and in UTC, with a DST overlap named — so nothing is committed on a misreading.
+fn time_echo(state: &mut State) {
+    let now = state.now;
+    let zone = state.zone;
+    let Some(input) = state.input.as_mut() else {
+        return;
+    };
+    if !matches!(input.kind, InputKind::At | InputKind::TimeJump) || input.text().trim().is_empty()
+    {
+        return;
+    }
+    let lean = crate::model::typed_time::Lean::Past;
+    input.hint = match crate::model::typed_time::parse(input.text(), now, zone, lean) {
+        Ok(r) => Some((
+            if r.note.is_some() {
+                Level::Warn
+            } else {
+                Level::Info
+            },
+            format!("= {}", crate::model::typed_time::echo(&r, zone)),
+        )),
+        // A DST gap is worth saying at once; a half-typed time is not an error yet.
+        Err(e) if e.contains("does not exist") => Some((Level::Error, e)),
+        Err(_) => None,
+    };
+}
+
 /// Enter in the filter (or `:filter TEXT`): the filter in force, and how many rows it leaves;
 /// `Err` says why `text` is not a filter (the pane keeps what it had).
 pub fn apply_filter(state: &mut State, text: &str) -> Result<(), String> {
@@ -248,6 +277,7 @@ pub fn paste(state: &mut State, text: &str) -> Vec<Command> {
         input.hint = None;
         input.field.insert_str(&line);
         filter_live(state);
+        time_echo(state);
         return Vec::new();
     }
     if let Some(Popup::SilenceForm(form)) = state.popup.as_mut() {

@@ -17,7 +17,9 @@ use super::members::Filter;
 use super::pane::{PaneCtx, PaneState, Reaction};
 use super::popup::Popup;
 use crate::action::Action;
-use crate::model::{Command, LogLine, SEVERITY_NAMES};
+use crate::model::typed_time::Lean;
+use crate::model::zone::Resolved;
+use crate::model::{Command, DisplayZone, LogLine, SEVERITY_NAMES};
 
 pub const DEFAULT_CAPACITY: usize = 100_000;
 
@@ -702,14 +704,14 @@ impl Logs {
 
     /// What `:w` writes: the shown lines as text (one per line, as copied), or as JSON lines
     /// when `jsonl`.
-    pub fn export(&self, jsonl: bool, utc: bool) -> (String, usize) {
+    pub fn export(&self, jsonl: bool, zone: DisplayZone) -> (String, usize) {
         let mut out = String::new();
         let mut n = 0;
         for l in self.matching() {
             if jsonl {
                 out.push_str(&line_json(l).to_string());
             } else {
-                out.push_str(&line_text(l, utc));
+                out.push_str(&line_text(l, zone));
             }
             out.push('\n');
             n += 1;
@@ -727,16 +729,13 @@ pub struct Row<'a> {
     pub marked: bool,
 }
 
-/// A line's display text: time (local, or UTC with `--utc`), host, program, severity (`-` when
-/// unknown) and message — already sanitised, so no control character can reach a clipboard or
-/// a file.
-pub fn line_text(l: &LogLine, utc: bool) -> String {
+/// A line's display text: time (in the display zone, with its offset), host, program, severity
+/// (`-` when unknown) and message — already sanitised, so no control character can reach a
+/// clipboard or a file.
+pub fn line_text(l: &LogLine, zone: DisplayZone) -> String {
     let time = match l.time {
-        Some(t) if utc => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
-        Some(t) => t
-            .with_timezone(&chrono::Local)
-            .format("%Y-%m-%dT%H:%M:%S%.3f%:z")
-            .to_string(),
+        Some(t) if zone == DisplayZone::Utc => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        Some(t) => zone.at(t).format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string(),
         None => "-".into(),
     };
     let sev = l
@@ -783,59 +782,20 @@ fn line_json(l: &LogLine) -> serde_json::Value {
     serde_json::Value::Object(m)
 }
 
-/// `t` input: `14:02`, `14:02:30` (today in the display zone; yesterday if that is ahead of
-/// now), `-15m`, `-2h`, `-30s`, `-1d`, or a full RFC 3339 time.
+/// `t`'s text (`14:02`, `14:02:30`, `-15m`, `yesterday 14:00`, a date and time, RFC 3339) in the
+/// display zone, looking back.
 pub fn parse_time_target(
     text: &str,
     now: DateTime<Utc>,
-    utc: bool,
-) -> Result<DateTime<Utc>, String> {
-    let t = text.trim();
-    let bad = || {
-        format!("cannot read the time \"{t}\" — try t 14:02, t 14:02:30, t -15m, t -2h or t 2026-12-03T14:02:00Z")
-    };
-    if let Some(rel) = t.strip_prefix('-') {
-        let (num, unit) =
-            rel.split_at(rel.find(|c: char| !c.is_ascii_digit()).unwrap_or(rel.len()));
-        let n: i64 = num.parse().map_err(|_| bad())?;
-        let secs = match unit {
-            "s" => n,
-            "m" | "" => n * 60,
-            "h" => n * 3600,
-            "d" => n * 86_400,
-            _ => return Err(bad()),
-        };
-        return chrono::Duration::try_seconds(secs)
-            .and_then(|d| now.checked_sub_signed(d))
-            .ok_or_else(bad);
-    }
-    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
-        return Ok(d.with_timezone(&Utc));
-    }
-    let time = chrono::NaiveTime::parse_from_str(t, "%H:%M:%S")
-        .or_else(|_| chrono::NaiveTime::parse_from_str(t, "%H:%M"))
-        .map_err(|_| bad())?;
-    let at_day = |day: chrono::NaiveDate| -> Option<DateTime<Utc>> {
-        let naive = day.and_time(time);
-        if utc {
-            Some(naive.and_utc())
+    zone: DisplayZone,
+) -> Result<Resolved, String> {
+    crate::model::typed_time::parse(text, now, zone, Lean::Past).map_err(|e| {
+        if e.starts_with("cannot read") {
+            format!("{e} — try t 14:02, t 14:02:30, t -15m, t yesterday 14:00 or t 2026-12-03T14:02:00Z")
         } else {
-            use chrono::TimeZone;
-            chrono::Local
-                .from_local_datetime(&naive)
-                .earliest()
-                .map(|d| d.with_timezone(&Utc))
+            e
         }
-    };
-    let today = if utc {
-        now.date_naive()
-    } else {
-        now.with_timezone(&chrono::Local).date_naive()
-    };
-    match at_day(today) {
-        Some(d) if d <= now => Ok(d),
-        _ => today.pred_opt().and_then(at_day).ok_or_else(bad),
-    }
+    })
 }
 
 impl PaneState for Logs {
@@ -1034,7 +994,7 @@ impl PaneState for Logs {
             }
             Action::Copy => {
                 return match self.selected() {
-                    Some(l) => Reaction::copy(line_text(l, ctx.utc)),
+                    Some(l) => Reaction::copy(line_text(l, ctx.zone)),
                     None => Reaction::info("no line to copy"),
                 };
             }
@@ -1058,26 +1018,24 @@ pub fn time_jump(
     logs: &mut Logs,
     text: &str,
     now: DateTime<Utc>,
-    utc: bool,
+    zone: DisplayZone,
     rereads: bool,
 ) -> (String, Vec<Command>) {
-    let at = match parse_time_target(text, now, utc) {
-        Ok(at) => at,
+    let (at, note) = match parse_time_target(text, now, zone) {
+        Ok(r) => (r.at, r.note),
         Err(e) => return (e, Vec::new()),
     };
-    let shown = if utc {
-        at.format("%H:%M:%S UTC").to_string()
-    } else {
-        at.with_timezone(&chrono::Local)
-            .format("%H:%M:%S")
-            .to_string()
-    };
+    let shown = zone.clock_with_offset(at);
     let landed = logs.jump_to_time(at);
     let mut say = match landed {
         Some(t) if t - at < chrono::Duration::seconds(60) => format!("logs at {shown}"),
         Some(_) => format!("logs: the first line at or after {shown} is later"),
         None => format!("logs: no buffered line at or after {shown}"),
     };
+    if let Some(note) = note {
+        say.push_str(" — ");
+        say.push_str(&note);
+    }
     let mut cmds = Vec::new();
     if rereads {
         logs.pending_jump = Some(at);
@@ -1325,7 +1283,7 @@ mod tests {
             a,
             &PaneCtx {
                 checks_kind: "",
-                utc: true,
+                zone: DisplayZone::Utc,
             },
         );
         l.fit();
@@ -1576,10 +1534,10 @@ mod tests {
             l.push(x);
         }
         let now = t0 + chrono::Duration::minutes(20);
-        let (say, cmds) = time_jump(&mut l, "14:03", now, true, false);
+        let (say, cmds) = time_jump(&mut l, "14:03", now, DisplayZone::Utc, false);
         assert_eq!(sel(&l), "m3");
         assert_eq!((say.as_str(), cmds), ("logs at 14:03:00 UTC", vec![]));
-        let (_, cmds) = time_jump(&mut l, "-15m", now, true, true);
+        let (_, cmds) = time_jump(&mut l, "-15m", now, DisplayZone::Utc, true);
         assert_eq!(sel(&l), "m5");
         let at = t0 + chrono::Duration::minutes(5);
         assert_eq!(cmds, vec![Command::LogsAround(at)]);
@@ -1604,23 +1562,29 @@ mod tests {
         let mut late = line("appended earlier", 6);
         late.time = Some(t0 + chrono::Duration::minutes(2) + chrono::Duration::seconds(30));
         l.push(late);
-        time_jump(&mut l, "14:02:10", now, true, false);
+        time_jump(&mut l, "14:02:10", now, DisplayZone::Utc, false);
         assert_eq!(sel(&l), "appended earlier");
         // Nothing at or after the time: the cursor stays, and it is said.
-        let (say, _) = time_jump(&mut l, "2027-01-01T00:00:00Z", now, true, false);
+        let (say, _) = time_jump(&mut l, "2027-01-01T00:00:00Z", now, DisplayZone::Utc, false);
         assert!(say.contains("no buffered line"), "{say}");
         // Times the prompt reads.
-        assert!(parse_time_target("14:02:30", now, true).is_ok());
+        assert!(parse_time_target("14:02:30", now, DisplayZone::Utc).is_ok());
         assert_eq!(
-            parse_time_target("-2h", now, true),
-            Ok(now - chrono::Duration::hours(2))
+            parse_time_target("-2h", now, DisplayZone::Utc),
+            Ok(Resolved {
+                at: now - chrono::Duration::hours(2),
+                note: None
+            })
         );
         assert_eq!(
-            parse_time_target("14:30", now, true),
-            Ok(t0 + chrono::Duration::minutes(30) - chrono::Duration::days(1)),
+            parse_time_target("14:30", now, DisplayZone::Utc),
+            Ok(Resolved {
+                at: t0 + chrono::Duration::minutes(30) - chrono::Duration::days(1),
+                note: None
+            }),
             "a time later than now today is yesterday's"
         );
-        assert!(parse_time_target("soon", now, true)
+        assert!(parse_time_target("soon", now, DisplayZone::Utc)
             .unwrap_err()
             .contains("t 14:02"));
     }
@@ -1634,13 +1598,13 @@ mod tests {
                 .unwrap()
                 .with_timezone(&Utc),
         );
-        let (text, n) = l.export(false, true);
+        let (text, n) = l.export(false, DisplayZone::Utc);
         assert_eq!(n, 2);
         assert_eq!(
             text,
             "2026-12-03T14:00:00.500Z web-1 app err hello\n- - app - world\n"
         );
-        let (json, _) = l.export(true, true);
+        let (json, _) = l.export(true, DisplayZone::Utc);
         let first: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
         assert_eq!(first["severity"], "err");
         assert_eq!(first["time"], "2026-12-03T14:00:00.500+00:00");

@@ -34,6 +34,7 @@ pub mod silence_form;
 pub mod time_cursor;
 pub mod undo;
 mod why_muted;
+pub mod zone;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -119,7 +120,9 @@ pub struct State {
     pub readonly: bool,
     pub demo: bool,
     pub user: String,
-    pub utc: bool,
+    /// The zone every time on screen is in (`Z` cycles it), and the configured one it offers.
+    pub zone: crate::model::DisplayZone,
+    pub zone_configured: Option<chrono_tz::Tz>,
     pub now: DateTime<Utc>,
     pub focus: Pane,
     /// The focused pane fills the screen.
@@ -206,7 +209,8 @@ impl State {
             readonly: false,
             demo: false,
             user: user.to_string(),
-            utc: false,
+            zone: crate::model::DisplayZone::Local,
+            zone_configured: None,
             now,
             focus: Pane::Members,
             zoomed: false,
@@ -876,6 +880,10 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
             Vec::new()
         }
         Action::TimeCursor => time_cursor::toggle(state),
+        Action::CycleZone => {
+            zone::cycle(state);
+            Vec::new()
+        }
         Action::StepBack | Action::StepForward | Action::StepBackTen | Action::StepForwardTen => {
             time_cursor::step(state, time_cursor::step_of(action).unwrap_or(0))
         }
@@ -935,7 +943,7 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
             let checks_kind = state.checks_kind().to_string();
             let ctx = PaneCtx {
                 checks_kind: &checks_kind,
-                utc: state.utc,
+                zone: state.zone,
             };
             let reaction = state.pane_mut().on_action(action, &ctx);
             if let Some((level, text)) = reaction.say {

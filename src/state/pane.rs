@@ -65,8 +65,8 @@ impl Reaction {
 pub struct PaneCtx<'a> {
     /// The checks backend's name (`alertmanager`, `sensu-go`, …), empty without one.
     pub checks_kind: &'a str,
-    /// Times are shown in UTC (`--utc`), not the local zone.
-    pub utc: bool,
+    /// The zone times are shown and typed in.
+    pub zone: crate::model::DisplayZone,
 }
 
 pub trait PaneState {

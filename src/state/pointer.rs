@@ -54,7 +54,7 @@ pub fn handle(state: &mut State, p: Pointer) -> Vec<Command> {
             };
             let ctx = PaneCtx {
                 checks_kind: "",
-                utc: state.utc,
+                zone: state.zone,
             };
             for _ in 0..WHEEL_ROWS {
                 state.pane(p.pane).on_action(action, &ctx);

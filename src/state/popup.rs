@@ -759,6 +759,7 @@ fn silence_one(state: &mut State, request: SilenceRequest, target: String) -> Co
 
 /// An action of the `[form]` context while the silence form is open.
 fn form_action(state: &mut State, mut form: SilenceForm, action: Action) -> Vec<Command> {
+    form.clock = (state.now, state.zone);
     let requests = match form.act(action) {
         silence_form::FormResult::Editing => {
             state.popup = Some(Popup::SilenceForm(form));

@@ -442,7 +442,7 @@ fn pipe_rows(state: &State, scope: RunScope) -> (String, usize) {
             }
         }
         RunScope::LogLine => {
-            let (text, lines) = state.logs.export(true, true);
+            let (text, lines) = state.logs.export(true, crate::model::DisplayZone::Utc);
             return (text, lines.min(MAX_PIPE_ROWS));
         }
     }

@@ -4,12 +4,14 @@
 
 use super::field::TextField;
 use crate::action::Action;
-use crate::model::{CheckResult, SilenceRequest, SilenceScope};
+use crate::model::typed_time::{self, Lean};
+use crate::model::{CheckResult, DisplayZone, SilenceRequest, SilenceScope};
+use chrono::{DateTime, Utc};
 
 pub const DURATION_PRESETS: [&str; 6] = ["30m", "1h", "2h", "4h", "1d", "none"];
 /// Characters a reason may have; a duration.
 const REASON_CHARS: usize = 500;
-const DURATION_CHARS: usize = 16;
+const DURATION_CHARS: usize = 40;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
@@ -52,6 +54,9 @@ pub struct SilenceForm {
     pub bulk: bool,
     /// An ack form (`a`): the reason field is an optional note, sent as `ACK <user>: <note>`.
     pub ack: Option<AckForm>,
+    /// Now and the display zone, as of the last key: an end time typed in the duration field
+    /// (`until 18:00`) is read against them.
+    pub clock: (DateTime<Utc>, DisplayZone),
 }
 
 /// What an ack form knows beyond a silence form's fields.
@@ -85,6 +90,7 @@ impl SilenceForm {
             error: None,
             bulk: false,
             ack: None,
+            clock: (DateTime::<Utc>::UNIX_EPOCH, DisplayZone::Utc),
         }
     }
 
@@ -220,7 +226,8 @@ impl SilenceForm {
     }
 
     fn submit(&mut self) -> FormResult {
-        let duration = match super::checks::parse_duration(self.duration.text()) {
+        let (now, zone) = self.clock;
+        let duration = match parse_end(self.duration.text(), now, zone) {
             Ok(d) => d,
             Err(e) => {
                 self.error = Some(e);
@@ -255,6 +262,71 @@ impl SilenceForm {
         };
         FormResult::Submit(request(scope))
     }
+}
+
+/// The duration field: a duration (`2h`, `1d`, `none`) or an end time in the display zone
+/// (`until 18:00`, `18:00`, `tomorrow 08:00`, `2026-12-06 09:00`), as the time from `now`.
+pub fn parse_end(
+    text: &str,
+    now: DateTime<Utc>,
+    zone: DisplayZone,
+) -> Result<Option<std::time::Duration>, String> {
+    end_of(text, now, zone).map(|e| e.map(|(d, _)| d))
+}
+
+/// [`parse_end`], with what the zone says about the end time (a DST overlap).
+fn end_of(
+    text: &str,
+    now: DateTime<Utc>,
+    zone: DisplayZone,
+) -> Result<Option<(std::time::Duration, Option<String>)>, String> {
+    let t = text.trim();
+    let (until, rest) = match t.get(..6) {
+        Some(p) if p.eq_ignore_ascii_case("until ") => (true, t[6..].trim()),
+        _ => (false, t),
+    };
+    if !until {
+        let as_duration = super::checks::parse_duration(t);
+        if as_duration.is_ok() || !looks_like_a_time(t) {
+            return as_duration
+                .map(|d| d.map(|d| (d, None)))
+                .map_err(|e| format!("{e} (or an end time: until 18:00)"));
+        }
+    }
+    let end = typed_time::parse(rest, now, zone, Lean::Future).map_err(|e| {
+        format!(
+            "{e} — an end time reads until 18:00, until tomorrow 08:00 or until 2026-12-06 09:00"
+        )
+    })?;
+    if end.at <= now {
+        return Err(format!(
+            "{} has passed — a silence ends later than now",
+            zone.stamp(end.at)
+        ));
+    }
+    let secs = (end.at - now).num_seconds().max(1) as u64;
+    if secs > super::checks::MAX_SILENCE.as_secs() {
+        return Err(format!(
+            "{} is more than {}d away, the longest silence this form sets",
+            zone.stamp(end.at),
+            super::checks::MAX_SILENCE.as_secs() / 86_400
+        ));
+    }
+    Ok(Some((std::time::Duration::from_secs(secs), end.note)))
+}
+
+/// A time of day or a date, not a duration: `18:00`, `tomorrow 8:00`, `2026-12-06 09:00`.
+fn looks_like_a_time(t: &str) -> bool {
+    t.contains(':') || t.contains('-') || t.contains('T')
+}
+
+/// What the form says under the duration: when the silence would end, in the display zone and
+/// in UTC (`None` when the field holds no end, or nothing readable yet).
+pub fn ends_echo(text: &str, now: DateTime<Utc>, zone: DisplayZone) -> Option<String> {
+    let (d, note) = end_of(text, now, zone).ok()??;
+    let end = now + chrono::Duration::from_std(d).ok()?;
+    let r = crate::model::zone::Resolved { at: end, note };
+    Some(format!("ends {}", typed_time::echo(&r, zone)))
 }
 
 #[cfg(test)]
@@ -355,5 +427,63 @@ mod tests {
             !f.expire_on_resolve,
             "alertmanager cannot expire on resolve"
         );
+    }
+
+    #[test]
+    fn an_end_time_is_read_in_the_display_zone() {
+        use chrono::TimeZone;
+        let berlin = DisplayZone::Named(chrono_tz::Tz::Europe__Berlin);
+        // 10:00 in Berlin.
+        let now = Utc.with_ymd_and_hms(2026, 12, 5, 9, 0, 0).unwrap();
+        let secs = |t: &str| parse_end(t, now, berlin).map(|d| d.map(|d| d.as_secs()));
+        assert_eq!(secs("until 18:00"), Ok(Some(8 * 3600)));
+        assert_eq!(secs("18:00"), Ok(Some(8 * 3600)));
+        // 08:00 has passed today: tomorrow's.
+        assert_eq!(secs("until 08:00"), Ok(Some(22 * 3600)));
+        assert_eq!(secs("until tomorrow 10:30"), Ok(Some(24 * 3600 + 1800)));
+        assert_eq!(secs("2h"), Ok(Some(7200)));
+        assert_eq!(secs("none"), Ok(None));
+        assert!(secs("until 2026-12-01 09:00")
+            .unwrap_err()
+            .contains("has passed"));
+        assert!(secs("until 2029-01-01 09:00")
+            .unwrap_err()
+            .contains("longest"));
+        assert!(secs("until lunch").unwrap_err().contains("until 18:00"));
+        assert!(secs("soon").unwrap_err().contains("until 18:00"));
+        let echo = ends_echo("until 18:00", now, berlin).unwrap();
+        assert_eq!(echo, "ends 2026-12-05 18:00 +01:00 = 17:00 UTC");
+        // The night the clocks go back: 02:30 happens twice, the first is taken and it is said.
+        let autumn = Utc.with_ymd_and_hms(2026, 10, 24, 20, 0, 0).unwrap();
+        let echo = ends_echo("until 2026-10-25 02:30", autumn, berlin).unwrap();
+        assert!(
+            echo.contains("00:30 UTC") && echo.contains("twice"),
+            "{echo}"
+        );
+        assert!(parse_end(
+            "until 2026-03-29 02:30",
+            Utc.with_ymd_and_hms(2026, 3, 28, 12, 0, 0).unwrap(),
+            berlin
+        )
+        .unwrap_err()
+        .contains("does not exist"));
+    }
+
+    #[test]
+    fn the_form_submits_an_end_time_as_a_duration() {
+        use chrono::TimeZone;
+        let mut f = SilenceForm::new(&row(), true);
+        f.clock = (
+            Utc.with_ymd_and_hms(2026, 12, 5, 9, 0, 0).unwrap(),
+            DisplayZone::Utc,
+        );
+        f.duration.set("until 12:00");
+        f.reason.set("deploy");
+        match f.act(Action::Submit) {
+            FormResult::Submit(r) => {
+                assert_eq!(r.duration, Some(std::time::Duration::from_secs(3 * 3600)))
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

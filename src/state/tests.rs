@@ -3130,7 +3130,7 @@ fn command(s: &mut State, line: &str) -> Vec<Command> {
 #[test]
 fn at_command_puts_the_console_at_a_time_and_steps_move_it() {
     let mut s = synced();
-    s.utc = true;
+    s.zone = crate::model::DisplayZone::Utc;
     command(&mut s, "at -15m");
     assert_eq!(s.time.at, Some(t0() - Duration::minutes(15)));
     assert!(
@@ -3160,7 +3160,7 @@ fn at_command_puts_the_console_at_a_time_and_steps_move_it() {
 #[test]
 fn at_reads_times_of_day_dates_and_refuses_the_future_or_nonsense() {
     let mut s = synced();
-    s.utc = true;
+    s.zone = crate::model::DisplayZone::Utc;
     command(&mut s, "at 2026-11-24T14:02");
     assert_eq!(
         s.time.at,
@@ -3193,7 +3193,7 @@ fn at_reads_times_of_day_dates_and_refuses_the_future_or_nonsense() {
 #[test]
 fn t_prompts_while_live_and_goes_back_to_live_while_not() {
     let mut s = synced();
-    s.utc = true;
+    s.zone = crate::model::DisplayZone::Utc;
     handle_action(&mut s, Action::TimeCursor);
     assert_eq!(s.input.as_ref().map(|i| &i.kind), Some(&InputKind::At));
     type_text(&mut s, "-30m");
@@ -3211,7 +3211,7 @@ fn t_prompts_while_live_and_goes_back_to_live_while_not() {
 #[test]
 fn changes_are_refused_while_not_live_and_say_why() {
     let mut s = synced();
-    s.utc = true;
+    s.zone = crate::model::DisplayZone::Utc;
     command(&mut s, "at -5m");
     for action in [Action::Deregister, Action::Undo] {
         let cmds = handle_action(&mut s, action);
@@ -3291,7 +3291,7 @@ fn the_metrics_window_ends_at_the_cursor() {
 fn members_at_a_time_replace_the_pane_until_live_while_the_watch_keeps_the_live_set() {
     use crate::model::{revclock::Unknown, PastMembers, PastUnknown};
     let mut s = synced();
-    s.utc = true;
+    s.zone = crate::model::DisplayZone::Utc;
     let cmds = command(&mut s, "at -10m");
     let at = t0() - Duration::minutes(10);
     assert!(cmds.contains(&Command::MembersAt(at)), "{cmds:?}");
@@ -3397,7 +3397,7 @@ fn members_at_a_time_replace_the_pane_until_live_while_the_watch_keeps_the_live_
 fn checks_at_a_time_come_from_their_history_and_follow_the_polls() {
     use crate::model::{CheckResult, ChecksSnapshot, HistoryPoint};
     let mut s = synced();
-    s.utc = true;
+    s.zone = crate::model::DisplayZone::Utc;
     s.backends.checks = Some("sensu-go".into());
     let row = |statuses: &[(i64, i64)]| CheckResult {
         entity: "web-1".into(),
@@ -3458,7 +3458,7 @@ fn checks_at_a_time_come_from_their_history_and_follow_the_polls() {
 fn d_shows_who_joined_and_left_between_the_cursor_and_now() {
     use crate::model::PastMembers;
     let mut s = synced();
-    s.utc = true;
+    s.zone = crate::model::DisplayZone::Utc;
     handle_action(&mut s, Action::AtDiff);
     assert!(s.popup.is_none());
     assert!(
@@ -3515,7 +3515,7 @@ fn d_shows_who_joined_and_left_between_the_cursor_and_now() {
 #[test]
 fn the_redis_ring_jumps_to_the_moment_or_says_how_far_back_it_holds() {
     let mut s = synced();
-    s.utc = true;
+    s.zone = crate::model::DisplayZone::Utc;
     // Every line shown: no member scope.
     handle_action(&mut s, Action::Back);
     assert_eq!(s.scope, Scope::Cluster);
@@ -3697,7 +3697,7 @@ fn re_ack_extends_our_own_and_taking_over_says_whose() {
 fn a_partial_past_says_so_in_the_members_title_and_the_status() {
     use crate::model::{Partial, PastMembers};
     let mut s = synced();
-    s.utc = true;
+    s.zone = crate::model::DisplayZone::Utc;
     command(&mut s, "at -10m");
     let at = t0() - Duration::minutes(10);
     let members = ["/services/api/a-1", "/services/db/d-1"]

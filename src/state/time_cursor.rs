@@ -8,7 +8,9 @@ use super::members::Members;
 use super::{Level, Pane, State};
 use crate::action::Action;
 use crate::keymap::Context;
-use crate::model::{Command, Msg, PastMembers, PastUnknown};
+use crate::model::typed_time::Lean;
+use crate::model::zone::Resolved;
+use crate::model::{Command, DisplayZone, Msg, PastMembers, PastUnknown};
 
 /// Where the console stands in time.
 #[derive(Debug, Default)]
@@ -74,53 +76,31 @@ pub fn step_of(action: Action) -> Option<i64> {
     }
 }
 
-/// `:at` text: what `t` reads in the logs pane (`14:02`, `14:02:30`, `-15m`, RFC 3339) plus a
-/// date and time without a zone (`2026-12-03T14:02`, in the display zone).
-pub fn parse_at(text: &str, now: DateTime<Utc>, utc: bool) -> Result<DateTime<Utc>, String> {
+/// `:at` text: what `t` reads in the logs pane (`14:02`, `14:02:30`, `-15m`, `yesterday 14:00`,
+/// a date and time in the display zone, RFC 3339). A time in the future is refused.
+pub fn parse_at(text: &str, now: DateTime<Utc>, zone: DisplayZone) -> Result<Resolved, String> {
     let t = text.trim();
-    let bad = || {
-        format!(
-            "cannot read the time \"{t}\" — try :at 14:02, :at 14:02:30, :at -15m or :at 2026-12-03T14:02"
-        )
-    };
-    let naive = [
-        "%Y-%m-%dT%H:%M:%S",
-        "%Y-%m-%dT%H:%M",
-        "%Y-%m-%d %H:%M:%S",
-        "%Y-%m-%d %H:%M",
-    ]
-    .iter()
-    .find_map(|f| chrono::NaiveDateTime::parse_from_str(t, f).ok());
-    let at = match naive {
-        Some(n) if utc => n.and_utc(),
-        Some(n) => {
-            use chrono::TimeZone;
-            chrono::Local
-                .from_local_datetime(&n)
-                .earliest()
-                .map(|d| d.with_timezone(&Utc))
-                .ok_or_else(bad)?
+    let r = crate::model::typed_time::parse(t, now, zone, Lean::Past).map_err(|e| {
+        if e.starts_with("cannot read") {
+            format!(
+                "cannot read the time \"{t}\" — try :at 14:02, :at 14:02:30, :at -15m, :at yesterday 14:00 or :at 2026-12-03T14:02"
+            )
+        } else {
+            e
         }
-        None => super::logs::parse_time_target(t, now, utc).map_err(|_| bad())?,
-    };
-    if at > now {
+    })?;
+    if r.at > now {
         return Err(format!(
             "{} is in the future — the time cursor goes back, not ahead",
-            shown(at, utc)
+            shown(r.at, zone)
         ));
     }
-    Ok(at)
+    Ok(r)
 }
 
-/// A time as the status bar shows it: `14:02:00` in the display zone.
-pub fn shown(at: DateTime<Utc>, utc: bool) -> String {
-    if utc {
-        at.format("%H:%M:%S UTC").to_string()
-    } else {
-        at.with_timezone(&chrono::Local)
-            .format("%H:%M:%S")
-            .to_string()
-    }
+/// A time as the status bar shows it: `14:02:00 UTC`, `15:02:00 +01:00`.
+pub fn shown(at: DateTime<Utc>, zone: DisplayZone) -> String {
+    zone.clock_with_offset(at)
 }
 
 /// The key that goes back to live, as the user's keymap binds it.
@@ -137,8 +117,15 @@ pub fn at_command(state: &mut State, text: &str) -> Vec<Command> {
         );
         return Vec::new();
     }
-    match parse_at(text, state.now, state.utc) {
-        Ok(at) => set(state, at),
+    match parse_at(text, state.now, state.zone) {
+        Ok(r) => {
+            let cmds = set(state, r.at);
+            if let Some(note) = r.note {
+                // Said after the cursor's own message, so it is the one left on the status line.
+                state.say(Level::Warn, note);
+            }
+            cmds
+        }
         Err(why) => {
             state.say(Level::Error, why);
             Vec::new()
@@ -181,7 +168,7 @@ pub fn set(state: &mut State, at: DateTime<Utc>) -> Vec<Command> {
     refresh_checks(state);
     let mut say = format!(
         "at {} — changes are disabled; {} or :live goes back to live",
-        shown(at, state.utc),
+        shown(at, state.zone),
         live_key(state)
     );
     if let Some(note) = logs_at(state, at, &mut out) {
@@ -207,7 +194,7 @@ fn logs_at(state: &mut State, at: DateTime<Utc>, out: &mut Vec<Command>) -> Opti
     match state.logs.oldest_time() {
         Some(oldest) if oldest > at => Some(format!(
             "logs: the buffer holds lines back to {} only",
-            shown(oldest, state.utc)
+            shown(oldest, state.zone)
         )),
         None => Some("logs: no buffered line to go back to".into()),
         _ => None,
@@ -250,7 +237,7 @@ pub fn refusal(state: &State, what: &str) -> Option<String> {
     let at = state.time.at?;
     Some(format!(
         "{what} refused: the console is at {} (not live) — {} or :live goes back to live first",
-        shown(at, state.utc),
+        shown(at, state.zone),
         live_key(state)
     ))
 }
@@ -298,7 +285,7 @@ pub fn refresh_checks(state: &mut State) {
         live,
         at,
         &kind,
-        &shown(at, state.utc),
+        &shown(at, state.zone),
         state.time.alerts.as_deref(),
     );
     let old = std::mem::replace(&mut state.checks, past);
@@ -317,7 +304,7 @@ pub fn members_at(
     if state.time.at != Some(at) {
         return Vec::new();
     }
-    let utc = state.utc;
+    let utc = state.zone;
     match result {
         Ok(past) => {
             let count = past.members.len();
@@ -377,7 +364,7 @@ fn shown_members(
 ) {
     let compacted = compacted.map(|(_, when)| when);
     if let Some(when) = compacted {
-        let about = when.map_or(String::new(), |t| format!(" ≈ {}", shown_hm(t, state.utc)));
+        let about = when.map_or(String::new(), |t| format!(" ≈ {}", shown_hm(t, state.zone)));
         state.say(
             Level::Warn,
             format!(
@@ -400,18 +387,19 @@ fn shown_members(
 }
 
 /// `13:40` (seconds only when they are not zero), in the display zone.
-fn shown_hm(at: DateTime<Utc>, utc: bool) -> String {
-    let full = shown(at, utc);
-    match full.strip_suffix(" UTC") {
-        Some(t) => format!("{} UTC", t.strip_suffix(":00").unwrap_or(t)),
-        None => full.strip_suffix(":00").unwrap_or(&full).to_string(),
+fn shown_hm(at: DateTime<Utc>, zone: DisplayZone) -> String {
+    let clock = zone.clock(at, "%H:%M:%S");
+    let clock = clock.strip_suffix(":00").unwrap_or(&clock);
+    match zone {
+        DisplayZone::Utc => format!("{clock} UTC"),
+        _ => clock.to_string(),
     }
 }
 
 /// What a pane's title says while the cursor is set (`None` while live).
 pub fn pane_note(state: &State, pane: Pane) -> Option<String> {
     let at = state.time.at?;
-    let when = shown(at, state.utc);
+    let when = shown(at, state.zone);
     Some(match pane {
         Pane::Members => match &state.time.members {
             MembersAt::Live => format!("at {when}"),
@@ -537,7 +525,7 @@ pub fn alerts_at(
             Level::Warn,
             format!(
                 "checks: Prometheus ALERTS at {} unknown: {e} — alerts resolved since are unknown",
-                shown(at, state.utc)
+                shown(at, state.zone)
             ),
         ),
     }

@@ -2,7 +2,7 @@
 //! time axis in local time (UTC with `--utc`), a value axis with the unit, gaps left as gaps, and
 //! min / max / last of each series. What the one-row sparkline only hints at.
 
-use chrono::{DateTime, Local, Utc};
+use chrono::{DateTime, Utc};
 use ratatui::layout::Rect;
 use ratatui::style::Color;
 use ratatui::symbols::Marker;
@@ -43,12 +43,8 @@ fn runs(s: &Series, start: f64, end: f64) -> Vec<Vec<(f64, f64)>> {
     out
 }
 
-fn clock(t: DateTime<Utc>, utc: bool) -> String {
-    if utc {
-        t.format("%H:%M").to_string()
-    } else {
-        t.with_timezone(&Local).format("%H:%M").to_string()
-    }
+fn clock(t: DateTime<Utc>, zone: crate::model::DisplayZone) -> String {
+    zone.clock(t, "%H:%M")
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, names: &[String]) {
@@ -126,7 +122,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, names: &[String]) {
     };
     let t = |secs: f64| {
         DateTime::<Utc>::from_timestamp(secs as i64, 0)
-            .map(|t| clock(t, st.utc))
+            .map(|t| clock(t, st.zone))
             .unwrap_or_default()
     };
     let y_label = |v: f64| format!("{}{unit}", human(v));

@@ -131,7 +131,7 @@ fn log_detail(frame: &mut Frame, area: Rect, ctx: &Ctx, l: &crate::model::LogLin
             ctx,
             "time",
             l.time
-                .map(|t| timestamp(t, ctx.state.utc))
+                .map(|t| timestamp(t, ctx.state.zone))
                 .unwrap_or_else(|| "-".into()),
         ),
         kv(ctx, "host", l.host.to_string()),
@@ -282,7 +282,18 @@ fn silence_form(frame: &mut Frame, area: Rect, ctx: &Ctx, form: &SilenceForm) {
             ))
             .chain([
                 Span::styled(" ▶", field_style(Field::Duration)),
-                Span::styled("  30m 2h 1d none, or type", muted(ctx)),
+                Span::styled(
+                    // An end time typed (until 18:00) is echoed in the display zone and UTC.
+                    match crate::state::silence_form::ends_echo(
+                        form.duration.text(),
+                        ctx.state.now,
+                        ctx.state.zone,
+                    ) {
+                        Some(ends) if looks_typed(form.duration.text()) => format!("  {ends}"),
+                        _ => "  30m 2h 1d none, until 18:00".to_string(),
+                    },
+                    muted(ctx),
+                ),
             ])
             .collect::<Vec<_>>(),
         ),
@@ -391,7 +402,7 @@ fn detail(frame: &mut Frame, area: Rect, ctx: &Ctx, entity: &str, check: &str, s
                 r.occurrences,
                 age(st.now, r.since),
                 r.executed
-                    .map(|t| timestamp(t, st.utc))
+                    .map(|t| timestamp(t, st.zone))
                     .unwrap_or_else(|| "-".into())
             )));
             if !r.subscriptions.is_empty() {
@@ -426,12 +437,12 @@ fn detail(frame: &mut Frame, area: Rect, ctx: &Ctx, entity: &str, check: &str, s
                     (0, Some(start), _) => format!(
                         "since {} ({})",
                         duration_short((st.now - start).num_seconds()),
-                        timestamp(start, st.utc)
+                        timestamp(start, st.zone)
                     ),
                     (_, Some(start), Some(end)) => format!(
                         "for {} before that (from {})",
                         duration_short((end - start).num_seconds()),
-                        timestamp(start, st.utc)
+                        timestamp(start, st.zone)
                     ),
                     (0, None, _) => format!("for the last {} runs", run.samples),
                     _ => format!("for {} runs before that", run.samples),
@@ -465,7 +476,7 @@ fn detail(frame: &mut Frame, area: Rect, ctx: &Ctx, entity: &str, check: &str, s
                 // Who made it and when (Alertmanager's createdBy/startsAt/updatedAt, Sensu's
                 // creator/begin): the first question before extending or removing someone's silence.
                 let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
-                    t.map(|t| timestamp(t, st.utc))
+                    t.map(|t| timestamp(t, st.zone))
                         .unwrap_or_else(|| "?".into())
                 };
                 let mut made = format!(
@@ -486,7 +497,7 @@ fn detail(frame: &mut Frame, area: Rect, ctx: &Ctx, entity: &str, check: &str, s
                     ));
                 }
                 if let Some(u) = s.updated_at.filter(|u| Some(*u) != s.begin) {
-                    made.push_str(&format!(" · updated {}", timestamp(u, st.utc)));
+                    made.push_str(&format!(" · updated {}", timestamp(u, st.zone)));
                 }
                 made.push_str(&match s.expire_at {
                     Some(e) => format!(" · ends in {}", duration_short((e - st.now).num_seconds())),
@@ -521,4 +532,10 @@ fn detail(frame: &mut Frame, area: Rect, ctx: &Ctx, entity: &str, check: &str, s
         rect,
     );
     let _ = fit;
+}
+
+/// An end time rather than a duration in the silence form's duration field.
+fn looks_typed(text: &str) -> bool {
+    let t = text.trim();
+    t.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("until ")) || t.contains(':')
 }

@@ -368,7 +368,7 @@ fn extend(
 ) -> Vec<Line<'static>> {
     let st = ctx.state;
     let when = |t: Option<DateTime<Utc>>| {
-        t.map(|t| timestamp(t, st.utc))
+        t.map(|t| timestamp(t, st.zone))
             .unwrap_or_else(|| "?".into())
     };
     let mut lines = vec![
@@ -395,7 +395,7 @@ fn extend(
             vec![Span::styled(
                 format!(
                     "{} (+{})",
-                    timestamp(until, st.utc),
+                    timestamp(until, st.zone),
                     duration_short((until - silence.expire_at.unwrap_or(st.now)).num_seconds())
                 ),
                 ctx.theme.style(StyleName::Highlight),

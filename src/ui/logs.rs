@@ -5,7 +5,6 @@
 //! shrinks and then hides (named in the title: `+1 col`), then SEVERITY becomes a one-character
 //! glyph; the message takes the rest, and every cut shows `…`.
 
-use chrono::Local;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
@@ -187,8 +186,7 @@ fn message_spans<'a>(ctx: &Ctx, msg: &'a str, skip: usize, width: Option<usize>)
 /// The columns before the message.
 fn prefix_spans<'a>(ctx: &Ctx, l: &'a LogLine, c: &Columns, marked: bool) -> Vec<Span<'a>> {
     let time = match l.time {
-        Some(t) if ctx.state.utc => t.format("%H:%M:%S").to_string(),
-        Some(t) => t.with_timezone(&Local).format("%H:%M:%S").to_string(),
+        Some(t) => ctx.state.zone.clock(t, "%H:%M:%S"),
         None => "--:--:--".into(),
     };
     let mut spans = vec![Span::styled(time, muted(ctx))];

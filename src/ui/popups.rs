@@ -232,7 +232,7 @@ fn detail(
             if let Some(t) = m.started_at() {
                 lines.push(Line::from(vec![
                     label("started"),
-                    Span::raw(crate::model::format::timestamp(t, st.utc)),
+                    Span::raw(crate::model::format::timestamp(t, st.zone)),
                 ]));
             }
             lines.push(Line::default());
@@ -362,19 +362,7 @@ fn churn(frame: &mut Frame, area: Rect, ctx: &Ctx, scroll: usize) {
         lines.push(Line::from(vec![
             // The time of day, as the logs pane shows it (the title says the zone is the
             // console's): the timeline spans one session.
-            Span::styled(
-                format!(
-                    "{}  ",
-                    if st.utc {
-                        e.at.format("%H:%M:%S").to_string()
-                    } else {
-                        e.at.with_timezone(&chrono::Local)
-                            .format("%H:%M:%S")
-                            .to_string()
-                    }
-                ),
-                muted,
-            ),
+            Span::styled(format!("{}  ", st.zone.clock(e.at, "%H:%M:%S")), muted),
             Span::raw(format!("{:<32} ", crate::model::text::escape_bytes(&e.key))),
             Span::styled(e.change.label(), style),
         ]));
@@ -411,7 +399,7 @@ fn at_diff(
 ) {
     let st = ctx.state;
     let muted = ctx.theme.style(StyleName::Muted);
-    let when = crate::state::time_cursor::shown(diff.at, st.utc);
+    let when = crate::state::time_cursor::shown(diff.at, st.zone);
     let mut lines = vec![
         Line::from(format!(
             "{} joined, {} left, {} changed since {when} (etcd rev {})",

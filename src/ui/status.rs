@@ -28,9 +28,9 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             let prompt = match &input.kind {
                 InputKind::Filter => "/".to_string(),
                 InputKind::Command => ":".to_string(),
-                InputKind::TimeJump => "go to time (14:02, -15m): ".to_string(),
+                InputKind::TimeJump => "go to time: ".to_string(),
                 InputKind::Search => "search the output: ".to_string(),
-                InputKind::At => "at time (14:02, -15m, 2026-12-03T14:02): ".to_string(),
+                InputKind::At => "at time: ".to_string(),
                 InputKind::Extend { id } => format!(
                     "extend silence {} by (30m 2h 1d; Enter alone: {}): ",
                     fit(&visible(id), 24),
@@ -48,9 +48,23 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
                         Level::Info => ctx.theme.style(StyleName::Muted),
                     },
                 ),
+                None if matches!(input.kind, InputKind::At | InputKind::TimeJump) => (
+                    format!(
+                        "   in {}: 14:02 · -15m · yesterday 14:00 · 2026-12-03 14:02{HINT}",
+                        st.zone.label(st.now)
+                    ),
+                    ctx.theme.style(StyleName::Muted),
+                ),
                 None => (HINT.to_string(), ctx.theme.style(StyleName::Muted)),
             };
-            let hint_width = hint.chars().count().min(a.width as usize / 2);
+            // A time prompt's echo (what the typed time means, in UTC too) is worth the room.
+            let share = if matches!(input.kind, InputKind::At | InputKind::TimeJump) {
+                let typed = input.field.text().chars().count() + 1;
+                (a.width as usize).saturating_sub(prompt.chars().count() + typed.max(16))
+            } else {
+                a.width as usize / 2
+            };
+            let hint_width = hint.chars().count().min(share);
             let width = (a.width as usize).saturating_sub(prompt.chars().count() + hint_width);
             let mut spans = vec![Span::styled(prompt, ctx.theme.style(StyleName::Key))];
             spans.extend(super::field_spans(
@@ -95,6 +109,11 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             ctx.theme.style(StyleName::Muted),
         ));
     }
+    // The zone every time on screen is in (`Z` cycles it): said once, here, with its offset.
+    spans.push(Span::styled(
+        format!("{} ", st.zone.label(st.now)),
+        ctx.theme.style(StyleName::Muted),
+    ));
     if st.demo {
         spans.push(Span::styled(" DEMO ", ctx.theme.style(StyleName::Readonly)));
     }
@@ -109,7 +128,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         spans.push(Span::styled(
             format!(
                 " AT {} (live: {}) ",
-                crate::state::time_cursor::shown(at, st.utc),
+                crate::state::time_cursor::shown(at, st.zone),
                 crate::state::time_cursor::live_key(st)
             ),
             ctx.theme.style(StyleName::Danger),

@@ -1131,7 +1131,7 @@ async fn time_cursor_reads_elasticsearch_around_its_moment_and_again_at_each_ste
         .cluster("t")
         .expect("cluster t")
         .clone();
-    let mut h = Headless::with(profile, |s| s.utc = true);
+    let mut h = Headless::with(profile, |s| s.zone = opsconsole::model::DisplayZone::Utc);
     pump(&mut h, "the live tail", |h| {
         h.state().health_of(SourceKind::Logs) == Some(&Health::Live)
             && h.state()

@@ -151,7 +151,7 @@ fn logs_keys(k: &Keys) {
     let keymap = Keymap::resolve(Some(k.name)).unwrap();
     let mut h = Headless::with(cluster(""), |s| {
         s.keymap = keymap;
-        s.utc = true;
+        s.zone = opsconsole::model::DisplayZone::Utc;
     });
     let now = h.state().now;
     for _ in 0..3 {
@@ -403,7 +403,7 @@ async fn logs_time_jump_reads_loki_again_around_it() {
         "logs = {{ kind = \"loki\", url = \"http://127.0.0.1:{}\", query = '{{job=\"syslog\"}}', interval_secs = 1 }}",
         loki.port
     ));
-    let mut h = Headless::with(profile, |s| s.utc = true);
+    let mut h = Headless::with(profile, |s| s.zone = opsconsole::model::DisplayZone::Utc);
     for _ in 0..3 {
         h.press("tab");
     }
@@ -491,7 +491,7 @@ fn logs_pane_at_80x24(s: &mut State) -> String {
 
 fn pane_state() -> State {
     let mut s = State::new("prod", "/services/", "alice", fixed_now());
-    s.utc = true;
+    s.zone = opsconsole::model::DisplayZone::Utc;
     s.backends.logs = Some("redis".into());
     state::update(
         &mut s,
@@ -696,7 +696,7 @@ async fn time_cursor_reads_loki_around_its_moment_and_again_at_each_step() {
         "logs = {{ kind = \"loki\", url = \"http://127.0.0.1:{}\", query = '{{job=\"syslog\"}}', interval_secs = 1 }}",
         loki.port
     ));
-    let mut h = Headless::with(profile, |s| s.utc = true);
+    let mut h = Headless::with(profile, |s| s.zone = opsconsole::model::DisplayZone::Utc);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while h.state().health_of(SourceKind::Logs) != Some(&Health::Live) {
         assert!(tokio::time::Instant::now() < deadline, "loki never live");

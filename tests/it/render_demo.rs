@@ -25,7 +25,7 @@ fn now() -> DateTime<Utc> {
 /// The demo's first moments, applied as the app applies them.
 fn demo() -> State {
     let mut s = State::new("demo", "/services/", "alice", now());
-    s.utc = true;
+    s.zone = opsconsole::model::DisplayZone::Utc;
     s.demo = true;
     for kind in ["checks", "metrics", "logs"] {
         let kind = match kind {

@@ -43,7 +43,7 @@ fn check(entity: &str, check: &str, status: i64, output: &str, mins: i64) -> Che
 
 fn state() -> State {
     let mut s = State::new("prod", "/services/", "alice", now());
-    s.utc = true;
+    s.zone = opsconsole::model::DisplayZone::Utc;
     s.backends.checks = Some("sensu-go".into());
     s.backends.metrics = Some("graphite".into());
     s.backends.logs = Some("redis".into());
@@ -248,7 +248,7 @@ fn check_and_log_details() {
 /// their sanitised text, and an alert without an `instance` label, as parsed from Alertmanager.
 fn crafted_state() -> State {
     let mut s = State::new("prod", "/services/", "alice", now());
-    s.utc = true;
+    s.zone = opsconsole::model::DisplayZone::Utc;
     s.backends.checks = Some("alertmanager".into());
     update(
         &mut s,

@@ -81,7 +81,7 @@ fn fleet() -> Vec<KvEntry> {
 /// A live, synced console on cluster `prod` with TTLs polled at `now` (web-10's not yet).
 fn live_state() -> State {
     let mut s = State::new("prod", "/services/", "alice", now());
-    s.utc = true;
+    s.zone = opsconsole::model::DisplayZone::Utc;
     update(
         &mut s,
         Msg::Health(SourceKind::Etcd.of(ClusterId(0)), Health::Live),
@@ -338,7 +338,7 @@ fn member_detail_loading_then_gone() {
 #[test]
 fn etcd_retrying_before_any_data() {
     let mut s = State::new("prod", "/services/", "alice", now());
-    s.utc = true;
+    s.zone = opsconsole::model::DisplayZone::Utc;
     update(
         &mut s,
         Msg::Health(
@@ -357,6 +357,7 @@ fn etcd_retrying_before_any_data() {
 #[test]
 fn connecting_before_any_data() {
     let mut s = State::new("prod", "/services/", "alice", now());
+    s.zone = opsconsole::model::DisplayZone::Utc;
     insta::assert_snapshot!("etcd_connecting", draw(&mut s, &theme("default")));
 }
 

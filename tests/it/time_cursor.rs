@@ -440,7 +440,7 @@ async fn alerts_resolved_since_show_at_their_time_from_prometheus_alerts() {
         .cluster("t")
         .expect("cluster t")
         .clone();
-    let mut h = Headless::with(profile, |s| s.utc = true);
+    let mut h = Headless::with(profile, |s| s.zone = opsconsole::model::DisplayZone::Utc);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     while h.state().health_of(SourceKind::Checks) != Some(&Health::Live) {
         assert!(
@@ -482,7 +482,10 @@ async fn alerts_resolved_since_show_at_their_time_from_prometheus_alerts() {
         Some(
             format!(
                 "at {} from Prometheus ALERTS",
-                opsconsole::state::time_cursor::shown(firing_then, true)
+                opsconsole::state::time_cursor::shown(
+                    firing_then,
+                    opsconsole::model::DisplayZone::Utc
+                )
             )
             .as_str()
         )

@@ -49,6 +49,8 @@ pub enum Action {
     CycleSeverity,
     CycleSeverityBack,
     ToggleWrap,
+    /// Logs: JSON messages pretty-printed (indented, newlines in strings expanded) or summarised.
+    TogglePretty,
     /// The focused pane fills the screen, and back.
     Zoom,
     /// Metrics: the series under the cursor goes into (or out of) the chart's overlay.
@@ -229,6 +231,9 @@ impl Action {
             }
             Action::CycleSeverityBack => "logs: severity threshold looser",
             Action::ToggleWrap => "logs: wrap long lines on/off",
+            Action::TogglePretty => {
+                "logs: JSON pretty-printed (indented, newlines expanded) / summarised (level, message, fields)"
+            }
             Action::ToggleFilterMode => "logs: / filter hides or highlights non-matching lines",
             Action::NextMatch => "logs: next filter match",
             Action::PrevMatch => "logs: previous filter match",

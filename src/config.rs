@@ -283,6 +283,8 @@ struct RawLogs {
     tenant: Option<String>,
     /// The senders' zone for RFC 3164 stamps (IANA name); the console's local zone by default.
     timezone: Option<String>,
+    /// The fields a JSON message's summary shows, in order (dotted paths reach nested ones).
+    fields: Option<Vec<String>>,
     interval_secs: Option<u64>,
     timeout_secs: Option<u64>,
     buffer_lines: Option<u64>,
@@ -601,6 +603,8 @@ pub struct LogsProfile {
     /// The zone RFC 3164 stamps (no zone of their own) are read in: `timezone = "Europe/Berlin"`,
     /// else the console's local zone.
     pub timezone: crate::model::SenderZone,
+    /// `fields = ["trace_id", "status"]`: what a JSON message's summary shows.
+    pub fields: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -1762,6 +1766,7 @@ fn validate_logs(raw: RawLogs, mode: Secrets) -> Result<LogsProfile, String> {
         interval,
         buffer_lines: buffer_lines as usize,
         timezone,
+        fields: raw.fields.clone().unwrap_or_default(),
     })
 }
 

@@ -639,6 +639,9 @@ impl Core {
                 backend.name(),
                 backend.buffer_lines(),
             );
+            if let PaneBackend::Logs(l) = &backend {
+                self.state.logs.shown_fields = l.fields.clone();
+            }
             self.run_backend(backend);
         }
         // Panes left out of the profile are looked up in etcd; profile values always win.

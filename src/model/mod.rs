@@ -13,6 +13,7 @@ mod errors;
 pub mod format;
 pub mod inhibit;
 pub mod journal;
+pub mod json_view;
 mod kv;
 mod log;
 mod log_fields;

@@ -76,6 +76,11 @@ pub struct Logs {
     pub scope: Option<EntityScope>,
     pub follow: bool,
     pub wrap: bool,
+    /// `p`: JSON messages (and lines with fields) pretty-printed below their first row.
+    pub pretty: bool,
+    /// The logs source's `fields = [...]`: what a JSON message's summary shows (empty: the
+    /// first few scalar fields).
+    pub shown_fields: Vec<String>,
     /// Columns of the message scrolled off to the left (wrap off).
     pub hscroll: usize,
     /// Marked lines (sequence numbers).
@@ -139,6 +144,8 @@ impl Logs {
             scope: None,
             follow: true,
             wrap: false,
+            pretty: false,
+            shown_fields: Vec::new(),
             hscroll: 0,
             marks: BTreeSet::new(),
             marks_dropped: 0,
@@ -860,6 +867,14 @@ impl PaneState for Logs {
                     "logs: wrap on — long lines continue below, indented under the message"
                 } else {
                     "logs: wrap off — h/l scroll long lines sideways"
+                });
+            }
+            Action::TogglePretty => {
+                self.pretty = !self.pretty;
+                return Reaction::info(if self.pretty {
+                    "logs: pretty on — JSON messages indented below their line, newlines in strings expanded; fields listed"
+                } else {
+                    "logs: pretty off — JSON messages summarised as level, message and fields"
                 });
             }
             Action::ToggleFilterMode => {

@@ -215,6 +215,14 @@ fn prefix_spans<'a>(ctx: &Ctx, l: &'a LogLine, c: &Columns, marked: bool) -> Vec
     spans
 }
 
+/// Spans that own their text, so a message made for display (a JSON summary) can be drawn.
+fn owned_spans(spans: Vec<Span<'_>>) -> Vec<Span<'static>> {
+    spans
+        .into_iter()
+        .map(|s| Span::styled(s.content.into_owned(), s.style))
+        .collect()
+}
+
 /// `s` in exactly `width` columns: cut with `…`, or padded.
 fn pad(s: &str, width: usize) -> String {
     let cut = fit(s, width);
@@ -266,26 +274,52 @@ fn rows_of<'a>(ctx: &Ctx, r: &Row<'a>, c: &Columns, focused: bool) -> Vec<Line<'
     let logs = &ctx.state.logs;
     let l = r.line;
     let mut out = Vec::new();
+    // A JSON message reads as level, message and fields; pretty, it is indented below.
+    let json = crate::model::json_view::payload(&l.message);
+    let message: std::borrow::Cow<'a, str> = match &json {
+        Some(p) => crate::model::json_view::summarize(p, &logs.shown_fields)
+            .text()
+            .into(),
+        None => l.message.as_str().into(),
+    };
+    let below: Vec<String> = match (&json, logs.pretty) {
+        (Some(p), true) => crate::model::json_view::pretty(p),
+        (None, true) => l.fields.iter().map(|(k, v)| format!("{k}: {v}")).collect(),
+        (_, false) => Vec::new(),
+    };
     if logs.wrap {
-        let pieces = chunks(&l.message, c.message);
+        let pieces: Vec<String> = chunks(&message, c.message)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
         for (i, piece) in pieces.into_iter().enumerate() {
             let mut spans = if i == 0 {
                 prefix_spans(ctx, l, c, r.marked)
             } else {
                 vec![Span::raw(" ".repeat(c.prefix()))]
             };
-            spans.extend(message_spans(ctx, piece, 0, None));
+            spans.extend(owned_spans(message_spans(ctx, &piece, 0, None)));
             out.push(Line::from(spans));
         }
     } else {
         let mut spans = prefix_spans(ctx, l, c, r.marked);
-        spans.extend(message_spans(
+        spans.extend(owned_spans(message_spans(
             ctx,
-            &l.message,
+            &message,
             logs.hscroll,
             Some(c.message),
-        ));
+        )));
         out.push(Line::from(spans));
+    }
+    for text in below {
+        let mut spans = vec![Span::raw(" ".repeat(c.prefix()))];
+        let shown = if logs.wrap {
+            text
+        } else {
+            fit(&text, c.message)
+        };
+        spans.extend(owned_spans(message_spans(ctx, &shown, 0, None)));
+        out.push(Line::from(spans).style(muted(ctx)));
     }
     for line in &mut out {
         if focused && r.selected {

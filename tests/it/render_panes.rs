@@ -426,3 +426,43 @@ fn chart_at_the_time_cursor_ends_at_its_moment_with_a_marker() {
     assert!(text.contains('┊'), "the marker at T: {text}");
     insta::assert_snapshot!("chart_at_time_cursor", screen);
 }
+
+/// JSON messages (issue 24): a JSON line and a payload after a prefix read as level, message and
+/// fields (the source's `fields` choose which); `p` pretty-prints them below their line, with the
+/// newlines of a stack trace inside a string expanded; a line that is not JSON stays as it is.
+#[test]
+fn json_messages_summarised_then_pretty_printed() {
+    let mut s = state();
+    s.logs.shown_fields = vec!["trace_id".into(), "http.status".into()];
+    let json = |i: i64, program: &str, message: &str| LogLine {
+        time: Some(now() - Duration::seconds(5 - i)),
+        host: "api-1".into(),
+        program: program.into(),
+        severity: Some(3),
+        message: message.into(),
+        fields: Default::default(),
+    };
+    update(
+        &mut s,
+        Msg::LogLines(vec![
+            json(
+                1,
+                "api",
+                r#"{"level":"error","msg":"GET /orders failed","trace_id":"9f2c","http":{"status":502},"user":"bob"}"#,
+            ),
+            json(
+                2,
+                "worker",
+                r#"worker[42]: {"msg":"job crashed","error":{"type":"KeyError","stack":"Traceback (most recent call last):\n  File \"job.py\", line 3\nKeyError: 'id'"},"trace_id":"77aa"}"#,
+            ),
+            json(3, "worker", "not json {at all}"),
+        ]),
+    );
+    for _ in 0..3 {
+        handle_action(&mut s, Action::NextPane);
+    }
+    handle_action(&mut s, Action::Zoom);
+    insta::assert_snapshot!("logs_json_summary", draw(&mut s));
+    handle_action(&mut s, Action::TogglePretty);
+    insta::assert_snapshot!("logs_json_pretty", draw(&mut s));
+}

@@ -49,6 +49,8 @@ pub enum Action {
     CycleSeverity,
     CycleSeverityBack,
     ToggleWrap,
+    /// Logs: lines grouped into records (a stack trace is one row) or every line as sent.
+    ToggleRecords,
     /// Logs: JSON messages pretty-printed (indented, newlines in strings expanded) or summarised.
     TogglePretty,
     /// The focused pane fills the screen, and back.
@@ -231,6 +233,9 @@ impl Action {
             }
             Action::CycleSeverityBack => "logs: severity threshold looser",
             Action::ToggleWrap => "logs: wrap long lines on/off",
+            Action::ToggleRecords => {
+                "logs: records (a stack trace is one row, (+N); Enter expands) / every line as sent"
+            }
             Action::TogglePretty => {
                 "logs: JSON pretty-printed (indented, newlines expanded) / summarised (level, message, fields)"
             }

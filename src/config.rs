@@ -285,6 +285,8 @@ struct RawLogs {
     timezone: Option<String>,
     /// The fields a JSON message's summary shows, in order (dotted paths reach nested ones).
     fields: Option<Vec<String>>,
+    /// Regexes a line continuing a record (a stack trace) matches; `[]`: no grouping.
+    continuation: Option<Vec<String>>,
     interval_secs: Option<u64>,
     timeout_secs: Option<u64>,
     buffer_lines: Option<u64>,
@@ -605,6 +607,9 @@ pub struct LogsProfile {
     pub timezone: crate::model::SenderZone,
     /// `fields = ["trace_id", "status"]`: what a JSON message's summary shows.
     pub fields: Vec<String>,
+    /// `continuation = [...]`: what makes a line part of the record before it (`None`: the
+    /// built-in rules).
+    pub continuation: Option<regex::RegexSet>,
 }
 
 #[derive(Debug, Clone)]
@@ -1767,6 +1772,15 @@ fn validate_logs(raw: RawLogs, mode: Secrets) -> Result<LogsProfile, String> {
         buffer_lines: buffer_lines as usize,
         timezone,
         fields: raw.fields.clone().unwrap_or_default(),
+        continuation: match &raw.continuation {
+            None => None,
+            Some(list) => Some(regex::RegexSet::new(list).map_err(|e| {
+                format!(
+                    "continuation: not a list of regexes — {}",
+                    e.to_string().lines().last().unwrap_or("")
+                )
+            })?),
+        },
     })
 }
 
@@ -1943,6 +1957,35 @@ mod tests {
             e.contains("line 2") && e.contains("not an IANA zone name"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn logs_fields_and_continuation() {
+        let base = "[clusters.p]\netcd = { endpoints = [\"http://a:1\"] }\n";
+        let logs = |rest: &str| {
+            parse(&format!(
+                "{base}logs = {{ kind = \"redis\", url = \"redis://r:6379\", channel = \"s\"{rest} }}\n"
+            ))
+        };
+        let l = logs("")
+            .unwrap()
+            .cluster("p")
+            .unwrap()
+            .logs
+            .clone()
+            .unwrap();
+        assert!(l.fields.is_empty() && l.continuation.is_none());
+        let l = logs(", fields = [\"trace_id\"], continuation = [\"^\\\\s\", \"^at \"]")
+            .unwrap()
+            .cluster("p")
+            .unwrap()
+            .logs
+            .clone()
+            .unwrap();
+        assert_eq!(l.fields, ["trace_id"]);
+        assert!(l.continuation.unwrap().is_match("  at x"));
+        let e = logs(", continuation = [\"(\"]").unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("continuation"), "{e}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 
 use super::checks::EntityScope;
 use super::cursor::ListCursor;
+use super::log_records::Records;
 use super::members::Filter;
 use super::pane::{PaneCtx, PaneState, Reaction};
 use super::popup::Popup;
@@ -78,6 +79,8 @@ pub struct Logs {
     pub wrap: bool,
     /// `p`: JSON messages (and lines with fields) pretty-printed below their first row.
     pub pretty: bool,
+    /// Lines grouped into records (a stack trace is one row and `(+N)`); `r` toggles.
+    pub records: Records,
     /// The logs source's `fields = [...]`: what a JSON message's summary shows (empty: the
     /// first few scalar fields).
     pub shown_fields: Vec<String>,
@@ -145,6 +148,7 @@ impl Logs {
             follow: true,
             wrap: false,
             pretty: false,
+            records: Records::new(),
             shown_fields: Vec::new(),
             hscroll: 0,
             marks: BTreeSet::new(),
@@ -240,6 +244,15 @@ impl Logs {
         line.host = self.intern(&line.host);
         line.program = self.intern(&line.program);
         if self.lines.len() == self.capacity {
+            // A record whose head leaves: its lines still here are shown as lines of their own.
+            let orphans = if self.records.enabled
+                && self.records.tail_of(self.first_seq, self.first_seq) > 0
+            {
+                self.records.tail_seqs(self.first_seq, self.first_seq)
+            } else {
+                Vec::new()
+            };
+            self.records.evict(self.first_seq);
             self.lines.pop_front();
             self.host_keys.pop_front();
             self.sevs.pop_front();
@@ -254,6 +267,9 @@ impl Logs {
             }
             self.first_seq += 1;
             self.dropped += 1;
+            for seq in orphans {
+                self.show_orphan(seq);
+            }
         }
         if self.lines.len() == self.lines.capacity() {
             // Grow by doubling, but never past the configured size (a VecDeque would round
@@ -271,6 +287,13 @@ impl Logs {
             self.sevs.reserve_exact(self.sevs.len().max(16).min(room));
         }
         let key = host_key(&line.host);
+        let seq = self.first_seq + self.lines.len() as u64;
+        self.records.push(
+            seq,
+            self.first_seq,
+            key ^ fnv(&line.program).rotate_left(17),
+            &line,
+        );
         self.sevs.push_back(line.severity.unwrap_or(NO_SEVERITY));
         self.lines.push_back(line);
         self.host_keys.push_back(key);
@@ -284,10 +307,15 @@ impl Logs {
     /// is a match; in filter mode with context, a match also shows the lines before it that were
     /// hidden. Returns how many lines became visible.
     fn admit(&mut self, i: usize) -> usize {
+        let seq = self.first_seq + i as u64;
+        if self.records.enabled {
+            if let Some(head) = self.records.head_of(seq, self.first_seq) {
+                return self.admit_continuation(i, head);
+            }
+        }
         if !self.base_at(i) {
             return 0;
         }
-        let seq = self.first_seq + i as u64;
         let hit = match &self.filter {
             None => {
                 self.matches.push_back(seq);
@@ -335,6 +363,103 @@ impl Logs {
             }
             FilterMode::Filter => 0,
         }
+    }
+
+    /// A continuation line (ring index `i`) of the record headed by `head`: the record is one
+    /// row, so the line shows nothing of its own — but a filter match in it makes the whole record
+    /// a match. Returns how many rows became visible.
+    fn admit_continuation(&mut self, i: usize, head: u64) -> usize {
+        let Some(f) = &self.filter else {
+            return 0;
+        };
+        let Some(h) = head.checked_sub(self.first_seq).map(|h| h as usize) else {
+            return 0;
+        };
+        if !self.base_at(h) {
+            return 0;
+        }
+        let l = &self.lines[i];
+        if !f.matches_any(&[&l.message, &l.host, &l.program]) {
+            return 0;
+        }
+        if let Err(at) = self.hits.binary_search(&head) {
+            self.hits.insert(at, head);
+        }
+        match self.matches.binary_search(&head) {
+            Ok(_) => 0,
+            Err(at) => {
+                self.matches.insert(at, head);
+                1
+            }
+        }
+    }
+
+    /// A line whose record's head left the ring: shown (if it passes) as a line of its own.
+    fn show_orphan(&mut self, seq: u64) {
+        let Some(i) = seq.checked_sub(self.first_seq).map(|i| i as usize) else {
+            return;
+        };
+        if i >= self.lines.len() || !self.base_at(i) {
+            return;
+        }
+        let hit = match &self.filter {
+            None => false,
+            Some(f) => {
+                let l = &self.lines[i];
+                f.matches_any(&[&l.message, &l.host, &l.program])
+            }
+        };
+        if hit {
+            if let Err(at) = self.hits.binary_search(&seq) {
+                self.hits.insert(at, seq);
+            }
+        }
+        if self.filter.is_none() || hit || self.mode == FilterMode::Highlight {
+            if let Err(at) = self.matches.binary_search(&seq) {
+                self.matches.insert(at, seq);
+            }
+        }
+    }
+
+    /// `r`: records on (a stack trace is one row) or off (every line as sent).
+    pub fn toggle_records(&mut self) {
+        self.records.enabled = !self.records.enabled;
+        self.records.expanded.clear();
+        self.rescan();
+    }
+
+    /// The continuation lines of the record headed by `head` (none when grouping is off).
+    pub fn record_tail(&self, head: u64) -> Vec<&LogLine> {
+        if !self.records.enabled {
+            return Vec::new();
+        }
+        self.records
+            .tail_seqs(head, self.first_seq)
+            .into_iter()
+            .filter_map(|s| self.get(s))
+            .collect()
+    }
+
+    /// A head's continuation count (0 when grouping is off).
+    fn tail_count(&self, head: u64) -> u32 {
+        if self.records.enabled {
+            self.records.tail_of(head, self.first_seq)
+        } else {
+            0
+        }
+    }
+
+    /// The record at `seq` as text, one line each, as copied and saved.
+    fn record_text(&self, seq: u64, zone: DisplayZone) -> String {
+        let mut out = String::new();
+        if let Some(l) = self.get(seq) {
+            out.push_str(&line_text(l, zone));
+        }
+        for l in self.record_tail(seq) {
+            out.push('\n');
+            out.push_str(&line_text(l, zone));
+        }
+        out
     }
 
     pub fn extend(&mut self, lines: impl IntoIterator<Item = LogLine>) {
@@ -695,11 +820,20 @@ impl Logs {
             .skip(offset)
             .take(self.view.rows())
             .filter_map(move |(i, s)| {
-                self.get(*s).map(|line| Row {
-                    line,
-                    selected: Some(i) == selected,
-                    context: self.is_context(*s),
-                    marked: self.is_marked(*s),
+                self.get(*s).map(|line| {
+                    let expanded = self.records.expanded.contains(s);
+                    Row {
+                        line,
+                        selected: Some(i) == selected,
+                        context: self.is_context(*s),
+                        marked: self.is_marked(*s),
+                        tail: self.tail_count(*s),
+                        tail_lines: if expanded {
+                            self.record_tail(*s)
+                        } else {
+                            Vec::new()
+                        },
+                    }
                 })
             })
     }
@@ -714,14 +848,20 @@ impl Logs {
     pub fn export(&self, jsonl: bool, zone: DisplayZone) -> (String, usize) {
         let mut out = String::new();
         let mut n = 0;
-        for l in self.matching() {
-            if jsonl {
-                out.push_str(&line_json(l).to_string());
-            } else {
-                out.push_str(&line_text(l, zone));
+        for seq in &self.matches {
+            let Some(l) = self.get(*seq) else {
+                continue;
+            };
+            // A record is saved whole: its first line, then its continuation lines.
+            for l in std::iter::once(l).chain(self.record_tail(*seq)) {
+                if jsonl {
+                    out.push_str(&line_json(l).to_string());
+                } else {
+                    out.push_str(&line_text(l, zone));
+                }
+                out.push('\n');
+                n += 1;
             }
-            out.push('\n');
-            n += 1;
         }
         (out, n)
     }
@@ -734,6 +874,10 @@ pub struct Row<'a> {
     /// Context around a match, not a match itself (drawn muted).
     pub context: bool,
     pub marked: bool,
+    /// The record's continuation lines (0: a line of its own), shown as `(+N)`…
+    pub tail: u32,
+    /// …or, expanded (Enter), these below it.
+    pub tail_lines: Vec<&'a LogLine>,
 }
 
 /// A line's display text: time (in the display zone, with its offset), host, program, severity
@@ -1008,10 +1152,32 @@ impl PaneState for Logs {
                 return Reaction::input(super::InputKind::TimeJump);
             }
             Action::Copy => {
-                return match self.selected() {
-                    Some(l) => Reaction::copy(line_text(l, ctx.zone)),
+                return match self.selected_seq() {
+                    Some(seq) => Reaction::copy_lines(self.record_text(seq, ctx.zone).lines()),
                     None => Reaction::info("no line to copy"),
                 };
+            }
+            Action::ToggleRecords => {
+                self.toggle_records();
+                self.fit();
+                return Reaction::info(if self.records.enabled {
+                    "logs: records — a stack trace is one row, (+N) more lines; Enter expands it"
+                } else {
+                    "logs: every line as sent, continuation lines too"
+                });
+            }
+            Action::Detail if self.selected_seq().is_some_and(|s| self.tail_count(s) > 0) => {
+                // A record: Enter shows its continuation lines below it, again hides them.
+                let Some(seq) = self.selected_seq() else {
+                    return Reaction::default();
+                };
+                let n = self.tail_count(seq);
+                return Reaction::info(if self.records.expanded.remove(&seq) {
+                    format!("logs: record folded (+{n})")
+                } else {
+                    self.records.expanded.insert(seq);
+                    format!("logs: record expanded, {n} more lines — Enter folds it")
+                });
             }
             Action::Detail => {
                 if let Some(line) = self.selected() {
@@ -1657,5 +1823,122 @@ mod tests {
         assert!(r.say.unwrap().1.contains("ctrl-w"));
         let r = act(&mut l, Action::ToggleWrap);
         assert!(r.say.unwrap().1.contains("wrap off"));
+    }
+
+    fn from(host: &str, msg: &str) -> LogLine {
+        LogLine {
+            host: host.into(),
+            program: "java".into(),
+            severity: Some(3),
+            message: msg.into(),
+            ..Default::default()
+        }
+    }
+
+    fn trace_logs() -> Logs {
+        let mut l = Logs::with_capacity(100);
+        l.view.set_rows(10);
+        for (host, msg) in [
+            ("web-1", "NullPointerException: order is null"),
+            ("web-1", "#011at com.acme.Orders.get(Orders.java:42)"),
+            ("web-2", "GET /health 200"),
+            ("web-1", "#011at com.acme.Api.handle(Api.java:7)"),
+            ("web-1", "Caused by: java.sql.SQLException: timeout"),
+            ("web-1", "request done"),
+        ] {
+            l.push(from(host, msg));
+        }
+        l.fit();
+        l
+    }
+
+    #[test]
+    fn a_stack_trace_is_one_row_that_expands_copies_and_saves_whole() {
+        let mut l = trace_logs();
+        let rows: Vec<(String, u32)> = l
+            .visible_rows()
+            .map(|r| (r.line.message.clone(), r.tail))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("NullPointerException: order is null".to_string(), 3),
+                ("GET /health 200".into(), 0),
+                ("request done".into(), 0),
+            ]
+        );
+        act(&mut l, Action::Top);
+        let r = act(&mut l, Action::Detail);
+        assert!(r.say.unwrap().1.contains("3 more lines"));
+        let tail: Vec<&str> = l
+            .visible_rows()
+            .next()
+            .unwrap()
+            .tail_lines
+            .iter()
+            .map(|t| t.message.as_str())
+            .collect();
+        assert_eq!(
+            tail,
+            [
+                "#011at com.acme.Orders.get(Orders.java:42)",
+                "#011at com.acme.Api.handle(Api.java:7)",
+                "Caused by: java.sql.SQLException: timeout"
+            ]
+        );
+        // Copy and :w take the whole record.
+        let r = act(&mut l, Action::Copy);
+        match &r.commands[..] {
+            [Command::Copy(text)] => assert_eq!(text.lines().count(), 4, "{text}"),
+            other => panic!("{other:?}"),
+        }
+        let (text, n) = l.export(false, DisplayZone::Utc);
+        assert_eq!(n, 6, "{text}");
+        // Enter again folds it; r shows every line as sent.
+        act(&mut l, Action::Detail);
+        assert!(l.visible_rows().next().unwrap().tail_lines.is_empty());
+        act(&mut l, Action::ToggleRecords);
+        assert_eq!(l.visible_rows().count(), 6);
+        assert!(l.visible_rows().all(|r| r.tail == 0));
+        act(&mut l, Action::ToggleRecords);
+        assert_eq!(l.visible_rows().count(), 3);
+    }
+
+    #[test]
+    fn a_filter_matching_a_continuation_shows_its_whole_record() {
+        let mut l = trace_logs();
+        l.set_filter(Filter::parse("SQLException").unwrap());
+        l.fit();
+        let rows: Vec<String> = l.visible_rows().map(|r| r.line.message.clone()).collect();
+        assert_eq!(rows, ["NullPointerException: order is null"]);
+        assert_eq!(l.hit_count(), 1);
+        // Arriving later, live: the record's head joins the matches in its place.
+        l.push(from("web-3", "IllegalStateException"));
+        l.push(from("web-3", "#011at com.acme.SQLException.wrap(X.java:1)"));
+        l.fit();
+        let rows: Vec<String> = l.visible_rows().map(|r| r.line.message.clone()).collect();
+        assert_eq!(
+            rows,
+            [
+                "NullPointerException: order is null",
+                "IllegalStateException"
+            ]
+        );
+        assert_eq!(l.hit_count(), 2);
+    }
+
+    #[test]
+    fn a_record_whose_head_leaves_the_ring_leaves_its_lines_shown() {
+        let mut l = Logs::with_capacity(3);
+        l.view.set_rows(10);
+        l.push(from("web-1", "Exception"));
+        l.push(from("web-1", "  at a"));
+        l.push(from("web-1", "  at b"));
+        l.fit();
+        assert_eq!(l.visible_rows().count(), 1);
+        l.push(from("web-2", "next"));
+        l.fit();
+        let rows: Vec<String> = l.visible_rows().map(|r| r.line.message.clone()).collect();
+        assert_eq!(rows, ["  at a", "  at b", "next"]);
     }
 }

@@ -20,6 +20,7 @@ pub mod incident;
 pub mod input;
 mod label_groups;
 pub mod links;
+pub mod log_records;
 pub mod logs;
 pub mod members;
 pub mod metrics;

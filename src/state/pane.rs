@@ -45,6 +45,23 @@ impl Reaction {
     }
 
     /// `text` to the terminal's clipboard (OSC 52), sanitised once more, and says so.
+    /// Several lines to the clipboard (a log record): each sanitised, joined by newlines (OSC 52
+    /// carries them base64-encoded, so a newline never reaches the terminal as one).
+    pub fn copy_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> Reaction {
+        let text: Vec<String> = lines
+            .into_iter()
+            .map(|l| crate::model::text::sanitize(l).into_owned())
+            .collect();
+        let mut r = Reaction::copy(text.first().map_or("", String::as_str));
+        r.commands = vec![Command::Copy(text.join("\n"))];
+        if text.len() > 1 {
+            if let Some((_, say)) = r.say.as_mut() {
+                say.push_str(&format!(" (+{} lines)", text.len() - 1));
+            }
+        }
+        r
+    }
+
     pub fn copy(text: impl AsRef<str>) -> Reaction {
         let text = crate::model::text::sanitize(text.as_ref()).into_owned();
         Reaction {

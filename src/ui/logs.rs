@@ -276,12 +276,17 @@ fn rows_of<'a>(ctx: &Ctx, r: &Row<'a>, c: &Columns, focused: bool) -> Vec<Line<'
     let mut out = Vec::new();
     // A JSON message reads as level, message and fields; pretty, it is indented below.
     let json = crate::model::json_view::payload(&l.message);
-    let message: std::borrow::Cow<'a, str> = match &json {
+    let mut message: std::borrow::Cow<'a, str> = match &json {
         Some(p) => crate::model::json_view::summarize(p, &logs.shown_fields)
             .text()
             .into(),
         None => l.message.as_str().into(),
     };
+    // A folded record says how many lines it holds, where the message starts, so a narrow pane
+    // still shows it.
+    if r.tail > 0 && r.tail_lines.is_empty() {
+        message = format!("(+{}) {message}", r.tail).into();
+    }
     let below: Vec<String> = match (&json, logs.pretty) {
         (Some(p), true) => crate::model::json_view::pretty(p),
         (None, true) => l.fields.iter().map(|(k, v)| format!("{k}: {v}")).collect(),
@@ -309,6 +314,24 @@ fn rows_of<'a>(ctx: &Ctx, r: &Row<'a>, c: &Columns, focused: bool) -> Vec<Line<'
             logs.hscroll,
             Some(c.message),
         )));
+        out.push(Line::from(spans));
+    }
+    // An expanded record: its continuation lines, indented under the message, time on the left.
+    for t in &r.tail_lines {
+        let time = match t.time {
+            Some(time) => ctx.state.zone.clock(time, "%H:%M:%S"),
+            None => "        ".into(),
+        };
+        let mut spans = vec![
+            Span::styled(time, muted(ctx)),
+            Span::raw(" ".repeat(c.prefix().saturating_sub(TIME_WIDTH))),
+        ];
+        let shown = if logs.wrap {
+            t.message.clone()
+        } else {
+            fit(&t.message, c.message)
+        };
+        spans.extend(owned_spans(message_spans(ctx, &shown, 0, None)));
         out.push(Line::from(spans));
     }
     for text in below {

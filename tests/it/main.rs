@@ -41,6 +41,7 @@ mod failover;
 mod fuzz;
 mod guardrails;
 mod karma;
+mod log_records;
 mod logs_backends;
 mod logs_formats;
 mod logs_navigation;

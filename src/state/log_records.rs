@@ -1,0 +1,269 @@
+//! Log records, not lines: a stack trace sent as twenty syslog messages is one record — its first
+//! line and `(+19)` — in the logs pane. A line continues the record of the last line from the same
+//! host and program when it arrives within a second of it and reads like a continuation (the
+//! source's `continuation` regexes; by default leading whitespace or rsyslog's escaped tab `#011`,
+//! `at `, `Caused by:`, `Traceback`, `File "`, `...`), or when it has no timestamp of its own after
+//! one that had. Pure bookkeeping beside the ring in [`super::logs::Logs`], one entry per line.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use chrono::{DateTime, Utc};
+use regex::RegexSet;
+
+use crate::model::LogLine;
+
+/// The longest a record grows; the next continuation starts a record of its own.
+pub const MAX_RECORD_LINES: u32 = 1000;
+/// Streams (host + program) remembered; past this the table starts afresh.
+const MAX_STREAMS: usize = 8192;
+/// How far apart in time a continuation may come.
+const WINDOW: chrono::Duration = chrono::Duration::seconds(1);
+
+/// What makes a line a continuation.
+#[derive(Debug, Clone, Default)]
+pub enum Rules {
+    /// Leading whitespace, `#011`, `at `, `Caused by:`, `Traceback`, `File "`, `...`.
+    #[default]
+    Default,
+    /// The source's `continuation = [...]` (an empty list: no grouping).
+    Custom(RegexSet),
+}
+
+impl Rules {
+    /// `continuation = []`: no grouping at all.
+    pub fn off(&self) -> bool {
+        matches!(self, Rules::Custom(set) if set.is_empty())
+    }
+
+    pub fn continues(&self, message: &str) -> bool {
+        match self {
+            Rules::Default => {
+                message.starts_with([' ', '\t'])
+                    || ["#011", "at ", "Caused by:", "Traceback", "File \"", "..."]
+                        .iter()
+                        .any(|p| message.starts_with(p))
+            }
+            Rules::Custom(set) => set.is_match(message),
+        }
+    }
+}
+
+/// The last line of one stream: its record's head and its time.
+#[derive(Debug, Clone, Copy)]
+struct Last {
+    head: u64,
+    time: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Default)]
+pub struct Records {
+    /// Grouping on (`r` turns it off: every line its own row, as sent).
+    pub enabled: bool,
+    pub rules: Rules,
+    /// Beside the ring: how far back each line's head is (0: it is a head).
+    back: VecDeque<u32>,
+    /// Beside the ring: a head's continuation lines so far.
+    tails: VecDeque<u32>,
+    streams: HashMap<u64, Last, foldhash::fast::RandomState>,
+    /// Heads shown expanded (Enter).
+    pub expanded: BTreeSet<u64>,
+}
+
+impl Records {
+    pub fn new() -> Records {
+        Records {
+            enabled: true,
+            ..Default::default()
+        }
+    }
+
+    /// A line arrives as `seq` (`first_seq` is the ring's oldest): returns its head's sequence
+    /// number when it continues a record.
+    pub fn push(&mut self, seq: u64, first_seq: u64, stream: u64, line: &LogLine) -> Option<u64> {
+        let prev = self.streams.get(&stream).copied();
+        let head = prev.filter(|_| !self.rules.off()).and_then(|p| {
+            // A line without a stamp after one with: the stamp-less rest of a record.
+            let stampless = p.time.is_some() && line.time.is_none();
+            let near = match (p.time, line.time) {
+                (Some(a), Some(b)) => (b - a).abs() <= WINDOW,
+                _ => true,
+            };
+            let in_ring = p.head >= first_seq;
+            let room = self.tail_of(p.head, first_seq) < MAX_RECORD_LINES;
+            (near && in_ring && room && (stampless || self.rules.continues(&line.message)))
+                .then_some(p.head)
+        });
+        let head = head.filter(|h| *h >= first_seq);
+        let back = head.map_or(0, |h| (seq - h).min(u64::from(u32::MAX)) as u32);
+        self.back.push_back(back);
+        self.tails.push_back(0);
+        if let Some(h) = head {
+            if let Some(t) = self.tails.get_mut((h - first_seq) as usize) {
+                *t += 1;
+            }
+        }
+        if self.streams.len() >= MAX_STREAMS && !self.streams.contains_key(&stream) {
+            self.streams.clear();
+        }
+        self.streams.insert(
+            stream,
+            Last {
+                head: head.unwrap_or(seq),
+                time: line.time.or(prev.and_then(|p| p.time)),
+            },
+        );
+        head
+    }
+
+    /// The ring's oldest line left (it was `seq`).
+    pub fn evict(&mut self, seq: u64) {
+        self.back.pop_front();
+        self.tails.pop_front();
+        self.expanded.remove(&seq);
+    }
+
+    /// The head of `seq`'s record when `seq` continues one still in the ring.
+    pub fn head_of(&self, seq: u64, first_seq: u64) -> Option<u64> {
+        let i = seq.checked_sub(first_seq)? as usize;
+        let back = u64::from(*self.back.get(i)?);
+        (back > 0).then(|| seq - back).filter(|h| *h >= first_seq)
+    }
+
+    /// Whether `seq` belongs to a record whose head has left the ring (shown as a line of its
+    /// own, so nothing in the ring goes unseen).
+    pub fn orphan(&self, seq: u64, first_seq: u64) -> bool {
+        let Some(i) = seq.checked_sub(first_seq) else {
+            return false;
+        };
+        let back = self.back.get(i as usize).copied().unwrap_or(0);
+        back > 0 && u64::from(back) > i
+    }
+
+    /// A head's continuation lines.
+    pub fn tail_of(&self, head: u64, first_seq: u64) -> u32 {
+        head.checked_sub(first_seq)
+            .and_then(|i| self.tails.get(i as usize))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The sequence numbers of `head`'s continuation lines, oldest first (scanning at most the
+    /// record's span of the ring).
+    pub fn tail_seqs(&self, head: u64, first_seq: u64) -> Vec<u64> {
+        let want = self.tail_of(head, first_seq) as usize;
+        let mut out = Vec::with_capacity(want);
+        let Some(start) = head.checked_sub(first_seq) else {
+            return out;
+        };
+        let mut i = start as usize + 1;
+        while out.len() < want && i < self.back.len() {
+            let seq = first_seq + i as u64;
+            if u64::from(self.back[i]) == seq - head {
+                out.push(seq);
+            }
+            i += 1;
+        }
+        out
+    }
+
+    pub fn clear(&mut self) {
+        self.back.clear();
+        self.tails.clear();
+        self.streams.clear();
+        self.expanded.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn line(msg: &str, secs: Option<i64>) -> LogLine {
+        LogLine {
+            time: secs.map(|s| Utc.timestamp_opt(1_800_000_000 + s, 0).unwrap()),
+            message: msg.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_stack_trace_is_one_record_per_stream() {
+        let mut r = Records::new();
+        let a = 1;
+        let b = 2;
+        assert_eq!(
+            r.push(0, 0, a, &line("java.lang.NullPointerException: x", Some(0))),
+            None
+        );
+        assert_eq!(
+            r.push(
+                1,
+                0,
+                a,
+                &line("#011at com.acme.Foo.bar(Foo.java:10)", Some(0))
+            ),
+            Some(0)
+        );
+        // Another stream in between: its own record, and it does not break stream a's.
+        assert_eq!(r.push(2, 0, b, &line("GET / 200", Some(0))), None);
+        assert_eq!(
+            r.push(3, 0, a, &line("Caused by: java.io.IOException", Some(1))),
+            Some(0)
+        );
+        assert_eq!(r.push(4, 0, a, &line("... 12 more", Some(1))), Some(0));
+        assert_eq!(r.tail_of(0, 0), 3);
+        assert_eq!(r.tail_seqs(0, 0), [1, 3, 4]);
+        assert_eq!(r.head_of(3, 0), Some(0));
+        assert_eq!(r.head_of(2, 0), None);
+        // Too late, or not a continuation: a new record.
+        assert_eq!(r.push(5, 0, a, &line("  at late", Some(9))), None);
+        assert_eq!(r.push(6, 0, a, &line("next event", Some(9))), None);
+        // A stamp-less line after a stamped one continues it.
+        assert_eq!(r.push(7, 0, a, &line("raw continuation", None)), Some(6));
+    }
+
+    #[test]
+    fn python_tracebacks_and_custom_rules() {
+        let mut r = Records::new();
+        r.push(0, 0, 1, &line("job failed", Some(0)));
+        assert_eq!(
+            r.push(
+                1,
+                0,
+                1,
+                &line("Traceback (most recent call last):", Some(0))
+            ),
+            Some(0)
+        );
+        assert_eq!(
+            r.push(2, 0, 1, &line("  File \"a.py\", line 1", Some(0))),
+            Some(0)
+        );
+        let mut r = Records {
+            rules: Rules::Custom(RegexSet::new(["^\\| "]).unwrap()),
+            ..Records::new()
+        };
+        r.push(0, 0, 1, &line("table", Some(0)));
+        assert_eq!(r.push(1, 0, 1, &line("| row", Some(0))), Some(0));
+        assert_eq!(r.push(2, 0, 1, &line("  indented", Some(0))), None);
+        let mut off = Records {
+            rules: Rules::Custom(RegexSet::empty()),
+            ..Records::new()
+        };
+        off.push(0, 0, 1, &line("x", Some(0)));
+        assert_eq!(off.push(1, 0, 1, &line("  at y", Some(0))), None);
+    }
+
+    #[test]
+    fn a_head_leaving_the_ring_orphans_its_tail() {
+        let mut r = Records::new();
+        r.push(0, 0, 1, &line("head", Some(0)));
+        r.push(1, 0, 1, &line("  tail", Some(0)));
+        r.evict(0);
+        assert_eq!(r.head_of(1, 1), None);
+        assert!(r.orphan(1, 1));
+        // A continuation of a head that left starts a record of its own.
+        assert_eq!(r.push(2, 1, 1, &line("  more", Some(0))), None);
+    }
+}

@@ -335,6 +335,33 @@ fn main() {
     let push = t.elapsed();
     let push_n = (RING * 3).min(n);
     drop(logs);
+    // The cost of grouping lines into records (issue 24): the same push with the rules off
+    // (`continuation = []`), and on with one line in four a stack-trace continuation.
+    let records_cost = |rules: Option<opsconsole::state::log_records::Rules>, traces: bool| {
+        let mut parsed: Vec<LogLine> = raw.iter().take(RING * 3).map(|l| parse_any(l)).collect();
+        if traces {
+            for (i, l) in parsed.iter_mut().enumerate() {
+                if i % 4 != 0 {
+                    l.message = format!("#011at com.acme.Frame{i}.run(Frame.java:{i})");
+                }
+            }
+        }
+        let mut logs = filtered_ring();
+        if let Some(r) = rules {
+            logs.records.rules = r;
+        }
+        let t = Cpu::now();
+        for l in parsed {
+            logs.push(l);
+        }
+        per_sec(push_n, t.elapsed())
+    };
+    let off = records_cost(
+        Some(opsconsole::state::log_records::Rules::Custom(regex::RegexSet::empty())),
+        false,
+    );
+    let on = records_cost(None, false);
+    let traces = records_cost(None, true);
 
     // The whole path, as the app runs it: parse each line, push into the filtered ring.
     let (rate, total, logs) = ingest(&raw);
@@ -351,6 +378,10 @@ fn main() {
         "  Logs::push only      {:>10.0} lines/s  ({push_n} pre-parsed lines, {:.2?})",
         per_sec(push_n, push),
         push
+    );
+    println!(
+        "  Logs::push, records off {off:>10.0} lines/s; on {on:>10.0} lines/s ({:.0}% of off; goal ≥ 80%); on, 3 in 4 lines a trace {traces:>10.0} lines/s",
+        on / off * 100.0
     );
     println!(
         "  parse + push         {:>10.0} lines/s  ({:.2?}; ring {} lines, {} dropped, {} match /{FILTER}/)  goal ≥ {:.0}: {}",

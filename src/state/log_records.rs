@@ -80,8 +80,13 @@ impl Records {
     /// A line arrives as `seq` (`first_seq` is the ring's oldest): returns its head's sequence
     /// number when it continues a record.
     pub fn push(&mut self, seq: u64, first_seq: u64, stream: u64, line: &LogLine) -> Option<u64> {
+        if self.rules.off() {
+            self.back.push_back(0);
+            self.tails.push_back(0);
+            return None;
+        }
         let prev = self.streams.get(&stream).copied();
-        let head = prev.filter(|_| !self.rules.off()).and_then(|p| {
+        let head = prev.and_then(|p| {
             // A line without a stamp after one with: the stamp-less rest of a record.
             let stampless = p.time.is_some() && line.time.is_none();
             let near = match (p.time, line.time) {

@@ -357,7 +357,9 @@ fn main() {
         per_sec(push_n, t.elapsed())
     };
     let off = records_cost(
-        Some(opsconsole::state::log_records::Rules::Custom(regex::RegexSet::empty())),
+        Some(opsconsole::state::log_records::Rules::Custom(
+            regex::RegexSet::empty(),
+        )),
         false,
     );
     let on = records_cost(None, false);

@@ -285,6 +285,8 @@ struct RawLogs {
     timezone: Option<String>,
     /// The fields a JSON message's summary shows, in order (dotted paths reach nested ones).
     fields: Option<Vec<String>>,
+    /// Fields a JSON message's summary never shows (when `fields` does not choose).
+    hide_fields: Option<Vec<String>>,
     /// Regexes a line continuing a record (a stack trace) matches; `[]`: no grouping.
     continuation: Option<Vec<String>>,
     interval_secs: Option<u64>,
@@ -607,6 +609,8 @@ pub struct LogsProfile {
     pub timezone: crate::model::SenderZone,
     /// `fields = ["trace_id", "status"]`: what a JSON message's summary shows.
     pub fields: Vec<String>,
+    /// `hide_fields = ["user"]`: left out of a JSON message's summary.
+    pub hide_fields: Vec<String>,
     /// `continuation = [...]`: what makes a line part of the record before it (`None`: the
     /// built-in rules).
     pub continuation: Option<regex::RegexSet>,
@@ -1772,6 +1776,7 @@ fn validate_logs(raw: RawLogs, mode: Secrets) -> Result<LogsProfile, String> {
         buffer_lines: buffer_lines as usize,
         timezone,
         fields: raw.fields.clone().unwrap_or_default(),
+        hide_fields: raw.hide_fields.clone().unwrap_or_default(),
         continuation: match &raw.continuation {
             None => None,
             Some(list) => Some(regex::RegexSet::new(list).map_err(|e| {

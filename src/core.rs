@@ -641,6 +641,7 @@ impl Core {
             );
             if let PaneBackend::Logs(l) = &backend {
                 self.state.logs.shown_fields = l.fields.clone();
+                self.state.logs.hidden_fields = l.hide_fields.clone();
                 if let Some(set) = &l.continuation {
                     self.state.logs.records.rules =
                         crate::state::log_records::Rules::Custom(set.clone());

@@ -200,7 +200,7 @@ impl Summary {
 
 /// The summary of `p`: the chosen fields in their order (missing ones left out), or — with none
 /// chosen — the first scalar fields not already shown as columns.
-pub fn summarize(p: &Payload, chosen: &[String]) -> Summary {
+pub fn summarize(p: &Payload, chosen: &[String], hidden: &[String]) -> Summary {
     let obj = &p.object;
     let msg_key = MESSAGE_KEYS.iter().find(|k| get(obj, k).is_some()).copied();
     let level_key = LEVEL_KEYS.iter().find(|k| get(obj, k).is_some()).copied();
@@ -220,6 +220,7 @@ pub fn summarize(p: &Payload, chosen: &[String]) -> Summary {
         obj.iter()
             .filter(|(k, _)| Some(k.as_str()) != msg_key && Some(k.as_str()) != level_key)
             .filter(|(k, _)| !SHOWN_ELSEWHERE.contains(&k.as_str()))
+            .filter(|(k, _)| !hidden.iter().any(|h| h == k))
             .filter(|(_, v)| !v.is_object() && !v.is_array())
             .take(SUMMARY_FIELDS)
             .map(|(k, v)| (k.clone(), scalar(v)))
@@ -315,11 +316,11 @@ mod tests {
     fn a_json_line_and_a_payload_after_a_prefix() {
         let p = payload(r#"{"level":"error","msg":"boom","trace_id":"abc","status":500}"#).unwrap();
         assert_eq!(p.prefix, "");
-        let s = summarize(&p, &[]);
+        let s = summarize(&p, &[], &[]);
         assert_eq!(s.text(), "error boom trace_id=abc status=500");
         let p = payload(r#"worker[12]: {"msg":"done","n":3}"#).unwrap();
         assert_eq!(p.prefix, "worker[12]:");
-        assert_eq!(summarize(&p, &[]).text(), "worker[12]: done n=3");
+        assert_eq!(summarize(&p, &[], &[]).text(), "worker[12]: done n=3");
         // A prefix with a brace of its own.
         let p = payload(r#"a {b} {"msg":"x"}"#).unwrap();
         assert_eq!(p.prefix, "a {b}");
@@ -344,12 +345,13 @@ mod tests {
             "missing".into(),
         ];
         assert_eq!(
-            summarize(&p, &chosen).text(),
+            summarize(&p, &chosen, &[]).text(),
             "GET / trace_id=t1 http.status=404"
         );
         // Without a choice, nested values and the line's own columns are left out.
         let p = payload(r#"{"time":"t","host":"h","msg":"m","ctx":{"a":1},"k":"v"}"#).unwrap();
-        assert_eq!(summarize(&p, &[]).text(), "m k=v");
+        assert_eq!(summarize(&p, &[], &[]).text(), "m k=v");
+        assert_eq!(summarize(&p, &[], &["k".into()]).text(), "m");
     }
 
     #[test]
@@ -380,7 +382,7 @@ mod tests {
     #[test]
     fn escapes_inside_strings_are_shown_not_obeyed() {
         let p = payload("{\"msg\":\"a\\u001b[31mred\",\"k\\u0007\":\"\\r\"}").unwrap();
-        let s = summarize(&p, &[]).text();
+        let s = summarize(&p, &[], &[]).text();
         assert!(
             !s.contains('\u{1b}') && !s.contains('\u{7}') && !s.contains('\r'),
             "{s:?}"

@@ -84,6 +84,8 @@ pub struct Logs {
     /// The logs source's `fields = [...]`: what a JSON message's summary shows (empty: the
     /// first few scalar fields).
     pub shown_fields: Vec<String>,
+    /// The logs source's `hide_fields = [...]`: never in a summary.
+    pub hidden_fields: Vec<String>,
     /// Columns of the message scrolled off to the left (wrap off).
     pub hscroll: usize,
     /// Marked lines (sequence numbers).
@@ -150,6 +152,7 @@ impl Logs {
             pretty: false,
             records: Records::new(),
             shown_fields: Vec::new(),
+            hidden_fields: Vec::new(),
             hscroll: 0,
             marks: BTreeSet::new(),
             marks_dropped: 0,

@@ -277,7 +277,7 @@ fn rows_of<'a>(ctx: &Ctx, r: &Row<'a>, c: &Columns, focused: bool) -> Vec<Line<'
     // A JSON message reads as level, message and fields; pretty, it is indented below.
     let json = crate::model::json_view::payload(&l.message);
     let mut message: std::borrow::Cow<'a, str> = match &json {
-        Some(p) => crate::model::json_view::summarize(p, &logs.shown_fields)
+        Some(p) => crate::model::json_view::summarize(p, &logs.shown_fields, &logs.hidden_fields)
             .text()
             .into(),
         None => l.message.as_str().into(),

@@ -99,6 +99,8 @@ pub enum Action {
     StepForwardTen,
     /// Members, while the time cursor is set: who joined and left between its moment and now.
     AtDiff,
+    /// ctrl-z: the terminal given back and the console stopped (the shell's `fg` resumes it).
+    Suspend,
     /// The display zone: local → UTC → the configured zone (`zone` in [defaults], `--zone`).
     CycleZone,
     /// In a member or check detail: open (or, without a local display, copy) link N.
@@ -263,6 +265,7 @@ impl Action {
             Action::StepBackTen => "time cursor: ten minutes earlier (from live: now − 1 min)",
             Action::StepForwardTen => "time cursor: ten minutes later (reaching now: live)",
             Action::AtDiff => "time cursor: who joined and left between its moment and now",
+            Action::Suspend => "suspend to the shell (fg brings the console back, redrawn)",
             Action::CycleZone => {
                 "display zone: local, UTC, the configured one (times typed are read in it; :zone NAME)"
             }

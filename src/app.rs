@@ -266,6 +266,18 @@ fn lend_terminal(
         let mut line = String::new();
         let _ = io::stdin().read_line(&mut line);
     }
+    retake_terminal(guard, mouse)?;
+    Ok(result)
+}
+
+/// Takes the terminal back after a command or a suspend (raw mode, alternate screen, paste and
+/// mouse as before), blanks it and makes ratatui's idea of it blank too, so the next frame is
+/// drawn whole at whatever size the terminal has now. (`Terminal::clear` would ask the terminal
+/// where its cursor is: not needed, and slow.)
+fn retake_terminal(guard: &mut TerminalGuard, mouse: bool) -> anyhow::Result<()> {
+    // crossterm remembers raw mode as on and would do nothing; the shell may have put the
+    // terminal back in cooked mode meanwhile (a SIGSTOP from outside), so off, then on again.
+    let _ = disable_raw_mode();
     enable_raw_mode().context("taking the terminal back (raw mode)")?;
     TERMINAL_TAKEN.store(true, std::sync::atomic::Ordering::SeqCst);
     execute!(
@@ -279,19 +291,33 @@ fn lend_terminal(
         execute!(io::stdout(), crossterm::event::EnableMouseCapture)
             .context("turning mouse capture back on")?;
     }
-    // Whatever the command drew is not what ratatui thinks is on screen: blank the screen, and
-    // make ratatui's idea of it blank too (a blank frame), so the next frame is drawn whole.
-    // (`Terminal::clear` would ask the terminal where its cursor is: not needed, and slow.)
     execute!(
         io::stdout(),
         crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
     )
-    .context("clearing the screen after the command")?;
+    .context("clearing the screen")?;
+    guard
+        .terminal
+        .autoresize()
+        .context("reading the terminal's size")?;
     guard
         .terminal
         .draw(|f| f.render_widget(ratatui::widgets::Clear, f.area()))
-        .context("clearing the screen after the command")?;
-    Ok(result)
+        .context("clearing the screen")?;
+    Ok(())
+}
+
+/// ctrl-z, or SIGTSTP from outside: the terminal as the shell left it, then stopped (SIGSTOP,
+/// since the console handles SIGTSTP itself); when `fg` (SIGCONT) resumes it, the terminal is
+/// taken back and the next frame redrawn whole.
+fn suspend(guard: &mut TerminalGuard, mouse: bool) -> anyhow::Result<()> {
+    restore_terminal();
+    // SAFETY: raising a signal at ourselves; SIGSTOP cannot be caught, so this returns only once
+    // the process is continued.
+    unsafe {
+        libc::raise(libc::SIGSTOP);
+    }
+    retake_terminal(guard, mouse)
 }
 
 pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
@@ -315,6 +341,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
     // In raw mode ctrl-c is a key; these come from other processes (kill -INT / -QUIT).
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut sigquit = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::quit())?;
+    // Job control from outside: `kill -TSTP` suspends like ctrl-z; a SIGCONT after someone else's
+    // SIGSTOP finds the terminal as the shell left it, so it is taken back and redrawn.
+    let mut sigtstp =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(libc::SIGTSTP))?;
+    let mut sigcont =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(libc::SIGCONT))?;
 
     let mut dirty = true;
     // Something the user did is waiting to be seen: the next frame comes at the `FRAME` pace.
@@ -430,6 +462,16 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
             _ = sighup.recv() => break Exit::Terminated("SIGHUP"),
             _ = sigint.recv() => break Exit::Terminated("SIGINT"),
             _ = sigquit.recv() => break Exit::Terminated("SIGQUIT"),
+            _ = sigtstp.recv() => effects.push(Effect::Suspend),
+            _ = sigcont.recv() => {
+                // Continued (after its own suspend, or a SIGSTOP from outside): the shell may
+                // have used the terminal meanwhile, so it is taken back (each step is harmless
+                // when already so) and drawn whole at its size now.
+                retake_terminal(&mut guard, settings.mouse)?;
+                dirty = true;
+                urgent = true;
+                last_draw = Instant::now() - FRAME;
+            }
             msg = msg_rx.recv() => {
                 let Some(msg) = msg else { break Exit::Terminated("all sources stopped") };
                 let mut next = Some(msg);
@@ -477,6 +519,15 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                     last_draw = Instant::now() - FRAME;
                 }
                 Effect::Quit => stop = stop.or(Some(Exit::Quit)),
+                Effect::Suspend => {
+                    drop(events);
+                    let resumed = suspend(&mut guard, settings.mouse);
+                    events = EventStream::new();
+                    resumed?;
+                    dirty = true;
+                    urgent = true;
+                    last_draw = Instant::now() - FRAME;
+                }
                 Effect::Switch(next) => stop = Some(Exit::SwitchCluster(next)),
                 // A key or a listing is answered at once, not at the next frame slot.
                 Effect::DrawNow => {

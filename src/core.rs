@@ -142,6 +142,8 @@ pub enum Event {
 /// What only the app can do.
 pub enum Effect {
     Quit,
+    /// Give the terminal back and stop, as ctrl-z does in any program; `fg` brings it back.
+    Suspend,
     /// Run these settings next; they loaded, so the switch cannot fail on the way.
     Switch(Box<Settings>),
     /// Draw now rather than at the next frame slot: the user is waiting for it.
@@ -801,6 +803,7 @@ impl Core {
                 }
                 Command::ListClusters => self.list_clusters(),
                 Command::Quit => effects.push(Effect::Quit),
+                Command::Suspend => effects.push(Effect::Suspend),
                 Command::SetTheme(name) => {
                     match Theme::resolve(Some(&name), self.accent.as_deref(), self.no_color) {
                         Ok(theme) => {

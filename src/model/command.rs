@@ -110,6 +110,8 @@ pub enum Command {
     /// Say which clusters the config has.
     ListClusters,
     Quit,
+    /// Stop to the shell (ctrl-z), the terminal given back first.
+    Suspend,
     /// `:theme NAME`: load the theme (a built-in name or a file) and draw with it.
     SetTheme(String),
     /// A command line to append to the history file (kept across runs).

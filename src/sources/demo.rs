@@ -618,7 +618,8 @@ impl DemoSource {
             | Command::KillTask(_)
             | Command::OpenUrl(_)
             | Command::RecordHistory(_)
-            | Command::Quit => true,
+            | Command::Quit
+            | Command::Suspend => true,
         }
     }
 }

@@ -875,6 +875,7 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
             guarded::mark(state, action)
         }
         Action::Quit => vec![Command::Quit],
+        Action::Suspend => vec![Command::Suspend],
         Action::RunCommand(i) => run::start(state, i, false),
         Action::Tasks => {
             state.popup = Some(Popup::Tasks { index: 0 });

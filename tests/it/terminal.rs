@@ -585,3 +585,75 @@ fn hostile_log_lines_are_drawn_harmlessly() {
         "the recording does not have the line"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Job control (issue 27)
+
+/// ctrl-z suspends like any terminal program: the shell's prompt on the main screen, the terminal
+/// in cooked mode; `fg` brings the console back redrawn at the size the window has now; SIGTSTP
+/// from outside (`kill -TSTP`) does the same, and so does a SIGSTOP it never saw coming.
+#[test]
+fn ctrl_z_and_sigtstp_suspend_to_the_shell_and_fg_redraws_at_the_new_size() {
+    let t = Tmux::sized("opsconsole-suspend", 80, 24)
+        .script("PS1='$ ' exec bash --norc --noprofile -i\n")
+        .start(&[]);
+    let prompt = |s: &str| s.lines().any(|l| l.trim_end() == "$");
+    t.wait_screen("the shell's prompt", SOON, prompt);
+    t.type_text(&format!("{} --demo --utc", sh_quote(Path::new(BIN))));
+    t.send(&["Enter"]);
+    t.wait_text("Members");
+    let pid = t.app_pid();
+
+    t.send(&["C-z"]);
+    let s = t.wait_text("Stopped");
+    assert!(!s.contains("Members"), "the console's screen is gone:\n{s}");
+    // The shell has the terminal in cooked mode: what is typed is echoed.
+    t.type_text("stty -a | tr ' ' '\\n' | grep -x -e icanon -e echo | tr '\\n' ' '; echo");
+    t.send(&["Enter"]);
+    t.wait_text("icanon echo");
+
+    // Resized while stopped: fg redraws at 100×30.
+    t.tmux(&["resize-window", "-t", "t", "-x", "100", "-y", "30"]);
+    t.type_text("fg");
+    t.send(&["Enter"]);
+    let s = t.wait_screen("the console back at 100 columns", SOON, |s| {
+        s.contains("Members")
+            && s.lines()
+                .any(|l| l.chars().count() == 100 && l.starts_with('┌'))
+    });
+    assert!(s.lines().last().unwrap_or("").contains("demo"), "{s}");
+
+    // SIGTSTP from outside: the same.
+    signal(pid, "TSTP");
+    t.wait_screen("stopped again", SOON, |s| {
+        s.matches("Stopped").count() >= 2 && !s.contains("Members")
+    });
+    t.type_text("fg");
+    t.send(&["Enter"]);
+    t.wait_text("Members");
+
+    // A SIGSTOP the console cannot catch: the shell takes the terminal and prints over the
+    // screen; `fg` (SIGCONT) makes the console take it back (raw mode again, though crossterm
+    // thought it still on) and draw itself whole.
+    signal(pid, "STOP");
+    wait_until("the console stopped", SOON, || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            s[s.rfind(')').unwrap_or(0) + 1..]
+                .trim_start()
+                .starts_with('T')
+        })
+    });
+    t.wait_screen("the shell's prompt over the console", SOON, |s| {
+        s.lines().any(|l| l.trim_end().ends_with('$'))
+    });
+    t.type_text("fg");
+    t.send(&["Enter"]);
+    t.wait_screen("the console redrawn after SIGCONT", SOON, |s| {
+        s.contains("Members") && !s.contains("Stopped")
+    });
+    t.send(&["q"]);
+    wait_until("the console gone", SOON, || !alive(pid));
+    t.type_text("echo EXIT=$?");
+    t.send(&["Enter"]);
+    t.wait_text("EXIT=0");
+}

@@ -4,7 +4,7 @@
 //! no I/O, no terminal. This module routes; the panes ([`pane::PaneState`]), the popups
 //! ([`popup`]), the text fields ([`input`]) and the facts ([`facts`]) do the work.
 
-mod ack;
+pub mod ack;
 pub mod audit_trail;
 pub mod checks;
 pub mod checks_at;
@@ -184,6 +184,8 @@ pub struct State {
     pub keymap: crate::keymap::Keymap,
     /// A bulk change in flight.
     pub batch: undo::Batch,
+    /// Acks taking over someone else's, between the confirmation and the old one's expiry.
+    pub acks: ack::Takeovers,
     /// The custom commands (`[[commands]]`), by the index their keys carry.
     pub commands: Vec<crate::model::run::CustomCommand>,
     /// Custom commands running in the background.
@@ -244,6 +246,7 @@ impl State {
             journal_problem: None,
             keymap: Default::default(),
             batch: Default::default(),
+            acks: Default::default(),
             commands: Vec::new(),
             tasks: Vec::new(),
             link_templates: Vec::new(),

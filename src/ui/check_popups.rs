@@ -325,7 +325,11 @@ fn silence_form(frame: &mut Frame, area: Rect, ctx: &Ctx, form: &SilenceForm) {
             ctx.theme.style(StyleName::Error),
         )));
     }
-    if let Some(other) = form.ack.as_ref().and_then(|a| a.takes_over.as_deref()) {
+    if let Some(other) = form
+        .ack
+        .as_ref()
+        .and_then(|a| a.takes_over.as_ref().map(|t| t.user.as_str()))
+    {
         lines.push(Line::from(Span::styled(
             format!(
                 "  acked by {} — this takes the ack over",

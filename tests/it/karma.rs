@@ -201,15 +201,19 @@ async fn ack_is_a_short_silence_commented_ack_and_the_row_shows_its_age() {
     c.form("enter");
     c.act(Action::Confirm);
     c.until(Duration::from_secs(10), "the ack audited", |c| {
-        !c.audited("silence").is_empty()
+        !c.audited("ack").is_empty()
     })
     .await;
-    let audit = c.audited("silence")[0].clone();
+    // Audited as an ack (its attempt first), with its duration and note; never as a silence.
+    let audit = c.audited("ack")[0].clone();
     assert_eq!(audit.result.as_deref(), Some("created"), "{audit:?}");
     assert_eq!(
         audit.reason.as_deref(),
         Some(format!("ACK {user}: disk filling, on it").as_str())
     );
+    assert_eq!(audit.duration(), Some("30m"), "{audit:?}");
+    let attempts: Vec<String> = c.audits().iter().map(|a| a.action.clone()).collect();
+    assert_eq!(attempts, ["ack", "ack"], "attempt then outcome");
 
     // Alertmanager holds it: the comment starts ACK, it ends in about 30 minutes.
     let active = am.active_silences();
@@ -266,7 +270,7 @@ async fn ack_is_a_short_silence_commented_ack_and_the_row_shows_its_age() {
     c.until(Duration::from_secs(10), "the extension audited", |c| {
         c.audits()
             .iter()
-            .any(|a| a.action.contains("extend") && a.phase != opsconsole::model::Phase::Attempt)
+            .any(|a| a.action == "extend ack" && a.phase != opsconsole::model::Phase::Attempt)
     })
     .await;
     let active = am.active_silences();
@@ -284,10 +288,16 @@ async fn ack_is_a_short_silence_commented_ack_and_the_row_shows_its_age() {
     );
     c.act(Action::Confirm);
     c.until(Duration::from_secs(10), "the unack audited", |c| {
-        !c.audited("unsilence").is_empty()
+        !c.audited("unack").is_empty()
     })
     .await;
+    assert_eq!(c.audited("unack")[0].result.as_deref(), Some("removed"));
     assert!(am.active_silences().is_empty());
+    assert!(
+        c.audits().iter().all(|a| !a.action.contains("silence")),
+        "{:#?}",
+        c.audits()
+    );
 }
 
 /// Sensu: the ack is a silenced entry with its creator, `expire_on_resolve` and the ACK reason.
@@ -311,11 +321,11 @@ async fn sensu_ack_is_a_silenced_entry_that_expires_on_resolve() {
     c.form("enter");
     c.act(Action::Confirm);
     c.until(Duration::from_secs(10), "the ack audited", |c| {
-        !c.audited("silence").is_empty()
+        !c.audited("ack").is_empty()
     })
     .await;
     assert_eq!(
-        c.audited("silence")[0].result.as_deref(),
+        c.audited("ack")[0].result.as_deref(),
         Some("created"),
         "{:?}",
         c.audits()
@@ -550,5 +560,104 @@ fn a_new_critical_writes_the_bell_and_osc_once_through_tmux() {
         out.matches(&format!("\x07{osc9}")).count(),
         1,
         "the bell right before: {out:?}"
+    );
+}
+
+/// Taking over bob's ack on a real Alertmanager: asked first; once confirmed, the new ack is
+/// created, then bob's silence is expired (DELETE /api/v2/silence/{id}), each audited, and the row
+/// shows the new owner.
+#[tokio::test]
+async fn taking_over_an_ack_expires_the_old_one_after_the_new_one_is_confirmed() {
+    let am = Alertmanager::start();
+    const DISK: [(&str, &str); 3] = [
+        ("alertname", "DiskFull"),
+        ("instance", "web-1"),
+        ("severity", "critical"),
+    ];
+    post(&am, &[firing(&DISK)]);
+    let now = Utc::now();
+    let bobs = am.api(
+        "POST",
+        "/api/v2/silences",
+        Some(
+            &json!({
+                "matchers": [
+                    {"name": "alertname", "value": "DiskFull", "isRegex": false, "isEqual": true},
+                    {"name": "instance", "value": "web-1", "isRegex": false, "isEqual": true},
+                ],
+                "startsAt": now.to_rfc3339(),
+                "endsAt": (now + chrono::Duration::minutes(20)).to_rfc3339(),
+                "createdBy": "bob",
+                "comment": "ACK bob: mine",
+            })
+            .to_string(),
+        ),
+    )["silenceID"]
+        .as_str()
+        .expect("bob's silence id")
+        .to_string();
+    let mut c = ChecksConsole::start(am_profile(&am.url()), "alertmanager");
+    c.until(Duration::from_secs(10), "bob's ack shown", |c| {
+        matches!(c.state().checks.mute_of_check("web-1", "DiskFull"), Mute::Acked(a) if a.user == "bob")
+    })
+    .await;
+    let user = c.state().user.clone();
+    assert_ne!(user, "bob");
+    c.select(|r| r.check == "DiskFull");
+    c.act(Action::Ack);
+    let text = screen(c.h.state_mut(), 160, 40);
+    assert!(
+        text.contains("acked by bob — this takes the ack over"),
+        "{text}"
+    );
+    c.type_text("mine now");
+    c.form("enter");
+    let text = screen(c.h.state_mut(), 160, 40);
+    assert!(text.contains("takes over bob's ack"), "{text}");
+    c.act(Action::Confirm);
+    c.until(
+        Duration::from_secs(15),
+        "bob's ack expired and audited",
+        |c| !c.audited("unack").is_empty(),
+    )
+    .await;
+    let ack = c.audited("ack");
+    assert_eq!(ack.len(), 1, "{:#?}", c.audits());
+    assert_eq!(ack[0].result.as_deref(), Some("created"));
+    let unack = &c.audited("unack")[0];
+    assert_eq!(unack.result.as_deref(), Some("removed"), "{unack:?}");
+    assert_eq!(unack.silence_id.as_deref(), Some(bobs.as_str()));
+    // The order in the audit log: the new ack confirmed before bob's was touched.
+    let order: Vec<(String, String)> = c
+        .audits()
+        .iter()
+        .map(|a| (a.action.clone(), a.result.clone().unwrap_or_default()))
+        .collect();
+    let created = order
+        .iter()
+        .position(|x| *x == ("ack".into(), "created".into()));
+    let expiring = order.iter().position(|x| x.0 == "unack");
+    assert!(created < expiring, "{order:?}");
+    assert!(c.status().contains("bob's ack expired"), "{}", c.status());
+
+    // Alertmanager: bob's is expired, ours is the one active silence.
+    let active = am.active_silences();
+    assert_eq!(active.len(), 1, "{active:#?}");
+    assert_eq!(active[0]["comment"], json!(format!("ACK {user}: mine now")));
+    let old = am.api("GET", &format!("/api/v2/silence/{bobs}"), None);
+    assert_eq!(old["status"]["state"], json!("expired"), "{old:#}");
+    let row = drawn_row(&mut c, "DiskFull");
+    assert!(row.contains(&format!("⚑ ACK {user} ")), "{row}");
+    assert!(!row.contains("ACK bob"), "{row}");
+    // And it stays so after the next poll.
+    let seen = c.state().checks.last_update;
+    c.until(Duration::from_secs(30), "another poll", |c| {
+        c.state().checks.last_update != seen
+    })
+    .await;
+    assert!(
+        matches!(c.state().checks.mute_of_check("web-1", "DiskFull"), Mute::Acked(a) if a.user == user),
+        "{:?}",
+        c.state().checks.mute_of_check("web-1", "DiskFull")
     );
 }

@@ -661,3 +661,125 @@ async fn taking_over_an_ack_expires_the_old_one_after_the_new_one_is_confirmed()
         c.state().checks.mute_of_check("web-1", "DiskFull")
     );
 }
+
+/// Sensu Core over real HTTP: the ack is `POST /silenced` with the client's own subscription,
+/// `expire_on_resolve`, the creator and reason `ACK <user>: <note>`; the row shows `ACK <user>`
+/// (also after the next poll, from the events' `silenced_by`); `A` clears it with
+/// `POST /silenced/clear`, audited as `unack`.
+#[tokio::test]
+async fn sensu_core_ack_is_a_silenced_entry_that_expires_on_resolve() {
+    use common::sensu::fake::{Req, Server};
+    use common::sensu::{core_check, core_handle, now, profile, CoreFake};
+    use std::sync::{Arc, Mutex};
+    let t = now() - 1;
+    let fake = Arc::new(Mutex::new(CoreFake {
+        results: vec![
+            json!({"client": "web-1", "check": core_check("check_http", 2, json!([0, 2]), t)}),
+            json!({"client": "web-2", "check": core_check("check_http", 0, json!([0, 0]), t)}),
+        ],
+        events: vec![],
+        silenced: vec![],
+    }));
+    let f = fake.clone();
+    // As Sensu Core does: the events of failing checks say which entries silence them.
+    let server = Server::start(move |req| {
+        let mut f = f.lock().unwrap();
+        if req.method == "GET" && req.path() == "/events" {
+            let ids: Vec<String> = f
+                .silenced
+                .iter()
+                .filter_map(|s| s["id"].as_str().map(String::from))
+                .collect();
+            f.events = f
+                .results
+                .iter()
+                .filter(|r| r["check"]["status"] != json!(0))
+                .map(|r| {
+                    let client = r["client"].as_str().unwrap_or_default();
+                    let check = r["check"]["name"].as_str().unwrap_or_default();
+                    let by: Vec<&String> = ids
+                        .iter()
+                        .filter(|id| *id == &format!("client:{client}:{check}"))
+                        .collect();
+                    json!({
+                        "id": format!("{client}-{check}"),
+                        "client": {"name": client, "address": "10.0.0.1", "subscriptions": [], "timestamp": t},
+                        "check": r["check"].clone(),
+                        "occurrences": 2, "action": "create", "timestamp": t,
+                        "silenced": !by.is_empty(), "silenced_by": by,
+                    })
+                })
+                .collect();
+        }
+        core_handle(&mut f, req)
+    })
+    .await;
+    let mut c = ChecksConsole::start(
+        profile("sensu-core", &server.url, ", timeout_secs = 5"),
+        "sensu-core",
+    );
+    c.until(Duration::from_secs(10), "the results listed", |c| {
+        c.state().checks.results.len() == 2
+    })
+    .await;
+    let user = c.state().user.clone();
+    c.select(|r| r.entity == "web-1");
+    c.act(Action::Ack);
+    c.type_text("on it");
+    c.form("enter");
+    c.act(Action::Confirm);
+    c.until(Duration::from_secs(10), "the ack audited", |c| {
+        !c.audited("ack").is_empty()
+    })
+    .await;
+    let audit = c.audited("ack")[0].clone();
+    assert_eq!(audit.result.as_deref(), Some("created"), "{:?}", c.audits());
+    assert_eq!(audit.duration(), Some("30m"));
+    let posts: Vec<Req> = server
+        .take()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path() == "/silenced")
+        .collect();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    let body = posts[0].json();
+    assert_eq!(body["expire_on_resolve"], json!(true), "{body:#}");
+    assert_eq!(body["creator"], json!(user), "{body:#}");
+    assert_eq!(
+        body["reason"],
+        json!(format!("ACK {user}: on it")),
+        "{body:#}"
+    );
+    assert_eq!(body["expire"], json!(1800), "{body:#}");
+    assert_eq!(body["subscription"], json!("client:web-1"), "{body:#}");
+    assert_eq!(body["check"], json!("check_http"), "{body:#}");
+    let row = drawn_row(&mut c, "web-1");
+    assert!(row.contains(&format!("⚑ ACK {user}")), "{row}");
+    // The next poll reads the entry back from Sensu: still acked, by us.
+    let seen = c.state().checks.last_update;
+    c.until(Duration::from_secs(30), "another poll", |c| {
+        c.state().checks.last_update != seen
+    })
+    .await;
+    assert!(
+        matches!(c.state().checks.mute_of_check("web-1", "check_http"), Mute::Acked(a) if a.user == user && a.note == "on it"),
+        "{:?}",
+        c.state().checks.mute_of_check("web-1", "check_http")
+    );
+
+    c.select(|r| r.entity == "web-1");
+    c.act(Action::Unack);
+    c.act(Action::Confirm);
+    c.until(Duration::from_secs(10), "the unack audited", |c| {
+        !c.audited("unack").is_empty()
+    })
+    .await;
+    assert_eq!(c.audited("unack")[0].result.as_deref(), Some("removed"));
+    let clears: Vec<Value> = server
+        .take()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path() == "/silenced/clear")
+        .map(|r| r.json())
+        .collect();
+    assert_eq!(clears, vec![json!({"id": "client:web-1:check_http"})]);
+    assert!(fake.lock().unwrap().silenced.is_empty());
+}

@@ -667,6 +667,7 @@ impl PaneState for Checks {
                         entity: r.entity.clone(),
                         check: r.check.clone(),
                         scroll: 0,
+                        inhibitor: 0,
                     });
                 }
             }

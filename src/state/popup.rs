@@ -25,6 +25,8 @@ pub enum Popup {
         entity: String,
         check: String,
         scroll: usize,
+        /// The inhibitor under the cursor in "why muted?" (Enter goes to it).
+        inhibitor: usize,
     },
     LogDetail {
         line: Box<crate::model::LogLine>,
@@ -497,10 +499,36 @@ pub fn act(state: &mut State, popup: Popup, action: Action, key: Option<&str>) -
                 }
             }
         }
-        Popup::CheckDetail { entity, check, .. }
-            if action == Action::Select
-                && super::why_muted::jump_to_inhibitor(state, &entity, &check) =>
+        Popup::CheckDetail {
+            entity,
+            check,
+            inhibitor,
+            ..
+        } if action == Action::Select
+            && super::why_muted::jump_to_inhibitor(state, &entity, &check, inhibitor) =>
         {
+            Vec::new()
+        }
+        Popup::CheckDetail {
+            entity,
+            check,
+            scroll,
+            inhibitor,
+        } if matches!(action, Action::Up | Action::Down)
+            && super::why_muted::choices(state, &entity, &check) > 1 =>
+        {
+            let n = super::why_muted::choices(state, &entity, &check);
+            let inhibitor = if action == Action::Down {
+                (inhibitor + 1).min(n - 1)
+            } else {
+                inhibitor.saturating_sub(1)
+            };
+            state.popup = Some(Popup::CheckDetail {
+                entity,
+                check,
+                scroll,
+                inhibitor,
+            });
             Vec::new()
         }
         Popup::Help { scroll }

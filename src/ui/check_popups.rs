@@ -22,7 +22,8 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, popup: &Popup) {
             entity,
             check,
             scroll,
-        } => detail(frame, area, ctx, entity, check, *scroll),
+            inhibitor,
+        } => detail(frame, area, ctx, entity, check, *scroll, *inhibitor),
         Popup::SilenceForm(form) => silence_form(frame, area, ctx, form),
         Popup::PickSilence { ids, index, extend } => {
             let mut lines = vec![
@@ -357,7 +358,15 @@ fn silence_form(frame: &mut Frame, area: Rect, ctx: &Ctx, form: &SilenceForm) {
     );
 }
 
-fn detail(frame: &mut Frame, area: Rect, ctx: &Ctx, entity: &str, check: &str, scroll: usize) {
+fn detail(
+    frame: &mut Frame,
+    area: Rect,
+    ctx: &Ctx,
+    entity: &str,
+    check: &str,
+    scroll: usize,
+    inhibitor: usize,
+) {
     let rect = centered(
         area,
         area.width.saturating_sub(8),
@@ -448,7 +457,7 @@ fn detail(frame: &mut Frame, area: Rect, ctx: &Ctx, entity: &str, check: &str, s
                     Span::raw(when),
                 ]));
             }
-            let why = super::why_muted::lines(ctx, r);
+            let why = super::why_muted::lines(ctx, r, inhibitor);
             if !why.is_empty() {
                 lines.push(Line::default());
                 lines.extend(why);

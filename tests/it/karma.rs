@@ -783,3 +783,102 @@ async fn sensu_core_ack_is_a_silenced_entry_that_expires_on_resolve() {
     assert_eq!(clears, vec![json!({"id": "client:web-1:check_http"})]);
     assert!(fake.lock().unwrap().silenced.is_empty());
 }
+
+/// Two alerts inhibit the same warning: the detail lists both, the cursor (↓/↑) picks one, and
+/// Enter goes to the one under it — not always the first. Alertmanager 0.25 itself names only
+/// the first inhibitor it finds in `inhibitedBy` (its inhibitor stops at one), so the listing
+/// comes as data here: what a newer Alertmanager or a proxy may send.
+#[test]
+fn with_several_inhibitors_enter_goes_to_the_one_under_the_cursor() {
+    use opsconsole::model::{CheckResult, ChecksSnapshot, ClusterId, Health, Msg, SourceKind};
+    use opsconsole::state::{handle_action, update, State};
+    let alert = |labels: &[(&str, &str)], fingerprint: &str, by: &[&str]| CheckResult {
+        entity: labels[1].1.to_string(),
+        check: labels[0].1.to_string(),
+        status: if labels[2].1 == "critical" { 2 } else { 1 },
+        labels: labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        fingerprint: fingerprint.into(),
+        inhibited_by: by.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    };
+    const ZONE_DOWN_B: [(&str, &str); 4] = [
+        ("alertname", "ZoneDown"),
+        ("instance", "lb-b"),
+        ("severity", "critical"),
+        ("zone", "a"),
+    ];
+    let mut s = State::new("t", "/services/", "alice", Utc::now());
+    s.backends.checks = Some("alertmanager".into());
+    update(
+        &mut s,
+        Msg::Health(SourceKind::Checks.of(ClusterId(0)), Health::Live),
+    );
+    let now = s.now;
+    update(
+        &mut s,
+        Msg::ChecksSnapshot {
+            snapshot: ChecksSnapshot {
+                results: vec![
+                    alert(&ZONE_DOWN, "fa", &[]),
+                    alert(&ZONE_DOWN_B, "fb", &[]),
+                    alert(&LATENCY_A, "fw", &["fb", "fa"]),
+                ],
+                ..Default::default()
+            },
+            at: now,
+        },
+    );
+    s.focus = opsconsole::state::Pane::Checks;
+    let open_web1 = |s: &mut State| {
+        s.popup = None;
+        let i = (0..s.checks.visible_len())
+            .find(|&i| s.checks.row(i).is_some_and(|r| r.entity == "web-1"))
+            .expect("web-1 listed");
+        s.checks.select_index(i);
+        handle_action(s, Action::Detail);
+    };
+    open_web1(&mut s);
+    let text = screen(&mut s, 160, 50);
+    assert!(
+        text.contains("inhibited by (↑↓ choose, Enter goes to the one marked ▶)"),
+        "{text}"
+    );
+    let marked = |text: &str| {
+        text.lines()
+            .find(|l| l.contains("▶ ZoneDown on "))
+            .map(|l| l.to_string())
+            .unwrap_or_else(|| panic!("no marked inhibitor:\n{text}"))
+    };
+    // Listed in the order Alertmanager names them: lb-b, then lb-a.
+    assert!(marked(&text).contains("on lb-b"), "{text}");
+    handle_action(&mut s, Action::Down);
+    let text = screen(&mut s, 160, 50);
+    assert!(marked(&text).contains("on lb-a"), "{text}");
+    handle_action(&mut s, Action::Down);
+    let text = screen(&mut s, 160, 50);
+    assert!(
+        marked(&text).contains("on lb-a"),
+        "stays on the last: {text}"
+    );
+    handle_action(&mut s, Action::Select);
+    assert!(
+        matches!(&s.popup, Some(Popup::CheckDetail { entity, check, .. }) if entity == "lb-a" && check == "ZoneDown"),
+        "{:?}",
+        s.popup
+    );
+    assert_eq!(s.checks.selected().unwrap().entity, "lb-a");
+
+    // Down then up: back on the first, and Enter goes there.
+    open_web1(&mut s);
+    handle_action(&mut s, Action::Down);
+    handle_action(&mut s, Action::Up);
+    handle_action(&mut s, Action::Select);
+    assert!(
+        matches!(&s.popup, Some(Popup::CheckDetail { entity, .. }) if entity == "lb-b"),
+        "{:?}",
+        s.popup
+    );
+}

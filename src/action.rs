@@ -198,7 +198,7 @@ impl Action {
             Action::Unsilence => "remove silence",
             Action::ToggleFollow => "toggle follow (logs)",
             Action::CommandLine => {
-                "command line (:cluster [NAME|-], :filter, :sort COL, :readonly, :theme NAME, :keys, :w FILE, :cmd NAME, :tasks, :at TIME, :live, :group FIELD, :incident start|end, :note, :journal, :q)"
+                "command line (:cluster [NAME|-], :filter, :sort COL, :readonly, :theme NAME, :keys, :w FILE, :cmd NAME, :tasks, :at TIME, :live, :group [FIELD|a,b], :incident start|end, :note, :journal, :q)"
             }
             Action::Help => "help",
             Action::Confirm => "confirm",
@@ -214,11 +214,11 @@ impl Action {
             Action::PrevWindow => "metrics window: shorter",
             Action::Zoom => "zoom: the pane fills the screen (again: back)",
             Action::ToggleOverlay => "metrics: add/remove the series in the chart overlay",
-            Action::ToggleMark => "mark/unmark the row (members, checks: for a bulk change; logs: a line)",
+            Action::ToggleMark => "mark/unmark the row (members, checks: for a bulk change; logs: a line; label picker: pick a label)",
             Action::MarkAll => "mark every row the filter shows",
             Action::Undo => "undo the last deregister (within a minute)",
             Action::GroupChecks => {
-                "group failing checks by what they share (:group FIELD: role, version, zone, …)"
+                "group failing checks by what they share (:group FIELD: role, version, zone, …; Alertmanager: pick labels)"
             }
             Action::Churn => "churn: who joined and left since start, and why; who flaps",
             Action::ExtendSilence => "extend the silence on the check (keeps its id)",

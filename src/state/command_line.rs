@@ -62,6 +62,11 @@ pub fn run(state: &mut State, line: &str) -> Vec<Command> {
             super::grouping::open(state);
             Vec::new()
         }
+        (Some("group"), None, _) => {
+            state.focus = super::Pane::Checks;
+            super::label_groups::open_picker(state);
+            Vec::new()
+        }
         (Some("group"), _, _) => {
             state.say(
                 Level::Error,

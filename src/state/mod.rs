@@ -18,7 +18,7 @@ pub mod grouping;
 mod guarded;
 pub mod incident;
 pub mod input;
-mod label_groups;
+pub mod label_groups;
 pub mod links;
 pub mod logs;
 pub mod members;
@@ -852,8 +852,11 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
             guarded::bulk_silence_form(state)
         }
         Action::Undo if state.focus == Pane::Members => guarded::undo_dialog(state),
+        // Alertmanager's alerts are grouped by their labels: `b` asks which.
         Action::GroupChecks if state.focus == Pane::Checks => {
-            grouping::open(state);
+            if state.checks_kind() != "alertmanager" || !label_groups::open_picker(state) {
+                grouping::open(state);
+            }
             Vec::new()
         }
         Action::AtDiff if state.focus == Pane::Members => {

@@ -51,6 +51,9 @@ pub enum Popup {
         groups: Vec<super::grouping::Group>,
         index: usize,
     },
+    /// `:group` alone (or `b` on Alertmanager): the alert label names seen, each with how many
+    /// failing alerts carry it; space picks several, Enter groups by them.
+    PickLabels(super::label_groups::LabelPicker),
     /// `c` in members: the churn timeline, newest first.
     Churn {
         scroll: usize,
@@ -362,6 +365,7 @@ pub fn act(state: &mut State, popup: Popup, action: Action, key: Option<&str>) -
             state.popup = Some(Popup::Groups { by, groups, index });
             Vec::new()
         }
+        Popup::PickLabels(picker) => super::label_groups::pick(state, picker, action),
         Popup::PickCluster { clusters, index } => {
             let last = clusters.len().saturating_sub(1);
             let index = match action {

@@ -2919,11 +2919,20 @@ fn groups_count_what_the_failing_members_share_and_enter_scopes_and_marks() {
         .collect();
     assert_eq!(by_role, ["2/3 with role=web fail", "1/1 with role=db fail"]);
 
-    // b, then Enter on the largest group.
+    // b on Alertmanager asks which labels (the one under the cursor when none is picked:
+    // alertname), then Enter on the largest group.
     s.focus = Pane::Checks;
     handle_action(&mut s, Action::GroupChecks);
+    match &s.popup {
+        Some(Popup::PickLabels(p)) => assert_eq!(
+            p.labels,
+            [("alertname".to_string(), 3), ("instance".to_string(), 3)]
+        ),
+        other => panic!("{other:?}"),
+    }
+    handle_action(&mut s, Action::Select);
     assert!(
-        matches!(s.popup, Some(Popup::Groups { .. })),
+        matches!(&s.popup, Some(Popup::Groups { by: GroupBy::Labels(l), .. }) if l == &["alertname"]),
         "{:?}",
         s.popup
     );

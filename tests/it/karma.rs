@@ -882,3 +882,119 @@ fn with_several_inhibitors_enter_goes_to_the_one_under_the_cursor() {
         s.popup
     );
 }
+
+/// `b` on Alertmanager (and `:group` alone) opens a picker of the label names the firing alerts
+/// carry, each with how many carry it (as Alertmanager's API counts them); space picks several
+/// (in order), Enter groups by them — the groups as `:group alertname,zone` makes them, each
+/// with its count and its worst status in words.
+#[tokio::test]
+async fn the_label_picker_lists_label_names_with_counts_and_groups_by_the_picked_ones() {
+    let am = Alertmanager::start();
+    let alerts: Vec<Value> = [
+        ("HighLatency", "web-1", "warning", "a", Some("web")),
+        ("HighLatency", "web-2", "critical", "a", Some("web")),
+        ("HighLatency", "web-3", "warning", "b", None),
+        ("DiskFull", "db-1", "warning", "a", None),
+        ("DiskFull", "db-2", "critical", "a", None),
+    ]
+    .iter()
+    .map(|(name, instance, severity, zone, team)| {
+        let mut labels = vec![
+            ("alertname", *name),
+            ("instance", *instance),
+            ("severity", *severity),
+            ("zone", *zone),
+        ];
+        if let Some(t) = team {
+            labels.push(("team", t));
+        }
+        firing(&labels)
+    })
+    .collect();
+    post(&am, &alerts);
+    let mut c = ChecksConsole::start(am_profile(&am.url()), "alertmanager");
+    c.until(Duration::from_secs(10), "all alerts listed", |c| {
+        c.state().checks.results.len() == 5
+    })
+    .await;
+    c.h.press("b");
+    let picker = match &c.state().popup {
+        Some(Popup::PickLabels(p)) => p.clone(),
+        other => panic!("the label picker: {other:?} {:?}", c.state().status),
+    };
+    // Alertmanager's own count of alerts per label name.
+    let api = am.api("GET", "/api/v2/alerts", None);
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    for a in api.as_array().unwrap() {
+        for k in a["labels"].as_object().unwrap().keys() {
+            *counts.entry(k.clone()).or_default() += 1;
+        }
+    }
+    let listed: std::collections::BTreeMap<String, usize> = picker.labels.iter().cloned().collect();
+    assert_eq!(listed, counts, "{picker:?}");
+    assert_eq!(picker.labels.last(), Some(&("team".to_string(), 2)));
+    assert!(picker.chosen.is_empty());
+    let text = screen(c.h.state_mut(), 120, 30);
+    assert!(text.contains("Group by labels"), "{text}");
+    assert!(text.contains("team") && text.contains("2 alerts"), "{text}");
+
+    // Pick zone, then alertname (the order picked is the order grouped by).
+    let at = |c: &ChecksConsole, name: &str| match &c.state().popup {
+        Some(Popup::PickLabels(p)) => (p.index, p.labels.iter().position(|(n, _)| n == name)),
+        other => panic!("{other:?}"),
+    };
+    for name in ["zone", "alertname"] {
+        c.h.press("g");
+        let (_, want) = at(&c, name);
+        for _ in 0..want.expect("listed") {
+            c.h.press("j");
+        }
+        assert_eq!(at(&c, name).0, want.unwrap());
+        c.h.press("space");
+    }
+    let text = screen(c.h.state_mut(), 120, 30);
+    assert!(text.contains("picked: zone,alertname"), "{text}");
+    assert!(
+        text.lines().any(|l| l.contains("[1] zone"))
+            && text.lines().any(|l| l.contains("[2] alertname")),
+        "{text}"
+    );
+    // Space again unpicks; picking again puts it last.
+    c.h.press("space");
+    c.h.press("space");
+    c.h.press("enter");
+    let groups = match &c.state().popup {
+        Some(Popup::Groups { by, groups, .. }) => {
+            assert_eq!(by.name(), "zone,alertname");
+            groups.clone()
+        }
+        other => panic!("the groups popup: {other:?} {:?}", c.state().status),
+    };
+    assert_eq!(groups.len(), 3, "{groups:#?}");
+    assert_eq!(
+        groups[0].label,
+        "2 firing · zone=a alertname=DiskFull (1 crit, 1 warn)"
+    );
+    assert_eq!(groups[0].worst, opsconsole::model::Severity::Critical);
+    let text = screen(c.h.state_mut(), 120, 30);
+    assert!(
+        text.contains("▶ CRIT 2 firing · zone=a alertname=DiskFull (1 crit, 1 warn)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("WARN 1 firing · zone=b alertname=HighLatency (1 warn)"),
+        "{text}"
+    );
+    c.h.press("esc");
+
+    // `:group` alone: the picker again, with the labels last grouped by picked.
+    c.h.press(":");
+    c.type_text("group");
+    c.h.press("enter");
+    match &c.state().popup {
+        Some(Popup::PickLabels(p)) => assert_eq!(p.chosen, ["zone", "alertname"]),
+        other => panic!("{other:?}"),
+    }
+    c.h.press("esc");
+    assert!(c.state().popup.is_none());
+}

@@ -32,6 +32,11 @@ pub enum Popup {
         line: Box<crate::model::LogLine>,
         scroll: usize,
     },
+    /// Enter on a recently resolved row: when it resolved, and what it last said.
+    ResolvedDetail {
+        item: Box<super::resolved::Resolved>,
+        scroll: usize,
+    },
     SilenceForm(SilenceForm),
     /// A change waiting for `y`.
     Confirm(Confirm),
@@ -540,6 +545,7 @@ pub fn act(state: &mut State, popup: Popup, action: Action, key: Option<&str>) -
         | Popup::AtDiff { scroll, .. }
         | Popup::MemberDetail { scroll, .. }
         | Popup::CheckDetail { scroll, .. }
+        | Popup::ResolvedDetail { scroll, .. }
         | Popup::LogDetail { scroll, .. } => {
             let new_scroll = match action {
                 Action::Down => Some(scroll + 1),
@@ -567,6 +573,7 @@ pub fn act(state: &mut State, popup: Popup, action: Action, key: Option<&str>) -
                     | Popup::AtDiff { scroll, .. }
                     | Popup::MemberDetail { scroll, .. }
                     | Popup::CheckDetail { scroll, .. }
+                    | Popup::ResolvedDetail { scroll, .. }
                     | Popup::LogDetail { scroll, .. },
                 ),
             ) = (new_scroll, state.popup.as_mut())

@@ -55,6 +55,9 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, popup: &Popup) {
             boxed(frame, area, ctx, 100, h, title.into(), lines, false);
         }
         Popup::LogDetail { line, scroll } => log_detail(frame, area, ctx, line, *scroll),
+        Popup::ResolvedDetail { item, scroll } => {
+            super::resolved_rows::detail(frame, area, ctx, item, *scroll)
+        }
         Popup::Groups { by, groups, index } => {
             let mut lines = vec![
                 Line::from(Span::styled(

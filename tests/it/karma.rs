@@ -515,8 +515,71 @@ async fn a_resolved_alert_stays_listed_with_when_it_resolved() {
         .unwrap_or_else(|| panic!("no resolved row:\n{text}"));
     assert!(line.contains("ZoneDown  was CRIT: karma"), "{line}");
     assert!(line.contains("s ago"), "{line}");
-    // It is no row of the table: nothing to select.
+    // Not a live row; the cursor moves on to it from the live rows.
     assert_eq!(c.state().checks.visible_len(), 1);
+    assert_eq!(c.state().checks.cursor_len(), 2);
+    c.select(|r| r.entity == "web-2");
+    c.h.press("j");
+    let picked = c
+        .state()
+        .checks
+        .selected_resolved()
+        .map(|x| (x.last.entity.clone(), x.last.check.clone()));
+    assert_eq!(picked, Some(("lb-a".into(), "ZoneDown".into())));
+    assert!(
+        c.state().checks.selected().is_none(),
+        "no live row selected"
+    );
+    let text = screen(c.h.state_mut(), 160, 30);
+    assert!(text.contains("[resolved 1/1]"), "{text}");
+    // Nothing acts on it: it is gone from Alertmanager.
+    c.act(Action::Ack);
+    assert!(c.state().popup.is_none(), "{:?}", c.state().popup);
+    // Enter: when it resolved, what it was, its last output and labels.
+    c.h.press("enter");
+    let resolved_at = match &c.state().popup {
+        Some(Popup::ResolvedDetail { item, .. }) => item.at,
+        other => panic!("the resolved detail: {other:?}"),
+    };
+    assert!(resolved_at <= Utc::now() && Utc::now() - resolved_at < chrono::Duration::minutes(1));
+    let text = screen(c.h.state_mut(), 160, 40);
+    assert!(text.contains("Resolved check"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "resolved    {}",
+            opsconsole::model::format::timestamp(resolved_at, c.state().utc)
+        )),
+        "{text}"
+    );
+    assert!(text.contains("was         CRIT"), "{text}");
+    assert!(text.contains("last output"), "{text}");
+    assert!(text.contains("zone=a"), "{text}");
+    assert!(text.contains("alertname=ZoneDown"), "{text}");
+    c.h.press("esc");
+    assert!(c.state().popup.is_none());
+
+    // `R` hides them (the cursor goes back to the live rows), `:resolved` shows them again.
+    c.h.press("R");
+    assert!(c.state().checks.hide_resolved);
+    assert_eq!(c.state().checks.cursor_len(), 1);
+    assert_eq!(c.state().checks.selected().unwrap().entity, "web-2");
+    let text = screen(c.h.state_mut(), 160, 30);
+    assert!(!text.contains("recently resolved (the last hour"), "{text}");
+    assert!(!text.lines().any(|l| l.contains("lb-a")), "{text}");
+    assert!(text.contains("[no resolved]"), "{text}");
+    c.h.press(":");
+    c.type_text("resolved");
+    c.h.press("enter");
+    assert!(!c.state().checks.hide_resolved);
+    assert_eq!(c.state().checks.cursor_len(), 2);
+    assert!(
+        c.status()
+            .contains("showing recently resolved checks: 1 in the last hour"),
+        "{}",
+        c.status()
+    );
+    let text = screen(c.h.state_mut(), 160, 30);
+    assert!(text.contains("recently resolved (the last hour"), "{text}");
 }
 
 /// The real console in tmux: a new critical writes the bell and the two desktop notifications,
@@ -997,4 +1060,131 @@ async fn the_label_picker_lists_label_names_with_counts_and_groups_by_the_picked
     }
     c.h.press("esc");
     assert!(c.state().popup.is_none());
+}
+
+/// More rows than the pane holds, at 80×24: the cursor goes past the live rows onto the resolved
+/// ones (under their heading), and the window scrolls so the selected one is always drawn.
+#[test]
+fn the_cursor_scrolls_through_live_rows_into_the_resolved_ones() {
+    use opsconsole::model::{CheckResult, ChecksSnapshot, ClusterId, Health, Msg, SourceKind};
+    use opsconsole::state::{handle_action, update, State};
+    let row = |i: usize| CheckResult {
+        entity: format!("web-{i:02}"),
+        check: "HighLatency".into(),
+        status: 1,
+        output: format!("latency {i}"),
+        ..Default::default()
+    };
+    let mut s = State::new("t", "/services/", "alice", Utc::now());
+    s.backends.checks = Some("alertmanager".into());
+    update(
+        &mut s,
+        Msg::Health(SourceKind::Checks.of(ClusterId(0)), Health::Live),
+    );
+    let snapshot = |rows: Vec<CheckResult>| ChecksSnapshot {
+        results: rows,
+        ..Default::default()
+    };
+    let t0 = s.now;
+    update(
+        &mut s,
+        Msg::ChecksSnapshot {
+            snapshot: snapshot((0..30).map(row).collect()),
+            at: t0,
+        },
+    );
+    // web-25 … web-29 resolve.
+    update(
+        &mut s,
+        Msg::ChecksSnapshot {
+            snapshot: snapshot((0..25).map(row).collect()),
+            at: t0 + chrono::Duration::seconds(5),
+        },
+    );
+    s.focus = opsconsole::state::Pane::Checks;
+    assert_eq!(s.checks.visible_len(), 25);
+    assert_eq!(s.checks.cursor_len(), 30);
+    let _ = screen(&mut s, 80, 24);
+    handle_action(&mut s, Action::Bottom);
+    let last = s.checks.selected_resolved().expect("on a resolved row");
+    let last = last.last.entity.clone();
+    let text = screen(&mut s, 80, 24);
+    assert!(
+        text.lines().any(|l| l.contains('✓') && l.contains(&last)),
+        "the selected resolved row is drawn:\n{text}"
+    );
+    // Up through the resolved rows to the heading's neighbour, then the last live row.
+    for _ in 0..5 {
+        handle_action(&mut s, Action::Up);
+    }
+    assert_eq!(s.checks.selected().unwrap().entity, "web-24");
+    let text = screen(&mut s, 80, 24);
+    assert!(
+        text.lines().any(|l| l.contains("web-24")),
+        "the selected live row is drawn:\n{text}"
+    );
+    handle_action(&mut s, Action::Down);
+    let text = screen(&mut s, 80, 24);
+    let first = s.checks.selected_resolved().expect("on a resolved row");
+    assert!(
+        text.lines()
+            .any(|l| l.contains('✓') && l.contains(&first.last.entity)),
+        "{text}"
+    );
+    assert!(text.contains("recently resolved (the last hour"), "{text}");
+}
+
+/// Every karma action is bound in both shipped keymaps, in the section where it applies, listed
+/// by `?` (the help rows), and no [checks] key of it is also a [global] key.
+#[test]
+fn karma_keys_are_bound_in_both_keymaps_and_listed_by_help() {
+    use opsconsole::keymap::Keymap;
+    for (name, want) in [
+        (
+            "default",
+            [
+                ("checks", "a", "ack/claim"),
+                ("checks", "A", "unack"),
+                ("checks", "I", "inhibited"),
+                ("checks", "N", "unacked only"),
+                ("checks", "R", "recently resolved"),
+                ("checks", "b", "group failing checks"),
+                ("popup", "space", "label picker"),
+            ],
+        ),
+        (
+            "emacs",
+            [
+                ("checks", "alt-k", "ack/claim"),
+                ("checks", "alt-K", "unack"),
+                ("checks", "alt-i", "inhibited"),
+                ("checks", "alt-N", "unacked only"),
+                ("checks", "alt-R", "recently resolved"),
+                ("checks", "alt-b", "group failing checks"),
+                ("popup", "space", "label picker"),
+            ],
+        ),
+    ] {
+        let k = Keymap::resolve(Some(name)).expect("the shipped keymap");
+        let rows = k.help_rows();
+        for (section, key, what) in want {
+            assert!(
+                rows.iter().any(|(c, keys, w)| c == section
+                    && keys.split(' ').any(|x| x == key)
+                    && w.contains(what)),
+                "{name}: [{section}] {key} ({what}) not in help: {rows:#?}"
+            );
+        }
+        let global: Vec<String> = rows
+            .iter()
+            .filter(|(c, _, _)| c == "global")
+            .flat_map(|(_, keys, _)| keys.split(' ').map(String::from).collect::<Vec<_>>())
+            .collect();
+        for (_, key, _) in want.iter().filter(|(s, _, _)| *s == "checks") {
+            assert!(
+                !global.iter().any(|g| g == key),
+                "{name}: [checks] {key} shadows a [global] key"
+            );
+        }
+    }
 }

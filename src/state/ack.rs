@@ -14,7 +14,8 @@ use crate::model::{AuditId, Command};
 /// (the form says whose, before anything is sent).
 pub fn ack(state: &mut State) -> Vec<Command> {
     let Some(r) = state.checks.selected().cloned() else {
-        state.say(Level::Info, "no check selected");
+        let why = state.checks.no_row();
+        state.say(Level::Info, why);
         return Vec::new();
     };
     if r.status == 0 {
@@ -51,7 +52,8 @@ pub fn ack(state: &mut State) -> Vec<Command> {
 /// `A`: expire the ack on the selected row (confirmed, like any unsilence).
 pub fn unack(state: &mut State) -> Vec<Command> {
     let Some(r) = state.checks.selected().cloned() else {
-        state.say(Level::Info, "no check selected");
+        let why = state.checks.no_row();
+        state.say(Level::Info, why);
         return Vec::new();
     };
     match state.checks.mute_of_check(&r.entity, &r.check) {

@@ -171,6 +171,15 @@ impl Checks {
             .filter_map(|&i| self.resolved.get(i))
     }
 
+    /// What to say when an action needs a live row and there is none under the cursor.
+    pub fn no_row(&self) -> &'static str {
+        if self.selected_resolved().is_some() {
+            "a recently resolved row: nothing to act on (it is gone from the backend)"
+        } else {
+            "no check selected"
+        }
+    }
+
     /// The recently resolved row under the cursor, if the cursor is on one.
     pub fn selected_resolved(&self) -> Option<&super::resolved::Resolved> {
         let i = self.selected_index()?.checked_sub(self.view.len())?;
@@ -714,9 +723,10 @@ impl PaneState for Checks {
             }
             Action::SortReverse => self.reverse_sort(),
             Action::Copy => {
-                return match self.selected() {
-                    Some(r) => Reaction::copy(&r.output),
-                    None => Reaction::info("no check selected"),
+                return match (self.selected(), self.selected_resolved()) {
+                    (Some(r), _) => Reaction::copy(&r.output),
+                    (None, Some(x)) => Reaction::copy(&x.last.output),
+                    (None, None) => Reaction::info(self.no_row()),
                 }
             }
             Action::ToggleHideOk => {
@@ -769,12 +779,12 @@ impl PaneState for Checks {
                     Some(r) => {
                         Reaction::open(Popup::SilenceForm(SilenceForm::new(r, supports_resolve)))
                     }
-                    None => Reaction::info("no check selected"),
+                    None => Reaction::info(self.no_row()),
                 };
             }
             Action::Unsilence => {
                 return match self.silences_of_selected() {
-                    None => Reaction::info("no check selected"),
+                    None => Reaction::info(self.no_row()),
                     Some((label, mut ids)) => match ids.len() {
                         0 => Reaction::info(format!("{label} is not silenced")),
                         1 => {

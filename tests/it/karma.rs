@@ -535,6 +535,9 @@ async fn a_resolved_alert_stays_listed_with_when_it_resolved() {
     // Nothing acts on it: it is gone from Alertmanager.
     c.act(Action::Ack);
     assert!(c.state().popup.is_none(), "{:?}", c.state().popup);
+    assert!(c.status().contains("nothing to act on"), "{}", c.status());
+    c.act(Action::Silence);
+    assert!(c.state().popup.is_none(), "{:?}", c.state().popup);
     // Enter: when it resolved, what it was, its last output and labels.
     c.h.press("enter");
     let resolved_at = match &c.state().popup {

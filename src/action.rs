@@ -39,6 +39,8 @@ pub enum Action {
     ToggleHideInhibited,
     /// Checks: hide/show acked checks.
     ToggleUnackedOnly,
+    /// Checks: hide/show the recently resolved rows (the last hour, from the console's polls).
+    ToggleResolved,
     /// Checks: ack (claim) the row — a short silence commented `ACK <user>: <note>`; again on
     /// our own ack: extend it.
     Ack,
@@ -206,7 +208,7 @@ impl Action {
             Action::Unsilence => "remove silence",
             Action::ToggleFollow => "toggle follow (logs)",
             Action::CommandLine => {
-                "command line (:cluster [NAME|-], :filter, :sort COL, :readonly, :theme NAME, :keys, :w FILE, :cmd NAME, :tasks, :at TIME, :live, :group FIELD, :incident start|end, :note, :journal, :q)"
+                "command line (:cluster [NAME|-], :filter, :sort COL, :readonly, :theme NAME, :keys, :w FILE, :cmd NAME, :tasks, :at TIME, :live, :group [FIELD|a,b], :resolved, :incident start|end, :note, :journal, :q)"
             }
             Action::Help => "help",
             Action::Confirm => "confirm",
@@ -216,17 +218,20 @@ impl Action {
             Action::ToggleHideSilenced => "hide/show silenced checks",
             Action::ToggleHideInhibited => "hide/show inhibited alerts",
             Action::ToggleUnackedOnly => "unacked only: hide/show acked checks",
+            Action::ToggleResolved => {
+                "hide/show recently resolved checks (the last hour; Enter: when and what; :resolved)"
+            }
             Action::Ack => "ack/claim the check (a short silence; again: extend your ack)",
             Action::Unack => "unack: expire the ack on the check",
             Action::NextWindow => "metrics window: longer (15m 1h 6h 24h)",
             Action::PrevWindow => "metrics window: shorter",
             Action::Zoom => "zoom: the pane fills the screen (again: back)",
             Action::ToggleOverlay => "metrics: add/remove the series in the chart overlay",
-            Action::ToggleMark => "mark/unmark the row (members, checks: for a bulk change; logs: a line)",
+            Action::ToggleMark => "mark/unmark the row (members, checks: for a bulk change; logs: a line; label picker: pick a label)",
             Action::MarkAll => "mark every row the filter shows",
             Action::Undo => "undo the last deregister (within a minute)",
             Action::GroupChecks => {
-                "group failing checks by what they share (:group FIELD: role, version, zone, …)"
+                "group failing checks by what they share (:group FIELD: role, version, zone, …; Alertmanager: pick labels)"
             }
             Action::Churn => "churn: who joined and left since start, and why; who flaps",
             Action::ExtendSilence => "extend the silence on the check (keeps its id)",

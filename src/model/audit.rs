@@ -60,7 +60,7 @@ pub struct AuditEntry {
     pub time: String,
     pub user: String,
     pub cluster: String,
-    /// `deregister`, `silence` or `unsilence`.
+    /// `deregister`, `silence`, `unsilence`, `ack`, `unack`, `extend silence`, `extend ack`, …
     pub action: String,
     /// Exactly the text the confirmation dialog showed as the target.
     pub target: String,
@@ -86,12 +86,21 @@ pub struct AuditEntry {
     pub matchers: Option<Vec<AuditMatcher>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// An ack (or a silence): how long it was asked to last (`30m`, `until removed or resolved`).
+    /// Boxed, as `argv`: every command carrying a line stays small.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<Box<String>>,
     /// A custom command: the exact argument list run (no shell).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub argv: Option<Box<Vec<String>>>,
 }
 
 impl AuditEntry {
+    /// [`Self::duration`] as text.
+    pub fn duration(&self) -> Option<&str> {
+        self.duration.as_deref().map(String::as_str)
+    }
+
     /// A line with no result and no structured fields yet.
     pub fn new(
         id: AuditId,
@@ -118,6 +127,7 @@ impl AuditEntry {
             silence_id: None,
             matchers: None,
             reason: None,
+            duration: None,
             argv: None,
         }
     }

@@ -79,6 +79,11 @@ impl AuditTrail {
         Command::Gated(Box::new(Gated { attempt, mutation }))
     }
 
+    /// The action of the attempt `id` still waiting for its outcome (`ack`, `silence`, …).
+    pub fn action_of(&self, id: &AuditId) -> Option<&str> {
+        self.pending.get(id).map(|a| a.action.as_str())
+    }
+
     /// The attempt `id`, now that its outcome is known (or it was never sent).
     pub fn take(&mut self, id: &AuditId) -> Option<AuditEntry> {
         self.pending.remove(id)

@@ -105,6 +105,13 @@ pub struct Checks {
     mutes: Vec<Mute>,
     /// What stopped failing in the last hour, from the polls.
     pub resolved: super::resolved::ResolvedLog,
+    /// Hide the recently resolved rows (`R`, `:resolved`).
+    pub hide_resolved: bool,
+    /// The recently resolved rows in view (scope, filter, toggle): indexes into `resolved`,
+    /// newest first. They follow the live rows; the cursor moves through both.
+    resolved_view: Vec<usize>,
+    /// The selected resolved row's (entity, check) when the cursor is on one.
+    selected_resolved: Option<(String, String)>,
     /// The backend changed: its first answer replaces the old one's rows without resolving them.
     new_backend: bool,
     /// Alertmanager's inhibit rules, to say which one muted an alert.
@@ -140,15 +147,50 @@ impl Checks {
 
     /// Keeps the selection on screen after the rows or the pane's height changed.
     pub fn fit(&mut self) {
-        let len = self.view.len();
+        let len = self.cursor_len();
         if self.cursor.raw().is_none() && len > 0 {
             self.cursor.select(Some(0));
         }
         self.cursor.fit(len);
     }
 
+    /// The live rows in view (the resolved rows after them are not counted).
     pub fn visible_len(&self) -> usize {
         self.view.len()
+    }
+
+    /// Every row the cursor moves through: the live rows, then the recently resolved ones.
+    pub fn cursor_len(&self) -> usize {
+        self.view.len() + self.resolved_view.len()
+    }
+
+    /// The recently resolved rows in view, newest first.
+    pub fn resolved_rows(&self) -> impl Iterator<Item = &super::resolved::Resolved> {
+        self.resolved_view
+            .iter()
+            .filter_map(|&i| self.resolved.get(i))
+    }
+
+    /// What to say when an action needs a live row and there is none under the cursor.
+    pub fn no_row(&self) -> &'static str {
+        if self.selected_resolved().is_some() {
+            "a recently resolved row: nothing to act on (it is gone from the backend)"
+        } else {
+            "no check selected"
+        }
+    }
+
+    /// The recently resolved row under the cursor, if the cursor is on one.
+    pub fn selected_resolved(&self) -> Option<&super::resolved::Resolved> {
+        let i = self.selected_index()?.checked_sub(self.view.len())?;
+        self.resolved_view
+            .get(i)
+            .and_then(|&j| self.resolved.get(j))
+    }
+
+    pub fn toggle_hide_resolved(&mut self) {
+        self.hide_resolved = !self.hide_resolved;
+        self.rebuild();
     }
 
     pub fn row(&self, i: usize) -> Option<&CheckResult> {
@@ -163,10 +205,11 @@ impl Checks {
             .filter_map(|&j| self.results.get(j))
     }
 
+    /// The cursor's row among [`Self::cursor_len`] (live rows first): `row(i)` is `None` past
+    /// the live rows.
     pub fn selected_index(&self) -> Option<usize> {
-        self.cursor
-            .index(self.view.len())
-            .or((!self.view.is_empty()).then_some(0))
+        let len = self.cursor_len();
+        self.cursor.index(len).or((len > 0).then_some(0))
     }
 
     pub fn selected(&self) -> Option<&CheckResult> {
@@ -276,19 +319,40 @@ impl Checks {
         let Some(cur) = self.selected_index() else {
             return;
         };
-        let max = self.view.len() as isize - 1;
+        let max = self.cursor_len() as isize - 1;
         self.select_index((cur as isize + delta).clamp(0, max) as usize);
     }
 
     pub fn select_index(&mut self, i: usize) {
-        if self.view.is_empty() {
+        let len = self.cursor_len();
+        if len == 0 {
             self.selected = None;
+            self.selected_resolved = None;
             self.cursor.select(None);
             return;
         }
-        let i = i.min(self.view.len() - 1);
+        let i = i.min(len - 1);
         self.cursor.select(Some(i));
         self.selected = self.row(i).map(|r| (r.entity.clone(), r.check.clone()));
+        self.selected_resolved = i
+            .checked_sub(self.view.len())
+            .and_then(|j| self.resolved_view.get(j))
+            .and_then(|&k| self.resolved.get(k))
+            .map(|x| (x.last.entity.clone(), x.last.check.clone()));
+    }
+
+    /// Whether a recently resolved row is in view: the scope and the filter apply as to live rows.
+    fn passes_resolved(&self, x: &super::resolved::Resolved) -> bool {
+        let r = &x.last;
+        if let Some(scope) = &self.scope {
+            if !scope.matches(&r.entity) {
+                return false;
+            }
+        }
+        match &self.filter {
+            None => true,
+            Some(f) => f.matches_any(&[&r.entity, &r.check, &r.output]),
+        }
     }
 
     fn passes(&self, r: &CheckResult) -> bool {
@@ -421,9 +485,30 @@ impl Checks {
             .collect();
         view.sort_by(|&a, &b| self.compare(&self.results[a], &self.results[b]));
         self.view = view;
-        if self.view.is_empty() {
+        let now = self.last_update.unwrap_or_default();
+        self.resolved_view = if self.hide_resolved {
+            Vec::new()
+        } else {
+            self.resolved
+                .iter()
+                .filter(|(_, x)| now - x.at < super::resolved::KEEP && self.passes_resolved(x))
+                .map(|(i, _)| i)
+                .collect()
+        };
+        if self.cursor_len() == 0 {
             self.cursor.select(None);
             return;
+        }
+        // The cursor follows what it was on: a resolved row, else a live row.
+        if let Some((e, c)) = &self.selected_resolved {
+            if let Some(pos) = self.resolved_view.iter().position(|&j| {
+                self.resolved
+                    .get(j)
+                    .is_some_and(|x| x.last.entity == *e && x.last.check == *c)
+            }) {
+                self.cursor.select(Some(self.view.len() + pos));
+                return;
+            }
         }
         if let Some((e, c)) = &self.selected {
             if let Some(pos) = self
@@ -510,6 +595,7 @@ impl Checks {
     pub fn backend_changed(&mut self) {
         self.resolved = Default::default();
         self.new_backend = true;
+        self.rebuild();
     }
 
     pub fn toggle_hide_inhibited(&mut self) {
@@ -637,9 +723,10 @@ impl PaneState for Checks {
             }
             Action::SortReverse => self.reverse_sort(),
             Action::Copy => {
-                return match self.selected() {
-                    Some(r) => Reaction::copy(&r.output),
-                    None => Reaction::info("no check selected"),
+                return match (self.selected(), self.selected_resolved()) {
+                    (Some(r), _) => Reaction::copy(&r.output),
+                    (None, Some(x)) => Reaction::copy(&x.last.output),
+                    (None, None) => Reaction::info(self.no_row()),
                 }
             }
             Action::ToggleHideOk => {
@@ -667,8 +754,23 @@ impl PaneState for Checks {
                         entity: r.entity.clone(),
                         check: r.check.clone(),
                         scroll: 0,
+                        inhibitor: 0,
                     });
                 }
+                if let Some(x) = self.selected_resolved() {
+                    return Reaction::open(Popup::ResolvedDetail {
+                        item: Box::new(x.clone()),
+                        scroll: 0,
+                    });
+                }
+            }
+            Action::ToggleResolved => {
+                self.toggle_hide_resolved();
+                return Reaction::info(if self.hide_resolved {
+                    "hiding recently resolved checks"
+                } else {
+                    "showing recently resolved checks (the last hour, from this console's polls)"
+                });
             }
             Action::Silence => {
                 // Alertmanager silences end only at their time.
@@ -677,12 +779,12 @@ impl PaneState for Checks {
                     Some(r) => {
                         Reaction::open(Popup::SilenceForm(SilenceForm::new(r, supports_resolve)))
                     }
-                    None => Reaction::info("no check selected"),
+                    None => Reaction::info(self.no_row()),
                 };
             }
             Action::Unsilence => {
                 return match self.silences_of_selected() {
-                    None => Reaction::info("no check selected"),
+                    None => Reaction::info(self.no_row()),
                     Some((label, mut ids)) => match ids.len() {
                         0 => Reaction::info(format!("{label} is not silenced")),
                         1 => {

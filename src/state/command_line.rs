@@ -6,7 +6,7 @@ use crate::model::Command;
 /// The commands, as Tab completes them.
 const COMMANDS: &[&str] = &[
     "at", "cluster", "cmd", "filter", "group", "help", "incident", "journal", "keys", "live",
-    "note", "q", "quit", "readonly", "sort", "tasks", "theme", "w", "write", "zone",
+    "note", "q", "quit", "readonly", "resolved", "sort", "tasks", "theme", "w", "write", "zone",
 ];
 
 /// What arguments complete to (filled in by the core at start: the state reads no config).
@@ -60,6 +60,24 @@ pub fn run(state: &mut State, line: &str) -> Vec<Command> {
             state.group_by = super::grouping::GroupBy::parse(field);
             state.focus = super::Pane::Checks;
             super::grouping::open(state);
+            Vec::new()
+        }
+        (Some("resolved"), None, _) => {
+            state.checks.toggle_hide_resolved();
+            let n = state.checks.resolved_rows().count();
+            state.say(
+                Level::Info,
+                if state.checks.hide_resolved {
+                    "hiding recently resolved checks".to_string()
+                } else {
+                    format!("showing recently resolved checks: {n} in the last hour")
+                },
+            );
+            Vec::new()
+        }
+        (Some("group"), None, _) => {
+            state.focus = super::Pane::Checks;
+            super::label_groups::open_picker(state);
             Vec::new()
         }
         (Some("group"), _, _) => {

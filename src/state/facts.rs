@@ -189,7 +189,7 @@ pub fn apply(state: &mut State, msg: Msg) -> Vec<Command> {
             out.extend(super::notify::on_poll(state, at));
         }
         Msg::SilenceDone { outcome, audit_id } => {
-            let line = silence_done(state, outcome, &audit_id);
+            let (line, then) = silence_done(state, outcome, &audit_id);
             if state.batch.has(&audit_id) {
                 if let Command::Audit(l) = &line {
                     let result = l.result.clone().unwrap_or_default();
@@ -200,7 +200,8 @@ pub fn apply(state: &mut State, msg: Msg) -> Vec<Command> {
                     }
                 }
             }
-            out.push(line)
+            out.push(line);
+            out.extend(then);
         }
         Msg::Metrics { result, at } => {
             state.answered(SourceKind::Metrics, at);
@@ -256,16 +257,71 @@ pub fn apply(state: &mut State, msg: Msg) -> Vec<Command> {
     out
 }
 
-fn silence_done(state: &mut State, outcome: SilenceOutcome, audit_id: &AuditId) -> Command {
-    match outcome {
+/// The audit outcome line of a silence change, and what follows from it (a takeover's expiry
+/// of the old ack, once the new one is confirmed).
+fn silence_done(
+    state: &mut State,
+    outcome: SilenceOutcome,
+    audit_id: &AuditId,
+) -> (Command, Option<Command>) {
+    let is_ack = state.audit.action_of(audit_id) == Some("ack");
+    // The old ack of a takeover whose expiry this is.
+    if let Some(old) = state.acks.expired(audit_id) {
+        let who = visible(&old.user).into_owned();
+        let (level, text) = match &outcome {
+            SilenceOutcome::Removed { .. } => {
+                (Level::Info, format!("took the ack over: {who}'s ack expired"))
+            }
+            SilenceOutcome::AlreadyGone { .. } => (
+                Level::Info,
+                format!("took the ack over: {who}'s ack had already expired or been removed"),
+            ),
+            SilenceOutcome::Failed { error, .. } => (
+                Level::Error,
+                format!(
+                    "the new ack is in force, but expiring {who}'s ack failed: {error} — both acks are in force"
+                ),
+            ),
+            _ => (Level::Warn, format!("expiring {who}'s ack: unexpected answer")),
+        };
+        let line = silence_done(state, outcome, audit_id).0;
+        state.alert(level, text);
+        return (line, None);
+    }
+    // A takeover's new ack that did not make it: the old ack stays.
+    if !matches!(outcome, SilenceOutcome::Created { .. }) {
+        if let Some(old) = state.acks.created(audit_id) {
+            let line = silence_done(state, outcome, audit_id).0;
+            let said = state
+                .status
+                .as_ref()
+                .map(|m| m.text.clone())
+                .unwrap_or_default();
+            state.alert(
+                Level::Warn,
+                format!("{said} — {}'s ack was left as it was", visible(&old.user)),
+            );
+            return (line, None);
+        }
+    }
+    let line = match outcome {
         SilenceOutcome::Created { silence, request } => {
             let id = silence.id.clone();
             let sent = sent_as(&silence);
             state.checks.add_silence(*silence);
+            let scope = request.scope.describe();
             state.say(
                 Level::Info,
-                format!("silenced {} ({})", request.scope.describe(), visible(&id)),
+                format!(
+                    "{} {scope} ({})",
+                    if is_ack { "acked" } else { "silenced" },
+                    visible(&id)
+                ),
             );
+            let then = state
+                .acks
+                .created(audit_id)
+                .and_then(|old| super::ack::take_over(state, old, &id, &scope));
             let mut line = state.audit_outcome(
                 audit_id,
                 "created",
@@ -274,7 +330,7 @@ fn silence_done(state: &mut State, outcome: SilenceOutcome, audit_id: &AuditId) 
             );
             line.silence_id = Some(id);
             line.reason = Some(request.reason);
-            Command::Audit(line)
+            return (Command::Audit(line), then);
         }
         SilenceOutcome::MatchedNothing {
             silence,
@@ -341,7 +397,12 @@ fn silence_done(state: &mut State, outcome: SilenceOutcome, audit_id: &AuditId) 
         }
         SilenceOutcome::Removed { id } => {
             state.checks.remove_silence(&id);
-            state.say(Level::Info, format!("silence {} removed", visible(&id)));
+            let what = if state.audit.action_of(audit_id) == Some("unack") {
+                "ack"
+            } else {
+                "silence"
+            };
+            state.say(Level::Info, format!("{what} {} removed", visible(&id)));
             let mut line =
                 state.audit_outcome(audit_id, "removed", None, || ("unsilence", id.clone()));
             line.silence_id = Some(id);
@@ -409,7 +470,8 @@ fn silence_done(state: &mut State, outcome: SilenceOutcome, audit_id: &AuditId) 
                 state.audit_outcome(audit_id, "error", Some(error), || (action, what.clone())),
             )
         }
-    }
+    };
+    (line, None)
 }
 
 /// What a silence was sent as, for the audit: the matchers or the Sensu entry, with the names

@@ -192,7 +192,8 @@ pub fn mark(state: &mut State, action: Action) -> Vec<Command> {
 /// `e` in the checks pane: the silence on the row to extend — asked for when several cover it.
 pub fn extend_silence(state: &mut State) -> Vec<Command> {
     let Some((label, ids)) = state.checks.silences_of_selected() else {
-        state.say(Level::Info, "no check selected");
+        let why = state.checks.no_row();
+        state.say(Level::Info, why);
         return Vec::new();
     };
     match ids.len() {

@@ -267,10 +267,25 @@ pub fn observe(state: &mut State, out: &mut Vec<Command>) {
             Phase::Attempt => "attempt".to_string(),
             Phase::Refused | Phase::Outcome => line.result.clone().unwrap_or_default(),
         };
+        // An ack says for how long and its note (the user is the entry's own).
+        let ack = match (line.action.as_str(), line.duration()) {
+            ("ack", Some(d)) => {
+                let note = line
+                    .reason
+                    .as_deref()
+                    .and_then(crate::model::mute::parse_ack_comment)
+                    .map(|(_, note)| note)
+                    .filter(|n| !n.is_empty())
+                    .map(|n| format!(", note: {}", visible(n)))
+                    .unwrap_or_default();
+                format!(" for {}{note}", visible(d))
+            }
+            _ => String::new(),
+        };
         add.extend(journal(
             state,
             Kind::Action,
-            format!("{} {}: {what}", line.action, visible(&line.target)),
+            format!("{} {}{ack}: {what}", line.action, visible(&line.target)),
             vec![],
         ));
     }

@@ -5,8 +5,125 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::checks::rank;
-use super::grouping::Group;
-use crate::model::{text::visible, CheckResult, Severity};
+use super::grouping::{Group, GroupBy};
+use super::popup::Popup;
+use super::{Level, State};
+use crate::action::Action;
+use crate::model::{text::visible, CheckResult, Command, Severity};
+
+/// The label picker: every label name the failing alerts carry, with how many carry it (most
+/// first), the cursor, and the names picked, in the order they were picked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelPicker {
+    pub labels: Vec<(String, usize)>,
+    pub index: usize,
+    pub chosen: Vec<String>,
+}
+
+/// The label names of `failing`, each with how many carry it: most carried first, then by name.
+pub fn label_counts(failing: &[&CheckResult]) -> Vec<(String, usize)> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in failing {
+        let mut names: Vec<&str> = r.labels.iter().map(|(k, _)| k.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        for n in names {
+            *counts.entry(n).or_default() += 1;
+        }
+    }
+    let mut out: Vec<(String, usize)> = counts
+        .into_iter()
+        .map(|(k, n)| (k.to_string(), n))
+        .collect();
+    out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    out
+}
+
+/// Opens the label picker over the failing checks' labels; the labels last grouped by are
+/// picked already. Whether it opened (no labels: it says so).
+pub fn open_picker(state: &mut State) -> bool {
+    let failing: Vec<&CheckResult> = state
+        .checks
+        .results
+        .iter()
+        .filter(|r| r.status != 0)
+        .collect();
+    let labels = label_counts(&failing);
+    if labels.is_empty() {
+        state.say(
+            Level::Info,
+            if failing.is_empty() {
+                "no failing checks to group"
+            } else {
+                "the failing checks carry no labels — :group FIELD (check, role, version, zone, …)"
+            },
+        );
+        return false;
+    }
+    let chosen = match &state.group_by {
+        GroupBy::Labels(l) => l
+            .iter()
+            .filter(|n| labels.iter().any(|(k, _)| k == *n))
+            .cloned()
+            .collect(),
+        _ => Vec::new(),
+    };
+    state.popup = Some(Popup::PickLabels(LabelPicker {
+        labels,
+        index: 0,
+        chosen,
+    }));
+    true
+}
+
+/// An action in the label picker: move, space picks or unpicks, Enter groups by the picked
+/// labels (`:group a,b`; none picked: the one under the cursor).
+pub fn pick(state: &mut State, mut p: LabelPicker, action: Action) -> Vec<Command> {
+    let last = p.labels.len().saturating_sub(1);
+    match action {
+        Action::Down => p.index = (p.index + 1).min(last),
+        Action::Up => p.index = p.index.saturating_sub(1),
+        Action::Top => p.index = 0,
+        Action::Bottom => p.index = last,
+        Action::PageDown => p.index = (p.index + 10).min(last),
+        Action::PageUp => p.index = p.index.saturating_sub(10),
+        Action::ToggleMark => {
+            if let Some((name, _)) = p.labels.get(p.index) {
+                match p.chosen.iter().position(|c| c == name) {
+                    Some(i) => {
+                        p.chosen.remove(i);
+                    }
+                    None => p.chosen.push(name.clone()),
+                }
+            }
+        }
+        Action::Select | Action::Detail | Action::Confirm | Action::Submit => {
+            state.popup = None;
+            let names = if p.chosen.is_empty() {
+                p.labels
+                    .get(p.index)
+                    .map(|(n, _)| vec![n.clone()])
+                    .unwrap_or_default()
+            } else {
+                p.chosen
+            };
+            if names.is_empty() {
+                return Vec::new();
+            }
+            state.group_by = GroupBy::Labels(names);
+            state.focus = super::Pane::Checks;
+            super::grouping::open(state);
+            return Vec::new();
+        }
+        Action::Back | Action::Cancel | Action::Quit | Action::GroupChecks => {
+            state.popup = None;
+            return Vec::new();
+        }
+        _ => {}
+    }
+    state.popup = Some(Popup::PickLabels(p));
+    Vec::new()
+}
 
 /// `failing` grouped by the values of `names` (`(none)` where an alert lacks a label), largest
 /// first is left to the caller. `member_of` finds the registered member of an entity.

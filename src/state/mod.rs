@@ -4,7 +4,7 @@
 //! no I/O, no terminal. This module routes; the panes ([`pane::PaneState`]), the popups
 //! ([`popup`]), the text fields ([`input`]) and the facts ([`facts`]) do the work.
 
-mod ack;
+pub mod ack;
 pub mod audit_trail;
 pub mod checks;
 pub mod checks_at;
@@ -18,7 +18,7 @@ pub mod grouping;
 mod guarded;
 pub mod incident;
 pub mod input;
-mod label_groups;
+pub mod label_groups;
 pub mod links;
 pub mod log_records;
 pub mod logs;
@@ -188,6 +188,8 @@ pub struct State {
     pub keymap: crate::keymap::Keymap,
     /// A bulk change in flight.
     pub batch: undo::Batch,
+    /// Acks taking over someone else's, between the confirmation and the old one's expiry.
+    pub acks: ack::Takeovers,
     /// The custom commands (`[[commands]]`), by the index their keys carry.
     pub commands: Vec<crate::model::run::CustomCommand>,
     /// Custom commands running in the background.
@@ -249,6 +251,7 @@ impl State {
             journal_problem: None,
             keymap: Default::default(),
             batch: Default::default(),
+            acks: Default::default(),
             commands: Vec::new(),
             tasks: Vec::new(),
             link_templates: Vec::new(),
@@ -854,8 +857,11 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
             guarded::bulk_silence_form(state)
         }
         Action::Undo if state.focus == Pane::Members => guarded::undo_dialog(state),
+        // Alertmanager's alerts are grouped by their labels: `b` asks which.
         Action::GroupChecks if state.focus == Pane::Checks => {
-            grouping::open(state);
+            if state.checks_kind() != "alertmanager" || !label_groups::open_picker(state) {
+                grouping::open(state);
+            }
             Vec::new()
         }
         Action::AtDiff if state.focus == Pane::Members => {

@@ -25,9 +25,16 @@ pub enum Popup {
         entity: String,
         check: String,
         scroll: usize,
+        /// The inhibitor under the cursor in "why muted?" (Enter goes to it).
+        inhibitor: usize,
     },
     LogDetail {
         line: Box<crate::model::LogLine>,
+        scroll: usize,
+    },
+    /// Enter on a recently resolved row: when it resolved, and what it last said.
+    ResolvedDetail {
+        item: Box<super::resolved::Resolved>,
         scroll: usize,
     },
     SilenceForm(SilenceForm),
@@ -49,6 +56,9 @@ pub enum Popup {
         groups: Vec<super::grouping::Group>,
         index: usize,
     },
+    /// `:group` alone (or `b` on Alertmanager): the alert label names seen, each with how many
+    /// failing alerts carry it; space picks several, Enter groups by them.
+    PickLabels(super::label_groups::LabelPicker),
     /// `c` in members: the churn timeline, newest first.
     Churn {
         scroll: usize,
@@ -139,6 +149,17 @@ pub enum Change {
         id: String,
         description: String,
     },
+    /// An ack (`a`): a short silence commented `ACK <user>: <note>`; taking over someone else's
+    /// ack expires theirs once this one is confirmed.
+    Ack {
+        request: SilenceRequest,
+        takes_over: Option<super::ack::TakeOver>,
+    },
+    /// Unack (`A`): expire the ack's silence.
+    Unack {
+        id: String,
+        description: String,
+    },
     /// A silence's end moved from where it is to `until`.
     Extend {
         silence: Box<crate::model::Silence>,
@@ -164,6 +185,11 @@ impl Change {
             Change::Deregister { .. } | Change::DeregisterMany { .. } => "deregister",
             Change::Silence(_) | Change::SilenceMany(_) => "silence",
             Change::Unsilence { .. } => "unsilence",
+            Change::Ack { .. } => "ack",
+            Change::Unack { .. } => "unack",
+            Change::Extend { silence, .. } if crate::model::mute::Ack::of(silence).is_some() => {
+                "extend ack"
+            }
             Change::Extend { .. } => "extend silence",
             Change::Restore { .. } => "undo deregister",
             Change::Run(_) => super::run::AUDIT_ACTION,
@@ -216,6 +242,14 @@ impl Confirm {
         Confirm {
             target: unsilence_target(&description),
             change: Change::Unsilence { id, description },
+            typed: None,
+        }
+    }
+
+    pub fn unack(id: String, description: String) -> Confirm {
+        Confirm {
+            target: unsilence_target(&description),
+            change: Change::Unack { id, description },
             typed: None,
         }
     }
@@ -336,6 +370,7 @@ pub fn act(state: &mut State, popup: Popup, action: Action, key: Option<&str>) -
             state.popup = Some(Popup::Groups { by, groups, index });
             Vec::new()
         }
+        Popup::PickLabels(picker) => super::label_groups::pick(state, picker, action),
         Popup::PickCluster { clusters, index } => {
             let last = clusters.len().saturating_sub(1);
             let index = match action {
@@ -473,10 +508,36 @@ pub fn act(state: &mut State, popup: Popup, action: Action, key: Option<&str>) -
                 }
             }
         }
-        Popup::CheckDetail { entity, check, .. }
-            if action == Action::Select
-                && super::why_muted::jump_to_inhibitor(state, &entity, &check) =>
+        Popup::CheckDetail {
+            entity,
+            check,
+            inhibitor,
+            ..
+        } if action == Action::Select
+            && super::why_muted::jump_to_inhibitor(state, &entity, &check, inhibitor) =>
         {
+            Vec::new()
+        }
+        Popup::CheckDetail {
+            entity,
+            check,
+            scroll,
+            inhibitor,
+        } if matches!(action, Action::Up | Action::Down)
+            && super::why_muted::choices(state, &entity, &check) > 1 =>
+        {
+            let n = super::why_muted::choices(state, &entity, &check);
+            let inhibitor = if action == Action::Down {
+                (inhibitor + 1).min(n - 1)
+            } else {
+                inhibitor.saturating_sub(1)
+            };
+            state.popup = Some(Popup::CheckDetail {
+                entity,
+                check,
+                scroll,
+                inhibitor,
+            });
             Vec::new()
         }
         Popup::Help { scroll }
@@ -484,6 +545,7 @@ pub fn act(state: &mut State, popup: Popup, action: Action, key: Option<&str>) -
         | Popup::AtDiff { scroll, .. }
         | Popup::MemberDetail { scroll, .. }
         | Popup::CheckDetail { scroll, .. }
+        | Popup::ResolvedDetail { scroll, .. }
         | Popup::LogDetail { scroll, .. } => {
             let new_scroll = match action {
                 Action::Down => Some(scroll + 1),
@@ -511,6 +573,7 @@ pub fn act(state: &mut State, popup: Popup, action: Action, key: Option<&str>) -
                     | Popup::AtDiff { scroll, .. }
                     | Popup::MemberDetail { scroll, .. }
                     | Popup::CheckDetail { scroll, .. }
+                    | Popup::ResolvedDetail { scroll, .. }
                     | Popup::LogDetail { scroll, .. },
                 ),
             ) = (new_scroll, state.popup.as_mut())
@@ -633,7 +696,7 @@ fn confirm_action(state: &mut State, mut confirm: Confirm, action: Action) -> Ve
                 Level::Info,
                 format!("silencing {} …", request.scope.describe()),
             );
-            vec![silence_one(state, request, target)]
+            vec![silence_one(state, request, target, action)]
         }
         Change::SilenceMany(requests) => {
             state.say(
@@ -645,7 +708,7 @@ fn confirm_action(state: &mut State, mut confirm: Confirm, action: Action) -> Ve
             let mut ids = Vec::new();
             for r in requests {
                 let name = silence_target(&r.scope);
-                let cmd = silence_one(state, r, name);
+                let cmd = silence_one(state, r, name, action);
                 if let Command::Gated(g) = &cmd {
                     ids.push(g.attempt.id.clone());
                 }
@@ -654,8 +717,23 @@ fn confirm_action(state: &mut State, mut confirm: Confirm, action: Action) -> Ve
             state.batch.start("silence", ids);
             out
         }
-        Change::Unsilence { id, .. } => {
-            state.say(Level::Info, format!("removing silence {} …", visible(&id)));
+        Change::Ack {
+            request,
+            takes_over,
+        } => {
+            state.say(
+                Level::Info,
+                format!("acking {} …", request.scope.describe()),
+            );
+            let cmd = silence_one(state, request, target, action);
+            if let (Some(old), Command::Gated(g)) = (takes_over, &cmd) {
+                state.acks.creating(g.attempt.id.clone(), old);
+            }
+            vec![cmd]
+        }
+        Change::Unsilence { id, .. } | Change::Unack { id, .. } => {
+            let what = if action == "unack" { "ack" } else { "silence" };
+            state.say(Level::Info, format!("removing {what} {} …", visible(&id)));
             let mut attempt = state.audit_line(Phase::Attempt, action, target);
             attempt.silence_id = Some(id.clone());
             vec![state.audit.gate(attempt, Mutation::Unsilence { id })]
@@ -703,9 +781,10 @@ fn cancel(state: &mut State, change: &Change) -> Vec<Command> {
             state.say(Level::Info, "deregister cancelled")
         }
         Change::Silence(_) | Change::SilenceMany(_) => state.say(Level::Info, "silence cancelled"),
+        Change::Ack { .. } => state.say(Level::Info, "ack cancelled"),
         Change::Restore { .. } => state.say(Level::Info, "undo cancelled"),
         Change::Extend { .. } => state.say(Level::Info, "extend cancelled"),
-        Change::Unsilence { .. } => {}
+        Change::Unsilence { .. } | Change::Unack { .. } => {}
         Change::Run(p) => state.say(Level::Info, format!("{} not run", p.name)),
     }
     Vec::new()
@@ -748,9 +827,16 @@ fn deregister_one(
     )
 }
 
-fn silence_one(state: &mut State, request: SilenceRequest, target: String) -> Command {
-    let mut attempt = state.audit_line(Phase::Attempt, "silence", target);
+/// One silence (or ack: `action`), its attempt recorded first with its reason and duration.
+fn silence_one(
+    state: &mut State,
+    request: SilenceRequest,
+    target: String,
+    action: &str,
+) -> Command {
+    let mut attempt = state.audit_line(Phase::Attempt, action, target);
     attempt.reason = Some(request.reason.clone());
+    attempt.duration = Some(Box::new(super::ack::duration_text(request.duration)));
     if state.checks_kind() == "alertmanager" {
         attempt.matchers = Some(audit_trail::alertmanager_matchers(&request));
     }
@@ -816,7 +902,17 @@ fn form_action(state: &mut State, mut form: SilenceForm, action: Action) -> Vec<
     } else {
         let request = requests.remove(0);
         let name = scope_name(&request.scope);
-        let confirm = Confirm::silence(request);
+        let confirm = match form.ack {
+            Some(ack) => Confirm {
+                target: silence_target(&request.scope),
+                change: Change::Ack {
+                    request,
+                    takes_over: ack.takes_over,
+                },
+                typed: None,
+            },
+            None => Confirm::silence(request),
+        };
         if state.guard.typed {
             confirm.must_type(name)
         } else {

@@ -60,6 +60,16 @@ impl ResolvedLog {
         self.items.iter().filter(move |x| now - x.at < KEEP)
     }
 
+    /// The `i`-th kept, newest first (see [`Self::recent`] for the time limit).
+    pub fn get(&self, i: usize) -> Option<&Resolved> {
+        self.items.get(i)
+    }
+
+    /// Every kept one with its index, newest first.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &Resolved)> {
+        self.items.iter().enumerate()
+    }
+
     pub fn len(&self) -> usize {
         self.items.len()
     }

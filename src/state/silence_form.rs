@@ -63,8 +63,9 @@ pub struct SilenceForm {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AckForm {
     pub user: String,
-    /// Someone else's ack this one takes over (their name), said in the form before it is sent.
-    pub takes_over: Option<String>,
+    /// Someone else's ack this one takes over (their name and its silence), said in the form
+    /// before it is sent; expired once the new ack is confirmed.
+    pub takes_over: Option<super::ack::TakeOver>,
 }
 
 impl SilenceForm {

@@ -2919,11 +2919,20 @@ fn groups_count_what_the_failing_members_share_and_enter_scopes_and_marks() {
         .collect();
     assert_eq!(by_role, ["2/3 with role=web fail", "1/1 with role=db fail"]);
 
-    // b, then Enter on the largest group.
+    // b on Alertmanager asks which labels (the one under the cursor when none is picked:
+    // alertname), then Enter on the largest group.
     s.focus = Pane::Checks;
     handle_action(&mut s, Action::GroupChecks);
+    match &s.popup {
+        Some(Popup::PickLabels(p)) => assert_eq!(
+            p.labels,
+            [("alertname".to_string(), 3), ("instance".to_string(), 3)]
+        ),
+        other => panic!("{other:?}"),
+    }
+    handle_action(&mut s, Action::Select);
     assert!(
-        matches!(s.popup, Some(Popup::Groups { .. })),
+        matches!(&s.popup, Some(Popup::Groups { by: GroupBy::Labels(l), .. }) if l == &["alertname"]),
         "{:?}",
         s.popup
     );
@@ -3605,7 +3614,11 @@ fn ack_opens_a_short_silence_form_and_sends_an_ack_comment() {
     handle_action(&mut s, Action::Submit);
     match &s.popup {
         Some(Popup::Confirm(Confirm {
-            change: Change::Silence(r),
+            change:
+                Change::Ack {
+                    request: r,
+                    takes_over: None,
+                },
             ..
         })) => {
             assert_eq!(r.reason, "ACK alice: disk");
@@ -3632,7 +3645,7 @@ fn ack_without_a_note_is_allowed() {
     handle_action(&mut s, Action::Ack);
     handle_action(&mut s, Action::Submit);
     assert!(
-        matches!(&s.popup, Some(Popup::Confirm(Confirm { change: Change::Silence(r), .. })) if r.reason == "ACK alice"),
+        matches!(&s.popup, Some(Popup::Confirm(Confirm { change: Change::Ack { request: r, .. }, .. })) if r.reason == "ACK alice"),
         "{:?}",
         s.popup
     );
@@ -3675,7 +3688,9 @@ fn re_ack_extends_our_own_and_taking_over_says_whose() {
     match &s.popup {
         Some(Popup::SilenceForm(f)) => {
             assert_eq!(
-                f.ack.as_ref().and_then(|a| a.takes_over.as_deref()),
+                f.ack
+                    .as_ref()
+                    .and_then(|a| a.takes_over.as_ref().map(|t| t.user.as_str())),
                 Some("bob")
             );
         }
@@ -3684,7 +3699,7 @@ fn re_ack_extends_our_own_and_taking_over_says_whose() {
     s.popup = None;
     handle_action(&mut s, Action::Unack);
     assert!(
-        matches!(&s.popup, Some(Popup::Confirm(Confirm { change: Change::Unsilence { id, .. }, .. })) if id == "bobs"),
+        matches!(&s.popup, Some(Popup::Confirm(Confirm { change: Change::Unack { id, .. }, .. })) if id == "bobs"),
         "{:?}",
         s.popup
     );
@@ -3774,4 +3789,400 @@ fn lease_ttls_are_unknown_only_while_the_past_members_are_on_screen() {
     assert!(!s.time.shows_past_members());
     command(&mut s, "live");
     assert!(!s.time.shows_past_members());
+}
+
+/// An ack is audited (and journaled) as `ack`, with its duration and note; unack as `unack`;
+/// re-ack as `extend ack` — never as a plain silence.
+#[test]
+fn acks_are_audited_and_journaled_as_ack_and_unack() {
+    use crate::model::journal::Kind;
+    let mut s = alertmanager_state(vec![alert_row(&[
+        ("alertname", "Down"),
+        ("instance", "web-1"),
+    ])]);
+    super::command_line::run(&mut s, "incident start db");
+    handle_action(&mut s, Action::Ack);
+    for c in "on it".chars() {
+        handle_action(&mut s, Action::InsertChar(c));
+    }
+    handle_action(&mut s, Action::Submit);
+    frame_drawn(&mut s, at(0), true);
+    let cmds = handle_key(&mut s, Action::Confirm, "y", at(300));
+    let gated_only: Vec<Command> = cmds
+        .iter()
+        .filter(|c| matches!(c, Command::Gated(_)))
+        .cloned()
+        .collect();
+    let (attempt, mutation) = gated(&gated_only);
+    let attempt = attempt.clone();
+    let Mutation::Silence(request) = mutation.clone() else {
+        panic!("{mutation:?}")
+    };
+    assert_eq!(
+        (attempt.action.as_str(), attempt.target.as_str()),
+        ("ack", "Down on web-1")
+    );
+    assert_eq!(attempt.duration(), Some("30m"));
+    assert_eq!(attempt.reason.as_deref(), Some("ACK alice: on it"));
+    let journal = journaled(&cmds);
+    assert_eq!(
+        journal,
+        vec![(
+            Kind::Action,
+            "ack Down on web-1 for 30m, note: on it: attempt".to_string(),
+            vec![]
+        )]
+    );
+    let silence = crate::model::Silence::requested(
+        "ack-1".into(),
+        &request,
+        crate::model::SilenceTarget::Matchers(
+            crate::sources::checks::alertmanager::matchers_for(&request.scope).unwrap(),
+        ),
+        t0(),
+    );
+    let out = update(
+        &mut s,
+        Msg::SilenceDone {
+            outcome: crate::model::SilenceOutcome::Created {
+                silence: Box::new(silence),
+                request: request.clone(),
+            },
+            audit_id: attempt.id.clone(),
+        },
+    );
+    let line = out
+        .iter()
+        .find_map(|c| match c {
+            Command::Audit(a) => Some(a.clone()),
+            _ => None,
+        })
+        .expect("the outcome line");
+    assert_eq!(
+        (line.action.as_str(), line.result.as_deref()),
+        ("ack", Some("created"))
+    );
+    assert_eq!(line.duration(), Some("30m"));
+    assert!(
+        status_text(&s).starts_with("acked Down on web-1"),
+        "{}",
+        status_text(&s)
+    );
+    assert_eq!(
+        journaled(&out),
+        vec![(
+            Kind::Action,
+            "ack Down on web-1 for 30m, note: on it: created".to_string(),
+            vec![]
+        )]
+    );
+    assert!(matches!(
+        s.checks.mute_of_check("web-1", "Down"),
+        crate::model::mute::Mute::Acked(_)
+    ));
+
+    // Re-ack: the extension is an `extend ack`.
+    handle_action(&mut s, Action::Ack);
+    assert!(
+        matches!(&s.popup, Some(Popup::Confirm(c)) if c.change.action() == "extend ack"),
+        "{:?}",
+        s.popup
+    );
+    s.popup = None;
+
+    // Unack: `unack`, in the audit and the journal.
+    handle_action(&mut s, Action::Unack);
+    frame_drawn(&mut s, at(1000), true);
+    let cmds = handle_key(&mut s, Action::Confirm, "y", at(1300));
+    let gated_only: Vec<Command> = cmds
+        .iter()
+        .filter(|c| matches!(c, Command::Gated(_)))
+        .cloned()
+        .collect();
+    let (unack, mutation) = gated(&gated_only);
+    assert_eq!(mutation, &Mutation::Unsilence { id: "ack-1".into() });
+    assert_eq!(unack.action, "unack");
+    let unack = unack.clone();
+    let out = update(
+        &mut s,
+        Msg::SilenceDone {
+            outcome: crate::model::SilenceOutcome::Removed { id: "ack-1".into() },
+            audit_id: unack.id.clone(),
+        },
+    );
+    let line = audit_of(
+        &out.iter()
+            .filter(|c| matches!(c, Command::Audit(_)))
+            .cloned()
+            .collect::<Vec<_>>(),
+    )
+    .clone();
+    assert_eq!(
+        (line.action.as_str(), line.result.as_deref()),
+        ("unack", Some("removed"))
+    );
+    assert_eq!(status_text(&s), "ack ack-1 removed");
+    assert!(
+        journaled(&out)[0].1.starts_with("unack "),
+        "{:?}",
+        journaled(&out)
+    );
+}
+
+/// Takes over bob's ack on web-2 (the form was confirmed): returns the new ack's attempt.
+fn take_over_bobs_ack(s: &mut State) -> crate::model::AuditEntry {
+    s.checks.select_index(1);
+    assert_eq!(s.checks.selected().unwrap().entity, "web-2");
+    handle_action(s, Action::Ack);
+    handle_action(s, Action::Submit);
+    match &s.popup {
+        Some(Popup::Confirm(Confirm {
+            change:
+                Change::Ack {
+                    takes_over: Some(old),
+                    ..
+                },
+            ..
+        })) => assert_eq!(
+            old,
+            &super::ack::TakeOver {
+                user: "bob".into(),
+                silence_id: "bobs".into()
+            }
+        ),
+        other => panic!("{other:?}"),
+    }
+    frame_drawn(s, at(0), true);
+    let cmds = handle_key(s, Action::Confirm, "y", at(300));
+    let (attempt, _) = gated(&cmds);
+    assert_eq!(attempt.action, "ack");
+    attempt.clone()
+}
+
+fn two_acks() -> State {
+    let mut s = alertmanager_state(Vec::new());
+    update(
+        &mut s,
+        Msg::ChecksSnapshot {
+            snapshot: crate::model::ChecksSnapshot {
+                results: vec![acked_row("web-1", "mine"), acked_row("web-2", "bobs")],
+                silences: vec![
+                    ack_silence("mine", "alice", "web-1"),
+                    ack_silence("bobs", "bob", "web-2"),
+                ],
+                ..Default::default()
+            },
+            at: t0(),
+        },
+    );
+    s
+}
+
+fn new_ack(request: &crate::model::SilenceRequest, id: &str) -> crate::model::Silence {
+    crate::model::Silence::requested(
+        id.into(),
+        request,
+        crate::model::SilenceTarget::Matchers(
+            crate::sources::checks::alertmanager::matchers_for(&request.scope).unwrap(),
+        ),
+        t0(),
+    )
+}
+
+#[test]
+fn taking_over_expires_the_old_ack_only_once_the_new_one_is_confirmed() {
+    let mut s = two_acks();
+    let attempt = take_over_bobs_ack(&mut s);
+    let request = crate::model::SilenceRequest {
+        scope: crate::model::SilenceScope::CheckOnEntity {
+            entity: "web-2".into(),
+            check: "Down".into(),
+        },
+        duration: Some(std::time::Duration::from_secs(1800)),
+        expire_on_resolve: false,
+        reason: "ACK alice".into(),
+        creator: "alice".into(),
+    };
+    let out = update(
+        &mut s,
+        Msg::SilenceDone {
+            outcome: crate::model::SilenceOutcome::Created {
+                silence: Box::new(new_ack(&request, "alices")),
+                request: request.clone(),
+            },
+            audit_id: attempt.id.clone(),
+        },
+    );
+    // The new ack's outcome, then the old ack's expiry (its own audited change).
+    let expire = out
+        .iter()
+        .find_map(|c| match c {
+            Command::Gated(g) => Some(g.clone()),
+            _ => None,
+        })
+        .expect("the old ack expired");
+    assert_eq!(expire.mutation, Mutation::Unsilence { id: "bobs".into() });
+    assert_eq!(expire.attempt.action, "unack");
+    assert!(
+        expire.attempt.target.contains("bob's ack"),
+        "{:?}",
+        expire.attempt
+    );
+    assert!(
+        status_text(&s).contains("expiring bob's ack"),
+        "{}",
+        status_text(&s)
+    );
+    let out = update(
+        &mut s,
+        Msg::SilenceDone {
+            outcome: crate::model::SilenceOutcome::Removed { id: "bobs".into() },
+            audit_id: expire.attempt.id.clone(),
+        },
+    );
+    let line = audit_of(
+        &out.iter()
+            .filter(|c| matches!(c, Command::Audit(_)))
+            .cloned()
+            .collect::<Vec<_>>(),
+    )
+    .clone();
+    assert_eq!(
+        (line.action.as_str(), line.result.as_deref()),
+        ("unack", Some("removed"))
+    );
+    assert_eq!(status_text(&s), "took the ack over: bob's ack expired");
+    match s.checks.mute_of_check("web-2", "Down") {
+        crate::model::mute::Mute::Acked(a) => {
+            assert_eq!(
+                (a.user.as_str(), a.silence_id.as_str()),
+                ("alice", "alices")
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_takeover_says_so_when_either_step_fails() {
+    // The new ack fails: nothing of bob's is touched.
+    let mut s = two_acks();
+    let attempt = take_over_bobs_ack(&mut s);
+    let out = update(
+        &mut s,
+        Msg::SilenceDone {
+            outcome: crate::model::SilenceOutcome::Failed {
+                what: "silence Down on web-2".into(),
+                error: "connection refused".into(),
+            },
+            audit_id: attempt.id.clone(),
+        },
+    );
+    assert!(
+        !out.iter().any(|c| matches!(c, Command::Gated(_))),
+        "{out:?}"
+    );
+    assert!(
+        status_text(&s).contains("connection refused")
+            && status_text(&s).contains("bob's ack was left as it was"),
+        "{}",
+        status_text(&s)
+    );
+    match s.checks.mute_of_check("web-2", "Down") {
+        crate::model::mute::Mute::Acked(a) => assert_eq!(a.user, "bob"),
+        other => panic!("{other:?}"),
+    }
+
+    // The new ack is created, expiring bob's fails: said as an error, both in force.
+    let mut s = two_acks();
+    let attempt = take_over_bobs_ack(&mut s);
+    let request = crate::model::SilenceRequest {
+        scope: crate::model::SilenceScope::CheckOnEntity {
+            entity: "web-2".into(),
+            check: "Down".into(),
+        },
+        duration: Some(std::time::Duration::from_secs(1800)),
+        expire_on_resolve: false,
+        reason: "ACK alice".into(),
+        creator: "alice".into(),
+    };
+    let out = update(
+        &mut s,
+        Msg::SilenceDone {
+            outcome: crate::model::SilenceOutcome::Created {
+                silence: Box::new(new_ack(&request, "alices")),
+                request,
+            },
+            audit_id: attempt.id.clone(),
+        },
+    );
+    let expire = out
+        .iter()
+        .find_map(|c| match c {
+            Command::Gated(g) => Some(g.clone()),
+            _ => None,
+        })
+        .expect("the old ack expired");
+    let out = update(
+        &mut s,
+        Msg::SilenceDone {
+            outcome: crate::model::SilenceOutcome::Failed {
+                what: "unsilence bobs".into(),
+                error: "HTTP 500".into(),
+            },
+            audit_id: expire.attempt.id.clone(),
+        },
+    );
+    let line = audit_of(
+        &out.iter()
+            .filter(|c| matches!(c, Command::Audit(_)))
+            .cloned()
+            .collect::<Vec<_>>(),
+    )
+    .clone();
+    assert_eq!(
+        (line.action.as_str(), line.result.as_deref()),
+        ("unack", Some("error"))
+    );
+    let status = s.status.as_ref().unwrap();
+    assert_eq!(status.level, Level::Error);
+    assert!(
+        status.text.contains("expiring bob's ack failed: HTTP 500")
+            && status.text.contains("both acks are in force"),
+        "{}",
+        status.text
+    );
+
+    // Sensu: the new entry has the old one's name, so it replaced it; nothing to expire.
+    let mut s = two_acks();
+    let attempt = take_over_bobs_ack(&mut s);
+    let request = crate::model::SilenceRequest {
+        scope: crate::model::SilenceScope::CheckOnEntity {
+            entity: "web-2".into(),
+            check: "Down".into(),
+        },
+        duration: Some(std::time::Duration::from_secs(1800)),
+        expire_on_resolve: true,
+        reason: "ACK alice".into(),
+        creator: "alice".into(),
+    };
+    let out = update(
+        &mut s,
+        Msg::SilenceDone {
+            outcome: crate::model::SilenceOutcome::Created {
+                silence: Box::new(new_ack(&request, "bobs")),
+                request,
+            },
+            audit_id: attempt.id.clone(),
+        },
+    );
+    assert!(
+        !out.iter().any(|c| matches!(c, Command::Gated(_))),
+        "{out:?}"
+    );
+    assert!(
+        status_text(&s).contains("replaced their ack in place"),
+        "{}",
+        status_text(&s)
+    );
 }

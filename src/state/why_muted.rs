@@ -5,15 +5,27 @@
 use super::popup::Popup;
 use super::{Level, State};
 
-/// Whether Enter was taken: `false` when the check has no listed inhibitor (Enter closes then).
-pub fn jump_to_inhibitor(state: &mut State, entity: &str, check: &str) -> bool {
+/// How many inhibitors the detail of this check lists (the cursor moves among them when more
+/// than one).
+pub fn choices(state: &State, entity: &str, check: &str) -> usize {
+    state
+        .checks
+        .find(entity, check)
+        .map(|r| state.checks.inhibitors(r).len())
+        .unwrap_or(0)
+}
+
+/// Enter in the detail: go to the inhibitor under the cursor (`index`, the first when out of
+/// range). Whether Enter was taken: `false` when the check has no listed inhibitor (Enter closes
+/// then).
+pub fn jump_to_inhibitor(state: &mut State, entity: &str, check: &str, index: usize) -> bool {
     let Some(r) = state.checks.find(entity, check) else {
         return false;
     };
-    let Some((e, c)) = state
-        .checks
-        .inhibitors(r)
-        .first()
+    let inhibitors = state.checks.inhibitors(r);
+    let Some((e, c)) = inhibitors
+        .get(index)
+        .or(inhibitors.first())
         .map(|i| (i.entity.clone(), i.check.clone()))
     else {
         return false;
@@ -35,6 +47,7 @@ pub fn jump_to_inhibitor(state: &mut State, entity: &str, check: &str) -> bool {
         entity: e,
         check: c,
         scroll: 0,
+        inhibitor: 0,
     });
     true
 }

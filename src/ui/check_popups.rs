@@ -22,7 +22,8 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, popup: &Popup) {
             entity,
             check,
             scroll,
-        } => detail(frame, area, ctx, entity, check, *scroll),
+            inhibitor,
+        } => detail(frame, area, ctx, entity, check, *scroll, *inhibitor),
         Popup::SilenceForm(form) => silence_form(frame, area, ctx, form),
         Popup::PickSilence { ids, index, extend } => {
             let mut lines = vec![
@@ -54,6 +55,9 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, popup: &Popup) {
             boxed(frame, area, ctx, 100, h, title.into(), lines, false);
         }
         Popup::LogDetail { line, scroll } => log_detail(frame, area, ctx, line, *scroll),
+        Popup::ResolvedDetail { item, scroll } => {
+            super::resolved_rows::detail(frame, area, ctx, item, *scroll)
+        }
         Popup::Groups { by, groups, index } => {
             let mut lines = vec![
                 Line::from(Span::styled(
@@ -72,15 +76,30 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, popup: &Popup) {
                     ctx.theme.severity(g.worst)
                 };
                 let cursor = if i == *index { "▶ " } else { "  " };
+                // The worst status in words too (not by colour alone).
                 lines.push(Line::from(Span::styled(
-                    format!("{cursor}{}", g.label),
+                    format!(
+                        "{cursor}{:<4} {}",
+                        match g.worst {
+                            crate::model::Severity::Critical => "CRIT",
+                            crate::model::Severity::Warning => "WARN",
+                            crate::model::Severity::Unknown => "UNKN",
+                            crate::model::Severity::Ok => "OK",
+                        },
+                        g.label
+                    ),
                     style,
                 )));
             }
-            let h = (groups.len() as u16 + 4).min(area.height);
             let w = (area.width.saturating_sub(4)).min(100);
+            // The heading wraps in a narrow box: room for all of it, then the groups.
+            let heading = lines[0]
+                .width()
+                .div_ceil(w.saturating_sub(2).max(1) as usize) as u16;
+            let h = (groups.len() as u16 + 3 + heading.max(1)).min(area.height);
             boxed(frame, area, ctx, w, h, " Groups ".into(), lines, false);
         }
+        Popup::PickLabels(p) => label_picker(frame, area, ctx, p),
         Popup::PickCluster { clusters, index } => {
             let mut lines = vec![
                 Line::from(Span::styled(
@@ -118,6 +137,84 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, popup: &Popup) {
         }
         _ => {}
     }
+}
+
+/// The label picker: `[x] zone   12 alerts`, the cursor `▶`, the keys that pick and apply.
+fn label_picker(
+    frame: &mut Frame,
+    area: Rect,
+    ctx: &Ctx,
+    p: &crate::state::label_groups::LabelPicker,
+) {
+    use crate::action::Action;
+    use crate::keymap::Context;
+    let st = ctx.state;
+    let toggle = st.key(Context::Popup, Action::ToggleMark, "space");
+    let apply = st.key(Context::Popup, Action::Select, "enter");
+    let mut lines = vec![
+        Line::from(Span::styled(
+            format!("Group failing alerts by labels — {toggle} picks (several: in that order), {apply} groups, Esc cancels"),
+            ctx.theme.style(StyleName::Title),
+        )),
+        Line::from(Span::styled(
+            if p.chosen.is_empty() {
+                "picked: none (Enter groups by the label under the cursor)".to_string()
+            } else {
+                format!(
+                    "picked: {}",
+                    crate::model::text::visible(&p.chosen.join(","))
+                )
+            },
+            muted(ctx),
+        )),
+        Line::default(),
+    ];
+    let w = (area.width.saturating_sub(4)).min(100);
+    // The heading wraps in a narrow box: room for all of it, then the labels.
+    let heading = lines[0]
+        .width()
+        .div_ceil(w.saturating_sub(2).max(1) as usize)
+        .max(1);
+    let h = (p.labels.len() + 4 + heading).min(area.height as usize) as u16;
+    let rows = (h as usize).saturating_sub(4 + heading).max(1);
+    let first = p.index.saturating_sub(rows - 1);
+    let width = p
+        .labels
+        .iter()
+        .map(|(n, _)| crate::model::text::visible(n).chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(40);
+    for (i, (name, n)) in p.labels.iter().enumerate().skip(first).take(rows) {
+        let style = if i == p.index {
+            ctx.theme.style(StyleName::Selected)
+        } else {
+            ctx.theme.style(StyleName::Text)
+        };
+        let cursor = if i == p.index { "▶ " } else { "  " };
+        let mark = match p.chosen.iter().position(|c| c == name) {
+            Some(k) => format!("[{}]", k + 1),
+            None => "[ ]".to_string(),
+        };
+        lines.push(Line::from(Span::styled(
+            format!(
+                "{cursor}{mark} {:<width$}  {n} alert{}",
+                crate::model::text::fit(&crate::model::text::visible(name), 40),
+                if *n == 1 { "" } else { "s" }
+            ),
+            style,
+        )));
+    }
+    boxed(
+        frame,
+        area,
+        ctx,
+        w,
+        h,
+        " Group by labels ".into(),
+        lines,
+        false,
+    );
 }
 
 fn log_detail(frame: &mut Frame, area: Rect, ctx: &Ctx, l: &crate::model::LogLine, scroll: usize) {
@@ -336,7 +433,11 @@ fn silence_form(frame: &mut Frame, area: Rect, ctx: &Ctx, form: &SilenceForm) {
             ctx.theme.style(StyleName::Error),
         )));
     }
-    if let Some(other) = form.ack.as_ref().and_then(|a| a.takes_over.as_deref()) {
+    if let Some(other) = form
+        .ack
+        .as_ref()
+        .and_then(|a| a.takes_over.as_ref().map(|t| t.user.as_str()))
+    {
         lines.push(Line::from(Span::styled(
             format!(
                 "  acked by {} — this takes the ack over",
@@ -364,7 +465,15 @@ fn silence_form(frame: &mut Frame, area: Rect, ctx: &Ctx, form: &SilenceForm) {
     );
 }
 
-fn detail(frame: &mut Frame, area: Rect, ctx: &Ctx, entity: &str, check: &str, scroll: usize) {
+fn detail(
+    frame: &mut Frame,
+    area: Rect,
+    ctx: &Ctx,
+    entity: &str,
+    check: &str,
+    scroll: usize,
+    inhibitor: usize,
+) {
     let rect = centered(
         area,
         area.width.saturating_sub(8),
@@ -455,7 +564,7 @@ fn detail(frame: &mut Frame, area: Rect, ctx: &Ctx, entity: &str, check: &str, s
                     Span::raw(when),
                 ]));
             }
-            let why = super::why_muted::lines(ctx, r);
+            let why = super::why_muted::lines(ctx, r, inhibitor);
             if !why.is_empty() {
                 lines.push(Line::default());
                 lines.extend(why);

@@ -79,13 +79,15 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
                 Span::styled(format!("of {} ", c.results.len()), muted(ctx)),
             ));
         }
-        title.push((
-            2,
-            Span::styled(
-                format!("{} ", c.cursor.position(c.visible_len())),
-                muted(ctx),
+        let position = match c.selected_index() {
+            Some(i) if i >= c.visible_len() => format!(
+                "[resolved {}/{}]",
+                i - c.visible_len() + 1,
+                c.cursor_len() - c.visible_len()
             ),
-        ));
+            _ => c.cursor.position(c.visible_len()),
+        };
+        title.push((2, Span::styled(format!("{position} "), muted(ctx))));
     }
     if c.marked_count() > 0 {
         title.push((
@@ -158,13 +160,17 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
                 .wrap(Wrap { trim: true }),
             inner,
         );
-        if inner.height > 4 {
+        if inner.height > 4 && c.received() {
             let below = Rect {
                 y: inner.y + 3,
                 height: inner.height - 3,
                 ..inner
             };
-            super::resolved_rows::draw(frame, below, ctx);
+            // No live rows: the cursor is on the resolved ones.
+            let selected = c.selected_index();
+            let room = (below.height as usize).saturating_sub(1).max(1);
+            let first = selected.map_or(0, |s| s.saturating_sub(room - 1));
+            super::resolved_rows::draw(frame, below, ctx, true, first, selected);
         }
         return;
     }
@@ -178,10 +184,26 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         inner.height = inner.height.saturating_sub(1);
     }
 
-    // The rows and the scroll position are the reducer's, from the layout (`ui::layout`).
+    // The rows and the scroll position are the reducer's, from the layout (`ui::layout`). The
+    // recently resolved rows follow the live ones under their heading line: in lines, live row
+    // `i` is line `i`, the heading line `live`, resolved row `j` line `live + 1 + j` — the
+    // window starts at the cursor's offset and moves one line on where the heading would push
+    // the selected row out.
     let selected = c.selected_index().unwrap_or(0);
-    let offset = c.cursor.offset();
-    let rows: Vec<&CheckResult> = c.visible_rows(offset, c.cursor.rows()).collect();
+    let live = c.visible_len();
+    let resolved_n = c.cursor_len() - live;
+    let page = c.cursor.rows().max(1);
+    let line_of = |i: usize| if i < live { i } else { i + 1 };
+    let mut top = c.cursor.offset().min(c.cursor_len().saturating_sub(1));
+    if top > live {
+        top += 1;
+    }
+    if line_of(selected) >= top + page {
+        top = line_of(selected) + 1 - page;
+    }
+    let offset = top.min(live);
+    let live_shown = live.min(top + page).saturating_sub(top);
+    let rows: Vec<&CheckResult> = c.visible_rows(offset, live_shown).collect();
     let mutes: Vec<Mute> = (offset..offset + rows.len())
         .map(|i| c.mute_of_row(i).cloned().unwrap_or(Mute::Active))
         .collect();
@@ -298,17 +320,21 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         .header(header)
         .column_spacing(1)
         .row_highlight_style(ctx.theme.cursor(st.focus == Pane::Checks));
-    let mut ts = TableState::default().with_selected(selected.checked_sub(offset));
+    let on_live = (selected < live).then(|| selected.saturating_sub(offset));
+    let mut ts = TableState::default().with_selected(on_live);
     frame.render_stateful_widget(table, inner, &mut ts);
-    // Under the rows (and their header), where the pane has room left.
+    // Under the rows (and their header): the heading and the resolved rows in the window.
     let used = rows.len() as u16 + 1;
-    if inner.height > used + 1 {
+    if resolved_n > 0 && inner.height > used {
         let below = Rect {
-            y: inner.y + used + 1,
-            height: inner.height - used - 1,
+            y: inner.y + used,
+            height: inner.height - used,
             ..inner
         };
-        super::resolved_rows::draw(frame, below, ctx);
+        let heading = top <= live;
+        let first = if heading { 0 } else { top - live - 1 };
+        let on_resolved = selected.checked_sub(live);
+        super::resolved_rows::draw(frame, below, ctx, heading, first, on_resolved);
     }
 }
 

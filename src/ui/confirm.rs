@@ -59,6 +59,31 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, confirm: &Confirm) {
             ],
             "remove",
         ),
+        Change::Ack {
+            request,
+            takes_over,
+        } => {
+            let mut lines = silence(ctx, request);
+            if let Some(old) = takes_over {
+                lines.push(Line::from(Span::styled(
+                    format!(
+                        "  takes over {}'s ack: theirs is expired once this one is confirmed",
+                        crate::model::text::visible(&old.user)
+                    ),
+                    ctx.theme.style(StyleName::Warning),
+                )));
+            }
+            (" Ack ", lines, "ack")
+        }
+        Change::Unack { description, .. } => (
+            " Unack ",
+            vec![
+                title_line(ctx, "Expire this ack?"),
+                Line::default(),
+                Line::from(owned_spans(ctx, "  ", description, Style::default())),
+            ],
+            "unack",
+        ),
         Change::Extend { silence, until } => (
             " Extend silence ",
             extend(ctx, &confirm.target, silence, *until),

@@ -18,7 +18,8 @@ fn labels_text(r: &CheckResult) -> String {
         .join(" ")
 }
 
-pub fn lines(ctx: &Ctx, r: &CheckResult) -> Vec<Line<'static>> {
+/// `chosen`: the inhibitor under the cursor (marked `▶` when there are several).
+pub fn lines(ctx: &Ctx, r: &CheckResult, chosen: usize) -> Vec<Line<'static>> {
     let c = &ctx.state.checks;
     let mute = c.mute_of_check(&r.entity, &r.check);
     let mut out = Vec::new();
@@ -44,13 +45,23 @@ pub fn lines(ctx: &Ctx, r: &CheckResult) -> Vec<Line<'static>> {
     if r.inhibited_by.is_empty() {
         return out;
     }
+    let inhibitors = c.inhibitors(r);
+    let several = inhibitors.len() > 1;
     out.push(Line::from(Span::styled(
-        "inhibited by (Enter goes to the first)",
+        match inhibitors.len() {
+            0 => "inhibited by",
+            1 => "inhibited by (Enter goes to it)",
+            _ => "inhibited by (↑↓ choose, Enter goes to the one marked ▶)",
+        },
         ctx.theme.style(StyleName::Header),
     )));
-    let inhibitors = c.inhibitors(r);
-    for i in &inhibitors {
-        let mut spans = vec![Span::raw("  ")];
+    let chosen = chosen.min(inhibitors.len().saturating_sub(1));
+    for (n, i) in inhibitors.iter().enumerate() {
+        let mut spans = vec![if several && n == chosen {
+            Span::styled("▶ ", ctx.theme.style(StyleName::Highlight))
+        } else {
+            Span::raw("  ")
+        }];
         spans.extend(owned(visible_spans(ctx, &i.check, Style::default())));
         spans.push(Span::raw(" on "));
         spans.extend(owned(visible_spans(

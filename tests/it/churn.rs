@@ -325,7 +325,15 @@ async fn groups_match_a_hand_count_and_enter_scopes_the_panes() {
     })
     .await;
     c.h.press("tab");
+    // On Alertmanager `b` asks which alert labels to group by; by check is `:group check`.
     c.h.press("b");
+    assert!(
+        matches!(&c.state().popup, Some(Popup::PickLabels(_))),
+        "{:?}",
+        c.state().popup
+    );
+    c.h.press("esc");
+    command(&mut c, "group check");
     let Some(Popup::Groups { groups, .. }) = &c.state().popup else {
         panic!("{:?} {:?}", c.state().popup, c.state().status);
     };

@@ -291,12 +291,15 @@ impl Logs {
         }
         let key = host_key(&line.host);
         let seq = self.first_seq + self.lines.len() as u64;
-        self.records.push(
-            seq,
-            self.first_seq,
-            key ^ fnv(&line.program).rotate_left(17),
-            &line,
-        );
+        // A stream is one process: host, program and — when the line says it — its pid, so
+        // two workers' traces interleaved on one host stay two records.
+        let pid = line
+            .fields
+            .iter()
+            .find(|(k, _)| *k == "pid" || *k == "procid")
+            .map_or(0, |(_, v)| fnv(v));
+        let stream = key ^ fnv(&line.program).rotate_left(17) ^ pid.rotate_left(34);
+        self.records.push(seq, self.first_seq, stream, &line);
         self.sevs.push_back(line.severity.unwrap_or(NO_SEVERITY));
         self.lines.push_back(line);
         self.host_keys.push_back(key);
@@ -1943,5 +1946,33 @@ mod tests {
         l.fit();
         let rows: Vec<String> = l.visible_rows().map(|r| r.line.message.clone()).collect();
         assert_eq!(rows, ["  at a", "  at b", "next"]);
+    }
+
+    #[test]
+    fn two_processes_interleaved_are_two_records() {
+        let mut l = Logs::with_capacity(100);
+        l.view.set_rows(10);
+        let from_pid = |pid: &str, msg: &str| {
+            let mut x = from("web-1", msg);
+            x.fields = crate::model::Fields::from_pairs([("pid", pid)]);
+            x
+        };
+        l.push(from_pid("1", "worker 1 failed"));
+        l.push(from_pid("2", "worker 2 failed"));
+        l.push(from_pid("1", "  at one"));
+        l.push(from_pid("2", "  at two"));
+        l.push(from_pid("2", "  at two again"));
+        l.fit();
+        let rows: Vec<(String, u32)> = l
+            .visible_rows()
+            .map(|r| (r.line.message.clone(), r.tail))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("worker 1 failed".to_string(), 1),
+                ("worker 2 failed".to_string(), 2)
+            ]
+        );
     }
 }

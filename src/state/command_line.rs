@@ -5,8 +5,8 @@ use crate::model::Command;
 
 /// The commands, as Tab completes them.
 const COMMANDS: &[&str] = &[
-    "at", "cluster", "cmd", "filter", "group", "help", "incident", "journal", "keys", "live",
-    "note", "q", "quit", "readonly", "sort", "tasks", "theme", "w", "write",
+    "at", "cluster", "cmd", "filter", "group", "help", "hist", "incident", "journal", "keys",
+    "live", "note", "q", "quit", "readonly", "sort", "tasks", "theme", "w", "write",
 ];
 
 /// What arguments complete to (filled in by the core at start: the state reads no config).
@@ -90,6 +90,14 @@ pub fn run(state: &mut State, line: &str) -> Vec<Command> {
         (Some("cmd"), _, _) => super::run::by_name(state, rest),
         (Some("at"), _, _) => super::time_cursor::at_command(state, rest),
         (Some("live"), None, _) => super::time_cursor::live(state),
+        (Some("hist" | "histogram"), None, _) => {
+            state.focus = super::Pane::Logs;
+            if state.logs.hist.open {
+                Vec::new()
+            } else {
+                super::histogram::toggle(state)
+            }
+        }
         (Some("tasks"), None, _) => {
             state.popup = Some(Popup::Tasks { index: 0 });
             Vec::new()

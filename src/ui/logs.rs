@@ -310,6 +310,12 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     } else {
         format!(" Logs ({kind}) ")
     })];
+    if logs.hist.open {
+        title.push(Span::styled(
+            "histogram ",
+            ctx.theme.style(StyleName::Highlight),
+        ));
+    }
     title.push(if logs.follow {
         Span::styled("follow ", ctx.theme.style(StyleName::Ok))
     } else {
@@ -417,6 +423,10 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         );
         inner.y += 1;
         inner.height = inner.height.saturating_sub(1);
+    }
+    if logs.hist.open {
+        super::histogram::draw(frame, inner, ctx);
+        return;
     }
     if logs.is_empty() {
         frame.render_widget(

@@ -130,11 +130,9 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             }),
         )
     } else {
-        let rows = match area.height {
-            0..=8 => 0,
-            9..=13 => 4,
-            _ => 6,
-        };
+        // Below the bars: the header and as many of the top five as leave three bar rows.
+        let rows = area.height.saturating_sub(5).min(6);
+        let rows = if rows < 2 { 0 } else { rows };
         let plot_h = area.height - rows;
         (
             Rect {
@@ -154,18 +152,20 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     }
 }
 
-fn summary(ctx: &Ctx, view: &HistView) -> Line<'static> {
+/// The window, the bucket size, the total (`1h/2m` when narrow), what the ring holds, warnings.
+fn summary(ctx: &Ctx, view: &HistView, narrow: bool) -> Line<'static> {
     let st = ctx.state;
     let h = &st.logs.hist;
-    let mut spans = vec![Span::styled(
+    let (window, step) = (span_label(h.window_secs()), span_label(view.buckets.step));
+    let head = if narrow {
+        format!("{window}/{step} · {} lines", grouped(view.total))
+    } else {
         format!(
-            "last {} · {} buckets · {} lines",
-            span_label(h.window_secs()),
-            span_label(view.buckets.step),
+            "last {window} · {step} buckets · {} lines",
             grouped(view.total)
-        ),
-        ctx.theme.style(StyleName::Header),
-    )];
+        )
+    };
+    let mut spans = vec![Span::styled(head, ctx.theme.style(StyleName::Header))];
     if !h.server {
         if let Some(held) = st.logs.span_held() {
             spans.push(Span::styled(
@@ -219,10 +219,11 @@ fn draw_plot(frame: &mut Frame, area: Rect, ctx: &Ctx, view: &HistView) {
         return;
     }
     let h = &ctx.state.logs.hist;
-    let mut lines = vec![summary(ctx, view)];
+    let fit_w = area.width as usize;
+    let mut lines = vec![super::fmt::fit_line(summary(ctx, view, fit_w < 60), fit_w)];
     let with_detail = area.height >= 6;
     if with_detail {
-        lines.push(detail(ctx, view));
+        lines.push(super::fmt::fit_line(detail(ctx, view), fit_w));
     }
     let bar_rows = (area.height as usize)
         .saturating_sub(lines.len() + 1)

@@ -382,7 +382,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             .collect::<Vec<_>>()
             .into_iter(),
     );
-    if cols.hidden > 0 {
+    if cols.hidden > 0 && !logs.hist.open {
         title.push(Span::styled(format!("+{} col ", cols.hidden), muted(ctx)));
     }
     if logs.dropped > 0 {

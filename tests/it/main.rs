@@ -39,6 +39,7 @@ mod discovery;
 mod failover;
 mod fuzz;
 mod guardrails;
+mod histogram;
 mod karma;
 mod logs_backends;
 mod logs_formats;

@@ -280,6 +280,8 @@ struct RawLogs {
     tenant: Option<String>,
     /// The senders' zone for RFC 3164 stamps (IANA name); the console's local zone by default.
     timezone: Option<String>,
+    /// loki: the label the histogram splits severities by (default `level`, then `detected_level`).
+    level_label: Option<String>,
     interval_secs: Option<u64>,
     timeout_secs: Option<u64>,
     buffer_lines: Option<u64>,
@@ -596,6 +598,8 @@ pub struct LogsProfile {
     /// The zone RFC 3164 stamps (no zone of their own) are read in: `timezone = "Europe/Berlin"`,
     /// else the console's local zone.
     pub timezone: crate::model::SenderZone,
+    /// Loki: the label the histogram reads levels from (`None`: `level`, then `detected_level`).
+    pub level_label: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -1743,12 +1747,28 @@ fn validate_logs(raw: RawLogs, mode: Secrets) -> Result<LogsProfile, String> {
         Some(name) => crate::model::SenderZone::parse(name)?,
         None => Default::default(),
     };
+    let level_label = match raw.level_label {
+        Some(_) if !matches!(kind, LogsKind::Loki { .. }) => {
+            return Err("level_label applies to loki (the label its histogram reads levels from)".into())
+        }
+        Some(l)
+            if l.is_empty()
+                || l.starts_with(|c: char| c.is_ascii_digit())
+                || !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+        {
+            return Err(format!(
+                "level_label \"{l}\" is not a Loki label name (letters, digits and _, not starting with a digit)"
+            ))
+        }
+        other => other,
+    };
     Ok(LogsProfile {
         kind,
         http,
         interval,
         buffer_lines: buffer_lines as usize,
         timezone,
+        level_label,
     })
 }
 

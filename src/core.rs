@@ -263,6 +263,11 @@ impl Core {
         let mut state = State::new(&settings.profile.name, &prefix, &settings.user, Utc::now());
         state.readonly = settings.readonly;
         state.utc = settings.utc;
+        state.logs.hist.zone = if settings.utc {
+            chrono_tz::UTC
+        } else {
+            local_zone()
+        };
         state.previous_cluster = settings.switched_from.clone();
         state.keymap = settings.keymap.clone();
         state.guard = settings.profile.guard.clone();
@@ -1191,4 +1196,30 @@ fn run_notify_hook(args: Vec<String>) {
         }
         Err(e) => tracing::warn!(%e, program = %program, "notify_command: could not start it"),
     }
+}
+
+/// The display zone by its IANA name (the histogram aligns buckets in it and names it to
+/// Elasticsearch): `TZ`, else `/etc/timezone`, else the `/etc/localtime` link; UTC when none names
+/// a zone.
+fn local_zone() -> chrono_tz::Tz {
+    let named = |s: &str| {
+        s.trim()
+            .trim_start_matches(':')
+            .parse::<chrono_tz::Tz>()
+            .ok()
+    };
+    std::env::var("TZ")
+        .ok()
+        .and_then(|t| named(&t))
+        .or_else(|| {
+            std::fs::read_to_string("/etc/timezone")
+                .ok()
+                .and_then(|t| named(&t))
+        })
+        .or_else(|| {
+            let link = std::fs::read_link("/etc/localtime").ok()?;
+            let s = link.to_string_lossy().into_owned();
+            named(s.split_once("zoneinfo/")?.1)
+        })
+        .unwrap_or(chrono_tz::UTC)
 }

@@ -202,6 +202,8 @@ impl Default for Histogram {
 /// What the view draws.
 #[derive(Debug)]
 pub struct HistView<'a> {
+    /// The window the counts are of (seconds): for a server, the one its answer was asked for.
+    pub window: i64,
     pub buckets: Buckets,
     pub counts: &'a [ClassCounts],
     pub total: u64,
@@ -253,6 +255,7 @@ impl Histogram {
         if self.server {
             let (q, a) = self.remote.shown.as_ref()?;
             return Some(HistView {
+                window: q.window,
                 buckets: q.buckets,
                 counts: &a.counts,
                 total: a.counts.iter().flatten().sum(),
@@ -264,6 +267,7 @@ impl Histogram {
         }
         let l = self.local.as_ref()?;
         Some(HistView {
+            window: self.window_secs(),
             buckets: l.buckets,
             counts: &l.counts,
             total: l.total,

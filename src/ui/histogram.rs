@@ -156,7 +156,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
 fn summary(ctx: &Ctx, view: &HistView, narrow: bool) -> Line<'static> {
     let st = ctx.state;
     let h = &st.logs.hist;
-    let (window, step) = (span_label(h.window_secs()), span_label(view.buckets.step));
+    let (window, step) = (span_label(view.window), span_label(view.buckets.step));
     let head = if narrow {
         format!("{window}/{step} · {} lines", grouped(view.total))
     } else {
@@ -183,12 +183,6 @@ fn summary(ctx: &Ctx, view: &HistView, narrow: bool) -> Line<'static> {
     if let Some(n) = view.notice {
         spans.push(Span::styled(
             format!(" · {}", fit(n, 120)),
-            ctx.theme.style(StyleName::Warning),
-        ));
-    }
-    if let Some(e) = &h.remote.error {
-        spans.push(Span::styled(
-            format!(" · {}", fit(e, 120)),
             ctx.theme.style(StyleName::Warning),
         ));
     }
@@ -222,6 +216,19 @@ fn draw_plot(frame: &mut Frame, area: Rect, ctx: &Ctx, view: &HistView) {
     let fit_w = area.width as usize;
     let mut lines = vec![super::fmt::fit_line(summary(ctx, view, fit_w < 60), fit_w)];
     let with_detail = area.height >= 6;
+    // The last query's failure, on its own line: the counts shown are the last good answer's.
+    // Two rows at most, the second cut with `…`.
+    if let Some(e) = &h.remote.error {
+        let text = format!("not updated: {e}");
+        let first: String = text.chars().take(fit_w).collect();
+        let rest: String = text.chars().skip(fit_w).collect();
+        for part in [first, rest].into_iter().filter(|p| !p.is_empty()) {
+            lines.push(Line::styled(
+                fit(&part, fit_w),
+                ctx.theme.style(StyleName::Warning),
+            ));
+        }
+    }
     if with_detail {
         lines.push(super::fmt::fit_line(detail(ctx, view), fit_w));
     }

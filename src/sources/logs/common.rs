@@ -120,7 +120,13 @@ impl<T: Tail> Polled for Polling<T> {
                     .tail
                     .histogram(&self.client, &self.backend, &query)
                     .await
-                    .map_err(|e| format!("{}: {e}", T::NAME));
+                    .map_err(|e| match e {
+                        // The pane has one line for it: what is wrong first, not the URL.
+                        HttpError::Decode { reason, .. } => {
+                            format!("{}: malformed histogram answer: {reason}", T::NAME)
+                        }
+                        other => format!("{}: {other}", T::NAME),
+                    });
                 Some(Msg::LogsHistogram { query, result })
             }
             _ => None,

@@ -286,3 +286,94 @@ fn help_lists_the_histogram_keys_and_they_hide_no_global_key() {
             .any(|(ctx, _, what)| ctx == "logs" && what.starts_with("logs: histogram")));
     }
 }
+
+/// Real rsyslogd → redis-server → the logs source → the ring, with the histogram open: a burst of
+/// errors from two hosts is the tallest bucket and puts those two hosts on top; lines arriving
+/// later are counted as they come (no recount: the buckets did not move).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_from_two_hosts_through_rsyslog_and_redis_is_the_tallest_bucket() {
+    use crate::common::log_servers::{logs_profile, LogTail, Redis, Rsyslog, RsyslogMode, KEY};
+    use opsconsole::state::histogram::refresh_local;
+
+    let redis = Redis::start();
+    let rs = Rsyslog::start(redis.port, RsyslogMode::Queue);
+    let mut t = LogTail::start(logs_profile(&format!(
+        "{{ kind = \"redis\", url = \"{}\", list = \"{KEY}\", timeout_secs = 2 }}",
+        redis.url()
+    )));
+    t.until_live(std::time::Duration::from_secs(10)).await;
+    // Open before any line: every line is counted as it arrives.
+    let now = Utc::now();
+    t.logs.hist.open = true;
+    t.logs.hist.columns = 60;
+    t.logs.hist.window = 0; // 15m: 15 s buckets over 60 columns
+    refresh_local(&mut t.logs, now);
+    let stamp = |at: DateTime<Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let send = |at: DateTime<Utc>, host: &str, pri: u8, msg: &str| {
+        let line = format!("<{pri}>1 {} {host} app - - - {msg}", stamp(at));
+        rs.send_udp(line.as_bytes());
+    };
+    // Quiet: one info line per host every minute for ten minutes (local7.info = 190).
+    let mut sent = 0;
+    for m in 1..=10 {
+        for host in ["web-1", "web-2", "db-1"] {
+            send(now - Duration::minutes(m), host, 190, "ok");
+            sent += 1;
+        }
+    }
+    // The burst: 24 errors (local7.err = 187) from web-1 and web-2 within a second, 3 min ago.
+    let burst = now - Duration::minutes(3) + Duration::seconds(20);
+    for i in 0..24 {
+        let host = if i % 2 == 0 { "web-1" } else { "web-2" };
+        send(
+            burst + Duration::milliseconds(i * 20),
+            host,
+            187,
+            "upstream timed out",
+        );
+        sent += 1;
+    }
+    t.until(std::time::Duration::from_secs(10), "every line", |t| {
+        t.logs.len() >= sent
+    })
+    .await;
+    refresh_local(&mut t.logs, now);
+    let v = t.logs.hist.view().expect("the histogram");
+    assert_eq!(v.buckets.step, 15);
+    assert_eq!(v.total, sent as u64, "all in the last 15 minutes");
+    let totals: Vec<u64> = v.counts.iter().map(|c| c.iter().sum()).collect();
+    let tallest = (0..v.buckets.n).max_by_key(|i| totals[*i]).unwrap();
+    assert_eq!(v.buckets.index(burst), Some(tallest));
+    assert_eq!(
+        v.counts[tallest][1], 24,
+        "the burst's errors: {:?}",
+        v.counts[tallest]
+    );
+    let hosts: Vec<(String, u64)> = v.hosts.iter().map(|t| (t.name.clone(), t.count)).collect();
+    assert_eq!(
+        hosts,
+        [
+            ("web-1".to_string(), 22),
+            ("web-2".to_string(), 22),
+            ("db-1".to_string(), 10)
+        ]
+    );
+    // More errors from db-1 arrive: counted on arrival, the buckets unchanged.
+    for i in 0..15 {
+        send(
+            now - Duration::seconds(30) + Duration::milliseconds(i),
+            "db-1",
+            187,
+            "disk full",
+        );
+    }
+    t.until(std::time::Duration::from_secs(10), "db-1's errors", |t| {
+        t.logs.len() >= sent + 15
+    })
+    .await;
+    refresh_local(&mut t.logs, now);
+    let v = t.logs.hist.view().unwrap();
+    assert_eq!(v.hosts[0].name, "db-1");
+    assert_eq!(v.hosts[0].count, 25);
+    assert_eq!(v.total, sent as u64 + 15);
+}

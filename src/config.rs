@@ -1928,6 +1928,32 @@ mod tests {
     }
 
     #[test]
+    fn loki_level_label() {
+        let base = "[clusters.p]\netcd = { endpoints = [\"http://a:1\"] }\n";
+        let loki = |rest: &str| {
+            parse(&format!(
+                "{base}logs = {{ kind = \"loki\", url = \"http://l:3100\", query = '{{job=\"x\"}}'{rest} }}\n"
+            ))
+        };
+        let label = |c: Config| c.cluster("p").unwrap().logs.clone().unwrap().level_label;
+        assert_eq!(label(loki("").unwrap()), None);
+        assert_eq!(
+            label(loki(", level_label = \"severity\"").unwrap()).as_deref(),
+            Some("severity")
+        );
+        let e = loki(", level_label = \"sev-erity\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a Loki label name"), "{e}");
+        let e = parse(&format!(
+            "{base}logs = {{ kind = \"redis\", url = \"redis://r:6379\", channel = \"s\", level_label = \"level\" }}\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("level_label applies to loki"), "{e}");
+    }
+
+    #[test]
     fn logs_timezone() {
         let base = "[clusters.p]\netcd = { endpoints = [\"http://a:1\"] }\n";
         let logs = |rest: &str| {

@@ -12,12 +12,19 @@
 //! * `draw_200x50`: one full frame at 200×50 with the histogram open (`ui::draw` into
 //!   `TestBackend`): the drawing reads the kept counts only.
 //!
+//! Times are this thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`, as `benches/budgets.rs` measures):
+//! on a machine busy with other work a thread waits for a core as long as it runs, and that wait
+//! is not the console's cost. `HIST_CLOCK=wall` measures wall time instead.
+//!
 //! `cargo bench --bench histogram`; under `cargo test --all-targets` criterion runs each once.
 
 use std::hint::black_box;
+use std::sync::OnceLock;
+use std::time::Instant;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::measurement::{Measurement, ValueFormatter};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
@@ -28,6 +35,99 @@ use opsconsole::state::logs::Logs;
 use opsconsole::theme::Theme;
 
 const RING: usize = 100_000;
+
+// ------------------------------------------------------------------------------- the clock
+
+/// Nanoseconds this thread has run on a CPU (`clock_gettime(CLOCK_THREAD_CPUTIME_ID)`).
+fn thread_cpu_ns() -> u64 {
+    #[repr(C)]
+    struct Timespec {
+        tv_sec: i64,
+        tv_nsec: i64,
+    }
+    extern "C" {
+        fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
+    }
+    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+    let mut t = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid, writable timespec (64-bit Linux layout); the call only writes it.
+    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    assert_eq!(
+        rc, 0,
+        "clock_gettime(CLOCK_THREAD_CPUTIME_ID); HIST_CLOCK=wall avoids it"
+    );
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+fn wall_clock() -> bool {
+    static WALL: OnceLock<bool> = OnceLock::new();
+    *WALL.get_or_init(|| std::env::var("HIST_CLOCK").is_ok_and(|v| v == "wall"))
+}
+
+/// Criterion measurement on thread CPU time (or wall time with `HIST_CLOCK=wall`).
+struct Clock;
+
+impl Measurement for Clock {
+    type Intermediate = (Instant, u64);
+    type Value = std::time::Duration;
+    fn start(&self) -> (Instant, u64) {
+        (
+            Instant::now(),
+            if wall_clock() { 0 } else { thread_cpu_ns() },
+        )
+    }
+    fn end(&self, m: (Instant, u64)) -> std::time::Duration {
+        if wall_clock() {
+            m.0.elapsed()
+        } else {
+            std::time::Duration::from_nanos(thread_cpu_ns().saturating_sub(m.1))
+        }
+    }
+    fn add(&self, a: &std::time::Duration, b: &std::time::Duration) -> std::time::Duration {
+        *a + *b
+    }
+    fn zero(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+    fn to_f64(&self, v: &std::time::Duration) -> f64 {
+        v.as_nanos() as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &Nanos
+    }
+}
+
+struct Nanos;
+
+impl ValueFormatter for Nanos {
+    fn scale_values(&self, ns: f64, values: &mut [f64]) -> &'static str {
+        let (factor, unit) = if ns < 1e3 {
+            (1.0, "ns")
+        } else if ns < 1e6 {
+            (1e-3, "µs")
+        } else {
+            (1e-6, "ms")
+        };
+        for v in values {
+            *v *= factor;
+        }
+        unit
+    }
+
+    fn scale_throughputs(&self, _: f64, _: &Throughput, values: &mut [f64]) -> &'static str {
+        for v in values {
+            *v = 1e9 / *v;
+        }
+        "/s"
+    }
+
+    fn scale_for_machines(&self, _: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
 
 fn end() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 12, 5, 14, 0, 0).unwrap()
@@ -71,14 +171,14 @@ fn lines(n: usize, seed: u64) -> Vec<LogLine> {
 fn full_ring(open: bool) -> Logs {
     let mut l = Logs::with_capacity(RING);
     l.hist.open = open;
-    l.hist.columns = 90;
+    l.hist.columns = 60; // 1 m buckets
     refresh_local(&mut l, now());
     l.extend(lines(RING, 7));
     refresh_local(&mut l, now());
     l
 }
 
-fn bench(c: &mut Criterion) {
+fn bench(c: &mut Criterion<Clock>) {
     let mut g = c.benchmark_group("histogram");
     g.sample_size(30);
 
@@ -140,5 +240,9 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(Clock);
+    targets = bench
+}
 criterion_main!(benches);

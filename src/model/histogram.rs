@@ -9,8 +9,9 @@ pub const WINDOWS: [i64; 4] = [15 * 60, 3600, 6 * 3600, 86_400];
 /// 1h.
 pub const DEFAULT_WINDOW: usize = 1;
 /// Bucket sizes (seconds) a histogram picks from: the smallest that fits the columns.
-const STEPS: [i64; 18] = [
-    1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400,
+const STEPS: [i64; 23] = [
+    1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 900, 1200, 1800, 3600, 7200, 10_800,
+    21_600, 43_200, 86_400,
 ];
 /// Hosts and programs listed beside the histogram.
 pub const TOP_N: usize = 5;
@@ -185,7 +186,8 @@ mod tests {
     #[test]
     fn steps_fit_the_columns() {
         assert_eq!(step_for(3600, 60), 60);
-        assert_eq!(step_for(3600, 59), 120);
+        assert_eq!(step_for(3600, 59), 90);
+        assert_eq!(step_for(3600, 39), 120);
         assert_eq!(step_for(900, 38), 30);
         assert_eq!(step_for(86_400, 100), 900);
         assert_eq!(step_for(86_400, 0), 86_400);

@@ -85,6 +85,19 @@ pub enum Action {
     ScrollLeft,
     ScrollRight,
     TimeJump,
+    /// Logs: the histogram of log volume by severity, with the top hosts and programs (again:
+    /// back to the lines).
+    Histogram,
+    /// Histogram: a longer window (15m 1h 6h 24h) / a shorter one.
+    HistWider,
+    HistNarrower,
+    /// Histogram: the top hosts and programs count errors only, or every line.
+    HistErrorsOnly,
+    /// Histogram: the bucket before / after the one under the cursor.
+    HistPrevBucket,
+    HistNextBucket,
+    /// Histogram: move between the buckets, the top hosts and the top programs.
+    HistFocus,
     /// Copy the selected row's text to the terminal's clipboard (OSC 52).
     Copy,
     /// The Tasks popup: the custom commands running in the background.
@@ -259,6 +272,17 @@ impl Action {
             Action::ScrollLeft => "logs: scroll long lines left (wrap off)",
             Action::ScrollRight => "logs: scroll long lines right (wrap off)",
             Action::TimeJump => "logs: go to a time (14:02, -15m)",
+            Action::Histogram => {
+                "logs: histogram by severity with top hosts/programs (:hist; again: the lines)"
+            }
+            Action::HistWider => "histogram: longer window (15m 1h 6h 24h)",
+            Action::HistNarrower => "histogram: shorter window",
+            Action::HistErrorsOnly => "histogram: top hosts/programs of errors only, or of all",
+            Action::HistPrevBucket => "histogram: previous bucket",
+            Action::HistNextBucket => "histogram: next bucket",
+            Action::HistFocus => {
+                "histogram: move between buckets, top hosts and top programs (Enter drills in)"
+            }
             Action::Copy => "copy to the clipboard (OSC 52)",
             Action::Tasks => "tasks: custom commands running in the background",
             Action::KillTask => "tasks: kill the task under the cursor",

@@ -289,6 +289,8 @@ struct RawLogs {
     hide_fields: Option<Vec<String>>,
     /// Regexes a line continuing a record (a stack trace) matches; `[]`: no grouping.
     continuation: Option<Vec<String>>,
+    /// loki: the label the histogram splits severities by (default `level`, then `detected_level`).
+    level_label: Option<String>,
     interval_secs: Option<u64>,
     timeout_secs: Option<u64>,
     buffer_lines: Option<u64>,
@@ -614,6 +616,8 @@ pub struct LogsProfile {
     /// `continuation = [...]`: what makes a line part of the record before it (`None`: the
     /// built-in rules).
     pub continuation: Option<regex::RegexSet>,
+    /// Loki: the label the histogram reads levels from (`None`: `level`, then `detected_level`).
+    pub level_label: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -1769,6 +1773,21 @@ fn validate_logs(raw: RawLogs, mode: Secrets) -> Result<LogsProfile, String> {
         Some(name) => crate::model::SenderZone::parse(name)?,
         None => Default::default(),
     };
+    let level_label = match raw.level_label {
+        Some(_) if !matches!(kind, LogsKind::Loki { .. }) => {
+            return Err("level_label applies to loki (the label its histogram reads levels from)".into())
+        }
+        Some(l)
+            if l.is_empty()
+                || l.starts_with(|c: char| c.is_ascii_digit())
+                || !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+        {
+            return Err(format!(
+                "level_label \"{l}\" is not a Loki label name (letters, digits and _, not starting with a digit)"
+            ))
+        }
+        other => other,
+    };
     Ok(LogsProfile {
         kind,
         http,
@@ -1786,6 +1805,7 @@ fn validate_logs(raw: RawLogs, mode: Secrets) -> Result<LogsProfile, String> {
                 )
             })?),
         },
+        level_label,
     })
 }
 
@@ -1991,6 +2011,32 @@ mod tests {
         assert!(l.continuation.unwrap().is_match("  at x"));
         let e = logs(", continuation = [\"(\"]").unwrap_err().to_string();
         assert!(e.contains("line 3") && e.contains("continuation"), "{e}");
+    }
+
+    #[test]
+    fn loki_level_label() {
+        let base = "[clusters.p]\netcd = { endpoints = [\"http://a:1\"] }\n";
+        let loki = |rest: &str| {
+            parse(&format!(
+                "{base}logs = {{ kind = \"loki\", url = \"http://l:3100\", query = '{{job=\"x\"}}'{rest} }}\n"
+            ))
+        };
+        let label = |c: Config| c.cluster("p").unwrap().logs.clone().unwrap().level_label;
+        assert_eq!(label(loki("").unwrap()), None);
+        assert_eq!(
+            label(loki(", level_label = \"severity\"").unwrap()).as_deref(),
+            Some("severity")
+        );
+        let e = loki(", level_label = \"sev-erity\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a Loki label name"), "{e}");
+        let e = parse(&format!(
+            "{base}logs = {{ kind = \"redis\", url = \"redis://r:6379\", channel = \"s\", level_label = \"level\" }}\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("level_label applies to loki"), "{e}");
     }
 
     #[test]

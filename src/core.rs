@@ -269,6 +269,7 @@ impl Core {
         state.readonly = settings.readonly;
         state.zone = settings.zone;
         state.zone_configured = settings.zone_configured;
+        state.logs.hist.zone = settings.zone.as_tz();
         state.previous_cluster = settings.switched_from.clone();
         state.keymap = settings.keymap.clone();
         state.guard = settings.profile.guard.clone();
@@ -355,7 +356,10 @@ impl Core {
                     effects.push(Effect::Listed(members.len()));
                     effects.push(Effect::DrawNow);
                 }
-                if matches!(msg, Msg::MembersAt { .. } | Msg::LogsAround { .. }) {
+                if matches!(
+                    msg,
+                    Msg::MembersAt { .. } | Msg::LogsAround { .. } | Msg::LogsHistogram { .. }
+                ) {
                     // The answer to a step of the time cursor or a time jump: the user asked.
                     effects.push(Effect::DrawNow);
                 }
@@ -897,6 +901,18 @@ impl Core {
                     if !sent {
                         let lines = Err("the logs source is not running".to_string());
                         let cmds = state::update(&mut self.state, Msg::LogsAround { at, lines });
+                        queue.extend(cmds);
+                    }
+                }
+                Command::LogsHistogram(query) => {
+                    let sent = self
+                        .commands(SourceKind::Logs)
+                        .map(|tx| tx.try_send(Command::LogsHistogram(query.clone())).is_ok())
+                        .unwrap_or(false);
+                    if !sent {
+                        let result = Err("the logs source is not running".to_string());
+                        let cmds =
+                            state::update(&mut self.state, Msg::LogsHistogram { query, result });
                         queue.extend(cmds);
                     }
                 }

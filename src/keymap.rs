@@ -41,10 +41,12 @@ pub enum Context {
     Form,
     /// The metrics chart.
     Chart,
+    /// The logs pane's histogram (`H`).
+    Histogram,
 }
 
 impl Context {
-    const ALL: [(&'static str, Context); 10] = [
+    const ALL: [(&'static str, Context); 11] = [
         ("global", Context::Global),
         ("members", Context::Members),
         ("checks", Context::Checks),
@@ -55,6 +57,7 @@ impl Context {
         ("input", Context::Input),
         ("form", Context::Form),
         ("chart", Context::Chart),
+        ("histogram", Context::Histogram),
     ];
 
     pub fn name(self) -> &'static str {
@@ -348,6 +351,7 @@ impl Keymap {
                     Context::Checks,
                     Context::Metrics,
                     Context::Logs,
+                    Context::Histogram,
                 ]);
             }
             for section in sections {
@@ -490,7 +494,7 @@ mod tests {
             }
             let global: HashMap<Key, String> =
                 keys("global").into_iter().map(|(s, k)| (k, s)).collect();
-            for section in ["members", "checks", "metrics", "logs"] {
+            for section in ["members", "checks", "metrics", "logs", "histogram"] {
                 for (spelling, key) in keys(section) {
                     assert!(
                         !global.contains_key(&key),

@@ -70,6 +70,9 @@ pub enum Command {
     /// Read the log lines ±5 minutes around this time again (Elasticsearch, Loki): `t` in the
     /// logs pane. The answer is `Msg::LogsAround`.
     LogsAround(chrono::DateTime<chrono::Utc>),
+    /// The histogram's counts from a server that aggregates (Elasticsearch, Loki): per bucket by
+    /// severity class, and the top hosts and programs. The answer is `Msg::LogsHistogram`.
+    LogsHistogram(super::histogram::HistQuery),
     /// The membership at this time (the time cursor): the etcd source maps it to a revision with
     /// its revision clock and reads the prefix there. The answer is `Msg::MembersAt`.
     MembersAt(chrono::DateTime<chrono::Utc>),

@@ -11,6 +11,7 @@ mod check;
 mod command;
 mod errors;
 pub mod format;
+pub mod histogram;
 pub mod inhibit;
 pub mod journal;
 pub mod json_view;

@@ -82,6 +82,12 @@ pub enum Msg {
         at: DateTime<Utc>,
         lines: Result<Vec<LogLine>, String>,
     },
+    /// The server's aggregations for the histogram (`Command::LogsHistogram`), or why they could
+    /// not be read.
+    LogsHistogram {
+        query: super::histogram::HistQuery,
+        result: Result<super::histogram::HistAnswer, String>,
+    },
     /// The membership at the time cursor's `at` (`Command::MembersAt`), or why it is not known.
     MembersAt {
         at: DateTime<Utc>,

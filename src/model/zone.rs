@@ -85,6 +85,16 @@ impl DisplayZone {
         }
     }
 
+    /// The zone as an IANA zone, for what is computed in one (the histogram's bucket edges):
+    /// the local zone by name from `TZ`, `/etc/timezone` or `/etc/localtime`, else UTC.
+    pub fn as_tz(self) -> chrono_tz::Tz {
+        match self {
+            DisplayZone::Utc => chrono_tz::UTC,
+            DisplayZone::Named(tz) => tz,
+            DisplayZone::Local => local_tz(),
+        }
+    }
+
     /// Today's date in this zone.
     pub fn date(self, t: DateTime<Utc>) -> chrono::NaiveDate {
         self.at(t).date_naive()
@@ -124,6 +134,30 @@ impl DisplayZone {
             DisplayZone::Named(tz) => pick(&tz, naive, tz.name()),
         }
     }
+}
+
+/// The machine's zone by IANA name (chrono's `Local` has only offsets).
+fn local_tz() -> chrono_tz::Tz {
+    let named = |s: &str| {
+        s.trim()
+            .trim_start_matches(':')
+            .parse::<chrono_tz::Tz>()
+            .ok()
+    };
+    std::env::var("TZ")
+        .ok()
+        .and_then(|t| named(&t))
+        .or_else(|| {
+            std::fs::read_to_string("/etc/timezone")
+                .ok()
+                .and_then(|t| named(&t))
+        })
+        .or_else(|| {
+            let link = std::fs::read_link("/etc/localtime").ok()?;
+            let s = link.to_string_lossy().into_owned();
+            named(s.split_once("zoneinfo/")?.1)
+        })
+        .unwrap_or(chrono_tz::UTC)
 }
 
 #[cfg(test)]

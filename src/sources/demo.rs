@@ -602,6 +602,7 @@ impl DemoSource {
             | Command::Gated(_)
             | Command::LogsScope(_)
             | Command::LogsAround(_)
+            | Command::LogsHistogram(_)
             | Command::AlertsAt(_)
             | Command::Copy(_)
             | Command::Notify { .. }

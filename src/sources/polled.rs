@@ -92,6 +92,7 @@ fn kind(cmd: &Command) -> Kind {
         | Command::Unsilence { .. }
         | Command::ExtendSilence { .. }
         | Command::LogsAround(_)
+        | Command::LogsHistogram(_)
         | Command::AlertsAt(_) => Kind::Change,
         _ => Kind::Other,
     }
@@ -134,6 +135,7 @@ pub async fn run_polled<P: Polled>(
                 for reread in [
                     |c: &Command| matches!(c, Command::LogsAround(_)),
                     |c: &Command| matches!(c, Command::AlertsAt(_)),
+                    |c: &Command| matches!(c, Command::LogsHistogram(_)),
                 ] {
                     if let Some(last) = changes.iter().rposition(reread) {
                         let mut i = 0;

@@ -5,8 +5,9 @@ use crate::model::Command;
 
 /// The commands, as Tab completes them.
 const COMMANDS: &[&str] = &[
-    "at", "cluster", "cmd", "filter", "group", "help", "incident", "journal", "keys", "live",
-    "note", "q", "quit", "readonly", "resolved", "sort", "tasks", "theme", "w", "write", "zone",
+    "at", "cluster", "cmd", "filter", "group", "help", "hist", "incident", "journal", "keys",
+    "live", "note", "q", "quit", "readonly", "resolved", "sort", "tasks", "theme", "w", "write",
+    "zone",
 ];
 
 /// What arguments complete to (filled in by the core at start: the state reads no config).
@@ -115,6 +116,14 @@ pub fn run(state: &mut State, line: &str) -> Vec<Command> {
         (Some("zone"), Some(name), None) => {
             super::zone::set_named(state, name);
             Vec::new()
+        }
+        (Some("hist" | "histogram"), None, _) => {
+            state.focus = super::Pane::Logs;
+            if state.logs.hist.open {
+                Vec::new()
+            } else {
+                super::histogram::toggle(state)
+            }
         }
         (Some("tasks"), None, _) => {
             state.popup = Some(Popup::Tasks { index: 0 });

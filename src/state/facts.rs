@@ -216,6 +216,11 @@ pub fn apply(state: &mut State, msg: Msg) -> Vec<Command> {
         Msg::MembersAt { at, result } => {
             out.extend(super::time_cursor::members_at(state, at, result));
         }
+        Msg::LogsHistogram { query, result } => {
+            let now = state.now;
+            state.answered(SourceKind::Logs, now);
+            super::histogram::answered(state, query, result);
+        }
         Msg::LogsAround { at, lines } => {
             let now = state.now;
             state.answered(SourceKind::Logs, now);

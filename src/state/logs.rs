@@ -110,6 +110,9 @@ pub struct Logs {
     /// Interned host and program names (capped at `MAX_NAMES`); foldhash, as SipHash was a
     /// visible share of ingest and the table's size bounds what colliding names could cost.
     names: HashSet<Arc<str>, foldhash::fast::RandomState>,
+    /// The histogram view (`H`) and, with Redis, its counts of the ring, kept up to date here as
+    /// lines come and go.
+    pub hist: super::histogram::Histogram,
 }
 
 /// Distinct names remembered for sharing; past this the table starts afresh (lines keep theirs),
@@ -163,6 +166,7 @@ impl Logs {
             received: 0,
             pending_jump: None,
             names: HashSet::default(),
+            hist: Default::default(),
         }
     }
 
@@ -256,7 +260,12 @@ impl Logs {
                 Vec::new()
             };
             self.records.evict(self.first_seq);
-            self.lines.pop_front();
+            let counted = self.counted_seqs().front() == Some(&self.first_seq);
+            if let Some(gone) = self.lines.pop_front() {
+                if counted {
+                    self.hist.line_out(&gone);
+                }
+            }
             self.host_keys.pop_front();
             self.sevs.pop_front();
             if self.matches.front() == Some(&self.first_seq) {
@@ -304,6 +313,12 @@ impl Logs {
         self.lines.push_back(line);
         self.host_keys.push_back(key);
         let shown = self.admit(self.lines.len() - 1);
+        let seq = self.first_seq + self.lines.len() as u64 - 1;
+        if self.counted_seqs().back() == Some(&seq) {
+            if let Some(l) = self.lines.back() {
+                self.hist.line_in(l);
+            }
+        }
         if shown > 0 && !self.follow {
             self.unseen += shown as u64;
         }
@@ -477,6 +492,7 @@ impl Logs {
     /// Re-evaluates what is shown over the whole buffer: only when the filter, its mode, the
     /// context, the scope or the threshold changes.
     fn rescan(&mut self) {
+        self.hist.invalidate();
         self.matches.clear();
         self.hits.clear();
         self.context_left = 0;
@@ -719,6 +735,29 @@ impl Logs {
             return Some(true);
         }
         Some(false)
+    }
+
+    /// The lines the histogram counts (sequence numbers): those the filter matches, or without
+    /// a filter every line the pane shows (context lines are not counted).
+    fn counted_seqs(&self) -> &VecDeque<u64> {
+        if self.filter.is_some() {
+            &self.hits
+        } else {
+            &self.matches
+        }
+    }
+
+    /// The lines the histogram counts, oldest first.
+    pub fn counted(&self) -> impl Iterator<Item = &LogLine> {
+        self.counted_seqs().iter().filter_map(|s| self.get(*s))
+    }
+
+    /// How much time the buffered lines span (newest minus oldest time): what a ring of
+    /// `capacity` lines holds of a busy stream.
+    pub fn span_held(&self) -> Option<chrono::Duration> {
+        let oldest = self.oldest_time()?;
+        let newest = self.lines.iter().rev().find_map(|l| l.time)?;
+        Some((newest - oldest).max(chrono::Duration::zero()))
     }
 
     /// The time of the oldest buffered line that has one: how far back the buffer reaches.
@@ -1208,10 +1247,27 @@ pub fn time_jump(
     zone: DisplayZone,
     rereads: bool,
 ) -> (String, Vec<Command>) {
-    let (at, note) = match parse_time_target(text, now, zone) {
-        Ok(r) => (r.at, r.note),
-        Err(e) => return (e, Vec::new()),
-    };
+    match parse_time_target(text, now, zone) {
+        Ok(r) => {
+            let (mut say, cmds) = jump_at(logs, r.at, zone, rereads);
+            if let Some(note) = r.note {
+                say.push_str(" — ");
+                say.push_str(&note);
+            }
+            (say, cmds)
+        }
+        Err(e) => (e, Vec::new()),
+    }
+}
+
+/// The cursor to the first line at or after `at` (`t`, or Enter on a histogram bucket); with
+/// `rereads`, Elasticsearch and Loki are asked for the lines ±5 minutes around it.
+pub fn jump_at(
+    logs: &mut Logs,
+    at: DateTime<Utc>,
+    zone: DisplayZone,
+    rereads: bool,
+) -> (String, Vec<Command>) {
     let shown = zone.clock_with_offset(at);
     let landed = logs.jump_to_time(at);
     let mut say = match landed {
@@ -1219,10 +1275,6 @@ pub fn time_jump(
         Some(_) => format!("logs: the first line at or after {shown} is later"),
         None => format!("logs: no buffered line at or after {shown}"),
     };
-    if let Some(note) = note {
-        say.push_str(" — ");
-        say.push_str(&note);
-    }
     let mut cmds = Vec::new();
     if rereads {
         logs.pending_jump = Some(at);

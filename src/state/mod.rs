@@ -16,6 +16,7 @@ mod facts;
 pub mod field;
 pub mod grouping;
 mod guarded;
+pub mod histogram;
 pub mod incident;
 pub mod input;
 pub mod label_groups;
@@ -272,6 +273,7 @@ impl State {
             Some(Popup::Confirm(c)) if c.typed.is_some() => Context::Input,
             Some(p) if p.is_confirmation() => Context::Confirm,
             Some(_) => Context::Popup,
+            None if self.focus == Pane::Logs && self.logs.hist.open => Context::Histogram,
             None => self.focus.context(),
         }
     }
@@ -667,6 +669,8 @@ pub struct Viewports {
     pub sparkline_width: usize,
     /// Points the open chart draws across (0 while no chart is open).
     pub chart_points: usize,
+    /// Columns inside the logs pane (the histogram's bars come from it).
+    pub logs_width: usize,
 }
 
 impl Default for Viewports {
@@ -679,6 +683,7 @@ impl Default for Viewports {
             logs_rows: 20,
             sparkline_width: 0,
             chart_points: 0,
+            logs_width: 0,
         }
     }
 }
@@ -705,6 +710,7 @@ fn settle(state: &mut State) -> Vec<Command> {
     let mut out: Vec<Command> = lease_interest(state).into_iter().collect();
     out.extend(sync_scope(state));
     out.extend(metrics::interest(state));
+    out.extend(histogram::interest(state));
     out
 }
 
@@ -851,7 +857,13 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
             return vec![Command::Audit(line)];
         }
     }
+    if state.focus == Pane::Logs && state.logs.hist.open {
+        if let Some(out) = histogram::act(state, action) {
+            return out;
+        }
+    }
     match action {
+        Action::Histogram => histogram::toggle(state),
         Action::Deregister if state.focus == Pane::Members => guarded::deregister_dialog(state),
         Action::Silence if state.focus == Pane::Checks && state.checks.marked_count() > 0 => {
             guarded::bulk_silence_form(state)

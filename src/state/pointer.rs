@@ -101,6 +101,8 @@ fn select_row(state: &mut State, pane: Pane, row: usize) {
                 state.checks.select_index(i);
             }
         }
+        // The histogram's rows are bars, not lines: a click only focuses the pane.
+        Pane::Logs if state.logs.hist.open => {}
         Pane::Logs => state.logs.select_on_screen(row),
         Pane::Metrics => {
             let n = state

@@ -50,6 +50,7 @@ fn rows(s: &mut State, n: usize) {
             logs_rows: n,
             sparkline_width: 40,
             chart_points: 0,
+            logs_width: 80,
         },
     );
 }

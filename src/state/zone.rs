@@ -25,6 +25,9 @@ pub fn set_named(state: &mut State, name: &str) {
 }
 
 fn say(state: &mut State) {
+    // The histogram's buckets are aligned in the display zone: counted again in the new one.
+    state.logs.hist.zone = state.zone.as_tz();
+    state.logs.hist.invalidate();
     let label = state.zone.label(state.now);
     state.say(
         Level::Info,

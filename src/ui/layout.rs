@@ -150,6 +150,7 @@ pub fn viewports(area: Rect, state: &State) -> Viewports {
             Some(crate::state::Popup::Chart { .. }) => chart_points(area),
             _ => 0,
         },
+        logs_width: inner(s.logs).width as usize,
     };
     if state.zoomed {
         // The panes not on screen keep what they had: nothing re-queried for an empty rectangle.
@@ -176,6 +177,7 @@ pub fn viewports(area: Rect, state: &State) -> Viewports {
             Pane::Logs => {
                 v = Viewports {
                     logs_rows: v.logs_rows,
+                    logs_width: v.logs_width,
                     ..old
                 }
             }

@@ -365,6 +365,12 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     } else {
         format!(" Logs ({kind}) ")
     })];
+    if logs.hist.open {
+        title.push(Span::styled(
+            "histogram ",
+            ctx.theme.style(StyleName::Highlight),
+        ));
+    }
     title.push(if logs.follow {
         Span::styled("follow ", ctx.theme.style(StyleName::Ok))
     } else {
@@ -431,7 +437,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             .collect::<Vec<_>>()
             .into_iter(),
     );
-    if cols.hidden > 0 {
+    if cols.hidden > 0 && !logs.hist.open {
         title.push(Span::styled(format!("+{} col ", cols.hidden), muted(ctx)));
     }
     if logs.dropped > 0 {
@@ -472,6 +478,10 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         );
         inner.y += 1;
         inner.height = inner.height.saturating_sub(1);
+    }
+    if logs.hist.open {
+        super::histogram::draw(frame, inner, ctx);
+        return;
     }
     if logs.is_empty() {
         frame.render_widget(

@@ -5,6 +5,7 @@ mod check_popups;
 mod checks;
 mod confirm;
 pub mod fmt;
+mod histogram;
 pub mod layout;
 pub mod links;
 mod logs;

@@ -249,6 +249,15 @@ fn hints(ctx: Context) -> &'static [(Action, &'static str)] {
             (Action::NextPane, "pane"),
             (Action::Help, "help"),
         ],
+        Context::Histogram => &[
+            (Action::HistWider, "window"),
+            (Action::HistNextBucket, "bucket"),
+            (Action::HistFocus, "hosts/programs"),
+            (Action::Detail, "drill in"),
+            (Action::HistErrorsOnly, "errors only"),
+            (Action::Histogram, "lines"),
+            (Action::Help, "help"),
+        ],
         Context::Confirm => &[
             (Action::Confirm, "confirm"),
             (Action::Cancel, "cancel"),

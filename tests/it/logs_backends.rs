@@ -1,7 +1,8 @@
 //! The log sources. Against real servers: `logger` → rsyslogd (imudp/imtcp, omhiredis with the JSON
 //! template) → redis-server (Pub/Sub channel or list) → `LogsSource` → `Logs` ring buffer, each test
 //! starting its own Redis and rsyslogd on free loopback ports. Elasticsearch and Loki do not install
-//! on Debian: their tests serve the documented answer shapes (CONTRACTS.md §6.1, §6.2) from a small
+//! on Debian: their tests serve the documented answer shapes (CONTRACTS.md §6.1, §6.2, and the
+//! histogram's aggregations of §6.4, refusing requests of another shape as the servers do) from a small
 //! HTTP/1.1 server that records every request, and drive `LogsSource` through its channel with
 //! `interval_secs = 1`. Order, backlogs, bursts, restarts, late and duplicate lines, hostile bytes.
 
@@ -620,6 +621,8 @@ struct Es {
     failed_shards: Option<String>,
     /// Replies served instead of a search, first in first out.
     scripted: Vec<Reply>,
+    /// Replies served instead of an aggregation, first in first out.
+    scripted_aggs: Vec<Reply>,
 }
 
 impl Es {
@@ -641,6 +644,9 @@ impl Es {
     }
 
     fn search(&mut self, req: &Request) -> Reply {
+        if req.json().get("aggs").is_some() {
+            return self.aggregate(req);
+        }
         if !self.scripted.is_empty() {
             return self.scripted.remove(0);
         }
@@ -1203,4 +1209,621 @@ async fn time_cursor_reads_elasticsearch_around_its_moment_and_again_at_each_ste
             .is_some_and(|l| l.message == "live again")
     })
     .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The histogram's aggregations (CONTRACTS.md §6.4), served as Elasticsearch and Loki answer them;
+// a request of another shape is refused the way the real server refuses it.
+
+/// `30s`, `1m`, `1h`, `1d` in seconds (Elasticsearch `fixed_interval`, a LogQL range).
+fn span_secs(s: &str) -> Option<i64> {
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+    let n: i64 = n.parse().ok()?;
+    Some(
+        n * match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            _ => return None,
+        },
+    )
+}
+
+fn rfc3339_ms(v: &Value) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(v.as_str()?)
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
+/// `terms` buckets of `(key, count)`, most first, ties by key (as Elasticsearch orders them).
+fn es_terms(counts: HashMap<String, u64>, size: usize) -> Value {
+    let mut v: Vec<(String, u64)> = counts.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let rest: u64 = v.iter().skip(size).map(|(_, n)| n).sum();
+    let buckets: Vec<Value> = v
+        .into_iter()
+        .take(size)
+        .map(|(k, n)| json!({"key": k, "doc_count": n}))
+        .collect();
+    json!({"doc_count_error_upper_bound": 0, "sum_other_doc_count": rest, "buckets": buckets})
+}
+
+impl Es {
+    fn add_doc(&mut self, ts: i64, host: &str, program: &str, severity: &str, message: &str) {
+        let id = format!("h{}", self.docs.len());
+        self.add(&id, ts, message);
+        let d = self.docs.last_mut().unwrap();
+        d.host = host.into();
+        d.program = program.into();
+        d.severity = severity.into();
+    }
+
+    /// A `size: 0` search with `aggs`: checked against the documented shape, then answered.
+    fn aggregate(&mut self, req: &Request) -> Reply {
+        if !self.scripted_aggs.is_empty() {
+            return self.scripted_aggs.remove(0);
+        }
+        let b = req.json();
+        let bad = |why: &str| Reply::json(400, &es_error(why));
+        if b["size"] != json!(0) {
+            return bad("an aggregation search asks for no hits (size 0)");
+        }
+        let range = &b["query"]["bool"]["filter"][0]["range"]["@timestamp"];
+        let (Some(gte), Some(lt)) = (rfc3339_ms(&range["gte"]), rfc3339_ms(&range["lt"])) else {
+            return bad("expected a range filter on @timestamp with RFC 3339 gte and lt");
+        };
+        let hist = &b["aggs"]["over_time"]["date_histogram"];
+        if hist.get("interval").is_some() {
+            return bad("[interval] is not supported: use [fixed_interval] or [calendar_interval]");
+        }
+        let Some(step) = hist["fixed_interval"].as_str().and_then(span_secs) else {
+            return bad("date_histogram needs a fixed_interval like 1m");
+        };
+        if hist["field"] != json!("@timestamp") || hist["min_doc_count"] != json!(0) {
+            return bad("expected field @timestamp and min_doc_count 0");
+        }
+        let bounds = &hist["extended_bounds"];
+        let (Some(min), Some(max)) = (rfc3339_ms(&bounds["min"]), rfc3339_ms(&bounds["max"]))
+        else {
+            return bad("expected extended_bounds with min and max");
+        };
+        let Some(zone) = hist["time_zone"]
+            .as_str()
+            .and_then(|z| z.parse::<chrono_tz::Tz>().ok())
+        else {
+            return bad("expected a time_zone (an IANA name)");
+        };
+        let text_field = |agg: &Value| {
+            agg["terms"]["field"]
+                .as_str()
+                .is_some_and(|f| !f.ends_with(".keyword"))
+        };
+        let sev_agg = &b["aggs"]["over_time"]["aggs"]["sev"];
+        let tops = b["aggs"]
+            .get("errors")
+            .map(|e| &e["aggs"])
+            .unwrap_or(&b["aggs"]);
+        for agg in [sev_agg, &tops["hosts"], &tops["programs"]] {
+            if agg.is_null() || text_field(agg) {
+                return bad("Text fields are not optimised for operations that require per-document field data like aggregations and sorting, so these operations are disabled by default. Please use a keyword field instead.");
+            }
+        }
+        let errors_only: Option<Vec<String>> = b["aggs"].get("errors").map(|e| {
+            e["filter"]["terms"]["severity.keyword"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default()
+        });
+        let docs: Vec<&Doc> = self
+            .docs
+            .iter()
+            .filter(|d| d.ts >= gte && d.ts < lt)
+            .collect();
+        // Buckets aligned on the step in the zone, from the bounds (min_doc_count 0).
+        let key_of = |ms: i64| {
+            let t = chrono::DateTime::from_timestamp_millis(ms).unwrap();
+            use chrono::{Offset, TimeZone};
+            let off = zone
+                .offset_from_utc_datetime(&t.naive_utc())
+                .fix()
+                .local_minus_utc() as i64
+                * 1000;
+            (ms + off).div_euclid(step * 1000) * step * 1000 - off
+        };
+        let mut buckets = Vec::new();
+        let mut key = key_of(min);
+        while key <= max {
+            let next = key + step * 1000;
+            let mut sev: HashMap<String, u64> = HashMap::new();
+            let mut n = 0;
+            for d in docs.iter().filter(|d| d.ts >= key && d.ts < next) {
+                n += 1;
+                *sev.entry(d.severity.clone()).or_default() += 1;
+            }
+            buckets.push(json!({"key": key, "key_as_string": chrono::DateTime::from_timestamp_millis(key).unwrap().to_rfc3339(),
+                                "doc_count": n, "sev": es_terms(sev, 16)}));
+            key = next;
+        }
+        let size = |agg: &Value| agg["terms"]["size"].as_u64().unwrap_or(10) as usize;
+        let mut hosts: HashMap<String, u64> = HashMap::new();
+        let mut programs: HashMap<String, u64> = HashMap::new();
+        for d in docs
+            .iter()
+            .filter(|d| errors_only.as_ref().is_none_or(|e| e.contains(&d.severity)))
+        {
+            *hosts.entry(d.host.clone()).or_default() += 1;
+            *programs.entry(d.program.clone()).or_default() += 1;
+        }
+        let top = json!({"hosts": es_terms(hosts, size(&tops["hosts"])),
+                         "programs": es_terms(programs, size(&tops["programs"]))});
+        let mut aggregations = json!({"over_time": {"buckets": buckets}});
+        if errors_only.is_some() {
+            aggregations["errors"] = top;
+        } else {
+            aggregations["hosts"] = top["hosts"].clone();
+            aggregations["programs"] = top["programs"].clone();
+        }
+        let (failed, failures) = match &self.failed_shards {
+            Some(reason) => (
+                1,
+                json!([{"shard": 0, "index": "logstash-old", "reason": {"type": "illegal_argument_exception", "reason": reason}}]),
+            ),
+            None => (0, json!([])),
+        };
+        Reply::json(
+            200,
+            &json!({"took": 5, "timed_out": false,
+                    "_shards": {"total": 4, "successful": 4 - failed, "skipped": 0, "failed": failed, "failures": failures},
+                    "hits": {"total": {"value": docs.len().min(10_000), "relation": if docs.len() > 10_000 { "gte" } else { "eq" }}, "max_score": null, "hits": []},
+                    "aggregations": aggregations}),
+        )
+    }
+}
+
+/// The console laid out at `w`×`h` as the app does before a frame: the reducer learns the panes'
+/// sizes, and what it asks for then (the histogram's query) goes to the sources.
+fn lay_out(h: &mut common::headless::Headless, w: u16, ht: u16) {
+    let v = opsconsole::ui::layout::viewports(ratatui::layout::Rect::new(0, 0, w, ht), h.state());
+    h.core.handle(opsconsole::core::Event::Layout(v));
+}
+
+fn es_profile(url: &str) -> opsconsole::config::ClusterProfile {
+    let toml = format!(
+        "[clusters.t]\netcd = {{ endpoints = [\"http://127.0.0.1:1\"], prefix = \"/services/\" }}\n\
+         logs = {{ kind = \"elasticsearch\", url = \"{url}\", interval_secs = 1 }}\n"
+    );
+    opsconsole::config::Config::parse(&toml, std::path::Path::new("/t/c.toml"))
+        .expect("profile")
+        .cluster("t")
+        .expect("cluster t")
+        .clone()
+}
+
+/// The aggregation requests the server was sent.
+fn agg_requests(server: &HttpServer) -> Vec<Value> {
+    server
+        .requests()
+        .iter()
+        .map(Request::json)
+        .filter(|b| b.get("aggs").is_some())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn elasticsearch_histogram_from_aggregations_with_a_shard_clash() {
+    use common::headless::{screen, Headless};
+
+    let es = Arc::new(Mutex::new(Es::default()));
+    let now = now_ms();
+    {
+        let mut e = es.lock().unwrap();
+        // Quiet traffic for the hour (55 minutes of it: all inside the window, wherever its end
+        // falls), and a burst of errors from web-1 and web-2 20 minutes ago, inside one minute.
+        let burst = (now - 20 * 60_000).div_euclid(60_000) * 60_000 + 10_000;
+        for m in 0..55 {
+            for (host, program) in [
+                ("web-1", "nginx"),
+                ("db-1", "postgres"),
+                ("cache-1", "redis"),
+            ] {
+                e.add_doc(now - m * 60_000 - 5_000, host, program, "info", "ok");
+            }
+        }
+        for i in 0..40 {
+            let host = if i % 2 == 0 { "web-1" } else { "web-2" };
+            e.add_doc(burst + i * 100, host, "app", "err", "upstream timed out");
+        }
+        e.failed_shards =
+            Some("can't merge a non object mapping [host] with an object mapping".into());
+    }
+    let server = es_server(es.clone()).await;
+    let mut h = Headless::with(es_profile(&server.url()), |s| {
+        s.zone = opsconsole::model::DisplayZone::Utc
+    });
+    lay_out(&mut h, 200, 50);
+    h.press(":");
+    h.type_text("hist");
+    h.press("enter");
+    assert!(h.state().logs.hist.open);
+    lay_out(&mut h, 200, 50);
+    pump(&mut h, "the histogram's answer", |h| {
+        h.state().logs.hist.remote.shown.is_some()
+    })
+    .await;
+    let reqs = agg_requests(&server);
+    assert!(!reqs.is_empty());
+    let b = &reqs[0];
+    let hist = &b["aggs"]["over_time"]["date_histogram"];
+    assert_eq!(hist["fixed_interval"], json!("1m"), "1h over ~60 columns");
+    assert_eq!(hist["min_doc_count"], json!(0));
+    assert_eq!(hist["time_zone"], json!("UTC"));
+    assert!(
+        hist["extended_bounds"]["min"].is_string() && hist["extended_bounds"]["max"].is_string()
+    );
+    assert_eq!(b["aggs"]["hosts"]["terms"]["field"], json!("host.keyword"));
+    assert_eq!(
+        b["aggs"]["programs"]["terms"]["field"],
+        json!("program.keyword")
+    );
+    assert_eq!(
+        b["aggs"]["over_time"]["aggs"]["sev"]["terms"]["field"],
+        json!("severity.keyword")
+    );
+    {
+        let s = h.state();
+        let v = s.logs.hist.view().expect("a histogram");
+        assert_eq!(v.buckets.n, 60);
+        assert_eq!(v.total, 55 * 3 + 40, "summed from the buckets");
+        let totals: Vec<u64> = v.counts.iter().map(|c| c.iter().sum()).collect();
+        let tallest = (0..v.buckets.n).max_by_key(|i| totals[*i]).unwrap();
+        assert_eq!(v.counts[tallest][1], 40, "the burst's errors in one bucket");
+        let hosts: Vec<&str> = v.hosts.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(hosts[0], "web-1");
+        assert!(v.approximate);
+        assert!(v.notice.unwrap().contains("1 of 4 shards failed"));
+    }
+    let text = screen(h.state_mut(), 200, 50);
+    assert!(text.contains("≈75"), "terms counts marked ≈:\n{text}");
+    assert!(text.contains("shards failed"), "{text}");
+    // Tab until the logs pane has the keys? It has them already (:hist focused it). `!`: the top
+    // lists of the errors, under a filter aggregation.
+    h.press("!");
+    lay_out(&mut h, 200, 50);
+    pump(&mut h, "the errors-only answer", |h| {
+        h.state()
+            .logs
+            .hist
+            .remote
+            .shown
+            .as_ref()
+            .is_some_and(|(q, _)| q.errors_only)
+    })
+    .await;
+    let last = agg_requests(&server).pop().unwrap();
+    assert!(last["aggs"]["errors"]["filter"]["terms"]["severity.keyword"].is_array());
+    let hosts: Vec<(String, u64)> = h
+        .state()
+        .logs
+        .hist
+        .view()
+        .unwrap()
+        .hosts
+        .iter()
+        .map(|t| (t.name.clone(), t.count))
+        .collect();
+    assert_eq!(
+        hosts,
+        [("web-1".to_string(), 20), ("web-2".to_string(), 20)]
+    );
+    // A malformed answer: said in the pane, nothing panics, the last good answer stays.
+    es.lock().unwrap().scripted_aggs.push(Reply::json(
+        200,
+        &json!({"aggregations": {"over_time": "nope"}}),
+    ));
+    h.press("+");
+    lay_out(&mut h, 200, 50);
+    pump(&mut h, "the malformed answer's message", |h| {
+        h.state().logs.hist.remote.error.is_some()
+    })
+    .await;
+    let err = h.state().logs.hist.remote.error.clone().unwrap();
+    assert!(err.contains("over_time.buckets"), "{err}");
+    let text = screen(h.state_mut(), 200, 50);
+    assert!(text.contains("over_time"), "{text}");
+}
+
+impl Loki {
+    /// Lines of the streams whose labels the selector `{k="v", …}` matches, in [from, to) ns.
+    fn selected(&self, selector: &str, from: i128, to: i128) -> Vec<(&Value, i128)> {
+        let inner = selector
+            .trim()
+            .trim_start_matches('{')
+            .trim_end_matches('}');
+        let matchers: Vec<(String, String)> = inner
+            .split(',')
+            .filter_map(|m| {
+                let (k, v) = m.split_once('=')?;
+                Some((k.trim().to_string(), v.trim().trim_matches('"').to_string()))
+            })
+            .collect();
+        self.streams
+            .iter()
+            .filter(|(labels, _)| {
+                matchers
+                    .iter()
+                    .all(|(k, v)| labels.get(k).and_then(Value::as_str) == Some(v.as_str()))
+            })
+            .flat_map(|(labels, v)| {
+                v.iter()
+                    .filter(move |(ns, _)| *ns >= from && *ns < to)
+                    .map(move |(ns, _)| (labels, *ns))
+            })
+            .collect()
+    }
+
+    /// `sum by (level, detected_level) (count_over_time({…} [STEP]))` with `step`: a matrix,
+    /// each point at `t` counting `[t − STEP, t)`, points without lines absent.
+    fn metric_range(&self, req: &Request) -> Reply {
+        let q = |k: &str| req.query.get(k).cloned().unwrap_or_default();
+        let re = regex::Regex::new(
+            r"^sum by \(([a-z_, ]+)\) \(count_over_time\((\{[^}]*\}) \[(\d+[smhd])\]\)\)$",
+        )
+        .unwrap();
+        let query = q("query");
+        let Some(c) = re.captures(&query) else {
+            return Reply::text(400, "parse error: not the histogram's metric query");
+        };
+        let (Ok(start), Ok(end), Ok(step)) = (
+            q("start").parse::<i128>(),
+            q("end").parse::<i128>(),
+            q("step").parse::<i64>(),
+        ) else {
+            return Reply::text(400, "invalid start, end or step");
+        };
+        if span_secs(&c[3]) != Some(step) {
+            return Reply::text(
+                400,
+                "the range differs from the step: buckets would overlap",
+            );
+        }
+        let by: Vec<&str> = c[1].split(',').map(str::trim).collect();
+        let step_ns = step as i128 * 1_000_000_000;
+        let mut series: Vec<(Value, Vec<Value>)> = Vec::new();
+        let mut t = start;
+        while t <= end {
+            let mut per: Vec<(Value, u64)> = Vec::new();
+            for (labels, _) in self.selected(&c[2], t - step_ns, t) {
+                let metric: serde_json::Map<String, Value> = by
+                    .iter()
+                    .filter_map(|l| Some((l.to_string(), labels.get(*l)?.clone())))
+                    .collect();
+                let metric = Value::Object(metric);
+                match per.iter_mut().find(|(m, _)| *m == metric) {
+                    Some((_, n)) => *n += 1,
+                    None => per.push((metric, 1)),
+                }
+            }
+            for (metric, n) in per {
+                let point = json!([(t / 1_000_000_000) as i64, n.to_string()]);
+                match series.iter_mut().find(|(m, _)| *m == metric) {
+                    Some((_, v)) => v.push(point),
+                    None => series.push((metric, vec![point])),
+                }
+            }
+            t += step_ns;
+        }
+        let result: Vec<Value> = series
+            .into_iter()
+            .map(|(m, v)| json!({"metric": m, "values": v}))
+            .collect();
+        Reply::json(
+            200,
+            &json!({"status": "success", "data": {"resultType": "matrix", "result": result, "stats": {}}}),
+        )
+    }
+
+    /// `topk(5, sum by (host) (count_over_time({…}[ | level=~"…" or …] [WINDOW])))` at `time`: a
+    /// vector. A log query here is refused, as Loki refuses it.
+    fn instant(&self, req: &Request) -> Reply {
+        let q = |k: &str| req.query.get(k).cloned().unwrap_or_default();
+        let re = regex::Regex::new(
+            r#"^topk\((\d+), sum by \((\w+)\) \(count_over_time\((\{[^}]*\})( \| [a-z_]+=~"[^"]+"( or [a-z_]+=~"[^"]+")*)? \[(\d+[smhd])\]\)\)\)$"#,
+        )
+        .unwrap();
+        let query = q("query");
+        let Some(c) = re.captures(&query) else {
+            return Reply::text(
+                400,
+                "log queries are not supported as an instant query type, please change your query to a range query type",
+            );
+        };
+        let (Ok(k), Ok(time), Some(window)) = (
+            c[1].parse::<usize>(),
+            q("time").parse::<i128>(),
+            span_secs(&c[6]),
+        ) else {
+            return Reply::text(400, "invalid k, time or range");
+        };
+        let label = &c[2];
+        let errors_only = c.get(4).is_some();
+        let error_level = |labels: &Value| {
+            ["level", "detected_level"].iter().any(|l| {
+                labels
+                    .get(*l)
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| ["err", "error", "crit", "critical"].contains(&v))
+            })
+        };
+        let mut counts: HashMap<String, u64> = HashMap::new();
+        for (labels, _) in self.selected(&c[3], time - window as i128 * 1_000_000_000, time) {
+            if errors_only && !error_level(labels) {
+                continue;
+            }
+            if let Some(v) = labels.get(label).and_then(Value::as_str) {
+                *counts.entry(v.to_string()).or_default() += 1;
+            }
+        }
+        let mut v: Vec<(String, u64)> = counts.into_iter().collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let result: Vec<Value> = v
+            .into_iter()
+            .take(k)
+            .map(|(name, n)| {
+                json!({"metric": {label: name}, "value": [(time / 1_000_000_000) as i64, n.to_string()]})
+            })
+            .collect();
+        Reply::json(
+            200,
+            &json!({"status": "success", "data": {"resultType": "vector", "result": result, "stats": {}}}),
+        )
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loki_histogram_from_metric_queries() {
+    use common::headless::{screen, Headless};
+
+    let loki = Arc::new(Mutex::new(Loki::default()));
+    let now = now_ns();
+    let min = 60_000_000_000i128;
+    {
+        let mut l = loki.lock().unwrap();
+        for m in 0..55 {
+            l.push(
+                json!({"job": "syslog", "host": "db-1", "program": "postgres", "level": "info"}),
+                now - m * min - 5_000_000_000,
+                "ok",
+            );
+            // No level label at all: counted as other.
+            l.push(
+                json!({"job": "syslog", "host": "cache-1", "program": "redis"}),
+                now - m * min - 7_000_000_000,
+                "ok",
+            );
+        }
+        for i in 0..30i128 {
+            let host = if i % 2 == 0 { "web-1" } else { "web-2" };
+            // Loki 3 without a level label of the shipper's: detected_level.
+            l.push(
+                json!({"job": "syslog", "host": host, "program": "app", "detected_level": "error"}),
+                now - 20 * min + i * 1_000_000,
+                "upstream timed out",
+            );
+        }
+        // Another job: never counted.
+        l.push(json!({"job": "other", "host": "x"}), now - min, "elsewhere");
+    }
+    let lk = loki.clone();
+    let server = HttpServer::start(Arc::new(move |req: &Request| {
+        let l = lk.lock().unwrap();
+        match (req.method.as_str(), req.path.as_str()) {
+            ("GET", "/loki/api/v1/query_range") if req.query.contains_key("step") => {
+                l.metric_range(req)
+            }
+            ("GET", "/loki/api/v1/query_range") => {
+                drop(l);
+                lk.lock().unwrap().query_range(req)
+            }
+            ("GET", "/loki/api/v1/query") => l.instant(req),
+            _ => Reply::text(404, "404 page not found"),
+        }
+    }))
+    .await;
+    let toml = format!(
+        "[clusters.t]\netcd = {{ endpoints = [\"http://127.0.0.1:1\"], prefix = \"/services/\" }}\n\
+         logs = {{ kind = \"loki\", url = \"{}\", query = '{{job=\"syslog\"}}', tenant = \"team-a\", interval_secs = 1 }}\n",
+        server.url()
+    );
+    let profile = opsconsole::config::Config::parse(&toml, std::path::Path::new("/t/c.toml"))
+        .expect("profile")
+        .cluster("t")
+        .expect("cluster t")
+        .clone();
+    let mut h = Headless::with(profile, |s| s.zone = opsconsole::model::DisplayZone::Utc);
+    lay_out(&mut h, 200, 50);
+    h.press(":");
+    h.type_text("hist");
+    h.press("enter");
+    lay_out(&mut h, 200, 50);
+    pump(&mut h, "the histogram's answer", |h| {
+        h.state().logs.hist.remote.shown.is_some() || h.state().logs.hist.remote.error.is_some()
+    })
+    .await;
+    assert_eq!(h.state().logs.hist.remote.error, None);
+    let reqs = server.requests();
+    let range = reqs
+        .iter()
+        .find(|r| r.path == "/loki/api/v1/query_range" && r.query.contains_key("step"))
+        .expect("a metric query_range");
+    assert_eq!(
+        range.query["query"],
+        r#"sum by (level, detected_level) (count_over_time({job="syslog"} [1m]))"#
+    );
+    assert_eq!(range.query["step"], "60");
+    assert_eq!(range.header("x-scope-orgid"), Some("team-a"));
+    let tops: Vec<&String> = reqs
+        .iter()
+        .filter(|r| r.path == "/loki/api/v1/query")
+        .map(|r| &r.query["query"])
+        .collect();
+    assert!(
+        tops.contains(
+            &&r#"topk(5, sum by (host) (count_over_time({job="syslog"} [1h])))"#.to_string()
+        ),
+        "{tops:?}"
+    );
+    assert!(
+        tops.contains(
+            &&r#"topk(5, sum by (program) (count_over_time({job="syslog"} [1h])))"#.to_string()
+        ),
+        "{tops:?}"
+    );
+    {
+        let v = h.state().logs.hist.view().unwrap();
+        assert_eq!(v.total, 55 * 2 + 30);
+        let errs: u64 = v.counts.iter().map(|c| c[1]).sum();
+        assert_eq!(errs, 30, "detected_level read when level is absent");
+        let other: u64 = v.counts.iter().map(|c| c[3]).sum();
+        assert_eq!(other, 55 * 2, "info and lines without a level");
+        let hosts: Vec<&str> = v.hosts.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(hosts, ["cache-1", "db-1", "web-1", "web-2"]);
+        assert!(!v.approximate);
+    }
+    let text = screen(h.state_mut(), 200, 50);
+    assert!(
+        text.contains("TOP PROGRAMS") && text.contains("postgres"),
+        "{text}"
+    );
+    // `!`: the top lists of error lines only.
+    h.press("!");
+    lay_out(&mut h, 200, 50);
+    pump(&mut h, "the errors-only answer", |h| {
+        h.state()
+            .logs
+            .hist
+            .remote
+            .shown
+            .as_ref()
+            .is_some_and(|(q, _)| q.errors_only)
+    })
+    .await;
+    let hosts: Vec<(String, u64)> = h
+        .state()
+        .logs
+        .hist
+        .view()
+        .unwrap()
+        .hosts
+        .iter()
+        .map(|t| (t.name.clone(), t.count))
+        .collect();
+    assert_eq!(
+        hosts,
+        [("web-1".to_string(), 15), ("web-2".to_string(), 15)]
+    );
 }

@@ -40,6 +40,7 @@ mod display_zone;
 mod failover;
 mod fuzz;
 mod guardrails;
+mod histogram;
 mod karma;
 mod log_records;
 mod logs_backends;

@@ -543,9 +543,11 @@ fn hostile_log_lines_are_drawn_harmlessly() {
         member_row(&s, "web-1").is_some() && member_row(&s, "web-2").is_some(),
         "{s}"
     );
+    // Below the titles: a title may say `STALE 0s` for a moment on a loaded machine (the etcd
+    // source between two answers), which is not what this test is about.
     assert_eq!(
-        top_lines(&s),
-        top_lines(&before),
+        top_lines(&s)[1..],
+        top_lines(&before)[1..],
         "the top panes changed after the log lines"
     );
     assert!(metrics_pane(&s)[0].starts_with("┌ Metrics"), "{s}");

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use reqwest::Client;
 
 use crate::config::HttpBackend;
+use crate::model::histogram::{HistAnswer, HistQuery};
 use crate::model::{Command, LogLine, Msg};
 use crate::sources::http::{self, HttpError};
 use crate::sources::polled::{Answer, Polled};
@@ -54,6 +55,15 @@ pub trait Tail: Send {
         backend: &HttpBackend,
         at: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<LogLine>, HttpError>> + Send;
+
+    /// The histogram's aggregations for `query` (per bucket by severity class, the top hosts and
+    /// programs), read once without moving the tail.
+    fn histogram(
+        &self,
+        client: &Client,
+        backend: &HttpBackend,
+        query: &HistQuery,
+    ) -> impl Future<Output = Result<HistAnswer, HttpError>> + Send;
 }
 
 /// How far around a time jump lines are read again.
@@ -104,6 +114,20 @@ impl<T: Tail> Polled for Polling<T> {
                     .await
                     .map_err(|e| format!("{}: {e}", T::NAME));
                 Some(Msg::LogsAround { at, lines })
+            }
+            Command::LogsHistogram(query) => {
+                let result = self
+                    .tail
+                    .histogram(&self.client, &self.backend, &query)
+                    .await
+                    .map_err(|e| match e {
+                        // The pane has one line for it: what is wrong first, not the URL.
+                        HttpError::Decode { reason, .. } => {
+                            format!("{}: malformed histogram answer: {reason}", T::NAME)
+                        }
+                        other => format!("{}: {other}", T::NAME),
+                    });
+                Some(Msg::LogsHistogram { query, result })
             }
             _ => None,
         }

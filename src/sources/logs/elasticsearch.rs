@@ -11,6 +11,9 @@ use tracing::warn;
 use super::common::{Page, Tail, AROUND, FIRST_PAGE, PAGE};
 use super::syslog::from_json;
 use crate::config::{HttpAuth, HttpBackend};
+use crate::model::histogram::{
+    class_of_name, span_label, top_n, ClassCounts, HistAnswer, HistQuery, Term, OTHER, TOP_N,
+};
 use crate::model::{text::sanitize, LogLine};
 use crate::sources::http::{self, HttpError};
 
@@ -58,6 +61,170 @@ const ES_HOST_FIELDS: [&str; 5] = [
     "logsource.keyword",
 ];
 
+/// The keyword fields the histogram's `terms` aggregations read (Logstash's default mapping: text
+/// with a `.keyword` sub-field; `terms` on a text field fails).
+const ES_SEVERITY_FIELD: &str = "severity.keyword";
+const ES_HOST_TERMS: &str = "host.keyword";
+const ES_PROGRAM_TERMS: &str = "program.keyword";
+/// Severity values that count as errors for `!` (rsyslog's names and Logstash's labels).
+const ES_ERROR_LEVELS: [&str; 10] = [
+    "emerg",
+    "alert",
+    "crit",
+    "err",
+    "error",
+    "critical",
+    "fatal",
+    "Emergency",
+    "Critical",
+    "Error",
+];
+
+/// Only documents from `hosts`, on any of the host fields (none when `hosts` is empty).
+fn host_filter(hosts: &[String]) -> Option<Value> {
+    if hosts.is_empty() {
+        return None;
+    }
+    let should: Vec<Value> = ES_HOST_FIELDS
+        .iter()
+        .map(|f| json!({"terms": {*f: hosts}}))
+        .collect();
+    Some(json!({"bool": {"should": should, "minimum_should_match": 1}}))
+}
+
+/// RFC 3339 in whole seconds, UTC (`2026-12-03T13:00:00Z`), as CONTRACTS.md writes the bounds.
+fn es_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The `_search` body of a histogram (CONTRACTS.md §6.4): no hits, a `date_histogram` with
+/// `fixed_interval`, `min_doc_count: 0` and `extended_bounds` over the window (so empty buckets
+/// come back), `time_zone`, severities per bucket, and the top hosts and programs by keyword
+/// (`!`: of the error documents only, under a `filter` aggregation).
+pub fn histogram_body(q: &HistQuery) -> Value {
+    let (from, to) = q.range();
+    let mut filter =
+        vec![json!({"range": {"@timestamp": {"gte": es_time(from), "lt": es_time(to)}}})];
+    filter.extend(host_filter(&q.hosts));
+    let tops = json!({
+        "hosts": {"terms": {"field": ES_HOST_TERMS, "size": TOP_N}},
+        "programs": {"terms": {"field": ES_PROGRAM_TERMS, "size": TOP_N}}
+    });
+    let mut aggs = json!({
+        "over_time": {
+            "date_histogram": {
+                "field": "@timestamp",
+                "fixed_interval": span_label(q.buckets.step),
+                "min_doc_count": 0,
+                "extended_bounds": {"min": es_time(from), "max": es_time(to - chrono::Duration::seconds(1))},
+                "time_zone": q.zone
+            },
+            "aggs": {"sev": {"terms": {"field": ES_SEVERITY_FIELD, "size": 16}}}
+        }
+    });
+    if q.errors_only {
+        aggs["errors"] = json!({
+            "filter": {"terms": {ES_SEVERITY_FIELD: ES_ERROR_LEVELS}},
+            "aggs": tops
+        });
+    } else if let (Some(a), Some(t)) = (aggs.as_object_mut(), tops.as_object()) {
+        a.extend(t.clone());
+    }
+    json!({"size": 0, "track_total_hits": false, "query": {"bool": {"filter": filter}}, "aggs": aggs})
+}
+
+/// The top terms of a `terms` aggregation's answer (`None`: the aggregation is missing).
+fn es_terms(agg: Option<&Value>) -> Option<Vec<Term>> {
+    let buckets = agg?.get("buckets")?.as_array()?;
+    let named: Vec<(String, u64)> = buckets
+        .iter()
+        .filter_map(|b| {
+            let key = match b.get("key")? {
+                Value::String(s) => sanitize(s).into_owned(),
+                other => other.to_string(),
+            };
+            Some((key, b.get("doc_count")?.as_u64()?))
+        })
+        .collect();
+    Some(top_n(named.iter().map(|(k, c)| (k.as_str(), *c)), TOP_N))
+}
+
+/// Reads a histogram answer into the query's buckets. Totals are the buckets' sums (`hits.total`
+/// stops at 10 000); terms counts are estimates across shards (`approximate`); failed shards (a
+/// field mapped as text in one index and as an object in another) are said.
+pub fn histogram_answer(q: &HistQuery, v: &Value) -> Result<HistAnswer, String> {
+    let buckets = v
+        .pointer("/aggregations/over_time/buckets")
+        .and_then(Value::as_array)
+        .ok_or("answer has no aggregations.over_time.buckets")?;
+    let mut counts: Vec<ClassCounts> = vec![[0; 4]; q.buckets.n];
+    for b in buckets {
+        let (Some(key), Some(n)) = (
+            b.get("key").and_then(Value::as_i64),
+            b.get("doc_count").and_then(Value::as_u64),
+        ) else {
+            return Err("a date_histogram bucket without a numeric key and doc_count".into());
+        };
+        let Some(i) = chrono::DateTime::from_timestamp_millis(key).and_then(|t| q.buckets.index(t))
+        else {
+            continue;
+        };
+        let mut classified = 0;
+        for s in b
+            .pointer("/sev/buckets")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let (Some(level), Some(c)) = (
+                s.get("key").and_then(Value::as_str),
+                s.get("doc_count").and_then(Value::as_u64),
+            ) else {
+                continue;
+            };
+            let c = c.min(n - classified);
+            counts[i][class_of_name(level)] += c;
+            classified += c;
+        }
+        // Documents without a severity, or past the severities listed.
+        counts[i][OTHER] += n - classified;
+    }
+    let tops = if q.errors_only {
+        v.pointer("/aggregations/errors")
+    } else {
+        v.get("aggregations")
+    };
+    let hosts = es_terms(tops.and_then(|t| t.get("hosts")))
+        .ok_or("answer has no aggregations for the top hosts")?;
+    let programs = es_terms(tops.and_then(|t| t.get("programs")))
+        .ok_or("answer has no aggregations for the top programs")?;
+    let failed = v
+        .pointer("/_shards/failed")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let notice = (failed > 0).then(|| {
+        let total = v
+            .pointer("/_shards/total")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        let reason = v
+            .pointer("/_shards/failures/0/reason/reason")
+            .and_then(Value::as_str)
+            .unwrap_or("no reason given");
+        format!(
+            "{failed} of {total} shards failed, counts are partial (a field mapped differently across indices, such as host as text and as an object?): {}",
+            sanitize(reason)
+        )
+    });
+    Ok(HistAnswer {
+        counts,
+        hosts,
+        programs,
+        approximate: true,
+        notice,
+    })
+}
+
 impl EsTail {
     pub fn new(index: String) -> EsTail {
         EsTail {
@@ -81,14 +248,10 @@ impl EsTail {
     }
 
     fn scoped(&self, range: Value) -> Value {
-        if self.hosts.is_empty() {
-            return range;
+        match host_filter(&self.hosts) {
+            None => range,
+            Some(hosts) => json!({"bool": {"filter": [range, hosts]}}),
         }
-        let should: Vec<Value> = ES_HOST_FIELDS
-            .iter()
-            .map(|f| json!({"terms": {*f: self.hosts}}))
-            .collect();
-        json!({"bool": {"filter": [range, {"bool": {"should": should, "minimum_should_match": 1}}]}})
     }
 
     /// (`gte`, `from`) of the next request after the first poll.
@@ -262,6 +425,21 @@ impl Tail for EsTail {
             .collect())
     }
 
+    async fn histogram(
+        &self,
+        client: &Client,
+        b: &HttpBackend,
+        query: &HistQuery,
+    ) -> Result<HistAnswer, HttpError> {
+        let url = format!("{}/{}/_search?ignore_unavailable=true", b.url, self.index);
+        let req = authorize(client.post(&url).json(&histogram_body(query)), &b.auth);
+        let resp = http::send(req, b.timeout).await?;
+        let resp = http::check_status(resp, &url, &b.auth, b.timeout).await?;
+        let raw = http::body(resp, &url, b.timeout).await?;
+        let v: Value = http::decode(&raw, &url)?;
+        histogram_answer(query, &v).map_err(|reason| HttpError::Decode { url, reason })
+    }
+
     /// One `_search` for [`EsTail::body`], applied: new lines, a warning, and whether more wait.
     async fn poll(&mut self, client: &Client, b: &HttpBackend) -> Result<Page, HttpError> {
         let url = format!("{}/{}/_search?ignore_unavailable=true", b.url, self.index);
@@ -404,5 +582,84 @@ mod tests {
         );
         t.set_hosts(vec!["web-1".into()]);
         assert_eq!(t.body()["size"], json!(2000));
+    }
+}
+
+#[cfg(test)]
+mod histogram_tests {
+    use super::*;
+    use crate::model::histogram::{Buckets, CRIT, ERR};
+
+    fn query(errors_only: bool) -> HistQuery {
+        let end = chrono::DateTime::parse_from_rfc3339("2026-12-03T13:59:10Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        HistQuery {
+            buckets: Buckets::ending_at(end, 3600, 60, chrono_tz::Europe::Berlin),
+            window: 3600,
+            zone: "Europe/Berlin".into(),
+            errors_only,
+            hosts: vec!["web-1".into()],
+        }
+    }
+
+    #[test]
+    fn the_body_has_the_documented_shape() {
+        let b = histogram_body(&query(false));
+        assert_eq!(b["size"], 0);
+        let h = &b["aggs"]["over_time"]["date_histogram"];
+        assert_eq!(h["fixed_interval"], "1m");
+        assert_eq!(h["min_doc_count"], 0);
+        assert_eq!(h["time_zone"], "Europe/Berlin");
+        assert_eq!(h["extended_bounds"]["min"], "2026-12-03T13:00:00Z");
+        assert_eq!(h["extended_bounds"]["max"], "2026-12-03T13:59:59Z");
+        assert!(h.get("interval").is_none(), "gone in 8.x");
+        assert_eq!(
+            b["query"]["bool"]["filter"][0]["range"]["@timestamp"]["lt"],
+            "2026-12-03T14:00:00Z"
+        );
+        assert!(b["query"]["bool"]["filter"][1]["bool"]["should"].is_array());
+        assert_eq!(b["aggs"]["hosts"]["terms"]["field"], "host.keyword");
+        assert_eq!(b["aggs"]["programs"]["terms"]["size"], 5);
+        let e = histogram_body(&query(true));
+        assert!(e["aggs"].get("hosts").is_none());
+        assert_eq!(
+            e["aggs"]["errors"]["aggs"]["hosts"]["terms"]["field"],
+            "host.keyword"
+        );
+    }
+
+    #[test]
+    fn answers_fill_the_buckets_and_malformed_ones_say_why() {
+        let q = query(false);
+        let start = q.buckets.start.timestamp_millis();
+        let v = json!({"_shards": {"total": 6, "failed": 1, "failures": [{"reason": {"reason": "can't merge a non object mapping [host] with an object mapping"}}]},
+            "hits": {"total": {"value": 10000, "relation": "gte"}},
+            "aggregations": {
+                "over_time": {"buckets": [
+                    {"key": start, "doc_count": 12000, "sev": {"buckets": [{"key": "err", "doc_count": 7000}, {"key": "crit", "doc_count": 1000}], "sum_other_doc_count": 0}},
+                    {"key": start + 60_000, "doc_count": 0, "sev": {"buckets": []}}]},
+                "hosts": {"doc_count_error_upper_bound": 3, "buckets": [{"key": "web-2", "doc_count": 40}, {"key": "web-1", "doc_count": 40}]},
+                "programs": {"buckets": [{"key": 42, "doc_count": 1}]}}});
+        let a = histogram_answer(&q, &v).unwrap();
+        assert_eq!(a.counts[0][ERR], 7000);
+        assert_eq!(a.counts[0][CRIT], 1000);
+        assert_eq!(a.counts[0][OTHER], 4000, "no severity: other");
+        assert_eq!(
+            a.counts.iter().flatten().sum::<u64>(),
+            12000,
+            "past hits.total's 10k"
+        );
+        assert_eq!(a.hosts[0].name, "web-1", "ties by name");
+        assert!(a.approximate);
+        assert!(a.notice.unwrap().contains("1 of 6 shards failed"));
+        let e = histogram_answer(&q, &json!({"hits": {}})).unwrap_err();
+        assert!(e.contains("over_time"), "{e}");
+        let e = histogram_answer(
+            &q,
+            &json!({"aggregations": {"over_time": {"buckets": [{"key": "x"}]}}}),
+        )
+        .unwrap_err();
+        assert!(e.contains("numeric key"), "{e}");
     }
 }

@@ -12,6 +12,9 @@ use serde_json::Value;
 use super::common::{Page, Tail, AROUND, FIRST_PAGE, PAGE};
 use super::syslog::{parse_any_in, SenderZone};
 use crate::config::HttpBackend;
+use crate::model::histogram::{
+    class_of_name, span_label, top_n, ClassCounts, HistAnswer, HistQuery, Term, OTHER, TOP_N,
+};
 use crate::model::{severity_from_name, text::sanitize, LogLine};
 use crate::sources::http::{self, HttpError};
 
@@ -38,7 +41,13 @@ pub struct LokiTail {
     first_page: usize,
     /// The senders' zone, for RFC 3164 stamps inside lines.
     zone: SenderZone,
+    /// The label the histogram splits severities by (`level_label`); `None`: `level`, else
+    /// `detected_level` (Loki 3).
+    level_label: Option<String>,
 }
+
+/// Level values that count as errors for `!` (an RE2 regex, matched whole).
+const LOKI_ERROR_LEVELS: &str = "(?i)(emerg|alert|crit|critical|err|error|fatal|panic)";
 
 impl LokiTail {
     pub fn new(query: String, tenant: Option<String>) -> LokiTail {
@@ -52,7 +61,143 @@ impl LokiTail {
             hosts: Vec::new(),
             first_page: FIRST_PAGE,
             zone: SenderZone::default(),
+            level_label: None,
         }
+    }
+
+    /// The same tail splitting the histogram by `label` (the profile's `level_label`).
+    pub fn level_label(self, label: Option<String>) -> LokiTail {
+        LokiTail {
+            level_label: label,
+            ..self
+        }
+    }
+
+    /// The labels a level is read from, in order.
+    fn level_labels(&self) -> Vec<&str> {
+        match &self.level_label {
+            Some(l) => vec![l.as_str()],
+            None => vec!["level", "detected_level"],
+        }
+    }
+
+    /// The histogram's counts per bucket by level (CONTRACTS.md §6.4):
+    /// `sum by (level, detected_level) (count_over_time({…}[STEP]))` on `query_range` with
+    /// `step=STEP`, evaluated at each bucket's end (a point at `t` counts `[t − STEP, t)`).
+    pub fn histogram_range_params(&self, q: &HistQuery) -> Vec<(String, String)> {
+        let ns = |t: DateTime<Utc>| t.timestamp_nanos_opt().unwrap_or(0).to_string();
+        let step = q.buckets.step;
+        let query = format!(
+            "sum by ({}) (count_over_time({} [{}]))",
+            self.level_labels().join(", "),
+            self.scoped_with(&q.hosts),
+            span_label(step)
+        );
+        let first_end = q.buckets.bucket_start(1.min(q.buckets.n));
+        vec![
+            ("query".into(), query),
+            ("start".into(), ns(first_end)),
+            ("end".into(), ns(q.buckets.end())),
+            ("step".into(), step.to_string()),
+        ]
+    }
+
+    /// The top five of `label` (`host`, `program`) over the window:
+    /// `topk(5, sum by (host) (count_over_time({…}[WINDOW])))` on `query` at the window's end;
+    /// `!` keeps only lines whose level is an error.
+    pub fn histogram_top_params(&self, q: &HistQuery, label: &str) -> Vec<(String, String)> {
+        let (from, to) = q.range();
+        let errors = if q.errors_only {
+            let any = self
+                .level_labels()
+                .iter()
+                .map(|l| format!("{l}=~\"{LOKI_ERROR_LEVELS}\""))
+                .collect::<Vec<_>>()
+                .join(" or ");
+            format!(" | {any}")
+        } else {
+            String::new()
+        };
+        let query = format!(
+            "topk({TOP_N}, sum by ({label}) (count_over_time({}{errors} [{}])))",
+            self.scoped_with(&q.hosts),
+            span_label((to - from).num_seconds())
+        );
+        vec![
+            ("query".into(), query),
+            (
+                "time".into(),
+                to.timestamp_nanos_opt().unwrap_or(0).to_string(),
+            ),
+        ]
+    }
+
+    /// Counts per bucket from a `matrix` answer: each series' level label gives its class (a
+    /// series without one is `other`), each point's time the bucket that ends there.
+    pub fn histogram_counts(&self, q: &HistQuery, v: &Value) -> Result<Vec<ClassCounts>, String> {
+        let result = loki_result(v, "matrix")?;
+        let mut counts: Vec<ClassCounts> = vec![[0; 4]; q.buckets.n];
+        let labels = self.level_labels();
+        for series in result {
+            let metric = series.get("metric").and_then(Value::as_object);
+            let class = labels
+                .iter()
+                .find_map(|l| metric?.get(*l)?.as_str())
+                .map(class_of_name)
+                .unwrap_or(OTHER);
+            let values = series
+                .get("values")
+                .and_then(Value::as_array)
+                .ok_or("a matrix series without values")?;
+            for point in values {
+                let (t, n) = loki_point(point)?;
+                let start = t - q.buckets.step as f64;
+                let Some(i) = DateTime::from_timestamp_millis((start * 1000.0).round() as i64)
+                    .and_then(|s| q.buckets.index(s))
+                else {
+                    continue;
+                };
+                counts[i][class] += n;
+            }
+        }
+        Ok(counts)
+    }
+
+    fn scoped_with(&self, hosts: &[String]) -> String {
+        let q = self.query.trim_start();
+        if hosts.is_empty() || !q.starts_with('{') {
+            return self.query.clone();
+        }
+        let Some(close) = q.find('}') else {
+            return self.query.clone();
+        };
+        let alternation = hosts
+            .iter()
+            .map(|h| regex::escape(h).replace('`', ""))
+            .collect::<Vec<_>>()
+            .join("|");
+        let inner = q[1..close].trim();
+        let sep = if inner.is_empty() { "" } else { ", " };
+        format!("{{{inner}{sep}host=~`{alternation}`}}{}", &q[close + 1..])
+    }
+
+    async fn get(
+        &self,
+        client: &Client,
+        b: &HttpBackend,
+        path: &str,
+        params: &[(String, String)],
+    ) -> Result<Value, HttpError> {
+        let url = format!("{}{path}", b.url);
+        let mut req = client.get(&url).query(params);
+        if let Some(t) = &self.tenant {
+            req = req.header("X-Scope-OrgID", t);
+        }
+        let req = http::with_basic(req, &b.auth);
+        let resp = http::send(req, b.timeout).await?;
+        let resp = http::check_status(resp, &url, &b.auth, b.timeout).await?;
+        let raw = http::body(resp, &url, b.timeout).await?;
+        http::decode(&raw, &url)
     }
 
     /// The same tail reading RFC 3164 stamps inside lines in `zone` (the source's `timezone`).
@@ -72,22 +217,7 @@ impl LokiTail {
     /// The configured LogQL with `host=~`(a|b)`` added to its stream selector when scoped. A query
     /// that does not start with a selector is left alone (the pane still filters client-side).
     pub fn scoped_query(&self) -> String {
-        let q = self.query.trim_start();
-        if self.hosts.is_empty() || !q.starts_with('{') {
-            return self.query.clone();
-        }
-        let Some(close) = q.find('}') else {
-            return self.query.clone();
-        };
-        let alternation = self
-            .hosts
-            .iter()
-            .map(|h| regex::escape(h).replace('`', ""))
-            .collect::<Vec<_>>()
-            .join("|");
-        let inner = q[1..close].trim();
-        let sep = if inner.is_empty() { "" } else { ", " };
-        format!("{{{inner}{sep}host=~`{alternation}`}}{}", &q[close + 1..])
+        self.scoped_with(&self.hosts)
     }
 
     fn next_start(&self, cursor: i128) -> i128 {
@@ -271,11 +401,13 @@ impl Tail for LokiTail {
         if hosts != self.hosts {
             let query = std::mem::take(&mut self.query);
             let tenant = self.tenant.take();
+            let level_label = self.level_label.take();
             *self = LokiTail {
                 hosts,
                 ..LokiTail::new(query, tenant)
                     .first_page(self.first_page)
                     .in_zone(self.zone)
+                    .level_label(level_label)
             };
         }
     }
@@ -302,6 +434,41 @@ impl Tail for LokiTail {
         Ok(entries.into_iter().map(|(_, _, l)| l).collect())
     }
 
+    /// Three metric queries: the counts per bucket, the top hosts, the top programs.
+    async fn histogram(
+        &self,
+        client: &Client,
+        b: &HttpBackend,
+        q: &HistQuery,
+    ) -> Result<HistAnswer, HttpError> {
+        let decode = |path: &str, reason: String| HttpError::Decode {
+            url: format!("{}{path}", b.url),
+            reason,
+        };
+        let range = "/loki/api/v1/query_range";
+        let v = self
+            .get(client, b, range, &self.histogram_range_params(q))
+            .await?;
+        let counts = self.histogram_counts(q, &v).map_err(|r| decode(range, r))?;
+        let instant = "/loki/api/v1/query";
+        let mut tops = Vec::new();
+        for label in ["host", "program"] {
+            let v = self
+                .get(client, b, instant, &self.histogram_top_params(q, label))
+                .await?;
+            tops.push(loki_top(&v, label).map_err(|r| decode(instant, r))?);
+        }
+        let programs = tops.pop().unwrap_or_default();
+        let hosts = tops.pop().unwrap_or_default();
+        Ok(HistAnswer {
+            counts,
+            hosts,
+            programs,
+            approximate: false,
+            notice: None,
+        })
+    }
+
     /// One `query_range` for [`LokiTail::params`], applied: new lines and whether more wait.
     async fn poll(&mut self, client: &Client, b: &HttpBackend) -> Result<Page, HttpError> {
         let url = format!("{}/loki/api/v1/query_range", b.url);
@@ -324,6 +491,55 @@ impl Tail for LokiTail {
             more,
         })
     }
+}
+
+/// `data.result` of a successful answer of `kind` (`matrix`, `vector`).
+fn loki_result<'a>(v: &'a Value, kind: &str) -> Result<&'a Vec<Value>, String> {
+    if v.get("status").and_then(Value::as_str) != Some("success") {
+        return Err("status is not success".into());
+    }
+    let got = v.pointer("/data/resultType").and_then(Value::as_str);
+    if got != Some(kind) {
+        return Err(format!(
+            "expected a {kind} result, got {}",
+            got.map(sanitize).unwrap_or("none".into())
+        ));
+    }
+    v.pointer("/data/result")
+        .and_then(Value::as_array)
+        .ok_or_else(|| "answer has no data.result".into())
+}
+
+/// One metric point: `[<seconds>, "<value>"]`.
+fn loki_point(p: &Value) -> Result<(f64, u64), String> {
+    let t = p.get(0).and_then(Value::as_f64);
+    let n = p
+        .get(1)
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse::<f64>().ok());
+    match (t, n) {
+        (Some(t), Some(n)) if n.is_finite() && n >= 0.0 => Ok((t, n.round() as u64)),
+        _ => Err(format!(
+            "a point that is not [seconds, \"count\"]: {}",
+            crate::model::text::fit(&sanitize(&p.to_string()), 60)
+        )),
+    }
+}
+
+/// The top terms of a `topk(5, sum by (label) …)` answer (a `vector`).
+fn loki_top(v: &Value, label: &str) -> Result<Vec<Term>, String> {
+    let mut named = Vec::new();
+    for s in loki_result(v, "vector")? {
+        let Some(name) = s
+            .pointer(&format!("/metric/{label}"))
+            .and_then(Value::as_str)
+        else {
+            continue;
+        };
+        let (_, n) = loki_point(s.get("value").unwrap_or(&Value::Null))?;
+        named.push((sanitize(name).into_owned(), n));
+    }
+    Ok(top_n(named.iter().map(|(k, n)| (k.as_str(), *n)), TOP_N))
 }
 
 #[cfg(test)]
@@ -389,5 +605,87 @@ mod tests {
             limit(&LokiTail::new("{job=\"syslog\"}".into(), None)).as_deref(),
             Some("500")
         );
+    }
+}
+
+#[cfg(test)]
+mod histogram_tests {
+    use super::*;
+    use crate::model::histogram::{Buckets, CRIT, ERR};
+    use serde_json::json;
+
+    fn query(errors_only: bool) -> HistQuery {
+        let end = DateTime::parse_from_rfc3339("2026-12-03T13:59:10Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        HistQuery {
+            buckets: Buckets::ending_at(end, 3600, 60, chrono_tz::UTC),
+            window: 3600,
+            zone: "UTC".into(),
+            errors_only,
+            hosts: Vec::new(),
+        }
+    }
+
+    fn param(p: &[(String, String)], k: &str) -> String {
+        p.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    }
+
+    #[test]
+    fn metric_queries_have_the_documented_shape() {
+        let t = LokiTail::new("{job=\"syslog\"}".into(), None);
+        let p = t.histogram_range_params(&query(false));
+        assert_eq!(
+            param(&p, "query"),
+            "sum by (level, detected_level) (count_over_time({job=\"syslog\"} [1m]))"
+        );
+        assert_eq!(param(&p, "step"), "60");
+        let p = t.histogram_top_params(&query(false), "host");
+        assert_eq!(
+            param(&p, "query"),
+            "topk(5, sum by (host) (count_over_time({job=\"syslog\"} [1h])))"
+        );
+        let t = t.level_label(Some("severity".into()));
+        let p = t.histogram_top_params(&query(true), "program");
+        assert!(
+            param(&p, "query").contains("| severity=~\"(?i)(emerg|alert"),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn matrix_points_land_in_the_bucket_that_ends_there() {
+        let t = LokiTail::new("{job=\"syslog\"}".into(), None);
+        let q = query(false);
+        let end_first = q.buckets.bucket_start(1).timestamp();
+        let v = json!({"status": "success", "data": {"resultType": "matrix", "result": [
+            {"metric": {"level": "error"}, "values": [[end_first, "3"], [end_first + 60, "0"]]},
+            {"metric": {"detected_level": "critical"}, "values": [[end_first + 60, "2"]]},
+            {"metric": {}, "values": [[end_first, "5"]]}]}});
+        let c = t.histogram_counts(&q, &v).unwrap();
+        assert_eq!(c[0][ERR], 3);
+        assert_eq!(c[0][OTHER], 5, "no level label: other");
+        assert_eq!(c[1][CRIT], 2, "detected_level when level is absent");
+        let bad = json!({"status": "success", "data": {"resultType": "matrix", "result": [
+            {"metric": {}, "values": [[end_first, 3]]}]}});
+        assert!(t.histogram_counts(&q, &bad).unwrap_err().contains("point"));
+        let streams = json!({"status": "success", "data": {"resultType": "streams", "result": []}});
+        assert!(t
+            .histogram_counts(&q, &streams)
+            .unwrap_err()
+            .contains("expected a matrix"));
+        let top = loki_top(
+            &json!({"status": "success", "data": {"resultType": "vector", "result": [
+                {"metric": {"host": "web-2"}, "value": [1, "4"]},
+                {"metric": {"host": "web-1"}, "value": [1, "4"]},
+                {"metric": {}, "value": [1, "9"]}]}}),
+            "host",
+        )
+        .unwrap();
+        assert_eq!(top[0].name, "web-1");
+        assert_eq!(top.len(), 2);
     }
 }

@@ -69,8 +69,13 @@ impl LogsSource {
             LogsKind::Elasticsearch { index } => self.run_tail(EsTail::new(index)).await,
             LogsKind::Loki { query, tenant } => {
                 let zone = self.profile.timezone;
-                self.run_tail(LokiTail::new(query, tenant).in_zone(zone))
-                    .await
+                let label = self.profile.level_label.clone();
+                self.run_tail(
+                    LokiTail::new(query, tenant)
+                        .in_zone(zone)
+                        .level_label(label),
+                )
+                .await
             }
         }
     }

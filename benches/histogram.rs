@@ -1,0 +1,248 @@
+//! The logs histogram (issue 22) over a full 100 000-line ring (an hour of lines from 200 hosts and
+//! 12 programs, every severity), goal < 5 ms:
+//!
+//! * `recount_100k`: the counts made again from the whole ring (per bucket by severity class, the
+//!   host and program maps) plus the top five of each — what happens when the buckets move (the
+//!   window's end crossing a bucket boundary, `+`/`-`, a resize) or the filter, scope or threshold
+//!   changes. The worst case.
+//! * `frame_660_lines`: what a frame costs while lines pour in (20 000 lines/s at 30 frames/s):
+//!   660 lines pushed into the full ring — each counted into its bucket on arrival and the line it
+//!   evicts counted out — then the top lists brought up to date. Against `push_660_closed`, the
+//!   same pushes with the histogram closed, the difference is the histogram's share.
+//! * `draw_200x50`: one full frame at 200×50 with the histogram open (`ui::draw` into
+//!   `TestBackend`): the drawing reads the kept counts only.
+//!
+//! Times are this thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`, as `benches/budgets.rs` measures):
+//! on a machine busy with other work a thread waits for a core as long as it runs, and that wait
+//! is not the console's cost. `HIST_CLOCK=wall` measures wall time instead.
+//!
+//! `cargo bench --bench histogram`; under `cargo test --all-targets` criterion runs each once.
+
+use std::hint::black_box;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use criterion::measurement::{Measurement, ValueFormatter};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+use opsconsole::keymap::Keymap;
+use opsconsole::model::LogLine;
+use opsconsole::state::histogram::refresh_local;
+use opsconsole::state::logs::Logs;
+use opsconsole::theme::Theme;
+
+const RING: usize = 100_000;
+
+// ------------------------------------------------------------------------------- the clock
+
+/// Nanoseconds this thread has run on a CPU (`clock_gettime(CLOCK_THREAD_CPUTIME_ID)`).
+fn thread_cpu_ns() -> u64 {
+    #[repr(C)]
+    struct Timespec {
+        tv_sec: i64,
+        tv_nsec: i64,
+    }
+    extern "C" {
+        fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
+    }
+    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+    let mut t = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid, writable timespec (64-bit Linux layout); the call only writes it.
+    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    assert_eq!(
+        rc, 0,
+        "clock_gettime(CLOCK_THREAD_CPUTIME_ID); HIST_CLOCK=wall avoids it"
+    );
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+fn wall_clock() -> bool {
+    static WALL: OnceLock<bool> = OnceLock::new();
+    *WALL.get_or_init(|| std::env::var("HIST_CLOCK").is_ok_and(|v| v == "wall"))
+}
+
+/// Criterion measurement on thread CPU time (or wall time with `HIST_CLOCK=wall`).
+struct Clock;
+
+impl Measurement for Clock {
+    type Intermediate = (Instant, u64);
+    type Value = std::time::Duration;
+    fn start(&self) -> (Instant, u64) {
+        (
+            Instant::now(),
+            if wall_clock() { 0 } else { thread_cpu_ns() },
+        )
+    }
+    fn end(&self, m: (Instant, u64)) -> std::time::Duration {
+        if wall_clock() {
+            m.0.elapsed()
+        } else {
+            std::time::Duration::from_nanos(thread_cpu_ns().saturating_sub(m.1))
+        }
+    }
+    fn add(&self, a: &std::time::Duration, b: &std::time::Duration) -> std::time::Duration {
+        *a + *b
+    }
+    fn zero(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+    fn to_f64(&self, v: &std::time::Duration) -> f64 {
+        v.as_nanos() as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &Nanos
+    }
+}
+
+struct Nanos;
+
+impl ValueFormatter for Nanos {
+    fn scale_values(&self, ns: f64, values: &mut [f64]) -> &'static str {
+        let (factor, unit) = if ns < 1e3 {
+            (1.0, "ns")
+        } else if ns < 1e6 {
+            (1e-3, "µs")
+        } else {
+            (1e-6, "ms")
+        };
+        for v in values {
+            *v *= factor;
+        }
+        unit
+    }
+
+    fn scale_throughputs(&self, _: f64, _: &Throughput, values: &mut [f64]) -> &'static str {
+        for v in values {
+            *v = 1e9 / *v;
+        }
+        "/s"
+    }
+
+    fn scale_for_machines(&self, _: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
+
+fn end() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 5, 14, 0, 0).unwrap()
+}
+
+/// The window's end: inside the last minute of the lines, so the hour of buckets holds them all.
+fn now() -> DateTime<Utc> {
+    end() - Duration::seconds(1)
+}
+
+/// Deterministic lines: `n` of them over the hour before `end()`.
+fn lines(n: usize, seed: u64) -> Vec<LogLine> {
+    let hosts: Vec<String> = (0..200).map(|i| format!("web-{i}")).collect();
+    let programs = [
+        "sshd", "nginx", "postgres", "cron", "kernel", "haproxy", "redis", "app", "systemd",
+        "envoy", "vault", "dockerd",
+    ];
+    let mut x = seed | 1;
+    let mut next = move || {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    };
+    let span_ms = 3_600_000i64;
+    (0..n)
+        .map(|i| {
+            let at = end() - Duration::milliseconds(span_ms - (i as i64 * span_ms) / n as i64);
+            LogLine {
+                time: Some(at),
+                host: hosts[(next() % 200) as usize].as_str().into(),
+                program: programs[(next() % 12) as usize].into(),
+                severity: Some((next() % 8) as u8),
+                message: "upstream timed out while reading response header".into(),
+                ..Default::default()
+            }
+        })
+        .collect()
+}
+
+fn full_ring(open: bool) -> Logs {
+    let mut l = Logs::with_capacity(RING);
+    l.hist.open = open;
+    l.hist.columns = 60; // 1 m buckets
+    refresh_local(&mut l, now());
+    l.extend(lines(RING, 7));
+    refresh_local(&mut l, now());
+    l
+}
+
+fn bench(c: &mut Criterion<Clock>) {
+    let mut g = c.benchmark_group("histogram");
+    g.sample_size(30);
+
+    let mut ring = full_ring(true);
+    g.bench_function("recount_100k", |b| {
+        b.iter(|| {
+            ring.hist.invalidate();
+            refresh_local(&mut ring, now());
+            black_box(ring.hist.view().map(|v| v.total));
+        })
+    });
+    let v = ring.hist.view().unwrap();
+    assert_eq!(v.total, RING as u64, "every line of the ring in the window");
+    assert_eq!(v.hosts.len(), 5);
+
+    // Lines arriving in the newest bucket, evicting the oldest: the buckets do not move.
+    let batch = lines(660, 11)
+        .into_iter()
+        .map(|mut l| {
+            l.time = Some(end() - Duration::seconds(1));
+            l
+        })
+        .collect::<Vec<_>>();
+    let mut ring = full_ring(true);
+    g.bench_function("frame_660_lines", |b| {
+        b.iter(|| {
+            ring.extend(batch.iter().cloned());
+            refresh_local(&mut ring, now());
+            black_box(ring.hist.view().map(|v| v.total));
+        })
+    });
+    let mut closed = full_ring(false);
+    g.bench_function("push_660_closed", |b| {
+        b.iter(|| {
+            closed.extend(batch.iter().cloned());
+            black_box(closed.len());
+        })
+    });
+
+    let mut s = opsconsole::state::State::new("prod", "/services/", "bench", now());
+    s.zone = opsconsole::model::DisplayZone::Utc;
+    s.backends.logs = Some("redis".into());
+    opsconsole::state::update(&mut s, opsconsole::model::Msg::LogLines(lines(RING, 7)));
+    s.focus = opsconsole::state::Pane::Logs;
+    let keymap = Keymap::resolve(None).unwrap();
+    let theme = Theme::resolve(None, None, false).unwrap();
+    let area = ratatui::layout::Rect::new(0, 0, 200, 50);
+    let v = opsconsole::ui::layout::viewports(area, &s);
+    opsconsole::state::set_viewports(&mut s, v);
+    opsconsole::state::handle_action(&mut s, opsconsole::action::Action::Histogram);
+    let mut terminal = Terminal::new(TestBackend::new(200, 50)).unwrap();
+    g.bench_function("draw_200x50", |b| {
+        b.iter(|| {
+            terminal
+                .draw(|f| opsconsole::ui::draw(f, &s, &theme, &keymap))
+                .unwrap();
+        })
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(Clock);
+    targets = bench
+}
+criterion_main!(benches);

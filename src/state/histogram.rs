@@ -673,6 +673,49 @@ mod tests {
     }
 
     #[test]
+    fn records_keep_the_counts_equal_to_a_recount() {
+        // A stack trace is one record: the histogram counts what the pane shows, and keeps
+        // counting right as continuation lines match a filter and as heads leave the ring.
+        let counts = |l: &mut Logs| {
+            refresh_local(l, t("2026-12-03T14:00:30Z"));
+            let live = l.hist.view().unwrap().total;
+            l.hist.invalidate();
+            refresh_local(l, t("2026-12-03T14:00:30Z"));
+            (live, l.hist.view().unwrap().total)
+        };
+        let mut l = Logs::with_capacity(4);
+        l.hist.open = true;
+        l.hist.columns = 60;
+        refresh_local(&mut l, t("2026-12-03T14:00:30Z"));
+        let mut trace = |msg: &str| {
+            let mut x = line("2026-12-03T14:00:01Z", "web-1", "java", Some(3));
+            x.message = msg.into();
+            x
+        };
+        l.push(trace("Exception: boom"));
+        l.push(trace("  at a"));
+        l.push(trace("  at b"));
+        let (live, recount) = counts(&mut l);
+        assert_eq!((live, recount), (1, 1));
+        // The head leaves: its two lines are shown, and counted, on their own.
+        l.push(line("2026-12-03T14:00:02Z", "web-2", "app", Some(6)));
+        l.push(line("2026-12-03T14:00:03Z", "web-2", "app", Some(6)));
+        let (live, recount) = counts(&mut l);
+        assert_eq!(live, recount);
+        // A filter matching only a continuation line counts its record once.
+        let mut l = Logs::with_capacity(10);
+        l.hist.open = true;
+        l.hist.columns = 60;
+        l.set_filter(Filter::parse("at b").unwrap());
+        refresh_local(&mut l, t("2026-12-03T14:00:30Z"));
+        l.push(trace("Exception: boom"));
+        l.push(trace("  at a"));
+        l.push(trace("  at b"));
+        let (live, recount) = counts(&mut l);
+        assert_eq!((live, recount), (1, 1));
+    }
+
+    #[test]
     fn top_ties_are_stable_and_errors_only_counts_errors() {
         let mut l = opened(60, 1);
         for (host, program, sev) in [

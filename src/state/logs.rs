@@ -405,6 +405,8 @@ impl Logs {
         }
         if let Err(at) = self.hits.binary_search(&head) {
             self.hits.insert(at, head);
+            // With a filter the histogram counts the matches: the record is one now.
+            self.hist.line_in(&self.lines[h]);
         }
         match self.matches.binary_search(&head) {
             Ok(_) => 0,
@@ -433,11 +435,16 @@ impl Logs {
         if hit {
             if let Err(at) = self.hits.binary_search(&seq) {
                 self.hits.insert(at, seq);
+                self.hist.line_in(&self.lines[i]);
             }
         }
         if self.filter.is_none() || hit || self.mode == FilterMode::Highlight {
             if let Err(at) = self.matches.binary_search(&seq) {
                 self.matches.insert(at, seq);
+                if self.filter.is_none() {
+                    // Without a filter the histogram counts what is shown: one line more.
+                    self.hist.line_in(&self.lines[i]);
+                }
             }
         }
     }

@@ -38,6 +38,10 @@ use opsconsole::model::{
 use opsconsole::state::{self, State};
 use opsconsole::theme::Theme;
 
+#[path = "common/cpu_clock.rs"]
+mod cpu_clock;
+use cpu_clock::thread_cpu_ns;
+
 const WIDTH: u16 = 200;
 const HEIGHT: u16 = 60;
 const FULL_MEMBERS: usize = 100_000;
@@ -71,31 +75,6 @@ const WORDS: [&str; 16] = [
 ];
 
 // ------------------------------------------------------------------------------- the clock
-
-/// Nanoseconds this thread has run on a CPU: `clock_gettime(CLOCK_THREAD_CPUTIME_ID)` (libc is
-/// linked by std anyway; /proc/thread-self/schedstat is only as fresh as the last scheduler tick).
-fn thread_cpu_ns() -> u64 {
-    #[repr(C)]
-    struct Timespec {
-        tv_sec: i64,
-        tv_nsec: i64,
-    }
-    extern "C" {
-        fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
-    }
-    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-    let mut t = Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `t` is a valid, writable timespec (64-bit Linux layout); the call only writes it.
-    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut t) };
-    assert_eq!(
-        rc, 0,
-        "clock_gettime(CLOCK_THREAD_CPUTIME_ID); BUDGETS_CLOCK=wall avoids it"
-    );
-    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
-}
 
 fn wall_clock() -> bool {
     static WALL: OnceLock<bool> = OnceLock::new();

@@ -34,33 +34,13 @@ use opsconsole::state::histogram::refresh_local;
 use opsconsole::state::logs::Logs;
 use opsconsole::theme::Theme;
 
+#[path = "common/cpu_clock.rs"]
+mod cpu_clock;
+use cpu_clock::thread_cpu_ns;
+
 const RING: usize = 100_000;
 
 // ------------------------------------------------------------------------------- the clock
-
-/// Nanoseconds this thread has run on a CPU (`clock_gettime(CLOCK_THREAD_CPUTIME_ID)`).
-fn thread_cpu_ns() -> u64 {
-    #[repr(C)]
-    struct Timespec {
-        tv_sec: i64,
-        tv_nsec: i64,
-    }
-    extern "C" {
-        fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
-    }
-    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-    let mut t = Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `t` is a valid, writable timespec (64-bit Linux layout); the call only writes it.
-    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut t) };
-    assert_eq!(
-        rc, 0,
-        "clock_gettime(CLOCK_THREAD_CPUTIME_ID); HIST_CLOCK=wall avoids it"
-    );
-    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
-}
 
 fn wall_clock() -> bool {
     static WALL: OnceLock<bool> = OnceLock::new();

@@ -687,7 +687,7 @@ mod tests {
         l.hist.open = true;
         l.hist.columns = 60;
         refresh_local(&mut l, t("2026-12-03T14:00:30Z"));
-        let mut trace = |msg: &str| {
+        let trace = |msg: &str| {
             let mut x = line("2026-12-03T14:00:01Z", "web-1", "java", Some(3));
             x.message = msg.into();
             x

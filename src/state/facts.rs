@@ -517,6 +517,8 @@ pub fn backend_started(
             let mut logs =
                 logs::Logs::with_capacity(log_capacity.unwrap_or(logs::DEFAULT_CAPACITY));
             logs.view.set_rows(state.viewports.logs_rows);
+            // The histogram's buckets are aligned in the display zone.
+            logs.hist.zone = state.zone.as_tz();
             state.logs = logs;
         }
         SourceKind::Etcd => {}
@@ -545,6 +547,7 @@ fn backend_stopped(state: &mut State, kind: SourceKind) {
             state.backends.logs = None;
             let mut logs = logs::Logs::default();
             logs.view.set_rows(state.viewports.logs_rows);
+            logs.hist.zone = state.zone.as_tz();
             state.logs = logs;
         }
         SourceKind::Etcd => {}

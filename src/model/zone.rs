@@ -27,7 +27,8 @@ impl DisplayZone {
             "local" | "Local" => Ok(DisplayZone::Local),
             "UTC" | "utc" | "Z" => Ok(DisplayZone::Utc),
             other => other.parse::<chrono_tz::Tz>().map(DisplayZone::Named).map_err(|_| {
-                format!("\"{other}\" is not an IANA zone name (e.g. Europe/Berlin, America/New_York, UTC, local)")
+                // Debug-quoted: a name holding escape sequences is shown, never obeyed.
+                format!("{other:?} is not an IANA zone name (e.g. Europe/Berlin, America/New_York, UTC, local)")
             }),
         }
     }

@@ -31,6 +31,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use common::stall::{Mode as StallMode, StallServer};
 use common::wait::{pump_until, Pump};
 use common::{free_port, wait_until_async};
 
@@ -678,4 +679,389 @@ async fn logs_loki_survives_outages() {
         "line 0 | line 1 | line 2 | line 3",
         "every line once, in order"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stalls: the backend accepts and then stops answering (`common::stall`).
+//
+// The source's URL points at a stall server that forwards to the test's HTTP server while the
+// backend is healthy. The stall is switched on mid-session; every poll must end within
+// `timeout_secs` (+ a margin), the pane must go `Retrying` (the title `STALE` with the age) with
+// its rows kept, and when the stall server forwards again the pane must be `Live` by itself and
+// show exactly what the server serves.
+
+/// A poll may end this much after `timeout_secs` (scheduling on a loaded 2-core machine).
+const STALL_MARGIN: Duration = Duration::from_millis(1500);
+
+/// Drives `pane` (already pointed at `stall`, which forwards to `server`) through one stall in
+/// `stall_mode` and back to `normal`. Returns (time from the first stalled connection to
+/// `Retrying`, time from the repair to `Live`, the error shown).
+#[allow(clippy::too_many_arguments)]
+async fn stall_and_recover(
+    name: &str,
+    kind: SourceKind,
+    timeout: Duration,
+    stall: &StallServer,
+    stall_mode: StallMode,
+    normal: StallMode,
+    pane: &mut Pane,
+    fingerprint: Fingerprint,
+    change: &dyn Fn(),
+) -> (Duration, Duration, String) {
+    pane.until("Live with data through the stall server", |p| {
+        p.health() == Some(&Health::Live) && fingerprint(&p.state).is_some()
+    })
+    .await;
+    let good = fingerprint(&pane.state).expect("data before the stall");
+    let mark = pane.healths.len();
+    let before = stall.stalled().len();
+    stall.set_mode(stall_mode).await;
+    pane.until("Retrying while the backend stalls", |p| {
+        p.retrying_since(mark).is_some()
+    })
+    .await;
+    let noticed = Instant::now();
+    let (_, _, error) = pane
+        .retrying_since(mark)
+        .expect("a Retrying report was just seen");
+    let first = *stall
+        .stalled()
+        .get(before)
+        .unwrap_or_else(|| panic!("{name}: Retrying, but no request ever reached the stall"));
+    let bounded = noticed.saturating_duration_since(first);
+    eprintln!("{name}: stalled → Retrying after {bounded:.2?}: {error}");
+    assert!(
+        bounded <= timeout + STALL_MARGIN,
+        "{name}: the stalled poll took {bounded:?}, more than timeout {timeout:?} + {STALL_MARGIN:?}"
+    );
+    // The title says STALE with the age of the rows, and the rows are kept.
+    pane.state.now = Utc::now();
+    let age = pane.state.stale_for(kind);
+    assert!(age.is_some(), "{name}: the pane is not marked stale");
+    let screen = common::headless::screen(&mut pane.state, 200, 50);
+    assert!(
+        screen.contains("STALE"),
+        "{name}: no STALE title:\n{screen}"
+    );
+    // The stall lasts: a second attempt stalls too, and still the rows stay.
+    pane.until("a second Retrying during the stall", |p| {
+        p.healths[mark..]
+            .iter()
+            .filter(|(_, h)| matches!(h, Health::Retrying { .. }))
+            .count()
+            >= 2
+    })
+    .await;
+    assert!(
+        stall.stalled().len() >= before + 2,
+        "{name}: the retry did not reach the stalled server"
+    );
+    assert_eq!(
+        fingerprint(&pane.state).as_deref(),
+        Some(good.as_str()),
+        "{name}: the rows shown before the stall must stay"
+    );
+    // The backend answers again, with newer data.
+    change();
+    let mark = pane.healths.len();
+    stall.set_mode(normal).await;
+    let recovered = pane
+        .until("Live with the new data after the stall", |p| {
+            p.live_since(mark) && fingerprint(&p.state).is_some_and(|f| f != good)
+        })
+        .await;
+    eprintln!("{name}: repaired → Live after {recovered:.2?}");
+    (bounded, recovered, error)
+}
+
+/// The test server up behind a stall server that forwards to it.
+async fn behind_stall() -> (Backend, StallServer) {
+    let mut server = Backend::new();
+    server.up().await;
+    let stall = StallServer::start(StallMode::Forward(server.port)).await;
+    (server, stall)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stall_body_checks_alertmanager() {
+    let (server, stall) = behind_stall().await;
+    server.route("/api/v2/alerts", alerts_body(0));
+    server.route("/api/v2/silences", "[]".into());
+    let p = parse_profile(&format!(
+        "checks = {{ kind = \"alertmanager\", url = \"{}\", interval_secs = 1, timeout_secs = 1 }}",
+        stall.url("http")
+    ));
+    let (tx, rx) = mpsc::channel(256);
+    let (ctx, crx) = mpsc::channel(16);
+    let task = tokio::spawn(ChecksSource::new(p.checks.unwrap(), tx, crx).run());
+    let mut pane = Pane::new(SourceKind::Checks.of(ClusterId(0)), rx, task);
+    pane.cmds = Some(ctx);
+    let (_, _, error) = stall_and_recover(
+        "checks/alertmanager",
+        SourceKind::Checks,
+        Duration::from_secs(1),
+        &stall,
+        StallMode::StallBody,
+        StallMode::Forward(server.port),
+        &mut pane,
+        checks_fingerprint,
+        &|| server.route("/api/v2/alerts", alerts_body(1)),
+    )
+    .await;
+    assert!(error.contains("no answer within 1 s"), "{error}");
+    // Ground truth: the rows are the two alerts the server serves now.
+    assert_eq!(
+        checks_fingerprint(&pane.state).as_deref(),
+        Some("web-0/Alert0=2 round 0, web-1/Alert1=2 round 1")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stall_body_metrics_graphite_and_prometheus() {
+    for (kind, path, section) in [
+        (
+            "graphite",
+            "/render",
+            "series = [{ name = \"cpu\", target = \"stats.cpu\" }]",
+        ),
+        (
+            "prometheus",
+            "/api/v1/query_range",
+            "series = [{ name = \"up\", query = \"up\" }]",
+        ),
+    ] {
+        let body = |round: usize| match kind {
+            "graphite" => graphite_body(round),
+            _ => prometheus_body(round),
+        };
+        let (server, stall) = behind_stall().await;
+        server.route(path, body(0));
+        let mut pane = metrics_pane(format!(
+            "metrics = {{ kind = \"{kind}\", url = \"{}\", interval_secs = 1, timeout_secs = 1, {section} }}",
+            stall.url("http")
+        ))
+        .await;
+        let (_, _, error) = stall_and_recover(
+            &format!("metrics/{kind}"),
+            SourceKind::Metrics,
+            Duration::from_secs(1),
+            &stall,
+            StallMode::StallBody,
+            StallMode::Forward(server.port),
+            &mut pane,
+            metrics_fingerprint,
+            &|| server.route(path, body(1)),
+        )
+        .await;
+        assert!(error.contains("no answer within 1 s"), "{error}");
+        // Ground truth: the last point the server serves (round 1: 100 + 29).
+        let shown = metrics_fingerprint(&pane.state).expect("series");
+        assert!(shown.ends_with("=Some(129.0)"), "{kind}: {shown}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stall_body_logs_elasticsearch_and_loki() {
+    let es_base = Utc::now().timestamp_millis() - 60_000;
+    let loki_base = Utc::now().timestamp_nanos_opt().unwrap_or_default() as i128 - 60_000_000_000;
+    for kind in ["elasticsearch", "loki"] {
+        let (path, extra) = match kind {
+            "elasticsearch" => ("/logstash-", ""),
+            _ => ("/loki/api/v1/query_range", ", query = '{job=\"app\"}'"),
+        };
+        let body = |round: usize| match kind {
+            "elasticsearch" => es_body(es_base, round),
+            _ => loki_body(loki_base, round),
+        };
+        let (server, stall) = behind_stall().await;
+        server.route(path, body(0));
+        let p = parse_profile(&format!(
+            "logs = {{ kind = \"{kind}\", url = \"{}\"{extra}, interval_secs = 1, timeout_secs = 1 }}",
+            stall.url("http")
+        ));
+        let (tx, rx) = mpsc::channel(256);
+        let task = tokio::spawn(LogsSource::new(p.logs.unwrap(), tx).run());
+        let mut pane = Pane::new(SourceKind::Logs.of(ClusterId(0)), rx, task);
+        let (_, _, error) = stall_and_recover(
+            &format!("logs/{kind}"),
+            SourceKind::Logs,
+            Duration::from_secs(1),
+            &stall,
+            StallMode::StallBody,
+            StallMode::Forward(server.port),
+            &mut pane,
+            logs_fingerprint,
+            &|| server.route(path, body(2)),
+        )
+        .await;
+        assert!(error.contains("no answer within 1 s"), "{error}");
+        // Ground truth: every line the server serves, once, in order.
+        assert_eq!(
+            logs_fingerprint(&pane.state).as_deref(),
+            Some("line 0 | line 1 | line 2"),
+            "{kind}"
+        );
+    }
+}
+
+/// An https:// checks backend whose listener accepts TCP and never answers the ClientHello; then
+/// a real TLS server (rustls, certificates from a throw-away CA given as `ca`) takes its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stall_tls_handshake_checks() {
+    let certs = common::tls::Certs::generate();
+    let (server, stall) = behind_stall().await;
+    server.route("/api/v2/alerts", alerts_body(0));
+    server.route("/api/v2/silences", "[]".into());
+    let front = common::stall::https_front(&certs.server_cert, &certs.server_key, server.port);
+    stall.set_mode(StallMode::Forward(front)).await;
+    let p = parse_profile(&format!(
+        "checks = {{ kind = \"alertmanager\", url = \"{}\", ca = \"{}\", interval_secs = 1, timeout_secs = 1 }}",
+        stall.url("https"),
+        certs.ca.display()
+    ));
+    let (tx, rx) = mpsc::channel(256);
+    let (ctx, crx) = mpsc::channel(16);
+    let task = tokio::spawn(ChecksSource::new(p.checks.unwrap(), tx, crx).run());
+    let mut pane = Pane::new(SourceKind::Checks.of(ClusterId(0)), rx, task);
+    pane.cmds = Some(ctx);
+    let (_, _, error) = stall_and_recover(
+        "checks/alertmanager over TLS",
+        SourceKind::Checks,
+        Duration::from_secs(1),
+        &stall,
+        StallMode::Hold,
+        StallMode::Forward(front),
+        &mut pane,
+        checks_fingerprint,
+        &|| server.route("/api/v2/alerts", alerts_body(1)),
+    )
+    .await;
+    assert!(
+        error.contains("within 1 s") || error.to_lowercase().contains("timed out"),
+        "the error says it timed out: {error}"
+    );
+    assert_eq!(
+        checks_fingerprint(&pane.state).as_deref(),
+        Some("web-0/Alert0=2 round 0, web-1/Alert1=2 round 1")
+    );
+}
+
+/// etcd: the only endpoint accepts TCP and never answers the HTTP/2 preface, at start. The
+/// members pane must say `Retrying` within `connect_timeout_secs` (+ 1 s the connect is given
+/// over it, + a margin), not stay `Connecting`; when a real etcd answers on that address the
+/// pane is `Live` by itself with exactly etcd's members. Then the same mid-session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stall_etcd_handshake_at_start_and_mid_session() {
+    use common::etcd_console::{etcd_members, profile, Console, RECONNECT};
+    let etcd = common::Etcd::start();
+    etcd.ctl(&["put", "/services/web/web-1", "10.0.0.1:80"]);
+    let stall = StallServer::start(StallMode::Hold).await;
+    let p = profile(&[stall.url("http")]);
+    let connect = p.connect_timeout;
+    let started = Instant::now();
+    let mut c = Console::start(p);
+    c.until(
+        connect + Duration::from_secs(1) + STALL_MARGIN,
+        "Retrying while the only member never answers the handshake",
+        |c| c.retrying_since(0).is_some(),
+    )
+    .await;
+    let bounded = started.elapsed();
+    let error = match c
+        .healths
+        .iter()
+        .find(|h| matches!(h, Health::Retrying { .. }))
+    {
+        Some(Health::Retrying { error, .. }) => error.clone(),
+        _ => String::new(),
+    };
+    eprintln!("etcd stalled at start → Retrying after {bounded:.2?}: {error}");
+    assert!(!stall.stalled().is_empty(), "the console reached the stall");
+    stall.set_mode(StallMode::Forward(etcd.client_port)).await;
+    let t = c
+        .until(RECONNECT, "Live with etcd's members", |c| {
+            c.is_live() && c.members() == etcd_members(&etcd)
+        })
+        .await;
+    eprintln!("etcd stall at start repaired → Live after {t:.2?}");
+
+    // Mid-session: every connection is dropped and the reconnects meet the stall.
+    let mark = c.healths.len();
+    let before = stall.stalled().len();
+    stall.set_mode(StallMode::Hold).await;
+    c.until(RECONNECT, "Retrying, and a reconnect met the stall", |c| {
+        c.retrying_since(mark).is_some() && stall.stalled().len() > before
+    })
+    .await;
+    // A reconnect that meets the stall ends within the connect timeout (+ 1 s) and is retried:
+    // the pane is never Live meanwhile.
+    c.idle(connect + Duration::from_secs(1) + STALL_MARGIN)
+        .await;
+    assert!(
+        !c.healths[mark..].contains(&Health::Live),
+        "Live while the member stalls: {:?}",
+        &c.healths[mark..]
+    );
+    let stalled = stall.stalled();
+    assert!(
+        stalled.len() >= before + 2,
+        "the stalled reconnect was given up and tried again ({} stalls)",
+        stalled.len() - before
+    );
+    etcd.ctl(&["put", "/services/web/web-2", "10.0.0.2:80"]);
+    stall.set_mode(StallMode::Forward(etcd.client_port)).await;
+    let t = c
+        .until(RECONNECT, "Live again with etcd's members", |c| {
+            c.live_since(mark) && c.members() == etcd_members(&etcd)
+        })
+        .await;
+    eprintln!("etcd stall mid-session repaired → Live after {t:.2?}");
+}
+
+/// Sensu Go (the contract server of `common::sensu`, API key): the events request's body stalls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stall_body_checks_sensu_go() {
+    use common::sensu::{go_event, go_server, now, profile, GoFake, KEY_VAR};
+    let fake = GoFake::new(vec![go_event("web-1", "check_http", 2, now())]);
+    let sensu = go_server(&fake).await;
+    let port: u16 = sensu
+        .url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("the contract server's port");
+    let stall = StallServer::start(StallMode::Forward(port)).await;
+    let p = profile(
+        "sensu-go",
+        &stall.url("http"),
+        &format!(", api_key_env = \"{KEY_VAR}\", interval_secs = 1, timeout_secs = 1"),
+    );
+    let (tx, rx) = mpsc::channel(256);
+    let (ctx, crx) = mpsc::channel(16);
+    let task = tokio::spawn(ChecksSource::new(p, tx, crx).run());
+    let mut pane = Pane::new(SourceKind::Checks.of(ClusterId(0)), rx, task);
+    pane.cmds = Some(ctx);
+    let (_, _, error) = stall_and_recover(
+        "checks/sensu-go",
+        SourceKind::Checks,
+        Duration::from_secs(1),
+        &stall,
+        StallMode::StallBody,
+        StallMode::Forward(port),
+        &mut pane,
+        checks_fingerprint,
+        &|| {
+            let mut f = fake.lock().unwrap_or_else(|e| e.into_inner());
+            f.events.push(go_event("web-2", "check_disk", 1, now()));
+        },
+    )
+    .await;
+    assert!(error.contains("no answer within 1 s"), "{error}");
+    // Ground truth: the rows are the two events the server serves now.
+    let shown = checks_fingerprint(&pane.state).expect("rows");
+    assert!(
+        shown.contains("web-1/check_http=2") && shown.contains("web-2/check_disk=1"),
+        "{shown}"
+    );
+    assert_eq!(pane.state.checks.results.len(), 2, "{shown}");
 }

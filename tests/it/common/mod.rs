@@ -283,6 +283,7 @@ pub mod metrics_source;
 pub mod panes;
 pub mod proxy;
 pub mod sensu;
+pub mod stall;
 pub mod tls;
 pub mod tmux;
 pub mod wait;

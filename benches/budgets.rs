@@ -20,11 +20,10 @@
 
 use std::hint::black_box;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use criterion::measurement::{Measurement, ValueFormatter};
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::{CrosstermBackend, TestBackend};
 use ratatui::Terminal;
@@ -38,9 +37,9 @@ use opsconsole::model::{
 use opsconsole::state::{self, State};
 use opsconsole::theme::Theme;
 
-#[path = "common/cpu_clock.rs"]
-mod cpu_clock;
-use cpu_clock::thread_cpu_ns;
+#[path = "common/clock.rs"]
+mod clock;
+use clock::{Clock, Mark};
 
 const WIDTH: u16 = 200;
 const HEIGHT: u16 = 60;
@@ -76,91 +75,18 @@ const WORDS: [&str; 16] = [
 
 // ------------------------------------------------------------------------------- the clock
 
-fn wall_clock() -> bool {
-    static WALL: OnceLock<bool> = OnceLock::new();
-    *WALL.get_or_init(|| std::env::var("BUDGETS_CLOCK").is_ok_and(|v| v == "wall"))
+/// The clock every budget is timed on (`BUDGETS_CLOCK=wall`: wall time).
+fn clock() -> Clock {
+    static CLOCK: OnceLock<Clock> = OnceLock::new();
+    *CLOCK.get_or_init(|| Clock::from_env("BUDGETS_CLOCK"))
 }
 
-/// A point on the chosen clock (thread CPU time, or wall time).
-#[derive(Clone, Copy)]
-struct Mark(Instant, u64);
-
 fn mark() -> Mark {
-    if wall_clock() {
-        Mark(Instant::now(), 0)
-    } else {
-        Mark(Instant::now(), thread_cpu_ns())
-    }
+    clock().mark()
 }
 
 fn since(m: Mark) -> Duration {
-    if wall_clock() {
-        m.0.elapsed()
-    } else {
-        Duration::from_nanos(thread_cpu_ns().saturating_sub(m.1))
-    }
-}
-
-/// Criterion measurement on that clock.
-struct Clock;
-
-impl Measurement for Clock {
-    type Intermediate = Mark;
-    type Value = Duration;
-    fn start(&self) -> Mark {
-        mark()
-    }
-    fn end(&self, m: Mark) -> Duration {
-        since(m)
-    }
-    fn add(&self, a: &Duration, b: &Duration) -> Duration {
-        *a + *b
-    }
-    fn zero(&self) -> Duration {
-        Duration::ZERO
-    }
-    fn to_f64(&self, v: &Duration) -> f64 {
-        v.as_nanos() as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        &Nanos
-    }
-}
-
-struct Nanos;
-
-impl ValueFormatter for Nanos {
-    fn scale_values(&self, ns: f64, values: &mut [f64]) -> &'static str {
-        let (factor, unit) = if ns < 1e3 {
-            (1.0, "ns")
-        } else if ns < 1e6 {
-            (1e-3, "µs")
-        } else if ns < 1e9 {
-            (1e-6, "ms")
-        } else {
-            (1e-9, "s")
-        };
-        for v in values {
-            *v *= factor;
-        }
-        unit
-    }
-
-    fn scale_throughputs(&self, _: f64, t: &Throughput, values: &mut [f64]) -> &'static str {
-        let n = match *t {
-            Throughput::Bytes(n) | Throughput::BytesDecimal(n) | Throughput::Elements(n) => n,
-            Throughput::Bits(n) => n,
-            Throughput::ElementsAndBytes { elements, .. } => elements,
-        } as f64;
-        for v in values {
-            *v = n * 1e9 / *v;
-        }
-        "/s"
-    }
-
-    fn scale_for_machines(&self, _: &mut [f64]) -> &'static str {
-        "ns"
-    }
+    clock().since(m)
 }
 
 // ------------------------------------------------------------------------------------ data
@@ -578,7 +504,7 @@ fn key_to_frame(c: &mut Criterion<Clock>) {
 
 criterion_group! {
     name = budgets;
-    config = Criterion::default().with_measurement(Clock);
+    config = Criterion::default().with_measurement(clock());
     targets = full_frame, key_to_frame
 }
 criterion_main!(budgets);

@@ -19,12 +19,9 @@
 //! `cargo bench --bench histogram`; under `cargo test --all-targets` criterion runs each once.
 
 use std::hint::black_box;
-use std::sync::OnceLock;
-use std::time::Instant;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use criterion::measurement::{Measurement, ValueFormatter};
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
@@ -34,80 +31,13 @@ use opsconsole::state::histogram::refresh_local;
 use opsconsole::state::logs::Logs;
 use opsconsole::theme::Theme;
 
-#[path = "common/cpu_clock.rs"]
-mod cpu_clock;
-use cpu_clock::thread_cpu_ns;
+#[path = "common/clock.rs"]
+mod clock;
+use clock::Clock;
 
 const RING: usize = 100_000;
 
 // ------------------------------------------------------------------------------- the clock
-
-fn wall_clock() -> bool {
-    static WALL: OnceLock<bool> = OnceLock::new();
-    *WALL.get_or_init(|| std::env::var("HIST_CLOCK").is_ok_and(|v| v == "wall"))
-}
-
-/// Criterion measurement on thread CPU time (or wall time with `HIST_CLOCK=wall`).
-struct Clock;
-
-impl Measurement for Clock {
-    type Intermediate = (Instant, u64);
-    type Value = std::time::Duration;
-    fn start(&self) -> (Instant, u64) {
-        (
-            Instant::now(),
-            if wall_clock() { 0 } else { thread_cpu_ns() },
-        )
-    }
-    fn end(&self, m: (Instant, u64)) -> std::time::Duration {
-        if wall_clock() {
-            m.0.elapsed()
-        } else {
-            std::time::Duration::from_nanos(thread_cpu_ns().saturating_sub(m.1))
-        }
-    }
-    fn add(&self, a: &std::time::Duration, b: &std::time::Duration) -> std::time::Duration {
-        *a + *b
-    }
-    fn zero(&self) -> std::time::Duration {
-        std::time::Duration::ZERO
-    }
-    fn to_f64(&self, v: &std::time::Duration) -> f64 {
-        v.as_nanos() as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        &Nanos
-    }
-}
-
-struct Nanos;
-
-impl ValueFormatter for Nanos {
-    fn scale_values(&self, ns: f64, values: &mut [f64]) -> &'static str {
-        let (factor, unit) = if ns < 1e3 {
-            (1.0, "ns")
-        } else if ns < 1e6 {
-            (1e-3, "µs")
-        } else {
-            (1e-6, "ms")
-        };
-        for v in values {
-            *v *= factor;
-        }
-        unit
-    }
-
-    fn scale_throughputs(&self, _: f64, _: &Throughput, values: &mut [f64]) -> &'static str {
-        for v in values {
-            *v = 1e9 / *v;
-        }
-        "/s"
-    }
-
-    fn scale_for_machines(&self, _: &mut [f64]) -> &'static str {
-        "ns"
-    }
-}
 
 fn end() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 12, 5, 14, 0, 0).unwrap()
@@ -222,7 +152,7 @@ fn bench(c: &mut Criterion<Clock>) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default().with_measurement(Clock);
+    config = Criterion::default().with_measurement(Clock::from_env("HIST_CLOCK"));
     targets = bench
 }
 criterion_main!(benches);

@@ -282,10 +282,7 @@ fn end_of(
     zone: DisplayZone,
 ) -> Result<Option<(std::time::Duration, Option<String>)>, String> {
     let t = text.trim();
-    let (until, rest) = match t.get(..6) {
-        Some(p) if p.eq_ignore_ascii_case("until ") => (true, t[6..].trim()),
-        _ => (false, t),
-    };
+    let (until, rest) = split_until(t);
     if !until {
         let as_duration = super::checks::parse_duration(t);
         if as_duration.is_ok() || !looks_like_a_time(t) {
@@ -321,9 +318,22 @@ fn looks_like_a_time(t: &str) -> bool {
     t.contains(':') || t.contains('-') || t.contains('T')
 }
 
-/// What the form says under the duration: when the silence would end, in the display zone and
+/// `until 18:00` → (true, `18:00`); anything else as it is.
+fn split_until(t: &str) -> (bool, &str) {
+    match t.get(..6) {
+        Some(p) if p.eq_ignore_ascii_case("until ") => (true, t[6..].trim()),
+        _ => (false, t),
+    }
+}
+
+/// What the form says under the duration when it holds an end time: when the silence would end, in the display zone and
 /// in UTC (`None` when the field holds no end, or nothing readable yet).
 pub fn ends_echo(text: &str, now: DateTime<Utc>, zone: DisplayZone) -> Option<String> {
+    let t = text.trim();
+    if !split_until(t).0 && !looks_like_a_time(t) {
+        // A duration (`2h`) names no end time to echo.
+        return None;
+    }
     let (d, note) = end_of(text, now, zone).ok()??;
     let end = now + chrono::Duration::from_std(d).ok()?;
     let r = crate::model::zone::Resolved { at: end, note };

@@ -386,7 +386,7 @@ fn silence_form(frame: &mut Frame, area: Rect, ctx: &Ctx, form: &SilenceForm) {
                         ctx.state.now,
                         ctx.state.zone,
                     ) {
-                        Some(ends) if looks_typed(form.duration.text()) => format!("  {ends}"),
+                        Some(ends) => format!("  {ends}"),
                         _ => "  30m 2h 1d none, until 18:00".to_string(),
                     },
                     muted(ctx),
@@ -641,10 +641,4 @@ fn detail(
         rect,
     );
     let _ = fit;
-}
-
-/// An end time rather than a duration in the silence form's duration field.
-fn looks_typed(text: &str) -> bool {
-    let t = text.trim();
-    t.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("until ")) || t.contains(':')
 }

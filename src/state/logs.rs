@@ -7,12 +7,12 @@
 //! (`y`) and `:w` to a file.
 
 use std::collections::{BTreeSet, HashSet, VecDeque};
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use super::checks::EntityScope;
 use super::cursor::ListCursor;
+use super::log_names::{fnv, host_key, Names};
 use super::log_records::Records;
 use super::members::Filter;
 use super::pane::{PaneCtx, PaneState, Reaction};
@@ -106,18 +106,13 @@ pub struct Logs {
     /// A time jump waiting for the backend to read the lines around it again.
     pub pending_jump: Option<DateTime<Utc>>,
     /// Host and program names of buffered lines, shared: a fleet logs from a few hundred hosts and
-    /// a few dozen programs, so 100k lines need not carry 200k copies of them.
-    /// Interned host and program names (capped at `MAX_NAMES`); foldhash, as SipHash was a
-    /// visible share of ingest and the table's size bounds what colliding names could cost.
-    names: HashSet<Arc<str>, foldhash::fast::RandomState>,
+    /// a few dozen programs, so 100k lines need not carry 200k copies of them, nor hash them
+    /// 200k times, nor run the filter over them 200k times.
+    names: Names,
     /// The histogram view (`H`) and, with Redis, its counts of the ring, kept up to date here as
     /// lines come and go.
     pub hist: super::histogram::Histogram,
 }
-
-/// Distinct names remembered for sharing; past this the table starts afresh (lines keep theirs),
-/// so a stream of ever-new names costs O(1) per line and bounded memory.
-const MAX_NAMES: usize = 8192;
 
 impl Default for Logs {
     fn default() -> Self {
@@ -165,7 +160,7 @@ impl Logs {
             unseen: 0,
             received: 0,
             pending_jump: None,
-            names: HashSet::default(),
+            names: Names::default(),
             hist: Default::default(),
         }
     }
@@ -234,22 +229,21 @@ impl Logs {
         self.base(self.host_keys[i], &self.lines[i])
     }
 
-    /// The shared copy of `name`.
-    fn intern(&mut self, name: &Arc<str>) -> Arc<str> {
-        if let Some(shared) = self.names.get(&**name) {
-            return shared.clone();
-        }
-        if self.names.len() >= MAX_NAMES {
-            self.names.clear();
-        }
-        self.names.insert(name.clone());
-        name.clone()
+    /// Whether the filter matches line `i` (its message, host or program; inverted by `!`).
+    /// The names' answers are remembered per name, so a line costs one regex search.
+    fn filter_hits(filter: &Filter, names: &mut Names, l: &LogLine) -> bool {
+        let any = names.hits(filter, &l.host)
+            || names.hits(filter, &l.program)
+            || filter.regex.is_match(&l.message);
+        any != filter.inverted
     }
 
     pub fn push(&mut self, mut line: LogLine) {
         self.received += 1;
-        line.host = self.intern(&line.host);
-        line.program = self.intern(&line.program);
+        let host = self.names.intern(&line.host);
+        let program = self.names.intern(&line.program);
+        line.host = host.shared;
+        line.program = program.shared;
         if self.lines.len() == self.capacity {
             // A record whose head leaves: its lines still here are shown as lines of their own.
             let orphans = if self.records.enabled
@@ -298,7 +292,7 @@ impl Logs {
             let room = self.capacity - self.sevs.len();
             self.sevs.reserve_exact(self.sevs.len().max(16).min(room));
         }
-        let key = host_key(&line.host);
+        let key = host.host_key;
         let seq = self.first_seq + self.lines.len() as u64;
         // A stream is one process: host, program and — when the line says it — its pid, so
         // two workers' traces interleaved on one host stay two records.
@@ -307,7 +301,7 @@ impl Logs {
             .iter()
             .find(|(k, _)| *k == "pid" || *k == "procid")
             .map_or(0, |(_, v)| fnv(v));
-        let stream = key ^ fnv(&line.program).rotate_left(17) ^ pid.rotate_left(34);
+        let stream = key ^ program.fnv.rotate_left(17) ^ pid.rotate_left(34);
         self.records.push(seq, self.first_seq, stream, &line);
         self.sevs.push_back(line.severity.unwrap_or(NO_SEVERITY));
         self.lines.push_back(line);
@@ -342,10 +336,7 @@ impl Logs {
                 self.matches.push_back(seq);
                 return 1;
             }
-            Some(f) => {
-                let l = &self.lines[i];
-                f.matches_any(&[&l.message, &l.host, &l.program])
-            }
+            Some(f) => Self::filter_hits(f, &mut self.names, &self.lines[i]),
         };
         if hit {
             self.hits.push_back(seq);
@@ -399,8 +390,7 @@ impl Logs {
         if !self.base_at(h) {
             return 0;
         }
-        let l = &self.lines[i];
-        if !f.matches_any(&[&l.message, &l.host, &l.program]) {
+        if !Self::filter_hits(f, &mut self.names, &self.lines[i]) {
             return 0;
         }
         if let Err(at) = self.hits.binary_search(&head) {
@@ -427,10 +417,7 @@ impl Logs {
         }
         let hit = match &self.filter {
             None => false,
-            Some(f) => {
-                let l = &self.lines[i];
-                f.matches_any(&[&l.message, &l.host, &l.program])
-            }
+            Some(f) => Self::filter_hits(f, &mut self.names, &self.lines[i]),
         };
         if hit {
             if let Err(at) = self.hits.binary_search(&seq) {
@@ -1291,19 +1278,6 @@ pub fn jump_at(
     (say, cmds)
 }
 
-/// FNV-1a: short strings, no allocation.
-fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-/// A hash of an entity's host part (before the last `:`), the part `EntityScope::matches`
-/// compares: a line can match the scope only if its key is one of `scope_keys`.
-fn host_key(entity: &str) -> u64 {
-    fnv(entity.rsplit_once(':').map(|(h, _)| h).unwrap_or(entity))
-}
-
 /// Keys a matching line's host can have: a name equal to the entity shares its host part, a
 /// name equal to the host part is it.
 fn scope_keys(scope: &EntityScope) -> Vec<u64> {
@@ -1320,6 +1294,7 @@ fn scope_keys(scope: &EntityScope) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     fn line(msg: &str, sev: u8) -> LogLine {
         LogLine {
@@ -1342,16 +1317,12 @@ mod tests {
         assert!(Arc::ptr_eq(&w[0].program, &w[1].program));
         assert_eq!((&*w[2].host, &*w[2].program), ("web-1", "app"));
         // Ever-new names: the table starts afresh instead of growing; lines keep their names.
-        for i in 0..MAX_NAMES + 10 {
+        for i in 0..20_000 {
             let mut x = line("n", 6);
             x.host = format!("h-{i}").into();
             l.push(x);
         }
-        assert!(l.names.len() <= MAX_NAMES);
-        assert_eq!(
-            &*l.matching().last().unwrap().host,
-            format!("h-{}", MAX_NAMES + 9)
-        );
+        assert_eq!(&*l.matching().last().unwrap().host, "h-19999");
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod incident;
 pub mod input;
 pub mod label_groups;
 pub mod links;
+pub mod log_names;
 pub mod log_records;
 pub mod logs;
 pub mod members;

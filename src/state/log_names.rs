@@ -1,0 +1,166 @@
+//! Host and program names of log lines. A fleet logs from a few hundred hosts and a few dozen
+//! programs, so what depends only on a name — its one shared copy, its hashes, whether the
+//! filter matches it — is worked out once per distinct name, not once per line.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::state::members::Filter;
+
+type Fold = foldhash::fast::RandomState;
+
+/// Distinct names remembered for sharing; past this the table starts afresh (lines keep theirs),
+/// so a stream of ever-new names costs O(1) per line and bounded memory.
+const MAX_NAMES: usize = 8192;
+
+/// Slots of the recent-names cache (a power of two).
+const RECENT: usize = 256;
+
+/// One name as the ring keeps it.
+#[derive(Debug, Clone)]
+pub struct Name {
+    pub shared: Arc<str>,
+    /// FNV-1a of the whole name.
+    pub fnv: u64,
+    /// FNV-1a of its host part (before the last `:`), what an entity scope compares.
+    pub host_key: u64,
+}
+
+/// A name as a parser handed it over, and what it became.
+#[derive(Debug)]
+struct Recent {
+    /// Held so its address is not reused by another name while it keys this slot.
+    given: Arc<str>,
+    name: Name,
+}
+
+#[derive(Debug, Default)]
+pub struct Names {
+    table: HashSet<Arc<str>, Fold>,
+    /// By the address of the `Arc` a parser handed over: the parsers share one copy per name
+    /// themselves, so nearly every line finds its names here without hashing their text.
+    recent: Vec<Option<Recent>>,
+    /// Whether the filter's regex matches a name (not inverted), by the shared copy's address;
+    /// the copy is held so the address stays that name's.
+    hits: HashMap<usize, (Arc<str>, bool), Fold>,
+    /// The filter `hits` answers for: another one empties it.
+    hits_for: String,
+}
+
+impl Names {
+    /// The shared copy of `given` with its hashes.
+    pub fn intern(&mut self, given: &Arc<str>) -> Name {
+        if self.recent.is_empty() {
+            self.recent.resize_with(RECENT, || None);
+        }
+        let address = Arc::as_ptr(given) as *const u8 as usize;
+        let slot = (address >> 4) & (RECENT - 1);
+        if let Some(r) = &self.recent[slot] {
+            if Arc::ptr_eq(&r.given, given) {
+                return r.name.clone();
+            }
+        }
+        let shared = match self.table.get(&**given) {
+            Some(s) => s.clone(),
+            None => {
+                if self.table.len() >= MAX_NAMES {
+                    self.table.clear();
+                }
+                self.table.insert(given.clone());
+                given.clone()
+            }
+        };
+        let name = Name {
+            fnv: fnv(&shared),
+            host_key: host_key(&shared),
+            shared,
+        };
+        self.recent[slot] = Some(Recent {
+            given: given.clone(),
+            name: name.clone(),
+        });
+        name
+    }
+
+    /// Whether `filter`'s regex finds a match in `name` (its inversion is the caller's).
+    pub fn hits(&mut self, filter: &Filter, name: &Arc<str>) -> bool {
+        if self.hits_for != filter.text {
+            self.hits.clear();
+            self.hits_for.clone_from(&filter.text);
+        }
+        let address = Arc::as_ptr(name) as *const u8 as usize;
+        if let Some((held, hit)) = self.hits.get(&address) {
+            if Arc::ptr_eq(held, name) {
+                return *hit;
+            }
+        }
+        let hit = filter.regex.is_match(name);
+        if self.hits.len() >= MAX_NAMES {
+            self.hits.clear();
+        }
+        self.hits.insert(address, (name.clone(), hit));
+        hit
+    }
+}
+
+/// FNV-1a: short strings, no allocation.
+pub fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A hash of an entity's host part (before the last `:`), the part `EntityScope::matches`
+/// compares: a line can match the scope only if its key is one of the scope's keys.
+pub fn host_key(entity: &str) -> u64 {
+    fnv(entity.rsplit_once(':').map(|(h, _)| h).unwrap_or(entity))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_names_share_one_copy_whoever_allocated_them() {
+        let mut names = Names::default();
+        let a: Arc<str> = Arc::from("web-1:8080");
+        let b: Arc<str> = Arc::from("web-1:8080");
+        let (x, y) = (names.intern(&a), names.intern(&b));
+        assert!(Arc::ptr_eq(&x.shared, &y.shared));
+        assert_eq!(x.fnv, fnv("web-1:8080"));
+        assert_eq!(x.host_key, fnv("web-1"));
+        // Again through the recent cache: the same answer.
+        let z = names.intern(&b);
+        assert!(Arc::ptr_eq(&z.shared, &x.shared));
+        assert_eq!((z.fnv, z.host_key), (x.fnv, x.host_key));
+    }
+
+    #[test]
+    fn a_name_never_takes_the_answer_of_another_at_a_reused_address() {
+        let mut names = Names::default();
+        for i in 0..50_000 {
+            // Each name dropped right after: the allocator reuses addresses, the cache must not.
+            let n: Arc<str> = Arc::from(format!("host-{i}").as_str());
+            let got = names.intern(&n);
+            assert_eq!(&*got.shared, &*n);
+            assert_eq!(got.fnv, fnv(&n));
+        }
+    }
+
+    #[test]
+    fn filter_hits_are_remembered_for_their_filter_only() {
+        let mut names = Names::default();
+        let web = names.intern(&Arc::from("web-1")).shared;
+        let db = names.intern(&Arc::from("db-1")).shared;
+        let f = Filter::parse("web").expect("regex").expect("filter");
+        assert!(names.hits(&f, &web));
+        assert!(!names.hits(&f, &db));
+        assert!(names.hits(&f, &web), "remembered");
+        let g = Filter::parse("db").expect("regex").expect("filter");
+        assert!(!names.hits(&g, &web));
+        assert!(names.hits(&g, &db));
+        // An inverted filter's regex still matches the name; inverting is the caller's.
+        let inv = Filter::parse("!web").expect("regex").expect("filter");
+        assert!(names.hits(&inv, &web));
+    }
+}

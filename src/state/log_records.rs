@@ -85,7 +85,28 @@ impl Records {
             self.tails.push_back(0);
             return None;
         }
-        let prev = self.streams.get(&stream).copied();
+        if self.streams.len() >= MAX_STREAMS && !self.streams.contains_key(&stream) {
+            self.streams.clear();
+        }
+        // One lookup for the stream's last line, read and then replaced.
+        let Records {
+            rules,
+            back,
+            tails,
+            streams,
+            ..
+        } = self;
+        let last = streams.entry(stream).or_insert(Last {
+            head: seq,
+            time: None,
+        });
+        let prev = (last.head != seq).then_some(*last);
+        let tail_of = |head: u64| {
+            head.checked_sub(first_seq)
+                .and_then(|i| tails.get(i as usize))
+                .copied()
+                .unwrap_or(0)
+        };
         let head = prev.and_then(|p| {
             // A line without a stamp after one with: the stamp-less rest of a record.
             let stampless = p.time.is_some() && line.time.is_none();
@@ -94,29 +115,23 @@ impl Records {
                 _ => true,
             };
             let in_ring = p.head >= first_seq;
-            let room = self.tail_of(p.head, first_seq) < MAX_RECORD_LINES;
-            (near && in_ring && room && (stampless || self.rules.continues(&line.message)))
+            let room = tail_of(p.head) < MAX_RECORD_LINES;
+            (near && in_ring && room && (stampless || rules.continues(&line.message)))
                 .then_some(p.head)
         });
         let head = head.filter(|h| *h >= first_seq);
-        let back = head.map_or(0, |h| (seq - h).min(u64::from(u32::MAX)) as u32);
-        self.back.push_back(back);
-        self.tails.push_back(0);
+        *last = Last {
+            head: head.unwrap_or(seq),
+            time: line.time.or(prev.and_then(|p| p.time)),
+        };
+        let gap = head.map_or(0, |h| (seq - h).min(u64::from(u32::MAX)) as u32);
+        back.push_back(gap);
+        tails.push_back(0);
         if let Some(h) = head {
-            if let Some(t) = self.tails.get_mut((h - first_seq) as usize) {
+            if let Some(t) = tails.get_mut((h - first_seq) as usize) {
                 *t += 1;
             }
         }
-        if self.streams.len() >= MAX_STREAMS && !self.streams.contains_key(&stream) {
-            self.streams.clear();
-        }
-        self.streams.insert(
-            stream,
-            Last {
-                head: head.unwrap_or(seq),
-                time: line.time.or(prev.and_then(|p| p.time)),
-            },
-        );
         head
     }
 

@@ -11,6 +11,7 @@ pub mod elasticsearch;
 mod flat_json;
 pub mod loki;
 pub mod redis;
+mod rfc3339;
 pub mod syslog;
 
 use std::time::Duration;

@@ -82,25 +82,6 @@ impl SenderZone {
 
     /// Today's date where the sender is, at `now`.
     pub fn year_at(self, now: DateTime<Utc>) -> i32 {
-        // Asked once per RFC 3164 line with nearly the same `now`: the answer for a second is
-        // kept, since the zone lookup (`chrono::Local` checks its cache's age with another clock
-        // read) costs more than the rest of the stamp.
-        thread_local! {
-            static LAST: std::cell::Cell<Option<(SenderZone, i64, i32)>> =
-                const { std::cell::Cell::new(None) };
-        }
-        let second = now.timestamp();
-        if let Some((zone, at, year)) = LAST.with(std::cell::Cell::get) {
-            if zone == self && at == second {
-                return year;
-            }
-        }
-        let year = self.year_uncached(now);
-        LAST.with(|c| c.set(Some((self, second, year))));
-        year
-    }
-
-    fn year_uncached(self, now: DateTime<Utc>) -> i32 {
         match self {
             SenderZone::Local => now.with_timezone(&chrono::Local).year(),
             SenderZone::Utc => now.year(),

@@ -82,6 +82,24 @@ fn shared_name(s: &str) -> Arc<str> {
 
 pub use crate::model::SenderZone;
 
+/// The sender's year at `now`, kept for a second: asked once per RFC 3164 line with nearly the
+/// same `now`, and the zone lookup (`chrono::Local` checks its cache's age with another clock
+/// read) costs more than the rest of the stamp.
+fn sender_year(zone: SenderZone, now: DateTime<Utc>) -> i32 {
+    thread_local! {
+        static LAST: Cell<Option<(SenderZone, i64, i32)>> = const { Cell::new(None) };
+    }
+    let second = now.timestamp();
+    if let Some((z, at, year)) = LAST.with(Cell::get) {
+        if z == zone && at == second {
+            return year;
+        }
+    }
+    let year = zone.year_at(now);
+    LAST.with(|c| c.set(Some((zone, second, year))));
+    year
+}
+
 /// `t` (local time in `zone`) as UTC. A month whose offset is the same at its first and last
 /// second (every month without a DST change) is looked up once; in a month with a change, each
 /// local hour once (zone rules change on the hour). So a stream of lines costs a lookup now and
@@ -934,7 +952,7 @@ fn parse_3164(
         let date = chrono::NaiveDate::from_ymd_opt(year, month, day)?;
         to_utc(zone, &NaiveDateTime::new(date, time))
     };
-    let year = zone.year_at(now);
+    let year = sender_year(zone, now);
     let dt = match at(year) {
         Some(dt) if dt <= now + chrono::Duration::days(1) => dt,
         // Feb 29 of a leap year read in a common year is last year's too (or not a date).

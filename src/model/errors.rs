@@ -18,7 +18,7 @@ pub fn human_error(kind: &str, chain: &str) -> String {
         return super::text::fit(&super::text::sanitize(chain), 160);
     }
     let said = if has(&["does not speak tls"]) {
-        return super::text::fit(&super::text::sanitize(first_clause(chain)), 120);
+        return super::text::fit(&super::text::sanitize(first_clause(kind, chain)), 120);
     } else if has(&["connection refused"]) {
         "refused the connection"
     } else if has(&[
@@ -50,6 +50,7 @@ pub fn human_error(kind: &str, chain: &str) -> String {
         "deadline has elapsed",
         "timeout",
         "did not answer",
+        "no answer within",
     ]) {
         "did not answer in time"
     } else if has(&[
@@ -66,19 +67,20 @@ pub fn human_error(kind: &str, chain: &str) -> String {
     ]) {
         "closed the connection"
     } else {
-        let first = super::text::sanitize(first_clause(chain)).into_owned();
+        let first = super::text::sanitize(first_clause(kind, chain)).into_owned();
         return super::text::fit(&format!("{who}: {first}"), 120);
     };
     format!("{who} {said}")
 }
 
-/// The first part of an error chain (`a: b: c` → `a`), without a leading backend name.
-fn first_clause(chain: &str) -> &str {
+/// The first part of an error chain (`a: b: c` → `a`), without a leading backend name
+/// (`alertmanager: odd reply` → `odd reply`, never `alertmanager: alertmanager`).
+fn first_clause<'a>(kind: &str, chain: &'a str) -> &'a str {
     chain
         .split(": ")
-        .find(|s| !s.trim().is_empty())
-        .unwrap_or(chain)
-        .trim()
+        .map(str::trim)
+        .find(|s| !s.is_empty() && !s.eq_ignore_ascii_case(kind))
+        .unwrap_or(chain.trim())
 }
 
 /// The first `host:port` (a URL's authority, or a bare `host:port`) the chain names.
@@ -106,6 +108,19 @@ fn address_in(chain: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_backend_name_at_the_head_of_the_chain_is_not_the_reason() {
+        assert_eq!(
+            human_error("alertmanager", "alertmanager: no answer within 1 s"),
+            "alertmanager did not answer in time"
+        );
+        assert_eq!(
+            human_error("alertmanager", "alertmanager: an odd reply: more"),
+            "alertmanager: an odd reply"
+        );
+        assert_eq!(human_error("loki", "loki"), "loki: loki");
+    }
 
     #[test]
     fn common_failures_read_as_one_line() {

@@ -23,6 +23,15 @@ pub fn apply(state: &mut State, msg: Msg) -> Vec<Command> {
             if source.kind == SourceKind::Etcd && health != Health::Live {
                 state.members.listing_stopped();
             }
+            match &health {
+                Health::Live | Health::NotConfigured => {
+                    state.last_failure.remove(&source);
+                }
+                Health::Retrying { error, .. } | Health::Failed(error) => {
+                    state.last_failure.insert(source, error.clone());
+                }
+                Health::Connecting => {}
+            }
             state.health.insert(source, health);
         }
         Msg::LastAnswer { source, at } => {

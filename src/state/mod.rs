@@ -141,6 +141,9 @@ pub struct State {
     /// When each source last answered (data, a confirmation, or the source's own account when
     /// its session is lost): the age a pane shows when its source is not live.
     pub last_answer: BTreeMap<SourceId, DateTime<Utc>>,
+    /// Why each source's last attempt failed, until it is live again: a source trying again
+    /// (`Connecting`) still says why the one before did not get through.
+    pub last_failure: BTreeMap<SourceId, String>,
     pub members: Members,
     pub checks: Checks,
     pub metrics: metrics::MetricsPane,
@@ -226,6 +229,7 @@ impl State {
             cluster_id: ClusterId::default(),
             health,
             last_answer: BTreeMap::new(),
+            last_failure: BTreeMap::new(),
             members: Members::new(prefix),
             checks: Checks::default(),
             metrics: metrics::MetricsPane::default(),

@@ -341,6 +341,14 @@ fn empty_message(ctx: &Ctx) -> String {
             "no etcd configured — add etcd = {{ endpoints = [\"http://…:2379\"], prefix = \"/services/\" }} to [clusters.{}]",
             ctx.state.cluster
         ),
-        _ => "connecting to etcd …".to_string(),
+        // Each attempt starts as `Connecting`: an etcd that never answers would otherwise show
+        // a calm "connecting" between failures.
+        _ => match ctx.state.last_failure.get(&ctx.state.source(SourceKind::Etcd)) {
+            Some(error) => format!(
+                "connecting to etcd … (the last attempt: {})",
+                super::short_error("etcd", error)
+            ),
+            None => "connecting to etcd …".to_string(),
+        },
     }
 }

@@ -261,23 +261,28 @@ fn main() -> ExitCode {
         Err(e) => return fail(format!("cannot start the async runtime: {e}")),
     };
 
-    loop {
+    let code = loop {
         app::install_panic_hook();
         match runtime.block_on(app::run(settings)) {
-            Ok(Exit::Quit) => return ExitCode::SUCCESS,
+            Ok(Exit::Quit) => break ExitCode::SUCCESS,
             Ok(Exit::Terminated(why)) => {
                 tracing::info!(why, "terminated");
                 say(format_args!("stopped ({why})"));
                 // Asked to stop by a signal: a clean stop. The terminal going away: not.
-                return ExitCode::from(if why.starts_with("SIG") { 0 } else { 1 });
+                break ExitCode::from(if why.starts_with("SIG") { 0 } else { 1 });
             }
             Ok(Exit::SwitchCluster(next)) => settings = *next,
             Err(e) => {
                 app::restore_terminal();
-                return fail(format!("{e:#}"));
+                break fail(format!("{e:#}"));
             }
         }
-    }
+    };
+    // Dropping the runtime would wait for every blocking thread, and a name lookup stuck in a
+    // resolver that does not answer (`getaddrinfo`, glibc's own timeouts) holds one for minutes:
+    // `q` must not hang on it (tests/it/dns.rs).
+    runtime.shutdown_timeout(std::time::Duration::from_millis(300));
+    code
 }
 
 /// Why the console must not draw here: stdout is not a terminal, or the terminal is dumb.

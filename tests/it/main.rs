@@ -37,6 +37,7 @@ mod conventions;
 mod deregister;
 mod discovery;
 mod display_zone;
+mod dns;
 mod failover;
 mod fuzz;
 mod guardrails;

@@ -273,6 +273,7 @@ pub fn write_config(endpoint: &str, prefix: &str, extra: &str) -> (tempfile::Tem
 
 pub mod checks_console;
 pub mod daemon;
+pub mod dns;
 pub mod e2e;
 pub mod etcd_cluster;
 pub mod etcd_console;

@@ -318,10 +318,10 @@ fn main() {
     let raw = generate(n, KINDS.len());
     // `LOGS_BENCH_ONLY=kind:K`: parse only the lines of format K (0–5, the order of `KINDS`),
     // ten times over, for a profiler.
-    if let Some(k) = std::env::var("LOGS_BENCH_ONLY")
-        .ok()
-        .and_then(|v| v.strip_prefix("kind:").and_then(|k| k.parse::<usize>().ok()))
-    {
+    if let Some(k) = std::env::var("LOGS_BENCH_ONLY").ok().and_then(|v| {
+        v.strip_prefix("kind:")
+            .and_then(|k| k.parse::<usize>().ok())
+    }) {
         let t = Cpu::now();
         let mut m = 0;
         for _ in 0..10 {
@@ -330,7 +330,11 @@ fn main() {
                 m += 1;
             }
         }
-        println!("  {} only {:>10.0} lines/s", KINDS[k], per_sec(m, t.elapsed()));
+        println!(
+            "  {} only {:>10.0} lines/s",
+            KINDS[k],
+            per_sec(m, t.elapsed())
+        );
         return;
     }
     // `LOGS_BENCH_ONLY=ingest`: the whole path on every format and nothing else (for a profiler).

@@ -53,6 +53,7 @@ mod outages;
 mod render_demo;
 mod render_panes;
 mod render_screen;
+mod resize;
 mod security;
 mod silence;
 mod small_screen;

@@ -659,3 +659,37 @@ fn ctrl_z_and_sigtstp_suspend_to_the_shell_and_fg_redraws_at_the_new_size() {
     t.send(&["Enter"]);
     t.wait_text("EXIT=0");
 }
+
+/// SIGSTOP and SIGCONT from a parent without job control (a supervisor, `kill` from another
+/// terminal): no shell takes the terminal, the window is resized while the console is stopped,
+/// and on SIGCONT it must redraw at the new size by itself and take keys again.
+#[test]
+fn sigstop_and_sigcont_without_job_control_redraw_at_the_new_size() {
+    let t = start(&["--demo", "--utc"], &[]);
+    t.wait_text("Members");
+    let pid = t.app_pid();
+    signal(pid, "STOP");
+    wait_until("the console stopped", SOON, || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            s[s.rfind(')').unwrap_or(0) + 1..]
+                .trim_start()
+                .starts_with('T')
+        })
+    });
+    t.tmux(&["resize-window", "-t", "t", "-x", "90", "-y", "28"]);
+    // Typed while stopped: waits in the terminal's buffer for the console.
+    t.send(&["?"]);
+    std::thread::sleep(Duration::from_millis(300));
+    signal(pid, "CONT");
+    let s = t.wait_screen("redrawn at 90 columns with help open", SOON, |s| {
+        s.lines()
+            .any(|l| l.chars().count() == 90 && l.starts_with('┌'))
+            && s.contains("Help")
+    });
+    assert!(s.contains("Members") || s.contains("Help"), "{s}");
+    t.escape();
+    t.wait_gone("Help");
+    t.send(&["q"]);
+    assert_eq!(t.wait_exit(), 0, "{}", t.screen());
+    t.assert_terminal_restored();
+}

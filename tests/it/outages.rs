@@ -1065,3 +1065,110 @@ async fn stall_body_checks_sensu_go() {
     );
     assert_eq!(pane.state.checks.results.len(), 2, "{shown}");
 }
+
+/// Redis logs (real redis-server behind the stall server), Pub/Sub and list mode: mid-session the
+/// server stops answering (connections dropped, every reconnect accepted and never answered). The
+/// subscription or BRPOP reconnect is bounded by `timeout_secs`, the lines shown stay, and the
+/// pane is live again by itself once Redis answers; then what is sent arrives (Pub/Sub loses what
+/// was published while nobody listened, by design; the list keeps it, and it arrives too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stall_logs_redis_pubsub_and_list() {
+    use common::log_servers::Redis;
+    let redis = Redis::start();
+    for (mode, target) in [
+        ("pubsub", "channel = \"logs\""),
+        ("list", "list = \"logs\""),
+    ] {
+        let stall = StallServer::start(StallMode::Forward(redis.port)).await;
+        let p = parse_profile(&format!(
+            "logs = {{ kind = \"redis\", url = \"redis://127.0.0.1:{}\", {target}, timeout_secs = 1 }}",
+            stall.port
+        ));
+        let (tx, rx) = mpsc::channel(256);
+        let task = tokio::spawn(LogsSource::new(p.logs.unwrap(), tx).run());
+        let mut pane = Pane::new(SourceKind::Logs.of(ClusterId(0)), rx, task);
+        let send = |text: &str| {
+            let line = format!(
+                r#"{{"host":"web-1","program":"app","severity":"info","message":"{text}"}}"#
+            );
+            match mode {
+                "pubsub" => redis.cmd(&[b"PUBLISH", b"logs", line.as_bytes()]),
+                _ => redis.cmd(&[b"LPUSH", b"logs", line.as_bytes()]),
+            };
+        };
+        pane.until("Live through the stall server", |p| {
+            p.health() == Some(&Health::Live)
+        })
+        .await;
+        if mode == "pubsub" {
+            wait_until_async(
+                "the console subscribed",
+                Duration::from_secs(10),
+                || async { redis.subscribers("logs") >= 1 },
+            )
+            .await;
+        }
+        send("before");
+        pane.until("the line sent before the stall", |p| {
+            logs_fingerprint(&p.state).as_deref() == Some("before")
+        })
+        .await;
+
+        // Dropping the connections is noticed at once; what is measured is the reconnect that
+        // meets a server which accepts and never answers.
+        let before = stall.stalled().len();
+        stall.set_mode(StallMode::Hold).await;
+        pane.until("a reconnect reaching the silent server", |_| {
+            stall.stalled().len() > before
+        })
+        .await;
+        let first = stall.stalled()[before];
+        let mark = pane.healths.len();
+        pane.until("Retrying after the silent reconnect", |p| {
+            p.retrying_since(mark).is_some()
+        })
+        .await;
+        let noticed = Instant::now();
+        let (_, _, error) = pane.retrying_since(mark).expect("Retrying was just seen");
+        let bounded = noticed.saturating_duration_since(first);
+        eprintln!("redis/{mode}: stalled → Retrying after {bounded:.2?}: {error}");
+        assert!(
+            bounded <= Duration::from_secs(1) + STALL_MARGIN,
+            "redis/{mode}: the stalled reconnect took {bounded:?}"
+        );
+        pane.state.now = Utc::now();
+        let screen = common::headless::screen(&mut pane.state, 200, 50);
+        assert!(
+            screen.contains("STALE"),
+            "redis/{mode}: no STALE title:\n{screen}"
+        );
+        assert_eq!(logs_fingerprint(&pane.state).as_deref(), Some("before"));
+
+        // While it stalls: the list keeps what is pushed, Pub/Sub drops what is published.
+        send("during");
+        let mark = pane.healths.len();
+        stall.set_mode(StallMode::Forward(redis.port)).await;
+        let recovered = pane
+            .until("Live again after the stall", |p| p.live_since(mark))
+            .await;
+        eprintln!("redis/{mode}: repaired → Live after {recovered:.2?}");
+        if mode == "pubsub" {
+            wait_until_async("subscribed again", Duration::from_secs(10), || async {
+                redis.subscribers("logs") >= 1
+            })
+            .await;
+        }
+        send("after");
+        let want = match mode {
+            "pubsub" => "before | after",
+            _ => "before | during | after",
+        };
+        pane.until("every line Redis kept, once, in order", |p| {
+            logs_fingerprint(&p.state).as_deref() == Some(want)
+        })
+        .await;
+        drop(pane);
+        drop(stall);
+        redis.cmd(&[b"DEL", b"logs"]);
+    }
+}

@@ -83,6 +83,9 @@ pub struct CheckResult {
     /// URLs the backend gives for it (http/https only): annotations holding one, and the alert's
     /// `generatorURL`; (name, url).
     pub links: Vec<(String, String)>,
+    /// The cluster whose backend reported it (a merged view; the first cluster otherwise): with
+    /// the labels or (entity, check), its identity, and where a silence of it goes.
+    pub cluster: super::ClusterId,
 }
 
 pub fn severity_of(status: i64) -> Severity {

@@ -13,7 +13,12 @@ use super::cursor::ListCursor;
 use super::pane::{PaneCtx, PaneState, Reaction};
 use super::popup::Popup;
 use crate::action::Action;
-use crate::model::{by_role_and_instance, natural_cmp, Command, KvEntry, KvEvent, Member};
+use crate::model::{
+    by_role_and_instance, natural_cmp, ClusterId, Command, KvEntry, KvEvent, Member,
+};
+
+/// A member's identity: its cluster and its raw key.
+pub type Ident = (ClusterId, Arc<[u8]>);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortColumn {
@@ -116,14 +121,15 @@ pub struct Members {
     pub filter: Option<Filter>,
     role_counts: BTreeMap<String, usize>,
     /// The selected member's key: the identity the cursor follows as rows move.
-    selected: Option<Arc<[u8]>>,
+    selected: Option<Ident>,
     /// Where that member is in the view, and the scroll position.
     pub cursor: ListCursor,
-    lost_selection: Option<Arc<[u8]>>,
-    /// Members marked for a bulk action, by key.
-    marked: std::collections::BTreeSet<Arc<[u8]>>,
-    /// Remaining-TTL deadlines by lease, as last observed.
-    lease_expiry: HashMap<i64, DateTime<Utc>>,
+    lost_selection: Option<Ident>,
+    /// Members marked for a bulk action, by identity.
+    marked: std::collections::BTreeSet<Ident>,
+    /// Remaining-TTL deadlines by (cluster, lease), as last observed: lease ids are only unique
+    /// within one etcd cluster.
+    lease_expiry: HashMap<(ClusterId, i64), DateTime<Utc>>,
     /// Members that flap: returns within the window, by key (only those that flap).
     flaps: HashMap<Arc<[u8]>, usize>,
     pub revision: i64,
@@ -164,8 +170,27 @@ impl Members {
         self.by_key.iter().map(|(m, _)| m)
     }
 
+    /// The member at `key` in the first cluster (a single-cluster session's only one).
     pub fn get(&self, key: impl AsRef<[u8]>) -> Option<&Member> {
-        self.by_key.get(key.as_ref())
+        self.get_in(ClusterId::default(), key)
+    }
+
+    /// The member at `key` in cluster `c`.
+    pub fn get_in(&self, c: ClusterId, key: impl AsRef<[u8]>) -> Option<&Member> {
+        self.by_key.get(c, key.as_ref())
+    }
+
+    /// How many members cluster `c` has (all of them, the filter ignored).
+    pub fn count_in(&self, c: ClusterId) -> usize {
+        self.by_key.iter().filter(|(m, _)| m.cluster == c).count()
+    }
+
+    /// How many members of cluster `c` the filter shows.
+    pub fn visible_in(&self, c: ClusterId) -> usize {
+        self.view
+            .iter_from(0)
+            .filter(|&&id| self.by_key.at(id).cluster == c)
+            .count()
     }
 
     /// Visible member at position `i` of the sorted, filtered view.
@@ -190,7 +215,7 @@ impl Members {
 
     /// The raw key of the selected member that left the list: the identity to act or decide on.
     pub fn take_lost_key(&mut self) -> Option<Arc<[u8]>> {
-        self.lost_selection.take()
+        self.lost_selection.take().map(|(_, k)| k)
     }
 
     /// No row selected (Esc in the members pane).
@@ -203,8 +228,13 @@ impl Members {
         self.selected_index().and_then(|i| self.row(i))
     }
 
+    /// Whether `key` of the first cluster is marked.
     pub fn is_marked(&self, key: &[u8]) -> bool {
-        self.marked.contains(key)
+        self.is_marked_in(ClusterId::default(), key)
+    }
+
+    pub fn is_marked_in(&self, c: ClusterId, key: &[u8]) -> bool {
+        self.marked.contains(&(c, Arc::from(key)))
     }
 
     pub fn marked_count(&self) -> usize {
@@ -213,10 +243,11 @@ impl Members {
 
     /// Marks exactly these members (a group's), dropping other marks.
     pub fn mark_only(&mut self, keys: &[Arc<[u8]>]) {
+        let c = ClusterId::default();
         self.marked = keys
             .iter()
-            .filter(|k| self.by_key.get(k).is_some())
-            .cloned()
+            .filter(|k| self.by_key.get(c, k).is_some())
+            .map(|k| (c, k.clone()))
             .collect();
     }
 
@@ -236,8 +267,10 @@ impl Members {
     /// Marks every member the filter shows.
     pub fn mark_all_visible(&mut self) {
         let by_key = &self.by_key;
-        self.marked
-            .extend(self.view.iter_from(0).map(|&id| by_key.at(id).key.clone()));
+        self.marked.extend(self.view.iter_from(0).map(|&id| {
+            let m = by_key.at(id);
+            (m.cluster, m.key.clone())
+        }));
     }
 
     pub fn clear_marks(&mut self) {
@@ -252,7 +285,7 @@ impl Members {
         self.view
             .iter_from(0)
             .map(|&id| self.by_key.at(id))
-            .filter(|m| self.marked.contains(&m.key))
+            .filter(|m| self.marked.contains(&(m.cluster, m.key.clone())))
             .collect()
     }
 
@@ -272,12 +305,17 @@ impl Members {
         }
     }
 
+    /// A lease of the first cluster's remaining seconds.
     pub fn lease_remaining(&self, lease: i64, now: DateTime<Utc>) -> Option<i64> {
+        self.lease_remaining_in(ClusterId::default(), lease, now)
+    }
+
+    pub fn lease_remaining_in(&self, c: ClusterId, lease: i64, now: DateTime<Utc>) -> Option<i64> {
         if lease == 0 {
             return None;
         }
         self.lease_expiry
-            .get(&lease)
+            .get(&(c, lease))
             .map(|exp| (*exp - now).num_seconds().max(0))
     }
 
@@ -295,13 +333,37 @@ impl Members {
 
     /// [`apply_snapshot`](Self::apply_snapshot) with the members already built (by the etcd source,
     /// while the listing arrived). Input in [`default_order`] makes the sort a single pass.
-    pub fn apply_listing(&mut self, revision: i64, mut members: Vec<Member>, at: DateTime<Utc>) {
+    pub fn apply_listing(&mut self, revision: i64, members: Vec<Member>, at: DateTime<Utc>) {
+        self.apply_listing_in(ClusterId::default(), revision, members, at)
+    }
+
+    /// A listing of cluster `c`: replaces that cluster's members only; the other clusters' stay
+    /// as they are (a merged view).
+    pub fn apply_listing_in(
+        &mut self,
+        c: ClusterId,
+        revision: i64,
+        mut members: Vec<Member>,
+        at: DateTime<Utc>,
+    ) {
         if !self.by_key.is_empty() {
             // Keep a creation time we observed live earlier; a listing cannot tell us one.
             for m in &mut members {
-                if let Some(old) = self.by_key.get(&m.key) {
+                m.cluster = c;
+                if let Some(old) = self.by_key.get(c, &m.key) {
                     m.inherit_seen_at(old);
                 }
+            }
+            if self.by_key.iter().any(|(m, _)| m.cluster != c) {
+                let others = std::mem::take(&mut self.by_key.slots)
+                    .into_iter()
+                    .flatten()
+                    .filter(|m| m.cluster != c);
+                members.extend(others);
+            }
+        } else if c != ClusterId::default() {
+            for m in &mut members {
+                m.cluster = c;
             }
         }
         // A stable sort finds the runs the listing already has (etcd lists in key order, the source
@@ -329,6 +391,7 @@ impl Members {
     /// rows while no full listing is on screen (they may still move; the listing replaces them).
     pub fn apply_progress(
         &mut self,
+        c: ClusterId,
         revision: i64,
         preview: Vec<Member>,
         listed: usize,
@@ -351,7 +414,7 @@ impl Members {
         self.listing = Some(progress);
         if !self.synced {
             for m in preview {
-                self.upsert(m);
+                self.upsert(m.in_cluster(c));
             }
         }
         self.last_update = Some(at);
@@ -363,6 +426,11 @@ impl Members {
     }
 
     pub fn apply_events(&mut self, events: Vec<KvEvent>, at: DateTime<Utc>) {
+        self.apply_events_in(ClusterId::default(), events, at)
+    }
+
+    /// Watch events of cluster `c`'s etcd.
+    pub fn apply_events_in(&mut self, c: ClusterId, events: Vec<KvEvent>, at: DateTime<Utc>) {
         for ev in events {
             match ev {
                 KvEvent::Put(entry) => {
@@ -370,15 +438,16 @@ impl Members {
                     let seen = (entry.version == 1).then_some(at);
                     let prior_started = self
                         .by_key
-                        .get(entry.key.as_slice())
+                        .get(c, entry.key.as_slice())
                         .filter(|m| m.create_revision == entry.create_revision)
                         .and_then(Member::seen_at);
-                    let m = Member::from_entry(&self.prefix, entry, seen.or(prior_started));
+                    let m = Member::from_entry(&self.prefix, entry, seen.or(prior_started))
+                        .in_cluster(c);
                     self.upsert(m);
                 }
                 KvEvent::Delete { key, mod_revision } => {
                     self.revision = self.revision.max(mod_revision);
-                    self.remove(&key);
+                    self.remove(c, &key);
                 }
             }
         }
@@ -394,7 +463,7 @@ impl Members {
         let mut kept = vec![false; self.by_key.slots.len()];
         let mut changed = Vec::new();
         for m in members {
-            match self.by_key.id(&m.key) {
+            match self.by_key.id(m.cluster, &m.key) {
                 Some(id) => {
                     kept[id as usize] = true;
                     if self.by_key.at(id).mod_revision != m.mod_revision {
@@ -404,14 +473,14 @@ impl Members {
                 None => changed.push(m),
             }
         }
-        let gone: Vec<Arc<[u8]>> = self
+        let gone: Vec<Ident> = self
             .by_key
             .iter()
             .filter(|(_, id)| !kept[*id as usize])
-            .map(|(m, _)| m.key.clone())
+            .map(|(m, _)| (m.cluster, m.key.clone()))
             .collect();
-        for key in gone {
-            self.remove(&key);
+        for (c, key) in gone {
+            self.remove(c, &key);
         }
         for m in changed {
             self.upsert(m);
@@ -421,12 +490,16 @@ impl Members {
     }
 
     pub fn apply_lease_ttls(&mut self, ttls: &[(i64, i64)], at: DateTime<Utc>) {
+        self.apply_lease_ttls_in(ClusterId::default(), ttls, at)
+    }
+
+    pub fn apply_lease_ttls_in(&mut self, c: ClusterId, ttls: &[(i64, i64)], at: DateTime<Utc>) {
         for &(lease, ttl) in ttls {
             if ttl < 0 {
-                self.lease_expiry.insert(lease, at);
+                self.lease_expiry.insert((c, lease), at);
             } else {
                 self.lease_expiry
-                    .insert(lease, at + chrono::Duration::seconds(ttl));
+                    .insert((c, lease), at + chrono::Duration::seconds(ttl));
             }
         }
         if self.sort == Some(SortColumn::Ttl) {
@@ -464,7 +537,10 @@ impl Members {
         }
         let i = i.min(self.view.len() - 1);
         self.cursor.select(Some(i));
-        self.selected = self.view.get(i).map(|&id| self.by_key.at(id).key.clone());
+        self.selected = self.view.get(i).map(|&id| {
+            let m = self.by_key.at(id);
+            (m.cluster, m.key.clone())
+        });
     }
 
     /// Keeps the selection on screen after the rows or the pane's height changed.
@@ -472,8 +548,13 @@ impl Members {
         self.cursor.fit(self.view.len());
     }
 
+    /// Selects `key` of the first cluster.
     pub fn select_key(&mut self, key: impl AsRef<[u8]>) -> bool {
-        let Some(m) = self.by_key.get(key.as_ref()) else {
+        self.select_in(ClusterId::default(), key)
+    }
+
+    pub fn select_in(&mut self, c: ClusterId, key: impl AsRef<[u8]>) -> bool {
+        let Some(m) = self.by_key.get(c, key.as_ref()) else {
             return false;
         };
         if let Ok(i) = self.position_of(m) {
@@ -491,7 +572,7 @@ impl Members {
             Some(SortColumn::Instance) => natural_cmp(a.instance(), b.instance()),
             Some(SortColumn::Addr) => natural_cmp(a.addr(), b.addr()),
             Some(SortColumn::Ttl) => {
-                let ttl = |m: &Member| self.lease_expiry.get(&m.lease).copied();
+                let ttl = |m: &Member| self.lease_expiry.get(&(m.cluster, m.lease)).copied();
                 // Unknown TTLs (no lease, not yet polled) sort after known ones.
                 match (ttl(a), ttl(b)) {
                     (Some(x), Some(y)) => x.cmp(&y),
@@ -513,7 +594,9 @@ impl Members {
                 flaps(b).cmp(&flaps(a))
             }
         };
-        let ord = by_column.then_with(|| a.key.cmp(&b.key));
+        let ord = by_column
+            .then_with(|| a.key.cmp(&b.key))
+            .then_with(|| a.cluster.cmp(&b.cluster));
         if self.descending {
             ord.reverse()
         } else {
@@ -540,7 +623,7 @@ impl Members {
     }
 
     fn upsert(&mut self, m: Member) {
-        if let Some(old) = self.by_key.get(&m.key) {
+        if let Some(old) = self.by_key.get(m.cluster, &m.key) {
             // Same place in the view (a value change that touches no sort column, e.g. under the
             // default role sort): replace it, nothing moves.
             if self.passes(old) == self.passes(&m) && self.compare(old, &m) == Ordering::Equal {
@@ -548,7 +631,7 @@ impl Members {
                 return;
             }
             let key = m.key.clone();
-            self.unlink(&key);
+            self.unlink(m.cluster, &key);
         }
         count_role(&mut self.role_counts, m.role());
         let visible = self.passes(&m);
@@ -568,19 +651,19 @@ impl Members {
         self.resync_selection();
     }
 
-    fn remove(&mut self, key: &[u8]) {
-        self.marked.remove(key);
-        if self.by_key.get(key).is_some() {
-            self.unlink(key);
-            self.by_key.remove(key);
+    fn remove(&mut self, c: ClusterId, key: &[u8]) {
+        self.marked.remove(&(c, Arc::from(key)));
+        if self.by_key.get(c, key).is_some() {
+            self.unlink(c, key);
+            self.by_key.remove(c, key);
             self.resync_selection();
         }
     }
 
     /// Takes the member at `key` out of the view and counts (it stays in `by_key` for the caller
     /// to replace or remove).
-    fn unlink(&mut self, key: &[u8]) {
-        let Some(old) = self.by_key.get(key) else {
+    fn unlink(&mut self, c: ClusterId, key: &[u8]) {
+        let Some(old) = self.by_key.get(c, key) else {
             return;
         };
         let pos = self.position_of(old).ok();
@@ -603,7 +686,7 @@ impl Members {
     /// or filtered out), nothing is selected any more: a cursor that silently moved to the
     /// neighbour would scope every other pane to a member the user never chose.
     fn resync_selection(&mut self) {
-        let Some(key) = self.selected.clone() else {
+        let Some((c, key)) = self.selected.clone() else {
             return;
         };
         // Inserts and removals above the cursor already shifted the index: usually still right.
@@ -611,18 +694,18 @@ impl Members {
             .cursor
             .raw()
             .and_then(|i| self.view.get(i))
-            .map(|&id| &self.by_key.at(id).key)
-            .is_some_and(|k| Arc::ptr_eq(k, &key) || *k == key)
+            .map(|&id| self.by_key.at(id))
+            .is_some_and(|m| m.cluster == c && (Arc::ptr_eq(&m.key, &key) || *m.key == *key))
         {
             return;
         }
-        if let Some(m) = self.by_key.get(&key) {
+        if let Some(m) = self.by_key.get(c, &key) {
             if let Ok(i) = self.position_of(m) {
                 self.cursor.select(Some(i));
                 return;
             }
         }
-        self.lost_selection = Some(key);
+        self.lost_selection = Some((c, key));
         self.clear_selection();
     }
 
@@ -779,11 +862,11 @@ impl Store {
         };
         store.ids.reserve(store.slots.len(), |_| 0);
         for i in 0..store.slots.len() {
-            let key = store.slots[i]
+            let (c, key) = store.slots[i]
                 .as_ref()
-                .map(|m| m.key.clone())
+                .map(|m| (m.cluster, m.key.clone()))
                 .expect("just built");
-            if let Some(prev) = store.index(&key, i as u32) {
+            if let Some(prev) = store.index(c, &key, i as u32) {
                 store.slots[prev as usize] = None;
                 store.free.push(prev);
             }
@@ -791,22 +874,25 @@ impl Store {
         store
     }
 
-    fn hash(&self, key: &[u8]) -> u64 {
-        self.hasher.hash_one(key)
+    fn hash(&self, c: ClusterId, key: &[u8]) -> u64 {
+        self.hasher.hash_one((c, key))
     }
 
-    /// Points `key` at slot `id`; returns the slot it pointed at before, if any.
-    fn index(&mut self, key: &[u8], id: u32) -> Option<u32> {
-        let h = self.hash(key);
+    /// Points `(c, key)` at slot `id`; returns the slot it pointed at before, if any.
+    fn index(&mut self, c: ClusterId, key: &[u8], id: u32) -> Option<u32> {
+        let h = self.hash(c, key);
         let Store {
             slots, ids, hasher, ..
         } = self;
-        let key_of =
-            |id: u32| -> &[u8] { slots[id as usize].as_ref().map_or(&[][..], |m| &m.key[..]) };
+        let ident_of = |id: u32| -> (ClusterId, &[u8]) {
+            slots[id as usize]
+                .as_ref()
+                .map_or((ClusterId::default(), &[][..]), |m| (m.cluster, &m.key[..]))
+        };
         match ids.entry(
             h,
-            |&other| key_of(other) == key,
-            |&other| hasher.hash_one(key_of(other)),
+            |&other| ident_of(other) == (c, key),
+            |&other| hasher.hash_one(ident_of(other)),
         ) {
             hashbrown::hash_table::Entry::Occupied(mut e) => {
                 Some(std::mem::replace(e.get_mut(), id))
@@ -818,12 +904,12 @@ impl Store {
         }
     }
 
-    fn id(&self, key: &[u8]) -> Option<u32> {
+    fn id(&self, c: ClusterId, key: &[u8]) -> Option<u32> {
         self.ids
-            .find(self.hash(key), |&id| {
+            .find(self.hash(c, key), |&id| {
                 self.slots[id as usize]
                     .as_ref()
-                    .is_some_and(|m| *m.key == *key)
+                    .is_some_and(|m| m.cluster == c && *m.key == *key)
             })
             .copied()
     }
@@ -836,8 +922,8 @@ impl Store {
         self.ids.is_empty()
     }
 
-    fn get(&self, key: &[u8]) -> Option<&Member> {
-        self.id(key).map(|id| self.at(id))
+    fn get(&self, c: ClusterId, key: &[u8]) -> Option<&Member> {
+        self.id(c, key).map(|id| self.at(id))
     }
 
     /// The member in slot `id` (ids in the view are always live).
@@ -849,11 +935,11 @@ impl Store {
 
     /// Puts `m` in its key's slot (a new one for a new key); returns the slot's id.
     fn put(&mut self, m: Member) -> u32 {
-        if let Some(id) = self.id(&m.key) {
+        if let Some(id) = self.id(m.cluster, &m.key) {
             self.slots[id as usize] = Some(m);
             return id;
         }
-        let key = m.key.clone();
+        let (c, key) = (m.cluster, m.key.clone());
         let id = match self.free.pop() {
             Some(id) => {
                 self.slots[id as usize] = Some(m);
@@ -864,17 +950,19 @@ impl Store {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.index(&key, id);
+        self.index(c, &key, id);
         id
     }
 
-    fn remove(&mut self, key: &[u8]) -> Option<Member> {
-        let h = self.hash(key);
+    fn remove(&mut self, c: ClusterId, key: &[u8]) -> Option<Member> {
+        let h = self.hash(c, key);
         let slots = &self.slots;
         let entry = self
             .ids
             .find_entry(h, |&id| {
-                slots[id as usize].as_ref().is_some_and(|m| *m.key == *key)
+                slots[id as usize]
+                    .as_ref()
+                    .is_some_and(|m| m.cluster == c && *m.key == *key)
             })
             .ok()?;
         let (id, _) = entry.remove();

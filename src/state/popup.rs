@@ -116,6 +116,8 @@ pub struct Target {
     pub key: Vec<u8>,
     pub mod_revision: i64,
     pub lease: i64,
+    /// The cluster the key is in: the deregister goes to that cluster's etcd only.
+    pub cluster: crate::model::ClusterId,
 }
 
 /// What the deregister dialog shows before anything happens (a dry run).
@@ -173,6 +175,8 @@ pub enum Change {
         ttl: i64,
         /// Keys that went with the lease when it was revoked (not restored — the dialog says so).
         lease_revoked: bool,
+        /// The cluster it goes back to.
+        cluster: crate::model::ClusterId,
     },
     /// A custom command with `danger = "confirm"` or `"typed"`.
     Run(Box<super::run::Prepared>),
@@ -202,6 +206,20 @@ impl Change {
             Change::DeregisterMany { targets, .. } => targets.len(),
             Change::SilenceMany(r) => r.len(),
             _ => 1,
+        }
+    }
+
+    /// The cluster a deregister goes to (a merged view's dialog names it first); `None` for the
+    /// changes that go to the session's own cluster.
+    pub fn cluster(&self) -> Option<crate::model::ClusterId> {
+        match self {
+            Change::Deregister { target, .. } => Some(target.cluster),
+            Change::Restore { cluster, .. } => Some(*cluster),
+            Change::DeregisterMany { targets, .. } => {
+                let first = targets.first()?.cluster;
+                targets.iter().all(|t| t.cluster == first).then_some(first)
+            }
+            _ => None,
         }
     }
 
@@ -630,11 +648,17 @@ fn confirm_action(state: &mut State, mut confirm: Confirm, action: Action) -> Ve
     }
     // Confirmed. A change is only sent while its source answers.
     state.popup = None;
-    if let Some(why) = confirm
-        .change
-        .source()
-        .and_then(|kind| super::not_live(state, kind))
-    {
+    let targets_clusters = match &confirm.change {
+        Change::DeregisterMany { targets, .. } => targets.iter().map(|t| t.cluster).collect(),
+        Change::Deregister { target, .. } => vec![target.cluster],
+        _ => vec![state.cluster_id],
+    };
+    if let Some(why) = confirm.change.source().and_then(|kind| {
+        let mut cs = targets_clusters.clone();
+        cs.dedup();
+        cs.into_iter()
+            .find_map(|c| super::not_live_in(state, c, kind))
+    }) {
         let line = state.refusal(
             confirm.change.action(),
             confirm.target.clone(),
@@ -654,7 +678,7 @@ fn confirm_action(state: &mut State, mut confirm: Confirm, action: Action) -> Ve
             state.say(Level::Info, format!("deregistering {target} …"));
             let ttl = state
                 .members
-                .lease_remaining(t.lease, state.now)
+                .lease_remaining_in(t.cluster, t.lease, state.now)
                 .unwrap_or(0);
             vec![deregister_one(
                 state,
@@ -676,10 +700,13 @@ fn confirm_action(state: &mut State, mut confirm: Confirm, action: Action) -> Ve
             let mut out = Vec::new();
             let mut ids = Vec::new();
             for t in targets {
-                let value = state.members.get(&t.key).map(|m| m.value.to_vec());
+                let value = state
+                    .members
+                    .get_in(t.cluster, &t.key)
+                    .map(|m| m.value.to_vec());
                 let ttl = state
                     .members
-                    .lease_remaining(t.lease, state.now)
+                    .lease_remaining_in(t.cluster, t.lease, state.now)
                     .unwrap_or(0);
                 let name = deregister_target(&t.key);
                 let cmd = deregister_one(state, t, revoke_lease, name, value.map(|v| (v, ttl)));
@@ -755,10 +782,12 @@ fn confirm_action(state: &mut State, mut confirm: Confirm, action: Action) -> Ve
             value,
             lease,
             ttl,
+            cluster,
             ..
         } => {
             state.say(Level::Info, format!("putting {target} back …"));
             let mut attempt = state.audit_line(Phase::Attempt, action, target);
+            attempt.cluster = state.cluster_name(cluster).to_string();
             attempt.key_b64 = Some(key_b64(&key));
             state.undo.forget(&key);
             vec![state.audit.gate(
@@ -801,6 +830,9 @@ fn deregister_one(
 ) -> Command {
     let revoke_lease = (revoke_lease && t.lease != 0).then_some(t.lease);
     let mut attempt = state.audit_line(Phase::Attempt, "deregister", target);
+    // The attempt names the member's own cluster: the core sends the change to that cluster's
+    // etcd by this name, and the audit log says where it went.
+    attempt.cluster = state.cluster_name(t.cluster).to_string();
     attempt.key_b64 = Some(key_b64(&t.key));
     attempt.mod_revision = Some(t.mod_revision);
     attempt.revoke_lease = revoke_lease;
@@ -814,6 +846,7 @@ fn deregister_one(
                 ttl,
                 lease_revoked: revoke_lease.is_some(),
                 at: state.now,
+                cluster: t.cluster,
             },
         );
     }

@@ -726,6 +726,7 @@ fn deregister_opens_a_dialog_naming_the_key() {
             key: b"/services/web/web-1".to_vec(),
             mod_revision: 11,
             lease: 0x10,
+            cluster: Default::default(),
         }
     );
     assert!(!revoke_lease);
@@ -881,6 +882,7 @@ fn confirmation_keys_wait_until_the_dialog_was_drawn_and_250_ms_passed() {
                 key: "/services/web/web-1".into(),
                 mod_revision: 11,
                 lease: 0x10,
+                cluster: Default::default(),
             },
             Default::default(),
         );
@@ -2510,6 +2512,7 @@ fn undo_puts_the_member_back_with_its_value_and_lease_within_a_minute() {
                 lease,
                 ttl,
                 lease_revoked: false,
+                ..
             },
         ..
     })) = &s.popup

@@ -1,0 +1,449 @@
+//! Several clusters in one view (`--cluster a,b`): who each cluster is (name, accent, read-only,
+//! guard rails), by [`ClusterId`], and the facts that need merging per cluster (check results).
+//! A single-cluster session holds one entry here and behaves as it always did.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use super::State;
+use crate::model::{ChecksSnapshot, ClusterId, Command, Health, SourceKind};
+
+/// One cluster of the session, as the state needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterInfo {
+    pub name: String,
+    /// The profile's accent, as written (`red`, `#ff8800`); the theme turns it into a style.
+    pub accent: Option<String>,
+    /// Changes to this cluster are refused (`readonly = true` in its profile).
+    pub readonly: bool,
+    /// How careful changes on this cluster must be (typed confirmation, the bulk cap).
+    pub guard: crate::config::Guardrails,
+}
+
+impl ClusterInfo {
+    pub fn named(name: &str) -> ClusterInfo {
+        ClusterInfo {
+            name: name.to_string(),
+            accent: None,
+            readonly: false,
+            guard: Default::default(),
+        }
+    }
+}
+
+/// Each cluster's last check results, merged into the one checks pane.
+#[derive(Debug, Default)]
+pub struct MergedChecks {
+    by_cluster: BTreeMap<ClusterId, ChecksSnapshot>,
+}
+
+impl State {
+    /// Whether this view merges several clusters (the CLUSTER column, per-cluster counts).
+    pub fn merged(&self) -> bool {
+        self.clusters.len() > 1
+    }
+
+    /// Cluster `c`'s name (its index when the session does not know it: a bug, shown honestly).
+    pub fn cluster_name(&self, c: ClusterId) -> &str {
+        self.clusters
+            .get(c.0 as usize)
+            .map(|i| i.name.as_str())
+            .unwrap_or("?")
+    }
+
+    /// Cluster `c`'s settings; the session's own for an unknown id.
+    pub fn cluster_info(&self, c: ClusterId) -> Option<&ClusterInfo> {
+        self.clusters.get(c.0 as usize)
+    }
+
+    /// The cluster called `name`.
+    pub fn cluster_by_name(&self, name: &str) -> Option<ClusterId> {
+        self.clusters
+            .iter()
+            .position(|i| i.name == name)
+            .map(|i| ClusterId(i as u16))
+    }
+
+    /// Every cluster of the session, in the order given.
+    pub fn cluster_ids(&self) -> impl Iterator<Item = ClusterId> + '_ {
+        (0..self.clusters.len()).map(|i| ClusterId(i as u16))
+    }
+
+    /// Whether changes to cluster `c` are refused: the session's `--readonly`, or the cluster's
+    /// own `readonly`.
+    pub fn readonly_in(&self, c: ClusterId) -> bool {
+        self.readonly || self.cluster_info(c).is_some_and(|i| i.readonly)
+    }
+
+    /// The guard rails of cluster `c` (the session's for a single cluster).
+    pub fn guard_in(&self, c: ClusterId) -> &crate::config::Guardrails {
+        match self.cluster_info(c) {
+            Some(i) if self.merged() => &i.guard,
+            _ => &self.guard,
+        }
+    }
+
+    /// How cluster `c`'s source of `kind` is doing.
+    pub fn health_in(&self, c: ClusterId, kind: SourceKind) -> Option<&Health> {
+        self.health.get(&kind.of(c))
+    }
+
+    pub(super) fn answered_in(&mut self, c: ClusterId, kind: SourceKind, at: DateTime<Utc>) {
+        let e = self.last_answer.entry(kind.of(c)).or_insert(at);
+        *e = (*e).max(at);
+    }
+
+    /// How old cluster `c`'s `kind` data is while its source is not live (as [`State::stale_for`]).
+    pub fn stale_in(&self, c: ClusterId, kind: SourceKind) -> Option<chrono::Duration> {
+        let source = kind.of(c);
+        match self.health.get(&source) {
+            None | Some(Health::Live) | Some(Health::NotConfigured) => None,
+            Some(_) => self
+                .last_answer
+                .get(&source)
+                .map(|t| (self.now - *t).max(chrono::Duration::zero())),
+        }
+    }
+}
+
+/// Cluster `c`'s check results: kept per cluster, each row tagged with its cluster, and the
+/// pane shown their union (so a slow cluster's last answer stays beside a live one's).
+pub fn checks_snapshot(
+    state: &mut State,
+    c: ClusterId,
+    mut snapshot: ChecksSnapshot,
+    at: DateTime<Utc>,
+) -> Vec<Command> {
+    for r in &mut snapshot.results {
+        r.cluster = c;
+    }
+    state.merged_checks.by_cluster.insert(c, snapshot);
+    let mut all = ChecksSnapshot::default();
+    for s in state.merged_checks.by_cluster.values() {
+        all.results.extend(s.results.iter().cloned());
+        all.silences.extend(s.silences.iter().cloned());
+        all.skipped += s.skipped;
+        all.inhibit_rules.extend(s.inhibit_rules.iter().cloned());
+    }
+    state.checks.apply_snapshot(all, at);
+    super::notify::on_poll(state, at).into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::action::Action;
+    use crate::model::{KvEntry, KvEvent, Msg, Mutation, Phase};
+    use crate::state::{frame_drawn, handle_action, handle_key, update, Popup};
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 5, 3, 0, 0).unwrap()
+    }
+
+    fn at(ms: u64) -> std::time::Instant {
+        static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        *ORIGIN.get_or_init(std::time::Instant::now) + std::time::Duration::from_millis(ms)
+    }
+
+    fn kv(key: &str, rev: i64, lease: i64) -> KvEntry {
+        KvEntry {
+            key: key.into(),
+            value: br#"{"addr":"10.0.0.1","port":80}"#.to_vec(),
+            create_revision: rev,
+            mod_revision: rev,
+            version: 1,
+            lease,
+        }
+    }
+
+    const PROD: ClusterId = ClusterId(0);
+    const EU: ClusterId = ClusterId(1);
+
+    /// A merged view of prod and prod-eu, both etcds live, each listed: the same key
+    /// (`web/web-1`) in both, and one key of each cluster's own.
+    fn merged() -> State {
+        let mut s = State::new("prod", "/services/", "alice", t0());
+        s.clusters = vec![ClusterInfo::named("prod"), ClusterInfo::named("prod-eu")];
+        for c in [PROD, EU] {
+            update(
+                &mut s,
+                Msg::Health(SourceKind::Etcd.of(c), crate::model::Health::Live),
+            );
+        }
+        let prod = vec![
+            kv("/services/web/web-1", 11, 0x10),
+            kv("/services/db/db-1", 12, 0),
+        ];
+        let eu = vec![
+            kv("/services/web/web-1", 21, 0x10),
+            kv("/services/web/web-9", 22, 0),
+        ];
+        update(
+            &mut s,
+            Msg::InCluster(PROD, Box::new(Msg::listing("/services/", 12, prod, t0()))),
+        );
+        update(
+            &mut s,
+            Msg::InCluster(EU, Box::new(Msg::listing("/services/", 22, eu, t0()))),
+        );
+        s
+    }
+
+    fn rows(s: &State) -> Vec<(ClusterId, String)> {
+        (0..s.members.visible_len())
+            .filter_map(|i| s.members.row(i))
+            .map(|m| (m.cluster, m.key_text().to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn each_clusters_listing_and_events_land_on_its_own_members() {
+        let mut s = merged();
+        assert!(s.merged());
+        assert_eq!(
+            rows(&s),
+            vec![
+                (PROD, "/services/db/db-1".to_string()),
+                (PROD, "/services/web/web-1".to_string()),
+                (EU, "/services/web/web-1".to_string()),
+                (EU, "/services/web/web-9".to_string()),
+            ],
+            "the same key in two clusters is two members"
+        );
+        assert_eq!((s.members.count_in(PROD), s.members.count_in(EU)), (2, 2));
+        // prod-eu relists (one key gone): prod's members stay as they are.
+        let eu = vec![kv("/services/web/web-9", 22, 0)];
+        update(
+            &mut s,
+            Msg::InCluster(EU, Box::new(Msg::listing("/services/", 23, eu, t0()))),
+        );
+        assert_eq!(s.members.count_in(PROD), 2);
+        assert_eq!(s.members.count_in(EU), 1);
+        // A delete in prod removes prod's key only.
+        update(
+            &mut s,
+            Msg::InCluster(
+                PROD,
+                Box::new(Msg::MembersEvents {
+                    events: vec![KvEvent::Delete {
+                        key: b"/services/web/web-1".to_vec(),
+                        mod_revision: 13,
+                    }],
+                    at: t0(),
+                }),
+            ),
+        );
+        assert_eq!(
+            rows(&s),
+            vec![
+                (PROD, "/services/db/db-1".to_string()),
+                (EU, "/services/web/web-9".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn lease_ttls_and_lease_interest_stay_in_their_cluster() {
+        let mut s = merged();
+        crate::state::set_viewports(
+            &mut s,
+            crate::state::Viewports {
+                members_rows: 10,
+                ..Default::default()
+            },
+        );
+        let cmds = update(
+            &mut s,
+            Msg::InCluster(
+                EU,
+                Box::new(Msg::LeaseTtls {
+                    ttls: vec![(0x10, 7)],
+                    at: t0(),
+                }),
+            ),
+        );
+        // The same lease id means another lease in the other cluster.
+        assert_eq!(s.members.lease_remaining_in(EU, 0x10, t0()), Some(7));
+        assert_eq!(s.members.lease_remaining_in(PROD, 0x10, t0()), None);
+        let _ = cmds;
+        // Each etcd is asked about its own leases only.
+        s.watched_leases.clear();
+        let cmds = super::super::lease_interest(&mut s);
+        assert_eq!(
+            cmds,
+            vec![
+                Command::InCluster(PROD, Box::new(Command::WatchLeases(vec![0x10]))),
+                Command::InCluster(EU, Box::new(Command::WatchLeases(vec![0x10]))),
+            ]
+        );
+    }
+
+    /// Selects `key` of cluster `c`, opens the deregister dialog and confirms it.
+    fn deregister(s: &mut State, c: ClusterId, key: &str) -> Vec<Command> {
+        assert!(s.members.select_in(c, key.as_bytes()), "{key} in {c:?}");
+        let mut out = handle_action(s, Action::Deregister);
+        if !matches!(s.popup, Some(Popup::Confirm(_))) {
+            return out;
+        }
+        frame_drawn(s, at(0), true);
+        out.extend(handle_key(s, Action::Confirm, "y", at(300)));
+        out
+    }
+
+    #[test]
+    fn a_deregister_goes_to_its_members_cluster_and_obeys_its_readonly() {
+        let mut s = merged();
+        let cmds = deregister(&mut s, EU, "/services/web/web-1");
+        let gated: Vec<_> = cmds
+            .iter()
+            .filter_map(|c| match c {
+                Command::Gated(g) => Some(g),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(gated.len(), 1, "{cmds:?}");
+        // The attempt names prod-eu: the core routes by it, and the audit line says where.
+        assert_eq!(gated[0].attempt.cluster, "prod-eu");
+        assert_eq!(
+            gated[0].mutation,
+            Mutation::Deregister {
+                key: b"/services/web/web-1".to_vec(),
+                mod_revision: 21,
+                revoke_lease: None,
+            }
+        );
+
+        // prod-eu read-only: refused there (audit line for prod-eu), prod still works.
+        let mut s = merged();
+        s.clusters[1].readonly = true;
+        let cmds = deregister(&mut s, EU, "/services/web/web-9");
+        assert!(s.popup.is_none(), "no dialog for a read-only cluster");
+        let audits: Vec<_> = cmds
+            .iter()
+            .filter_map(|c| match c {
+                Command::Audit(l) => Some(l),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            !cmds.iter().any(|c| matches!(c, Command::Gated(_))),
+            "{cmds:?}"
+        );
+        let [line] = audits.as_slice() else {
+            panic!("{cmds:?}");
+        };
+        assert_eq!(line.phase, Phase::Refused);
+        assert_eq!(line.cluster, "prod-eu");
+        assert_eq!(line.result.as_deref(), Some("refused: readonly"));
+        assert!(s
+            .status
+            .as_ref()
+            .is_some_and(|m| m.text.contains("prod-eu is read-only")));
+        let cmds = deregister(&mut s, PROD, "/services/db/db-1");
+        assert!(
+            cmds.iter()
+                .any(|c| matches!(c, Command::Gated(g) if g.attempt.cluster == "prod")),
+            "{cmds:?}"
+        );
+    }
+
+    #[test]
+    fn typed_confirmation_and_liveness_are_the_members_clusters() {
+        let mut s = merged();
+        s.clusters[1].guard.typed = true;
+        assert!(s.members.select_in(EU, b"/services/web/web-9"));
+        handle_action(&mut s, Action::Deregister);
+        let Some(Popup::Confirm(c)) = &s.popup else {
+            panic!("{:?}", s.popup);
+        };
+        assert!(c.typed.is_some(), "prod-eu asks for the name typed out");
+        s.popup = None;
+        assert!(s.members.select_in(PROD, b"/services/db/db-1"));
+        handle_action(&mut s, Action::Deregister);
+        let Some(Popup::Confirm(c)) = &s.popup else {
+            panic!("{:?}", s.popup);
+        };
+        assert!(c.typed.is_none(), "prod does not");
+        s.popup = None;
+
+        // prod-eu's etcd down: its deregister is refused, prod's is not.
+        update(
+            &mut s,
+            Msg::Health(
+                SourceKind::Etcd.of(EU),
+                crate::model::Health::Failed("down".into()),
+            ),
+        );
+        let cmds = deregister(&mut s, EU, "/services/web/web-9");
+        assert!(
+            cmds.iter().any(|c| matches!(c, Command::Audit(l) if l.result.as_deref() == Some("refused: not live") && l.cluster == "prod-eu"))
+                && !cmds.iter().any(|c| matches!(c, Command::Gated(_))),
+            "{cmds:?}"
+        );
+        let cmds = deregister(&mut s, PROD, "/services/db/db-1");
+        assert!(
+            cmds.iter().any(|c| matches!(c, Command::Gated(_))),
+            "{cmds:?}"
+        );
+    }
+
+    #[test]
+    fn check_results_are_kept_per_cluster_and_shown_together() {
+        let mut s = merged();
+        let row = |entity: &str| crate::model::CheckResult {
+            entity: entity.into(),
+            check: "http".into(),
+            status: 2,
+            ..Default::default()
+        };
+        let snap = |e: &str| ChecksSnapshot {
+            results: vec![row(e)],
+            ..Default::default()
+        };
+        update(
+            &mut s,
+            Msg::InCluster(
+                PROD,
+                Box::new(Msg::ChecksSnapshot {
+                    snapshot: snap("a"),
+                    at: t0(),
+                }),
+            ),
+        );
+        update(
+            &mut s,
+            Msg::InCluster(
+                EU,
+                Box::new(Msg::ChecksSnapshot {
+                    snapshot: snap("b"),
+                    at: t0(),
+                }),
+            ),
+        );
+        let mut got: Vec<(ClusterId, String)> = s
+            .checks
+            .results
+            .iter()
+            .map(|r| (r.cluster, r.entity.clone()))
+            .collect();
+        got.sort();
+        assert_eq!(got, vec![(PROD, "a".into()), (EU, "b".into())]);
+        // prod answers again: prod-eu's rows stay.
+        update(
+            &mut s,
+            Msg::InCluster(
+                PROD,
+                Box::new(Msg::ChecksSnapshot {
+                    snapshot: snap("c"),
+                    at: t0(),
+                }),
+            ),
+        );
+        let mut got: Vec<String> = s.checks.results.iter().map(|r| r.entity.clone()).collect();
+        got.sort();
+        assert_eq!(got, vec!["b".to_string(), "c".to_string()]);
+    }
+}

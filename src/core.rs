@@ -315,7 +315,7 @@ impl Core {
         };
         core.state.commands = settings.profile.commands.clone();
         core.state.link_templates = settings.profile.links.clone();
-        core.state.clusters = std::iter::once(&settings.profile)
+        let clusters = std::iter::once(&settings.profile)
             .chain(&settings.more)
             .map(|p| state::merged::ClusterInfo {
                 name: p.name.clone(),
@@ -324,6 +324,7 @@ impl Core {
                 guard: p.guard.clone(),
             })
             .collect();
+        core.state.set_clusters(clusters);
         if settings.demo {
             core.start_demo();
         } else if settings.more.is_empty() {

@@ -89,6 +89,10 @@ fn host_part(name: &str) -> &str {
 
 #[derive(Debug, Default)]
 pub struct Checks {
+    /// The session's cluster names by `ClusterId` (for `cluster:NAME` filters).
+    pub cluster_names: Vec<String>,
+    /// `:cluster NAME` in a merged view: only that cluster's checks are shown.
+    pub only: Option<crate::model::ClusterId>,
     pub results: Vec<CheckResult>,
     pub silences: Vec<Silence>,
     view: Vec<usize>,
@@ -359,6 +363,18 @@ impl Checks {
         if self.hide_ok && r.status == 0 {
             return false;
         }
+        if self.only.is_some_and(|c| c != r.cluster) {
+            return false;
+        }
+        if let Some(f) = self.filter.as_ref().filter(|f| f.cluster.is_some()) {
+            let name = self
+                .cluster_names
+                .get(r.cluster.0 as usize)
+                .map_or("", String::as_str);
+            if !f.matches_cluster(name) {
+                return false;
+            }
+        }
         if self.hide_silenced && r.silenced {
             return false;
         }
@@ -477,6 +493,12 @@ impl Checks {
                 .and_modify(|x| *x = x.add(b))
                 .or_insert(b);
         }
+    }
+
+    /// `:cluster NAME` / `:cluster *` in a merged view.
+    pub fn narrow(&mut self, only: Option<crate::model::ClusterId>) {
+        self.only = only;
+        self.rebuild();
     }
 
     fn rebuild(&mut self) {

@@ -66,16 +66,36 @@ pub struct Filter {
     pub text: String,
     pub regex: Regex,
     pub inverted: bool,
+    /// A leading `cluster:NAME` token (a merged view): only that cluster's rows; the rest of
+    /// the text is the regex.
+    pub cluster: Option<String>,
 }
 
+/// The field filter token a filter may start with.
+const CLUSTER_FIELD: &str = "cluster:";
+
 impl Filter {
-    /// `!re` inverts. An invalid regex is an error message for the status line.
+    /// `!re` inverts; a leading `cluster:NAME` token keeps one cluster's rows (the regex, if
+    /// any, follows it). An invalid regex is an error message for the status line.
     pub fn parse(input: &str) -> Result<Option<Filter>, String> {
-        let (inverted, pattern) = match input.strip_prefix('!') {
-            Some(rest) => (true, rest),
-            None => (false, input),
+        let trimmed = input.trim_start();
+        let (cluster, input_rest) = match trimmed.strip_prefix(CLUSTER_FIELD) {
+            Some(rest) => {
+                let (name, after) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+                if name.is_empty() {
+                    return Err(format!(
+                        "{CLUSTER_FIELD} needs a cluster name: cluster:NAME [regex]"
+                    ));
+                }
+                (Some(name.to_string()), after.trim_start())
+            }
+            None => (None, input),
         };
-        if pattern.is_empty() {
+        let (inverted, pattern) = match input_rest.strip_prefix('!') {
+            Some(rest) => (true, rest),
+            None => (false, input_rest),
+        };
+        if pattern.is_empty() && cluster.is_none() {
             return Ok(None);
         }
         let regex = regex::RegexBuilder::new(pattern)
@@ -87,11 +107,17 @@ impl Filter {
             text: input.to_string(),
             regex,
             inverted,
+            cluster,
         }))
     }
 
     pub fn matches_any(&self, fields: &[&str]) -> bool {
         fields.iter().any(|f| self.regex.is_match(f)) != self.inverted
+    }
+
+    /// Whether a row of cluster `name` passes the `cluster:` token (always, without one).
+    pub fn matches_cluster(&self, name: &str) -> bool {
+        self.cluster.as_deref().is_none_or(|c| c == name)
     }
 }
 
@@ -138,6 +164,10 @@ pub struct Members {
     /// listing is (`synced` false); a relist keeps the last full listing on screen.
     pub listing: Option<ListingProgress>,
     pub last_update: Option<DateTime<Utc>>,
+    /// The session's cluster names by `ClusterId` (for `cluster:NAME` filters).
+    pub cluster_names: Vec<String>,
+    /// `:cluster NAME` in a merged view: only that cluster's members are shown.
+    pub only: Option<ClusterId>,
 }
 
 impl Members {
@@ -610,8 +640,14 @@ impl Members {
     }
 
     fn passes(&self, m: &Member) -> bool {
+        if self.only.is_some_and(|c| c != m.cluster) {
+            return false;
+        }
         match &self.filter {
             None => true,
+            Some(f) if f.cluster.is_some() && !f.matches_cluster(self.cluster_name(m.cluster)) => {
+                false
+            }
             Some(f) => f.matches_any(&[
                 m.key_text(),
                 m.addr(),
@@ -723,6 +759,18 @@ impl Members {
         }
         self.role_counts = counts;
         self.resync_selection();
+    }
+
+    fn cluster_name(&self, c: ClusterId) -> &str {
+        self.cluster_names
+            .get(c.0 as usize)
+            .map_or("", String::as_str)
+    }
+
+    /// `:cluster NAME` / `:cluster *` in a merged view: one cluster's members, or all again.
+    pub fn narrow(&mut self, only: Option<ClusterId>) {
+        self.only = only;
+        self.rebuild_view();
     }
 
     /// Keys of rows `[from, from+n)` of the view: what is on screen.

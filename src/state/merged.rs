@@ -39,6 +39,26 @@ pub struct MergedChecks {
 }
 
 impl State {
+    /// The session's clusters, by `ClusterId` (the core sets them at start).
+    pub fn set_clusters(&mut self, clusters: Vec<ClusterInfo>) {
+        let names: Vec<String> = clusters.iter().map(|c| c.name.clone()).collect();
+        self.members.cluster_names = names.clone();
+        self.checks.cluster_names = names;
+        self.clusters = clusters;
+    }
+
+    /// `:cluster NAME` in a merged view: every pane shows that cluster's rows only; `*` (or
+    /// `None`) shows them all again.
+    pub fn narrow_to(&mut self, only: Option<ClusterId>) {
+        self.members.narrow(only);
+        self.checks.narrow(only);
+    }
+
+    /// The cluster a merged view is narrowed to, if any.
+    pub fn narrowed(&self) -> Option<ClusterId> {
+        self.members.only
+    }
+
     /// Whether this view merges several clusters (the CLUSTER column, per-cluster counts).
     pub fn merged(&self) -> bool {
         self.clusters.len() > 1
@@ -107,6 +127,44 @@ impl State {
     }
 }
 
+/// `:health`: every cluster's every source, with what is wrong, in one popup.
+pub fn health_popup(state: &mut State) {
+    let mut lines = Vec::new();
+    for c in state.cluster_ids().collect::<Vec<_>>() {
+        lines.push(format!("{}:", state.cluster_name(c)));
+        for kind in SourceKind::ALL {
+            let word = match state.health_in(c, kind) {
+                None => "not reported".to_string(),
+                Some(Health::NotConfigured) => "not configured".to_string(),
+                Some(Health::Connecting) => "connecting".to_string(),
+                Some(Health::Live) => "live".to_string(),
+                Some(Health::Retrying { at, attempt, error }) => format!(
+                    "retry in {}s (attempt {attempt}): {error}",
+                    (*at - state.now).num_seconds().max(0)
+                ),
+                Some(Health::Failed(e)) => format!("failed: {e}"),
+            };
+            let stale = state
+                .stale_in(c, kind)
+                .map(|a| format!(" — data {}s old", a.num_seconds()))
+                .unwrap_or_default();
+            let line = format!("  {:<8} {word}{stale}", kind.label());
+            lines.push(crate::model::text::sanitize(&line).into_owned());
+        }
+    }
+    let n = state.clusters.len();
+    state.popup = Some(super::Popup::Output(Box::new(super::run::Output {
+        name: "health".into(),
+        status: format!("{n} cluster{}", if n == 1 { "" } else { "s" }),
+        success: true,
+        truncated: false,
+        lines,
+        scroll: 0,
+        search: None,
+        matches: Vec::new(),
+    })));
+}
+
 /// Cluster `c`'s check results: kept per cluster, each row tagged with its cluster, and the
 /// pane shown their union (so a slow cluster's last answer stays beside a live one's).
 pub fn checks_snapshot(
@@ -166,7 +224,10 @@ mod tests {
     /// (`web/web-1`) in both, and one key of each cluster's own.
     fn merged() -> State {
         let mut s = State::new("prod", "/services/", "alice", t0());
-        s.clusters = vec![ClusterInfo::named("prod"), ClusterInfo::named("prod-eu")];
+        s.set_clusters(vec![
+            ClusterInfo::named("prod"),
+            ClusterInfo::named("prod-eu"),
+        ]);
         for c in [PROD, EU] {
             update(
                 &mut s,
@@ -445,5 +506,62 @@ mod tests {
         let mut got: Vec<String> = s.checks.results.iter().map(|r| r.entity.clone()).collect();
         got.sort();
         assert_eq!(got, vec!["b".to_string(), "c".to_string()]);
+    }
+
+    #[test]
+    fn cluster_field_filter_and_narrowing_keep_one_clusters_rows() {
+        let mut s = merged();
+        let f = crate::state::members::Filter::parse("cluster:prod-eu web-").unwrap();
+        s.members.set_filter(f);
+        assert_eq!(
+            rows(&s),
+            vec![
+                (EU, "/services/web/web-1".to_string()),
+                (EU, "/services/web/web-9".to_string()),
+            ]
+        );
+        // The token alone: that cluster, every row of it.
+        let f = crate::state::members::Filter::parse("cluster:prod").unwrap();
+        s.members.set_filter(f);
+        assert_eq!(s.members.visible_len(), 2);
+        assert!(rows(&s).iter().all(|(c, _)| *c == PROD));
+        assert!(crate::state::members::Filter::parse("cluster: web").is_err());
+        s.members.set_filter(None);
+
+        // :cluster prod-eu narrows, :cluster * shows all again; an unknown name says so.
+        crate::state::command_line::run(&mut s, "cluster prod-eu");
+        assert_eq!(s.narrowed(), Some(EU));
+        assert!(rows(&s).iter().all(|(c, _)| *c == EU));
+        crate::state::command_line::run(&mut s, "cluster nowhere");
+        assert_eq!(s.narrowed(), Some(EU));
+        assert!(s
+            .status
+            .as_ref()
+            .is_some_and(|m| m.text.contains("no cluster nowhere")));
+        crate::state::command_line::run(&mut s, "cluster *");
+        assert_eq!(s.narrowed(), None);
+        assert_eq!(s.members.visible_len(), 4);
+    }
+
+    #[test]
+    fn health_lists_every_clusters_sources() {
+        let mut s = merged();
+        update(
+            &mut s,
+            Msg::Health(
+                SourceKind::Etcd.of(EU),
+                crate::model::Health::Failed("connection refused".into()),
+            ),
+        );
+        crate::state::command_line::run(&mut s, "health");
+        let Some(Popup::Output(out)) = &s.popup else {
+            panic!("{:?}", s.popup);
+        };
+        let text = out.lines.join("\n");
+        assert!(text.contains("prod:\n  etcd     live"), "{text}");
+        assert!(
+            text.contains("prod-eu:\n  etcd     failed: connection refused"),
+            "{text}"
+        );
     }
 }

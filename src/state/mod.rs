@@ -214,7 +214,7 @@ impl State {
             SourceKind::Etcd.of(ClusterId::default()),
             Health::Connecting,
         );
-        State {
+        let mut state = State {
             cluster: cluster.to_string(),
             readonly: false,
             demo: false,
@@ -265,7 +265,9 @@ impl State {
             tasks: Vec::new(),
             link_templates: Vec::new(),
             time: Default::default(),
-        }
+        };
+        state.set_clusters(vec![merged::ClusterInfo::named(cluster)]);
+        state
     }
 
     /// The keymap context a key is read in, from what is open: a text field, the form, a

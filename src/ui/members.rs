@@ -26,6 +26,8 @@ struct Cells {
     marker: (&'static str, StyleName),
     /// The member's cluster (a merged view) in its accent.
     cluster: (String, Style),
+    /// Its cluster's etcd is not live: the row is what etcd said last (drawn muted).
+    stale: bool,
     role: String,
     instance: String,
     addr: String,
@@ -88,10 +90,17 @@ fn cells(ctx: &Ctx, mem: &Member, scoped: bool) -> Cells {
         } else {
             (" ", StyleName::Key)
         },
-        cluster: (
-            st.cluster_name(mem.cluster).to_string(),
-            ctx.theme.cluster(mem.cluster),
-        ),
+        cluster: match st.merged() && st.stale_in(mem.cluster, SourceKind::Etcd).is_some() {
+            true => (
+                format!("{} stale", st.cluster_name(mem.cluster)),
+                ctx.theme.style(StyleName::Warning),
+            ),
+            false => (
+                st.cluster_name(mem.cluster).to_string(),
+                ctx.theme.cluster(mem.cluster),
+            ),
+        },
+        stale: st.merged() && st.stale_in(mem.cluster, SourceKind::Etcd).is_some(),
         role: mem.role().to_string(),
         instance: mem.instance().to_string(),
         addr: mem.addr().to_string(),
@@ -146,6 +155,15 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             Span::styled(
                 format!("listing {} / {total} ", short_count(p.listed)),
                 ctx.theme.style(StyleName::Highlight),
+            ),
+        ));
+    }
+    if let Some(c) = st.narrowed() {
+        title.push((
+            0,
+            Span::styled(
+                format!("only {} ", st.cluster_name(c)),
+                ctx.theme.cluster(c),
             ),
         ));
     }
@@ -320,6 +338,11 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
                 Line::from(fit(text, widths[i].unwrap_or(0)))
             }
         };
+        let row_style = if r.stale {
+            muted(ctx)
+        } else {
+            Style::default()
+        };
         Row::new(
             [
                 cell(&r.cluster.0, cluster_width, r.cluster.1),
@@ -334,6 +357,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             .into_iter()
             .flatten(),
         )
+        .style(row_style)
     });
     let constraints: Vec<Constraint> = all_widths
         .iter()

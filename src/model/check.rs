@@ -259,6 +259,8 @@ pub struct SilenceRequest {
     pub expire_on_resolve: bool,
     pub reason: String,
     pub creator: String,
+    /// The cluster whose checks backend it goes to (the silenced check's own).
+    pub cluster: super::ClusterId,
 }
 
 impl Silence {

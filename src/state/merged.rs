@@ -165,6 +165,47 @@ pub fn health_popup(state: &mut State) {
     })));
 }
 
+/// The clusters a change goes to (sorted, each once): a deregister's members', a silence's
+/// checks', an unsilence's silence's; the session's own for what has no cluster of its own.
+pub fn change_clusters(state: &State, change: &super::Change) -> Vec<ClusterId> {
+    use super::Change;
+    let mut out: Vec<ClusterId> = match change {
+        Change::Deregister { target, .. } => vec![target.cluster],
+        Change::DeregisterMany { targets, .. } => targets.iter().map(|t| t.cluster).collect(),
+        Change::Restore { cluster, .. } => vec![*cluster],
+        Change::Silence(r) | Change::Ack { request: r, .. } => vec![r.cluster],
+        Change::SilenceMany(rs) => rs.iter().map(|r| r.cluster).collect(),
+        Change::Unsilence { id, .. } | Change::Unack { id, .. } => {
+            vec![silence_cluster(state, id)]
+        }
+        Change::Extend { silence, .. } => vec![silence_cluster(state, &silence.id)],
+        Change::Run(_) => vec![state.cluster_id],
+    };
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The cluster whose checks backend holds silence `id` (a merged view keeps each cluster's
+/// silences apart); the session's own cluster otherwise, or when no answer named it yet.
+pub fn silence_cluster(state: &State, id: &str) -> ClusterId {
+    if !state.merged() {
+        return state.cluster_id;
+    }
+    state
+        .merged_checks
+        .by_cluster
+        .iter()
+        .find(|(_, s)| s.silences.iter().any(|x| x.id == id))
+        .map(|(c, _)| *c)
+        .unwrap_or(state.cluster_id)
+}
+
+/// [`silence_cluster`]'s name, as the audit attempt carries it (the core routes by it).
+pub fn silence_cluster_name(state: &State, id: &str) -> String {
+    state.cluster_name(silence_cluster(state, id)).to_string()
+}
+
 /// Cluster `c`'s check results: kept per cluster, each row tagged with its cluster, and the
 /// pane shown their union (so a slow cluster's last answer stays beside a live one's).
 pub fn checks_snapshot(
@@ -562,6 +603,86 @@ mod tests {
         assert!(
             text.contains("prod-eu:\n  etcd     failed: connection refused"),
             "{text}"
+        );
+    }
+
+    /// prod with a failing check on web-1, prod-eu with one on web-9, both backends live; the
+    /// checks pane focused, nothing selected.
+    fn with_checks() -> State {
+        let mut s = merged();
+        s.backends.checks = Some("sensu-go".into());
+        for (c, entity) in [(PROD, "web-1"), (EU, "web-9")] {
+            update(
+                &mut s,
+                Msg::Health(SourceKind::Checks.of(c), crate::model::Health::Live),
+            );
+            let snapshot = ChecksSnapshot {
+                results: vec![crate::model::CheckResult {
+                    entity: entity.into(),
+                    check: "http".into(),
+                    status: 2,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            };
+            update(
+                &mut s,
+                Msg::InCluster(c, Box::new(Msg::ChecksSnapshot { snapshot, at: t0() })),
+            );
+        }
+        s.focus = crate::state::Pane::Checks;
+        s
+    }
+
+    /// Selects `entity`'s check, opens the silence form, gives a reason, submits, confirms.
+    fn silence(s: &mut State, entity: &str) -> Vec<Command> {
+        handle_action(s, Action::Top);
+        while s.checks.selected().is_some_and(|r| r.entity != entity) {
+            handle_action(s, Action::Down);
+        }
+        let mut out = handle_action(s, Action::Silence);
+        if !matches!(s.popup, Some(Popup::SilenceForm(_))) {
+            return out;
+        }
+        for c in "why".chars() {
+            handle_action(s, Action::InsertChar(c));
+        }
+        out.extend(handle_action(s, Action::Submit));
+        frame_drawn(s, at(0), true);
+        out.extend(handle_key(s, Action::Confirm, "y", at(300)));
+        out
+    }
+
+    #[test]
+    fn a_silence_goes_to_its_checks_cluster_and_obeys_its_readonly() {
+        let mut s = with_checks();
+        let cmds = silence(&mut s, "web-9");
+        let attempt = cmds
+            .iter()
+            .find_map(|c| match c {
+                Command::Gated(g) => Some(g),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no gated silence: {cmds:?} {:?}", s.status));
+        assert_eq!(attempt.attempt.cluster, "prod-eu");
+        let Mutation::Silence(req) = &attempt.mutation else {
+            panic!("{attempt:?}");
+        };
+        assert_eq!(req.cluster, EU);
+
+        let mut s = with_checks();
+        s.clusters[1].readonly = true;
+        let cmds = silence(&mut s, "web-9");
+        assert!(s.popup.is_none(), "no form for a read-only cluster's check");
+        assert!(
+            cmds.iter().any(|c| matches!(c, Command::Audit(l) if l.cluster == "prod-eu" && l.result.as_deref() == Some("refused: readonly"))),
+            "{cmds:?}"
+        );
+        let cmds = silence(&mut s, "web-1");
+        assert!(
+            cmds.iter()
+                .any(|c| matches!(c, Command::Gated(g) if g.attempt.cluster == "prod")),
+            "{cmds:?}"
         );
     }
 }

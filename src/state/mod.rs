@@ -887,10 +887,36 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
     if let Some(popup) = state.popup.clone() {
         return popup::act(state, popup, action, key);
     }
+    // A merged view: a change to a check of a read-only cluster is refused before any form.
+    if state.merged()
+        && action.is_mutating()
+        && state.focus == Pane::Checks
+        && state.popup.is_none()
+        && state.input.is_none()
+    {
+        if let Some(c) = state
+            .checks
+            .selected()
+            .map(|r| r.cluster)
+            .filter(|&c| state.readonly_in(c))
+        {
+            let name = state.cluster_name(c).to_string();
+            let mut line = refusal_line(state, action, "refused: readonly");
+            line.cluster = name.clone();
+            state.say(
+                Level::Warn,
+                format!(
+                    "cluster {name} is read-only: {} refused (readonly = true in its profile)",
+                    action.describe()
+                ),
+            );
+            return vec![Command::Audit(line)];
+        }
+    }
     // A merged view's deregister is checked against its member's own cluster (in the dialog).
     let per_member = state.merged()
-        && matches!(action, Action::Deregister | Action::Undo)
-        && state.focus == Pane::Members;
+        && ((matches!(action, Action::Deregister | Action::Undo) && state.focus == Pane::Members)
+            || state.focus == Pane::Checks);
     if action.is_mutating() && !per_member {
         if let Some(why) = not_live(state, source_of(action)) {
             let line = refusal_line(state, action, "refused: not live");

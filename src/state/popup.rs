@@ -648,16 +648,32 @@ fn confirm_action(state: &mut State, mut confirm: Confirm, action: Action) -> Ve
     }
     // Confirmed. A change is only sent while its source answers.
     state.popup = None;
-    let targets_clusters = match &confirm.change {
-        Change::DeregisterMany { targets, .. } => targets.iter().map(|t| t.cluster).collect(),
-        Change::Deregister { target, .. } => vec![target.cluster],
-        _ => vec![state.cluster_id],
-    };
+    let targets_clusters = super::merged::change_clusters(state, &confirm.change);
+    // A merged view: each cluster's own `readonly` holds for the changes that go there.
+    if let Some(&c) = targets_clusters
+        .iter()
+        .find(|&&c| state.merged() && state.readonly_in(c))
+    {
+        let name = state.cluster_name(c).to_string();
+        let mut line = state.refusal(
+            confirm.change.action(),
+            confirm.target.clone(),
+            "refused: readonly",
+        );
+        line.cluster = name.clone();
+        state.say(
+            Level::Warn,
+            format!(
+                "cluster {name} is read-only: {} refused (readonly = true in its profile)",
+                confirm.change.action()
+            ),
+        );
+        return vec![Command::Audit(line)];
+    }
     if let Some(why) = confirm.change.source().and_then(|kind| {
-        let mut cs = targets_clusters.clone();
-        cs.dedup();
-        cs.into_iter()
-            .find_map(|c| super::not_live_in(state, c, kind))
+        targets_clusters
+            .iter()
+            .find_map(|&c| super::not_live_in(state, c, kind))
     }) {
         let line = state.refusal(
             confirm.change.action(),
@@ -762,6 +778,7 @@ fn confirm_action(state: &mut State, mut confirm: Confirm, action: Action) -> Ve
             let what = if action == "unack" { "ack" } else { "silence" };
             state.say(Level::Info, format!("removing {what} {} …", visible(&id)));
             let mut attempt = state.audit_line(Phase::Attempt, action, target);
+            attempt.cluster = super::merged::silence_cluster_name(state, &id);
             attempt.silence_id = Some(id.clone());
             vec![state.audit.gate(attempt, Mutation::Unsilence { id })]
         }
@@ -771,6 +788,7 @@ fn confirm_action(state: &mut State, mut confirm: Confirm, action: Action) -> Ve
                 format!("extending silence {} …", visible(&silence.id)),
             );
             let mut attempt = state.audit_line(Phase::Attempt, action, target);
+            attempt.cluster = super::merged::silence_cluster_name(state, &silence.id);
             attempt.silence_id = Some(silence.id.clone());
             vec![state
                 .audit
@@ -868,6 +886,8 @@ fn silence_one(
     action: &str,
 ) -> Command {
     let mut attempt = state.audit_line(Phase::Attempt, action, target);
+    // The silenced check's own cluster: the core sends it to that cluster's backend by this name.
+    attempt.cluster = state.cluster_name(request.cluster).to_string();
     attempt.reason = Some(request.reason.clone());
     attempt.duration = Some(Box::new(super::ack::duration_text(request.duration)));
     if state.checks_kind() == "alertmanager" {

@@ -494,6 +494,7 @@ fn silence_outcomes_say_what_the_backend_showed() {
     use crate::model::{Leftover, Matcher, Silence, SilenceOutcome, SilenceRequest, SilenceScope};
     let row = alert_row(&[("alertname", "NoInstance"), ("severity", "warning")]);
     let request = SilenceRequest {
+        cluster: Default::default(),
         scope: SilenceScope::CheckOnEntity {
             entity: String::new(),
             check: "NoInstance".into(),
@@ -3998,6 +3999,7 @@ fn taking_over_expires_the_old_ack_only_once_the_new_one_is_confirmed() {
     let mut s = two_acks();
     let attempt = take_over_bobs_ack(&mut s);
     let request = crate::model::SilenceRequest {
+        cluster: Default::default(),
         scope: crate::model::SilenceScope::CheckOnEntity {
             entity: "web-2".into(),
             check: "Down".into(),
@@ -4101,6 +4103,7 @@ fn a_takeover_says_so_when_either_step_fails() {
     let mut s = two_acks();
     let attempt = take_over_bobs_ack(&mut s);
     let request = crate::model::SilenceRequest {
+        cluster: Default::default(),
         scope: crate::model::SilenceScope::CheckOnEntity {
             entity: "web-2".into(),
             check: "Down".into(),
@@ -4161,6 +4164,7 @@ fn a_takeover_says_so_when_either_step_fails() {
     let mut s = two_acks();
     let attempt = take_over_bobs_ack(&mut s);
     let request = crate::model::SilenceRequest {
+        cluster: Default::default(),
         scope: crate::model::SilenceScope::CheckOnEntity {
             entity: "web-2".into(),
             check: "Down".into(),

@@ -90,9 +90,15 @@ fn cells(ctx: &Ctx, mem: &Member, scoped: bool) -> Cells {
         } else {
             (" ", StyleName::Key)
         },
+        // A stale cluster's name carries its health dot (as the status bar has it: ◍ retrying,
+        // ✕ failed), so the mark survives NO_COLOR.
         cluster: match st.merged() && st.stale_in(mem.cluster, SourceKind::Etcd).is_some() {
             true => (
-                format!("{} stale", st.cluster_name(mem.cluster)),
+                format!(
+                    "{} {}",
+                    st.cluster_name(mem.cluster),
+                    super::status::stale_dot(st.health_in(mem.cluster, SourceKind::Etcd))
+                ),
                 ctx.theme.style(StyleName::Warning),
             ),
             false => (

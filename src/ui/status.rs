@@ -248,6 +248,15 @@ fn health_mark(st: &crate::state::State, h: Option<&Health>) -> (&'static str, S
     }
 }
 
+/// The dot a stale cluster's rows carry beside its name.
+pub fn stale_dot(h: Option<&Health>) -> &'static str {
+    match h {
+        Some(Health::Retrying { .. }) => "◍",
+        Some(Health::Failed(_)) => "✕",
+        _ => "◌",
+    }
+}
+
 /// A merged view's clusters, each named in its accent with its worst source's health
 /// (`prod ● prod-eu ◍ retry 4s`); condensed to counts (`8● 1◍ 1✕`) when the names do not fit
 /// in half the bar. `:health` lists every source.

@@ -219,7 +219,11 @@ fn a_merged_view_acts_on_the_right_etcd_and_outlives_one_of_them() {
     });
     assert!(row_in(&s, "prod-eu", "web-9").is_some(), "{s}");
     assert!(
-        members_pane(&s).iter().any(|l| l.contains("prod-eu stale")),
+        members_pane(&s)
+            .iter()
+            .any(|l| ["prod-eu ◍", "prod-eu ✕", "prod-eu ◌"]
+                .iter()
+                .any(|m| l.contains(m))),
         "prod-eu's rows are marked stale:\n{s}"
     );
 }

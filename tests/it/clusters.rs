@@ -265,3 +265,99 @@ fn cluster_lists_and_views_are_checked_before_anything_starts() {
         "{err}"
     );
 }
+
+#[test]
+fn inventory_and_snapshot_take_the_same_list() {
+    let prod = Etcd::start();
+    let eu = Etcd::start();
+    prod.ctl(&[
+        "put",
+        "/services/web/web-1",
+        r#"{"addr":"10.0.0.1","port":80}"#,
+    ]);
+    eu.ctl(&[
+        "put",
+        "/services/web/web-1",
+        r#"{"addr":"10.1.0.1","port":80}"#,
+    ]);
+    eu.ctl(&[
+        "put",
+        "/services/db/db-1",
+        r#"{"addr":"10.1.1.1","port":5432}"#,
+    ]);
+    let (_dir, path) = config(&[
+        ("prod", &prod, ""),
+        ("prod-eu", &eu, ""),
+        ("staging", &eu, ""),
+    ]);
+    let path = path.to_str().expect("utf-8 path");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_opsconsole"))
+            .args(["--config", path])
+            .args(args)
+            .output()
+            .expect("opsconsole runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        (out.status.code(), stdout, stderr)
+    };
+
+    let (code, out, err) = run(&["inventory", "--cluster", "prod,prod-eu", "--list"]);
+    assert_eq!(code, Some(0), "{err}");
+    let inv: serde_json::Value = serde_json::from_str(&out).expect("JSON inventory");
+    assert_eq!(
+        inv["cluster_prod"]["hosts"],
+        serde_json::json!(["web-1@prod"])
+    );
+    assert_eq!(
+        inv["cluster_prod_eu"]["hosts"],
+        serde_json::json!(["db-1@prod-eu", "web-1@prod-eu"])
+    );
+    assert_eq!(
+        inv["prod_eu_web"]["hosts"],
+        serde_json::json!(["web-1@prod-eu"])
+    );
+    assert_eq!(
+        inv["_meta"]["hostvars"]["web-1@prod-eu"]["ansible_host"]["__ansible_unsafe"],
+        "10.1.0.1"
+    );
+    assert_eq!(
+        inv["_meta"]["hostvars"]["web-1@prod"]["ansible_host"]["__ansible_unsafe"],
+        "10.0.0.1"
+    );
+    let (code, out, _) = run(&[
+        "inventory",
+        "--cluster",
+        "prod,prod-eu",
+        "--host",
+        "db-1@prod-eu",
+    ]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("10.1.1.1"), "{out}");
+
+    let (code, out, err) = run(&["snapshot", "--cluster", "prod,prod-eu", "--format", "json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let snap: serde_json::Value = serde_json::from_str(&out).expect("JSON snapshot");
+    let clusters = snap["clusters"]
+        .as_array()
+        .expect("one snapshot per cluster");
+    assert_eq!(clusters.len(), 2);
+    assert_eq!(clusters[0]["cluster"], "prod");
+    assert_eq!(clusters[1]["cluster"], "prod-eu");
+    assert!(
+        out.contains("10.1.1.1") && out.contains("10.0.0.1"),
+        "{out}"
+    );
+
+    // One cluster down: the others are still reported, and the exit says it is not whole.
+    drop(prod);
+    let (code, out, _) = run(&["snapshot", "--cluster", "prod,prod-eu"]);
+    assert_ne!(code, Some(0));
+    assert!(
+        out.contains("# opsconsole snapshot: prod-eu") && out.contains("db-1"),
+        "{out}"
+    );
+    let (code, _, err) = run(&["inventory", "--cluster", "prod,prod-eu", "--list"]);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("cluster \"prod\""), "{err}");
+}

@@ -10,7 +10,7 @@ use crate::common;
 
 use common::e2e::{members_pane, message_line, start};
 use common::tmux::{Tmux, SOON};
-use common::{wait_until, wait_until_or, Etcd};
+use common::{wait_until, wait_until_or, Alertmanager, Etcd};
 
 /// A config with one `[clusters.NAME]` per (name, etcd, extra) and the path it is at.
 fn config(clusters: &[(&str, &Etcd, &str)]) -> (tempfile::TempDir, std::path::PathBuf) {
@@ -360,4 +360,86 @@ fn inventory_and_snapshot_take_the_same_list() {
     let (code, _, err) = run(&["inventory", "--cluster", "prod,prod-eu", "--list"]);
     assert_ne!(code, Some(0));
     assert!(err.contains("cluster \"prod\""), "{err}");
+}
+
+#[test]
+fn a_silence_in_a_merged_view_goes_to_its_checks_own_alertmanager() {
+    let prod = Etcd::start();
+    let eu = Etcd::start();
+    let prod_am = Alertmanager::start();
+    let eu_am = Alertmanager::start();
+    prod.ctl(&[
+        "put",
+        "/services/web/web-1",
+        r#"{"addr":"10.0.0.1","port":80}"#,
+    ]);
+    eu.ctl(&[
+        "put",
+        "/services/web/web-9",
+        r#"{"addr":"10.1.0.9","port":80}"#,
+    ]);
+    prod_am.fire(&[("HighLoad", "web-1", "warning")]);
+    // The worst row, first in the pane: prod-eu's.
+    eu_am.fire(&[("DiskFull", "web-9", "critical")]);
+    let checks = |am: &Alertmanager| {
+        format!(
+            "checks = {{ kind = \"alertmanager\", url = \"{}\", interval_secs = 1 }}",
+            am.url()
+        )
+    };
+    let (_dir, path) = config(&[
+        ("prod", &prod, &checks(&prod_am)),
+        ("prod-eu", &eu, &checks(&eu_am)),
+        ("staging", &eu, ""),
+    ]);
+    let t = start(&[
+        "--cluster",
+        "prod,prod-eu",
+        "--config",
+        path.to_str().expect("utf-8 path"),
+    ]);
+    // Both clusters' alerts in the one checks pane, each row naming its cluster.
+    let alert_row = |s: &str, cluster: &str, alert: &str| {
+        s.lines().any(|l| {
+            let right: String = l.chars().skip(80).collect();
+            let words: Vec<&str> = right.trim_matches('│').split_whitespace().collect();
+            words.first() == Some(&cluster) && words.contains(&alert)
+        })
+    };
+    t.wait_screen("both alertmanagers' alerts with their cluster", SOON, |s| {
+        alert_row(s, "prod", "HighLoad") && alert_row(s, "prod-eu", "DiskFull")
+    });
+
+    t.send(&["Tab"]);
+    t.send(&["s"]);
+    t.wait_screen("the silence form for web-9/DiskFull", SOON, |s| {
+        s.contains("reason (required)") && s.contains("web-9/DiskFull")
+    });
+    t.type_text("e2e: merged view silence");
+    t.send(&["Enter"]);
+    t.wait_text("Create this silence?");
+    t.confirm("y");
+    let silence = wait_until_or(
+        "a silence in prod-eu's Alertmanager",
+        SOON,
+        || eu_am.active_silences().into_iter().next(),
+        || t.screen(),
+    );
+    assert!(silence.to_string().contains("DiskFull"), "{silence}");
+    assert!(
+        prod_am.active_silences().is_empty(),
+        "prod's Alertmanager must not get it: {:?}",
+        prod_am.active_silences()
+    );
+    let line = wait_until_or(
+        "the silence's outcome in the audit log",
+        SOON,
+        || {
+            t.audit_lines()
+                .into_iter()
+                .find(|l| l["action"] == "silence" && l["phase"] == "outcome")
+        },
+        || format!("{:?}", t.audit_lines()),
+    );
+    assert_eq!(line["cluster"], "prod-eu", "{line}");
 }

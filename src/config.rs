@@ -2379,4 +2379,48 @@ mod tests {
             .to_string();
         assert!(e.contains("line 2") && e.contains("host:port"), "{e}");
     }
+
+    #[test]
+    fn views_name_known_clusters_each_once() {
+        let base = "[clusters.prod]\netcd = { endpoints = [\"http://127.0.0.1:2379\"] }\n[clusters.prod-eu]\netcd = { endpoints = [\"http://127.0.0.1:2380\"] }\n";
+        let path = Path::new("/c/config.toml");
+        let ok = Config::parse(
+            &format!("{base}[views.both]\nclusters = [\"prod\", \"prod-eu\"]\n"),
+            path,
+        )
+        .expect("a good view");
+        assert_eq!(ok.view("both").unwrap(), vec!["prod", "prod-eu"]);
+        assert!(ok.view("none").unwrap_err().contains("known views: both"));
+        assert_eq!(
+            ok.clusters_of(&["prod-eu".into(), "prod".into()])
+                .unwrap()
+                .len(),
+            2
+        );
+        let e = ok
+            .clusters_of(&["prod".into(), "nowhere".into()])
+            .unwrap_err();
+        assert!(
+            e.contains("no cluster \"nowhere\" — known clusters: prod, prod-eu"),
+            "{e}"
+        );
+        for (view, want) in [
+            ("[\"prod\", \"prod\"]", "cluster \"prod\" is named twice"),
+            ("[\"prod\", \"staging\"]", "no cluster \"staging\""),
+            ("[\"prod\"]", "at least two clusters"),
+        ] {
+            let e = Config::parse(&format!("{base}[views.v]\nclusters = {view}\n"), path)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("[views.v]") && e.contains(want) && e.contains("line 5"),
+                "{e}"
+            );
+        }
+        assert_eq!(split_cluster_list("prod"), None);
+        assert_eq!(
+            split_cluster_list("prod, prod-eu"),
+            Some(vec!["prod".to_string(), "prod-eu".to_string()])
+        );
+    }
 }

@@ -87,6 +87,14 @@ fn host_part(name: &str) -> &str {
     name.rsplit_once(':').map(|(h, _)| h).unwrap_or(name)
 }
 
+/// A check row's identity for marks: its cluster, entity and check, as the backend sent them.
+pub type CheckId = (crate::model::ClusterId, String, String);
+
+/// `r`'s [`CheckId`].
+pub fn check_id(r: &CheckResult) -> CheckId {
+    (r.cluster, r.entity.clone(), r.check.clone())
+}
+
 #[derive(Debug, Default)]
 pub struct Checks {
     /// The session's cluster names by `ClusterId` (for `cluster:NAME` filters).
@@ -123,8 +131,9 @@ pub struct Checks {
     pub scope: Option<EntityScope>,
     /// The selected row's (entity, check): the identity the cursor follows across polls.
     selected: Option<(String, String)>,
-    /// Checks marked for a bulk silence, by (entity, check).
-    marked: std::collections::BTreeSet<(String, String)>,
+    /// Checks marked for a bulk silence, by (cluster, entity, check): the same check on the same
+    /// entity in two clusters of a merged view is two rows.
+    marked: std::collections::BTreeSet<CheckId>,
     /// Failing, unsilenced checks by the host part of their entity: what each member's badge
     /// shows, looked up in O(1) per row drawn.
     failing: std::collections::HashMap<String, Badge>,
@@ -416,7 +425,7 @@ impl Checks {
     }
 
     pub fn is_marked(&self, r: &CheckResult) -> bool {
-        self.marked.contains(&(r.entity.clone(), r.check.clone()))
+        self.marked.contains(&check_id(r))
     }
 
     pub fn marked_count(&self) -> usize {
@@ -426,24 +435,21 @@ impl Checks {
     /// Marks (or unmarks) the check under the cursor.
     pub fn toggle_mark(&mut self) {
         if let Some(r) = self.selected() {
-            let id = (r.entity.clone(), r.check.clone());
+            let id = check_id(r);
             if !self.marked.remove(&id) {
                 self.marked.insert(id);
             }
         }
     }
 
-    /// Marks exactly these checks (entity, check) — a group's — dropping other marks.
-    pub fn mark_only(&mut self, ids: &[(String, String)]) {
+    /// Marks exactly these checks (cluster, entity, check) — a group's — dropping other marks.
+    pub fn mark_only(&mut self, ids: &[CheckId]) {
         self.marked = ids.iter().cloned().collect();
     }
 
     /// Marks every check the pane shows.
     pub fn mark_all_visible(&mut self) {
-        let ids: Vec<(String, String)> = self
-            .visible_rows(0, usize::MAX)
-            .map(|r| (r.entity.clone(), r.check.clone()))
-            .collect();
+        let ids: Vec<CheckId> = self.visible_rows(0, usize::MAX).map(check_id).collect();
         self.marked.extend(ids);
     }
 

@@ -272,12 +272,11 @@ impl Members {
     }
 
     /// Marks exactly these members (a group's), dropping other marks.
-    pub fn mark_only(&mut self, keys: &[Arc<[u8]>]) {
-        let c = ClusterId::default();
-        self.marked = keys
+    pub fn mark_only(&mut self, ids: &[Ident]) {
+        self.marked = ids
             .iter()
-            .filter(|k| self.by_key.get(c, k).is_some())
-            .map(|k| (c, k.clone()))
+            .filter(|(c, k)| self.by_key.get(*c, k).is_some())
+            .cloned()
             .collect();
     }
 

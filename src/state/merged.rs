@@ -685,4 +685,71 @@ mod tests {
             "{cmds:?}"
         );
     }
+
+    #[test]
+    fn marks_and_groups_keep_each_rows_cluster() {
+        // The same check on the same instance in both clusters: two rows.
+        let mut s = merged();
+        for c in [PROD, EU] {
+            update(
+                &mut s,
+                Msg::Health(SourceKind::Checks.of(c), crate::model::Health::Live),
+            );
+            let snapshot = ChecksSnapshot {
+                results: vec![crate::model::CheckResult {
+                    entity: "web-1".into(),
+                    check: "http".into(),
+                    status: 2,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            };
+            update(
+                &mut s,
+                Msg::InCluster(c, Box::new(Msg::ChecksSnapshot { snapshot, at: t0() })),
+            );
+        }
+        s.focus = crate::state::Pane::Checks;
+        handle_action(&mut s, Action::Top);
+        let first = s.checks.selected().map(|r| r.cluster);
+        handle_action(&mut s, Action::ToggleMark);
+        assert_eq!(
+            s.checks.marked_count(),
+            1,
+            "one row marked, not its namesake"
+        );
+        assert_eq!(
+            s.checks
+                .marked_rows()
+                .iter()
+                .map(|r| r.cluster)
+                .collect::<Vec<_>>(),
+            vec![first.expect("a row")]
+        );
+        s.checks.clear_marks();
+
+        // Grouped by check: both rows, each with its own cluster's web-1 as the member.
+        let groups = crate::state::grouping::groups(&s, &crate::state::grouping::GroupBy::Check);
+        assert_eq!(groups.len(), 1);
+        let mut members: Vec<ClusterId> = groups[0].members.iter().map(|(c, _)| *c).collect();
+        members.sort();
+        assert_eq!(members, vec![PROD, EU]);
+        crate::state::grouping::scope_to(&mut s, &groups[0]);
+        assert!(s.members.is_marked_in(EU, b"/services/web/web-1"));
+        assert!(s.members.is_marked_in(PROD, b"/services/web/web-1"));
+        assert!(!s.members.is_marked_in(EU, b"/services/web/web-9"));
+
+        // :group cluster: one group per cluster.
+        let by = crate::state::grouping::GroupBy::parse("cluster");
+        let groups = crate::state::grouping::groups(&s, &by);
+        let mut labels: Vec<&str> = groups.iter().map(|g| g.label.as_str()).collect();
+        labels.sort();
+        assert_eq!(
+            labels,
+            vec![
+                "1/2 with cluster=prod fail",
+                "1/2 with cluster=prod-eu fail"
+            ]
+        );
+    }
 }

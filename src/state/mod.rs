@@ -183,7 +183,7 @@ pub struct State {
     pub lease_watch: Option<LeaseWatch>,
     /// The members of the group Enter was pressed on (`b` in checks): the scope while no member
     /// is selected.
-    pub group_scope: Option<Vec<std::sync::Arc<[u8]>>>,
+    pub group_scope: Option<Vec<members::Ident>>,
     /// What `b` groups by (`:group FIELD` changes it).
     pub group_by: grouping::GroupBy,
     /// The incident open now (`:incident start NAME`), whose journal gets this session's story.
@@ -436,15 +436,19 @@ impl State {
 
     /// The names a log line's host or a check's entity may carry for the scoped member(s).
     fn entity_scope(&self) -> Option<EntityScope> {
-        let (cluster, keys): (&str, Vec<&std::sync::Arc<[u8]>>) = match &self.scope {
+        let ids: Vec<(ClusterId, &std::sync::Arc<[u8]>)> = match &self.scope {
             Scope::Cluster => return None,
-            Scope::Member { key, cluster } => (cluster, vec![key]),
-            Scope::Members { keys, cluster } => (cluster, keys.iter().collect()),
+            Scope::Member { key, cluster } => {
+                vec![(self.cluster_by_name(cluster).unwrap_or_default(), key)]
+            }
+            Scope::Members { keys, .. } => keys.iter().map(|(c, k)| (*c, k)).collect(),
         };
-        let c = self.cluster_by_name(cluster).unwrap_or_default();
         let mut names = Vec::new();
         let mut labels = Vec::new();
-        for m in keys.into_iter().filter_map(|k| self.members.get_in(c, k)) {
+        for m in ids
+            .into_iter()
+            .filter_map(|(c, k)| self.members.get_in(c, k))
+        {
             labels.push(m.instance().to_string());
             names.extend(member_names(m));
         }
@@ -484,7 +488,8 @@ pub enum Scope {
     },
     Members {
         cluster: String,
-        keys: Vec<std::sync::Arc<[u8]>>,
+        /// Each member with its cluster (a group may span the clusters of a merged view).
+        keys: Vec<members::Ident>,
     },
 }
 

@@ -136,7 +136,7 @@ pub struct Checks {
     marked: std::collections::BTreeSet<CheckId>,
     /// Failing, unsilenced checks by the host part of their entity: what each member's badge
     /// shows, looked up in O(1) per row drawn.
-    failing: std::collections::HashMap<String, Badge>,
+    failing: std::collections::HashMap<(crate::model::ClusterId, String), Badge>,
     /// Where that row is in the view (a row is always selected while there are rows), and the
     /// scroll position.
     pub cursor: ListCursor,
@@ -466,11 +466,16 @@ impl Checks {
 
     /// The badge of a member known by these names (instance, address): its failing checks.
     pub fn badge(&self, names: &[&str]) -> Option<Badge> {
+        self.badge_in(crate::model::ClusterId::default(), names)
+    }
+
+    /// The failing checks of cluster `c` on a member of that cluster known by `names`.
+    pub fn badge_in(&self, c: crate::model::ClusterId, names: &[&str]) -> Option<Badge> {
         let mut keys: Vec<&str> = names.iter().map(|n| host_part(n)).collect();
         keys.sort_unstable();
         keys.dedup();
         keys.iter()
-            .filter_map(|k| self.failing.get(*k).copied())
+            .filter_map(|k| self.failing.get(&(c, k.to_string())).copied())
             .reduce(Badge::add)
     }
 
@@ -495,7 +500,7 @@ impl Checks {
                 failing: 1,
             };
             self.failing
-                .entry(host_part(&r.entity).to_string())
+                .entry((r.cluster, host_part(&r.entity).to_string()))
                 .and_modify(|x| *x = x.add(b))
                 .or_insert(b);
         }

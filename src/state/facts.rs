@@ -48,6 +48,20 @@ fn apply_in(state: &mut State, c: ClusterId, msg: Msg) -> Vec<Command> {
             state.answered_in(c, SourceKind::Checks, at);
             return super::merged::checks_snapshot(state, c, snapshot, at);
         }
+        // The history of the member whose detail is open: that member's cluster's only.
+        Msg::History { key, revisions } => {
+            if let Some(Popup::MemberDetail {
+                key: shown,
+                cluster,
+                history,
+                ..
+            }) = &mut state.popup
+            {
+                if *shown == key && *cluster == c {
+                    *history = Some(revisions);
+                }
+            }
+        }
         // Nested wrapping is not made by any channel; unwrap to the innermost cluster.
         Msg::InCluster(inner_c, inner) => return apply_in(state, inner_c, *inner),
         other => return apply(state, other),

@@ -781,6 +781,15 @@ impl Members {
     }
 }
 
+/// `cmd` for cluster `c`'s source: as it is for the first cluster (a single cluster's only one).
+pub fn in_cluster(c: ClusterId, cmd: Command) -> Command {
+    if c == ClusterId::default() {
+        cmd
+    } else {
+        Command::InCluster(c, Box::new(cmd))
+    }
+}
+
 /// Adds one to `role`'s count, allocating its name only the first time it is seen.
 impl PaneState for Members {
     fn name(&self) -> &'static str {
@@ -841,13 +850,20 @@ impl PaneState for Members {
                 if let Some(sel) = self.selected() {
                     let key = sel.key.to_vec();
                     let mod_revision = sel.mod_revision;
+                    let cluster = sel.cluster;
+                    let fetch = Command::FetchHistory {
+                        key: key.clone(),
+                        mod_revision,
+                    };
                     return Reaction {
                         popup: Some(Popup::MemberDetail {
-                            key: key.clone(),
+                            key,
+                            cluster,
                             scroll: 0,
                             history: None,
                         }),
-                        commands: vec![Command::FetchHistory { key, mod_revision }],
+                        // The history is read from the member's own etcd.
+                        commands: vec![in_cluster(cluster, fetch)],
                         ..Default::default()
                     };
                 }

@@ -752,4 +752,48 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn a_members_detail_and_history_are_its_own_clusters() {
+        let mut s = merged();
+        assert!(s.members.select_in(EU, b"/services/web/web-1"));
+        let cmds = handle_action(&mut s, Action::Detail);
+        let Some(Popup::MemberDetail { cluster, .. }) = &s.popup else {
+            panic!("{:?}", s.popup);
+        };
+        assert_eq!(*cluster, EU);
+        assert!(
+            cmds.contains(&Command::InCluster(
+                EU,
+                Box::new(Command::FetchHistory {
+                    key: b"/services/web/web-1".to_vec(),
+                    mod_revision: 21,
+                })
+            )),
+            "{cmds:?}"
+        );
+        // prod's history of the same key is not this member's.
+        let history = |c| {
+            Msg::InCluster(
+                c,
+                Box::new(Msg::History {
+                    key: b"/services/web/web-1".to_vec(),
+                    revisions: Ok(Vec::new()),
+                }),
+            )
+        };
+        update(&mut s, history(PROD));
+        assert!(matches!(
+            s.popup,
+            Some(Popup::MemberDetail { history: None, .. })
+        ));
+        update(&mut s, history(EU));
+        assert!(matches!(
+            s.popup,
+            Some(Popup::MemberDetail {
+                history: Some(Ok(_)),
+                ..
+            })
+        ));
+    }
 }

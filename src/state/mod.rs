@@ -628,12 +628,14 @@ pub struct LeaseWatch {
 
 /// Reads the open member detail's lease once a second (and forgets it when the detail closes).
 fn watch_detail_lease(state: &mut State) -> Option<Command> {
-    let lease = match &state.popup {
-        Some(Popup::MemberDetail { key, .. }) => state.members.get(key).map(|m| m.lease),
-        _ => None,
-    }
-    .filter(|l| *l != 0);
-    let Some(lease) = lease else {
+    let (lease, cluster) = match &state.popup {
+        Some(Popup::MemberDetail { key, cluster, .. }) => (
+            state.members.get_in(*cluster, key).map(|m| m.lease),
+            *cluster,
+        ),
+        _ => (None, ClusterId::default()),
+    };
+    let Some(lease) = lease.filter(|l| *l != 0) else {
         state.lease_watch = None;
         return None;
     };
@@ -654,7 +656,7 @@ fn watch_detail_lease(state: &mut State) -> Option<Command> {
             })
         }
     }
-    Some(Command::LeaseInfo { lease })
+    Some(members::in_cluster(cluster, Command::LeaseInfo { lease }))
 }
 
 pub fn tick(state: &mut State, now: DateTime<Utc>) -> Vec<Command> {

@@ -18,6 +18,8 @@ pub enum Popup {
     },
     MemberDetail {
         key: Vec<u8>,
+        /// The member's cluster (with the key, its identity).
+        cluster: crate::model::ClusterId,
         scroll: usize,
         history: Option<Result<Vec<KvEntry>, String>>,
     },

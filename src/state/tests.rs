@@ -2135,6 +2135,7 @@ fn detail_requests_history_and_only_the_matching_popup_takes_it() {
     );
     let open = Some(Popup::MemberDetail {
         key: "/services/web/web-1".into(),
+        cluster: Default::default(),
         scroll: 0,
         history: None,
     });
@@ -2158,6 +2159,7 @@ fn detail_requests_history_and_only_the_matching_popup_takes_it() {
             },
             Some(Popup::MemberDetail {
                 key: "/services/web/web-1".into(),
+                cluster: Default::default(),
                 scroll: 0,
                 history: Some(Ok(older.clone())),
             }),
@@ -2170,6 +2172,7 @@ fn detail_requests_history_and_only_the_matching_popup_takes_it() {
             },
             Some(Popup::MemberDetail {
                 key: "/services/web/web-1".into(),
+                cluster: Default::default(),
                 scroll: 0,
                 history: Some(Err("etcd is unreachable".into())),
             }),

@@ -71,7 +71,7 @@ fn cells(ctx: &Ctx, mem: &Member, scoped: bool) -> Cells {
         .unwrap_or(mem.addr());
     let checks = st
         .checks
-        .badge(&[mem.instance(), host])
+        .badge_in(mem.cluster, &[mem.instance(), host])
         .map(|b| (badge_text(b), ctx.theme.severity(b.worst)));
     // A member that keeps leaving and coming back says so beside its checks.
     let badge = match (checks, st.churn.flapping(&mem.key, st.now)) {

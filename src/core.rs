@@ -372,19 +372,24 @@ impl Core {
                 if let Msg::RunFinished { id, .. } = &msg {
                     self.children.remove(id);
                 }
-                if let Msg::MembersListed { members, .. } = &msg {
+                // A merged view's facts come wrapped in their cluster; what they are decides here.
+                let fact = match &msg {
+                    Msg::InCluster(_, inner) => inner.as_ref(),
+                    other => other,
+                };
+                if let Msg::MembersListed { members, .. } = fact {
                     // A full listing is what the user is waiting for: draw it now.
                     effects.push(Effect::Listed(members.len()));
                     effects.push(Effect::DrawNow);
                 }
                 if matches!(
-                    msg,
+                    fact,
                     Msg::MembersAt { .. } | Msg::LogsAround { .. } | Msg::LogsHistogram { .. }
                 ) {
                     // The answer to a step of the time cursor or a time jump: the user asked.
                     effects.push(Effect::DrawNow);
                 }
-                if let Msg::MembersProgress { preview, .. } = &msg {
+                if let Msg::MembersProgress { preview, .. } = fact {
                     // The first rows of a listing: as wanted as the rest.
                     if !preview.is_empty() && !self.state.members.synced {
                         effects.push(Effect::DrawNow);

@@ -146,6 +146,9 @@ pub struct Members {
     pub descending: bool,
     pub filter: Option<Filter>,
     role_counts: BTreeMap<String, usize>,
+    /// Members per cluster, (all, shown by the filter), by `ClusterId`: kept as rows come and go,
+    /// since every frame's title reads them.
+    cluster_counts: Vec<(usize, usize)>,
     /// The selected member's key: the identity the cursor follows as rows move.
     selected: Option<Ident>,
     /// Where that member is in the view, and the scroll position.
@@ -212,15 +215,44 @@ impl Members {
 
     /// How many members cluster `c` has (all of them, the filter ignored).
     pub fn count_in(&self, c: ClusterId) -> usize {
-        self.by_key.iter().filter(|(m, _)| m.cluster == c).count()
+        self.cluster_counts.get(c.0 as usize).map_or(0, |n| n.0)
     }
 
     /// How many members of cluster `c` the filter shows.
     pub fn visible_in(&self, c: ClusterId) -> usize {
-        self.view
-            .iter_from(0)
-            .filter(|&&id| self.by_key.at(id).cluster == c)
-            .count()
+        self.cluster_counts.get(c.0 as usize).map_or(0, |n| n.1)
+    }
+
+    /// Counts member `c` in (`+1`) or out (`-1`) of its cluster's counts.
+    fn count_cluster(&mut self, c: ClusterId, shown: bool, delta: isize) {
+        let i = c.0 as usize;
+        if self.cluster_counts.len() <= i {
+            self.cluster_counts.resize(i + 1, (0, 0));
+        }
+        let n = &mut self.cluster_counts[i];
+        n.0 = n.0.saturating_add_signed(delta);
+        if shown {
+            n.1 = n.1.saturating_add_signed(delta);
+        }
+    }
+
+    /// Every cluster's counts from scratch (after a listing or a new filter).
+    fn recount_clusters(&mut self) {
+        let mut counts: Vec<(usize, usize)> = Vec::new();
+        for (m, _) in self.by_key.iter() {
+            let i = m.cluster.0 as usize;
+            if counts.len() <= i {
+                counts.resize(i + 1, (0, 0));
+            }
+            counts[i].0 += 1;
+        }
+        for &id in self.view.iter_from(0) {
+            let i = self.by_key.at(id).cluster.0 as usize;
+            if let Some(n) = counts.get_mut(i) {
+                n.1 += 1;
+            }
+        }
+        self.cluster_counts = counts;
     }
 
     /// Visible member at position `i` of the sorted, filtered view.
@@ -409,6 +441,7 @@ impl Members {
         self.by_key = by_key;
         self.view = view;
         self.role_counts = counts;
+        self.recount_clusters();
         self.revision = revision;
         self.synced = true;
         self.listing = None;
@@ -670,6 +703,7 @@ impl Members {
         }
         count_role(&mut self.role_counts, m.role());
         let visible = self.passes(&m);
+        self.count_cluster(m.cluster, visible, 1);
         let pos = if visible {
             Some(self.position_of(&m).unwrap_or_else(|p| p))
         } else {
@@ -702,12 +736,15 @@ impl Members {
             return;
         };
         let pos = self.position_of(old).ok();
+        let shown = pos.is_some();
+        let cluster = old.cluster;
         if let Some(c) = self.role_counts.get_mut(old.role()) {
             *c -= 1;
             if *c == 0 {
                 self.role_counts.remove(old.role());
             }
         }
+        self.count_cluster(cluster, shown, -1);
         if let Some(p) = pos {
             self.view.remove(p);
             match self.cursor.raw() {
@@ -757,6 +794,7 @@ impl Members {
             count_role(&mut counts, m.role());
         }
         self.role_counts = counts;
+        self.recount_clusters();
         self.resync_selection();
     }
 

@@ -345,6 +345,15 @@ mod tests {
                 (EU, "/services/web/web-9".to_string()),
             ]
         );
+        // The per-cluster counts the titles show follow every change, the filter's too.
+        assert_eq!((s.members.count_in(PROD), s.members.count_in(EU)), (1, 1));
+        s.members
+            .set_filter(crate::state::members::Filter::parse("web").unwrap());
+        assert_eq!(
+            (s.members.visible_in(PROD), s.members.visible_in(EU)),
+            (0, 1)
+        );
+        assert_eq!(s.members.count_in(PROD), 1);
     }
 
     #[test]

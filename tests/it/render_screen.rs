@@ -904,3 +904,37 @@ fn merged_view_at_80x24() {
         draw_sized(&mut s, &merged_theme(), 80, 24)
     );
 }
+
+#[test]
+fn merged_status_bar_condenses_when_the_names_do_not_fit() {
+    use opsconsole::state::merged::ClusterInfo;
+    let mut s = State::new("eu-west-1", "/services/", "alice", now());
+    s.zone = opsconsole::model::DisplayZone::Utc;
+    let names: Vec<String> = (1..=10).map(|i| format!("region-{i:02}")).collect();
+    s.set_clusters(names.iter().map(|n| ClusterInfo::named(n)).collect());
+    for i in 0..10u16 {
+        let h = match i {
+            8 => Health::Retrying {
+                at: now() + Duration::seconds(4),
+                attempt: 1,
+                error: "refused".into(),
+            },
+            9 => Health::Failed("bad certificate".into()),
+            _ => Health::Live,
+        };
+        update(&mut s, Msg::Health(SourceKind::Etcd.of(ClusterId(i)), h));
+    }
+    let backend = draw_sized(&mut s, &theme("default"), 80, 24);
+    let status = line(backend.buffer(), 23);
+    assert!(
+        status.contains("10 clusters 8● 1◍ 1✕"),
+        "condensed counts at 80 columns: {status:?}"
+    );
+    // Wide enough: every name with its dot.
+    let backend = draw_sized(&mut s, &theme("default"), 400, 24);
+    let status = line(backend.buffer(), 23);
+    assert!(
+        status.contains("region-01 ●") && status.contains("region-09 ◍ retry 4s"),
+        "{status:?}"
+    );
+}

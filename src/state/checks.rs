@@ -101,6 +101,8 @@ pub struct Checks {
     pub cluster_names: Vec<String>,
     /// `:cluster NAME` in a merged view: only that cluster's checks are shown.
     pub only: Option<crate::model::ClusterId>,
+    /// The scoped member's cluster in a merged view (see [`Checks::set_scope_cluster`]).
+    scope_cluster: Option<crate::model::ClusterId>,
     pub results: Vec<CheckResult>,
     pub silences: Vec<Silence>,
     view: Vec<usize>,
@@ -305,6 +307,15 @@ impl Checks {
         }
     }
 
+    /// A merged view scoped to one member: its own cluster's checks only (the same entity name
+    /// in another cluster is another host). `None`: every cluster's.
+    pub fn set_scope_cluster(&mut self, c: Option<crate::model::ClusterId>) {
+        if self.scope_cluster != c {
+            self.scope_cluster = c;
+            self.rebuild();
+        }
+    }
+
     pub fn toggle_hide_ok(&mut self) {
         self.hide_ok = !self.hide_ok;
         self.rebuild();
@@ -373,6 +384,9 @@ impl Checks {
             return false;
         }
         if self.only.is_some_and(|c| c != r.cluster) {
+            return false;
+        }
+        if self.scope.is_some() && self.scope_cluster.is_some_and(|c| c != r.cluster) {
             return false;
         }
         if let Some(f) = self.filter.as_ref().filter(|f| f.cluster.is_some()) {

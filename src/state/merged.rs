@@ -737,6 +737,22 @@ mod tests {
         );
         s.checks.clear_marks();
 
+        // prod-eu's web-1 selected: the checks pane shows prod-eu's web-1 checks only.
+        s.focus = crate::state::Pane::Members;
+        assert!(s.members.select_in(EU, b"/services/web/web-1"));
+        handle_action(&mut s, Action::Down);
+        handle_action(&mut s, Action::Up);
+        assert_eq!(
+            s.checks
+                .visible_rows(0, 10)
+                .map(|r| r.cluster)
+                .collect::<Vec<_>>(),
+            vec![EU]
+        );
+        s.members.clear_selection();
+        handle_action(&mut s, Action::Back);
+        s.focus = crate::state::Pane::Checks;
+
         // Grouped by check: both rows, each with its own cluster's web-1 as the member.
         let groups = crate::state::grouping::groups(&s, &crate::state::grouping::GroupBy::Check);
         assert_eq!(groups.len(), 1);

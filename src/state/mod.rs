@@ -530,6 +530,11 @@ pub fn sync_scope(state: &mut State) -> Vec<Command> {
     state.scope = wanted;
     let scope = state.entity_scope();
     state.logs.set_scope(scope.clone());
+    let scope_cluster = match &state.scope {
+        Scope::Member { cluster, .. } if state.merged() => state.cluster_by_name(cluster),
+        _ => None,
+    };
+    state.checks.set_scope_cluster(scope_cluster);
     state.checks.set_scope(scope);
     vec![Command::LogsScope(
         state.logs.scope.as_ref().map(|s| s.names.clone()),

@@ -416,11 +416,13 @@ impl Members {
                 }
             }
             if self.by_key.iter().any(|(m, _)| m.cluster != c) {
-                let others = std::mem::take(&mut self.by_key.slots)
-                    .into_iter()
-                    .flatten()
-                    .filter(|m| m.cluster != c);
-                members.extend(others);
+                self.merge_listing(c, members);
+                self.revision = self.revision.max(revision);
+                self.synced = true;
+                self.listing = None;
+                self.last_update = Some(at);
+                self.resync_selection();
+                return;
             }
         } else if c != ClusterId::default() {
             for m in &mut members {
@@ -447,6 +449,79 @@ impl Members {
         self.listing = None;
         self.last_update = Some(at);
         self.resync_selection();
+    }
+
+    /// Cluster `c`'s listing beside the other clusters' members: `c`'s old members out, the new
+    /// ones in, and the view the merge of the others' rows (already in order) with the new ones
+    /// sorted — linear in the members held plus a sort of the listing, where rebuilding the
+    /// whole store and view at each cluster's listing cost ten full sorts for ten clusters.
+    fn merge_listing(&mut self, c: ClusterId, members: Vec<Member>) {
+        // The others' rows in view order, taken before any slot id is freed and reused.
+        let kept: Vec<u32> = self
+            .view
+            .iter_from(0)
+            .copied()
+            .filter(|&id| self.by_key.at(id).cluster != c)
+            .collect();
+        let old: Vec<Arc<[u8]>> = self
+            .by_key
+            .iter()
+            .filter(|(m, _)| m.cluster == c)
+            .map(|(m, _)| m.key.clone())
+            .collect();
+        for key in old {
+            self.marked.remove(&(c, key.clone()));
+            if let Some(m) = self.by_key.remove(c, &key) {
+                if let Some(n) = self.role_counts.get_mut(m.role()) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.role_counts.remove(m.role());
+                    }
+                }
+            }
+        }
+        let mut all: Vec<u32> = Vec::with_capacity(members.len());
+        for m in members {
+            // A key listed twice keeps its last member (as `Store::from_members` does).
+            if let Some(prev) = self.by_key.get(c, &m.key) {
+                if let Some(n) = self.role_counts.get_mut(prev.role()) {
+                    *n -= 1;
+                }
+            }
+            count_role(&mut self.role_counts, m.role());
+            all.push(self.by_key.put(m));
+        }
+        self.role_counts.retain(|_, n| *n > 0);
+        all.sort_unstable();
+        all.dedup();
+        let total = all.len();
+        let mut new: Vec<u32> = all
+            .into_iter()
+            .filter(|&id| self.passes(self.by_key.at(id)))
+            .collect();
+        let shown_new = new.len();
+        new.sort_by(|&a, &b| self.compare(self.by_key.at(a), self.by_key.at(b)));
+        let mut view = Vec::with_capacity(kept.len() + new.len());
+        let (mut i, mut j) = (0, 0);
+        while i < kept.len() && j < new.len() {
+            let (a, b) = (self.by_key.at(kept[i]), self.by_key.at(new[j]));
+            if self.compare(a, b) == Ordering::Greater {
+                view.push(new[j]);
+                j += 1;
+            } else {
+                view.push(kept[i]);
+                i += 1;
+            }
+        }
+        view.extend_from_slice(&kept[i..]);
+        view.extend_from_slice(&new[j..]);
+        self.view = View::from_sorted(view);
+        // Only `c`'s counts changed (the roles were counted out and in above).
+        let i = c.0 as usize;
+        if self.cluster_counts.len() <= i {
+            self.cluster_counts.resize(i + 1, (0, 0));
+        }
+        self.cluster_counts[i] = (total, shown_new);
     }
 
     /// A listing under way (`Msg::MembersProgress`): its progress for the title, and its first

@@ -165,6 +165,7 @@ fn check(i: usize, rng: &mut Rng) -> CheckResult {
     };
     let at = t0() - chrono::Duration::seconds(rng.below(3600) as i64);
     CheckResult {
+        cluster: Default::default(),
         fingerprint: String::new(),
         inhibited_by: Vec::new(),
         entity: format!("{}-{}", ROLES[i % ROLES.len()], i / 4),

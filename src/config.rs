@@ -60,6 +60,16 @@ struct RawFile {
     /// `[[commands]]`: custom commands every cluster has.
     #[serde(default)]
     commands: Vec<Spanned<RawCommand>>,
+    /// `[views.NAME] clusters = [...]`: merged views, opened with `--view NAME`.
+    #[serde(default)]
+    views: BTreeMap<String, Spanned<RawView>>,
+}
+
+/// One `[views.NAME]` table as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawView {
+    clusters: Vec<String>,
 }
 
 /// One `[[commands]]` entry as written.
@@ -397,6 +407,8 @@ pub struct Config {
     pub clusters: BTreeMap<String, ClusterEntry>,
     /// `[[commands]]`: every cluster's custom commands.
     pub commands: Vec<CustomCommand>,
+    /// `[views.NAME]`: merged views by name, each its clusters in order (checked: known, distinct).
+    pub views: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -704,6 +716,13 @@ impl Config {
             ));
         }
         let commands = validate_commands(&raw.commands, "[[commands]]", &line, path)?;
+        let mut views = BTreeMap::new();
+        for (name, view) in &raw.views {
+            let known: Vec<String> = clusters.keys().cloned().collect();
+            let list = check_cluster_list(&view.get_ref().clusters, &known)
+                .map_err(|e| invalid(view.span().start, format!("[views.{name}]: {e}")))?;
+            views.insert(name.clone(), list);
+        }
         let zone = match &raw.defaults.zone {
             Some(spanned) => Some(
                 crate::model::DisplayZone::parse(spanned.get_ref())
@@ -722,7 +741,33 @@ impl Config {
             mouse: raw.defaults.mouse,
             default_cluster: raw.defaults.cluster.map(Spanned::into_inner),
             clusters,
+            views,
         })
+    }
+
+    /// The clusters of view `name` (`--view NAME`), or why there is no such view.
+    pub fn view(&self, name: &str) -> Result<Vec<String>, String> {
+        self.views.get(name).cloned().ok_or_else(|| {
+            format!(
+                "no view \"{name}\" in {} — known views: {}; add [views.{name}] clusters = [\"a\", \"b\"]",
+                self.path.display(),
+                if self.views.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    self.views.keys().cloned().collect::<Vec<_>>().join(", ")
+                }
+            )
+        })
+    }
+
+    /// The profiles of a merged view, in order, each opened as `--cluster NAME` opens it.
+    pub fn clusters_of(&self, names: &[String]) -> Result<Vec<ClusterProfile>, String> {
+        let known: Vec<String> = self.clusters.keys().cloned().collect();
+        check_cluster_list(names, &known)?;
+        names
+            .iter()
+            .map(|n| self.cluster(n).map_err(|e| e.to_string()))
+            .collect()
     }
 
     /// Opens one profile: its secrets are read now (env vars, files), and only its own.
@@ -752,6 +797,45 @@ impl Config {
                 p
             })
     }
+}
+
+/// `--cluster a,b,c` as a list: `None` for one name (a single cluster, as always).
+pub fn split_cluster_list(spec: &str) -> Option<Vec<String>> {
+    spec.contains(',')
+        .then(|| spec.split(',').map(|s| s.trim().to_string()).collect())
+}
+
+/// A merged view's cluster names, checked: none empty, none twice, every one known; at least two.
+pub fn check_cluster_list(names: &[String], known: &[String]) -> Result<Vec<String>, String> {
+    if names.len() < 2 {
+        return Err(format!(
+            "a merged view needs at least two clusters, got {}",
+            names.len()
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for n in names {
+        if n.is_empty() {
+            return Err("an empty cluster name in the list (a stray comma?)".to_string());
+        }
+        if !seen.insert(n.as_str()) {
+            return Err(format!("cluster \"{n}\" is named twice"));
+        }
+        if !known.iter().any(|k| k == n) {
+            return Err(format!(
+                "no cluster \"{n}\" — known clusters: {}",
+                if known.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ));
+        }
+    }
+    if names.len() > u16::MAX as usize {
+        return Err("too many clusters in one view".to_string());
+    }
+    Ok(names.to_vec())
 }
 
 /// The variables etcdctl reads, which [`etcdctl_profile`] reads the same way.
@@ -2294,5 +2378,49 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("line 2") && e.contains("host:port"), "{e}");
+    }
+
+    #[test]
+    fn views_name_known_clusters_each_once() {
+        let base = "[clusters.prod]\netcd = { endpoints = [\"http://127.0.0.1:2379\"] }\n[clusters.prod-eu]\netcd = { endpoints = [\"http://127.0.0.1:2380\"] }\n";
+        let path = Path::new("/c/config.toml");
+        let ok = Config::parse(
+            &format!("{base}[views.both]\nclusters = [\"prod\", \"prod-eu\"]\n"),
+            path,
+        )
+        .expect("a good view");
+        assert_eq!(ok.view("both").unwrap(), vec!["prod", "prod-eu"]);
+        assert!(ok.view("none").unwrap_err().contains("known views: both"));
+        assert_eq!(
+            ok.clusters_of(&["prod-eu".into(), "prod".into()])
+                .unwrap()
+                .len(),
+            2
+        );
+        let e = ok
+            .clusters_of(&["prod".into(), "nowhere".into()])
+            .unwrap_err();
+        assert!(
+            e.contains("no cluster \"nowhere\" — known clusters: prod, prod-eu"),
+            "{e}"
+        );
+        for (view, want) in [
+            ("[\"prod\", \"prod\"]", "cluster \"prod\" is named twice"),
+            ("[\"prod\", \"staging\"]", "no cluster \"staging\""),
+            ("[\"prod\"]", "at least two clusters"),
+        ] {
+            let e = Config::parse(&format!("{base}[views.v]\nclusters = {view}\n"), path)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("[views.v]") && e.contains(want) && e.contains("line 5"),
+                "{e}"
+            );
+        }
+        assert_eq!(split_cluster_list("prod"), None);
+        assert_eq!(
+            split_cluster_list("prod, prod-eu"),
+            Some(vec!["prod".to_string(), "prod-eu".to_string()])
+        );
     }
 }

@@ -26,7 +26,7 @@ use crate::audit::AuditLog;
 use crate::config::{ChecksProfile, ClusterProfile, LogsProfile, MetricsProfile};
 use crate::keymap::Keymap;
 use crate::model::run::{RunMode, RunResult, RunSpec, TaskInfo, MAX_OUTPUT};
-use crate::model::{AuditId, Command, Health, Msg, NotRecorded, SourceId, SourceKind};
+use crate::model::{AuditId, ClusterId, Command, Health, Msg, NotRecorded, SourceId, SourceKind};
 use crate::sources::checks::ChecksSource;
 use crate::sources::discovery::DiscoverySource;
 use crate::sources::etcd::EtcdSource;
@@ -39,6 +39,9 @@ use crate::theme::Theme;
 /// Everything one console session runs with.
 pub struct Settings {
     pub profile: ClusterProfile,
+    /// The other clusters of a merged view (`--cluster a,b`, `--view NAME`), after `profile`;
+    /// empty for a single cluster.
+    pub more: Vec<ClusterProfile>,
     /// Run on the embedded simulated fleet instead of real backends.
     pub demo: bool,
     pub readonly: bool,
@@ -73,6 +76,7 @@ impl Settings {
     pub fn for_profile(profile: ClusterProfile, audit_log: PathBuf, user: &str) -> Settings {
         Settings {
             profile,
+            more: Vec::new(),
             demo: false,
             readonly: false,
             zone: crate::model::DisplayZone::Utc,
@@ -237,6 +241,10 @@ pub struct Core {
     keymap: Keymap,
     audit: AuditLog,
     msg_tx: mpsc::Sender<Msg>,
+    /// Where each cluster's sources send their facts (by `ClusterId`): `msg_tx` itself for a
+    /// single cluster; in a merged view a channel per cluster whose forwarder wraps each fact in
+    /// its cluster (`Msg::InCluster`), so the sources stay the single-cluster ones.
+    cluster_tx: Vec<mpsc::Sender<Msg>>,
     sources: HashMap<SourceId, Running>,
     /// Tasks that serve no pane (discovery).
     helpers: Vec<JoinHandle<()>>,
@@ -290,6 +298,7 @@ impl Core {
             state,
             keymap: settings.keymap.clone(),
             audit: AuditLog::new(settings.audit_log.clone()),
+            cluster_tx: vec![msg_tx.clone()],
             msg_tx,
             sources: HashMap::new(),
             helpers: Vec::new(),
@@ -306,10 +315,22 @@ impl Core {
         };
         core.state.commands = settings.profile.commands.clone();
         core.state.link_templates = settings.profile.links.clone();
+        let clusters = std::iter::once(&settings.profile)
+            .chain(&settings.more)
+            .map(|p| state::merged::ClusterInfo {
+                name: p.name.clone(),
+                accent: p.accent.clone(),
+                readonly: p.readonly,
+                guard: p.guard.clone(),
+            })
+            .collect();
+        core.state.set_clusters(clusters);
         if settings.demo {
             core.start_demo();
+        } else if settings.more.is_empty() {
+            core.start_profile(ClusterId::default(), &settings.profile);
         } else {
-            core.start_profile(&settings.profile);
+            core.start_merged(settings);
         }
         if let Some(from) = &settings.switched_from {
             state::note(
@@ -351,19 +372,24 @@ impl Core {
                 if let Msg::RunFinished { id, .. } = &msg {
                     self.children.remove(id);
                 }
-                if let Msg::MembersListed { members, .. } = &msg {
+                // A merged view's facts come wrapped in their cluster; what they are decides here.
+                let fact = match &msg {
+                    Msg::InCluster(_, inner) => inner.as_ref(),
+                    other => other,
+                };
+                if let Msg::MembersListed { members, .. } = fact {
                     // A full listing is what the user is waiting for: draw it now.
                     effects.push(Effect::Listed(members.len()));
                     effects.push(Effect::DrawNow);
                 }
                 if matches!(
-                    msg,
+                    fact,
                     Msg::MembersAt { .. } | Msg::LogsAround { .. } | Msg::LogsHistogram { .. }
                 ) {
                     // The answer to a step of the time cursor or a time jump: the user asked.
                     effects.push(Effect::DrawNow);
                 }
-                if let Msg::MembersProgress { preview, .. } = &msg {
+                if let Msg::MembersProgress { preview, .. } = fact {
                     // The first rows of a listing: as wanted as the rest.
                     if !preview.is_empty() && !self.state.members.synced {
                         effects.push(Effect::DrawNow);
@@ -613,25 +639,57 @@ impl Core {
         }
     }
 
-    /// One task per configured backend, each with its own command channel; a discovery watcher
-    /// for the panes the profile leaves out.
-    fn start_profile(&mut self, p: &ClusterProfile) {
+    /// A merged view: every cluster's sources, each cluster sending on its own channel (a
+    /// forwarder tags its facts with the cluster), so one cluster down or slow never holds up
+    /// another's facts behind its own.
+    fn start_merged(&mut self, settings: &Settings) {
+        let profiles: Vec<&ClusterProfile> = std::iter::once(&settings.profile)
+            .chain(&settings.more)
+            .collect();
+        self.cluster_tx.clear();
+        for i in 0..profiles.len() {
+            let c = ClusterId(i as u16);
+            let (tx, mut rx) = mpsc::channel::<Msg>(256);
+            let out = self.msg_tx.clone();
+            self.helpers.push(tokio::spawn(async move {
+                while let Some(msg) = rx.recv().await {
+                    if out.send(Msg::InCluster(c, Box::new(msg))).await.is_err() {
+                        break;
+                    }
+                }
+            }));
+            self.cluster_tx.push(tx);
+        }
+        for (i, p) in profiles.into_iter().enumerate() {
+            self.start_profile(ClusterId(i as u16), p);
+        }
+    }
+
+    /// Where cluster `c`'s sources send their facts.
+    fn tx_of(&self, c: ClusterId) -> mpsc::Sender<Msg> {
+        self.cluster_tx
+            .get(c.0 as usize)
+            .cloned()
+            .unwrap_or_else(|| self.msg_tx.clone())
+    }
+
+    /// Cluster `c`'s sources: one task per configured backend, each with its own command
+    /// channel; a discovery watcher for the panes the profile leaves out.
+    fn start_profile(&mut self, c: ClusterId, p: &ClusterProfile) {
         if !p.warnings.is_empty() {
-            let source = self.state.source(SourceKind::Etcd);
+            let source = SourceKind::Etcd.of(c);
             state::update(&mut self.state, Msg::Alert(source, p.warnings.join("; ")));
         }
         for kind in [SourceKind::Checks, SourceKind::Metrics, SourceKind::Logs] {
-            self.state
-                .health
-                .insert(self.state.source(kind), Health::NotConfigured);
+            self.state.health.insert(kind.of(c), Health::NotConfigured);
         }
         let etcd = p.etcd.clone();
         if let Some(etcd) = &etcd {
-            self.run_etcd(etcd.clone());
+            self.run_etcd(c, etcd.clone());
         } else {
             self.state
                 .health
-                .insert(self.state.source(SourceKind::Etcd), Health::NotConfigured);
+                .insert(SourceKind::Etcd.of(c), Health::NotConfigured);
         }
         let configured = [
             p.checks.clone().map(PaneBackend::Checks),
@@ -653,7 +711,7 @@ impl Core {
                         crate::state::log_records::Rules::Custom(set.clone());
                 }
             }
-            self.run_backend(backend);
+            self.run_backend(c, backend);
         }
         // Panes left out of the profile are looked up in etcd; profile values always win.
         let wanted: Vec<SourceKind> = [
@@ -668,32 +726,27 @@ impl Core {
         if !wanted.is_empty() && !p.discovery_prefix.is_empty() {
             // Its panic leaves the discovered panes as they are; say so rather than fail one.
             let on_panic = Msg::Notice(
-                self.state.source(SourceKind::Etcd),
+                SourceKind::Etcd.of(c),
                 format!("discovery under {} stopped after an internal error; restart opsconsole to follow changes", p.discovery_prefix),
             );
             self.helpers.push(tokio::spawn(supervise::supervised(
-                DiscoverySource::new(
-                    etcd,
-                    p.discovery_prefix.clone(),
-                    wanted,
-                    self.msg_tx.clone(),
-                )
-                .in_cluster(self.state.cluster_id)
-                .run(),
-                self.msg_tx.clone(),
+                DiscoverySource::new(etcd, p.discovery_prefix.clone(), wanted, self.tx_of(c))
+                    .in_cluster(c)
+                    .run(),
+                self.tx_of(c),
                 on_panic,
             )));
         }
     }
 
-    fn run_etcd(&mut self, etcd: crate::config::EtcdProfile) {
+    fn run_etcd(&mut self, c: ClusterId, etcd: crate::config::EtcdProfile) {
         let (tx, rx) = mpsc::channel::<Command>(256);
-        let source = self.state.source(SourceKind::Etcd);
+        let source = SourceKind::Etcd.of(c);
         let task = supervise::spawn(
             source,
-            self.msg_tx.clone(),
-            EtcdSource::new(etcd, self.msg_tx.clone(), rx)
-                .in_cluster(self.state.cluster_id)
+            self.tx_of(c),
+            EtcdSource::new(etcd, self.tx_of(c), rx)
+                .in_cluster(c)
                 .with_clock_dir(self.clock_dir.clone())
                 .with_revclock_now(self.revclock_now.clone())
                 .run(),
@@ -709,10 +762,9 @@ impl Core {
 
     /// Starts (or replaces) the source of `backend`'s pane. The state already says it is
     /// connecting (`state::backend_started`).
-    fn run_backend(&mut self, backend: PaneBackend) {
-        let source = self.state.source(backend.kind());
-        let cluster = self.state.cluster_id;
-        let tx = self.msg_tx.clone();
+    fn run_backend(&mut self, cluster: ClusterId, backend: PaneBackend) {
+        let source = backend.kind().of(cluster);
+        let tx = self.tx_of(cluster);
         let (cmd_tx, cmd_rx) = mpsc::channel::<Command>(64);
         let task = match backend {
             PaneBackend::Checks(c) => Ok(supervise::spawn(
@@ -754,9 +806,9 @@ impl Core {
     }
 
     /// The command channel of this cluster's source of `kind`, if one runs.
-    fn commands(&self, kind: SourceKind) -> Option<&mpsc::Sender<Command>> {
+    fn commands_in(&self, c: ClusterId, kind: SourceKind) -> Option<&mpsc::Sender<Command>> {
         self.sources
-            .get(&self.state.source(kind))
+            .get(&kind.of(c))
             .and_then(|r| r.commands.as_ref())
     }
 
@@ -776,22 +828,33 @@ impl Core {
 
     /// Does what the reducer asked: the I/O side of a state change.
     fn perform(&mut self, cmds: Vec<Command>, effects: &mut Vec<Effect>) {
-        let mut queue: std::collections::VecDeque<Command> = cmds.into();
-        while let Some(cmd) = queue.pop_front() {
+        // Each command with the cluster it is for: the session's own unless the reducer named one
+        // (`Command::InCluster`) or the change's audit attempt does (a merged view's deregister).
+        let own = self.state.cluster_id;
+        let mut queue: std::collections::VecDeque<(ClusterId, Command)> =
+            cmds.into_iter().map(|c| (own, c)).collect();
+        while let Some((cur, cmd)) = queue.pop_front() {
             match cmd {
+                Command::InCluster(c, inner) => queue.push_front((c, *inner)),
                 // The gate: the attempt line is on disk before the change is sent, or nothing is.
-                Command::Gated(gated) => match self.audit.release(*gated) {
-                    Ok(released) => {
-                        state::audit_writable(&mut self.state);
-                        queue.push_front(released);
+                Command::Gated(gated) => {
+                    let target = self
+                        .state
+                        .cluster_by_name(&gated.attempt.cluster)
+                        .unwrap_or(cur);
+                    match self.audit.release(*gated) {
+                        Ok(released) => {
+                            state::audit_writable(&mut self.state);
+                            queue.push_front((target, released));
+                        }
+                        Err(refused) => {
+                            let NotRecorded { attempt, error } = *refused;
+                            error!(%error, id = %attempt.id, "audit log write failed; nothing sent");
+                            let why = format!("{}: {error}", self.audit.path().display());
+                            state::mutation_refused(&mut self.state, attempt, why);
+                        }
                     }
-                    Err(refused) => {
-                        let NotRecorded { attempt, error } = *refused;
-                        error!(%error, id = %attempt.id, "audit log write failed; nothing sent");
-                        let why = format!("{}: {error}", self.audit.path().display());
-                        state::mutation_refused(&mut self.state, attempt, why);
-                    }
-                },
+                }
                 Command::Audit(entry) => match self.audit.append(&entry) {
                     Ok(()) => state::audit_writable(&mut self.state),
                     Err(e) => {
@@ -826,7 +889,7 @@ impl Core {
                 }
                 Command::StartSource { source, spec } => {
                     match PaneBackend::from_discovered(source.kind, &spec) {
-                        Ok(backend) => self.run_backend(backend),
+                        Ok(backend) => self.run_backend(source.cluster, backend),
                         // The reducer checked it; only a bug gets here.
                         Err(e) => error!(%e, "a discovered backend the reducer accepted"),
                     }
@@ -845,7 +908,7 @@ impl Core {
                         Command::MetricsQuery(_) => SourceKind::Metrics,
                         _ => SourceKind::Etcd,
                     };
-                    if let Some(tx) = self.commands(kind) {
+                    if let Some(tx) = self.commands_in(cur, kind) {
                         let _ = tx.try_send(cmd);
                     }
                 }
@@ -895,29 +958,29 @@ impl Core {
                 },
                 Command::LogsAround(at) => {
                     let sent = self
-                        .commands(SourceKind::Logs)
+                        .commands_in(cur, SourceKind::Logs)
                         .map(|tx| tx.try_send(Command::LogsAround(at)).is_ok())
                         .unwrap_or(false);
                     if !sent {
                         let lines = Err("the logs source is not running".to_string());
                         let cmds = state::update(&mut self.state, Msg::LogsAround { at, lines });
-                        queue.extend(cmds);
+                        queue.extend(cmds.into_iter().map(|c| (cur, c)));
                     }
                 }
                 Command::LogsHistogram(query) => {
                     let sent = self
-                        .commands(SourceKind::Logs)
+                        .commands_in(cur, SourceKind::Logs)
                         .map(|tx| tx.try_send(Command::LogsHistogram(query.clone())).is_ok())
                         .unwrap_or(false);
                     if !sent {
                         let result = Err("the logs source is not running".to_string());
                         let cmds =
                             state::update(&mut self.state, Msg::LogsHistogram { query, result });
-                        queue.extend(cmds);
+                        queue.extend(cmds.into_iter().map(|c| (cur, c)));
                     }
                 }
                 Command::AlertsAt(at) => {
-                    if let Err(why) = self.send(SourceKind::Metrics, cmd) {
+                    if let Err(why) = self.send_in(cur, SourceKind::Metrics, cmd) {
                         let cmds = state::update(
                             &mut self.state,
                             Msg::AlertsAt {
@@ -925,18 +988,18 @@ impl Core {
                                 result: Err(why),
                             },
                         );
-                        queue.extend(cmds);
+                        queue.extend(cmds.into_iter().map(|c| (cur, c)));
                     }
                 }
                 Command::MembersAt(at) => {
-                    if let Err(why) = self.send(SourceKind::Etcd, cmd) {
+                    if let Err(why) = self.send_in(cur, SourceKind::Etcd, cmd) {
                         let result = Err(crate::model::PastUnknown::Failed(why));
                         let cmds = state::update(&mut self.state, Msg::MembersAt { at, result });
-                        queue.extend(cmds);
+                        queue.extend(cmds.into_iter().map(|c| (cur, c)));
                     }
                 }
                 Command::FetchHistory { .. } | Command::LeaseInfo { .. } => {
-                    if let Err(why) = self.send(SourceKind::Etcd, cmd) {
+                    if let Err(why) = self.send_in(cur, SourceKind::Etcd, cmd) {
                         state::note_error(&mut self.state, why);
                     }
                 }
@@ -956,8 +1019,9 @@ impl Core {
                         }
                         _ => continue,
                     };
-                    if let Err(why) = self.send(kind, cmd) {
-                        queue.push_back(state::mutation_not_sent(&mut self.state, &id, &why));
+                    if let Err(why) = self.send_in(cur, kind, cmd) {
+                        queue
+                            .push_back((cur, state::mutation_not_sent(&mut self.state, &id, &why)));
                     }
                 }
             }
@@ -966,8 +1030,8 @@ impl Core {
 
     /// Hands `cmd` to the source of `kind` without waiting: a source that cannot take it now is
     /// said to be busy (the change is not sent) rather than stalling every key behind it.
-    fn send(&self, kind: SourceKind, cmd: Command) -> Result<(), String> {
-        let Some(tx) = self.commands(kind) else {
+    fn send_in(&self, c: ClusterId, kind: SourceKind, cmd: Command) -> Result<(), String> {
+        let Some(tx) = self.commands_in(c, kind) else {
             return Err(match kind {
                 SourceKind::Checks => "no checks backend is running for this cluster".into(),
                 _ => format!("no {} source is running", kind.label()),

@@ -24,9 +24,13 @@ use opsconsole::{audit, paths};
     after_help = "The profile: --cluster or --endpoints, else $OPSCONSOLE_CLUSTER, else [defaults] cluster in the config, else etcdctl's environment (ETCDCTL_ENDPOINTS, ETCDCTL_CACERT, ETCDCTL_CERT, ETCDCTL_KEY, ETCDCTL_USER, ETCDCTL_PASSWORD).\nConfig: $XDG_CONFIG_HOME/opsconsole/config.toml (see README). Secrets come from *_env / *_file keys, never from the command line.\nLog file: $XDG_STATE_HOME/opsconsole/opsconsole.log (level from OPSCONSOLE_LOG, e.g. debug; rotated at 10 MiB, 3 old files kept)."
 )]
 struct Cli {
-    /// Cluster profile to open (a [clusters.NAME] table in the config)
-    #[arg(long, short = 'c', value_name = "NAME")]
+    /// Cluster profile to open (a [clusters.NAME] table in the config); several, comma-separated
+    /// (`prod,prod-eu`), merge into one view with a CLUSTER column
+    #[arg(long, short = 'c', value_name = "NAME[,NAME…]")]
     cluster: Option<String>,
+    /// A merged view from the config (`[views.NAME] clusters = ["a", "b"]`)
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["cluster", "endpoints", "demo"])]
+    view: Option<String>,
     /// etcd endpoints, as etcdctl takes them (no config needed; TLS and user from ETCDCTL_*)
     #[arg(
         long,
@@ -208,7 +212,14 @@ fn main() -> ExitCode {
     }
 
     let config = Config::load(&config_path);
-    let (cluster, adhoc, origin) = if cli.demo {
+    // A merged view (`--cluster a,b`, `--view NAME`): its clusters, checked before anything runs.
+    let merged = match merged_clusters(&cli, &config) {
+        Ok(m) => m,
+        Err(e) => return fail(e),
+    };
+    let (cluster, adhoc, origin) = if let Some((names, _, _)) = &merged {
+        (names[0].clone(), None, None)
+    } else if cli.demo {
         ("demo".to_string(), None, None)
     } else {
         match choose(
@@ -243,6 +254,18 @@ fn main() -> ExitCode {
         Err(e) => return fail(e),
     };
     settings.origin = origin.map(|o| o.describe().to_string());
+    if let Some((_, mut profiles, origin)) = merged {
+        let accents: Vec<Option<String>> = profiles.iter().map(|p| p.accent.clone()).collect();
+        settings.theme = match settings.theme.with_cluster_accents(&accents) {
+            Ok(t) => t,
+            Err(e) => return fail(e.to_string()),
+        };
+        profiles.remove(0);
+        settings.more = profiles;
+        // Each cluster's own `readonly` holds for its members only; `--readonly` for all.
+        settings.readonly = cli.readonly;
+        settings.origin = Some(origin);
+    }
 
     // A full-screen console drawn into a file or a dumb terminal is escape codes, not a report.
     if let Some(why) = not_a_terminal() {
@@ -283,6 +306,33 @@ fn main() -> ExitCode {
     // `q` must not hang on it (tests/it/dns.rs).
     runtime.shutdown_timeout(std::time::Duration::from_millis(300));
     code
+}
+
+/// A merged view's clusters (names, profiles, and where the list came from), from `--view NAME`
+/// or `--cluster a,b`; `None` for a single cluster. Unknown names, duplicates and a broken
+/// config fail here, before any source starts.
+type Merged = (Vec<String>, Vec<ClusterProfile>, String);
+
+fn merged_clusters(
+    cli: &Cli,
+    config: &Result<Config, ConfigError>,
+) -> Result<Option<Merged>, String> {
+    let (names, origin) = match (&cli.view, cli.cluster.as_deref()) {
+        (Some(view), _) => {
+            let config = config.as_ref().map_err(|e| e.to_string())?;
+            (config.view(view)?, format!("--view {view}"))
+        }
+        (None, Some(spec)) => match opsconsole::config::split_cluster_list(spec) {
+            Some(names) => (names, format!("--cluster {spec}")),
+            None => return Ok(None),
+        },
+        (None, None) => return Ok(None),
+    };
+    let config = config.as_ref().map_err(|e| e.to_string())?;
+    let profiles = config
+        .clusters_of(&names)
+        .map_err(|e| format!("{origin}: {e}"))?;
+    Ok(Some((names, profiles, origin)))
 }
 
 /// Why the console must not draw here: stdout is not a terminal, or the terminal is dumb.
@@ -390,6 +440,7 @@ fn demo_settings(cli: &Loader) -> Result<Settings, String> {
     };
     Ok(Settings {
         profile,
+        more: Vec::new(),
         demo: true,
         readonly: cli.readonly,
         zone: start_zone(cli.utc, cli.zone, None),
@@ -456,6 +507,7 @@ fn settings_for(
             .unwrap_or_else(paths::default_audit_log),
         user: audit::local_user(config.and_then(|c| c.user.as_deref())),
         profile,
+        more: Vec::new(),
         clusters: None,
         switched_from: None,
         origin: None,

@@ -116,6 +116,8 @@ pub struct Theme {
     styles: HashMap<StyleName, Style>,
     /// Per-cluster border colour (e.g. red for prod).
     accent: Option<Color>,
+    /// A merged view's clusters' accents, by `ClusterId` (empty for a single cluster).
+    cluster_accents: Vec<Option<Color>>,
 }
 
 /// Whether `NO_COLOR` asks for no colours: set and not empty (<https://no-color.org>).
@@ -183,6 +185,7 @@ impl Theme {
             name: String::new(),
             styles: HashMap::new(),
             accent: None,
+            cluster_accents: Vec::new(),
         });
         for (name, spec) in raw.styles {
             let at = spec.span().start;
@@ -230,6 +233,7 @@ impl Theme {
 
     fn strip_colors(&mut self) {
         self.accent = None;
+        self.cluster_accents.clear();
         for (name, style) in self.styles.iter_mut() {
             let mut s = Style::default().add_modifier(style.add_modifier);
             // Without colour, selection and badges must still stand out.
@@ -250,6 +254,43 @@ impl Theme {
 
     pub fn style(&self, name: StyleName) -> Style {
         self.styles.get(&name).copied().unwrap_or_default()
+    }
+
+    /// A merged view: each cluster's accent (as written in its profile), by `ClusterId`. The
+    /// borders then take no one cluster's accent: the CLUSTER column and the status bar carry
+    /// each cluster's colour instead.
+    pub fn with_cluster_accents(mut self, accents: &[Option<String>]) -> Result<Theme, ThemeError> {
+        let mut out = Vec::with_capacity(accents.len());
+        for a in accents {
+            out.push(
+                a.as_deref()
+                    .map(|a| {
+                        Color::from_str(a).map_err(|_| ThemeError {
+                            origin: "config".into(),
+                            line: 0,
+                            message: format!(
+                                "accent \"{a}\" is not a colour — use a name like \"red\" or \"#rrggbb\""
+                            ),
+                        })
+                    })
+                    .transpose()?,
+            );
+        }
+        self.accent = None;
+        if !no_color() {
+            self.cluster_accents = out;
+        }
+        Ok(self)
+    }
+
+    /// Cluster `c`'s name as the panes and the status bar draw it: the `cluster` style in that
+    /// cluster's accent colour, when it has one.
+    pub fn cluster(&self, c: crate::model::ClusterId) -> Style {
+        let base = Style::default().add_modifier(Modifier::BOLD);
+        match self.cluster_accents.get(c.0 as usize).copied().flatten() {
+            Some(colour) => base.fg(colour),
+            None => base,
+        }
     }
 
     pub fn border(&self, focused: bool) -> Style {

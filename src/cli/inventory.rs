@@ -61,7 +61,8 @@ const RESERVED: &[&str] = &[
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("mode").required(true).args(["list", "host"])))]
 pub struct Args {
-    /// Cluster profile to read (a [clusters.NAME] table in the config)
+    /// Cluster profile to read (a [clusters.NAME] table in the config); several, comma-separated
+    /// (`prod,prod-eu`), give one inventory with hosts `instance@cluster`
     #[arg(long, short = 'c', value_name = "NAME")]
     pub cluster: Option<String>,
     /// Print the whole inventory: groups per role, `all.children`, `_meta.hostvars`
@@ -300,6 +301,11 @@ pub fn build(prefix: &str, mut entries: Vec<KvEntry>) -> Inventory {
 
 /// Runs `inventory`; `top_cluster` is the top-level `--cluster`, if any.
 pub fn run(args: &Args, pick: &Pick) -> ExitCode {
+    match super::merged_profiles(pick, args.cluster.as_deref()) {
+        Ok(Some(profiles)) => return run_merged(args, profiles),
+        Ok(None) => {}
+        Err(e) => return fail(EXIT_USAGE, e),
+    }
     let profile = match pick.profile(args.cluster.as_deref()) {
         Ok(p) => p,
         Err(e) => return fail(EXIT_USAGE, e),
@@ -325,7 +331,47 @@ pub fn run(args: &Args, pick: &Pick) -> ExitCode {
             );
         }
     };
-    let inventory = build(&etcd.prefix, entries);
+    print(args, build(&etcd.prefix, entries))
+}
+
+/// `--cluster a,b`: every cluster listed (each from its own etcd), one inventory of them all.
+fn run_merged(args: &Args, profiles: Vec<crate::config::ClusterProfile>) -> ExitCode {
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return fail(EXIT_UNAVAILABLE, e),
+    };
+    let mut listed = Vec::new();
+    for p in profiles {
+        let Some(etcd) = p.etcd.as_ref() else {
+            return fail(
+                EXIT_USAGE,
+                format!("cluster \"{}\" has no etcd table", p.name),
+            );
+        };
+        match rt.block_on(list_members(etcd, LIST_TIMEOUT)) {
+            Ok((_, entries)) => listed.push(super::inventory_merged::Listed {
+                cluster: p.name.clone(),
+                prefix: etcd.prefix.clone(),
+                entries,
+            }),
+            Err(e) => {
+                // A partial inventory would let a playbook skip a whole cluster unnoticed.
+                let msg = format!("{e:#}").replace(['\n', '\r'], " ");
+                return fail(
+                    EXIT_UNAVAILABLE,
+                    format!("etcd unreachable for cluster \"{}\": {msg}", p.name),
+                );
+            }
+        }
+    }
+    match super::inventory_merged::build_merged(listed) {
+        Ok(inventory) => print(args, inventory),
+        Err(e) => fail(EXIT_USAGE, e),
+    }
+}
+
+/// Writes the `--list` document or one `--host`'s vars, warnings to stderr.
+fn print(args: &Args, inventory: Inventory) -> ExitCode {
     let n = inventory.warnings.len();
     for w in inventory.warnings.iter().take(MAX_WARNINGS) {
         super::say(format_args!("warning: {w}"));

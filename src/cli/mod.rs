@@ -4,6 +4,7 @@
 //! deadline, and write only to stdout/stderr — never to a terminal UI.
 
 pub mod inventory;
+pub mod inventory_merged;
 pub mod profile;
 pub mod snapshot;
 
@@ -85,6 +86,37 @@ impl Pick<'_> {
 }
 
 /// Loads the config and the cluster profile, with the config's own one-line errors.
+/// A merged view's profiles when the cluster given is a list (`a,b`): each checked (known,
+/// named once, with an etcd table); `None` for a single cluster.
+pub fn merged_profiles(
+    pick: &Pick,
+    sub_cluster: Option<&str>,
+) -> Result<Option<Vec<ClusterProfile>>, String> {
+    let Some(spec) = pick_cluster(sub_cluster, pick.cluster)? else {
+        return Ok(None);
+    };
+    let Some(names) = crate::config::split_cluster_list(&spec) else {
+        return Ok(None);
+    };
+    let config = Config::load(pick.config_path).map_err(|e| e.to_string())?;
+    let profiles = config
+        .clusters_of(&names)
+        .map_err(|e| format!("--cluster {spec}: {e}"))?;
+    for p in &profiles {
+        for w in &p.warnings {
+            say(format_args!("warning: {w}"));
+        }
+        if p.etcd.is_none() {
+            return Err(format!(
+                "cluster \"{}\" in {} has no etcd table",
+                p.name,
+                pick.config_path.display()
+            ));
+        }
+    }
+    Ok(Some(profiles))
+}
+
 pub fn load_profile(config_path: &Path, cluster: &str) -> Result<ClusterProfile, String> {
     let config = Config::load(config_path).map_err(|e| e.to_string())?;
     config.cluster(cluster).map_err(|e| e.to_string())

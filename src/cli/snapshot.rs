@@ -53,7 +53,8 @@ pub enum Format {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Cluster profile to read (a [clusters.NAME] table in the config)
+    /// Cluster profile to read (a [clusters.NAME] table in the config); several, comma-separated
+    /// (`prod,prod-eu`), give one snapshot per cluster
     #[arg(long, short = 'c', value_name = "NAME")]
     pub cluster: Option<String>,
     /// Output: GitHub-flavoured markdown tables, or one JSON object
@@ -932,8 +933,12 @@ pub fn to_markdown(snap: &Snapshot, utc: DisplayZone) -> String {
 
 /// Runs `snapshot`; `top_cluster` is the top-level `--cluster`, `utc` the top-level `--utc`.
 pub fn run(args: &Args, pick: &Pick, utc: DisplayZone) -> ExitCode {
-    let profile = match pick.profile(args.cluster.as_deref()) {
-        Ok(p) => p,
+    let profiles = match crate::cli::merged_profiles(pick, args.cluster.as_deref()) {
+        Ok(Some(profiles)) => profiles,
+        Ok(None) => match pick.profile(args.cluster.as_deref()) {
+            Ok(p) => vec![p],
+            Err(e) => return fail(EXIT_USAGE, e),
+        },
         Err(e) => return fail(EXIT_USAGE, e),
     };
     let rt = match runtime() {
@@ -952,10 +957,25 @@ pub fn run(args: &Args, pick: &Pick, utc: DisplayZone) -> ExitCode {
             Err(e) => return fail(EXIT_USAGE, format!("--at: {e}")),
         },
     };
-    let snap = rt.block_on(gather(&profile, args.logs, at));
-    let text = match args.format {
-        Format::Json => serde_json::to_string_pretty(&to_json(&snap)).unwrap_or_default() + "\n",
-        Format::Markdown => to_markdown(&snap, utc),
+    // Each cluster gathered at once: one slow or down cluster costs its own timeouts only.
+    let snaps: Vec<Snapshot> = rt.block_on(futures::future::join_all(
+        profiles.iter().map(|p| gather(p, args.logs, at)),
+    ));
+    let text = match (args.format, snaps.as_slice()) {
+        (Format::Json, [snap]) => {
+            serde_json::to_string_pretty(&to_json(snap)).unwrap_or_default() + "\n"
+        }
+        (Format::Markdown, [snap]) => to_markdown(snap, utc),
+        // A merged view: every cluster's snapshot, in the order given.
+        (Format::Json, many) => {
+            let all: Vec<Value> = many.iter().map(to_json).collect();
+            serde_json::to_string_pretty(&json!({ "clusters": all })).unwrap_or_default() + "\n"
+        }
+        (Format::Markdown, many) => many
+            .iter()
+            .map(|s| to_markdown(s, utc))
+            .collect::<Vec<_>>()
+            .join("\n"),
     };
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
@@ -965,7 +985,8 @@ pub fn run(args: &Args, pick: &Pick, utc: DisplayZone) -> ExitCode {
         }
         return fail(EXIT_UNAVAILABLE, format!("writing the snapshot: {e}"));
     }
-    if snap.etcd_answered() {
+    // Every cluster's etcd must have answered: a snapshot missing one is not the whole view.
+    if snaps.iter().all(Snapshot::etcd_answered) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_UNAVAILABLE)

@@ -83,6 +83,9 @@ pub struct CheckResult {
     /// URLs the backend gives for it (http/https only): annotations holding one, and the alert's
     /// `generatorURL`; (name, url).
     pub links: Vec<(String, String)>,
+    /// The cluster whose backend reported it (a merged view; the first cluster otherwise): with
+    /// the labels or (entity, check), its identity, and where a silence of it goes.
+    pub cluster: super::ClusterId,
 }
 
 pub fn severity_of(status: i64) -> Severity {
@@ -256,6 +259,8 @@ pub struct SilenceRequest {
     pub expire_on_resolve: bool,
     pub reason: String,
     pub creator: String,
+    /// The cluster whose checks backend it goes to (the silenced check's own).
+    pub cluster: super::ClusterId,
 }
 
 impl Silence {

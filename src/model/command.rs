@@ -9,6 +9,9 @@ use super::{AuditEntry, AuditId, MetricsQuery, Recorded, Silence, SilenceRequest
 /// Work for the I/O side, produced only by `update`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
+    /// A command for one cluster's source in a merged view (a deregister of that cluster's
+    /// member, its leases to poll): the core sends `inner` to that cluster's source only.
+    InCluster(super::ClusterId, Box<Command>),
     /// A line for the open incident's journal (best effort; see `crate::journal`).
     Journal {
         incident: String,

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::natural_cmp;
 use super::text::escape_bytes;
-use super::KvEntry;
+use super::{ClusterId, KvEntry};
 
 /// One registered instance, kept small: 100k of them live in memory at once.
 ///
@@ -22,6 +22,9 @@ use super::KvEntry;
 #[derive(Debug, Clone)]
 pub struct Member {
     pub key: Arc<[u8]>,
+    /// The cluster the key is in: with the key, the member's identity (the same key may exist
+    /// in two clusters of a merged view).
+    pub cluster: ClusterId,
     names: Names,
     pub value: Box<[u8]>,
     pub create_revision: i64,
@@ -57,6 +60,7 @@ impl PartialEq for Member {
     /// Equal when the registration is; whether the value was parsed yet does not matter.
     fn eq(&self, other: &Member) -> bool {
         self.key == other.key
+            && self.cluster == other.cluster
             && self.names == other.names
             && self.value == other.value
             && self.create_revision == other.create_revision
@@ -109,6 +113,7 @@ impl Member {
         };
         Member {
             key: Arc::from(key),
+            cluster: ClusterId::default(),
             names,
             value: entry.value.into_boxed_slice(),
             create_revision: entry.create_revision,
@@ -118,6 +123,12 @@ impl Member {
             seen_at,
             fields: OnceLock::new(),
         }
+    }
+
+    /// The same member in `cluster` (sources of a merged view tag what they build).
+    pub fn in_cluster(mut self, cluster: ClusterId) -> Member {
+        self.cluster = cluster;
+        self
     }
 
     /// When this console saw the key created, if it did (a listing cannot tell).
@@ -218,7 +229,9 @@ impl Member {
 /// The default order of the members pane: role, then instance in natural order ("web-2" before
 /// "web-10"), then key.
 pub fn default_order(a: &Member, b: &Member) -> Ordering {
-    by_role_and_instance(a, b).then_with(|| a.key.cmp(&b.key))
+    by_role_and_instance(a, b)
+        .then_with(|| a.key.cmp(&b.key))
+        .then_with(|| a.cluster.cmp(&b.cluster))
 }
 
 pub fn by_role_and_instance(a: &Member, b: &Member) -> Ordering {

@@ -10,6 +10,10 @@ use super::{
 #[derive(Debug, Clone, PartialEq)]
 pub enum Msg {
     Health(SourceId, Health),
+    /// A fact from one cluster's source in a merged view (`--cluster a,b`): the sources are the
+    /// single-cluster ones, and the channel that carries their facts wraps each in its cluster,
+    /// so membership, checks and outcomes land on that cluster's identities only.
+    InCluster(super::ClusterId, Box<Msg>),
     /// A full, consistent listing of the prefix at `revision`, replacing what the pane holds; the
     /// members already built and sorted by the source (each key range in
     /// `members::default_order`, ranges in key order).

@@ -171,6 +171,7 @@ impl DemoSource {
             self.checks.insert(
                 (name.clone(), check.to_string()),
                 CheckResult {
+                    cluster: Default::default(),
                     fingerprint: String::new(),
                     inhibited_by: Vec::new(),
                     entity: name.clone(),
@@ -415,6 +416,8 @@ impl DemoSource {
 
     async fn command(&mut self, cmd: Command) -> bool {
         match cmd {
+            // The demo is one cluster: a command for it is a command.
+            Command::InCluster(_, inner) => Box::pin(self.command(*inner)).await,
             Command::MembersAt(at) => {
                 let why = "the demo fleet keeps no history".to_string();
                 let result = Err(crate::model::PastUnknown::Failed(why));

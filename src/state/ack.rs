@@ -143,6 +143,7 @@ pub fn take_over(state: &mut State, old: TakeOver, new_id: &str, scope: &str) ->
         crate::model::text::visible(&old.silence_id)
     );
     let mut attempt = state.audit_line(crate::model::Phase::Attempt, "unack", target);
+    attempt.cluster = super::merged::silence_cluster_name(state, &old.silence_id);
     attempt.silence_id = Some(old.silence_id.clone());
     attempt.detail = Some(format!("taken over by {}", state.user));
     let id = attempt.id.clone();

@@ -87,8 +87,22 @@ fn host_part(name: &str) -> &str {
     name.rsplit_once(':').map(|(h, _)| h).unwrap_or(name)
 }
 
+/// A check row's identity for marks: its cluster, entity and check, as the backend sent them.
+pub type CheckId = (crate::model::ClusterId, String, String);
+
+/// `r`'s [`CheckId`].
+pub fn check_id(r: &CheckResult) -> CheckId {
+    (r.cluster, r.entity.clone(), r.check.clone())
+}
+
 #[derive(Debug, Default)]
 pub struct Checks {
+    /// The session's cluster names by `ClusterId` (for `cluster:NAME` filters).
+    pub cluster_names: Vec<String>,
+    /// `:cluster NAME` in a merged view: only that cluster's checks are shown.
+    pub only: Option<crate::model::ClusterId>,
+    /// The scoped member's cluster in a merged view (see [`Checks::set_scope_cluster`]).
+    scope_cluster: Option<crate::model::ClusterId>,
     pub results: Vec<CheckResult>,
     pub silences: Vec<Silence>,
     view: Vec<usize>,
@@ -119,11 +133,12 @@ pub struct Checks {
     pub scope: Option<EntityScope>,
     /// The selected row's (entity, check): the identity the cursor follows across polls.
     selected: Option<(String, String)>,
-    /// Checks marked for a bulk silence, by (entity, check).
-    marked: std::collections::BTreeSet<(String, String)>,
+    /// Checks marked for a bulk silence, by (cluster, entity, check): the same check on the same
+    /// entity in two clusters of a merged view is two rows.
+    marked: std::collections::BTreeSet<CheckId>,
     /// Failing, unsilenced checks by the host part of their entity: what each member's badge
     /// shows, looked up in O(1) per row drawn.
-    failing: std::collections::HashMap<String, Badge>,
+    failing: std::collections::HashMap<(crate::model::ClusterId, String), Badge>,
     /// Where that row is in the view (a row is always selected while there are rows), and the
     /// scroll position.
     pub cursor: ListCursor,
@@ -292,6 +307,15 @@ impl Checks {
         }
     }
 
+    /// A merged view scoped to one member: its own cluster's checks only (the same entity name
+    /// in another cluster is another host). `None`: every cluster's.
+    pub fn set_scope_cluster(&mut self, c: Option<crate::model::ClusterId>) {
+        if self.scope_cluster != c {
+            self.scope_cluster = c;
+            self.rebuild();
+        }
+    }
+
     pub fn toggle_hide_ok(&mut self) {
         self.hide_ok = !self.hide_ok;
         self.rebuild();
@@ -359,6 +383,21 @@ impl Checks {
         if self.hide_ok && r.status == 0 {
             return false;
         }
+        if self.only.is_some_and(|c| c != r.cluster) {
+            return false;
+        }
+        if self.scope.is_some() && self.scope_cluster.is_some_and(|c| c != r.cluster) {
+            return false;
+        }
+        if let Some(f) = self.filter.as_ref().filter(|f| f.cluster.is_some()) {
+            let name = self
+                .cluster_names
+                .get(r.cluster.0 as usize)
+                .map_or("", String::as_str);
+            if !f.matches_cluster(name) {
+                return false;
+            }
+        }
         if self.hide_silenced && r.silenced {
             return false;
         }
@@ -400,7 +439,7 @@ impl Checks {
     }
 
     pub fn is_marked(&self, r: &CheckResult) -> bool {
-        self.marked.contains(&(r.entity.clone(), r.check.clone()))
+        self.marked.contains(&check_id(r))
     }
 
     pub fn marked_count(&self) -> usize {
@@ -410,24 +449,21 @@ impl Checks {
     /// Marks (or unmarks) the check under the cursor.
     pub fn toggle_mark(&mut self) {
         if let Some(r) = self.selected() {
-            let id = (r.entity.clone(), r.check.clone());
+            let id = check_id(r);
             if !self.marked.remove(&id) {
                 self.marked.insert(id);
             }
         }
     }
 
-    /// Marks exactly these checks (entity, check) — a group's — dropping other marks.
-    pub fn mark_only(&mut self, ids: &[(String, String)]) {
+    /// Marks exactly these checks (cluster, entity, check) — a group's — dropping other marks.
+    pub fn mark_only(&mut self, ids: &[CheckId]) {
         self.marked = ids.iter().cloned().collect();
     }
 
     /// Marks every check the pane shows.
     pub fn mark_all_visible(&mut self) {
-        let ids: Vec<(String, String)> = self
-            .visible_rows(0, usize::MAX)
-            .map(|r| (r.entity.clone(), r.check.clone()))
-            .collect();
+        let ids: Vec<CheckId> = self.visible_rows(0, usize::MAX).map(check_id).collect();
         self.marked.extend(ids);
     }
 
@@ -444,11 +480,16 @@ impl Checks {
 
     /// The badge of a member known by these names (instance, address): its failing checks.
     pub fn badge(&self, names: &[&str]) -> Option<Badge> {
+        self.badge_in(crate::model::ClusterId::default(), names)
+    }
+
+    /// The failing checks of cluster `c` on a member of that cluster known by `names`.
+    pub fn badge_in(&self, c: crate::model::ClusterId, names: &[&str]) -> Option<Badge> {
         let mut keys: Vec<&str> = names.iter().map(|n| host_part(n)).collect();
         keys.sort_unstable();
         keys.dedup();
         keys.iter()
-            .filter_map(|k| self.failing.get(*k).copied())
+            .filter_map(|k| self.failing.get(&(c, k.to_string())).copied())
             .reduce(Badge::add)
     }
 
@@ -473,10 +514,16 @@ impl Checks {
                 failing: 1,
             };
             self.failing
-                .entry(host_part(&r.entity).to_string())
+                .entry((r.cluster, host_part(&r.entity).to_string()))
                 .and_modify(|x| *x = x.add(b))
                 .or_insert(b);
         }
+    }
+
+    /// `:cluster NAME` / `:cluster *` in a merged view.
+    pub fn narrow(&mut self, only: Option<crate::model::ClusterId>) {
+        self.only = only;
+        self.rebuild();
     }
 
     fn rebuild(&mut self) {

@@ -5,9 +5,9 @@ use crate::model::Command;
 
 /// The commands, as Tab completes them.
 const COMMANDS: &[&str] = &[
-    "at", "cluster", "cmd", "filter", "group", "help", "hist", "incident", "journal", "keys",
-    "live", "note", "q", "quit", "readonly", "resolved", "sort", "tasks", "theme", "w", "write",
-    "zone",
+    "at", "cluster", "cmd", "filter", "group", "health", "help", "hist", "incident", "journal",
+    "keys", "live", "note", "q", "quit", "readonly", "resolved", "sort", "tasks", "theme", "w",
+    "write", "zone",
 ];
 
 /// What arguments complete to (filled in by the core at start: the state reads no config).
@@ -27,6 +27,14 @@ pub fn run(state: &mut State, line: &str) -> Vec<Command> {
         .map_or("", |(_, r)| r.trim());
     match (words.next(), words.next(), words.next()) {
         (Some("q" | "quit" | "q!"), _, _) => vec![Command::Quit],
+        (Some("health"), None, _) => {
+            super::merged::health_popup(state);
+            Vec::new()
+        }
+        (Some("cluster" | "ctx"), Some(arg), None) if state.merged() => {
+            narrow_command(state, arg);
+            Vec::new()
+        }
         (Some("cluster" | "ctx"), arg, None) => cluster_command(state, arg),
         (Some("cluster" | "ctx"), Some(_), Some(_)) => {
             state.say(
@@ -200,6 +208,35 @@ fn filter_command(state: &mut State, text: &str) -> Vec<Command> {
 
 /// `:cluster` opens the picker, `:cluster NAME` switches, `:cluster -` goes back to the previous
 /// one. The app loads the target before leaving this one, so a bad name only costs a message.
+/// `:cluster NAME` in a merged view narrows every pane to that cluster; `:cluster *` (or `-`)
+/// shows them all again. Nothing is switched: every cluster's sources keep running.
+fn narrow_command(state: &mut State, arg: &str) {
+    if matches!(arg, "*" | "-" | "all") {
+        state.narrow_to(None);
+        let names: Vec<&str> = state.clusters.iter().map(|c| c.name.as_str()).collect();
+        let text = format!("showing every cluster: {}", names.join(", "));
+        state.say(Level::Info, text);
+        return;
+    }
+    match state.cluster_by_name(arg) {
+        Some(c) => {
+            state.narrow_to(Some(c));
+            state.say(
+                Level::Info,
+                format!("showing cluster {arg} only — :cluster * shows every cluster again"),
+            );
+        }
+        None => {
+            let names: Vec<&str> = state.clusters.iter().map(|c| c.name.as_str()).collect();
+            let text = format!(
+                "no cluster {arg} in this view — it has {} (:cluster * shows them all)",
+                names.join(", ")
+            );
+            state.say(Level::Error, text);
+        }
+    }
+}
+
 fn cluster_command(state: &mut State, arg: Option<&str>) -> Vec<Command> {
     let name = match arg {
         None => return vec![Command::ListClusters],

@@ -79,6 +79,7 @@ mod tests {
                 key: "/services/web/web-1".into(),
                 mod_revision: 11,
                 lease: 0x10,
+                cluster: Default::default(),
             },
             Default::default(),
         );

@@ -7,14 +7,73 @@ use super::{logs, metrics, note, Level, Popup, State};
 use crate::action::Action;
 use crate::keymap::Context;
 use crate::model::{
-    text::visible, AuditId, Command, DeregisterOutcome, Health, Leftover, Msg, RestoreOutcome,
-    Silence, SilenceOutcome, SourceId, SourceKind,
+    text::visible, AuditId, ClusterId, Command, DeregisterOutcome, Health, Leftover, Msg,
+    RestoreOutcome, Silence, SilenceOutcome, SourceId, SourceKind,
 };
+
+/// A fact from cluster `c`'s source in a merged view: membership lands on that cluster's
+/// identities; facts that name their source (health) or their change (outcomes, by audit id)
+/// are applied as they are.
+fn apply_in(state: &mut State, c: ClusterId, msg: Msg) -> Vec<Command> {
+    match msg {
+        Msg::MembersListed {
+            revision,
+            members,
+            at,
+        } => {
+            state.answered_in(c, SourceKind::Etcd, at);
+            state.members.apply_listing_in(c, revision, members, at);
+        }
+        Msg::MembersProgress {
+            revision,
+            preview,
+            listed,
+            total,
+            at,
+        } => {
+            state.answered_in(c, SourceKind::Etcd, at);
+            state
+                .members
+                .apply_progress(c, revision, preview, listed, total, at);
+        }
+        Msg::MembersEvents { events, at } => {
+            state.answered_in(c, SourceKind::Etcd, at);
+            state.members.apply_events_in(c, events, at);
+        }
+        Msg::LeaseTtls { ttls, at } => {
+            state.answered_in(c, SourceKind::Etcd, at);
+            state.members.apply_lease_ttls_in(c, &ttls, at)
+        }
+        Msg::ChecksSnapshot { snapshot, at } => {
+            state.answered_in(c, SourceKind::Checks, at);
+            return super::merged::checks_snapshot(state, c, snapshot, at);
+        }
+        // The history of the member whose detail is open: that member's cluster's only.
+        Msg::History { key, revisions } => {
+            if let Some(Popup::MemberDetail {
+                key: shown,
+                cluster,
+                history,
+                ..
+            }) = &mut state.popup
+            {
+                if *shown == key && *cluster == c {
+                    *history = Some(revisions);
+                }
+            }
+        }
+        // Nested wrapping is not made by any channel; unwrap to the innermost cluster.
+        Msg::InCluster(inner_c, inner) => return apply_in(state, inner_c, *inner),
+        other => return apply(state, other),
+    }
+    Vec::new()
+}
 
 /// A fact from a source.
 pub fn apply(state: &mut State, msg: Msg) -> Vec<Command> {
     let mut out = Vec::new();
     match msg {
+        Msg::InCluster(c, inner) => return apply_in(state, c, *inner),
         Msg::Health(source, health) => {
             if health == Health::Live {
                 let e = state.last_answer.entry(source).or_insert(state.now);
@@ -53,9 +112,14 @@ pub fn apply(state: &mut State, msg: Msg) -> Vec<Command> {
             at,
         } => {
             state.answered(SourceKind::Etcd, at);
-            state
-                .members
-                .apply_progress(revision, preview, listed, total, at);
+            state.members.apply_progress(
+                crate::model::ClusterId::default(),
+                revision,
+                preview,
+                listed,
+                total,
+                at,
+            );
         }
         Msg::MembersEvents { events, at } => {
             state.answered(SourceKind::Etcd, at);

@@ -4,11 +4,11 @@
 //! out once when asked (it reads every member's value for the field), kept in the popup.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
-use super::checks::rank;
+use super::checks::{check_id, rank, CheckId};
+use super::members::Ident;
 use super::State;
-use crate::model::{text::visible, CheckResult, Member, Severity};
+use crate::model::{text::visible, CheckResult, ClusterId, Member, Severity};
 
 /// What failing checks are grouped by.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,10 +49,11 @@ impl GroupBy {
 pub struct Group {
     /// One line, as the popup and the journal show it.
     pub label: String,
-    /// The members in the group (those of its failing checks that are registered).
-    pub members: Vec<Arc<[u8]>>,
-    /// The failing checks in the group: (entity, check).
-    pub checks: Vec<(String, String)>,
+    /// The members in the group (those of its failing checks that are registered), each in
+    /// its own cluster.
+    pub members: Vec<Ident>,
+    /// The failing checks in the group: (cluster, entity, check).
+    pub checks: Vec<CheckId>,
     pub worst: Severity,
 }
 
@@ -74,6 +75,14 @@ fn field_of(m: &Member, field: &str) -> Option<String> {
     }
 }
 
+/// [`field_of`], with `cluster` (a merged view's grouping by cluster: `:group cluster`).
+fn field_of_in(state: &State, m: &Member, field: &str) -> Option<String> {
+    match field {
+        "cluster" => Some(state.cluster_name(m.cluster).to_string()),
+        f => field_of(m, f),
+    }
+}
+
 /// The groups, largest first (then worst, then name).
 pub fn groups(state: &State, by: &GroupBy) -> Vec<Group> {
     let failing: Vec<&CheckResult> = state
@@ -82,19 +91,26 @@ pub fn groups(state: &State, by: &GroupBy) -> Vec<Group> {
         .iter()
         .filter(|r| r.status != 0)
         .collect();
-    // Entity → member, by the rule that scopes the panes (instance, address, host).
-    let mut by_name: HashMap<String, Arc<[u8]>> = HashMap::new();
+    // (cluster, entity) → member, by the rule that scopes the panes (instance, address, host):
+    // a check's entity is a member of the check's own cluster.
+    let mut by_name: HashMap<(ClusterId, String), Ident> = HashMap::new();
     let all: Vec<&Member> = state.members.visible_rows(0, usize::MAX).collect();
     for m in &all {
         for n in super::member_names(m) {
-            by_name.entry(n).or_insert_with(|| m.key.clone());
+            by_name
+                .entry((m.cluster, n))
+                .or_insert_with(|| (m.cluster, m.key.clone()));
         }
     }
-    let member_of = |entity: &str| -> Option<Arc<[u8]>> {
-        by_name.get(entity).cloned().or_else(|| {
-            let host = entity.rsplit_once(':').map(|(h, _)| h).unwrap_or(entity);
-            by_name.get(host).cloned()
-        })
+    let member_of = |r: &CheckResult| -> Option<Ident> {
+        let entity = r.entity.as_str();
+        by_name
+            .get(&(r.cluster, entity.to_string()))
+            .cloned()
+            .or_else(|| {
+                let host = entity.rsplit_once(':').map(|(h, _)| h).unwrap_or(entity);
+                by_name.get(&(r.cluster, host.to_string())).cloned()
+            })
     };
     let worse = |a: Severity, b: Severity| if rank(b) < rank(a) { b } else { a };
     let mut out = Vec::new();
@@ -105,14 +121,13 @@ pub fn groups(state: &State, by: &GroupBy) -> Vec<Group> {
                 by_check.entry(r.check.as_str()).or_default().push(r);
             }
             for (check, rows) in by_check {
-                let mut members: Vec<Arc<[u8]>> =
-                    rows.iter().filter_map(|r| member_of(&r.entity)).collect();
+                let mut members: Vec<Ident> = rows.iter().filter_map(|r| member_of(r)).collect();
                 members.sort();
                 members.dedup();
                 // Out of how many: the role they all share, else the whole cluster.
                 let roles: Vec<&str> = members
                     .iter()
-                    .filter_map(|k| state.members.get(k))
+                    .filter_map(|(c, k)| state.members.get_in(*c, k))
                     .map(|m| m.role())
                     .collect();
                 let one_role = roles.first().filter(|r| roles.iter().all(|x| x == *r));
@@ -139,10 +154,7 @@ pub fn groups(state: &State, by: &GroupBy) -> Vec<Group> {
                 out.push(Group {
                     label,
                     members,
-                    checks: rows
-                        .iter()
-                        .map(|r| (r.entity.clone(), r.check.clone()))
-                        .collect(),
+                    checks: rows.iter().map(|r| check_id(r)).collect(),
                     worst: rows.iter().map(|r| r.severity()).fold(Severity::Ok, worse),
                 });
             }
@@ -150,24 +162,24 @@ pub fn groups(state: &State, by: &GroupBy) -> Vec<Group> {
         GroupBy::Labels(names) => out = super::label_groups::groups(&failing, names, member_of),
         GroupBy::Field(field) => {
             // The failing members, each with its failing checks.
-            let mut failing_members: BTreeMap<Arc<[u8]>, Vec<&CheckResult>> = BTreeMap::new();
+            let mut failing_members: BTreeMap<Ident, Vec<&CheckResult>> = BTreeMap::new();
             for r in &failing {
-                if let Some(k) = member_of(&r.entity) {
+                if let Some(k) = member_of(r) {
                     failing_members.entry(k).or_default().push(r);
                 }
             }
-            let mut by_value: BTreeMap<String, Vec<Arc<[u8]>>> = BTreeMap::new();
+            let mut by_value: BTreeMap<String, Vec<Ident>> = BTreeMap::new();
             for k in failing_members.keys() {
                 let value = state
                     .members
-                    .get(k)
-                    .and_then(|m| field_of(m, field))
+                    .get_in(k.0, &k.1)
+                    .and_then(|m| field_of_in(state, m, field))
                     .unwrap_or_else(|| "(none)".to_string());
                 by_value.entry(value).or_default().push(k.clone());
             }
             let mut totals: HashMap<String, usize> = HashMap::new();
             for m in &all {
-                let v = field_of(m, field).unwrap_or_else(|| "(none)".to_string());
+                let v = field_of_in(state, m, field).unwrap_or_else(|| "(none)".to_string());
                 if by_value.contains_key(&v) {
                     *totals.entry(v).or_default() += 1;
                 }
@@ -198,10 +210,7 @@ pub fn groups(state: &State, by: &GroupBy) -> Vec<Group> {
                     .collect();
                 out.push(Group {
                     label,
-                    checks: rows
-                        .iter()
-                        .map(|r| (r.entity.clone(), r.check.clone()))
-                        .collect(),
+                    checks: rows.iter().map(|r| check_id(r)).collect(),
                     worst: rows.iter().map(|r| r.severity()).fold(Severity::Ok, worse),
                     members,
                 });

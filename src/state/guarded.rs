@@ -8,7 +8,7 @@ use super::silence_form::SilenceForm;
 use super::{Level, Pane, State};
 use crate::action::Action;
 use crate::keymap::Context;
-use crate::model::{status_label, Command};
+use crate::model::{status_label, ClusterId, Command};
 
 /// `D` in the members pane: the dialog for the marked members, or else for the one under the
 /// cursor — with what it will do shown before it does anything.
@@ -21,8 +21,18 @@ pub fn deregister_dialog(state: &mut State) -> Vec<Command> {
                 key: m.key.to_vec(),
                 mod_revision: m.mod_revision,
                 lease: m.lease,
+                cluster: m.cluster,
             })
             .collect();
+        let mut clusters: Vec<ClusterId> = targets.iter().map(|t| t.cluster).collect();
+        clusters.sort();
+        clusters.dedup();
+        if let Some(out) = clusters
+            .iter()
+            .find_map(|&c| refused_in(state, c, "deregister", format!("{} members", targets.len())))
+        {
+            return out;
+        }
         let n = targets.len();
         let mut confirm = Confirm {
             target: format!("{n} members"),
@@ -32,7 +42,11 @@ pub fn deregister_dialog(state: &mut State) -> Vec<Command> {
             },
             typed: None,
         };
-        if state.guard.typed || n > state.guard.max_bulk {
+        let typed = clusters.iter().any(|&c| {
+            let g = state.guard_in(c);
+            g.typed || n > g.max_bulk
+        });
+        if typed {
             confirm = confirm.must_type(n.to_string());
         }
         state.popup = Some(Popup::Confirm(confirm));
@@ -46,6 +60,19 @@ pub fn deregister_dialog(state: &mut State) -> Vec<Command> {
         key: m.key.to_vec(),
         mod_revision: m.mod_revision,
         lease: m.lease,
+        cluster: m.cluster,
+    };
+    let cluster = m.cluster;
+    if let Some(out) = refused_in(
+        state,
+        cluster,
+        "deregister",
+        super::audit_trail::deregister_target(&target.key),
+    ) {
+        return out;
+    }
+    let Some(m) = state.members.selected() else {
+        return Vec::new();
     };
     let instance = m.instance().to_string();
     let value = m.value.to_vec();
@@ -58,7 +85,7 @@ pub fn deregister_dialog(state: &mut State) -> Vec<Command> {
         .checks
         .results
         .iter()
-        .filter(|r| scope.matches(&r.entity))
+        .filter(|r| r.cluster == cluster && scope.matches(&r.entity))
         .map(|r| {
             (
                 status_label(r.status).to_string(),
@@ -76,14 +103,51 @@ pub fn deregister_dialog(state: &mut State) -> Vec<Command> {
             checks,
         },
     );
-    if state.guard.typed {
+    if state.guard_in(cluster).typed {
         confirm = confirm.must_type(instance);
     }
     state.popup = Some(Popup::Confirm(confirm));
     if lease == 0 {
         return Vec::new();
     }
+    if state.merged() {
+        return vec![Command::InCluster(
+            cluster,
+            Box::new(Command::LeaseInfo { lease }),
+        )];
+    }
     vec![Command::LeaseInfo { lease }]
+}
+
+/// In a merged view, why a deregister in cluster `c` is refused before any dialog: that
+/// cluster is read-only, or its etcd does not answer. The refusal names the cluster, on screen
+/// and in its audit line. (A single cluster's session is checked where every action is.)
+fn refused_in(
+    state: &mut State,
+    c: ClusterId,
+    action: &str,
+    target: String,
+) -> Option<Vec<Command>> {
+    if !state.merged() {
+        return None;
+    }
+    let name = state.cluster_name(c).to_string();
+    let (text, result) = if state.readonly_in(c) {
+        (
+            format!(
+                "cluster {name} is read-only: {action} refused (readonly = true in its profile)"
+            ),
+            "refused: readonly",
+        )
+    } else if let Some(why) = super::not_live_in(state, c, crate::model::SourceKind::Etcd) {
+        (why, "refused: not live")
+    } else {
+        return None;
+    };
+    let mut line = state.refusal(action, target, result);
+    line.cluster = name;
+    state.say(Level::Warn, text);
+    Some(vec![Command::Audit(line)])
 }
 
 /// What etcd said about `lease`: into the open deregister dialog's preview, if it shows it.
@@ -137,10 +201,14 @@ pub fn undo_dialog(state: &mut State) -> Vec<Command> {
             lease: u.lease,
             ttl: u.ttl.max(10),
             lease_revoked: u.lease_revoked,
+            cluster: u.cluster,
         },
         typed: None,
     };
-    if state.guard.typed {
+    if let Some(out) = refused_in(state, u.cluster, "undo deregister", confirm.target.clone()) {
+        return out;
+    }
+    if state.guard_in(u.cluster).typed {
         let name = crate::model::text::escape_bytes(&u.key)
             .rsplit('/')
             .next()

@@ -505,12 +505,12 @@ fn drill(state: &mut State) -> Vec<Command> {
     state.logs.set_filter(filter);
     state.logs.hist.open = false;
     state.logs.hist.local = None;
-    let members: Vec<Arc<[u8]>> = if host {
+    let members: Vec<super::members::Ident> = if host {
         state
             .members
             .all()
             .filter(|m| super::member_names(m).contains(&term))
-            .map(|m| m.key.clone())
+            .map(|m| (m.cluster, m.key.clone()))
             .collect()
     } else {
         Vec::new()

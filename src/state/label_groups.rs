@@ -2,7 +2,6 @@
 //! does: one group per combination of values, its size, how many of each severity, its worst.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use super::checks::rank;
 use super::grouping::{Group, GroupBy};
@@ -130,7 +129,7 @@ pub fn pick(state: &mut State, mut p: LabelPicker, action: Action) -> Vec<Comman
 pub fn groups(
     failing: &[&CheckResult],
     names: &[String],
-    member_of: impl Fn(&str) -> Option<Arc<[u8]>>,
+    member_of: impl Fn(&CheckResult) -> Option<super::members::Ident>,
 ) -> Vec<Group> {
     let mut by_values: BTreeMap<Vec<String>, Vec<&CheckResult>> = BTreeMap::new();
     for r in failing {
@@ -168,8 +167,8 @@ pub fn groups(
                 .filter(|(i, _)| per[*i] > 0)
                 .map(|(i, what)| format!("{} {what}", per[*i]))
                 .collect();
-            let mut members: Vec<Arc<[u8]>> =
-                rows.iter().filter_map(|r| member_of(&r.entity)).collect();
+            let mut members: Vec<super::members::Ident> =
+                rows.iter().filter_map(|r| member_of(r)).collect();
             members.sort();
             members.dedup();
             Group {
@@ -180,10 +179,7 @@ pub fn groups(
                     severities.join(", ")
                 ),
                 members,
-                checks: rows
-                    .iter()
-                    .map(|r| (r.entity.clone(), r.check.clone()))
-                    .collect(),
+                checks: rows.iter().map(|r| super::checks::check_id(r)).collect(),
                 worst,
             }
         })

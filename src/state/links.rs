@@ -30,8 +30,8 @@ pub fn of_popup(state: &State) -> (Vec<Link>, Vec<(String, String)>) {
     let mut links = Vec::new();
     let mut skipped = Vec::new();
     let (pane, values) = match &state.popup {
-        Some(Popup::MemberDetail { key, .. }) => {
-            let Some(m) = state.members.get(key) else {
+        Some(Popup::MemberDetail { key, cluster, .. }) => {
+            let Some(m) = state.members.get_in(*cluster, key) else {
                 return (links, skipped);
             };
             let mut v = super::run::base_values(state);

@@ -13,7 +13,12 @@ use super::cursor::ListCursor;
 use super::pane::{PaneCtx, PaneState, Reaction};
 use super::popup::Popup;
 use crate::action::Action;
-use crate::model::{by_role_and_instance, natural_cmp, Command, KvEntry, KvEvent, Member};
+use crate::model::{
+    by_role_and_instance, natural_cmp, ClusterId, Command, KvEntry, KvEvent, Member,
+};
+
+/// A member's identity: its cluster and its raw key.
+pub type Ident = (ClusterId, Arc<[u8]>);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortColumn {
@@ -61,16 +66,36 @@ pub struct Filter {
     pub text: String,
     pub regex: Regex,
     pub inverted: bool,
+    /// A leading `cluster:NAME` token (a merged view): only that cluster's rows; the rest of
+    /// the text is the regex.
+    pub cluster: Option<String>,
 }
 
+/// The field filter token a filter may start with.
+const CLUSTER_FIELD: &str = "cluster:";
+
 impl Filter {
-    /// `!re` inverts. An invalid regex is an error message for the status line.
+    /// `!re` inverts; a leading `cluster:NAME` token keeps one cluster's rows (the regex, if
+    /// any, follows it). An invalid regex is an error message for the status line.
     pub fn parse(input: &str) -> Result<Option<Filter>, String> {
-        let (inverted, pattern) = match input.strip_prefix('!') {
-            Some(rest) => (true, rest),
-            None => (false, input),
+        let trimmed = input.trim_start();
+        let (cluster, input_rest) = match trimmed.strip_prefix(CLUSTER_FIELD) {
+            Some(rest) => {
+                let (name, after) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+                if name.is_empty() {
+                    return Err(format!(
+                        "{CLUSTER_FIELD} needs a cluster name: cluster:NAME [regex]"
+                    ));
+                }
+                (Some(name.to_string()), after.trim_start())
+            }
+            None => (None, input),
         };
-        if pattern.is_empty() {
+        let (inverted, pattern) = match input_rest.strip_prefix('!') {
+            Some(rest) => (true, rest),
+            None => (false, input_rest),
+        };
+        if pattern.is_empty() && cluster.is_none() {
             return Ok(None);
         }
         let regex = regex::RegexBuilder::new(pattern)
@@ -82,11 +107,17 @@ impl Filter {
             text: input.to_string(),
             regex,
             inverted,
+            cluster,
         }))
     }
 
     pub fn matches_any(&self, fields: &[&str]) -> bool {
         fields.iter().any(|f| self.regex.is_match(f)) != self.inverted
+    }
+
+    /// Whether a row of cluster `name` passes the `cluster:` token (always, without one).
+    pub fn matches_cluster(&self, name: &str) -> bool {
+        self.cluster.as_deref().is_none_or(|c| c == name)
     }
 }
 
@@ -115,15 +146,19 @@ pub struct Members {
     pub descending: bool,
     pub filter: Option<Filter>,
     role_counts: BTreeMap<String, usize>,
+    /// Members per cluster, (all, shown by the filter), by `ClusterId`: kept as rows come and go,
+    /// since every frame's title reads them.
+    cluster_counts: Vec<(usize, usize)>,
     /// The selected member's key: the identity the cursor follows as rows move.
-    selected: Option<Arc<[u8]>>,
+    selected: Option<Ident>,
     /// Where that member is in the view, and the scroll position.
     pub cursor: ListCursor,
-    lost_selection: Option<Arc<[u8]>>,
-    /// Members marked for a bulk action, by key.
-    marked: std::collections::BTreeSet<Arc<[u8]>>,
-    /// Remaining-TTL deadlines by lease, as last observed.
-    lease_expiry: HashMap<i64, DateTime<Utc>>,
+    lost_selection: Option<Ident>,
+    /// Members marked for a bulk action, by identity.
+    marked: std::collections::BTreeSet<Ident>,
+    /// Remaining-TTL deadlines by (cluster, lease), as last observed: lease ids are only unique
+    /// within one etcd cluster.
+    lease_expiry: HashMap<(ClusterId, i64), DateTime<Utc>>,
     /// Members that flap: returns within the window, by key (only those that flap).
     flaps: HashMap<Arc<[u8]>, usize>,
     pub revision: i64,
@@ -132,6 +167,10 @@ pub struct Members {
     /// listing is (`synced` false); a relist keeps the last full listing on screen.
     pub listing: Option<ListingProgress>,
     pub last_update: Option<DateTime<Utc>>,
+    /// The session's cluster names by `ClusterId` (for `cluster:NAME` filters).
+    pub cluster_names: Vec<String>,
+    /// `:cluster NAME` in a merged view: only that cluster's members are shown.
+    pub only: Option<ClusterId>,
 }
 
 impl Members {
@@ -164,8 +203,56 @@ impl Members {
         self.by_key.iter().map(|(m, _)| m)
     }
 
+    /// The member at `key` in the first cluster (a single-cluster session's only one).
     pub fn get(&self, key: impl AsRef<[u8]>) -> Option<&Member> {
-        self.by_key.get(key.as_ref())
+        self.get_in(ClusterId::default(), key)
+    }
+
+    /// The member at `key` in cluster `c`.
+    pub fn get_in(&self, c: ClusterId, key: impl AsRef<[u8]>) -> Option<&Member> {
+        self.by_key.get(c, key.as_ref())
+    }
+
+    /// How many members cluster `c` has (all of them, the filter ignored).
+    pub fn count_in(&self, c: ClusterId) -> usize {
+        self.cluster_counts.get(c.0 as usize).map_or(0, |n| n.0)
+    }
+
+    /// How many members of cluster `c` the filter shows.
+    pub fn visible_in(&self, c: ClusterId) -> usize {
+        self.cluster_counts.get(c.0 as usize).map_or(0, |n| n.1)
+    }
+
+    /// Counts member `c` in (`+1`) or out (`-1`) of its cluster's counts.
+    fn count_cluster(&mut self, c: ClusterId, shown: bool, delta: isize) {
+        let i = c.0 as usize;
+        if self.cluster_counts.len() <= i {
+            self.cluster_counts.resize(i + 1, (0, 0));
+        }
+        let n = &mut self.cluster_counts[i];
+        n.0 = n.0.saturating_add_signed(delta);
+        if shown {
+            n.1 = n.1.saturating_add_signed(delta);
+        }
+    }
+
+    /// Every cluster's counts from scratch (after a listing or a new filter).
+    fn recount_clusters(&mut self) {
+        let mut counts: Vec<(usize, usize)> = Vec::new();
+        for (m, _) in self.by_key.iter() {
+            let i = m.cluster.0 as usize;
+            if counts.len() <= i {
+                counts.resize(i + 1, (0, 0));
+            }
+            counts[i].0 += 1;
+        }
+        for &id in self.view.iter_from(0) {
+            let i = self.by_key.at(id).cluster.0 as usize;
+            if let Some(n) = counts.get_mut(i) {
+                n.1 += 1;
+            }
+        }
+        self.cluster_counts = counts;
     }
 
     /// Visible member at position `i` of the sorted, filtered view.
@@ -190,7 +277,7 @@ impl Members {
 
     /// The raw key of the selected member that left the list: the identity to act or decide on.
     pub fn take_lost_key(&mut self) -> Option<Arc<[u8]>> {
-        self.lost_selection.take()
+        self.lost_selection.take().map(|(_, k)| k)
     }
 
     /// No row selected (Esc in the members pane).
@@ -203,8 +290,13 @@ impl Members {
         self.selected_index().and_then(|i| self.row(i))
     }
 
+    /// Whether `key` of the first cluster is marked.
     pub fn is_marked(&self, key: &[u8]) -> bool {
-        self.marked.contains(key)
+        self.is_marked_in(ClusterId::default(), key)
+    }
+
+    pub fn is_marked_in(&self, c: ClusterId, key: &[u8]) -> bool {
+        self.marked.contains(&(c, Arc::from(key)))
     }
 
     pub fn marked_count(&self) -> usize {
@@ -212,10 +304,10 @@ impl Members {
     }
 
     /// Marks exactly these members (a group's), dropping other marks.
-    pub fn mark_only(&mut self, keys: &[Arc<[u8]>]) {
-        self.marked = keys
+    pub fn mark_only(&mut self, ids: &[Ident]) {
+        self.marked = ids
             .iter()
-            .filter(|k| self.by_key.get(k).is_some())
+            .filter(|(c, k)| self.by_key.get(*c, k).is_some())
             .cloned()
             .collect();
     }
@@ -236,8 +328,10 @@ impl Members {
     /// Marks every member the filter shows.
     pub fn mark_all_visible(&mut self) {
         let by_key = &self.by_key;
-        self.marked
-            .extend(self.view.iter_from(0).map(|&id| by_key.at(id).key.clone()));
+        self.marked.extend(self.view.iter_from(0).map(|&id| {
+            let m = by_key.at(id);
+            (m.cluster, m.key.clone())
+        }));
     }
 
     pub fn clear_marks(&mut self) {
@@ -252,7 +346,7 @@ impl Members {
         self.view
             .iter_from(0)
             .map(|&id| self.by_key.at(id))
-            .filter(|m| self.marked.contains(&m.key))
+            .filter(|m| self.marked.contains(&(m.cluster, m.key.clone())))
             .collect()
     }
 
@@ -272,12 +366,17 @@ impl Members {
         }
     }
 
+    /// A lease of the first cluster's remaining seconds.
     pub fn lease_remaining(&self, lease: i64, now: DateTime<Utc>) -> Option<i64> {
+        self.lease_remaining_in(ClusterId::default(), lease, now)
+    }
+
+    pub fn lease_remaining_in(&self, c: ClusterId, lease: i64, now: DateTime<Utc>) -> Option<i64> {
         if lease == 0 {
             return None;
         }
         self.lease_expiry
-            .get(&lease)
+            .get(&(c, lease))
             .map(|exp| (*exp - now).num_seconds().max(0))
     }
 
@@ -295,13 +394,39 @@ impl Members {
 
     /// [`apply_snapshot`](Self::apply_snapshot) with the members already built (by the etcd source,
     /// while the listing arrived). Input in [`default_order`] makes the sort a single pass.
-    pub fn apply_listing(&mut self, revision: i64, mut members: Vec<Member>, at: DateTime<Utc>) {
+    pub fn apply_listing(&mut self, revision: i64, members: Vec<Member>, at: DateTime<Utc>) {
+        self.apply_listing_in(ClusterId::default(), revision, members, at)
+    }
+
+    /// A listing of cluster `c`: replaces that cluster's members only; the other clusters' stay
+    /// as they are (a merged view).
+    pub fn apply_listing_in(
+        &mut self,
+        c: ClusterId,
+        revision: i64,
+        mut members: Vec<Member>,
+        at: DateTime<Utc>,
+    ) {
         if !self.by_key.is_empty() {
             // Keep a creation time we observed live earlier; a listing cannot tell us one.
             for m in &mut members {
-                if let Some(old) = self.by_key.get(&m.key) {
+                m.cluster = c;
+                if let Some(old) = self.by_key.get(c, &m.key) {
                     m.inherit_seen_at(old);
                 }
+            }
+            if self.by_key.iter().any(|(m, _)| m.cluster != c) {
+                self.merge_listing(c, members);
+                self.revision = self.revision.max(revision);
+                self.synced = true;
+                self.listing = None;
+                self.last_update = Some(at);
+                self.resync_selection();
+                return;
+            }
+        } else if c != ClusterId::default() {
+            for m in &mut members {
+                m.cluster = c;
             }
         }
         // A stable sort finds the runs the listing already has (etcd lists in key order, the source
@@ -318,6 +443,7 @@ impl Members {
         self.by_key = by_key;
         self.view = view;
         self.role_counts = counts;
+        self.recount_clusters();
         self.revision = revision;
         self.synced = true;
         self.listing = None;
@@ -325,10 +451,84 @@ impl Members {
         self.resync_selection();
     }
 
+    /// Cluster `c`'s listing beside the other clusters' members: `c`'s old members out, the new
+    /// ones in, and the view the merge of the others' rows (already in order) with the new ones
+    /// sorted — linear in the members held plus a sort of the listing, where rebuilding the
+    /// whole store and view at each cluster's listing cost ten full sorts for ten clusters.
+    fn merge_listing(&mut self, c: ClusterId, members: Vec<Member>) {
+        // The others' rows in view order, taken before any slot id is freed and reused.
+        let kept: Vec<u32> = self
+            .view
+            .iter_from(0)
+            .copied()
+            .filter(|&id| self.by_key.at(id).cluster != c)
+            .collect();
+        let old: Vec<Arc<[u8]>> = self
+            .by_key
+            .iter()
+            .filter(|(m, _)| m.cluster == c)
+            .map(|(m, _)| m.key.clone())
+            .collect();
+        for key in old {
+            self.marked.remove(&(c, key.clone()));
+            if let Some(m) = self.by_key.remove(c, &key) {
+                if let Some(n) = self.role_counts.get_mut(m.role()) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.role_counts.remove(m.role());
+                    }
+                }
+            }
+        }
+        let mut all: Vec<u32> = Vec::with_capacity(members.len());
+        for m in members {
+            // A key listed twice keeps its last member (as `Store::from_members` does).
+            if let Some(prev) = self.by_key.get(c, &m.key) {
+                if let Some(n) = self.role_counts.get_mut(prev.role()) {
+                    *n -= 1;
+                }
+            }
+            count_role(&mut self.role_counts, m.role());
+            all.push(self.by_key.put(m));
+        }
+        self.role_counts.retain(|_, n| *n > 0);
+        all.sort_unstable();
+        all.dedup();
+        let total = all.len();
+        let mut new: Vec<u32> = all
+            .into_iter()
+            .filter(|&id| self.passes(self.by_key.at(id)))
+            .collect();
+        let shown_new = new.len();
+        new.sort_by(|&a, &b| self.compare(self.by_key.at(a), self.by_key.at(b)));
+        let mut view = Vec::with_capacity(kept.len() + new.len());
+        let (mut i, mut j) = (0, 0);
+        while i < kept.len() && j < new.len() {
+            let (a, b) = (self.by_key.at(kept[i]), self.by_key.at(new[j]));
+            if self.compare(a, b) == Ordering::Greater {
+                view.push(new[j]);
+                j += 1;
+            } else {
+                view.push(kept[i]);
+                i += 1;
+            }
+        }
+        view.extend_from_slice(&kept[i..]);
+        view.extend_from_slice(&new[j..]);
+        self.view = View::from_sorted(view);
+        // Only `c`'s counts changed (the roles were counted out and in above).
+        let i = c.0 as usize;
+        if self.cluster_counts.len() <= i {
+            self.cluster_counts.resize(i + 1, (0, 0));
+        }
+        self.cluster_counts[i] = (total, shown_new);
+    }
+
     /// A listing under way (`Msg::MembersProgress`): its progress for the title, and its first
     /// rows while no full listing is on screen (they may still move; the listing replaces them).
     pub fn apply_progress(
         &mut self,
+        c: ClusterId,
         revision: i64,
         preview: Vec<Member>,
         listed: usize,
@@ -351,7 +551,7 @@ impl Members {
         self.listing = Some(progress);
         if !self.synced {
             for m in preview {
-                self.upsert(m);
+                self.upsert(m.in_cluster(c));
             }
         }
         self.last_update = Some(at);
@@ -363,6 +563,11 @@ impl Members {
     }
 
     pub fn apply_events(&mut self, events: Vec<KvEvent>, at: DateTime<Utc>) {
+        self.apply_events_in(ClusterId::default(), events, at)
+    }
+
+    /// Watch events of cluster `c`'s etcd.
+    pub fn apply_events_in(&mut self, c: ClusterId, events: Vec<KvEvent>, at: DateTime<Utc>) {
         for ev in events {
             match ev {
                 KvEvent::Put(entry) => {
@@ -370,15 +575,16 @@ impl Members {
                     let seen = (entry.version == 1).then_some(at);
                     let prior_started = self
                         .by_key
-                        .get(entry.key.as_slice())
+                        .get(c, entry.key.as_slice())
                         .filter(|m| m.create_revision == entry.create_revision)
                         .and_then(Member::seen_at);
-                    let m = Member::from_entry(&self.prefix, entry, seen.or(prior_started));
+                    let m = Member::from_entry(&self.prefix, entry, seen.or(prior_started))
+                        .in_cluster(c);
                     self.upsert(m);
                 }
                 KvEvent::Delete { key, mod_revision } => {
                     self.revision = self.revision.max(mod_revision);
-                    self.remove(&key);
+                    self.remove(c, &key);
                 }
             }
         }
@@ -394,7 +600,7 @@ impl Members {
         let mut kept = vec![false; self.by_key.slots.len()];
         let mut changed = Vec::new();
         for m in members {
-            match self.by_key.id(&m.key) {
+            match self.by_key.id(m.cluster, &m.key) {
                 Some(id) => {
                     kept[id as usize] = true;
                     if self.by_key.at(id).mod_revision != m.mod_revision {
@@ -404,14 +610,14 @@ impl Members {
                 None => changed.push(m),
             }
         }
-        let gone: Vec<Arc<[u8]>> = self
+        let gone: Vec<Ident> = self
             .by_key
             .iter()
             .filter(|(_, id)| !kept[*id as usize])
-            .map(|(m, _)| m.key.clone())
+            .map(|(m, _)| (m.cluster, m.key.clone()))
             .collect();
-        for key in gone {
-            self.remove(&key);
+        for (c, key) in gone {
+            self.remove(c, &key);
         }
         for m in changed {
             self.upsert(m);
@@ -421,12 +627,16 @@ impl Members {
     }
 
     pub fn apply_lease_ttls(&mut self, ttls: &[(i64, i64)], at: DateTime<Utc>) {
+        self.apply_lease_ttls_in(ClusterId::default(), ttls, at)
+    }
+
+    pub fn apply_lease_ttls_in(&mut self, c: ClusterId, ttls: &[(i64, i64)], at: DateTime<Utc>) {
         for &(lease, ttl) in ttls {
             if ttl < 0 {
-                self.lease_expiry.insert(lease, at);
+                self.lease_expiry.insert((c, lease), at);
             } else {
                 self.lease_expiry
-                    .insert(lease, at + chrono::Duration::seconds(ttl));
+                    .insert((c, lease), at + chrono::Duration::seconds(ttl));
             }
         }
         if self.sort == Some(SortColumn::Ttl) {
@@ -464,7 +674,10 @@ impl Members {
         }
         let i = i.min(self.view.len() - 1);
         self.cursor.select(Some(i));
-        self.selected = self.view.get(i).map(|&id| self.by_key.at(id).key.clone());
+        self.selected = self.view.get(i).map(|&id| {
+            let m = self.by_key.at(id);
+            (m.cluster, m.key.clone())
+        });
     }
 
     /// Keeps the selection on screen after the rows or the pane's height changed.
@@ -472,8 +685,13 @@ impl Members {
         self.cursor.fit(self.view.len());
     }
 
+    /// Selects `key` of the first cluster.
     pub fn select_key(&mut self, key: impl AsRef<[u8]>) -> bool {
-        let Some(m) = self.by_key.get(key.as_ref()) else {
+        self.select_in(ClusterId::default(), key)
+    }
+
+    pub fn select_in(&mut self, c: ClusterId, key: impl AsRef<[u8]>) -> bool {
+        let Some(m) = self.by_key.get(c, key.as_ref()) else {
             return false;
         };
         if let Ok(i) = self.position_of(m) {
@@ -491,7 +709,7 @@ impl Members {
             Some(SortColumn::Instance) => natural_cmp(a.instance(), b.instance()),
             Some(SortColumn::Addr) => natural_cmp(a.addr(), b.addr()),
             Some(SortColumn::Ttl) => {
-                let ttl = |m: &Member| self.lease_expiry.get(&m.lease).copied();
+                let ttl = |m: &Member| self.lease_expiry.get(&(m.cluster, m.lease)).copied();
                 // Unknown TTLs (no lease, not yet polled) sort after known ones.
                 match (ttl(a), ttl(b)) {
                     (Some(x), Some(y)) => x.cmp(&y),
@@ -513,7 +731,9 @@ impl Members {
                 flaps(b).cmp(&flaps(a))
             }
         };
-        let ord = by_column.then_with(|| a.key.cmp(&b.key));
+        let ord = by_column
+            .then_with(|| a.key.cmp(&b.key))
+            .then_with(|| a.cluster.cmp(&b.cluster));
         if self.descending {
             ord.reverse()
         } else {
@@ -527,8 +747,14 @@ impl Members {
     }
 
     fn passes(&self, m: &Member) -> bool {
+        if self.only.is_some_and(|c| c != m.cluster) {
+            return false;
+        }
         match &self.filter {
             None => true,
+            Some(f) if f.cluster.is_some() && !f.matches_cluster(self.cluster_name(m.cluster)) => {
+                false
+            }
             Some(f) => f.matches_any(&[
                 m.key_text(),
                 m.addr(),
@@ -540,7 +766,7 @@ impl Members {
     }
 
     fn upsert(&mut self, m: Member) {
-        if let Some(old) = self.by_key.get(&m.key) {
+        if let Some(old) = self.by_key.get(m.cluster, &m.key) {
             // Same place in the view (a value change that touches no sort column, e.g. under the
             // default role sort): replace it, nothing moves.
             if self.passes(old) == self.passes(&m) && self.compare(old, &m) == Ordering::Equal {
@@ -548,10 +774,11 @@ impl Members {
                 return;
             }
             let key = m.key.clone();
-            self.unlink(&key);
+            self.unlink(m.cluster, &key);
         }
         count_role(&mut self.role_counts, m.role());
         let visible = self.passes(&m);
+        self.count_cluster(m.cluster, visible, 1);
         let pos = if visible {
             Some(self.position_of(&m).unwrap_or_else(|p| p))
         } else {
@@ -568,28 +795,31 @@ impl Members {
         self.resync_selection();
     }
 
-    fn remove(&mut self, key: &[u8]) {
-        self.marked.remove(key);
-        if self.by_key.get(key).is_some() {
-            self.unlink(key);
-            self.by_key.remove(key);
+    fn remove(&mut self, c: ClusterId, key: &[u8]) {
+        self.marked.remove(&(c, Arc::from(key)));
+        if self.by_key.get(c, key).is_some() {
+            self.unlink(c, key);
+            self.by_key.remove(c, key);
             self.resync_selection();
         }
     }
 
     /// Takes the member at `key` out of the view and counts (it stays in `by_key` for the caller
     /// to replace or remove).
-    fn unlink(&mut self, key: &[u8]) {
-        let Some(old) = self.by_key.get(key) else {
+    fn unlink(&mut self, c: ClusterId, key: &[u8]) {
+        let Some(old) = self.by_key.get(c, key) else {
             return;
         };
         let pos = self.position_of(old).ok();
+        let shown = pos.is_some();
+        let cluster = old.cluster;
         if let Some(c) = self.role_counts.get_mut(old.role()) {
             *c -= 1;
             if *c == 0 {
                 self.role_counts.remove(old.role());
             }
         }
+        self.count_cluster(cluster, shown, -1);
         if let Some(p) = pos {
             self.view.remove(p);
             match self.cursor.raw() {
@@ -603,7 +833,7 @@ impl Members {
     /// or filtered out), nothing is selected any more: a cursor that silently moved to the
     /// neighbour would scope every other pane to a member the user never chose.
     fn resync_selection(&mut self) {
-        let Some(key) = self.selected.clone() else {
+        let Some((c, key)) = self.selected.clone() else {
             return;
         };
         // Inserts and removals above the cursor already shifted the index: usually still right.
@@ -611,18 +841,18 @@ impl Members {
             .cursor
             .raw()
             .and_then(|i| self.view.get(i))
-            .map(|&id| &self.by_key.at(id).key)
-            .is_some_and(|k| Arc::ptr_eq(k, &key) || *k == key)
+            .map(|&id| self.by_key.at(id))
+            .is_some_and(|m| m.cluster == c && (Arc::ptr_eq(&m.key, &key) || *m.key == *key))
         {
             return;
         }
-        if let Some(m) = self.by_key.get(&key) {
+        if let Some(m) = self.by_key.get(c, &key) {
             if let Ok(i) = self.position_of(m) {
                 self.cursor.select(Some(i));
                 return;
             }
         }
-        self.lost_selection = Some(key);
+        self.lost_selection = Some((c, key));
         self.clear_selection();
     }
 
@@ -639,7 +869,20 @@ impl Members {
             count_role(&mut counts, m.role());
         }
         self.role_counts = counts;
+        self.recount_clusters();
         self.resync_selection();
+    }
+
+    fn cluster_name(&self, c: ClusterId) -> &str {
+        self.cluster_names
+            .get(c.0 as usize)
+            .map_or("", String::as_str)
+    }
+
+    /// `:cluster NAME` / `:cluster *` in a merged view: one cluster's members, or all again.
+    pub fn narrow(&mut self, only: Option<ClusterId>) {
+        self.only = only;
+        self.rebuild_view();
     }
 
     /// Keys of rows `[from, from+n)` of the view: what is on screen.
@@ -648,6 +891,15 @@ impl Members {
             .iter_from(from)
             .take(n)
             .map(|&id| self.by_key.at(id))
+    }
+}
+
+/// `cmd` for cluster `c`'s source: as it is for the first cluster (a single cluster's only one).
+pub fn in_cluster(c: ClusterId, cmd: Command) -> Command {
+    if c == ClusterId::default() {
+        cmd
+    } else {
+        Command::InCluster(c, Box::new(cmd))
     }
 }
 
@@ -711,13 +963,20 @@ impl PaneState for Members {
                 if let Some(sel) = self.selected() {
                     let key = sel.key.to_vec();
                     let mod_revision = sel.mod_revision;
+                    let cluster = sel.cluster;
+                    let fetch = Command::FetchHistory {
+                        key: key.clone(),
+                        mod_revision,
+                    };
                     return Reaction {
                         popup: Some(Popup::MemberDetail {
-                            key: key.clone(),
+                            key,
+                            cluster,
                             scroll: 0,
                             history: None,
                         }),
-                        commands: vec![Command::FetchHistory { key, mod_revision }],
+                        // The history is read from the member's own etcd.
+                        commands: vec![in_cluster(cluster, fetch)],
                         ..Default::default()
                     };
                 }
@@ -779,11 +1038,11 @@ impl Store {
         };
         store.ids.reserve(store.slots.len(), |_| 0);
         for i in 0..store.slots.len() {
-            let key = store.slots[i]
+            let (c, key) = store.slots[i]
                 .as_ref()
-                .map(|m| m.key.clone())
+                .map(|m| (m.cluster, m.key.clone()))
                 .expect("just built");
-            if let Some(prev) = store.index(&key, i as u32) {
+            if let Some(prev) = store.index(c, &key, i as u32) {
                 store.slots[prev as usize] = None;
                 store.free.push(prev);
             }
@@ -791,22 +1050,25 @@ impl Store {
         store
     }
 
-    fn hash(&self, key: &[u8]) -> u64 {
-        self.hasher.hash_one(key)
+    fn hash(&self, c: ClusterId, key: &[u8]) -> u64 {
+        self.hasher.hash_one((c, key))
     }
 
-    /// Points `key` at slot `id`; returns the slot it pointed at before, if any.
-    fn index(&mut self, key: &[u8], id: u32) -> Option<u32> {
-        let h = self.hash(key);
+    /// Points `(c, key)` at slot `id`; returns the slot it pointed at before, if any.
+    fn index(&mut self, c: ClusterId, key: &[u8], id: u32) -> Option<u32> {
+        let h = self.hash(c, key);
         let Store {
             slots, ids, hasher, ..
         } = self;
-        let key_of =
-            |id: u32| -> &[u8] { slots[id as usize].as_ref().map_or(&[][..], |m| &m.key[..]) };
+        let ident_of = |id: u32| -> (ClusterId, &[u8]) {
+            slots[id as usize]
+                .as_ref()
+                .map_or((ClusterId::default(), &[][..]), |m| (m.cluster, &m.key[..]))
+        };
         match ids.entry(
             h,
-            |&other| key_of(other) == key,
-            |&other| hasher.hash_one(key_of(other)),
+            |&other| ident_of(other) == (c, key),
+            |&other| hasher.hash_one(ident_of(other)),
         ) {
             hashbrown::hash_table::Entry::Occupied(mut e) => {
                 Some(std::mem::replace(e.get_mut(), id))
@@ -818,12 +1080,12 @@ impl Store {
         }
     }
 
-    fn id(&self, key: &[u8]) -> Option<u32> {
+    fn id(&self, c: ClusterId, key: &[u8]) -> Option<u32> {
         self.ids
-            .find(self.hash(key), |&id| {
+            .find(self.hash(c, key), |&id| {
                 self.slots[id as usize]
                     .as_ref()
-                    .is_some_and(|m| *m.key == *key)
+                    .is_some_and(|m| m.cluster == c && *m.key == *key)
             })
             .copied()
     }
@@ -836,8 +1098,8 @@ impl Store {
         self.ids.is_empty()
     }
 
-    fn get(&self, key: &[u8]) -> Option<&Member> {
-        self.id(key).map(|id| self.at(id))
+    fn get(&self, c: ClusterId, key: &[u8]) -> Option<&Member> {
+        self.id(c, key).map(|id| self.at(id))
     }
 
     /// The member in slot `id` (ids in the view are always live).
@@ -849,11 +1111,11 @@ impl Store {
 
     /// Puts `m` in its key's slot (a new one for a new key); returns the slot's id.
     fn put(&mut self, m: Member) -> u32 {
-        if let Some(id) = self.id(&m.key) {
+        if let Some(id) = self.id(m.cluster, &m.key) {
             self.slots[id as usize] = Some(m);
             return id;
         }
-        let key = m.key.clone();
+        let (c, key) = (m.cluster, m.key.clone());
         let id = match self.free.pop() {
             Some(id) => {
                 self.slots[id as usize] = Some(m);
@@ -864,17 +1126,19 @@ impl Store {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.index(&key, id);
+        self.index(c, &key, id);
         id
     }
 
-    fn remove(&mut self, key: &[u8]) -> Option<Member> {
-        let h = self.hash(key);
+    fn remove(&mut self, c: ClusterId, key: &[u8]) -> Option<Member> {
+        let h = self.hash(c, key);
         let slots = &self.slots;
         let entry = self
             .ids
             .find_entry(h, |&id| {
-                slots[id as usize].as_ref().is_some_and(|m| *m.key == *key)
+                slots[id as usize]
+                    .as_ref()
+                    .is_some_and(|m| m.cluster == c && *m.key == *key)
             })
             .ok()?;
         let (id, _) = entry.remove();

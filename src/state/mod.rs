@@ -25,6 +25,7 @@ pub mod log_names;
 pub mod log_records;
 pub mod logs;
 pub mod members;
+pub mod merged;
 pub mod metrics;
 pub mod notify;
 pub mod pane;
@@ -137,6 +138,11 @@ pub struct State {
     pub status: Option<StatusLine>,
     /// Which of the console's clusters this state shows.
     pub cluster_id: ClusterId,
+    /// Every cluster of the session by [`ClusterId`] (one for a single cluster; several for a
+    /// merged view, `--cluster a,b`).
+    pub clusters: Vec<merged::ClusterInfo>,
+    /// Each cluster's check results in a merged view.
+    pub merged_checks: merged::MergedChecks,
     pub health: BTreeMap<SourceId, Health>,
     /// When each source last answered (data, a confirmation, or the source's own account when
     /// its session is lost): the age a pane shows when its source is not live.
@@ -163,7 +169,7 @@ pub struct State {
     pub completions: command_line::Completions,
     /// What the screen's layout gives each pane (see [`set_viewports`]).
     pub viewports: Viewports,
-    watched_leases: Vec<i64>,
+    watched_leases: Vec<(ClusterId, i64)>,
     /// When the confirmation dialog on screen was first drawn, on the console's clock.
     confirm_guard: confirm_guard::ConfirmGuard,
     /// Why the audit log cannot be written, while it cannot: every change is refused meanwhile.
@@ -181,7 +187,7 @@ pub struct State {
     pub lease_watch: Option<LeaseWatch>,
     /// The members of the group Enter was pressed on (`b` in checks): the scope while no member
     /// is selected.
-    pub group_scope: Option<Vec<std::sync::Arc<[u8]>>>,
+    pub group_scope: Option<Vec<members::Ident>>,
     /// What `b` groups by (`:group FIELD` changes it).
     pub group_by: grouping::GroupBy,
     /// The incident open now (`:incident start NAME`), whose journal gets this session's story.
@@ -212,7 +218,7 @@ impl State {
             SourceKind::Etcd.of(ClusterId::default()),
             Health::Connecting,
         );
-        State {
+        let mut state = State {
             cluster: cluster.to_string(),
             readonly: false,
             demo: false,
@@ -227,6 +233,8 @@ impl State {
             input: None,
             status: None,
             cluster_id: ClusterId::default(),
+            clusters: vec![merged::ClusterInfo::named(cluster)],
+            merged_checks: Default::default(),
             health,
             last_answer: BTreeMap::new(),
             last_failure: BTreeMap::new(),
@@ -262,7 +270,9 @@ impl State {
             tasks: Vec::new(),
             link_templates: Vec::new(),
             time: Default::default(),
-        }
+        };
+        state.set_clusters(vec![merged::ClusterInfo::named(cluster)]);
+        state
     }
 
     /// The keymap context a key is read in, from what is open: a text field, the form, a
@@ -431,14 +441,19 @@ impl State {
 
     /// The names a log line's host or a check's entity may carry for the scoped member(s).
     fn entity_scope(&self) -> Option<EntityScope> {
-        let keys: Vec<&std::sync::Arc<[u8]>> = match &self.scope {
+        let ids: Vec<(ClusterId, &std::sync::Arc<[u8]>)> = match &self.scope {
             Scope::Cluster => return None,
-            Scope::Member { key, .. } => vec![key],
-            Scope::Members { keys, .. } => keys.iter().collect(),
+            Scope::Member { key, cluster } => {
+                vec![(self.cluster_by_name(cluster).unwrap_or_default(), key)]
+            }
+            Scope::Members { keys, .. } => keys.iter().map(|(c, k)| (*c, k)).collect(),
         };
         let mut names = Vec::new();
         let mut labels = Vec::new();
-        for m in keys.into_iter().filter_map(|k| self.members.get(k)) {
+        for m in ids
+            .into_iter()
+            .filter_map(|(c, k)| self.members.get_in(c, k))
+        {
             labels.push(m.instance().to_string());
             names.extend(member_names(m));
         }
@@ -455,9 +470,9 @@ impl State {
     pub fn scope_label(&self) -> Option<String> {
         match &self.scope {
             Scope::Cluster => None,
-            Scope::Member { key, .. } => Some(
+            Scope::Member { key, cluster } => Some(
                 self.members
-                    .get(key)
+                    .get_in(self.cluster_by_name(cluster).unwrap_or_default(), key)
                     .map(|m| m.instance().to_string())
                     .unwrap_or_else(|| crate::model::text::escape_bytes(key).into_owned()),
             ),
@@ -478,7 +493,8 @@ pub enum Scope {
     },
     Members {
         cluster: String,
-        keys: Vec<std::sync::Arc<[u8]>>,
+        /// Each member with its cluster (a group may span the clusters of a merged view).
+        keys: Vec<members::Ident>,
     },
 }
 
@@ -489,7 +505,7 @@ pub fn sync_scope(state: &mut State) -> Vec<Command> {
     let lost = state.members.take_lost_key();
     let wanted = match (state.members.selected(), &state.group_scope) {
         (Some(m), _) => Scope::Member {
-            cluster: state.cluster.clone(),
+            cluster: state.cluster_name(m.cluster).to_string(),
             key: m.key.clone(),
         },
         (None, Some(keys)) if !keys.is_empty() => Scope::Members {
@@ -519,6 +535,11 @@ pub fn sync_scope(state: &mut State) -> Vec<Command> {
     state.scope = wanted;
     let scope = state.entity_scope();
     state.logs.set_scope(scope.clone());
+    let scope_cluster = match &state.scope {
+        Scope::Member { cluster, .. } if state.merged() => state.cluster_by_name(cluster),
+        _ => None,
+    };
+    state.checks.set_scope_cluster(scope_cluster);
     state.checks.set_scope(scope);
     vec![Command::LogsScope(
         state.logs.scope.as_ref().map(|s| s.names.clone()),
@@ -617,12 +638,14 @@ pub struct LeaseWatch {
 
 /// Reads the open member detail's lease once a second (and forgets it when the detail closes).
 fn watch_detail_lease(state: &mut State) -> Option<Command> {
-    let lease = match &state.popup {
-        Some(Popup::MemberDetail { key, .. }) => state.members.get(key).map(|m| m.lease),
-        _ => None,
-    }
-    .filter(|l| *l != 0);
-    let Some(lease) = lease else {
+    let (lease, cluster) = match &state.popup {
+        Some(Popup::MemberDetail { key, cluster, .. }) => (
+            state.members.get_in(*cluster, key).map(|m| m.lease),
+            *cluster,
+        ),
+        _ => (None, ClusterId::default()),
+    };
+    let Some(lease) = lease.filter(|l| *l != 0) else {
         state.lease_watch = None;
         return None;
     };
@@ -643,7 +666,7 @@ fn watch_detail_lease(state: &mut State) -> Option<Command> {
             })
         }
     }
-    Some(Command::LeaseInfo { lease })
+    Some(members::in_cluster(cluster, Command::LeaseInfo { lease }))
 }
 
 pub fn tick(state: &mut State, now: DateTime<Utc>) -> Vec<Command> {
@@ -712,30 +735,46 @@ fn settle(state: &mut State) -> Vec<Command> {
     state.members.fit();
     state.checks.fit();
     state.logs.fit();
-    let mut out: Vec<Command> = lease_interest(state).into_iter().collect();
+    let mut out: Vec<Command> = lease_interest(state);
     out.extend(sync_scope(state));
     out.extend(metrics::interest(state));
     out.extend(histogram::interest(state));
     out
 }
 
-/// Leases of the rows on screen, sent to the etcd source when that set changes.
-fn lease_interest(state: &mut State) -> Option<Command> {
+/// Leases of the rows on screen, sent to the etcd source when that set changes (in a merged
+/// view, to each cluster's etcd its own leases: lease ids mean something only in their cluster).
+fn lease_interest(state: &mut State) -> Vec<Command> {
     let offset = state.members.cursor.offset();
     let rows = state.members.cursor.rows();
-    let mut leases: Vec<i64> = state
+    let mut leases: Vec<(ClusterId, i64)> = state
         .members
         .visible_rows(offset, rows)
-        .map(|m| m.lease)
-        .filter(|l| *l != 0)
+        .map(|m| (m.cluster, m.lease))
+        .filter(|(_, l)| *l != 0)
         .collect();
     leases.sort_unstable();
     leases.dedup();
     if leases == state.watched_leases {
-        return None;
+        return Vec::new();
     }
     state.watched_leases = leases.clone();
-    Some(Command::WatchLeases(leases))
+    if !state.merged() {
+        return vec![Command::WatchLeases(
+            leases.into_iter().map(|(_, l)| l).collect(),
+        )];
+    }
+    state
+        .cluster_ids()
+        .map(|c| {
+            let mine = leases
+                .iter()
+                .filter(|(lc, _)| *lc == c)
+                .map(|(_, l)| *l)
+                .collect();
+            Command::InCluster(c, Box::new(Command::WatchLeases(mine)))
+        })
+        .collect()
 }
 
 /// A frame reached the terminal at `at` (the console's monotonic clock); `popups_visible` is false
@@ -805,11 +844,21 @@ fn act(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
 /// Why a change that goes to `kind`'s source cannot be made now (it does not answer), if so:
 /// nothing is sent to a backend the console cannot see.
 pub fn not_live(state: &State, kind: SourceKind) -> Option<String> {
+    not_live_in(state, state.cluster_id, kind)
+}
+
+/// [`not_live`] for cluster `c`'s source (a merged view names the cluster).
+pub fn not_live_in(state: &State, c: ClusterId, kind: SourceKind) -> Option<String> {
     if state.demo {
         return None;
     }
-    match state.health_of(kind) {
+    match state.health_in(c, kind) {
         Some(Health::Live) => None,
+        _ if state.merged() => Some(format!(
+            "{} {} is not live — changes there are disabled until it answers again",
+            state.cluster_name(c),
+            kind.label()
+        )),
         _ => Some(format!(
             "{} is not live — changes are disabled until it answers again",
             kind.label()
@@ -855,7 +904,37 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
     if let Some(popup) = state.popup.clone() {
         return popup::act(state, popup, action, key);
     }
-    if action.is_mutating() {
+    // A merged view: a change to a check of a read-only cluster is refused before any form.
+    if state.merged()
+        && action.is_mutating()
+        && state.focus == Pane::Checks
+        && state.popup.is_none()
+        && state.input.is_none()
+    {
+        if let Some(c) = state
+            .checks
+            .selected()
+            .map(|r| r.cluster)
+            .filter(|&c| state.readonly_in(c))
+        {
+            let name = state.cluster_name(c).to_string();
+            let mut line = refusal_line(state, action, "refused: readonly");
+            line.cluster = name.clone();
+            state.say(
+                Level::Warn,
+                format!(
+                    "cluster {name} is read-only: {} refused (readonly = true in its profile)",
+                    action.describe()
+                ),
+            );
+            return vec![Command::Audit(line)];
+        }
+    }
+    // A merged view's deregister is checked against its member's own cluster (in the dialog).
+    let per_member = state.merged()
+        && ((matches!(action, Action::Deregister | Action::Undo) && state.focus == Pane::Members)
+            || state.focus == Pane::Checks);
+    if action.is_mutating() && !per_member {
         if let Some(why) = not_live(state, source_of(action)) {
             let line = refusal_line(state, action, "refused: not live");
             state.say(Level::Warn, why);

@@ -18,6 +18,8 @@ pub enum Popup {
     },
     MemberDetail {
         key: Vec<u8>,
+        /// The member's cluster (with the key, its identity).
+        cluster: crate::model::ClusterId,
         scroll: usize,
         history: Option<Result<Vec<KvEntry>, String>>,
     },
@@ -116,6 +118,8 @@ pub struct Target {
     pub key: Vec<u8>,
     pub mod_revision: i64,
     pub lease: i64,
+    /// The cluster the key is in: the deregister goes to that cluster's etcd only.
+    pub cluster: crate::model::ClusterId,
 }
 
 /// What the deregister dialog shows before anything happens (a dry run).
@@ -173,6 +177,8 @@ pub enum Change {
         ttl: i64,
         /// Keys that went with the lease when it was revoked (not restored — the dialog says so).
         lease_revoked: bool,
+        /// The cluster it goes back to.
+        cluster: crate::model::ClusterId,
     },
     /// A custom command with `danger = "confirm"` or `"typed"`.
     Run(Box<super::run::Prepared>),
@@ -202,6 +208,20 @@ impl Change {
             Change::DeregisterMany { targets, .. } => targets.len(),
             Change::SilenceMany(r) => r.len(),
             _ => 1,
+        }
+    }
+
+    /// The cluster a deregister goes to (a merged view's dialog names it first); `None` for the
+    /// changes that go to the session's own cluster.
+    pub fn cluster(&self) -> Option<crate::model::ClusterId> {
+        match self {
+            Change::Deregister { target, .. } => Some(target.cluster),
+            Change::Restore { cluster, .. } => Some(*cluster),
+            Change::DeregisterMany { targets, .. } => {
+                let first = targets.first()?.cluster;
+                targets.iter().all(|t| t.cluster == first).then_some(first)
+            }
+            _ => None,
         }
     }
 
@@ -630,11 +650,33 @@ fn confirm_action(state: &mut State, mut confirm: Confirm, action: Action) -> Ve
     }
     // Confirmed. A change is only sent while its source answers.
     state.popup = None;
-    if let Some(why) = confirm
-        .change
-        .source()
-        .and_then(|kind| super::not_live(state, kind))
+    let targets_clusters = super::merged::change_clusters(state, &confirm.change);
+    // A merged view: each cluster's own `readonly` holds for the changes that go there.
+    if let Some(&c) = targets_clusters
+        .iter()
+        .find(|&&c| state.merged() && state.readonly_in(c))
     {
+        let name = state.cluster_name(c).to_string();
+        let mut line = state.refusal(
+            confirm.change.action(),
+            confirm.target.clone(),
+            "refused: readonly",
+        );
+        line.cluster = name.clone();
+        state.say(
+            Level::Warn,
+            format!(
+                "cluster {name} is read-only: {} refused (readonly = true in its profile)",
+                confirm.change.action()
+            ),
+        );
+        return vec![Command::Audit(line)];
+    }
+    if let Some(why) = confirm.change.source().and_then(|kind| {
+        targets_clusters
+            .iter()
+            .find_map(|&c| super::not_live_in(state, c, kind))
+    }) {
         let line = state.refusal(
             confirm.change.action(),
             confirm.target.clone(),
@@ -654,7 +696,7 @@ fn confirm_action(state: &mut State, mut confirm: Confirm, action: Action) -> Ve
             state.say(Level::Info, format!("deregistering {target} …"));
             let ttl = state
                 .members
-                .lease_remaining(t.lease, state.now)
+                .lease_remaining_in(t.cluster, t.lease, state.now)
                 .unwrap_or(0);
             vec![deregister_one(
                 state,
@@ -676,10 +718,13 @@ fn confirm_action(state: &mut State, mut confirm: Confirm, action: Action) -> Ve
             let mut out = Vec::new();
             let mut ids = Vec::new();
             for t in targets {
-                let value = state.members.get(&t.key).map(|m| m.value.to_vec());
+                let value = state
+                    .members
+                    .get_in(t.cluster, &t.key)
+                    .map(|m| m.value.to_vec());
                 let ttl = state
                     .members
-                    .lease_remaining(t.lease, state.now)
+                    .lease_remaining_in(t.cluster, t.lease, state.now)
                     .unwrap_or(0);
                 let name = deregister_target(&t.key);
                 let cmd = deregister_one(state, t, revoke_lease, name, value.map(|v| (v, ttl)));
@@ -735,6 +780,7 @@ fn confirm_action(state: &mut State, mut confirm: Confirm, action: Action) -> Ve
             let what = if action == "unack" { "ack" } else { "silence" };
             state.say(Level::Info, format!("removing {what} {} …", visible(&id)));
             let mut attempt = state.audit_line(Phase::Attempt, action, target);
+            attempt.cluster = super::merged::silence_cluster_name(state, &id);
             attempt.silence_id = Some(id.clone());
             vec![state.audit.gate(attempt, Mutation::Unsilence { id })]
         }
@@ -744,6 +790,7 @@ fn confirm_action(state: &mut State, mut confirm: Confirm, action: Action) -> Ve
                 format!("extending silence {} …", visible(&silence.id)),
             );
             let mut attempt = state.audit_line(Phase::Attempt, action, target);
+            attempt.cluster = super::merged::silence_cluster_name(state, &silence.id);
             attempt.silence_id = Some(silence.id.clone());
             vec![state
                 .audit
@@ -755,10 +802,12 @@ fn confirm_action(state: &mut State, mut confirm: Confirm, action: Action) -> Ve
             value,
             lease,
             ttl,
+            cluster,
             ..
         } => {
             state.say(Level::Info, format!("putting {target} back …"));
             let mut attempt = state.audit_line(Phase::Attempt, action, target);
+            attempt.cluster = state.cluster_name(cluster).to_string();
             attempt.key_b64 = Some(key_b64(&key));
             state.undo.forget(&key);
             vec![state.audit.gate(
@@ -801,6 +850,9 @@ fn deregister_one(
 ) -> Command {
     let revoke_lease = (revoke_lease && t.lease != 0).then_some(t.lease);
     let mut attempt = state.audit_line(Phase::Attempt, "deregister", target);
+    // The attempt names the member's own cluster: the core sends the change to that cluster's
+    // etcd by this name, and the audit log says where it went.
+    attempt.cluster = state.cluster_name(t.cluster).to_string();
     attempt.key_b64 = Some(key_b64(&t.key));
     attempt.mod_revision = Some(t.mod_revision);
     attempt.revoke_lease = revoke_lease;
@@ -814,6 +866,7 @@ fn deregister_one(
                 ttl,
                 lease_revoked: revoke_lease.is_some(),
                 at: state.now,
+                cluster: t.cluster,
             },
         );
     }
@@ -835,6 +888,8 @@ fn silence_one(
     action: &str,
 ) -> Command {
     let mut attempt = state.audit_line(Phase::Attempt, action, target);
+    // The silenced check's own cluster: the core sends it to that cluster's backend by this name.
+    attempt.cluster = state.cluster_name(request.cluster).to_string();
     attempt.reason = Some(request.reason.clone());
     attempt.duration = Some(Box::new(super::ack::duration_text(request.duration)));
     if state.checks_kind() == "alertmanager" {

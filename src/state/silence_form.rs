@@ -41,6 +41,8 @@ pub enum FormResult {
 pub struct SilenceForm {
     pub target: String,
     pub scopes: Vec<SilenceScope>,
+    /// The cluster of each scope's check (a merged view: each silence goes to its own).
+    pub clusters: Vec<crate::model::ClusterId>,
     pub scope: usize,
     pub duration: TextField,
     pub expire_on_resolve: bool,
@@ -81,6 +83,7 @@ impl SilenceForm {
                 row.check
             ),
             scopes: super::checks::scopes_for(row),
+            clusters: vec![row.cluster],
             scope: 0,
             duration: TextField::with_text("2h", DURATION_CHARS),
             // The sensible default: the silence goes away with the problem.
@@ -122,6 +125,7 @@ impl SilenceForm {
         SilenceForm {
             target: format!("{} marked checks", scopes.len()),
             scopes,
+            clusters: rows.iter().map(|r| r.cluster).collect(),
             bulk: true,
             ..SilenceForm::new(rows[0], supports_resolve)
         }
@@ -245,7 +249,15 @@ impl SilenceForm {
             // Allowed, but worth saying: the silence stays until someone removes it.
             self.error = None;
         }
-        let request = |scope: SilenceScope| SilenceRequest {
+        let cluster_at = |i: usize| {
+            self.clusters
+                .get(i)
+                .or(self.clusters.first())
+                .copied()
+                .unwrap_or_default()
+        };
+        let request = |(i, scope): (usize, SilenceScope)| SilenceRequest {
+            cluster: cluster_at(i),
             scope,
             duration,
             expire_on_resolve: self.expire_on_resolve && self.supports_resolve,
@@ -256,12 +268,20 @@ impl SilenceForm {
             creator: String::new(),
         };
         if self.bulk {
-            return FormResult::SubmitMany(self.scopes.iter().cloned().map(request).collect());
+            return FormResult::SubmitMany(
+                self.scopes
+                    .iter()
+                    .cloned()
+                    .enumerate()
+                    .map(request)
+                    .collect(),
+            );
         }
         let Some(scope) = self.scopes.get(self.scope).cloned() else {
             return FormResult::Cancel;
         };
-        FormResult::Submit(request(scope))
+        // Every scope of one row's form is that row's cluster's.
+        FormResult::Submit(request((0, scope)))
     }
 }
 

@@ -494,6 +494,7 @@ fn silence_outcomes_say_what_the_backend_showed() {
     use crate::model::{Leftover, Matcher, Silence, SilenceOutcome, SilenceRequest, SilenceScope};
     let row = alert_row(&[("alertname", "NoInstance"), ("severity", "warning")]);
     let request = SilenceRequest {
+        cluster: Default::default(),
         scope: SilenceScope::CheckOnEntity {
             entity: String::new(),
             check: "NoInstance".into(),
@@ -726,6 +727,7 @@ fn deregister_opens_a_dialog_naming_the_key() {
             key: b"/services/web/web-1".to_vec(),
             mod_revision: 11,
             lease: 0x10,
+            cluster: Default::default(),
         }
     );
     assert!(!revoke_lease);
@@ -881,6 +883,7 @@ fn confirmation_keys_wait_until_the_dialog_was_drawn_and_250_ms_passed() {
                 key: "/services/web/web-1".into(),
                 mod_revision: 11,
                 lease: 0x10,
+                cluster: Default::default(),
             },
             Default::default(),
         );
@@ -2132,6 +2135,7 @@ fn detail_requests_history_and_only_the_matching_popup_takes_it() {
     );
     let open = Some(Popup::MemberDetail {
         key: "/services/web/web-1".into(),
+        cluster: Default::default(),
         scroll: 0,
         history: None,
     });
@@ -2155,6 +2159,7 @@ fn detail_requests_history_and_only_the_matching_popup_takes_it() {
             },
             Some(Popup::MemberDetail {
                 key: "/services/web/web-1".into(),
+                cluster: Default::default(),
                 scroll: 0,
                 history: Some(Ok(older.clone())),
             }),
@@ -2167,6 +2172,7 @@ fn detail_requests_history_and_only_the_matching_popup_takes_it() {
             },
             Some(Popup::MemberDetail {
                 key: "/services/web/web-1".into(),
+                cluster: Default::default(),
                 scroll: 0,
                 history: Some(Err("etcd is unreachable".into())),
             }),
@@ -2510,6 +2516,7 @@ fn undo_puts_the_member_back_with_its_value_and_lease_within_a_minute() {
                 lease,
                 ttl,
                 lease_revoked: false,
+                ..
             },
         ..
     })) = &s.popup
@@ -3995,6 +4002,7 @@ fn taking_over_expires_the_old_ack_only_once_the_new_one_is_confirmed() {
     let mut s = two_acks();
     let attempt = take_over_bobs_ack(&mut s);
     let request = crate::model::SilenceRequest {
+        cluster: Default::default(),
         scope: crate::model::SilenceScope::CheckOnEntity {
             entity: "web-2".into(),
             check: "Down".into(),
@@ -4098,6 +4106,7 @@ fn a_takeover_says_so_when_either_step_fails() {
     let mut s = two_acks();
     let attempt = take_over_bobs_ack(&mut s);
     let request = crate::model::SilenceRequest {
+        cluster: Default::default(),
         scope: crate::model::SilenceScope::CheckOnEntity {
             entity: "web-2".into(),
             check: "Down".into(),
@@ -4158,6 +4167,7 @@ fn a_takeover_says_so_when_either_step_fails() {
     let mut s = two_acks();
     let attempt = take_over_bobs_ack(&mut s);
     let request = crate::model::SilenceRequest {
+        cluster: Default::default(),
         scope: crate::model::SilenceScope::CheckOnEntity {
             entity: "web-2".into(),
             check: "Down".into(),

@@ -22,6 +22,8 @@ pub struct Undoable {
     /// The lease was revoked with it: its other keys went too and are not put back.
     pub lease_revoked: bool,
     pub at: DateTime<Utc>,
+    /// The cluster the key was deleted from: it is put back there.
+    pub cluster: crate::model::ClusterId,
 }
 
 #[derive(Debug, Default)]

@@ -88,6 +88,19 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             _ => c.cursor.position(c.visible_len()),
         };
         title.push((2, Span::styled(format!("{position} "), muted(ctx))));
+        // A merged view: how many results each cluster sent, in its accent.
+        if st.merged() {
+            for cl in st.cluster_ids() {
+                let n = c.results.iter().filter(|r| r.cluster == cl).count();
+                title.push((
+                    1,
+                    Span::styled(
+                        format!("{}:{n} ", st.cluster_name(cl)),
+                        ctx.theme.cluster(cl),
+                    ),
+                ));
+            }
+        }
     }
     if c.marked_count() > 0 {
         title.push((
@@ -240,7 +253,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             .map(|t| duration_short((st.now - t).num_seconds()))
             .unwrap_or_else(|| "-".into())
     };
-    let mut cols = [
+    let mut cols = vec![
         // Narrow, the status is a glyph (✖ ▲ ? ✓) in its colour.
         Column::new("ST", Give::Shrink { min: 1, rank: 4 }),
         Column::new("ENTITY", Give::Never),
@@ -253,6 +266,15 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         Column::new("STATE", Give::Shrink { min: 1, rank: 5 }),
         Column::new("OUTPUT", Give::Rest { min: 8 }),
     ];
+    // A merged view's CLUSTER column: kept last here (the indexes above stay), drawn first.
+    if st.merged() {
+        let mut c = Column::new("CLUSTER", Give::Shrink { min: 4, rank: 6 });
+        c.fit_cell("CLUSTER");
+        for r in &rows {
+            c.fit_cell(st.cluster_name(r.cluster));
+        }
+        cols.push(c);
+    }
     for (col, t) in cols.iter_mut().zip(&titles) {
         col.fit_cell(t);
     }
@@ -296,25 +318,31 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let block = pane_block(ctx, Pane::Checks, area, super::title_parts(title, area));
     frame.render_widget(block, area);
 
-    let header = Row::new(titles.iter().zip(&widths).filter_map(|(t, w)| {
-        w.map(|w| {
-            // A one-character column says its first letter rather than `…`.
-            Cell::from(if w == 1 {
-                t.chars().next().map(String::from).unwrap_or_default()
-            } else {
-                fit(t, w)
-            })
-        })
-    }))
+    let cluster_w = widths.get(CLUSTER).copied().flatten();
+    let cluster_header = cluster_w.map(|w| Cell::from(fit("CLUSTER", w)));
+    let header = Row::new(
+        cluster_header
+            .into_iter()
+            .chain(titles.iter().zip(&widths).filter_map(|(t, w)| {
+                w.map(|w| {
+                    // A one-character column says its first letter rather than `…`.
+                    Cell::from(if w == 1 {
+                        t.chars().next().map(String::from).unwrap_or_default()
+                    } else {
+                        fit(t, w)
+                    })
+                })
+            })),
+    )
     .style(ctx.theme.style(StyleName::Header));
     let body = rows
         .iter()
         .zip(&mutes)
         .map(|(r, m)| row(ctx, r, m, &widths, &occ(r), &last(r)));
-    let constraints: Vec<Constraint> = widths
-        .iter()
-        .flatten()
-        .map(|w| Constraint::Length(*w as u16))
+    let constraints: Vec<Constraint> = cluster_w
+        .into_iter()
+        .chain(widths.iter().take(CLUSTER).flatten().copied())
+        .map(|w| Constraint::Length(w as u16))
         .collect();
     let table = Table::new(body, constraints)
         .header(header)
@@ -337,6 +365,9 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         super::resolved_rows::draw(frame, below, ctx, heading, first, on_resolved);
     }
 }
+
+/// Where a merged view's CLUSTER column is among the widths (it is drawn first).
+const CLUSTER: usize = 9;
 
 fn row<'a>(
     ctx: &Ctx,
@@ -400,8 +431,15 @@ fn row<'a>(
             Cell::from(Span::styled(fit(status, w), sev))
         }
     });
+    let cluster = widths.get(CLUSTER).copied().flatten().map(|w| {
+        Cell::from(Span::styled(
+            fit(st.cluster_name(r.cluster), w),
+            ctx.theme.cluster(r.cluster),
+        ))
+    });
     Row::new(
         [
+            cluster,
             status,
             named(entity, widths[1]),
             named(Line::from(visible_spans(ctx, &r.check, text)), widths[2]),

@@ -96,11 +96,17 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, confirm: &Confirm) {
             lease,
             ttl,
             lease_revoked,
+            ..
         } => (
             " Undo deregister ",
             restore(ctx, key, value, *lease, *ttl, *lease_revoked, inner_w),
             "put back",
         ),
+    };
+    // A merged view names the cluster the change goes to before anything else, in its accent.
+    let (lines, cluster_title) = match cluster_lines(ctx, &confirm.change) {
+        Some((first, title)) => (std::iter::once(first).chain(lines).collect(), title),
+        None => (lines, ctx.state.cluster.clone()),
     };
     // What to press (or type) is drawn last and never scrolls or wraps away: the body above
     // takes what room is left.
@@ -115,7 +121,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, confirm: &Confirm) {
     let rect = centered(area, width, height);
     let block = Block::default()
         .borders(Borders::ALL)
-        .title(format!("{title}— cluster {} ", ctx.state.cluster))
+        .title(format!("{title}— cluster {cluster_title} "))
         .border_style(ctx.theme.style(StyleName::Critical))
         .style(ctx.theme.style(StyleName::Popup));
     frame.render_widget(Clear, rect);
@@ -126,6 +132,45 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, confirm: &Confirm) {
         Layout::vertical([Constraint::Min(0), Constraint::Length(foot_h)]).areas(inside);
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body_area);
     frame.render_widget(Paragraph::new(footer), foot_area);
+}
+
+/// In a merged view, the line naming the cluster(s) a change goes to, and the title's name.
+fn cluster_lines(ctx: &Ctx, change: &Change) -> Option<(Line<'static>, String)> {
+    let st = ctx.state;
+    if !st.merged() {
+        return None;
+    }
+    let mut clusters: Vec<crate::model::ClusterId> = match change {
+        Change::Deregister { target, .. } => vec![target.cluster],
+        Change::DeregisterMany { targets, .. } => targets.iter().map(|t| t.cluster).collect(),
+        Change::Restore { cluster, .. } => vec![*cluster],
+        _ => vec![st.cluster_id],
+    };
+    clusters.sort();
+    clusters.dedup();
+    let mut spans = vec![Span::styled(
+        if clusters.len() == 1 {
+            "  cluster  "
+        } else {
+            "  clusters "
+        },
+        ctx.theme.style(StyleName::Header),
+    )];
+    for (i, c) in clusters.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::raw(", "));
+        }
+        spans.push(Span::styled(
+            st.cluster_name(*c).to_string(),
+            ctx.theme.cluster(*c),
+        ));
+    }
+    let title = clusters
+        .iter()
+        .map(|c| st.cluster_name(*c))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some((Line::from(spans), title))
 }
 
 fn deregister(

@@ -24,6 +24,10 @@ use crate::theme::StyleName;
 struct Cells {
     /// `◆` marked for a bulk change (it wins: it is what D will act on), `▶` scoped.
     marker: (&'static str, StyleName),
+    /// The member's cluster (a merged view) in its accent.
+    cluster: (String, Style),
+    /// Its cluster's etcd is not live: the row is what etcd said last (drawn muted).
+    stale: bool,
     role: String,
     instance: String,
     addr: String,
@@ -44,7 +48,7 @@ fn badge_text(b: Badge) -> String {
 }
 
 fn cells(ctx: &Ctx, mem: &Member, scoped: bool) -> Cells {
-    let marked = ctx.state.members.is_marked(&mem.key);
+    let marked = ctx.state.members.is_marked_in(mem.cluster, &mem.key);
     let st = ctx.state;
     let m = &st.members;
     let ttl = if mem.lease == 0 {
@@ -54,7 +58,7 @@ fn cells(ctx: &Ctx, mem: &Member, scoped: bool) -> Cells {
         // would pass for the past's, and `…` would promise an answer that never comes).
         ("?".to_string(), muted(ctx))
     } else {
-        match m.lease_remaining(mem.lease, st.members_clock()) {
+        match m.lease_remaining_in(mem.cluster, mem.lease, st.members_clock()) {
             Some(s) if s <= 5 => (duration_short(s), ctx.theme.style(StyleName::Warning)),
             Some(s) => (duration_short(s), Style::default()),
             None => ("…".to_string(), muted(ctx)),
@@ -67,7 +71,7 @@ fn cells(ctx: &Ctx, mem: &Member, scoped: bool) -> Cells {
         .unwrap_or(mem.addr());
     let checks = st
         .checks
-        .badge(&[mem.instance(), host])
+        .badge_in(mem.cluster, &[mem.instance(), host])
         .map(|b| (badge_text(b), ctx.theme.severity(b.worst)));
     // A member that keeps leaving and coming back says so beside its checks.
     let badge = match (checks, st.churn.flapping(&mem.key, st.now)) {
@@ -86,6 +90,23 @@ fn cells(ctx: &Ctx, mem: &Member, scoped: bool) -> Cells {
         } else {
             (" ", StyleName::Key)
         },
+        // A stale cluster's name carries its health dot (as the status bar has it: ◍ retrying,
+        // ✕ failed), so the mark survives NO_COLOR.
+        cluster: match st.merged() && st.stale_in(mem.cluster, SourceKind::Etcd).is_some() {
+            true => (
+                format!(
+                    "{} {}",
+                    st.cluster_name(mem.cluster),
+                    super::status::stale_dot(st.health_in(mem.cluster, SourceKind::Etcd))
+                ),
+                ctx.theme.style(StyleName::Warning),
+            ),
+            false => (
+                st.cluster_name(mem.cluster).to_string(),
+                ctx.theme.cluster(mem.cluster),
+            ),
+        },
+        stale: st.merged() && st.stale_in(mem.cluster, SourceKind::Etcd).is_some(),
         role: mem.role().to_string(),
         instance: mem.instance().to_string(),
         addr: mem.addr().to_string(),
@@ -111,6 +132,20 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             format!("{} ", m.len())
         };
         title.push((0, Span::styled(shown, ctx.theme.style(StyleName::Title))));
+        // A merged view: how many each cluster has (shown / all under a filter), in its accent.
+        if st.merged() {
+            for c in st.cluster_ids() {
+                let n = if m.filter.is_some() {
+                    format!("{}/{}", m.visible_in(c), m.count_in(c))
+                } else {
+                    m.count_in(c).to_string()
+                };
+                title.push((
+                    1,
+                    Span::styled(format!("{}:{n} ", st.cluster_name(c)), ctx.theme.cluster(c)),
+                ));
+            }
+        }
         title.push((
             2,
             Span::styled(
@@ -126,6 +161,15 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             Span::styled(
                 format!("listing {} / {total} ", short_count(p.listed)),
                 ctx.theme.style(StyleName::Highlight),
+            ),
+        ));
+    }
+    if let Some(c) = st.narrowed() {
+        title.push((
+            0,
+            Span::styled(
+                format!("only {} ", st.cluster_name(c)),
+                ctx.theme.cluster(c),
             ),
         ));
     }
@@ -185,7 +229,14 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         _ => "",
     };
     let header = |c: SortColumn| format!("{}{}", c.title(), sort_mark(c));
-    let titles = [
+    // A merged view leads with the CLUSTER column; a single cluster has none.
+    let k = usize::from(st.merged());
+    let mut titles: Vec<String> = if k == 1 {
+        vec!["CLUSTER".to_string()]
+    } else {
+        Vec::new()
+    };
+    titles.extend([
         header(SortColumn::Role),
         header(SortColumn::Instance),
         header(SortColumn::Addr),
@@ -193,10 +244,15 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         header(SortColumn::Ttl),
         header(SortColumn::Age),
         header(SortColumn::Version),
-    ];
+    ]);
     // The scoped row's `▶` leads its first column (ROLE, or INSTANCE once ROLE is hidden): a
     // column of its own would cost a gap at 80×24. Both keep a cell's room for it.
-    let mut cols = [
+    let mut cols: Vec<Column> = if k == 1 {
+        vec![Column::new("CLUSTER", Give::Shrink { min: 4, rank: 6 })]
+    } else {
+        Vec::new()
+    };
+    cols.extend([
         Column::new("ROLE", Give::Shrink { min: 4, rank: 4 }),
         Column::new("INSTANCE", Give::Never),
         Column::new("ADDRESS", Give::Never),
@@ -205,25 +261,32 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         Column::new("TTL", Give::Shrink { min: 3, rank: 3 }),
         Column::new("AGE", Give::Shrink { min: 5, rank: 2 }),
         Column::new("VERSION", Give::Shrink { min: 4, rank: 1 }),
-    ];
+    ]);
     for (i, (col, t)) in cols.iter_mut().zip(&titles).enumerate() {
-        col.fit_cell(&format!("{}{t}", if i < 2 { " " } else { "" }));
+        let lead_room = i >= k && i < k + 2;
+        col.fit_cell(&format!("{}{t}", if lead_room { " " } else { "" }));
     }
     for r in &rows {
-        cols[0].fit_cell(&format!("▶{}", r.role));
-        cols[1].fit_cell(&format!("▶{}", r.instance));
-        cols[2].fit_cell(&r.addr);
-        cols[3].fit_cell(r.badge.as_ref().map(|b| b.0.as_str()).unwrap_or(""));
-        cols[4].fit_cell(&r.ttl.0);
-        cols[5].fit_cell(&r.age);
-        cols[6].fit_cell(&r.version);
+        if k == 1 {
+            cols[0].fit_cell(&r.cluster.0);
+        }
+        cols[k].fit_cell(&format!("▶{}", r.role));
+        cols[k + 1].fit_cell(&format!("▶{}", r.instance));
+        cols[k + 2].fit_cell(&r.addr);
+        cols[k + 3].fit_cell(r.badge.as_ref().map(|b| b.0.as_str()).unwrap_or(""));
+        cols[k + 4].fit_cell(&r.ttl.0);
+        cols[k + 5].fit_cell(&r.age);
+        cols[k + 6].fit_cell(&r.version);
     }
     // No member on screen has a failing check: the column is the first to give its room away.
     if rows.iter().all(|r| r.badge.is_none()) {
-        cols[3].give = Give::Shrink { min: 0, rank: 0 };
+        cols[k + 3].give = Give::Shrink { min: 0, rank: 0 };
     }
-    let widths = table::widths(&cols, inner.width as usize, 1);
-    if let Some(note) = table::hidden_note(&widths) {
+    let all_widths = table::widths(&cols, inner.width as usize, 1);
+    // The pane's own columns, as a single cluster has them; the CLUSTER column's apart.
+    let cluster_width = if k == 1 { all_widths[0] } else { None };
+    let widths = &all_widths[k..];
+    if let Some(note) = table::hidden_note(&all_widths) {
         title.push((1, Span::styled(format!("{note} "), muted(ctx))));
     }
     let roles: Vec<String> = m
@@ -253,10 +316,10 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let header = Row::new(
         titles
             .iter()
-            .zip(&widths)
+            .zip(&all_widths)
             .enumerate()
             .filter_map(|(i, (t, w))| {
-                let pad = if i == lead { " " } else { "" };
+                let pad = if i >= k && i - k == lead { " " } else { "" };
                 cell(&format!("{pad}{t}"), *w, Style::default())
             }),
     )
@@ -281,8 +344,14 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
                 Line::from(fit(text, widths[i].unwrap_or(0)))
             }
         };
+        let row_style = if r.stale {
+            muted(ctx)
+        } else {
+            Style::default()
+        };
         Row::new(
             [
+                cell(&r.cluster.0, cluster_width, r.cluster.1),
                 widths[0].map(|_| Cell::from(led(0, &r.role))),
                 widths[1].map(|_| Cell::from(led(1, &r.instance))),
                 cell(&r.addr, widths[2], Style::default()),
@@ -294,8 +363,9 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             .into_iter()
             .flatten(),
         )
+        .style(row_style)
     });
-    let constraints: Vec<Constraint> = widths
+    let constraints: Vec<Constraint> = all_widths
         .iter()
         .flatten()
         .map(|w| Constraint::Length(*w as u16))

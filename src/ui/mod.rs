@@ -133,7 +133,30 @@ pub fn stale_span(
     ctx: &Ctx,
     source: crate::model::SourceKind,
 ) -> Option<ratatui::text::Span<'static>> {
-    let age = ctx.state.stale_for(source)?;
+    let st = ctx.state;
+    if st.merged() {
+        // Each cluster's sources run on their own: name the ones whose data is old.
+        let stale: Vec<String> = st
+            .cluster_ids()
+            .filter_map(|c| {
+                st.stale_in(c, source).map(|age| {
+                    format!(
+                        "{} {}",
+                        st.cluster_name(c),
+                        crate::model::format::duration_short(age.num_seconds())
+                    )
+                })
+            })
+            .collect();
+        if stale.is_empty() {
+            return None;
+        }
+        return Some(ratatui::text::Span::styled(
+            format!(" STALE {} ", stale.join(", ")),
+            ctx.theme.style(StyleName::Warning),
+        ));
+    }
+    let age = st.stale_for(source)?;
     Some(ratatui::text::Span::styled(
         format!(
             " STALE {} ",

@@ -22,9 +22,10 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         Popup::Help { scroll } => help(frame, area, ctx, *scroll),
         Popup::MemberDetail {
             key,
+            cluster,
             scroll,
             history,
-        } => detail(frame, area, ctx, key, *scroll, history),
+        } => detail(frame, area, ctx, (*cluster, key), *scroll, history),
         Popup::Confirm(confirm) => super::confirm::draw(frame, area, ctx, confirm),
         Popup::Chart { series } => super::chart::draw(frame, area, ctx, series),
         Popup::Churn { scroll } => churn(frame, area, ctx, *scroll),
@@ -146,7 +147,7 @@ fn help(frame: &mut Frame, area: Rect, ctx: &Ctx, scroll: usize) {
     }
     lines.push(Line::default());
     for l in wrap_words(
-        "Commands: :q quit · :cluster [NAME|-] switch (alone: list) · :help",
+        "Commands: :q quit · :cluster [NAME|-] switch (alone: list; in a merged view NAME narrows, * shows all) · :health every source · :help · Filters: cluster:NAME first keeps one cluster",
         inner_w,
     ) {
         lines.push(Line::from(Span::styled(l, muted(ctx))));
@@ -163,7 +164,7 @@ fn detail(
     frame: &mut Frame,
     area: Rect,
     ctx: &Ctx,
-    key: &[u8],
+    (cluster, key): (crate::model::ClusterId, &[u8]),
     scroll: usize,
     history: &Option<Result<Vec<crate::model::KvEntry>, String>>,
 ) {
@@ -175,7 +176,7 @@ fn detail(
     let st = ctx.state;
     let label = |s: &str| Span::styled(format!("{s:<16}"), ctx.theme.style(StyleName::Header));
     let mut lines = Vec::new();
-    match st.members.get(key) {
+    match st.members.get_in(cluster, key) {
         None => lines.push(Line::from(Span::styled(
             "this member is gone (deleted or its lease expired)",
             ctx.theme.style(StyleName::Warning),

@@ -1,6 +1,7 @@
 //! The bottom bar: cluster badge, read-only badge, each source's health, the last message, hints.
 
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
@@ -99,10 +100,15 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         frame.render_widget(Paragraph::new(line), a);
     }
 
-    let mut spans = vec![Span::styled(
-        format!(" {} ", st.cluster),
-        ctx.theme.style(StyleName::Cluster),
-    )];
+    let width = bar_area.width as usize;
+    let mut spans = if st.merged() {
+        merged_health(ctx, width)
+    } else {
+        vec![Span::styled(
+            format!(" {} ", st.cluster),
+            ctx.theme.style(StyleName::Cluster),
+        )]
+    };
     if let Some(origin) = &st.profile_origin {
         spans.push(Span::styled(
             format!("from {origin} "),
@@ -140,7 +146,6 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             ctx.theme.style(StyleName::Danger),
         ));
     }
-    let width = bar_area.width as usize;
     // Health: every source with its word on a wide screen; on a narrow one the dot alone for a
     // live source (the word stays for the ones in trouble).
     let health = |compact: bool| -> Vec<Span<'static>> {
@@ -173,11 +178,14 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let used: usize = spans.iter().map(|s| s.width()).sum();
     let full = health(false);
     let full_w: usize = full.iter().map(|s| s.width()).sum();
-    spans.extend(if used + full_w + 30 <= width {
-        full
-    } else {
-        health(true)
-    });
+    // A merged view said each cluster's health already (`:health` has every source).
+    if !st.merged() {
+        spans.extend(if used + full_w + 30 <= width {
+            full
+        } else {
+            health(true)
+        });
+    }
     spans.push(Span::raw("  "));
     // What the keys do where the user is: the focused pane, or the popup, form or field open.
     let key_ctx = st.key_context();
@@ -205,6 +213,92 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         Paragraph::new(Line::from(spans)).style(ctx.theme.style(StyleName::StatusBar)),
         bar_area,
     );
+}
+
+/// A cluster's health in one word: its worst source (`None` when nothing is configured).
+pub fn cluster_health(st: &crate::state::State, c: crate::model::ClusterId) -> Option<&Health> {
+    let rank = |h: &Health| match h {
+        Health::NotConfigured => 0,
+        Health::Live => 1,
+        Health::Connecting => 2,
+        Health::Retrying { .. } => 3,
+        Health::Failed(_) => 4,
+    };
+    crate::model::SourceKind::ALL
+        .iter()
+        .filter_map(|k| st.health_in(c, *k))
+        .filter(|h| rank(h) > 0)
+        .max_by_key(|h| rank(h))
+}
+
+/// The dot (and for trouble the word) for one cluster's health.
+fn health_mark(st: &crate::state::State, h: Option<&Health>) -> (&'static str, String) {
+    match h {
+        None | Some(Health::NotConfigured) => ("○", String::new()),
+        Some(Health::Connecting) => ("◌", String::new()),
+        Some(Health::Live) => ("●", String::new()),
+        Some(Health::Retrying { at, .. }) => (
+            "◍",
+            format!(
+                " retry {}",
+                duration_short((*at - st.now).num_seconds().max(0))
+            ),
+        ),
+        Some(Health::Failed(_)) => ("✕", " failed".to_string()),
+    }
+}
+
+/// The dot a stale cluster's rows carry beside its name.
+pub fn stale_dot(h: Option<&Health>) -> &'static str {
+    match h {
+        Some(Health::Retrying { .. }) => "◍",
+        Some(Health::Failed(_)) => "✕",
+        _ => "◌",
+    }
+}
+
+/// A merged view's clusters, each named in its accent with its worst source's health
+/// (`prod ● prod-eu ◍ retry 4s`); condensed to counts (`8● 1◍ 1✕`) when the names do not fit
+/// in half the bar. `:health` lists every source.
+fn merged_health(ctx: &Ctx, width: usize) -> Vec<Span<'static>> {
+    let st = ctx.state;
+    let mut full = Vec::new();
+    for c in st.cluster_ids() {
+        let h = cluster_health(st, c);
+        let (dot, word) = health_mark(st, h);
+        full.push(Span::styled(
+            format!(" {}", st.cluster_name(c)),
+            ctx.theme.cluster(c),
+        ));
+        let style = h.map(|h| ctx.theme.health(h)).unwrap_or_default();
+        full.push(Span::styled(format!(" {dot}{word}"), style));
+    }
+    full.push(Span::raw(" "));
+    let full_w: usize = full.iter().map(|s| s.width()).sum();
+    if full_w <= width / 2 {
+        return full;
+    }
+    let mut counts: Vec<(&'static str, usize, Style)> = Vec::new();
+    for c in st.cluster_ids() {
+        let h = cluster_health(st, c);
+        let (dot, _) = health_mark(st, h);
+        let style = h.map(|h| ctx.theme.health(h)).unwrap_or_default();
+        match counts.iter_mut().find(|(d, _, _)| *d == dot) {
+            Some(e) => e.1 += 1,
+            None => counts.push((dot, 1, style)),
+        }
+    }
+    let order = ["●", "◌", "◍", "✕", "○"];
+    counts.sort_by_key(|(d, _, _)| order.iter().position(|o| o == d));
+    let mut out = vec![Span::styled(
+        format!(" {} clusters", st.clusters.len()),
+        ctx.theme.style(StyleName::Cluster),
+    )];
+    for (dot, n, style) in counts {
+        out.push(Span::styled(format!(" {n}{dot}"), style));
+    }
+    out.push(Span::raw(" "));
+    out
 }
 
 /// The keys worth a hint in each context, most useful first (the bar shows what fits).

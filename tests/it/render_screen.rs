@@ -810,3 +810,131 @@ fn render_time_cursor_diff_popup() {
     handle_action(&mut s, Action::AtDiff);
     insta::assert_snapshot!("time_cursor_diff", draw(&mut s, &theme("default")));
 }
+
+/// A merged view (prod, prod-eu): prod with [`fleet`], prod-eu with two members (one the same
+/// instance as prod's), prod-eu's etcd retrying since a minute after its listing.
+fn merged_state() -> State {
+    use opsconsole::state::merged::ClusterInfo;
+    let mut s = State::new("prod", "/services/", "alice", now());
+    s.zone = opsconsole::model::DisplayZone::Utc;
+    let mut prod = ClusterInfo::named("prod");
+    prod.accent = Some("red".into());
+    let mut eu = ClusterInfo::named("prod-eu");
+    eu.accent = Some("blue".into());
+    s.set_clusters(vec![prod, eu]);
+    let (p, e) = (ClusterId(0), ClusterId(1));
+    update(&mut s, Msg::Health(SourceKind::Etcd.of(p), Health::Live));
+    update(&mut s, Msg::Health(SourceKind::Etcd.of(e), Health::Live));
+    let wrap = |c, m| Msg::InCluster(c, Box::new(m));
+    update(
+        &mut s,
+        wrap(p, Msg::listing("/services/", 120, fleet(), now())),
+    );
+    let eu_fleet = vec![
+        kv(
+            "/services/web/web-1",
+            br#"{"addr":"10.8.0.1","port":80,"version":"1.4.2"}"#,
+            7,
+            0,
+        ),
+        kv(
+            "/services/db/db-1",
+            br#"{"addr":"10.8.1.1","port":5432}"#,
+            8,
+            0,
+        ),
+    ];
+    update(
+        &mut s,
+        wrap(
+            e,
+            Msg::listing("/services/", 40, eu_fleet, now() - Duration::minutes(1)),
+        ),
+    );
+    update(
+        &mut s,
+        Msg::Health(
+            SourceKind::Etcd.of(e),
+            Health::Retrying {
+                at: now() + Duration::seconds(4),
+                attempt: 3,
+                error: "connection refused".into(),
+            },
+        ),
+    );
+    s
+}
+
+fn merged_theme() -> Theme {
+    theme("default")
+        .with_cluster_accents(&[Some("red".into()), Some("blue".into())])
+        .unwrap()
+}
+
+#[test]
+fn merged_view() {
+    let mut s = merged_state();
+    let t = merged_theme();
+    let backend = draw(&mut s, &t);
+    insta::assert_snapshot!("merged_view", backend);
+    let buf = backend.buffer();
+    // Each cluster's name in its own accent, through the theme.
+    let y = row_of(buf, "prod-eu");
+    let x = col_of(buf, y, "prod-eu");
+    assert_eq!(
+        buf[(x, y)].fg,
+        Color::Yellow,
+        "a stale cluster's rows say so (warning)"
+    );
+    let y = row_of(buf, "api-1");
+    let x = col_of(buf, y, "prod");
+    assert_eq!(buf[(x, y)].fg, Color::Red);
+    let status = line(buf, H - 1);
+    assert!(
+        status.contains("prod ●") && status.contains("prod-eu ◍ retry 4s"),
+        "{status}"
+    );
+}
+
+#[test]
+fn merged_view_at_80x24() {
+    let mut s = merged_state();
+    insta::assert_snapshot!(
+        "merged_view_80x24",
+        draw_sized(&mut s, &merged_theme(), 80, 24)
+    );
+}
+
+#[test]
+fn merged_status_bar_condenses_when_the_names_do_not_fit() {
+    use opsconsole::state::merged::ClusterInfo;
+    let mut s = State::new("eu-west-1", "/services/", "alice", now());
+    s.zone = opsconsole::model::DisplayZone::Utc;
+    let names: Vec<String> = (1..=10).map(|i| format!("region-{i:02}")).collect();
+    s.set_clusters(names.iter().map(|n| ClusterInfo::named(n)).collect());
+    for i in 0..10u16 {
+        let h = match i {
+            8 => Health::Retrying {
+                at: now() + Duration::seconds(4),
+                attempt: 1,
+                error: "refused".into(),
+            },
+            9 => Health::Failed("bad certificate".into()),
+            _ => Health::Live,
+        };
+        update(&mut s, Msg::Health(SourceKind::Etcd.of(ClusterId(i)), h));
+    }
+    let backend = draw_sized(&mut s, &theme("default"), 80, 24);
+    let status = line(backend.buffer(), 23);
+    assert!(
+        status.contains("10 clusters 8● 1◍ 1✕"),
+        "condensed counts at 80 columns: {status:?}"
+    );
+    // Wide enough: every name with its dot.
+    let backend = draw_sized(&mut s, &theme("default"), 400, 24);
+    let status = line(backend.buffer(), 23);
+    assert!(
+        status.contains("region-01 ●") && status.contains("region-09 ◍ retry 4s"),
+        "{status:?}"
+    );
+}

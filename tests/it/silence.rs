@@ -171,6 +171,7 @@ async fn alerts_silence_unsilence_against_real_alertmanager() {
 
     // Silence HighLatency on web-1 through the source.
     let req = SilenceRequest {
+        cluster: Default::default(),
         scope: SilenceScope::CheckOnEntity {
             entity: "web-1".into(),
             check: "HighLatency".into(),
@@ -316,6 +317,7 @@ async fn every_scope_and_no_expiry() {
     ];
     for (scope, want) in scopes {
         let req = SilenceRequest {
+            cluster: Default::default(),
             scope: scope.clone(),
             duration: None,
             expire_on_resolve: true,
@@ -366,6 +368,7 @@ async fn every_scope_and_no_expiry() {
     // every alert without an instance: refused before anything is sent.
     let e = backend
         .silence(&SilenceRequest {
+            cluster: Default::default(),
             scope: SilenceScope::Entity {
                 entity: String::new(),
             },

@@ -444,6 +444,7 @@ fn run_child_console(spec: &str) {
     profile.etcd.as_mut().expect("etcd profile").connect_timeout = Duration::MAX;
     let settings = Settings {
         profile,
+        more: Vec::new(),
         demo: false,
         readonly: false,
         zone: opsconsole::model::DisplayZone::Utc,

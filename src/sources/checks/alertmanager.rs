@@ -178,6 +178,7 @@ pub fn parse_alerts(raw: &[u8], url: &str) -> Result<(Vec<CheckResult>, usize), 
             None => (String::new(), Vec::new(), Vec::new()),
         };
         out.push(CheckResult {
+            cluster: Default::default(),
             entity: labels.get("instance").cloned().unwrap_or_default(),
             check: name.clone(),
             status,

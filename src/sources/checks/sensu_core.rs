@@ -157,6 +157,7 @@ fn convert(client: &str, check: Usable, ev: Option<EventFacts>) -> CheckResult {
         None => (None, None, None, Vec::new()),
     };
     CheckResult {
+        cluster: Default::default(),
         fingerprint: String::new(),
         inhibited_by: Vec::new(),
         entity: client.to_string(),

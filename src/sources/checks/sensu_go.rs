@@ -228,6 +228,7 @@ pub fn parse_events(raw: &[u8], url: &str) -> Result<(Vec<CheckResult>, usize), 
         });
         let silenced_by = check.silenced.strings().unwrap_or_default();
         out.push(CheckResult {
+            cluster: Default::default(),
             fingerprint: String::new(),
             inhibited_by: Vec::new(),
             entity: entity_name,

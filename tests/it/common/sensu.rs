@@ -387,6 +387,7 @@ pub fn request(
     expire_on_resolve: bool,
 ) -> SilenceRequest {
     SilenceRequest {
+        cluster: Default::default(),
         scope,
         duration,
         expire_on_resolve,

@@ -1,0 +1,181 @@
+//! A merged view of 10 clusters × 100,000 members against one cluster of the same 1,000,000:
+//! the reducer's side of the initial sync (each cluster's listing arriving as
+//! `Msg::InCluster`, against one `Msg::MembersListed` of them all), a frame at 200×60, and the
+//! process's RSS with the state held. The etcd side (reading 100k keys from each of ten etcds at
+//! once) is not measured here: see `initial_sync` for one etcd.
+//!
+//! `cargo bench --bench merged` (`MERGED_CLUSTERS`, `MERGED_PER_CLUSTER` change the shape); under
+//! `cargo test --all-targets` it returns at once.
+
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+use opsconsole::keymap::Keymap;
+use opsconsole::model::{ClusterId, Health, KvEntry, Msg, SourceKind};
+use opsconsole::state::merged::ClusterInfo;
+use opsconsole::state::{set_viewports, update, State};
+use opsconsole::theme::Theme;
+use opsconsole::ui;
+
+const ROLES: [&str; 10] = [
+    "api", "cache", "db", "edge", "gateway", "queue", "search", "web", "worker", "mail",
+];
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// `n` members of one cluster (the same names in every cluster: the worst case for identity).
+fn entries(n: usize) -> Vec<KvEntry> {
+    (0..n)
+        .map(|i| {
+            let role = ROLES[i % ROLES.len()];
+            KvEntry {
+                key: format!("/services/{role}/{role}-{i}").into_bytes(),
+                value: format!(
+                    r#"{{"addr":"10.{}.{}.{}","port":8080,"version":"1.4.{}"}}"#,
+                    (i >> 16) & 255,
+                    (i >> 8) & 255,
+                    i & 255,
+                    i % 7
+                )
+                .into_bytes(),
+                create_revision: i as i64 + 1,
+                mod_revision: i as i64 + 1,
+                version: 1,
+                lease: 0,
+            }
+        })
+        .collect()
+}
+
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn frame(state: &mut State) -> Duration {
+    let theme = Theme::resolve(None, None, false).expect("theme");
+    let keymap = Keymap::resolve(None).expect("keymap");
+    let (w, h) = (200, 60);
+    let v = ui::layout::viewports(ratatui::layout::Rect::new(0, 0, w, h), state);
+    set_viewports(state, v);
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    let mut best = Duration::MAX;
+    for _ in 0..20 {
+        let t = Instant::now();
+        terminal
+            .draw(|f| ui::draw(f, state, &theme, &keymap))
+            .expect("draw");
+        best = best.min(t.elapsed());
+    }
+    best
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("merged: skipped (builds 1,000,000 members; run `cargo bench --bench merged`)");
+        return;
+    }
+    let clusters = env("MERGED_CLUSTERS", 10);
+    let per = env("MERGED_PER_CLUSTER", 100_000);
+    let now = Utc.with_ymd_and_hms(2026, 12, 5, 4, 0, 0).unwrap();
+
+    // `MERGED_CASE=single|merged` runs one case alone, for an RSS of its own.
+    let case = std::env::var("MERGED_CASE").unwrap_or_default();
+    let (mut single_ingest, mut single_frame, mut single_rss) =
+        (Duration::ZERO, Duration::ZERO, 0.0);
+    if case != "merged" {
+        // One cluster holding all of them (keys made distinct by a cluster segment).
+        let mut one: Vec<KvEntry> = Vec::with_capacity(clusters * per);
+        for c in 0..clusters {
+            for mut e in entries(per) {
+                let k = String::from_utf8(e.key).expect("utf-8");
+                e.key = k
+                    .replacen("/services/", &format!("/services/c{c}-"), 1)
+                    .into_bytes();
+                one.push(e);
+            }
+        }
+        let msg = Msg::listing("/services/", 1, one, now);
+        let mut single = State::new("one", "/services/", "bench", now);
+        update(
+            &mut single,
+            Msg::Health(SourceKind::Etcd.of(ClusterId(0)), Health::Live),
+        );
+        let t = Instant::now();
+        update(&mut single, msg);
+        single_ingest = t.elapsed();
+        single_frame = frame(&mut single);
+        single_rss = rss_mb();
+        drop(single);
+    }
+    if case == "single" {
+        println!(
+            "one cluster of {}: ingest {:.2} s, frame {:.2} ms, RSS {single_rss:.0} MB",
+            clusters * per,
+            single_ingest.as_secs_f64(),
+            single_frame.as_secs_f64() * 1e3
+        );
+        return;
+    }
+
+    // The merged view: each cluster's listing (built by its source, as the etcd source does).
+    let listings: Vec<Msg> = (0..clusters)
+        .map(|c| {
+            Msg::InCluster(
+                ClusterId(c as u16),
+                Box::new(Msg::listing("/services/", 1, entries(per), now)),
+            )
+        })
+        .collect();
+    let mut merged = State::new("c0", "/services/", "bench", now);
+    merged.set_clusters(
+        (0..clusters)
+            .map(|c| ClusterInfo::named(&format!("c{c}")))
+            .collect(),
+    );
+    for c in 0..clusters {
+        update(
+            &mut merged,
+            Msg::Health(SourceKind::Etcd.of(ClusterId(c as u16)), Health::Live),
+        );
+    }
+    let t = Instant::now();
+    for m in listings {
+        update(&mut merged, m);
+    }
+    let merged_ingest = t.elapsed();
+    assert_eq!(merged.members.len(), clusters * per);
+    let merged_frame = frame(&mut merged);
+    let merged_rss = rss_mb();
+
+    println!("| {clusters} × {per} members | ingest (reducer) | frame 200×60 | RSS after |");
+    println!("|---|---|---|---|");
+    println!(
+        "| one cluster of {} | {:.2} s | {:.2} ms | {:.0} MB |",
+        clusters * per,
+        single_ingest.as_secs_f64(),
+        single_frame.as_secs_f64() * 1e3,
+        single_rss
+    );
+    println!(
+        "| {clusters} clusters merged | {:.2} s ({:.2}×) | {:.2} ms | {:.0} MB |",
+        merged_ingest.as_secs_f64(),
+        merged_ingest.as_secs_f64() / single_ingest.as_secs_f64(),
+        merged_frame.as_secs_f64() * 1e3,
+        merged_rss
+    );
+}

@@ -1,0 +1,445 @@
+//! Several clusters in one view (`--cluster prod,prod-eu,staging`): three real etcds on loopback,
+//! the built console in a real terminal. Both clusters' members shown with the right cluster, a
+//! deregister in the merged view deleting from the right etcd only, a read-only cluster refusing
+//! there and not elsewhere, one etcd killed leaving the others live and updating.
+//!
+//! Also elsewhere: the reducer's side (identities, routing, typed confirmation, filters,
+//! narrowing) in `state::merged`'s unit tests.
+
+use crate::common;
+
+use common::e2e::{members_pane, message_line, start};
+use common::tmux::{Tmux, SOON};
+use common::{wait_until, wait_until_or, Alertmanager, Etcd};
+
+/// A config with one `[clusters.NAME]` per (name, etcd, extra) and the path it is at.
+fn config(clusters: &[(&str, &Etcd, &str)]) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("config.toml");
+    let mut text = String::new();
+    for (name, etcd, extra) in clusters {
+        text.push_str(&format!(
+            "[clusters.{name}]\netcd = {{ endpoints = [\"{}\"], prefix = \"/services/\" }}\n{extra}\n",
+            etcd.endpoint()
+        ));
+    }
+    text.push_str("[views.all]\nclusters = [\"prod\", \"prod-eu\", \"staging\"]\n");
+    std::fs::write(&path, text).expect("config written");
+    (dir, path)
+}
+
+/// The members pane's table line of `instance` in `cluster` (the CLUSTER column leads the row).
+fn row_in(screen: &str, cluster: &str, instance: &str) -> Option<String> {
+    members_pane(screen).into_iter().find(|l| {
+        let words: Vec<&str> = l
+            .trim_matches('│')
+            .split_whitespace()
+            .filter(|w| *w != "▶")
+            .collect();
+        words.first() == Some(&cluster) && words.contains(&instance)
+    })
+}
+
+/// Moves the members cursor to the row of `instance` in `cluster` (top, then down until the scope
+/// names it on that cluster's row).
+fn select(t: &Tmux, cluster: &str, instance: &str) {
+    let selected = |s: &str| row_in(s, cluster, instance).is_some_and(|r| r.contains('▶'));
+    t.send(&["g"]);
+    // Each key's frame before the next key: the cursor is read off the screen.
+    let mut on = t.wait_screen("the top row selected", SOON, |s| {
+        members_pane(s)
+            .iter()
+            .skip(2)
+            .take(1)
+            .any(|l| l.contains('▶'))
+    });
+    for row in 0..8 {
+        if selected(&on) {
+            return;
+        }
+        t.send(&["j"]);
+        on = t.wait_screen(&format!("row {} selected", row + 2), SOON, |s| {
+            members_pane(s)
+                .get(row + 3)
+                .is_some_and(|l| l.contains('▶'))
+                || selected(s)
+        });
+    }
+    panic!("could not select {instance} of {cluster}:\n{}", t.screen());
+}
+
+#[test]
+fn a_merged_view_acts_on_the_right_etcd_and_outlives_one_of_them() {
+    let prod = Etcd::start();
+    let mut eu = Etcd::start();
+    let staging = Etcd::start();
+    // The same instance in prod and prod-eu: two members, one per cluster.
+    prod.ctl(&[
+        "put",
+        "/services/web/web-1",
+        r#"{"addr":"10.0.0.1","port":80}"#,
+    ]);
+    prod.ctl(&[
+        "put",
+        "/services/db/db-1",
+        r#"{"addr":"10.0.1.1","port":5432}"#,
+    ]);
+    eu.ctl(&[
+        "put",
+        "/services/web/web-1",
+        r#"{"addr":"10.1.0.1","port":80}"#,
+    ]);
+    eu.ctl(&[
+        "put",
+        "/services/web/web-9",
+        r#"{"addr":"10.1.0.9","port":80}"#,
+    ]);
+    staging.ctl(&[
+        "put",
+        "/services/web/web-5",
+        r#"{"addr":"10.2.0.5","port":80}"#,
+    ]);
+    let (_dir, path) = config(&[
+        ("prod", &prod, "accent = \"red\""),
+        ("prod-eu", &eu, "accent = \"blue\""),
+        ("staging", &staging, "readonly = true"),
+    ]);
+    let t = start(&[
+        "--cluster",
+        "prod,prod-eu,staging",
+        "--config",
+        path.to_str().expect("utf-8 path"),
+    ]);
+    let want = [
+        ("prod", "web-1"),
+        ("prod", "db-1"),
+        ("prod-eu", "web-1"),
+        ("prod-eu", "web-9"),
+        ("staging", "web-5"),
+    ];
+    let s = t.wait_screen("every cluster's members with their cluster", SOON, |s| {
+        want.iter().all(|(c, i)| row_in(s, c, i).is_some())
+    });
+    // Per-cluster counts in the title, per-cluster health in the status bar.
+    assert!(
+        s.contains("prod:2") && s.contains("prod-eu:2") && s.contains("staging:1"),
+        "{s}"
+    );
+    t.wait_screen("each cluster live in the status bar", SOON, |s| {
+        s.lines().last().is_some_and(|l| {
+            l.contains("prod ●") && l.contains("prod-eu ●") && l.contains("staging ●")
+        })
+    });
+
+    // Deregister prod-eu's web-1: the dialog names prod-eu first; only prod-eu's etcd loses it.
+    select(&t, "prod-eu", "web-1");
+    t.send(&["D"]);
+    let s = t.wait_text("Deregister this member?");
+    let dialog: Vec<&str> = s.lines().filter(|l| l.contains("cluster")).collect();
+    assert!(
+        s.contains("cluster  prod-eu") && s.contains("— cluster prod-eu "),
+        "the dialog names prod-eu:\n{s}"
+    );
+    let body_first = s
+        .lines()
+        .skip_while(|l| !l.contains("— cluster prod-eu "))
+        .nth(1)
+        .unwrap_or_default();
+    assert!(body_first.contains("cluster  prod-eu"), "{dialog:?}\n{s}");
+    t.confirm("y");
+    wait_until("prod-eu's web-1 gone from its etcd", SOON, || {
+        eu.ctl(&["get", "/services/web/web-1"]).trim().is_empty()
+    });
+    assert!(
+        prod.ctl(&["get", "/services/web/web-1"])
+            .contains("10.0.0.1"),
+        "prod's web-1 must stay"
+    );
+    let s = t.wait_screen("prod-eu's web-1 gone from the table", SOON, |s| {
+        row_in(s, "prod-eu", "web-1").is_none()
+    });
+    assert!(row_in(&s, "prod", "web-1").is_some(), "{s}");
+    let line = wait_until_or(
+        "the deregister's outcome in the audit log",
+        SOON,
+        || {
+            t.audit_lines()
+                .into_iter()
+                .find(|l| l["action"] == "deregister" && l["result"] == "deleted")
+        },
+        || format!("{:?}", t.audit_lines()),
+    );
+    assert_eq!(line["cluster"], "prod-eu", "{line}");
+    assert_eq!(line["target"], "/services/web/web-1", "{line}");
+
+    // staging is read-only: refused there (nothing deleted, a refused line for staging) …
+    select(&t, "staging", "web-5");
+    t.send(&["D"]);
+    let s = t.wait_screen("the refusal", SOON, |s| {
+        message_line(s).contains("cluster staging is read-only")
+    });
+    assert!(!s.contains("Deregister this member?"), "{s}");
+    assert!(staging
+        .ctl(&["get", "/services/web/web-5"])
+        .contains("10.2.0.5"));
+    let refused = wait_until_or(
+        "staging's refusal in the audit log",
+        SOON,
+        || {
+            t.audit_lines()
+                .into_iter()
+                .find(|l| l["result"] == "refused: readonly")
+        },
+        || format!("{:?}", t.audit_lines()),
+    );
+    assert_eq!(refused["cluster"], "staging", "{refused}");
+    // … and not in prod: its dialog opens.
+    select(&t, "prod", "db-1");
+    t.send(&["D"]);
+    t.wait_text("— cluster prod ");
+    t.send(&["n"]);
+    t.wait_gone("Deregister this member?");
+
+    // prod-eu's etcd dies: its rows stay, marked stale; prod keeps updating.
+    eu.kill();
+    let s = t.wait_screen("prod-eu marked stale, the others live", SOON, |s| {
+        row_in(s, "prod-eu", "web-9").is_some()
+            && s.lines()
+                .last()
+                .is_some_and(|l| l.contains("prod ●") && !l.contains("prod-eu ●"))
+    });
+    assert!(row_in(&s, "prod", "db-1").is_some(), "{s}");
+    prod.ctl(&[
+        "put",
+        "/services/web/web-2",
+        r#"{"addr":"10.0.0.2","port":80}"#,
+    ]);
+    let s = t.wait_screen("prod's new member while prod-eu is down", SOON, |s| {
+        row_in(s, "prod", "web-2").is_some()
+    });
+    assert!(row_in(&s, "prod-eu", "web-9").is_some(), "{s}");
+    assert!(
+        members_pane(&s)
+            .iter()
+            .any(|l| ["prod-eu ◍", "prod-eu ✕", "prod-eu ◌"]
+                .iter()
+                .any(|m| l.contains(m))),
+        "prod-eu's rows are marked stale:\n{s}"
+    );
+}
+
+#[test]
+fn cluster_lists_and_views_are_checked_before_anything_starts() {
+    let prod = Etcd::start();
+    let eu = Etcd::start();
+    let (_dir, path) = config(&[
+        ("prod", &prod, ""),
+        ("prod-eu", &eu, ""),
+        ("staging", &eu, ""),
+    ]);
+    let path = path.to_str().expect("utf-8 path");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_opsconsole"))
+            .args(args)
+            .args(["--config", path])
+            .output()
+            .expect("opsconsole runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, err) = run(&["--cluster", "prod,nowhere"]);
+    assert_ne!(code, Some(0));
+    assert!(
+        err.contains("no cluster \"nowhere\"") && err.contains("prod-eu"),
+        "{err}"
+    );
+    let (code, err) = run(&["--cluster", "prod,prod"]);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("cluster \"prod\" is named twice"), "{err}");
+    let (code, err) = run(&["--view", "nope"]);
+    assert_ne!(code, Some(0));
+    assert!(
+        err.contains("no view \"nope\"") && err.contains("all"),
+        "{err}"
+    );
+}
+
+#[test]
+fn inventory_and_snapshot_take_the_same_list() {
+    let prod = Etcd::start();
+    let eu = Etcd::start();
+    prod.ctl(&[
+        "put",
+        "/services/web/web-1",
+        r#"{"addr":"10.0.0.1","port":80}"#,
+    ]);
+    eu.ctl(&[
+        "put",
+        "/services/web/web-1",
+        r#"{"addr":"10.1.0.1","port":80}"#,
+    ]);
+    eu.ctl(&[
+        "put",
+        "/services/db/db-1",
+        r#"{"addr":"10.1.1.1","port":5432}"#,
+    ]);
+    let (_dir, path) = config(&[
+        ("prod", &prod, ""),
+        ("prod-eu", &eu, ""),
+        ("staging", &eu, ""),
+    ]);
+    let path = path.to_str().expect("utf-8 path");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_opsconsole"))
+            .args(["--config", path])
+            .args(args)
+            .output()
+            .expect("opsconsole runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        (out.status.code(), stdout, stderr)
+    };
+
+    let (code, out, err) = run(&["inventory", "--cluster", "prod,prod-eu", "--list"]);
+    assert_eq!(code, Some(0), "{err}");
+    let inv: serde_json::Value = serde_json::from_str(&out).expect("JSON inventory");
+    assert_eq!(
+        inv["cluster_prod"]["hosts"],
+        serde_json::json!(["web-1@prod"])
+    );
+    assert_eq!(
+        inv["cluster_prod_eu"]["hosts"],
+        serde_json::json!(["db-1@prod-eu", "web-1@prod-eu"])
+    );
+    assert_eq!(
+        inv["prod_eu_web"]["hosts"],
+        serde_json::json!(["web-1@prod-eu"])
+    );
+    assert_eq!(
+        inv["_meta"]["hostvars"]["web-1@prod-eu"]["ansible_host"]["__ansible_unsafe"],
+        "10.1.0.1"
+    );
+    assert_eq!(
+        inv["_meta"]["hostvars"]["web-1@prod"]["ansible_host"]["__ansible_unsafe"],
+        "10.0.0.1"
+    );
+    let (code, out, _) = run(&[
+        "inventory",
+        "--cluster",
+        "prod,prod-eu",
+        "--host",
+        "db-1@prod-eu",
+    ]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("10.1.1.1"), "{out}");
+
+    let (code, out, err) = run(&["snapshot", "--cluster", "prod,prod-eu", "--format", "json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let snap: serde_json::Value = serde_json::from_str(&out).expect("JSON snapshot");
+    let clusters = snap["clusters"]
+        .as_array()
+        .expect("one snapshot per cluster");
+    assert_eq!(clusters.len(), 2);
+    assert_eq!(clusters[0]["cluster"], "prod");
+    assert_eq!(clusters[1]["cluster"], "prod-eu");
+    assert!(
+        out.contains("10.1.1.1") && out.contains("10.0.0.1"),
+        "{out}"
+    );
+
+    // One cluster down: the others are still reported, and the exit says it is not whole.
+    drop(prod);
+    let (code, out, _) = run(&["snapshot", "--cluster", "prod,prod-eu"]);
+    assert_ne!(code, Some(0));
+    assert!(
+        out.contains("# opsconsole snapshot: prod-eu") && out.contains("db-1"),
+        "{out}"
+    );
+    let (code, _, err) = run(&["inventory", "--cluster", "prod,prod-eu", "--list"]);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("cluster \"prod\""), "{err}");
+}
+
+#[test]
+fn a_silence_in_a_merged_view_goes_to_its_checks_own_alertmanager() {
+    let prod = Etcd::start();
+    let eu = Etcd::start();
+    let prod_am = Alertmanager::start();
+    let eu_am = Alertmanager::start();
+    prod.ctl(&[
+        "put",
+        "/services/web/web-1",
+        r#"{"addr":"10.0.0.1","port":80}"#,
+    ]);
+    eu.ctl(&[
+        "put",
+        "/services/web/web-9",
+        r#"{"addr":"10.1.0.9","port":80}"#,
+    ]);
+    prod_am.fire(&[("HighLoad", "web-1", "warning")]);
+    // The worst row, first in the pane: prod-eu's.
+    eu_am.fire(&[("DiskFull", "web-9", "critical")]);
+    let checks = |am: &Alertmanager| {
+        format!(
+            "checks = {{ kind = \"alertmanager\", url = \"{}\", interval_secs = 1 }}",
+            am.url()
+        )
+    };
+    let (_dir, path) = config(&[
+        ("prod", &prod, &checks(&prod_am)),
+        ("prod-eu", &eu, &checks(&eu_am)),
+        ("staging", &eu, ""),
+    ]);
+    let t = start(&[
+        "--cluster",
+        "prod,prod-eu",
+        "--config",
+        path.to_str().expect("utf-8 path"),
+    ]);
+    // Both clusters' alerts in the one checks pane, each row naming its cluster.
+    let alert_row = |s: &str, cluster: &str, alert: &str| {
+        s.lines().any(|l| {
+            let right: String = l.chars().skip(80).collect();
+            let words: Vec<&str> = right.trim_matches('│').split_whitespace().collect();
+            words.first() == Some(&cluster) && words.contains(&alert)
+        })
+    };
+    t.wait_screen("both alertmanagers' alerts with their cluster", SOON, |s| {
+        alert_row(s, "prod", "HighLoad") && alert_row(s, "prod-eu", "DiskFull")
+    });
+
+    t.send(&["Tab"]);
+    t.send(&["s"]);
+    t.wait_screen("the silence form for web-9/DiskFull", SOON, |s| {
+        s.contains("reason (required)") && s.contains("web-9/DiskFull")
+    });
+    t.type_text("e2e: merged view silence");
+    t.send(&["Enter"]);
+    t.wait_text("Create this silence?");
+    t.confirm("y");
+    let silence = wait_until_or(
+        "a silence in prod-eu's Alertmanager",
+        SOON,
+        || eu_am.active_silences().into_iter().next(),
+        || t.screen(),
+    );
+    assert!(silence.to_string().contains("DiskFull"), "{silence}");
+    assert!(
+        prod_am.active_silences().is_empty(),
+        "prod's Alertmanager must not get it: {:?}",
+        prod_am.active_silences()
+    );
+    let line = wait_until_or(
+        "the silence's outcome in the audit log",
+        SOON,
+        || {
+            t.audit_lines()
+                .into_iter()
+                .find(|l| l["action"] == "silence" && l["phase"] == "outcome")
+        },
+        || format!("{:?}", t.audit_lines()),
+    );
+    assert_eq!(line["cluster"], "prod-eu", "{line}");
+}

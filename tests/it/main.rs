@@ -36,6 +36,7 @@ mod config;
 mod conventions;
 mod deregister;
 mod discovery;
+mod disk_full;
 mod display_zone;
 mod failover;
 mod fuzz;

@@ -102,7 +102,7 @@ impl AuditLog {
         let mut f = self.open()?;
         // One write per line so concurrent consoles never interleave inside a line; on a full
         // disk the part written is cut back, so no torn line is left for the next one to join.
-        crate::append::append_whole(&mut f, line.as_bytes())?;
+        crate::file_append::append_whole(&mut f, line.as_bytes())?;
         f.sync_data()?;
         if created {
             // A new file's directory entry must reach the disk too, or a crash can lose the file.

@@ -17,7 +17,7 @@
 //!                    wins, backoff, honest health)
 //! model/             plain data shared by all: Member (keys are bytes), KvEntry, CheckResult,
 //!                    Silence*, LogLine, Metrics*, Health, SourceId, Msg, Command, audit lines
-//! config, keymap, theme, audit, append, paths, peers, redact, memory, logging     leaves
+//! config, keymap, theme, audit, file_append, paths, peers, redact, memory, logging     leaves
 //! ```
 //!
 //! `src/layers.rs` holds a test that reads the tree and fails when an arrow points up (say,
@@ -48,12 +48,12 @@
 //! parser) follow from these.
 
 pub mod action;
-pub mod append;
 pub mod app;
 pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod core;
+pub mod file_append;
 pub mod journal;
 pub mod keymap;
 #[cfg(test)]

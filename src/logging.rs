@@ -36,7 +36,7 @@ pub fn init() -> Option<WorkerGuard> {
 /// holds `max_bytes`; checked before each write, so one record is never split across files.
 ///
 /// A full disk costs records, never the console: each record lands whole or not at all
-/// ([`crate::append::append_whole`]), the ones refused are counted, and the first record that
+/// ([`crate::file_append::append_whole`]), the ones refused are counted, and the first record that
 /// fits again is preceded by a line saying how many were lost and why.
 pub struct Rotating {
     path: PathBuf,
@@ -80,11 +80,11 @@ impl Rotating {
                 self.lost,
                 self.lost_why
             );
-            crate::append::append_whole(&mut self.file, note.as_bytes())?;
+            crate::file_append::append_whole(&mut self.file, note.as_bytes())?;
             self.written += note.len() as u64;
             self.lost = 0;
         }
-        crate::append::append_whole(&mut self.file, buf)?;
+        crate::file_append::append_whole(&mut self.file, buf)?;
         self.written += buf.len() as u64;
         Ok(())
     }

@@ -92,7 +92,7 @@ impl ClockFile {
             .create(true)
             .append(true)
             .open(path)
-            .and_then(|mut f| crate::append::append_whole(&mut f, pair.line().as_bytes()));
+            .and_then(|mut f| crate::file_append::append_whole(&mut f, pair.line().as_bytes()));
         if let Err(e) = result {
             // A missing directory is made once, then the write tried again.
             if let Some(dir) = path.parent().filter(|d| !d.exists()) {

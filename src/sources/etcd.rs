@@ -197,7 +197,8 @@ impl EtcdSource {
                             return;
                         }
                     }
-                    let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+                    let at =
+                        crate::clock::now() + chrono::Duration::from_std(delay).unwrap_or_default();
                     if !self
                         .send(Msg::Health(
                             self.id,
@@ -302,7 +303,7 @@ impl EtcdSource {
                         preview: p.preview,
                         listed: p.listed,
                         total: p.total,
-                        at: Utc::now(),
+                        at: crate::clock::now(),
                     });
                 };
                 let (revision, members) = list_prefix_streamed(
@@ -327,7 +328,7 @@ impl EtcdSource {
                     .send(Msg::MembersListed {
                         revision,
                         members,
-                        at: Utc::now(),
+                        at: crate::clock::now(),
                     })
                     .await
                 {
@@ -360,7 +361,7 @@ impl EtcdSource {
         progress.reset();
         let silence_limit = every + PROGRESS_ANSWER;
         let mut deadline = tokio::time::Instant::now() + silence_limit;
-        self.heard = Some(Utc::now());
+        self.heard = Some(crate::clock::now());
         let _lease_poller = AbortOnDrop(tokio::spawn(poll_leases(
             client.clone(),
             self.leases.subscribe(),
@@ -374,7 +375,7 @@ impl EtcdSource {
                     let Some(first) = first? else {
                         anyhow::bail!("watch stream closed by the server");
                     };
-                    self.heard = Some(Utc::now());
+                    self.heard = Some(crate::clock::now());
                     deadline = tokio::time::Instant::now() + silence_limit;
                     let mut batch = vec![first];
                     // Gather what is already buffered so a burst becomes one UI message.
@@ -579,7 +580,7 @@ impl EtcdSource {
         debug!(n = events.len(), "watch events");
         self.send(Msg::MembersEvents {
             events,
-            at: Utc::now(),
+            at: crate::clock::now(),
         })
         .await
     }
@@ -1334,7 +1335,7 @@ async fn poll_leases(
             && tx
                 .send(Msg::LeaseTtls {
                     ttls,
-                    at: Utc::now(),
+                    at: crate::clock::now(),
                 })
                 .await
                 .is_err()

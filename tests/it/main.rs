@@ -30,6 +30,7 @@ mod audit;
 mod checks_backends;
 mod churn;
 mod cli;
+mod clock_jumps;
 mod command_line;
 mod commands;
 mod config;

@@ -150,7 +150,7 @@ pub fn parse_any_in(raw: &[u8], zone: SenderZone) -> LogLine {
         Ok(t) => std::borrow::Cow::Borrowed(t),
         Err(_) => String::from_utf8_lossy(trimmed),
     };
-    parse_syslog_in(&text, Utc::now(), zone)
+    parse_syslog_in(&text, crate::clock::now(), zone)
 }
 
 /// A JSON object, read leniently: invalid UTF-8 is decoded lossily (rsyslog's `jsonf` copies the

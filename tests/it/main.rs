@@ -51,6 +51,7 @@ mod logs_navigation;
 mod membership;
 mod metrics_backends;
 mod outages;
+mod partitions;
 mod render_demo;
 mod render_panes;
 mod render_screen;

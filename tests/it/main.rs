@@ -62,4 +62,5 @@ mod stack;
 mod terminal;
 mod time_cursor;
 mod tls;
+mod tls_failover;
 mod tui;

@@ -1232,6 +1232,9 @@ fn convert_event(kind: EventType, kv: Option<&KeyValue>) -> Option<KvEvent> {
 }
 
 /// Deletes `key` only if it is still at `mod_revision`; on success optionally revokes its lease.
+/// Times a deregister is sent again after etcd said `leader changed`.
+const LEADER_CHANGED_RETRIES: u32 = 10;
+
 pub async fn deregister(
     client: &mut Client,
     key: &[u8],
@@ -1246,9 +1249,23 @@ pub async fn deregister(
         )])
         .and_then(vec![TxnOp::delete(key, None)])
         .or_else(vec![TxnOp::get(key, None)]);
-    let resp = match client.txn(txn).await {
-        Ok(r) => r,
-        Err(e) => return DeregisterOutcome::Failed(e.to_string()),
+    // etcd answers `leader changed` when an election cut the request short; it may or may not
+    // have been applied. The transaction is guarded on the mod_revision the user saw, so asking
+    // again is safe: a first attempt that did apply comes back `Missing`, an instance that
+    // registered again meanwhile `Changed`. A few tries, a moment apart, within the caller's
+    // timeout (an election here takes well under a second).
+    let mut tries = 0;
+    let resp = loop {
+        match client.txn(txn.clone()).await {
+            Ok(r) => break r,
+            Err(e)
+                if tries < LEADER_CHANGED_RETRIES && e.to_string().contains("leader changed") =>
+            {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            Err(e) => return DeregisterOutcome::Failed(e.to_string()),
+        }
     };
     if resp.succeeded() {
         let lease_revoked = match revoke_lease {

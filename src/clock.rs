@@ -206,6 +206,77 @@ mod tests {
         );
     }
 
+    /// Files that may read the system clock directly, and why.
+    const WALL_CLOCK_READERS: &[(&str, &str)] = &[
+        ("src/clock.rs", "the clock itself"),
+        ("src/audit.rs", "the run id: a label, compared with nothing"),
+        (
+            "src/logging.rs",
+            "a log line's time, beside tracing's own wall times",
+        ),
+        (
+            "src/config.rs",
+            "sensuctl's token expiry, a wall time in a file",
+        ),
+        ("src/cli/snapshot.rs", "one-shot command, no timers"),
+        (
+            "src/model/revclock.rs",
+            "`Now::system`, replaced by `clock::now` wherever the app runs",
+        ),
+    ];
+
+    fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                rust_files(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+
+    #[test]
+    fn nothing_else_reads_the_system_clock() {
+        // One `Utc::now()` in a source or the reducer's input and a clock step moves ages and
+        // countdowns again; tests/it/clock_jumps.rs would not see it (its hook moves only what
+        // this module reads). Test modules are left out.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        rust_files(&root.join("src"), &mut files);
+        assert!(files.len() > 50, "read the tree: {}", files.len());
+        let mut found = Vec::new();
+        for f in files {
+            let rel = f
+                .strip_prefix(root)
+                .unwrap_or(&f)
+                .to_string_lossy()
+                .into_owned();
+            if WALL_CLOCK_READERS.iter().any(|(p, _)| *p == rel) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&f).expect("reading a source file");
+            let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or("");
+            for (n, line) in code.lines().enumerate() {
+                let line = line.trim_start();
+                if line.starts_with("//") {
+                    continue;
+                }
+                if ["Utc::now", "SystemTime::now", "Local::now"]
+                    .iter()
+                    .any(|w| line.contains(w))
+                {
+                    found.push(format!("{rel}:{}: {line}", n + 1));
+                }
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "the system clock read outside crate::clock (use crate::clock::now()):\n{}",
+            found.join("\n")
+        );
+    }
+
     #[test]
     fn the_boot_clock_moves_forward() {
         let a = boot_clock();

@@ -226,7 +226,10 @@ struct Counters {
     puts: AtomicU64,
     flaps: AtomicU64,
     silences: AtomicU64,
-    errors: AtomicU64,
+    /// Load-generator requests that failed, by kind: etcd (churn), Redis (firehose), Alertmanager.
+    etcd_errors: AtomicU64,
+    redis_errors: AtomicU64,
+    am_errors: AtomicU64,
 }
 
 fn member_key(group: usize, i: usize) -> String {
@@ -300,7 +303,7 @@ async fn churn_group(endpoint: String, group: usize, stop: Arc<AtomicBool>, n: A
         }
         .await;
         if result.is_err() {
-            n.errors.fetch_add(1, Ordering::Relaxed);
+            n.etcd_errors.fetch_add(1, Ordering::Relaxed);
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
@@ -322,7 +325,7 @@ async fn churn_group(endpoint: String, group: usize, stop: Arc<AtomicBool>, n: A
     }
     .await;
     if last.is_err() {
-        n.errors.fetch_add(1, Ordering::Relaxed);
+        n.etcd_errors.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -368,7 +371,7 @@ async fn firehose(url: String, stop: Arc<AtomicBool>, n: Arc<Counters>) {
                 n.unheard_lines.fetch_add(batch - heard, Ordering::Relaxed);
             }
             Err(_) => {
-                n.errors.fetch_add(1, Ordering::Relaxed);
+                n.redis_errors.fetch_add(1, Ordering::Relaxed);
             }
         }
         published += batch;
@@ -408,7 +411,7 @@ async fn alerts(url: String, stop: Arc<AtomicBool>, n: Arc<Counters>) {
                 n.flaps.fetch_add(1, Ordering::Relaxed);
             }
             _ => {
-                n.errors.fetch_add(1, Ordering::Relaxed);
+                n.am_errors.fetch_add(1, Ordering::Relaxed);
             }
         }
         if last_silence.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
@@ -430,7 +433,7 @@ async fn alerts(url: String, stop: Arc<AtomicBool>, n: Arc<Counters>) {
                     n.silences.fetch_add(1, Ordering::Relaxed);
                 }
                 _ => {
-                    n.errors.fetch_add(1, Ordering::Relaxed);
+                    n.am_errors.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
@@ -761,7 +764,7 @@ fn main() {
     let start = Instant::now();
     let mut samples: Vec<(f64, f64)> = Vec::new();
     println!(
-        "soak: {minutes} min, warm-up {} s; t_s rss_mb members logs_received logs_dropped sent_lines churns puts flaps silences errors",
+        "soak: {minutes} min, warm-up {} s; t_s rss_mb members logs_received logs_dropped sent_lines churns puts flaps silences errors(etcd/redis/am)",
         warm_up.as_secs()
     );
     while start.elapsed() < run {
@@ -771,7 +774,7 @@ fn main() {
         let rss = r["rss_kb"].as_f64().unwrap_or(f64::NAN) / 1024.0;
         samples.push((t, rss));
         println!(
-            "{t:.0} {rss:.1} {} {} {} {} {} {} {} {} {} died={} {}",
+            "{t:.0} {rss:.1} {} {} {} {} {} {} {} {} {}/{}/{} died={} {}",
             r["members"],
             r["logs_received"],
             r["logs_dropped"],
@@ -780,7 +783,9 @@ fn main() {
             n.puts.load(Ordering::Relaxed),
             n.flaps.load(Ordering::Relaxed),
             n.silences.load(Ordering::Relaxed),
-            n.errors.load(Ordering::Relaxed),
+            n.etcd_errors.load(Ordering::Relaxed),
+            n.redis_errors.load(Ordering::Relaxed),
+            n.am_errors.load(Ordering::Relaxed),
             r["died"],
             stack.exited().join(",")
         );
@@ -864,12 +869,14 @@ fn main() {
         received == sent
     );
     println!(
-        "load: {} lease losses, {} puts, {} alert rounds, {} silences, {} load errors; {} keys, {} frames",
+        "load: {} lease losses, {} puts, {} alert rounds, {} silences, load errors etcd/redis/alertmanager {}/{}/{}; {} keys, {} frames",
         n.churns.load(Ordering::Relaxed),
         n.puts.load(Ordering::Relaxed),
         n.flaps.load(Ordering::Relaxed),
         n.silences.load(Ordering::Relaxed),
-        n.errors.load(Ordering::Relaxed),
+        n.etcd_errors.load(Ordering::Relaxed),
+        n.redis_errors.load(Ordering::Relaxed),
+        n.am_errors.load(Ordering::Relaxed),
         r["keys"],
         r["frames"]
     );

@@ -79,6 +79,14 @@ fn rss_kb(pid: u32) -> Option<u64> {
         .ok()
 }
 
+/// Bytes glibc's malloc has handed out and not had back (all arenas), in KiB: with RSS it tells
+/// live growth (a leak) from memory freed but kept by the allocator (fragmentation).
+fn heap_in_use_kb() -> u64 {
+    // SAFETY: mallinfo2 only reads the allocator's counters.
+    let info = unsafe { libc::mallinfo2() };
+    (info.uordblks as u64 + info.hblkhd as u64) / 1024
+}
+
 // ------------------------------------------------------------------------------ the stack
 
 /// A server process of the stack; killed on drop.
@@ -548,6 +556,7 @@ fn console_child(config_text: String) {
                         .collect();
                     let mut report = serde_json::json!({
                         "rss_kb": rss_kb(std::process::id()),
+                        "heap_in_use_kb": heap_in_use_kb(),
                         "members": s.members.len(),
                         "revision": s.members.revision,
                         "logs_received": s.logs.received,
@@ -763,6 +772,7 @@ fn main() {
 
     let start = Instant::now();
     let mut samples: Vec<(f64, f64)> = Vec::new();
+    let mut heap: Vec<(f64, f64)> = Vec::new();
     println!(
         "soak: {minutes} min, warm-up {} s; t_s rss_mb members logs_received logs_dropped sent_lines churns puts flaps silences errors(etcd/redis/am)",
         warm_up.as_secs()
@@ -773,8 +783,10 @@ fn main() {
         let t = start.elapsed().as_secs_f64();
         let rss = r["rss_kb"].as_f64().unwrap_or(f64::NAN) / 1024.0;
         samples.push((t, rss));
+        heap.push((t, r["heap_in_use_kb"].as_f64().unwrap_or(f64::NAN) / 1024.0));
         println!(
-            "{t:.0} {rss:.1} {} {} {} {} {} {} {} {} {}/{}/{} died={} {}",
+            "{t:.0} {rss:.1} heap={:.1} {} {} {} {} {} {} {} {} {}/{}/{} died={} {}",
+            r["heap_in_use_kb"].as_f64().unwrap_or(f64::NAN) / 1024.0,
             r["members"],
             r["logs_received"],
             r["logs_dropped"],
@@ -849,6 +861,17 @@ fn main() {
         min,
         max,
         warm.len()
+    );
+    let heap_warm: Vec<(f64, f64)> = heap
+        .iter()
+        .copied()
+        .filter(|(t, _)| *t >= warm_up.as_secs_f64())
+        .collect();
+    println!(
+        "heap in use (mallinfo2) after warm-up: {:.1}..{:.1} MB, slope {:+.2} MB/hour",
+        heap_warm.iter().map(|p| p.1).fold(f64::MAX, f64::min),
+        heap_warm.iter().map(|p| p.1).fold(f64::MIN, f64::max),
+        slope_mb_per_hour(&heap_warm)
     );
     println!("tasks died: {}", r["died"]);
     println!("health at the end: {}", r["health"]);

@@ -8,7 +8,6 @@ use std::mem::ManuallyDrop;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use chrono::Utc;
 use crossterm::event::{Event, EventStream};
 use crossterm::execute;
 use crossterm::terminal::{
@@ -335,6 +334,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
     let mut events = EventStream::new();
     let mut clock = tokio::time::interval(Duration::from_secs(1));
     let mut trimmer = crate::memory::Trimmer::new();
+    let mut clock_steps = crate::clock::StepWatch::default();
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
@@ -359,7 +359,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
     let exit = loop {
         let pace = frame_pace(urgent, &core.state);
         if dirty && last_draw.elapsed() >= pace {
-            effects.extend(core.handle(CoreEvent::Tick(Utc::now())));
+            effects.extend(core.handle(CoreEvent::Tick(crate::clock::now())));
             // The layout of this frame, given to the core before drawing it: the lists scroll and
             // the sources are asked for what this screen shows.
             let size = guard.terminal.size().context("reading the terminal size")?;
@@ -487,6 +487,11 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
             }
             _ = clock.tick() => {
                 dirty = true;
+                // A step of the system clock moves nothing on screen (crate::clock); it is said once.
+                if let Some(step) = clock_steps.check(crate::clock::step()) {
+                    tracing::warn!(step = %crate::clock::describe_step(step), "system clock stepped");
+                    crate::state::note(&mut core.state, crate::clock::step_message(step));
+                }
                 // Also here: a re-list soon after the last trim is trimmed once the interval passed.
                 if trimmer.due(std::time::Instant::now()) {
                     crate::memory::release_free_memory();

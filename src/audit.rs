@@ -8,7 +8,6 @@
 //! on disk.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::model::{AuditEntry, Command, Gated, Mutation, NotRecorded, Recorded};
@@ -101,8 +100,9 @@ impl AuditLog {
         line.push('\n');
         let created = !self.path.exists();
         let mut f = self.open()?;
-        // One write per line so concurrent consoles never interleave inside a line.
-        f.write_all(line.as_bytes())?;
+        // One write per line so concurrent consoles never interleave inside a line; on a full
+        // disk the part written is cut back, so no torn line is left for the next one to join.
+        crate::file_append::append_whole(&mut f, line.as_bytes())?;
         f.sync_data()?;
         if created {
             // A new file's directory entry must reach the disk too, or a crash can lose the file.

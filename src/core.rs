@@ -90,7 +90,7 @@ impl Settings {
                 .unwrap_or(std::path::Path::new("."))
                 .join("journal"),
             clock_dir: audit_log.parent().map(|d| d.join("revclock")),
-            revclock_now: Default::default(),
+            revclock_now: crate::model::revclock::Now::from_fn(crate::clock::now),
             audit_log,
             user: user.to_string(),
             clusters: None,
@@ -273,7 +273,12 @@ impl Core {
             // The other panes work without membership; the members pane says it has no etcd.
             (None, false) => String::new(),
         };
-        let mut state = State::new(&settings.profile.name, &prefix, &settings.user, Utc::now());
+        let mut state = State::new(
+            &settings.profile.name,
+            &prefix,
+            &settings.user,
+            crate::clock::now(),
+        );
         state.readonly = settings.readonly;
         state.zone = settings.zone;
         state.zone_configured = settings.zone_configured;
@@ -495,7 +500,7 @@ impl Core {
                 name: spec.name.clone(),
                 pid,
                 argv: spec.argv.clone(),
-                started: Utc::now(),
+                started: crate::clock::now(),
             };
             let cmds = state::update(&mut self.state, Msg::TaskStarted(task));
             self.perform(cmds, effects);

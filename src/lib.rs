@@ -17,7 +17,7 @@
 //!                    wins, backoff, honest health)
 //! model/             plain data shared by all: Member (keys are bytes), KvEntry, CheckResult,
 //!                    Silence*, LogLine, Metrics*, Health, SourceId, Msg, Command, audit lines
-//! config, keymap, theme, audit, paths, peers, redact, memory, logging     leaves
+//! config, keymap, theme, audit, file_append, clock, paths, peers, redact, memory, logging     leaves
 //! ```
 //!
 //! `src/layers.rs` holds a test that reads the tree and fails when an arrow points up (say,
@@ -51,8 +51,10 @@ pub mod action;
 pub mod app;
 pub mod audit;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod core;
+pub mod file_append;
 pub mod journal;
 pub mod keymap;
 #[cfg(test)]

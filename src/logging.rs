@@ -34,12 +34,19 @@ pub fn init() -> Option<WorkerGuard> {
 
 /// A file that is renamed to `NAME.1` (and the older ones moved up, the oldest dropped) once it
 /// holds `max_bytes`; checked before each write, so one record is never split across files.
+///
+/// A full disk costs records, never the console: each record lands whole or not at all
+/// ([`crate::file_append::append_whole`]), the ones refused are counted, and the first record that
+/// fits again is preceded by a line saying how many were lost and why.
 pub struct Rotating {
     path: PathBuf,
     file: File,
     written: u64,
     max_bytes: u64,
     keep: usize,
+    /// Records not written since the last one that was, and the last error.
+    lost: u64,
+    lost_why: String,
 }
 
 impl Rotating {
@@ -52,7 +59,34 @@ impl Rotating {
             written,
             max_bytes,
             keep,
+            lost: 0,
+            lost_why: String::new(),
         })
+    }
+
+    /// Records refused so far and not yet reported in the file.
+    pub fn lost(&self) -> u64 {
+        self.lost
+    }
+
+    fn write_record(&mut self, buf: &[u8]) -> io::Result<()> {
+        if self.written > 0 && self.written + buf.len() as u64 > self.max_bytes {
+            self.rotate()?;
+        }
+        if self.lost > 0 {
+            let note = format!(
+                "{} WARN opsconsole::logging: {} log records lost: {}\n",
+                chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ"),
+                self.lost,
+                self.lost_why
+            );
+            crate::file_append::append_whole(&mut self.file, note.as_bytes())?;
+            self.written += note.len() as u64;
+            self.lost = 0;
+        }
+        crate::file_append::append_whole(&mut self.file, buf)?;
+        self.written += buf.len() as u64;
+        Ok(())
     }
 
     fn rotate(&mut self) -> io::Result<()> {
@@ -81,13 +115,16 @@ fn append(path: &Path) -> io::Result<File> {
 }
 
 impl Write for Rotating {
+    /// One call is one record (the non-blocking worker hands each formatted event over whole).
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.written > 0 && self.written + buf.len() as u64 > self.max_bytes {
-            self.rotate()?;
+        match self.write_record(buf) {
+            Ok(()) => Ok(buf.len()),
+            Err(e) => {
+                self.lost += 1;
+                self.lost_why = e.to_string();
+                Err(e)
+            }
         }
-        let n = self.file.write(buf)?;
-        self.written += n as u64;
-        Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -457,7 +457,7 @@ fn demo_settings(cli: &Loader) -> Result<Settings, String> {
         history_file: Some(paths::history_file()),
         journal_dir: paths::state_dir().join("demo-journal"),
         clock_dir: None,
-        revclock_now: Default::default(),
+        revclock_now: opsconsole::model::revclock::Now::from_fn(opsconsole::clock::now),
     })
 }
 
@@ -514,7 +514,7 @@ fn settings_for(
         history_file: Some(paths::history_file()),
         journal_dir: paths::journal_dir(),
         clock_dir: Some(paths::revclock_dir()),
-        revclock_now: Default::default(),
+        revclock_now: opsconsole::model::revclock::Now::from_fn(opsconsole::clock::now),
     })
 }
 

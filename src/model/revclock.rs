@@ -205,6 +205,33 @@ mod tests {
     }
 
     #[test]
+    fn a_time_earlier_than_the_last_pair_is_never_recorded() {
+        // What a system clock stepped back by an hour would feed it (the console's own clock,
+        // `crate::clock`, never does): nothing out of order reaches the pairs or the file, at the
+        // price of recording nothing until the wall time passes the last pair again.
+        let mut c = RevisionClock::default();
+        assert_eq!(
+            c.observe(t(3_600), 10),
+            Observed::Added(Pair {
+                at_ms: t(3_600).timestamp_millis(),
+                revision: 10
+            })
+        );
+        for s in [0, 1, 2, 3_599] {
+            assert_eq!(c.observe(t(s), 11 + s), Observed::Skipped);
+        }
+        assert_eq!(c.pairs().len(), 1);
+        // Stepped forward an hour: recorded, still in order; the hour between maps to the older
+        // revision, which was the newest the console saw.
+        assert!(matches!(c.observe(t(7_200), 20), Observed::Added(_)));
+        assert_eq!(c.revision_at(t(5_000)).map(|p| p.revision), Ok(10));
+        assert!(c
+            .pairs()
+            .windows(2)
+            .all(|w| w[0].at_ms <= w[1].at_ms && w[0].revision <= w[1].revision));
+    }
+
+    #[test]
     fn maps_a_time_to_the_newest_revision_at_or_before_it() {
         let mut c = RevisionClock::default();
         assert_eq!(c.revision_at(t(0)), Err(Unknown::Empty));

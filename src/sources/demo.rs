@@ -77,7 +77,7 @@ impl DemoSource {
     }
 
     fn now(&self) -> DateTime<Utc> {
-        self.frozen.unwrap_or_else(Utc::now)
+        self.frozen.unwrap_or_else(crate::clock::now)
     }
 
     /// What a seeded demo says in its first moments, without running: the listing, a few rounds

@@ -4,7 +4,6 @@
 //! as the TOML tables) and follows changes to them live. `opsconsole snapshot` reads the same
 //! entries once, with [`read_entries`].
 
-use chrono::Utc;
 use etcd_client::{EventType, GetOptions, KvClient, WatchOptions};
 use tokio::sync::mpsc;
 use tracing::warn;
@@ -96,7 +95,7 @@ impl DiscoverySource {
             .send(Msg::Discovered {
                 pane,
                 value,
-                at: Utc::now(),
+                at: crate::clock::now(),
             })
             .await
             .is_ok()

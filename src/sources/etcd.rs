@@ -197,7 +197,8 @@ impl EtcdSource {
                             return;
                         }
                     }
-                    let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+                    let at =
+                        crate::clock::now() + chrono::Duration::from_std(delay).unwrap_or_default();
                     if !self
                         .send(Msg::Health(
                             self.id,
@@ -302,7 +303,7 @@ impl EtcdSource {
                         preview: p.preview,
                         listed: p.listed,
                         total: p.total,
-                        at: Utc::now(),
+                        at: crate::clock::now(),
                     });
                 };
                 let (revision, members) = list_prefix_streamed(
@@ -327,7 +328,7 @@ impl EtcdSource {
                     .send(Msg::MembersListed {
                         revision,
                         members,
-                        at: Utc::now(),
+                        at: crate::clock::now(),
                     })
                     .await
                 {
@@ -360,7 +361,7 @@ impl EtcdSource {
         progress.reset();
         let silence_limit = every + PROGRESS_ANSWER;
         let mut deadline = tokio::time::Instant::now() + silence_limit;
-        self.heard = Some(Utc::now());
+        self.heard = Some(crate::clock::now());
         let _lease_poller = AbortOnDrop(tokio::spawn(poll_leases(
             client.clone(),
             self.leases.subscribe(),
@@ -374,7 +375,7 @@ impl EtcdSource {
                     let Some(first) = first? else {
                         anyhow::bail!("watch stream closed by the server");
                     };
-                    self.heard = Some(Utc::now());
+                    self.heard = Some(crate::clock::now());
                     deadline = tokio::time::Instant::now() + silence_limit;
                     let mut batch = vec![first];
                     // Gather what is already buffered so a burst becomes one UI message.
@@ -579,7 +580,7 @@ impl EtcdSource {
         debug!(n = events.len(), "watch events");
         self.send(Msg::MembersEvents {
             events,
-            at: Utc::now(),
+            at: crate::clock::now(),
         })
         .await
     }
@@ -1231,6 +1232,9 @@ fn convert_event(kind: EventType, kv: Option<&KeyValue>) -> Option<KvEvent> {
 }
 
 /// Deletes `key` only if it is still at `mod_revision`; on success optionally revokes its lease.
+/// Times a deregister is sent again after etcd said `leader changed`.
+const LEADER_CHANGED_RETRIES: u32 = 10;
+
 pub async fn deregister(
     client: &mut Client,
     key: &[u8],
@@ -1245,9 +1249,23 @@ pub async fn deregister(
         )])
         .and_then(vec![TxnOp::delete(key, None)])
         .or_else(vec![TxnOp::get(key, None)]);
-    let resp = match client.txn(txn).await {
-        Ok(r) => r,
-        Err(e) => return DeregisterOutcome::Failed(e.to_string()),
+    // etcd answers `leader changed` when an election cut the request short; it may or may not
+    // have been applied. The transaction is guarded on the mod_revision the user saw, so asking
+    // again is safe: a first attempt that did apply comes back `Missing`, an instance that
+    // registered again meanwhile `Changed`. A few tries, a moment apart, within the caller's
+    // timeout (an election here takes well under a second).
+    let mut tries = 0;
+    let resp = loop {
+        match client.txn(txn.clone()).await {
+            Ok(r) => break r,
+            Err(e)
+                if tries < LEADER_CHANGED_RETRIES && e.to_string().contains("leader changed") =>
+            {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            Err(e) => return DeregisterOutcome::Failed(e.to_string()),
+        }
     };
     if resp.succeeded() {
         let lease_revoked = match revoke_lease {
@@ -1334,7 +1352,7 @@ async fn poll_leases(
             && tx
                 .send(Msg::LeaseTtls {
                     ttls,
-                    at: Utc::now(),
+                    at: crate::clock::now(),
                 })
                 .await
                 .is_err()

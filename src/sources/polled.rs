@@ -19,7 +19,6 @@
 use std::future::Future;
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::warn;
@@ -189,7 +188,7 @@ pub async fn run_polled<P: Polled>(
                         let delay = backoff.next_delay();
                         // The countdown and the schedule come from the same delay, taken now.
                         next = Instant::now() + delay;
-                        let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+                        let at = crate::clock::now() + chrono::Duration::from_std(delay).unwrap_or_default();
                         warn!(source = source.name(), error = %e, ?delay, "poll failed");
                         let retrying = Health::Retrying {
                             at,
@@ -284,7 +283,7 @@ mod tests {
         cmd_tx.send(scope("a")).await.unwrap();
         // While the poll is in flight, the cursor steps three times.
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let t = |m: i64| Utc::now() - chrono::Duration::minutes(m);
+        let t = |m: i64| chrono::Utc::now() - chrono::Duration::minutes(m);
         let moments = [t(10), t(11), t(12)];
         for at in moments {
             cmd_tx.send(Command::LogsAround(at)).await.unwrap();
@@ -354,7 +353,7 @@ mod tests {
         };
         assert_eq!(attempt, 1);
         assert_eq!(rx.recv().await, answer("d"));
-        let retried = Utc::now();
+        let retried = crate::clock::now();
         assert!(retried >= at, "retried at {retried}, before {at}");
         assert_eq!(rx.recv().await, Some(Msg::Health(id, Health::Live)));
         assert_eq!(

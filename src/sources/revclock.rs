@@ -3,7 +3,6 @@
 //! across runs. Best effort: a clock that cannot be written still works for this run (and says
 //! so in the log file), since it only ever feeds the time cursor.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -93,7 +92,7 @@ impl ClockFile {
             .create(true)
             .append(true)
             .open(path)
-            .and_then(|mut f| f.write_all(pair.line().as_bytes()));
+            .and_then(|mut f| crate::file_append::append_whole(&mut f, pair.line().as_bytes()));
         if let Err(e) = result {
             // A missing directory is made once, then the write tried again.
             if let Some(dir) = path.parent().filter(|d| !d.exists()) {

@@ -399,7 +399,7 @@ impl Alertmanager {
     pub async fn silence(&mut self, req: &SilenceRequest) -> Result<Silence, SilenceError> {
         let matchers = matchers_for(&req.scope).map_err(SilenceError::Refused)?;
         let url = format!("{}/api/v2/silences", self.backend.url);
-        let now = Utc::now();
+        let now = crate::clock::now();
         let mut body = silence_body(req, &matchers, now);
         if let Some(creator) = &self.creator {
             body["createdBy"] = Value::String(creator.clone());

@@ -163,7 +163,7 @@ impl Polled for Backend {
         let snapshot = self.poll().await?;
         Ok(Answer::facts(vec![Msg::ChecksSnapshot {
             snapshot,
-            at: Utc::now(),
+            at: crate::clock::now(),
         }]))
     }
 

@@ -256,7 +256,7 @@ pub fn parse(
                     .ok()
                     .filter(|e| *e > 0)
                     .and_then(chrono::TimeDelta::try_seconds)
-                    .and_then(|d| chrono::Utc::now().checked_add_signed(d)),
+                    .and_then(|d| crate::clock::now().checked_add_signed(d)),
                 expire_on_resolve: s.expire_on_resolve.ok().unwrap_or(false),
                 updated_at: None,
             })
@@ -349,7 +349,7 @@ impl SensuCore {
     }
 
     pub async fn silence(&mut self, req: &SilenceRequest) -> Result<Silence, HttpError> {
-        let now = chrono::Utc::now();
+        let now = crate::clock::now();
         let body = silence_body(req);
         self.post("/silenced", &body).await?;
         let (subscription, check) = silence_target(&req.scope);
@@ -372,7 +372,7 @@ impl SensuCore {
         silence: &Silence,
         until: chrono::DateTime<chrono::Utc>,
     ) -> Result<Silence, SilenceError> {
-        let expire = (until - chrono::Utc::now()).num_seconds();
+        let expire = (until - crate::clock::now()).num_seconds();
         if expire <= 0 {
             return Err(SilenceError::Refused("the new end is already past".into()));
         }
@@ -403,7 +403,7 @@ impl SensuCore {
             one => one,
         };
         let remaining = entry.get("expire").and_then(Value::as_i64).unwrap_or(-1);
-        let ends = chrono::Utc::now() + chrono::Duration::seconds(remaining.max(0));
+        let ends = crate::clock::now() + chrono::Duration::seconds(remaining.max(0));
         if remaining <= 0 || (ends - until).num_seconds().abs() > 2 {
             return Err(SilenceError::NotShown(format!(
                 "entry {} has {} left",

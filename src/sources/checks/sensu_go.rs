@@ -27,7 +27,7 @@ pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
 /// The system's wall clock.
 pub fn system_clock() -> Clock {
-    Arc::new(|| Utc::now().timestamp())
+    Arc::new(|| crate::clock::now().timestamp())
 }
 
 pub struct SensuGo {
@@ -481,7 +481,7 @@ impl SensuGo {
 
     /// PUT `/silenced/{name}`: creates the entry, or extends/replaces an existing one of that name.
     pub async fn silence(&mut self, req: &SilenceRequest) -> Result<Silence, HttpError> {
-        let now = Utc::now();
+        let now = crate::clock::now();
         let (subscription, check, name) = silence_target(&req.scope);
         let body = silence_body(req, &self.namespace, now);
         let url = self.ns_url(&format!("/silenced/{}", urlencoding::encode(&name)));
@@ -512,7 +512,7 @@ impl SensuGo {
             .get("begin")
             .and_then(Value::as_i64)
             .filter(|b| *b > 0)
-            .unwrap_or_else(|| Utc::now().timestamp());
+            .unwrap_or_else(|| crate::clock::now().timestamp());
         let expire = until.timestamp() - begin;
         if expire <= 0 {
             return Err(SilenceError::Refused(

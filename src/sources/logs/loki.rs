@@ -472,7 +472,7 @@ impl Tail for LokiTail {
     /// One `query_range` for [`LokiTail::params`], applied: new lines and whether more wait.
     async fn poll(&mut self, client: &Client, b: &HttpBackend) -> Result<Page, HttpError> {
         let url = format!("{}/loki/api/v1/query_range", b.url);
-        let mut req = client.get(&url).query(&self.params(Utc::now()));
+        let mut req = client.get(&url).query(&self.params(crate::clock::now()));
         if let Some(t) = &self.tenant {
             req = req.header("X-Scope-OrgID", t);
         }

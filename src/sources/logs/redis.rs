@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use futures::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 use tracing::warn;
@@ -56,7 +55,7 @@ impl RedisTail {
     async fn retry(&mut self, error: String) -> bool {
         let delay = self.backoff.next_delay();
         warn!(%error, ?delay, "logs source");
-        let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+        let at = crate::clock::now() + chrono::Duration::from_std(delay).unwrap_or_default();
         let ok = self
             .health(Health::Retrying {
                 at,

@@ -175,24 +175,7 @@ pub fn parse_any_in(raw: &[u8], zone: SenderZone) -> LogLine {
         Ok(t) => std::borrow::Cow::Borrowed(t),
         Err(_) => String::from_utf8_lossy(trimmed),
     };
-    parse_syslog_in(&text, coarse_now(), zone)
-}
-
-/// The wall clock for reading a year-less RFC 3164 stamp, from the kernel's coarse clock: a few
-/// milliseconds of resolution is plenty to tell this year from last, and it costs a memory read
-/// where `Utc::now()` costs a clock read per line (2 % of ingest).
-fn coarse_now() -> DateTime<Utc> {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec for the call to fill in.
-    if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) } == 0 {
-        if let Some(t) = DateTime::from_timestamp(ts.tv_sec, ts.tv_nsec as u32) {
-            return t;
-        }
-    }
-    Utc::now()
+    parse_syslog_in(&text, crate::clock::now(), zone)
 }
 
 /// A JSON object, read leniently: invalid UTF-8 is decoded lossily (rsyslog's `jsonf` copies the

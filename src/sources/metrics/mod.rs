@@ -10,7 +10,6 @@ pub mod prometheus;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::sync::mpsc;
 
 /// Columns from points: the step every backend ends with (the benches measure it by this name).
@@ -171,7 +170,7 @@ pub async fn fetch(
     q: &MetricsQuery,
 ) -> Result<MetricsResult, HttpError> {
     // The time cursor's moment, or now: the window ends there.
-    let now = q.end.unwrap_or_else(Utc::now);
+    let now = q.end.unwrap_or_else(crate::clock::now);
     let exprs = MetricsSource::exprs(profile, q);
     let ok: Vec<Expr> = exprs
         .iter()
@@ -223,7 +222,7 @@ impl Polled for Sparklines {
         let result = fetch(&self.client, &self.profile, q).await?;
         Ok(Answer::facts(vec![Msg::Metrics {
             result,
-            at: Utc::now(),
+            at: crate::clock::now(),
         }]))
     }
 

@@ -281,6 +281,7 @@ pub mod headless;
 pub mod log_servers;
 pub mod metrics_servers;
 pub mod metrics_source;
+pub mod netns;
 pub mod panes;
 pub mod proxy;
 pub mod sensu;

@@ -620,9 +620,16 @@ mod tests {
     fn with_checks() -> State {
         let mut s = merged();
         s.backends.checks = Some("sensu-go".into());
-        for (c, entity) in [(PROD, "web-1"), (EU, "web-9")] {
+        failing_checks(&mut s, &[(PROD, "web-1"), (EU, "web-9")]);
+        s
+    }
+
+    /// A live checks backend in each cluster with a failing `http` check on its entity; the checks
+    /// pane focused.
+    fn failing_checks(s: &mut State, on: &[(ClusterId, &str)]) {
+        for &(c, entity) in on {
             update(
-                &mut s,
+                s,
                 Msg::Health(SourceKind::Checks.of(c), crate::model::Health::Live),
             );
             let snapshot = ChecksSnapshot {
@@ -635,12 +642,11 @@ mod tests {
                 ..Default::default()
             };
             update(
-                &mut s,
+                s,
                 Msg::InCluster(c, Box::new(Msg::ChecksSnapshot { snapshot, at: t0() })),
             );
         }
         s.focus = crate::state::Pane::Checks;
-        s
     }
 
     /// Selects `entity`'s check, opens the silence form, gives a reason, submits, confirms.
@@ -699,26 +705,7 @@ mod tests {
     fn marks_and_groups_keep_each_rows_cluster() {
         // The same check on the same instance in both clusters: two rows.
         let mut s = merged();
-        for c in [PROD, EU] {
-            update(
-                &mut s,
-                Msg::Health(SourceKind::Checks.of(c), crate::model::Health::Live),
-            );
-            let snapshot = ChecksSnapshot {
-                results: vec![crate::model::CheckResult {
-                    entity: "web-1".into(),
-                    check: "http".into(),
-                    status: 2,
-                    ..Default::default()
-                }],
-                ..Default::default()
-            };
-            update(
-                &mut s,
-                Msg::InCluster(c, Box::new(Msg::ChecksSnapshot { snapshot, at: t0() })),
-            );
-        }
-        s.focus = crate::state::Pane::Checks;
+        failing_checks(&mut s, &[(PROD, "web-1"), (EU, "web-1")]);
         handle_action(&mut s, Action::Top);
         let first = s.checks.selected().map(|r| r.cluster);
         handle_action(&mut s, Action::ToggleMark);

@@ -94,7 +94,7 @@ impl Names {
                 return *hit;
             }
         }
-        let hit = filter.regex.is_match(name);
+        let hit = filter.is_match(name);
         if self.hits.len() >= MAX_NAMES {
             self.hits.clear();
         }

@@ -234,7 +234,7 @@ impl Logs {
     fn filter_hits(filter: &Filter, names: &mut Names, l: &LogLine) -> bool {
         let any = names.hits(filter, &l.host)
             || names.hits(filter, &l.program)
-            || filter.regex.is_match(&l.message);
+            || filter.is_match(&l.message);
         any != filter.inverted
     }
 

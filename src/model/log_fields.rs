@@ -40,10 +40,23 @@ impl Fields {
         self.iter().count()
     }
 
+    /// Split by bytes (both separators are ASCII, so every cut is a character boundary): the
+    /// ring looks up each line's `pid` as it arrives, and `str::split`'s char searcher was 3.6 %
+    /// of log ingest.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.0
-            .split_terminator(RECORD)
-            .map(|pair| pair.split_once(UNIT).unwrap_or((pair, "")))
+        let mut rest: &str = &self.0;
+        std::iter::from_fn(move || {
+            if rest.is_empty() {
+                return None;
+            }
+            let end = byte_at(rest, RECORD as u8).unwrap_or(rest.len());
+            let pair = &rest[..end];
+            rest = rest.get(end + 1..).unwrap_or("");
+            Some(match byte_at(pair, UNIT as u8) {
+                Some(u) => (&pair[..u], &pair[u + 1..]),
+                None => (pair, ""),
+            })
+        })
     }
 
     /// The first value under `key`.
@@ -74,6 +87,11 @@ impl Fields {
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect()
     }
+}
+
+/// Where `byte` (ASCII) first is in `s`: a plain loop, fields being a few dozen bytes each.
+fn byte_at(s: &str, byte: u8) -> Option<usize> {
+    s.bytes().position(|b| b == byte)
 }
 
 impl<'a> IntoIterator for &'a Fields {
@@ -164,6 +182,16 @@ mod tests {
         assert!(f.contains("pid", "42"));
         assert!(Fields::new().is_empty());
         assert_eq!(Fields::new().iter().count(), 0);
+    }
+
+    #[test]
+    fn multibyte_text_is_cut_only_at_the_separators() {
+        let pairs = [("hôst", "välue ✓"), ("日本", ""), ("k", "𝄞x")];
+        let f = Fields::from_pairs(pairs);
+        assert_eq!(
+            f.iter().collect::<Vec<_>>(),
+            vec![("hôst", "välue ✓"), ("日本", ""), ("k", "𝄞x")]
+        );
     }
 
     #[test]

@@ -44,6 +44,17 @@ fn apply_in(state: &mut State, c: ClusterId, msg: Msg) -> Vec<Command> {
             state.answered_in(c, SourceKind::Etcd, at);
             state.members.apply_lease_ttls_in(c, &ttls, at)
         }
+        // The metrics pane shows the scoped member's cluster's answer (the query names it).
+        Msg::Metrics { result, at } => {
+            state.answered_in(c, SourceKind::Metrics, at);
+            state.metrics.apply(result, at);
+        }
+        // Each cluster's logs source feeds the one pane, every line tagged with its cluster.
+        Msg::LogLines(lines) => {
+            let now = state.now;
+            state.answered_in(c, SourceKind::Logs, now);
+            state.logs.extend_in(c, lines);
+        }
         Msg::ChecksSnapshot { snapshot, at } => {
             state.answered_in(c, SourceKind::Checks, at);
             return super::merged::checks_snapshot(state, c, snapshot, at);
@@ -381,6 +392,17 @@ fn silence_done(
             );
             return (line, None);
         }
+    }
+    // Whatever was said of it, a silence the backend may hold is that backend's to remove.
+    if let SilenceOutcome::Created { silence, request }
+    | SilenceOutcome::MatchedNothing {
+        silence, request, ..
+    }
+    | SilenceOutcome::Unconfirmed {
+        silence, request, ..
+    } = &outcome
+    {
+        super::merged::silence_created(state, &silence.id, request.cluster);
     }
     let line = match outcome {
         SilenceOutcome::Created { silence, request } => {

@@ -147,7 +147,7 @@ fn help(frame: &mut Frame, area: Rect, ctx: &Ctx, scroll: usize) {
     }
     lines.push(Line::default());
     for l in wrap_words(
-        "Commands: :q quit · :cluster [NAME|-] switch (alone: list; in a merged view NAME narrows, * shows all) · :health every source · :help · Filters: cluster:NAME first keeps one cluster",
+        "Commands: :q quit · :cluster [NAME|-] switch (alone: list; in a merged view NAME and the list narrow, * shows all) · :health every source · :help · Filters: cluster:NAME first keeps one cluster",
         inner_w,
     ) {
         lines.push(Line::from(Span::styled(l, muted(ctx))));

@@ -162,7 +162,7 @@ pub struct Members {
     /// within one etcd cluster.
     lease_expiry: HashMap<(ClusterId, i64), DateTime<Utc>>,
     /// Members that flap: returns within the window, by key (only those that flap).
-    flaps: HashMap<Arc<[u8]>, usize>,
+    flaps: HashMap<Ident, usize>,
     pub revision: i64,
     pub synced: bool,
     /// A listing under way: how far it got. Its first rows are shown meanwhile when no earlier
@@ -364,14 +364,20 @@ impl Members {
 
     /// How often `key` came back within the flapping window (0: steady), for sorting.
     pub fn set_flaps(&mut self, key: &[u8], n: usize) {
+        self.set_flaps_in(ClusterId::default(), key, n)
+    }
+
+    /// [`Members::set_flaps`] of cluster `c`'s `key` (the same key elsewhere is another member).
+    pub fn set_flaps_in(&mut self, c: ClusterId, key: &[u8], n: usize) {
+        let id: Ident = (c, Arc::from(key));
         if n == 0 {
-            if self.flaps.remove(key).is_none() {
+            if self.flaps.remove(&id).is_none() {
                 return;
             }
-        } else if let Some(old) = self.flaps.get_mut(key) {
+        } else if let Some(old) = self.flaps.get_mut(&id) {
             *old = n;
         } else {
-            self.flaps.insert(key.into(), n);
+            self.flaps.insert(id, n);
         }
         if self.sort == Some(SortColumn::Flaps) {
             self.rebuild_view();
@@ -687,7 +693,12 @@ impl Members {
             },
             Some(SortColumn::Version) => natural_cmp(a.version_label(), b.version_label()),
             Some(SortColumn::Flaps) => {
-                let flaps = |m: &Member| self.flaps.get(&m.key).copied().unwrap_or(0);
+                let flaps = |m: &Member| {
+                    self.flaps
+                        .get(&(m.cluster, m.key.clone()))
+                        .copied()
+                        .unwrap_or(0)
+                };
                 flaps(b).cmp(&flaps(a))
             }
         };

@@ -1149,4 +1149,45 @@ mod tests {
         assert_eq!(silence_cluster_name(&s, "sil-9"), "prod-eu");
         assert_eq!(silence_cluster(&s, "unknown"), PROD);
     }
+
+    #[test]
+    fn flaps_are_counted_per_cluster() {
+        use crate::state::pane::PaneState;
+        let mut s = merged();
+        // prod-eu's web-1 leaves and comes back three times; prod's web-1 stays.
+        for i in 0..3 {
+            let events = vec![
+                KvEvent::Delete {
+                    key: b"/services/web/web-1".to_vec(),
+                    mod_revision: 30 + 2 * i,
+                },
+                KvEvent::Put(kv("/services/web/web-1", 31 + 2 * i, 0x10)),
+            ];
+            update(
+                &mut s,
+                Msg::InCluster(EU, Box::new(Msg::MembersEvents { events, at: t0() })),
+            );
+        }
+        assert_eq!(
+            s.churn.flapping_in(EU, b"/services/web/web-1", t0()),
+            Some(3)
+        );
+        assert_eq!(
+            s.churn.flapping_in(PROD, b"/services/web/web-1", t0()),
+            None
+        );
+        let events: Vec<(ClusterId, String)> = s
+            .churn
+            .events
+            .iter()
+            .map(|e| (e.cluster, e.change.label()))
+            .collect();
+        assert!(events.iter().all(|(c, _)| *c == EU), "{events:?}");
+        // Sorted by flaps: prod-eu's web-1 first, prod's (steady) not with it.
+        s.members.sort_by("flaps").expect("flaps is a sort column");
+        assert_eq!(
+            rows(&s).first(),
+            Some(&(EU, "/services/web/web-1".to_string()))
+        );
+    }
 }

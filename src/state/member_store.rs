@@ -9,8 +9,9 @@ use crate::model::{ClusterId, Member};
 /// (16.7M) members per cluster and 256 clusters per view are far past any memory budget.
 const LOCAL_BITS: u32 = 24;
 const LOCAL_MASK: u32 = (1 << LOCAL_BITS) - 1;
-/// Most clusters a merged view may hold (ids have 8 bits for them).
+/// Most clusters a merged view may hold (ids have 8 bits for them); the config refuses more.
 pub const MAX_CLUSTERS: usize = 1 << (32 - LOCAL_BITS);
+const _: () = assert!(MAX_CLUSTERS == crate::config::MAX_MERGED_CLUSTERS);
 
 fn pack(c: usize, local: u32) -> u32 {
     debug_assert!(c < MAX_CLUSTERS && local <= LOCAL_MASK);

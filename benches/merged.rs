@@ -14,7 +14,7 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
 use opsconsole::keymap::Keymap;
-use opsconsole::model::{ClusterId, Health, KvEntry, Msg, SourceKind};
+use opsconsole::model::{ClusterId, Health, KvEntry, LogLine, Msg, SourceKind};
 use opsconsole::state::merged::ClusterInfo;
 use opsconsole::state::{set_viewports, update, State};
 use opsconsole::theme::Theme;
@@ -53,6 +53,27 @@ fn entries(n: usize) -> Vec<KvEntry> {
             }
         })
         .collect()
+}
+
+/// `n` log lines of ~60 bytes, from `clusters` clusters' logs sources in turn, 1,000 a message.
+fn log_lines(state: &mut State, clusters: usize, n: usize, now: chrono::DateTime<Utc>) {
+    let mut batch = Vec::with_capacity(1_000);
+    for i in 0..n {
+        let role = ROLES[i % ROLES.len()];
+        batch.push(LogLine {
+            time: Some(now + chrono::Duration::milliseconds(i as i64)),
+            host: format!("{role}-{}", i % 5_000).into(),
+            program: role.into(),
+            severity: Some((i % 8) as u8),
+            message: format!("GET /api/v1/items/{i} 200 {} ms upstream={role}", i % 300),
+            fields: Default::default(),
+        });
+        if batch.len() == 1_000 {
+            let c = ClusterId(((i / 1_000) % clusters) as u16);
+            update(state, Msg::InCluster(c, Box::new(Msg::LogLines(batch))));
+            batch = Vec::with_capacity(1_000);
+        }
+    }
 }
 
 fn rss_mb() -> f64 {
@@ -184,6 +205,9 @@ fn main() {
     let merged_frame = frame(&mut merged, None);
     let merged_mid = frame(&mut merged, Some(clusters * per / 2));
     let merged_rss = rss_mb();
+    // The performance issue's budget is for 1M members with 100k log lines: the ring filled too.
+    log_lines(&mut merged, clusters, 100_000, now);
+    let merged_rss_logs = rss_mb();
 
     println!(
         "| {clusters} × {per} members | ingest (reducer) | ingest CPU | frame 200×60 (top / mid-list) | RSS after |"
@@ -207,5 +231,9 @@ fn main() {
         merged_frame.as_secs_f64() * 1e3,
         merged_mid.as_secs_f64() * 1e3,
         merged_rss
+    );
+    println!(
+        "merged, with {} log lines from the {clusters} clusters' logs sources: RSS {merged_rss_logs:.0} MB",
+        merged.logs.len()
     );
 }

@@ -508,7 +508,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         );
         return;
     }
-    let problem = match st.health_of(SourceKind::Logs) {
+    let said = |h: Option<&Health>| match h {
         Some(Health::Retrying { at, attempt, error }) => Some(format!(
             "{} — retry #{attempt} in {}",
             fit(error, 300),
@@ -516,6 +516,19 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         )),
         Some(Health::Failed(e)) => Some(format!("logs source failed: {e}")),
         _ => None,
+    };
+    // A merged view: each cluster's logs source apart, the ones in trouble named by their cluster.
+    let problem = if st.merged() {
+        let each: Vec<String> = st
+            .cluster_ids()
+            .filter_map(|c| {
+                said(st.health_in(c, SourceKind::Logs))
+                    .map(|p| format!("{}: {p}", st.cluster_name(c)))
+            })
+            .collect();
+        (!each.is_empty()).then(|| each.join(" · "))
+    } else {
+        said(st.health_of(SourceKind::Logs))
     };
     if let Some(p) = problem {
         frame.render_widget(

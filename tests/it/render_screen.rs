@@ -931,6 +931,34 @@ fn merged_view() {
 }
 
 #[test]
+fn merged_logs_pane_names_the_cluster_whose_source_is_down() {
+    let mut s = merged_state();
+    update(
+        &mut s,
+        Msg::Health(
+            SourceKind::Logs.of(ClusterId(1)),
+            Health::Retrying {
+                at: now() + Duration::seconds(8),
+                attempt: 2,
+                error: "redis: connection refused".into(),
+            },
+        ),
+    );
+    let backend = draw(&mut s, &merged_theme());
+    let buf = backend.buffer();
+    let y = row_of(buf, "redis: connection refused");
+    let text = line(buf, y);
+    assert!(
+        text.contains("prod-eu: redis: connection refused — retry #2 in 8s"),
+        "{text}"
+    );
+    // prod's source is live: not named; both clusters' lines still shown.
+    assert!(!text.contains("prod: "), "{text}");
+    row_of(buf, "upstream timed out");
+    row_of(buf, "connect() failed");
+}
+
+#[test]
 fn merged_view_at_80x24() {
     let mut s = merged_state();
     insta::assert_snapshot!(

@@ -805,7 +805,12 @@ pub fn split_cluster_list(spec: &str) -> Option<Vec<String>> {
         .then(|| spec.split(',').map(|s| s.trim().to_string()).collect())
 }
 
-/// A merged view's cluster names, checked: none empty, none twice, every one known; at least two.
+/// Most clusters one merged view holds: the members pane names a member by a 4-byte id whose top
+/// byte is its cluster (`state::member_store`).
+pub const MAX_MERGED_CLUSTERS: usize = 256;
+
+/// A merged view's cluster names, checked: none empty, none twice, every one known; at least two,
+/// at most [`MAX_MERGED_CLUSTERS`].
 pub fn check_cluster_list(names: &[String], known: &[String]) -> Result<Vec<String>, String> {
     if names.len() < 2 {
         return Err(format!(
@@ -832,8 +837,11 @@ pub fn check_cluster_list(names: &[String], known: &[String]) -> Result<Vec<Stri
             ));
         }
     }
-    if names.len() > u16::MAX as usize {
-        return Err("too many clusters in one view".to_string());
+    if names.len() > MAX_MERGED_CLUSTERS {
+        return Err(format!(
+            "too many clusters in one view: {}, at most {MAX_MERGED_CLUSTERS}",
+            names.len()
+        ));
     }
     Ok(names.to_vec())
 }
@@ -2417,6 +2425,10 @@ mod tests {
                 "{e}"
             );
         }
+        let many: Vec<String> = (0..=MAX_MERGED_CLUSTERS).map(|i| format!("c{i}")).collect();
+        let e = check_cluster_list(&many, &many).unwrap_err();
+        assert!(e.contains("too many clusters in one view: 257"), "{e}");
+        assert!(check_cluster_list(&many[..MAX_MERGED_CLUSTERS], &many).is_ok());
         assert_eq!(split_cluster_list("prod"), None);
         assert_eq!(
             split_cluster_list("prod, prod-eu"),

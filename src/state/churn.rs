@@ -9,6 +9,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::members::Ident;
+use crate::model::ClusterId;
+
 /// Events kept for the timeline; the oldest go first.
 pub const MAX_EVENTS: usize = 10_000;
 
@@ -62,6 +65,8 @@ impl Change {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     pub at: DateTime<Utc>,
+    /// The key's cluster (a merged view: the same key in two clusters is two members).
+    pub cluster: ClusterId,
     pub key: Arc<[u8]>,
     pub change: Change,
 }
@@ -78,10 +83,11 @@ pub struct Before {
 #[derive(Debug)]
 pub struct Churn {
     pub events: VecDeque<Event>,
-    /// Per key, when it came back after leaving (the flapping rule counts these).
-    returns: HashMap<Arc<[u8]>, VecDeque<DateTime<Utc>>>,
-    /// Keys that left, until they come back: a put on one of them is a return.
-    gone: HashMap<Arc<[u8]>, DateTime<Utc>>,
+    /// Per member (cluster and key), when it came back after leaving (the flapping rule counts
+    /// these).
+    returns: HashMap<Ident, VecDeque<DateTime<Utc>>>,
+    /// Members that left, until they come back: a put on one of them is a return.
+    gone: HashMap<Ident, DateTime<Utc>>,
     pub flap_count: usize,
     pub flap_window: Duration,
 }
@@ -101,11 +107,24 @@ impl Default for Churn {
 impl Churn {
     /// A put of `key` on `lease`, given what the index held before.
     pub fn put(&mut self, key: &[u8], lease: i64, before: Before, at: DateTime<Utc>) {
+        self.put_in(ClusterId::default(), key, lease, before, at)
+    }
+
+    /// A put of cluster `c`'s `key` (a merged view's etcds each have their own).
+    pub fn put_in(
+        &mut self,
+        cluster: ClusterId,
+        key: &[u8],
+        lease: i64,
+        before: Before,
+        at: DateTime<Utc>,
+    ) {
         match before.lease {
             None => {
                 let key: Arc<[u8]> = key.into();
-                if self.gone.remove(&key).is_some() {
-                    let r = self.returns.entry(key.clone()).or_default();
+                let id = (cluster, key.clone());
+                if self.gone.remove(&id).is_some() {
+                    let r = self.returns.entry(id).or_default();
                     r.push_back(at);
                     let window = self.flap_window;
                     while r.front().is_some_and(|t| at - *t > window) {
@@ -114,12 +133,14 @@ impl Churn {
                 }
                 self.push(Event {
                     at,
+                    cluster,
                     key,
                     change: Change::Joined,
                 });
             }
             Some(old) if old != lease && old != 0 && lease != 0 => self.push(Event {
                 at,
+                cluster,
                 key: key.into(),
                 change: Change::Replaced {
                     old_lease: old,
@@ -133,6 +154,18 @@ impl Churn {
 
     /// A delete of `key`; `ours` when this console deregistered it.
     pub fn delete(&mut self, key: &[u8], before: Before, ours: bool, at: DateTime<Utc>) {
+        self.delete_in(ClusterId::default(), key, before, ours, at)
+    }
+
+    /// A delete of cluster `c`'s `key`.
+    pub fn delete_in(
+        &mut self,
+        cluster: ClusterId,
+        key: &[u8],
+        before: Before,
+        ours: bool,
+        at: DateTime<Utc>,
+    ) {
         if before.lease.is_none() {
             return;
         }
@@ -148,9 +181,10 @@ impl Churn {
             Why::Deleted
         };
         let key: Arc<[u8]> = key.into();
-        self.gone.insert(key.clone(), at);
+        self.gone.insert((cluster, key.clone()), at);
         self.push(Event {
             at,
+            cluster,
             key,
             change: Change::Left(why),
         });
@@ -165,9 +199,14 @@ impl Churn {
 
     /// How often `key` came back within the window up to `now`, when that makes it flapping.
     pub fn flapping(&self, key: &[u8], now: DateTime<Utc>) -> Option<usize> {
+        self.flapping_in(ClusterId::default(), key, now)
+    }
+
+    /// [`Churn::flapping`] of cluster `c`'s `key`.
+    pub fn flapping_in(&self, c: ClusterId, key: &[u8], now: DateTime<Utc>) -> Option<usize> {
         let n = self
             .returns
-            .get(key)?
+            .get(&(c, Arc::from(key)))?
             .iter()
             .filter(|t| now - **t <= self.flap_window)
             .count();
@@ -177,6 +216,11 @@ impl Churn {
     /// Returns within the window, for sorting (0 when not flapping).
     pub fn flaps(&self, key: &[u8], now: DateTime<Utc>) -> usize {
         self.flapping(key, now).unwrap_or(0)
+    }
+
+    /// [`Churn::flaps`] of cluster `c`'s `key`.
+    pub fn flaps_in(&self, c: ClusterId, key: &[u8], now: DateTime<Utc>) -> usize {
+        self.flapping_in(c, key, now).unwrap_or(0)
     }
 }
 

@@ -32,7 +32,11 @@ pub fn run(state: &mut State, line: &str) -> Vec<Command> {
             Vec::new()
         }
         (Some("cluster" | "ctx"), Some(arg), None) if state.merged() => {
-            narrow_command(state, arg);
+            super::merged::narrow_by_name(state, arg);
+            Vec::new()
+        }
+        (Some("cluster" | "ctx"), None, None) if state.merged() => {
+            super::merged::open_narrow_picker(state);
             Vec::new()
         }
         (Some("cluster" | "ctx"), arg, None) => cluster_command(state, arg),
@@ -208,35 +212,7 @@ fn filter_command(state: &mut State, text: &str) -> Vec<Command> {
 
 /// `:cluster` opens the picker, `:cluster NAME` switches, `:cluster -` goes back to the previous
 /// one. The app loads the target before leaving this one, so a bad name only costs a message.
-/// `:cluster NAME` in a merged view narrows every pane to that cluster; `:cluster *` (or `-`)
-/// shows them all again. Nothing is switched: every cluster's sources keep running.
-fn narrow_command(state: &mut State, arg: &str) {
-    if matches!(arg, "*" | "-" | "all") {
-        state.narrow_to(None);
-        let names: Vec<&str> = state.clusters.iter().map(|c| c.name.as_str()).collect();
-        let text = format!("showing every cluster: {}", names.join(", "));
-        state.say(Level::Info, text);
-        return;
-    }
-    match state.cluster_by_name(arg) {
-        Some(c) => {
-            state.narrow_to(Some(c));
-            state.say(
-                Level::Info,
-                format!("showing cluster {arg} only — :cluster * shows every cluster again"),
-            );
-        }
-        None => {
-            let names: Vec<&str> = state.clusters.iter().map(|c| c.name.as_str()).collect();
-            let text = format!(
-                "no cluster {arg} in this view — it has {} (:cluster * shows them all)",
-                names.join(", ")
-            );
-            state.say(Level::Error, text);
-        }
-    }
-}
-
+/// A merged view narrows instead (see [`super::merged::narrow_by_name`]).
 fn cluster_command(state: &mut State, arg: Option<&str>) -> Vec<Command> {
     let name = match arg {
         None => return vec![Command::ListClusters],

@@ -38,11 +38,23 @@ fn apply_in(state: &mut State, c: ClusterId, msg: Msg) -> Vec<Command> {
         }
         Msg::MembersEvents { events, at } => {
             state.answered_in(c, SourceKind::Etcd, at);
+            observe_churn(state, c, &events, at);
             state.members.apply_events_in(c, events, at);
         }
         Msg::LeaseTtls { ttls, at } => {
             state.answered_in(c, SourceKind::Etcd, at);
             state.members.apply_lease_ttls_in(c, &ttls, at)
+        }
+        // The metrics pane shows the scoped member's cluster's answer (the query names it).
+        Msg::Metrics { result, at } => {
+            state.answered_in(c, SourceKind::Metrics, at);
+            state.metrics.apply(result, at);
+        }
+        // Each cluster's logs source feeds the one pane, every line tagged with its cluster.
+        Msg::LogLines(lines) => {
+            let now = state.now;
+            state.answered_in(c, SourceKind::Logs, now);
+            state.logs.extend_in(c, lines);
         }
         Msg::ChecksSnapshot { snapshot, at } => {
             state.answered_in(c, SourceKind::Checks, at);
@@ -123,7 +135,7 @@ pub fn apply(state: &mut State, msg: Msg) -> Vec<Command> {
         }
         Msg::MembersEvents { events, at } => {
             state.answered(SourceKind::Etcd, at);
-            observe_churn(state, &events, at);
+            observe_churn(state, ClusterId::default(), &events, at);
             state.members.apply_events(events, at);
         }
         Msg::LeaseTtls { ttls, at } => {
@@ -381,6 +393,17 @@ fn silence_done(
             );
             return (line, None);
         }
+    }
+    // Whatever was said of it, a silence the backend may hold is that backend's to remove.
+    if let SilenceOutcome::Created { silence, request }
+    | SilenceOutcome::MatchedNothing {
+        silence, request, ..
+    }
+    | SilenceOutcome::Unconfirmed {
+        silence, request, ..
+    } = &outcome
+    {
+        super::merged::silence_created(state, &silence.id, request.cluster);
     }
     let line = match outcome {
         SilenceOutcome::Created { silence, request } => {
@@ -672,6 +695,7 @@ fn discovered(state: &mut State, pane: SourceId, value: Option<String>) -> Vec<C
 /// itself changes it: a key put and deleted in one batch).
 fn observe_churn(
     state: &mut State,
+    c: ClusterId,
     events: &[crate::model::KvEvent],
     at: chrono::DateTime<chrono::Utc>,
 ) {
@@ -687,22 +711,22 @@ fn observe_churn(
         };
         let lease = match batch.get(key) {
             Some(l) => *l,
-            None => state.members.get(key).map(|m| m.lease),
+            None => state.members.get_in(c, key).map(|m| m.lease),
         };
         let before = Before {
             lease,
-            lease_remaining: lease.and_then(|l| state.members.lease_remaining(l, at)),
+            lease_remaining: lease.and_then(|l| state.members.lease_remaining_in(c, l, at)),
         };
         match ev {
             KvEvent::Put(e) => {
-                state.churn.put(key, e.lease, before, at);
+                state.churn.put_in(c, key, e.lease, before, at);
                 batch.insert(key, Some(e.lease));
-                let n = state.churn.flaps(key, at);
-                state.members.set_flaps(key, n);
+                let n = state.churn.flaps_in(c, key, at);
+                state.members.set_flaps_in(c, key, n);
             }
             KvEvent::Delete { .. } => {
                 let ours = state.undo.involves(key);
-                state.churn.delete(key, before, ours, at);
+                state.churn.delete_in(c, key, before, ours, at);
                 batch.insert(key, None);
             }
         }

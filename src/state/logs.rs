@@ -20,7 +20,7 @@ use super::popup::Popup;
 use crate::action::Action;
 use crate::model::typed_time::Lean;
 use crate::model::zone::Resolved;
-use crate::model::{Command, DisplayZone, LogLine, SEVERITY_NAMES};
+use crate::model::{ClusterId, Command, DisplayZone, LogLine, SEVERITY_NAMES};
 
 pub const DEFAULT_CAPACITY: usize = 100_000;
 
@@ -52,6 +52,15 @@ pub struct Logs {
     /// Severity of each buffered line ([`NO_SEVERITY`] when unknown), beside `lines`: `e`/`w`
     /// scan bytes, not lines.
     sevs: VecDeque<u8>,
+    /// The cluster whose logs source sent each buffered line, beside `lines` (a merged view
+    /// tags each cluster's lines; a single cluster's are all the first's).
+    clusters: VecDeque<ClusterId>,
+    /// The session's cluster names by `ClusterId` (for a `cluster:NAME` filter).
+    pub cluster_names: Vec<String>,
+    /// `:cluster NAME` in a merged view: only that cluster's lines are shown.
+    pub only: Option<ClusterId>,
+    /// The selected member's cluster in a merged view: its host names mean that cluster's hosts.
+    pub scope_cluster: Option<ClusterId>,
     /// `host_key`s that can match the scope (see `scope_keys`).
     scope_keys: Vec<u64>,
     /// Sequence number of `lines[0]`; every line ever received has one.
@@ -133,6 +142,10 @@ impl Logs {
             lines: VecDeque::with_capacity(capacity.min(1 << 16)),
             host_keys: VecDeque::with_capacity(capacity.min(1 << 16)),
             sevs: VecDeque::with_capacity(capacity.min(1 << 16)),
+            clusters: VecDeque::with_capacity(capacity.min(1 << 16)),
+            cluster_names: Vec::new(),
+            only: None,
+            scope_cluster: None,
             scope_keys: Vec::new(),
             first_seq: 0,
             capacity: capacity.max(1),
@@ -226,7 +239,48 @@ impl Logs {
     }
 
     fn base_at(&self, i: usize) -> bool {
-        self.base(self.host_keys[i], &self.lines[i])
+        self.cluster_shown(self.clusters[i]) && self.base(self.host_keys[i], &self.lines[i])
+    }
+
+    /// Whether lines of cluster `c` may be shown: the view narrowed to one cluster, a member of
+    /// one cluster in scope, a `cluster:NAME` filter each keep only that cluster's.
+    fn cluster_shown(&self, c: ClusterId) -> bool {
+        if self.only.is_some_and(|o| o != c) {
+            return false;
+        }
+        if self.scope.is_some() && self.scope_cluster.is_some_and(|o| o != c) {
+            return false;
+        }
+        match self.filter.as_ref().and_then(|f| f.cluster.as_deref()) {
+            Some(name) => self.cluster_names.get(c.0 as usize).map(String::as_str) == Some(name),
+            None => true,
+        }
+    }
+
+    /// The cluster whose source sent the buffered line `seq`.
+    pub fn cluster_of(&self, seq: u64) -> ClusterId {
+        seq.checked_sub(self.first_seq)
+            .and_then(|i| self.clusters.get(i as usize))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// `:cluster NAME` / `:cluster *` in a merged view.
+    pub fn narrow(&mut self, only: Option<ClusterId>) {
+        if self.only != only {
+            self.only = only;
+            self.rescan();
+        }
+    }
+
+    /// The scope's cluster (set before [`Logs::set_scope`], which rescans when the scope moves).
+    pub fn set_scope_cluster(&mut self, c: Option<ClusterId>) {
+        if self.scope_cluster != c {
+            self.scope_cluster = c;
+            if self.scope.is_some() {
+                self.rescan();
+            }
+        }
     }
 
     /// Whether the filter matches line `i` (its message, host or program; inverted by `!`).
@@ -238,7 +292,12 @@ impl Logs {
         any != filter.inverted
     }
 
-    pub fn push(&mut self, mut line: LogLine) {
+    pub fn push(&mut self, line: LogLine) {
+        self.push_in(ClusterId::default(), line)
+    }
+
+    /// A line from cluster `c`'s logs source.
+    pub fn push_in(&mut self, c: ClusterId, mut line: LogLine) {
         self.received += 1;
         let host = self.names.intern(&line.host);
         let program = self.names.intern(&line.program);
@@ -262,6 +321,7 @@ impl Logs {
             }
             self.host_keys.pop_front();
             self.sevs.pop_front();
+            self.clusters.pop_front();
             if self.matches.front() == Some(&self.first_seq) {
                 self.matches.pop_front();
             }
@@ -292,6 +352,11 @@ impl Logs {
             let room = self.capacity - self.sevs.len();
             self.sevs.reserve_exact(self.sevs.len().max(16).min(room));
         }
+        if self.clusters.len() == self.clusters.capacity() {
+            let room = self.capacity - self.clusters.len();
+            self.clusters
+                .reserve_exact(self.clusters.len().max(16).min(room));
+        }
         let key = host.host_key;
         let seq = self.first_seq + self.lines.len() as u64;
         // A stream is one process: host, program and — when the line says it — its pid, so
@@ -304,6 +369,7 @@ impl Logs {
         let stream = key ^ program.fnv.rotate_left(17) ^ pid.rotate_left(34);
         self.records.push(seq, self.first_seq, stream, &line);
         self.sevs.push_back(line.severity.unwrap_or(NO_SEVERITY));
+        self.clusters.push_back(c);
         self.lines.push_back(line);
         self.host_keys.push_back(key);
         let shown = self.admit(self.lines.len() - 1);
@@ -478,8 +544,13 @@ impl Logs {
     }
 
     pub fn extend(&mut self, lines: impl IntoIterator<Item = LogLine>) {
+        self.extend_in(ClusterId::default(), lines)
+    }
+
+    /// Lines from cluster `c`'s logs source.
+    pub fn extend_in(&mut self, c: ClusterId, lines: impl IntoIterator<Item = LogLine>) {
         for l in lines {
-            self.push(l);
+            self.push_in(c, l);
         }
     }
 
@@ -863,6 +934,7 @@ impl Logs {
                     let expanded = self.records.expanded.contains(s);
                     Row {
                         line,
+                        cluster: self.cluster_of(*s),
                         selected: Some(i) == selected,
                         context: self.is_context(*s),
                         marked: self.is_marked(*s),
@@ -909,6 +981,8 @@ impl Logs {
 /// One shown line as the view draws it.
 pub struct Row<'a> {
     pub line: &'a LogLine,
+    /// The cluster whose logs source sent it (a merged view's CLUSTER column).
+    pub cluster: ClusterId,
     pub selected: bool,
     /// Context around a match, not a match itself (drawn muted).
     pub context: bool,

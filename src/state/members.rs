@@ -3,15 +3,16 @@
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use regex::Regex;
 
 use super::cursor::ListCursor;
+use super::member_store::{Store, Stores};
 use super::pane::{PaneCtx, PaneState, Reaction};
 use super::popup::Popup;
+use super::runs::Runs;
 use crate::action::Action;
 use crate::model::{
     by_role_and_instance, natural_cmp, ClusterId, Command, KvEntry, KvEvent, Member,
@@ -170,9 +171,10 @@ pub struct ListingProgress {
 #[derive(Debug, Default)]
 pub struct Members {
     pub prefix: String,
-    by_key: Store,
-    /// Ids of members passing the filter, in sort order.
-    view: View<u32>,
+    by_key: Stores,
+    /// Ids of members passing the filter, in sort order: one sorted run per cluster, merged
+    /// where read (a single cluster is one run).
+    view: Runs<u32>,
     pub sort: Option<SortColumn>,
     pub descending: bool,
     pub filter: Option<Filter>,
@@ -191,7 +193,7 @@ pub struct Members {
     /// within one etcd cluster.
     lease_expiry: HashMap<(ClusterId, i64), DateTime<Utc>>,
     /// Members that flap: returns within the window, by key (only those that flap).
-    flaps: HashMap<Arc<[u8]>, usize>,
+    flaps: HashMap<Ident, usize>,
     pub revision: i64,
     pub synced: bool,
     /// A listing under way: how far it got. Its first rows are shown meanwhile when no earlier
@@ -277,7 +279,7 @@ impl Members {
             }
             counts[i].0 += 1;
         }
-        for &id in self.view.iter_from(0) {
+        for &id in self.view.iter_unordered() {
             let i = self.by_key.at(id).cluster.0 as usize;
             if let Some(n) = counts.get_mut(i) {
                 n.1 += 1;
@@ -288,7 +290,9 @@ impl Members {
 
     /// Visible member at position `i` of the sorted, filtered view.
     pub fn row(&self, i: usize) -> Option<&Member> {
-        self.view.get(i).map(|&id| self.by_key.at(id))
+        self.view
+            .get(i, self.id_order())
+            .map(|&id| self.by_key.at(id))
     }
 
     /// The cursor's row. `None` until the user moves it (nothing is selected at start, so
@@ -318,7 +322,11 @@ impl Members {
     }
 
     pub fn selected(&self) -> Option<&Member> {
-        self.selected_index().and_then(|i| self.row(i))
+        // By its identity: the cursor's row is that member (`resync_selection` keeps it so), and
+        // reading a merged view's row by index would cost a split of every cluster's run.
+        self.selected_index()?;
+        let (c, key) = self.selected.as_ref()?;
+        self.by_key.get(*c, key)
     }
 
     /// Whether `key` of the first cluster is marked.
@@ -359,7 +367,7 @@ impl Members {
     /// Marks every member the filter shows.
     pub fn mark_all_visible(&mut self) {
         let by_key = &self.by_key;
-        self.marked.extend(self.view.iter_from(0).map(|&id| {
+        self.marked.extend(self.view.iter_unordered().map(|&id| {
             let m = by_key.at(id);
             (m.cluster, m.key.clone())
         }));
@@ -374,23 +382,33 @@ impl Members {
         if self.marked.is_empty() {
             return Vec::new();
         }
-        self.view
-            .iter_from(0)
-            .map(|&id| self.by_key.at(id))
-            .filter(|m| self.marked.contains(&(m.cluster, m.key.clone())))
-            .collect()
+        // The marks are few and the view may be long: the marked members shown, sorted.
+        let mut shown: Vec<&Member> = self
+            .marked
+            .iter()
+            .filter_map(|(c, k)| self.by_key.get(*c, k))
+            .filter(|m| self.passes(m))
+            .collect();
+        shown.sort_by(|a, b| self.compare(a, b));
+        shown
     }
 
     /// How often `key` came back within the flapping window (0: steady), for sorting.
     pub fn set_flaps(&mut self, key: &[u8], n: usize) {
+        self.set_flaps_in(ClusterId::default(), key, n)
+    }
+
+    /// [`Members::set_flaps`] of cluster `c`'s `key` (the same key elsewhere is another member).
+    pub fn set_flaps_in(&mut self, c: ClusterId, key: &[u8], n: usize) {
+        let id: Ident = (c, Arc::from(key));
         if n == 0 {
-            if self.flaps.remove(key).is_none() {
+            if self.flaps.remove(&id).is_none() {
                 return;
             }
-        } else if let Some(old) = self.flaps.get_mut(key) {
+        } else if let Some(old) = self.flaps.get_mut(&id) {
             *old = n;
         } else {
-            self.flaps.insert(key.into(), n);
+            self.flaps.insert(id, n);
         }
         if self.sort == Some(SortColumn::Flaps) {
             self.rebuild_view();
@@ -430,7 +448,9 @@ impl Members {
     }
 
     /// A listing of cluster `c`: replaces that cluster's members only; the other clusters' stay
-    /// as they are (a merged view).
+    /// as they are (a merged view). The cluster's store is built anew from the listing and its
+    /// run of the view sorted anew; the other clusters' stores and runs are not touched, so ten
+    /// clusters' listings cost what one listing of all their members does.
     pub fn apply_listing_in(
         &mut self,
         c: ClusterId,
@@ -438,121 +458,58 @@ impl Members {
         mut members: Vec<Member>,
         at: DateTime<Utc>,
     ) {
-        if !self.by_key.is_empty() {
+        let known = self.by_key.of(c).is_some_and(|s| s.len() > 0);
+        for m in &mut members {
+            m.cluster = c;
+        }
+        if known {
             // Keep a creation time we observed live earlier; a listing cannot tell us one.
             for m in &mut members {
-                m.cluster = c;
                 if let Some(old) = self.by_key.get(c, &m.key) {
                     m.inherit_seen_at(old);
                 }
             }
-            if self.by_key.iter().any(|(m, _)| m.cluster != c) {
-                self.merge_listing(c, members);
-                self.revision = self.revision.max(revision);
-                self.synced = true;
-                self.listing = None;
-                self.last_update = Some(at);
-                self.resync_selection();
-                return;
-            }
-        } else if c != ClusterId::default() {
-            for m in &mut members {
-                m.cluster = c;
-            }
         }
+        let old = self.by_key.replace(c, Store::from_members(members));
+        for (m, _) in old.iter() {
+            uncount_role(&mut self.role_counts, m.role());
+        }
+        drop(old);
+        // A mark stays on a member the listing still has.
+        let by_key = &self.by_key;
+        self.marked
+            .retain(|(mc, k)| *mc != c || by_key.get(c, k).is_some());
         // A stable sort finds the runs the listing already has (etcd lists in key order, the source
         // sorts each range): near-linear; the hash map's order would throw that away.
-        let by_key = Store::from_members(members);
-        let mut order: Vec<(&Member, u32)> =
-            by_key.iter().filter(|(m, _)| self.passes(m)).collect();
-        order.sort_by(|a, b| self.compare(a.0, b.0));
-        let view = View::from_sorted(order.into_iter().map(|(_, id)| id).collect());
-        let mut counts = BTreeMap::new();
-        for (m, _) in by_key.iter() {
+        let store = self.by_key.of(c).expect("just put");
+        let mut order: Vec<(&Member, u32)> = Vec::with_capacity(store.len());
+        let mut counts = std::mem::take(&mut self.role_counts);
+        for (m, id) in self.by_key.iter_in(c) {
             count_role(&mut counts, m.role());
+            if self.passes(m) {
+                order.push((m, id));
+            }
         }
-        self.by_key = by_key;
-        self.view = view;
+        let total = store.len();
+        let shown = order.len();
+        order.sort_by(|a, b| self.compare(a.0, b.0));
+        let run: Vec<u32> = order.into_iter().map(|(_, id)| id).collect();
         self.role_counts = counts;
-        self.recount_clusters();
-        self.revision = revision;
-        self.synced = true;
-        self.listing = None;
-        self.last_update = Some(at);
-        self.resync_selection();
-    }
-
-    /// Cluster `c`'s listing beside the other clusters' members: `c`'s old members out, the new
-    /// ones in, and the view the merge of the others' rows (already in order) with the new ones
-    /// sorted — linear in the members held plus a sort of the listing, where rebuilding the
-    /// whole store and view at each cluster's listing cost ten full sorts for ten clusters.
-    fn merge_listing(&mut self, c: ClusterId, members: Vec<Member>) {
-        // The others' rows in view order, taken before any slot id is freed and reused.
-        let kept: Vec<u32> = self
-            .view
-            .iter_from(0)
-            .copied()
-            .filter(|&id| self.by_key.at(id).cluster != c)
-            .collect();
-        let old: Vec<Arc<[u8]>> = self
-            .by_key
-            .iter()
-            .filter(|(m, _)| m.cluster == c)
-            .map(|(m, _)| m.key.clone())
-            .collect();
-        for key in old {
-            self.marked.remove(&(c, key.clone()));
-            if let Some(m) = self.by_key.remove(c, &key) {
-                if let Some(n) = self.role_counts.get_mut(m.role()) {
-                    *n -= 1;
-                    if *n == 0 {
-                        self.role_counts.remove(m.role());
-                    }
-                }
-            }
-        }
-        let mut all: Vec<u32> = Vec::with_capacity(members.len());
-        for m in members {
-            // A key listed twice keeps its last member (as `Store::from_members` does).
-            if let Some(prev) = self.by_key.get(c, &m.key) {
-                if let Some(n) = self.role_counts.get_mut(prev.role()) {
-                    *n -= 1;
-                }
-            }
-            count_role(&mut self.role_counts, m.role());
-            all.push(self.by_key.put(m));
-        }
-        self.role_counts.retain(|_, n| *n > 0);
-        all.sort_unstable();
-        all.dedup();
-        let total = all.len();
-        let mut new: Vec<u32> = all
-            .into_iter()
-            .filter(|&id| self.passes(self.by_key.at(id)))
-            .collect();
-        let shown_new = new.len();
-        new.sort_by(|&a, &b| self.compare(self.by_key.at(a), self.by_key.at(b)));
-        let mut view = Vec::with_capacity(kept.len() + new.len());
-        let (mut i, mut j) = (0, 0);
-        while i < kept.len() && j < new.len() {
-            let (a, b) = (self.by_key.at(kept[i]), self.by_key.at(new[j]));
-            if self.compare(a, b) == Ordering::Greater {
-                view.push(new[j]);
-                j += 1;
-            } else {
-                view.push(kept[i]);
-                i += 1;
-            }
-        }
-        view.extend_from_slice(&kept[i..]);
-        view.extend_from_slice(&new[j..]);
-        self.view = View::from_sorted(view);
-        // Only `c`'s counts changed (the roles were counted out and in above).
+        self.view.set_run(c.0 as usize, run);
         let i = c.0 as usize;
         if self.cluster_counts.len() <= i {
             self.cluster_counts.resize(i + 1, (0, 0));
         }
-        self.cluster_counts[i] = (total, shown_new);
+        self.cluster_counts[i] = (total, shown);
+        self.revision = if self.cluster_counts.len() > 1 {
+            self.revision.max(revision)
+        } else {
+            revision
+        };
+        self.synced = true;
+        self.listing = None;
+        self.last_update = Some(at);
+        self.resync_selection();
     }
 
     /// A listing under way (`Msg::MembersProgress`): its progress for the title, and its first
@@ -628,12 +585,12 @@ impl Members {
     pub fn patch_to(&mut self, revision: i64, members: Vec<Member>, at: DateTime<Utc>) {
         // One index lookup per member; a flag per slot says which of ours the new set still has
         // (no second hash set of 100k keys).
-        let mut kept = vec![false; self.by_key.slots.len()];
+        let mut kept = self.by_key.flags();
         let mut changed = Vec::new();
         for m in members {
             match self.by_key.id(m.cluster, &m.key) {
                 Some(id) => {
-                    kept[id as usize] = true;
+                    *Stores::flag(&mut kept, id) = true;
                     if self.by_key.at(id).mod_revision != m.mod_revision {
                         changed.push(m);
                     }
@@ -644,7 +601,7 @@ impl Members {
         let gone: Vec<Ident> = self
             .by_key
             .iter()
-            .filter(|(_, id)| !kept[*id as usize])
+            .filter(|(_, id)| !*Stores::flag(&mut kept, *id))
             .map(|(m, _)| (m.cluster, m.key.clone()))
             .collect();
         for (c, key) in gone {
@@ -714,7 +671,7 @@ impl Members {
         }
         let i = i.min(self.view.len() - 1);
         self.cursor.select(Some(i));
-        self.selected = self.view.get(i).map(|&id| {
+        self.selected = self.view.get(i, self.id_order()).map(|&id| {
             let m = self.by_key.at(id);
             (m.cluster, m.key.clone())
         });
@@ -767,7 +724,12 @@ impl Members {
             },
             Some(SortColumn::Version) => natural_cmp(a.version_label(), b.version_label()),
             Some(SortColumn::Flaps) => {
-                let flaps = |m: &Member| self.flaps.get(&m.key).copied().unwrap_or(0);
+                let flaps = |m: &Member| {
+                    self.flaps
+                        .get(&(m.cluster, m.key.clone()))
+                        .copied()
+                        .unwrap_or(0)
+                };
                 flaps(b).cmp(&flaps(a))
             }
         };
@@ -782,8 +744,19 @@ impl Members {
     }
 
     fn position_of(&self, m: &Member) -> Result<usize, usize> {
-        self.view
-            .binary_search_by(|&id| self.compare(self.by_key.at(id), m))
+        self.locate(m).0
+    }
+
+    /// Where `m` is (or would be) in the view, and in its cluster's run of it.
+    fn locate(&self, m: &Member) -> (Result<usize, usize>, Result<usize, usize>) {
+        self.view.search(m.cluster.0 as usize, |&id| {
+            self.compare(self.by_key.at(id), m)
+        })
+    }
+
+    /// The view's order of two member ids (the runs' merge follows it).
+    fn id_order(&self) -> impl Fn(&u32, &u32) -> Ordering + '_ {
+        |&a, &b| self.compare(self.by_key.at(a), self.by_key.at(b))
     }
 
     fn passes(&self, m: &Member) -> bool {
@@ -820,13 +793,15 @@ impl Members {
         let visible = self.passes(&m);
         self.count_cluster(m.cluster, visible, 1);
         let pos = if visible {
-            Some(self.position_of(&m).unwrap_or_else(|p| p))
+            let (global, local) = self.locate(&m);
+            Some((global.unwrap_or_else(|p| p), local.unwrap_or_else(|p| p)))
         } else {
             None
         };
+        let run = m.cluster.0 as usize;
         let id = self.by_key.put(m);
-        if let Some(p) = pos {
-            self.view.insert(p, id);
+        if let Some((p, local)) = pos {
+            self.view.insert(run, local, id);
             match self.cursor.raw() {
                 Some(i) if self.selected.is_some() && p <= i => self.cursor.select(Some(i + 1)),
                 _ => {}
@@ -850,7 +825,10 @@ impl Members {
         let Some(old) = self.by_key.get(c, key) else {
             return;
         };
-        let pos = self.position_of(old).ok();
+        let pos = match self.locate(old) {
+            (Ok(p), Ok(local)) => Some((p, local)),
+            _ => None,
+        };
         let shown = pos.is_some();
         let cluster = old.cluster;
         if let Some(c) = self.role_counts.get_mut(old.role()) {
@@ -860,8 +838,8 @@ impl Members {
             }
         }
         self.count_cluster(cluster, shown, -1);
-        if let Some(p) = pos {
-            self.view.remove(p);
+        if let Some((p, local)) = pos {
+            self.view.remove(cluster.0 as usize, local);
             match self.cursor.raw() {
                 Some(i) if self.selected.is_some() && p < i => self.cursor.select(Some(i - 1)),
                 _ => {}
@@ -876,19 +854,13 @@ impl Members {
         let Some((c, key)) = self.selected.clone() else {
             return;
         };
-        // Inserts and removals above the cursor already shifted the index: usually still right.
-        if self
-            .cursor
-            .raw()
-            .and_then(|i| self.view.get(i))
-            .map(|&id| self.by_key.at(id))
-            .is_some_and(|m| m.cluster == c && (Arc::ptr_eq(&m.key, &key) || *m.key == *key))
-        {
-            return;
-        }
+        // Its place found again: one binary search per cluster's run (reading the row at the
+        // cursor's index of a merged view would cost a split of every run).
         if let Some(m) = self.by_key.get(c, &key) {
             if let Ok(i) = self.position_of(m) {
-                self.cursor.select(Some(i));
+                if self.cursor.raw() != Some(i) {
+                    self.cursor.select(Some(i));
+                }
                 return;
             }
         }
@@ -899,11 +871,20 @@ impl Members {
     fn rebuild_view(&mut self) {
         // Sort the members themselves: looking each key up again in every comparison cost two
         // hash lookups per comparison (millions for 100k members).
-        let mut rows: Vec<(&Member, u32)> =
-            self.by_key.iter().filter(|(m, _)| self.passes(m)).collect();
-        rows.sort_unstable_by(|a, b| self.compare(a.0, b.0));
-        let view = rows.into_iter().map(|(_, id)| id).collect();
-        self.view = View::from_sorted(view);
+        let mut runs: Vec<Vec<(&Member, u32)>> = Vec::new();
+        for (m, id) in self.by_key.iter().filter(|(m, _)| self.passes(m)) {
+            let r = m.cluster.0 as usize;
+            if runs.len() <= r {
+                runs.resize_with(r + 1, Vec::new);
+            }
+            runs[r].push((m, id));
+        }
+        let mut view = Runs::default();
+        for (r, mut rows) in runs.into_iter().enumerate() {
+            rows.sort_unstable_by(|a, b| self.compare(a.0, b.0));
+            view.set_run(r, rows.into_iter().map(|(_, id)| id).collect());
+        }
+        self.view = view;
         let mut counts = BTreeMap::new();
         for (m, _) in self.by_key.iter() {
             count_role(&mut counts, m.role());
@@ -928,7 +909,7 @@ impl Members {
     /// Keys of rows `[from, from+n)` of the view: what is on screen.
     pub fn visible_rows(&self, from: usize, n: usize) -> impl Iterator<Item = &Member> {
         self.view
-            .iter_from(from)
+            .iter_from(from, self.id_order())
             .take(n)
             .map(|&id| self.by_key.at(id))
     }
@@ -1037,275 +1018,22 @@ impl PaneState for Members {
     }
 }
 
+/// Takes one from `role`'s count, forgetting a role nobody has any more.
+fn uncount_role(counts: &mut BTreeMap<String, usize>, role: &str) {
+    if let Some(n) = counts.get_mut(role) {
+        *n -= 1;
+        if *n == 0 {
+            counts.remove(role);
+        }
+    }
+}
+
 fn count_role(counts: &mut BTreeMap<String, usize>, role: &str) {
     match counts.get_mut(role) {
         Some(c) => *c += 1,
         None => {
             counts.insert(role.to_string(), 1);
         }
-    }
-}
-
-/// The members in one table of slots, found by key through a small index of slot ids hashed by
-/// their member's key: a hash-table slot holds a 4-byte id instead of the whole 112-byte `Member`
-/// (and its key), and the sorted view holds 4-byte ids. For 1,000,000 members the hash table had
-/// 2^21 slots of 128 bytes (268 MB); now 2^21 of 4 bytes (plus a control byte each) and
-/// 1,000,000 slots of 112.
-#[derive(Default)]
-struct Store {
-    slots: Vec<Option<Member>>,
-    /// Slots freed by deletes, reused first.
-    free: Vec<u32>,
-    ids: hashbrown::HashTable<u32>,
-    hasher: std::collections::hash_map::RandomState,
-}
-
-impl std::fmt::Debug for Store {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("members", &self.len())
-            .field("free", &self.free.len())
-            .finish()
-    }
-}
-
-impl Store {
-    /// In the listing's order (ids follow it); a key listed twice keeps its last member.
-    fn from_members(members: Vec<Member>) -> Store {
-        let mut store = Store {
-            slots: members.into_iter().map(Some).collect(),
-            ..Store::default()
-        };
-        store.ids.reserve(store.slots.len(), |_| 0);
-        for i in 0..store.slots.len() {
-            let (c, key) = store.slots[i]
-                .as_ref()
-                .map(|m| (m.cluster, m.key.clone()))
-                .expect("just built");
-            if let Some(prev) = store.index(c, &key, i as u32) {
-                store.slots[prev as usize] = None;
-                store.free.push(prev);
-            }
-        }
-        store
-    }
-
-    fn hash(&self, c: ClusterId, key: &[u8]) -> u64 {
-        self.hasher.hash_one((c, key))
-    }
-
-    /// Points `(c, key)` at slot `id`; returns the slot it pointed at before, if any.
-    fn index(&mut self, c: ClusterId, key: &[u8], id: u32) -> Option<u32> {
-        let h = self.hash(c, key);
-        let Store {
-            slots, ids, hasher, ..
-        } = self;
-        let ident_of = |id: u32| -> (ClusterId, &[u8]) {
-            slots[id as usize]
-                .as_ref()
-                .map_or((ClusterId::default(), &[][..]), |m| (m.cluster, &m.key[..]))
-        };
-        match ids.entry(
-            h,
-            |&other| ident_of(other) == (c, key),
-            |&other| hasher.hash_one(ident_of(other)),
-        ) {
-            hashbrown::hash_table::Entry::Occupied(mut e) => {
-                Some(std::mem::replace(e.get_mut(), id))
-            }
-            hashbrown::hash_table::Entry::Vacant(e) => {
-                e.insert(id);
-                None
-            }
-        }
-    }
-
-    fn id(&self, c: ClusterId, key: &[u8]) -> Option<u32> {
-        self.ids
-            .find(self.hash(c, key), |&id| {
-                self.slots[id as usize]
-                    .as_ref()
-                    .is_some_and(|m| m.cluster == c && *m.key == *key)
-            })
-            .copied()
-    }
-
-    fn len(&self) -> usize {
-        self.ids.len()
-    }
-
-    fn is_empty(&self) -> bool {
-        self.ids.is_empty()
-    }
-
-    fn get(&self, c: ClusterId, key: &[u8]) -> Option<&Member> {
-        self.id(c, key).map(|id| self.at(id))
-    }
-
-    /// The member in slot `id` (ids in the view are always live).
-    fn at(&self, id: u32) -> &Member {
-        self.slots[id as usize]
-            .as_ref()
-            .expect("the view holds only live ids")
-    }
-
-    /// Puts `m` in its key's slot (a new one for a new key); returns the slot's id.
-    fn put(&mut self, m: Member) -> u32 {
-        if let Some(id) = self.id(m.cluster, &m.key) {
-            self.slots[id as usize] = Some(m);
-            return id;
-        }
-        let (c, key) = (m.cluster, m.key.clone());
-        let id = match self.free.pop() {
-            Some(id) => {
-                self.slots[id as usize] = Some(m);
-                id
-            }
-            None => {
-                self.slots.push(Some(m));
-                (self.slots.len() - 1) as u32
-            }
-        };
-        self.index(c, &key, id);
-        id
-    }
-
-    fn remove(&mut self, c: ClusterId, key: &[u8]) -> Option<Member> {
-        let h = self.hash(c, key);
-        let slots = &self.slots;
-        let entry = self
-            .ids
-            .find_entry(h, |&id| {
-                slots[id as usize]
-                    .as_ref()
-                    .is_some_and(|m| m.cluster == c && *m.key == *key)
-            })
-            .ok()?;
-        let (id, _) = entry.remove();
-        self.free.push(id);
-        self.slots[id as usize].take()
-    }
-
-    /// Every member with its id, in slot order.
-    fn iter(&self) -> impl Iterator<Item = (&Member, u32)> {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| s.as_ref().map(|m| (m, i as u32)))
-    }
-}
-
-/// Keys per chunk of the view (a chunk splits at twice this).
-const CHUNK: usize = 512;
-
-/// The sorted view in chunks, so inserting or removing one of 100k keys moves at most one chunk
-/// (≤ 2 × `CHUNK` pointers) instead of shifting the whole list; indexing walks the chunk lengths.
-#[derive(Debug)]
-struct View<T> {
-    chunks: Vec<Vec<T>>,
-    len: usize,
-}
-
-impl<T> Default for View<T> {
-    fn default() -> Self {
-        View {
-            chunks: Vec::new(),
-            len: 0,
-        }
-    }
-}
-
-impl<T> View<T> {
-    fn from_sorted(keys: Vec<T>) -> View<T> {
-        let len = keys.len();
-        let mut chunks = Vec::with_capacity(len.div_ceil(CHUNK));
-        let mut it = keys.into_iter().peekable();
-        while it.peek().is_some() {
-            chunks.push(it.by_ref().take(CHUNK).collect());
-        }
-        View { chunks, len }
-    }
-
-    fn len(&self) -> usize {
-        self.len
-    }
-
-    fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// (chunk, index in it) of position `i`; `(chunks.len(), 0)` past the end.
-    fn locate(&self, mut i: usize) -> (usize, usize) {
-        for (c, chunk) in self.chunks.iter().enumerate() {
-            if i < chunk.len() {
-                return (c, i);
-            }
-            i -= chunk.len();
-        }
-        (self.chunks.len(), 0)
-    }
-
-    fn get(&self, i: usize) -> Option<&T> {
-        let (c, j) = self.locate(i);
-        self.chunks.get(c).and_then(|ch| ch.get(j))
-    }
-
-    fn iter_from(&self, from: usize) -> impl Iterator<Item = &T> {
-        let (c, j) = self.locate(from);
-        let first: &[T] = self.chunks.get(c).map(|ch| &ch[j..]).unwrap_or(&[]);
-        first.iter().chain(self.chunks.iter().skip(c + 1).flatten())
-    }
-
-    /// Like `slice::binary_search_by` over the whole view.
-    fn binary_search_by(&self, mut f: impl FnMut(&T) -> Ordering) -> Result<usize, usize> {
-        // First chunk whose last key is not below the target; chunks are never empty.
-        let c = self
-            .chunks
-            .partition_point(|ch| ch.last().is_some_and(|k| f(k) == Ordering::Less));
-        let before: usize = self.chunks[..c].iter().map(Vec::len).sum();
-        match self.chunks.get(c) {
-            None => Err(self.len),
-            Some(ch) => ch
-                .binary_search_by(f)
-                .map(|j| before + j)
-                .map_err(|j| before + j),
-        }
-    }
-
-    fn insert(&mut self, i: usize, key: T) {
-        self.len += 1;
-        if self.chunks.is_empty() {
-            self.chunks.push(vec![key]);
-            return;
-        }
-        // Position `i` may be the end of a chunk: append there rather than open a new one.
-        let (mut c, mut j) = self.locate(i);
-        if (c > 0 && j == 0) || c == self.chunks.len() {
-            c -= 1;
-            j = self.chunks[c].len();
-        }
-        let chunk = &mut self.chunks[c];
-        chunk.insert(j, key);
-        if chunk.len() > 2 * CHUNK {
-            let tail = chunk.split_off(CHUNK);
-            self.chunks.insert(c + 1, tail);
-        }
-    }
-
-    fn remove(&mut self, i: usize) -> T {
-        let (c, j) = self.locate(i);
-        let key = self.chunks[c].remove(j);
-        self.len -= 1;
-        if self.chunks[c].is_empty() {
-            self.chunks.remove(c);
-        } else if self.chunks[c].len() < CHUNK / 4
-            && c + 1 < self.chunks.len()
-            && self.chunks[c].len() + self.chunks[c + 1].len() <= 2 * CHUNK
-        {
-            let next = self.chunks.remove(c + 1);
-            self.chunks[c].extend(next);
-        }
-        key
     }
 }
 
@@ -1601,46 +1329,6 @@ mod tests {
             m.len()
         );
         assert_eq!(m.lease_remaining(42, now()), Some(30));
-    }
-
-    #[test]
-    fn chunked_view_matches_a_plain_vec() {
-        // Inserts and removes at sorted positions across chunk splits and merges.
-        let mut v: View<Arc<[u8]>> = View::default();
-        let mut model: Vec<Arc<[u8]>> = Vec::new();
-        let mut x: u64 = 7;
-        for step in 0..20_000u64 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let k: Arc<[u8]> = Arc::from(format!("{:08}", x % 5_000).as_bytes());
-            let grow = step < 6_000 || !x.is_multiple_of(3);
-            match model.binary_search(&k) {
-                Ok(p) if !grow => {
-                    assert_eq!(v.binary_search_by(|e| e.cmp(&k)), Ok(p));
-                    assert_eq!(v.remove(p), model.remove(p));
-                }
-                Err(p) if grow => {
-                    assert_eq!(v.binary_search_by(|e| e.cmp(&k)), Err(p));
-                    v.insert(p, k.clone());
-                    model.insert(p, k);
-                }
-                _ => {}
-            }
-            assert_eq!(v.len(), model.len());
-        }
-        assert!(v
-            .chunks
-            .iter()
-            .all(|c| !c.is_empty() && c.len() <= 2 * CHUNK));
-        let all: Vec<Arc<[u8]>> = v.iter_from(0).cloned().collect();
-        assert_eq!(all, model);
-        for i in [0, 1, CHUNK - 1, CHUNK, model.len() - 1, model.len()] {
-            assert_eq!(v.get(i), model.get(i));
-            assert_eq!(v.iter_from(i).count(), model.len().saturating_sub(i));
-        }
-        let rebuilt = View::from_sorted(model.clone());
-        assert_eq!(rebuilt.iter_from(0).cloned().collect::<Vec<_>>(), model);
     }
 
     #[test]

@@ -36,6 +36,16 @@ impl ClusterInfo {
 #[derive(Debug, Default)]
 pub struct MergedChecks {
     by_cluster: BTreeMap<ClusterId, ChecksSnapshot>,
+    /// Silences this console created, by id, with the cluster they went to: one removed before
+    /// its backend's next answer lists it still goes to that backend.
+    created: BTreeMap<String, ClusterId>,
+}
+
+/// Silence `id` was created in cluster `c`'s checks backend (its next poll may be a while).
+pub fn silence_created(state: &mut State, id: &str, c: ClusterId) {
+    if state.merged() {
+        state.merged_checks.created.insert(id.to_string(), c);
+    }
 }
 
 impl State {
@@ -43,7 +53,8 @@ impl State {
     pub fn set_clusters(&mut self, clusters: Vec<ClusterInfo>) {
         let names: Vec<String> = clusters.iter().map(|c| c.name.clone()).collect();
         self.members.cluster_names = names.clone();
-        self.checks.cluster_names = names;
+        self.checks.cluster_names = names.clone();
+        self.logs.cluster_names = names;
         self.clusters = clusters;
     }
 
@@ -52,6 +63,7 @@ impl State {
     pub fn narrow_to(&mut self, only: Option<ClusterId>) {
         self.members.narrow(only);
         self.checks.narrow(only);
+        self.logs.narrow(only);
     }
 
     /// The cluster a merged view is narrowed to, if any.
@@ -127,6 +139,56 @@ impl State {
     }
 }
 
+/// `:cluster NAME` in a merged view narrows every pane to that cluster; `:cluster *` (or `-`,
+/// `all`) shows them all again. Nothing is switched: every cluster's sources keep running.
+pub fn narrow_by_name(state: &mut State, arg: &str) {
+    if matches!(arg, ALL | "-" | "all") {
+        state.narrow_to(None);
+        let names: Vec<&str> = state.clusters.iter().map(|c| c.name.as_str()).collect();
+        let text = format!("showing every cluster: {}", names.join(", "));
+        state.say(super::Level::Info, text);
+        return;
+    }
+    match state.cluster_by_name(arg) {
+        Some(c) => {
+            state.narrow_to(Some(c));
+            state.say(
+                super::Level::Info,
+                format!("showing cluster {arg} only — :cluster * shows every cluster again"),
+            );
+        }
+        None => {
+            let names: Vec<&str> = state.clusters.iter().map(|c| c.name.as_str()).collect();
+            let text = format!(
+                "no cluster {arg} in this view — it has {} (:cluster * shows them all)",
+                names.join(", ")
+            );
+            state.say(super::Level::Error, text);
+        }
+    }
+}
+
+/// The picker's entry that shows every cluster again (as `:cluster *`).
+pub const ALL: &str = "*";
+
+/// `:cluster` alone in a merged view: the picker lists `*` (every cluster) and the view's own
+/// clusters, the cursor on what is shown now; Enter narrows as `:cluster NAME` does. Switching
+/// to a cluster outside the view is a new session (`opsconsole --cluster NAME`).
+pub fn open_narrow_picker(state: &mut State) {
+    let mut clusters = vec![super::ClusterChoice {
+        name: ALL.to_string(),
+        readonly: false,
+        accent: None,
+    }];
+    clusters.extend(state.clusters.iter().map(|c| super::ClusterChoice {
+        name: c.name.clone(),
+        readonly: state.readonly || c.readonly,
+        accent: c.accent.clone(),
+    }));
+    let index = state.narrowed().map_or(0, |c| c.0 as usize + 1);
+    state.popup = Some(super::Popup::PickCluster { clusters, index });
+}
+
 /// `:health`: every cluster's every source, with what is wrong, in one popup.
 pub fn health_popup(state: &mut State) {
     let mut lines = Vec::new();
@@ -198,6 +260,7 @@ pub fn silence_cluster(state: &State, id: &str) -> ClusterId {
         .iter()
         .find(|(_, s)| s.silences.iter().any(|x| x.id == id))
         .map(|(c, _)| *c)
+        .or_else(|| state.merged_checks.created.get(id).copied())
         .unwrap_or(state.cluster_id)
 }
 
@@ -807,5 +870,324 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    fn log(host: &str, msg: &str) -> crate::model::LogLine {
+        crate::model::LogLine {
+            time: Some(t0()),
+            host: host.into(),
+            program: "app".into(),
+            severity: Some(6),
+            message: msg.into(),
+            ..Default::default()
+        }
+    }
+
+    /// The shown log lines as (cluster, host, message).
+    fn log_rows(s: &State) -> Vec<(ClusterId, String, String)> {
+        s.logs
+            .visible_rows()
+            .map(|r| (r.cluster, r.line.host.to_string(), r.line.message.clone()))
+            .collect()
+    }
+
+    /// prod and prod-eu each with a logs source: web-1 logs in both, web-9 in prod-eu only.
+    fn with_logs() -> State {
+        let mut s = merged();
+        s.backends.logs = Some("redis".into());
+        crate::state::set_viewports(
+            &mut s,
+            crate::state::Viewports {
+                members_rows: 10,
+                logs_rows: 10,
+                ..Default::default()
+            },
+        );
+        update(
+            &mut s,
+            Msg::InCluster(
+                PROD,
+                Box::new(Msg::LogLines(vec![log("web-1", "prod says")])),
+            ),
+        );
+        update(
+            &mut s,
+            Msg::InCluster(
+                EU,
+                Box::new(Msg::LogLines(vec![
+                    log("web-1", "eu says"),
+                    log("web-9", "nine says"),
+                ])),
+            ),
+        );
+        s
+    }
+
+    #[test]
+    fn each_clusters_log_lines_carry_their_cluster() {
+        let mut s = with_logs();
+        assert_eq!(
+            log_rows(&s),
+            vec![
+                (PROD, "web-1".into(), "prod says".into()),
+                (EU, "web-1".into(), "eu says".into()),
+                (EU, "web-9".into(), "nine says".into()),
+            ]
+        );
+        // Each cluster's logs source is credited with its own answer.
+        s.health
+            .insert(SourceKind::Logs.of(EU), Health::Failed("down".into()));
+        s.health
+            .insert(SourceKind::Logs.of(PROD), Health::Failed("down".into()));
+        assert!(s.stale_in(EU, SourceKind::Logs).is_some());
+
+        // `cluster:NAME` first keeps that cluster's lines; the regex still applies.
+        let f = crate::state::members::Filter::parse("cluster:prod-eu says").unwrap();
+        s.logs.set_filter(f);
+        let shown: Vec<ClusterId> = log_rows(&s).iter().map(|r| r.0).collect();
+        assert_eq!(shown, vec![EU, EU]);
+        let f = crate::state::members::Filter::parse("cluster:prod").unwrap();
+        s.logs.set_filter(f);
+        assert_eq!(
+            log_rows(&s),
+            vec![(PROD, "web-1".into(), "prod says".into())]
+        );
+        s.logs.set_filter(None);
+
+        // `:cluster prod-eu` narrows the logs too; `:cluster *` shows every cluster's again.
+        crate::state::command_line::run(&mut s, "cluster prod-eu");
+        assert!(log_rows(&s).iter().all(|r| r.0 == EU));
+        // A line arriving from prod meanwhile is kept, not shown.
+        update(
+            &mut s,
+            Msg::InCluster(PROD, Box::new(Msg::LogLines(vec![log("db-1", "later")]))),
+        );
+        assert!(log_rows(&s).iter().all(|r| r.0 == EU));
+        crate::state::command_line::run(&mut s, "cluster *");
+        assert_eq!(log_rows(&s).len(), 4);
+    }
+
+    #[test]
+    fn a_members_log_scope_is_its_clusters() {
+        let mut s = with_logs();
+        // prod-eu's web-1 selected: prod-eu's logs source is told, and only its web-1 lines show
+        // (prod's web-1 is another host).
+        assert!(s.members.select_in(EU, b"/services/web/web-1"));
+        let cmds = update(&mut s, Msg::LogLines(Vec::new()));
+        assert_eq!(log_rows(&s), vec![(EU, "web-1".into(), "eu says".into())]);
+        let scopes: Vec<&Command> = cmds
+            .iter()
+            .filter(|c| {
+                matches!(c, Command::LogsScope(_))
+                    || matches!(c, Command::InCluster(_, i) if matches!(**i, Command::LogsScope(_)))
+            })
+            .collect();
+        let [Command::InCluster(c, inner)] = scopes.as_slice() else {
+            panic!("one scope, to prod-eu: {cmds:?}");
+        };
+        assert_eq!(*c, EU);
+        assert!(
+            matches!(&**inner, Command::LogsScope(Some(names)) if names.contains(&"web-1".to_string()))
+        );
+
+        // Then prod's db-1: prod is told its scope, prod-eu that its scope is over.
+        assert!(s.members.select_in(PROD, b"/services/db/db-1"));
+        let cmds = update(&mut s, Msg::LogLines(Vec::new()));
+        assert!(
+            cmds.contains(&Command::InCluster(EU, Box::new(Command::LogsScope(None)))),
+            "{cmds:?}"
+        );
+        assert!(
+            cmds.iter().any(
+                |c| matches!(c, Command::LogsScope(Some(n)) if n.contains(&"db-1".to_string()))
+            ),
+            "prod (the first cluster) gets its scope unwrapped: {cmds:?}"
+        );
+
+        // Esc: every cluster's source unscoped, every line shown.
+        s.members.clear_selection();
+        let cmds = update(&mut s, Msg::LogLines(Vec::new()));
+        assert!(cmds.contains(&Command::LogsScope(None)), "{cmds:?}");
+        assert!(
+            cmds.contains(&Command::InCluster(EU, Box::new(Command::LogsScope(None)))),
+            "{cmds:?}"
+        );
+        assert_eq!(log_rows(&s).len(), 3);
+    }
+
+    #[test]
+    fn a_members_metrics_come_from_its_clusters_backend() {
+        let mut s = merged();
+        s.backends.metrics = Some("graphite".into());
+        crate::state::set_viewports(
+            &mut s,
+            crate::state::Viewports {
+                members_rows: 10,
+                sparkline_width: 40,
+                ..Default::default()
+            },
+        );
+        // web-9 is prod-eu's only: found there (not looked up in prod), asked of prod-eu.
+        assert!(s.members.select_in(EU, b"/services/web/web-9"));
+        let cmds = update(&mut s, Msg::LogLines(Vec::new()));
+        let asked: Vec<(ClusterId, crate::model::MetricsQuery)> = cmds
+            .iter()
+            .filter_map(|c| match c {
+                Command::InCluster(c, inner) => match &**inner {
+                    Command::MetricsQuery(q) => Some((*c, q.clone())),
+                    _ => None,
+                },
+                Command::MetricsQuery(q) => Some((PROD, q.clone())),
+                _ => None,
+            })
+            .collect();
+        let [(c, q)] = asked.as_slice() else {
+            panic!("{cmds:?}");
+        };
+        assert_eq!(*c, EU);
+        assert_eq!(
+            q.vars
+                .as_ref()
+                .and_then(|v| v.get("instance"))
+                .map(String::as_str),
+            Some("web-9")
+        );
+        assert_eq!(q.label, "web-9@prod-eu");
+
+        // The same key in prod is another query, to prod; prod-eu's late answer is dropped.
+        assert!(s.members.select_in(PROD, b"/services/web/web-1"));
+        let cmds = update(&mut s, Msg::LogLines(Vec::new()));
+        assert!(
+            cmds.iter()
+                .any(|c| matches!(c, Command::MetricsQuery(q) if q.label == "web-1@prod")),
+            "{cmds:?}"
+        );
+        let late = crate::model::MetricsResult {
+            query: q.clone(),
+            series: Vec::new(),
+        };
+        update(
+            &mut s,
+            Msg::InCluster(
+                EU,
+                Box::new(Msg::Metrics {
+                    result: late,
+                    at: t0(),
+                }),
+            ),
+        );
+        assert!(s.metrics.result.is_none(), "an answer for another member");
+    }
+
+    #[test]
+    fn the_cluster_picker_narrows_within_the_view() {
+        let mut s = merged();
+        let cmds = crate::state::command_line::run(&mut s, "cluster");
+        assert!(cmds.is_empty(), "nothing to load: {cmds:?}");
+        let Some(Popup::PickCluster { clusters, index }) = &s.popup else {
+            panic!("{:?}", s.popup);
+        };
+        let names: Vec<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, vec![ALL, "prod", "prod-eu"]);
+        assert_eq!(*index, 0, "every cluster shown now");
+        handle_action(&mut s, Action::Down);
+        handle_action(&mut s, Action::Down);
+        let cmds = handle_action(&mut s, Action::Select);
+        assert!(
+            !cmds.iter().any(|c| matches!(c, Command::SwitchCluster(_))),
+            "{cmds:?}"
+        );
+        assert_eq!(s.narrowed(), Some(EU));
+        assert!(rows(&s).iter().all(|(c, _)| *c == EU));
+        // Open again: the cursor on prod-eu; `*` shows every cluster again.
+        crate::state::command_line::run(&mut s, "cluster");
+        let Some(Popup::PickCluster { index, .. }) = &s.popup else {
+            panic!("{:?}", s.popup);
+        };
+        assert_eq!(*index, 2);
+        handle_action(&mut s, Action::Top);
+        handle_action(&mut s, Action::Select);
+        assert_eq!(s.narrowed(), None);
+        assert_eq!(s.members.visible_len(), 4);
+    }
+
+    #[test]
+    fn a_silence_removed_before_the_next_poll_goes_to_its_cluster() {
+        let mut s = with_checks();
+        let cmds = silence(&mut s, "web-9");
+        let gated = cmds
+            .iter()
+            .find_map(|c| match c {
+                Command::Gated(g) => Some(g.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{cmds:?}"));
+        let Mutation::Silence(request) = gated.mutation.clone() else {
+            panic!("{gated:?}");
+        };
+        let silence = crate::model::Silence::requested(
+            "sil-9".into(),
+            &request,
+            crate::model::SilenceTarget::Matchers(Vec::new()),
+            t0(),
+        );
+        update(
+            &mut s,
+            Msg::InCluster(
+                EU,
+                Box::new(Msg::SilenceDone {
+                    outcome: crate::model::SilenceOutcome::Created {
+                        silence: Box::new(silence),
+                        request,
+                    },
+                    audit_id: gated.attempt.id.clone(),
+                }),
+            ),
+        );
+        // No poll listed it yet: still prod-eu's.
+        assert_eq!(silence_cluster(&s, "sil-9"), EU);
+        assert_eq!(silence_cluster_name(&s, "sil-9"), "prod-eu");
+        assert_eq!(silence_cluster(&s, "unknown"), PROD);
+    }
+
+    #[test]
+    fn flaps_are_counted_per_cluster() {
+        use crate::state::pane::PaneState;
+        let mut s = merged();
+        // prod-eu's web-1 leaves and comes back three times; prod's web-1 stays.
+        for i in 0..3 {
+            let events = vec![
+                KvEvent::Delete {
+                    key: b"/services/web/web-1".to_vec(),
+                    mod_revision: 30 + 2 * i,
+                },
+                KvEvent::Put(kv("/services/web/web-1", 31 + 2 * i, 0x10)),
+            ];
+            update(
+                &mut s,
+                Msg::InCluster(EU, Box::new(Msg::MembersEvents { events, at: t0() })),
+            );
+        }
+        assert_eq!(
+            s.churn.flapping_in(EU, b"/services/web/web-1", t0()),
+            Some(3)
+        );
+        assert_eq!(
+            s.churn.flapping_in(PROD, b"/services/web/web-1", t0()),
+            None
+        );
+        let events: Vec<(ClusterId, String)> = s
+            .churn
+            .events
+            .iter()
+            .map(|e| (e.cluster, e.change.label()))
+            .collect();
+        assert!(events.iter().all(|(c, _)| *c == EU), "{events:?}");
+        // Sorted by flaps: prod-eu's web-1 first, prod's (steady) not with it.
+        s.members.sort_by("flaps").expect("flaps is a sort column");
+        assert_eq!(
+            rows(&s).first(),
+            Some(&(EU, "/services/web/web-1".to_string()))
+        );
     }
 }

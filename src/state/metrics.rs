@@ -63,7 +63,16 @@ impl MetricsPane {
 
 /// Placeholder values for the member: instance, role, addr, host and top-level value fields.
 pub fn member_vars(state: &State, key: &[u8]) -> Option<BTreeMap<String, String>> {
-    let m = state.members.get(key)?;
+    member_vars_in(state, state.cluster_id, key)
+}
+
+/// [`member_vars`] of cluster `c`'s member at `key` (a merged view has the same key in several).
+pub fn member_vars_in(
+    state: &State,
+    c: crate::model::ClusterId,
+    key: &[u8],
+) -> Option<BTreeMap<String, String>> {
+    let m = state.members.get_in(c, key)?;
     let mut vars = BTreeMap::new();
     if let Ok(serde_json::Value::Object(map)) =
         serde_json::from_slice::<serde_json::Value>(&m.value)
@@ -100,11 +109,25 @@ pub fn interest(state: &mut State) -> Option<Command> {
     if state.metrics.width == 0 {
         return None; // no layout yet
     }
-    let scoped = match &state.scope {
-        super::Scope::Member { key, .. } => member_vars(state, key),
-        _ => None,
+    // The scoped member's series come from its own cluster's metrics backend.
+    let (cluster, scoped) = match &state.scope {
+        super::Scope::Member { key, cluster } => {
+            let c = state.cluster_by_name(cluster).unwrap_or(state.cluster_id);
+            (c, member_vars_in(state, c, key))
+        }
+        _ => (state.cluster_id, None),
     };
     let (label, vars) = match scoped {
+        // A merged view names the cluster too: the same instance in another cluster is another
+        // query (and an answer from the other one is not this one's).
+        Some(vars) if state.merged() => (
+            format!(
+                "{}@{}",
+                vars.get("instance").cloned().unwrap_or_default(),
+                state.cluster_name(cluster)
+            ),
+            Some(vars),
+        ),
         Some(vars) => (
             vars.get("instance").cloned().unwrap_or_default(),
             Some(vars),
@@ -122,7 +145,10 @@ pub fn interest(state: &mut State) -> Option<Command> {
         return None;
     }
     state.metrics.sent = Some(q.clone());
-    Some(Command::MetricsQuery(q))
+    Some(super::members::in_cluster(
+        cluster,
+        Command::MetricsQuery(q),
+    ))
 }
 
 impl PaneState for MetricsPane {

@@ -8,6 +8,7 @@ pub mod ack;
 pub mod audit_trail;
 pub mod checks;
 pub mod checks_at;
+mod chunked;
 pub mod churn;
 mod command_line;
 pub mod confirm_guard;
@@ -24,6 +25,7 @@ pub mod links;
 pub mod log_names;
 pub mod log_records;
 pub mod logs;
+mod member_store;
 pub mod members;
 pub mod merged;
 pub mod metrics;
@@ -34,6 +36,7 @@ pub mod pointer;
 pub mod popup;
 pub mod resolved;
 pub mod run;
+mod runs;
 pub mod silence_form;
 pub mod time_cursor;
 pub mod undo;
@@ -534,16 +537,37 @@ pub fn sync_scope(state: &mut State) -> Vec<Command> {
     }
     state.scope = wanted;
     let scope = state.entity_scope();
-    state.logs.set_scope(scope.clone());
     let scope_cluster = match &state.scope {
         Scope::Member { cluster, .. } if state.merged() => state.cluster_by_name(cluster),
         _ => None,
     };
+    let was = state.logs.scope_cluster;
+    state.logs.set_scope_cluster(scope_cluster);
+    state.logs.set_scope(scope.clone());
     state.checks.set_scope_cluster(scope_cluster);
     state.checks.set_scope(scope);
-    vec![Command::LogsScope(
-        state.logs.scope.as_ref().map(|s| s.names.clone()),
-    )]
+    let names = state.logs.scope.as_ref().map(|s| s.names.clone());
+    if !state.merged() {
+        return vec![Command::LogsScope(names)];
+    }
+    // A merged view: the member's own cluster's logs source is told the scope (Elasticsearch
+    // and Loki filter server-side); the cluster scoped before, if another, is told it is over.
+    let mut out = Vec::new();
+    if let (Some(w), Some(_)) = (was, scope_cluster.filter(|c| Some(*c) != was)) {
+        out.push(members::in_cluster(w, Command::LogsScope(None)));
+    }
+    match scope_cluster {
+        Some(c) => out.push(members::in_cluster(c, Command::LogsScope(names))),
+        // No member's cluster (the whole view, or a group): every cluster's source.
+        None => out.extend(
+            state
+                .cluster_ids()
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|c| members::in_cluster(c, Command::LogsScope(names.clone()))),
+        ),
+    }
+    out
 }
 
 /// The audit log cannot be written (found at start, or by a failed write): say so on the status

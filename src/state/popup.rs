@@ -401,6 +401,11 @@ pub fn act(state: &mut State, popup: Popup, action: Action, key: Option<&str>) -
                 Action::Select | Action::Detail | Action::Confirm => {
                     state.popup = None;
                     return match clusters.get(index) {
+                        Some(c) if state.merged() => {
+                            // A merged view's picker narrows, as `:cluster NAME` there does.
+                            super::merged::narrow_by_name(state, &c.name);
+                            Vec::new()
+                        }
                         Some(c) if c.name == state.cluster => {
                             state.say(Level::Info, format!("already on cluster {}", c.name));
                             Vec::new()

@@ -101,13 +101,21 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, popup: &Popup) {
         }
         Popup::PickLabels(p) => label_picker(frame, area, ctx, p),
         Popup::PickCluster { clusters, index } => {
+            // A merged view's picker narrows within the view (as `:cluster NAME` there does).
+            let merged = ctx.state.merged();
+            let heading = if merged {
+                "Show only (Enter), * for every cluster, Esc cancels"
+            } else {
+                "Switch to (Enter), Esc cancels"
+            };
             let mut lines = vec![
-                Line::from(Span::styled(
-                    "Switch to (Enter), Esc cancels",
-                    ctx.theme.style(StyleName::Title),
-                )),
+                Line::from(Span::styled(heading, ctx.theme.style(StyleName::Title))),
                 Line::default(),
             ];
+            let shown = ctx
+                .state
+                .narrowed()
+                .map_or(crate::state::merged::ALL, |c| ctx.state.cluster_name(c));
             for (i, c) in clusters.iter().enumerate() {
                 let style = if i == *index {
                     ctx.theme.style(StyleName::Selected)
@@ -115,7 +123,10 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx, popup: &Popup) {
                     ctx.theme.style(StyleName::Text)
                 };
                 let mut marks = Vec::new();
-                if c.name == ctx.state.cluster {
+                if merged && c.name == crate::state::merged::ALL {
+                    marks.push("every cluster".to_string());
+                }
+                if (merged && c.name == shown) || (!merged && c.name == ctx.state.cluster) {
                     marks.push("current".to_string());
                 }
                 if c.readonly {

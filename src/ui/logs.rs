@@ -28,6 +28,9 @@ const MIN_PROGRAM: usize = 4;
 const MAX_PROGRAM: usize = 16;
 /// `HH:MM:SS`.
 const TIME_WIDTH: usize = 8;
+/// Widest a merged view's CLUSTER column grows, and what it shrinks to before the message does.
+const MAX_CLUSTER: usize = 12;
+const MIN_CLUSTER: usize = 4;
 
 fn severity_style(ctx: &Ctx, sev: Option<u8>) -> Style {
     ctx.theme.severity(match sev {
@@ -58,6 +61,8 @@ fn severity_name(sev: Option<u8>) -> &'static str {
 /// How the columns share the pane's width, from the rows on screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Columns {
+    /// A merged view's CLUSTER column (after the time); 0: none.
+    pub cluster: usize,
     pub host: usize,
     /// 0: hidden.
     pub program: usize,
@@ -77,13 +82,25 @@ impl Columns {
         } else {
             0
         };
-        TIME_WIDTH + 1 + self.host + 1 + program + self.severity + 1
+        let cluster = if self.cluster > 0 {
+            self.cluster + 1
+        } else {
+            0
+        };
+        TIME_WIDTH + 1 + cluster + self.host + 1 + program + self.severity + 1
     }
 }
 
 /// TIME and HOST whole (a host wider than half the pane is the only cut); PROGRAM at its
-/// content's width, then shrunk, then hidden; SEVERITY whole, then a glyph; the message the rest.
-pub fn columns<'a>(width: usize, rows: impl Iterator<Item = &'a LogLine> + Clone) -> Columns {
+/// content's width, then shrunk, then hidden; SEVERITY whole, then a glyph; a merged view's
+/// CLUSTER (`cluster` wide, 0 for none) shrinks last; the message the rest.
+pub fn columns<'a>(
+    width: usize,
+    cluster: usize,
+    rows: impl Iterator<Item = &'a LogLine> + Clone,
+) -> Columns {
+    let cluster = cluster.min(MAX_CLUSTER);
+    let cluster_w = |w: usize| if w > 0 { w + 1 } else { 0 };
     let host = rows
         .clone()
         .map(|l| l.host.width().max(1))
@@ -100,12 +117,13 @@ pub fn columns<'a>(width: usize, rows: impl Iterator<Item = &'a LogLine> + Clone
         .map(|l| severity_name(l.severity).width())
         .max()
         .unwrap_or(1);
-    let fixed = TIME_WIDTH + 1 + host + 1;
+    let fixed = TIME_WIDTH + 1 + cluster_w(cluster) + host + 1;
     let rest = |program: usize, severity: usize| {
         let program = if program > 0 { program + 1 } else { 0 };
         width.saturating_sub(fixed + program + severity + 1)
     };
     let mut c = Columns {
+        cluster,
         host,
         program,
         severity,
@@ -128,6 +146,12 @@ pub fn columns<'a>(width: usize, rows: impl Iterator<Item = &'a LogLine> + Clone
         c.glyph = true;
     }
     c.message = rest(c.program, c.severity).max(1);
+    if c.message < MIN_MESSAGE && cluster > MIN_CLUSTER {
+        // The cluster's name gives way (cut with `…`) before the message does.
+        let give = (MIN_MESSAGE - c.message).min(cluster - MIN_CLUSTER);
+        c.cluster -= give;
+        c.message += give;
+    }
     c
 }
 
@@ -184,17 +208,25 @@ fn message_spans<'a>(ctx: &Ctx, msg: &'a str, skip: usize, width: Option<usize>)
 }
 
 /// The columns before the message.
-fn prefix_spans<'a>(ctx: &Ctx, l: &'a LogLine, c: &Columns, marked: bool) -> Vec<Span<'a>> {
+fn prefix_spans<'a>(ctx: &Ctx, r: &Row<'a>, c: &Columns) -> Vec<Span<'a>> {
+    let l = r.line;
     let time = match l.time {
         Some(t) => ctx.state.zone.clock(t, "%H:%M:%S"),
         None => "--:--:--".into(),
     };
     let mut spans = vec![Span::styled(time, muted(ctx))];
-    spans.push(if marked {
+    spans.push(if r.marked {
         Span::styled("•", ctx.theme.style(StyleName::Highlight))
     } else {
         Span::raw(" ")
     });
+    if c.cluster > 0 {
+        // A merged view: the cluster whose logs source sent the line, in its accent.
+        spans.push(Span::styled(
+            format!("{} ", pad(ctx.state.cluster_name(r.cluster), c.cluster)),
+            ctx.theme.cluster(r.cluster),
+        ));
+    }
     spans.push(Span::raw(pad(&l.host, c.host)));
     spans.push(Span::raw(" "));
     if c.program > 0 {
@@ -299,7 +331,7 @@ fn rows_of<'a>(ctx: &Ctx, r: &Row<'a>, c: &Columns, focused: bool) -> Vec<Line<'
             .collect();
         for (i, piece) in pieces.into_iter().enumerate() {
             let mut spans = if i == 0 {
-                prefix_spans(ctx, l, c, r.marked)
+                prefix_spans(ctx, r, c)
             } else {
                 vec![Span::raw(" ".repeat(c.prefix()))]
             };
@@ -307,7 +339,7 @@ fn rows_of<'a>(ctx: &Ctx, r: &Row<'a>, c: &Columns, focused: bool) -> Vec<Line<'
             out.push(Line::from(spans));
         }
     } else {
-        let mut spans = prefix_spans(ctx, l, c, r.marked);
+        let mut spans = prefix_spans(ctx, r, c);
         spans.extend(owned_spans(message_spans(
             ctx,
             &message,
@@ -352,6 +384,18 @@ fn rows_of<'a>(ctx: &Ctx, r: &Row<'a>, c: &Columns, focused: bool) -> Vec<Line<'
         }
     }
     out
+}
+
+/// A merged view's CLUSTER column: as wide as the names on screen (at least `MIN_CLUSTER`);
+/// none for a single cluster.
+fn cluster_width<'a>(st: &crate::state::State, rows: impl Iterator<Item = Row<'a>>) -> usize {
+    if !st.merged() {
+        return 0;
+    }
+    rows.map(|r| st.cluster_name(r.cluster).width())
+        .max()
+        .unwrap_or(0)
+        .max(MIN_CLUSTER)
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
@@ -430,8 +474,10 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     if logs.hscroll > 0 && !logs.wrap {
         title.push(Span::styled(format!("→{} ", logs.hscroll), muted(ctx)));
     }
+    let cluster_w = cluster_width(st, logs.visible_rows());
     let cols = columns(
         (area.width as usize).saturating_sub(2),
+        cluster_w,
         logs.visible_rows()
             .map(|r| r.line)
             .collect::<Vec<_>>()
@@ -462,7 +508,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         );
         return;
     }
-    let problem = match st.health_of(SourceKind::Logs) {
+    let said = |h: Option<&Health>| match h {
         Some(Health::Retrying { at, attempt, error }) => Some(format!(
             "{} — retry #{attempt} in {}",
             fit(error, 300),
@@ -470,6 +516,19 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         )),
         Some(Health::Failed(e)) => Some(format!("logs source failed: {e}")),
         _ => None,
+    };
+    // A merged view: each cluster's logs source apart, the ones in trouble named by their cluster.
+    let problem = if st.merged() {
+        let each: Vec<String> = st
+            .cluster_ids()
+            .filter_map(|c| {
+                said(st.health_in(c, SourceKind::Logs))
+                    .map(|p| format!("{}: {p}", st.cluster_name(c)))
+            })
+            .collect();
+        (!each.is_empty()).then(|| each.join(" · "))
+    } else {
+        said(st.health_of(SourceKind::Logs))
     };
     if let Some(p) = problem {
         frame.render_widget(
@@ -504,7 +563,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     // The lines on screen are the reducer's (`Logs::fit`, from the layout's rows).
     let focused = st.focus == Pane::Logs;
     let rows: Vec<Row> = logs.visible_rows().collect();
-    let cols = columns(inner.width as usize, rows.iter().map(|r| r.line));
+    let cols = columns(inner.width as usize, cluster_w, rows.iter().map(|r| r.line));
     let entries: Vec<Vec<Line>> = rows
         .iter()
         .map(|r| rows_of(ctx, r, &cols, focused))

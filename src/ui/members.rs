@@ -74,7 +74,7 @@ fn cells(ctx: &Ctx, mem: &Member, scoped: bool) -> Cells {
         .badge_in(mem.cluster, &[mem.instance(), host])
         .map(|b| (badge_text(b), ctx.theme.severity(b.worst)));
     // A member that keeps leaving and coming back says so beside its checks.
-    let badge = match (checks, st.churn.flapping(&mem.key, st.now)) {
+    let badge = match (checks, st.churn.flapping_in(mem.cluster, &mem.key, st.now)) {
         (c, None) => c,
         (None, Some(n)) => Some((
             format!("flapping ×{n}"),

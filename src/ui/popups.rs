@@ -147,7 +147,7 @@ fn help(frame: &mut Frame, area: Rect, ctx: &Ctx, scroll: usize) {
     }
     lines.push(Line::default());
     for l in wrap_words(
-        "Commands: :q quit · :cluster [NAME|-] switch (alone: list; in a merged view NAME narrows, * shows all) · :health every source · :help · Filters: cluster:NAME first keeps one cluster",
+        "Commands: :q quit · :cluster [NAME|-] switch (alone: list; in a merged view NAME and the list narrow, * shows all) · :health every source · :help · Filters: cluster:NAME first keeps one cluster",
         inner_w,
     ) {
         lines.push(Line::from(Span::styled(l, muted(ctx))));
@@ -307,10 +307,19 @@ fn churn(frame: &mut Frame, area: Rect, ctx: &Ctx, scroll: usize) {
     let replaced = count(&|ch| matches!(ch, Change::Replaced { .. }));
     let mut flapping: Vec<(usize, String)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
+    // A merged view names each member's cluster: the same key in two clusters is two members.
+    let named = |e: &crate::state::churn::Event| {
+        let key = crate::model::text::escape_bytes(&e.key);
+        if st.merged() {
+            format!("{} {key}", st.cluster_name(e.cluster))
+        } else {
+            key.into_owned()
+        }
+    };
     for e in c.events.iter().rev() {
-        if seen.insert(e.key.clone()) {
-            if let Some(n) = c.flapping(&e.key, st.now) {
-                flapping.push((n, crate::model::text::escape_bytes(&e.key).into_owned()));
+        if seen.insert((e.cluster, e.key.clone())) {
+            if let Some(n) = c.flapping_in(e.cluster, &e.key, st.now) {
+                flapping.push((n, named(e)));
             }
         }
     }
@@ -364,7 +373,7 @@ fn churn(frame: &mut Frame, area: Rect, ctx: &Ctx, scroll: usize) {
             // The time of day, as the logs pane shows it (the title says the zone is the
             // console's): the timeline spans one session.
             Span::styled(format!("{}  ", st.zone.clock(e.at, "%H:%M:%S")), muted),
-            Span::raw(format!("{:<32} ", crate::model::text::escape_bytes(&e.key))),
+            Span::raw(format!("{:<32} ", named(e))),
             Span::styled(e.change.label(), style),
         ]));
     }

@@ -3,6 +3,9 @@
 //! deregister in the merged view deleting from the right etcd only, a read-only cluster refusing
 //! there and not elsewhere, one etcd killed leaving the others live and updating.
 //!
+//! The logs of each cluster's own Redis in the one pane, each line with its cluster; a member's
+//! scope and `:cluster` (the picker too) narrowing the logs to one cluster.
+//!
 //! Also elsewhere: the reducer's side (identities, routing, typed confirmation, filters,
 //! narrowing) in `state::merged`'s unit tests.
 
@@ -450,4 +453,129 @@ fn a_silence_in_a_merged_view_goes_to_its_checks_own_alertmanager() {
         || format!("{:?}", t.audit_lines()),
     );
     assert_eq!(line["cluster"], "prod-eu", "{line}");
+}
+
+/// The logs pane's lines as (cluster, host, message) words: the right half of the bottom rows,
+/// time first, then the CLUSTER column a merged view adds.
+fn log_rows(screen: &str) -> Vec<(String, String, String)> {
+    let lines: Vec<&str> = screen.lines().collect();
+    let top = lines.len() * 55 / 100;
+    lines[top..]
+        .iter()
+        .map(|l| l.chars().skip(80).collect::<String>())
+        .filter_map(|l| {
+            let words: Vec<&str> = l.trim_matches('│').split_whitespace().collect();
+            // HH:MM:SS, then cluster, host, program, severity, message.
+            let time = words.first()?;
+            if time.len() != 8 || time.matches(':').count() != 2 {
+                return None;
+            }
+            Some((
+                words.get(1)?.to_string(),
+                words.get(2)?.to_string(),
+                words.get(5..)?.join(" "),
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn a_merged_views_logs_say_their_cluster_and_follow_the_members_cluster() {
+    use common::log_servers::Redis;
+    let prod = Etcd::start();
+    let eu = Etcd::start();
+    let prod_logs = Redis::start();
+    let eu_logs = Redis::start();
+    // web-1 in both clusters: its lines in each cluster's Redis are two hosts' lines.
+    prod.ctl(&[
+        "put",
+        "/services/web/web-1",
+        r#"{"addr":"10.0.0.1","port":80}"#,
+    ]);
+    eu.ctl(&[
+        "put",
+        "/services/web/web-1",
+        r#"{"addr":"10.1.0.1","port":80}"#,
+    ]);
+    let logs = |r: &Redis| {
+        format!(
+            "logs = {{ kind = \"redis\", url = \"{}\", channel = \"syslog\" }}",
+            r.url()
+        )
+    };
+    let (_dir, path) = config(&[
+        ("prod", &prod, &logs(&prod_logs)),
+        ("prod-eu", &eu, &logs(&eu_logs)),
+        ("staging", &eu, ""),
+    ]);
+    let t = start(&[
+        "--cluster",
+        "prod,prod-eu",
+        "--config",
+        path.to_str().expect("utf-8 path"),
+    ]);
+    // Pub/Sub keeps nothing for later: each line goes once its cluster's source listens.
+    for r in [&prod_logs, &eu_logs] {
+        wait_until_or(
+            "each cluster's logs source subscribed",
+            SOON,
+            || r.subscribers("syslog") > 0,
+            || t.screen(),
+        );
+    }
+    let publish = |r: &Redis, message: &str| {
+        let line = serde_json::json!({
+            "timestamp": chrono::Utc::now().to_rfc3339(),
+            "host": "web-1",
+            "program": "nginx",
+            "severity": "err",
+            "message": message,
+        })
+        .to_string();
+        r.cmd(&[b"PUBLISH", b"syslog", line.as_bytes()]);
+    };
+    publish(&prod_logs, "prod upstream timed out");
+    publish(&eu_logs, "eu connect failed");
+    let has = |s: &str, cluster: &str, message: &str| {
+        log_rows(s)
+            .iter()
+            .any(|(c, h, m)| c == cluster && h == "web-1" && m == message)
+    };
+    t.wait_screen("each cluster's line with its cluster", SOON, |s| {
+        has(s, "prod", "prod upstream timed out") && has(s, "prod-eu", "eu connect failed")
+    });
+
+    // prod-eu's web-1 selected: its own cluster's lines only (prod's web-1 is another host).
+    select(&t, "prod-eu", "web-1");
+    t.wait_screen("only prod-eu's web-1 lines", SOON, |s| {
+        has(s, "prod-eu", "eu connect failed") && !has(s, "prod", "prod upstream timed out")
+    });
+    // prod's: the other way round.
+    select(&t, "prod", "web-1");
+    t.wait_screen("only prod's web-1 lines", SOON, |s| {
+        !has(s, "prod-eu", "eu connect failed") && has(s, "prod", "prod upstream timed out")
+    });
+    t.send(&["Escape"]);
+    t.wait_screen("every cluster's lines again", SOON, |s| {
+        has(s, "prod-eu", "eu connect failed") && has(s, "prod", "prod upstream timed out")
+    });
+
+    // The picker (`:cluster` alone) narrows within the view: prod-eu, then `*` for all.
+    common::e2e::command(&t, "cluster");
+    t.wait_text("Show only (Enter)");
+    t.send(&["j"]);
+    t.send(&["j"]);
+    t.send(&["Enter"]);
+    let s = t.wait_screen("narrowed to prod-eu", SOON, |s| {
+        has(s, "prod-eu", "eu connect failed") && !has(s, "prod", "prod upstream timed out")
+    });
+    assert!(row_in(&s, "prod", "web-1").is_none(), "{s}");
+    assert!(row_in(&s, "prod-eu", "web-1").is_some(), "{s}");
+    common::e2e::command(&t, "cluster");
+    t.wait_text("Show only (Enter)");
+    t.send(&["g"]);
+    t.send(&["Enter"]);
+    t.wait_screen("every cluster again", SOON, |s| {
+        has(s, "prod", "prod upstream timed out") && row_in(s, "prod", "web-1").is_some()
+    });
 }

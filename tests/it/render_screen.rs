@@ -862,6 +862,33 @@ fn merged_state() -> State {
             },
         ),
     );
+    // Each cluster's logs source: a web-1 in each, their lines told apart by the CLUSTER column.
+    s.backends.logs = Some("redis".into());
+    let line = |at: i64, host: &str, message: &str| opsconsole::model::LogLine {
+        time: Some(now() - Duration::seconds(at)),
+        host: host.into(),
+        program: "nginx".into(),
+        severity: Some(3),
+        message: message.into(),
+        ..Default::default()
+    };
+    for c in [p, e] {
+        update(&mut s, Msg::Health(SourceKind::Logs.of(c), Health::Live));
+    }
+    update(
+        &mut s,
+        wrap(
+            p,
+            Msg::LogLines(vec![line(30, "web-1", "upstream timed out")]),
+        ),
+    );
+    update(
+        &mut s,
+        wrap(
+            e,
+            Msg::LogLines(vec![line(20, "web-1", "connect() failed (111)")]),
+        ),
+    );
     s
 }
 
@@ -894,6 +921,41 @@ fn merged_view() {
         status.contains("prod ●") && status.contains("prod-eu ◍ retry 4s"),
         "{status}"
     );
+    // The logs pane's CLUSTER column, each line's cluster in its accent.
+    let y = row_of(buf, "connect() failed");
+    let x = col_of(buf, y, "prod-eu");
+    assert_eq!(buf[(x, y)].fg, Color::Blue, "{}", line(buf, y));
+    let y = row_of(buf, "upstream timed out");
+    let x = col_of(buf, y, "prod");
+    assert_eq!(buf[(x, y)].fg, Color::Red, "{}", line(buf, y));
+}
+
+#[test]
+fn merged_logs_pane_names_the_cluster_whose_source_is_down() {
+    let mut s = merged_state();
+    update(
+        &mut s,
+        Msg::Health(
+            SourceKind::Logs.of(ClusterId(1)),
+            Health::Retrying {
+                at: now() + Duration::seconds(8),
+                attempt: 2,
+                error: "redis: connection refused".into(),
+            },
+        ),
+    );
+    let backend = draw(&mut s, &merged_theme());
+    let buf = backend.buffer();
+    let y = row_of(buf, "redis: connection refused");
+    let text = line(buf, y);
+    assert!(
+        text.contains("prod-eu: redis: connection refused — retry #2 in 8s"),
+        "{text}"
+    );
+    // prod's source is live: not named; both clusters' lines still shown.
+    assert!(!text.contains("prod: "), "{text}");
+    row_of(buf, "upstream timed out");
+    row_of(buf, "connect() failed");
 }
 
 #[test]

@@ -1172,3 +1172,77 @@ async fn stall_logs_redis_pubsub_and_list() {
         redis.cmd(&[b"DEL", b"logs"]);
     }
 }
+
+/// Sensu Core (the contract server of `common::sensu` serving `/results`, `/events`,
+/// `/silenced`) behind the stall server, driven through one stall in `stall_mode`: the checks pane
+/// must give up within `timeout_secs = 1` (+ margin), keep its rows under `STALE`, and be live
+/// again by itself with the check added meanwhile.
+async fn sensu_core_stall(name: &str, stall_mode: StallMode) -> String {
+    use common::sensu::fake::Server;
+    use common::sensu::{core_check, core_handle, now, profile, CoreFake};
+    let result = |client: &str, check: &str, status: i64| serde_json::json!({"client": client, "check": core_check(check, status, serde_json::json!([0, status]), now())});
+    let fake = Arc::new(Mutex::new(CoreFake {
+        results: vec![result("web-1", "check_http", 2)],
+        events: Vec::new(),
+        silenced: Vec::new(),
+    }));
+    let f = fake.clone();
+    let sensu = Server::start(move |req| {
+        core_handle(&mut f.lock().unwrap_or_else(|e| e.into_inner()), req)
+    })
+    .await;
+    let port: u16 = sensu
+        .url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("the contract server's port");
+    let stall = StallServer::start(StallMode::Forward(port)).await;
+    let p = profile(
+        "sensu-core",
+        &stall.url("http"),
+        ", interval_secs = 1, timeout_secs = 1",
+    );
+    let (tx, rx) = mpsc::channel(256);
+    let (ctx, crx) = mpsc::channel(16);
+    let task = tokio::spawn(ChecksSource::new(p, tx, crx).run());
+    let mut pane = Pane::new(SourceKind::Checks.of(ClusterId(0)), rx, task);
+    pane.cmds = Some(ctx);
+    let (_, _, error) = stall_and_recover(
+        name,
+        SourceKind::Checks,
+        Duration::from_secs(1),
+        &stall,
+        stall_mode,
+        StallMode::Forward(port),
+        &mut pane,
+        checks_fingerprint,
+        &|| {
+            let mut f = fake.lock().unwrap_or_else(|e| e.into_inner());
+            f.results.push(result("db-1", "check_disk", 1));
+        },
+    )
+    .await;
+    // Ground truth: the rows are the two results the server serves now.
+    let shown = checks_fingerprint(&pane.state).expect("rows");
+    assert!(
+        shown.contains("web-1/check_http=2") && shown.contains("db-1/check_disk=1"),
+        "{name}: {shown}"
+    );
+    assert_eq!(pane.state.checks.results.len(), 2, "{name}: {shown}");
+    error
+}
+
+/// Sensu Core: the API sends `200 OK` and its headers, then never the body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stall_body_checks_sensu_core() {
+    let error = sensu_core_stall("checks/sensu-core body stall", StallMode::StallBody).await;
+    assert!(error.contains("no answer within 1 s"), "{error}");
+}
+
+/// Sensu Core: the API accepts the connection and never reads or answers a byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stall_accept_checks_sensu_core() {
+    let error = sensu_core_stall("checks/sensu-core accept stall", StallMode::Hold).await;
+    assert!(error.contains("no answer within 1 s"), "{error}");
+}

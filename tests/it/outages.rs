@@ -1269,7 +1269,10 @@ async fn black_hole_logs_redis_pubsub_and_list() {
 /// List mode, a line pushed as the path goes silent (before the console can notice): the BRPOP
 /// already waiting at Redis pops it, and its answer is held in the hole and dropped with the
 /// connection. Redis no longer has it and the console never shows it. With a busy list the
-/// RPOP of up to a batch that follows each BRPOP is lost the same way.
+/// RPOP of up to a batch that follows each BRPOP is lost the same way, and so is a line popped
+/// by a BRPOP that was on its way when the path went silent: held in the hole, it reaches Redis
+/// after the heal (as TCP retransmits it), for a client that has given up (seen once in a full
+/// `outages` run: `during` lost, before the main test timed its hole after a BRPOP's arrival).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "lost: BRPOP/RPOP remove lines before the console has them; a line popped just as the path went silent is gone (needs BLMOVE into a list of the console's own, dropped after the lines arrive)"]
 async fn black_hole_loses_no_line_popped_in_flight_from_a_list() {
@@ -1327,6 +1330,18 @@ async fn black_hole_redis(
     })
     .await;
 
+    if mode == "list" {
+        // The hole opens just after a BRPOP reached Redis (it blocks there 1 s), not while one
+        // is on its way: a request held in the hole would reach Redis after the console gave up
+        // on it and pop a line for nobody (see the ignored test below).
+        let n = redis.calls("brpop");
+        wait_until_async(
+            "a fresh BRPOP from the console at Redis",
+            Duration::from_secs(10),
+            || async { redis.calls("brpop") > n },
+        )
+        .await;
+    }
     let mark = pane.healths.len();
     let hole = Instant::now();
     stall.black_hole(true);

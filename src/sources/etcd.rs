@@ -10,12 +10,13 @@ use etcd_client::{
     KeyValue, LeaseTimeToLiveOptions, PutOptions, TlsOptions, Txn, TxnOp, TxnOpResponse,
     WatchOptions, WatchResponse,
 };
-use futures::FutureExt;
+use futures::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use super::backoff::Backoff;
 pub use super::etcd_at::{read_members_at, Bounds};
+use super::quorum::{Quorum, Timing, Verdict};
 use crate::config::EtcdProfile;
 use crate::model::{
     default_order, ClusterId, Command, DeregisterOutcome, Health, KvEntry, KvEvent, LeaseKeys,
@@ -76,6 +77,9 @@ pub struct EtcdSource {
     now: crate::model::revclock::Now,
     /// The time cursor's range read in flight: a newer one aborts it (newest wins).
     members_at: Option<AbortOnDrop>,
+    /// The endpoint of a session given up because its member could not confirm a quorum: the
+    /// next connect tries it last.
+    no_quorum_on: Option<String>,
 }
 
 /// Who answered a request: every etcd response header names its cluster and member.
@@ -91,6 +95,14 @@ pub struct Answerer {
 struct KnownCluster {
     cluster_id: u64,
     members: Vec<u64>,
+}
+
+/// What the session last told the console about its health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shown {
+    Nothing,
+    Live,
+    NoQuorum,
 }
 
 enum SessionEnd {
@@ -119,6 +131,7 @@ impl EtcdSource {
             clock: None,
             now: Default::default(),
             members_at: None,
+            no_quorum_on: None,
         }
     }
 
@@ -274,7 +287,9 @@ impl EtcdSource {
             return Ok(SessionEnd::Closed);
         }
         let connecting = std::time::Instant::now();
-        let (mut client, answerer) = connect_answered(&self.profile).await?;
+        let last = self.no_quorum_on.take();
+        let (mut client, answerer, endpoint) =
+            connect_trying_last(&self.profile, last.as_deref()).await?;
         let connected = connecting.elapsed();
         self.open_clock(answerer.cluster_id);
         if let Some(reason) = self.check_identity(&mut client, answerer).await {
@@ -367,7 +382,13 @@ impl EtcdSource {
             self.leases.subscribe(),
             self.tx.clone(),
         )));
-        let mut live = false;
+        // `Live` needs the watch created *and* a recent linearizable read answered (see
+        // `quorum.rs`): the watch alone cannot tell a member cut off from its peers.
+        let mut watch_created = false;
+        let mut shown = Shown::Nothing;
+        let mut quorum = Quorum::new(Timing::for_connect_timeout(self.profile.connect_timeout));
+        let mut probes = futures::stream::FuturesUnordered::new();
+        let mut confirmed_at = crate::clock::now();
 
         loop {
             tokio::select! {
@@ -375,7 +396,11 @@ impl EtcdSource {
                     let Some(first) = first? else {
                         anyhow::bail!("watch stream closed by the server");
                     };
-                    self.heard = Some(crate::clock::now());
+                    // A member without a quorum still answers progress requests: that is not
+                    // news of the data, so the rows' age stays at the last confirmed read.
+                    if shown != Shown::NoQuorum {
+                        self.heard = Some(crate::clock::now());
+                    }
                     deadline = tokio::time::Instant::now() + silence_limit;
                     let mut batch = vec![first];
                     // Gather what is already buffered so a burst becomes one UI message.
@@ -404,10 +429,11 @@ impl EtcdSource {
                                 return Ok(SessionEnd::Relist);
                             }
                             Reply::Created(_) => {
-                                if !live {
-                                    live = true;
+                                if !watch_created {
+                                    watch_created = true;
                                     self.backoff.reset();
-                                    if !self.send(Msg::Health(self.id, Health::Live)).await {
+                                    let verdict = quorum.verdict(tokio::time::Instant::now());
+                                    if !self.show_quorum(&mut shown, watch_created, verdict, &quorum, confirmed_at).await {
                                         return Ok(SessionEnd::Closed);
                                     }
                                 }
@@ -449,6 +475,36 @@ impl EtcdSource {
                 _ = progress.tick() => {
                     stream.request_progress().await?;
                 }
+                Some((seq, outcome)) = probes.next(), if !probes.is_empty() => {
+                    let outcome: Result<(), String> = outcome;
+                    if outcome.is_ok() {
+                        confirmed_at = crate::clock::now();
+                    }
+                    quorum.answered(seq, outcome);
+                    let verdict = quorum.verdict(tokio::time::Instant::now());
+                    if !self.show_quorum(&mut shown, watch_created, verdict, &quorum, confirmed_at).await {
+                        return Ok(SessionEnd::Closed);
+                    }
+                }
+                _ = tokio::time::sleep_until(quorum.next_wake(tokio::time::Instant::now())) => {
+                    let now = tokio::time::Instant::now();
+                    if let Some(seq) = quorum.send_due(now) {
+                        probes.push(quorum_probe(&client, &self.profile.prefix, seq, quorum.timing().give_up()));
+                    }
+                    let verdict = quorum.verdict(now);
+                    if let Verdict::Lost(why) = &verdict {
+                        if quorum.abandon(now) {
+                            // Kept this long, the watch has nothing more to give: another member
+                            // may have the quorum (this one is tried last), and a reconnect
+                            // resumes from the last revision.
+                            self.no_quorum_on = Some(endpoint.clone());
+                            anyhow::bail!("{why}; trying another member");
+                        }
+                    }
+                    if !self.show_quorum(&mut shown, watch_created, verdict, &quorum, confirmed_at).await {
+                        return Ok(SessionEnd::Closed);
+                    }
+                }
                 _ = tokio::time::sleep_until(deadline) => {
                     anyhow::bail!(
                         "etcd did not answer for {} s (frozen or cut off)",
@@ -456,6 +512,57 @@ impl EtcdSource {
                     );
                 }
             }
+        }
+    }
+
+    /// Tells the console what the watch and the quorum probes say together, once per change:
+    /// `Live` when the watch is created and the quorum confirmed; `Retrying` (the rows kept and
+    /// aged from the last confirmed read) when the quorum is lost; nothing while pending.
+    async fn show_quorum(
+        &mut self,
+        shown: &mut Shown,
+        watch_created: bool,
+        verdict: Verdict,
+        quorum: &Quorum,
+        confirmed_at: chrono::DateTime<Utc>,
+    ) -> bool {
+        match verdict {
+            Verdict::Lost(error) if *shown != Shown::NoQuorum => {
+                *shown = Shown::NoQuorum;
+                warn!(%error, "etcd quorum not confirmed; the watch goes on");
+                self.heard = Some(confirmed_at);
+                let at = confirmed_at;
+                if !self
+                    .send(Msg::LastAnswer {
+                        source: self.id,
+                        at,
+                    })
+                    .await
+                {
+                    return false;
+                }
+                // The next probe is the next attempt: it goes out within one period.
+                let retry = crate::clock::now()
+                    + chrono::Duration::from_std(quorum.timing().every).unwrap_or_default();
+                self.send(Msg::Health(
+                    self.id,
+                    Health::Retrying {
+                        at: retry,
+                        attempt: 1,
+                        error,
+                    },
+                ))
+                .await
+            }
+            Verdict::Confirmed if watch_created && *shown != Shown::Live => {
+                if *shown == Shown::NoQuorum {
+                    info!("etcd quorum confirmed again");
+                }
+                *shown = Shown::Live;
+                self.heard = Some(crate::clock::now());
+                self.send(Msg::Health(self.id, Health::Live)).await
+            }
+            _ => true,
         }
     }
 
@@ -777,6 +884,28 @@ pub async fn connect(profile: &EtcdProfile) -> anyhow::Result<Client> {
 
 /// [`connect`], with the cluster and member that answered the probe.
 pub async fn connect_answered(profile: &EtcdProfile) -> anyhow::Result<(Client, Answerer)> {
+    connect_trying_last(profile, None)
+        .await
+        .map(|(client, who, _)| (client, who))
+}
+
+/// The endpoints in the order a connect tries them: the profile's, with `last` (a member just
+/// left for want of a quorum) moved to the end, so the connect does not first wait out the
+/// connect timeout on it.
+fn endpoint_order<'a>(endpoints: &'a [String], last: Option<&str>) -> Vec<&'a str> {
+    let (mut order, tail): (Vec<&str>, Vec<&str>) = endpoints
+        .iter()
+        .map(String::as_str)
+        .partition(|e| Some(*e) != last);
+    order.extend(tail);
+    order
+}
+
+/// [`connect_answered`], trying `last` after the others; also says which endpoint answered.
+async fn connect_trying_last(
+    profile: &EtcdProfile,
+    last: Option<&str>,
+) -> anyhow::Result<(Client, Answerer, String)> {
     // etcd (grpc-go) answers pings closer than `--grpc-keepalive-min-time` (default 5 s) on an idle
     // stream with GOAWAY "too_many_pings": a shorter interval would drop the watch every few seconds.
     let mut opts = ConnectOptions::new()
@@ -823,7 +952,7 @@ pub async fn connect_answered(profile: &EtcdProfile) -> anyhow::Result<(Client, 
     // endpoints at random and never skips a dead one, so with several endpoints in one client about
     // half of all requests (listing, watch, deregister) would fail while any endpoint is down.
     let mut errors = Vec::new();
-    for endpoint in &profile.endpoints {
+    for endpoint in endpoint_order(&profile.endpoints, last) {
         match connect_one(
             endpoint,
             opts.clone(),
@@ -832,7 +961,7 @@ pub async fn connect_answered(profile: &EtcdProfile) -> anyhow::Result<(Client, 
         )
         .await
         {
-            Ok(answered) => return Ok(answered),
+            Ok((client, who)) => return Ok((client, who, endpoint.to_string())),
             Err(e) => {
                 debug!(%endpoint, error = %e, "etcd endpoint not usable");
                 errors.push(e);
@@ -1320,6 +1449,29 @@ async fn history(
     Ok(out)
 }
 
+/// One quorum probe: a linearizable point read of the prefix key itself, count only. A point
+/// read, not a range: etcd 3.4 walks a whole range even to count it, and the prefix may hold
+/// 100k keys; a point read costs a ReadIndex (the leader confirming its quorum) and one index
+/// lookup, whatever the prefix holds.
+fn quorum_probe(
+    client: &Client,
+    prefix: &str,
+    seq: u64,
+    give_up: Duration,
+) -> impl std::future::Future<Output = (u64, Result<(), String>)> {
+    let mut kv = client.kv_client();
+    let key = prefix.as_bytes().to_vec();
+    async move {
+        let read = kv.get(key, Some(GetOptions::new().with_count_only()));
+        let outcome = match tokio::time::timeout(give_up, read).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("no answer within {:.1} s", give_up.as_secs_f64())),
+        };
+        (seq, outcome)
+    }
+}
+
 /// Aborts the task when the session that started it ends.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
@@ -1383,6 +1535,15 @@ async fn lease_ttls(client: &Client, leases: &[i64]) -> Vec<(i64, i64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_member_left_without_a_quorum_is_tried_last() {
+        let e: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(endpoint_order(&e, None), ["a", "b", "c"]);
+        assert_eq!(endpoint_order(&e, Some("a")), ["b", "c", "a"]);
+        assert_eq!(endpoint_order(&e, Some("b")), ["a", "c", "b"]);
+        assert_eq!(endpoint_order(&e, Some("x")), ["a", "b", "c"]);
+    }
 
     #[test]
     fn prefix_end_increments_last_byte() {

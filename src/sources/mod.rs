@@ -22,5 +22,6 @@ pub mod http;
 pub mod logs;
 pub mod metrics;
 pub mod polled;
+pub mod quorum;
 pub mod revclock;
 pub mod supervise;

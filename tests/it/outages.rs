@@ -1172,3 +1172,263 @@ async fn stall_logs_redis_pubsub_and_list() {
         redis.cmd(&[b"DEL", b"logs"]);
     }
 }
+
+/// Sensu Core (the contract server of `common::sensu` serving `/results`, `/events`,
+/// `/silenced`) behind the stall server, driven through one stall in `stall_mode`: the checks pane
+/// must give up within `timeout_secs = 1` (+ margin), keep its rows under `STALE`, and be live
+/// again by itself with the check added meanwhile.
+async fn sensu_core_stall(name: &str, stall_mode: StallMode) -> String {
+    use common::sensu::fake::Server;
+    use common::sensu::{core_check, core_handle, now, profile, CoreFake};
+    let result = |client: &str, check: &str, status: i64| serde_json::json!({"client": client, "check": core_check(check, status, serde_json::json!([0, status]), now())});
+    let fake = Arc::new(Mutex::new(CoreFake {
+        results: vec![result("web-1", "check_http", 2)],
+        events: Vec::new(),
+        silenced: Vec::new(),
+    }));
+    let f = fake.clone();
+    let sensu = Server::start(move |req| {
+        core_handle(&mut f.lock().unwrap_or_else(|e| e.into_inner()), req)
+    })
+    .await;
+    let port: u16 = sensu
+        .url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("the contract server's port");
+    let stall = StallServer::start(StallMode::Forward(port)).await;
+    let p = profile(
+        "sensu-core",
+        &stall.url("http"),
+        ", interval_secs = 1, timeout_secs = 1",
+    );
+    let (tx, rx) = mpsc::channel(256);
+    let (ctx, crx) = mpsc::channel(16);
+    let task = tokio::spawn(ChecksSource::new(p, tx, crx).run());
+    let mut pane = Pane::new(SourceKind::Checks.of(ClusterId(0)), rx, task);
+    pane.cmds = Some(ctx);
+    let (_, _, error) = stall_and_recover(
+        name,
+        SourceKind::Checks,
+        Duration::from_secs(1),
+        &stall,
+        stall_mode,
+        StallMode::Forward(port),
+        &mut pane,
+        checks_fingerprint,
+        &|| {
+            let mut f = fake.lock().unwrap_or_else(|e| e.into_inner());
+            f.results.push(result("db-1", "check_disk", 1));
+        },
+    )
+    .await;
+    // Ground truth: the rows are the two results the server serves now.
+    let shown = checks_fingerprint(&pane.state).expect("rows");
+    assert!(
+        shown.contains("web-1/check_http=2") && shown.contains("db-1/check_disk=1"),
+        "{name}: {shown}"
+    );
+    assert_eq!(pane.state.checks.results.len(), 2, "{name}: {shown}");
+    error
+}
+
+/// Sensu Core: the API sends `200 OK` and its headers, then never the body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stall_body_checks_sensu_core() {
+    let error = sensu_core_stall("checks/sensu-core body stall", StallMode::StallBody).await;
+    assert!(error.contains("no answer within 1 s"), "{error}");
+}
+
+/// Sensu Core: the API accepts the connection and never reads or answers a byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stall_accept_checks_sensu_core() {
+    let error = sensu_core_stall("checks/sensu-core accept stall", StallMode::Hold).await;
+    assert!(error.contains("no answer within 1 s"), "{error}");
+}
+
+/// Redis logs (real redis-server) through a path that goes silent without closing: the stall
+/// server stops passing bytes both ways and keeps every connection open (a black hole, not a
+/// dropped connection). Pub/Sub carries nothing while the channel is quiet, so only the PING on
+/// the subscription (every `PUBSUB_PING`, answered within `timeout_secs`) can notice it; a list
+/// is read with BRPOP, whose answer is due within its block time plus `timeout_secs`. Either way
+/// the pane must go `STALE` within that bound with the lines shown kept, and be live again by
+/// itself once the path passes bytes again, with what Redis kept (the list) and nothing of the
+/// gap (Pub/Sub, by design).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn black_hole_logs_redis_pubsub_and_list() {
+    let redis = common::log_servers::Redis::start();
+    // Pub/Sub: the line sent as the path went silent is handed to the subscription Redis still
+    // has open, its delivery held in the hole: the gap, lost by design.
+    let shown = black_hole_redis(&redis, "pubsub", Some("into the hole")).await;
+    assert_eq!(shown, "before | after");
+    let shown = black_hole_redis(&redis, "list", None).await;
+    assert_eq!(shown, "before | during | after");
+}
+
+/// List mode, a line pushed as the path goes silent (before the console can notice): the BRPOP
+/// already waiting at Redis pops it, and its answer is held in the hole and dropped with the
+/// connection. Redis no longer has it and the console never shows it. With a busy list the
+/// RPOP of up to a batch that follows each BRPOP is lost the same way, and so is a line popped
+/// by a BRPOP that was on its way when the path went silent: held in the hole, it reaches Redis
+/// after the heal (as TCP retransmits it), for a client that has given up (seen once in a full
+/// `outages` run: `during` lost, before the main test timed its hole after a BRPOP's arrival).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lost: BRPOP/RPOP remove lines before the console has them; a line popped just as the path went silent is gone (needs BLMOVE into a list of the console's own, dropped after the lines arrive)"]
+async fn black_hole_loses_no_line_popped_in_flight_from_a_list() {
+    let redis = common::log_servers::Redis::start();
+    let shown = black_hole_redis(&redis, "list", Some("into the hole")).await;
+    assert_eq!(shown, "before | into the hole | during | after");
+}
+
+/// One black hole on the Redis logs source in `mode` ("pubsub" or "list"); `into_hole` is a line
+/// sent right after the path went silent. Returns the lines shown at the end.
+async fn black_hole_redis(
+    redis: &common::log_servers::Redis,
+    mode: &str,
+    into_hole: Option<&str>,
+) -> String {
+    use opsconsole::sources::logs::redis::PUBSUB_PING;
+    let timeout = Duration::from_secs(1);
+    let (target, bound) = match mode {
+        // The PING comes at most PUBSUB_PING after the last one and is given `timeout`.
+        "pubsub" => ("channel = \"logs\"", PUBSUB_PING + timeout),
+        // BRPOP blocks 1 s server-side; its answer is given that plus `timeout`.
+        _ => ("list = \"logs\"", Duration::from_secs(1) + timeout),
+    };
+    let stall = StallServer::start(StallMode::Forward(redis.port)).await;
+    let p = parse_profile(&format!(
+        "logs = {{ kind = \"redis\", url = \"redis://127.0.0.1:{}\", {target}, timeout_secs = 1 }}",
+        stall.port
+    ));
+    let (tx, rx) = mpsc::channel(256);
+    let task = tokio::spawn(LogsSource::new(p.logs.unwrap(), tx).run());
+    let mut pane = Pane::new(SourceKind::Logs.of(ClusterId(0)), rx, task);
+    let send = |text: &str| {
+        let line =
+            format!(r#"{{"host":"web-1","program":"app","severity":"info","message":"{text}"}}"#);
+        match mode {
+            "pubsub" => redis.cmd(&[b"PUBLISH", b"logs", line.as_bytes()]),
+            _ => redis.cmd(&[b"LPUSH", b"logs", line.as_bytes()]),
+        };
+    };
+    pane.until("Live through the stall server", |p| {
+        p.health() == Some(&Health::Live)
+    })
+    .await;
+    if mode == "pubsub" {
+        wait_until_async(
+            "the console subscribed",
+            Duration::from_secs(10),
+            || async { redis.subscribers("logs") >= 1 },
+        )
+        .await;
+    }
+    send("before");
+    pane.until("the line sent before the black hole", |p| {
+        logs_fingerprint(&p.state).as_deref() == Some("before")
+    })
+    .await;
+
+    if mode == "list" {
+        // The hole opens just after a BRPOP reached Redis (it blocks there 1 s), not while one
+        // is on its way: a request held in the hole would reach Redis after the console gave up
+        // on it and pop a line for nobody (see the ignored test below).
+        let n = redis.calls("brpop");
+        wait_until_async(
+            "a fresh BRPOP from the console at Redis",
+            Duration::from_secs(10),
+            || async { redis.calls("brpop") > n },
+        )
+        .await;
+    }
+    let mark = pane.healths.len();
+    let hole = Instant::now();
+    stall.black_hole(true);
+    // A line sent as the path went silent: Pub/Sub hands it to the subscription Redis still
+    // has open (its delivery is held in the hole); BRPOP already waiting at Redis pops it
+    // and its answer is held likewise. Either way Redis no longer keeps it.
+    if let Some(line) = into_hole {
+        send(line);
+    }
+    pump_until(
+        &mut pane,
+        format!("redis/{mode}: Retrying once the path is silent"),
+        bound + STALL_MARGIN + STEP,
+        |p| p.retrying_since(mark).is_some(),
+    )
+    .await;
+    let noticed = hole.elapsed();
+    let (_, _, error) = pane.retrying_since(mark).expect("Retrying was just seen");
+    eprintln!("redis/{mode}: black hole → Retrying after {noticed:.2?}: {error}");
+    assert!(
+        noticed <= bound + STALL_MARGIN,
+        "redis/{mode}: the silent path was noticed after {noticed:?} (bound {bound:?} + {STALL_MARGIN:?})"
+    );
+    pane.state.now = Utc::now();
+    let screen = common::headless::screen(&mut pane.state, 200, 50);
+    assert!(
+        screen.contains("STALE"),
+        "redis/{mode}: no STALE title:\n{screen}"
+    );
+    assert_eq!(logs_fingerprint(&pane.state).as_deref(), Some("before"));
+    // Still silent: the reconnects meet the hole too, and the source stays down.
+    pump_until(
+        &mut pane,
+        format!("redis/{mode}: a second Retrying in the hole"),
+        STEP,
+        |p| {
+            p.healths[mark..]
+                .iter()
+                .filter(|(_, h)| matches!(h, Health::Retrying { .. }))
+                .count()
+                >= 2
+        },
+    )
+    .await;
+    assert!(
+        !pane.healths[mark..].iter().any(|(_, h)| *h == Health::Live),
+        "redis/{mode}: Live while nothing passes: {:?}",
+        pane.describe()
+    );
+    // While the path is silent: the list keeps what is pushed now, Pub/Sub drops it.
+    send("during");
+
+    let mark = pane.healths.len();
+    let healed = Instant::now();
+    stall.black_hole(false);
+    pump_until(
+        &mut pane,
+        format!("redis/{mode}: Live again after the black hole"),
+        STEP,
+        |p| p.live_since(mark),
+    )
+    .await;
+    eprintln!("redis/{mode}: healed → Live after {:.2?}", healed.elapsed());
+    send("after");
+    let want = match (mode, into_hole) {
+        ("pubsub", _) => "before | after".to_string(),
+        (_, Some(line)) => format!("before | {line} | during | after"),
+        _ => "before | during | after".to_string(),
+    };
+    // What is expected arrives (or, when it does not, what did by then is returned).
+    let deadline = Instant::now() + STEP;
+    while Instant::now() < deadline
+        && logs_fingerprint(&pane.state).as_deref() != Some(want.as_str())
+    {
+        if let Err(e) = pane.pump(Duration::from_millis(100)).await {
+            panic!("redis/{mode}: {e}");
+        }
+    }
+    // Nothing more comes (no duplicate, no late line from a held connection).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    while let Ok(m) = pane.rx.try_recv() {
+        pane.apply(m);
+    }
+    let shown = logs_fingerprint(&pane.state).unwrap_or_default();
+    eprintln!("redis/{mode}: shown at the end: {shown}");
+    drop(pane);
+    drop(stall);
+    redis.cmd(&[b"DEL", b"logs"]);
+    shown
+}

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::etcd_console::{members_from_etcdctl, profile, Console, Members, PREFIX};
 use common::netns::{client_url, NetnsCluster};
+use opsconsole::model::Health;
 
 /// A failover through a partition: noticing it (keep-alive 5 s + 5 s, or etcd's leader loss after
 /// its election timeout), then the connect timeout per dead endpoint, on a loaded machine.
@@ -19,6 +20,36 @@ const FAILOVER: Duration = Duration::from_secs(45);
 
 /// The member the writer and the ground truth use: never cut from its peers.
 const MAJORITY: usize = 2;
+
+/// How long after a cut the console may still say `Live`: the quorum probe (a linearizable read
+/// every 500 ms, overdue after 500 ms with `connect_timeout_secs = 2`) makes it ~1 s; etcd itself
+/// needs 4.2–4.4 s to report `no leader`, and a silent network 10 s — this bound tells them apart,
+/// with room for a loaded machine.
+const LEAVES_LIVE: Duration = Duration::from_millis(3000);
+
+/// Waits until the console is no longer `Live` after a cut made at `cut`; asserts it took no
+/// longer than [`LEAVES_LIVE`] and says why it left. Returns the time it took.
+async fn leaves_live(name: &str, c: &mut Console, mark: usize, cut: Instant) -> Duration {
+    c.until(FAILOVER, &format!("{name}: no longer Live"), |c| {
+        !c.is_live()
+    })
+    .await;
+    let t = cut.elapsed();
+    let why = &c.healths[mark..];
+    eprintln!("{name}: left Live {t:?} after the cut: {why:?}");
+    assert!(
+        t <= LEAVES_LIVE,
+        "{name}: the console said Live for {t:?} after the cut (bound {LEAVES_LIVE:?}): {why:?}"
+    );
+    match c.health() {
+        Some(Health::Retrying { error, .. }) => assert!(
+            error.contains("quorum"),
+            "{name}: the first word after the cut is the quorum probe's: {error}"
+        ),
+        other => panic!("{name}: {other:?} after the cut, not Retrying"),
+    }
+    t
+}
 
 struct Writer {
     paused: Arc<AtomicBool>,
@@ -68,7 +99,10 @@ impl Writer {
         }
     }
 
-    fn pause(&self) {
+    /// Pauses the writer. The console runs on this thread's runtime, so the waits pump it
+    /// (`c.idle`) rather than sleep: a blocked runtime would stop the source's timers and
+    /// stretch every figure measured meanwhile.
+    async fn pause(&self, c: &mut Console) {
         self.paused.store(true, Ordering::SeqCst);
         let t = Instant::now();
         while !self.idle.load(Ordering::SeqCst) {
@@ -76,7 +110,7 @@ impl Writer {
                 t.elapsed() < Duration::from_secs(30),
                 "the writer never paused"
             );
-            std::thread::sleep(Duration::from_millis(10));
+            c.idle(Duration::from_millis(10)).await;
         }
     }
 
@@ -88,8 +122,8 @@ impl Writer {
         self.writes.load(Ordering::SeqCst)
     }
 
-    /// Waits until `n` more writes went through.
-    fn wait_more(&self, n: u64) {
+    /// Waits until `n` more writes went through (pumping the console, as [`Writer::pause`]).
+    async fn wait_more(&self, c: &mut Console, n: u64) {
         let from = self.writes();
         let t = Instant::now();
         while self.writes() < from + n {
@@ -98,7 +132,7 @@ impl Writer {
                 "the writer made {} of {n} writes on the majority",
                 self.writes() - from
             );
-            std::thread::sleep(Duration::from_millis(20));
+            c.idle(Duration::from_millis(20)).await;
         }
     }
 }
@@ -109,6 +143,47 @@ impl Drop for Writer {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+/// Watch streams open on member `i` (etcd's own gauge on its client URL), read from the
+/// console's namespace.
+async fn watch_streams(i: usize) -> Option<u64> {
+    opsconsole::sources::http::install_crypto_provider();
+    let text = reqwest::Client::new()
+        .get(format!("{}/metrics", client_url(i)))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("etcd_debugging_mvcc_watch_stream_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|v| v as u64)
+}
+
+/// The member the console watches on: the only one with a watch stream (the console pumped
+/// meanwhile).
+async fn watched_member(c: &mut Console) -> usize {
+    let t = Instant::now();
+    loop {
+        let mut on = Vec::new();
+        for i in 0..3 {
+            if watch_streams(i).await.unwrap_or(0) > 0 {
+                on.push(i);
+            }
+        }
+        if let [one] = on[..] {
+            return one;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "members with a watch stream: {on:?}"
+        );
+        c.idle(Duration::from_millis(100)).await;
     }
 }
 
@@ -132,7 +207,7 @@ fn revision(cluster: &NetnsCluster) -> i64 {
 /// The writer paused, the console's members must become exactly etcd's (key, value, mod
 /// revision, lease), and it must be live.
 async fn checkpoint(name: &str, cluster: &NetnsCluster, c: &mut Console, w: &Writer) {
-    w.pause();
+    w.pause(c).await;
     let want = truth(cluster);
     let t = c
         .until(FAILOVER, &format!("{name}: members = etcdctl"), |c| {
@@ -187,35 +262,31 @@ async fn scenario(cluster: Arc<NetnsCluster>) {
     })
     .await;
     let w = Writer::start(cluster.clone());
-    w.wait_more(10);
+    w.wait_more(&mut c, 10).await;
     checkpoint("before", &cluster, &mut c, &w).await;
 
     // 1. m0 (the console's member) cut from its peers; the majority writes and compacts.
     let mark = c.healths.len();
     let cut = Instant::now();
     cluster.cut_from_peers(0);
-    let t = c
-        .until(FAILOVER, "Retrying once m0 lost its peers", |c| {
-            c.retrying_since(mark).is_some()
-        })
-        .await;
-    eprintln!(
-        "m0 cut from its peers: {:?} after {t:?}",
-        c.healths[c.retrying_since(mark).unwrap_or(mark)]
-    );
-    w.wait_more(15);
+    leaves_live("m0 cut from its peers", &mut c, mark, cut).await;
+    w.wait_more(&mut c, 15).await;
     let rev = revision(&cluster);
     cluster
         .etcdctl_in(MAJORITY, &["compaction", &rev.to_string()])
         .expect("compaction on the majority");
-    w.wait_more(10);
+    w.wait_more(&mut c, 10).await;
     // Live again only with the majority's writes: m0 cannot have them.
-    let t = c
-        .until(FAILOVER, "Live again on the majority", |c| {
-            c.live_since(mark)
-        })
-        .await;
-    eprintln!("live again {t:?} later ({:?} after the cut)", cut.elapsed());
+    c.until(FAILOVER, "Live again on the majority", |c| {
+        c.live_since(mark)
+    })
+    .await;
+    let live = c.live_at(mark).expect("Live was just seen");
+    eprintln!(
+        "m0 cut from its peers: Live on the majority {:?} after the cut: {:?}",
+        live - cut,
+        &c.healths[mark..]
+    );
     checkpoint(
         "m0 cut from its peers, after a compaction",
         &cluster,
@@ -225,24 +296,39 @@ async fn scenario(cluster: Arc<NetnsCluster>) {
     .await;
 
     cluster.heal();
-    w.wait_more(10);
+    w.wait_more(&mut c, 10).await;
     checkpoint("healed", &cluster, &mut c, &w).await;
 
-    // 2. The console cut from the majority only: m1 and m2 off the client network, m0 in quorum.
+    // 2. The console cut from its member and one more, all three in quorum: one member stays
+    //    reachable. (Which member the console is on now depends on how the heal went: m0 coming
+    //    back may force an election, and the console may move.)
+    let on = watched_member(&mut c).await;
+    let (other, left) = ((on + 1) % 3, (on + 2) % 3);
+    eprintln!(
+        "the console watches on m{on}: m{on} and m{other} off the client network, m{left} stays"
+    );
     let mark = c.healths.len();
     let cut = Instant::now();
-    cluster.cut_from_clients(1);
-    cluster.cut_from_clients(2);
-    w.wait_more(15);
-    checkpoint("the console cut from the majority", &cluster, &mut c, &w).await;
+    cluster.cut_from_clients(on);
+    cluster.cut_from_clients(other);
+    leaves_live("the console cut from its member", &mut c, mark, cut).await;
+    c.until(FAILOVER, "Live on the member left", |c| c.live_since(mark))
+        .await;
+    let live = c.live_at(mark).expect("Live was just seen");
     eprintln!(
-        "console cut from the majority: health since {:?}, members = etcdctl after {:?}",
+        "the console cut from its member: Live on m{left} {:?} after the cut",
+        live - cut
+    );
+    w.wait_more(&mut c, 15).await;
+    checkpoint("the console cut from its member", &cluster, &mut c, &w).await;
+    eprintln!(
+        "console cut from its member: health since {:?}, members = etcdctl after {:?}",
         &c.healths[mark..],
         cut.elapsed()
     );
 
     cluster.heal();
-    w.wait_more(10);
+    w.wait_more(&mut c, 10).await;
     checkpoint("healed again", &cluster, &mut c, &w).await;
     eprintln!("total {:?}, {} writes", t_all.elapsed(), w.writes());
 }

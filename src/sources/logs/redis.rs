@@ -19,7 +19,7 @@ use crate::sources::backoff::Backoff;
 const BRPOP_BLOCK_SECS: u64 = 1;
 /// A subscribed connection carries nothing while the channel is quiet: PING it this often so a
 /// dead server or a silent network drop is noticed.
-const PUBSUB_PING: Duration = Duration::from_secs(15);
+pub const PUBSUB_PING: Duration = Duration::from_secs(15);
 
 /// The Redis tail of one logs pane.
 pub struct RedisTail {

@@ -73,6 +73,8 @@ pub struct Console {
     pub h: Headless,
     /// Every etcd health report, in order.
     pub healths: Vec<Health>,
+    /// When each of `healths` was applied.
+    pub health_times: Vec<Instant>,
     /// Size of every listing received, in order.
     pub snapshots: Vec<usize>,
     pub deregs: Vec<(Vec<u8>, DeregisterOutcome)>,
@@ -118,6 +120,7 @@ impl Console {
         Console {
             h: Headless::with(profile, adjust),
             healths: Vec::new(),
+            health_times: Vec::new(),
             snapshots: Vec::new(),
             deregs: Vec::new(),
             restores: Vec::new(),
@@ -140,7 +143,10 @@ impl Console {
                     ..
                 },
                 h,
-            ) => self.healths.push(h.clone()),
+            ) => {
+                self.healths.push(h.clone());
+                self.health_times.push(Instant::now());
+            }
             Msg::MembersListed { members, .. } => self.snapshots.push(members.len()),
             Msg::DeregisterDone { key, outcome, .. } => {
                 self.deregs.push((key.clone(), outcome.clone()))
@@ -295,6 +301,13 @@ impl Console {
     /// Index of the first `Retrying` report at or after `from`, if any.
     pub fn retrying_since(&self, from: usize) -> Option<usize> {
         (from..self.healths.len()).find(|&i| matches!(self.healths[i], Health::Retrying { .. }))
+    }
+
+    /// When the first `Live` at or after report `from` was applied, if any.
+    pub fn live_at(&self, from: usize) -> Option<Instant> {
+        (from..self.healths.len())
+            .find(|&i| self.healths[i] == Health::Live)
+            .map(|i| self.health_times[i])
     }
 
     /// Live now, and reported Live at or after `from`.

@@ -259,6 +259,21 @@ impl Redis {
         }
     }
 
+    /// How many times a command has been called since Redis started (`INFO commandstats`,
+    /// `cmdstat_<name>:calls=N`; 0 before its first call).
+    pub fn calls(&self, command: &str) -> i64 {
+        let info = match self.cmd(&[b"INFO", b"commandstats"]) {
+            Reply::Bulk(Some(b)) => String::from_utf8_lossy(&b).into_owned(),
+            other => panic!("INFO commandstats answered {other:?}"),
+        };
+        let key = format!("cmdstat_{}:calls=", command.to_ascii_lowercase());
+        info.lines()
+            .find_map(|l| l.strip_prefix(key.as_str()))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+
     /// SIGKILL (a crash). Nothing is persisted (`--save ''`).
     pub fn kill(&mut self) {
         if let Some(mut p) = self.proc.take() {

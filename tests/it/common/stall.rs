@@ -11,6 +11,11 @@
 //!
 //! Switching the mode drops every open connection, so a pooled keep-alive connection cannot carry
 //! the old behaviour into the new one.
+//!
+//! [`StallServer::black_hole`] is the other kind of stall: the forwarded connections stay open
+//! and nothing is closed, but no byte passes either way until it is lifted (a dead NAT entry, a
+//! wedged firewall or load balancer). Bytes held meanwhile pass on afterwards, as TCP would
+//! retransmit them.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,6 +40,8 @@ pub struct StallServer {
     stalled: Arc<Mutex<Vec<Instant>>>,
     accept: JoinHandle<()>,
     conns: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    /// `true` while forwarded connections pass nothing (see [`StallServer::black_hole`]).
+    hole: tokio::sync::watch::Sender<bool>,
 }
 
 impl StallServer {
@@ -49,7 +56,8 @@ impl StallServer {
         let mode = Arc::new(Mutex::new(mode));
         let stalled = Arc::new(Mutex::new(Vec::new()));
         let conns: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::new(Mutex::new(Vec::new()));
-        let (m, s, c) = (mode.clone(), stalled.clone(), conns.clone());
+        let hole = tokio::sync::watch::Sender::new(false);
+        let (m, s, c, h) = (mode.clone(), stalled.clone(), conns.clone(), hole.clone());
         let accept = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
@@ -57,8 +65,9 @@ impl StallServer {
                 };
                 let mode = *m.lock().unwrap();
                 let stalled = s.clone();
+                let gate = h.subscribe();
                 let h = tokio::spawn(async move {
-                    let _ = serve(stream, mode, stalled).await;
+                    let _ = serve(stream, mode, stalled, gate).await;
                 });
                 c.lock().unwrap().push(h);
             }
@@ -69,7 +78,14 @@ impl StallServer {
             stalled,
             accept,
             conns,
+            hole,
         }
+    }
+
+    /// `true`: forwarded connections, open and new, stop passing bytes in both directions and
+    /// nothing is closed; `false`: they pass again, held bytes first.
+    pub fn black_hole(&self, on: bool) {
+        self.hole.send_replace(on);
     }
 
     pub fn url(&self, scheme: &str) -> String {
@@ -105,12 +121,18 @@ async fn serve(
     mut stream: TcpStream,
     mode: Mode,
     stalled: Arc<Mutex<Vec<Instant>>>,
+    gate: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     match mode {
         Mode::Forward(port) => {
-            let mut out = TcpStream::connect(("127.0.0.1", port)).await?;
-            tokio::io::copy_bidirectional(&mut stream, &mut out).await?;
-            Ok(())
+            let out = TcpStream::connect(("127.0.0.1", port)).await?;
+            let (client_r, client_w) = stream.into_split();
+            let (server_r, server_w) = out.into_split();
+            let (a, b) = tokio::join!(
+                gated_copy(client_r, server_w, gate.clone()),
+                gated_copy(server_r, client_w, gate)
+            );
+            a.and(b)
         }
         Mode::Hold => {
             stalled.lock().unwrap().push(Instant::now());
@@ -142,6 +164,39 @@ async fn serve(
             while stream.read(&mut chunk).await? > 0 {}
             Ok(())
         }
+    }
+}
+
+/// Copies `from` to `to` (then passes on the end of the stream) while the black hole is off;
+/// while it is on, reads nothing and writes nothing, closing nothing either.
+async fn gated_copy(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut hole: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        // Err: the server is gone (its connections are aborted too).
+        if hole.wait_for(|on| !*on).await.is_err() {
+            return Ok(());
+        }
+        let n = tokio::select! {
+            n = from.read(&mut buf) => n?,
+            on = hole.wait_for(|on| *on) => {
+                if on.is_err() {
+                    return Ok(());
+                }
+                continue;
+            }
+        };
+        if n == 0 {
+            return to.shutdown().await;
+        }
+        // Read just as the hole opened: held until it closes.
+        if hole.wait_for(|on| !*on).await.is_err() {
+            return Ok(());
+        }
+        to.write_all(&buf[..n]).await?;
     }
 }
 

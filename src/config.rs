@@ -282,7 +282,8 @@ struct RawLogs {
     url: String,
     /// redis: Pub/Sub channel (omhiredis mode="publish") …
     channel: Option<String>,
-    /// … or list (mode="queue"), consumed with BRPOP.
+    /// … or list (mode="queue"), consumed with BLMOVE into an in-flight list of the console's
+    /// own (nothing is removed from Redis before it has arrived).
     list: Option<String>,
     /// The list is filled with RPUSH (omhiredis `userpush="on"`): consume from the left instead.
     userpush: Option<bool>,

@@ -198,7 +198,7 @@ async fn queue_backlog_then_live(mode: RsyslogMode) {
     expect_batch(&mut t, "q-udp", &want_backlog).await;
     assert_raw_times(&t, "q-udp");
 
-    // Idle for longer than one BRPOP block: the connection must stay up, not time out and retry.
+    // Idle for longer than one BLMOVE block: the connection must stay up, not time out and retry.
     // Redis counts a blocking pop when it starts, so two more mean one has run its whole block.
     let pops = blocking_pops(&redis);
     t.until(ARRIVE, "a blocking pop to run its whole block", |_| {
@@ -251,7 +251,7 @@ async fn queue_backlog_then_live(mode: RsyslogMode) {
     assert_eq!(redis.cmd(&[b"LLEN", KEY.as_bytes()]).int(), 0);
 }
 
-/// How many BRPOP/BLPOP calls Redis has started (`INFO commandstats`).
+/// How many blocking reads (BLMOVE; BRPOP/BLPOP before it) Redis has started (`INFO commandstats`).
 fn blocking_pops(redis: &Redis) -> u64 {
     let common::log_servers::Reply::Bulk(Some(info)) = redis.cmd(&[b"INFO", b"commandstats"])
     else {
@@ -259,7 +259,11 @@ fn blocking_pops(redis: &Redis) -> u64 {
     };
     String::from_utf8_lossy(&info)
         .lines()
-        .filter(|l| l.starts_with("cmdstat_brpop:") || l.starts_with("cmdstat_blpop:"))
+        .filter(|l| {
+            ["cmdstat_blmove:", "cmdstat_brpop:", "cmdstat_blpop:"]
+                .iter()
+                .any(|c| l.starts_with(c))
+        })
         .filter_map(|l| {
             l.split_once("calls=")?
                 .1

@@ -1068,7 +1068,7 @@ async fn stall_body_checks_sensu_go() {
 
 /// Redis logs (real redis-server behind the stall server), Pub/Sub and list mode: mid-session the
 /// server stops answering (connections dropped, every reconnect accepted and never answered). The
-/// subscription or BRPOP reconnect is bounded by `timeout_secs`, the lines shown stay, and the
+/// subscription or BLMOVE reconnect is bounded by `timeout_secs`, the lines shown stay, and the
 /// pane is live again by itself once Redis answers; then what is sent arrives (Pub/Sub loses what
 /// was published while nobody listened, by design; the list keeps it, and it arrives too).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1251,7 +1251,7 @@ async fn stall_accept_checks_sensu_core() {
 /// server stops passing bytes both ways and keeps every connection open (a black hole, not a
 /// dropped connection). Pub/Sub carries nothing while the channel is quiet, so only the PING on
 /// the subscription (every `PUBSUB_PING`, answered within `timeout_secs`) can notice it; a list
-/// is read with BRPOP, whose answer is due within its block time plus `timeout_secs`. Either way
+/// is read with BLMOVE, whose answer is due within its block time plus `timeout_secs`. Either way
 /// the pane must go `STALE` within that bound with the lines shown kept, and be live again by
 /// itself once the path passes bytes again, with what Redis kept (the list) and nothing of the
 /// gap (Pub/Sub, by design).
@@ -1266,16 +1266,13 @@ async fn black_hole_logs_redis_pubsub_and_list() {
     assert_eq!(shown, "before | during | after");
 }
 
-/// List mode, a line pushed as the path goes silent (before the console can notice): the BRPOP
-/// already waiting at Redis pops it, and its answer is held in the hole and dropped with the
-/// connection. Redis no longer has it and the console never shows it. With a busy list the
-/// RPOP of up to a batch that follows each BRPOP is lost the same way, and so is a line popped
-/// by a BRPOP that was on its way when the path went silent: held in the hole, it reaches Redis
-/// after the heal (as TCP retransmits it), for a client that has given up (seen once in a full
-/// `outages` run: `during` lost, before the main test timed its hole after a BRPOP's arrival).
+/// List mode, a line pushed as the path goes silent (before the console can notice): the BLMOVE
+/// already waiting at Redis moves it into the console's in-flight list, and its answer is held in
+/// the hole and dropped with the connection. BRPOP lost such a line (Redis no longer had it); now
+/// the next connection finds it in the dead connection's in-flight list and shows it, before what
+/// was pushed meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "lost: BRPOP/RPOP remove lines before the console has them; a line popped just as the path went silent is gone (needs BLMOVE into a list of the console's own, dropped after the lines arrive)"]
-async fn black_hole_loses_no_line_popped_in_flight_from_a_list() {
+async fn black_hole_loses_no_line_moved_in_flight_from_a_list() {
     let redis = common::log_servers::Redis::start();
     let shown = black_hole_redis(&redis, "list", Some("into the hole")).await;
     assert_eq!(shown, "before | into the hole | during | after");
@@ -1293,7 +1290,7 @@ async fn black_hole_redis(
     let (target, bound) = match mode {
         // The PING comes at most PUBSUB_PING after the last one and is given `timeout`.
         "pubsub" => ("channel = \"logs\"", PUBSUB_PING + timeout),
-        // BRPOP blocks 1 s server-side; its answer is given that plus `timeout`.
+        // BLMOVE blocks 1 s server-side; its answer is given that plus `timeout`.
         _ => ("list = \"logs\"", Duration::from_secs(1) + timeout),
     };
     let stall = StallServer::start(StallMode::Forward(redis.port)).await;
@@ -1331,14 +1328,14 @@ async fn black_hole_redis(
     .await;
 
     if mode == "list" {
-        // The hole opens just after a BRPOP reached Redis (it blocks there 1 s), not while one
-        // is on its way: a request held in the hole would reach Redis after the console gave up
-        // on it and pop a line for nobody (see the ignored test below).
-        let n = redis.calls("brpop");
+        // The hole opens just after a BLMOVE reached Redis (it blocks there 1 s), so the line
+        // sent into the hole is moved by it and its answer held (a request held in the hole on
+        // its way would move it only after the heal, into a list swept a little later).
+        let n = redis.calls("blmove");
         wait_until_async(
-            "a fresh BRPOP from the console at Redis",
+            "a fresh BLMOVE from the console at Redis",
             Duration::from_secs(10),
-            || async { redis.calls("brpop") > n },
+            || async { redis.calls("blmove") > n },
         )
         .await;
     }
@@ -1346,7 +1343,7 @@ async fn black_hole_redis(
     let hole = Instant::now();
     stall.black_hole(true);
     // A line sent as the path went silent: Pub/Sub hands it to the subscription Redis still
-    // has open (its delivery is held in the hole); BRPOP already waiting at Redis pops it
+    // has open (its delivery is held in the hole); BLMOVE already waiting at Redis moves it
     // and its answer is held likewise. Either way Redis no longer keeps it.
     if let Some(line) = into_hole {
         send(line);

@@ -9,6 +9,7 @@
 pub mod common;
 pub mod elasticsearch;
 mod flat_json;
+mod inflight;
 pub mod loki;
 pub mod redis;
 mod rfc3339;

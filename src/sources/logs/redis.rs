@@ -10,13 +10,14 @@ use tokio::sync::mpsc;
 use tracing::warn;
 
 use super::common::BATCH;
+use super::inflight::{consumer_name, Inflight, Sweep};
 use super::syslog::parse_any_in;
 use crate::config::{HttpAuth, LogsKind, LogsProfile};
 use crate::model::{Health, LogLine, Msg, SourceId};
 use crate::sources::backoff::Backoff;
 
-/// How long BRPOP blocks server-side; the connection's response timeout must be longer.
-const BRPOP_BLOCK_SECS: u64 = 1;
+/// How long BLMOVE blocks server-side; the connection's response timeout must be longer.
+const BLMOVE_BLOCK_SECS: u64 = 1;
 /// A subscribed connection carries nothing while the channel is quiet: PING it this often so a
 /// dead server or a silent network drop is noticed.
 pub const PUBSUB_PING: Duration = Duration::from_secs(15);
@@ -27,6 +28,8 @@ pub struct RedisTail {
     profile: LogsProfile,
     tx: mpsc::Sender<Msg>,
     backoff: Backoff,
+    /// List mode: the console's own in-flight lists (made at the first connection).
+    inflight: Option<Inflight>,
 }
 
 impl RedisTail {
@@ -41,6 +44,7 @@ impl RedisTail {
             profile,
             tx,
             backoff,
+            inflight: None,
         }
     }
 
@@ -213,22 +217,20 @@ impl RedisTail {
         }
     }
 
-    /// Queue mode. rsyslog LPUSHes by default, so the oldest line is on the right (BRPOP/RPOP);
-    /// with `userpush="on"` it RPUSHes and the oldest is on the left (BLPOP/LPOP).
+    /// Queue mode. rsyslog LPUSHes by default, so the oldest line is on the right; with
+    /// `userpush="on"` it RPUSHes and the oldest is on the left. Lines are moved into this
+    /// connection's in-flight list and deleted from there only once they have arrived
+    /// (`inflight`): a line is never removed from Redis on its way to a console that is no longer
+    /// listening.
     async fn redis_list(&mut self, list: &str, userpush: bool) -> Result<(), String> {
-        let (block_pop, pop) = if userpush {
-            ("BLPOP", "LPOP")
-        } else {
-            ("BRPOP", "RPOP")
-        };
+        let oldest_end = if userpush { "LEFT" } else { "RIGHT" };
         let client = self.client()?;
-        // redis-rs times requests out after 500 ms by default: shorter than BRPOP's block, so an
-        // idle list would look like a dead server (and a line popped server-side just as the
-        // client gave up would be lost with the connection).
+        // redis-rs times requests out after 500 ms by default: shorter than BLMOVE's block, so an
+        // idle list would look like a dead server.
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.profile.http.timeout))
             .set_response_timeout(Some(
-                self.profile.http.timeout + Duration::from_secs(BRPOP_BLOCK_SECS),
+                self.profile.http.timeout + Duration::from_secs(BLMOVE_BLOCK_SECS),
             ));
         let mut conn = tokio::time::timeout(
             self.profile.http.timeout,
@@ -237,35 +239,162 @@ impl RedisTail {
         .await
         .map_err(|_| "connect timed out".to_string())?
         .map_err(|e| e.to_string())?;
+        let inflight = self.inflight.get_or_insert_with(|| {
+            Inflight::new(list, &consumer_name(crate::clock::now().timestamp_millis()))
+        });
+        let key = inflight.start_session(std::time::Instant::now());
         self.backoff.reset();
         if !self.health(Health::Live).await {
             return Ok(());
         }
         let zone = self.profile.timezone;
-        loop {
-            // The oldest line first (blocking), then drain what is queued in one go.
-            let popped: Option<(String, Vec<u8>)> = redis::cmd(block_pop)
-                .arg(list)
-                .arg(BRPOP_BLOCK_SECS)
-                .query_async(&mut conn)
-                .await
-                .map_err(|e| e.to_string())?;
-            let Some((_, first)) = popped else { continue };
-            let mut lines = vec![parse_any_in(&first, zone)];
-            let more: Option<Vec<Vec<u8>>> = redis::cmd(pop)
-                .arg(list)
-                .arg(BATCH - 1)
-                .query_async(&mut conn)
-                .await
-                .map_err(|e| e.to_string())?;
-            lines.extend(
-                more.unwrap_or_default()
-                    .iter()
-                    .map(|m| parse_any_in(m, zone)),
-            );
-            if !self.send_lines(lines).await {
-                return Ok(());
+        let result = async {
+            let mut last_sweep: Option<std::time::Instant> = None;
+            loop {
+                if last_sweep.is_none_or(|t| t.elapsed() >= SWEEP_EVERY) {
+                    last_sweep = Some(std::time::Instant::now());
+                    if !self.sweep(&mut conn).await? {
+                        return Ok(());
+                    }
+                }
+                // The oldest line first (blocking), then what is queued behind it in one go.
+                self.mark(Inflight::moving);
+                let first: Option<Vec<u8>> = redis::cmd("BLMOVE")
+                    .arg(list)
+                    .arg(&key)
+                    .arg(oldest_end)
+                    .arg("LEFT")
+                    .arg(BLMOVE_BLOCK_SECS)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(blmove_error)?;
+                self.mark(Inflight::answered);
+                let Some(first) = first else { continue };
+                let mut lines = vec![parse_any_in(&first, zone)];
+                self.mark(Inflight::moving);
+                let more: Vec<Vec<u8>> = redis::cmd("EVAL")
+                    .arg(MOVE_BATCH)
+                    .arg(2)
+                    .arg(list)
+                    .arg(&key)
+                    .arg(BATCH - 1)
+                    .arg(if userpush { "1" } else { "0" })
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                self.mark(Inflight::answered);
+                lines.extend(more.iter().map(|m| parse_any_in(m, zone)));
+                if !self.send_lines(lines).await {
+                    return Ok(());
+                }
+                // They are shown: the in-flight list is emptied (a lost DEL is harmless, the
+                // list is dropped unread once the session ends).
+                redis::cmd("DEL")
+                    .arg(&key)
+                    .query_async::<i64>(&mut conn)
+                    .await
+                    .map_err(|e| e.to_string())?;
             }
         }
+        .await;
+        if let Some(inflight) = &mut self.inflight {
+            inflight.end_session(std::time::Instant::now());
+        }
+        // The next connection sweeps this one's list at its start.
+        result
+    }
+
+    fn mark(&mut self, step: fn(&mut Inflight)) {
+        if let Some(inflight) = &mut self.inflight {
+            step(inflight);
+        }
+    }
+
+    /// Dead sessions' in-flight lists: lines moved there by requests whose answers never came
+    /// are shown now (oldest first); lists whose lines were all shown are deleted. `false` when
+    /// the console is gone.
+    async fn sweep(
+        &mut self,
+        conn: &mut redis::aio::MultiplexedConnection,
+    ) -> Result<bool, String> {
+        let Some(inflight) = &mut self.inflight else {
+            return Ok(true);
+        };
+        if !inflight.has_dead() {
+            return Ok(true);
+        }
+        let zone = self.profile.timezone;
+        for step in inflight.sweep(std::time::Instant::now()) {
+            match step {
+                Sweep::Drop(key) => {
+                    redis::cmd("DEL")
+                        .arg(&key)
+                        .query_async::<i64>(conn)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                Sweep::Take(key) => {
+                    let held: Vec<Vec<u8>> = redis::cmd("EVAL")
+                        .arg(TAKE_ALL)
+                        .arg(1)
+                        .arg(&key)
+                        .query_async(conn)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    if held.is_empty() {
+                        continue;
+                    }
+                    warn!(
+                        key,
+                        lines = held.len(),
+                        "logs: lines recovered from an in-flight list"
+                    );
+                    // Newest on the left: shown oldest first.
+                    let lines = held.iter().rev().map(|m| parse_any_in(m, zone)).collect();
+                    if !self.send_lines(lines).await {
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// How often dead sessions' in-flight lists are swept while the queue is followed.
+const SWEEP_EVERY: Duration = Duration::from_secs(2);
+
+/// Moves up to ARGV[1] of the oldest lines of KEYS[1] (oldest on the left when ARGV[2] is "1",
+/// else on the right) onto the left of KEYS[2], atomically, and returns them oldest first.
+const MOVE_BATCH: &str = r#"
+local n = tonumber(ARGV[1])
+local items
+if ARGV[2] == '1' then
+  items = redis.call('LRANGE', KEYS[1], 0, n - 1)
+  if #items > 0 then redis.call('LTRIM', KEYS[1], #items, -1) end
+else
+  local newest_first = redis.call('LRANGE', KEYS[1], -n, -1)
+  if #newest_first > 0 then redis.call('LTRIM', KEYS[1], 0, -#newest_first - 1) end
+  items = {}
+  for i = #newest_first, 1, -1 do items[#items + 1] = newest_first[i] end
+end
+for i = 1, #items do redis.call('LPUSH', KEYS[2], items[i]) end
+return items
+"#;
+
+/// Reads and deletes KEYS[1] in one step (newest first, as the in-flight lists are kept).
+const TAKE_ALL: &str = r#"
+local items = redis.call('LRANGE', KEYS[1], 0, -1)
+redis.call('DEL', KEYS[1])
+return items
+"#;
+
+/// BLMOVE is Redis ≥ 6.2: an older server gets a message that says so.
+fn blmove_error(e: redis::RedisError) -> String {
+    let text = e.to_string();
+    if text.to_ascii_lowercase().contains("unknown command") {
+        format!("{text} (list mode needs Redis 6.2 or newer, for BLMOVE)")
+    } else {
+        text
     }
 }

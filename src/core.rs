@@ -670,6 +670,16 @@ impl Core {
         }
     }
 
+    /// A fact the core makes for cluster `c`'s source (it could not be asked): wrapped in its
+    /// cluster in a merged view, as the source's own answer would be.
+    fn tagged_for(&self, c: ClusterId, msg: Msg) -> Msg {
+        if self.state.merged() {
+            Msg::InCluster(c, Box::new(msg))
+        } else {
+            msg
+        }
+    }
+
     /// Where cluster `c`'s sources send their facts.
     fn tx_of(&self, c: ClusterId) -> mpsc::Sender<Msg> {
         self.cluster_tx
@@ -999,7 +1009,8 @@ impl Core {
                 Command::MembersAt(at) => {
                     if let Err(why) = self.send_in(cur, SourceKind::Etcd, cmd) {
                         let result = Err(crate::model::PastUnknown::Failed(why));
-                        let cmds = state::update(&mut self.state, Msg::MembersAt { at, result });
+                        let msg = self.tagged_for(cur, Msg::MembersAt { at, result });
+                        let cmds = state::update(&mut self.state, msg);
                         queue.extend(cmds.into_iter().map(|c| (cur, c)));
                     }
                 }

@@ -74,6 +74,8 @@ fn apply_in(state: &mut State, c: ClusterId, msg: Msg) -> Vec<Command> {
                 }
             }
         }
+        // Each cluster's etcd answers for its own past (its own revision clock).
+        Msg::MembersAt { at, result } => super::merged_at::answered(state, c, at, result),
         // Nested wrapping is not made by any channel; unwrap to the innermost cluster.
         Msg::InCluster(inner_c, inner) => return apply_in(state, inner_c, *inner),
         other => return apply(state, other),

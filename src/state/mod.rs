@@ -28,6 +28,7 @@ pub mod logs;
 mod member_store;
 pub mod members;
 pub mod merged;
+pub mod merged_at;
 pub mod metrics;
 pub mod notify;
 pub mod pane;

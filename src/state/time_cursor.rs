@@ -27,6 +27,8 @@ pub struct TimeCursor {
     /// Alertmanager with a Prometheus: the alerts Prometheus had firing at `at` (`None` while
     /// asked, or without a Prometheus).
     pub alerts: Option<Vec<crate::model::CheckResult>>,
+    /// A merged view: what each cluster's etcd answered for `at` (see `merged_at`).
+    pub by_cluster: super::merged_at::ByCluster,
 }
 
 /// The members pane while the cursor is set.
@@ -62,6 +64,18 @@ impl TimeCursor {
     /// TTL is unknown: etcd keeps no history of leases, and the TTLs the console polls are today's.
     pub fn shows_past_members(&self) -> bool {
         self.live_members.is_some()
+    }
+
+    /// The live membership goes behind the past now on screen.
+    pub(super) fn keep_live_members(&mut self, live: Members) {
+        self.live_members = Some(Box::new(live));
+    }
+
+    /// No past to show: the live membership comes back on screen (marked so in the title).
+    pub(super) fn restore_live_members(&mut self, members: &mut Members) {
+        if let Some(live) = self.live_members.take() {
+            *members = *live;
+        }
     }
 }
 
@@ -152,7 +166,11 @@ pub fn set(state: &mut State, at: DateTime<Utc>) -> Vec<Command> {
     let at = at.min(state.now);
     state.time.at = Some(at);
     let mut out = Vec::new();
-    if !state.members.prefix.is_empty() {
+    if state.merged() {
+        // Each cluster's etcd maps the moment to its own revision.
+        state.time.members = MembersAt::Reading;
+        out.extend(super::merged_at::ask(state, at));
+    } else if !state.members.prefix.is_empty() {
         // Newest wins: the etcd source aborts a read still in flight, and an answer for another
         // moment is dropped (`members_at`).
         state.time.members = MembersAt::Reading;
@@ -208,6 +226,7 @@ pub fn live(state: &mut State) -> Vec<Command> {
         return Vec::new();
     }
     state.time.members = MembersAt::Live;
+    state.time.by_cluster.clear();
     state.time.alerts = None;
     if let Some(live) = state.time.live_members.take() {
         state.members = *live;
@@ -245,6 +264,11 @@ pub fn refusal(state: &State, what: &str) -> Option<String> {
 /// Whether `msg` is about the live membership or checks and must reach them while their pane
 /// shows the past.
 pub fn routes_to_live(state: &State, msg: &Msg) -> bool {
+    // A merged view's facts come wrapped in their cluster: what they are about is inside.
+    let msg = match msg {
+        Msg::InCluster(_, inner) => inner.as_ref(),
+        other => other,
+    };
     let members = state.time.live_members.is_some()
         && matches!(
             msg,
@@ -401,6 +425,7 @@ pub fn pane_note(state: &State, pane: Pane) -> Option<String> {
     let at = state.time.at?;
     let when = shown(at, state.zone);
     Some(match pane {
+        Pane::Members if state.merged() => super::merged_at::title(state, &when),
         Pane::Members => match &state.time.members {
             MembersAt::Live => format!("at {when}"),
             MembersAt::Reading => format!("at {when}: reading…"),
@@ -459,18 +484,18 @@ pub fn diff(state: &State) -> Option<Diff> {
     let (past, live) = (&state.members, state.time.live_members.as_deref()?);
     let mut joined: Vec<_> = live
         .all()
-        .filter(|m| past.get(&m.key).is_none())
+        .filter(|m| past.get_in(m.cluster, &m.key).is_none())
         .map(|m| m.key.clone())
         .collect();
     let mut left: Vec<_> = past
         .all()
-        .filter(|m| live.get(&m.key).is_none())
+        .filter(|m| live.get_in(m.cluster, &m.key).is_none())
         .map(|m| m.key.clone())
         .collect();
     let mut changed: Vec<_> = past
         .all()
         .filter(|m| {
-            live.get(&m.key)
+            live.get_in(m.cluster, &m.key)
                 .is_some_and(|l| l.mod_revision != m.mod_revision)
         })
         .map(|m| m.key.clone())

@@ -718,6 +718,7 @@ impl Core {
                 backend.name(),
                 backend.buffer_lines(),
             );
+            state::backend_in(&mut self.state, backend.kind().of(c), backend.name());
             if let PaneBackend::Logs(l) = &backend {
                 self.state.logs.shown_fields = l.fields.clone();
                 self.state.logs.hidden_fields = l.hide_fields.clone();
@@ -978,7 +979,8 @@ impl Core {
                         .unwrap_or(false);
                     if !sent {
                         let lines = Err("the logs source is not running".to_string());
-                        let cmds = state::update(&mut self.state, Msg::LogsAround { at, lines });
+                        let msg = self.tagged_for(cur, Msg::LogsAround { at, lines });
+                        let cmds = state::update(&mut self.state, msg);
                         queue.extend(cmds.into_iter().map(|c| (cur, c)));
                     }
                 }
@@ -989,8 +991,8 @@ impl Core {
                         .unwrap_or(false);
                     if !sent {
                         let result = Err("the logs source is not running".to_string());
-                        let cmds =
-                            state::update(&mut self.state, Msg::LogsHistogram { query, result });
+                        let msg = self.tagged_for(cur, Msg::LogsHistogram { query, result });
+                        let cmds = state::update(&mut self.state, msg);
                         queue.extend(cmds.into_iter().map(|c| (cur, c)));
                     }
                 }

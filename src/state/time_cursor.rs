@@ -201,13 +201,15 @@ pub fn set(state: &mut State, at: DateTime<Utc>) -> Vec<Command> {
 /// Loki read the window around it again (`t`'s re-read), the Redis ring says how far back it
 /// holds when `at` is older than its oldest line.
 fn logs_at(state: &mut State, at: DateTime<Utc>, out: &mut Vec<Command>) -> Option<String> {
-    let backend = state.backends.logs.as_deref()?;
-    let rereads = matches!(backend, "elasticsearch" | "loki");
+    state.backends.logs.as_deref()?;
+    let rereads = super::merged_logs::any_rereads(state);
     state.logs.jump_to_time(at);
     if rereads {
         state.logs.pending_jump = Some(at);
-        out.push(Command::LogsAround(at));
-        return None;
+        // A merged view: every cluster that can re-read, each for its own lines.
+        let (cmds, note) = super::merged_logs::around(state, at);
+        out.extend(cmds);
+        return note.map(|n| format!("logs: {n}"));
     }
     match state.logs.oldest_time() {
         Some(oldest) if oldest > at => Some(format!(

@@ -998,13 +998,9 @@ impl Core {
                 }
                 Command::AlertsAt(at) => {
                     if let Err(why) = self.send_in(cur, SourceKind::Metrics, cmd) {
-                        let cmds = state::update(
-                            &mut self.state,
-                            Msg::AlertsAt {
-                                at,
-                                result: Err(why),
-                            },
-                        );
+                        let result = Err(why);
+                        let msg = self.tagged_for(cur, Msg::AlertsAt { at, result });
+                        let cmds = state::update(&mut self.state, msg);
                         queue.extend(cmds.into_iter().map(|c| (cur, c)));
                     }
                 }

@@ -79,6 +79,7 @@ fn apply_in(state: &mut State, c: ClusterId, msg: Msg) -> Vec<Command> {
         Msg::LogsHistogram { query, result } => {
             super::merged_logs::hist_answered(state, c, query, result)
         }
+        Msg::AlertsAt { at, result } => super::merged_at::alerts_answered(state, c, at, result),
         // Each cluster's etcd answers for its own past (its own revision clock).
         Msg::MembersAt { at, result } => super::merged_at::answered(state, c, at, result),
         // Nested wrapping is not made by any channel; unwrap to the innermost cluster.

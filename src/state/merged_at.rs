@@ -191,6 +191,121 @@ pub fn title(state: &State, when: &str) -> String {
 /// Each cluster's state at the cursor's moment, by cluster (empty while live or single).
 pub type ByCluster = BTreeMap<ClusterId, MembersAt>;
 
+/// Each cluster's Prometheus ALERTS at the cursor's moment: the alerts firing then, or why not.
+pub type AlertsByCluster = BTreeMap<ClusterId, Result<Vec<crate::model::CheckResult>, String>>;
+
+/// The backend of cluster `c`'s pane `kind`, as its profile or discovery named it.
+fn kind_in(state: &State, c: ClusterId, kind: SourceKind) -> Option<&str> {
+    state
+        .backends
+        .by_source
+        .get(&kind.of(c))
+        .map(String::as_str)
+}
+
+/// The clusters whose Alertmanager alerts can be read at a moment: those with a Prometheus
+/// (Alertmanager forgets resolved alerts; Prometheus's ALERTS series remembers them).
+fn with_alerts(state: &State) -> Vec<ClusterId> {
+    state
+        .cluster_ids()
+        .filter(|c| {
+            kind_in(state, *c, SourceKind::Checks) == Some("alertmanager")
+                && kind_in(state, *c, SourceKind::Metrics) == Some("prometheus")
+        })
+        .collect()
+}
+
+/// `:at` in a merged view: each such cluster's Prometheus is asked for its own alerts.
+pub fn ask_alerts(state: &mut State, at: DateTime<Utc>) -> Vec<Command> {
+    state.time.alerts_in.clear();
+    with_alerts(state)
+        .into_iter()
+        .map(|c| in_cluster(c, Command::AlertsAt(at)))
+        .collect()
+}
+
+/// Cluster `c`'s alerts firing at `at` (tagged with `c`), or why not: the checks pane is rebuilt,
+/// each cluster's rows judged by its own answer.
+pub fn alerts_answered(
+    state: &mut State,
+    c: ClusterId,
+    at: DateTime<Utc>,
+    result: Result<Vec<crate::model::CheckResult>, String>,
+) {
+    if state.time.at != Some(at) {
+        return;
+    }
+    let result = result.map(|mut firing| {
+        for f in &mut firing {
+            f.cluster = c;
+        }
+        firing
+    });
+    if let Err(e) = &result {
+        let name = state.cluster_name(c).to_string();
+        state.say(
+            Level::Warn,
+            format!(
+                "checks in {name}: Prometheus ALERTS at {} unknown: {e} — its alerts resolved since are unknown",
+                shown(at, state.zone)
+            ),
+        );
+    }
+    state.time.alerts_in.insert(c, result);
+    super::time_cursor::refresh_checks(state);
+}
+
+/// What each cluster's checks can tell of the moment, for `checks_at::pane_at_in`.
+pub fn check_sources<'a>(state: &'a State, kind: &'a str) -> super::checks_at::Sources<'a> {
+    let kinds = state
+        .cluster_ids()
+        .filter_map(|c| Some((c, kind_in(state, c, SourceKind::Checks)?)))
+        .collect();
+    let firing = state
+        .time
+        .alerts_in
+        .iter()
+        .filter_map(|(c, r)| Some((*c, r.as_ref().ok()?.as_slice())))
+        .collect();
+    super::checks_at::Sources {
+        kind,
+        kinds,
+        firing,
+    }
+}
+
+/// The checks pane's title at the cursor's moment in a merged view: how each cluster's rows
+/// are known (`prod from history · prod-eu from Prometheus ALERTS`).
+pub fn checks_title(state: &State, when: &str) -> String {
+    let parts: Vec<String> = state
+        .cluster_ids()
+        .filter_map(|c| {
+            let name = state.cluster_name(c);
+            let how = match kind_in(state, c, SourceKind::Checks)? {
+                "sensu-go" => "from history",
+                "sensu-core" => "≈ from history",
+                "alertmanager" => match state.time.alerts_in.get(&c) {
+                    Some(Ok(_)) => "from Prometheus ALERTS",
+                    Some(Err(_)) | None if with_alerts(state).contains(&c) => {
+                        if state.time.alerts_in.contains_key(&c) {
+                            "ALERTS unknown, resolved since unknown"
+                        } else {
+                            "reading ALERTS…"
+                        }
+                    }
+                    _ => "resolved since unknown",
+                },
+                _ => "LIVE",
+            };
+            Some(format!("{name} {how}"))
+        })
+        .collect();
+    if parts.is_empty() {
+        return format!("at {when}");
+    }
+    format!("at {when} · {}", parts.join(" · "))
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{Duration, TimeZone};
@@ -402,6 +517,110 @@ mod tests {
         assert_eq!(
             time_cursor::pane_note(&s, Pane::Members).as_deref(),
             Some("at 03:55:00 UTC: every cluster unknown — LIVE shown")
+        );
+    }
+
+    fn alert(entity: &str, since: DateTime<Utc>) -> crate::model::CheckResult {
+        crate::model::CheckResult {
+            entity: entity.into(),
+            check: "HighLatency".into(),
+            status: 2,
+            since: Some(since),
+            labels: vec![
+                ("alertname".into(), "HighLatency".into()),
+                ("instance".into(), entity.into()),
+            ],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn each_clusters_alerts_at_a_time_come_from_its_own_prometheus() {
+        let mut s = merged();
+        for c in [PROD, EU] {
+            crate::state::backend_in(&mut s, SourceKind::Checks.of(c), "alertmanager");
+            crate::state::backend_in(&mut s, SourceKind::Metrics.of(c), "prometheus");
+        }
+        crate::state::backend_started(&mut s, SourceKind::Checks, "alertmanager", None);
+        // The same alert (same labels) firing now in both clusters, since long before.
+        let long_ago = t0() - Duration::hours(2);
+        for c in [PROD, EU] {
+            let snapshot = crate::model::ChecksSnapshot {
+                results: vec![alert("web-1", long_ago)],
+                ..Default::default()
+            };
+            let msg = Msg::ChecksSnapshot { snapshot, at: t0() };
+            update(&mut s, Msg::InCluster(c, Box::new(msg)));
+        }
+        let at = t0() - Duration::minutes(30);
+        let cmds = time_cursor::set(&mut s, at);
+        assert!(cmds.contains(&Command::AlertsAt(at)), "{cmds:?}");
+        assert!(cmds.contains(&Command::InCluster(EU, Box::new(Command::AlertsAt(at)))));
+        assert_eq!(
+            time_cursor::pane_note(&s, Pane::Checks).as_deref(),
+            Some("at 03:30:00 UTC · prod reading ALERTS… · prod-eu reading ALERTS…")
+        );
+        // prod's Prometheus had it firing then; prod-eu's did not (it flapped): prod-eu's row is
+        // not taken for prod's, though their labels are the same.
+        let firing = vec![alert("web-1", long_ago)];
+        update(
+            &mut s,
+            Msg::InCluster(
+                PROD,
+                Box::new(Msg::AlertsAt {
+                    at,
+                    result: Ok(firing),
+                }),
+            ),
+        );
+        update(
+            &mut s,
+            Msg::InCluster(
+                EU,
+                Box::new(Msg::AlertsAt {
+                    at,
+                    result: Ok(Vec::new()),
+                }),
+            ),
+        );
+        let mut statuses: Vec<(ClusterId, i64)> = s
+            .checks
+            .results
+            .iter()
+            .map(|r| (r.cluster, r.status))
+            .collect();
+        statuses.sort();
+        assert_eq!(statuses, vec![(PROD, 2), (EU, 0)]);
+        assert_eq!(
+            time_cursor::pane_note(&s, Pane::Checks).as_deref(),
+            Some("at 03:30:00 UTC · prod from Prometheus ALERTS · prod-eu from Prometheus ALERTS")
+        );
+        // prod-eu's Prometheus cannot answer at the next step: named, its rows judged by when
+        // they started.
+        let at2 = at - Duration::minutes(1);
+        time_cursor::set(&mut s, at2);
+        update(
+            &mut s,
+            Msg::InCluster(
+                EU,
+                Box::new(Msg::AlertsAt {
+                    at: at2,
+                    result: Err("503".into()),
+                }),
+            ),
+        );
+        assert!(time_cursor::pane_note(&s, Pane::Checks)
+            .is_some_and(|n| n.contains("prod-eu ALERTS unknown")));
+        let eu = s
+            .checks
+            .results
+            .iter()
+            .find(|r| r.cluster == EU)
+            .map(|r| r.status);
+        assert_eq!(
+            eu,
+            Some(2),
+            "started before the moment: firing then, as far as is known"
         );
     }
 }

@@ -29,6 +29,8 @@ pub struct TimeCursor {
     pub alerts: Option<Vec<crate::model::CheckResult>>,
     /// A merged view: what each cluster's etcd answered for `at` (see `merged_at`).
     pub by_cluster: super::merged_at::ByCluster,
+    /// A merged view: each cluster's Prometheus ALERTS at `at`, as answered (see `merged_at`).
+    pub alerts_in: super::merged_at::AlertsByCluster,
 }
 
 /// The members pane while the cursor is set.
@@ -177,7 +179,10 @@ pub fn set(state: &mut State, at: DateTime<Utc>) -> Vec<Command> {
         out.push(Command::MembersAt(at));
     }
     state.time.alerts = None;
-    if state.checks_kind() == "alertmanager"
+    if state.merged() {
+        // Each cluster's Prometheus for its own Alertmanager's alerts.
+        out.extend(super::merged_at::ask_alerts(state, at));
+    } else if state.checks_kind() == "alertmanager"
         && state.backends.metrics.as_deref() == Some("prometheus")
     {
         // Alertmanager forgets resolved alerts; Prometheus's ALERTS series remembers them.
@@ -229,6 +234,7 @@ pub fn live(state: &mut State) -> Vec<Command> {
     }
     state.time.members = MembersAt::Live;
     state.time.by_cluster.clear();
+    state.time.alerts_in.clear();
     state.time.alerts = None;
     if let Some(live) = state.time.live_members.take() {
         state.members = *live;
@@ -307,13 +313,18 @@ pub fn refresh_checks(state: &mut State) {
     if !live.received() {
         return;
     }
-    let past = super::checks_at::pane_at(
-        live,
-        at,
-        &kind,
-        &shown(at, state.zone),
-        state.time.alerts.as_deref(),
-    );
+    let past = if state.merged() {
+        let sources = super::merged_at::check_sources(state, &kind);
+        super::checks_at::pane_at_in(live, at, &sources, &shown(at, state.zone))
+    } else {
+        super::checks_at::pane_at(
+            live,
+            at,
+            &kind,
+            &shown(at, state.zone),
+            state.time.alerts.as_deref(),
+        )
+    };
     let old = std::mem::replace(&mut state.checks, past);
     if state.time.live_checks.is_none() {
         state.time.live_checks = Some(Box::new(old));
@@ -448,6 +459,9 @@ pub fn pane_note(state: &State, pane: Pane) -> Option<String> {
             }
             MembersAt::Unknown(_) => format!("at {when}: unknown — LIVE shown"),
         },
+        Pane::Checks if state.merged() && !state.checks_kind().is_empty() => {
+            super::merged_at::checks_title(state, &when)
+        }
         // A pane without a backend says so itself; it has no moment to show.
         Pane::Checks => match state.checks_kind() {
             "" => return None,

@@ -623,7 +623,7 @@ async fn at_a_time_a_merged_view_shows_every_clusters_past_with_its_cluster() {
     use std::time::Duration;
 
     let prod = Etcd::start();
-    let eu = Etcd::start();
+    let mut eu = Etcd::start();
     // Different histories: the same moment is a different revision in each cluster.
     prod.ctl(&["put", "/services/web/old-p", "10.0.0.1:80"]);
     prod.ctl(&["put", "/services/web/keep-p", "10.0.0.2:80"]);
@@ -737,4 +737,45 @@ async fn at_a_time_a_merged_view_shows_every_clusters_past_with_its_cluster() {
     c.h.type_text("live");
     c.h.press("enter");
     assert_eq!(shown_members(&c), after);
+
+    // prod-eu's etcd goes away: at t1 prod's past is shown, prod-eu is named as unknown with why,
+    // and none of its rows (live or older) stand in for its past.
+    eu.kill();
+    c.until(LIVE * 3, "prod-eu's etcd is seen down", |c| {
+        let eu = opsconsole::model::ClusterId(1);
+        c.state()
+            .health_in(eu, opsconsole::model::SourceKind::Etcd)
+            .is_some_and(|h| *h != opsconsole::model::Health::Live)
+    })
+    .await;
+    c.h.tick();
+    c.h.press(":");
+    c.h.type_text(&format!(
+        "at {}",
+        t1.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    ));
+    c.h.press("enter");
+    c.until(LIVE * 3, "both clusters answered for t1 again", |c| {
+        let by = &c.state().time.by_cluster;
+        by.len() == 2 && by.values().all(|m| *m != MembersAt::Reading)
+    })
+    .await;
+    let by = c.state().time.by_cluster.clone();
+    let eu_at = by.get(&opsconsole::model::ClusterId(1)).cloned();
+    assert!(
+        matches!(&eu_at, Some(MembersAt::Unknown(why)) if why.contains("unreachable")),
+        "{eu_at:?}"
+    );
+    assert_eq!(
+        shown_members(&c),
+        vec![pair("prod", "keep-p"), pair("prod", "old-p")],
+        "prod's past only"
+    );
+    let title =
+        opsconsole::state::time_cursor::pane_note(c.state(), opsconsole::state::Pane::Members)
+            .unwrap_or_default();
+    assert!(
+        title.contains(&format!("prod rev {rp}")) && title.contains("prod-eu unknown"),
+        "{title}"
+    );
 }

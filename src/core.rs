@@ -670,6 +670,16 @@ impl Core {
         }
     }
 
+    /// A fact the core makes for cluster `c`'s source (it could not be asked): wrapped in its
+    /// cluster in a merged view, as the source's own answer would be.
+    fn tagged_for(&self, c: ClusterId, msg: Msg) -> Msg {
+        if self.state.merged() {
+            Msg::InCluster(c, Box::new(msg))
+        } else {
+            msg
+        }
+    }
+
     /// Where cluster `c`'s sources send their facts.
     fn tx_of(&self, c: ClusterId) -> mpsc::Sender<Msg> {
         self.cluster_tx
@@ -708,6 +718,7 @@ impl Core {
                 backend.name(),
                 backend.buffer_lines(),
             );
+            state::backend_in(&mut self.state, backend.kind().of(c), backend.name());
             if let PaneBackend::Logs(l) = &backend {
                 self.state.logs.shown_fields = l.fields.clone();
                 self.state.logs.hidden_fields = l.hide_fields.clone();
@@ -968,7 +979,8 @@ impl Core {
                         .unwrap_or(false);
                     if !sent {
                         let lines = Err("the logs source is not running".to_string());
-                        let cmds = state::update(&mut self.state, Msg::LogsAround { at, lines });
+                        let msg = self.tagged_for(cur, Msg::LogsAround { at, lines });
+                        let cmds = state::update(&mut self.state, msg);
                         queue.extend(cmds.into_iter().map(|c| (cur, c)));
                     }
                 }
@@ -979,27 +991,24 @@ impl Core {
                         .unwrap_or(false);
                     if !sent {
                         let result = Err("the logs source is not running".to_string());
-                        let cmds =
-                            state::update(&mut self.state, Msg::LogsHistogram { query, result });
+                        let msg = self.tagged_for(cur, Msg::LogsHistogram { query, result });
+                        let cmds = state::update(&mut self.state, msg);
                         queue.extend(cmds.into_iter().map(|c| (cur, c)));
                     }
                 }
                 Command::AlertsAt(at) => {
                     if let Err(why) = self.send_in(cur, SourceKind::Metrics, cmd) {
-                        let cmds = state::update(
-                            &mut self.state,
-                            Msg::AlertsAt {
-                                at,
-                                result: Err(why),
-                            },
-                        );
+                        let result = Err(why);
+                        let msg = self.tagged_for(cur, Msg::AlertsAt { at, result });
+                        let cmds = state::update(&mut self.state, msg);
                         queue.extend(cmds.into_iter().map(|c| (cur, c)));
                     }
                 }
                 Command::MembersAt(at) => {
                     if let Err(why) = self.send_in(cur, SourceKind::Etcd, cmd) {
                         let result = Err(crate::model::PastUnknown::Failed(why));
-                        let cmds = state::update(&mut self.state, Msg::MembersAt { at, result });
+                        let msg = self.tagged_for(cur, Msg::MembersAt { at, result });
+                        let cmds = state::update(&mut self.state, msg);
                         queue.extend(cmds.into_iter().map(|c| (cur, c)));
                     }
                 }

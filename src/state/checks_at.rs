@@ -4,10 +4,12 @@
 //! were not firing then; those resolved since are gone from its API, so unknown). Pure: the rows
 //! of the live snapshot in, the rows as they were out.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 
 use super::checks::Checks;
-use crate::model::{CheckResult, ChecksSnapshot};
+use crate::model::{CheckResult, ChecksSnapshot, ClusterId};
 
 /// Status 3: what Sensu itself calls unknown.
 const UNKNOWN: i64 = 3;
@@ -133,6 +135,30 @@ pub fn pane_at(
     shown: &str,
     firing: Option<&[CheckResult]>,
 ) -> Checks {
+    let sources = Sources {
+        kind,
+        kinds: BTreeMap::new(),
+        firing: firing
+            .map(|f| (ClusterId::default(), f))
+            .into_iter()
+            .collect(),
+    };
+    pane_at_in(live, at, &sources, shown)
+}
+
+/// What each cluster's checks can tell of the past (a merged view mixes backends).
+#[derive(Debug, Default)]
+pub struct Sources<'a> {
+    /// The backend of a cluster not in `kinds` (a single cluster's).
+    pub kind: &'a str,
+    pub kinds: BTreeMap<ClusterId, &'a str>,
+    /// What each cluster's Prometheus had firing at the moment, for the clusters that answered.
+    pub firing: BTreeMap<ClusterId, &'a [CheckResult]>,
+}
+
+/// [`pane_at`] with each row judged by its own cluster's backend and Prometheus answer: an alert
+/// of one cluster is never taken for another's with the same labels.
+pub fn pane_at_in(live: &Checks, at: DateTime<Utc>, sources: &Sources, shown: &str) -> Checks {
     let mut past = Checks::default();
     past.sort = live.sort;
     past.descending = live.descending;
@@ -141,17 +167,28 @@ pub fn pane_at(
     past.hide_silenced = live.hide_silenced;
     past.scope = live.scope.clone();
     past.cursor.set_rows(live.cursor.rows());
+    let kind_of = |c: ClusterId| sources.kinds.get(&c).copied().unwrap_or(sources.kind);
     let mut results: Vec<CheckResult> = live
         .results
         .iter()
-        .map(|r| row_at_with(r, at, kind, shown, firing))
+        .map(|r| {
+            let firing = sources.firing.get(&r.cluster).copied();
+            row_at_with(r, at, kind_of(r.cluster), shown, firing)
+        })
         .collect();
     // Alerts that fired then and are resolved now: only Prometheus remembers them.
-    for f in firing.into_iter().flatten() {
-        if !live.results.iter().any(|r| same_alert(f, r)) {
-            let mut row = f.clone();
-            row.output = format!("firing at {shown}, resolved since (Prometheus ALERTS)");
-            results.push(row);
+    for (c, firing) in &sources.firing {
+        for f in firing.iter() {
+            if !live
+                .results
+                .iter()
+                .any(|r| r.cluster == *c && same_alert(f, r))
+            {
+                let mut row = f.clone();
+                row.cluster = *c;
+                row.output = format!("firing at {shown}, resolved since (Prometheus ALERTS)");
+                results.push(row);
+            }
         }
     }
     let snapshot = ChecksSnapshot {

@@ -74,6 +74,14 @@ fn apply_in(state: &mut State, c: ClusterId, msg: Msg) -> Vec<Command> {
                 }
             }
         }
+        // Each cluster's logs backend answers a time jump or the histogram for its own lines.
+        Msg::LogsAround { at, lines } => super::merged_logs::around_answered(state, c, at, lines),
+        Msg::LogsHistogram { query, result } => {
+            super::merged_logs::hist_answered(state, c, query, result)
+        }
+        Msg::AlertsAt { at, result } => super::merged_at::alerts_answered(state, c, at, result),
+        // Each cluster's etcd answers for its own past (its own revision clock).
+        Msg::MembersAt { at, result } => super::merged_at::answered(state, c, at, result),
         // Nested wrapping is not made by any channel; unwrap to the innermost cluster.
         Msg::InCluster(inner_c, inner) => return apply_in(state, inner_c, *inner),
         other => return apply(state, other),
@@ -587,6 +595,12 @@ fn sent_as(s: &Silence) -> String {
 
 /// `kind`'s pane now has a backend named `name` (from the profile, or discovered): its source is
 /// connecting. A logs backend brings its buffer size.
+/// Cluster `source.cluster`'s pane of `source.kind` is served by a backend of kind `name`
+/// (what a merged view asks of each cluster depends on it: Redis cannot re-read the past).
+pub fn backend_in(state: &mut State, source: SourceId, name: &str) {
+    state.backends.by_source.insert(source, name.to_string());
+}
+
 pub fn backend_started(
     state: &mut State,
     kind: SourceKind,
@@ -655,6 +669,7 @@ fn backend_stopped(state: &mut State, kind: SourceKind) {
 fn discovered(state: &mut State, pane: SourceId, value: Option<String>) -> Vec<Command> {
     let name = pane.label();
     let Some(text) = value else {
+        state.backends.by_source.remove(&pane);
         backend_stopped(state, pane.kind);
         note(
             state,
@@ -675,6 +690,7 @@ fn discovered(state: &mut State, pane: SourceId, value: Option<String>) -> Vec<C
         Ok((kind, url, log_capacity)) => {
             tracing::info!(pane = name, %url, "discovered backend");
             backend_started(state, pane.kind, kind, log_capacity);
+            backend_in(state, pane, kind);
             note(state, format!("{name}: discovered {url}"));
             vec![Command::StartSource {
                 source: pane,

@@ -317,10 +317,8 @@ pub fn refresh_local(logs: &mut Logs, end: DateTime<Utc>) {
 
 /// Whether the logs backend aggregates for the histogram.
 fn server_backend(state: &State) -> bool {
-    matches!(
-        state.backends.logs.as_deref(),
-        Some("elasticsearch" | "loki")
-    )
+    // A merged view: every cluster's backend must count, or the ring counts them all alike.
+    super::merged_logs::hist_by_servers(state)
 }
 
 /// Where the window ends: the time cursor's moment, or now.
@@ -330,16 +328,16 @@ fn window_end(state: &State) -> DateTime<Utc> {
 
 /// After every change: the ring's counts, or the query for the server when it changed (and every
 /// [`REASK_SECS`] while live).
-pub fn interest(state: &mut State) -> Option<Command> {
+pub fn interest(state: &mut State) -> Vec<Command> {
     state.logs.hist.server = server_backend(state);
     state.logs.hist.columns = plot_columns(state.viewports.logs_width);
     let end = window_end(state);
     if !state.logs.hist.server {
         refresh_local(&mut state.logs, end);
-        return None;
+        return Vec::new();
     }
     if !state.logs.hist.open {
-        return None;
+        return Vec::new();
     }
     let h = &state.logs.hist;
     let query = HistQuery {
@@ -361,13 +359,13 @@ pub fn interest(state: &mut State) -> Option<Command> {
                 .asked_at
                 .is_none_or(|t| (state.now - t).num_seconds() >= REASK_SECS));
     if !due {
-        return None;
+        return Vec::new();
     }
     let now = state.now;
     let h = &mut state.logs.hist;
     h.remote.asked = Some(query.clone());
     h.remote.asked_at = Some(now);
-    Some(Command::LogsHistogram(query))
+    super::merged_logs::hist_ask(state, query)
 }
 
 /// The server's answer (`Msg::LogsHistogram`).

@@ -132,17 +132,26 @@ pub fn act(state: &mut State, action: Action) -> Vec<Command> {
                 }
                 InputKind::At => super::time_cursor::at_command(state, input.field.text()),
                 InputKind::TimeJump => {
-                    let rereads = matches!(
-                        state.backends.logs.as_deref(),
-                        Some("elasticsearch" | "loki")
-                    );
-                    let (say, cmds) = super::logs::time_jump(
+                    let rereads = super::merged_logs::any_rereads(state);
+                    let (mut say, cmds) = super::logs::time_jump(
                         &mut state.logs,
                         input.field.text(),
                         state.now,
                         state.zone,
                         rereads,
                     );
+                    // A merged view asks every cluster that can re-read, each for its own lines.
+                    let cmds = match cmds.as_slice() {
+                        [Command::LogsAround(at)] => {
+                            let (cmds, note) = super::merged_logs::around(state, *at);
+                            if let Some(note) = note {
+                                say.push_str(" · ");
+                                say.push_str(&note);
+                            }
+                            cmds
+                        }
+                        _ => cmds,
+                    };
                     state.say(Level::Info, say);
                     cmds
                 }

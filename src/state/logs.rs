@@ -855,10 +855,25 @@ impl Logs {
         at: DateTime<Utc>,
         lines: Vec<LogLine>,
     ) -> Option<DateTime<Utc>> {
+        self.insert_around_in(ClusterId::default(), at, lines)
+    }
+
+    /// As [`insert_around`](Self::insert_around), the lines read back from cluster `c`'s logs
+    /// backend (a merged view): tagged with that cluster, and only that cluster's buffered
+    /// lines count as already there (the same line text may come from two clusters).
+    pub fn insert_around_in(
+        &mut self,
+        c: ClusterId,
+        at: DateTime<Utc>,
+        lines: Vec<LogLine>,
+    ) -> Option<DateTime<Utc>> {
         let (from, to) = (at - AROUND, at + AROUND);
         let known: HashSet<(Option<DateTime<Utc>>, &str, &str)> = self
             .lines
             .iter()
+            .zip(self.clusters.iter())
+            .filter(|(_, lc)| **lc == c)
+            .map(|(l, _)| l)
             .filter(|l| l.time.is_some_and(|t| t >= from && t < to))
             .map(|l| (l.time, &*l.host, l.message.as_str()))
             .collect();
@@ -871,7 +886,7 @@ impl Logs {
         self.pending_jump = None;
         let first_new = self.first_seq + self.lines.len() as u64;
         let follow = self.follow;
-        self.extend(new);
+        self.extend_in(c, new);
         if !waiting {
             return None;
         }

@@ -1016,6 +1016,45 @@ mod tests {
     }
 
     #[test]
+    fn unscoped_metrics_say_whose_they_are_and_follow_the_narrowing() {
+        let mut s = merged();
+        s.backends.metrics = Some("graphite".into());
+        let cmds = crate::state::set_viewports(
+            &mut s,
+            crate::state::Viewports {
+                members_rows: 10,
+                sparkline_width: 40,
+                ..Default::default()
+            },
+        );
+        let queries = |cmds: &[Command]| -> Vec<(ClusterId, String)> {
+            cmds.iter()
+                .filter_map(|c| match c {
+                    Command::InCluster(c, inner) => match &**inner {
+                        Command::MetricsQuery(q) => Some((*c, q.label.clone())),
+                        _ => None,
+                    },
+                    Command::MetricsQuery(q) => Some((PROD, q.label.clone())),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(queries(&cmds), vec![(PROD, "cluster prod".to_string())]);
+        assert_eq!(
+            crate::state::metrics::unscoped_title(&s),
+            (
+                "prod only".to_string(),
+                Some("· 1 of 2 clusters".to_string())
+            )
+        );
+        // Narrowed to prod-eu: its own metrics, said so.
+        narrow_by_name(&mut s, "prod-eu");
+        let cmds = update(&mut s, Msg::LogLines(Vec::new()));
+        assert_eq!(queries(&cmds), vec![(EU, "cluster prod-eu".to_string())]);
+        assert_eq!(crate::state::metrics::unscoped_title(&s).0, "prod-eu only");
+    }
+
+    #[test]
     fn a_members_metrics_come_from_its_clusters_backend() {
         let mut s = merged();
         s.backends.metrics = Some("graphite".into());

@@ -102,6 +102,25 @@ pub fn member_vars_in(
     Some(vars)
 }
 
+/// Whose metrics the pane shows with no member scoped: the cluster a merged view is narrowed to
+/// (`:cluster NAME`), else the first one. The series are per cluster (each has its own
+/// backend and targets), so there is no "all" to show.
+pub fn unscoped_cluster(state: &State) -> crate::model::ClusterId {
+    state.narrowed().unwrap_or(state.cluster_id)
+}
+
+/// What the pane's title says of the cluster its series are for, with no member scoped: in a
+/// merged view, that they are one cluster's (`prod only`, then `· 1 of 3 clusters` where there
+/// is room), never all of them.
+pub fn unscoped_title(state: &State) -> (String, Option<String>) {
+    let name = state.cluster_name(unscoped_cluster(state));
+    if !state.merged() {
+        return (format!("cluster {name}"), None);
+    }
+    let n = state.clusters.len();
+    (format!("{name} only"), Some(format!("· 1 of {n} clusters")))
+}
+
 /// The query the pane wants now; emitted when it differs from the last one sent.
 pub fn interest(state: &mut State) -> Option<Command> {
     state.backends.metrics.as_ref()?;
@@ -115,7 +134,7 @@ pub fn interest(state: &mut State) -> Option<Command> {
             let c = state.cluster_by_name(cluster).unwrap_or(state.cluster_id);
             (c, member_vars_in(state, c, key))
         }
-        _ => (state.cluster_id, None),
+        _ => (unscoped_cluster(state), None),
     };
     let (label, vars) = match scoped {
         // A merged view names the cluster too: the same instance in another cluster is another
@@ -132,7 +151,7 @@ pub fn interest(state: &mut State) -> Option<Command> {
             vars.get("instance").cloned().unwrap_or_default(),
             Some(vars),
         ),
-        None => (format!("cluster {}", state.cluster), None),
+        None => (format!("cluster {}", state.cluster_name(cluster)), None),
     };
     let q = MetricsQuery {
         label,

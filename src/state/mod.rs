@@ -28,6 +28,8 @@ pub mod logs;
 mod member_store;
 pub mod members;
 pub mod merged;
+pub mod merged_at;
+pub mod merged_logs;
 pub mod metrics;
 pub mod notify;
 pub mod pane;
@@ -57,7 +59,7 @@ use crate::model::{
 use audit_trail::{deregister_target, key_b64, silence_target, unsilence_target, AuditTrail};
 use checks::{Checks, EntityScope};
 pub use command_line::Completions;
-pub use facts::backend_started;
+pub use facts::{backend_in, backend_started};
 pub use guarded::EXTEND_DEFAULT;
 pub use input::{Input, InputKind};
 use members::Members;
@@ -119,6 +121,9 @@ pub struct PaneBackends {
     pub checks: Option<String>,
     pub metrics: Option<String>,
     pub logs: Option<String>,
+    /// Each cluster's own backend of each pane (a merged view mixes kinds: one cluster's logs
+    /// in Loki, another's in Redis); the fields above are the last one started.
+    pub by_source: std::collections::BTreeMap<crate::model::SourceId, String>,
 }
 
 #[derive(Debug)]
@@ -146,6 +151,8 @@ pub struct State {
     pub clusters: Vec<merged::ClusterInfo>,
     /// Each cluster's check results in a merged view.
     pub merged_checks: merged::MergedChecks,
+    /// A merged view's time jumps and histogram, asked of every cluster's logs backend.
+    pub merged_logs: merged_logs::MergedLogs,
     pub health: BTreeMap<SourceId, Health>,
     /// When each source last answered (data, a confirmation, or the source's own account when
     /// its session is lost): the age a pane shows when its source is not live.
@@ -238,6 +245,7 @@ impl State {
             cluster_id: ClusterId::default(),
             clusters: vec![merged::ClusterInfo::named(cluster)],
             merged_checks: Default::default(),
+            merged_logs: Default::default(),
             health,
             last_answer: BTreeMap::new(),
             last_failure: BTreeMap::new(),

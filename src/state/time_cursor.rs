@@ -27,6 +27,10 @@ pub struct TimeCursor {
     /// Alertmanager with a Prometheus: the alerts Prometheus had firing at `at` (`None` while
     /// asked, or without a Prometheus).
     pub alerts: Option<Vec<crate::model::CheckResult>>,
+    /// A merged view: what each cluster's etcd answered for `at` (see `merged_at`).
+    pub by_cluster: super::merged_at::ByCluster,
+    /// A merged view: each cluster's Prometheus ALERTS at `at`, as answered (see `merged_at`).
+    pub alerts_in: super::merged_at::AlertsByCluster,
 }
 
 /// The members pane while the cursor is set.
@@ -62,6 +66,18 @@ impl TimeCursor {
     /// TTL is unknown: etcd keeps no history of leases, and the TTLs the console polls are today's.
     pub fn shows_past_members(&self) -> bool {
         self.live_members.is_some()
+    }
+
+    /// The live membership goes behind the past now on screen.
+    pub(super) fn keep_live_members(&mut self, live: Members) {
+        self.live_members = Some(Box::new(live));
+    }
+
+    /// No past to show: the live membership comes back on screen (marked so in the title).
+    pub(super) fn restore_live_members(&mut self, members: &mut Members) {
+        if let Some(live) = self.live_members.take() {
+            *members = *live;
+        }
     }
 }
 
@@ -152,14 +168,21 @@ pub fn set(state: &mut State, at: DateTime<Utc>) -> Vec<Command> {
     let at = at.min(state.now);
     state.time.at = Some(at);
     let mut out = Vec::new();
-    if !state.members.prefix.is_empty() {
+    if state.merged() {
+        // Each cluster's etcd maps the moment to its own revision.
+        state.time.members = MembersAt::Reading;
+        out.extend(super::merged_at::ask(state, at));
+    } else if !state.members.prefix.is_empty() {
         // Newest wins: the etcd source aborts a read still in flight, and an answer for another
         // moment is dropped (`members_at`).
         state.time.members = MembersAt::Reading;
         out.push(Command::MembersAt(at));
     }
     state.time.alerts = None;
-    if state.checks_kind() == "alertmanager"
+    if state.merged() {
+        // Each cluster's Prometheus for its own Alertmanager's alerts.
+        out.extend(super::merged_at::ask_alerts(state, at));
+    } else if state.checks_kind() == "alertmanager"
         && state.backends.metrics.as_deref() == Some("prometheus")
     {
         // Alertmanager forgets resolved alerts; Prometheus's ALERTS series remembers them.
@@ -183,13 +206,15 @@ pub fn set(state: &mut State, at: DateTime<Utc>) -> Vec<Command> {
 /// Loki read the window around it again (`t`'s re-read), the Redis ring says how far back it
 /// holds when `at` is older than its oldest line.
 fn logs_at(state: &mut State, at: DateTime<Utc>, out: &mut Vec<Command>) -> Option<String> {
-    let backend = state.backends.logs.as_deref()?;
-    let rereads = matches!(backend, "elasticsearch" | "loki");
+    state.backends.logs.as_deref()?;
+    let rereads = super::merged_logs::any_rereads(state);
     state.logs.jump_to_time(at);
     if rereads {
         state.logs.pending_jump = Some(at);
-        out.push(Command::LogsAround(at));
-        return None;
+        // A merged view: every cluster that can re-read, each for its own lines.
+        let (cmds, note) = super::merged_logs::around(state, at);
+        out.extend(cmds);
+        return note.map(|n| format!("logs: {n}"));
     }
     match state.logs.oldest_time() {
         Some(oldest) if oldest > at => Some(format!(
@@ -208,6 +233,8 @@ pub fn live(state: &mut State) -> Vec<Command> {
         return Vec::new();
     }
     state.time.members = MembersAt::Live;
+    state.time.by_cluster.clear();
+    state.time.alerts_in.clear();
     state.time.alerts = None;
     if let Some(live) = state.time.live_members.take() {
         state.members = *live;
@@ -245,6 +272,11 @@ pub fn refusal(state: &State, what: &str) -> Option<String> {
 /// Whether `msg` is about the live membership or checks and must reach them while their pane
 /// shows the past.
 pub fn routes_to_live(state: &State, msg: &Msg) -> bool {
+    // A merged view's facts come wrapped in their cluster: what they are about is inside.
+    let msg = match msg {
+        Msg::InCluster(_, inner) => inner.as_ref(),
+        other => other,
+    };
     let members = state.time.live_members.is_some()
         && matches!(
             msg,
@@ -281,13 +313,18 @@ pub fn refresh_checks(state: &mut State) {
     if !live.received() {
         return;
     }
-    let past = super::checks_at::pane_at(
-        live,
-        at,
-        &kind,
-        &shown(at, state.zone),
-        state.time.alerts.as_deref(),
-    );
+    let past = if state.merged() {
+        let sources = super::merged_at::check_sources(state, &kind);
+        super::checks_at::pane_at_in(live, at, &sources, &shown(at, state.zone))
+    } else {
+        super::checks_at::pane_at(
+            live,
+            at,
+            &kind,
+            &shown(at, state.zone),
+            state.time.alerts.as_deref(),
+        )
+    };
     let old = std::mem::replace(&mut state.checks, past);
     if state.time.live_checks.is_none() {
         state.time.live_checks = Some(Box::new(old));
@@ -401,6 +438,7 @@ pub fn pane_note(state: &State, pane: Pane) -> Option<String> {
     let at = state.time.at?;
     let when = shown(at, state.zone);
     Some(match pane {
+        Pane::Members if state.merged() => super::merged_at::title(state, &when),
         Pane::Members => match &state.time.members {
             MembersAt::Live => format!("at {when}"),
             MembersAt::Reading => format!("at {when}: reading…"),
@@ -421,6 +459,9 @@ pub fn pane_note(state: &State, pane: Pane) -> Option<String> {
             }
             MembersAt::Unknown(_) => format!("at {when}: unknown — LIVE shown"),
         },
+        Pane::Checks if state.merged() && !state.checks_kind().is_empty() => {
+            super::merged_at::checks_title(state, &when)
+        }
         // A pane without a backend says so itself; it has no moment to show.
         Pane::Checks => match state.checks_kind() {
             "" => return None,
@@ -459,18 +500,18 @@ pub fn diff(state: &State) -> Option<Diff> {
     let (past, live) = (&state.members, state.time.live_members.as_deref()?);
     let mut joined: Vec<_> = live
         .all()
-        .filter(|m| past.get(&m.key).is_none())
+        .filter(|m| past.get_in(m.cluster, &m.key).is_none())
         .map(|m| m.key.clone())
         .collect();
     let mut left: Vec<_> = past
         .all()
-        .filter(|m| live.get(&m.key).is_none())
+        .filter(|m| live.get_in(m.cluster, &m.key).is_none())
         .map(|m| m.key.clone())
         .collect();
     let mut changed: Vec<_> = past
         .all()
         .filter(|m| {
-            live.get(&m.key)
+            live.get_in(m.cluster, &m.key)
                 .is_some_and(|l| l.mod_revision != m.mod_revision)
         })
         .map(|m| m.key.clone())

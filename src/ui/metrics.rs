@@ -92,6 +92,12 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     title.extend(super::at_span(ctx, crate::state::Pane::Metrics).map(|s| (0, s)));
     match super::scope_span(ctx) {
         Some(scope) => title.push((0, scope)),
+        // A merged view's series are one cluster's: said where it cannot be cut off.
+        None if st.merged() => {
+            let (whose, of) = crate::state::metrics::unscoped_title(st);
+            title.push((0, Span::raw(format!("{whose} "))));
+            title.extend(of.map(|of| (2, Span::raw(format!("{of} ")))));
+        }
         None => title.push((1, Span::raw(format!("cluster {} ", st.cluster)))),
     }
     title.push((

@@ -579,3 +579,203 @@ fn a_merged_views_logs_say_their_cluster_and_follow_the_members_cluster() {
         has(s, "prod", "prod upstream timed out") && row_in(s, "prod", "web-1").is_some()
     });
 }
+
+/// Every revision-clock pair under `dir`, by file (one file per etcd cluster id).
+fn clock_files(dir: &std::path::Path) -> Vec<Vec<opsconsole::model::revclock::Pair>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.path().extension().is_some_and(|e| e == "revclock") {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            files.push(
+                text.lines()
+                    .filter_map(opsconsole::model::revclock::Pair::parse)
+                    .collect(),
+            );
+        }
+    }
+    files
+}
+
+/// The members the console shows, as (cluster name, key).
+fn shown_members(c: &common::etcd_console::Console) -> Vec<(String, String)> {
+    let s = c.state();
+    let mut out: Vec<(String, String)> = s
+        .members
+        .all()
+        .map(|m| {
+            (
+                s.cluster_name(m.cluster).to_string(),
+                m.key_text().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// `:at` in a merged view of two real etcds: each cluster's etcd is read at the revision its own
+/// clock maps the moment to, and both clusters' past members are shown, each with its cluster;
+/// the members joined since are not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_a_time_a_merged_view_shows_every_clusters_past_with_its_cluster() {
+    use common::etcd_console::{cluster, profile, Console, LIVE};
+    use opsconsole::state::time_cursor::MembersAt;
+    use std::time::Duration;
+
+    let prod = Etcd::start();
+    let mut eu = Etcd::start();
+    // Different histories: the same moment is a different revision in each cluster.
+    prod.ctl(&["put", "/services/web/old-p", "10.0.0.1:80"]);
+    prod.ctl(&["put", "/services/web/keep-p", "10.0.0.2:80"]);
+    prod.ctl(&["put", "/services/web/keep-p", "10.0.0.3:80"]);
+    eu.ctl(&["put", "/services/web/old-e", "10.1.0.1:80"]);
+    let clocks = tempfile::tempdir().expect("tempdir for the revision clocks");
+    let named = |etcd: &Etcd, name: &str| {
+        let mut p = cluster(profile(&[etcd.endpoint()]));
+        p.name = name.to_string();
+        p
+    };
+    let more = vec![named(&eu, "prod-eu")];
+    let dir = clocks.path().to_path_buf();
+    let mut c = Console::with_settings(named(&prod, "prod"), move |s| {
+        s.more = more;
+        s.clock_dir = Some(dir);
+    });
+    let pair = |cl: &str, k: &str| (cl.to_string(), format!("/services/web/{k}"));
+    let before = vec![
+        pair("prod", "keep-p"),
+        pair("prod", "old-p"),
+        pair("prod-eu", "old-e"),
+    ];
+    c.until(LIVE * 3, "both clusters listed", |c| {
+        shown_members(c) == before
+    })
+    .await;
+    // Each cluster's clock holds its present revision before the moment is noted.
+    let (rp, re) = (
+        common::etcd_console::etcd_revision(&prod),
+        common::etcd_console::etcd_revision(&eu),
+    );
+    assert_ne!(rp, re, "the two clusters' revisions differ");
+    c.until(
+        Duration::from_secs(12),
+        "both clocks hold the present",
+        |_| {
+            let files = clock_files(clocks.path());
+            files.len() == 2
+                && files.iter().any(|f| f.iter().any(|p| p.revision == rp))
+                && files.iter().any(|f| f.iter().any(|p| p.revision == re))
+        },
+    )
+    .await;
+    let t1 = chrono::Utc::now();
+
+    // Then both fleets change: one joins and one leaves in each cluster.
+    prod.ctl(&["put", "/services/web/new-p", "10.0.0.9:80"]);
+    prod.ctl(&["del", "/services/web/old-p"]);
+    eu.ctl(&["put", "/services/web/new-e", "10.1.0.9:80"]);
+    eu.ctl(&["del", "/services/web/old-e"]);
+    let after = vec![
+        pair("prod", "keep-p"),
+        pair("prod", "new-p"),
+        pair("prod-eu", "new-e"),
+    ];
+    c.until(LIVE * 3, "the live view follows both etcds", |c| {
+        shown_members(c) == after
+    })
+    .await;
+    let (rp2, re2) = (
+        common::etcd_console::etcd_revision(&prod),
+        common::etcd_console::etcd_revision(&eu),
+    );
+    c.until(
+        Duration::from_secs(12),
+        "both clocks hold the change",
+        |_| {
+            let files = clock_files(clocks.path());
+            files.iter().any(|f| f.iter().any(|p| p.revision >= rp2))
+                && files.iter().any(|f| f.iter().any(|p| p.revision >= re2))
+        },
+    )
+    .await;
+
+    // `:at t1`: both clusters' past, each with its cluster; the present ones are not shown.
+    c.h.tick();
+    c.h.press(":");
+    c.h.type_text(&format!(
+        "at {}",
+        t1.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    ));
+    c.h.press("enter");
+    c.until(LIVE * 3, "both clusters answered for t1", |c| {
+        let by = &c.state().time.by_cluster;
+        by.len() == 2 && by.values().all(|m| matches!(m, MembersAt::Shown { .. }))
+    })
+    .await;
+    assert_eq!(shown_members(&c), before, "the past of both clusters");
+    let revs: Vec<i64> = c
+        .state()
+        .time
+        .by_cluster
+        .values()
+        .filter_map(|m| match m {
+            MembersAt::Shown { revision, .. } => Some(*revision),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(revs, vec![rp, re], "each cluster read at its own revision");
+    let title =
+        opsconsole::state::time_cursor::pane_note(c.state(), opsconsole::state::Pane::Members)
+            .unwrap_or_default();
+    assert!(
+        title.contains(&format!("prod rev {rp}")) && title.contains(&format!("prod-eu rev {re}")),
+        "{title}"
+    );
+
+    // Live again: the present of both, with what the watches saw meanwhile.
+    c.h.press(":");
+    c.h.type_text("live");
+    c.h.press("enter");
+    assert_eq!(shown_members(&c), after);
+
+    // prod-eu's etcd goes away: at t1 prod's past is shown, prod-eu is named as unknown with why,
+    // and none of its rows (live or older) stand in for its past.
+    eu.kill();
+    c.until(LIVE * 3, "prod-eu's etcd is seen down", |c| {
+        let eu = opsconsole::model::ClusterId(1);
+        c.state()
+            .health_in(eu, opsconsole::model::SourceKind::Etcd)
+            .is_some_and(|h| *h != opsconsole::model::Health::Live)
+    })
+    .await;
+    c.h.tick();
+    c.h.press(":");
+    c.h.type_text(&format!(
+        "at {}",
+        t1.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    ));
+    c.h.press("enter");
+    c.until(LIVE * 3, "both clusters answered for t1 again", |c| {
+        let by = &c.state().time.by_cluster;
+        by.len() == 2 && by.values().all(|m| *m != MembersAt::Reading)
+    })
+    .await;
+    let by = c.state().time.by_cluster.clone();
+    let eu_at = by.get(&opsconsole::model::ClusterId(1)).cloned();
+    assert!(
+        matches!(&eu_at, Some(MembersAt::Unknown(why)) if why.contains("unreachable")),
+        "{eu_at:?}"
+    );
+    assert_eq!(
+        shown_members(&c),
+        vec![pair("prod", "keep-p"), pair("prod", "old-p")],
+        "prod's past only"
+    );
+    let title =
+        opsconsole::state::time_cursor::pane_note(c.state(), opsconsole::state::Pane::Members)
+            .unwrap_or_default();
+    assert!(
+        title.contains(&format!("prod rev {rp}")) && title.contains("prod-eu unknown"),
+        "{title}"
+    );
+}

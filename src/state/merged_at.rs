@@ -169,10 +169,10 @@ pub fn title(state: &State, when: &str) -> String {
                     partial,
                     ..
                 } => {
-                    let rev = match compacted {
-                        None => format!("{name} rev {revision}"),
-                        Some(_) => format!("{name} compacted: rev {revision}"),
-                    };
+                    let rev = format!(
+                        "{name} {}",
+                        super::time_cursor::revision_text(*revision, compacted.is_some())
+                    );
                     match partial {
                         Some(_) => format!("{rev} partial"),
                         None => rev,

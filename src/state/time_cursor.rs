@@ -57,6 +57,15 @@ pub enum MembersAt {
     Unknown(String),
 }
 
+/// The revision a past members pane shows, as its title says it (`rev 30`, `compacted: rev 12`).
+pub fn revision_text(revision: i64, compacted: bool) -> String {
+    if compacted {
+        format!("compacted: rev {revision}")
+    } else {
+        format!("rev {revision}")
+    }
+}
+
 impl TimeCursor {
     pub fn is_live(&self) -> bool {
         self.at.is_none()
@@ -448,10 +457,7 @@ pub fn pane_note(state: &State, pane: Pane) -> Option<String> {
                 partial,
                 ..
             } => {
-                let rev = match compacted {
-                    None => format!("rev {revision}"),
-                    Some(_) => format!("compacted: rev {revision}"),
-                };
+                let rev = revision_text(*revision, compacted.is_some());
                 match partial {
                     Some(p) => format!("at {when} · {rev} · {p}"),
                     None => format!("at {when} · {rev}"),

@@ -258,7 +258,7 @@ fn bench_chart(c: &mut Criterion) {
     };
     opsconsole::state::backend_started(
         &mut state,
-        opsconsole::model::SourceKind::Metrics,
+        opsconsole::model::SourceKind::Metrics.of(opsconsole::model::ClusterId(0)),
         "prometheus",
         None,
     );

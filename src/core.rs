@@ -629,7 +629,8 @@ impl Core {
         // The simulated fleet answers every pane's commands itself.
         for kind in SourceKind::ALL {
             if kind != SourceKind::Etcd {
-                state::backend_started(&mut self.state, kind, "demo", None);
+                let source = self.state.source(kind);
+                state::backend_started(&mut self.state, source, "demo", None);
             }
             self.sources.insert(
                 self.state.source(kind),
@@ -714,7 +715,7 @@ impl Core {
         for backend in configured.into_iter().flatten() {
             state::backend_started(
                 &mut self.state,
-                backend.kind(),
+                backend.kind().of(c),
                 backend.name(),
                 backend.buffer_lines(),
             );

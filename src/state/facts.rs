@@ -601,39 +601,56 @@ pub fn backend_in(state: &mut State, source: SourceId, name: &str) {
     state.backends.by_source.insert(source, name.to_string());
 }
 
+/// `source`'s backend `name` starts: the pane is emptied for it (a new backend's data replaces the
+/// old one's) — except in a merged view where another cluster's backend of the same pane is
+/// already running: the pane holds that cluster's rows and lines, which a cluster discovered or
+/// started later must not wipe.
 pub fn backend_started(
     state: &mut State,
-    kind: SourceKind,
+    source: SourceId,
     name: &str,
     log_capacity: Option<usize>,
 ) {
+    let kind = source.kind;
+    let shared = state.merged()
+        && state
+            .backends
+            .by_source
+            .keys()
+            .any(|s| s.kind == kind && s.cluster != source.cluster);
     let name = Some(name.to_string());
     match kind {
         SourceKind::Checks => {
             state.backends.checks = name;
-            state.checks.backend_changed();
-            state.notifier.reset();
+            if !shared {
+                state.checks.backend_changed();
+                state.notifier.reset();
+            }
         }
         SourceKind::Metrics => {
             state.backends.metrics = name;
-            // Ask again for the current view on the new backend.
-            state.metrics = metrics::MetricsPane::with_width(
-                state.viewports.sparkline_width,
-                state.viewports.chart_points,
-            );
+            if !shared {
+                // Ask again for the current view on the new backend.
+                state.metrics = metrics::MetricsPane::with_width(
+                    state.viewports.sparkline_width,
+                    state.viewports.chart_points,
+                );
+            }
         }
         SourceKind::Logs => {
             state.backends.logs = name;
-            let mut logs =
-                logs::Logs::with_capacity(log_capacity.unwrap_or(logs::DEFAULT_CAPACITY));
-            logs.view.set_rows(state.viewports.logs_rows);
-            // The histogram's buckets are aligned in the display zone.
-            logs.hist.zone = state.zone.as_tz();
-            state.logs = logs;
+            if !shared {
+                let mut logs =
+                    logs::Logs::with_capacity(log_capacity.unwrap_or(logs::DEFAULT_CAPACITY));
+                logs.view.set_rows(state.viewports.logs_rows);
+                // The histogram's buckets are aligned in the display zone.
+                logs.hist.zone = state.zone.as_tz();
+                state.logs = logs;
+            }
         }
         SourceKind::Etcd => {}
     }
-    state.health.insert(state.source(kind), Health::Connecting);
+    state.health.insert(source, Health::Connecting);
 }
 
 /// `kind`'s pane has no backend any more: it says so, and shows nothing from the old one.
@@ -689,7 +706,7 @@ fn discovered(state: &mut State, pane: SourceId, value: Option<String>) -> Vec<C
     match checked {
         Ok((kind, url, log_capacity)) => {
             tracing::info!(pane = name, %url, "discovered backend");
-            backend_started(state, pane.kind, kind, log_capacity);
+            backend_started(state, pane, kind, log_capacity);
             backend_in(state, pane, kind);
             note(state, format!("{name}: discovered {url}"));
             vec![Command::StartSource {

@@ -541,7 +541,7 @@ mod tests {
             crate::state::backend_in(&mut s, SourceKind::Checks.of(c), "alertmanager");
             crate::state::backend_in(&mut s, SourceKind::Metrics.of(c), "prometheus");
         }
-        crate::state::backend_started(&mut s, SourceKind::Checks, "alertmanager", None);
+        crate::state::backend_started(&mut s, SourceKind::Checks.of(PROD), "alertmanager", None);
         // The same alert (same labels) firing now in both clusters, since long before.
         let long_ago = t0() - Duration::hours(2);
         for c in [PROD, EU] {

@@ -273,7 +273,7 @@ mod tests {
             ClusterInfo::named("prod"),
             ClusterInfo::named("prod-eu"),
         ]);
-        crate::state::backend_started(&mut s, SourceKind::Logs, kinds[1], None);
+        crate::state::backend_started(&mut s, SourceKind::Logs.of(EU), kinds[1], None);
         for (c, k) in [(PROD, kinds[0]), (EU, kinds[1])] {
             crate::state::backend_in(&mut s, SourceKind::Logs.of(c), k);
         }
@@ -313,6 +313,30 @@ mod tests {
         assert!(any_rereads(&s));
         assert!(!hist_by_servers(&s), "a Redis among them: the ring counts");
         assert!(hist_by_servers(&merged(["loki", "elasticsearch"])));
+    }
+
+    /// A cluster whose logs backend is discovered later (or restarted) must not empty the pane
+    /// of the lines another cluster's backend already delivered.
+    #[test]
+    fn a_backend_started_for_one_cluster_keeps_the_other_clusters_lines() {
+        let mut s = merged(["redis", "redis"]);
+        update(
+            &mut s,
+            Msg::InCluster(PROD, Box::new(Msg::LogLines(vec![log("web-1", t0())]))),
+        );
+        assert_eq!(s.logs.visible_rows().count(), 1);
+        crate::state::backend_started(&mut s, SourceKind::Logs.of(EU), "loki", None);
+        assert_eq!(s.logs.visible_rows().count(), 1, "prod's line was wiped");
+        assert_eq!(
+            s.health.get(&SourceKind::Logs.of(EU)),
+            Some(&crate::model::Health::Connecting)
+        );
+        // A single cluster's new backend replaces the old one's lines, as before.
+        let mut single = State::new("prod", "/services/", "alice", t0());
+        update(&mut single, Msg::LogLines(vec![log("web-1", t0())]));
+        crate::state::backend_in(&mut single, SourceKind::Logs.of(PROD), "redis");
+        crate::state::backend_started(&mut single, SourceKind::Logs.of(PROD), "loki", None);
+        assert_eq!(single.logs.visible_rows().count(), 0);
     }
 
     #[test]

@@ -33,7 +33,8 @@ fn demo() -> State {
             "metrics" => opsconsole::model::SourceKind::Metrics,
             _ => opsconsole::model::SourceKind::Logs,
         };
-        state::backend_started(&mut s, kind, "demo", None);
+        let source = s.source(kind);
+        state::backend_started(&mut s, source, "demo", None);
     }
     for m in DemoSource::first_messages(SEED, now()) {
         let cmds = update(&mut s, m);

@@ -506,6 +506,51 @@ mod tests {
     }
 
     #[test]
+    fn the_diff_names_each_rows_cluster_and_leaves_out_a_cluster_whose_past_is_unknown() {
+        let mut s = merged();
+        let at = t0() - Duration::minutes(5);
+        time_cursor::set(&mut s, at);
+        // prod then: web-1 (unchanged since) and old-1 (gone since); db-1 joined since.
+        answer(
+            &mut s,
+            PROD,
+            at,
+            Ok(past(30, &["/services/web/web-1", "/services/old/old-1"])),
+        );
+        answer(&mut s, EU, at, Err(PastUnknown::Failed("down".into())));
+        let diff = time_cursor::diff(&s).expect("a diff once prod answered");
+        assert_eq!(diff.revisions, vec![(PROD, 30)]);
+        assert_eq!(diff.unknown, vec![EU]);
+        let keys = |v: &[(ClusterId, std::sync::Arc<[u8]>)]| {
+            v.iter()
+                .map(|(c, k)| (*c, String::from_utf8_lossy(k).into_owned()))
+                .collect::<Vec<_>>()
+        };
+        // prod-eu's web-7 is not "joined": its past is not known, not empty.
+        assert_eq!(
+            keys(&diff.joined),
+            vec![(PROD, "/services/db/db-1".to_string())]
+        );
+        assert_eq!(
+            keys(&diff.left),
+            vec![(PROD, "/services/old/old-1".to_string())]
+        );
+        // The same key in both clusters is two rows, each in its own cluster.
+        time_cursor::set(&mut s, at - Duration::minutes(1));
+        let at = at - Duration::minutes(1);
+        answer(&mut s, PROD, at, Ok(past(29, &["/services/web/web-7"])));
+        answer(&mut s, EU, at, Ok(past(11, &["/services/web/web-7"])));
+        let diff = time_cursor::diff(&s).expect("diff");
+        assert_eq!(diff.revisions, vec![(PROD, 29), (EU, 11)]);
+        assert_eq!(
+            keys(&diff.left),
+            vec![(PROD, "/services/web/web-7".to_string())]
+        );
+        assert_eq!(diff.changed.len(), 1, "EU's web-7: rev 11 then, 50 now");
+        assert_eq!(diff.changed[0].0, EU);
+    }
+
+    #[test]
     fn when_every_cluster_fails_the_live_members_come_back_marked_live() {
         let mut s = merged();
         let at = t0() - Duration::minutes(5);

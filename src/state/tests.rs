@@ -3511,9 +3511,9 @@ fn d_shows_who_joined_and_left_between_the_cursor_and_now() {
     let Some(Popup::AtDiff { diff, .. }) = &s.popup else {
         panic!("no diff popup: {:?} {}", s.popup, status_text(&s));
     };
-    let text = |keys: &[std::sync::Arc<[u8]>]| {
+    let text = |keys: &[(crate::model::ClusterId, std::sync::Arc<[u8]>)]| {
         keys.iter()
-            .map(|k| String::from_utf8_lossy(k).into_owned())
+            .map(|(_, k)| String::from_utf8_lossy(k).into_owned())
             .collect::<Vec<_>>()
     };
     assert_eq!(
@@ -3526,7 +3526,8 @@ fn d_shows_who_joined_and_left_between_the_cursor_and_now() {
     );
     assert_eq!(text(&diff.left), vec!["/services/old/old-1"]);
     assert_eq!(text(&diff.changed), vec!["/services/web/web-2"]);
-    assert_eq!(diff.revision, 9);
+    assert_eq!(diff.revisions, vec![(crate::model::ClusterId(0), 9)]);
+    assert!(diff.unknown.is_empty());
 }
 
 #[test]

@@ -10,7 +10,7 @@ use crate::action::Action;
 use crate::keymap::Context;
 use crate::model::typed_time::Lean;
 use crate::model::zone::Resolved;
-use crate::model::{Command, DisplayZone, Msg, PastMembers, PastUnknown};
+use crate::model::{ClusterId, Command, DisplayZone, Msg, PastMembers, PastUnknown};
 
 /// Where the console stands in time.
 #[derive(Debug, Default)]
@@ -489,12 +489,16 @@ pub fn pane_note(state: &State, pane: Pane) -> Option<String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diff {
     pub at: DateTime<Utc>,
-    /// The revision the past members are at.
-    pub revision: i64,
-    pub joined: Vec<std::sync::Arc<[u8]>>,
-    pub left: Vec<std::sync::Arc<[u8]>>,
+    /// The revision the past members are at, by cluster (one entry in a single-cluster view):
+    /// each cluster has its own revision clock.
+    pub revisions: Vec<(ClusterId, i64)>,
+    /// Clusters whose members at that time are not known: not compared, since their empty past
+    /// would make every live member look as if it had just joined.
+    pub unknown: Vec<ClusterId>,
+    pub joined: Vec<(ClusterId, std::sync::Arc<[u8]>)>,
+    pub left: Vec<(ClusterId, std::sync::Arc<[u8]>)>,
     /// In both, with another value or lease since (a new mod_revision).
-    pub changed: Vec<std::sync::Arc<[u8]>>,
+    pub changed: Vec<(ClusterId, std::sync::Arc<[u8]>)>,
 }
 
 /// The difference between the past members on screen and the live ones behind them.
@@ -503,31 +507,50 @@ pub fn diff(state: &State) -> Option<Diff> {
     let MembersAt::Shown { revision, .. } = state.time.members else {
         return None;
     };
+    // A merged view: each cluster answered on its own; only those whose past is shown compare.
+    let (revisions, unknown): (Vec<(ClusterId, i64)>, Vec<ClusterId>) =
+        if state.time.by_cluster.is_empty() {
+            (vec![(ClusterId(0), revision)], Vec::new())
+        } else {
+            let mut shown = Vec::new();
+            let mut unknown = Vec::new();
+            for (c, m) in &state.time.by_cluster {
+                match m {
+                    MembersAt::Shown { revision, .. } => shown.push((*c, *revision)),
+                    _ => unknown.push(*c),
+                }
+            }
+            (shown, unknown)
+        };
+    let compared = |c: ClusterId| revisions.iter().any(|(r, _)| *r == c);
     let (past, live) = (&state.members, state.time.live_members.as_deref()?);
     let mut joined: Vec<_> = live
         .all()
-        .filter(|m| past.get_in(m.cluster, &m.key).is_none())
-        .map(|m| m.key.clone())
+        .filter(|m| compared(m.cluster) && past.get_in(m.cluster, &m.key).is_none())
+        .map(|m| (m.cluster, m.key.clone()))
         .collect();
     let mut left: Vec<_> = past
         .all()
-        .filter(|m| live.get_in(m.cluster, &m.key).is_none())
-        .map(|m| m.key.clone())
+        .filter(|m| compared(m.cluster) && live.get_in(m.cluster, &m.key).is_none())
+        .map(|m| (m.cluster, m.key.clone()))
         .collect();
     let mut changed: Vec<_> = past
         .all()
         .filter(|m| {
-            live.get_in(m.cluster, &m.key)
-                .is_some_and(|l| l.mod_revision != m.mod_revision)
+            compared(m.cluster)
+                && live
+                    .get_in(m.cluster, &m.key)
+                    .is_some_and(|l| l.mod_revision != m.mod_revision)
         })
-        .map(|m| m.key.clone())
+        .map(|m| (m.cluster, m.key.clone()))
         .collect();
     joined.sort();
     left.sort();
     changed.sort();
     Some(Diff {
         at,
-        revision,
+        revisions,
+        unknown,
         joined,
         left,
         changed,

@@ -410,30 +410,60 @@ fn at_diff(
     let st = ctx.state;
     let muted = ctx.theme.style(StyleName::Muted);
     let when = crate::state::time_cursor::shown(diff.at, st.zone);
-    let mut lines = vec![
-        Line::from(format!(
-            "{} joined, {} left, {} changed since {when} (etcd rev {})",
-            diff.joined.len(),
-            diff.left.len(),
-            diff.changed.len(),
-            diff.revision
-        )),
-        Line::from(""),
-    ];
-    let section =
-        |lines: &mut Vec<Line>, mark: &str, title: &str, keys: &[std::sync::Arc<[u8]>], style| {
-            if keys.is_empty() {
-                return;
+    // Each cluster has its own revision clock: a merged view names whose revision is whose.
+    let revisions = if st.merged() {
+        let each: Vec<String> = diff
+            .revisions
+            .iter()
+            .map(|(c, r)| format!("{} rev {r}", st.cluster_name(*c)))
+            .collect();
+        format!("etcd: {}", each.join(" · "))
+    } else {
+        let each: Vec<String> = diff.revisions.iter().map(|(_, r)| r.to_string()).collect();
+        format!("etcd rev {}", each.join(", "))
+    };
+    let mut lines = vec![Line::from(format!(
+        "{} joined, {} left, {} changed since {when} ({revisions})",
+        diff.joined.len(),
+        diff.left.len(),
+        diff.changed.len(),
+    ))];
+    for c in &diff.unknown {
+        lines.push(Line::from(vec![
+            Span::styled(st.cluster_name(*c).to_string(), ctx.theme.cluster(*c)),
+            Span::styled(
+                ": members at that time unknown — not compared".to_string(),
+                ctx.theme.style(StyleName::Warning),
+            ),
+        ]));
+    }
+    lines.push(Line::from(""));
+    type Keys = [(crate::model::ClusterId, std::sync::Arc<[u8]>)];
+    let section = |lines: &mut Vec<Line<'static>>,
+                   mark: &str,
+                   title: &str,
+                   keys: &Keys,
+                   style: ratatui::style::Style| {
+        if keys.is_empty() {
+            return;
+        }
+        lines.push(Line::from(Span::styled(title.to_string(), muted)));
+        for (c, k) in keys {
+            let mut spans = vec![Span::styled(format!("{mark} "), style)];
+            if st.merged() {
+                spans.push(Span::styled(
+                    format!("{} ", st.cluster_name(*c)),
+                    ctx.theme.cluster(*c),
+                ));
             }
-            lines.push(Line::from(Span::styled(title.to_string(), muted)));
-            for k in keys {
-                lines.push(Line::from(Span::styled(
-                    format!("{mark} {}", crate::model::text::escape_bytes(k)),
-                    style,
-                )));
-            }
-            lines.push(Line::from(""));
-        };
+            spans.push(Span::styled(
+                crate::model::text::escape_bytes(k).into_owned(),
+                style,
+            ));
+            lines.push(Line::from(spans));
+        }
+        lines.push(Line::from(""));
+    };
     section(
         &mut lines,
         "+",

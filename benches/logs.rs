@@ -404,7 +404,7 @@ fn main() {
         }
         let mut logs = filtered_ring();
         if let Some(r) = rules {
-            logs.records.rules = r;
+            logs.records.set_rules(opsconsole::model::ClusterId(0), r);
         }
         let t = Cpu::now();
         for l in parsed {

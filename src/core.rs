@@ -721,12 +721,12 @@ impl Core {
             );
             state::backend_in(&mut self.state, backend.kind().of(c), backend.name());
             if let PaneBackend::Logs(l) = &backend {
-                self.state.logs.shown_fields = l.fields.clone();
-                self.state.logs.hidden_fields = l.hide_fields.clone();
-                if let Some(set) = &l.continuation {
-                    self.state.logs.records.rules =
-                        crate::state::log_records::Rules::Custom(set.clone());
-                }
+                let fields = crate::state::logs::FieldChoice {
+                    shown: l.fields.clone(),
+                    hidden: l.hide_fields.clone(),
+                };
+                let continuation = l.continuation.clone();
+                self.state.logs.set_line_rules(c, fields, continuation);
             }
             self.run_backend(c, backend);
         }

@@ -22,7 +22,7 @@ pub fn ack(state: &mut State) -> Vec<Command> {
         state.say(Level::Info, "nothing to ack: the check is OK");
         return Vec::new();
     }
-    let minutes = format!("{}m", state.guard.ack_mins);
+    let minutes = format!("{}m", state.guard_in(r.cluster).ack_mins);
     let takes_over = match state.checks.mute_of_check(&r.entity, &r.check) {
         Mute::Acked(a) if a.user == state.user => {
             // Re-ack: the same silence, its end moved one ack further (confirmed first).
@@ -35,7 +35,7 @@ pub fn ack(state: &mut State) -> Vec<Command> {
         _ => None,
     };
     // Alertmanager silences end only at their time.
-    let supports_resolve = state.checks_kind() != "alertmanager";
+    let supports_resolve = state.checks_kind_in(r.cluster) != "alertmanager";
     let form = SilenceForm::ack(
         &r,
         supports_resolve,

@@ -15,7 +15,9 @@ use crate::action::Action;
 use crate::model::text::visible;
 
 use crate::model::mute::{mute_of, Mute, MuteCounts};
-use crate::model::{natural_cmp, CheckResult, ChecksSnapshot, Severity, Silence, SilenceScope};
+use crate::model::{
+    natural_cmp, CheckResult, ChecksSnapshot, ClusterId, Severity, Silence, SilenceScope,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChecksSort {
@@ -48,16 +50,30 @@ impl ChecksSort {
 
 /// Names a member answers to, so check entities (Sensu entity names, Alertmanager `instance`
 /// labels such as `10.0.0.1:9100`) can be matched to it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EntityScope {
     pub label: String,
+    /// Every scoped member's names.
     pub names: Vec<String>,
+    /// A group in a merged view: each cluster's own members' names (an entity of one cluster
+    /// is not scoped in because another cluster has a member of that name). Empty: `names`
+    /// hold in every cluster.
+    pub by_cluster: Vec<(ClusterId, Vec<String>)>,
 }
 
 impl EntityScope {
-    pub fn matches(&self, entity: &str) -> bool {
+    /// Whether cluster `c`'s check entity or log host `entity` is one of the scoped members.
+    pub fn matches(&self, c: ClusterId, entity: &str) -> bool {
         let host = entity.rsplit_once(':').map(|(h, _)| h).unwrap_or(entity);
-        self.names.iter().any(|n| n == entity || n == host)
+        let names = if self.by_cluster.is_empty() {
+            &self.names
+        } else {
+            match self.by_cluster.iter().find(|(k, _)| *k == c) {
+                Some((_, names)) => names,
+                None => return false,
+            }
+        };
+        names.iter().any(|n| n == entity || n == host)
     }
 }
 
@@ -369,7 +385,7 @@ impl Checks {
     fn passes_resolved(&self, x: &super::resolved::Resolved) -> bool {
         let r = &x.last;
         if let Some(scope) = &self.scope {
-            if !scope.matches(&r.entity) {
+            if !scope.matches(r.cluster, &r.entity) {
                 return false;
             }
         }
@@ -402,7 +418,7 @@ impl Checks {
             return false;
         }
         if let Some(scope) = &self.scope {
-            if !scope.matches(&r.entity) {
+            if !scope.matches(r.cluster, &r.entity) {
                 return false;
             }
         }
@@ -1000,6 +1016,7 @@ mod tests {
         c.set_scope(Some(EntityScope {
             label: "web-2".into(),
             names: vec!["web-2".into(), "10.0.0.2".into()],
+            ..Default::default()
         }));
         assert_eq!(c.visible_len(), 1);
         assert_eq!(c.row(0).unwrap().check, "y");

@@ -758,7 +758,7 @@ fn observe_churn(
                 state.members.set_flaps_in(c, key, n);
             }
             KvEvent::Delete { .. } => {
-                let ours = state.undo.involves(key);
+                let ours = state.undo.involves(c, key);
                 state.churn.delete_in(c, key, before, ours, at);
                 batch.insert(key, None);
             }

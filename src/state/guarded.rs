@@ -80,12 +80,13 @@ pub fn deregister_dialog(state: &mut State) -> Vec<Command> {
     let scope = super::checks::EntityScope {
         label: instance.clone(),
         names: super::member_names(m),
+        ..Default::default()
     };
     let checks = state
         .checks
         .results
         .iter()
-        .filter(|r| r.cluster == cluster && scope.matches(&r.entity))
+        .filter(|r| r.cluster == cluster && scope.matches(r.cluster, &r.entity))
         .map(|r| {
             (
                 status_label(r.status).to_string(),
@@ -173,11 +174,14 @@ pub fn lease_info(state: &mut State, lease: i64, info: Result<crate::model::Leas
 
 /// `s` with marked checks: one form for all of them, one silence each.
 pub fn bulk_silence_form(state: &mut State) -> Vec<Command> {
-    let supports_resolve = state.checks_kind() != "alertmanager";
     let rows = state.checks.marked_rows();
     if rows.is_empty() {
         return Vec::new();
     }
+    // One form for rows of several clusters: resolve-expiry only where every backend has it.
+    let supports_resolve = rows
+        .iter()
+        .all(|r| state.checks_kind_in(r.cluster) != "alertmanager");
     let form = SilenceForm::bulk(&rows, supports_resolve);
     state.popup = Some(Popup::SilenceForm(form));
     Vec::new()

@@ -10,7 +10,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use chrono::{DateTime, Utc};
 use regex::RegexSet;
 
-use crate::model::LogLine;
+use crate::model::{ClusterId, LogLine};
 
 /// The longest a record grows; the next continuation starts a record of its own.
 pub const MAX_RECORD_LINES: u32 = 1000;
@@ -59,7 +59,9 @@ struct Last {
 pub struct Records {
     /// Grouping on (`r` turns it off: every line its own row, as sent).
     pub enabled: bool,
-    pub rules: Rules,
+    /// What makes a line a continuation, by the cluster whose logs source sent it (a merged
+    /// view's clusters each have their own `continuation`); a cluster without is `Default`.
+    rules: Vec<Rules>,
     /// Beside the ring: how far back each line's head is (0: it is a head).
     back: VecDeque<u32>,
     /// Beside the ring: a head's continuation lines so far.
@@ -77,10 +79,28 @@ impl Records {
         }
     }
 
-    /// A line arrives as `seq` (`first_seq` is the ring's oldest): returns its head's sequence
-    /// number when it continues a record.
-    pub fn push(&mut self, seq: u64, first_seq: u64, stream: u64, line: &LogLine) -> Option<u64> {
-        if self.rules.off() {
+    /// Cluster `c`'s logs source's `continuation` rules.
+    pub fn set_rules(&mut self, c: ClusterId, rules: Rules) {
+        let i = c.0 as usize;
+        if self.rules.len() <= i {
+            self.rules.resize(i + 1, Rules::Default);
+        }
+        self.rules[i] = rules;
+    }
+
+    /// A line arrives as `seq` from cluster `c` (`first_seq` is the ring's oldest): returns its
+    /// head's sequence number when it continues a record. `stream` already tells clusters apart.
+    pub fn push(
+        &mut self,
+        seq: u64,
+        first_seq: u64,
+        stream: u64,
+        c: ClusterId,
+        line: &LogLine,
+    ) -> Option<u64> {
+        const DEFAULT: Rules = Rules::Default;
+        let rules = self.rules.get(c.0 as usize).unwrap_or(&DEFAULT);
+        if rules.off() {
             self.back.push_back(0);
             self.tails.push_back(0);
             return None;
@@ -90,12 +110,13 @@ impl Records {
         }
         // One lookup for the stream's last line, read and then replaced.
         let Records {
-            rules,
+            rules: by_cluster,
             back,
             tails,
             streams,
             ..
         } = self;
+        let rules = by_cluster.get(c.0 as usize).unwrap_or(&DEFAULT);
         let last = streams.entry(stream).or_insert(Last {
             head: seq,
             time: None,
@@ -199,6 +220,22 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
+    const C0: ClusterId = ClusterId(0);
+
+    #[test]
+    fn each_clusters_own_continuation_rules_apply_to_its_lines() {
+        let mut r = Records::new();
+        let eu = ClusterId(1);
+        // prod-eu says `| ` continues; prod keeps the default rules.
+        r.set_rules(eu, Rules::Custom(RegexSet::new(["^\\| "]).unwrap()));
+        r.push(0, 0, 1, C0, &line("table", Some(0)));
+        assert_eq!(r.push(1, 0, 1, C0, &line("| row", Some(0))), None);
+        r.push(2, 0, 2, eu, &line("table", Some(0)));
+        assert_eq!(r.push(3, 0, 2, eu, &line("| row", Some(0))), Some(2));
+        assert_eq!(r.push(4, 0, 2, eu, &line("  indented", Some(0))), None);
+        assert_eq!(r.push(5, 0, 1, C0, &line("  indented", Some(0))), Some(1));
+    }
+
     fn line(msg: &str, secs: Option<i64>) -> LogLine {
         LogLine {
             time: secs.map(|s| Utc.timestamp_opt(1_800_000_000 + s, 0).unwrap()),
@@ -213,7 +250,13 @@ mod tests {
         let a = 1;
         let b = 2;
         assert_eq!(
-            r.push(0, 0, a, &line("java.lang.NullPointerException: x", Some(0))),
+            r.push(
+                0,
+                0,
+                a,
+                C0,
+                &line("java.lang.NullPointerException: x", Some(0))
+            ),
             None
         );
         assert_eq!(
@@ -221,69 +264,80 @@ mod tests {
                 1,
                 0,
                 a,
+                C0,
                 &line("#011at com.acme.Foo.bar(Foo.java:10)", Some(0))
             ),
             Some(0)
         );
         // Another stream in between: its own record, and it does not break stream a's.
-        assert_eq!(r.push(2, 0, b, &line("GET / 200", Some(0))), None);
+        assert_eq!(r.push(2, 0, b, C0, &line("GET / 200", Some(0))), None);
         assert_eq!(
-            r.push(3, 0, a, &line("Caused by: java.io.IOException", Some(1))),
+            r.push(
+                3,
+                0,
+                a,
+                C0,
+                &line("Caused by: java.io.IOException", Some(1))
+            ),
             Some(0)
         );
-        assert_eq!(r.push(4, 0, a, &line("... 12 more", Some(1))), Some(0));
+        assert_eq!(r.push(4, 0, a, C0, &line("... 12 more", Some(1))), Some(0));
         assert_eq!(r.tail_of(0, 0), 3);
         assert_eq!(r.tail_seqs(0, 0), [1, 3, 4]);
         assert_eq!(r.head_of(3, 0), Some(0));
         assert_eq!(r.head_of(2, 0), None);
         // Too late, or not a continuation: a new record.
-        assert_eq!(r.push(5, 0, a, &line("  at late", Some(9))), None);
-        assert_eq!(r.push(6, 0, a, &line("next event", Some(9))), None);
+        assert_eq!(r.push(5, 0, a, C0, &line("  at late", Some(9))), None);
+        assert_eq!(r.push(6, 0, a, C0, &line("next event", Some(9))), None);
         // A stamp-less line after a stamped one continues it.
-        assert_eq!(r.push(7, 0, a, &line("raw continuation", None)), Some(6));
+        assert_eq!(
+            r.push(7, 0, a, C0, &line("raw continuation", None)),
+            Some(6)
+        );
     }
 
     #[test]
     fn python_tracebacks_and_custom_rules() {
         let mut r = Records::new();
-        r.push(0, 0, 1, &line("job failed", Some(0)));
+        r.push(0, 0, 1, C0, &line("job failed", Some(0)));
         assert_eq!(
             r.push(
                 1,
                 0,
                 1,
+                C0,
                 &line("Traceback (most recent call last):", Some(0))
             ),
             Some(0)
         );
         assert_eq!(
-            r.push(2, 0, 1, &line("  File \"a.py\", line 1", Some(0))),
+            r.push(2, 0, 1, C0, &line("  File \"a.py\", line 1", Some(0))),
             Some(0)
         );
         let mut r = Records {
-            rules: Rules::Custom(RegexSet::new(["^\\| "]).unwrap()),
+            rules: vec![Rules::Custom(RegexSet::new(["^\\| "]).unwrap())],
             ..Records::new()
         };
-        r.push(0, 0, 1, &line("table", Some(0)));
-        assert_eq!(r.push(1, 0, 1, &line("| row", Some(0))), Some(0));
-        assert_eq!(r.push(2, 0, 1, &line("  indented", Some(0))), None);
+        r.push(0, 0, 1, C0, &line("table", Some(0)));
+        assert_eq!(r.push(1, 0, 1, C0, &line("| row", Some(0))), Some(0));
+        assert_eq!(r.push(2, 0, 1, C0, &line("  indented", Some(0))), None);
         let mut off = Records {
-            rules: Rules::Custom(RegexSet::empty()),
+            rules: vec![Rules::Custom(RegexSet::empty())],
             ..Records::new()
         };
-        off.push(0, 0, 1, &line("x", Some(0)));
-        assert_eq!(off.push(1, 0, 1, &line("  at y", Some(0))), None);
+        off.push(0, 0, 1, C0, &line("x", Some(0)));
+        assert_eq!(off.push(1, 0, 1, C0, &line("  at y", Some(0))), None);
     }
 
     #[test]
     fn a_head_leaving_the_ring_orphans_its_tail() {
         let mut r = Records::new();
-        r.push(0, 0, 1, &line("head", Some(0)));
-        r.push(1, 0, 1, &line("  tail", Some(0)));
+        r.push(0, 0, 1, C0, &line("head", Some(0)));
+        r.push(1, 0, 1, C0, &line("  tail", Some(0)));
         r.evict(0);
         assert_eq!(r.head_of(1, 1), None);
         assert!(r.orphan(1, 1));
         // A continuation of a head that left starts a record of its own.
-        assert_eq!(r.push(2, 1, 1, &line("  more", Some(0))), None);
+        assert_eq!(r.push(2, 1, 1, C0, &line("  more", Some(0))), None);
     }
 }

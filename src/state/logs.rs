@@ -90,11 +90,9 @@ pub struct Logs {
     pub pretty: bool,
     /// Lines grouped into records (a stack trace is one row and `(+N)`); `r` toggles.
     pub records: Records,
-    /// The logs source's `fields = [...]`: what a JSON message's summary shows (empty: the
-    /// first few scalar fields).
-    pub shown_fields: Vec<String>,
-    /// The logs source's `hide_fields = [...]`: never in a summary.
-    pub hidden_fields: Vec<String>,
+    /// Each cluster's logs source's `fields` and `hide_fields`, by cluster (a merged view's
+    /// clusters each have their own).
+    fields: Vec<FieldChoice>,
     /// Columns of the message scrolled off to the left (wrap off).
     pub hscroll: usize,
     /// Marked lines (sequence numbers).
@@ -162,8 +160,7 @@ impl Logs {
             wrap: false,
             pretty: false,
             records: Records::new(),
-            shown_fields: Vec::new(),
-            hidden_fields: Vec::new(),
+            fields: Vec::new(),
             hscroll: 0,
             marks: BTreeSet::new(),
             marks_dropped: 0,
@@ -221,7 +218,7 @@ impl Logs {
 
     /// Scope and severity threshold: whether a line may be shown at all. A line without a
     /// severity (RFC 3164 file formats, plain text) is never hidden by the threshold.
-    fn base(&self, host_key: u64, l: &LogLine) -> bool {
+    fn base(&self, c: ClusterId, host_key: u64, l: &LogLine) -> bool {
         if self.scope.is_some() && !self.scope_keys.contains(&host_key) {
             return false;
         }
@@ -231,7 +228,7 @@ impl Logs {
             }
         }
         if let Some(scope) = &self.scope {
-            if !scope.matches(&l.host) {
+            if !scope.matches(c, &l.host) {
                 return false;
             }
         }
@@ -239,7 +236,8 @@ impl Logs {
     }
 
     fn base_at(&self, i: usize) -> bool {
-        self.cluster_shown(self.clusters[i]) && self.base(self.host_keys[i], &self.lines[i])
+        let c = self.clusters[i];
+        self.cluster_shown(c) && self.base(c, self.host_keys[i], &self.lines[i])
     }
 
     /// Whether lines of cluster `c` may be shown: the view narrowed to one cluster, a member of
@@ -366,8 +364,10 @@ impl Logs {
             .iter()
             .find(|(k, _)| *k == "pid" || *k == "procid")
             .map_or(0, |(_, v)| fnv(v));
-        let stream = key ^ program.fnv.rotate_left(17) ^ pid.rotate_left(34);
-        self.records.push(seq, self.first_seq, stream, &line);
+        // The same host and program in two clusters are two processes (0 for a single view).
+        let cluster = u64::from(c.0).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let stream = key ^ program.fnv.rotate_left(17) ^ pid.rotate_left(34) ^ cluster;
+        self.records.push(seq, self.first_seq, stream, c, &line);
         self.sevs.push_back(line.severity.unwrap_or(NO_SEVERITY));
         self.clusters.push_back(c);
         self.lines.push_back(line);
@@ -993,6 +993,44 @@ impl Logs {
     }
 }
 
+/// What a JSON message's one-line summary shows: the logs source's `fields = [...]` (empty: the
+/// first few scalar fields) and never its `hide_fields = [...]`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FieldChoice {
+    pub shown: Vec<String>,
+    pub hidden: Vec<String>,
+}
+
+impl Logs {
+    /// Cluster `c`'s logs source's profile settings for its lines: the fields a summary shows
+    /// and hides, and what continues a record.
+    pub fn set_line_rules(
+        &mut self,
+        c: ClusterId,
+        fields: FieldChoice,
+        continuation: Option<regex::RegexSet>,
+    ) {
+        let i = c.0 as usize;
+        if self.fields.len() <= i {
+            self.fields.resize(i + 1, FieldChoice::default());
+        }
+        self.fields[i] = fields;
+        if let Some(set) = continuation {
+            self.records
+                .set_rules(c, super::log_records::Rules::Custom(set));
+        }
+    }
+
+    /// The fields a summary of cluster `c`'s lines shows and hides.
+    pub fn fields_in(&self, c: ClusterId) -> &FieldChoice {
+        static NONE: FieldChoice = FieldChoice {
+            shown: Vec::new(),
+            hidden: Vec::new(),
+        };
+        self.fields.get(c.0 as usize).unwrap_or(&NONE)
+    }
+}
+
 /// One shown line as the view draws it.
 pub struct Row<'a> {
     pub line: &'a LogLine,
@@ -1490,6 +1528,7 @@ mod tests {
         l.set_scope(Some(EntityScope {
             label: "web-1".into(),
             names: vec!["web-1".into(), "10.0.0.1:9100".into(), "10.0.0.1".into()],
+            ..Default::default()
         }));
         assert_eq!(shown(&l), ["web-1", "10.0.0.1", "10.0.0.1:9100"]);
         l.push(line("new", 6)); // host web-1
@@ -1497,6 +1536,7 @@ mod tests {
         l.set_scope(Some(EntityScope {
             label: "x".into(),
             names: vec!["10.0.0.2:9100".into()],
+            ..Default::default()
         }));
         assert_eq!(shown(&l), ["10.0.0.2:9100"]);
         l.set_scope(None);

@@ -306,13 +306,14 @@ impl Members {
     /// the scope that followed it clears, and the user is told which member it was.
     /// The key of the selected member that left the list, as drawn (escaped).
     pub fn take_lost_selection(&mut self) -> Option<String> {
-        self.take_lost_key()
-            .map(|k| crate::model::text::escape_bytes(&k).into_owned())
+        self.take_lost()
+            .map(|(_, k)| crate::model::text::escape_bytes(&k).into_owned())
     }
 
-    /// The raw key of the selected member that left the list: the identity to act or decide on.
-    pub fn take_lost_key(&mut self) -> Option<Arc<[u8]>> {
-        self.lost_selection.take().map(|(_, k)| k)
+    /// The selected member that left the list, by its cluster and raw key: the identity to
+    /// act or decide on.
+    pub fn take_lost(&mut self) -> Option<Ident> {
+        self.lost_selection.take()
     }
 
     /// No row selected (Esc in the members pane).

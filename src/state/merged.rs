@@ -731,6 +731,46 @@ mod tests {
         out
     }
 
+    /// prod's checks in Alertmanager, prod-eu's in Sensu Go: what a silence may be (expire on
+    /// resolve, no expiry) is up to the row's own cluster's backend and guard rails, not the
+    /// backend started last.
+    #[test]
+    fn a_silence_form_follows_its_rows_own_checks_backend() {
+        let mut s = merged();
+        crate::state::backend_in(&mut s, SourceKind::Checks.of(PROD), "alertmanager");
+        crate::state::backend_in(&mut s, SourceKind::Checks.of(EU), "sensu-go");
+        s.backends.checks = Some("sensu-go".into());
+        failing_checks(&mut s, &[(PROD, "web-1"), (EU, "web-9")]);
+        assert_eq!(s.checks_kind_in(PROD), "alertmanager");
+        assert_eq!(s.checks_kind_in(EU), "sensu-go");
+        let form_for = |s: &mut State, entity: &str| {
+            handle_action(s, Action::Top);
+            while s.checks.selected().is_some_and(|r| r.entity != entity) {
+                handle_action(s, Action::Down);
+            }
+            handle_action(s, Action::Silence);
+            let Some(Popup::SilenceForm(form)) = s.popup.take() else {
+                panic!("no form for {entity}: {:?}", s.status);
+            };
+            form
+        };
+        assert!(
+            !form_for(&mut s, "web-1").supports_resolve,
+            "Alertmanager's"
+        );
+        assert!(form_for(&mut s, "web-9").supports_resolve, "Sensu's");
+        // Both marked: one form, resolve-expiry only if every backend has it.
+        handle_action(&mut s, Action::Top);
+        handle_action(&mut s, Action::ToggleMark);
+        handle_action(&mut s, Action::Down);
+        handle_action(&mut s, Action::ToggleMark);
+        handle_action(&mut s, Action::Silence);
+        let Some(Popup::SilenceForm(form)) = &s.popup else {
+            panic!("no bulk form: {:?}", s.status);
+        };
+        assert!(form.bulk && !form.supports_resolve);
+    }
+
     #[test]
     fn a_silence_goes_to_its_checks_cluster_and_obeys_its_readonly() {
         let mut s = with_checks();
@@ -923,6 +963,50 @@ mod tests {
         s
     }
 
+    /// A group spanning clusters scopes each cluster to its own members: prod's web-1 in the
+    /// group does not bring in prod-eu's web-1, and each cluster's logs source is told only
+    /// its own members' names.
+    #[test]
+    fn a_group_scope_keeps_each_cluster_to_its_own_members() {
+        let mut s = with_logs();
+        failing_checks(&mut s, &[(PROD, "web-1"), (EU, "web-1"), (EU, "web-9")]);
+        s.focus = crate::state::Pane::Members;
+        s.members.clear_selection();
+        s.group_scope = Some(vec![
+            (PROD, b"/services/web/web-1".to_vec().into()),
+            (EU, b"/services/web/web-9".to_vec().into()),
+        ]);
+        let cmds = update(&mut s, Msg::LogLines(Vec::new()));
+        assert_eq!(
+            log_rows(&s),
+            vec![
+                (PROD, "web-1".into(), "prod says".into()),
+                (EU, "web-9".into(), "nine says".into()),
+            ],
+            "prod-eu's web-1 is not in the group"
+        );
+        let checks: Vec<(ClusterId, String)> = (0..s.checks.visible_len())
+            .filter_map(|i| s.checks.row(i))
+            .map(|r| (r.cluster, r.entity.clone()))
+            .collect();
+        assert_eq!(checks.len(), 2, "{checks:?}");
+        assert!(checks.contains(&(PROD, "web-1".into())) && checks.contains(&(EU, "web-9".into())));
+        let told = |c: ClusterId| {
+            cmds.iter().find_map(|cmd| match (c, cmd) {
+                (PROD, Command::LogsScope(n)) => Some(n.clone()),
+                (_, Command::InCluster(k, inner)) if *k == c => match &**inner {
+                    Command::LogsScope(n) => Some(n.clone()),
+                    _ => None,
+                },
+                _ => None,
+            })
+        };
+        let prod = told(PROD).flatten().expect("prod told its names");
+        let eu = told(EU).flatten().expect("prod-eu told its names");
+        assert!(prod.contains(&"web-1".to_string()) && !prod.contains(&"web-9".to_string()));
+        assert!(eu.contains(&"web-9".to_string()) && !eu.contains(&"web-1".to_string()));
+    }
+
     #[test]
     fn each_clusters_log_lines_carry_their_cluster() {
         let mut s = with_logs();
@@ -1052,6 +1136,22 @@ mod tests {
         let cmds = update(&mut s, Msg::LogLines(Vec::new()));
         assert_eq!(queries(&cmds), vec![(EU, "cluster prod-eu".to_string())]);
         assert_eq!(crate::state::metrics::unscoped_title(&s).0, "prod-eu only");
+
+        // Only prod-eu has a metrics backend: unnarrowed, the pane shows prod-eu's series, not
+        // an empty pane titled `prod only`.
+        let mut s = merged();
+        s.backends.metrics = Some("graphite".into());
+        crate::state::backend_in(&mut s, SourceKind::Metrics.of(EU), "graphite");
+        assert_eq!(crate::state::metrics::unscoped_title(&s).0, "prod-eu only");
+        let cmds = crate::state::set_viewports(
+            &mut s,
+            crate::state::Viewports {
+                members_rows: 10,
+                sparkline_width: 40,
+                ..Default::default()
+            },
+        );
+        assert_eq!(queries(&cmds), vec![(EU, "cluster prod-eu".to_string())]);
     }
 
     #[test]

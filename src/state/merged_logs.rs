@@ -339,6 +339,49 @@ mod tests {
         assert_eq!(single.logs.visible_rows().count(), 0);
     }
 
+    /// The same host and program in two clusters are two processes: a trace's lines from one
+    /// do not join the other's record, and each cluster's profile decides its own summaries.
+    #[test]
+    fn records_and_summaries_follow_each_lines_own_cluster() {
+        let mut s = merged(["redis", "redis"]);
+        s.logs.set_line_rules(
+            EU,
+            crate::state::logs::FieldChoice {
+                shown: vec!["user".into()],
+                hidden: Vec::new(),
+            },
+            None,
+        );
+        let mut head = log("web-1", t0());
+        head.message = "java.lang.NullPointerException".into();
+        let mut tail = log("web-1", t0());
+        tail.message = "    at com.example.Main".into();
+        update(
+            &mut s,
+            Msg::InCluster(PROD, Box::new(Msg::LogLines(vec![head]))),
+        );
+        update(
+            &mut s,
+            Msg::InCluster(EU, Box::new(Msg::LogLines(vec![tail.clone()]))),
+        );
+        assert_eq!(
+            s.logs.visible_rows().count(),
+            2,
+            "prod-eu's line joined prod's record"
+        );
+        update(
+            &mut s,
+            Msg::InCluster(PROD, Box::new(Msg::LogLines(vec![tail]))),
+        );
+        assert_eq!(
+            s.logs.visible_rows().count(),
+            2,
+            "prod's own tail joins prod's record"
+        );
+        assert_eq!(s.logs.fields_in(EU).shown, vec!["user".to_string()]);
+        assert!(s.logs.fields_in(PROD).shown.is_empty());
+    }
+
     #[test]
     fn lines_read_again_are_tagged_with_their_own_cluster() {
         let at = t0() - Duration::minutes(30);

@@ -106,7 +106,23 @@ pub fn member_vars_in(
 /// (`:cluster NAME`), else the first one. The series are per cluster (each has its own
 /// backend and targets), so there is no "all" to show.
 pub fn unscoped_cluster(state: &State) -> crate::model::ClusterId {
-    state.narrowed().unwrap_or(state.cluster_id)
+    if let Some(c) = state.narrowed() {
+        return c;
+    }
+    // A merged view whose first cluster has no metrics backend shows the first one that has.
+    let has_metrics = |c: crate::model::ClusterId| {
+        state
+            .backends
+            .by_source
+            .contains_key(&crate::model::SourceKind::Metrics.of(c))
+    };
+    if !state.merged() || has_metrics(state.cluster_id) {
+        return state.cluster_id;
+    }
+    state
+        .cluster_ids()
+        .find(|c| has_metrics(*c))
+        .unwrap_or(state.cluster_id)
 }
 
 /// What the pane's title says of the cluster its series are for, with no member scoped: in a

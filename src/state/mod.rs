@@ -445,9 +445,54 @@ impl State {
         *e = (*e).max(at);
     }
 
-    /// Whether the checks backend supports expire-on-resolve (Alertmanager does not).
+    /// The checks backend's kind (`alertmanager`, `sensu-go`, …): what it supports
+    /// (expire-on-resolve, open-ended silences, label matchers). In a merged view, the last one
+    /// started: what a row's silence may be is [`State::checks_kind_in`] its cluster.
     pub fn checks_kind(&self) -> &str {
         self.backends.checks.as_deref().unwrap_or("")
+    }
+
+    /// The kind of cluster `c`'s checks backend (a merged view mixes them: prod's Alertmanager,
+    /// prod-eu's Sensu).
+    pub fn checks_kind_in(&self, c: ClusterId) -> &str {
+        match self.backends.by_source.get(&SourceKind::Checks.of(c)) {
+            Some(kind) => kind,
+            None if self.merged() => "",
+            None => self.checks_kind(),
+        }
+    }
+
+    /// How a pane's title names its backend: the kind, or in a merged view every cluster's
+    /// distinct kind (`alertmanager + sensu-go`); empty without one.
+    pub fn backend_names(&self, kind: SourceKind) -> String {
+        let mut names: Vec<&str> = Vec::new();
+        if self.merged() {
+            for (s, name) in &self.backends.by_source {
+                if s.kind == kind && !names.contains(&name.as_str()) {
+                    names.push(name);
+                }
+            }
+        }
+        if names.is_empty() {
+            let single = match kind {
+                SourceKind::Checks => &self.backends.checks,
+                SourceKind::Metrics => &self.backends.metrics,
+                SourceKind::Logs => &self.backends.logs,
+                SourceKind::Etcd => &None,
+            };
+            names.extend(single.as_deref());
+        }
+        names.join(" + ")
+    }
+
+    /// Whether any cluster's checks come from a backend of `kind`.
+    pub fn any_checks_kind(&self, kind: &str) -> bool {
+        self.checks_kind() == kind
+            || self
+                .backends
+                .by_source
+                .iter()
+                .any(|(s, k)| s.kind == SourceKind::Checks && k == kind)
     }
 
     /// The names a log line's host or a check's entity may carry for the scoped member(s).
@@ -459,14 +504,23 @@ impl State {
             }
             Scope::Members { keys, .. } => keys.iter().map(|(c, k)| (*c, k)).collect(),
         };
+        let group = matches!(self.scope, Scope::Members { .. }) && self.merged();
         let mut names = Vec::new();
         let mut labels = Vec::new();
+        let mut by_cluster: Vec<(ClusterId, Vec<String>)> = Vec::new();
         for m in ids
             .into_iter()
             .filter_map(|(c, k)| self.members.get_in(c, k))
         {
             labels.push(m.instance().to_string());
-            names.extend(member_names(m));
+            let its = member_names(m);
+            if group {
+                match by_cluster.iter_mut().find(|(c, _)| *c == m.cluster) {
+                    Some((_, n)) => n.extend(its.iter().cloned()),
+                    None => by_cluster.push((m.cluster, its.clone())),
+                }
+            }
+            names.extend(its);
         }
         Some(EntityScope {
             label: match labels.len() {
@@ -474,6 +528,7 @@ impl State {
                 n => format!("{n} members"),
             },
             names,
+            by_cluster,
         })
     }
 
@@ -513,7 +568,7 @@ pub enum Scope {
 /// members cursor whenever the list has a selection, else the whole cluster. When the selected
 /// member leaves the list (deleted, expired, filtered out) the scope clears, and the user is told.
 pub fn sync_scope(state: &mut State) -> Vec<Command> {
-    let lost = state.members.take_lost_key();
+    let lost = state.members.take_lost();
     let wanted = match (state.members.selected(), &state.group_scope) {
         (Some(m), _) => Scope::Member {
             cluster: state.cluster_name(m.cluster).to_string(),
@@ -533,8 +588,10 @@ pub fn sync_scope(state: &mut State) -> Vec<Command> {
         return Vec::new();
     }
     // A member this console deregistered: its own message (with the undo key) says it already.
-    let ours = lost.as_deref().is_some_and(|k| state.undo.involves(k));
-    if let (Some(key), Scope::Cluster, false) = (lost, &wanted, ours) {
+    let ours = lost
+        .as_ref()
+        .is_some_and(|(c, k)| state.undo.involves(*c, k));
+    if let (Some((_, key)), Scope::Cluster, false) = (lost, &wanted, ours) {
         state.say(
             Level::Warn,
             format!(
@@ -566,14 +623,25 @@ pub fn sync_scope(state: &mut State) -> Vec<Command> {
     }
     match scope_cluster {
         Some(c) => out.push(members::in_cluster(c, Command::LogsScope(names))),
-        // No member's cluster (the whole view, or a group): every cluster's source.
-        None => out.extend(
-            state
-                .cluster_ids()
-                .collect::<Vec<_>>()
-                .into_iter()
-                .map(|c| members::in_cluster(c, Command::LogsScope(names.clone()))),
-        ),
+        // No member's cluster (the whole view, or a group): every cluster's source, told only
+        // the names of its own members (a cluster with none of them gets none, and its lines
+        // are hidden here).
+        None => {
+            let by_cluster = state.logs.scope.as_ref().map(|s| s.by_cluster.clone());
+            for c in state.cluster_ids().collect::<Vec<_>>() {
+                let names = match &by_cluster {
+                    Some(groups) if !groups.is_empty() => Some(
+                        groups
+                            .iter()
+                            .find(|(k, _)| *k == c)
+                            .map(|(_, n)| n.clone())
+                            .unwrap_or_default(),
+                    ),
+                    _ => names.clone(),
+                };
+                out.push(members::in_cluster(c, Command::LogsScope(names)));
+            }
+        }
     }
     out
 }
@@ -987,7 +1055,7 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
         Action::Undo if state.focus == Pane::Members => guarded::undo_dialog(state),
         // Alertmanager's alerts are grouped by their labels: `b` asks which.
         Action::GroupChecks if state.focus == Pane::Checks => {
-            if state.checks_kind() != "alertmanager" || !label_groups::open_picker(state) {
+            if !state.any_checks_kind("alertmanager") || !label_groups::open_picker(state) {
                 grouping::open(state);
             }
             Vec::new()
@@ -1076,7 +1144,13 @@ fn route(state: &mut State, action: Action, key: Option<&str>) -> Vec<Command> {
             Vec::new()
         }
         _ => {
-            let checks_kind = state.checks_kind().to_string();
+            // What the selected check's silence may be is up to its own cluster's backend.
+            let row_cluster = state
+                .checks
+                .selected()
+                .map(|r| r.cluster)
+                .unwrap_or_default();
+            let checks_kind = state.checks_kind_in(row_cluster).to_string();
             let ctx = PaneCtx {
                 checks_kind: &checks_kind,
                 zone: state.zone,

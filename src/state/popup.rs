@@ -814,7 +814,7 @@ fn confirm_action(state: &mut State, mut confirm: Confirm, action: Action) -> Ve
             let mut attempt = state.audit_line(Phase::Attempt, action, target);
             attempt.cluster = state.cluster_name(cluster).to_string();
             attempt.key_b64 = Some(key_b64(&key));
-            state.undo.forget(&key);
+            state.undo.forget(cluster, &key);
             vec![state.audit.gate(
                 attempt,
                 Mutation::Restore {
@@ -897,7 +897,7 @@ fn silence_one(
     attempt.cluster = state.cluster_name(request.cluster).to_string();
     attempt.reason = Some(request.reason.clone());
     attempt.duration = Some(Box::new(super::ack::duration_text(request.duration)));
-    if state.checks_kind() == "alertmanager" {
+    if state.checks_kind_in(request.cluster) == "alertmanager" {
         attempt.matchers = Some(audit_trail::alertmanager_matchers(&request));
     }
     state.audit.gate(attempt, Mutation::Silence(request))
@@ -919,9 +919,8 @@ fn form_action(state: &mut State, mut form: SilenceForm, action: Action) -> Vec<
         silence_form::FormResult::Submit(r) => vec![r],
         silence_form::FormResult::SubmitMany(rs) => rs,
     };
-    let kind = state.checks_kind().to_string();
     for r in &requests {
-        if let Some(why) = refused_scope(&kind, &r.scope) {
+        if let Some(why) = refused_scope(state.checks_kind_in(r.cluster), &r.scope) {
             form.refuse(why);
             state.popup = Some(Popup::SilenceForm(form));
             return Vec::new();
@@ -929,19 +928,21 @@ fn form_action(state: &mut State, mut form: SilenceForm, action: Action) -> Vec<
     }
     // An open-ended silence mutes whatever comes to match it, unseen, for good: Alertmanager has
     // none, and Sensu's only where the profile says so.
-    if requests.iter().any(|r| r.duration.is_none()) {
-        let why = match kind.as_str() {
+    // Each request by its own cluster's backend and guard rails.
+    let refused = requests
+        .iter()
+        .filter(|r| r.duration.is_none())
+        .find_map(|r| match state.checks_kind_in(r.cluster) {
             "alertmanager" => Some("Alertmanager silences always end — give a duration (up to 365d)"),
-            _ if !state.guard.allow_no_expiry => Some(
+            _ if !state.guard_in(r.cluster).allow_no_expiry => Some(
                 "no expiry is off for this cluster (allow_no_expiry = true allows it) — give a duration",
             ),
             _ => None,
-        };
-        if let Some(why) = why {
-            form.refuse_duration(why.to_string());
-            state.popup = Some(Popup::SilenceForm(form));
-            return Vec::new();
-        }
+        });
+    if let Some(why) = refused {
+        form.refuse_duration(why.to_string());
+        state.popup = Some(Popup::SilenceForm(form));
+        return Vec::new();
     }
     let mut requests = requests;
     for r in &mut requests {

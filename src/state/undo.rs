@@ -44,7 +44,8 @@ impl Undo {
         if let Some(mut u) = self.pending.remove(id) {
             if deleted {
                 u.at = at;
-                self.done.retain(|d| d.key != u.key);
+                self.done
+                    .retain(|d| (d.cluster, &d.key) != (u.cluster, &u.key));
                 self.done.push(u);
             }
         }
@@ -56,13 +57,15 @@ impl Undo {
         self.done.last()
     }
 
-    /// Whether this console has a deregister of `key` in flight or just done.
-    pub fn involves(&self, key: &[u8]) -> bool {
-        self.pending.values().any(|u| *u.key == *key) || self.done.iter().any(|u| *u.key == *key)
+    /// Whether this console has a deregister of cluster `c`'s `key` in flight or just done
+    /// (the same key in another cluster of a merged view is another member).
+    pub fn involves(&self, c: crate::model::ClusterId, key: &[u8]) -> bool {
+        let is = |u: &Undoable| u.cluster == c && *u.key == *key;
+        self.pending.values().any(is) || self.done.iter().any(is)
     }
 
-    pub fn forget(&mut self, key: &[u8]) {
-        self.done.retain(|u| u.key != key);
+    pub fn forget(&mut self, c: crate::model::ClusterId, key: &[u8]) {
+        self.done.retain(|u| !(u.cluster == c && u.key == key));
     }
 }
 
@@ -124,5 +127,43 @@ impl Batch {
             )
         };
         Some((bad.is_empty(), text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ClusterId;
+    use chrono::TimeZone;
+
+    /// A merged view: prod and prod-eu may both hold `/services/web/web-1`; a deregister of
+    /// prod's is not prod-eu's, whether for churn's "ours" or for forgetting it.
+    #[test]
+    fn a_deregister_is_its_own_clusters_key_only() {
+        let t = Utc.with_ymd_and_hms(2026, 12, 5, 4, 0, 0).unwrap();
+        let (prod, eu) = (ClusterId(0), ClusterId(1));
+        let key = b"/services/web/web-1".to_vec();
+        let mut u = Undo::default();
+        let id = AuditId::new("run", 1);
+        u.pending(
+            id.clone(),
+            Undoable {
+                key: key.clone(),
+                value: b"v".to_vec(),
+                lease: 0,
+                ttl: 0,
+                lease_revoked: false,
+                at: t,
+                cluster: prod,
+            },
+        );
+        assert!(u.involves(prod, &key));
+        assert!(!u.involves(eu, &key));
+        u.settled(&id, true, t);
+        assert!(u.involves(prod, &key) && !u.involves(eu, &key));
+        u.forget(eu, &key);
+        assert_eq!(u.latest(t).map(|x| x.cluster), Some(prod));
+        u.forget(prod, &key);
+        assert!(u.latest(t).is_none());
     }
 }

@@ -48,7 +48,7 @@ fn history_glyph(status: i64) -> &'static str {
 pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let st = ctx.state;
     let c = &st.checks;
-    let kind = st.backends.checks.clone().unwrap_or_default();
+    let kind = st.backend_names(SourceKind::Checks);
     let mut title: Vec<(u8, Span<'static>)> = vec![(0, Span::raw(" Checks "))];
     if !kind.is_empty() {
         title.push((3, Span::raw(format!("({kind}) "))));

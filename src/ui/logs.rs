@@ -309,9 +309,12 @@ fn rows_of<'a>(ctx: &Ctx, r: &Row<'a>, c: &Columns, focused: bool) -> Vec<Line<'
     // A JSON message reads as level, message and fields; pretty, it is indented below.
     let json = crate::model::json_view::payload(&l.message);
     let mut message: std::borrow::Cow<'a, str> = match &json {
-        Some(p) => crate::model::json_view::summarize(p, &logs.shown_fields, &logs.hidden_fields)
-            .text()
-            .into(),
+        Some(p) => {
+            let fields = logs.fields_in(r.cluster);
+            crate::model::json_view::summarize(p, &fields.shown, &fields.hidden)
+                .text()
+                .into()
+        }
         None => l.message.as_str().into(),
     };
     // A folded record says how many lines it holds, where the message starts, so a narrow pane
@@ -401,7 +404,7 @@ fn cluster_width<'a>(st: &crate::state::State, rows: impl Iterator<Item = Row<'a
 pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let st = ctx.state;
     let logs = &st.logs;
-    let kind = st.backends.logs.clone().unwrap_or_default();
+    let kind = st.backend_names(crate::model::SourceKind::Logs);
     // A narrow pane (80×24 gives it ~40 columns) keeps its title for what changes.
     let narrow = area.width < 60;
     let mut title = vec![Span::raw(if kind.is_empty() || narrow {

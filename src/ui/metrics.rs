@@ -87,12 +87,14 @@ pub fn human(v: f64) -> String {
 pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let st = ctx.state;
     let m = &st.metrics;
-    let kind = st.backends.metrics.clone().unwrap_or_default();
+    let kind = st.backend_names(crate::model::SourceKind::Metrics);
     let mut title: Vec<(u8, Span<'static>)> = vec![(0, Span::raw(" Metrics "))];
     title.extend(super::at_span(ctx, crate::state::Pane::Metrics).map(|s| (0, s)));
     match super::scope_span(ctx) {
         Some(scope) => title.push((0, scope)),
         // A merged view's series are one cluster's: said where it cannot be cut off.
+        // Nothing to say whose series they are when no cluster has any.
+        None if st.merged() && kind.is_empty() => {}
         None if st.merged() => {
             let (whose, of) = crate::state::metrics::unscoped_title(st);
             title.push((0, Span::raw(format!("{whose} "))));

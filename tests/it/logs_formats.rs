@@ -104,6 +104,7 @@ async fn every_format(mode: RsyslogMode) {
         t.logs.set_scope(Some(EntityScope {
             label: HOST.into(),
             names: vec![HOST.into(), "10.0.0.7:80".into(), "10.0.0.7".into()],
+            ..Default::default()
         }));
         assert_eq!(
             t.logs.match_count(),

@@ -433,7 +433,14 @@ fn chart_at_the_time_cursor_ends_at_its_moment_with_a_marker() {
 #[test]
 fn json_messages_summarised_then_pretty_printed() {
     let mut s = state();
-    s.logs.shown_fields = vec!["trace_id".into(), "http.status".into()];
+    s.logs.set_line_rules(
+        opsconsole::model::ClusterId(0),
+        opsconsole::state::logs::FieldChoice {
+            shown: vec!["trace_id".into(), "http.status".into()],
+            hidden: Vec::new(),
+        },
+        None,
+    );
     let json = |i: i64, program: &str, message: &str| LogLine {
         time: Some(now() - Duration::seconds(5 - i)),
         host: "api-1".into(),

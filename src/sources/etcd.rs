@@ -1481,7 +1481,7 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Once a second, the remaining TTL of the leases on screen. Its own task, so a slow or frozen
+/// The remaining TTL of the leases on screen, each as often as [`super::lease_polls`] says. Its own task, so a slow or frozen
 /// server never holds up the watch loop (which must notice exactly that).
 async fn poll_leases(
     client: Client,
@@ -1490,6 +1490,7 @@ async fn poll_leases(
 ) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut polls = super::lease_polls::LeasePolls::default();
     loop {
         tick.tick().await;
         let wanted = leases.borrow_and_update().clone();
@@ -1499,7 +1500,12 @@ async fn poll_leases(
             }
             continue;
         }
-        let ttls = lease_ttls(&client, &wanted).await;
+        let due = polls.due(&wanted, std::time::Instant::now());
+        if due.is_empty() {
+            continue;
+        }
+        let ttls = lease_ttls(&client, &due).await;
+        polls.answered(&ttls, std::time::Instant::now());
         if !ttls.is_empty()
             && tx
                 .send(Msg::LeaseTtls {

@@ -19,6 +19,7 @@ pub mod discovery;
 pub mod etcd;
 pub mod etcd_at;
 pub mod http;
+pub mod lease_polls;
 pub mod logs;
 pub mod metrics;
 pub mod polled;

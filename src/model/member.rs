@@ -3,7 +3,8 @@
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicPtr, Ordering as AtomicOrdering};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -22,29 +23,101 @@ use super::{ClusterId, KvEntry};
 #[derive(Debug, Clone)]
 pub struct Member {
     pub key: Arc<[u8]>,
-    /// The cluster the key is in: with the key, the member's identity (the same key may exist
-    /// in two clusters of a merged view).
-    pub cluster: ClusterId,
-    names: Names,
     pub value: Box<[u8]>,
     pub create_revision: i64,
     pub mod_revision: i64,
     pub version: i64,
     pub lease: i64,
+    fields: LazyFields,
+    /// What few members have (a creation time seen live, escaped names), out of line: a
+    /// million members are held at once, and a listing sets neither.
+    extra: Option<Box<Extra>>,
+    /// `key[role.0..role.1]` is the role and the instance follows its `/` (an empty range: no
+    /// role segment, shown as "-", the instance starts there), for a key that is clean UTF-8
+    /// (checked when the member was built). `role.0 == ESCAPED`: the names are in `extra`.
+    role: (u32, u32),
+    /// The cluster the key is in: with the key, the member's identity (the same key may exist
+    /// in two clusters of a merged view).
+    pub cluster: ClusterId,
+}
+
+/// `Member::role.0` of a key that needed escaping (not UTF-8, control characters, or too long
+/// for u32 offsets): its names are owned, escaped copies in `Extra::names`.
+const ESCAPED: u32 = u32::MAX;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Extra {
     /// When this console saw the key created; a listing cannot tell, and a start time in the
     /// value wins.
     seen_at: Option<DateTime<Utc>>,
-    fields: OnceLock<Box<ValueFields>>,
+    /// The escaped role, instance and whole key of a key that needed escaping, so two distinct
+    /// keys never show as one.
+    names: Option<(Box<str>, Box<str>, Box<str>)>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Names {
-    /// `key[role.0..role.1]` and `key[instance..]` of a key that is clean UTF-8 (checked when the
-    /// member was built); an empty role range means the key has no role segment (shown as "-").
-    InKey { role: (u32, u32), instance: u32 },
-    /// The key needed escaping (not UTF-8, control characters): owned, escaped copies of the role,
-    /// the instance and the whole key.
-    Owned(Box<(Box<str>, Box<str>, Box<str>)>),
+/// The value's display fields, parsed on first use: one pointer (a `OnceLock<Box<_>>` is two
+/// words, and a million members are held at once).
+#[derive(Default)]
+struct LazyFields(AtomicPtr<ValueFields>);
+
+impl LazyFields {
+    fn get_or_init(&self, f: impl FnOnce() -> ValueFields) -> &ValueFields {
+        let p = self.0.load(AtomicOrdering::Acquire);
+        if !p.is_null() {
+            // SAFETY: a non-null pointer is a `Box` leaked below, freed only by `drop` (which
+            // has `&mut self`, so no borrow of it is alive).
+            return unsafe { &*p };
+        }
+        let new = Box::into_raw(Box::new(f()));
+        match self.0.compare_exchange(
+            std::ptr::null_mut(),
+            new,
+            AtomicOrdering::AcqRel,
+            AtomicOrdering::Acquire,
+        ) {
+            // SAFETY: as above; `new` is now owned by `self`.
+            Ok(_) => unsafe { &*new },
+            Err(won) => {
+                // Another thread parsed it first: keep theirs (the same value).
+                // SAFETY: `new` was never shared; `won` is a leaked `Box` as above.
+                unsafe {
+                    drop(Box::from_raw(new));
+                    &*won
+                }
+            }
+        }
+    }
+}
+
+impl Drop for LazyFields {
+    fn drop(&mut self) {
+        let p = *self.0.get_mut();
+        if !p.is_null() {
+            // SAFETY: a leaked `Box` owned by `self` alone, dropped once.
+            drop(unsafe { Box::from_raw(p) });
+        }
+    }
+}
+
+impl Clone for LazyFields {
+    fn clone(&self) -> LazyFields {
+        let p = self.0.load(AtomicOrdering::Acquire);
+        if p.is_null() {
+            return LazyFields::default();
+        }
+        // SAFETY: a non-null pointer is a leaked `Box` owned by `self`, alive while `self` is.
+        let copy = Box::new(unsafe { &*p }.clone());
+        LazyFields(AtomicPtr::new(Box::into_raw(copy)))
+    }
+}
+
+impl std::fmt::Debug for LazyFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parsed = !self.0.load(AtomicOrdering::Acquire).is_null();
+        f.debug_struct("LazyFields")
+            .field("parsed", &parsed)
+            .finish()
+    }
 }
 
 /// One allocation for both strings: a filter over 100k members parses every value.
@@ -61,13 +134,13 @@ impl PartialEq for Member {
     fn eq(&self, other: &Member) -> bool {
         self.key == other.key
             && self.cluster == other.cluster
-            && self.names == other.names
+            && self.role == other.role
+            && self.extra == other.extra
             && self.value == other.value
             && self.create_revision == other.create_revision
             && self.mod_revision == other.mod_revision
             && self.version == other.version
             && self.lease == other.lease
-            && self.seen_at == other.seen_at
     }
 }
 
@@ -89,14 +162,11 @@ impl Member {
         };
         let role_bytes = &key[role.0..role.1];
         let instance_bytes = &key[instance..];
-        let names = match (escape_bytes(role_bytes), escape_bytes(instance_bytes)) {
+        let (role, names) = match (escape_bytes(role_bytes), escape_bytes(instance_bytes)) {
             (Cow::Borrowed(_), Cow::Borrowed(_))
-                if key.len() <= u32::MAX as usize && std::str::from_utf8(&key).is_ok() =>
+                if key.len() < ESCAPED as usize && std::str::from_utf8(&key).is_ok() =>
             {
-                Names::InKey {
-                    role: (role.0 as u32, role.1 as u32),
-                    instance: instance as u32,
-                }
+                ((role.0 as u32, role.1 as u32), None)
             }
             (r, i) => {
                 let r = if role.0 == role.1 {
@@ -104,24 +174,25 @@ impl Member {
                 } else {
                     r
                 };
-                Names::Owned(Box::new((
-                    r.into(),
-                    i.into(),
-                    escape_bytes(&key).into_owned().into(),
-                )))
+                (
+                    (ESCAPED, ESCAPED),
+                    Some((r.into(), i.into(), escape_bytes(&key).into_owned().into())),
+                )
             }
         };
+        let extra =
+            (seen_at.is_some() || names.is_some()).then(|| Box::new(Extra { seen_at, names }));
         Member {
             key: Arc::from(key),
             cluster: ClusterId::default(),
-            names,
+            role,
             value: entry.value.into_boxed_slice(),
             create_revision: entry.create_revision,
             mod_revision: entry.mod_revision,
             version: entry.version,
             lease: entry.lease,
-            seen_at,
-            fields: OnceLock::new(),
+            extra,
+            fields: LazyFields::default(),
         }
     }
 
@@ -133,32 +204,43 @@ impl Member {
 
     /// When this console saw the key created, if it did (a listing cannot tell).
     pub fn seen_at(&self) -> Option<DateTime<Utc>> {
-        self.seen_at
+        self.extra.as_ref().and_then(|e| e.seen_at)
     }
 
     /// Keeps `older`'s observed creation time when this is the same registration (same
     /// create_revision) and does not know one itself.
     pub fn inherit_seen_at(&mut self, older: &Member) {
-        if older.create_revision == self.create_revision && self.seen_at.is_none() {
-            self.seen_at = older.seen_at;
+        match (older.seen_at(), &mut self.extra) {
+            (Some(_), _) if older.create_revision != self.create_revision => {}
+            (Some(t), Some(e)) if e.seen_at.is_none() => e.seen_at = Some(t),
+            (Some(t), None) => {
+                self.extra = Some(Box::new(Extra {
+                    seen_at: Some(t),
+                    names: None,
+                }))
+            }
+            _ => {}
         }
     }
 
     /// The key as UTF-8 when it is clean UTF-8 (checked when the member was built).
     fn clean_key(&self) -> Option<&str> {
-        match self.names {
-            // SAFETY: `InKey` is only built for keys that passed `str::from_utf8`, and the key
-            // bytes never change after that.
-            Names::InKey { .. } => Some(unsafe { std::str::from_utf8_unchecked(&self.key) }),
-            Names::Owned(_) => None,
-        }
+        // SAFETY: `role.0` is only other than `ESCAPED` for keys that passed `str::from_utf8`,
+        // and the key bytes never change after that.
+        (self.role.0 != ESCAPED).then(|| unsafe { std::str::from_utf8_unchecked(&self.key) })
+    }
+
+    /// The escaped names of a key that needed escaping.
+    fn escaped(&self) -> Option<&(Box<str>, Box<str>, Box<str>)> {
+        self.extra.as_ref().and_then(|e| e.names.as_ref())
     }
 
     /// The key as it is shown, filtered and sorted: the key itself, or its escaped form.
     pub fn key_text(&self) -> &str {
-        match &self.names {
-            Names::InKey { .. } => self.clean_key().unwrap_or_default(),
-            Names::Owned(n) => &n.2,
+        match (self.clean_key(), self.escaped()) {
+            (Some(k), _) => k,
+            (None, Some(n)) => &n.2,
+            (None, None) => "",
         }
     }
 
@@ -173,25 +255,27 @@ impl Member {
 
     /// Whether the key is not the text shown for it (not UTF-8, or escaped characters).
     pub fn key_is_escaped(&self) -> bool {
-        matches!(self.names, Names::Owned(_))
+        self.role.0 == ESCAPED
     }
 
     pub fn role(&self) -> &str {
-        match &self.names {
-            Names::InKey { role: (a, b), .. } if a == b => "-",
-            Names::InKey { role: (a, b), .. } => {
-                &self.clean_key().unwrap_or_default()[*a as usize..*b as usize]
-            }
-            Names::Owned(n) => &n.0,
+        let (a, b) = self.role;
+        match (self.clean_key(), self.escaped()) {
+            (Some(_), _) if a == b => "-",
+            (Some(k), _) => &k[a as usize..b as usize],
+            (None, Some(n)) => &n.0,
+            (None, None) => "",
         }
     }
 
     pub fn instance(&self) -> &str {
-        match &self.names {
-            Names::InKey { instance, .. } => {
-                &self.clean_key().unwrap_or_default()[*instance as usize..]
-            }
-            Names::Owned(n) => &n.1,
+        let (a, b) = self.role;
+        match (self.clean_key(), self.escaped()) {
+            // After the role's `/`, or where the role would start.
+            (Some(k), _) if a == b => &k[a as usize..],
+            (Some(k), _) => &k[b as usize + 1..],
+            (None, Some(n)) => &n.1,
+            (None, None) => "",
         }
     }
 
@@ -200,11 +284,11 @@ impl Member {
             let p = super::member_value::parse(&self.value);
             let addr = p.addr.unwrap_or_default();
             let version = p.version.unwrap_or_default();
-            Box::new(ValueFields {
+            ValueFields {
                 addr_len: addr.len(),
                 text: (addr + &version).into(),
                 started_at: p.started_at,
-            })
+            }
         })
     }
 
@@ -222,7 +306,7 @@ impl Member {
 
     /// Start time from the value, else when this console saw the key created.
     pub fn started_at(&self) -> Option<DateTime<Utc>> {
-        self.fields().started_at.or(self.seen_at)
+        self.fields().started_at.or(self.seen_at())
     }
 }
 

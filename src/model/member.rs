@@ -4,7 +4,6 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::sync::atomic::{AtomicPtr, Ordering as AtomicOrdering};
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -12,7 +11,7 @@ use super::natural_cmp;
 use super::text::escape_bytes;
 use super::{ClusterId, KvEntry};
 
-/// One registered instance, kept small: 100k of them live in memory at once.
+/// One registered instance, kept small: a million of them may live in memory at once.
 ///
 /// The key is the raw bytes etcd holds: the member's identity for the index, deregister and lease
 /// lookups. Role and instance are usually byte ranges of it; a key that is not valid UTF-8 or holds
@@ -20,10 +19,11 @@ use super::{ClusterId, KvEntry};
 /// distinct keys never show as one. The value's display fields (address, version, start time) are
 /// parsed from the raw bytes on first use — most members are never drawn, filtered or sorted by
 /// those, and parsing every value on arrival was half the initial sync.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Member {
-    pub key: Arc<[u8]>,
-    pub value: Box<[u8]>,
+    /// The key followed by the raw value, in one allocation (two cost two allocation headers and
+    /// their rounding, a million times): see [`Member::key`] and [`Member::value`].
+    data: Box<[u8]>,
     pub create_revision: i64,
     pub mod_revision: i64,
     pub version: i64,
@@ -36,14 +36,24 @@ pub struct Member {
     /// role segment, shown as "-", the instance starts there), for a key that is clean UTF-8
     /// (checked when the member was built). `role.0 == ESCAPED`: the names are in `extra`.
     role: (u32, u32),
+    /// Where the key ends in `data`; `LONG_KEY`: in `Extra::key_len`.
+    key_len: u32,
     /// The cluster the key is in: with the key, the member's identity (the same key may exist
     /// in two clusters of a merged view).
     pub cluster: ClusterId,
 }
 
+// A million members are held at once: a field added here costs a megabyte per 8 bytes.
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Member>() == 80);
+
 /// `Member::role.0` of a key that needed escaping (not UTF-8, control characters, or too long
 /// for u32 offsets): its names are owned, escaped copies in `Extra::names`.
 const ESCAPED: u32 = u32::MAX;
+
+/// `Member::key_len` of a key of 4 GiB or more: no source can deliver one (their gRPC messages
+/// are capped far below), but its length is then kept in `Extra::key_len`.
+const LONG_KEY: u32 = u32::MAX;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Extra {
@@ -53,6 +63,8 @@ struct Extra {
     /// The escaped role, instance and whole key of a key that needed escaping, so two distinct
     /// keys never show as one.
     names: Option<(Box<str>, Box<str>, Box<str>)>,
+    /// The length of a key of `LONG_KEY` bytes or more.
+    key_len: Option<usize>,
 }
 
 /// The value's display fields, parsed on first use: one pointer (a `OnceLock<Box<_>>` is two
@@ -129,14 +141,29 @@ struct ValueFields {
     started_at: Option<DateTime<Utc>>,
 }
 
+impl std::fmt::Debug for Member {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Member")
+            .field("key", &self.key())
+            .field("value", &self.value())
+            .field("cluster", &self.cluster)
+            .field("create_revision", &self.create_revision)
+            .field("mod_revision", &self.mod_revision)
+            .field("version", &self.version)
+            .field("lease", &self.lease)
+            .field("extra", &self.extra)
+            .finish_non_exhaustive()
+    }
+}
+
 impl PartialEq for Member {
     /// Equal when the registration is; whether the value was parsed yet does not matter.
     fn eq(&self, other: &Member) -> bool {
-        self.key == other.key
+        self.key() == other.key()
             && self.cluster == other.cluster
             && self.role == other.role
             && self.extra == other.extra
-            && self.value == other.value
+            && self.value() == other.value()
             && self.create_revision == other.create_revision
             && self.mod_revision == other.mod_revision
             && self.version == other.version
@@ -180,13 +207,23 @@ impl Member {
                 )
             }
         };
-        let extra =
-            (seen_at.is_some() || names.is_some()).then(|| Box::new(Extra { seen_at, names }));
+        let long = (key.len() >= LONG_KEY as usize).then_some(key.len());
+        let extra = (seen_at.is_some() || names.is_some() || long.is_some()).then(|| {
+            Box::new(Extra {
+                seen_at,
+                names,
+                key_len: long,
+            })
+        });
+        let key_len = u32::try_from(key.len()).unwrap_or(LONG_KEY);
+        let mut data = Vec::with_capacity(key.len() + entry.value.len());
+        data.extend_from_slice(&key);
+        data.extend_from_slice(&entry.value);
         Member {
-            key: Arc::from(key),
+            data: data.into_boxed_slice(),
+            key_len,
             cluster: ClusterId::default(),
             role,
-            value: entry.value.into_boxed_slice(),
             create_revision: entry.create_revision,
             mod_revision: entry.mod_revision,
             version: entry.version,
@@ -216,10 +253,31 @@ impl Member {
             (Some(t), None) => {
                 self.extra = Some(Box::new(Extra {
                     seen_at: Some(t),
-                    names: None,
+                    ..Extra::default()
                 }))
             }
             _ => {}
+        }
+    }
+
+    /// The raw key: the member's identity.
+    pub fn key(&self) -> &[u8] {
+        &self.data[..self.key_end()]
+    }
+
+    /// The raw value, as etcd holds it.
+    pub fn value(&self) -> &[u8] {
+        &self.data[self.key_end()..]
+    }
+
+    fn key_end(&self) -> usize {
+        match self.key_len {
+            LONG_KEY => self
+                .extra
+                .as_ref()
+                .and_then(|e| e.key_len)
+                .unwrap_or(LONG_KEY as usize),
+            n => n as usize,
         }
     }
 
@@ -227,7 +285,7 @@ impl Member {
     fn clean_key(&self) -> Option<&str> {
         // SAFETY: `role.0` is only other than `ESCAPED` for keys that passed `str::from_utf8`,
         // and the key bytes never change after that.
-        (self.role.0 != ESCAPED).then(|| unsafe { std::str::from_utf8_unchecked(&self.key) })
+        (self.role.0 != ESCAPED).then(|| unsafe { std::str::from_utf8_unchecked(self.key()) })
     }
 
     /// The escaped names of a key that needed escaping.
@@ -248,9 +306,9 @@ impl Member {
     /// carries it beside the escaped text, so a script can act on the exact bytes.
     pub fn key_b64(&self) -> Option<String> {
         use base64::Engine as _;
-        std::str::from_utf8(&self.key)
+        std::str::from_utf8(self.key())
             .is_err()
-            .then(|| base64::engine::general_purpose::STANDARD.encode(&self.key))
+            .then(|| base64::engine::general_purpose::STANDARD.encode(self.key()))
     }
 
     /// Whether the key is not the text shown for it (not UTF-8, or escaped characters).
@@ -281,7 +339,7 @@ impl Member {
 
     fn fields(&self) -> &ValueFields {
         self.fields.get_or_init(|| {
-            let p = super::member_value::parse(&self.value);
+            let p = super::member_value::parse(self.value());
             let addr = p.addr.unwrap_or_default();
             let version = p.version.unwrap_or_default();
             ValueFields {
@@ -314,7 +372,7 @@ impl Member {
 /// "web-10"), then key.
 pub fn default_order(a: &Member, b: &Member) -> Ordering {
     by_role_and_instance(a, b)
-        .then_with(|| a.key.cmp(&b.key))
+        .then_with(|| a.key().cmp(b.key()))
         .then_with(|| a.cluster.cmp(&b.cluster))
 }
 

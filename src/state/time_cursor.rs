@@ -506,21 +506,21 @@ pub fn diff(state: &State) -> Option<Diff> {
     let (past, live) = (&state.members, state.time.live_members.as_deref()?);
     let mut joined: Vec<_> = live
         .all()
-        .filter(|m| past.get_in(m.cluster, &m.key).is_none())
-        .map(|m| m.key.clone())
+        .filter(|m| past.get_in(m.cluster, m.key()).is_none())
+        .map(|m| std::sync::Arc::<[u8]>::from(m.key()))
         .collect();
     let mut left: Vec<_> = past
         .all()
-        .filter(|m| live.get_in(m.cluster, &m.key).is_none())
-        .map(|m| m.key.clone())
+        .filter(|m| live.get_in(m.cluster, m.key()).is_none())
+        .map(|m| std::sync::Arc::<[u8]>::from(m.key()))
         .collect();
     let mut changed: Vec<_> = past
         .all()
         .filter(|m| {
-            live.get_in(m.cluster, &m.key)
+            live.get_in(m.cluster, m.key())
                 .is_some_and(|l| l.mod_revision != m.mod_revision)
         })
-        .map(|m| m.key.clone())
+        .map(|m| std::sync::Arc::<[u8]>::from(m.key()))
         .collect();
     joined.sort();
     left.sort();

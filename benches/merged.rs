@@ -96,12 +96,13 @@ fn rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-/// Heap bytes in use (glibc's count), beside the RSS: what the state holds, without the
-/// allocator's free pages and partly used ones.
+/// Heap bytes in use (glibc's count: small chunks in the arenas, and the large ones it maps on
+/// their own, such as the slot table), beside the RSS: what the state holds, without the
+/// allocator's free and partly used pages.
 fn heap_mb() -> f64 {
     // SAFETY: mallinfo2 only reads the allocator's counters.
     let info = unsafe { libc::mallinfo2() };
-    info.uordblks as f64 / (1024.0 * 1024.0)
+    (info.uordblks + info.hblkhd) as f64 / (1024.0 * 1024.0)
 }
 
 /// CPU time this thread has used: on a shared machine the wall clock also counts the time spent

@@ -381,3 +381,87 @@ pub fn by_role_and_instance(a: &Member, b: &Member) -> Ordering {
         .cmp(b.role())
         .then_with(|| natural_cmp(a.instance(), b.instance()))
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn entry(key: &[u8], value: &[u8], create_revision: i64) -> KvEntry {
+        KvEntry {
+            key: key.to_vec(),
+            value: value.to_vec(),
+            create_revision,
+            mod_revision: create_revision,
+            version: 1,
+            lease: 0,
+        }
+    }
+
+    #[test]
+    fn key_value_and_names_read_back_from_the_one_allocation() {
+        let m = Member::from_entry(
+            "/services/",
+            entry(
+                b"/services/web/web-1",
+                br#"{"addr":"10.0.0.1","port":80}"#,
+                3,
+            ),
+            None,
+        );
+        assert_eq!(m.key(), b"/services/web/web-1");
+        assert_eq!(m.value(), br#"{"addr":"10.0.0.1","port":80}"#);
+        assert_eq!((m.role(), m.instance()), ("web", "web-1"));
+        assert_eq!(
+            (m.key_text(), m.key_is_escaped()),
+            ("/services/web/web-1", false)
+        );
+        assert_eq!(m.addr(), "10.0.0.1:80");
+
+        let bare = Member::from_entry("/services/", entry(b"/services/lonely", b"", 3), None);
+        assert_eq!((bare.role(), bare.instance()), ("-", "lonely"));
+        assert_eq!(bare.value(), b"");
+
+        // Not UTF-8: escaped names out of line, the raw key still the identity.
+        let odd = Member::from_entry("/services/", entry(b"/services/db/x\xff", b"v", 3), None);
+        assert_eq!(odd.key(), b"/services/db/x\xff");
+        assert_eq!(odd.value(), b"v");
+        assert!(odd.key_is_escaped());
+        assert_eq!(odd.role(), "db");
+        assert_ne!(odd.instance(), "x");
+        assert_ne!(odd.key_text(), m.key_text());
+    }
+
+    #[test]
+    fn a_creation_time_seen_live_is_kept_for_the_same_registration_only() {
+        let t = Utc.with_ymd_and_hms(2026, 12, 5, 9, 0, 0).unwrap();
+        let live = Member::from_entry("/s/", entry(b"/s/web/web-1", b"{}", 7), Some(t));
+        assert_eq!((live.seen_at(), live.started_at()), (Some(t), Some(t)));
+
+        let mut relisted = Member::from_entry("/s/", entry(b"/s/web/web-1", b"{}", 7), None);
+        assert_eq!(relisted.seen_at(), None);
+        relisted.inherit_seen_at(&live);
+        assert_eq!(relisted.seen_at(), Some(t));
+        assert_eq!(relisted, live);
+
+        let mut registered_again =
+            Member::from_entry("/s/", entry(b"/s/web/web-1", b"{}", 9), None);
+        registered_again.inherit_seen_at(&live);
+        assert_eq!(registered_again.seen_at(), None);
+    }
+
+    #[test]
+    fn a_clone_is_equal_whether_or_not_its_value_was_parsed() {
+        let m = Member::from_entry(
+            "/s/",
+            entry(b"/s/web/web-1", br#"{"addr":"h","version":"2"}"#, 1),
+            None,
+        );
+        let unparsed = m.clone();
+        assert_eq!(m.version_label(), "2");
+        let parsed = m.clone();
+        assert_eq!(unparsed, parsed);
+        assert_eq!((parsed.addr(), unparsed.version_label()), ("h", "2"));
+    }
+}

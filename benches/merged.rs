@@ -55,7 +55,8 @@ fn entries(n: usize) -> Vec<KvEntry> {
         .collect()
 }
 
-/// `n` log lines of ~60 bytes, from `clusters` clusters' logs sources in turn, 1,000 a message.
+/// `n` log lines of ~60 bytes, from `clusters` clusters' logs sources in turn (one: a single
+/// cluster's), 1,000 a message.
 fn log_lines(state: &mut State, clusters: usize, n: usize, now: chrono::DateTime<Utc>) {
     let mut batch = Vec::with_capacity(1_000);
     for i in 0..n {
@@ -69,14 +70,22 @@ fn log_lines(state: &mut State, clusters: usize, n: usize, now: chrono::DateTime
             fields: Default::default(),
         });
         if batch.len() == 1_000 {
-            let c = ClusterId(((i / 1_000) % clusters) as u16);
-            update(state, Msg::InCluster(c, Box::new(Msg::LogLines(batch))));
+            let msg = if clusters > 1 {
+                let c = ClusterId(((i / 1_000) % clusters) as u16);
+                Msg::InCluster(c, Box::new(Msg::LogLines(batch)))
+            } else {
+                // A single cluster's logs source: its lines arrive unwrapped.
+                Msg::LogLines(batch)
+            };
+            update(state, msg);
             batch = Vec::with_capacity(1_000);
         }
     }
 }
 
+/// VmRSS after returning free heap memory to the system, as the app does after a listing.
 fn rss_mb() -> f64 {
+    opsconsole::memory::release_free_memory();
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -85,6 +94,15 @@ fn rss_mb() -> f64 {
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Heap bytes in use (glibc's count: small chunks in the arenas, and the large ones it maps on
+/// their own, such as the slot table), beside the RSS: what the state holds, without the
+/// allocator's free and partly used pages.
+fn heap_mb() -> f64 {
+    // SAFETY: mallinfo2 only reads the allocator's counters.
+    let info = unsafe { libc::mallinfo2() };
+    (info.uordblks + info.hblkhd) as f64 / (1024.0 * 1024.0)
 }
 
 /// CPU time this thread has used: on a shared machine the wall clock also counts the time spent
@@ -136,6 +154,7 @@ fn main() {
     let (mut single_ingest, mut single_cpu, mut single_frame, mut single_rss) =
         (Duration::ZERO, Duration::ZERO, Duration::ZERO, 0.0);
     let mut single_mid = Duration::ZERO;
+    let (mut single_heap, mut single_rss_logs) = (0.0, 0.0);
     if case != "merged" {
         // One cluster holding all of them (keys made distinct by a cluster segment).
         let mut one: Vec<KvEntry> = Vec::with_capacity(clusters * per);
@@ -161,15 +180,21 @@ fn main() {
         single_frame = frame(&mut single, None);
         single_mid = frame(&mut single, Some(clusters * per / 2));
         single_rss = rss_mb();
+        single_heap = heap_mb();
+        // The performance issue's budget: 1M members with 100k log lines.
+        log_lines(&mut single, 1, 100_000, now);
+        single_rss_logs = rss_mb();
         drop(single);
     }
     if case == "single" {
         println!(
-            "one cluster of {}: ingest {:.2} s (CPU {:.2} s), frame {:.2} ms, RSS {single_rss:.0} MB",
+            "one cluster of {}: ingest {:.2} s (CPU {:.2} s), frame {:.2} / {:.2} ms, RSS {single_rss:.0} MB (heap in use {single_heap:.0} MB), with 100,000 log lines {single_rss_logs:.0} MB; Member {} bytes",
             clusters * per,
             single_ingest.as_secs_f64(),
             single_cpu.as_secs_f64(),
-            single_frame.as_secs_f64() * 1e3
+            single_frame.as_secs_f64() * 1e3,
+            single_mid.as_secs_f64() * 1e3,
+            std::mem::size_of::<opsconsole::model::Member>()
         );
         return;
     }

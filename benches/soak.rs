@@ -576,8 +576,8 @@ fn console_child(config_text: String) {
                             .all()
                             .map(|m| {
                                 (
-                                    String::from_utf8_lossy(&m.key).into_owned(),
-                                    String::from_utf8_lossy(&m.value).into_owned(),
+                                    String::from_utf8_lossy(m.key()).into_owned(),
+                                    String::from_utf8_lossy(m.value()).into_owned(),
                                     m.mod_revision,
                                 )
                             })

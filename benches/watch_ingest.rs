@@ -410,7 +410,7 @@ async fn verify(endpoint: &str, state: &State) -> String {
     let mut wrong = 0;
     for e in &entries {
         match state.members.get(&e.key) {
-            Some(m) if m.mod_revision == e.mod_revision && *m.value == *e.value => {}
+            Some(m) if m.mod_revision == e.mod_revision && m.value() == &e.value[..] => {}
             _ => wrong += 1,
         }
     }

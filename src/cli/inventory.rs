@@ -192,8 +192,8 @@ fn clean(v: Value) -> Value {
 /// Host vars for one member.
 fn host_vars(member: &Member) -> Map<String, Value> {
     let mut vars: BTreeMap<String, Value> = BTreeMap::new();
-    if member.value.len() <= MAX_VALUE_BYTES {
-        if let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(&member.value) {
+    if member.value().len() <= MAX_VALUE_BYTES {
+        if let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(member.value()) {
             let mut renamed = Vec::new();
             for (k, v) in fields {
                 let Some(name) = var_name(&k) else { continue };

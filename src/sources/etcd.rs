@@ -337,7 +337,7 @@ impl EtcdSource {
                     "listed prefix"
                 );
                 self.count = members.len() as i64;
-                self.sample = members.first().map(|m| (m.key.to_vec(), m.mod_revision));
+                self.sample = members.first().map(|m| (m.key().to_vec(), m.mod_revision));
                 self.observe_revision(revision);
                 if !self
                     .send(Msg::MembersListed {

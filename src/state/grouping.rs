@@ -65,7 +65,7 @@ fn field_of(m: &Member, field: &str) -> Option<String> {
         "version" => Some(m.version_label().to_string()).filter(|v| !v.is_empty() && v != "-"),
         "instance" => Some(m.instance().to_string()),
         f => {
-            let v: serde_json::Value = serde_json::from_slice(&m.value).ok()?;
+            let v: serde_json::Value = serde_json::from_slice(m.value()).ok()?;
             match v.get(f)? {
                 serde_json::Value::String(s) => Some(s.clone()),
                 serde_json::Value::Null => None,
@@ -99,7 +99,7 @@ pub fn groups(state: &State, by: &GroupBy) -> Vec<Group> {
         for n in super::member_names(m) {
             by_name
                 .entry((m.cluster, n))
-                .or_insert_with(|| (m.cluster, m.key.clone()));
+                .or_insert_with(|| (m.cluster, std::sync::Arc::<[u8]>::from(m.key())));
         }
     }
     let member_of = |r: &CheckResult| -> Option<Ident> {

@@ -18,7 +18,7 @@ pub fn deregister_dialog(state: &mut State) -> Vec<Command> {
         let targets: Vec<Target> = marked
             .iter()
             .map(|m| Target {
-                key: m.key.to_vec(),
+                key: m.key().to_vec(),
                 mod_revision: m.mod_revision,
                 lease: m.lease,
                 cluster: m.cluster,
@@ -57,7 +57,7 @@ pub fn deregister_dialog(state: &mut State) -> Vec<Command> {
         return Vec::new();
     };
     let target = Target {
-        key: m.key.to_vec(),
+        key: m.key().to_vec(),
         mod_revision: m.mod_revision,
         lease: m.lease,
         cluster: m.cluster,
@@ -75,7 +75,7 @@ pub fn deregister_dialog(state: &mut State) -> Vec<Command> {
         return Vec::new();
     };
     let instance = m.instance().to_string();
-    let value = m.value.to_vec();
+    let value = m.value().to_vec();
     // The member's checks, by the rule that scopes the other panes to it.
     let scope = super::checks::EntityScope {
         label: instance.clone(),

@@ -508,7 +508,7 @@ fn drill(state: &mut State) -> Vec<Command> {
             .members
             .all()
             .filter(|m| super::member_names(m).contains(&term))
-            .map(|m| (m.cluster, m.key.clone()))
+            .map(|m| (m.cluster, Arc::<[u8]>::from(m.key())))
             .collect()
     } else {
         Vec::new()

@@ -128,10 +128,10 @@ impl Stores {
 }
 
 /// One cluster's members in one table of slots, found by key through a small index of slot ids hashed by
-/// their member's key: a hash-table slot holds a 4-byte id instead of the whole 112-byte `Member`
-/// (and its key), and the sorted view holds 4-byte ids. For 1,000,000 members the hash table had
-/// 2^21 slots of 128 bytes (268 MB); now 2^21 of 4 bytes (plus a control byte each) and
-/// 1,000,000 slots of 112.
+/// their member's key: a hash-table slot holds a 4-byte id instead of the whole `Member` (then
+/// 112 bytes, and its key), and the sorted view holds 4-byte ids. For 1,000,000 members the hash
+/// table had 2^21 slots of 128 bytes (268 MB); now 2^21 of 4 bytes (plus a control byte each)
+/// and 1,000,000 slots of 80 (a `Member`, its key and value in one allocation of their own).
 #[derive(Default)]
 pub struct Store {
     slots: Vec<Option<Member>>,
@@ -159,11 +159,7 @@ impl Store {
         };
         store.ids.reserve(store.slots.len(), |_| 0);
         for i in 0..store.slots.len() {
-            let (c, key) = store.slots[i]
-                .as_ref()
-                .map(|m| (m.cluster, m.key.clone()))
-                .expect("just built");
-            if let Some(prev) = store.index(c, &key, i as u32) {
+            if let Some(prev) = store.index(i as u32) {
                 store.slots[prev as usize] = None;
                 store.free.push(prev);
             }
@@ -175,19 +171,20 @@ impl Store {
         self.hasher.hash_one((c, key))
     }
 
-    /// Points `(c, key)` at slot `id`; returns the slot it pointed at before, if any.
-    fn index(&mut self, c: ClusterId, key: &[u8], id: u32) -> Option<u32> {
-        let h = self.hash(c, key);
+    /// Points the identity of the member in slot `id` at that slot; returns the slot it pointed
+    /// at before, if any.
+    fn index(&mut self, id: u32) -> Option<u32> {
         let Store {
             slots, ids, hasher, ..
         } = self;
         let ident_of = |id: u32| -> (ClusterId, &[u8]) {
             slots[id as usize]
                 .as_ref()
-                .map_or((ClusterId::default(), &[][..]), |m| (m.cluster, &m.key[..]))
+                .map_or((ClusterId::default(), &[][..]), |m| (m.cluster, m.key()))
         };
+        let (c, key) = ident_of(id);
         match ids.entry(
-            h,
+            hasher.hash_one((c, key)),
             |&other| ident_of(other) == (c, key),
             |&other| hasher.hash_one(ident_of(other)),
         ) {
@@ -206,7 +203,7 @@ impl Store {
             .find(self.hash(c, key), |&id| {
                 self.slots[id as usize]
                     .as_ref()
-                    .is_some_and(|m| m.cluster == c && *m.key == *key)
+                    .is_some_and(|m| m.cluster == c && m.key() == key)
             })
             .copied()
     }
@@ -228,11 +225,10 @@ impl Store {
 
     /// Puts `m` in its key's slot (a new one for a new key); returns the slot's id.
     pub fn put(&mut self, m: Member) -> u32 {
-        if let Some(id) = self.id(m.cluster, &m.key) {
+        if let Some(id) = self.id(m.cluster, m.key()) {
             self.slots[id as usize] = Some(m);
             return id;
         }
-        let (c, key) = (m.cluster, m.key.clone());
         let id = match self.free.pop() {
             Some(id) => {
                 self.slots[id as usize] = Some(m);
@@ -243,7 +239,7 @@ impl Store {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.index(c, &key, id);
+        self.index(id);
         id
     }
 
@@ -255,7 +251,7 @@ impl Store {
             .find_entry(h, |&id| {
                 slots[id as usize]
                     .as_ref()
-                    .is_some_and(|m| m.cluster == c && *m.key == *key)
+                    .is_some_and(|m| m.cluster == c && m.key() == key)
             })
             .ok()?;
         let (id, _) = entry.remove();

@@ -193,7 +193,9 @@ pub struct Members {
     /// within one etcd cluster.
     lease_expiry: HashMap<(ClusterId, i64), DateTime<Utc>>,
     /// Members that flap: returns within the window, by key (only those that flap).
-    flaps: HashMap<Ident, usize>,
+    /// By cluster, then key: a sort by flaps looks a member up by its key's bytes in every
+    /// comparison, without building an identity.
+    flaps: HashMap<ClusterId, HashMap<Arc<[u8]>, usize>>,
     pub revision: i64,
     pub synced: bool,
     /// A listing under way: how far it got. Its first rows are shown meanwhile when no earlier
@@ -370,7 +372,7 @@ impl Members {
         let by_key = &self.by_key;
         self.marked.extend(self.view.iter_unordered().map(|&id| {
             let m = by_key.at(id);
-            (m.cluster, m.key.clone())
+            (m.cluster, Arc::<[u8]>::from(m.key()))
         }));
     }
 
@@ -401,15 +403,20 @@ impl Members {
 
     /// [`Members::set_flaps`] of cluster `c`'s `key` (the same key elsewhere is another member).
     pub fn set_flaps_in(&mut self, c: ClusterId, key: &[u8], n: usize) {
-        let id: Ident = (c, Arc::from(key));
         if n == 0 {
-            if self.flaps.remove(&id).is_none() {
+            let Some(keys) = self.flaps.get_mut(&c) else {
+                return;
+            };
+            if keys.remove(key).is_none() {
                 return;
             }
-        } else if let Some(old) = self.flaps.get_mut(&id) {
+            if keys.is_empty() {
+                self.flaps.remove(&c);
+            }
+        } else if let Some(old) = self.flaps.get_mut(&c).and_then(|keys| keys.get_mut(key)) {
             *old = n;
         } else {
-            self.flaps.insert(id, n);
+            self.flaps.entry(c).or_default().insert(Arc::from(key), n);
         }
         if self.sort == Some(SortColumn::Flaps) {
             self.rebuild_view();
@@ -466,7 +473,7 @@ impl Members {
         if known {
             // Keep a creation time we observed live earlier; a listing cannot tell us one.
             for m in &mut members {
-                if let Some(old) = self.by_key.get(c, &m.key) {
+                if let Some(old) = self.by_key.get(c, m.key()) {
                     m.inherit_seen_at(old);
                 }
             }
@@ -589,7 +596,7 @@ impl Members {
         let mut kept = self.by_key.flags();
         let mut changed = Vec::new();
         for m in members {
-            match self.by_key.id(m.cluster, &m.key) {
+            match self.by_key.id(m.cluster, m.key()) {
                 Some(id) => {
                     *Stores::flag(&mut kept, id) = true;
                     if self.by_key.at(id).mod_revision != m.mod_revision {
@@ -603,7 +610,7 @@ impl Members {
             .by_key
             .iter()
             .filter(|(_, id)| !*Stores::flag(&mut kept, *id))
-            .map(|(m, _)| (m.cluster, m.key.clone()))
+            .map(|(m, _)| (m.cluster, Arc::<[u8]>::from(m.key())))
             .collect();
         for (c, key) in gone {
             self.remove(c, &key);
@@ -674,7 +681,7 @@ impl Members {
         self.cursor.select(Some(i));
         self.selected = self.view.get(i, self.id_order()).map(|&id| {
             let m = self.by_key.at(id);
-            (m.cluster, m.key.clone())
+            (m.cluster, Arc::<[u8]>::from(m.key()))
         });
     }
 
@@ -727,7 +734,8 @@ impl Members {
             Some(SortColumn::Flaps) => {
                 let flaps = |m: &Member| {
                     self.flaps
-                        .get(&(m.cluster, m.key.clone()))
+                        .get(&m.cluster)
+                        .and_then(|keys| keys.get(m.key()))
                         .copied()
                         .unwrap_or(0)
                 };
@@ -735,7 +743,7 @@ impl Members {
             }
         };
         let ord = by_column
-            .then_with(|| a.key.cmp(&b.key))
+            .then_with(|| a.key().cmp(b.key()))
             .then_with(|| a.cluster.cmp(&b.cluster));
         if self.descending {
             ord.reverse()
@@ -780,15 +788,14 @@ impl Members {
     }
 
     fn upsert(&mut self, m: Member) {
-        if let Some(old) = self.by_key.get(m.cluster, &m.key) {
+        if let Some(old) = self.by_key.get(m.cluster, m.key()) {
             // Same place in the view (a value change that touches no sort column, e.g. under the
             // default role sort): replace it, nothing moves.
             if self.passes(old) == self.passes(&m) && self.compare(old, &m) == Ordering::Equal {
                 self.by_key.put(m);
                 return;
             }
-            let key = m.key.clone();
-            self.unlink(m.cluster, &key);
+            self.unlink(m.cluster, m.key());
         }
         count_role(&mut self.role_counts, m.role());
         let visible = self.passes(&m);
@@ -983,7 +990,7 @@ impl PaneState for Members {
             Action::SortReverse => self.reverse_sort(),
             Action::Detail => {
                 if let Some(sel) = self.selected() {
-                    let key = sel.key.to_vec();
+                    let key = sel.key().to_vec();
                     let mod_revision = sel.mod_revision;
                     let cluster = sel.cluster;
                     let fetch = Command::FetchHistory {
@@ -1007,7 +1014,7 @@ impl PaneState for Members {
                 return match self.selected() {
                     Some(m) => Reaction::copy(format!(
                         "{} {}",
-                        crate::model::text::escape_bytes(&m.key),
+                        crate::model::text::escape_bytes(m.key()),
                         m.addr()
                     )),
                     None => Reaction::info("no member selected"),

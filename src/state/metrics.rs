@@ -75,7 +75,7 @@ pub fn member_vars_in(
     let m = state.members.get_in(c, key)?;
     let mut vars = BTreeMap::new();
     if let Ok(serde_json::Value::Object(map)) =
-        serde_json::from_slice::<serde_json::Value>(&m.value)
+        serde_json::from_slice::<serde_json::Value>(m.value())
     {
         for (k, v) in map {
             match v {

@@ -572,7 +572,7 @@ pub fn sync_scope(state: &mut State) -> Vec<Command> {
     let wanted = match (state.members.selected(), &state.group_scope) {
         (Some(m), _) => Scope::Member {
             cluster: state.cluster_name(m.cluster).to_string(),
-            key: m.key.clone(),
+            key: std::sync::Arc::<[u8]>::from(m.key()),
         },
         (None, Some(keys)) if !keys.is_empty() => Scope::Members {
             cluster: state.cluster.clone(),
@@ -1195,7 +1195,7 @@ fn refusal_line(state: &mut State, action: Action, result: &str) -> AuditEntry {
             let member = state
                 .members
                 .selected()
-                .map(|m| (m.key.to_vec(), m.mod_revision));
+                .map(|m| (m.key().to_vec(), m.mod_revision));
             let target = member
                 .as_ref()
                 .map(|(k, _)| deregister_target(k))

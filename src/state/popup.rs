@@ -726,7 +726,7 @@ fn confirm_action(state: &mut State, mut confirm: Confirm, action: Action) -> Ve
                 let value = state
                     .members
                     .get_in(t.cluster, &t.key)
-                    .map(|m| m.value.to_vec());
+                    .map(|m| m.value().to_vec());
                 let ttl = state
                     .members
                     .lease_remaining_in(t.cluster, t.lease, state.now)

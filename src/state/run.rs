@@ -353,7 +353,7 @@ fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
 /// {addr} {host}` (as the table reads them).
 pub fn member_values(m: &Member, v: &mut BTreeMap<String, String>) {
     if let Ok(serde_json::Value::Object(map)) =
-        serde_json::from_slice::<serde_json::Value>(&m.value)
+        serde_json::from_slice::<serde_json::Value>(m.value())
     {
         for (k, val) in map {
             if let Some(text) = scalar(&val) {

@@ -738,7 +738,7 @@ fn deregister_opens_a_dialog_naming_the_key() {
         s.members
             .get(b"/services/web/web-1")
             .unwrap()
-            .value
+            .value()
             .to_vec()
     );
 }
@@ -2493,8 +2493,8 @@ fn undo_puts_the_member_back_with_its_value_and_lease_within_a_minute() {
         },
     );
     open_deregister(&mut s, 1);
-    let key = s.members.selected().unwrap().key.to_vec();
-    let value = s.members.selected().unwrap().value.to_vec();
+    let key = s.members.selected().unwrap().key().to_vec();
+    let value = s.members.selected().unwrap().value().to_vec();
     let cmds = handle_key(&mut s, Action::Confirm, "y", at(300));
     let attempt = gated(&cmds).0.clone();
     update(
@@ -2547,7 +2547,7 @@ fn undo_puts_the_member_back_with_its_value_and_lease_within_a_minute() {
 fn undo_is_gone_after_a_minute() {
     let mut s = synced();
     open_deregister(&mut s, 1);
-    let key = s.members.selected().unwrap().key.to_vec();
+    let key = s.members.selected().unwrap().key().to_vec();
     let cmds = handle_key(&mut s, Action::Confirm, "y", at(300));
     let id = gated(&cmds).0.id.clone();
     update(

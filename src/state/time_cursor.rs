@@ -526,23 +526,23 @@ pub fn diff(state: &State) -> Option<Diff> {
     let (past, live) = (&state.members, state.time.live_members.as_deref()?);
     let mut joined: Vec<_> = live
         .all()
-        .filter(|m| compared(m.cluster) && past.get_in(m.cluster, &m.key).is_none())
-        .map(|m| (m.cluster, m.key.clone()))
+        .filter(|m| compared(m.cluster) && past.get_in(m.cluster, m.key()).is_none())
+        .map(|m| (m.cluster, std::sync::Arc::<[u8]>::from(m.key())))
         .collect();
     let mut left: Vec<_> = past
         .all()
-        .filter(|m| compared(m.cluster) && live.get_in(m.cluster, &m.key).is_none())
-        .map(|m| (m.cluster, m.key.clone()))
+        .filter(|m| compared(m.cluster) && live.get_in(m.cluster, m.key()).is_none())
+        .map(|m| (m.cluster, std::sync::Arc::<[u8]>::from(m.key())))
         .collect();
     let mut changed: Vec<_> = past
         .all()
         .filter(|m| {
             compared(m.cluster)
                 && live
-                    .get_in(m.cluster, &m.key)
+                    .get_in(m.cluster, m.key())
                     .is_some_and(|l| l.mod_revision != m.mod_revision)
         })
-        .map(|m| (m.cluster, m.key.clone()))
+        .map(|m| (m.cluster, std::sync::Arc::<[u8]>::from(m.key())))
         .collect();
     joined.sort();
     left.sort();

@@ -48,7 +48,7 @@ fn badge_text(b: Badge) -> String {
 }
 
 fn cells(ctx: &Ctx, mem: &Member, scoped: bool) -> Cells {
-    let marked = ctx.state.members.is_marked_in(mem.cluster, &mem.key);
+    let marked = ctx.state.members.is_marked_in(mem.cluster, mem.key());
     let st = ctx.state;
     let m = &st.members;
     let ttl = if mem.lease == 0 {
@@ -74,7 +74,7 @@ fn cells(ctx: &Ctx, mem: &Member, scoped: bool) -> Cells {
         .badge_in(mem.cluster, &[mem.instance(), host])
         .map(|b| (badge_text(b), ctx.theme.severity(b.worst)));
     // A member that keeps leaving and coming back says so beside its checks.
-    let badge = match (checks, st.churn.flapping_in(mem.cluster, &mem.key, st.now)) {
+    let badge = match (checks, st.churn.flapping_in(mem.cluster, mem.key(), st.now)) {
         (c, None) => c,
         (None, Some(n)) => Some((
             format!("flapping ×{n}"),

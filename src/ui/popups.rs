@@ -238,10 +238,10 @@ fn detail(
             }
             lines.push(Line::default());
             lines.push(Line::from(Span::styled(
-                format!("value ({} bytes)", m.value.len()),
+                format!("value ({} bytes)", m.value().len()),
                 ctx.theme.style(StyleName::Header),
             )));
-            for l in pretty(&m.value).lines().take(2000) {
+            for l in pretty(m.value()).lines().take(2000) {
                 lines.push(Line::from(format!("  {}", sanitize(l))));
             }
         }

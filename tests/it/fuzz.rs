@@ -804,10 +804,10 @@ proptest! {
                 let m = st.members.get(k);
                 prop_assert!(m.is_some(), "missing {:?}", k);
                 let m = m.unwrap();
-                prop_assert_eq!((&m.value[..], m.mod_revision, m.lease), (&v[..], *r, *l), "stale {:?}", k);
+                prop_assert_eq!((m.value(), m.mod_revision, m.lease), (&v[..], *r, *l), "stale {:?}", k);
             }
             // …and shows each of them once (those the filter lets through), in one consistent order.
-            let shown: Vec<Vec<u8>> = st.members.visible_rows(0, usize::MAX).map(|m| m.key.to_vec()).collect();
+            let shown: Vec<Vec<u8>> = st.members.visible_rows(0, usize::MAX).map(|m| m.key().to_vec()).collect();
             let mut unique = shown.clone();
             unique.sort();
             unique.dedup();

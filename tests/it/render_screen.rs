@@ -446,8 +446,8 @@ fn escape_sequences_in_values_are_shown_harmlessly() {
     let evil_key = s
         .members
         .visible_rows(0, 100)
-        .find(|m| m.key.starts_with(b"/services/evil/x-2"))
-        .map(|m| m.key.to_vec())
+        .find(|m| m.key().starts_with(b"/services/evil/x-2"))
+        .map(|m| m.key().to_vec())
         .unwrap();
     handle_action(&mut s, Action::Back);
     select(&mut s, &evil_key);

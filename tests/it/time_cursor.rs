@@ -528,8 +528,8 @@ async fn members_at_a_revision_are_read_in_pages_and_a_capped_read_says_partial(
     let as_members = |m: &[opsconsole::model::Member]| -> Members {
         m.iter()
             .map(|m| {
-                let value = String::from_utf8_lossy(&m.value).into_owned();
-                (m.key.to_vec(), (value, m.mod_revision, m.lease))
+                let value = String::from_utf8_lossy(m.value()).into_owned();
+                (m.key().to_vec(), (value, m.mod_revision, m.lease))
             })
             .collect()
     };

@@ -205,7 +205,7 @@ impl Console {
                 .state()
                 .members
                 .selected()
-                .is_some_and(|m| *m.key == *key)
+                .is_some_and(|m| m.key() == key)
             {
                 return;
             }
@@ -277,9 +277,9 @@ impl Console {
             .visible_rows(0, usize::MAX)
             .map(|m| {
                 (
-                    m.key.to_vec(),
+                    m.key().to_vec(),
                     (
-                        String::from_utf8_lossy(&m.value).into_owned(),
+                        String::from_utf8_lossy(m.value()).into_owned(),
                         m.mod_revision,
                         m.lease,
                     ),

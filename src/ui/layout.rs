@@ -271,6 +271,19 @@ pub fn pointer(
     let row =
         (y >= first && y < inner.y + inner.height && x >= inner.x && x < inner.x + inner.width)
             .then(|| (y - first) as usize);
+    // The logs pane's lines may take several rows each (wrap, an expanded record, pretty JSON):
+    // the state is told which line, found as the pane draws them.
+    let row = match row {
+        Some(r) if pane == Pane::Logs && !state.logs.hist.open => {
+            let list = Rect {
+                y: first,
+                height: inner.height.saturating_sub(above),
+                ..inner
+            };
+            super::logs::line_at_row(state, list, r)
+        }
+        r => r,
+    };
     Some(crate::state::Pointer {
         pane,
         row,

@@ -302,10 +302,12 @@ fn chunks(s: &str, width: usize) -> Vec<&str> {
 
 /// The screen rows of one log line: one with wrap off (the message scrolled by `hscroll` and cut
 /// with `…`), or the message's pieces, each continuation indented under the message.
-fn rows_of<'a>(ctx: &Ctx, r: &Row<'a>, c: &Columns, focused: bool) -> Vec<Line<'a>> {
-    let logs = &ctx.state.logs;
+/// A line's message as its first row shows it, and the rows pretty-printed below it.
+fn message_and_below<'a>(
+    logs: &crate::state::logs::Logs,
+    r: &Row<'a>,
+) -> (std::borrow::Cow<'a, str>, Vec<String>) {
     let l = r.line;
-    let mut out = Vec::new();
     // A JSON message reads as level, message and fields; pretty, it is indented below.
     let json = crate::model::json_view::payload(&l.message);
     let mut message: std::borrow::Cow<'a, str> = match &json {
@@ -327,6 +329,74 @@ fn rows_of<'a>(ctx: &Ctx, r: &Row<'a>, c: &Columns, focused: bool) -> Vec<Line<'
         (None, true) => l.fields.iter().map(|(k, v)| format!("{k}: {v}")).collect(),
         (_, false) => Vec::new(),
     };
+    (message, below)
+}
+
+/// How many screen rows [`rows_of`] gives a line.
+fn height_of(logs: &crate::state::logs::Logs, r: &Row, c: &Columns) -> usize {
+    let (message, below) = message_and_below(logs, r);
+    let first = if logs.wrap {
+        chunks(&message, c.message).len()
+    } else {
+        1
+    };
+    first + r.tail_lines.len() + below.len()
+}
+
+/// Which lines are drawn, given each line's height: the first one on screen and how many of its
+/// rows are cut off at the top. Following, the newest stay at the bottom (the oldest on screen
+/// may show only its end); paused, the first lines give way until the selected one fits.
+fn placement(
+    heights: &[usize],
+    selected: Option<usize>,
+    follow: bool,
+    height: usize,
+) -> (usize, usize) {
+    match selected {
+        Some(sel) if !follow => {
+            let mut first = 0;
+            while first < sel && heights[first..=sel].iter().sum::<usize>() > height {
+                first += 1;
+            }
+            (first, 0)
+        }
+        _ => {
+            let mut cut = heights.iter().sum::<usize>().saturating_sub(height);
+            let mut first = 0;
+            while first < heights.len() && cut >= heights[first] && heights[first] > 0 {
+                cut -= heights[first];
+                first += 1;
+            }
+            (first, cut)
+        }
+    }
+}
+
+/// The line (its index among `Logs::visible_rows`) drawn on row `row` of the pane's list, whose
+/// area is `inner`: a wrapped, expanded or pretty-printed line takes several rows, so a click's
+/// row is not the line's index.
+pub fn line_at_row(st: &crate::state::State, inner: Rect, row: usize) -> Option<usize> {
+    let logs = &st.logs;
+    let rows: Vec<Row> = logs.visible_rows().collect();
+    let cluster_w = cluster_width(st, logs.visible_rows());
+    let cols = columns(inner.width as usize, cluster_w, rows.iter().map(|r| r.line));
+    let heights: Vec<usize> = rows.iter().map(|r| height_of(logs, r, &cols)).collect();
+    let selected = rows.iter().position(|r| r.selected);
+    let (first, cut) = placement(&heights, selected, logs.follow, inner.height as usize);
+    let mut at = row + cut;
+    for (i, h) in heights.iter().enumerate().skip(first) {
+        if at < *h {
+            return Some(i);
+        }
+        at -= h;
+    }
+    None
+}
+
+fn rows_of<'a>(ctx: &Ctx, r: &Row<'a>, c: &Columns, focused: bool) -> Vec<Line<'a>> {
+    let logs = &ctx.state.logs;
+    let mut out = Vec::new();
+    let (message, below) = message_and_below(logs, r);
     if logs.wrap {
         let pieces: Vec<String> = chunks(&message, c.message)
             .into_iter()
@@ -571,24 +641,15 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         .iter()
         .map(|r| rows_of(ctx, r, &cols, focused))
         .collect();
-    let height = inner.height as usize;
-    // Wrapped lines take more rows. Following, the newest stay at the bottom (the oldest on screen
-    // may show only its end); paused, the first lines give way until the selected one fits.
-    let lines: Vec<Line> = match rows.iter().position(|r| r.selected) {
-        Some(sel) if !logs.follow => {
-            let mut first = 0;
-            while first < sel && entries[first..=sel].iter().map(Vec::len).sum::<usize>() > height {
-                first += 1;
-            }
-            entries.into_iter().skip(first).flatten().collect()
-        }
-        _ => {
-            let mut lines: Vec<Line> = entries.into_iter().flatten().collect();
-            if lines.len() > height {
-                lines.drain(..lines.len() - height);
-            }
-            lines
-        }
-    };
+    // Wrapped lines take more rows (`placement`; a click finds its line the same way).
+    let heights: Vec<usize> = entries.iter().map(Vec::len).collect();
+    let selected = rows.iter().position(|r| r.selected);
+    let (first, cut) = placement(&heights, selected, logs.follow, inner.height as usize);
+    let lines: Vec<Line> = entries
+        .into_iter()
+        .skip(first)
+        .flatten()
+        .skip(cut)
+        .collect();
     frame.render_widget(Paragraph::new(lines), inner);
 }

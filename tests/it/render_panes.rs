@@ -473,3 +473,59 @@ fn json_messages_summarised_then_pretty_printed() {
     handle_action(&mut s, Action::TogglePretty);
     insta::assert_snapshot!("logs_json_pretty", draw(&mut s));
 }
+
+/// With wrap on, a long line takes several rows: a click selects the line drawn under the
+/// mouse, not the line whose index is the click's row (found first by a user clicking the last
+/// line of a wrapped tail and getting one further up).
+#[test]
+fn a_click_on_a_wrapped_log_line_selects_the_line_under_the_mouse() {
+    let mut s = state();
+    for (i, len) in [(6, 300), (7, 20), (8, 250), (9, 20)] {
+        update(
+            &mut s,
+            Msg::LogLines(vec![LogLine {
+                time: Some(now() - Duration::seconds(5)),
+                host: "web-1".into(),
+                program: "app".into(),
+                severity: Some(6),
+                message: format!("MARK-{i} {}", "x".repeat(len)),
+                fields: Default::default(),
+            }]),
+        );
+    }
+    s.focus = state::Pane::Logs;
+    handle_action(&mut s, Action::ToggleWrap);
+    assert!(s.logs.wrap);
+    let area = ratatui::layout::Rect::new(0, 0, 140, 36);
+    for want in ["MARK-9", "MARK-8", "MARK-7", "MARK-6"] {
+        // Where the lines are now (following at first, paused at the selected line after).
+        let screen = draw(&mut s);
+        let buf = screen.buffer();
+        let (x, y) = (0..area.height)
+            .find_map(|y| {
+                let row: String = (0..area.width)
+                    .map(|x| buf[(x, y)].symbol().to_string())
+                    .collect();
+                row.find(want).map(|i| (row[..i].chars().count() as u16, y))
+            })
+            .unwrap_or_else(|| panic!("{want} not on screen:\n{screen:?}"));
+        // The row below a wrapped line's first row is still that line.
+        let y = if want == "MARK-6" { y + 1 } else { y };
+        let p = ui::layout::pointer(
+            area,
+            &s,
+            x,
+            y,
+            state::PointerKind::Click,
+            std::time::Instant::now(),
+        )
+        .expect("a pane under the mouse");
+        state::pointer::handle(&mut s, p);
+        let got = s
+            .logs
+            .selected()
+            .map(|l| l.message.clone())
+            .unwrap_or_default();
+        assert!(got.starts_with(want), "clicked {want}, selected {got:?}");
+    }
+}

@@ -722,16 +722,48 @@ fn info_text(doc: &serde_json::Value) -> String {
 }
 
 /// `opsconsole keys`: the active keymap, as the help popup lists it.
+/// With the custom commands' keys (`[[commands]]`), of the cluster the console would open: the
+/// first of `--cluster`, else `[defaults] cluster`; the global ones without either.
 fn keys(cli: &Cli, config_path: &Path) -> ExitCode {
+    let config = Config::load(config_path).ok();
+    let name = cli
+        .cluster
+        .as_deref()
+        .and_then(|c| c.split(',').next())
+        .map(str::to_string)
+        .or_else(|| config.as_ref().and_then(|c| c.default_cluster.clone()));
+    let profile = match (&config, &name) {
+        (Some(c), Some(n)) => c.cluster(n).ok(),
+        _ => None,
+    };
     let spec = cli
         .keymap
         .clone()
-        .or_else(|| Config::load(config_path).ok().and_then(|c| c.keymap));
-    let keymap = match Keymap::resolve(spec.as_deref()) {
+        .or_else(|| profile.as_ref().and_then(|p| p.keymap.clone()))
+        .or_else(|| config.as_ref().and_then(|c| c.keymap.clone()));
+    let mut keymap = match Keymap::resolve(spec.as_deref()) {
         Ok(k) => k,
         Err(e) => return fail(e),
     };
+    let commands = match (&profile, &config) {
+        (Some(p), _) => p.commands.clone(),
+        (None, Some(c)) => c.commands.clone(),
+        (None, None) => Vec::new(),
+    };
+    if let Err(e) = keymap.with_commands(&commands) {
+        return fail(format!("{}: {e}", config_path.display()));
+    }
     let mut text = format!("keymap {}\n", keymap::describe_spec(spec.as_deref()));
+    if !commands.is_empty() {
+        let whose = match &profile {
+            Some(p) => format!("cluster {}", p.name),
+            None => "every cluster".to_string(),
+        };
+        text.push_str(&format!(
+            "custom commands ({}) of {whose}: `:cmd NAME` runs one by name\n",
+            commands.len()
+        ));
+    }
     let mut context = String::new();
     for (ctx, keys, action) in keymap.help_rows() {
         if ctx != context {

@@ -1251,3 +1251,53 @@ fn help_and_version_into_a_closed_pipe_are_not_a_panic() {
         assert_ne!(code, Some(101), "{args:?}: {stderr}");
     }
 }
+
+/// `opsconsole keys` lists what `?` lists in the console, custom commands' keys included: those
+/// of the cluster it would open (`--cluster`, else the default), else the global ones.
+#[test]
+fn keys_lists_the_custom_commands_of_the_cluster_it_would_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        r#"
+[[commands]]
+name = "tail"
+key = "ctrl-t"
+scope = "member"
+mode = "foreground"
+command = ["ssh", "{{addr}}", "tail -f /var/log/syslog"]
+
+[clusters.prod]
+etcd = { endpoints = ["http://127.0.0.1:1"], prefix = "/services/" }
+
+[[clusters.prod.commands]]
+name = "probe"
+key = "S"
+scope = "member"
+mode = "capture"
+command = ["curl", "-s", "http://{{addr}}/health"]
+"#,
+    )
+    .unwrap();
+    let cfg = config.to_str().unwrap();
+    let o = opsconsole(&["--cluster", "prod", "keys", "--config", cfg], &[]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}\n{}", stderr(&o));
+    assert!(out.contains("custom commands (2) of cluster prod"), "{out}");
+    let members = out.split("[members]").nth(1).expect("a [members] section");
+    for want in ["probe", "tail"] {
+        assert!(
+            members.lines().any(|l| l.contains(want)),
+            "{want} not listed under [members]:\n{out}"
+        );
+    }
+    // Without a cluster: the global command only.
+    let o = opsconsole(&["keys", "--config", cfg], &[]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("custom commands (1) of every cluster"),
+        "{out}"
+    );
+    assert!(!out.contains("probe"), "{out}");
+}

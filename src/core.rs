@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use crossterm::event::{KeyEvent, KeyEventKind};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::task::JoinHandle;
@@ -1254,10 +1254,27 @@ pub fn press(state: &mut State, keymap: &Keymap, key: KeyEvent, at: Instant) -> 
     if key.kind == KeyEventKind::Release {
         return Vec::new();
     }
-    match keymap.action(state.key_context(), &key) {
-        Some((action, label)) => state::handle_key(state, action, &label, at),
-        None => Vec::new(),
+    if let Some((action, label)) = keymap.action(state.key_context(), &key) {
+        return state::handle_key(state, action, &label, at);
     }
+    // A terminal sends Esc and a key typed right after it as one alt-key (the ESC prefix); when
+    // no alt-binding claims it here, it is what the user typed: Esc, then the key.
+    let modifiers = key.modifiers;
+    if modifiers.contains(KeyModifiers::ALT)
+        && !modifiers.contains(KeyModifiers::CONTROL)
+        && matches!(key.code, KeyCode::Char(_))
+    {
+        let mut out = press(
+            state,
+            keymap,
+            KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE),
+            at,
+        );
+        let plain = KeyEvent::new(key.code, modifiers - KeyModifiers::ALT);
+        out.extend(press(state, keymap, plain, at));
+        return out;
+    }
+    Vec::new()
 }
 
 /// The `notify_command` hook: its argument list run as it is (no shell), output discarded,

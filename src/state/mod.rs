@@ -624,8 +624,8 @@ pub fn sync_scope(state: &mut State) -> Vec<Command> {
     match scope_cluster {
         Some(c) => out.push(members::in_cluster(c, Command::LogsScope(names))),
         // No member's cluster (the whole view, or a group): every cluster's source, told only
-        // the names of its own members (a cluster with none of them gets none, and its lines
-        // are hidden here).
+        // the names of its own members. A cluster with none of them is told no names (its source
+        // then reads unscoped) and its lines are hidden here.
         None => {
             let by_cluster = state.logs.scope.as_ref().map(|s| s.by_cluster.clone());
             for c in state.cluster_ids().collect::<Vec<_>>() {

@@ -7,6 +7,7 @@
 //! (`y`) and `:w` to a file.
 
 use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -286,10 +287,7 @@ impl Logs {
     /// Whether the filter matches line `i` (its message, host or program; inverted by `!`).
     /// The names' answers are remembered per name, so a line costs one regex search.
     fn filter_hits(filter: &Filter, names: &mut Names, l: &LogLine) -> bool {
-        let any = names.hits(filter, &l.host)
-            || names.hits(filter, &l.program)
-            || filter.is_match(&l.message);
-        any != filter.inverted
+        names.hits_any(filter, &l.host, &l.program, &l.message) != filter.inverted
     }
 
     pub fn push(&mut self, line: LogLine) {
@@ -300,9 +298,15 @@ impl Logs {
     pub fn push_in(&mut self, c: ClusterId, mut line: LogLine) {
         self.received += 1;
         let host = self.names.intern(&line.host);
+        let key = host.host_key;
+        if !Arc::ptr_eq(&host.shared, &line.host) {
+            line.host = host.shared.clone();
+        }
         let program = self.names.intern(&line.program);
-        line.host = host.shared;
-        line.program = program.shared;
+        let program_fnv = program.fnv;
+        if !Arc::ptr_eq(&program.shared, &line.program) {
+            line.program = program.shared.clone();
+        }
         if self.lines.len() == self.capacity {
             // A record whose head leaves: its lines still here are shown as lines of their own.
             let orphans = if self.records.enabled
@@ -357,7 +361,6 @@ impl Logs {
             self.clusters
                 .reserve_exact(self.clusters.len().max(16).min(room));
         }
-        let key = host.host_key;
         let seq = self.first_seq + self.lines.len() as u64;
         // A stream is one process: host, program and — when the line says it — its pid, so
         // two workers' traces interleaved on one host stay two records.
@@ -366,7 +369,7 @@ impl Logs {
             .iter()
             .find(|(k, _)| *k == "pid" || *k == "procid")
             .map_or(0, |(_, v)| fnv(v));
-        let stream = key ^ program.fnv.rotate_left(17) ^ pid.rotate_left(34);
+        let stream = key ^ program_fnv.rotate_left(17) ^ pid.rotate_left(34);
         self.records.push(seq, self.first_seq, stream, &line);
         self.sevs.push_back(line.severity.unwrap_or(NO_SEVERITY));
         self.clusters.push_back(c);

@@ -32,6 +32,11 @@ impl Fields {
         b.finish()
     }
 
+    /// Where the pairs are on the heap (dangling when empty), for a prefetch.
+    pub fn heap_ptr(&self) -> *const u8 {
+        self.0.as_ptr()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

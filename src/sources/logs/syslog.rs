@@ -57,7 +57,7 @@ fn printable_ascii(b: &[u8]) -> bool {
     #[cfg(target_arch = "x86_64")]
     if b.len() >= 16 {
         // Sixteen bytes at a time, the last block overlapping the one before: the byte-wise fold
-        // the compiler made of this took more than a cycle a byte, and every message is checked.
+        // the compiler made of this ran ~1.3 instructions a byte, and every message is checked.
         let last = b.len() - 16;
         let mut at = 0;
         loop {

@@ -1304,3 +1304,57 @@ fn run_notify_hook(args: Vec<String>) {
         Err(e) => tracing::warn!(%e, program = %program, "notify_command: could not start it"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::KvEntry;
+    use crate::state::{Pane, Popup};
+
+    fn state() -> State {
+        let mut s = State::new("prod", "/services/", "alice", chrono::Utc::now());
+        let entries = (1..=3)
+            .map(|i| KvEntry {
+                key: format!("/services/web/web-{i}").into_bytes(),
+                value: br#"{"addr":"10.0.0.1"}"#.to_vec(),
+                create_revision: i,
+                mod_revision: i,
+                version: 1,
+                lease: 0,
+            })
+            .collect();
+        let at = s.now;
+        state::update(&mut s, Msg::listing("/services/", 3, entries, at));
+        s.focus = Pane::Members;
+        s
+    }
+
+    /// Esc then `j` typed quickly reaches the console as alt-j (the terminal's ESC prefix):
+    /// unbound as an alt-key, it is the two keys the user typed — the popup closes, the cursor
+    /// moves.
+    #[test]
+    fn esc_and_a_key_typed_together_are_two_keys_not_an_alt_key() {
+        let keymap = Keymap::resolve(None).unwrap();
+        let mut s = state();
+        let at = Instant::now();
+        let key = |c: char, m: KeyModifiers| KeyEvent::new(KeyCode::Char(c), m);
+        press(&mut s, &keymap, key('g', KeyModifiers::NONE), at);
+        let first = s.members.selected().map(|m| m.key().to_vec());
+        press(&mut s, &keymap, key('?', KeyModifiers::NONE), at);
+        assert!(matches!(s.popup, Some(Popup::Help { .. })));
+        press(&mut s, &keymap, key('j', KeyModifiers::ALT), at);
+        assert!(s.popup.is_none(), "Esc closed the help");
+        let now = s.members.selected().map(|m| m.key().to_vec());
+        assert!(now.is_some() && now != first, "j moved the cursor");
+        // An alt-key the keymap binds is that binding: alt-b in the command line is a word left.
+        press(&mut s, &keymap, key(':', KeyModifiers::NONE), at);
+        for c in "at x".chars() {
+            press(&mut s, &keymap, key(c, KeyModifiers::NONE), at);
+        }
+        press(&mut s, &keymap, key('b', KeyModifiers::ALT), at);
+        assert!(
+            s.input.is_some(),
+            "alt-b is bound in the line editor: still typing"
+        );
+    }
+}

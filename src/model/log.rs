@@ -47,6 +47,10 @@ const SEVERITY_ALIASES: [(&str, u8); 17] = [
 
 pub fn severity_from_name(s: &str) -> Option<u8> {
     let s = s.trim();
+    // A code (`jsonmesg`'s `syslogseverity`) is no alias: read before trying all seventeen.
+    if let [d @ b'0'..=b'7'] = s.as_bytes() {
+        return Some(d - b'0');
+    }
     SEVERITY_ALIASES
         .iter()
         .find(|(name, _)| name.eq_ignore_ascii_case(s))
@@ -113,6 +117,34 @@ impl SenderZone {
             SenderZone::Utc => Some(0),
             SenderZone::Local => pick(&chrono::Local, t),
             SenderZone::Named(tz) => pick(&tz, t),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The digit shortcut against the plain reading: aliases first, then any number up to 7.
+    #[test]
+    fn severity_codes_read_as_before() {
+        let plain = |s: &str| {
+            let s = s.trim();
+            SEVERITY_ALIASES
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(s))
+                .map(|(_, n)| *n)
+                .or_else(|| s.parse::<u8>().ok().filter(|n| *n <= 7))
+        };
+        let mut inputs: Vec<String> = (0..=255u8).map(|b| (b as char).to_string()).collect();
+        inputs.extend(
+            [
+                "", " 3 ", "07", "+4", "-1", "10", "255", "256", "err", "ERROR", "Warn", "x", "٣",
+            ]
+            .map(String::from),
+        );
+        for s in &inputs {
+            assert_eq!(severity_from_name(s), plain(s), "{s:?}");
         }
     }
 }

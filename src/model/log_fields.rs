@@ -32,6 +32,11 @@ impl Fields {
         b.finish()
     }
 
+    /// Where the pairs are on the heap (dangling when empty), for a prefetch.
+    pub fn heap_ptr(&self) -> *const u8 {
+        self.0.as_ptr()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -156,7 +161,7 @@ impl FieldsBuilder {
 
 /// `s` with the two separators replaced by spaces (sanitised text has neither).
 fn push_clean(buf: &mut String, s: &str) {
-    if s.contains([UNIT, RECORD]) {
+    if has_separator(s) {
         buf.extend(
             s.chars()
                 .map(|c| if c == UNIT || c == RECORD { ' ' } else { c }),
@@ -166,9 +171,40 @@ fn push_clean(buf: &mut String, s: &str) {
     }
 }
 
+/// Whether `s` holds either separator. Bytes, not chars: both are ASCII, and in UTF-8 an ASCII
+/// byte is always that character. Folded without an early exit so it is vectorised, where
+/// `str::contains` with a char array decoded every character of every key and value.
+fn has_separator(s: &str) -> bool {
+    const _: () = assert!(UNIT as u32 == 0x1f && RECORD as u32 == 0x1e);
+    s.bytes().fold(false, |any, b| any | (b & !1 == 0x1e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn separator_check_agrees_with_contains() {
+        for s in [
+            "",
+            "a",
+            "a\u{1e}",
+            "\u{1f}b",
+            "\u{1d}\u{1c} ",
+            "日本\u{1e}",
+            "x\u{3e}\u{9e}",
+        ] {
+            assert_eq!(has_separator(s), s.contains([UNIT, RECORD]), "{s:?}");
+        }
+        // Every character alone and inside text, multibyte ones included (their bytes are ≥ 0x80).
+        for c in (0u32..0x3000)
+            .chain(0x1f000..0x1f100)
+            .filter_map(char::from_u32)
+        {
+            let s = format!("ab{c}cd");
+            assert_eq!(has_separator(&s), s.contains([UNIT, RECORD]), "{c:?}");
+        }
+    }
 
     #[test]
     fn pairs_round_trip_in_order() {

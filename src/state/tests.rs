@@ -4198,33 +4198,3 @@ fn a_takeover_says_so_when_either_step_fails() {
         status_text(&s)
     );
 }
-
-/// Esc then `j` typed quickly reaches the console as alt-j (the terminal's ESC prefix): unbound as
-/// an alt-key, it is taken as the two keys the user typed — the popup closes, the cursor moves.
-#[test]
-fn esc_and_a_key_typed_together_are_two_keys_not_an_alt_key() {
-    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-    let keymap = crate::keymap::Keymap::resolve(None).unwrap();
-    let mut s = synced();
-    s.focus = Pane::Members;
-    let at = std::time::Instant::now();
-    let key = |c: char, m: KeyModifiers| KeyEvent::new(KeyCode::Char(c), m);
-    crate::core::press(&mut s, &keymap, key('g', KeyModifiers::NONE), at);
-    let first = s.members.selected().map(|m| m.key().to_vec());
-    crate::core::press(&mut s, &keymap, key('?', KeyModifiers::NONE), at);
-    assert!(matches!(s.popup, Some(Popup::Help { .. })));
-    crate::core::press(&mut s, &keymap, key('j', KeyModifiers::ALT), at);
-    assert!(s.popup.is_none(), "Esc closed the help");
-    let now = s.members.selected().map(|m| m.key().to_vec());
-    assert!(now.is_some() && now != first, "j moved the cursor");
-    // An alt-key the keymap binds is that binding: alt-b in the command line is a word left.
-    crate::core::press(&mut s, &keymap, key(':', KeyModifiers::NONE), at);
-    for c in "at x".chars() {
-        crate::core::press(&mut s, &keymap, key(c, KeyModifiers::NONE), at);
-    }
-    crate::core::press(&mut s, &keymap, key('b', KeyModifiers::ALT), at);
-    assert!(
-        s.input.is_some(),
-        "alt-b is bound in the line editor: still typing"
-    );
-}

@@ -107,9 +107,25 @@ fn at_end(b: &[u8], i: usize) -> bool {
 ///
 /// Eight bytes at a time (SWAR): most strings here are keys and short values of 5–30 bytes, where
 /// `memchr`'s set-up cost more than the scan (a quarter of the parse time of a `jsonmesg` line).
+///
+/// On x86_64 sixteen bytes at a time first (SSE2, which every x86_64 CPU has): the long values of
+/// a `jsonmesg` line (`msg`, `rawmsg`) in half the steps, a key in one.
 #[inline]
 fn string_end(b: &[u8], i: usize) -> Option<(usize, bool)> {
     let mut at = i;
+    #[cfg(target_arch = "x86_64")]
+    while let Some(chunk) = b.get(at..at + 16) {
+        let mask = special_bytes_16(chunk);
+        if mask != 0 {
+            let first = at + mask.trailing_zeros() as usize;
+            return if b[first] == b'"' {
+                Some((first, false))
+            } else {
+                escaped_string_end(b, i)
+            };
+        }
+        at += 16;
+    }
     while let Some(word) = b.get(at..at + 8) {
         let w = u64::from_le_bytes(word.try_into().ok()?);
         let mask = special_bytes(w);
@@ -145,6 +161,28 @@ fn special_bytes(w: u64) -> u64 {
     let backslash = zero_in(w ^ (ONES * u64::from(b'\\')));
     let control = w.wrapping_sub(ONES * 0x20) & !w;
     (quote | backslash | control) & HIGH
+}
+
+/// A bit per byte of `chunk` (16 bytes, lowest bit first) that is a quote, a backslash or a
+/// control character: exact, unlike [`special_bytes`].
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn special_bytes_16(chunk: &[u8]) -> u32 {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    assert!(chunk.len() >= 16);
+    // SAFETY: SSE2 is part of the x86_64 baseline, and the load reads the 16 bytes of `chunk`
+    // checked above (unaligned loads are allowed).
+    unsafe {
+        let v = _mm_loadu_si128(chunk.as_ptr().cast());
+        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        // Below 0x20 (unsigned): the byte is its own minimum with 0x1f.
+        let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32
+    }
 }
 
 /// [`string_end`] byte by byte, for a string with a backslash (or a control character).
@@ -212,7 +250,7 @@ mod tests {
     /// the byte that ends or escapes the string (and bytes ≥ 0x80, which must not be flagged).
     #[test]
     fn string_end_agrees_with_the_byte_scan() {
-        for len in 0..40 {
+        for len in 0..72 {
             for at in 0..=len {
                 for special in [
                     b'"',

@@ -81,7 +81,31 @@ fn fast(b: &[u8]) -> Option<DateTime<Utc>> {
     };
     let days = days_from_civil(i64::from(year), month, day);
     let secs = days * 86_400 + i64::from(h * 3600 + m * 60 + s) - offset_secs;
-    DateTime::from_timestamp(secs, nanos)
+    // `DateTime::from_timestamp`, with the date of the last line's day kept: chrono's days-to-date
+    // conversion was a third of a stamp, and a stream's lines share their day.
+    let date = unix_day(secs.div_euclid(86_400))?;
+    let time = chrono::NaiveTime::from_num_seconds_from_midnight_opt(
+        u32::try_from(secs.rem_euclid(86_400)).ok()?,
+        nanos,
+    )?;
+    Some(date.and_time(time).and_utc())
+}
+
+/// The date `day` days after 1970-01-01, as chrono reckons it.
+fn unix_day(day: i64) -> Option<chrono::NaiveDate> {
+    thread_local! {
+        static LAST: std::cell::Cell<Option<(i64, chrono::NaiveDate)>> =
+            const { std::cell::Cell::new(None) };
+    }
+    if let Some((d, date)) = LAST.with(std::cell::Cell::get) {
+        if d == day {
+            return Some(date);
+        }
+    }
+    // 719 163: days from 0001-01-01 (day 1 of the common era) to 1970-01-01.
+    let date = chrono::NaiveDate::from_num_days_from_ce_opt(i32::try_from(day + 719_163).ok()?)?;
+    LAST.with(|c| c.set(Some((day, date))));
+    Some(date)
 }
 
 fn days_in_month(year: u32, month: u32) -> u32 {
@@ -147,6 +171,18 @@ mod tests {
             "",
         ] {
             assert_eq!(parse(text), chrono(text), "{text:?}");
+        }
+    }
+
+    /// The kept day against chrono's reckoning, across the range stamps can name (years 0–9999)
+    /// and back and forth between days.
+    #[test]
+    fn unix_days_are_chronos() {
+        let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("date");
+        for day in (-719_528..2_932_897).step_by(997).chain([0, 1, 0, -1, 0]) {
+            let want = epoch.checked_add_signed(chrono::Duration::days(day));
+            assert_eq!(unix_day(day), want, "{day}");
+            assert_eq!(unix_day(day), want, "{day}, kept");
         }
     }
 

@@ -31,7 +31,7 @@ use opsconsole::ui;
 
 #[path = "common/etcd.rs"]
 mod etcd;
-use etcd::{register, vm_rss_kb, Etcd, PREFIX, WRITERS};
+use etcd::{profile, register, vm_rss_kb, Etcd, PREFIX, WRITERS};
 
 const RUNS: usize = 5;
 
@@ -75,15 +75,7 @@ fn main() {
         registered.as_secs_f64()
     );
 
-    let profile = EtcdProfile {
-        endpoints: vec![etcd.endpoint()],
-        prefix: PREFIX.to_string(),
-        tls: None,
-        user: None,
-        password: None,
-        connect_timeout: Duration::from_secs(5),
-        keepalive: Duration::from_secs(10),
-    };
+    let profile = profile(etcd.endpoint());
     let theme = Theme::resolve(None, None, false).unwrap();
     let keymap = Keymap::resolve(None).unwrap();
 

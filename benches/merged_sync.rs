@@ -27,25 +27,13 @@ use opsconsole::ui;
 
 #[path = "common/etcd.rs"]
 mod etcd;
-use etcd::{register, Etcd, PREFIX};
+use etcd::{profile, register, Etcd, PREFIX};
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn profile(endpoint: String) -> EtcdProfile {
-    EtcdProfile {
-        endpoints: vec![endpoint],
-        prefix: PREFIX.to_string(),
-        tls: None,
-        user: None,
-        password: None,
-        connect_timeout: Duration::from_secs(5),
-        keepalive: Duration::from_secs(10),
-    }
 }
 
 /// What one etcd source does before its first `Msg::MembersListed`: connect, list the prefix in

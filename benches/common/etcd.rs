@@ -46,6 +46,19 @@ pub async fn register(endpoint: &str, members: std::ops::Range<usize>) {
     }
 }
 
+/// The console's profile for the etcd at `endpoint`, listing `PREFIX`.
+pub fn profile(endpoint: String) -> opsconsole::config::EtcdProfile {
+    opsconsole::config::EtcdProfile {
+        endpoints: vec![endpoint],
+        prefix: PREFIX.to_string(),
+        tls: None,
+        user: None,
+        password: None,
+        connect_timeout: Duration::from_secs(5),
+        keepalive: Duration::from_secs(10),
+    }
+}
+
 pub fn member(i: usize) -> (String, String) {
     let role = ROLES[i % ROLES.len()];
     let n = i / ROLES.len();

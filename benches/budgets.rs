@@ -12,6 +12,11 @@
 //!   plus `ui::draw`. Goal: under 16 ms. `ingest_per_frame` times one frame's worth of those
 //!   messages, and `worst_case` a key that waits behind a whole frame's ingest, then redraws.
 //!
+//! `BUDGETS_MEMBERS` sets the members listed (default 100k; issue 18 asks for 1M) and
+//! `BUDGETS_RATE` the member events and log lines per second each (default 20k; issue 18: 50k),
+//! a thirtieth of them per frame. `key_to_frame` also prints the slowest single press of each
+//! benchmark (the budget is a worst case; criterion reports means).
+//!
 //! Times are this thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), not wall time: on
 //! a machine busy with other work a thread waits for a core as long as it runs, and that wait is
 //! not the console's cost. `BUDGETS_CLOCK=wall` measures wall time instead.
@@ -47,8 +52,8 @@ const FULL_MEMBERS: usize = 100_000;
 const FULL_CHECKS: usize = 10_000;
 const SERIES: usize = 64;
 const FULL_LOG_LINES: usize = 100_000;
-/// 20k/s at 30 frames/s.
-const PER_FRAME: usize = 660;
+/// Member events and log lines per second, each (`BUDGETS_RATE`).
+const RATE: usize = 20_000;
 
 const ROLES: [&str; 8] = [
     "api", "cache", "db", "gateway", "queue", "search", "web", "worker",
@@ -102,8 +107,22 @@ fn scaled(full: usize) -> usize {
     }
 }
 
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 fn members_n() -> usize {
-    scaled(FULL_MEMBERS)
+    static N: OnceLock<usize> = OnceLock::new();
+    *N.get_or_init(|| scaled(env_usize("BUDGETS_MEMBERS", FULL_MEMBERS)))
+}
+
+/// One 33 ms frame's worth of `BUDGETS_RATE` (660 at 20k/s).
+fn per_frame() -> usize {
+    static N: OnceLock<usize> = OnceLock::new();
+    *N.get_or_init(|| env_usize("BUDGETS_RATE", RATE) * 33 / 1000)
 }
 
 /// xorshift64*: deterministic data without a dependency.
@@ -379,8 +398,8 @@ fn full_frame(c: &mut Criterion<Clock>) {
     g.finish();
 }
 
-/// One frame's worth of traffic: `PER_FRAME` member events (updates, deletes and re-creations of
-/// keys, so the sorted view moves) and `PER_FRAME` log lines.
+/// One frame's worth of traffic: `per_frame()` member events (updates, deletes and re-creations
+/// of keys, so the sorted view moves) and as many log lines.
 struct Firehose {
     rng: Rng,
     frame: usize,
@@ -392,8 +411,9 @@ impl Firehose {
     fn next_frame(&mut self) -> (Msg, Msg) {
         self.frame += 1;
         let at = t0() + chrono::Duration::milliseconds(33 * self.frame as i64);
-        let mut events = Vec::with_capacity(PER_FRAME);
-        for k in 0..PER_FRAME {
+        let per_frame = per_frame();
+        let mut events = Vec::with_capacity(per_frame);
+        for k in 0..per_frame {
             self.revision += 1;
             let i = self.rng.below(members_n());
             let ev = match k % 6 {
@@ -413,8 +433,8 @@ impl Firehose {
             };
             events.push(ev);
         }
-        let lines = (0..PER_FRAME)
-            .map(|k| log_line(self.frame * PER_FRAME + k, &mut self.rng))
+        let lines = (0..per_frame)
+            .map(|k| log_line(self.frame * per_frame + k, &mut self.rng))
             .collect();
         (Msg::MembersEvents { events, at }, Msg::LogLines(lines))
     }
@@ -445,6 +465,8 @@ fn key_to_frame(c: &mut Criterion<Clock>) {
             k
         }
     };
+    // Slowest single press (or frame of ingest) of each benchmark, warm-up included.
+    let mut slowest = [Duration::ZERO; 3];
     let mut g = c.benchmark_group("key_to_frame");
     g.sample_size(100);
     g.measurement_time(Duration::from_secs(8));
@@ -462,7 +484,9 @@ fn key_to_frame(c: &mut Criterion<Clock>) {
                 );
                 black_box(cmds);
                 screen.draw();
-                timed += since(t);
+                let took = since(t);
+                slowest[0] = slowest[0].max(took);
+                timed += took;
             }
             timed
         })
@@ -474,7 +498,9 @@ fn key_to_frame(c: &mut Criterion<Clock>) {
                 let frame = hose.next_frame();
                 let t = mark();
                 apply(&mut screen.state, frame);
-                timed += since(t);
+                let took = since(t);
+                slowest[1] = slowest[1].max(took);
+                timed += took;
                 screen.draw();
             }
             timed
@@ -494,12 +520,23 @@ fn key_to_frame(c: &mut Criterion<Clock>) {
                     std::time::Instant::now(),
                 ));
                 screen.draw();
-                timed += since(t);
+                let took = since(t);
+                slowest[2] = slowest[2].max(took);
+                timed += took;
             }
             timed
         })
     });
     g.finish();
+    println!(
+        "key_to_frame at {} members, {} events + {} lines per frame: slowest key+draw {:.3} ms, ingest {:.3} ms, ingest+key+draw {:.3} ms",
+        members_n(),
+        per_frame(),
+        per_frame(),
+        slowest[0].as_secs_f64() * 1e3,
+        slowest[1].as_secs_f64() * 1e3,
+        slowest[2].as_secs_f64() * 1e3,
+    );
     assert!(screen.state.members.len() > members_n() / 2);
 }
 

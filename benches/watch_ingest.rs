@@ -15,8 +15,11 @@
 //! (goal ≤ 1 s); the console's members are then compared key by key with a fresh listing.
 //!
 //! `cargo bench --bench watch_ingest` (runs `WATCH_INGEST_RUNS`, default 3, and prints medians;
-//! `WATCH_INGEST_CHANGES` changes the 100k). Without `--bench` (as under `cargo test
-//! --all-targets`) it exits at once. `… -- --seed ENDPOINT N` only writes N registrations (used
+//! `WATCH_INGEST_CHANGES` changes the 100k, `WATCH_INGEST_MEMBERS` the 10k registrations listed
+//! before the writes, `WATCH_INGEST_KEYS` the keys written, by default the larger of 20k and the
+//! members; `WATCH_INGEST_PERF=FILE` records the console child with `perf record -g` from the
+//! first write until it is synced — perf's own cost then counts in the console's CPU). Without
+//! `--bench` (as under `cargo test --all-targets`) it exits at once. `… -- --seed ENDPOINT N` only writes N registrations (used
 //! by scripts/bench for the memory figure).
 
 use std::io::{BufRead, BufReader, Write};
@@ -43,6 +46,9 @@ use opsconsole::theme::Theme;
 const PREFIX: &str = "/services/";
 const SEED: usize = 10_000;
 const KEYS: usize = 20_000;
+/// Puts per seeding transaction: etcd's default `--max-txn-ops`. 100k registrations one put at a
+/// time took longer than the measurement itself.
+const SEED_TXN: usize = 128;
 const WRITERS: usize = 64;
 const DRAIN_LIMIT: usize = 4096;
 const ROLES: [&str; 8] = [
@@ -146,17 +152,17 @@ fn etcdctl(endpoint: &str) -> Command {
 
 // ------------------------------------------------------------------------------------ the writer
 
-/// Puts `changes` changes over `KEYS` keys from `WRITERS` concurrent tasks; each key belongs to one
+/// Puts `changes` changes over `keys` keys from `WRITERS` concurrent tasks; each key belongs to one
 /// task, so its changes stay in order. Change `c` of key `k`: a put, except the fourth change of
 /// every even key, which deletes it (the fifth puts it back). Returns (revision, last ack time).
-async fn write_changes(endpoint: &str, changes: usize, seeded: usize) -> (i64, i64) {
+async fn write_changes(endpoint: &str, changes: usize, keys: usize, seeded: usize) -> (i64, i64) {
     let client = etcd_client::Client::connect([endpoint], None)
         .await
         .expect("writer connects");
     let mut per_task: Vec<Vec<(usize, usize)>> = vec![Vec::new(); WRITERS];
     for i in 0..changes {
-        let k = i % KEYS;
-        let c = i / KEYS + usize::from(k < seeded);
+        let k = i % keys;
+        let c = i / keys + usize::from(k < seeded);
         per_task[k % WRITERS].push((k, c));
     }
     let last_ack = Arc::new(std::sync::atomic::AtomicI64::new(0));
@@ -195,12 +201,18 @@ async fn seed(endpoint: &str, n: usize) {
     let client = etcd_client::Client::connect([endpoint], None)
         .await
         .expect("seeder connects");
+    let batches = n.div_ceil(SEED_TXN);
     let tasks: Vec<_> = (0..WRITERS)
         .map(|t| {
             let mut kv = client.kv_client();
             tokio::spawn(async move {
-                for k in (t..n).step_by(WRITERS) {
-                    kv.put(key(k), value(k, 0), None).await.expect("put");
+                for b in (t..batches).step_by(WRITERS) {
+                    let ops: Vec<etcd_client::TxnOp> = (b * SEED_TXN..((b + 1) * SEED_TXN).min(n))
+                        .map(|k| etcd_client::TxnOp::put(key(k), value(k, 0), None))
+                        .collect();
+                    kv.txn(etcd_client::Txn::new().and_then(ops))
+                        .await
+                        .expect("txn");
                 }
             })
         })
@@ -506,14 +518,20 @@ fn settle(pid: u32, quiet: Duration, timeout: Duration) -> f64 {
     last
 }
 
-fn one_run(changes: usize) -> Run {
+struct Size {
+    changes: usize,
+    members: usize,
+    keys: usize,
+}
+
+fn one_run(size: &Size) -> Run {
     let etcd = Etcd::start();
     let rt = runtime();
-    rt.block_on(seed(&etcd.endpoint, SEED));
+    rt.block_on(seed(&etcd.endpoint, size.members));
 
     let mut console = Console::start(&etcd.endpoint);
     let n: usize = console.expect("READY")[0].parse().unwrap();
-    assert_eq!(n, SEED, "console listed the seeded keys");
+    assert_eq!(n, size.members, "console listed the seeded keys");
     let mut watch = etcdctl(&etcd.endpoint)
         .args(["watch", "--prefix", PREFIX])
         .stdout(Stdio::null())
@@ -528,11 +546,35 @@ fn one_run(changes: usize) -> Run {
         cpu_ms(watch.id()).expect("etcdctl is running"),
     );
 
+    let perf = std::env::var("WATCH_INGEST_PERF").ok().map(|file| {
+        let p = Command::new("perf")
+            .args(["record", "-g", "-F", "997", "-o", &file, "-p"])
+            .arg(console_pid.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting perf record");
+        std::thread::sleep(Duration::from_millis(300));
+        p
+    });
+
     let t = Instant::now();
-    let (rev, last_ack) = rt.block_on(write_changes(&etcd.endpoint, changes, SEED));
+    let (rev, last_ack) = rt.block_on(write_changes(
+        &etcd.endpoint,
+        size.changes,
+        size.keys,
+        size.members,
+    ));
     let write_s = t.elapsed().as_secs_f64();
     console.send(&format!("TARGET {rev}"));
     let synced = console.expect("SYNCED");
+    if let Some(mut p) = perf {
+        // SIGINT: perf writes its file and exits.
+        let _ = Command::new("kill")
+            .args(["-INT", &p.id().to_string()])
+            .status();
+        let _ = p.wait();
+    }
     let sync_at: i64 = synced[0].parse().unwrap();
     // The watcher has consumed everything once it stops using CPU (the last write was acked).
     let w1 = settle(
@@ -596,13 +638,20 @@ fn main() {
     };
     let runs = env_num("WATCH_INGEST_RUNS", 3).max(1);
     let changes = env_num("WATCH_INGEST_CHANGES", 100_000);
+    let members = env_num("WATCH_INGEST_MEMBERS", SEED);
+    let keys = env_num("WATCH_INGEST_KEYS", KEYS.max(members)).max(1);
+    let size = Size {
+        changes,
+        members,
+        keys,
+    };
     println!(
-        "watch ingest: {changes} changes over {KEYS} keys ({SEED} listed first) from {WRITERS} writers; {runs} runs; etcd {}",
+        "watch ingest: {changes} changes over {keys} keys ({members} listed first) from {WRITERS} writers; {runs} runs; etcd {}",
         etcd_version()
     );
     let mut all = Vec::new();
     for r in 1..=runs {
-        let run = one_run(changes);
+        let run = one_run(&size);
         println!(
             "  run {r}: console {:.0} ms CPU (update {:.0} ms, {} draws {:.0} ms), etcdctl watch {:.0} ms CPU, ratio {:.2}×; final frame {:.0} ms after the last write; writes took {:.1} s; verify: {}",
             run.console_ms,
@@ -633,7 +682,7 @@ fn main() {
         if sync_max <= 1000.0 { "ok" } else { "OVER GOAL" }
     );
     println!(
-        "RESULT watch_ingest changes={changes} runs={runs} console_cpu_ms={console:.0} etcdctl_cpu_ms={etcdctl:.0} ratio={ratio:.3} sync_ms={sync:.0} sync_max_ms={sync_max:.0}"
+        "RESULT watch_ingest changes={changes} members={members} keys={keys} runs={runs} console_cpu_ms={console:.0} etcdctl_cpu_ms={etcdctl:.0} ratio={ratio:.3} sync_ms={sync:.0} sync_max_ms={sync_max:.0}"
     );
 }
 

@@ -173,7 +173,13 @@ impl PartialEq for Member {
 
 impl Member {
     pub fn from_entry(prefix: &str, entry: KvEntry, seen_at: Option<DateTime<Utc>>) -> Member {
-        let key = entry.key;
+        Member::from_entry_ref(prefix, &entry, seen_at)
+    }
+
+    /// [`Member::from_entry`] from a borrowed entry: the key and value are copied into the
+    /// member's one allocation either way.
+    pub fn from_entry_ref(prefix: &str, entry: &KvEntry, seen_at: Option<DateTime<Utc>>) -> Member {
+        let key: &[u8] = &entry.key;
         let prefix = prefix.as_bytes();
         let offset = if key.starts_with(prefix) {
             prefix.len()
@@ -191,7 +197,7 @@ impl Member {
         let instance_bytes = &key[instance..];
         let (role, names) = match (escape_bytes(role_bytes), escape_bytes(instance_bytes)) {
             (Cow::Borrowed(_), Cow::Borrowed(_))
-                if key.len() < ESCAPED as usize && std::str::from_utf8(&key).is_ok() =>
+                if key.len() < ESCAPED as usize && std::str::from_utf8(key).is_ok() =>
             {
                 ((role.0 as u32, role.1 as u32), None)
             }
@@ -203,7 +209,7 @@ impl Member {
                 };
                 (
                     (ESCAPED, ESCAPED),
-                    Some((r.into(), i.into(), escape_bytes(&key).into_owned().into())),
+                    Some((r.into(), i.into(), escape_bytes(key).into_owned().into())),
                 )
             }
         };
@@ -217,7 +223,7 @@ impl Member {
         });
         let key_len = u32::try_from(key.len()).unwrap_or(LONG_KEY);
         let mut data = Vec::with_capacity(key.len() + entry.value.len());
-        data.extend_from_slice(&key);
+        data.extend_from_slice(key);
         data.extend_from_slice(&entry.value);
         Member {
             data: data.into_boxed_slice(),

@@ -37,6 +37,10 @@ pub(super) const MIN_PAGE_SIZE: i64 = 256;
 pub(super) const MAX_PAGE_SIZE: i64 = 400_000;
 /// Most watch responses gathered into one message to the UI.
 const COALESCE: usize = 1024;
+/// How long the watch waits after a response for more to gather into the same UI message.
+/// Background data is drawn at most every `BACKGROUND_FRAME` (900 ms) and a key redraws at
+/// once with what has arrived, so a few milliseconds more are not seen.
+const GATHER: Duration = Duration::from_millis(10);
 /// Deadline for one-off requests (deregister, TTL, history) so a dead server never blocks the loop.
 pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long etcd may take to answer a progress request before the session is given up: a frozen
@@ -404,12 +408,15 @@ impl EtcdSource {
                     deadline = tokio::time::Instant::now() + silence_limit;
                     let mut batch = vec![first];
                     // Gather what is already buffered so a burst becomes one UI message.
-                    while batch.len() < COALESCE {
-                        match stream.message().now_or_never() {
-                            Some(Ok(Some(r))) => batch.push(r),
-                            Some(Ok(None)) | None => break,
-                            Some(Err(e)) => return Err(e.into()),
-                        }
+                    gather(&mut stream, &mut batch)?;
+                    if batch.len() < COALESCE {
+                        // etcd sends a response per revision, so a busy prefix arrives as a
+                        // trickle of one-event responses: waking this task and the UI for each
+                        // cost more than decoding them. Waiting a moment (well inside a frame)
+                        // turns the trickle into one message; while asleep, only a no-op waker
+                        // is registered with the stream, so its arrivals wake nobody.
+                        tokio::time::sleep(GATHER).await;
+                        gather(&mut stream, &mut batch)?;
                     }
                     let mut events = Vec::new();
                     for resp in batch {
@@ -1358,6 +1365,22 @@ fn convert_event(kind: EventType, kv: Option<&KeyValue>) -> Option<KvEvent> {
             mod_revision: kv.mod_revision(),
         },
     })
+}
+
+/// Moves the watch responses already buffered on `stream` into `batch` (up to `COALESCE`),
+/// without waiting.
+fn gather(
+    stream: &mut etcd_client::WatchStream,
+    batch: &mut Vec<WatchResponse>,
+) -> anyhow::Result<()> {
+    while batch.len() < COALESCE {
+        match stream.message().now_or_never() {
+            Some(Ok(Some(r))) => batch.push(r),
+            Some(Ok(None)) | None => break,
+            Some(Err(e)) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Deletes `key` only if it is still at `mod_revision`; on success optionally revokes its lease.

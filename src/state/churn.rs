@@ -80,12 +80,16 @@ pub struct Before {
     pub lease_remaining: Option<i64>,
 }
 
+/// When one member came back after leaving, oldest first.
+type Returns = VecDeque<DateTime<Utc>>;
+
 #[derive(Debug)]
 pub struct Churn {
     pub events: VecDeque<Event>,
-    /// Per member (cluster and key), when it came back after leaving (the flapping rule counts
-    /// these).
-    returns: HashMap<Ident, VecDeque<DateTime<Utc>>>,
+    /// Per member (cluster, then key), when it came back after leaving (the flapping rule counts
+    /// these). Keyed in two steps so a lookup by the key's bytes needs no copy of it: every
+    /// watch put asks.
+    returns: HashMap<ClusterId, HashMap<Arc<[u8]>, Returns>>,
     /// Members that left, until they come back: a put on one of them is a return.
     gone: HashMap<Ident, DateTime<Utc>>,
     pub flap_count: usize,
@@ -122,9 +126,13 @@ impl Churn {
         match before.lease {
             None => {
                 let key: Arc<[u8]> = key.into();
-                let id = (cluster, key.clone());
-                if self.gone.remove(&id).is_some() {
-                    let r = self.returns.entry(id).or_default();
+                if self.gone.remove(&(cluster, key.clone())).is_some() {
+                    let r = self
+                        .returns
+                        .entry(cluster)
+                        .or_default()
+                        .entry(key.clone())
+                        .or_default();
                     r.push_back(at);
                     let window = self.flap_window;
                     while r.front().is_some_and(|t| at - *t > window) {
@@ -206,7 +214,8 @@ impl Churn {
     pub fn flapping_in(&self, c: ClusterId, key: &[u8], now: DateTime<Utc>) -> Option<usize> {
         let n = self
             .returns
-            .get(&(c, Arc::from(key)))?
+            .get(&c)?
+            .get(key)?
             .iter()
             .filter(|t| now - **t <= self.flap_window)
             .count();

@@ -38,8 +38,7 @@ fn apply_in(state: &mut State, c: ClusterId, msg: Msg) -> Vec<Command> {
         }
         Msg::MembersEvents { events, at } => {
             state.answered_in(c, SourceKind::Etcd, at);
-            observe_churn(state, c, &events, at);
-            state.members.apply_events_in(c, events, at);
+            apply_events(state, c, events, at);
         }
         Msg::LeaseTtls { ttls, at } => {
             state.answered_in(c, SourceKind::Etcd, at);
@@ -143,8 +142,7 @@ pub fn apply(state: &mut State, msg: Msg) -> Vec<Command> {
         }
         Msg::MembersEvents { events, at } => {
             state.answered(SourceKind::Etcd, at);
-            observe_churn(state, ClusterId::default(), &events, at);
-            state.members.apply_events(events, at);
+            apply_events(state, ClusterId::default(), events, at);
         }
         Msg::LeaseTtls { ttls, at } => {
             state.answered(SourceKind::Etcd, at);
@@ -724,44 +722,36 @@ fn discovered(state: &mut State, pane: SourceId, value: Option<String>) -> Vec<C
     }
 }
 
-/// Joins, leaves and their reasons, from the index as it was before `events` (and as the batch
-/// itself changes it: a key put and deleted in one batch).
-fn observe_churn(
+/// Cluster `c`'s watch events, each applied to the members and then told to the churn
+/// bookkeeping with what the key was before it (its lease, and that lease's last-seen TTL).
+/// One event at a time, so "before" is the members as the previous event left them, and the
+/// member is looked up once per event (a separate pass over the batch looked each key up again,
+/// plus a map of the batch's own changes).
+fn apply_events(
     state: &mut State,
     c: ClusterId,
-    events: &[crate::model::KvEvent],
+    events: Vec<crate::model::KvEvent>,
     at: chrono::DateTime<chrono::Utc>,
 ) {
     use super::churn::Before;
     use crate::model::KvEvent;
-    use std::collections::HashMap;
-    // key → lease (None: absent) for keys this batch already changed.
-    let mut batch: HashMap<&[u8], Option<i64>> = HashMap::new();
-    for ev in events {
-        let key: &[u8] = match ev {
-            KvEvent::Put(e) => &e.key,
-            KvEvent::Delete { key, .. } => key,
-        };
-        let lease = match batch.get(key) {
-            Some(l) => *l,
-            None => state.members.get_in(c, key).map(|m| m.lease),
-        };
+    for ev in &events {
+        let lease = state.members.apply_event_in(c, ev, at);
         let before = Before {
             lease,
             lease_remaining: lease.and_then(|l| state.members.lease_remaining_in(c, l, at)),
         };
         match ev {
             KvEvent::Put(e) => {
-                state.churn.put_in(c, key, e.lease, before, at);
-                batch.insert(key, Some(e.lease));
-                let n = state.churn.flaps_in(c, key, at);
-                state.members.set_flaps_in(c, key, n);
+                state.churn.put_in(c, &e.key, e.lease, before, at);
+                let n = state.churn.flaps_in(c, &e.key, at);
+                state.members.set_flaps_in(c, &e.key, n);
             }
-            KvEvent::Delete { .. } => {
+            KvEvent::Delete { key, .. } => {
                 let ours = state.undo.involves(c, key);
                 state.churn.delete_in(c, key, before, ours, at);
-                batch.insert(key, None);
             }
         }
     }
+    state.members.events_applied(at);
 }

@@ -89,6 +89,14 @@ impl Stores {
         pack(c, l)
     }
 
+    /// Puts `m` in slot `id`, which must hold the member of the same cluster and key (the
+    /// index is not touched: the lookup that found `id` is not repeated).
+    pub fn replace_at(&mut self, id: u32, m: Member) {
+        let (c, l) = unpack(id);
+        debug_assert_eq!(c, m.cluster.0 as usize);
+        self.by_cluster[c].replace_at(l, m);
+    }
+
     pub fn remove(&mut self, c: ClusterId, key: &[u8]) -> Option<Member> {
         let m = self.by_cluster.get_mut(c.0 as usize)?.remove(c, key)?;
         self.len -= 1;
@@ -241,6 +249,15 @@ impl Store {
         };
         self.index(id);
         id
+    }
+
+    /// See [`Stores::replace_at`].
+    fn replace_at(&mut self, id: u32, m: Member) {
+        let slot = &mut self.slots[id as usize];
+        debug_assert!(slot
+            .as_ref()
+            .is_some_and(|old| old.cluster == m.cluster && old.key() == m.key()));
+        *slot = Some(m);
     }
 
     pub fn remove(&mut self, c: ClusterId, key: &[u8]) -> Option<Member> {

@@ -564,26 +564,42 @@ impl Members {
 
     /// Watch events of cluster `c`'s etcd.
     pub fn apply_events_in(&mut self, c: ClusterId, events: Vec<KvEvent>, at: DateTime<Utc>) {
-        for ev in events {
-            match ev {
-                KvEvent::Put(entry) => {
-                    self.revision = self.revision.max(entry.mod_revision);
-                    let seen = (entry.version == 1).then_some(at);
-                    let prior_started = self
-                        .by_key
-                        .get(c, entry.key.as_slice())
-                        .filter(|m| m.create_revision == entry.create_revision)
-                        .and_then(Member::seen_at);
-                    let m = Member::from_entry(&self.prefix, entry, seen.or(prior_started))
-                        .in_cluster(c);
-                    self.upsert(m);
-                }
-                KvEvent::Delete { key, mod_revision } => {
-                    self.revision = self.revision.max(mod_revision);
-                    self.remove(c, &key);
-                }
+        for ev in &events {
+            self.apply_event_in(c, ev, at);
+        }
+        self.last_update = Some(at);
+    }
+
+    /// One watch event of cluster `c`'s etcd (the caller sets `last_update` once for its batch
+    /// with [`Members::events_applied`]); returns the lease the key was on before it (`None`: the
+    /// key was absent), which is what the churn rule needs. The member is looked up once: at
+    /// 100k members each lookup is a cache miss or two (its slot, its key), and the churn
+    /// bookkeeping, the creation time and the upsert each looked it up again.
+    pub fn apply_event_in(&mut self, c: ClusterId, ev: &KvEvent, at: DateTime<Utc>) -> Option<i64> {
+        match ev {
+            KvEvent::Put(entry) => {
+                self.revision = self.revision.max(entry.mod_revision);
+                let id = self.by_key.id(c, &entry.key);
+                let old = id.map(|id| self.by_key.at(id));
+                let before = old.map(|m| m.lease);
+                let seen = (entry.version == 1).then_some(at);
+                let prior_started = old
+                    .filter(|m| m.create_revision == entry.create_revision)
+                    .and_then(Member::seen_at);
+                let m = Member::from_entry_ref(&self.prefix, entry, seen.or(prior_started))
+                    .in_cluster(c);
+                self.upsert_at(id, m);
+                before
+            }
+            KvEvent::Delete { key, mod_revision } => {
+                self.revision = self.revision.max(*mod_revision);
+                self.remove(c, key).map(|m| m.lease)
             }
         }
+    }
+
+    /// A batch of events applied one by one with [`Members::apply_event_in`] is done.
+    pub fn events_applied(&mut self, at: DateTime<Utc>) {
         self.last_update = Some(at);
     }
 
@@ -788,11 +804,18 @@ impl Members {
     }
 
     fn upsert(&mut self, m: Member) {
-        if let Some(old) = self.by_key.get(m.cluster, m.key()) {
+        let id = self.by_key.id(m.cluster, m.key());
+        self.upsert_at(id, m)
+    }
+
+    /// [`Members::upsert`] with the id of `m`'s key already looked up (`None`: a new key).
+    fn upsert_at(&mut self, id: Option<u32>, m: Member) {
+        if let Some(id) = id {
+            let old = self.by_key.at(id);
             // Same place in the view (a value change that touches no sort column, e.g. under the
             // default role sort): replace it, nothing moves.
             if self.passes(old) == self.passes(&m) && self.compare(old, &m) == Ordering::Equal {
-                self.by_key.put(m);
+                self.by_key.replace_at(id, m);
                 return;
             }
             self.unlink(m.cluster, m.key());
@@ -818,20 +841,25 @@ impl Members {
         self.resync_selection();
     }
 
-    fn remove(&mut self, c: ClusterId, key: &[u8]) {
-        self.marked.remove(&(c, Arc::from(key)));
-        if self.by_key.get(c, key).is_some() {
-            self.unlink(c, key);
-            self.by_key.remove(c, key);
-            self.resync_selection();
+    /// Takes cluster `c`'s `key` out; returns its member, if it had one.
+    fn remove(&mut self, c: ClusterId, key: &[u8]) -> Option<Member> {
+        // Checked first: the identity to look for is a copy of the key (a watch delete each).
+        if !self.marked.is_empty() {
+            self.marked.remove(&(c, Arc::from(key)));
         }
+        if !self.unlink(c, key) {
+            return None;
+        }
+        let m = self.by_key.remove(c, key);
+        self.resync_selection();
+        m
     }
 
     /// Takes the member at `key` out of the view and counts (it stays in `by_key` for the caller
-    /// to replace or remove).
-    fn unlink(&mut self, c: ClusterId, key: &[u8]) {
+    /// to replace or remove); false when there is none.
+    fn unlink(&mut self, c: ClusterId, key: &[u8]) -> bool {
         let Some(old) = self.by_key.get(c, key) else {
-            return;
+            return false;
         };
         let pos = match self.locate(old) {
             (Ok(p), Ok(local)) => Some((p, local)),
@@ -853,6 +881,7 @@ impl Members {
                 _ => {}
             }
         }
+        true
     }
 
     /// Keeps the cursor on the same key when rows move. When that key left the view (deleted,

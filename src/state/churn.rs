@@ -17,6 +17,13 @@ pub const MAX_EVENTS: usize = 10_000;
 
 /// How close to its lease's last-seen expiry a delete must come to count as `lease expired`.
 pub const EXPIRY_SLACK_SECS: i64 = 1;
+/// Members remembered as gone, or with returns, before the stale ones are dropped: a fleet whose
+/// instances get new names at every deploy leaves keys that never come back, and the maps would
+/// grow for the console's lifetime.
+const PRUNE_AT: usize = 50_000;
+/// How long a member that left is remembered as gone once the maps are pruned: well past the
+/// flap window, so a member gone that long and back counts as a return only while it is rare.
+const GONE_KEPT: Duration = Duration::hours(1);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Why {
@@ -92,6 +99,9 @@ pub struct Churn {
     returns: HashMap<ClusterId, HashMap<Arc<[u8]>, Returns>>,
     /// Members that left, until they come back: a put on one of them is a return.
     gone: HashMap<Ident, DateTime<Utc>>,
+    /// The size of `gone` at which it is pruned next: twice what the last pruning kept, so a
+    /// burst of recent leaves costs amortised O(1) each.
+    prune_at: usize,
     pub flap_count: usize,
     pub flap_window: Duration,
 }
@@ -102,6 +112,7 @@ impl Default for Churn {
             events: VecDeque::new(),
             returns: HashMap::new(),
             gone: HashMap::new(),
+            prune_at: PRUNE_AT,
             flap_count: 3,
             flap_window: Duration::minutes(10),
         }
@@ -189,6 +200,9 @@ impl Churn {
             Why::Deleted
         };
         let key: Arc<[u8]> = key.into();
+        if self.gone.len() >= self.prune_at {
+            self.prune(at);
+        }
         self.gone.insert((cluster, key.clone()), at);
         self.push(Event {
             at,
@@ -196,6 +210,23 @@ impl Churn {
             key,
             change: Change::Left(why),
         });
+    }
+
+    /// Drops members gone for longer than [`GONE_KEPT`] and returns older than the flap window
+    /// (they no longer count); amortised, as it runs only once the map of the gone is large.
+    fn prune(&mut self, now: DateTime<Utc>) {
+        self.gone.retain(|_, t| now - *t <= GONE_KEPT);
+        let window = self.flap_window;
+        for by_key in self.returns.values_mut() {
+            by_key.retain(|_, r| {
+                while r.front().is_some_and(|t| now - *t > window) {
+                    r.pop_front();
+                }
+                !r.is_empty()
+            });
+        }
+        self.returns.retain(|_, by_key| !by_key.is_empty());
+        self.prune_at = (self.gone.len() * 2).max(PRUNE_AT);
     }
 
     fn push(&mut self, e: Event) {
@@ -237,6 +268,39 @@ impl Churn {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    /// A fleet renaming its instances at every deploy: keys that leave and never come back do
+    /// not pile up for the console's lifetime, and a recent flap still counts.
+    #[test]
+    fn members_gone_for_good_are_forgotten() {
+        let mut c = Churn::default();
+        let before = Before {
+            lease: Some(0),
+            lease_remaining: None,
+        };
+        let joined = Before {
+            lease: None,
+            lease_remaining: None,
+        };
+        let start = Utc.with_ymd_and_hms(2026, 12, 5, 0, 0, 0).unwrap();
+        // 100k keys gone for good, ten a second for 2.8 hours.
+        let n = PRUNE_AT as i64 * 2;
+        for i in 0..n {
+            let at = start + Duration::milliseconds(i * 100);
+            c.delete(format!("/s/web/old-{i}").as_bytes(), before, false, at);
+        }
+        // At most two hours' worth (an hour kept, then as many again before the next pruning).
+        assert!(c.gone.len() <= 72_000, "{} remembered", c.gone.len());
+        // One key flapping now: three returns.
+        let end = start + Duration::milliseconds(n * 100);
+        for i in 0..3 {
+            let at = end + Duration::seconds(i * 10);
+            c.delete(b"/s/web/flappy", before, false, at);
+            c.put(b"/s/web/flappy", 0, joined, at + Duration::seconds(5));
+        }
+        let now = end + Duration::seconds(60);
+        assert_eq!(c.flapping(b"/s/web/flappy", now), Some(3));
+    }
 
     fn t(s: i64) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 12, 4, 12, 0, 0).unwrap() + Duration::seconds(s)

@@ -64,7 +64,8 @@ pub struct Settings {
     pub history_file: Option<PathBuf>,
     /// Where incident journals are written (`:incident start NAME`).
     pub journal_dir: PathBuf,
-    /// Where the etcd revision clocks are kept across runs (`None`: for this run only).
+    /// Where the etcd revision clocks, and where each listing learned to cut its key ranges
+    /// (`sources::listing_cuts`), are kept across runs (`None`: for this run only).
     pub clock_dir: Option<PathBuf>,
     /// The time the revision clock records pairs at (the system's; tests set their own).
     pub revclock_now: crate::model::revclock::Now,

@@ -42,7 +42,8 @@ pub fn journal_dir() -> PathBuf {
     state_dir().join("journal")
 }
 
-/// The etcd revision clocks (time → revision, one file per cluster id) the time cursor reads.
+/// The etcd revision clocks (time → revision, one file per cluster id) the time cursor reads, and
+/// where each listing learned to cut its key ranges (one file per cluster id and prefix).
 pub fn revclock_dir() -> PathBuf {
     state_dir().join("revclock")
 }

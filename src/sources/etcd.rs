@@ -172,6 +172,17 @@ impl EtcdSource {
         }
     }
 
+    /// Where the listing's learned cuts for this cluster and prefix are kept, once the cluster is
+    /// known (beside its revision clock).
+    fn cuts_file(&self) -> Option<std::path::PathBuf> {
+        let (dir, clock) = (self.clock_dir.as_deref()?, self.clock.as_ref()?);
+        Some(super::listing_cuts::path_for(
+            dir,
+            clock.cluster_id,
+            &self.profile.prefix,
+        ))
+    }
+
     /// `Command::MembersAt`: the prefix at the revision the clock maps `at` to, read in its own
     /// task; a newer request aborts the one in flight.
     fn members_at(&mut self, client: &Client, at: chrono::DateTime<Utc>) {
@@ -325,9 +336,15 @@ impl EtcdSource {
                         at: crate::clock::now(),
                     });
                 };
+                let cuts_file = self.cuts_file();
+                let hints = cuts_file
+                    .as_deref()
+                    .map(super::listing_cuts::load)
+                    .unwrap_or_default();
                 let (revision, members) = list_prefix_streamed(
                     &client,
                     &self.profile.prefix,
+                    &hints,
                     move |e| Member::from_entry(&prefix, e, None),
                     |part: &mut Vec<Member>| part.sort_by(default_order),
                     progress,
@@ -340,6 +357,10 @@ impl EtcdSource {
                     list_ms = (connecting.elapsed() - connected).as_millis() as u64,
                     "listed prefix"
                 );
+                if let Some(path) = cuts_file {
+                    let cuts = super::listing_cuts::learn(members.iter().map(|m| m.key()));
+                    super::listing_cuts::save(&path, &cuts);
+                }
                 self.count = members.len() as i64;
                 self.sample = members.first().map(|m| (m.key().to_vec(), m.mod_revision));
                 self.observe_revision(revision);
@@ -1081,7 +1102,15 @@ where
     C: Fn(KvEntry) -> T + Clone + Send + Sync + 'static,
     F: Fn(&mut Vec<T>) + Clone + Send + Sync + 'static,
 {
-    list_prefix_streamed(client, prefix, convert, finish, |_: ListProgress<T>| {}).await
+    list_prefix_streamed(
+        client,
+        prefix,
+        &[],
+        convert,
+        finish,
+        |_: ListProgress<T>| {},
+    )
+    .await
 }
 
 /// How a listing is going, reported while it runs: the first rows to show before it completes
@@ -1111,9 +1140,12 @@ pub(super) const CUT_BEFORE: &[u8] =
 /// a count-only request sent beside the ranges (it walks the index once more, on another core).
 /// Neither a first page nor any ranged request covers the whole prefix: on etcd 3.4 that alone
 /// cost a walk of every key (~5 s for 1,000,000 here, BENCHMARKS.md) before the first row.
+/// `hints` are more keys to cut at (learned from the last listing, `listing_cuts`): any keys do,
+/// those outside the prefix are ignored.
 pub async fn list_prefix_streamed<T, C, F, P>(
     client: &Client,
     prefix: &str,
+    hints: &[Vec<u8>],
     convert: C,
     finish: F,
     progress: P,
@@ -1176,7 +1208,10 @@ where
         }))
     };
 
-    let ranges = cut_ranges(prefix.as_bytes(), end, CUT_BEFORE);
+    let mut ranges = cut_ranges(prefix.as_bytes(), end, CUT_BEFORE);
+    if !hints.is_empty() {
+        ranges = recut(ranges, hints);
+    }
     let permits = Arc::new(tokio::sync::Semaphore::new(RANGES_IN_FLIGHT));
     let mut tasks = tokio::task::JoinSet::new();
     for (i, (start, end)) in ranges.into_iter().enumerate() {
@@ -1265,6 +1300,22 @@ pub(super) fn cut_ranges(prefix: &[u8], end: Vec<u8>, before: &[u8]) -> Vec<(Vec
         .flat_map(|h| before.iter().map(move |&c| [h.as_slice(), &[c]].concat()))
         .collect();
     consecutive(cuts, prefix.to_vec(), end)
+}
+
+/// Consecutive `ranges` cut again at `more` keys (those inside them), still consecutive and
+/// covering exactly what `ranges` did.
+fn recut(ranges: Vec<(Vec<u8>, Vec<u8>)>, more: &[Vec<u8>]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let Some(start) = ranges.first().map(|(s, _)| s.clone()) else {
+        return ranges;
+    };
+    let end = ranges.last().map(|(_, e)| e.clone()).unwrap_or_default();
+    let cuts = ranges
+        .into_iter()
+        .skip(1)
+        .map(|(s, _)| s)
+        .chain(more.iter().cloned())
+        .collect();
+    consecutive(cuts, start, end)
 }
 
 /// `[start, end)` cut at those of `cuts` strictly inside it, in order.
@@ -1627,5 +1678,31 @@ mod tests {
         assert_eq!(ranges.last().unwrap(), &(k("/services/w"), k("/servicet")));
         // Everything ("" prefix, end "\0"): one range.
         assert_eq!(split_rest(b"", b"a", k("b"), vec![0]), [(k("b"), vec![0])]);
+    }
+
+    #[test]
+    fn learned_cuts_refine_the_ranges_and_never_change_what_they_cover() {
+        let k = |s: &str| s.as_bytes().to_vec();
+        let end = prefix_end(b"/services/");
+        let plain = cut_ranges(b"/services/", end.clone(), CUT_BEFORE);
+        let hints = [
+            k("/services/api/i-0001024"),
+            k("/services/api/i-0002048"),
+            k("/services/b"), // already a cut: kept once
+            k("/other/x"),    // outside the prefix: ignored
+            k("/services/api/i-0001024"),
+        ];
+        let ranges = recut(plain.clone(), &hints);
+        assert_eq!(ranges.len(), plain.len() + 2);
+        assert_eq!(ranges.first().unwrap().0, k("/services/"));
+        assert_eq!(ranges.last().unwrap().1, end);
+        assert!(ranges
+            .windows(2)
+            .all(|w| w[0].1 == w[1].0 && w[0].0 < w[0].1));
+        let a = ranges.iter().position(|r| r.0 == k("/services/a")).unwrap();
+        assert_eq!(ranges[a].1, k("/services/api/i-0001024"));
+        assert_eq!(ranges[a + 1].1, k("/services/api/i-0002048"));
+        assert_eq!(ranges[a + 2].1, k("/services/b"));
+        assert_eq!(recut(plain.clone(), &[]), plain);
     }
 }

@@ -20,6 +20,7 @@ pub mod etcd;
 pub mod etcd_at;
 pub mod http;
 pub mod lease_polls;
+pub mod listing_cuts;
 pub mod logs;
 pub mod metrics;
 pub mod polled;

@@ -283,6 +283,69 @@ async fn first_rows_and_progress_show_before_the_listing_completes() {
     assert!(screen.contains(&format!("{}", API + WEB)), "{screen}");
 }
 
+/// The keys in the first page of rows a start of the console shows (the first key range to
+/// answer), its clock dir (where the learned cuts are kept) being `dir`; the full listing checked
+/// against etcd's.
+async fn first_page_rows(etcd: &Etcd, dir: &std::path::Path) -> usize {
+    let dir = dir.to_path_buf();
+    let profile = common::etcd_console::cluster(profile(&[etcd.endpoint()]));
+    let mut c = Console::with_settings(profile, |s| s.clock_dir = Some(dir));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut first = None;
+    while c.snapshots.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let msg = match c.h.next(left).await {
+            Ok(Some(msg)) => msg,
+            other => panic!("no full listing within 20 s ({other:?})"),
+        };
+        if let opsconsole::model::Msg::MembersProgress {
+            preview, listed, ..
+        } = &msg
+        {
+            if !preview.is_empty() {
+                first.get_or_insert(*listed);
+            }
+        }
+        c.apply(msg);
+    }
+    assert_eq!(c.members(), etcd_members(etcd), "the whole prefix, once");
+    first.expect("rows were shown before the listing completed")
+}
+
+/// One role of 8,000 names is one key range when cut by the name's first character: its first
+/// rows wait for all of it. The listing learns where to cut it and the next start reads its first
+/// rows from a range of about a thousand keys; a damaged cuts file costs nothing but that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_start_cuts_the_listing_where_the_first_learned_to() {
+    const WEB: usize = 8_000;
+    let etcd = Etcd::start();
+    put_role(&etcd.endpoint(), "web", WEB).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cuts_files = || {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "cuts"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        first_page_rows(&etcd, dir.path()).await,
+        WEB,
+        "cold: one range"
+    );
+    let files = cuts_files();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let second = first_page_rows(&etcd, dir.path()).await;
+    assert!(second <= 4_100, "warm: the first page held {second} keys");
+    std::fs::write(&files[0], "not hex\n\u{1b}[2J\n").unwrap();
+    assert_eq!(
+        first_page_rows(&etcd, dir.path()).await,
+        WEB,
+        "damaged: as cold"
+    );
+    assert_eq!(cuts_files().len(), 1);
+}
+
 /// The screen as text, `w`×`h`, drawn as the app draws it.
 fn screen(state: &mut opsconsole::state::State, w: u16, h: u16) -> String {
     let keymap = opsconsole::keymap::Keymap::resolve(None).unwrap();

@@ -91,7 +91,11 @@ pub fn save(path: &Path, cuts: &[Vec<u8>]) {
         }
         text.push('\n');
     }
-    let tmp = path.with_extension("cuts.tmp");
+    // Two sources on the same cluster and prefix (`--cluster a,b` naming one etcd twice) may
+    // save at once: each writes its own file aside, and the last rename wins whole.
+    static SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("cuts.{}.{n}.tmp", std::process::id()));
     let written = path
         .parent()
         .map_or(Ok(()), std::fs::create_dir_all)

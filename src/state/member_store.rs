@@ -146,7 +146,9 @@ pub struct Store {
     /// Slots freed by deletes, reused first.
     free: Vec<u32>,
     ids: hashbrown::HashTable<u32>,
-    hasher: std::collections::hash_map::RandomState,
+    /// foldhash, seeded per store: keys come from etcd, and every watch event and every listed
+    /// member hashes one (SipHash was most of `Store::id`'s own time in the watch's profile).
+    hasher: foldhash::fast::RandomState,
 }
 
 impl std::fmt::Debug for Store {

@@ -191,11 +191,17 @@ pub struct Members {
     marked: std::collections::BTreeSet<Ident>,
     /// Remaining-TTL deadlines by (cluster, lease), as last observed: lease ids are only unique
     /// within one etcd cluster.
-    lease_expiry: HashMap<(ClusterId, i64), DateTime<Utc>>,
+    lease_expiry: HashMap<(ClusterId, i64), DateTime<Utc>, foldhash::fast::RandomState>,
     /// Members that flap: returns within the window, by key (only those that flap).
     /// By cluster, then key: a sort by flaps looks a member up by its key's bytes in every
     /// comparison, without building an identity.
-    flaps: HashMap<ClusterId, HashMap<Arc<[u8]>, usize>>,
+    /// Hashed with foldhash: every watch put asks by the key's bytes (SipHash was ~2 % of the
+    /// watch's CPU, BENCHMARKS.md).
+    flaps: HashMap<
+        ClusterId,
+        HashMap<Arc<[u8]>, usize, foldhash::fast::RandomState>,
+        foldhash::fast::RandomState,
+    >,
     pub revision: i64,
     pub synced: bool,
     /// A listing under way: how far it got. Its first rows are shown meanwhile when no earlier

@@ -440,6 +440,22 @@ impl Firehose {
     }
 }
 
+/// Minor page faults of this thread so far (`getrusage(RUSAGE_THREAD)`).
+fn minor_faults() -> i64 {
+    // SAFETY: a zeroed rusage is a valid value to be overwritten; the call only writes it.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a valid, writable rusage.
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut u) };
+    u.ru_minflt
+}
+
+/// An ingest slower than this is described on stderr (`BUDGETS_SLOW_MS`, default 30): its two
+/// messages' times and the page faults it took, to tell what the slowest iterations are.
+fn slow_ms() -> f64 {
+    static MS: OnceLock<f64> = OnceLock::new();
+    *MS.get_or_init(|| env_usize("BUDGETS_SLOW_MS", 30) as f64)
+}
+
 fn apply(state: &mut State, (events, lines): (Msg, Msg)) {
     black_box(state::update(state, events));
     black_box(state::update(state, lines));
@@ -495,10 +511,24 @@ fn key_to_frame(c: &mut Criterion<Clock>) {
         b.iter_custom(|iters| {
             let mut timed = Duration::ZERO;
             for _ in 0..iters {
-                let frame = hose.next_frame();
+                let (events, lines) = hose.next_frame();
+                let faults = minor_faults();
                 let t = mark();
-                apply(&mut screen.state, frame);
+                black_box(state::update(&mut screen.state, events));
+                let events_took = since(t);
+                black_box(state::update(&mut screen.state, lines));
                 let took = since(t);
+                let ms = |d: Duration| d.as_secs_f64() * 1e3;
+                if ms(took) > slow_ms() {
+                    eprintln!(
+                        "slow ingest at frame {}: {:.1} ms (events {:.1} ms, lines {:.1} ms), {} minor faults",
+                        hose.frame,
+                        ms(took),
+                        ms(events_took),
+                        ms(took - events_took),
+                        minor_faults() - faults,
+                    );
+                }
                 slowest[1] = slowest[1].max(took);
                 timed += took;
                 screen.draw();

@@ -35,6 +35,34 @@ pub const FRAME: Duration = Duration::from_millis(33);
 pub const BACKGROUND_FRAME: Duration = Duration::from_millis(900);
 /// Messages applied before the loop looks at the keyboard again, so a firehose cannot starve keys.
 const DRAIN_LIMIT: usize = 4096;
+/// And at most this long: under a backlog at 1M members, 4,096 messages were several frames'
+/// ingest (a frame's, 1,650 watch events and 1,650 log lines, took 11–14 ms of CPU), and a key
+/// pressed meanwhile waited behind all of it. The loop's `select!` is biased to the terminal, so
+/// after a drain a waiting key is read first: it waits behind at most this much ingest (and the
+/// message under way), then its own handling and frame.
+const DRAIN_TIME: Duration = Duration::from_millis(4);
+
+/// Applies `first`, then what `next` has waiting, until it has nothing, `limit` messages were
+/// applied, or `deadline` passed (checked after each message, so at least one is applied).
+/// Returns how many were.
+fn drain<M>(
+    first: M,
+    mut next: impl FnMut() -> Option<M>,
+    mut apply: impl FnMut(M),
+    limit: usize,
+    deadline: std::time::Instant,
+) -> usize {
+    let mut m = Some(first);
+    let mut n = 0;
+    while let Some(msg) = m.take() {
+        apply(msg);
+        n += 1;
+        if n < limit && std::time::Instant::now() < deadline {
+            m = next();
+        }
+    }
+    n
+}
 
 /// How soon the next frame may come: at once after something the user did, and while a
 /// confirmation dialog is open — its keys count only once the dialog, as it is now, has been on
@@ -476,15 +504,13 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
             }
             msg = msg_rx.recv() => {
                 let Some(msg) = msg else { break Exit::Terminated("all sources stopped") };
-                let mut next = Some(msg);
-                let mut n = 0;
-                while let Some(m) = next.take() {
-                    effects.extend(core.handle(CoreEvent::Msg(m)));
-                    n += 1;
-                    if n < DRAIN_LIMIT {
-                        next = msg_rx.try_recv().ok();
-                    }
-                }
+                drain(
+                    msg,
+                    || msg_rx.try_recv().ok(),
+                    |m| effects.extend(core.handle(CoreEvent::Msg(m))),
+                    DRAIN_LIMIT,
+                    std::time::Instant::now() + DRAIN_TIME,
+                );
                 dirty = true;
             }
             _ = clock.tick() => {
@@ -583,6 +609,44 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
     drop(guard);
     info!("console stopped");
     Ok(exit)
+}
+
+#[cfg(test)]
+mod drain_tests {
+    use std::time::{Duration, Instant};
+
+    use super::drain;
+
+    #[test]
+    fn a_drain_stops_when_empty_at_its_limit_or_its_deadline() {
+        let far = Instant::now() + Duration::from_secs(3600);
+        let run = |queued: usize, limit: usize, deadline: Instant| {
+            let mut left = (1..=queued).collect::<Vec<usize>>().into_iter();
+            let mut seen = Vec::new();
+            let n = drain(0, || left.next(), |m| seen.push(m), limit, deadline);
+            assert_eq!(n, seen.len());
+            (n, left.len())
+        };
+        assert_eq!(run(10, 4096, far), (11, 0), "all of it");
+        assert_eq!(run(10, 4, far), (4, 7), "the limit");
+        // Past the deadline: the message that woke the loop, nothing more.
+        assert_eq!(run(10, 4096, Instant::now()), (1, 10));
+        // A deadline reached part way: the message under way finishes, the rest wait.
+        let deadline = Instant::now() + Duration::from_millis(30);
+        let mut left = 0..1_000_000usize;
+        let n = drain(
+            0,
+            || left.next(),
+            |_| std::thread::sleep(Duration::from_millis(10)),
+            4096,
+            deadline,
+        );
+        // Each takes 10 ms or more: after the third, 30 ms have passed.
+        assert!(
+            (1..=3).contains(&n),
+            "{n} applied in a 30 ms drain of 10 ms messages"
+        );
+    }
 }
 
 #[cfg(test)]

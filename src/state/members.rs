@@ -13,6 +13,7 @@ use super::member_store::{Store, Stores};
 use super::pane::{PaneCtx, PaneState, Reaction};
 use super::popup::Popup;
 use super::runs::Runs;
+use super::sort_prefix::{Groups, Row};
 use crate::action::Action;
 use crate::model::{
     by_role_and_instance, natural_cmp, ClusterId, Command, KvEntry, KvEvent, Member,
@@ -173,8 +174,11 @@ pub struct Members {
     pub prefix: String,
     by_key: Stores,
     /// Ids of members passing the filter, in sort order: one sorted run per cluster, merged
-    /// where read (a single cluster is one run).
-    view: Runs<u32>,
+    /// where read (a single cluster is one run). Each id has its sort prefix beside it
+    /// ([`super::sort_prefix`]; 0 under a sort other than by role).
+    view: Runs<Row>,
+    /// The groups of the view's rows and their labels, under the sort by role (empty otherwise).
+    groups: Groups,
     pub sort: Option<SortColumn>,
     pub descending: bool,
     pub filter: Option<Filter>,
@@ -287,8 +291,8 @@ impl Members {
             }
             counts[i].0 += 1;
         }
-        for &id in self.view.iter_unordered() {
-            let i = self.by_key.at(id).cluster.0 as usize;
+        for row in self.view.iter_unordered() {
+            let i = self.by_key.at(row.id).cluster.0 as usize;
             if let Some(n) = counts.get_mut(i) {
                 n.1 += 1;
             }
@@ -299,8 +303,8 @@ impl Members {
     /// Visible member at position `i` of the sorted, filtered view.
     pub fn row(&self, i: usize) -> Option<&Member> {
         self.view
-            .get(i, self.id_order())
-            .map(|&id| self.by_key.at(id))
+            .get(i, self.row_order())
+            .map(|row| self.by_key.at(row.id))
     }
 
     /// The cursor's row. `None` until the user moves it (nothing is selected at start, so
@@ -376,8 +380,8 @@ impl Members {
     /// Marks every member the filter shows.
     pub fn mark_all_visible(&mut self) {
         let by_key = &self.by_key;
-        self.marked.extend(self.view.iter_unordered().map(|&id| {
-            let m = by_key.at(id);
+        self.marked.extend(self.view.iter_unordered().map(|row| {
+            let m = by_key.at(row.id);
             (m.cluster, Arc::<[u8]>::from(m.key()))
         }));
     }
@@ -484,6 +488,16 @@ impl Members {
                 }
             }
         }
+        // The old run's rows out of the view and its groups first: its ids are the old store's.
+        let ci = c.0 as usize;
+        if self.view.len() == self.view.run_len(ci) {
+            self.groups.clear();
+        } else if self.uses_prefix() {
+            for row in self.view.run(ci) {
+                self.groups.remove(self.by_key.at(row.id));
+            }
+        }
+        self.view.set_run(ci, Vec::new());
         let old = self.by_key.replace(c, Store::from_members(members));
         for (m, _) in old.iter() {
             uncount_role(&mut self.role_counts, m.role());
@@ -496,21 +510,39 @@ impl Members {
         // A stable sort finds the runs the listing already has (etcd lists in key order, the source
         // sorts each range): near-linear; the hash map's order would throw that away.
         let store = self.by_key.of(c).expect("just put");
-        let mut order: Vec<(&Member, u32)> = Vec::with_capacity(store.len());
+        let mut order: Vec<(u64, &Member, u32)> = Vec::with_capacity(store.len());
         let mut counts = std::mem::take(&mut self.role_counts);
+        let mut groups = std::mem::take(&mut self.groups);
+        let prefixed = self.uses_prefix();
+        let mut relabelled = false;
         for (m, id) in self.by_key.iter_in(c) {
             count_role(&mut counts, m.role());
             if self.passes(m) {
-                order.push((m, id));
+                let (p, r) = if prefixed { groups.add(m) } else { (0, false) };
+                relabelled |= r;
+                order.push((p, m, id));
+            }
+        }
+        if relabelled {
+            for (p, m, _) in &mut order {
+                *p = groups.prefix(m).unwrap_or(0);
             }
         }
         let total = store.len();
         let shown = order.len();
-        order.sort_by(|a, b| self.compare(a.0, b.0));
-        let run: Vec<u32> = order.into_iter().map(|(_, id)| id).collect();
+        order.sort_by(|a, b| self.prefixed_cmp(a.0, b.0, || self.compare(a.1, b.1)));
+        let run: Vec<Row> = order
+            .into_iter()
+            .map(|(p, _, id)| Row::new(p, id))
+            .collect();
         self.role_counts = counts;
-        self.view.set_run(c.0 as usize, run);
-        let i = c.0 as usize;
+        self.groups = groups;
+        if relabelled {
+            // Every label moved: the other clusters' rows take theirs (this run is empty yet).
+            self.refresh_prefixes();
+        }
+        self.view.set_run(ci, run);
+        let i = ci;
         if self.cluster_counts.len() <= i {
             self.cluster_counts.resize(i + 1, (0, 0));
         }
@@ -701,8 +733,8 @@ impl Members {
         }
         let i = i.min(self.view.len() - 1);
         self.cursor.select(Some(i));
-        self.selected = self.view.get(i, self.id_order()).map(|&id| {
-            let m = self.by_key.at(id);
+        self.selected = self.view.get(i, self.row_order()).map(|row| {
+            let m = self.by_key.at(row.id);
             (m.cluster, Arc::<[u8]>::from(m.key()))
         });
     }
@@ -775,19 +807,62 @@ impl Members {
     }
 
     fn position_of(&self, m: &Member) -> Result<usize, usize> {
-        self.locate(m).0
+        match self.prefix_of(m) {
+            Some(p) => self.locate(m, p).0,
+            // Under the sort by role, a member whose group has no rows is not in the view.
+            None => Err(0),
+        }
     }
 
-    /// Where `m` is (or would be) in the view, and in its cluster's run of it.
-    fn locate(&self, m: &Member) -> (Result<usize, usize>, Result<usize, usize>) {
-        self.view.search(m.cluster.0 as usize, |&id| {
-            self.compare(self.by_key.at(id), m)
+    /// Where `m`, with sort prefix `p`, is (or would be) in the view, and in its cluster's run of
+    /// it. The search compares prefixes, read from the view itself, and reads a member only
+    /// where they tie.
+    fn locate(&self, m: &Member, p: u64) -> (Result<usize, usize>, Result<usize, usize>) {
+        self.view.search(m.cluster.0 as usize, |row| {
+            self.prefixed_cmp(row.prefix(), p, || self.compare(self.by_key.at(row.id), m))
         })
     }
 
-    /// The view's order of two member ids (the runs' merge follows it).
-    fn id_order(&self) -> impl Fn(&u32, &u32) -> Ordering + '_ {
-        |&a, &b| self.compare(self.by_key.at(a), self.by_key.at(b))
+    /// Whether the view's rows carry sort prefixes: under the sort by role (the default).
+    fn uses_prefix(&self) -> bool {
+        matches!(self.sort, None | Some(SortColumn::Role))
+    }
+
+    /// The prefix `m`'s row has (or would have) in the view; `None` under the sort by role when
+    /// no row of its group is there (so neither is it).
+    fn prefix_of(&self, m: &Member) -> Option<u64> {
+        if self.uses_prefix() {
+            self.groups.prefix(m)
+        } else {
+            Some(0)
+        }
+    }
+
+    /// Two rows' order from their prefixes, `full` (the members' comparison) where they tie.
+    fn prefixed_cmp(&self, a: u64, b: u64, full: impl FnOnce() -> Ordering) -> Ordering {
+        match a.cmp(&b) {
+            Ordering::Equal => full(),
+            o if self.descending => o.reverse(),
+            o => o,
+        }
+    }
+
+    /// The view's order of two rows (the runs' merge follows it).
+    fn row_order(&self) -> impl Fn(&Row, &Row) -> Ordering + '_ {
+        |a, b| {
+            self.prefixed_cmp(a.prefix(), b.prefix(), || {
+                self.compare(self.by_key.at(a.id), self.by_key.at(b.id))
+            })
+        }
+    }
+
+    /// Every row's prefix looked up again (the groups were labelled anew).
+    fn refresh_prefixes(&mut self) {
+        let (groups, by_key) = (&self.groups, &self.by_key);
+        self.view.update_all(|row| {
+            let p = groups.prefix(by_key.at(row.id)).unwrap_or(0);
+            row.set_prefix(p);
+        });
     }
 
     fn passes(&self, m: &Member) -> bool {
@@ -830,15 +905,28 @@ impl Members {
         let visible = self.passes(&m);
         self.count_cluster(m.cluster, visible, 1);
         let pos = if visible {
-            let (global, local) = self.locate(&m);
-            Some((global.unwrap_or_else(|p| p), local.unwrap_or_else(|p| p)))
+            let prefix = if self.uses_prefix() {
+                let (prefix, relabelled) = self.groups.add(&m);
+                if relabelled {
+                    self.refresh_prefixes();
+                }
+                prefix
+            } else {
+                0
+            };
+            let (global, local) = self.locate(&m, prefix);
+            Some((
+                global.unwrap_or_else(|p| p),
+                local.unwrap_or_else(|p| p),
+                prefix,
+            ))
         } else {
             None
         };
         let run = m.cluster.0 as usize;
         let id = self.by_key.put(m);
-        if let Some((p, local)) = pos {
-            self.view.insert(run, local, id);
+        if let Some((p, local, prefix)) = pos {
+            self.view.insert(run, local, Row::new(prefix, id));
             match self.cursor.raw() {
                 Some(i) if self.selected.is_some() && p <= i => self.cursor.select(Some(i + 1)),
                 _ => {}
@@ -867,12 +955,15 @@ impl Members {
         let Some(old) = self.by_key.get(c, key) else {
             return false;
         };
-        let pos = match self.locate(old) {
-            (Ok(p), Ok(local)) => Some((p, local)),
+        let pos = match self.prefix_of(old).map(|p| self.locate(old, p)) {
+            Some((Ok(p), Ok(local))) => Some((p, local)),
             _ => None,
         };
         let shown = pos.is_some();
         let cluster = old.cluster;
+        if shown && self.uses_prefix() {
+            self.groups.remove(old);
+        }
         if let Some(c) = self.role_counts.get_mut(old.role()) {
             *c -= 1;
             if *c == 0 {
@@ -922,12 +1013,42 @@ impl Members {
             }
             runs[r].push((m, id));
         }
+        // The groups of the rows anew, and each row's prefix (looked up again after the last
+        // group was added when the labels moved on the way).
+        let mut groups = Groups::default();
+        let mut runs: Vec<Vec<(u64, &Member, u32)>> = if self.uses_prefix() {
+            let mut relabelled = false;
+            let mut runs: Vec<Vec<(u64, &Member, u32)>> = runs
+                .into_iter()
+                .map(|rows| {
+                    rows.into_iter()
+                        .map(|(m, id)| {
+                            let (p, r) = groups.add(m);
+                            relabelled |= r;
+                            (p, m, id)
+                        })
+                        .collect()
+                })
+                .collect();
+            if relabelled {
+                for (p, m, _) in runs.iter_mut().flatten() {
+                    *p = groups.prefix(m).unwrap_or(0);
+                }
+            }
+            runs
+        } else {
+            runs.into_iter()
+                .map(|rows| rows.into_iter().map(|(m, id)| (0, m, id)).collect())
+                .collect()
+        };
         let mut view = Runs::default();
-        for (r, mut rows) in runs.into_iter().enumerate() {
-            rows.sort_unstable_by(|a, b| self.compare(a.0, b.0));
-            view.set_run(r, rows.into_iter().map(|(_, id)| id).collect());
+        for (r, rows) in runs.iter_mut().enumerate() {
+            rows.sort_unstable_by(|a, b| self.prefixed_cmp(a.0, b.0, || self.compare(a.1, b.1)));
+            view.set_run(r, rows.iter().map(|&(p, _, id)| Row::new(p, id)).collect());
         }
+        drop(runs);
         self.view = view;
+        self.groups = groups;
         let mut counts = BTreeMap::new();
         for (m, _) in self.by_key.iter() {
             count_role(&mut counts, m.role());
@@ -952,9 +1073,9 @@ impl Members {
     /// Keys of rows `[from, from+n)` of the view: what is on screen.
     pub fn visible_rows(&self, from: usize, n: usize) -> impl Iterator<Item = &Member> {
         self.view
-            .iter_from(from, self.id_order())
+            .iter_from(from, self.row_order())
             .take(n)
-            .map(|&id| self.by_key.at(id))
+            .map(|row| self.by_key.at(row.id))
     }
 }
 
@@ -1082,6 +1203,8 @@ fn count_role(counts: &mut BTreeMap<String, usize>, role: &str) {
 
 #[cfg(test)]
 mod tests {
+    use proptest::strategy::{Just, Strategy};
+
     use super::*;
 
     fn entry(key: &str, value: &str, rev: i64) -> KvEntry {
@@ -1372,6 +1495,109 @@ mod tests {
             m.len()
         );
         assert_eq!(m.lease_remaining(42, now()), Some(30));
+    }
+
+    /// The view's rows (each cluster's run, merged) against every shown member sorted by the
+    /// full comparison: the sort prefixes beside the ids never change the order.
+    fn check_order(m: &Members) {
+        let mut want: Vec<&Member> = m.all().filter(|x| m.passes(x)).collect();
+        want.sort_by(|a, b| m.compare(a, b));
+        let want: Vec<(ClusterId, &[u8])> = want.iter().map(|x| (x.cluster, x.key())).collect();
+        let got: Vec<(ClusterId, &[u8])> = m
+            .visible_rows(0, usize::MAX)
+            .map(|x| (x.cluster, x.key()))
+            .collect();
+        assert_eq!(got, want);
+        for (i, x) in m.visible_rows(0, usize::MAX).enumerate() {
+            assert_eq!(m.position_of(x), Ok(i));
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Put(u16, usize, usize),
+        Delete(u16, usize),
+        Listing(u16, Vec<usize>),
+        Filter(Option<&'static str>),
+        Reverse,
+        CycleSort,
+    }
+
+    /// Keys with shared stems, digit runs of several lengths and leading zeros, no digits,
+    /// odd bytes and several roles.
+    fn prop_key(i: usize) -> String {
+        const ROLES: [&str; 5] = ["web", "api", "we", "web2", "-x"];
+        const INST: [&str; 16] = [
+            "web-2",
+            "web-10",
+            "web-010",
+            "web-",
+            "web",
+            "webx",
+            "eu/web-1",
+            "a1b2",
+            "9",
+            "09",
+            "w\u{e9}b-3",
+            "web-4294967296",
+            "web-3",
+            "web-7",
+            "web-12",
+            "web-20x1",
+        ];
+        format!("/services/{}/{}", ROLES[i % 5], INST[(i / 5) % 16])
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_view_keeps_the_full_order_through_any_changes(
+            ops in proptest::collection::vec(
+                proptest::prop_oneof![
+                    6 => (0u16..2, 0usize..80, 0usize..3).prop_map(|(c, k, v)| Op::Put(c, k, v)),
+                    3 => (0u16..2, 0usize..80).prop_map(|(c, k)| Op::Delete(c, k)),
+                    1 => (0u16..2, proptest::collection::vec(0usize..80, 0..30))
+                        .prop_map(|(c, ks)| Op::Listing(c, ks)),
+                    1 => proptest::sample::select(vec![None, Some("web"), Some("!-2"), Some("1")])
+                        .prop_map(Op::Filter),
+                    1 => Just(Op::Reverse),
+                    1 => Just(Op::CycleSort),
+                ],
+                1..60,
+            )
+        ) {
+            let mut m = Members::new("/services/");
+            m.cluster_names = vec!["a".into(), "b".into()];
+            let mut rev = 1;
+            for op in ops {
+                rev += 1;
+                match op {
+                    Op::Put(c, k, v) => m.apply_events_in(
+                        ClusterId(c),
+                        vec![KvEvent::Put(entry(&prop_key(k), &format!("10.0.0.{v}:80"), rev))],
+                        now(),
+                    ),
+                    Op::Delete(c, k) => m.apply_events_in(
+                        ClusterId(c),
+                        vec![KvEvent::Delete { key: prop_key(k).into(), mod_revision: rev }],
+                        now(),
+                    ),
+                    Op::Listing(c, ks) => {
+                        let mut ks = ks;
+                        ks.sort();
+                        ks.dedup();
+                        let members = ks
+                            .iter()
+                            .map(|&k| Member::from_entry("/services/", entry(&prop_key(k), "{}", rev), None))
+                            .collect();
+                        m.apply_listing_in(ClusterId(c), rev, members, now());
+                    }
+                    Op::Filter(f) => m.set_filter(f.and_then(|f| Filter::parse(f).unwrap())),
+                    Op::Reverse => m.reverse_sort(),
+                    Op::CycleSort => m.cycle_sort(),
+                }
+                check_order(&m);
+            }
+        }
     }
 
     #[test]

@@ -53,6 +53,23 @@ impl<T: Copy> Runs<T> {
         self.runs.iter().flat_map(|r| r.iter_from(0))
     }
 
+    /// How many elements run `r` has.
+    pub fn run_len(&self, r: usize) -> usize {
+        self.runs.get(r).map_or(0, View::len)
+    }
+
+    /// Run `r`'s elements, in its order.
+    pub fn run(&self, r: usize) -> impl Iterator<Item = &T> {
+        self.runs.get(r).into_iter().flat_map(|v| v.iter_from(0))
+    }
+
+    /// Every element changed in place by `f`, which must keep every run's order.
+    pub fn update_all(&mut self, mut f: impl FnMut(&mut T)) {
+        for run in &mut self.runs {
+            run.update_all(&mut f);
+        }
+    }
+
     /// Where an element belongs: `f` compares an element with it (as `binary_search_by`), and
     /// `r` is the run it is (or would be) in. The position in the merged order, and in its run;
     /// each `Ok` when it is there.

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use etcd_client::{
-    Certificate, Client, Compare, CompareOp, ConnectOptions, EventType, GetOptions, Identity,
-    KeyValue, LeaseTimeToLiveOptions, PutOptions, TlsOptions, Txn, TxnOp, TxnOpResponse,
-    WatchOptions, WatchResponse,
+    Certificate, Client, Compare, CompareOp, ConnectOptions, GetOptions, Identity, KeyValue,
+    LeaseTimeToLiveOptions, PutOptions, TlsOptions, Txn, TxnOp, TxnOpResponse, WatchOptions,
+    WatchResponse,
 };
 use futures::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
@@ -480,12 +480,10 @@ impl EtcdSource {
                                 self.next_revision = Some(next);
                             }
                             Reply::Events => {
-                                for ev in resp.events() {
-                                    if let Some(e) = convert_event(ev.event_type(), ev.kv()) {
-                                        let rev = self.track(&e);
-                                        self.next_revision = Some(rev + 1);
-                                        events.push(e);
-                                    }
+                                for e in take_events(resp) {
+                                    let rev = self.track(&e);
+                                    self.next_revision = Some(rev + 1);
+                                    events.push(e);
                                 }
                             }
                         }
@@ -1407,11 +1405,40 @@ fn entry(kv: &KeyValue) -> KvEntry {
     }
 }
 
-fn convert_event(kind: EventType, kv: Option<&KeyValue>) -> Option<KvEvent> {
+/// A watch response's events, their keys and values moved out of the decoded message rather
+/// than copied (etcd-client hands events only by reference; its `pub-response-field` feature
+/// opens the message): two allocations, two frees and ~130 bytes of copying less per event, on
+/// the path a busy fleet's every change takes.
+/// `mvccpb.Event.EventType.DELETE` on the wire (PUT is 0).
+const DELETE_EVENT: i32 = 1;
+
+fn take_events(resp: WatchResponse) -> impl Iterator<Item = KvEvent> {
+    resp.0.events.into_iter().filter_map(|ev| {
+        let kv = ev.kv?;
+        Some(if ev.r#type == DELETE_EVENT {
+            KvEvent::Delete {
+                key: kv.key,
+                mod_revision: kv.mod_revision,
+            }
+        } else {
+            KvEvent::Put(KvEntry {
+                key: kv.key,
+                value: kv.value,
+                create_revision: kv.create_revision,
+                mod_revision: kv.mod_revision,
+                version: kv.version,
+                lease: kv.lease,
+            })
+        })
+    })
+}
+
+#[cfg(test)]
+fn convert_event(kind: etcd_client::EventType, kv: Option<&KeyValue>) -> Option<KvEvent> {
     let kv = kv?;
     Some(match kind {
-        EventType::Put => KvEvent::Put(entry(kv)),
-        EventType::Delete => KvEvent::Delete {
+        etcd_client::EventType::Put => KvEvent::Put(entry(kv)),
+        etcd_client::EventType::Delete => KvEvent::Delete {
             key: kv.key().to_vec(),
             mod_revision: kv.mod_revision(),
         },
@@ -1704,5 +1731,49 @@ mod tests {
         assert_eq!(ranges[a + 1].1, k("/services/api/i-0002048"));
         assert_eq!(ranges[a + 2].1, k("/services/b"));
         assert_eq!(recut(plain.clone(), &[]), plain);
+    }
+
+    #[test]
+    fn events_moved_out_of_a_watch_response_are_the_events_it_holds() {
+        use etcd_client::proto::{PbEvent, PbKeyValue, PbWatchResponse};
+        let kv = |key: &[u8], value: &[u8], rev: i64| PbKeyValue {
+            key: key.to_vec(),
+            value: value.to_vec(),
+            create_revision: 3,
+            mod_revision: rev,
+            version: 2,
+            lease: 0x1234,
+        };
+        let resp = WatchResponse(PbWatchResponse {
+            events: vec![
+                PbEvent {
+                    r#type: 0,
+                    kv: Some(kv(b"/services/api/a\xff\x1b", br#"{"addr":"x"}"#, 7)),
+                    prev_kv: None,
+                },
+                PbEvent {
+                    r#type: DELETE_EVENT,
+                    kv: Some(kv(b"/services/api/b", b"", 8)),
+                    prev_kv: None,
+                },
+                PbEvent {
+                    r#type: 0,
+                    kv: None,
+                    prev_kv: None,
+                },
+            ],
+            ..Default::default()
+        });
+        let borrowed: Vec<KvEvent> = resp
+            .events()
+            .iter()
+            .filter_map(|ev| convert_event(ev.event_type(), ev.kv()))
+            .collect();
+        let moved: Vec<KvEvent> = take_events(resp).collect();
+        assert_eq!(moved, borrowed);
+        assert_eq!(moved.len(), 2);
+        assert!(
+            matches!(&moved[1], KvEvent::Delete { key, mod_revision: 8 } if key == b"/services/api/b")
+        );
     }
 }

@@ -9,6 +9,7 @@
 //! The app (`app.rs`) wires a terminal and tokio to this; the tests drive the very same core
 //! without a terminal, so what they check is what the console does.
 
+use futures::FutureExt;
 use std::collections::HashMap;
 use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
@@ -173,6 +174,23 @@ pub enum Effect {
 struct Running {
     commands: Option<mpsc::Sender<Command>>,
     task: Option<JoinHandle<()>>,
+}
+
+/// Runs `next` once `old` (the task that served `source` before, already aborted) has ended and
+/// the mark that its facts are all sent has gone down the same channel.
+async fn after_replaced(
+    old: Option<JoinHandle<()>>,
+    source: SourceId,
+    tx: mpsc::Sender<Msg>,
+    next: futures::future::BoxFuture<'static, ()>,
+) {
+    if let Some(old) = old {
+        let _ = old.await;
+        if tx.send(Msg::SourceSwitched(source)).await.is_err() {
+            return;
+        }
+    }
+    next.await
 }
 
 impl Running {
@@ -784,26 +802,46 @@ impl Core {
         let source = backend.kind().of(cluster);
         let tx = self.tx_of(cluster);
         let (cmd_tx, cmd_rx) = mpsc::channel::<Command>(64);
+        // The new source starts once the old one has stopped and its mark is sent: its facts
+        // come after every one of the old source's.
+        let old = self.replace_source(source);
+        let after = |run| after_replaced(old, source, tx.clone(), run);
         let task = match backend {
             PaneBackend::Checks(c) => Ok(supervise::spawn(
                 source,
                 tx.clone(),
-                ChecksSource::new(c, tx, cmd_rx).in_cluster(cluster).run(),
+                after(
+                    ChecksSource::new(c, tx.clone(), cmd_rx)
+                        .in_cluster(cluster)
+                        .run()
+                        .boxed(),
+                ),
             )),
-            PaneBackend::Metrics(m) => MetricsSource::new(m, tx.clone(), cmd_rx)
-                .map(|s| supervise::spawn(source, tx, s.in_cluster(cluster).run())),
+            PaneBackend::Metrics(m) => match MetricsSource::new(m, tx.clone(), cmd_rx) {
+                Ok(s) => Ok(supervise::spawn(
+                    source,
+                    tx.clone(),
+                    after(s.in_cluster(cluster).run().boxed()),
+                )),
+                Err(e) => {
+                    // Nothing replaces it: the old one's facts are still let pass only after it.
+                    let mark = after(futures::future::ready(()).boxed());
+                    self.helpers.push(tokio::spawn(mark));
+                    Err(e)
+                }
+            },
             PaneBackend::Logs(l) => Ok(supervise::spawn(
                 source,
                 tx.clone(),
-                LogsSource::new(l, tx)
-                    .in_cluster(cluster)
-                    .with_commands(cmd_rx)
-                    .run(),
+                after(
+                    LogsSource::new(l, tx.clone())
+                        .in_cluster(cluster)
+                        .with_commands(cmd_rx)
+                        .run()
+                        .boxed(),
+                ),
             )),
         };
-        if let Some(mut old) = self.sources.remove(&source) {
-            old.stop();
-        }
         match task {
             Ok(task) => {
                 self.sources.insert(
@@ -821,6 +859,15 @@ impl Core {
                 self.perform(cmds, &mut effects);
             }
         }
+    }
+
+    /// Stops the task serving `source`, if one runs, and returns it to be waited for; from now
+    /// until its mark (`Msg::SourceSwitched`) the state drops what it still sends.
+    fn replace_source(&mut self, source: SourceId) -> Option<JoinHandle<()>> {
+        let old = self.sources.remove(&source)?.task.take()?;
+        old.abort();
+        self.state.switching.insert(source);
+        Some(old)
     }
 
     /// The command channel of this cluster's source of `kind`, if one runs.
@@ -913,9 +960,10 @@ impl Core {
                     }
                 }
                 Command::StopSource(source) => {
-                    if let Some(mut r) = self.sources.remove(&source) {
-                        r.stop();
-                    }
+                    let old = self.replace_source(source);
+                    let tx = self.tx_of(source.cluster);
+                    let mark = after_replaced(old, source, tx, futures::future::ready(()).boxed());
+                    self.helpers.push(tokio::spawn(mark));
                 }
                 // Hints: newest wins in the source, and a full queue means one is pending.
                 cmd @ (Command::LogsScope(_)

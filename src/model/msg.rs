@@ -14,6 +14,10 @@ pub enum Msg {
     /// single-cluster ones, and the channel that carries their facts wraps each in its cluster,
     /// so membership, checks and outcomes land on that cluster's identities only.
     InCluster(super::ClusterId, Box<Msg>),
+    /// The source that served `SourceId` before (discovery moved or removed its backend) has
+    /// stopped, and everything it sent is before this in the channel: its data after the pane
+    /// was emptied for the new backend was dropped up to here (see `State::switching`).
+    SourceSwitched(SourceId),
     /// A full, consistent listing of the prefix at `revision`, replacing what the pane holds; the
     /// members already built and sorted by the source (each key range in
     /// `members::default_order`, ranges in key order).

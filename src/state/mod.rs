@@ -158,6 +158,10 @@ pub struct State {
     /// When each source last answered (data, a confirmation, or the source's own account when
     /// its session is lost): the age a pane shows when its source is not live.
     pub last_answer: BTreeMap<SourceId, DateTime<Utc>>,
+    /// Sources whose backend is being replaced (discovery moved or removed it): the old task may
+    /// still have facts in the channel, which are dropped until `Msg::SourceSwitched` says the
+    /// last of them has passed. Set by the core, which sends that mark.
+    pub switching: std::collections::BTreeSet<SourceId>,
     /// Why each source's last attempt failed, until it is live again: a source trying again
     /// (`Connecting`) still says why the one before did not get through.
     pub last_failure: BTreeMap<SourceId, String>,
@@ -249,6 +253,7 @@ impl State {
             merged_logs: Default::default(),
             health,
             last_answer: BTreeMap::new(),
+            switching: Default::default(),
             last_failure: BTreeMap::new(),
             members: Members::new(prefix),
             checks: Checks::default(),
@@ -900,6 +905,14 @@ pub fn handle_action(state: &mut State, action: Action) -> Vec<Command> {
 
 /// Facts from sources.
 pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
+    if let Some(source) = from_replaced_source(state, &msg) {
+        if let Msg::SourceSwitched(_) = msg {
+            state.switching.remove(&source);
+        }
+        // Data from a backend the pane no longer shows: applied, its rows would be ghosts
+        // (and the new backend's first answer would call them resolved).
+        return Vec::new();
+    }
     // While the members pane shows the past, facts about the live membership go to it.
     let live = time_cursor::routes_to_live(state, &msg);
     let checks = matches!(msg, Msg::ChecksSnapshot { .. });
@@ -917,6 +930,28 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
     out.extend(settle(state));
     incident::observe(state, &mut out);
     out
+}
+
+/// The source `msg` came from when it is one being replaced (`State::switching`): its data,
+/// its health, or the mark that it has stopped. Outcomes of actions are never dropped: each
+/// answers an audited attempt.
+fn from_replaced_source(state: &State, msg: &Msg) -> Option<SourceId> {
+    if state.switching.is_empty() {
+        return None;
+    }
+    let (c, msg) = match msg {
+        Msg::InCluster(c, inner) => (*c, inner.as_ref()),
+        other => (ClusterId::default(), other),
+    };
+    let source = match msg {
+        Msg::SourceSwitched(s) => *s,
+        Msg::Health(s, _) => *s,
+        Msg::ChecksSnapshot { .. } => SourceKind::Checks.of(c),
+        Msg::Metrics { .. } => SourceKind::Metrics.of(c),
+        Msg::LogLines(_) => SourceKind::Logs.of(c),
+        _ => return None,
+    };
+    state.switching.contains(&source).then_some(source)
 }
 
 /// The mouse on a pane (see [`pointer::handle`]).

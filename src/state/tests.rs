@@ -643,6 +643,71 @@ fn discovered_backends_start_replace_and_stop_their_source() {
     assert_eq!(s.health.get(&checks), Some(&Health::NotConfigured));
 }
 
+/// Discovery moves the checks to another Alertmanager while the old source still has a poll in
+/// the channel: that poll is dropped until the core's mark that the old source has stopped, so
+/// the new backend's first answer neither shows the old alert nor calls it resolved.
+#[test]
+fn a_replaced_sources_late_facts_are_not_ghosts() {
+    let mut s = alertmanager_state(vec![alert_row(&[
+        ("alertname", "FromServerA"),
+        ("instance", "10.0.0.1:80"),
+    ])]);
+    let checks = SourceKind::Checks.of(ClusterId(0));
+    let found = r#"{"kind":"alertmanager","url":"http://127.0.0.1:9094"}"#;
+    update(
+        &mut s,
+        Msg::Discovered {
+            pane: checks,
+            value: Some(found.to_string()),
+            at: t0(),
+        },
+    );
+    // The core stops the old source and waits for it (`Core::replace_source`).
+    s.switching.insert(checks);
+    let poll = |name: &str, at| Msg::ChecksSnapshot {
+        snapshot: crate::model::ChecksSnapshot {
+            results: vec![alert_row(&[
+                ("alertname", name),
+                ("instance", "10.0.0.1:80"),
+            ])],
+            ..Default::default()
+        },
+        at,
+    };
+    update(
+        &mut s,
+        poll("LateFromA", t0() + chrono::Duration::seconds(1)),
+    );
+    update(&mut s, Msg::Health(checks, Health::Failed("old".into())));
+    assert!(
+        s.checks.results.iter().all(|r| r.check != "LateFromA"),
+        "the old backend's late poll is not shown"
+    );
+    assert_ne!(s.health.get(&checks), Some(&Health::Failed("old".into())));
+    update(&mut s, Msg::SourceSwitched(checks));
+    assert!(s.switching.is_empty());
+    update(
+        &mut s,
+        poll("FromServerB", t0() + chrono::Duration::seconds(2)),
+    );
+    let names: Vec<&str> = s.checks.results.iter().map(|r| r.check.as_str()).collect();
+    assert_eq!(names, ["FromServerB"]);
+    assert_eq!(
+        s.checks.resolved_rows().count(),
+        0,
+        "nothing resolved by the switch"
+    );
+    // A mark nobody waits for changes nothing; the merged view's wrapping is seen through.
+    update(&mut s, Msg::SourceSwitched(checks));
+    s.switching.insert(checks);
+    update(
+        &mut s,
+        Msg::InCluster(ClusterId(0), Box::new(poll("FromServerA", t0()))),
+    );
+    assert_eq!(s.checks.results.len(), 1);
+    assert_eq!(s.checks.results[0].check, "FromServerB");
+}
+
 // ---- read-only ----
 
 #[test]

@@ -1098,20 +1098,63 @@ fn parse_3164(
 /// `s` split around its first `b` (an ASCII byte, so both sides are still `str`), found by
 /// `memchr`: `str::split_once` with a `char` was 8 % of ingest on a syslog header's short fields.
 fn split_byte(s: &str, b: u8) -> Option<(&str, &str)> {
-    let i = memchr::memchr(b, s.as_bytes())?;
+    let i = find_byte(s.as_bytes(), b)?;
     Some((&s[..i], &s[i + 1..]))
+}
+
+/// Where `b` first is in `bytes`. The first 16 bytes are compared at once (SSE2, part of every
+/// x86_64 CPU) before `memchr` is asked: a header's fields (host, app, procid, msgid) are a few
+/// bytes each, and `memchr`'s set-up per call (~30 instructions, a million calls in the ingest
+/// bench) cost more than the search.
+#[inline]
+fn find_byte(bytes: &[u8], b: u8) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(chunk) = bytes.first_chunk::<16>() {
+        use std::arch::x86_64::{
+            _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
+        };
+        // SAFETY: SSE2 is part of the x86_64 baseline, and the load reads the 16 bytes of
+        // `chunk` (unaligned loads are allowed).
+        let mask = unsafe {
+            let v = _mm_loadu_si128(chunk.as_ptr().cast());
+            _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8)))
+        };
+        if mask != 0 {
+            return Some(mask.trailing_zeros() as usize);
+        }
+        // The next 16 (an RFC 3339 stamp is 20–32 bytes) the same way, then `memchr`.
+        if let Some(chunk) = bytes.get(16..).and_then(<[u8]>::first_chunk::<16>) {
+            // SAFETY: as above, on the 16 bytes of this `chunk`.
+            let mask = unsafe {
+                let v = _mm_loadu_si128(chunk.as_ptr().cast());
+                _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8)))
+            };
+            if mask != 0 {
+                return Some(16 + mask.trailing_zeros() as usize);
+            }
+            return memchr::memchr(b, &bytes[32..]).map(|i| i + 32);
+        }
+        return memchr::memchr(b, &bytes[16..]).map(|i| i + 16);
+    }
+    memchr::memchr(b, bytes)
 }
 
 /// `s` split around its first `": "`.
 fn split_colon_space(s: &str) -> Option<(&str, &str)> {
     let bytes = s.as_bytes();
-    memchr::memchr_iter(b':', bytes)
-        .find(|&i| bytes.get(i + 1) == Some(&b' '))
-        .map(|i| (&s[..i], &s[i + 2..]))
+    let mut from = 0;
+    while let Some(i) = bytes.get(from..).and_then(|rest| find_byte(rest, b':')) {
+        let i = from + i;
+        if bytes.get(i + 1) == Some(&b' ') {
+            return Some((&s[..i], &s[i + 2..]));
+        }
+        from = i + 1;
+    }
+    None
 }
 
 fn has_space(s: &str) -> bool {
-    memchr::memchr(b' ', s.as_bytes()).is_some()
+    find_byte(s.as_bytes(), b' ').is_some()
 }
 
 /// `HOST TAG[pid]: MSG` after the stamp of a BSD-style line.
@@ -1212,6 +1255,44 @@ mod tests {
                         b[at] = special;
                     }
                     assert_eq!(printable_ascii(&b), plain(&b), "{b:?}");
+                }
+            }
+        }
+    }
+
+    /// The 16-byte first look against `memchr`, at every length and position, the byte
+    /// repeated or absent.
+    #[test]
+    fn find_byte_agrees_with_memchr() {
+        use super::*;
+        for len in 0..70 {
+            for at in 0..=len {
+                for second in [None, Some(at + 1), Some(at + 17)] {
+                    let mut b = vec![b'a'; len];
+                    for i in [Some(at), second].into_iter().flatten() {
+                        if i < len {
+                            b[i] = b' ';
+                        }
+                    }
+                    assert_eq!(find_byte(&b, b' '), memchr::memchr(b' ', &b), "{b:?}");
+                    assert_eq!(find_byte(&b, 0xc3), memchr::memchr(0xc3, &b), "{b:?}");
+                }
+            }
+        }
+        // `": "` found by it: the first colon followed by a space, as `str::find` finds it.
+        for len in 0..45usize {
+            for at in 0..len {
+                for before in [None, Some(at / 2), Some(at.saturating_sub(17))] {
+                    let mut b = vec![b'a'; len];
+                    for i in [before, Some(at)].into_iter().flatten() {
+                        b[i] = b':';
+                    }
+                    if at + 1 < len && at % 3 != 0 {
+                        b[at + 1] = b' ';
+                    }
+                    let s = String::from_utf8(b).unwrap();
+                    let want = s.find(": ").map(|i| (&s[..i], &s[i + 2..]));
+                    assert_eq!(split_colon_space(&s), want, "{s:?}");
                 }
             }
         }

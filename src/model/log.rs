@@ -51,6 +51,29 @@ pub fn severity_from_name(s: &str) -> Option<u8> {
     if let [d @ b'0'..=b'7'] = s.as_bytes() {
         return Some(d - b'0');
     }
+    // A name lowercased on the stack and matched (lengths first) before the alias list is
+    // searched with a case-insensitive compare per entry: JSON lines name their severity.
+    let b = s.as_bytes();
+    if b.len() <= 13 {
+        let mut low = [0u8; 13];
+        let low = &mut low[..b.len()];
+        low.copy_from_slice(b);
+        low.make_ascii_lowercase();
+        let hit = match &*low {
+            b"emerg" | b"emergency" | b"panic" => Some(0),
+            b"alert" => Some(1),
+            b"crit" | b"critical" | b"fatal" => Some(2),
+            b"err" | b"error" => Some(3),
+            b"warning" | b"warn" => Some(4),
+            b"notice" => Some(5),
+            b"info" | b"informational" | b"information" => Some(6),
+            b"debug" | b"trace" => Some(7),
+            _ => None,
+        };
+        if hit.is_some() {
+            return hit;
+        }
+    }
     SEVERITY_ALIASES
         .iter()
         .find(|(name, _)| name.eq_ignore_ascii_case(s))
@@ -143,6 +166,18 @@ mod tests {
             ]
             .map(String::from),
         );
+        // Every alias in other cases, padded or extended (the lowercased match against the
+        // case-insensitive search), and non-ASCII look-alikes.
+        for (name, _) in SEVERITY_ALIASES {
+            inputs.extend([
+                name.to_string(),
+                name.to_uppercase(),
+                format!(" {}\t", name.to_uppercase()),
+                format!("{name}x"),
+                name[1..].to_string(),
+            ]);
+        }
+        inputs.extend(["ınfo", "İNFO", "\u{212a}rit", "warnıng"].map(String::from));
         for s in &inputs {
             assert_eq!(severity_from_name(s), plain(s), "{s:?}");
         }

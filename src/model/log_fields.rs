@@ -174,9 +174,32 @@ fn push_clean(buf: &mut String, s: &str) {
 /// Whether `s` holds either separator. Bytes, not chars: both are ASCII, and in UTF-8 an ASCII
 /// byte is always that character. Folded without an early exit so it is vectorised, where
 /// `str::contains` with a char array decoded every character of every key and value.
+///
+/// Eight bytes at a time (the last word overlapping the one before): keys and values are mostly
+/// under 16 bytes, where the vectorised fold ran byte by byte.
 fn has_separator(s: &str) -> bool {
     const _: () = assert!(UNIT as u32 == 0x1f && RECORD as u32 == 0x1e);
-    s.bytes().fold(false, |any, b| any | (b & !1 == 0x1e))
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A byte of `w` is 0x1e or 0x1f exactly when that byte of `x` is zero (the low bit cleared,
+    // compared by xor); `(x - ONES) & !x & HIGH` is non-zero exactly when some byte of `x` is.
+    let any = |w: u64| {
+        let x = (w & !ONES) ^ (ONES * 0x1e);
+        x.wrapping_sub(ONES) & !x & HIGH != 0
+    };
+    let b = s.as_bytes();
+    if b.len() < 8 {
+        return b.iter().fold(false, |any, b| any | (b & !1 == 0x1e));
+    }
+    let mut words = b.chunks_exact(8);
+    let found = words.by_ref().any(|w| {
+        w.first_chunk::<8>()
+            .is_some_and(|w| any(u64::from_le_bytes(*w)))
+    });
+    found
+        || (!words.remainder().is_empty()
+            && b.last_chunk::<8>()
+                .is_some_and(|w| any(u64::from_le_bytes(*w))))
 }
 
 #[cfg(test)]
@@ -195,6 +218,15 @@ mod tests {
             "x\u{3e}\u{9e}",
         ] {
             assert_eq!(has_separator(s), s.contains([UNIT, RECORD]), "{s:?}");
+        }
+        // Every length up to 40 with a separator (or a byte one off) at every position.
+        for len in 0..40 {
+            for at in 0..len {
+                for c in ['\u{1e}', '\u{1f}', '\u{1d}', ' ', '\u{3e}', '\u{9e}'] {
+                    let s: String = (0..len).map(|i| if i == at { c } else { 'x' }).collect();
+                    assert_eq!(has_separator(&s), s.contains([UNIT, RECORD]), "{s:?}");
+                }
+            }
         }
         // Every character alone and inside text, multibyte ones included (their bytes are ≥ 0x80).
         for c in (0u32..0x3000)

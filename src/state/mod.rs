@@ -5,6 +5,7 @@
 //! ([`popup`]), the text fields ([`input`]) and the facts ([`facts`]) do the work.
 
 pub mod ack;
+mod ascii_fold;
 pub mod audit_trail;
 pub mod checks;
 pub mod checks_at;

@@ -22,17 +22,9 @@ fn fast(b: &[u8]) -> Option<DateTime<Utc>> {
     if b[13] != b':' || b[16] != b':' {
         return None;
     }
-    let (year, month, day) = (digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?);
-    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
-        return None;
-    }
-    let (h, m, s) = (
-        digits(&b[11..13])?,
-        digits(&b[14..16])?,
-        digits(&b[17..19])?,
-    );
+    let s = digits(&b[17..19])?;
     // A leap second (`:60`) is chrono's to read.
-    if h > 23 || m > 59 || s > 59 {
+    if s > 59 {
         return None;
     }
     let mut i = 19;
@@ -62,7 +54,58 @@ fn fast(b: &[u8]) -> Option<DateTime<Utc>> {
         nanos = digits(&b[start..end])? * SCALE[n];
         i = end;
     }
-    let offset_secs: i64 = match b.get(i..)? {
+    let zone = b.get(i..)?;
+    let secs = minute_start(b.first_chunk::<16>()?, zone)? + i64::from(s);
+    // `DateTime::from_timestamp`, with the date of the last line's day kept: chrono's days-to-date
+    // conversion was a third of a stamp, and a stream's lines share their day.
+    let date = unix_day(secs.div_euclid(86_400))?;
+    let time = chrono::NaiveTime::from_num_seconds_from_midnight_opt(
+        u32::try_from(secs.rem_euclid(86_400)).ok()?,
+        nanos,
+    )?;
+    Some(date.and_time(time).and_utc())
+}
+
+/// A minute as a stamp writes it (`YYYY-MM-DDThh:mm` and the zone) and its first second.
+#[derive(Clone, Copy)]
+struct Minute {
+    head: [u8; 16],
+    zone: [u8; 6],
+    zone_len: u8,
+    start: i64,
+}
+
+/// Minutes kept by [`minute_start`]: one per zone of a mix of formats (RFC 5424's `Z`, a JSON
+/// template's `+00:00`, a forward format's local offset …) so they do not evict each other.
+const KEPT_MINUTES: usize = 4;
+
+/// Epoch seconds of the minute `head` (`YYYY-MM-DDThh:mm`) in `zone` (`Z` or `±hh:mm`), or
+/// `None` when either is not what [`fast`] reads. The last minutes asked are kept: a stream's
+/// stamps share their minute, and reading date, time and zone again was most of a stamp.
+fn minute_start(head: &[u8; 16], zone: &[u8]) -> Option<i64> {
+    thread_local! {
+        static KEPT: std::cell::RefCell<([Option<Minute>; KEPT_MINUTES], usize)> =
+            const { std::cell::RefCell::new(([None; KEPT_MINUTES], 0)) };
+    }
+    let kept = KEPT.with(|k| {
+        k.borrow().0.iter().flatten().find_map(|m| {
+            (m.head == *head && m.zone.get(..usize::from(m.zone_len)) == Some(zone))
+                .then_some(m.start)
+        })
+    });
+    if kept.is_some() {
+        return kept;
+    }
+    let b = head;
+    let (year, month, day) = (digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?);
+    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+        return None;
+    }
+    let (h, m) = (digits(&b[11..13])?, digits(&b[14..16])?);
+    if h > 23 || m > 59 {
+        return None;
+    }
+    let offset_secs: i64 = match zone {
         [b'Z'] => 0,
         [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
             let oh = i64::from(digits(&[*h1, *h2])?);
@@ -80,15 +123,22 @@ fn fast(b: &[u8]) -> Option<DateTime<Utc>> {
         _ => return None,
     };
     let days = days_from_civil(i64::from(year), month, day);
-    let secs = days * 86_400 + i64::from(h * 3600 + m * 60 + s) - offset_secs;
-    // `DateTime::from_timestamp`, with the date of the last line's day kept: chrono's days-to-date
-    // conversion was a third of a stamp, and a stream's lines share their day.
-    let date = unix_day(secs.div_euclid(86_400))?;
-    let time = chrono::NaiveTime::from_num_seconds_from_midnight_opt(
-        u32::try_from(secs.rem_euclid(86_400)).ok()?,
-        nanos,
-    )?;
-    Some(date.and_time(time).and_utc())
+    let start = days * 86_400 + i64::from(h * 3600 + m * 60) - offset_secs;
+    let mut kept = [0u8; 6];
+    kept[..zone.len()].copy_from_slice(zone);
+    let minute = Minute {
+        head: *head,
+        zone: kept,
+        zone_len: zone.len() as u8,
+        start,
+    };
+    // The oldest kept minute gives way.
+    KEPT.with(|k| {
+        let (slots, next) = &mut *k.borrow_mut();
+        slots[*next] = Some(minute);
+        *next = (*next + 1) % KEPT_MINUTES;
+    });
+    Some(start)
 }
 
 /// The date `day` days after 1970-01-01, as chrono reckons it.
@@ -171,6 +221,34 @@ mod tests {
             "",
         ] {
             assert_eq!(parse(text), chrono(text), "{text:?}");
+        }
+    }
+
+    /// The kept minute never answers for another: stamps sharing a minute but not a zone, a
+    /// second or a fraction, and invalid ones between, read as chrono reads them in any order.
+    #[test]
+    fn the_kept_minute_answers_only_for_itself() {
+        let stamps = [
+            "2026-12-03T11:00:00Z",
+            "2026-12-03T11:00:59.5Z",
+            "2026-12-03T11:00:07+01:00",
+            "2026-12-03T11:00:07-01:00",
+            "2026-12-03T11:00:07+01:30",
+            "2026-12-03T11:00:60Z",
+            "2026-12-03T11:00:07+25:00",
+            "2026-12-03T11:00:07Zx",
+            "2026-12-03T11:01:07Z",
+            "2026-12-04T11:00:07Z",
+            "2026-02-29T11:00:07Z",
+            "2024-02-29T11:00:07Z",
+            "2026-12-03T11:00:07.Z",
+        ];
+        for (i, a) in stamps.iter().enumerate() {
+            for b in &stamps[i..] {
+                for text in [a, b, a, b, b, a] {
+                    assert_eq!(parse(text), chrono(text), "{text:?} after {a:?}, {b:?}");
+                }
+            }
         }
     }
 

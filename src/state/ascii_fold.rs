@@ -42,7 +42,7 @@ pub fn lowered(hir: &Hir) -> Option<Hir> {
                     .iter()
                     .any(|r| r.start() <= c && c <= r.end())
             };
-            if (b'a'..=b'z').any(|c| holds(c) != holds(c.to_ascii_uppercase())) {
+            if !same_for_both_cases(holds) {
                 return None;
             }
             let mut cut = class.clone();
@@ -57,7 +57,7 @@ pub fn lowered(hir: &Hir) -> Option<Hir> {
                     .iter()
                     .any(|r| r.start() <= c && c <= r.end())
             };
-            if (b'a'..=b'z').any(|c| holds(c) != holds(c.to_ascii_uppercase())) {
+            if !same_for_both_cases(holds) {
                 return None;
             }
             let mut cut = class.clone();
@@ -149,6 +149,12 @@ fn lowercase_ascii<'b>(
     }
     // SAFETY: the loop wrote each of the `n` bytes (`zip` stops at the shorter, `text`).
     Some(unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) })
+}
+
+/// Whether a class holds each ASCII letter exactly when it holds its other case: only then is
+/// matching it against lowercased text the same as matching it against the text.
+fn same_for_both_cases(holds: impl Fn(u8) -> bool) -> bool {
+    (b'a'..=b'z').all(|c| holds(c) == holds(c.to_ascii_uppercase()))
 }
 
 #[cfg(test)]

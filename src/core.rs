@@ -174,14 +174,20 @@ pub enum Effect {
 struct Running {
     commands: Option<mpsc::Sender<Command>>,
     task: Option<JoinHandle<()>>,
+    /// Dropped to stop a replaceable backend's task (`after_replaced`): unlike an abort, a task
+    /// still waiting for the one it replaces finishes that wait and sends its mark first.
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
-/// Runs `next` once `old` (the task that served `source` before, already aborted) has ended and
-/// the mark that its facts are all sent has gone down the same channel.
+/// Runs `next` once `old` (the task that served `source` before, already told to stop) has
+/// ended and the mark that its facts are all sent has gone down the same channel; until `stop`
+/// fires. Told to stop while still waiting, it waits on and sends its mark all the same, so a
+/// chain of quick replacements (A → B → C) marks every one and C starts after A has ended.
 async fn after_replaced(
     old: Option<JoinHandle<()>>,
     source: SourceId,
     tx: mpsc::Sender<Msg>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
     next: futures::future::BoxFuture<'static, ()>,
 ) {
     if let Some(old) = old {
@@ -190,7 +196,11 @@ async fn after_replaced(
             return;
         }
     }
-    next.await
+    tokio::select! {
+        biased;
+        _ = &mut stop => {}
+        _ = next => {}
+    }
 }
 
 impl Running {
@@ -656,6 +666,7 @@ impl Core {
                 Running {
                     commands: Some(tx.clone()),
                     task: None,
+                    stop: None,
                 },
             );
         }
@@ -792,6 +803,7 @@ impl Core {
             Running {
                 commands: Some(tx),
                 task: Some(task),
+                stop: None,
             },
         );
     }
@@ -805,7 +817,8 @@ impl Core {
         // The new source starts once the old one has stopped and its mark is sent: its facts
         // come after every one of the old source's.
         let old = self.replace_source(source);
-        let after = |run| after_replaced(old, source, tx.clone(), run);
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+        let after = |run| after_replaced(old, source, tx.clone(), stop_rx, run);
         let task = match backend {
             PaneBackend::Checks(c) => Ok(supervise::spawn(
                 source,
@@ -849,6 +862,7 @@ impl Core {
                     Running {
                         commands: Some(cmd_tx),
                         task: Some(task),
+                        stop: Some(stop_tx),
                     },
                 );
             }
@@ -862,11 +876,17 @@ impl Core {
     }
 
     /// Stops the task serving `source`, if one runs, and returns it to be waited for; from now
-    /// until its mark (`Msg::SourceSwitched`) the state drops what it still sends.
+    /// until its mark (`Msg::SourceSwitched`) the state drops what it still sends. A replaceable
+    /// backend's task is told to stop (it may still owe its own predecessor's mark); others are
+    /// aborted.
     fn replace_source(&mut self, source: SourceId) -> Option<JoinHandle<()>> {
-        let old = self.sources.remove(&source)?.task.take()?;
-        old.abort();
-        self.state.switching.insert(source);
+        let mut running = self.sources.remove(&source)?;
+        let old = running.task.take()?;
+        match running.stop.take() {
+            Some(stop) => drop(stop),
+            None => old.abort(),
+        }
+        *self.state.switching.entry(source).or_default() += 1;
         Some(old)
     }
 
@@ -962,7 +982,9 @@ impl Core {
                 Command::StopSource(source) => {
                     let old = self.replace_source(source);
                     let tx = self.tx_of(source.cluster);
-                    let mark = after_replaced(old, source, tx, futures::future::ready(()).boxed());
+                    let (_stop, stop) = tokio::sync::oneshot::channel();
+                    let ready = futures::future::ready(()).boxed();
+                    let mark = after_replaced(old, source, tx, stop, ready);
                     self.helpers.push(tokio::spawn(mark));
                 }
                 // Hints: newest wins in the source, and a full queue means one is pending.

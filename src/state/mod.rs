@@ -162,7 +162,8 @@ pub struct State {
     /// Sources whose backend is being replaced (discovery moved or removed it): the old task may
     /// still have facts in the channel, which are dropped until `Msg::SourceSwitched` says the
     /// last of them has passed. Set by the core, which sends that mark.
-    pub switching: std::collections::BTreeSet<SourceId>,
+    /// The count is of replacements whose mark is still to come (A → B → C owes two).
+    pub switching: BTreeMap<SourceId, usize>,
     /// Why each source's last attempt failed, until it is live again: a source trying again
     /// (`Connecting`) still says why the one before did not get through.
     pub last_failure: BTreeMap<SourceId, String>,
@@ -908,7 +909,12 @@ pub fn handle_action(state: &mut State, action: Action) -> Vec<Command> {
 pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
     if let Some(source) = from_replaced_source(state, &msg) {
         if let Msg::SourceSwitched(_) = msg {
-            state.switching.remove(&source);
+            if let Some(owed) = state.switching.get_mut(&source) {
+                *owed -= 1;
+                if *owed == 0 {
+                    state.switching.remove(&source);
+                }
+            }
         }
         // Data from a backend the pane no longer shows: applied, its rows would be ghosts
         // (and the new backend's first answer would call them resolved).
@@ -952,7 +958,7 @@ fn from_replaced_source(state: &State, msg: &Msg) -> Option<SourceId> {
         Msg::LogLines(_) => SourceKind::Logs.of(c),
         _ => return None,
     };
-    state.switching.contains(&source).then_some(source)
+    state.switching.contains_key(&source).then_some(source)
 }
 
 /// The mouse on a pane (see [`pointer::handle`]).

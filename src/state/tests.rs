@@ -663,7 +663,7 @@ fn a_replaced_sources_late_facts_are_not_ghosts() {
         },
     );
     // The core stops the old source and waits for it (`Core::replace_source`).
-    s.switching.insert(checks);
+    s.switching.insert(checks, 1);
     let poll = |name: &str, at| Msg::ChecksSnapshot {
         snapshot: crate::model::ChecksSnapshot {
             results: vec![alert_row(&[
@@ -699,13 +699,18 @@ fn a_replaced_sources_late_facts_are_not_ghosts() {
     );
     // A mark nobody waits for changes nothing; the merged view's wrapping is seen through.
     update(&mut s, Msg::SourceSwitched(checks));
-    s.switching.insert(checks);
+    assert!(s.switching.is_empty());
+    // Two replacements in quick succession (A → B → C) owe two marks: facts wait for both.
+    s.switching.insert(checks, 2);
+    update(&mut s, Msg::SourceSwitched(checks));
     update(
         &mut s,
         Msg::InCluster(ClusterId(0), Box::new(poll("FromServerA", t0()))),
     );
     assert_eq!(s.checks.results.len(), 1);
     assert_eq!(s.checks.results[0].check, "FromServerB");
+    update(&mut s, Msg::SourceSwitched(checks));
+    assert!(s.switching.is_empty());
 }
 
 // ---- read-only ----

@@ -148,6 +148,37 @@ fn checks_backend_follows_the_discovery_key() {
     });
 }
 
+/// Two moves in quick succession (A → B → C): the last backend's rows alone, and nothing called
+/// resolved by a move — whatever A or B still had in flight when they were replaced.
+#[test]
+fn quick_moves_leave_only_the_last_backends_rows_and_resolve_nothing() {
+    let etcd = Etcd::start();
+    let server_c = fake_alertmanager("FromServerC");
+    let (a, b, c) = (
+        fake_alertmanager("FromServerA").port,
+        fake_alertmanager("FromServerB").port,
+        server_c.port,
+    );
+    let entry = |port: u16| {
+        format!(r#"{{"kind":"alertmanager","url":"http://127.0.0.1:{port}","interval_secs":1}}"#)
+    };
+    etcd.ctl(&["put", "/services/web/web-1", r#"{"addr":"10.0.0.1:80"}"#]);
+    etcd.ctl(&["put", "/config/opsconsole/checks", &entry(a)]);
+    let (_dir, config) = write_config(&etcd.endpoint(), "/services/", "");
+    let t = start(&config);
+    wait(&t, "rows from server A", |s| s.contains("FromServerA"));
+
+    etcd.ctl(&["put", "/config/opsconsole/checks", &entry(b)]);
+    etcd.ctl(&["put", "/config/opsconsole/checks", &entry(c)]);
+    wait(&t, "rows from server C", |s| s.contains("FromServerC"));
+    server_c.wait_polls(3);
+    let s = t.screen();
+    assert!(s.contains("FromServerC"), "{s}");
+    for ghost in ["FromServerA", "FromServerB", "resolved"] {
+        assert!(!s.contains(ghost), "{ghost} after the moves:\n{s}");
+    }
+}
+
 #[test]
 fn profile_values_override_discovery() {
     let etcd = Etcd::start();

@@ -25,6 +25,9 @@ use opsconsole::state::{handle_action, update, State};
 use opsconsole::theme::Theme;
 use opsconsole::ui;
 
+#[path = "common/etcd.rs"]
+mod etcd;
+
 /// Fleet size under `cargo bench`. `cargo test --all-targets` runs each benchmark once without
 /// `--bench` (criterion's test mode), unoptimised: there a small fleet keeps the suite fast.
 fn members() -> usize {
@@ -34,30 +37,16 @@ fn members() -> usize {
         2_000
     }
 }
-const ROLES: [&str; 20] = [
-    "api", "auth", "billing", "cache", "cart", "catalog", "db", "edge", "gateway", "indexer",
-    "mail", "media", "notify", "payments", "queue", "redis", "search", "session", "web", "worker",
-];
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 25, 4, 10, 0).unwrap()
 }
 
-/// Member `i` of the fleet: `/services/<role>/<role>-<n>` with a ~100-byte JSON value
-/// in the README's convention and its own lease.
+/// Member `i` of the fleet the etcd benches register (`etcd::member`), with its own lease.
 fn member(i: usize, revision: i64) -> KvEntry {
-    let role = ROLES[i % ROLES.len()];
-    let n = i / ROLES.len();
-    let value = format!(
-        r#"{{"addr":"10.{}.{}.{}","port":8080,"version":"1.4.{}","started_at":"2026-11-2{}T01:00:00Z","zone":"eu-1a"}}"#,
-        (i >> 16) & 0xff,
-        (i >> 8) & 0xff,
-        i & 0xff,
-        i % 7,
-        i % 5,
-    );
+    let (key, value) = etcd::member(i);
     KvEntry {
-        key: format!("/services/{role}/{role}-{n}").into_bytes(),
+        key: key.into_bytes(),
         value: value.into_bytes(),
         create_revision: 2 + i as i64,
         mod_revision: revision,
@@ -302,7 +291,7 @@ fn bench_time_cursor(c: &mut Criterion) {
         .map(|i| LogLine {
             // One line every 100 ms up to now: 100k lines span ~2.8 h.
             time: Some(now() - chrono::Duration::milliseconds(100 * (members() - i) as i64)),
-            host: ROLES[i % ROLES.len()].into(),
+            host: etcd::ROLES[i % etcd::ROLES.len()].into(),
             program: "app".into(),
             severity: Some((i % 8) as u8),
             message: format!("request {i} served in {} ms", i % 97),

@@ -93,10 +93,8 @@ pub fn apply(state: &mut State, msg: Msg) -> Vec<Command> {
     let mut out = Vec::new();
     match msg {
         Msg::InCluster(c, inner) => return apply_in(state, c, *inner),
-        // A replaced source's mark when nothing was waiting for it (`update` takes the others).
-        Msg::SourceSwitched(source) => {
-            state.switching.remove(&source);
-        }
+        // A replaced source's mark nothing waits for (`update` counts the owed ones).
+        Msg::SourceSwitched(_) => {}
         Msg::Health(source, health) => {
             if health == Health::Live {
                 let e = state.last_answer.entry(source).or_insert(state.now);

@@ -932,6 +932,18 @@ mod tests {
     }
 
     /// prod and prod-eu each with a logs source: web-1 logs in both, web-9 in prod-eu only.
+    /// Ten member rows and 40-column sparklines: what the metrics tests draw.
+    fn metrics_viewports(s: &mut State) -> Vec<Command> {
+        crate::state::set_viewports(
+            s,
+            crate::state::Viewports {
+                members_rows: 10,
+                sparkline_width: 40,
+                ..Default::default()
+            },
+        )
+    }
+
     fn with_logs() -> State {
         let mut s = merged();
         s.backends.logs = Some("redis".into());
@@ -1103,14 +1115,7 @@ mod tests {
     fn unscoped_metrics_say_whose_they_are_and_follow_the_narrowing() {
         let mut s = merged();
         s.backends.metrics = Some("graphite".into());
-        let cmds = crate::state::set_viewports(
-            &mut s,
-            crate::state::Viewports {
-                members_rows: 10,
-                sparkline_width: 40,
-                ..Default::default()
-            },
-        );
+        let cmds = metrics_viewports(&mut s);
         let queries = |cmds: &[Command]| -> Vec<(ClusterId, String)> {
             cmds.iter()
                 .filter_map(|c| match c {
@@ -1143,14 +1148,7 @@ mod tests {
         s.backends.metrics = Some("graphite".into());
         crate::state::backend_in(&mut s, SourceKind::Metrics.of(EU), "graphite");
         assert_eq!(crate::state::metrics::unscoped_title(&s).0, "prod-eu only");
-        let cmds = crate::state::set_viewports(
-            &mut s,
-            crate::state::Viewports {
-                members_rows: 10,
-                sparkline_width: 40,
-                ..Default::default()
-            },
-        );
+        let cmds = metrics_viewports(&mut s);
         assert_eq!(queries(&cmds), vec![(EU, "cluster prod-eu".to_string())]);
     }
 
@@ -1158,14 +1156,7 @@ mod tests {
     fn a_members_metrics_come_from_its_clusters_backend() {
         let mut s = merged();
         s.backends.metrics = Some("graphite".into());
-        crate::state::set_viewports(
-            &mut s,
-            crate::state::Viewports {
-                members_rows: 10,
-                sparkline_width: 40,
-                ..Default::default()
-            },
-        );
+        metrics_viewports(&mut s);
         // web-9 is prod-eu's only: found there (not looked up in prod), asked of prod-eu.
         assert!(s.members.select_in(EU, b"/services/web/web-9"));
         let cmds = update(&mut s, Msg::LogLines(Vec::new()));

@@ -1206,10 +1206,7 @@ where
         }))
     };
 
-    let mut ranges = cut_ranges(prefix.as_bytes(), end, CUT_BEFORE);
-    if !hints.is_empty() {
-        ranges = recut(ranges, hints);
-    }
+    let ranges = cut_ranges(prefix.as_bytes(), end, CUT_BEFORE, hints);
     let permits = Arc::new(tokio::sync::Semaphore::new(RANGES_IN_FLIGHT));
     let mut tasks = tokio::task::JoinSet::new();
     for (i, (start, end)) in ranges.into_iter().enumerate() {
@@ -1287,8 +1284,13 @@ fn split_rest(
 
 /// Cuts all of `[prefix, end)` into consecutive ranges before each byte of `before` as the first
 /// byte of the name under the prefix; when the prefix has no trailing '/', also after a '/' there
-/// (`/services` + `/api/…`).
-pub(super) fn cut_ranges(prefix: &[u8], end: Vec<u8>, before: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+/// (`/services` + `/api/…`); and at each of `more` inside it (keys learned from a listing).
+pub(super) fn cut_ranges(
+    prefix: &[u8],
+    end: Vec<u8>,
+    before: &[u8],
+    more: &[Vec<u8>],
+) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut heads = vec![prefix.to_vec()];
     if !prefix.is_empty() && !prefix.ends_with(b"/") {
         heads.push([prefix, b"/"].concat());
@@ -1296,24 +1298,9 @@ pub(super) fn cut_ranges(prefix: &[u8], end: Vec<u8>, before: &[u8]) -> Vec<(Vec
     let cuts = heads
         .iter()
         .flat_map(|h| before.iter().map(move |&c| [h.as_slice(), &[c]].concat()))
-        .collect();
-    consecutive(cuts, prefix.to_vec(), end)
-}
-
-/// Consecutive `ranges` cut again at `more` keys (those inside them), still consecutive and
-/// covering exactly what `ranges` did.
-fn recut(ranges: Vec<(Vec<u8>, Vec<u8>)>, more: &[Vec<u8>]) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let Some(start) = ranges.first().map(|(s, _)| s.clone()) else {
-        return ranges;
-    };
-    let end = ranges.last().map(|(_, e)| e.clone()).unwrap_or_default();
-    let cuts = ranges
-        .into_iter()
-        .skip(1)
-        .map(|(s, _)| s)
         .chain(more.iter().cloned())
         .collect();
-    consecutive(cuts, start, end)
+    consecutive(cuts, prefix.to_vec(), end)
 }
 
 /// `[start, end)` cut at those of `cuts` strictly inside it, in order.
@@ -1405,13 +1392,13 @@ fn entry(kv: &KeyValue) -> KvEntry {
     }
 }
 
+/// `mvccpb.Event.EventType.DELETE` on the wire (PUT is 0).
+const DELETE_EVENT: i32 = 1;
+
 /// A watch response's events, their keys and values moved out of the decoded message rather
 /// than copied (etcd-client hands events only by reference; its `pub-response-field` feature
 /// opens the message): two allocations, two frees and ~130 bytes of copying less per event, on
 /// the path a busy fleet's every change takes.
-/// `mvccpb.Event.EventType.DELETE` on the wire (PUT is 0).
-const DELETE_EVENT: i32 = 1;
-
 fn take_events(resp: WatchResponse) -> impl Iterator<Item = KvEvent> {
     resp.0.events.into_iter().filter_map(|ev| {
         let kv = ev.kv?;
@@ -1711,7 +1698,7 @@ mod tests {
     fn learned_cuts_refine_the_ranges_and_never_change_what_they_cover() {
         let k = |s: &str| s.as_bytes().to_vec();
         let end = prefix_end(b"/services/");
-        let plain = cut_ranges(b"/services/", end.clone(), CUT_BEFORE);
+        let plain = cut_ranges(b"/services/", end.clone(), CUT_BEFORE, &[]);
         let hints = [
             k("/services/api/i-0001024"),
             k("/services/api/i-0002048"),
@@ -1719,7 +1706,7 @@ mod tests {
             k("/other/x"),    // outside the prefix: ignored
             k("/services/api/i-0001024"),
         ];
-        let ranges = recut(plain.clone(), &hints);
+        let ranges = cut_ranges(b"/services/", end.clone(), CUT_BEFORE, &hints);
         assert_eq!(ranges.len(), plain.len() + 2);
         assert_eq!(ranges.first().unwrap().0, k("/services/"));
         assert_eq!(ranges.last().unwrap().1, end);
@@ -1730,7 +1717,7 @@ mod tests {
         assert_eq!(ranges[a].1, k("/services/api/i-0001024"));
         assert_eq!(ranges[a + 1].1, k("/services/api/i-0002048"));
         assert_eq!(ranges[a + 2].1, k("/services/b"));
-        assert_eq!(recut(plain.clone(), &[]), plain);
+        assert_eq!(cut_ranges(b"/services/", end, CUT_BEFORE, &[]), plain);
     }
 
     #[test]

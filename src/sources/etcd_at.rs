@@ -112,7 +112,12 @@ pub async fn members_at_revision(
 ) -> Result<(Vec<Member>, Option<Partial>), String> {
     let deadline = Instant::now() + bounds.budget;
     let kv = client.kv_client().max_decoding_message_size(512 << 20);
-    let ranges = cut_ranges(prefix.as_bytes(), prefix_end(prefix.as_bytes()), CUT_BEFORE);
+    let ranges = cut_ranges(
+        prefix.as_bytes(),
+        prefix_end(prefix.as_bytes()),
+        CUT_BEFORE,
+        &[],
+    );
     // One over the cap, so that reaching the cap exactly is not taken for more.
     let limit = bounds.max_members.saturating_add(1);
     // In key order, a few at a time: a cut-off read is the first members, not a scattering.

@@ -12,6 +12,7 @@
 //! make a listing slower, never wrong. Best effort: a file that cannot be read or written leaves
 //! the listing as it would be without it (and says so in the log file).
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use tracing::{debug, warn};
@@ -87,7 +88,7 @@ pub fn save(path: &Path, cuts: &[Vec<u8>]) {
     let mut text = String::with_capacity(cuts.iter().map(|c| c.len() * 2 + 1).sum());
     for cut in cuts {
         for b in cut {
-            text.push_str(&format!("{b:02x}"));
+            let _ = write!(text, "{b:02x}");
         }
         text.push('\n');
     }

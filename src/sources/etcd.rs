@@ -40,7 +40,7 @@ const COALESCE: usize = 1024;
 /// How long the watch waits after a response for more to gather into the same UI message.
 /// Background data is drawn at most every `BACKGROUND_FRAME` (900 ms) and a key redraws at
 /// once with what has arrived, so a few milliseconds more are not seen.
-const GATHER: Duration = Duration::from_millis(10);
+pub const GATHER: Duration = Duration::from_millis(10);
 /// Deadline for one-off requests (deregister, TTL, history) so a dead server never blocks the loop.
 pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long etcd may take to answer a progress request before the session is given up: a frozen

@@ -271,6 +271,17 @@ impl Screen {
             .draw(|f| opsconsole::ui::draw(f, state, theme, keymap))
             .expect("draw");
     }
+
+    /// A key handled as the app handles it, then the frame that shows it.
+    fn press_then_draw(&mut self, key: KeyEvent) {
+        black_box(on_key(
+            &mut self.state,
+            &self.keymap,
+            key,
+            std::time::Instant::now(),
+        ));
+        self.draw();
+    }
 }
 
 /// The whole screen populated through the sources' messages, as the app would hold it.
@@ -525,14 +536,7 @@ fn key_to_frame(c: &mut Criterion<Clock>) {
             for _ in 0..iters {
                 apply(&mut screen.state, hose.next_frame());
                 let t = mark();
-                let cmds = on_key(
-                    &mut screen.state,
-                    &screen.keymap,
-                    key(),
-                    std::time::Instant::now(),
-                );
-                black_box(cmds);
-                screen.draw();
+                screen.press_then_draw(key());
                 let took = since(t);
                 slowest[0] = slowest[0].max(took);
                 timed += took;
@@ -576,13 +580,7 @@ fn key_to_frame(c: &mut Criterion<Clock>) {
                 let frame = hose.next_frame();
                 let t = mark();
                 apply(&mut screen.state, frame);
-                black_box(on_key(
-                    &mut screen.state,
-                    &screen.keymap,
-                    key(),
-                    std::time::Instant::now(),
-                ));
-                screen.draw();
+                screen.press_then_draw(key());
                 let took = since(t);
                 slowest[2] = slowest[2].max(took);
                 timed += took;
@@ -612,13 +610,7 @@ fn key_to_frame(c: &mut Criterion<Clock>) {
                     );
                     drains.push(applied);
                 }
-                black_box(on_key(
-                    &mut screen.state,
-                    &screen.keymap,
-                    key(),
-                    std::time::Instant::now(),
-                ));
-                screen.draw();
+                screen.press_then_draw(key());
                 let took = since(t);
                 slowest[3] = slowest[3].max(took);
                 timed += took;

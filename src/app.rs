@@ -28,12 +28,18 @@ use crate::model::Msg;
 /// A frame at most this often after a key, a click, a paste or a resize (30 frames a second).
 pub const FRAME: Duration = Duration::from_millis(33);
 /// A frame at most this often for what the backends send on their own (log lines, watch events,
-/// polls, the clock): about once a second, with the 1 s clock tick that moves ages and TTLs, reads
+/// polls, the clock): about once a second, with the 1 s clock (`CLOCK`) that moves ages and TTLs, reads
 /// as live (k9s refreshes every 2 s, `top` every 3), and a console left open on a busy cluster does
 /// not draw frames nobody is looking at — drawing was 60 % of its idle CPU against the live stack
 /// at 500 ms (BENCHMARKS.md). Under 1 s so a change is on screen within the second the watch
 /// budget allows, even behind a frame drawn just before it.
 pub const BACKGROUND_FRAME: Duration = Duration::from_millis(900);
+/// The longest the screen goes without a frame while nothing arrives: ages and TTL countdowns
+/// move once a second. A deadline from the last frame, not an interval of its own: while the
+/// backends send (log lines, polls) a frame comes every `BACKGROUND_FRAME` anyway, and a 1 s
+/// interval woke the loop once more a second for a frame that was coming (BENCHMARKS.md, issue
+/// 18, eighth round). The once-a-second housekeeping (clock steps, memory trims) goes with it.
+const CLOCK: Duration = Duration::from_secs(1);
 /// Messages applied before the loop looks at the keyboard again, so a firehose cannot starve keys.
 const DRAIN_LIMIT: usize = 4096;
 /// And at most this long: under a backlog at 1M members, 4,096 messages were several frames'
@@ -458,10 +464,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
             .context("turning mouse capture on")?;
     }
     let mut events = Gated::new(EventStream::new());
-    let mut clock = tokio::time::interval(Duration::from_secs(1));
     let mut trimmer = crate::memory::Trimmer::new();
     let mut clock_steps = crate::clock::StepWatch::default();
-    clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut housekeeping_at = Instant::now() + CLOCK;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     // In raw mode ctrl-c is a key; these come from other processes (kill -INT / -QUIT).
@@ -483,6 +488,19 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
     let mut membership_shown = false;
     let mut effects: Vec<Effect> = Vec::new();
     let exit = loop {
+        if Instant::now() >= housekeeping_at {
+            housekeeping_at = Instant::now() + CLOCK;
+            // A step of the system clock moves nothing on screen (crate::clock); it is said once.
+            if let Some(step) = clock_steps.check(crate::clock::step()) {
+                tracing::warn!(step = %crate::clock::describe_step(step), "system clock stepped");
+                crate::state::note(&mut core.state, crate::clock::step_message(step));
+                dirty = true;
+            }
+            // Also here: a re-list soon after the last trim is trimmed once the interval passed.
+            if trimmer.due(std::time::Instant::now()) {
+                crate::memory::release_free_memory();
+            }
+        }
         let pace = frame_pace(urgent, &core.state);
         if dirty && last_draw.elapsed() >= pace {
             effects.extend(core.handle(CoreEvent::Tick(crate::clock::now())));
@@ -609,18 +627,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                 );
                 dirty = true;
             }
-            _ = clock.tick() => {
-                dirty = true;
-                // A step of the system clock moves nothing on screen (crate::clock); it is said once.
-                if let Some(step) = clock_steps.check(crate::clock::step()) {
-                    tracing::warn!(step = %crate::clock::describe_step(step), "system clock stepped");
-                    crate::state::note(&mut core.state, crate::clock::step_message(step));
-                }
-                // Also here: a re-list soon after the last trim is trimmed once the interval passed.
-                if trimmer.due(std::time::Instant::now()) {
-                    crate::memory::release_free_memory();
-                }
-            }
+            // Nothing arrived since the last frame: the next one when the clock moves on.
+            _ = tokio::time::sleep_until(last_draw + CLOCK), if !dirty => dirty = true,
             _ = tokio::time::sleep_until(next_frame), if dirty => {}
         }
         let mut stop = None;

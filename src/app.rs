@@ -15,7 +15,8 @@ use crossterm::terminal::{
 };
 use futures::StreamExt;
 use ratatui::backend::CrosstermBackend;
-use ratatui::Terminal;
+use ratatui::layout::Rect;
+use ratatui::{Terminal, TerminalOptions, Viewport};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{error, info};
@@ -35,12 +36,24 @@ pub const FRAME: Duration = Duration::from_millis(8);
 /// as it is now, has been on screen for a moment (`ConfirmGuard`).
 pub const DIALOG_FRAME: Duration = Duration::from_millis(33);
 /// A frame at most this often for what the backends send on their own (log lines, watch events,
-/// polls, the clock): about once a second, with the 1 s clock tick that moves ages and TTLs, reads
+/// polls, the clock): about once a second, with the 1 s clock (`CLOCK`) that moves ages and TTLs, reads
 /// as live (k9s refreshes every 2 s, `top` every 3), and a console left open on a busy cluster does
 /// not draw frames nobody is looking at — drawing was 60 % of its idle CPU against the live stack
 /// at 500 ms (BENCHMARKS.md). Under 1 s so a change is on screen within the second the watch
 /// budget allows, even behind a frame drawn just before it.
 pub const BACKGROUND_FRAME: Duration = Duration::from_millis(900);
+/// The longest the screen goes without a frame while nothing arrives: ages and TTL countdowns
+/// move once a second. A deadline from the last frame, not an interval of its own: while the
+/// backends send (log lines, polls) a frame comes every `BACKGROUND_FRAME` anyway, and a 1 s
+/// interval woke the loop once more a second for a frame that was coming (BENCHMARKS.md, issue
+/// 18, eighth round). Under a second, because a deadline from the last frame drifts (the timer's
+/// and the frame's own time): frames less than a second apart never skip a second of an age.
+/// The once-a-second housekeeping (clock steps, memory trims) goes with it.
+const CLOCK: Duration = Duration::from_millis(950);
+const _: () = assert!(
+    CLOCK.as_millis() < 1000 && CLOCK.as_millis() >= BACKGROUND_FRAME.as_millis(),
+    "frames under a second apart, and no more often than the background pace"
+);
 /// Messages applied before the loop looks at the keyboard again, so a firehose cannot starve keys.
 pub const DRAIN_LIMIT: usize = 4096;
 /// And at most this long: under a backlog at 1M members, 4,096 messages were several frames'
@@ -115,9 +128,82 @@ impl Pacer {
         }
     }
 
+    /// `wait` after the last frame of any kind (now if none was drawn).
+    fn after_last(&self, wait: Duration) -> Instant {
+        self.last.map_or_else(Instant::now, |t| t + wait)
+    }
+
     /// The next frame at once, whatever was drawn (a resize, the terminal taken back).
     fn at_once(&mut self) {
         *self = Pacer::default();
+    }
+}
+
+/// A stream polled only when it may have something: on its first poll, after it yielded an item,
+/// and after its own waker fired. `select!` polls every branch each time the loop wakes — for a
+/// message, a timer, a frame — and crossterm's `EventStream` answers each such poll by trying
+/// (with a zero timeout, which spins and parks) the lock its reader thread holds while it waits
+/// for input: 9 % of the idle console's UI thread against the live stack (BENCHMARKS.md, issue
+/// 18, eighth round). Behind this gate it is polled when its reader thread says input came.
+struct Gated<S> {
+    inner: S,
+    signal: std::sync::Arc<GateSignal>,
+    /// `signal` as the waker `inner` is polled with (one, kept).
+    waker: std::task::Waker,
+    /// The last poll of `inner` gave an item: it may have more without waking anyone.
+    more: bool,
+}
+
+#[derive(Default)]
+struct GateSignal {
+    woken: std::sync::atomic::AtomicBool,
+    outer: futures::task::AtomicWaker,
+}
+
+impl std::task::Wake for GateSignal {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.woken.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.outer.wake();
+    }
+}
+
+impl<S> Gated<S> {
+    fn new(inner: S) -> Self {
+        let signal = std::sync::Arc::new(GateSignal::default());
+        Gated {
+            inner,
+            waker: std::task::Waker::from(signal.clone()),
+            signal,
+            more: true,
+        }
+    }
+}
+
+impl<S: futures::Stream + Unpin> futures::Stream for Gated<S> {
+    type Item = S::Item;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<S::Item>> {
+        let this = &mut *self;
+        // Registered before the flag is read: a wake after the read still reaches this task.
+        this.signal.outer.register(cx.waker());
+        let woken = this
+            .signal
+            .woken
+            .swap(false, std::sync::atomic::Ordering::SeqCst);
+        if !this.more && !woken {
+            return std::task::Poll::Pending;
+        }
+        let mut inner_cx = std::task::Context::from_waker(&this.waker);
+        let polled = std::pin::Pin::new(&mut this.inner).poll_next(&mut inner_cx);
+        this.more = polled.is_ready();
+        polled
     }
 }
 
@@ -169,15 +255,45 @@ impl TerminalGuard {
             restore_terminal();
             return Err(e).context("entering the alternate screen");
         }
-        let terminal = Terminal::new(CrosstermBackend::new(BufWriter::with_capacity(
-            1 << 16,
-            out,
-        )))
-        .inspect_err(|_| restore_terminal())?;
+        let terminal = terminal_size()
+            .and_then(|area| {
+                Terminal::with_options(
+                    CrosstermBackend::new(BufWriter::with_capacity(1 << 16, out)),
+                    TerminalOptions {
+                        viewport: Viewport::Fixed(area),
+                    },
+                )
+            })
+            .inspect_err(|_| restore_terminal())?;
         Ok(TerminalGuard {
             terminal: ManuallyDrop::new(terminal),
         })
     }
+}
+
+impl TerminalGuard {
+    /// The whole screen as ratatui draws it (the viewport, as of the last [`Self::fit`]).
+    fn area(&mut self) -> Rect {
+        self.terminal.get_frame().area()
+    }
+
+    /// The viewport made the terminal's size again, when that changed (a resize, or a return from
+    /// a command or a suspend): ratatui then clears the screen and draws the next frame whole.
+    fn fit(&mut self) -> io::Result<()> {
+        let area = terminal_size()?;
+        if area != self.area() {
+            self.terminal.resize(area)?;
+        }
+        Ok(())
+    }
+}
+
+/// The terminal's size, asked of the terminal (`/dev/tty`). Asked on a resize and when the
+/// terminal is taken back, not every frame: the viewport is `Fixed` at this size rather than
+/// `Fullscreen`, which has ratatui ask twice a frame (each an open, an ioctl and a close).
+fn terminal_size() -> io::Result<Rect> {
+    let (w, h) = crossterm::terminal::size()?;
+    Ok(Rect::new(0, 0, w, h))
 }
 
 impl Drop for TerminalGuard {
@@ -370,10 +486,7 @@ fn retake_terminal(guard: &mut TerminalGuard, mouse: bool) -> anyhow::Result<()>
         crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
     )
     .context("clearing the screen")?;
-    guard
-        .terminal
-        .autoresize()
-        .context("reading the terminal's size")?;
+    guard.fit().context("reading the terminal's size")?;
     guard
         .terminal
         .draw(|f| f.render_widget(ratatui::widgets::Clear, f.area()))
@@ -406,11 +519,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
         execute!(io::stdout(), crossterm::event::EnableMouseCapture)
             .context("turning mouse capture on")?;
     }
-    let mut events = EventStream::new();
-    let mut clock = tokio::time::interval(Duration::from_secs(1));
+    let mut events = Gated::new(EventStream::new());
     let mut trimmer = crate::memory::Trimmer::new();
     let mut clock_steps = crate::clock::StepWatch::default();
-    clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut housekeeping_at = Instant::now() + CLOCK;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     // In raw mode ctrl-c is a key; these come from other processes (kill -INT / -QUIT).
@@ -432,13 +544,26 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
     let mut membership_shown = false;
     let mut effects: Vec<Effect> = Vec::new();
     let exit = loop {
+        if Instant::now() >= housekeeping_at {
+            housekeeping_at = Instant::now() + CLOCK;
+            // A step of the system clock moves nothing on screen (crate::clock); it is said once.
+            if let Some(step) = clock_steps.check(crate::clock::step()) {
+                tracing::warn!(step = %crate::clock::describe_step(step), "system clock stepped");
+                crate::state::note(&mut core.state, crate::clock::step_message(step));
+                dirty = true;
+            }
+            // Also here: a re-list soon after the last trim is trimmed once the interval passed.
+            if trimmer.due(std::time::Instant::now()) {
+                crate::memory::release_free_memory();
+            }
+        }
         let due = pacer.next(urgent, confirming(&core.state));
         if dirty && due.is_none_or(|d| Instant::now() >= d) {
             effects.extend(core.handle(CoreEvent::Tick(crate::clock::now())));
             // The layout of this frame, given to the core before drawing it: the lists scroll and
             // the sources are asked for what this screen shows.
-            let size = guard.terminal.size().context("reading the terminal size")?;
-            let viewports = crate::ui::layout::viewports(size.into(), &core.state);
+            let size = guard.area();
+            let viewports = crate::ui::layout::viewports(size, &core.state);
             effects.extend(core.handle(CoreEvent::Layout(viewports)));
             // Synchronized update: terminals that support it show the frame atomically.
             let _ = crossterm::queue!(
@@ -512,9 +637,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                         MouseEventKind::ScrollDown => Some(PointerKind::WheelDown),
                         _ => None,
                     };
-                    let size = guard.terminal.size().context("reading the terminal size")?;
+                    let size = guard.area();
                     let placed = kind.and_then(|k| {
-                        crate::ui::layout::pointer(size.into(), &core.state, m.column, m.row, k, std::time::Instant::now())
+                        crate::ui::layout::pointer(size, &core.state, m.column, m.row, k, std::time::Instant::now())
                     });
                     if let Some(p) = placed {
                         effects.extend(core.handle(CoreEvent::Pointer(p)));
@@ -523,7 +648,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                     }
                 }
                 Some(Ok(Event::Resize(..))) => {
-                    guard.terminal.autoresize().ok();
+                    guard.fit().ok();
                     dirty = true;
                     urgent = true;
                     pacer.at_once();
@@ -560,18 +685,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                 );
                 dirty = true;
             }
-            _ = clock.tick() => {
-                dirty = true;
-                // A step of the system clock moves nothing on screen (crate::clock); it is said once.
-                if let Some(step) = clock_steps.check(crate::clock::step()) {
-                    tracing::warn!(step = %crate::clock::describe_step(step), "system clock stepped");
-                    crate::state::note(&mut core.state, crate::clock::step_message(step));
-                }
-                // Also here: a re-list soon after the last trim is trimmed once the interval passed.
-                if trimmer.due(std::time::Instant::now()) {
-                    crate::memory::release_free_memory();
-                }
-            }
+            // Nothing arrived since the last frame: the next one when the clock moves on.
+            _ = tokio::time::sleep_until(pacer.after_last(CLOCK)), if !dirty => dirty = true,
             _ = tokio::time::sleep_until(next_frame), if dirty => {}
         }
         let mut stop = None;
@@ -583,7 +698,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                     // back afterwards.
                     drop(events);
                     let result = lend_terminal(&mut guard, &spec, settings.mouse);
-                    events = EventStream::new();
+                    events = Gated::new(EventStream::new());
                     // A ctrl-c meant for the command reached us too: not a reason to quit.
                     sigint =
                         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
@@ -602,7 +717,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                 Effect::Suspend => {
                     drop(events);
                     let resumed = suspend(&mut guard, settings.mouse);
-                    events = EventStream::new();
+                    events = Gated::new(EventStream::new());
                     resumed?;
                     dirty = true;
                     urgent = true;
@@ -750,6 +865,98 @@ mod notify_tests {
         assert_eq!(
             s,
             "\x07\x1bPtmux;\x1b\x1b]9;t: b\x07\x1b\\\x1bPtmux;\x1b\x1b]777;notify;t;b\x07\x1b\\"
+        );
+    }
+}
+
+#[cfg(test)]
+mod gate_tests {
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+
+    use futures::Stream;
+
+    use super::Gated;
+
+    /// Yields what `items` holds, else keeps the waker it was polled with; counts its polls.
+    #[derive(Default)]
+    struct Source {
+        items: Vec<u32>,
+        polls: usize,
+        waker: Option<Waker>,
+    }
+
+    impl Stream for Source {
+        type Item = u32;
+        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<u32>> {
+            self.polls += 1;
+            match self.items.pop() {
+                Some(i) => Poll::Ready(Some(i)),
+                None => {
+                    self.waker = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+            }
+        }
+    }
+
+    #[derive(Default)]
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn the_inner_stream_is_polled_only_when_it_may_have_something() {
+        let woke = Arc::new(Count::default());
+        let waker = Waker::from(woke.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut g = Gated::new(Source {
+            items: vec![2, 1],
+            ..Source::default()
+        });
+        let polls = |g: &Gated<Source>| g.inner.polls;
+        // First poll, and after each item: the inner stream is asked.
+        assert_eq!(Pin::new(&mut g).poll_next(&mut cx), Poll::Ready(Some(1)));
+        assert_eq!(Pin::new(&mut g).poll_next(&mut cx), Poll::Ready(Some(2)));
+        assert_eq!(Pin::new(&mut g).poll_next(&mut cx), Poll::Pending);
+        assert_eq!(polls(&g), 3);
+        // Woken for something else: not asked again.
+        for _ in 0..5 {
+            assert_eq!(Pin::new(&mut g).poll_next(&mut cx), Poll::Pending);
+        }
+        assert_eq!(polls(&g), 3);
+        // Its own waker fires (input came): the task is woken and the stream asked.
+        g.inner.items.push(7);
+        g.inner.waker.take().unwrap().wake();
+        assert_eq!(woke.0.load(Ordering::SeqCst), 1);
+        assert_eq!(Pin::new(&mut g).poll_next(&mut cx), Poll::Ready(Some(7)));
+        assert_eq!(polls(&g), 4);
+        // A wake that finds nothing: asked once, then quiet again.
+        assert_eq!(Pin::new(&mut g).poll_next(&mut cx), Poll::Pending);
+        g.inner.waker.take().unwrap().wake();
+        assert_eq!(Pin::new(&mut g).poll_next(&mut cx), Poll::Pending);
+        assert_eq!(Pin::new(&mut g).poll_next(&mut cx), Poll::Pending);
+        assert_eq!(polls(&g), 6);
+        // The stream's waker stays the gate's: a wake reaches whichever task polled last.
+        let other = Arc::new(Count::default());
+        let other_waker = Waker::from(other.clone());
+        let mut other_cx = Context::from_waker(&other_waker);
+        assert_eq!(Pin::new(&mut g).poll_next(&mut other_cx), Poll::Pending);
+        g.inner.items.push(9);
+        g.inner.waker.take().unwrap().wake();
+        assert_eq!(
+            other.0.load(Ordering::SeqCst),
+            1,
+            "the task that polled last is woken"
+        );
+        assert_eq!(
+            Pin::new(&mut g).poll_next(&mut other_cx),
+            Poll::Ready(Some(9))
         );
     }
 }

@@ -124,10 +124,15 @@ fn members_n() -> usize {
     *N.get_or_init(|| scaled(env_usize("BUDGETS_MEMBERS", FULL_MEMBERS)))
 }
 
+/// Member events and log lines per second, each: `BUDGETS_RATE`, else [`RATE`].
+fn rate() -> usize {
+    env_usize("BUDGETS_RATE", RATE)
+}
+
 /// One 33 ms frame's worth of `BUDGETS_RATE` (660 at 20k/s).
 fn per_frame() -> usize {
     static N: OnceLock<usize> = OnceLock::new();
-    *N.get_or_init(|| env_usize("BUDGETS_RATE", RATE) * 33 / 1000)
+    *N.get_or_init(|| rate() * 33 / 1000)
 }
 
 /// xorshift64*: deterministic data without a dependency.
@@ -463,8 +468,7 @@ impl Firehose {
     /// frame, so some iteration meets it just before a drain's deadline.
     fn next_frame_as_sent(&mut self) -> Vec<Msg> {
         let (events, lines) = self.next_frame();
-        let rate = env_usize("BUDGETS_RATE", RATE);
-        let per_message = (rate * GATHER.as_millis() as usize / 1000).max(1);
+        let per_message = (rate() * GATHER.as_millis() as usize / 1000).max(1);
         let mut sent = Vec::new();
         if let Msg::MembersEvents { events, at } = events {
             for chunk in events.chunks(per_message) {

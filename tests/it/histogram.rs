@@ -321,8 +321,14 @@ async fn a_burst_from_two_hosts_through_rsyslog_and_redis_is_the_tallest_bucket(
             sent += 1;
         }
     }
-    // The burst: 24 errors (local7.err = 187) from web-1 and web-2 within a second, 3 min ago.
-    let burst = now - Duration::minutes(3) + Duration::seconds(20);
+    // The burst: 24 errors (local7.err = 187) from web-1 and web-2 within a second, 3 min ago,
+    // 5 s into a bucket: its 480 ms never straddle two (at 20 s past `now - 3m` they did in ~3 %
+    // of runs, whenever `now` fell within half a second of a bucket boundary).
+    let grid = t.logs.hist.view().expect("the histogram").buckets;
+    let burst = grid
+        .index(now - Duration::minutes(3) + Duration::seconds(20))
+        .map(|i| grid.bucket_start(i) + Duration::seconds(5))
+        .expect("3 min ago is in the 15 min window");
     for i in 0..24 {
         let host = if i % 2 == 0 { "web-1" } else { "web-2" };
         send(

@@ -25,6 +25,8 @@
 //!
 //! `cargo bench --bench budgets`; under `cargo test --all-targets` criterion runs each once.
 
+opsconsole::install_allocator!();
+
 use std::hint::black_box;
 use std::sync::OnceLock;
 use std::time::Duration;

@@ -2,6 +2,8 @@
 //! one page and as 20 pages of 500 merged like `poll` does), 10,000 Sensu Core 1.x results joined
 //! with their events, and 10,000 Alertmanager alerts. Goal: parse + merge of 10k results < 50 ms.
 
+opsconsole::install_allocator!();
+
 use std::hint::black_box;
 use std::time::Duration;
 

@@ -18,6 +18,8 @@
 //!
 //! `cargo bench --bench histogram`; under `cargo test --all-targets` criterion runs each once.
 
+opsconsole::install_allocator!();
+
 use std::hint::black_box;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};

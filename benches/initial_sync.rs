@@ -14,6 +14,8 @@
 //!
 //! Under `cargo test --all-targets` this target is run without `--bench` and returns at once.
 
+opsconsole::install_allocator!();
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 

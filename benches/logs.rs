@@ -11,6 +11,8 @@
 //!
 //! Run: `cargo bench --bench logs` (release profile). `LOGS_BENCH_LINES=n` changes the line count.
 
+opsconsole::install_allocator!();
+
 use std::hint::black_box;
 use std::io::Write;
 use std::process::Command;
@@ -335,6 +337,15 @@ fn main() {
             KINDS[k],
             per_sec(m, t.elapsed())
         );
+        return;
+    }
+    // `LOGS_BENCH_ONLY=pipelined`: the app's two-thread shape alone, five times (for a profiler,
+    // and for its spread: a wall-clock figure, it needs both cores free).
+    if std::env::var("LOGS_BENCH_ONLY").is_ok_and(|v| v == "pipelined") {
+        for _ in 0..5 {
+            let (rate, wall, p, r) = pipelined(&raw);
+            println!("  pipelined    {rate:>10.0} lines/s wall ({wall:.2?}; parser thread {p:.2?} CPU, ring thread {r:.2?} CPU)");
+        }
         return;
     }
     // `LOGS_BENCH_ONLY=ingest`: the whole path on every format and nothing else (for a profiler).

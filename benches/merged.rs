@@ -7,6 +7,9 @@
 //! `cargo bench --bench merged` (`MERGED_CLUSTERS`, `MERGED_PER_CLUSTER` change the shape); under
 //! `cargo test --all-targets` it returns at once.
 
+#[path = "common/counting.rs"]
+mod counting;
+
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
@@ -96,13 +99,10 @@ fn rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-/// Heap bytes in use (glibc's count: small chunks in the arenas, and the large ones it maps on
-/// their own, such as the slot table), beside the RSS: what the state holds, without the
-/// allocator's free and partly used pages.
+/// Heap bytes in use (every allocation not yet freed, counted by `counting`), beside the RSS: what
+/// the state holds, without the allocator's free and partly used pages.
 fn heap_mb() -> f64 {
-    // SAFETY: mallinfo2 only reads the allocator's counters.
-    let info = unsafe { libc::mallinfo2() };
-    (info.uordblks + info.hblkhd) as f64 / (1024.0 * 1024.0)
+    counting::heap_in_use() as f64 / (1024.0 * 1024.0)
 }
 
 /// CPU time this thread has used: on a shared machine the wall clock also counts the time spent

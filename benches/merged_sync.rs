@@ -10,6 +10,8 @@
 //!
 //! Under `cargo test --all-targets` this target is run without `--bench` and returns at once.
 
+opsconsole::install_allocator!();
+
 use std::time::{Duration, Instant};
 
 use chrono::Utc;

@@ -5,6 +5,8 @@
 //! `cargo bench --bench metrics` prints medians; under `cargo test --all-targets` (no `--bench`
 //! argument) it runs each step once as a smoke test.
 
+opsconsole::install_allocator!();
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

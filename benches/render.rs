@@ -10,6 +10,8 @@
 //!
 //! `cargo bench --bench render`; figures are recorded in BENCHMARKS.md.
 
+opsconsole::install_allocator!();
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

@@ -79,12 +79,13 @@ fn rss_kb(pid: u32) -> Option<u64> {
         .ok()
 }
 
-/// Bytes glibc's malloc has handed out and not had back (all arenas), in KiB: with RSS it tells
-/// live growth (a leak) from memory freed but kept by the allocator (fragmentation).
+#[path = "common/counting.rs"]
+mod counting;
+
+/// Heap in use, in KiB: with RSS it tells live growth (a leak) from memory freed but kept by the
+/// allocator (fragmentation).
 fn heap_in_use_kb() -> u64 {
-    // SAFETY: mallinfo2 only reads the allocator's counters.
-    let info = unsafe { libc::mallinfo2() };
-    (info.uordblks as u64 + info.hblkhd as u64) / 1024
+    counting::heap_in_use() / 1024
 }
 
 // ------------------------------------------------------------------------------ the stack
@@ -875,7 +876,7 @@ fn main() {
         .filter(|(t, _)| *t >= warm_up.as_secs_f64())
         .collect();
     println!(
-        "heap in use (mallinfo2) after warm-up: {:.1}..{:.1} MB, slope {:+.2} MB/hour",
+        "heap in use (allocated, not freed) after warm-up: {:.1}..{:.1} MB, slope {:+.2} MB/hour",
         heap_warm.iter().map(|p| p.1).fold(f64::MAX, f64::min),
         heap_warm.iter().map(|p| p.1).fold(f64::MIN, f64::max),
         slope_mb_per_hour(&heap_warm)

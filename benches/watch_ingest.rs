@@ -22,6 +22,8 @@
 //! `--bench` (as under `cargo test --all-targets`) it exits at once. `… -- --seed ENDPOINT N` only writes N registrations (used
 //! by scripts/bench for the memory figure).
 
+opsconsole::install_allocator!();
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};

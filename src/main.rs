@@ -16,6 +16,8 @@ use opsconsole::state::ClusterChoice;
 use opsconsole::theme::Theme;
 use opsconsole::{audit, paths};
 
+opsconsole::install_allocator!();
+
 #[derive(Debug, Parser)]
 #[command(
     name = "opsconsole",

@@ -1,8 +1,22 @@
-//! Giving memory back to the system after a burst.
+//! The console's allocator, and giving memory back to the system after a burst.
+//!
+//! **The allocator is mimalloc**, not glibc's malloc. Log lines are parsed on a runtime worker
+//! (the logs source) and freed on the UI thread when the ring evicts them, 100,000 lines later.
+//! With glibc each such free lands in the UI thread's cache or, once that is full, takes the
+//! worker's arena lock — which the worker takes to allocate the next lines: with both threads on
+//! a core of their own, `_int_free` was the UI thread's largest cost, and each thread used up to
+//! twice the CPU it needs alone. mimalloc hands a block freed on another thread back to its page's
+//! owner without a lock: the two-thread ingest went from a median of ~1.7 M to ~2.1 M lines/s, one
+//! thread from ~1.05 M to ~1.3 M (`LOGS_BENCH_ONLY=pipelined|ingest cargo bench --bench logs`;
+//! BENCHMARKS.md, issue 18, tenth round). Built without transparent huge pages (`no_thp`): with
+//! them a 100,000-line ring was ~10 MB larger resident.
+//!
+//! Every binary that should measure or run what the app runs (the app, the benches) installs it with
+//! [`install_allocator!`](crate::install_allocator).
 //!
 //! An initial listing of 100k keys passes through tens of megabytes of short-lived buffers (gRPC
-//! frames, decoded pages, the listing handed to the state) spread over the runtime's threads. glibc keeps freed memory in each thread's arena, so without a nudge
-//! the console would stay that much larger for as long as it runs.
+//! frames, decoded pages, the listing handed to the state) spread over the runtime's threads; the
+//! allocator keeps freed pages for reuse, so after such a burst the console asks it to return them.
 
 use std::time::{Duration, Instant};
 
@@ -51,8 +65,26 @@ impl Trimmer {
     }
 }
 
-/// Returns free heap memory to the system.
+/// The global allocator of the app and its benches (see the module's notes).
+pub use mimalloc::MiMalloc as Allocator;
+
+/// Installs [`Allocator`] as the binary's global allocator.
+#[macro_export]
+macro_rules! install_allocator {
+    () => {
+        #[global_allocator]
+        static GLOBAL_ALLOCATOR: $crate::memory::Allocator = $crate::memory::Allocator;
+    };
+}
+
+/// Returns free heap memory to the system: mimalloc's pages of this thread and the ones other
+/// threads abandoned, and glibc's arenas for whatever still allocates there (a binary without
+/// [`install_allocator!`], C code).
 pub fn release_free_memory() {
+    // SAFETY: mi_collect only walks mimalloc's own state; it is callable from any thread.
+    unsafe {
+        libmimalloc_sys::mi_collect(true);
+    }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only walks glibc's own allocator state; it takes the arena locks itself.
     unsafe {

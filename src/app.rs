@@ -49,7 +49,11 @@ pub const BACKGROUND_FRAME: Duration = Duration::from_millis(900);
 /// 18, eighth round). Under a second, because a deadline from the last frame drifts (the timer's
 /// and the frame's own time): frames less than a second apart never skip a second of an age.
 /// The once-a-second housekeeping (clock steps, memory trims) goes with it.
-const CLOCK: Duration = Duration::from_millis(950);
+///
+/// 960 ms = 15 slots of the timer wheel: the deadline is taken back to a slot's start (`on_wheel`),
+/// and as frames are drawn a few ms after their deadline, 960 after one lands on the next
+/// deadline 960 ms later — where 950 would land 896 after it.
+const CLOCK: Duration = Duration::from_millis(960);
 const _: () = assert!(
     CLOCK.as_millis() < 1000 && CLOCK.as_millis() >= BACKGROUND_FRAME.as_millis(),
     "frames under a second apart, and no more often than the background pace"
@@ -179,6 +183,18 @@ fn confirming(state: &crate::state::State) -> bool {
     state.popup.as_ref().is_some_and(|p| p.is_confirmation())
 }
 
+/// `wait` after `t`; a wait longer than a slot of tokio's timer wheel ends at the start of its
+/// slot instead (up to 64 ms sooner, see `crate::wheel`): the background frame and the clock woke
+/// a runtime worker twice each, once to move the timer down the wheel and once to fire it. The
+/// user's frames (8 and 33 ms) are left as they are.
+fn on_wheel(t: Instant, wait: Duration) -> Instant {
+    if wait > crate::wheel::SLOT {
+        crate::wheel::slot_floor(t + wait)
+    } else {
+        t + wait
+    }
+}
+
 /// When the next frame may be drawn. A frame for the user is paced only against the frames
 /// drawn for the user: a background frame drawn a moment before a key does not hold the key's
 /// frame back, and a key repeat or a wheel is still coalesced into one frame per [`FRAME`].
@@ -196,7 +212,7 @@ impl Pacer {
         } else {
             self.last
         };
-        since.map(|t| t + frame_pace(urgent, confirming))
+        since.map(|t| on_wheel(t, frame_pace(urgent, confirming)))
     }
 
     fn drawn(&mut self, at: Instant, urgent: bool) {
@@ -208,7 +224,7 @@ impl Pacer {
 
     /// `wait` after the last frame of any kind (now if none was drawn).
     fn after_last(&self, wait: Duration) -> Instant {
-        self.last.map_or_else(Instant::now, |t| t + wait)
+        self.last.map_or_else(Instant::now, |t| on_wheel(t, wait))
     }
 
     /// The next frame at once, whatever was drawn (a resize, the terminal taken back).

@@ -39,6 +39,17 @@ pub fn slot_floor(t: tokio::time::Instant) -> tokio::time::Instant {
     }
 }
 
+/// `wait` from now, taken back to its slot's start when longer than a slot (so always later
+/// than now, by more than `wait - SLOT`): for a periodic wait that may end a little early.
+pub fn after(wait: Duration) -> tokio::time::Instant {
+    let at = tokio::time::Instant::now() + wait;
+    if wait > SLOT {
+        slot_floor(at)
+    } else {
+        at
+    }
+}
+
 fn floor_from(origin: std::time::Instant, t: std::time::Instant) -> std::time::Instant {
     let Some(since) = t.checked_duration_since(origin) else {
         return t;

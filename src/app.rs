@@ -49,7 +49,11 @@ pub const BACKGROUND_FRAME: Duration = Duration::from_millis(900);
 /// 18, eighth round). Under a second, because a deadline from the last frame drifts (the timer's
 /// and the frame's own time): frames less than a second apart never skip a second of an age.
 /// The once-a-second housekeeping (clock steps, memory trims) goes with it.
-const CLOCK: Duration = Duration::from_millis(950);
+///
+/// 960 ms = 15 slots of the timer wheel: the deadline is taken back to a slot's start (`on_wheel`),
+/// and as frames are drawn a few ms after their deadline, 960 after one lands on the next
+/// deadline 960 ms later — where 950 would land 896 after it.
+const CLOCK: Duration = Duration::from_millis(960);
 const _: () = assert!(
     CLOCK.as_millis() < 1000 && CLOCK.as_millis() >= BACKGROUND_FRAME.as_millis(),
     "frames under a second apart, and no more often than the background pace"
@@ -62,6 +66,84 @@ pub const DRAIN_LIMIT: usize = 4096;
 /// after a drain a waiting key is read first: it waits behind at most this much ingest (and the
 /// message under way), then its own handling and frame.
 pub const DRAIN_TIME: Duration = Duration::from_millis(4);
+
+/// How long after the user's last key, click, paste or resize every fact is applied as it
+/// arrives (as before [`forward`]): someone at the keyboard may be waiting for any of them (the
+/// metrics of the member just selected, the logs of a new filter), and costs do not matter then.
+const ATTENTIVE: Duration = Duration::from_secs(10);
+
+/// Whether a fact must wake the loop the moment it arrives, even with nobody at the keyboard:
+/// everything but the steady traffic of a live cluster (watch events, lease TTLs, polls of
+/// checks and metrics, log lines), which waits for the next frame — the clock's, at most
+/// `CLOCK` after the last one, where it would have been drawn anyway. An action's outcome, an
+/// alert, a notice, a source's health (a backend down), a listing and the answers to the time
+/// cursor wake it at once; a new kind of fact does too until it is listed here.
+pub fn wakes_at_once(msg: &Msg) -> bool {
+    match msg {
+        Msg::InCluster(_, inner) => wakes_at_once(inner),
+        Msg::MembersEvents { .. }
+        | Msg::LeaseTtls { .. }
+        | Msg::ChecksSnapshot { .. }
+        | Msg::Metrics { .. }
+        | Msg::LogLines(_) => false,
+        _ => true,
+    }
+}
+
+/// Carries the sources' facts from `from` to the loop's channel `to`, in order, and wakes the
+/// loop (`wake`) only for a fact that [`wakes_at_once`], or once `to` is half full (a backlog is
+/// drained as it comes, as before). Idle with nobody at the keyboard, the loop polls `to` only
+/// at its frames: each log line (~4 a second on the live stack) had woken the UI thread for a
+/// frame that came at the background pace anyway (BACKGROUND_FRAME). This task runs in the
+/// wake-up of the source that sent (tokio runs a task woken from a worker next, on that worker),
+/// so it adds no thread wake-ups of its own.
+async fn forward(
+    mut from: mpsc::Receiver<Msg>,
+    to: mpsc::Sender<Msg>,
+    wake: std::sync::Arc<tokio::sync::Notify>,
+) {
+    while let Some(msg) = from.recv().await {
+        let now = wakes_at_once(&msg);
+        if to.send(msg).await.is_err() {
+            return;
+        }
+        if now || to.capacity() <= to.max_capacity() / 2 {
+            wake.notify_one();
+        }
+    }
+    // Every source is gone: the loop finds the channel closed.
+    drop(to);
+    wake.notify_one();
+}
+
+/// What [`take_waiting`] found.
+enum Waiting {
+    Applied,
+    Nothing,
+    Closed,
+}
+
+/// Applies what waits in `rx` (one drain, with its limits), without waiting.
+fn take_waiting(
+    rx: &mut mpsc::Receiver<Msg>,
+    core: &mut Core,
+    effects: &mut Vec<Effect>,
+) -> Waiting {
+    match rx.try_recv() {
+        Ok(first) => {
+            drain(
+                first,
+                || rx.try_recv().ok(),
+                |m| effects.extend(core.handle(CoreEvent::Msg(m))),
+                DRAIN_LIMIT,
+                std::time::Instant::now() + DRAIN_TIME,
+            );
+            Waiting::Applied
+        }
+        Err(mpsc::error::TryRecvError::Empty) => Waiting::Nothing,
+        Err(mpsc::error::TryRecvError::Disconnected) => Waiting::Closed,
+    }
+}
 
 /// Applies `first`, then what `next` has waiting, until it has nothing, `limit` messages were
 /// applied, or `deadline` passed (checked after each message, so at least one is applied).
@@ -101,6 +183,18 @@ fn confirming(state: &crate::state::State) -> bool {
     state.popup.as_ref().is_some_and(|p| p.is_confirmation())
 }
 
+/// `wait` after `t`; a wait longer than a slot of tokio's timer wheel ends at the start of its
+/// slot instead (up to 64 ms sooner, see `crate::wheel`): the background frame and the clock woke
+/// a runtime worker twice each, once to move the timer down the wheel and once to fire it. The
+/// user's frames (8 and 33 ms) are left as they are.
+fn on_wheel(t: Instant, wait: Duration) -> Instant {
+    if wait > crate::wheel::SLOT {
+        crate::wheel::slot_floor(t + wait)
+    } else {
+        t + wait
+    }
+}
+
 /// When the next frame may be drawn. A frame for the user is paced only against the frames
 /// drawn for the user: a background frame drawn a moment before a key does not hold the key's
 /// frame back, and a key repeat or a wheel is still coalesced into one frame per [`FRAME`].
@@ -118,7 +212,7 @@ impl Pacer {
         } else {
             self.last
         };
-        since.map(|t| t + frame_pace(urgent, confirming))
+        since.map(|t| on_wheel(t, frame_pace(urgent, confirming)))
     }
 
     fn drawn(&mut self, at: Instant, urgent: bool) {
@@ -130,7 +224,7 @@ impl Pacer {
 
     /// `wait` after the last frame of any kind (now if none was drawn).
     fn after_last(&self, wait: Duration) -> Instant {
-        self.last.map_or_else(Instant::now, |t| t + wait)
+        self.last.map_or_else(Instant::now, |t| on_wheel(t, wait))
     }
 
     /// The next frame at once, whatever was drawn (a resize, the terminal taken back).
@@ -509,8 +603,13 @@ fn suspend(guard: &mut TerminalGuard, mouse: bool) -> anyhow::Result<()> {
 
 pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
     let started = Instant::now();
+    // The sources send on `source_tx`; `forward` hands their facts to the loop on `msg_tx` and
+    // says through `wake` when one cannot wait for the next frame.
+    let (source_tx, source_rx) = mpsc::channel::<Msg>(1024);
     let (msg_tx, mut msg_rx) = mpsc::channel::<Msg>(1024);
-    let mut core = Core::start(&settings, msg_tx)?;
+    let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+    let forwarder = tokio::spawn(forward(source_rx, msg_tx, wake.clone()));
+    let mut core = Core::start(&settings, source_tx)?;
     let mut theme = settings.theme.clone();
     let keymap = &settings.keymap;
     let mut guard = TerminalGuard::enter()?;
@@ -543,6 +642,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
     let mut trim_after_frame = false;
     let mut membership_shown = false;
     let mut effects: Vec<Effect> = Vec::new();
+    // When the user last did something (see ATTENTIVE); whether the last drain left facts waiting.
+    let mut last_user: Option<Instant> = None;
+    let mut backlog = false;
     let exit = loop {
         if Instant::now() >= housekeeping_at {
             housekeeping_at = Instant::now() + CLOCK;
@@ -615,6 +717,13 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
         let next_frame = pacer
             .next(urgent, confirming(&core.state))
             .unwrap_or_else(Instant::now);
+        // Facts are applied as they arrive while the user is at the keyboard, a dialog is open or
+        // a backlog is being drained; otherwise only those `forward` wakes the loop for, and the
+        // rest at the next frame.
+        let eager = urgent
+            || backlog
+            || confirming(&core.state)
+            || last_user.is_some_and(|t| t.elapsed() < ATTENTIVE);
         tokio::select! {
             biased;
             ev = events.next() => match ev {
@@ -622,11 +731,13 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                     effects.extend(core.handle(CoreEvent::Key { key, at: std::time::Instant::now() }));
                     dirty = true;
                     urgent = true;
+                    last_user = Some(Instant::now());
                 }
                 Some(Ok(Event::Paste(text))) => {
                     effects.extend(core.handle(CoreEvent::Paste(text)));
                     dirty = true;
                     urgent = true;
+                    last_user = Some(Instant::now());
                 }
                 Some(Ok(Event::Mouse(m))) => {
                     use crossterm::event::{MouseButton, MouseEventKind};
@@ -645,12 +756,14 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                         effects.extend(core.handle(CoreEvent::Pointer(p)));
                         dirty = true;
                         urgent = true;
+                        last_user = Some(Instant::now());
                     }
                 }
                 Some(Ok(Event::Resize(..))) => {
                     guard.fit().ok();
                     dirty = true;
                     urgent = true;
+                    last_user = Some(Instant::now());
                     pacer.at_once();
                 }
                 Some(Ok(_)) => {}
@@ -674,7 +787,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                 urgent = true;
                 pacer.at_once();
             }
-            msg = msg_rx.recv() => {
+            msg = msg_rx.recv(), if eager => {
                 let Some(msg) = msg else { break Exit::Terminated("all sources stopped") };
                 drain(
                     msg,
@@ -683,11 +796,40 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                     DRAIN_LIMIT,
                     std::time::Instant::now() + DRAIN_TIME,
                 );
+                backlog = !msg_rx.is_empty();
                 dirty = true;
             }
-            // Nothing arrived since the last frame: the next one when the clock moves on.
+            // A fact that cannot wait (or a backlog): applied now, drawn at the usual pace.
+            _ = wake.notified(), if !eager => {
+                match take_waiting(&mut msg_rx, &mut core, &mut effects) {
+                    Waiting::Closed => break Exit::Terminated("all sources stopped"),
+                    Waiting::Applied => {
+                        backlog = !msg_rx.is_empty();
+                        dirty = true;
+                    }
+                    Waiting::Nothing => backlog = false,
+                }
+            }
+            // Nothing arrived since the last frame (or nothing woke the loop): the next one when
+            // the clock moves on.
             _ = tokio::time::sleep_until(pacer.after_last(CLOCK)), if !dirty => dirty = true,
             _ = tokio::time::sleep_until(next_frame), if dirty => {}
+        }
+        // A background frame is due: the facts that waited for it (see `forward`) go into it,
+        // here so that their effects are carried out below before it is drawn. Not before a frame
+        // for the user: facts are applied as they come then, and a key's frame waits for no drain.
+        if dirty
+            && !urgent
+            && !eager
+            && pacer
+                .next(false, confirming(&core.state))
+                .is_none_or(|d| Instant::now() >= d)
+        {
+            match take_waiting(&mut msg_rx, &mut core, &mut effects) {
+                Waiting::Closed => break Exit::Terminated("all sources stopped"),
+                Waiting::Applied => backlog = !msg_rx.is_empty(),
+                Waiting::Nothing => backlog = false,
+            }
         }
         let mut stop = None;
         let mut returned = Vec::new();
@@ -768,9 +910,83 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
         }
     };
     core.stop();
+    forwarder.abort();
     drop(guard);
     info!("console stopped");
     Ok(exit)
+}
+
+#[cfg(test)]
+mod forward_tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use tokio::sync::{mpsc, Notify};
+
+    use super::{forward, wakes_at_once};
+    use crate::model::{ClusterId, Health, Msg, SourceKind};
+
+    fn lines() -> Msg {
+        Msg::LogLines(Vec::new())
+    }
+
+    #[test]
+    fn the_steady_traffic_waits_for_a_frame_and_the_rest_wakes_the_loop() {
+        let logs = SourceKind::Logs.of(ClusterId(0));
+        assert!(!wakes_at_once(&lines()));
+        assert!(!wakes_at_once(&Msg::LeaseTtls {
+            ttls: vec![(1, 5)],
+            at: crate::clock::now(),
+        }));
+        assert!(!wakes_at_once(&Msg::InCluster(
+            ClusterId(1),
+            Box::new(lines())
+        )));
+        assert!(wakes_at_once(&Msg::Health(
+            logs,
+            Health::Failed("down".into())
+        )));
+        assert!(wakes_at_once(&Msg::Alert(logs, "cluster changed".into())));
+        assert!(wakes_at_once(&Msg::InCluster(
+            ClusterId(1),
+            Box::new(Msg::Notice(logs, "n".into()))
+        )));
+    }
+
+    /// Whether `wake` has a permit stored (consumes it).
+    async fn woken(wake: &Notify) -> bool {
+        tokio::time::timeout(Duration::from_millis(50), wake.notified())
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn facts_arrive_in_order_and_only_urgent_ones_or_a_half_full_channel_wake() {
+        let (src_tx, src_rx) = mpsc::channel(8);
+        let (to_tx, mut to_rx) = mpsc::channel(8);
+        let wake = Arc::new(Notify::new());
+        let task = tokio::spawn(forward(src_rx, to_tx, wake.clone()));
+        let logs = SourceKind::Logs.of(ClusterId(0));
+        src_tx.send(lines()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!woken(&wake).await, "a log line waits for the frame");
+        src_tx
+            .send(Msg::Health(logs, Health::Failed("down".into())))
+            .await
+            .unwrap();
+        assert!(woken(&wake).await, "a source down wakes the loop");
+        assert_eq!(to_rx.try_recv().unwrap(), lines());
+        assert!(matches!(to_rx.try_recv().unwrap(), Msg::Health(..)));
+        // Four waiting of eight: half full, drained now.
+        for _ in 0..4 {
+            src_tx.send(lines()).await.unwrap();
+        }
+        assert!(woken(&wake).await, "a backlog wakes the loop");
+        // The sources gone: the loop is woken to find the channel closed.
+        drop(src_tx);
+        task.await.unwrap();
+        assert!(woken(&wake).await);
+    }
 }
 
 #[cfg(test)]

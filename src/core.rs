@@ -423,6 +423,18 @@ impl Core {
                     // The answer to a step of the time cursor or a time jump: the user asked.
                     effects.push(Effect::DrawNow);
                 }
+                if matches!(
+                    fact,
+                    Msg::DeregisterDone { .. }
+                        | Msg::RestoreDone { .. }
+                        | Msg::SilenceDone { .. }
+                        | Msg::RunFinished { .. }
+                ) {
+                    // An action's outcome: the user is waiting for it. It was drawn at the
+                    // background pace, up to 900 ms after the key's frame ("deregistering …"
+                    // stood that long after etcd had answered, BENCHMARKS.md tenth round).
+                    effects.push(Effect::DrawNow);
+                }
                 if let Msg::MembersProgress { preview, .. } = fact {
                     // The first rows of a listing: as wanted as the rest.
                     if !preview.is_empty() && !self.state.members.synced {

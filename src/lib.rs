@@ -70,3 +70,4 @@ pub mod state;
 
 pub mod theme;
 pub mod ui;
+pub mod wheel;

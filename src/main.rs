@@ -277,6 +277,8 @@ fn main() -> ExitCode {
     }
 
     let _log_guard = opsconsole::logging::init();
+    // tokio's timer wheel counts from the moment the runtime is built (see `wheel`).
+    opsconsole::wheel::note_origin();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -415,7 +415,10 @@ impl EtcdSource {
         // `quorum.rs`): the watch alone cannot tell a member cut off from its peers.
         let mut watch_created = false;
         let mut shown = Shown::Nothing;
-        let mut quorum = Quorum::new(Timing::for_connect_timeout(self.profile.connect_timeout));
+        // Each probe's wait ends on a timer-wheel slot (`crate::wheel`): one wake-up a probe
+        // instead of two, the probes still two a second and none later than its 500 ms grid.
+        let mut quorum = Quorum::new(Timing::for_connect_timeout(self.profile.connect_timeout))
+            .aligned(crate::wheel::slot_floor);
         let mut probes = futures::stream::FuturesUnordered::new();
         let mut confirmed_at = crate::clock::now();
 

@@ -165,7 +165,13 @@ pub async fn run_polled<P: Polled>(
                 match source.poll_once().await {
                     Ok(answer) => {
                         backoff.reset();
-                        next = Instant::now() + if answer.more { Duration::ZERO } else { every };
+                        // The next poll at the start of its timer-wheel slot (up to 64 ms
+                        // sooner): one wake-up for the wait, not two (`crate::wheel`).
+                        next = if answer.more {
+                            Instant::now()
+                        } else {
+                            crate::wheel::after(every)
+                        };
                         if let Some(n) = answer.notice {
                             if tx.send(Msg::Notice(id, n)).await.is_err() {
                                 return;

@@ -77,7 +77,11 @@ pub struct Quorum {
     next_seq: u64,
     /// (sequence number, sent at), oldest first.
     in_flight: VecDeque<(u64, Instant)>,
-    last_sent: Option<Instant>,
+    /// When the last probe was due on the `every` grid (its send may have been taken up to a
+    /// timer-wheel slot earlier by `align`, or come late): the next is due `every` after this.
+    due: Option<Instant>,
+    /// Where a due time is moved to before it is waited for (see [`Quorum::aligned`]).
+    align: fn(Instant) -> Instant,
     /// The newest probe answered with success.
     confirmed: Option<u64>,
     /// The newest probe answered with an error, when newer than `confirmed`.
@@ -92,7 +96,8 @@ impl Quorum {
             timing,
             next_seq: 0,
             in_flight: VecDeque::new(),
-            last_sent: None,
+            due: None,
+            align: |t| t,
             confirmed: None,
             failed: None,
             lost_since: None,
@@ -103,18 +108,38 @@ impl Quorum {
         self.timing
     }
 
+    /// Sends each probe at `align(due)` rather than at `due`, where `align` moves a time back by
+    /// less than `every` (`crate::wheel::slot_floor`: the start of its timer-wheel slot, so the
+    /// wait wakes the runtime once, not twice). The probes stay on the `every` grid — each goes
+    /// out no later than it would without, two a second on average — while single gaps vary by
+    /// the slot (448 or 512 ms for 500 ms on 64 ms slots).
+    pub fn aligned(mut self, align: fn(Instant) -> Instant) -> Quorum {
+        self.align = align;
+        self
+    }
+
+    /// When the next probe goes out, once one was sent.
+    fn next_send(&self) -> Option<Instant> {
+        self.due.map(|d| (self.align)(d + self.timing.every))
+    }
+
     /// A probe's number when one is due at `now` (recorded as sent), else `None`.
     pub fn send_due(&mut self, now: Instant) -> Option<u64> {
         if self.in_flight.len() >= MAX_IN_FLIGHT {
             return None;
         }
-        if self.last_sent.is_some_and(|t| now < t + self.timing.every) {
+        if self.next_send().is_some_and(|t| now < t) {
             return None;
         }
         let seq = self.next_seq;
         self.next_seq += 1;
         self.in_flight.push_back((seq, now));
-        self.last_sent = Some(now);
+        // On the grid while on time; a probe sent a whole `every` late (held back by the
+        // in-flight limit, or a busy loop) starts the grid again from now.
+        self.due = match self.due {
+            Some(d) if now < d + self.timing.every * 2 => Some(d + self.timing.every),
+            _ => Some(now),
+        };
         Some(seq)
     }
 
@@ -193,8 +218,8 @@ impl Quorum {
     /// The next moment the verdict or a send can change without an answer: the next probe due,
     /// or the oldest pending probe going overdue (whichever is first and still ahead).
     pub fn next_wake(&self, now: Instant) -> Instant {
-        let send = match self.last_sent {
-            Some(t) if self.in_flight.len() < MAX_IN_FLIGHT => t + self.timing.every,
+        let send = match self.next_send() {
+            Some(t) if self.in_flight.len() < MAX_IN_FLIGHT => t,
             Some(_) => now + self.timing.every,
             None => now,
         };
@@ -265,6 +290,38 @@ mod tests {
             !q.abandon(t0 + MS(5000)),
             "confirmed again: nothing to abandon"
         );
+    }
+
+    #[test]
+    fn aligned_probes_go_out_early_within_the_slot_and_stay_on_the_grid() {
+        // A stand-in for the timer wheel's slot start: 12 ms before the due time.
+        fn early(t: Instant) -> Instant {
+            t - MS(12)
+        }
+        let t0 = Instant::now();
+        let mut q = Quorum::new(timing()).aligned(early);
+        let s = q.send_due(t0).expect("the first at once");
+        q.answered(s, Ok(()));
+        for k in 1..=10u64 {
+            let at = t0 + MS(500 * k) - MS(12);
+            assert_eq!(
+                q.next_wake(at - MS(100)),
+                at,
+                "probe {k} waits for its aligned time"
+            );
+            assert_eq!(q.send_due(at - MS(1)), None, "not before it");
+            let s = q.send_due(at).expect("due at its aligned time");
+            q.answered(s, Ok(()));
+        }
+        // A probe a whole period late starts the grid again from when it went out.
+        let late = t0 + MS(5000 + 1200);
+        assert!(q.send_due(late).is_some());
+        assert_eq!(q.next_wake(late), late + MS(500) - MS(12));
+        // Late by less than a period: still on the grid (the next one is not pushed back).
+        let mut q = Quorum::new(timing());
+        q.send_due(t0).unwrap();
+        q.send_due(t0 + MS(700)).unwrap();
+        assert_eq!(q.next_wake(t0 + MS(700)), t0 + MS(1000));
     }
 
     #[test]

@@ -41,7 +41,6 @@ pub mod resolved;
 pub mod run;
 mod runs;
 pub mod silence_form;
-mod sort_prefix;
 pub mod time_cursor;
 pub mod undo;
 mod why_muted;

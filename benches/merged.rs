@@ -218,12 +218,28 @@ fn main() {
     }
 
     // The merged view: each cluster's listing (built by its source, as the etcd source does).
+    // Prepared for their cluster as each source prepares its own (`MERGED_PLAIN=1`: given plain,
+    // the state prepares them, as before sources did).
+    let plain = std::env::var("MERGED_PLAIN").is_ok_and(|v| v == "1");
     let listings: Vec<Msg> = (0..clusters)
         .map(|c| {
-            Msg::InCluster(
-                ClusterId(c as u16),
-                Box::new(Msg::listing("/services/", 1, entries(per), now)),
-            )
+            let c = ClusterId(c as u16);
+            let mut members: Vec<Member> = entries(per)
+                .into_iter()
+                .map(|e| Member::from_entry("/services/", e, None))
+                .collect();
+            members.sort_by(default_order);
+            let members = if plain {
+                Listing::from(members)
+            } else {
+                Listing::prepare(c, vec![members])
+            };
+            let listed = Msg::MembersListed {
+                revision: 1,
+                members,
+                at: now,
+            };
+            Msg::InCluster(c, Box::new(listed))
         })
         .collect();
     let mut merged = State::new("c0", "/services/", "bench", now);

@@ -43,6 +43,16 @@ impl Row {
         (u64::from(self.group) << 32) | u64::from(self.number)
     }
 
+    /// The label of the row's group (the prefix's high half).
+    pub fn group(&self) -> u32 {
+        self.group
+    }
+
+    /// The row with its group's label changed to `label`.
+    pub fn set_group(&mut self, label: u32) {
+        self.group = label;
+    }
+
     pub fn set_prefix(&mut self, prefix: u64) {
         *self = Row::new(prefix, self.id);
     }
@@ -216,6 +226,16 @@ impl Groups {
             return (self.by_key[key].label, true);
         }
         (label, false)
+    }
+
+    /// Every group's key, label and rows, in their order (which is their labels' order).
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], u32, usize)> {
+        self.by_key.iter().map(|(k, g)| (&k[..], g.label, g.rows))
+    }
+
+    /// The label of group `key` (from [`group_key`]), if it has rows.
+    pub fn label(&self, key: &[u8]) -> Option<u32> {
+        self.by_key.get(key).map(|g| g.label)
     }
 
     /// A row of `m` counted out (its group forgotten with its last row).

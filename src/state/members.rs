@@ -551,15 +551,22 @@ impl Members {
         let by_key = &self.by_key;
         self.marked
             .retain(|(mc, k)| *mc != c || by_key.get(c, k).is_some());
-        let as_listed = self.uses_prefix()
-            && self.filter.is_none()
-            && self.only.is_none_or(|o| o == c)
-            && self.view.is_empty();
-        let run: Vec<Row> = if as_listed {
-            // The view is the default order of this cluster's members alone: the listing's rows
-            // and groups are it (descending: the exact reverse, the order being total).
+        // Every member of the listing shown, in the default order: the listing's rows are this
+        // cluster's run (descending: their exact reverse, the order being total).
+        let as_listed =
+            self.uses_prefix() && self.filter.is_none() && self.only.is_none_or(|o| o == c);
+        let run: Vec<Row> = if as_listed && self.view.is_empty() {
+            // Its rows alone: their groups are the view's.
             self.groups = groups;
             let mut rows = rows;
+            if self.descending {
+                rows.reverse();
+            }
+            rows
+        } else if as_listed {
+            // Beside other clusters' rows: its groups counted into the view's, its rows given
+            // the view's labels (one pass, no member read).
+            let mut rows = self.relabelled_rows(rows, &groups);
             if self.descending {
                 rows.reverse();
             }
@@ -584,6 +591,35 @@ impl Members {
         self.listing = None;
         self.last_update = Some(at);
         self.resync_selection();
+    }
+
+    /// A prepared listing's `rows` (labelled by its own `groups`) with the labels of the view's
+    /// groups, every group of the listing counted in (its run of the view is empty).
+    fn relabelled_rows(&mut self, mut rows: Vec<Row>, groups: &Groups) -> Vec<Row> {
+        let mut moved = false;
+        for (key, _, n) in groups.iter() {
+            moved |= self.groups.add_rows(key, n).1;
+        }
+        // The listing's labels and the view's, in the same (the groups') order.
+        let labels: Vec<(u32, u32)> = groups
+            .iter()
+            .map(|(key, label, _)| (label, self.groups.label(key).unwrap_or(0)))
+            .collect();
+        let mut at = 0;
+        for row in &mut rows {
+            let g = row.group();
+            if labels.get(at).is_none_or(|l| l.0 != g) {
+                at = labels.partition_point(|l| l.0 < g);
+            }
+            if let Some(&(_, label)) = labels.get(at) {
+                row.set_group(label);
+            }
+        }
+        if moved {
+            // Every label moved: the other clusters' rows take theirs (this run is empty yet).
+            self.refresh_prefixes();
+        }
+        rows
     }
 
     /// Cluster `c`'s run of the view from its store (its run is empty): the members the filter
@@ -1695,6 +1731,42 @@ mod tests {
                 proptest::prop_assert_eq!(seen(&plain), seen(&prepared));
             }
         }
+    }
+
+    #[test]
+    fn a_prepared_listing_beside_another_cluster_relabels_every_group_when_it_must() {
+        // Thousands of groups in each cluster, interleaved: the labels run out while the second
+        // cluster's groups are counted in, and every row's prefix is looked up again.
+        let listing = |c: u16, numbers: Vec<usize>| {
+            let mut members: Vec<Member> = numbers
+                .into_iter()
+                .map(|i| {
+                    // A stem of its own per number (letters: digits would end the stem).
+                    let stem: String = (0..4)
+                        .rev()
+                        .map(|d| char::from(b'a' + (i / 26usize.pow(d) % 26) as u8))
+                        .collect();
+                    let k = format!("/services/web/{stem}-1");
+                    Member::from_entry("/services/", entry(&k, "{}", 5), None)
+                })
+                .collect();
+            members.sort_by(crate::model::default_order);
+            Listing::prepare(ClusterId(c), vec![members])
+        };
+        let first = || (0..3000).map(|i| 100 * i).collect::<Vec<_>>();
+        // 40 groups between two of the first cluster's: more than halving their gap allows.
+        let second = || (1..=40).collect::<Vec<_>>();
+        let mut m = Members::new("/services/");
+        m.apply_listing_in(ClusterId(0), 5, listing(0, first()), now());
+        check_order(&m);
+        m.apply_listing_in(ClusterId(1), 5, listing(1, second()), now());
+        check_order(&m);
+        assert_eq!(m.visible_len(), 3040);
+        m.reverse_sort();
+        m.apply_listing_in(ClusterId(0), 6, listing(0, first()), now());
+        check_order(&m);
+        m.apply_listing_in(ClusterId(1), 6, listing(1, second()), now());
+        check_order(&m);
     }
 
     #[derive(Debug, Clone)]

@@ -15,6 +15,7 @@ use super::popup::Popup;
 use super::runs::Runs;
 use crate::action::Action;
 use crate::model::listing::{Listing, Prepared};
+use crate::model::member_store::Store;
 use crate::model::sort_prefix::{Groups, Row};
 use crate::model::{
     by_role_and_instance, natural_cmp, ClusterId, Command, KvEntry, KvEvent, Member,
@@ -244,7 +245,13 @@ pub struct Members {
     pub cluster_names: Vec<String>,
     /// `:cluster NAME` in a merged view: only that cluster's members are shown.
     pub only: Option<ClusterId>,
+    /// Large stores a listing replaced, for the caller to drop off the UI thread
+    /// ([`Members::take_discarded`]): a million members freed one by one is tens of ms.
+    discarded: Vec<Store>,
 }
+
+/// A replaced store at least this large is handed away rather than dropped in the update.
+const DISCARD_AWAY: usize = 10_000;
 
 impl Members {
     pub fn new(prefix: &str) -> Self {
@@ -507,6 +514,8 @@ impl Members {
         listing: impl Into<Listing>,
         at: DateTime<Utc>,
     ) {
+        // Not taken by the caller since the last listing: dropped here, as they always were.
+        self.discarded.clear();
         let Prepared {
             mut store,
             rows,
@@ -546,7 +555,9 @@ impl Members {
                 *self.role_counts.entry(role).or_default() += n;
             }
         }
-        drop(old);
+        if old.len() >= DISCARD_AWAY {
+            self.discarded.push(old);
+        }
         // A mark stays on a member the listing still has.
         let by_key = &self.by_key;
         self.marked
@@ -653,6 +664,12 @@ impl Members {
             self.refresh_prefixes();
         }
         run
+    }
+
+    /// The stores listings replaced since the last call, to be dropped where it does not hold
+    /// up the UI (a relist of 1M members).
+    pub fn take_discarded(&mut self) -> Vec<Store> {
+        std::mem::take(&mut self.discarded)
     }
 
     /// A listing under way (`Msg::MembersProgress`): its progress for the title, and its first
@@ -1766,6 +1783,55 @@ mod tests {
         m.apply_listing_in(ClusterId(0), 6, listing(0, first()), now());
         check_order(&m);
         m.apply_listing_in(ClusterId(1), 6, listing(1, second()), now());
+        check_order(&m);
+    }
+
+    #[test]
+    fn a_relist_hands_its_old_store_away_and_keeps_what_it_must() {
+        let listing = |rev: i64, n: usize| {
+            let mut members: Vec<Member> = (0..n)
+                .map(|i| {
+                    let k = format!("/services/web/web-{i}");
+                    Member::from_entry("/services/", entry(&k, "{}", rev), None)
+                })
+                .collect();
+            members.sort_by(crate::model::default_order);
+            Listing::prepare(ClusterId(0), vec![members])
+        };
+        let mut m = Members::new("/services/");
+        m.apply_listing(5, listing(5, DISCARD_AWAY), now());
+        assert!(m.take_discarded().is_empty());
+        // Seen live: its creation time outlives the relist.
+        let mut e = entry("/services/web/web-7", "{}", 6);
+        e.version = 1;
+        e.create_revision = 6;
+        m.apply_events(vec![KvEvent::Put(e.clone())], now());
+        let seen = m.get("/services/web/web-7").and_then(Member::started_at);
+        assert!(seen.is_some());
+        assert!(m.select_key("/services/web/web-9"));
+        m.toggle_mark();
+        let mut again = listing(7, DISCARD_AWAY).into_prepared(ClusterId(0));
+        let id = again
+            .store
+            .id(ClusterId(0), b"/services/web/web-7")
+            .expect("listed");
+        *again.store.at_mut(id) = Member::from_entry("/services/", e, None);
+        m.apply_listing(7, Listing::from(again.store.into_members()), now());
+        assert_eq!(
+            m.get("/services/web/web-7").and_then(Member::started_at),
+            seen
+        );
+        assert_eq!(
+            m.selected().map(|x| x.key().to_vec()),
+            Some(b"/services/web/web-9".to_vec())
+        );
+        assert_eq!(m.marked_count(), 1);
+        let old = m.take_discarded();
+        assert_eq!(
+            old.iter().map(Store::len).collect::<Vec<_>>(),
+            vec![DISCARD_AWAY]
+        );
+        assert!(m.take_discarded().is_empty());
         check_order(&m);
     }
 

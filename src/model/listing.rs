@@ -30,7 +30,8 @@ enum Body {
 pub struct Prepared {
     /// The cluster every member is in (the store's index hashes it with the key).
     pub cluster: ClusterId,
-    /// The members by key, their slots in the default order ([`default_order`]).
+    /// The members by key; their slots in the default order ([`default_order`]) when a source
+    /// prepared them (in the order given for a plain listing).
     pub store: Store,
     /// A row per member, in the default order, each with its sort prefix from `groups` and its
     /// id in the view (its slot and `cluster`, [`pack`]ed): the view's run for this cluster when
@@ -96,22 +97,17 @@ impl Listing {
     /// otherwise prepared here (a plain listing: sorted, indexed, counted — the work the state
     /// did for every listing before sources prepared them).
     pub fn into_prepared(self, c: ClusterId) -> Prepared {
-        let mut members = match self.0 {
-            Body::Prepared(p) if p.cluster == c => return *p,
+        match self.0 {
+            Body::Prepared(p) if p.cluster == c => *p,
             Body::Prepared(p) => {
+                // Its slots are in the default order already; the cluster decides only ties, and
+                // every member is in the one cluster.
                 let Prepared { store, rows, .. } = *p;
-                // Its slots are in the default order already; the cluster decides only ties.
                 drop(rows);
-                store.into_members()
+                Prepared::from_sorted(c, store.into_members())
             }
-            Body::Plain(v) => v,
-        };
-        for m in &mut members {
-            m.cluster = c;
+            Body::Plain(v) => Prepared::from_unsorted(c, v),
         }
-        // Stable: of a key listed twice, the last stays last (and is kept).
-        members.sort_by(default_order);
-        Prepared::from_sorted(c, members)
     }
 }
 
@@ -119,6 +115,50 @@ impl Prepared {
     /// The member of row `row`.
     pub fn member(&self, row: &Row) -> &Member {
         self.store.at(unpack(row.id).1)
+    }
+
+    /// `members`, in any order, prepared for cluster `c`: indexed in their order, their rows
+    /// sorted by prefix first (the full comparison only where prefixes tie), as the state sorted
+    /// a listing's rows before sources prepared them. A key listed twice keeps its last member.
+    fn from_unsorted(c: ClusterId, mut members: Vec<Member>) -> Prepared {
+        for m in &mut members {
+            m.cluster = c;
+        }
+        let store = Store::from_members(members);
+        let mut rows = Vec::with_capacity(store.len());
+        let mut groups = Groups::default();
+        let mut role_counts: BTreeMap<String, usize> = BTreeMap::new();
+        let mut relabelled = false;
+        for (m, id) in store.iter() {
+            match role_counts.get_mut(m.role()) {
+                Some(n) => *n += 1,
+                None => {
+                    role_counts.insert(m.role().to_string(), 1);
+                }
+            }
+            let (p, r) = groups.add(m);
+            relabelled |= r;
+            rows.push(Row::new(p, pack(usize::from(c.0), id)));
+        }
+        if relabelled {
+            for row in &mut rows {
+                let p = groups.prefix(store.at(unpack(row.id).1)).unwrap_or(0);
+                row.set_prefix(p);
+            }
+        }
+        let member = |r: &Row| store.at(unpack(r.id).1);
+        rows.sort_by(|a, b| {
+            a.prefix()
+                .cmp(&b.prefix())
+                .then_with(|| default_order(member(a), member(b)))
+        });
+        Prepared {
+            cluster: c,
+            store,
+            rows,
+            groups,
+            role_counts,
+        }
     }
 
     /// `members`, in the default order, prepared for cluster `c`.
@@ -316,7 +356,17 @@ mod tests {
             let c = ClusterId(3);
             let p = Listing::prepare(c, parts).into_prepared(c);
             let plain = Listing::from(members.clone()).into_prepared(c);
-            prop_assert_eq!(&p, &plain);
+            // The same rows in the same order (labels depend on the order groups came in).
+            let of = |p: &Prepared| -> Vec<Member> {
+                p.rows.iter().map(|r| p.member(r).clone()).collect()
+            };
+            prop_assert_eq!(of(&p), of(&plain));
+            prop_assert_eq!(p.groups.counts(), plain.groups.counts());
+            prop_assert_eq!(&p.role_counts, &plain.role_counts);
+            // Prepared for another cluster, it is prepared again for the one it lands in.
+            let moved = Listing::prepare(ClusterId(1), vec![p.store.clone().into_members()])
+                .into_prepared(c);
+            prop_assert_eq!(of(&moved), of(&p));
             let mut expected = members.clone();
             for m in &mut expected {
                 m.cluster = c;

@@ -17,7 +17,9 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
 use opsconsole::keymap::Keymap;
-use opsconsole::model::{ClusterId, Health, KvEntry, LogLine, Msg, SourceKind};
+use opsconsole::model::{
+    default_order, ClusterId, Health, KvEntry, Listing, LogLine, Member, Msg, SourceKind,
+};
 use opsconsole::state::merged::ClusterInfo;
 use opsconsole::state::{set_viewports, update, State};
 use opsconsole::theme::Theme;
@@ -154,6 +156,8 @@ fn main() {
     let (mut single_ingest, mut single_cpu, mut single_frame, mut single_rss) =
         (Duration::ZERO, Duration::ZERO, Duration::ZERO, 0.0);
     let mut single_mid = Duration::ZERO;
+    let mut single_prepare = Duration::ZERO;
+    let (mut single_relist, mut single_relist_drop) = (Duration::ZERO, Duration::ZERO);
     let (mut single_heap, mut single_rss_logs) = (0.0, 0.0);
     if case != "merged" {
         // One cluster holding all of them (keys made distinct by a cluster segment).
@@ -167,7 +171,21 @@ fn main() {
                 one.push(e);
             }
         }
-        let msg = Msg::listing("/services/", 1, one, now);
+        // Prepared as the etcd source prepares it, off the UI thread (timed apart: the state's
+        // part is the ingest below).
+        let mut members: Vec<Member> = one
+            .into_iter()
+            .map(|e| Member::from_entry("/services/", e, None))
+            .collect();
+        members.sort_by(default_order);
+        let t = Instant::now();
+        let members = Listing::prepare(ClusterId(0), vec![members]);
+        single_prepare = t.elapsed();
+        let msg = Msg::MembersListed {
+            revision: 1,
+            members,
+            at: now,
+        };
         let mut single = State::new("one", "/services/", "bench", now);
         update(
             &mut single,
@@ -184,28 +202,66 @@ fn main() {
         // The performance issue's budget: 1M members with 100k log lines.
         log_lines(&mut single, 1, 100_000, now);
         single_rss_logs = rss_mb();
+        // A relist (after a compaction): the same members listed again, prepared by the source;
+        // the old store handed away (`state::take_discarded`, dropped on a thread by the core).
+        let mut again: Vec<Member> = single.members.all().cloned().collect();
+        again.sort_by(default_order);
+        let again = Listing::prepare(ClusterId(0), vec![again]);
+        let t = Instant::now();
+        update(
+            &mut single,
+            Msg::MembersListed {
+                revision: 2,
+                members: again,
+                at: now,
+            },
+        );
+        let old = opsconsole::state::take_discarded(&mut single);
+        single_relist = t.elapsed();
+        let t = Instant::now();
+        drop(old);
+        single_relist_drop = t.elapsed();
         drop(single);
     }
     if case == "single" {
         println!(
-            "one cluster of {}: ingest {:.2} s (CPU {:.2} s), frame {:.2} / {:.2} ms, RSS {single_rss:.0} MB (heap in use {single_heap:.0} MB), with 100,000 log lines {single_rss_logs:.0} MB; Member {} bytes",
+            "one cluster of {}: prepared by the source in {:.3} s, ingest {:.4} s (CPU {:.4} s), frame {:.2} / {:.2} ms, RSS {single_rss:.0} MB (heap in use {single_heap:.0} MB), with 100,000 log lines {single_rss_logs:.0} MB; Member {} bytes; relist {:.1} ms (its old store dropped apart: {:.1} ms)",
             clusters * per,
+            single_prepare.as_secs_f64(),
             single_ingest.as_secs_f64(),
             single_cpu.as_secs_f64(),
             single_frame.as_secs_f64() * 1e3,
             single_mid.as_secs_f64() * 1e3,
-            std::mem::size_of::<opsconsole::model::Member>()
+            std::mem::size_of::<opsconsole::model::Member>(),
+            single_relist.as_secs_f64() * 1e3,
+            single_relist_drop.as_secs_f64() * 1e3
         );
         return;
     }
 
     // The merged view: each cluster's listing (built by its source, as the etcd source does).
+    // Prepared for their cluster as each source prepares its own (`MERGED_PLAIN=1`: given plain,
+    // the state prepares them, as before sources did).
+    let plain = std::env::var("MERGED_PLAIN").is_ok_and(|v| v == "1");
     let listings: Vec<Msg> = (0..clusters)
         .map(|c| {
-            Msg::InCluster(
-                ClusterId(c as u16),
-                Box::new(Msg::listing("/services/", 1, entries(per), now)),
-            )
+            let c = ClusterId(c as u16);
+            let mut members: Vec<Member> = entries(per)
+                .into_iter()
+                .map(|e| Member::from_entry("/services/", e, None))
+                .collect();
+            members.sort_by(default_order);
+            let members = if plain {
+                Listing::from(members)
+            } else {
+                Listing::prepare(c, vec![members])
+            };
+            let listed = Msg::MembersListed {
+                revision: 1,
+                members,
+                at: now,
+            };
+            Msg::InCluster(c, Box::new(listed))
         })
         .collect();
     let mut merged = State::new("c0", "/services/", "bench", now);

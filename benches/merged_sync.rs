@@ -20,8 +20,8 @@ use ratatui::Terminal;
 
 use opsconsole::config::EtcdProfile;
 use opsconsole::keymap::Keymap;
-use opsconsole::model::{default_order, ClusterId, Health, Member, Msg, SourceKind};
-use opsconsole::sources::etcd::{connect, list_prefix_as};
+use opsconsole::model::{default_order, ClusterId, Health, Listing, Member, Msg, SourceKind};
+use opsconsole::sources::etcd::{connect, list_prefix_parts, ListProgress};
 use opsconsole::state::merged::ClusterInfo;
 use opsconsole::state::{set_viewports, update, State};
 use opsconsole::theme::Theme;
@@ -39,17 +39,23 @@ fn env(name: &str, default: usize) -> usize {
 }
 
 /// What one etcd source does before its first `Msg::MembersListed`: connect, list the prefix in
-/// key ranges (members built and sorted per range).
-async fn listing(profile: EtcdProfile) -> Msg {
+/// key ranges (members built and sorted per range), the ranges merged, indexed and counted for
+/// cluster `c` on a blocking thread (`Listing::prepare`).
+async fn listing(profile: EtcdProfile, c: ClusterId) -> Msg {
     let client = connect(&profile).await.expect("connect");
-    let (revision, members) = list_prefix_as(
+    let (revision, parts) = list_prefix_parts(
         &client,
         PREFIX,
+        &[],
         |e| Member::from_entry(PREFIX, e, None),
         |part: &mut Vec<Member>| part.sort_by(default_order),
+        |_: ListProgress<Member>| {},
     )
     .await
-    .expect("list_prefix_as");
+    .expect("list_prefix_parts");
+    let members = tokio::task::spawn_blocking(move || Listing::prepare(c, parts))
+        .await
+        .expect("prepare");
     Msg::MembersListed {
         revision,
         members,
@@ -77,7 +83,7 @@ fn single(
     n: usize,
 ) -> Duration {
     let t = Instant::now();
-    let msg = rt.block_on(listing(profile(etcd.endpoint())));
+    let msg = rt.block_on(listing(profile(etcd.endpoint()), ClusterId(0)));
     let mut state = State::new("one", PREFIX, "bench", Utc::now());
     update(
         &mut state,
@@ -108,7 +114,7 @@ fn merged(
     for (c, etcd) in etcds.iter().enumerate() {
         let (tx, profile) = (tx.clone(), profile(etcd.endpoint()));
         rt.spawn(async move {
-            let msg = listing(profile).await;
+            let msg = listing(profile, ClusterId(c as u16)).await;
             let _ = tx.send((ClusterId(c as u16), msg)).await;
         });
     }

@@ -411,6 +411,7 @@ impl Core {
                     Msg::InCluster(_, inner) => inner.as_ref(),
                     other => other,
                 };
+                let listed = matches!(fact, Msg::MembersListed { .. });
                 if let Msg::MembersListed { members, .. } = fact {
                     // A full listing is what the user is waiting for: draw it now.
                     effects.push(Effect::Listed(members.len()));
@@ -441,7 +442,16 @@ impl Core {
                         effects.push(Effect::DrawNow);
                     }
                 }
-                state::update(&mut self.state, msg)
+                let commands = state::update(&mut self.state, msg);
+                if listed {
+                    // A relist's old members (a million frees) are dropped on a thread of their
+                    // own, not before the frame.
+                    let old = state::take_discarded(&mut self.state);
+                    if !old.is_empty() {
+                        std::thread::spawn(move || drop(old));
+                    }
+                }
+                commands
             }
             Event::Layout(v) if v != self.state.viewports => {
                 state::set_viewports(&mut self.state, v)

@@ -19,11 +19,11 @@ pub enum Msg {
     /// was emptied for the new backend was dropped up to here (see `State::switching`).
     SourceSwitched(SourceId),
     /// A full, consistent listing of the prefix at `revision`, replacing what the pane holds; the
-    /// members already built and sorted by the source (each key range in
-    /// `members::default_order`, ranges in key order).
+    /// members already built by the source, and prepared there (merged into the default order,
+    /// indexed, counted: [`super::Listing::prepare`]) off the UI thread.
     MembersListed {
         revision: i64,
-        members: Vec<Member>,
+        members: super::Listing,
         at: DateTime<Utc>,
     },
     /// A listing under way: its first rows (`preview`, shown until the listing completes when the
@@ -143,7 +143,7 @@ impl Msg {
         members.sort_by(super::default_order);
         Msg::MembersListed {
             revision,
-            members,
+            members: members.into(),
             at,
         }
     }

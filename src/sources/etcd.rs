@@ -20,7 +20,7 @@ use super::quorum::{Quorum, Timing, Verdict};
 use crate::config::EtcdProfile;
 use crate::model::{
     default_order, ClusterId, Command, DeregisterOutcome, Health, KvEntry, KvEvent, LeaseKeys,
-    Member, Msg, PastUnknown, RestoreOutcome, SourceId, SourceKind,
+    Listing, Member, Msg, PastUnknown, RestoreOutcome, SourceId, SourceKind,
 };
 
 /// Keys in the first page of the initial listing before it was cut into key ranges; kept as the
@@ -341,7 +341,7 @@ impl EtcdSource {
                     .as_deref()
                     .map(super::listing_cuts::load)
                     .unwrap_or_default();
-                let (revision, members) = list_prefix_streamed(
+                let (revision, parts) = list_prefix_parts(
                     &client,
                     &self.profile.prefix,
                     &hints,
@@ -350,15 +350,31 @@ impl EtcdSource {
                     progress,
                 )
                 .await?;
+                let listed = connecting.elapsed();
+                // The parts merged, indexed and counted here, on a blocking thread: the state
+                // only swaps the prepared listing in (0.2–0.8 s of the UI thread's at 1M before).
+                let (cluster, learn) = (self.id.cluster, cuts_file.is_some());
+                let (members, cuts) = tokio::task::spawn_blocking(move || {
+                    let keys = parts.iter().map(Vec::len).sum();
+                    let cuts = learn.then(|| {
+                        super::listing_cuts::learn_from(
+                            keys,
+                            parts.iter().flatten().map(|m| m.key()),
+                        )
+                    });
+                    (Listing::prepare(cluster, parts), cuts)
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("preparing the listing: {e}"))?;
                 info!(
                     revision,
                     keys = members.len(),
                     connect_ms = connected.as_millis() as u64,
-                    list_ms = (connecting.elapsed() - connected).as_millis() as u64,
+                    list_ms = (listed - connected).as_millis() as u64,
+                    prepare_ms = (connecting.elapsed() - listed).as_millis() as u64,
                     "listed prefix"
                 );
-                if let Some(path) = cuts_file {
-                    let cuts = super::listing_cuts::learn(members.iter().map(|m| m.key()));
+                if let (Some(path), Some(cuts)) = (cuts_file, cuts) {
                     super::listing_cuts::save(&path, &cuts);
                 }
                 self.count = members.len() as i64;
@@ -1164,6 +1180,27 @@ where
     F: Fn(&mut Vec<T>) + Clone + Send + Sync + 'static,
     P: Fn(ListProgress<T>) + Send + Sync + 'static,
 {
+    let (revision, parts) =
+        list_prefix_parts(client, prefix, hints, convert, finish, progress).await?;
+    Ok((revision, parts.into_iter().flatten().collect()))
+}
+
+/// [`list_prefix_streamed`], its key ranges' parts kept apart (each as `finish` left it, in
+/// key order of the ranges): the etcd source merges them ([`Listing::prepare`]).
+pub async fn list_prefix_parts<T, C, F, P>(
+    client: &Client,
+    prefix: &str,
+    hints: &[Vec<u8>],
+    convert: C,
+    finish: F,
+    progress: P,
+) -> anyhow::Result<(i64, Vec<Vec<T>>)>
+where
+    T: Clone + Send + 'static,
+    C: Fn(KvEntry) -> T + Clone + Send + Sync + 'static,
+    F: Fn(&mut Vec<T>) + Clone + Send + Sync + 'static,
+    P: Fn(ListProgress<T>) + Send + Sync + 'static,
+{
     use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering::Relaxed};
     use std::sync::Arc;
 
@@ -1267,11 +1304,7 @@ where
         parts.push((i, part.map_err(fail)?));
     }
     parts.sort_by_key(|(i, _)| *i);
-    let mut items = Vec::with_capacity(parts.iter().map(|(_, p)| p.len()).sum());
-    for (_, part) in parts {
-        items.extend(part);
-    }
-    Ok((revision, items))
+    Ok((revision, parts.into_iter().map(|(_, part)| part).collect()))
 }
 
 /// Where the rest of a large listing was cut by the listing before [`cut_ranges`]: before these

@@ -41,7 +41,11 @@ pub fn path_for(dir: &Path, cluster_id: u64, prefix: &str) -> PathBuf {
 /// those at ranks 1k, 2k, 4k, … 64k, 128k, 192k, … in byte order. Fewer keys than two first ranges
 /// need no cuts.
 pub fn learn<'a>(keys: impl ExactSizeIterator<Item = &'a [u8]>) -> Vec<Vec<u8>> {
-    let n = keys.len();
+    learn_from(keys.len(), keys)
+}
+
+/// [`learn`] of `n` keys.
+pub fn learn_from<'a>(n: usize, keys: impl Iterator<Item = &'a [u8]>) -> Vec<Vec<u8>> {
     if n < 2 * FIRST_CUT {
         return Vec::new();
     }

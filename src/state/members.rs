@@ -9,12 +9,14 @@ use chrono::{DateTime, Utc};
 use regex::Regex;
 
 use super::cursor::ListCursor;
-use super::member_store::{Store, Stores};
+use super::member_store::Stores;
 use super::pane::{PaneCtx, PaneState, Reaction};
 use super::popup::Popup;
 use super::runs::Runs;
-use super::sort_prefix::{Groups, Row};
 use crate::action::Action;
+use crate::model::listing::{Listing, Prepared};
+use crate::model::member_store::Store;
+use crate::model::sort_prefix::{Groups, Row};
 use crate::model::{
     by_role_and_instance, natural_cmp, ClusterId, Command, KvEntry, KvEvent, Member,
 };
@@ -202,7 +204,7 @@ pub struct Members {
     by_key: Stores,
     /// Ids of members passing the filter, in sort order: one sorted run per cluster, merged
     /// where read (a single cluster is one run). Each id has its sort prefix beside it
-    /// ([`super::sort_prefix`]; 0 under a sort other than by role).
+    /// ([`crate::model::sort_prefix`]; 0 under a sort other than by role).
     view: Runs<Row>,
     /// The groups of the view's rows and their labels, under the sort by role (empty otherwise).
     groups: Groups,
@@ -243,7 +245,13 @@ pub struct Members {
     pub cluster_names: Vec<String>,
     /// `:cluster NAME` in a merged view: only that cluster's members are shown.
     pub only: Option<ClusterId>,
+    /// Large stores a listing replaced, for the caller to drop off the UI thread
+    /// ([`Members::take_discarded`]): a million members freed one by one is tens of ms.
+    discarded: Vec<Store>,
 }
+
+/// A replaced store at least this large is handed away rather than dropped in the update.
+const DISCARD_AWAY: usize = 10_000;
 
 impl Members {
     pub fn new(prefix: &str) -> Self {
@@ -479,7 +487,7 @@ impl Members {
     /// Replace everything with a consistent listing; keys absent from it vanish (reconcile after a
     /// compaction or reconnect), and the selection stays on the same key when it still exists.
     pub fn apply_snapshot(&mut self, revision: i64, entries: Vec<KvEntry>, at: DateTime<Utc>) {
-        let members = entries
+        let members: Vec<Member> = entries
             .into_iter()
             .map(|e| Member::from_entry(&self.prefix, e, None))
             .collect();
@@ -487,31 +495,40 @@ impl Members {
     }
 
     /// [`apply_snapshot`](Self::apply_snapshot) with the members already built (by the etcd source,
-    /// while the listing arrived). Input in [`default_order`] makes the sort a single pass.
-    pub fn apply_listing(&mut self, revision: i64, members: Vec<Member>, at: DateTime<Utc>) {
+    /// while the listing arrived), and perhaps prepared there ([`Listing::prepare`]).
+    pub fn apply_listing(&mut self, revision: i64, members: impl Into<Listing>, at: DateTime<Utc>) {
         self.apply_listing_in(ClusterId::default(), revision, members, at)
     }
 
     /// A listing of cluster `c`: replaces that cluster's members only; the other clusters' stay
-    /// as they are (a merged view). The cluster's store is built anew from the listing and its
-    /// run of the view sorted anew; the other clusters' stores and runs are not touched, so ten
-    /// clusters' listings cost what one listing of all their members does.
+    /// as they are (a merged view). The cluster's store is the listing's (built by its source,
+    /// off the UI thread, or here for a plain listing) and its run of the view is the listing's
+    /// rows as they are when the view is in the default order with no filter and no other
+    /// cluster's rows (then this is O(1) in the listing's size, apart from a relist's old
+    /// members); otherwise it is sorted anew. The other clusters' stores and runs are not
+    /// touched, so ten clusters' listings cost what one listing of all their members does.
     pub fn apply_listing_in(
         &mut self,
         c: ClusterId,
         revision: i64,
-        mut members: Vec<Member>,
+        listing: impl Into<Listing>,
         at: DateTime<Utc>,
     ) {
-        let known = self.by_key.of(c).is_some_and(|s| s.len() > 0);
-        for m in &mut members {
-            m.cluster = c;
-        }
-        if known {
-            // Keep a creation time we observed live earlier; a listing cannot tell us one.
-            for m in &mut members {
-                if let Some(old) = self.by_key.get(c, m.key()) {
-                    m.inherit_seen_at(old);
+        // Not taken by the caller since the last listing: dropped here, as they always were.
+        self.discarded.clear();
+        let Prepared {
+            mut store,
+            rows,
+            groups,
+            role_counts,
+            ..
+        } = listing.into().into_prepared(c);
+        if let Some(old) = self.by_key.of(c) {
+            // Keep a creation time we observed live earlier; a listing cannot tell us one. Few
+            // members have one: those are looked up, not every listed member.
+            for (m, _) in old.iter().filter(|(m, _)| m.seen_at().is_some()) {
+                if let Some(id) = store.id(c, m.key()) {
+                    store.at_mut(id).inherit_seen_at(m);
                 }
             }
         }
@@ -525,49 +542,51 @@ impl Members {
             }
         }
         self.view.set_run(ci, Vec::new());
-        let old = self.by_key.replace(c, Store::from_members(members));
-        for (m, _) in old.iter() {
-            uncount_role(&mut self.role_counts, m.role());
+        let total = store.len();
+        let old = self.by_key.replace(c, store);
+        if self.by_key.len() == total {
+            // The only cluster with members: its counts are the listing's.
+            self.role_counts = role_counts;
+        } else {
+            for (m, _) in old.iter() {
+                uncount_role(&mut self.role_counts, m.role());
+            }
+            for (role, n) in role_counts {
+                *self.role_counts.entry(role).or_default() += n;
+            }
         }
-        drop(old);
+        if old.len() >= DISCARD_AWAY {
+            self.discarded.push(old);
+        }
         // A mark stays on a member the listing still has.
         let by_key = &self.by_key;
         self.marked
             .retain(|(mc, k)| *mc != c || by_key.get(c, k).is_some());
-        // A stable sort finds the runs the listing already has (etcd lists in key order, the source
-        // sorts each range): near-linear; the hash map's order would throw that away.
-        let store = self.by_key.of(c).expect("just put");
-        let mut order: Vec<(u64, &Member, u32)> = Vec::with_capacity(store.len());
-        let mut counts = std::mem::take(&mut self.role_counts);
-        let mut groups = std::mem::take(&mut self.groups);
-        let prefixed = self.uses_prefix();
-        let mut relabelled = false;
-        for (m, id) in self.by_key.iter_in(c) {
-            count_role(&mut counts, m.role());
-            if self.passes(m) {
-                let (p, r) = if prefixed { groups.add(m) } else { (0, false) };
-                relabelled |= r;
-                order.push((p, m, id));
+        // Every member of the listing shown, in the default order: the listing's rows are this
+        // cluster's run (descending: their exact reverse, the order being total).
+        let as_listed =
+            self.uses_prefix() && self.filter.is_none() && self.only.is_none_or(|o| o == c);
+        let run: Vec<Row> = if as_listed && self.view.is_empty() {
+            // Its rows alone: their groups are the view's.
+            self.groups = groups;
+            let mut rows = rows;
+            if self.descending {
+                rows.reverse();
             }
-        }
-        if relabelled {
-            for (p, m, _) in &mut order {
-                *p = groups.prefix(m).unwrap_or(0);
+            rows
+        } else if as_listed {
+            // Beside other clusters' rows: its groups counted into the view's, its rows given
+            // the view's labels (one pass, no member read).
+            let mut rows = self.relabelled_rows(rows, &groups);
+            if self.descending {
+                rows.reverse();
             }
-        }
-        let total = store.len();
-        let shown = order.len();
-        order.sort_by(|a, b| self.prefixed_cmp(a.0, b.0, || self.compare(a.1, b.1)));
-        let run: Vec<Row> = order
-            .into_iter()
-            .map(|(p, _, id)| Row::new(p, id))
-            .collect();
-        self.role_counts = counts;
-        self.groups = groups;
-        if relabelled {
-            // Every label moved: the other clusters' rows take theirs (this run is empty yet).
-            self.refresh_prefixes();
-        }
+            rows
+        } else {
+            drop((rows, groups));
+            self.sorted_run(c)
+        };
+        let shown = run.len();
         self.view.set_run(ci, run);
         let i = ci;
         if self.cluster_counts.len() <= i {
@@ -583,6 +602,74 @@ impl Members {
         self.listing = None;
         self.last_update = Some(at);
         self.resync_selection();
+    }
+
+    /// A prepared listing's `rows` (labelled by its own `groups`) with the labels of the view's
+    /// groups, every group of the listing counted in (its run of the view is empty).
+    fn relabelled_rows(&mut self, mut rows: Vec<Row>, groups: &Groups) -> Vec<Row> {
+        let mut moved = false;
+        for (key, _, n) in groups.iter() {
+            moved |= self.groups.add_rows(key, n).1;
+        }
+        // The listing's labels and the view's, in the same (the groups') order.
+        let labels: Vec<(u32, u32)> = groups
+            .iter()
+            .map(|(key, label, _)| (label, self.groups.label(key).unwrap_or(0)))
+            .collect();
+        let mut at = 0;
+        for row in &mut rows {
+            let g = row.group();
+            if labels.get(at).is_none_or(|l| l.0 != g) {
+                at = labels.partition_point(|l| l.0 < g);
+            }
+            if let Some(&(_, label)) = labels.get(at) {
+                row.set_group(label);
+            }
+        }
+        if moved {
+            // Every label moved: the other clusters' rows take theirs (this run is empty yet).
+            self.refresh_prefixes();
+        }
+        rows
+    }
+
+    /// Cluster `c`'s run of the view from its store (its run is empty): the members the filter
+    /// shows, their groups counted in, sorted. The store's slots are in the default order, so
+    /// under it the stable sort is one pass.
+    fn sorted_run(&mut self, c: ClusterId) -> Vec<Row> {
+        let mut order: Vec<(u64, &Member, u32)> = Vec::new();
+        let mut groups = std::mem::take(&mut self.groups);
+        let prefixed = self.uses_prefix();
+        let mut relabelled = false;
+        for (m, id) in self.by_key.iter_in(c) {
+            if self.passes(m) {
+                let (p, r) = if prefixed { groups.add(m) } else { (0, false) };
+                relabelled |= r;
+                order.push((p, m, id));
+            }
+        }
+        if relabelled {
+            for (p, m, _) in &mut order {
+                *p = groups.prefix(m).unwrap_or(0);
+            }
+        }
+        order.sort_by(|a, b| self.prefixed_cmp(a.0, b.0, || self.compare(a.1, b.1)));
+        let run: Vec<Row> = order
+            .into_iter()
+            .map(|(p, _, id)| Row::new(p, id))
+            .collect();
+        self.groups = groups;
+        if relabelled {
+            // Every label moved: the other clusters' rows take theirs (this run is empty yet).
+            self.refresh_prefixes();
+        }
+        run
+    }
+
+    /// The stores listings replaced since the last call, to be dropped where it does not hold
+    /// up the UI (a relist of 1M members).
+    pub fn take_discarded(&mut self) -> Vec<Store> {
+        std::mem::take(&mut self.discarded)
     }
 
     /// A listing under way (`Msg::MembersProgress`): its progress for the title, and its first
@@ -1538,6 +1625,214 @@ mod tests {
         for (i, x) in m.visible_rows(0, usize::MAX).enumerate() {
             assert_eq!(m.position_of(x), Ok(i));
         }
+        // The counts kept as rows come and go are what counting anew gives.
+        let mut roles = BTreeMap::new();
+        for x in m.all() {
+            count_role(&mut roles, x.role());
+        }
+        assert_eq!(m.role_counts, roles);
+        for c in 0..m.cluster_counts.len() {
+            let c = ClusterId(c as u16);
+            let all = m.all().filter(|x| x.cluster == c).count();
+            let shown = m
+                .visible_rows(0, usize::MAX)
+                .filter(|x| x.cluster == c)
+                .count();
+            assert_eq!((m.count_in(c), m.visible_in(c)), (all, shown));
+        }
+        if m.uses_prefix() {
+            let mut groups = Groups::default();
+            for x in m.visible_rows(0, usize::MAX) {
+                groups.add(x);
+            }
+            assert_eq!(m.groups.counts(), groups.counts());
+        }
+    }
+
+    /// What a user sees of the members: the rows, the counts, the selection, the marks.
+    fn seen(m: &Members) -> impl PartialEq + std::fmt::Debug {
+        type SeenRow = (ClusterId, Vec<u8>, i64, Option<DateTime<Utc>>);
+        let rows: Vec<SeenRow> = m
+            .visible_rows(0, usize::MAX)
+            .map(|x| (x.cluster, x.key().to_vec(), x.mod_revision, x.started_at()))
+            .collect();
+        let counts: Vec<(usize, usize)> = (0..2)
+            .map(|c| (m.count_in(ClusterId(c)), m.visible_in(ClusterId(c))))
+            .collect();
+        (
+            rows,
+            counts,
+            m.role_counts.clone(),
+            m.selected_index(),
+            m.selected().map(|x| (x.cluster, x.key().to_vec())),
+            m.marked_count(),
+            m.revision,
+        )
+    }
+
+    proptest::proptest! {
+        /// The same changes, the listings given plain to one and prepared (in ranges, as the
+        /// etcd source sends them) to the other: the same members, rows, counts, selection and
+        /// marks after each, whatever the sort, filter, grouping, clusters and selection.
+        #[test]
+        fn a_prepared_listing_gives_what_a_plain_one_gives(
+            ops in proptest::collection::vec(
+                proptest::prop_oneof![
+                    4 => (0u16..2, 0usize..80, 0usize..3).prop_map(|(c, k, v)| Op::Put(c, k, v)),
+                    2 => (0u16..2, 0usize..80).prop_map(|(c, k)| Op::Delete(c, k)),
+                    3 => (0u16..2, proptest::collection::vec(0usize..80, 0..30))
+                        .prop_map(|(c, ks)| Op::Listing(c, ks)),
+                    1 => proptest::sample::select(vec![None, Some("web"), Some("!-2"), Some("cluster:b")])
+                        .prop_map(Op::Filter),
+                    1 => Just(Op::Reverse),
+                    1 => Just(Op::CycleSort),
+                    2 => (0u16..2, 0usize..80).prop_map(|(c, k)| Op::Select(c, k)),
+                    1 => Just(Op::Mark),
+                    1 => proptest::sample::select(vec![None, Some(0u16), Some(1)]).prop_map(Op::Narrow),
+                ],
+                1..50,
+            ),
+            cut in 0usize..30,
+        ) {
+            let mut plain = Members::new("/services/");
+            let mut prepared = Members::new("/services/");
+            for m in [&mut plain, &mut prepared] {
+                m.cluster_names = vec!["a".into(), "b".into()];
+            }
+            let mut rev = 1;
+            for op in ops {
+                rev += 1;
+                for (i, m) in [&mut plain, &mut prepared].into_iter().enumerate() {
+                    match op.clone() {
+                        Op::Put(c, k, v) => m.apply_events_in(
+                            ClusterId(c),
+                            vec![KvEvent::Put(entry(&prop_key(k), &format!("10.0.0.{v}:80"), rev))],
+                            now(),
+                        ),
+                        Op::Delete(c, k) => m.apply_events_in(
+                            ClusterId(c),
+                            vec![KvEvent::Delete { key: prop_key(k).into(), mod_revision: rev }],
+                            now(),
+                        ),
+                        Op::Listing(c, ks) => {
+                            // Keys in etcd's order, as a listing has them.
+                            let mut ks: Vec<String> = ks.into_iter().map(prop_key).collect();
+                            ks.sort();
+                            ks.dedup();
+                            let mut members: Vec<Member> = ks
+                                .iter()
+                                .map(|k| Member::from_entry("/services/", entry(k, "{}", rev), None))
+                                .collect();
+                            if i == 0 {
+                                m.apply_listing_in(ClusterId(c), rev, members, now());
+                            } else {
+                                // Two key ranges, each sorted by its reading task.
+                                let mut rest = members.split_off(cut.min(members.len()));
+                                members.sort_by(crate::model::default_order);
+                                rest.sort_by(crate::model::default_order);
+                                let listing = Listing::prepare(ClusterId(c), vec![members, rest]);
+                                m.apply_listing_in(ClusterId(c), rev, listing, now());
+                            }
+                        }
+                        Op::Filter(f) => m.set_filter(f.and_then(|f| Filter::parse(f).unwrap())),
+                        Op::Reverse => m.reverse_sort(),
+                        Op::CycleSort => m.cycle_sort(),
+                        Op::Select(c, k) => {
+                            m.select_in(ClusterId(c), prop_key(k));
+                        }
+                        Op::Mark => m.toggle_mark(),
+                        Op::Narrow(only) => m.narrow(only.map(ClusterId)),
+                    }
+                    check_order(m);
+                }
+                proptest::prop_assert_eq!(seen(&plain), seen(&prepared));
+            }
+        }
+    }
+
+    #[test]
+    fn a_prepared_listing_beside_another_cluster_relabels_every_group_when_it_must() {
+        // Thousands of groups in each cluster, interleaved: the labels run out while the second
+        // cluster's groups are counted in, and every row's prefix is looked up again.
+        let listing = |c: u16, numbers: Vec<usize>| {
+            let mut members: Vec<Member> = numbers
+                .into_iter()
+                .map(|i| {
+                    // A stem of its own per number (letters: digits would end the stem).
+                    let stem: String = (0..4)
+                        .rev()
+                        .map(|d| char::from(b'a' + (i / 26usize.pow(d) % 26) as u8))
+                        .collect();
+                    let k = format!("/services/web/{stem}-1");
+                    Member::from_entry("/services/", entry(&k, "{}", 5), None)
+                })
+                .collect();
+            members.sort_by(crate::model::default_order);
+            Listing::prepare(ClusterId(c), vec![members])
+        };
+        let first = || (0..3000).map(|i| 100 * i).collect::<Vec<_>>();
+        // 40 groups between two of the first cluster's: more than halving their gap allows.
+        let second = || (1..=40).collect::<Vec<_>>();
+        let mut m = Members::new("/services/");
+        m.apply_listing_in(ClusterId(0), 5, listing(0, first()), now());
+        check_order(&m);
+        m.apply_listing_in(ClusterId(1), 5, listing(1, second()), now());
+        check_order(&m);
+        assert_eq!(m.visible_len(), 3040);
+        m.reverse_sort();
+        m.apply_listing_in(ClusterId(0), 6, listing(0, first()), now());
+        check_order(&m);
+        m.apply_listing_in(ClusterId(1), 6, listing(1, second()), now());
+        check_order(&m);
+    }
+
+    #[test]
+    fn a_relist_hands_its_old_store_away_and_keeps_what_it_must() {
+        let listing = |rev: i64, n: usize| {
+            let mut members: Vec<Member> = (0..n)
+                .map(|i| {
+                    let k = format!("/services/web/web-{i}");
+                    Member::from_entry("/services/", entry(&k, "{}", rev), None)
+                })
+                .collect();
+            members.sort_by(crate::model::default_order);
+            Listing::prepare(ClusterId(0), vec![members])
+        };
+        let mut m = Members::new("/services/");
+        m.apply_listing(5, listing(5, DISCARD_AWAY), now());
+        assert!(m.take_discarded().is_empty());
+        // Seen live: its creation time outlives the relist.
+        let mut e = entry("/services/web/web-7", "{}", 6);
+        e.version = 1;
+        e.create_revision = 6;
+        m.apply_events(vec![KvEvent::Put(e.clone())], now());
+        let seen = m.get("/services/web/web-7").and_then(Member::started_at);
+        assert!(seen.is_some());
+        assert!(m.select_key("/services/web/web-9"));
+        m.toggle_mark();
+        let mut again = listing(7, DISCARD_AWAY).into_prepared(ClusterId(0));
+        let id = again
+            .store
+            .id(ClusterId(0), b"/services/web/web-7")
+            .expect("listed");
+        *again.store.at_mut(id) = Member::from_entry("/services/", e, None);
+        m.apply_listing(7, Listing::from(again.store.into_members()), now());
+        assert_eq!(
+            m.get("/services/web/web-7").and_then(Member::started_at),
+            seen
+        );
+        assert_eq!(
+            m.selected().map(|x| x.key().to_vec()),
+            Some(b"/services/web/web-9".to_vec())
+        );
+        assert_eq!(m.marked_count(), 1);
+        let old = m.take_discarded();
+        assert_eq!(
+            old.iter().map(Store::len).collect::<Vec<_>>(),
+            vec![DISCARD_AWAY]
+        );
+        assert!(m.take_discarded().is_empty());
+        check_order(&m);
     }
 
     #[derive(Debug, Clone)]
@@ -1548,6 +1843,9 @@ mod tests {
         Filter(Option<&'static str>),
         Reverse,
         CycleSort,
+        Select(u16, usize),
+        Mark,
+        Narrow(Option<u16>),
     }
 
     /// Keys with shared stems, digit runs of several lengths and leading zeros, no digits,
@@ -1612,15 +1910,25 @@ mod tests {
                         let mut ks = ks;
                         ks.sort();
                         ks.dedup();
-                        let members = ks
+                        let mut members: Vec<Member> = ks
                             .iter()
                             .map(|&k| Member::from_entry("/services/", entry(&prop_key(k), "{}", rev), None))
                             .collect();
-                        m.apply_listing_in(ClusterId(c), rev, members, now());
+                        // As a source prepares it (off the UI thread) every other time.
+                        if rev % 2 == 0 {
+                            members.sort_by(crate::model::default_order);
+                            let half = members.len() / 2;
+                            let rest = members.split_off(half);
+                            let listing = Listing::prepare(ClusterId(c), vec![rest, members]);
+                            m.apply_listing_in(ClusterId(c), rev, listing, now());
+                        } else {
+                            m.apply_listing_in(ClusterId(c), rev, members, now());
+                        }
                     }
                     Op::Filter(f) => m.set_filter(f.and_then(|f| Filter::parse(f).unwrap())),
                     Op::Reverse => m.reverse_sort(),
                     Op::CycleSort => m.cycle_sort(),
+                    Op::Select(..) | Op::Mark | Op::Narrow(_) => {}
                 }
                 check_order(&m);
             }

@@ -357,10 +357,10 @@ mod tests {
             (EU, vec!["/services/web/web-7"]),
         ] {
             update(&mut s, Msg::Health(SourceKind::Etcd.of(c), Health::Live));
-            let members = keys.iter().map(|k| member(k, 50)).collect();
+            let members: Vec<_> = keys.iter().map(|k| member(k, 50)).collect();
             let listed = Msg::MembersListed {
                 revision: 50,
-                members,
+                members: members.into(),
                 at: t0(),
             };
             update(&mut s, Msg::InCluster(c, Box::new(listed)));
@@ -441,7 +441,7 @@ mod tests {
         // The watch goes on behind the past, per cluster: a live listing does not reach it.
         let listed = Msg::MembersListed {
             revision: 60,
-            members: vec![member("/services/web/web-8", 60)],
+            members: vec![member("/services/web/web-8", 60)].into(),
             at: t0(),
         };
         update(&mut s, Msg::InCluster(EU, Box::new(listed)));

@@ -41,7 +41,6 @@ pub mod resolved;
 pub mod run;
 mod runs;
 pub mod silence_form;
-mod sort_prefix;
 pub mod time_cursor;
 pub mod undo;
 mod why_muted;
@@ -906,6 +905,15 @@ pub fn handle_action(state: &mut State, action: Action) -> Vec<Command> {
 }
 
 /// Facts from sources.
+/// The member stores listings replaced (large ones), for the caller to drop off the UI thread.
+pub fn take_discarded(state: &mut State) -> Vec<crate::model::member_store::Store> {
+    let mut old = state.members.take_discarded();
+    if let Some(live) = state.time.live_members_mut() {
+        old.extend(live.take_discarded());
+    }
+    old
+}
+
 pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
     if let Some(source) = from_replaced_source(state, &msg) {
         if let Msg::SourceSwitched(_) = msg {

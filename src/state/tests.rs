@@ -2318,7 +2318,7 @@ fn a_listing_built_by_the_source_lands_like_a_snapshot() {
         &mut listed,
         Msg::MembersListed {
             revision: 20,
-            members: built,
+            members: built.into(),
             at: t0(),
         },
     );
@@ -2343,7 +2343,7 @@ fn a_listing_built_by_the_source_lands_like_a_snapshot() {
     assert!(seen.is_some());
     let mut again = fleet();
     again.push(kv("/services/api/a-1", "10.9.0.1", 21, 0));
-    let members = again
+    let members: Vec<Member> = again
         .into_iter()
         .map(|e| Member::from_entry("/services/", e, None))
         .collect();
@@ -2351,7 +2351,7 @@ fn a_listing_built_by_the_source_lands_like_a_snapshot() {
         &mut s,
         Msg::MembersListed {
             revision: 30,
-            members,
+            members: members.into(),
             at: t0() + Duration::seconds(60),
         },
     );

@@ -77,6 +77,11 @@ impl TimeCursor {
         self.live_members.is_some()
     }
 
+    /// The live membership kept behind the past on screen, if any.
+    pub(super) fn live_members_mut(&mut self) -> Option<&mut Members> {
+        self.live_members.as_deref_mut()
+    }
+
     /// The live membership goes behind the past now on screen.
     pub(super) fn keep_live_members(&mut self, live: Members) {
         self.live_members = Some(Box::new(live));

@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-use crate::model::Member;
+use super::Member;
 
 /// One row of the members' view: a member's id and its sort prefix. 12 bytes (the id alone was 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +41,16 @@ impl Row {
 
     pub fn prefix(&self) -> u64 {
         (u64::from(self.group) << 32) | u64::from(self.number)
+    }
+
+    /// The label of the row's group (the prefix's high half).
+    pub fn group(&self) -> u32 {
+        self.group
+    }
+
+    /// The row with its group's label changed to `label`.
+    pub fn set_group(&mut self, label: u32) {
+        self.group = label;
     }
 
     pub fn set_prefix(&mut self, prefix: u64) {
@@ -131,7 +141,7 @@ impl KeyBuf {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Group {
     label: u32,
     /// Rows of the view in this group; the group is forgotten at 0.
@@ -146,7 +156,7 @@ const STEP: u32 = 1 << 20;
 /// them, every group is labelled anew, evenly spaced, and the caller must give every row its new
 /// prefix ([`Groups::add`] says so). The table holds the groups of rows in the view only: a
 /// group whose last row left is forgotten, so churn (new names at every deploy) does not grow it.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Groups {
     by_key: BTreeMap<Box<[u8]>, Group>,
 }
@@ -166,14 +176,29 @@ impl Groups {
         self.by_key.is_empty()
     }
 
+    /// Every group's key and rows, in order (the labels left out: they depend on the history).
+    #[cfg(test)]
+    pub fn counts(&self) -> Vec<(Vec<u8>, usize)> {
+        self.by_key
+            .iter()
+            .map(|(k, g)| (k.to_vec(), g.rows))
+            .collect()
+    }
+
     /// A row of `m` counted in; its prefix, and whether every group was labelled anew (every
     /// row's prefix must then be looked up again with [`Groups::prefix`]).
     pub fn add(&mut self, m: &Member) -> (u64, bool) {
         let (key, number) = group_key(m.role(), m.instance());
-        let key = key.as_slice();
+        let (label, relabelled) = self.add_rows(key.as_slice(), 1);
+        (prefix(label, number), relabelled)
+    }
+
+    /// `rows` rows of the group `key` (from [`group_key`]) counted in; the group's label, and
+    /// whether every group was labelled anew (as [`Groups::add`]).
+    pub fn add_rows(&mut self, key: &[u8], rows: usize) -> (u32, bool) {
         if let Some(g) = self.by_key.get_mut(key) {
-            g.rows += 1;
-            return (prefix(g.label, number), false);
+            g.rows += rows;
+            return (g.label, false);
         }
         let below = self
             .by_key
@@ -195,12 +220,22 @@ impl Groups {
         };
         let crowded = below.is_some_and(|(_, g)| g.label >= label)
             || above.is_some_and(|(_, g)| g.label <= label);
-        self.by_key.insert(key.into(), Group { label, rows: 1 });
+        self.by_key.insert(key.into(), Group { label, rows });
         if crowded {
             self.relabel();
-            return (prefix(self.by_key[key].label, number), true);
+            return (self.by_key[key].label, true);
         }
-        (prefix(label, number), false)
+        (label, false)
+    }
+
+    /// Every group's key, label and rows, in their order (which is their labels' order).
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], u32, usize)> {
+        self.by_key.iter().map(|(k, g)| (&k[..], g.label, g.rows))
+    }
+
+    /// The label of group `key` (from [`group_key`]), if it has rows.
+    pub fn label(&self, key: &[u8]) -> Option<u32> {
+        self.by_key.get(key).map(|g| g.label)
     }
 
     /// A row of `m` counted out (its group forgotten with its last row).
@@ -232,7 +267,8 @@ impl Groups {
     }
 }
 
-fn prefix(label: u32, number: u32) -> u64 {
+/// A row's prefix from its group's label and its number.
+pub fn prefix(label: u32, number: u32) -> u64 {
     (u64::from(label) << 32) | u64::from(number)
 }
 

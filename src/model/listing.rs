@@ -120,11 +120,8 @@ impl Prepared {
     /// `members`, in any order, prepared for cluster `c`: indexed in their order, their rows
     /// sorted by prefix first (the full comparison only where prefixes tie), as the state sorted
     /// a listing's rows before sources prepared them. A key listed twice keeps its last member.
-    fn from_unsorted(c: ClusterId, mut members: Vec<Member>) -> Prepared {
-        for m in &mut members {
-            m.cluster = c;
-        }
-        let store = Store::from_members(members);
+    fn from_unsorted(c: ClusterId, members: Vec<Member>) -> Prepared {
+        let store = store_of(c, members);
         let mut rows = Vec::with_capacity(store.len());
         let mut groups = Groups::default();
         let mut role_counts: BTreeMap<String, usize> = BTreeMap::new();
@@ -162,11 +159,8 @@ impl Prepared {
     }
 
     /// `members`, in the default order, prepared for cluster `c`.
-    fn from_sorted(c: ClusterId, mut members: Vec<Member>) -> Prepared {
-        for m in &mut members {
-            m.cluster = c;
-        }
-        let store = Store::from_members(members);
+    fn from_sorted(c: ClusterId, members: Vec<Member>) -> Prepared {
+        let store = store_of(c, members);
         let mut rows = Vec::with_capacity(store.len());
         let mut groups = Groups::default();
         let mut role_counts: BTreeMap<String, usize> = BTreeMap::new();
@@ -279,6 +273,14 @@ pub fn merge_sorted<T>(parts: Vec<Vec<T>>, cmp: impl Fn(&T, &T) -> Ordering) -> 
         sift_down(&heads, &mut heap, 0);
     }
     out
+}
+
+/// `members`, each marked as cluster `c`'s, in a store (indexed in the order given).
+fn store_of(c: ClusterId, mut members: Vec<Member>) -> Store {
+    for m in &mut members {
+        m.cluster = c;
+    }
+    Store::from_members(members)
 }
 
 #[cfg(test)]

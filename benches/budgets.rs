@@ -603,6 +603,7 @@ fn key_to_frame(c: &mut Criterion<Clock>) {
             let mut timed = Duration::ZERO;
             for _ in 0..iters {
                 let mut queued = hose.next_frame_as_sent().into_iter();
+                let faults = minor_faults();
                 let t = mark();
                 if let Some(first) = queued.next() {
                     let applied = drain(
@@ -616,8 +617,24 @@ fn key_to_frame(c: &mut Criterion<Clock>) {
                     );
                     drains.push(applied);
                 }
+                let drained = since(t);
+                let drain_faults = minor_faults() - faults;
                 screen.press_then_draw(key());
                 let took = since(t);
+                let ms = |d: Duration| d.as_secs_f64() * 1e3;
+                if ms(took) > 16.0 {
+                    eprintln!(
+                        "slow key at frame {}: {:.1} ms (drain {:.1} ms, {} messages, {} minor faults; key+draw {:.1} ms, {} minor faults), {} members",
+                        hose.frame,
+                        ms(took),
+                        ms(drained),
+                        drains.last().copied().unwrap_or_default(),
+                        drain_faults,
+                        ms(took - drained),
+                        minor_faults() - faults - drain_faults,
+                        screen.state.members.len(),
+                    );
+                }
                 slowest[3] = slowest[3].max(took);
                 timed += took;
                 for m in queued {

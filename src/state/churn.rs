@@ -4,14 +4,13 @@
 //! payload). Flapping is a member that left and came back `flap_count` times within
 //! `flap_window`.
 
-use std::borrow::Borrow;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
 use super::members::Ident;
+use super::parted::Parted;
 use crate::model::ClusterId;
 
 /// Events kept for the timeline; the oldest go first.
@@ -95,70 +94,6 @@ type Fold = foldhash::fast::RandomState;
 
 /// When one member came back after leaving, oldest first.
 type Returns = VecDeque<DateTime<Utc>>;
-
-/// Parts of a [`Parted`] map.
-const PARTS: usize = 128;
-
-/// A hash map in [`PARTS`] parts by the key's hash, so it grows a part at a time. One map of
-/// every member that came back doubled (rehashing every key, touching a table twice the size)
-/// at 131k, 262k and 524k entries: 38, 87 and ~180 ms of one frame's ingest at 50k events/s
-/// (the slowest iterations of `budgets`' `key_to_frame`). A part's growth is 1/128 of that.
-#[derive(Debug)]
-struct Parted<K, V> {
-    parts: Vec<HashMap<K, V, Fold>>,
-}
-
-impl<K, V> Default for Parted<K, V> {
-    fn default() -> Self {
-        Parted {
-            parts: (0..PARTS).map(|_| HashMap::default()).collect(),
-        }
-    }
-}
-
-impl<K: Hash + Eq, V> Parted<K, V> {
-    fn part<Q: Hash + ?Sized>(q: &Q) -> usize {
-        // A fixed hasher of its own: the parts' maps hash with theirs (seeded per process).
-        let h = foldhash::fast::FixedState::with_seed(0x5eed).hash_one(q);
-        (h >> 57) as usize % PARTS
-    }
-
-    fn get<Q: Hash + Eq + ?Sized>(&self, q: &Q) -> Option<&V>
-    where
-        K: Borrow<Q>,
-    {
-        self.parts[Self::part(q)].get(q)
-    }
-
-    fn entry(&mut self, k: K) -> std::collections::hash_map::Entry<'_, K, V> {
-        self.parts[Self::part(&k)].entry(k)
-    }
-
-    fn insert(&mut self, k: K, v: V) -> Option<V> {
-        self.parts[Self::part(&k)].insert(k, v)
-    }
-
-    fn remove<Q: Hash + Eq + ?Sized>(&mut self, q: &Q) -> Option<V>
-    where
-        K: Borrow<Q>,
-    {
-        self.parts[Self::part(q)].remove(q)
-    }
-
-    fn retain(&mut self, mut f: impl FnMut(&K, &mut V) -> bool) {
-        for part in &mut self.parts {
-            part.retain(&mut f);
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.parts.iter().map(HashMap::len).sum()
-    }
-
-    fn is_empty(&self) -> bool {
-        self.parts.iter().all(HashMap::is_empty)
-    }
-}
 
 #[derive(Debug)]
 pub struct Churn {
@@ -337,32 +272,6 @@ impl Churn {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_parted_map_answers_as_one_map() {
-        let mut p: Parted<Arc<[u8]>, usize> = Parted::default();
-        let mut model: HashMap<Arc<[u8]>, usize> = HashMap::new();
-        for i in 0..5_000usize {
-            let k: Arc<[u8]> = format!("/services/web/web-{}", i % 3_000).as_bytes().into();
-            assert_eq!(p.insert(k.clone(), i), model.insert(k, i));
-        }
-        *p.entry(b"/services/web/web-7"[..].into()).or_default() += 1;
-        *model.entry(b"/services/web/web-7"[..].into()).or_default() += 1;
-        assert_eq!(
-            p.remove(&b"/services/web/web-9"[..]),
-            model.remove(&b"/services/web/web-9"[..])
-        );
-        p.retain(|_, v| *v % 2 == 0);
-        model.retain(|_, v| *v % 2 == 0);
-        assert_eq!(p.len(), model.len());
-        for (k, v) in &model {
-            assert_eq!(p.get(&k[..]), Some(v));
-        }
-        assert_eq!(p.get(&b"/services/web/web-9"[..]), None);
-        assert!(p.parts.iter().filter(|m| !m.is_empty()).count() > PARTS / 2);
-        p.retain(|_, _| false);
-        assert!(p.is_empty());
-    }
     use chrono::TimeZone;
 
     /// A fleet renaming its instances at every deploy: keys that leave and never come back do

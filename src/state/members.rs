@@ -11,6 +11,7 @@ use regex::Regex;
 use super::cursor::ListCursor;
 use super::member_store::Stores;
 use super::pane::{PaneCtx, PaneState, Reaction};
+use super::parted::Parted;
 use super::popup::Popup;
 use super::runs::Runs;
 use crate::action::Action;
@@ -229,12 +230,9 @@ pub struct Members {
     /// By cluster, then key: a sort by flaps looks a member up by its key's bytes in every
     /// comparison, without building an identity.
     /// Hashed with foldhash: every watch put asks by the key's bytes (SipHash was ~2 % of the
-    /// watch's CPU, BENCHMARKS.md).
-    flaps: HashMap<
-        ClusterId,
-        HashMap<Arc<[u8]>, usize, foldhash::fast::RandomState>,
-        foldhash::fast::RandomState,
-    >,
+    /// watch's CPU, BENCHMARKS.md). In parts: at a million members, one map's doubling was a
+    /// 52 ms drain.
+    flaps: HashMap<ClusterId, Parted<Arc<[u8]>, usize>, foldhash::fast::RandomState>,
     pub revision: i64,
     pub synced: bool,
     /// A listing under way: how far it got. Its first rows are shown meanwhile when no earlier

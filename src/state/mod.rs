@@ -34,6 +34,7 @@ pub mod merged_logs;
 pub mod metrics;
 pub mod notify;
 pub mod pane;
+mod parted;
 pub mod paste;
 pub mod pointer;
 pub mod popup;

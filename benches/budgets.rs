@@ -14,6 +14,9 @@
 //!   `key_behind_one_drain` is the app's own path: the frame's traffic in the pieces the sources
 //!   send it in, applied by `app::drain` until its deadline, then the key and the frame.
 //!
+//! * `growth/*`: 500 new members a message past a listing, the slowest message printed (a
+//!   table doubling in one insert shows there).
+//!
 //! `BUDGETS_MEMBERS` sets the members listed (default 100k; issue 18 asks for 1M) and
 //! `BUDGETS_RATE` the member events and log lines per second each (default 20k; issue 18: 50k),
 //! a thirtieth of them per frame. `key_to_frame` also prints the slowest single press of each
@@ -665,9 +668,69 @@ fn key_to_frame(c: &mut Criterion<Clock>) {
     assert!(screen.state.members.len() > members_n() / 2);
 }
 
+/// A fleet growing past its listing (a deploy that starts new instances before it stops the
+/// old): 500 new members a message, applied to the listed members, until the store has grown by
+/// more than half. Prints the slowest message: a table that doubles in one insert (the slots,
+/// the index) shows here as one message of tens or hundreds of milliseconds.
+fn growth(c: &mut Criterion<Clock>) {
+    let mut state = State::new("bench", "/services/", "bench", t0());
+    let entries = (0..members_n())
+        .map(|i| member_entry(i, 1, 1 + i as i64))
+        .collect();
+    state::update(
+        &mut state,
+        Msg::listing("/services/", members_n() as i64, entries, t0()),
+    );
+    let mut next = members_n();
+    let mut revision = 2 * members_n() as i64;
+    let mut slowest = Duration::ZERO;
+    let mut g = c.benchmark_group("growth");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(1));
+    g.bench_function("500_new_members_past_the_listing", |b| {
+        b.iter_custom(|iters| {
+            let mut timed = Duration::ZERO;
+            for _ in 0..iters {
+                let events = (0..500)
+                    .map(|_| {
+                        next += 1;
+                        revision += 1;
+                        KvEvent::Put(member_entry(next, 1, revision))
+                    })
+                    .collect();
+                let faults = minor_faults();
+                let t = mark();
+                black_box(state::update(
+                    &mut state,
+                    Msg::MembersEvents { events, at: t0() },
+                ));
+                let took = since(t);
+                if took > Duration::from_millis(8) {
+                    eprintln!(
+                        "slow growth at {} members: {:.1} ms, {} minor faults",
+                        state.members.len(),
+                        took.as_secs_f64() * 1e3,
+                        minor_faults() - faults
+                    );
+                }
+                slowest = slowest.max(took);
+                timed += took;
+            }
+            timed
+        })
+    });
+    g.finish();
+    println!(
+        "growth from {} listed members to {}: slowest message of 500 new members {:.3} ms",
+        members_n(),
+        state.members.len(),
+        slowest.as_secs_f64() * 1e3,
+    );
+}
+
 criterion_group! {
     name = budgets;
     config = Criterion::default().with_measurement(clock());
-    targets = full_frame, key_to_frame
+    targets = full_frame, key_to_frame, growth
 }
 criterion_main!(budgets);

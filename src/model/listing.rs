@@ -276,11 +276,11 @@ pub fn merge_sorted<T>(parts: Vec<Vec<T>>, cmp: impl Fn(&T, &T) -> Ordering) -> 
 }
 
 /// `members`, each marked as cluster `c`'s, in a store (indexed in the order given).
-fn store_of(c: ClusterId, mut members: Vec<Member>) -> Store {
-    for m in &mut members {
+fn store_of(c: ClusterId, members: Vec<Member>) -> Store {
+    Store::from_members(members.into_iter().map(|mut m| {
         m.cluster = c;
-    }
-    Store::from_members(members)
+        m
+    }))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use std::hash::BuildHasher;
 
+use super::paged::Paged;
 use super::{ClusterId, Member};
 
 /// Bits of an id that name the slot in its cluster's store; the rest name the cluster (the view's
@@ -27,15 +28,67 @@ pub fn unpack(id: u32) -> (usize, u32) {
 /// 112 bytes, and its key), and the sorted view holds 4-byte ids. For 1,000,000 members the hash
 /// table had 2^21 slots of 128 bytes (268 MB); now 2^21 of 4 bytes (plus a control byte each)
 /// and 1,000,000 slots of 80 (a `Member`, its key and value in one allocation of their own).
-#[derive(Default, Clone)]
+#[derive(Clone)]
 pub struct Store {
-    slots: Vec<Option<Member>>,
+    /// In pages, so a new member past the listing never moves the million before it.
+    slots: Paged<Option<Member>>,
     /// Slots freed by deletes, reused first.
     free: Vec<u32>,
-    ids: hashbrown::HashTable<u32>,
+    /// In [`INDEX_PARTS`] tables by the key's hash, so the index grows a part at a time: one
+    /// table of 1.8M ids doubled in one insert, 272 ms on the UI thread.
+    /// Each entry keeps 32 bits of its key's hash, so a part grows without reading a member:
+    /// rehashing through the members' keys cost ~300 ns an entry (two cache misses each).
+    ids: Vec<hashbrown::HashTable<Indexed>>,
     /// foldhash, seeded per store: keys come from etcd, and every watch event and every listed
     /// member hashes one (SipHash was most of `Store::id`'s own time in the watch's profile).
     hasher: foldhash::fast::RandomState,
+}
+
+/// Parts of the index: at a million members each holds ~16k ids, and its growth rehashes those.
+const INDEX_PARTS: usize = 64;
+
+/// An entry of the index: a slot's id and 32 bits of its member's hash.
+#[derive(Clone, Copy)]
+struct Indexed {
+    id: u32,
+    hash: u32,
+}
+
+impl Indexed {
+    /// The hash hashbrown sees: the 32 bits twice, so the bucket (its low bits) and the control
+    /// tag (its top seven) both come from them.
+    fn wide(self) -> u64 {
+        wide(self.hash)
+    }
+}
+
+fn wide(hash: u32) -> u64 {
+    (u64::from(hash) << 32) | u64::from(hash)
+}
+
+/// The part of the index for a hash: bits 19–24, which hashbrown uses neither for the bucket of
+/// a part under 2^19 buckets nor for the tag (bits 25–31), so each part's table stays evenly
+/// filled.
+fn part_of(hash: u32) -> usize {
+    (hash >> 19) as usize % INDEX_PARTS
+}
+
+/// 32 bits of the identity's hash (foldhash's upper half).
+fn hash32(hasher: &foldhash::fast::RandomState, c: ClusterId, key: &[u8]) -> u32 {
+    (hasher.hash_one((c, key)) >> 32) as u32
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store {
+            slots: Paged::default(),
+            free: Vec::new(),
+            ids: (0..INDEX_PARTS)
+                .map(|_| hashbrown::HashTable::new())
+                .collect(),
+            hasher: foldhash::fast::RandomState::default(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -70,12 +123,15 @@ impl Store {
     }
 
     /// In the listing's order (ids follow it); a key listed twice keeps its last member.
-    pub fn from_members(members: Vec<Member>) -> Store {
+    pub fn from_members(members: impl IntoIterator<Item = Member>) -> Store {
         let mut store = Store {
             slots: members.into_iter().map(Some).collect(),
             ..Store::default()
         };
-        store.ids.reserve(store.slots.len(), |_| 0);
+        let per_part = store.slots.len().div_ceil(INDEX_PARTS);
+        store.ids = (0..INDEX_PARTS)
+            .map(|_| hashbrown::HashTable::with_capacity(per_part + per_part / 8))
+            .collect();
         for i in 0..store.slots.len() {
             if let Some(prev) = store.index(i as u32) {
                 store.slots[prev as usize] = None;
@@ -85,8 +141,8 @@ impl Store {
         store
     }
 
-    fn hash(&self, c: ClusterId, key: &[u8]) -> u64 {
-        self.hasher.hash_one((c, key))
+    fn hash(&self, c: ClusterId, key: &[u8]) -> u32 {
+        hash32(&self.hasher, c, key)
     }
 
     /// Points the identity of the member in slot `id` at that slot; returns the slot it pointed
@@ -101,37 +157,41 @@ impl Store {
                 .map_or((ClusterId::default(), &[][..]), |m| (m.cluster, m.key()))
         };
         let (c, key) = ident_of(id);
-        match ids.entry(
-            hasher.hash_one((c, key)),
-            |&other| ident_of(other) == (c, key),
-            |&other| hasher.hash_one(ident_of(other)),
+        let hash = hash32(hasher, c, key);
+        match ids[part_of(hash)].entry(
+            wide(hash),
+            |other| other.hash == hash && ident_of(other.id) == (c, key),
+            |other| other.wide(),
         ) {
             hashbrown::hash_table::Entry::Occupied(mut e) => {
-                Some(std::mem::replace(e.get_mut(), id))
+                Some(std::mem::replace(&mut e.get_mut().id, id))
             }
             hashbrown::hash_table::Entry::Vacant(e) => {
-                e.insert(id);
+                e.insert(Indexed { id, hash });
                 None
             }
         }
     }
 
     pub fn id(&self, c: ClusterId, key: &[u8]) -> Option<u32> {
+        let hash = self.hash(c, key);
         self.ids
-            .find(self.hash(c, key), |&id| {
-                self.slots[id as usize]
-                    .as_ref()
-                    .is_some_and(|m| m.cluster == c && m.key() == key)
+            .get(part_of(hash))?
+            .find(wide(hash), |e| {
+                e.hash == hash
+                    && self.slots[e.id as usize]
+                        .as_ref()
+                        .is_some_and(|m| m.cluster == c && m.key() == key)
             })
-            .copied()
+            .map(|e| e.id)
     }
 
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.ids.iter().map(hashbrown::HashTable::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.ids.iter().all(hashbrown::HashTable::is_empty)
     }
 
     pub fn get(&self, c: ClusterId, key: &[u8]) -> Option<&Member> {
@@ -176,17 +236,17 @@ impl Store {
     }
 
     pub fn remove(&mut self, c: ClusterId, key: &[u8]) -> Option<Member> {
-        let h = self.hash(c, key);
+        let hash = self.hash(c, key);
         let slots = &self.slots;
-        let entry = self
-            .ids
-            .find_entry(h, |&id| {
-                slots[id as usize]
-                    .as_ref()
-                    .is_some_and(|m| m.cluster == c && m.key() == key)
+        let entry = self.ids[part_of(hash)]
+            .find_entry(wide(hash), |e| {
+                e.hash == hash
+                    && slots[e.id as usize]
+                        .as_ref()
+                        .is_some_and(|m| m.cluster == c && m.key() == key)
             })
             .ok()?;
-        let (id, _) = entry.remove();
+        let (Indexed { id, .. }, _) = entry.remove();
         self.free.push(id);
         self.slots[id as usize].take()
     }
@@ -202,5 +262,61 @@ impl Store {
             .iter()
             .enumerate()
             .filter_map(|(i, s)| s.as_ref().map(|m| (m, i as u32)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::KvEntry;
+
+    fn member(c: u16, i: usize) -> Member {
+        let mut m = Member::from_entry(
+            "/s/",
+            KvEntry {
+                key: format!("/s/web/web-{i}").into_bytes(),
+                value: b"{}".to_vec(),
+                create_revision: 1,
+                mod_revision: 1,
+                version: 1,
+                lease: 0,
+            },
+            None,
+        );
+        m.cluster = ClusterId(c);
+        m
+    }
+
+    /// Past the listing, across pages of slots and every part of the index: each key is found
+    /// in its cluster's slot, a freed slot is reused, and a key listed twice keeps its last.
+    #[test]
+    fn a_store_finds_every_member_as_it_grows_past_its_listing() {
+        let n = 70_000;
+        let mut listed: Vec<Member> = (0..n).map(|i| member(0, i)).collect();
+        listed.push(member(0, 5));
+        let mut store = Store::from_members(listed);
+        assert_eq!(store.len(), n);
+        assert_eq!(store.id(ClusterId(0), b"/s/web/web-5"), Some(n as u32));
+        assert!(store.ids.iter().all(|part| !part.is_empty()));
+        for i in n..n + 2_000 {
+            let id = store.put(member(0, i));
+            assert_eq!(store.at(id).key(), format!("/s/web/web-{i}").as_bytes());
+        }
+        let other = store.put(member(1, 7));
+        assert_ne!(Some(other), store.id(ClusterId(0), b"/s/web/web-7"));
+        assert!(store.remove(ClusterId(0), b"/s/web/web-9").is_some());
+        let before = store.slot_count();
+        let again = store.put(member(0, 9));
+        assert_eq!(store.slot_count(), before, "the freed slot is reused");
+        assert_eq!(store.id(ClusterId(0), b"/s/web/web-9"), Some(again));
+        assert_eq!(store.len(), n + 2_001);
+        for i in (0..n + 2_000).step_by(997) {
+            let key = format!("/s/web/web-{i}");
+            let id = store
+                .id(ClusterId(0), key.as_bytes())
+                .expect("listed or put");
+            assert_eq!(store.at(id).key(), key.as_bytes());
+        }
+        assert_eq!(store.iter().count(), store.len());
     }
 }

@@ -26,6 +26,7 @@ mod metrics;
 mod msg;
 pub mod mute;
 mod natural;
+mod paged;
 pub mod revclock;
 pub mod run;
 mod severity;

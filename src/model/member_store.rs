@@ -24,10 +24,11 @@ pub fn unpack(id: u32) -> (usize, u32) {
 }
 
 /// One cluster's members in one table of slots, found by key through a small index of slot ids hashed by
-/// their member's key: a hash-table slot holds a 4-byte id instead of the whole `Member` (then
-/// 112 bytes, and its key), and the sorted view holds 4-byte ids. For 1,000,000 members the hash
-/// table had 2^21 slots of 128 bytes (268 MB); now 2^21 of 4 bytes (plus a control byte each)
-/// and 1,000,000 slots of 80 (a `Member`, its key and value in one allocation of their own).
+/// their member's key: a hash-table slot holds a 4-byte id and 4 bytes of its hash instead of the
+/// whole `Member` (then 112 bytes, and its key), and the sorted view holds 4-byte ids. For
+/// 1,000,000 members the hash table had 2^21 slots of 128 bytes (268 MB); now 2^21 of 8 bytes
+/// (plus a control byte each) and 1,000,000 slots of 80 (a `Member`, its key and value in one
+/// allocation of their own).
 #[derive(Clone)]
 pub struct Store {
     /// In pages, so a new member past the listing never moves the million before it.

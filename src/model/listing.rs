@@ -138,10 +138,7 @@ impl Prepared {
             rows.push(Row::new(p, pack(usize::from(c.0), id)));
         }
         if relabelled {
-            for row in &mut rows {
-                let p = groups.prefix(store.at(unpack(row.id).1)).unwrap_or(0);
-                row.set_prefix(p);
-            }
+            reprefix(&mut rows, &groups, &store);
         }
         let member = |r: &Row| store.at(unpack(r.id).1);
         rows.sort_by(|a, b| {
@@ -208,11 +205,7 @@ impl Prepared {
             }
         }
         if relabelled {
-            // Labels moved on the way: every row's prefix from the final labels.
-            for row in &mut rows {
-                let p = groups.prefix(store.at(unpack(row.id).1)).unwrap_or(0);
-                row.set_prefix(p);
-            }
+            reprefix(&mut rows, &groups, &store);
         }
         Prepared {
             cluster: c,
@@ -273,6 +266,14 @@ pub fn merge_sorted<T>(parts: Vec<Vec<T>>, cmp: impl Fn(&T, &T) -> Ordering) -> 
         sift_down(&heads, &mut heap, 0);
     }
     out
+}
+
+/// Every row's prefix from the groups' final labels: a label can move while the rows are built.
+fn reprefix(rows: &mut [Row], groups: &Groups, store: &Store) {
+    for row in rows {
+        let p = groups.prefix(store.at(unpack(row.id).1)).unwrap_or(0);
+        row.set_prefix(p);
+    }
 }
 
 /// `members`, each marked as cluster `c`'s, in a store (indexed in the order given).

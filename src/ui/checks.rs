@@ -4,13 +4,14 @@
 //! that order; the output takes what is left. Keeps the last good data (marked stale) when the
 //! backend is down.
 
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::fmt::fit_line;
+use super::paint::{self, Row};
 use super::table::{self, Column, Give};
 use super::{muted, pane_block, visible_spans, Ctx};
 use crate::model::format::{age, duration_short};
@@ -319,14 +320,14 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     frame.render_widget(block, area);
 
     let cluster_w = widths.get(CLUSTER).copied().flatten();
-    let cluster_header = cluster_w.map(|w| Cell::from(fit("CLUSTER", w)));
+    let cluster_header = cluster_w.map(|w| Line::from(fit("CLUSTER", w)));
     let header = Row::new(
         cluster_header
             .into_iter()
             .chain(titles.iter().zip(&widths).filter_map(|(t, w)| {
                 w.map(|w| {
                     // A one-character column says its first letter rather than `…`.
-                    Cell::from(if w == 1 {
+                    Line::from(if w == 1 {
                         t.chars().next().map(String::from).unwrap_or_default()
                     } else {
                         fit(t, w)
@@ -335,22 +336,26 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             })),
     )
     .style(ctx.theme.style(StyleName::Header));
-    let body = rows
+    let body: Vec<Row> = rows
         .iter()
         .zip(&mutes)
-        .map(|(r, m)| row(ctx, r, m, &widths, &occ(r), &last(r)));
-    let constraints: Vec<Constraint> = cluster_w
+        .map(|(r, m)| row(ctx, r, m, &widths, &occ(r), &last(r)))
+        .collect();
+    let column_widths: Vec<u16> = cluster_w
         .into_iter()
         .chain(widths.iter().take(CLUSTER).flatten().copied())
-        .map(|w| Constraint::Length(w as u16))
+        .map(|w| w as u16)
         .collect();
-    let table = Table::new(body, constraints)
-        .header(header)
-        .column_spacing(1)
-        .row_highlight_style(ctx.theme.cursor(st.focus == Pane::Checks));
     let on_live = (selected < live).then(|| selected.saturating_sub(offset));
-    let mut ts = TableState::default().with_selected(on_live);
-    frame.render_stateful_widget(table, inner, &mut ts);
+    paint::table(
+        frame.buffer_mut(),
+        inner,
+        &column_widths,
+        &header,
+        &body,
+        ctx.theme.cursor(st.focus == Pane::Checks),
+        on_live,
+    );
     // Under the rows (and their header): the heading and the resolved rows in the window.
     let used = rows.len() as u16 + 1;
     if resolved_n > 0 && inner.height > used {
@@ -381,9 +386,9 @@ fn row<'a>(
     let sev = ctx.theme.severity(r.severity());
     let text = Style::default();
     let plain = |s: &str, w: Option<usize>, style: Style| {
-        w.map(|w| Cell::from(Span::styled(fit(s, w), style)))
+        w.map(|w| Line::from(Span::styled(fit(s, w), style)))
     };
-    let named = |line: Line<'a>, w: Option<usize>| w.map(|w| Cell::from(fit_line(line, w)));
+    let named = |line: Line<'a>, w: Option<usize>| w.map(|w| fit_line(line, w));
     // An alert without an `instance` label has no entity.
     let entity = if r.entity.is_empty() {
         Line::from(Span::styled("-", muted(ctx)))
@@ -404,10 +409,10 @@ fn row<'a>(
                 )
             })
             .collect();
-        Cell::from(Line::from(spans))
+        Line::from(spans)
     });
     let state = widths[7].map(|w| {
-        Cell::from(Span::styled(
+        Line::from(Span::styled(
             super::mute_cell::fitted(r, m, st.now, w),
             super::mute_cell::style(ctx, r, m),
         ))
@@ -423,16 +428,16 @@ fn row<'a>(
     // Marked for a bulk silence: `◆` leads the status.
     let status = widths[0].map(|w| {
         if st.checks.is_marked(r) {
-            Cell::from(Line::from(vec![
+            Line::from(vec![
                 Span::styled("◆", ctx.theme.style(StyleName::Highlight)),
                 Span::styled(fit(status, w.saturating_sub(1)), sev),
-            ]))
+            ])
         } else {
-            Cell::from(Span::styled(fit(status, w), sev))
+            Line::from(Span::styled(fit(status, w), sev))
         }
     });
     let cluster = widths.get(CLUSTER).copied().flatten().map(|w| {
-        Cell::from(Span::styled(
+        Line::from(Span::styled(
             fit(st.cluster_name(r.cluster), w),
             ctx.theme.cluster(r.cluster),
         ))

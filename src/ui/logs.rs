@@ -651,5 +651,5 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         .flatten()
         .skip(cut)
         .collect();
-    frame.render_widget(Paragraph::new(lines), inner);
+    super::paint::lines(frame.buffer_mut(), inner, &lines);
 }

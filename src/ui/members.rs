@@ -4,14 +4,14 @@
 //! row marked for a bulk change `◆`, and
 //! each member's failing checks show as a badge (`●2 crit`).
 
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::table::{self, Column, Give};
-use super::{muted, pane_block, Ctx};
+use super::{muted, paint, pane_block, Ctx};
 use crate::model::format::{age, duration_short};
 use crate::model::text::fit;
 use crate::model::{Health, Member, Severity, SourceKind};
@@ -311,71 +311,69 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
 
     let lead = if widths[0].is_some() { 0 } else { 1 };
     let cell = |text: &str, w: Option<usize>, style: Style| {
-        w.map(|w| Cell::from(Span::styled(fit(text, w), style)))
+        w.map(|w| Line::from(Span::styled(fit(text, w), style)))
     };
-    let header = Row::new(
-        titles
-            .iter()
-            .zip(&all_widths)
-            .enumerate()
-            .filter_map(|(i, (t, w))| {
-                let pad = if i >= k && i - k == lead { " " } else { "" };
-                cell(&format!("{pad}{t}"), *w, Style::default())
-            }),
-    )
+    let header = paint::Row::new(titles.iter().zip(&all_widths).enumerate().filter_map(
+        |(i, (t, w))| {
+            let pad = if i >= k && i - k == lead { " " } else { "" };
+            cell(&format!("{pad}{t}"), *w, Style::default())
+        },
+    ))
     .style(ctx.theme.style(StyleName::Header));
-    let body = rows.iter().map(|r| {
-        let badge = r.badge.clone().unwrap_or_default();
-        let badge_text = match widths[3] {
-            Some(w) if w < badge.0.chars().count() => badge
-                .0
-                .split_once(' ')
-                .map(|(count, _)| count.to_string())
-                .unwrap_or_default(),
-            _ => badge.0.clone(),
-        };
-        let led = |i: usize, text: &str| {
-            if i == lead {
-                Line::from(vec![
-                    Span::styled(r.marker.0, ctx.theme.style(r.marker.1)),
-                    Span::raw(fit(text, widths[i].unwrap_or(1).saturating_sub(1))),
-                ])
-            } else {
-                Line::from(fit(text, widths[i].unwrap_or(0)))
-            }
-        };
-        let row_style = if r.stale {
-            muted(ctx)
-        } else {
-            Style::default()
-        };
-        Row::new(
-            [
-                cell(&r.cluster.0, cluster_width, r.cluster.1),
-                widths[0].map(|_| Cell::from(led(0, &r.role))),
-                widths[1].map(|_| Cell::from(led(1, &r.instance))),
-                cell(&r.addr, widths[2], Style::default()),
-                cell(&badge_text, widths[3], badge.1),
-                cell(&r.ttl.0, widths[4], r.ttl.1),
-                cell(&r.age, widths[5], Style::default()),
-                cell(&r.version, widths[6], Style::default()),
-            ]
-            .into_iter()
-            .flatten(),
-        )
-        .style(row_style)
-    });
-    let constraints: Vec<Constraint> = all_widths
+    let body: Vec<paint::Row> = rows
         .iter()
-        .flatten()
-        .map(|w| Constraint::Length(*w as u16))
+        .map(|r| {
+            let badge = r.badge.clone().unwrap_or_default();
+            let badge_text = match widths[3] {
+                Some(w) if w < badge.0.chars().count() => badge
+                    .0
+                    .split_once(' ')
+                    .map(|(count, _)| count.to_string())
+                    .unwrap_or_default(),
+                _ => badge.0.clone(),
+            };
+            let led = |i: usize, text: &str| {
+                if i == lead {
+                    Line::from(vec![
+                        Span::styled(r.marker.0, ctx.theme.style(r.marker.1)),
+                        Span::raw(fit(text, widths[i].unwrap_or(1).saturating_sub(1))),
+                    ])
+                } else {
+                    Line::from(fit(text, widths[i].unwrap_or(0)))
+                }
+            };
+            let row_style = if r.stale {
+                muted(ctx)
+            } else {
+                Style::default()
+            };
+            paint::Row::new(
+                [
+                    cell(&r.cluster.0, cluster_width, r.cluster.1),
+                    widths[0].map(|_| led(0, &r.role)),
+                    widths[1].map(|_| led(1, &r.instance)),
+                    cell(&r.addr, widths[2], Style::default()),
+                    cell(&badge_text, widths[3], badge.1),
+                    cell(&r.ttl.0, widths[4], r.ttl.1),
+                    cell(&r.age, widths[5], Style::default()),
+                    cell(&r.version, widths[6], Style::default()),
+                ]
+                .into_iter()
+                .flatten(),
+            )
+            .style(row_style)
+        })
         .collect();
-    let table = Table::new(body, constraints)
-        .header(header)
-        .column_spacing(1)
-        .row_highlight_style(ctx.theme.cursor(st.focus == Pane::Members));
-    let mut ts = TableState::default().with_selected(cursor.and_then(|c| c.checked_sub(offset)));
-    frame.render_stateful_widget(table, inner, &mut ts);
+    let widths: Vec<u16> = all_widths.iter().flatten().map(|w| *w as u16).collect();
+    paint::table(
+        frame.buffer_mut(),
+        inner,
+        &widths,
+        &header,
+        &body,
+        ctx.theme.cursor(st.focus == Pane::Members),
+        cursor.and_then(|c| c.checked_sub(offset)),
+    );
 }
 
 /// A count for the listing's progress: 950, 120k, 1M, 1.5M.

@@ -237,7 +237,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             }
         })
         .collect();
-    frame.render_widget(Paragraph::new(lines), inner);
+    super::paint::lines(frame.buffer_mut(), inner, &lines);
 }
 
 #[cfg(test)]

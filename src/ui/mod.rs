@@ -12,6 +12,7 @@ mod logs;
 mod members;
 pub mod metrics;
 mod mute_cell;
+pub mod paint;
 mod popups;
 mod resolved_rows;
 mod run_popups;
@@ -22,7 +23,7 @@ mod why_muted;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::keymap::Keymap;
@@ -89,13 +90,13 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme, keymap: &Keymap) {
 
 /// The block every pane uses: focus and per-cluster accent decide the border.
 /// A pane's frame; the title is cut to the pane's width with "…" when it does not fit.
-pub fn pane_block<'a>(ctx: &Ctx, pane: Pane, area: Rect, title: Line<'a>) -> Block<'a> {
+pub fn pane_block<'a>(ctx: &Ctx, pane: Pane, area: Rect, title: Line<'a>) -> paint::PaneFrame<'a> {
     let focused = ctx.state.focus == pane && ctx.state.popup.is_none();
-    Block::default()
-        .borders(Borders::ALL)
-        .border_style(ctx.theme.border(focused))
-        .title(fmt::fit_line(title, area.width.saturating_sub(2) as usize))
-        .title_style(ctx.theme.style(StyleName::Title))
+    paint::PaneFrame {
+        border: ctx.theme.border(focused),
+        title: fmt::fit_line(title, area.width.saturating_sub(2) as usize),
+        title_style: ctx.theme.style(StyleName::Title),
+    }
 }
 
 pub fn centered(area: Rect, width: u16, height: u16) -> Rect {

@@ -80,7 +80,7 @@ pub fn draw(
             style,
         )));
     }
-    frame.render_widget(Paragraph::new(lines), area);
+    super::paint::lines(frame.buffer_mut(), area, &lines);
 }
 
 /// Enter on a resolved row: when it resolved, what it was and last said, its labels.

@@ -209,10 +209,9 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         ));
         spans.push(Span::raw(format!(" {label} ")));
     }
-    frame.render_widget(
-        Paragraph::new(Line::from(spans)).style(ctx.theme.style(StyleName::StatusBar)),
-        bar_area,
-    );
+    let buf = frame.buffer_mut();
+    buf.set_style(bar_area, ctx.theme.style(StyleName::StatusBar));
+    super::paint::lines(buf, bar_area, &[Line::from(spans)]);
 }
 
 /// A cluster's health in one word: its worst source (`None` when nothing is configured).

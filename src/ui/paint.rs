@@ -105,7 +105,7 @@ pub fn lines(buf: &mut Buffer, area: Rect, lines: &[Line]) {
         return;
     }
     for (row, line) in area.rows().zip(lines) {
-        if !left_aligned(line) || !line.spans.iter().all(|s| printable_ascii(&s.content)) {
+        if !left_aligned(line) || !line.spans.iter().all(|s| one_cell_each(&s.content)) {
             Paragraph::new(line.clone()).render(row, buf);
             continue;
         }
@@ -113,11 +113,11 @@ pub fn lines(buf: &mut Buffer, area: Rect, lines: &[Line]) {
         let mut x = row.x;
         'spans: for span in &line.spans {
             let style = base.patch(span.style);
-            for b in span.content.bytes() {
+            for c in span.content.chars() {
                 if x >= row.right() {
                     break 'spans;
                 }
-                buf[(x, row.y)].set_char(char::from(b)).set_style(style);
+                buf[(x, row.y)].set_char(c).set_style(style);
                 x += 1;
             }
         }
@@ -284,13 +284,13 @@ fn line_in(buf: &mut Buffer, area: Rect, line: &Line) {
 
 /// What `Span`'s own rendering draws at the start of `area`.
 fn span_in(buf: &mut Buffer, area: Rect, span: &Span) {
-    if !printable_ascii(&span.content) {
+    if !one_cell_each(&span.content) {
         span.render(area, buf);
         return;
     }
     let style = Style::default().patch(span.style);
-    for (x, b) in (area.x..area.right()).zip(span.content.bytes()) {
-        buf[(x, area.y)].set_char(char::from(b)).set_style(style);
+    for (x, c) in (area.x..area.right()).zip(span.content.chars()) {
+        buf[(x, area.y)].set_char(c).set_style(style);
     }
 }
 
@@ -298,10 +298,24 @@ fn left_aligned(line: &Line) -> bool {
     matches!(line.alignment, None | Some(Alignment::Left))
 }
 
-/// Every byte a printable ASCII character: each is one grapheme one cell wide, so the fast paths
-/// draw it as ratatui's grapheme walk would.
-fn printable_ascii(text: &str) -> bool {
-    text.bytes().all(|b| (0x20..0x7f).contains(&b))
+/// Every character one grapheme of its own and one cell wide, so the fast paths draw it as
+/// ratatui's grapheme walk would: printable ASCII, and the symbols the panes draw with (none of
+/// them combines with a neighbour; `every_symbol_is_drawn_as_ratatui_draws_it` holds the list).
+fn one_cell_each(text: &str) -> bool {
+    text.chars().all(one_cell)
+}
+
+fn one_cell(c: char) -> bool {
+    matches!(c,
+        ' '..='~'
+        | '·' | '×' | '±' | '–' | '—' | '•' | '…'
+        | '←' | '↑' | '→' | '↓' | '≈' | '≥' | '⊘'
+        | '␀' | '␇' | '␉' | '␛' | '␡'
+        | '─' | '│' | '└' | '┊'
+        | '▁'..='█' | '░' | '▒' | '▓' | '■'
+        | '▲' | '▶' | '▼' | '◀' | '◆' | '○' | '◌' | '◍' | '●'
+        | '⚑' | '✓' | '✕' | '✖'
+    )
 }
 
 #[cfg(test)]
@@ -323,6 +337,8 @@ mod tests {
                 1 => Just('\u{200b}'),
                 1 => Just('\u{1b}'),
                 1 => Just('█'),
+                1 => Just('…'),
+                1 => Just('●'),
                 1 => Just('\t'),
             ],
             0..12,
@@ -458,4 +474,27 @@ mod tests {
     }
 
     use super::table as table_fn;
+
+    #[test]
+    fn every_symbol_is_drawn_as_ratatui_draws_it() {
+        let symbols: Vec<char> = ('\u{a0}'..='\u{2fff}').filter(|c| one_cell(*c)).collect();
+        assert!(symbols.len() > 40, "{symbols:?}");
+        for c in symbols {
+            let line = Line::from(vec![
+                Span::styled(format!("a{c}{c}b"), Style::default().fg(Color::Red)),
+                Span::raw(format!("{c}")),
+            ]);
+            let area = Rect::new(1, 1, 5, 2);
+            let mut want = canvas();
+            Paragraph::new(vec![line.clone()]).render(area, &mut want);
+            let mut got = canvas();
+            lines(&mut got, area, std::slice::from_ref(&line));
+            assert_eq!(got, want, "{c:?} in a paragraph");
+            let mut want = canvas();
+            line.clone().render(area, &mut want);
+            let mut got = canvas();
+            line_in(&mut got, area, &line);
+            assert_eq!(got, want, "{c:?} in a table's cell");
+        }
+    }
 }

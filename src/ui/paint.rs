@@ -51,26 +51,17 @@ impl Widget for PaneFrame<'_> {
         let (right, bottom) = (area.right() - 1, area.bottom() - 1);
         // In `Block`'s order (sides, then corners), so that a frame one cell wide or high ends the
         // same: the last symbol written to a cell wins.
-        for y in top..=bottom {
-            buf[(left, y)]
-                .set_symbol(set.vertical_left)
-                .set_style(self.border);
-        }
-        for x in left..=right {
-            buf[(x, top)]
-                .set_symbol(set.horizontal_top)
-                .set_style(self.border);
-        }
-        for y in top..=bottom {
-            buf[(right, y)]
-                .set_symbol(set.vertical_right)
-                .set_style(self.border);
-        }
-        for x in left..=right {
-            buf[(x, bottom)]
-                .set_symbol(set.horizontal_bottom)
-                .set_style(self.border);
-        }
+        let column = |x: u16| (top..=bottom).map(move |y| (x, y));
+        let row = |y: u16| (left..=right).map(move |x| (x, y));
+        let mut draw = |cells: &mut dyn Iterator<Item = (u16, u16)>, symbol: &str| {
+            for (x, y) in cells {
+                buf[(x, y)].set_symbol(symbol).set_style(self.border);
+            }
+        };
+        draw(&mut column(left), set.vertical_left);
+        draw(&mut row(top), set.horizontal_top);
+        draw(&mut column(right), set.vertical_right);
+        draw(&mut row(bottom), set.horizontal_bottom);
         for (x, y, symbol) in [
             (right, bottom, set.bottom_right),
             (right, top, set.top_right),

@@ -6,8 +6,9 @@
 //! times, and every ASCII character walked through grapheme segmentation (BENCHMARKS.md, issue 18,
 //! twelfth round). These painters draw exactly what those widgets draw, cell for cell and style
 //! for style (the tests below compare both on random input), but touch only the cells that show
-//! something; anything they do not special-case (a non-ASCII span, a centred line, columns that
-//! do not fit) is handed to ratatui's own code.
+//! something. What they do not special-case — a centred or right-aligned line, a span with a
+//! character that is neither printable ASCII nor one of the panes' symbols — is handed to
+//! ratatui's own code, and a table's columns are placed by ratatui's layout solver.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Constraint, Flex, Layout, Rect};

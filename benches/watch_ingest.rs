@@ -2,7 +2,8 @@
 //! (updates, creations and deletes of 20k registrations under `/services/`) while both consumers
 //! are live:
 //!
-//! * the console, headless, in a child process of this binary: the real `EtcdSource` feeding
+//! * the console, headless, in a child process of this binary: the real `EtcdSource` (on a thread
+//!   of its own, as in the console) feeding
 //!   `state::update` through the app's bounded channel, drained and drawn like `app::run` does (a
 //!   200×60 frame at most every `BACKGROUND_FRAME` when something changed — watch events are
 //!   background data, no key is pressed — and a clock tick every second), into a
@@ -42,6 +43,7 @@ use opsconsole::keymap::Keymap;
 use opsconsole::model::Command as AppCommand;
 use opsconsole::model::{ClusterId, Health, Msg, SourceKind};
 use opsconsole::sources::etcd::{list_prefix, EtcdSource};
+use opsconsole::sources::own_thread::OwnThread;
 use opsconsole::state::{self, State};
 use opsconsole::theme::Theme;
 
@@ -291,7 +293,9 @@ fn console_child(endpoint: String) {
         };
         let (msg_tx, mut msg_rx) = mpsc::channel::<Msg>(1024);
         let (cmd_tx, cmd_rx) = mpsc::channel::<AppCommand>(256);
-        tokio::spawn(EtcdSource::new(profile, msg_tx, cmd_rx).run());
+        // On a thread of its own, as the console runs its etcd sources (`sources::own_thread`).
+        let etcd_thread = OwnThread::start("etcd").expect("the etcd sources' thread");
+        etcd_thread.spawn(EtcdSource::new(profile, msg_tx, cmd_rx).run());
         let (line_tx, mut lines) = mpsc::unbounded_channel::<String>();
         std::thread::spawn(move || {
             for l in std::io::stdin().lock().lines() {

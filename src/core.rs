@@ -291,6 +291,8 @@ pub struct Core {
     /// Custom commands' processes still running (capture, pipe, background), by run: their
     /// process groups, all killed when the console stops.
     children: HashMap<AuditId, u32>,
+    /// Where the etcd sources run (`sources::own_thread`): started with the first of them.
+    etcd_thread: Option<crate::sources::own_thread::OwnThread>,
 }
 
 impl Core {
@@ -346,6 +348,7 @@ impl Core {
             clock_dir: settings.clock_dir.clone(),
             revclock_now: settings.revclock_now.clone(),
             children: HashMap::new(),
+            etcd_thread: None,
         };
         core.state.commands = settings.profile.commands.clone();
         core.state.link_templates = settings.profile.links.clone();
@@ -798,28 +801,30 @@ impl Core {
                 SourceKind::Etcd.of(c),
                 format!("discovery under {} stopped after an internal error; restart opsconsole to follow changes", p.discovery_prefix),
             );
-            self.helpers.push(tokio::spawn(supervise::supervised(
+            let discovery = supervise::supervised(
                 DiscoverySource::new(etcd, p.discovery_prefix.clone(), wanted, self.tx_of(c))
                     .in_cluster(c)
                     .run(),
                 self.tx_of(c),
                 on_panic,
-            )));
+            );
+            let task = self.on_etcd_thread(discovery);
+            self.helpers.push(task);
         }
     }
 
     fn run_etcd(&mut self, c: ClusterId, etcd: crate::config::EtcdProfile) {
         let (tx, rx) = mpsc::channel::<Command>(256);
         let source = SourceKind::Etcd.of(c);
-        let task = supervise::spawn(
-            source,
-            self.tx_of(c),
+        let task = self.on_etcd_thread(supervise::supervised(
             EtcdSource::new(etcd, self.tx_of(c), rx)
                 .in_cluster(c)
                 .with_clock_dir(self.clock_dir.clone())
                 .with_revclock_now(self.revclock_now.clone())
                 .run(),
-        );
+            self.tx_of(c),
+            supervise::failed(source),
+        ));
         self.sources.insert(
             source,
             Running {
@@ -828,6 +833,26 @@ impl Core {
                 stop: None,
             },
         );
+    }
+
+    /// Runs an etcd task on the etcd sources' own thread, started with the first of them; on the
+    /// console's runtime if that thread cannot be started (it would only cost idle CPU).
+    fn on_etcd_thread<F>(&mut self, fut: F) -> JoinHandle<()>
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        if self.etcd_thread.is_none() {
+            match crate::sources::own_thread::OwnThread::start("etcd") {
+                Ok(t) => self.etcd_thread = Some(t),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no thread of their own for the etcd sources; they share the runtime");
+                }
+            }
+        }
+        match &self.etcd_thread {
+            Some(t) => t.spawn(fut),
+            None => tokio::spawn(fut),
+        }
     }
 
     /// Starts (or replaces) the source of `backend`'s pane. The state already says it is

@@ -12,7 +12,9 @@
 //!
 //! The driver's origin is not public: [`note_origin`] is called right before the runtime is
 //! built, and a deadline `origin + 64·k ms` maps to tick `64·k` as long as the driver is made
-//! less than 1 ms later (tokio rounds a deadline up to the next ms). Without a noted origin (the
+//! less than 1 ms later (tokio rounds a deadline up to the next ms). A current-thread runtime on
+//! a thread of its own (`sources::own_thread`) has a driver of its own: its thread notes that
+//! runtime's origin ([`note_thread_origin`]), which holds on that thread instead. Without a noted origin (the
 //! tests, the one-shot subcommands) deadlines are left as they are; a wrong origin costs only the
 //! saving, never a timer firing late by more than its own rounding.
 
@@ -24,17 +26,36 @@ pub const SLOT: Duration = Duration::from_millis(64);
 
 static ORIGIN: OnceLock<std::time::Instant> = OnceLock::new();
 
+thread_local! {
+    /// The origin of the runtime this thread alone runs, if it runs one.
+    static THREAD_ORIGIN: std::cell::Cell<Option<std::time::Instant>> =
+        const { std::cell::Cell::new(None) };
+}
+
 /// Called right before the tokio runtime is built (its time driver's ticks count from then).
 pub fn note_origin() {
     let _ = ORIGIN.set(std::time::Instant::now());
+}
+
+/// Called on a thread right before it builds the current-thread runtime only it runs: deadlines
+/// taken on this thread count from here.
+pub fn note_thread_origin() {
+    THREAD_ORIGIN.with(|o| o.set(Some(std::time::Instant::now())));
+}
+
+/// The origin of the timer wheel that the calling thread's deadlines go to.
+fn origin() -> Option<std::time::Instant> {
+    THREAD_ORIGIN
+        .with(|o| o.get())
+        .or_else(|| ORIGIN.get().copied())
 }
 
 /// `t`, moved back to the start of the 64 ms slot it falls in (at most `SLOT` earlier). Only for
 /// waits longer than a slot whose deadline may come a little early: an earlier deadline within
 /// a slot costs nothing in wake-ups; a later one would.
 pub fn slot_floor(t: tokio::time::Instant) -> tokio::time::Instant {
-    match ORIGIN.get() {
-        Some(origin) => tokio::time::Instant::from_std(floor_from(*origin, t.into_std())),
+    match origin() {
+        Some(origin) => tokio::time::Instant::from_std(floor_from(origin, t.into_std())),
         None => t,
     }
 }
@@ -74,5 +95,25 @@ mod tests {
         assert_eq!(floor_from(o, ms(960) + Duration::from_micros(999)), ms(960));
         // Before the origin (cannot happen for a deadline): left as it is.
         assert_eq!(floor_from(ms(10), o), o);
+    }
+
+    #[test]
+    fn a_thread_with_a_runtime_of_its_own_counts_from_its_own_origin() {
+        // The process's origin is left alone: other tests run without one.
+        let process = origin();
+        let (before, noted, after) = std::thread::spawn(|| {
+            let before = origin();
+            let at = std::time::Instant::now();
+            note_thread_origin();
+            (before, at, origin())
+        })
+        .join()
+        .unwrap();
+        assert_eq!(before, process, "a thread starts with the process's origin");
+        assert!(
+            after.is_some_and(|o| o >= noted),
+            "then counts from its own"
+        );
+        assert_eq!(origin(), process, "other threads keep the process's");
     }
 }

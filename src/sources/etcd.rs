@@ -1256,47 +1256,54 @@ where
     let ranges = cut_ranges(prefix.as_bytes(), end, CUT_BEFORE, hints);
     let permits = Arc::new(tokio::sync::Semaphore::new(RANGES_IN_FLIGHT));
     let mut tasks = tokio::task::JoinSet::new();
+    // The ranges are decoded, converted and sorted on the console's workers, side by side, even
+    // when the listing runs on the etcd sources' own thread (`own_thread`).
+    let work = super::own_thread::work_runtime();
     for (i, (start, end)) in ranges.into_iter().enumerate() {
         // Taken here, in key order, so the first ranges are read first.
         let permit = permits.clone().acquire_owned().await?;
         let (kv, convert, finish, shared) =
             (kv.clone(), convert.clone(), finish.clone(), shared.clone());
-        tasks.spawn(async move {
-            let on_page = |page: &[T]| {
-                let listed = shared.listed.fetch_add(page.len(), Relaxed) + page.len();
-                let mut take = 0;
-                let _ = shared.preview_left.fetch_update(Relaxed, Relaxed, |left| {
-                    take = left.min(page.len());
-                    Some(left - take)
-                });
-                (shared.progress)(ListProgress {
-                    revision,
-                    preview: page[..take].to_vec(),
-                    listed,
-                    total: total_of(&shared),
-                });
-            };
-            // Until the first rows are on screen, a range's first page is a preview's worth:
-            // on etcd 3.4 the page costs a walk of the whole range whatever its limit (~0.4 µs a
-            // key), but the transfer and decoding of a 100k-key page before any row (1.2 s at 1M
-            // on a first start, with nothing learned to cut at) is what the user waited for. The
-            // rest of the range then walks it once more; only the ranges started before the first
-            // rows pay that.
-            let first_limit = if shared.listed.load(Relaxed) == 0 {
-                PREVIEW_ROWS as i64
-            } else {
-                FIRST_RANGE_PAGE
-            };
-            let part = list_range(kv, start, end, revision, first_limit, &convert, &on_page).await;
-            drop(permit);
-            (
-                i,
-                part.map(|mut items| {
-                    finish(&mut items);
-                    items
-                }),
-            )
-        });
+        tasks.spawn_on(
+            async move {
+                let on_page = |page: &[T]| {
+                    let listed = shared.listed.fetch_add(page.len(), Relaxed) + page.len();
+                    let mut take = 0;
+                    let _ = shared.preview_left.fetch_update(Relaxed, Relaxed, |left| {
+                        take = left.min(page.len());
+                        Some(left - take)
+                    });
+                    (shared.progress)(ListProgress {
+                        revision,
+                        preview: page[..take].to_vec(),
+                        listed,
+                        total: total_of(&shared),
+                    });
+                };
+                // Until the first rows are on screen, a range's first page is a preview's worth:
+                // on etcd 3.4 the page costs a walk of the whole range whatever its limit (~0.4 µs a
+                // key), but the transfer and decoding of a 100k-key page before any row (1.2 s at 1M
+                // on a first start, with nothing learned to cut at) is what the user waited for. The
+                // rest of the range then walks it once more; only the ranges started before the first
+                // rows pay that.
+                let first_limit = if shared.listed.load(Relaxed) == 0 {
+                    PREVIEW_ROWS as i64
+                } else {
+                    FIRST_RANGE_PAGE
+                };
+                let part =
+                    list_range(kv, start, end, revision, first_limit, &convert, &on_page).await;
+                drop(permit);
+                (
+                    i,
+                    part.map(|mut items| {
+                        finish(&mut items);
+                        items
+                    }),
+                )
+            },
+            &work,
+        );
     }
     let mut parts = Vec::new();
     while let Some(done) = tasks.join_next().await {

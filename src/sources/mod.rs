@@ -10,7 +10,8 @@
 //!   Elasticsearch, Loki): one request in flight, the newest query wins, honest health. Redis
 //!   pushes and keeps its own loop in `logs/redis.rs`.
 //! - `http.rs` clients, capped bodies, errors that say what to fix; `backoff.rs`; `supervise.rs`
-//!   turns a source's panic into its pane failing.
+//!   turns a source's panic into its pane failing; `own_thread.rs` the etcd sources' own thread
+//!   and runtime.
 
 pub mod backoff;
 pub mod checks;
@@ -23,6 +24,7 @@ pub mod lease_polls;
 pub mod listing_cuts;
 pub mod logs;
 pub mod metrics;
+pub mod own_thread;
 pub mod polled;
 pub mod quorum;
 pub mod revclock;

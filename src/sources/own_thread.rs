@@ -16,15 +16,16 @@
 //!
 //! A spawned task that needs the blocking pool (`spawn_blocking`, the listing's preparation) gets
 //! this runtime's own. Work that is CPU-bound and may run side by side (the listing's key ranges,
-//! decoded and sorted) goes to the runtime the thread was started from ([`work_runtime`]). The thread ends when its [`OwnThread`] is dropped: the runtime is shut down
-//! there without waiting for blocking work, as the console's own runtime is at exit.
+//! decoded and sorted) goes to the runtime the thread was started from ([`work_runtime`]). The
+//! thread ends when its [`OwnThread`] is dropped: the runtime is shut down there without waiting
+//! for blocking work, as the console's own runtime is at exit.
 
 use std::future::Future;
 
 use tokio::task::JoinHandle;
 
 thread_local! {
-    /// On an own thread: the runtime it was started from, for the work of [`spawn_work`].
+    /// On an own thread: the runtime it was started from, for [`work_runtime`].
     static POOL: std::cell::RefCell<Option<tokio::runtime::Handle>> =
         const { std::cell::RefCell::new(None) };
 }
@@ -44,7 +45,8 @@ pub struct OwnThread {
 }
 
 impl OwnThread {
-    /// Starts the thread `name` and its runtime (I/O and time enabled).
+    /// Starts the thread `name` and its runtime (I/O and time enabled). Called inside a runtime,
+    /// that one is where its tasks' CPU-bound work goes ([`work_runtime`]).
     pub fn start(name: &str) -> std::io::Result<OwnThread> {
         let pool = tokio::runtime::Handle::try_current().ok();
         let (started_tx, started) = std::sync::mpsc::channel();

@@ -14,9 +14,9 @@
 //! built, and a deadline `origin + 64·k ms` maps to tick `64·k` as long as the driver is made
 //! less than 1 ms later (tokio rounds a deadline up to the next ms). A current-thread runtime on
 //! a thread of its own (`sources::own_thread`) has a driver of its own: its thread notes that
-//! runtime's origin ([`note_thread_origin`]), which holds on that thread instead. Without a noted origin (the
-//! tests, the one-shot subcommands) deadlines are left as they are; a wrong origin costs only the
-//! saving, never a timer firing late by more than its own rounding.
+//! runtime's origin ([`note_thread_origin`]), which holds on that thread instead. Without a noted
+//! origin (most tests, the one-shot subcommands) deadlines are left as they are; a wrong origin
+//! costs only the saving, never a timer firing late by more than its own rounding.
 
 use std::sync::OnceLock;
 use std::time::Duration;

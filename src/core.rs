@@ -1037,10 +1037,11 @@ impl Core {
                 // Hints: newest wins in the source, and a full queue means one is pending.
                 cmd @ (Command::LogsScope(_)
                 | Command::MetricsQuery(_)
+                | Command::MetricsIdle
                 | Command::WatchLeases(_)) => {
                     let kind = match &cmd {
                         Command::LogsScope(_) => SourceKind::Logs,
-                        Command::MetricsQuery(_) => SourceKind::Metrics,
+                        Command::MetricsQuery(_) | Command::MetricsIdle => SourceKind::Metrics,
                         _ => SourceKind::Etcd,
                     };
                     if let Some(tx) = self.commands_in(cur, kind) {

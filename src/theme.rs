@@ -342,7 +342,7 @@ impl Theme {
             Health::Live => Severity::Ok,
             Health::Connecting | Health::Retrying { .. } => Severity::Warning,
             Health::Failed(_) => Severity::Critical,
-            Health::NotConfigured => return self.style(StyleName::Muted),
+            Health::NotConfigured | Health::Idle => return self.style(StyleName::Muted),
         })
     }
 }

@@ -101,6 +101,9 @@ pub enum Command {
     },
     /// What the metrics pane shows; the source re-polls it on its interval.
     MetricsQuery(MetricsQuery),
+    /// The metrics pane shows none of this source's series any longer (a merged view moved to
+    /// another cluster's): it stops polling until it is asked again.
+    MetricsIdle,
     /// An outcome or refusal line for the audit log.
     Audit(AuditEntry),
     /// Start (or replace) the source of `source`'s pane with the backend `spec` describes (a

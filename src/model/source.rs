@@ -58,6 +58,9 @@ impl SourceId {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Health {
     NotConfigured,
+    /// Configured, and nothing on screen asks anything of it (a merged view's metrics pane shows
+    /// one cluster's series; the others' sources wait). Neither trouble nor a promise of fresh data.
+    Idle,
     Connecting,
     Live,
     Retrying {

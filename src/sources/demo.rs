@@ -558,6 +558,10 @@ impl DemoSource {
                 self.metrics_query = Some(q.clone());
                 self.answer_metrics(q).await
             }
+            Command::MetricsIdle => {
+                self.metrics_query = None;
+                true
+            }
             Command::LeaseInfo { lease } => {
                 let keys: Vec<Vec<u8>> = self
                     .instances

@@ -8,7 +8,9 @@
 //!   queries (`MetricsQuery`, `LogsScope`) only the last is kept, and it is polled at once.
 //! - **Mutations show at once.** `Silence`/`Unsilence` run in the order they came, each reports its
 //!   outcome, and then the source polls at once so the pane shows the backend's own view.
-//! - **Honest health.** `Connecting` at start; `Live` after the first success that follows anything
+//! - **Honest health.** `Connecting` at start; `Idle` instead while nothing is asked of it (metrics
+//!   before the pane's first query, or after a merged view's pane moved to another cluster's), and
+//!   `Connecting` again when it is asked; `Live` after the first success that follows anything
 //!   else; after a failure `Retrying { at, attempt, error }`, where `at` is exactly when the next
 //!   attempt is scheduled (capped exponential backoff with jitter, [`Backoff`]). Only a new query or
 //!   a mutation — the user asking — brings it forward.
@@ -85,7 +87,7 @@ enum Kind {
 
 fn kind(cmd: &Command) -> Kind {
     match cmd {
-        Command::MetricsQuery(_) | Command::LogsScope(_) => Kind::Query,
+        Command::MetricsQuery(_) | Command::MetricsIdle | Command::LogsScope(_) => Kind::Query,
         // A log re-read around a time is asked once and answered, like a change.
         Command::Silence { .. }
         | Command::Unsilence { .. }
@@ -108,7 +110,13 @@ pub async fn run_polled<P: Polled>(
     tx: mpsc::Sender<Msg>,
     mut cmds: mpsc::Receiver<Command>,
 ) {
-    if tx.send(Msg::Health(id, Health::Connecting)).await.is_err() {
+    let mut asked = source.ready();
+    let first = if asked {
+        Health::Connecting
+    } else {
+        Health::Idle
+    };
+    if tx.send(Msg::Health(id, first)).await.is_err() {
         return;
     }
     let mut live = false;
@@ -156,6 +164,16 @@ pub async fn run_polled<P: Polled>(
                 }
                 if let Some(q) = query {
                     now |= source.retarget(q);
+                    // Asked again after waiting, or told nothing is wanted: said at once, and the
+                    // next success says `Live` again.
+                    if source.ready() != asked {
+                        asked = source.ready();
+                        live = false;
+                        let health = if asked { Health::Connecting } else { Health::Idle };
+                        if tx.send(Msg::Health(id, health)).await.is_err() {
+                            return;
+                        }
+                    }
                 }
                 if now {
                     next = Instant::now();
@@ -251,6 +269,10 @@ mod tests {
                     self.target = Some(hosts.unwrap_or_default().join(","));
                     true
                 }
+                Command::MetricsIdle => {
+                    self.target = None;
+                    false
+                }
                 _ => false,
             }
         }
@@ -285,7 +307,7 @@ mod tests {
             tx,
             cmd_rx,
         ));
-        assert_eq!(rx.recv().await, Some(Msg::Health(id, Health::Connecting)));
+        assert_eq!(rx.recv().await, Some(Msg::Health(id, Health::Idle)));
         cmd_tx.send(scope("a")).await.unwrap();
         // While the poll is in flight, the cursor steps three times.
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -336,8 +358,8 @@ mod tests {
             tx,
             cmd_rx,
         ));
-        assert_eq!(rx.recv().await, Some(Msg::Health(id, Health::Connecting)));
-        // Nothing is asked before the first query.
+        // Nothing is asked before the first query, and the health says so.
+        assert_eq!(rx.recv().await, Some(Msg::Health(id, Health::Idle)));
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(asked.lock().unwrap().is_empty());
         cmd_tx.send(scope("a")).await.unwrap();
@@ -347,6 +369,7 @@ mod tests {
             cmd_tx.send(scope(h)).await.unwrap();
         }
         let answer = |h: &str| Some(Msg::Notice(id, format!("answer for {h}")));
+        assert_eq!(rx.recv().await, Some(Msg::Health(id, Health::Connecting)));
         assert_eq!(rx.recv().await, answer("a"));
         assert_eq!(rx.recv().await, Some(Msg::Health(id, Health::Live)));
         // "d" fails: Retrying, and the retry comes no earlier than `at`.
@@ -372,5 +395,56 @@ mod tests {
             .await
             .expect("the runner stops when the console is gone")
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_source_told_it_is_idle_stops_polling_and_says_so_until_asked_again() {
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let fake = Fake {
+            script: Vec::new(),
+            target: None,
+            asked: asked.clone(),
+            slow: Duration::ZERO,
+        };
+        let id = SourceKind::Metrics.of(ClusterId(0));
+        let (tx, mut rx) = mpsc::channel(64);
+        let (cmd_tx, cmd_rx) = mpsc::channel(16);
+        let backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(1));
+        let _task = tokio::spawn(run_polled(
+            id,
+            fake,
+            Duration::from_millis(100),
+            backoff,
+            tx,
+            cmd_rx,
+        ));
+        let answer = |h: &str| Some(Msg::Notice(id, format!("answer for {h}")));
+        assert_eq!(rx.recv().await, Some(Msg::Health(id, Health::Idle)));
+        cmd_tx.send(scope("a")).await.unwrap();
+        assert_eq!(rx.recv().await, Some(Msg::Health(id, Health::Connecting)));
+        assert_eq!(rx.recv().await, answer("a"));
+        assert_eq!(rx.recv().await, Some(Msg::Health(id, Health::Live)));
+        // The pane moved to another cluster's series: this one waits, and says so at once.
+        cmd_tx.send(Command::MetricsIdle).await.unwrap();
+        loop {
+            match rx.recv().await {
+                Some(Msg::Health(_, h)) => {
+                    assert_eq!(h, Health::Idle);
+                    break;
+                }
+                Some(m) => assert_eq!(m, answer("a").unwrap(), "only polls of a, then idle"),
+                None => panic!("the runner stopped"),
+            }
+        }
+        let polls = asked.lock().unwrap().len();
+        // Five intervals: not one poll, not one message.
+        let quiet = tokio::time::timeout(Duration::from_millis(500), rx.recv()).await;
+        assert!(quiet.is_err(), "an idle source sent {quiet:?}");
+        assert_eq!(asked.lock().unwrap().len(), polls);
+        // Asked again: connecting, asked at once, live.
+        cmd_tx.send(scope("b")).await.unwrap();
+        assert_eq!(rx.recv().await, Some(Msg::Health(id, Health::Connecting)));
+        assert_eq!(rx.recv().await, answer("b"));
+        assert_eq!(rx.recv().await, Some(Msg::Health(id, Health::Live)));
     }
 }

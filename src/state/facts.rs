@@ -110,7 +110,7 @@ pub fn apply(state: &mut State, msg: Msg) -> Vec<Command> {
                 Health::Retrying { error, .. } | Health::Failed(error) => {
                     state.last_failure.insert(source, error.clone());
                 }
-                Health::Connecting => {}
+                Health::Connecting | Health::Idle => {}
             }
             state.health.insert(source, health);
         }

@@ -130,7 +130,7 @@ impl State {
     pub fn stale_in(&self, c: ClusterId, kind: SourceKind) -> Option<chrono::Duration> {
         let source = kind.of(c);
         match self.health.get(&source) {
-            None | Some(Health::Live) | Some(Health::NotConfigured) => None,
+            None | Some(Health::Live) | Some(Health::NotConfigured) | Some(Health::Idle) => None,
             Some(_) => self
                 .last_answer
                 .get(&source)
@@ -198,6 +198,7 @@ pub fn health_popup(state: &mut State) {
             let word = match state.health_in(c, kind) {
                 None => "not reported".to_string(),
                 Some(Health::NotConfigured) => "not configured".to_string(),
+                Some(Health::Idle) => "idle (nothing on screen asks for it)".to_string(),
                 Some(Health::Connecting) => "connecting".to_string(),
                 Some(Health::Live) => "live".to_string(),
                 Some(Health::Retrying { at, attempt, error }) => format!(
@@ -1141,6 +1142,21 @@ mod tests {
         let cmds = update(&mut s, Msg::LogLines(Vec::new()));
         assert_eq!(queries(&cmds), vec![(EU, "cluster prod-eu".to_string())]);
         assert_eq!(crate::state::metrics::unscoped_title(&s).0, "prod-eu only");
+        // The cluster left behind stops polling: nothing on screen shows its series.
+        assert!(cmds.contains(&Command::MetricsIdle), "{cmds:?}");
+        assert!(
+            !cmds.contains(&Command::InCluster(EU, Box::new(Command::MetricsIdle))),
+            "{cmds:?}"
+        );
+        // And back: prod is asked again, prod-eu waits.
+        narrow_by_name(&mut s, "*");
+        let cmds = update(&mut s, Msg::LogLines(Vec::new()));
+        assert_eq!(queries(&cmds), vec![(PROD, "cluster prod".to_string())]);
+        assert!(
+            cmds.contains(&Command::InCluster(EU, Box::new(Command::MetricsIdle))),
+            "{cmds:?}"
+        );
+        assert!(!cmds.contains(&Command::MetricsIdle), "{cmds:?}");
 
         // Only prod-eu has a metrics backend: unnarrowed, the pane shows prod-eu's series, not
         // an empty pane titled `prod only`.

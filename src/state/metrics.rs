@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use super::pane::{PaneCtx, PaneState, Reaction};
 use super::State;
 use crate::action::Action;
-use crate::model::{Command, MetricsQuery, MetricsResult, Window};
+use crate::model::{ClusterId, Command, MetricsQuery, MetricsResult, Window};
 
 #[derive(Debug, Default)]
 pub struct MetricsPane {
@@ -22,6 +22,8 @@ pub struct MetricsPane {
     /// Series (by name) the chart overlays beside the one under the cursor.
     pub overlay: std::collections::BTreeSet<String>,
     sent: Option<MetricsQuery>,
+    /// The cluster whose source `sent` went to: told to stop when the pane moves to another's.
+    asked_in: Option<ClusterId>,
 }
 
 impl MetricsPane {
@@ -137,12 +139,16 @@ pub fn unscoped_title(state: &State) -> (String, Option<String>) {
     (format!("{name} only"), Some(format!("· 1 of {n} clusters")))
 }
 
-/// The query the pane wants now; emitted when it differs from the last one sent.
-pub fn interest(state: &mut State) -> Option<Command> {
-    state.backends.metrics.as_ref()?;
+/// The query the pane wants now; emitted when it differs from the last one sent. When it goes to
+/// another cluster's source than the last one (a merged view), the one left is told it is idle:
+/// it stops polling, and its health says so rather than `connecting` or an old `live`.
+pub fn interest(state: &mut State) -> Vec<Command> {
+    if state.backends.metrics.is_none() {
+        return Vec::new();
+    }
     let width = state.metrics.width.max(state.metrics.chart_points);
     if state.metrics.width == 0 {
-        return None; // no layout yet
+        return Vec::new(); // no layout yet
     }
     // The scoped member's series come from its own cluster's metrics backend.
     let (cluster, scoped) = match &state.scope {
@@ -177,13 +183,20 @@ pub fn interest(state: &mut State) -> Option<Command> {
         end: state.time.at,
     };
     if state.metrics.sent.as_ref() == Some(&q) {
-        return None;
+        return Vec::new();
     }
     state.metrics.sent = Some(q.clone());
-    Some(super::members::in_cluster(
+    let mut out = Vec::new();
+    if let Some(left) = state.metrics.asked_in.replace(cluster) {
+        if left != cluster {
+            out.push(super::members::in_cluster(left, Command::MetricsIdle));
+        }
+    }
+    out.push(super::members::in_cluster(
         cluster,
         Command::MetricsQuery(q),
-    ))
+    ));
+    out
 }
 
 impl PaneState for MetricsPane {

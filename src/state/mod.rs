@@ -417,7 +417,7 @@ impl State {
     pub fn stale_for(&self, kind: SourceKind) -> Option<chrono::Duration> {
         let source = self.source(kind);
         match self.health.get(&source) {
-            None | Some(Health::Live) | Some(Health::NotConfigured) => None,
+            None | Some(Health::Live) | Some(Health::NotConfigured) | Some(Health::Idle) => None,
             Some(_) => self
                 .last_answer
                 .get(&source)

@@ -153,6 +153,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         for (source, health) in &st.health {
             let (dot, word) = match health {
                 Health::NotConfigured => ("○", "off".to_string()),
+                Health::Idle => ("○", "idle".to_string()),
                 Health::Connecting => ("◌", "connecting".to_string()),
                 Health::Live => ("●", "live".to_string()),
                 Health::Retrying { at, .. } => (
@@ -164,7 +165,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
                 ),
                 Health::Failed(_) => ("✖", "failed".to_string()),
             };
-            let quiet = matches!(health, Health::Live | Health::NotConfigured);
+            let quiet = matches!(health, Health::Live | Health::NotConfigured | Health::Idle);
             out.push(Span::raw(format!(" {}", source.label())));
             let text = if compact && quiet {
                 dot.to_string()
@@ -217,7 +218,8 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
 /// A cluster's health in one word: its worst source (`None` when nothing is configured).
 pub fn cluster_health(st: &crate::state::State, c: crate::model::ClusterId) -> Option<&Health> {
     let rank = |h: &Health| match h {
-        Health::NotConfigured => 0,
+        // Not asked anything is not trouble (and says nothing of the cluster either way).
+        Health::NotConfigured | Health::Idle => 0,
         Health::Live => 1,
         Health::Connecting => 2,
         Health::Retrying { .. } => 3,
@@ -233,7 +235,7 @@ pub fn cluster_health(st: &crate::state::State, c: crate::model::ClusterId) -> O
 /// The dot (and for trouble the word) for one cluster's health.
 fn health_mark(st: &crate::state::State, h: Option<&Health>) -> (&'static str, String) {
     match h {
-        None | Some(Health::NotConfigured) => ("○", String::new()),
+        None | Some(Health::NotConfigured) | Some(Health::Idle) => ("○", String::new()),
         Some(Health::Connecting) => ("◌", String::new()),
         Some(Health::Live) => ("●", String::new()),
         Some(Health::Retrying { at, .. }) => (

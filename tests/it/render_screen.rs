@@ -968,6 +968,46 @@ fn merged_view_at_80x24() {
 }
 
 #[test]
+fn a_merged_cluster_whose_metrics_nobody_asks_for_is_not_shown_as_connecting() {
+    // The merged metrics pane shows one cluster's series; the other's source waits (`Idle`).
+    // It used to sit at `Connecting` for as long as the console ran: `prod-eu ◌` in the bar,
+    // read as trouble that was not there.
+    let mut s = merged_state();
+    let (p, e) = (ClusterId(0), ClusterId(1));
+    for c in [p, e] {
+        for kind in SourceKind::ALL {
+            update(&mut s, Msg::Health(kind.of(c), Health::Live));
+        }
+    }
+    update(&mut s, Msg::Health(SourceKind::Metrics.of(e), Health::Idle));
+    let backend = draw(&mut s, &merged_theme());
+    let status = line(backend.buffer(), H - 1);
+    assert!(
+        status.contains("prod ●") && status.contains("prod-eu ●"),
+        "{status}"
+    );
+    assert!(!status.contains('◌'), "{status}");
+    // `:health` names it for what it is.
+    opsconsole::state::merged::health_popup(&mut s);
+    let backend = draw(&mut s, &merged_theme());
+    let text = (0..H)
+        .map(|y| line(backend.buffer(), y))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        text.contains("idle (nothing on screen asks for it)"),
+        "{text}"
+    );
+    // Still asked and not answering: still said.
+    update(
+        &mut s,
+        Msg::Health(SourceKind::Metrics.of(e), Health::Connecting),
+    );
+    let backend = draw(&mut s, &merged_theme());
+    assert!(line(backend.buffer(), H - 1).contains("prod-eu ◌"));
+}
+
+#[test]
 fn merged_status_bar_condenses_when_the_names_do_not_fit() {
     use opsconsole::state::merged::ClusterInfo;
     let mut s = State::new("eu-west-1", "/services/", "alice", now());

@@ -248,6 +248,10 @@ impl Polled for Sparklines {
                 self.query = Some(q);
                 true
             }
+            Command::MetricsIdle => {
+                self.query = None;
+                false
+            }
             _ => false,
         }
     }

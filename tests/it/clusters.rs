@@ -12,6 +12,7 @@
 use crate::common;
 
 use common::e2e::{members_pane, message_line, start};
+use common::metrics_servers::Prometheus;
 use common::tmux::{Tmux, SOON};
 use common::{wait_until, wait_until_or, Alertmanager, Etcd};
 
@@ -578,6 +579,85 @@ fn a_merged_views_logs_say_their_cluster_and_follow_the_members_cluster() {
     t.wait_screen("every cluster again", SOON, |s| {
         has(s, "prod", "prod upstream timed out") && row_in(s, "prod", "web-1").is_some()
     });
+}
+
+/// The merged metrics pane shows one cluster's series. The other clusters' metrics sources are
+/// asked nothing: the status bar must not read that as trouble (it said `prod-eu ◌` for as long
+/// as the console ran), `:health` says `idle`, and narrowing moves which one is idle.
+#[test]
+fn a_merged_views_unshown_metrics_are_idle_not_connecting() {
+    let prod = Etcd::start();
+    let eu = Etcd::start();
+    prod.ctl(&["put", "/services/web/web-1", r#"{"addr":"10.0.0.1"}"#]);
+    eu.ctl(&["put", "/services/web/web-9", r#"{"addr":"10.1.0.9"}"#]);
+    // Each Prometheus scrapes a port nobody listens on: its queries are answered, with no data.
+    let prod_prom = Prometheus::start(common::free_port());
+    let eu_prom = Prometheus::start(common::free_port());
+    let metrics = |p: &Prometheus| {
+        format!(
+            "metrics = {{ kind = \"prometheus\", url = \"{}\", interval_secs = 1, series = [{{ name = \"up\", query = 'up{{instance=\"{{addr}}\"}}', cluster = \"count(up)\" }}] }}",
+            p.url()
+        )
+    };
+    let (_dir, path) = config(&[
+        ("prod", &prod, &metrics(&prod_prom)),
+        ("prod-eu", &eu, &metrics(&eu_prom)),
+        ("staging", &eu, ""),
+    ]);
+    let t = start(&[
+        "--cluster",
+        "prod,prod-eu",
+        "--config",
+        path.to_str().expect("utf-8 path"),
+    ]);
+    let bar = |s: &str| s.lines().last().unwrap_or_default().to_string();
+    t.wait_screen(
+        "both clusters live in the status bar, none connecting",
+        SOON,
+        |s| {
+            let b = bar(s);
+            b.contains("prod ●") && b.contains("prod-eu ●") && !b.contains('◌')
+        },
+    );
+    t.wait_text("prod only");
+    // `:health`: the pane asks prod; prod-eu's metrics wait.
+    let health = |t: &Tmux, idle: &str, live: &str| {
+        common::e2e::command(t, "health");
+        // The popup's lines under `name:` (its heading alone on a line), up to the next heading:
+        // the popup's text is between its left border and the pane's right one.
+        let section = |s: &str, name: &str| -> String {
+            let heading = format!("{name}:");
+            let lines: Vec<&str> = s
+                .lines()
+                .map(|l| l.split('│').nth(2).unwrap_or_default().trim())
+                .collect();
+            match lines.iter().position(|l| *l == heading) {
+                Some(i) => lines[i + 1..]
+                    .iter()
+                    .take(4)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                None => String::new(),
+            }
+        };
+        t.wait_screen(
+            &format!("{idle}'s metrics idle, {live}'s live"),
+            SOON,
+            |s| {
+                section(s, idle).contains("metrics  idle (nothing on screen asks for it)")
+                    && section(s, live).contains("metrics  live")
+            },
+        );
+        t.send(&["Escape"]);
+    };
+    health(&t, "prod-eu", "prod");
+    // Narrowed to prod-eu: its series are shown, prod's source waits.
+    common::e2e::command(&t, "cluster prod-eu");
+    t.wait_text("prod-eu only");
+    health(&t, "prod", "prod-eu");
+    let s = t.screen();
+    assert!(!bar(&s).contains('◌'), "{s}");
 }
 
 /// Every revision-clock pair under `dir`, by file (one file per etcd cluster id).

@@ -287,6 +287,24 @@ mod tests {
         }
     }
 
+    /// `fake` run as source `id`, polled every `every` (backoff from 200 ms): its messages, its
+    /// command channel, its task.
+    fn run_fake(
+        id: SourceId,
+        fake: Fake,
+        every: Duration,
+    ) -> (
+        mpsc::Receiver<Msg>,
+        mpsc::Sender<Command>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let (tx, rx) = mpsc::channel(64);
+        let (cmd_tx, cmd_rx) = mpsc::channel(16);
+        let backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(1));
+        let task = tokio::spawn(run_polled(id, fake, every, backoff, tx, cmd_rx));
+        (rx, cmd_tx, task)
+    }
+
     #[tokio::test]
     async fn re_reads_queued_behind_a_poll_keep_only_the_newest() {
         let fake = Fake {
@@ -296,17 +314,7 @@ mod tests {
             slow: Duration::from_millis(200),
         };
         let id = SourceKind::Logs.of(ClusterId(0));
-        let (tx, mut rx) = mpsc::channel(64);
-        let (cmd_tx, cmd_rx) = mpsc::channel(16);
-        let backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(1));
-        let _task = tokio::spawn(run_polled(
-            id,
-            fake,
-            Duration::from_secs(60),
-            backoff,
-            tx,
-            cmd_rx,
-        ));
+        let (mut rx, cmd_tx, _task) = run_fake(id, fake, Duration::from_secs(60));
         assert_eq!(rx.recv().await, Some(Msg::Health(id, Health::Idle)));
         cmd_tx.send(scope("a")).await.unwrap();
         // While the poll is in flight, the cursor steps three times.
@@ -347,17 +355,7 @@ mod tests {
             slow: Duration::from_millis(100),
         };
         let id = SourceKind::Metrics.of(ClusterId(0));
-        let (tx, mut rx) = mpsc::channel(64);
-        let (cmd_tx, cmd_rx) = mpsc::channel(16);
-        let backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(1));
-        let task = tokio::spawn(run_polled(
-            id,
-            fake,
-            Duration::from_millis(300),
-            backoff,
-            tx,
-            cmd_rx,
-        ));
+        let (mut rx, cmd_tx, task) = run_fake(id, fake, Duration::from_millis(300));
         // Nothing is asked before the first query, and the health says so.
         assert_eq!(rx.recv().await, Some(Msg::Health(id, Health::Idle)));
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -407,17 +405,7 @@ mod tests {
             slow: Duration::ZERO,
         };
         let id = SourceKind::Metrics.of(ClusterId(0));
-        let (tx, mut rx) = mpsc::channel(64);
-        let (cmd_tx, cmd_rx) = mpsc::channel(16);
-        let backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(1));
-        let _task = tokio::spawn(run_polled(
-            id,
-            fake,
-            Duration::from_millis(100),
-            backoff,
-            tx,
-            cmd_rx,
-        ));
+        let (mut rx, cmd_tx, _task) = run_fake(id, fake, Duration::from_millis(100));
         let answer = |h: &str| Some(Msg::Notice(id, format!("answer for {h}")));
         assert_eq!(rx.recv().await, Some(Msg::Health(id, Health::Idle)));
         cmd_tx.send(scope("a")).await.unwrap();

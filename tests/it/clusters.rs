@@ -32,6 +32,28 @@ fn config(clusters: &[(&str, &Etcd, &str)]) -> (tempfile::TempDir, std::path::Pa
     (dir, path)
 }
 
+/// The console on `--cluster prod,prod-eu`, each cluster with its etcd and its extra config lines
+/// (a `staging` on prod-eu's etcd is configured too, and not shown); the config's dir with it.
+fn prod_and_eu(
+    prod: &Etcd,
+    prod_extra: &str,
+    eu: &Etcd,
+    eu_extra: &str,
+) -> (tempfile::TempDir, Tmux) {
+    let (dir, path) = config(&[
+        ("prod", prod, prod_extra),
+        ("prod-eu", eu, eu_extra),
+        ("staging", eu, ""),
+    ]);
+    let t = start(&[
+        "--cluster",
+        "prod,prod-eu",
+        "--config",
+        path.to_str().expect("utf-8 path"),
+    ]);
+    (dir, t)
+}
+
 /// The members pane's table line of `instance` in `cluster` (the CLUSTER column leads the row).
 fn row_in(screen: &str, cluster: &str, instance: &str) -> Option<String> {
     members_pane(screen).into_iter().find(|l| {
@@ -391,17 +413,7 @@ fn a_silence_in_a_merged_view_goes_to_its_checks_own_alertmanager() {
             am.url()
         )
     };
-    let (_dir, path) = config(&[
-        ("prod", &prod, &checks(&prod_am)),
-        ("prod-eu", &eu, &checks(&eu_am)),
-        ("staging", &eu, ""),
-    ]);
-    let t = start(&[
-        "--cluster",
-        "prod,prod-eu",
-        "--config",
-        path.to_str().expect("utf-8 path"),
-    ]);
+    let (_dir, t) = prod_and_eu(&prod, &checks(&prod_am), &eu, &checks(&eu_am));
     // Both clusters' alerts in the one checks pane, each row naming its cluster.
     let alert_row = |s: &str, cluster: &str, alert: &str| {
         s.lines().any(|l| {
@@ -599,17 +611,7 @@ fn a_merged_views_unshown_metrics_are_idle_not_connecting() {
             p.url()
         )
     };
-    let (_dir, path) = config(&[
-        ("prod", &prod, &metrics(&prod_prom)),
-        ("prod-eu", &eu, &metrics(&eu_prom)),
-        ("staging", &eu, ""),
-    ]);
-    let t = start(&[
-        "--cluster",
-        "prod,prod-eu",
-        "--config",
-        path.to_str().expect("utf-8 path"),
-    ]);
+    let (_dir, t) = prod_and_eu(&prod, &metrics(&prod_prom), &eu, &metrics(&eu_prom));
     let bar = |s: &str| s.lines().last().unwrap_or_default().to_string();
     t.wait_screen(
         "both clusters live in the status bar, none connecting",

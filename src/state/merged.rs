@@ -1148,6 +1148,24 @@ mod tests {
             !cmds.contains(&Command::InCluster(EU, Box::new(Command::MetricsIdle))),
             "{cmds:?}"
         );
+        // The pane's trouble line is that of the source whose series it shows: prod-eu's.
+        let retrying = Health::Retrying {
+            at: s.now,
+            attempt: 1,
+            error: "prometheus: refused".into(),
+        };
+        update(
+            &mut s,
+            Msg::InCluster(
+                EU,
+                Box::new(Msg::Health(SourceKind::Metrics.of(EU), retrying.clone())),
+            ),
+        );
+        update(
+            &mut s,
+            Msg::Health(SourceKind::Metrics.of(PROD), Health::Idle),
+        );
+        assert_eq!(crate::state::metrics::shown_health(&s), Some(&retrying));
         // And back: prod is asked again, prod-eu waits.
         narrow_by_name(&mut s, "*");
         let cmds = update(&mut s, Msg::LogLines(Vec::new()));

@@ -63,6 +63,16 @@ impl MetricsPane {
     }
 }
 
+/// The health of the source whose series the pane shows: in a merged view, that of the cluster it
+/// asked last (the home cluster's may be idle meanwhile), so its trouble line is the right one.
+pub fn shown_health(state: &State) -> Option<&crate::model::Health> {
+    let kind = crate::model::SourceKind::Metrics;
+    match state.metrics.asked_in {
+        Some(c) => state.health_in(c, kind),
+        None => state.health_of(kind),
+    }
+}
+
 /// Placeholder values for the member: instance, role, addr, host and top-level value fields.
 pub fn member_vars(state: &State, key: &[u8]) -> Option<BTreeMap<String, String>> {
     member_vars_in(state, state.cluster_id, key)

@@ -413,7 +413,7 @@ impl State {
     }
 
     /// How old `source`'s data is when the source is not live (`None` while live, not configured,
-    /// or before it ever answered): what each pane's title shows as `STALE 12s`.
+    /// idle, or before it ever answered): what each pane's title shows as `STALE 12s`.
     pub fn stale_for(&self, kind: SourceKind) -> Option<chrono::Duration> {
         let source = self.source(kind);
         match self.health.get(&source) {

@@ -117,10 +117,11 @@ pub fn inner(r: Rect) -> Rect {
 
 /// Whether `kind`'s pane shows a line about its backend's trouble above its data.
 pub fn has_problem_line(state: &State, kind: SourceKind) -> bool {
-    matches!(
-        state.health_of(kind),
-        Some(Health::Retrying { .. } | Health::Failed(_))
-    )
+    let health = match kind {
+        SourceKind::Metrics => crate::state::metrics::shown_health(state),
+        _ => state.health_of(kind),
+    };
+    matches!(health, Some(Health::Retrying { .. } | Health::Failed(_)))
 }
 
 /// What each pane of a screen of `area` can show.

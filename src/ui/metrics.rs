@@ -112,7 +112,7 @@ pub fn draw(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             Span::styled(format!("◆{} in chart ", m.overlay.len()), muted(ctx)),
         ));
     }
-    let health = st.health_of(SourceKind::Metrics);
+    let health = crate::state::metrics::shown_health(st);
     title.extend(super::stale_span(ctx, SourceKind::Metrics).map(|s| (0, s)));
     let block = pane_block(ctx, Pane::Metrics, area, super::title_parts(title, area));
     let mut inner = block.inner(area);

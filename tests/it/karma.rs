@@ -76,7 +76,7 @@ async fn inhibited_alert_shows_inhibited_and_names_its_inhibitor() {
         &[firing(&ZONE_DOWN), firing(&LATENCY_A), firing(&LATENCY_B)],
     );
     let mut c = ChecksConsole::start(am_profile(&am.url()), "alertmanager");
-    c.until(
+    c.until_live(
         Duration::from_secs(15),
         "web-1's warning inhibited by the zone",
         |c| {
@@ -186,7 +186,7 @@ async fn ack_is_a_short_silence_commented_ack_and_the_row_shows_its_age() {
     ];
     post(&am, &[firing(&DISK), firing(&LATENCY_B)]);
     let mut c = ChecksConsole::start(am_profile(&am.url()), "alertmanager");
-    c.until(Duration::from_secs(10), "both alerts listed", |c| {
+    c.until_live(Duration::from_secs(10), "both alerts listed", |c| {
         c.row_with_labels(&DISK).is_some() && c.row_with_labels(&LATENCY_B).is_some()
     })
     .await;
@@ -311,7 +311,7 @@ async fn sensu_ack_is_a_silenced_entry_that_expires_on_resolve() {
     ]);
     let server = go_server(&fake).await;
     let mut c = ChecksConsole::start(go_key(&server.url), "sensu-go");
-    c.until(Duration::from_secs(10), "the events listed", |c| {
+    c.until_live(Duration::from_secs(10), "the events listed", |c| {
         c.state().checks.results.len() == 2
     })
     .await;
@@ -493,7 +493,7 @@ async fn a_resolved_alert_stays_listed_with_when_it_resolved() {
     let am = Alertmanager::start();
     post(&am, &[firing(&ZONE_DOWN), firing(&LATENCY_B)]);
     let mut c = ChecksConsole::start(am_profile(&am.url()), "alertmanager");
-    c.until(Duration::from_secs(10), "both alerts listed", |c| {
+    c.until_live(Duration::from_secs(10), "both alerts listed", |c| {
         c.state().checks.results.len() == 2
     })
     .await;
@@ -663,7 +663,7 @@ async fn taking_over_an_ack_expires_the_old_one_after_the_new_one_is_confirmed()
         .expect("bob's silence id")
         .to_string();
     let mut c = ChecksConsole::start(am_profile(&am.url()), "alertmanager");
-    c.until(Duration::from_secs(10), "bob's ack shown", |c| {
+    c.until_live(Duration::from_secs(10), "bob's ack shown", |c| {
         matches!(c.state().checks.mute_of_check("web-1", "DiskFull"), Mute::Acked(a) if a.user == "bob")
     })
     .await;
@@ -784,7 +784,7 @@ async fn sensu_core_ack_is_a_silenced_entry_that_expires_on_resolve() {
         profile("sensu-core", &server.url, ", timeout_secs = 5"),
         "sensu-core",
     );
-    c.until(Duration::from_secs(10), "the results listed", |c| {
+    c.until_live(Duration::from_secs(10), "the results listed", |c| {
         c.state().checks.results.len() == 2
     })
     .await;
@@ -822,7 +822,7 @@ async fn sensu_core_ack_is_a_silenced_entry_that_expires_on_resolve() {
     assert!(row.contains(&format!("⚑ ACK {user}")), "{row}");
     // The next poll reads the entry back from Sensu: still acked, by us.
     let seen = c.state().checks.last_update;
-    c.until(Duration::from_secs(30), "another poll", |c| {
+    c.until_live(Duration::from_secs(30), "another poll", |c| {
         c.state().checks.last_update != seen
     })
     .await;

@@ -492,7 +492,7 @@ async fn console_silences_the_real_alert_whose_labels_hold_escapes() {
     api.post_alerts(&json!([firing(&evil), firing(&lookalike)]))
         .await;
     let mut c = ChecksConsole::start(profile_with(&am.url(), ""), "alertmanager");
-    c.until(Duration::from_secs(10), "both alerts listed", |c| {
+    c.until_live(Duration::from_secs(10), "both alerts listed", |c| {
         c.row_with_labels(&evil).is_some() && c.row_with_labels(&lookalike).is_some()
     })
     .await;
@@ -560,7 +560,7 @@ async fn console_silences_an_alert_without_instance_and_refuses_a_silence_of_eve
     api.post_alerts(&json!([firing(&bare), firing(&placed)]))
         .await;
     let mut c = ChecksConsole::start(profile_with(&am.url(), ""), "alertmanager");
-    c.until(Duration::from_secs(10), "both alerts listed", |c| {
+    c.until_live(Duration::from_secs(10), "both alerts listed", |c| {
         c.row_with_labels(&bare).is_some() && c.row_with_labels(&placed).is_some()
     })
     .await;
@@ -623,7 +623,7 @@ async fn a_silence_that_matches_nothing_is_reported_and_expired() {
         profile_with(&am.url(), ", interval_secs = 3600"),
         "alertmanager",
     );
-    c.until(Duration::from_secs(10), "the alert listed", |c| {
+    c.until_live(Duration::from_secs(10), "the alert listed", |c| {
         c.row_with_labels(&flapping).is_some()
     })
     .await;

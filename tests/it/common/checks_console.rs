@@ -6,7 +6,7 @@ use std::time::Duration;
 use opsconsole::action::Action;
 use opsconsole::config::{ChecksProfile, ClusterProfile};
 use opsconsole::keymap::{Context, Keymap};
-use opsconsole::model::{AuditEntry, CheckResult, Phase};
+use opsconsole::model::{AuditEntry, CheckResult, Phase, SourceKind};
 use opsconsole::state::{Pane, Popup, State};
 
 use super::headless::Headless;
@@ -84,6 +84,21 @@ impl ChecksConsole {
         pred: impl FnMut(&ChecksConsole) -> bool,
     ) {
         pump_until(self, what, timeout, pred).await;
+    }
+
+    /// [`Self::until`], with the checks source live too. A poll's rows come a moment before the
+    /// `Live` that follows them (the runner sends what it read first), from the sources' own
+    /// thread: between the two, rows are on screen and actions on them still refused.
+    pub async fn until_live(
+        &mut self,
+        timeout: Duration,
+        what: &str,
+        mut pred: impl FnMut(&ChecksConsole) -> bool,
+    ) {
+        self.until(timeout, what, |c| {
+            pred(c) && opsconsole::state::not_live(c.state(), SourceKind::Checks).is_none()
+        })
+        .await;
     }
 
     /// The row whose labels are exactly `labels` (Alertmanager) — found by the backend's values,

@@ -331,7 +331,9 @@ pub fn restore_terminal() {
 
 struct TerminalGuard {
     /// Buffered so each frame reaches the terminal in one write, never half-drawn.
-    terminal: ManuallyDrop<Terminal<CrosstermBackend<BufWriter<Stdout>>>>,
+    terminal: ManuallyDrop<Terminal<CrosstermBackend<FrameWriter>>>,
+    /// Whether the terminal writer's flushes wait for the frame's end ([`FrameWriter`]).
+    flushes_held: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl TerminalGuard {
@@ -350,10 +352,11 @@ impl TerminalGuard {
             restore_terminal();
             return Err(e).context("entering the alternate screen");
         }
+        let flushes_held = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let terminal = terminal_size()
             .and_then(|area| {
                 Terminal::with_options(
-                    CrosstermBackend::new(BufWriter::with_capacity(1 << 16, out)),
+                    CrosstermBackend::new(FrameWriter::new(out, flushes_held.clone())),
                     TerminalOptions {
                         viewport: Viewport::Fixed(area),
                     },
@@ -362,11 +365,54 @@ impl TerminalGuard {
             .inspect_err(|_| restore_terminal())?;
         Ok(TerminalGuard {
             terminal: ManuallyDrop::new(terminal),
+            flushes_held,
         })
     }
 }
 
+/// The terminal's writer: buffered, and while a frame is drawn ([`FrameWriter::hold`]) its
+/// flushes wait, so the frame, its links and the end of its synchronized update reach the
+/// terminal in one write. ratatui flushes the backend at the end of `draw`, before the links and
+/// the end are queued: two writes a frame, each waking the terminal (a pty's reader, tmux) once.
+struct FrameWriter {
+    out: BufWriter<Stdout>,
+    /// Shared with [`TerminalGuard::hold_flushes`]: ratatui does not hand its writer out.
+    held: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FrameWriter {
+    fn new(out: Stdout, held: std::sync::Arc<std::sync::atomic::AtomicBool>) -> FrameWriter {
+        FrameWriter {
+            out: BufWriter::with_capacity(1 << 16, out),
+            held,
+        }
+    }
+}
+
+impl Write for FrameWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.out.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.out.write_all(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.held.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(());
+        }
+        self.out.flush()
+    }
+}
+
 impl TerminalGuard {
+    /// While held, flushes of the terminal's writer wait; released, the next one writes it all.
+    fn hold_flushes(&self, held: bool) {
+        self.flushes_held
+            .store(held, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// The whole screen as ratatui draws it (the viewport, as of the last [`Self::fit`]).
     fn area(&mut self) -> Rect {
         self.terminal.get_frame().area()
@@ -675,17 +721,19 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                 guard.terminal.backend_mut(),
                 crossterm::terminal::BeginSynchronizedUpdate
             );
-            let (area, links) = {
-                let frame = guard
-                    .terminal
-                    .draw(|f| crate::ui::draw(f, &core.state, &theme, keymap))
-                    .context("drawing the screen")?;
-                (
-                    frame.area,
-                    crate::ui::links::placements(frame.buffer, &core.state),
-                )
-            };
+            guard.hold_flushes(true);
+            let drawn = guard
+                .terminal
+                .draw(|f| crate::ui::draw(f, &core.state, &theme, keymap))
+                .map(|frame| {
+                    (
+                        frame.area,
+                        crate::ui::links::placements(frame.buffer, &core.state),
+                    )
+                });
+            guard.hold_flushes(false);
             let backend = guard.terminal.backend_mut();
+            let (area, links) = drawn.context("drawing the screen")?;
             // The detail's links once more over the same cells, as OSC 8 hyperlinks (underlined).
             for (x, y, text, url) in links {
                 let _ = crossterm::queue!(
@@ -697,7 +745,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
                 );
             }
             let _ = crossterm::queue!(backend, crossterm::terminal::EndSynchronizedUpdate);
-            let _ = backend.flush();
+            // The frame's one write: where a dead terminal is found (ratatui's own flush waited).
+            backend.flush().context("drawing the screen")?;
             effects.extend(core.handle(CoreEvent::FrameDrawn {
                 at: std::time::Instant::now(),
                 popups_visible: crate::ui::shows_popups(area),

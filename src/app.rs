@@ -667,6 +667,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
         execute!(io::stdout(), crossterm::event::EnableMouseCapture)
             .context("turning mouse capture on")?;
     }
+    // Before crossterm reads: a hang-up must not leave it spinning on the dead terminal.
+    crate::tty_hangup::watch();
     let mut events = Gated::new(EventStream::new());
     let mut trimmer = crate::memory::Trimmer::new();
     let mut clock_steps = crate::clock::StepWatch::default();
@@ -778,6 +780,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
             || last_user.is_some_and(|t| t.elapsed() < ATTENTIVE);
         tokio::select! {
             biased;
+            _ = crate::tty_hangup::hung_up() => break Exit::Terminated("terminal closed"),
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(key))) => {
                     effects.extend(core.handle(CoreEvent::Key { key, at: std::time::Instant::now() }));

@@ -69,5 +69,6 @@ pub mod sources;
 pub mod state;
 
 pub mod theme;
+pub mod tty_hangup;
 pub mod ui;
 pub mod wheel;

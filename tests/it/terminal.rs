@@ -188,6 +188,107 @@ fn closed_terminal_with_stderr_on_it_is_still_a_clean_stop() {
     assert!(!log.contains("panic"), "a panic on the way out:\n{log}");
 }
 
+/// A new pseudo-terminal of `cols`×`rows`: (master, slave), both close-on-exec from the start —
+/// a master inherited by any process (the console, or another test's child spawned meanwhile)
+/// would keep the terminal from hanging up.
+fn pty(cols: u16, rows: u16) -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let os_error = || std::io::Error::last_os_error();
+    // SAFETY: plain calls on descriptors made here; `name` has room for ptsname_r's answer.
+    unsafe {
+        let raw = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        assert!(raw >= 0, "posix_openpt: {}", os_error());
+        let master = OwnedFd::from_raw_fd(raw);
+        assert_eq!(libc::grantpt(raw), 0, "grantpt: {}", os_error());
+        assert_eq!(libc::unlockpt(raw), 0, "unlockpt: {}", os_error());
+        let mut name = [0 as libc::c_char; 128];
+        assert_eq!(libc::ptsname_r(raw, name.as_mut_ptr(), name.len()), 0);
+        let slave = libc::open(
+            name.as_ptr(),
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        );
+        assert!(slave >= 0, "opening the pty's slave: {}", os_error());
+        let slave = OwnedFd::from_raw_fd(slave);
+        let size = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        assert_eq!(libc::ioctl(slave.as_raw_fd(), libc::TIOCSWINSZ, &size), 0);
+        (master, slave)
+    }
+}
+
+/// The terminal the console reads its keys from hangs up while its screen is still there (here
+/// two terminals, so that no failed frame can end it first): it stops, as when its terminal
+/// closes. crossterm 0.29 spins on a hung-up terminal's endless end-of-file and never returns
+/// (crossterm-rs/crossterm#793): before `tty_hangup`, the console then used a core for good and
+/// answered no signal but SIGKILL — seen after a tmux pane was killed right after keys were sent,
+/// where the event loop's own thread was the one reading.
+#[test]
+fn a_hung_up_input_terminal_stops_the_console_instead_of_spinning() {
+    use std::io::Read;
+    let home = tempfile::tempdir().unwrap();
+    let (keys_master, keys) = pty(100, 30);
+    let (screen_master, screen) = pty(100, 30);
+    let stderr = home.path().join("stderr");
+    let mut child = Command::new(BIN)
+        .arg("--demo")
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_STATE_HOME", home.path().join("state"))
+        .env("TERM", "xterm-256color")
+        .env_remove("OPSCONSOLE_TEST_PANIC")
+        .stdin(std::process::Stdio::from(keys))
+        .stdout(std::process::Stdio::from(screen))
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .expect("starting opsconsole");
+    // What it draws, read as it comes (a full pty would stop it drawing).
+    let drawn = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let reader = {
+        let drawn = drawn.clone();
+        let mut master = std::fs::File::from(screen_master);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n @ 1..) = master.read(&mut buf) {
+                drawn.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    wait_until_or(
+        "the console to draw its first frame",
+        SOON,
+        || String::from_utf8_lossy(&drawn.lock().unwrap()).contains("Members"),
+        || String::from_utf8_lossy(&drawn.lock().unwrap()).into_owned(),
+    );
+    let pid = child.id();
+    drop(keys_master);
+    let hung_up = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if hung_up.elapsed() > Duration::from_secs(3) {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("opsconsole (pid {pid}) still running 3 s after its keys' terminal hung up (killed now); /proc stat: {stat}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let said = std::fs::read_to_string(&stderr).unwrap_or_default();
+    eprintln!(
+        "stopped {:?} after the hang-up: {status}, stderr: {}",
+        hung_up.elapsed(),
+        said.trim()
+    );
+    assert_eq!(status.code(), Some(1), "{said}");
+    assert!(said.contains("stopped (terminal closed)"), "{said}");
+    reader.join().unwrap();
+}
+
 fn closed_terminal(stderr_to_file: bool) -> Tmux {
     let dir = tempfile::tempdir().unwrap();
     let code_file = dir.path().join("exit-code");

@@ -94,10 +94,9 @@ pub fn wakes_at_once(msg: &Msg) -> bool {
 /// loop (`wake`) only for a fact that [`wakes_at_once`], or once `to` is half full (a backlog is
 /// drained as it comes, as before). Idle with nobody at the keyboard, the loop polls `to` only
 /// at its frames: each log line (~4 a second on the live stack) had woken the UI thread for a
-/// frame that came at the background pace anyway (BACKGROUND_FRAME). This task runs on the
-/// thread of the checks, metrics and logs sources (`Core::on_backends_thread`), in the wake-up of
-/// the one that sent, so their facts cost no thread wake-up of its own; an etcd fact wakes that
-/// thread from the etcd thread.
+/// frame that came at the background pace anyway (BACKGROUND_FRAME). This task runs in the
+/// wake-up of the source that sent (tokio runs a task woken from a worker next, on that worker),
+/// so it adds no thread wake-ups of its own.
 async fn forward(
     mut from: mpsc::Receiver<Msg>,
     to: mpsc::Sender<Msg>,
@@ -655,10 +654,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<Exit> {
     let (source_tx, source_rx) = mpsc::channel::<Msg>(1024);
     let (msg_tx, mut msg_rx) = mpsc::channel::<Msg>(1024);
     let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+    let forwarder = tokio::spawn(forward(source_rx, msg_tx, wake.clone()));
     let mut core = Core::start(&settings, source_tx)?;
-    // With the sources that send most (log lines, polls): a fact they send is carried on in the
-    // same wake-up of that thread. What comes meanwhile waits in the channel.
-    let forwarder = core.on_backends_thread(forward(source_rx, msg_tx, wake.clone()));
     let mut theme = settings.theme.clone();
     let keymap = &settings.keymap;
     let mut guard = TerminalGuard::enter()?;

@@ -293,34 +293,6 @@ pub struct Core {
     children: HashMap<AuditId, u32>,
     /// Where the etcd sources run (`sources::own_thread`): started with the first of them.
     etcd_thread: Option<crate::sources::own_thread::OwnThread>,
-    /// Where the checks, metrics and logs sources run, and the loop's `forward`: started with the
-    /// first of them. Apart from the etcd thread, whose quorum probe is judged against a deadline
-    /// and must not wait behind a log batch's parse or a metrics decode.
-    backends_thread: Option<crate::sources::own_thread::OwnThread>,
-}
-
-/// Runs `fut` on the thread in `slot` (`sources::own_thread`), starting it as `name` if it is not
-/// running yet; on the console's runtime if it cannot be started (that would only cost idle CPU).
-fn on_own_thread<F>(
-    slot: &mut Option<crate::sources::own_thread::OwnThread>,
-    name: &str,
-    fut: F,
-) -> JoinHandle<()>
-where
-    F: std::future::Future<Output = ()> + Send + 'static,
-{
-    if slot.is_none() {
-        match crate::sources::own_thread::OwnThread::start(name) {
-            Ok(t) => *slot = Some(t),
-            Err(e) => {
-                tracing::warn!(error = %e, thread = name, "no thread of their own for these sources; they share the runtime");
-            }
-        }
-    }
-    match slot {
-        Some(t) => t.spawn(fut),
-        None => tokio::spawn(fut),
-    }
 }
 
 impl Core {
@@ -377,7 +349,6 @@ impl Core {
             revclock_now: settings.revclock_now.clone(),
             children: HashMap::new(),
             etcd_thread: None,
-            backends_thread: None,
         };
         core.state.commands = settings.profile.commands.clone();
         core.state.link_templates = settings.profile.links.clone();
@@ -864,24 +835,24 @@ impl Core {
         );
     }
 
-    /// Runs an etcd task on the etcd sources' own thread, started with the first of them.
+    /// Runs an etcd task on the etcd sources' own thread, started with the first of them; on the
+    /// console's runtime if that thread cannot be started (it would only cost idle CPU).
     fn on_etcd_thread<F>(&mut self, fut: F) -> JoinHandle<()>
     where
         F: std::future::Future<Output = ()> + Send + 'static,
     {
-        on_own_thread(&mut self.etcd_thread, "etcd", fut)
-    }
-
-    /// Runs a task of the checks, metrics or logs sources (or one that carries their facts) on
-    /// their own thread, started with the first of them. One thread woken by all of them rather
-    /// than the two workers handing each other their tasks: against the live local stack the
-    /// workers' wake-ups were a third of the idle console's CPU, many of them one worker waking
-    /// the other to steal a task it could have run (BENCHMARKS.md, "Issue 18, fifteenth round").
-    pub fn on_backends_thread<F>(&mut self, fut: F) -> JoinHandle<()>
-    where
-        F: std::future::Future<Output = ()> + Send + 'static,
-    {
-        on_own_thread(&mut self.backends_thread, "backends", fut)
+        if self.etcd_thread.is_none() {
+            match crate::sources::own_thread::OwnThread::start("etcd") {
+                Ok(t) => self.etcd_thread = Some(t),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no thread of their own for the etcd sources; they share the runtime");
+                }
+            }
+        }
+        match &self.etcd_thread {
+            Some(t) => t.spawn(fut),
+            None => tokio::spawn(fut),
+        }
     }
 
     /// Starts (or replaces) the source of `backend`'s pane. The state already says it is
@@ -896,22 +867,22 @@ impl Core {
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
         let after = |run| after_replaced(old, source, tx.clone(), stop_rx, run);
         let task = match backend {
-            PaneBackend::Checks(c) => Ok(self.on_backends_thread(supervise::supervised(
+            PaneBackend::Checks(c) => Ok(supervise::spawn(
+                source,
+                tx.clone(),
                 after(
                     ChecksSource::new(c, tx.clone(), cmd_rx)
                         .in_cluster(cluster)
                         .run()
                         .boxed(),
                 ),
-                tx.clone(),
-                supervise::failed(source),
-            ))),
+            )),
             PaneBackend::Metrics(m) => match MetricsSource::new(m, tx.clone(), cmd_rx) {
-                Ok(s) => Ok(self.on_backends_thread(supervise::supervised(
-                    after(s.in_cluster(cluster).run().boxed()),
+                Ok(s) => Ok(supervise::spawn(
+                    source,
                     tx.clone(),
-                    supervise::failed(source),
-                ))),
+                    after(s.in_cluster(cluster).run().boxed()),
+                )),
                 Err(e) => {
                     // Nothing replaces it: the old one's facts are still let pass only after it.
                     let mark = after(futures::future::ready(()).boxed());
@@ -919,7 +890,9 @@ impl Core {
                     Err(e)
                 }
             },
-            PaneBackend::Logs(l) => Ok(self.on_backends_thread(supervise::supervised(
+            PaneBackend::Logs(l) => Ok(supervise::spawn(
+                source,
+                tx.clone(),
                 after(
                     LogsSource::new(l, tx.clone())
                         .in_cluster(cluster)
@@ -927,9 +900,7 @@ impl Core {
                         .run()
                         .boxed(),
                 ),
-                tx.clone(),
-                supervise::failed(source),
-            ))),
+            )),
         };
         match task {
             Ok(task) => {

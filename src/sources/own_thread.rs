@@ -1,5 +1,4 @@
-//! A current-thread tokio runtime on a thread of its own: one for the etcd sources, one for the
-//! checks, metrics and logs sources (`Core::on_backends_thread`).
+//! A current-thread tokio runtime on a thread of its own, for the etcd sources.
 //!
 //! An etcd source is a small crowd of tasks around one HTTP/2 connection: the watch loop, the
 //! quorum probe every 500 ms, the lease reads, tonic's request buffer and the h2 connection
@@ -8,9 +7,8 @@
 //! and a futex), and grpc-go's flow-control ping, the answer and the next request each came in on
 //! whichever worker held the I/O driver. `strace` of an idle console counted ~27 worker wake-ups a
 //! second, a third of them such hand-offs; on one thread of their own the etcd tasks wake that
-//! thread only (BENCHMARKS.md, "Issue 18, thirteenth round"). The polled backends and the logs
-//! did the same on the workers, and have a thread of their own too ("fifteenth round"): at idle
-//! the workers sleep, and are there for CPU-bound work that may run side by side.
+//! thread only, and the workers are left to the polled backends and the logs (BENCHMARKS.md,
+//! "Issue 18, thirteenth round").
 //!
 //! It also keeps the quorum probe from queueing behind a log parse or a metrics decode on a
 //! shared worker: its answer is judged against a deadline (`quorum.rs`), and a probe late for a

@@ -369,8 +369,8 @@ impl TerminalGuard {
     }
 }
 
-/// The terminal's writer: buffered, and while a frame is drawn ([`FrameWriter::hold`]) its
-/// flushes wait, so the frame, its links and the end of its synchronized update reach the
+/// The terminal's writer: buffered, and while a frame is drawn ([`TerminalGuard::hold_flushes`])
+/// its flushes wait, so the frame, its links and the end of its synchronized update reach the
 /// terminal in one write. ratatui flushes the backend at the end of `draw`, before the links and
 /// the end are queued: two writes a frame, each waking the terminal (a pty's reader, tmux) once.
 struct FrameWriter {

@@ -121,7 +121,12 @@ mod tests {
     #[test]
     fn a_hung_up_descriptor_is_noticed_and_then_reads_would_block() {
         let mut ends = [0 as libc::c_int; 2];
-        assert_eq!(unsafe { libc::pipe(ends.as_mut_ptr()) }, 0);
+        // Close-on-exec from the start: a child another test spawns meanwhile must not inherit
+        // the write end, or the hang-up would wait for that child.
+        assert_eq!(
+            unsafe { libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC) },
+            0
+        );
         let (read_end, write_end) = (ends[0], ends[1]);
         let waiter = std::thread::spawn(move || wait_for_hangup(read_end));
         std::thread::sleep(std::time::Duration::from_millis(50));

@@ -87,8 +87,8 @@ impl ChecksConsole {
     }
 
     /// [`Self::until`], with the checks source live too. A poll's rows come a moment before the
-    /// `Live` that follows them (the runner sends what it read first), from the sources' own
-    /// thread: between the two, rows are on screen and actions on them still refused.
+    /// `Live` that follows them (the runner sends what it read first): between the two, rows are
+    /// on screen and actions on them still refused.
     pub async fn until_live(
         &mut self,
         timeout: Duration,

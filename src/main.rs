@@ -282,6 +282,7 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
+        .on_thread_park(opsconsole::memory::collect_if_asked)
         .build()
     {
         Ok(r) => r,

@@ -59,6 +59,7 @@ impl OwnThread {
                 POOL.with(|p| *p.borrow_mut() = pool);
                 let runtime = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
+                    .on_thread_park(crate::memory::collect_if_asked)
                     .build()
                 {
                     Ok(r) => r,

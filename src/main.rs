@@ -277,6 +277,7 @@ fn main() -> ExitCode {
     }
 
     let _log_guard = opsconsole::logging::init();
+    opsconsole::memory::tune_allocator();
     // tokio's timer wheel counts from the moment the runtime is built (see `wheel`).
     opsconsole::wheel::note_origin();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -16,6 +16,7 @@ use tracing::{debug, info, warn};
 
 use super::backoff::Backoff;
 pub use super::etcd_at::{read_members_at, Bounds};
+use super::listing_gate::FirstRowsGate;
 use super::quorum::{Quorum, Timing, Verdict};
 use crate::config::EtcdProfile;
 use crate::model::{
@@ -1228,15 +1229,20 @@ where
         progress,
     });
     let total_of = |s: &Shared<P>| usize::try_from(s.total.load(Relaxed)).ok();
+    let ranges = cut_ranges(prefix.as_bytes(), end.clone(), CUT_BEFORE, hints);
+    let gate = Arc::new(FirstRowsGate::default());
 
     let _count = {
-        let (mut kv, shared, start, end) = (
+        let (mut kv, shared, start, end, gate, n) = (
             kv.clone(),
             shared.clone(),
             prefix.as_bytes().to_vec(),
             end.clone(),
+            gate.clone(),
+            ranges.len(),
         );
         AbortOnDrop(tokio::spawn(async move {
+            gate.count_may_ask(n).await;
             let opts = GetOptions::new()
                 .with_range(end)
                 .with_count_only()
@@ -1253,7 +1259,6 @@ where
         }))
     };
 
-    let ranges = cut_ranges(prefix.as_bytes(), end, CUT_BEFORE, hints);
     let permits = Arc::new(tokio::sync::Semaphore::new(RANGES_IN_FLIGHT));
     let mut tasks = tokio::task::JoinSet::new();
     // The ranges are decoded, converted and sorted on the console's workers, side by side, even
@@ -1262,11 +1267,19 @@ where
     for (i, (start, end)) in ranges.into_iter().enumerate() {
         // Taken here, in key order, so the first ranges are read first.
         let permit = permits.clone().acquire_owned().await?;
-        let (kv, convert, finish, shared) =
-            (kv.clone(), convert.clone(), finish.clone(), shared.clone());
+        let (kv, convert, finish, shared, gate) = (
+            kv.clone(),
+            convert.clone(),
+            finish.clone(),
+            shared.clone(),
+            gate.clone(),
+        );
         tasks.spawn_on(
             async move {
+                gate.range_may_ask(i).await;
+                let answer = gate.answer_of(i);
                 let on_page = |page: &[T]| {
+                    gate.rows_seen();
                     let listed = shared.listed.fetch_add(page.len(), Relaxed) + page.len();
                     let mut take = 0;
                     let _ = shared.preview_left.fetch_update(Relaxed, Relaxed, |left| {
@@ -1284,8 +1297,8 @@ where
                 // on etcd 3.4 the page costs a walk of the whole range whatever its limit (~0.4 µs a
                 // key), but the transfer and decoding of a 100k-key page before any row (1.2 s at 1M
                 // on a first start, with nothing learned to cut at) is what the user waited for. The
-                // rest of the range then walks it once more; only the ranges started before the first
-                // rows pay that.
+                // rest of the range then walks it once more; only the range that shows the first
+                // rows pays that (the gate holds the others back until then).
                 let first_limit = if shared.listed.load(Relaxed) == 0 {
                     PREVIEW_ROWS as i64
                 } else {
@@ -1293,6 +1306,7 @@ where
                 };
                 let part =
                     list_range(kv, start, end, revision, first_limit, &convert, &on_page).await;
+                answer.now();
                 drop(permit);
                 (
                     i,

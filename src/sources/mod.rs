@@ -22,6 +22,7 @@ pub mod etcd_at;
 pub mod http;
 pub mod lease_polls;
 pub mod listing_cuts;
+pub mod listing_gate;
 pub mod logs;
 pub mod metrics;
 pub mod own_thread;

@@ -26,7 +26,6 @@ pub struct Member {
     data: Box<[u8]>,
     pub create_revision: i64,
     pub mod_revision: i64,
-    pub version: i64,
     pub lease: i64,
     fields: LazyFields,
     /// What few members have (a creation time seen live, escaped names), out of line: a
@@ -34,10 +33,14 @@ pub struct Member {
     extra: Option<Box<Extra>>,
     /// `key[role.0..role.1]` is the role and the instance follows its `/` (an empty range: no
     /// role segment, shown as "-", the instance starts there), for a key that is clean UTF-8
-    /// (checked when the member was built). `role.0 == ESCAPED`: the names are in `extra`.
-    role: (u32, u32),
+    /// and shorter than 64 KiB (checked when the member was built). `role.0 == ESCAPED`: the
+    /// names are in `extra`.
+    role: (u16, u16),
     /// Where the key ends in `data`; `LONG_KEY`: in `Extra::key_len`.
     key_len: u32,
+    /// etcd's count of the key's modifications; `BIG_VERSION`: in `Extra::version` (etcd's is
+    /// 64 bits, and no registration is rewritten four billion times, but nothing is cut short).
+    version: u32,
     /// The cluster the key is in: with the key, the member's identity (the same key may exist
     /// in two clusters of a merged view).
     pub cluster: ClusterId,
@@ -45,11 +48,14 @@ pub struct Member {
 
 // A million members are held at once: a field added here costs a megabyte per 8 bytes.
 #[cfg(target_pointer_width = "64")]
-const _: () = assert!(std::mem::size_of::<Member>() == 80);
+const _: () = assert!(std::mem::size_of::<Member>() == 72);
 
-/// `Member::role.0` of a key that needed escaping (not UTF-8, control characters, or too long
-/// for u32 offsets): its names are owned, escaped copies in `Extra::names`.
-const ESCAPED: u32 = u32::MAX;
+/// `Member::role.0` of a key that needed escaping (not UTF-8, control characters), or too long
+/// for u16 offsets: its names are owned, escaped copies in `Extra::names`.
+const ESCAPED: u16 = u16::MAX;
+
+/// `Member::version` of a version that does not fit in 32 bits: it is in `Extra::version`.
+const BIG_VERSION: u32 = u32::MAX;
 
 /// `Member::key_len` of a key of 4 GiB or more: no source can deliver one (their gRPC messages
 /// are capped far below), but its length is then kept in `Extra::key_len`.
@@ -65,6 +71,8 @@ struct Extra {
     names: Option<(Box<str>, Box<str>, Box<str>)>,
     /// The length of a key of `LONG_KEY` bytes or more.
     key_len: Option<usize>,
+    /// A version of `BIG_VERSION` or more (or below 0).
+    version: Option<i64>,
 }
 
 /// The value's display fields, parsed on first use: one pointer (a `OnceLock<Box<_>>` is two
@@ -149,7 +157,7 @@ impl std::fmt::Debug for Member {
             .field("cluster", &self.cluster)
             .field("create_revision", &self.create_revision)
             .field("mod_revision", &self.mod_revision)
-            .field("version", &self.version)
+            .field("version", &self.version())
             .field("lease", &self.lease)
             .field("extra", &self.extra)
             .finish_non_exhaustive()
@@ -166,7 +174,7 @@ impl PartialEq for Member {
             && self.value() == other.value()
             && self.create_revision == other.create_revision
             && self.mod_revision == other.mod_revision
-            && self.version == other.version
+            && self.version() == other.version()
             && self.lease == other.lease
     }
 }
@@ -199,7 +207,7 @@ impl Member {
             (Cow::Borrowed(_), Cow::Borrowed(_))
                 if key.len() < ESCAPED as usize && std::str::from_utf8(key).is_ok() =>
             {
-                ((role.0 as u32, role.1 as u32), None)
+                ((role.0 as u16, role.1 as u16), None)
             }
             (r, i) => {
                 let r = if role.0 == role.1 {
@@ -214,13 +222,21 @@ impl Member {
             }
         };
         let long = (key.len() >= LONG_KEY as usize).then_some(key.len());
-        let extra = (seen_at.is_some() || names.is_some() || long.is_some()).then(|| {
-            Box::new(Extra {
-                seen_at,
-                names,
-                key_len: long,
-            })
-        });
+        let version = u32::try_from(entry.version)
+            .ok()
+            .filter(|&v| v != BIG_VERSION);
+        let big_version = version.is_none().then_some(entry.version);
+        let extra =
+            (seen_at.is_some() || names.is_some() || long.is_some() || big_version.is_some()).then(
+                || {
+                    Box::new(Extra {
+                        seen_at,
+                        names,
+                        key_len: long,
+                        version: big_version,
+                    })
+                },
+            );
         let key_len = u32::try_from(key.len()).unwrap_or(LONG_KEY);
         let mut data = Vec::with_capacity(key.len() + entry.value.len());
         data.extend_from_slice(key);
@@ -232,7 +248,7 @@ impl Member {
             role,
             create_revision: entry.create_revision,
             mod_revision: entry.mod_revision,
-            version: entry.version,
+            version: version.unwrap_or(BIG_VERSION),
             lease: entry.lease,
             extra,
             fields: LazyFields::default(),
@@ -243,6 +259,18 @@ impl Member {
     pub fn in_cluster(mut self, cluster: ClusterId) -> Member {
         self.cluster = cluster;
         self
+    }
+
+    /// etcd's count of the key's modifications since its creation (1: just created).
+    pub fn version(&self) -> i64 {
+        match self.version {
+            BIG_VERSION => self
+                .extra
+                .as_ref()
+                .and_then(|e| e.version)
+                .unwrap_or(i64::from(BIG_VERSION)),
+            v => i64::from(v),
+        }
     }
 
     /// When this console saw the key created, if it did (a listing cannot tell).
@@ -319,7 +347,8 @@ impl Member {
 
     /// Whether the key is not the text shown for it (not UTF-8, or escaped characters).
     pub fn key_is_escaped(&self) -> bool {
-        self.role.0 == ESCAPED
+        // A clean key too long for the offsets has its names out of line too, unescaped.
+        self.role.0 == ESCAPED && self.escaped().is_some_and(|n| n.2.as_bytes() != self.key())
     }
 
     pub fn role(&self) -> &str {
@@ -455,6 +484,35 @@ mod tests {
             Member::from_entry("/s/", entry(b"/s/web/web-1", b"{}", 9), None);
         registered_again.inherit_seen_at(&live);
         assert_eq!(registered_again.seen_at(), None);
+    }
+
+    #[test]
+    fn a_long_key_or_a_huge_version_is_kept_whole_out_of_line() {
+        // Names past where the u16 offsets reach (a 70,000-byte prefix): out of line, the key
+        // whole and still the identity.
+        let prefix = format!("/{}/", "p".repeat(70_000));
+        let key = format!("{prefix}web/web-1");
+        let long = Member::from_entry(&prefix, entry(key.as_bytes(), b"{}", 1), None);
+        assert_eq!(long.key(), key.as_bytes());
+        assert_eq!(long.value(), b"{}");
+        assert_eq!((long.role(), long.instance()), ("web", "web-1"));
+        assert!(long.key_is_escaped(), "shown cut, so not as it is");
+        // Below the offsets' reach, a clean key is shown as it is.
+        let prefix = format!("/{}/", "p".repeat(3_000));
+        let key = format!("{prefix}web/web-1");
+        let near = Member::from_entry(&prefix, entry(key.as_bytes(), b"{}", 1), None);
+        assert_eq!(
+            (near.key_text(), near.key_is_escaped()),
+            (key.as_str(), false)
+        );
+
+        for version in [1, i64::from(u32::MAX) - 1, i64::from(u32::MAX), i64::MAX] {
+            let mut e = entry(b"/s/web/web-1", b"{}", 1);
+            e.version = version;
+            let m = Member::from_entry("/s/", e, None);
+            assert_eq!(m.version(), version);
+            assert_eq!(m.role(), "web");
+        }
     }
 
     #[test]

@@ -202,7 +202,9 @@ fn detail(
                 label("revisions"),
                 Span::raw(format!(
                     "created at {}, modified at {}, version {}",
-                    m.create_revision, m.mod_revision, m.version
+                    m.create_revision,
+                    m.mod_revision,
+                    m.version()
                 )),
             ]));
             let lease = if m.lease == 0 {

@@ -399,7 +399,7 @@ async fn live_put_update_delete() {
     eprintln!("put seen after {t:?}");
     let m = c.state().members.get("/services/web/web-2").unwrap();
     assert_eq!(m.addr(), "10.0.0.2:8080");
-    assert_eq!(m.version, 1);
+    assert_eq!(m.version(), 1);
     assert!(m.started_at().is_some(), "a creation seen live gets an age");
 
     etcd.ctl(&[
@@ -418,7 +418,7 @@ async fn live_put_update_delete() {
         .await;
     eprintln!("update seen after {t:?}");
     let m = c.state().members.get("/services/web/web-2").unwrap();
-    assert_eq!((m.version, m.version_label()), (2, "2"));
+    assert_eq!((m.version(), m.version_label()), (2, "2"));
     assert_eq!(
         m.mod_revision,
         etcd_mod_revision(&etcd, "/services/web/web-2").unwrap()

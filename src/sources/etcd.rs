@@ -1279,8 +1279,9 @@ where
                 gate.range_may_ask(i).await;
                 let answer = gate.answer_of(i);
                 let on_page = |page: &[T]| {
-                    gate.rows_seen();
                     let listed = shared.listed.fetch_add(page.len(), Relaxed) + page.len();
+                    // After the count above, so a range let through reads pages whole.
+                    gate.rows_seen();
                     let mut take = 0;
                     let _ = shared.preview_left.fetch_update(Relaxed, Relaxed, |left| {
                         take = left.min(page.len());

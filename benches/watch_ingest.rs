@@ -26,7 +26,6 @@
 opsconsole::install_allocator!();
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -83,12 +82,9 @@ fn value(k: usize, change: usize) -> String {
 
 // ------------------------------------------------------------------------------------------ etcd
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+#[path = "common/ports.rs"]
+mod ports;
+use ports::free_port;
 
 struct Etcd {
     child: Child,

@@ -3,7 +3,6 @@
 
 #![allow(dead_code)] // each bench that includes this uses part of it
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -84,13 +83,9 @@ pub fn vm_rss_kb() -> u64 {
         .unwrap_or(0)
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("binding 127.0.0.1:0")
-        .local_addr()
-        .unwrap()
-        .port()
-}
+#[path = "ports.rs"]
+mod ports;
+pub use ports::free_port;
 
 /// One etcd member on loopback, in its own temp dir, killed on drop (or one already running).
 pub struct Etcd {

@@ -293,6 +293,8 @@ pub struct Core {
     children: HashMap<AuditId, u32>,
     /// Where the etcd sources run (`sources::own_thread`): started with the first of them.
     etcd_thread: Option<crate::sources::own_thread::OwnThread>,
+    /// Hints a full source queue could not take yet, offered again after every event.
+    held_hints: crate::held_hints::HeldHints,
 }
 
 impl Core {
@@ -349,6 +351,7 @@ impl Core {
             revclock_now: settings.revclock_now.clone(),
             children: HashMap::new(),
             etcd_thread: None,
+            held_hints: Default::default(),
         };
         core.state.commands = settings.profile.commands.clone();
         core.state.link_templates = settings.profile.links.clone();
@@ -467,6 +470,7 @@ impl Core {
             }
         };
         self.perform(cmds, &mut effects);
+        self.held_hints.retry();
         effects
     }
 
@@ -927,6 +931,7 @@ impl Core {
     /// backend's task is told to stop (it may still owe its own predecessor's mark); others are
     /// aborted.
     fn replace_source(&mut self, source: SourceId) -> Option<JoinHandle<()>> {
+        self.held_hints.forget(source);
         let mut running = self.sources.remove(&source)?;
         let old = running.task.take()?;
         match running.stop.take() {
@@ -1034,7 +1039,8 @@ impl Core {
                     let mark = after_replaced(old, source, tx, stop, ready);
                     self.helpers.push(tokio::spawn(mark));
                 }
-                // Hints: newest wins in the source, and a full queue means one is pending.
+                // Hints: newest wins in the source; one a full queue refuses is held and offered
+                // again (`held_hints`), never lost.
                 cmd @ (Command::LogsScope(_)
                 | Command::MetricsQuery(_)
                 | Command::MetricsIdle
@@ -1044,8 +1050,8 @@ impl Core {
                         Command::MetricsQuery(_) | Command::MetricsIdle => SourceKind::Metrics,
                         _ => SourceKind::Etcd,
                     };
-                    if let Some(tx) = self.commands_in(cur, kind) {
-                        let _ = tx.try_send(cmd);
+                    if let Some(tx) = self.commands_in(cur, kind).cloned() {
+                        self.held_hints.send(kind.of(cur), &tx, cmd);
                     }
                 }
                 Command::Copy(text) => effects.push(Effect::Clipboard(text)),

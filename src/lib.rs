@@ -55,6 +55,7 @@ pub mod clock;
 pub mod config;
 pub mod core;
 pub mod file_append;
+pub mod held_hints;
 pub mod journal;
 pub mod keymap;
 #[cfg(test)]

@@ -63,13 +63,20 @@ mod tests {
         SourceKind::Metrics.of(ClusterId::default())
     }
 
-    #[test]
-    fn the_newest_hint_a_full_queue_refused_arrives_once_there_is_room() {
-        let (tx, mut rx) = mpsc::channel(1);
+    /// A queue of one that holds `MetricsIdle`, and `Quit` held beside it.
+    fn full_queue() -> (mpsc::Sender<Command>, mpsc::Receiver<Command>, HeldHints) {
+        let (tx, rx) = mpsc::channel(1);
         let mut held = HeldHints::default();
         held.send(metrics(), &tx, Command::MetricsIdle);
-        // The queue is full: the next two are held, the newer replacing the older.
         held.send(metrics(), &tx, Command::Quit);
+        assert!(!held.is_empty());
+        (tx, rx, held)
+    }
+
+    #[test]
+    fn the_newest_hint_a_full_queue_refused_arrives_once_there_is_room() {
+        let (tx, mut rx, mut held) = full_queue();
+        // Still full: the newer hint replaces the held one.
         held.send(metrics(), &tx, Command::ListClusters);
         held.retry();
         assert!(!held.is_empty(), "still full");
@@ -82,10 +89,7 @@ mod tests {
 
     #[test]
     fn a_newer_hint_that_gets_through_makes_the_held_one_stale() {
-        let (tx, mut rx) = mpsc::channel(1);
-        let mut held = HeldHints::default();
-        held.send(metrics(), &tx, Command::MetricsIdle);
-        held.send(metrics(), &tx, Command::Quit);
+        let (tx, mut rx, mut held) = full_queue();
         assert_eq!(rx.try_recv().ok(), Some(Command::MetricsIdle));
         held.send(metrics(), &tx, Command::ListClusters);
         held.retry();
@@ -96,17 +100,12 @@ mod tests {
 
     #[test]
     fn a_hint_for_a_stopped_or_replaced_source_is_let_go() {
-        let (tx, rx) = mpsc::channel(1);
-        let mut held = HeldHints::default();
-        held.send(metrics(), &tx, Command::MetricsIdle);
-        held.send(metrics(), &tx, Command::Quit);
+        let (_tx, rx, mut held) = full_queue();
         drop(rx);
         held.retry();
         assert!(held.is_empty());
 
-        let (tx, _rx) = mpsc::channel(1);
-        held.send(metrics(), &tx, Command::MetricsIdle);
-        held.send(metrics(), &tx, Command::Quit);
+        let (_tx, _rx, mut held) = full_queue();
         held.forget(metrics());
         assert!(held.is_empty());
     }

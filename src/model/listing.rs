@@ -262,12 +262,12 @@ impl<T, F: Fn(&T, &T) -> Ordering> MergeSorted<T, F> {
         merge
     }
 
+    /// Whether part `i`'s head comes before part `j`'s (both in the heap, so both have one).
     fn less(&self, i: usize, j: usize) -> bool {
-        match (&self.heads[i], &self.heads[j]) {
-            (Some(a), Some(b)) => (self.cmp)(a, b).then(i.cmp(&j)) == Ordering::Less,
-            (Some(_), None) => true,
-            _ => false,
-        }
+        let (Some(a), Some(b)) = (&self.heads[i], &self.heads[j]) else {
+            return false;
+        };
+        (self.cmp)(a, b).then(i.cmp(&j)) == Ordering::Less
     }
 
     fn sift_down(&mut self, mut at: usize) {

@@ -39,7 +39,8 @@ impl FirstRowsGate {
 
     /// Waits until the count may ask: rows have been seen, or all `ranges` have answered.
     pub async fn count_may_ask(&self, ranges: usize) {
-        self.wait(|p| p.rows_seen || p.answered >= ranges).await;
+        // The same rule as a range after the last one.
+        self.range_may_ask(ranges).await;
     }
 
     /// A range has handed out rows: the gate is open for good.

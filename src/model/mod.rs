@@ -27,6 +27,7 @@ mod msg;
 pub mod mute;
 mod natural;
 mod paged;
+pub mod prefetch;
 pub mod revclock;
 pub mod run;
 mod severity;

@@ -19,6 +19,7 @@ use super::members::Filter;
 use super::pane::{PaneCtx, PaneState, Reaction};
 use super::popup::Popup;
 use crate::action::Action;
+use crate::model::prefetch::prefetch;
 use crate::model::typed_time::Lean;
 use crate::model::zone::Resolved;
 use crate::model::{ClusterId, Command, DisplayZone, LogLine, SEVERITY_NAMES};
@@ -42,18 +43,8 @@ const EVICT_PREFETCH: usize = 8;
 /// them otherwise waits for memory on every push of a full ring.
 #[inline]
 fn prefetch_heap(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: SSE is part of the x86_64 baseline, and a prefetch never faults, whatever the
-        // address (a dangling pointer of an empty block included).
-        unsafe {
-            _mm_prefetch(p.wrapping_sub(8).cast::<i8>(), _MM_HINT_T0);
-            _mm_prefetch(p.wrapping_add(8).cast::<i8>(), _MM_HINT_T0);
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
+    prefetch(p.wrapping_sub(8));
+    prefetch(p.wrapping_add(8));
 }
 
 /// What the `/` filter does to the lines it does not match.

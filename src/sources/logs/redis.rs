@@ -11,7 +11,7 @@ use tracing::warn;
 
 use super::common::BATCH;
 use super::inflight::{consumer_name, Inflight, Sweep};
-use super::syslog::parse_any_in;
+use super::syslog::parse_batch;
 use crate::config::{HttpAuth, LogsKind, LogsProfile};
 use crate::model::{Health, LogLine, Msg, SourceId};
 use crate::sources::backoff::Backoff;
@@ -203,14 +203,16 @@ impl RedisTail {
             let Some(first) = first else {
                 return Err("subscription closed by the server".into());
             };
-            let mut lines = vec![parse_any_in(first.get_payload_bytes(), zone)];
-            while lines.len() < BATCH {
+            let mut burst = vec![first];
+            while burst.len() < BATCH {
                 match stream.next().now_or_never() {
-                    Some(Some(m)) => lines.push(parse_any_in(m.get_payload_bytes(), zone)),
+                    Some(Some(m)) => burst.push(m),
                     Some(None) => break,
                     None => break,
                 }
             }
+            let lines = parse_batch(&burst, zone, redis::Msg::get_payload_bytes);
+            drop(burst);
             if !self.send_lines(lines).await {
                 return Ok(());
             }
@@ -270,7 +272,6 @@ impl RedisTail {
                     .map_err(blmove_error)?;
                 self.mark(Inflight::answered);
                 let Some(first) = first else { continue };
-                let mut lines = vec![parse_any_in(&first, zone)];
                 self.mark(Inflight::moving);
                 let more: Vec<Vec<u8>> = redis::cmd("EVAL")
                     .arg(MOVE_BATCH)
@@ -283,7 +284,11 @@ impl RedisTail {
                     .await
                     .map_err(|e| e.to_string())?;
                 self.mark(Inflight::answered);
-                lines.extend(more.iter().map(|m| parse_any_in(m, zone)));
+                let mut raw = Vec::with_capacity(1 + more.len());
+                raw.push(first);
+                raw.extend(more);
+                let lines = parse_batch(&raw, zone, Vec::as_slice);
+                drop(raw);
                 if !self.send_lines(lines).await {
                     return Ok(());
                 }
@@ -334,7 +339,7 @@ impl RedisTail {
                         .map_err(|e| e.to_string())?;
                 }
                 Sweep::Take(key) => {
-                    let held: Vec<Vec<u8>> = redis::cmd("EVAL")
+                    let mut held: Vec<Vec<u8>> = redis::cmd("EVAL")
                         .arg(TAKE_ALL)
                         .arg(1)
                         .arg(&key)
@@ -350,7 +355,8 @@ impl RedisTail {
                         "logs: lines recovered from an in-flight list"
                     );
                     // Newest on the left: shown oldest first.
-                    let lines = held.iter().rev().map(|m| parse_any_in(m, zone)).collect();
+                    held.reverse();
+                    let lines = parse_batch(&held, zone, Vec::as_slice);
                     if !self.send_lines(lines).await {
                         return Ok(false);
                     }

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 
 use super::flat_json::{self, Raw};
+use crate::model::prefetch::prefetch_ends;
 use crate::model::text::{sanitize, sanitize_bytes};
 use crate::model::{severity_from_name, Fields, FieldsBuilder, LogLine};
 
@@ -275,6 +276,28 @@ pub fn parse_any_in(raw: &[u8], zone: SenderZone) -> LogLine {
         Err(_) => String::from_utf8_lossy(trimmed),
     };
     syslog_line(&text, crate::clock::now, zone)
+}
+
+/// How many lines ahead [`parse_batch`] asks for a line's bytes.
+const PREFETCH_AHEAD: usize = 2;
+
+/// A batch of raw lines parsed in order ([`parse_any_in`] each); `bytes` reads one raw line.
+/// While a line is parsed, the ends of the one two places on are asked for: each line is its own
+/// heap block, and the parse of one otherwise starts by waiting for memory (its trim reads both
+/// ends) — ~4 % of the parse of the bench's mix.
+pub fn parse_batch<T>(raw: &[T], zone: SenderZone, bytes: impl Fn(&T) -> &[u8]) -> Vec<LogLine> {
+    for r in raw.iter().take(PREFETCH_AHEAD) {
+        prefetch_ends(bytes(r));
+    }
+    raw.iter()
+        .enumerate()
+        .map(|(i, r)| {
+            if let Some(next) = raw.get(i + PREFETCH_AHEAD) {
+                prefetch_ends(bytes(next));
+            }
+            parse_any_in(bytes(r), zone)
+        })
+        .collect()
 }
 
 /// A JSON object, read leniently: invalid UTF-8 is decoded lossily (rsyslog's `jsonf` copies the
@@ -1360,6 +1383,51 @@ mod tests {
 
     use super::*;
     use chrono::Datelike;
+
+    #[test]
+    fn a_batch_is_every_line_parsed_in_order() {
+        // Each format, hostile and empty lines, at every position around the prefetch distance.
+        let kinds: [&[u8]; 7] = [
+            b"<14>Nov 25 10:00:00 web app[1]: \x1b[2Jplain",
+            b"<14>1 2026-11-25T10:00:00Z web app 1 ID1 - rfc5424",
+            br#"{"message":"json","host":"web","severity":"err","time":"2026-11-25T10:00:00Z"}"#,
+            b"2026-11-25T10:00:00+01:00 web app[2]: \xff\xfe not utf-8",
+            b"",
+            b"   ",
+            b"{\"msg\":\"tab\there\",\"time\":\"2026-11-25T10:00:00Z\"}",
+        ];
+        for n in 0..=kinds.len() * 2 {
+            let raw: Vec<&[u8]> = (0..n).map(|i| kinds[i % kinds.len()]).collect();
+            let batch = parse_batch(&raw, SenderZone::Utc, |r| r);
+            assert_eq!(batch.len(), n);
+            for (line, r) in batch.iter().zip(&raw) {
+                let one = parse_any_in(r, SenderZone::Utc);
+                // A line without a time is given the console's now, read once per parse.
+                let same_time = line.time == one.time
+                    || one
+                        .time
+                        .is_none_or(|t| line.time.is_some_and(|l| (l - t).num_seconds().abs() < 5));
+                assert!(same_time, "{r:?}");
+                assert_eq!(
+                    (
+                        &line.host,
+                        &line.program,
+                        line.severity,
+                        &line.message,
+                        &line.fields
+                    ),
+                    (
+                        &one.host,
+                        &one.program,
+                        one.severity,
+                        &one.message,
+                        &one.fields
+                    ),
+                    "{r:?}"
+                );
+            }
+        }
+    }
 
     /// RFC 3164 stamps read as UTC, so the expected times do not depend on the machine's zone.
     fn parse_utc(line: &str, now: DateTime<Utc>) -> LogLine {

@@ -212,6 +212,7 @@ impl RedisTail {
                 }
             }
             let lines = parse_batch(&burst, zone, redis::Msg::get_payload_bytes);
+            // Freed now, not after a wait on a full queue to the console.
             drop(burst);
             if !self.send_lines(lines).await {
                 return Ok(());
@@ -288,6 +289,7 @@ impl RedisTail {
                 raw.push(first);
                 raw.extend(more);
                 let lines = parse_batch(&raw, zone, Vec::as_slice);
+                // Freed now, not after a wait on a full queue to the console.
                 drop(raw);
                 if !self.send_lines(lines).await {
                     return Ok(());

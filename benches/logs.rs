@@ -103,10 +103,10 @@ fn message(rng: &mut Rng) -> String {
     m
 }
 
-/// The formats of the mix, in the order `line` cycles through them.
 /// Runs of the app-shaped pipeline whose median is the figure.
 const PIPELINED_RUNS: usize = 5;
 
+/// The formats of the mix, in the order `line` cycles through them.
 const KINDS: [&str; 6] = [
     "RFC 3164",
     "RFC 5424",
@@ -265,8 +265,9 @@ fn ingest(raw: &[Vec<u8>]) -> (f64, Duration, Logs) {
 }
 
 /// The app's shape: the logs source parses batches of `BATCH` lines as Redis hands them
-/// ([`parse_batch`]) on its own task (here a thread) and hands them to the UI thread, which pushes them into the filtered ring. Returns lines/s in wall time with the
-/// two threads' CPU times (parser, ring) — on two cores the slower of the two bounds the rate.
+/// ([`parse_batch`]) on its own task (here a thread) and hands them to the UI thread, which
+/// pushes them into the filtered ring. Returns lines/s in wall time with the two threads' CPU
+/// times (parser, ring) — on two cores the slower of the two bounds the rate.
 fn pipelined(raw: &[Vec<u8>]) -> (f64, Duration, Duration, Duration) {
     let mut logs = filtered_ring();
     let wall = Instant::now();
